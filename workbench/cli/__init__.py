@@ -1,0 +1,46 @@
+"""The ``workbench`` command.
+
+No arguments starts the desktop app. Each sub-command lives in its own module of this package,
+which exposes ``register(subparsers)``; modules import their heavy dependencies lazily so
+``workbench --help`` stays fast. Exit codes: 0 ok, 1 a user error (one line on stderr), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from workbench import __version__
+from workbench.core.errors import KnownError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Prompt Workbench: write, run, compare and evaluate prompts. "
+        "Without a command, the desktop app starts.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from workbench.app import main as gui_main
+
+        return gui_main()
+    try:
+        return int(args.func(args) or 0)
+    except KnownError as err:
+        print(f"workbench {args.command}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

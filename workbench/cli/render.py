@@ -1,0 +1,47 @@
+"""``workbench render``: print exactly the messages a template renders to."""
+
+from __future__ import annotations
+
+import argparse
+
+from workbench.cli._common import load_template, parse_assignments, print_json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "render",
+        help="print the messages a template renders to",
+        description="Render TEMPLATE (a file or a built-in name) with variable values and print "
+        "exactly what would be sent to a model.",
+    )
+    p.add_argument("template", metavar="TEMPLATE")
+    p.add_argument("--var", action="append", metavar="NAME=VALUE", help="a variable value (NAME=@FILE reads a file)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.core.templates import discover, render, render_completion
+
+    template = load_template(args.template)
+    values = parse_assignments(args.var)
+    warnings = discover(template).warnings
+    if template.mode == "completion":
+        text = render_completion(template, values)
+        if args.json:
+            print_json({"mode": "completion", "prompt": text, "warnings": warnings})
+        else:
+            print(text)
+        return 0
+    messages = render(template, values)
+    if args.json:
+        print_json(
+            {"mode": "chat", "messages": [m.model_dump() for m in messages], "warnings": warnings}
+        )
+    else:
+        for i, m in enumerate(messages):
+            if i:
+                print()
+            print(f"--- {m.role} ---")
+            print(m.content)
+    return 0

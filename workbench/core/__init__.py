@@ -1,0 +1,1 @@
+"""Pure domain logic: no Qt, no HTTP, no SQLite."""

@@ -1,0 +1,214 @@
+"""The domain's data types, shared by every layer.
+
+Everything that crosses a thread or process boundary, or is saved, is one of these pydantic models,
+so it validates on the way in and serialises the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["stop", "length", "error", "cancelled", "tool_calls", "content_filter", "other"]
+
+FORMAT_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Message(_Model):
+    """One chat message. ``literal`` bodies are plain text, never rendered as Jinja."""
+
+    role: Role
+    content: str
+    literal: bool = False
+
+
+class Variable(_Model):
+    """A declared template variable."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    description: str = ""
+    default: str | None = None
+    multiline: bool = False
+
+
+class Example(_Model):
+    """A few-shot example as data: the inputs, the wanted output and an optional worked rationale."""
+
+    input: str
+    output: str
+    rationale: str = ""
+
+
+class FewShot(_Model):
+    """How examples are chosen and laid out when the template is rendered."""
+
+    k: Annotated[int | None, Field(ge=0)] = None  # None: all examples
+    order: Literal["fixed", "shuffle"] = "fixed"
+    seed: int = 0
+    example_format: str = "Input: {{ input }}\nOutput: {{ output }}"
+    separator: str = "\n\n"
+    token_budget: Annotated[int | None, Field(ge=1)] = None
+
+
+class Components(_Model):
+    """The four prompt components, each optional; scaffolds lay them out in the messages."""
+
+    instruction: str = ""
+    context: str = ""
+    input_data: str = ""
+    output_indicator: str = ""
+
+
+class Params(_Model):
+    """Inference parameters. ``None`` means "leave it to the backend's default"."""
+
+    temperature: Annotated[float | None, Field(ge=0.0, le=2.0)] = None
+    top_p: Annotated[float | None, Field(gt=0.0, le=1.0)] = None
+    top_k: Annotated[int | None, Field(ge=0)] = None
+    min_p: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    max_tokens: Annotated[int | None, Field(ge=1)] = None
+    stop: list[str] = Field(default_factory=list)
+    presence_penalty: Annotated[float | None, Field(ge=-2.0, le=2.0)] = None
+    frequency_penalty: Annotated[float | None, Field(ge=-2.0, le=2.0)] = None
+    repetition_penalty: Annotated[float | None, Field(gt=0.0, le=2.0)] = None
+    seed: int | None = None
+    n: Annotated[int | None, Field(ge=1, le=128)] = None
+    best_of: Annotated[int | None, Field(ge=1, le=128)] = None
+    greedy: bool = False
+
+    @field_validator("stop")
+    @classmethod
+    def _no_empty_stop(cls, value: list[str]) -> list[str]:
+        if any(s == "" for s in value):
+            raise ValueError("a stop sequence cannot be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _best_of_covers_n(self) -> Params:
+        if self.best_of is not None and self.n is not None and self.best_of < self.n:
+            raise ValueError("best_of must be at least n")
+        return self
+
+    def set_values(self) -> dict[str, Any]:
+        """The parameters that were given a value (greedy folded into temperature/top_k)."""
+        values = self.model_dump(exclude_defaults=True)
+        if values.pop("greedy", False):
+            values["temperature"] = 0.0
+            values["top_k"] = 1
+            values.pop("top_p", None)
+            values.pop("min_p", None)
+        return values
+
+    def merged(self, override: Params) -> Params:
+        """These parameters with every value set in ``override`` replacing them."""
+        return Params.model_validate({**self.model_dump(exclude_defaults=True),
+                                       **override.model_dump(exclude_defaults=True)})
+
+
+class PromptTemplate(_Model):
+    """A reusable prompt: chat messages (or one completion text) plus what it needs to render."""
+
+    format_version: int = FORMAT_VERSION
+    name: str
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    technique: str = "zero-shot"
+    mode: Literal["chat", "completion"] = "chat"
+    messages: list[Message] = Field(default_factory=list)
+    text: str = ""
+    variables: list[Variable] = Field(default_factory=list)
+    examples: list[Example] = Field(default_factory=list)
+    few_shot: FewShot = Field(default_factory=FewShot)
+    components: Components = Field(default_factory=Components)
+    parameters: Params = Field(default_factory=Params)
+    answer_pattern: str = ""  # regex whose first group is the final answer (CoT, self-consistency)
+    output_schema: dict[str, Any] | None = None  # JSON schema for structured output
+
+    @model_validator(mode="after")
+    def _mode_has_body(self) -> PromptTemplate:
+        if self.format_version > FORMAT_VERSION:
+            raise ValueError(
+                f"format_version {self.format_version} is newer than this app reads "
+                f"({FORMAT_VERSION}); update Prompt Workbench"
+            )
+        if self.mode == "chat" and self.text:
+            raise ValueError("a chat template has messages, not 'text'")
+        if self.mode == "completion" and self.messages:
+            raise ValueError("a completion template has 'text', not messages")
+        names = [v.name for v in self.variables]
+        if len(names) != len(set(names)):
+            raise ValueError("a variable is declared twice")
+        return self
+
+    def variable(self, name: str) -> Variable | None:
+        return next((v for v in self.variables if v.name == name), None)
+
+
+class RenderedMessage(_Model):
+    """A message after rendering: exactly what is sent."""
+
+    role: Role
+    content: str
+
+
+class Usage(_Model):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+class Timings(_Model):
+    """Seconds. ``load_s`` is model loading, reported apart from generation."""
+
+    load_s: float | None = None
+    ttft_s: float | None = None
+    total_s: float | None = None
+    tokens_per_s: float | None = None
+
+
+class RunRequest(_Model):
+    """What the user asked to run. Backends turn it into the request they actually send."""
+
+    backend: str
+    model: str = ""
+    messages: list[RenderedMessage] = Field(default_factory=list)
+    prompt: str | None = None  # completion mode
+    params: Params = Field(default_factory=Params)
+
+    @model_validator(mode="after")
+    def _has_input(self) -> RunRequest:
+        if not self.messages and self.prompt is None:
+            raise ValueError("a run needs messages or a prompt")
+        return self
+
+
+class SentRequest(_Model):
+    """The exact request a backend sent, recorded with every result."""
+
+    backend: str
+    backend_version: str = ""
+    model: str
+    messages: list[RenderedMessage] = Field(default_factory=list)
+    prompt: str | None = None
+    sent_params: dict[str, Any] = Field(default_factory=dict)
+    ignored_params: dict[str, Any] = Field(default_factory=dict)
+    seed: int | None = None
+    raw_prompt: str | None = None  # after the chat template, where the backend exposes it
+
+
+class RunResult(_Model):
+    """A finished, failed or cancelled run."""
+
+    request: SentRequest
+    text: str = ""
+    finish_reason: FinishReason
+    usage: Usage = Field(default_factory=Usage)
+    timings: Timings = Field(default_factory=Timings)
+    error: str | None = None
+    error_kind: str | None = None
+    cost: float | None = None

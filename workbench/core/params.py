@@ -1,0 +1,129 @@
+"""Inference parameters: what each one means, presets, and what a backend does with them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from workbench.core.errors import ParameterError
+from workbench.core.models import Params
+
+#: One or two sentences per parameter: tooltips, CLI help and docs all use these.
+DESCRIPTIONS: dict[str, str] = {
+    "temperature": "Randomness. Low (0.1–0.5) is focused and repetitive; high (0.7–1.5) is "
+    "diverse and riskier. 0 always takes the most probable token.",
+    "top_p": "Nucleus sampling: sample only from the smallest set of tokens whose probabilities "
+    "add up to p (typical 0.7–0.95). Adapts to how sure the model is.",
+    "top_k": "Sample only from the k most probable tokens (typical 20–100). 1 is greedy.",
+    "min_p": "Drop tokens less probable than min_p times the most probable one.",
+    "max_tokens": "Upper bound on the answer's length in tokens; the finish reason is 'length' "
+    "when it is hit.",
+    "stop": "Generation ends as soon as one of these strings appears (it is not included).",
+    "presence_penalty": "Penalises tokens that already appeared at all, pushing towards new "
+    "topics (-2 to 2).",
+    "frequency_penalty": "Penalises tokens by how often they already appeared, reducing "
+    "verbatim repetition (-2 to 2).",
+    "repetition_penalty": "Divides the probability of already-seen tokens (1 is off, 1.1–1.3 "
+    "discourages loops). llama.cpp and Hugging Face style.",
+    "seed": "Makes sampling reproducible where the backend honours it.",
+    "n": "How many answers to generate for one request.",
+    "best_of": "Generate this many answers and keep the best (best-of-N): quality over speed.",
+    "greedy": "Always take the most probable token (temperature 0): simple, cheap and "
+    "deterministic, but prone to repetition.",
+}
+
+PARAM_NAMES = tuple(name for name in Params.model_fields if name != "greedy")
+
+
+class ParamCapability(BaseModel):
+    """How one backend treats one parameter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    supported: bool = True
+    minimum: float | None = None
+    maximum: float | None = None
+    note: str = ""
+
+
+class Capabilities(BaseModel):
+    """A backend's table of the common parameters. Parameters not listed are ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    params: dict[str, ParamCapability] = Field(default_factory=dict)
+
+    @classmethod
+    def supporting(cls, *names: str, **special: ParamCapability) -> Capabilities:
+        table = {name: ParamCapability() for name in names}
+        table.update(special)
+        return cls(params=table)
+
+    def status(self, name: str) -> Literal["supported", "ignored"]:
+        cap = self.params.get(name)
+        return "supported" if cap is not None and cap.supported else "ignored"
+
+    def with_overrides(self, overrides: dict[str, ParamCapability]) -> Capabilities:
+        """This table with per-server corrections (e.g. a server that ignores ``n``)."""
+        return Capabilities(params={**self.params, **overrides})
+
+    def split(self, params: Params) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(sent, ignored)``: the values this backend will send and those it drops.
+
+        A supported value outside the backend's range is an error, not a silent clamp.
+        """
+        sent: dict[str, Any] = {}
+        ignored: dict[str, Any] = {}
+        for name, value in params.set_values().items():
+            cap = self.params.get(name)
+            if cap is None or not cap.supported:
+                ignored[name] = value
+                continue
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, int | float) and not isinstance(item, bool):
+                    if cap.minimum is not None and item < cap.minimum:
+                        raise ParameterError(f"{name} = {item} is below this backend's minimum {cap.minimum:g}")
+                    if cap.maximum is not None and item > cap.maximum:
+                        raise ParameterError(f"{name} = {item} is above this backend's maximum {cap.maximum:g}")
+            sent[name] = value
+        return sent, ignored
+
+
+class Preset(BaseModel):
+    """A named set of parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    params: Params
+    builtin: bool = False
+
+
+def _load_preset_file(path: Path, builtin: bool) -> list[Preset]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        return [Preset.model_validate({**item, "builtin": builtin}) for item in data]
+    except (yaml.YAMLError, ValidationError, TypeError) as err:
+        raise ParameterError(f"{path}: not a valid preset file: {err}") from None
+
+
+def load_presets(builtin_file: Path, user_dir: Path | None = None) -> dict[str, Preset]:
+    """Built-in presets, then the user's (a user preset with a built-in's name replaces it)."""
+    presets = {p.name: p for p in _load_preset_file(builtin_file, builtin=True)}
+    if user_dir is not None and user_dir.is_dir():
+        for path in sorted(user_dir.glob("*.yaml")):
+            presets.update((p.name, p) for p in _load_preset_file(path, builtin=False))
+    return presets
+
+
+def dump_presets(presets: list[Preset]) -> str:
+    """Preset file text (the format ``load_presets`` reads)."""
+    items = [
+        {"name": p.name, "description": p.description, "params": p.params.model_dump(exclude_defaults=True)}
+        for p in presets
+    ]
+    return yaml.safe_dump(items, sort_keys=False, allow_unicode=True)

@@ -1,0 +1,134 @@
+"""The template file format: one YAML document per template.
+
+Multi-line bodies are written as YAML literal blocks, so a file reads like the prompt itself and
+diffs well under git. ``dumps`` is canonical (same template, same bytes); ``TemplateFile`` keeps the
+text it was read from, so saving an unchanged template rewrites nothing, comments included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from workbench.core.errors import TemplateFileError
+from workbench.core.models import FORMAT_VERSION, PromptTemplate
+
+SUFFIX = ".prompt.yaml"
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Literal blocks for multi-line strings; everything else as YAML would write it."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def to_data(template: PromptTemplate) -> dict[str, Any]:
+    """The template as plain data, defaults left out, ``format_version`` and ``name`` first."""
+    data = template.model_dump(mode="json", exclude_defaults=True)
+    data.pop("format_version", None)
+    data.pop("name", None)
+    return {"format_version": template.format_version, "name": template.name, **data}
+
+
+def dumps(template: PromptTemplate) -> str:
+    """Canonical text of a template."""
+    return yaml.dump(
+        to_data(template),
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+        default_flow_style=False,
+    )
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based file line of the value at ``loc`` (a pydantic error location)."""
+    best = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            if match is None:
+                # The key is missing or unknown: point at the key itself if present.
+                keyed = next((k for k, _ in node.value if k.value == key), None)
+                return keyed.start_mark.line + 1 if keyed is not None else best
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        best = node.start_mark.line + 1
+    return best
+
+
+def loads(text: str, source: str = "<text>") -> PromptTemplate:
+    """Parse template text; any problem is a ``TemplateFileError`` naming file, line and reason."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise TemplateFileError(source, f"not valid YAML: {err.problem or err}", line=line) from None
+    except yaml.YAMLError as err:
+        raise TemplateFileError(source, f"not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise TemplateFileError(source, "a template file must be a YAML mapping", line=1)
+    version = data.get("format_version")
+    if not isinstance(version, int):
+        raise TemplateFileError(source, "missing or invalid 'format_version'", line=1)
+    if version > FORMAT_VERSION:
+        raise TemplateFileError(
+            source,
+            f"format_version {version} is newer than this app reads ({FORMAT_VERSION}); "
+            "update Prompt Workbench",
+            line=_line_of(node, ("format_version",)),
+        )
+    try:
+        return PromptTemplate.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = tuple(first["loc"])
+        field_name = ".".join(str(p) for p in loc) or "template"
+        reason = f"{field_name}: {first['msg']}"
+        raise TemplateFileError(source, reason, line=_line_of(node, loc)) from None
+
+
+@dataclass
+class TemplateFile:
+    """A template read from disk together with the exact text it came from."""
+
+    path: Path
+    template: PromptTemplate
+    source: str
+
+    @classmethod
+    def read(cls, path: Path) -> TemplateFile:
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise TemplateFileError(str(path), f"not UTF-8 text ({err.reason})") from None
+        except OSError as err:
+            raise TemplateFileError(str(path), err.strerror or str(err)) from None
+        return cls(path, loads(text, str(path)), text)
+
+    def text_for(self, template: PromptTemplate) -> str:
+        """What to write for ``template``: the original text if nothing changed."""
+        return self.source if template == self.template else dumps(template)
+
+
+def read_template(path: Path) -> PromptTemplate:
+    """Load a template file."""
+    return TemplateFile.read(path).template

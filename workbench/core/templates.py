@@ -1,0 +1,344 @@
+"""Rendering prompt templates safely.
+
+Bodies are Jinja2, rendered in an immutable sandbox with ``StrictUndefined``: a template can compute
+with the values it is given, but can neither reach Python internals nor print anything but data.
+Variable *values* are inserted verbatim and never rendered again.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from workbench.core.errors import MissingVariableError, TemplateError
+from workbench.core.models import Example, PromptTemplate, RenderedMessage
+
+#: Names the renderer provides itself; they are never reported as undeclared.
+RESERVED_NAMES = frozenset({"examples", "examples_block", "parts"})
+COMPONENT_NAMES = ("instruction", "context", "input_data", "output_indicator")
+
+MAX_OUTPUT_CHARS = 2_000_000
+MAX_RANGE_ITEMS = 100_000
+RENDER_SECONDS = 2.0
+
+_PRINTABLE = (str, int, float, bool, type(None))
+
+
+def _finalize(value: Any) -> Any:
+    """Only data may be printed: never a function, class or internal object's repr."""
+    if isinstance(value, _PRINTABLE):
+        return value
+    if isinstance(value, list | tuple):
+        for item in value:
+            _finalize(item)
+        return value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _finalize(key)
+            _finalize(item)
+        return value
+    raise SecurityError(f"a template cannot print a {type(value).__name__} object")
+
+
+class _Budget:
+    """A render's time budget; loops built with ``range`` check it on every step."""
+
+    def __init__(self) -> None:
+        self.deadline = time.monotonic() + RENDER_SECONDS
+
+    def check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise SecurityError(f"rendering took longer than {RENDER_SECONDS:g} s")
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with size limits on ``*`` and ``**`` so a template cannot exhaust memory."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, int | float) and abs(right) > 100:
+                raise SecurityError("exponent too large")
+            return left**right
+        for seq, times in ((left, right), (right, left)):
+            if isinstance(seq, str | list | tuple) and isinstance(times, int):
+                if len(seq) * times > MAX_OUTPUT_CHARS:
+                    raise SecurityError("repetition too large")
+        return left * right
+
+
+def _make_env() -> _Sandbox:
+    env = _Sandbox(
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        finalize=_finalize,
+    )
+    env.globals = {"dict": dict, "namespace": env.globals["namespace"]}
+    return env
+
+
+_ENV = _make_env()
+
+
+def _bounded_range(budget: _Budget) -> Callable[..., Iterator[int]]:
+    def bounded(*args: int) -> Iterator[int]:
+        items = range(*args)
+        if len(items) > MAX_RANGE_ITEMS:
+            raise SecurityError(f"range is limited to {MAX_RANGE_ITEMS} items")
+        for i in items:
+            budget.check()
+            yield i
+
+    return bounded
+
+
+# --- errors with positions -------------------------------------------------------------------
+
+_GOT = re.compile(r"(?:unexpected|got|unknown tag|unexpected char) '([^']+)'")
+
+
+def _column(source: str, line: int, message: str) -> int:
+    """Best column (1-based) for a syntax error Jinja reports only by line."""
+    lines = source.split("\n")
+    if not 1 <= line <= len(lines):
+        return 1
+    text = lines[line - 1]
+    if "end of template" in message:
+        return len(text) + 1
+    opener = min((i for i in (text.find("{{"), text.find("{%")) if i >= 0), default=0)
+    match = _GOT.search(message)
+    if match:
+        found = text.find(match.group(1), opener + 2 if opener or text[:2] in ("{{", "{%") else 0)
+        if found >= 0:
+            return found + 1
+    return opener + 1
+
+
+def _syntax_error(err: TemplateSyntaxError, source: str, where: str) -> TemplateError:
+    line = err.lineno or 1
+    return TemplateError(
+        err.message or "syntax error",
+        source=where,
+        line=line,
+        column=_column(source, line, err.message or ""),
+    )
+
+
+def _template_line(tb: Any) -> int | None:
+    """The template line of a render-time error, from Jinja's rewritten traceback."""
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+_UNDEFINED = re.compile(r"^'([^']+)' is undefined$")
+
+
+def _render_error(err: Exception, where: str) -> TemplateError:
+    line = _template_line(sys.exc_info()[2])
+    if isinstance(err, UndefinedError):
+        match = _UNDEFINED.match(str(err))
+        if match:
+            return MissingVariableError(match.group(1), source=where, line=line)
+    if isinstance(err, SecurityError):
+        return TemplateError(f"not allowed: {err}", source=where, line=line)
+    return TemplateError(str(err), source=where, line=line)
+
+
+# --- parsing and discovery ---------------------------------------------------------------------
+
+
+def parse(source: str, where: str = "") -> nodes.Template:
+    """Parse a body, raising ``TemplateError`` with line and column on a syntax error."""
+    try:
+        return _ENV.parse(source)
+    except TemplateSyntaxError as err:
+        raise _syntax_error(err, source, where) from None
+
+
+@lru_cache(maxsize=512)
+def _compiled_source(source: str) -> Template:
+    return _ENV.from_string(source)
+
+
+def compile_body(source: str, where: str = "") -> Template:
+    """A compiled body (cached: previews re-render the same bodies on every keystroke)."""
+    try:
+        return _compiled_source(source)
+    except TemplateSyntaxError as err:
+        raise _syntax_error(err, source, where) from None
+
+
+def variables_in(source: str, where: str = "") -> set[str]:
+    """Every free variable a body uses, inside loops and conditionals too."""
+    return set(meta.find_undeclared_variables(parse(source, where)))
+
+
+def bodies(template: PromptTemplate) -> list[tuple[str, str]]:
+    """``(where, source)`` for every Jinja body of a template, in order."""
+    found = [
+        (f"components.{name}", getattr(template.components, name))
+        for name in COMPONENT_NAMES
+        if getattr(template.components, name)
+    ]
+    if template.mode == "completion":
+        found.append(("text", template.text))
+    else:
+        found.extend(
+            (f"messages[{i}] ({m.role})", m.content)
+            for i, m in enumerate(template.messages)
+            if not m.literal
+        )
+    if template.examples:
+        found.append(("few_shot.example_format", template.few_shot.example_format))
+    return found
+
+
+@dataclass
+class Discovery:
+    """What a template uses and declares, with the mismatches as warnings."""
+
+    used: list[str]
+    undeclared: list[str]
+    unused: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def discover(template: PromptTemplate) -> Discovery:
+    """Find the variables a template uses; report undeclared and unused ones."""
+    used: set[str] = set()
+    for where, source in bodies(template):
+        if where != "few_shot.example_format":
+            used |= variables_in(source, where)
+    used -= RESERVED_NAMES
+    declared = {v.name for v in template.variables}
+    undeclared = sorted(used - declared)
+    unused = sorted(declared - used)
+    warnings = [f"'{n}' is used but not declared" for n in undeclared]
+    warnings += [f"'{n}' is declared but never used" for n in unused]
+    return Discovery(sorted(used), undeclared, unused, warnings)
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def render_text(source: str, values: Mapping[str, Any], where: str = "") -> str:
+    """Render one Jinja body with ``values`` (inserted verbatim, never re-rendered)."""
+    template = compile_body(source, where)
+    budget = _Budget()
+    try:
+        context = {**values, "range": _bounded_range(budget)}
+        out: list[str] = []
+        size = 0
+        for chunk in template.generate(context):
+            size += len(chunk)
+            if size > MAX_OUTPUT_CHARS:
+                raise SecurityError(f"output longer than {MAX_OUTPUT_CHARS} characters")
+            budget.check()
+            out.append(chunk)
+        return "".join(out)
+    except TemplateError:
+        raise
+    except (JinjaTemplateError, TypeError, ValueError, ArithmeticError, LookupError) as err:
+        raise _render_error(err, where) from None
+
+
+def select_examples(
+    examples: list[Example],
+    template: PromptTemplate,
+    count_tokens: Callable[[str], int] | None = None,
+) -> list[tuple[Example, str]]:
+    """Choose and format the few-shot examples: order, k, then the token budget."""
+    cfg = template.few_shot
+    chosen = list(examples)
+    if cfg.order == "shuffle":
+        random.Random(cfg.seed).shuffle(chosen)
+    if cfg.k is not None:
+        chosen = chosen[: cfg.k]
+    formatted: list[tuple[Example, str]] = []
+    spent = 0
+    for ex in chosen:
+        text = render_text(cfg.example_format, ex.model_dump(), "few_shot.example_format")
+        if cfg.token_budget is not None and count_tokens is not None:
+            cost = count_tokens(text + cfg.separator)
+            if spent + cost > cfg.token_budget:
+                break
+            spent += cost
+        formatted.append((ex, text))
+    return formatted
+
+
+def context_for(
+    template: PromptTemplate,
+    values: Mapping[str, str] | None = None,
+    count_tokens: Callable[[str], int] | None = None,
+) -> dict[str, Any]:
+    """The values a template's bodies are rendered with: defaults, examples and parts."""
+    context: dict[str, Any] = {v.name: v.default for v in template.variables if v.default is not None}
+    context.update(values or {})
+    shots = select_examples(template.examples, template, count_tokens)
+    context["examples"] = [ex.model_dump() for ex, _ in shots]
+    context["examples_block"] = template.few_shot.separator.join(text for _, text in shots)
+    context["parts"] = {
+        name: render_text(source, context, f"components.{name}")
+        for name in COMPONENT_NAMES
+        if (source := getattr(template.components, name))
+    } | {name: "" for name in COMPONENT_NAMES if not getattr(template.components, name)}
+    return context
+
+
+def render(
+    template: PromptTemplate,
+    values: Mapping[str, str] | None = None,
+    count_tokens: Callable[[str], int] | None = None,
+) -> list[RenderedMessage]:
+    """Render a chat template to exactly the messages that will be sent."""
+    if template.mode == "completion":
+        return [RenderedMessage(role="user", content=render_completion(template, values))]
+    context = context_for(template, values, count_tokens)
+    return [
+        RenderedMessage(
+            role=m.role,
+            content=m.content if m.literal else render_text(m.content, context, f"messages[{i}] ({m.role})"),
+        )
+        for i, m in enumerate(template.messages)
+    ]
+
+
+def render_completion(
+    template: PromptTemplate,
+    values: Mapping[str, str] | None = None,
+    count_tokens: Callable[[str], int] | None = None,
+) -> str:
+    """Render a completion-style template to its one prompt text."""
+    if template.mode != "completion":
+        raise TemplateError("this is a chat template; render its messages instead")
+    return render_text(template.text, context_for(template, values, count_tokens), "text")
+
+
+_SPECIAL = re.compile(r"(\{\{|\{%|\{#|\r)")
+
+
+def literal(text: str) -> str:
+    """A Jinja body that renders to exactly ``text``, whatever ``{{``, ``{%`` or CR it holds.
+
+    Jinja would read ``{{`` as an expression and normalise CRLF to LF; both are escaped.
+    """
+    return "".join(
+        "{{ %r }}" % piece if i % 2 else piece for i, piece in enumerate(_SPECIAL.split(text))
+    )

@@ -1,0 +1,1 @@
+"""Orchestration without Qt: runs, grids, persistence, evaluation."""
