@@ -1,0 +1,154 @@
+"""The one contract every model backend implements.
+
+A backend is a synchronous generator: ``stream(request, cancel)`` yields ``TextDelta`` and
+``UsageUpdate`` events and ends with exactly one terminal event (``Finished``, ``Failed`` or
+``Cancelled``). Workers run it off the GUI thread; there is no parallel async hierarchy.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workbench.core.models import RunRequest, RunResult, SentRequest, Timings, Usage
+from workbench.core.params import Capabilities
+
+
+class CancelToken:
+    """Set from any thread; backends check it between chunks and close their stream at once."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True as soon as cancelled (for backoff waits)."""
+        return self._event.wait(seconds)
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Started(_Event):
+    """The request is about to be sent; carries exactly what is sent."""
+
+    kind: Literal["started"] = "started"
+    request: SentRequest
+
+
+class TextDelta(_Event):
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class UsageUpdate(_Event):
+    kind: Literal["usage"] = "usage"
+    usage: Usage
+
+
+class Finished(_Event):
+    kind: Literal["finished"] = "finished"
+    result: RunResult
+
+
+class Failed(_Event):
+    """The run failed; ``result.error`` says why and ``result.error_kind`` names the error class."""
+
+    kind: Literal["failed"] = "failed"
+    result: RunResult
+
+
+class Cancelled(_Event):
+    kind: Literal["cancelled"] = "cancelled"
+    result: RunResult
+
+
+StreamEvent = Started | TextDelta | UsageUpdate | Finished | Failed | Cancelled
+TERMINAL = (Finished, Failed, Cancelled)
+
+
+class BackendOptions(BaseModel):
+    """Per-backend settings (base URL, model path, threads…); subclasses add fields with ranges
+    and descriptions, from which the UI builds its forms. Never holds a secret in plain text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: int = Field(1, ge=1, le=64, description="Requests in flight at once")
+    requests_per_minute: int | None = Field(None, ge=1, description="Optional rate limit")
+
+
+class ModelInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    context_window: int | None = None
+    description: str = ""
+
+
+class Backend(ABC):
+    """A configured model provider."""
+
+    id: ClassVar[str]
+    display_name: ClassVar[str]
+    Options: ClassVar[type[BackendOptions]] = BackendOptions
+    #: Listed to users as a model provider (the scripted test backend is not).
+    user_visible: ClassVar[bool] = True
+
+    def __init__(self, options: BackendOptions | None = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    @abstractmethod
+    def capabilities(self) -> Capabilities:
+        """Which common parameters this backend honours, with their ranges."""
+
+    @abstractmethod
+    def list_models(self) -> list[ModelInfo]:
+        """Models this backend can run (may contact the server)."""
+
+    @abstractmethod
+    def stream(self, request: RunRequest, cancel: CancelToken) -> Iterator[StreamEvent]:
+        """Run ``request``; yield deltas and exactly one terminal event. Never raises for a
+        failure of the model call: that is a ``Failed`` event."""
+
+    def version(self) -> str:
+        """Version of the library or server behind this backend, recorded with each result."""
+        return ""
+
+    def close(self) -> None:
+        """Release connections and loaded models."""
+
+
+def run_to_result(backend: Backend, request: RunRequest, cancel: CancelToken | None = None) -> RunResult:
+    """Drain a stream and return its terminal result (for the CLI, services and tests)."""
+    for event in backend.stream(request, cancel or CancelToken()):
+        if isinstance(event, TERMINAL):
+            return event.result
+    raise RuntimeError(f"backend {backend.id} ended its stream without a terminal event")
+
+
+__all__ = [
+    "TERMINAL",
+    "Backend",
+    "BackendOptions",
+    "CancelToken",
+    "Cancelled",
+    "Failed",
+    "Finished",
+    "ModelInfo",
+    "Started",
+    "StreamEvent",
+    "TextDelta",
+    "Timings",
+    "UsageUpdate",
+]
