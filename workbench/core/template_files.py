@@ -26,8 +26,15 @@ class _Dumper(yaml.SafeDumper):
     """Literal blocks for multi-line strings; everything else as YAML would write it."""
 
 
+_UNUSUAL_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+
+
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    # Unicode line breaks other than LF would be folded by YAML's plain and block styles.
+    if any(c in value for c in _UNUSUAL_BREAKS):
+        style: str | None = '"'
+    else:
+        style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

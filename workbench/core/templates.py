@@ -16,8 +16,19 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta, nodes
-from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError
+from jinja2 import (
+    StrictUndefined,
+    Template,
+    TemplateSyntaxError,
+    Undefined,
+    UndefinedError,
+    meta,
+    nodes,
+)
+from jinja2.exceptions import SecurityError
+from jinja2.exceptions import TemplateError as JinjaTemplateError
+from jinja2.lexer import TOKEN_RAW_BEGIN, TOKEN_RAW_END, Token, ignored_tokens
+from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from workbench.core.errors import MissingVariableError, TemplateError
@@ -38,6 +49,8 @@ def _finalize(value: Any) -> Any:
     """Only data may be printed: never a function, class or internal object's repr."""
     if isinstance(value, _PRINTABLE):
         return value
+    if isinstance(value, Undefined):
+        return str(value)  # StrictUndefined raises, naming the missing variable
     if isinstance(value, list | tuple):
         for item in value:
             _finalize(item)
@@ -106,34 +119,60 @@ def _bounded_range(budget: _Budget) -> Callable[..., Iterator[int]]:
 
 # --- errors with positions -------------------------------------------------------------------
 
-_GOT = re.compile(r"(?:unexpected|got|unknown tag|unexpected char) '([^']+)'")
+_LEXER_AT = re.compile(r" at (\d+)$")
+_NOT_PARSED = ignored_tokens | {TOKEN_RAW_BEGIN, TOKEN_RAW_END}
 
 
-def _column(source: str, line: int, message: str) -> int:
-    """Best column (1-based) for a syntax error Jinja reports only by line."""
-    lines = source.split("\n")
-    if not 1 <= line <= len(lines):
-        return 1
-    text = lines[line - 1]
-    if "end of template" in message:
-        return len(text) + 1
-    opener = min((i for i in (text.find("{{"), text.find("{%")) if i >= 0), default=0)
-    match = _GOT.search(message)
-    if match:
-        found = text.find(match.group(1), opener + 2 if opener or text[:2] in ("{{", "{%") else 0)
-        if found >= 0:
-            return found + 1
-    return opener + 1
+def _error_offset(source: str, message: str) -> int | None:
+    """Character offset of the token a syntax error is about.
+
+    Jinja reports only a line. The source is lexed again (raw token texts concatenate to the
+    source, so offsets are exact): a lexer error is at its stated offset or where lexing stopped.
+    For a parser error the source is parsed with the token stream recorded, and the offending
+    token is found among the raw tokens.
+    """
+    raw: list[tuple[int, str]] = []
+    offset = 0
+    try:
+        for _, kind, text in _ENV.lexer.tokeniter(source, None):
+            raw.append((offset, kind))
+            offset += len(text)
+    except TemplateSyntaxError:
+        at = _LEXER_AT.search(message)
+        return int(at.group(1)) if at else offset
+    parser = Parser(_ENV, source)
+    stream = parser.stream
+    seen: list[Token] = [stream.current]
+    inner = stream._iter
+
+    def recording() -> Iterator[Token]:
+        for token in inner:
+            seen.append(token)
+            yield token
+
+    stream._iter = recording()
+    try:
+        parser.parse()
+    except TemplateSyntaxError:
+        pass
+    else:
+        return None
+    current = stream.current
+    if current.type == "eof":
+        return len(source)
+    index = next((i for i in range(len(seen) - 1, -1, -1) if seen[i] is current), None)
+    significant = [start for start, kind in raw if kind not in _NOT_PARSED]
+    return significant[index] if index is not None and index < len(significant) else None
 
 
 def _syntax_error(err: TemplateSyntaxError, source: str, where: str) -> TemplateError:
-    line = err.lineno or 1
-    return TemplateError(
-        err.message or "syntax error",
-        source=where,
-        line=line,
-        column=_column(source, line, err.message or ""),
-    )
+    message = err.message or "syntax error"
+    offset = _error_offset(source, message)
+    if offset is None:
+        return TemplateError(message, source=where, line=err.lineno or 1)
+    line = source.count("\n", 0, offset) + 1
+    column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+    return TemplateError(_LEXER_AT.sub("", message), source=where, line=line, column=column)
 
 
 def _template_line(tb: Any) -> int | None:
@@ -254,7 +293,7 @@ def render_text(source: str, values: Mapping[str, Any], where: str = "") -> str:
         return "".join(out)
     except TemplateError:
         raise
-    except (JinjaTemplateError, TypeError, ValueError, ArithmeticError, LookupError) as err:
+    except (JinjaTemplateError, TypeError, ValueError, ArithmeticError, LookupError, RuntimeError) as err:
         raise _render_error(err, where) from None
 
 

@@ -1,0 +1,134 @@
+"""The template file format: canonical text, byte-exact round trips, line-numbered errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workbench.core.errors import TemplateFileError
+from workbench.core.models import (
+    Components,
+    Example,
+    FewShot,
+    Message,
+    Params,
+    PromptTemplate,
+    Variable,
+)
+from workbench.core.template_files import TemplateFile, dumps, loads
+
+# Any text a user could type, including CR, tabs, trailing spaces and unusual unicode.
+texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=80)
+names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True)
+
+params = st.builds(
+    Params,
+    temperature=st.none() | st.floats(0, 2, allow_nan=False),
+    top_k=st.none() | st.integers(0, 200),
+    max_tokens=st.none() | st.integers(1, 4096),
+    stop=st.lists(texts.filter(bool), max_size=3),
+    seed=st.none() | st.integers(-(2**31), 2**31),
+    greedy=st.booleans(),
+)
+
+
+@st.composite
+def templates(draw: st.DrawFn) -> PromptTemplate:
+    mode = draw(st.sampled_from(["chat", "completion"]))
+    variables = draw(st.lists(st.builds(Variable, name=names, description=texts, default=st.none() | texts), max_size=3, unique_by=lambda v: v.name))
+    return PromptTemplate(
+        name=draw(texts.filter(bool)),
+        description=draw(texts),
+        tags=draw(st.lists(texts, max_size=3)),
+        technique=draw(st.sampled_from(["zero-shot", "few-shot", "chain-of-thought"])),
+        mode=mode,
+        messages=draw(st.lists(st.builds(Message, role=st.sampled_from(["system", "user", "assistant"]), content=texts, literal=st.booleans()), max_size=3)) if mode == "chat" else [],
+        text=draw(texts) if mode == "completion" else "",
+        variables=variables,
+        examples=draw(st.lists(st.builds(Example, input=texts, output=texts, rationale=texts), max_size=2)),
+        few_shot=draw(st.builds(FewShot, k=st.none() | st.integers(0, 5), order=st.sampled_from(["fixed", "shuffle"]), seed=st.integers(0, 99), separator=texts)),
+        components=draw(st.builds(Components, instruction=texts, context=texts)),
+        parameters=draw(params),
+        answer_pattern=draw(texts),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(templates())
+def test_dump_load_round_trip_is_exact(template: PromptTemplate) -> None:
+    text = dumps(template)
+    loaded = loads(text)
+    assert loaded == template
+    assert dumps(loaded) == text
+
+
+def test_the_file_reads_like_the_prompt() -> None:
+    template = PromptTemplate(
+        name="summarize",
+        tags=["support"],
+        messages=[
+            Message(role="system", content="You are a support analyst."),
+            Message(role="user", content="Summarize:\n{{ ticket }}\n"),
+        ],
+        variables=[Variable(name="ticket", description="The ticket text")],
+        parameters=Params(temperature=0.2),
+    )
+    assert dumps(template) == (
+        "format_version: 1\n"
+        "name: summarize\n"
+        "tags:\n- support\n"
+        "messages:\n"
+        "- role: system\n  content: You are a support analyst.\n"
+        "- role: user\n  content: |\n    Summarize:\n    {{ ticket }}\n"
+        "variables:\n- name: ticket\n  description: The ticket text\n"
+        "parameters:\n  temperature: 0.2\n"
+    )
+
+
+def test_unchanged_hand_written_file_is_kept_byte_for_byte(tmp_path: Path) -> None:
+    text = (
+        "# my favourite prompt\n"
+        "format_version: 1\n"
+        "name:   hello   # trailing comment\n"
+        "messages:\n"
+        "  - {role: user, content: 'Hi {{ who }}'}\n"
+        "variables: [{name: who, default: world}]\n"
+    )
+    path = tmp_path / "hello.prompt.yaml"
+    path.write_bytes(text.encode())
+    file = TemplateFile.read(path)
+    assert file.text_for(file.template) == text
+    changed = file.template.model_copy(update={"description": "new"})
+    assert file.text_for(changed) == dumps(changed)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("format_version: 1\nname: x\nmessages:\n  - role: user\n    content: [unclosed\n", 6, "not valid YAML"),
+        ("format_version: 1\nname: x\nmessages:\n  - role: robot\n    content: hi\n", 4, "messages.0.role"),
+        ("format_version: 1\nname: x\nparameters:\n  temperature: 9\n", 4, "parameters.temperature"),
+        ("format_version: 1\nname: x\nbogus_key: 1\n", 3, "bogus_key"),
+        ("name: x\n", 1, "format_version"),
+        ("format_version: 99\nname: x\n", 1, "newer than this app"),
+        ("- just\n- a list\n", 1, "mapping"),
+    ],
+)
+def test_bad_files_name_file_line_and_reason(tmp_path: Path, text: str, line: int, reason: str) -> None:
+    path = tmp_path / "bad.prompt.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(TemplateFileError) as info:
+        TemplateFile.read(path)
+    assert info.value.line == line, str(info.value)
+    assert reason in info.value.reason
+    assert str(info.value).startswith(f"{path}:{line}: ")
+
+
+def test_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.prompt.yaml"
+    path.write_bytes("format_version: 1\nname: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(TemplateFileError, match="not UTF-8"):
+        TemplateFile.read(path)
