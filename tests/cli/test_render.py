@@ -1,0 +1,79 @@
+"""``workbench render`` and the CLI's exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main
+from workbench.core.models import Message, PromptTemplate, Variable
+from workbench.core.template_files import dumps
+
+
+@pytest.fixture
+def template_file(tmp_path: Path) -> Path:
+    path = tmp_path / "greet.prompt.yaml"
+    path.write_text(
+        dumps(
+            PromptTemplate(
+                name="greet",
+                messages=[
+                    Message(role="system", content="Be {{ tone }}."),
+                    Message(role="user", content="Hello {{ who }}!"),
+                ],
+                variables=[Variable(name="tone", default="kind"), Variable(name="who")],
+            )
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_render_json(template_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", str(template_file), "--var", "who=Ada", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["messages"] == [
+        {"role": "system", "content": "Be kind."},
+        {"role": "user", "content": "Hello Ada!"},
+    ]
+    assert out["warnings"] == []
+
+
+def test_render_text_and_value_from_file(template_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "who.txt").write_text("{{ not rendered }}", encoding="utf-8")
+    assert main(["render", str(template_file), "--var", f"who=@{tmp_path / 'who.txt'}"]) == 0
+    assert capsys.readouterr().out == "--- system ---\nBe kind.\n\n--- user ---\nHello {{ not rendered }}!\n"
+
+
+def test_user_errors_exit_1_with_one_line(template_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", str(template_file)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'who'" in err
+    assert main(["render", "no-such-template"]) == 1
+    assert main(["render", str(template_file), "--var", "novalue"]) == 1
+
+
+def test_usage_errors_exit_2() -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["render"])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["no-such-command"])
+    assert info.value.code == 2
+
+
+def test_every_command_has_help() -> None:
+    result = subprocess.run([sys.executable, "-m", "workbench", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    commands = [line.split()[0] for line in result.stdout.split("COMMAND")[-1].splitlines()[1:] if line.startswith("    ") and line.split()]
+    assert "render" in commands
+    for command in commands:
+        if command.startswith("{"):
+            continue
+        sub = subprocess.run([sys.executable, "-m", "workbench", command, "--help"], capture_output=True, text=True, timeout=60)
+        assert sub.returncode == 0, (command, sub.stderr)
+        assert "usage: workbench" in sub.stdout
