@@ -1,0 +1,169 @@
+"""``workbench count``: how many tokens a template or a text is, and whether it fits the model."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from workbench.cli._common import load_template, parse_assignments, print_json
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "count",
+        help="count the tokens of a template or a text",
+        description="Count the tokens of TEMPLATE (a file or a built-in name, rendered with --var "
+        "values) or of --text. Says whether the count is exact (the model's own tokenizer) or an "
+        "estimate (≈), which encoding counted it, whether prompt + --max-tokens fits the model's "
+        "context window, and the cost at list price when the model's price is known. Models, "
+        "windows and prices come from resources/models.yaml; a models.yaml in the config folder "
+        "overrides and extends it.",
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "template", metavar="TEMPLATE", nargs="?", help="template file or built-in name"
+    )
+    source.add_argument("--text", metavar="TEXT", help="count this text instead of a template")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--model", metavar="MODEL", help="count for this model (e.g. gpt-4o)")
+    which.add_argument(
+        "--encoding", metavar="ENCODING", help="count with this encoding (cl100k_base, o200k_base)"
+    )
+    p.add_argument(
+        "--max-tokens", type=_positive, metavar="N", help="answer budget for the context fit "
+        "(default: the template's max_tokens)"
+    )
+    p.add_argument(
+        "--var",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a variable value (NAME=@FILE reads a file)",
+    )
+    p.add_argument("--exact-only", action="store_true", help="fail instead of printing an estimate")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.core.errors import KnownError
+    from workbench.core.model_table import cost_of, load_model_table
+    from workbench.core.templates import discover, render, render_completion
+    from workbench.core.tokens import TiktokenTokenizer, count_chat, fit_context, tokenizer_for
+
+    tokenizer = tokenizer_for(model=args.model, encoding=args.encoding)
+    if args.exact_only and not tokenizer.exact:
+        raise KnownError(f"no exact tokenizer: {tokenizer.note}")
+    result: dict[str, Any] = {
+        "tokens": 0,
+        "exact": tokenizer.exact,
+        "encoding": tokenizer.name if isinstance(tokenizer, TiktokenTokenizer) else None,
+        "tokenizer": tokenizer.name,
+        "note": tokenizer.note,
+        "model": args.model,
+    }
+    max_tokens = args.max_tokens
+    if args.text is not None:
+        if args.var:
+            raise KnownError("--var only applies to a TEMPLATE")
+        result |= {"mode": "text", "tokens": tokenizer.count(args.text), "warnings": []}
+    else:
+        template = load_template(args.template)
+        values = parse_assignments(args.var)
+        result["warnings"] = discover(template).warnings
+        if max_tokens is None:
+            max_tokens = template.parameters.max_tokens
+        if template.mode == "completion":
+            prompt = render_completion(template, values, tokenizer.count)
+            result |= {"mode": "completion", "tokens": tokenizer.count(prompt)}
+        else:
+            chat = count_chat(render(template, values, tokenizer.count), tokenizer)
+            result |= {
+                "mode": "chat",
+                "tokens": chat.total,
+                "exact": chat.exact,
+                "messages": [
+                    {"role": m.role, "content_tokens": m.content, "tokens": m.tokens}
+                    for m in chat.messages
+                ],
+                "reply_priming": chat.reply_priming,
+            }
+            if tokenizer.exact and not chat.exact:
+                result["note"] += "; chat overhead estimated with OpenAI's formula"
+
+    info = load_model_table().lookup(args.model) if args.model else None
+    window = info.context_window if info is not None else None
+    result["max_tokens"] = max_tokens
+    result["context_window"] = window
+    result |= {"fits": None, "overflow": None, "remaining": None}
+    if window is not None:
+        fit = fit_context(result["tokens"], window, max_tokens)
+        result |= {"fits": fit.fits, "overflow": fit.overflow, "remaining": fit.remaining}
+    cost = cost_of(
+        info.price if info is not None else None,
+        result["tokens"],
+        max_tokens or 0,
+        exact=result["exact"],
+    )
+    result["cost"] = None if cost is None else {
+        "currency": cost.currency,
+        "input": cost.input,
+        "max_output": cost.output if max_tokens else None,
+        "total": cost.total,
+        "exact": cost.exact,
+        "per_million": {"input": cost.price.input, "output": cost.price.output},
+    }
+    if args.json:
+        print_json(result)
+    else:
+        _print_text(result)
+    return 0
+
+
+def _money(amount: float) -> str:
+    return f"{amount:.6f}".rstrip("0").rstrip(".") or "0"
+
+
+def _print_text(r: dict[str, Any]) -> None:
+    from workbench.core.tokens import format_count
+
+    kind = "exact" if r["exact"] else "estimate"
+    print(f"tokens:   {format_count(r['tokens'], r['exact'])} ({kind}; {r['note']})")
+    for m in r.get("messages", []):
+        print(f"  {m['role']:<10} {m['tokens']:>8,}  ({m['content_tokens']:,} content)")
+    if "reply_priming" in r:
+        print(f"  {'reply':<10} {r['reply_priming']:>8,}  (priming the answer)")
+    needed = r["tokens"] + (r["max_tokens"] or 0)
+    budget = f"{r['tokens']:,}"
+    if r["max_tokens"]:
+        budget += f" + {r['max_tokens']:,} max_tokens"
+    if r["context_window"] is None:
+        why = "no model given"
+        if r["model"]:
+            why = f"no context window for {r['model']} in models.yaml"
+        print(f"context:  unknown ({why})")
+    elif r["fits"]:
+        print(f"context:  {budget} of {r['context_window']:,}: fits ({r['remaining']:,} left)")
+    else:
+        print(
+            f"context:  {budget} = {needed:,} of {r['context_window']:,}: "
+            f"overflow by {r['overflow']:,}"
+        )
+    cost = r["cost"]
+    if cost is not None:
+        approx = "" if cost["exact"] else "≈ "
+        line = f"cost:     {approx}{_money(cost['input'])} {cost['currency']} input"
+        if cost["max_output"] is not None:
+            line += f" + up to {_money(cost['max_output'])} output"
+        print(f"{line} (list price)")
+    for warning in r["warnings"]:
+        print(f"warning:  {warning}")

@@ -1,0 +1,133 @@
+"""Counting tokens while a person types, without re-encoding the whole document per keystroke.
+
+tiktoken first splits text with a pre-tokenizer regex and then runs BPE inside each piece, so a
+count is additive across any position where no regex piece can ever span. For both cl100k_base
+and o200k_base two kinds of position are such boundaries (tests verify them against both
+patterns and against tiktoken itself):
+
+* after a newline, before a letter or digit: no alternative of either pattern matches a newline
+  followed by a letter or digit, and the piece ending with that newline ends the same way whether
+  the text stops there or goes on;
+* between a letter or digit and a single space followed by a letter or digit: a word or number
+  piece never takes a following space, and a space before a letter or digit starts a new piece.
+
+The counter cuts the text at such boundaries into chunks of roughly ``chunk_chars`` characters
+and caches each chunk's count. After an edit, it finds the chunks that still stand in place at
+the start and at the end of the new text (compared in place with ``str.startswith``, no slicing),
+widens the changed region until both of its edges are boundaries in the new text, and
+re-encodes only that region.
+"""
+
+from __future__ import annotations
+
+import re
+
+from workbench.core.tokens import TiktokenTokenizer, Tokenizer
+
+#: Encodings whose pre-tokenizer pattern has the boundaries described above (o200k_harmony
+#: uses o200k_base's pattern).
+CHUNKABLE_ENCODINGS = frozenset({"cl100k_base", "o200k_base", "o200k_harmony"})
+
+#: ``[^\W_]`` is exactly ``str.isalnum()``: letters and digits (a subset of \p{L} and \p{N}).
+_BOUNDARY = re.compile(r"(?<=\n)(?=[^\W_])|(?<=[^\W_])(?= [^\W_])")
+
+
+def is_boundary(text: str, pos: int) -> bool:
+    """Whether counts of ``text[:pos]`` and ``text[pos:]`` add up to the count of ``text``.
+
+    Conservative: True only for the two kinds of boundary above and the ends of the text.
+    """
+    if pos <= 0 or pos >= len(text):
+        return True
+    before, at = text[pos - 1], text[pos]
+    if before == "\n":
+        return at.isalnum()
+    return at == " " and before.isalnum() and pos + 1 < len(text) and text[pos + 1].isalnum()
+
+
+def split_chunks(text: str, chunk_chars: int, start: int = 0, end: int | None = None) -> list[str]:
+    """``text[start:end]`` cut at boundaries into chunks of at least ``chunk_chars`` characters
+    (the last may be shorter; one without boundaries stays whole)."""
+    end = len(text) if end is None else end
+    chunks: list[str] = []
+    while end - start > chunk_chars:
+        # The lookahead cannot see past ``end``, so a cut is never placed where the text beyond
+        # the region would be needed to prove it.
+        found = _BOUNDARY.search(text, start + chunk_chars, end)
+        if found is None:
+            break
+        chunks.append(text[start : found.start()])
+        start = found.start()
+    if end > start:
+        chunks.append(text[start:end])
+    return chunks
+
+
+class IncrementalCounter:
+    """Keeps a document's token count current as it is edited.
+
+    ``update(text)`` returns the count of the whole new text, equal to ``tokenizer.count(text)``,
+    re-encoding only the region that changed. Tokenizers without known boundaries (a model's own
+    tokenizer) are counted whole on each change. Not thread-safe: one counter per document.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, text: str = "", *, chunk_chars: int = 2048) -> None:
+        if chunk_chars < 1:
+            raise ValueError("chunk_chars must be at least 1")
+        self.tokenizer = tokenizer
+        self.chunkable = (
+            isinstance(tokenizer, TiktokenTokenizer) and tokenizer.name in CHUNKABLE_ENCODINGS
+        )
+        self.chunk_chars = chunk_chars
+        self._chunks: list[str] = []
+        self._counts: list[int] = []
+        self.total = 0
+        #: Characters re-encoded by the last ``update`` (shows how little a small edit costs).
+        self.recounted_chars = 0
+        self.update(text)
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self._chunks)
+
+    def _is_boundary(self, text: str, pos: int) -> bool:
+        return is_boundary(text, pos) if self.chunkable else pos in (0, len(text))
+
+    def update(self, text: str) -> int:
+        """Re-count after ``text`` replaced the previous text; returns the new total."""
+        chunks, counts = self._chunks, self._counts
+        n = len(chunks)
+        # Chunks unchanged at the start of the new text.
+        i, start = 0, 0
+        while i < n and text.startswith(chunks[i], start):
+            start += len(chunks[i])
+            i += 1
+        # Chunks unchanged at its end, not overlapping those.
+        j, end = n, len(text)
+        while j > i:
+            chunk = chunks[j - 1]
+            pos = end - len(chunk)
+            if pos < start or not text.startswith(chunk, pos):
+                break
+            end = pos
+            j -= 1
+        # An edit next to a cut may have made it no longer a boundary: widen until both are.
+        while i > 0 and not self._is_boundary(text, start):
+            i -= 1
+            start -= len(chunks[i])
+        while j < n and not self._is_boundary(text, end):
+            end += len(chunks[j])
+            j += 1
+        if i == j and start == end:
+            self.recounted_chars = 0
+            return self.total
+        if self.chunkable:
+            fresh = split_chunks(text, self.chunk_chars, start, end)
+        else:
+            fresh = [text[start:end]] if end > start else []
+        fresh_counts = [self.tokenizer.count(chunk) for chunk in fresh]
+        self.total += sum(fresh_counts) - sum(counts[i:j])
+        chunks[i:j] = fresh
+        counts[i:j] = fresh_counts
+        self.recounted_chars = end - start
+        return self.total
