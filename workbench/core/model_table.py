@@ -136,7 +136,7 @@ def _read(path: Path) -> _TableFile:
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
-        raise ModelTableError(f"{path}: {field}: {first['msg']}") from None
+        raise ModelTableError(f"{path}: {field + ': ' if field else ''}{first['msg']}") from None
     if table.format_version > TABLE_FORMAT_VERSION:
         raise ModelTableError(
             f"{path}: format_version {table.format_version} is newer than this app reads "
