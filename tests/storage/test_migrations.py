@@ -1,0 +1,224 @@
+"""Schema migrations: from a blank file, from every earlier schema with data in it, the guard
+against newer databases, and atomicity."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.storage.factories import completion_result, make_result, make_spec, make_template
+from workbench.core.template_files import dumps
+from workbench.storage import migrations
+from workbench.storage.db import Database, StorageError
+from workbench.storage.library import Library
+from workbench.storage.library_records import content_hash
+from workbench.storage.migrations import MIGRATIONS, Migration, NewerDatabaseError
+from workbench.storage.repositories import EvaluationRecord, RunRef, Store
+from workbench.core.experiments import AssertionSpec
+
+NAMES = [m.name for m in MIGRATIONS]
+
+
+def schema(path: Path) -> list[tuple[str, str, str]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def applied_names(path: Path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY rowid")]
+    finally:
+        conn.close()
+
+
+def test_blank_database_gets_every_migration_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    Database(path).close()
+    assert applied_names(path) == NAMES
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.close()
+    assert {"experiments", "variants", "test_cases", "runs", "ratings", "preferences",
+            "evaluations", "library_templates", "template_versions", "template_labels",
+            "template_tags", "runs_fts", "library_fts", "schema_migrations"} <= tables
+
+
+def test_connections_enforce_foreign_keys(tmp_path: Path) -> None:
+    db = Database(tmp_path / "fk.db")
+    with pytest.raises(sqlite3.IntegrityError), db.transaction() as conn:
+        conn.execute(
+            "INSERT INTO ratings (run_id, thumbs, updated_at) VALUES ('no-such-run', 1, 'now')"
+        )
+    assert db.connection().execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    db.close()
+
+
+def _fill(db: Database, stage: int) -> dict[str, str]:
+    """Write what an app at schema ``stage`` (index into MIGRATIONS) could have written."""
+    store = Store(db)
+    made: dict[str, str] = {}
+    experiment = store.experiments.create(make_spec())
+    made["experiment"] = experiment.id
+    made["run"] = store.runs.add(
+        make_result("Which river flows through Vienna?", "The Danube."),
+        RunRef(experiment.id, experiment.variant_ids[0], experiment.test_ids[0], 1),
+    )
+    made["completion"] = store.runs.add(completion_result())
+    if stage >= 1:
+        store.ratings.rate(made["run"], thumbs=1, stars=4, comment="good")
+        store.evaluations.record(made["run"], [EvaluationRecord(AssertionSpec(type="contains",
+                                                                            value="Danube"), "pass", 1.0)])
+    if stage >= 2:
+        # The library's writer needs the search index of a later migration: insert as that app did.
+        text = dumps(make_template("Volcano facts"))
+        with db.transaction() as conn:
+            conn.execute("INSERT INTO library_templates (id, key, collection, name, created_at)"
+                         " VALUES ('T1', 'geo/volcano-facts', 'geo', 'Volcano facts', 'then')")
+            conn.execute("INSERT INTO template_versions (id, template_id, number, created_at,"
+                         " message, origin, content_hash, text) VALUES ('V1', 'T1', 1, 'then', 'm',"
+                         " 'save', ?, ?)", (content_hash(text), text))
+    return made
+
+
+@pytest.mark.parametrize("stage", range(len(MIGRATIONS) - 1), ids=NAMES[:-1])
+def test_upgrade_from_each_earlier_schema_keeps_data(tmp_path: Path, stage: int) -> None:
+    fresh = tmp_path / "fresh.db"
+    Database(fresh).close()
+    path = tmp_path / "old.db"
+    old = Database(path, upto=NAMES[stage])
+    assert applied_names(path) == NAMES[: stage + 1]
+    made = _fill(old, stage)
+    before = Store(old).runs.get(made["run"])
+    old.close()
+
+    db = Database(path)
+    assert applied_names(path) == NAMES
+    assert schema(path) == schema(fresh)
+    store = Store(db)
+    assert store.runs.get(made["run"]) == before
+    assert store.experiments.get(made["experiment"]).spec == make_spec()
+    # Runs written before the search index existed are found through it.
+    assert [r.id for r in store.runs.search("Danube")] == [made["run"]]
+    assert [r.id for r in store.runs.search("Rome")] == [made["completion"]]
+    if stage >= 1:
+        rating = store.ratings.get(made["run"])
+        assert rating is not None and (rating.thumbs, rating.stars) == (1, 4)
+        assert store.evaluations.for_run(made["run"])[0].outcome == "pass"
+    if stage >= 2:
+        library = Library(db, tmp_path / "library")
+        assert [e.key for e in library.search("volcano")] == ["geo/volcano-facts"]
+        assert library.load("geo/volcano-facts") == make_template("Volcano facts")
+    db.close()
+
+
+def test_reopening_applies_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    Database(path).close()
+    db = Database(path)
+    assert migrations.migrate(db.connection()) == []
+    db.close()
+
+
+def _stamp_newer(path: Path) -> bytes:
+    Database(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO schema_migrations VALUES ('0099_from_a_newer_app', 'later')")
+    conn.commit()
+    conn.close()
+    assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
+    return path.read_bytes()
+
+
+def test_newer_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    before = _stamp_newer(path)
+    with pytest.raises(NewerDatabaseError) as caught:
+        Database(path)
+    assert "newer Prompt Workbench" in str(caught.value)
+    assert "0099_from_a_newer_app" in str(caught.value)
+    assert caught.value.hint
+    assert path.read_bytes() == before
+    assert applied_names(path)[-1] == "0099_from_a_newer_app"
+
+
+def test_newer_database_in_rollback_journal_mode_is_not_switched_to_wal(tmp_path: Path) -> None:
+    path = tmp_path / "newer-delete-mode.db"
+    _stamp_newer(path)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(NewerDatabaseError):
+        Store.open(path)
+    assert path.read_bytes() == before
+
+
+def test_foreign_sqlite_database_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE contacts (name TEXT)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StorageError, match="another program"):
+        Database(path)
+    assert path.read_bytes() == before
+
+
+def test_file_that_is_not_a_database_is_a_known_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StorageError, match="not a readable"):
+        Database(path)
+    assert path.read_bytes() == b"this is not sqlite at all" * 100
+
+
+def test_failing_migration_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "m.db"
+    Database(path).close()
+    broken = Migration("0005_broken", "CREATE TABLE half_done (x INTEGER);\nCREATE TABLE (;\n")
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*MIGRATIONS, broken))
+    with pytest.raises(StorageError):
+        Database(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchone() is None
+    conn.close()
+    assert applied_names(path) == NAMES
+
+
+def test_two_openers_at_once_apply_each_migration_once(tmp_path: Path) -> None:
+    path = tmp_path / "race.db"
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        try:
+            barrier.wait(timeout=10)
+            Database(path).close()
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert applied_names(path) == NAMES
+
+
+def test_statement_splitter_keeps_trigger_bodies_whole() -> None:
+    script = "CREATE TABLE a (x);\nCREATE TRIGGER t AFTER INSERT ON a\nBEGIN\n  SELECT 1;\n  SELECT 2;\nEND;\n"
+    assert len(migrations.statements(script)) == 2
+    with pytest.raises(ValueError, match="incomplete"):
+        migrations.statements("CREATE TABLE b (x")

@@ -1,0 +1,132 @@
+"""``workbench history``: the runs stored so far, newest first, and full-text search over them."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import TYPE_CHECKING
+
+from workbench.cli._common import print_json
+from workbench.cli._storage import clip, open_store
+
+if TYPE_CHECKING:
+    from workbench.storage.repositories import RunSummary
+
+
+def _limit(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "history",
+        help="list, search and show stored runs",
+        description="The runs stored in the experiment database, most recent first.",
+    )
+    commands = p.add_subparsers(dest="history_command", metavar="ACTION", required=True)
+
+    listing = commands.add_parser("list", help="the most recent runs")
+    listing.add_argument("--limit", type=_limit, default=20, metavar="N", help="how many (20)")
+    listing.add_argument("--before", metavar="ID", help="runs older than this run (next page)")
+    listing.add_argument("--experiment", metavar="ID", help="only this experiment's runs")
+    listing.add_argument("--status", choices=["ok", "error", "cancelled"], help="only these runs")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(func=run_list)
+
+    search = commands.add_parser(
+        "search", help="runs whose prompt or output contains words",
+        description="Full-text search over prompts and outputs. Every word must appear; results "
+        "are newest first. With --fts, QUERY is FTS5 syntax (OR, NOT, NEAR, prefix*).",
+    )
+    search.add_argument("query", nargs="+", metavar="QUERY")
+    search.add_argument("--limit", type=_limit, default=20, metavar="N", help="how many (20)")
+    search.add_argument("--experiment", metavar="ID", help="only this experiment's runs")
+    search.add_argument("--fts", action="store_true", help="QUERY is FTS5 query syntax")
+    search.add_argument("--json", action="store_true", help="print JSON")
+    search.set_defaults(func=run_search)
+
+    show = commands.add_parser("show", help="one run in full: request sent, output, timings")
+    show.add_argument("run_id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(func=run_show)
+
+
+def _print_rows(rows: list[RunSummary], as_json: bool) -> None:
+    if as_json:
+        print_json([dataclasses.asdict(r) for r in rows])
+        return
+    if not rows:
+        print("no runs")
+        return
+    for r in rows:
+        tokens = f"{r.output_tokens} tok" if r.output_tokens is not None else ""
+        print(f"{r.id}  {r.created_at[:19].replace('T', ' ')}  {r.status:<9} "
+              f"{clip(f'{r.backend}/{r.model}', 28):<28} {tokens:>8}")
+        print(f"    > {clip(r.preview, 90)}")
+        print(f"    < {clip(r.snippet or r.error_kind or r.response_preview, 90)}")
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with open_store() as store:
+        rows = store.runs.recent(args.limit, before=args.before, experiment_id=args.experiment,
+                                 status=args.status)
+        _print_rows(rows, args.json)
+    return 0
+
+
+def run_search(args: argparse.Namespace) -> int:
+    with open_store() as store:
+        rows = store.runs.search(" ".join(args.query), args.limit, experiment_id=args.experiment,
+                                 raw=args.fts)
+        _print_rows(rows, args.json)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    with open_store() as store:
+        run = store.runs.get(args.run_id)
+        evaluations = store.evaluations.for_run(run.id)
+        rating = store.ratings.get(run.id)
+    data = {
+        "id": run.id,
+        "created_at": run.created_at,
+        "status": run.status,
+        **dataclasses.asdict(run.ref),
+        "result": run.result.model_dump(mode="json"),
+        "rating": dataclasses.asdict(rating) if rating else None,
+        "evaluations": [
+            {**dataclasses.asdict(e), "assertion": e.assertion.model_dump(mode="json")}
+            for e in evaluations
+        ],
+    }
+    if args.json:
+        print_json(data)
+        return 0
+    result = run.result
+    request = result.request
+    print(f"run {run.id}  {run.created_at}  {run.status} ({result.finish_reason})")
+    print(f"backend {request.backend} {request.backend_version}  model {request.model}"
+          f"  seed {request.seed}")
+    if request.sent_params:
+        print("sent: " + ", ".join(f"{k}={v}" for k, v in request.sent_params.items()))
+    if request.ignored_params:
+        print("ignored: " + ", ".join(f"{k}={v}" for k, v in request.ignored_params.items()))
+    for message in request.messages:
+        print(f"--- {message.role} ---\n{message.content}")
+    if request.prompt is not None:
+        print(f"--- prompt ---\n{request.prompt}")
+    print(f"--- output ---\n{result.text}")
+    if result.error:
+        print(f"--- error ({result.error_kind}) ---\n{result.error}")
+    usage, timings = result.usage, result.timings
+    print(f"tokens in {usage.input_tokens} out {usage.output_tokens}  total {timings.total_s}s"
+          f"  first token {timings.ttft_s}s  cost {result.cost}")
+    for e in evaluations:
+        print(f"{e.outcome:<5} {e.assertion.type} {e.score if e.score is not None else ''} {e.reason}")
+    return 0

@@ -1,0 +1,522 @@
+"""The prompt library: a folder of ``.prompt.yaml`` files with their history in SQLite.
+
+The files are the source of truth (people edit them, keep them under git, copy them around); the
+database remembers every version ever seen, labels and a full-text index. Every save, import and
+restore writes the file atomically and records an immutable version; ``rescan`` records what changed
+on disk behind the app's back (edits, new files, deletions, renames) as versions too.
+
+Writes happen inside a database write transaction, which also serialises library writers across
+processes: the file is put in place first and the version committed after, so a crash between the
+two leaves a file that the next ``rescan`` records ("changed on disk"); nothing is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from workbench.core.errors import KnownError, TemplateFileError
+from workbench.core.models import PromptTemplate
+from workbench.core.template_files import SUFFIX, TemplateFile, dumps, loads
+from workbench.storage import files
+from workbench.storage.db import Database, NotFoundError
+from workbench.storage.fts import fts_query
+from workbench.storage.ids import new_id, now_iso
+from workbench.storage.library_records import (
+    RESERVED_LABELS,
+    Disk,
+    LibraryEntry,
+    RescanReport,
+    Row,
+    TemplateVersion,
+    VersionRef,
+    collection_of,
+    content_hash,
+    default_folder,
+    normalise_key,
+    parse_disk,
+    read_disk,
+    slug,
+)
+from workbench.storage.migrations import library_search_row
+from workbench.storage.version_diff import TextDiff, diff_texts
+
+__all__ = ["LibraryEntry", "RescanReport", "TemplateVersion", "VersionRef", "Library"]
+
+_ROW_SQL = (
+    "SELECT t.seq, t.id, t.key, t.deleted_at IS NOT NULL, t.file_mtime_ns, t.file_size,"
+    " coalesce(v.number, 0), v.content_hash FROM library_templates t"
+    " LEFT JOIN template_versions v ON v.template_id = t.id AND v.number ="
+    " (SELECT max(number) FROM template_versions WHERE template_id = t.id)"
+)
+_VERSION_COLUMNS = "v.id, t.key, v.number, v.created_at, v.message, v.origin, v.content_hash, v.text"
+
+
+class Library:
+    """A library folder and its history. Share one per process; it is safe across threads."""
+
+    def __init__(self, db: Database, folder: Path | None = None) -> None:
+        self.db = db
+        self.folder = Path(folder) if folder is not None else default_folder()
+
+    # ---- paths and rows
+
+    def path_for(self, key: str) -> Path:
+        return self.folder / f"{normalise_key(key)}{SUFFIX}"
+
+    def key_for(self, template: PromptTemplate, collection: str = "") -> str:
+        name = slug(template.name)
+        return normalise_key(f"{collection.strip('/')}/{name}" if collection.strip("/") else name)
+
+    def _row(self, conn: sqlite3.Connection, key: str) -> Row | None:
+        found = conn.execute(f"{_ROW_SQL} WHERE t.key = ?", (key,)).fetchone()
+        return Row(*found) if found else None
+
+    def _require(self, conn: sqlite3.Connection, key: str) -> Row:
+        row = self._row(conn, normalise_key(key))
+        if row is None:
+            raise NotFoundError(f"no template '{key}' in the library")
+        return row
+
+    # ---- recording versions
+
+    def _record(
+        self, conn: sqlite3.Connection, row: Row | None, key: str, text: str,
+        template: PromptTemplate, origin: str, message: str,
+    ) -> TemplateVersion:
+        """A new immutable version of ``key``; updates name, tags and the search index."""
+        now = now_iso()
+        if row is None:
+            template_id = new_id()
+            cursor = conn.execute(
+                "INSERT INTO library_templates (id, key, collection, name, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (template_id, key, collection_of(key), template.name, now),
+            )
+            seq, number = int(cursor.lastrowid or 0), 1
+        else:
+            template_id, seq, number = row.id, row.seq, row.head_number + 1
+        version = TemplateVersion(new_id(), key, number, now, message, origin, content_hash(text), text)
+        conn.execute(
+            "INSERT INTO template_versions (id, template_id, number, created_at, message, origin,"
+            " content_hash, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (version.id, template_id, number, now, message, origin, version.content_hash, text),
+        )
+        conn.execute(
+            "UPDATE library_templates SET name = ?, collection = ?, deleted_at = NULL WHERE seq = ?",
+            (template.name, collection_of(key), seq),
+        )
+        conn.execute("DELETE FROM template_tags WHERE template_id = ?", (template_id,))
+        conn.executemany(
+            "INSERT OR IGNORE INTO template_tags (template_id, tag) VALUES (?, ?)",
+            [(template_id, tag) for tag in template.tags],
+        )
+        self._index(conn, seq, text)
+        return version
+
+    @staticmethod
+    def _index(conn: sqlite3.Connection, seq: int, text: str) -> None:
+        conn.execute("DELETE FROM library_fts WHERE rowid = ?", (seq,))
+        conn.execute(
+            "INSERT INTO library_fts (rowid, name, description, tags, body) VALUES (?, ?, ?, ?, ?)",
+            (seq, *library_search_row(text)),
+        )
+
+    @staticmethod
+    def _set_stat(conn: sqlite3.Connection, key: str, path: Path) -> None:
+        stat = path.stat()
+        conn.execute(
+            "UPDATE library_templates SET file_mtime_ns = ?, file_size = ?, file_hash ="
+            " (SELECT v.content_hash FROM template_versions v WHERE v.template_id ="
+            " library_templates.id ORDER BY v.number DESC LIMIT 1) WHERE key = ?",
+            (stat.st_mtime_ns, stat.st_size, key),
+        )
+
+    def _sync(self, conn: sqlite3.Connection, key: str) -> tuple[Row | None, TemplateFile | None, Disk | None]:
+        """Record the file on disk first if it differs from the last version (so a save or an
+        import over it never loses an edit made outside the app)."""
+        path = self.path_for(key)
+        row = self._row(conn, key)
+        disk = read_disk(path)
+        if disk is None:
+            return row, None, None
+        current = parse_disk(path, disk)
+        if self._absorb(conn, row, key, current, disk) is not None:
+            row = self._row(conn, key)
+        return row, current, disk
+
+    def _absorb(
+        self, conn: sqlite3.Connection, row: Row | None, key: str, current: TemplateFile, disk: Disk,
+    ) -> str | None:
+        """Bring the database in line with a file read from disk; says what that changed."""
+        outcome: str | None = None
+        if row is not None and disk.hash == row.head_hash:
+            if row.deleted:  # the last version came back (git checkout, undo in a file manager)
+                conn.execute("UPDATE library_templates SET deleted_at = NULL WHERE seq = ?", (row.seq,))
+                self._index(conn, row.seq, current.source)
+                outcome = "restored"
+        else:
+            message = ("added on disk" if row is None
+                       else "restored on disk" if row.deleted else "changed on disk")
+            self._record(conn, row, key, current.source, current.template, "disk", message)
+            outcome = "added" if row is None else "changed"
+        self._set_stat(conn, key, current.path)
+        return outcome
+
+    def _head(self, conn: sqlite3.Connection, key: str) -> TemplateVersion:
+        return self._version(conn, key, None)
+
+    # ---- writing
+
+    def save(
+        self, template: PromptTemplate, *, key: str | None = None, collection: str = "",
+        message: str = "",
+    ) -> TemplateVersion:
+        """Write ``template`` to its file and record a version (none if nothing changed)."""
+        key = normalise_key(key) if key else self.key_for(template, collection)
+        with self.db.transaction() as conn:
+            return self._put(conn, key, template, None, "save", message)
+
+    def _put(
+        self, conn: sqlite3.Connection, key: str, template: PromptTemplate | None, text: str | None,
+        origin: str, message: str,
+    ) -> TemplateVersion:
+        row, current, _ = self._sync(conn, key)
+        if text is None:
+            assert template is not None
+            text = current.text_for(template) if current else dumps(template)
+        if template is None:
+            template = loads(text, key)
+        if current is not None and text == current.source:
+            return self._head(conn, key)
+        path = self.path_for(key)
+        files.write_text(path, text)
+        version = self._record(conn, row, key, text, template, origin, message)
+        self._set_stat(conn, key, path)
+        return version
+
+    def restore(self, key: str, ref: VersionRef, message: str | None = None) -> TemplateVersion:
+        """Make an old version current again, as a new version (history is never rewritten)."""
+        key = normalise_key(key)
+        with self.db.transaction() as conn:
+            old = self._version(conn, key, ref)
+            return self._put(conn, key, None, old.text, "restore", message or f"restored v{old.number}")
+
+    def delete(self, key: str) -> None:
+        """Remove the file; the history stays and ``restore`` brings it back."""
+        key = normalise_key(key)
+        with self.db.transaction() as conn:
+            self._require(conn, key)
+            row, _, _ = self._sync(conn, key)
+            assert row is not None
+            files.remove(self.path_for(key))
+            self._mark_deleted(conn, row)
+
+    @staticmethod
+    def _mark_deleted(conn: sqlite3.Connection, row: Row) -> None:
+        conn.execute(
+            "UPDATE library_templates SET deleted_at = ?, file_mtime_ns = NULL, file_size = NULL,"
+            " file_hash = NULL WHERE seq = ?", (now_iso(), row.seq),
+        )
+        conn.execute("DELETE FROM library_fts WHERE rowid = ?", (row.seq,))
+
+    def import_templates(
+        self, templates: Sequence[PromptTemplate], *, collection: str = "", message: str = "imported",
+    ) -> list[tuple[TemplateVersion, bool]]:
+        """Add templates as new versions, all or nothing: ``(version, changed)`` per template.
+
+        Every file is staged (written and fsynced beside its target) before any is put in place,
+        and the versions are committed in the same transaction; if anything fails, the library's
+        files and history are exactly as before.
+        """
+        staged: list[files.PreparedWrite] = []
+        previous: dict[Path, bytes | None] = {}
+        with self.db.transaction() as conn:
+            try:
+                results = self._stage_imports(conn, templates, collection, message, staged, previous)
+                for write in staged:
+                    write.commit()
+                for write in staged:
+                    self._set_stat(conn, self._key_of(write.path), write.path)
+            except BaseException:
+                for write in staged:
+                    write.discard()
+                self._undo(staged, previous)
+                raise
+        return results
+
+    def _stage_imports(
+        self, conn: sqlite3.Connection, templates: Sequence[PromptTemplate], collection: str,
+        message: str, staged: list[files.PreparedWrite], previous: dict[Path, bytes | None],
+    ) -> list[tuple[TemplateVersion, bool]]:
+        results: list[tuple[TemplateVersion, bool]] = []
+        used: set[str] = set()
+        for template in templates:
+            key = base = self.key_for(template, collection)
+            n = 1
+            while key in used:
+                n += 1
+                key = f"{base}-{n}"
+            used.add(key)
+            row, current, disk = self._sync(conn, key)
+            text = current.text_for(template) if current else dumps(template)
+            if current is not None and text == current.source:
+                results.append((self._head(conn, key), False))
+                continue
+            path = self.path_for(key)
+            previous[path] = disk.data if disk else None
+            staged.append(files.prepare(path, text.encode("utf-8")))
+            results.append((self._record(conn, row, key, text, template, "import", message), True))
+        return results
+
+    @staticmethod
+    def _undo(staged: list[files.PreparedWrite], previous: dict[Path, bytes | None]) -> None:
+        """Put back the files an import had already replaced."""
+        for write in staged:
+            if write.done:
+                before = previous.get(write.path)
+                if before is None:
+                    files.remove(write.path)
+                else:
+                    files.write_bytes(write.path, before)
+
+    def _key_of(self, path: Path) -> str:
+        relative = path.relative_to(self.folder).as_posix()
+        return relative[: -len(SUFFIX)]
+
+    # ---- labels
+
+    def set_label(self, key: str, label: str, ref: VersionRef) -> TemplateVersion:
+        """Point ``label`` (e.g. "production") at a version; a label moves when set again."""
+        label = label.strip()
+        if not label or any(c.isspace() for c in label) or label.lower() in RESERVED_LABELS \
+                or re.fullmatch(r"v?\d+", label):
+            raise KnownError(f"'{label}' cannot be a label",
+                             hint="use a word such as production or staging")
+        key = normalise_key(key)
+        with self.db.transaction() as conn:
+            version = self._version(conn, key, ref)
+            conn.execute(
+                "INSERT INTO template_labels (template_id, label, version_id, updated_at)"
+                " SELECT template_id, ?, id, ? FROM template_versions WHERE id = ?"
+                " ON CONFLICT (template_id, label) DO UPDATE SET version_id = excluded.version_id,"
+                " updated_at = excluded.updated_at",
+                (label, now_iso(), version.id),
+            )
+        return version
+
+    def remove_label(self, key: str, label: str) -> None:
+        with self.db.transaction() as conn:
+            row = self._require(conn, key)
+            if not conn.execute("DELETE FROM template_labels WHERE template_id = ? AND label = ?",
+                                (row.id, label)).rowcount:
+                raise NotFoundError(f"'{key}' has no label '{label}'")
+
+    def labels(self, key: str) -> dict[str, int]:
+        """Label -> version number."""
+        conn = self.db.connection()
+        row = self._require(conn, key)
+        return dict(conn.execute(
+            "SELECT l.label, v.number FROM template_labels l JOIN template_versions v"
+            " ON v.id = l.version_id WHERE l.template_id = ? ORDER BY l.label", (row.id,),
+        ).fetchall())
+
+    # ---- reading
+
+    def _version(self, conn: sqlite3.Connection, key: str, ref: VersionRef) -> TemplateVersion:
+        row = self._require(conn, key)
+        base = (f"SELECT {_VERSION_COLUMNS} FROM template_versions v JOIN library_templates t"
+                " ON t.id = v.template_id WHERE v.template_id = ?")
+        text = str(ref).strip() if ref is not None else "head"
+        if isinstance(ref, int) or re.fullmatch(r"v?\d+", text):
+            number = ref if isinstance(ref, int) else int(text.lstrip("v"))
+            found = conn.execute(f"{base} AND v.number = ?", (row.id, number)).fetchone()
+        elif text.lower() in RESERVED_LABELS:
+            found = conn.execute(f"{base} ORDER BY v.number DESC LIMIT 1", (row.id,)).fetchone()
+        else:
+            found = conn.execute(
+                f"{base} AND v.id = (SELECT version_id FROM template_labels WHERE template_id = ?"
+                " AND label = ?)", (row.id, row.id, text),
+            ).fetchone()
+        if found is None:
+            raise NotFoundError(f"'{key}' has no version or label '{text}'")
+        return TemplateVersion(*found)
+
+    def version(self, key: str, ref: VersionRef = None) -> TemplateVersion:
+        return self._version(self.db.connection(), normalise_key(key), ref)
+
+    def load(self, key: str, ref: VersionRef = None) -> PromptTemplate:
+        return self.version(key, ref).template()
+
+    def open_file(self, key: str) -> TemplateFile:
+        """The file as it is on disk now (what an editor opens, keeping its exact text)."""
+        return TemplateFile.read(self.path_for(key))
+
+    def versions(self, key: str) -> list[TemplateVersion]:
+        """Oldest first."""
+        conn = self.db.connection()
+        row = self._require(conn, key)
+        rows = conn.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM template_versions v JOIN library_templates t"
+            " ON t.id = v.template_id WHERE v.template_id = ? ORDER BY v.number", (row.id,),
+        ).fetchall()
+        return [TemplateVersion(*r) for r in rows]
+
+    def diff(self, key: str, old: VersionRef, new: VersionRef = None) -> TextDiff:
+        a = self.version(key, old)
+        b = self.version(key, new)
+        return diff_texts(a.text, b.text, f"{a.key} v{a.number}", f"{b.key} v{b.number}")
+
+    def entries(
+        self, *, collection: str | None = None, tag: str | None = None, include_deleted: bool = False,
+    ) -> list[LibraryEntry]:
+        """Templates sorted by key; ``collection`` includes its sub-collections."""
+        clauses, params = self._entry_filters(collection, tag, include_deleted)
+        return self._entries(f"{_ENTRY_SQL} {clauses} ORDER BY t.key", params)
+
+    def entry(self, key: str) -> LibraryEntry:
+        found = self._entries(f"{_ENTRY_SQL} WHERE t.key = ?", [normalise_key(key)])
+        if not found:
+            raise NotFoundError(f"no template '{key}' in the library")
+        return found[0]
+
+    def search(self, query: str, limit: int = 50) -> list[LibraryEntry]:
+        """Templates whose name, description, tags or text hold every word, best match first."""
+        return self._entries(
+            f"{_ENTRY_COLUMNS}, snippet(library_fts, -1, '[', ']', '…', 12) FROM library_fts"
+            f" JOIN library_templates t ON t.seq = library_fts.rowid {_HEAD_JOIN}"
+            " WHERE library_fts MATCH ? AND t.deleted_at IS NULL ORDER BY rank LIMIT ?",
+            [fts_query(query), limit],
+        )
+
+    def collections(self) -> list[str]:
+        """Every collection (and parent collection) that holds a template."""
+        names: set[str] = set()
+        for (collection,) in self.db.connection().execute(
+            "SELECT DISTINCT collection FROM library_templates WHERE deleted_at IS NULL"
+        ):
+            parts = collection.split("/") if collection else []
+            names.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+        return sorted(names)
+
+    @staticmethod
+    def _entry_filters(
+        collection: str | None, tag: str | None, include_deleted: bool
+    ) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if not include_deleted:
+            clauses.append("t.deleted_at IS NULL")
+        if collection:
+            clauses.append("(t.collection = ? OR t.collection LIKE ? ESCAPE '\\')")
+            escaped = collection.strip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params += [collection.strip("/"), f"{escaped}/%"]
+        if tag:
+            clauses.append("EXISTS (SELECT 1 FROM template_tags g WHERE g.template_id = t.id AND g.tag = ?)")
+            params.append(tag)
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def _entries(self, sql: str, params: Sequence[object]) -> list[LibraryEntry]:
+        rows = self.db.connection().execute(sql, params).fetchall()
+        return [
+            LibraryEntry(r[0], r[1], r[2], tuple(r[3].split("\x1f")) if r[3] else (), r[4], r[5],
+                         bool(r[6]), r[7] if len(r) > 7 else None)
+            for r in rows
+        ]
+
+    # ---- picking up changes made on disk
+
+    def rescan(self) -> RescanReport:
+        """Record every change made to the folder outside the app as versions.
+
+        Unchanged files are recognised by size and modification time without being read. A file
+        that does not parse is reported (with its line) and left for the user to fix; its last good
+        version stays current. Files moved unchanged keep their history.
+        """
+        report = RescanReport()
+        with self.db.transaction() as conn:
+            # Safe under the write lock: every library writer holds it while its temp file exists.
+            files.clean_temp_files(self.folder)
+            known = {r.key: r for r in (Row(*f) for f in conn.execute(_ROW_SQL).fetchall())}
+            added: dict[str, tuple[TemplateFile, Disk]] = {}
+            seen: set[str] = set()
+            for path in self._files():
+                key = self._key_of(path)
+                seen.add(key)
+                row = known.get(key)
+                try:
+                    self._scan_file(conn, key, path, row, added, report)
+                except TemplateFileError as err:
+                    report.problems.append(err)
+            missing = {k: r for k, r in known.items() if k not in seen and not r.deleted}
+            by_hash = {r.head_hash: r for r in missing.values()}
+            for key, (current, disk) in sorted(added.items()):
+                moved = by_hash.pop(disk.hash, None)
+                if moved is not None and moved.key in missing:
+                    del missing[moved.key]
+                    conn.execute(
+                        "UPDATE library_templates SET key = ?, collection = ?, name = ? WHERE seq = ?",
+                        (key, collection_of(key), current.template.name, moved.seq),
+                    )
+                    report.renamed.append((moved.key, key))
+                else:
+                    self._record(conn, None, key, current.source, current.template, "disk",
+                                 "added on disk")
+                    report.added.append(key)
+                self._set_stat(conn, key, current.path)
+            for key, row in sorted(missing.items()):
+                self._mark_deleted(conn, row)
+                report.removed.append(key)
+        return report
+
+    def _scan_file(
+        self, conn: sqlite3.Connection, key: str, path: Path, row: Row | None,
+        added: dict[str, tuple[TemplateFile, Disk]], report: RescanReport,
+    ) -> None:
+        if row is not None and not row.deleted:
+            stat = path.stat()
+            if (stat.st_mtime_ns, stat.st_size) == (row.mtime_ns, row.size):
+                return
+        disk = read_disk(path)
+        if disk is None:
+            return
+        if row is not None and not row.deleted and disk.hash == row.head_hash:
+            self._set_stat(conn, key, path)  # touched, not changed
+            return
+        current = parse_disk(path, disk)
+        if row is None:
+            added[key] = (current, disk)  # a new file, or one moved here: decided after the walk
+        elif self._absorb(conn, row, key, current, disk) is not None:
+            report.changed.append(key)
+
+    def _files(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        found = []
+        for root, dirs, names in os.walk(self.folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # .git, editor folders
+            for name in sorted(names):
+                if name.endswith(SUFFIX) and not name.startswith("."):
+                    path = Path(root) / name
+                    try:
+                        normalise_key(self._key_of(path))
+                    except KnownError:
+                        continue
+                    found.append(path)
+        return found
+
+
+_ENTRY_COLUMNS = (
+    "SELECT t.key, t.name, t.collection,"
+    " (SELECT group_concat(tag, char(31)) FROM"
+    " (SELECT tag FROM template_tags WHERE template_id = t.id ORDER BY tag)),"
+    " v.number, v.created_at, t.deleted_at IS NOT NULL"
+)
+_HEAD_JOIN = (
+    "JOIN template_versions v ON v.template_id = t.id AND v.number ="
+    " (SELECT max(number) FROM template_versions WHERE template_id = t.id)"
+)
+_ENTRY_SQL = f"{_ENTRY_COLUMNS} FROM library_templates t {_HEAD_JOIN}"

@@ -1,0 +1,223 @@
+"""Experiments: name, notes, variants (the columns) and test cases (the dataset rows).
+
+Variants and test cases keep their ids across edits (matched by position), so runs keep pointing
+at the cell they were run for after the user renames a variant or fixes a typo in a test.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import TypeAdapter
+
+from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
+from workbench.core.models import Params, PromptTemplate
+from workbench.storage.db import Database, NotFoundError
+from workbench.storage.ids import new_id, now_iso
+
+_assertions = TypeAdapter(list[AssertionSpec])
+
+
+@dataclass(frozen=True)
+class StoredExperiment:
+    id: str
+    spec: ExperimentSpec
+    variant_ids: list[str]
+    test_ids: list[str]
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class ExperimentSummary:
+    id: str
+    name: str
+    notes: str
+    created_at: str
+    updated_at: str
+    variants: int
+    tests: int
+    runs: int
+
+
+def _dump(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _variant_row(variant: Variant) -> tuple[object, ...]:
+    return (
+        variant.label,
+        variant.template.model_dump_json(exclude_defaults=True),
+        variant.template_version,
+        variant.params.model_dump_json(exclude_defaults=True),
+        variant.backend,
+        variant.model,
+        _dump(variant.variables),
+    )
+
+
+def _test_row(test: TestCase) -> tuple[object, ...]:
+    return (
+        test.description,
+        _dump(test.vars),
+        test.expected,
+        _assertions.dump_json(test.assertions, exclude_defaults=True).decode(),
+        _dump(test.metadata),
+    )
+
+
+class ExperimentRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, spec: ExperimentSpec) -> StoredExperiment:
+        experiment_id = new_id()
+        now = now_iso()
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO experiments (id, name, notes, repeats, default_assertions_json,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (experiment_id, spec.name, spec.notes, spec.repeats,
+                 _assertions.dump_json(spec.default_assertions, exclude_defaults=True).decode(),
+                 now, now),
+            )
+            self._sync_children(conn, experiment_id, spec)
+        return self.get(experiment_id)
+
+    def update(self, experiment_id: str, spec: ExperimentSpec) -> StoredExperiment:
+        """Replace the experiment's contents; variants and tests keep their ids by position."""
+        with self.db.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE experiments SET name = ?, notes = ?, repeats = ?,"
+                " default_assertions_json = ?, updated_at = ? WHERE id = ?",
+                (spec.name, spec.notes, spec.repeats,
+                 _assertions.dump_json(spec.default_assertions, exclude_defaults=True).decode(),
+                 now_iso(), experiment_id),
+            ).rowcount
+            if not changed:
+                raise NotFoundError(f"no experiment with id {experiment_id}")
+            self._sync_children(conn, experiment_id, spec)
+        return self.get(experiment_id)
+
+    def _sync_children(self, conn: sqlite3.Connection, experiment_id: str, spec: ExperimentSpec) -> None:
+        self._sync(conn, "variants", experiment_id,
+                   "label, template_json, template_version, params_json, backend, model,"
+                   " variables_json", [_variant_row(v) for v in spec.variants])
+        self._sync(conn, "test_cases", experiment_id,
+                   "description, vars_json, expected, assertions_json, metadata_json",
+                   [_test_row(t) for t in spec.tests])
+
+    @staticmethod
+    def _sync(conn: sqlite3.Connection, table: str, experiment_id: str, columns: str,
+              rows: Sequence[tuple[object, ...]]) -> None:
+        names = [c.strip() for c in columns.split(",")]
+        existing = conn.execute(
+            f"SELECT position FROM {table} WHERE experiment_id = ?", (experiment_id,)
+        ).fetchall()
+        have = {row[0] for row in existing}
+        assignments = ", ".join(f"{n} = ?" for n in names)
+        marks = ", ".join("?" for _ in names)
+        for position, row in enumerate(rows):
+            if position in have:
+                conn.execute(
+                    f"UPDATE {table} SET {assignments} WHERE experiment_id = ? AND position = ?",
+                    (*row, experiment_id, position),
+                )
+            else:
+                conn.execute(
+                    f"INSERT INTO {table} (id, experiment_id, position, {columns})"
+                    f" VALUES (?, ?, ?, {marks})",
+                    (new_id(), experiment_id, position, *row),
+                )
+        conn.execute(
+            f"DELETE FROM {table} WHERE experiment_id = ? AND position >= ?",
+            (experiment_id, len(rows)),
+        )
+
+    def add_tests(self, experiment_id: str, tests: Sequence[TestCase]) -> list[str]:
+        """Append dataset rows; returns their ids."""
+        with self.db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM experiments WHERE id = ?", (experiment_id,)).fetchone() is None:
+                raise NotFoundError(f"no experiment with id {experiment_id}")
+            start = conn.execute(
+                "SELECT coalesce(max(position) + 1, 0) FROM test_cases WHERE experiment_id = ?",
+                (experiment_id,),
+            ).fetchone()[0]
+            ids = [new_id() for _ in tests]
+            conn.executemany(
+                "INSERT INTO test_cases (id, experiment_id, position, description, vars_json,"
+                " expected, assertions_json, metadata_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(i, experiment_id, start + n, *_test_row(t))
+                 for n, (i, t) in enumerate(zip(ids, tests, strict=True))],
+            )
+            conn.execute("UPDATE experiments SET updated_at = ? WHERE id = ?", (now_iso(), experiment_id))
+        return ids
+
+    def get(self, experiment_id: str) -> StoredExperiment:
+        conn = self.db.connection()
+        row = conn.execute(
+            "SELECT name, notes, repeats, default_assertions_json, created_at, updated_at"
+            " FROM experiments WHERE id = ?", (experiment_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no experiment with id {experiment_id}")
+        variants = conn.execute(
+            "SELECT id, label, template_json, template_version, params_json, backend, model,"
+            " variables_json FROM variants WHERE experiment_id = ? ORDER BY position",
+            (experiment_id,),
+        ).fetchall()
+        tests = conn.execute(
+            "SELECT id, description, vars_json, expected, assertions_json, metadata_json"
+            " FROM test_cases WHERE experiment_id = ? ORDER BY position", (experiment_id,),
+        ).fetchall()
+        spec = ExperimentSpec(
+            name=row[0],
+            notes=row[1],
+            repeats=row[2],
+            default_assertions=_assertions.validate_json(row[3]),
+            variants=[
+                Variant(
+                    label=v[1],
+                    template=PromptTemplate.model_validate_json(v[2]),
+                    template_version=v[3],
+                    params=Params.model_validate_json(v[4]),
+                    backend=v[5],
+                    model=v[6],
+                    variables=json.loads(v[7]),
+                )
+                for v in variants
+            ],
+            tests=[
+                TestCase(
+                    description=t[1],
+                    vars=json.loads(t[2]),
+                    expected=t[3],
+                    assertions=_assertions.validate_json(t[4]),
+                    metadata=json.loads(t[5]),
+                )
+                for t in tests
+            ],
+        )
+        return StoredExperiment(
+            experiment_id, spec, [v[0] for v in variants], [t[0] for t in tests], row[4], row[5]
+        )
+
+    def summaries(self) -> list[ExperimentSummary]:
+        """Every experiment, most recently changed first."""
+        rows = self.db.connection().execute(
+            "SELECT e.id, e.name, e.notes, e.created_at, e.updated_at,"
+            " (SELECT count(*) FROM variants WHERE experiment_id = e.id),"
+            " (SELECT count(*) FROM test_cases WHERE experiment_id = e.id),"
+            " (SELECT count(*) FROM runs WHERE experiment_id = e.id)"
+            " FROM experiments e ORDER BY e.updated_at DESC, e.id DESC"
+        ).fetchall()
+        return [ExperimentSummary(*row) for row in rows]
+
+    def delete(self, experiment_id: str) -> None:
+        """Delete an experiment with its variants, tests and runs."""
+        with self.db.transaction() as conn:
+            if conn.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,)).rowcount == 0:
+                raise NotFoundError(f"no experiment with id {experiment_id}")

@@ -1,0 +1,241 @@
+"""Runs: every finished, failed or cancelled model call, with the exact request that was sent.
+
+A run is written in its own transaction the moment it finishes, so a crash loses at most the runs
+still in flight. The request is kept as JSON (the ``SentRequest``), the raw prompt, response, usage,
+timings and cost as columns, so history lists and searches never parse JSON.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from workbench.core.errors import KnownError
+from workbench.core.models import RunResult, SentRequest, Timings, Usage
+from workbench.storage.db import Database, NotFoundError
+from workbench.storage.fts import fts_query
+from workbench.storage.ids import new_id, now_iso
+
+Status = Literal["ok", "error", "cancelled"]
+PREVIEW_CHARS = 200
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """Where a run belongs: its experiment cell and repeat (all optional for ad-hoc runs)."""
+
+    experiment_id: str | None = None
+    variant_id: str | None = None
+    test_case_id: str | None = None
+    repeat_index: int = 0
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    id: str
+    created_at: str
+    ref: RunRef
+    status: Status
+    result: RunResult
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of the history: what a list shows without loading the run."""
+
+    id: str
+    created_at: str
+    experiment_id: str | None
+    status: Status
+    backend: str
+    model: str
+    finish_reason: str
+    preview: str
+    response_preview: str
+    input_tokens: int | None
+    output_tokens: int | None
+    total_s: float | None
+    cost: float | None
+    error_kind: str | None
+    snippet: str | None = None  # search hits: the matching passage with [brackets]
+
+
+def status_of(result: RunResult) -> Status:
+    if result.finish_reason == "cancelled":
+        return "cancelled"
+    if result.finish_reason == "error" or result.error is not None:
+        return "error"
+    return "ok"
+
+
+def prompt_text(request: SentRequest) -> str:
+    """The prompt as searchable text: every message body (or the completion prompt)."""
+    parts = [m.content for m in request.messages]
+    if request.prompt is not None:
+        parts.append(request.prompt)
+    return "\n\n".join(parts)
+
+
+def preview(request: SentRequest) -> str:
+    """The last user message (what a person recognises a run by), else the prompt's end."""
+    users = [m.content for m in request.messages if m.role == "user"]
+    if users:
+        return users[-1][:PREVIEW_CHARS]
+    return prompt_text(request)[-PREVIEW_CHARS:]
+
+
+_SUMMARY_COLUMNS = (
+    "runs.id, runs.created_at, runs.experiment_id, runs.status, runs.backend, runs.model,"
+    f" runs.finish_reason, runs.preview, substr(runs.response, 1, {PREVIEW_CHARS}),"
+    " runs.input_tokens, runs.output_tokens, runs.total_s, runs.cost, runs.error_kind"
+)
+
+_INSERT = (
+    "INSERT INTO runs (id, created_at, experiment_id, variant_id, test_case_id, repeat_index,"
+    " status, backend, model, seed, request_json, prompt_text, preview, raw_prompt, response,"
+    " finish_reason, input_tokens, output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost,"
+    " error, error_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+    " ?, ?, ?)"
+)
+
+
+def _row(run_id: str, created_at: str, result: RunResult, ref: RunRef) -> tuple[object, ...]:
+    request = result.request
+    return (
+        run_id, created_at, ref.experiment_id, ref.variant_id, ref.test_case_id, ref.repeat_index,
+        status_of(result), request.backend, request.model, request.seed,
+        request.model_dump_json(exclude={"raw_prompt"}, exclude_defaults=True),
+        prompt_text(request), preview(request), request.raw_prompt, result.text,
+        result.finish_reason, result.usage.input_tokens, result.usage.output_tokens,
+        result.timings.load_s, result.timings.ttft_s, result.timings.total_s,
+        result.timings.tokens_per_s, result.cost, result.error, result.error_kind,
+    )
+
+
+class RunRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, result: RunResult, ref: RunRef = RunRef(), *, run_id: str | None = None) -> str:
+        """Store one finished run and commit it; returns its id."""
+        return self.add_many([(result, ref)], run_ids=[run_id] if run_id else None)[0]
+
+    def add_many(
+        self, items: Sequence[tuple[RunResult, RunRef]], *, run_ids: Sequence[str] | None = None
+    ) -> list[str]:
+        """Store runs in one transaction (imports, benchmarks); all or none are kept."""
+        ids = list(run_ids) if run_ids else [new_id() for _ in items]
+        created = now_iso()
+        rows = [_row(i, created, result, ref) for i, (result, ref) in zip(ids, items, strict=True)]
+        try:
+            with self.db.transaction() as conn:
+                conn.executemany(_INSERT, rows)
+        except sqlite3.IntegrityError as err:
+            raise NotFoundError(
+                f"cannot store the run: its experiment, variant or test case does not exist ({err})"
+            ) from None
+        return ids
+
+    def get(self, run_id: str) -> StoredRun:
+        row = self.db.connection().execute(
+            "SELECT id, created_at, experiment_id, variant_id, test_case_id, repeat_index, status,"
+            " request_json, raw_prompt, response, finish_reason, input_tokens, output_tokens,"
+            " load_s, ttft_s, total_s, tokens_per_s, cost, error, error_kind FROM runs WHERE id = ?",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id}")
+        request = SentRequest.model_validate_json(row[7]).model_copy(update={"raw_prompt": row[8]})
+        result = RunResult(
+            request=request,
+            text=row[9],
+            finish_reason=row[10],
+            usage=Usage(input_tokens=row[11], output_tokens=row[12]),
+            timings=Timings(load_s=row[13], ttft_s=row[14], total_s=row[15], tokens_per_s=row[16]),
+            cost=row[17],
+            error=row[18],
+            error_kind=row[19],
+        )
+        return StoredRun(row[0], row[1], RunRef(row[2], row[3], row[4], row[5]), row[6], result)
+
+    def get_many(self, run_ids: Iterable[str]) -> list[StoredRun]:
+        return [self.get(run_id) for run_id in run_ids]
+
+    def recent(
+        self, limit: int = 100, *, before: str | None = None, experiment_id: str | None = None,
+        status: Status | None = None,
+    ) -> list[RunSummary]:
+        """The most recent runs first; pass the last id of a page as ``before`` for the next."""
+        where, params = self._filters(before, experiment_id, status)
+        rows = self.db.connection().execute(
+            f"SELECT {_SUMMARY_COLUMNS} FROM runs {where} ORDER BY runs.id DESC LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [RunSummary(*row) for row in rows]
+
+    def search(
+        self, query: str, limit: int = 50, *, experiment_id: str | None = None, raw: bool = False
+    ) -> list[RunSummary]:
+        """Runs whose prompt or output contains every word of ``query``, most recent first.
+
+        ``raw`` passes FTS5 query syntax (OR, NEAR, prefix*) through unchanged.
+        """
+        match = query if raw else fts_query(query)
+        where, params = self._filters(None, experiment_id, None)
+        where = f"{where} AND" if where else "WHERE"
+        try:
+            rows = self.db.connection().execute(
+                f"SELECT {_SUMMARY_COLUMNS}, snippet(runs_fts, -1, '[', ']', '…', 12)"
+                f" FROM runs_fts JOIN runs ON runs.seq = runs_fts.rowid {where} runs_fts MATCH ?"
+                " ORDER BY runs_fts.rowid DESC LIMIT ?",
+                (*params, match, limit),
+            ).fetchall()
+        except sqlite3.OperationalError as err:
+            if raw:  # the user's own FTS5 syntax: unbalanced quotes, unknown column filters
+                raise KnownError(f"invalid search syntax: {query} ({err})") from None
+            raise
+        return [RunSummary(*row) for row in rows]
+
+    @staticmethod
+    def _filters(
+        before: str | None, experiment_id: str | None, status: Status | None
+    ) -> tuple[str, tuple[object, ...]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if before is not None:
+            clauses.append("runs.id < ?")
+            params.append(before)
+        if experiment_id is not None:
+            clauses.append("runs.experiment_id = ?")
+            params.append(experiment_id)
+        if status is not None:
+            clauses.append("runs.status = ?")
+            params.append(status)
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+
+    def for_experiment(self, experiment_id: str) -> list[StoredRun]:
+        """Every run of an experiment, in the order they were stored."""
+        ids = [row[0] for row in self.db.connection().execute(
+            "SELECT id FROM runs WHERE experiment_id = ? ORDER BY id", (experiment_id,)
+        )]
+        return self.get_many(ids)
+
+    def completed_cells(self, experiment_id: str) -> set[tuple[str | None, str | None, int]]:
+        """``(variant_id, test_case_id, repeat_index)`` of the runs that finished without error:
+        what a resumed grid skips."""
+        return {
+            (row[0], row[1], row[2]) for row in self.db.connection().execute(
+                "SELECT variant_id, test_case_id, repeat_index FROM runs"
+                " WHERE experiment_id = ? AND status = 'ok'", (experiment_id,)
+            )
+        }
+
+    def count(self) -> int:
+        return int(self.db.connection().execute("SELECT count(*) FROM runs").fetchone()[0])
+
+    def delete(self, run_id: str) -> None:
+        with self.db.transaction() as conn:
+            if conn.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount == 0:
+                raise NotFoundError(f"no run with id {run_id}")
