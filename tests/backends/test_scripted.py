@@ -1,0 +1,127 @@
+"""The scripted backend: replays chunks, delays, errors and hangs; hidden from users."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from pydantic import ValidationError
+
+from workbench.backends.base import (
+    TERMINAL,
+    CancelToken,
+    Cancelled,
+    Failed,
+    Finished,
+    Started,
+    StreamEvent,
+    TextDelta,
+    run_to_result,
+)
+from workbench.backends.registry import Registry
+from workbench.backends.scripted import ScriptedBackend, ScriptedOptions, Step
+from workbench.core.models import Params, RenderedMessage, RunRequest
+
+REQUEST = RunRequest(
+    backend="scripted",
+    messages=[RenderedMessage(role="user", content="hi")],
+    params=Params(temperature=0.3, seed=5),
+)
+
+
+def backend(*steps: Step, **options: object) -> ScriptedBackend:
+    return ScriptedBackend(ScriptedOptions(script=list(steps), **options))  # type: ignore[arg-type]
+
+
+def events_of(b: ScriptedBackend, cancel: CancelToken | None = None) -> list[StreamEvent]:
+    return list(b.stream(REQUEST, cancel or CancelToken()))
+
+
+def assert_one_terminal_last(events: list[StreamEvent]) -> None:
+    terminals = [e for e in events if isinstance(e, TERMINAL)]
+    assert len(terminals) == 1
+    assert events[-1] is terminals[0]
+
+
+def test_replays_chunks_in_order_and_finishes() -> None:
+    events = events_of(backend(Step(text="Hel"), Step(text="lo")))
+    assert isinstance(events[0], Started)
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hel", "lo"]
+    assert_one_terminal_last(events)
+    final = events[-1]
+    assert isinstance(final, Finished)
+    assert final.result.text == "Hello"
+    assert final.result.finish_reason == "stop"
+    assert final.result.request.sent_params == {"temperature": 0.3, "seed": 5}
+    assert final.result.request.seed == 5
+
+
+def test_scripted_error_is_a_failed_event_with_its_kind() -> None:
+    events = events_of(backend(Step(text="par"), Step(error="slow down", error_kind="RateLimitError")))
+    assert_one_terminal_last(events)
+    failed = events[-1]
+    assert isinstance(failed, Failed)
+    assert failed.result.error == "slow down"
+    assert failed.result.error_kind == "RateLimitError"
+    assert failed.result.text == "par"
+    assert failed.result.finish_reason == "error"
+
+
+def test_cancel_during_a_delay_ends_cancelled_at_once() -> None:
+    cancel = CancelToken()
+    b = backend(Step(text="a"), Step(delay_s=3600), Step(text="never"))
+    stream = b.stream(REQUEST, cancel)
+    seen = []
+    for event in stream:
+        seen.append(event)
+        if isinstance(event, TextDelta):
+            cancel.cancel()
+    assert_one_terminal_last(seen)
+    assert isinstance(seen[-1], Cancelled)
+    assert seen[-1].result.text == "a"
+
+
+def test_hang_waits_for_a_cancel_from_another_thread() -> None:
+    cancel = CancelToken()
+    b = backend(Step(text="x"), Step(hang=True))
+    got: list[StreamEvent] = []
+    hanging = threading.Event()
+
+    def consume() -> None:
+        for event in b.stream(REQUEST, cancel):
+            got.append(event)
+            if isinstance(event, TextDelta):
+                hanging.set()
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    assert hanging.wait(10)
+    cancel.cancel()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert_one_terminal_last(got)
+    assert isinstance(got[-1], Cancelled)
+
+
+def test_length_finish_and_recorded_requests() -> None:
+    b = backend(Step(text="abc"), finish_reason="length")
+    result = run_to_result(b, REQUEST)
+    assert result.finish_reason == "length"
+    assert b.requests == [REQUEST]
+
+
+def test_a_step_has_exactly_one_action() -> None:
+    with pytest.raises(ValidationError):
+        Step(text="a", delay_s=1)
+    with pytest.raises(ValidationError):
+        Step()
+    with pytest.raises(ValidationError):
+        Step(error="x", error_kind="NoSuchError")
+
+
+def test_scripted_is_registered_but_never_offered_as_a_model() -> None:
+    registry = Registry()
+    assert "scripted" in registry.ids()
+    assert registry.load("scripted") is ScriptedBackend
+    assert "scripted" not in [i.id for i in registry.infos()]
+    assert "scripted" in [i.id for i in registry.infos(include_hidden=True)]

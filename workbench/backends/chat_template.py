@@ -1,0 +1,133 @@
+"""A local model's chat template, rendered into the exact prompt text the model reads.
+
+The template embedded in the GGUF is the default. It is rendered by llama-cpp-python's
+``Jinja2ChatFormatter``, which matches the renderer behind Hugging Face's
+``apply_chat_template`` byte for byte (sandboxed Jinja, ``trim_blocks``/``lstrip_blocks``,
+``loopcontrols``, ``raise_exception``, ``strftime_now``, a non-ASCII-escaping ``tojson``; checked
+against 112 reference renders in the tests). A GGUF without a template is never silently given
+the Llama-2 format: it has no chat template until the user names one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+
+from workbench.core.errors import TemplateError
+from workbench.core.models import RenderedMessage
+
+#: Named formats a user can choose for a GGUF whose template is missing or wrong: name ->
+#: (name of the Jinja template constant in llama_cpp.llama_chat_format, end-of-turn strings).
+NAMED_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "chatml": ("CHATML_CHAT_TEMPLATE", ("<|im_end|>",)),
+    "llama-3": ("LLAMA3_INSTRUCT_CHAT_TEMPLATE", ("<|eot_id|>",)),
+    "mistral-instruct": ("MISTRAL_INSTRUCT_CHAT_TEMPLATE", ("</s>",)),
+}
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    """A chat rendered for one model: the text, the end-of-turn stop strings and llama's
+    stopping criteria (None when the template gives none)."""
+
+    text: str
+    stops: tuple[str, ...]
+    stopping_criteria: Any = None
+
+
+@dataclass
+class ChatTemplate:
+    """A compiled chat template with the special-token strings it is rendered with."""
+
+    source: str
+    origin: str  # "gguf", a NAMED_FORMATS key, or "custom"
+    bos_token: str = ""
+    eos_token: str = ""
+    eos_token_id: int = -1
+    extra_stops: tuple[str, ...] = ()
+    _formatter: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        try:
+            self._formatter = Jinja2ChatFormatter(
+                template=self.source,
+                eos_token=self.eos_token,
+                bos_token=self.bos_token,
+                stop_token_ids=[self.eos_token_id] if self.eos_token_id >= 0 else None,
+            )
+        except jinja2.TemplateSyntaxError as err:
+            raise TemplateError(
+                err.message or str(err), source=self._where(), line=err.lineno
+            ) from None
+
+    def _where(self) -> str:
+        return (
+            "the model's chat template"
+            if self.origin == "gguf"
+            else f"chat template '{self.origin}'"
+        )
+
+    def render(
+        self, messages: Sequence[RenderedMessage], add_generation_prompt: bool = True
+    ) -> RenderedPrompt:
+        """The prompt text for ``messages``; a template that refuses them (e.g. "System role
+        not supported") raises ``TemplateError`` with the template's own message."""
+        self._formatter.add_generation_prompt = add_generation_prompt
+        try:
+            result = self._formatter(
+                messages=[{"role": m.role, "content": m.content} for m in messages]
+            )
+        except (jinja2.TemplateError, ValueError, TypeError, LookupError) as err:
+            raise TemplateError(
+                str(err) or type(err).__name__,
+                source=self._where(),
+                hint="change the messages, or choose another chat format for this model",
+            ) from None
+        stops = [s for s in (result.stop if isinstance(result.stop, list) else [result.stop]) if s]
+        return RenderedPrompt(
+            text=result.prompt,
+            stops=tuple(dict.fromkeys([*stops, *self.extra_stops])),
+            stopping_criteria=result.stopping_criteria,
+        )
+
+
+def named_template_source(name: str) -> str:
+    """The Jinja source of a named format."""
+    from llama_cpp import llama_chat_format
+
+    constant, _ = NAMED_FORMATS[name]
+    source: str = getattr(llama_chat_format, constant)
+    return source
+
+
+def for_model(
+    metadata: dict[str, str],
+    *,
+    bos_token: str,
+    eos_token: str,
+    eos_token_id: int,
+    chat_format: str | None = None,
+    chat_template: str | None = None,
+) -> ChatTemplate | None:
+    """The template a model is run with: a custom one, a named format, or the GGUF's own.
+    None when the GGUF has none and the user chose none (completion prompts only)."""
+
+    def make(source: str, origin: str, stops: tuple[str, ...] = ()) -> ChatTemplate:
+        return ChatTemplate(source, origin, bos_token, eos_token, eos_token_id, stops)
+
+    if chat_template:
+        return make(chat_template, "custom")
+    if chat_format:
+        if chat_format not in NAMED_FORMATS:
+            raise TemplateError(
+                f"unknown chat format '{chat_format}'",
+                hint=f"choose one of {', '.join(NAMED_FORMATS)}",
+            )
+        return make(named_template_source(chat_format), chat_format, NAMED_FORMATS[chat_format][1])
+    source = metadata.get("tokenizer.chat_template")
+    return make(source, "gguf") if source else None

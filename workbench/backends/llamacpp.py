@@ -1,0 +1,404 @@
+"""``llamacpp``: any GGUF model, run in this process by llama-cpp-python.
+
+The chat template embedded in the GGUF is used (and shown: ``SentRequest.raw_prompt`` is the exact
+text after it); a GGUF without one runs completion prompts only, never a guessed format. A model
+is loaded on first use, kept loaded, and runs one generation at a time. A seeded run resets the
+prompt cache first, which is what makes it reproducible.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as dist_version
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from workbench.backends import local_models
+from workbench.backends.base import (
+    Backend,
+    BackendOptions,
+    Cancelled,
+    CancelToken,
+    Failed,
+    Finished,
+    ModelInfo,
+    Started,
+    StreamEvent,
+    TextDelta,
+    UsageUpdate,
+)
+from workbench.backends.chat_template import NAMED_FORMATS
+from workbench.backends.llamacpp_runtime import (
+    GgufTokenizer,
+    LlamaHandle,
+    ModelPool,
+    PreparedPrompt,
+    vocab,
+)
+from workbench.backends.local_models import LocalModel
+from workbench.backends.stops import StopScanner
+from workbench.core.errors import BackendError, KnownError
+from workbench.core.models import (
+    FinishReason,
+    Params,
+    RunRequest,
+    RunResult,
+    SentRequest,
+    Timings,
+    Usage,
+)
+from workbench.core.params import Capabilities, ParamCapability
+
+#: llama-cpp-python's own sampling defaults, sent explicitly so every result records them.
+SAMPLING_DEFAULTS: dict[str, float | int] = {
+    "temperature": 0.8,
+    "top_p": 0.95,
+    "top_k": 40,
+    "min_p": 0.05,
+    "presence_penalty": 0.0,
+    "frequency_penalty": 0.0,
+    "repetition_penalty": 1.0,
+}
+#: Common parameter name -> ``Llama.create_completion`` keyword.
+_LLAMA_NAMES = {"repetition_penalty": "repeat_penalty"}
+
+
+class LlamaCppOptions(BackendOptions):
+    model_path: str | None = Field(
+        default=None,
+        description="A GGUF file to run when a run names no model (default: the embedded SmolLM2)",
+    )
+    model_dirs: list[str] = Field(
+        default_factory=list,
+        description="Folders searched for GGUF files, besides the app's own models folder",
+    )
+    n_ctx: int = Field(
+        default=4096,
+        ge=256,
+        le=1_048_576,
+        description="Context window in tokens: prompt plus answer",
+    )
+    n_threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="CPU threads. 1 is the safe default: with 2 threads on a busy 2-core machine "
+        "generation collapses to a few tokens/s",
+    )
+    chat_format: str | None = Field(
+        default=None,
+        description="Use a named chat format instead of the GGUF's template: "
+        + ", ".join(NAMED_FORMATS),
+    )
+    chat_template: str | None = Field(
+        default=None, description="Use this Jinja chat template instead of the GGUF's"
+    )
+    mode: Literal["auto", "completion"] = Field(
+        default="auto",
+        description="auto: chat templates through the model's chat template, completion templates "
+        "as raw text; completion: chat messages too are sent as raw text (for base models)",
+    )
+    default_max_tokens: int = Field(
+        default=1024, ge=1, description="Answer length limit for runs that set no max_tokens"
+    )
+    keep_loaded: int = Field(default=2, ge=1, le=16, description="Models kept in memory for reuse")
+
+    @model_validator(mode="after")
+    def _one_template_choice(self) -> LlamaCppOptions:
+        if self.chat_format is not None and self.chat_format not in NAMED_FORMATS:
+            raise ValueError(f"chat_format must be one of {', '.join(NAMED_FORMATS)}")
+        if self.chat_format and self.chat_template:
+            raise ValueError("set chat_format or chat_template, not both")
+        return self
+
+
+class _TokenCounter:
+    """A llama stopping criterion that never stops: it counts sampled tokens exactly."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, input_ids: Any, logits: Any) -> bool:
+        self.count += 1
+        return False
+
+
+class LlamaCppBackend(Backend):
+    id = "llamacpp"
+    display_name = "Local (llama.cpp)"
+    Options = LlamaCppOptions
+    options: LlamaCppOptions
+
+    def __init__(self, options: BackendOptions | None = None) -> None:
+        super().__init__(options)
+        self._pool = ModelPool(self.options.keep_loaded)
+
+    # --- description --------------------------------------------------------------------------
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities.supporting(
+            "temperature",
+            "top_p",
+            "top_k",
+            "min_p",
+            "max_tokens",
+            "stop",
+            "presence_penalty",
+            "frequency_penalty",
+            "repetition_penalty",
+            "seed",
+            n=ParamCapability(supported=False, note="one answer per run"),
+            best_of=ParamCapability(supported=False, note="one answer per run"),
+        )
+
+    def version(self) -> str:
+        try:
+            return f"llama-cpp-python {dist_version('llama-cpp-python')}"
+        except PackageNotFoundError:
+            return "llama-cpp-python (not installed)"
+
+    def available_models(self) -> list[LocalModel]:
+        return local_models.discover(self.options.model_path, self.options.model_dirs)
+
+    def list_models(self) -> list[ModelInfo]:
+        return [ModelInfo(id=m.id, description=m.description) for m in self.available_models()]
+
+    def find_model(self, model: str) -> LocalModel:
+        return local_models.find(model, self.options.model_path, self.options.model_dirs)
+
+    def model_vocab(self, model: str) -> LlamaHandle:
+        """Metadata, chat template and tokenizer of a model, without loading its weights."""
+        return vocab(self.find_model(model).resolved_path())
+
+    def chat_template_source(self, model: str) -> tuple[str, str] | None:
+        """``(origin, Jinja source)`` of the template chats run with, for the UI to show;
+        None when the model has none."""
+        template = self.model_vocab(model).chat_template(
+            self.options.chat_format, self.options.chat_template
+        )
+        return None if template is None else (template.origin, template.source)
+
+    def preview(self, request: RunRequest) -> PreparedPrompt:
+        """The raw prompt and its exact tokens for ``request``, without loading the weights."""
+        handle = self.model_vocab(request.model)
+        with handle.lock:
+            return self._prepare(handle, request)
+
+    def tokenizer(self, model: str) -> GgufTokenizer:
+        found = self.find_model(model)
+        return GgufTokenizer(found.resolved_path(), found.id)
+
+    # --- running --------------------------------------------------------------------------------
+
+    def _prepare(self, handle: LlamaHandle, request: RunRequest) -> PreparedPrompt:
+        return handle.prepare(
+            list(request.messages),
+            request.prompt,
+            mode=self.options.mode,
+            chat_format=self.options.chat_format,
+            custom_template=self.options.chat_template,
+        )
+
+    def sampling(self, params: Params) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(sent, ignored)``: every sampling value this run uses, defaults included."""
+        chosen, ignored = self.capabilities().split(params)
+        sent: dict[str, Any] = {**SAMPLING_DEFAULTS, "max_tokens": self.options.default_max_tokens}
+        sent.update(chosen)
+        return sent, ignored
+
+    def stream(self, request: RunRequest, cancel: CancelToken) -> Iterator[StreamEvent]:
+        sent = SentRequest(
+            backend=self.id,
+            backend_version=self.version(),
+            model=request.model,
+            messages=request.messages,
+            prompt=request.prompt,
+            seed=request.params.seed,
+        )
+        load_s: float | None = None
+        try:
+            sent_params, ignored = self.sampling(request.params)
+            sent = sent.model_copy(update={"sent_params": sent_params, "ignored_params": ignored})
+            model = self.find_model(request.model)
+            sent = sent.model_copy(update={"model": model.id})
+            handle, load_s = self._pool.get(
+                model.resolved_path(), n_ctx=self.options.n_ctx, n_threads=self.options.n_threads
+            )
+        except KnownError as err:
+            yield _failed(sent, err, Timings(load_s=load_s))
+            return
+        if not _acquire(handle, cancel):
+            yield Cancelled(
+                result=RunResult(
+                    request=sent, finish_reason="cancelled", timings=Timings(load_s=load_s)
+                )
+            )
+            return
+        try:
+            yield from self._run_locked(handle, request, sent, load_s, cancel)
+        finally:
+            handle.lock.release()
+
+    def _run_locked(
+        self,
+        handle: LlamaHandle,
+        request: RunRequest,
+        sent: SentRequest,
+        load_s: float,
+        cancel: CancelToken,
+    ) -> Iterator[StreamEvent]:
+        try:
+            prepared = self._prepare(handle, request)
+            if len(prepared.tokens) >= self.options.n_ctx:
+                raise BackendError(
+                    f"the prompt is {len(prepared.tokens):,} tokens but the context window is "
+                    f"{self.options.n_ctx:,}",
+                    hint="shorten the prompt or raise n_ctx in the backend settings",
+                )
+        except KnownError as err:
+            yield _failed(sent, err, Timings(load_s=load_s))
+            return
+        sent = sent.model_copy(update={"raw_prompt": prepared.raw_prompt})
+        yield Started(request=sent)
+
+        sampling = dict(sent.sent_params)
+        user_stops: list[str] = sampling.pop("stop", [])
+        seed = sampling.pop("seed", None)
+        kwargs = {_LLAMA_NAMES.get(k, k): v for k, v in sampling.items()}
+        counter = _TokenCounter()
+        from llama_cpp import StoppingCriteriaList
+
+        criteria = StoppingCriteriaList([counter, *(prepared.stopping_criteria or [])])
+        scanner = StopScanner([*user_stops, *prepared.stops])
+        if seed is not None:
+            handle.llm.reset()  # a warm prompt cache changes the numbers; reproducible needs cold
+
+        text: list[str] = []
+        finish: FinishReason = "length"
+        ended_on_eog = False
+        cancelled = False
+        error: KnownError | None = None
+        start = time.perf_counter()
+        first: float | None = None
+        chunks = handle.llm.create_completion(
+            prompt=prepared.tokens, stream=True, seed=seed, stopping_criteria=criteria, **kwargs
+        )
+        try:
+            for chunk in chunks:
+                if cancel.cancelled:
+                    cancelled = True
+                    break
+                choice = chunk["choices"][0]
+                piece = scanner.feed(choice["text"])
+                if piece:
+                    if first is None:
+                        first = time.perf_counter()
+                    text.append(piece)
+                    yield TextDelta(text=piece)
+                if scanner.stopped:
+                    finish = "stop"
+                    break
+                if choice["finish_reason"] is not None:
+                    finish = "stop" if choice["finish_reason"] == "stop" else "length"
+                    ended_on_eog = finish == "stop"
+            else:
+                rest = scanner.flush()
+                if rest:
+                    first = first if first is not None else time.perf_counter()
+                    text.append(rest)
+                    yield TextDelta(text=rest)
+        except (RuntimeError, ValueError) as err:  # llama.cpp decode failures
+            error = BackendError(f"llama.cpp failed while generating: {err}")
+        finally:
+            chunks.close()
+        end = time.perf_counter()
+
+        # The end-of-generation token is sampled but is not part of the answer (as llama-cpp-python
+        # counts completion tokens).
+        output_tokens = counter.count - (1 if ended_on_eog else 0)
+        usage = Usage(input_tokens=len(prepared.tokens), output_tokens=output_tokens)
+        timings = Timings(
+            load_s=load_s,
+            ttft_s=None if first is None else first - start,
+            total_s=end - start,
+            tokens_per_s=decode_rate(output_tokens, first, end),
+        )
+        yield UsageUpdate(usage=usage)
+        result = RunResult(
+            request=sent, text="".join(text), finish_reason=finish, usage=usage, timings=timings
+        )
+        if error is not None:
+            yield _failed(sent, error, timings, text=result.text, usage=usage)
+        elif cancelled:
+            yield Cancelled(result=result.model_copy(update={"finish_reason": "cancelled"}))
+        else:
+            yield Finished(result=result)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def decode_rate(output_tokens: int, first: float | None, end: float) -> float | None:
+    """Tokens per second after the first one: the first token's wait is TTFT, not throughput."""
+    if first is None or output_tokens < 2 or end <= first:
+        return None
+    return (output_tokens - 1) / (end - first)
+
+
+def _acquire(handle: LlamaHandle, cancel: CancelToken) -> bool:
+    """Wait for the model to be free (one generation at a time); False if cancelled first."""
+    while not handle.lock.acquire(timeout=0.05):
+        if cancel.cancelled:
+            return False
+    if cancel.cancelled:
+        handle.lock.release()
+        return False
+    return True
+
+
+def _failed(
+    sent: SentRequest,
+    err: KnownError,
+    timings: Timings,
+    *,
+    text: str = "",
+    usage: Usage | None = None,
+) -> Failed:
+    return Failed(
+        result=RunResult(
+            request=sent,
+            text=text,
+            finish_reason="error",
+            usage=usage or Usage(),
+            timings=timings,
+            error=str(err),
+            error_kind=type(err).__name__,
+        )
+    )
+
+
+def _tokenizer_factory(model: str) -> GgufTokenizer | None:
+    """Exact counts for the packaged models and GGUF paths (core.tokens asks every factory)."""
+    for found in local_models.packaged_models():
+        if found.id == model and found.path is not None:
+            return GgufTokenizer(found.path, found.id)
+    if model.lower().endswith(".gguf") and Path(model).expanduser().is_file():
+        return GgufTokenizer(Path(model).expanduser(), model)
+    return None
+
+
+def register_tokenizers() -> None:
+    """Offer GGUF tokenizers to ``workbench.core.tokens`` (once per process)."""
+    global _unregister
+    if _unregister is None:
+        from workbench.core.tokens import register_tokenizer_factory
+
+        _unregister = register_tokenizer_factory(_tokenizer_factory)
+
+
+_unregister: Any = None
+register_tokenizers()

@@ -1,0 +1,245 @@
+"""llama.cpp models in this process: loading, keeping them loaded, and preparing prompts.
+
+A ``LlamaHandle`` wraps one ``llama_cpp.Llama`` with the lock that serialises its use (a llama.cpp
+context is not thread-safe). Full models live in a ``ModelPool`` owned by a backend; vocabulary-only
+handles (metadata, chat template, tokenizer: no weights, ~0.1 s to open) are shared process-wide
+so previews and token counts never wait for a model to load or a generation to finish.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from workbench.backends.chat_template import ChatTemplate, for_model
+from workbench.core.errors import BackendError, NotFoundError, TemplateError
+from workbench.core.models import RenderedMessage
+from workbench.core.tokens import TokenSpan, spans_from_token_bytes
+
+Mode = Literal["auto", "completion"]
+
+
+@dataclass(frozen=True)
+class PreparedPrompt:
+    """Exactly what a model reads: the raw text, its tokens and the end-of-turn stop strings."""
+
+    raw_prompt: str
+    tokens: list[int]
+    mode: Literal["chat", "completion"]
+    stops: tuple[str, ...] = ()
+    stopping_criteria: Any = None
+    template_origin: str | None = None
+
+
+def open_llama(
+    path: Path, *, n_ctx: int = 512, n_threads: int = 1, vocab_only: bool = False
+) -> Any:
+    """A ``llama_cpp.Llama`` for ``path``; a missing or unreadable file is a ``BackendError``."""
+    if not path.is_file():
+        raise NotFoundError(f"model file not found: {path}")
+    from llama_cpp import Llama
+
+    try:
+        return Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            vocab_only=vocab_only,
+            verbose=False,
+        )
+    except (ValueError, RuntimeError, OSError) as err:
+        raise BackendError(f"cannot load {path.name}: not a usable GGUF model ({err})") from None
+
+
+class LlamaHandle:
+    """One loaded ``Llama`` (full or vocabulary-only) with what is read from its metadata."""
+
+    def __init__(self, llm: Any, path: Path, load_s: float, key: tuple[Any, ...] = ()) -> None:
+        self.llm = llm
+        self.path = path
+        self.load_s = load_s
+        self.key = key
+        self.lock = threading.Lock()
+        self.metadata: dict[str, str] = dict(llm.metadata)
+        self.bos_id: int = llm.token_bos()
+        self.eos_id: int = llm.token_eos()
+        self.bos_token = self._piece(self.bos_id)
+        self.eos_token = self._piece(self.eos_id)
+        self._templates: dict[tuple[str | None, str | None], ChatTemplate | None] = {}
+
+    def _piece(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return bytes(self.llm.detokenize([token], special=True)).decode("utf-8", errors="replace")
+
+    @property
+    def context_length(self) -> int | None:
+        arch = self.metadata.get("general.architecture", "")
+        value = self.metadata.get(f"{arch}.context_length")
+        return int(value) if value and value.isdigit() else None
+
+    def chat_template(
+        self, chat_format: str | None = None, custom: str | None = None
+    ) -> ChatTemplate | None:
+        """The template chats are rendered with (compiled once per choice)."""
+        key = (chat_format, custom)
+        if key not in self._templates:
+            self._templates[key] = for_model(
+                self.metadata,
+                bos_token=self.bos_token,
+                eos_token=self.eos_token,
+                eos_token_id=self.eos_id,
+                chat_format=chat_format,
+                chat_template=custom,
+            )
+        return self._templates[key]
+
+    def tokenize(self, text: str, add_bos: bool = False) -> list[int]:
+        """The model's own tokens for ``text``, special-token strings parsed as the chat path
+        parses them (so a count here equals what a run reports)."""
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+
+    def prepare(
+        self,
+        messages: list[RenderedMessage],
+        prompt: str | None,
+        *,
+        mode: Mode = "auto",
+        chat_format: str | None = None,
+        custom_template: str | None = None,
+    ) -> PreparedPrompt:
+        """Render and tokenize a request exactly as it will be run."""
+        if prompt is not None or mode == "completion":
+            text = prompt if prompt is not None else "\n\n".join(m.content for m in messages)
+            tokens = self.tokenize(text, add_bos=True)  # llama.cpp adds BOS only if the model asks
+            bos = (
+                self.bos_token
+                if tokens[:1] == [self.bos_id] and not text.startswith(self.bos_token)
+                else ""
+            )
+            return PreparedPrompt(bos + text, tokens, "completion")
+        template = self.chat_template(chat_format, custom_template)
+        if template is None:
+            raise TemplateError(
+                f"{self.path.name} has no chat template (a base model?)",
+                hint="run a completion template, set the backend's mode to completion, "
+                "or choose a chat format for this model",
+            )
+        rendered = template.render(messages)
+        return PreparedPrompt(
+            rendered.text,
+            self.tokenize(rendered.text),
+            "chat",
+            rendered.stops,
+            rendered.stopping_criteria,
+            template.origin,
+        )
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+class ModelPool:
+    """Full models kept loaded for reuse, least recently used first out."""
+
+    def __init__(self, keep_loaded: int = 2) -> None:
+        self.keep_loaded = keep_loaded
+        self._models: OrderedDict[tuple[Any, ...], LlamaHandle] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: Path, *, n_ctx: int, n_threads: int) -> tuple[LlamaHandle, float]:
+        """The loaded model and the seconds this call spent loading it (0.0 if it was loaded)."""
+        key = (path, n_ctx, n_threads)
+        with self._lock:
+            handle = self._models.get(key)
+            if handle is not None:
+                self._models.move_to_end(key)
+                return handle, 0.0
+            start = time.perf_counter()
+            llm = open_llama(path, n_ctx=n_ctx, n_threads=n_threads)
+            handle = LlamaHandle(llm, path, time.perf_counter() - start, key)
+            self._models[key] = handle
+            self._evict()
+            return handle, handle.load_s
+
+    def _evict(self) -> None:
+        for key, handle in list(self._models.items())[:-1]:
+            if len(self._models) <= self.keep_loaded:
+                return
+            if handle.lock.acquire(blocking=False):  # never unload a model mid-generation
+                try:
+                    del self._models[key]
+                    handle.close()
+                finally:
+                    handle.lock.release()
+
+    def loaded(self) -> list[Path]:
+        with self._lock:
+            return [h.path for h in self._models.values()]
+
+    def close(self) -> None:
+        with self._lock:
+            for handle in self._models.values():
+                with handle.lock:
+                    handle.close()
+            self._models.clear()
+
+
+_MAX_VOCABS = 8
+_vocabs: OrderedDict[Path, LlamaHandle] = OrderedDict()
+_vocabs_lock = threading.Lock()
+
+
+def vocab(path: Path) -> LlamaHandle:
+    """A shared vocabulary-only handle for ``path`` (metadata, chat template, tokenizer)."""
+    path = path.resolve()
+    with _vocabs_lock:
+        handle = _vocabs.get(path)
+        if handle is None:
+            start = time.perf_counter()
+            handle = LlamaHandle(
+                open_llama(path, vocab_only=True), path, time.perf_counter() - start
+            )
+            _vocabs[path] = handle
+            while len(_vocabs) > _MAX_VOCABS:
+                _vocabs.popitem(last=False)[1].close()
+        _vocabs.move_to_end(path)
+        return handle
+
+
+class GgufTokenizer:
+    """Exact token counts from a GGUF model's own tokenizer (no weights loaded); satisfies
+    ``workbench.core.tokens.Tokenizer``."""
+
+    exact = True
+
+    def __init__(self, path: Path, model: str = "") -> None:
+        self._handle = vocab(path)
+        self.name = model or path.name
+        self.note = f"exact: {path.name}'s own tokenizer"
+
+    def encode(self, text: str) -> list[int]:
+        with self._handle.lock:
+            return self._handle.tokenize(text)
+
+    def count(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def spans(self, text: str) -> list[TokenSpan]:
+        llm = self._handle.llm
+        with self._handle.lock:
+            ids = self._handle.tokenize(text)
+            pieces = [bytes(llm.detokenize([t], special=True)) for t in ids]
+            if b"".join(pieces) != text.encode("utf-8"):
+                # Tokenizers that add a space before a word piece detokenize it alone: take
+                # each token's bytes as the difference of growing prefixes instead.
+                prefixes = [
+                    bytes(llm.detokenize(ids[: i + 1], special=True)) for i in range(len(ids))
+                ]
+                pieces = [p[len(q) :] for p, q in zip(prefixes, [b"", *prefixes], strict=False)]
+        return spans_from_token_bytes(text, ids, pieces)

@@ -1,0 +1,166 @@
+"""``scripted``: replays a script of text chunks, delays, errors and hangs.
+
+For tests and demos of everything around a backend (runner, GUI workers, cancellation, error
+display) without a model. It is registered like any backend but ``user_visible`` is False, so it is
+never offered as a model in the product.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from workbench.backends.base import (
+    Backend,
+    BackendOptions,
+    Cancelled,
+    CancelToken,
+    Failed,
+    Finished,
+    ModelInfo,
+    Started,
+    StreamEvent,
+    TextDelta,
+    UsageUpdate,
+)
+from workbench.core import errors
+from workbench.core.models import FinishReason, RunRequest, RunResult, SentRequest, Timings, Usage
+from workbench.core.params import PARAM_NAMES, Capabilities
+
+#: Error kinds a script may raise: the BackendError family of core.errors.
+ERROR_KINDS = {
+    cls.__name__: cls
+    for cls in (
+        errors.BackendError,
+        errors.AuthError,
+        errors.NotFoundError,
+        errors.RateLimitError,
+        errors.ServerError,
+        errors.ConnectError,
+        errors.BackendTimeoutError,
+        errors.ProtocolError,
+        errors.BadRequestError,
+    )
+}
+
+
+class Step(BaseModel):
+    """One step of a script: exactly one of text, delay_s, error, or hang."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str | None = None
+    delay_s: float | None = Field(default=None, ge=0, le=3600)
+    error: str | None = None
+    error_kind: str = "BackendError"
+    hang: bool = False  # wait until cancelled (then end Cancelled)
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Step:
+        actions = [
+            self.text is not None,
+            self.delay_s is not None,
+            self.error is not None,
+            self.hang,
+        ]
+        if sum(actions) != 1:
+            raise ValueError("a step has exactly one of text, delay_s, error, hang")
+        if self.error_kind not in ERROR_KINDS:
+            raise ValueError(f"error_kind must be one of {', '.join(ERROR_KINDS)}")
+        return self
+
+
+class ScriptedOptions(BackendOptions):
+    script: list[Step] = Field(
+        default_factory=lambda: [Step(text="Hello from the scripted backend.")],
+        description="Steps replayed for every run",
+    )
+    finish_reason: Literal["stop", "length"] = "stop"
+    models: list[str] = Field(
+        default_factory=lambda: ["scripted"], description="Model ids it reports"
+    )
+
+
+class ScriptedBackend(Backend):
+    id = "scripted"
+    display_name = "Scripted (tests and demos)"
+    Options = ScriptedOptions
+    options: ScriptedOptions
+    user_visible = False
+
+    def __init__(self, options: BackendOptions | None = None) -> None:
+        super().__init__(options)
+        self._lock = threading.Lock()
+        self.requests: list[RunRequest] = []  # every request received, for assertions
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities.supporting(*PARAM_NAMES)
+
+    def list_models(self) -> list[ModelInfo]:
+        return [ModelInfo(id=m, description="scripted replies") for m in self.options.models]
+
+    def version(self) -> str:
+        return "scripted 1"
+
+    def stream(self, request: RunRequest, cancel: CancelToken) -> Iterator[StreamEvent]:
+        with self._lock:
+            self.requests.append(request)
+        sent_params, ignored = self.capabilities().split(request.params)
+        sent = SentRequest(
+            backend=self.id,
+            backend_version=self.version(),
+            model=request.model or self.options.models[0],
+            messages=request.messages,
+            prompt=request.prompt,
+            sent_params=sent_params,
+            ignored_params=ignored,
+            seed=request.params.seed,
+        )
+        yield Started(request=sent)
+        start = time.perf_counter()
+        first: float | None = None
+        text: list[str] = []
+
+        def result(finish: FinishReason, **extra: object) -> RunResult:
+            now = time.perf_counter()
+            return RunResult(
+                request=sent,
+                text="".join(text),
+                finish_reason=finish,
+                usage=Usage(input_tokens=None, output_tokens=len(text)),
+                timings=Timings(
+                    ttft_s=None if first is None else first - start, total_s=now - start
+                ),
+                **extra,  # type: ignore[arg-type]
+            )
+
+        for step in self.options.script:
+            if cancel.cancelled:
+                yield Cancelled(result=result("cancelled"))
+                return
+            if step.text is not None:
+                first = first if first is not None else time.perf_counter()
+                text.append(step.text)
+                yield TextDelta(text=step.text)
+            elif step.delay_s is not None:
+                if cancel.wait(step.delay_s):
+                    yield Cancelled(result=result("cancelled"))
+                    return
+            elif step.error is not None:
+                err = ERROR_KINDS[step.error_kind](step.error)
+                yield Failed(result=result("error", error=str(err), error_kind=step.error_kind))
+                return
+            else:  # hang until cancelled
+                while not cancel.wait(3600):
+                    pass
+                yield Cancelled(result=result("cancelled"))
+                return
+        if cancel.cancelled:
+            yield Cancelled(result=result("cancelled"))
+            return
+        yield UsageUpdate(usage=Usage(output_tokens=len(text)))
+        yield Finished(result=result(self.options.finish_reason))

@@ -1,0 +1,150 @@
+"""``workbench backends``: list the model backends with their status and models; add or
+remove configured instances (settings only: API keys stay in the keyring or environment)."""
+
+from __future__ import annotations
+
+import argparse
+import typing
+from typing import TYPE_CHECKING, Any
+
+from workbench.cli._common import parse_assignments, print_json
+
+if TYPE_CHECKING:
+    from workbench.backends.config import BackendConfig
+    from workbench.backends.registry import Registry
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "backends",
+        help="list model backends, their status and models",
+        description="List the installed model backends and configured instances with their "
+        "status (ok, broken: <error>, not configured) and models. 'add' and 'remove' manage "
+        "configured instances.",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--all", action="store_true", help="include backends for tests (scripted)")
+    p.add_argument("--no-models", action="store_true", help="do not ask backends for their models")
+    p.set_defaults(func=run_list)
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+
+    add = actions.add_parser(
+        "add",
+        help="save a configured backend",
+        description="Save NAME as an instance of BACKEND with options (a name equal to a "
+        "backend id changes that backend's defaults).",
+    )
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("backend", metavar="BACKEND")
+    add.add_argument(
+        "--option", action="append", metavar="KEY=VALUE", help="an option (repeat a key for a list)"
+    )
+    add.set_defaults(func=run_add)
+
+    remove = actions.add_parser("remove", help="forget a configured backend")
+    remove.add_argument("name", metavar="NAME")
+    remove.set_defaults(func=run_remove)
+
+
+def _entry(
+    name: str,
+    backend_id: str,
+    registry: Registry,
+    configs: dict[str, BackendConfig],
+    with_models: bool,
+) -> dict[str, Any]:
+    from workbench.backends.config import open_backend, status
+    from workbench.core.errors import KnownError
+
+    state = status(name, registry=registry, configs=configs)
+    info = registry.info(backend_id)
+    entry: dict[str, Any] = {
+        "name": name,
+        "backend": backend_id,
+        "display_name": info.display_name,
+        "status": state,
+        "configured": name in configs,
+        "models": [],
+        "models_error": None,
+    }
+    if with_models and state == "ok":
+        backend = open_backend(name, registry=registry, configs=configs)
+        try:
+            entry["models"] = [m.model_dump(mode="json") for m in backend.list_models()]
+        except KnownError as err:
+            entry["models_error"] = str(err)
+        finally:
+            backend.close()
+    return entry
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from workbench.backends.config import load_configs
+    from workbench.backends.registry import default_registry
+
+    registry = default_registry()
+    configs = load_configs()
+    entries = [
+        _entry(info.id, info.id, registry, configs, not args.no_models)
+        for info in registry.infos(include_hidden=args.all)
+    ]
+    for name, config in configs.items():
+        if name not in registry:
+            entries.append(_entry(name, config.backend, registry, configs, not args.no_models))
+    if args.json:
+        print_json(entries)
+        return 0
+    for e in entries:
+        title = e["name"] if e["name"] == e["backend"] else f"{e['name']} ({e['backend']})"
+        label = f" — {e['display_name']}" if e["display_name"] else ""
+        print(f"{title}{label}: {e['status']}")
+        for m in e["models"]:
+            print(f"    {m['id']}" + (f"  {m['description']}" if m["description"] else ""))
+        if e["models_error"]:
+            print(f"    models unavailable: {e['models_error']}")
+    return 0
+
+
+def _is_list_field(registry: Registry, backend_id: str, key: str) -> bool:
+    field = registry.load(backend_id).Options.model_fields.get(key)
+    if field is None:
+        return False
+    kinds = [field.annotation, *typing.get_args(field.annotation)]
+    return any(typing.get_origin(k) is list or k is list for k in kinds)
+
+
+def parse_options(items: list[str] | None, registry: Registry, backend_id: str) -> dict[str, Any]:
+    """``KEY=VALUE`` options; values read as YAML scalars (numbers, booleans, lists)."""
+    import yaml
+
+    values: dict[str, Any] = {}
+    for item in items or []:
+        ((key, raw),) = parse_assignments([item], "--option").items()
+        try:
+            value = yaml.safe_load(raw) if raw else raw
+        except yaml.YAMLError:
+            value = raw
+        if _is_list_field(registry, backend_id, key):
+            values.setdefault(key, []).extend(value if isinstance(value, list) else [raw])
+        else:
+            values[key] = value
+    return values
+
+
+def run_add(args: argparse.Namespace) -> int:
+    from workbench.backends.config import add_config, config_path
+    from workbench.backends.registry import default_registry
+
+    registry = default_registry()
+    options = parse_options(args.option, registry, args.backend)
+    config = add_config(args.name, args.backend, options, registry=registry)
+    print(f"saved '{config.name}' ({config.backend}) in {config_path()}")
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from workbench.backends.config import remove_config
+
+    remove_config(args.name)
+    print(f"removed '{args.name}'")
+    return 0

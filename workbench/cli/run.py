@@ -1,0 +1,194 @@
+"""``workbench run``: run a template on a model and stream the answer to stdout.
+
+With no ``--backend`` or ``--model`` it runs on the embedded local model: no configuration, no
+network. Notes (ignored parameters, timings) go to stderr so stdout holds only the answer, or
+with ``--json`` one JSON object: text, usage, timings, finish reason and the request as sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import TYPE_CHECKING
+
+from workbench.cli._common import load_template, parse_assignments, print_json
+
+if TYPE_CHECKING:
+    from workbench.core.models import Params, PromptTemplate, RunResult
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="run a template on a model and stream the answer",
+        description="Render TEMPLATE (a file or a built-in name) and run it. Without --backend "
+        "and --model it runs on the embedded local model, offline. The answer streams to "
+        "stdout; a failed run prints its error on one line and exits 1.",
+    )
+    p.add_argument("template", metavar="TEMPLATE")
+    p.add_argument(
+        "--var",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a variable value (NAME=@FILE reads a file)",
+    )
+    p.add_argument(
+        "--backend",
+        default="llamacpp",
+        metavar="ID",
+        help="a backend id or configured backend name (default: llamacpp, the local model)",
+    )
+    p.add_argument(
+        "--model", default="", metavar="M", help="model id or GGUF path (default: the backend's)"
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="an inference parameter, e.g. temperature=0.2; repeat stop=... for several stop "
+        "sequences (\\n and \\t are understood)",
+    )
+    p.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="a parameter preset (Deterministic, Code, Chatbot, Creative, or yours)",
+    )
+    p.add_argument("--json", action="store_true", help="print the whole result as JSON at the end")
+    p.set_defaults(func=run)
+
+
+def _unescape(value: str) -> str:
+    return re.sub(r"\\([ntr\\])", lambda m: _ESCAPES[m.group(1)], value)
+
+
+def parse_params(items: list[str] | None) -> Params:
+    """``--param`` values as validated parameters (every ``stop=`` adds a stop sequence)."""
+    from pydantic import ValidationError
+
+    from workbench.core.errors import ParameterError
+    from workbench.core.models import Params
+
+    values: dict[str, object] = {}
+    stops: list[str] = []
+    for item in items or []:
+        ((key, value),) = parse_assignments([item], "--param").items()
+        if key not in Params.model_fields:
+            raise ParameterError(
+                f"unknown parameter '{key}'", hint=f"one of {', '.join(Params.model_fields)}"
+            )
+        if key == "stop":
+            stops.append(_unescape(value))
+        else:
+            values[key] = value
+    if stops:
+        values["stop"] = stops
+    try:
+        return Params.model_validate(values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = ".".join(str(p) for p in first["loc"])
+        raise ParameterError(f"--param {name}: {first['msg']}") from None
+
+
+def choose_params(template: PromptTemplate, preset: str | None, overrides: Params) -> Params:
+    """The template's parameters, then the preset's, then ``--param`` values, later winning."""
+    from workbench.core import paths
+    from workbench.core.errors import ParameterError
+    from workbench.core.params import load_presets
+
+    params = template.parameters
+    if preset:
+        presets = load_presets(
+            paths.resources_dir() / "presets.yaml", paths.config_dir() / "presets"
+        )
+        match = presets.get(preset) or next(
+            (p for n, p in presets.items() if n.lower() == preset.lower()), None
+        )
+        if match is None:
+            raise ParameterError(f"no preset named '{preset}'", hint=f"one of {', '.join(presets)}")
+        params = params.merged(match.params)
+    return params.merged(overrides)
+
+
+def _summary(result: RunResult) -> str:
+    t, u = result.timings, result.usage
+    parts = [f"finish: {result.finish_reason}"]
+    if u.input_tokens is not None or u.output_tokens is not None:
+        parts.append(
+            f"tokens: {u.input_tokens if u.input_tokens is not None else '?'} in, "
+            f"{u.output_tokens if u.output_tokens is not None else '?'} out"
+        )
+    if t.load_s:
+        parts.append(f"load {t.load_s:.2f} s")
+    if t.ttft_s is not None:
+        parts.append(f"first token {t.ttft_s * 1000:.0f} ms")
+    if t.total_s is not None:
+        parts.append(f"total {t.total_s:.2f} s")
+    if t.tokens_per_s is not None:
+        parts.append(f"{t.tokens_per_s:.1f} tok/s")
+    return " · ".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.backends.base import TERMINAL, CancelToken, Started, TextDelta
+    from workbench.backends.config import open_backend
+    from workbench.core.models import RunRequest
+    from workbench.core.templates import render, render_completion
+
+    template = load_template(args.template)
+    values = parse_assignments(args.var)
+    params = choose_params(template, args.preset, parse_params(args.param))
+    if template.mode == "completion":
+        request = RunRequest(
+            backend=args.backend,
+            model=args.model,
+            prompt=render_completion(template, values),
+            params=params,
+        )
+    else:
+        request = RunRequest(
+            backend=args.backend, model=args.model, messages=render(template, values), params=params
+        )
+
+    backend = open_backend(args.backend)
+    cancel = CancelToken()
+    events = backend.stream(request, cancel)
+    result = None
+    wrote = False
+    try:
+        try:
+            for event in events:
+                if isinstance(event, Started) and event.request.ignored_params and not args.json:
+                    ignored = ", ".join(f"{k}={v}" for k, v in event.request.ignored_params.items())
+                    print(f"note: {backend.display_name} ignores {ignored}", file=sys.stderr)
+                elif isinstance(event, TextDelta) and not args.json:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+                    wrote = True
+                elif isinstance(event, TERMINAL):
+                    result = event.result
+        except KeyboardInterrupt:
+            cancel.cancel()
+            for event in events:  # the backend ends the stream with Cancelled
+                if isinstance(event, TERMINAL):
+                    result = event.result
+    finally:
+        backend.close()
+    if wrote:
+        sys.stdout.write("\n")
+    if result is None:
+        raise RuntimeError(f"backend {backend.id} ended its stream without a terminal event")
+    if args.json:
+        print_json(result.model_dump(mode="json"))
+    if result.finish_reason == "error":
+        print(f"workbench run: {result.error}", file=sys.stderr)
+        return 1
+    if result.finish_reason == "cancelled":
+        print("workbench run: cancelled", file=sys.stderr)
+        return 130
+    if not args.json:
+        print(_summary(result), file=sys.stderr)
+    return 0
