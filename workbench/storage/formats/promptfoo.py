@@ -1,0 +1,631 @@
+"""promptfoo configs: prompts × providers × tests with assertions, both ways.
+
+Import gives templates (one per promptfoo prompt), test cases (defaultTest vars merged in, array
+vars expanded into one test per combination as promptfoo does) and an ``ExperimentSpec`` whose
+variants are every prompt with every provider and whose default assertions are defaultTest's.
+Provider ids map to backends: ``openai:[chat:]M`` → openai_compat, ``anthropic:[messages:]M`` →
+anthropic, ``bedrock:M`` → bedrock; any other id keeps its prefix as the backend name (reported).
+Export writes one self-contained YAML config (prompts and tests inline).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
+from workbench.core.models import Message, Params, PromptTemplate, Variable
+from workbench.core.templates import RESERVED_NAMES
+from workbench.storage.formats.jinjatext import used_variables
+from workbench.storage.formats.nunjucks import chat_messages, to_jinja
+from workbench.storage.formats.promptfoo_files import (
+    CODE_SUFFIXES,
+    RawPrompt,
+    assertion_from_string,
+    csv_rows,
+    is_file_ref,
+    load_structured,
+    prompts_from_file,
+    read_text,
+    resolve,
+)
+from workbench.storage.formats.results import ImportResult, Problems
+from workbench.storage.formats.yamlsrc import Doc, describe, load_yaml
+
+#: promptfoo provider config keys that are workbench parameters (aliases on the right).
+PARAM_KEYS = {
+    "temperature": "temperature",
+    "max_tokens": "max_tokens",
+    "max_completion_tokens": "max_tokens",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+    "repetition_penalty": "repetition_penalty",
+    "repeat_penalty": "repetition_penalty",
+    "stop": "stop",
+    "stop_sequences": "stop",
+    "seed": "seed",
+    "n": "n",
+    "best_of": "best_of",
+}
+BACKENDS = {"openai": "openai_compat", "anthropic": "anthropic", "bedrock": "bedrock"}
+_SUBTYPES = {"openai": ("chat:",), "anthropic": ("messages:",)}
+TOP_LEVEL = {
+    "description",
+    "prompts",
+    "providers",
+    "tests",
+    "defaultTest",
+    "evaluateOptions",
+    "$schema",
+}
+ASSERT_KEYS = {"type", "value", "threshold", "weight", "metric"}
+TEST_KEYS = {"vars", "assert", "description", "metadata", "threshold"}
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class Provider:
+    backend: str
+    model: str
+    params: Params = field(default_factory=Params)
+    label: str = ""
+
+
+def scalar_text(value: Any) -> str:
+    """A var value as promptfoo's JavaScript would print it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def params_from_config(
+    config: Any, doc: Doc, path: tuple[str | int, ...], problems: Problems, what: str
+) -> Params:
+    """The workbench parameters in a provider/prompt ``config``; other keys are reported."""
+    if not isinstance(config, dict):
+        problems.error(
+            doc.line(*path), f"{what}: 'config' must be a mapping, not {describe(config)}"
+        )
+        return Params()
+    values: dict[str, Any] = {}
+    dropped = []
+    for key, value in config.items():
+        name = PARAM_KEYS.get(str(key))
+        if name is None:
+            dropped.append(str(key))
+        else:
+            values[name] = [value] if name == "stop" and isinstance(value, str) else value
+    if dropped:
+        problems.warn(
+            doc.line(*path), f"{what}: config keys not kept: {', '.join(sorted(dropped))}"
+        )
+    try:
+        return Params.model_validate(values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        problems.error(
+            doc.line(*path, *first["loc"][:1]),
+            f"{what}: {where}: {first['msg']}; parameters not kept",
+        )
+        return Params()
+
+
+def provider_from_id(pid: str) -> tuple[str, str, bool]:
+    """``(backend, model, known)`` for a promptfoo provider id."""
+    prefix, _, rest = pid.partition(":")
+    if prefix in BACKENDS:
+        for sub in _SUBTYPES.get(prefix, ()):
+            if rest.startswith(sub):
+                rest = rest[len(sub) :]
+        return BACKENDS[prefix], rest, True
+    return prefix, rest, False
+
+
+def provider_id(backend: str, model: str) -> str:
+    reverse = {v: k for k, v in BACKENDS.items()}
+    if backend in reverse:
+        return f"{reverse[backend]}:{model}" if model else reverse[backend]
+    return f"{backend}:{model}" if model else backend
+
+
+def _providers(doc: Doc, problems: Problems) -> list[Provider]:
+    value = doc.data.get("providers")
+    if value is None:
+        problems.warn(None, "no providers: the variants use the default backend")
+        return [Provider("llamacpp", "")]
+    items = [value] if isinstance(value, str | dict) else value
+    if not isinstance(items, list):
+        problems.error(doc.line("providers"), f"'providers' must be a list, not {describe(value)}")
+        return []
+    out: list[Provider] = []
+    for i, item in enumerate(items):
+        path: tuple[str | int, ...] = (
+            ("providers", i) if isinstance(value, list) else ("providers",)
+        )
+        line = doc.line(*path)
+        config: Any = {}
+        label = ""
+        if isinstance(item, str):
+            pid = item
+        elif isinstance(item, dict) and isinstance(item.get("id"), str):
+            pid, label, config = item["id"], str(item.get("label") or ""), item.get("config", {})
+            extra = sorted(set(item) - {"id", "label", "config"})
+            if extra:
+                problems.warn(line, f"provider '{pid}': keys not kept: {', '.join(extra)}")
+        elif isinstance(item, dict) and len(item) == 1:
+            pid, options = next(iter(item.items()))
+            options = options if isinstance(options, dict) else {}
+            config, label = options.get("config", {}), str(options.get("label") or "")
+            path = (*path, pid)
+        else:
+            problems.error(
+                line,
+                f"provider {i + 1}: expected an id or a mapping with 'id', not {describe(item)}",
+            )
+            continue
+        if pid.startswith("file://") or pid.endswith(CODE_SUFFIXES):
+            problems.error(
+                line, f"provider '{pid}' is code or a file; not imported (nothing is run)"
+            )
+            continue
+        backend, model, known = provider_from_id(pid)
+        if not known:
+            problems.warn(
+                line, f"provider '{pid}' has no workbench backend; kept as backend '{backend}'"
+            )
+        params = (
+            params_from_config(config, doc, (*path, "config"), problems, f"provider '{pid}'")
+            if config
+            else Params()
+        )
+        out.append(Provider(backend, model, params, label))
+    return out
+
+
+def _assertion(
+    item: Any, doc: Doc, path: tuple[str | int, ...], problems: Problems
+) -> AssertionSpec | None:
+    line = doc.line(*path)
+    if isinstance(item, str):
+        return assertion_from_string(item)
+    if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+        problems.error(line, f"assertion without a 'type' ({describe(item)}); not imported")
+        return None
+    kind: str = item["type"]
+    if kind == "assert-set":
+        problems.error(line, "'assert-set' (nested assertions) is not supported; not imported")
+        return None
+    extra = sorted(set(item) - ASSERT_KEYS)
+    if extra:
+        problems.warn(line, f"assertion '{kind}': keys not kept: {', '.join(extra)}")
+    try:
+        return AssertionSpec(
+            type=kind[4:] if kind.startswith("not-") else kind,
+            negate=kind.startswith("not-"),
+            value=_plain(item.get("value")),
+            threshold=item.get("threshold"),
+            weight=item.get("weight", 1.0),
+            metric=item.get("metric"),
+        )
+    except ValidationError as err:
+        problems.error(line, f"assertion '{kind}': {err.errors()[0]['msg']}; not imported")
+        return None
+
+
+def _plain(value: Any) -> Any:
+    """YAML values (dates included) as JSON-able data."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _assertions(
+    value: Any, doc: Doc, path: tuple[str | int, ...], problems: Problems
+) -> list[AssertionSpec]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.error(doc.line(*path), f"'assert' must be a list, not {describe(value)}")
+        return []
+    found = (_assertion(item, doc, (*path, i), problems) for i, item in enumerate(value))
+    return [a for a in found if a is not None]
+
+
+@dataclass
+class _Context:
+    base_dir: Path | None
+    problems: Problems
+
+
+def _file_var(ref: str, ctx: _Context, line: int | None) -> str:
+    """promptfoo loads ``file://`` var values when rendering; text files are read now, alike."""
+    suffix = Path(ref).suffix.lower()
+    if suffix in CODE_SUFFIXES or suffix in (
+        ".pdf",
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".webp",
+        ".mp4",
+    ):
+        ctx.problems.warn(line, f"var value '{ref}' is code or media; kept as the reference text")
+        return ref
+    paths = resolve(ref, ctx.base_dir, ctx.problems, line)
+    if not paths:
+        return ref
+    if suffix in (".yaml", ".yml"):
+        doc = load_structured(paths[0], ctx.problems, line)
+        return ref if doc is None else json.dumps(_plain(doc.data), ensure_ascii=False)
+    text = read_text(paths[0], ctx.problems, line)
+    return ref if text is None else text.strip()
+
+
+def _var_choices(name: str, value: Any, ctx: _Context, line: int | None) -> list[str]:
+    if isinstance(value, list) and value and all(not isinstance(v, dict | list) for v in value):
+        return [c for v in value for c in _var_choices(name, v, ctx, line)]
+    if isinstance(value, str):
+        return [_file_var(value, ctx, line) if value.startswith("file://") else value]
+    if value is None:
+        ctx.problems.warn(line, f"var '{name}' has no value; read as empty text")
+        return [""]
+    if isinstance(value, dict | list):
+        ctx.problems.warn(line, f"var '{name}' is structured data; kept as JSON text")
+        return [json.dumps(_plain(value), ensure_ascii=False)]
+    return [scalar_text(value)]
+
+
+def _vars(value: Any, doc: Doc, path: tuple[str | int, ...], ctx: _Context) -> list[dict[str, str]]:
+    """Every combination of a test's vars (a list gives one test per item, as promptfoo does)."""
+    line = doc.line(*path)
+    if isinstance(value, str) and value.startswith("file://"):
+        paths = resolve(value, ctx.base_dir, ctx.problems, line)
+        loaded = load_structured(paths[0], ctx.problems, line) if paths else None
+        if loaded is None:
+            return [{}]
+        doc, path, value = loaded, (), loaded.data
+    if value is None:
+        return [{}]
+    if not isinstance(value, dict):
+        ctx.problems.error(line, f"'vars' must be a mapping, not {describe(value)}")
+        return [{}]
+    names = [str(k) for k in value]
+    choices = [
+        _var_choices(n, v, ctx, doc.line(*path, n))
+        for n, v in zip(names, value.values(), strict=True)
+    ]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*choices)]
+
+
+def _test_cases(
+    item: Any, doc: Doc, path: tuple[str | int, ...], ctx: _Context, base: dict[str, str]
+) -> list[TestCase]:
+    line = doc.line(*path)
+    if not isinstance(item, dict):
+        ctx.problems.error(line, f"a test must be a mapping, not {describe(item)}; not imported")
+        return []
+    extra = sorted(set(item) - TEST_KEYS)
+    if extra:
+        ctx.problems.warn(line, f"test keys not kept: {', '.join(extra)}")
+    metadata = _plain(item.get("metadata")) if isinstance(item.get("metadata"), dict) else {}
+    expected = metadata.pop("expected", None)
+    if "threshold" in item:
+        metadata["threshold"] = item["threshold"]
+    asserts = _assertions(item.get("assert"), doc, (*path, "assert"), ctx.problems)
+    description = item.get("description")
+    return [
+        TestCase(
+            description=str(description) if description is not None else "",
+            vars={**base, **combo},
+            expected=None if expected is None else str(expected),
+            assertions=asserts,
+            metadata=metadata,
+        )
+        for combo in _vars(item.get("vars"), doc, (*path, "vars"), ctx)
+    ]
+
+
+def _csv_tests(path: Path, ctx: _Context, line: int | None, base: dict[str, str]) -> list[TestCase]:
+    text = read_text(path, ctx.problems, line)
+    if text is None:
+        return []
+    file_problems = Problems(path.name)
+    tests = []
+    for row_line, row in csv_rows(text, file_problems, ctx.problems):
+        test_vars: dict[str, str] = {}
+        asserts: list[AssertionSpec] = []
+        description, metric, metadata = "", None, {}
+        for key, value in row.items():
+            if key.startswith("__expected"):
+                if value.strip():
+                    asserts.append(assertion_from_string(value))
+            elif key == "__description":
+                description = value
+            elif key == "__metric":
+                metric = value
+            elif key == "__threshold":
+                metadata["threshold"] = value
+            elif key.startswith("__metadata:"):
+                metadata[key[len("__metadata:") :]] = value
+            elif key.startswith("__"):
+                ctx.problems.warn(row_line, f"column '{key}' not kept", source=path.name)
+            else:
+                test_vars[key] = value
+        if metric:
+            asserts = [a.model_copy(update={"metric": metric}) for a in asserts]
+        tests.append(
+            TestCase(
+                description=description,
+                vars={**base, **test_vars},
+                assertions=asserts,
+                metadata=metadata,
+            )
+        )
+    return tests
+
+
+def _tests_from_ref(
+    ref: str, ctx: _Context, line: int | None, base: dict[str, str]
+) -> list[TestCase]:
+    if not ref.startswith("file://"):
+        ctx.problems.error(
+            line, f"tests from '{ref}' cannot be read offline; only file:// tests are imported"
+        )
+        return []
+    out: list[TestCase] = []
+    for path in resolve(ref, ctx.base_dir, ctx.problems, line):
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            out += _csv_tests(path, ctx, line, base)
+        elif suffix in (".yaml", ".yml", ".json"):
+            doc = load_structured(path, ctx.problems, line)
+            if doc is None:
+                continue
+            sub = _Context(path.parent, Problems(path.name))
+            items = doc.data if isinstance(doc.data, list) else [doc.data]
+            for i, item in enumerate(items):
+                out += _test_cases(item, doc, (i,) if isinstance(doc.data, list) else (), sub, base)
+            ctx.problems.items.extend(sub.problems.items)
+        elif suffix == ".jsonl":
+            text = read_text(path, ctx.problems, line)
+            for n, row in enumerate((text or "").splitlines(), 1):
+                if not row.strip():
+                    continue
+                try:
+                    item = json.loads(row)
+                except json.JSONDecodeError as err:
+                    ctx.problems.error(n, f"not valid JSON: {err.msg}", source=path.name)
+                    continue
+                sub_problems = Problems(path.name)
+                out += _test_cases(
+                    item, Doc(item, None, n - 1), (), _Context(path.parent, sub_problems), base
+                )
+                ctx.problems.items.extend(sub_problems.items)
+        else:
+            ctx.problems.error(
+                line, f"{path.name}: tests in {suffix or 'this'} files are not imported"
+            )
+    return out
+
+
+def _prompt_entries(doc: Doc, problems: Problems) -> list[tuple[RawPrompt, Any]]:
+    """``(prompt, config)`` per entry of ``prompts`` (strings, objects, legacy file→label maps)."""
+
+    value = doc.data.get("prompts")
+    if isinstance(value, str):
+        entries: list[tuple[Any, tuple[str | int, ...]]] = [(value, ("prompts",))]
+    elif isinstance(value, list):
+        entries = [(item, ("prompts", i)) for i, item in enumerate(value)]
+    elif isinstance(value, dict):
+        entries = [({"raw": k, "label": v}, ("prompts", k)) for k, v in value.items()]
+    else:
+        problems.error(doc.line("prompts") or 1, f"'prompts' must be a list, not {describe(value)}")
+        return []
+    out: list[tuple[RawPrompt, Any]] = []
+    for item, path in entries:
+        line = doc.line(*path)
+        if isinstance(item, str):
+            out.append((RawPrompt(item, problems.source, line), None))
+        elif isinstance(item, dict) and isinstance(item.get("raw") or item.get("id"), str):
+            raw: str = item.get("raw") or item["id"]
+            label = item.get("label")
+            extra = sorted(set(item) - {"raw", "id", "label", "config"})
+            if extra:
+                problems.warn(line, f"prompt keys not kept: {', '.join(extra)}")
+            out.append(
+                (
+                    RawPrompt(raw, problems.source, line, str(label) if label else None),
+                    (item.get("config"), path),
+                )
+            )
+        else:
+            problems.error(
+                line, f"a prompt must be text or a mapping with 'raw', not {describe(item)}"
+            )
+    return out
+
+
+def _label(prompt: RawPrompt, index: int, count: int) -> str:
+    if prompt.label:
+        return prompt.label
+    if prompt.from_file:
+        return prompt.source if count == 1 else f"{prompt.source} #{index}"
+    first = prompt.raw.strip().splitlines()[0] if prompt.raw.strip() else "prompt"
+    return first if len(first) <= 60 else first[:57] + "..."
+
+
+def _template(
+    prompt: RawPrompt, name: str, params: Params, problems: Problems
+) -> PromptTemplate | None:
+    where = prompt.source if prompt.from_file else problems.source
+    chat = chat_messages(prompt.raw)
+    if chat is not None and chat.error:
+        problems.error(prompt.line, f"prompt '{name}': {chat.error}; not imported", source=where)
+        return None
+    if chat is not None:
+        for _, note in chat.notes:
+            problems.warn(prompt.line, f"prompt '{name}': {note}", source=where)
+        messages = chat.messages
+    else:
+        converted = to_jinja(prompt.raw)
+        offset = (prompt.line or 1) - 1 if prompt.from_file else 0
+        if converted.error:
+            at, reason = converted.error
+            line = (at or 1) + offset if prompt.from_file else prompt.line
+            problems.error(line, f"prompt '{name}': {reason}; not imported", source=where)
+            return None
+        for at, note in converted.notes:
+            line = (at or 1) + offset if prompt.from_file else prompt.line
+            problems.warn(line, f"prompt '{name}': {note}", source=where)
+        messages = [Message(role="user", content=converted.body)]
+    used: set[str] = set()
+    for m in messages:
+        used |= used_variables(m.content)
+    declared = [Variable(name=n) for n in sorted(used - RESERVED_NAMES) if _VAR_NAME.match(n)]
+    return PromptTemplate(name=name, messages=messages, parameters=params, variables=declared)
+
+
+def import_promptfoo(text: str, source: str, base_dir: Path | None = None) -> ImportResult:
+    """Read a promptfoo config; ``base_dir`` is its folder, for ``file://`` references."""
+    problems = Problems(source)
+    result = ImportResult(format="promptfoo")
+    result.problems = problems.items
+    doc = load_yaml(text, problems)
+    if doc is None:
+        return result
+    if not isinstance(doc.data, dict):
+        problems.error(doc.line(), f"a promptfoo config is a mapping, not {describe(doc.data)}")
+        return result
+    for key in doc.data:
+        if key not in TOP_LEVEL:
+            problems.warn(doc.key_line(key), f"'{key}' is not imported")
+
+    raw_prompts: list[tuple[RawPrompt, Any]] = []
+    for prompt, config in _prompt_entries(doc, problems):
+        if is_file_ref(prompt.raw):
+            for path in resolve(prompt.raw, base_dir, problems, prompt.line):
+                raw_prompts += [
+                    (p, config)
+                    for p in prompts_from_file(path, prompt.label, problems, prompt.line)
+                ]
+        else:
+            raw_prompts.append((prompt, config))
+    for index, (prompt, config) in enumerate(raw_prompts, 1):
+        same_source = [p for p, _ in raw_prompts if p.source == prompt.source and p.from_file]
+        name = _label(
+            prompt, same_source.index(prompt) + 1 if prompt.from_file else index, len(same_source)
+        )
+        params = Params()
+        if config is not None and config[0] is not None:
+            params = params_from_config(
+                config[0], doc, (*config[1], "config"), problems, f"prompt '{name}'"
+            )
+        template = _template(prompt, name, params, problems)
+        if template is not None:
+            result.templates.append(template)
+
+    ctx = _Context(base_dir, problems)
+    default = doc.data.get("defaultTest") or {}
+    default_doc: Doc = doc
+    default_path: tuple[str | int, ...] = ("defaultTest",)
+    if isinstance(default, str):
+        paths = resolve(default, base_dir, problems, doc.line("defaultTest"))
+        loaded = load_structured(paths[0], problems, doc.line("defaultTest")) if paths else None
+        default, default_doc, default_path = (
+            (loaded.data, loaded, ()) if loaded else ({}, doc, ("defaultTest",))
+        )
+    if not isinstance(default, dict):
+        problems.error(
+            doc.line("defaultTest"), f"'defaultTest' must be a mapping, not {describe(default)}"
+        )
+        default = {}
+    extra = sorted(set(default) - {"vars", "assert"})
+    if extra:
+        problems.warn(
+            default_doc.line(*default_path), f"defaultTest keys not kept: {', '.join(extra)}"
+        )
+    base_sets = _vars(default.get("vars"), default_doc, (*default_path, "vars"), ctx)
+    if len(base_sets) > 1:
+        problems.warn(
+            default_doc.line(*default_path, "vars"),
+            "defaultTest vars with several values: the first is used",
+        )
+    base = base_sets[0]
+    default_asserts = _assertions(
+        default.get("assert"), default_doc, (*default_path, "assert"), problems
+    )
+
+    tests_value = doc.data.get("tests")
+    items: list[tuple[Any, tuple[str | int, ...]]]
+    if isinstance(tests_value, str):
+        items = [(tests_value, ("tests",))]
+    elif isinstance(tests_value, list):
+        items = [(t, ("tests", i)) for i, t in enumerate(tests_value)]
+    elif tests_value is None:
+        items = []
+    else:
+        problems.error(
+            doc.line("tests"), f"'tests' must be a list or a file, not {describe(tests_value)}"
+        )
+        items = []
+    for item, where in items:
+        if isinstance(item, str):
+            result.tests += _tests_from_ref(item, ctx, doc.line(*where), base)
+        else:
+            result.tests += _test_cases(item, doc, where, ctx, base)
+    if not items and base:
+        result.tests.append(TestCase(vars=base))
+
+    repeats = 1
+    options = doc.data.get("evaluateOptions")
+    if isinstance(options, dict):
+        if isinstance(options.get("repeat"), int) and options["repeat"] >= 1:
+            repeats = options["repeat"]
+        ignored = sorted(set(options) - {"repeat"})
+        if ignored:
+            problems.warn(
+                doc.line("evaluateOptions"), f"evaluateOptions not kept: {', '.join(ignored)}"
+            )
+
+    providers = _providers(doc, problems)
+    description = doc.data.get("description")
+    name = (
+        str(description)
+        if description
+        else re.sub(r"\.(ya?ml|json)$", "", Path(source).name) or "promptfoo"
+    )
+    variants = [
+        Variant(
+            label=f"{t.name} · {p.label or provider_id(p.backend, p.model)}",
+            template=t,
+            params=p.params,
+            backend=p.backend,
+            model=p.model,
+        )
+        for t in result.templates
+        for p in providers
+    ]
+    result.experiment = ExperimentSpec(
+        name=name,
+        variants=variants,
+        tests=result.tests,
+        default_assertions=default_asserts,
+        repeats=repeats,
+    )
+    return result

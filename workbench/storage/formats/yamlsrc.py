@@ -1,0 +1,193 @@
+"""YAML (and JSON) read together with the line of every value, for line-numbered problems.
+
+PyYAML's composed node tree keeps each value's position; the data is constructed from that same
+tree, so a value and its line always agree. JSON is parsed with the ``json`` module (exact), and
+its line marks come from reading the same text as YAML when PyYAML can (almost all JSON).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from workbench.storage.formats.results import Problems
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: What PyYAML can raise on hostile input besides YAMLError (bad dates, absurd nesting).
+_CONSTRUCT_ERRORS = (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError)
+
+
+@dataclass
+class Doc:
+    """Parsed data plus the node tree it came from (``line_offset`` for embedded YAML)."""
+
+    data: Any
+    node: yaml.Node | None
+    line_offset: int = 0
+
+    def line(self, *path: str | int) -> int | None:
+        """1-based line of the value at ``path`` (keys, list indexes), or of its nearest parent."""
+        node = self.node
+        best = node.start_mark.line + 1 if node is not None else None
+        for key in path:
+            if isinstance(node, yaml.MappingNode):
+                match = next(
+                    (v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key),
+                    None,
+                )
+                if match is None:
+                    break
+                node = match
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(key, int)
+                and 0 <= key < len(node.value)
+            ):
+                node = node.value[key]
+            else:
+                break
+            best = node.start_mark.line + 1
+        return None if best is None else best + self.line_offset
+
+    def key_line(self, *path: str | int) -> int | None:
+        """Line of the mapping key at ``path`` (not ``line`` for block values like ``|``)."""
+
+        if not path:
+            return self.line()
+        parent = self._node_at(path[:-1])
+        if isinstance(parent, yaml.MappingNode):
+            for k, _ in parent.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == path[-1]:
+                    return k.start_mark.line + 1 + self.line_offset
+        return self.line(*path)
+
+    def value_start(self, *path: str | int) -> tuple[int, int] | None:
+        """0-based (line, column) where the scalar at ``path`` starts, for errors inside it."""
+        node = self._node_at(path)
+        if node is None:
+            return None
+        return node.start_mark.line + self.line_offset, node.start_mark.column
+
+    def style(self, *path: str | int) -> str | None:
+        node = self._node_at(path)
+        return node.style if isinstance(node, yaml.ScalarNode) else None
+
+    def _node_at(self, path: tuple[str | int, ...]) -> yaml.Node | None:
+        node = self.node
+        for key in path:
+            if isinstance(node, yaml.MappingNode):
+                node = next(
+                    (v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key),
+                    None,
+                )
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(key, int)
+                and 0 <= key < len(node.value)
+            ):
+                node = node.value[key]
+            else:
+                return None
+        return node
+
+
+def _mark_line(err: yaml.YAMLError) -> int | None:
+    if isinstance(err, yaml.MarkedYAMLError):
+        mark = err.problem_mark or err.context_mark
+        if mark is not None:
+            return mark.line + 1
+    return None
+
+
+def _compose(text: str) -> tuple[Any, yaml.Node | None]:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def load_yaml(text: str, problems: Problems, line_offset: int = 0) -> Doc | None:
+    """Parse YAML; on failure record one problem with the line PyYAML points at and return None."""
+    try:
+        data, node = _compose(text)
+    except _CONSTRUCT_ERRORS as err:
+        line = _mark_line(err) if isinstance(err, yaml.YAMLError) else None
+        reason = getattr(err, "problem", None) or (str(err).splitlines() or [type(err).__name__])[0]
+        problems.error(None if line is None else line + line_offset, f"not valid YAML: {reason}")
+        return None
+    return Doc(data, node, line_offset)
+
+
+def load_json(text: str, problems: Problems) -> Doc | None:
+    """Parse JSON exactly; line marks from PyYAML where it can read the same text."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        problems.error(err.lineno, f"not valid JSON: {err.msg} (column {err.colno})")
+        return None
+    except RecursionError:
+        problems.error(None, "not valid JSON: nested too deeply")
+        return None
+    try:
+        _, node = _compose(text)
+    except _CONSTRUCT_ERRORS:
+        node = None
+    return Doc(data, node)
+
+
+def describe(value: Any) -> str:
+    """A short name for a value's type in messages ('a list', 'a number')."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+class _Dumper(yaml.SafeDumper):
+    """Readable YAML that reads back to exactly the same strings."""
+
+
+# Characters a YAML reader treats as line breaks (or folds) when written raw in a plain or block
+# scalar; only double quotes escape them (\N, \L, \P, \r).
+_BREAKS = ("\x85", "\u2028", "\u2029", "\r")
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if any(c in value for c in _BREAKS):
+        style: str | None = '"'
+    elif "\n" in value:
+        style = "|"
+    else:
+        style = None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML text for plain data: multi-line strings as literal blocks, keys in the given order."""
+    return yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+        default_flow_style=False,
+    )
