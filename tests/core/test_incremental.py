@@ -10,8 +10,9 @@ import regex  # tiktoken's own dependency: the same \p{..} classes its patterns 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.core.byte_tokenizer import ByteTokenizer
 from workbench.core.incremental import IncrementalCounter, is_boundary, split_chunks
-from workbench.core.tokens import TiktokenTokenizer, TokenSpan, get_encoding, spans_from_token_bytes
+from workbench.core.tokens import TiktokenTokenizer, get_encoding
 
 ENCODINGS = ("cl100k_base", "o200k_base")
 
@@ -233,28 +234,6 @@ def test_typing_at_the_end_recounts_only_the_end() -> None:
         text += char
         assert counter.update(text) == full_count("cl100k_base", text)
         assert counter.recounted_chars < 2 * 256 + 100
-
-
-class ByteTokenizer:
-    """A tokenizer with no known boundaries: one token per UTF-8 byte."""
-
-    name = "bytes"
-    exact = True
-    note = "one token per byte"
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def encode(self, text: str) -> list[int]:
-        return list(text.encode("utf-8"))
-
-    def count(self, text: str) -> int:
-        self.calls += 1
-        return len(text.encode("utf-8"))
-
-    def spans(self, text: str) -> list[TokenSpan]:
-        data = text.encode("utf-8")
-        return spans_from_token_bytes(text, list(data), [bytes([b]) for b in data])
 
 
 def test_other_tokenizers_are_counted_whole() -> None:

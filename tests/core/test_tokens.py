@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.core.byte_tokenizer import ByteTokenizer
 from workbench.core import tokens
 from workbench.core.errors import KnownError
 from workbench.core.models import RenderedMessage
@@ -20,7 +21,6 @@ from workbench.core.tokens import (
     TOKENS_PER_MESSAGE,
     TiktokenTokenizer,
     Tokenizer,
-    TokenSpan,
     UnknownEncodingError,
     count_chat,
     fit_context,
@@ -31,26 +31,6 @@ from workbench.core.tokens import (
     spans_from_token_bytes,
     tokenizer_for,
 )
-
-
-class ByteTokenizer:
-    """A real (if naive) tokenizer of another kind: one token per UTF-8 byte."""
-
-    def __init__(self, name: str = "bytes", exact: bool = True) -> None:
-        self.name = name
-        self.exact = exact
-        self.note = f"{name}: one token per byte"
-
-    def encode(self, text: str) -> list[int]:
-        return list(text.encode("utf-8"))
-
-    def count(self, text: str) -> int:
-        return len(text.encode("utf-8"))
-
-    def spans(self, text: str) -> list[TokenSpan]:
-        data = text.encode("utf-8")
-        return spans_from_token_bytes(text, list(data), [bytes([b]) for b in data])
-
 
 # --- offline encodings ---
 

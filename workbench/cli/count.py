@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from workbench.cli._common import load_template, parse_assignments, print_json
@@ -130,7 +131,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _money(amount: float) -> str:
-    return f"{amount:.6f}".rstrip("0").rstrip(".") or "0"
+    """At least two decimals, and three significant digits for fractions of a cent."""
+    if amount == 0:
+        return "0.00"
+    places = max(2, 2 - math.floor(math.log10(abs(amount))))
+    whole, _, fraction = f"{amount:,.{places}f}".partition(".")
+    return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
 
 
 def _print_text(r: dict[str, Any]) -> None:
