@@ -1,0 +1,559 @@
+"""The one HTTP policy every remote backend uses (httpx, synchronous).
+
+- connect / read timeouts plus a deadline for the whole run (retries and slow trickles included);
+- retries with exponential backoff and jitter on 408, 409, 429, 5xx and connection failures, only
+  before any byte of an answer was streamed; ``Retry-After`` (seconds or HTTP date) honoured and
+  capped; every wait is cut short by the run's CancelToken;
+- a cancel shuts the socket being read down at once, even while waiting for response headers;
+- failures become :mod:`workbench.core.errors` BackendErrors that name the URL, the timeout, the
+  key's source — never the key; httpx exception types never leave ``backends/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import email.utils
+import json
+import logging
+import random
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpcore
+import httpx
+from pydantic import Field, field_validator
+
+from workbench.backends.base import BackendOptions, CancelToken
+from workbench.backends.credentials import REDACTED, redact
+from workbench.backends.recording import RunCancelled
+from workbench.backends.sse import SSEDecoder, SSEEvent
+from workbench.core.errors import (
+    AuthError,
+    BackendError,
+    BackendTimeoutError,
+    BadRequestError,
+    ConnectError,
+    NotFoundError,
+    ProtocolError,
+    RateLimitError,
+    ServerError,
+)
+
+log = logging.getLogger(__name__)
+
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key"})
+_ERROR_BODY_LIMIT = 64 * 1024
+
+
+class HttpOptions(BackendOptions):
+    """Connection settings shared by the HTTP backends."""
+
+    extra_headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Sent with every request (organisation, project, beta flags). Keys belong in "
+        "the keyring or an environment variable, not here.")
+    connect_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds to open a connection")
+    read_timeout: float = Field(
+        default=120.0, gt=0, le=3600,
+        description="Longest silence (seconds) before giving up on a server; a large model on a "
+        "slow machine may need more before its first token")
+    total_timeout: float = Field(
+        default=900.0, gt=0, le=86400,
+        description="Longest a whole run may take in seconds, retries and backoff included")
+    max_retries: int = Field(
+        default=2, ge=0, le=10,
+        description="Retries on 408/409/429/5xx and connection failures before anything streamed")
+    retry_backoff: float = Field(
+        default=0.5, ge=0, le=60,
+        description="First backoff in seconds; doubles per retry, with jitter")
+    retry_after_cap: float = Field(
+        default=60.0, ge=0, le=3600,
+        description="Longest Retry-After (seconds) we wait for; a longer one fails the run at once")
+    verify_tls: bool = Field(
+        default=True, description="Check the server's TLS certificate (turn off only for a trusted "
+        "self-signed local server)")
+
+    @field_validator("extra_headers")
+    @classmethod
+    def _no_keys_in_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name.lower() in _SECRET_HEADERS:
+                raise ValueError(f"'{name}' carries a key: store keys in the keyring or an "
+                                 "environment variable (api_key_name / api_key_env), not in "
+                                 "settings")
+        return value
+
+
+@dataclass(frozen=True)
+class ErrorContext:
+    """What an error message needs to be fixable: who we talked to and where the key came from."""
+
+    service: str
+    base_url: str
+    model: str = ""
+    #: Called only when a key is refused: says where the key came from and how to replace it.
+    auth_hint: Callable[[], str] = lambda: ""
+
+
+class _DeadlineExceeded(Exception):
+    """Raised inside the transport when the run's total deadline passes during a read."""
+
+
+# --- interruptible reads ------------------------------------------------------------------
+
+
+class _Exchange:
+    """One logical request and all its attempts: deadline, cancel, and the socket being read.
+
+    The transport's streams consult the exchange that is active on the calling thread around
+    each blocking read, so a cancel from another thread can shut that socket down.
+    """
+
+    _local = threading.local()
+
+    def __init__(self, cancel: CancelToken, total_timeout: float) -> None:
+        self.cancel = cancel
+        self.total_timeout = total_timeout
+        self.deadline = time.monotonic() + total_timeout
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._forget = cancel.on_cancel(self._abort)
+
+    def close(self) -> None:
+        self._forget()
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        previous = getattr(self._local, "exchange", None)
+        self._local.exchange = self
+        try:
+            yield
+        finally:
+            self._local.exchange = previous
+
+    @classmethod
+    def current(cls) -> _Exchange | None:
+        return getattr(cls._local, "exchange", None)
+
+    def _abort(self) -> None:
+        with self._lock:
+            sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                # The base-class call: SSLSocket.shutdown would also drop its SSL object under
+                # the reading thread. Shutdown (not close) wakes a recv() blocked on this fd.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def read(self, stream: httpcore.NetworkStream, max_bytes: int, timeout: float | None) -> bytes:
+        remaining = self.remaining()
+        if remaining <= 0:
+            raise _DeadlineExceeded
+        clamped = timeout is None or remaining < timeout
+        with self._lock:
+            if self.cancel.cancelled:
+                raise RunCancelled
+            self._sock = stream.get_extra_info("socket")
+        try:
+            return stream.read(max_bytes, remaining if clamped else timeout)
+        except httpcore.ReadTimeout:
+            if clamped:
+                raise _DeadlineExceeded from None
+            raise
+        finally:
+            with self._lock:
+                self._sock = None
+
+
+class _WatchedStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        exchange = _Exchange.current()
+        if exchange is None:
+            return self._inner.read(max_bytes, timeout)
+        return exchange.read(self._inner, max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _WatchedStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _WatchedBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        return _WatchedStream(self._inner.connect_tcp(host, port, timeout, local_address,
+                                                      socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:
+        return _WatchedStream(self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _watch_transports(client: httpx.Client) -> None:
+    """Route every socket of ``client`` through the interruptible streams.
+
+    httpx exposes no network-backend option, so this sets the connection pool's backend (the
+    one private hook used here); it fails loudly if httpx changes shape.
+    """
+    transports = [client._transport, *(t for t in client._mounts.values() if t is not None)]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        if pool is None or not hasattr(pool, "_network_backend"):
+            raise RuntimeError(f"httpx {httpx.__version__}: cannot find the connection pool of "
+                               f"{type(transport).__name__}; cancelling would not be immediate")
+        pool._network_backend = _WatchedBackend(pool._network_backend)
+
+
+# --- error mapping --------------------------------------------------------------------------
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
+    """The server's requested wait: ``retry-after-ms``, or ``Retry-After`` in seconds or as an
+    HTTP date. None when absent or unreadable."""
+    value = headers.get("retry-after-ms")
+    if value:
+        with contextlib.suppress(ValueError):
+            return max(0.0, float(value) / 1000)
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def error_detail(body: bytes) -> str:
+    """The human part of an error body (OpenAI, Anthropic, FastAPI, Bedrock shapes), redacted."""
+    text = body.decode("utf-8", errors="replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    message: Any = None
+    if isinstance(data, dict):
+        inner = data.get("error")
+        if isinstance(inner, dict):
+            message = inner.get("message") or inner.get("type")
+        elif isinstance(inner, str):
+            message = inner
+        message = message or data.get("message") or data.get("detail")
+    if message is None:
+        message = text
+    if not isinstance(message, str):
+        message = json.dumps(message, ensure_ascii=False)
+    message = " ".join(message.split())
+    if len(message) > 300:
+        message = message[:300] + "…"
+    return redact(message) or "(no details)"
+
+
+def status_error(status: int, body: bytes, url: str, ctx: ErrorContext) -> BackendError:
+    """A fixable error for an HTTP error status."""
+    detail = error_detail(body)
+    where = f"HTTP {status} from {url}"
+    if status in (401, 403):
+        what = "refused the API key" if status == 401 else "denied access"
+        return AuthError(f"{ctx.service} {what} ({where}): {detail}", hint=ctx.auth_hint())
+    if status == 404:
+        model = f"the model name '{ctx.model}' and " if ctx.model else ""
+        return NotFoundError(f"{where}: {detail}",
+                             hint=f"check {model}the base URL {ctx.base_url}")
+    if status == 429:
+        return RateLimitError(f"{ctx.service} is rate limiting requests ({where}): {detail}",
+                              hint="lower the concurrency or requests per minute")
+    if status == 408:
+        return BackendTimeoutError(f"{where}: the server timed out the request: {detail}")
+    if status in (400, 413, 422):
+        return BadRequestError(f"{ctx.service} rejected the request ({where}): {detail}",
+                               hint="a parameter or message this server does not accept; see "
+                               "the parameters sent with this run")
+    if status >= 500 or status == 409:
+        return ServerError(f"{ctx.service} failed ({where}): {detail}",
+                           hint="a problem on the server; it may pass, or see the server's log")
+    return BackendError(f"{where}: {detail}")
+
+
+def _cause_chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def transport_error(exc: httpx.TransportError, url: str, options: HttpOptions,
+                    *, streamed_bytes: int = 0) -> BackendError:
+    """A fixable error for a network failure, naming the URL and the limit that was hit."""
+    reason = redact(str(exc)) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectTimeout):
+        return BackendTimeoutError(
+            f"could not connect to {url} within {options.connect_timeout:g} s",
+            hint="check the base URL and that the server is reachable from this machine")
+    if isinstance(exc, httpx.ReadTimeout):
+        return BackendTimeoutError(
+            f"{url} sent nothing for {options.read_timeout:g} s (read timeout)",
+            hint="the server may be stuck or overloaded; raise read_timeout for a slow model")
+    if isinstance(exc, httpx.TimeoutException):
+        return BackendTimeoutError(f"{url} timed out ({type(exc).__name__})")
+    if isinstance(exc, httpx.ConnectError):
+        for cause in _cause_chain(exc):
+            if isinstance(cause, ssl.SSLError):
+                detail = getattr(cause, "verify_message", None) or cause.reason or str(cause)
+                return ConnectError(
+                    f"TLS failed with {url}: {detail}",
+                    hint="for a plain-HTTP local server use http://; for a self-signed "
+                    "certificate trust it or turn verify_tls off")
+            if isinstance(cause, ConnectionRefusedError):
+                return ConnectError(f"nothing is answering at {url} (connection refused)",
+                                    hint="start the server, or correct the base URL and port")
+            if isinstance(cause, socket.gaierror):
+                return ConnectError(f"cannot resolve the host of {url}: {cause.strerror}",
+                                    hint="check the base URL's host name and your network")
+        return ConnectError(f"cannot connect to {url}: {reason}",
+                            hint="check the base URL and that the server is running")
+    if streamed_bytes:
+        return ProtocolError(
+            f"the stream from {url} broke off after {streamed_bytes} bytes: {reason}",
+            hint="the connection was reset or closed mid-answer; the partial text is kept")
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return ConnectError(f"{url} closed the connection without answering: {reason}",
+                            hint="the server may have crashed or restarted; see its log")
+    return ConnectError(f"request to {url} failed: {reason}")
+
+
+def _retryable_transport(exc: httpx.TransportError) -> bool:
+    """Connection failures are safe to retry; a read timeout means the server has the request
+    (retrying would pile up work and multiply the wait)."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return not any(isinstance(c, ssl.SSLError) for c in _cause_chain(exc))
+    return isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError)
+
+
+def _retryable_status(status: int) -> bool:
+    return status in (408, 409, 429) or status >= 500
+
+
+def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers fit for a log line or a saved record: secret values replaced."""
+    return {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+# --- the client -------------------------------------------------------------------------------
+
+
+class StreamResponse:
+    """A successful response being streamed; iterate :meth:`events` or read :meth:`json`."""
+
+    def __init__(self, client: HttpClient, response: httpx.Response, exchange: _Exchange) -> None:
+        self._client = client
+        self._response = response
+        self._exchange = exchange
+        self.url = str(response.request.url)
+        self.headers = response.headers
+        self.content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        self.received = 0
+
+    def events(self) -> Iterator[SSEEvent]:
+        """Server-sent events as they arrive."""
+        if self.content_type not in ("text/event-stream", ""):
+            raise ProtocolError(f"{self.url} answered with {self.content_type} instead of an "
+                                "event stream", hint="check the base URL points at the API")
+        decoder = SSEDecoder(self.url)
+        for chunk in self._chunks():
+            yield from decoder.feed(chunk)
+        yield from decoder.close()
+
+    def json(self) -> Any:
+        """The whole body parsed as JSON."""
+        body = b"".join(self._chunks())
+        return parse_json(body, self.url)
+
+    def _chunks(self) -> Iterator[bytes]:
+        chunks = self._response.iter_bytes()
+        exchange = self._exchange
+        while True:
+            try:
+                with exchange.active():
+                    chunk = next(chunks, None)
+            except (RunCancelled, _DeadlineExceeded, httpx.TransportError) as exc:
+                raise self._client._failure(exc, exchange, self.url, self.received) from None
+            except httpx.DecodingError as exc:
+                raise ProtocolError(f"the response from {self.url} could not be read: {exc}") \
+                    from None
+            if chunk is None:
+                return
+            self.received += len(chunk)
+            if exchange.cancel.cancelled:
+                raise RunCancelled
+            yield chunk
+
+
+def parse_json(body: bytes, url: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        start = redact(body[:120].decode("utf-8", errors="replace"))
+        raise ProtocolError(f"{url} did not answer with JSON: {start!r}",
+                            hint="check the base URL points at the API") from None
+
+
+class HttpClient:
+    """A connection pool plus the retry / timeout / cancel policy. One per backend instance."""
+
+    def __init__(self, options: HttpOptions, ctx: ErrorContext) -> None:
+        self.options = options
+        self.ctx = ctx
+        limits = httpx.Limits(max_connections=None,
+                              max_keepalive_connections=options.concurrency)
+        timeout = httpx.Timeout(connect=options.connect_timeout, read=options.read_timeout,
+                                write=options.read_timeout, pool=options.total_timeout)
+        self._client = httpx.Client(timeout=timeout, limits=limits, verify=options.verify_tls,
+                                    headers=options.extra_headers, follow_redirects=False)
+        _watch_transports(self._client)
+
+    def close(self) -> None:
+        self._client.close()
+
+    @contextlib.contextmanager
+    def stream(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+               json_body: Any = None, cancel: CancelToken,
+               model: str = "") -> Iterator[StreamResponse]:
+        """Send with retries; yield the successful response for streaming; always close it.
+
+        ``model`` names the model in a 404's hint. Raises BackendError subclasses or
+        RunCancelled.
+        """
+        exchange = _Exchange(cancel, self.options.total_timeout)
+        ctx = dataclasses.replace(self.ctx, model=model) if model else self.ctx
+        try:
+            response = self._send(method, url, headers, json_body, exchange, ctx)
+            try:
+                yield StreamResponse(self, response, exchange)
+            finally:
+                response.close()
+        finally:
+            exchange.close()
+
+    def request_json(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+                     json_body: Any = None, cancel: CancelToken | None = None,
+                     model: str = "") -> Any:
+        """A whole JSON exchange with the same policy (model lists, non-streaming runs)."""
+        with self.stream(method, url, headers=headers, json_body=json_body,
+                         cancel=cancel or CancelToken(), model=model) as response:
+            return response.json()
+
+    def _send(self, method: str, url: str, headers: Mapping[str, str] | None, json_body: Any,
+              exchange: _Exchange, ctx: ErrorContext) -> httpx.Response:
+        attempt = 0
+        while True:
+            if exchange.cancel.cancelled:
+                raise RunCancelled
+            request = self._client.build_request(method, url, headers=headers, json=json_body)
+            try:
+                with exchange.active():
+                    response = self._client.send(request, stream=True)
+            except (RunCancelled, _DeadlineExceeded, httpx.TransportError) as exc:
+                failure = self._failure(exc, exchange, url, 0)
+                if not (isinstance(failure, BackendError) and isinstance(exc, httpx.TransportError)
+                        and _retryable_transport(exc)):
+                    raise failure from None
+                error = failure
+                delay, retry_after = self._backoff(attempt), None
+            else:
+                if response.status_code < 400:
+                    return response
+                body = self._error_body(response, exchange)
+                error = status_error(response.status_code, body, url, ctx)
+                if not _retryable_status(response.status_code):
+                    raise error
+                retry_after = retry_after_seconds(response.headers)
+                delay = retry_after if retry_after is not None else self._backoff(attempt)
+            attempt += 1
+            self._wait_before_retry(error, attempt, delay, retry_after, exchange)
+
+    def _wait_before_retry(self, error: BackendError, attempt: int, delay: float,
+                           retry_after: float | None, exchange: _Exchange) -> None:
+        options = self.options
+        if attempt > options.max_retries:
+            if options.max_retries:
+                error.message += f" (after {options.max_retries} retries)"
+            raise error
+        if retry_after is not None and retry_after > options.retry_after_cap:
+            error.message += (f" (the server asks to retry after {retry_after:g} s, longer "
+                              f"than the {options.retry_after_cap:g} s cap)")
+            raise error
+        if delay >= exchange.remaining():
+            error.message += f" (no time left to retry within {options.total_timeout:g} s)"
+            raise error
+        log.info("retrying %s in %.2f s (attempt %d of %d): %s", self.ctx.service, delay,
+                 attempt, options.max_retries, redact(error.message))
+        if exchange.cancel.wait(delay):
+            raise RunCancelled
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with "equal jitter": between half and all of base * 2^attempt."""
+        ceiling = min(self.options.retry_backoff * 2 ** attempt, 30.0)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _error_body(self, response: httpx.Response, exchange: _Exchange) -> bytes:
+        body = b""
+        try:
+            with exchange.active():
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > _ERROR_BODY_LIMIT:
+                        break
+        except (httpx.TransportError, httpx.StreamError, _DeadlineExceeded):
+            pass  # the status alone still says what went wrong
+        finally:
+            response.close()
+        if exchange.cancel.cancelled:
+            raise RunCancelled
+        return body
+
+    def _failure(self, exc: BaseException, exchange: _Exchange, url: str,
+                 streamed: int) -> BaseException:
+        """The exception to raise for a transport-level failure (cancel wins over all)."""
+        if exchange.cancel.cancelled or isinstance(exc, RunCancelled):
+            return RunCancelled()
+        if isinstance(exc, _DeadlineExceeded):
+            return BackendTimeoutError(
+                f"{url} did not finish within {self.options.total_timeout:g} s (total timeout)",
+                hint="the answer is arriving too slowly; raise total_timeout or lower max_tokens")
+        assert isinstance(exc, httpx.TransportError)
+        return transport_error(exc, url, self.options, streamed_bytes=streamed)

@@ -1,0 +1,122 @@
+"""Timing and text bookkeeping for one run, and the terminal events built from it.
+
+Every streaming backend needs the same arithmetic: time to first token from the moment the request
+is sent, total time, tokens/s over the generation after the first token, and a result that keeps
+whatever text arrived before a failure or a cancel.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Iterator
+from typing import TypeVar
+
+from workbench.backends.base import (
+    Cancelled,
+    CancelToken,
+    Failed,
+    Finished,
+    Started,
+    StreamEvent,
+    TextDelta,
+)
+from workbench.backends.credentials import redact
+from workbench.core.errors import KnownError
+from workbench.core.models import FinishReason, RunRequest, RunResult, SentRequest, Timings, Usage
+
+Plan = TypeVar("Plan")
+
+
+class RunCancelled(Exception):
+    """The CancelToken fired; :func:`run_stream` turns this into the ``Cancelled`` event."""
+
+
+class RunRecorder:
+    """Create it right before sending; feed it text; ask it for the one terminal event."""
+
+    __slots__ = ("_parts", "_start", "_ttft", "request", "usage")
+
+    def __init__(self, request: SentRequest) -> None:
+        self.request = request
+        self.usage = Usage()
+        self._parts: list[str] = []
+        self._start = time.perf_counter()
+        self._ttft: float | None = None
+
+    def text(self, piece: str) -> TextDelta:
+        if self._ttft is None:
+            self._ttft = time.perf_counter() - self._start
+        self._parts.append(piece)
+        return TextDelta(text=piece)
+
+    def whole(self, text: str) -> TextDelta:
+        """A non-streamed answer: all text at once, so there is no time to first token."""
+        self._parts.append(text)
+        return TextDelta(text=text)
+
+    @property
+    def chars(self) -> int:
+        return sum(map(len, self._parts))
+
+    def finished(self, finish_reason: FinishReason) -> Finished:
+        return Finished(result=self._result(finish_reason))
+
+    def failed(self, error: KnownError) -> Failed:
+        result = self._result("error")
+        result.error = redact(str(error))
+        result.error_kind = type(error).__name__
+        return Failed(result=result)
+
+    def cancelled(self) -> Cancelled:
+        return Cancelled(result=self._result("cancelled"))
+
+    def _result(self, finish_reason: FinishReason) -> RunResult:
+        total = time.perf_counter() - self._start
+        rate = None
+        out = self.usage.output_tokens
+        if out and finish_reason != "error":
+            if self._ttft is None:
+                rate = out / total
+            elif out > 1 and total > self._ttft:
+                # Tokens after the first over the time after the first: the decode rate, not
+                # diluted by queueing and prompt processing (those are in ttft_s).
+                rate = (out - 1) / (total - self._ttft)
+        return RunResult(
+            request=self.request,
+            text="".join(self._parts),
+            finish_reason=finish_reason,
+            usage=self.usage,
+            timings=Timings(ttft_s=self._ttft, total_s=total, tokens_per_s=rate),
+        )
+
+
+def run_stream(
+    backend: str,
+    request: RunRequest,
+    cancel: CancelToken,
+    prepare: Callable[[], tuple[SentRequest, Plan]],
+    exchange: Callable[[Plan, RunRecorder], Generator[StreamEvent, None, FinishReason]],
+) -> Iterator[StreamEvent]:
+    """The skeleton of every remote backend's ``stream``: prepare what to send (a failure there
+    ends the run before anything is sent), announce it, run the exchange, and end with exactly
+    one terminal event. ``exchange`` yields deltas and usage and returns the finish reason."""
+    try:
+        sent, plan = prepare()
+    except KnownError as err:
+        unsent = SentRequest(backend=backend, model=request.model, messages=request.messages,
+                             prompt=request.prompt)
+        yield RunRecorder(unsent).failed(err)
+        return
+    yield Started(request=sent)
+    recorder = RunRecorder(sent)
+    try:
+        if cancel.cancelled:
+            raise RunCancelled
+        finish = yield from exchange(plan, recorder)
+    except RunCancelled:
+        yield recorder.cancelled()
+        return
+    except KnownError as err:
+        yield recorder.failed(err)
+        return
+    yield recorder.finished(finish)
