@@ -1,0 +1,217 @@
+"""Run workers: real streams through a thread pool, coalesced, with exactly one terminal signal."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from tests.ui.runs import REQUEST, Endless, Raising, Recorder, chunks, scripted
+from workbench.backends.base import CancelToken
+from workbench.backends.scripted import Step
+from workbench.core.errors import ConnectError
+from workbench.core.models import RunResult
+from workbench.ui.tasks import INTERNAL_ERROR, Progress, TaskError, TaskRunner, TaskWorker, estimate
+from workbench.ui.workers import RepeatRunner, RunManager
+
+
+@pytest.fixture
+def manager(qapp: object) -> RunManager:
+    manager = RunManager()
+    yield manager
+    assert manager.shutdown(10)
+
+
+def test_full_speed_stream_arrives_whole_in_order_coalesced_in_gui_thread(
+    qtbot: QtBot, manager: RunManager
+) -> None:
+    steps = chunks(3000)
+    backend = scripted(*steps)
+    worker = manager.start(backend, REQUEST)
+    rec = Recorder(worker)
+    with qtbot.waitSignal(worker.signals.ended, timeout=20_000):
+        pass
+    assert rec.text() == "".join(s.text or "" for s in steps)
+    names = rec.names()
+    assert names[0] == "started"
+    assert names[-2:] == ["finished", "ended"]
+    assert rec.terminals() == ["finished"]
+    # 3000 deltas, far fewer GUI events: the outbox hands over everything that accumulated
+    assert 1 <= names.count("chunk") < 3000
+    last = [p for n, p in rec.events if n == "chunk"][-1]
+    assert last.total_deltas == 3000
+    assert rec.threads == {threading.get_ident()}  # every signal arrives in the GUI thread
+    assert manager.active() == []
+
+
+def test_cancel_mid_stream_gives_exactly_one_cancelled(qtbot: QtBot, manager: RunManager) -> None:
+    worker = manager.start(scripted(Step(text="Hel"), Step(text="lo"), Step(hang=True)), REQUEST)
+    rec = Recorder(worker)
+    qtbot.waitUntil(lambda: rec.text() == "Hello", timeout=10_000)
+    with qtbot.waitSignal(worker.signals.ended, timeout=10_000) as ended:
+        worker.cancel()
+    result = ended.args[0]
+    assert isinstance(result, RunResult)
+    assert result.finish_reason == "cancelled"
+    assert result.text == "Hello"
+    assert rec.terminals() == ["cancelled"]
+    assert rec.names().count("ended") == 1
+
+
+def test_worker_stops_a_backend_that_ignores_cancel(qtbot: QtBot, manager: RunManager) -> None:
+    backend = Endless()
+    worker = manager.start(backend, REQUEST)
+    rec = Recorder(worker)
+    qtbot.waitUntil(lambda: len(rec.text()) > 100, timeout=10_000)
+    with qtbot.waitSignal(worker.signals.cancelled, timeout=10_000) as cancelled:
+        worker.cancel()
+    assert backend.closed.wait(5)  # the generator was closed, not left running
+    assert cancelled.args[0].text.startswith(rec.text())
+    assert rec.terminals() == ["cancelled"]
+
+
+def test_failed_run_carries_reason_and_kind(qtbot: QtBot, manager: RunManager) -> None:
+    backend = scripted(
+        Step(text="par"), Step(error="no server at 127.0.0.1:9", error_kind="ConnectError")
+    )
+    worker = manager.start(backend, REQUEST)
+    rec = Recorder(worker)
+    with qtbot.waitSignal(worker.signals.failed, timeout=10_000) as failed:
+        pass
+    result = failed.args[0]
+    assert result.error_kind == "ConnectError"
+    assert "no server at 127.0.0.1:9" in (result.error or "")
+    assert rec.terminals() == ["failed"]
+
+
+def test_backend_bug_becomes_a_failed_run_and_is_logged(
+    qtbot: QtBot, manager: RunManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = manager.start(Raising(), REQUEST)
+    with qtbot.waitSignal(worker.signals.failed, timeout=10_000) as failed:
+        pass
+    result = failed.args[0]
+    assert result.error_kind == INTERNAL_ERROR
+    assert "ZeroDivisionError" in (result.error or "")
+    assert result.text == "part"
+    assert any(r.exc_info for r in caplog.records), "the traceback must be logged"
+
+
+def test_concurrency_limit_queues_second_run_until_first_ends(
+    qtbot: QtBot, manager: RunManager
+) -> None:
+    backend = scripted(Step(text="a"), Step(hang=True))  # concurrency 1 by default
+    first = manager.start(backend, REQUEST)
+    second = manager.start(backend, REQUEST)
+    rec2 = Recorder(second)
+    limiter = manager.limits.for_backend(backend.id, backend.options)
+    qtbot.waitUntil(lambda: limiter.waiting == 1 and limiter.in_flight == 1, timeout=10_000)
+    assert rec2.names() == []
+    with qtbot.waitSignal(second.signals.started, timeout=10_000):
+        first.cancel()
+    with qtbot.waitSignal(second.signals.ended, timeout=10_000):
+        second.cancel()
+    assert rec2.terminals() == ["cancelled"]
+
+
+def test_cancel_while_waiting_for_a_slot(qtbot: QtBot, manager: RunManager) -> None:
+    backend = scripted(Step(hang=True))
+    first = manager.start(backend, REQUEST)
+    second = manager.start(backend, REQUEST)
+    limiter = manager.limits.for_backend(backend.id, backend.options)
+    qtbot.waitUntil(lambda: limiter.waiting == 1, timeout=10_000)
+    with qtbot.waitSignal(second.signals.cancelled, timeout=10_000):
+        second.cancel()
+    with qtbot.waitSignal(first.signals.cancelled, timeout=10_000):
+        first.cancel()
+
+
+def test_shutdown_cancels_everything_and_waits(qtbot: QtBot) -> None:
+    manager = RunManager()
+    workers = [manager.start(scripted(Step(hang=True)), REQUEST) for _ in range(3)]
+    recs = [Recorder(w) for w in workers]
+    qtbot.waitUntil(lambda: recs[0].names()[:1] == ["started"], timeout=10_000)
+    assert manager.shutdown(timeout_s=10)
+    qtbot.waitUntil(lambda: all(r.terminals() == ["cancelled"] for r in recs), timeout=10_000)
+
+
+def test_repeat_runner_reports_progress_and_time_left(qtbot: QtBot, manager: RunManager) -> None:
+    backend = scripted(Step(text="one "), Step(delay_s=0.02), Step(text="two"))
+    runner = RepeatRunner(manager, backend, REQUEST, 5, parallel=2)
+    seen: list[Progress] = []
+    runner.progress.connect(seen.append)
+    with qtbot.waitSignal(runner.done, timeout=20_000) as done:
+        runner.start()
+    results = done.args[0]
+    assert [r.text for r in results] == ["one two"] * 5
+    assert [p.done for p in seen] == [0, 1, 2, 3, 4, 5]
+    assert seen[0].eta_s is None
+    assert all(p.eta_s is not None for p in seen[1:])
+    assert seen[-1].eta_s == 0 and seen[-1].fraction == 1.0
+
+
+def test_repeat_runner_cancel_skips_the_rest(qtbot: QtBot, manager: RunManager) -> None:
+    runner = RepeatRunner(manager, scripted(Step(text="x"), Step(hang=True)), REQUEST, 10)
+    with qtbot.waitSignal(runner.runStarted, timeout=10_000):
+        runner.start()
+    with qtbot.waitSignal(runner.done, timeout=10_000) as done:
+        runner.cancel()
+    assert [r.finish_reason for r in done.args[0]] == ["cancelled"]
+
+
+def test_estimate_uses_rate_then_expected_duration() -> None:
+    assert estimate(5, 10, 2.0).eta_s == pytest.approx(2.0)
+    assert estimate(0, 10, 0.5, expected_s=2.0).eta_s == pytest.approx(1.5)
+    assert estimate(0, 10, 3.0, expected_s=2.0).eta_s == 0
+    assert estimate(0, 10, 1.0).eta_s is None
+
+
+def test_task_worker_reports_progress_and_result(qtbot: QtBot) -> None:
+    runner = TaskRunner()
+
+    def work(report: object, cancel: CancelToken) -> str:
+        for i in range(1, 2001):
+            report(i, 2000)  # type: ignore[operator]
+        return "loaded"
+
+    worker = TaskWorker(work, report_interval_s=0.0)
+    seen: list[Progress] = []
+    worker.signals.progress.connect(seen.append)
+    with qtbot.waitSignal(worker.signals.finished, timeout=10_000) as finished:
+        runner.start(worker)
+    assert finished.args == ["loaded"]
+    assert seen[-1].done == 2000 and seen[-1].eta_s == 0
+    assert runner.running() == []
+    assert runner.shutdown(5)
+
+
+def test_task_worker_known_error_keeps_its_hint(qtbot: QtBot) -> None:
+    runner = TaskRunner()
+
+    def work(report: object, cancel: CancelToken) -> None:
+        raise ConnectError("nothing answers at http://127.0.0.1:9", hint="start the server")
+
+    worker = TaskWorker(work)
+    with qtbot.waitSignal(worker.signals.failed, timeout=10_000) as failed:
+        runner.start(worker)
+    error = failed.args[0]
+    assert isinstance(error, TaskError)
+    assert error.kind == "ConnectError" and error.hint == "start the server"
+    assert runner.shutdown(5)
+
+
+def test_task_worker_cancel(qtbot: QtBot) -> None:
+    runner = TaskRunner()
+    started = threading.Event()
+
+    def work(report: object, cancel: CancelToken) -> None:
+        started.set()
+        cancel.wait(30)
+
+    worker = TaskWorker(work)
+    runner.start(worker)
+    assert started.wait(10)
+    with qtbot.waitSignal(worker.signals.cancelled, timeout=10_000):
+        worker.cancel()
+    assert runner.shutdown(5)

@@ -1,0 +1,374 @@
+"""Running model calls and other long work off the GUI thread.
+
+A ``RunWorker`` (a ``QRunnable``) drives one backend stream in a pool thread. Its ``RunSignals``
+object lives in the GUI thread and re-emits everything there, so only plain Python objects cross
+threads and receivers never need locks.
+
+Text does not cross as one queued event per token: the worker appends deltas to an outbox and
+posts a wake-up only when the outbox goes from empty to non-empty. The GUI drains everything
+that accumulated in one go, so a model streaming at full speed costs the event loop one event per
+loop turn, never thousands (views then coalesce further on their own 30–60 Hz timer).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+
+from workbench.backends.base import (
+    Backend,
+    Cancelled,
+    CancelToken,
+    Failed,
+    Finished,
+    Started,
+    StreamEvent,
+    TextDelta,
+    UsageUpdate,
+)
+from workbench.backends.limits import LimitCancelled, Limits, RequestLimiter
+from workbench.core.models import FinishReason, RunRequest, RunResult, SentRequest, Timings, Usage
+from workbench.ui.tasks import INTERNAL_ERROR, Progress, estimate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChunkBatch:
+    """Text that arrived since the last batch, with live statistics measured in the worker.
+
+    ``deltas`` count text events, which is close to (not exactly) the number of tokens.
+    """
+
+    text: str
+    deltas: int
+    total_deltas: int
+    ttft_s: float | None  # first text after the request was sent
+    elapsed_s: float  # from the request being sent to the newest text
+
+    @property
+    def deltas_per_s(self) -> float | None:
+        """Live rate after the first delta (the first one's wait is TTFT, not throughput)."""
+        if self.ttft_s is None or self.total_deltas < 2:
+            return None
+        span = self.elapsed_s - self.ttft_s
+        return (self.total_deltas - 1) / span if span > 0 else None
+
+
+class _Outbox:
+    """Deltas waiting for the GUI thread; ``put`` says when a wake-up must be posted."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parts: list[str] = []
+        self._deltas = 0
+        self.total = 0
+        self.sent_at: float | None = None
+        self.first_at: float | None = None
+        self.last_at = 0.0
+
+    def mark_sent(self) -> None:
+        self.sent_at = time.perf_counter()
+
+    def put(self, text: str) -> bool:
+        now = time.perf_counter()
+        with self._lock:
+            if self.sent_at is None:
+                self.sent_at = now
+            if self.first_at is None:
+                self.first_at = now
+            self.last_at = now
+            self.total += 1
+            self._deltas += 1
+            self._parts.append(text)
+            return len(self._parts) == 1
+
+    def take(self) -> ChunkBatch | None:
+        with self._lock:
+            if not self._parts:
+                return None
+            text, deltas = "".join(self._parts), self._deltas
+            self._parts, self._deltas = [], 0
+            start = self.sent_at if self.sent_at is not None else self.last_at
+            ttft = None if self.first_at is None else self.first_at - start
+            return ChunkBatch(text, deltas, self.total, ttft, self.last_at - start)
+
+
+class RunSignals(QObject):
+    """What a run reports, always emitted in the GUI thread.
+
+    Exactly one of ``finished``, ``failed``, ``cancelled`` is emitted per run, followed by
+    ``ended`` with the same result; every chunk is emitted before it.
+    """
+
+    started = Signal(object)  # SentRequest: exactly what was sent
+    chunk = Signal(object)  # ChunkBatch
+    usage = Signal(object)  # Usage
+    finished = Signal(object)  # RunResult
+    failed = Signal(object)  # RunResult (error, error_kind)
+    cancelled = Signal(object)  # RunResult (the partial text)
+    ended = Signal(object)  # RunResult, after any of the three above
+
+    _posted = Signal(str, object)  # worker thread -> GUI thread
+
+    def __init__(self, outbox: _Outbox) -> None:
+        super().__init__()
+        self._outbox = outbox
+        self.result: RunResult | None = None
+        self._posted.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
+
+    def post(self, kind: str, payload: object = None) -> None:
+        """Called from the worker thread."""
+        self._posted.emit(kind, payload)
+
+    @Slot(str, object)
+    def _dispatch(self, kind: str, payload: object) -> None:
+        if kind == "text":
+            self._drain()
+        elif kind == "started":
+            self.started.emit(payload)
+        elif kind == "usage":
+            self.usage.emit(payload)
+        else:
+            self._drain()
+            assert isinstance(payload, RunResult)
+            self.result = payload
+            terminal = {"finished": self.finished, "failed": self.failed,
+                        "cancelled": self.cancelled}[kind]
+            terminal.emit(payload)
+            self.ended.emit(payload)
+
+    def _drain(self) -> None:
+        batch = self._outbox.take()
+        if batch is not None:
+            self.chunk.emit(batch)
+
+
+def _fallback_request(backend: Backend, request: RunRequest) -> SentRequest:
+    """What we know was asked for when the backend failed before saying what it sent."""
+    return SentRequest(
+        backend=backend.id,
+        model=request.model,
+        messages=request.messages,
+        prompt=request.prompt,
+        seed=request.params.seed,
+    )
+
+
+class RunWorker(QRunnable):
+    """One run of ``request`` on ``backend`` in a pool thread; ``cancel()`` from any thread."""
+
+    def __init__(
+        self, backend: Backend, request: RunRequest, *, limiter: RequestLimiter | None = None
+    ) -> None:
+        super().__init__()
+        self.setAutoDelete(False)  # the RunManager keeps it until its terminal signal arrived
+        self.backend = backend
+        self.request = request
+        self.limiter = limiter
+        self.cancel_token = CancelToken()
+        self._outbox = _Outbox()
+        self.signals = RunSignals(self._outbox)
+        self._text: list[str] = []
+
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.cancel_token.cancelled
+
+    def run(self) -> None:
+        sent = _fallback_request(self.backend, self.request)
+        try:
+            if self.limiter is not None:
+                self.limiter.acquire(self.cancel_token)
+        except LimitCancelled:
+            self._end("cancelled", self._partial(sent, "cancelled"))
+            return
+        try:
+            kind, result = self._stream(sent)
+        except Exception as err:  # a bug in a backend must not kill the worker thread silently
+            log.exception("backend %s raised instead of yielding Failed", self.backend.id)
+            kind, result = "failed", self._partial(
+                sent,
+                "error",
+                error=f"internal error in backend '{self.backend.id}': {type(err).__name__}: {err}",
+                error_kind=INTERNAL_ERROR,
+            )
+        finally:
+            if self.limiter is not None:
+                self.limiter.release()
+        self._end(kind, result)
+
+    def _stream(self, sent: SentRequest) -> tuple[str, RunResult]:
+        events: Iterator[StreamEvent] = self.backend.stream(self.request, self.cancel_token)
+        try:
+            for event in events:
+                if isinstance(event, Started):
+                    sent = event.request
+                    self._outbox.mark_sent()
+                    self.signals.post("started", sent)
+                elif isinstance(event, TextDelta):
+                    if self.cancel_token.cancelled:  # the backend did not notice: stop it here
+                        return "cancelled", self._partial(sent, "cancelled")
+                    self._text.append(event.text)
+                    if self._outbox.put(event.text):
+                        self.signals.post("text")
+                elif isinstance(event, UsageUpdate):
+                    self.signals.post("usage", event.usage)
+                elif isinstance(event, Finished):
+                    return "finished", event.result
+                elif isinstance(event, Failed):
+                    return "failed", event.result
+                elif isinstance(event, Cancelled):
+                    return "cancelled", event.result
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+        if self.cancel_token.cancelled:
+            return "cancelled", self._partial(sent, "cancelled")
+        return "failed", self._partial(
+            sent, "error",
+            error=f"backend '{self.backend.id}' ended its stream without a result",
+            error_kind=INTERNAL_ERROR,
+        )
+
+    def _partial(self, sent: SentRequest, finish: FinishReason, **extra: Any) -> RunResult:
+        out = self._outbox
+        ttft = None if out.first_at is None or out.sent_at is None else out.first_at - out.sent_at
+        total = None if out.sent_at is None else time.perf_counter() - out.sent_at
+        return RunResult(
+            request=sent,
+            text="".join(self._text),
+            finish_reason=finish,
+            usage=Usage(),
+            timings=Timings(ttft_s=ttft, total_s=total),
+            **extra,
+        )
+
+    def _end(self, kind: str, result: RunResult) -> None:
+        self.signals.post(kind, result)
+
+
+class RunManager(QObject):
+    """Starts runs in its own thread pool, applies each backend's concurrency limit, and stops
+    everything on quit."""
+
+    activeChanged = Signal(int)  # runs not yet ended
+
+    def __init__(self, parent: QObject | None = None, *, max_threads: int = 8,
+                 limits: Limits | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(max_threads)
+        self.limits = limits if limits is not None else Limits()
+        self._active: list[RunWorker] = []
+
+    def start(self, backend: Backend, request: RunRequest, *, name: str | None = None) -> RunWorker:
+        """Queue a run; connect to ``worker.signals`` right away (nothing is emitted before the
+        event loop runs again). ``name`` is the configured backend name sharing a limit."""
+        limiter = self.limits.for_backend(name or backend.id, backend.options)
+        worker = RunWorker(backend, request, limiter=limiter)
+        worker.signals.ended.connect(lambda _result, w=worker: self._forget(w))
+        self._active.append(worker)
+        self.activeChanged.emit(len(self._active))
+        self.pool.start(worker)
+        return worker
+
+    def _forget(self, worker: RunWorker) -> None:
+        if worker in self._active:
+            self._active.remove(worker)
+            self.activeChanged.emit(len(self._active))
+
+    def active(self) -> list[RunWorker]:
+        return list(self._active)
+
+    def cancel_all(self) -> None:
+        for worker in self._active:
+            worker.cancel()
+
+    def shutdown(self, timeout_s: float = 5.0) -> bool:
+        """Cancel every run and wait for the threads; False if one is still busy at the timeout
+        (a backend stuck in a blocking call). Call on quit."""
+        self.cancel_all()
+        return self.pool.waitForDone(round(timeout_s * 1000))
+
+
+class RepeatRunner(QObject):
+    """Runs one request ``count`` times, ``parallel`` at a time, with progress and time left.
+
+    Cancelling stops the runs in flight and skips the rest; ``done`` then lists the results that
+    exist (cancelled ones included), in run order.
+    """
+
+    runStarted = Signal(int, object)  # index, RunWorker
+    runEnded = Signal(int, object)  # index, RunResult
+    progress = Signal(object)  # Progress over the runs
+    done = Signal(list)  # list[RunResult]
+
+    def __init__(
+        self,
+        manager: RunManager,
+        backend: Backend,
+        request: RunRequest,
+        count: int,
+        *,
+        parallel: int = 1,
+        name: str | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        if count < 1 or parallel < 1:
+            raise ValueError("count and parallel must be at least 1")
+        self.manager, self.backend, self.request = manager, backend, request
+        self.count, self.parallel, self.name = count, parallel, name
+        self.results: dict[int, RunResult] = {}
+        self._workers: dict[int, RunWorker] = {}
+        self._next = 0
+        self._cancelled = False
+        self._start = 0.0
+
+    def start(self) -> None:
+        self._start = time.perf_counter()
+        self.progress.emit(estimate(0, self.count, 0.0))
+        for _ in range(min(self.parallel, self.count)):
+            self._launch()
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        for worker in list(self._workers.values()):
+            worker.cancel()
+
+    @property
+    def finished_count(self) -> int:
+        return len(self.results)
+
+    def _launch(self) -> None:
+        index = self._next
+        self._next += 1
+        worker = self.manager.start(self.backend, self.request, name=self.name)
+        self._workers[index] = worker
+        worker.signals.ended.connect(lambda result, i=index: self._ended(i, result))
+        self.runStarted.emit(index, worker)
+
+    def _ended(self, index: int, result: RunResult) -> None:
+        self._workers.pop(index, None)
+        self.results[index] = result
+        self.runEnded.emit(index, result)
+        elapsed = time.perf_counter() - self._start
+        self.progress.emit(estimate(len(self.results), self.count, elapsed))
+        if not self._cancelled and self._next < self.count:
+            self._launch()
+        elif not self._workers:
+            self.done.emit([self.results[i] for i in sorted(self.results)])
+
+
+__all__ = ["ChunkBatch", "Progress", "RepeatRunner", "RunManager", "RunSignals", "RunWorker"]
