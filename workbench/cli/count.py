@@ -20,6 +20,8 @@ def _positive(value: str) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from workbench.core.paths import config_dir
+
     p = subparsers.add_parser(
         "count",
         help="count the tokens of a template or a text",
@@ -27,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "values) or of --text. Says whether the count is exact (the model's own tokenizer) or an "
         "estimate (≈), which encoding counted it, whether prompt + --max-tokens fits the model's "
         "context window, and the cost at list price when the model's price is known. Models, "
-        "windows and prices come from resources/models.yaml; a models.yaml in the config folder "
-        "overrides and extends it.",
+        "windows and prices come from resources/models.yaml; "
+        f"{config_dir() / 'models.yaml'} overrides and extends it.",
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument(

@@ -113,7 +113,7 @@ def load_encoding(name: str) -> tiktoken.Encoding:
         raise UnknownEncodingError(name)
     try:
         spec = _offline_constructors()[name]()
-    except _NotBundled:
+    except (_NotBundled, KeyError):  # KeyError: an older tiktoken without this encoding
         raise UnknownEncodingError(name) from None
     return tiktoken.Encoding(**spec)
 
