@@ -1,7 +1,7 @@
 """Test set-up shared by every test.
 
 Qt runs offscreen; each test gets its own WORKBENCH_HOME so nothing touches the user's files.
-``WORKBENCH_NO_QT=1`` hides PySide6 entirely (run with ``-p no:pytestqt``), proving the non-UI
+``WORKBENCH_NO_QT=1`` hides PySide6 entirely (run with ``-p no:pytest-qt``), proving the non-UI
 layers import and pass without it.
 """
 
