@@ -17,7 +17,9 @@ from workbench.core.errors import KnownError
 
 def test_save_load_and_open_a_named_instance(workbench_home: Path) -> None:
     saved = config.add_config(
-        "flaky", "scripted", {"script": [{"text": "a"}, {"error": "boom", "error_kind": "ServerError"}]}
+        "flaky",
+        "scripted",
+        {"script": [{"text": "a"}, {"error": "boom", "error_kind": "ServerError"}]},
     )
     assert saved.options["script"][1]["error_kind"] == "ServerError"
     path = config.config_path()
@@ -35,7 +37,9 @@ def test_save_load_and_open_a_named_instance(workbench_home: Path) -> None:
 
 def test_a_config_named_like_a_backend_changes_its_defaults(tmp_path: Path) -> None:
     config.add_config("llamacpp", "llamacpp", {"model_dirs": [str(tmp_path)], "n_threads": 1})
-    assert config.load_configs()["llamacpp"].options == {"model_dirs": [str(tmp_path)]}  # defaults dropped
+    assert config.load_configs()["llamacpp"].options == {
+        "model_dirs": [str(tmp_path)]
+    }  # defaults dropped
     backend = config.open_backend("llamacpp")
     assert isinstance(backend, LlamaCppBackend)
     assert backend.options.model_dirs == [str(tmp_path)]
@@ -64,7 +68,9 @@ def test_status_of_ids_and_names() -> None:
     registry = Registry()
     assert config.status("llamacpp", registry=registry, configs={}) == "ok"
     configs = {"x": config.BackendConfig(name="x", backend="llamacpp", options={"n_ctx": 5})}
-    assert config.status("x", registry=registry, configs=configs).startswith("broken: backend 'llamacpp' option n_ctx")
+    assert config.status("x", registry=registry, configs=configs).startswith(
+        "broken: backend 'llamacpp' option n_ctx"
+    )
     with pytest.raises(BackendUnavailableError, match="no backend 'missing'"):
         config.open_backend("missing", registry=registry, configs=configs)
 

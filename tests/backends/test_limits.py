@@ -117,9 +117,8 @@ def test_rate_limit_spaces_request_starts() -> None:
     lock = threading.Lock()
 
     def work() -> None:
-        with limiter.slot():
-            with lock:
-                starts.append(time.monotonic())
+        with limiter.slot(), lock:
+            starts.append(time.monotonic())
 
     threads = [threading.Thread(target=work) for _ in range(3)]
     began = time.monotonic()

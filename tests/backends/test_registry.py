@@ -17,7 +17,7 @@ from workbench.core.models import Message, PromptTemplate
 from workbench.core.template_files import dumps
 
 REPO = Path(__file__).resolve().parents[2]
-PLUGIN = '''
+PLUGIN = """
 from workbench.backends.base import Backend, BackendOptions, ModelInfo
 from workbench.backends.scripted import ScriptedBackend
 from workbench.core.params import Capabilities
@@ -46,7 +46,7 @@ class NeedsUrl(ScriptedBackend):
 
 def helper():
     return 1
-'''
+"""
 
 
 def make_plugin_site(root: Path) -> Path:
@@ -145,13 +145,16 @@ def test_listing_ids_imports_no_backend_module() -> None:
         from workbench.backends.registry import Registry
         r = Registry()
         r.ids()
-        before = sorted(m for m in sys.modules if m.startswith(("workbench.backends.", "llama_cpp")))
+        watched = ("workbench.backends.", "llama_cpp")
+        before = sorted(m for m in sys.modules if m.startswith(watched))
         r.load("scripted")
-        after = sorted(m for m in sys.modules if m.startswith(("workbench.backends.", "llama_cpp")))
+        after = sorted(m for m in sys.modules if m.startswith(watched))
         print(before, after)
         """
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
     before, after = out.stdout.strip().split("] [")
     assert "scripted" not in before and "llamacpp" not in before and "llama_cpp" not in before
     assert "workbench.backends.scripted" in after and "llama_cpp" not in after
@@ -162,7 +165,11 @@ def test_cli_lists_a_broken_plugin_and_keeps_working(tmp_path: Path) -> None:
     workbench = Path(sys.executable).parent / "workbench"
     env = _env_with(site) | {"WORKBENCH_HOME": str(tmp_path / "home")}
     listed = subprocess.run(
-        [str(workbench), "backends", "--json", "--no-models"], capture_output=True, text=True, env=env, timeout=120
+        [str(workbench), "backends", "--json", "--no-models"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert listed.returncode == 0, listed.stderr
     entries = {e["name"]: e for e in json.loads(listed.stdout)}
@@ -170,7 +177,9 @@ def test_cli_lists_a_broken_plugin_and_keeps_working(tmp_path: Path) -> None:
     assert entries["needsurl"]["status"] == "not configured"
     assert entries["llamacpp"]["status"] == "ok"
     template = tmp_path / "t.prompt.yaml"
-    template.write_text(dumps(PromptTemplate(name="t", messages=[Message(role="user", content="hi")])))
+    template.write_text(
+        dumps(PromptTemplate(name="t", messages=[Message(role="user", content="hi")]))
+    )
     ran = subprocess.run(
         [str(workbench), "run", str(template), "--backend", "brokenimport"],
         capture_output=True,

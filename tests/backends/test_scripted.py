@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from workbench.backends.base import (
     TERMINAL,
-    CancelToken,
     Cancelled,
+    CancelToken,
     Failed,
     Finished,
     Started,
@@ -57,7 +57,9 @@ def test_replays_chunks_in_order_and_finishes() -> None:
 
 
 def test_scripted_error_is_a_failed_event_with_its_kind() -> None:
-    events = events_of(backend(Step(text="par"), Step(error="slow down", error_kind="RateLimitError")))
+    events = events_of(
+        backend(Step(text="par"), Step(error="slow down", error_kind="RateLimitError"))
+    )
     assert_one_terminal_last(events)
     failed = events[-1]
     assert isinstance(failed, Failed)

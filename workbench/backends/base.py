@@ -108,8 +108,8 @@ class BackendOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    concurrency: int = Field(1, ge=1, le=64, description="Requests in flight at once")
-    requests_per_minute: int | None = Field(None, ge=1, description="Optional rate limit")
+    concurrency: int = Field(default=1, ge=1, le=64, description="Requests in flight at once")
+    requests_per_minute: int | None = Field(default=None, ge=1, description="Optional rate limit")
 
 
 class ModelInfo(BaseModel):
@@ -153,7 +153,9 @@ class Backend(ABC):
         """Release connections and loaded models."""
 
 
-def run_to_result(backend: Backend, request: RunRequest, cancel: CancelToken | None = None) -> RunResult:
+def run_to_result(
+    backend: Backend, request: RunRequest, cancel: CancelToken | None = None
+) -> RunResult:
     """Drain a stream and return its terminal result (for the CLI, services and tests)."""
     for event in backend.stream(request, cancel or CancelToken()):
         if isinstance(event, TERMINAL):

@@ -73,14 +73,18 @@ class ChatTemplate:
         )
 
     def render(
-        self, messages: Sequence[RenderedMessage], add_generation_prompt: bool = True
+        self,
+        messages: Sequence[RenderedMessage],
+        add_generation_prompt: bool = True,
+        tools: list[dict[str, Any]] | None = None,
     ) -> RenderedPrompt:
         """The prompt text for ``messages``; a template that refuses them (e.g. "System role
-        not supported") raises ``TemplateError`` with the template's own message."""
+        not supported") raises ``TemplateError`` with the template's own message. ``tools`` are
+        function definitions in OpenAI's format, for templates that lay them out."""
         self._formatter.add_generation_prompt = add_generation_prompt
         try:
             result = self._formatter(
-                messages=[{"role": m.role, "content": m.content} for m in messages]
+                messages=[{"role": m.role, "content": m.content} for m in messages], tools=tools
             )
         except (jinja2.TemplateError, ValueError, TypeError, LookupError) as err:
             raise TemplateError(

@@ -220,6 +220,8 @@ def find(model: str, model_path: str | None = None, model_dirs: Iterable[str] = 
     if path.is_file():
         path = path.resolve()
         return LocalModel(str(path), path, path.name, "configured")
+    if model.lower().endswith(".gguf") or os.sep in model:
+        raise NotFoundError(f"model file not found: {path}")
     for candidate in scan_folders([default_model_dir(), *(Path(d) for d in model_dirs)]):
         if candidate.path is not None and model in (candidate.path.name, candidate.path.stem):
             return candidate
