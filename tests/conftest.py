@@ -50,7 +50,7 @@ def _fixtures_dir() -> Path | None:
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Iterator[Path]:
-    """../shared/fixtures (or $WORKBENCH_FIXTURES). CI sets the variable, so there it never skips."""
+    """../shared/fixtures (or $WORKBENCH_FIXTURES); CI sets the variable, so it never skips."""
     path = _fixtures_dir()
     if path is None:
         if os.environ.get("CI"):

@@ -54,7 +54,9 @@ def test_greedy_folds_into_temperature_and_top_k() -> None:
 
 def test_merged_overrides_only_what_is_set() -> None:
     base = Params(temperature=0.7, top_p=0.9, max_tokens=100)
-    assert base.merged(Params(temperature=0.2)) == Params(temperature=0.2, top_p=0.9, max_tokens=100)
+    assert base.merged(Params(temperature=0.2)) == Params(
+        temperature=0.2, top_p=0.9, max_tokens=100
+    )
 
 
 def test_every_parameter_has_a_tooltip() -> None:
@@ -75,7 +77,9 @@ def test_capabilities_split_sent_and_ignored() -> None:
         caps.split(Params(temperature=1.5))
     relaxed = caps.with_overrides({"temperature": ParamCapability(maximum=2)})
     assert relaxed.split(Params(temperature=1.5))[0] == {"temperature": 1.5}
-    assert caps.with_overrides({"stop": ParamCapability(supported=False)}).status("stop") == "ignored"
+    assert (
+        caps.with_overrides({"stop": ParamCapability(supported=False)}).status("stop") == "ignored"
+    )
 
 
 def test_builtin_presets_match_the_recommended_starting_points() -> None:
@@ -102,6 +106,8 @@ def test_user_presets_extend_and_override_builtins(tmp_path: Path) -> None:
 
 
 def test_a_broken_preset_file_is_a_clear_error(tmp_path: Path) -> None:
-    (tmp_path / "bad.yaml").write_text("- name: x\n  params:\n    temperature: 7\n", encoding="utf-8")
-    with pytest.raises(ParameterError, match="bad.yaml"):
+    (tmp_path / "bad.yaml").write_text(
+        "- name: x\n  params:\n    temperature: 7\n", encoding="utf-8"
+    )
+    with pytest.raises(ParameterError, match=r"bad\.yaml"):
         load_presets(resources_dir() / "presets.yaml", tmp_path)

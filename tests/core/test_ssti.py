@@ -18,9 +18,26 @@ from workbench.core.templates import render_text
 
 _WATCHING = False
 _EVENTS: list[tuple[str, Any]] = []
-_DANGEROUS = ("open", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen",
-              "socket.connect", "socket.getaddrinfo", "os.remove", "os.rename", "os.mkdir",
-              "ctypes", "import", "compile", "exec", "os.listdir", "os.scandir", "shutil")
+_DANGEROUS = (
+    "open",
+    "os.system",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "subprocess.Popen",
+    "socket.connect",
+    "socket.getaddrinfo",
+    "os.remove",
+    "os.rename",
+    "os.mkdir",
+    "ctypes",
+    "import",
+    "compile",
+    "exec",
+    "os.listdir",
+    "os.scandir",
+    "shutil",
+)
 
 
 def _jinja_compiling(event: str, args: Any) -> bool:
@@ -50,11 +67,15 @@ def _payloads(fixtures: Path) -> list[str]:
     folder = fixtures / "ssti"
     found = [
         line
-        for line in (folder / "PayloadsAllTheThings-ssti.fuzz").read_text(encoding="utf-8").splitlines()
+        for line in (folder / "PayloadsAllTheThings-ssti.fuzz")
+        .read_text(encoding="utf-8")
+        .splitlines()
         if line.strip()
     ]
     in_code = False
-    for line in (folder / "PayloadsAllTheThings-SSTI-Python.md").read_text(encoding="utf-8").splitlines():
+    for line in (
+        (folder / "PayloadsAllTheThings-SSTI-Python.md").read_text(encoding="utf-8").splitlines()
+    ):
         if line.startswith("```"):
             in_code = not in_code
         elif in_code and line.strip():

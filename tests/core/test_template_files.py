@@ -38,18 +38,46 @@ params = st.builds(
 @st.composite
 def templates(draw: st.DrawFn) -> PromptTemplate:
     mode = draw(st.sampled_from(["chat", "completion"]))
-    variables = draw(st.lists(st.builds(Variable, name=names, description=texts, default=st.none() | texts), max_size=3, unique_by=lambda v: v.name))
+    variables = draw(
+        st.lists(
+            st.builds(Variable, name=names, description=texts, default=st.none() | texts),
+            max_size=3,
+            unique_by=lambda v: v.name,
+        )
+    )
     return PromptTemplate(
         name=draw(texts.filter(bool)),
         description=draw(texts),
         tags=draw(st.lists(texts, max_size=3)),
         technique=draw(st.sampled_from(["zero-shot", "few-shot", "chain-of-thought"])),
         mode=mode,
-        messages=draw(st.lists(st.builds(Message, role=st.sampled_from(["system", "user", "assistant"]), content=texts, literal=st.booleans()), max_size=3)) if mode == "chat" else [],
+        messages=draw(
+            st.lists(
+                st.builds(
+                    Message,
+                    role=st.sampled_from(["system", "user", "assistant"]),
+                    content=texts,
+                    literal=st.booleans(),
+                ),
+                max_size=3,
+            )
+        )
+        if mode == "chat"
+        else [],
         text=draw(texts) if mode == "completion" else "",
         variables=variables,
-        examples=draw(st.lists(st.builds(Example, input=texts, output=texts, rationale=texts), max_size=2)),
-        few_shot=draw(st.builds(FewShot, k=st.none() | st.integers(0, 5), order=st.sampled_from(["fixed", "shuffle"]), seed=st.integers(0, 99), separator=texts)),
+        examples=draw(
+            st.lists(st.builds(Example, input=texts, output=texts, rationale=texts), max_size=2)
+        ),
+        few_shot=draw(
+            st.builds(
+                FewShot,
+                k=st.none() | st.integers(0, 5),
+                order=st.sampled_from(["fixed", "shuffle"]),
+                seed=st.integers(0, 99),
+                separator=texts,
+            )
+        ),
         components=draw(st.builds(Components, instruction=texts, context=texts)),
         parameters=draw(params),
         answer_pattern=draw(texts),
@@ -108,16 +136,30 @@ def test_unchanged_hand_written_file_is_kept_byte_for_byte(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("text", "line", "reason"),
     [
-        ("format_version: 1\nname: x\nmessages:\n  - role: user\n    content: [unclosed\n", 6, "not valid YAML"),
-        ("format_version: 1\nname: x\nmessages:\n  - role: robot\n    content: hi\n", 4, "messages.0.role"),
-        ("format_version: 1\nname: x\nparameters:\n  temperature: 9\n", 4, "parameters.temperature"),
+        (
+            "format_version: 1\nname: x\nmessages:\n  - role: user\n    content: [unclosed\n",
+            6,
+            "not valid YAML",
+        ),
+        (
+            "format_version: 1\nname: x\nmessages:\n  - role: robot\n    content: hi\n",
+            4,
+            "messages.0.role",
+        ),
+        (
+            "format_version: 1\nname: x\nparameters:\n  temperature: 9\n",
+            4,
+            "parameters.temperature",
+        ),
         ("format_version: 1\nname: x\nbogus_key: 1\n", 3, "bogus_key"),
         ("name: x\n", 1, "format_version"),
         ("format_version: 99\nname: x\n", 1, "newer than this app"),
         ("- just\n- a list\n", 1, "mapping"),
     ],
 )
-def test_bad_files_name_file_line_and_reason(tmp_path: Path, text: str, line: int, reason: str) -> None:
+def test_bad_files_name_file_line_and_reason(
+    tmp_path: Path, text: str, line: int, reason: str
+) -> None:
     path = tmp_path / "bad.prompt.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(TemplateFileError) as info:

@@ -19,7 +19,11 @@ def test_render_messages_with_values_and_defaults() -> None:
     template = chat(
         Message(role="system", content="You are {{ persona }}."),
         Message(role="user", content="Summarize {{ ticket }} in {{ n }} bullets."),
-        variables=[Variable(name="persona", default="helpful"), Variable(name="ticket"), Variable(name="n", default="3")],
+        variables=[
+            Variable(name="persona", default="helpful"),
+            Variable(name="ticket"),
+            Variable(name="n", default="3"),
+        ],
     )
     messages = render(template, {"ticket": "T-1"})
     assert [(m.role, m.content) for m in messages] == [
@@ -72,7 +76,9 @@ def test_syntax_errors_give_line_and_column(source: str, line: int, column: int)
 def test_discovery_finds_variables_in_loops_and_conditionals() -> None:
     template = chat(
         Message(role="system", content="{% if formal %}Be formal.{% endif %}"),
-        Message(role="user", content="{% for d in docs %}{{ d }} {{ sep }}{% endfor %}{{ question }}"),
+        Message(
+            role="user", content="{% for d in docs %}{{ d }} {{ sep }}{% endfor %}{{ question }}"
+        ),
         variables=[Variable(name="question"), Variable(name="unused_one")],
     )
     found = discover(template)
@@ -124,9 +130,14 @@ def test_few_shot_examples_k_order_and_budget() -> None:
         few_shot=FewShot(k=3, separator="\n"),
     )
     (message,) = render(template, {"q": "x"})
-    assert message.content == "Input: q0\nOutput: a0\nInput: q1\nOutput: a1\nInput: q2\nOutput: a2\nInput: x\nOutput:"
+    assert (
+        message.content
+        == "Input: q0\nOutput: a0\nInput: q1\nOutput: a1\nInput: q2\nOutput: a2\nInput: x\nOutput:"
+    )
 
-    shuffled = template.model_copy(update={"few_shot": FewShot(k=3, order="shuffle", seed=7, separator="\n")})
+    shuffled = template.model_copy(
+        update={"few_shot": FewShot(k=3, order="shuffle", seed=7, separator="\n")}
+    )
     first = render(shuffled, {"q": "x"})
     assert first == render(shuffled, {"q": "x"})
     assert first != render(template, {"q": "x"})
@@ -137,7 +148,12 @@ def test_few_shot_examples_k_order_and_budget() -> None:
 
 
 def test_completion_templates() -> None:
-    template = PromptTemplate(name="c", mode="completion", text="Q: {{ q }}\nA:", variables=[Variable(name="q", default="2+2?")])
+    template = PromptTemplate(
+        name="c",
+        mode="completion",
+        text="Q: {{ q }}\nA:",
+        variables=[Variable(name="q", default="2+2?")],
+    )
     assert render_completion(template) == "Q: 2+2?\nA:"
     (message,) = render(template)
     assert message.content == "Q: 2+2?\nA:"

@@ -149,7 +149,7 @@ class Backend(ABC):
         """Version of the library or server behind this backend, recorded with each result."""
         return ""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections and loaded models."""
 
 

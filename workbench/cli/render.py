@@ -15,7 +15,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "exactly what would be sent to a model.",
     )
     p.add_argument("template", metavar="TEMPLATE")
-    p.add_argument("--var", action="append", metavar="NAME=VALUE", help="a variable value (NAME=@FILE reads a file)")
+    p.add_argument(
+        "--var",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a variable value (NAME=@FILE reads a file)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 

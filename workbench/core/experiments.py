@@ -17,7 +17,7 @@ class _Model(BaseModel):
 
 
 class AssertionSpec(_Model):
-    """One check on an output, e.g. ``contains`` with a value; ``negate`` is promptfoo's ``not-``."""
+    """One check on an output, e.g. ``contains`` a value; ``negate`` is promptfoo's ``not-``."""
 
     type: str
     value: Any = None

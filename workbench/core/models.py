@@ -11,7 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Role = Literal["system", "user", "assistant"]
-FinishReason = Literal["stop", "length", "error", "cancelled", "tool_calls", "content_filter", "other"]
+FinishReason = Literal[
+    "stop", "length", "error", "cancelled", "tool_calls", "content_filter", "other"
+]
 
 FORMAT_VERSION = 1
 
@@ -38,7 +40,7 @@ class Variable(_Model):
 
 
 class Example(_Model):
-    """A few-shot example as data: the inputs, the wanted output and an optional worked rationale."""
+    """A few-shot example as data: the input, the wanted output and an optional rationale."""
 
     input: str
     output: str
@@ -107,8 +109,9 @@ class Params(_Model):
 
     def merged(self, override: Params) -> Params:
         """These parameters with every value set in ``override`` replacing them."""
-        return Params.model_validate({**self.model_dump(exclude_defaults=True),
-                                       **override.model_dump(exclude_defaults=True)})
+        return Params.model_validate(
+            {**self.model_dump(exclude_defaults=True), **override.model_dump(exclude_defaults=True)}
+        )
 
 
 class PromptTemplate(_Model):

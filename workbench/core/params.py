@@ -85,9 +85,13 @@ class Capabilities(BaseModel):
             for item in value if isinstance(value, list) else [value]:
                 if isinstance(item, int | float) and not isinstance(item, bool):
                     if cap.minimum is not None and item < cap.minimum:
-                        raise ParameterError(f"{name} = {item} is below this backend's minimum {cap.minimum:g}")
+                        raise ParameterError(
+                            f"{name} = {item} is below this backend's minimum {cap.minimum:g}"
+                        )
                     if cap.maximum is not None and item > cap.maximum:
-                        raise ParameterError(f"{name} = {item} is above this backend's maximum {cap.maximum:g}")
+                        raise ParameterError(
+                            f"{name} = {item} is above this backend's maximum {cap.maximum:g}"
+                        )
             sent[name] = value
         return sent, ignored
 
@@ -123,7 +127,11 @@ def load_presets(builtin_file: Path, user_dir: Path | None = None) -> dict[str, 
 def dump_presets(presets: list[Preset]) -> str:
     """Preset file text (the format ``load_presets`` reads)."""
     items = [
-        {"name": p.name, "description": p.description, "params": p.params.model_dump(exclude_defaults=True)}
+        {
+            "name": p.name,
+            "description": p.description,
+            "params": p.params.model_dump(exclude_defaults=True),
+        }
         for p in presets
     ]
     return yaml.safe_dump(items, sort_keys=False, allow_unicode=True)

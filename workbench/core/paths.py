@@ -29,7 +29,9 @@ def data_dir() -> Path:
 def config_dir() -> Path:
     """Settings, user presets, backend configurations (never secrets)."""
     home = _home()
-    return home / "config" if home else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    return (
+        home / "config" if home else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    )
 
 
 def cache_dir() -> Path:

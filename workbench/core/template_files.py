@@ -88,7 +88,9 @@ def loads(text: str, source: str = "<text>") -> PromptTemplate:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise TemplateFileError(source, f"not valid YAML: {err.problem or err}", line=line) from None
+        raise TemplateFileError(
+            source, f"not valid YAML: {err.problem or err}", line=line
+        ) from None
     except yaml.YAMLError as err:
         raise TemplateFileError(source, f"not valid YAML: {err}") from None
     if not isinstance(data, dict):

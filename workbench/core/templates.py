@@ -85,9 +85,9 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 raise SecurityError("exponent too large")
             return left**right
         for seq, times in ((left, right), (right, left)):
-            if isinstance(seq, str | list | tuple) and isinstance(times, int):
-                if len(seq) * times > MAX_OUTPUT_CHARS:
-                    raise SecurityError("repetition too large")
+            sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
+            if sized and len(seq) * times > MAX_OUTPUT_CHARS:
+                raise SecurityError("repetition too large")
         return left * right
 
 
@@ -293,7 +293,14 @@ def render_text(source: str, values: Mapping[str, Any], where: str = "") -> str:
         return "".join(out)
     except TemplateError:
         raise
-    except (JinjaTemplateError, TypeError, ValueError, ArithmeticError, LookupError, RuntimeError) as err:
+    except (
+        JinjaTemplateError,
+        TypeError,
+        ValueError,
+        ArithmeticError,
+        LookupError,
+        RuntimeError,
+    ) as err:
         raise _render_error(err, where) from None
 
 
@@ -328,7 +335,9 @@ def context_for(
     count_tokens: Callable[[str], int] | None = None,
 ) -> dict[str, Any]:
     """The values a template's bodies are rendered with: defaults, examples and parts."""
-    context: dict[str, Any] = {v.name: v.default for v in template.variables if v.default is not None}
+    context: dict[str, Any] = {
+        v.name: v.default for v in template.variables if v.default is not None
+    }
     context.update(values or {})
     shots = select_examples(template.examples, template, count_tokens)
     context["examples"] = [ex.model_dump() for ex, _ in shots]
@@ -353,7 +362,9 @@ def render(
     return [
         RenderedMessage(
             role=m.role,
-            content=m.content if m.literal else render_text(m.content, context, f"messages[{i}] ({m.role})"),
+            content=m.content
+            if m.literal
+            else render_text(m.content, context, f"messages[{i}] ({m.role})"),
         )
         for i, m in enumerate(template.messages)
     ]
@@ -379,5 +390,5 @@ def literal(text: str) -> str:
     Jinja would read ``{{`` as an expression and normalise CRLF to LF; both are escaped.
     """
     return "".join(
-        "{{ %r }}" % piece if i % 2 else piece for i, piece in enumerate(_SPECIAL.split(text))
+        f"{{{{ {piece!r} }}}}" if i % 2 else piece for i, piece in enumerate(_SPECIAL.split(text))
     )
