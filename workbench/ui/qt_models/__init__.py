@@ -1,0 +1,1 @@
+"""Qt item models over the domain's data (tables and lists the widgets show and edit)."""

@@ -1,0 +1,290 @@
+"""What the preview shows, computed off the GUI thread: render, count, fit, cost, token spans.
+
+``PreviewComputer`` keeps state between previews (the tokenizer per model, one
+``IncrementalCounter`` per message and for the raw prompt), so typing into a large template
+re-encodes only the region around the edit. It is used from one worker thread at a time.
+Everything it returns is plain Python, ready for the GUI thread to apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from workbench.core.errors import KnownError, TemplateError
+from workbench.core.incremental import IncrementalCounter, is_boundary
+from workbench.core.model_table import Cost, cost_of, load_model_table
+from workbench.core.models import PromptTemplate, RenderedMessage
+from workbench.core.templates import render, render_completion
+from workbench.core.tokens import (
+    ChatCount,
+    ContextFit,
+    TiktokenTokenizer,
+    Tokenizer,
+    count_chat,
+    fit_context,
+    format_count,
+    tokenizer_for,
+)
+from workbench.ui.widgets.text_edits import Edit, Segment, for_display, segment_edits, utf16_len
+
+#: A function that turns rendered messages into the raw prompt a local model reads.
+RawPromptFunction = Callable[[list[RenderedMessage]], str]
+
+#: How much text the token view colours by default (~5,000 tokens); more on request.
+TOKEN_VIEW_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    """Everything one preview depends on."""
+
+    template: PromptTemplate
+    values: dict[str, str]
+    model: str | None = None
+    max_tokens: int | None = None
+    context_window: int | None = None  # overrides the model table's window
+    raw_prompt: RawPromptFunction | None = None
+    want_tokens: bool = False
+    token_chars: int = TOKEN_VIEW_CHARS
+    shown_messages: tuple[Segment, ...] = ()
+    shown_raw: tuple[Segment, ...] = ()
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """The text of the token view with the tokens to colour, in UTF-16 positions."""
+
+    text: str
+    starts: list[int]
+    ends: list[int]
+    ids: list[int]
+    headers: list[tuple[int, int]]
+    shown_tokens: int
+    truncated: bool
+
+
+@dataclass
+class Preview:
+    """A rendered, counted preview (or the error that stopped it)."""
+
+    request: PreviewRequest
+    error: TemplateError | None = None
+    completion: bool = False
+    messages: list[RenderedMessage] = field(default_factory=list)
+    content_tokens: list[int] = field(default_factory=list)
+    message_segments: tuple[Segment, ...] = ()
+    message_edits: list[Edit] | None = None
+    raw_prompt: str | None = None
+    raw_error: TemplateError | None = None
+    raw_segments: tuple[Segment, ...] = ()
+    raw_edits: list[Edit] | None = None
+    total: int = 0
+    exact: bool = False
+    tokenizer: str = ""
+    note: str = ""
+    counted: str = "messages"  # "messages" | "raw prompt" | "text"
+    reply_priming: int = 0
+    fit: ContextFit | None = None
+    context_window: int | None = None
+    cost: Cost | None = None
+    tokens: TokenView | None = None
+
+    @property
+    def count_text(self) -> str:
+        """"1,234" or "≈ 1,234"."""
+        return format_count(self.total, self.exact)
+
+
+class _Precounted(TiktokenTokenizer):
+    """A tiktoken tokenizer that answers for texts already counted incrementally.
+
+    ``count_chat`` counts each message's fields with the tokenizer it is given; handing it this
+    one lets the message contents' counts come from the ``IncrementalCounter``s while the
+    accounting (and its exactness rule for tiktoken encodings) stays ``count_chat``'s own.
+    """
+
+    def __init__(self, base: TiktokenTokenizer, known: dict[str, int]) -> None:
+        super().__init__(base.name, exact=base.exact, note=base.note)
+        self._known = known
+
+    def count(self, text: str) -> int:
+        known = self._known.get(text)
+        return known if known is not None else super().count(text)
+
+
+class PreviewComputer:
+    """Computes previews; keeps tokenizers and incremental counters between them."""
+
+    def __init__(self) -> None:
+        self._tokenizers: dict[str | None, Tokenizer] = {}
+        self._counters: list[IncrementalCounter] = []
+        self._raw_counter: IncrementalCounter | None = None
+
+    def tokenizer(self, model: str | None) -> Tokenizer:
+        tokenizer = self._tokenizers.get(model)
+        if tokenizer is None:
+            tokenizer = self._tokenizers[model] = tokenizer_for(model=model or None)
+        return tokenizer
+
+    def forget_tokenizers(self) -> None:
+        """Ask again which tokenizer each model uses (a backend registered a new one)."""
+        self._tokenizers.clear()
+
+    def _counter(self, index: int, tokenizer: Tokenizer) -> IncrementalCounter:
+        while len(self._counters) <= index:
+            self._counters.append(IncrementalCounter(tokenizer))
+        if self._counters[index].tokenizer is not tokenizer:
+            self._counters[index] = IncrementalCounter(tokenizer)
+        return self._counters[index]
+
+    def _raw_count(self, text: str, tokenizer: Tokenizer) -> int:
+        if self._raw_counter is None or self._raw_counter.tokenizer is not tokenizer:
+            self._raw_counter = IncrementalCounter(tokenizer)
+        return self._raw_counter.update(text)
+
+    def compute(self, request: PreviewRequest) -> Preview:
+        preview = Preview(request)
+        tokenizer = self.tokenizer(request.model)
+        preview.tokenizer = tokenizer.name
+        preview.note = tokenizer.note
+        try:
+            if request.template.mode == "completion":
+                self._completion(preview, tokenizer)
+            else:
+                self._chat(preview, tokenizer)
+        except TemplateError as err:
+            preview.error = err
+            return preview
+        self._fit_and_cost(preview)
+        if request.want_tokens:
+            preview.tokens = self._token_view(preview, tokenizer)
+        return preview
+
+    def _completion(self, preview: Preview, tokenizer: Tokenizer) -> None:
+        request = preview.request
+        text = render_completion(request.template, request.values, tokenizer.count)
+        preview.completion = True
+        preview.messages = [RenderedMessage(role="user", content=text)]
+        preview.total = self._counter(0, tokenizer).update(text)
+        preview.content_tokens = [preview.total]
+        preview.exact = tokenizer.exact
+        preview.counted = "text"
+        preview.message_segments = (
+            Segment(_header("prompt", preview.total, tokenizer.exact), header=True),
+            Segment(for_display(text)),
+        )
+        preview.message_edits = segment_edits(request.shown_messages, preview.message_segments)
+
+    def _chat(self, preview: Preview, tokenizer: Tokenizer) -> None:
+        request = preview.request
+        messages = render(request.template, request.values, tokenizer.count)
+        contents = [self._counter(i, tokenizer).update(m.content) for i, m in enumerate(messages)]
+        del self._counters[len(messages):]
+        chat = self._count_chat(messages, contents, tokenizer)
+        preview.messages = messages
+        preview.content_tokens = contents
+        preview.total = chat.total
+        preview.exact = chat.exact
+        preview.reply_priming = chat.reply_priming
+        if tokenizer.exact and not chat.exact:
+            preview.note += "; the per-message overhead is OpenAI's formula, an estimate here"
+        segments: list[Segment] = []
+        for i, (message, count) in enumerate(zip(messages, contents, strict=True)):
+            lead = "\n\n" if i else ""
+            segments.append(Segment(lead + _header(message.role, count, tokenizer.exact), True))
+            segments.append(Segment(for_display(message.content)))
+        preview.message_segments = tuple(segments)
+        preview.message_edits = segment_edits(request.shown_messages, preview.message_segments)
+        if request.raw_prompt is not None:
+            try:
+                raw = request.raw_prompt(messages)
+            except KnownError as err:
+                preview.raw_error = (
+                    err if isinstance(err, TemplateError) else TemplateError(str(err))
+                )
+            else:
+                preview.raw_prompt = raw
+                preview.total = self._raw_count(raw, tokenizer)
+                preview.exact = tokenizer.exact
+                preview.counted = "raw prompt"
+                preview.note = tokenizer.note + "; counted on the raw prompt the model reads"
+                preview.raw_segments = (Segment(for_display(raw)),)
+                preview.raw_edits = segment_edits(request.shown_raw, preview.raw_segments)
+
+    @staticmethod
+    def _count_chat(
+        messages: list[RenderedMessage], contents: list[int], tokenizer: Tokenizer
+    ) -> ChatCount:
+        if isinstance(tokenizer, TiktokenTokenizer):
+            known = {m.content: n for m, n in zip(messages, contents, strict=True)}
+            return count_chat(messages, _Precounted(tokenizer, known))
+        return count_chat(messages, tokenizer)
+
+    def _fit_and_cost(self, preview: Preview) -> None:
+        request = preview.request
+        info = load_model_table().lookup(request.model) if request.model else None
+        window = request.context_window or (info.context_window if info is not None else None)
+        preview.context_window = window
+        if window is not None:
+            preview.fit = fit_context(preview.total, window, request.max_tokens)
+        preview.cost = cost_of(
+            info.price if info is not None else None,
+            preview.total,
+            request.max_tokens or 0,
+            exact=preview.exact,
+        )
+
+    def _token_view(self, preview: Preview, tokenizer: Tokenizer) -> TokenView:
+        """The tokens of what is counted: the raw prompt, or each message's content."""
+        if preview.raw_prompt is not None:
+            parts: list[tuple[str, str]] = [("", preview.raw_prompt)]
+        elif preview.completion:
+            parts = [("", preview.messages[0].content)]
+        else:
+            parts = [
+                (_header(m.role, n, preview.exact and tokenizer.exact), m.content)
+                for m, n in zip(preview.messages, preview.content_tokens, strict=True)
+            ]
+        budget = preview.request.token_chars
+        pieces: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        ids: list[int] = []
+        headers: list[tuple[int, int]] = []
+        position = 0
+        truncated = False
+        for i, (header, content) in enumerate(parts):
+            if header:
+                header = ("\n\n" if i else "") + header
+                headers.append((position, position + utf16_len(header)))
+                pieces.append(header)
+                position += utf16_len(header)
+            text = content
+            if len(text) > budget:
+                text, truncated = text[: _cut(text, budget)], True
+            budget -= len(text)
+            for span in tokenizer.spans(text) if text else []:
+                shown = for_display(span.text)
+                if span.end > span.start:
+                    starts.append(position)
+                    ends.append(position + utf16_len(shown))
+                    ids.append(span.id)
+                pieces.append(shown)
+                position += utf16_len(shown)
+            if budget <= 0:
+                truncated = truncated or i < len(parts) - 1
+                break
+        return TokenView("".join(pieces), starts, ends, ids, headers, len(starts), truncated)
+
+
+def _cut(text: str, limit: int) -> int:
+    """A position near ``limit`` where tokens of the prefix are those of the whole text."""
+    for pos in range(limit, min(len(text), limit + 2000)):
+        if is_boundary(text, pos):
+            return pos
+    return limit
+
+
+def _header(role: str, tokens: int, exact: bool) -> str:
+    return f"{role.upper()} · {format_count(tokens, exact)} tokens\n"
