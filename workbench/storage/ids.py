@@ -29,11 +29,11 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
-def new_id(now_ms: int | None = None) -> str:
+def new_id() -> str:
     """A new id, greater than every id this process made before."""
     global _last_ms, _last_random
     with _lock:
-        ms = int(time.time() * 1000) if now_ms is None else now_ms
+        ms = int(time.time() * 1000)
         if ms <= _last_ms:
             # Same millisecond (or the clock went back): stay ordered by counting on.
             ms = _last_ms

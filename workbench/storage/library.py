@@ -230,7 +230,8 @@ class Library:
 
         Every file is staged (written and fsynced beside its target) before any is put in place,
         and the versions are committed in the same transaction; if anything fails, the library's
-        files and history are exactly as before.
+        files and history are exactly as before. A crash part-way leaves whole files only, which
+        the next ``rescan`` records.
         """
         staged: list[files.PreparedWrite] = []
         previous: dict[Path, bytes | None] = {}

@@ -83,6 +83,25 @@ class RatingRepository:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM ratings WHERE run_id = ?", (run_id,))
 
+    def rated_run_ids(
+        self, *, thumbs: int | None = None, min_stars: int | None = None,
+        experiment_id: str | None = None,
+    ) -> list[str]:
+        """Runs whose rating has these thumbs and at least these stars (oldest first): the runs
+        a person chose, e.g. as fine-tuning examples."""
+        sql = "SELECT r.run_id FROM ratings r JOIN runs ON runs.id = r.run_id WHERE 1"
+        params: list[object] = []
+        if thumbs is not None:
+            sql += " AND r.thumbs = ?"
+            params.append(thumbs)
+        if min_stars is not None:
+            sql += " AND r.stars >= ?"
+            params.append(min_stars)
+        if experiment_id is not None:
+            sql += " AND runs.experiment_id = ?"
+            params.append(experiment_id)
+        return [row[0] for row in self.db.connection().execute(sql + " ORDER BY r.run_id", params)]
+
     def prefer(self, run_a: str, run_b: str, choice: Choice, comment: str = "") -> Preference:
         """Record which of two runs (of the same prompt) was better."""
         if choice not in CHOICES:

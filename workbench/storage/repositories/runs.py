@@ -222,6 +222,13 @@ class RunRepository:
         )]
         return self.get_many(ids)
 
+    def ids(self, *, experiment_id: str | None = None, status: Status | None = None) -> list[str]:
+        """Ids of every run (of one experiment, with one status), oldest first: for exports."""
+        where, params = self._filters(None, experiment_id, status)
+        return [row[0] for row in self.db.connection().execute(
+            f"SELECT runs.id FROM runs {where} ORDER BY runs.id", params
+        )]
+
     def completed_cells(self, experiment_id: str) -> set[tuple[str | None, str | None, int]]:
         """``(variant_id, test_case_id, repeat_index)`` of the runs that finished without error:
         what a resumed grid skips."""

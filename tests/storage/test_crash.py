@@ -1,0 +1,140 @@
+"""kill -9 at random moments: nothing committed is lost and nothing is left corrupt.
+
+A child process (``crash_child``) writes runs (directly and through the writer thread), saves
+library versions (files up to ~200 KB) and imports batches, printing each after its commit. The
+test reads a random number of those lines (seeded) and SIGKILLs the child, 24 times over the same
+data folder. After every kill: SQLite's integrity check and the full-text index check pass,
+every run and version the child reported is there, and every library file parses.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from workbench.core.template_files import SUFFIX, loads
+from workbench.storage.db import Database
+from workbench.storage.files import is_temp_file
+from workbench.storage.library import Library
+from workbench.storage.library_records import content_hash
+
+KILLS = 24
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
+
+
+def _run_child_and_kill(home: Path, seed: int, lines_before_kill: int, delay_s: float) -> list[str]:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.storage.crash_child", str(home), str(seed)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert child.stdout is not None
+    try:
+        first = child.stdout.readline()
+        assert first == "ready\n", first + (child.stderr.read() if child.stderr else "")
+        reported = []
+        while len(reported) < lines_before_kill:
+            line = child.stdout.readline()
+            assert line, "the child ended by itself: " + (child.stderr.read() if child.stderr else "")
+            reported.append(line.strip())
+        # The random part of the moment: how far into its next write the child gets.
+        threading.Event().wait(delay_s)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+        # Lines printed between our last read and the kill were committed too.
+        reported += [line.strip() for line in child.stdout.read().splitlines() if line.strip()]
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=30)
+        child.stdout.close()
+        if child.stderr:
+            child.stderr.close()
+    assert child.returncode == -signal.SIGKILL
+    return reported
+
+
+def _check(home: Path, runs: set[str], versions: dict[tuple[str, int], str]) -> None:
+    path = home / "crash.db"
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        conn.execute("INSERT INTO runs_fts (runs_fts) VALUES ('integrity-check')")
+        stored = {row[0] for row in conn.execute("SELECT id FROM runs")}
+    finally:
+        conn.close()
+    assert runs <= stored, f"{len(runs - stored)} committed runs are missing"
+
+    folder = home / "library"
+    for file in folder.rglob(f"*{SUFFIX}"):
+        if not is_temp_file(file):
+            loads(file.read_text(encoding="utf-8"), str(file))  # whole, never half-written
+
+    db = Database(path)
+    try:
+        library = Library(db, folder)
+        report = library.rescan()
+        assert report.problems == []
+        for (key, number), digest in versions.items():
+            assert library.version(key, number).content_hash == digest
+        # After the rescan, history and files agree again.
+        for entry in library.entries():
+            text = library.path_for(entry.key).read_text(encoding="utf-8")
+            assert content_hash(text) == library.version(entry.key).content_hash
+        assert not [p for p in folder.rglob("*") if is_temp_file(p)]
+    finally:
+        db.close()
+
+
+def test_kill_9_loses_no_committed_run_and_corrupts_nothing(tmp_path: Path) -> None:
+    rng = random.Random(20240917)
+    home = tmp_path / "crash-home"
+    home.mkdir()
+    runs: set[str] = set()
+    versions: dict[tuple[str, int], str] = {}
+    for seed in range(KILLS):
+        for line in _run_child_and_kill(home, seed, rng.randint(1, 25), rng.uniform(0.0, 0.05)):
+            kind, *rest = line.split()
+            if kind == "run":
+                runs.add(rest[0])
+            else:
+                assert kind == "version", line
+                versions[(rest[0], int(rest[1]))] = rest[2]
+        _check(home, runs, versions)
+    assert len(runs) >= KILLS and len(versions) >= KILLS
+
+
+@pytest.mark.parametrize("what", ["save", "import"])
+def test_kill_between_rename_and_commit_loses_nothing(tmp_path: Path, what: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.storage.crash_child", str(tmp_path), "0", what],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert done.stdout == "committed\n"
+    db = Database(tmp_path / "crash.db")
+    try:
+        library = Library(db, tmp_path / "library")
+        assert [e.key for e in library.entries()] == ["window/kept"]  # the DB never saw the rest
+        report = library.rescan()
+        if what == "save":
+            assert report.changed == ["window/kept"]
+            assert library.load("window/kept").description == "saved, never committed"
+            assert [v.origin for v in library.versions("window/kept")] == ["save", "disk"]
+        else:
+            # Two of three files were in place when the import died: both are kept, none is torn.
+            assert report.added == ["window/first", "window/second"]
+            assert not library.path_for("window/third").exists()
+        assert report.problems == []
+    finally:
+        db.close()

@@ -1,0 +1,86 @@
+"""Atomic writes: the old or the new file, never a mix; failures leave no debris."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from workbench.storage import files
+
+
+def test_write_creates_folders_and_exact_bytes(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b" / "x.prompt.yaml"
+    files.write_text(target, "line one\r\nline two — ünïcode\n")
+    assert target.read_bytes() == "line one\r\nline two — ünïcode\n".encode()
+    assert [p.name for p in target.parent.iterdir()] == ["x.prompt.yaml"]
+
+
+def test_replace_keeps_the_users_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "x.txt"
+    target.write_text("old", encoding="utf-8")
+    target.chmod(0o640)
+    files.write_text(target, "new")
+    assert target.read_text(encoding="utf-8") == "new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_new_file_gets_ordinary_permissions_not_private_temp_ones(tmp_path: Path) -> None:
+    target = tmp_path / "fresh.txt"
+    files.write_text(target, "x")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def test_failed_rename_keeps_old_file_and_removes_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "keep.txt"
+    target.write_text("precious", encoding="utf-8")
+
+    def no_space(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "replace", no_space)
+    with pytest.raises(files.FileWriteError, match="No space left"):
+        files.write_text(target, "replacement")
+    assert target.read_text(encoding="utf-8") == "precious"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_unwritable_folder_is_a_known_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    with pytest.raises(files.FileWriteError, match="cannot write"):
+        files.write_text(blocker / "x.txt", "x")
+
+
+def test_prepared_write_is_invisible_until_committed(tmp_path: Path) -> None:
+    target = tmp_path / "staged.txt"
+    target.write_text("before", encoding="utf-8")
+    staged = files.prepare(target, b"after")
+    assert target.read_text(encoding="utf-8") == "before"
+    assert files.is_temp_file(staged.temp) and staged.temp.read_bytes() == b"after"
+    staged.commit()
+    assert target.read_text(encoding="utf-8") == "after"
+    assert not staged.temp.exists()
+    discarded = files.prepare(target, b"never")
+    discarded.discard()
+    assert target.read_text(encoding="utf-8") == "after"
+    assert [p.name for p in tmp_path.iterdir()] == ["staged.txt"]
+
+
+def test_remove_and_clean_temp_files(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    leftover = tmp_path / "sub" / f"{files.TEMP_PREFIX}x.prompt.yaml.abc"
+    leftover.write_text("half", encoding="utf-8")
+    keep = tmp_path / "sub" / "x.prompt.yaml"
+    keep.write_text("whole", encoding="utf-8")
+    assert files.clean_temp_files(tmp_path) == [leftover]
+    assert keep.exists()
+    files.remove(keep)
+    files.remove(keep)  # already gone: fine
+    assert not keep.exists()
