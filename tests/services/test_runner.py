@@ -1,0 +1,163 @@
+"""The runner: every run limited, priced and committed the same way."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from workbench.backends.base import Cancelled, CancelToken, Failed, Finished, Started, TextDelta
+from workbench.backends.config import BackendConfig
+from workbench.core.errors import ParameterError
+from workbench.core.models import Message, Params, PromptTemplate, RunResult, SentRequest, Usage
+from workbench.services.runner import Runner, _with_cost, build_request, choose_params
+from workbench.storage.repositories import RunRef, Store
+from workbench.storage.writer import StoreWriter
+
+TEMPLATE = PromptTemplate(
+    name="t",
+    messages=[Message(role="user", content="Say {{ word }}.")],
+    parameters=Params(temperature=0.5, max_tokens=64),
+)
+
+
+def scripted(name: str, *steps: dict[str, object], concurrency: int = 1) -> BackendConfig:
+    return BackendConfig(
+        name=name, backend="scripted", options={"script": list(steps), "concurrency": concurrency}
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with Store.open(tmp_path / "runs.db") as store:
+        yield store
+
+
+def test_a_run_streams_and_is_committed_before_its_end_is_announced(store: Store) -> None:
+    configs = {"demo": scripted("demo", {"text": "Hello "}, {"text": "world"})}
+    seen: list[str] = []
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=configs)
+
+        def on_event(event: object) -> None:
+            seen.append(type(event).__name__)
+            if isinstance(event, Finished):  # already in the database when announced
+                assert store.runs.count() == 1
+
+        request = build_request(TEMPLATE, {"word": "hi"}, backend="demo")
+        outcome = runner.execute(request, on_event=on_event)
+        runner.close()
+    assert outcome.result.text == "Hello world"
+    assert seen[0] == "Started" and seen[-1] == "Finished"
+    assert seen.count("TextDelta") == 2
+    stored = store.runs.get(outcome.run_id or "")
+    assert stored.result.text == "Hello world"
+    assert stored.result.request.messages[0].content == "Say hi."
+
+
+def test_failures_and_cancels_are_saved_with_their_reason(store: Store) -> None:
+    configs = {
+        "bad": scripted("bad", {"error": "key rejected", "error_kind": "AuthError"}),
+        "slow": scripted("slow", {"text": "a"}, {"hang": True}),
+    }
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=configs)
+        failed = runner.execute(build_request(TEMPLATE, {"word": "x"}, backend="bad"))
+        cancel = CancelToken()
+        events: list[object] = []
+
+        def on_event(event: object) -> None:
+            events.append(event)
+            if isinstance(event, TextDelta):
+                cancel.cancel()
+
+        cancelled = runner.execute(
+            build_request(TEMPLATE, {"word": "x"}, backend="slow"), cancel, on_event=on_event
+        )
+    assert failed.result.finish_reason == "error" and "key rejected" in (failed.result.error or "")
+    assert cancelled.result.finish_reason == "cancelled"
+    assert sum(isinstance(e, (Finished, Failed, Cancelled)) for e in events) == 1
+    assert {s.status for s in store.runs.recent()} == {"error", "cancelled"}
+
+
+def test_runs_queue_under_the_backends_concurrency_limit() -> None:
+    configs = {"one": scripted("one", {"text": "x"}, {"delay_s": 0.05}, concurrency=1)}
+    runner = Runner(configs=configs)
+    in_flight = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def on_event(event: object) -> None:
+        nonlocal in_flight, peak
+        with lock:
+            if isinstance(event, Started):
+                in_flight += 1
+                peak = max(peak, in_flight)
+            elif isinstance(event, (Finished, Failed, Cancelled)):
+                in_flight -= 1
+
+    request = build_request(TEMPLATE, {"word": "x"}, backend="one")
+    threads = [
+        threading.Thread(target=runner.execute, args=(request,), kwargs={"on_event": on_event})
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert peak == 1
+
+
+def test_a_cancel_while_waiting_for_a_slot_ends_cancelled_without_sending() -> None:
+    runner = Runner(configs={"one": scripted("one", {"hang": True})})
+    first_cancel = CancelToken()
+    started = threading.Event()
+    request = build_request(TEMPLATE, {"word": "x"}, backend="one")
+    holder = threading.Thread(
+        target=runner.execute,
+        args=(request, first_cancel),
+        kwargs={"on_event": lambda e: started.set() if isinstance(e, Started) else None},
+    )
+    holder.start()
+    assert started.wait(10)
+    waiting = CancelToken()
+    waiting.cancel()
+    outcome = runner.execute(request, waiting)
+    first_cancel.cancel()
+    holder.join(10)
+    assert outcome.result.finish_reason == "cancelled"
+    assert outcome.result.request.messages[0].content == "Say x."
+
+
+def test_choose_params_layers_template_preset_and_overrides() -> None:
+    params = choose_params(TEMPLATE, "creative", Params(max_tokens=10))
+    assert (params.temperature, params.top_k, params.max_tokens) == (1.0, 50, 10)
+    with pytest.raises(ParameterError, match="no preset named 'Nope'"):
+        choose_params(TEMPLATE, "Nope", Params())
+
+
+def test_cost_is_added_only_when_model_and_usage_are_known() -> None:
+    def result(model: str, usage: Usage) -> RunResult:
+        sent = SentRequest(backend="openai_compat", model=model)
+        return RunResult(request=sent, finish_reason="stop", usage=usage)
+
+    priced = _with_cost(result("gpt-4o", Usage(input_tokens=1_000_000, output_tokens=0)))
+    assert priced.cost is not None and priced.cost > 0
+    assert _with_cost(result("my-local-model", Usage(input_tokens=5, output_tokens=5))).cost is None
+    assert _with_cost(result("gpt-4o", Usage(input_tokens=5))).cost is None
+
+
+@pytest.mark.slow
+def test_the_embedded_model_runs_through_the_runner(store: Store) -> None:
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer)
+        request = build_request(
+            TEMPLATE, {"word": "hello"}, backend="llamacpp", params=Params(max_tokens=8, seed=1)
+        )
+        outcome = runner.execute(request, ref=RunRef(repeat_index=2))
+        runner.close()
+    assert outcome.result.finish_reason in ("stop", "length")
+    assert outcome.result.text
+    assert outcome.result.request.raw_prompt and "<|im_start|>" in outcome.result.request.raw_prompt
+    assert store.runs.get(outcome.run_id or "").ref.repeat_index == 2

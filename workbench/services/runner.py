@@ -1,0 +1,181 @@
+"""Running prompts: render, choose parameters, stream through a backend under its limits, price
+the result and persist it.
+
+The GUI workers, the CLI and the grid runner all go through ``Runner.execute`` so every run is
+limited, priced and saved the same way. Events reach the caller through a callback on the thread
+that runs the request (a worker thread in the GUI); nothing here knows about Qt.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from workbench.backends.base import (
+    TERMINAL,
+    Backend,
+    CancelToken,
+    Cancelled,
+    Failed,
+    Finished,
+    StreamEvent,
+)
+from workbench.backends.config import BackendConfig, open_backend
+from workbench.backends.limits import LimitCancelled, Limits
+from workbench.backends.registry import Registry
+from workbench.core import paths
+from workbench.core.errors import ParameterError
+from workbench.core.model_table import cost_of, load_model_table
+from workbench.core.models import (
+    Params,
+    PromptTemplate,
+    RunRequest,
+    RunResult,
+    SentRequest,
+)
+from workbench.core.params import Preset, load_presets
+from workbench.core.templates import render, render_completion
+from workbench.storage.repositories import RunRef
+from workbench.storage.writer import StoreWriter
+
+EventSink = Callable[[StreamEvent], None]
+
+
+def presets() -> dict[str, Preset]:
+    """Built-in presets, then the user's."""
+    return load_presets(paths.resources_dir() / "presets.yaml", paths.config_dir() / "presets")
+
+
+def choose_params(template: PromptTemplate, preset: str | None, overrides: Params) -> Params:
+    """The template's parameters, then the preset's, then explicit values, later winning."""
+    params = template.parameters
+    if preset:
+        known = presets()
+        match = known.get(preset) or next(
+            (p for name, p in known.items() if name.lower() == preset.lower()), None
+        )
+        if match is None:
+            raise ParameterError(f"no preset named '{preset}'", hint=f"one of {', '.join(known)}")
+        params = params.merged(match.params)
+    return params.merged(overrides)
+
+
+def build_request(
+    template: PromptTemplate,
+    values: Mapping[str, str],
+    *,
+    backend: str,
+    model: str = "",
+    params: Params | None = None,
+) -> RunRequest:
+    """Render ``template`` into the request a backend will run."""
+    params = params if params is not None else template.parameters
+    if template.mode == "completion":
+        return RunRequest(
+            backend=backend, model=model, prompt=render_completion(template, values), params=params
+        )
+    return RunRequest(backend=backend, model=model, messages=render(template, values), params=params)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    result: RunResult
+    run_id: str | None  # None when no store is attached
+
+
+def _with_cost(result: RunResult) -> RunResult:
+    """The result priced at list price when the model and both token counts are known."""
+    usage = result.usage
+    if result.cost is not None or usage.input_tokens is None or usage.output_tokens is None:
+        return result
+    info = load_model_table().lookup(result.request.model)
+    cost = cost_of(info.price if info else None, usage.input_tokens, usage.output_tokens)
+    return result.model_copy(update={"cost": cost.total}) if cost else result
+
+
+class Runner:
+    """Opens backends once and runs requests on them, each under its backend's limiter."""
+
+    def __init__(
+        self,
+        *,
+        writer: StoreWriter | None = None,
+        registry: Registry | None = None,
+        configs: dict[str, BackendConfig] | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.writer = writer
+        self.limits = limits if limits is not None else Limits()
+        self._registry = registry
+        self._configs = configs
+        self._backends: dict[str, Backend] = {}
+        self._lock = threading.Lock()
+
+    def backend(self, name: str) -> Backend:
+        """The open backend ``name`` (a configured name or a backend id), opened on first use and
+        kept, so a local model is loaded once."""
+        with self._lock:
+            backend = self._backends.get(name)
+            if backend is None:
+                backend = open_backend(name, registry=self._registry, configs=self._configs)
+                self._backends[name] = backend
+            return backend
+
+    def forget(self, name: str) -> None:
+        """Close backend ``name`` so its next use reopens it with fresh settings."""
+        with self._lock:
+            backend = self._backends.pop(name, None)
+        if backend is not None:
+            backend.close()
+
+    def execute(
+        self,
+        request: RunRequest,
+        cancel: CancelToken | None = None,
+        *,
+        ref: RunRef = RunRef(),
+        on_event: EventSink | None = None,
+    ) -> RunOutcome:
+        """Run ``request`` to its end: every event goes to ``on_event``; the terminal result is
+        priced and committed to the store before it is delivered."""
+        cancel = cancel or CancelToken()
+        backend = self.backend(request.backend)
+        limiter = self.limits.for_backend(request.backend, backend.options)
+        terminal: Finished | Failed | Cancelled | None = None
+        try:
+            with limiter.slot(cancel):
+                for event in backend.stream(request, cancel):
+                    if isinstance(event, TERMINAL):
+                        terminal = event
+                        break
+                    if on_event is not None:
+                        on_event(event)
+        except LimitCancelled:
+            unsent = RunResult(request=_unsent(request, backend), finish_reason="cancelled")
+            terminal = Cancelled(result=unsent)
+        if terminal is None:
+            raise RuntimeError(f"backend {backend.id} ended its stream without a terminal event")
+        result = _with_cost(terminal.result)
+        run_id = self.writer.add_run(result, ref).result() if self.writer is not None else None
+        if on_event is not None:
+            on_event(type(terminal)(result=result))
+        return RunOutcome(result, run_id)
+
+    def close(self) -> None:
+        with self._lock:
+            backends, self._backends = list(self._backends.values()), {}
+        for backend in backends:
+            backend.close()
+
+
+def _unsent(request: RunRequest, backend: Backend) -> SentRequest:
+    """What a request cancelled before it was sent records: what would have been sent."""
+    return SentRequest(
+        backend=backend.id,
+        backend_version=backend.version(),
+        model=request.model,
+        messages=request.messages,
+        prompt=request.prompt,
+        seed=request.params.seed,
+    )
