@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from tests.conftest import ARTIFACTS
 from workbench.backends.base import Backend, CancelToken, ModelInfo, Started, StreamEvent, TextDelta
@@ -106,5 +106,6 @@ def screenshot(widget: QWidget, name: str) -> Path:
     """Save ``widget`` as test-artifacts/<name>.png for a person to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    QApplication.processEvents()  # pending layout requests, as the next event-loop turn would
     assert widget.grab().save(str(path)), f"could not write {path}"
     return path

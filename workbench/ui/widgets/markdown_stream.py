@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument
+from PySide6.QtGui import (
+    QColor,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+    QTextFormat,
+)
 
 _FENCE = re.compile(r"^ {0,3}(```|~~~)", re.MULTILINE)
 #: Space between blocks (px): Qt's Markdown reader leaves paragraphs without any.
 BLOCK_GAP = 8
+_PLACEHOLDER = "\u200b"
 
 
 class MarkdownStream:
@@ -25,8 +33,10 @@ class MarkdownStream:
     (a new run, a restored result) the document is rebuilt from scratch.
     """
 
-    def __init__(self, document: QTextDocument) -> None:
+    def __init__(self, document: QTextDocument, code_background: QColor | None = None) -> None:
         self.document = document
+        #: Shade behind code blocks (Qt's reader gives them none); set, then ``rerender()``.
+        self.code_background = code_background
         self.reset()
 
     def reset(self) -> None:
@@ -41,6 +51,12 @@ class MarkdownStream:
     @property
     def text(self) -> str:
         return self._text
+
+    def rerender(self) -> None:
+        """Render the current text again from scratch (after a palette change)."""
+        text = self._text
+        self.reset()
+        self.update(text)
 
     def update(self, text: str) -> None:
         if not text.startswith(self._text):
@@ -75,35 +91,65 @@ class MarkdownStream:
                 self._stable = self._scan
 
     def _remove_tail(self, cursor: QTextCursor) -> None:
+        """Remove the tail rendered last time. Removing a block separator can hand the next
+        block's format to the last finished block, so that format is put back."""
         cursor.setPosition(self._tail_pos)
+        kept = cursor.block().blockFormat()
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
+        if self._tail_pos > 0:
+            cursor.setBlockFormat(kept)
 
     def _insert(self, cursor: QTextCursor, markdown: str, *, count: bool = True) -> None:
-        if self._blocks:
-            spaced = QTextBlockFormat()
-            spaced.setTopMargin(BLOCK_GAP)
-            cursor.insertBlock(spaced, QTextCharFormat())
-            start = cursor.position()
+        if cursor.position() == 0:
+            start = 0
             cursor.insertMarkdown(markdown)
-            self._drop_empty_lead(cursor, start)
         else:
-            cursor.insertMarkdown(markdown)
+            start = self._append_block(cursor, markdown)
+        if self.code_background is not None:
+            self._shade_code(start, cursor.position(), self.code_background)
         if count:
             self._blocks += 1
 
-    def _drop_empty_lead(self, cursor: QTextCursor, start: int) -> None:
-        """Lists, quotes and code open a block of their own, leaving the separator we inserted
-        empty: merge it away and give the gap to the block that really starts there."""
-        lead = self.document.findBlock(start)
-        first = lead.next()
-        if lead.length() > 1 or not first.isValid():
-            return
+    def _append_block(self, cursor: QTextCursor, markdown: str) -> int:
+        """Insert ``markdown`` as new blocks after the current one; returns where they start.
+
+        ``insertMarkdown`` pours its first block into the block at the cursor, which keeps that
+        block's format (a code block's first line would lose its code format). A throw-away
+        paragraph takes that place and is removed afterwards.
+        """
+        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        cursor.insertMarkdown(_PLACEHOLDER + "\n\n" + markdown)
+        found = self.document.find(_PLACEHOLDER, self._tail_pos)
+        if found.isNull():  # the reader dropped it: nothing to undo
+            return self._tail_pos
         end = cursor.position()
-        fix = QTextCursor(self.document)
-        fix.setPosition(start)
-        fix.deletePreviousChar()
-        gap = QTextBlockFormat()
-        gap.setTopMargin(max(BLOCK_GAP, first.blockFormat().topMargin()))
-        QTextCursor(first).mergeBlockFormat(gap)
-        cursor.setPosition(end - 1)
+        block = found.block()
+        remove = QTextCursor(self.document)
+        if block.text() == _PLACEHOLDER and block.next().isValid() and block.position() > 0:
+            start = block.position()
+            remove.setPosition(start - 1)
+            remove.setPosition(start + len(_PLACEHOLDER), QTextCursor.MoveMode.KeepAnchor)
+            remove.removeSelectedText()
+            gap = QTextBlockFormat()
+            first = self.document.findBlock(start)
+            gap.setTopMargin(max(BLOCK_GAP, first.blockFormat().topMargin()))
+            QTextCursor(first).mergeBlockFormat(gap)
+            cursor.setPosition(end - 1 - len(_PLACEHOLDER))
+            return start
+        start = found.selectionStart()
+        remove.setPosition(start)
+        remove.setPosition(found.selectionEnd(), QTextCursor.MoveMode.KeepAnchor)
+        remove.removeSelectedText()
+        cursor.setPosition(end - len(_PLACEHOLDER))
+        return start
+
+    def _shade_code(self, start: int, end: int, color: QColor) -> None:
+        shade = QTextBlockFormat()
+        shade.setBackground(color)
+        block = self.document.findBlock(start)
+        while block.isValid() and block.position() <= end:
+            fmt = block.blockFormat()
+            if fmt.nonBreakableLines() or fmt.hasProperty(QTextFormat.Property.BlockCodeLanguage):
+                QTextCursor(block).mergeBlockFormat(shade)
+            block = block.next()

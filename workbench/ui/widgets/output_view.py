@@ -1,0 +1,512 @@
+"""The streaming output of one run: text as Markdown or plain monospace, an honest status line,
+live time to first token and tokens/s, copy / re-run / cancel, and failures inline with the fix.
+
+Chunks are buffered and painted by a 30 ms timer (about 33 Hz), never one per token: the cost
+of a refresh does not grow with the model's speed, and in Markdown mode it does not grow with the
+answer's length either (see ``MarkdownStream``).
+"""
+
+from __future__ import annotations
+
+import time
+from html import escape
+from typing import Literal
+
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QGuiApplication,
+    QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QTextCursor,
+)
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSizePolicy,
+    QStackedWidget,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.models import RunResult, SentRequest
+from workbench.ui import theming
+from workbench.ui.run_text import (
+    FINISH_TEXT,
+    format_cost,
+    format_duration,
+    format_rate,
+    output_rate,
+    what_to_do,
+)
+from workbench.ui.widgets.markdown_stream import MarkdownStream
+from workbench.ui.workers import ChunkBatch, RunWorker
+
+State = Literal["idle", "running", "streaming", "cancelling", "finished", "failed", "cancelled"]
+Mode = Literal["markdown", "plain"]
+
+#: Repaint period while text streams in (ms): ~33 Hz, inside the 30–60 Hz budget.
+FLUSH_MS = 30
+EMPTY_TEXT = "Press Run (Ctrl+Enter) and the answer streams in here."
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that shortens its text with "…" instead of widening the panel; the
+    full text is in its tooltip."""
+
+    def minimumSizeHint(self) -> QSize:
+        width = self.fontMetrics().horizontalAdvance("✓ finished…")
+        return QSize(width, super().minimumSizeHint().height())
+
+    def set_color(self, color: QColor) -> None:
+        palette = self.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, color)
+        self.setPalette(palette)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        metrics = self.fontMetrics()
+        shown = metrics.elidedText(self.text(), Qt.TextElideMode.ElideRight, self.width())
+        align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(self.rect(), int(align), shown)
+
+
+class MetricLabel(QLabel):
+    """A right-aligned figure that keeps room for a typical value, so the strip does not jump
+    as numbers change, yet grows for a longer one instead of clipping it."""
+
+    def __init__(self, typical: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._reserve = self.fontMetrics().horizontalAdvance(typical) if typical else 0
+        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(max(hint.width(), self._reserve), hint.height())
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(max(hint.width(), self._reserve), hint.height())
+
+
+def _tool_button(parent: QWidget, action: QAction) -> QToolButton:
+    button = QToolButton(parent)
+    button.setDefaultAction(action)
+    button.setAutoRaise(True)
+    button.setAccessibleName(action.text().replace("&", ""))
+    return button
+
+
+class OutputView(QWidget):
+    """Shows one run at a time. ``attach(worker)`` follows a live run; ``show_result(result)``
+    shows a finished one (e.g. from history)."""
+
+    rerunRequested = Signal()
+    cancelRequested = Signal()
+    stateChanged = Signal(str)
+    modeChanged = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, *, currency: str = "USD") -> None:
+        super().__init__(parent)
+        self.currency = currency
+        self._state: State = "idle"
+        self._mode: Mode = "markdown"
+        self._parts: list[str] = []
+        self._pending: list[str] = []
+        self._rendered: dict[Mode, int] = {"markdown": 0, "plain": 0}  # chars shown per mode
+        self._worker: RunWorker | None = None
+        self._last_batch: ChunkBatch | None = None
+        self._run_start = 0.0
+        self._result: RunResult | None = None
+        self._build()
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setInterval(FLUSH_MS)
+        self._flush_timer.timeout.connect(self._flush)
+        self._clock = QTimer(self)  # elapsed time keeps counting while the model is silent
+        self._clock.setInterval(200)
+        self._clock.timeout.connect(self._tick)
+        self._show_state()
+
+    # --- construction -----------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.cancel_action = QAction("Cancel", self)
+        self.cancel_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.cancel_action.setToolTip("Stop this run; the text so far is kept (Esc)")
+        self.cancel_action.triggered.connect(self.cancel)
+        self.copy_action = QAction("Copy output", self)
+        self.copy_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
+        self.copy_action.setToolTip(
+            "Copy the whole output (Ctrl+Shift+C); Ctrl+C copies a selection"
+        )
+        self.copy_action.triggered.connect(self.copy)
+        self.rerun_action = QAction("Re-run", self)
+        self.rerun_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.rerun_action.setToolTip("Run the same request again (Ctrl+R)")
+        self.rerun_action.triggered.connect(self.rerunRequested)
+        for action in (self.cancel_action, self.copy_action, self.rerun_action):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+
+        self.status = ElidedLabel(self)
+        self.status.setAccessibleName("Run status")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.ttft_label = self._metric("Time to first token", "TTFT 000 ms")
+        self.rate_label = self._metric("Tokens per second", "≈ 000 tok/s")
+        self.tokens_label = self._metric("Output tokens", "0,000 tok")
+        self.total_label = self._metric("Total time", "0.00 s")
+        self.cost_label = self._metric("Cost", "")
+
+        self.markdown_button = QToolButton(self)
+        self.markdown_button.setText("Markdown")
+        self.plain_button = QToolButton(self)
+        self.plain_button.setText("Plain")
+        self.mode_group = QButtonGroup(self)
+        for button, mode in ((self.markdown_button, "markdown"), (self.plain_button, "plain")):
+            button.setCheckable(True)
+            button.setAutoRaise(True)
+            button.setAccessibleName(f"Show output as {button.text()}")
+            button.setToolTip(
+                "Render the answer as Markdown (Ctrl+Shift+M toggles)" if mode == "markdown"
+                else "Show the raw text in a monospace font (Ctrl+Shift+M toggles)"
+            )
+            self.mode_group.addButton(button)
+            button.clicked.connect(lambda _c=False, m=mode: self.set_mode(m))
+        self.markdown_button.setChecked(True)
+        toggle = QAction("Toggle Markdown", self)
+        toggle.setShortcut(QKeySequence("Ctrl+Shift+M"))
+        toggle.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        toggle.triggered.connect(
+            lambda: self.set_mode("plain" if self._mode == "markdown" else "markdown")
+        )
+        self.addAction(toggle)
+
+        self.copy_button = _tool_button(self, self.copy_action)
+        self.rerun_button = _tool_button(self, self.rerun_action)
+        self.cancel_button = _tool_button(self, self.cancel_action)
+        self.copied_label = QLabel(self)
+        self.copied_label.setAccessibleName("Copy confirmation")
+
+        header = QHBoxLayout()
+        header.setContentsMargins(4, 0, 0, 0)  # text starts where the document's margin ends
+        header.setSpacing(8)
+        header.addWidget(self.status, 1)
+        for label in (self.ttft_label, self.rate_label, self.tokens_label, self.total_label,
+                      self.cost_label):
+            header.addWidget(label)
+        header.addSpacing(8)
+        header.addWidget(self.markdown_button)
+        header.addWidget(self.plain_button)
+        header.addSpacing(8)
+        header.addWidget(self.copied_label)
+        header.addWidget(self.copy_button)
+        header.addWidget(self.rerun_button)
+        header.addWidget(self.cancel_button)
+
+        self.error_label = QLabel(self)
+        self.error_label.setAccessibleName("Run error")
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.setTextFormat(Qt.TextFormat.RichText)
+        self.error_label.setContentsMargins(4, 4, 4, 4)
+        self.error_label.hide()
+
+        self.browser = QTextBrowser(self)
+        self.browser.setOpenExternalLinks(True)
+        self.browser.setAccessibleName("Output (Markdown)")
+        self.browser.setPlaceholderText(EMPTY_TEXT)
+        self.plain = QPlainTextEdit(self)
+        self.plain.setReadOnly(True)
+        self.plain.setAccessibleName("Output (plain text)")
+        self.plain.setPlaceholderText(EMPTY_TEXT)
+        self.plain.setFont(theming.monospace_font())
+        for view in (self.browser, self.plain):
+            view.setFrameShape(QAbstractScrollArea.Shape.NoFrame)
+            view.setToolTip("The model's answer. Ctrl+C copies a selection")
+        self.markdown = MarkdownStream(self.browser.document(), self._code_shade())
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.browser)
+        self.stack.addWidget(self.plain)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(header)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.stack, 1)
+        self._refresh_icons()
+
+    def _metric(self, name: str, typical: str) -> QLabel:
+        label = MetricLabel(typical, self)
+        label.setAccessibleName(name)
+        label.setToolTip(name)
+        return label
+
+    def _refresh_icons(self) -> None:
+        self.copy_action.setIcon(theming.icon("copy"))
+        self.rerun_action.setIcon(theming.icon("rerun"))
+        self.cancel_action.setIcon(theming.icon("stop"))
+
+    def _code_shade(self) -> QColor:
+        return self.palette().color(QPalette.ColorRole.AlternateBase)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._refresh_icons()
+            self._show_state()
+            self.markdown.code_background = self._code_shade()
+            if self.markdown.text:
+                self.markdown.rerender()
+        super().changeEvent(event)
+
+    # --- public surface -----------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
+
+    def text(self) -> str:
+        """Everything received so far (including what is not painted yet)."""
+        return "".join(self._parts) + "".join(self._pending)
+
+    def set_mode(self, mode: Mode) -> None:
+        if mode == self._mode:
+            return
+        self._mode = mode
+        (self.markdown_button if mode == "markdown" else self.plain_button).setChecked(True)
+        self.stack.setCurrentWidget(self.browser if mode == "markdown" else self.plain)
+        self._paint()
+        self.modeChanged.emit(mode)
+
+    def attach(self, worker: RunWorker) -> None:
+        """Follow a run that was just started (connect before the event loop runs again)."""
+        self._detach()
+        self._worker = worker
+        signals = worker.signals
+        signals.started.connect(self._on_started)
+        signals.chunk.connect(self.add_chunk)
+        signals.ended.connect(self._on_ended)
+        self.begin()
+
+    def begin(self) -> None:
+        """Clear and show "running" (for a run driven without a worker)."""
+        self._parts.clear()
+        self._pending.clear()
+        self._rendered = {"markdown": 0, "plain": 0}
+        self.markdown.reset()
+        self.plain.clear()
+        self._last_batch = None
+        self._run_start = time.perf_counter()
+        for label in (self.ttft_label, self.rate_label, self.tokens_label, self.total_label,
+                      self.cost_label):
+            label.clear()
+        self.error_label.hide()
+        self._set_state("running")
+
+    def add_chunk(self, batch: ChunkBatch) -> None:
+        self._pending.append(batch.text)
+        self._last_batch = batch
+        if self._state == "running":
+            self._set_state("streaming")
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def show_result(self, result: RunResult) -> None:
+        """Show a run's end: its full text, final figures and its state (finished, failed or
+        cancelled). Also used to show a past run."""
+        self._flush_timer.stop()
+        if not result.text.startswith("".join(self._parts)):
+            self._rendered = {"markdown": 0, "plain": 0}
+        self._parts = [result.text]
+        self._pending.clear()
+        self._paint()
+        self._show_figures(result)
+        if result.finish_reason == "cancelled":
+            self._set_state("cancelled", result)
+        elif result.finish_reason == "error" or result.error is not None:
+            self._set_state("failed", result)
+        else:
+            self._set_state("finished", result)
+
+    def cancel(self) -> None:
+        """Ask the attached run to stop; the view says "cancelled" once it has."""
+        if self._state not in ("running", "streaming"):
+            return
+        if self._worker is not None:
+            self._worker.cancel()
+        self._set_state("cancelling")
+        self.cancelRequested.emit()
+
+    def copy(self) -> None:
+        text = self.text()
+        if not text:
+            return
+        QGuiApplication.clipboard().setText(text)
+        self.copied_label.setText("copied")
+        QTimer.singleShot(1500, self.copied_label.clear)
+
+    # --- run events ---------------------------------------------------------------------------
+
+    def _detach(self) -> None:
+        if self._worker is None:
+            return
+        signals = self._worker.signals
+        signals.started.disconnect(self._on_started)
+        signals.chunk.disconnect(self.add_chunk)
+        signals.ended.disconnect(self._on_ended)
+        self._worker = None
+
+    def _on_started(self, sent: SentRequest) -> None:
+        self.status.setToolTip(f"{sent.backend} · {sent.model}")
+
+    def _on_ended(self, result: RunResult) -> None:
+        self._detach()
+        self.show_result(result)
+
+    # --- painting ----------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        if not self._pending:
+            self._flush_timer.stop()
+            return
+        self._parts.append("".join(self._pending))
+        self._pending.clear()
+        self._paint()
+        self._show_live_figures()
+
+    def _paint(self) -> None:
+        """Bring the visible view up to date with the text received."""
+        text = "".join(self._parts)
+        shown = self._rendered[self._mode]
+        if shown == len(text) and text:
+            return
+        view: QTextBrowser | QPlainTextEdit = (
+            self.browser if self._mode == "markdown" else self.plain
+        )
+        bar = view.verticalScrollBar()
+        follow = bar.value() >= bar.maximum() - 4
+        position = bar.value()
+        if self._mode == "markdown":
+            self.markdown.update(text)
+        else:
+            if shown == 0 or shown > len(text):
+                self.plain.setPlainText(text)
+            else:
+                cursor = QTextCursor(self.plain.document())
+                cursor.movePosition(QTextCursor.MoveOperation.End)
+                cursor.insertText(text[shown:])
+        self._rendered[self._mode] = len(text)
+        bar.setValue(bar.maximum() if follow else position)
+
+    def _tick(self) -> None:
+        self.total_label.setText(format_duration(time.perf_counter() - self._run_start))
+
+    def _show_live_figures(self) -> None:
+        batch = self._last_batch
+        if batch is None:
+            return
+        self.ttft_label.setText(f"TTFT {format_duration(batch.ttft_s)}")
+        self.rate_label.setText(format_rate(batch.deltas_per_s, estimate=True))
+        self.rate_label.setToolTip("Tokens per second, live (counted in chunks, ≈ tokens)")
+        self.tokens_label.setText(f"≈ {batch.total_deltas:,} tok")
+        self.total_label.setText(format_duration(time.perf_counter() - self._run_start))
+
+    def _show_figures(self, result: RunResult) -> None:
+        timings, usage = result.timings, result.usage
+        if timings.ttft_s is not None:
+            self.ttft_label.setText(f"TTFT {format_duration(timings.ttft_s)}")
+        self.ttft_label.setToolTip(
+            "Time to first token" + (f" (model loading took {format_duration(timings.load_s)} more)"
+                                     if timings.load_s else "")
+        )
+        rate = output_rate(result)
+        self.rate_label.setText(format_rate(rate) if rate is not None else "")
+        self.rate_label.setToolTip("Tokens per second after the first token")
+        if usage.output_tokens is not None:
+            self.tokens_label.setText(f"{usage.output_tokens:,} tok")
+        else:
+            self.tokens_label.clear()
+        self.tokens_label.setToolTip(
+            f"Output tokens; prompt: {usage.input_tokens:,}" if usage.input_tokens is not None
+            else "Output tokens"
+        )
+        self.total_label.setText(format_duration(timings.total_s) if timings.total_s else "")
+        self.cost_label.setText(format_cost(result.cost, self.currency))
+
+    # --- state --------------------------------------------------------------------------------
+
+    def _set_state(self, state: State, result: RunResult | None = None) -> None:
+        changed = state != self._state
+        self._state = state
+        if state in ("running", "streaming", "cancelling"):
+            if not self._clock.isActive():
+                self._clock.start()
+        else:
+            self._clock.stop()
+        self._result = result
+        self._show_state()
+        if changed:
+            self.stateChanged.emit(state)
+
+    def _show_state(self) -> None:
+        state = self._state
+        result = self._result
+        busy = state in ("running", "streaming", "cancelling")
+        self.cancel_action.setEnabled(state in ("running", "streaming"))
+        self.rerun_action.setEnabled(not busy and state != "idle")
+        self.copy_action.setEnabled(bool(self._parts or self._pending))
+        color = theming.status_color("muted")
+        if state == "idle":
+            text = "No run yet"
+        elif state == "running":
+            text = "running… waiting for the first token"
+            color = theming.status_color("accent")
+        elif state == "streaming":
+            text = "● streaming"
+            color = theming.status_color("accent")
+        elif state == "cancelling":
+            text = "cancelling…"
+        elif state == "cancelled":
+            text = "cancelled · the text so far is kept"
+            color = theming.status_color("warning")
+        elif state == "failed":
+            text = "✗ failed"
+            color = theming.status_color("error")
+        else:
+            reason = result.finish_reason if result is not None else "stop"
+            text = f"✓ finished · {reason} — {FINISH_TEXT.get(reason, reason)}"
+            color = theming.status_color("warning" if reason == "length" else "ok")
+        self.status.setText(text)
+        self.status.set_color(color)
+        if state == "failed" and result is not None:
+            self._show_error(result)
+        else:
+            self.error_label.hide()
+
+    def _show_error(self, result: RunResult) -> None:
+        error = theming.status_color("error").name()
+        reason = escape(result.error or "the backend gave no reason")
+        kind = f" ({escape(result.error_kind)})" if result.error_kind else ""
+        self.error_label.setText(
+            f"<b style='color:{error}'>{reason}</b>{kind}<br>"
+            f"<b>What to do:</b> {escape(what_to_do(result.error_kind))}"
+        )
+        self.error_label.show()
