@@ -67,7 +67,8 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
         return re.compile(pattern)
     except re.error as err:
         raise AnswerPatternError(
-            f"answer pattern is not a valid regular expression: {err.msg} at position {err.pos}",
+            f"answer pattern is not a valid regular expression: {err.msg} "
+            f"at character {(err.pos or 0) + 1}",
             hint="fix the pattern in the template's answer pattern field",
         ) from None
 

@@ -63,6 +63,7 @@ class Options(BaseModel):
     mode: Literal["chat", "completion"] | None = Field(
         default=None, description="Chat messages, or one completion text for base models."
     )
+    answer_pattern: str | None = Field(default=None, description=_PATTERN_HELP)
 
 
 class ShotOptions(Options):
@@ -90,14 +91,9 @@ class ShotOptions(Options):
 
 
 class AnswerOptions(BaseModel):
-    """Where the final answer is and how it is found."""
+    """How the model is told to write its final answer (the answer pattern must match it)."""
 
-    answer_format: str = Field(
-        default=ANSWER_FORMAT, description=_FORMAT_HELP
-    )
-    answer_pattern: str | None = Field(
-        default=None, description=_PATTERN_HELP
-    )
+    answer_format: str = Field(default=ANSWER_FORMAT, description=_FORMAT_HELP)
 
 
 class ChainOfThoughtOptions(Options, AnswerOptions):
@@ -108,16 +104,10 @@ class FewShotChainOfThoughtOptions(ShotOptions):
     rationale_label: Label | None = Field(
         default=None, description="Label before each worked rationale, e.g. 'Reasoning'."
     )
-    answer_pattern: str | None = Field(
-        default=None, description=_PATTERN_HELP
-    )
 
 
-class SelfConsistencyOptions(FewShotChainOfThoughtOptions):
+class SelfConsistencyOptions(FewShotChainOfThoughtOptions, AnswerOptions):
     trigger: str = Field(default=DEFAULT_TRIGGER, description=_TRIGGER_HELP)
-    answer_format: str = Field(
-        default=ANSWER_FORMAT, description=_FORMAT_HELP
-    )
     samples: Annotated[int | None, Field(ge=2, le=128)] = Field(
         default=None, description="How many answers to sample and vote on (n)."
     )
@@ -126,10 +116,8 @@ class SelfConsistencyOptions(FewShotChainOfThoughtOptions):
     )
 
 
-class LeastToMostOptions(FewShotChainOfThoughtOptions):
-    answer_format: str = Field(
-        default=ANSWER_FORMAT, description=_FORMAT_HELP
-    )
+class LeastToMostOptions(FewShotChainOfThoughtOptions, AnswerOptions):
+    pass
 
 
 class TreeOfThoughtsOptions(Options, AnswerOptions):

@@ -199,9 +199,8 @@ def _generated_patterns(t: PromptTemplate) -> set[str]:
 
 
 def _answer_pattern(t: PromptTemplate, opts: Options, plan: Plan) -> str:
-    given = getattr(opts, "answer_pattern", None)
-    if given is not None:
-        return given
+    if opts.answer_pattern is not None:
+        return opts.answer_pattern
     if t.answer_pattern not in _generated_patterns(t):
         return t.answer_pattern  # the user's own pattern survives a change of technique
     return plan.answer_pattern
