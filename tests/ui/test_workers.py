@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import REQUEST, Endless, Raising, Recorder, chunks, scripted
 from workbench.backends.base import CancelToken
+from workbench.backends.config import BackendConfig
 from workbench.backends.scripted import Step
 from workbench.core.errors import ConnectError
 from workbench.core.models import RunResult
+from workbench.services.runner import Runner
+from workbench.storage.repositories import Store
+from workbench.storage.writer import StoreWriter
 from workbench.ui.tasks import INTERNAL_ERROR, Progress, TaskError, TaskRunner, TaskWorker, estimate
 from workbench.ui.workers import RepeatRunner, RunManager
 
 
 @pytest.fixture
-def manager(qapp: object) -> RunManager:
+def manager(qapp: object) -> Iterator[RunManager]:
     manager = RunManager()
     yield manager
     assert manager.shutdown(10)
@@ -215,3 +221,52 @@ def test_task_worker_cancel(qtbot: QtBot) -> None:
     with qtbot.waitSignal(worker.signals.cancelled, timeout=10_000):
         worker.cancel()
     assert runner.shutdown(5)
+
+
+@pytest.fixture
+def store_runner(tmp_path: Path) -> Iterator[tuple[Store, Runner]]:
+    """A real SQLite store behind the services Runner, with a scripted backend configured."""
+    store = Store.open(tmp_path / "workbench.db")
+    writer = StoreWriter(store)
+    script = [{"text": "saved "}, {"text": "answer"}, {"delay_s": 0.01}, {"hang": True}]
+    configs = {
+        "scripted": BackendConfig(name="scripted", backend="scripted",
+                                  options={"script": script[:2]}),
+        "hanging": BackendConfig(name="hanging", backend="scripted", options={"script": script}),
+    }
+    runner = Runner(writer=writer, configs=configs)
+    yield store, runner
+    runner.close()
+    assert writer.close()
+    store.close()
+
+
+def test_run_through_the_runner_is_saved_before_it_ends(
+    qtbot: QtBot, store_runner: tuple[Store, Runner]
+) -> None:
+    store, runner = store_runner
+    manager = RunManager(runner=runner)
+    worker = manager.start_run(REQUEST)
+    rec = Recorder(worker)
+    with qtbot.waitSignal(worker.signals.finished, timeout=10_000) as finished:
+        pass
+    assert finished.args[0].text == "saved answer"
+    assert rec.text() == "saved answer"
+    rows = store.runs.recent()
+    assert [(r.status, r.response_preview) for r in rows] == [("ok", "saved answer")]
+    assert manager.shutdown(5)
+
+
+def test_cancel_through_the_runner_saves_a_cancelled_run(
+    qtbot: QtBot, store_runner: tuple[Store, Runner]
+) -> None:
+    store, runner = store_runner
+    manager = RunManager(runner=runner)
+    worker = manager.start_run(REQUEST.model_copy(update={"backend": "hanging"}))
+    rec = Recorder(worker)
+    qtbot.waitUntil(lambda: rec.text() == "saved answer", timeout=10_000)
+    with qtbot.waitSignal(worker.signals.ended, timeout=10_000):
+        worker.cancel()
+    assert rec.terminals() == ["cancelled"]
+    assert [r.status for r in store.runs.recent()] == ["cancelled"]
+    assert manager.shutdown(5)

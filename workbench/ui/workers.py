@@ -15,13 +15,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 from workbench.backends.base import (
+    TERMINAL,
     Backend,
     Cancelled,
     CancelToken,
@@ -34,6 +35,8 @@ from workbench.backends.base import (
 )
 from workbench.backends.limits import LimitCancelled, Limits, RequestLimiter
 from workbench.core.models import FinishReason, RunRequest, RunResult, SentRequest, Timings, Usage
+from workbench.services.runner import Runner
+from workbench.storage.repositories import RunRef
 from workbench.ui.tasks import INTERNAL_ERROR, Progress, estimate
 
 log = logging.getLogger(__name__)
@@ -150,10 +153,56 @@ class RunSignals(QObject):
             self.chunk.emit(batch)
 
 
-def _fallback_request(backend: Backend, request: RunRequest) -> SentRequest:
-    """What we know was asked for when the backend failed before saying what it sent."""
+EventSink = Callable[[StreamEvent], None]
+#: Runs a request to its end, passing every event (the terminal one included) to the sink, and
+#: returns the terminal result. ``direct`` streams a backend; ``through_runner`` goes through
+#: ``services.Runner`` (limits, cost, saved to history).
+Execute = Callable[[RunRequest, CancelToken, EventSink], RunResult]
+
+
+class _StopStream(Exception):
+    """Raised from the event sink to stop a backend that keeps streaming after a cancel."""
+
+
+def direct(backend: Backend, limiter: RequestLimiter | None = None) -> Execute:
+    """Stream ``backend`` in the calling thread, inside ``limiter``'s slot."""
+
+    def execute(request: RunRequest, cancel: CancelToken, on_event: EventSink) -> RunResult:
+        if limiter is not None:
+            limiter.acquire(cancel)
+        try:
+            events: Iterator[StreamEvent] = backend.stream(request, cancel)
+            try:
+                for event in events:
+                    on_event(event)
+                    if isinstance(event, TERMINAL):
+                        return event.result
+            finally:
+                close = getattr(events, "close", None)
+                if close is not None:
+                    close()
+        finally:
+            if limiter is not None:
+                limiter.release()
+        raise RuntimeError(f"backend '{backend.id}' ended its stream without a result")
+
+    return execute
+
+
+def through_runner(runner: Runner, ref: RunRef | None = None) -> Execute:
+    """Run through the services layer: the backend's limiter, the price, and the run saved to
+    history before its end is announced."""
+
+    def execute(request: RunRequest, cancel: CancelToken, on_event: EventSink) -> RunResult:
+        return runner.execute(request, cancel, ref=ref or RunRef(), on_event=on_event).result
+
+    return execute
+
+
+def _asked(request: RunRequest) -> SentRequest:
+    """What we know was asked for, for a run that ends before the backend said what it sent."""
     return SentRequest(
-        backend=backend.id,
+        backend=request.backend,
         model=request.model,
         messages=request.messages,
         prompt=request.prompt,
@@ -161,21 +210,23 @@ def _fallback_request(backend: Backend, request: RunRequest) -> SentRequest:
     )
 
 
-class RunWorker(QRunnable):
-    """One run of ``request`` on ``backend`` in a pool thread; ``cancel()`` from any thread."""
+_KINDS: dict[type, str] = {Finished: "finished", Failed: "failed", Cancelled: "cancelled"}
 
-    def __init__(
-        self, backend: Backend, request: RunRequest, *, limiter: RequestLimiter | None = None
-    ) -> None:
+
+class RunWorker(QRunnable):
+    """One run in a pool thread; ``cancel()`` from any thread. Create it in the GUI thread."""
+
+    def __init__(self, execute: Execute, request: RunRequest) -> None:
         super().__init__()
         self.setAutoDelete(False)  # the RunManager keeps it until its terminal signal arrived
-        self.backend = backend
+        self.execute = execute
         self.request = request
-        self.limiter = limiter
         self.cancel_token = CancelToken()
         self._outbox = _Outbox()
         self.signals = RunSignals(self._outbox)
         self._text: list[str] = []
+        self._sent = _asked(request)
+        self._terminal: str | None = None
 
     def cancel(self) -> None:
         self.cancel_token.cancel()
@@ -185,68 +236,44 @@ class RunWorker(QRunnable):
         return self.cancel_token.cancelled
 
     def run(self) -> None:
-        sent = _fallback_request(self.backend, self.request)
         try:
-            if self.limiter is not None:
-                self.limiter.acquire(self.cancel_token)
-        except LimitCancelled:
-            self._end("cancelled", self._partial(sent, "cancelled"))
-            return
-        try:
-            kind, result = self._stream(sent)
+            result = self.execute(self.request, self.cancel_token, self._on_event)
+            kind = self._terminal or _kind_of(result)
+        except (_StopStream, LimitCancelled):
+            kind, result = "cancelled", self._partial("cancelled")
         except Exception as err:  # a bug in a backend must not kill the worker thread silently
-            log.exception("backend %s raised instead of yielding Failed", self.backend.id)
+            backend = self.request.backend
+            log.exception("run on backend %s raised instead of yielding Failed", backend)
             kind, result = "failed", self._partial(
-                sent,
                 "error",
-                error=f"internal error in backend '{self.backend.id}': {type(err).__name__}: {err}",
+                error=f"internal error running '{backend}': {type(err).__name__}: {err}",
                 error_kind=INTERNAL_ERROR,
             )
-        finally:
-            if self.limiter is not None:
-                self.limiter.release()
-        self._end(kind, result)
+        self.signals.post(kind, result)
 
-    def _stream(self, sent: SentRequest) -> tuple[str, RunResult]:
-        events: Iterator[StreamEvent] = self.backend.stream(self.request, self.cancel_token)
-        try:
-            for event in events:
-                if isinstance(event, Started):
-                    sent = event.request
-                    self._outbox.mark_sent()
-                    self.signals.post("started", sent)
-                elif isinstance(event, TextDelta):
-                    if self.cancel_token.cancelled:  # the backend did not notice: stop it here
-                        return "cancelled", self._partial(sent, "cancelled")
-                    self._text.append(event.text)
-                    if self._outbox.put(event.text):
-                        self.signals.post("text")
-                elif isinstance(event, UsageUpdate):
-                    self.signals.post("usage", event.usage)
-                elif isinstance(event, Finished):
-                    return "finished", event.result
-                elif isinstance(event, Failed):
-                    return "failed", event.result
-                elif isinstance(event, Cancelled):
-                    return "cancelled", event.result
-        finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()
-        if self.cancel_token.cancelled:
-            return "cancelled", self._partial(sent, "cancelled")
-        return "failed", self._partial(
-            sent, "error",
-            error=f"backend '{self.backend.id}' ended its stream without a result",
-            error_kind=INTERNAL_ERROR,
-        )
+    def _on_event(self, event: StreamEvent) -> None:
+        """Called in the worker thread for every event of the stream."""
+        if isinstance(event, TextDelta):
+            if self.cancel_token.cancelled:  # the backend did not notice: stop it here
+                raise _StopStream()
+            self._text.append(event.text)
+            if self._outbox.put(event.text):
+                self.signals.post("text")
+        elif isinstance(event, Started):
+            self._sent = event.request
+            self._outbox.mark_sent()
+            self.signals.post("started", event.request)
+        elif isinstance(event, UsageUpdate):
+            self.signals.post("usage", event.usage)
+        else:
+            self._terminal = _KINDS[type(event)]
 
-    def _partial(self, sent: SentRequest, finish: FinishReason, **extra: Any) -> RunResult:
+    def _partial(self, finish: FinishReason, **extra: Any) -> RunResult:
         out = self._outbox
         ttft = None if out.first_at is None or out.sent_at is None else out.first_at - out.sent_at
         total = None if out.sent_at is None else time.perf_counter() - out.sent_at
         return RunResult(
-            request=sent,
+            request=self._sent,
             text="".join(self._text),
             finish_reason=finish,
             usage=Usage(),
@@ -254,8 +281,11 @@ class RunWorker(QRunnable):
             **extra,
         )
 
-    def _end(self, kind: str, result: RunResult) -> None:
-        self.signals.post(kind, result)
+
+def _kind_of(result: RunResult) -> str:
+    if result.finish_reason == "cancelled":
+        return "cancelled"
+    return "failed" if result.finish_reason == "error" or result.error is not None else "finished"
 
 
 class RunManager(QObject):
@@ -264,19 +294,30 @@ class RunManager(QObject):
 
     activeChanged = Signal(int)  # runs not yet ended
 
-    def __init__(self, parent: QObject | None = None, *, max_threads: int = 8,
-                 limits: Limits | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, *, runner: Runner | None = None,
+                 max_threads: int = 8) -> None:
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
-        self.limits = limits if limits is not None else Limits()
+        self.runner = runner
+        self.limits = runner.limits if runner is not None else Limits()
         self._active: list[RunWorker] = []
 
     def start(self, backend: Backend, request: RunRequest, *, name: str | None = None) -> RunWorker:
-        """Queue a run; connect to ``worker.signals`` right away (nothing is emitted before the
-        event loop runs again). ``name`` is the configured backend name sharing a limit."""
+        """Stream ``backend`` directly (nothing saved); ``name`` is the configured backend name
+        whose concurrency limit applies. Connect to ``worker.signals`` right away: nothing is
+        emitted before the event loop runs again."""
         limiter = self.limits.for_backend(name or backend.id, backend.options)
-        worker = RunWorker(backend, request, limiter=limiter)
+        return self.submit(RunWorker(direct(backend, limiter), request))
+
+    def start_run(self, request: RunRequest, *, ref: RunRef | None = None) -> RunWorker:
+        """Run through the ``services.Runner`` given at construction: limited, priced and saved
+        to history, the way every run of the app goes."""
+        if self.runner is None:
+            raise RuntimeError("this RunManager was created without a Runner")
+        return self.submit(RunWorker(through_runner(self.runner, ref), request))
+
+    def submit(self, worker: RunWorker) -> RunWorker:
         worker.signals.ended.connect(lambda _result, w=worker: self._forget(w))
         self._active.append(worker)
         self.activeChanged.emit(len(self._active))
