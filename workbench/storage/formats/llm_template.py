@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.storage.formats.jinjatext import Segment, Var, from_segments, message_segments
 from workbench.storage.formats.results import Export, ExportError, ImportResult, Problems
-from workbench.storage.formats.yamlsrc import describe, dump_yaml, load_yaml
+from workbench.storage.formats.yamlsrc import Doc, describe, dump_yaml, load_yaml
 
 KEYS = {
     "name",
@@ -76,23 +76,24 @@ def dollar_segments(text: str, problems: Problems, line: int | None, where: str)
     return parts
 
 
-def _params(options: Any, problems: Problems, line: int | None) -> Params:
+def _params(doc: Doc, options: Any, problems: Problems) -> Params:
     if not isinstance(options, dict):
-        problems.error(line, f"options must be a mapping, not {describe(options)}")
+        problems.error(doc.line("options"), f"options must be a mapping, not {describe(options)}")
         return Params()
-    known = {
-        k: ([v] if k == "stop" and isinstance(v, str) else v)
-        for k, v in options.items()
-        if k in Params.model_fields
-    }
-    dropped = sorted(str(k) for k in options if k not in Params.model_fields)
-    if dropped:
-        problems.warn(line, f"options not kept: {', '.join(dropped)}")
+    known = {}
+    for key, value in options.items():
+        if key in Params.model_fields:
+            known[key] = [value] if key == "stop" and isinstance(value, str) else value
+        else:
+            problems.warn(doc.line("options", key), f"option '{key}' not kept")
     try:
         return Params.model_validate(known)
     except ValidationError as err:
         first = err.errors()[0]
-        problems.error(line, f"options.{first['loc'][0]}: {first['msg']}; options not kept")
+        where = first["loc"][0]
+        problems.error(
+            doc.line("options", str(where)), f"options.{where}: {first['msg']}; options not kept"
+        )
         return Params()
 
 
@@ -160,9 +161,7 @@ def import_llm_template(text: str, source: str) -> ImportResult:
         )
     schema = data.get("schema_object")
     name = source.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml") or "llm-template"
-    params = (
-        _params(data["options"], problems, doc.line("options")) if data.get("options") else Params()
-    )
+    params = _params(doc, data["options"], problems) if data.get("options") else Params()
     try:
         result.templates.append(
             PromptTemplate(

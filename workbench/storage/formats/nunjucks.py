@@ -27,13 +27,18 @@ import yaml
 from jinja2 import Environment, TemplateSyntaxError, nodes
 from jinja2.defaults import DEFAULT_FILTERS
 
-from workbench.core.models import Message
+from workbench.core.models import Message, Role
 
 _PARSER = Environment(keep_trailing_newline=True, autoescape=False)
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _DUMP = re.compile(r"\|\s*dump\b")
 _ELSEIF = re.compile(r"^(\{%-?\s*)elseif\b")
-_ROLES = {"system": "system", "user": "user", "assistant": "assistant", "developer": "system"}
+_ROLES: dict[str, Role] = {
+    "system": "system",
+    "user": "user",
+    "assistant": "assistant",
+    "developer": "system",
+}
 _STR_METHODS = set(dir(str))
 
 
@@ -195,7 +200,7 @@ def _messages_from(data: Any, tags: list[str], chat: Chat) -> bool:
             chat.error = f"message {i + 1}: {converted.error[1]}"
             return True
         chat.notes.extend((None, f"message {i + 1}: {note}") for _, note in converted.notes)
-        chat.messages.append(Message(role=_ROLES[role], content=converted.body))  # type: ignore[arg-type]
+        chat.messages.append(Message(role=_ROLES[role], content=converted.body))
     return True
 
 

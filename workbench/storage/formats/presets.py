@@ -96,7 +96,7 @@ def _lms_fields(
             problems.error(doc.line(section), f"'{section}.fields' must be a list")
             continue
         for i, item in enumerate(fields):
-            line = doc.line(section, "fields", i)
+            line = doc.line(section, "fields", i, "key")
             if not isinstance(item, dict) or not isinstance(item.get("key"), str):
                 problems.error(line, f"field {i + 1} has no 'key'")
                 continue

@@ -1,12 +1,18 @@
 """Prompty files (``.prompty``): YAML front matter between ``---`` lines, then a Jinja body.
 
-The body is split into messages the way prompty's own chat parser does: a line that is only a
-role name and a colon (``system:``, ``user:``, ``assistant:``, optionally ``# user:``) starts a new
-message, text before the first one is the system message, and lines are joined with ``\\n``.
-Front matter: ``name``, ``description``, ``tags`` (or ``metadata.tags``), ``model.api``
-(chat or completion), ``model.parameters`` → parameters, ``inputs`` → variables (with type,
-description and default), ``sample`` → a test case. Keys with no workbench equivalent
-(``model.configuration``, ``authors``, ``outputs`` ...) are reported, not dropped silently.
+The body is split into messages as the prompty runtime (2.x) splits it: a line that is only a role
+and a colon (``system:``, ``user:``, ``assistant:``, ``developer:``, optionally ``# user:``) starts
+a message, text before the first one is the system message, lines are joined with ``\\n`` and
+blank lines at the start and end of each message are dropped. prompty renders first and splits
+after, so a role marker produced by the template itself (a loop over chat history) cannot become
+a fixed message: that is reported.
+
+Front matter in both generations of the spec is read. 2.x: ``model.options`` (camelCase
+``maxOutputTokens``, ``topP``, ``stopSequences`` ...), ``inputs`` as a list or mapping of
+properties (``kind``, ``description``, ``default``, ``example``), ``template.format``,
+``metadata.tags``. 1.x: ``model.api``, ``model.parameters``, ``inputs`` with ``type``, ``sample``.
+Input examples and ``sample`` become a test case. Keys with no workbench equivalent (connections,
+tools, outputs, authors) are reported. Export writes the 2.x form.
 """
 
 from __future__ import annotations
@@ -18,130 +24,176 @@ from jinja2 import TemplateSyntaxError
 from pydantic import ValidationError
 
 from workbench.core.experiments import TestCase
-from workbench.core.models import Message, Params, PromptTemplate, Variable
-from workbench.core.templates import RESERVED_NAMES
-from workbench.storage.formats.jinjatext import from_segments, message_segments, used_variables
+from workbench.core.models import Message, Params, PromptTemplate, Role, Variable
+from workbench.core.templates import RESERVED_NAMES, literal
+from workbench.storage.formats.jinjatext import used_variables
 from workbench.storage.formats.results import Export, ExportError, ImportResult, Problems
-from workbench.storage.formats.yamlsrc import describe, dump_yaml, load_yaml
+from workbench.storage.formats.yamlsrc import Doc, describe, dump_yaml, load_yaml
 
 _BOUNDARY = re.compile(
-    r"(?i)^\s*#?\s*(assistant|function|system|user|tools)(\[((\w+)*\s*=\s*\"?([^\"]*)\"?\s*(,?)\s*)+\])?\s*:\s*$"
+    r"(?i)^\s*#?\s*(assistant|developer|function|system|tools|user)"
+    r"(\[(?:\w+\s*=\s*(?:\"[^\"]*\"|[^\",\]]*)\s*,?\s*)+\])?\s*:\s*$"
 )
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-PARAMETERS = (
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "stop",
-    "frequency_penalty",
-    "presence_penalty",
-    "seed",
-)
-_KNOWN = {
-    "name",
-    "description",
-    "tags",
-    "model",
-    "inputs",
-    "sample",
-    "template",
-    "metadata",
-    "$schema",
+_EXPRESSION_MARKER = re.compile(r"^\s*\{\{[^{}]*\}\}\s*:\s*$")
+_ROLES: dict[str, Role] = {
+    "system": "system",
+    "user": "user",
+    "assistant": "assistant",
+    "developer": "system",
 }
-#: str.splitlines() breaks (prompty splits the body with it) other than \n, escaped on export.
-_LINE_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KNOWN = {"name", "description", "model", "inputs", "sample", "template", "metadata", "tags"}
+#: 2.x ``model.options`` names → workbench parameters.
+OPTIONS = {
+    "temperature": "temperature",
+    "maxOutputTokens": "max_tokens",
+    "topP": "top_p",
+    "topK": "top_k",
+    "frequencyPenalty": "frequency_penalty",
+    "presencePenalty": "presence_penalty",
+    "seed": "seed",
+    "stopSequences": "stop",
+}
+_OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
-def _split_front_matter(text: str) -> tuple[str, int, str, int] | None:
+def split_front_matter(text: str) -> tuple[str, int, str, int] | None:
     """``(front matter, its first line, body, body's first line)``; None without front matter."""
     lines = text.split("\n")
     first = next((i for i, row in enumerate(lines) if row.strip()), None)
-    if first is None or lines[first].strip() != "---":
+    if first is None or lines[first].strip() not in ("---", "+++"):
         return None
     for end in range(first + 1, len(lines)):
-        if lines[end].strip() == "---":
+        if lines[end].strip() in ("---", "+++"):
             body = "\n".join(lines[end + 1 :])
-            # prompty's own reader skips the whitespace after the closing '---' (blank lines too)
-            stripped = body.lstrip()
+            stripped = body.lstrip()  # prompty skips the whitespace after the closing '---'
             skipped = body[: len(body) - len(stripped)].count("\n")
             return "\n".join(lines[first + 1 : end]), first + 2, stripped, end + 2 + skipped
     return None
 
 
 def parse_body(body: str) -> list[tuple[str, str, int]]:
-    """``(role, content, line)`` sections, as prompty's chat parser splits them."""
+    """``(role, content, line of its marker or 1)`` for each message, as prompty splits them."""
     sections: list[tuple[str, str, int]] = []
     role, start = "system", 1
     buffer: list[str] = []
     for n, row in enumerate(body.splitlines(), 1):
-        match = _BOUNDARY.match(row)
+        match = _BOUNDARY.match(row.strip())
         if match:
             if buffer:
-                sections.append((role, "\n".join(buffer), start))
-            role, buffer, start = match.group(1).lower(), [], n + 1
+                sections.append((role, "\n".join(buffer).strip("\n"), start))
+            role, buffer, start = match.group(1).lower(), [], n
         else:
             buffer.append(row)
     if buffer:
-        sections.append((role, "\n".join(buffer), start))
+        sections.append((role, "\n".join(buffer).strip("\n"), start))
     return sections
 
 
-def _params(value: Any, problems: Problems, line: int | None) -> Params:
-    if not isinstance(value, dict):
-        problems.error(line, f"model.parameters must be a mapping, not {describe(value)}")
-        return Params()
-    known = {
-        k: ([v] if k == "stop" and isinstance(v, str) else v)
-        for k, v in value.items()
-        if k in Params.model_fields
-    }
-    dropped = sorted(str(k) for k in value if k not in Params.model_fields)
-    if dropped:
-        problems.warn(line, f"model.parameters not kept: {', '.join(dropped)}")
+def _params(doc: Doc, model: dict[str, Any], problems: Problems) -> Params:
+    values: dict[str, Any] = {}
+    if isinstance(model.get("options"), dict):
+        options = dict(model["options"])
+        extra = options.pop("additionalProperties", None) or {}
+        for key, value in options.items():
+            if key in OPTIONS:
+                values[OPTIONS[key]] = value
+            else:
+                problems.warn(doc.line("model", "options", key), f"model.options.{key} not kept")
+        for key, value in extra.items() if isinstance(extra, dict) else ():
+            if key in Params.model_fields:
+                values[key] = value
+            else:
+                problems.warn(doc.line("model", "options"), f"additionalProperties.{key} not kept")
+    if isinstance(model.get("parameters"), dict):
+        for key, value in model["parameters"].items():
+            if key in Params.model_fields:
+                values[key] = value
+            else:
+                problems.warn(
+                    doc.line("model", "parameters", key), f"model.parameters.{key} not kept"
+                )
+    if isinstance(values.get("stop"), str):
+        values["stop"] = [values["stop"]]
     try:
-        return Params.model_validate(known)
+        return Params.model_validate(values)
     except ValidationError as err:
         first = err.errors()[0]
-        problems.error(
-            line, f"model.parameters.{first['loc'][0]}: {first['msg']}; parameters not kept"
-        )
+        problems.error(doc.line("model"), f"model {first['loc'][0]}: {first['msg']}; not kept")
         return Params()
 
 
-def _variables(inputs: Any, problems: Problems, line: int | None) -> list[Variable]:
-    if inputs is None:
-        return []
-    if not isinstance(inputs, dict):
-        problems.error(line, f"inputs must be a mapping, not {describe(inputs)}")
-        return []
-    out = []
-    for name, spec in inputs.items():
+def _inputs(doc: Doc, value: Any, problems: Problems) -> tuple[list[Variable], dict[str, str]]:
+    """Variables and example values from ``inputs`` (a mapping or a 2.x list of properties)."""
+    if value is None:
+        return [], {}
+    if isinstance(value, dict):
+        items = [(k, v, doc.line("inputs", k)) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = [
+            (v.get("name") if isinstance(v, dict) else None, v, doc.line("inputs", i))
+            for i, v in enumerate(value)
+        ]
+    else:
+        problems.error(
+            doc.line("inputs"), f"inputs must be a mapping or a list, not {describe(value)}"
+        )
+        return [], {}
+    variables, examples = [], {}
+    for name, spec, line in items:
         if not isinstance(name, str) or not _NAME.match(name):
             problems.error(line, f"input {name!r} is not a valid variable name; not imported")
             continue
-        if isinstance(spec, dict):
-            default = spec.get("default")
-            description = str(spec.get("description") or "")
-        else:  # the short form: name: sample value
-            default, description = spec, ""
-        if isinstance(default, list | dict):
-            problems.warn(line, f"input '{name}': structured default not kept")
-            default = None
-        out.append(
+        if not isinstance(spec, dict):  # the short form: name: example value
+            spec = {"example": spec}
+        default, example = spec.get("default"), spec.get("example")
+        for key, item in (("default", default), ("example", example)):
+            if isinstance(item, list | dict):
+                problems.warn(line, f"input '{name}': structured {key} not kept")
+        if example is not None and not isinstance(example, list | dict):
+            examples[name] = str(example)
+        keep_default = default is not None and not isinstance(default, list | dict)
+        variables.append(
             Variable(
                 name=name,
-                description=description,
-                default=None if default is None else str(default),
+                description=str(spec.get("description") or ""),
+                default=str(default) if keep_default else None,
             )
         )
-    return out
+    return variables, examples
+
+
+def _template_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        fmt = value.get("format", "jinja2")
+        return str(fmt.get("kind", "jinja2") if isinstance(fmt, dict) else fmt)
+    return str(value or "jinja2")
+
+
+def _messages(body: str, body_line: int, problems: Problems) -> list[Message]:
+    messages = []
+    for role, content, line in parse_body(body):
+        at = body_line + line - 1
+        if role not in _ROLES:
+            problems.error(at, f"'{role}:' section not imported (roles: system, user, assistant)")
+            continue
+        if role == "developer":
+            problems.warn(at, "'developer:' read as a system message")
+        if any(_EXPRESSION_MARKER.match(row) for row in content.split("\n")):
+            problems.warn(
+                at,
+                f"the {role} message has a '{{{{ ... }}}}:' line: prompty makes role markers that "
+                "a template prints into new messages; here it stays text",
+            )
+        messages.append(Message(role=_ROLES[role], content=content))
+    return messages
 
 
 def import_prompty(text: str, source: str) -> ImportResult:
     problems = Problems(source)
     result = ImportResult(format="prompty")
     result.problems = problems.items
-    split = _split_front_matter(text)
+    split = split_front_matter(text)
     if split is None:
         problems.error(1, "a .prompty file starts with YAML front matter between '---' lines")
         return result
@@ -156,36 +208,27 @@ def import_prompty(text: str, source: str) -> ImportResult:
     for key in meta:
         if key not in _KNOWN:
             problems.warn(doc.key_line(key), f"'{key}' not kept")
-    extra_meta: dict[str, Any] = meta["metadata"] if isinstance(meta.get("metadata"), dict) else {}
-    for key in extra_meta:
+    extra: dict[str, Any] = meta["metadata"] if isinstance(meta.get("metadata"), dict) else {}
+    for key in extra:
         if key != "tags":
             problems.warn(doc.key_line("metadata", key), f"'metadata.{key}' not kept")
-    model = meta.get("model") or {}
+    model: Any = meta.get("model") or {}
+    if isinstance(model, str):
+        problems.warn(doc.line("model"), f"model '{model}' not kept (choose it when running)")
+        model = {}
     if not isinstance(model, dict):
         problems.error(doc.line("model"), f"model must be a mapping, not {describe(model)}")
         model = {}
     for key in model:
-        if key not in ("api", "parameters"):
+        if key not in ("api", "apiType", "parameters", "options"):
             problems.warn(
-                doc.key_line("model", key),
-                f"model.{key} not kept (choose the backend and model when running)",
+                doc.key_line("model", key), f"model.{key} not kept (choose it when running)"
             )
-    params = (
-        _params(model["parameters"], problems, doc.line("model", "parameters"))
-        if "parameters" in model
-        else Params()
-    )
-    variables = _variables(meta.get("inputs"), problems, doc.line("inputs"))
-    template_kind = meta.get("template", "jinja2")
-    fmt = (
-        template_kind.get("format", "jinja2") if isinstance(template_kind, dict) else template_kind
-    )
-    if fmt != "jinja2":
-        problems.warn(
-            doc.line("template"),
-            f"template format '{fmt}' read as Jinja (simple {{{{name}}}} placeholders agree)",
-        )
-
+    params = _params(doc, model, problems)
+    variables, examples = _inputs(doc, meta.get("inputs"), problems)
+    kind = _template_kind(meta.get("template"))
+    if kind != "jinja2":
+        problems.warn(doc.line("template"), f"template format '{kind}' read as Jinja")
     try:
         used = used_variables(body)
     except TemplateSyntaxError as err:
@@ -195,10 +238,11 @@ def import_prompty(text: str, source: str) -> ImportResult:
     variables += [
         Variable(name=n) for n in sorted(used - declared - RESERVED_NAMES) if _NAME.match(n)
     ]
-    name = meta.get("name") or re.sub(r"\.prompty$", "", source.rsplit("/", 1)[-1]) or "prompty"
-    tags = meta.get("tags", extra_meta.get("tags", []))
+    tags = meta.get("tags", extra.get("tags", []))
     fields: dict[str, Any] = {
-        "name": str(name),
+        "name": str(
+            meta.get("name") or source.rsplit("/", 1)[-1].removesuffix(".prompty") or "prompty"
+        ),
         "description": str(meta.get("description") or ""),
         "tags": [str(t) for t in tags] if isinstance(tags, list) else [],
         "parameters": params,
@@ -207,17 +251,7 @@ def import_prompty(text: str, source: str) -> ImportResult:
     if model.get("api") == "completion":
         fields.update(mode="completion", text=body)
     else:
-        messages = []
-        for role, content, line in parse_body(body):
-            if role not in ("system", "user", "assistant"):
-                problems.error(
-                    body_line + line - 2,
-                    f"'{role}:' section not imported "
-                    "(the workbench has system, user and assistant)",
-                )
-                continue
-            messages.append(Message(role=role, content=content))  # type: ignore[arg-type]
-        fields["messages"] = messages
+        fields["messages"] = _messages(body, body_line, problems)
     try:
         result.templates.append(PromptTemplate.model_validate(fields))
     except ValidationError as err:
@@ -225,70 +259,67 @@ def import_prompty(text: str, source: str) -> ImportResult:
         return result
     sample = meta.get("sample")
     if isinstance(sample, dict):
-        result.tests.append(
-            TestCase(description="sample", vars={str(k): str(v) for k, v in sample.items()})
-        )
+        examples = {**examples, **{str(k): str(v) for k, v in sample.items()}}
     elif sample is not None:
         problems.warn(doc.line("sample"), "a sample file is not read; give the sample inline")
+    if examples:
+        result.tests.append(TestCase(description="sample", vars=examples))
     return result
 
 
-def _prompty_body(message: Message, template: str) -> str:
-    """A message's body with the characters prompty's line splitting would change made explicit."""
-    if not message.literal and not _LINE_BREAKS.search(message.content):
-        return message.content
-    parts = message_segments(message)
-    if parts is None:
+def _body(message: Message, template: str, warnings: list[str]) -> str:
+    text = message.content
+    content = literal(text) if message.literal else text
+    if any(_BOUNDARY.match(row.strip()) for row in text.splitlines()):
         raise ExportError(
-            f"template '{template}': a message has line-break characters prompty would change"
+            f"template '{template}': a {message.role} message has a line "
+            "prompty reads as a role marker"
         )
-    # literal() already spells \r as a Jinja string; the other breaks become Jinja strings here.
-    return _LINE_BREAKS.sub(lambda m: "{{ " + repr(m.group(0)) + " }}", from_segments(parts))
+    if text != text.strip("\n"):
+        warnings.append(
+            f"'{template}': prompty drops blank lines at the start and end of a message"
+        )
+    if _OTHER_BREAKS.search(text):
+        warnings.append(
+            f"'{template}': prompty turns \\r and other line separators into line breaks"
+        )
+    return content
 
 
 def export_prompty(template: PromptTemplate) -> Export:
+    """A 2.x prompty file; parameters outside ``model.options`` go to ``additionalProperties``."""
     warnings: list[str] = []
     front: dict[str, Any] = {"name": template.name}
     if template.description:
         front["description"] = template.description
     if template.tags:
-        front["tags"] = list(template.tags)
-    model: dict[str, Any] = {"api": template.mode}
-    if params := template.parameters.set_values():
-        model["parameters"] = params
-        extra = sorted(set(params) - set(PARAMETERS))
+        front["metadata"] = {"tags": list(template.tags)}
+    model: dict[str, Any] = {"apiType": "chat"}
+    params = template.parameters.set_values()
+    if params:
+        reverse = {v: k for k, v in OPTIONS.items()}
+        options = {reverse[k]: v for k, v in params.items() if k in reverse}
+        extra = {k: v for k, v in params.items() if k not in reverse}
         if extra:
-            warnings.append(
-                f"parameters outside prompty's schema written as given: {', '.join(extra)}"
-            )
+            options["additionalProperties"] = extra
+        model["options"] = options
     front["model"] = model
     if template.variables:
         front["inputs"] = {
             v.name: {
-                "type": "string",
+                "kind": "string",
                 **({"description": v.description} if v.description else {}),
                 **({"default": v.default} if v.default is not None else {}),
             }
             for v in template.variables
         }
+    front["template"] = {"format": "jinja2", "parser": "prompty"}
     if template.examples or any(template.components.model_dump().values()):
         warnings.append("few-shot examples and components have no prompty equivalent")
     if template.mode == "completion":
-        body = template.text
-        if body != body.lstrip():
-            warnings.append("prompty drops the whitespace at the start of the prompt")
+        warnings.append("prompty has no completion API: the prompt is written as one user message")
+        messages = [Message(role="user", content=template.text)]
     else:
-        chunks = []
-        for m in template.messages:
-            content = _prompty_body(m, template.name)
-            if any(
-                _BOUNDARY.match(row) or row.strip().startswith("![thread]")
-                for row in content.split("\n")
-            ):
-                raise ExportError(
-                    f"template '{template.name}': a {m.role} message has a line "
-                    "prompty reads as a role marker"
-                )
-            chunks.append(f"{m.role}:\n{content}\n")
-        body = "".join(chunks)  # no blank line between sections: it would become part of the text
+        messages = template.messages
+    body = "\n".join(f"{m.role}:\n{_body(m, template.name, warnings)}\n" for m in messages)
     return Export(f"---\n{dump_yaml(front)}---\n{body}", warnings)

@@ -1,0 +1,71 @@
+"""Runs out to CSV and JSONL: every field in JSONL (read back exactly), sortable columns in CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from tests.storage.factories import completion_result, failed_result, make_result
+from workbench.storage.formats import RunRecord, export, read_runs_jsonl
+
+RECORDS = [
+    RunRecord("01J0000000000000000000000A", make_result(), "terse · smol", {"country": "France"}),
+    RunRecord(
+        "01J0000000000000000000000B",
+        make_result("Où est Paris ?", 'En France,\n"bien sûr".'),
+        "chatty",
+    ),
+    RunRecord("01J0000000000000000000000C", failed_result(), "terse · smol"),
+    RunRecord("01J0000000000000000000000D", completion_result(), "completion"),
+]
+
+
+def test_jsonl_holds_every_field_and_reads_back_exactly() -> None:
+    text = export("runs-jsonl", runs=RECORDS).text
+    assert len(text.splitlines()) == 4
+    assert json.loads(text.splitlines()[0])["run"]["request"]["raw_prompt"].startswith(
+        "<|im_start|>system"
+    )
+    records, problems = read_runs_jsonl(text)
+    assert problems.items == []
+    assert records == RECORDS
+
+
+def test_csv_columns() -> None:
+    rows = list(csv.DictReader(io.StringIO(export("runs-csv", runs=RECORDS).text, newline="")))
+    assert [r["id"] for r in rows] == [r.id for r in RECORDS]
+    first, second, failed, completion = rows
+    assert first["output"] == "Paris." and first["finish_reason"] == "stop"
+    assert json.loads(first["input"])[1] == {
+        "role": "user",
+        "content": "What is the capital of France?",
+    }
+    assert first["input_tokens"] == "31" and first["ttft_s"] == "0.16" and first["seed"] == "42"
+    assert json.loads(first["vars"]) == {"country": "France"}
+    assert json.loads(first["params"]) == {"temperature": 0.7, "max_tokens": 64, "stop": ["\n\n"]}
+    assert second["output"] == 'En France,\n"bien sûr".'
+    assert failed["error"] == "HTTP 429: slow down" and failed["error_kind"] == "RateLimitError"
+    assert failed["output"] == "" and failed["cost"] == ""
+    assert (
+        completion["input"] == "Q: capital of Italy?\nA:"
+        and completion["finish_reason"] == "length"
+    )
+
+
+def test_bad_jsonl_lines_are_reported_with_their_numbers() -> None:
+    good = export("runs-jsonl", runs=RECORDS[:1]).text
+    text = (
+        good
+        + "\nnot json\n"
+        + '{"id": "x"}\n'
+        + '{"id": "y", "run": {"finish_reason": "maybe"}}\n'
+        + good
+    )
+    records, problems = read_runs_jsonl(text, "runs.jsonl")
+    assert len(records) == 2
+    assert [(p.line, p.message.split(":")[0]) for p in problems.items] == [
+        (3, "not valid JSON"),
+        (4, "not a run record (needs 'id' and 'run')"),
+        (5, "run.request"),
+    ]
