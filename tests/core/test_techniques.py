@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workbench.core.answers import (
     DEFAULT_ANSWER_PATTERN,
@@ -416,3 +418,46 @@ def test_labels_are_recovered_only_from_scaffold_formats() -> None:
         "Q", "A", "Why")
     assert Shots.recover("Input: {{ input }}\nOutput: {{ output }}") is None  # the plain default
     assert Shots.recover("{{ input }} => {{ output }}") is None
+
+
+# --- properties ----------------------------------------------------------------------------------
+
+component_sets = st.fixed_dictionaries(
+    {},
+    optional={
+        "instruction": st.just("Do {{ task }}."),
+        "context": st.just("Background: {{ task }} matters."),
+        "input_data": st.just("{{ text }}"),
+        "output_indicator": st.just("Reply briefly."),
+    },
+).filter(bool)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    parts=component_sets,
+    technique_id=st.sampled_from(ALL_IDS),
+    with_examples=st.booleans(),
+    mode=st.sampled_from(["chat", "completion"]),
+)
+def test_any_components_any_technique_render_and_reapply_to_the_same(
+    parts: dict[str, str], technique_id: str, with_examples: bool, mode: str
+) -> None:
+    if mode == "completion" and get_technique(technique_id).chat_only:
+        return
+    used = {"task"} if {"instruction", "context"} & parts.keys() else set()
+    used |= {"text"} if "input_data" in parts else set()
+    template = build(
+        technique_id,
+        Components(**parts),
+        name="p",
+        variables=[Variable(name=n, default=n.upper()) for n in sorted(used)],
+        examples=EXAMPLES if with_examples else [],
+        mode=mode,
+        **REQUIRED.get(technique_id, {}),
+    )
+    assert discover(template).warnings == []
+    text = render_completion(template) if mode == "completion" else _user(template)
+    assert "Reply briefly." in text if "output_indicator" in parts else "Reply" not in text
+    assert apply_technique(template, technique_id) == template
+    assert apply_technique(apply_technique(template, "zero-shot"), technique_id) == template

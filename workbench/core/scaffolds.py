@@ -262,6 +262,26 @@ def _blocks(
     return blocks
 
 
+def _with_examples(
+    t: PromptTemplate,
+    opts: ShotOptions,
+    labels: tuple[str, str],
+    k: int | None,
+    *,
+    rationale: str | None = None,
+    lead: Iterable[str] = (),
+) -> Plan:
+    """A layout with examples before the query; generation stops where a next example would."""
+    shots = _shots(t, opts, labels, rationale)
+    few = _few_shot(t, opts, shots, k)
+    return Plan(
+        _blocks(t, shots, few.separator, lead=lead),
+        few,
+        defaults=Params(stop=[f"\n{shots.input_label}:"]),
+        answer_pattern=answer_pattern_for(shots.output_label) if rationale else "",
+    )
+
+
 # --- the techniques ----------------------------------------------------------------------------
 
 
@@ -270,24 +290,12 @@ def plan_zero_shot(t: PromptTemplate, opts: Options) -> Plan:
 
 
 def plan_one_shot(t: PromptTemplate, opts: ShotOptions) -> Plan:
-    shots = _shots(t, opts, ("Input", "Output"))
-    few = _few_shot(t, opts, shots, 1)
-    return Plan(
-        _blocks(t, shots, few.separator),
-        few,
-        defaults=Params(stop=[f"\n{shots.input_label}:"]),
-    )
+    return _with_examples(t, opts, ("Input", "Output"), 1)
 
 
 def plan_few_shot(t: PromptTemplate, opts: ShotOptions) -> Plan:
     k = opts.k if _given(opts, "k") else (None if t.technique == "one-shot" else t.few_shot.k)
-    shots = _shots(t, opts, ("Input", "Output"))
-    few = _few_shot(t, opts, shots, k)
-    return Plan(
-        _blocks(t, shots, few.separator),
-        few,
-        defaults=Params(stop=[f"\n{shots.input_label}:"]),
-    )
+    return _with_examples(t, opts, ("Input", "Output"), k)
 
 
 def plan_chain_of_thought(t: PromptTemplate, opts: ChainOfThoughtOptions) -> Plan:
@@ -296,14 +304,7 @@ def plan_chain_of_thought(t: PromptTemplate, opts: ChainOfThoughtOptions) -> Pla
 
 
 def plan_few_shot_chain_of_thought(t: PromptTemplate, opts: FewShotChainOfThoughtOptions) -> Plan:
-    shots = _shots(t, opts, ("Question", "Answer"), rationale="Reasoning")
-    few = _few_shot(t, opts, shots, _keep_k(t, opts))
-    return Plan(
-        _blocks(t, shots, few.separator),
-        few,
-        defaults=Params(stop=[f"\n{shots.input_label}:"]),
-        answer_pattern=answer_pattern_for(shots.output_label),
-    )
+    return _with_examples(t, opts, ("Question", "Answer"), _keep_k(t, opts), rationale="Reasoning")
 
 
 def plan_self_consistency(t: PromptTemplate, opts: SelfConsistencyOptions) -> Plan:
@@ -333,13 +334,8 @@ def plan_least_to_most(t: PromptTemplate, opts: LeastToMostOptions) -> Plan:
         blocks = _blocks(t, None, "", tail=tail)
         return Plan(blocks, t.few_shot, answer_pattern=DEFAULT_ANSWER_PATTERN)
     # The worked examples show where the answer goes, so no separate answer-format line.
-    shots = _shots(t, opts, ("Question", "Answer"), rationale="Sub-problems")
-    few = _few_shot(t, opts, shots, _keep_k(t, opts))
-    return Plan(
-        _blocks(t, shots, few.separator, lead=[guidance]),
-        few,
-        defaults=Params(stop=[f"\n{shots.input_label}:"]),
-        answer_pattern=answer_pattern_for(shots.output_label),
+    return _with_examples(
+        t, opts, ("Question", "Answer"), _keep_k(t, opts), rationale="Sub-problems", lead=[guidance]
     )
 
 
@@ -353,13 +349,7 @@ def plan_role(t: PromptTemplate, opts: ShotOptions) -> Plan:
     """The persona is the system message (checked by ``apply_technique``); examples if any."""
     if not t.examples:
         return Plan(_blocks(t, None, ""), t.few_shot)
-    shots = _shots(t, opts, ("Input", "Output"))
-    few = _few_shot(t, opts, shots, _keep_k(t, opts))
-    return Plan(
-        _blocks(t, shots, few.separator),
-        few,
-        defaults=Params(stop=[f"\n{shots.input_label}:"]),
-    )
+    return _with_examples(t, opts, ("Input", "Output"), _keep_k(t, opts))
 
 
 def compact_json(value: Any, width: int = 72, indent: str = "") -> str:
@@ -393,10 +383,9 @@ def plan_structured_output(t: PromptTemplate, opts: StructuredOutputOptions) -> 
     schema_text = compact_json(schema)
     lead = [literal(f"{JSON_GUIDANCE}\n```json\n{schema_text}\n```")]
     if t.examples:
-        shots = _shots(t, opts, ("Input", "JSON"))
-        few = _few_shot(t, opts, shots, _keep_k(t, opts))
-        blocks = _blocks(t, shots, few.separator, lead=lead)
+        plan = _with_examples(t, opts, ("Input", "JSON"), _keep_k(t, opts), lead=lead)
     else:
-        few = t.few_shot
-        blocks = _blocks(t, None, "", lead=lead)
-    return Plan(blocks, few, defaults=Params(greedy=True), output_schema=schema)
+        plan = Plan(_blocks(t, None, "", lead=lead), t.few_shot)
+    plan.defaults = plan.defaults.merged(Params(greedy=True))
+    plan.output_schema = schema
+    return plan
