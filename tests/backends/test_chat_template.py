@@ -93,7 +93,7 @@ def test_syntax_errors_name_the_line() -> None:
 
 def test_named_formats_and_custom_templates_replace_the_gguf_one() -> None:
     metadata = {"tokenizer.chat_template": "GGUF {{ messages[0].content }}"}
-    tokens = {"bos_token": "<s>", "eos_token": "</s>", "eos_token_id": 2}
+    tokens = {"bos_token": "<s>", "eos_token": "</s>"}
     user = [RenderedMessage(role="user", content="hi")]
     gguf = for_model(metadata, **tokens)
     assert gguf is not None and gguf.origin == "gguf" and gguf.render(user).text == "GGUF hi"
@@ -110,4 +110,4 @@ def test_named_formats_and_custom_templates_replace_the_gguf_one() -> None:
 
 
 def test_no_template_means_none_never_a_guessed_format() -> None:
-    assert for_model({}, bos_token="<s>", eos_token="</s>", eos_token_id=2) is None
+    assert for_model({}, bos_token="<s>", eos_token="</s>") is None

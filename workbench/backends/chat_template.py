@@ -30,12 +30,10 @@ NAMED_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 @dataclass(frozen=True)
 class RenderedPrompt:
-    """A chat rendered for one model: the text, the end-of-turn stop strings and llama's
-    stopping criteria (None when the template gives none)."""
+    """A chat rendered for one model: the text and its end-of-turn stop strings."""
 
     text: str
     stops: tuple[str, ...]
-    stopping_criteria: Any = None
 
 
 @dataclass
@@ -46,7 +44,6 @@ class ChatTemplate:
     origin: str  # "gguf", a NAMED_FORMATS key, or "custom"
     bos_token: str = ""
     eos_token: str = ""
-    eos_token_id: int = -1
     extra_stops: tuple[str, ...] = ()
     _formatter: Any = field(init=False, repr=False)
 
@@ -58,7 +55,6 @@ class ChatTemplate:
                 template=self.source,
                 eos_token=self.eos_token,
                 bos_token=self.bos_token,
-                stop_token_ids=[self.eos_token_id] if self.eos_token_id >= 0 else None,
             )
         except jinja2.TemplateSyntaxError as err:
             raise TemplateError(
@@ -96,7 +92,6 @@ class ChatTemplate:
         return RenderedPrompt(
             text=result.prompt,
             stops=tuple(dict.fromkeys([*stops, *self.extra_stops])),
-            stopping_criteria=result.stopping_criteria,
         )
 
 
@@ -114,7 +109,6 @@ def for_model(
     *,
     bos_token: str,
     eos_token: str,
-    eos_token_id: int,
     chat_format: str | None = None,
     chat_template: str | None = None,
 ) -> ChatTemplate | None:
@@ -122,7 +116,7 @@ def for_model(
     None when the GGUF has none and the user chose none (completion prompts only)."""
 
     def make(source: str, origin: str, stops: tuple[str, ...] = ()) -> ChatTemplate:
-        return ChatTemplate(source, origin, bos_token, eos_token, eos_token_id, stops)
+        return ChatTemplate(source, origin, bos_token, eos_token, stops)
 
     if chat_template:
         return make(chat_template, "custom")

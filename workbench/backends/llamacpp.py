@@ -8,6 +8,8 @@ prompt cache first, which is what makes it reproducible.
 
 from __future__ import annotations
 
+import codecs
+import secrets
 import time
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError
@@ -114,17 +116,6 @@ class LlamaCppOptions(BackendOptions):
         if self.chat_format and self.chat_template:
             raise ValueError("set chat_format or chat_template, not both")
         return self
-
-
-class _TokenCounter:
-    """A llama stopping criterion that never stops: it counts sampled tokens exactly."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, input_ids: Any, logits: Any) -> bool:
-        self.count += 1
-        return False
 
 
 class LlamaCppBackend(Backend):
@@ -266,47 +257,56 @@ class LlamaCppBackend(Backend):
         yield Started(request=sent)
 
         sampling = dict(sent.sent_params)
-        user_stops: list[str] = sampling.pop("stop", [])
+        stops = [*sampling.pop("stop", []), *prepared.stops]
         seed = sampling.pop("seed", None)
-        kwargs = {_LLAMA_NAMES.get(k, k): v for k, v in sampling.items()}
-        counter = _TokenCounter()
-        from llama_cpp import StoppingCriteriaList
+        limit = min(sampling.pop("max_tokens"), self.options.n_ctx - len(prepared.tokens))
+        llm = handle.llm
+        if seed is None:
+            llm.set_seed(secrets.randbits(32))
+        else:
+            llm.reset()  # a warm prompt cache changes the numbers; reproducible needs it cold
+            llm.set_seed(seed)
 
-        criteria = StoppingCriteriaList([counter, *(prepared.stopping_criteria or [])])
-        scanner = StopScanner([*user_stops, *prepared.stops])
-        if seed is not None:
-            handle.llm.reset()  # a warm prompt cache changes the numbers; reproducible needs cold
-
+        scanner = StopScanner(stops)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         text: list[str] = []
+        output_tokens = 0
         finish: FinishReason = "length"
-        ended_on_eog = False
         cancelled = False
         error: KnownError | None = None
         start = time.perf_counter()
         first: float | None = None
-        chunks = handle.llm.create_completion(
-            prompt=prepared.tokens, stream=True, seed=seed, stopping_criteria=criteria, **kwargs
+        tokens = llm.generate(
+            prepared.tokens,
+            temp=sampling["temperature"],
+            top_p=sampling["top_p"],
+            top_k=sampling["top_k"],
+            min_p=sampling["min_p"],
+            presence_penalty=sampling["presence_penalty"],
+            frequency_penalty=sampling["frequency_penalty"],
+            repeat_penalty=sampling["repetition_penalty"],
         )
         try:
-            for chunk in chunks:
-                if cancel.cancelled:
-                    cancelled = True
+            for token in tokens:
+                if handle.is_end_of_generation(token):  # sampled, but not part of the answer
+                    finish = "stop"
                     break
-                choice = chunk["choices"][0]
-                piece = scanner.feed(choice["text"])
+                output_tokens += 1
+                piece = scanner.feed(decoder.decode(llm.detokenize([token])))
                 if piece:
-                    if first is None:
-                        first = time.perf_counter()
+                    first = first if first is not None else time.perf_counter()
                     text.append(piece)
                     yield TextDelta(text=piece)
                 if scanner.stopped:
                     finish = "stop"
                     break
-                if choice["finish_reason"] is not None:
-                    finish = "stop" if choice["finish_reason"] == "stop" else "length"
-                    ended_on_eog = finish == "stop"
-            else:
-                rest = scanner.flush()
+                if output_tokens >= limit:
+                    break
+                if cancel.cancelled:
+                    cancelled = True
+                    break
+            if not (scanner.stopped or cancelled):
+                rest = scanner.feed(decoder.decode(b"", final=True)) + scanner.flush()
                 if rest:
                     first = first if first is not None else time.perf_counter()
                     text.append(rest)
@@ -314,12 +314,9 @@ class LlamaCppBackend(Backend):
         except (RuntimeError, ValueError) as err:  # llama.cpp decode failures
             error = BackendError(f"llama.cpp failed while generating: {err}")
         finally:
-            chunks.close()
+            tokens.close()
         end = time.perf_counter()
 
-        # The end-of-generation token is sampled but is not part of the answer (as llama-cpp-python
-        # counts completion tokens).
-        output_tokens = counter.count - (1 if ended_on_eog else 0)
         usage = Usage(input_tokens=len(prepared.tokens), output_tokens=output_tokens)
         timings = Timings(
             load_s=load_s,

@@ -31,7 +31,6 @@ class PreparedPrompt:
     tokens: list[int]
     mode: Literal["chat", "completion"]
     stops: tuple[str, ...] = ()
-    stopping_criteria: Any = None
     template_origin: str | None = None
 
 
@@ -71,6 +70,7 @@ class LlamaHandle:
         self.bos_token = self._piece(self.bos_id)
         self.eos_token = self._piece(self.eos_id)
         self._templates: dict[tuple[str | None, str | None], ChatTemplate | None] = {}
+        self._vocab_ptr: Any = None
 
     def _piece(self, token: int) -> str:
         if token < 0:
@@ -93,11 +93,18 @@ class LlamaHandle:
                 self.metadata,
                 bos_token=self.bos_token,
                 eos_token=self.eos_token,
-                eos_token_id=self.eos_id,
                 chat_format=chat_format,
                 chat_template=custom,
             )
         return self._templates[key]
+
+    def is_end_of_generation(self, token: int) -> bool:
+        """End of turn or of text, whichever tokens this model uses for them."""
+        import llama_cpp
+
+        if self._vocab_ptr is None:
+            self._vocab_ptr = llama_cpp.llama_model_get_vocab(self.llm.model)
+        return bool(llama_cpp.llama_vocab_is_eog(self._vocab_ptr, token))
 
     def tokenize(self, text: str, add_bos: bool = False) -> list[int]:
         """The model's own tokens for ``text``, special-token strings parsed as the chat path
@@ -136,7 +143,6 @@ class LlamaHandle:
             self.tokenize(rendered.text),
             "chat",
             rendered.stops,
-            rendered.stopping_criteria,
             template.origin,
         )
 
@@ -207,7 +213,8 @@ def vocab(path: Path) -> LlamaHandle:
             )
             _vocabs[path] = handle
             while len(_vocabs) > _MAX_VOCABS:
-                _vocabs.popitem(last=False)[1].close()
+                # Dropped, not closed: a tokenizer may still hold it; llama frees it when unused.
+                _vocabs.popitem(last=False)
         _vocabs.move_to_end(path)
         return handle
 

@@ -106,9 +106,7 @@ class Registry:
         try:
             loaded = ep.load()
         except (Exception, SystemExit) as err:  # a plugin's import-time failure stays its own
-            log.info(
-                "backend plugin %s (%s) failed to import", backend_id, ep.value, exc_info=True
-            )
+            log.info("backend plugin %s (%s) failed to import", backend_id, ep.value, exc_info=True)
             self._errors[backend_id] = f"{type(err).__name__}: {err}"
             return
         if not (isinstance(loaded, type) and issubclass(loaded, Backend)):
