@@ -183,7 +183,14 @@ def test_prompt_files_chat_json_and_nunjucks(tmp_path: Path) -> None:
     result = import_file(config)
     assert result.errors == []
     names = [t.name for t in result.templates]
-    assert names == ["chat.json", "rendered.json", "Markdown", "Markdown", names[4], names[5]]
+    assert names == [
+        "chat.json",
+        "rendered.json",
+        "Markdown: a.md",
+        "Markdown: b.md",
+        names[4],
+        names[5],
+    ]
     chat, rendered, md_a, md_b, yaml_chat, nunjucks = result.templates
     assert [(m.role, m.content) for m in chat.messages] == [
         ("system", "Be {{ mood }}"),

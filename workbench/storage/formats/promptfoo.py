@@ -10,8 +10,6 @@ Export writes one self-contained YAML config (prompts and tests inline).
 
 from __future__ import annotations
 
-import itertools
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
+from workbench.core.experiments import ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.core.templates import RESERVED_NAMES
 from workbench.storage.formats.jinjatext import used_variables
@@ -27,13 +25,17 @@ from workbench.storage.formats.nunjucks import chat_messages, to_jinja
 from workbench.storage.formats.promptfoo_files import (
     CODE_SUFFIXES,
     RawPrompt,
-    assertion_from_string,
-    csv_rows,
     is_file_ref,
     load_structured,
     prompts_from_file,
-    read_text,
     resolve,
+)
+from workbench.storage.formats.promptfoo_tests import (
+    Context,
+    read_assertions,
+    read_test,
+    read_vars,
+    tests_from_ref,
 )
 from workbench.storage.formats.results import ImportResult, Problems
 from workbench.storage.formats.yamlsrc import Doc, describe, load_yaml
@@ -67,8 +69,6 @@ TOP_LEVEL = {
     "evaluateOptions",
     "$schema",
 }
-ASSERT_KEYS = {"type", "value", "threshold", "weight", "metric"}
-TEST_KEYS = {"vars", "assert", "description", "metadata", "threshold"}
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -78,15 +78,6 @@ class Provider:
     model: str
     params: Params = field(default_factory=Params)
     label: str = ""
-
-
-def scalar_text(value: Any) -> str:
-    """A var value as promptfoo's JavaScript would print it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def params_from_config(
@@ -194,236 +185,6 @@ def _providers(doc: Doc, problems: Problems) -> list[Provider]:
     return out
 
 
-def _assertion(
-    item: Any, doc: Doc, path: tuple[str | int, ...], problems: Problems
-) -> AssertionSpec | None:
-    line = doc.line(*path)
-    if isinstance(item, str):
-        return assertion_from_string(item)
-    if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-        problems.error(line, f"assertion without a 'type' ({describe(item)}); not imported")
-        return None
-    kind: str = item["type"]
-    if kind == "assert-set":
-        problems.error(line, "'assert-set' (nested assertions) is not supported; not imported")
-        return None
-    extra = sorted(set(item) - ASSERT_KEYS)
-    if extra:
-        problems.warn(line, f"assertion '{kind}': keys not kept: {', '.join(extra)}")
-    try:
-        return AssertionSpec(
-            type=kind[4:] if kind.startswith("not-") else kind,
-            negate=kind.startswith("not-"),
-            value=_plain(item.get("value")),
-            threshold=item.get("threshold"),
-            weight=item.get("weight", 1.0),
-            metric=item.get("metric"),
-        )
-    except ValidationError as err:
-        problems.error(line, f"assertion '{kind}': {err.errors()[0]['msg']}; not imported")
-        return None
-
-
-def _plain(value: Any) -> Any:
-    """YAML values (dates included) as JSON-able data."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
-
-
-def _assertions(
-    value: Any, doc: Doc, path: tuple[str | int, ...], problems: Problems
-) -> list[AssertionSpec]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        problems.error(doc.line(*path), f"'assert' must be a list, not {describe(value)}")
-        return []
-    found = (_assertion(item, doc, (*path, i), problems) for i, item in enumerate(value))
-    return [a for a in found if a is not None]
-
-
-@dataclass
-class _Context:
-    base_dir: Path | None
-    problems: Problems
-
-
-def _file_var(ref: str, ctx: _Context, line: int | None) -> str:
-    """promptfoo loads ``file://`` var values when rendering; text files are read now, alike."""
-    suffix = Path(ref).suffix.lower()
-    if suffix in CODE_SUFFIXES or suffix in (
-        ".pdf",
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".gif",
-        ".webp",
-        ".mp4",
-    ):
-        ctx.problems.warn(line, f"var value '{ref}' is code or media; kept as the reference text")
-        return ref
-    paths = resolve(ref, ctx.base_dir, ctx.problems, line)
-    if not paths:
-        return ref
-    if suffix in (".yaml", ".yml"):
-        doc = load_structured(paths[0], ctx.problems, line)
-        return ref if doc is None else json.dumps(_plain(doc.data), ensure_ascii=False)
-    text = read_text(paths[0], ctx.problems, line)
-    return ref if text is None else text.strip()
-
-
-def _var_choices(name: str, value: Any, ctx: _Context, line: int | None) -> list[str]:
-    if isinstance(value, list) and value and all(not isinstance(v, dict | list) for v in value):
-        return [c for v in value for c in _var_choices(name, v, ctx, line)]
-    if isinstance(value, str):
-        return [_file_var(value, ctx, line) if value.startswith("file://") else value]
-    if value is None:
-        ctx.problems.warn(line, f"var '{name}' has no value; read as empty text")
-        return [""]
-    if isinstance(value, dict | list):
-        ctx.problems.warn(line, f"var '{name}' is structured data; kept as JSON text")
-        return [json.dumps(_plain(value), ensure_ascii=False)]
-    return [scalar_text(value)]
-
-
-def _vars(value: Any, doc: Doc, path: tuple[str | int, ...], ctx: _Context) -> list[dict[str, str]]:
-    """Every combination of a test's vars (a list gives one test per item, as promptfoo does)."""
-    line = doc.line(*path)
-    if isinstance(value, str) and value.startswith("file://"):
-        paths = resolve(value, ctx.base_dir, ctx.problems, line)
-        loaded = load_structured(paths[0], ctx.problems, line) if paths else None
-        if loaded is None:
-            return [{}]
-        doc, path, value = loaded, (), loaded.data
-    if value is None:
-        return [{}]
-    if not isinstance(value, dict):
-        ctx.problems.error(line, f"'vars' must be a mapping, not {describe(value)}")
-        return [{}]
-    names = [str(k) for k in value]
-    choices = [
-        _var_choices(n, v, ctx, doc.line(*path, n))
-        for n, v in zip(names, value.values(), strict=True)
-    ]
-    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*choices)]
-
-
-def _test_cases(
-    item: Any, doc: Doc, path: tuple[str | int, ...], ctx: _Context, base: dict[str, str]
-) -> list[TestCase]:
-    line = doc.line(*path)
-    if not isinstance(item, dict):
-        ctx.problems.error(line, f"a test must be a mapping, not {describe(item)}; not imported")
-        return []
-    extra = sorted(set(item) - TEST_KEYS)
-    if extra:
-        ctx.problems.warn(line, f"test keys not kept: {', '.join(extra)}")
-    metadata = _plain(item.get("metadata")) if isinstance(item.get("metadata"), dict) else {}
-    expected = metadata.pop("expected", None)
-    if "threshold" in item:
-        metadata["threshold"] = item["threshold"]
-    asserts = _assertions(item.get("assert"), doc, (*path, "assert"), ctx.problems)
-    description = item.get("description")
-    return [
-        TestCase(
-            description=str(description) if description is not None else "",
-            vars={**base, **combo},
-            expected=None if expected is None else str(expected),
-            assertions=asserts,
-            metadata=metadata,
-        )
-        for combo in _vars(item.get("vars"), doc, (*path, "vars"), ctx)
-    ]
-
-
-def _csv_tests(path: Path, ctx: _Context, line: int | None, base: dict[str, str]) -> list[TestCase]:
-    text = read_text(path, ctx.problems, line)
-    if text is None:
-        return []
-    file_problems = Problems(path.name)
-    tests = []
-    for row_line, row in csv_rows(text, file_problems, ctx.problems):
-        test_vars: dict[str, str] = {}
-        asserts: list[AssertionSpec] = []
-        description, metric, metadata = "", None, {}
-        for key, value in row.items():
-            if key.startswith("__expected"):
-                if value.strip():
-                    asserts.append(assertion_from_string(value))
-            elif key == "__description":
-                description = value
-            elif key == "__metric":
-                metric = value
-            elif key == "__threshold":
-                metadata["threshold"] = value
-            elif key.startswith("__metadata:"):
-                metadata[key[len("__metadata:") :]] = value
-            elif key.startswith("__"):
-                ctx.problems.warn(row_line, f"column '{key}' not kept", source=path.name)
-            else:
-                test_vars[key] = value
-        if metric:
-            asserts = [a.model_copy(update={"metric": metric}) for a in asserts]
-        tests.append(
-            TestCase(
-                description=description,
-                vars={**base, **test_vars},
-                assertions=asserts,
-                metadata=metadata,
-            )
-        )
-    return tests
-
-
-def _tests_from_ref(
-    ref: str, ctx: _Context, line: int | None, base: dict[str, str]
-) -> list[TestCase]:
-    if not ref.startswith("file://"):
-        ctx.problems.error(
-            line, f"tests from '{ref}' cannot be read offline; only file:// tests are imported"
-        )
-        return []
-    out: list[TestCase] = []
-    for path in resolve(ref, ctx.base_dir, ctx.problems, line):
-        suffix = path.suffix.lower()
-        if suffix == ".csv":
-            out += _csv_tests(path, ctx, line, base)
-        elif suffix in (".yaml", ".yml", ".json"):
-            doc = load_structured(path, ctx.problems, line)
-            if doc is None:
-                continue
-            sub = _Context(path.parent, Problems(path.name))
-            items = doc.data if isinstance(doc.data, list) else [doc.data]
-            for i, item in enumerate(items):
-                out += _test_cases(item, doc, (i,) if isinstance(doc.data, list) else (), sub, base)
-            ctx.problems.items.extend(sub.problems.items)
-        elif suffix == ".jsonl":
-            text = read_text(path, ctx.problems, line)
-            for n, row in enumerate((text or "").splitlines(), 1):
-                if not row.strip():
-                    continue
-                try:
-                    item = json.loads(row)
-                except json.JSONDecodeError as err:
-                    ctx.problems.error(n, f"not valid JSON: {err.msg}", source=path.name)
-                    continue
-                sub_problems = Problems(path.name)
-                out += _test_cases(
-                    item, Doc(item, None, n - 1), (), _Context(path.parent, sub_problems), base
-                )
-                ctx.problems.items.extend(sub_problems.items)
-        else:
-            ctx.problems.error(
-                line, f"{path.name}: tests in {suffix or 'this'} files are not imported"
-            )
-    return out
-
-
 def _prompt_entries(doc: Doc, problems: Problems) -> list[tuple[RawPrompt, Any]]:
     """``(prompt, config)`` per entry of ``prompts`` (strings, objects, legacy file→label maps)."""
 
@@ -519,10 +280,16 @@ def import_promptfoo(text: str, source: str, base_dir: Path | None = None) -> Im
     raw_prompts: list[tuple[RawPrompt, Any]] = []
     for prompt, config in _prompt_entries(doc, problems):
         if is_file_ref(prompt.raw):
-            for path in resolve(prompt.raw, base_dir, problems, prompt.line):
+            paths = resolve(prompt.raw, base_dir, problems, prompt.line)
+            for path in paths:
+                # A label shared by several files gets each file's name, as promptfoo does.
+                label = (
+                    f"{prompt.label}: {path.name}"
+                    if prompt.label and len(paths) > 1
+                    else prompt.label
+                )
                 raw_prompts += [
-                    (p, config)
-                    for p in prompts_from_file(path, prompt.label, problems, prompt.line)
+                    (p, config) for p in prompts_from_file(path, label, problems, prompt.line)
                 ]
         else:
             raw_prompts.append((prompt, config))
@@ -540,7 +307,7 @@ def import_promptfoo(text: str, source: str, base_dir: Path | None = None) -> Im
         if template is not None:
             result.templates.append(template)
 
-    ctx = _Context(base_dir, problems)
+    ctx = Context(base_dir, problems)
     default = doc.data.get("defaultTest") or {}
     default_doc: Doc = doc
     default_path: tuple[str | int, ...] = ("defaultTest",)
@@ -560,14 +327,14 @@ def import_promptfoo(text: str, source: str, base_dir: Path | None = None) -> Im
         problems.warn(
             default_doc.line(*default_path), f"defaultTest keys not kept: {', '.join(extra)}"
         )
-    base_sets = _vars(default.get("vars"), default_doc, (*default_path, "vars"), ctx)
+    base_sets = read_vars(default.get("vars"), default_doc, (*default_path, "vars"), ctx)
     if len(base_sets) > 1:
         problems.warn(
             default_doc.line(*default_path, "vars"),
             "defaultTest vars with several values: the first is used",
         )
     base = base_sets[0]
-    default_asserts = _assertions(
+    default_asserts = read_assertions(
         default.get("assert"), default_doc, (*default_path, "assert"), problems
     )
 
@@ -586,9 +353,9 @@ def import_promptfoo(text: str, source: str, base_dir: Path | None = None) -> Im
         items = []
     for item, where in items:
         if isinstance(item, str):
-            result.tests += _tests_from_ref(item, ctx, doc.line(*where), base)
+            result.tests += tests_from_ref(item, ctx, doc.line(*where), base)
         else:
-            result.tests += _test_cases(item, doc, where, ctx, base)
+            result.tests += read_test(item, doc, where, ctx, base)
     if not items and base:
         result.tests.append(TestCase(vars=base))
 
