@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from workbench.core.answers import (
     DEFAULT_ANSWER_PATTERN,
@@ -420,44 +419,47 @@ def test_labels_are_recovered_only_from_scaffold_formats() -> None:
     assert Shots.recover("{{ input }} => {{ output }}") is None
 
 
-# --- properties ----------------------------------------------------------------------------------
+# --- every combination ---------------------------------------------------------------------------
 
-component_sets = st.fixed_dictionaries(
-    {},
-    optional={
-        "instruction": st.just("Do {{ task }}."),
-        "context": st.just("Background: {{ task }} matters."),
-        "input_data": st.just("{{ text }}"),
-        "output_indicator": st.just("Reply briefly."),
-    },
-).filter(bool)
+PARTS = {
+    "instruction": "Do {{ task }}.",
+    "context": "Background: {{ task }} matters.",
+    "input_data": "{{ text }}",
+    "output_indicator": "Be brief.",
+}
+COMPONENT_SETS = [
+    {name: PARTS[name] for name in names}
+    for size in range(1, 5)
+    for names in itertools.combinations(PARTS, size)
+]
+#: Options for the combination test, whose only variables are ``task`` and ``text``.
+COMBO_OPTIONS = {**REQUIRED, "role": {"system": "You are terse."}}
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    parts=component_sets,
-    technique_id=st.sampled_from(ALL_IDS),
-    with_examples=st.booleans(),
-    mode=st.sampled_from(["chat", "completion"]),
-)
-def test_any_components_any_technique_render_and_reapply_to_the_same(
-    parts: dict[str, str], technique_id: str, with_examples: bool, mode: str
+@pytest.mark.parametrize("technique_id", ALL_IDS)
+def test_every_component_set_example_choice_and_mode_renders_and_reapplies(
+    technique_id: str,
 ) -> None:
-    if mode == "completion" and get_technique(technique_id).chat_only:
-        return
-    used = {"task"} if {"instruction", "context"} & parts.keys() else set()
-    used |= {"text"} if "input_data" in parts else set()
-    template = build(
-        technique_id,
-        Components(**parts),
-        name="p",
-        variables=[Variable(name=n, default=n.upper()) for n in sorted(used)],
-        examples=EXAMPLES if with_examples else [],
-        mode=mode,
-        **REQUIRED.get(technique_id, {}),
-    )
-    assert discover(template).warnings == []
-    text = render_completion(template) if mode == "completion" else _user(template)
-    assert "Reply briefly." in text if "output_indicator" in parts else "Reply" not in text
-    assert apply_technique(template, technique_id) == template
-    assert apply_technique(apply_technique(template, "zero-shot"), technique_id) == template
+    modes = ["chat"] if get_technique(technique_id).chat_only else ["chat", "completion"]
+    for parts, with_examples, mode in itertools.product(COMPONENT_SETS, [False, True], modes):
+        case = (parts, with_examples, mode)
+        used = {"task"} if {"instruction", "context"} & parts.keys() else set()
+        used |= {"text"} if "input_data" in parts else set()
+        template = build(
+            technique_id,
+            Components(**parts),
+            name="p",
+            variables=[Variable(name=n, default=n.upper()) for n in sorted(used)],
+            examples=EXAMPLES if with_examples else [],
+            mode=mode,
+            **COMBO_OPTIONS.get(technique_id, {}),
+        )
+        assert discover(template).warnings == [], case
+        text = render_completion(template) if mode == "completion" else _user(template)
+        assert ("Be brief." in text) == ("output_indicator" in parts), case
+        assert ("Loved it" in text) == (
+            with_examples and get_technique(technique_id).uses_examples != "never"
+        ), case
+        assert apply_technique(template, technique_id) == template, case
+        there = apply_technique(template, "zero-shot")
+        assert apply_technique(there, technique_id) == template, case
