@@ -22,12 +22,15 @@ def run_ids() -> list[str]:
         ids = [
             store.runs.add(make_result("Which river flows through Vienna?", "The Danube.")),
             store.runs.add(failed_result()),
-            store.runs.add(make_result("Where is the Louvre?", "In Paris."),
-                           RunRef(experiment.id, experiment.variant_ids[0])),
+            store.runs.add(
+                make_result("Where is the Louvre?", "In Paris."),
+                RunRef(experiment.id, experiment.variant_ids[0]),
+            ),
         ]
         store.ratings.rate(ids[2], thumbs=1, comment="right")
-        store.evaluations.record(ids[2], [EvaluationRecord(AssertionSpec(type="contains",
-                                                                         value="Paris"), "pass", 1.0)])
+        store.evaluations.record(
+            ids[2], [EvaluationRecord(AssertionSpec(type="contains", value="Paris"), "pass", 1.0)]
+        )
     return ids
 
 
@@ -36,7 +39,9 @@ def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> Any:
     return json.loads(capsys.readouterr().out)
 
 
-def test_list_newest_first_with_paging(run_ids: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_newest_first_with_paging(
+    run_ids: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     rows = _json(capsys, ["history", "list", "--json"])
     assert [r["id"] for r in rows] == run_ids[::-1]
     page = _json(capsys, ["history", "list", "--limit", "1", "--before", run_ids[2], "--json"])
@@ -59,7 +64,9 @@ def test_search_prompts_and_outputs(run_ids: list[str], capsys: pytest.CaptureFi
     assert "[Louvre]" in capsys.readouterr().out
 
 
-def test_show_prints_the_exact_request(run_ids: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_prints_the_exact_request(
+    run_ids: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     data = _json(capsys, ["history", "show", run_ids[2], "--json"])
     assert data["result"]["request"]["raw_prompt"].startswith("<|im_start|>system")
     assert data["result"]["request"]["seed"] == 42
@@ -72,11 +79,19 @@ def test_show_prints_the_exact_request(run_ids: list[str], capsys: pytest.Captur
 
 
 def test_missing_run_and_bad_query_are_one_line_errors(run_ids: list[str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "workbench", "history", "show", "01NOPE"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench", "history", "show", "01NOPE"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert done.stderr.strip() == "workbench history: no run with id 01NOPE"
-    done = subprocess.run([sys.executable, "-m", "workbench", "history", "search", "--fts", '"x'],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench", "history", "search", "--fts", '"x'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1 and "invalid search syntax" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

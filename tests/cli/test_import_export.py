@@ -39,7 +39,9 @@ def _titles_and_bodies() -> list[tuple[str, str]]:
 
 
 def test_awesome_prompts_import_export_import_round_trip(
-    fixtures_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    fixtures_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     report = _import(capsys, str(fixtures_dir / AWESOME))
@@ -70,8 +72,9 @@ def test_reimport_is_idempotent(fixtures_dir: Path, capsys: pytest.CaptureFixtur
     assert {t["version"] for t in again["templates"]} == {1}
 
 
-@pytest.mark.parametrize(("config", "prompts", "tests"),
-                         [("getting-started", 2, 2), ("simple-csv", 2, 4)])
+@pytest.mark.parametrize(
+    ("config", "prompts", "tests"), [("getting-started", 2, 2), ("simple-csv", 2, 4)]
+)
 def test_promptfoo_fixtures_become_experiments(
     fixtures_dir: Path, capsys: pytest.CaptureFixture[str], config: str, prompts: int, tests: int
 ) -> None:
@@ -104,15 +107,29 @@ def test_malformed_import_keeps_the_library_and_reports_lines(
     folder = data_dir() / "library"
     before = {p: p.read_bytes() for p in folder.rglob("*.prompt.yaml")}
     bad = tmp_path / "bundle.json"
-    bad.write_text(json.dumps({
-        "format_version": 1,
-        "kind": "prompt-workbench-bundle",
-        "templates": [
-            {"format_version": 1, "name": "good one", "messages": [{"role": "user", "content": "hi"}]},
-            {"format_version": 1, "name": "bad role", "messages": [{"role": "wizard", "content": "x"}]},
-            {"format_version": 1, "name": "keep me", "temperature": "hot"},
-        ],
-    }, indent=2), encoding="utf-8")
+    bad.write_text(
+        json.dumps(
+            {
+                "format_version": 1,
+                "kind": "prompt-workbench-bundle",
+                "templates": [
+                    {
+                        "format_version": 1,
+                        "name": "good one",
+                        "messages": [{"role": "user", "content": "hi"}],
+                    },
+                    {
+                        "format_version": 1,
+                        "name": "bad role",
+                        "messages": [{"role": "wizard", "content": "x"}],
+                    },
+                    {"format_version": 1, "name": "keep me", "temperature": "hot"},
+                ],
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
     report = _import(capsys, str(bad), code=1)
     assert [t["name"] for t in report["templates"]] == ["good one"]
     assert len(report["errors"]) == 2
@@ -120,7 +137,9 @@ def test_malformed_import_keeps_the_library_and_reports_lines(
     after = {p: p.read_bytes() for p in folder.rglob("*.prompt.yaml") if p in before}
     assert after == before
     broken = tmp_path / "broken.json"
-    broken.write_text('{"format_version": 1,\n "templates": [\n  {"name": oops}\n]}', encoding="utf-8")
+    broken.write_text(
+        '{"format_version": 1,\n "templates": [\n  {"name": oops}\n]}', encoding="utf-8"
+    )
     report = _import(capsys, str(broken), "--format", "bundle-json", code=1)
     assert report["templates"] == [] and report["errors"][0]["line"] == 3
     assert {p: p.read_bytes() for p in folder.rglob("*.prompt.yaml") if p in before} == before
@@ -131,7 +150,9 @@ def test_malformed_import_keeps_the_library_and_reports_lines(
 def test_dry_run_writes_nothing(fixtures_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = _import(capsys, str(fixtures_dir / AWESOME), "--dry-run")
     assert len(report["templates"]) == 175 and report["templates"][0]["key"] is None
-    assert not (data_dir() / "library").exists() or not list((data_dir() / "library").rglob("*.yaml"))
+    assert not (data_dir() / "library").exists() or not list(
+        (data_dir() / "library").rglob("*.yaml")
+    )
 
 
 def test_presets_import_to_user_presets_and_export_back(
@@ -146,7 +167,9 @@ def test_presets_import_to_user_presets_and_export_back(
     assert "temperature: 0.3" in text and "top_p: 0.9" in text
 
 
-def test_library_bundle_and_markdown_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_library_bundle_and_markdown_export(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     with Store.open() as store:
         library = Library(store.db)
         library.save(make_template("alpha"), collection="team")
@@ -155,8 +178,21 @@ def test_library_bundle_and_markdown_export(capsys: pytest.CaptureFixture[str], 
         library.save(make_template("beta", description="beta v2"), collection="team")
         library.save(make_template("other"))
     bundle = tmp_path / "team.json"
-    assert main(["export", "--format", "bundle-json", "--out", str(bundle), "team",
-                 "--version", "production"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--format",
+                "bundle-json",
+                "--out",
+                str(bundle),
+                "team",
+                "--version",
+                "production",
+            ]
+        )
+        == 0
+    )
     assert "team/alpha has no version 'production'; skipped" in capsys.readouterr().err
     data = json.loads(bundle.read_text(encoding="utf-8"))
     assert [t["description"] for t in data["templates"]] == ["beta v1"]
@@ -174,10 +210,14 @@ def _store_runs() -> tuple[str, list[str]]:
     with Store.open() as store:
         experiment = store.experiments.create(make_spec())
         ids = [
-            store.runs.add(make_result("Capital of France?", "Paris."),
-                           RunRef(experiment.id, experiment.variant_ids[0], experiment.test_ids[0])),
-            store.runs.add(make_result("Capital of France?", "Lyon."),
-                           RunRef(experiment.id, experiment.variant_ids[1], experiment.test_ids[0])),
+            store.runs.add(
+                make_result("Capital of France?", "Paris."),
+                RunRef(experiment.id, experiment.variant_ids[0], experiment.test_ids[0]),
+            ),
+            store.runs.add(
+                make_result("Capital of France?", "Lyon."),
+                RunRef(experiment.id, experiment.variant_ids[1], experiment.test_ids[0]),
+            ),
             store.runs.add(failed_result(), RunRef(experiment.id)),
             store.runs.add(make_result("Capital of Peru?", "Lima.")),
         ]
@@ -196,7 +236,9 @@ def test_runs_export_jsonl_and_csv(capsys: pytest.CaptureFixture[str]) -> None:
     with Store.open() as store:
         assert [r.result for r in records] == [store.runs.get(i).result for i in ids]
     assert (records[0].label, records[0].vars) == ("terse", {"country": "France"})
-    csv_text = _export(capsys, "--format", "runs-csv", "--experiment", experiment_id, "--status", "ok")
+    csv_text = _export(
+        capsys, "--format", "runs-csv", "--experiment", experiment_id, "--status", "ok"
+    )
     assert csv_text.splitlines()[0].startswith("id,label,backend,model")
     assert csv_text.count("Capital of France?") == 2 and "Peru" not in csv_text
     found, _ = read_runs_jsonl(_export(capsys, "--format", "runs-jsonl", "--search", "lima"))
@@ -205,7 +247,9 @@ def test_runs_export_jsonl_and_csv(capsys: pytest.CaptureFixture[str]) -> None:
     assert [r.id for r in picked] == [ids[1], ids[0]]
 
 
-def test_finetune_export_of_chosen_runs_passes_the_checks(capsys: pytest.CaptureFixture[str]) -> None:
+def test_finetune_export_of_chosen_runs_passes_the_checks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     _, ids = _store_runs()
     text = _export(capsys, "--format", "finetune-jsonl", "--thumbs-up")
     lines = [json.loads(line) for line in text.splitlines()]
@@ -228,7 +272,9 @@ def test_dpo_export_from_ab_preferences(capsys: pytest.CaptureFixture[str]) -> N
     assert pair["input"]["messages"][-1] == {"role": "user", "content": "Capital of France?"}
 
 
-def test_unknown_format_is_a_known_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_unknown_format_is_a_known_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     assert main(["export", "--format", "docx"]) == 1
     assert "no exporter for format 'docx'" in capsys.readouterr().err
     odd = tmp_path / "notes.txt"

@@ -1,4 +1,5 @@
-"""``workbench library``: list, show, versions, diff, restore, label, add, delete, search, rescan."""
+"""``workbench library``: list, show, versions, diff, restore, label, add, delete, search and
+rescan."""
 
 from __future__ import annotations
 
@@ -33,24 +34,31 @@ def template_files(tmp_path: Path) -> list[Path]:
     return paths
 
 
-def test_add_list_show_and_edit_on_disk(template_files: list[Path],
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_add_list_show_and_edit_on_disk(
+    template_files: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     out = _run(capsys, "library", "add", *map(str, template_files), "--collection", "team")
     assert "team/summarize-ticket  v1" in out
     entries = _json(capsys, "library", "list")
-    assert [(e["key"], e["version"]) for e in entries] == [("team/haiku", 1),
-                                                           ("team/summarize-ticket", 1)]
+    assert [(e["key"], e["version"]) for e in entries] == [
+        ("team/haiku", 1),
+        ("team/summarize-ticket", 1),
+    ]
     # An edit made in an editor is picked up by the next command.
     path = data_dir() / "library" / "team" / "haiku.prompt.yaml"
     path.write_text(dumps(make_template("Haiku", description="edited by hand")), encoding="utf-8")
     versions = _json(capsys, "library", "versions", "team/haiku")
     assert [(v["number"], v["origin"], v["message"]) for v in versions] == [
-        (1, "import", "added"), (2, "disk", "changed on disk")]
+        (1, "import", "added"),
+        (2, "disk", "changed on disk"),
+    ]
     assert "description: edited by hand" in _run(capsys, "library", "show", "team/haiku")
     assert "description: poems" in _run(capsys, "library", "show", "team/haiku", "--version", "1")
 
 
-def test_diff_restore_and_labels(template_files: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_diff_restore_and_labels(
+    template_files: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     _run(capsys, "library", "add", str(template_files[1]))
     path = data_dir() / "library" / "haiku.prompt.yaml"
     path.write_text(dumps(make_template("Haiku", description="worse")), encoding="utf-8")
@@ -70,19 +78,25 @@ def test_diff_restore_and_labels(template_files: list[Path], capsys: pytest.Capt
     assert _json(capsys, "library", "versions", "haiku")[-1]["labels"] == []
 
 
-def test_search_delete_and_rescan(template_files: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_search_delete_and_rescan(
+    template_files: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     _run(capsys, "library", "add", *map(str, template_files))
     hits = _json(capsys, "library", "search", "poems")
     assert [h["key"] for h in hits] == ["haiku"]
     assert "deleted haiku" in _run(capsys, "library", "delete", "haiku")
     assert _json(capsys, "library", "search", "poems") == []
-    assert [e["key"] for e in _json(capsys, "library", "list", "--deleted") if e["deleted"]] == ["haiku"]
+    assert [e["key"] for e in _json(capsys, "library", "list", "--deleted") if e["deleted"]] == [
+        "haiku"
+    ]
     folder = data_dir() / "library"
     (folder / "new.prompt.yaml").write_text(dumps(make_template("New one")), encoding="utf-8")
     (folder / "broken.prompt.yaml").write_text("format_version: 1\nname: [\n", encoding="utf-8")
     report = _json(capsys, "library", "rescan")
     assert report["added"] == ["new"]
-    assert [(Path(p["path"]).name, p["line"]) for p in report["problems"]] == [("broken.prompt.yaml", 3)]
+    assert [(Path(p["path"]).name, p["line"]) for p in report["problems"]] == [
+        ("broken.prompt.yaml", 3)
+    ]
     # Other commands still work and warn about the broken file on stderr.
     assert main(["library", "list"]) == 0
     captured = capsys.readouterr()

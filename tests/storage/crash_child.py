@@ -21,8 +21,26 @@ from workbench.storage.library import Library
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
 
-WORDS = ("river mountain ticket refund printer volcano answer summary careful brief "
-         "capital city ocean tide poem haiku model prompt").split()
+WORDS = [
+    "river",
+    "mountain",
+    "ticket",
+    "refund",
+    "printer",
+    "volcano",
+    "answer",
+    "summary",
+    "careful",
+    "brief",
+    "capital",
+    "city",
+    "ocean",
+    "tide",
+    "poem",
+    "haiku",
+    "model",
+    "prompt",
+]
 
 
 def main(home: Path, seed: int) -> None:
@@ -40,21 +58,24 @@ def main(home: Path, seed: int) -> None:
         if roll < 0.5:
             words = " ".join(rng.choices(WORDS, k=rng.randint(5, 4000)))
             result = make_result(f"{tag} {words}?", f"{tag} answer {words}")
-            run_id = (writer.add_run(result).result() if rng.random() < 0.5
-                      else store.runs.add(result))
+            run_id = (
+                writer.add_run(result).result() if rng.random() < 0.5 else store.runs.add(result)
+            )
             print(f"run {run_id}", flush=True)
         elif roll < 0.85:
             key = f"c{rng.randint(0, 2)}/t{rng.randint(0, 5)}"
             body = " ".join(rng.choices(WORDS, k=rng.randint(5, 30000)))  # up to ~200 KB files
-            version = library.save(make_template(key, description=f"{tag} {body}"), key=key,
-                                   message=tag)
+            version = library.save(
+                make_template(key, description=f"{tag} {body}"), key=key, message=tag
+            )
             print(f"version {version.key} {version.number} {version.content_hash}", flush=True)
         else:
-            batch = [make_template(f"import {rng.randint(0, 4)}", description=f"{tag} {i}")
-                     for i in range(3)]
+            batch = [
+                make_template(f"import {rng.randint(0, 4)}", description=f"{tag} {i}")
+                for i in range(3)
+            ]
             for version, _changed in library.import_templates(batch, collection="imported"):
-                print(f"version {version.key} {version.number} {version.content_hash}",
-                      flush=True)
+                print(f"version {version.key} {version.number} {version.content_hash}", flush=True)
 
 
 def die_after_rename(home: Path, what: str) -> None:

@@ -33,7 +33,9 @@ def make_template(name: str = "Summarize ticket", **changes: object) -> PromptTe
     return template.model_copy(update=changes) if changes else template
 
 
-def make_request(question: str = "What is the capital of France?", **changes: object) -> SentRequest:
+def make_request(
+    question: str = "What is the capital of France?", **changes: object
+) -> SentRequest:
     request = SentRequest(
         backend="llamacpp",
         backend_version="0.3.16",
@@ -45,13 +47,16 @@ def make_request(question: str = "What is the capital of France?", **changes: ob
         sent_params={"temperature": 0.7, "max_tokens": 64, "stop": ["\n\n"]},
         ignored_params={"best_of": 2},
         seed=42,
-        raw_prompt=f"<|im_start|>system\nAnswer in one sentence.<|im_end|>\n<|im_start|>user\n{question}",
+        raw_prompt=(
+            f"<|im_start|>system\nAnswer in one sentence.<|im_end|>\n<|im_start|>user\n{question}"
+        ),
     )
     return request.model_copy(update=changes) if changes else request
 
 
-def make_result(question: str = "What is the capital of France?", answer: str = "Paris.",
-                **changes: object) -> RunResult:
+def make_result(
+    question: str = "What is the capital of France?", answer: str = "Paris.", **changes: object
+) -> RunResult:
     result = RunResult(
         request=make_request(question),
         text=answer,
@@ -73,10 +78,18 @@ def failed_result() -> RunResult:
 
 
 def completion_result() -> RunResult:
-    request = SentRequest(backend="llamacpp", model="gemma-3-270m", prompt="Q: capital of Italy?\nA:",
-                          sent_params={"stop": [" Paris."]})
-    return RunResult(request=request, text=" Rome.", finish_reason="length",
-                     usage=Usage(input_tokens=9, output_tokens=2))
+    request = SentRequest(
+        backend="llamacpp",
+        model="gemma-3-270m",
+        prompt="Q: capital of Italy?\nA:",
+        sent_params={"stop": [" Paris."]},
+    )
+    return RunResult(
+        request=request,
+        text=" Rome.",
+        finish_reason="length",
+        usage=Usage(input_tokens=9, output_tokens=2),
+    )
 
 
 def make_spec(name: str = "Capitals") -> ExperimentSpec:
@@ -84,19 +97,44 @@ def make_spec(name: str = "Capitals") -> ExperimentSpec:
         name=name,
         notes="Which prompt gets capitals right?\nsecond line",
         variants=[
-            Variant(label="terse", template=make_template("terse"), template_version="v1",
-                    params=Params(temperature=0.0), backend="llamacpp", model="smol",
-                    variables={"tone": "dry"}),
-            Variant(label="chatty", template=make_template("chatty"), backend="openai_compat",
-                    model="gpt-4o-mini"),
+            Variant(
+                label="terse",
+                template=make_template("terse"),
+                template_version="v1",
+                params=Params(temperature=0.0),
+                backend="llamacpp",
+                model="smol",
+                variables={"tone": "dry"},
+            ),
+            Variant(
+                label="chatty",
+                template=make_template("chatty"),
+                backend="openai_compat",
+                model="gpt-4o-mini",
+            ),
         ],
         tests=[
-            TestCase(description="France", vars={"country": "France"}, expected="Paris",
-                     assertions=[AssertionSpec(type="icontains", value="paris")],
-                     metadata={"source": "atlas", "row": 2}),
-            TestCase(description="Japan", vars={"country": "日本"},
-                     assertions=[AssertionSpec(type="similar", value="Tokyo", threshold=0.8,
-                                               negate=True, metric="sim", weight=2.0)]),
+            TestCase(
+                description="France",
+                vars={"country": "France"},
+                expected="Paris",
+                assertions=[AssertionSpec(type="icontains", value="paris")],
+                metadata={"source": "atlas", "row": 2},
+            ),
+            TestCase(
+                description="Japan",
+                vars={"country": "日本"},
+                assertions=[
+                    AssertionSpec(
+                        type="similar",
+                        value="Tokyo",
+                        threshold=0.8,
+                        negate=True,
+                        metric="sim",
+                        weight=2.0,
+                    )
+                ],
+            ),
         ],
         default_assertions=[AssertionSpec(type="max-length", value=200)],
         repeats=3,

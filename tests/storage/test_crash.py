@@ -35,16 +35,21 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs PO
 def _run_child_and_kill(home: Path, seed: int, lines_before_kill: int, delay_s: float) -> list[str]:
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.storage.crash_child", str(home), str(seed)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert child.stdout is not None
     try:
         first = child.stdout.readline()
         assert first == "ready\n", first + (child.stderr.read() if child.stderr else "")
-        reported = []
+        reported: list[str] = []
         while len(reported) < lines_before_kill:
             line = child.stdout.readline()
-            assert line, "the child ended by itself: " + (child.stderr.read() if child.stderr else "")
+            assert line, "the child ended by itself: " + (
+                child.stderr.read() if child.stderr else ""
+            )
             reported.append(line.strip())
         # The random part of the moment: how far into its next write the child gets.
         threading.Event().wait(delay_s)
@@ -118,7 +123,10 @@ def test_kill_9_loses_no_committed_run_and_corrupts_nothing(tmp_path: Path) -> N
 def test_kill_between_rename_and_commit_loses_nothing(tmp_path: Path, what: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tests.storage.crash_child", str(tmp_path), "0", what],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert done.stdout == "committed\n"

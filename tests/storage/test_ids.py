@@ -51,4 +51,3 @@ def test_ids_from_many_threads_are_unique() -> None:
 def test_not_an_id() -> None:
     assert not is_id("hello")
     assert not is_id("U" * 26)  # U is not in Crockford's alphabet
-

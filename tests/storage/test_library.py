@@ -32,7 +32,11 @@ def test_save_writes_a_readable_file_and_a_version(library: Library) -> None:
     path = library.folder / "support" / "summarize-ticket.prompt.yaml"
     assert path.read_text(encoding="utf-8") == dumps(template) == version.text
     assert (version.key, version.number, version.message, version.origin) == (
-        "support/summarize-ticket", 1, "first draft", "save")
+        "support/summarize-ticket",
+        1,
+        "first draft",
+        "save",
+    )
     assert version.content_hash == content_hash(version.text)
     assert library.load("support/summarize-ticket") == template
     entry = library.entry("support/summarize-ticket")
@@ -40,7 +44,7 @@ def test_save_writes_a_readable_file_and_a_version(library: Library) -> None:
 
 
 def test_saving_unchanged_template_records_nothing_and_keeps_bytes(library: Library) -> None:
-    text = ("# hand-written, keep this comment\n" + dumps(make_template()))
+    text = "# hand-written, keep this comment\n" + dumps(make_template())
     path = library.folder / "mine.prompt.yaml"
     path.parent.mkdir(parents=True)
     path.write_text(text, encoding="utf-8")
@@ -59,7 +63,11 @@ def test_versions_are_immutable_history(library: Library) -> None:
     for i in range(3):
         library.save(t.model_copy(update={"description": f"d{i}"}), message=f"edit {i}")
     versions = library.versions("summarize-ticket")
-    assert [(v.number, v.message) for v in versions] == [(1, "edit 0"), (2, "edit 1"), (3, "edit 2")]
+    assert [(v.number, v.message) for v in versions] == [
+        (1, "edit 0"),
+        (2, "edit 1"),
+        (3, "edit 2"),
+    ]
     with pytest.raises(Exception, match="immutable"), library.db.transaction() as conn:
         conn.execute("UPDATE template_versions SET text = 'x'")
     assert library.version("summarize-ticket", 1).template().description == "d0"
@@ -68,8 +76,14 @@ def test_versions_are_immutable_history(library: Library) -> None:
 def test_diff_between_versions(library: Library) -> None:
     t = make_template()
     library.save(t)
-    edited = t.model_copy(update={"messages": [t.messages[0], Message(
-        role="user", content="Summarize this support ticket:\n{{ ticket }}")]})
+    edited = t.model_copy(
+        update={
+            "messages": [
+                t.messages[0],
+                Message(role="user", content="Summarize this support ticket:\n{{ ticket }}"),
+            ]
+        }
+    )
     library.save(edited)
     diff = library.diff("summarize-ticket", 1, "head")
     assert diff.changed and diff.added == 1 and diff.removed == 1
@@ -143,7 +157,9 @@ def test_rescan_picks_up_edits_additions_deletions_and_moves(library: Library) -
     assert report.renamed == [("gamma", "new/gamma")]
     assert report.problems == []
     assert [(v.number, v.origin, v.message) for v in library.versions("a/alpha")] == [
-        (1, "save", ""), (2, "disk", "changed on disk")]
+        (1, "save", ""),
+        (2, "disk", "changed on disk"),
+    ]
     assert [e.key for e in library.entries()] == ["a/alpha", "new/delta", "new/gamma"]
     assert [e.key for e in library.entries(include_deleted=True) if e.deleted] == ["a/beta"]
     assert len(library.versions("new/gamma")) == 1  # moved with its history
@@ -164,8 +180,10 @@ def test_rescan_reports_broken_files_and_keeps_last_good_version(library: Librar
     path.write_text("format_version: 1\nname: alpha\nmessages: [\n", encoding="utf-8")
     (library.folder / "notes.prompt.yaml").write_bytes(b"\xff\xfe not utf-8")
     report = library.rescan()
-    assert sorted(Path(p.path).name for p in report.problems) == ["alpha.prompt.yaml",
-                                                                  "notes.prompt.yaml"]
+    assert sorted(Path(p.path).name for p in report.problems) == [
+        "alpha.prompt.yaml",
+        "notes.prompt.yaml",
+    ]
     assert all(isinstance(p, TemplateFileError) for p in report.problems)
     assert any(p.line == 4 for p in report.problems)
     assert library.entry("alpha").version == 1
@@ -181,7 +199,10 @@ def test_save_records_an_outside_edit_before_overwriting_it(library: Library) ->
     _bump_mtime(path)
     version = library.save(make_template("alpha", description="mine"))
     assert [(v.number, v.origin) for v in library.versions("alpha")] == [
-        (1, "save"), (2, "disk"), (3, "save")]
+        (1, "save"),
+        (2, "disk"),
+        (3, "save"),
+    ]
     assert version.number == 3
     assert library.version("alpha", 2).template().description == "edited by a colleague"
 
@@ -199,8 +220,10 @@ def test_rescan_ignores_temp_files_hidden_folders_and_cleans_leftovers(library: 
 
 
 def test_search_collections_and_tags(library: Library) -> None:
-    library.save(make_template("Volcano facts", tags=["geo", "science"],
-                               description="Eruptions explained"), collection="science/earth")
+    library.save(
+        make_template("Volcano facts", tags=["geo", "science"], description="Eruptions explained"),
+        collection="science/earth",
+    )
     library.save(make_template("Tide tables", tags=["geo"]), collection="science/sea")
     library.save(make_template("Haiku", tags=["poetry"]), collection="arts")
     assert [e.key for e in library.search("eruptions")] == ["science/earth/volcano-facts"]
@@ -208,7 +231,9 @@ def test_search_collections_and_tags(library: Library) -> None:
     assert library.search("tide")[0].snippet is not None
     assert library.collections() == ["arts", "science", "science/earth", "science/sea"]
     assert [e.key for e in library.entries(collection="science")] == [
-        "science/earth/volcano-facts", "science/sea/tide-tables"]
+        "science/earth/volcano-facts",
+        "science/sea/tide-tables",
+    ]
     assert [e.key for e in library.entries(tag="poetry")] == ["arts/haiku"]
     library.delete("arts/haiku")
     assert library.search("haiku") == []
@@ -216,13 +241,17 @@ def test_search_collections_and_tags(library: Library) -> None:
 
 def test_import_adds_versions_and_dedupes_keys(library: Library) -> None:
     library.save(make_template("act as a linux terminal"), collection="imported")
-    batch = [make_template("Act as a Linux Terminal", description="new"),
-             make_template("Translator"), make_template("Translator", description="second")]
+    batch = [
+        make_template("Act as a Linux Terminal", description="new"),
+        make_template("Translator"),
+        make_template("Translator", description="second"),
+    ]
     results = library.import_templates(batch, collection="imported", message="from prompts.csv")
     assert [(v.key, v.number, changed) for v, changed in results] == [
         ("imported/act-as-a-linux-terminal", 2, True),
         ("imported/translator", 1, True),
-        ("imported/translator-2", 1, True)]
+        ("imported/translator-2", 1, True),
+    ]
     assert all(v.origin == "import" for v, _ in results)
     again = library.import_templates(batch, collection="imported")
     assert [changed for _, changed in again] == [False, False, False]
@@ -245,8 +274,11 @@ def test_failed_import_leaves_library_exactly_as_before(
         real_commit(self)
 
     monkeypatch.setattr(files.PreparedWrite, "commit", failing_commit)
-    batch = [make_template("one", description="changed"), make_template("two"),
-             make_template("three")]
+    batch = [
+        make_template("one", description="changed"),
+        make_template("two"),
+        make_template("three"),
+    ]
     with pytest.raises(files.FileWriteError):
         library.import_templates(batch, collection="imp")
     after_files = {p: p.read_bytes() for p in library.folder.rglob("*") if p.is_file()}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.storage.factories import completion_result, make_result, make_spec, make_template
+from workbench.core.experiments import AssertionSpec
 from workbench.core.template_files import dumps
 from workbench.storage import migrations
 from workbench.storage.db import Database, StorageError
@@ -17,7 +18,6 @@ from workbench.storage.library import Library
 from workbench.storage.library_records import content_hash
 from workbench.storage.migrations import MIGRATIONS, Migration, NewerDatabaseError
 from workbench.storage.repositories import EvaluationRecord, RunRef, Store
-from workbench.core.experiments import AssertionSpec
 
 NAMES = [m.name for m in MIGRATIONS]
 
@@ -48,9 +48,22 @@ def test_blank_database_gets_every_migration_in_order(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     conn.close()
-    assert {"experiments", "variants", "test_cases", "runs", "ratings", "preferences",
-            "evaluations", "library_templates", "template_versions", "template_labels",
-            "template_tags", "runs_fts", "library_fts", "schema_migrations"} <= tables
+    assert {
+        "experiments",
+        "variants",
+        "test_cases",
+        "runs",
+        "ratings",
+        "preferences",
+        "evaluations",
+        "library_templates",
+        "template_versions",
+        "template_labels",
+        "template_tags",
+        "runs_fts",
+        "library_fts",
+        "schema_migrations",
+    } <= tables
 
 
 def test_connections_enforce_foreign_keys(tmp_path: Path) -> None:
@@ -76,17 +89,24 @@ def _fill(db: Database, stage: int) -> dict[str, str]:
     made["completion"] = store.runs.add(completion_result())
     if stage >= 1:
         store.ratings.rate(made["run"], thumbs=1, stars=4, comment="good")
-        store.evaluations.record(made["run"], [EvaluationRecord(AssertionSpec(type="contains",
-                                                                            value="Danube"), "pass", 1.0)])
+        store.evaluations.record(
+            made["run"],
+            [EvaluationRecord(AssertionSpec(type="contains", value="Danube"), "pass", 1.0)],
+        )
     if stage >= 2:
         # The library's writer needs the search index of a later migration: insert as that app did.
         text = dumps(make_template("Volcano facts"))
         with db.transaction() as conn:
-            conn.execute("INSERT INTO library_templates (id, key, collection, name, created_at)"
-                         " VALUES ('T1', 'geo/volcano-facts', 'geo', 'Volcano facts', 'then')")
-            conn.execute("INSERT INTO template_versions (id, template_id, number, created_at,"
-                         " message, origin, content_hash, text) VALUES ('V1', 'T1', 1, 'then', 'm',"
-                         " 'save', ?, ?)", (content_hash(text), text))
+            conn.execute(
+                "INSERT INTO library_templates (id, key, collection, name, created_at)"
+                " VALUES ('T1', 'geo/volcano-facts', 'geo', 'Volcano facts', 'then')"
+            )
+            conn.execute(
+                "INSERT INTO template_versions (id, template_id, number, created_at,"
+                " message, origin, content_hash, text) VALUES ('V1', 'T1', 1, 'then', 'm',"
+                " 'save', ?, ?)",
+                (content_hash(text), text),
+            )
     return made
 
 
@@ -191,7 +211,9 @@ def test_failing_migration_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(StorageError):
         Database(path)
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchone() is None
+    assert (
+        conn.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchone() is None
+    )
     conn.close()
     assert applied_names(path) == NAMES
 
@@ -218,7 +240,10 @@ def test_two_openers_at_once_apply_each_migration_once(tmp_path: Path) -> None:
 
 
 def test_statement_splitter_keeps_trigger_bodies_whole() -> None:
-    script = "CREATE TABLE a (x);\nCREATE TRIGGER t AFTER INSERT ON a\nBEGIN\n  SELECT 1;\n  SELECT 2;\nEND;\n"
+    script = (
+        "CREATE TABLE a (x);\n"
+        "CREATE TRIGGER t AFTER INSERT ON a\nBEGIN\n  SELECT 1;\n  SELECT 2;\nEND;\n"
+    )
     assert len(migrations.statements(script)) == 2
     with pytest.raises(ValueError, match="incomplete"):
         migrations.statements("CREATE TABLE b (x")

@@ -30,16 +30,27 @@ def test_store_lives_in_the_data_folder(store: Store, workbench_home: Path) -> N
     assert store.db.path.exists()
 
 
-@pytest.mark.parametrize("result", [make_result(), failed_result(), completion_result(),
-                                    make_result(answer="", finish_reason="cancelled")],
-                         ids=["ok", "error", "completion", "cancelled"])
+@pytest.mark.parametrize(
+    "result",
+    [
+        make_result(),
+        failed_result(),
+        completion_result(),
+        make_result(answer="", finish_reason="cancelled"),
+    ],
+    ids=["ok", "error", "completion", "cancelled"],
+)
 def test_run_round_trips_exactly(store: Store, result: RunResult) -> None:
     run_id = store.runs.add(result)
     stored = store.runs.get(run_id)
     assert stored.result == result
     assert stored.result.request.raw_prompt == result.request.raw_prompt
-    assert stored.status == {"stop": "ok", "error": "error", "length": "ok",
-                             "cancelled": "cancelled"}[result.finish_reason]
+    assert (
+        stored.status
+        == {"stop": "ok", "error": "error", "length": "ok", "cancelled": "cancelled"}[
+            result.finish_reason
+        ]
+    )
 
 
 def test_run_keeps_its_experiment_cell(store: Store) -> None:
@@ -48,10 +59,11 @@ def test_run_keeps_its_experiment_cell(store: Store) -> None:
     run_id = store.runs.add(make_result(), ref)
     assert store.runs.get(run_id).ref == ref
     assert store.runs.completed_cells(experiment.id) == {(ref.variant_id, ref.test_case_id, 2)}
-    store.runs.add(failed_result(), RunRef(experiment.id, experiment.variant_ids[0],
-                                           experiment.test_ids[1], 0))
+    store.runs.add(
+        failed_result(), RunRef(experiment.id, experiment.variant_ids[0], experiment.test_ids[1], 0)
+    )
     assert len(store.runs.completed_cells(experiment.id)) == 1  # a failed run is redone on resume
-    assert [r.id for r in store.runs.for_experiment(experiment.id)][0] == run_id
+    assert store.runs.for_experiment(experiment.id)[0].id == run_id
 
 
 def test_run_for_a_missing_experiment_is_refused(store: Store) -> None:
@@ -78,7 +90,11 @@ def test_history_pages_newest_first(store: Store) -> None:
     summary = first[0]
     assert summary.preview == "question 6?"
     assert summary.response_preview == "answer 6"
-    assert (summary.backend, summary.model, summary.status) == ("llamacpp", "SmolLM2-135M-Instruct", "ok")
+    assert (summary.backend, summary.model, summary.status) == (
+        "llamacpp",
+        "SmolLM2-135M-Instruct",
+        "ok",
+    )
     assert (summary.input_tokens, summary.output_tokens, summary.total_s) == (31, 4, 0.42)
     store.runs.add(failed_result())
     assert [r.status for r in store.runs.recent(10, status="error")] == ["error"]
@@ -118,11 +134,13 @@ def test_experiment_round_trips_and_keeps_cell_ids_on_edit(store: Store) -> None
     created = store.experiments.create(spec)
     assert created.spec == spec
     assert len(created.variant_ids) == 2 and len(created.test_ids) == 2
-    edited = spec.model_copy(update={
-        "name": "Capitals v2",
-        "variants": [spec.variants[0].model_copy(update={"label": "terse!"})],
-        "tests": [*spec.tests, TestCase(vars={"country": "Peru"})],
-    })
+    edited = spec.model_copy(
+        update={
+            "name": "Capitals v2",
+            "variants": [spec.variants[0].model_copy(update={"label": "terse!"})],
+            "tests": [*spec.tests, TestCase(vars={"country": "Peru"})],
+        }
+    )
     updated = store.experiments.update(created.id, edited)
     assert updated.spec == edited
     assert updated.variant_ids == created.variant_ids[:1]
@@ -172,8 +190,10 @@ def test_preferences_give_chosen_and_rejected_pairs(store: Store) -> None:
     store.ratings.prefer(b, c, "tie")
     assert [p.choice for p in store.ratings.preferences()] == ["a", "b", "tie"]
     assert [p.run_a for p in store.ratings.preferences(experiment.id)] == [a, b]
-    pairs = [(chosen.result.text, rejected.result.text) for chosen, rejected in
-             store.ratings.preference_pairs()]
+    pairs = [
+        (chosen.result.text, rejected.result.text)
+        for chosen, rejected in store.ratings.preference_pairs()
+    ]
     assert pairs == [("Paris.", "Lyon."), ("Paris.", "Marseille?")]
     with pytest.raises(KnownError):
         store.ratings.prefer(a, a, "a")
@@ -188,18 +208,28 @@ def test_evaluations_round_trip_and_replace(store: Store) -> None:
     other = store.runs.add(failed_result())
     results = [
         EvaluationRecord(AssertionSpec(type="icontains", value="paris"), "pass", 1.0, "found"),
-        EvaluationRecord(AssertionSpec(type="similar", value="Paris", threshold=0.9, negate=True),
-                         "fail", 0.42, "too similar"),
-        EvaluationRecord(AssertionSpec(type="llm-rubric", value={"rubric": "polite"}), "error",
-                         None, "grader timed out"),
+        EvaluationRecord(
+            AssertionSpec(type="similar", value="Paris", threshold=0.9, negate=True),
+            "fail",
+            0.42,
+            "too similar",
+        ),
+        EvaluationRecord(
+            AssertionSpec(type="llm-rubric", value={"rubric": "polite"}),
+            "error",
+            None,
+            "grader timed out",
+        ),
     ]
     store.evaluations.record(run_id, results)
     store.evaluations.record(other, results[2:])
     assert store.evaluations.for_run(run_id) == results
     store.evaluations.record(run_id, results[:1])
     assert store.evaluations.for_run(run_id) == results[:1]
-    assert store.evaluations.for_runs([run_id, other, "none"]) == {run_id: results[:1],
-                                                                  other: results[2:]}
+    assert store.evaluations.for_runs([run_id, other, "none"]) == {
+        run_id: results[:1],
+        other: results[2:],
+    }
     with pytest.raises(NotFoundError):
         store.evaluations.record("missing", results)
 

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 def add_library_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--library", metavar="DIR", type=Path,
+        "--library",
+        metavar="DIR",
+        type=Path,
         help="the library folder (default: 'library' in the data folder)",
     )
 

@@ -29,8 +29,10 @@ def _formats_help() -> str:
     from workbench.storage.formats import FORMATS
 
     names = [f"{n} ({f.description})" for n, f in FORMATS.items() if f.can_export]
-    names += [f"{FINETUNE} (chosen runs as OpenAI chat fine-tuning data)",
-              f"{DPO} (A/B preferences as DPO pairs)"]
+    names += [
+        f"{FINETUNE} (chosen runs as OpenAI chat fine-tuning data)",
+        f"{DPO} (A/B preferences as DPO pairs)",
+    ]
     return "; ".join(names)
 
 
@@ -45,21 +47,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "see the formats.",
     )
     p.add_argument("--format", required=True, metavar="F", help="the format, or 'list'")
-    p.add_argument("--out", metavar="PATH", type=Path,
-                   help="file to write (a folder for one-template-per-file formats); default stdout")
+    p.add_argument(
+        "--out",
+        metavar="PATH",
+        type=Path,
+        help="file to write (a folder for one-template-per-file formats); default stdout",
+    )
     p.add_argument("selection", nargs="*", metavar="SELECTION")
     templates = p.add_argument_group("templates")
     templates.add_argument("--collection", metavar="NAME", help="only this collection (and below)")
     templates.add_argument("--tag", metavar="TAG", help="only templates with this tag")
-    templates.add_argument("--version", metavar="VERSION",
-                           help="export this version or label (e.g. production) of each template")
+    templates.add_argument(
+        "--version",
+        metavar="VERSION",
+        help="export this version or label (e.g. production) of each template",
+    )
     runs = p.add_argument_group("runs")
     runs.add_argument("--experiment", metavar="ID", help="only this experiment's runs or pairs")
     runs.add_argument("--search", metavar="WORDS", help="only runs matching a full-text search")
     runs.add_argument("--status", choices=["ok", "error", "cancelled"], help="only these runs")
     runs.add_argument("--thumbs-up", action="store_true", help="only runs rated thumbs up")
-    runs.add_argument("--min-stars", type=int, choices=range(1, 6), metavar="N",
-                      help="only runs rated at least N stars")
+    runs.add_argument(
+        "--min-stars",
+        type=int,
+        choices=range(1, 6),
+        metavar="N",
+        help="only runs rated at least N stars",
+    )
     add_library_option(p)
     p.set_defaults(func=run)
 
@@ -72,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     info = FORMATS.get(args.format)
     if args.format not in (FINETUNE, DPO) and (info is None or not info.can_export):
-        raise UnknownFormatError(f"no exporter for format '{args.format}'",
-                                 hint="'workbench export --format list' shows them")
+        raise UnknownFormatError(
+            f"no exporter for format '{args.format}'",
+            hint="'workbench export --format list' shows them",
+        )
     outputs: dict[Path | None, Export]
     with open_store() as store:
         if args.format == FINETUNE:
@@ -125,8 +141,10 @@ def _templates(store: Store, args: argparse.Namespace) -> list[PromptTemplate]:
                 e for e in entries if e.collection == item or e.collection.startswith(f"{item}/")
             ]
             if not matches:
-                raise KnownError(f"no template or collection '{item}' in the library",
-                                 hint="'workbench library list' shows the keys")
+                raise KnownError(
+                    f"no template or collection '{item}' in the library",
+                    hint="'workbench library list' shows the keys",
+                )
             chosen += [m for m in matches if m not in chosen]
         entries = chosen
     if not entries:
@@ -142,16 +160,19 @@ def _templates(store: Store, args: argparse.Namespace) -> list[PromptTemplate]:
     return templates
 
 
-def _one_per_file(args: argparse.Namespace, templates: list[PromptTemplate],
-                  suffix: str) -> dict[Path | None, Export]:
+def _one_per_file(
+    args: argparse.Namespace, templates: list[PromptTemplate], suffix: str
+) -> dict[Path | None, Export]:
     from workbench.core.errors import KnownError
     from workbench.storage.formats import export
     from workbench.storage.library_records import slug
 
     folder: Path = args.out
     if folder.exists() and not folder.is_dir():
-        raise KnownError(f"a {args.format} file holds one template; {len(templates)} were "
-                         "selected", hint="give --out a folder to write one file per template")
+        raise KnownError(
+            f"a {args.format} file holds one template; {len(templates)} were selected",
+            hint="give --out a folder to write one file per template",
+        )
     outputs: dict[Path | None, Export] = {}
     for template in templates:
         path = folder / f"{slug(template.name)}{suffix}"
@@ -176,8 +197,9 @@ def _selected_run_ids(store: Store, args: argparse.Namespace) -> list[str]:
 def _filter_by_rating(store: Store, args: argparse.Namespace, ids: list[str]) -> list[str]:
     if not (args.thumbs_up or args.min_stars):
         return ids
-    rated = set(store.ratings.rated_run_ids(thumbs=1 if args.thumbs_up else None,
-                                            min_stars=args.min_stars))
+    rated = set(
+        store.ratings.rated_run_ids(thumbs=1 if args.thumbs_up else None, min_stars=args.min_stars)
+    )
     return [i for i in ids if i in rated]
 
 
@@ -194,7 +216,10 @@ def _run_records(store: Store, args: argparse.Namespace) -> list[RunRecord]:
             if experiment_id not in cells:
                 stored = store.experiments.get(experiment_id)
                 cells[experiment_id] = (
-                    {i: v.label for i, v in zip(stored.variant_ids, stored.spec.variants, strict=True)},
+                    {
+                        i: v.label
+                        for i, v in zip(stored.variant_ids, stored.spec.variants, strict=True)
+                    },
                     {i: t.vars for i, t in zip(stored.test_ids, stored.spec.tests, strict=True)},
                 )
             labels, test_vars = cells[experiment_id]
@@ -215,8 +240,10 @@ def _finetune(store: Store, args: argparse.Namespace) -> Export:
         args.status = args.status or "ok"  # failed runs are never training examples
         ids = _filter_by_rating(store, args, _selected_run_ids(store, args))
     if not ids:
-        raise KnownError("no runs selected for fine-tuning",
-                         hint="give run ids, or rate runs and use --thumbs-up / --min-stars")
+        raise KnownError(
+            "no runs selected for fine-tuning",
+            hint="give run ids, or rate runs and use --thumbs-up / --min-stars",
+        )
     return Export(finetune_jsonl(run.result for run in store.runs.get_many(ids)))
 
 
@@ -227,10 +254,15 @@ def _dpo(store: Store, args: argparse.Namespace) -> Export:
 
     pairs = store.ratings.preference_pairs(args.experiment)
     if not pairs:
-        raise KnownError("no A/B preferences to export",
-                         hint="compare two runs and pick the better one first")
-    return Export(dpo_jsonl(PreferencePair(preferred=chosen.result, rejected=rejected.result)
-                            for chosen, rejected in pairs))
+        raise KnownError(
+            "no A/B preferences to export", hint="compare two runs and pick the better one first"
+        )
+    return Export(
+        dpo_jsonl(
+            PreferencePair(preferred=chosen.result, rejected=rejected.result)
+            for chosen, rejected in pairs
+        )
+    )
 
 
 def _experiment(store: Store, args: argparse.Namespace) -> ExperimentSpec:
@@ -267,6 +299,7 @@ def _presets(args: argparse.Namespace) -> list[Preset]:
         return list(presets.values())
     missing = [name for name in args.selection if name not in presets]
     if missing:
-        raise KnownError(f"no preset named {', '.join(missing)}",
-                         hint=f"one of {', '.join(presets)}")
+        raise KnownError(
+            f"no preset named {', '.join(missing)}", hint=f"one of {', '.join(presets)}"
+        )
     return [presets[name] for name in args.selection]

@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=run_list)
 
     search = commands.add_parser(
-        "search", help="runs whose prompt or output contains words",
+        "search",
+        help="runs whose prompt or output contains words",
         description="Full-text search over prompts and outputs. Every word must appear; results "
         "are newest first. With --fts, QUERY is FTS5 syntax (OR, NOT, NEAR, prefix*).",
     )
@@ -66,24 +67,28 @@ def _print_rows(rows: list[RunSummary], as_json: bool) -> None:
         return
     for r in rows:
         tokens = f"{r.output_tokens} tok" if r.output_tokens is not None else ""
-        print(f"{r.id}  {r.created_at[:19].replace('T', ' ')}  {r.status:<9} "
-              f"{clip(f'{r.backend}/{r.model}', 28):<28} {tokens:>8}")
+        print(
+            f"{r.id}  {r.created_at[:19].replace('T', ' ')}  {r.status:<9} "
+            f"{clip(f'{r.backend}/{r.model}', 28):<28} {tokens:>8}"
+        )
         print(f"    > {clip(r.preview, 90)}")
         print(f"    < {clip(r.snippet or r.error_kind or r.response_preview, 90)}")
 
 
 def run_list(args: argparse.Namespace) -> int:
     with open_store() as store:
-        rows = store.runs.recent(args.limit, before=args.before, experiment_id=args.experiment,
-                                 status=args.status)
+        rows = store.runs.recent(
+            args.limit, before=args.before, experiment_id=args.experiment, status=args.status
+        )
         _print_rows(rows, args.json)
     return 0
 
 
 def run_search(args: argparse.Namespace) -> int:
     with open_store() as store:
-        rows = store.runs.search(" ".join(args.query), args.limit, experiment_id=args.experiment,
-                                 raw=args.fts)
+        rows = store.runs.search(
+            " ".join(args.query), args.limit, experiment_id=args.experiment, raw=args.fts
+        )
         _print_rows(rows, args.json)
     return 0
 
@@ -111,8 +116,10 @@ def run_show(args: argparse.Namespace) -> int:
     result = run.result
     request = result.request
     print(f"run {run.id}  {run.created_at}  {run.status} ({result.finish_reason})")
-    print(f"backend {request.backend} {request.backend_version}  model {request.model}"
-          f"  seed {request.seed}")
+    print(
+        f"backend {request.backend} {request.backend_version}  model {request.model}"
+        f"  seed {request.seed}"
+    )
     if request.sent_params:
         print("sent: " + ", ".join(f"{k}={v}" for k, v in request.sent_params.items()))
     if request.ignored_params:
@@ -125,8 +132,12 @@ def run_show(args: argparse.Namespace) -> int:
     if result.error:
         print(f"--- error ({result.error_kind}) ---\n{result.error}")
     usage, timings = result.usage, result.timings
-    print(f"tokens in {usage.input_tokens} out {usage.output_tokens}  total {timings.total_s}s"
-          f"  first token {timings.ttft_s}s  cost {result.cost}")
+    print(
+        f"tokens in {usage.input_tokens} out {usage.output_tokens}  total {timings.total_s}s"
+        f"  first token {timings.ttft_s}s  cost {result.cost}"
+    )
     for e in evaluations:
-        print(f"{e.outcome:<5} {e.assertion.type} {e.score if e.score is not None else ''} {e.reason}")
+        print(
+            f"{e.outcome:<5} {e.assertion.type} {e.score if e.score is not None else ''} {e.reason}"
+        )
     return 0

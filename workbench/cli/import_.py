@@ -37,16 +37,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("file", metavar="FILE", type=Path)
     p.add_argument("--format", metavar="F", help="the file's format (see 'workbench export -h')")
     p.add_argument(
-        "--collection", metavar="NAME",
+        "--collection",
+        metavar="NAME",
         help="library collection for the templates (default: imported/<file name>)",
     )
     p.add_argument("-m", "--message", help="the new versions' message")
     p.add_argument(
-        "--as-jinja", action="store_true",
+        "--as-jinja",
+        action="store_true",
         help="CSV bodies are Jinja templates (by default they are kept as literal text)",
     )
     p.add_argument(
-        "--column", action="append", metavar="FIELD=HEADER",
+        "--column",
+        action="append",
+        metavar="FIELD=HEADER",
         help="CSV column for a field (name, body, description, tags), e.g. name=act",
     )
     p.add_argument("--dry-run", action="store_true", help="read and report, write nothing")
@@ -69,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
         "file": str(args.file),
         "format": result.format,
         "dry_run": args.dry_run,
-        "templates": [{"name": t.name, "key": None, "version": None, "changed": None}
-                      for t in result.templates],
+        "templates": [
+            {"name": t.name, "key": None, "version": None, "changed": None}
+            for t in result.templates
+        ],
         "tests": [t.model_dump(mode="json", exclude_defaults=True) for t in result.tests],
         "experiment": None,
         "presets": [{"name": p.name, "file": None} for p in result.presets],
@@ -94,14 +100,21 @@ def _default_collection(file: Path) -> str:
     return f"imported/{slug(stem)}"
 
 
-def _store_everything(store: Store, args: argparse.Namespace, result: ImportResult,
-                      collection: str, message: str, report: dict[str, Any]) -> None:
+def _store_everything(
+    store: Store,
+    args: argparse.Namespace,
+    result: ImportResult,
+    collection: str,
+    message: str,
+    report: dict[str, Any],
+) -> None:
     versions: list[tuple[PromptTemplate, str]] = []
     if result.templates:
         library = open_library(store, args)
         saved = library.import_templates(result.templates, collection=collection, message=message)
-        for entry, template, (version, changed) in zip(report["templates"], result.templates, saved,
-                                                       strict=True):
+        for entry, template, (version, changed) in zip(
+            report["templates"], result.templates, saved, strict=True
+        ):
             entry.update(key=version.key, version=version.number, changed=changed)
             versions.append((template, version.id))
     if result.experiment is not None or result.tests:
@@ -110,8 +123,9 @@ def _store_everything(store: Store, args: argparse.Namespace, result: ImportResu
         entry["file"] = str(_save_preset(preset))
 
 
-def _store_experiment(store: Store, file: Path, result: ImportResult,
-                      versions: list[tuple[PromptTemplate, str]]) -> dict[str, Any]:
+def _store_experiment(
+    store: Store, file: Path, result: ImportResult, versions: list[tuple[PromptTemplate, str]]
+) -> dict[str, Any]:
     """The experiment, each variant pointing at the library version of its template."""
     from workbench.core.experiments import ExperimentSpec
 
@@ -124,8 +138,12 @@ def _store_experiment(store: Store, file: Path, result: ImportResult,
         variants.append(variant)
     spec = spec.model_copy(update={"variants": variants})
     stored = store.experiments.create(spec)
-    return {"id": stored.id, "name": spec.name, "variants": len(spec.variants),
-            "tests": len(spec.tests)}
+    return {
+        "id": stored.id,
+        "name": spec.name,
+        "variants": len(spec.variants),
+        "tests": len(spec.tests),
+    }
 
 
 def _save_preset(preset: Preset) -> Path:
@@ -157,8 +175,10 @@ def _print(report: dict[str, Any], as_json: bool) -> None:
         print(f"{verb} template {t['name']}{where}{same}")
     experiment = report["experiment"]
     if experiment:
-        print(f"{verb} experiment {experiment['name']} ({experiment['id']}): "
-              f"{experiment['variants']} variants x {experiment['tests']} tests")
+        print(
+            f"{verb} experiment {experiment['name']} ({experiment['id']}): "
+            f"{experiment['variants']} variants x {experiment['tests']} tests"
+        )
     elif report["tests"]:
         print(f"{verb} {len(report['tests'])} tests")
     for p in report["presets"]:

@@ -71,8 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     delete = command("delete", "delete a template's file (its history is kept)", run_delete)
     delete.add_argument("key", metavar="KEY")
 
-    search = command("search", "full-text search over names, descriptions, tags and text",
-                     run_search)
+    search = command(
+        "search", "full-text search over names, descriptions, tags and text", run_search
+    )
     search.add_argument("query", nargs="+", metavar="QUERY")
     search.add_argument("--limit", type=int, default=20, metavar="N")
     search.add_argument("--json", action="store_true", help="print JSON")
@@ -119,16 +120,20 @@ def run_versions(args: argparse.Namespace) -> int:
     for name, number in labels.items():
         by_number.setdefault(number, []).append(name)
     if args.json:
-        print_json([
-            {k: v for k, v in dataclasses.asdict(ver).items() if k != "text"}
-            | {"labels": by_number.get(ver.number, [])}
-            for ver in versions
-        ])
+        print_json(
+            [
+                {k: v for k, v in dataclasses.asdict(ver).items() if k != "text"}
+                | {"labels": by_number.get(ver.number, [])}
+                for ver in versions
+            ]
+        )
         return 0
     for ver in versions:
         marks = f"  ({', '.join(by_number[ver.number])})" if ver.number in by_number else ""
-        print(f"v{ver.number}  {ver.created_at[:19].replace('T', ' ')}  {ver.origin:<7} "
-              f"{ver.message}{marks}")
+        print(
+            f"v{ver.number}  {ver.created_at[:19].replace('T', ' ')}  {ver.origin:<7} "
+            f"{ver.message}{marks}"
+        )
     return 0
 
 
@@ -136,13 +141,15 @@ def run_diff(args: argparse.Namespace) -> int:
     with open_store() as store:
         diff = open_library(store, args).diff(args.key, args.old, args.new)
     if args.json:
-        print_json({
-            "old": diff.old_label,
-            "new": diff.new_label,
-            "added": diff.added,
-            "removed": diff.removed,
-            "chunks": [dataclasses.asdict(c) for c in diff.chunks],
-        })
+        print_json(
+            {
+                "old": diff.old_label,
+                "new": diff.new_label,
+                "added": diff.added,
+                "removed": diff.removed,
+                "chunks": [dataclasses.asdict(c) for c in diff.chunks],
+            }
+        )
     elif diff.changed:
         print(diff.unified())
     else:
@@ -210,17 +217,23 @@ def run_rescan(args: argparse.Namespace) -> int:
     with open_store() as store:
         report = Library(store.db, args.library).rescan()
     if args.json:
-        print_json({
-            "added": report.added,
-            "changed": report.changed,
-            "removed": report.removed,
-            "renamed": [list(pair) for pair in report.renamed],
-            "problems": [{"path": p.path, "line": p.line, "reason": p.reason}
-                         for p in report.problems],
-        })
+        print_json(
+            {
+                "added": report.added,
+                "changed": report.changed,
+                "removed": report.removed,
+                "renamed": [list(pair) for pair in report.renamed],
+                "problems": [
+                    {"path": p.path, "line": p.line, "reason": p.reason} for p in report.problems
+                ],
+            }
+        )
         return 0
-    for title, keys in (("added", report.added), ("changed", report.changed),
-                        ("removed", report.removed)):
+    for title, keys in (
+        ("added", report.added),
+        ("changed", report.changed),
+        ("removed", report.removed),
+    ):
         for key in keys:
             print(f"{title:<8} {key}")
     for old, new in report.renamed:

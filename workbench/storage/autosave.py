@@ -52,7 +52,9 @@ class Autosave:
 
     def save(self, key: str, text: str, base_text: str | None = None) -> Draft:
         """Keep ``text`` as the draft of ``key`` (replacing the previous draft)."""
-        base_hash = hashlib.sha256(base_text.encode("utf-8")).hexdigest() if base_text is not None else None
+        base_hash = (
+            hashlib.sha256(base_text.encode("utf-8")).hexdigest() if base_text is not None else None
+        )
         draft = Draft(key, text, now_iso(), base_hash)
         data = {"key": key, "text": text, "saved_at": draft.saved_at, "base_hash": base_hash}
         files.write_text(self._path(key), json.dumps(data, ensure_ascii=False))
@@ -76,8 +78,9 @@ class Autosave:
     def _read(path: Path) -> Draft | None:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return Draft(str(data["key"]), str(data["text"]), str(data["saved_at"]),
-                         data.get("base_hash"))
+            return Draft(
+                str(data["key"]), str(data["text"]), str(data["saved_at"]), data.get("base_hash")
+            )
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError):

@@ -45,7 +45,7 @@ class Database:
     """One database file. Create it once per process and share the object, not connections."""
 
     def __init__(self, path: Path | None = None, *, upto: str | None = None) -> None:
-        """Open (creating if needed) and migrate the database; ``upto`` stops at a migration (tests)."""
+        """Open (creating if needed) and migrate; ``upto`` stops at a migration (for tests)."""
         self.path = Path(path) if path is not None else default_path()
         self._local = threading.local()
         self._closed = False
@@ -73,11 +73,14 @@ class Database:
                 hint="move the file aside; a new database is created in its place",
             )
         if "locked" in text or "busy" in text:
-            return StorageError(f"{self.path} is locked by another program ({text})",
-                                hint="close other Prompt Workbench windows and try again")
+            return StorageError(
+                f"{self.path} is locked by another program ({text})",
+                hint="close other Prompt Workbench windows and try again",
+            )
         if "full" in text:
-            return StorageError(f"cannot write {self.path}: the disk is full",
-                                hint="free some disk space")
+            return StorageError(
+                f"cannot write {self.path}: the disk is full", hint="free some disk space"
+            )
         return StorageError(f"{self.path}: {text}")
 
     def _check_existing(self) -> None:

@@ -1,9 +1,9 @@
 """Atomic writes of user files.
 
 A file is written to a temporary file in the same folder, flushed and fsynced, renamed over the
-target (atomic on POSIX and Windows), and the folder is fsynced so the rename itself survives a power
-cut. A reader or a crash therefore sees either the old file or the new one, never half of either.
-Leftover temporaries from a crash carry a recognisable name so scans skip them and
+target (atomic on POSIX and Windows), and the folder is fsynced so the rename itself survives a
+power cut. A reader or a crash therefore sees either the old file or the new one, never half of
+either. Leftover temporaries from a crash carry a recognisable name so scans skip them and
 ``clean_temp_files`` can remove them.
 
 ``prepare`` splits a write in two (write the temporary, later rename it) so several files can be

@@ -1,9 +1,9 @@
 """Sortable ids: 26-character, time-ordered strings in the spirit of ULID.
 
-The first 10 characters encode milliseconds since the epoch, the last 16 carry 80 random bits, both in
-Crockford base32, so sorting ids as strings sorts them by creation time. Within one process ids are
-strictly increasing even inside the same millisecond (the random part is incremented), which keeps
-"most recent first" exact for runs written by one writer.
+The first 10 characters encode milliseconds since the epoch, the last 16 carry 80 random bits,
+both in Crockford base32, so sorting ids as strings sorts them by creation time. Within one
+process ids are strictly increasing even inside the same millisecond (the random part is
+incremented), which keeps "most recent first" exact for runs written by one writer.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ from workbench.storage.library_records import (
 from workbench.storage.migrations import library_search_row
 from workbench.storage.version_diff import TextDiff, diff_texts
 
-__all__ = ["LibraryEntry", "RescanReport", "TemplateVersion", "VersionRef", "Library"]
+__all__ = ["Library", "LibraryEntry", "RescanReport", "TemplateVersion", "VersionRef"]
 
 _ROW_SQL = (
     "SELECT t.seq, t.id, t.key, t.deleted_at IS NOT NULL, t.file_mtime_ns, t.file_size,"
@@ -52,7 +52,9 @@ _ROW_SQL = (
     " LEFT JOIN template_versions v ON v.template_id = t.id AND v.number ="
     " (SELECT max(number) FROM template_versions WHERE template_id = t.id)"
 )
-_VERSION_COLUMNS = "v.id, t.key, v.number, v.created_at, v.message, v.origin, v.content_hash, v.text"
+_VERSION_COLUMNS = (
+    "v.id, t.key, v.number, v.created_at, v.message, v.origin, v.content_hash, v.text"
+)
 
 
 class Library:
@@ -84,8 +86,14 @@ class Library:
     # ---- recording versions
 
     def _record(
-        self, conn: sqlite3.Connection, row: Row | None, key: str, text: str,
-        template: PromptTemplate, origin: str, message: str,
+        self,
+        conn: sqlite3.Connection,
+        row: Row | None,
+        key: str,
+        text: str,
+        template: PromptTemplate,
+        origin: str,
+        message: str,
     ) -> TemplateVersion:
         """A new immutable version of ``key``; updates name, tags and the search index."""
         now = now_iso()
@@ -99,14 +107,17 @@ class Library:
             seq, number = int(cursor.lastrowid or 0), 1
         else:
             template_id, seq, number = row.id, row.seq, row.head_number + 1
-        version = TemplateVersion(new_id(), key, number, now, message, origin, content_hash(text), text)
+        version = TemplateVersion(
+            new_id(), key, number, now, message, origin, content_hash(text), text
+        )
         conn.execute(
             "INSERT INTO template_versions (id, template_id, number, created_at, message, origin,"
             " content_hash, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (version.id, template_id, number, now, message, origin, version.content_hash, text),
         )
         conn.execute(
-            "UPDATE library_templates SET name = ?, collection = ?, deleted_at = NULL WHERE seq = ?",
+            "UPDATE library_templates SET name = ?, collection = ?, deleted_at = NULL"
+            " WHERE seq = ?",
             (template.name, collection_of(key), seq),
         )
         conn.execute("DELETE FROM template_tags WHERE template_id = ?", (template_id,))
@@ -135,7 +146,9 @@ class Library:
             (stat.st_mtime_ns, stat.st_size, key),
         )
 
-    def _sync(self, conn: sqlite3.Connection, key: str) -> tuple[Row | None, TemplateFile | None, Disk | None]:
+    def _sync(
+        self, conn: sqlite3.Connection, key: str
+    ) -> tuple[Row | None, TemplateFile | None, Disk | None]:
         """Record the file on disk first if it differs from the last version (so a save or an
         import over it never loses an edit made outside the app)."""
         path = self.path_for(key)
@@ -149,18 +162,30 @@ class Library:
         return row, current, disk
 
     def _absorb(
-        self, conn: sqlite3.Connection, row: Row | None, key: str, current: TemplateFile, disk: Disk,
+        self,
+        conn: sqlite3.Connection,
+        row: Row | None,
+        key: str,
+        current: TemplateFile,
+        disk: Disk,
     ) -> str | None:
         """Bring the database in line with a file read from disk; says what that changed."""
         outcome: str | None = None
         if row is not None and disk.hash == row.head_hash:
             if row.deleted:  # the last version came back (git checkout, undo in a file manager)
-                conn.execute("UPDATE library_templates SET deleted_at = NULL WHERE seq = ?", (row.seq,))
+                conn.execute(
+                    "UPDATE library_templates SET deleted_at = NULL WHERE seq = ?", (row.seq,)
+                )
                 self._index(conn, row.seq, current.source)
                 outcome = "restored"
         else:
-            message = ("added on disk" if row is None
-                       else "restored on disk" if row.deleted else "changed on disk")
+            message = (
+                "added on disk"
+                if row is None
+                else "restored on disk"
+                if row.deleted
+                else "changed on disk"
+            )
             self._record(conn, row, key, current.source, current.template, "disk", message)
             outcome = "added" if row is None else "changed"
         self._set_stat(conn, key, current.path)
@@ -172,7 +197,11 @@ class Library:
     # ---- writing
 
     def save(
-        self, template: PromptTemplate, *, key: str | None = None, collection: str = "",
+        self,
+        template: PromptTemplate,
+        *,
+        key: str | None = None,
+        collection: str = "",
         message: str = "",
     ) -> TemplateVersion:
         """Write ``template`` to its file and record a version (none if nothing changed)."""
@@ -181,8 +210,13 @@ class Library:
             return self._put(conn, key, template, None, "save", message)
 
     def _put(
-        self, conn: sqlite3.Connection, key: str, template: PromptTemplate | None, text: str | None,
-        origin: str, message: str,
+        self,
+        conn: sqlite3.Connection,
+        key: str,
+        template: PromptTemplate | None,
+        text: str | None,
+        origin: str,
+        message: str,
     ) -> TemplateVersion:
         row, current, _ = self._sync(conn, key)
         if text is None:
@@ -203,7 +237,9 @@ class Library:
         key = normalise_key(key)
         with self.db.transaction() as conn:
             old = self._version(conn, key, ref)
-            return self._put(conn, key, None, old.text, "restore", message or f"restored v{old.number}")
+            return self._put(
+                conn, key, None, old.text, "restore", message or f"restored v{old.number}"
+            )
 
     def delete(self, key: str) -> None:
         """Remove the file; the history stays and ``restore`` brings it back."""
@@ -219,12 +255,17 @@ class Library:
     def _mark_deleted(conn: sqlite3.Connection, row: Row) -> None:
         conn.execute(
             "UPDATE library_templates SET deleted_at = ?, file_mtime_ns = NULL, file_size = NULL,"
-            " file_hash = NULL WHERE seq = ?", (now_iso(), row.seq),
+            " file_hash = NULL WHERE seq = ?",
+            (now_iso(), row.seq),
         )
         conn.execute("DELETE FROM library_fts WHERE rowid = ?", (row.seq,))
 
     def import_templates(
-        self, templates: Sequence[PromptTemplate], *, collection: str = "", message: str = "imported",
+        self,
+        templates: Sequence[PromptTemplate],
+        *,
+        collection: str = "",
+        message: str = "imported",
     ) -> list[tuple[TemplateVersion, bool]]:
         """Add templates as new versions, all or nothing: ``(version, changed)`` per template.
 
@@ -237,7 +278,9 @@ class Library:
         previous: dict[Path, bytes | None] = {}
         with self.db.transaction() as conn:
             try:
-                results = self._stage_imports(conn, templates, collection, message, staged, previous)
+                results = self._stage_imports(
+                    conn, templates, collection, message, staged, previous
+                )
                 for write in staged:
                     write.commit()
                 for write in staged:
@@ -250,8 +293,13 @@ class Library:
         return results
 
     def _stage_imports(
-        self, conn: sqlite3.Connection, templates: Sequence[PromptTemplate], collection: str,
-        message: str, staged: list[files.PreparedWrite], previous: dict[Path, bytes | None],
+        self,
+        conn: sqlite3.Connection,
+        templates: Sequence[PromptTemplate],
+        collection: str,
+        message: str,
+        staged: list[files.PreparedWrite],
+        previous: dict[Path, bytes | None],
     ) -> list[tuple[TemplateVersion, bool]]:
         results: list[tuple[TemplateVersion, bool]] = []
         used: set[str] = set()
@@ -293,10 +341,15 @@ class Library:
     def set_label(self, key: str, label: str, ref: VersionRef) -> TemplateVersion:
         """Point ``label`` (e.g. "production") at a version; a label moves when set again."""
         label = label.strip()
-        if not label or any(c.isspace() for c in label) or label.lower() in RESERVED_LABELS \
-                or re.fullmatch(r"v?\d+", label):
-            raise KnownError(f"'{label}' cannot be a label",
-                             hint="use a word such as production or staging")
+        if (
+            not label
+            or any(c.isspace() for c in label)
+            or label.lower() in RESERVED_LABELS
+            or re.fullmatch(r"v?\d+", label)
+        ):
+            raise KnownError(
+                f"'{label}' cannot be a label", hint="use a word such as production or staging"
+            )
         key = normalise_key(key)
         with self.db.transaction() as conn:
             version = self._version(conn, key, ref)
@@ -312,25 +365,31 @@ class Library:
     def remove_label(self, key: str, label: str) -> None:
         with self.db.transaction() as conn:
             row = self._require(conn, key)
-            if not conn.execute("DELETE FROM template_labels WHERE template_id = ? AND label = ?",
-                                (row.id, label)).rowcount:
+            if not conn.execute(
+                "DELETE FROM template_labels WHERE template_id = ? AND label = ?", (row.id, label)
+            ).rowcount:
                 raise NotFoundError(f"'{key}' has no label '{label}'")
 
     def labels(self, key: str) -> dict[str, int]:
         """Label -> version number."""
         conn = self.db.connection()
         row = self._require(conn, key)
-        return dict(conn.execute(
-            "SELECT l.label, v.number FROM template_labels l JOIN template_versions v"
-            " ON v.id = l.version_id WHERE l.template_id = ? ORDER BY l.label", (row.id,),
-        ).fetchall())
+        return dict(
+            conn.execute(
+                "SELECT l.label, v.number FROM template_labels l JOIN template_versions v"
+                " ON v.id = l.version_id WHERE l.template_id = ? ORDER BY l.label",
+                (row.id,),
+            ).fetchall()
+        )
 
     # ---- reading
 
     def _version(self, conn: sqlite3.Connection, key: str, ref: VersionRef) -> TemplateVersion:
         row = self._require(conn, key)
-        base = (f"SELECT {_VERSION_COLUMNS} FROM template_versions v JOIN library_templates t"
-                " ON t.id = v.template_id WHERE v.template_id = ?")
+        base = (
+            f"SELECT {_VERSION_COLUMNS} FROM template_versions v JOIN library_templates t"
+            " ON t.id = v.template_id WHERE v.template_id = ?"
+        )
         text = str(ref).strip() if ref is not None else "head"
         if isinstance(ref, int) or re.fullmatch(r"v?\d+", text):
             number = ref if isinstance(ref, int) else int(text.lstrip("v"))
@@ -340,7 +399,8 @@ class Library:
         else:
             found = conn.execute(
                 f"{base} AND v.id = (SELECT version_id FROM template_labels WHERE template_id = ?"
-                " AND label = ?)", (row.id, row.id, text),
+                " AND label = ?)",
+                (row.id, row.id, text),
             ).fetchone()
         if found is None:
             raise NotFoundError(f"'{key}' has no version or label '{text}'")
@@ -362,7 +422,8 @@ class Library:
         row = self._require(conn, key)
         rows = conn.execute(
             f"SELECT {_VERSION_COLUMNS} FROM template_versions v JOIN library_templates t"
-            " ON t.id = v.template_id WHERE v.template_id = ? ORDER BY v.number", (row.id,),
+            " ON t.id = v.template_id WHERE v.template_id = ? ORDER BY v.number",
+            (row.id,),
         ).fetchall()
         return [TemplateVersion(*r) for r in rows]
 
@@ -372,7 +433,11 @@ class Library:
         return diff_texts(a.text, b.text, f"{a.key} v{a.number}", f"{b.key} v{b.number}")
 
     def entries(
-        self, *, collection: str | None = None, tag: str | None = None, include_deleted: bool = False,
+        self,
+        *,
+        collection: str | None = None,
+        tag: str | None = None,
+        include_deleted: bool = False,
     ) -> list[LibraryEntry]:
         """Templates sorted by key; ``collection`` includes its sub-collections."""
         clauses, params = self._entry_filters(collection, tag, include_deleted)
@@ -413,18 +478,30 @@ class Library:
             clauses.append("t.deleted_at IS NULL")
         if collection:
             clauses.append("(t.collection = ? OR t.collection LIKE ? ESCAPE '\\')")
-            escaped = collection.strip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            escaped = (
+                collection.strip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            )
             params += [collection.strip("/"), f"{escaped}/%"]
         if tag:
-            clauses.append("EXISTS (SELECT 1 FROM template_tags g WHERE g.template_id = t.id AND g.tag = ?)")
+            clauses.append(
+                "EXISTS (SELECT 1 FROM template_tags g WHERE g.template_id = t.id AND g.tag = ?)"
+            )
             params.append(tag)
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def _entries(self, sql: str, params: Sequence[object]) -> list[LibraryEntry]:
         rows = self.db.connection().execute(sql, params).fetchall()
         return [
-            LibraryEntry(r[0], r[1], r[2], tuple(r[3].split("\x1f")) if r[3] else (), r[4], r[5],
-                         bool(r[6]), r[7] if len(r) > 7 else None)
+            LibraryEntry(
+                r[0],
+                r[1],
+                r[2],
+                tuple(r[3].split("\x1f")) if r[3] else (),
+                r[4],
+                r[5],
+                bool(r[6]),
+                r[7] if len(r) > 7 else None,
+            )
             for r in rows
         ]
 
@@ -459,13 +536,15 @@ class Library:
                 if moved is not None and moved.key in missing:
                     del missing[moved.key]
                     conn.execute(
-                        "UPDATE library_templates SET key = ?, collection = ?, name = ? WHERE seq = ?",
+                        "UPDATE library_templates SET key = ?, collection = ?, name = ?"
+                        " WHERE seq = ?",
                         (key, collection_of(key), current.template.name, moved.seq),
                     )
                     report.renamed.append((moved.key, key))
                 else:
-                    self._record(conn, None, key, current.source, current.template, "disk",
-                                 "added on disk")
+                    self._record(
+                        conn, None, key, current.source, current.template, "disk", "added on disk"
+                    )
                     report.added.append(key)
                 self._set_stat(conn, key, current.path)
             for key, row in sorted(missing.items()):
@@ -474,8 +553,13 @@ class Library:
         return report
 
     def _scan_file(
-        self, conn: sqlite3.Connection, key: str, path: Path, row: Row | None,
-        added: dict[str, tuple[TemplateFile, Disk]], report: RescanReport,
+        self,
+        conn: sqlite3.Connection,
+        key: str,
+        path: Path,
+        row: Row | None,
+        added: dict[str, tuple[TemplateFile, Disk]],
+        report: RescanReport,
     ) -> None:
         if row is not None and not row.deleted:
             stat = path.stat()

@@ -44,9 +44,13 @@ def normalise_key(key: str) -> str:
     if clean.endswith(SUFFIX):
         clean = clean[: -len(SUFFIX)]
     parts = clean.split("/")
-    if not clean or any(p in ("", ".", "..") or p.startswith(".") or not _SEGMENT.match(p) for p in parts):
-        raise KnownError(f"'{key}' is not a valid library name",
-                         hint="use letters, digits and dashes, with '/' between collections")
+    if not clean or any(
+        p in ("", ".", "..") or p.startswith(".") or not _SEGMENT.match(p) for p in parts
+    ):
+        raise KnownError(
+            f"'{key}' is not a valid library name",
+            hint="use letters, digits and dashes, with '/' between collections",
+        )
     return clean
 
 

@@ -229,8 +229,14 @@ def library_search_row(text: str) -> tuple[str, str, str, str]:
     body.append(template.text)
     body.extend(f"{e.input}\n{e.output}\n{e.rationale}" for e in template.examples)
     components = template.components
-    body.extend([components.instruction, components.context, components.input_data,
-                 components.output_indicator])
+    body.extend(
+        [
+            components.instruction,
+            components.context,
+            components.input_data,
+            components.output_indicator,
+        ]
+    )
     return (
         template.name,
         template.description,
@@ -242,7 +248,8 @@ def library_search_row(text: str) -> tuple[str, str, str, str]:
 def _index_existing_library(conn: sqlite3.Connection) -> None:
     """Index the head version of every template a library-only database already holds."""
     rows = conn.execute(
-        "SELECT t.seq, v.text FROM library_templates t JOIN template_versions v ON v.template_id = t.id"
+        "SELECT t.seq, v.text FROM library_templates t"
+        " JOIN template_versions v ON v.template_id = t.id"
         " WHERE t.deleted_at IS NULL AND v.number ="
         " (SELECT max(number) FROM template_versions WHERE template_id = t.id)"
     ).fetchall()
@@ -261,8 +268,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 _TRACKING = (
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    "name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
 )
 
 
@@ -288,7 +294,9 @@ def check_known(names: list[str], where: str) -> None:
         )
 
 
-def migrate(conn: sqlite3.Connection, *, upto: str | None = None, where: str = "the database") -> list[str]:
+def migrate(
+    conn: sqlite3.Connection, *, upto: str | None = None, where: str = "the database"
+) -> list[str]:
     """Apply the missing migrations in order (up to and including ``upto``); returns their names.
 
     ``conn`` must be in autocommit mode (``isolation_level=None``). Each migration takes the write
@@ -328,4 +336,3 @@ def migrate(conn: sqlite3.Connection, *, upto: str | None = None, where: str = "
         if migration.name == upto:
             break
     return done
-

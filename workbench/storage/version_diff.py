@@ -55,9 +55,9 @@ class TextDiff:
         """The same difference as a unified diff (for the CLI and for pasting into a review)."""
         old = [line for c in self.chunks for line in c.old]
         new = [line for c in self.chunks for line in c.new]
-        return "\n".join(difflib.unified_diff(
-            old, new, self.old_label, self.new_label, n=context, lineterm=""
-        ))
+        return "\n".join(
+            difflib.unified_diff(old, new, self.old_label, self.new_label, n=context, lineterm="")
+        )
 
 
 def word_changes(old: str, new: str) -> tuple[WordChange, ...]:

@@ -42,9 +42,9 @@ class StoreWriter:
             self._jobs.put((job, future))
         return future
 
-    def add_run(self, result: RunResult, ref: RunRef = RunRef()) -> Future[str]:
+    def add_run(self, result: RunResult, ref: RunRef | None = None) -> Future[str]:
         """Store a finished run; the future gives its id once it is committed."""
-        return self.submit(lambda store: store.runs.add(result, ref))
+        return self.submit(lambda store: store.runs.add(result, ref or RunRef()))
 
     def _loop(self) -> None:
         try:

@@ -40,8 +40,16 @@ class EvaluationRepository:
                     "INSERT INTO evaluations (id, run_id, position, assertion_json, outcome, score,"
                     " reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [
-                        (new_id(), run_id, i, r.assertion.model_dump_json(exclude_defaults=True),
-                         r.outcome, r.score, r.reason, now)
+                        (
+                            new_id(),
+                            run_id,
+                            i,
+                            r.assertion.model_dump_json(exclude_defaults=True),
+                            r.outcome,
+                            r.score,
+                            r.reason,
+                            now,
+                        )
                         for i, r in enumerate(results)
                     ],
                 )
@@ -58,20 +66,26 @@ class EvaluationRepository:
         found: dict[str, list[EvaluationRecord]] = {}
         conn = self.db.connection()
         for start in range(0, len(run_ids), 500):  # stay under SQLite's bound-parameter limit
-            chunk = list(run_ids[start:start + 500])
+            chunk = list(run_ids[start : start + 500])
             marks = ", ".join("?" for _ in chunk)
             rows = conn.execute(
                 "SELECT run_id, assertion_json, outcome, score, reason FROM evaluations"
-                f" WHERE run_id IN ({marks}) ORDER BY run_id, position", chunk,
+                f" WHERE run_id IN ({marks}) ORDER BY run_id, position",
+                chunk,
             ).fetchall()
             for run_id, assertion, outcome, score, reason in rows:
                 found.setdefault(run_id, []).append(
-                    EvaluationRecord(AssertionSpec.model_validate_json(assertion), outcome, score, reason)
+                    EvaluationRecord(
+                        AssertionSpec.model_validate_json(assertion), outcome, score, reason
+                    )
                 )
         return found
 
     def for_experiment(self, experiment_id: str) -> dict[str, list[EvaluationRecord]]:
-        ids = [row[0] for row in self.db.connection().execute(
-            "SELECT id FROM runs WHERE experiment_id = ?", (experiment_id,)
-        )]
+        ids = [
+            row[0]
+            for row in self.db.connection().execute(
+                "SELECT id FROM runs WHERE experiment_id = ?", (experiment_id,)
+            )
+        ]
         return self.for_runs(ids)

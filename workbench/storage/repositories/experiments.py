@@ -80,9 +80,15 @@ class ExperimentRepository:
             conn.execute(
                 "INSERT INTO experiments (id, name, notes, repeats, default_assertions_json,"
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (experiment_id, spec.name, spec.notes, spec.repeats,
-                 _assertions.dump_json(spec.default_assertions, exclude_defaults=True).decode(),
-                 now, now),
+                (
+                    experiment_id,
+                    spec.name,
+                    spec.notes,
+                    spec.repeats,
+                    _assertions.dump_json(spec.default_assertions, exclude_defaults=True).decode(),
+                    now,
+                    now,
+                ),
             )
             self._sync_children(conn, experiment_id, spec)
         return self.get(experiment_id)
@@ -93,26 +99,46 @@ class ExperimentRepository:
             changed = conn.execute(
                 "UPDATE experiments SET name = ?, notes = ?, repeats = ?,"
                 " default_assertions_json = ?, updated_at = ? WHERE id = ?",
-                (spec.name, spec.notes, spec.repeats,
-                 _assertions.dump_json(spec.default_assertions, exclude_defaults=True).decode(),
-                 now_iso(), experiment_id),
+                (
+                    spec.name,
+                    spec.notes,
+                    spec.repeats,
+                    _assertions.dump_json(spec.default_assertions, exclude_defaults=True).decode(),
+                    now_iso(),
+                    experiment_id,
+                ),
             ).rowcount
             if not changed:
                 raise NotFoundError(f"no experiment with id {experiment_id}")
             self._sync_children(conn, experiment_id, spec)
         return self.get(experiment_id)
 
-    def _sync_children(self, conn: sqlite3.Connection, experiment_id: str, spec: ExperimentSpec) -> None:
-        self._sync(conn, "variants", experiment_id,
-                   "label, template_json, template_version, params_json, backend, model,"
-                   " variables_json", [_variant_row(v) for v in spec.variants])
-        self._sync(conn, "test_cases", experiment_id,
-                   "description, vars_json, expected, assertions_json, metadata_json",
-                   [_test_row(t) for t in spec.tests])
+    def _sync_children(
+        self, conn: sqlite3.Connection, experiment_id: str, spec: ExperimentSpec
+    ) -> None:
+        self._sync(
+            conn,
+            "variants",
+            experiment_id,
+            "label, template_json, template_version, params_json, backend, model, variables_json",
+            [_variant_row(v) for v in spec.variants],
+        )
+        self._sync(
+            conn,
+            "test_cases",
+            experiment_id,
+            "description, vars_json, expected, assertions_json, metadata_json",
+            [_test_row(t) for t in spec.tests],
+        )
 
     @staticmethod
-    def _sync(conn: sqlite3.Connection, table: str, experiment_id: str, columns: str,
-              rows: Sequence[tuple[object, ...]]) -> None:
+    def _sync(
+        conn: sqlite3.Connection,
+        table: str,
+        experiment_id: str,
+        columns: str,
+        rows: Sequence[tuple[object, ...]],
+    ) -> None:
         names = [c.strip() for c in columns.split(",")]
         existing = conn.execute(
             f"SELECT position FROM {table} WHERE experiment_id = ?", (experiment_id,)
@@ -140,7 +166,10 @@ class ExperimentRepository:
     def add_tests(self, experiment_id: str, tests: Sequence[TestCase]) -> list[str]:
         """Append dataset rows; returns their ids."""
         with self.db.transaction() as conn:
-            if conn.execute("SELECT 1 FROM experiments WHERE id = ?", (experiment_id,)).fetchone() is None:
+            if (
+                conn.execute("SELECT 1 FROM experiments WHERE id = ?", (experiment_id,)).fetchone()
+                is None
+            ):
                 raise NotFoundError(f"no experiment with id {experiment_id}")
             start = conn.execute(
                 "SELECT coalesce(max(position) + 1, 0) FROM test_cases WHERE experiment_id = ?",
@@ -150,17 +179,22 @@ class ExperimentRepository:
             conn.executemany(
                 "INSERT INTO test_cases (id, experiment_id, position, description, vars_json,"
                 " expected, assertions_json, metadata_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(i, experiment_id, start + n, *_test_row(t))
-                 for n, (i, t) in enumerate(zip(ids, tests, strict=True))],
+                [
+                    (i, experiment_id, start + n, *_test_row(t))
+                    for n, (i, t) in enumerate(zip(ids, tests, strict=True))
+                ],
             )
-            conn.execute("UPDATE experiments SET updated_at = ? WHERE id = ?", (now_iso(), experiment_id))
+            conn.execute(
+                "UPDATE experiments SET updated_at = ? WHERE id = ?", (now_iso(), experiment_id)
+            )
         return ids
 
     def get(self, experiment_id: str) -> StoredExperiment:
         conn = self.db.connection()
         row = conn.execute(
             "SELECT name, notes, repeats, default_assertions_json, created_at, updated_at"
-            " FROM experiments WHERE id = ?", (experiment_id,),
+            " FROM experiments WHERE id = ?",
+            (experiment_id,),
         ).fetchone()
         if row is None:
             raise NotFoundError(f"no experiment with id {experiment_id}")
@@ -171,7 +205,8 @@ class ExperimentRepository:
         ).fetchall()
         tests = conn.execute(
             "SELECT id, description, vars_json, expected, assertions_json, metadata_json"
-            " FROM test_cases WHERE experiment_id = ? ORDER BY position", (experiment_id,),
+            " FROM test_cases WHERE experiment_id = ? ORDER BY position",
+            (experiment_id,),
         ).fetchall()
         spec = ExperimentSpec(
             name=row[0],
@@ -207,13 +242,17 @@ class ExperimentRepository:
 
     def summaries(self) -> list[ExperimentSummary]:
         """Every experiment, most recently changed first."""
-        rows = self.db.connection().execute(
-            "SELECT e.id, e.name, e.notes, e.created_at, e.updated_at,"
-            " (SELECT count(*) FROM variants WHERE experiment_id = e.id),"
-            " (SELECT count(*) FROM test_cases WHERE experiment_id = e.id),"
-            " (SELECT count(*) FROM runs WHERE experiment_id = e.id)"
-            " FROM experiments e ORDER BY e.updated_at DESC, e.id DESC"
-        ).fetchall()
+        rows = (
+            self.db.connection()
+            .execute(
+                "SELECT e.id, e.name, e.notes, e.created_at, e.updated_at,"
+                " (SELECT count(*) FROM variants WHERE experiment_id = e.id),"
+                " (SELECT count(*) FROM test_cases WHERE experiment_id = e.id),"
+                " (SELECT count(*) FROM runs WHERE experiment_id = e.id)"
+                " FROM experiments e ORDER BY e.updated_at DESC, e.id DESC"
+            )
+            .fetchall()
+        )
         return [ExperimentSummary(*row) for row in rows]
 
     def delete(self, experiment_id: str) -> None:

@@ -43,7 +43,11 @@ class RatingRepository:
         self.db = db
 
     def rate(
-        self, run_id: str, *, thumbs: int | None = None, stars: int | None = None,
+        self,
+        run_id: str,
+        *,
+        thumbs: int | None = None,
+        stars: int | None = None,
         comment: str | None = None,
     ) -> Rating:
         """Set the given parts of a run's rating, keeping the parts not given."""
@@ -73,10 +77,14 @@ class RatingRepository:
         return rating
 
     def get(self, run_id: str) -> Rating | None:
-        row = self.db.connection().execute(
-            "SELECT run_id, thumbs, stars, comment, updated_at FROM ratings WHERE run_id = ?",
-            (run_id,),
-        ).fetchone()
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT run_id, thumbs, stars, comment, updated_at FROM ratings WHERE run_id = ?",
+                (run_id,),
+            )
+            .fetchone()
+        )
         return Rating(*row) if row else None
 
     def clear(self, run_id: str) -> None:
@@ -84,7 +92,10 @@ class RatingRepository:
             conn.execute("DELETE FROM ratings WHERE run_id = ?", (run_id,))
 
     def rated_run_ids(
-        self, *, thumbs: int | None = None, min_stars: int | None = None,
+        self,
+        *,
+        thumbs: int | None = None,
+        min_stars: int | None = None,
         experiment_id: str | None = None,
     ) -> list[str]:
         """Runs whose rating has these thumbs and at least these stars (oldest first): the runs
@@ -130,7 +141,9 @@ class RatingRepository:
         rows = self.db.connection().execute(sql + " ORDER BY p.id", params).fetchall()
         return [Preference(*row) for row in rows]
 
-    def preference_pairs(self, experiment_id: str | None = None) -> list[tuple[StoredRun, StoredRun]]:
+    def preference_pairs(
+        self, experiment_id: str | None = None
+    ) -> list[tuple[StoredRun, StoredRun]]:
         """``(chosen, rejected)`` runs of every decisive preference (ties and both-bad skipped)."""
         runs = RunRepository(self.db)
         pairs = []

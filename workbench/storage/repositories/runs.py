@@ -104,13 +104,31 @@ _INSERT = (
 def _row(run_id: str, created_at: str, result: RunResult, ref: RunRef) -> tuple[object, ...]:
     request = result.request
     return (
-        run_id, created_at, ref.experiment_id, ref.variant_id, ref.test_case_id, ref.repeat_index,
-        status_of(result), request.backend, request.model, request.seed,
+        run_id,
+        created_at,
+        ref.experiment_id,
+        ref.variant_id,
+        ref.test_case_id,
+        ref.repeat_index,
+        status_of(result),
+        request.backend,
+        request.model,
+        request.seed,
         request.model_dump_json(exclude={"raw_prompt"}, exclude_defaults=True),
-        prompt_text(request), preview(request), request.raw_prompt, result.text,
-        result.finish_reason, result.usage.input_tokens, result.usage.output_tokens,
-        result.timings.load_s, result.timings.ttft_s, result.timings.total_s,
-        result.timings.tokens_per_s, result.cost, result.error, result.error_kind,
+        prompt_text(request),
+        preview(request),
+        request.raw_prompt,
+        result.text,
+        result.finish_reason,
+        result.usage.input_tokens,
+        result.usage.output_tokens,
+        result.timings.load_s,
+        result.timings.ttft_s,
+        result.timings.total_s,
+        result.timings.tokens_per_s,
+        result.cost,
+        result.error,
+        result.error_kind,
     )
 
 
@@ -139,12 +157,17 @@ class RunRepository:
         return ids
 
     def get(self, run_id: str) -> StoredRun:
-        row = self.db.connection().execute(
-            "SELECT id, created_at, experiment_id, variant_id, test_case_id, repeat_index, status,"
-            " request_json, raw_prompt, response, finish_reason, input_tokens, output_tokens,"
-            " load_s, ttft_s, total_s, tokens_per_s, cost, error, error_kind FROM runs WHERE id = ?",
-            (run_id,),
-        ).fetchone()
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT id, created_at, experiment_id, variant_id, test_case_id, repeat_index,"
+                " status, request_json, raw_prompt, response, finish_reason, input_tokens,"
+                " output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost, error, error_kind"
+                " FROM runs WHERE id = ?",
+                (run_id,),
+            )
+            .fetchone()
+        )
         if row is None:
             raise NotFoundError(f"no run with id {run_id}")
         request = SentRequest.model_validate_json(row[7]).model_copy(update={"raw_prompt": row[8]})
@@ -164,15 +187,23 @@ class RunRepository:
         return [self.get(run_id) for run_id in run_ids]
 
     def recent(
-        self, limit: int = 100, *, before: str | None = None, experiment_id: str | None = None,
+        self,
+        limit: int = 100,
+        *,
+        before: str | None = None,
+        experiment_id: str | None = None,
         status: Status | None = None,
     ) -> list[RunSummary]:
         """The most recent runs first; pass the last id of a page as ``before`` for the next."""
         where, params = self._filters(before, experiment_id, status)
-        rows = self.db.connection().execute(
-            f"SELECT {_SUMMARY_COLUMNS} FROM runs {where} ORDER BY runs.id DESC LIMIT ?",
-            (*params, limit),
-        ).fetchall()
+        rows = (
+            self.db.connection()
+            .execute(
+                f"SELECT {_SUMMARY_COLUMNS} FROM runs {where} ORDER BY runs.id DESC LIMIT ?",
+                (*params, limit),
+            )
+            .fetchall()
+        )
         return [RunSummary(*row) for row in rows]
 
     def search(
@@ -186,12 +217,17 @@ class RunRepository:
         where, params = self._filters(None, experiment_id, None)
         where = f"{where} AND" if where else "WHERE"
         try:
-            rows = self.db.connection().execute(
-                f"SELECT {_SUMMARY_COLUMNS}, snippet(runs_fts, -1, '[', ']', '…', 12)"
-                f" FROM runs_fts JOIN runs ON runs.seq = runs_fts.rowid {where} runs_fts MATCH ?"
-                " ORDER BY runs_fts.rowid DESC LIMIT ?",
-                (*params, match, limit),
-            ).fetchall()
+            rows = (
+                self.db.connection()
+                .execute(
+                    f"SELECT {_SUMMARY_COLUMNS}, snippet(runs_fts, -1, '[', ']', '…', 12)"
+                    " FROM runs_fts JOIN runs ON runs.seq = runs_fts.rowid"
+                    f" {where} runs_fts MATCH ?"
+                    " ORDER BY runs_fts.rowid DESC LIMIT ?",
+                    (*params, match, limit),
+                )
+                .fetchall()
+            )
         except sqlite3.OperationalError as err:
             if raw:  # the user's own FTS5 syntax: unbalanced quotes, unknown column filters
                 raise KnownError(f"invalid search syntax: {query} ({err})") from None
@@ -217,25 +253,33 @@ class RunRepository:
 
     def for_experiment(self, experiment_id: str) -> list[StoredRun]:
         """Every run of an experiment, in the order they were stored."""
-        ids = [row[0] for row in self.db.connection().execute(
-            "SELECT id FROM runs WHERE experiment_id = ? ORDER BY id", (experiment_id,)
-        )]
+        ids = [
+            row[0]
+            for row in self.db.connection().execute(
+                "SELECT id FROM runs WHERE experiment_id = ? ORDER BY id", (experiment_id,)
+            )
+        ]
         return self.get_many(ids)
 
     def ids(self, *, experiment_id: str | None = None, status: Status | None = None) -> list[str]:
         """Ids of every run (of one experiment, with one status), oldest first: for exports."""
         where, params = self._filters(None, experiment_id, status)
-        return [row[0] for row in self.db.connection().execute(
-            f"SELECT runs.id FROM runs {where} ORDER BY runs.id", params
-        )]
+        return [
+            row[0]
+            for row in self.db.connection().execute(
+                f"SELECT runs.id FROM runs {where} ORDER BY runs.id", params
+            )
+        ]
 
     def completed_cells(self, experiment_id: str) -> set[tuple[str | None, str | None, int]]:
         """``(variant_id, test_case_id, repeat_index)`` of the runs that finished without error:
         what a resumed grid skips."""
         return {
-            (row[0], row[1], row[2]) for row in self.db.connection().execute(
+            (row[0], row[1], row[2])
+            for row in self.db.connection().execute(
                 "SELECT variant_id, test_case_id, repeat_index FROM runs"
-                " WHERE experiment_id = ? AND status = 'ok'", (experiment_id,)
+                " WHERE experiment_id = ? AND status = 'ok'",
+                (experiment_id,),
             )
         }
 
