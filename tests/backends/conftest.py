@@ -29,8 +29,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for(proc: subprocess.Popen[bytes], ready: object, what: str, log: Path | None,
-              timeout: float = 90.0) -> None:
+def _wait_for(
+    proc: subprocess.Popen[bytes], ready: object, what: str, log: Path | None, timeout: float = 90.0
+) -> None:
     """Poll ``ready()`` until true; the poll interval is a wait on the process itself, so a
     crashed process is reported at once with its log."""
     deadline = time.monotonic() + timeout
@@ -66,10 +67,28 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-             "--host", "127.0.0.1", "--port", str(port), "--model_alias", "smollm2",
-             "--n_ctx", "1024", "--n_threads", "1", "--logits_all", "false"],
-            stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(model),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--model_alias",
+                "smollm2",
+                "--n_ctx",
+                "1024",
+                "--n_threads",
+                "1",
+                "--logits_all",
+                "false",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}/v1"
 
     def ready() -> bool:
@@ -91,8 +110,10 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for the tests that request this fixture. Yields the bus address."""
     missing = [b for b in ("dbus-daemon", "gnome-keyring-daemon") if shutil.which(b) is None]
     if missing:
-        reason = (f"{' and '.join(missing)} not installed (Debian packages gnome-keyring "
-                  "dbus-daemon dbus-user-session)")
+        reason = (
+            f"{' and '.join(missing)} not installed (Debian packages gnome-keyring "
+            "dbus-daemon dbus-user-session)"
+        )
         if os.environ.get("WORKBENCH_REQUIRE_KEYRING") == "1":
             pytest.fail(f"WORKBENCH_REQUIRE_KEYRING=1 but {reason}")
         pytest.skip(reason)
@@ -103,9 +124,17 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)}
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
     bus = subprocess.Popen(
-        ["dbus-daemon", "--session", "--nofork", "--print-address=1",
-         f"--address=unix:path={runtime}/bus"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        [
+            "dbus-daemon",
+            "--session",
+            "--nofork",
+            "--print-address=1",
+            f"--address=unix:path={runtime}/bus",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     daemon: subprocess.Popen[bytes] | None = None
     try:
         assert bus.stdout is not None
@@ -117,7 +146,11 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with log.open("wb") as out:
             daemon = subprocess.Popen(
                 ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, env=env)
+                stdin=subprocess.PIPE,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         assert daemon.stdin is not None
         daemon.stdin.write(b"test-keyring-password")
         daemon.stdin.close()
@@ -126,8 +159,11 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             from jeepney import DBusAddress, new_method_call
             from jeepney.io.blocking import open_dbus_connection
 
-            bus_api = DBusAddress("/org/freedesktop/DBus", bus_name="org.freedesktop.DBus",
-                                  interface="org.freedesktop.DBus")
+            bus_api = DBusAddress(
+                "/org/freedesktop/DBus",
+                bus_name="org.freedesktop.DBus",
+                interface="org.freedesktop.DBus",
+            )
             with open_dbus_connection(bus=address) as conn:
                 call = new_method_call(bus_api, "NameHasOwner", "s", ("org.freedesktop.secrets",))
                 return bool(conn.send_and_get_reply(call, timeout=10).body[0])

@@ -37,8 +37,9 @@ class Seen:
 class Exchange:
     """What a scenario uses to answer one request."""
 
-    def __init__(self, handler: _Handler, server: ScriptedServer, key: str, rest: str,
-                 seen: Seen, count: int) -> None:
+    def __init__(
+        self, handler: _Handler, server: ScriptedServer, key: str, rest: str, seen: Seen, count: int
+    ) -> None:
         self._handler = handler
         self.server = server
         self.key = key
@@ -51,8 +52,13 @@ class Exchange:
     def body(self) -> Any:
         return self.request.body
 
-    def send(self, status: int, body: bytes, content_type: str = "application/json",
-             headers: dict[str, str] | None = None) -> None:
+    def send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         h = self._handler
         h.send_response(status)
         h.send_header("Content-Type", content_type)
@@ -66,8 +72,9 @@ class Exchange:
     def send_json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
         self.send(status, json.dumps(data).encode(), headers=headers)
 
-    def start_stream(self, content_type: str = "text/event-stream",
-                     headers: dict[str, str] | None = None) -> None:
+    def start_stream(
+        self, content_type: str = "text/event-stream", headers: dict[str, str] | None = None
+    ) -> None:
         h = self._handler
         h.send_response(200)
         h.send_header("Content-Type", content_type)
@@ -159,7 +166,9 @@ class ScriptedServer:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
 
     def url(self, scenario: str, suffix: str = "/v1") -> str:
@@ -195,8 +204,13 @@ WORDS = ["The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", 
 
 def chat_chunk(text: str | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:
     delta = {"content": text} if text is not None else {}
-    return {"id": "c1", "object": "chat.completion.chunk", "model": "fault-model",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+    return {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "model": "fault-model",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
 
 
 def _stream_words(ex: Exchange, words: list[str], *, interval: float = 0.0) -> bool:
@@ -220,18 +234,30 @@ def ok(ex: Exchange) -> None:
     if _models(ex):
         return
     if not (ex.body or {}).get("stream"):
-        ex.send_json(200, {
-            "id": "c1", "object": "chat.completion", "model": "fault-model",
-            "system_fingerprint": "fp_fault_1",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(WORDS)},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 7, "completion_tokens": len(WORDS), "total_tokens": 17}})
+        ex.send_json(
+            200,
+            {
+                "id": "c1",
+                "object": "chat.completion",
+                "model": "fault-model",
+                "system_fingerprint": "fp_fault_1",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "".join(WORDS)},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 7, "completion_tokens": len(WORDS), "total_tokens": 17},
+            },
+        )
         return
     ex.start_stream()
     _stream_words(ex, WORDS)
     ex.sse(chat_chunk(finish="stop", system_fingerprint="fp_fault_1"))
-    ex.sse({"id": "c1", "choices": [], "usage": {"prompt_tokens": 7,
-                                                 "completion_tokens": len(WORDS)}})
+    ex.sse(
+        {"id": "c1", "choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": len(WORDS)}}
+    )
     ex.sse("[DONE]")
     ex.end_stream()
 
@@ -239,24 +265,36 @@ def ok(ex: Exchange) -> None:
 def _then_ok(status: int, headers: Callable[[], dict[str, str]] | None = None) -> Scenario:
     def scenario(ex: Exchange) -> None:
         if ex.count == 1:
-            ex.send_json(status, {"error": {"message": f"scripted {status}", "type": "server"}},
-                         headers=headers() if headers else None)
+            ex.send_json(
+                status,
+                {"error": {"message": f"scripted {status}", "type": "server"}},
+                headers=headers() if headers else None,
+            )
         else:
             ok(ex)
+
     return scenario
 
 
 def _always(status: int, message: str, headers: dict[str, str] | None = None) -> Scenario:
     def scenario(ex: Exchange) -> None:
         ex.send_json(status, {"error": {"message": message}}, headers=headers)
+
     return scenario
 
 
 def echo_key_401(ex: Exchange) -> None:
     """Like servers that quote the rejected key back in the error (the client must redact)."""
     auth = ex.request.headers.get("Authorization", "")
-    ex.send_json(401, {"error": {"message": f"Incorrect API key provided: {auth}",
-                                 "type": "invalid_request_error"}})
+    ex.send_json(
+        401,
+        {
+            "error": {
+                "message": f"Incorrect API key provided: {auth}",
+                "type": "invalid_request_error",
+            }
+        },
+    )
 
 
 def reset_mid_stream(ex: Exchange) -> None:
@@ -328,8 +366,13 @@ def no_stream(ex: Exchange) -> None:
 def completions(ex: Exchange) -> None:
     ex.start_stream()
     for word in WORDS[:3]:
-        ex.sse({"id": "t1", "object": "text_completion",
-                "choices": [{"index": 0, "text": word, "finish_reason": None}]})
+        ex.sse(
+            {
+                "id": "t1",
+                "object": "text_completion",
+                "choices": [{"index": 0, "text": word, "finish_reason": None}],
+            }
+        )
     ex.sse({"id": "t1", "choices": [{"index": 0, "text": "", "finish_reason": "length"}]})
     ex.sse("[DONE]")
     ex.end_stream()

@@ -13,27 +13,58 @@ from tests.backends.fault_server import WORDS, Exchange, Scenario
 # --- Anthropic Messages API ---------------------------------------------------------------------
 
 
-def _anthropic_stream(ex: Exchange, words: list[str], *, stop_reason: str = "end_turn",
-                      interval: float = 0.0, finish: bool = True) -> None:
+def _anthropic_stream(
+    ex: Exchange,
+    words: list[str],
+    *,
+    stop_reason: str = "end_turn",
+    interval: float = 0.0,
+    finish: bool = True,
+) -> None:
     ex.start_stream(headers={"request-id": "req_test"})
-    ex.sse({"type": "message_start", "message": {
-        "id": "msg_1", "type": "message", "role": "assistant", "model": ex.body["model"],
-        "content": [], "stop_reason": None, "usage": {"input_tokens": 12, "output_tokens": 1}}},
-        event="message_start")
-    ex.sse({"type": "content_block_start", "index": 0,
-            "content_block": {"type": "text", "text": ""}}, event="content_block_start")
+    ex.sse(
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": ex.body["model"],
+                "content": [],
+                "stop_reason": None,
+                "usage": {"input_tokens": 12, "output_tokens": 1},
+            },
+        },
+        event="message_start",
+    )
+    ex.sse(
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        event="content_block_start",
+    )
     ex.sse({"type": "ping"}, event="ping")
     for word in words:
-        ex.sse({"type": "content_block_delta", "index": 0,
-                "delta": {"type": "text_delta", "text": word}}, event="content_block_delta")
+        ex.sse(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": word},
+            },
+            event="content_block_delta",
+        )
         if interval and ex.pause(interval):
             return
     if not finish:
         ex.end_stream()
         return
     ex.sse({"type": "content_block_stop", "index": 0}, event="content_block_stop")
-    ex.sse({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-            "usage": {"output_tokens": len(words)}}, event="message_delta")
+    ex.sse(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+            "usage": {"output_tokens": len(words)},
+        },
+        event="message_delta",
+    )
     ex.sse({"type": "message_stop"}, event="message_stop")
     ex.end_stream()
 
@@ -44,23 +75,38 @@ def _anthropic_error(ex: Exchange, status: int, kind: str, message: str) -> None
 
 def anthropic_ok(ex: Exchange) -> None:
     if ex.rest.startswith("/v1/models"):
-        ex.send_json(200, {"data": [
-            {"type": "model", "id": "claude-test-2", "display_name": "Claude Test 2"},
-            {"type": "model", "id": "claude-test-1", "display_name": "Claude Test 1"}],
-            "has_more": False})
+        ex.send_json(
+            200,
+            {
+                "data": [
+                    {"type": "model", "id": "claude-test-2", "display_name": "Claude Test 2"},
+                    {"type": "model", "id": "claude-test-1", "display_name": "Claude Test 1"},
+                ],
+                "has_more": False,
+            },
+        )
         return
     if ex.request.headers.get("x-api-key") != "sk-ant-test-key-0123456789abcdef":
         _anthropic_error(ex, 401, "authentication_error", "invalid x-api-key")
         return
     if not ex.body.get("stream"):
-        ex.send_json(200, {
-            "id": "msg_1", "type": "message", "role": "assistant", "model": ex.body["model"],
-            "content": [{"type": "text", "text": "".join(WORDS)}], "stop_reason": "end_turn",
-            "usage": {"input_tokens": 12, "output_tokens": len(WORDS)}})
+        ex.send_json(
+            200,
+            {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": ex.body["model"],
+                "content": [{"type": "text", "text": "".join(WORDS)}],
+                "stop_reason": "end_turn",
+                "usage": {"input_tokens": 12, "output_tokens": len(WORDS)},
+            },
+        )
         return
     words = WORDS[: ex.body["max_tokens"]]
-    _anthropic_stream(ex, words,
-                      stop_reason="max_tokens" if len(words) < len(WORDS) else "end_turn")
+    _anthropic_stream(
+        ex, words, stop_reason="max_tokens" if len(words) < len(WORDS) else "end_turn"
+    )
 
 
 def anthropic_overloaded_once(ex: Exchange) -> None:
@@ -72,12 +118,18 @@ def anthropic_overloaded_once(ex: Exchange) -> None:
 
 def anthropic_error_event(ex: Exchange) -> None:
     ex.start_stream()
-    ex.sse({"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 3}}},
-           event="message_start")
-    ex.sse({"type": "content_block_delta", "index": 0,
-            "delta": {"type": "text_delta", "text": "Hel"}}, event="content_block_delta")
-    ex.sse({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
-           event="error")
+    ex.sse(
+        {"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 3}}},
+        event="message_start",
+    )
+    ex.sse(
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}},
+        event="content_block_delta",
+    )
+    ex.sse(
+        {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+        event="error",
+    )
     ex.end_stream()
 
 
@@ -96,9 +148,13 @@ ANTHROPIC_SCENARIOS: dict[str, Scenario] = {
 def event_message(headers: dict[str, str], payload: bytes) -> bytes:
     """One AWS event-stream message: prelude, CRC, string headers, payload, message CRC."""
     encoded = b"".join(
-        struct.pack("B", len(name)) + name.encode() + b"\x07"
-        + struct.pack(">H", len(value.encode())) + value.encode()
-        for name, value in headers.items())
+        struct.pack("B", len(name))
+        + name.encode()
+        + b"\x07"
+        + struct.pack(">H", len(value.encode()))
+        + value.encode()
+        for name, value in headers.items()
+    )
     total = 12 + len(encoded) + len(payload) + 4
     prelude = struct.pack(">II", total, len(encoded))
     prelude += struct.pack(">I", zlib.crc32(prelude))
@@ -107,20 +163,33 @@ def event_message(headers: dict[str, str], payload: bytes) -> bytes:
 
 
 def _event(ex: Exchange, kind: str, payload: dict[str, Any]) -> None:
-    ex.chunk(event_message({":event-type": kind, ":content-type": "application/json",
-                            ":message-type": "event"}, json.dumps(payload).encode()))
+    ex.chunk(
+        event_message(
+            {":event-type": kind, ":content-type": "application/json", ":message-type": "event"},
+            json.dumps(payload).encode(),
+        )
+    )
 
 
 def _exception(ex: Exchange, kind: str, message: str) -> None:
-    ex.chunk(event_message({":exception-type": kind, ":content-type": "application/json",
-                            ":message-type": "exception"},
-                           json.dumps({"message": message}).encode()))
+    ex.chunk(
+        event_message(
+            {
+                ":exception-type": kind,
+                ":content-type": "application/json",
+                ":message-type": "exception",
+            },
+            json.dumps({"message": message}).encode(),
+        )
+    )
 
 
-def _bedrock_stream(ex: Exchange, words: list[str], *, interval: float = 0.0,
-                    fail_with: str | None = None) -> None:
-    ex.start_stream("application/vnd.amazon.eventstream",
-                    headers={"x-amzn-RequestId": "test-request"})
+def _bedrock_stream(
+    ex: Exchange, words: list[str], *, interval: float = 0.0, fail_with: str | None = None
+) -> None:
+    ex.start_stream(
+        "application/vnd.amazon.eventstream", headers={"x-amzn-RequestId": "test-request"}
+    )
     _event(ex, "messageStart", {"role": "assistant"})
     for word in words:
         _event(ex, "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": word}})
@@ -133,9 +202,14 @@ def _bedrock_stream(ex: Exchange, words: list[str], *, interval: float = 0.0,
     _event(ex, "contentBlockStop", {"contentBlockIndex": 0})
     stop = "max_tokens" if len(words) < len(WORDS) else "end_turn"
     _event(ex, "messageStop", {"stopReason": stop})
-    _event(ex, "metadata", {"usage": {"inputTokens": 9, "outputTokens": len(words),
-                                      "totalTokens": 9 + len(words)},
-                            "metrics": {"latencyMs": 42}})
+    _event(
+        ex,
+        "metadata",
+        {
+            "usage": {"inputTokens": 9, "outputTokens": len(words), "totalTokens": 9 + len(words)},
+            "metrics": {"latencyMs": 42},
+        },
+    )
     ex.end_stream()
 
 
@@ -145,9 +219,18 @@ def _bedrock_error(ex: Exchange, status: int, code: str, message: str) -> None:
 
 def bedrock_ok(ex: Exchange) -> None:
     if ex.rest.startswith("/foundation-models"):
-        ex.send_json(200, {"modelSummaries": [
-            {"modelId": "anthropic.claude-test-v1", "modelName": "Claude Test",
-             "providerName": "Anthropic"}]})
+        ex.send_json(
+            200,
+            {
+                "modelSummaries": [
+                    {
+                        "modelId": "anthropic.claude-test-v1",
+                        "modelName": "Claude Test",
+                        "providerName": "Anthropic",
+                    }
+                ]
+            },
+        )
         return
     if not ex.rest.startswith("/model/"):
         _bedrock_error(ex, 404, "UnknownOperationException", ex.rest)
@@ -157,21 +240,31 @@ def bedrock_ok(ex: Exchange) -> None:
     if ex.rest.endswith("/converse-stream"):
         _bedrock_stream(ex, words)
         return
-    ex.send_json(200, {
-        "output": {"message": {"role": "assistant", "content": [{"text": "".join(words)}]}},
-        "stopReason": "end_turn", "usage": {"inputTokens": 9, "outputTokens": len(words),
-                                            "totalTokens": 9 + len(words)},
-        "metrics": {"latencyMs": 42}})
+    ex.send_json(
+        200,
+        {
+            "output": {"message": {"role": "assistant", "content": [{"text": "".join(words)}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": 9, "outputTokens": len(words), "totalTokens": 9 + len(words)},
+            "metrics": {"latencyMs": 42},
+        },
+    )
 
 
 BEDROCK_SCENARIOS: dict[str, Scenario] = {
     "ok": bedrock_ok,
-    "denied": lambda ex: _bedrock_error(ex, 403, "AccessDeniedException",
-                                        "You don't have access to the model with the specified "
-                                        "model ID."),
-    "missing": lambda ex: _bedrock_error(ex, 404, "ResourceNotFoundException",
-                                         "Could not resolve the foundation model"),
-    "throttled-mid-stream": lambda ex: _bedrock_stream(ex, WORDS[:2],
-                                                       fail_with="throttlingException"),
+    "denied": lambda ex: _bedrock_error(
+        ex,
+        403,
+        "AccessDeniedException",
+        "You don't have access to the model with the specified model ID.",
+    ),
+    "missing": lambda ex: _bedrock_error(
+        ex, 404, "ResourceNotFoundException", "Could not resolve the foundation model"
+    ),
+    "throttled-mid-stream": lambda ex: _bedrock_stream(
+        ex, WORDS[:2], fail_with="throttlingException"
+    ),
     "slow": lambda ex: _bedrock_stream(ex, WORDS * 40, interval=0.02),
+    "stall": lambda ex: _bedrock_stream(ex, WORDS[:1], interval=3600),
 }

@@ -33,41 +33,57 @@ from workbench.core.models import FinishReason, RunRequest, SentRequest, Usage
 from workbench.core.params import PARAM_NAMES, Capabilities, ParamCapability
 
 CAPABILITIES = Capabilities.supporting(
-    "top_p", "top_k", "max_tokens",
+    "top_p",
+    "top_k",
+    "max_tokens",
     temperature=ParamCapability(minimum=0, maximum=1),
     stop=ParamCapability(note="sent as stop_sequences"),
 )
 _WIRE = {"stop": "stop_sequences"}
 
 _FINISH: dict[str, FinishReason] = {
-    "end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
-    "tool_use": "tool_calls", "refusal": "content_filter",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
 }
 _STREAM_ERRORS: dict[str, type[BackendError]] = {
-    "overloaded_error": ServerError, "api_error": ServerError, "rate_limit_error": RateLimitError,
-    "authentication_error": AuthError, "permission_error": AuthError,
-    "invalid_request_error": BadRequestError, "not_found_error": NotFoundError,
+    "overloaded_error": ServerError,
+    "api_error": ServerError,
+    "rate_limit_error": RateLimitError,
+    "authentication_error": AuthError,
+    "permission_error": AuthError,
+    "invalid_request_error": BadRequestError,
+    "not_found_error": NotFoundError,
 }
 
 
 class AnthropicOptions(HttpOptions):
     """Settings for Anthropic's API (or a gateway that speaks it)."""
 
-    base_url: str = Field(default="https://api.anthropic.com",
-                          description="The API root, without /v1")
+    base_url: str = Field(
+        default="https://api.anthropic.com", description="The API root, without /v1"
+    )
     default_model: str = Field(default="", description="Model used when a run names none")
-    anthropic_version: str = Field(default="2023-06-01",
-                                   description="Sent as the anthropic-version header")
+    anthropic_version: str = Field(
+        default="2023-06-01", description="Sent as the anthropic-version header"
+    )
     default_max_tokens: int = Field(
-        default=1024, ge=1,
-        description="Sent when a run sets no max_tokens: the Messages API requires one")
+        default=1024,
+        ge=1,
+        description="Sent when a run sets no max_tokens: the Messages API requires one",
+    )
     streaming: bool = Field(default=True, description="Stream the answer as it is generated")
     api_key_name: str = Field(
-        default="anthropic", description="Keyring entry (service 'prompt-workbench') with the key")
+        default="anthropic", description="Keyring entry (service 'prompt-workbench') with the key"
+    )
     api_key_env: str = Field(
-        default="ANTHROPIC_API_KEY", description="Environment variable with the key")
+        default="ANTHROPIC_API_KEY", description="Environment variable with the key"
+    )
     capability_overrides: dict[str, ParamCapability] = Field(
-        default_factory=dict, description="Corrections for a gateway that differs")
+        default_factory=dict, description="Corrections for a gateway that differs"
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -98,15 +114,22 @@ class AnthropicBackend(Backend):
     display_name = "Anthropic"
     Options = AnthropicOptions
 
-    def __init__(self, options: AnthropicOptions | None = None, *,
-                 api_key: str | None = None) -> None:
+    def __init__(
+        self, options: AnthropicOptions | None = None, *, api_key: str | None = None
+    ) -> None:
         super().__init__(options)
         self.options: AnthropicOptions
         self._key = credentials.KeyHolder(
-            credentials.KeyRef(self.options.api_key_name, self.options.api_key_env), api_key)
-        self._http = HttpClient(self.options, ErrorContext(
-            service="Anthropic", base_url=self.options.base_url,
-            auth_hint=lambda: self._key.hint()))
+            credentials.KeyRef(self.options.api_key_name, self.options.api_key_env), api_key
+        )
+        self._http = HttpClient(
+            self.options,
+            ErrorContext(
+                service="Anthropic",
+                base_url=self.options.base_url,
+                auth_hint=lambda: self._key.hint(),
+            ),
+        )
 
     def capabilities(self) -> Capabilities:
         return CAPABILITIES.with_overrides(self.options.capability_overrides)
@@ -121,41 +144,54 @@ class AnthropicBackend(Backend):
         credential = self._key.get()
         if credential is None:
             raise AuthError("no Anthropic API key", hint=self._key.hint())
-        return {"x-api-key": credential.value,
-                "anthropic-version": self.options.anthropic_version}
+        return {"x-api-key": credential.value, "anthropic-version": self.options.anthropic_version}
 
     def list_models(self) -> list[ModelInfo]:
-        data = self._http.request_json("GET", f"{self.options.base_url}/v1/models?limit=1000",
-                                       headers=self._headers())
+        data = self._http.request_json(
+            "GET", f"{self.options.base_url}/v1/models?limit=1000", headers=self._headers()
+        )
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise ProtocolError(f"{self.options.base_url}/v1/models did not list models")
-        return sorted((ModelInfo(id=item["id"], description=str(item.get("display_name") or ""))
-                       for item in items if isinstance(item, dict)
-                       and isinstance(item.get("id"), str)), key=lambda m: m.id)
+        return sorted(
+            (
+                ModelInfo(id=item["id"], description=str(item.get("display_name") or ""))
+                for item in items
+                if isinstance(item, dict) and isinstance(item.get("id"), str)
+            ),
+            key=lambda m: m.id,
+        )
 
     def stream(self, request: RunRequest, cancel: CancelToken) -> Iterator[StreamEvent]:
-        def exchange(plan: _Plan, recorder: RunRecorder) -> Generator[StreamEvent, None,
-                                                                       FinishReason]:
+        def exchange(
+            plan: _Plan, recorder: RunRecorder
+        ) -> Generator[StreamEvent, None, FinishReason]:
             return self._exchange(plan, recorder, cancel)
 
         return run_stream(self.id, request, cancel, lambda: self._prepare(request), exchange)
 
     def _prepare(self, request: RunRequest) -> tuple[SentRequest, _Plan]:
         if request.prompt is not None:
-            raise BadRequestError("Anthropic's Messages API takes chat messages, not a "
-                                  "completion prompt", hint="use a chat template")
+            raise BadRequestError(
+                "Anthropic's Messages API takes chat messages, not a completion prompt",
+                hint="use a chat template",
+            )
         model = request.model or self.options.default_model
         if not model:
-            raise KnownError("choose an Anthropic model",
-                             hint="pass --model or set default_model (see `workbench backends`)")
+            raise KnownError(
+                "choose an Anthropic model",
+                hint="pass --model or set default_model (see `workbench backends`)",
+            )
         sent, ignored = self.capabilities().split(request.params)
         sent.setdefault("max_tokens", self.options.default_max_tokens)
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
         body: dict[str, Any] = {
             "model": model,
-            "messages": [{"role": m.role, "content": m.content}
-                         for m in request.messages if m.role != "system"],
+            "messages": [
+                {"role": m.role, "content": m.content}
+                for m in request.messages
+                if m.role != "system"
+            ],
         }
         if system:
             body["system"] = system
@@ -163,22 +199,31 @@ class AnthropicBackend(Backend):
             body[_WIRE.get(name, name)] = value
         if self.options.streaming:
             body["stream"] = True
-        record = SentRequest(backend=self.id, backend_version=self.version(), model=model,
-                             messages=request.messages, sent_params=sent,
-                             ignored_params=ignored, seed=None)
+        record = SentRequest(
+            backend=self.id,
+            backend_version=self.version(),
+            model=model,
+            messages=request.messages,
+            sent_params=sent,
+            ignored_params=ignored,
+            seed=None,
+        )
         return record, _Plan(body, self._headers(), model)
 
-    def _exchange(self, plan: _Plan, recorder: RunRecorder,
-                  cancel: CancelToken) -> Generator[StreamEvent, None, FinishReason]:
+    def _exchange(
+        self, plan: _Plan, recorder: RunRecorder, cancel: CancelToken
+    ) -> Generator[StreamEvent, None, FinishReason]:
         url = f"{self.options.base_url}/v1/messages"
-        with self._http.stream("POST", url, headers=plan.headers, json_body=plan.body,
-                               cancel=cancel, model=plan.model) as response:
+        with self._http.stream(
+            "POST", url, headers=plan.headers, json_body=plan.body, cancel=cancel, model=plan.model
+        ) as response:
             if response.content_type == "application/json":
                 return (yield from self._whole(response.json(), recorder, url))
             return (yield from self._events(response, recorder))
 
-    def _events(self, response: StreamResponse,
-                recorder: RunRecorder) -> Generator[StreamEvent, None, FinishReason]:
+    def _events(
+        self, response: StreamResponse, recorder: RunRecorder
+    ) -> Generator[StreamEvent, None, FinishReason]:
         finish: FinishReason = "other"
         usage = Usage()
         for event in response.events():
@@ -208,19 +253,26 @@ class AnthropicBackend(Backend):
                 elif kind == "error":
                     raise _stream_error(data, response.url)
             except (ValueError, KeyError, TypeError, AttributeError):
-                raise ProtocolError(f"malformed {kind} event from {response.url}: "
-                                    f"{credentials.redact(event.data[:120])!r}") from None
-        raise ProtocolError(f"the stream from {response.url} ended before message_stop",
-                            hint="the connection closed early; the partial text is kept")
+                raise ProtocolError(
+                    f"malformed {kind} event from {response.url}: "
+                    f"{credentials.redact(event.data[:120])!r}"
+                ) from None
+        raise ProtocolError(
+            f"the stream from {response.url} ended before message_stop",
+            hint="the connection closed early; the partial text is kept",
+        )
 
-    def _whole(self, data: Any, recorder: RunRecorder,
-               url: str) -> Generator[StreamEvent, None, FinishReason]:
+    def _whole(
+        self, data: Any, recorder: RunRecorder, url: str
+    ) -> Generator[StreamEvent, None, FinishReason]:
         try:
-            text = "".join(block.get("text", "") for block in data["content"]
-                           if block.get("type") == "text")
+            text = "".join(
+                block.get("text", "") for block in data["content"] if block.get("type") == "text"
+            )
             usage = data.get("usage") or {}
-            recorder.usage = Usage(input_tokens=usage.get("input_tokens"),
-                                   output_tokens=usage.get("output_tokens"))
+            recorder.usage = Usage(
+                input_tokens=usage.get("input_tokens"), output_tokens=usage.get("output_tokens")
+            )
         except (ValueError, KeyError, TypeError, AttributeError):
             raise ProtocolError(f"{url} answered without message content") from None
         if text:
@@ -234,5 +286,7 @@ def _stream_error(data: Any, url: str) -> BackendError:
     kind = error.get("type", "") if isinstance(error, dict) else ""
     message = error.get("message", "") if isinstance(error, dict) else ""
     cls = _STREAM_ERRORS.get(kind, BackendError)
-    return cls(f"Anthropic reported {kind or 'an error'} mid-stream ({url}): "
-               f"{credentials.redact(str(message))}")
+    return cls(
+        f"Anthropic reported {kind or 'an error'} mid-stream ({url}): "
+        f"{credentials.redact(str(message))}"
+    )

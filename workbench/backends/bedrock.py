@@ -41,50 +41,76 @@ from workbench.core.errors import (
 from workbench.core.models import FinishReason, RunRequest, SentRequest, Usage
 from workbench.core.params import PARAM_NAMES, Capabilities, ParamCapability
 
-_INFERENCE = {"max_tokens": "maxTokens", "temperature": "temperature", "top_p": "topP",
-              "stop": "stopSequences"}
+_INFERENCE = {
+    "max_tokens": "maxTokens",
+    "temperature": "temperature",
+    "top_p": "topP",
+    "stop": "stopSequences",
+}
 _FINISH: dict[str, FinishReason] = {
-    "end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
-    "tool_use": "tool_calls", "guardrail_intervened": "content_filter",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "guardrail_intervened": "content_filter",
     "content_filtered": "content_filter",
 }
-_AUTH_CODES = {"AccessDeniedException", "UnrecognizedClientException",
-               "InvalidSignatureException", "ExpiredTokenException", "ExpiredToken"}
+_AUTH_CODES = {
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "ExpiredToken",
+}
 _ERRORS_BY_CODE: dict[str, type[BackendError]] = {
     **dict.fromkeys(_AUTH_CODES, AuthError),
     "ResourceNotFoundException": NotFoundError,
-    "ThrottlingException": RateLimitError, "TooManyRequestsException": RateLimitError,
+    "ThrottlingException": RateLimitError,
+    "TooManyRequestsException": RateLimitError,
     "ValidationException": BadRequestError,
     "ModelTimeoutException": BackendTimeoutError,
-    "InternalServerException": ServerError, "ServiceUnavailableException": ServerError,
-    "ModelStreamErrorException": ServerError, "ModelNotReadyException": ServerError,
+    "InternalServerException": ServerError,
+    "ServiceUnavailableException": ServerError,
+    "ModelStreamErrorException": ServerError,
+    "ModelNotReadyException": ServerError,
     "ModelErrorException": ServerError,
 }
 _ERRORS_BY_STATUS: dict[int, type[BackendError]] = {
-    401: AuthError, 403: AuthError, 404: NotFoundError, 408: BackendTimeoutError,
-    429: RateLimitError, 400: BadRequestError,
+    401: AuthError,
+    403: AuthError,
+    404: NotFoundError,
+    408: BackendTimeoutError,
+    429: RateLimitError,
+    400: BadRequestError,
 }
 
 
 class BedrockOptions(BackendOptions):
     """Where and as whom to call Bedrock; credentials come from boto3's own chain."""
 
-    region: str = Field(default="", description="AWS region, e.g. us-east-1 (empty: the "
-                        "profile's or AWS_REGION)")
-    profile: str = Field(default="", description="AWS profile from ~/.aws/config (empty: "
-                         "the default credential chain)")
-    endpoint_url: str = Field(default="", description="Custom endpoint (VPC endpoint, proxy, "
-                              "local test server); empty: AWS's")
+    region: str = Field(
+        default="", description="AWS region, e.g. us-east-1 (empty: the profile's or AWS_REGION)"
+    )
+    profile: str = Field(
+        default="",
+        description="AWS profile from ~/.aws/config (empty: the default credential chain)",
+    )
+    endpoint_url: str = Field(
+        default="",
+        description="Custom endpoint (VPC endpoint, proxy, local test server); empty: AWS's",
+    )
     default_model: str = Field(default="", description="Model ID used when a run names none")
     streaming: bool = Field(default=True, description="Use ConverseStream")
     top_k_field: str = Field(
         default="top_k",
         description="The model's own name for top-k in additionalModelRequestFields ('top_k' "
-        "for Anthropic and Mistral models); empty: top_k is not sent")
+        "for Anthropic and Mistral models); empty: top_k is not sent",
+    )
     connect_timeout: float = Field(default=10.0, gt=0, le=300)
     read_timeout: float = Field(default=120.0, gt=0, le=3600)
-    max_retries: int = Field(default=2, ge=0, le=10,
-                             description="boto3's retries (standard mode) on throttling and 5xx")
+    max_retries: int = Field(
+        default=2, ge=0, le=10, description="boto3's retries (standard mode) on throttling and 5xx"
+    )
     capability_overrides: dict[str, ParamCapability] = Field(default_factory=dict)
 
     @field_validator("capability_overrides")
@@ -100,9 +126,10 @@ def _boto3() -> Any:
     try:
         import boto3
     except ImportError:
-        raise KnownError("the Bedrock backend needs boto3, which is not installed",
-                         hint="install the extra: pip install 'prompt-workbench[bedrock]'") \
-            from None
+        raise KnownError(
+            "the Bedrock backend needs boto3, which is not installed",
+            hint="install the extra: pip install 'prompt-workbench[bedrock]'",
+        ) from None
     return boto3
 
 
@@ -169,13 +196,20 @@ class BedrockBackend(Backend):
 
     def capabilities(self) -> Capabilities:
         table = Capabilities.supporting(
-            "top_p", "max_tokens",
+            "top_p",
+            "max_tokens",
             temperature=ParamCapability(minimum=0, maximum=1),
-            stop=ParamCapability(note="sent as inferenceConfig.stopSequences"))
+            stop=ParamCapability(note="sent as inferenceConfig.stopSequences"),
+        )
         if self.options.top_k_field:
-            table = table.with_overrides({"top_k": ParamCapability(
-                note=f"model-specific: sent as additionalModelRequestFields."
-                     f"{self.options.top_k_field}")})
+            table = table.with_overrides(
+                {
+                    "top_k": ParamCapability(
+                        note=f"model-specific: sent as additionalModelRequestFields."
+                        f"{self.options.top_k_field}"
+                    )
+                }
+            )
         return table.with_overrides(self.options.capability_overrides)
 
     def version(self) -> str:
@@ -198,22 +232,29 @@ class BedrockBackend(Backend):
 
         opts = self.options
         try:
-            session = boto3.Session(profile_name=opts.profile or None,
-                                    region_name=opts.region or None)
+            session = boto3.Session(
+                profile_name=opts.profile or None, region_name=opts.region or None
+            )
             client = session.client(
-                service, endpoint_url=opts.endpoint_url or None,
-                config=Config(connect_timeout=opts.connect_timeout,
-                              read_timeout=opts.read_timeout,
-                              retries={"total_max_attempts": opts.max_retries + 1,
-                                       "mode": "standard"},
-                              user_agent_extra="prompt-workbench"))
+                service,
+                endpoint_url=opts.endpoint_url or None,
+                config=Config(
+                    connect_timeout=opts.connect_timeout,
+                    read_timeout=opts.read_timeout,
+                    retries={"total_max_attempts": opts.max_retries + 1, "mode": "standard"},
+                    user_agent_extra="prompt-workbench",
+                ),
+            )
         except ProfileNotFound:
-            raise KnownError(f"AWS profile '{opts.profile}' not found",
-                             hint="check the profile name in ~/.aws/config") from None
+            raise KnownError(
+                f"AWS profile '{opts.profile}' not found",
+                hint="check the profile name in ~/.aws/config",
+            ) from None
         except NoRegionError:
-            raise KnownError("no AWS region for Bedrock",
-                             hint="set the region in the Bedrock settings, AWS_REGION, or "
-                             "the profile") from None
+            raise KnownError(
+                "no AWS region for Bedrock",
+                hint="set the region in the Bedrock settings, AWS_REGION, or the profile",
+            ) from None
         except BotoCoreError as err:
             raise KnownError(f"cannot set up the Bedrock client: {redact(str(err))}") from None
         client.meta.events.register(f"before-parse.{service}.ConverseStream", _capture_body)
@@ -231,33 +272,47 @@ class BedrockBackend(Backend):
             data = client.list_foundation_models(byOutputModality="TEXT")
         except Exception as err:
             raise self._error(err, "") from None
-        return sorted((ModelInfo(id=m["modelId"],
-                                 description=f"{m.get('providerName', '')} "
-                                             f"{m.get('modelName', '')}".strip())
-                       for m in data.get("modelSummaries", [])), key=lambda m: m.id)
+        return sorted(
+            (
+                ModelInfo(
+                    id=m["modelId"],
+                    description=f"{m.get('providerName', '')} {m.get('modelName', '')}".strip(),
+                )
+                for m in data.get("modelSummaries", [])
+            ),
+            key=lambda m: m.id,
+        )
 
     def stream(self, request: RunRequest, cancel: CancelToken) -> Iterator[StreamEvent]:
-        def exchange(plan: _Plan, recorder: RunRecorder) -> Generator[StreamEvent, None,
-                                                                       FinishReason]:
+        def exchange(
+            plan: _Plan, recorder: RunRecorder
+        ) -> Generator[StreamEvent, None, FinishReason]:
             return self._exchange(plan, recorder, cancel)
 
         return run_stream(self.id, request, cancel, lambda: self._prepare(request), exchange)
 
     def _prepare(self, request: RunRequest) -> tuple[SentRequest, _Plan]:
         if request.prompt is not None:
-            raise BadRequestError("Bedrock's Converse API takes chat messages, not a completion "
-                                  "prompt", hint="use a chat template")
+            raise BadRequestError(
+                "Bedrock's Converse API takes chat messages, not a completion prompt",
+                hint="use a chat template",
+            )
         model = request.model or self.options.default_model
         if not model:
-            raise KnownError("choose a Bedrock model ID",
-                             hint="pass --model or set default_model (see `workbench backends`)")
+            raise KnownError(
+                "choose a Bedrock model ID",
+                hint="pass --model or set default_model (see `workbench backends`)",
+            )
         self._client("bedrock-runtime")  # a missing boto3 or profile fails before anything is sent
         sent, ignored = self.capabilities().split(request.params)
         inference = {_INFERENCE[k]: v for k, v in sent.items() if k in _INFERENCE}
         kwargs: dict[str, Any] = {
             "modelId": model,
-            "messages": [{"role": m.role, "content": [{"text": m.content}]}
-                         for m in request.messages if m.role != "system"],
+            "messages": [
+                {"role": m.role, "content": [{"text": m.content}]}
+                for m in request.messages
+                if m.role != "system"
+            ],
         }
         system = [{"text": m.content} for m in request.messages if m.role == "system"]
         if system:
@@ -266,13 +321,19 @@ class BedrockBackend(Backend):
             kwargs["inferenceConfig"] = inference
         if "top_k" in sent:
             kwargs["additionalModelRequestFields"] = {self.options.top_k_field: sent["top_k"]}
-        record = SentRequest(backend=self.id, backend_version=self.version(), model=model,
-                             messages=request.messages, sent_params=sent,
-                             ignored_params=ignored)
+        record = SentRequest(
+            backend=self.id,
+            backend_version=self.version(),
+            model=model,
+            messages=request.messages,
+            sent_params=sent,
+            ignored_params=ignored,
+        )
         return record, _Plan(kwargs, model)
 
-    def _exchange(self, plan: _Plan, recorder: RunRecorder,
-                  cancel: CancelToken) -> Generator[StreamEvent, None, FinishReason]:
+    def _exchange(
+        self, plan: _Plan, recorder: RunRecorder, cancel: CancelToken
+    ) -> Generator[StreamEvent, None, FinishReason]:
         client = self._client("bedrock-runtime")
         import urllib3.exceptions
         from botocore.eventstream import ParserError
@@ -292,15 +353,18 @@ class BedrockBackend(Backend):
             except (urllib3.exceptions.HTTPError, ParserError) as err:
                 if cancel.cancelled:
                     raise RunCancelled from None
-                raise ProtocolError(f"the Bedrock stream broke off: {redact(str(err))}",
-                                    hint="the partial text is kept") from None
+                raise ProtocolError(
+                    f"the Bedrock stream broke off: {redact(str(err))}",
+                    hint="the partial text is kept",
+                ) from None
             except Exception as err:
                 if cancel.cancelled:
                     raise RunCancelled from None
                 raise self._error(err, plan.model) from None
 
-    def _events(self, stream: Any, recorder: RunRecorder,
-                cancel: CancelToken) -> Generator[StreamEvent, None, FinishReason]:
+    def _events(
+        self, stream: Any, recorder: RunRecorder, cancel: CancelToken
+    ) -> Generator[StreamEvent, None, FinishReason]:
         finish: FinishReason | None = None
         for event in stream:
             if cancel.cancelled:
@@ -317,12 +381,15 @@ class BedrockBackend(Backend):
         if cancel.cancelled:
             raise RunCancelled
         if finish is None:
-            raise ProtocolError("the Bedrock stream ended before messageStop",
-                                hint="the connection closed early; the partial text is kept")
+            raise ProtocolError(
+                "the Bedrock stream ended before messageStop",
+                hint="the connection closed early; the partial text is kept",
+            )
         return finish
 
-    def _whole(self, data: dict[str, Any],
-               recorder: RunRecorder) -> Generator[StreamEvent, None, FinishReason]:
+    def _whole(
+        self, data: dict[str, Any], recorder: RunRecorder
+    ) -> Generator[StreamEvent, None, FinishReason]:
         blocks = data.get("output", {}).get("message", {}).get("content", [])
         text = "".join(b.get("text", "") for b in blocks)
         if text:
@@ -341,48 +408,65 @@ class BedrockBackend(Backend):
         if isinstance(err, bx.ClientError):
             info = err.response.get("Error", {})
             code = str(info.get("Code", ""))
+            code = code[:1].upper() + code[1:]  # event-stream exceptions are lowerCamelCase
             message = redact(str(info.get("Message", "")))
             status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            cls = _ERRORS_BY_CODE.get(code) or _ERRORS_BY_STATUS.get(status) or (
-                ServerError if status >= 500 else BackendError)
+            cls = (
+                _ERRORS_BY_CODE.get(code)
+                or _ERRORS_BY_STATUS.get(status)
+                or (ServerError if status >= 500 else BackendError)
+            )
             hint = {
                 AuthError: f"check the AWS credentials ({self._who()}) and that model access "
-                           f"is granted in {region}",
+                f"is granted in {region}",
                 NotFoundError: f"check the model ID '{model}' and that it exists in {region}",
                 RateLimitError: "lower the concurrency or requests per minute",
             }.get(cls, "")
             return cls(f"Bedrock {code or status}: {message}", hint=hint)
         if isinstance(err, bx.NoCredentialsError | bx.PartialCredentialsError):
-            return AuthError("no AWS credentials found for Bedrock",
-                             hint=f"configure {self._who()} (aws configure, AWS_PROFILE or "
-                             "the AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables)")
+            return AuthError(
+                "no AWS credentials found for Bedrock",
+                hint=f"configure {self._who()} (aws configure, AWS_PROFILE or "
+                "the AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables)",
+            )
         if isinstance(err, bx.ConnectTimeoutError):
             return BackendTimeoutError(
                 f"could not connect to {err.kwargs.get('endpoint_url', 'Bedrock')} within "
-                f"{self.options.connect_timeout:g} s")
+                f"{self.options.connect_timeout:g} s"
+            )
         if isinstance(err, bx.ReadTimeoutError):
             return BackendTimeoutError(
                 f"{err.kwargs.get('endpoint_url', 'Bedrock')} sent nothing for "
                 f"{self.options.read_timeout:g} s (read timeout)",
-                hint="raise read_timeout for a slow model")
+                hint="raise read_timeout for a slow model",
+            )
         if isinstance(err, bx.SSLError):
-            return ConnectError(f"TLS failed with {err.kwargs.get('endpoint_url', 'Bedrock')}: "
-                                f"{redact(str(err.kwargs.get('error', err)))}")
+            return ConnectError(
+                f"TLS failed with {err.kwargs.get('endpoint_url', 'Bedrock')}: "
+                f"{redact(str(err.kwargs.get('error', err)))}"
+            )
         if isinstance(err, bx.EndpointConnectionError):
-            return ConnectError(f"nothing is answering at {err.kwargs.get('endpoint_url')}",
-                                hint="check the region, endpoint_url and your network")
+            return ConnectError(
+                f"nothing is answering at {err.kwargs.get('endpoint_url')}",
+                hint="check the region, endpoint_url and your network",
+            )
         if isinstance(err, bx.BotoCoreError):
             return BackendError(f"Bedrock: {redact(str(err))}")
         raise err
 
     def _who(self) -> str:
-        return f"profile '{self.options.profile}'" if self.options.profile else \
-            "the default AWS credential chain"
+        return (
+            f"profile '{self.options.profile}'"
+            if self.options.profile
+            else "the default AWS credential chain"
+        )
 
 
 def _usage(data: Any) -> Usage:
     if not isinstance(data, dict):
         return Usage()
     prompt, completion = data.get("inputTokens"), data.get("outputTokens")
-    return Usage(input_tokens=prompt if isinstance(prompt, int) else None,
-                 output_tokens=completion if isinstance(completion, int) else None)
+    return Usage(
+        input_tokens=prompt if isinstance(prompt, int) else None,
+        output_tokens=completion if isinstance(completion, int) else None,
+    )

@@ -114,8 +114,9 @@ def _keyring_lookup(name: str) -> str | None:
             log.info("no OS keyring is available; API keys come from environment variables")
         return None
     except KeyringError as err:
-        log.warning("the OS keyring could not be read (%s); using environment variables",
-                    type(err).__name__)
+        log.warning(
+            "the OS keyring could not be read (%s); using environment variables", type(err).__name__
+        )
         return None
 
 
@@ -127,11 +128,19 @@ def keyring_status() -> KeyringStatus:
     backend = keyring.get_keyring()
     label = f"{type(backend).__module__}.{type(backend).__name__}"
     if isinstance(backend, fail.Keyring | null.Keyring):
-        return KeyringStatus(False, label, "no OS keyring is available (common on a headless "
-                             "Linux): API keys are read from environment variables")
+        return KeyringStatus(
+            False,
+            label,
+            "no OS keyring is available (common on a headless "
+            "Linux): API keys are read from environment variables",
+        )
     if _insecure(backend):
-        return KeyringStatus(False, label, f"{label} stores keys without real encryption; "
-                             "keys are read from environment variables instead")
+        return KeyringStatus(
+            False,
+            label,
+            f"{label} stores keys without real encryption; "
+            "keys are read from environment variables instead",
+        )
     return KeyringStatus(True, label, f"API keys are stored in the OS keyring ({label})")
 
 
@@ -146,13 +155,17 @@ def store(name: str, value: str) -> None:
 
     status = keyring_status()
     if not status.available:
-        raise KnownError(f"cannot store the key '{name}': {status.message}",
-                         hint="set the backend's environment variable instead")
+        raise KnownError(
+            f"cannot store the key '{name}': {status.message}",
+            hint="set the backend's environment variable instead",
+        )
     try:
         keyring.set_password(SERVICE, name, value)
     except KeyringError as err:
-        raise KnownError(f"the OS keyring refused to store '{name}': {type(err).__name__}",
-                         hint="unlock the keyring, or use the environment variable") from None
+        raise KnownError(
+            f"the OS keyring refused to store '{name}': {type(err).__name__}",
+            hint="unlock the keyring, or use the environment variable",
+        ) from None
     remember_secret(value)
 
 
@@ -168,8 +181,9 @@ def delete(name: str) -> bool:
     except PasswordDeleteError:
         return False
     except KeyringError as err:
-        raise KnownError(f"the OS keyring refused to delete '{name}': "
-                         f"{type(err).__name__}") from None
+        raise KnownError(
+            f"the OS keyring refused to delete '{name}': {type(err).__name__}"
+        ) from None
     return True
 
 
@@ -181,8 +195,10 @@ _MIN_SECRET = 4  # shorter values are placeholders such as "x"; redacting them g
 
 _PATTERNS = (
     # header or setting names followed by their value: "Authorization: Bearer abc", "api_key=abc"
-    re.compile(r"(?i)\b(authorization|proxy-authorization|x-api-key|api[-_]?key)"
-               r"([\"']?\s*[:=]\s*[\"']?)(?:bearer\s+|basic\s+)?[^\s\"',;}]+"),
+    re.compile(
+        r"(?i)\b(authorization|proxy-authorization|x-api-key|api[-_]?key)"
+        r"([\"']?\s*[:=]\s*[\"']?)(?:bearer\s+|basic\s+)?[^\s\"',;}]+"
+    ),
     re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(r"()()\bsk-(?:ant-)?[A-Za-z0-9_-]{16,}"),
 )

@@ -58,37 +58,58 @@ class HttpOptions(BackendOptions):
     extra_headers: dict[str, str] = Field(
         default_factory=dict,
         description="Sent with every request (organisation, project, beta flags). Keys belong in "
-        "the keyring or an environment variable, not here.")
+        "the keyring or an environment variable, not here.",
+    )
     connect_timeout: float = Field(
-        default=10.0, gt=0, le=300, description="Seconds to open a connection")
+        default=10.0, gt=0, le=300, description="Seconds to open a connection"
+    )
     read_timeout: float = Field(
-        default=120.0, gt=0, le=3600,
+        default=120.0,
+        gt=0,
+        le=3600,
         description="Longest silence (seconds) before giving up on a server; a large model on a "
-        "slow machine may need more before its first token")
+        "slow machine may need more before its first token",
+    )
     total_timeout: float = Field(
-        default=900.0, gt=0, le=86400,
-        description="Longest a whole run may take in seconds, retries and backoff included")
+        default=900.0,
+        gt=0,
+        le=86400,
+        description="Longest a whole run may take in seconds, retries and backoff included",
+    )
     max_retries: int = Field(
-        default=2, ge=0, le=10,
-        description="Retries on 408/409/429/5xx and connection failures before anything streamed")
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries on 408/409/429/5xx and connection failures before anything streamed",
+    )
     retry_backoff: float = Field(
-        default=0.5, ge=0, le=60,
-        description="First backoff in seconds; doubles per retry, with jitter")
+        default=0.5,
+        ge=0,
+        le=60,
+        description="First backoff in seconds; doubles per retry, with jitter",
+    )
     retry_after_cap: float = Field(
-        default=60.0, ge=0, le=3600,
-        description="Longest Retry-After (seconds) we wait for; a longer one fails the run at once")
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="Longest Retry-After (seconds) we wait for; a longer one fails the run at once",
+    )
     verify_tls: bool = Field(
-        default=True, description="Check the server's TLS certificate (turn off only for a trusted "
-        "self-signed local server)")
+        default=True,
+        description="Check the server's TLS certificate (turn off only for a trusted "
+        "self-signed local server)",
+    )
 
     @field_validator("extra_headers")
     @classmethod
     def _no_keys_in_headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
             if name.lower() in _SECRET_HEADERS:
-                raise ValueError(f"'{name}' carries a key: store keys in the keyring or an "
-                                 "environment variable (api_key_name / api_key_env), not in "
-                                 "settings")
+                raise ValueError(
+                    f"'{name}' carries a key: store keys in the keyring or an "
+                    "environment variable (api_key_name / api_key_env), not in "
+                    "settings"
+                )
         return value
 
 
@@ -191,8 +212,12 @@ class _WatchedStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._inner.close()
 
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
         return _WatchedStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
@@ -203,14 +228,21 @@ class _WatchedBackend(httpcore.NetworkBackend):
     def __init__(self, inner: httpcore.NetworkBackend) -> None:
         self._inner = inner
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore.NetworkStream:
-        return _WatchedStream(self._inner.connect_tcp(host, port, timeout, local_address,
-                                                      socket_options))
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        return _WatchedStream(
+            self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        )
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Any = None) -> httpcore.NetworkStream:
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
         return _WatchedStream(self._inner.connect_unix_socket(path, timeout, socket_options))
 
     def sleep(self, seconds: float) -> None:
@@ -227,8 +259,10 @@ def _watch_transports(client: httpx.Client) -> None:
     for transport in transports:
         pool = getattr(transport, "_pool", None)
         if pool is None or not hasattr(pool, "_network_backend"):
-            raise RuntimeError(f"httpx {httpx.__version__}: cannot find the connection pool of "
-                               f"{type(transport).__name__}; cancelling would not be immediate")
+            raise RuntimeError(
+                f"httpx {httpx.__version__}: cannot find the connection pool of "
+                f"{type(transport).__name__}; cancelling would not be immediate"
+            )
         pool._network_backend = _WatchedBackend(pool._network_backend)
 
 
@@ -290,20 +324,25 @@ def status_error(status: int, body: bytes, url: str, ctx: ErrorContext) -> Backe
         return AuthError(f"{ctx.service} {what} ({where}): {detail}", hint=ctx.auth_hint())
     if status == 404:
         model = f"the model name '{ctx.model}' and " if ctx.model else ""
-        return NotFoundError(f"{where}: {detail}",
-                             hint=f"check {model}the base URL {ctx.base_url}")
+        return NotFoundError(f"{where}: {detail}", hint=f"check {model}the base URL {ctx.base_url}")
     if status == 429:
-        return RateLimitError(f"{ctx.service} is rate limiting requests ({where}): {detail}",
-                              hint="lower the concurrency or requests per minute")
+        return RateLimitError(
+            f"{ctx.service} is rate limiting requests ({where}): {detail}",
+            hint="lower the concurrency or requests per minute",
+        )
     if status == 408:
         return BackendTimeoutError(f"{where}: the server timed out the request: {detail}")
     if status in (400, 413, 422):
-        return BadRequestError(f"{ctx.service} rejected the request ({where}): {detail}",
-                               hint="a parameter or message this server does not accept; see "
-                               "the parameters sent with this run")
+        return BadRequestError(
+            f"{ctx.service} rejected the request ({where}): {detail}",
+            hint="a parameter or message this server does not accept; see "
+            "the parameters sent with this run",
+        )
     if status >= 500 or status == 409:
-        return ServerError(f"{ctx.service} failed ({where}): {detail}",
-                           hint="a problem on the server; it may pass, or see the server's log")
+        return ServerError(
+            f"{ctx.service} failed ({where}): {detail}",
+            hint="a problem on the server; it may pass, or see the server's log",
+        )
     return BackendError(f"{where}: {detail}")
 
 
@@ -316,18 +355,21 @@ def _cause_chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def transport_error(exc: httpx.TransportError, url: str, options: HttpOptions,
-                    *, streamed_bytes: int = 0) -> BackendError:
+def transport_error(
+    exc: httpx.TransportError, url: str, options: HttpOptions, *, streamed_bytes: int = 0
+) -> BackendError:
     """A fixable error for a network failure, naming the URL and the limit that was hit."""
     reason = redact(str(exc)) or type(exc).__name__
     if isinstance(exc, httpx.ConnectTimeout):
         return BackendTimeoutError(
             f"could not connect to {url} within {options.connect_timeout:g} s",
-            hint="check the base URL and that the server is reachable from this machine")
+            hint="check the base URL and that the server is reachable from this machine",
+        )
     if isinstance(exc, httpx.ReadTimeout):
         return BackendTimeoutError(
             f"{url} sent nothing for {options.read_timeout:g} s (read timeout)",
-            hint="the server may be stuck or overloaded; raise read_timeout for a slow model")
+            hint="the server may be stuck or overloaded; raise read_timeout for a slow model",
+        )
     if isinstance(exc, httpx.TimeoutException):
         return BackendTimeoutError(f"{url} timed out ({type(exc).__name__})")
     if isinstance(exc, httpx.ConnectError):
@@ -337,22 +379,32 @@ def transport_error(exc: httpx.TransportError, url: str, options: HttpOptions,
                 return ConnectError(
                     f"TLS failed with {url}: {detail}",
                     hint="for a plain-HTTP local server use http://; for a self-signed "
-                    "certificate trust it or turn verify_tls off")
+                    "certificate trust it or turn verify_tls off",
+                )
             if isinstance(cause, ConnectionRefusedError):
-                return ConnectError(f"nothing is answering at {url} (connection refused)",
-                                    hint="start the server, or correct the base URL and port")
+                return ConnectError(
+                    f"nothing is answering at {url} (connection refused)",
+                    hint="start the server, or correct the base URL and port",
+                )
             if isinstance(cause, socket.gaierror):
-                return ConnectError(f"cannot resolve the host of {url}: {cause.strerror}",
-                                    hint="check the base URL's host name and your network")
-        return ConnectError(f"cannot connect to {url}: {reason}",
-                            hint="check the base URL and that the server is running")
+                return ConnectError(
+                    f"cannot resolve the host of {url}: {cause.strerror}",
+                    hint="check the base URL's host name and your network",
+                )
+        return ConnectError(
+            f"cannot connect to {url}: {reason}",
+            hint="check the base URL and that the server is running",
+        )
     if streamed_bytes:
         return ProtocolError(
             f"the stream from {url} broke off after {streamed_bytes} bytes: {reason}",
-            hint="the connection was reset or closed mid-answer; the partial text is kept")
+            hint="the connection was reset or closed mid-answer; the partial text is kept",
+        )
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-        return ConnectError(f"{url} closed the connection without answering: {reason}",
-                            hint="the server may have crashed or restarted; see its log")
+        return ConnectError(
+            f"{url} closed the connection without answering: {reason}",
+            hint="the server may have crashed or restarted; see its log",
+        )
     return ConnectError(f"request to {url} failed: {reason}")
 
 
@@ -391,8 +443,10 @@ class StreamResponse:
     def events(self) -> Iterator[SSEEvent]:
         """Server-sent events as they arrive."""
         if self.content_type not in ("text/event-stream", ""):
-            raise ProtocolError(f"{self.url} answered with {self.content_type} instead of an "
-                                "event stream", hint="check the base URL points at the API")
+            raise ProtocolError(
+                f"{self.url} answered with {self.content_type} instead of an event stream",
+                hint="check the base URL points at the API",
+            )
         decoder = SSEDecoder(self.url)
         for chunk in self._chunks():
             yield from decoder.feed(chunk)
@@ -413,8 +467,9 @@ class StreamResponse:
             except (RunCancelled, _DeadlineExceeded, httpx.TransportError) as exc:
                 raise self._client._failure(exc, exchange, self.url, self.received) from None
             except httpx.DecodingError as exc:
-                raise ProtocolError(f"the response from {self.url} could not be read: {exc}") \
-                    from None
+                raise ProtocolError(
+                    f"the response from {self.url} could not be read: {exc}"
+                ) from None
             if chunk is None:
                 return
             self.received += len(chunk)
@@ -428,8 +483,10 @@ def parse_json(body: bytes, url: str) -> Any:
         return json.loads(body)
     except ValueError:
         start = redact(body[:120].decode("utf-8", errors="replace"))
-        raise ProtocolError(f"{url} did not answer with JSON: {start!r}",
-                            hint="check the base URL points at the API") from None
+        raise ProtocolError(
+            f"{url} did not answer with JSON: {start!r}",
+            hint="check the base URL points at the API",
+        ) from None
 
 
 class HttpClient:
@@ -438,21 +495,36 @@ class HttpClient:
     def __init__(self, options: HttpOptions, ctx: ErrorContext) -> None:
         self.options = options
         self.ctx = ctx
-        limits = httpx.Limits(max_connections=None,
-                              max_keepalive_connections=options.concurrency)
-        timeout = httpx.Timeout(connect=options.connect_timeout, read=options.read_timeout,
-                                write=options.read_timeout, pool=options.total_timeout)
-        self._client = httpx.Client(timeout=timeout, limits=limits, verify=options.verify_tls,
-                                    headers=options.extra_headers, follow_redirects=False)
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=options.concurrency)
+        timeout = httpx.Timeout(
+            connect=options.connect_timeout,
+            read=options.read_timeout,
+            write=options.read_timeout,
+            pool=options.total_timeout,
+        )
+        self._client = httpx.Client(
+            timeout=timeout,
+            limits=limits,
+            verify=options.verify_tls,
+            headers=options.extra_headers,
+            follow_redirects=False,
+        )
         _watch_transports(self._client)
 
     def close(self) -> None:
         self._client.close()
 
     @contextlib.contextmanager
-    def stream(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
-               json_body: Any = None, cancel: CancelToken,
-               model: str = "") -> Iterator[StreamResponse]:
+    def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        cancel: CancelToken,
+        model: str = "",
+    ) -> Iterator[StreamResponse]:
         """Send with retries; yield the successful response for streaming; always close it.
 
         ``model`` names the model in a 404's hint. Raises BackendError subclasses or
@@ -469,16 +541,36 @@ class HttpClient:
         finally:
             exchange.close()
 
-    def request_json(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
-                     json_body: Any = None, cancel: CancelToken | None = None,
-                     model: str = "") -> Any:
+    def request_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        cancel: CancelToken | None = None,
+        model: str = "",
+    ) -> Any:
         """A whole JSON exchange with the same policy (model lists, non-streaming runs)."""
-        with self.stream(method, url, headers=headers, json_body=json_body,
-                         cancel=cancel or CancelToken(), model=model) as response:
+        with self.stream(
+            method,
+            url,
+            headers=headers,
+            json_body=json_body,
+            cancel=cancel or CancelToken(),
+            model=model,
+        ) as response:
             return response.json()
 
-    def _send(self, method: str, url: str, headers: Mapping[str, str] | None, json_body: Any,
-              exchange: _Exchange, ctx: ErrorContext) -> httpx.Response:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        json_body: Any,
+        exchange: _Exchange,
+        ctx: ErrorContext,
+    ) -> httpx.Response:
         attempt = 0
         while True:
             if exchange.cancel.cancelled:
@@ -489,8 +581,11 @@ class HttpClient:
                     response = self._client.send(request, stream=True)
             except (RunCancelled, _DeadlineExceeded, httpx.TransportError) as exc:
                 failure = self._failure(exc, exchange, url, 0)
-                if not (isinstance(failure, BackendError) and isinstance(exc, httpx.TransportError)
-                        and _retryable_transport(exc)):
+                if not (
+                    isinstance(failure, BackendError)
+                    and isinstance(exc, httpx.TransportError)
+                    and _retryable_transport(exc)
+                ):
                     raise failure from None
                 error = failure
                 delay, retry_after = self._backoff(attempt), None
@@ -506,28 +601,42 @@ class HttpClient:
             attempt += 1
             self._wait_before_retry(error, attempt, delay, retry_after, exchange)
 
-    def _wait_before_retry(self, error: BackendError, attempt: int, delay: float,
-                           retry_after: float | None, exchange: _Exchange) -> None:
+    def _wait_before_retry(
+        self,
+        error: BackendError,
+        attempt: int,
+        delay: float,
+        retry_after: float | None,
+        exchange: _Exchange,
+    ) -> None:
         options = self.options
         if attempt > options.max_retries:
             if options.max_retries:
                 error.message += f" (after {options.max_retries} retries)"
             raise error
         if retry_after is not None and retry_after > options.retry_after_cap:
-            error.message += (f" (the server asks to retry after {retry_after:g} s, longer "
-                              f"than the {options.retry_after_cap:g} s cap)")
+            error.message += (
+                f" (the server asks to retry after {retry_after:g} s, longer "
+                f"than the {options.retry_after_cap:g} s cap)"
+            )
             raise error
         if delay >= exchange.remaining():
             error.message += f" (no time left to retry within {options.total_timeout:g} s)"
             raise error
-        log.info("retrying %s in %.2f s (attempt %d of %d): %s", self.ctx.service, delay,
-                 attempt, options.max_retries, redact(error.message))
+        log.info(
+            "retrying %s in %.2f s (attempt %d of %d): %s",
+            self.ctx.service,
+            delay,
+            attempt,
+            options.max_retries,
+            redact(error.message),
+        )
         if exchange.cancel.wait(delay):
             raise RunCancelled
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with "equal jitter": between half and all of base * 2^attempt."""
-        ceiling = min(self.options.retry_backoff * 2 ** attempt, 30.0)
+        ceiling = min(self.options.retry_backoff * 2**attempt, 30.0)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def _error_body(self, response: httpx.Response, exchange: _Exchange) -> bytes:
@@ -546,14 +655,16 @@ class HttpClient:
             raise RunCancelled
         return body
 
-    def _failure(self, exc: BaseException, exchange: _Exchange, url: str,
-                 streamed: int) -> BaseException:
+    def _failure(
+        self, exc: BaseException, exchange: _Exchange, url: str, streamed: int
+    ) -> BaseException:
         """The exception to raise for a transport-level failure (cancel wins over all)."""
         if exchange.cancel.cancelled or isinstance(exc, RunCancelled):
             return RunCancelled()
         if isinstance(exc, _DeadlineExceeded):
             return BackendTimeoutError(
                 f"{url} did not finish within {self.options.total_timeout:g} s (total timeout)",
-                hint="the answer is arriving too slowly; raise total_timeout or lower max_tokens")
+                hint="the answer is arriving too slowly; raise total_timeout or lower max_tokens",
+            )
         assert isinstance(exc, httpx.TransportError)
         return transport_error(exc, url, self.options, streamed_bytes=streamed)

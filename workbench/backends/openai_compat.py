@@ -38,27 +38,47 @@ from workbench.core.models import (
 from workbench.core.params import PARAM_NAMES, Capabilities, ParamCapability
 
 #: In the OpenAI API itself.
-STANDARD_PARAMS = ("temperature", "top_p", "max_tokens", "stop", "presence_penalty",
-                   "frequency_penalty", "seed", "n")
+STANDARD_PARAMS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "n",
+)
 #: Not in the OpenAI API: sent as extra body fields for the servers that accept them.
 EXTENSION_PARAMS = ("top_k", "min_p", "repetition_penalty")
 
-_EXTENSION = ParamCapability(note="extension: sent as an extra body field (vLLM, llama.cpp, "
-                             "TGI); OpenAI itself rejects it, so mark it unsupported there")
+_EXTENSION = ParamCapability(
+    note="extension: sent as an extra body field (vLLM, llama.cpp, "
+    "TGI); OpenAI itself rejects it, so mark it unsupported there"
+)
 CHAT_CAPABILITIES = Capabilities.supporting(
-    "top_p", "max_tokens", "presence_penalty", "frequency_penalty",
+    "top_p",
+    "max_tokens",
+    "presence_penalty",
+    "frequency_penalty",
     temperature=ParamCapability(minimum=0, maximum=2),
     stop=ParamCapability(note="OpenAI accepts up to 4 stop sequences"),
     seed=ParamCapability(note="best effort: same seed and parameters usually repeat an answer"),
     n=ParamCapability(maximum=1, note="a result holds one answer: use repeats for several"),
     **dict.fromkeys(EXTENSION_PARAMS, _EXTENSION),
 )
-COMPLETION_CAPABILITIES = CHAT_CAPABILITIES.with_overrides({
-    "best_of": ParamCapability(maximum=1, note="completions endpoint only; one answer per result"),
-})
+COMPLETION_CAPABILITIES = CHAT_CAPABILITIES.with_overrides(
+    {
+        "best_of": ParamCapability(
+            maximum=1, note="completions endpoint only; one answer per result"
+        ),
+    }
+)
 
 _FINISH: dict[str, FinishReason] = {
-    "stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls",
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
     "content_filter": "content_filter",
 }
 
@@ -68,29 +88,37 @@ class OpenAICompatOptions(HttpOptions):
 
     base_url: str = Field(
         default="https://api.openai.com/v1",
-        description="The API root, usually ending in /v1 (e.g. http://127.0.0.1:8080/v1)")
+        description="The API root, usually ending in /v1 (e.g. http://127.0.0.1:8080/v1)",
+    )
     default_model: str = Field(
-        default="", description="Model used when a run names none; empty: the server's only model")
+        default="", description="Model used when a run names none; empty: the server's only model"
+    )
     endpoint: Literal["auto", "chat", "completions"] = Field(
         default="auto",
         description="auto: chat templates go to /chat/completions and completion templates to "
-        "/completions; chat: a completion prompt is sent as one user message")
+        "/completions; chat: a completion prompt is sent as one user message",
+    )
     streaming: bool = Field(default=True, description="Stream the answer as it is generated")
     stream_usage: bool = Field(
         default=True,
         description="Ask for token usage at the end of a stream (stream_options.include_usage); "
-        "turn off for servers that reject it")
+        "turn off for servers that reject it",
+    )
     api_key_name: str = Field(
-        default="openai", description="Keyring entry (service 'prompt-workbench') with the key")
+        default="openai", description="Keyring entry (service 'prompt-workbench') with the key"
+    )
     api_key_env: str = Field(
-        default="OPENAI_API_KEY", description="Environment variable with the key")
+        default="OPENAI_API_KEY", description="Environment variable with the key"
+    )
     capability_overrides: dict[str, ParamCapability] = Field(
         default_factory=dict,
-        description="Corrections for this server, e.g. top_k unsupported on OpenAI itself")
+        description="Corrections for this server, e.g. top_k unsupported on OpenAI itself",
+    )
     param_names: dict[str, str] = Field(
         default_factory=dict,
         description="Wire names for this server, e.g. repetition_penalty -> repeat_penalty "
-        "(llama-cpp-python) or max_tokens -> max_completion_tokens")
+        "(llama-cpp-python) or max_tokens -> max_completion_tokens",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -105,8 +133,9 @@ class OpenAICompatOptions(HttpOptions):
     def _known_params(cls, value: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(value) - set(PARAM_NAMES))
         if unknown:
-            raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(PARAM_NAMES)}")
+            raise ValueError(
+                f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(PARAM_NAMES)}"
+            )
         return value
 
 
@@ -124,16 +153,23 @@ class OpenAICompatBackend(Backend):
     display_name = "OpenAI-compatible server"
     Options = OpenAICompatOptions
 
-    def __init__(self, options: OpenAICompatOptions | None = None, *,
-                 api_key: str | None = None) -> None:
+    def __init__(
+        self, options: OpenAICompatOptions | None = None, *, api_key: str | None = None
+    ) -> None:
         super().__init__(options)
         self.options: OpenAICompatOptions
         self._key = credentials.KeyHolder(
-            credentials.KeyRef(self.options.api_key_name, self.options.api_key_env), api_key)
+            credentials.KeyRef(self.options.api_key_name, self.options.api_key_env), api_key
+        )
         self._server_version = ""
-        self._http = HttpClient(self.options, ErrorContext(
-            service=urlsplit(self.options.base_url).netloc, base_url=self.options.base_url,
-            auth_hint=lambda: self._key.hint()))
+        self._http = HttpClient(
+            self.options,
+            ErrorContext(
+                service=urlsplit(self.options.base_url).netloc,
+                base_url=self.options.base_url,
+                auth_hint=lambda: self._key.hint(),
+            ),
+        )
 
     # --- description ---------------------------------------------------------------------
 
@@ -152,19 +188,26 @@ class OpenAICompatBackend(Backend):
         self._http.close()
 
     def list_models(self) -> list[ModelInfo]:
-        data = self._http.request_json("GET", f"{self.options.base_url}/models",
-                                       headers=self._auth_headers())
+        data = self._http.request_json(
+            "GET", f"{self.options.base_url}/models", headers=self._auth_headers()
+        )
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):
-            raise ProtocolError(f"{self.options.base_url}/models did not list models",
-                                hint="check the base URL points at an OpenAI-compatible API")
+            raise ProtocolError(
+                f"{self.options.base_url}/models did not list models",
+                hint="check the base URL points at an OpenAI-compatible API",
+            )
         models = []
         for item in items:
             if isinstance(item, dict) and isinstance(item.get("id"), str):
                 window = item.get("context_length") or item.get("max_model_len")
-                models.append(ModelInfo(
-                    id=item["id"], context_window=window if isinstance(window, int) else None,
-                    description=str(item.get("owned_by") or "")))
+                models.append(
+                    ModelInfo(
+                        id=item["id"],
+                        context_window=window if isinstance(window, int) else None,
+                        description=str(item.get("owned_by") or ""),
+                    )
+                )
         return sorted(models, key=lambda m: m.id)
 
     # --- credentials -------------------------------------------------------------------------
@@ -176,8 +219,9 @@ class OpenAICompatBackend(Backend):
     # --- running ---------------------------------------------------------------------------
 
     def stream(self, request: RunRequest, cancel: CancelToken) -> Iterator[StreamEvent]:
-        def exchange(plan: _Plan, recorder: RunRecorder) -> Generator[StreamEvent, None,
-                                                                       FinishReason]:
+        def exchange(
+            plan: _Plan, recorder: RunRecorder
+        ) -> Generator[StreamEvent, None, FinishReason]:
             return self._exchange(plan, recorder, cancel)
 
         return run_stream(self.id, request, cancel, lambda: self._prepare(request), exchange)
@@ -190,8 +234,10 @@ class OpenAICompatBackend(Backend):
         if len(ids) == 1:
             return ids[0]
         offered = ", ".join(ids[:10]) or "none"
-        raise KnownError(f"choose a model: {self.options.base_url} offers {offered}",
-                         hint="pass --model or set default_model for this server")
+        raise KnownError(
+            f"choose a model: {self.options.base_url} offers {offered}",
+            hint="pass --model or set default_model for this server",
+        )
 
     def _prepare(self, request: RunRequest) -> tuple[SentRequest, _Plan]:
         opts = self.options
@@ -202,7 +248,9 @@ class OpenAICompatBackend(Backend):
         if not chat and request.prompt is None:
             raise BadRequestError(
                 "this server is set to the completions endpoint, which takes one prompt text, "
-                "not chat messages", hint="use a completion template, or the chat endpoint")
+                "not chat messages",
+                hint="use a completion template, or the chat endpoint",
+            )
         sent, ignored = self._capabilities(chat).split(request.params)
         model = self._model(request)
         body: dict[str, Any] = {"model": model}
@@ -219,21 +267,35 @@ class OpenAICompatBackend(Backend):
                 body["stream_options"] = {"include_usage": True}
         path = "/chat/completions" if chat else "/completions"
         record = SentRequest(
-            backend=self.id, backend_version=self._server_version, model=model,
-            messages=messages if chat else [], prompt=None if chat else request.prompt,
-            sent_params=sent, ignored_params=ignored, seed=sent.get("seed"))
+            backend=self.id,
+            backend_version=self._server_version,
+            model=model,
+            messages=messages if chat else [],
+            prompt=None if chat else request.prompt,
+            sent_params=sent,
+            ignored_params=ignored,
+            seed=sent.get("seed"),
+        )
         return record, _Plan(opts.base_url + path, body, self._auth_headers(), model, chat)
 
-    def _exchange(self, plan: _Plan, recorder: RunRecorder,
-                  cancel: CancelToken) -> Generator[StreamEvent, None, FinishReason]:
-        with self._http.stream("POST", plan.url, headers=plan.headers, json_body=plan.body,
-                               cancel=cancel, model=plan.model) as response:
+    def _exchange(
+        self, plan: _Plan, recorder: RunRecorder, cancel: CancelToken
+    ) -> Generator[StreamEvent, None, FinishReason]:
+        with self._http.stream(
+            "POST",
+            plan.url,
+            headers=plan.headers,
+            json_body=plan.body,
+            cancel=cancel,
+            model=plan.model,
+        ) as response:
             if response.content_type == "application/json":  # a server that does not stream
                 return (yield from self._whole(response.json(), plan, recorder, response.url))
             return (yield from self._events(response, plan, recorder))
 
-    def _events(self, response: StreamResponse, plan: _Plan,
-                recorder: RunRecorder) -> Generator[StreamEvent, None, FinishReason]:
+    def _events(
+        self, response: StreamResponse, plan: _Plan, recorder: RunRecorder
+    ) -> Generator[StreamEvent, None, FinishReason]:
         finish: FinishReason | None = None
         done = False
         key = "delta" if plan.chat else None
@@ -245,13 +307,16 @@ class OpenAICompatBackend(Backend):
             try:
                 chunk = json.loads(data)
             except ValueError:
-                raise ProtocolError(f"malformed event from {response.url}: {data[:120]!r} is "
-                                    "not JSON", hint="the server broke the stream format") from None
+                raise ProtocolError(
+                    f"malformed event from {response.url}: {data[:120]!r} is not JSON",
+                    hint="the server broke the stream format",
+                ) from None
             if not isinstance(chunk, dict):
                 raise ProtocolError(f"malformed event from {response.url}: {data[:120]!r}")
             if "error" in chunk:
-                raise ServerError(f"{response.url} reported an error mid-stream: "
-                                  f"{error_detail(data.encode())}")
+                raise ServerError(
+                    f"{response.url} reported an error mid-stream: {error_detail(data.encode())}"
+                )
             try:
                 for choice in chunk.get("choices") or ():
                     if choice.get("index", 0):
@@ -268,8 +333,9 @@ class OpenAICompatBackend(Backend):
                     recorder.usage = _usage(usage)
                     yield UsageUpdate(usage=recorder.usage)
             except (AttributeError, TypeError):
-                raise ProtocolError(f"malformed event from {response.url}: "
-                                    f"{_preview(chunk)}") from None
+                raise ProtocolError(
+                    f"malformed event from {response.url}: {_preview(chunk)}"
+                ) from None
             fingerprint = chunk.get("system_fingerprint")
             if fingerprint:
                 self._note_version(recorder, fingerprint)
@@ -277,17 +343,18 @@ class OpenAICompatBackend(Backend):
             raise ProtocolError(
                 f"the stream from {response.url} ended before the answer was complete "
                 "(no finish reason and no [DONE])",
-                hint="the server closed the stream early; the partial text is kept")
+                hint="the server closed the stream early; the partial text is kept",
+            )
         return finish or "other"
 
-    def _whole(self, data: Any, plan: _Plan, recorder: RunRecorder,
-               url: str) -> Generator[StreamEvent, None, FinishReason]:
+    def _whole(
+        self, data: Any, plan: _Plan, recorder: RunRecorder, url: str
+    ) -> Generator[StreamEvent, None, FinishReason]:
         try:
             choice = data["choices"][0]
             text = choice["message"]["content"] if plan.chat else choice["text"]
         except (KeyError, IndexError, TypeError):
-            raise ProtocolError(f"{url} answered without a choice: "
-                                f"{_preview(data)}") from None
+            raise ProtocolError(f"{url} answered without a choice: {_preview(data)}") from None
         if text:
             yield recorder.whole(text)
         if isinstance(data.get("usage"), dict):
@@ -305,8 +372,10 @@ class OpenAICompatBackend(Backend):
 
 def _usage(data: dict[str, Any]) -> Usage:
     prompt, completion = data.get("prompt_tokens"), data.get("completion_tokens")
-    return Usage(input_tokens=prompt if isinstance(prompt, int) else None,
-                 output_tokens=completion if isinstance(completion, int) else None)
+    return Usage(
+        input_tokens=prompt if isinstance(prompt, int) else None,
+        output_tokens=completion if isinstance(completion, int) else None,
+    )
 
 
 def _preview(data: Any) -> str:

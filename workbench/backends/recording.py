@@ -103,8 +103,9 @@ def run_stream(
     try:
         sent, plan = prepare()
     except KnownError as err:
-        unsent = SentRequest(backend=backend, model=request.model, messages=request.messages,
-                             prompt=request.prompt)
+        unsent = SentRequest(
+            backend=backend, model=request.model, messages=request.messages, prompt=request.prompt
+        )
         yield RunRecorder(unsent).failed(err)
         return
     yield Started(request=sent)

@@ -1,0 +1,162 @@
+"""The Anthropic backend against a local server speaking the Messages API wire format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.backends.fault_server import WORDS, ScriptedServer
+from tests.backends.wire_servers import ANTHROPIC_SCENARIOS
+from workbench.backends.anthropic import AnthropicBackend, AnthropicOptions
+from workbench.backends.base import TERMINAL, CancelToken, StreamEvent
+from workbench.core.models import Params, RenderedMessage, RunRequest, RunResult
+
+KEY = "sk-ant-test-key-0123456789abcdef"
+MESSAGES = [
+    RenderedMessage(role="system", content="Be brief."),
+    RenderedMessage(role="user", content="Name an animal."),
+    RenderedMessage(role="assistant", content="Fox."),
+    RenderedMessage(role="user", content="Another one."),
+]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ScriptedServer]:
+    srv = ScriptedServer(ANTHROPIC_SCENARIOS)
+    yield srv
+    srv.close()
+
+
+def make(url: str, api_key: str | None = KEY, **options: object) -> AnthropicBackend:
+    return AnthropicBackend(
+        AnthropicOptions(base_url=url, retry_backoff=0.01, **options), api_key=api_key
+    )
+
+
+def run(
+    backend: AnthropicBackend,
+    params: Params | None = None,
+    cancel: CancelToken | None = None,
+    **request: object,
+) -> tuple[list[StreamEvent], RunResult]:
+    req = RunRequest(
+        backend="anthropic",
+        model="claude-test-1",
+        **{"messages": MESSAGES, "params": params or Params(), **request},
+    )
+    events = list(backend.stream(req, cancel or CancelToken()))
+    terminals = [e for e in events if isinstance(e, TERMINAL)]
+    assert len(terminals) == 1 and events[-1] is terminals[0]
+    return events, terminals[0].result
+
+
+def test_streams_a_message_with_the_api_shape(server: ScriptedServer) -> None:
+    url = server.url("ok", "")
+    events, result = run(make(url), Params(temperature=0.3, top_k=40, stop=["\n\n"], seed=7))
+    assert result.finish_reason == "stop" and result.text == "".join(WORDS)
+    assert [e.kind for e in events].count("text") == len(WORDS)
+    assert result.usage.input_tokens == 12 and result.usage.output_tokens == len(WORDS)
+    seen = server.requests(url)[0]
+    assert seen.path.endswith("/v1/messages")
+    assert seen.headers["x-api-key"] == KEY and seen.headers["anthropic-version"] == "2023-06-01"
+    assert seen.body["system"] == "Be brief."
+    assert [m["role"] for m in seen.body["messages"]] == ["user", "assistant", "user"]
+    assert seen.body["top_k"] == 40 and seen.body["stop_sequences"] == ["\n\n"]
+    assert seen.body["max_tokens"] == 1024 and seen.body["stream"] is True
+    assert "seed" not in seen.body
+    sent = result.request
+    assert sent.sent_params == {
+        "temperature": 0.3,
+        "top_k": 40,
+        "stop": ["\n\n"],
+        "max_tokens": 1024,
+    }
+    assert sent.ignored_params == {"seed": 7}
+    assert sent.backend_version == "anthropic-version 2023-06-01"
+
+
+def test_max_tokens_reached_is_finish_reason_length(server: ScriptedServer) -> None:
+    _, result = run(make(server.url("ok", "")), Params(max_tokens=3))
+    assert result.finish_reason == "length" and result.text == "".join(WORDS[:3])
+    assert result.usage.output_tokens == 3
+
+
+def test_non_streaming(server: ScriptedServer) -> None:
+    events, result = run(make(server.url("ok", ""), streaming=False))
+    assert result.finish_reason == "stop" and result.text == "".join(WORDS)
+    assert [e.kind for e in events].count("text") == 1 and result.timings.ttft_s is None
+    assert result.timings.tokens_per_s is not None
+
+
+def test_a_temperature_above_one_is_refused_before_sending(server: ScriptedServer) -> None:
+    url = server.url("ok", "")
+    events, result = run(make(url), Params(temperature=1.5))
+    assert [e.kind for e in events] == ["failed"]
+    assert result.error_kind == "ParameterError" and "maximum 1" in (result.error or "")
+    assert server.requests(url) == []
+
+
+def test_overloaded_529_is_retried(server: ScriptedServer) -> None:
+    url = server.url("overloaded-once", "")
+    _, result = run(make(url))
+    assert result.finish_reason == "stop" and len(server.requests(url)) == 2
+
+
+def test_an_error_event_mid_stream(server: ScriptedServer) -> None:
+    _, result = run(make(server.url("error-event", "")))
+    assert result.error_kind == "ServerError" and "overloaded_error" in (result.error or "")
+    assert result.text == "Hel"
+
+
+def test_a_stream_without_message_stop_is_truncated(server: ScriptedServer) -> None:
+    _, result = run(make(server.url("truncated", "")))
+    assert result.error_kind == "ProtocolError" and "message_stop" in (result.error or "")
+    assert result.text == "".join(WORDS[:3])
+
+
+def test_a_wrong_key_names_where_it_came_from(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-wrong-key-9876543210")
+    _, result = run(make(server.url("ok", ""), api_key=None))
+    assert result.error_kind == "AuthError"
+    assert "environment variable ANTHROPIC_API_KEY" in (result.error or "")
+    assert "invalid x-api-key" in (result.error or "")
+    assert "9876543210" not in (result.error or "")
+
+
+def test_no_key_fails_before_sending(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    url = server.url("ok", "")
+    events, result = run(make(url, api_key=None))
+    assert [e.kind for e in events] == ["failed"] and result.error_kind == "AuthError"
+    assert "ANTHROPIC_API_KEY" in (result.error or "") and server.requests(url) == []
+
+
+def test_a_completion_prompt_is_refused(server: ScriptedServer) -> None:
+    _, result = run(make(server.url("ok", "")), messages=[], prompt="Once upon a time")
+    assert result.error_kind == "BadRequestError" and "chat messages" in (result.error or "")
+
+
+def test_cancel_mid_stream(server: ScriptedServer) -> None:
+    url = server.url("slow", "")
+    cancel = CancelToken()
+    events: list[StreamEvent] = []
+    for event in make(url).stream(
+        RunRequest(backend="anthropic", model="m", messages=MESSAGES), cancel
+    ):
+        events.append(event)
+        if [e.kind for e in events].count("text") == 2:
+            cancel.cancel()
+    assert events[-1].kind == "cancelled"
+    assert events[-1].result.text == "".join(WORDS[:2])  # type: ignore[union-attr]
+    assert server.requests(url)[0].disconnected.wait(10)
+
+
+def test_list_models(server: ScriptedServer) -> None:
+    models = make(server.url("ok", "")).list_models()
+    assert [m.id for m in models] == ["claude-test-1", "claude-test-2"]
+    assert models[0].description == "Claude Test 1"
