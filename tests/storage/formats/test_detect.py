@@ -55,6 +55,11 @@ def test_unknown_formats_are_a_known_error_with_a_hint(name: str, content: str) 
     assert "give the format explicitly" in str(caught.value)
 
 
+def test_jsonl_points_at_the_finetune_check() -> None:
+    with pytest.raises(UnknownFormatError, match="workbench finetune check"):
+        detect_format("train.jsonl", '{"messages": []}')
+
+
 def test_unknown_format_names() -> None:
     with pytest.raises(UnknownFormatError):
         import_text("x", "markdown")  # export only

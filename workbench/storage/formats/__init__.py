@@ -188,6 +188,11 @@ def detect_format(path_or_name: str | Path, text: str | None = None) -> str:
                 found = None
         if found is None and name.startswith("promptfooconfig"):
             found = "promptfoo"
+    if found is None and name.endswith(".jsonl"):
+        raise UnknownFormatError(
+            f"'{Path(path_or_name).name}' looks like fine-tuning or run data, which is not imported",
+            hint="check fine-tuning JSONL with 'workbench finetune check'",
+        )
     if found is None:
         raise UnknownFormatError(
             f"cannot tell the format of '{Path(path_or_name).name}'", hint=_format_hint()

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.core.experiments import ExperimentSpec, TestCase, Variant
+from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.core.templates import RESERVED_NAMES
 from workbench.storage.formats.jinjatext import used_variables
@@ -262,6 +262,94 @@ def _template(
     return PromptTemplate(name=name, messages=messages, parameters=params, variables=declared)
 
 
+def _templates(doc: Doc, base_dir: Path | None, problems: Problems) -> list[PromptTemplate]:
+    raw_prompts: list[tuple[RawPrompt, Any]] = []
+    for prompt, config in _prompt_entries(doc, problems):
+        if not is_file_ref(prompt.raw):
+            raw_prompts.append((prompt, config))
+            continue
+        paths = resolve(prompt.raw, base_dir, problems, prompt.line)
+        for path in paths:
+            # A label shared by several files gets each file's name, as promptfoo does.
+            several = prompt.label and len(paths) > 1
+            label = f"{prompt.label}: {path.name}" if several else prompt.label
+            raw_prompts += [
+                (p, config) for p in prompts_from_file(path, label, problems, prompt.line)
+            ]
+    templates = []
+    for index, (prompt, config) in enumerate(raw_prompts, 1):
+        siblings = [p for p, _ in raw_prompts if p.from_file and p.source == prompt.source]
+        position = siblings.index(prompt) + 1 if prompt.from_file else index
+        name = _label(prompt, position, len(siblings))
+        params = Params()
+        if config is not None and config[0] is not None:
+            where = (*config[1], "config")
+            params = params_from_config(config[0], doc, where, problems, f"prompt '{name}'")
+        template = _template(prompt, name, params, problems)
+        if template is not None:
+            templates.append(template)
+    return templates
+
+
+def _default_test(doc: Doc, ctx: Context) -> tuple[dict[str, str], list[AssertionSpec]]:
+    """defaultTest's vars (merged into every test) and assertions (the experiment's defaults)."""
+    problems = ctx.problems
+    default = doc.data.get("defaultTest") or {}
+    where: tuple[str | int, ...] = ("defaultTest",)
+    if isinstance(default, str):
+        paths = resolve(default, ctx.base_dir, problems, doc.line(*where))
+        loaded = load_structured(paths[0], problems, doc.line(*where)) if paths else None
+        if loaded is not None:
+            doc, where, default = loaded, (), loaded.data
+    if not isinstance(default, dict):
+        problems.error(
+            doc.line(*where), f"'defaultTest' must be a mapping, not {describe(default)}"
+        )
+        return {}, []
+    extra = sorted(set(default) - {"vars", "assert"})
+    if extra:
+        problems.warn(doc.line(*where), f"defaultTest keys not kept: {', '.join(extra)}")
+    base_sets = read_vars(default.get("vars"), doc, (*where, "vars"), ctx)
+    if len(base_sets) > 1:
+        problems.warn(
+            doc.line(*where, "vars"), "defaultTest vars with several values: the first is used"
+        )
+    return base_sets[0], read_assertions(default.get("assert"), doc, (*where, "assert"), problems)
+
+
+def _tests(doc: Doc, ctx: Context, base: dict[str, str]) -> list[TestCase]:
+    value = doc.data.get("tests")
+    if not value:  # promptfoo runs a config without tests once, with defaultTest's vars
+        return [TestCase(vars=base)] if base else []
+    if isinstance(value, str):
+        return tests_from_ref(value, ctx, doc.line("tests"), base)
+    if not isinstance(value, list):
+        ctx.problems.error(
+            doc.line("tests"), f"'tests' must be a list or a file, not {describe(value)}"
+        )
+        return []
+    tests: list[TestCase] = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            tests += tests_from_ref(item, ctx, doc.line("tests", i), base)
+        else:
+            tests += read_test(item, doc, ("tests", i), ctx, base)
+    return tests
+
+
+def _repeats(doc: Doc, problems: Problems) -> int:
+    options = doc.data.get("evaluateOptions")
+    if not isinstance(options, dict):
+        return 1
+    ignored = sorted(set(options) - {"repeat"})
+    if ignored:
+        problems.warn(
+            doc.line("evaluateOptions"), f"evaluateOptions not kept: {', '.join(ignored)}"
+        )
+    repeat = options.get("repeat")
+    return repeat if isinstance(repeat, int) and not isinstance(repeat, bool) and repeat >= 1 else 1
+
+
 def import_promptfoo(text: str, source: str, base_dir: Path | None = None) -> ImportResult:
     """Read a promptfoo config; ``base_dir`` is its folder, for ``file://`` references."""
     problems = Problems(source)
@@ -276,107 +364,14 @@ def import_promptfoo(text: str, source: str, base_dir: Path | None = None) -> Im
     for key in doc.data:
         if key not in TOP_LEVEL:
             problems.warn(doc.key_line(key), f"'{key}' is not imported")
-
-    raw_prompts: list[tuple[RawPrompt, Any]] = []
-    for prompt, config in _prompt_entries(doc, problems):
-        if is_file_ref(prompt.raw):
-            paths = resolve(prompt.raw, base_dir, problems, prompt.line)
-            for path in paths:
-                # A label shared by several files gets each file's name, as promptfoo does.
-                label = (
-                    f"{prompt.label}: {path.name}"
-                    if prompt.label and len(paths) > 1
-                    else prompt.label
-                )
-                raw_prompts += [
-                    (p, config) for p in prompts_from_file(path, label, problems, prompt.line)
-                ]
-        else:
-            raw_prompts.append((prompt, config))
-    for index, (prompt, config) in enumerate(raw_prompts, 1):
-        same_source = [p for p, _ in raw_prompts if p.source == prompt.source and p.from_file]
-        name = _label(
-            prompt, same_source.index(prompt) + 1 if prompt.from_file else index, len(same_source)
-        )
-        params = Params()
-        if config is not None and config[0] is not None:
-            params = params_from_config(
-                config[0], doc, (*config[1], "config"), problems, f"prompt '{name}'"
-            )
-        template = _template(prompt, name, params, problems)
-        if template is not None:
-            result.templates.append(template)
-
+    result.templates = _templates(doc, base_dir, problems)
     ctx = Context(base_dir, problems)
-    default = doc.data.get("defaultTest") or {}
-    default_doc: Doc = doc
-    default_path: tuple[str | int, ...] = ("defaultTest",)
-    if isinstance(default, str):
-        paths = resolve(default, base_dir, problems, doc.line("defaultTest"))
-        loaded = load_structured(paths[0], problems, doc.line("defaultTest")) if paths else None
-        default, default_doc, default_path = (
-            (loaded.data, loaded, ()) if loaded else ({}, doc, ("defaultTest",))
-        )
-    if not isinstance(default, dict):
-        problems.error(
-            doc.line("defaultTest"), f"'defaultTest' must be a mapping, not {describe(default)}"
-        )
-        default = {}
-    extra = sorted(set(default) - {"vars", "assert"})
-    if extra:
-        problems.warn(
-            default_doc.line(*default_path), f"defaultTest keys not kept: {', '.join(extra)}"
-        )
-    base_sets = read_vars(default.get("vars"), default_doc, (*default_path, "vars"), ctx)
-    if len(base_sets) > 1:
-        problems.warn(
-            default_doc.line(*default_path, "vars"),
-            "defaultTest vars with several values: the first is used",
-        )
-    base = base_sets[0]
-    default_asserts = read_assertions(
-        default.get("assert"), default_doc, (*default_path, "assert"), problems
-    )
-
-    tests_value = doc.data.get("tests")
-    items: list[tuple[Any, tuple[str | int, ...]]]
-    if isinstance(tests_value, str):
-        items = [(tests_value, ("tests",))]
-    elif isinstance(tests_value, list):
-        items = [(t, ("tests", i)) for i, t in enumerate(tests_value)]
-    elif tests_value is None:
-        items = []
-    else:
-        problems.error(
-            doc.line("tests"), f"'tests' must be a list or a file, not {describe(tests_value)}"
-        )
-        items = []
-    for item, where in items:
-        if isinstance(item, str):
-            result.tests += tests_from_ref(item, ctx, doc.line(*where), base)
-        else:
-            result.tests += read_test(item, doc, where, ctx, base)
-    if not items and base:
-        result.tests.append(TestCase(vars=base))
-
-    repeats = 1
-    options = doc.data.get("evaluateOptions")
-    if isinstance(options, dict):
-        if isinstance(options.get("repeat"), int) and options["repeat"] >= 1:
-            repeats = options["repeat"]
-        ignored = sorted(set(options) - {"repeat"})
-        if ignored:
-            problems.warn(
-                doc.line("evaluateOptions"), f"evaluateOptions not kept: {', '.join(ignored)}"
-            )
-
+    base, default_asserts = _default_test(doc, ctx)
+    result.tests = _tests(doc, ctx, base)
+    repeats = _repeats(doc, problems)
     providers = _providers(doc, problems)
     description = doc.data.get("description")
-    name = (
-        str(description)
-        if description
-        else re.sub(r"\.(ya?ml|json)$", "", Path(source).name) or "promptfoo"
-    )
+    stem = re.sub(r"\.(ya?ml|json)$", "", Path(source).name)
     variants = [
         Variant(
             label=f"{t.name} · {p.label or provider_id(p.backend, p.model)}",
@@ -389,7 +384,7 @@ def import_promptfoo(text: str, source: str, base_dir: Path | None = None) -> Im
         for p in providers
     ]
     result.experiment = ExperimentSpec(
-        name=name,
+        name=str(description) if description else stem or "promptfoo",
         variants=variants,
         tests=result.tests,
         default_assertions=default_asserts,
