@@ -41,20 +41,19 @@ from workbench.storage.library_records import (
     read_disk,
     slug,
 )
+from workbench.storage.library_sql import (
+    ENTRY_COLUMNS,
+    ENTRY_SQL,
+    HEAD_JOIN,
+    ROW_SQL,
+    VERSION_COLUMNS,
+    entry_filters,
+    entry_from_row,
+)
 from workbench.storage.migrations import library_search_row
 from workbench.storage.version_diff import TextDiff, diff_texts
 
 __all__ = ["Library", "LibraryEntry", "RescanReport", "TemplateVersion", "VersionRef"]
-
-_ROW_SQL = (
-    "SELECT t.seq, t.id, t.key, t.deleted_at IS NOT NULL, t.file_mtime_ns, t.file_size,"
-    " coalesce(v.number, 0), v.content_hash FROM library_templates t"
-    " LEFT JOIN template_versions v ON v.template_id = t.id AND v.number ="
-    " (SELECT max(number) FROM template_versions WHERE template_id = t.id)"
-)
-_VERSION_COLUMNS = (
-    "v.id, t.key, v.number, v.created_at, v.message, v.origin, v.content_hash, v.text"
-)
 
 
 class Library:
@@ -74,7 +73,7 @@ class Library:
         return normalise_key(f"{collection.strip('/')}/{name}" if collection.strip("/") else name)
 
     def _row(self, conn: sqlite3.Connection, key: str) -> Row | None:
-        found = conn.execute(f"{_ROW_SQL} WHERE t.key = ?", (key,)).fetchone()
+        found = conn.execute(f"{ROW_SQL} WHERE t.key = ?", (key,)).fetchone()
         return Row(*found) if found else None
 
     def _require(self, conn: sqlite3.Connection, key: str) -> Row:
@@ -387,7 +386,7 @@ class Library:
     def _version(self, conn: sqlite3.Connection, key: str, ref: VersionRef) -> TemplateVersion:
         row = self._require(conn, key)
         base = (
-            f"SELECT {_VERSION_COLUMNS} FROM template_versions v JOIN library_templates t"
+            f"SELECT {VERSION_COLUMNS} FROM template_versions v JOIN library_templates t"
             " ON t.id = v.template_id WHERE v.template_id = ?"
         )
         text = str(ref).strip() if ref is not None else "head"
@@ -421,7 +420,7 @@ class Library:
         conn = self.db.connection()
         row = self._require(conn, key)
         rows = conn.execute(
-            f"SELECT {_VERSION_COLUMNS} FROM template_versions v JOIN library_templates t"
+            f"SELECT {VERSION_COLUMNS} FROM template_versions v JOIN library_templates t"
             " ON t.id = v.template_id WHERE v.template_id = ? ORDER BY v.number",
             (row.id,),
         ).fetchall()
@@ -440,11 +439,11 @@ class Library:
         include_deleted: bool = False,
     ) -> list[LibraryEntry]:
         """Templates sorted by key; ``collection`` includes its sub-collections."""
-        clauses, params = self._entry_filters(collection, tag, include_deleted)
-        return self._entries(f"{_ENTRY_SQL} {clauses} ORDER BY t.key", params)
+        clauses, params = entry_filters(collection, tag, include_deleted)
+        return self._entries(f"{ENTRY_SQL} {clauses} ORDER BY t.key", params)
 
     def entry(self, key: str) -> LibraryEntry:
-        found = self._entries(f"{_ENTRY_SQL} WHERE t.key = ?", [normalise_key(key)])
+        found = self._entries(f"{ENTRY_SQL} WHERE t.key = ?", [normalise_key(key)])
         if not found:
             raise NotFoundError(f"no template '{key}' in the library")
         return found[0]
@@ -452,8 +451,8 @@ class Library:
     def search(self, query: str, limit: int = 50) -> list[LibraryEntry]:
         """Templates whose name, description, tags or text hold every word, best match first."""
         return self._entries(
-            f"{_ENTRY_COLUMNS}, snippet(library_fts, -1, '[', ']', '…', 12) FROM library_fts"
-            f" JOIN library_templates t ON t.seq = library_fts.rowid {_HEAD_JOIN}"
+            f"{ENTRY_COLUMNS}, snippet(library_fts, -1, '[', ']', '…', 12) FROM library_fts"
+            f" JOIN library_templates t ON t.seq = library_fts.rowid {HEAD_JOIN}"
             " WHERE library_fts MATCH ? AND t.deleted_at IS NULL ORDER BY rank LIMIT ?",
             [fts_query(query), limit],
         )
@@ -468,42 +467,8 @@ class Library:
             names.update("/".join(parts[: i + 1]) for i in range(len(parts)))
         return sorted(names)
 
-    @staticmethod
-    def _entry_filters(
-        collection: str | None, tag: str | None, include_deleted: bool
-    ) -> tuple[str, list[object]]:
-        clauses: list[str] = []
-        params: list[object] = []
-        if not include_deleted:
-            clauses.append("t.deleted_at IS NULL")
-        if collection:
-            clauses.append("(t.collection = ? OR t.collection LIKE ? ESCAPE '\\')")
-            escaped = (
-                collection.strip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            )
-            params += [collection.strip("/"), f"{escaped}/%"]
-        if tag:
-            clauses.append(
-                "EXISTS (SELECT 1 FROM template_tags g WHERE g.template_id = t.id AND g.tag = ?)"
-            )
-            params.append(tag)
-        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
-
     def _entries(self, sql: str, params: Sequence[object]) -> list[LibraryEntry]:
-        rows = self.db.connection().execute(sql, params).fetchall()
-        return [
-            LibraryEntry(
-                r[0],
-                r[1],
-                r[2],
-                tuple(r[3].split("\x1f")) if r[3] else (),
-                r[4],
-                r[5],
-                bool(r[6]),
-                r[7] if len(r) > 7 else None,
-            )
-            for r in rows
-        ]
+        return [entry_from_row(r) for r in self.db.connection().execute(sql, params).fetchall()]
 
     # ---- picking up changes made on disk
 
@@ -518,7 +483,7 @@ class Library:
         with self.db.transaction() as conn:
             # Safe under the write lock: every library writer holds it while its temp file exists.
             files.clean_temp_files(self.folder)
-            known = {r.key: r for r in (Row(*f) for f in conn.execute(_ROW_SQL).fetchall())}
+            known = {r.key: r for r in (Row(*f) for f in conn.execute(ROW_SQL).fetchall())}
             added: dict[str, tuple[TemplateFile, Disk]] = {}
             seen: set[str] = set()
             for path in self._files():
@@ -592,16 +557,3 @@ class Library:
                         continue
                     found.append(path)
         return found
-
-
-_ENTRY_COLUMNS = (
-    "SELECT t.key, t.name, t.collection,"
-    " (SELECT group_concat(tag, char(31)) FROM"
-    " (SELECT tag FROM template_tags WHERE template_id = t.id ORDER BY tag)),"
-    " v.number, v.created_at, t.deleted_at IS NOT NULL"
-)
-_HEAD_JOIN = (
-    "JOIN template_versions v ON v.template_id = t.id AND v.number ="
-    " (SELECT max(number) FROM template_versions WHERE template_id = t.id)"
-)
-_ENTRY_SQL = f"{_ENTRY_COLUMNS} FROM library_templates t {_HEAD_JOIN}"
