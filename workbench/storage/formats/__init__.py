@@ -190,7 +190,7 @@ def detect_format(path_or_name: str | Path, text: str | None = None) -> str:
             found = "promptfoo"
     if found is None and name.endswith(".jsonl"):
         raise UnknownFormatError(
-            f"'{Path(path_or_name).name}' looks like fine-tuning or run data, which is not imported",
+            f"'{Path(path_or_name).name}' holds fine-tuning or run data, which is not imported",
             hint="check fine-tuning JSONL with 'workbench finetune check'",
         )
     if found is None:
