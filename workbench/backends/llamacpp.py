@@ -9,6 +9,7 @@ prompt cache first, which is what makes it reproducible.
 from __future__ import annotations
 
 import codecs
+import functools
 import secrets
 import time
 from collections.abc import Iterator
@@ -147,10 +148,7 @@ class LlamaCppBackend(Backend):
         )
 
     def version(self) -> str:
-        try:
-            return f"llama-cpp-python {dist_version('llama-cpp-python')}"
-        except PackageNotFoundError:
-            return "llama-cpp-python (not installed)"
+        return _runtime_version()
 
     def available_models(self) -> list[LocalModel]:
         return local_models.discover(self.options.model_path, self.options.model_dirs)
@@ -242,6 +240,7 @@ class LlamaCppBackend(Backend):
         load_s: float,
         cancel: CancelToken,
     ) -> Iterator[StreamEvent]:
+        start = time.perf_counter()  # time to first token includes rendering and tokenizing
         try:
             prepared = self._prepare(handle, request)
             if len(prepared.tokens) >= self.options.n_ctx:
@@ -274,7 +273,6 @@ class LlamaCppBackend(Backend):
         finish: FinishReason = "length"
         cancelled = False
         error: KnownError | None = None
-        start = time.perf_counter()
         first: float | None = None
         tokens = llm.generate(
             prepared.tokens,
@@ -337,6 +335,14 @@ class LlamaCppBackend(Backend):
 
     def close(self) -> None:
         self._pool.close()
+
+
+@functools.cache
+def _runtime_version() -> str:
+    try:
+        return f"llama-cpp-python {dist_version('llama-cpp-python')}"
+    except PackageNotFoundError:
+        return "llama-cpp-python (not installed)"
 
 
 def decode_rate(output_tokens: int, first: float | None, end: float) -> float | None:

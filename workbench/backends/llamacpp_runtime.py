@@ -8,6 +8,7 @@ so previews and token counts never wait for a model to load or a generation to f
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from collections import OrderedDict
@@ -217,6 +218,16 @@ def vocab(path: Path) -> LlamaHandle:
                 _vocabs.popitem(last=False)
         _vocabs.move_to_end(path)
         return handle
+
+
+@atexit.register
+def _close_vocabs() -> None:
+    """Free the shared handles before interpreter teardown, when llama's own finaliser would
+    find its C bindings already gone."""
+    with _vocabs_lock:
+        for handle in _vocabs.values():
+            handle.close()
+        _vocabs.clear()
 
 
 class GgufTokenizer:
