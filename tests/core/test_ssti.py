@@ -56,6 +56,8 @@ def _audit(event: str, args: Any) -> None:
 
 
 sys.addaudithook(_audit)
+# Jinja decodes string literals with this codec; Python imports it (opening files) on first use.
+"".encode("unicode_escape")
 
 _INTERNALS = re.compile(
     r"<class '|<built-in|<function |<module |object at 0x|<bound method|<method |"

@@ -31,10 +31,13 @@ _UNUSUAL_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     # Unicode line breaks other than LF would be folded by YAML's plain and block styles.
+    # Short strings that are mostly line breaks (stop sequences like "\n") read better quoted.
+    style: str | None = None
     if any(c in value for c in _UNUSUAL_BREAKS):
-        style: str | None = '"'
-    else:
-        style = "|" if "\n" in value else None
+        style = '"'
+    elif "\n" in value:
+        style = "|" if "\n" in value.strip("\n") else '"'
+
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
