@@ -6,6 +6,7 @@ internals; as a variable value it must come out verbatim.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from pathlib import Path
@@ -56,8 +57,17 @@ def _audit(event: str, args: Any) -> None:
 
 
 sys.addaudithook(_audit)
-# Jinja decodes string literals with this codec; Python imports it (opening files) on first use.
-"".encode("unicode_escape")
+
+
+def _warm_up() -> None:
+    """Let Python load what Jinja imports lazily (its debug module on the first error, the
+    unicode_escape codec for string literals), so the audit sees only what payloads do."""
+    render_text("{{ 'x' }}", {})
+    with contextlib.suppress(TemplateError):
+        render_text("{{ missing }}", {})
+
+
+_warm_up()
 
 _INTERNALS = re.compile(
     r"<class '|<built-in|<function |<module |object at 0x|<bound method|<method |"
