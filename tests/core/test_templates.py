@@ -164,3 +164,17 @@ def test_completion_templates() -> None:
 def test_output_is_limited() -> None:
     with pytest.raises(TemplateError, match="not allowed"):
         render_text("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", {})
+
+
+def test_unknown_filters_are_template_errors_in_discovery_too() -> None:
+    template = chat(Message(role="user", content="ok\n{{ x | no_such_filter }}"))
+    with pytest.raises(TemplateError) as info:
+        discover(template)
+    assert info.value.line == 2 and "no_such_filter" in str(info.value)
+
+
+def test_fromjson_and_promptfoos_load_filter() -> None:
+    source = "{{ (cfg | load).tone }} {{ (cfg | fromjson).n + 1 }}"
+    assert render_text(source, {"cfg": '{"tone": "calm", "n": 1}'}) == "calm 2"
+    with pytest.raises(TemplateError, match="not JSON"):
+        render_text("{{ cfg | fromjson }}", {"cfg": "{oops"})

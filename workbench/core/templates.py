@@ -7,6 +7,7 @@ Variable *values* are inserted verbatim and never rendered again.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import sys
@@ -99,7 +100,16 @@ def _make_env() -> _Sandbox:
         finalize=_finalize,
     )
     env.globals = {"dict": dict, "namespace": env.globals["namespace"]}
+    # JSON text to data; ``load`` is promptfoo's (Nunjucks) name for the same filter.
+    env.filters["fromjson"] = env.filters["load"] = _from_json
     return env
+
+
+def _from_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"fromjson: not JSON text ({err})") from None
 
 
 _ENV = _make_env()
@@ -225,7 +235,11 @@ def compile_body(source: str, where: str = "") -> Template:
 
 def variables_in(source: str, where: str = "") -> set[str]:
     """Every free variable a body uses, inside loops and conditionals too."""
-    return set(meta.find_undeclared_variables(parse(source, where)))
+    ast = parse(source, where)
+    try:
+        return set(meta.find_undeclared_variables(ast))
+    except TemplateSyntaxError as err:  # e.g. an unknown filter, found while compiling
+        raise _syntax_error(err, source, where) from None
 
 
 def bodies(template: PromptTemplate) -> list[tuple[str, str]]:
