@@ -1,0 +1,1 @@
+"""Real dialogs: settings edited apart from the work (everything else is an inline panel)."""
