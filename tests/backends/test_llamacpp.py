@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -113,7 +114,7 @@ def test_counts_and_text_match_llama_cpp_python_itself(llama: LlamaCppBackend) -
     assert result.finish_reason == direct["choices"][0]["finish_reason"]
 
 
-def prepared_path(backend: LlamaCppBackend):
+def prepared_path(backend: LlamaCppBackend) -> Path:
     return backend.find_model("").resolved_path()
 
 
@@ -256,7 +257,7 @@ def test_a_gguf_without_a_template_is_never_given_a_guessed_one(llama: LlamaCppB
     assert completion.mode == "completion" and completion.raw_prompt == "Once upon a time"
 
 
-def test_failures_are_failed_events_not_exceptions(llama: LlamaCppBackend, tmp_path) -> None:
+def test_failures_are_failed_events_not_exceptions(llama: LlamaCppBackend, tmp_path: Path) -> None:
     missing = collect(
         llama, RunRequest(backend="llamacpp", model=str(tmp_path / "nope.gguf"), messages=QUESTION)
     )
@@ -280,8 +281,9 @@ def test_ignored_parameters_are_recorded(llama: LlamaCppBackend) -> None:
     assert "n" not in result.request.sent_params
 
 
-def test_models_are_listed_with_the_embedded_default(llama: LlamaCppBackend, tmp_path) -> None:
-    ids = [m.id for m in llama.list_models()]
-    assert ids[0] == local_models.EMBEDDED_ID
+def test_models_are_listed_with_the_embedded_default(llama: LlamaCppBackend) -> None:
+    models = llama.list_models()
+    assert models[0].id == local_models.EMBEDDED_ID
+    assert models[0].context_window == 2048  # the n_ctx runs get
     assert llama.capabilities().status("n") == "ignored"
     assert llama.capabilities().status("seed") == "supported"

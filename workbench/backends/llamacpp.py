@@ -154,7 +154,11 @@ class LlamaCppBackend(Backend):
         return local_models.discover(self.options.model_path, self.options.model_dirs)
 
     def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(id=m.id, description=m.description) for m in self.available_models()]
+        # The window a run gets is the configured n_ctx (llama.cpp allocates exactly that).
+        return [
+            ModelInfo(id=m.id, description=m.description, context_window=self.options.n_ctx)
+            for m in self.available_models()
+        ]
 
     def find_model(self, model: str) -> LocalModel:
         return local_models.find(model, self.options.model_path, self.options.model_dirs)
