@@ -178,17 +178,26 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             bus.stdout.close()
 
 
+def _forget_detected_keyrings() -> None:
+    """keyring computes its list of viable backends once per process (jaraco ``@once``)."""
+    import keyring.backend
+
+    vars(keyring.backend.get_all_keyring).pop("saved_result", None)
+
+
 @pytest.fixture
 def os_keyring(secret_service: str) -> Iterator[None]:
-    """The keyring library re-detects its backend with the Secret Service's bus in the
-    environment (as on a desktop), and goes back to this machine's default afterwards."""
+    """The keyring library detects its backend afresh with the Secret Service's bus in the
+    environment (as on a desktop); afterwards the machine's own backend is restored."""
     import keyring.core
     from keyring.backends.SecretService import Keyring as SecretServiceKeyring
 
+    previous = keyring.get_keyring()
     names = ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND")
     saved = {name: os.environ.pop(name, None) for name in names}
     os.environ["DBUS_SESSION_BUS_ADDRESS"] = secret_service
     try:
+        _forget_detected_keyrings()  # their viability was checked without a bus
         keyring.core.init_backend()
         assert isinstance(keyring.get_keyring(), SecretServiceKeyring), keyring.get_keyring()
         yield
@@ -197,4 +206,5 @@ def os_keyring(secret_service: str) -> Iterator[None]:
             os.environ.pop(name, None)
             if value is not None:
                 os.environ[name] = value
-        keyring.core.init_backend()
+        _forget_detected_keyrings()
+        keyring.set_keyring(previous)
