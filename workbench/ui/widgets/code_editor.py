@@ -10,11 +10,10 @@ so a list of short messages does not waste space and a long one scrolls.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
-    QFont,
-    QFontDatabase,
-    QKeyEvent,
     QPainter,
     QPaintEvent,
     QResizeEvent,
@@ -23,16 +22,12 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit, QTextEdit, QToolTip, QWidget
 
+from workbench.ui.theming import monospace_font, status_color
 from workbench.ui.widgets.jinja_highlighter import JinjaHighlighter
-from workbench.ui.widgets.palette_colors import error_color, tint
+from workbench.ui.widgets.palette_colors import tint
 
 GUTTER_PADDING = 8  # px, on the 4/8 grid
 STRIP_PADDING = 4
-
-
-def prompt_font() -> QFont:
-    """The monospace font prompts, outputs and raw prompts are shown in."""
-    return QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
 
 class _Gutter(QWidget):
@@ -65,7 +60,7 @@ class CodeEditor(QPlainTextEdit):
         max_lines: int | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setFont(prompt_font())
+        self.setFont(monospace_font())
         self.setTabChangesFocus(True)  # a form of editors: Tab moves on, as everywhere else
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.highlighter = JinjaHighlighter(self.document(), self.palette()) if jinja else None
@@ -131,7 +126,7 @@ class CodeEditor(QPlainTextEdit):
             bottom = top + round(self.blockBoundingRect(block).height())
             if block.isVisible() and bottom >= event.rect().top():
                 if number == error_line:
-                    color = error_color(palette)
+                    color = status_color("error")
                     painter.fillRect(0, top, 3, bottom - top, color)  # the marker
                     font = painter.font()
                     font.setBold(True)
@@ -217,15 +212,15 @@ class CodeEditor(QPlainTextEdit):
         if line is not None:
             line = max(1, min(line, self.blockCount()))
         self._error = (line, column, message)
-        color = error_color(self.palette())
+        color = status_color("error")
         if line is None:
             self._strip_plain = message
-            self._strip.setText(_escape(message))
+            self._strip.setText(html.escape(message))
         else:
             where = f"line {line}" + (f", column {column}" if column is not None else "")
             self._strip_plain = f"{where}: {message}"
             self._strip.setText(
-                f'<a href="#error" style="color:{color.name()}">{where}</a>: {_escape(message)}'
+                f'<a href="#error" style="color:{color.name()}">{where}</a>: {html.escape(message)}'
             )
             self._strip.setToolTip("Click the position to move the cursor there.")
         palette = self._strip.palette()
@@ -267,7 +262,7 @@ class CodeEditor(QPlainTextEdit):
         if cursor is None:
             self.setExtraSelections([])
             return
-        color = error_color(self.palette())
+        color = status_color("error")
         line = QTextEdit.ExtraSelection()
         line.format.setBackground(tint(color, 40))
         line.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
@@ -305,30 +300,9 @@ class CodeEditor(QPlainTextEdit):
             if line is None or self.cursorForPosition(pos).blockNumber() == line - 1:
                 QToolTip.showText(event.globalPos(), self._strip_plain, self)  # type: ignore[attr-defined]
                 return True
-        if event.type() == QEvent.Type.ShortcutOverride:
-            key = event  # Ctrl+Enter belongs to the window (Run), never to the text
-            if isinstance(key, QKeyEvent) and _is_run_key(key):
-                event.ignore()
-                return False
         if event.type() == QEvent.Type.PaletteChange:
             if self.highlighter is not None:
                 self.highlighter.set_palette(self.palette())
             if self._error is not None:
                 self.set_error(*self._error)
         return super().event(event)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if _is_run_key(event):
-            event.ignore()  # let the window's Run shortcut see it
-            return
-        super().keyPressEvent(event)
-
-
-def _is_run_key(event: QKeyEvent) -> bool:
-    return event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and bool(
-        event.modifiers() & Qt.KeyboardModifier.ControlModifier
-    )
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

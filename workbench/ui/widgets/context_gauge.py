@@ -11,7 +11,8 @@ from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from workbench.core.tokens import ContextFit
-from workbench.ui.widgets.palette_colors import error_color, tint, warning_color
+from workbench.ui.theming import status_color
+from workbench.ui.widgets.palette_colors import tint
 
 NEAR_FULL = 0.9
 GAUGE_TOOLTIP = (
@@ -75,9 +76,9 @@ class ContextGauge(QWidget):
             return
         state = self.state
         if state == "over":
-            color = error_color(palette)
+            color = status_color("error")
         elif state == "near":
-            color = warning_color(palette)
+            color = status_color("warning")
         else:
             color = palette.color(palette.ColorRole.Highlight)
         scale = rect.width() / max(fit.needed, fit.context_window)

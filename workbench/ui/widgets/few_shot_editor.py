@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 
 from workbench.core.models import Example, FewShot
 from workbench.ui.qt_models.examples_model import ExamplesModel
-from workbench.ui.widgets.code_editor import CodeEditor, prompt_font
+from workbench.ui.theming import monospace_font
+from workbench.ui.widgets.code_editor import CodeEditor
 
 K_TOOLTIP = (
     "How many examples go into the prompt (All: every one). One example is one-shot, a few are "
@@ -53,7 +54,7 @@ class _MultilineDelegate(QStyledItemDelegate):
         index: QModelIndex | QPersistentModelIndex,
     ) -> QWidget:
         editor = QPlainTextEdit(parent)
-        editor.setFont(prompt_font())
+        editor.setFont(monospace_font())
         editor.setTabChangesFocus(True)
         editor.setAccessibleName("Edit example cell")
         return editor
@@ -94,7 +95,7 @@ class FewShotEditor(QWidget):
         self.table = QTableView(self)
         self.table.setModel(self.model)
         self.table.setItemDelegate(_MultilineDelegate(self.table))
-        self.table.setFont(prompt_font())
+        self.table.setFont(monospace_font())
         self.table.setWordWrap(True)
         self.table.setToolTip(TABLE_TOOLTIP)
         self.table.setAccessibleName("Few-shot examples")

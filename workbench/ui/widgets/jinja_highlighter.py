@@ -32,7 +32,7 @@ from PySide6.QtGui import (
     QTextDocument,
 )
 
-from workbench.ui.widgets.palette_colors import is_dark
+from workbench.ui.theming import is_dark
 
 LIGHT_STYLE = "default"
 DARK_STYLE = "one-dark"

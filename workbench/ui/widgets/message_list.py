@@ -194,6 +194,7 @@ class MessageList(QWidget):
         card.removeRequested.connect(self.remove_card)
         self.cards.insert(index, card)
         self._cards_layout.insertWidget(index, card)
+        card.show()  # at once: a layout shows a new child only on the next event-loop turn
         return card
 
     def move_card(self, card: MessageCard, delta: int) -> None:

@@ -1,25 +1,13 @@
-"""Colours with a meaning (error, warning, token backgrounds) that read well in light and dark.
+"""Colours the theme does not name: translucent tints and the token view's two backgrounds.
 
-Qt's palette has no role for "error" or "warning"; these pick a shade by the palette's lightness
-so the same widget is readable under both Fusion palettes.
+Both are picked by the palette's lightness, so the widgets read well under both Fusion palettes.
 """
 
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
 
-
-def is_dark(palette: QPalette) -> bool:
-    """Whether text is drawn light on dark in this palette."""
-    return palette.color(QPalette.ColorRole.Base).lightness() < 128
-
-
-def error_color(palette: QPalette) -> QColor:
-    return QColor("#ff8a80") if is_dark(palette) else QColor("#c62828")
-
-
-def warning_color(palette: QPalette) -> QColor:
-    return QColor("#ffcc66") if is_dark(palette) else QColor("#b26a00")
+from workbench.ui.theming import is_dark
 
 
 def tint(color: QColor, alpha: int) -> QColor:

@@ -2,7 +2,9 @@
 
 ``PreviewComputer`` keeps state between previews (the tokenizer per model, one
 ``IncrementalCounter`` per message and for the raw prompt), so typing into a large template
-re-encodes only the region around the edit. It is used from one worker thread at a time.
+re-encodes only the region around the edit; a big template is rendered in a helper process
+(``render_process``) so the GUI thread never waits for the GIL. It is used from one worker
+thread at a time.
 Everything it returns is plain Python, ready for the GUI thread to apply.
 """
 
@@ -15,7 +17,6 @@ from workbench.core.errors import KnownError, TemplateError
 from workbench.core.incremental import IncrementalCounter, is_boundary
 from workbench.core.model_table import Cost, cost_of, load_model_table
 from workbench.core.models import PromptTemplate, RenderedMessage
-from workbench.core.templates import render, render_completion
 from workbench.core.tokens import (
     ChatCount,
     ContextFit,
@@ -26,6 +27,7 @@ from workbench.core.tokens import (
     format_count,
     tokenizer_for,
 )
+from workbench.ui.widgets.render_process import render_chat, render_text_prompt
 from workbench.ui.widgets.text_edits import Edit, Segment, for_display, segment_edits, utf16_len
 
 #: A function that turns rendered messages into the raw prompt a local model reads.
@@ -163,7 +165,7 @@ class PreviewComputer:
 
     def _completion(self, preview: Preview, tokenizer: Tokenizer) -> None:
         request = preview.request
-        text = render_completion(request.template, request.values, tokenizer.count)
+        text = render_text_prompt(request.template, request.values, tokenizer.count)
         preview.completion = True
         preview.messages = [RenderedMessage(role="user", content=text)]
         preview.total = self._counter(0, tokenizer).update(text)
@@ -178,7 +180,7 @@ class PreviewComputer:
 
     def _chat(self, preview: Preview, tokenizer: Tokenizer) -> None:
         request = preview.request
-        messages = render(request.template, request.values, tokenizer.count)
+        messages = render_chat(request.template, request.values, tokenizer.count)
         contents = [self._counter(i, tokenizer).update(m.content) for i, m in enumerate(messages)]
         del self._counters[len(messages):]
         chat = self._count_chat(messages, contents, tokenizer)

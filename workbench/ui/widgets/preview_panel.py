@@ -29,10 +29,10 @@ from PySide6.QtWidgets import (
 from workbench.core.errors import TemplateError
 from workbench.core.model_table import Cost
 from workbench.core.models import PromptTemplate
-from workbench.ui.widgets.code_editor import prompt_font
+from workbench.ui.theming import monospace_font, status_color
 from workbench.ui.widgets.context_gauge import ContextGauge
 from workbench.ui.widgets.latest_job import LatestJob
-from workbench.ui.widgets.palette_colors import error_color, tint, warning_color
+from workbench.ui.widgets.palette_colors import tint
 from workbench.ui.widgets.preview_compute import (
     TOKEN_VIEW_CHARS,
     Preview,
@@ -216,7 +216,7 @@ class PreviewPanel(QWidget):
     def _text_view(self, name: str, tip: str) -> QPlainTextEdit:
         view = QPlainTextEdit(self)
         view.setReadOnly(True)
-        view.setFont(prompt_font())
+        view.setFont(monospace_font())
         view.setAccessibleName(name)
         view.setToolTip(tip)
         view.setPlaceholderText("Nothing to send yet: write a message in the editor.")
@@ -302,7 +302,7 @@ class PreviewPanel(QWidget):
         palette.setColor(palette.ColorRole.WindowText, self.palette().text().color())
         if preview.raw_error is not None:
             self.raw_note.setText(f"The chat template failed: {preview.raw_error}")
-            palette.setColor(palette.ColorRole.WindowText, error_color(self.palette()))
+            palette.setColor(palette.ColorRole.WindowText, status_color("error"))
         elif preview.completion and self._raw_prompt is not None:
             self.raw_note.setText("A completion template is sent as its text: see Messages.")
         elif preview.raw_prompt is None:
@@ -365,10 +365,10 @@ class PreviewPanel(QWidget):
                     f"{fit.needed:,} / {fit.context_window:,} ctx · {fit.overflow:,} over"
                 )
                 window_palette.setColor(window_palette.ColorRole.WindowText,
-                                        error_color(self.palette()))
+                                        status_color("error"))
             elif self.gauge.state == "near":
                 window_palette.setColor(window_palette.ColorRole.WindowText,
-                                        warning_color(self.palette()))
+                                        status_color("warning"))
         self.window_label.setPalette(window_palette)
         self.cost_label.setText(self._cost_text(preview.cost))
 
@@ -398,7 +398,7 @@ class PreviewPanel(QWidget):
             for view in (self.messages_view, self.raw_view, self.token_view):
                 view.setEnabled(True)
             return
-        color = error_color(self.palette())
+        color = status_color("error")
         palette = self.error_label.palette()
         palette.setColor(palette.ColorRole.Window, tint(color, 38))
         palette.setColor(palette.ColorRole.WindowText, color)

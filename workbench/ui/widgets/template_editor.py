@@ -28,10 +28,10 @@ from workbench.core.errors import KnownError, TemplateError
 from workbench.core.models import Components, Message, Params, PromptTemplate
 from workbench.core.techniques import apply_technique, get_technique, technique_warnings, techniques
 from workbench.core.templates import COMPONENT_NAMES
+from workbench.ui.theming import status_color
 from workbench.ui.widgets.code_editor import CodeEditor
 from workbench.ui.widgets.few_shot_editor import FewShotEditor
 from workbench.ui.widgets.message_list import MessageList
-from workbench.ui.widgets.palette_colors import error_color, warning_color
 from workbench.ui.widgets.section import Section
 
 DEBOUNCE_MS = 150
@@ -324,7 +324,7 @@ class TemplateEditor(QWidget):
     def _notify(self, text: str, *, error: bool = False) -> None:
         self._undo_snapshot = None
         self.notice.setText(text)
-        color = error_color(self.palette()) if error else self.palette().text().color()
+        color = status_color("error") if error else self.palette().text().color()
         palette = self.notice.palette()
         palette.setColor(palette.ColorRole.WindowText, color)
         self.notice.setPalette(palette)
@@ -379,6 +379,6 @@ class TemplateEditor(QWidget):
         self.warnings.setVisible(bool(warnings))
         if warnings:
             palette = self.warnings.palette()
-            palette.setColor(palette.ColorRole.WindowText, warning_color(self.palette()))
+            palette.setColor(palette.ColorRole.WindowText, status_color("warning"))
             self.warnings.setPalette(palette)
             self.warnings.setText("⚠ " + "; ".join(warnings) + ".")

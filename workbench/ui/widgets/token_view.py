@@ -13,7 +13,7 @@ from PySide6.QtCore import QEvent
 from PySide6.QtGui import QFont, QHelpEvent, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 from PySide6.QtWidgets import QPlainTextEdit, QToolTip, QWidget
 
-from workbench.ui.widgets.code_editor import prompt_font
+from workbench.ui.theming import monospace_font
 from workbench.ui.widgets.palette_colors import token_backgrounds
 from workbench.ui.widgets.preview_compute import TokenView
 
@@ -55,7 +55,7 @@ class TokenBoundaryView(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setReadOnly(True)
-        self.setFont(prompt_font())
+        self.setFont(monospace_font())
         self.setAccessibleName("Tokens")
         self.setToolTip(
             "Each token on its own background: models read tokens (words, parts of words, "

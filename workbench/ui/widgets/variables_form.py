@@ -1,10 +1,10 @@
 """The variables form: one field per variable the template uses or declares.
 
-Which variables a template uses is found by parsing every body (``discover``), which is done off
-the GUI thread. A row keeps its editor (and so its text, cursor and undo history) while the
-template changes around it; a value typed for a variable that disappears comes back if the
-variable does. An empty field means "no value": the variable's default applies, shown as the
-placeholder.
+Which variables a template uses is found by parsing every body (``discover``), off the GUI
+thread (in the helper process for a big template). A row keeps its editor (and so its text,
+cursor and undo history) while the template changes around it; a value typed for a variable
+that disappears comes back if the variable does. An empty field means "no value": the
+variable's default applies, shown as the placeholder.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.models import PromptTemplate
-from workbench.core.templates import discover
-from workbench.ui.widgets.code_editor import CodeEditor, prompt_font
+from workbench.ui.theming import monospace_font, status_color
+from workbench.ui.widgets.code_editor import CodeEditor
 from workbench.ui.widgets.latest_job import LatestJob
-from workbench.ui.widgets.palette_colors import error_color
+from workbench.ui.widgets.render_process import discover_variables
 
 #: A value read from a file larger than this is refused (the renderer's output limit is 2M chars).
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -49,7 +49,7 @@ class RowSpec:
 
 def row_specs(template: PromptTemplate) -> list[RowSpec]:
     """Declared variables in their order, then the ones used but not declared (by name)."""
-    found = discover(template)
+    found = discover_variables(template)
     used = set(found.used)
     specs = [
         RowSpec(v.name, v.description, v.default, v.multiline, v.name in used, True)
@@ -65,7 +65,7 @@ class _Row:
     def __init__(self, form: VariablesForm, spec: RowSpec) -> None:
         self.spec = spec
         self.label = QLabel(spec.name, form)
-        self.label.setFont(prompt_font())
+        self.label.setFont(monospace_font())
         self.label.setContentsMargins(0, 4, 0, 0)  # level with the first line of the field
         self.editor = CodeEditor(
             form, jinja=False, line_numbers=False, min_lines=3 if spec.multiline else 1,
@@ -192,6 +192,8 @@ class VariablesForm(QWidget):
             self._grid.addWidget(row.editor, 2 * i, 1)
             self._grid.addWidget(row.file_button, 2 * i, 2, top)
             self._grid.addWidget(row.note, 2 * i + 1, 1, 1, 2)
+            for widget in (row.label, row.editor, row.file_button):
+                widget.show()  # at once: a layout shows new children only on the next loop turn
             for widget in (row.editor, row.file_button):
                 if previous is not None:
                     QWidget.setTabOrder(previous, widget)
@@ -271,7 +273,7 @@ class VariablesForm(QWidget):
         row.note.setText(text)
         row.note.setVisible(bool(text))
         palette = row.note.palette()
-        color = error_color(self.palette()) if error else self.palette().placeholderText().color()
+        color = status_color("error") if error else self.palette().placeholderText().color()
         palette.setColor(palette.ColorRole.WindowText, color)
         row.note.setPalette(palette)
 
