@@ -6,12 +6,15 @@ what to fix. The OpenAI-compatible backend drives the policy (it is its thinnest
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tests.backends.conftest import free_port
@@ -27,7 +30,8 @@ from workbench.backends.http import (
 )
 from workbench.backends.openai_compat import OpenAICompatBackend, OpenAICompatOptions
 from workbench.backends.recording import RunCancelled
-from workbench.core.errors import ConnectError
+from workbench.backends.sse import SSEDecoder, SSEEvent
+from workbench.core.errors import ConnectError, ProtocolError
 from workbench.core.models import Params, RenderedMessage, RunRequest, RunResult
 
 REQUEST = RunRequest(
@@ -358,3 +362,43 @@ def test_a_port_that_accepts_but_is_not_http(fault: ScriptedServer) -> None:
         closer.join(timeout=10)
     assert result.error_kind == "ConnectError"
     assert "closed the connection without answering" in (result.error or "")
+
+
+# --- the SSE decoder ---------------------------------------------------------------------------
+
+SSE_STREAM = (
+    b": keep-alive comment\r\n"
+    b'event: message_start\r\ndata: {"a": 1}\r\n\r\n'
+    b"data: first line\ndata:second line\nid: 7\nretry: 100\nunknown: x\n\n"
+    + "data: caf\u00e9 \u2615\r\r".encode()
+    + b"data: [DONE]"
+)
+SSE_EVENTS = [
+    SSEEvent("message_start", '{"a": 1}'),
+    SSEEvent("message", "first line\nsecond line", "7"),
+    SSEEvent("message", "caf\u00e9 \u2615", "7"),  # the last event id carries over (spec)
+    SSEEvent("message", "[DONE]", "7"),
+]
+
+
+def _decode(chunks: list[bytes]) -> list[SSEEvent]:
+    decoder = SSEDecoder()
+    events = [event for chunk in chunks for event in decoder.feed(chunk)]
+    return events + decoder.close()
+
+
+def test_sse_decoder_reads_fields_comments_and_line_endings() -> None:
+    assert _decode([SSE_STREAM]) == SSE_EVENTS
+
+
+@given(st.lists(st.integers(min_value=0, max_value=len(SSE_STREAM)), max_size=12))
+def test_sse_decoder_is_independent_of_how_the_bytes_are_split(cuts: list[int]) -> None:
+    """Network reads split anywhere: inside a CRLF, inside a UTF-8 character, inside a field."""
+    bounds = [0, *sorted(cuts), len(SSE_STREAM)]
+    chunks = [SSE_STREAM[a:b] for a, b in itertools.pairwise(bounds)]
+    assert _decode(chunks) == SSE_EVENTS
+
+
+def test_sse_decoder_rejects_invalid_utf8() -> None:
+    with pytest.raises(ProtocolError, match="not valid UTF-8"):
+        _decode([b"data: \xff\xfe\n\n"])
