@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import REQUEST, chunks, screenshot, scripted
 from workbench.backends.scripted import Step
-from workbench.core.models import Params, RenderedMessage, RunRequest
+from workbench.core.models import Params, RenderedMessage, RunRequest, RunResult
 from workbench.ui import theming
 from workbench.ui.run_text import WHAT_TO_DO
 from workbench.ui.widgets.output_view import OutputView
@@ -107,6 +107,7 @@ def test_full_speed_stream_is_painted_in_batches(
     with qtbot.waitSignal(view.stateChanged, timeout=20_000,
                           check_params_cb=lambda s: s == "finished"):
         view.attach(manager.start(scripted(*steps), REQUEST))
+    qtbot.waitUntil(lambda: view.caught_up, timeout=20_000)  # a burst is painted over frames
     expected = "".join(s.text or "" for s in steps).strip()
     assert view.browser.toPlainText().replace("\n", "") == expected
     assert 1 <= len(paints) < 300, "a refresh per token would be thousands"
@@ -270,3 +271,19 @@ def test_streamed_markdown_renders_exactly_like_the_whole_text(
     stream.update(MARKDOWN)
     assert streamed.toHtml() == whole.toHtml()
     assert "still fenced" in whole.toPlainText() and "```" not in whole.toPlainText()
+
+
+def test_a_long_restored_answer_is_painted_over_several_frames(
+    qtbot: QtBot, view: OutputView
+) -> None:
+    from workbench.core.models import SentRequest
+
+    text = "".join(f"Paragraph {i} with **bold** words and `code`.\n\n" for i in range(6000))
+    result_ = RunResult(request=SentRequest(backend="llamacpp", model="m"), text=text,
+                        finish_reason="stop")
+    view.show_result(result_)
+    assert view.state == "finished"
+    assert not view.caught_up  # one frame paints a budget's worth, not 300 KB
+    qtbot.waitUntil(lambda: view.caught_up, timeout=30_000)
+    assert view.markdown.text == text
+    assert "Paragraph 5999 with bold words" in view.browser.toPlainText()

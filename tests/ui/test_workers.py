@@ -270,3 +270,41 @@ def test_cancel_through_the_runner_saves_a_cancelled_run(
     assert rec.terminals() == ["cancelled"]
     assert [r.status for r in store.runs.recent()] == ["cancelled"]
     assert manager.shutdown(5)
+
+
+def test_a_stream_faster_than_the_gui_waits_for_it(qtbot: QtBot) -> None:
+    """Backpressure: a producer never gets more than HIGH_WATER events ahead of the GUI."""
+    from workbench.ui.workers import HIGH_WATER, _Outbox
+
+    cancel = CancelToken()
+    outbox = _Outbox(cancel)
+    produced: list[int] = []
+
+    def produce() -> None:
+        for i in range(HIGH_WATER * 3):
+            outbox.put("x")
+            produced.append(i)
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    qtbot.waitUntil(lambda: outbox.total == HIGH_WATER, timeout=5_000)
+    assert len(produced) == HIGH_WATER - 1  # the 256th put is waiting for the GUI
+    taken = 0
+    while thread.is_alive() or taken < HIGH_WATER * 3:
+        batch = outbox.take()
+        taken += batch.deltas if batch else 0
+        thread.join(0.01)
+    assert taken == HIGH_WATER * 3 and len(produced) == HIGH_WATER * 3
+
+
+def test_cancel_releases_a_producer_waiting_for_the_gui(qtbot: QtBot) -> None:
+    from workbench.ui.workers import HIGH_WATER, _Outbox
+
+    cancel = CancelToken()
+    outbox = _Outbox(cancel)
+    thread = threading.Thread(target=lambda: [outbox.put("x") for _ in range(HIGH_WATER + 5)])
+    thread.start()
+    qtbot.waitUntil(lambda: outbox.total == HIGH_WATER, timeout=5_000)
+    cancel.cancel()
+    thread.join(5)
+    assert not thread.is_alive()

@@ -64,11 +64,18 @@ class ChunkBatch:
         return (self.total_deltas - 1) / span if span > 0 else None
 
 
+#: Text events the GUI has not taken yet before the worker waits for it. Only a stream faster
+#: than the GUI can drain (thousands of events a second) ever reaches it; the wait hands the
+#: GIL to the GUI thread instead of starving it.
+HIGH_WATER = 256
+
+
 class _Outbox:
     """Deltas waiting for the GUI thread; ``put`` says when a wake-up must be posted."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, cancel: CancelToken) -> None:
+        self._cancel = cancel
+        self._lock = threading.Condition()
         self._parts: list[str] = []
         self._deltas = 0
         self.total = 0
@@ -90,7 +97,10 @@ class _Outbox:
             self.total += 1
             self._deltas += 1
             self._parts.append(text)
-            return len(self._parts) == 1
+            wake = len(self._parts) == 1
+            while len(self._parts) >= HIGH_WATER and not self._cancel.cancelled:
+                self._lock.wait(0.05)
+            return wake
 
     def take(self) -> ChunkBatch | None:
         with self._lock:
@@ -98,6 +108,7 @@ class _Outbox:
                 return None
             text, deltas = "".join(self._parts), self._deltas
             self._parts, self._deltas = [], 0
+            self._lock.notify_all()
             start = self.sent_at if self.sent_at is not None else self.last_at
             ttft = None if self.first_at is None else self.first_at - start
             return ChunkBatch(text, deltas, self.total, ttft, self.last_at - start)
@@ -222,7 +233,7 @@ class RunWorker(QRunnable):
         self.execute = execute
         self.request = request
         self.cancel_token = CancelToken()
-        self._outbox = _Outbox()
+        self._outbox = _Outbox(self.cancel_token)
         self.signals = RunSignals(self._outbox)
         self._text: list[str] = []
         self._sent = _asked(request)

@@ -231,7 +231,7 @@ class BackendsDialog(QDialog):
         self.close_button.clicked.connect(self.reject)
         self.add_button.setIcon(theming.icon("add"))
         self.remove_button.setIcon(theming.icon("remove"))
-        self.resize(860, 560)
+        self.resize(880, 620)
 
     # --- entries ------------------------------------------------------------------------------
 

@@ -55,6 +55,29 @@ Mode = Literal["markdown", "plain"]
 
 #: Repaint period while text streams in (ms): ~33 Hz, inside the 30–60 Hz budget.
 FLUSH_MS = 30
+#: Painting time all output views together may spend per frame (s); text beyond it waits for
+#: the next frame, so eight columns catching up never freeze the window.
+PAINT_BUDGET_S = 0.005
+#: Never paint less than this, so short answers appear in one go.
+MIN_PAINT_CHARS = 1024
+
+
+class _FrameBudget:
+    """The painting time left in the current frame, shared by every output view."""
+
+    frame_start = 0.0
+    spent = 0.0
+
+    @classmethod
+    def available(cls) -> float:
+        now = time.perf_counter()
+        if now - cls.frame_start >= FLUSH_MS / 1000:
+            cls.frame_start, cls.spent = now, 0.0
+        return PAINT_BUDGET_S - cls.spent
+
+    @classmethod
+    def charge(cls, seconds: float) -> None:
+        cls.spent += seconds
 EMPTY_TEXT = "Press Run (Ctrl+Enter) and the answer streams in here."
 
 
@@ -127,6 +150,7 @@ class OutputView(QWidget):
         self._parts: list[str] = []
         self._pending: list[str] = []
         self._rendered: dict[Mode, int] = {"markdown": 0, "plain": 0}  # chars shown per mode
+        self._chars_per_s = 250_000.0  # painting speed, learnt as it paints
         self._worker: RunWorker | None = None
         self._last_batch: ChunkBatch | None = None
         self._run_start = 0.0
@@ -294,6 +318,8 @@ class OutputView(QWidget):
         (self.markdown_button if mode == "markdown" else self.plain_button).setChecked(True)
         self.stack.setCurrentWidget(self.browser if mode == "markdown" else self.plain)
         self._paint()
+        if not self.caught_up:
+            self._flush_timer.start()
         self.modeChanged.emit(mode)
 
     def attach(self, worker: RunWorker) -> None:
@@ -310,6 +336,7 @@ class OutputView(QWidget):
         """Clear and show "running" (for a run driven without a worker)."""
         self._parts.clear()
         self._pending.clear()
+        self._flush_timer.stop()
         self._rendered = {"markdown": 0, "plain": 0}
         self.markdown.reset()
         self.plain.clear()
@@ -332,12 +359,15 @@ class OutputView(QWidget):
     def show_result(self, result: RunResult) -> None:
         """Show a run's end: its full text, final figures and its state (finished, failed or
         cancelled). Also used to show a past run."""
-        self._flush_timer.stop()
-        if not result.text.startswith("".join(self._parts)):
+        if not result.text.startswith("".join(self._parts)):  # another run (from history)
             self._rendered = {"markdown": 0, "plain": 0}
+            self.markdown.reset()
+            self.plain.clear()
         self._parts = [result.text]
         self._pending.clear()
         self._paint()
+        if not self.caught_up:
+            self._flush_timer.start()  # the rest is painted over the next frames
         self._show_figures(result)
         if result.finish_reason == "cancelled":
             self._set_state("cancelled", result)
@@ -383,37 +413,59 @@ class OutputView(QWidget):
 
     # --- painting ----------------------------------------------------------------------------
 
+    @property
+    def caught_up(self) -> bool:
+        """True when the visible view shows all the text received so far."""
+        return not self._pending and self._rendered[self._mode] == sum(map(len, self._parts))
+
     def _flush(self) -> None:
-        if not self._pending:
+        if self._pending:
+            self._parts.append("".join(self._pending))
+            self._pending.clear()
+            self._show_live_figures()
+        elif self.caught_up:
             self._flush_timer.stop()
             return
-        self._parts.append("".join(self._pending))
-        self._pending.clear()
         self._paint()
-        self._show_live_figures()
 
     def _paint(self) -> None:
-        """Bring the visible view up to date with the text received."""
+        """Bring the visible view closer to the text received: as much as fits in the paint
+        budget, so a burst (a fast model, a long restored answer) is spread over a few frames
+        instead of freezing one."""
         text = "".join(self._parts)
         shown = self._rendered[self._mode]
-        if shown == len(text) and text:
+        if shown == len(text):
             return
         view: QTextBrowser | QPlainTextEdit = (
             self.browser if self._mode == "markdown" else self.plain
         )
+        if shown > len(text):
+            shown = 0
+        budget = _FrameBudget.available()
+        if budget <= 0:
+            return  # other views used this frame; the timer comes back
+        step = max(MIN_PAINT_CHARS, round(self._chars_per_s * budget))
+        end = min(len(text), shown + step)
         bar = view.verticalScrollBar()
         follow = bar.value() >= bar.maximum() - 4
         position = bar.value()
+        started = time.perf_counter()
         if self._mode == "markdown":
-            self.markdown.update(text)
+            self.markdown.update(text[:end])
+        elif shown == 0:
+            self.plain.setPlainText(text[:end])
         else:
-            if shown == 0 or shown > len(text):
-                self.plain.setPlainText(text)
-            else:
-                cursor = QTextCursor(self.plain.document())
-                cursor.movePosition(QTextCursor.MoveOperation.End)
-                cursor.insertText(text[shown:])
-        self._rendered[self._mode] = len(text)
+            cursor = QTextCursor(self.plain.document())
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            cursor.insertText(text[shown:end])
+        spent = time.perf_counter() - started
+        _FrameBudget.charge(spent)
+        if end - shown >= MIN_PAINT_CHARS and spent > 0:  # learn this view's painting speed
+            rate = (end - shown) / spent
+            # slow down at once when a paint ran over, speed up gently when it was quick
+            self._chars_per_s = rate if rate < self._chars_per_s else (
+                0.8 * self._chars_per_s + 0.2 * rate)
+        self._rendered[self._mode] = end
         bar.setValue(bar.maximum() if follow else position)
 
     def _tick(self) -> None:

@@ -1,0 +1,168 @@
+"""Event-loop lag while runs stream at full speed into output views.
+
+The scripted backend replays thousands of small chunks with no delay (far faster than any
+model: the worst case for the GUI) through the real ``RunWorker`` into real ``OutputView``s,
+in Markdown mode and in plain mode, then four views at once (a compare view's columns). A 2 ms
+timer measures how late the GUI thread serves it: a stall is the gap between two of its firings
+beyond the 2 ms asked. Reported per scenario: stall p50/p99/max (target: never above 16 ms),
+text events delivered per second, how many batches crossed to the GUI thread and how many
+repaints the views did, and whether every view ends with exactly the text that was sent.
+
+Run with ``python bench/run.py streaming_ui`` (offscreen; no display needed).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+PROBE_MS = 2
+CHUNKS = 20_000
+
+
+def _script(count: int) -> list[str]:
+    """Markdown-ish text in small pieces: words, list items, a paragraph break now and then, and
+    a fenced code block every few hundred chunks."""
+    words = ("the", "model", "streams", "**tokens**", "quickly", "while", "the", "window",
+             "stays", "responsive", "`code`", "and", "*light*")
+    pieces: list[str] = []
+    for i in range(count):
+        if i % 400 == 0:
+            pieces.append("\n\n```python\nfor token in stream:\n    show(token)\n```\n\n")
+        elif i % 90 == 0:
+            pieces.append("\n\n")
+        elif i % 30 == 0:
+            pieces.append("\n- ")
+        else:
+            pieces.append(words[i % len(words)] + " ")
+    return pieces
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _scenario(label: str, panes: int, mode: str) -> None:
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from workbench.backends.scripted import ScriptedBackend, ScriptedOptions, Step
+    from workbench.core.models import RenderedMessage, RunRequest
+    from workbench.ui.widgets.output_view import OutputView
+    from workbench.ui.workers import ChunkBatch, RunManager
+
+    pieces = _script(CHUNKS)
+    expected = "".join(pieces)
+    backend = ScriptedBackend(ScriptedOptions(
+        script=[Step(text=p) for p in pieces], concurrency=panes))
+    request = RunRequest(backend="scripted", messages=[RenderedMessage(role="user", content="go")])
+    manager = RunManager(max_threads=panes)
+    views = []
+    for _ in range(panes):
+        view = OutputView()
+        view.set_mode(mode)  # type: ignore[arg-type]
+        view.resize(900 // panes + 200, 600)
+        view.show()
+        views.append(view)
+    QApplication.processEvents()
+
+    paints = [0] * panes
+    for index, view in enumerate(views):
+        target = view.markdown if mode == "markdown" else view.plain
+        original = view._paint
+
+        def counting(i: int = index, paint=original) -> None:  # type: ignore[no-untyped-def]
+            paints[i] += 1
+            paint()
+
+        view._paint = counting  # type: ignore[method-assign]
+        del target
+
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def probe() -> None:
+        now = time.perf_counter()
+        gaps.append((now - last[0]) * 1000 - PROBE_MS)
+        last[0] = now
+
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(PROBE_MS)
+    timer.timeout.connect(probe)
+
+    loop = QEventLoop()
+    ended = [0]
+    batches = [0]
+    deltas = [0]
+
+    def on_end(_result: object) -> None:
+        ended[0] += 1
+
+    def check_done() -> None:
+        if ended[0] == panes and all(view.caught_up for view in views):
+            loop.quit()
+
+    done_check = QTimer()
+    done_check.setInterval(5)
+    done_check.timeout.connect(check_done)
+
+    def on_chunk(batch: ChunkBatch) -> None:
+        batches[0] += 1
+        deltas[0] += batch.deltas
+
+    timer.start()
+    last[0] = time.perf_counter()
+    start = time.perf_counter()
+    for view in views:
+        worker = manager.start(backend, request)
+        worker.signals.chunk.connect(on_chunk)
+        worker.signals.ended.connect(on_end)
+        view.attach(worker)
+    QTimer.singleShot(120_000, loop.quit)
+    done_check.start()
+    loop.exec()
+    elapsed = time.perf_counter() - start
+    timer.stop()
+    done_check.stop()
+    manager.shutdown(10)
+
+    stalls = [max(0.0, g) for g in gaps]
+    exact = all(view.text() == expected and view.caught_up for view in views) and all(
+        (view.markdown.text if mode == "markdown" else view.plain.toPlainText()) == expected
+        for view in views
+    )
+    states = {view.state for view in views}
+    print(f"{label}:")
+    print(f"  stall p50 {_percentile(stalls, 0.5):.1f} ms, p99 {_percentile(stalls, 0.99):.1f} ms, "
+          f"max {max(stalls):.1f} ms over {len(stalls):,} probes (target ≤ 16 ms)")
+    print(f"  {deltas[0]:,} text events streamed and painted in {elapsed:.2f} s = "
+          f"{deltas[0] / elapsed:,.0f} events/s ({len(expected):,} characters per view)")
+    print(f"  {batches[0]:,} batches crossed to the GUI thread "
+          f"({deltas[0] / max(1, batches[0]):.0f} events per batch); "
+          f"{sum(paints):,} repaints ({sum(paints) / panes / elapsed:.0f}/s per view)")
+    print(f"  every view shows exactly the text sent: {exact}; end states: {sorted(states)}")
+    for view in views:
+        view.close()
+        view.deleteLater()
+    QApplication.processEvents()
+
+
+def main() -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from workbench.ui import theming
+
+    app = QApplication.instance() or QApplication([])
+    theming.install(app, "light")  # type: ignore[arg-type]
+    print(f"{CHUNKS:,} chunks per run, no delay between them; probe timer every {PROBE_MS} ms")
+    _scenario("one view, Markdown", 1, "markdown")
+    _scenario("one view, plain text", 1, "plain")
+    _scenario("four views at once, Markdown", 4, "markdown")
+
+
+if __name__ == "__main__":
+    main()
