@@ -40,7 +40,7 @@ ICON_NAMES = ("run", "stop", "copy", "rerun", "add", "remove", "settings", "hist
 _ICON_SIZES = (16, 20, 24, 32, 48)
 
 _STATUS = {
-    False: {"ok": "#15803d", "error": "#b91c1c", "warning": "#a16207", "muted": "#6b7280"},
+    False: {"ok": "#15803d", "error": "#b91c1c", "warning": "#a16207", "muted": "#626873"},
     True: {"ok": "#4ade80", "error": "#f87171", "warning": "#facc15", "muted": "#9ca3af"},
 }
 
@@ -102,7 +102,10 @@ def status_color(kind: StatusKind) -> QColor:
 
 def monospace_font() -> QFont:
     """The system's fixed-width font: prompts, outputs and raw prompts use it."""
-    return QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+    font.setStyleHint(QFont.StyleHint.Monospace)
+    font.setFixedPitch(True)
+    return font
 
 
 def icons_dir() -> Path:
