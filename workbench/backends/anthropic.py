@@ -143,7 +143,7 @@ class AnthropicBackend(Backend):
     def _headers(self) -> dict[str, str]:
         credential = self._key.get()
         if credential is None:
-            raise AuthError("no Anthropic API key", hint=self._key.hint())
+            raise AuthError("no Anthropic API key", hint=self._key.ref.how_to_set())
         return {"x-api-key": credential.value, "anthropic-version": self.options.anthropic_version}
 
     def list_models(self) -> list[ModelInfo]:

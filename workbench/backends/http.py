@@ -197,11 +197,15 @@ class _Exchange:
 
 
 class _WatchedStream(httpcore.NetworkStream):
+    """A connection's stream. While a response body is read it is bound to its exchange;
+    before that (sending, waiting for headers) the exchange active on the thread applies."""
+
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
+        self.exchange: _Exchange | None = None
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        exchange = _Exchange.current()
+        exchange = self.exchange or _Exchange.current()
         if exchange is None:
             return self._inner.read(max_bytes, timeout)
         return exchange.read(self._inner, max_bytes, timeout)
@@ -412,7 +416,8 @@ def _retryable_transport(exc: httpx.TransportError) -> bool:
     """Connection failures are safe to retry; a read timeout means the server has the request
     (retrying would pile up work and multiply the wait)."""
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        return not any(isinstance(c, ssl.SSLError) for c in _cause_chain(exc))
+        # A bad certificate or an unknown host name stays so: retrying only delays the error.
+        return not any(isinstance(c, ssl.SSLError | socket.gaierror) for c in _cause_chain(exc))
     return isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError)
 
 
@@ -439,6 +444,19 @@ class StreamResponse:
         self.headers = response.headers
         self.content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         self.received = 0
+        stream = response.extensions.get("network_stream")
+        if not isinstance(stream, _WatchedStream):
+            raise RuntimeError(
+                f"httpx {httpx.__version__} read {self.url} through an unwatched "
+                "stream: cancelling would not be immediate"
+            )
+        stream.exchange = exchange
+        self._stream = stream
+
+    def release(self) -> None:
+        """Unbind the connection (it may go back to the pool) and close the response."""
+        self._stream.exchange = None
+        self._response.close()
 
     def events(self) -> Iterator[SSEEvent]:
         """Server-sent events as they arrive."""
@@ -458,12 +476,14 @@ class StreamResponse:
         return parse_json(body, self.url)
 
     def _chunks(self) -> Iterator[bytes]:
-        chunks = self._response.iter_bytes()
+        response = self._response
+        # iter_raw skips httpx's decoder and re-chunker when the body is not compressed.
+        encoded = response.headers.get("content-encoding", "identity") != "identity"
+        chunks = response.iter_bytes() if encoded else response.iter_raw()
         exchange = self._exchange
-        while True:
+        while True:  # runs once per HTTP chunk: often once per token
             try:
-                with exchange.active():
-                    chunk = next(chunks, None)
+                chunk = next(chunks, None)
             except (RunCancelled, _DeadlineExceeded, httpx.TransportError) as exc:
                 raise self._client._failure(exc, exchange, self.url, self.received) from None
             except httpx.DecodingError as exc:
@@ -535,9 +555,14 @@ class HttpClient:
         try:
             response = self._send(method, url, headers, json_body, exchange, ctx)
             try:
-                yield StreamResponse(self, response, exchange)
-            finally:
+                streamed = StreamResponse(self, response, exchange)
+            except BaseException:
                 response.close()
+                raise
+            try:
+                yield streamed
+            finally:
+                streamed.release()
         finally:
             exchange.close()
 

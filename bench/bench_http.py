@@ -1,0 +1,184 @@
+"""The OpenAI-compatible client's streaming throughput vs a bare httpx SSE read.
+
+A fast local server (a separate process, so it does not share our GIL) answers every request with
+the same pre-built stream of CHUNKS small chat-completion chunks, one HTTP chunk per SSE event as
+real servers flush them. Both clients read the same stream over a kept-alive connection; runs are
+interleaved (ABAB, then BABA) so drift hits both. Target: overhead <= 5 %.
+
+Run: ``python bench/run.py http`` (or this file directly).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CHUNKS = 20_000
+REPEATS = 9
+TOKEN = " tok"
+
+
+def _stream_body(chunks: int) -> bytes:
+    """The HTTP/1.1 chunked body: one SSE event per HTTP chunk, then [DONE]."""
+    parts = []
+    for i in range(chunks):
+        event = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
+            "model": "bench",
+            "choices": [{"index": 0, "delta": {"content": TOKEN}, "finish_reason": None}],
+        }
+        if i == chunks - 1:
+            event["choices"][0]["finish_reason"] = "length"  # type: ignore[index]
+        parts.append(f"data: {json.dumps(event)}\n\n".encode())
+    parts.append(b"data: [DONE]\n\n")
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+
+
+def serve(port_file: str, chunks: int) -> None:
+    """The fast SSE server: one thread per connection, keep-alive, the same answer each time."""
+    import threading
+
+    body = _stream_body(chunks)
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
+    )
+
+    def handle(conn: socket.socket) -> None:
+        buffer = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                header, _, buffer = buffer.partition(b"\r\n\r\n")
+                length = 0
+                for line in header.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buffer) < length:
+                    buffer += conn.recv(65536)
+                buffer = buffer[length:]
+                conn.sendall(head + body)
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        Path(port_file).write_text(str(server.getsockname()[1]))
+        while True:
+            conn, _ = server.accept()
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+
+def _bare(client: object, url: str, body: dict[str, object]) -> int:
+    """What a minimal hand-written client does: lines, 'data: ', json, the delta's content."""
+    import httpx
+
+    assert isinstance(client, httpx.Client)
+    count = 0
+    with client.stream("POST", url, json=body) as response:
+        for line in response.iter_lines():
+            if not line.startswith("data: "):
+                continue
+            data = line[6:]
+            if data == "[DONE]":
+                break
+            text = json.loads(data)["choices"][0]["delta"].get("content")
+            if text:
+                count += 1
+    return count
+
+
+def main() -> None:
+    import tempfile
+
+    import httpx
+
+    from workbench.backends.base import CancelToken
+    from workbench.backends.openai_compat import OpenAICompatBackend, OpenAICompatOptions
+    from workbench.core.models import Params, RenderedMessage, RunRequest
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port_file = Path(tmp) / "port"
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(port_file), str(CHUNKS)]
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not port_file.exists() or not port_file.read_text():
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the benchmark server did not start")
+                time.sleep(0.01)
+            base = f"http://127.0.0.1:{port_file.read_text()}/v1"
+
+            backend = OpenAICompatBackend(OpenAICompatOptions(base_url=base, api_key_env=""))
+            request = RunRequest(
+                backend="openai_compat",
+                model="bench",
+                messages=[RenderedMessage(role="user", content="go")],
+                params=Params(max_tokens=CHUNKS),
+            )
+            bare_client = httpx.Client(timeout=60)
+            bare_body = {
+                "model": "bench",
+                "messages": [{"role": "user", "content": "go"}],
+                "max_tokens": CHUNKS,
+                "stream": True,
+            }
+
+            def ours() -> int:
+                return sum(e.kind == "text" for e in backend.stream(request, CancelToken()))
+
+            def bare() -> int:
+                return _bare(bare_client, f"{base}/chat/completions", bare_body)
+
+            wall: dict[str, list[float]] = {"bare httpx": [], "workbench": []}
+            cpu: dict[str, list[float]] = {"bare httpx": [], "workbench": []}
+            clients = {"bare httpx": bare, "workbench": ours}
+            for name, fn in clients.items():  # warm-up: connections, imports, caches
+                assert fn() == CHUNKS, name
+            for rep in range(REPEATS):
+                order = list(clients) if rep % 2 == 0 else list(reversed(clients))
+                for name in order:
+                    start, start_cpu = time.perf_counter(), time.process_time()
+                    count = clients[name]()
+                    wall[name].append(time.perf_counter() - start)
+                    cpu[name].append(time.process_time() - start_cpu)
+                    assert count == CHUNKS, (name, count)
+            bare_client.close()
+            backend.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+    print(f"{CHUNKS} chunks per stream, {REPEATS} interleaved repetitions, medians:")
+    for label, runs in (("wall", wall), ("client CPU", cpu)):
+        medians = {name: statistics.median(times) for name, times in runs.items()}
+        for name, median in medians.items():
+            print(
+                f"  {label:10} {name:12} {median * 1000:8.1f} ms {CHUNKS / median:10,.0f} chunks/s"
+            )
+        ratio = medians["workbench"] / medians["bare httpx"]
+        print(
+            f"  {label:10} overhead of the workbench client: {(ratio - 1) * 100:+.1f} % "
+            "(target <= 5 %)"
+        )
+    print(
+        "  (client CPU excludes the server process and time spent waiting for the CPU on a "
+        "busy machine)"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
+        serve(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()
