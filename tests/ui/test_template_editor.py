@@ -340,3 +340,20 @@ def test_tab_order_follows_the_messages(qtbot: QtBot, editor: TemplateEditor) ->
             widget = widget.nextInFocusChain()
         order.append(widget)
     assert order[:5] == [first.up, first.down, first.remove, second.role, second.literal]
+
+
+def test_examples_can_be_reordered(qtbot: QtBot, editor: TemplateEditor) -> None:
+    load(qtbot, editor, SENTIMENT)
+    few = editor.few_shot
+    few.table.setCurrentIndex(few.model.index(2, 0))
+    qtbot.mouseClick(few.up_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(editor.templateChanged) as changed:
+        qtbot.mouseClick(few.up_button, Qt.MouseButton.LeftButton)
+    inputs = [e.input for e in changed.args[0].examples]
+    assert inputs == [
+        "Five stars, fast shipping.", "Loved it, would buy again.", "Broke after a day.",
+    ]
+    assert few.table.currentIndex().row() == 0
+    qtbot.mouseClick(few.up_button, Qt.MouseButton.LeftButton)  # already first: nothing moves
+    qtbot.mouseClick(few.down_button, Qt.MouseButton.LeftButton)
+    assert few.examples()[1].input == "Five stars, fast shipping."

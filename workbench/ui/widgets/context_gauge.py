@@ -82,7 +82,7 @@ class ContextGauge(QWidget):
         else:
             color = palette.color(palette.ColorRole.Highlight)
         scale = rect.width() / max(fit.needed, fit.context_window)
-        prompt_width = fit.prompt_tokens * scale
+        prompt_width = max(fit.prompt_tokens * scale, 2.0 if fit.prompt_tokens else 0.0)
         budget_width = fit.max_tokens * scale
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setClipRect(rect)

@@ -117,6 +117,15 @@ class FewShotEditor(QWidget):
         self.remove_button = QPushButton("Remove", self)
         self.remove_button.setToolTip("Remove the selected examples.")
         self.remove_button.setAccessibleName("Remove selected examples")
+        self.up_button = QPushButton("Move up", self)
+        self.up_button.setAccessibleName("Move example up")
+        self.up_button.setToolTip(
+            "Move the current example one place up. With a fixed order and fewer examples used "
+            "than written, the first ones are the ones used."
+        )
+        self.down_button = QPushButton("Move down", self)
+        self.down_button.setAccessibleName("Move example down")
+        self.down_button.setToolTip("Move the current example one place down.")
 
         self.k = QSpinBox(self)
         self.k.setRange(-1, 999)
@@ -142,6 +151,9 @@ class FewShotEditor(QWidget):
         buttons.setSpacing(8)
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
+        buttons.addSpacing(8)
+        buttons.addWidget(self.up_button)
+        buttons.addWidget(self.down_button)
         buttons.addStretch(1)
         settings = QHBoxLayout()
         settings.setSpacing(8)
@@ -169,6 +181,8 @@ class FewShotEditor(QWidget):
 
         self.add_button.clicked.connect(self.add_example)
         self.remove_button.clicked.connect(self.remove_selected)
+        self.up_button.clicked.connect(lambda: self.move_current(-1))
+        self.down_button.clicked.connect(lambda: self.move_current(1))
         for signal in (
             self.model.dataChanged, self.model.rowsInserted, self.model.rowsRemoved,
             self.model.rowsMoved, self.model.modelReset,
@@ -241,6 +255,15 @@ class FewShotEditor(QWidget):
             rows = [self.table.currentIndex().row()]
         for row in rows:
             self.model.removeRows(row, 1)
+
+    def move_current(self, delta: int) -> None:
+        """Move the current example ``delta`` places, keeping it current."""
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return
+        to = index.row() + delta
+        if self.model.move(index.row(), to):
+            self.table.setCurrentIndex(self.model.index(to, index.column()))
 
     def _fit_table(self, *_args: object) -> None:
         """As tall as its rows (at least two, at most ~10 lines), so the section does not

@@ -247,7 +247,10 @@ class PreviewPanel(QWidget):
         self._schedule()
 
     def set_raw_prompt_function(self, function: RawPromptFunction | None) -> None:
-        """How the selected backend turns messages into its raw prompt (None: not a local model)."""
+        """How the selected backend turns messages into its raw prompt (None: not a local model).
+
+        It is called on the preview's worker thread, so it must not touch Qt objects.
+        """
         self._raw_prompt = function
         self._shown_raw = ()
         self._schedule()
@@ -416,8 +419,11 @@ class PreviewPanel(QWidget):
     # --- view state -------------------------------------------------------------------------
 
     def _tab_changed(self, _index: int) -> None:
-        if self.tabs.currentWidget() is self.tokens_page and self._template is not None:
-            self.refresh()
+        if self.tabs.currentWidget() is self.tokens_page:
+            if self._template is not None:
+                self.refresh()
+        else:
+            self._token_chars = TOKEN_VIEW_CHARS  # "Show all" lasts while the tab is open
 
     def _show_all_tokens(self) -> None:
         self._token_chars = 1 << 62

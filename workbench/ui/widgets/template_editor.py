@@ -291,8 +291,7 @@ class TemplateEditor(QWidget):
         elif editor is self.few_shot.format:
             self.examples_section.set_expanded(True)
         message = error.reason + (f" — {error.hint}" if error.hint else "")
-        editor.set_error(error.line, error.column, message)
-        self.scroll_area.ensureWidgetVisible(editor)
+        editor.set_error(error.line, error.column, message)  # no scrolling away from the typing
         return True
 
     # --- techniques ---------------------------------------------------------------------------
