@@ -386,6 +386,7 @@ def _http_date(seconds_from_now: float) -> str:
 
 OPENAI_SCENARIOS: dict[str, Scenario] = {
     "ok": ok,
+    "redirect": lambda ex: ex.send(301, b"", headers={"Location": "https://example.test/v1"}),
     "429-then-ok": _then_ok(429, lambda: {"Retry-After": "1"}),
     "429-date-then-ok": _then_ok(429, lambda: {"Retry-After": _http_date(2)}),
     "429-long": _always(429, "slow down", {"Retry-After": "3600"}),

@@ -244,6 +244,21 @@ def test_connection_refused_names_the_url() -> None:
     )
 
 
+def test_a_redirect_names_the_new_address(fault: ScriptedServer) -> None:
+    _, result = run(fault.url("redirect"))
+    assert result.error_kind == "BackendError"
+    assert "redirects (HTTP 301) to https://example.test/v1" in (result.error or "")
+
+
+def test_an_invalid_url_is_a_clear_error() -> None:
+    with pytest.raises(ValidationError, match="Invalid IPv6 URL"):
+        OpenAICompatOptions(base_url="http://[::1/v1")
+    client = HttpClient(HttpOptions(), ErrorContext("test", "http://a"))
+    with pytest.raises(ConnectError, match="is not a valid URL"):
+        client.request_json("GET", "http://a\x01b/v1/models")
+    client.close()
+
+
 def test_tls_failure_is_reported_as_such(fault: ScriptedServer) -> None:
     url = fault.url("ok").replace("http://", "https://")
     _, result = run(url)

@@ -600,7 +600,12 @@ class HttpClient:
         while True:
             if exchange.cancel.cancelled:
                 raise RunCancelled
-            request = self._client.build_request(method, url, headers=headers, json=json_body)
+            try:
+                request = self._client.build_request(method, url, headers=headers, json=json_body)
+            except httpx.InvalidURL as err:
+                raise ConnectError(
+                    f"'{url}' is not a valid URL: {err}", hint="check the base URL"
+                ) from None
             try:
                 with exchange.active():
                     response = self._client.send(request, stream=True)
@@ -615,8 +620,15 @@ class HttpClient:
                 error = failure
                 delay, retry_after = self._backoff(attempt), None
             else:
-                if response.status_code < 400:
+                if response.status_code < 300:
                     return response
+                if response.status_code < 400:
+                    response.close()
+                    target = response.headers.get("location", "another address")
+                    raise BackendError(
+                        f"{url} redirects (HTTP {response.status_code}) to {target}",
+                        hint="use the new address as the base URL",
+                    )
                 body = self._error_body(response, exchange)
                 error = status_error(response.status_code, body, url, ctx)
                 if not _retryable_status(response.status_code):
