@@ -12,6 +12,7 @@ import itertools
 import json
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -152,6 +153,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: ScriptedServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # clients resetting is the point
+            super().handle_error(request, client_address)
 
 
 class ScriptedServer:
