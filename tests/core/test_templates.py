@@ -70,7 +70,7 @@ def test_syntax_errors_give_line_and_column(source: str, line: int, column: int)
     with pytest.raises(TemplateError) as info:
         render_text(source, {"name": "n", "x": "1", "a": "1"}, "messages[0] (user)")
     assert (info.value.line, info.value.column) == (line, column), str(info.value)
-    assert str(info.value).startswith(f"messages[0] (user):line {line}, column {column}: ")
+    assert str(info.value).startswith(f"messages[0] (user), line {line}, column {column}: ")
 
 
 def test_discovery_finds_variables_in_loops_and_conditionals() -> None:

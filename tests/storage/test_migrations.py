@@ -11,13 +11,16 @@ import pytest
 
 from tests.storage.factories import completion_result, make_result, make_spec, make_template
 from workbench.core.experiments import AssertionSpec
+from workbench.core.models import RunResult
 from workbench.core.template_files import dumps
 from workbench.storage import migrations
 from workbench.storage.db import Database, StorageError
+from workbench.storage.ids import new_id, now_iso
 from workbench.storage.library import Library
 from workbench.storage.library_records import content_hash
 from workbench.storage.migrations import MIGRATIONS, Migration, NewerDatabaseError
 from workbench.storage.repositories import EvaluationRecord, RunRef, Store
+from workbench.storage.repositories import runs as runs_module
 
 NAMES = [m.name for m in MIGRATIONS]
 
@@ -76,17 +79,40 @@ def test_connections_enforce_foreign_keys(tmp_path: Path) -> None:
     db.close()
 
 
+_ORIGIN_COLUMNS = ("template_key", "template_version", "variables_json")
+
+
+def _add_run(db: Database, stage: int, result: RunResult, ref: RunRef | None = None) -> str:
+    """Insert a run as the app at schema ``stage`` did: without the columns added after it."""
+    ref = ref or RunRef()
+    if stage >= NAMES.index("0005_run_origin"):
+        return Store(db).runs.add(result, ref)
+    columns = [c.strip() for c in runs_module._INSERT.split("(", 1)[1].split(")", 1)[0].split(",")]
+    kept = [i for i, c in enumerate(columns) if c not in _ORIGIN_COLUMNS]
+    run_id = new_id()
+    row = runs_module._row(run_id, now_iso(), result, ref)
+    with db.transaction() as conn:
+        conn.execute(
+            f"INSERT INTO runs ({', '.join(columns[i] for i in kept)})"
+            f" VALUES ({', '.join('?' for _ in kept)})",
+            [row[i] for i in kept],
+        )
+    return run_id
+
+
 def _fill(db: Database, stage: int) -> dict[str, str]:
     """Write what an app at schema ``stage`` (index into MIGRATIONS) could have written."""
     store = Store(db)
     made: dict[str, str] = {}
     experiment = store.experiments.create(make_spec())
     made["experiment"] = experiment.id
-    made["run"] = store.runs.add(
+    made["run"] = _add_run(
+        db,
+        stage,
         make_result("Which river flows through Vienna?", "The Danube."),
         RunRef(experiment.id, experiment.variant_ids[0], experiment.test_ids[0], 1),
     )
-    made["completion"] = store.runs.add(completion_result())
+    made["completion"] = _add_run(db, stage, completion_result())
     if stage >= 1:
         store.ratings.rate(made["run"], thumbs=1, stars=4, comment="good")
         store.evaluations.record(
@@ -107,6 +133,12 @@ def _fill(db: Database, stage: int) -> dict[str, str]:
                 " 'save', ?, ?)",
                 (content_hash(text), text),
             )
+            if stage >= NAMES.index("0004_full_text_search"):
+                conn.execute(
+                    "INSERT INTO library_fts (rowid, name, description, tags, body)"
+                    " SELECT seq, ?, ?, ?, ? FROM library_templates WHERE id = 'T1'",
+                    migrations.library_search_row(text),
+                )
     return made
 
 
@@ -118,14 +150,19 @@ def test_upgrade_from_each_earlier_schema_keeps_data(tmp_path: Path, stage: int)
     old = Database(path, upto=NAMES[stage])
     assert applied_names(path) == NAMES[: stage + 1]
     made = _fill(old, stage)
-    before = Store(old).runs.get(made["run"])
     old.close()
 
     db = Database(path)
     assert applied_names(path) == NAMES
     assert schema(path) == schema(fresh)
     store = Store(db)
-    assert store.runs.get(made["run"]) == before
+    run = store.runs.get(made["run"])
+    assert run.result == make_result("Which river flows through Vienna?", "The Danube.")
+    assert (run.ref.experiment_id, run.ref.repeat_index, run.ref.template_key) == (
+        made["experiment"],
+        1,
+        None,
+    )
     assert store.experiments.get(made["experiment"]).spec == make_spec()
     # Runs written before the search index existed are found through it.
     assert [r.id for r in store.runs.search("Danube")] == [made["run"]]

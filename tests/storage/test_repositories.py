@@ -268,3 +268,13 @@ def test_writer_thread_commits_in_order(store: Store) -> None:
     assert [r.id for r in store.runs.recent(20)] == ids[::-1]
     with pytest.raises(RuntimeError, match="closed"):
         writer.submit(lambda s: None)
+
+
+def test_a_run_remembers_its_template_version_and_values(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "origin.db") as store:
+        ref = RunRef(
+            template_key="support/triage", template_version=7, variables={"ticket": "ü\n{{x}}"}
+        )
+        run_id = store.runs.add(make_result("q", "a"), ref)
+        stored = store.runs.get(run_id)
+    assert stored.ref == ref

@@ -141,7 +141,7 @@ def test_render_errors_are_shown_in_place_and_cleared(qtbot: QtBot, panel: Previ
     error = failed.args[0]
     assert isinstance(error, MissingVariableError) and error.name == "ticket"
     assert panel.error_label.isVisible()
-    assert panel.error_label.text().startswith("messages[1] (user):line 3: variable 'ticket'")
+    assert panel.error_label.text().startswith("messages[1] (user), line 3: variable 'ticket'")
     assert "last one that rendered" in panel.error_label.text()
     assert not panel.messages_view.isEnabled()
     screenshot(panel, "preview_render_error")

@@ -36,7 +36,7 @@ class TemplateError(KnownError):
         self.column = column
         where = source
         if line is not None:
-            where += f"{':' if where else ''}line {line}"
+            where += f"{', ' if where else ''}line {line}"
             if column is not None:
                 where += f", column {column}"
         super().__init__(f"{where}: {message}" if where else message, hint=hint)

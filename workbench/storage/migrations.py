@@ -219,6 +219,13 @@ CREATE VIRTUAL TABLE library_fts USING fts5(
 """
 
 
+_RUN_ORIGIN = """
+ALTER TABLE runs ADD COLUMN template_key TEXT;
+ALTER TABLE runs ADD COLUMN template_version INTEGER;
+ALTER TABLE runs ADD COLUMN variables_json TEXT;
+"""
+
+
 def library_search_row(text: str) -> tuple[str, str, str, str]:
     """``(name, description, tags, body)`` indexed for a template version's file text."""
     try:
@@ -265,6 +272,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0002_ratings_and_evaluations", _RATINGS_AND_EVALUATIONS),
     Migration("0003_prompt_library", _PROMPT_LIBRARY),
     Migration("0004_full_text_search", _FULL_TEXT_SEARCH, _index_existing_library),
+    Migration("0005_run_origin", _RUN_ORIGIN),
 )
 
 _TRACKING = (

@@ -7,9 +7,10 @@ timings and cost as columns, so history lists and searches never parse JSON.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 from workbench.core.errors import KnownError
@@ -24,12 +25,17 @@ PREVIEW_CHARS = 200
 
 @dataclass(frozen=True)
 class RunRef:
-    """Where a run belongs: its experiment cell and repeat (all optional for ad-hoc runs)."""
+    """Where a run belongs (its experiment cell and repeat) and what it came from (template
+    version and variable values); all optional for ad-hoc runs."""
 
     experiment_id: str | None = None
     variant_id: str | None = None
     test_case_id: str | None = None
     repeat_index: int = 0
+    # What the run came from, so opening it restores the template version and its values.
+    template_key: str | None = None
+    template_version: int | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,8 +102,8 @@ _INSERT = (
     "INSERT INTO runs (id, created_at, experiment_id, variant_id, test_case_id, repeat_index,"
     " status, backend, model, seed, request_json, prompt_text, preview, raw_prompt, response,"
     " finish_reason, input_tokens, output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost,"
-    " error, error_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    " ?, ?, ?)"
+    " error, error_kind, template_key, template_version, variables_json) VALUES (?, ?, ?, ?, ?, ?,"
+    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -129,6 +135,9 @@ def _row(run_id: str, created_at: str, result: RunResult, ref: RunRef) -> tuple[
         result.cost,
         result.error,
         result.error_kind,
+        ref.template_key,
+        ref.template_version,
+        json.dumps(dict(ref.variables), ensure_ascii=False) if ref.variables else None,
     )
 
 
@@ -162,8 +171,8 @@ class RunRepository:
             .execute(
                 "SELECT id, created_at, experiment_id, variant_id, test_case_id, repeat_index,"
                 " status, request_json, raw_prompt, response, finish_reason, input_tokens,"
-                " output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost, error, error_kind"
-                " FROM runs WHERE id = ?",
+                " output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost, error, error_kind,"
+                " template_key, template_version, variables_json FROM runs WHERE id = ?",
                 (run_id,),
             )
             .fetchone()
@@ -181,7 +190,16 @@ class RunRepository:
             error=row[18],
             error_kind=row[19],
         )
-        return StoredRun(row[0], row[1], RunRef(row[2], row[3], row[4], row[5]), row[6], result)
+        ref = RunRef(
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            template_key=row[20],
+            template_version=row[21],
+            variables=json.loads(row[22]) if row[22] else {},
+        )
+        return StoredRun(row[0], row[1], ref, row[6], result)
 
     def get_many(self, run_ids: Iterable[str]) -> list[StoredRun]:
         return [self.get(run_id) for run_id in run_ids]
