@@ -466,8 +466,9 @@ class StreamResponse:
                 hint="check the base URL points at the API",
             )
         decoder = SSEDecoder(self.url)
+        feed = decoder.feed
         for chunk in self._chunks():
-            yield from decoder.feed(chunk)
+            yield from feed(chunk)
         yield from decoder.close()
 
     def json(self) -> Any:
@@ -481,21 +482,17 @@ class StreamResponse:
         encoded = response.headers.get("content-encoding", "identity") != "identity"
         chunks = response.iter_bytes() if encoded else response.iter_raw()
         exchange = self._exchange
-        while True:  # runs once per HTTP chunk: often once per token
-            try:
-                chunk = next(chunks, None)
-            except (RunCancelled, _DeadlineExceeded, httpx.TransportError) as exc:
-                raise self._client._failure(exc, exchange, self.url, self.received) from None
-            except httpx.DecodingError as exc:
-                raise ProtocolError(
-                    f"the response from {self.url} could not be read: {exc}"
-                ) from None
-            if chunk is None:
-                return
-            self.received += len(chunk)
-            if exchange.cancel.cancelled:
-                raise RunCancelled
-            yield chunk
+        cancel = exchange.cancel
+        try:
+            for chunk in chunks:  # once per HTTP chunk: often once per token
+                self.received += len(chunk)
+                if cancel.cancelled:
+                    raise RunCancelled
+                yield chunk
+        except (RunCancelled, _DeadlineExceeded, httpx.TransportError) as exc:
+            raise self._client._failure(exc, exchange, self.url, self.received) from None
+        except httpx.DecodingError as exc:
+            raise ProtocolError(f"the response from {self.url} could not be read: {exc}") from None
 
 
 def parse_json(body: bytes, url: str) -> Any:
