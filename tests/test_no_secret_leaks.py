@@ -105,6 +105,7 @@ def test_a_planted_key_is_found_nowhere(
         "stderr": captured.err,
         "errors": "\n".join(errors),
     }
+    assert "'authorization': '[redacted]'" in caplog.text.lower()  # headers are logged, masked
     files = [p for root in (workbench_home, tmp_path) for p in root.rglob("*") if p.is_file()]
     assert any(p.suffix == ".sqlite3" for p in files) and (workbench_home / "config").is_dir()
     for key in (openai_key, anthropic_key):

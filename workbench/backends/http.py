@@ -142,7 +142,6 @@ class _Exchange:
 
     def __init__(self, cancel: CancelToken, total_timeout: float) -> None:
         self.cancel = cancel
-        self.total_timeout = total_timeout
         self.deadline = time.monotonic() + total_timeout
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
@@ -603,6 +602,13 @@ class HttpClient:
                 raise ConnectError(
                     f"'{url}' is not a valid URL: {err}", hint="check the base URL"
                 ) from None
+            log.debug(
+                "%s %s (attempt %d) headers %s",
+                method,
+                url,
+                attempt + 1,
+                safe_headers(request.headers),
+            )
             try:
                 with exchange.active():
                     response = self._client.send(request, stream=True)
