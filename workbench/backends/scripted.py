@@ -135,7 +135,7 @@ class ScriptedBackend(Backend):
                 timings=Timings(
                     ttft_s=None if first is None else first - start, total_s=now - start
                 ),
-                **extra,  # type: ignore[arg-type]
+                **extra,
             )
 
         for step in self.options.script:
