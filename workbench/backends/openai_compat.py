@@ -162,6 +162,7 @@ class OpenAICompatBackend(Backend):
             credentials.KeyRef(self.options.api_key_name, self.options.api_key_env), api_key
         )
         self._server_version = ""
+        self._only_model = ""
         self._http = HttpClient(
             self.options,
             ErrorContext(
@@ -227,11 +228,12 @@ class OpenAICompatBackend(Backend):
         return run_stream(self.id, request, cancel, lambda: self._prepare(request), exchange)
 
     def _model(self, request: RunRequest) -> str:
-        model = request.model or self.options.default_model
+        model = request.model or self.options.default_model or self._only_model
         if model:
             return model
         ids = [m.id for m in self.list_models()]
         if len(ids) == 1:
+            self._only_model = ids[0]  # asked once per backend instance, not per run
             return ids[0]
         offered = ", ".join(ids[:10]) or "none"
         raise KnownError(
