@@ -29,6 +29,8 @@ def run_one(name: str, path: Path) -> bool:
         print(f"cannot load {path}", file=sys.stderr)
         return False
     module = importlib.util.module_from_spec(spec)
+    # Registered first, as ``import`` does: dataclasses look their module up while it executes.
+    sys.modules[spec.name] = module
     print(f"== {name} ({path.name}) ==", flush=True)
     started = time.perf_counter()
     try:

@@ -50,3 +50,19 @@ def test_run_one_calls_main_and_reports_failures(
     assert runner.run_one("bad", bad) is False
     captured = capsys.readouterr()
     assert "== bad: FAILED ==" in captured.out and "broken bench" in captured.err
+
+
+def test_a_benchmark_may_define_dataclasses(tmp_path: Path) -> None:
+    """A dataclass with postponed annotations looks its module up while the module executes."""
+    bench = tmp_path / "bench_dc.py"
+    bench.write_text(
+        "from __future__ import annotations\n"
+        "from dataclasses import dataclass\n"
+        "@dataclass\n"
+        "class Figure:\n"
+        "    name: str\n"
+        "def main() -> None:\n"
+        "    print(Figure('ok').name)\n",
+        encoding="utf-8",
+    )
+    assert load_runner().run_one("dc", bench)
