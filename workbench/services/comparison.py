@@ -1,0 +1,136 @@
+"""Comparisons as experiments: save one, find it again to resume, reopen it with every output,
+and summarise its stability and human preferences per variant.
+
+A comparison (N columns) and a sweep (a grid of settings) are both an ``ExperimentSpec``: the
+columns or grid points are its variants. Runs point at their cell through ``RunRef``, so
+reopening groups the stored runs back into cells by position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from workbench.core.errors import KnownError
+from workbench.core.experiments import ExperimentSpec
+from workbench.core.grid import CellKey, cell_count
+from workbench.core.preferences import Judgement, Score, VariantPreference, summarize
+from workbench.core.stability import Stability, stability
+from workbench.storage.repositories import Store, StoredExperiment, StoredRun
+
+
+def save_comparison(store: Store, spec: ExperimentSpec) -> StoredExperiment:
+    """Save ``spec`` as a new experiment."""
+    return store.experiments.create(spec)
+
+
+def find_experiment(store: Store, ref: str) -> StoredExperiment:
+    """An experiment by id, else by name (the most recently changed of that name)."""
+    from workbench.storage.db import NotFoundError
+
+    try:
+        return store.experiments.get(ref)
+    except NotFoundError:
+        pass
+    for summary in store.experiments.summaries():
+        if summary.name == ref:
+            return store.experiments.get(summary.id)
+    raise KnownError(
+        f"no experiment with id or name '{ref}'",
+        hint="'workbench history' lists runs; a sweep file path runs a new sweep",
+    )
+
+
+def saved_or_new(store: Store, spec: ExperimentSpec) -> tuple[StoredExperiment, bool]:
+    """The stored experiment with exactly this spec (to resume it), else a new one.
+    Returns ``(experiment, created)``."""
+    for summary in store.experiments.summaries():
+        if summary.name == spec.name:
+            stored = store.experiments.get(summary.id)
+            if stored.spec == spec:
+                return stored, False
+    return store.experiments.create(spec), True
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A reopened experiment: its spec and ids, and its runs grouped by cell (oldest first)."""
+
+    experiment: StoredExperiment
+    runs: dict[CellKey, list[StoredRun]]
+
+    @property
+    def spec(self) -> ExperimentSpec:
+        return self.experiment.spec
+
+    def latest(self, key: CellKey) -> StoredRun | None:
+        """The newest run of a cell (what a reopened column shows)."""
+        runs = self.runs.get(key)
+        return runs[-1] if runs else None
+
+    def outputs(self, variant: int, test: int | None = None) -> list[str]:
+        """The latest successful output of every repeat of one (variant, test) cell."""
+        texts = []
+        for repeat in range(self.spec.repeats):
+            run = self._latest_ok(CellKey(variant, test, repeat))
+            if run is not None:
+                texts.append(run.result.text)
+        return texts
+
+    def _latest_ok(self, key: CellKey) -> StoredRun | None:
+        ok = [r for r in self.runs.get(key, []) if r.status == "ok"]
+        return ok[-1] if ok else None
+
+    def stability(self, variant: int, test: int | None = None) -> Stability:
+        """Agreement of a cell's repeats; votes on the template's answer pattern when it has
+        one."""
+        pattern = self.spec.variants[variant].template.answer_pattern or None
+        return stability(self.outputs(variant, test), pattern)
+
+    @property
+    def complete(self) -> bool:
+        return sum(1 for k in self.runs if self._latest_ok(k)) == cell_count(self.spec)
+
+
+def open_comparison(store: Store, experiment_id: str) -> Comparison:
+    """An experiment with all its runs, grouped by cell."""
+    experiment = store.experiments.get(experiment_id)
+    variants = {vid: i for i, vid in enumerate(experiment.variant_ids)}
+    tests = {tid: i for i, tid in enumerate(experiment.test_ids)}
+    runs: dict[CellKey, list[StoredRun]] = {}
+    for run in store.runs.for_experiment(experiment_id):
+        ref = run.ref
+        if ref.variant_id not in variants or (
+            ref.test_case_id is not None and ref.test_case_id not in tests
+        ):
+            continue  # a run of a variant or test since deleted
+        test = None if ref.test_case_id is None else tests[ref.test_case_id]
+        key = CellKey(variants[ref.variant_id], test, ref.repeat_index)
+        runs.setdefault(key, []).append(run)
+    return Comparison(experiment, runs)
+
+
+def preference_summary(
+    store: Store, comparison: Comparison, *, labels: Sequence[str] | None = None
+) -> list[VariantPreference]:
+    """Per-variant A/B win rates (Wilson 95%), thumbs and stars from the store's ratings of the
+    comparison's runs. Variants are named by ``labels`` (default: their labels, else v0, v1…)."""
+    names = (
+        list(labels)
+        if labels is not None
+        else [v.label or f"v{i}" for i, v in enumerate(comparison.spec.variants)]
+    )
+    variant_of = {
+        run.id: names[key.variant] for key, runs in comparison.runs.items() for run in runs
+    }
+    judgements = [
+        Judgement(variant_of[p.run_a], variant_of[p.run_b], p.choice)
+        for p in store.ratings.preferences(comparison.experiment.id)
+        if p.run_a in variant_of and p.run_b in variant_of
+    ]
+    scores = []
+    for run_id, variant in variant_of.items():
+        rating = store.ratings.get(run_id)
+        if rating is not None:
+            scores.append(Score(variant, rating.thumbs, rating.stars))
+    return summarize(judgements, scores, variants=names)

@@ -1,0 +1,390 @@
+"""Running a comparison or sweep: every cell through ``Runner.execute``, in parallel per backend,
+with progress, time left, cancellation and resume.
+
+Each backend gets its own worker threads, as many as its ``concurrency`` option allows, pulling
+from its own queue, so a local model's cells queue one at a time while a remote server's run in
+parallel, and a slow backend never holds up a fast one's threads. The backend's shared limiter
+(``Runner.limits``) still has the last word, so GUI runs on the same backend count too.
+
+Every finished cell is committed (``RunRef`` with experiment, variant, test case and repeat)
+before it is reported; a sweep restarted on the same experiment skips the cells the store already
+holds as ``ok`` (``completed_cells``), so a killed sweep resumes without re-running anything.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from workbench.backends.base import CancelToken, StreamEvent
+from workbench.core.errors import KnownError
+from workbench.core.experiments import ExperimentSpec
+from workbench.core.grid import (
+    CellKey,
+    Estimate,
+    PlannedCell,
+    PromptCount,
+    TableCounter,
+    estimate,
+    expand,
+)
+from workbench.core.models import RunRequest, RunResult
+from workbench.services.runner import Runner, build_request
+from workbench.storage.repositories import RunRef, Store, StoredExperiment
+from workbench.storage.repositories.runs import status_of
+
+CellStatus = Literal["ok", "error", "cancelled"]
+#: The most worker threads a sweep starts, whatever the backends allow.
+MAX_WORKERS = 64
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """How one cell ended in this run. ``result`` is None for a cell cancelled before it started
+    or one that could not be rendered (``error`` says why)."""
+
+    key: CellKey
+    status: CellStatus
+    run_id: str | None
+    result: RunResult | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """``done`` of ``total`` cells of this run have ended; ``eta_s`` is the time left at the pace
+    so far (None until a cell ends)."""
+
+    done: int
+    total: int
+    failed: int
+    cancelled: int
+    elapsed_s: float
+    eta_s: float | None
+    last: CellOutcome | None
+
+
+@dataclass
+class SweepReport:
+    experiment_id: str | None
+    outcomes: list[CellOutcome]
+    skipped: list[CellKey]  # done by an earlier run of the same experiment
+    wall_s: float
+    cancelled: bool
+
+    def by_key(self) -> dict[CellKey, CellOutcome]:
+        return {o.key: o for o in self.outcomes}
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = {"ok": 0, "error": 0, "cancelled": 0}
+        for o in self.outcomes:
+            out[o.status] += 1
+        return out
+
+
+ProgressSink = Callable[[Progress], None]
+CellEventSink = Callable[[CellKey, StreamEvent], None]
+
+
+class BackendCounter(TableCounter):
+    """Counts with the backend itself where it can say exactly what the model reads (a local
+    model's chat template and tokenizer, via ``preview``), else like ``TableCounter``."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    def count(self, request: RunRequest) -> PromptCount:
+        backend = self.runner.backend(request.backend)
+        preview = getattr(backend, "preview", None)
+        if preview is None:
+            return super().count(request)
+        prepared = preview(request)
+        return PromptCount(
+            len(prepared.tokens),
+            True,
+            f"{backend.display_name}: the model's own tokenizer and chat template",
+        )
+
+    def context_window(self, request: RunRequest) -> int | None:
+        window = super().context_window(request)
+        backend = self.runner.backend(request.backend)
+        if window is not None or getattr(backend, "preview", None) is None:
+            return window
+        # A local backend lists its models without a network call; their window is its n_ctx.
+        models = backend.list_models()
+        match = [m.context_window for m in models if m.id == request.model]
+        windows = match or list({m.context_window for m in models})
+        return windows[0] if len(windows) == 1 else None
+
+
+def plan(spec: ExperimentSpec) -> list[PlannedCell]:
+    """Every cell with its rendered request; a cell that cannot render carries the error."""
+    rendered: dict[tuple[int, int | None], PlannedCell] = {}
+    out = []
+    for cell in expand(spec):
+        pair = (cell.key.variant, cell.key.test)
+        first = rendered.get(pair)
+        if first is None:
+            v = cell.variant
+            try:
+                request = build_request(
+                    v.template, cell.values, backend=v.backend, model=v.model, params=v.params
+                )
+                first = PlannedCell(cell, request)
+            except KnownError as err:
+                first = PlannedCell(cell, None, str(err))
+            rendered[pair] = first
+        out.append(PlannedCell(cell, first.request, first.error))
+    return out
+
+
+def completed_keys(store: Store, experiment: StoredExperiment) -> set[CellKey]:
+    """The cells of ``experiment`` the store holds a successful run for."""
+    variants = {vid: i for i, vid in enumerate(experiment.variant_ids)}
+    tests = {tid: i for i, tid in enumerate(experiment.test_ids)}
+    keys = set()
+    for variant_id, test_id, repeat in store.runs.completed_cells(experiment.id):
+        if variant_id not in variants or (test_id is not None and test_id not in tests):
+            continue
+        keys.add(CellKey(variants[variant_id], None if test_id is None else tests[test_id], repeat))
+    return keys
+
+
+def _template_version(version: str | None) -> int | None:
+    return int(version) if version is not None and version.isdigit() else None
+
+
+class SweepHandle:
+    """A running sweep: cancel one cell or all of them, wait for the report."""
+
+    def __init__(self, total: int, skipped: list[CellKey], experiment_id: str | None) -> None:
+        self.tokens: dict[CellKey, CancelToken] = {}
+        self._lock = threading.Lock()
+        self._outcomes: list[CellOutcome] = []
+        self._finished = threading.Event()
+        self._cancel_all = threading.Event()
+        self._bug: BaseException | None = None
+        self._started = time.perf_counter()
+        self._total = total
+        self._skipped = skipped
+        self._experiment_id = experiment_id
+        self._wall: float | None = None
+
+    # --- control --------------------------------------------------------------------------------
+
+    def cancel(self, key: CellKey) -> None:
+        """Cancel one cell: a running one stops streaming, a queued one never starts."""
+        token = self.tokens.get(key)
+        if token is not None:
+            token.cancel()
+
+    def cancel_all(self) -> None:
+        self._cancel_all.set()
+        for token in self.tokens.values():
+            token.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel_all.is_set()
+
+    @property
+    def done(self) -> bool:
+        return self._finished.is_set()
+
+    def wait(self, timeout: float | None = None) -> SweepReport:
+        """The report once every cell has ended; ``TimeoutError`` if not within ``timeout``.
+        A bug in a worker (not a failed run) is raised here."""
+        if not self._finished.wait(timeout):
+            raise TimeoutError("the sweep is still running")
+        if self._bug is not None:
+            raise self._bug
+        with self._lock:
+            outcomes = sorted(self._outcomes, key=lambda o: o.key)
+        return SweepReport(
+            self._experiment_id,
+            outcomes,
+            list(self._skipped),
+            self._wall if self._wall is not None else 0.0,
+            self.cancelled,
+        )
+
+    # --- bookkeeping (worker threads) -------------------------------------------------------------
+
+    def _record(self, outcome: CellOutcome) -> Progress:
+        with self._lock:
+            self._outcomes.append(outcome)
+            done = len(self._outcomes)
+            failed = sum(1 for o in self._outcomes if o.status == "error")
+            cancelled = sum(1 for o in self._outcomes if o.status == "cancelled")
+        elapsed = time.perf_counter() - self._started
+        eta = elapsed / done * (self._total - done) if done else None
+        return Progress(done, self._total, failed, cancelled, elapsed, eta, outcome)
+
+    def _bug_in_worker(self, err: BaseException) -> None:
+        with self._lock:
+            self._bug = self._bug or err
+        self.cancel_all()
+
+    def _finish(self) -> None:
+        self._wall = time.perf_counter() - self._started
+        self._finished.set()
+
+
+@dataclass
+class _Lane:
+    """One backend's queue of cells and how many threads work it."""
+
+    workers: int
+    cells: queue.SimpleQueue[PlannedCell] = field(default_factory=queue.SimpleQueue)
+
+
+class GridRunner:
+    """Runs experiments cell by cell through a ``Runner`` (which persists through its writer)."""
+
+    def __init__(self, runner: Runner, store: Store | None = None) -> None:
+        self.runner = runner
+        self.store = store
+
+    def counter(self) -> BackendCounter:
+        return BackendCounter(self.runner)
+
+    def estimate(
+        self, experiment: StoredExperiment | ExperimentSpec, *, resume: bool = True
+    ) -> Estimate:
+        """The pre-run estimate of what ``start`` would run now (done cells skipped)."""
+        spec = experiment.spec if isinstance(experiment, StoredExperiment) else experiment
+        return estimate(plan(spec), self.counter(), skip=self._skip(experiment, resume))
+
+    def _skip(self, experiment: StoredExperiment | ExperimentSpec, resume: bool) -> set[CellKey]:
+        if not resume or self.store is None or not isinstance(experiment, StoredExperiment):
+            return set()
+        return completed_keys(self.store, experiment)
+
+    def start(
+        self,
+        experiment: StoredExperiment | ExperimentSpec,
+        *,
+        on_progress: ProgressSink | None = None,
+        on_event: CellEventSink | None = None,
+        resume: bool = True,
+        planned: Sequence[PlannedCell] | None = None,
+    ) -> SweepHandle:
+        """Start running every cell not already done; returns at once. Callbacks come from
+        worker threads. A stored experiment's runs carry its ids (and resume); a bare spec's
+        runs are stored unattached."""
+        stored = experiment if isinstance(experiment, StoredExperiment) else None
+        spec = stored.spec if stored is not None else experiment
+        assert isinstance(spec, ExperimentSpec)
+        cells = list(planned) if planned is not None else plan(spec)
+        skip = self._skip(experiment, resume)
+        todo = [c for c in cells if c.cell.key not in skip]
+        skipped = sorted(c.cell.key for c in cells if c.cell.key in skip)
+        handle = SweepHandle(len(todo), skipped, stored.id if stored else None)
+        handle.tokens = {c.cell.key: CancelToken() for c in todo}
+        lanes: dict[str, _Lane] = {}
+        for item in todo:
+            name = item.request.backend if item.request is not None else ""
+            lane = lanes.get(name)
+            if lane is None:
+                lane = lanes[name] = _Lane(self._workers_for(name))
+            lane.cells.put(item)
+        for name, lane in lanes.items():
+            lane.workers = min(lane.workers, sum(1 for c in todo if _lane_of(c) == name))
+        remaining = [sum(lane.workers for lane in lanes.values())]
+        if not remaining[0]:
+            handle._finish()
+            return handle
+        lock = threading.Lock()
+
+        def worker(lane: _Lane) -> None:
+            try:
+                self._work(lane, handle, stored, on_progress, on_event)
+            finally:
+                with lock:
+                    remaining[0] -= 1
+                    last = remaining[0] == 0
+                if last:
+                    handle._finish()
+
+        for name, lane in lanes.items():
+            for n in range(lane.workers):
+                threading.Thread(
+                    target=worker,
+                    args=(lane,),
+                    name=f"sweep-{name or 'unrendered'}-{n}",
+                    daemon=True,
+                ).start()
+        return handle
+
+    def run(self, experiment: StoredExperiment | ExperimentSpec, **kwargs: object) -> SweepReport:
+        """``start`` and wait for the report."""
+        return self.start(experiment, **kwargs).wait()  # type: ignore[arg-type]
+
+    def _workers_for(self, name: str) -> int:
+        if not name:
+            return 1
+        try:
+            concurrency = self.runner.backend(name).options.concurrency
+        except KnownError:
+            return 1  # each of its cells reports the error
+        return max(1, min(MAX_WORKERS, concurrency))
+
+    def _work(
+        self,
+        lane: _Lane,
+        handle: SweepHandle,
+        stored: StoredExperiment | None,
+        on_progress: ProgressSink | None,
+        on_event: CellEventSink | None,
+    ) -> None:
+        try:
+            while True:
+                try:
+                    item = lane.cells.get_nowait()
+                except queue.Empty:
+                    return
+                outcome = self._run_cell(item, handle, stored, on_event)
+                progress = handle._record(outcome)
+                if on_progress is not None:
+                    on_progress(progress)
+        except BaseException as err:  # a bug: stop the sweep, raise it from wait()
+            handle._bug_in_worker(err)
+
+    def _run_cell(
+        self,
+        item: PlannedCell,
+        handle: SweepHandle,
+        stored: StoredExperiment | None,
+        on_event: CellEventSink | None,
+    ) -> CellOutcome:
+        key = item.cell.key
+        if item.request is None:
+            return CellOutcome(key, "error", None, None, item.error)
+        token = handle.tokens[key]
+        if token.cancelled:
+            return CellOutcome(key, "cancelled", None, None)
+        variant = item.cell.variant
+        ref = RunRef(
+            experiment_id=stored.id if stored else None,
+            variant_id=stored.variant_ids[key.variant] if stored else None,
+            test_case_id=stored.test_ids[key.test] if stored and key.test is not None else None,
+            repeat_index=key.repeat,
+            template_version=_template_version(variant.template_version),
+            variables=item.cell.values,
+        )
+        sink = None if on_event is None else (lambda event: on_event(key, event))
+        try:
+            outcome = self.runner.execute(item.request, token, ref=ref, on_event=sink)
+        except KnownError as err:  # e.g. a backend that cannot be opened
+            return CellOutcome(key, "error", None, None, str(err))
+        result = outcome.result
+        return CellOutcome(key, status_of(result), outcome.run_id, result, result.error)
+
+
+def _lane_of(item: PlannedCell) -> str:
+    return item.request.backend if item.request is not None else ""
