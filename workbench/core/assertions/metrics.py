@@ -1,0 +1,120 @@
+"""Reference-based metrics: BLEU and chrF (sacrebleu), ROUGE-1/2/L/Lsum (rouge-score), Levenshtein
+distance and edit similarity.
+
+Each score is the library's own figure on the same inputs, scaled to [0, 1] (sacrebleu reports
+0–100). The reference is the value (a list gives several references for BLEU/chrF) or, when no
+value is given, the test's expected output. rouge-score's ``split_summaries=True`` needs nltk data
+that cannot be fetched here, so ROUGE-Lsum treats lines as sentences: put one sentence per line.
+Default thresholds: ``bleu`` 0.5 and ``rouge-n`` 0.75 (promptfoo's), ``chrf`` 0.5, ``rouge-1``,
+``rouge-2``, ``rouge-l``, ``rouge-lsum`` 0.75, ``edit-similarity`` 0.8, ``levenshtein`` distance
+at most 5 (promptfoo's).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from workbench.core.assertions.values import reference, text_value
+from workbench.core.evaluation import AssertionContext, Check, kind
+from workbench.core.experiments import AssertionSpec
+
+
+def _references(spec: AssertionSpec, ctx: AssertionContext) -> list[str]:
+    if isinstance(spec.value, list):
+        refs = [text_value(spec.model_copy(update={"value": v}), ctx) for v in spec.value]
+        return [r for r in refs if r.strip()] or [""]
+    return [reference(spec, ctx)]
+
+
+def bleu_score(hypothesis: str, references: list[str]) -> float:
+    """sacrebleu's sentence BLEU (13a tokenizer, exp smoothing), on a 0..1 scale."""
+    import sacrebleu
+
+    return float(sacrebleu.sentence_bleu(hypothesis, references).score) / 100.0
+
+
+def chrf_score(hypothesis: str, references: list[str]) -> float:
+    """sacrebleu's sentence chrF (character 6-grams, beta 2), on a 0..1 scale."""
+    import sacrebleu
+
+    return float(sacrebleu.sentence_chrf(hypothesis, references).score) / 100.0
+
+
+@lru_cache(maxsize=1)
+def _rouge() -> Any:
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=True)
+
+
+def rouge_scores(hypothesis: str, ref: str) -> dict[str, float]:
+    """rouge-score's F-measures (Porter stemmer): ``rouge1``, ``rouge2``, ``rougeL``,
+    ``rougeLsum`` (lines are sentences)."""
+    scores = _rouge().score(ref, hypothesis)
+    return {name: float(s.fmeasure) for name, s in scores.items()}
+
+
+def levenshtein_distance(a: str, b: str) -> int:
+    """Single-character insertions, deletions and substitutions turning ``a`` into ``b``."""
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def edit_similarity(a: str, b: str) -> float:
+    """1 - distance / length of the longer string (1.0 for two empty strings)."""
+    longest = max(len(a), len(b))
+    return 1.0 - levenshtein_distance(a, b) / longest if longest else 1.0
+
+
+@kind("bleu", "sentence BLEU against the reference(s) (sacrebleu)", default_threshold=0.5)
+def bleu(spec: AssertionSpec, ctx: AssertionContext) -> Check:
+    score = bleu_score(ctx.output, _references(spec, ctx))
+    return Check(None, score, f"BLEU {score:.3f}")
+
+
+@kind("chrf", "sentence chrF against the reference(s) (sacrebleu)", default_threshold=0.5)
+def chrf(spec: AssertionSpec, ctx: AssertionContext) -> Check:
+    score = chrf_score(ctx.output, _references(spec, ctx))
+    return Check(None, score, f"chrF {score:.3f}")
+
+
+def _rouge_kind(name: str, key: str, label: str) -> None:
+    def check(spec: AssertionSpec, ctx: AssertionContext) -> Check:
+        scores = rouge_scores(ctx.output, reference(spec, ctx))
+        return Check(None, scores[key], f"{label} F1 {scores[key]:.3f}", details=scores)
+
+    kind(name, f"{label} F-measure against the reference (rouge-score)",
+         default_threshold=0.75)(check)
+
+
+_rouge_kind("rouge-n", "rouge1", "ROUGE-1")  # promptfoo's name; n = 1, as its default
+_rouge_kind("rouge-1", "rouge1", "ROUGE-1")
+_rouge_kind("rouge-2", "rouge2", "ROUGE-2")
+_rouge_kind("rouge-l", "rougeL", "ROUGE-L")
+_rouge_kind("rouge-lsum", "rougeLsum", "ROUGE-Lsum")
+
+
+@kind("levenshtein", "edit distance to the reference is at most the threshold",
+      direction="at-most", default_threshold=5)
+def levenshtein(spec: AssertionSpec, ctx: AssertionContext) -> Check:
+    ref = reference(spec, ctx)
+    distance = levenshtein_distance(ctx.output, ref)
+    longest = max(len(ctx.output), len(ref))
+    score = 1.0 - distance / longest if longest else 1.0
+    return Check(None, score, f"edit distance {distance}", value=float(distance))
+
+
+@kind("edit-similarity", "1 - edit distance / longer length, against the reference",
+      default_threshold=0.8)
+def edit_similarity_kind(spec: AssertionSpec, ctx: AssertionContext) -> Check:
+    score = edit_similarity(ctx.output, reference(spec, ctx))
+    return Check(None, score, f"edit similarity {score:.3f}")

@@ -1,0 +1,336 @@
+"""The assertion protocol: one output in, one ``Outcome`` out (pass | fail | error).
+
+How to use it (the evaluation run, the CLI and the scorecard go through these three calls)::
+
+    from workbench.core.evaluation import AssertionContext, evaluate, combine
+
+    ctx = AssertionContext(output=result.text, test=case, result=result, prompt=prompt_text,
+                           python=PythonEvaluator(), judge=Judge(runner, backend="llamacpp"))
+    outcomes = evaluate(case.assertions, ctx)      # one Outcome per AssertionSpec, same order
+    verdict = combine(outcomes)                    # the cell: status, weighted score, counts
+
+Semantics (promptfoo's where promptfoo has them):
+
+- ``AssertionSpec.type`` is a registered name (``registry()``); a ``not-`` prefix negates it, as
+  does ``negate=True`` (both together cancel out). ``javascript`` is NOT supported: there is no
+  JavaScript runtime here; use ``python`` (an expression run in a restricted child process).
+- Each kind returns a ``Check``: ``passed`` (or ``None`` when a threshold decides), a ``score`` in
+  [0, 1] and, for measured quantities (latency ms, cost $, edit distance), a ``value``.
+  ``threshold`` is applied once, here: kinds that measure *down* (``latency``, ``cost``,
+  ``levenshtein``, ``prompt-injection`` risk) pass when ``value <= threshold``; all
+  others pass when ``score >= threshold`` (a threshold on a boolean kind with a partial score, e.g.
+  ``contains-all``, turns it into "at least this share"). A kind's default threshold applies when
+  the spec has none (``bleu`` 0.5, ``rouge-n`` 0.75, ``similar`` 0.75, promptfoo's defaults).
+- Negation flips pass and fail and turns a score ``s`` into ``1 - s``. It never touches ``error``.
+- ``error`` means the output could not be judged: the backend failed or was cancelled (every
+  assertion on such a run is an error), the assertion is misconfigured, or it could not be
+  computed (no judge chosen, optional extra missing, evaluator timed out). An error is NEVER a fail:
+  ``combine`` counts it apart, and a cell with an error and no failure is ``error``, not ``fail``.
+- ``weight`` scales an assertion in the cell's weighted mean score. ``weight: 0`` records a
+  measurement (e.g. cost) that neither scores nor decides pass/fail.
+
+Kinds that need the outside world get it through the context, never by reaching for it: ``python``
+uses ``ctx.python`` (``services.python_eval.PythonEvaluator``); ``llm-rubric``, ``factuality``
+and ``model-graded-closedqa`` use ``ctx.judge`` (``services.judges.Judge``). Without one they give
+an ``error`` that says what to configure — a judge never defaults to some cloud key.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from workbench.core.errors import KnownError
+from workbench.core.experiments import AssertionSpec, TestCase
+from workbench.core.models import RunResult
+
+log = logging.getLogger(__name__)
+
+Status = Literal["pass", "fail", "error"]
+Direction = Literal["at-least", "at-most"]
+
+NEGATION_PREFIX = "not-"
+UNSUPPORTED = {
+    "javascript": "javascript assertions are not supported (no JavaScript runtime here); "
+    "rewrite the check as a 'python' assertion",
+}
+
+
+class EvaluationError(KnownError):
+    """An assertion that cannot be computed: misconfigured, or a tool it needs is missing.
+
+    Raised inside a kind's ``check``; ``evaluate`` turns it into an ``error`` outcome.
+    """
+
+
+@dataclass(frozen=True)
+class Check:
+    """What a kind measured, before threshold and negation.
+
+    ``passed`` None means "the threshold decides". ``score`` is in [0, 1] (higher is better);
+    ``value`` is the raw measured quantity the threshold is compared with when it is not the score.
+    ``details`` holds anything worth keeping (a judge's raw answer, matched guardrail signals).
+    """
+
+    passed: bool | None
+    score: float | None = None
+    reason: str = ""
+    value: float | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The verdict of one assertion on one output."""
+
+    status: Status
+    score: float | None
+    reason: str
+    type: str = ""  # the type as written, "not-" included
+    metric: str = ""  # spec.metric, else the type: what the scorecard groups by
+    weight: float = 1.0
+    value: float | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data, for storage and ``--json`` output."""
+        return {
+            "status": self.status,
+            "score": self.score,
+            "reason": self.reason,
+            "type": self.type,
+            "metric": self.metric,
+            "weight": self.weight,
+            "value": self.value,
+            "details": dict(self.details),
+        }
+
+
+class PythonRunner(Protocol):
+    """Runs a user's Python check out of process (``services.python_eval.PythonEvaluator``)."""
+
+    def __call__(
+        self, code: str, *, output: str, expected: str | None, vars: Mapping[str, Any]
+    ) -> Check: ...
+
+
+class Grader(Protocol):
+    """An LLM judge (``services.judges.Judge``); each method returns a 0..1-scored ``Check``."""
+
+    def rubric(self, output: str, rubric: str, *, input: str, reference: str | None) -> Check: ...
+
+    def factuality(self, output: str, reference: str, *, question: str) -> Check: ...
+
+    def closedqa(self, output: str, criteria: str, *, question: str) -> Check: ...
+
+
+@dataclass(frozen=True)
+class AssertionContext:
+    """Everything an assertion may look at besides the spec.
+
+    ``prompt`` is the rendered input (messages joined, or the completion prompt); guardrails on
+    inputs and judges read it. ``result`` gives latency, cost and whether the backend failed.
+    """
+
+    output: str
+    test: TestCase | None = None
+    expected: str | None = None  # defaults to test.expected
+    result: RunResult | None = None
+    prompt: str = ""
+    vars: Mapping[str, str] = field(default_factory=dict)  # defaults to test.vars
+    python: PythonRunner | None = None
+    judge: Grader | None = None
+
+    def __post_init__(self) -> None:
+        if self.test is not None:
+            if self.expected is None:
+                object.__setattr__(self, "expected", self.test.expected)
+            if not self.vars:
+                object.__setattr__(self, "vars", dict(self.test.vars))
+
+
+CheckFn = Callable[[AssertionSpec, AssertionContext], Check]
+
+
+@dataclass(frozen=True)
+class AssertionKind:
+    """A registered assertion type."""
+
+    name: str
+    check: CheckFn
+    description: str
+    direction: Direction = "at-least"
+    default_threshold: float | None = None
+
+
+_REGISTRY: dict[str, AssertionKind] = {}
+
+
+def register(kind: AssertionKind) -> AssertionKind:
+    """Add a kind; a second kind with the same name is a bug."""
+    if kind.name in _REGISTRY and _REGISTRY[kind.name] is not kind:
+        raise ValueError(f"assertion type '{kind.name}' is registered twice")
+    if kind.name.startswith(NEGATION_PREFIX):
+        raise ValueError(f"assertion type '{kind.name}' cannot start with '{NEGATION_PREFIX}'")
+    _REGISTRY[kind.name] = kind
+    return kind
+
+
+def kind(
+    name: str,
+    description: str,
+    *,
+    direction: Direction = "at-least",
+    default_threshold: float | None = None,
+) -> Callable[[CheckFn], CheckFn]:
+    """Decorator form of ``register`` for a check function."""
+
+    def wrap(fn: CheckFn) -> CheckFn:
+        register(AssertionKind(name, fn, description, direction, default_threshold))
+        return fn
+
+    return wrap
+
+
+def registry() -> Mapping[str, AssertionKind]:
+    """Every assertion type, by name (the built-in kinds are loaded on first call)."""
+    _load_builtins()
+    return dict(_REGISTRY)
+
+
+def _load_builtins() -> None:
+    # Imported for their registrations; late so this module stays importable on its own.
+    from workbench.core import assertions  # noqa: F401
+
+
+def split_type(spec: AssertionSpec) -> tuple[str, bool]:
+    """The base type and whether it is negated (``not-`` prefix XOR ``negate``)."""
+    name, negate = spec.type.strip(), spec.negate
+    if name.startswith(NEGATION_PREFIX):
+        name, negate = name[len(NEGATION_PREFIX):], not negate
+    return name, negate
+
+
+def validate(spec: AssertionSpec) -> None:
+    """Raise ``EvaluationError`` for a spec that can never be evaluated (unknown type,
+    javascript, negative weight): suites check this when they load, before any run."""
+    name, _ = split_type(spec)
+    if name in UNSUPPORTED:
+        raise EvaluationError(UNSUPPORTED[name])
+    kinds = registry()
+    if name not in kinds:
+        raise EvaluationError(
+            f"unknown assertion type '{spec.type}'", hint=f"one of {', '.join(sorted(kinds))}"
+        )
+    if spec.weight < 0 or not math.isfinite(spec.weight):
+        raise EvaluationError(f"{spec.type}: weight must be a finite number >= 0")
+    if spec.threshold is not None and not math.isfinite(spec.threshold):
+        raise EvaluationError(f"{spec.type}: threshold must be a finite number")
+
+
+def _backend_error(result: RunResult | None) -> str | None:
+    if result is None:
+        return None
+    if result.finish_reason == "error":
+        kind_ = f" ({result.error_kind})" if result.error_kind else ""
+        return f"the backend failed{kind_}: {result.error or 'no message'}"
+    if result.finish_reason == "cancelled":
+        return "the run was cancelled before it finished"
+    return None
+
+
+def evaluate_one(spec: AssertionSpec, ctx: AssertionContext) -> Outcome:
+    """Evaluate one assertion: lookup, threshold, negation and error handling, once for all."""
+    name, negate = split_type(spec)
+    base: dict[str, Any] = {
+        "type": spec.type, "metric": spec.metric or spec.type, "weight": spec.weight
+    }
+    failed_run = _backend_error(ctx.result)
+    if failed_run is not None:
+        return Outcome("error", None, failed_run, **base)
+    try:
+        validate(spec)
+        kind_ = _REGISTRY[name]
+        check = kind_.check(spec, ctx)
+    except EvaluationError as err:
+        return Outcome("error", None, str(err), **base)
+    except Exception as err:  # a bug in a kind: keep the evaluation going, keep the traceback
+        log.exception("assertion %s raised", spec.type)
+        return Outcome("error", None, f"internal error in '{name}': {type(err).__name__}: {err}",
+                       **base)
+    return _verdict(kind_, spec, check, negate, base)
+
+
+def _verdict(
+    kind_: AssertionKind, spec: AssertionSpec, check: Check, negate: bool, base: dict[str, Any]
+) -> Outcome:
+    threshold = spec.threshold if spec.threshold is not None else kind_.default_threshold
+    passed = check.passed
+    reason = check.reason
+    if kind_.direction == "at-most":
+        measured = check.value
+        if threshold is not None and measured is not None:
+            passed = measured <= threshold
+            reason = f"{reason} ({_num(measured)} {'<=' if passed else '>'} {_num(threshold)})"
+    else:
+        measured = check.value if check.value is not None else check.score
+        if threshold is not None and check.score is not None and (
+            passed is None or spec.threshold is not None
+        ):
+            passed = check.score >= threshold
+            reason = f"{reason} (score {_num(check.score)} {'>=' if passed else '<'} " \
+                f"threshold {_num(threshold)})"
+    if passed is None:
+        return Outcome("error", check.score, f"{spec.type} needs a threshold", value=measured,
+                       details=check.details, **base)
+    score = check.score if check.score is not None else float(passed)
+    if negate:
+        passed, score = not passed, 1.0 - score
+        reason = f"not: {reason}"
+    return Outcome("pass" if passed else "fail", score, reason.strip(), value=measured,
+                   details=check.details, **base)
+
+
+def _num(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def evaluate(specs: Iterable[AssertionSpec], ctx: AssertionContext) -> list[Outcome]:
+    """One outcome per spec, in order."""
+    _load_builtins()
+    return [evaluate_one(spec, ctx) for spec in specs]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A cell (one output under all its assertions)."""
+
+    status: Status
+    score: float | None  # weighted mean of the non-error, weighted outcomes' scores
+    passed: int
+    failed: int
+    errors: int
+    reason: str
+
+
+def combine(outcomes: Sequence[Outcome]) -> Verdict:
+    """Fold a cell's outcomes: ``fail`` if any weighted assertion failed, else ``error`` if any
+    errored, else ``pass``. Errors never count as failures and never lower the score."""
+    counted = [o for o in outcomes if o.weight > 0]
+    passed = sum(o.status == "pass" for o in counted)
+    failed = [o for o in counted if o.status == "fail"]
+    errored = [o for o in counted if o.status == "error"]
+    scored = [o for o in counted if o.status != "error" and o.score is not None]
+    total = sum(o.weight for o in scored)
+    score = sum(o.weight * (o.score or 0.0) for o in scored) / total if total else None
+    if failed:
+        status: Status = "fail"
+        reason = "; ".join(f"{o.type}: {o.reason}" for o in failed)
+    elif errored:
+        status, reason = "error", "; ".join(f"{o.type}: {o.reason}" for o in errored)
+    else:
+        status, reason = "pass", f"{passed} assertion(s) passed" if counted else "no assertions"
+    return Verdict(status, score, passed, len(failed), len(errored), reason)
