@@ -1,0 +1,414 @@
+"""Running an evaluation: dataset × variants × assertions through the runner.
+
+An evaluation is an experiment in the store (``ExperimentSpec``: variants, test cases, default
+assertions, repeats). Each cell (variant, test, repeat) is rendered, run through
+``services.runner.Runner`` (the backend's concurrency limit, pricing, the run committed before it
+is announced) and evaluated on the worker thread the moment its output is complete; the
+assertion outcomes are written to ``store.evaluations`` in batches by the store's writer thread.
+Only light ``CellResult``s (statuses and scores) are kept, so memory does not grow with the
+outputs.
+
+Resume: cells whose run finished without error are skipped; a finished run whose outcomes were
+not written yet (a crash between the two) is evaluated from its stored text; failed and cancelled
+cells run again. Workers are plain threads pulling cells one at a time; the grid runner of the
+compare view (``services.grid_runner``) keeps every cell's ``RunResult`` for its report, which an
+evaluation of thousands of rows must not; the per-backend limiter inside ``Runner.execute``
+bounds what is in flight either way. The pre-run estimate is the grid runner's.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from workbench.backends.base import CancelToken
+from workbench.core.errors import KnownError
+from workbench.core.evaluation import (
+    AssertionContext,
+    Grader,
+    Outcome,
+    PythonRunner,
+    combine,
+    evaluate,
+    validate,
+)
+from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase
+from workbench.core.grid import Estimate
+from workbench.core.models import RunRequest, RunResult, SentRequest
+from workbench.services.grid_runner import GridRunner
+from workbench.services.runner import Runner, build_request
+from workbench.services.scorecard import AssertionSummary, CellResult, Scorecard
+from workbench.storage.repositories import EvaluationRecord, RunRef, Store, StoredExperiment
+from workbench.storage.repositories.runs import prompt_text
+
+CellKey = tuple[int, int, int]  # (variant, test, repeat)
+#: Outcomes are written in batches of this many runs (one transaction each).
+FLUSH_EVERY = 64
+
+
+def label(spec: AssertionSpec) -> str:
+    """What the scorecard groups an assertion by: its metric, else its type as written."""
+    return spec.metric or (("not-" if spec.negate else "") + spec.type)
+
+
+def assertions_for(spec: ExperimentSpec, test: TestCase) -> list[AssertionSpec]:
+    return [*spec.default_assertions, *test.assertions]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a running evaluation is: cells done of total, outcomes so far, time left."""
+
+    done: int
+    total: int
+    passed: int
+    failed: int
+    errors: int
+    elapsed_s: float
+    eta_s: float | None
+    cost: float
+
+
+class Evaluation:
+    """One stored evaluation: run its pending cells, or read its results back."""
+
+    def __init__(
+        self,
+        store: Store,
+        experiment: StoredExperiment,
+        runner: Runner,
+        *,
+        python: PythonRunner | None = None,
+        judge: Grader | None = None,
+        workers: int | None = None,
+    ) -> None:
+        if runner.writer is None:
+            raise ValueError("an evaluation runs through a Runner with a StoreWriter")
+        self.store = store
+        self.experiment = experiment
+        self.runner = runner
+        self.python = python
+        self.judge = judge
+        self.workers = workers
+        spec = experiment.spec
+        for test in spec.tests:
+            for assertion in assertions_for(spec, test):
+                validate(assertion)  # an unknown type stops the suite before any run
+        self._variant_index = {vid: i for i, vid in enumerate(experiment.variant_ids)}
+        self._test_index = {tid: i for i, tid in enumerate(experiment.test_ids)}
+
+    @classmethod
+    def create(cls, store: Store, spec: ExperimentSpec, runner: Runner, **kw: object) -> Evaluation:
+        """Save ``spec`` as a new experiment and return its (not yet run) evaluation."""
+        return cls(store, store.experiments.create(spec), runner, **kw)  # type: ignore[arg-type]
+
+    @classmethod
+    def open(cls, store: Store, experiment_id: str, runner: Runner, **kw: object) -> Evaluation:
+        return cls(store, store.experiments.get(experiment_id), runner, **kw)  # type: ignore[arg-type]
+
+    @property
+    def id(self) -> str:
+        return self.experiment.id
+
+    @property
+    def spec(self) -> ExperimentSpec:
+        return self.experiment.spec
+
+    def labels(self) -> list[str]:
+        return [v.label or f"variant {i + 1}" for i, v in enumerate(self.spec.variants)]
+
+    def cells(self) -> Iterator[CellKey]:
+        for t in range(len(self.spec.tests)):
+            for v in range(len(self.spec.variants)):
+                for r in range(self.spec.repeats):
+                    yield (v, t, r)
+
+    @property
+    def total(self) -> int:
+        return len(self.spec.tests) * len(self.spec.variants) * self.spec.repeats
+
+    def _key(self, ref: RunRef) -> CellKey | None:
+        v = self._variant_index.get(ref.variant_id or "")
+        t = self._test_index.get(ref.test_case_id or "")
+        if v is None or t is None or ref.repeat_index >= self.spec.repeats:
+            return None
+        return (v, t, ref.repeat_index)
+
+    def _ref(self, key: CellKey) -> RunRef:
+        v, t, r = key
+        variant, test = self.spec.variants[v], self.spec.tests[t]
+        return RunRef(
+            self.id,
+            self.experiment.variant_ids[v],
+            self.experiment.test_ids[t],
+            r,
+            variables={**variant.variables, **test.vars},
+        )
+
+    # --- reading back ----------------------------------------------------------------------------
+
+    def stored_cells(self, *, reevaluate: bool = False) -> Iterator[tuple[CellKey, CellResult]]:
+        """Every stored run of this evaluation as a cell, oldest first (a later run of the same
+        cell supersedes an earlier one). Cancelled runs are skipped. With ``reevaluate``, a
+        finished run without outcomes is evaluated now and its outcomes written."""
+        ids = self.store.runs.ids(experiment_id=self.id)
+        for start in range(0, len(ids), 256):
+            chunk = ids[start : start + 256]
+            records = self.store.evaluations.for_runs(chunk)
+            for run_id in chunk:
+                run = self.store.runs.get(run_id)
+                key = self._key(run.ref)
+                if key is None or run.status == "cancelled":
+                    continue
+                found = records.get(run_id)
+                if found is None and (run.status == "error" or reevaluate):
+                    outcomes = self._evaluate(key, run.result)
+                    self.store.evaluations.record(run_id, _records(self._specs(key), outcomes))
+                    yield key, self._cell(key, run_id, run.result, outcomes)
+                elif found is not None:
+                    outcomes = [_outcome(r) for r in found]
+                    yield key, self._cell(key, run_id, run.result, outcomes)
+
+    def scorecard(self) -> Scorecard:
+        """The evaluation's results as stored (the latest run of each cell)."""
+        latest = dict(self.stored_cells())
+        card = Scorecard.empty(self.labels())
+        for cell in latest.values():
+            card.add(cell)
+        return card
+
+    # --- evaluating one output -------------------------------------------------------------------
+
+    def _specs(self, key: CellKey) -> list[AssertionSpec]:
+        return assertions_for(self.spec, self.spec.tests[key[1]])
+
+    def _evaluate(self, key: CellKey, result: RunResult) -> list[Outcome]:
+        ctx = AssertionContext(
+            output=result.text,
+            test=self.spec.tests[key[1]],
+            result=result,
+            prompt=prompt_text(result.request),
+            python=self.python,
+            judge=self.judge,
+        )
+        return evaluate(self._specs(key), ctx)
+
+    def _cell(
+        self, key: CellKey, run_id: str | None, result: RunResult, outcomes: Sequence[Outcome]
+    ) -> CellResult:
+        verdict = combine(outcomes)
+        failed_run = result.finish_reason == "error" or result.error is not None
+        specs = self._specs(key)
+        return CellResult(
+            variant=key[0],
+            test=key[1],
+            repeat=key[2],
+            run_id=run_id,
+            status="error" if failed_run else verdict.status,
+            score=None if failed_run else verdict.score,
+            assertions=tuple(
+                AssertionSummary(label(s), o.status, o.score)
+                for s, o in zip(specs, outcomes, strict=True)
+            ),
+            cost=result.cost,
+            latency_s=result.timings.total_s,
+        )
+
+    # --- running ---------------------------------------------------------------------------------
+
+    def pending(self) -> list[CellKey]:
+        """Cells without a finished run (what ``run`` will run)."""
+        done = {
+            key
+            for v, t, r in self.store.runs.completed_cells(self.id)
+            if (key := self._key(RunRef(self.id, v, t, r))) is not None
+        }
+        return [key for key in self.cells() if key not in done]
+
+    def cost_preview(self) -> Estimate:
+        """Calls, tokens and list price of the pending cells (the compare view's estimate)."""
+        return GridRunner(self.runner, self.store).estimate(self.experiment)
+
+    def _request(self, key: CellKey) -> RunRequest:
+        v, t, _ = key
+        variant, test = self.spec.variants[v], self.spec.tests[t]
+        return build_request(
+            variant.template,
+            {**variant.variables, **test.vars},
+            backend=variant.backend,
+            model=variant.model,
+            params=variant.template.parameters.merged(variant.params),
+        )
+
+    def run(
+        self,
+        cancel: CancelToken | None = None,
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_cell: Callable[[CellResult], None] | None = None,
+        rerun_all: bool = False,
+    ) -> Scorecard:
+        """Run the pending cells (every cell with ``rerun_all``) and evaluate each output as it
+        completes; returns the scorecard of the whole evaluation, finished cells included."""
+        cancel = cancel or CancelToken()
+        card = Scorecard.empty(self.labels())
+        done: dict[CellKey, CellResult] = {}
+        if not rerun_all:
+            completed = set(self.cells()) - set(self.pending())
+            for key, cell in self.stored_cells(reevaluate=True):
+                if key in completed:
+                    done[key] = cell
+        for cell in done.values():
+            card.add(cell)
+        todo = [key for key in self.cells() if key not in done]
+        _Session(self, card, todo, cancel, on_progress, on_cell).run()
+        return card
+
+
+@dataclass
+class _Session:
+    """The worker threads of one ``Evaluation.run``."""
+
+    evaluation: Evaluation
+    card: Scorecard
+    todo: list[CellKey]
+    cancel: CancelToken
+    on_progress: Callable[[Progress], None] | None
+    on_cell: Callable[[CellResult], None] | None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pending_records: list[tuple[str, list[EvaluationRecord]]] = field(default_factory=list)
+    _done: int = 0
+    _cost: float = 0.0
+    _errors: list[BaseException] = field(default_factory=list)
+    _futures: list[Future[None]] = field(default_factory=list)
+
+    def run(self) -> None:
+        self._iter = iter(self.todo)
+        self._start = time.perf_counter()
+        workers = self.evaluation.workers or self._default_workers()
+        threads = [
+            threading.Thread(target=self._work, name=f"eval-{i}", daemon=True)
+            for i in range(max(1, min(workers, len(self.todo))))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self._flush(force=True)
+        if self._errors:
+            raise self._errors[0]
+
+    def _default_workers(self) -> int:
+        backends = {v.backend for v in self.evaluation.spec.variants}
+        return sum(self.evaluation.runner.backend(b).options.concurrency for b in backends)
+
+    def _work(self) -> None:
+        try:
+            while not self.cancel.cancelled:
+                with self._lock:
+                    key = next(self._iter, None)
+                if key is None:
+                    return
+                self._one(key)
+        except BaseException as err:  # a bug: stop everyone, re-raised by run()
+            self._errors.append(err)
+            self.cancel.cancel()
+
+    def _one(self, key: CellKey) -> None:
+        ev = self.evaluation
+        ref = ev._ref(key)
+        try:
+            request = ev._request(key)
+        except KnownError as err:  # a row the template cannot render: an error cell, saved
+            variant = ev.spec.variants[key[0]]
+            result = RunResult(
+                request=SentRequest(backend=variant.backend, model=variant.model),
+                finish_reason="error",
+                error=str(err),
+                error_kind=type(err).__name__,
+            )
+            writer = ev.runner.writer
+            assert writer is not None
+            run_id: str | None = writer.add_run(result, ref).result()
+        else:
+            outcome = ev.runner.execute(request, self.cancel, ref=ref)
+            result, run_id = outcome.result, outcome.run_id
+        if result.finish_reason == "cancelled":
+            return
+        outcomes = ev._evaluate(key, result)
+        cell = ev._cell(key, run_id, result, outcomes)
+        with self._lock:
+            if run_id is not None:
+                self._pending_records.append((run_id, _records(ev._specs(key), outcomes)))
+            self.card.add(cell)
+            self._done += 1
+            self._cost += result.cost or 0.0
+            progress = self._progress()
+        self._flush()
+        if self.on_cell is not None:
+            self.on_cell(cell)
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
+    def _progress(self) -> Progress:
+        elapsed = time.perf_counter() - self._start
+        remaining = len(self.todo) - self._done
+        eta = elapsed / self._done * remaining if self._done else None
+        overall = [v.overall.cases for v in self.card.variants]
+        return Progress(
+            done=len(self.card.cells),
+            total=self.evaluation.total,
+            passed=sum(c.passed for c in overall),
+            failed=sum(c.failed for c in overall),
+            errors=sum(c.errors for c in overall),
+            elapsed_s=elapsed,
+            eta_s=eta,
+            cost=self._cost,
+        )
+
+    def _flush(self, *, force: bool = False) -> None:
+        with self._lock:
+            if not self._pending_records or (
+                len(self._pending_records) < FLUSH_EVERY and not force
+            ):
+                return
+            batch, self._pending_records = self._pending_records, []
+        writer = self.evaluation.runner.writer
+        assert writer is not None
+
+        def job(store: Store) -> None:
+            with store.db.transaction():  # one commit for the batch
+                for run_id, records in batch:
+                    store.evaluations.record(run_id, records)
+
+        self._futures.append(writer.submit(job))
+        if force:
+            for future in self._futures:
+                future.result()  # a failed write surfaces here
+
+
+def _records(specs: Sequence[AssertionSpec], outcomes: Sequence[Outcome]) -> list[EvaluationRecord]:
+    return [
+        EvaluationRecord(s, o.status, o.score, o.reason)
+        for s, o in zip(specs, outcomes, strict=True)
+    ]
+
+
+def _outcome(record: EvaluationRecord) -> Outcome:
+    spec = record.assertion
+    return Outcome(
+        record.outcome,
+        record.score,
+        record.reason,
+        type=("not-" if spec.negate else "") + spec.type,
+        metric=label(spec),
+        weight=spec.weight,
+    )
+
+
+def outcomes_of(store: Store, run_id: str) -> list[tuple[AssertionSpec, Outcome]]:
+    """A run's stored assertions with their outcomes (the drill-down's reasons)."""
+    return [(r.assertion, _outcome(r)) for r in store.evaluations.for_run(run_id)]
