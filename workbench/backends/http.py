@@ -465,33 +465,36 @@ class StreamResponse:
                 hint="check the base URL points at the API",
             )
         decoder = SSEDecoder(self.url)
-        feed = decoder.feed
-        for chunk in self._chunks():
-            yield from feed(chunk)
+        feed, cancel = decoder.feed, self._exchange.cancel
+        try:
+            for chunk in self._raw():  # once per HTTP chunk: often once per token
+                self.received += len(chunk)
+                if cancel.cancelled:
+                    raise RunCancelled
+                yield from feed(chunk)
+        except (RunCancelled, _DeadlineExceeded, httpx.TransportError, httpx.DecodingError) as exc:
+            raise self._failure(exc) from None
         yield from decoder.close()
 
     def json(self) -> Any:
         """The whole body parsed as JSON."""
-        body = b"".join(self._chunks())
+        try:
+            body = b"".join(self._raw())
+        except (RunCancelled, _DeadlineExceeded, httpx.TransportError, httpx.DecodingError) as exc:
+            raise self._failure(exc) from None
+        self.received = len(body)
         return parse_json(body, self.url)
 
-    def _chunks(self) -> Iterator[bytes]:
+    def _raw(self) -> Iterator[bytes]:
         response = self._response
         # iter_raw skips httpx's decoder and re-chunker when the body is not compressed.
         encoded = response.headers.get("content-encoding", "identity") != "identity"
-        chunks = response.iter_bytes() if encoded else response.iter_raw()
-        exchange = self._exchange
-        cancel = exchange.cancel
-        try:
-            for chunk in chunks:  # once per HTTP chunk: often once per token
-                self.received += len(chunk)
-                if cancel.cancelled:
-                    raise RunCancelled
-                yield chunk
-        except (RunCancelled, _DeadlineExceeded, httpx.TransportError) as exc:
-            raise self._client._failure(exc, exchange, self.url, self.received) from None
-        except httpx.DecodingError as exc:
-            raise ProtocolError(f"the response from {self.url} could not be read: {exc}") from None
+        return response.iter_bytes() if encoded else response.iter_raw()
+
+    def _failure(self, exc: Exception) -> BaseException:
+        if isinstance(exc, httpx.DecodingError):
+            return ProtocolError(f"the response from {self.url} could not be read: {exc}")
+        return self._client._failure(exc, self._exchange, self.url, self.received)
 
 
 def parse_json(body: bytes, url: str) -> Any:
