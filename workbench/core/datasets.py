@@ -45,7 +45,7 @@ class DatasetImport:
     problems: list[str] = field(default_factory=list)
 
 
-def _assertion_dict(item: Any) -> AssertionSpec:
+def assertion_from_mapping(item: Any) -> AssertionSpec:
     """A promptfoo-style assertion mapping (``not-`` prefix = negation)."""
     if not isinstance(item, dict) or not isinstance(item.get("type"), str):
         raise ValueError("an assertion needs a 'type'")
@@ -158,7 +158,7 @@ def row_from_mapping(item: dict[str, Any]) -> TestCase:
         description=_text(item.get("description")),
         vars={str(k): _text(v) for k, v in variables.items()},
         expected=None if expected is None else _text(expected),
-        assertions=[_assertion_dict(a) for a in raw_asserts],
+        assertions=[assertion_from_mapping(a) for a in raw_asserts],
         metadata=metadata,
     )
 

@@ -1,0 +1,217 @@
+"""``workbench eval SUITE``: run an evaluation headless and exit 1 when its criteria are not met.
+
+SUITE is a suite YAML (dataset + variants + assertions + criteria; the format is documented in
+``workbench.services.suites``) or a promptfoo config. The evaluation is saved in the data
+folder's store like one started in the app, so the app can show its scorecard, and
+``--resume ID`` finishes an interrupted one. The scorecard goes to stdout (``--json`` for a
+machine-readable one), progress to stderr, and ``--junit PATH`` writes JUnit XML for CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench.cli._common import print_json
+
+if TYPE_CHECKING:
+    from workbench.backends.config import BackendConfig
+    from workbench.core.experiments import ExperimentSpec
+    from workbench.services.evaluation import Progress
+    from workbench.services.runner import Runner
+    from workbench.services.scorecard import GroupStats, Scorecard
+    from workbench.services.suites import JudgeChoice
+
+SUITE_HELP = """\
+a suite file:
+  name: translate
+  dataset: tests.csv              # CSV (expected / __expected columns), JSONL, JSON/YAML rows
+  variants:
+    - {label: v1, template: translate.prompt.yaml, backend: llamacpp, params: {max_tokens: 64}}
+    - {label: v2, prompt: "Translate to {{ language }}: {{ input }}"}
+  assert: [{type: icontains, value: bonjour}]
+  criteria: ["pass_rate >= 0.9", "fail_rate[unsafe] < 5%"]
+or a promptfoo config (promptfooconfig.yaml). Without criteria every judged case must pass and
+none may error. Criteria: pass_rate, fail_rate, error_rate, mean_score, optionally [METRIC].
+Errors (the backend failed) are counted apart from failures.
+exit status: 0 criteria met, 1 not met or a problem (one line on stderr), 2 usage."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="run an evaluation suite (or a promptfoo config) and check its criteria",
+        description="Run SUITE: every dataset row on every variant, each output checked by the "
+        "suite's assertions, then the dataset-level criteria. Exits 1 when a criterion is not "
+        "met, so prompts can be put under CI.",
+        epilog=SUITE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("suite", metavar="SUITE", type=Path, help="suite YAML or promptfoo config")
+    p.add_argument("--json", action="store_true", help="print the scorecard as JSON")
+    p.add_argument("--junit", metavar="PATH", type=Path, help="write JUnit XML to PATH")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="requests in flight per backend (default: each backend's own setting)",
+    )
+    p.add_argument(
+        "--backend",
+        metavar="ID",
+        help="run every variant on this backend id or configured name (e.g. llamacpp to run a "
+        "promptfoo config's cloud providers locally)",
+    )
+    p.add_argument("--model", default="", metavar="M", help="the model, with --backend")
+    p.add_argument(
+        "--criterion",
+        action="append",
+        metavar="EXPR",
+        help="a criterion replacing the suite's, e.g. 'pass_rate >= 0.8' (repeatable)",
+    )
+    p.add_argument("--resume", metavar="ID", help="finish the interrupted evaluation with this id")
+    p.add_argument(
+        "--estimate", action="store_true", help="print calls, tokens and cost; run nothing"
+    )
+    p.set_defaults(func=run)
+
+
+def _configs(spec: ExperimentSpec, concurrency: int | None) -> dict[str, BackendConfig]:
+    """The saved backend settings, with ``--concurrency`` applied to the suite's backends."""
+    from workbench.backends.config import BackendConfig, load_configs
+    from workbench.core.errors import KnownError
+
+    configs = load_configs()
+    if concurrency is None:
+        return configs
+    if not 1 <= concurrency <= 64:
+        raise KnownError("--concurrency must be between 1 and 64")
+    for name in {v.backend for v in spec.variants}:
+        config = configs.get(name) or BackendConfig(name=name, backend=name)
+        configs[name] = config.model_copy(
+            update={"options": {**config.options, "concurrency": concurrency}}
+        )
+    return configs
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _stats(stats: GroupStats) -> str:
+    cases, scores = stats.cases, stats.scores
+    rate = _pct(cases.rate)
+    if cases.ci is not None:
+        rate += f" [{_pct(cases.ci[0])}–{_pct(cases.ci[1])}]"
+    score = "–" if scores.mean is None else f"{scores.mean:.2f}"
+    if scores.ci is not None and scores.n > 1:
+        score += f" [{scores.ci[0]:.2f}–{scores.ci[1]:.2f}]"
+    return (
+        f"pass {rate:<16} score {score:<18} "
+        f"{cases.passed} passed, {cases.failed} failed, {cases.errors} errors"
+    )
+
+
+def _print_card(card: Scorecard, experiment_id: str) -> None:
+    for v in card.variants:
+        print(v.label)
+        print(f"  all        {_stats(v.overall)}")
+        for name, group in v.assertions.items():
+            print(f"  {name:<10} {_stats(group)}")
+    for r in card.criteria:
+        print(f"{'✓' if r.met else '✗'} {r.line()}")
+    print(f"evaluation {experiment_id}: {'criteria met' if card.met else 'criteria NOT met'}")
+
+
+def _progress_printer(enabled: bool):  # type: ignore[no-untyped-def]
+    def show(p: Progress) -> None:
+        if not enabled:
+            return
+        eta = "" if p.eta_s is None else f", {p.eta_s:.0f} s left"
+        sys.stderr.write(
+            f"\r{p.done}/{p.total} cells: {p.passed} passed, {p.failed} failed, "
+            f"{p.errors} errors{eta}   "
+        )
+        sys.stderr.flush()
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.backends.base import CancelToken
+    from workbench.cli._storage import open_store
+    from workbench.core.errors import KnownError
+    from workbench.services.eval_reports import to_json, to_junit
+    from workbench.services.evaluation import Evaluation
+    from workbench.services.runner import Runner
+    from workbench.services.scorecard import Criterion
+    from workbench.services.suites import load_suite, with_backend
+    from workbench.storage.writer import StoreWriter
+
+    suite = load_suite(args.suite)
+    for problem in suite.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    spec = suite.spec
+    if args.backend:
+        spec = with_backend(spec, args.backend, args.model)
+    criteria = [Criterion.parse(c) for c in args.criterion] if args.criterion else suite.criteria
+    store = open_store()
+    writer = StoreWriter(store)
+    runner = Runner(writer=writer, configs=_configs(spec, args.concurrency))
+    cancel = CancelToken()
+    try:
+        tools = _tools(spec, runner, suite.judge)
+        if args.resume:
+            evaluation = Evaluation.open(store, args.resume, runner, **tools)
+        else:
+            evaluation = Evaluation.create(store, spec, runner, **tools)
+        if args.estimate:
+            print("\n".join(evaluation.cost_preview().lines()))
+            return 0
+        show = _progress_printer(sys.stderr.isatty())
+        try:
+            card = evaluation.run(cancel, on_progress=show)
+        except KeyboardInterrupt:
+            cancel.cancel()
+            raise KnownError(
+                "interrupted",
+                hint=f"finish it with 'workbench eval {args.suite} --resume {evaluation.id}'",
+            ) from None
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+        card.check(criteria)
+        if args.junit:
+            args.junit.write_text(to_junit(evaluation, card), encoding="utf-8")
+        if args.json:
+            print_json(to_json(evaluation, card))
+        else:
+            _print_card(card, evaluation.id)
+    finally:
+        runner.close()
+        writer.close()
+        store.close()
+    failing = [r for r in card.criteria if not r.met]
+    if failing:
+        more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
+        raise KnownError(f"criteria not met: {failing[0].line()}{more}")
+    return 0
+
+
+def _tools(spec: ExperimentSpec, runner: Runner, judge: JudgeChoice | None) -> dict[str, object]:
+    """The out-of-process Python evaluator and the LLM judge, made only when the suite uses
+    them (a judge is only ever the backend the suite names)."""
+    from workbench.services.suites import assertion_types
+
+    types = assertion_types(spec)
+    tools: dict[str, object] = {}
+    if "python" in types:
+        from workbench.services.python_eval import PythonEvaluator
+
+        tools["python"] = PythonEvaluator()
+    if judge is not None:
+        from workbench.services.judges import Judge
+
+        tools["judge"] = Judge(runner, backend=judge.backend, model=judge.model)
+    return tools

@@ -1,0 +1,233 @@
+"""Evaluation suites: a YAML file naming a dataset, the variants to run on it, the assertions
+every row gets and the dataset-level criteria that decide whether the suite passes (what
+``workbench eval`` runs in CI). A promptfoo config is a suite too.
+
+The suite file (paths are relative to the suite's folder)::
+
+    name: translate                      # default: the file name
+    dataset: tests.csv                   # CSV / JSONL / JSON or YAML rows / a promptfoo config
+    # tests:                             # ...or rows inline:
+    #   - vars: {language: French, input: Hello}
+    #     expected: Bonjour
+    #     assert: [{type: icontains, value: bonjour}]
+    sample: 50                           # optional: a seeded random sample of the rows
+    seed: 0
+    variants:
+      - label: formal
+        template: translate.prompt.yaml  # a template file, or a built-in template's name
+        backend: llamacpp                # a backend id or configured backend name
+        model: ""
+        params: {temperature: 0, max_tokens: 64}
+        vars: {tone: formal}             # values for every row (a row's own win)
+      - label: terse
+        prompt: "Translate to {{ language }}: {{ input }}"   # or a one-message prompt inline
+    assert:                              # checked on every row, before the row's own
+      - {type: similar, value: "{{ expected }}", threshold: 0.7}
+      - {type: not-contains, value: "As an AI"}
+    criteria:                            # every variant must meet every one
+      - pass_rate >= 0.9
+      - fail_rate[unsafe] < 5%
+    repeats: 1
+    judge: {backend: llamacpp, model: ""}   # the model LLM-graded assertions use
+
+Without ``criteria`` a suite passes when every judged case passes and no case errored
+(``pass_rate >= 1``, ``error_rate <= 0``), which is what promptfoo's exit code means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from workbench.core import paths
+from workbench.core.datasets import DatasetError, assertion_from_mapping, row_from_mapping, sample
+from workbench.core.errors import KnownError
+from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
+from workbench.core.models import Message, Params, PromptTemplate
+from workbench.core.template_files import SUFFIX, read_template
+from workbench.services.datasets import load_dataset
+from workbench.services.scorecard import Criterion
+from workbench.storage.formats import detect_format, import_file
+from workbench.storage.formats.results import UnknownFormatError
+
+DEFAULT_CRITERIA = ("pass_rate >= 1", "error_rate <= 0")
+
+
+class SuiteError(KnownError):
+    """A suite file that cannot be read."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VariantEntry(_Strict):
+    label: str = ""
+    template: str | None = None
+    prompt: str | None = None
+    backend: str = "llamacpp"
+    model: str = ""
+    params: Params = Field(default_factory=Params)
+    vars: dict[str, str] = Field(default_factory=dict)
+
+
+class JudgeChoice(_Strict):
+    backend: str
+    model: str = ""
+
+
+class SuiteFile(_Strict):
+    name: str = ""
+    description: str = ""
+    dataset: str | None = None
+    tests: list[dict[str, Any]] = Field(default_factory=list)
+    sample: int | None = Field(default=None, ge=1)
+    seed: int = 0
+    variants: list[VariantEntry] = Field(min_length=1)
+    assert_: list[dict[str, Any]] = Field(default_factory=list, alias="assert")
+    criteria: list[str] = Field(default_factory=list)
+    repeats: int = Field(1, ge=1)
+    judge: JudgeChoice | None = None
+
+
+@dataclass
+class Suite:
+    spec: ExperimentSpec
+    criteria: list[Criterion]
+    judge: JudgeChoice | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def load_suite(path: str | Path) -> Suite:
+    """A suite file or a promptfoo config, ready to run."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise SuiteError(f"cannot read {path}: {err.strerror or err}") from None
+    try:
+        is_promptfoo = detect_format(path, text) == "promptfoo"
+    except UnknownFormatError:
+        is_promptfoo = False
+    if is_promptfoo:
+        return _promptfoo_suite(path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise SuiteError(f"{path.name}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise SuiteError(f"{path.name}: a suite is a mapping (see 'workbench eval --help')")
+    try:
+        suite = SuiteFile.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SuiteError(f"{path.name}: {where}: {first['msg']}") from None
+    return _suite(suite, path)
+
+
+def _promptfoo_suite(path: Path) -> Suite:
+    result = import_file(path, "promptfoo")
+    if result.experiment is None or result.errors:
+        first = result.errors[0] if result.errors else "no experiment in the file"
+        raise SuiteError(f"{path.name}: {first}")
+    return Suite(
+        result.experiment,
+        [Criterion.parse(c) for c in DEFAULT_CRITERIA],
+        problems=[str(p) for p in result.warnings],
+    )
+
+
+def _suite(suite: SuiteFile, path: Path) -> Suite:
+    base = path.parent
+    problems: list[str] = []
+    rows: list[TestCase] = []
+    if suite.dataset:
+        try:
+            loaded = load_dataset(base / suite.dataset)
+        except DatasetError as err:
+            raise SuiteError(f"{path.name}: dataset: {err}") from None
+        rows += loaded.rows
+        problems += loaded.problems
+    for n, item in enumerate(suite.tests, 1):
+        try:
+            rows.append(row_from_mapping(item))
+        except ValueError as err:
+            raise SuiteError(f"{path.name}: tests[{n}]: {err}") from None
+    if not rows:
+        raise SuiteError(f"{path.name}: no rows: give a 'dataset' file or inline 'tests'")
+    if suite.sample is not None:
+        rows = sample(rows, suite.sample, suite.seed)
+    variants = [_variant(entry, base, path.name, i) for i, entry in enumerate(suite.variants)]
+    try:
+        defaults = [assertion_from_mapping(item) for item in suite.assert_]
+    except ValueError as err:
+        raise SuiteError(f"{path.name}: assert: {err}") from None
+    spec = ExperimentSpec(
+        name=suite.name or path.name.split(".")[0],
+        notes=suite.description,
+        variants=variants,
+        tests=rows,
+        default_assertions=defaults,
+        repeats=suite.repeats,
+    )
+    criteria = [Criterion.parse(c) for c in (suite.criteria or DEFAULT_CRITERIA)]
+    return Suite(spec, criteria, suite.judge, problems)
+
+
+def _variant(entry: VariantEntry, base: Path, source: str, index: int) -> Variant:
+    if (entry.template is None) == (entry.prompt is None):
+        raise SuiteError(f"{source}: variants[{index}]: give either 'template' or 'prompt'")
+    if entry.prompt is not None:
+        template = PromptTemplate(
+            name=entry.label or f"prompt {index + 1}",
+            messages=[Message(role="user", content=entry.prompt)],
+        )
+    else:
+        assert entry.template is not None
+        template = _template(entry.template, base, source, index)
+    return Variant(
+        label=entry.label or template.name,
+        template=template,
+        params=entry.params,
+        backend=entry.backend,
+        model=entry.model,
+        variables=entry.vars,
+    )
+
+
+def _template(ref: str, base: Path, source: str, index: int) -> PromptTemplate:
+    for candidate in (base / ref, paths.builtin_templates_dir() / f"{ref}{SUFFIX}"):
+        if candidate.is_file():
+            return read_template(candidate)
+    raise SuiteError(
+        f"{source}: variants[{index}]: no template file or built-in template named '{ref}'"
+    )
+
+
+def with_backend(spec: ExperimentSpec, backend: str, model: str = "") -> ExperimentSpec:
+    """Every variant on ``backend`` (e.g. a promptfoo config's cloud providers run locally);
+    variants that become identical are merged."""
+    variants: list[Variant] = []
+    seen: set[str] = set()
+    for v in spec.variants:
+        moved = v.model_copy(update={"backend": backend, "model": model})
+        identity = moved.model_dump_json(exclude={"label"})
+        if identity in seen:
+            continue
+        seen.add(identity)
+        moved.label = f"{v.template.name} · {backend}{f':{model}' if model else ''}"
+        variants.append(moved)
+    return spec.model_copy(update={"variants": variants})
+
+
+def assertion_types(spec: ExperimentSpec) -> set[str]:
+    """Every assertion type the suite uses (to set up the tools they need, once)."""
+    specs: list[AssertionSpec] = [*spec.default_assertions]
+    for test in spec.tests:
+        specs += test.assertions
+    return {s.type.removeprefix("not-") for s in specs}
