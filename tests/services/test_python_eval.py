@@ -1,0 +1,122 @@
+"""The restricted Python evaluator: results, and isolation (no files, no sockets, no processes,
+no outliving its timeout), each escape tried for real in the child."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from workbench.core.evaluation import AssertionContext, EvaluationError, evaluate_one
+from workbench.core.experiments import AssertionSpec, TestCase
+from workbench.services.python_eval import PythonEvaluator, interpret
+
+EVAL = PythonEvaluator(timeout_s=10)
+# Reaches the os module's globals without importing anything: the classic sandbox escape.
+OS_GLOBALS = ("[c for c in ().__class__.__base__.__subclasses__() "
+              "if c.__name__ == '_wrap_close'][0].__init__.__globals__")
+
+
+def _run(code: str, output: str = "Paris is the capital.") -> dict[str, object]:
+    report = EVAL.run(code, output=output, expected="Paris", vars={"city": "Paris"})
+    assert report.answer is not None, report
+    return report.answer
+
+
+def test_expression_sees_output_expected_and_vars() -> None:
+    assert _run("expected in output and vars['city'] == 'Paris'") == {"ok": True, "value": True}
+    assert _run("context['vars']['city'] in output") == {"ok": True, "value": True}
+
+
+def test_function_body_with_allowed_import() -> None:
+    answer = _run("import re\nm = re.search(r'capital', output)\n"
+                  "return {'pass': m is not None, 'score': 0.75, 'reason': 'found capital'}")
+    assert answer == {"ok": True, "value": {"pass": True, "score": 0.75,
+                                            "reason": "found capital"}}
+
+
+def test_as_an_assertion_pass_fail_score_and_threshold() -> None:
+    ctx = AssertionContext(output="Paris", test=TestCase(expected="Paris"), python=EVAL)
+    passed = evaluate_one(AssertionSpec(type="python", value="output == expected"), ctx)
+    assert (passed.status, passed.score) == ("pass", 1.0)
+    failed = evaluate_one(AssertionSpec(type="python", value="output == 'Rome'"), ctx)
+    assert failed.status == "fail"
+    scored = AssertionSpec(type="python", value="0.4", threshold=0.5)
+    assert evaluate_one(scored, ctx).status == "fail"
+    assert evaluate_one(scored.model_copy(update={"threshold": 0.3}), ctx).status == "pass"
+    negated = evaluate_one(AssertionSpec(type="not-python", value="output == 'Rome'"), ctx)
+    assert negated.status == "pass"
+
+
+def test_without_an_evaluator_it_is_an_error_not_a_fail() -> None:
+    outcome = evaluate_one(AssertionSpec(type="python", value="True"),
+                           AssertionContext(output="x"))
+    assert outcome.status == "error" and "restricted evaluator" in outcome.reason
+
+
+def test_user_exceptions_and_bad_values_are_errors() -> None:
+    ctx = AssertionContext(output="x", python=EVAL)
+    assert evaluate_one(AssertionSpec(type="python", value="1/0"), ctx).status == "error"
+    bad = evaluate_one(AssertionSpec(type="python", value="'yes'"), ctx)
+    assert bad.status == "error" and "return True/False" in bad.reason
+    assert evaluate_one(AssertionSpec(type="python", value="2.5"), ctx).status == "error"
+
+
+def test_interpret_conventions() -> None:
+    assert interpret(True).passed is True
+    assert (interpret(0.0).passed, interpret(0.0).score) == (False, 0.0)
+    assert interpret({"pass": False, "reason": "nope"}).reason == "nope"
+    with pytest.raises(EvaluationError):
+        interpret({"score": 1})
+
+
+def test_cannot_open_files(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret", encoding="utf-8")
+    assert "NameError" in str(_run(f"open({str(secret)!r}).read()")["error"])
+    # Through the os module's own open, reached without an import: the audit hook refuses it.
+    answer = _run(f"{OS_GLOBALS}['open']({str(secret)!r}, 0)")
+    assert answer["ok"] is False and "'open' is blocked" in str(answer["error"])
+    target = tmp_path / "written.txt"
+    answer = _run(f"{OS_GLOBALS}['sys'].modules['io'].open({str(target)!r}, 'w').write('x')")
+    assert answer["ok"] is False and "'open' is blocked" in str(answer["error"])
+    assert not target.exists()
+
+
+def test_cannot_import_or_use_sockets_or_processes() -> None:
+    for code in ("__import__('socket')", "import socket\nreturn 1", "import os\nreturn 1",
+                 "import subprocess\nreturn 1", "import ctypes\nreturn 1"):
+        answer = _run(code)
+        assert answer["ok"] is False and "not allowed" in str(answer["error"]), code
+    answer = _run(f"{OS_GLOBALS}['system']('echo escaped')")
+    assert answer["ok"] is False and "'os.system' is blocked" in str(answer["error"])
+    answer = _run(f"{OS_GLOBALS}['listdir']('/')")
+    assert answer["ok"] is False and "blocked" in str(answer["error"])
+    # Importing through the real import machinery is refused by the audit hook too.
+    answer = _run(f"{OS_GLOBALS}['sys'].modules['builtins'].__import__('socket')")
+    assert answer["ok"] is False and "is blocked" in str(answer["error"])
+
+
+def test_cannot_outlive_its_timeout_and_is_killed() -> None:
+    evaluator = PythonEvaluator(timeout_s=0.5, cpu_s=60)
+    report = evaluator.run("while True: pass", output="", expected=None, vars={})
+    assert report.timed_out and report.answer is None
+    assert report.returncode is not None and report.returncode < 0  # killed by a signal
+    assert not os.path.exists(f"/proc/{report.pid}")  # gone and reaped
+    outcome = evaluate_one(AssertionSpec(type="python", value="while True: pass"),
+                           AssertionContext(output="", python=evaluator))
+    assert outcome.status == "error" and "timed out" in outcome.reason
+
+
+def test_cpu_limit_stops_a_busy_loop_inside_the_child() -> None:
+    evaluator = PythonEvaluator(timeout_s=30, cpu_s=1)
+    report = evaluator.run("while True: pass", output="", expected=None, vars={})
+    assert not report.timed_out and report.returncode is not None and report.returncode < 0
+    with pytest.raises(EvaluationError, match="CPU time limit"):
+        evaluator("while True: pass", output="", expected=None, vars={})
+
+
+def test_memory_limit() -> None:
+    answer = _run("len('a' * (4 * 1024 ** 3))")
+    assert answer["ok"] is False and "MemoryError" in str(answer["error"])
