@@ -3,8 +3,9 @@
 Text is split into words, whitespace runs and single punctuation marks, so the tokens of a text
 concatenate back to it exactly and a rendering made of the diff's pieces reproduces both texts
 byte for byte. ``difflib.SequenceMatcher`` (autojunk off: a repeated word is never "junk") finds
-the longest common runs; a run of bare whitespace between two changes is folded into them, so
-"the cat" -> "a dog" reads as one replacement rather than two with a matched space between.
+the longest common runs of words and punctuation; whitespace never anchors a match (otherwise
+"a " vs " a" would match the space and lose the word). A run of bare whitespace between two
+changes is folded into them, so "the cat" -> "a dog" reads as one replacement.
 
 Similarity counts only non-whitespace tokens, so reflowed text scores as the same text.
 """
@@ -120,37 +121,83 @@ def _word_count(text: str) -> int:
     return sum(1 for t in tokenize(text) if not _is_space(t))
 
 
-def _raw_ops(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
-    if not a and not b:
-        return []
-    return [
-        tuple(op)  # type: ignore[misc]
-        for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-    ]
+Op = tuple[str, int, int, int, int]  # tag, a tokens [i1:i2], b tokens [j1:j2]
 
 
-def _fold_whitespace(
-    raw: list[tuple[str, int, int, int, int]], a: list[str], b: list[str]
-) -> list[tuple[str, int, int, int, int]]:
-    """Absorb equal runs of bare whitespace that sit between two changes into one replacement.
+def _match(ta: list[str], tb: list[str]) -> tuple[list[Op], int, int, int]:
+    """Ops over the full token lists, matched on words and punctuation only (whitespace never
+    anchors a match), plus ``(matched, words in a, words in b)`` for the ratio.
 
-    ``get_opcodes`` alternates equal and changed runs, so an equal run that is neither first nor
-    last has a change on both sides."""
-    out: list[tuple[str, int, int, int, int]] = []
-    for index, (tag, i1, i2, j1, j2) in enumerate(raw):
-        between_changes = 0 < index < len(raw) - 1 and out and out[-1][0] != "equal"
-        if tag == "equal" and between_changes and all(_is_space(t) for t in a[i1:i2]):
+    SequenceMatcher's greedy longest-block search can match more one way round than the other
+    ("a.a" vs ".,a"), so the pair is always matched in one canonical order and mirrored: the
+    diff of (b, a) is the mirror of (a, b) and similarity is symmetric."""
+    if tb < ta:
+        ops, matched, words_b, words_a = _match_ordered(tb, ta)
+        mirrored = [(t, j1, j2, i1, i2) for t, i1, i2, j1, j2 in ops]
+        return mirrored, matched, words_a, words_b
+    return _match_ordered(ta, tb)
+
+
+def _match_ordered(ta: list[str], tb: list[str]) -> tuple[list[Op], int, int, int]:
+    wa = [i for i, t in enumerate(ta) if not _is_space(t)]
+    wb = [j for j, t in enumerate(tb) if not _is_space(t)]
+    matcher = difflib.SequenceMatcher(
+        None, [ta[i] for i in wa], [tb[j] for j in wb], autojunk=False
+    )
+    ops: list[Op] = []
+    pa = pb = matched = 0
+    for wi, wj, n in matcher.get_matching_blocks():
+        end_a = wa[wi] if wi < len(wa) else len(ta)
+        end_b = wb[wj] if wj < len(wb) else len(tb)
+        _gap(ta, tb, pa, end_a, pb, end_b, ops)
+        for k in range(n):
+            i, j = wa[wi + k], wb[wj + k]
+            ops.append(("equal", i, i + 1, j, j + 1))
+            if k + 1 < n:  # the whitespace between two matched words
+                _gap(ta, tb, i + 1, wa[wi + k + 1], j + 1, wb[wj + k + 1], ops)
+        matched += n
+        if n:
+            pa, pb = wa[wi + n - 1] + 1, wb[wj + n - 1] + 1
+    return ops, matched, len(wa), len(wb)
+
+
+def _gap(ta: list[str], tb: list[str], i1: int, i2: int, j1: int, j2: int, ops: list[Op]) -> None:
+    """An unmatched stretch: tokens equal at both ends stay equal, the middle is a change."""
+    while i1 < i2 and j1 < j2 and ta[i1] == tb[j1]:
+        ops.append(("equal", i1, i1 + 1, j1, j1 + 1))
+        i1, j1 = i1 + 1, j1 + 1
+    tail: list[Op] = []
+    while i1 < i2 and j1 < j2 and ta[i2 - 1] == tb[j2 - 1]:
+        tail.append(("equal", i2 - 1, i2, j2 - 1, j2))
+        i2, j2 = i2 - 1, j2 - 1
+    if i1 < i2 or j1 < j2:
+        ops.append(("replace", i1, i2, j1, j2))
+    ops.extend(reversed(tail))
+
+
+def _merge(ops: list[Op], ta: list[str]) -> list[Op]:
+    """Adjacent runs of the same kind joined; a run of bare whitespace between two changes is
+    folded into them, so "the cat" -> "a dog" is one replacement, not two around a space."""
+    runs: list[Op] = []
+    for op in ops:
+        if runs and (runs[-1][0] == "equal") == (op[0] == "equal"):
+            tag, i1, _, j1, _ = runs.pop()
+            op = (tag, i1, op[2], j1, op[4])
+        runs.append(op)
+    out: list[Op] = []
+    for index, (tag, i1, i2, j1, j2) in enumerate(runs):
+        inner = 0 < index < len(runs) - 1  # runs alternate: changes on both sides
+        if tag == "equal" and inner and all(_is_space(t) for t in ta[i1:i2]):
             tag = "replace"
         if out and tag != "equal" and out[-1][0] != "equal":
             _, p1, _, q1, _ = out.pop()
-            tag = "replace"
-            i1, j1 = p1, q1
+            tag, i1, j1 = "replace", p1, q1
         out.append((tag, i1, i2, j1, j2))
     return [_settle(op) for op in out]
 
 
-def _settle(op: tuple[str, int, int, int, int]) -> tuple[str, int, int, int, int]:
-    """The right tag for a merged run: a pure insertion or deletion stays one."""
+def _settle(op: Op) -> Op:
+    """The right tag for a change: a pure insertion or deletion stays one."""
     tag, i1, i2, j1, j2 = op
     if tag == "equal":
         return op
@@ -169,23 +216,14 @@ def _offsets(tokens: list[str]) -> list[int]:
     return offsets
 
 
-def _ratio(a: list[str], b: list[str], ops: list[tuple[str, int, int, int, int]]) -> float:
-    words_a = sum(1 for t in a if not _is_space(t))
-    words_b = sum(1 for t in b if not _is_space(t))
-    if words_a + words_b == 0:
-        return 1.0 if "".join(a).split() == "".join(b).split() else 0.0
-    matched = sum(
-        sum(1 for t in a[i1:i2] if not _is_space(t)) for tag, i1, i2, _, _ in ops if tag == "equal"
-    )
-    return 2.0 * matched / (words_a + words_b)
+def _ratio(matched: int, words_a: int, words_b: int) -> float:
+    return 1.0 if words_a + words_b == 0 else 2.0 * matched / (words_a + words_b)
 
 
 def diff_words(a: str, b: str) -> WordDiff:
     """Word-level difference turning ``a`` into ``b``."""
     ta, tb = tokenize(a), tokenize(b)
-    raw = _raw_ops(ta, tb)
-    ratio = _ratio(ta, tb, raw)
-    folded = _fold_whitespace(raw, ta, tb)
+    raw, matched, words_a, words_b = _match(ta, tb)
     oa, ob = _offsets(ta), _offsets(tb)
     ops = tuple(
         DiffOp(
@@ -197,17 +235,18 @@ def diff_words(a: str, b: str) -> WordDiff:
             a[oa[i1] : oa[i2]],
             b[ob[j1] : ob[j2]],
         )
-        for tag, i1, i2, j1, j2 in folded
+        for tag, i1, i2, j1, j2 in _merge(raw, ta)
     )
-    return WordDiff(a, b, ops, ratio)
+    return WordDiff(a, b, ops, _ratio(matched, words_a, words_b))
 
 
 def similarity(a: str, b: str) -> float:
-    """How alike two texts are, 0..1, over their words and punctuation (whitespace ignored)."""
+    """How alike two texts are, 0..1: matched words and punctuation over all of them
+    (whitespace ignored, so reflowed text is the same text)."""
     if a == b:
         return 1.0
-    ta, tb = tokenize(a), tokenize(b)
-    return _ratio(ta, tb, _raw_ops(ta, tb))
+    _, matched, words_a, words_b = _match(tokenize(a), tokenize(b))
+    return _ratio(matched, words_a, words_b)
 
 
 def diff_expected(expected: str, output: str) -> WordDiff:
