@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -162,14 +163,17 @@ class _Server(ThreadingHTTPServer):
 class ScriptedServer:
     """Start with a table of scenarios; ``url(name)`` gives a fresh base URL for one of them."""
 
-    def __init__(self, scenarios: dict[str, Scenario]) -> None:
+    def __init__(self, scenarios: dict[str, Scenario], tls: ssl.SSLContext | None = None) -> None:
         self.scenarios = scenarios
+        self.scheme = "https" if tls else "http"
         self.arrived = threading.Condition()
         self.seen: dict[str, list[Seen]] = defaultdict(list)
         self.stopping = threading.Event()
         self._counter = itertools.count(1)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
@@ -177,7 +181,7 @@ class ScriptedServer:
         self._thread.start()
 
     def url(self, scenario: str, suffix: str = "/v1") -> str:
-        return f"http://127.0.0.1:{self.port}/{scenario}~{next(self._counter)}{suffix}"
+        return f"{self.scheme}://127.0.0.1:{self.port}/{scenario}~{next(self._counter)}{suffix}"
 
     def requests(self, url: str) -> list[Seen]:
         with self.arrived:

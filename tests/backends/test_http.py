@@ -6,11 +6,14 @@ what to fix. The OpenAI-compatible backend drives the policy (it is its thinnest
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -264,6 +267,58 @@ def test_tls_failure_is_reported_as_such(fault: ScriptedServer) -> None:
     _, result = run(url)
     assert result.error_kind == "ConnectError"
     assert (result.error or "").startswith(f"TLS failed with {url}/chat/completions")
+
+
+def _self_signed(folder: Path) -> ssl.SSLContext:
+    """A TLS server context with a fresh self-signed certificate for 127.0.0.1."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    certfile, keyfile = folder / "cert.pem", folder / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+def test_an_untrusted_certificate_is_named_and_verify_tls_off_accepts_it(tmp_path: Path) -> None:
+    server = ScriptedServer(OPENAI_SCENARIOS, tls=_self_signed(tmp_path))
+    try:
+        url = server.url("ok")
+        assert url.startswith("https://")
+        _, result = run(url)
+        assert result.error_kind == "ConnectError"
+        assert "certificate verify failed" in (result.error or "")
+        assert "verify_tls" in (result.error or "")  # the hint names the setting
+        _, result = run(server.url("ok"), verify_tls=False)
+        assert result.finish_reason == "stop" and result.text == "".join(WORDS)
+    finally:
+        server.close()
 
 
 def test_cancel_mid_stream_closes_the_connection(fault: ScriptedServer) -> None:

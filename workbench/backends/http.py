@@ -377,12 +377,16 @@ def transport_error(
         return BackendTimeoutError(f"{url} timed out ({type(exc).__name__})")
     if isinstance(exc, httpx.ConnectError):
         for cause in _cause_chain(exc):
-            if isinstance(cause, ssl.SSLError):
-                detail = getattr(cause, "verify_message", None) or cause.reason or str(cause)
+            if isinstance(cause, ssl.SSLCertVerificationError):
                 return ConnectError(
-                    f"TLS failed with {url}: {detail}",
-                    hint="for a plain-HTTP local server use http://; for a self-signed "
-                    "certificate trust it or turn verify_tls off",
+                    f"TLS failed with {url}: certificate verify failed ({cause.verify_message})",
+                    hint="trust the server's certificate, or for a trusted local server with a "
+                    "self-signed one turn verify_tls off",
+                )
+            if isinstance(cause, ssl.SSLError):
+                return ConnectError(
+                    f"TLS failed with {url}: {cause.reason or cause}",
+                    hint="for a plain-HTTP server use http:// in the base URL",
                 )
             if isinstance(cause, ConnectionRefusedError):
                 return ConnectError(
