@@ -121,8 +121,9 @@ def test_retry_after_beyond_the_cap_fails_at_once(fault: ScriptedServer) -> None
     assert len(fault.requests(url)) == 1
 
 
-def test_500_then_success_is_retried(fault: ScriptedServer) -> None:
-    url = fault.url("500-then-ok")
+@pytest.mark.parametrize("status", [408, 409, 500, 502])
+def test_a_retryable_status_then_success(fault: ScriptedServer, status: int) -> None:
+    url = fault.url(f"{status}-then-ok")
     _, result = run(url)
     assert result.finish_reason == "stop" and result.text == "".join(WORDS)
     assert len(fault.requests(url)) == 2
@@ -158,6 +159,14 @@ def test_401_without_any_key_says_how_to_set_one(
     _, result = run(fault.url("401"))
     assert "no API key was sent" in (result.error or "")
     assert "OPENAI_API_KEY" in (result.error or "")
+
+
+def test_403_is_an_auth_error_with_the_servers_reason(fault: ScriptedServer) -> None:
+    url = fault.url("403")
+    _, result = run(url)
+    assert result.error_kind == "AuthError" and "denied access (HTTP 403" in (result.error or "")
+    assert "Project does not have access to model" in (result.error or "")
+    assert len(fault.requests(url)) == 1
 
 
 def test_404_names_the_model_and_the_base_url(fault: ScriptedServer) -> None:
