@@ -1,0 +1,500 @@
+"""The compare view: variants in columns side by side, run together, diffed, repeated and rated.
+
+Each column is a variant (template version, variables, parameters, backend/model); its header
+names what it changes compared with column A. Run all submits every column (×k repeats) through
+``services.Runner``, so each backend's concurrency limit applies — a local model queues, remote
+servers run in parallel — and every run is saved to history as it ends. The comparison itself is
+an experiment in the store, created on the first run, so it reopens with all its outputs.
+"""
+
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.errors import KnownError
+from workbench.core.experiments import Variant
+from workbench.core.models import PromptTemplate
+from workbench.core.preferences import Judgement, Score, summarize
+from workbench.core.stability import stability
+from workbench.storage.repositories import Store
+from workbench.storage.writer import StoreWriter
+from workbench.ui import theming
+from workbench.ui.compare import session
+from workbench.ui.compare.column import ColumnRun, CompareColumn
+from workbench.ui.compare.diff_view import DiffView
+from workbench.ui.compare.rating import PreferenceBar
+from workbench.ui.compare.variant_editor import VariantEditor
+from workbench.ui.compare.variants import header, letter
+from workbench.ui.workers import RunManager, RunWorker
+
+MAX_REPEATS = 50
+
+
+class CompareView(QWidget):
+    """Columns of variants. Needs a ``RunManager`` built with a ``Runner``; when that runner has
+    a store writer, runs, ratings and the comparison are saved."""
+
+    runAllFinished = Signal()
+    saved = Signal(str)  # experiment id
+    message = Signal(str)
+
+    def __init__(self, manager: RunManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        if manager.runner is None:
+            raise ValueError("the compare view runs through services.Runner: give the "
+                             "RunManager a runner")
+        self.manager = manager
+        self.runner = manager.runner
+        self.writer: StoreWriter | None = self.runner.writer
+        self.store: Store | None = self.writer.store if self.writer is not None else None
+        self.columns: list[CompareColumn] = []  # creation order (A, B, C…)
+        self.order: list[int] = []  # display order: indices into columns
+        self.blind = False
+        self.experiment_id: str | None = None
+        self.variant_ids: list[str] = []
+        self.name = session.default_name()
+        self._column_keys: list[str] = []  # stable names for preferences (A, B…)
+        self._judgements: list[Judgement] = []
+        self._scores: dict[str, Score] = {}  # run id -> its rating
+        self._pending = 0
+        self._build()
+
+    # --- construction -------------------------------------------------------------------------
+
+    def _action(self, text: str, keys: str, tip: str, slot: object, icon: str = "") -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(keys))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setToolTip(f"{tip} ({QKeySequence(keys).toString()})")
+        action.triggered.connect(slot)
+        action.setProperty("icon_name", icon)
+        self.addAction(action)
+        return action
+
+    def _build(self) -> None:
+        self.add_action = self._action("Add variant", "Ctrl+Shift+N",
+                                       "Duplicate the last column and change one thing",
+                                       self.open_variant_editor, "add")
+        self.run_action = self._action("Run all", "Ctrl+Return",
+                                       "Run every column; each backend's concurrency limit applies",
+                                       self.run_all, "run")
+        self.cancel_action = self._action("Cancel all", "Ctrl+Shift+Escape",
+                                          "Stop every column; the text so far is kept",
+                                          self.cancel_all, "stop")
+        self.diff_action = self._action("Diff", "Ctrl+D", "Word diff of two columns",
+                                        self.toggle_diff)
+        self.diff_action.setCheckable(True)
+        self.blind_action = self._action("Blind", "Ctrl+B",
+                                         "Shuffle the columns and hide what they are until you "
+                                         "reveal them", self.toggle_blind)
+        self.blind_action.setCheckable(True)
+        self.save_action = self._action("Save", "Ctrl+S",
+                                        "Save the comparison as an experiment", self.save, "save")
+        self.repeat_box = QSpinBox(self)
+        self.repeat_box.setRange(1, MAX_REPEATS)
+        self.repeat_box.setPrefix("×")
+        self.repeat_box.setAccessibleName("Repeats per column")
+        self.repeat_box.setToolTip("Run each column this many times: identical answers are "
+                                   "collapsed and their agreement shown")
+        self.name_edit = QLineEdit(self.name, self)
+        self.name_edit.setAccessibleName("Comparison name")
+        self.name_edit.setToolTip("Saved with the comparison")
+        self.name_edit.editingFinished.connect(self._rename)
+
+        self.toolbar = QToolBar(self)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action in (self.add_action, self.run_action, self.cancel_action):
+            self.toolbar.addAction(action)
+        self.toolbar.addWidget(QLabel(" Repeat ", self))
+        self.toolbar.addWidget(self.repeat_box)
+        self.toolbar.addSeparator()
+        for action in (self.diff_action, self.blind_action, self.save_action):
+            self.toolbar.addAction(action)
+        self.toolbar.addSeparator()
+        self.toolbar.addWidget(self.name_edit)
+
+        self.editor = VariantEditor(self)
+        self.editor.variantReady.connect(self.add_variant)
+        self.notice = QLabel(self)
+        self.notice.setAccessibleName("Compare view message")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+
+        self.strip = QWidget()
+        self.strip_layout = QHBoxLayout(self.strip)
+        self.strip_layout.setContentsMargins(8, 8, 8, 8)
+        self.strip_layout.setSpacing(8)
+        self.empty = QLabel("No variants yet: open a template and press Compare, or Add variant "
+                            "(Ctrl+Shift+N).", self.strip)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.strip_layout.addWidget(self.empty)
+        self.area = QScrollArea(self)
+        self.area.setWidget(self.strip)
+        self.area.setWidgetResizable(True)
+        self.area.setFrameShape(QAbstractScrollArea.Shape.NoFrame)
+        self.area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+        self.diff_view = DiffView(self)
+        self.diff_view.hide()
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.addWidget(self.area)
+        self.splitter.addWidget(self.diff_view)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+
+        self.preferences = PreferenceBar(self)
+        self.preferences.preferred.connect(self._preferred)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 8)
+        layout.setSpacing(8)
+        layout.addWidget(self.toolbar)
+        edges: list[QWidget] = [self.editor, self.notice, self.splitter, self.preferences,
+                                self.preferences.summary]
+        for widget in edges:
+            widget.setContentsMargins(8, 0, 8, 0)
+            layout.addWidget(widget, 1 if widget is self.splitter else 0)
+        self._refresh_icons()
+        self._update_actions()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._refresh_icons()
+        super().changeEvent(event)
+
+    def _refresh_icons(self) -> None:
+        for action in self.actions():
+            name = action.property("icon_name")
+            if name:
+                action.setIcon(theming.icon(str(name)))
+
+    # --- variants -----------------------------------------------------------------------------
+
+    def set_template_versions(self, versions: list[tuple[str, PromptTemplate]]) -> None:
+        """Template versions offered by "Add variant" (e.g. from the library)."""
+        self.editor.set_versions(versions)
+
+    def set_backends(self, names: list[str]) -> None:
+        self.editor.set_backends(names)
+
+    def variants(self) -> list[Variant]:
+        return [column.variant for column in self.columns]
+
+    def add_variant(self, variant: Variant) -> CompareColumn:
+        """Add a column (the first one becomes column A, the baseline)."""
+        column = CompareColumn(variant, self.strip)
+        self.columns.append(column)
+        self._column_keys.append(letter(len(self.columns) - 1))
+        self.order.append(len(self.columns) - 1)
+        column.removeRequested.connect(lambda c=column: self.remove_column(c))
+        column.ratingGiven.connect(self._rated)
+        column.repeatsChanged.connect(lambda c=column: self._show_stability(c))
+        column.shownRunChanged.connect(self._results_changed)
+        column.set_blind(self.blind)
+        self._relayout()
+        return column
+
+    def remove_column(self, column: CompareColumn) -> None:
+        if column not in self.columns:
+            return
+        column.cancel()
+        index = self.columns.index(column)
+        self.columns.pop(index)
+        self._column_keys.pop(index)
+        self.order = [i if i < index else i - 1 for i in self.order if i != index]
+        if self.experiment_id is not None:
+            # saved variants keep their ids by position: a removed column would hand its id
+            # (and its runs) to the next one, so the next save starts a new experiment
+            self.experiment_id, self.variant_ids = None, []
+        column.setParent(None)
+        column.deleteLater()
+        self._relayout()
+
+    def open_variant_editor(self) -> None:
+        if not self.columns:
+            self._notify("Add a first variant before duplicating one.")
+            return
+        source = self.columns[self.order[-1]]
+        index = self.columns.index(source)
+        self.editor.open_for(source.variant, self._display_name(index))
+
+    def _display_name(self, index: int) -> str:
+        if self.blind:
+            return f"Output {self.order.index(index) + 1}"
+        return self._column_keys[index]
+
+    def _relayout(self) -> None:
+        """Put the columns in display order and refresh their headers and the pickers."""
+        while self.strip_layout.count():
+            self.strip_layout.takeAt(0)
+        self.empty.setVisible(not self.columns)
+        if not self.columns:
+            self.strip_layout.addWidget(self.empty)
+        base = self.columns[0].variant if self.columns else None
+        for position, index in enumerate(self.order):
+            column = self.columns[index]
+            self.strip_layout.addWidget(column, 1)
+            if self.blind:
+                column.set_header(f"Output {position + 1}", "")
+            else:
+                assert base is not None
+                title = header(base, column.variant, index)
+                column.set_header(self._column_keys[index], title)
+        self._results_changed()
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        has = bool(self.columns)
+        busy = any(c.busy for c in self.columns)
+        self.run_action.setEnabled(has and not busy)
+        self.cancel_action.setEnabled(busy)
+        self.add_action.setEnabled(has)
+        self.save_action.setEnabled(has and self.writer is not None)
+
+    # --- running ------------------------------------------------------------------------------
+
+    def run_all(self) -> None:
+        """Run every column ×k, under each backend's concurrency limit."""
+        if not self.columns or any(c.busy for c in self.columns):
+            return
+        repeats = self.repeat_box.value()
+        try:
+            requests = [session.request_for(c.variant) for c in self.columns]
+        except KnownError as err:
+            self._notify(f"Cannot run: {err.message}" + (f" — {err.hint}" if err.hint else ""))
+            return
+        self._ensure_saved(repeats)
+        self.notice.hide()
+        for index, (column, request) in enumerate(zip(self.columns, requests, strict=True)):
+            variant_id = self.variant_ids[index] if self.variant_ids else None
+            runs: list[tuple[ColumnRun, session.RunIdHolder]] = []
+            for repeat in range(repeats):
+                holder = session.RunIdHolder()
+                ref = session.ref_for(column.variant, self.experiment_id, variant_id, repeat)
+                worker = RunWorker(session.executor(self.runner, ref, holder), request)
+                runs.append((ColumnRun(repeat, worker), holder))
+            column.begin([run for run, _holder in runs])  # the column hears each end first
+            for run, holder in runs:
+                assert run.worker is not None
+                run.worker.signals.ended.connect(
+                    lambda _r, run=run, holder=holder: self._run_ended(run, holder))
+                self._pending += 1
+                self.manager.submit(run.worker)
+        self._update_actions()
+
+    def _run_ended(self, run: ColumnRun, holder: session.RunIdHolder) -> None:
+        run.run_id = holder.run_id
+        self._pending -= 1
+        for column in self.columns:
+            if run is column.shown:
+                column.rating.setEnabled(run.run_id is not None)
+        if self._pending == 0:
+            self._update_actions()
+            self._results_changed()
+            self.runAllFinished.emit()
+
+    def cancel_all(self) -> None:
+        """Stop every run. Queued runs are stopped first, so a slot freed by a cancelled run is
+        never taken by a run that is about to be cancelled too."""
+        runs = [run for column in self.columns for run in column.runs if run.worker is not None]
+        for run in sorted(runs, key=lambda r: r.started_at != 0.0):
+            assert run.worker is not None
+            run.worker.cancel()
+        for column in self.columns:
+            column.cancel()
+
+    def _notify(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.show()
+        self.message.emit(text)
+
+    # --- saving -------------------------------------------------------------------------------
+
+    def _rename(self) -> None:
+        self.name = self.name_edit.text().strip() or self.name
+
+    def _ensure_saved(self, repeats: int) -> None:
+        if self.writer is None:
+            return
+        spec = session.spec_for(self.name, self.variants(), repeats)
+        experiment_id = self.experiment_id
+        if experiment_id is None:
+            stored = self.writer.submit(lambda s: s.experiments.create(spec)).result()
+        else:
+            stored = self.writer.submit(
+                lambda s: s.experiments.update(experiment_id, spec)).result()
+        self.experiment_id, self.variant_ids = stored.id, stored.variant_ids
+
+    def save(self) -> str | None:
+        """Save the comparison (its runs are saved as they end); returns the experiment id."""
+        if self.writer is None or not self.columns:
+            return None
+        self._rename()
+        self._ensure_saved(self.repeat_box.value())
+        assert self.experiment_id is not None
+        self.saved.emit(self.experiment_id)
+        self._notify(f"Saved as “{self.name}”.")
+        return self.experiment_id
+
+    def open_experiment(self, experiment_id: str) -> None:
+        """Show a saved comparison with its outputs, figures and ratings."""
+        if self.store is None:
+            raise RuntimeError("no store to open a comparison from")
+        for column in list(self.columns):
+            self.remove_column(column)
+        saved = session.reopen(self.store, experiment_id)
+        self.name = saved.spec.name
+        self.name_edit.setText(self.name)
+        self.repeat_box.setValue(saved.spec.repeats)
+        run_column: dict[str, int] = {}
+        for index, (variant, runs) in enumerate(zip(saved.spec.variants, saved.runs,
+                                                     strict=True)):
+            column = self.add_variant(variant)
+            column.show_runs([ColumnRun(r.ref.repeat_index, result=r.result, run_id=r.id)
+                              for r in runs])
+            for r in runs:
+                run_column[r.id] = index
+                rating = self.store.ratings.get(r.id)
+                if rating is not None:
+                    self._scores[r.id] = Score(self._column_keys[index], rating.thumbs,
+                                               rating.stars)
+            if column.shown is not None and column.shown.run_id is not None:
+                column.show_rating(self.store.ratings.get(column.shown.run_id))
+        self.experiment_id, self.variant_ids = experiment_id, saved.variant_ids
+        self._judgements = [
+            Judgement(self._column_keys[run_column[p.run_a]],
+                      self._column_keys[run_column[p.run_b]], p.choice)
+            for p in self.store.ratings.preferences(experiment_id)
+            if p.run_a in run_column and p.run_b in run_column
+        ]
+        self._show_summary()
+        self._results_changed()
+
+    # --- results: diff, repeats, ratings ------------------------------------------------------
+
+    def _results_changed(self) -> None:
+        names = [self._display_name(i) for i in self.order]
+        texts = [(self.columns[i].result().text if self.columns[i].result() else "")  # type: ignore[union-attr]
+                 for i in self.order]
+        self.preferences.set_columns(names)
+        if self.diff_view.isVisible():
+            self.diff_view.set_sources(names, texts)
+
+    def toggle_diff(self) -> None:
+        visible = not self.diff_view.isVisible()
+        self.diff_view.setVisible(visible)
+        self.diff_action.setChecked(visible)
+        if visible:
+            self._results_changed()
+
+    def show_diff(self, left: int, right: int) -> None:
+        """Diff the columns at display positions ``left`` and ``right``."""
+        if not self.diff_view.isVisible():
+            self.toggle_diff()
+        self.diff_view.pick(left, right)
+
+    def _show_stability(self, column: CompareColumn) -> None:
+        done = [(i, run.result.text) for i, run in enumerate(column.runs)
+                if run.result is not None and run.result.finish_reason not in ("error",
+                                                                               "cancelled")]
+        total = len(column.runs)
+        if not done:
+            column.show_groups([], f"0 of {total} repeats done")
+            return
+        pattern = column.variant.template.answer_pattern or None
+        figures = stability([text for _i, text in done], pattern)
+        groups = [(g.count, g.text, done[g.indices[0]][0]) for g in figures.groups]
+        parts = [f"agreement {figures.output_agreement:.0%}"]
+        if figures.mean_similarity is not None:
+            parts.append(f"similarity {figures.mean_similarity:.0%}")
+        if figures.vote is not None and figures.vote.answer is not None:
+            parts.append(f"majority “{figures.vote.answer}” ({figures.vote.votes} of "
+                         f"{figures.n})")
+        prefix = f"{len(done)} of {total} done · " if len(done) < total else ""
+        column.show_groups(groups, prefix + " · ".join(parts))
+
+    def _rated(self, run_id: str, thumbs: int | None, stars: int | None,
+               comment: str | None) -> None:
+        if self.writer is None:
+            return
+        self.writer.submit(lambda s: s.ratings.rate(run_id, thumbs=thumbs, stars=stars,
+                                                    comment=comment))
+        index = next((i for i, c in enumerate(self.columns) if any(
+            r.run_id == run_id for r in c.runs)), None)
+        if index is not None:
+            old = self._scores.get(run_id, Score(self._column_keys[index]))
+            self._scores[run_id] = Score(old.variant, thumbs if thumbs is not None
+                                         else old.thumbs, stars if stars is not None
+                                         else old.stars)
+            self._show_summary()
+
+    def _preferred(self, left: int, right: int, choice: str, comment: str) -> None:
+        a, b = self.columns[self.order[left]], self.columns[self.order[right]]
+        run_a = a.shown.run_id if a.shown is not None else None
+        run_b = b.shown.run_id if b.shown is not None else None
+        if run_a is None or run_b is None or self.writer is None:
+            self.preferences.show_summary("Run both columns (with history on) before "
+                                          "judging them.")
+            return
+        self.writer.submit(lambda s: s.ratings.prefer(run_a, run_b, choice,  # type: ignore[arg-type]
+                                                      comment))
+        self._judgements.append(Judgement(self._column_keys[self.columns.index(a)],
+                                          self._column_keys[self.columns.index(b)],
+                                          choice))  # type: ignore[arg-type]
+        self._show_summary()
+
+    def preference_summary(self) -> str:
+        rows = summarize(self._judgements, self._scores.values(),
+                         variants=[self._column_keys[i] for i in self.order])
+        parts = []
+        for row in rows:
+            name = row.variant
+            if self.blind:
+                index = self._column_keys.index(name)
+                name = self._display_name(index)
+            if row.win_rate is not None:
+                parts.append(f"{name}: won {row.win_rate:.0%} of {row.comparisons} "
+                             f"(95% CI {row.low:.0%}–{row.high:.0%})")
+            elif row.thumbs_up or row.thumbs_down or row.stars_count:
+                parts.append(f"{name}: no A/B yet")
+            if row.stars_mean is not None:
+                parts[-1] += f", ★ {row.stars_mean:.1f}"
+            if row.thumbs_up or row.thumbs_down:
+                parts[-1] += f", thumbs up {row.thumbs_up} / down {row.thumbs_down}"
+        return " · ".join(parts)
+
+    def _show_summary(self) -> None:
+        self.preferences.show_summary(self.preference_summary())
+
+    # --- blind mode ---------------------------------------------------------------------------
+
+    def toggle_blind(self) -> None:
+        self.set_blind(not self.blind)
+
+    def set_blind(self, blind: bool, *, seed: int | None = None) -> None:
+        """Blind: shuffle the columns and hide what they are; off: reveal them in order."""
+        self.blind = blind
+        self.blind_action.setChecked(blind)
+        self.blind_action.setText("Reveal" if blind else "Blind")
+        self.order = list(range(len(self.columns)))
+        if blind:
+            random.Random(seed).shuffle(self.order)
+        for column in self.columns:
+            column.set_blind(blind)
+        self._relayout()
+        self._show_summary()

@@ -1,0 +1,87 @@
+"""What a comparison is in the store: an experiment whose variants are the columns, and runs that
+point at their column and repeat. No Qt here: the compare view and its tests share it.
+
+Runs are saved as they end (the runner commits each one before announcing it), so a saved
+comparison reopens with every output that finished, even after a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from workbench.backends.base import CancelToken
+from workbench.core.experiments import ExperimentSpec, Variant
+from workbench.core.models import RunRequest, RunResult
+from workbench.services.runner import Runner, build_request
+from workbench.storage.repositories import RunRef, Store, StoredRun
+from workbench.ui.workers import EventSink, Execute
+
+
+@dataclass
+class RunIdHolder:
+    """Filled in the worker thread before the run's end is posted to the GUI thread."""
+
+    run_id: str | None = None
+
+
+def executor(runner: Runner, ref: RunRef, holder: RunIdHolder) -> Execute:
+    """Run through ``runner`` (limits, price, saved) and keep the stored run's id, which
+    ratings need."""
+
+    def execute(request: RunRequest, cancel: CancelToken, on_event: EventSink) -> RunResult:
+        outcome = runner.execute(request, cancel, ref=ref, on_event=on_event)
+        holder.run_id = outcome.run_id
+        return outcome.result
+
+    return execute
+
+
+def request_for(variant: Variant) -> RunRequest:
+    """The request a column sends (``KnownError`` for a template that does not render)."""
+    return build_request(variant.template, variant.variables, backend=variant.backend,
+                         model=variant.model, params=variant.params)
+
+
+def ref_for(variant: Variant, experiment_id: str | None, variant_id: str | None,
+            repeat: int) -> RunRef:
+    version = variant.template_version
+    return RunRef(
+        experiment_id=experiment_id,
+        variant_id=variant_id,
+        repeat_index=repeat,
+        template_version=int(version) if version and version.isdigit() else None,
+        variables=dict(variant.variables),
+    )
+
+
+def default_name() -> str:
+    return f"Comparison {datetime.now():%Y-%m-%d %H:%M}"
+
+
+def spec_for(name: str, variants: Sequence[Variant], repeats: int) -> ExperimentSpec:
+    return ExperimentSpec(name=name, variants=list(variants), repeats=repeats)
+
+
+@dataclass
+class Reopened:
+    """A saved comparison: its spec, variant ids and each column's latest runs by repeat."""
+
+    experiment_id: str
+    spec: ExperimentSpec
+    variant_ids: list[str]
+    runs: list[list[StoredRun]] = field(default_factory=list)  # per column, by repeat index
+
+
+def reopen(store: Store, experiment_id: str) -> Reopened:
+    """The comparison as it was saved, with the newest run of every column and repeat."""
+    stored = store.experiments.get(experiment_id)
+    latest: dict[tuple[str | None, int], StoredRun] = {}
+    for run in store.runs.for_experiment(experiment_id):  # oldest first: later runs win
+        latest[(run.ref.variant_id, run.ref.repeat_index)] = run
+    runs = [
+        [run for (vid, _r), run in sorted(latest.items(), key=lambda kv: kv[0][1]) if vid == v]
+        for v in stored.variant_ids
+    ]
+    return Reopened(experiment_id, stored.spec, stored.variant_ids, runs)
