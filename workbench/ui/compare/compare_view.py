@@ -28,9 +28,11 @@ from PySide6.QtWidgets import (
 
 from workbench.core.errors import KnownError
 from workbench.core.experiments import Variant
+from workbench.core.grid import CellKey
 from workbench.core.models import PromptTemplate
 from workbench.core.preferences import Judgement, Score, summarize
 from workbench.core.stability import stability
+from workbench.services.comparison import open_comparison, save_comparison
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
 from workbench.ui import theming
@@ -334,7 +336,7 @@ class CompareView(QWidget):
         spec = session.spec_for(self.name, self.variants(), repeats)
         experiment_id = self.experiment_id
         if experiment_id is None:
-            stored = self.writer.submit(lambda s: s.experiments.create(spec)).result()
+            stored = self.writer.submit(lambda s: save_comparison(s, spec)).result()
         else:
             stored = self.writer.submit(
                 lambda s: s.experiments.update(experiment_id, spec)).result()
@@ -357,14 +359,16 @@ class CompareView(QWidget):
             raise RuntimeError("no store to open a comparison from")
         for column in list(self.columns):
             self.remove_column(column)
-        saved = session.reopen(self.store, experiment_id)
-        self.name = saved.spec.name
+        saved = open_comparison(self.store, experiment_id)
+        spec = saved.spec
+        self.name = spec.name
         self.name_edit.setText(self.name)
-        self.repeat_box.setValue(saved.spec.repeats)
+        self.repeat_box.setValue(spec.repeats)
         run_column: dict[str, int] = {}
-        for index, (variant, runs) in enumerate(zip(saved.spec.variants, saved.runs,
-                                                     strict=True)):
+        for index, variant in enumerate(spec.variants):
             column = self.add_variant(variant)
+            latest = [saved.latest(CellKey(index, None, r)) for r in range(spec.repeats)]
+            runs = [r for r in latest if r is not None]
             column.show_runs([ColumnRun(r.ref.repeat_index, result=r.result, run_id=r.id)
                               for r in runs])
             for r in runs:
@@ -375,7 +379,7 @@ class CompareView(QWidget):
                                                rating.stars)
             if column.shown is not None and column.shown.run_id is not None:
                 column.show_rating(self.store.ratings.get(column.shown.run_id))
-        self.experiment_id, self.variant_ids = experiment_id, saved.variant_ids
+        self.experiment_id, self.variant_ids = experiment_id, saved.experiment.variant_ids
         self._judgements = [
             Judgement(self._column_keys[run_column[p.run_a]],
                       self._column_keys[run_column[p.run_b]], p.choice)

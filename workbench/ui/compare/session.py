@@ -8,14 +8,14 @@ comparison reopens with every output that finished, even after a crash.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from workbench.backends.base import CancelToken
 from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.models import RunRequest, RunResult
 from workbench.services.runner import Runner, build_request
-from workbench.storage.repositories import RunRef, Store, StoredRun
+from workbench.storage.repositories import RunRef
 from workbench.ui.workers import EventSink, Execute
 
 
@@ -62,26 +62,3 @@ def default_name() -> str:
 
 def spec_for(name: str, variants: Sequence[Variant], repeats: int) -> ExperimentSpec:
     return ExperimentSpec(name=name, variants=list(variants), repeats=repeats)
-
-
-@dataclass
-class Reopened:
-    """A saved comparison: its spec, variant ids and each column's latest runs by repeat."""
-
-    experiment_id: str
-    spec: ExperimentSpec
-    variant_ids: list[str]
-    runs: list[list[StoredRun]] = field(default_factory=list)  # per column, by repeat index
-
-
-def reopen(store: Store, experiment_id: str) -> Reopened:
-    """The comparison as it was saved, with the newest run of every column and repeat."""
-    stored = store.experiments.get(experiment_id)
-    latest: dict[tuple[str | None, int], StoredRun] = {}
-    for run in store.runs.for_experiment(experiment_id):  # oldest first: later runs win
-        latest[(run.ref.variant_id, run.ref.repeat_index)] = run
-    runs = [
-        [run for (vid, _r), run in sorted(latest.items(), key=lambda kv: kv[0][1]) if vid == v]
-        for v in stored.variant_ids
-    ]
-    return Reopened(experiment_id, stored.spec, stored.variant_ids, runs)
