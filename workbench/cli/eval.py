@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from workbench.cli._common import print_json
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from workbench.backends.config import BackendConfig
     from workbench.core.experiments import ExperimentSpec
     from workbench.services.evaluation import Progress
@@ -125,7 +127,7 @@ def _print_card(card: Scorecard, experiment_id: str) -> None:
     print(f"evaluation {experiment_id}: {'criteria met' if card.met else 'criteria NOT met'}")
 
 
-def _progress_printer(enabled: bool):  # type: ignore[no-untyped-def]
+def _progress_printer(enabled: bool) -> Callable[[Progress], None]:
     def show(p: Progress) -> None:
         if not enabled:
             return

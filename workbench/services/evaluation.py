@@ -37,7 +37,7 @@ from workbench.core.evaluation import (
 )
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase
 from workbench.core.grid import Estimate
-from workbench.core.models import RunRequest, RunResult, SentRequest
+from workbench.core.models import PromptTemplate, RunRequest, RunResult, SentRequest
 from workbench.services.grid_runner import GridRunner
 from workbench.services.runner import Runner, build_request
 from workbench.services.scorecard import AssertionSummary, CellResult, Scorecard
@@ -412,3 +412,38 @@ def _outcome(record: EvaluationRecord) -> Outcome:
 def outcomes_of(store: Store, run_id: str) -> list[tuple[AssertionSpec, Outcome]]:
     """A run's stored assertions with their outcomes (the drill-down's reasons)."""
     return [(r.assertion, _outcome(r)) for r in store.evaluations.for_run(run_id)]
+
+
+def rerun(
+    evaluation: Evaluation,
+    *,
+    template: PromptTemplate | None = None,
+    template_version: str | None = None,
+    backend: str | None = None,
+    model: str | None = None,
+) -> Evaluation:
+    """A new evaluation with the same rows, assertions and repeats as ``evaluation``, every
+    variant switched to ``template`` (a new version of the prompt) and/or another backend or
+    model; run it, then ``scorecard.compare`` the two scorecards for the regression check."""
+    spec = evaluation.spec
+    variants = []
+    for v in spec.variants:
+        update: dict[str, object] = {}
+        if template is not None:
+            update |= {"template": template, "template_version": template_version}
+        if backend is not None:
+            update["backend"] = backend
+        if model is not None:
+            update["model"] = model
+        variants.append(v.model_copy(update=update))
+    new_spec = spec.model_copy(
+        update={"variants": variants, "notes": f"re-run of evaluation {evaluation.id}"}
+    )
+    return Evaluation.create(
+        evaluation.store,
+        new_spec,
+        evaluation.runner,
+        python=evaluation.python,
+        judge=evaluation.judge,
+        workers=evaluation.workers,
+    )

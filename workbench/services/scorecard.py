@@ -35,24 +35,52 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact ends, no rounding dust
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
+
+
+def _t_two_sided(t: float, df: int) -> float:
+    """P(|T| < t) for Student's t with integer ``df`` (Abramowitz & Stegun 26.7.3-4)."""
+    theta = math.atan(t / math.sqrt(df))
+    c2 = math.cos(theta) ** 2
+    if df % 2:
+        term = total = 1.0
+        for k in range(3, df - 1, 2):  # 1 + 2/3 c2 + (2*4)/(3*5) c2^2 + ...
+            term *= (k - 1) / k * c2
+            total += term
+        extra = math.sin(theta) * math.cos(theta) * total if df > 1 else 0.0
+        return 2 / math.pi * (theta + extra)
+    term = total = 1.0
+    for k in range(2, df - 1, 2):  # 1 + 1/2 c2 + (1*3)/(2*4) c2^2 + ...
+        term *= (k - 1) / k * c2
+        total += term
+    return math.sin(theta) * total
 
 
 def t_quantile(p: float, df: int) -> float:
-    """Student-t quantile: exact for 1 and 2 degrees of freedom, else the Cornish-Fisher
-    expansion (Abramowitz & Stegun 26.7.5), within 1e-3 of the exact value from df 3 up."""
+    """Student-t quantile (0.5 < p < 1): the exact distribution inverted by bisection up to
+    1,000 degrees of freedom, the Cornish-Fisher expansion beyond (error below 1e-9 there)."""
     if df < 1:
         raise ValueError("degrees of freedom must be at least 1")
-    if df == 1:
-        return math.tan(math.pi * (p - 0.5))
-    if df == 2:
-        return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
     z = NormalDist().inv_cdf(p)
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
-    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
+    if df > 1000:
+        g1 = (z**3 + z) / 4
+        g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+        return z + g1 / df + g2 / df**2
+    target = 2 * p - 1
+    low, high = 0.0, 1.0
+    while _t_two_sided(high, df) < target:
+        high *= 2
+    for _ in range(100):
+        mid = (low + high) / 2
+        if _t_two_sided(mid, df) < target:
+            low = mid
+        else:
+            high = mid
+        if high - low < 1e-10:
+            break
+    return (low + high) / 2
 
 
 @dataclass
