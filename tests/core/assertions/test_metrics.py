@@ -1,0 +1,80 @@
+"""BLEU, chrF and ROUGE equal the libraries' own figures on the same inputs; edit distances."""
+
+from __future__ import annotations
+
+import pytest
+import sacrebleu
+from rouge_score import rouge_scorer
+
+from tests.core.assertions.conftest import check
+from workbench.core.assertions.metrics import edit_similarity, levenshtein_distance
+
+HYP = "The cat sat on the mat while the dog slept.\nIt was a quiet afternoon."
+REF = "The cat was sitting on the mat and the dog slept.\nThe afternoon was quiet."
+SCORER = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=True)
+
+
+def test_bleu_equals_sacrebleu() -> None:
+    outcome = check("bleu", HYP, REF, threshold=0.0)
+    assert outcome.score == pytest.approx(sacrebleu.sentence_bleu(HYP, [REF]).score / 100)
+    refs = [REF, "A cat sat on the mat; the dog slept. It was a quiet afternoon."]
+    several = check("bleu", HYP, refs, threshold=0.0)
+    assert several.score == pytest.approx(sacrebleu.sentence_bleu(HYP, refs).score / 100)
+
+
+def test_chrf_equals_sacrebleu() -> None:
+    outcome = check("chrf", HYP, expected=REF, threshold=0.0)
+    assert outcome.score == pytest.approx(sacrebleu.sentence_chrf(HYP, [REF]).score / 100)
+
+
+@pytest.mark.parametrize(("type_", "key"), [("rouge-n", "rouge1"), ("rouge-1", "rouge1"),
+                                            ("rouge-2", "rouge2"), ("rouge-l", "rougeL"),
+                                            ("rouge-lsum", "rougeLsum")])
+def test_rouge_equals_rouge_score(type_: str, key: str) -> None:
+    expected = SCORER.score(REF, HYP)[key].fmeasure
+    outcome = check(type_, HYP, REF, threshold=0.0)
+    assert outcome.score == pytest.approx(expected)
+    assert outcome.details[key] == pytest.approx(expected)
+
+
+def test_default_thresholds_pass_and_fail() -> None:
+    # bleu 0.5 and rouge-n 0.75 by default (promptfoo's).
+    assert check("bleu", "the quick brown fox jumps", "the quick brown fox jumps").status == "pass"
+    low = check("bleu", "a slow red hen", "the quick brown fox jumps")
+    assert low.status == "fail" and "threshold 0.5" in low.reason
+    assert check("rouge-n", "hello world", "hello world").status == "pass"
+    assert check("rouge-n", "goodbye moon", "hello world").status == "fail"
+    assert check("chrf", "hello world", expected="hello world").status == "pass"
+    assert check("chrf", "zzz", expected="hello world").status == "fail"
+    assert check("not-rouge-n", "goodbye moon", "hello world").status == "pass"
+
+
+def test_metric_threshold_from_the_spec() -> None:
+    score = sacrebleu.sentence_bleu(HYP, [REF]).score / 100
+    assert check("bleu", HYP, REF, threshold=score - 0.01).status == "pass"
+    assert check("bleu", HYP, REF, threshold=score + 0.01).status == "fail"
+
+
+def test_levenshtein() -> None:
+    assert levenshtein_distance("kitten", "sitting") == 3
+    assert levenshtein_distance("", "abc") == 3 and levenshtein_distance("abc", "abc") == 0
+    passed = check("levenshtein", "kitten", "sitting", threshold=3)
+    assert passed.status == "pass" and passed.value == 3
+    assert check("levenshtein", "kitten", "sitting", threshold=2).status == "fail"
+    assert check("levenshtein", "colour", "color").status == "pass"  # default: at most 5
+    assert check("levenshtein", "something else", "color").status == "fail"
+    assert check("not-levenshtein", "kitten", "sitting", threshold=2).status == "pass"
+
+
+def test_edit_similarity() -> None:
+    assert edit_similarity("kitten", "sitting") == pytest.approx(1 - 3 / 7)
+    assert edit_similarity("", "") == 1.0
+    assert check("edit-similarity", "colour", "color").status == "pass"  # 1 - 1/6 >= 0.8
+    outcome = check("edit-similarity", "kitten", "sitting")
+    assert outcome.status == "fail" and outcome.score == pytest.approx(4 / 7)
+    assert check("edit-similarity", "kitten", "sitting", threshold=0.5).status == "pass"
+
+
+def test_reference_required() -> None:
+    assert check("bleu", "text").status == "error"
+    assert check("rouge-l", "text").status == "error"
