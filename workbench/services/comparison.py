@@ -41,14 +41,22 @@ def find_experiment(store: Store, ref: str) -> StoredExperiment:
     )
 
 
-def saved_or_new(store: Store, spec: ExperimentSpec) -> tuple[StoredExperiment, bool]:
-    """The stored experiment with exactly this spec (to resume it), else a new one.
-    Returns ``(experiment, created)``."""
+def find_same(store: Store, spec: ExperimentSpec) -> StoredExperiment | None:
+    """The stored experiment with exactly this name and contents (what a re-run resumes)."""
     for summary in store.experiments.summaries():
         if summary.name == spec.name:
             stored = store.experiments.get(summary.id)
             if stored.spec == spec:
-                return stored, False
+                return stored
+    return None
+
+
+def saved_or_new(store: Store, spec: ExperimentSpec) -> tuple[StoredExperiment, bool]:
+    """The stored experiment with exactly this spec (to resume it), else a new one.
+    Returns ``(experiment, created)``."""
+    stored = find_same(store, spec)
+    if stored is not None:
+        return stored, False
     return store.experiments.create(spec), True
 
 

@@ -165,6 +165,7 @@ class SweepHandle:
     def __init__(self, total: int, skipped: list[CellKey], experiment_id: str | None) -> None:
         self.tokens: dict[CellKey, CancelToken] = {}
         self._lock = threading.Lock()
+        self._report_lock = threading.Lock()
         self._outcomes: list[CellOutcome] = []
         self._finished = threading.Event()
         self._cancel_all = threading.Event()
@@ -349,9 +350,10 @@ class GridRunner:
                 except queue.Empty:
                     return
                 outcome = self._run_cell(item, handle, stored, on_event)
-                progress = handle._record(outcome)
-                if on_progress is not None:
-                    on_progress(progress)
+                with handle._report_lock:  # callbacks see done counts in order
+                    progress = handle._record(outcome)
+                    if on_progress is not None:
+                        on_progress(progress)
         except BaseException as err:  # a bug: stop the sweep, raise it from wait()
             handle._bug_in_worker(err)
 

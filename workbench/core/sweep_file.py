@@ -1,0 +1,142 @@
+"""Sweep files: a YAML description of a comparison or parameter sweep, for ``workbench compare``.
+
+Example (every key but ``name`` and ``template``/``templates`` is optional)::
+
+    name: capital sweep
+    notes: which temperature keeps the answer to one word?
+    template: capital.prompt.yaml     # a template file (relative to this file) or a built-in name
+    # templates:                      # or several versions, crossed with everything else
+    #   - {file: capital-v1.prompt.yaml, version: "1"}
+    #   - {file: capital-v2.prompt.yaml, version: "2", label: terse}
+    backend: llamacpp                 # a backend id or configured backend name (default llamacpp)
+    model: ""                         # default: the backend's default model
+    params: {max_tokens: 16, seed: 1} # over the template's own parameters
+    variables: {country: France}      # base values, for every cell
+    sweep:                            # parameter axes (Params fields); the first varies slowest
+      temperature: [0, 0.4, 0.8, 1.2]
+      top_p: [0.5, 0.9]
+    models:                           # a model axis (replaces backend/model above)
+      - {backend: llamacpp}
+      - {backend: my-vllm, model: qwen2.5-7b, label: qwen}
+    variable_sets:                    # dataset rows: values only, or a test case
+      - {country: Peru}
+      - vars: {country: Japan}
+        expected: Tokyo
+    repeats: 3                        # samples per cell
+
+Each combination of template version × model × parameter values is one variant (a column of the
+comparison); every variant runs once per variable set and repeat.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from workbench.core.errors import KnownError
+from workbench.core.experiments import TestCase, Variant
+from workbench.core.grid import ModelChoice, SweepSpec, TemplateChoice
+from workbench.core.models import Params, PromptTemplate
+
+
+class SweepFileError(KnownError):
+    """A sweep file that cannot be read."""
+
+
+class _TemplateRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file: str
+    version: str | None = None
+    label: str = ""
+
+
+class _SweepFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    notes: str = ""
+    template: str | None = None
+    templates: list[_TemplateRef] = Field(default_factory=list)
+    backend: str = "llamacpp"
+    model: str = ""
+    params: Params = Field(default_factory=Params)
+    variables: dict[str, str] = Field(default_factory=dict)
+    sweep: dict[str, list[Any]] = Field(default_factory=dict)
+    models: list[ModelChoice] = Field(default_factory=list)
+    variable_sets: list[dict[str, Any]] = Field(default_factory=list)
+    repeats: int = Field(1, ge=1)
+
+
+def is_sweep_file(data: object) -> bool:
+    """Whether parsed YAML looks like a sweep file (not, say, a promptfoo config)."""
+    return isinstance(data, dict) and ("template" in data or "templates" in data)
+
+
+def _template(ref: str, folder: Path) -> PromptTemplate:
+    from workbench.core.paths import builtin_templates_dir
+    from workbench.core.template_files import SUFFIX, read_template
+
+    for candidate in (folder / ref, builtin_templates_dir() / f"{ref}{SUFFIX}"):
+        if candidate.is_file():
+            return read_template(candidate)
+    raise SweepFileError(f"no template file or built-in template named '{ref}'")
+
+
+def _test_case(row: dict[str, Any]) -> TestCase:
+    if "vars" in row:
+        return TestCase.model_validate(row)
+    return TestCase(vars={str(k): str(v) for k, v in row.items()})
+
+
+def parse_sweep(data: object, folder: Path, source: str = "<sweep>") -> SweepSpec:
+    """A sweep from parsed YAML; template files are found relative to ``folder``."""
+    try:
+        raw = _SweepFile.model_validate(data)
+        if (raw.template is None) == (not raw.templates):
+            raise SweepFileError(f"{source}: give either 'template' or 'templates'")
+        choices = [
+            TemplateChoice(template=_template(t.file, folder), version=t.version, label=t.label)
+            for t in raw.templates
+        ]
+        template = _template(raw.template, folder) if raw.template else choices[0].template
+        params = template.parameters.merged(raw.params) if raw.template else raw.params
+        return SweepSpec(
+            name=raw.name,
+            notes=raw.notes,
+            base=Variant(
+                label=raw.name,
+                template=template,
+                params=params,
+                backend=raw.backend,
+                model=raw.model,
+                variables=raw.variables,
+            ),
+            parameters=raw.sweep,
+            models=raw.models,
+            templates=choices,
+            variable_sets=[_test_case(row) for row in raw.variable_sets],
+            repeats=raw.repeats,
+        )
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SweepFileError(f"{source}: {where + ': ' if where else ''}{first['msg']}") from None
+
+
+def load_sweep(path: Path) -> SweepSpec:
+    """Read a sweep file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SweepFileError(f"cannot read {path}: {err.strerror or err}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise SweepFileError(f"{where}: not valid YAML: {getattr(err, 'problem', err)}") from None
+    if not is_sweep_file(data):
+        raise SweepFileError(f"{path}: not a sweep file (it has no 'template' or 'templates')")
+    return parse_sweep(data, path.parent, str(path))
