@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from workbench.backends.base import Cancelled, CancelToken, Failed, Finished, Started, TextDelta
+from workbench.backends.base import (
+    Cancelled,
+    CancelToken,
+    Failed,
+    Finished,
+    Started,
+    StreamEvent,
+    TextDelta,
+)
 from workbench.backends.config import BackendConfig
+from workbench.backends.scripted import ScriptedBackend
 from workbench.core.errors import ParameterError
-from workbench.core.models import Message, Params, PromptTemplate, RunResult, SentRequest, Usage
+from workbench.core.models import (
+    Message,
+    Params,
+    PromptTemplate,
+    RunRequest,
+    RunResult,
+    SentRequest,
+    Usage,
+)
 from workbench.services.runner import Runner, _with_cost, build_request, choose_params
 from workbench.storage.repositories import RunRef, Store
 from workbench.storage.writer import StoreWriter
@@ -161,3 +179,35 @@ def test_the_embedded_model_runs_through_the_runner(store: Store) -> None:
     assert outcome.result.text
     assert outcome.result.request.raw_prompt and "<|im_start|>" in outcome.result.request.raw_prompt
     assert store.runs.get(outcome.run_id or "").ref.repeat_index == 2
+
+
+class _Deaf(ScriptedBackend):
+    """A backend that ignores the cancel token and keeps streaming."""
+
+    def stream(self, request: RunRequest, cancel: CancelToken) -> Iterator[StreamEvent]:
+        yield Started(request=SentRequest(backend=self.id, model="deaf"))
+        for i in range(1000):
+            yield TextDelta(text=f"{i} ")
+        yield Finished(
+            result=RunResult(
+                request=SentRequest(backend=self.id, model="deaf"), text="all", finish_reason="stop"
+            )
+        )
+
+
+def test_a_backend_that_ignores_cancel_is_stopped_and_the_run_saved(store: Store) -> None:
+    deaf = _Deaf()
+    cancel = CancelToken()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, TextDelta) and event.text == "2 ":
+            cancel.cancel()
+
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer)
+        runner._backends["deaf"] = deaf
+        request = build_request(TEMPLATE, {"word": "x"}, backend="deaf")
+        outcome = runner.execute(request, cancel, on_event=on_event)
+    assert outcome.result.finish_reason == "cancelled"
+    assert outcome.result.text == "0 1 2 "
+    assert store.runs.get(outcome.run_id or "").status == "cancelled"

@@ -57,3 +57,7 @@ def test_draft_written_by_a_process_that_then_dies_is_offered_back(tmp_path: Pat
     assert done.returncode == 137
     [draft] = Autosave(folder).drafts()
     assert (draft.key, draft.text) == ("prompts/ticket", "unsaved words")
+
+
+def test_discarding_when_no_draft_was_ever_written_is_fine(tmp_path: Path) -> None:
+    Autosave(tmp_path / "never-created").discard("anything")

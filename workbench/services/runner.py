@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from workbench.backends.base import (
     TERMINAL,
     Backend,
-    CancelToken,
     Cancelled,
+    CancelToken,
     Failed,
     Finished,
+    Started,
     StreamEvent,
+    TextDelta,
 )
 from workbench.backends.config import BackendConfig, open_backend
 from workbench.backends.limits import LimitCancelled, Limits
@@ -75,7 +77,9 @@ def build_request(
         return RunRequest(
             backend=backend, model=model, prompt=render_completion(template, values), params=params
         )
-    return RunRequest(backend=backend, model=model, messages=render(template, values), params=params)
+    return RunRequest(
+        backend=backend, model=model, messages=render(template, values), params=params
+    )
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ class Runner:
         request: RunRequest,
         cancel: CancelToken | None = None,
         *,
-        ref: RunRef = RunRef(),
+        ref: RunRef | None = None,
         on_event: EventSink | None = None,
     ) -> RunOutcome:
         """Run ``request`` to its end: every event goes to ``on_event``; the terminal result is
@@ -142,21 +146,14 @@ class Runner:
         cancel = cancel or CancelToken()
         backend = self.backend(request.backend)
         limiter = self.limits.for_backend(request.backend, backend.options)
-        terminal: Finished | Failed | Cancelled | None = None
         try:
             with limiter.slot(cancel):
-                for event in backend.stream(request, cancel):
-                    if isinstance(event, TERMINAL):
-                        terminal = event
-                        break
-                    if on_event is not None:
-                        on_event(event)
+                terminal = drive(backend, request, cancel, on_event)
         except LimitCancelled:
             unsent = RunResult(request=_unsent(request, backend), finish_reason="cancelled")
             terminal = Cancelled(result=unsent)
-        if terminal is None:
-            raise RuntimeError(f"backend {backend.id} ended its stream without a terminal event")
         result = _with_cost(terminal.result)
+        ref = ref or RunRef()
         run_id = self.writer.add_run(result, ref).result() if self.writer is not None else None
         if on_event is not None:
             on_event(type(terminal)(result=result))
@@ -167,6 +164,39 @@ class Runner:
             backends, self._backends = list(self._backends.values()), {}
         for backend in backends:
             backend.close()
+
+
+def drive(
+    backend: Backend, request: RunRequest, cancel: CancelToken, on_event: EventSink | None = None
+) -> Finished | Failed | Cancelled:
+    """Run ``backend``'s stream to its terminal event, forwarding every other event.
+
+    A backend that keeps streaming after a cancel is stopped here: its stream is closed and the
+    run ends cancelled with the text received so far, so a cancel always ends in one state.
+    """
+    sent = _unsent(request, backend)
+    parts: list[str] = []
+    events = backend.stream(request, cancel)
+    try:
+        for event in events:
+            if isinstance(event, TERMINAL):
+                return event
+            if isinstance(event, Started):
+                sent = event.request
+            elif isinstance(event, TextDelta):
+                if cancel.cancelled:
+                    text = "".join(parts)
+                    return Cancelled(
+                        result=RunResult(request=sent, text=text, finish_reason="cancelled")
+                    )
+                parts.append(event.text)
+            if on_event is not None:
+                on_event(event)
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+    raise RuntimeError(f"backend {backend.id} ended its stream without a terminal event")
 
 
 def _unsent(request: RunRequest, backend: Backend) -> SentRequest:

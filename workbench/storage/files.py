@@ -121,7 +121,9 @@ def write_text(path: Path, text: str) -> None:
 
 
 def remove(path: Path) -> None:
-    """Delete ``path`` durably (a missing file is fine)."""
+    """Delete ``path`` durably (a missing file, or a missing folder, is fine)."""
+    if not path.parent.is_dir():
+        return
     try:
         path.unlink(missing_ok=True)
         fsync_dir(path.parent)
