@@ -1,29 +1,94 @@
-"""Composition root of the desktop app: the only place besides ``ui/`` that imports Qt."""
+"""Composition root of the desktop app: the only place besides ``ui/`` that imports Qt.
+
+It opens the workspace, styles the application, restores or recovers what the user was doing,
+and on the very first start opens the welcome template and runs it on the embedded model, so a
+new user sees a streamed answer seconds after opening the app.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
+import traceback
+from types import TracebackType
+from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from workbench import __version__
+from workbench.core.errors import KnownError
+
+if TYPE_CHECKING:
+    from workbench.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
-    """The QApplication, styled with Fusion (light and dark palettes follow the system)."""
+    """The QApplication, styled with Fusion and a palette that follows the system."""
+    from workbench.ui import theming
+
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Prompt Workbench")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("prompt-workbench")
-    app.setStyle("Fusion")
+    theming.install(app)
     return app
 
 
-def main() -> int:
-    from workbench.ui.main_window import MainWindow
+def _crash_dialog(
+    kind: type[BaseException], error: BaseException, tb: TracebackType | None
+) -> None:
+    """A bug: logged with its traceback and shown, never a silent exit."""
+    text = "".join(traceback.format_exception(kind, error, tb))
+    log.error("unhandled error\n%s", text)
+    if isinstance(error, KnownError):
+        QMessageBox.warning(None, "Prompt Workbench", str(error))
+        return
+    box = QMessageBox(
+        QMessageBox.Icon.Critical,
+        "Prompt Workbench hit a bug",
+        f"{kind.__name__}: {error}\n\nYour work is autosaved. The details below help fix it.",
+    )
+    box.setDetailedText(text)
+    box.exec()
 
+
+def open_main_window(*, first_run_demo: bool = True) -> MainWindow:
+    """Open the workspace and its window: recovered drafts first, else the last template; on the
+    first start the welcome template, run once on the embedded model."""
+    from workbench.services.workspace import Workspace
+    from workbench.ui.main_window import MainWindow, window_settings
+
+    workspace = Workspace()
+    first = workspace.is_first_start()
+    if first:
+        workspace.install_welcome()
+    window = MainWindow(workspace)
+    if not window.recover_drafts():
+        last = str(window_settings().value("lastTemplate", "") or "")
+        keys = window.library.keys()
+        key = last if last in keys else (keys[0] if keys else None)
+        if key:
+            window.open_library_template(key)
+        else:
+            window.new_template()
+    if first and first_run_demo:
+        window.run()
+    return window
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = create_application()
-    window = MainWindow()
+    sys.excepthook = _crash_dialog
+    try:
+        window = open_main_window()
+    except KnownError as err:
+        QMessageBox.critical(None, "Prompt Workbench cannot start", str(err))
+        return 1
     window.show()
-    return app.exec()
+    code = app.exec()
+    window.workspace.close()
+    return code

@@ -1,26 +1,609 @@
-"""The main window."""
+"""The main window: library and history on the left, the template in the centre with its preview
+and output, parameters and the run controls on the right.
+
+It is a view over a ``Workspace``: templates come from and go to its library, runs go through its
+runner (limited, priced and saved), history reads its store. Every frequent action has a shortcut
+shown in its menu and tooltip; docks and sizes are remembered between sessions.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMainWindow
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from workbench import __version__
+from workbench.backends.base import Backend
+from workbench.backends.config import load_configs
+from workbench.backends.registry import default_registry
+from workbench.core.errors import KnownError, MissingVariableError, TemplateError
+from workbench.core.models import Params, PromptTemplate, RenderedMessage, RunRequest, RunResult
+from workbench.core.paths import config_dir
+from workbench.core.template_files import dumps, loads
+from workbench.core.tokens import format_count
+from workbench.services.runner import build_request
+from workbench.services.workspace import Workspace
+from workbench.storage.repositories import RunRef
+from workbench.ui import theming
+from workbench.ui.dialogs.backends_dialog import BackendsDialog
+from workbench.ui.widgets.history_panel import HistoryPanel, repository_source
+from workbench.ui.widgets.library_panel import LibraryPanel
+from workbench.ui.widgets.output_view import OutputView
+from workbench.ui.widgets.params_panel import ParamsPanel
+from workbench.ui.widgets.preview_compute import RawPromptFunction
+from workbench.ui.widgets.preview_panel import Preview, PreviewPanel, format_money
+from workbench.ui.widgets.template_editor import TemplateEditor
+from workbench.ui.widgets.variables_form import VariablesForm
+from workbench.ui.workers import RunManager, RunWorker
+
+log = logging.getLogger(__name__)
+
+LOCAL_BACKEND = "llamacpp"
+AUTOSAVE_MS = 1500
+UNTITLED_KEY = "untitled"
+
+
+def window_settings() -> QSettings:
+    """Window layout, kept beside the other settings (so WORKBENCH_HOME isolates it)."""
+    return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
 
 
 class MainWindow(QMainWindow):
-    """The workbench's main window (the full editor lands with the desktop issue)."""
+    """The window people live in while they iterate on prompts."""
 
-    def __init__(self) -> None:
+    def __init__(self, workspace: Workspace) -> None:
         super().__init__()
+        self.workspace = workspace
         self.setWindowTitle("Prompt Workbench")
-        label = QLabel(
-            f"<h2>Prompt Workbench {__version__}</h2>"
-            "<p>A local-first workbench for prompt engineering.</p>"
-            "<p>The command line already renders, counts and runs prompts: "
-            "<code>workbench --help</code>.</p>"
+        self.key: str | None = None
+        self.version: int | None = None
+        self._saved_text: str | None = None
+        self._backend: Backend | None = None
+        self._last_worker: RunWorker | None = None
+        self.runs = RunManager(self, runner=workspace.runner)
+
+        self.editor = TemplateEditor(self)
+        self.variables = VariablesForm(self)
+        self.preview = PreviewPanel(self)
+        self.output = OutputView(self)
+        self.params = ParamsPanel(self)
+        self.library = LibraryPanel(workspace.library, self)
+        self.history = HistoryPanel(repository_source(workspace.store.runs), self)
+        self._build_centre()
+        self._build_docks()
+        self._build_toolbar()
+        self._build_menus()
+        self._connect()
+        self._autosave = QTimer(self)
+        self._autosave.setSingleShot(True)
+        self._autosave.setInterval(AUTOSAVE_MS)
+        self._autosave.timeout.connect(self._write_draft)
+        self.resize(1366, 800)
+        self._restore_layout()
+        self._fill_backends()
+        self.library.refresh()
+        self.history.refresh()
+
+    # --- layout -------------------------------------------------------------------------------
+
+    def _build_centre(self) -> None:
+        self.title = QLabel(self)
+        self.title.setAccessibleName("Template title")
+        self.lower_tabs = QTabWidget(self)
+        self.lower_tabs.setDocumentMode(True)
+        self.lower_tabs.addTab(self.preview, "Preview")
+        self.lower_tabs.addTab(self.output, "Output")
+        self.lower_tabs.setAccessibleName("Preview and output")
+        upper = QSplitter(Qt.Orientation.Vertical, self)
+        upper.setObjectName("editorSplit")
+        upper.addWidget(self.editor)
+        upper.addWidget(self.variables)
+        upper.setStretchFactor(0, 3)
+        upper.setStretchFactor(1, 1)
+        self.centre_split = QSplitter(Qt.Orientation.Vertical, self)
+        self.centre_split.setObjectName("centreSplit")
+        self.centre_split.addWidget(upper)
+        self.centre_split.addWidget(self.lower_tabs)
+        self.centre_split.setChildrenCollapsible(False)
+        self.centre_split.setSizes([480, 320])
+        centre = QWidget(self)
+        layout = QVBoxLayout(centre)
+        layout.setContentsMargins(8, 8, 8, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.centre_split, 1)
+        self.setCentralWidget(centre)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
         )
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setAccessibleName("About Prompt Workbench")
-        self.setCentralWidget(label)
-        self.resize(960, 640)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        self.library_dock = self._dock("Library", "libraryDock", self.library, left)
+        self.history_dock = self._dock("History", "historyDock", self.history, left)
+        run_panel = QWidget(self)
+        self.run_button = QPushButton(theming.icon("run"), "Run", run_panel)
+        self.run_button.setToolTip("Run the prompt on the selected model (Ctrl+Enter)")
+        self.run_button.setAccessibleName("Run")
+        self.repeat = QSpinBox(run_panel)
+        self.repeat.setRange(1, 50)
+        self.repeat.setPrefix("×")
+        self.repeat.setToolTip(
+            "Run the prompt this many times to see how stable its answers are; each run is saved"
+        )
+        self.repeat.setAccessibleName("Repeat count")
+        self.cancel_button = QPushButton(theming.icon("stop"), "Cancel", run_panel)
+        self.cancel_button.setToolTip("Cancel every run in progress (Esc)")
+        self.cancel_button.setAccessibleName("Cancel runs")
+        self.cancel_button.setEnabled(False)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(8)
+        buttons.addWidget(self.run_button, 1)
+        buttons.addWidget(self.repeat)
+        buttons.addWidget(self.cancel_button)
+        self.token_summary = QLabel(run_panel)
+        self.token_summary.setAccessibleName("Token count and cost")
+        self.token_summary.setWordWrap(True)
+        layout = QVBoxLayout(run_panel)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(8)
+        layout.addWidget(self.params, 1)
+        layout.addWidget(self.token_summary)
+        layout.addLayout(buttons)
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self.params_dock = self._dock("Parameters", "paramsDock", run_panel, right)
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Model", self)
+        bar.setObjectName("modelToolbar")
+        bar.setMovable(False)
+        self.backend_box = QComboBox(bar)
+        self.backend_box.setAccessibleName("Backend")
+        self.backend_box.setToolTip(
+            "Where prompts run: the embedded local model or a configured "
+            "server (Tools ▸ Backends… to add one)"
+        )
+        self.backend_box.setMinimumContentsLength(18)
+        self.model_box = QComboBox(bar)
+        self.model_box.setAccessibleName("Model")
+        self.model_box.setToolTip("The model this backend runs")
+        self.model_box.setMinimumContentsLength(24)
+        bar.addWidget(QLabel(" Backend ", bar))
+        bar.addWidget(self.backend_box)
+        bar.addWidget(QLabel("  Model ", bar))
+        bar.addWidget(self.model_box)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+    def _action(
+        self,
+        menu_name: str,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        shown = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        action.setToolTip(f"{tip or text.replace('&', '').rstrip('…')} ({shown})" if shown else tip)
+        action.triggered.connect(slot)
+        self._menus[menu_name].addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self._menus = {
+            name: bar.addMenu(name)
+            for name in ("&File", "&Edit", "&View", "&Run", "&Tools", "&Help")
+        }
+        self._action("&File", "&New template", self.new_template, QKeySequence.StandardKey.New)
+        self._action("&File", "&Open file…", self.open_file, QKeySequence.StandardKey.Open)
+        self.save_action = self._action(
+            "&File",
+            "&Save",
+            self.save,
+            QKeySequence.StandardKey.Save,
+            "Save a new version to the library",
+        )
+        self._menus["&File"].addSeparator()
+        self._action("&File", "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action("&Edit", "&Undo", self.editor.undo, QKeySequence.StandardKey.Undo)
+        self._action("&Edit", "&Redo", self._redo, "Ctrl+Shift+Z")
+        self._action(
+            "&Edit",
+            "&Find…",
+            self.focus_search,
+            QKeySequence.StandardKey.Find,
+            "Search the library",
+        )
+        modes: tuple[theming.Mode, ...] = ("auto", "light", "dark")
+        for mode in modes:
+            self._action("&View", f"{mode.capitalize()} theme", self._theme_setter(mode))
+        self._menus["&View"].addSeparator()
+        for dock in (self.library_dock, self.history_dock, self.params_dock):
+            self._menus["&View"].addAction(dock.toggleViewAction())
+        self.run_action = self._action("&Run", "&Run", self.run, "Ctrl+Return", "Run the prompt")
+        self.run_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self.cancel_action = self._action("&Run", "&Cancel", self.cancel, "Esc", "Cancel the runs")
+        self._action("&Tools", "&Backends…", self.show_backends)
+        self._action("&Help", "&About Prompt Workbench", self._about)
+
+    def _connect(self) -> None:
+        self.editor.templateChanged.connect(self._template_changed)
+        self.variables.valuesChanged.connect(self.preview.set_values)
+        self.variables.valuesChanged.connect(lambda _v: self._autosave.start())
+        self.preview.errorChanged.connect(self.editor.show_error)
+        self.preview.errorChanged.connect(self._show_error_summary)
+        self.preview.previewUpdated.connect(self._show_preview_summary)
+        self.params.paramsChanged.connect(self._params_changed)
+        self.library.templateActivated.connect(self.open_library_template)
+        self.history.runActivated.connect(self.restore_run)
+        self.backend_box.currentTextChanged.connect(self._backend_changed)
+        self.model_box.currentTextChanged.connect(self._model_changed)
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.output.rerunRequested.connect(self.run)
+        self.output.cancelRequested.connect(self.cancel)
+        self.runs.activeChanged.connect(self._active_changed)
+
+    # --- documents ----------------------------------------------------------------------------
+
+    def show_template(self, template: PromptTemplate, key: str | None, version: int | None) -> None:
+        """Put ``template`` in the editor as the document ``key`` (None: not in the library)."""
+        self.key, self.version = key, version
+        self._saved_text = dumps(template)
+        self.editor.set_template(template)
+        self.params.set_params(template.parameters)
+        self._template_changed(template, dirty=False)
+
+    def open_library_template(self, key: str, version: int | None = None) -> None:
+        try:
+            template = self.workspace.library.load(key, version)
+            number = version if version is not None else self.workspace.library.entry(key).version
+        except KnownError as err:
+            self.statusBar().showMessage(str(err), 10_000)
+            return
+        self.show_template(template, key, number)
+
+    def new_template(self) -> None:
+        from workbench.core.models import Message
+
+        self.show_template(
+            PromptTemplate(name="untitled", messages=[Message(role="user", content="")]), None, None
+        )
+
+    def open_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a template file", "", "Prompt templates (*.prompt.yaml *.yaml)"
+        )
+        if path:
+            from pathlib import Path
+
+            from workbench.core.template_files import read_template
+
+            try:
+                self.show_template(read_template(Path(path)), None, None)
+            except KnownError as err:
+                self.statusBar().showMessage(str(err), 15_000)
+
+    def save(self) -> bool:
+        """Save the editor's template as a new library version (Ctrl+S)."""
+        template = self.editor.template()
+        library = self.workspace.library
+        try:
+            saved = library.save(template, key=self.key or library.key_for(template))
+        except KnownError as err:
+            self.statusBar().showMessage(f"Not saved: {err}", 15_000)
+            return False
+        self.workspace.autosave.discard(self.key or UNTITLED_KEY)
+        self.key, self.version, self._saved_text = saved.key, saved.number, dumps(template)
+        self._update_title(template)
+        self.library.refresh()
+        self.library.select(saved.key)
+        self.statusBar().showMessage(f"Saved {saved.key} as v{saved.number}", 5000)
+        return True
+
+    @property
+    def dirty(self) -> bool:
+        return dumps(self.editor.template()) != self._saved_text
+
+    def _template_changed(self, template: PromptTemplate, dirty: bool = True) -> None:
+        self.variables.set_template(template)
+        self.preview.set_template(template)
+        self._update_title(template)
+        if dirty:
+            self._autosave.start()
+
+    def _update_title(self, template: PromptTemplate) -> None:
+        version = f"  v{self.version}" if self.version is not None else ""
+        state = "  (unsaved)" if self.dirty else ""
+        self.title.setText(f"<b>{template.name}</b>{version}{state}")
+        self.setWindowTitle(f"{template.name}{' *' if state else ''} — Prompt Workbench")
+
+    def _write_draft(self) -> None:
+        """Keep unsaved edits on disk, so a crash loses nothing."""
+        if self.dirty:
+            self.workspace.autosave.save(
+                self.key or UNTITLED_KEY, dumps(self.editor.template()), self._saved_text
+            )
+
+    def recover_drafts(self) -> bool:
+        """Offer back edits a previous session did not save; True if one was restored."""
+        for draft in self.workspace.autosave.drafts():
+            try:
+                template = loads(draft.text, "autosave")
+            except KnownError:
+                continue
+            key = None if draft.key == UNTITLED_KEY else draft.key
+            answer = QMessageBox.question(
+                self,
+                "Recover unsaved edits",
+                f"Prompt Workbench closed before “{template.name}” was saved. Restore those edits?",
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                if key is not None:
+                    self.open_library_template(key)
+                    self.editor.set_template(template)
+                else:
+                    self.show_template(template, None, None)
+                    self._saved_text = None
+                self._template_changed(template)
+                return True
+            self.workspace.autosave.discard(draft.key)
+        return False
+
+    # --- backends -----------------------------------------------------------------------------
+
+    def _fill_backends(self) -> None:
+        names = [LOCAL_BACKEND]
+        try:
+            names += sorted(load_configs())
+        except KnownError as err:
+            self.statusBar().showMessage(str(err), 15_000)
+        current = self.backend_box.currentText() or LOCAL_BACKEND
+        self.backend_box.blockSignals(True)
+        self.backend_box.clear()
+        self.backend_box.addItems(names)
+        self.backend_box.blockSignals(False)
+        self.backend_box.setCurrentText(current if current in names else LOCAL_BACKEND)
+        self._backend_changed(self.backend_box.currentText())
+
+    def _backend_changed(self, name: str) -> None:
+        if not name:
+            return
+        try:
+            backend = self.workspace.runner.backend(name)
+            models = [m.id for m in backend.list_models()] if name == LOCAL_BACKEND else []
+        except KnownError as err:
+            self.statusBar().showMessage(f"{name}: {err}", 15_000)
+            return
+        self._backend = backend
+        self.params.set_capabilities(backend.capabilities(), backend.display_name)
+        self.model_box.blockSignals(True)
+        self.model_box.clear()
+        self.model_box.addItems(models)
+        self.model_box.setEditable(name != LOCAL_BACKEND)
+        self.model_box.blockSignals(False)
+        self._model_changed(self.model_box.currentText())
+
+    def _model_changed(self, model: str) -> None:
+        backend = self._backend
+        local = backend is not None and backend.id == LOCAL_BACKEND
+        self.preview.set_model(model or None)
+        if local and backend is not None:
+            self.preview.set_raw_prompt_function(self._raw_prompt_function(backend, model))
+            info = next((m for m in backend.list_models() if m.id == model), None)
+            self.preview.set_context_window(info.context_window if info else None)
+        else:
+            self.preview.set_raw_prompt_function(None)
+
+    @staticmethod
+    def _raw_prompt_function(backend: Backend, model: str) -> RawPromptFunction | None:
+        """What the local model reads after its chat template (computed off the GUI thread)."""
+        preview = getattr(backend, "preview", None)
+        if preview is None:
+            return None
+
+        def raw(messages: list[RenderedMessage]) -> str:
+            request = RunRequest(backend=backend.id, model=model, messages=messages)
+            return str(preview(request).raw_prompt)
+
+        return raw
+
+    def show_backends(self) -> None:
+        dialog = BackendsDialog(self, registry=default_registry())
+        dialog.saved.connect(self.workspace.runner.forget)
+        dialog.removed.connect(self.workspace.runner.forget)
+        dialog.exec()
+        self._fill_backends()
+
+    # --- running ------------------------------------------------------------------------------
+
+    def _params_changed(self, params: Params) -> None:
+        self.editor.set_parameters(params)
+        self.preview.set_max_tokens(params.max_tokens)
+
+    def run(self) -> None:
+        """Run the template as shown (Ctrl+Enter), ×N when a repeat count is set."""
+        template = self.editor.template()
+        values = self.variables.values()
+        try:
+            request = build_request(
+                template,
+                values,
+                backend=self.backend_box.currentText(),
+                model=self.model_box.currentText(),
+                params=self.params.params(),
+            )
+        except KnownError as err:
+            self.lower_tabs.setCurrentWidget(self.preview)
+            self.statusBar().showMessage(f"Cannot run: {err}", 15_000)
+            return
+        ref = RunRef(
+            template_key=self.key,
+            template_version=None if self.dirty else self.version,
+            variables=values,
+        )
+        self.lower_tabs.setCurrentWidget(self.output)
+        for index in range(self.repeat.value()):
+            worker = self.runs.start_run(request, ref=replace(ref, repeat_index=index))
+            worker.signals.ended.connect(lambda _result: self.history.refresh())
+            if index == 0:
+                self.output.attach(worker)
+                self._last_worker = worker
+
+    def cancel(self) -> None:
+        self.runs.cancel_all()
+
+    def _active_changed(self, count: int) -> None:
+        self.cancel_button.setEnabled(count > 0)
+        self.cancel_action.setEnabled(count > 0)
+        if count:
+            self.statusBar().showMessage(f"{count} run{'s' if count > 1 else ''} in progress")
+        else:
+            self.statusBar().clearMessage()
+
+    def restore_run(self, run_id: str) -> None:
+        """Open a past run: its template version, variables, parameters, backend and output."""
+        try:
+            stored = self.workspace.store.runs.get(run_id)
+        except KnownError as err:
+            self.statusBar().showMessage(str(err), 10_000)
+            return
+        ref, result = stored.ref, stored.result
+        if ref.template_key:
+            self.open_library_template(ref.template_key, ref.template_version)
+        self.variables.set_values(dict(ref.variables))
+        self.params.set_params(_params_of(result))
+        if self.backend_box.findText(result.request.backend) >= 0:
+            self.backend_box.setCurrentText(result.request.backend)
+        if self.model_box.findText(result.request.model) >= 0:
+            self.model_box.setCurrentText(result.request.model)
+        self.output.show_result(result)
+        self.lower_tabs.setCurrentWidget(self.output)
+
+    # --- misc ---------------------------------------------------------------------------------
+
+    def _show_preview_summary(self, preview: Preview) -> None:
+        self.token_summary.setText(preview_summary(preview))
+
+    def _show_error_summary(self, error: TemplateError | None) -> None:
+        if error is not None:
+            self.token_summary.setText(error_summary(error))
+
+    def focus_search(self) -> None:
+        self.library_dock.show()
+        self.library.focus_search()
+
+    def _redo(self) -> None:
+        focused = self.focusWidget()
+        redo = getattr(focused, "redo", None)
+        if callable(redo):
+            redo()
+
+    @staticmethod
+    def _theme_setter(mode: theming.Mode) -> Callable[[], None]:
+        def apply() -> None:
+            app = QApplication.instance()
+            if isinstance(app, QApplication):
+                theming.install(app, mode)
+
+        return apply
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Prompt Workbench",
+            f"<h3>Prompt Workbench {__version__}</h3><p>A local-first workbench "
+            "for prompt engineering. It sends nothing anywhere except the model "
+            "calls you start.</p>",
+        )
+
+    def _restore_layout(self) -> None:
+        settings = window_settings()
+        geometry = settings.value("geometry")
+        state = settings.value("state")
+        split = settings.value("centreSplit")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        if isinstance(split, QByteArray):
+            self.centre_split.restoreState(split)
+
+    def save_layout(self) -> None:
+        settings = window_settings()
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("state", self.saveState())
+        settings.setValue("centreSplit", self.centre_split.saveState())
+        settings.setValue("lastTemplate", self.key or "")
+        settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._write_draft()
+        self.save_layout()
+        if not self.runs.shutdown(timeout_s=5.0):
+            log.warning("a run did not stop within 5 s of quitting")
+        event.accept()
+
+
+def _params_of(result: RunResult) -> Params:
+    """The parameters a run was asked for: what was sent plus what the backend ignored."""
+    values = {**result.request.sent_params, **result.request.ignored_params}
+    known = {k: v for k, v in values.items() if k in Params.model_fields}
+    try:
+        return Params.model_validate(known)
+    except ValueError:
+        return Params()
+
+
+def error_summary(error: TemplateError) -> str:
+    if isinstance(error, MissingVariableError):
+        return f"Give '{error.name}' a value to see the token count."
+    return "Fix the template to see its token count."
+
+
+def preview_summary(preview: Preview) -> str:
+    """One line under the parameters: tokens (exact or ≈), context fit and cost."""
+    if preview.error is not None:
+        return error_summary(preview.error)
+    parts = [f"{format_count(preview.total, preview.exact)} tokens · {preview.tokenizer}"]
+    fit = preview.fit
+    if fit is not None:
+        state = "" if fit.fits else f", {fit.overflow:,} over"
+        parts.append(f"{fit.needed:,}/{fit.context_window:,} ctx{state}")
+    if preview.cost is not None:
+        approx = "" if preview.cost.exact else "≈ "
+        parts.append(f"{approx}{format_money(preview.cost.total, preview.cost.currency)}")
+    return " · ".join(parts)

@@ -1,0 +1,192 @@
+"""The main window, driven the way a person uses it, on the real embedded model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from tests.conftest import ARTIFACTS
+from workbench.app import create_application, open_main_window
+from workbench.ui import theming
+from workbench.ui.main_window import MainWindow
+
+RUN_TIMEOUT_MS = 120_000
+
+
+def _open(qtbot: QtBot, *, demo: bool = False) -> MainWindow:
+    create_application()
+    window = open_main_window(first_run_demo=demo)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def _close(window: MainWindow) -> None:
+    window.close()
+    window.workspace.close()
+
+
+@pytest.fixture
+def window(qtbot: QtBot) -> Iterator[MainWindow]:
+    window = _open(qtbot)
+    yield window
+    _close(window)
+
+
+def _shot(window: MainWindow, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    QApplication.processEvents()
+    assert window.grab().save(str(path))
+    return path
+
+
+def _type_message(qtbot: QtBot, window: MainWindow, text: str) -> None:
+    editor = window.editor.editor_for("messages[0] (user)")
+    assert editor is not None
+    editor.setFocus()
+    editor.selectAll()
+    qtbot.keyClick(editor, Qt.Key.Key_Delete)
+    qtbot.keyClicks(editor, text)
+
+
+def _wait_state(qtbot: QtBot, window: MainWindow, *states: str) -> None:
+    qtbot.waitUntil(lambda: window.output.state in states, timeout=RUN_TIMEOUT_MS)
+
+
+@pytest.mark.slow
+def test_first_start_streams_the_welcome_answer(qtbot: QtBot) -> None:
+    window = _open(qtbot, demo=True)
+    try:
+        assert window.library.keys() == ["welcome"]
+        qtbot.waitUntil(lambda: window.output.state == "streaming" or bool(window.output.text()),
+                        timeout=RUN_TIMEOUT_MS)
+        _wait_state(qtbot, window, "finished")
+        assert window.output.text().strip()
+        qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1)
+        theming.install(QApplication.instance(), "light")  # type: ignore[arg-type]
+        _shot(window, "main_window_light")
+        theming.install(QApplication.instance(), "dark")  # type: ignore[arg-type]
+        _shot(window, "main_window_dark")
+        theming.install(QApplication.instance(), "auto")  # type: ignore[arg-type]
+    finally:
+        _close(window)
+
+
+@pytest.mark.slow
+def test_edit_count_preset_run_cancel_history_restore(qtbot: QtBot, window: MainWindow) -> None:
+    # Start a new template and type it.
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.editor.template().name == "untitled")
+    _type_message(qtbot, window, "Summarize {{ ticket }} in one line.")
+    qtbot.waitUntil(lambda: "ticket" in window.variables.names(), timeout=5000)
+
+    # Without a value there is nothing to count; fill the variable and watch the count change.
+    qtbot.waitUntil(lambda: "Give 'ticket' a value" in window.token_summary.text(), timeout=10_000)
+    field = window.variables.editor("ticket")
+    field.setFocus()
+    qtbot.keyClicks(field, "The printer")
+    qtbot.waitUntil(lambda: "tokens" in window.token_summary.text(), timeout=10_000)
+    before = window.token_summary.text()
+    qtbot.keyClicks(field, " on floor 3 jams every morning since the update.")
+    qtbot.waitUntil(lambda: window.token_summary.text() != before, timeout=10_000)
+
+    # Pick a preset, then a small answer budget.
+    window.params.preset_combo.setFocus()
+    qtbot.keyClicks(window.params.preset_combo, "Det")
+    qtbot.waitUntil(lambda: window.params.params().greedy)
+    spin = window.params.rows["max_tokens"].spin
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "200")
+    qtbot.keyClick(spin, Qt.Key.Key_Tab)
+    qtbot.waitUntil(lambda: window.params.params().max_tokens == 200)
+
+    # Save (Ctrl+S) so the run belongs to a library version.
+    qtbot.keyClick(window.editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.key is not None)
+    saved_key, saved_version = window.key, window.version
+    assert saved_key in window.library.keys()
+
+    # Run (Ctrl+Enter), watch it stream, cancel it (Esc).
+    editor = window.editor.editor_for("messages[0] (user)")
+    assert editor is not None
+    qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(window.output.text()) > 0, timeout=RUN_TIMEOUT_MS)
+    qtbot.keyClick(editor, Qt.Key.Key_Escape)
+    _wait_state(qtbot, window, "cancelled", "finished")
+    assert window.output.state == "cancelled"
+
+    # Run again to the end.
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    _wait_state(qtbot, window, "streaming", "running")
+    _wait_state(qtbot, window, "finished")
+    answer = window.output.text()
+
+    # Find the runs in history.
+    print("DEBUG", window.workspace.store.runs.count(), window.history.run_ids(), window.history.search.text())
+    qtbot.waitUntil(lambda: len(window.history.run_ids()) == 2, timeout=10_000)
+    window.history.search.setFocus()
+    qtbot.keyClicks(window.history.search, "printer")
+    qtbot.waitUntil(lambda: len(window.history.run_ids()) == 2, timeout=10_000)
+    window.history.search.clear()
+    qtbot.keyClicks(window.history.search, "zebra")
+    qtbot.waitUntil(lambda: window.history.run_ids() == [], timeout=10_000)
+    window.history.search.clear()
+    qtbot.waitUntil(lambda: len(window.history.run_ids()) == 2, timeout=10_000)
+
+    # Change everything, then restore the finished run from history.
+    _type_message(qtbot, window, "Something else entirely")
+    window.variables.set_values({"ticket": "changed"})
+    finished = window.history.run_ids()[0]
+    window.history.runActivated.emit(finished)
+    qtbot.waitUntil(lambda: "{{ ticket }}" in window.editor.template().messages[0].content)
+    assert (window.key, window.version) == (saved_key, saved_version)
+    assert window.variables.values()["ticket"].startswith("The printer on floor 3")
+    assert window.params.params().max_tokens == 200
+    assert window.output.text() == answer
+    _shot(window, "main_window_restored_run")
+
+
+def test_save_quit_restart_reopen(qtbot: QtBot) -> None:
+    window = _open(qtbot)
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    _type_message(qtbot, window, "Translate {{ text }} into French.")
+    qtbot.waitUntil(lambda: "{{ text }}" in window.editor.template().messages[0].content)
+    assert window.save()
+    key = window.key
+    window.library_dock.hide()
+    _close(window)
+
+    reopened = _open(qtbot)
+    try:
+        assert reopened.key == key
+        assert reopened.editor.template().messages[0].content == "Translate {{ text }} into French."
+        assert not reopened.library_dock.isVisible()  # the layout is remembered
+    finally:
+        _close(reopened)
+
+
+def test_unsaved_edits_are_offered_back_after_a_crash(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    window = _open(qtbot)
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    _type_message(qtbot, window, "Draft that was never saved")
+    qtbot.waitUntil(lambda: window.workspace.autosave.drafts() != [], timeout=10_000)
+    window.workspace.close()  # the process "dies": no closeEvent, no save
+    window.deleteLater()
+
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    recovered = _open(qtbot)
+    try:
+        assert recovered.editor.template().messages[0].content == "Draft that was never saved"
+        assert recovered.dirty
+    finally:
+        _close(recovered)
