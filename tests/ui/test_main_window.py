@@ -65,8 +65,10 @@ def test_first_start_streams_the_welcome_answer(qtbot: QtBot) -> None:
     window = _open(qtbot, demo=True)
     try:
         assert window.library.keys() == ["welcome"]
-        qtbot.waitUntil(lambda: window.output.state == "streaming" or bool(window.output.text()),
-                        timeout=RUN_TIMEOUT_MS)
+        qtbot.waitUntil(
+            lambda: window.output.state == "streaming" or bool(window.output.text()),
+            timeout=RUN_TIMEOUT_MS,
+        )
         _wait_state(qtbot, window, "finished")
         assert window.output.text().strip()
         qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1)
@@ -130,7 +132,6 @@ def test_edit_count_preset_run_cancel_history_restore(qtbot: QtBot, window: Main
     answer = window.output.text()
 
     # Find the runs in history.
-    print("DEBUG", window.workspace.store.runs.count(), window.history.run_ids(), window.history.search.text())
     qtbot.waitUntil(lambda: len(window.history.run_ids()) == 2, timeout=10_000)
     window.history.search.setFocus()
     qtbot.keyClicks(window.history.search, "printer")
@@ -173,7 +174,9 @@ def test_save_quit_restart_reopen(qtbot: QtBot) -> None:
         _close(reopened)
 
 
-def test_unsaved_edits_are_offered_back_after_a_crash(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unsaved_edits_are_offered_back_after_a_crash(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
     window = _open(qtbot)
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     _type_message(qtbot, window, "Draft that was never saved")
