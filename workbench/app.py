@@ -68,7 +68,7 @@ def open_main_window(*, first_run_demo: bool = True) -> MainWindow:
     window = MainWindow(workspace)
     if not window.recover_drafts():
         last = str(window_settings().value("lastTemplate", "") or "")
-        keys = window.library.keys()
+        keys = window.library.template_keys()
         key = last if last in keys else (keys[0] if keys else None)
         if key:
             window.open_library_template(key)

@@ -64,7 +64,7 @@ def _wait_state(qtbot: QtBot, window: MainWindow, *states: str) -> None:
 def test_first_start_streams_the_welcome_answer(qtbot: QtBot) -> None:
     window = _open(qtbot, demo=True)
     try:
-        assert window.library.keys() == ["welcome"]
+        assert window.library.template_keys() == ["welcome"]
         qtbot.waitUntil(
             lambda: window.output.state == "streaming" or bool(window.output.text()),
             timeout=RUN_TIMEOUT_MS,
@@ -114,7 +114,7 @@ def test_edit_count_preset_run_cancel_history_restore(qtbot: QtBot, window: Main
     qtbot.keyClick(window.editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: window.key is not None)
     saved_key, saved_version = window.key, window.version
-    assert saved_key in window.library.keys()
+    assert saved_key in window.library.template_keys()
 
     # Run (Ctrl+Enter), watch it stream, cancel it (Esc).
     editor = window.editor.editor_for("messages[0] (user)")

@@ -113,7 +113,7 @@ class LibraryPanel(QWidget):
         item = self.tree.currentItem()
         return item.data(0, _KEY) if item is not None else None
 
-    def keys(self) -> list[str]:
+    def template_keys(self) -> list[str]:
         return list(self._items())
 
     def focus_search(self) -> None:
