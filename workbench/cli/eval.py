@@ -117,11 +117,12 @@ def _stats(stats: GroupStats) -> str:
 
 
 def _print_card(card: Scorecard, experiment_id: str) -> None:
+    width = max([12, *(len(name) for v in card.variants for name in v.assertions)])
     for v in card.variants:
         print(v.label)
-        print(f"  all        {_stats(v.overall)}")
+        print(f"  {'all':<{width}} {_stats(v.overall)}")
         for name, group in v.assertions.items():
-            print(f"  {name:<10} {_stats(group)}")
+            print(f"  {name:<{width}} {_stats(group)}")
     for r in card.criteria:
         print(f"{'✓' if r.met else '✗'} {r.line()}")
     print(f"evaluation {experiment_id}: {'criteria met' if card.met else 'criteria NOT met'}")

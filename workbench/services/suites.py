@@ -110,15 +110,11 @@ def load_suite(path: str | Path) -> Suite:
     except OSError as err:
         raise SuiteError(f"cannot read {path}: {err.strerror or err}") from None
     try:
-        is_promptfoo = detect_format(path, text) == "promptfoo"
-    except UnknownFormatError:
-        is_promptfoo = False
-    if is_promptfoo:
-        return _promptfoo_suite(path)
-    try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise SuiteError(f"{path.name}: not valid YAML: {err}") from None
+    if not (isinstance(data, dict) and "variants" in data) and _is_promptfoo(path, text):
+        return _promptfoo_suite(path)
     if not isinstance(data, dict):
         raise SuiteError(f"{path.name}: a suite is a mapping (see 'workbench eval --help')")
     try:
@@ -128,6 +124,13 @@ def load_suite(path: str | Path) -> Suite:
         where = ".".join(str(p) for p in first["loc"])
         raise SuiteError(f"{path.name}: {where}: {first['msg']}") from None
     return _suite(suite, path)
+
+
+def _is_promptfoo(path: Path, text: str) -> bool:
+    try:
+        return detect_format(path, text) == "promptfoo"
+    except UnknownFormatError:
+        return False
 
 
 def _promptfoo_suite(path: Path) -> Suite:

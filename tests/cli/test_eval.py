@@ -1,0 +1,206 @@
+"""``workbench eval``: suites and promptfoo configs headless, exit codes, JSON and JUnit XML."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from workbench.backends.config import add_config
+from workbench.cli import main
+from workbench.core.models import Message, PromptTemplate
+from workbench.core.template_files import dumps
+from workbench.storage.repositories import Store
+
+
+@pytest.fixture(autouse=True)
+def backends(workbench_home: Path) -> None:
+    add_config("french", "scripted", {"script": [{"text": "Bonjour le monde"}]})
+    add_config(
+        "down", "scripted", {"script": [{"error": "server down", "error_kind": "ServerError"}]}
+    )
+
+
+def write_suite(folder: Path, criteria: list[str], backend: str = "french") -> Path:
+    (folder / "rows.csv").write_text(
+        "text,expected,__expected\n"
+        "hello,Bonjour le monde,icontains:monde\n"
+        "world,Le monde,icontains:MONDE\n"
+        "bye,Au revoir,icontains:revoir\n",
+        encoding="utf-8",
+    )
+    template = PromptTemplate(
+        name="translate", messages=[Message(role="user", content="Translate {{ text }}")]
+    )
+    (folder / "t.prompt.yaml").write_text(dumps(template), encoding="utf-8")
+    suite = folder / "suite.yaml"
+    suite.write_text(
+        textwrap.dedent(
+            f"""\
+            name: translate
+            dataset: rows.csv
+            variants:
+              - label: file
+                template: t.prompt.yaml
+                backend: {backend}
+              - label: inline
+                prompt: "Say {{{{ text }}}} in French"
+                backend: {backend}
+                params: {{max_tokens: 16}}
+            assert:
+              - type: not-contains
+                value: "As an AI"
+            criteria: {json.dumps(criteria)}
+            """
+        ),
+        encoding="utf-8",
+    )
+    return suite
+
+
+def test_met_criteria_exit_0_and_print_the_scorecard(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = write_suite(tmp_path, ["pass_rate >= 0.6", "mean_score > 0.5"])
+    assert main(["eval", str(suite)]) == 0
+    out = capsys.readouterr().out
+    assert "file" in out and "inline" in out and "67%" in out
+    assert "criteria met" in out and "NOT" not in out
+
+
+def test_unmet_criteria_exit_1_with_a_one_line_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = write_suite(tmp_path, ["pass_rate >= 0.9"])
+    assert main(["eval", str(suite)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("workbench eval: criteria not met: file: pass_rate >= 0.9 NOT met")
+    assert "(and 1 more)" in err
+
+
+def test_json_output_holds_variants_criteria_and_cells(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = write_suite(tmp_path, ["pass_rate >= 0.5"])
+    assert main(["eval", str(suite), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["met"] is True and data["name"] == "translate"
+    assert [v["label"] for v in data["variants"]] == ["file", "inline"]
+    first = data["variants"][0]
+    assert (first["passed"], first["failed"], first["errors"]) == (2, 1, 0)
+    low, high = first["pass_rate_ci95"]
+    assert low < 2 / 3 < high
+    assert set(first["assertions"]) == {"icontains", "not-contains"}
+    assert len(data["cells"]) == 6 and len(data["criteria"]) == 2
+    with Store.open() as store:  # saved where the app finds it
+        assert len(store.runs.ids(experiment_id=data["experiment_id"])) == 6
+
+
+def test_junit_xml_has_a_testcase_per_row_and_variant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = write_suite(tmp_path, ["pass_rate >= 0.9"])
+    report = tmp_path / "junit.xml"
+    assert main(["eval", str(suite), "--junit", str(report)]) == 1
+    root = ET.parse(report).getroot()
+    assert root.tag == "testsuites"
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("6", "2", "0")
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["file", "inline"]
+    cases = root.iter("testcase")
+    names = [c.get("name") for c in cases]
+    assert names[:3] == [
+        "row 1: text=hello",
+        "row 2: text=world",
+        "row 3: text=bye",
+    ]
+    failures = root.findall(".//failure")
+    assert len(failures) == 2
+    assert all("icontains" in (f.get("message") or "") for f in failures)
+    assert all((f.text or "").count("\n") == 1 for f in failures)  # one line per assertion
+
+
+def test_backend_errors_are_junit_errors_not_failures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = write_suite(tmp_path, ["pass_rate >= 0.5"], backend="down")
+    report = tmp_path / "junit.xml"
+    assert main(["eval", str(suite), "--junit", str(report)]) == 1
+    root = ET.parse(report).getroot()
+    assert (root.get("failures"), root.get("errors")) == ("0", "6")
+    error = root.find(".//error")
+    assert error is not None and error.get("message") == "server down"
+    assert error.get("type") == "ServerError"
+    assert "no judged cases" in capsys.readouterr().err
+
+
+def test_a_promptfoo_config_is_a_suite(
+    fixtures_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = fixtures_dir / "promptfoo" / "getting-started" / "promptfooconfig.yaml"
+    report = tmp_path / "junit.xml"
+    code = main(["eval", str(config), "--backend", "french", "--junit", str(report), "--json"])
+    assert code == 1  # the Spanish test fails, as promptfoo's exit code would say
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["variants"]) == 2  # two prompts; both providers ran on one backend
+    assert [(v["passed"], v["failed"]) for v in data["variants"]] == [(1, 1), (1, 1)]
+    root = ET.parse(report).getroot()
+    assert root.get("tests") == "4" and root.get("failures") == "2"
+    code = main(["eval", str(config), "--backend", "french", "--criterion", "pass_rate >= 0.5"])
+    assert code == 0
+
+
+def test_estimate_runs_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path, ["pass_rate >= 1"])
+    assert main(["eval", str(suite), "--estimate"]) == 0
+    assert "calls:          6" in capsys.readouterr().out
+    with Store.open() as store:
+        assert store.runs.count() == 0
+
+
+def test_resume_finishes_an_evaluation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path, ["pass_rate >= 0.5"])
+    assert main(["eval", str(suite), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["eval", str(suite), "--json", "--resume", first["experiment_id"]]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["experiment_id"] == first["experiment_id"] and again["cells"] == first["cells"]
+    with Store.open() as store:
+        assert store.runs.count() == 6  # nothing ran twice
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("variants: []\ntests: [{vars: {a: b}}]\n", "variants"),
+        ("variants: [{prompt: hi}]\n", "no rows"),
+        (
+            "variants: [{prompt: hi, template: x}]\ntests: [{vars: {a: b}}]\n",
+            "either 'template' or 'prompt'",
+        ),
+        ("variants: [{prompt: hi}]\ntests: [{vars: {a: b}}]\ncriteria: [bogus]\n", "criterion"),
+        (
+            "variants: [{prompt: hi}]\ntests: [{vars: {a: b}, assert: [{type: nope}]}]\n",
+            "unknown assertion type 'nope'",
+        ),
+        ("variants: [{prompt: hi, backend: nowhere}]\ntests: [{vars: {a: b}}]\n", "nowhere"),
+    ],
+)
+def test_bad_suites_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(content, encoding="utf-8")
+    assert main(["eval", str(suite)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval"])
+    assert exit_.value.code == 2
