@@ -62,8 +62,14 @@ UNSUPPORTED = {
 class EvaluationError(KnownError):
     """An assertion that cannot be computed: misconfigured, or a tool it needs is missing.
 
-    Raised inside a kind's ``check``; ``evaluate`` turns it into an ``error`` outcome.
+    Raised inside a kind's ``check``; ``evaluate`` turns it into an ``error`` outcome, keeping
+    ``details`` (e.g. a judge's unreadable raw answer).
     """
+
+    def __init__(self, message: str, *, hint: str = "",
+                 details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.details: Mapping[str, Any] = details or {}
 
 
 @dataclass(frozen=True)
@@ -256,7 +262,7 @@ def evaluate_one(spec: AssertionSpec, ctx: AssertionContext) -> Outcome:
         kind_ = _REGISTRY[name]
         check = kind_.check(spec, ctx)
     except EvaluationError as err:
-        return Outcome("error", None, str(err), **base)
+        return Outcome("error", None, str(err), details=err.details, **base)
     except Exception as err:  # a bug in a kind: keep the evaluation going, keep the traceback
         log.exception("assertion %s raised", spec.type)
         return Outcome("error", None, f"internal error in '{name}': {type(err).__name__}: {err}",

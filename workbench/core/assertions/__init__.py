@@ -7,12 +7,11 @@ cost), ``guardrails`` (PII, blocked words, denied topics, prompt injection), ``s
 through tools the context carries).
 """
 
-from workbench.core.assertions import (  # noqa: F401  (imported for their registrations)
-    delegated,
-    guardrails,
-    metrics,
-    performance,
-    semantic,
-    structured,
-    text,
-)
+# Imported for their registrations.
+import workbench.core.assertions.delegated
+import workbench.core.assertions.guardrails
+import workbench.core.assertions.metrics
+import workbench.core.assertions.performance
+import workbench.core.assertions.semantic
+import workbench.core.assertions.structured
+import workbench.core.assertions.text  # noqa: F401
