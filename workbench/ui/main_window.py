@@ -16,7 +16,6 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QComboBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
@@ -34,10 +33,9 @@ from PySide6.QtWidgets import (
 
 from workbench import __version__
 from workbench.backends.base import Backend
-from workbench.backends.config import load_configs
 from workbench.backends.registry import default_registry
 from workbench.core.errors import KnownError, MissingVariableError, TemplateError
-from workbench.core.models import Params, PromptTemplate, RenderedMessage, RunRequest, RunResult
+from workbench.core.models import Params, PromptTemplate, RunResult
 from workbench.core.paths import config_dir
 from workbench.core.template_files import dumps, loads
 from workbench.core.tokens import format_count
@@ -48,9 +46,9 @@ from workbench.ui import theming
 from workbench.ui.dialogs.backends_dialog import BackendsDialog
 from workbench.ui.widgets.history_panel import HistoryPanel, repository_source
 from workbench.ui.widgets.library_panel import LibraryPanel
+from workbench.ui.widgets.model_picker import ModelPicker, raw_prompt_function
 from workbench.ui.widgets.output_view import OutputView
 from workbench.ui.widgets.params_panel import ParamsPanel
-from workbench.ui.widgets.preview_compute import RawPromptFunction
 from workbench.ui.widgets.preview_panel import Preview, PreviewPanel, format_money
 from workbench.ui.widgets.template_editor import TemplateEditor
 from workbench.ui.widgets.variables_form import VariablesForm
@@ -58,7 +56,6 @@ from workbench.ui.workers import RunManager, RunWorker
 
 log = logging.getLogger(__name__)
 
-LOCAL_BACKEND = "llamacpp"
 AUTOSAVE_MS = 1500
 UNTITLED_KEY = "untitled"
 
@@ -78,7 +75,6 @@ class MainWindow(QMainWindow):
         self.key: str | None = None
         self.version: int | None = None
         self._saved_text: str | None = None
-        self._backend: Backend | None = None
         self._last_worker: RunWorker | None = None
         self.runs = RunManager(self, runner=workspace.runner)
 
@@ -89,6 +85,7 @@ class MainWindow(QMainWindow):
         self.params = ParamsPanel(self)
         self.library = LibraryPanel(workspace.library, self)
         self.history = HistoryPanel(repository_source(workspace.store.runs), self)
+        self.picker = ModelPicker(workspace.runner, self)
         self._build_centre()
         self._build_docks()
         self._build_toolbar()
@@ -100,7 +97,7 @@ class MainWindow(QMainWindow):
         self._autosave.timeout.connect(self._write_draft)
         self.resize(1366, 800)
         self._restore_layout()
-        self._fill_backends()
+        self.picker.reload()
         self.library.refresh()
         self.history.refresh()
 
@@ -186,21 +183,7 @@ class MainWindow(QMainWindow):
         bar = QToolBar("Model", self)
         bar.setObjectName("modelToolbar")
         bar.setMovable(False)
-        self.backend_box = QComboBox(bar)
-        self.backend_box.setAccessibleName("Backend")
-        self.backend_box.setToolTip(
-            "Where prompts run: the embedded local model or a configured "
-            "server (Tools ▸ Backends… to add one)"
-        )
-        self.backend_box.setMinimumContentsLength(18)
-        self.model_box = QComboBox(bar)
-        self.model_box.setAccessibleName("Model")
-        self.model_box.setToolTip("The model this backend runs")
-        self.model_box.setMinimumContentsLength(24)
-        bar.addWidget(QLabel(" Backend ", bar))
-        bar.addWidget(self.backend_box)
-        bar.addWidget(QLabel("  Model ", bar))
-        bar.addWidget(self.model_box)
+        bar.addWidget(self.picker)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
 
     def _action(
@@ -269,8 +252,8 @@ class MainWindow(QMainWindow):
         self.params.paramsChanged.connect(self._params_changed)
         self.library.templateActivated.connect(self.open_library_template)
         self.history.runActivated.connect(self.restore_run)
-        self.backend_box.currentTextChanged.connect(self._backend_changed)
-        self.model_box.currentTextChanged.connect(self._model_changed)
+        self.picker.changed.connect(self._backend_changed)
+        self.picker.problem.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
         self.output.rerunRequested.connect(self.run)
@@ -295,6 +278,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(err), 10_000)
             return
         self.show_template(template, key, number)
+        self.library.select(key)
 
     def new_template(self) -> None:
         from workbench.core.models import Message
@@ -385,68 +369,18 @@ class MainWindow(QMainWindow):
 
     # --- backends -----------------------------------------------------------------------------
 
-    def _fill_backends(self) -> None:
-        names = [LOCAL_BACKEND]
-        try:
-            names += sorted(load_configs())
-        except KnownError as err:
-            self.statusBar().showMessage(str(err), 15_000)
-        current = self.backend_box.currentText() or LOCAL_BACKEND
-        self.backend_box.blockSignals(True)
-        self.backend_box.clear()
-        self.backend_box.addItems(names)
-        self.backend_box.blockSignals(False)
-        self.backend_box.setCurrentText(current if current in names else LOCAL_BACKEND)
-        self._backend_changed(self.backend_box.currentText())
-
-    def _backend_changed(self, name: str) -> None:
-        if not name:
-            return
-        try:
-            backend = self.workspace.runner.backend(name)
-            models = [m.id for m in backend.list_models()] if name == LOCAL_BACKEND else []
-        except KnownError as err:
-            self.statusBar().showMessage(f"{name}: {err}", 15_000)
-            return
-        self._backend = backend
+    def _backend_changed(self, backend: Backend, model: str) -> None:
         self.params.set_capabilities(backend.capabilities(), backend.display_name)
-        self.model_box.blockSignals(True)
-        self.model_box.clear()
-        self.model_box.addItems(models)
-        self.model_box.setEditable(name != LOCAL_BACKEND)
-        self.model_box.blockSignals(False)
-        self._model_changed(self.model_box.currentText())
-
-    def _model_changed(self, model: str) -> None:
-        backend = self._backend
-        local = backend is not None and backend.id == LOCAL_BACKEND
         self.preview.set_model(model or None)
-        if local and backend is not None:
-            self.preview.set_raw_prompt_function(self._raw_prompt_function(backend, model))
-            info = next((m for m in backend.list_models() if m.id == model), None)
-            self.preview.set_context_window(info.context_window if info else None)
-        else:
-            self.preview.set_raw_prompt_function(None)
-
-    @staticmethod
-    def _raw_prompt_function(backend: Backend, model: str) -> RawPromptFunction | None:
-        """What the local model reads after its chat template (computed off the GUI thread)."""
-        preview = getattr(backend, "preview", None)
-        if preview is None:
-            return None
-
-        def raw(messages: list[RenderedMessage]) -> str:
-            request = RunRequest(backend=backend.id, model=model, messages=messages)
-            return str(preview(request).raw_prompt)
-
-        return raw
+        self.preview.set_raw_prompt_function(raw_prompt_function(backend, model))
+        self.preview.set_context_window(self.picker.context_window())
 
     def show_backends(self) -> None:
         dialog = BackendsDialog(self, registry=default_registry())
         dialog.saved.connect(self.workspace.runner.forget)
         dialog.removed.connect(self.workspace.runner.forget)
         dialog.exec()
-        self._fill_backends()
+        self.picker.reload()
 
     # --- running ------------------------------------------------------------------------------
 
@@ -462,8 +396,8 @@ class MainWindow(QMainWindow):
             request = build_request(
                 template,
                 values,
-                backend=self.backend_box.currentText(),
-                model=self.model_box.currentText(),
+                backend=self.picker.backend_name,
+                model=self.picker.model,
                 params=self.params.params(),
             )
         except KnownError as err:
@@ -506,10 +440,7 @@ class MainWindow(QMainWindow):
             self.open_library_template(ref.template_key, ref.template_version)
         self.variables.set_values(dict(ref.variables))
         self.params.set_params(_params_of(result))
-        if self.backend_box.findText(result.request.backend) >= 0:
-            self.backend_box.setCurrentText(result.request.backend)
-        if self.model_box.findText(result.request.model) >= 0:
-            self.model_box.setCurrentText(result.request.model)
+        self.picker.select(result.request.backend, result.request.model)
         self.output.show_result(result)
         self.lower_tabs.setCurrentWidget(self.output)
 
@@ -598,7 +529,8 @@ def preview_summary(preview: Preview) -> str:
     """One line under the parameters: tokens (exact or ≈), context fit and cost."""
     if preview.error is not None:
         return error_summary(preview.error)
-    parts = [f"{format_count(preview.total, preview.exact)} tokens · {preview.tokenizer}"]
+    label = "exact" if preview.exact else "estimate"
+    parts = [f"{format_count(preview.total, preview.exact)} tokens {label} · {preview.tokenizer}"]
     fit = preview.fit
     if fit is not None:
         state = "" if fit.fits else f", {fit.overflow:,} over"
