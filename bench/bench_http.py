@@ -103,7 +103,8 @@ def main() -> None:
     import httpx
 
     from workbench.backends.base import CancelToken
-    from workbench.backends.http import ErrorContext, HttpClient, HttpOptions
+    from workbench.backends.http import HttpClient, HttpOptions
+    from workbench.backends.http_errors import ErrorContext
     from workbench.backends.openai_compat import OpenAICompatBackend, OpenAICompatOptions
     from workbench.core.models import Params, RenderedMessage, RunRequest
 

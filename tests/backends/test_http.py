@@ -23,10 +23,9 @@ from pydantic import ValidationError
 from tests.backends.conftest import free_port
 from tests.backends.fault_server import OPENAI_SCENARIOS, WORDS, ScriptedServer
 from workbench.backends.base import TERMINAL, CancelToken, StreamEvent
-from workbench.backends.http import (
+from workbench.backends.http import HttpClient, HttpOptions
+from workbench.backends.http_errors import (
     ErrorContext,
-    HttpClient,
-    HttpOptions,
     error_detail,
     retry_after_seconds,
     safe_headers,

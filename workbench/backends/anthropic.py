@@ -17,7 +17,8 @@ from pydantic import Field, field_validator
 
 from workbench.backends import credentials
 from workbench.backends.base import Backend, CancelToken, ModelInfo, StreamEvent, UsageUpdate
-from workbench.backends.http import ErrorContext, HttpClient, HttpOptions, StreamResponse
+from workbench.backends.http import HttpClient, HttpOptions, StreamResponse
+from workbench.backends.http_errors import ErrorContext
 from workbench.backends.recording import RunRecorder, run_stream
 from workbench.core.errors import (
     AuthError,

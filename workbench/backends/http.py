@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import email.utils
 import json
 import logging
 import random
@@ -21,9 +20,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpcore
@@ -31,24 +28,23 @@ import httpx
 from pydantic import Field, field_validator
 
 from workbench.backends.base import BackendOptions, CancelToken
-from workbench.backends.credentials import REDACTED, redact
+from workbench.backends.credentials import redact
+from workbench.backends.http_errors import (
+    SECRET_HEADERS,
+    ErrorContext,
+    retry_after_seconds,
+    retryable_status,
+    retryable_transport,
+    safe_headers,
+    status_error,
+    transport_error,
+)
 from workbench.backends.recording import RunCancelled
 from workbench.backends.sse import SSEDecoder, SSEEvent
-from workbench.core.errors import (
-    AuthError,
-    BackendError,
-    BackendTimeoutError,
-    BadRequestError,
-    ConnectError,
-    NotFoundError,
-    ProtocolError,
-    RateLimitError,
-    ServerError,
-)
+from workbench.core.errors import BackendError, BackendTimeoutError, ConnectError, ProtocolError
 
 log = logging.getLogger(__name__)
 
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key"})
 _ERROR_BODY_LIMIT = 64 * 1024
 
 
@@ -104,24 +100,13 @@ class HttpOptions(BackendOptions):
     @classmethod
     def _no_keys_in_headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
-            if name.lower() in _SECRET_HEADERS:
+            if name.lower() in SECRET_HEADERS:
                 raise ValueError(
                     f"'{name}' carries a key: store keys in the keyring or an "
                     "environment variable (api_key_name / api_key_env), not in "
                     "settings"
                 )
         return value
-
-
-@dataclass(frozen=True)
-class ErrorContext:
-    """What an error message needs to be fixable: who we talked to and where the key came from."""
-
-    service: str
-    base_url: str
-    model: str = ""
-    #: Called only when a key is refused: says where the key came from and how to replace it.
-    auth_hint: Callable[[], str] = lambda: ""
 
 
 class _DeadlineExceeded(Exception):
@@ -267,170 +252,6 @@ def _watch_transports(client: httpx.Client) -> None:
                 f"{type(transport).__name__}; cancelling would not be immediate"
             )
         pool._network_backend = _WatchedBackend(pool._network_backend)
-
-
-# --- error mapping --------------------------------------------------------------------------
-
-
-def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
-    """The server's requested wait: ``retry-after-ms``, or ``Retry-After`` in seconds or as an
-    HTTP date. None when absent or unreadable."""
-    value = headers.get("retry-after-ms")
-    if value:
-        with contextlib.suppress(ValueError):
-            return max(0.0, float(value) / 1000)
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    with contextlib.suppress(ValueError):
-        return max(0.0, float(value))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def error_detail(body: bytes) -> str:
-    """The human part of an error body (OpenAI, Anthropic, FastAPI, Bedrock shapes), redacted."""
-    text = body.decode("utf-8", errors="replace").strip()
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    message: Any = None
-    if isinstance(data, dict):
-        inner = data.get("error")
-        if isinstance(inner, dict):
-            message = inner.get("message") or inner.get("type")
-        elif isinstance(inner, str):
-            message = inner
-        message = message or data.get("message") or data.get("detail")
-    if message is None:
-        message = text
-    if not isinstance(message, str):
-        message = json.dumps(message, ensure_ascii=False)
-    message = " ".join(message.split())
-    if len(message) > 300:
-        message = message[:300] + "…"
-    return redact(message) or "(no details)"
-
-
-def status_error(status: int, body: bytes, url: str, ctx: ErrorContext) -> BackendError:
-    """A fixable error for an HTTP error status."""
-    detail = error_detail(body)
-    where = f"HTTP {status} from {url}"
-    if status in (401, 403):
-        what = "refused the API key" if status == 401 else "denied access"
-        return AuthError(f"{ctx.service} {what} ({where}): {detail}", hint=ctx.auth_hint())
-    if status == 404:
-        model = f"the model name '{ctx.model}' and " if ctx.model else ""
-        return NotFoundError(f"{where}: {detail}", hint=f"check {model}the base URL {ctx.base_url}")
-    if status == 429:
-        return RateLimitError(
-            f"{ctx.service} is rate limiting requests ({where}): {detail}",
-            hint="lower the concurrency or requests per minute",
-        )
-    if status == 408:
-        return BackendTimeoutError(f"{where}: the server timed out the request: {detail}")
-    if status in (400, 413, 422):
-        return BadRequestError(
-            f"{ctx.service} rejected the request ({where}): {detail}",
-            hint="a parameter or message this server does not accept; see "
-            "the parameters sent with this run",
-        )
-    if status >= 500 or status == 409:
-        return ServerError(
-            f"{ctx.service} failed ({where}): {detail}",
-            hint="a problem on the server; it may pass, or see the server's log",
-        )
-    return BackendError(f"{where}: {detail}")
-
-
-def _cause_chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def transport_error(
-    exc: httpx.TransportError, url: str, options: HttpOptions, *, streamed_bytes: int = 0
-) -> BackendError:
-    """A fixable error for a network failure, naming the URL and the limit that was hit."""
-    reason = redact(str(exc)) or type(exc).__name__
-    if isinstance(exc, httpx.ConnectTimeout):
-        return BackendTimeoutError(
-            f"could not connect to {url} within {options.connect_timeout:g} s",
-            hint="check the base URL and that the server is reachable from this machine",
-        )
-    if isinstance(exc, httpx.ReadTimeout):
-        return BackendTimeoutError(
-            f"{url} sent nothing for {options.read_timeout:g} s (read timeout)",
-            hint="the server may be stuck or overloaded; raise read_timeout for a slow model",
-        )
-    if isinstance(exc, httpx.TimeoutException):
-        return BackendTimeoutError(f"{url} timed out ({type(exc).__name__})")
-    if isinstance(exc, httpx.ConnectError):
-        for cause in _cause_chain(exc):
-            if isinstance(cause, ssl.SSLCertVerificationError):
-                return ConnectError(
-                    f"TLS failed with {url}: certificate verify failed ({cause.verify_message})",
-                    hint="trust the server's certificate, or for a trusted local server with a "
-                    "self-signed one turn verify_tls off",
-                )
-            if isinstance(cause, ssl.SSLError):
-                return ConnectError(
-                    f"TLS failed with {url}: {cause.reason or cause}",
-                    hint="for a plain-HTTP server use http:// in the base URL",
-                )
-            if isinstance(cause, ConnectionRefusedError):
-                return ConnectError(
-                    f"nothing is answering at {url} (connection refused)",
-                    hint="start the server, or correct the base URL and port",
-                )
-            if isinstance(cause, socket.gaierror):
-                return ConnectError(
-                    f"cannot resolve the host of {url}: {cause.strerror}",
-                    hint="check the base URL's host name and your network",
-                )
-        return ConnectError(
-            f"cannot connect to {url}: {reason}",
-            hint="check the base URL and that the server is running",
-        )
-    if streamed_bytes:
-        return ProtocolError(
-            f"the stream from {url} broke off after {streamed_bytes} bytes: {reason}",
-            hint="the connection was reset or closed mid-answer; the partial text is kept",
-        )
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-        return ConnectError(
-            f"{url} closed the connection without answering: {reason}",
-            hint="the server may have crashed or restarted; see its log",
-        )
-    return ConnectError(f"request to {url} failed: {reason}")
-
-
-def _retryable_transport(exc: httpx.TransportError) -> bool:
-    """Connection failures are safe to retry; a read timeout means the server has the request
-    (retrying would pile up work and multiply the wait)."""
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        # A bad certificate or an unknown host name stays so: retrying only delays the error.
-        return not any(isinstance(c, ssl.SSLError | socket.gaierror) for c in _cause_chain(exc))
-    return isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError)
-
-
-def _retryable_status(status: int) -> bool:
-    return status in (408, 409, 429) or status >= 500
-
-
-def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers fit for a log line or a saved record: secret values replaced."""
-    return {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
 
 
 # --- the client -------------------------------------------------------------------------------
@@ -624,7 +445,7 @@ class HttpClient:
                 if not (
                     isinstance(failure, BackendError)
                     and isinstance(exc, httpx.TransportError)
-                    and _retryable_transport(exc)
+                    and retryable_transport(exc)
                 ):
                     raise failure from None
                 error = failure
@@ -641,7 +462,7 @@ class HttpClient:
                     )
                 body = self._error_body(response, exchange)
                 error = status_error(response.status_code, body, url, ctx)
-                if not _retryable_status(response.status_code):
+                if not retryable_status(response.status_code):
                     raise error
                 retry_after = retry_after_seconds(response.headers)
                 delay = retry_after if retry_after is not None else self._backoff(attempt)
@@ -714,4 +535,10 @@ class HttpClient:
                 hint="the answer is arriving too slowly; raise total_timeout or lower max_tokens",
             )
         assert isinstance(exc, httpx.TransportError)
-        return transport_error(exc, url, self.options, streamed_bytes=streamed)
+        return transport_error(
+            exc,
+            url,
+            connect_timeout=self.options.connect_timeout,
+            read_timeout=self.options.read_timeout,
+            streamed_bytes=streamed,
+        )
