@@ -93,7 +93,7 @@ def spec_from_file(path: Path) -> ExperimentSpec:
     errors = [p for p in result.problems if p.severity == "error"]
     for problem in result.problems:
         if problem.severity != "error":
-            print(f"warning: {problem}", file=sys.stderr)
+            print(problem, file=sys.stderr)
     if errors or result.experiment is None:
         why = errors[0] if errors else "no experiment in it"
         raise KnownError(f"{path}: not a sweep file or a promptfoo config: {why}")

@@ -1,0 +1,195 @@
+"""``workbench compare``: the estimate first, dry runs that call nothing, JSON results, exports,
+and a sweep killed mid-way (SIGKILL) that resumes without re-running a finished cell."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workbench.cli import main
+from workbench.storage.repositories import Store
+
+WAIT_S = 60  # upper bound on waiting for the child's lines; the test never sleeps
+
+TEMPLATE = """\
+format_version: 1
+name: capital
+messages:
+  - role: system
+    content: Answer with the city only.
+  - role: user
+    content: "What is the capital of {{ country }}?"
+"""
+
+
+def configure(home: Path, **backends: list[dict[str, object]]) -> None:
+    """Scripted backends by name (concurrency 2) in the test's own config folder."""
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    items = [
+        {"name": name, "backend": "scripted", "options": {"script": steps, "concurrency": 2}}
+        for name, steps in backends.items()
+    ]
+    (home / "config" / "backends.yaml").write_text(yaml.safe_dump({"backends": items}))
+
+
+def sweep_file(folder: Path, backend: str, **extra: object) -> Path:
+    (folder / "capital.prompt.yaml").write_text(TEMPLATE)
+    data = {
+        "name": "capitals",
+        "template": "capital.prompt.yaml",
+        "backend": backend,
+        "params": {"max_tokens": 8},
+        "sweep": {"temperature": [0, 0.5, 1.0]},
+        "variable_sets": [
+            {"country": "France"},
+            {"vars": {"country": "Peru"}, "expected": "Lima"},
+            {"country": "Japan"},
+        ],
+        **extra,
+    }
+    path = folder / "sweep.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def store_runs(home: Path) -> list:
+    with Store.open(home / "data" / "workbench.db") as store:
+        return [store.runs.get(i) for i in store.runs.ids()]
+
+
+def test_dry_run_prints_the_estimate_and_calls_nothing(
+    tmp_path: Path, workbench_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(workbench_home, demo=[{"text": "Paris"}])
+    path = sweep_file(tmp_path, "demo", repeats=2)
+    assert main(["compare", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "calls:          18" in out
+    assert "output tokens:  ≤ 144" in out
+    assert main(["compare", str(path), "--dry-run", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["dry_run"] and data["experiment_id"] is None
+    assert data["estimate"]["calls"] == 18 and data["estimate"]["input_tokens"] > 0
+    with Store.open() as store:  # nothing saved, nothing run
+        assert store.experiments.summaries() == [] and store.runs.count() == 0
+
+
+def test_runs_a_sweep_then_reruns_it_by_name_as_a_no_op(
+    tmp_path: Path, workbench_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(workbench_home, demo=[{"text": "Lima is "}, {"text": "the capital."}])
+    path = sweep_file(tmp_path, "demo")
+    report = tmp_path / "out" / "report.md"
+    (tmp_path / "out").mkdir()
+    assert main(["compare", str(path), "--json", "--export", str(report)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["estimate"]["calls"] == 9 and data["ran"] == {"ok": 9, "error": 0, "cancelled": 0}
+    assert len(data["cells"]) == 9 and all(c["this_run"] for c in data["cells"])
+    cell = next(c for c in data["cells"] if c["cell"] == "v2.t1.r0")
+    assert cell["output"] == "Lima is the capital." and cell["expected"] == "Lima"
+    assert cell["params"] == {"temperature": 1.0, "max_tokens": 8}
+    assert cell["variables"] == {"country": "Peru"}
+    assert [v["label"] for v in data["variants"]] == [
+        "temperature=0",
+        "temperature=0.5",
+        "temperature=1.0",
+    ]
+    text = report.read_text()
+    assert "| v2 | temperature=1.0 |" in text
+    assert "vs expected (33% alike): Lima **is the capital.**" in text
+
+    # By name: everything is done, nothing runs again.
+    assert main(["compare", "capitals"]) == 0
+    out = capsys.readouterr().out
+    assert "calls:          0 (9 cells already done, skipped)" in out
+    assert len(store_runs(workbench_home)) == 9
+
+
+def test_failed_cells_exit_1_and_unknown_experiments_are_one_line(
+    tmp_path: Path, workbench_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(workbench_home, down=[{"error": "server down", "error_kind": "ServerError"}])
+    path = sweep_file(tmp_path, "down")
+    assert main(["compare", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "[9/9]" in captured.out and "error 0.00 s: server down" in captured.out
+    assert "9 of 9 cells failed" in captured.err
+    assert main(["compare", "no-such-experiment"]) == 1
+    assert capsys.readouterr().err.startswith(
+        "workbench compare: no experiment with id or name 'no-such-experiment'"
+    )
+    with pytest.raises(SystemExit) as usage:
+        main(["compare", str(path), "--concurrency", "0"])
+    assert usage.value.code == 2
+
+
+def test_a_promptfoo_config_is_estimated_from_its_prompts_providers_and_tests(
+    fixtures_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = fixtures_dir / "promptfoo" / "getting-started" / "promptfooconfig.yaml"
+    assert main(["compare", str(config), "--dry-run", "--json"]) == 0
+    est = json.loads(capsys.readouterr().out)["estimate"]
+    assert est["calls"] == 2 * 2 * 2  # prompts × providers × tests
+    assert est["input_exact"] and est["unpriced_calls"] == 0
+    assert est["assumed_output_calls"] == 8 and est["cost_upper_bound"]["USD"] > 0
+
+
+def _lines(stream: object, into: queue.Queue[str | None]) -> None:
+    for line in stream:  # type: ignore[attr-defined]
+        into.put(line)
+    into.put(None)
+
+
+def test_a_killed_sweep_resumes_without_rerunning_finished_cells(
+    tmp_path: Path, workbench_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(workbench_home, slow=[{"delay_s": 0.3}, {"text": "Tokyo"}])
+    path = sweep_file(tmp_path, "slow", repeats=2)  # 18 cells, two at a time
+    child = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "compare", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=os.environ.copy(),
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_lines, args=(child.stdout, lines), daemon=True).start()
+    reported: list[str] = []
+    try:
+        while len(reported) < 4:
+            line = lines.get(timeout=WAIT_S)
+            assert line is not None, "the sweep ended before it could be killed"
+            if line.startswith("["):
+                reported.append(line.split()[1])
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(WAIT_S)
+    assert child.returncode == -signal.SIGKILL
+
+    before = store_runs(workbench_home)
+    done = {(r.ref.variant_id, r.ref.test_case_id, r.ref.repeat_index): r.id for r in before}
+    assert all(r.status == "ok" for r in before)
+    assert 4 <= len(done) < 18  # every reported cell was committed; the sweep did not finish
+
+    assert main(["compare", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["skipped"]) == len(done) and set(reported) <= set(data["skipped"])
+    assert data["ran"]["ok"] == 18 - len(done)
+    assert {c["cell"] for c in data["cells"] if c["this_run"]} == (
+        {c["cell"] for c in data["cells"]} - set(data["skipped"])
+    )
+    after = store_runs(workbench_home)
+    per_cell = Counter((r.ref.variant_id, r.ref.test_case_id, r.ref.repeat_index) for r in after)
+    assert len(per_cell) == 18 and set(per_cell.values()) == {1}  # nothing ran twice
+    kept = {(r.ref.variant_id, r.ref.test_case_id, r.ref.repeat_index): r.id for r in after}
+    assert all(kept[cell] == run_id for cell, run_id in done.items())

@@ -1,0 +1,265 @@
+"""The grid runner: every cell committed with its cell reference, per-backend concurrency,
+progress with time left, cancelling one cell or all, resume, and the estimate against reality."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from workbench.backends.base import Cancelled, Failed, Finished, Started, StreamEvent
+from workbench.backends.config import BackendConfig
+from workbench.core.experiments import ExperimentSpec, TestCase, Variant
+from workbench.core.grid import CellKey, SweepSpec, TableCounter, estimate
+from workbench.core.models import Message, Params, PromptTemplate
+from workbench.services.comparison import open_comparison, save_comparison, saved_or_new
+from workbench.services.grid_runner import GridRunner, Progress, completed_keys, plan
+from workbench.services.runner import Runner
+from workbench.storage.repositories import Store
+from workbench.storage.writer import StoreWriter
+
+TEMPLATE = PromptTemplate(
+    name="capital",
+    messages=[
+        Message(role="system", content="Answer with the city only."),
+        Message(role="user", content="What is the capital of {{ country }}?"),
+    ],
+)
+COUNTRIES = [TestCase(vars={"country": c}) for c in ("France", "Peru", "Japan")]
+WAIT_S = 30  # generous upper bound for conditions; the tests never sleep
+
+
+def scripted(name: str, *steps: dict[str, object], concurrency: int = 1) -> BackendConfig:
+    return BackendConfig(
+        name=name, backend="scripted", options={"script": list(steps), "concurrency": concurrency}
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "runs.db") as store:
+        yield store
+
+
+def spec(*backends: str, repeats: int = 1, tests: list[TestCase] = COUNTRIES) -> ExperimentSpec:
+    return ExperimentSpec(
+        name="capitals",
+        variants=[Variant(label=b, template=TEMPLATE, backend=b) for b in backends],
+        tests=tests,
+        repeats=repeats,
+    )
+
+
+def test_every_cell_is_committed_with_its_cell_reference(store: Store) -> None:
+    configs = {"demo": scripted("demo", {"text": "Paris"}, concurrency=3)}
+    stored = save_comparison(store, spec("demo", "demo", repeats=2))
+    progress: list[Progress] = []
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=configs)
+        report = GridRunner(runner, store).run(stored, on_progress=progress.append)
+        runner.close()
+    assert report.counts == {"ok": 12, "error": 0, "cancelled": 0} and not report.skipped
+    assert [p.done for p in progress] == list(range(1, 13))
+    assert all(p.total == 12 for p in progress)
+    assert progress[-1].eta_s == 0.0 and all(p.eta_s is not None for p in progress)
+    runs = store.runs.for_experiment(stored.id)
+    cells = Counter((r.ref.variant_id, r.ref.test_case_id, r.ref.repeat_index) for r in runs)
+    assert len(cells) == 12 and set(cells.values()) == {1}
+    # Reopened: every cell holds its run, with the variables it ran with.
+    comparison = open_comparison(store, stored.id)
+    assert comparison.complete
+    run = comparison.latest(CellKey(1, 2, 1))
+    assert run is not None and run.result.text == "Paris"
+    assert run.ref.variables == {"country": "Japan"}
+    assert "Japan" in run.result.request.messages[1].content
+    assert comparison.outputs(0, 1) == ["Paris", "Paris"]
+    assert comparison.stability(0, 1).agreement == 1.0
+
+
+def _tracking(
+    counts: dict[str, int],
+    peaks: dict[str, int],
+    lock: threading.Lock,
+    started: threading.Condition,
+):
+    """An event sink that counts requests in flight per backend (Started .. terminal)."""
+
+    def on_event(key: CellKey, event: StreamEvent, backend: str) -> None:
+        with lock:
+            if isinstance(event, Started):
+                counts[backend] += 1
+                peaks[backend] = max(peaks[backend], counts[backend])
+            elif isinstance(event, (Finished, Failed, Cancelled)):
+                counts[backend] -= 1
+        with started:
+            started.notify_all()
+
+    return on_event
+
+
+def test_each_backend_runs_up_to_its_own_concurrency_and_cancel_all_stops_them(
+    store: Store,
+) -> None:
+    configs = {
+        "local": scripted("local", {"text": "x"}, {"hang": True}, concurrency=1),
+        "remote": scripted("remote", {"text": "x"}, {"hang": True}, concurrency=4),
+    }
+    experiment = save_comparison(store, spec("local", "remote", "remote", repeats=2))
+    backend_of = {i: v.backend for i, v in enumerate(experiment.spec.variants)}
+    counts: Counter[str] = Counter()
+    peaks: Counter[str] = Counter()
+    lock = threading.Lock()
+    changed = threading.Condition()
+    sink = _tracking(counts, peaks, lock, changed)
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=configs)
+        handle = GridRunner(runner, store).start(
+            experiment, on_event=lambda key, event: sink(key, event, backend_of[key.variant])
+        )
+        with changed:
+            assert changed.wait_for(
+                lambda: counts["remote"] == 4 and counts["local"] == 1, timeout=WAIT_S
+            )
+        # Every slot is taken by a hanging run: nothing else may have started.
+        assert peaks == {"remote": 4, "local": 1}
+        handle.cancel_all()
+        report = handle.wait(WAIT_S)
+        runner.close()
+    assert report.cancelled and report.counts == {"ok": 0, "error": 0, "cancelled": 18}
+    # Runs that had started are stored as cancelled; queued cells never ran, nothing is stored.
+    statuses = Counter(r.status for r in store.runs.for_experiment(experiment.id))
+    assert statuses == {"cancelled": 5}
+    assert completed_keys(store, experiment) == set()
+
+
+def test_cancel_one_cell_running_or_queued(store: Store) -> None:
+    configs = {"one": scripted("one", {"text": "x"}, {"hang": True}, concurrency=1)}
+    experiment = save_comparison(store, spec("one", tests=COUNTRIES))
+    keys = [CellKey(0, t, 0) for t in range(3)]
+    started: list[CellKey] = []
+    changed = threading.Condition()
+
+    def on_event(key: CellKey, event: StreamEvent) -> None:
+        if isinstance(event, Started):
+            with changed:
+                started.append(key)
+                changed.notify_all()
+
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=configs)
+        handle = GridRunner(runner, store).start(experiment, on_event=on_event)
+        with changed:
+            assert changed.wait_for(lambda: started == [keys[0]], timeout=WAIT_S)
+        handle.cancel(keys[2])  # queued: it must never start
+        handle.cancel(keys[0])  # running: it stops, then the next one starts
+        with changed:
+            assert changed.wait_for(lambda: len(started) == 2, timeout=WAIT_S)
+        handle.cancel(keys[1])
+        report = handle.wait(WAIT_S)
+        runner.close()
+    assert started == keys[:2]
+    outcomes = report.by_key()
+    assert {o.status for o in outcomes.values()} == {"cancelled"}
+    assert outcomes[keys[0]].run_id is not None and outcomes[keys[2]].run_id is None
+    assert not report.cancelled
+
+
+def test_a_resumed_sweep_runs_only_the_cells_that_did_not_finish(store: Store) -> None:
+    broken = {
+        "good": scripted("good", {"text": "Lima"}, concurrency=2),
+        "flaky": scripted("flaky", {"error": "server down", "error_kind": "ServerError"}),
+    }
+    experiment = save_comparison(store, spec("good", "flaky"))
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=broken)
+        first = GridRunner(runner, store).run(experiment)
+        runner.close()
+    assert first.counts == {"ok": 3, "error": 3, "cancelled": 0}
+    assert all("server down" in (o.error or "") for o in first.outcomes if o.status == "error")
+    done_before = {r.id for r in store.runs.for_experiment(experiment.id) if r.status == "ok"}
+
+    fixed = {**broken, "flaky": scripted("flaky", {"text": "Tokyo"})}
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=fixed)
+        grid = GridRunner(runner, store)
+        assert grid.estimate(experiment).calls == 3
+        second = grid.run(experiment)
+        runner.close()
+    assert sorted(second.skipped) == [CellKey(0, t, 0) for t in range(3)]
+    assert sorted(o.key for o in second.outcomes) == [CellKey(1, t, 0) for t in range(3)]
+    assert second.counts["ok"] == 3
+    runs = store.runs.for_experiment(experiment.id)
+    ok = Counter((r.ref.variant_id, r.ref.test_case_id) for r in runs if r.status == "ok")
+    assert len(ok) == 6 and set(ok.values()) == {1}
+    assert done_before <= {r.id for r in runs}  # the finished runs are the same rows
+    assert open_comparison(store, experiment.id).complete
+
+
+def test_a_saved_sweep_is_found_again_by_its_contents(store: Store) -> None:
+    sweep = SweepSpec(
+        name="temps",
+        base=Variant(template=TEMPLATE, backend="demo", params=Params(max_tokens=4)),
+        parameters={"temperature": [0.0, 0.7]},
+        variable_sets=COUNTRIES[:2],
+    )
+    first, created = saved_or_new(store, sweep.to_experiment())
+    again, created_again = saved_or_new(store, sweep.to_experiment())
+    assert created and not created_again and again.id == first.id
+    changed = sweep.model_copy(update={"repeats": 2})
+    other, created_other = saved_or_new(store, changed.to_experiment())
+    assert created_other and other.id != first.id
+
+
+def test_a_cell_that_cannot_render_is_an_error_without_a_call(store: Store) -> None:
+    configs = {"demo": scripted("demo", {"text": "ok"})}
+    experiment = save_comparison(
+        store, spec("demo", tests=[COUNTRIES[0], TestCase(vars={"city": "Lima"})])
+    )
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=configs)
+        report = GridRunner(runner, store).run(experiment)
+        backend = runner.backend("demo")
+        runner.close()
+    bad = report.by_key()[CellKey(0, 1, 0)]
+    assert bad.status == "error" and "country" in (bad.error or "") and bad.run_id is None
+    assert len(backend.requests) == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_a_3x3_sweep_on_the_embedded_model_matches_its_estimate(store: Store) -> None:
+    """Calls exactly; input tokens exactly with the backend's own count (chat template and
+    tokenizer), and within 2 tokens per message with the generic count (the model's tokenizer,
+    OpenAI's per-message overhead instead of ChatML's)."""
+    from workbench.backends.local_models import EMBEDDED_ID
+
+    sweep = SweepSpec(
+        name="3x3",
+        base=Variant(
+            template=TEMPLATE,
+            backend="llamacpp",
+            model=EMBEDDED_ID,
+            params=Params(max_tokens=3, seed=1),
+        ),
+        parameters={"temperature": [0.0, 0.7, 1.2]},
+        variable_sets=COUNTRIES,
+    )
+    experiment = save_comparison(store, sweep.to_experiment())
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer)
+        grid = GridRunner(runner, store)
+        est = grid.estimate(experiment)
+        generic = estimate(plan(experiment.spec), TableCounter())
+        report = grid.run(experiment)
+        runner.close()
+    runs = store.runs.for_experiment(experiment.id)
+    assert report.counts["ok"] == 9
+    assert est.calls == generic.calls == len(runs) == 9
+    real_input = sum(r.result.usage.input_tokens or 0 for r in runs)
+    real_output = sum(r.result.usage.output_tokens or 0 for r in runs)
+    assert est.input_exact and est.input_tokens == real_input
+    assert abs(generic.input_tokens - real_input) <= 2 * 2 * 9  # 2 messages per call
+    assert est.output_tokens == 9 * 3 >= real_output  # max_tokens is an upper bound
+    assert est.overflowing == [] and est.cells[0].context_window is not None
