@@ -13,9 +13,11 @@ from workbench.core.experiments import AssertionSpec, TestCase
 from workbench.services.python_eval import PythonEvaluator, interpret
 
 EVAL = PythonEvaluator(timeout_s=10)
-# Reaches the os module's globals without importing anything: the classic sandbox escape.
-OS_GLOBALS = ("[c for c in ().__class__.__base__.__subclasses__() "
-              "if c.__name__ == '_wrap_close'][0].__init__.__globals__")
+# Reaches the import machinery's globals without importing anything (the classic sandbox escape
+# through object's subclasses): they hold the posix module (as _os), _io and sys.
+BOOT = ("[c for c in ().__class__.__base__.__subclasses__() "
+        "if c.__name__ == 'FileLoader'][0].__init__.__globals__")
+POSIX = f"{BOOT}['_os']"
 
 
 def _run(code: str, output: str = "Paris is the capital.") -> dict[str, object]:
@@ -75,11 +77,11 @@ def test_cannot_open_files(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("top secret", encoding="utf-8")
     assert "NameError" in str(_run(f"open({str(secret)!r}).read()")["error"])
-    # Through the os module's own open, reached without an import: the audit hook refuses it.
-    answer = _run(f"{OS_GLOBALS}['open']({str(secret)!r}, 0)")
+    # Through posix.open and _io.open, reached without an import: the audit hook refuses them.
+    answer = _run(f"{POSIX}.open({str(secret)!r}, 0)")
     assert answer["ok"] is False and "'open' is blocked" in str(answer["error"])
     target = tmp_path / "written.txt"
-    answer = _run(f"{OS_GLOBALS}['sys'].modules['io'].open({str(target)!r}, 'w').write('x')")
+    answer = _run(f"{BOOT}['_io'].open({str(target)!r}, 'w').write('x')")
     assert answer["ok"] is False and "'open' is blocked" in str(answer["error"])
     assert not target.exists()
 
@@ -89,13 +91,29 @@ def test_cannot_import_or_use_sockets_or_processes() -> None:
                  "import subprocess\nreturn 1", "import ctypes\nreturn 1"):
         answer = _run(code)
         assert answer["ok"] is False and "not allowed" in str(answer["error"]), code
-    answer = _run(f"{OS_GLOBALS}['system']('echo escaped')")
+    answer = _run(f"{POSIX}.system('echo escaped')")
     assert answer["ok"] is False and "'os.system' is blocked" in str(answer["error"])
-    answer = _run(f"{OS_GLOBALS}['listdir']('/')")
+    answer = _run(f"{POSIX}.fork()")
+    assert answer["ok"] is False and "'os.fork' is blocked" in str(answer["error"])
+    answer = _run(f"{POSIX}.listdir('/')")
     assert answer["ok"] is False and "blocked" in str(answer["error"])
     # Importing through the real import machinery is refused by the audit hook too.
-    answer = _run(f"{OS_GLOBALS}['sys'].modules['builtins'].__import__('socket')")
+    answer = _run(f"{BOOT}['sys'].modules['builtins'].__import__('socket')")
     assert answer["ok"] is False and "is blocked" in str(answer["error"])
+
+
+def test_rebinding_the_runners_globals_does_not_widen_the_allow_list() -> None:
+    runner_globals = "__import__.__globals__"
+    answer = _run(f"g = {runner_globals}\n"
+                  "g['ALLOWED'] = frozenset({'socket', 'os'})\n"
+                  "g['BLOCKED'] = ()\n"
+                  "return g['sys'].modules['builtins'].__import__('socket') is not None")
+    assert answer["ok"] is False and "import of 'socket' is blocked" in str(answer["error"])
+    answer = _run(f"h = {runner_globals}['_hook']\nh.__defaults__ = (frozenset({{'socket'}}), ())"
+                  "\nreturn 1")
+    assert answer["ok"] is False and "object.__setattr__" in str(answer["error"])
+    answer = _run(f"{runner_globals}['_hook'].__code__ = (lambda e, a: None).__code__\nreturn 1")
+    assert answer["ok"] is False and "object.__setattr__" in str(answer["error"])
 
 
 def test_cannot_outlive_its_timeout_and_is_killed() -> None:

@@ -36,8 +36,8 @@ from workbench.core.evaluation import Check, EvaluationError
 
 #: Modules user code may import (pure computation, no I/O).
 ALLOWED_MODULES = (
-    "re", "math", "json", "string", "statistics", "collections", "itertools", "functools",
-    "difflib", "unicodedata", "decimal", "fractions", "textwrap", "operator",
+    "re", "math", "json", "string", "collections", "itertools", "functools", "operator",
+    "difflib", "unicodedata", "textwrap",
 )
 
 # The child's program. It must not use anything the hook refuses once the hook is in place.
@@ -55,8 +55,8 @@ for _name in ALLOWED:
 import builtins
 _real_import = builtins.__import__
 
-def _import(name, globals=None, locals=None, fromlist=(), level=0):
-    if level or name.split(".")[0] not in ALLOWED:
+def _import(name, globals=None, locals=None, fromlist=(), level=0, _allowed=ALLOWED):
+    if level or name.split(".")[0] not in _allowed:
         raise ImportError(f"import of '{name}' is not allowed here")
     return _real_import(name, globals, locals, fromlist, level)
 
@@ -70,11 +70,14 @@ BLOCKED = ("open", "socket.", "subprocess.", "os.system", "os.exec", "os.spawn",
            "urllib.", "http.", "ftplib.", "smtplib.", "glob.", "tempfile.", "sqlite3.",
            "marshal.", "pickle.", "winreg.", "mmap.", "syslog.")
 
-def _hook(event, args):
+# The hook's state is bound as default arguments: user code can reach this module's globals
+# (through _import.__globals__) but rebinding them changes nothing here, and replacing a
+# function's defaults or code raises "object.__setattr__", which the hook refuses.
+def _hook(event, args, _allowed=ALLOWED, _blocked=BLOCKED):
     if event == "import":
-        if args[0].split(".")[0] not in ALLOWED:
+        if args[0].split(".")[0] not in _allowed:
             raise PermissionError(f"import of '{args[0]}' is blocked")
-    elif event.startswith(BLOCKED):
+    elif event.startswith(_blocked):
         raise PermissionError(f"'{event}' is blocked in python assertions")
 
 code = cfg["code"]

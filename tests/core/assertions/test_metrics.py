@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import sacrebleu
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rouge_score import rouge_scorer
 
 from tests.core.assertions.conftest import check
@@ -31,10 +33,11 @@ def test_chrf_equals_sacrebleu() -> None:
                                             ("rouge-2", "rouge2"), ("rouge-l", "rougeL"),
                                             ("rouge-lsum", "rougeLsum")])
 def test_rouge_equals_rouge_score(type_: str, key: str) -> None:
-    expected = SCORER.score(REF, HYP)[key].fmeasure
+    expected = SCORER.score(REF, HYP)[key]
     outcome = check(type_, HYP, REF, threshold=0.0)
-    assert outcome.score == pytest.approx(expected)
-    assert outcome.details[key] == pytest.approx(expected)
+    assert outcome.score == pytest.approx(expected.fmeasure)
+    assert outcome.details["recall"] == pytest.approx(expected.recall)
+    assert outcome.details["precision"] == pytest.approx(expected.precision)
 
 
 def test_default_thresholds_pass_and_fail() -> None:
@@ -53,6 +56,29 @@ def test_metric_threshold_from_the_spec() -> None:
     score = sacrebleu.sentence_bleu(HYP, [REF]).score / 100
     assert check("bleu", HYP, REF, threshold=score - 0.01).status == "pass"
     assert check("bleu", HYP, REF, threshold=score + 0.01).status == "fail"
+
+
+def _table_distance(a: str, b: str) -> int:
+    """The textbook dynamic-programming table: the reference for the bit-parallel version."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abcde ", max_size=90), st.text(alphabet="abcde ", max_size=90))
+def test_bit_parallel_levenshtein_equals_the_table(a: str, b: str) -> None:
+    assert levenshtein_distance(a, b) == _table_distance(a, b) == levenshtein_distance(b, a)
+
+
+def test_levenshtein_long_and_unicode() -> None:
+    a = "The council approved the tram extension. " * 20
+    b = a.replace("tram", "bus").replace("council", "Council") + "Ünïcödé ✓"
+    assert levenshtein_distance(a, b) == _table_distance(a, b)
 
 
 def test_levenshtein() -> None:
