@@ -1,0 +1,196 @@
+"""The sweep view: typed axes, the pre-run estimate before anything runs, Run with progress, the
+colour-scaled matrix and the metric chart, cancel and resume, reopen; and a real 3×3 sweep on the
+embedded model whose estimate is checked against the calls and tokens it really used."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from tests.ui.runs import screenshot
+from tests.ui.test_compare_view import TEMPLATE, configs, variant
+from workbench.backends.config import BackendConfig
+from workbench.core.experiments import Variant
+from workbench.core.models import Params
+from workbench.services.runner import Runner
+from workbench.storage.repositories import Store
+from workbench.storage.writer import StoreWriter
+from workbench.ui import theming
+from workbench.ui.compare.sweep_chart import SCALE, contrast, scale_colour, text_on
+from workbench.ui.compare.sweep_view import SweepView, parse_values
+
+
+@pytest.fixture
+def theme(qapp: QApplication) -> Iterator[theming.Theme]:
+    saved = qapp.palette()
+    theme = theming.install(qapp, "light")
+    yield theme
+    theme.set_mode("light")
+    qapp.setPalette(saved)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store.open(tmp_path / "workbench.sqlite3")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def runner(store: Store) -> Iterator[Runner]:
+    slow = BackendConfig(name="slow", backend="scripted", options={
+        "script": [{"text": "one "}, {"delay_s": 0.15}, {"text": "two"}], "concurrency": 1})
+    writer = StoreWriter(store)
+    runner = Runner(writer=writer, configs={**configs(), "slow": slow})
+    yield runner
+    runner.close()
+    assert writer.close()
+
+
+@pytest.fixture
+def view(qtbot: QtBot, theme: theming.Theme, runner: Runner) -> Iterator[SweepView]:
+    view = SweepView(runner)
+    qtbot.addWidget(view)
+    view.resize(1200, 760)
+    view.show()
+    qtbot.waitExposed(view)
+    yield view
+    assert view.shutdown(10)
+
+
+def set_axes(qtbot: QtBot, view: SweepView, rows: tuple[str, str], cols: tuple[str, str]) -> None:
+    for editor, (name, values) in ((view.rows, rows), (view.cols, cols)):
+        editor.param.setCurrentText(name)
+        editor.values.clear()
+        qtbot.keyClicks(editor.values, values)
+
+
+def estimate_for(qtbot: QtBot, view: SweepView, base: Variant) -> None:
+    with qtbot.waitSignal(view.estimated, timeout=60_000):
+        view.set_base(base)
+
+
+def run(qtbot: QtBot, view: SweepView, timeout: int = 60_000) -> None:
+    assert view.run_button.isEnabled()
+    with qtbot.waitSignal(view.sweepFinished, timeout=timeout):
+        qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
+
+
+def test_parse_values() -> None:
+    assert parse_values("0, 0.4,0.8 , 1") == [0, 0.4, 0.8, 1]
+    assert parse_values("a, 2,") == ["a", 2]
+
+
+def test_colour_scale_text_stays_readable_in_both_themes() -> None:
+    for dark in (False, True):
+        assert scale_colour(0, dark).name() == SCALE[dark][0]
+        assert scale_colour(1, dark).name() == SCALE[dark][1]
+        for step in range(11):
+            background = scale_colour(step / 10, dark)
+            assert contrast(background, text_on(background)) >= 4.5
+
+
+def test_estimate_before_running_then_matrix_and_chart(
+    qtbot: QtBot, view: SweepView, store: Store
+) -> None:
+    set_axes(qtbot, view, ("temperature", "0, 0.6, 1.2"), ("top_p", "0.5, 0.9, 1"))
+    estimate_for(qtbot, view, variant(max_tokens=32))
+    estimate = view.estimate
+    assert estimate is not None and estimate.calls == 9
+    text = view.estimate_label.text()
+    assert "calls:          9" in text and "output tokens:  ≤ 288" in text
+    assert store.experiments.summaries() == []  # nothing saved or run before Run
+    run(qtbot, view)
+    assert not view.progress.isVisible()
+    matrix = view.matrix
+    assert (matrix.rowCount(), matrix.columnCount()) == (3, 3)
+    assert matrix.verticalHeaderItem(1).text() == "temperature 0.6"
+    assert matrix.horizontalHeaderItem(2).text() == "top_p 1"
+    view.metric_box.setCurrentIndex(view.metric_box.findData("output_tokens"))
+    assert {matrix.item(r, c).text() for r in range(3) for c in range(3)} == {"11 tok"}
+    view.metric_box.setCurrentIndex(view.metric_box.findData("total_s"))
+    assert all(v is not None for v in matrix.values.values())
+    assert len(view.chart.series) == 3 and all(s.count() == 3 for s in view.chart.series)
+    assert [s.name() for s in view.chart.series] == ["top_p 0.5", "top_p 0.9", "top_p 1"]
+    assert view.chart.series[0].at(2).x() == 1.2
+    runs = store.runs.for_experiment(view.experiment.id if view.experiment else "")
+    assert len(runs) == 9 and {r.result.request.sent_params["top_p"] for r in runs} == {
+        0.5, 0.9, 1}
+    screenshot(view, "sweep-matrix-chart-light")
+
+
+def test_dark_screenshot_and_reopen(
+    qtbot: QtBot, view: SweepView, runner: Runner, theme: theming.Theme
+) -> None:
+    theme.set_mode("dark")
+    set_axes(qtbot, view, ("temperature", "0, 0.5, 1, 1.5"), ("top_p", "0.5, 0.9"))
+    estimate_for(qtbot, view, variant(max_tokens=16))
+    run(qtbot, view)
+    view.metric_box.setCurrentIndex(view.metric_box.findData("total_s"))
+    screenshot(view, "sweep-matrix-chart-dark")
+    assert view.experiment is not None
+    again = SweepView(runner)
+    qtbot.addWidget(again)
+    again.open_sweep(view.experiment.id)
+    again.metric_box.setCurrentIndex(again.metric_box.findData("total_s"))
+    assert again.values() == view.values()
+    assert again.matrix.rowCount() == 4 and again.matrix.columnCount() == 2
+
+
+def test_invalid_values_are_refused_with_the_reason(qtbot: QtBot, view: SweepView) -> None:
+    view.set_base(variant())
+    set_axes(qtbot, view, ("temperature", "0, 5"), ("(none)", ""))
+    qtbot.waitUntil(lambda: "temperature" in view.estimate_label.text(), timeout=5000)
+    assert "less than or equal to 2" in view.estimate_label.text()
+    assert not view.run_button.isEnabled()
+
+
+def test_cancelled_sweep_resumes_without_rerunning_finished_cells(
+    qtbot: QtBot, view: SweepView, store: Store
+) -> None:
+    set_axes(qtbot, view, ("seed", "1, 2, 3"), ("temperature", "0, 1"))
+    estimate_for(qtbot, view, variant("slow"))
+    qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
+    assert view.progress.isVisible()
+    qtbot.waitUntil(lambda: sum(map(len, view.results.values())) >= 2, timeout=20_000)
+    with qtbot.waitSignal(view.sweepFinished, timeout=20_000):
+        qtbot.mouseClick(view.progress.cancel_button, Qt.MouseButton.LeftButton)
+    experiment = view.experiment
+    assert experiment is not None
+    done = {(r.ref.variant_id, r.ref.repeat_index) for r in store.runs.for_experiment(
+        experiment.id) if r.status == "ok"}
+    assert 2 <= len(done) < 6
+    qtbot.waitUntil(lambda: view.run_button.text() == "Resume sweep", timeout=20_000)
+    assert view.estimate is not None and view.estimate.skipped == len(done)
+    assert view.estimate.calls == 6 - len(done)
+    run(qtbot, view)
+    ok = [r for r in store.runs.for_experiment(experiment.id) if r.status == "ok"]
+    assert len(ok) == 6  # the finished cells were not run again
+    assert len({(r.ref.variant_id, r.ref.repeat_index) for r in ok}) == 6
+    assert view.experiment is not None and view.experiment.id == experiment.id
+
+
+@pytest.mark.slow
+def test_real_3x3_sweep_matches_its_estimate(qtbot: QtBot, view: SweepView, store: Store) -> None:
+    from workbench.backends.local_models import EMBEDDED_ID
+
+    base = Variant(template=TEMPLATE, backend="llamacpp", model=EMBEDDED_ID,
+                   variables={"country": "France"}, params=Params(seed=1))
+    set_axes(qtbot, view, ("max_tokens", "2, 4, 6"), ("temperature", "0, 0.5, 1"))
+    estimate_for(qtbot, view, base)
+    estimate = view.estimate
+    assert estimate is not None and estimate.calls == 9 and estimate.input_exact
+    run(qtbot, view, timeout=300_000)
+    runs = store.runs.for_experiment(view.experiment.id if view.experiment else "")
+    assert len(runs) == estimate.calls
+    assert sum(r.result.usage.input_tokens or 0 for r in runs) == estimate.input_tokens
+    used = sum(r.result.usage.output_tokens or 0 for r in runs)
+    assert used <= estimate.output_tokens == 3 * (2 + 4 + 6)
+    view.metric_box.setCurrentIndex(view.metric_box.findData("output_tokens"))
+    assert [view.matrix.item(r, 0).text() for r in range(3)] == ["2 tok", "4 tok", "6 tok"]
+    screenshot(view, "sweep-smollm2-light")

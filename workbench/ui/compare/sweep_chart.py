@@ -1,0 +1,239 @@
+"""The pieces a sweep's results are drawn with: metrics read from runs, a colour scale readable in
+both palettes, the matrix and the QtCharts chart of a metric against a swept parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from html import escape
+from statistics import mean
+from typing import Any
+
+from PySide6.QtCharts import QChart, QChartView, QLineSeries, QScatterSeries, QValueAxis
+from PySide6.QtCore import QMargins, Qt
+from PySide6.QtGui import QColor, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+
+from workbench.core.models import RunResult
+from workbench.ui import theming
+from workbench.ui.compare.variants import format_value
+from workbench.ui.run_text import format_cost, format_duration, output_rate
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A figure read from a finished run, with how to show it."""
+
+    key: str
+    label: str
+    read: Callable[[RunResult], float | None]
+    show: Callable[[float], str]
+    unit: str = ""  # of the raw values, for the chart's axis
+
+    @property
+    def axis_title(self) -> str:
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("tokens_per_s", "tokens/s", output_rate, lambda v: f"{v:,.0f} tok/s"),
+    Metric("total_s", "total time", lambda r: r.timings.total_s, format_duration, "s"),
+    Metric("ttft_s", "time to first token", lambda r: r.timings.ttft_s, format_duration, "s"),
+    Metric("output_tokens", "output tokens",
+           lambda r: None if r.usage.output_tokens is None else float(r.usage.output_tokens),
+           lambda v: f"{v:,.1f} tok" if v % 1 else f"{v:,.0f} tok"),
+    Metric("input_tokens", "input tokens",
+           lambda r: None if r.usage.input_tokens is None else float(r.usage.input_tokens),
+           lambda v: f"{v:,.0f} tok"),
+    Metric("output_chars", "answer length",
+           lambda r: float(len(r.text)), lambda v: f"{v:,.0f} chars"),
+    Metric("cost", "cost", lambda r: r.cost, lambda v: format_cost(v), "USD"),
+)
+METRIC_BY_KEY = {m.key: m for m in METRICS}
+
+
+def metric_value(metric: Metric, results: Sequence[RunResult]) -> float | None:
+    """The mean of the metric over a cell's successful runs (None when none has it)."""
+    values = [v for r in results if r.finish_reason not in ("error", "cancelled")
+              if (v := metric.read(r)) is not None]
+    return mean(values) if values else None
+
+
+# --- colour scale --------------------------------------------------------------------------------
+
+#: (low, high) ends of the scale per theme: pale to the accent, both readable under their text.
+SCALE = {False: ("#eaf1fe", "#1d4ed8"), True: ("#1c2738", "#7aa7f7")}
+
+
+def scale_colour(fraction: float, dark: bool) -> QColor:
+    low, high = (QColor(c) for c in SCALE[dark])
+    f = min(1.0, max(0.0, fraction))
+    return QColor.fromRgbF(
+        low.redF() + (high.redF() - low.redF()) * f,
+        low.greenF() + (high.greenF() - low.greenF()) * f,
+        low.blueF() + (high.blueF() - low.blueF()) * f,
+    )
+
+
+def legend_html(low: str, high: str, dark: bool, steps: int = 6) -> str:
+    """"low ▮▮▮▮▮▮ high": the scale's colours between the smallest and largest value."""
+    swatches = "".join(
+        f"<span style='background-color:{scale_colour(i / (steps - 1), dark).name()}'>"
+        "&nbsp;&nbsp;&nbsp;</span>" for i in range(steps))
+    return f"{escape(low)} {swatches} {escape(high)}"
+
+
+def _luminance(colour: QColor) -> float:
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    return (0.2126 * channel(colour.redF()) + 0.7152 * channel(colour.greenF())
+            + 0.0722 * channel(colour.blueF()))
+
+
+def text_on(background: QColor) -> QColor:
+    """Black or white, whichever contrasts more with ``background``: pure black and white, so
+    even the middle of the scale (the worst case) keeps a 4.5:1 contrast."""
+    lum = _luminance(background)
+    return QColor("#000000") if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else QColor("#ffffff")
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+# --- the matrix ----------------------------------------------------------------------------------
+
+
+class SweepMatrix(QTableWidget):
+    """Rows × columns of two swept settings; each cell shows the metric on its colour."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Sweep matrix")
+        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() * 2 + 8)
+        self.values: dict[tuple[int, int], float | None] = {}
+
+    def set_axes(self, row_name: str, rows: Sequence[Any], col_name: str,
+                 cols: Sequence[Any]) -> None:
+        self.clear()
+        self.values = {}
+        self.setRowCount(len(rows))
+        self.setColumnCount(len(cols))
+        self.setVerticalHeaderLabels([f"{row_name} {format_value(v)}" for v in rows])
+        self.setHorizontalHeaderLabels([f"{col_name} {format_value(v)}" if col_name else "value"
+                                        for v in cols])
+
+    def show_values(self, values: dict[tuple[int, int], float | None],
+                    show: Callable[[float], str], pending: str = "…") -> None:
+        """Paint every cell: its value on the scale between the smallest and largest value."""
+        self.values = dict(values)
+        known = [v for v in values.values() if v is not None]
+        low, high = (min(known), max(known)) if known else (0.0, 0.0)
+        dark = theming.is_dark(self.palette())
+        for row in range(self.rowCount()):
+            for col in range(self.columnCount()):
+                value = values.get((row, col))
+                item = QTableWidgetItem(pending if value is None else show(value))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if value is not None:
+                    fraction = (value - low) / (high - low) if high > low else 0.5
+                    background = scale_colour(fraction, dark)
+                    item.setBackground(background)
+                    item.setForeground(text_on(background))
+                self.setItem(row, col, item)
+
+
+# --- the chart -----------------------------------------------------------------------------------
+
+#: Series colours after the accent, chosen to stay apart in both themes.
+SERIES = ("#e8590c", "#2f9e44", "#ae3ec9", "#0c8599", "#c2255c", "#5c940d")
+
+
+def _axis_number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+class MetricChart(QChartView):
+    """A metric against the row parameter: one line (with its points) per column value."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        self.chart_ = QChart()
+        super().__init__(self.chart_, parent)
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setAccessibleName("Metric chart")
+        self.chart_.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
+        self.chart_.setMargins(QMargins(4, 4, 4, 4))
+        self.setMinimumSize(360, 240)
+        self.series: list[QLineSeries] = []
+        # the axes live as long as the chart: series come and go, the axes are re-labelled
+        self.x_axis, self.y_axis = QValueAxis(), QValueAxis()
+        self.chart_.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
+        self.chart_.addAxis(self.y_axis, Qt.AlignmentFlag.AlignLeft)
+        for axis in (self.x_axis, self.y_axis):
+            axis.setLabelFormat("%.3g")
+
+    def plot(self, x_name: str, xs: Sequence[Any], col_name: str, cols: Sequence[Any],
+             values: dict[tuple[int, int], float | None], metric: Metric) -> None:
+        chart = self.chart_
+        chart.removeAllSeries()
+        self.series = []
+        numbers = [_axis_number(x) for x in xs]
+        positions = [n if n is not None else float(i) for i, n in enumerate(numbers)]
+        palette = self.palette()
+        text = palette.color(QPalette.ColorRole.Text)
+        grid = palette.color(QPalette.ColorRole.Mid)
+        chart.setBackgroundBrush(palette.color(QPalette.ColorRole.Base))
+        chart.setBackgroundRoundness(0)
+        chart.setTitle(f"{metric.label} against {x_name}")
+        chart.setTitleBrush(text)
+        chart.legend().setLabelColor(text)
+        chart.legend().setVisible(len(cols) > 1)
+        x_axis, y_axis = self.x_axis, self.y_axis
+        for axis, title in ((x_axis, x_name), (y_axis, metric.axis_title)):
+            axis.setTitleText(title)
+            axis.setTitleBrush(text)
+            axis.setLabelsColor(text)
+            axis.setGridLineColor(grid)
+            axis.setLinePenColor(grid)
+        x_axis.setTickCount(max(2, min(len(positions), 6)))
+        colours = [theming.accent().name(), *SERIES]
+        known: list[float] = []
+        for c, col in enumerate(cols):
+            line, dots = QLineSeries(), QScatterSeries()
+            name = f"{col_name} {format_value(col)}" if col_name else metric.label
+            line.setName(name)
+            colour = QColor(colours[c % len(colours)])
+            line.setPen(QPen(colour, 2))
+            dots.setColor(colour)
+            dots.setBorderColor(colour)
+            dots.setMarkerSize(8)
+            for r, x in enumerate(positions):
+                value = values.get((r, c))
+                if value is not None:
+                    line.append(x, value)
+                    dots.append(x, value)
+                    known.append(value)
+            for series in (line, dots):
+                chart.addSeries(series)
+                series.attachAxis(x_axis)
+                series.attachAxis(y_axis)
+            chart.legend().markers(dots)[0].setVisible(False)
+            self.series.append(line)
+        if positions:
+            span = (max(positions) - min(positions)) or 1.0
+            x_axis.setRange(min(positions) - span * 0.05, max(positions) + span * 0.05)
+        if known:
+            low, high = min(known), max(known)
+            pad = (high - low) * 0.1 or abs(high) * 0.1 or 1.0
+            y_axis.setRange(max(0.0, low - pad) if low >= 0 else low - pad, high + pad)

@@ -1,0 +1,460 @@
+"""The sweep view: two parameters × their values over a base variant, the pre-run estimate with a
+Run button, a progress strip with time left, and the results as a colour-scaled matrix plus a
+chart of a metric against the row parameter.
+
+The sweep is an experiment in the store (``services.comparison.saved_or_new``): running the same
+sweep again resumes it, skipping the cells that already finished (``services.grid_runner``), and
+``open_sweep`` shows a saved one. The estimate counts tokens with the backend's own tokenizer
+where it has one (a local model), so it runs off the GUI thread.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import ValidationError
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.backends.base import CancelToken
+from workbench.core.errors import KnownError
+from workbench.core.experiments import ExperimentSpec, Variant
+from workbench.core.grid import Estimate, SweepSpec, axes
+from workbench.core.models import RunResult
+from workbench.core.params import DESCRIPTIONS, PARAM_NAMES
+from workbench.services.comparison import open_comparison, saved_or_new
+from workbench.services.grid_runner import GridRunner, Progress, SweepHandle
+from workbench.services.runner import Runner
+from workbench.storage.repositories import StoredExperiment
+from workbench.ui import theming
+from workbench.ui.compare.sweep_chart import (
+    METRIC_BY_KEY,
+    METRICS,
+    MetricChart,
+    SweepMatrix,
+    legend_html,
+    metric_value,
+)
+from workbench.ui.tasks import Progress as TaskProgress
+from workbench.ui.tasks import Reporter, TaskError, TaskRunner, TaskWorker
+from workbench.ui.widgets.progress_strip import ProgressStrip
+
+SWEEPABLE = tuple(name for name in PARAM_NAMES if name not in ("stop", "n", "best_of"))
+#: Results are redrawn at most this often while cells finish (ms).
+REDRAW_MS = 100
+ESTIMATE_DEBOUNCE_MS = 300
+
+
+def parse_values(text: str) -> list[Any]:
+    """"0, 0.4, 0.8" → [0, 0.4, 0.8]: numbers where they read as numbers."""
+    values: list[Any] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        for kind in (int, float):
+            try:
+                values.append(kind(part))
+                break
+            except ValueError:
+                continue
+        else:
+            values.append(part)
+    return values
+
+
+class _Bridge(QObject):
+    """Carries the grid runner's progress (worker threads) into the GUI thread."""
+
+    progress = Signal(object)
+    _posted = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._posted.connect(self.progress, Qt.ConnectionType.QueuedConnection)
+
+    def post(self, progress: Progress) -> None:
+        self._posted.emit(progress)
+
+
+class AxisEditor(QWidget):
+    """One swept parameter and its values."""
+
+    changed = Signal()
+
+    def __init__(self, title: str, name: str, values: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.param = QComboBox(self)
+        self.param.addItems(["(none)", *SWEEPABLE])
+        self.param.setCurrentText(name)
+        self.param.setAccessibleName(f"{title} parameter")
+        self.values = QLineEdit(values, self)
+        self.values.setAccessibleName(f"{title} values")
+        self.values.setPlaceholderText("values, comma-separated: 0, 0.4, 0.8")
+        self.param.currentTextChanged.connect(self._tip)
+        self.param.currentTextChanged.connect(self.changed)
+        self.values.textChanged.connect(self.changed)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(8)
+        label = QLabel(title, self)
+        label.setMinimumWidth(label.fontMetrics().horizontalAdvance("Columns") + 8)
+        row.addWidget(label)
+        row.addWidget(self.param)
+        row.addWidget(self.values, 1)
+        self._tip(name)
+
+    def _tip(self, name: str) -> None:
+        self.param.setToolTip(DESCRIPTIONS.get(name, "Leave a single column"))
+
+    def axis(self) -> tuple[str, list[Any]] | None:
+        name = self.param.currentText()
+        if name == "(none)":
+            return None
+        return name, parse_values(self.values.text())
+
+
+class SweepView(QWidget):
+    """A two-parameter sweep of one base variant through a ``Runner`` with a store writer."""
+
+    estimated = Signal(object)  # Estimate
+    sweepFinished = Signal(object)  # the last Progress (done == total)
+
+    def __init__(self, runner: Runner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        if runner.writer is None:
+            raise ValueError("a sweep is saved as it runs: give the Runner a store writer")
+        self.runner = runner
+        self.writer = runner.writer
+        self.store = runner.writer.store
+        self.grid = GridRunner(runner, self.store)
+        self.base: Variant | None = None
+        self.spec: SweepSpec | None = None
+        self.estimate: Estimate | None = None
+        self.experiment: StoredExperiment | None = None
+        self.handle: SweepHandle | None = None
+        self.results: dict[int, list[RunResult]] = {}
+        self.variants: list[Variant] = []
+        self.positions: dict[int, tuple[int, int]] = {}
+        self._axis_names: tuple[str, str] = ("", "")
+        self._axis_values: tuple[list[Any], list[Any]] = ([], [])
+        self._tasks = TaskRunner(self, max_threads=1)
+        self._estimate_job: TaskWorker[Estimate] | None = None
+        self._bridge = _Bridge()
+        self._bridge.progress.connect(self._on_progress)
+        self._closed = False
+        self._build()
+
+    def _build(self) -> None:
+        self.name = QLineEdit("Sweep", self)
+        self.name.setAccessibleName("Sweep name")
+        self.rows = AxisEditor("Rows", "temperature", "0, 0.4, 0.8, 1.2", self)
+        self.cols = AxisEditor("Columns", "top_p", "0.5, 0.9", self)
+        self.repeats = QSpinBox(self)
+        self.repeats.setRange(1, 50)
+        self.repeats.setPrefix("×")
+        self.repeats.setAccessibleName("Repeats per cell")
+        self.repeats.setToolTip("Run every cell this many times (the matrix shows the mean)")
+        for editor in (self.rows, self.cols):
+            editor.changed.connect(self.schedule_estimate)
+        self.repeats.valueChanged.connect(self.schedule_estimate)
+        self.name.textChanged.connect(self.schedule_estimate)
+
+        self.estimate_label = QLabel("Set the values to sweep; the estimate appears here "
+                                     "before anything runs.", self)
+        self.estimate_label.setAccessibleName("Pre-run estimate")
+        self.estimate_label.setFont(theming.monospace_font())
+        self.estimate_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.estimate_label.setWordWrap(True)
+        self.run_button = QPushButton("Run sweep", self)
+        self.run_button.setShortcut(QKeySequence("Ctrl+Return"))
+        self.run_button.setToolTip("Run every cell not already done (Ctrl+Enter)")
+        self.run_button.setEnabled(False)
+        self.run_button.clicked.connect(self.run)
+        self.progress = ProgressStrip(self)
+
+        self.metric_box = QComboBox(self)
+        for metric in METRICS:
+            self.metric_box.addItem(metric.label, metric.key)
+        self.metric_box.setAccessibleName("Metric")
+        self.metric_box.setToolTip("The figure the matrix colours and the chart plots")
+        self.metric_box.currentIndexChanged.connect(self.redraw)
+        self.matrix = SweepMatrix(self)
+        self.chart = MetricChart(self)
+        self.legend = QLabel(self)
+        self.legend.setAccessibleName("Colour scale")
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+
+        form = QGridLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setHorizontalSpacing(8)
+        form.setVerticalSpacing(4)
+        form.addWidget(self.rows, 0, 0, 1, 3)
+        form.addWidget(self.cols, 1, 0, 1, 3)
+        form.addWidget(QLabel("Name", self), 2, 0)
+        form.addWidget(self.name, 2, 1)
+        repeat_row = QHBoxLayout()
+        repeat_row.addWidget(QLabel("Repeat", self))
+        repeat_row.addWidget(self.repeats)
+        form.addLayout(repeat_row, 2, 2)
+        estimate_row = QHBoxLayout()
+        estimate_row.setSpacing(8)
+        estimate_row.addWidget(self.estimate_label, 1)
+        estimate_row.addWidget(self.run_button, 0, Qt.AlignmentFlag.AlignTop)
+        results_bar = QHBoxLayout()
+        results_bar.addWidget(QLabel("Metric", self))
+        results_bar.addWidget(self.metric_box)
+        results_bar.addSpacing(8)
+        results_bar.addWidget(self.legend, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(self.matrix)
+        splitter.addWidget(self.chart)
+        splitter.setChildrenCollapsible(False)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([1000, 1000])  # half each, whatever the table would like
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(8)
+        layout.addLayout(form)
+        layout.addLayout(estimate_row)
+        layout.addWidget(self.progress)
+        layout.addLayout(results_bar)
+        layout.addWidget(splitter, 1)
+
+        self._estimate_timer = QTimer(self)
+        self._estimate_timer.setSingleShot(True)
+        self._estimate_timer.setInterval(ESTIMATE_DEBOUNCE_MS)
+        self._estimate_timer.timeout.connect(self.refresh_estimate)
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_MS)
+        self._redraw_timer.timeout.connect(self.redraw)
+
+    # --- the sweep ----------------------------------------------------------------------------
+
+    def set_base(self, variant: Variant) -> None:
+        """The variant every cell starts from (the editor's template, parameters and model)."""
+        self.base = variant
+        self.schedule_estimate()
+
+    def sweep_spec(self) -> SweepSpec:
+        """The sweep as typed (``KnownError``/``ValueError`` say what is wrong)."""
+        if self.base is None:
+            raise ValueError("no base variant to sweep")
+        parameters: dict[str, list[Any]] = {}
+        for editor in (self.rows, self.cols):
+            axis = editor.axis()
+            if axis is None:
+                continue
+            name, values = axis
+            if name in parameters:
+                raise ValueError(f"{name} is swept twice")
+            parameters[name] = values
+        if not parameters:
+            raise ValueError("choose at least one parameter to sweep")
+        return SweepSpec(name=self.name.text().strip() or "Sweep", base=self.base,
+                         parameters=parameters, repeats=self.repeats.value())
+
+    def schedule_estimate(self) -> None:
+        self.run_button.setEnabled(False)
+        if not self._closed:
+            self._estimate_timer.start()
+
+    def refresh_estimate(self) -> None:
+        """Expand the sweep and estimate it off the GUI thread; Run is enabled when it is done."""
+        try:
+            spec = self.sweep_spec()
+            experiment = spec.to_experiment()
+        except (KnownError, ValueError, ValidationError) as err:
+            self.spec = None
+            self._show_problem(_message(err))
+            return
+        self.spec = spec
+        if self._estimate_job is not None:
+            self._estimate_job.cancel()
+        grid = self.grid
+        stored = self._existing(experiment)
+
+        def work(_report: Reporter, _cancel: CancelToken) -> Estimate:
+            return grid.estimate(stored if stored is not None else experiment)
+
+        job: TaskWorker[Estimate] = TaskWorker(work)
+        self._estimate_job = job
+        job.signals.finished.connect(lambda value, j=job: self._estimated(j, value))
+        job.signals.failed.connect(lambda error, j=job: self._estimate_failed(j, error))
+        self.estimate_label.setText("Estimating…")
+        self._tasks.start(job)
+
+    def _existing(self, experiment: ExperimentSpec) -> StoredExperiment | None:
+        from workbench.services.comparison import find_same
+
+        return find_same(self.store, experiment)
+
+    def _estimated(self, job: TaskWorker[Estimate], estimate: Estimate) -> None:
+        if job is not self._estimate_job:
+            return  # superseded by a newer edit
+        self.estimate = estimate
+        self._set_label_colour(None)
+        self.estimate_label.setText("\n".join(estimate.lines()))
+        self.run_button.setEnabled(estimate.calls > 0 and self.handle is None)
+        self.run_button.setText("Resume sweep" if estimate.skipped else "Run sweep")
+        self.estimated.emit(estimate)
+
+    def _estimate_failed(self, job: TaskWorker[Estimate], error: TaskError) -> None:
+        if job is self._estimate_job:
+            self._show_problem(error.message + (f" — {error.hint}" if error.hint else ""))
+
+    def _show_problem(self, text: str) -> None:
+        self.estimate = None
+        self.run_button.setEnabled(False)
+        self._set_label_colour("error")
+        self.estimate_label.setText(text)
+
+    def _set_label_colour(self, kind: str | None) -> None:
+        palette = self.estimate_label.palette()
+        palette.setColor(self.estimate_label.foregroundRole(),
+                         theming.status_color("error") if kind else
+                         self.palette().color(self.estimate_label.foregroundRole()))
+        self.estimate_label.setPalette(palette)
+
+    # --- running ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Save the sweep (or find the same one, to resume it) and run the cells not done."""
+        if self.spec is None or self.handle is not None:
+            return
+        spec = self.spec.to_experiment()
+        stored, _created = self.writer.submit(lambda s: saved_or_new(s, spec)).result()
+        self.experiment = stored
+        self._show_experiment(stored.id)
+        self.run_button.setEnabled(False)
+        self.handle = self.grid.start(stored, on_progress=self._bridge.post)
+        handle = self.handle
+        self._started = time.perf_counter()
+        self.progress.begin(f"Sweep: {self.estimate.calls if self.estimate else ''} calls",
+                            cancel=handle.cancel_all)
+        if handle.done:  # nothing left to run
+            self._finished(None)
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel_all()
+
+    def _on_progress(self, progress: Progress) -> None:
+        if self._closed:
+            return
+        last = progress.last
+        if last is not None and last.result is not None:
+            self.results.setdefault(last.key.variant, []).append(last.result)
+        self.progress.report(
+            TaskProgress(progress.done, progress.total, progress.elapsed_s, progress.eta_s),
+            f"Cell {progress.done} of {progress.total}"
+            + (f" · {progress.failed} failed" if progress.failed else ""),
+        )
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
+        if progress.done >= progress.total:
+            self._finished(progress)
+
+    def _finished(self, progress: Progress | None) -> None:
+        self.handle = None
+        self.progress.end()
+        self.redraw()
+        self.schedule_estimate()  # what is left, if anything (cancelled or failed cells)
+        self.sweepFinished.emit(progress)
+
+    # --- results ------------------------------------------------------------------------------
+
+    def open_sweep(self, experiment_id: str) -> None:
+        """Show a saved sweep with every result it has."""
+        self._show_experiment(experiment_id)
+
+    def _show_experiment(self, experiment_id: str) -> None:
+        comparison = open_comparison(self.store, experiment_id)
+        self.experiment = comparison.experiment
+        spec = comparison.spec
+        self.variants = list(spec.variants)
+        self.results = {}
+        for key, runs in sorted(comparison.runs.items(), key=lambda kv: kv[0]):
+            self.results.setdefault(key.variant, []).append(runs[-1].result)
+        settings = axes(self.variants)
+        names = list(settings)[:2]
+        row_name = names[0] if names else ""
+        col_name = names[1] if len(names) > 1 else ""
+        rows = _unique(settings.get(row_name, [None] * len(self.variants)))
+        cols = _unique(settings.get(col_name, [None] * len(self.variants)))
+        self.positions = {
+            i: (rows.index(settings[row_name][i]) if row_name else 0,
+                cols.index(settings[col_name][i]) if col_name else 0)
+            for i in range(len(self.variants))
+        }
+        self._axis_names = (row_name, col_name)
+        self._axis_values = (rows, cols)
+        self.matrix.set_axes(row_name, rows, col_name, cols)
+        self.redraw()
+
+    def current_metric_key(self) -> str:
+        return str(self.metric_box.currentData())
+
+    def values(self) -> dict[tuple[int, int], float | None]:
+        metric = METRIC_BY_KEY[self.current_metric_key()]
+        return {pos: metric_value(metric, self.results.get(i, []))
+                for i, pos in self.positions.items()}
+
+    def redraw(self) -> None:
+        if not self.positions:
+            return
+        metric = METRIC_BY_KEY[self.current_metric_key()]
+        values = self.values()
+        self.matrix.show_values(values, metric.show)
+        known = [v for v in values.values() if v is not None]
+        if known:
+            self.legend.setText(legend_html(metric.show(min(known)), metric.show(max(known)),
+                                            theming.is_dark(self.palette())))
+        rows, cols = self._axis_values
+        self.chart.plot(self._axis_names[0], rows, self._axis_names[1], cols, values, metric)
+
+    def shutdown(self, timeout_s: float = 10.0) -> bool:
+        """Cancel a running sweep and wait for it (call on close); nothing is estimated or
+        drawn afterwards."""
+        self._closed = True
+        self._estimate_timer.stop()
+        self._redraw_timer.stop()
+        handle = self.handle
+        if handle is not None:
+            handle.cancel_all()
+            try:
+                handle.wait(timeout_s)
+            except TimeoutError:
+                return False
+        return self._tasks.shutdown(timeout_s)
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for value in values:
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _message(err: Exception) -> str:
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    if isinstance(err, KnownError):
+        return err.message + (f" — {err.hint}" if err.hint else "")
+    return str(err)
