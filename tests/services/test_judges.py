@@ -13,7 +13,14 @@ from workbench.core.evaluation import AssertionContext, Check, evaluate_one
 from workbench.core.experiments import AssertionSpec, TestCase
 from workbench.core.models import Params
 from workbench.core.template_files import SUFFIX, dumps
-from workbench.services.judges import EMBEDDED_BACKEND, Judge, Rubric, reconcile
+from workbench.services.judges import (
+    EMBEDDED_BACKEND,
+    Judge,
+    RatedOutput,
+    Rubric,
+    calibrate,
+    reconcile,
+)
 from workbench.services.runner import Runner
 
 
@@ -197,3 +204,18 @@ def test_judge_is_a_grader() -> None:
     judge, _ = scripted_judge('{"score": 5, "reason": "x"}')
     check: Check = judge.rubric("o", "r", input="", reference=None)
     assert check.score == 1.0
+
+
+def test_calibration_against_a_persons_stars() -> None:
+    judge, _ = scripted_judge('{"score": 4, "reason": "fine"}')
+    rated = [RatedOutput("a", 4), RatedOutput("b", 4), RatedOutput("c", 5), RatedOutput("d", 2)]
+    result = calibrate(judge, Rubric("Is helpful"), rated)
+    assert result.pairs == [(4, 4), (4, 4), (4, 5), (4, 2)] and result.unreadable == []
+    figures = result.agreement
+    assert figures.n == 4 and figures.exact == 0.5
+    assert figures.kappa == 0.0  # a judge that always says 4 agrees only by chance
+    assert figures.spearman is None  # a constant judge has no ranking at all
+    judge, _ = scripted_judge("no idea")
+    unreadable = calibrate(judge, Rubric("Is helpful"), rated[:2])
+    assert unreadable.pairs == [] and len(unreadable.unreadable) == 2
+    assert unreadable.agreement.verdict == "not enough data"

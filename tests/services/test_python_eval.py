@@ -63,6 +63,10 @@ def test_user_exceptions_and_bad_values_are_errors() -> None:
     bad = evaluate_one(AssertionSpec(type="python", value="'yes'"), ctx)
     assert bad.status == "error" and "return True/False" in bad.reason
     assert evaluate_one(AssertionSpec(type="python", value="2.5"), ctx).status == "error"
+    syntax = evaluate_one(AssertionSpec(type="python", value="return (("), ctx)
+    assert syntax.status == "error" and "SyntaxError" in syntax.reason
+    file_ref = evaluate_one(AssertionSpec(type="python", value="file://check.py"), ctx)
+    assert file_ref.status == "error" and "file reference" in file_ref.reason
 
 
 def test_interpret_conventions() -> None:

@@ -18,11 +18,12 @@ text. The rationale is kept with every score (``Check.reason`` and ``details["re
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from workbench.core import judge_templates as jt
+from workbench.core.agreement import Agreement, agreement
 from workbench.core.answers import JSONOutputError, parse_json_output
 from workbench.core.evaluation import Check, EvaluationError
 from workbench.core.models import Params, RunResult
@@ -205,3 +206,41 @@ class Judge:
         return PairwiseResult(verdict.winner, verdict.consistent, verdict.position_bias,
                               verdict.first_order, verdict.second_order, (reason1, reason2),
                               (raw1, raw2))
+
+
+# --- meta-evaluation ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RatedOutput:
+    """An output a person rated 1–5 (``store.ratings`` stars), to judge again."""
+
+    output: str
+    stars: int
+    input: str = ""
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the judge's rubric scores agree with the person's stars on the same outputs."""
+
+    agreement: Agreement
+    pairs: list[tuple[int, int]]  # (judge, person) for every output the judge could score
+    unreadable: list[str]  # why the judge could not score the others
+
+
+def calibrate(judge: Judge, rubric: Rubric, rated: Iterable[RatedOutput]) -> Calibration:
+    """Judge every rated output with ``rubric`` and measure agreement (kappa, Spearman, ...)
+    with the person's stars, so a user can see whether to trust the judge."""
+    pairs: list[tuple[int, int]] = []
+    unreadable: list[str] = []
+    for item in rated:
+        try:
+            check = judge.score(item.output, rubric, input=item.input, reference=item.reference)
+        except EvaluationError as err:
+            unreadable.append(str(err))
+            continue
+        pairs.append((int(check.details["score"]), item.stars))
+    return Calibration(agreement([j for j, _ in pairs], [h for _, h in pairs]), pairs,
+                       unreadable)

@@ -32,6 +32,11 @@ def _judge(spec: AssertionSpec, ctx: AssertionContext) -> Grader:
 def python(spec: AssertionSpec, ctx: AssertionContext) -> Check:
     if not isinstance(spec.value, str) or not spec.value.strip():
         raise EvaluationError("python needs its code as the value")
+    if spec.value.strip().startswith("file://"):
+        raise EvaluationError(
+            f"python: {spec.value.strip()} is a file reference; the suite loader reads files "
+            "into the value, this check cannot open files itself"
+        )
     if ctx.python is None:
         raise EvaluationError(
             "python: no restricted evaluator was given to this evaluation",
