@@ -32,6 +32,8 @@ def test_pii_found(text: str, category: str) -> None:
     "Order 4111 1111 1111 1112 failed",  # 16 digits but not Luhn-valid, and not a phone
     "user@localhost is not an address here",
     "Call me maybe.",
+    "The server at 10.100.200.250 answered.",
+    "It cost 12 500 000 euros, or 1.250.000 a year.",
 ])
 def test_no_pii(text: str) -> None:
     assert find_pii(text) == []
@@ -66,6 +68,7 @@ def test_denied_topics() -> None:
     assert failed.details["topics"] == {"medical advice": ["dosage"]}
     assert check("denied-topics", "The weather is nice.", topics).status == "pass"
     assert check("denied-topics", "x", {"t": 3}).status == "error"
+    assert check("denied-topics", "any text", {"t": ["  "]}).status == "pass"  # blank keywords
     assert check("denied-topics", "x", ["not", "a", "mapping"]).status == "error"
 
 

@@ -39,7 +39,10 @@ _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,5}){1,4}(?![\w])"
     r"|(?<![\w+])\+\d{7,15}(?!\w)"
 )
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Number shapes that are not phone numbers: ISO dates, dotted IPv4 addresses, and amounts with
+# thousands separators ("12 500 000", "1.250.000").
+_NOT_PHONE = re.compile(r"^(?:\d{4}-\d{2}-\d{2}|\d{1,3}(?:\.\d{1,3}){3}"
+                        r"|\d{1,3}(?:([ .,])\d{3})(?:\1\d{3})*)$")
 # Payment cards: 13–19 digits (ISO/IEC 7812 PAN lengths), spaces or dashes allowed between them;
 # only numbers that pass the Luhn checksum count.
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
@@ -93,7 +96,7 @@ def find_pii(text: str, categories: Iterable[str] = PII_CATEGORIES) -> list[PIIM
         for m in _PHONE.finditer(text):
             raw = m.group()
             digits = re.sub(r"\D", "", raw)
-            if not 7 <= len(digits) <= 15 or _ISO_DATE.match(raw) or taken(m.start(), m.end()):
+            if not 7 <= len(digits) <= 15 or _NOT_PHONE.match(raw) or taken(m.start(), m.end()):
                 continue
             found.append(PIIMatch("phone", raw, m.start(), m.end()))
     return sorted(found, key=lambda m: m.start)
@@ -134,6 +137,9 @@ def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
 
 def find_phrases(text: str, phrases: Iterable[str]) -> list[str]:
     """The distinct phrases (as matched in ``text``) among ``phrases``."""
+    phrases = [p for p in phrases if p.strip()]
+    if not phrases:
+        return []
     hits = {m.group().casefold(): m.group() for m in _phrase_pattern(phrases).finditer(text)}
     return list(hits.values())
 
