@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from tests.core.assertions.conftest import check
+from tests.core.assertions.support import check
 from workbench.core.assertions.guardrails import find_pii, luhn_valid, redact_pii, scan_injection
 
 

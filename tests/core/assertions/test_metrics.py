@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rouge_score import rouge_scorer
 
-from tests.core.assertions.conftest import check
+from tests.core.assertions.support import check
 from workbench.core.assertions.metrics import edit_similarity, levenshtein_distance
 
 HYP = "The cat sat on the mat while the dog slept.\nIt was a quiet afternoon."

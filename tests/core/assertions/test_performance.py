@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.core.assertions.conftest import check
+from tests.core.assertions.support import check
 from workbench.core.models import FinishReason, RunResult, SentRequest, Timings
 
 

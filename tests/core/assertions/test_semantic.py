@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from tests.core.assertions.conftest import check
+from tests.core.assertions.support import check
 from workbench.core.assertions.semantic import MODEL_PACKAGE, cosine
 
 INSTALLED = importlib.util.find_spec(MODEL_PACKAGE) is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.core.assertions.conftest import check
+from tests.core.assertions.support import check
 
 SCHEMA = {
     "type": "object",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.core.assertions.conftest import check
+from tests.core.assertions.support import check
 
 CASES = [
     # type, value, passing output, failing output
