@@ -65,6 +65,8 @@ def test_rubric_custom_scale_reaches_the_prompt() -> None:
     ('Here is my verdict:\n```json\n{"score": 5, "reason": "All there."}\n```', 5),
     ("Score: 2 - the answer misses the date.", 2),
     ('{"score": "3", "reason": "half"}', 3),
+    ("I would rate it 4 out of 5: clear, but it skips the date.", 4),
+    ("Rating: 2/5. Mostly wrong.", 2),
 ])
 def test_rubric_tolerates_fences_prose_and_plain_text(reply: str, score: int) -> None:
     judge, _ = scripted_judge(reply)

@@ -80,7 +80,8 @@ def _field(raw: str, name: str, pattern: str) -> tuple[dict[str, Any], str] | No
     if match is None:
         return None
     reason = re.sub(r"\s+", " ", raw[match.end():]).strip(" .:-—\"'}")
-    return {name: match.group(1)}, reason
+    value = next(g for g in match.groups() if g is not None)
+    return {name: value}, reason
 
 
 def reconcile(first: Winner, second: Winner) -> PairwiseResult:
@@ -138,7 +139,8 @@ class Judge:
             "criteria": rubric.criteria, "scale": rubric.scale_text(), "input": input,
             "reference": reference or "", "output": output,
         })
-        parsed = _field(raw, "score", r"\bscore\b\W{0,4}([1-5])\b")
+        parsed = _field(raw, "score",
+                        r"\bscore\b\W{0,4}([1-5])\b|\b([1-5])\s*(?:/|out of)\s*5\b")
         if parsed is None:
             raise self._unreadable("score", raw, result)
         value, reason = parsed
