@@ -3,7 +3,9 @@ no outliving its timeout), each escape tried for real in the child."""
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,12 @@ from workbench.core.experiments import AssertionSpec, TestCase
 from workbench.services.python_eval import PythonEvaluator, interpret
 
 EVAL = PythonEvaluator(timeout_s=10)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_the_shared_helper() -> Iterator[None]:
+    yield
+    EVAL.close()
 # Reaches the import machinery's globals without importing anything (the classic sandbox escape
 # through object's subclasses): they hold the posix module (as _os), _io and sys.
 BOOT = ("[c for c in ().__class__.__base__.__subclasses__() "
@@ -23,6 +31,7 @@ POSIX = f"{BOOT}['_os']"
 def _run(code: str, output: str = "Paris is the capital.") -> dict[str, object]:
     report = EVAL.run(code, output=output, expected="Paris", vars={"city": "Paris"})
     assert report.answer is not None, report
+    report.answer.pop("pid")
     return report.answer
 
 
@@ -121,22 +130,52 @@ def test_rebinding_the_runners_globals_does_not_widen_the_allow_list() -> None:
 
 
 def test_cannot_outlive_its_timeout_and_is_killed() -> None:
-    evaluator = PythonEvaluator(timeout_s=0.5, cpu_s=60)
-    report = evaluator.run("while True: pass", output="", expected=None, vars={})
-    assert report.timed_out and report.answer is None
-    assert report.returncode is not None and report.returncode < 0  # killed by a signal
-    assert not os.path.exists(f"/proc/{report.pid}")  # gone and reaped
-    outcome = evaluate_one(AssertionSpec(type="python", value="while True: pass"),
-                           AssertionContext(output="", python=evaluator))
-    assert outcome.status == "error" and "timed out" in outcome.reason
+    with PythonEvaluator(timeout_s=0.5, cpu_s=60) as evaluator:
+        report = evaluator.run("while True: pass", output="", expected=None, vars={})
+        assert report.timed_out and report.answer is None
+        assert not os.path.exists(f"/proc/{report.pid}")  # killed and reaped
+        outcome = evaluate_one(AssertionSpec(type="python", value="while True: pass"),
+                               AssertionContext(output="", python=evaluator))
+        assert outcome.status == "error" and "timed out" in outcome.reason
+        # The evaluator carries on with the next check.
+        after = evaluator.run("output * 2", output="ab", expected=None, vars={})
+        assert after.answer == {"ok": True, "value": "abab", "pid": after.pid}
 
 
 def test_cpu_limit_stops_a_busy_loop_inside_the_child() -> None:
-    evaluator = PythonEvaluator(timeout_s=30, cpu_s=1)
-    report = evaluator.run("while True: pass", output="", expected=None, vars={})
-    assert not report.timed_out and report.returncode is not None and report.returncode < 0
-    with pytest.raises(EvaluationError, match="CPU time limit"):
-        evaluator("while True: pass", output="", expected=None, vars={})
+    with PythonEvaluator(timeout_s=30, cpu_s=1) as evaluator:
+        report = evaluator.run("while True: pass", output="", expected=None, vars={})
+        assert not report.timed_out and report.signal is not None  # SIGXCPU or SIGKILL
+        assert not os.path.exists(f"/proc/{report.pid}")
+        with pytest.raises(EvaluationError, match="CPU time limit"):
+            evaluator("while True: pass", output="", expected=None, vars={})
+
+
+def test_every_check_runs_in_a_fresh_child_with_clean_state() -> None:
+    first = EVAL.run("import re\nre.search = None\nreturn 1", output="", expected=None,
+                     vars={})
+    second = EVAL.run("import re\nreturn re.search('a', 'a') is not None", output="",
+                      expected=None, vars={})
+    assert first.answer is not None and first.answer["ok"] is True
+    assert second.answer is not None
+    assert second.answer["value"] is True  # the first check's tampering did not carry over
+    assert first.pid != second.pid
+
+
+def test_close_stops_the_helper() -> None:
+    evaluator = PythonEvaluator()
+    evaluator.run("1", output="", expected=None, vars={})
+    server = evaluator._server
+    assert server is not None and server.proc.poll() is None
+    evaluator.close()
+    assert server.proc.poll() is not None  # exited and reaped
+    dropped = PythonEvaluator()
+    dropped.run("1", output="", expected=None, vars={})
+    helper = dropped._server
+    assert helper is not None
+    del dropped, server, evaluator
+    gc.collect()
+    assert helper.proc.poll() is not None  # an evaluator that is dropped stops its helper
 
 
 def test_memory_limit() -> None:

@@ -1,22 +1,24 @@
 """The restricted Python evaluator behind ``python`` assertions.
 
-A user's check runs in a fresh child interpreter (``sys.executable -I -S``: no site, no user
-paths, no environment-driven imports), never in the app's process. Layers, each enough to stop the
-common escapes and together hard to get around:
+A user's check never runs in the app's process. A helper interpreter (``sys.executable -I -S``: no
+site, no user paths, no environment-driven imports, empty environment, cwd ``/``, its own process
+group) forks one fresh child per check; in that child, before the check's code runs:
 
-- OS limits set in the child before any user code: CPU seconds (``RLIMIT_CPU``: SIGXCPU, then
-  SIGKILL at the hard limit), address space (``RLIMIT_AS``), no files written (``RLIMIT_FSIZE`` 0),
-  no child processes (``RLIMIT_NPROC`` 0); the parent kills the whole process group at the
-  wall-clock timeout, so the check can never outlive it.
-- An audit hook (PEP 578) installed before the user code runs refuses every ``open`` (files are
-  neither read nor written), all ``socket.*`` events, process creation and ``os.system``,
-  filesystem changes, ctypes, ``sys._getframe``/tracing, code-object creation, changing function
-  code, limit changes, and ``import`` of anything outside a small allow-list.
-- The user code gets its own builtins: no ``open``/``input``/``breakpoint``, and an ``__import__``
+- OS limits: CPU seconds (``RLIMIT_CPU``: SIGXCPU, then SIGKILL at the hard limit), address space
+  (``RLIMIT_AS``), no files written (``RLIMIT_FSIZE`` 0), no child processes (``RLIMIT_NPROC`` 0).
+  At the wall-clock timeout the parent kills the child (and, if the helper does not answer, the
+  whole group), so a check can never outlive it.
+- An audit hook (PEP 578) refuses every ``open`` (files are neither read nor written), all
+  ``socket.*`` events, process creation and ``os.system``, filesystem changes, ctypes,
+  ``sys._getframe``/tracing, code-object creation, changing function code or defaults, limit
+  changes, and ``import`` of anything outside a small allow-list.
+- The check gets its own builtins: no ``open``/``input``/``breakpoint``, and an ``__import__``
   that only knows the allow-list.
 
-Inputs arrive as JSON on stdin (``output``, ``expected``, ``vars``); the value comes back as JSON
-on stdout: ``True``/``False``, a score in [0, 1], or ``{"pass", "score", "reason"}``.
+A fork costs about a millisecond where a new interpreter costs tens, and each check starts from
+the same clean state. Inputs go to the child as JSON (``output``, ``expected``, ``vars``); the
+value comes back as JSON: ``True``/``False``, a score in [0, 1], or ``{"pass", "score",
+"reason"}`` (see ``interpret``).
 """
 
 from __future__ import annotations
@@ -25,9 +27,13 @@ import contextlib
 import json
 import math
 import os
+import select
 import signal
 import subprocess
 import sys
+import threading
+import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,19 +46,13 @@ ALLOWED_MODULES = (
     "difflib", "unicodedata", "textwrap",
 )
 
-# The child's program. It must not use anything the hook refuses once the hook is in place.
-_RUNNER = r"""
-import json, resource, sys
-cfg = json.loads(sys.stdin.readline())
-cpu, mem = cfg["cpu_s"], cfg["memory_bytes"]
-resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-ALLOWED = frozenset(cfg["allowed"])
+# The helper process's program: a pre-warmed interpreter that forks one fresh child per check.
+# Everything a check could abuse is set up in that child, after the fork, before its code runs.
+_SERVER = r"""
+import builtins, json, os, resource, sys
+ALLOWED = frozenset(json.loads(sys.argv[1]))
 for _name in ALLOWED:
     __import__(_name)
-import builtins
 _real_import = builtins.__import__
 
 def _import(name, globals=None, locals=None, fromlist=(), level=0, _allowed=ALLOWED):
@@ -80,86 +80,200 @@ def _hook(event, args, _allowed=ALLOWED, _blocked=BLOCKED):
     elif event.startswith(_blocked):
         raise PermissionError(f"'{event}' is blocked in python assertions")
 
-code = cfg["code"]
-env = {name: builtins.__dict__[name] for name in builtins.__dict__
-       if name not in ("open", "input", "breakpoint", "exit", "quit", "help", "copyright",
-                       "credits", "license", "__import__", "__loader__", "__spec__")}
-env["__import__"] = _import
-scope = {"__builtins__": env, "output": cfg["output"], "expected": cfg["expected"],
-         "vars": cfg["vars"], "context": {"vars": cfg["vars"], "expected": cfg["expected"]}}
-try:
-    compiled = compile(code, "<assertion>", "eval")
-    is_expr = True
-except SyntaxError:
-    body = "\n".join("    " + line for line in code.splitlines()) or "    pass"
-    compiled = compile("def __check__(output, expected, vars, context):\n" + body,
-                       "<assertion>", "exec")
-    is_expr = False
-out = sys.stdout
-sys.addaudithook(_hook)
-try:
+HIDDEN = ("open", "input", "breakpoint", "exit", "quit", "help", "copyright", "credits",
+          "license", "__import__", "__loader__", "__spec__")
+
+def _check(cfg):
+    # In the forked child: limits first, then the hook, then the user's code.
+    cpu, mem = cfg["cpu_s"], cfg["memory_bytes"]
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    code = cfg["code"]
+    env = {k: v for k, v in builtins.__dict__.items() if k not in HIDDEN}
+    env["__import__"] = _import
+    scope = {"__builtins__": env, "output": cfg["output"], "expected": cfg["expected"],
+             "vars": cfg["vars"], "context": {"vars": cfg["vars"], "expected": cfg["expected"]}}
+    try:
+        compiled = compile(code, "<assertion>", "eval")
+        is_expr = True
+    except SyntaxError:
+        body = "\n".join("    " + line for line in code.splitlines()) or "    pass"
+        compiled = compile("def __check__(output, expected, vars, context):\n" + body,
+                           "<assertion>", "exec")
+        is_expr = False
+    sys.addaudithook(_hook)
     if is_expr:
-        value = eval(compiled, scope)
+        return eval(compiled, scope)
+    exec(compiled, scope)
+    return scope["__check__"](scope["output"], scope["expected"], scope["vars"],
+                              scope["context"])
+
+def _write_all(fd, data):
+    while data:
+        data = data[os.write(fd, data):]
+
+requests, replies = sys.stdin.buffer, sys.stdout.buffer
+while True:
+    line = requests.readline()
+    if not line:
+        break
+    cfg = json.loads(line)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            text = json.dumps({"ok": True, "value": _check(cfg)})
+        except BaseException as err:
+            text = json.dumps({"ok": False, "error": f"{type(err).__name__}: {err}"})
+        _write_all(write_end, text.encode())
+        os._exit(0)
+    os.close(write_end)
+    replies.write(json.dumps({"started": pid}).encode() + b"\n")
+    replies.flush()
+    chunks = []
+    while chunk := os.read(read_end, 65536):
+        chunks.append(chunk)
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    body = b"".join(chunks)
+    reply = {"ok": None, "pid": pid, "signal": None, "exit": None}
+    if os.WIFSIGNALED(status):
+        reply["signal"] = os.WTERMSIG(status)
+    elif body:
+        reply = {**json.loads(body), "pid": pid}
     else:
-        exec(compiled, scope)
-        value = scope["__check__"](scope["output"], scope["expected"], scope["vars"],
-                                   scope["context"])
-    text = json.dumps({"ok": True, "value": value})
-except BaseException as err:
-    text = json.dumps({"ok": False, "error": f"{type(err).__name__}: {err}"})
-out.write(text + "\n")
-out.flush()
+        reply["exit"] = os.WEXITSTATUS(status)
+    replies.write(json.dumps(reply).encode() + b"\n")
+    replies.flush()
 """
 
 
 @dataclass(frozen=True)
 class RunReport:
-    """What the child did: its JSON answer (or ``None``), exit status and pid (for tests)."""
+    """What one check did: its JSON answer (``None`` if it died or timed out), the signal that
+    ended it, and the pid of the process it ran in (for tests)."""
 
     answer: dict[str, Any] | None
-    returncode: int | None
+    signal: int | None
     pid: int
     timed_out: bool
-    stderr: str
+    detail: str = ""
+
+
+class _Server:
+    """The helper process, speaking one JSON line each way per message."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _SERVER, json.dumps(ALLOWED_MODULES)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            cwd="/", env={}, start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        self._fd = self.proc.stdout.fileno()
+        self._buffer = b""
+
+    def send(self, message: Mapping[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def receive(self, deadline: float) -> dict[str, Any] | None:
+        """The next message, or ``None`` at the deadline (``time.monotonic()``) or if the helper
+        is gone."""
+        while b"\n" not in self._buffer:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                return None
+            ready, _, _ = select.select([self._fd], [], [], wait)
+            if not ready:
+                return None
+            chunk = os.read(self._fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    def close(self) -> None:
+        """Stop the helper and everything it started."""
+        with contextlib.suppress(OSError, ValueError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 class PythonEvaluator:
-    """Runs ``python`` assertion code in a restricted child; usable as ``ctx.python``."""
+    """Runs ``python`` assertion code in restricted child processes; usable as ``ctx.python``.
+
+    A helper interpreter (``-I -S``, allowed modules pre-imported) starts on first use and forks
+    one child per check, so a check costs a fork (about a millisecond) instead of an interpreter
+    start, and no check sees another's state. Checks run one at a time per evaluator. Call
+    ``close()`` (or use it as a context manager) to stop the helper; it also stops by itself when
+    this process exits (its input closes).
+    """
 
     def __init__(self, *, timeout_s: float = 5.0, cpu_s: int = 2,
                  memory_bytes: int = 512 * 1024 * 1024) -> None:
         self.timeout_s = timeout_s
         self.cpu_s = cpu_s
         self.memory_bytes = memory_bytes
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        # The helper is also stopped when the evaluator is garbage-collected or at exit.
+        self._started: list[_Server] = []
+        weakref.finalize(self, _close_all, self._started)
+
+    def __enter__(self) -> PythonEvaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.close()
 
     def run(self, code: str, *, output: str, expected: str | None,
             vars: Mapping[str, Any]) -> RunReport:
-        """Run ``code`` once; the child is killed (its whole group) at the timeout."""
+        """Run ``code`` once in a fresh child; at the timeout the child is killed."""
         config = {
             "code": code, "output": output, "expected": expected, "vars": dict(vars),
             "cpu_s": self.cpu_s, "memory_bytes": self.memory_bytes,
-            "allowed": list(ALLOWED_MODULES),
         }
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _RUNNER],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd="/", env={}, start_new_session=True, text=True, encoding="utf-8",
-        )
-        timed_out = False
-        try:
-            stdout, stderr = proc.communicate(json.dumps(config) + "\n", timeout=self.timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-            stdout, stderr = proc.communicate()
-        answer = None
-        lines = stdout.strip().splitlines()
-        if lines and not timed_out:
-            try:
-                answer = json.loads(lines[-1])
-            except ValueError:
-                answer = None
-        return RunReport(answer, proc.returncode, proc.pid, timed_out, stderr[-2000:])
+        with self._lock:
+            if self._server is None or self._server.proc.poll() is not None:
+                self._server = _Server()
+                self._started[:] = [self._server]
+            server = self._server
+            deadline = time.monotonic() + self.timeout_s
+            server.send(config)
+            started = server.receive(time.monotonic() + max(self.timeout_s, 10.0))
+            if started is None:  # the helper itself failed: start afresh next time
+                self._server = None
+                server.close()
+                return RunReport(None, None, server.proc.pid, False, "the helper did not start")
+            pid = int(started["started"])
+            reply = server.receive(deadline)
+            if reply is not None:
+                return _report(reply, pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            reply = server.receive(time.monotonic() + 10.0)  # the helper reaps it and says so
+            if reply is None:
+                self._server = None
+                server.close()
+            return RunReport(None, signal.SIGKILL, pid, True)
 
     def __call__(self, code: str, *, output: str, expected: str | None,
                  vars: Mapping[str, Any]) -> Check:
@@ -174,20 +288,25 @@ class PythonEvaluator:
         return interpret(report.answer.get("value"))
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+def _close_all(servers: list[_Server]) -> None:
+    for server in servers:
+        server.close()
+
+
+def _report(reply: dict[str, Any], pid: int) -> RunReport:
+    if reply.get("ok") is None:
+        return RunReport(None, reply.get("signal"), pid, False,
+                         f"exit status {reply.get('exit')}")
+    return RunReport(reply, None, pid, False)
 
 
 def _death(report: RunReport) -> str:
-    code = report.returncode
-    if code is not None and code < 0:
-        name = signal.Signals(-code).name
-        if -code == signal.SIGXCPU or -code == signal.SIGKILL:
+    if report.signal is not None:
+        name = signal.Signals(report.signal).name
+        if report.signal in (signal.SIGXCPU, signal.SIGKILL):
             return f"{name}: it used up its CPU time limit"
         return f"killed by {name}"
-    tail = report.stderr.strip().splitlines()[-1:] or ["no output"]
-    return f"exit status {code}: {tail[0]}"
+    return report.detail or "no answer"
 
 
 def _score(value: Any) -> float:
