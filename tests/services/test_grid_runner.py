@@ -129,9 +129,10 @@ def test_each_backend_runs_up_to_its_own_concurrency_and_cancel_all_stops_them(
         report = handle.wait(WAIT_S)
         runner.close()
     assert report.cancelled and report.counts == {"ok": 0, "error": 0, "cancelled": 18}
-    # Runs that had started are stored as cancelled; queued cells never ran, nothing is stored.
+    # The 5 runs that had started are stored as cancelled, and so are cells that were already
+    # waiting for a slot (the lanes' spare threads: 1 + 1); queued cells leave nothing behind.
     statuses = Counter(r.status for r in store.runs.for_experiment(experiment.id))
-    assert statuses == {"cancelled": 5}
+    assert set(statuses) == {"cancelled"} and 5 <= statuses["cancelled"] <= 7
     assert completed_keys(store, experiment) == set()
 
 

@@ -120,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.experiments import ExperimentSpec
     from workbench.services.comparison import find_same, open_comparison, saved_or_new
     from workbench.services.grid_runner import GridRunner
+    from workbench.services.group_commit import GroupCommitWriter
     from workbench.services.runner import Runner
-    from workbench.storage.writer import StoreWriter
 
     with open_store() as store:
         target = load_target(store, args.target)
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         created = False
         if isinstance(target, ExperimentSpec):
             target, created = saved_or_new(store, target)
-        with StoreWriter(store) as writer:
+        with GroupCommitWriter(store) as writer:
             runner = Runner(writer=writer, configs=configs)
             try:
                 grid = GridRunner(runner, store)

@@ -1,10 +1,11 @@
 """Running a comparison or sweep: every cell through ``Runner.execute``, in parallel per backend,
 with progress, time left, cancellation and resume.
 
-Each backend gets its own worker threads, as many as its ``concurrency`` option allows, pulling
-from its own queue, so a local model's cells queue one at a time while a remote server's run in
-parallel, and a slow backend never holds up a fast one's threads. The backend's shared limiter
-(``Runner.limits``) still has the last word, so GUI runs on the same backend count too.
+Each backend gets its own worker threads pulling from its own queue, so a local model's cells
+queue one at a time while a remote server's run in parallel, and a slow backend never holds up a
+fast one's threads. The backend's shared limiter (``Runner.limits``) bounds what is in flight
+(its ``concurrency`` option, GUI runs on the same backend included); the lane has a quarter more
+threads, so a slot freed by a finished run is reused while that run is being committed.
 
 Every finished cell is committed (``RunRef`` with experiment, variant, test case and repeat)
 before it is reported; a sweep restarted on the same experiment skips the cells the store already
@@ -163,10 +164,12 @@ class SweepHandle:
     """A running sweep: cancel one cell or all of them, wait for the report."""
 
     def __init__(self, total: int, skipped: list[CellKey], experiment_id: str | None) -> None:
-        self.tokens: dict[CellKey, CancelToken] = {}
+        self._tokens: dict[CellKey, CancelToken] = {}  # cells that started
+        self._cancelled_keys: set[CellKey] = set()
         self._lock = threading.Lock()
         self._report_lock = threading.Lock()
         self._outcomes: list[CellOutcome] = []
+        self._counts = {"ok": 0, "error": 0, "cancelled": 0}
         self._finished = threading.Event()
         self._cancel_all = threading.Event()
         self._bug: BaseException | None = None
@@ -180,13 +183,17 @@ class SweepHandle:
 
     def cancel(self, key: CellKey) -> None:
         """Cancel one cell: a running one stops streaming, a queued one never starts."""
-        token = self.tokens.get(key)
+        with self._lock:
+            self._cancelled_keys.add(key)
+            token = self._tokens.get(key)
         if token is not None:
             token.cancel()
 
     def cancel_all(self) -> None:
-        self._cancel_all.set()
-        for token in self.tokens.values():
+        with self._lock:
+            self._cancel_all.set()
+            tokens = list(self._tokens.values())
+        for token in tokens:
             token.cancel()
 
     @property
@@ -219,12 +226,20 @@ class SweepHandle:
     def _record(self, outcome: CellOutcome) -> Progress:
         with self._lock:
             self._outcomes.append(outcome)
+            self._counts[outcome.status] += 1
             done = len(self._outcomes)
-            failed = sum(1 for o in self._outcomes if o.status == "error")
-            cancelled = sum(1 for o in self._outcomes if o.status == "cancelled")
+            failed, cancelled = self._counts["error"], self._counts["cancelled"]
         elapsed = time.perf_counter() - self._started
         eta = elapsed / done * (self._total - done) if done else None
         return Progress(done, self._total, failed, cancelled, elapsed, eta, outcome)
+
+    def _token_for(self, key: CellKey) -> CancelToken | None:
+        """The token of a cell about to start; None if it was cancelled while queued."""
+        with self._lock:
+            if self._cancel_all.is_set() or key in self._cancelled_keys:
+                return None
+            token = self._tokens[key] = CancelToken()
+            return token
 
     def _bug_in_worker(self, err: BaseException) -> None:
         with self._lock:
@@ -286,7 +301,6 @@ class GridRunner:
         todo = [c for c in cells if c.cell.key not in skip]
         skipped = sorted(c.cell.key for c in cells if c.cell.key in skip)
         handle = SweepHandle(len(todo), skipped, stored.id if stored else None)
-        handle.tokens = {c.cell.key: CancelToken() for c in todo}
         lanes: dict[str, _Lane] = {}
         for item in todo:
             name = item.request.backend if item.request is not None else ""
@@ -327,13 +341,16 @@ class GridRunner:
         return self.start(experiment, **kwargs).wait()  # type: ignore[arg-type]
 
     def _workers_for(self, name: str) -> int:
+        """A few more threads than the backend's concurrency: a run's slot is free again while
+        its result is committed, and a spare thread starts the next request meanwhile (the
+        backend's limiter still bounds what is in flight; more spares would only wait there)."""
         if not name:
             return 1
         try:
             concurrency = self.runner.backend(name).options.concurrency
         except KnownError:
             return 1  # each of its cells reports the error
-        return max(1, min(MAX_WORKERS, concurrency))
+        return max(1, min(MAX_WORKERS, concurrency + max(1, concurrency // 4)))
 
     def _work(
         self,
@@ -367,8 +384,8 @@ class GridRunner:
         key = item.cell.key
         if item.request is None:
             return CellOutcome(key, "error", None, None, item.error)
-        token = handle.tokens[key]
-        if token.cancelled:
+        token = handle._token_for(key)
+        if token is None:
             return CellOutcome(key, "cancelled", None, None)
         variant = item.cell.variant
         ref = RunRef(
