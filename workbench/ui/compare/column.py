@@ -156,8 +156,10 @@ class CompareColumn(QWidget):
         self.variant = variant
         self.runs: list[ColumnRun] = []
         self.shown: ColumnRun | None = None  # the run whose text and figures are on screen
+        # Width comes from the view alone (equal shares, at least MIN_WIDTH), never from the
+        # content: a figure growing by a digit must not re-wrap eight streaming texts.
         self.setMinimumWidth(MIN_WIDTH)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
 
         self.badge = QLabel(self)
         self.badge.setAccessibleName("Column letter")
