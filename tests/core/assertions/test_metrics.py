@@ -104,3 +104,15 @@ def test_edit_similarity() -> None:
 def test_reference_required() -> None:
     assert check("bleu", "text").status == "error"
     assert check("rouge-l", "text").status == "error"
+
+
+@pytest.mark.parametrize(("hyp", "ref"), [
+    ("Running runners ran; the generously-funded studies' conclusions differ!",
+     "The runner runs, and generous funding concluded the studies differently."),
+    ("Ünïcode wörds and numbers 1,200.50 stay.", "unicode words, and the number 1200.5 stays"),
+    ("", "an empty output scores zero"),
+])
+def test_rouge_with_the_stem_cache_matches_rouge_score_on_varied_text(hyp: str, ref: str) -> None:
+    for type_, key in (("rouge-1", "rouge1"), ("rouge-2", "rouge2"), ("rouge-l", "rougeL")):
+        expected = SCORER.score(ref, hyp)[key].fmeasure
+        assert check(type_, hyp, ref, threshold=0.0).score == pytest.approx(expected)
