@@ -39,9 +39,10 @@ _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,5}){1,4}(?![\w])"
     r"|(?<![\w+])\+\d{7,15}(?!\w)"
 )
-# Number shapes that are not phone numbers: ISO dates, dotted IPv4 addresses, and amounts with
-# thousands separators ("12 500 000", "1.250.000").
-_NOT_PHONE = re.compile(r"^(?:\d{4}-\d{2}-\d{2}|\d{1,3}(?:\.\d{1,3}){3}"
+# Number shapes that are not phone numbers: ISO dates, year ranges, dotted IPv4 addresses, and
+# amounts with thousands separators ("12 500 000", "1.250.000").
+_NOT_PHONE = re.compile(r"^(?:\d{4}-\d{2}-\d{2}|(?:19|20)\d\d\s?-\s?(?:19|20)\d\d"
+                        r"|\d{1,3}(?:\.\d{1,3}){3}"
                         r"|\d{1,3}(?:([ .,])\d{3})(?:\1\d{3})*)$")
 # Payment cards: 13–19 digits (ISO/IEC 7812 PAN lengths), spaces or dashes allowed between them;
 # only numbers that pass the Luhn checksum count.
