@@ -72,6 +72,18 @@ class Progress:
     cost: float
 
 
+@dataclass(frozen=True)
+class CellDetail:
+    """One cell opened: its values, expected and actual output, and each assertion's verdict."""
+
+    cell: CellResult
+    variables: dict[str, str]
+    expected: str | None
+    output: str
+    error: str | None
+    outcomes: list[tuple[AssertionSpec, Outcome]]
+
+
 class Evaluation:
     """One stored evaluation: run its pending cells, or read its results back."""
 
@@ -179,6 +191,22 @@ class Evaluation:
         for cell in latest.values():
             card.add(cell)
         return card
+
+    def detail(self, cell: CellResult) -> CellDetail:
+        """Everything the drill-down shows for one cell, read from the store."""
+        test = self.spec.tests[cell.test]
+        variant = self.spec.variants[cell.variant]
+        if cell.run_id is None:
+            return CellDetail(cell, {**variant.variables, **test.vars}, test.expected, "", None, [])
+        run = self.store.runs.get(cell.run_id).result
+        return CellDetail(
+            cell,
+            {**variant.variables, **test.vars},
+            test.expected,
+            run.text,
+            run.error,
+            outcomes_of(self.store, cell.run_id),
+        )
 
     # --- evaluating one output -------------------------------------------------------------------
 

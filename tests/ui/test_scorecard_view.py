@@ -1,0 +1,150 @@
+"""The scorecard and its drill-down, driven like a person would, with screenshots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from tests.ui.runs import screenshot
+from workbench.backends.config import BackendConfig
+from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
+from workbench.core.models import Message, PromptTemplate
+from workbench.services.evaluation import Evaluation
+from workbench.services.runner import Runner
+from workbench.services.scorecard import Criterion, Scorecard
+from workbench.storage.repositories import Store
+from workbench.storage.writer import StoreWriter
+from workbench.ui.evaluation.scorecard_view import ScorecardView
+
+TEMPLATE = PromptTemplate(
+    name="translate", messages=[Message(role="user", content="Translate to French: {{ text }}")]
+)
+ROWS = [
+    ("Hello world", "Bonjour le monde"),
+    ("Good morning world", "Bonjour tout le monde"),
+    ("The library", "La bibliothèque"),
+    ("Thank you", "Merci beaucoup"),
+]
+
+
+def scripted(name: str, *steps: dict[str, object]) -> BackendConfig:
+    return BackendConfig(name=name, backend="scripted", options={"script": list(steps)})
+
+
+@pytest.fixture
+def evaluation(tmp_path: Path) -> Iterator[tuple[Evaluation, Scorecard]]:
+    configs = {
+        "terse": scripted("terse", {"text": "Bonjour le monde"}),
+        "chatty": scripted("chatty", {"text": "Sure! Here it is: Bonjour, le monde."}),
+        "down": scripted("down", {"error": "connection refused", "error_kind": "ConnectError"}),
+    }
+    spec = ExperimentSpec(
+        name="translate",
+        variants=[
+            Variant(label="terse", template=TEMPLATE, backend="terse"),
+            Variant(label="chatty", template=TEMPLATE, backend="chatty"),
+            Variant(label="offline", template=TEMPLATE, backend="down"),
+        ],
+        tests=[TestCase(vars={"text": a}, expected=b) for a, b in ROWS],
+        default_assertions=[
+            AssertionSpec(type="icontains", value="monde"),
+            AssertionSpec(type="edit-similarity", threshold=0.6, metric="closeness"),
+            AssertionSpec(type="starts-with", value="Sure", negate=True),
+        ],
+    )
+    with Store.open(tmp_path / "eval.db") as store, StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=configs)
+        evaluation = Evaluation.create(store, spec, runner)
+        card = evaluation.run()
+        card.check([Criterion.parse("pass_rate >= 0.5"), Criterion.parse("error_rate <= 0")])
+        yield evaluation, card
+        runner.close()
+
+
+def show(qtbot: QtBot, evaluation: Evaluation, card: Scorecard) -> ScorecardView:
+    view = ScorecardView()
+    qtbot.addWidget(view)
+    view.resize(1280, 900)
+    view.set_scorecard(
+        card,
+        rows=[t.vars["text"] for t in evaluation.spec.tests],
+        details=evaluation.detail,
+    )
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+def test_scorecard_shows_rates_intervals_errors_and_criteria(
+    qtbot: QtBot, evaluation: tuple[Evaluation, Scorecard]
+) -> None:
+    ev, card = evaluation
+    view = show(qtbot, ev, card)
+    terse = view.summary.topLevelItem(0)
+    assert terse.text(0) == "terse"
+    assert terse.text(1).startswith("50%  [")  # 2 of 4 rows contain "monde"... and are close
+    offline = view.summary.topLevelItem(2)
+    assert (offline.text(1), offline.text(3), offline.text(4), offline.text(5)) == (
+        "–",
+        "0",
+        "0",
+        "4",
+    )
+    children = [terse.child(i).text(0) for i in range(terse.childCount())]
+    assert children == ["icontains", "closeness", "not-starts-with"]
+    badges = [b.text() for b in view.criteria.badges]
+    assert "✓ pass_rate >= 0.5 · terse" in badges
+    assert "✗ error_rate <= 0 · offline" in badges
+    assert view.grid.rowCount() == 4 and view.grid.columnCount() == 3
+    assert view.grid.item(0, 0).text().startswith("✓")
+    assert view.grid.item(0, 2).text() == "⚠"
+    assert view.bars.chart().series() and view.histogram.chart().series()
+    screenshot(view, "scorecard")
+
+
+def test_clicking_a_cell_opens_output_diff_and_reasons(
+    qtbot: QtBot, evaluation: tuple[Evaluation, Scorecard]
+) -> None:
+    ev, card = evaluation
+    view = show(qtbot, ev, card)
+    rect = view.grid.visualItemRect(view.grid.item(1, 1))
+    with qtbot.waitSignal(view.cellOpened, timeout=5000) as opened:
+        qtbot.mouseClick(view.grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert opened.args == [1, 1, 0]
+    drill = view.drill
+    assert drill.output.toPlainText() == "Sure! Here it is: Bonjour, le monde."
+    assert "Row 2 · chatty" in drill.heading.text() and "fail" in drill.heading.text()
+    assert drill.diff.diff is not None and not drill.diff.diff.identical
+    assert drill.diff.left.currentText() == "expected"
+    assert drill.diff.right.currentText() == "output"
+    reasons = [drill.reasons.topLevelItem(i) for i in range(drill.reasons.topLevelItemCount())]
+    assert [r.text(0) for r in reasons] == [
+        "icontains",
+        "edit-similarity (closeness)",
+        "not-starts-with",
+    ]
+    assert reasons[2].text(1) == "✗ fail" and reasons[2].text(3).startswith("not:")
+    assert all(r.text(3) for r in reasons)
+    drill.tabs.setCurrentIndex(1)
+    screenshot(view, "scorecard-drilldown-diff")
+
+
+def test_an_errored_cell_shows_the_backend_error(
+    qtbot: QtBot, evaluation: tuple[Evaluation, Scorecard]
+) -> None:
+    ev, card = evaluation
+    view = show(qtbot, ev, card)
+    with qtbot.waitSignal(view.cellOpened, timeout=5000):
+        view.open_cell(2, 0)
+    drill = view.drill
+    assert "connection refused" in drill.output.toPlainText()
+    assert "⚠ error" in drill.heading.text()
+    verdicts = {
+        drill.reasons.topLevelItem(i).text(1) for i in range(drill.reasons.topLevelItemCount())
+    }
+    assert verdicts == {"⚠ error"}
+    screenshot(view, "scorecard-drilldown-error")

@@ -1,0 +1,1 @@
+"""Evaluation views: the scorecard with its drill-down, and the dataset table."""

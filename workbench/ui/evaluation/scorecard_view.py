@@ -1,0 +1,463 @@
+"""The scorecard of an evaluation: criteria badges, a per-variant table with per-assertion rows
+and 95% intervals, bars per variant and the score distribution, the grid of cells (row × variant)
+and a drill-down into any cell: its output, the word diff against the expected output and every
+assertion's verdict with its reason.
+
+The view shows a ``services.scorecard.Scorecard``; the drill-down asks a ``details`` callable
+(``Evaluation.detail``) for the one cell opened, so outputs are read only when a person looks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCharts import (
+    QBarCategoryAxis,
+    QBarSeries,
+    QBarSet,
+    QChart,
+    QChartView,
+    QValueAxis,
+)
+from PySide6.QtCore import QMargins, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.services.evaluation import CellDetail
+from workbench.services.scorecard import CellResult, CriterionResult, GroupStats, Scorecard
+from workbench.ui import theming
+from workbench.ui.compare.diff_view import DiffView
+
+Details = Callable[[CellResult], CellDetail]
+MARKS = {"pass": "✓", "fail": "✗", "error": "⚠"}
+KIND = {"pass": "ok", "fail": "error", "error": "warning"}
+BINS = 10
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def rate_text(stats: GroupStats) -> str:
+    cases = stats.cases
+    if cases.rate is None or cases.ci is None:
+        return "–"
+    return f"{pct(cases.rate)}  [{pct(cases.ci[0])}–{pct(cases.ci[1])}]"
+
+
+def score_text(stats: GroupStats) -> str:
+    scores = stats.scores
+    if scores.mean is None or scores.ci is None:
+        return "–"
+    if scores.n < 2:
+        return f"{scores.mean:.2f}"
+    return f"{scores.mean:.2f}  [{scores.ci[0]:.2f}–{scores.ci[1]:.2f}]"
+
+
+class CriteriaBar(QWidget):
+    """One badge per criterion and variant: met (green ✓) or not met (red ✗)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(8)
+        self.badges: list[QLabel] = []
+
+    def set_results(self, results: Sequence[CriterionResult]) -> None:
+        for badge in self.badges:
+            badge.deleteLater()
+        self.badges = []
+        while self._layout.count():
+            self._layout.takeAt(0)
+        if not results:
+            empty = QLabel("No criteria: add some (e.g. pass_rate >= 0.9) to gate this suite", self)
+            empty.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+            self.badges.append(empty)
+            self._layout.addWidget(empty)
+        for r in results:
+            color = theming.status_color("ok" if r.met else "error")
+            badge = QLabel(f"{'✓' if r.met else '✗'} {r.criterion.text} · {r.variant_label}", self)
+            badge.setAccessibleName("criterion met" if r.met else "criterion not met")
+            badge.setToolTip(r.line())
+            badge.setStyleSheet(
+                f"QLabel {{ border: 1px solid {color.name()}; border-radius: 9px;"
+                f" padding: 2px 8px; color: {color.name()}; }}"
+            )
+            self.badges.append(badge)
+            self._layout.addWidget(badge)
+        self._layout.addStretch(1)
+
+
+def _chart(title: str) -> QChartView:
+    chart = QChart()
+    chart.setTitle(title)
+    chart.setMargins(QMargins(4, 4, 4, 4))
+    chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
+    view = QChartView(chart)
+    view.setRenderHint(QPainter.RenderHint.Antialiasing)
+    view.setMinimumHeight(180)
+    return view
+
+
+def _style_chart(chart: QChart, palette: QPalette) -> None:
+    """Colours from the widget palette, so the charts read in both themes."""
+    text = palette.color(QPalette.ColorRole.WindowText)
+    chart.setBackgroundBrush(palette.color(QPalette.ColorRole.Base))
+    chart.setTitleBrush(text)
+    chart.legend().setLabelColor(text)
+    for axis in chart.axes():
+        axis.setLabelsColor(text)
+        axis.setTitleBrush(text)
+        axis.setGridLineColor(palette.color(QPalette.ColorRole.Mid))
+
+
+class ScorecardView(QWidget):
+    """Criteria, summary table, charts and the cell grid; a clicked cell opens its drill-down."""
+
+    cellOpened = Signal(int, int, int)  # variant, test, repeat
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.card: Scorecard | None = None
+        self._details: Details | None = None
+        self._row_keys: list[tuple[int, int]] = []  # grid row -> (test, repeat)
+
+        self.title = QLabel(self)
+        self.title.setAccessibleName("Evaluation summary")
+        self.criteria = CriteriaBar(self)
+
+        self.summary = QTreeWidget(self)
+        self.summary.setAccessibleName("Scorecard per variant and assertion")
+        self.summary.setHeaderLabels(
+            [
+                "Variant / assertion",
+                "Pass rate [95% CI]",
+                "Mean score [95% CI]",
+                "Passed",
+                "Failed",
+                "Errors",
+            ]
+        )
+        self.summary.setRootIsDecorated(True)
+        self.summary.setUniformRowHeights(True)
+        header = self.summary.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, 6):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+
+        self.bars = _chart("Pass rate per variant")
+        self.histogram = _chart("Score distribution")
+        charts = QWidget(self)
+        charts_layout = QHBoxLayout(charts)
+        charts_layout.setContentsMargins(0, 0, 0, 0)
+        charts_layout.addWidget(self.bars, 1)
+        charts_layout.addWidget(self.histogram, 1)
+
+        self.grid = QTableWidget(self)
+        self.grid.setAccessibleName("Cells: dataset rows by variant")
+        self.grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.grid.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.grid.verticalHeader().setDefaultSectionSize(24)
+        self.grid.currentCellChanged.connect(lambda row, col, *_: self._open(row, col))
+
+        self.drill = DrillDown(self)
+
+        top = QWidget(self)
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.summary, 1)
+        top_layout.addWidget(charts, 1)
+        bottom = QSplitter(Qt.Orientation.Horizontal, self)
+        bottom.addWidget(self.grid)
+        bottom.addWidget(self.drill)
+        bottom.setStretchFactor(0, 2)
+        bottom.setStretchFactor(1, 3)
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        split.addWidget(top)
+        split.addWidget(bottom)
+        split.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(8)
+        layout.addWidget(self.title)
+        layout.addWidget(self.criteria)
+        layout.addWidget(split, 1)
+
+    # --- showing a scorecard -------------------------------------------------------------------
+
+    def set_scorecard(
+        self, card: Scorecard, *, rows: Sequence[str], repeats: int = 1, details: Details
+    ) -> None:
+        """Show ``card``; ``rows`` names the dataset rows (the grid's row headers)."""
+        self.card = card
+        self._details = details
+        total = sum(v.overall.cases.total for v in card.variants)
+        errors = sum(v.overall.cases.errors for v in card.variants)
+        state = (
+            "criteria met"
+            if card.criteria and card.met
+            else ("criteria NOT met" if card.criteria else "no criteria")
+        )
+        self.title.setText(
+            f"<b>{len(rows)} rows × {len(card.variants)} variants</b> · {total} cells judged or "
+            f"errored · {errors} errors (counted apart from failures) · {state}"
+        )
+        self.criteria.set_results(card.criteria)
+        self._fill_summary(card)
+        self._fill_charts(card)
+        self._fill_grid(card, rows, repeats)
+        self.drill.clear()
+
+    def _fill_summary(self, card: Scorecard) -> None:
+        self.summary.clear()
+        for v in card.variants:
+            item = self._summary_item(v.label, v.overall)
+            font = item.font(0)
+            font.setBold(True)
+            item.setFont(0, font)
+            for name, group in v.assertions.items():
+                item.addChild(self._summary_item(name, group))
+            self.summary.addTopLevelItem(item)
+            item.setExpanded(True)
+
+    @staticmethod
+    def _summary_item(name: str, stats: GroupStats) -> QTreeWidgetItem:
+        cases = stats.cases
+        item = QTreeWidgetItem(
+            [
+                name,
+                rate_text(stats),
+                score_text(stats),
+                str(cases.passed),
+                str(cases.failed),
+                str(cases.errors),
+            ]
+        )
+        for column in range(1, 6):
+            item.setTextAlignment(
+                column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            )
+        if cases.errors:
+            item.setForeground(5, theming.status_color("warning"))
+        return item
+
+    def _fill_charts(self, card: Scorecard) -> None:
+        bars = self.bars.chart()
+        bars.removeAllSeries()
+        for axis in bars.axes():
+            bars.removeAxis(axis)
+        rates = QBarSet("pass rate (%)")
+        rates.setColor(theming.accent())
+        rates.append([100 * (v.overall.cases.rate or 0.0) for v in card.variants])
+        series = QBarSeries()
+        series.append(rates)
+        series.setLabelsVisible(True)
+        series.setLabelsFormat("@value %")
+        bars.addSeries(series)
+        categories = [
+            _short(v.label)
+            + (f" ({v.overall.cases.errors} errors)" if v.overall.cases.errors else "")
+            for v in card.variants
+        ]
+        self._axes(bars, series, categories, 100, "%")
+        bars.legend().setVisible(False)
+
+        hist = self.histogram.chart()
+        hist.removeAllSeries()
+        for axis in hist.axes():
+            hist.removeAxis(axis)
+        series = QBarSeries()
+        top = 1
+        for i, v in enumerate(card.variants):
+            counts = v.overall.scores.histogram(BINS)
+            top = max(top, *counts)
+            bar_set = QBarSet(_short(v.label))
+            bar_set.setColor(_series_color(i))
+            bar_set.append([float(c) for c in counts])
+            series.append(bar_set)
+        hist.addSeries(series)
+        edges = [f"{b / BINS:.1f}" for b in range(BINS)]
+        self._axes(hist, series, edges, top, "cells")
+        _style_chart(bars, self.palette())
+        _style_chart(hist, self.palette())
+
+    @staticmethod
+    def _axes(
+        chart: QChart, series: QBarSeries, categories: list[str], top: float, unit: str
+    ) -> None:
+        x = QBarCategoryAxis()
+        x.append(categories)
+        y = QValueAxis()
+        y.setRange(0, top)
+        y.setLabelFormat("%d")
+        if top <= 5:  # whole numbers only: one tick per count
+            y.setTickCount(int(top) + 1)
+        else:
+            y.applyNiceNumbers()
+        y.setTitleText(unit)
+        chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
+        series.attachAxis(x)
+        series.attachAxis(y)
+
+    def _fill_grid(self, card: Scorecard, rows: Sequence[str], repeats: int) -> None:
+        self._row_keys = [(t, r) for t in range(len(rows)) for r in range(repeats)]
+        self.grid.blockSignals(True)
+        self.grid.clear()
+        self.grid.setRowCount(len(self._row_keys))
+        self.grid.setColumnCount(len(card.variants))
+        self.grid.setHorizontalHeaderLabels([v.label for v in card.variants])
+        self.grid.setVerticalHeaderLabels(
+            [
+                f"{t + 1}{f'.{r + 1}' if repeats > 1 else ''} {_short(rows[t], 28)}"
+                for t, r in self._row_keys
+            ]
+        )
+        for row, (t, r) in enumerate(self._row_keys):
+            for v in range(len(card.variants)):
+                cell = card.cells.get((v, t, r))
+                item = QTableWidgetItem(_cell_text(cell))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if cell is not None:
+                    item.setForeground(theming.status_color(KIND[cell.status]))  # type: ignore[arg-type]
+                    item.setToolTip(f"{cell.status}; click to see the output and the reasons")
+                self.grid.setItem(row, v, item)
+        self.grid.blockSignals(False)
+
+    # --- drill-down ------------------------------------------------------------------------------
+
+    def open_cell(self, variant: int, test: int, repeat: int = 0) -> None:
+        """Select a cell in the grid (and so open it), as a click does."""
+        row = self._row_keys.index((test, repeat))
+        self.grid.setCurrentCell(row, variant)
+
+    def _open(self, row: int, column: int) -> None:
+        if self.card is None or self._details is None or not 0 <= row < len(self._row_keys):
+            return
+        test, repeat = self._row_keys[row]
+        cell = self.card.cells.get((column, test, repeat))
+        if cell is None:
+            self.drill.show_missing(self.card.variants[column].label, test)
+            return
+        self.drill.show_detail(self._details(cell), self.card.variants[column].label)
+        self.cellOpened.emit(column, test, repeat)
+
+
+class DrillDown(QWidget):
+    """One cell: its values, the output, the diff against the expected output, the verdicts."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.heading = QLabel("Click a cell to see its output, the diff and the reasons", self)
+        self.heading.setWordWrap(True)
+        self.heading.setAccessibleName("Drill-down heading")
+        self.output = QPlainTextEdit(self)
+        self.output.setReadOnly(True)
+        self.output.setFont(theming.monospace_font())
+        self.output.setAccessibleName("Output")
+        self.output.setFrameShape(QFrame.Shape.NoFrame)
+        self.diff = DiffView(self)
+        self.reasons = QTreeWidget(self)
+        self.reasons.setAccessibleName("Assertions and reasons")
+        self.reasons.setHeaderLabels(["Assertion", "Verdict", "Score", "Reason"])
+        self.reasons.setRootIsDecorated(False)
+        self.reasons.setWordWrap(True)
+        header = self.reasons.header()
+        header.setStretchLastSection(True)
+        for column in range(3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.output, "Output")
+        self.tabs.addTab(self.diff, "Diff vs expected")
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        split.addWidget(self.tabs)
+        split.addWidget(self.reasons)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.heading)
+        layout.addWidget(split, 1)
+        self.detail: CellDetail | None = None
+
+    def clear(self) -> None:
+        self.detail = None
+        self.heading.setText("Click a cell to see its output, the diff and the reasons")
+        self.output.clear()
+        self.reasons.clear()
+        self.diff.set_sources([], [])
+
+    def show_missing(self, variant: str, test: int) -> None:
+        self.clear()
+        self.heading.setText(f"Row {test + 1} · {variant}: not run (cancelled or interrupted)")
+
+    def show_detail(self, detail: CellDetail, variant: str) -> None:
+        self.detail = detail
+        cell = detail.cell
+        values = ", ".join(f"{k} = {_short(v, 40)}" for k, v in detail.variables.items())
+        score = "" if cell.score is None else f", score {cell.score:.2f}"
+        self.heading.setText(
+            f"<b>Row {cell.test + 1} · {variant}</b> · {MARKS[cell.status]} {cell.status}{score}"
+            f"<br>{values}"
+        )
+        self.output.setPlainText(
+            detail.output
+            if not detail.error
+            else f"{detail.output}\n\n[backend error] {detail.error}".strip()
+        )
+        if detail.expected is None:
+            self.diff.set_sources(["(no expected output)", "output"], ["", detail.output])
+        else:
+            self.diff.set_sources(["expected", "output"], [detail.expected, detail.output])
+        self.reasons.clear()
+        for spec, outcome in detail.outcomes:
+            item = QTreeWidgetItem(
+                [
+                    outcome.type + (f" ({spec.metric})" if spec.metric else ""),
+                    f"{MARKS[outcome.status]} {outcome.status}",
+                    "" if outcome.score is None else f"{outcome.score:.2f}",
+                    outcome.reason,
+                ]
+            )
+            item.setForeground(1, theming.status_color(KIND[outcome.status]))  # type: ignore[arg-type]
+            item.setToolTip(3, outcome.reason)
+            self.reasons.addTopLevelItem(item)
+
+
+def _cell_text(cell: CellResult | None) -> str:
+    if cell is None:
+        return "–"
+    score = "" if cell.score is None else f" {cell.score:.2f}"
+    return f"{MARKS[cell.status]}{score}"
+
+
+def _short(text: str, width: int = 24) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _series_color(index: int) -> QColor:
+    """The accent for the first variant, then hues spaced around the wheel."""
+    if index == 0:
+        return theming.accent()
+    base = theming.accent()
+    return QColor.fromHsv((base.hue() + 67 * index) % 360, base.saturation(), base.value())
