@@ -155,6 +155,15 @@ def test_add_variant_changes_one_parameter_and_names_it(
     assert "capital v1" in titles(view)[0] and "temperature 0.7" in titles(view)[0]
 
 
+def test_sweep_action_hands_over_the_last_column(
+    qtbot: QtBot, make_view: Callable[..., CompareView]
+) -> None:
+    view = make_view(variant(), variant("lyon", temperature=0.4))
+    with qtbot.waitSignal(view.sweepRequested, timeout=5000) as asked:
+        press(qtbot, view, Qt.Key.Key_W, CTRL_SHIFT)
+    assert asked.args[0] == view.columns[1].variant
+
+
 def test_variant_editor_refuses_an_invalid_value_and_says_why(
     qtbot: QtBot, make_view: Callable[..., CompareView]
 ) -> None:
@@ -395,3 +404,68 @@ def test_dark_screenshot_and_nine_columns_scroll(
     screenshot(view, "compare-8-columns-dark")
     view.add_variant(variant(seed=99))
     qtbot.waitUntil(lambda: view.area.horizontalScrollBar().maximum() > 0, timeout=5000)
+
+
+@pytest.mark.slow
+def test_two_settings_by_two_template_versions_on_the_embedded_model(
+    qtbot: QtBot, make_view: Callable[..., CompareView], store: Store, tmp_path: Path
+) -> None:
+    from workbench.backends.local_models import EMBEDDED_ID
+    from workbench.storage.library import Library
+
+    library = Library(store.db, tmp_path / "library")
+    library.save(TEMPLATE, key="capital")
+    terse = TEMPLATE.model_copy(update={"messages": [
+        Message(role="system", content="You are a geography teacher. Answer briefly."),
+        TEMPLATE.messages[1]]})
+    library.save(terse, key="capital", message="a teacher's voice")
+    versions = [(f"v{v.number}", v.template()) for v in library.versions("capital")]
+    assert [label for label, _t in versions] == ["v1", "v2"]
+    base = Variant(template=versions[1][1], template_version="2", backend="llamacpp",
+                   model=EMBEDDED_ID, variables={"country": "France"},
+                   params=Params(max_tokens=12, seed=1, temperature=0.0))
+    view = make_view(base)
+    view.set_template_versions(versions)
+    editor = view.editor
+
+    def add(kind: int, value: str) -> None:
+        press(qtbot, view, Qt.Key.Key_N, CTRL_SHIFT)
+        editor.kind.setCurrentIndex(kind)
+        if kind == 0:
+            editor.param_value.clear()
+            qtbot.keyClicks(editor.param_value, value)
+        else:
+            editor.version.setCurrentText(value)
+        qtbot.mouseClick(editor.add_button, Qt.MouseButton.LeftButton)
+
+    add(0, "1.0")  # B: temperature 1
+    add(1, "v1")  # C: v1 at temperature 1
+    add(0, "0")  # D: v1 at temperature 0
+    assert titles(view)[1:] == ["temperature 1", "v1 · temperature 1", "v1"]
+    run_all(qtbot, view, timeout=300_000)
+    for column in view.columns:
+        assert column.output.state == "finished", column.output.error_label.text()
+        assert column.output.text().strip()
+        assert column.metrics.text("tokens").endswith(" tok")
+        assert column.shown is not None and column.shown.run_id is not None
+    sent = [c.shown.result.request for c in view.columns if c.shown and c.shown.result]
+    assert "geography teacher" in sent[0].messages[0].content
+    assert "geography teacher" not in sent[3].messages[0].content
+    press(qtbot, view, Qt.Key.Key_D)
+    view.show_diff(0, 3)
+    assert view.diff_view.diff is not None
+    assert view.diff_view.diff.b == view.columns[3].output.text()
+    view.set_blind(True, seed=2)
+    view.preferences.pick(0, 1)
+    qtbot.mouseClick(view.preferences.buttons["b"], Qt.MouseButton.LeftButton)
+    view.set_blind(False)
+    screenshot(view, "compare-4-columns-smollm2")
+    experiment_id = view.save()
+    assert experiment_id is not None
+    view.writer.submit(lambda s: None).result(10)  # type: ignore[union-attr]
+    assert len(store.ratings.preferences(experiment_id)) == 1
+    reopened = make_view()
+    reopened.open_experiment(experiment_id)
+    assert [c.output.text() for c in reopened.columns] == [c.output.text() for c in view.columns]
+    assert titles(reopened) == titles(view)
+    assert "won" in reopened.preferences.summary.text()

@@ -139,7 +139,7 @@ class MetricsStrip(QWidget):
         self.values["tokens"].setText(f"{tokens_in} / {tokens_out} tok")
         self.values["cost"].setText(format_cost(result.cost, self.currency) or "–")
         self.values["finish"].setText(result.finish_reason)
-        self._show_load(timings.load_s)
+        self._show_load(timings.load_s or None)  # 0: the model was already loaded
 
 
 class CompareColumn(QWidget):

@@ -53,6 +53,7 @@ class CompareView(QWidget):
 
     runAllFinished = Signal()
     saved = Signal(str)  # experiment id
+    sweepRequested = Signal(object)  # Variant: the column to sweep (the window opens a SweepView)
     message = Signal(str)
 
     def __init__(self, manager: RunManager, parent: QWidget | None = None) -> None:
@@ -105,6 +106,9 @@ class CompareView(QWidget):
                                          "Shuffle the columns and hide what they are until you "
                                          "reveal them", self.toggle_blind)
         self.blind_action.setCheckable(True)
+        self.sweep_action = self._action("Sweep…", "Ctrl+Shift+W",
+                                         "Sweep parameters of the last column over a grid of "
+                                         "values", self._request_sweep)
         self.save_action = self._action("Save", "Ctrl+S",
                                         "Save the comparison as an experiment", self.save, "save")
         self.repeat_box = QSpinBox(self)
@@ -125,7 +129,7 @@ class CompareView(QWidget):
         self.toolbar.addWidget(QLabel(" Repeat ", self))
         self.toolbar.addWidget(self.repeat_box)
         self.toolbar.addSeparator()
-        for action in (self.diff_action, self.blind_action, self.save_action):
+        for action in (self.diff_action, self.blind_action, self.sweep_action, self.save_action):
             self.toolbar.addAction(action)
         self.toolbar.addSeparator()
         self.toolbar.addWidget(self.name_edit)
@@ -149,7 +153,7 @@ class CompareView(QWidget):
         self.area.setWidget(self.strip)
         self.area.setWidgetResizable(True)
         self.area.setFrameShape(QAbstractScrollArea.Shape.NoFrame)
-        self.area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
 
         self.diff_view = DiffView(self)
         self.diff_view.hide()
@@ -235,6 +239,10 @@ class CompareView(QWidget):
         index = self.columns.index(source)
         self.editor.open_for(source.variant, self._display_name(index))
 
+    def _request_sweep(self) -> None:
+        if self.columns:
+            self.sweepRequested.emit(self.columns[self.order[-1]].variant)
+
     def _display_name(self, index: int) -> str:
         if self.blind:
             return f"Output {self.order.index(index) + 1}"
@@ -266,6 +274,7 @@ class CompareView(QWidget):
         self.run_action.setEnabled(has and not busy)
         self.cancel_action.setEnabled(busy)
         self.add_action.setEnabled(has)
+        self.sweep_action.setEnabled(has)
         self.save_action.setEnabled(has and self.writer is not None)
 
     # --- running ------------------------------------------------------------------------------
@@ -404,6 +413,8 @@ class CompareView(QWidget):
         self.diff_view.setVisible(visible)
         self.diff_action.setChecked(visible)
         if visible:
+            total = sum(self.splitter.sizes())
+            self.splitter.setSizes([total * 3 // 5, total - total * 3 // 5])  # columns stay
             self._results_changed()
 
     def show_diff(self, left: int, right: int) -> None:

@@ -391,7 +391,9 @@ class SweepView(QWidget):
         for key, runs in sorted(comparison.runs.items(), key=lambda kv: kv[0]):
             self.results.setdefault(key.variant, []).append(runs[-1].result)
         settings = axes(self.variants)
-        names = list(settings)[:2]
+        typed = list(self.spec.parameters) if self.spec is not None else []  # rows first
+        names = [n for n in typed if n in settings] + [n for n in settings if n not in typed]
+        names = names[:2]
         row_name = names[0] if names else ""
         col_name = names[1] if len(names) > 1 else ""
         rows = _unique(settings.get(row_name, [None] * len(self.variants)))
