@@ -171,11 +171,12 @@ class DatasetView(QWidget):
 
         bar = QHBoxLayout()
         bar.setSpacing(4)
-        for widget in (self.add_row, self.duplicate, self.remove):
-            bar.addWidget(widget)
+        for button in (self.add_row, self.duplicate, self.remove):
+            bar.addWidget(button)
         bar.addSpacing(16)
-        for widget in (self.column_name, self.add_column, self.rename, self.remove_column):
-            bar.addWidget(widget)
+        bar.addWidget(self.column_name)
+        for button in (self.add_column, self.rename, self.remove_column):
+            bar.addWidget(button)
         bar.addStretch(1)
         bar.addWidget(self.count)
         layout = QVBoxLayout(self)
