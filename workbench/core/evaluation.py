@@ -226,10 +226,10 @@ def validate(spec: AssertionSpec) -> None:
     name, _ = split_type(spec)
     if name in UNSUPPORTED:
         raise EvaluationError(UNSUPPORTED[name])
-    kinds = registry()
-    if name not in kinds:
+    _load_builtins()
+    if name not in _REGISTRY:
         raise EvaluationError(
-            f"unknown assertion type '{spec.type}'", hint=f"one of {', '.join(sorted(kinds))}"
+            f"unknown assertion type '{spec.type}'", hint=f"one of {', '.join(sorted(_REGISTRY))}"
         )
     if spec.weight < 0 or not math.isfinite(spec.weight):
         raise EvaluationError(f"{spec.type}: weight must be a finite number >= 0")
