@@ -117,7 +117,8 @@ def parse_rows(text: str, columns: Sequence[str] | None = None) -> tuple[list[Te
             problems.append(f"item {n} is not an object; skipped")
             continue
         if columns is not None:
-            flat = item.get("vars") if isinstance(item.get("vars"), dict) else item
+            nested = item.get("vars")
+            flat: dict[str, Any] = nested if isinstance(nested, dict) else item
             wanted = [c for c in columns if c != "expected"]
             missing = [c for c in wanted if c not in flat]
             if missing:
