@@ -6,7 +6,9 @@ does not share our GIL) that answers ``/v1/chat/completions``, streaming or not,
 after reading each request, and stops by itself after its request budget or a minute idle. The
 sweep goes through the real stack: ``GridRunner`` -> ``Runner`` (limiter, pricing) -> the
 ``openai_compat`` backend (httpx, SSE) -> a ``StoreWriter`` committing every run to a SQLite file.
-Target: ratio <= 1.15. For scale: promptfoo made 78–107 requests/s in the same set-up.
+Target: ratio <= 1.15. For scale: promptfoo made 78–107 requests/s in the same set-up. Each mode
+also runs a bare httpx client from 16 threads against the same server: the floor this machine
+allows, so the report separates the workbench's own cost from the box's.
 
 Run: ``python bench/run.py sweep`` (or this file directly).
 """
@@ -185,40 +187,94 @@ def _sweep(port: int, folder: Path, streaming: bool) -> dict[str, float]:
         assert cell_count(stored.spec) == CALLS
         t0 = time.perf_counter()
         est = grid.estimate(stored)
-        t1 = time.perf_counter()
+        t1, cpu = time.perf_counter(), time.process_time()
         report = grid.run(stored)
-        t2 = time.perf_counter()
+        t2, cpu = time.perf_counter(), time.process_time() - cpu
         runner.close()
         committed = len(store.runs.completed_cells(stored.id))
     if report.counts["ok"] != CALLS or committed != CALLS or est.calls != CALLS:
         raise RuntimeError(f"sweep incomplete: {report.counts}, {committed} committed")
-    return {"wall": t2 - t1, "estimate": t1 - t0}
+    return {"wall": t2 - t1, "estimate": t1 - t0, "cpu": cpu}
+
+
+def _bare(port: int, streaming: bool) -> dict[str, float]:
+    """The floor on this machine: CALLS requests from CONCURRENCY threads with a bare httpx
+    client (no limiter, no pricing, no store), so the report separates our cost from the box's."""
+    import queue
+    import threading
+
+    import httpx
+
+    body = {"model": "bench-model", "messages": [{"role": "user", "content": "hi"}]}
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    with httpx.Client(limits=limits) as client:
+
+        def one() -> None:
+            with client.stream("POST", url, json={**body, "stream": streaming}) as response:
+                for _ in response.iter_lines():
+                    pass
+
+        def sweep(calls: int) -> None:
+            todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+            for i in range(calls):
+                todo.put(i)
+
+            def worker() -> None:
+                while True:
+                    try:
+                        todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    one()
+
+            threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+        sweep(WARMUP)
+        t0, cpu = time.perf_counter(), time.process_time()
+        sweep(CALLS)
+        return {"wall": time.perf_counter() - t0, "cpu": time.process_time() - cpu}
+
+
+def _serve_child() -> tuple[subprocess.Popen[str], int]:
+    server = subprocess.Popen(
+        [sys.executable, __file__, "serve", str(CALLS + WARMUP), str(LATENCY_S)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    return server, int(server.stdout.readline())
 
 
 def main() -> None:
     ideal = CALLS * LATENCY_S / CONCURRENCY
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
         for streaming in (True, False):
-            server = subprocess.Popen(
-                [sys.executable, __file__, "serve", str(CALLS + WARMUP), str(LATENCY_S)],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            try:
-                assert server.stdout is not None
-                port = int(server.stdout.readline())
-                figures = _sweep(port, folder, streaming)
-            finally:
-                server.wait(timeout=IDLE_STOP_S + 5)
-            wall = figures["wall"]
             mode = "streaming" if streaming else "non-streaming"
-            print(
-                f"{mode:>13}: {CALLS} calls at concurrency {CONCURRENCY}, {LATENCY_S * 1000:.0f} ms"
-                f" each: wall {wall:.3f} s, ideal {ideal:.3f} s, ratio {wall / ideal:.3f}"
-                f" (target <= 1.15), {CALLS / wall:.0f} requests/s"
-                f" (ideal {CALLS / ideal:.0f}); pre-run estimate {figures['estimate']:.2f} s"
-            )
+            for name in ("workbench sweep", "bare httpx"):
+                server, port = _serve_child()
+                try:
+                    if name == "bare httpx":
+                        figures = _bare(port, streaming)
+                    else:
+                        figures = _sweep(port, Path(tmp), streaming)
+                finally:
+                    server.wait(timeout=IDLE_STOP_S + 5)
+                wall = figures["wall"]
+                line = (
+                    f"{mode:>13}, {name:<15}: {CALLS} calls, concurrency {CONCURRENCY},"
+                    f" {LATENCY_S * 1000:.0f} ms each: wall {wall:.3f} s, ideal {ideal:.3f} s,"
+                    f" ratio {wall / ideal:.3f} (target <= 1.15), {CALLS / wall:.0f} requests/s"
+                    f" (ideal {CALLS / ideal:.0f}), client CPU {figures['cpu'] / CALLS * 1000:.2f}"
+                    " ms/call"
+                )
+                if "estimate" in figures:
+                    line += f"; pre-run estimate {figures['estimate']:.2f} s"
+                print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from workbench.core.diff import diff_expected, diff_versions, diff_words, simila
 from workbench.core.models import Message, PromptTemplate
 
 # Words, punctuation, every kind of whitespace and non-ASCII letters, so tokens interleave.
-_alphabet = st.sampled_from(list("ab cé\n\t.,!?-'\"") + ["  ", "über", "日本", "\r\n", "x1"])
+_alphabet = st.sampled_from([*"ab cé\n\t.,!?-'\"", "  ", "über", "日本", "\r\n", "x1"])
 texts = st.lists(_alphabet, max_size=40).map("".join)
 
 

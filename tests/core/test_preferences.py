@@ -49,7 +49,7 @@ def test_win_rates_count_ties_half() -> None:
     assert a.win_rate == pytest.approx(3 / 5)
     assert b.win_rate == pytest.approx(2 / 5)
     assert (a.low, a.high) == pytest.approx(wilson_interval(3, 5))
-    assert a.low < a.win_rate < a.high
+    assert a.win_rate is not None and a.low < a.win_rate < a.high
 
 
 def test_thumbs_and_stars_per_variant_in_the_given_order() -> None:
