@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from tests.backends.conftest import llama_server  # noqa: F401 - the real server fixture, reused
 from tests.ui.runs import screenshot
 from workbench.backends.config import BackendConfig
 from workbench.core.experiments import Variant
@@ -469,3 +470,47 @@ def test_two_settings_by_two_template_versions_on_the_embedded_model(
     assert [c.output.text() for c in reopened.columns] == [c.output.text() for c in view.columns]
     assert titles(reopened) == titles(view)
     assert "won" in reopened.preferences.summary.text()
+
+
+@pytest.mark.slow
+def test_four_columns_on_a_real_openai_compatible_server(
+    qtbot: QtBot, theme: theming.Theme, store: Store, llama_server: str  # noqa: F811
+) -> None:
+    # llama_cpp.server serves one request at a time and, by default (interrupt_requests),
+    # cuts a running stream off when another request arrives: its backend is configured with
+    # concurrency 1, so the four columns queue in the client instead of truncating each other.
+    server = BackendConfig(name="local-server", backend="openai_compat", options={
+        "base_url": llama_server, "concurrency": 1,
+        "param_names": {"repetition_penalty": "repeat_penalty"}})
+    writer = StoreWriter(store)
+    runner = Runner(writer=writer, configs={"local-server": server})
+    manager = RunManager(runner=runner)
+    view = CompareView(manager)
+    qtbot.addWidget(view)
+    teacher = TEMPLATE.model_copy(update={"messages": [
+        Message(role="system", content="You are a geography teacher."), TEMPLATE.messages[1]]})
+    for template, version in ((TEMPLATE, "1"), (teacher, "2")):
+        for temperature in (0.0, 1.0):
+            view.add_variant(Variant(template=template, template_version=version,
+                                     backend="local-server", model="smollm2",
+                                     variables={"country": "Japan"},
+                                     params=Params(max_tokens=10, temperature=temperature,
+                                                   seed=3)))
+    view.resize(1366, 720)
+    view.show()
+    qtbot.waitExposed(view)
+    try:
+        with qtbot.waitSignal(view.runAllFinished, timeout=180_000):
+            view.run_all()
+        assert titles(view)[1:] == ["temperature 1", "v2", "v2 · temperature 1"]
+        for column in view.columns:
+            assert column.output.state == "finished", column.output.error_label.text()
+            assert column.output.text().strip()
+            result = column.result()
+            assert result is not None and result.request.backend == "openai_compat"
+            assert result.request.sent_params["max_tokens"] == 10
+        screenshot(view, "compare-4-columns-llama-server")
+    finally:
+        assert manager.shutdown(10)
+        runner.close()
+        assert writer.close()
