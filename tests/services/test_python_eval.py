@@ -86,6 +86,13 @@ def test_interpret_conventions() -> None:
         interpret({"score": 1})
 
 
+def test_printing_cannot_disturb_the_reply() -> None:
+    fake_reply = '{"ok": true, "value": false}'
+    code = f"print({fake_reply!r})\n{POSIX}.write(1, b'junk' + bytes([10]))\nreturn 0.5"
+    assert _run(code) == {"ok": True, "value": 0.5}
+    assert _run("output") == {"ok": True, "value": "Paris is the capital."}  # still in step
+
+
 def test_cannot_open_files(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("top secret", encoding="utf-8")
@@ -101,7 +108,8 @@ def test_cannot_open_files(tmp_path: Path) -> None:
 
 def test_cannot_import_or_use_sockets_or_processes() -> None:
     for code in ("__import__('socket')", "import socket\nreturn 1", "import os\nreturn 1",
-                 "import subprocess\nreturn 1", "import ctypes\nreturn 1"):
+                 "import subprocess\nreturn 1", "import ctypes\nreturn 1",
+                 "import _socket\nreturn 1", "import http.client\nreturn 1"):
         answer = _run(code)
         assert answer["ok"] is False and "not allowed" in str(answer["error"]), code
     answer = _run(f"{POSIX}.system('echo escaped')")

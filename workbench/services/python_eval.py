@@ -124,6 +124,11 @@ while True:
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
+        # Nothing the check prints, even with os.write(1, ...), may reach the reply stream.
+        _null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(_null, 1)
+        os.dup2(_null, 2)
+        sys.stdout = sys.stderr = open(_null, "w", closefd=False)
         try:
             text = json.dumps({"ok": True, "value": _check(cfg)})
         except BaseException as err:
@@ -196,8 +201,11 @@ class _Server:
                 return None
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
-        message: dict[str, Any] = json.loads(line)
-        return message
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return None  # not our protocol: treated as a broken helper
+        return message if isinstance(message, dict) else None
 
     def close(self) -> None:
         """Stop the helper and everything it started."""
