@@ -199,6 +199,10 @@ class DiffView(QWidget):
             self.stats.setText("identical")
         else:
             self.stats.setText(
-                f"−{diff.words_removed:,} words  +{diff.words_added:,} words  "
+                f"−{_words(diff.words_removed)}  +{_words(diff.words_added)}  "
                 f"similarity {diff.ratio:.0%}"
             )
+
+
+def _words(count: int) -> str:
+    return f"{count:,} word{'' if count == 1 else 's'}"
