@@ -264,3 +264,15 @@ def test_a_3x3_sweep_on_the_embedded_model_matches_its_estimate(store: Store) ->
     assert abs(generic.input_tokens - real_input) <= 2 * 2 * 9  # 2 messages per call
     assert est.output_tokens == 9 * 3 >= real_output  # max_tokens is an upper bound
     assert est.overflowing == [] and est.cells[0].context_window is not None
+
+
+def test_the_estimate_names_cells_it_cannot_count(store: Store) -> None:
+    experiment = save_comparison(store, spec("demo", "no-such-backend", tests=COUNTRIES[:1]))
+    runner = Runner(configs={"demo": scripted("demo", {"text": "ok"})})
+    est = GridRunner(runner, store).estimate(experiment)
+    runner.close()
+    assert est.calls == 2 and [str(c.key) for c in est.unrenderable] == ["v1.t0.r0"]
+    assert "cannot count the prompt: no backend 'no-such-backend'" in (
+        est.unrenderable[0].error or ""
+    )
+    assert est.input_tokens > 0  # the other cell is counted

@@ -456,7 +456,24 @@ def _estimate_cell(
     backend, model = (
         (request.backend, request.model) if request else (variant.backend, variant.model)
     )
-    if request is None:
+    error = item.error or "cannot be rendered" if request is None else None
+    count: PromptCount | None = None
+    window: int | None = None
+    if request is not None:
+        try:
+            cache_key = request.model_dump_json()
+            found = counts.get(cache_key)
+            if found is None:
+                found = counts[cache_key] = counter.count(request)
+                if found.note:
+                    notes.setdefault(found.note)
+            count = found
+            if (backend, model) not in windows:
+                windows[(backend, model)] = counter.context_window(request)
+            window = windows[(backend, model)]
+        except KnownError as err:  # e.g. the backend cannot be opened to count
+            error = f"cannot count the prompt: {err}"
+    if count is None:
         return CellEstimate(
             key=item.cell.key,
             backend=backend,
@@ -470,17 +487,8 @@ def _estimate_cell(
             overflow=0,
             cost=None,
             currency=None,
-            error=item.error or "cannot be rendered",
+            error=error,
         )
-    cache_key = request.model_dump_json()
-    count = counts.get(cache_key)
-    if count is None:
-        count = counts[cache_key] = counter.count(request)
-        if count.note:
-            notes.setdefault(count.note)
-    if (backend, model) not in windows:
-        windows[(backend, model)] = counter.context_window(request)
-    window = windows[(backend, model)]
     fit = fit_context(count.tokens, window, output) if window else None
     info = table.lookup(model) if model else None
     cost = cost_of(info.price if info else None, count.tokens, output, exact=count.exact)
