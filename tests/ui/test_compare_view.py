@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -305,6 +305,7 @@ def test_blind_rating_persists_and_summarises_per_variant(
         column = view.columns[index]
         assert column.badge.text() == f"Output {position + 1}"
         assert not column.title.isVisible() and not column.metrics.isVisible()
+        assert column.eventFilter(column.output.status, QEvent(QEvent.Type.ToolTip))
     bar = view.preferences
     assert [bar.left.itemText(i) for i in range(3)] == ["Output 1", "Output 2", "Output 3"]
     screenshot(view, "compare-blind")
@@ -354,6 +355,23 @@ def test_save_and_reopen_shows_the_same_outputs_and_ratings(
     assert reopened.columns[0].rating.down.isChecked()
     assert reopened.columns[1].metrics.text("finish") == "stop"
     assert reopened.name_edit.text() == "Paris or Lyon"
+
+
+def test_export_writes_the_outputs_with_the_column_names(
+    qtbot: QtBot, make_view: Callable[..., CompareView], tmp_path: Path
+) -> None:
+    view = make_view(variant(), variant("lyon"))
+    run_all(qtbot, view)
+    view.preferences.pick(0, 1)
+    qtbot.mouseClick(view.preferences.buttons["b"], Qt.MouseButton.LeftButton)
+    report = tmp_path / "comparison.md"
+    view.export(report)
+    text = report.read_text(encoding="utf-8")
+    assert ANSWERS["paris"] in text and ANSWERS["lyon"] in text
+    assert "B: lyon" in text
+    view.export(tmp_path / "comparison.csv")
+    assert ANSWERS["lyon"] in (tmp_path / "comparison.csv").read_text(encoding="utf-8")
+    assert "Exported to" in view.notice.text()
 
 
 def test_removing_a_saved_column_starts_a_new_experiment(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
     QFrame,
@@ -218,6 +218,8 @@ class CompareColumn(QWidget):
         layout.addWidget(self.metrics)
         layout.addWidget(self.rating)
 
+        self.blind = False
+        self.output.status.installEventFilter(self)
         self._clock = QTimer(self)
         self._clock.setInterval(METRICS_MS)
         self._clock.timeout.connect(self._tick)
@@ -227,6 +229,11 @@ class CompareColumn(QWidget):
         if event.type() == QEvent.Type.PaletteChange:
             self._refresh_icons()
         super().changeEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if self.blind and watched is self.output.status and event.type() == QEvent.Type.ToolTip:
+            return True  # "backend · model" would reveal the column
+        return super().eventFilter(watched, event)
 
     def _refresh_icons(self) -> None:
         self.remove_button.setIcon(theming.icon("remove"))
@@ -242,7 +249,9 @@ class CompareColumn(QWidget):
         self.title.setToolTip(tooltip or title)
 
     def set_blind(self, blind: bool) -> None:
-        """Hide what could give the variant away: its header, model figures and cost."""
+        """Hide what could give the variant away: its header, model figures and cost, and
+        the status line's tooltip (it names the backend and model)."""
+        self.blind = blind
         self.title.setVisible(not blind)
         self.metrics.setVisible(not blind)
         self.remove_button.setVisible(not blind)

@@ -10,11 +10,13 @@ an experiment in the store, created on the first run, so it reopens with all its
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -32,7 +34,8 @@ from workbench.core.grid import CellKey
 from workbench.core.models import PromptTemplate
 from workbench.core.preferences import Judgement, Score, summarize
 from workbench.core.stability import stability
-from workbench.services.comparison import open_comparison, save_comparison
+from workbench.services.compare_export import write_export
+from workbench.services.comparison import open_comparison, preference_summary, save_comparison
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
 from workbench.ui import theming
@@ -109,6 +112,9 @@ class CompareView(QWidget):
         self.sweep_action = self._action("Sweep…", "Ctrl+Shift+W",
                                          "Sweep parameters of the last column over a grid of "
                                          "values", self._request_sweep)
+        self.export_action = self._action("Export…", "Ctrl+E",
+                                          "Export outputs, figures, diffs and preferences "
+                                          "(Markdown, CSV or JSONL)", self._export_clicked)
         self.save_action = self._action("Save", "Ctrl+S",
                                         "Save the comparison as an experiment", self.save, "save")
         self.repeat_box = QSpinBox(self)
@@ -129,7 +135,8 @@ class CompareView(QWidget):
         self.toolbar.addWidget(QLabel(" Repeat ", self))
         self.toolbar.addWidget(self.repeat_box)
         self.toolbar.addSeparator()
-        for action in (self.diff_action, self.blind_action, self.sweep_action, self.save_action):
+        for action in (self.diff_action, self.blind_action, self.sweep_action, self.save_action,
+                       self.export_action):
             self.toolbar.addAction(action)
         self.toolbar.addSeparator()
         self.toolbar.addWidget(self.name_edit)
@@ -276,6 +283,7 @@ class CompareView(QWidget):
         self.add_action.setEnabled(has)
         self.sweep_action.setEnabled(has)
         self.save_action.setEnabled(has and self.writer is not None)
+        self.export_action.setEnabled(has and self.writer is not None)
 
     # --- running ------------------------------------------------------------------------------
 
@@ -342,7 +350,7 @@ class CompareView(QWidget):
     def _ensure_saved(self, repeats: int) -> None:
         if self.writer is None:
             return
-        spec = session.spec_for(self.name, self.variants(), repeats)
+        spec = session.spec_for(self.name, self._labelled_variants(), repeats)
         experiment_id = self.experiment_id
         if experiment_id is None:
             stored = self.writer.submit(lambda s: save_comparison(s, spec)).result()
@@ -350,6 +358,38 @@ class CompareView(QWidget):
             stored = self.writer.submit(
                 lambda s: s.experiments.update(experiment_id, spec)).result()
         self.experiment_id, self.variant_ids = stored.id, stored.variant_ids
+
+    def _labelled_variants(self) -> list[Variant]:
+        """The variants labelled as their columns are ("B: temperature 1.2"), so exports and
+        the CLI name them the way the view does."""
+        if not self.columns:
+            return []
+        base = self.columns[0].variant
+        return [c.variant.model_copy(update={
+            "label": f"{self._column_keys[i]}: {header(base, c.variant, i)}"})
+            for i, c in enumerate(self.columns)]
+
+    def export(self, path: Path) -> None:
+        """Save, then write the comparison with its outputs, figures, diffs and preferences
+        (CSV, JSONL or a Markdown report, by the file's suffix)."""
+        experiment_id = self.save()
+        if experiment_id is None or self.store is None or self.writer is None:
+            raise KnownError("nothing to export", hint="add and run some variants first")
+        self.writer.submit(lambda _s: None).result()  # ratings given so far are in the store
+        comparison = open_comparison(self.store, experiment_id)
+        write_export(comparison, path, preference_summary(self.store, comparison,
+                                                          labels=self._column_keys))
+        self._notify(f"Exported to {path}.")
+
+    def _export_clicked(self) -> None:
+        name, _filter = QFileDialog.getSaveFileName(
+            self, "Export comparison", f"{self.name}.md",
+            "Markdown report (*.md);;CSV (*.csv);;JSON Lines (*.jsonl)")
+        if name:
+            try:
+                self.export(Path(name))
+            except KnownError as err:
+                self._notify(f"Cannot export: {err.message}")
 
     def save(self) -> str | None:
         """Save the comparison (its runs are saved as they end); returns the experiment id."""
