@@ -53,6 +53,9 @@ class RatingBar(QWidget):
             star.setCheckable(True)
             star.setAccessibleName(f"{n} star{'s' if n > 1 else ''}")
             star.setToolTip(f"Rate {n} of 5")
+            font = star.font()
+            font.setPointSizeF(font.pointSizeF() * 1.4)  # a star glyph is small at text size
+            star.setFont(font)
             star.clicked.connect(lambda _c=False, n=n: self._set_stars(n, emit=True))
             self.stars.append(star)
         self.comment = QLineEdit(self)
