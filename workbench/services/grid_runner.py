@@ -257,6 +257,7 @@ class _Lane:
 
     workers: int
     cells: queue.SimpleQueue[PlannedCell] = field(default_factory=queue.SimpleQueue)
+    size: int = 0
 
 
 class GridRunner:
@@ -303,13 +304,14 @@ class GridRunner:
         handle = SweepHandle(len(todo), skipped, stored.id if stored else None)
         lanes: dict[str, _Lane] = {}
         for item in todo:
-            name = item.request.backend if item.request is not None else ""
+            name = _lane_of(item)
             lane = lanes.get(name)
             if lane is None:
                 lane = lanes[name] = _Lane(self._workers_for(name))
             lane.cells.put(item)
-        for name, lane in lanes.items():
-            lane.workers = min(lane.workers, sum(1 for c in todo if _lane_of(c) == name))
+            lane.size += 1
+        for lane in lanes.values():
+            lane.workers = min(lane.workers, lane.size)
         remaining = [sum(lane.workers for lane in lanes.values())]
         if not remaining[0]:
             handle._finish()
@@ -336,9 +338,17 @@ class GridRunner:
                 ).start()
         return handle
 
-    def run(self, experiment: StoredExperiment | ExperimentSpec, **kwargs: object) -> SweepReport:
+    def run(
+        self,
+        experiment: StoredExperiment | ExperimentSpec,
+        *,
+        on_progress: ProgressSink | None = None,
+        on_event: CellEventSink | None = None,
+        resume: bool = True,
+    ) -> SweepReport:
         """``start`` and wait for the report."""
-        return self.start(experiment, **kwargs).wait()  # type: ignore[arg-type]
+        handle = self.start(experiment, on_progress=on_progress, on_event=on_event, resume=resume)
+        return handle.wait()
 
     def _workers_for(self, name: str) -> int:
         """A few more threads than the backend's concurrency: a run's slot is free again while
