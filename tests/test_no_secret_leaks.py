@@ -17,7 +17,7 @@ import pytest
 from tests.backends.fault_server import OPENAI_SCENARIOS, ScriptedServer
 from tests.backends.wire_servers import ANTHROPIC_SCENARIOS
 from workbench.backends.anthropic import AnthropicBackend, AnthropicOptions
-from workbench.backends.base import TERMINAL, CancelToken, StreamEvent
+from workbench.backends.base import TERMINAL, CancelToken, StreamEvent, TextDelta
 from workbench.backends.config import add_config
 from workbench.backends.openai_compat import OpenAICompatBackend, OpenAICompatOptions
 from workbench.cli import main
@@ -94,7 +94,8 @@ def test_a_planted_key_is_found_nowhere(
     export = tmp_path / "export"
     export.mkdir()
     for i, event in enumerate(events):
-        (export / f"{i}.json").write_text(event.model_dump_json())
+        data = event.text if isinstance(event, TextDelta) else event.model_dump_json()
+        (export / f"{i}.json").write_text(data)
     # And through the CLI, with the configured backend that refuses the key.
     assert main(["run", "one-shot-classify", "--backend", "leaky", "--model", "m", "--json"]) == 1
 

@@ -334,6 +334,14 @@ def truncated(ex: Exchange) -> None:
     ex.end_stream()
 
 
+def dropped(ex: Exchange) -> None:
+    """Ends the stream properly, with no answer and no finish reason: what llama.cpp's server
+    sends a request that another request interrupted."""
+    ex.start_stream()
+    ex.sse("[DONE]")
+    ex.end_stream()
+
+
 def html(ex: Exchange) -> None:
     ex.send(200, b"<html><body>Welcome to nginx!</body></html>", content_type="text/html")
 
@@ -412,6 +420,7 @@ OPENAI_SCENARIOS: dict[str, Scenario] = {
     "reset-then-ok": reset_before_answer,
     "malformed": malformed,
     "truncated": truncated,
+    "dropped": dropped,
     "html": html,
     "silent": silent,
     "trickle": trickle,

@@ -211,6 +211,12 @@ def test_a_stream_that_ends_without_finishing_is_truncated(fault: ScriptedServer
     assert result.text == "".join(WORDS[:4])
 
 
+def test_a_stream_with_no_answer_and_no_finish_reason_fails(fault: ScriptedServer) -> None:
+    _, result = run(fault.url("dropped"))
+    assert result.finish_reason == "error" and result.error_kind == "ProtocolError"
+    assert "without an answer" in (result.error or "") and result.text == ""
+
+
 def test_an_html_page_instead_of_an_event_stream(fault: ScriptedServer) -> None:
     _, result = run(fault.url("html"))
     assert result.error_kind == "ProtocolError" and "text/html" in (result.error or "")

@@ -8,6 +8,7 @@ A backend is a synchronous generator: ``stream(request, cancel)`` yields ``TextD
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import ClassVar, Literal
@@ -71,9 +72,13 @@ class Started(_Event):
     request: SentRequest
 
 
-class TextDelta(_Event):
-    kind: Literal["text"] = "text"
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the answer. A plain dataclass, not a pydantic model: one is made per token,
+    and validating each cost 14–34 % of a fast local stream (bench/bench_http.py)."""
+
     text: str
+    kind: Literal["text"] = "text"
 
 
 class UsageUpdate(_Event):

@@ -298,9 +298,11 @@ class OpenAICompatBackend(Backend):
         key = "delta" if plan.chat else None
         for event in response.events():
             data = event.data
+            if done:
+                continue  # read to the end, so the connection can be reused
             if data == "[DONE]":
                 done = True
-                break
+                continue
             try:
                 chunk = json.loads(data)
             except ValueError:
@@ -341,6 +343,12 @@ class OpenAICompatBackend(Backend):
                 f"the stream from {response.url} ended before the answer was complete "
                 "(no finish reason and no [DONE])",
                 hint="the server closed the stream early; the partial text is kept",
+            )
+        if finish is None and recorder.chars == 0:
+            raise ProtocolError(
+                f"{response.url} ended the stream without an answer or a finish reason",
+                hint="a server that serves one request at a time may drop a request when "
+                "another arrives (llama.cpp's server does): set this backend's concurrency to 1",
             )
         return finish or "other"
 

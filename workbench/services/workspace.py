@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from workbench.core.paths import builtin_templates_dir
 from workbench.core.template_files import SUFFIX, read_template
+from workbench.services.group_commit import GroupCommitWriter
 from workbench.services.runner import Runner
 from workbench.storage.autosave import Autosave
 from workbench.storage.db import Database
 from workbench.storage.library import Library
 from workbench.storage.repositories import Store
-from workbench.storage.writer import StoreWriter
 
 WELCOME_KEY = "welcome"
 
@@ -26,7 +26,8 @@ class Workspace:
         self.db = Database()
         self.store = Store(self.db)
         self.library = Library(self.db)
-        self.writer = StoreWriter(self.store)
+        # Runs that finish together share one disk flush (sweeps, repeats, compare columns).
+        self.writer = GroupCommitWriter(self.store)
         self.runner = Runner(writer=self.writer)
         self.autosave = Autosave()
 
