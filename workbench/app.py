@@ -59,7 +59,8 @@ def open_main_window(*, first_run_demo: bool = True) -> MainWindow:
     """Open the workspace and its window: recovered drafts first, else the last template; on the
     first start the welcome template, run once on the embedded model."""
     from workbench.services.workspace import Workspace
-    from workbench.ui.main_window import MainWindow, window_settings
+    from workbench.ui.main_window import MainWindow
+    from workbench.ui.window_support import window_settings
 
     workspace = Workspace()
     first = workspace.is_first_start()

@@ -193,3 +193,19 @@ def test_unsaved_edits_are_offered_back_after_a_crash(
         assert recovered.dirty
     finally:
         _close(recovered)
+
+
+def test_compare_and_sweep_start_from_the_current_prompt(qtbot: QtBot, window: MainWindow) -> None:
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    _type_message(qtbot, window, "Name a colour.")
+    qtbot.waitUntil(lambda: window.editor.template().messages[0].content == "Name a colour.")
+    qtbot.keyClick(
+        window.editor,
+        Qt.Key.Key_K,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    qtbot.waitUntil(lambda: len(window._windows) == 1)
+    compare = window._windows[0]
+    assert [v.template.messages[0].content for v in compare.variants()] == ["Name a colour."]
+    sweep = window.open_sweep(compare.variants()[0])
+    assert sweep.base is not None and sweep.base.template.name == "untitled"

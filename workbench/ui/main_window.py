@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -34,35 +34,32 @@ from PySide6.QtWidgets import (
 from workbench import __version__
 from workbench.backends.base import Backend
 from workbench.backends.registry import default_registry
-from workbench.core.errors import KnownError, MissingVariableError, TemplateError
-from workbench.core.models import Params, PromptTemplate, RunResult
-from workbench.core.paths import config_dir
+from workbench.core.errors import KnownError, TemplateError
+from workbench.core.experiments import Variant
+from workbench.core.models import Params, PromptTemplate
 from workbench.core.template_files import dumps, loads
-from workbench.core.tokens import format_count
 from workbench.services.runner import build_request
 from workbench.services.workspace import Workspace
 from workbench.storage.repositories import RunRef
 from workbench.ui import theming
+from workbench.ui.compare.compare_view import CompareView
+from workbench.ui.compare.sweep_view import SweepView
 from workbench.ui.dialogs.backends_dialog import BackendsDialog
 from workbench.ui.widgets.history_panel import HistoryPanel, repository_source
 from workbench.ui.widgets.library_panel import LibraryPanel
 from workbench.ui.widgets.model_picker import ModelPicker, raw_prompt_function
 from workbench.ui.widgets.output_view import OutputView
 from workbench.ui.widgets.params_panel import ParamsPanel
-from workbench.ui.widgets.preview_panel import Preview, PreviewPanel, format_money
+from workbench.ui.widgets.preview_panel import Preview, PreviewPanel
 from workbench.ui.widgets.template_editor import TemplateEditor
 from workbench.ui.widgets.variables_form import VariablesForm
+from workbench.ui.window_support import error_summary, params_of, preview_summary, window_settings
 from workbench.ui.workers import RunManager, RunWorker
 
 log = logging.getLogger(__name__)
 
 AUTOSAVE_MS = 1500
 UNTITLED_KEY = "untitled"
-
-
-def window_settings() -> QSettings:
-    """Window layout, kept beside the other settings (so WORKBENCH_HOME isolates it)."""
-    return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
 
 
 class MainWindow(QMainWindow):
@@ -77,6 +74,7 @@ class MainWindow(QMainWindow):
         self._saved_text: str | None = None
         self._last_worker: RunWorker | None = None
         self.runs = RunManager(self, runner=workspace.runner)
+        self._windows: list[QWidget] = []  # compare and sweep windows, closed with this one
 
         self.editor = TemplateEditor(self)
         self.variables = VariablesForm(self)
@@ -239,6 +237,14 @@ class MainWindow(QMainWindow):
         self.run_action = self._action("&Run", "&Run", self.run, "Ctrl+Return", "Run the prompt")
         self.run_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.cancel_action = self._action("&Run", "&Cancel", self.cancel, "Esc", "Cancel the runs")
+        self._menus["&Run"].addSeparator()
+        self._action(
+            "&Run",
+            "C&ompare variants…",
+            self.open_compare,
+            "Ctrl+Shift+K",
+            "Compare this prompt side by side with variants of it",
+        )
         self._action("&Tools", "&Backends…", self.show_backends)
         self._action("&Help", "&About Prompt Workbench", self._about)
 
@@ -420,6 +426,47 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         self.runs.cancel_all()
 
+    def current_variant(self) -> Variant:
+        """The editor's template, values, parameters and model as one compare column."""
+        return Variant(
+            label=self.editor.template().name,
+            template=self.editor.template(),
+            template_version=f"v{self.version}" if self.version and not self.dirty else None,
+            params=self.params.params(),
+            backend=self.picker.backend_name,
+            model=self.picker.model,
+            variables=self.variables.values(),
+        )
+
+    def open_compare(self) -> CompareView:
+        """A compare window starting from the current prompt (column A)."""
+        view = CompareView(self.runs)
+        view.setWindowTitle(f"Compare — {self.editor.template().name}")
+        view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if self.key:
+            versions = self.workspace.library.versions(self.key)
+            view.set_template_versions([(f"v{v.number}", v.template()) for v in versions])
+        view.set_backends(self.picker.backend_names())
+        view.add_variant(self.current_variant())
+        view.sweepRequested.connect(self.open_sweep)
+        view.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        view.saved.connect(lambda _id: self.history.refresh())
+        view.resize(1366, 760)
+        view.show()
+        self._windows.append(view)
+        return view
+
+    def open_sweep(self, variant: Variant) -> SweepView:
+        """A sweep of two parameters around ``variant``."""
+        view = SweepView(self.workspace.runner)
+        view.setWindowTitle(f"Sweep — {variant.template.name}")
+        view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        view.set_base(variant)
+        view.resize(1100, 760)
+        view.show()
+        self._windows.append(view)
+        return view
+
     def _active_changed(self, count: int) -> None:
         self.cancel_button.setEnabled(count > 0)
         self.cancel_action.setEnabled(count > 0)
@@ -439,7 +486,7 @@ class MainWindow(QMainWindow):
         if ref.template_key:
             self.open_library_template(ref.template_key, ref.template_version)
         self.variables.set_values(dict(ref.variables))
-        self.params.set_params(_params_of(result))
+        self.params.set_params(params_of(result))
         self.picker.select(result.request.backend, result.request.model)
         self.output.show_result(result)
         self.lower_tabs.setCurrentWidget(self.output)
@@ -502,40 +549,10 @@ class MainWindow(QMainWindow):
         settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        for window in self._windows:
+            window.close()
         self._write_draft()
         self.save_layout()
         if not self.runs.shutdown(timeout_s=5.0):
             log.warning("a run did not stop within 5 s of quitting")
         event.accept()
-
-
-def _params_of(result: RunResult) -> Params:
-    """The parameters a run was asked for: what was sent plus what the backend ignored."""
-    values = {**result.request.sent_params, **result.request.ignored_params}
-    known = {k: v for k, v in values.items() if k in Params.model_fields}
-    try:
-        return Params.model_validate(known)
-    except ValueError:
-        return Params()
-
-
-def error_summary(error: TemplateError) -> str:
-    if isinstance(error, MissingVariableError):
-        return f"Give '{error.name}' a value to see the token count."
-    return "Fix the template to see its token count."
-
-
-def preview_summary(preview: Preview) -> str:
-    """One line under the parameters: tokens (exact or ≈), context fit and cost."""
-    if preview.error is not None:
-        return error_summary(preview.error)
-    label = "exact" if preview.exact else "estimate"
-    parts = [f"{format_count(preview.total, preview.exact)} tokens {label} · {preview.tokenizer}"]
-    fit = preview.fit
-    if fit is not None:
-        state = "" if fit.fits else f", {fit.overflow:,} over"
-        parts.append(f"{fit.needed:,}/{fit.context_window:,} ctx{state}")
-    if preview.cost is not None:
-        approx = "" if preview.cost.exact else "≈ "
-        parts.append(f"{approx}{format_money(preview.cost.total, preview.cost.currency)}")
-    return " · ".join(parts)

@@ -60,6 +60,9 @@ class ModelPicker(QWidget):
     def backend_name(self) -> str:
         return str(self.backend_box.currentData(_NAME) or "")
 
+    def backend_names(self) -> list[str]:
+        return [str(self.backend_box.itemData(i, _NAME)) for i in range(self.backend_box.count())]
+
     @property
     def model(self) -> str:
         return self.model_box.currentText()

@@ -1,0 +1,49 @@
+"""Small pieces of the main window that need no window: its settings file and the one-line
+summaries it shows."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+
+from workbench.core.errors import MissingVariableError, TemplateError
+from workbench.core.models import Params, RunResult
+from workbench.core.paths import config_dir
+from workbench.core.tokens import format_count
+from workbench.ui.widgets.preview_panel import Preview, format_money
+
+
+def window_settings() -> QSettings:
+    """Window layout, kept beside the other settings (so WORKBENCH_HOME isolates it)."""
+    return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+
+def params_of(result: RunResult) -> Params:
+    """The parameters a run was asked for: what was sent plus what the backend ignored."""
+    values = {**result.request.sent_params, **result.request.ignored_params}
+    known = {k: v for k, v in values.items() if k in Params.model_fields}
+    try:
+        return Params.model_validate(known)
+    except ValueError:
+        return Params()
+
+
+def error_summary(error: TemplateError) -> str:
+    if isinstance(error, MissingVariableError):
+        return f"Give '{error.name}' a value to see the token count."
+    return "Fix the template to see its token count."
+
+
+def preview_summary(preview: Preview) -> str:
+    """One line under the parameters: tokens (exact or ≈), context fit and cost."""
+    if preview.error is not None:
+        return error_summary(preview.error)
+    label = "exact" if preview.exact else "estimate"
+    parts = [f"{format_count(preview.total, preview.exact)} tokens {label} · {preview.tokenizer}"]
+    fit = preview.fit
+    if fit is not None:
+        state = "" if fit.fits else f", {fit.overflow:,} over"
+        parts.append(f"{fit.needed:,}/{fit.context_window:,} ctx{state}")
+    if preview.cost is not None:
+        approx = "" if preview.cost.exact else "≈ "
+        parts.append(f"{approx}{format_money(preview.cost.total, preview.cost.currency)}")
+    return " · ".join(parts)
