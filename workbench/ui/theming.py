@@ -187,10 +187,10 @@ class Theme(QObject):
 
     def _apply(self) -> None:
         dark = self.dark
-        if is_dark(self._app.palette()) == dark and self._app.property("workbenchThemed"):
+        target = palette(dark)
+        if self._app.palette() == target:
             return
-        self._app.setPalette(palette(dark))
-        self._app.setProperty("workbenchThemed", True)
+        self._app.setPalette(target)
         self.changed.emit(dark)
 
 

@@ -35,7 +35,7 @@ class MarkdownStream:
 
     def __init__(self, document: QTextDocument, code_background: QColor | None = None) -> None:
         self.document = document
-        #: Shade behind code blocks (Qt's reader gives them none); set, then ``rerender()``.
+        #: Shade behind code blocks (Qt's reader gives them none); applies to what is rendered next.
         self.code_background = code_background
         self.reset()
 
@@ -52,11 +52,6 @@ class MarkdownStream:
     def text(self) -> str:
         return self._text
 
-    def rerender(self) -> None:
-        """Render the current text again from scratch (after a palette change)."""
-        text = self._text
-        self.reset()
-        self.update(text)
 
     def update(self, text: str) -> None:
         if not text.startswith(self._text):

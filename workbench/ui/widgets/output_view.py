@@ -58,7 +58,7 @@ FLUSH_MS = 30
 #: Painting time all output views together may spend per frame (s); text beyond it waits for
 #: the next frame, so eight columns catching up never freeze the window.
 PAINT_BUDGET_S = 0.005
-#: Never paint less than this, so short answers appear in one go.
+#: Always paint at least this much (about a millisecond), so short answers appear in one go.
 MIN_PAINT_CHARS = 1024
 
 
@@ -155,6 +155,7 @@ class OutputView(QWidget):
         self._last_batch: ChunkBatch | None = None
         self._run_start = 0.0
         self._result: RunResult | None = None
+        self._sent_to = ""  # "backend · model" of the run shown
         self._build()
         self._flush_timer = QTimer(self)
         self._flush_timer.setInterval(FLUSH_MS)
@@ -293,8 +294,10 @@ class OutputView(QWidget):
             self._refresh_icons()
             self._show_state()
             self.markdown.code_background = self._code_shade()
-            if self.markdown.text:
-                self.markdown.rerender()
+            if self.markdown.text:  # repaint in the new colours, a frame's budget at a time
+                self.markdown.reset()
+                self._rendered["markdown"] = 0
+                self._flush_timer.start()
         super().changeEvent(event)
 
     # --- public surface -----------------------------------------------------------------------
@@ -341,6 +344,7 @@ class OutputView(QWidget):
         self.markdown.reset()
         self.plain.clear()
         self._last_batch = None
+        self._sent_to = ""
         self._run_start = time.perf_counter()
         for label in (self.ttft_label, self.rate_label, self.tokens_label, self.total_label,
                       self.cost_label):
@@ -359,6 +363,7 @@ class OutputView(QWidget):
     def show_result(self, result: RunResult) -> None:
         """Show a run's end: its full text, final figures and its state (finished, failed or
         cancelled). Also used to show a past run."""
+        self._sent_to = f"{result.request.backend} · {result.request.model}"
         if not result.text.startswith("".join(self._parts)):  # another run (from history)
             self._rendered = {"markdown": 0, "plain": 0}
             self.markdown.reset()
@@ -405,7 +410,8 @@ class OutputView(QWidget):
         self._worker = None
 
     def _on_started(self, sent: SentRequest) -> None:
-        self.status.setToolTip(f"{sent.backend} · {sent.model}")
+        self._sent_to = f"{sent.backend} · {sent.model}"
+        self._show_state()
 
     def _on_ended(self, result: RunResult) -> None:
         self._detach()
@@ -441,9 +447,7 @@ class OutputView(QWidget):
         )
         if shown > len(text):
             shown = 0
-        budget = _FrameBudget.available()
-        if budget <= 0:
-            return  # other views used this frame; the timer comes back
+        budget = max(0.0, _FrameBudget.available())  # other views may have used this frame
         step = max(MIN_PAINT_CHARS, round(self._chars_per_s * budget))
         end = min(len(text), shown + step)
         bar = view.verticalScrollBar()
@@ -547,6 +551,8 @@ class OutputView(QWidget):
             text = f"✓ finished · {reason} — {FINISH_TEXT.get(reason, reason)}"
             color = theming.status_color("warning" if reason == "length" else "ok")
         self.status.setText(text)
+        if self._sent_to:
+            self.status.setToolTip(f"{text}\n{self._sent_to}")
         self.status.set_color(color)
         if state == "failed" and result is not None:
             self._show_error(result)
