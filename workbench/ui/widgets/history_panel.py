@@ -150,8 +150,10 @@ class HistoryModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row)
         if role == Qt.ItemDataRole.ForegroundRole and column == 2:
-            kind = {"ok": "ok", "error": "error"}.get(row.status, "warning")
-            return theming.status_color(kind)  # type: ignore[arg-type]
+            kind: theming.StatusKind = (
+                "ok" if row.status == "ok" else "error" if row.status == "error" else "warning"
+            )
+            return theming.status_color(kind)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (2, 4):
             align = Qt.AlignmentFlag.AlignCenter if column == 2 else Qt.AlignmentFlag.AlignRight
             return int(align | Qt.AlignmentFlag.AlignVCenter)

@@ -354,8 +354,8 @@ class ParamsPanel(QWidget):
             return
         self.save_row.hide()
 
-    def _say(self, text: str, kind: str) -> None:
-        color = theming.status_color(kind)  # type: ignore[arg-type]
+    def _say(self, text: str, kind: theming.StatusKind) -> None:
+        color = theming.status_color(kind)
         self.message.setText(text)
         self.message.setStyleSheet(f"color: {color.name()};")
         self.message.show()
