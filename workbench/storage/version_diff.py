@@ -1,24 +1,27 @@
 """Differences between two versions of a template file, as data.
 
 Line chunks (like a unified diff) and, where a block of lines was replaced, the word-level changes
-inside it, so a view can highlight exactly the words that moved without re-diffing.
+inside it, so a view can highlight exactly the words that moved without re-diffing. The words come
+from ``core.diff``, the project's one word-level diff engine; this module only adds the line
+chunks and labels a version history needs.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass
 from typing import Literal, cast
 
-ChunkOp = Literal["equal", "insert", "delete", "replace"]
-WordOp = Literal["equal", "insert", "delete"]
+from workbench.core.diff import SpanKind, diff_words
 
-_TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
+ChunkOp = Literal["equal", "insert", "delete", "replace"]
+WordOp = SpanKind
 
 
 @dataclass(frozen=True)
 class WordChange:
+    """A ``core.diff`` span without its offsets: the stable shape of ``library diff --json``."""
+
     op: WordOp
     text: str
 
@@ -61,19 +64,8 @@ class TextDiff:
 
 
 def word_changes(old: str, new: str) -> tuple[WordChange, ...]:
-    """Word-level edit of ``old`` into ``new``; whitespace runs and punctuation are tokens too."""
-    a = _TOKENS.findall(old)
-    b = _TOKENS.findall(new)
-    changes: list[WordChange] = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if op == "equal":
-            changes.append(WordChange("equal", "".join(a[i1:i2])))
-            continue
-        if i2 > i1:
-            changes.append(WordChange("delete", "".join(a[i1:i2])))
-        if j2 > j1:
-            changes.append(WordChange("insert", "".join(b[j1:j2])))
-    return tuple(changes)
+    """Word-level edit of ``old`` into ``new`` (each replacement as its deletion then insertion)."""
+    return tuple(WordChange(span.kind, span.text) for span in diff_words(old, new).inline)
 
 
 def diff_texts(old: str, new: str, old_label: str = "old", new_label: str = "new") -> TextDiff:
