@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +46,31 @@ def load_template(ref: str) -> PromptTemplate:
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
+
+
+def _whole_number(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
+
+
+def positive_int(value: str) -> int:
+    """argparse ``type=`` for counts and limits: a whole number of at least 1."""
+    number = _whole_number(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    """argparse ``type=`` for a whole number in ``low..high`` (inclusive)."""
+
+    def parse(value: str) -> int:
+        number = _whole_number(value)
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
+        return number
+
+    parse.__name__ = f"int_between_{low}_{high}"
+    return parse

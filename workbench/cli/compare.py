@@ -17,23 +17,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.cli._common import print_json
+from workbench.cli._common import int_between, print_json
 
 if TYPE_CHECKING:
     from workbench.backends.config import BackendConfig
     from workbench.core.experiments import ExperimentSpec
     from workbench.services.grid_runner import Progress
     from workbench.storage.repositories import Store, StoredExperiment
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
-    if not 1 <= number <= 64:
-        raise argparse.ArgumentTypeError("must be between 1 and 64")
-    return number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the estimate only; call nothing")
     p.add_argument(
         "--concurrency",
-        type=_positive,
+        type=int_between(1, 64),
         metavar="N",
         help="requests in flight per backend (default: each backend's concurrency setting)",
     )

@@ -6,17 +6,7 @@ import argparse
 import math
 from typing import Any
 
-from workbench.cli._common import load_template, parse_assignments, print_json
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
+from workbench.cli._common import load_template, parse_assignments, positive_int, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,8 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--encoding", metavar="ENCODING", help="count with this encoding (cl100k_base, o200k_base)"
     )
     p.add_argument(
-        "--max-tokens", type=_positive, metavar="N", help="answer budget for the context fit "
-        "(default: the template's max_tokens)"
+        "--max-tokens",
+        type=positive_int,
+        metavar="N",
+        help="answer budget for the context fit (default: the template's max_tokens)",
     )
     p.add_argument(
         "--var",
@@ -117,14 +109,18 @@ def run(args: argparse.Namespace) -> int:
         max_tokens or 0,
         exact=result["exact"],
     )
-    result["cost"] = None if cost is None else {
-        "currency": cost.currency,
-        "input": cost.input,
-        "max_output": cost.output if max_tokens else None,
-        "total": cost.total,
-        "exact": cost.exact,
-        "per_million": {"input": cost.price.input, "output": cost.price.output},
-    }
+    result["cost"] = (
+        None
+        if cost is None
+        else {
+            "currency": cost.currency,
+            "input": cost.input,
+            "max_output": cost.output if max_tokens else None,
+            "total": cost.total,
+            "exact": cost.exact,
+            "per_million": {"input": cost.price.input, "output": cost.price.output},
+        }
+    )
     if args.json:
         print_json(result)
     else:

@@ -12,15 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
+from workbench.cli._common import positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,14 +35,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("file", metavar="FILE", type=Path)
     check.add_argument(
         "--token-limit",
-        type=_positive,
+        type=positive_int,
         default=None,
         metavar="N",
         help="tokens per example before truncation (default 16,385)",
     )
     check.add_argument(
         "--min-examples",
-        type=_positive,
+        type=positive_int,
         default=None,
         metavar="N",
         help="warn below this many examples (default 10)",
@@ -87,7 +79,6 @@ def _print_text(path: Path, data: dict[str, Any]) -> None:
         f"About {tokens['billing_tokens']:,} tokens charged per epoch; by default "
         f"{tokens['default_epochs']} epochs, ~{tokens['charged_tokens']:,} tokens "
         f"({tokens['encoding']})"
-
     )
     for warning in data["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)

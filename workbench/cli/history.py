@@ -6,21 +6,11 @@ import argparse
 import dataclasses
 from typing import TYPE_CHECKING
 
-from workbench.cli._common import print_json
+from workbench.cli._common import positive_int, print_json
 from workbench.cli._storage import clip, open_store
 
 if TYPE_CHECKING:
     from workbench.storage.repositories import RunSummary
-
-
-def _limit(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = p.add_subparsers(dest="history_command", metavar="ACTION", required=True)
 
     listing = commands.add_parser("list", help="the most recent runs")
-    listing.add_argument("--limit", type=_limit, default=20, metavar="N", help="how many (20)")
+    listing.add_argument(
+        "--limit", type=positive_int, default=20, metavar="N", help="how many (20)"
+    )
     listing.add_argument("--before", metavar="ID", help="runs older than this run (next page)")
     listing.add_argument("--experiment", metavar="ID", help="only this experiment's runs")
     listing.add_argument("--status", choices=["ok", "error", "cancelled"], help="only these runs")
@@ -46,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "are newest first. With --fts, QUERY is FTS5 syntax (OR, NOT, NEAR, prefix*).",
     )
     search.add_argument("query", nargs="+", metavar="QUERY")
-    search.add_argument("--limit", type=_limit, default=20, metavar="N", help="how many (20)")
+    search.add_argument("--limit", type=positive_int, default=20, metavar="N", help="how many (20)")
     search.add_argument("--experiment", metavar="ID", help="only this experiment's runs")
     search.add_argument("--fts", action="store_true", help="QUERY is FTS5 query syntax")
     search.add_argument("--json", action="store_true", help="print JSON")
