@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROWS = 1_000
 CONCURRENCY = 8
-ROUNDS = 3  # rounds of (generation, each evaluation), the order rotating
+ROUNDS = 5  # rounds of (generation, each evaluation), the order rotating
 #: The fifth assertion: a cheap similarity metric, then ROUGE-L (rouge-score with stemming).
 METRICS = ("edit-similarity", "rouge-l")
 MAX_REQUESTS = 40_000  # the server stops after this many, or after IDLE_S without a request
@@ -285,7 +285,9 @@ def main() -> None:
             )
         ev_cpu = statistics.median(c for _, c in timed)
         print(f"  CPU on top (median): {(ev_cpu / gen_cpu - 1) * 100:+.1f} %")
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak RSS:         {rss_mb:.0f} MB  (target < 500 MB)")
+    print(f"peak RSS, fake server: {child_mb:.0f} MB (a child process)")
     print(f"tracemalloc peak: {traced_peak / 2**20:.1f} MB during one traced evaluation")
     print(
         f"variant a: {overall.passed} passed, {overall.failed} failed, {overall.errors} errors "
