@@ -8,30 +8,28 @@ of named SSE events: message_start, content_block_delta, message_delta, message_
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
 from workbench.backends import credentials
-from workbench.backends.base import Backend, CancelToken, ModelInfo, StreamEvent, UsageUpdate
-from workbench.backends.http import HttpClient, HttpOptions, StreamResponse
-from workbench.backends.http_errors import ErrorContext
-from workbench.backends.recording import RunRecorder, run_stream
+from workbench.backends.base import CancelToken, ModelInfo, StreamEvent, UsageUpdate
+from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, http_base_url
+from workbench.backends.messages import chat_turns, chosen_model
+from workbench.backends.recording import PlannedBackend, RunRecorder
 from workbench.core.errors import (
     AuthError,
     BackendError,
     BadRequestError,
-    KnownError,
     NotFoundError,
     ProtocolError,
     RateLimitError,
     ServerError,
 )
 from workbench.core.models import FinishReason, RunRequest, SentRequest, Usage
-from workbench.core.params import PARAM_NAMES, Capabilities, ParamCapability
+from workbench.core.params import Capabilities, ParamCapability, check_param_names
 
 CAPABILITIES = Capabilities.supporting(
     "top_p",
@@ -89,18 +87,12 @@ class AnthropicOptions(HttpOptions):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if urlsplit(value).scheme not in ("http", "https"):
-            raise ValueError("the base URL must start with http:// or https://")
-        return value
+        return http_base_url(value)
 
     @field_validator("capability_overrides")
     @classmethod
     def _known_params(cls, value: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(value) - set(PARAM_NAMES))
-        if unknown:
-            raise ValueError(f"unknown parameter(s) {', '.join(unknown)}")
-        return value
+        return check_param_names(value)
 
 
 @dataclass(frozen=True)
@@ -110,7 +102,7 @@ class _Plan:
     model: str
 
 
-class AnthropicBackend(Backend):
+class AnthropicBackend(PlannedBackend[_Plan]):
     id = "anthropic"
     display_name = "Anthropic"
     Options = AnthropicOptions
@@ -123,14 +115,7 @@ class AnthropicBackend(Backend):
         self._key = credentials.KeyHolder(
             credentials.KeyRef(self.options.api_key_name, self.options.api_key_env), api_key
         )
-        self._http = HttpClient(
-            self.options,
-            ErrorContext(
-                service="Anthropic",
-                base_url=self.options.base_url,
-                auth_hint=lambda: self._key.hint(),
-            ),
-        )
+        self._http = HttpClient.keyed(self.options, "Anthropic", self.options.base_url, self._key)
 
     def capabilities(self) -> Capabilities:
         return CAPABILITIES.with_overrides(self.options.capability_overrides)
@@ -163,39 +148,17 @@ class AnthropicBackend(Backend):
             key=lambda m: m.id,
         )
 
-    def stream(self, request: RunRequest, cancel: CancelToken) -> Iterator[StreamEvent]:
-        def exchange(
-            plan: _Plan, recorder: RunRecorder
-        ) -> Generator[StreamEvent, None, FinishReason]:
-            return self._exchange(plan, recorder, cancel)
-
-        return run_stream(self.id, request, cancel, lambda: self._prepare(request), exchange)
-
     def _prepare(self, request: RunRequest) -> tuple[SentRequest, _Plan]:
-        if request.prompt is not None:
-            raise BadRequestError(
-                "Anthropic's Messages API takes chat messages, not a completion prompt",
-                hint="use a chat template",
-            )
-        model = request.model or self.options.default_model
-        if not model:
-            raise KnownError(
-                "choose an Anthropic model",
-                hint="pass --model or set default_model (see `workbench backends`)",
-            )
+        system, turns = chat_turns(request, "Anthropic's Messages API")
+        model = chosen_model(request, self.options.default_model, "an Anthropic model")
         sent, ignored = self.capabilities().split(request.params)
         sent.setdefault("max_tokens", self.options.default_max_tokens)
-        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
         body: dict[str, Any] = {
             "model": model,
-            "messages": [
-                {"role": m.role, "content": m.content}
-                for m in request.messages
-                if m.role != "system"
-            ],
+            "messages": [{"role": m.role, "content": m.content} for m in turns],
         }
-        if system:
-            body["system"] = system
+        if joined := "\n\n".join(system):
+            body["system"] = joined
         for name, value in sent.items():
             body[_WIRE.get(name, name)] = value
         if self.options.streaming:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field, field_validator
 
 from workbench.backends.base import (
-    Backend,
     BackendOptions,
     CancelToken,
     ModelInfo,
@@ -25,7 +24,8 @@ from workbench.backends.base import (
     UsageUpdate,
 )
 from workbench.backends.credentials import redact
-from workbench.backends.recording import RunCancelled, RunRecorder, run_stream
+from workbench.backends.messages import chat_turns, chosen_model
+from workbench.backends.recording import PlannedBackend, RunCancelled, RunRecorder
 from workbench.core.errors import (
     AuthError,
     BackendError,
@@ -39,7 +39,7 @@ from workbench.core.errors import (
     ServerError,
 )
 from workbench.core.models import FinishReason, RunRequest, SentRequest, Usage
-from workbench.core.params import PARAM_NAMES, Capabilities, ParamCapability
+from workbench.core.params import Capabilities, ParamCapability, check_param_names
 
 _INFERENCE = {
     "max_tokens": "maxTokens",
@@ -116,10 +116,7 @@ class BedrockOptions(BackendOptions):
     @field_validator("capability_overrides")
     @classmethod
     def _known_params(cls, value: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(value) - set(PARAM_NAMES))
-        if unknown:
-            raise ValueError(f"unknown parameter(s) {', '.join(unknown)}")
-        return value
+        return check_param_names(value)
 
 
 def _boto3() -> Any:
@@ -183,7 +180,7 @@ def _capture_body(response_dict: dict[str, Any], **_: Any) -> None:
         abort.attach(response_dict.get("body"))
 
 
-class BedrockBackend(Backend):
+class BedrockBackend(PlannedBackend[_Plan]):
     id = "bedrock"
     display_name = "Amazon Bedrock"
     Options = BedrockOptions
@@ -283,40 +280,18 @@ class BedrockBackend(Backend):
             key=lambda m: m.id,
         )
 
-    def stream(self, request: RunRequest, cancel: CancelToken) -> Iterator[StreamEvent]:
-        def exchange(
-            plan: _Plan, recorder: RunRecorder
-        ) -> Generator[StreamEvent, None, FinishReason]:
-            return self._exchange(plan, recorder, cancel)
-
-        return run_stream(self.id, request, cancel, lambda: self._prepare(request), exchange)
-
     def _prepare(self, request: RunRequest) -> tuple[SentRequest, _Plan]:
-        if request.prompt is not None:
-            raise BadRequestError(
-                "Bedrock's Converse API takes chat messages, not a completion prompt",
-                hint="use a chat template",
-            )
-        model = request.model or self.options.default_model
-        if not model:
-            raise KnownError(
-                "choose a Bedrock model ID",
-                hint="pass --model or set default_model (see `workbench backends`)",
-            )
+        system, turns = chat_turns(request, "Bedrock's Converse API")
+        model = chosen_model(request, self.options.default_model, "a Bedrock model ID")
         self._client("bedrock-runtime")  # a missing boto3 or profile fails before anything is sent
         sent, ignored = self.capabilities().split(request.params)
         inference = {_INFERENCE[k]: v for k, v in sent.items() if k in _INFERENCE}
         kwargs: dict[str, Any] = {
             "modelId": model,
-            "messages": [
-                {"role": m.role, "content": [{"text": m.content}]}
-                for m in request.messages
-                if m.role != "system"
-            ],
+            "messages": [{"role": m.role, "content": [{"text": m.content}]} for m in turns],
         }
-        system = [{"text": m.content} for m in request.messages if m.role == "system"]
         if system:
-            kwargs["system"] = system
+            kwargs["system"] = [{"text": text} for text in system]
         if inference:
             kwargs["inferenceConfig"] = inference
         if "top_k" in sent:

@@ -22,13 +22,14 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 from pydantic import Field, field_validator
 
 from workbench.backends.base import BackendOptions, CancelToken
-from workbench.backends.credentials import redact
+from workbench.backends.credentials import KeyHolder, redact
 from workbench.backends.http_errors import (
     SECRET_HEADERS,
     ErrorContext,
@@ -107,6 +108,15 @@ class HttpOptions(BackendOptions):
                     "settings"
                 )
         return value
+
+
+def http_base_url(value: str) -> str:
+    """A base URL setting as stored: trimmed, no trailing slash; anything but http(s) is refused
+    (a ``ValueError``, which pydantic reports against the field)."""
+    value = value.strip().rstrip("/")
+    if urlsplit(value).scheme not in ("http", "https"):
+        raise ValueError("the base URL must start with http:// or https://")
+    return value
 
 
 class _DeadlineExceeded(Exception):
@@ -354,6 +364,12 @@ class HttpClient:
             follow_redirects=False,
         )
         _watch_transports(self._client)
+
+    @classmethod
+    def keyed(cls, options: HttpOptions, service: str, base_url: str, key: KeyHolder) -> HttpClient:
+        """The client of a backend that sends ``key``: a refused key is reported with where it
+        came from and how to replace it."""
+        return cls(options, ErrorContext(service=service, base_url=base_url, auth_hint=key.hint))
 
     def close(self) -> None:
         self._client.close()

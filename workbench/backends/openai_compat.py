@@ -10,7 +10,7 @@ names, so results record what the server really received.
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 
 from workbench.backends import credentials
-from workbench.backends.base import Backend, CancelToken, ModelInfo, StreamEvent, UsageUpdate
-from workbench.backends.http import HttpClient, HttpOptions, StreamResponse
-from workbench.backends.http_errors import ErrorContext, error_detail
-from workbench.backends.recording import RunRecorder, run_stream
+from workbench.backends.base import CancelToken, ModelInfo, StreamEvent, UsageUpdate
+from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, http_base_url
+from workbench.backends.http_errors import error_detail
+from workbench.backends.recording import PlannedBackend, RunRecorder
 from workbench.core.errors import BadRequestError, KnownError, ProtocolError, ServerError
 from workbench.core.models import (
     FinishReason,
@@ -30,7 +30,7 @@ from workbench.core.models import (
     SentRequest,
     Usage,
 )
-from workbench.core.params import PARAM_NAMES, Capabilities, ParamCapability
+from workbench.core.params import Capabilities, ParamCapability, check_param_names
 
 #: In the OpenAI API itself.
 STANDARD_PARAMS = (
@@ -118,20 +118,12 @@ class OpenAICompatOptions(HttpOptions):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if urlsplit(value).scheme not in ("http", "https"):
-            raise ValueError("the base URL must start with http:// or https://")
-        return value
+        return http_base_url(value)
 
     @field_validator("capability_overrides", "param_names")
     @classmethod
     def _known_params(cls, value: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(value) - set(PARAM_NAMES))
-        if unknown:
-            raise ValueError(
-                f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(PARAM_NAMES)}"
-            )
-        return value
+        return check_param_names(value, list_known=True)
 
 
 @dataclass(frozen=True)
@@ -143,7 +135,7 @@ class _Plan:
     chat: bool
 
 
-class OpenAICompatBackend(Backend):
+class OpenAICompatBackend(PlannedBackend[_Plan]):
     id = "openai_compat"
     display_name = "OpenAI-compatible server"
     Options = OpenAICompatOptions
@@ -158,13 +150,8 @@ class OpenAICompatBackend(Backend):
         )
         self._server_version = ""
         self._only_model = ""
-        self._http = HttpClient(
-            self.options,
-            ErrorContext(
-                service=urlsplit(self.options.base_url).netloc,
-                base_url=self.options.base_url,
-                auth_hint=lambda: self._key.hint(),
-            ),
+        self._http = HttpClient.keyed(
+            self.options, urlsplit(self.options.base_url).netloc, self.options.base_url, self._key
         )
 
     # --- description ---------------------------------------------------------------------
@@ -213,14 +200,6 @@ class OpenAICompatBackend(Backend):
         return {"Authorization": f"Bearer {credential.value}"} if credential else {}
 
     # --- running ---------------------------------------------------------------------------
-
-    def stream(self, request: RunRequest, cancel: CancelToken) -> Iterator[StreamEvent]:
-        def exchange(
-            plan: _Plan, recorder: RunRecorder
-        ) -> Generator[StreamEvent, None, FinishReason]:
-            return self._exchange(plan, recorder, cancel)
-
-        return run_stream(self.id, request, cancel, lambda: self._prepare(request), exchange)
 
     def _model(self, request: RunRequest) -> str:
         model = request.model or self.options.default_model or self._only_model

@@ -8,10 +8,12 @@ whatever text arrived before a failure or a cancel.
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Generator, Iterator
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from workbench.backends.base import (
+    Backend,
     Cancelled,
     CancelToken,
     Failed,
@@ -121,3 +123,26 @@ def run_stream(
         yield recorder.failed(err)
         return
     yield recorder.finished(finish)
+
+
+class PlannedBackend(Backend, Generic[Plan]):
+    """A remote backend whose ``stream`` is :func:`run_stream` over its own two steps."""
+
+    def stream(self, request: RunRequest, cancel: CancelToken) -> Iterator[StreamEvent]:
+        def exchange(
+            plan: Plan, recorder: RunRecorder
+        ) -> Generator[StreamEvent, None, FinishReason]:
+            return self._exchange(plan, recorder, cancel)
+
+        return run_stream(self.id, request, cancel, lambda: self._prepare(request), exchange)
+
+    @abstractmethod
+    def _prepare(self, request: RunRequest) -> tuple[SentRequest, Plan]:
+        """What will be sent (recorded with the result) and what the exchange needs to send it;
+        a :class:`KnownError` here fails the run before anything is sent."""
+
+    @abstractmethod
+    def _exchange(
+        self, plan: Plan, recorder: RunRecorder, cancel: CancelToken
+    ) -> Generator[StreamEvent, None, FinishReason]:
+        """Send the plan; yield deltas and usage through ``recorder``; return the finish reason."""

@@ -38,6 +38,16 @@ DESCRIPTIONS: dict[str, str] = {
 PARAM_NAMES = tuple(name for name in Params.model_fields if name != "greedy")
 
 
+def check_param_names(value: dict[str, Any], *, list_known: bool = False) -> dict[str, Any]:
+    """A settings field keyed by parameter name, as given; an unknown name is a ``ValueError``
+    (for a pydantic validator), listing the known names too when ``list_known``."""
+    unknown = sorted(set(value) - set(PARAM_NAMES))
+    if unknown:
+        known = f"; known: {', '.join(PARAM_NAMES)}" if list_known else ""
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}{known}")
+    return value
+
+
 class ParamCapability(BaseModel):
     """How one backend treats one parameter."""
 
