@@ -204,3 +204,54 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["eval"])
     assert exit_.value.code == 2
+
+
+def test_compare_reports_what_got_better_and_worse_and_fails_on_a_regression(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_config("english", "scripted", {"script": [{"text": "Goodbye, au revoir"}]})
+    suite = write_suite(tmp_path, ["pass_rate >= 0"])
+    assert main(["eval", str(suite), "--json"]) == 0
+    baseline = json.loads(capsys.readouterr().out)["experiment_id"]
+    (tmp_path / "v2").mkdir()
+    other = write_suite(tmp_path / "v2", ["pass_rate >= 0"], backend="english")
+    assert main(["eval", str(other), "--compare", baseline]) == 1
+    captured = capsys.readouterr()
+    assert f"regression check against {baseline}: 2 improved, 4 got worse, 0 unchanged" in (
+        captured.out
+    )
+    assert "  worse: row 1: text=hello · file: pass -> fail" in captured.out
+    assert "  better: row 3: text=bye · file: fail -> pass" in captured.out
+    assert captured.err.strip() == (
+        f"workbench eval: 4 case(s) got worse than evaluation {baseline}"
+        " (2 improved, 4 got worse, 0 unchanged)"
+    )
+    assert main(["eval", str(suite), "--json", "--compare", baseline]) == 0
+    regression = json.loads(capsys.readouterr().out)["regression"]
+    assert regression["summary"] == "0 improved, 0 got worse, 6 unchanged"
+    assert {c["change"] for c in regression["cases"]} == {"unchanged"}
+
+
+def test_python_assertions_run_in_the_restricted_evaluator(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        textwrap.dedent(
+            """\
+            variants: [{prompt: "Say {{ word }}", backend: french}]
+            tests: [{vars: {word: hi}}]
+            assert:
+              - {type: python, value: "'monde' in output and len(output) < 40"}
+              - {type: python, value: "open('/etc/passwd').read()"}
+            criteria: ["pass_rate[python] >= 0"]
+            """
+        ),
+        encoding="utf-8",
+    )
+    assert main(["eval", str(suite), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    cell = data["cells"][0]
+    with Store.open() as store:
+        outcomes = [r.outcome for r in store.evaluations.for_run(cell["run_id"])]
+    assert outcomes[0] == "pass" and outcomes[1] == "error"  # no file access: an error, not a pass

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
     from workbench.backends.config import BackendConfig
     from workbench.core.experiments import ExperimentSpec
-    from workbench.services.evaluation import Progress
+    from workbench.services.evaluation import Evaluation, Progress
     from workbench.services.runner import Runner
-    from workbench.services.scorecard import GroupStats, Scorecard
+    from workbench.services.scorecard import GroupStats, RegressionReport, Scorecard
     from workbench.services.suites import JudgeChoice
 
 SUITE_HELP = """\
@@ -74,6 +74,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a criterion replacing the suite's, e.g. 'pass_rate >= 0.8' (repeatable)",
     )
     p.add_argument("--resume", metavar="ID", help="finish the interrupted evaluation with this id")
+    p.add_argument(
+        "--compare",
+        metavar="ID",
+        help="regression check: compare every case with the saved evaluation ID (e.g. the same "
+        "suite on the previous template version); exits 1 if any case got worse",
+    )
     p.add_argument(
         "--estimate", action="store_true", help="print calls, tokens and cost; run nothing"
     )
@@ -146,10 +152,10 @@ def run(args: argparse.Namespace) -> int:
     from workbench.backends.base import CancelToken
     from workbench.cli._storage import open_store
     from workbench.core.errors import KnownError
-    from workbench.services.eval_reports import to_json, to_junit
+    from workbench.services.eval_reports import regression_json, to_json, to_junit
     from workbench.services.evaluation import Evaluation
     from workbench.services.runner import Runner
-    from workbench.services.scorecard import Criterion
+    from workbench.services.scorecard import Criterion, compare
     from workbench.services.suites import load_suite, with_backend
     from workbench.storage.writer import StoreWriter
 
@@ -164,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
     writer = StoreWriter(store)
     runner = Runner(writer=writer, configs=_configs(spec, args.concurrency))
     cancel = CancelToken()
+    tools: dict[str, object] = {}
     try:
         tools = _tools(spec, runner, suite.judge)
         if args.resume:
@@ -185,13 +192,26 @@ def run(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             sys.stderr.write("\n")
         card.check(criteria)
+        report = None
+        if args.compare:
+            baseline = Evaluation.open(store, args.compare, runner)
+            report = compare(baseline.scorecard(), card)
         if args.junit:
             args.junit.write_text(to_junit(evaluation, card), encoding="utf-8")
         if args.json:
-            print_json(to_json(evaluation, card))
+            data = to_json(evaluation, card)
+            if report is not None:
+                data["regression"] = regression_json(evaluation, report, args.compare)
+            print_json(data)
         else:
             _print_card(card, evaluation.id)
+            if report is not None:
+                _print_regression(evaluation, report, args.compare)
     finally:
+        for tool in tools.values():
+            close = getattr(tool, "close", None)
+            if close is not None:
+                close()
         runner.close()
         writer.close()
         store.close()
@@ -199,7 +219,25 @@ def run(args: argparse.Namespace) -> int:
     if failing:
         more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
         raise KnownError(f"criteria not met: {failing[0].line()}{more}")
+    if report is not None and report.regressed:
+        raise KnownError(
+            f"{len(report.regressed)} case(s) got worse than evaluation {args.compare}"
+            f" ({report.summary()})"
+        )
     return 0
+
+
+def _print_regression(evaluation: Evaluation, report: RegressionReport, baseline: str) -> None:
+    from workbench.services.eval_reports import case_name
+
+    print(f"regression check against {baseline}: {report.summary()}")
+    for change in (*report.regressed, *report.improved):
+        v, t, r = change.key
+        before = change.before.status if change.before else "–"
+        after = change.after.status if change.after else "–"
+        word = "worse" if change.change == "regressed" else "better"
+        label = evaluation.labels()[v]
+        print(f"  {word}: {case_name(evaluation, t, r)} · {label}: {before} -> {after}")
 
 
 def _tools(spec: ExperimentSpec, runner: Runner, judge: JudgeChoice | None) -> dict[str, object]:

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from workbench.services.evaluation import Evaluation, outcomes_of
-from workbench.services.scorecard import GroupStats, Scorecard
+from workbench.services.scorecard import GroupStats, RegressionReport, Scorecard
 
 OUTPUT_CHARS = 4000
 #: Characters XML 1.0 cannot hold, even escaped (a model may well print them).
@@ -146,3 +146,27 @@ def to_junit(evaluation: Evaluation, card: Scorecard) -> str:
         root.set(name, str(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def regression_json(
+    evaluation: Evaluation, report: RegressionReport, baseline: str
+) -> dict[str, Any]:
+    """How each case moved against the baseline evaluation."""
+    labels = evaluation.labels()
+    return {
+        "baseline": baseline,
+        "summary": report.summary(),
+        "cases": [
+            {
+                "variant": labels[c.key[0]] if c.key[0] < len(labels) else c.key[0],
+                "row": c.key[1] + 1,
+                "repeat": c.key[2],
+                "change": c.change,
+                "before": c.before.status if c.before else None,
+                "after": c.after.status if c.after else None,
+                "score_before": c.before.score if c.before else None,
+                "score_after": c.after.score if c.after else None,
+            }
+            for c in report.changes
+        ],
+    }
