@@ -59,6 +59,11 @@ def view(qtbot: QtBot, theme: theming.Theme) -> OutputView:
     return view
 
 
+def settle(qtbot: QtBot, view: OutputView) -> None:
+    """Wait until the view has painted everything received (bursts spread over frames)."""
+    qtbot.waitUntil(lambda: view.caught_up, timeout=20_000)
+
+
 def record_states(view: OutputView) -> list[str]:
     states: list[str] = []
     view.stateChanged.connect(states.append)
@@ -76,6 +81,7 @@ def test_markdown_streams_then_finishes(
         view.attach(manager.start(backend, REQUEST))
     assert states == ["running", "streaming", "finished"]
     assert view.text() == "".join(ANSWER)
+    settle(qtbot, view)
     shown = view.browser.toPlainText()
     assert "Three ideas" in shown and "Batch the requests" in shown and "**" not in shown
     assert "for chunk in stream:" in shown
@@ -87,6 +93,7 @@ def test_markdown_streams_then_finishes(
     screenshot(view, "output-finished-light")
 
     view.set_mode("plain")
+    settle(qtbot, view)
     assert view.plain.toPlainText() == "".join(ANSWER)  # raw text, Markdown marks included
     assert view.plain.font().fixedPitch() or view.plain.font() == theming.monospace_font()
     screenshot(view, "output-finished-plain")
@@ -107,7 +114,7 @@ def test_full_speed_stream_is_painted_in_batches(
     with qtbot.waitSignal(view.stateChanged, timeout=20_000,
                           check_params_cb=lambda s: s == "finished"):
         view.attach(manager.start(scripted(*steps), REQUEST))
-    qtbot.waitUntil(lambda: view.caught_up, timeout=20_000)  # a burst is painted over frames
+    settle(qtbot, view)
     expected = "".join(s.text or "" for s in steps).strip()
     assert view.browser.toPlainText().replace("\n", "") == expected
     assert 1 <= len(paints) < 300, "a refresh per token would be thousands"
@@ -167,6 +174,7 @@ def test_failed_run_shows_reason_and_what_to_do(
     assert "ConnectError" in error
     assert "Test connection" in error and "Test connection" in WHAT_TO_DO["ConnectError"]
     assert view.text() == "Partial "
+    settle(qtbot, view)
     screenshot(view, "output-failed-light")
 
 
@@ -209,6 +217,7 @@ def test_dark_theme_screenshot(
     with qtbot.waitSignal(view.stateChanged, timeout=10_000,
                           check_params_cb=lambda s: s == "finished"):
         view.attach(manager.start(scripted(*[Step(text=t) for t in ANSWER]), REQUEST))
+    settle(qtbot, view)
     screenshot(view, "output-finished-dark")
 
 
@@ -243,6 +252,7 @@ def test_real_smollm2_streams_into_the_view(
         assert tokens and view.tokens_label.text() == f"{tokens:,} tok"
         assert "tok/s" in view.rate_label.text()
         assert "<|im_start|>" in (starts[0].raw_prompt or "")  # type: ignore[attr-defined]
+        settle(qtbot, view)
         screenshot(view, "output-smollm2-light")
     finally:
         backend.close()

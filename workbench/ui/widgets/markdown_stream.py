@@ -35,6 +35,7 @@ class MarkdownStream:
 
     def __init__(self, document: QTextDocument, code_background: QColor | None = None) -> None:
         self.document = document
+        document.setUndoRedoEnabled(False)  # an output is never undone; the history costs time
         #: Shade behind code blocks (Qt's reader gives them none); applies to what is rendered next.
         self.code_background = code_background
         self.reset()
@@ -90,7 +91,8 @@ class MarkdownStream:
         block's format to the last finished block, so that format is put back."""
         cursor.setPosition(self._tail_pos)
         kept = cursor.block().blockFormat()
-        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        # setPosition, not movePosition(End): that walks the whole document's layout
+        cursor.setPosition(self.document.characterCount() - 1, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
         if self._tail_pos > 0:
             cursor.setBlockFormat(kept)
@@ -113,13 +115,15 @@ class MarkdownStream:
         block's format (a code block's first line would lose its code format). A throw-away
         paragraph takes that place and is removed afterwards.
         """
+        begin = cursor.position()
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
         cursor.insertMarkdown(_PLACEHOLDER + "\n\n" + markdown)
-        found = self.document.find(_PLACEHOLDER, self._tail_pos)
-        if found.isNull():  # the reader dropped it: nothing to undo
-            return self._tail_pos
         end = cursor.position()
-        block = found.block()
+        block = self.document.findBlock(begin)
+        while block.isValid() and block.position() <= end and _PLACEHOLDER not in block.text():
+            block = block.next()  # a block or two at most: only the inserted text is searched
+        if not block.isValid() or block.position() > end:  # the reader dropped it
+            return begin
         remove = QTextCursor(self.document)
         if block.text() == _PLACEHOLDER and block.next().isValid() and block.position() > 0:
             start = block.position()
@@ -132,9 +136,9 @@ class MarkdownStream:
             QTextCursor(first).mergeBlockFormat(gap)
             cursor.setPosition(end - 1 - len(_PLACEHOLDER))
             return start
-        start = found.selectionStart()
+        start = block.position() + block.text().index(_PLACEHOLDER)
         remove.setPosition(start)
-        remove.setPosition(found.selectionEnd(), QTextCursor.MoveMode.KeepAnchor)
+        remove.setPosition(start + len(_PLACEHOLDER), QTextCursor.MoveMode.KeepAnchor)
         remove.removeSelectedText()
         cursor.setPosition(end - len(_PLACEHOLDER))
         return start

@@ -58,7 +58,8 @@ FLUSH_MS = 30
 #: Painting time all output views together may spend per frame (s); text beyond it waits for
 #: the next frame, so eight columns catching up never freeze the window.
 PAINT_BUDGET_S = 0.005
-#: Always paint at least this much (about a millisecond), so short answers appear in one go.
+#: Paint at least this much (about a millisecond) when there is budget left, so short answers
+#: appear in one go.
 MIN_PAINT_CHARS = 1024
 
 
@@ -447,7 +448,9 @@ class OutputView(QWidget):
         )
         if shown > len(text):
             shown = 0
-        budget = max(0.0, _FrameBudget.available())  # other views may have used this frame
+        budget = _FrameBudget.available()
+        if budget <= 0:
+            return  # other views used this frame's budget: the timer comes back next frame
         step = max(MIN_PAINT_CHARS, round(self._chars_per_s * budget))
         end = min(len(text), shown + step)
         bar = view.verticalScrollBar()
