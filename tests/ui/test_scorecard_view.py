@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import screenshot
@@ -18,6 +20,7 @@ from workbench.services.runner import Runner
 from workbench.services.scorecard import Criterion, Scorecard
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
+from workbench.ui import theming
 from workbench.ui.evaluation.scorecard_view import ScorecardView
 
 TEMPLATE = PromptTemplate(
@@ -148,3 +151,24 @@ def test_an_errored_cell_shows_the_backend_error(
     }
     assert verdicts == {"⚠ error"}
     screenshot(view, "scorecard-drilldown-error")
+
+
+def test_scorecard_reads_in_the_dark_theme(
+    qtbot: QtBot, qapp: QApplication, evaluation: tuple[Evaluation, Scorecard]
+) -> None:
+    saved = qapp.palette()
+    theming.install(qapp, "dark")
+    try:
+        ev, card = evaluation
+        view = show(qtbot, ev, card)
+        chart = view.bars.chart()
+        assert chart.backgroundBrush().color() == view.palette().color(QPalette.ColorRole.Base)
+        assert chart.titleBrush().color() == view.palette().color(QPalette.ColorRole.WindowText)
+        with qtbot.waitSignal(view.cellOpened, timeout=5000):
+            view.open_cell(1, 0)
+        screenshot(view, "scorecard-dark")
+    finally:
+        theme = qapp.findChild(theming.Theme)
+        if theme is not None:
+            theme.set_mode("light")
+        qapp.setPalette(saved)
