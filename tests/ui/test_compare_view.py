@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from tests.backends.conftest import llama_server  # noqa: F401 - the real server fixture, reused
@@ -55,9 +54,11 @@ def _words(text: str, delay: float = 0.0) -> list[dict[str, object]]:
 
 def configs() -> dict[str, BackendConfig]:
     def config(name: str, script: list[dict[str, object]], concurrency: int = 8) -> BackendConfig:
-        return BackendConfig(name=name, backend="scripted",
-                             options={"script": script, "concurrency": concurrency,
-                                      "models": [name]})
+        return BackendConfig(
+            name=name,
+            backend="scripted",
+            options={"script": script, "concurrency": concurrency, "models": [name]},
+        )
 
     return {
         "paris": config("paris", _words(ANSWERS["paris"], 0.002)),
@@ -68,24 +69,14 @@ def configs() -> dict[str, BackendConfig]:
 
 
 def variant(backend: str = "paris", **params: object) -> Variant:
-    return Variant(template=TEMPLATE, template_version="1", backend=backend, model=backend,
-                   variables={"country": "France"}, params=Params(**params))
-
-
-@pytest.fixture
-def theme(qapp: QApplication) -> Iterator[theming.Theme]:
-    saved = qapp.palette()
-    theme = theming.install(qapp, "light")
-    yield theme
-    theme.set_mode("light")
-    qapp.setPalette(saved)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store.open(tmp_path / "workbench.sqlite3")
-    yield store
-    store.close()
+    return Variant(
+        template=TEMPLATE,
+        template_version="1",
+        backend=backend,
+        model=backend,
+        variables={"country": "France"},
+        params=Params(**params),
+    )
 
 
 @pytest.fixture
@@ -100,8 +91,9 @@ def manager(store: Store) -> Iterator[RunManager]:
 
 
 @pytest.fixture
-def make_view(qtbot: QtBot, theme: theming.Theme,
-              manager: RunManager) -> Callable[..., CompareView]:
+def make_view(
+    qtbot: QtBot, theme: theming.Theme, manager: RunManager
+) -> Callable[..., CompareView]:
     def make(*variants: Variant, width: int = 1366, height: int = 720) -> CompareView:
         view = CompareView(manager)
         qtbot.addWidget(view)
@@ -117,8 +109,12 @@ def make_view(qtbot: QtBot, theme: theming.Theme,
     return make
 
 
-def press(qtbot: QtBot, view: CompareView, key: Qt.Key,
-          modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.ControlModifier) -> None:
+def press(
+    qtbot: QtBot,
+    view: CompareView,
+    key: Qt.Key,
+    modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.ControlModifier,
+) -> None:
     """A shortcut typed while the reader's focus is in the first column's text."""
     target = view.columns[0].output.plain
     target.setFocus()
@@ -222,8 +218,9 @@ def test_cancel_one_column_while_the_others_finish(
 ) -> None:
     view = make_view(variant(), variant("hang"))
     hanging = view.columns[1]
-    with qtbot.waitSignal(hanging.output.stateChanged, timeout=10_000,
-                          check_params_cb=lambda s: s == "streaming"):
+    with qtbot.waitSignal(
+        hanging.output.stateChanged, timeout=10_000, check_params_cb=lambda s: s == "streaming"
+    ):
         qtbot.mouseClick(view.toolbar.widgetForAction(view.run_action), Qt.MouseButton.LeftButton)
     assert view.cancel_action.isEnabled()
     with qtbot.waitSignal(view.runAllFinished, timeout=10_000):
@@ -243,8 +240,12 @@ def test_cancel_all_stops_running_and_queued_columns(
     view.run_all()
     limiter = view.runner.limits.for_backend("queue", view.runner.backend("queue").options)
     queued = [view.columns[0].output, view.columns[1].output]
-    qtbot.waitUntil(lambda: limiter.waiting == 1 and sorted(o.state for o in queued)
-                    == ["running", "streaming"], timeout=10_000)
+    qtbot.waitUntil(
+        lambda: (
+            limiter.waiting == 1 and sorted(o.state for o in queued) == ["running", "streaming"]
+        ),
+        timeout=10_000,
+    )
     waiting = next(o for o in queued if o.state == "running")  # behind the other one
     with qtbot.waitSignal(view.runAllFinished, timeout=10_000):
         press(qtbot, view, Qt.Key.Key_Escape, CTRL_SHIFT)
@@ -287,8 +288,9 @@ def test_repeats_collapse_identical_answers_with_counts(
     assert column.repeats.item(0).text().startswith("×3  The capital of France is Paris")
     assert "agreement 100%" in column.agreement.text()
     assert len(store.runs.for_experiment(view.experiment_id or "")) == 6
-    repeats = sorted(r.ref.repeat_index for r in store.runs.for_experiment(view.experiment_id
-                                                                           or ""))
+    repeats = sorted(
+        r.ref.repeat_index for r in store.runs.for_experiment(view.experiment_id or "")
+    )
     assert repeats == [0, 0, 1, 1, 2, 2]
 
 
@@ -402,8 +404,9 @@ def test_screenshots_of_2_4_8_columns(
     qtbot: QtBot, make_view: Callable[..., CompareView], count: int
 ) -> None:
     temps = [0.0, 0.3, 0.6, 0.9, 1.2, 1.5, 1.8, 2.0]
-    variants = [variant("paris" if i % 2 == 0 else "lyon", temperature=temps[i])
-                for i in range(count)]
+    variants = [
+        variant("paris" if i % 2 == 0 else "lyon", temperature=temps[i]) for i in range(count)
+    ]
     view = make_view(*variants, width=1366, height=720)
     run_all(qtbot, view)
     qtbot.waitUntil(lambda: all(c.output.caught_up for c in view.columns), timeout=5000)
@@ -434,15 +437,25 @@ def test_two_settings_by_two_template_versions_on_the_embedded_model(
 
     library = Library(store.db, tmp_path / "library")
     library.save(TEMPLATE, key="capital")
-    terse = TEMPLATE.model_copy(update={"messages": [
-        Message(role="system", content="You are a geography teacher. Answer briefly."),
-        TEMPLATE.messages[1]]})
+    terse = TEMPLATE.model_copy(
+        update={
+            "messages": [
+                Message(role="system", content="You are a geography teacher. Answer briefly."),
+                TEMPLATE.messages[1],
+            ]
+        }
+    )
     library.save(terse, key="capital", message="a teacher's voice")
     versions = [(f"v{v.number}", v.template()) for v in library.versions("capital")]
     assert [label for label, _t in versions] == ["v1", "v2"]
-    base = Variant(template=versions[1][1], template_version="2", backend="llamacpp",
-                   model=EMBEDDED_ID, variables={"country": "France"},
-                   params=Params(max_tokens=12, seed=1, temperature=0.0))
+    base = Variant(
+        template=versions[1][1],
+        template_version="2",
+        backend="llamacpp",
+        model=EMBEDDED_ID,
+        variables={"country": "France"},
+        params=Params(max_tokens=12, seed=1, temperature=0.0),
+    )
     view = make_view(base)
     view.set_template_versions(versions)
     editor = view.editor
@@ -492,28 +505,48 @@ def test_two_settings_by_two_template_versions_on_the_embedded_model(
 
 @pytest.mark.slow
 def test_four_columns_on_a_real_openai_compatible_server(
-    qtbot: QtBot, theme: theming.Theme, store: Store, llama_server: str  # noqa: F811
+    qtbot: QtBot,
+    theme: theming.Theme,
+    store: Store,
+    llama_server: str,  # noqa: F811
 ) -> None:
     # llama_cpp.server serves one request at a time and, by default (interrupt_requests),
     # cuts a running stream off when another request arrives: its backend is configured with
     # concurrency 1, so the four columns queue in the client instead of truncating each other.
-    server = BackendConfig(name="local-server", backend="openai_compat", options={
-        "base_url": llama_server, "concurrency": 1,
-        "param_names": {"repetition_penalty": "repeat_penalty"}})
+    server = BackendConfig(
+        name="local-server",
+        backend="openai_compat",
+        options={
+            "base_url": llama_server,
+            "concurrency": 1,
+            "param_names": {"repetition_penalty": "repeat_penalty"},
+        },
+    )
     writer = StoreWriter(store)
     runner = Runner(writer=writer, configs={"local-server": server})
     manager = RunManager(runner=runner)
     view = CompareView(manager)
     qtbot.addWidget(view)
-    teacher = TEMPLATE.model_copy(update={"messages": [
-        Message(role="system", content="You are a geography teacher."), TEMPLATE.messages[1]]})
+    teacher = TEMPLATE.model_copy(
+        update={
+            "messages": [
+                Message(role="system", content="You are a geography teacher."),
+                TEMPLATE.messages[1],
+            ]
+        }
+    )
     for template, version in ((TEMPLATE, "1"), (teacher, "2")):
         for temperature in (0.0, 1.0):
-            view.add_variant(Variant(template=template, template_version=version,
-                                     backend="local-server", model="smollm2",
-                                     variables={"country": "Japan"},
-                                     params=Params(max_tokens=10, temperature=temperature,
-                                                   seed=3)))
+            view.add_variant(
+                Variant(
+                    template=template,
+                    template_version=version,
+                    backend="local-server",
+                    model="smollm2",
+                    variables={"country": "Japan"},
+                    params=Params(max_tokens=10, temperature=temperature, seed=3),
+                )
+            )
     view.resize(1366, 720)
     view.show()
     qtbot.waitExposed(view)

@@ -3,12 +3,9 @@ inline, colours that keep their contrast in both palettes, text shown literally 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import screenshot
@@ -18,15 +15,6 @@ from workbench.ui.compare.sweep_chart import contrast
 
 OLD = "Summarize the ticket in 3 bullets.\nKeep it short and <b>polite</b>."
 NEW = "Summarize the ticket in 5 bullets.\nKeep it short, friendly and <b>polite</b>."
-
-
-@pytest.fixture
-def theme(qapp: QApplication) -> Iterator[theming.Theme]:
-    saved = qapp.palette()
-    theme = theming.install(qapp, "light")
-    yield theme
-    theme.set_mode("light")
-    qapp.setPalette(saved)
 
 
 @pytest.fixture
@@ -68,8 +56,11 @@ def test_inline_by_click_and_back_by_shortcut(qtbot: QtBot, view: DiffView) -> N
     assert text.startswith("Summarize the ticket in ")
     view.inline_text.setFocus()
     qtbot.waitUntil(view.inline_text.hasFocus, timeout=5000)
-    qtbot.keyClick(view.inline_text, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier
-                   | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(
+        view.inline_text,
+        Qt.Key.Key_I,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
     assert view.mode == "side" and view.stack.currentIndex() == 0
 
 
@@ -94,8 +85,7 @@ def test_dark_palette_repaints_with_dark_colours(
     qtbot: QtBot, view: DiffView, theme: theming.Theme
 ) -> None:
     theme.set_mode("dark")
-    qtbot.waitUntil(lambda: COLOURS[True]["insert"][0] in view.right_text.toHtml(),
-                    timeout=5000)
+    qtbot.waitUntil(lambda: COLOURS[True]["insert"][0] in view.right_text.toHtml(), timeout=5000)
     assert COLOURS[False]["insert"][0] not in view.right_text.toHtml()
     screenshot(view, "diff-side-by-side-dark")
     view.show_texts("a b c", "a c d")

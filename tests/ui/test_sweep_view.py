@@ -5,11 +5,10 @@ embedded model whose estimate is checked against the calls and tokens it really 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QTableWidgetItem
 from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import screenshot
@@ -26,25 +25,15 @@ from workbench.ui.compare.sweep_view import SweepView, parse_values
 
 
 @pytest.fixture
-def theme(qapp: QApplication) -> Iterator[theming.Theme]:
-    saved = qapp.palette()
-    theme = theming.install(qapp, "light")
-    yield theme
-    theme.set_mode("light")
-    qapp.setPalette(saved)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store.open(tmp_path / "workbench.sqlite3")
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def runner(store: Store) -> Iterator[Runner]:
-    slow = BackendConfig(name="slow", backend="scripted", options={
-        "script": [{"text": "one "}, {"delay_s": 0.15}, {"text": "two"}], "concurrency": 1})
+    slow = BackendConfig(
+        name="slow",
+        backend="scripted",
+        options={
+            "script": [{"text": "one "}, {"delay_s": 0.15}, {"text": "two"}],
+            "concurrency": 1,
+        },
+    )
     writer = StoreWriter(store)
     runner = Runner(writer=writer, configs={**configs(), "slow": slow})
     yield runner
@@ -81,6 +70,11 @@ def run(qtbot: QtBot, view: SweepView, timeout: int = 60_000) -> None:
         qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
 
 
+def _text(item: QTableWidgetItem | None) -> str:
+    assert item is not None, "the matrix has no item there"
+    return item.text()
+
+
 def test_parse_values() -> None:
     assert parse_values("0, 0.4,0.8 , 1") == [0, 0.4, 0.8, 1]
     assert parse_values("a, 2,") == ["a", 2]
@@ -109,18 +103,17 @@ def test_estimate_before_running_then_matrix_and_chart(
     assert not view.progress.isVisible()
     matrix = view.matrix
     assert (matrix.rowCount(), matrix.columnCount()) == (3, 3)
-    assert matrix.verticalHeaderItem(1).text() == "temperature 0.6"
-    assert matrix.horizontalHeaderItem(2).text() == "top_p 1"
+    assert _text(matrix.verticalHeaderItem(1)) == "temperature 0.6"
+    assert _text(matrix.horizontalHeaderItem(2)) == "top_p 1"
     view.metric_box.setCurrentIndex(view.metric_box.findData("output_tokens"))
-    assert {matrix.item(r, c).text() for r in range(3) for c in range(3)} == {"11 tok"}
+    assert {_text(matrix.item(r, c)) for r in range(3) for c in range(3)} == {"11 tok"}
     view.metric_box.setCurrentIndex(view.metric_box.findData("total_s"))
     assert all(v is not None for v in matrix.values.values())
     assert len(view.chart.series) == 3 and all(s.count() == 3 for s in view.chart.series)
     assert [s.name() for s in view.chart.series] == ["top_p 0.5", "top_p 0.9", "top_p 1"]
     assert view.chart.series[0].at(2).x() == 1.2
     runs = store.runs.for_experiment(view.experiment.id if view.experiment else "")
-    assert len(runs) == 9 and {r.result.request.sent_params["top_p"] for r in runs} == {
-        0.5, 0.9, 1}
+    assert len(runs) == 9 and {r.result.request.sent_params["top_p"] for r in runs} == {0.5, 0.9, 1}
     screenshot(view, "sweep-matrix-chart-light")
 
 
@@ -162,8 +155,11 @@ def test_cancelled_sweep_resumes_without_rerunning_finished_cells(
         qtbot.mouseClick(view.progress.cancel_button, Qt.MouseButton.LeftButton)
     experiment = view.experiment
     assert experiment is not None
-    done = {(r.ref.variant_id, r.ref.repeat_index) for r in store.runs.for_experiment(
-        experiment.id) if r.status == "ok"}
+    done = {
+        (r.ref.variant_id, r.ref.repeat_index)
+        for r in store.runs.for_experiment(experiment.id)
+        if r.status == "ok"
+    }
     assert 2 <= len(done) < 6
     qtbot.waitUntil(lambda: view.run_button.text() == "Resume sweep", timeout=20_000)
     assert view.estimate is not None and view.estimate.skipped == len(done)
@@ -179,8 +175,13 @@ def test_cancelled_sweep_resumes_without_rerunning_finished_cells(
 def test_real_3x3_sweep_matches_its_estimate(qtbot: QtBot, view: SweepView, store: Store) -> None:
     from workbench.backends.local_models import EMBEDDED_ID
 
-    base = Variant(template=TEMPLATE, backend="llamacpp", model=EMBEDDED_ID,
-                   variables={"country": "France"}, params=Params(seed=1))
+    base = Variant(
+        template=TEMPLATE,
+        backend="llamacpp",
+        model=EMBEDDED_ID,
+        variables={"country": "France"},
+        params=Params(seed=1),
+    )
     set_axes(qtbot, view, ("max_tokens", "2, 4, 6"), ("temperature", "0, 0.5, 1"))
     estimate_for(qtbot, view, base)
     estimate = view.estimate
@@ -192,5 +193,5 @@ def test_real_3x3_sweep_matches_its_estimate(qtbot: QtBot, view: SweepView, stor
     used = sum(r.result.usage.output_tokens or 0 for r in runs)
     assert used <= estimate.output_tokens == 3 * (2 + 4 + 6)
     view.metric_box.setCurrentIndex(view.metric_box.findData("output_tokens"))
-    assert [view.matrix.item(r, 0).text() for r in range(3)] == ["2 tok", "4 tok", "6 tok"]
+    assert [_text(view.matrix.item(r, 0)) for r in range(3)] == ["2 tok", "4 tok", "6 tok"]
     screenshot(view, "sweep-smollm2-light")
