@@ -15,14 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 from workbench.backends.base import (
-    TERMINAL,
     Backend,
     Cancelled,
     CancelToken,
@@ -35,7 +34,7 @@ from workbench.backends.base import (
 )
 from workbench.backends.limits import LimitCancelled, Limits, RequestLimiter
 from workbench.core.models import FinishReason, RunRequest, RunResult, SentRequest, Timings, Usage
-from workbench.services.runner import Runner
+from workbench.services.runner import Runner, drive
 from workbench.storage.repositories import RunRef
 from workbench.ui.tasks import INTERNAL_ERROR, Progress, estimate
 
@@ -171,31 +170,19 @@ EventSink = Callable[[StreamEvent], None]
 Execute = Callable[[RunRequest, CancelToken, EventSink], RunResult]
 
 
-class _StopStream(Exception):
-    """Raised from the event sink to stop a backend that keeps streaming after a cancel."""
-
-
 def direct(backend: Backend, limiter: RequestLimiter | None = None) -> Execute:
-    """Stream ``backend`` in the calling thread, inside ``limiter``'s slot."""
+    """Stream ``backend`` in the calling thread, inside ``limiter``'s slot (nothing saved)."""
 
     def execute(request: RunRequest, cancel: CancelToken, on_event: EventSink) -> RunResult:
         if limiter is not None:
             limiter.acquire(cancel)
         try:
-            events: Iterator[StreamEvent] = backend.stream(request, cancel)
-            try:
-                for event in events:
-                    on_event(event)
-                    if isinstance(event, TERMINAL):
-                        return event.result
-            finally:
-                close = getattr(events, "close", None)
-                if close is not None:
-                    close()
+            terminal = drive(backend, request, cancel, on_event)
         finally:
             if limiter is not None:
                 limiter.release()
-        raise RuntimeError(f"backend '{backend.id}' ended its stream without a result")
+        on_event(terminal)
+        return terminal.result
 
     return execute
 
@@ -250,7 +237,7 @@ class RunWorker(QRunnable):
         try:
             result = self.execute(self.request, self.cancel_token, self._on_event)
             kind = self._terminal or _kind_of(result)
-        except (_StopStream, LimitCancelled):
+        except LimitCancelled:
             kind, result = "cancelled", self._partial("cancelled")
         except Exception as err:  # a bug in a backend must not kill the worker thread silently
             backend = self.request.backend
@@ -265,8 +252,8 @@ class RunWorker(QRunnable):
     def _on_event(self, event: StreamEvent) -> None:
         """Called in the worker thread for every event of the stream."""
         if isinstance(event, TextDelta):
-            if self.cancel_token.cancelled:  # the backend did not notice: stop it here
-                raise _StopStream()
+            if self.cancel_token.cancelled:
+                return  # the runner stops a backend that keeps streaming; show nothing more
             self._text.append(event.text)
             if self._outbox.put(event.text):
                 self.signals.post("text")
