@@ -15,9 +15,9 @@ from tests.ui.runs import screenshot
 from workbench.backends.config import BackendConfig
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, PromptTemplate
-from workbench.services.evaluation import Evaluation
+from workbench.services.evaluation import Evaluation, rerun
 from workbench.services.runner import Runner
-from workbench.services.scorecard import Criterion, Scorecard
+from workbench.services.scorecard import Criterion, Scorecard, compare
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
 from workbench.ui import theming
@@ -172,3 +172,22 @@ def test_scorecard_reads_in_the_dark_theme(
         if theme is not None:
             theme.set_mode("light")
         qapp.setPalette(saved)
+
+
+def test_the_regression_check_marks_cells_that_got_better_or_worse(
+    qtbot: QtBot, evaluation: tuple[Evaluation, Scorecard]
+) -> None:
+    ev, card = evaluation
+    candidate = rerun(ev, backend="terse")  # every variant now answers tersely
+    after = candidate.run()
+    view = show(qtbot, candidate, after)
+    report = compare(card, after)
+    view.show_regression(report, "the first run")
+    assert view.regression.isVisible()
+    text = view.regression.text()
+    assert "▲ 8 better" in text and "▼ 0 worse" in text and "4 unchanged" in text
+    assert view.grid.item(0, 1).text().startswith("▲ ✓")
+    assert "before (the first run): ✗" in view.grid.item(0, 1).toolTip()
+    assert view.grid.item(0, 2).text().startswith("▲ ✓")  # was an error, now judged and passing
+    assert not view.grid.item(0, 0).text().startswith(("▲", "▼"))  # terse: unchanged
+    screenshot(view, "scorecard-regression")

@@ -39,7 +39,13 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.services.evaluation import CellDetail
-from workbench.services.scorecard import CellResult, CriterionResult, GroupStats, Scorecard
+from workbench.services.scorecard import (
+    CellResult,
+    CriterionResult,
+    GroupStats,
+    RegressionReport,
+    Scorecard,
+)
 from workbench.ui import theming
 from workbench.ui.compare.diff_view import DiffView
 
@@ -140,6 +146,9 @@ class ScorecardView(QWidget):
 
         self.title = QLabel(self)
         self.title.setAccessibleName("Evaluation summary")
+        self.regression = QLabel(self)
+        self.regression.setAccessibleName("Regression check")
+        self.regression.setVisible(False)
         self.criteria = CriteriaBar(self)
 
         self.summary = QTreeWidget(self)
@@ -190,6 +199,7 @@ class ScorecardView(QWidget):
         bottom.addWidget(self.drill)
         bottom.setStretchFactor(0, 2)
         bottom.setStretchFactor(1, 3)
+        bottom.setSizes([480, 720])  # the grid wide enough for a verdict, its score and an arrow
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(top)
         split.addWidget(bottom)
@@ -199,6 +209,7 @@ class ScorecardView(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(8)
         layout.addWidget(self.title)
+        layout.addWidget(self.regression)
         layout.addWidget(self.criteria)
         layout.addWidget(split, 1)
 
@@ -225,7 +236,29 @@ class ScorecardView(QWidget):
         self._fill_summary(card)
         self._fill_charts(card)
         self._fill_grid(card, rows, repeats)
+        self.regression.setVisible(False)
         self.drill.clear()
+
+    def show_regression(self, report: RegressionReport, baseline: str) -> None:
+        """Mark each cell that got better (▲) or worse (▼) than in ``baseline``."""
+        worse = theming.status_color("error").name()
+        better = theming.status_color("ok").name()
+        self.regression.setText(
+            f"Against {baseline}: <span style='color:{better}'>▲ {len(report.improved)} better"
+            f"</span> · <span style='color:{worse}'>▼ {len(report.regressed)} worse</span>"
+            f" · {len(report.unchanged)} unchanged"
+        )
+        self.regression.setVisible(True)
+        rows = {key: row for row, key in enumerate(self._row_keys)}
+        for change in (*report.improved, *report.regressed):
+            v, t, r = change.key
+            item = self.grid.item(rows.get((t, r), -1), v)
+            if item is None or change.before is None:
+                continue
+            arrow = "▲" if change.change == "improved" else "▼"
+            item.setText(f"{arrow} {item.text()}")
+            was = _cell_text(change.before)
+            item.setToolTip(f"{item.toolTip()}\nbefore ({baseline}): {was}")
 
     def _fill_summary(self, card: Scorecard) -> None:
         self.summary.clear()
