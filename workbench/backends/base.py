@@ -8,9 +8,9 @@ A backend is a synchronous generator: ``stream(request, cancel)`` yields ``TextD
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
