@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -255,3 +259,55 @@ def test_python_assertions_run_in_the_restricted_evaluator(
     with Store.open() as store:
         outcomes = [r.outcome for r in store.evaluations.for_run(cell["run_id"])]
     assert outcomes[0] == "pass" and outcomes[1] == "error"  # no file access: an error, not a pass
+
+
+def test_ctrl_c_stops_cleanly_and_resume_finishes_the_rest(
+    tmp_path: Path, workbench_home: Path
+) -> None:
+    add_config("slow", "scripted", {"script": [{"text": "Bonjour le monde"}, {"delay_s": 0.2}]})
+    suite = tmp_path / "suite.yaml"
+    rows = [{"vars": {"n": str(i)}} for i in range(12)]
+    suite.write_text(
+        json.dumps(
+            {
+                "variants": [{"prompt": "Say {{ n }}", "backend": "slow"}],
+                "tests": rows,
+                "assert": [{"type": "icontains", "value": "monde"}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    env = {**os.environ, "WORKBENCH_HOME": str(workbench_home)}
+    command = [sys.executable, "-m", "workbench", "eval", str(suite)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    database = workbench_home / "data"
+    for _ in range(400):  # wait (at most ~20 s) until two runs are committed
+        try:
+            proc.wait(timeout=0.05)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        found = list(database.glob("**/*.db")) if database.exists() else []
+        if found:
+            with Store.open(found[0]) as store:
+                if store.runs.count() >= 2:
+                    break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
+    message = err.decode().strip().splitlines()[-1]
+    assert message.startswith("workbench eval: interrupted (finish it with 'workbench eval")
+    experiment = message.split("--resume ")[1].rstrip("')")
+    with Store.open() as store:
+        done = len(store.runs.completed_cells(experiment))
+    assert 2 <= done < 12
+    resumed = subprocess.run(
+        [*command, "--resume", experiment, "--json"], env=env, capture_output=True, timeout=60
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    data = json.loads(resumed.stdout)
+    assert data["variants"][0]["passed"] == 12
+    with Store.open() as store:
+        assert len(store.runs.completed_cells(experiment)) == 12
+        # Finished cells never ran twice: 12 good runs, plus the one cancelled in flight at most.
+        assert store.runs.count() <= 13

@@ -323,8 +323,15 @@ class _Session:
         ]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        try:
+            for thread in threads:
+                thread.join()
+        except KeyboardInterrupt:  # Ctrl+C in the CLI: stop the runs in flight, keep the rest
+            self.cancel.cancel()
+            for thread in threads:
+                thread.join()
+            self._flush(force=True)
+            raise
         self._flush(force=True)
         if self._errors:
             raise self._errors[0]
