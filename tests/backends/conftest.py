@@ -4,6 +4,8 @@
   serving the embedded SmolLM2 model on 127.0.0.1, once per session.
 - ``secret_service``: a real Secret Service (gnome-keyring) on a private D-Bus session bus, with
   HOME and XDG_RUNTIME_DIR in a temporary folder, so the OS-keyring path runs for real.
+
+And the check every backend test makes of a stream: exactly one terminal event, and it is last.
 """
 
 from __future__ import annotations
@@ -20,7 +22,24 @@ from pathlib import Path
 import httpx
 import pytest
 
+from workbench.backends.base import TERMINAL, Backend, CancelToken, StreamEvent
 from workbench.backends.local_models import embedded_model_path
+from workbench.core.models import RunRequest, RunResult
+
+
+def terminal_result(events: list[StreamEvent]) -> RunResult:
+    """The result of a run's events, asserting the contract: one terminal event, and it is last."""
+    terminals = [e for e in events if isinstance(e, TERMINAL)]
+    assert len(terminals) == 1 and events[-1] is terminals[0], [e.kind for e in events]
+    return terminals[0].result
+
+
+def stream_all(
+    backend: Backend, request: RunRequest, cancel: CancelToken | None = None
+) -> tuple[list[StreamEvent], RunResult]:
+    """All events of one run and its result (the contract checked by :func:`terminal_result`)."""
+    events = list(backend.stream(request, cancel or CancelToken()))
+    return events, terminal_result(events)
 
 
 def free_port() -> int:

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.backends.conftest import stream_all
 from tests.backends.fault_server import WORDS, ScriptedServer
 from tests.backends.wire_servers import ANTHROPIC_SCENARIOS
 from workbench.backends.anthropic import AnthropicBackend, AnthropicOptions
-from workbench.backends.base import TERMINAL, CancelToken, StreamEvent
+from workbench.backends.base import CancelToken, StreamEvent
 from workbench.core.models import Params, RenderedMessage, RunRequest, RunResult
 
 KEY = "sk-ant-test-key-0123456789abcdef"
@@ -45,10 +46,7 @@ def run(
         model="claude-test-1",
         **{"messages": MESSAGES, "params": params or Params(), **request},
     )
-    events = list(backend.stream(req, cancel or CancelToken()))
-    terminals = [e for e in events if isinstance(e, TERMINAL)]
-    assert len(terminals) == 1 and events[-1] is terminals[0]
-    return events, terminals[0].result
+    return stream_all(backend, req, cancel)
 
 
 def test_streams_a_message_with_the_api_shape(server: ScriptedServer) -> None:
@@ -152,7 +150,7 @@ def test_cancel_mid_stream(server: ScriptedServer) -> None:
         if [e.kind for e in events].count("text") == 2:
             cancel.cancel()
     assert events[-1].kind == "cancelled"
-    assert events[-1].result.text == "".join(WORDS[:2])  # type: ignore[union-attr]
+    assert events[-1].result.text == "".join(WORDS[:2])
     assert server.requests(url)[0].disconnected.wait(10)
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.backends.conftest import free_port
+from tests.backends.conftest import free_port, stream_all
 from tests.backends.fault_server import WORDS, ScriptedServer
 from tests.backends.wire_servers import BEDROCK_SCENARIOS
-from workbench.backends.base import TERMINAL, CancelToken, StreamEvent
+from workbench.backends.base import CancelToken, StreamEvent
 from workbench.backends.bedrock import BedrockBackend, BedrockOptions
 from workbench.core.errors import KnownError
 from workbench.core.models import Params, RenderedMessage, RunRequest, RunResult
@@ -66,17 +66,14 @@ def make(url: str, **options: object) -> BedrockBackend:
         "max_retries": 0,
         **options,
     }
-    return BedrockBackend(BedrockOptions(**values))  # type: ignore[arg-type]
+    return BedrockBackend(BedrockOptions(**values))
 
 
 def run(
     backend: BedrockBackend, params: Params | None = None, cancel: CancelToken | None = None
 ) -> tuple[list[StreamEvent], RunResult]:
     req = RunRequest(backend="bedrock", model=MODEL, messages=MESSAGES, params=params or Params())
-    events = list(backend.stream(req, cancel or CancelToken()))
-    terminals = [e for e in events if isinstance(e, TERMINAL)]
-    assert len(terminals) == 1 and events[-1] is terminals[0]
-    return events, terminals[0].result
+    return stream_all(backend, req, cancel)
 
 
 def test_converse_stream_with_profile_and_region(server: ScriptedServer) -> None:
@@ -146,7 +143,7 @@ def test_cancel_mid_stream_closes_the_connection(server: ScriptedServer) -> None
         if [e.kind for e in events].count("text") == 2:
             cancel.cancel()
     assert events[-1].kind == "cancelled"
-    assert events[-1].result.text == "".join(WORDS[:2])  # type: ignore[union-attr]
+    assert events[-1].result.text == "".join(WORDS[:2])
     assert server.requests(url)[0].disconnected.wait(10)
 
 

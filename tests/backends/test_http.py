@@ -20,9 +20,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tests.backends.conftest import free_port
+from tests.backends.conftest import free_port, stream_all
 from tests.backends.fault_server import OPENAI_SCENARIOS, WORDS, ScriptedServer
-from workbench.backends.base import TERMINAL, CancelToken, StreamEvent
+from workbench.backends.base import CancelToken, StreamEvent
 from workbench.backends.http import HttpClient, HttpOptions
 from workbench.backends.http_errors import (
     ErrorContext,
@@ -65,14 +65,11 @@ def run(
     url: str, cancel: CancelToken | None = None, **options: object
 ) -> tuple[list[StreamEvent], RunResult]:
     """All events of one run; asserts the contract: one terminal event, and it is the last."""
-    events = list(backend(url, **options).stream(REQUEST, cancel or CancelToken()))
-    terminals = [e for e in events if isinstance(e, TERMINAL)]
-    assert len(terminals) == 1 and events[-1] is terminals[0], [e.kind for e in events]
-    return events, terminals[0].result
+    return stream_all(backend(url, **options), REQUEST, cancel)
 
 
 def texts(events: list[StreamEvent]) -> list[str]:
-    return [e.text for e in events if e.kind == "text"]  # type: ignore[union-attr]
+    return [e.text for e in events if e.kind == "text"]
 
 
 def _run_in_thread(
@@ -344,7 +341,7 @@ def test_cancel_mid_stream_closes_the_connection(fault: ScriptedServer) -> None:
         if len(texts(events)) == 3:
             cancel.cancel()
     assert events[-1].kind == "cancelled"
-    result = events[-1].result  # type: ignore[union-attr]
+    result = events[-1].result
     assert result.finish_reason == "cancelled" and result.text == "".join(WORDS[:3])
     assert fault.requests(url)[0].disconnected.wait(10), "the server saw the client go away"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends.conftest import terminal_result
 from workbench.backends import local_models
 from workbench.backends.base import (
-    TERMINAL,
     Cancelled,
     CancelToken,
     Failed,
@@ -27,7 +27,7 @@ from workbench.backends.base import (
 from workbench.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
 from workbench.backends.llamacpp_runtime import LlamaHandle, vocab
 from workbench.core.errors import TemplateError
-from workbench.core.models import Params, RenderedMessage, RunRequest, RunResult
+from workbench.core.models import Params, RenderedMessage, RunRequest
 from workbench.core.tokens import tokenizer_for
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ def llama() -> Iterator[LlamaCppBackend]:
 
 
 def chat(**params: object) -> RunRequest:
-    return RunRequest(backend="llamacpp", messages=QUESTION, params=Params(**params))  # type: ignore[arg-type]
+    return RunRequest(backend="llamacpp", messages=QUESTION, params=Params(**params))
 
 
 def collect(
@@ -54,19 +54,12 @@ def collect(
     return list(backend.stream(request, cancel or CancelToken()))
 
 
-def terminal(events: list[StreamEvent]) -> RunResult:
-    ends = [e for e in events if isinstance(e, TERMINAL)]
-    assert len(ends) == 1, events
-    assert events[-1] is ends[0]
-    return ends[0].result
-
-
 def test_streams_deltas_between_started_and_finished(llama: LlamaCppBackend) -> None:
     events = collect(llama, chat(greedy=True, max_tokens=40))
     assert isinstance(events[0], Started)
     deltas = [e.text for e in events if isinstance(e, TextDelta)]
     assert len(deltas) > 3
-    result = terminal(events)
+    result = terminal_result(events)
     assert isinstance(events[-1], Finished)
     assert result.text == "".join(deltas)
     assert next(e for e in events if isinstance(e, UsageUpdate)).usage == result.usage
@@ -164,7 +157,7 @@ def test_cancel_mid_stream_gives_exactly_one_cancelled(llama: LlamaCppBackend) -
         events.append(event)
         if sum(isinstance(e, TextDelta) for e in events) == 2:
             cancel.cancel()
-    result = terminal(events)
+    result = terminal_result(events)
     assert isinstance(events[-1], Cancelled)
     assert result.finish_reason == "cancelled"
     assert result.text == "".join(e.text for e in events if isinstance(e, TextDelta))
@@ -263,16 +256,16 @@ def test_failures_are_failed_events_not_exceptions(llama: LlamaCppBackend, tmp_p
         llama, RunRequest(backend="llamacpp", model=str(tmp_path / "nope.gguf"), messages=QUESTION)
     )
     assert isinstance(missing[-1], Failed)
-    assert terminal(missing).error_kind == "NotFoundError"
+    assert terminal_result(missing).error_kind == "NotFoundError"
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"not a model at all")
     broken = collect(llama, RunRequest(backend="llamacpp", model=str(junk), messages=QUESTION))
-    assert terminal(broken).error_kind == "BackendError"
-    assert "junk.gguf" in (terminal(broken).error or "")
+    assert terminal_result(broken).error_kind == "BackendError"
+    assert "junk.gguf" in (terminal_result(broken).error or "")
     long = RunRequest(
         backend="llamacpp", messages=[RenderedMessage(role="user", content="word " * 3000)]
     )
-    too_long = terminal(collect(llama, long))
+    too_long = terminal_result(collect(llama, long))
     assert too_long.finish_reason == "error" and "context window is 2,048" in (too_long.error or "")
 
 

@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+from tests.backends.conftest import stream_all
 from workbench.backends.base import TERMINAL, CancelToken, StreamEvent
 from workbench.backends.openai_compat import (
     CHAT_CAPABILITIES,
@@ -31,21 +32,18 @@ LLAMA_CPP = {"param_names": {"repetition_penalty": "repeat_penalty"}}
 
 def make(base_url: str, **options: object) -> OpenAICompatBackend:
     values: dict[str, object] = {"base_url": base_url, **LLAMA_CPP, **options}
-    return OpenAICompatBackend(OpenAICompatOptions(**values))  # type: ignore[arg-type]
+    return OpenAICompatBackend(OpenAICompatOptions(**values))
 
 
 def run(
     backend: OpenAICompatBackend, params: Params, cancel: CancelToken | None = None, **req: object
 ) -> tuple[list[StreamEvent], RunResult]:
     request = RunRequest(backend="openai_compat", **{"messages": MESSAGES, "params": params, **req})
-    events = list(backend.stream(request, cancel or CancelToken()))
-    terminals = [e for e in events if isinstance(e, TERMINAL)]
-    assert len(terminals) == 1 and events[-1] is terminals[0], [e.kind for e in events]
-    return events, terminals[0].result
+    return stream_all(backend, request, cancel)
 
 
 def deltas(events: list[StreamEvent]) -> list[str]:
-    return [e.text for e in events if e.kind == "text"]  # type: ignore[union-attr]
+    return [e.text for e in events if e.kind == "text"]
 
 
 def test_lists_the_served_model(llama_server: str) -> None:
@@ -147,7 +145,7 @@ def test_cancel_mid_stream_then_the_server_is_still_usable(llama_server: str) ->
         if len(deltas(events)) == 2:
             cancel.cancel()
     assert events[-1].kind == "cancelled"
-    assert events[-1].result.text == "".join(deltas(events))  # type: ignore[union-attr]
+    assert events[-1].result.text == "".join(deltas(events))
     assert len(deltas(events)) == 2
     _, after = run(backend, Params(max_tokens=4))
     assert after.error is None and after.text

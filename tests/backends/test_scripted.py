@@ -7,8 +7,8 @@ import threading
 import pytest
 from pydantic import ValidationError
 
+from tests.backends.conftest import terminal_result
 from workbench.backends.base import (
-    TERMINAL,
     Cancelled,
     CancelToken,
     Failed,
@@ -30,24 +30,18 @@ REQUEST = RunRequest(
 
 
 def backend(*steps: Step, **options: object) -> ScriptedBackend:
-    return ScriptedBackend(ScriptedOptions(script=list(steps), **options))  # type: ignore[arg-type]
+    return ScriptedBackend(ScriptedOptions(script=list(steps), **options))
 
 
 def events_of(b: ScriptedBackend, cancel: CancelToken | None = None) -> list[StreamEvent]:
     return list(b.stream(REQUEST, cancel or CancelToken()))
 
 
-def assert_one_terminal_last(events: list[StreamEvent]) -> None:
-    terminals = [e for e in events if isinstance(e, TERMINAL)]
-    assert len(terminals) == 1
-    assert events[-1] is terminals[0]
-
-
 def test_replays_chunks_in_order_and_finishes() -> None:
     events = events_of(backend(Step(text="Hel"), Step(text="lo")))
     assert isinstance(events[0], Started)
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hel", "lo"]
-    assert_one_terminal_last(events)
+    terminal_result(events)
     final = events[-1]
     assert isinstance(final, Finished)
     assert final.result.text == "Hello"
@@ -60,7 +54,7 @@ def test_scripted_error_is_a_failed_event_with_its_kind() -> None:
     events = events_of(
         backend(Step(text="par"), Step(error="slow down", error_kind="RateLimitError"))
     )
-    assert_one_terminal_last(events)
+    terminal_result(events)
     failed = events[-1]
     assert isinstance(failed, Failed)
     assert failed.result.error == "slow down"
@@ -78,7 +72,7 @@ def test_cancel_during_a_delay_ends_cancelled_at_once() -> None:
         seen.append(event)
         if isinstance(event, TextDelta):
             cancel.cancel()
-    assert_one_terminal_last(seen)
+    terminal_result(seen)
     assert isinstance(seen[-1], Cancelled)
     assert seen[-1].result.text == "a"
 
@@ -101,7 +95,7 @@ def test_hang_waits_for_a_cancel_from_another_thread() -> None:
     cancel.cancel()
     thread.join(10)
     assert not thread.is_alive()
-    assert_one_terminal_last(got)
+    terminal_result(got)
     assert isinstance(got[-1], Cancelled)
 
 
