@@ -194,3 +194,5 @@ def test_preference_pairs_in_openai_dpo_format() -> None:
         dpo_jsonl([PreferencePair(make_result(), make_result("Another question?", "x"))])
     with pytest.raises(KnownError, match="identical"):
         dpo_jsonl([PreferencePair(make_result(), make_result())])
+    with pytest.raises(KnownError, match=r"^pair 2: the two answers of a preference pair"):
+        dpo_jsonl([pair, PreferencePair(make_result(), make_result())])

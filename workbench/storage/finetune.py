@@ -16,10 +16,12 @@ import json
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from workbench.core.errors import KnownError
 from workbench.core.models import RunResult
+
+_T = TypeVar("_T")
 
 FORMAT_ERROR_KEYS = (
     "data_type",
@@ -70,13 +72,7 @@ def finetune_example(result: RunResult) -> dict[str, Any]:
 
 def finetune_jsonl(results: Iterable[RunResult]) -> str:
     """OpenAI chat fine-tuning JSONL, one chosen run per line."""
-    lines = []
-    for n, result in enumerate(results, 1):
-        try:
-            lines.append(json.dumps(finetune_example(result), ensure_ascii=False))
-        except KnownError as err:
-            raise KnownError(f"run {n}: {err.message}") from None
-    return "".join(line + "\n" for line in lines)
+    return _jsonl(results, finetune_example, "run")
 
 
 @dataclass(frozen=True)
@@ -104,12 +100,17 @@ def dpo_example(pair: PreferencePair) -> dict[str, Any]:
 
 
 def dpo_jsonl(pairs: Iterable[PreferencePair]) -> str:
+    return _jsonl(pairs, dpo_example, "pair")
+
+
+def _jsonl(items: Iterable[_T], example: Callable[[_T], dict[str, Any]], what: str) -> str:
+    """One example per line; an unusable item fails the whole file, naming its number."""
     lines = []
-    for n, pair in enumerate(pairs, 1):
+    for n, item in enumerate(items, 1):
         try:
-            lines.append(json.dumps(dpo_example(pair), ensure_ascii=False))
+            lines.append(json.dumps(example(item), ensure_ascii=False))
         except KnownError as err:
-            raise KnownError(f"pair {n}: {err.message}") from None
+            raise KnownError(f"{what} {n}: {err.message}") from None
     return "".join(line + "\n" for line in lines)
 
 
