@@ -15,9 +15,6 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-import jsonschema
-from jsonschema.exceptions import SchemaError, ValidationError, best_match
-
 from workbench.core.errors import KnownError
 
 #: Matches "Answer: X", "The answer is X", "**Answer:** X"; the rest of that line is the answer.
@@ -205,6 +202,9 @@ def _decode(candidate: str) -> Any:
 
 def check_schema(schema: dict[str, Any]) -> None:
     """Raise ``SchemaDefinitionError`` if ``schema`` is not a valid JSON schema."""
+    import jsonschema  # 80 ms: only when a schema is actually checked, not at app start
+    from jsonschema.exceptions import SchemaError
+
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except SchemaError as err:
@@ -224,6 +224,9 @@ def parse_json_output(text: str, schema: dict[str, Any] | None = None) -> Any:
     if schema is None:
         return value
     check_schema(schema)
+    import jsonschema
+    from jsonschema.exceptions import ValidationError, best_match
+
     validator = jsonschema.validators.validator_for(schema)(schema)
     errors: list[ValidationError] = sorted(
         validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -42,8 +43,6 @@ from workbench.services.runner import build_request
 from workbench.services.workspace import Workspace
 from workbench.storage.repositories import RunRef
 from workbench.ui import theming
-from workbench.ui.compare.compare_view import CompareView
-from workbench.ui.compare.sweep_view import SweepView
 from workbench.ui.dialogs.backends_dialog import BackendsDialog
 from workbench.ui.widgets.history_panel import HistoryPanel, repository_source
 from workbench.ui.widgets.library_panel import LibraryPanel
@@ -55,6 +54,10 @@ from workbench.ui.widgets.template_editor import TemplateEditor
 from workbench.ui.widgets.variables_form import VariablesForm
 from workbench.ui.window_support import error_summary, params_of, preview_summary, window_settings
 from workbench.ui.workers import RunManager, RunWorker
+
+if TYPE_CHECKING:
+    from workbench.ui.compare.compare_view import CompareView
+    from workbench.ui.compare.sweep_view import SweepView
 
 log = logging.getLogger(__name__)
 
@@ -440,6 +443,8 @@ class MainWindow(QMainWindow):
 
     def open_compare(self) -> CompareView:
         """A compare window starting from the current prompt (column A)."""
+        from workbench.ui.compare.compare_view import CompareView  # off the start-up path
+
         view = CompareView(self.runs)
         view.setWindowTitle(f"Compare — {self.editor.template().name}")
         view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -458,6 +463,8 @@ class MainWindow(QMainWindow):
 
     def open_sweep(self, variant: Variant) -> SweepView:
         """A sweep of two parameters around ``variant``."""
+        from workbench.ui.compare.sweep_view import SweepView  # off the start-up path
+
         view = SweepView(self.workspace.runner)
         view.setWindowTitle(f"Sweep — {variant.template.name}")
         view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
