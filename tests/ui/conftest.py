@@ -1,4 +1,5 @@
-"""Fixtures the widget tests share: the light theme installed for one test, and a fresh store."""
+"""Fixtures the widget tests share: the light theme (whole, or its palette only) for one test,
+and a fresh store."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ def theme(qapp: QApplication) -> Iterator[theming.Theme]:
     theme = theming.install(qapp, "light")
     yield theme
     theme.set_mode("light")
+    qapp.setPalette(saved)
+
+
+@pytest.fixture
+def light(qapp: QApplication) -> Iterator[None]:
+    """Only the light palette (no theme object), put back afterwards."""
+    saved = qapp.palette()
+    qapp.setPalette(theming.palette(False))
+    yield
     qapp.setPalette(saved)
 
 

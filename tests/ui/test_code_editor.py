@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QFontInfo, QKeySequence, QShortcut, QTextFormat
@@ -13,7 +11,6 @@ from pytestqt.qtbot import QtBot
 from tests.ui.runs import screenshot
 from workbench.core.errors import TemplateError
 from workbench.core.templates import parse
-from workbench.ui import theming
 from workbench.ui.widgets.code_editor import CodeEditor
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -24,14 +21,6 @@ BODY = (
     "{% if urgent %}Flag it as urgent.{% endif }\n"
     "Answer in English."
 )
-
-
-@pytest.fixture
-def light(qapp: QApplication) -> Iterator[None]:
-    saved = qapp.palette()
-    qapp.setPalette(theming.palette(False))
-    yield
-    qapp.setPalette(saved)
 
 
 @pytest.fixture
@@ -65,7 +54,7 @@ def test_real_syntax_error_is_marked_at_its_line_and_column(
     editor.set_error(error.line, error.column, error.reason)
 
     assert editor.error_text() == f"line 3, column 43: {error.reason}"
-    strip = editor.findChild(type(editor._strip), None)
+    strip = editor.findChild(type(editor._strip))
     assert strip is not None and strip.isVisible()
     line, char = editor.extraSelections()
     assert line.format.property(QTextFormat.Property.FullWidthSelection)
@@ -110,7 +99,8 @@ def test_undo_and_redo_with_the_keyboard(qtbot: QtBot, editor: CodeEditor) -> No
     qtbot.keyClick(editor, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert editor.toPlainText() == ""
     qtbot.keyClick(
-        editor, Qt.Key.Key_Z,
+        editor,
+        Qt.Key.Key_Z,
         Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
     )
     assert editor.toPlainText() == "Hello {{ name }}"

@@ -42,14 +42,6 @@ VALUES = {"ticket": "The router reboots every hour since the 2.1 firmware update
 
 
 @pytest.fixture
-def light(qapp: QApplication) -> Iterator[None]:
-    saved = qapp.palette()
-    qapp.setPalette(theming.palette(False))
-    yield
-    qapp.setPalette(saved)
-
-
-@pytest.fixture
 def panel(qtbot: QtBot, light: None) -> Iterator[PreviewPanel]:
     panel = PreviewPanel(debounce_ms=0)
     qtbot.addWidget(panel)

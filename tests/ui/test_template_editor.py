@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -28,7 +26,6 @@ from workbench.core.models import (
     Variable,
 )
 from workbench.core.techniques import techniques
-from workbench.ui import theming
 from workbench.ui.widgets.preview_panel import PreviewPanel
 from workbench.ui.widgets.template_editor import TemplateEditor
 from workbench.ui.widgets.variables_form import VariablesForm
@@ -59,14 +56,6 @@ SENTIMENT = PromptTemplate(
     variables=[Variable(name="review")],
     messages=[Message(role="user", content="{{ parts.instruction }}\n\n{{ parts.input_data }}")],
 )
-
-
-@pytest.fixture
-def light(qapp: QApplication) -> Iterator[None]:
-    saved = qapp.palette()
-    qapp.setPalette(theming.palette(False))
-    yield
-    qapp.setPalette(saved)
 
 
 @pytest.fixture
@@ -136,7 +125,9 @@ def test_add_reorder_change_role_and_literal(qtbot: QtBot, editor: TemplateEdito
     assert editor.messages.cards[2] is card and card.editor.hasFocus()
     template: PromptTemplate = changed.args[0]
     assert [(m.role, m.literal) for m in template.messages] == [
-        ("system", False), ("user", False), ("user", True),
+        ("system", False),
+        ("user", False),
+        ("user", True),
     ]
     assert template.messages[2].content == "- {{ n }} bullets:"
 
@@ -317,7 +308,8 @@ def test_every_control_has_an_accessible_name_and_a_tooltip(
     qtbot.addWidget(preview)
     for root in (editor, variables, preview):
         controls = [
-            w for w in root.findChildren(QWidget)
+            w
+            for w in root.findChildren(QWidget)
             if isinstance(w, QAbstractButton | QComboBox | QPlainTextEdit)
             and w.focusPolicy() != Qt.FocusPolicy.NoFocus
             and not isinstance(w.parent(), QTabBar)  # Qt's own tab-scrolling arrows
@@ -328,16 +320,22 @@ def test_every_control_has_an_accessible_name_and_a_tooltip(
             assert control.toolTip(), (type(control).__name__, control.accessibleName())
 
 
+def _next_in_focus_chain(widget: QWidget) -> QWidget:
+    following = widget.nextInFocusChain()
+    assert following is not None, "the focus chain ends"
+    return following
+
+
 def test_tab_order_follows_the_messages(qtbot: QtBot, editor: TemplateEditor) -> None:
     load(qtbot, editor, SUMMARIZE)
     first, second = editor.messages.cards
     first.editor.setFocus()
     order = []
-    widget = first.editor
+    widget: QWidget = first.editor
     for _ in range(6):
-        widget = widget.nextInFocusChain()
+        widget = _next_in_focus_chain(widget)
         while widget.focusPolicy() == Qt.FocusPolicy.NoFocus:
-            widget = widget.nextInFocusChain()
+            widget = _next_in_focus_chain(widget)
         order.append(widget)
     assert order[:5] == [first.up, first.down, first.remove, second.role, second.literal]
 
@@ -351,7 +349,9 @@ def test_examples_can_be_reordered(qtbot: QtBot, editor: TemplateEditor) -> None
         qtbot.mouseClick(few.up_button, Qt.MouseButton.LeftButton)
     inputs = [e.input for e in changed.args[0].examples]
     assert inputs == [
-        "Five stars, fast shipping.", "Loved it, would buy again.", "Broke after a day.",
+        "Five stars, fast shipping.",
+        "Loved it, would buy again.",
+        "Broke after a day.",
     ]
     assert few.table.currentIndex().row() == 0
     qtbot.mouseClick(few.up_button, Qt.MouseButton.LeftButton)  # already first: nothing moves
