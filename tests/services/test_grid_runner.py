@@ -276,3 +276,17 @@ def test_the_estimate_names_cells_it_cannot_count(store: Store) -> None:
         est.unrenderable[0].error or ""
     )
     assert est.input_tokens > 0  # the other cell is counted
+
+
+def test_a_variants_parameters_refine_the_templates_own() -> None:
+    template = TEMPLATE.model_copy(
+        update={"parameters": Params(max_tokens=12, stop=["\n"], temperature=0.1)}
+    )
+    spec = ExperimentSpec(
+        name="p",
+        variants=[Variant(template=template, params=Params(temperature=0.9), backend="scripted")],
+        tests=COUNTRIES[:1],
+    )
+    (cell,) = plan(spec)
+    assert cell.request is not None
+    assert cell.request.params == Params(max_tokens=12, stop=["\n"], temperature=0.9)

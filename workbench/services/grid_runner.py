@@ -133,8 +133,10 @@ def plan(spec: ExperimentSpec) -> list[PlannedCell]:
         if first is None:
             v = cell.variant
             try:
+                # The variant's parameters refine the template's own (max_tokens, stop…).
+                params = v.template.parameters.merged(v.params)
                 request = build_request(
-                    v.template, cell.values, backend=v.backend, model=v.model, params=v.params
+                    v.template, cell.values, backend=v.backend, model=v.model, params=params
                 )
                 first = PlannedCell(cell, request)
             except KnownError as err:
