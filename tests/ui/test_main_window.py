@@ -209,3 +209,32 @@ def test_compare_and_sweep_start_from_the_current_prompt(qtbot: QtBot, window: M
     assert [v.template.messages[0].content for v in compare.variants()] == ["Name a colour."]
     sweep = window.open_sweep(compare.variants()[0])
     assert sweep.base is not None and sweep.base.template.name == "untitled"
+
+
+def test_an_evaluation_suite_runs_from_the_tools_menu(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    from workbench.backends.config import add_config
+
+    add_config("french", "scripted", {"script": [{"text": "Bonjour le monde"}]})
+    (tmp_path / "suite.yaml").write_text(
+        "name: greet\n"
+        "tests:\n"
+        "  - vars: {text: hello}\n"
+        "    expected: Bonjour le monde\n"
+        "  - vars: {text: bye}\n"
+        "    expected: Au revoir\n"
+        "variants:\n"
+        "  - label: inline\n"
+        "    prompt: 'Say {{ text }} in French'\n"
+        "    backend: french\n"
+        "assert:\n"
+        "  - {type: icontains, value: monde}\n"
+        "criteria: ['pass_rate >= 0.5']\n",
+        encoding="utf-8",
+    )
+    suite = window.open_suite(tmp_path / "suite.yaml")
+    qtbot.waitUntil(lambda: suite.scorecard.isVisible(), timeout=60_000)
+    assert "criteria met" in suite.status.text()
+    assert suite.scorecard.grid.rowCount() == 2
+    _shot(suite, "evaluation_suite_window")  # type: ignore[arg-type]

@@ -22,9 +22,7 @@ if TYPE_CHECKING:
     from workbench.backends.config import BackendConfig
     from workbench.core.experiments import ExperimentSpec
     from workbench.services.evaluation import Evaluation, Progress
-    from workbench.services.runner import Runner
     from workbench.services.scorecard import GroupStats, RegressionReport, Scorecard
-    from workbench.services.suites import JudgeChoice
 
 SUITE_HELP = """\
 a suite file:
@@ -156,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.services.evaluation import Evaluation
     from workbench.services.runner import Runner
     from workbench.services.scorecard import Criterion, compare
-    from workbench.services.suites import load_suite, with_backend
+    from workbench.services.suites import load_suite, suite_tools, with_backend
     from workbench.storage.writer import StoreWriter
 
     suite = load_suite(args.suite)
@@ -172,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     tools: dict[str, object] = {}
     try:
-        tools = _tools(spec, runner, suite.judge)
+        tools = suite_tools(spec, runner, suite.judge)
         if args.resume:
             evaluation = Evaluation.open(store, args.resume, runner, **tools)
         else:
@@ -240,19 +238,3 @@ def _print_regression(evaluation: Evaluation, report: RegressionReport, baseline
         print(f"  {word}: {case_name(evaluation, t, r)} · {label}: {before} -> {after}")
 
 
-def _tools(spec: ExperimentSpec, runner: Runner, judge: JudgeChoice | None) -> dict[str, object]:
-    """The out-of-process Python evaluator and the LLM judge, made only when the suite uses
-    them (a judge is only ever the backend the suite names)."""
-    from workbench.services.suites import assertion_types
-
-    types = assertion_types(spec)
-    tools: dict[str, object] = {}
-    if "python" in types:
-        from workbench.services.python_eval import PythonEvaluator
-
-        tools["python"] = PythonEvaluator()
-    if judge is not None:
-        from workbench.services.judges import Judge
-
-        tools["judge"] = Judge(runner, backend=judge.backend, model=judge.model)
-    return tools

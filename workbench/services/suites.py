@@ -50,6 +50,7 @@ from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, 
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.core.template_files import SUFFIX, read_template
 from workbench.services.datasets import load_dataset
+from workbench.services.runner import Runner
 from workbench.services.scorecard import Criterion
 from workbench.storage.formats import detect_format, import_file
 from workbench.storage.formats.results import UnknownFormatError
@@ -234,3 +235,21 @@ def assertion_types(spec: ExperimentSpec) -> set[str]:
     for test in spec.tests:
         specs += test.assertions
     return {s.type.removeprefix("not-") for s in specs}
+
+
+def suite_tools(
+    spec: ExperimentSpec, runner: Runner, judge: JudgeChoice | None
+) -> dict[str, object]:
+    """The out-of-process Python evaluator and the LLM judge, made only when the suite uses
+    them (a judge is only ever the backend the suite names)."""
+    types = assertion_types(spec)
+    tools: dict[str, object] = {}
+    if "python" in types:
+        from workbench.services.python_eval import PythonEvaluator
+
+        tools["python"] = PythonEvaluator()
+    if judge is not None:
+        from workbench.services.judges import Judge
+
+        tools["judge"] = Judge(runner, backend=judge.backend, model=judge.model)
+    return tools

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
@@ -38,7 +39,7 @@ from workbench.backends.registry import default_registry
 from workbench.core.errors import KnownError, TemplateError
 from workbench.core.experiments import Variant
 from workbench.core.models import Params, PromptTemplate
-from workbench.core.template_files import dumps, loads
+from workbench.core.template_files import dumps, loads, read_template
 from workbench.services.runner import build_request
 from workbench.services.workspace import Workspace
 from workbench.storage.repositories import RunRef
@@ -249,6 +250,12 @@ class MainWindow(QMainWindow):
             "Compare this prompt side by side with variants of it",
         )
         self._action("&Tools", "&Backends…", self.show_backends)
+        self._action(
+            "&Tools",
+            "Run an &evaluation suite…",
+            self.choose_suite,
+            tip="Run a suite file (or a promptfoo config) and show its scorecard",
+        )
         self._action("&Help", "&About Prompt Workbench", self._about)
 
     def _connect(self) -> None:
@@ -301,10 +308,6 @@ class MainWindow(QMainWindow):
             self, "Open a template file", "", "Prompt templates (*.prompt.yaml *.yaml)"
         )
         if path:
-            from pathlib import Path
-
-            from workbench.core.template_files import read_template
-
             try:
                 self.show_template(read_template(Path(path)), None, None)
             except KnownError as err:
@@ -460,6 +463,24 @@ class MainWindow(QMainWindow):
         view.show()
         self._windows.append(view)
         return view
+
+    def choose_suite(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Run an evaluation suite", "", "Suites and promptfoo configs (*.yaml *.yml)"
+        )
+        if path:
+            self.open_suite(Path(path))
+
+    def open_suite(self, path: Path) -> QWidget:
+        """Run the suite at ``path`` in its own window: progress, then the scorecard."""
+        from workbench.ui.evaluation.suite_window import SuiteWindow  # off the start-up path
+
+        window = SuiteWindow(self.workspace, path)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.resize(1280, 900)
+        window.show()
+        self._windows.append(window)
+        return window
 
     def open_sweep(self, variant: Variant) -> SweepView:
         """A sweep of two parameters around ``variant``."""
