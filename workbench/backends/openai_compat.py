@@ -275,6 +275,9 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
         finish: FinishReason | None = None
         done = False
         key = "delta" if plan.chat else None
+        text_key = "content" if key else "text"
+        loads = json.loads  # this loop runs once per token: keep lookups out of it
+        fingerprint_seen = False
         for event in response.events():
             data = event.data
             if done:
@@ -283,7 +286,7 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
                 done = True
                 continue
             try:
-                chunk = json.loads(data)
+                chunk = loads(data)
             except ValueError:
                 raise ProtocolError(
                     f"malformed event from {response.url}: {data[:120]!r} is not JSON",
@@ -300,7 +303,7 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
                     if choice.get("index", 0):
                         continue
                     part = choice.get(key) if key else choice
-                    text = part.get("content" if key else "text") if part else None
+                    text = part.get(text_key) if part else None
                     if text:
                         yield recorder.text(text)
                     reason = choice.get("finish_reason")
@@ -314,9 +317,11 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
                 raise ProtocolError(
                     f"malformed event from {response.url}: {_preview(chunk)}"
                 ) from None
-            fingerprint = chunk.get("system_fingerprint")
-            if fingerprint:
-                self._note_version(recorder, fingerprint)
+            if not fingerprint_seen:
+                fingerprint = chunk.get("system_fingerprint")
+                if fingerprint:
+                    self._note_version(recorder, fingerprint)
+                    fingerprint_seen = True
         if finish is None and not done:
             raise ProtocolError(
                 f"the stream from {response.url} ended before the answer was complete "
