@@ -72,6 +72,7 @@ def test_first_start_streams_the_welcome_answer(qtbot: QtBot) -> None:
         _wait_state(qtbot, window, "finished")
         assert window.output.text().strip()
         qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1)
+        assert window.history.model.rows[0].label == "welcome v1"
         theming.install(QApplication.instance(), "light")  # type: ignore[arg-type]
         _shot(window, "main_window_light")
         theming.install(QApplication.instance(), "dark")  # type: ignore[arg-type]

@@ -65,6 +65,8 @@ class RunSummary:
     total_s: float | None
     cost: float | None
     error_kind: str | None
+    template_key: str | None = None
+    template_version: int | None = None
     snippet: str | None = None  # search hits: the matching passage with [brackets]
 
 
@@ -95,7 +97,8 @@ def preview(request: SentRequest) -> str:
 _SUMMARY_COLUMNS = (
     "runs.id, runs.created_at, runs.experiment_id, runs.status, runs.backend, runs.model,"
     f" runs.finish_reason, runs.preview, substr(runs.response, 1, {PREVIEW_CHARS}),"
-    " runs.input_tokens, runs.output_tokens, runs.total_s, runs.cost, runs.error_kind"
+    " runs.input_tokens, runs.output_tokens, runs.total_s, runs.cost, runs.error_kind,"
+    " runs.template_key, runs.template_version"
 )
 
 _INSERT = (

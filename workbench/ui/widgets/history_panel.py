@@ -63,11 +63,12 @@ class HistoryRow:
     snippet: str | None = None  # the matching passage of a search hit, with [brackets]
 
     @classmethod
-    def from_summary(cls, summary: RunSummary, template: str = "",
-                     version: str | None = None) -> HistoryRow:
+    def from_summary(cls, summary: RunSummary) -> HistoryRow:
+        version = summary.template_version
         return cls(
             run_id=summary.id, created_at=summary.created_at, status=summary.status,
-            backend=summary.backend, model=summary.model, template=template, version=version,
+            backend=summary.backend, model=summary.model, template=summary.template_key or "",
+            version=str(version) if version is not None else None,
             preview=summary.preview, total_s=summary.total_s, error_kind=summary.error_kind,
             snippet=summary.snippet,
         )
