@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import ARTIFACTS
@@ -16,6 +16,19 @@ from workbench.ui import theming
 from workbench.ui.main_window import MainWindow
 
 RUN_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(autouse=True)
+def answers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The question about unsaved edits, answered "Discard" unless a test says otherwise."""
+    asked: list[str] = []
+
+    def ask(self: MainWindow, name: str) -> QMessageBox.StandardButton:
+        asked.append(name)
+        return QMessageBox.StandardButton.Discard
+
+    monkeypatch.setattr(MainWindow, "ask_unsaved", ask)
+    return asked
 
 
 def _open(qtbot: QtBot, *, demo: bool = False) -> MainWindow:
@@ -205,8 +218,8 @@ def test_compare_and_sweep_start_from_the_current_prompt(qtbot: QtBot, window: M
         Qt.Key.Key_K,
         Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
     )
-    qtbot.waitUntil(lambda: len(window._windows) == 1)
-    compare = window._windows[0]
+    qtbot.waitUntil(lambda: len(window.child_windows) == 1)
+    compare = window.child_windows[0]
     assert [v.template.messages[0].content for v in compare.variants()] == ["Name a colour."]
     sweep = window.open_sweep(compare.variants()[0])
     assert sweep.base is not None and sweep.base.template.name == "untitled"
@@ -239,3 +252,37 @@ def test_an_evaluation_suite_runs_from_the_tools_menu(
     assert "criteria met" in suite.status.text()
     assert suite.scorecard.grid.rowCount() == 2
     _shot(suite, "evaluation_suite_window")  # type: ignore[arg-type]
+
+
+def test_unsaved_edits_are_never_dropped_without_asking(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch, answers: list[str]
+) -> None:
+    _type_message(qtbot, window, "My precious unsaved prompt")
+    qtbot.waitUntil(lambda: window.dirty)
+    monkeypatch.setattr(
+        MainWindow, "ask_unsaved", lambda self, name: QMessageBox.StandardButton.Cancel
+    )
+    qtbot.keyClick(window.editor, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.editor.template().messages[0].content == "My precious unsaved prompt"
+    window.open_library_template("welcome")
+    assert window.editor.template().messages[0].content == "My precious unsaved prompt"
+
+    monkeypatch.setattr(
+        MainWindow, "ask_unsaved", lambda self, name: QMessageBox.StandardButton.Save
+    )
+    qtbot.keyClick(window.editor, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.editor.template().name == "untitled"
+    saved = window.workspace.library.load("welcome")
+    assert saved.messages[0].content == "My precious unsaved prompt"
+
+
+def test_two_new_templates_never_share_a_library_key(qtbot: QtBot, window: MainWindow) -> None:
+    keys = []
+    for text in ("Name one {{ thing }}.", "A different prompt about {{ city }}."):
+        qtbot.keyClick(window.editor, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+        _type_message(qtbot, window, text)
+        qtbot.waitUntil(lambda text=text: window.editor.template().messages[0].content == text)
+        assert window.save()
+        keys.append(window.key)
+    assert keys[0] != keys[1]
+    assert window.workspace.library.versions(keys[1])[0].number == 1

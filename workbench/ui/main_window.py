@@ -43,7 +43,7 @@ from workbench.core.template_files import dumps, loads, read_template
 from workbench.services.runner import build_request
 from workbench.services.workspace import Workspace
 from workbench.storage.repositories import RunRef
-from workbench.ui import theming
+from workbench.ui import child_windows, theming
 from workbench.ui.dialogs.backends_dialog import BackendsDialog
 from workbench.ui.widgets.history_panel import HistoryPanel, repository_source
 from workbench.ui.widgets.library_panel import LibraryPanel
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AUTOSAVE_MS = 1500
-UNTITLED_KEY = "untitled"
+UNTITLED_KEY = ":new:"  # the draft key of a template not yet in the library (never a library key)
 
 
 class MainWindow(QMainWindow):
@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         self._saved_text: str | None = None
         self._last_worker: RunWorker | None = None
         self.runs = RunManager(self, runner=workspace.runner)
-        self._windows: list[QWidget] = []  # compare and sweep windows, closed with this one
+        self.child_windows: list[QWidget] = []  # compare and sweep windows, closed with this one
 
         self.editor = TemplateEditor(self)
         self.variables = VariablesForm(self)
@@ -286,7 +286,34 @@ class MainWindow(QMainWindow):
         self.params.set_params(template.parameters)
         self._template_changed(template, dirty=False)
 
+    def keep_or_drop_edits(self) -> bool:
+        """Before the editor's document is replaced: True to go on (saved or discarded), False
+        to stay. Unsaved edits are never dropped without asking."""
+        if not self.dirty:
+            return True
+        answer = self.ask_unsaved(self.editor.template().name)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        if answer == QMessageBox.StandardButton.Discard:
+            self.workspace.autosave.discard(self.key or UNTITLED_KEY)
+            return True
+        return False
+
+    def ask_unsaved(self, name: str) -> QMessageBox.StandardButton:
+        buttons = (
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel
+        )
+        return QMessageBox.question(
+            self, "Unsaved edits", f"“{name}” has edits that are not saved. Save them?", buttons
+        )
+
     def open_library_template(self, key: str, version: int | None = None) -> None:
+        if self.keep_or_drop_edits():
+            self._show_library_template(key, version)
+
+    def _show_library_template(self, key: str, version: int | None) -> None:
         try:
             template = self.workspace.library.load(key, version)
             number = version if version is not None else self.workspace.library.entry(key).version
@@ -299,6 +326,8 @@ class MainWindow(QMainWindow):
     def new_template(self) -> None:
         from workbench.core.models import Message
 
+        if not self.keep_or_drop_edits():
+            return
         self.show_template(
             PromptTemplate(name="untitled", messages=[Message(role="user", content="")]), None, None
         )
@@ -307,7 +336,7 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(
             self, "Open a template file", "", "Prompt templates (*.prompt.yaml *.yaml)"
         )
-        if path:
+        if path and self.keep_or_drop_edits():
             try:
                 self.show_template(read_template(Path(path)), None, None)
             except KnownError as err:
@@ -318,7 +347,7 @@ class MainWindow(QMainWindow):
         template = self.editor.template()
         library = self.workspace.library
         try:
-            saved = library.save(template, key=self.key or library.key_for(template))
+            saved = library.save(template, key=self.key or self._new_key(template))
         except KnownError as err:
             self.statusBar().showMessage(f"Not saved: {err}", 15_000)
             return False
@@ -329,6 +358,16 @@ class MainWindow(QMainWindow):
         self.library.select(saved.key)
         self.statusBar().showMessage(f"Saved {saved.key} as v{saved.number}", 5000)
         return True
+
+    def _new_key(self, template: PromptTemplate) -> str:
+        """A library key for a template saved for the first time: never another template's."""
+        library = self.workspace.library
+        base = library.key_for(template)
+        taken = {e.key for e in library.entries(include_deleted=True)}
+        key, n = base, 2
+        while key in taken:
+            key, n = f"{base}-{n}", n + 1
+        return key
 
     @property
     def dirty(self) -> bool:
@@ -364,12 +403,12 @@ class MainWindow(QMainWindow):
             key = None if draft.key == UNTITLED_KEY else draft.key
             answer = QMessageBox.question(
                 self,
-                "Recover unsaved edits",
-                f"Prompt Workbench closed before “{template.name}” was saved. Restore those edits?",
+                "Unsaved edits",
+                f"Edits of “{template.name}” from your last session were not saved. Restore them?",
             )
             if answer == QMessageBox.StandardButton.Yes:
                 if key is not None:
-                    self.open_library_template(key)
+                    self._show_library_template(key, None)
                     self.editor.set_template(template)
                 else:
                     self.show_template(template, None, None)
@@ -398,6 +437,7 @@ class MainWindow(QMainWindow):
 
     def _params_changed(self, params: Params) -> None:
         self.editor.set_parameters(params)
+        self._update_title(self.editor.template())
         self.preview.set_max_tokens(params.max_tokens)
 
     def run(self) -> None:
@@ -446,23 +486,7 @@ class MainWindow(QMainWindow):
 
     def open_compare(self) -> CompareView:
         """A compare window starting from the current prompt (column A)."""
-        from workbench.ui.compare.compare_view import CompareView  # off the start-up path
-
-        view = CompareView(self.runs)
-        view.setWindowTitle(f"Compare — {self.editor.template().name}")
-        view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        if self.key:
-            versions = self.workspace.library.versions(self.key)
-            view.set_template_versions([(f"v{v.number}", v.template()) for v in versions])
-        view.set_backends(self.picker.backend_names())
-        view.add_variant(self.current_variant())
-        view.sweepRequested.connect(self.open_sweep)
-        view.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
-        view.saved.connect(lambda _id: self.history.refresh())
-        view.resize(1366, 760)
-        view.show()
-        self._windows.append(view)
-        return view
+        return child_windows.open_compare(self)
 
     def choose_suite(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -473,27 +497,11 @@ class MainWindow(QMainWindow):
 
     def open_suite(self, path: Path) -> QWidget:
         """Run the suite at ``path`` in its own window: progress, then the scorecard."""
-        from workbench.ui.evaluation.suite_window import SuiteWindow  # off the start-up path
-
-        window = SuiteWindow(self.workspace, path)
-        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.resize(1280, 900)
-        window.show()
-        self._windows.append(window)
-        return window
+        return child_windows.open_suite(self, path)
 
     def open_sweep(self, variant: Variant) -> SweepView:
         """A sweep of two parameters around ``variant``."""
-        from workbench.ui.compare.sweep_view import SweepView  # off the start-up path
-
-        view = SweepView(self.workspace.runner)
-        view.setWindowTitle(f"Sweep — {variant.template.name}")
-        view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        view.set_base(variant)
-        view.resize(1100, 760)
-        view.show()
-        self._windows.append(view)
-        return view
+        return child_windows.open_sweep(self, variant)
 
     def _active_changed(self, count: int) -> None:
         self.cancel_button.setEnabled(count > 0)
@@ -511,8 +519,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(err), 10_000)
             return
         ref, result = stored.ref, stored.result
+        if not self.keep_or_drop_edits():
+            return
         if ref.template_key:
-            self.open_library_template(ref.template_key, ref.template_version)
+            self._show_library_template(ref.template_key, ref.template_version)
         self.variables.set_values(dict(ref.variables))
         self.params.set_params(params_of(result))
         self.picker.select(result.request.backend, result.request.model)
@@ -577,7 +587,7 @@ class MainWindow(QMainWindow):
         settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        for window in self._windows:
+        for window in self.child_windows:
             window.close()
         self._write_draft()
         self.save_layout()
