@@ -72,6 +72,7 @@ def test_a_run_streams_and_is_committed_before_its_end_is_announced(store: Store
     stored = store.runs.get(outcome.run_id or "")
     assert stored.result.text == "Hello world"
     assert stored.result.request.messages[0].content == "Say hi."
+    assert stored.result.request.requested_params == request.params
 
 
 def test_failures_and_cancels_are_saved_with_their_reason(store: Store) -> None:

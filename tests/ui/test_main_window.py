@@ -165,6 +165,7 @@ def test_edit_count_preset_run_cancel_history_restore(qtbot: QtBot, window: Main
     assert (window.key, window.version) == (saved_key, saved_version)
     assert window.variables.values()["ticket"].startswith("The printer on floor 3")
     assert window.params.params().max_tokens == 200
+    assert window.params.params().greedy  # as asked, not as llama.cpp received it
     assert window.output.text() == answer
     _shot(window, "main_window_restored_run")
 

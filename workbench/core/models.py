@@ -202,6 +202,8 @@ class SentRequest(_Model):
     ignored_params: dict[str, Any] = Field(default_factory=dict)
     seed: int | None = None
     raw_prompt: str | None = None  # after the chat template, where the backend exposes it
+    # What the user asked for (before the backend's defaults and drops): restores a run's settings.
+    requested_params: Params | None = None
 
 
 class RunResult(_Model):

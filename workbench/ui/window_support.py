@@ -18,7 +18,10 @@ def window_settings() -> QSettings:
 
 
 def params_of(result: RunResult) -> Params:
-    """The parameters a run was asked for: what was sent plus what the backend ignored."""
+    """The parameters a run was asked for (for runs stored without them: what was sent plus
+    what the backend ignored)."""
+    if result.request.requested_params is not None:
+        return result.request.requested_params
     values = {**result.request.sent_params, **result.request.ignored_params}
     known = {k: v for k, v in values.items() if k in Params.model_fields}
     try:
