@@ -86,3 +86,15 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             main([command, "--help"])
         assert info.value.code == 0
         assert capsys.readouterr().out.startswith(f"usage: workbench {command}")
+
+
+def test_a_mistyped_variable_is_reported(
+    template_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["render", str(template_file), "--var", "who=Ada", "--var", "tonne=x", "--json"]) == 0
+    )
+    warnings = json.loads(capsys.readouterr().out)["warnings"]
+    assert warnings == ["'tonne' is not a variable of this template (tone, who)"]
+    assert main(["render", str(template_file), "--var", "who=Ada", "--var", "tonne=x"]) == 0
+    assert "warning: 'tonne' is not a variable" in capsys.readouterr().err

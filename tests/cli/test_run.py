@@ -227,6 +227,12 @@ def test_scripted_backend_failures_and_json(
     out, err = capsys.readouterr()
     assert err.splitlines() == ["workbench run: rate limited, retry in 3 s"]
 
+    # Every run is kept, the failed one too, with the values it ran with.
+    assert main(["history", "list", "--json"]) == 0
+    history = json.loads(capsys.readouterr().out)
+    runs = history["runs"] if isinstance(history, dict) else history
+    assert [r["status"] for r in runs] == ["error", "ok", "ok"]
+
     assert main(["backends", "remove", "flaky"]) == 0
 
 

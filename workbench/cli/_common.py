@@ -43,6 +43,19 @@ def load_template(ref: str) -> PromptTemplate:
     raise KnownError(f"no template file or built-in template named '{ref}'")
 
 
+def unknown_values(template: PromptTemplate, values: dict[str, str]) -> list[str]:
+    """A warning for each ``--var`` the template neither declares nor uses (a typo would
+    otherwise run silently on the default)."""
+    from workbench.core.templates import discover
+
+    known = {v.name for v in template.variables} | set(discover(template).used)
+    return [
+        f"'{name}' is not a variable of this template ({', '.join(sorted(known)) or 'none'})"
+        for name in values
+        if name not in known
+    ]
+
+
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from workbench.cli._common import load_template, parse_assignments, print_json
+from workbench.cli._common import load_template, parse_assignments, print_json, unknown_values
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
 
     template = load_template(args.template)
     values = parse_assignments(args.var)
-    warnings = discover(template).warnings
+    warnings = discover(template).warnings + unknown_values(template, values)
+    if not args.json:
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     if template.mode == "completion":
         text = render_completion(template, values)
         if args.json:

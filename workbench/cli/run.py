@@ -12,10 +12,10 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
-from workbench.cli._common import load_template, parse_assignments, print_json
+from workbench.cli._common import load_template, parse_assignments, print_json, unknown_values
 
 if TYPE_CHECKING:
-    from workbench.core.models import Params, PromptTemplate, RunResult
+    from workbench.core.models import Params, RunResult
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
 
@@ -93,26 +93,6 @@ def parse_params(items: list[str] | None) -> Params:
         raise ParameterError(f"--param {name}: {first['msg']}") from None
 
 
-def choose_params(template: PromptTemplate, preset: str | None, overrides: Params) -> Params:
-    """The template's parameters, then the preset's, then ``--param`` values, later winning."""
-    from workbench.core import paths
-    from workbench.core.errors import ParameterError
-    from workbench.core.params import load_presets
-
-    params = template.parameters
-    if preset:
-        presets = load_presets(
-            paths.resources_dir() / "presets.yaml", paths.config_dir() / "presets"
-        )
-        match = presets.get(preset) or next(
-            (p for n, p in presets.items() if n.lower() == preset.lower()), None
-        )
-        if match is None:
-            raise ParameterError(f"no preset named '{preset}'", hint=f"one of {', '.join(presets)}")
-        params = params.merged(match.params)
-    return params.merged(overrides)
-
-
 def _summary(result: RunResult) -> str:
     t, u = result.timings, result.usage
     parts = [f"finish: {result.finish_reason}"]
@@ -133,54 +113,62 @@ def _summary(result: RunResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.backends.base import TERMINAL, CancelToken, Started, TextDelta
-    from workbench.backends.config import open_backend
-    from workbench.core.models import RunRequest
-    from workbench.core.templates import render, render_completion
+    import threading
+
+    from workbench.backends.base import CancelToken, Started, StreamEvent, TextDelta
+    from workbench.cli._storage import open_store
+    from workbench.services.runner import Runner, RunOutcome, build_request, choose_params
+    from workbench.storage.repositories import RunRef
+    from workbench.storage.writer import StoreWriter
 
     template = load_template(args.template)
     values = parse_assignments(args.var)
+    for warning in unknown_values(template, values):
+        print(f"warning: {warning}", file=sys.stderr)
     params = choose_params(template, args.preset, parse_params(args.param))
-    if template.mode == "completion":
-        request = RunRequest(
-            backend=args.backend,
-            model=args.model,
-            prompt=render_completion(template, values),
-            params=params,
-        )
-    else:
-        request = RunRequest(
-            backend=args.backend, model=args.model, messages=render(template, values), params=params
-        )
-
-    backend = open_backend(args.backend)
-    cancel = CancelToken()
-    events = backend.stream(request, cancel)
-    result = None
+    request = build_request(template, values, backend=args.backend, model=args.model, params=params)
     wrote = False
+
+    def show(event: StreamEvent) -> None:
+        nonlocal wrote
+        if isinstance(event, Started) and event.request.ignored_params and not args.json:
+            ignored = ", ".join(f"{k}={v}" for k, v in event.request.ignored_params.items())
+            print(f"note: {args.backend} ignores {ignored}", file=sys.stderr)
+        elif isinstance(event, TextDelta) and not args.json:
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+            wrote = True
+
+    # The run goes through the runner like every other (limited, priced, saved to history); it
+    # runs in a thread so Ctrl+C here cancels it and the cancelled run is still saved.
+    store = open_store()
+    writer = StoreWriter(store)
+    runner = Runner(writer=writer)
+    cancel = CancelToken()
+    outcomes: list[RunOutcome] = []
+    worker = threading.Thread(
+        target=lambda: outcomes.append(
+            runner.execute(request, cancel, ref=RunRef(variables=values), on_event=show)
+        ),
+        name="workbench-run",
+    )
     try:
+        worker.start()
         try:
-            for event in events:
-                if isinstance(event, Started) and event.request.ignored_params and not args.json:
-                    ignored = ", ".join(f"{k}={v}" for k, v in event.request.ignored_params.items())
-                    print(f"note: {backend.display_name} ignores {ignored}", file=sys.stderr)
-                elif isinstance(event, TextDelta) and not args.json:
-                    sys.stdout.write(event.text)
-                    sys.stdout.flush()
-                    wrote = True
-                elif isinstance(event, TERMINAL):
-                    result = event.result
+            while worker.is_alive():
+                worker.join(0.1)
         except KeyboardInterrupt:
             cancel.cancel()
-            for event in events:  # the backend ends the stream with Cancelled
-                if isinstance(event, TERMINAL):
-                    result = event.result
+            worker.join()
     finally:
-        backend.close()
+        runner.close()
+        writer.close()
+        store.close()
+    if not outcomes:
+        raise RuntimeError("the run ended without a result")
+    result = outcomes[0].result
     if wrote:
         sys.stdout.write("\n")
-    if result is None:
-        raise RuntimeError(f"backend {backend.id} ended its stream without a terminal event")
     if args.json:
         print_json(result.model_dump(mode="json"))
     if result.finish_reason == "error":

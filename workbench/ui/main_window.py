@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -510,6 +510,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{count} run{'s' if count > 1 else ''} in progress")
         else:
             self.statusBar().clearMessage()
+            self.history.refresh()  # compare columns run through this manager too
+
+    def changeEvent(self, event: QEvent) -> None:
+        # Back from a sweep or evaluation window: show the runs they saved.
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.history.refresh()
+        super().changeEvent(event)
 
     def restore_run(self, run_id: str) -> None:
         """Open a past run: its template version, variables, parameters, backend and output."""
