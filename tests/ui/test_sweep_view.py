@@ -195,3 +195,23 @@ def test_real_3x3_sweep_matches_its_estimate(qtbot: QtBot, view: SweepView, stor
     view.metric_box.setCurrentIndex(view.metric_box.findData("output_tokens"))
     assert [_text(view.matrix.item(r, 0)) for r in range(3)] == ["2 tok", "4 tok", "6 tok"]
     screenshot(view, "sweep-smollm2-light")
+
+
+def test_a_sweep_whose_cells_cannot_render_cannot_be_run(qtbot: QtBot, view: SweepView) -> None:
+    base = variant()
+    broken = base.model_copy(
+        update={
+            "template": base.template.model_copy(
+                update={
+                    "messages": [
+                        base.template.messages[0].model_copy(update={"content": "{{ missing }}"})
+                    ]
+                }
+            )
+        }
+    )
+    view.set_base(broken)
+    set_axes(qtbot, view, ("temperature", "0, 1"), ("(none)", ""))
+    qtbot.waitUntil(lambda: "cannot render" in view.estimate_label.text(), timeout=5000)
+    assert not view.run_button.isEnabled()
+    assert "fix what the estimate lists" in view.run_button.toolTip()

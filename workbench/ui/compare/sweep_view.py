@@ -309,7 +309,12 @@ class SweepView(QWidget):
         self.estimate = estimate
         self._set_label_colour(None)
         self.estimate_label.setText("\n".join(estimate.lines()))
-        self.run_button.setEnabled(estimate.calls > 0 and self.handle is None)
+        # Cells that cannot be rendered are listed above; with none sendable there is no run.
+        sendable = estimate.calls - len(estimate.unrenderable)
+        self.run_button.setEnabled(sendable > 0 and self.handle is None)
+        self.run_button.setToolTip(
+            "" if sendable > 0 else "No cell can be sent: fix what the estimate lists first"
+        )
         self.run_button.setText("Resume sweep" if estimate.skipped else "Run sweep")
         self.estimated.emit(estimate)
 
