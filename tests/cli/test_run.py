@@ -93,6 +93,7 @@ def test_run_offline_streams_an_answer_from_the_embedded_model(tmp_path: Path) -
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
+    assert "llama_context" not in proc.stderr  # llama.cpp's own chatter goes to logging
     assert not attempts.exists(), attempts.read_text()
     result = json.loads(proc.stdout)
     assert result["text"].strip()

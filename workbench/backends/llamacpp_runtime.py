@@ -9,6 +9,8 @@ so previews and token counts never wait for a model to load or a generation to f
 from __future__ import annotations
 
 import atexit
+import ctypes
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -35,6 +37,28 @@ class PreparedPrompt:
     template_origin: str | None = None
 
 
+_llama_log = logging.getLogger("workbench.llamacpp")
+_log_callback: Any = None
+
+
+def _route_llama_logs() -> None:
+    """Send llama.cpp's own messages to logging instead of the terminal: it prints warnings such
+    as "n_ctx_seq (512) > n_ctx_train (0)" for a vocabulary-only load, which would break the
+    CLI's one-line errors and alarm users. Errors stay errors; the rest is debug output."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import llama_cpp
+
+    def forward(level: int, text: bytes, _user_data: Any) -> None:
+        message = text.decode("utf-8", "replace").rstrip()
+        if message:
+            _llama_log.log(logging.ERROR if level == 3 else logging.DEBUG, "%s", message)
+
+    _log_callback = llama_cpp.llama_log_callback(forward)
+    llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+
+
 def open_llama(
     path: Path, *, n_ctx: int = 512, n_threads: int = 1, vocab_only: bool = False
 ) -> Any:
@@ -43,6 +67,7 @@ def open_llama(
         raise NotFoundError(f"model file not found: {path}")
     from llama_cpp import Llama
 
+    _route_llama_logs()
     try:
         return Llama(
             model_path=str(path),
