@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontDatabase, QFontInfo, QKeySequence, QShortcut, QTextFormat
+from PySide6.QtGui import QFontInfo, QKeySequence, QShortcut, QTextFormat
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import screenshot
 from workbench.core.errors import TemplateError
 from workbench.core.templates import parse
+from workbench.ui.theming import monospace_font
 from workbench.ui.widgets.code_editor import CodeEditor
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -41,8 +42,7 @@ def syntax_error(body: str) -> TemplateError:
 
 def test_prompts_are_monospace(editor: CodeEditor) -> None:
     assert QFontInfo(editor.font()).fixedPitch()
-    fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-    assert editor.font().family() == fixed.family()
+    assert editor.font().family() == monospace_font().family()
 
 
 def test_real_syntax_error_is_marked_at_its_line_and_column(

@@ -146,13 +146,19 @@ def run(args: argparse.Namespace) -> int:
     runner = Runner(writer=writer)
     cancel = CancelToken()
     outcomes: list[RunOutcome] = []
-    worker = threading.Thread(
-        target=lambda: outcomes.append(
-            runner.execute(request, cancel, ref=RunRef(variables=values), on_event=show)
-        ),
-        name="workbench-run",
-    )
+    errors: list[BaseException] = []
+
+    def execute() -> None:
+        try:
+            outcomes.append(
+                runner.execute(request, cancel, ref=RunRef(variables=values), on_event=show)
+            )
+        except BaseException as err:  # re-raised below, in the main thread
+            errors.append(err)
+
+    worker = threading.Thread(target=execute, name="workbench-run")
     try:
+        runner.backend(args.backend)  # an unknown or broken backend fails here, plainly
         worker.start()
         try:
             while worker.is_alive():
@@ -164,8 +170,8 @@ def run(args: argparse.Namespace) -> int:
         runner.close()
         writer.close()
         store.close()
-    if not outcomes:
-        raise RuntimeError("the run ended without a result")
+    if errors:
+        raise errors[0]
     result = outcomes[0].result
     if wrote:
         sys.stdout.write("\n")

@@ -18,6 +18,7 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontDatabase,
+    QFontInfo,
     QGuiApplication,
     QIcon,
     QPainter,
@@ -100,11 +101,25 @@ def status_color(kind: StatusKind) -> QColor:
     return QColor(_STATUS[is_dark()][kind])
 
 
+_PREFERRED_MONO = ("DejaVu Sans Mono", "Liberation Mono", "Cascadia Mono", "Menlo", "Consolas")
+
+
 def monospace_font() -> QFont:
-    """The system's fixed-width font: prompts, outputs and raw prompts use it."""
+    """The system's fixed-width font: prompts, outputs and raw prompts use it.
+
+    fontconfig's "monospace" can resolve to a font Qt does not treat as fixed-pitch (Noto Sans
+    Mono on Debian), so columns of a raw prompt would not line up: then a known fixed-pitch
+    family is used instead."""
     font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
     font.setStyleHint(QFont.StyleHint.Monospace)
     font.setFixedPitch(True)
+    if QFontInfo(font).fixedPitch():
+        return font
+    families = QFontDatabase.families()
+    fixed = [f for f in _PREFERRED_MONO if f in families and QFontDatabase.isFixedPitch(f)]
+    fixed += [f for f in families if QFontDatabase.isFixedPitch(f)]
+    if fixed:
+        font.setFamily(fixed[0])
     return font
 
 
