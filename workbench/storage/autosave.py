@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from workbench.core.paths import data_dir
 from workbench.storage import files
-from workbench.storage.ids import now_iso
 
 _SUFFIX = ".draft.json"
 
@@ -55,7 +55,9 @@ class Autosave:
         base_hash = (
             hashlib.sha256(base_text.encode("utf-8")).hexdigest() if base_text is not None else None
         )
-        draft = Draft(key, text, now_iso(), base_hash)
+        # Microseconds: drafts saved within one millisecond still list in the order they were made.
+        saved_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        draft = Draft(key, text, saved_at, base_hash)
         data = {"key": key, "text": text, "saved_at": draft.saved_at, "base_hash": base_hash}
         files.write_text(self._path(key), json.dumps(data, ensure_ascii=False))
         return draft
