@@ -170,6 +170,14 @@ def test_edit_count_preset_run_cancel_history_restore(qtbot: QtBot, window: Main
     _shot(window, "main_window_restored_run")
 
 
+def test_opening_the_app_and_a_template_asks_nothing(
+    qtbot: QtBot, window: MainWindow, answers: list[str]
+) -> None:
+    window.open_library_template("welcome")
+    qtbot.keyClick(window.editor, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert answers == []
+
+
 def test_save_quit_restart_reopen(qtbot: QtBot) -> None:
     window = _open(qtbot)
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)

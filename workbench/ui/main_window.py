@@ -39,7 +39,7 @@ from workbench.backends.registry import default_registry
 from workbench.core.errors import KnownError, TemplateError
 from workbench.core.experiments import Variant
 from workbench.core.models import Params, PromptTemplate
-from workbench.core.template_files import dumps, loads, read_template
+from workbench.core.template_files import read_template
 from workbench.services.runner import build_request
 from workbench.services.workspace import Workspace
 from workbench.storage.repositories import RunRef
@@ -75,7 +75,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Prompt Workbench")
         self.key: str | None = None
         self.version: int | None = None
-        self._saved_text: str | None = None
+        self._saved: PromptTemplate | None = None  # the document as last loaded or saved
         self._last_worker: RunWorker | None = None
         self.runs = RunManager(self, runner=workspace.runner)
         self.child_windows: list[QWidget] = []  # compare and sweep windows, closed with this one
@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         self._autosave.setInterval(AUTOSAVE_MS)
         self._autosave.timeout.connect(self._write_draft)
         self.resize(1366, 800)
+        self._saved = self.editor.template()  # the empty starting document is not an edit
         self._restore_layout()
         self.picker.reload()
         self.library.refresh()
@@ -281,7 +282,7 @@ class MainWindow(QMainWindow):
     def show_template(self, template: PromptTemplate, key: str | None, version: int | None) -> None:
         """Put ``template`` in the editor as the document ``key`` (None: not in the library)."""
         self.key, self.version = key, version
-        self._saved_text = dumps(template)
+        self._saved = template
         self.editor.set_template(template)
         self.params.set_params(template.parameters)
         self._template_changed(template, dirty=False)
@@ -352,7 +353,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Not saved: {err}", 15_000)
             return False
         self.workspace.autosave.discard(self.key or UNTITLED_KEY)
-        self.key, self.version, self._saved_text = saved.key, saved.number, dumps(template)
+        self.key, self.version, self._saved = saved.key, saved.number, template
         self._update_title(template)
         self.library.refresh()
         self.library.select(saved.key)
@@ -371,7 +372,9 @@ class MainWindow(QMainWindow):
 
     @property
     def dirty(self) -> bool:
-        return dumps(self.editor.template()) != self._saved_text
+        # Model equality, not serialised text: dumping a 100k-token template as YAML takes
+        # ~0.7 s, and this runs on the GUI thread after every edit.
+        return self.editor.template() != self._saved
 
     def _template_changed(self, template: PromptTemplate, dirty: bool = True) -> None:
         self.variables.set_template(template)
@@ -389,16 +392,17 @@ class MainWindow(QMainWindow):
     def _write_draft(self) -> None:
         """Keep unsaved edits on disk, so a crash loses nothing."""
         if self.dirty:
+            base = self._saved.model_dump_json() if self._saved is not None else None
             self.workspace.autosave.save(
-                self.key or UNTITLED_KEY, dumps(self.editor.template()), self._saved_text
+                self.key or UNTITLED_KEY, self.editor.template().model_dump_json(), base
             )
 
     def recover_drafts(self) -> bool:
         """Offer back edits a previous session did not save; True if one was restored."""
         for draft in self.workspace.autosave.drafts():
             try:
-                template = loads(draft.text, "autosave")
-            except KnownError:
+                template = PromptTemplate.model_validate_json(draft.text)
+            except ValueError:  # a draft this version cannot read: leave the file alone
                 continue
             key = None if draft.key == UNTITLED_KEY else draft.key
             answer = QMessageBox.question(
@@ -412,7 +416,7 @@ class MainWindow(QMainWindow):
                     self.editor.set_template(template)
                 else:
                     self.show_template(template, None, None)
-                    self._saved_text = None
+                    self._saved = None
                 self._template_changed(template)
                 return True
             self.workspace.autosave.discard(draft.key)
