@@ -91,5 +91,8 @@ def main() -> int:
         return 1
     window.show()
     code = app.exec()
+    from workbench.ui.widgets import render_process
+
+    render_process.shutdown()  # the preview's helper process for big templates
     window.workspace.close()
     return code
