@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _support import LagProbe
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 PROBE_MS = 2
@@ -35,8 +37,20 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _script() -> list[dict[str, object]]:
-    words = ("the", "model", "streams", "tokens", "quickly", "while", "the", "window", "stays",
-             "responsive", "and", "light")
+    words = (
+        "the",
+        "model",
+        "streams",
+        "tokens",
+        "quickly",
+        "while",
+        "the",
+        "window",
+        "stays",
+        "responsive",
+        "and",
+        "light",
+    )
     steps: list[dict[str, object]] = []
     for i in range(TOKENS):
         steps.append({"text": ("\n" if i % 24 == 23 else "") + words[i % len(words)] + " "})
@@ -45,7 +59,7 @@ def _script() -> list[dict[str, object]]:
 
 
 def _run(folder: Path) -> None:
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtCore import QEventLoop, QTimer
 
     from workbench.backends.config import BackendConfig
     from workbench.core.experiments import Variant
@@ -58,8 +72,9 @@ def _run(folder: Path) -> None:
 
     script = _script()
     expected = "".join(str(s["text"]) for s in script if "text" in s)
-    config = BackendConfig(name="fast", backend="scripted",
-                           options={"script": script, "concurrency": COLUMNS})
+    config = BackendConfig(
+        name="fast", backend="scripted", options={"script": script, "concurrency": COLUMNS}
+    )
     store = Store.open(folder / "bench.sqlite3")
     writer = StoreWriter(store)
     runner = Runner(writer=writer, configs={"fast": config})
@@ -67,23 +82,13 @@ def _run(folder: Path) -> None:
     view = CompareView(manager)
     template = PromptTemplate(name="bench", messages=[Message(role="user", content="go")])
     for seed in range(COLUMNS):
-        view.add_variant(Variant(template=template, backend="fast", model="fast",
-                                 params=Params(seed=seed)))
+        view.add_variant(
+            Variant(template=template, backend="fast", model="fast", params=Params(seed=seed))
+        )
     view.resize(1366, 720)
     view.show()
 
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def probe() -> None:
-        now = time.perf_counter()
-        gaps.append((now - last[0]) * 1000 - PROBE_MS)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setTimerType(Qt.TimerType.PreciseTimer)
-    timer.setInterval(PROBE_MS)
-    timer.timeout.connect(probe)
+    lag = LagProbe(PROBE_MS)
     loop = QEventLoop()
     finished = [False]
 
@@ -101,40 +106,50 @@ def _run(folder: Path) -> None:
     first_seen: dict[int, float] = {}
     for index, column in enumerate(view.columns):
         column.output.stateChanged.connect(
-            lambda state, i=index: first_seen.setdefault(i, time.perf_counter())
-            if state == "streaming" else None)
+            lambda state, i=index: (
+                first_seen.setdefault(i, time.perf_counter()) if state == "streaming" else None
+            )
+        )
 
-    timer.start()
-    last[0] = time.perf_counter()
+    lag.start()
     start = time.perf_counter()
     view.run_all()
     QTimer.singleShot(180_000, loop.quit)
     done_check.start()
     loop.exec()
     elapsed = time.perf_counter() - start
-    timer.stop()
+    lag.stop()
     done_check.stop()
     assert manager.shutdown(10)
 
-    stalls = [max(0.0, g) for g in gaps]
+    stalls = lag.stalls
     results = [c.result() for c in view.columns]
     rates = []
     for result in results:
         assert result is not None
         span = (result.timings.total_s or 0) - (result.timings.ttft_s or 0)
         rates.append(TOKENS / span if span > 0 else float("nan"))
-    exact = all(c.output.text() == expected and c.output.plain.toPlainText() == expected
-                for c in view.columns)
-    print(f"{COLUMNS} columns x {TOKENS:,} tokens, {PAUSE_S * 1000:.0f} ms pause between tokens, "
-          f"through Runner + SQLite; probe timer every {PROBE_MS} ms")
-    print(f"  stall p50 {_percentile(stalls, 0.5):.1f} ms, p99 {_percentile(stalls, 0.99):.1f} ms, "
-          f"max {max(stalls):.1f} ms over {len(stalls):,} probes (target p99 ≤ 16 ms)")
-    print("  delivered tokens/s per column (worker, first to last token): "
-          + ", ".join(f"{r:,.0f}" for r in rates))
-    print(f"  min {min(rates):,.0f} tok/s per column (target ≥ 500), "
-          f"{COLUMNS * TOKENS / elapsed:,.0f} tok/s in all over {elapsed:.2f} s wall")
-    print(f"  every column shows exactly the text sent: {exact}; "
-          f"runs saved: {store.runs.count()}")
+    exact = all(
+        c.output.text() == expected and c.output.plain.toPlainText() == expected
+        for c in view.columns
+    )
+    print(
+        f"{COLUMNS} columns x {TOKENS:,} tokens, {PAUSE_S * 1000:.0f} ms pause between tokens, "
+        f"through Runner + SQLite; probe timer every {PROBE_MS} ms"
+    )
+    print(
+        f"  stall p50 {_percentile(stalls, 0.5):.1f} ms, p99 {_percentile(stalls, 0.99):.1f} ms, "
+        f"max {max(stalls):.1f} ms over {len(stalls):,} probes (target p99 ≤ 16 ms)"
+    )
+    print(
+        "  delivered tokens/s per column (worker, first to last token): "
+        + ", ".join(f"{r:,.0f}" for r in rates)
+    )
+    print(
+        f"  min {min(rates):,.0f} tok/s per column (target ≥ 500), "
+        f"{COLUMNS * TOKENS / elapsed:,.0f} tok/s in all over {elapsed:.2f} s wall"
+    )
+    print(f"  every column shows exactly the text sent: {exact}; runs saved: {store.runs.count()}")
     view.close()
     runner.close()
     writer.close()

@@ -30,6 +30,8 @@ import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from _support import read_request
+
 ROWS = 1_000
 CONCURRENCY = 8
 ROUNDS = 5  # rounds of (generation, each evaluation), the order rotating
@@ -84,20 +86,10 @@ def serve(port_file: str) -> None:
         buffer = b""
         with conn:
             while True:
-                while b"\r\n\r\n" not in buffer:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buffer += data
-                header, _, buffer = buffer.partition(b"\r\n\r\n")
-                length = 0
-                for line in header.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(buffer) < length:
-                    buffer += conn.recv(65536)
-                body, buffer = buffer[:length], buffer[length:]
+                request = read_request(conn, buffer)
+                if request is None:
+                    return
+                header, body, buffer = request
                 with lock:
                     served[0] += 1
                     last[0] = time.monotonic()

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from _support import read_request
+
 CHUNKS = 20_000
 REPEATS = 9
 TOKEN = " tok"
@@ -55,20 +57,10 @@ def serve(port_file: str, chunks: int) -> None:
         buffer = b""
         with conn:
             while True:
-                while b"\r\n\r\n" not in buffer:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buffer += data
-                header, _, buffer = buffer.partition(b"\r\n\r\n")
-                length = 0
-                for line in header.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(buffer) < length:
-                    buffer += conn.recv(65536)
-                buffer = buffer[length:]
+                request = read_request(conn, buffer)
+                if request is None:
+                    return
+                _, _, buffer = request
                 conn.sendall(head + body)
 
     with socket.create_server(("127.0.0.1", 0)) as server:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import time
 
+from _support import LagProbe
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 PROBE_MS = 2
@@ -25,8 +27,21 @@ CHUNKS = 20_000
 def _script(count: int) -> list[str]:
     """Markdown-ish text in small pieces: words, list items, a paragraph break now and then, and
     a fenced code block every few hundred chunks."""
-    words = ("the", "model", "streams", "**tokens**", "quickly", "while", "the", "window",
-             "stays", "responsive", "`code`", "and", "*light*")
+    words = (
+        "the",
+        "model",
+        "streams",
+        "**tokens**",
+        "quickly",
+        "while",
+        "the",
+        "window",
+        "stays",
+        "responsive",
+        "`code`",
+        "and",
+        "*light*",
+    )
     pieces: list[str] = []
     for i in range(count):
         if i % 400 == 0:
@@ -46,7 +61,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _scenario(label: str, panes: int, mode: str) -> None:
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from workbench.backends.scripted import ScriptedBackend, ScriptedOptions, Step
@@ -56,8 +71,9 @@ def _scenario(label: str, panes: int, mode: str) -> None:
 
     pieces = _script(CHUNKS)
     expected = "".join(pieces)
-    backend = ScriptedBackend(ScriptedOptions(
-        script=[Step(text=p) for p in pieces], concurrency=panes))
+    backend = ScriptedBackend(
+        ScriptedOptions(script=[Step(text=p) for p in pieces], concurrency=panes)
+    )
     request = RunRequest(backend="scripted", messages=[RenderedMessage(role="user", content="go")])
     manager = RunManager(max_threads=panes)
     views = []
@@ -81,18 +97,7 @@ def _scenario(label: str, panes: int, mode: str) -> None:
         view._paint = counting  # type: ignore[method-assign]
         del target
 
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def probe() -> None:
-        now = time.perf_counter()
-        gaps.append((now - last[0]) * 1000 - PROBE_MS)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setTimerType(Qt.TimerType.PreciseTimer)
-    timer.setInterval(PROBE_MS)
-    timer.timeout.connect(probe)
+    lag = LagProbe(PROBE_MS)
 
     loop = QEventLoop()
     ended = [0]
@@ -114,8 +119,7 @@ def _scenario(label: str, panes: int, mode: str) -> None:
         batches[0] += 1
         deltas[0] += batch.deltas
 
-    timer.start()
-    last[0] = time.perf_counter()
+    lag.start()
     start = time.perf_counter()
     for view in views:
         worker = manager.start(backend, request)
@@ -126,24 +130,30 @@ def _scenario(label: str, panes: int, mode: str) -> None:
     done_check.start()
     loop.exec()
     elapsed = time.perf_counter() - start
-    timer.stop()
+    lag.stop()
     done_check.stop()
     manager.shutdown(10)
 
-    stalls = [max(0.0, g) for g in gaps]
+    stalls = lag.stalls
     exact = all(view.text() == expected and view.caught_up for view in views) and all(
         (view.markdown.text if mode == "markdown" else view.plain.toPlainText()) == expected
         for view in views
     )
     states = {view.state for view in views}
     print(f"{label}:")
-    print(f"  stall p50 {_percentile(stalls, 0.5):.1f} ms, p99 {_percentile(stalls, 0.99):.1f} ms, "
-          f"max {max(stalls):.1f} ms over {len(stalls):,} probes (target ≤ 16 ms)")
-    print(f"  {deltas[0]:,} text events streamed and painted in {elapsed:.2f} s = "
-          f"{deltas[0] / elapsed:,.0f} events/s ({len(expected):,} characters per view)")
-    print(f"  {batches[0]:,} batches crossed to the GUI thread "
-          f"({deltas[0] / max(1, batches[0]):.0f} events per batch); "
-          f"{sum(paints):,} repaints ({sum(paints) / panes / elapsed:.0f}/s per view)")
+    print(
+        f"  stall p50 {_percentile(stalls, 0.5):.1f} ms, p99 {_percentile(stalls, 0.99):.1f} ms, "
+        f"max {max(stalls):.1f} ms over {len(stalls):,} probes (target ≤ 16 ms)"
+    )
+    print(
+        f"  {deltas[0]:,} text events streamed and painted in {elapsed:.2f} s = "
+        f"{deltas[0] / elapsed:,.0f} events/s ({len(expected):,} characters per view)"
+    )
+    print(
+        f"  {batches[0]:,} batches crossed to the GUI thread "
+        f"({deltas[0] / max(1, batches[0]):.0f} events per batch); "
+        f"{sum(paints):,} repaints ({sum(paints) / panes / elapsed:.0f}/s per view)"
+    )
     print(f"  every view shows exactly the text sent: {exact}; end states: {sorted(states)}")
     for view in views:
         view.close()
