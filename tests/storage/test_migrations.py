@@ -284,3 +284,46 @@ def test_statement_splitter_keeps_trigger_bodies_whole() -> None:
     assert len(migrations.statements(script)) == 2
     with pytest.raises(ValueError, match="incomplete"):
         migrations.statements("CREATE TABLE b (x")
+
+
+def test_schema_check_reads_one_snapshot_while_another_opener_migrates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process commits the first migration between the guard's two queries (the race
+    that once called a half-opened database 'of another program')."""
+    path = tmp_path / "race.db"
+    blank = sqlite3.connect(path)
+    blank.execute("PRAGMA journal_mode = WAL")
+    blank.close()
+    real_applied = migrations.applied
+    other: list[sqlite3.Connection] = []
+
+    def applied_then_other_opener_migrates(conn: sqlite3.Connection) -> list[str]:
+        names = real_applied(conn)
+        if not other:
+            other.append(sqlite3.connect(path, isolation_level=None))
+            real_migrate(other[0])
+        return names
+
+    real_migrate = migrations.migrate
+    monkeypatch.setattr(migrations, "applied", applied_then_other_opener_migrates)
+    Database(path).close()
+    other[0].close()
+    monkeypatch.setattr(migrations, "applied", real_applied)
+    assert applied_names(path) == NAMES
+
+
+def test_opening_waits_for_another_writer_before_switching_to_wal(tmp_path: Path) -> None:
+    """SQLite refuses a journal-mode change at once (no busy wait) while another connection holds
+    the write lock — what a second process creating the database at the same moment does."""
+    path = tmp_path / "busy.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.2, other.execute, ("COMMIT",))
+    release.start()
+    try:
+        Database(path).close()
+    finally:
+        release.join()
+        other.close()
+    assert applied_names(path) == NAMES

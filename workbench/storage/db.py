@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +42,23 @@ def _configure(conn: sqlite3.Connection) -> sqlite3.Connection:
     return conn
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new file to WAL, retrying while another opener holds it.
+
+    Changing the journal mode needs an exclusive lock, and when two connections both hold a
+    shared lock SQLite answers "locked" at once instead of waiting (it would deadlock), so the
+    busy timeout alone does not cover two processes creating the database together.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Database:
     """One database file. Create it once per process and share the object, not connections."""
 
@@ -53,8 +71,7 @@ class Database:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = self.connection()
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             migrations.migrate(conn, upto=upto, where=str(self.path))
         except sqlite3.DatabaseError as err:
             self.close()
@@ -89,14 +106,19 @@ class Database:
             return
         uri = f"{self.path.resolve().as_uri()}?mode=ro"
         try:
-            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as err:
             raise StorageError(f"cannot open {self.path}: {err}") from None
         try:
+            # One read transaction: another opener may commit the first migration between the
+            # two queries, and tables without their migration record would look like a foreign
+            # database.
+            conn.execute("BEGIN")
             names = migrations.applied(conn)
             tables = conn.execute(
                 "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
             ).fetchone()[0]
+            conn.execute("COMMIT")
         except sqlite3.DatabaseError as err:
             raise self._error(err) from None
         finally:
