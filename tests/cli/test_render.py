@@ -98,3 +98,22 @@ def test_a_mistyped_variable_is_reported(
     assert warnings == ["'tonne' is not a variable of this template (tone, who)"]
     assert main(["render", str(template_file), "--var", "who=Ada", "--var", "tonne=x"]) == 0
     assert "warning: 'tonne' is not a variable" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(
+    template_file: Path, tmp_path: Path
+) -> None:
+    """`workbench render ... | head -1`: no BrokenPipe traceback when the reader goes away."""
+    big = tmp_path / "big.txt"
+    big.write_text("a line of text\n" * 20_000, encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "render", str(template_file), f"--var=who=@{big}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline() == b"--- system ---\n"
+    process.stdout.close()  # ~300 kB are still to be written: more than a pipe holds
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 1
+    assert "Traceback" not in errors and "BrokenPipe" not in errors, errors
