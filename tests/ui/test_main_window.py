@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
@@ -31,12 +33,17 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return asked
 
 
-def _open(qtbot: QtBot, *, demo: bool = False) -> MainWindow:
+def _open(qtbot: QtBot, *, demo: bool = False, closed_by_qtbot: bool = True) -> MainWindow:
     create_application()
     window = open_main_window(first_run_demo=demo)
-    qtbot.addWidget(window)
+    if closed_by_qtbot:
+        qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
+    # Shortcuts (WindowShortcut) reach only the active window, and activation comes a little
+    # after exposure: a key pressed before it would be lost.
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
     return window
 
 
@@ -67,6 +74,12 @@ def _type_message(qtbot: QtBot, window: MainWindow, text: str) -> None:
     editor.selectAll()
     qtbot.keyClick(editor, Qt.Key.Key_Delete)
     qtbot.keyClicks(editor, text)
+
+
+def _save(qtbot: QtBot, window: MainWindow) -> None:
+    """Ctrl+S, then wait until the saver's thread has written the version."""
+    qtbot.keyClick(window.editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.dirty and "Saved" in window.statusBar().currentMessage())
 
 
 def _wait_state(qtbot: QtBot, window: MainWindow, *states: str) -> None:
@@ -126,7 +139,7 @@ def test_edit_count_preset_run_cancel_history_restore(qtbot: QtBot, window: Main
 
     # Save (Ctrl+S) so the run belongs to a library version.
     qtbot.keyClick(window.editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: window.key is not None)
+    qtbot.waitUntil(lambda: window.version is not None and not window.dirty)
     saved_key, saved_version = window.key, window.version
     assert saved_key in window.library.template_keys()
 
@@ -183,7 +196,7 @@ def test_save_quit_restart_reopen(qtbot: QtBot) -> None:
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     _type_message(qtbot, window, "Translate {{ text }} into French.")
     qtbot.waitUntil(lambda: "{{ text }}" in window.editor.template().messages[0].content)
-    assert window.save()
+    _save(qtbot, window)
     key = window.key
     window.library_dock.hide()
     _close(window)
@@ -200,7 +213,7 @@ def test_save_quit_restart_reopen(qtbot: QtBot) -> None:
 def test_unsaved_edits_are_offered_back_after_a_crash(
     qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    window = _open(qtbot)
+    window = _open(qtbot, closed_by_qtbot=False)  # it "dies": nobody closes it
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     _type_message(qtbot, window, "Draft that was never saved")
     qtbot.waitUntil(lambda: window.workspace.autosave.drafts() != [], timeout=10_000)
@@ -291,7 +304,55 @@ def test_two_new_templates_never_share_a_library_key(qtbot: QtBot, window: MainW
         qtbot.keyClick(window.editor, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
         _type_message(qtbot, window, text)
         qtbot.waitUntil(lambda text=text: window.editor.template().messages[0].content == text)
-        assert window.save()
+        _save(qtbot, window)
         keys.append(window.key)
     assert keys[0] != keys[1]
     assert window.workspace.library.versions(keys[1])[0].number == 1
+
+
+def test_typing_goes_on_while_a_save_is_written(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+S writes on the saver's thread (a 100k-token template takes seconds to write): the
+    editor takes keys meanwhile, a second Ctrl+S makes no second template, and the edits typed
+    during the save stay unsaved (and keep their draft)."""
+    library = window.workspace.library
+    real_save = library.save
+    writing, release = threading.Event(), threading.Event()
+
+    def slow_save(*args: Any, **kwargs: Any) -> Any:
+        writing.set()
+        assert release.wait(30)
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(library, "save", slow_save)
+    qtbot.keyClick(window.editor, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    _type_message(qtbot, window, "First draft")
+    qtbot.waitUntil(lambda: window.editor.template().messages[0].content == "First draft")
+    qtbot.keyClick(window.editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert writing.wait(10)
+    assert "Saving" in window.statusBar().currentMessage()
+    editor = window.editor.editor_for("messages[0] (user)")
+    assert editor is not None
+    qtbot.keyClicks(editor, ", then more")  # the GUI thread is free while the file is written
+    qtbot.waitUntil(lambda: window.editor.template().messages[0].content.endswith("more"))
+    qtbot.keyClick(window.editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    release.set()
+    qtbot.waitUntil(lambda: not window.dirty and window.version == 2, timeout=30_000)
+    assert [e.key for e in library.entries()].count(window.key) == 1
+    assert library.load(window.key).messages[0].content == "First draft, then more"
+    qtbot.keyClicks(editor, "!")
+    qtbot.waitUntil(lambda: "(unsaved)" in window.title.text())
+
+
+def test_answering_save_waits_for_the_written_version(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _type_message(qtbot, window, "Keep me")
+    qtbot.waitUntil(lambda: window.dirty)
+    monkeypatch.setattr(
+        MainWindow, "ask_unsaved", lambda self, name: QMessageBox.StandardButton.Save
+    )
+    window.open_library_template("welcome")  # asks, saves, and only then replaces the document
+    assert not window.dirty
+    assert window.workspace.library.load(window.key or "").messages[0].content == "Keep me"

@@ -258,6 +258,15 @@ def test_only_the_newest_job_is_delivered(qtbot: QtBot) -> None:
     assert delivered == ["newest"]
 
 
+def test_flush_delivers_before_it_returns(qtbot: QtBot) -> None:
+    """Quitting waits for a save and must see its result without running the event loop."""
+    delivered: list[str] = []
+    job = LatestJob(delivered.append)
+    job.submit(lambda: "written")
+    assert job.flush(10_000)
+    assert delivered == ["written"]
+
+
 def test_a_bug_in_a_job_reaches_the_gui_thread(qtbot: QtBot) -> None:
     failures: list[BaseException] = []
     job = LatestJob(lambda _: None, failures.append)

@@ -14,18 +14,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QPushButton,
-    QSpinBox,
     QSplitter,
     QTabWidget,
     QToolBar,
@@ -42,18 +39,27 @@ from workbench.core.models import Params, PromptTemplate
 from workbench.core.template_files import read_template
 from workbench.services.runner import build_request
 from workbench.services.workspace import Workspace
+from workbench.storage.library_records import TemplateVersion
 from workbench.storage.repositories import RunRef
 from workbench.ui import child_windows, theming
 from workbench.ui.dialogs.backends_dialog import BackendsDialog
 from workbench.ui.widgets.history_panel import HistoryPanel, repository_source
+from workbench.ui.widgets.latest_job import LatestJob
 from workbench.ui.widgets.library_panel import LibraryPanel
 from workbench.ui.widgets.model_picker import ModelPicker, raw_prompt_function
 from workbench.ui.widgets.output_view import OutputView
 from workbench.ui.widgets.params_panel import ParamsPanel
 from workbench.ui.widgets.preview_panel import Preview, PreviewPanel
+from workbench.ui.widgets.run_panel import RunPanel
 from workbench.ui.widgets.template_editor import TemplateEditor
 from workbench.ui.widgets.variables_form import VariablesForm
-from workbench.ui.window_support import error_summary, params_of, preview_summary, window_settings
+from workbench.ui.window_support import (
+    error_summary,
+    params_of,
+    preview_summary,
+    restore_layout,
+    save_layout,
+)
 from workbench.ui.workers import RunManager, RunWorker
 
 if TYPE_CHECKING:
@@ -63,6 +69,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AUTOSAVE_MS = 1500
+SAVE_WAIT_MS = 120_000  # how long quitting (or answering "Save") waits for a save in progress
 UNTITLED_KEY = ":new:"  # the draft key of a template not yet in the library (never a library key)
 
 
@@ -76,6 +83,8 @@ class MainWindow(QMainWindow):
         self.key: str | None = None
         self.version: int | None = None
         self._saved: PromptTemplate | None = None  # the document as last loaded or saved
+        self._document = 0  # counts documents shown, so a late save result finds its own
+        self._saver = LatestJob(self._version_saved, self._save_failed, self)
         self._last_worker: RunWorker | None = None
         self.runs = RunManager(self, runner=workspace.runner)
         self.child_windows: list[QWidget] = []  # compare and sweep windows, closed with this one
@@ -99,7 +108,7 @@ class MainWindow(QMainWindow):
         self._autosave.timeout.connect(self._write_draft)
         self.resize(1366, 800)
         self._saved = self.editor.template()  # the empty starting document is not an edit
-        self._restore_layout()
+        restore_layout(self, self.centre_split)
         self.picker.reload()
         self.library.refresh()
         self.history.refresh()
@@ -150,35 +159,9 @@ class MainWindow(QMainWindow):
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         self.library_dock = self._dock("Library", "libraryDock", self.library, left)
         self.history_dock = self._dock("History", "historyDock", self.history, left)
-        run_panel = QWidget(self)
-        self.run_button = QPushButton(theming.icon("run"), "Run", run_panel)
-        self.run_button.setToolTip("Run the prompt on the selected model (Ctrl+Enter)")
-        self.run_button.setAccessibleName("Run")
-        self.repeat = QSpinBox(run_panel)
-        self.repeat.setRange(1, 50)
-        self.repeat.setPrefix("×")
-        self.repeat.setToolTip(
-            "Run the prompt this many times to see how stable its answers are; each run is saved"
-        )
-        self.repeat.setAccessibleName("Repeat count")
-        self.cancel_button = QPushButton(theming.icon("stop"), "Cancel", run_panel)
-        self.cancel_button.setToolTip("Cancel every run in progress (Esc)")
-        self.cancel_button.setAccessibleName("Cancel runs")
-        self.cancel_button.setEnabled(False)
-        buttons = QHBoxLayout()
-        buttons.setSpacing(8)
-        buttons.addWidget(self.run_button, 1)
-        buttons.addWidget(self.repeat)
-        buttons.addWidget(self.cancel_button)
-        self.token_summary = QLabel(run_panel)
-        self.token_summary.setAccessibleName("Token count and cost")
-        self.token_summary.setWordWrap(True)
-        layout = QVBoxLayout(run_panel)
-        layout.setContentsMargins(8, 8, 8, 8)
-        layout.setSpacing(8)
-        layout.addWidget(self.params, 1)
-        layout.addWidget(self.token_summary)
-        layout.addLayout(buttons)
+        run_panel = RunPanel(self.params, self)
+        self.run_button, self.repeat = run_panel.run_button, run_panel.repeat
+        self.cancel_button, self.token_summary = run_panel.cancel_button, run_panel.token_summary
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.params_dock = self._dock("Parameters", "paramsDock", run_panel, right)
 
@@ -283,6 +266,7 @@ class MainWindow(QMainWindow):
         """Put ``template`` in the editor as the document ``key`` (None: not in the library)."""
         self.key, self.version = key, version
         self._saved = template
+        self._document += 1
         self.editor.set_template(template)
         self.params.set_params(template.parameters)
         self._template_changed(template, dirty=False)
@@ -294,7 +278,9 @@ class MainWindow(QMainWindow):
             return True
         answer = self.ask_unsaved(self.editor.template().name)
         if answer == QMessageBox.StandardButton.Save:
-            return self.save()
+            self.save()
+            self._saver.flush(SAVE_WAIT_MS)
+            return not self.dirty
         if answer == QMessageBox.StandardButton.Discard:
             self.workspace.autosave.discard(self.key or UNTITLED_KEY)
             return True
@@ -343,22 +329,40 @@ class MainWindow(QMainWindow):
             except KnownError as err:
                 self.statusBar().showMessage(str(err), 15_000)
 
-    def save(self) -> bool:
-        """Save the editor's template as a new library version (Ctrl+S)."""
+    def save(self) -> None:
+        """Save the editor's template as a new library version (Ctrl+S).
+
+        The file is written on the saver's thread: the YAML of a 100k-token template takes
+        seconds to write and typing goes on meanwhile. The document takes its key at once, so a
+        second Ctrl+S before the first is written cannot create a second template.
+        """
         template = self.editor.template()
-        library = self.workspace.library
-        try:
-            saved = library.save(template, key=self.key or self._new_key(template))
-        except KnownError as err:
-            self.statusBar().showMessage(f"Not saved: {err}", 15_000)
-            return False
-        self.workspace.autosave.discard(self.key or UNTITLED_KEY)
-        self.key, self.version, self._saved = saved.key, saved.number, template
-        self._update_title(template)
+        untitled = self.key is None
+        self.key = self.key or self._new_key(template)
+        self.statusBar().showMessage(f"Saving {self.key}…")
+        library, key, document = self.workspace.library, self.key, self._document
+
+        def write() -> tuple[TemplateVersion, PromptTemplate, int, bool]:
+            return library.save(template, key=key), template, document, untitled
+
+        self._saver.submit(write)
+
+    def _version_saved(self, outcome: tuple[TemplateVersion, PromptTemplate, int, bool]) -> None:
+        saved, template, document, untitled = outcome
+        if document == self._document:  # the editor still shows the document that was saved
+            self.version, self._saved = saved.number, template
+            self._update_title(self.editor.template())
+            if not self.dirty:  # edits made while saving keep their draft
+                for key in (saved.key, UNTITLED_KEY) if untitled else (saved.key,):
+                    self.workspace.autosave.discard(key)
         self.library.refresh()
         self.library.select(saved.key)
         self.statusBar().showMessage(f"Saved {saved.key} as v{saved.number}", 5000)
-        return True
+
+    def _save_failed(self, error: BaseException) -> None:
+        if not isinstance(error, KnownError):
+            raise error
+        self.statusBar().showMessage(f"Not saved: {error}", 15_000)
 
     def _new_key(self, template: PromptTemplate) -> str:
         """A library key for a template saved for the first time: never another template's."""
@@ -577,31 +581,13 @@ class MainWindow(QMainWindow):
             "calls you start.</p>",
         )
 
-    def _restore_layout(self) -> None:
-        settings = window_settings()
-        geometry = settings.value("geometry")
-        state = settings.value("state")
-        split = settings.value("centreSplit")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
-        if isinstance(split, QByteArray):
-            self.centre_split.restoreState(split)
-
-    def save_layout(self) -> None:
-        settings = window_settings()
-        settings.setValue("geometry", self.saveGeometry())
-        settings.setValue("state", self.saveState())
-        settings.setValue("centreSplit", self.centre_split.saveState())
-        settings.setValue("lastTemplate", self.key or "")
-        settings.sync()
-
     def closeEvent(self, event: QCloseEvent) -> None:
         for window in self.child_windows:
             window.close()
+        if not self._saver.flush(SAVE_WAIT_MS):
+            log.warning("saving did not finish within %d ms of quitting", SAVE_WAIT_MS)
         self._write_draft()
-        self.save_layout()
+        save_layout(self, self.centre_split, self.key)
         if not self.runs.shutdown(timeout_s=5.0):
             log.warning("a run did not stop within 5 s of quitting")
         event.accept()

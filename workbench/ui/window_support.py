@@ -3,7 +3,8 @@ summaries it shows."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from workbench.core.errors import MissingVariableError, TemplateError
 from workbench.core.models import Params, RunResult
@@ -15,6 +16,29 @@ from workbench.ui.widgets.preview_panel import Preview, format_money
 def window_settings() -> QSettings:
     """Window layout, kept beside the other settings (so WORKBENCH_HOME isolates it)."""
     return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+
+def restore_layout(window: QMainWindow, split: QSplitter) -> None:
+    """Docks, geometry and the editor/output split as the last session left them."""
+    settings = window_settings()
+    geometry = settings.value("geometry")
+    state = settings.value("state")
+    sizes = settings.value("centreSplit")
+    if isinstance(geometry, QByteArray):
+        window.restoreGeometry(geometry)
+    if isinstance(state, QByteArray):
+        window.restoreState(state)
+    if isinstance(sizes, QByteArray):
+        split.restoreState(sizes)
+
+
+def save_layout(window: QMainWindow, split: QSplitter, last_template: str | None) -> None:
+    settings = window_settings()
+    settings.setValue("geometry", window.saveGeometry())
+    settings.setValue("state", window.saveState())
+    settings.setValue("centreSplit", split.saveState())
+    settings.setValue("lastTemplate", last_template or "")
+    settings.sync()
 
 
 def params_of(result: RunResult) -> Params:

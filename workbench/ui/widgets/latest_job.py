@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +97,10 @@ class LatestJob(QObject):
     def wait(self, msecs: int = 5000) -> bool:
         """Block until queued jobs are done (for shutdown and benchmarks)."""
         return self._pool.waitForDone(msecs)
+
+    def flush(self, msecs: int = 5000) -> bool:
+        """Block until queued jobs are done and hand their result to ``deliver``/``failed`` now,
+        not at the next turn of the event loop (a decision, such as quitting, depends on it)."""
+        done = self.wait(msecs)
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
+        return done
