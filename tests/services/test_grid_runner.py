@@ -17,7 +17,7 @@ from workbench.core.grid import CellKey, SweepSpec, TableCounter, estimate
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.services.comparison import open_comparison, save_comparison, saved_or_new
 from workbench.services.grid_runner import GridRunner, Progress, completed_keys, plan
-from workbench.services.runner import Runner
+from workbench.services.runner import Runner, build_request
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
 
@@ -290,3 +290,39 @@ def test_a_variants_parameters_refine_the_templates_own() -> None:
     (cell,) = plan(spec)
     assert cell.request is not None
     assert cell.request.params == Params(max_tokens=12, stop=["\n"], temperature=0.9)
+
+
+def test_planning_renders_a_shared_template_once_per_test_case_yet_each_cell_is_its_own() -> None:
+    """A sweep's variants share a template: planning reuses its rendering, and every request is
+    what building it alone gives — the variant's own backend, model and parameters."""
+    other = TEMPLATE.model_copy(
+        update={"messages": [Message(role="user", content="Where is {{ country }}?")]}
+    )
+    broken = TEMPLATE.model_copy(
+        update={"messages": [Message(role="user", content="{{ country | nosuchfilter }}")]}
+    )
+    variants = [
+        Variant(label="a", template=TEMPLATE, backend="x", params=Params(temperature=0.1)),
+        Variant(label="b", template=TEMPLATE, backend="y", model="m", params=Params(top_p=0.5)),
+        Variant(label="c", template=other, backend="x"),
+        Variant(label="d", template=broken, backend="x"),
+    ]
+    spec = ExperimentSpec(name="s", variants=variants, tests=COUNTRIES)
+    cells = plan(spec)
+    assert len(cells) == 12
+    for item in cells:
+        v = variants[item.cell.key.variant]
+        if v.label == "d":
+            assert item.request is None and item.error and "nosuchfilter" in item.error
+            continue
+        alone = build_request(
+            v.template,
+            item.cell.values,
+            backend=v.backend,
+            model=v.model,
+            params=v.template.parameters.merged(v.params),
+        )
+        assert item.request == alone
+    by_key = {c.cell.key: c.request for c in cells}
+    a, b = by_key[CellKey(0, 0, 0)], by_key[CellKey(1, 0, 0)]
+    assert a is not None and b is not None and a.messages is not b.messages
