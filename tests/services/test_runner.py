@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +30,13 @@ from workbench.core.models import (
     SentRequest,
     Usage,
 )
-from workbench.services.runner import Runner, _with_cost, build_request, choose_params
+from workbench.services.runner import (
+    PriceTable,
+    Runner,
+    _with_cost,
+    build_request,
+    choose_params,
+)
 from workbench.storage.repositories import RunRef, Store
 from workbench.storage.writer import StoreWriter
 
@@ -47,7 +54,7 @@ def scripted(name: str, *steps: dict[str, object], concurrency: int = 1) -> Back
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     with Store.open(tmp_path / "runs.db") as store:
         yield store
 
@@ -165,6 +172,36 @@ def test_cost_is_added_only_when_model_and_usage_are_known() -> None:
     assert priced.cost is not None and priced.cost > 0
     assert _with_cost(result("my-local-model", Usage(input_tokens=5, output_tokens=5))).cost is None
     assert _with_cost(result("gpt-4o", Usage(input_tokens=5))).cost is None
+
+
+def test_prices_follow_an_edited_model_table_within_the_recheck_interval(
+    workbench_home: Path,
+) -> None:
+    def price_file(input_price: int, stamp: int) -> None:
+        table = config / "models.yaml"
+        table.write_text(
+            "models:\n  house-model:\n    encoding: cl100k_base\n"
+            f"    price: {{input: {input_price}, output: 0, currency: EUR}}\n",
+            encoding="utf-8",
+        )
+        os.utime(table, ns=(stamp, stamp))  # a distinct mtime, however coarse the filesystem's
+
+    def cost(prices: PriceTable) -> float | None:
+        sent = SentRequest(backend="openai_compat", model="house-model")
+        usage = Usage(input_tokens=1_000_000, output_tokens=0)
+        return _with_cost(RunResult(request=sent, finish_reason="stop", usage=usage), prices).cost
+
+    config = workbench_home / "config"
+    config.mkdir(parents=True)
+    price_file(2, 10**18)
+    now = [100.0]
+    prices = PriceTable(recheck_s=1.0, clock=lambda: now[0])
+    assert cost(prices) == 2.0
+    price_file(5, 2 * 10**18)
+    now[0] += 0.5
+    assert cost(prices) == 2.0  # not re-checked yet: no stat calls per run
+    now[0] += 0.5
+    assert cost(prices) == 5.0
 
 
 @pytest.mark.slow

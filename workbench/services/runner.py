@@ -9,6 +9,7 @@ that runs the request (a worker thread in the GUI); nothing here knows about Qt.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ from workbench.backends.limits import LimitCancelled, Limits
 from workbench.backends.registry import Registry
 from workbench.core import paths
 from workbench.core.errors import ParameterError
-from workbench.core.model_table import cost_of, load_model_table
+from workbench.core.model_table import ModelTable, cost_of, load_model_table
 from workbench.core.models import (
     Params,
     PromptTemplate,
@@ -88,12 +89,37 @@ class RunOutcome:
     run_id: str | None  # None when no store is attached
 
 
-def _with_cost(result: RunResult) -> RunResult:
+class PriceTable:
+    """The model table runs are priced with, checked for edits at most every ``recheck_s``.
+
+    ``load_model_table`` re-reads the YAML only when a file changed, but finding out costs three
+    ``stat`` calls, and in a sweep each one hands the GIL to another thread and waits to get it
+    back (3,000 per 1,000-call sweep). The lock also makes the first runs of a sweep, which
+    finish together, read the YAML once instead of once each."""
+
+    def __init__(self, recheck_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.recheck_s = recheck_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._table: ModelTable | None = None
+        self._checked = 0.0
+
+    def get(self) -> ModelTable:
+        with self._lock:
+            now = self._clock()
+            if self._table is None or now - self._checked >= self.recheck_s:
+                self._table = load_model_table()
+                self._checked = now
+            return self._table
+
+
+def _with_cost(result: RunResult, prices: PriceTable | None = None) -> RunResult:
     """The result priced at list price when the model and both token counts are known."""
     usage = result.usage
     if result.cost is not None or usage.input_tokens is None or usage.output_tokens is None:
         return result
-    info = load_model_table().lookup(result.request.model)
+    table = prices.get() if prices is not None else load_model_table()
+    info = table.lookup(result.request.model)
     cost = cost_of(info.price if info else None, usage.input_tokens, usage.output_tokens)
     return result.model_copy(update={"cost": cost.total}) if cost else result
 
@@ -115,6 +141,7 @@ class Runner:
         self._configs = configs
         self._backends: dict[str, Backend] = {}
         self._lock = threading.Lock()
+        self.prices = PriceTable()
 
     def backend(self, name: str) -> Backend:
         """The open backend ``name`` (a configured name or a backend id), opened on first use and
@@ -152,7 +179,7 @@ class Runner:
         except LimitCancelled:
             unsent = RunResult(request=_unsent(request, backend), finish_reason="cancelled")
             terminal = Cancelled(result=unsent)
-        result = _with_cost(terminal.result)
+        result = _with_cost(terminal.result, self.prices)
         result.request = result.request.model_copy(update={"requested_params": request.params})
         ref = ref or RunRef()
         run_id = self.writer.add_run(result, ref).result() if self.writer is not None else None
