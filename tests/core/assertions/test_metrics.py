@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 from rouge_score import rouge_scorer
 
 from tests.core.assertions.support import check
-from workbench.core.assertions.metrics import edit_similarity, levenshtein_distance
+from workbench.core.assertions.metrics import (
+    _rouge,
+    edit_similarity,
+    lcs_length,
+    levenshtein_distance,
+    rouge_score,
+)
 
 HYP = "The cat sat on the mat while the dog slept.\nIt was a quiet afternoon."
 REF = "The cat was sitting on the mat and the dog slept.\nThe afternoon was quiet."
@@ -73,6 +79,25 @@ def _table_distance(a: str, b: str) -> int:
 @given(st.text(alphabet="abcde ", max_size=90), st.text(alphabet="abcde ", max_size=90))
 def test_bit_parallel_levenshtein_equals_the_table(a: str, b: str) -> None:
     assert levenshtein_distance(a, b) == _table_distance(a, b) == levenshtein_distance(b, a)
+
+
+WORDS = st.lists(st.sampled_from(["the", "cat", "sat", "on", "a", "mat", "Ünï"]), max_size=70)
+
+
+@settings(max_examples=300, deadline=None)
+@given(WORDS, WORDS)
+def test_bit_parallel_lcs_equals_rouge_scores_table(a: list[str], b: list[str]) -> None:
+    expected = rouge_scorer._lcs_table(a, b)[-1][-1] if a and b else 0
+    assert lcs_length(a, b) == lcs_length(b, a) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.text(alphabet="ab cd.,ÜRrunning", max_size=200), st.text(alphabet="ab cd.ÜRan", max_size=200)
+)
+def test_rouge_l_is_rouge_scores_own_score(hyp: str, ref: str) -> None:
+    ours = rouge_score(hyp, ref, "rougeL")
+    assert ours == _rouge("rougeL").score(ref, hyp)["rougeL"]  # the library, same tokenizer
 
 
 def test_levenshtein_long_and_unicode() -> None:
