@@ -234,6 +234,24 @@ def test_evaluations_round_trip_and_replace(store: Store) -> None:
         store.evaluations.record("missing", results)
 
 
+def test_evaluations_of_many_runs_replace_in_one_call(store: Store) -> None:
+    """What an evaluation's batch writes: each run's results replaced, all or none."""
+    first, second = store.runs.add(make_result()), store.runs.add(make_result())
+    contains = AssertionSpec(type="contains", value="Paris")
+    old = [EvaluationRecord(AssertionSpec(type="regex", value="x"), "fail", 0.0, "old")]
+    store.evaluations.record(first, old)
+    new = [
+        EvaluationRecord(contains, "pass", 1.0, "found"),
+        EvaluationRecord(contains, "fail", 0.0, "shared spec, serialised once"),
+    ]
+    store.evaluations.record_many([(first, new), (second, new[:1]), (second, new[1:])])
+    assert store.evaluations.for_runs([first, second]) == {first: new, second: new[1:]}
+    with pytest.raises(NotFoundError):
+        store.evaluations.record_many([(first, old), ("missing", old)])
+    assert store.evaluations.for_run(first) == new  # the failed batch changed nothing
+    store.evaluations.record_many([])
+
+
 def test_each_thread_gets_its_own_connection(store: Store) -> None:
     connections = {}
 

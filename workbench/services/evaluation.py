@@ -415,9 +415,7 @@ class _Session:
         assert writer is not None
 
         def job(store: Store) -> None:
-            with store.db.transaction():  # one commit for the batch
-                for run_id, records in batch:
-                    store.evaluations.record(run_id, records)
+            store.evaluations.record_many(batch)  # one commit and one INSERT for the batch
 
         self._futures.append(writer.submit(job))
         if force:
