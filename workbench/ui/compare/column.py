@@ -32,7 +32,8 @@ from workbench.storage.repositories import Rating
 from workbench.ui import theming
 from workbench.ui.compare.rating import RatingBar
 from workbench.ui.run_text import format_cost, format_duration, format_rate, output_rate
-from workbench.ui.widgets.output_view import ElidedLabel, MetricLabel, OutputView
+from workbench.ui.widgets.figure_labels import ElidedLabel, MetricLabel
+from workbench.ui.widgets.output_view import OutputView
 from workbench.ui.workers import ChunkBatch, RunWorker
 
 #: Narrowest a column gets: eight fit side by side in a 1366-px-wide window.
@@ -88,7 +89,7 @@ class MetricsStrip(QWidget):
             value.setAccessibleName(name)
             value.setToolTip(tip)
             grid.addWidget(label, row, 0)
-            grid.addWidget(value, row, 1)
+            grid.addWidget(value, row, 1, Qt.AlignmentFlag.AlignRight)
             self.names[key], self.values[key] = label, value
         grid.setColumnStretch(1, 1)
         self._recolor()

@@ -1,9 +1,10 @@
 """The streaming output of one run: text as Markdown or plain monospace, an honest status line,
 live time to first token and tokens/s, copy / re-run / cancel, and failures inline with the fix.
 
-Chunks are buffered and painted by a 30 ms timer (about 33 Hz), never one per token: the cost
-of a refresh does not grow with the model's speed, and in Markdown mode it does not grow with the
-answer's length either (see ``MarkdownStream``).
+Chunks are buffered and painted by the shared frame clock (each view about 33 Hz, staggered with
+the other views; see ``frame_clock``), never one per token: the cost of a refresh does not grow
+with the model's speed, and in Markdown mode it does not grow with the answer's length either
+(see ``MarkdownStream``).
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ import time
 from html import escape
 from typing import Literal
 
-from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
     QGuiApplication,
     QKeySequence,
-    QPainter,
-    QPaintEvent,
     QPalette,
     QTextCursor,
 )
@@ -47,83 +46,18 @@ from workbench.ui.run_text import (
     output_rate,
     what_to_do,
 )
+from workbench.ui.widgets.figure_labels import ElidedLabel, MetricLabel
+from workbench.ui.widgets.frame_clock import FrameBudget, frame_clock
 from workbench.ui.widgets.markdown_stream import MarkdownStream
 from workbench.ui.workers import ChunkBatch, RunWorker
 
 State = Literal["idle", "running", "streaming", "cancelling", "finished", "failed", "cancelled"]
 Mode = Literal["markdown", "plain"]
 
-#: Repaint period while text streams in (ms): ~33 Hz, inside the 30–60 Hz budget.
-FLUSH_MS = 30
-#: Painting time all output views together may spend per frame (s); text beyond it waits for
-#: the next frame, so eight columns catching up never freeze the window.
-PAINT_BUDGET_S = 0.005
 #: Paint at least this much (about a millisecond) when there is budget left, so short answers
 #: appear in one go.
 MIN_PAINT_CHARS = 1024
-
-
-class _FrameBudget:
-    """The painting time left in the current frame, shared by every output view."""
-
-    frame_start = 0.0
-    spent = 0.0
-
-    @classmethod
-    def available(cls) -> float:
-        now = time.perf_counter()
-        if now - cls.frame_start >= FLUSH_MS / 1000:
-            cls.frame_start, cls.spent = now, 0.0
-        return PAINT_BUDGET_S - cls.spent
-
-    @classmethod
-    def charge(cls, seconds: float) -> None:
-        cls.spent += seconds
 EMPTY_TEXT = "Press Run (Ctrl+Enter) and the answer streams in here."
-
-
-class ElidedLabel(QLabel):
-    """A one-line label that shortens its text with "…" instead of widening the panel; the
-    full text is in its tooltip."""
-
-    def minimumSizeHint(self) -> QSize:
-        width = self.fontMetrics().horizontalAdvance("✓ finished…")
-        return QSize(width, super().minimumSizeHint().height())
-
-    def set_color(self, color: QColor) -> None:
-        palette = self.palette()
-        palette.setColor(QPalette.ColorRole.WindowText, color)
-        self.setPalette(palette)
-
-    def setText(self, text: str) -> None:
-        super().setText(text)
-        self.setToolTip(text)
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.setPen(self.palette().color(self.foregroundRole()))
-        metrics = self.fontMetrics()
-        shown = metrics.elidedText(self.text(), Qt.TextElideMode.ElideRight, self.width())
-        align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-        painter.drawText(self.rect(), int(align), shown)
-
-
-class MetricLabel(QLabel):
-    """A right-aligned figure that keeps room for a typical value, so the strip does not jump
-    as numbers change, yet grows for a longer one instead of clipping it."""
-
-    def __init__(self, typical: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._reserve = self.fontMetrics().horizontalAdvance(typical) if typical else 0
-        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-    def minimumSizeHint(self) -> QSize:
-        hint = super().minimumSizeHint()
-        return QSize(max(hint.width(), self._reserve), hint.height())
-
-    def sizeHint(self) -> QSize:
-        hint = super().sizeHint()
-        return QSize(max(hint.width(), self._reserve), hint.height())
 
 
 def _tool_button(parent: QWidget, action: QAction) -> QToolButton:
@@ -158,9 +92,6 @@ class OutputView(QWidget):
         self._result: RunResult | None = None
         self._sent_to = ""  # "backend · model" of the run shown
         self._build()
-        self._flush_timer = QTimer(self)
-        self._flush_timer.setInterval(FLUSH_MS)
-        self._flush_timer.timeout.connect(self._flush)
         self._clock = QTimer(self)  # elapsed time keeps counting while the model is silent
         self._clock.setInterval(200)
         self._clock.timeout.connect(self._tick)
@@ -298,7 +229,7 @@ class OutputView(QWidget):
             if self.markdown.text:  # repaint in the new colours, a frame's budget at a time
                 self.markdown.reset()
                 self._rendered["markdown"] = 0
-                self._flush_timer.start()
+                frame_clock().want(self, self._flush)
         super().changeEvent(event)
 
     # --- public surface -----------------------------------------------------------------------
@@ -323,7 +254,7 @@ class OutputView(QWidget):
         self.stack.setCurrentWidget(self.browser if mode == "markdown" else self.plain)
         self._paint()
         if not self.caught_up:
-            self._flush_timer.start()
+            frame_clock().want(self, self._flush)
         self.modeChanged.emit(mode)
 
     def attach(self, worker: RunWorker) -> None:
@@ -340,7 +271,7 @@ class OutputView(QWidget):
         """Clear and show "running" (for a run driven without a worker)."""
         self._parts.clear()
         self._pending.clear()
-        self._flush_timer.stop()
+        frame_clock().drop(self)
         self._rendered = {"markdown": 0, "plain": 0}
         self.markdown.reset()
         self.plain.clear()
@@ -358,8 +289,7 @@ class OutputView(QWidget):
         self._last_batch = batch
         if self._state == "running":
             self._set_state("streaming")
-        if not self._flush_timer.isActive():
-            self._flush_timer.start()
+        frame_clock().want(self, self._flush)
 
     def show_result(self, result: RunResult) -> None:
         """Show a run's end: its full text, final figures and its state (finished, failed or
@@ -373,7 +303,7 @@ class OutputView(QWidget):
         self._pending.clear()
         self._paint()
         if not self.caught_up:
-            self._flush_timer.start()  # the rest is painted over the next frames
+            frame_clock().want(self, self._flush)  # the rest is painted over the next frames
         self._show_figures(result)
         if result.finish_reason == "cancelled":
             self._set_state("cancelled", result)
@@ -425,15 +355,16 @@ class OutputView(QWidget):
         """True when the visible view shows all the text received so far."""
         return not self._pending and self._rendered[self._mode] == sum(map(len, self._parts))
 
-    def _flush(self) -> None:
+    def _flush(self) -> bool:
+        """One frame's refresh (called by the frame clock); False once everything is shown."""
         if self._pending:
             self._parts.append("".join(self._pending))
             self._pending.clear()
             self._show_live_figures()
         elif self.caught_up:
-            self._flush_timer.stop()
-            return
+            return False
         self._paint()
+        return True
 
     def _paint(self) -> None:
         """Bring the visible view closer to the text received: as much as fits in the paint
@@ -448,7 +379,7 @@ class OutputView(QWidget):
         )
         if shown > len(text):
             shown = 0
-        budget = _FrameBudget.available()
+        budget = FrameBudget.available()
         if budget <= 0:
             return  # other views used this frame's budget: the timer comes back next frame
         step = max(MIN_PAINT_CHARS, round(self._chars_per_s * budget))
@@ -466,7 +397,7 @@ class OutputView(QWidget):
             cursor.movePosition(QTextCursor.MoveOperation.End)
             cursor.insertText(text[shown:end])
         spent = time.perf_counter() - started
-        _FrameBudget.charge(spent)
+        FrameBudget.charge(spent)
         if end - shown >= MIN_PAINT_CHARS and spent > 0:  # learn this view's painting speed
             rate = (end - shown) / spent
             # slow down at once when a paint ran over, speed up gently when it was quick

@@ -1,0 +1,73 @@
+"""One-line labels of the run views: a status that shortens instead of widening its panel, and
+live figures that change many times a second without making Qt lay the window out again."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
+from PySide6.QtWidgets import QLabel, QWidget
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that shortens its text with "…" instead of widening the panel; the
+    full text is in its tooltip."""
+
+    def minimumSizeHint(self) -> QSize:
+        width = self.fontMetrics().horizontalAdvance("✓ finished…")
+        return QSize(width, super().minimumSizeHint().height())
+
+    def set_color(self, color: QColor) -> None:
+        palette = self.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, color)
+        self.setPalette(palette)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        metrics = self.fontMetrics()
+        shown = metrics.elidedText(self.text(), Qt.TextElideMode.ElideRight, self.width())
+        align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(self.rect(), int(align), shown)
+
+
+class MetricLabel(QLabel):
+    """A right-aligned figure that keeps room for a typical value, so the strip does not jump
+    as numbers change, and grows for a longer one instead of clipping it (never shrinking back).
+
+    Its size is fixed between growths: Qt lays out every parent of a label again whenever its
+    text changes, unless the label's size is fixed, and a running answer's figures change many
+    times a second (eight compare columns relaid the whole strip of columns five times a
+    second).
+    """
+
+    def __init__(self, typical: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._typical = typical
+        self._width = 0
+        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self._fit()
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._fit()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._width = 0
+            self._fit()
+        super().changeEvent(event)
+
+    def _fit(self) -> None:
+        metrics = self.fontMetrics()
+        margins = self.contentsMargins()
+        extra = 2 * self.margin() + margins.left() + margins.right()
+        text = max(metrics.horizontalAdvance(self._typical), metrics.horizontalAdvance(self.text()))
+        width = max(self._width, text + extra)
+        height = metrics.height() + 2 * self.margin() + margins.top() + margins.bottom()
+        if width != self._width or height != self.height():
+            self._width = width
+            self.setFixedSize(width, height)
