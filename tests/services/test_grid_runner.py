@@ -264,6 +264,10 @@ def test_a_3x3_sweep_on_the_embedded_model_matches_its_estimate(store: Store) ->
     assert abs(generic.input_tokens - real_input) <= 2 * 2 * 9  # 2 messages per call
     assert est.output_tokens == 9 * 3 >= real_output  # max_tokens is an upper bound
     assert est.overflowing == [] and est.cells[0].context_window is not None
+    assert est.costs == {"USD": 0.0} and est.unpriced_calls == 0  # a local model is free
+    assert "cost:           free (the models run on this computer)" in est.lines()
+    assert generic.unpriced_calls == 9  # the model table alone does not know it
+    assert sum(r.result.cost or 0.0 for r in runs) == 0.0 and all(r.result.cost == 0 for r in runs)
 
 
 def test_the_estimate_names_cells_it_cannot_count(store: Store) -> None:

@@ -172,6 +172,8 @@ def test_cost_is_added_only_when_model_and_usage_are_known() -> None:
     assert priced.cost is not None and priced.cost > 0
     assert _with_cost(result("my-local-model", Usage(input_tokens=5, output_tokens=5))).cost is None
     assert _with_cost(result("gpt-4o", Usage(input_tokens=5))).cost is None
+    local = _with_cost(result("my-local-model", Usage(input_tokens=5, output_tokens=5)), local=True)
+    assert local.cost == 0.0  # a model on this computer is free, not "cost unknown"
 
 
 def test_prices_follow_an_edited_model_table_within_the_recheck_interval(
@@ -216,6 +218,7 @@ def test_the_embedded_model_runs_through_the_runner(store: Store) -> None:
     assert outcome.result.finish_reason in ("stop", "length")
     assert outcome.result.text
     assert outcome.result.request.raw_prompt and "<|im_start|>" in outcome.result.request.raw_prompt
+    assert outcome.result.cost == 0.0
     assert store.runs.get(outcome.run_id or "").ref.repeat_index == 2
 
 

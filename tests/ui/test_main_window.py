@@ -97,6 +97,8 @@ def test_first_start_streams_the_welcome_answer(qtbot: QtBot) -> None:
         )
         _wait_state(qtbot, window, "finished")
         assert window.output.text().strip()
+        assert window.output.cost_label.text() == "free"  # the embedded model costs nothing
+        assert window.preview.cost_label.text() == "free (local)"
         qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1)
         assert window.history.model.rows[0].label == "welcome v1"
         theming.install(QApplication.instance(), "light")  # type: ignore[arg-type]

@@ -105,6 +105,17 @@ def test_gauge_and_cost_for_a_known_model(qtbot: QtBot, panel: PreviewPanel) -> 
     )
 
 
+def test_a_local_model_is_free(qtbot: QtBot, panel: PreviewPanel) -> None:
+    update(qtbot, panel, template=TICKET, values=VALUES, model="my-finetune-7b")
+    assert panel.cost_label.text() == "cost unknown"
+    preview = update(qtbot, panel, runs_locally=True, max_tokens=64)
+    assert preview.cost is not None and preview.cost.total == 0
+    assert panel.cost_label.text() == "free (local)"
+    assert "runs on this computer" in panel.cost_label.toolTip()
+    update(qtbot, panel, runs_locally=False)
+    assert panel.cost_label.text() == "cost unknown"
+
+
 def test_gauge_warns_near_full_and_overflows(qtbot: QtBot, panel: PreviewPanel) -> None:
     preview = update(qtbot, panel, template=TICKET, values=VALUES, model="gpt-4o")
     near = preview.total + 100

@@ -132,6 +132,8 @@ class Backend(ABC):
     Options: ClassVar[type[BackendOptions]] = BackendOptions
     #: Listed to users as a model provider (the scripted test backend is not).
     user_visible: ClassVar[bool] = True
+    #: The model runs on this computer, so its calls cost nothing (priced at ``NO_CHARGE``).
+    runs_locally: ClassVar[bool] = False
 
     def __init__(self, options: BackendOptions | None = None) -> None:
         self.options = options if options is not None else self.Options()

@@ -123,6 +123,7 @@ class LlamaCppBackend(Backend):
     id = "llamacpp"
     display_name = "Local (llama.cpp)"
     Options = LlamaCppOptions
+    runs_locally = True
     options: LlamaCppOptions
 
     def __init__(self, options: BackendOptions | None = None) -> None:

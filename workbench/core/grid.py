@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from workbench.core.errors import KnownError
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
-from workbench.core.model_table import cost_of, load_model_table
+from workbench.core.model_table import Price, cost_of, load_model_table
 from workbench.core.models import Params, PromptTemplate, RunRequest
 from workbench.core.tokens import count_chat, fit_context, tokenizer_for
 
@@ -261,11 +261,13 @@ class PromptCount:
 
 
 class PromptCounter(Protocol):
-    """Counts a request's input tokens and knows its model's context window."""
+    """Counts a request's input tokens and knows its model's context window and price."""
 
     def count(self, request: RunRequest) -> PromptCount: ...
 
     def context_window(self, request: RunRequest) -> int | None: ...
+
+    def price(self, request: RunRequest) -> Price | None: ...
 
 
 class TableCounter:
@@ -287,6 +289,10 @@ class TableCounter:
     def context_window(self, request: RunRequest) -> int | None:
         info = load_model_table().lookup(request.model) if request.model else None
         return info.context_window if info is not None else None
+
+    def price(self, request: RunRequest) -> Price | None:
+        info = load_model_table().lookup(request.model) if request.model else None
+        return info.price if info is not None else None
 
 
 @dataclass(frozen=True)
@@ -370,9 +376,11 @@ class Estimate:
                 f"assumed {DEFAULT_MAX_TOKENS}"
             )
         out.append(output + ")")
-        if self.costs:
+        if any(self.costs.values()):
             money = ", ".join(f"{amount:.4f} {cur}" for cur, amount in self.costs.items())
             out.append(f"cost:           ≤ {money} (list price)")
+        elif self.costs:
+            out.append("cost:           free (the models run on this computer)")
         if self.unpriced_calls:
             out.append(f"                {self.unpriced_calls:,} calls have no known price")
         for cell in self.overflowing:
@@ -411,9 +419,8 @@ def estimate(
 ) -> Estimate:
     """Calls, tokens, cost and context overflows of running ``planned`` minus ``skip``."""
     counter = counter or TableCounter()
-    table = load_model_table()
     counts: dict[str, PromptCount] = {}
-    windows: dict[tuple[str, str], int | None] = {}
+    models: dict[tuple[str, str], tuple[int | None, Price | None]] = {}
     notes: dict[str, None] = {}
     cells: list[CellEstimate] = []
     skipped = 0
@@ -421,7 +428,7 @@ def estimate(
         if item.cell.key in skip:
             skipped += 1
             continue
-        cells.append(_estimate_cell(item, counter, table, counts, windows, notes))
+        cells.append(_estimate_cell(item, counter, counts, models, notes))
     costs: dict[str, float] = {}
     for c in cells:
         if c.cost is not None and c.currency is not None:
@@ -444,9 +451,8 @@ def estimate(
 def _estimate_cell(
     item: PlannedCell,
     counter: PromptCounter,
-    table: Any,
     counts: dict[str, PromptCount],
-    windows: dict[tuple[str, str], int | None],
+    models: dict[tuple[str, str], tuple[int | None, Price | None]],
     notes: dict[str, None],
 ) -> CellEstimate:
     variant = item.cell.variant
@@ -459,6 +465,7 @@ def _estimate_cell(
     error = item.error or "cannot be rendered" if request is None else None
     count: PromptCount | None = None
     window: int | None = None
+    price: Price | None = None
     if request is not None:
         try:
             cache_key = request.model_dump_json()
@@ -468,9 +475,12 @@ def _estimate_cell(
                 if found.note:
                     notes.setdefault(found.note)
             count = found
-            if (backend, model) not in windows:
-                windows[(backend, model)] = counter.context_window(request)
-            window = windows[(backend, model)]
+            if (backend, model) not in models:
+                models[(backend, model)] = (
+                    counter.context_window(request),
+                    counter.price(request),
+                )
+            window, price = models[(backend, model)]
         except KnownError as err:  # e.g. the backend cannot be opened to count
             error = f"cannot count the prompt: {err}"
     if count is None:
@@ -490,8 +500,7 @@ def _estimate_cell(
             error=error,
         )
     fit = fit_context(count.tokens, window, output) if window else None
-    info = table.lookup(model) if model else None
-    cost = cost_of(info.price if info else None, count.tokens, output, exact=count.exact)
+    cost = cost_of(price, count.tokens, output, exact=count.exact)
     return CellEstimate(
         key=item.cell.key,
         backend=backend,

@@ -36,6 +36,11 @@ class Price(BaseModel):
     currency: str = Field(default="USD", min_length=1)
 
 
+#: The price of a model that runs on this computer (``Backend.runs_locally``): its calls cost
+#: nothing, so they are priced at zero instead of "unknown".
+NO_CHARGE = Price(input=0.0, output=0.0)
+
+
 class ModelEntry(BaseModel):
     """One model as written in the table (every field optional, so a user file can set one)."""
 

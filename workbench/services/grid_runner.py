@@ -33,6 +33,7 @@ from workbench.core.grid import (
     estimate,
     expand,
 )
+from workbench.core.model_table import NO_CHARGE, Price
 from workbench.core.models import Params, RunRequest, RunResult
 from workbench.services.runner import Runner, build_request
 from workbench.storage.repositories import RunRef, Store, StoredExperiment
@@ -121,6 +122,11 @@ class BackendCounter(TableCounter):
         match = [m.context_window for m in models if m.id == request.model]
         windows = match or list({m.context_window for m in models})
         return windows[0] if len(windows) == 1 else None
+
+    def price(self, request: RunRequest) -> Price | None:
+        if self.runner.backend(request.backend).runs_locally:
+            return NO_CHARGE
+        return super().price(request)
 
 
 def plan(spec: ExperimentSpec) -> list[PlannedCell]:

@@ -29,7 +29,7 @@ from workbench.backends.limits import LimitCancelled, Limits
 from workbench.backends.registry import Registry
 from workbench.core import paths
 from workbench.core.errors import ParameterError
-from workbench.core.model_table import ModelTable, cost_of, load_model_table
+from workbench.core.model_table import NO_CHARGE, ModelTable, Price, cost_of, load_model_table
 from workbench.core.models import (
     Params,
     PromptTemplate,
@@ -113,14 +113,22 @@ class PriceTable:
             return self._table
 
 
-def _with_cost(result: RunResult, prices: PriceTable | None = None) -> RunResult:
-    """The result priced at list price when the model and both token counts are known."""
+def _with_cost(
+    result: RunResult, prices: PriceTable | None = None, *, local: bool = False
+) -> RunResult:
+    """The result priced at list price when the model and both token counts are known (at
+    nothing when the model ran on this computer)."""
     usage = result.usage
     if result.cost is not None or usage.input_tokens is None or usage.output_tokens is None:
         return result
-    table = prices.get() if prices is not None else load_model_table()
-    info = table.lookup(result.request.model)
-    cost = cost_of(info.price if info else None, usage.input_tokens, usage.output_tokens)
+    if local:
+        price: Price | None = NO_CHARGE
+    else:
+        info = (prices.get() if prices is not None else load_model_table()).lookup(
+            result.request.model
+        )
+        price = info.price if info else None
+    cost = cost_of(price, usage.input_tokens, usage.output_tokens)
     return result.model_copy(update={"cost": cost.total}) if cost else result
 
 
@@ -179,7 +187,7 @@ class Runner:
         except LimitCancelled:
             unsent = RunResult(request=_unsent(request, backend), finish_reason="cancelled")
             terminal = Cancelled(result=unsent)
-        result = _with_cost(terminal.result, self.prices)
+        result = _with_cost(terminal.result, self.prices, local=backend.runs_locally)
         result.request = result.request.model_copy(update={"requested_params": request.params})
         ref = ref or RunRef()
         run_id = self.writer.add_run(result, ref).result() if self.writer is not None else None

@@ -69,8 +69,11 @@ def format_rate(tokens_per_s: float | None, *, estimate: bool = False) -> str:
 
 
 def format_cost(cost: float | None, currency: str = "USD") -> str:
+    """"0.0123 USD", "free" for a run that cost nothing (a local model), "" when unknown."""
     if cost is None:
         return ""
+    if cost == 0:
+        return "free"
     digits = 4 if cost < 0.01 else 2
     return f"{cost:,.{digits}f} {currency}"
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from workbench.core.errors import KnownError, TemplateError
 from workbench.core.incremental import IncrementalCounter, is_boundary
-from workbench.core.model_table import Cost, cost_of, load_model_table
+from workbench.core.model_table import Cost, Price, cost_of, load_model_table
 from workbench.core.models import PromptTemplate, RenderedMessage
 from workbench.core.tokens import (
     ChatCount,
@@ -46,6 +46,7 @@ class PreviewRequest:
     model: str | None = None
     max_tokens: int | None = None
     context_window: int | None = None  # overrides the model table's window
+    price: Price | None = None  # overrides the model table's price (a local model's NO_CHARGE)
     raw_prompt: RawPromptFunction | None = None
     want_tokens: bool = False
     token_chars: int = TOKEN_VIEW_CHARS
@@ -231,7 +232,7 @@ class PreviewComputer:
         if window is not None:
             preview.fit = fit_context(preview.total, window, request.max_tokens)
         preview.cost = cost_of(
-            info.price if info is not None else None,
+            request.price or (info.price if info is not None else None),
             preview.total,
             request.max_tokens or 0,
             exact=preview.exact,

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.errors import TemplateError
-from workbench.core.model_table import Cost
+from workbench.core.model_table import NO_CHARGE, Cost
 from workbench.core.models import PromptTemplate
 from workbench.ui.theming import monospace_font, status_color
 from workbench.ui.widgets.context_gauge import ContextGauge
@@ -112,6 +112,7 @@ class PreviewPanel(QWidget):
         self._model: str | None = None
         self._max_tokens: int | None = None
         self._context_window: int | None = None
+        self._runs_locally = False
         self._raw_prompt: RawPromptFunction | None = None
         self._token_chars = TOKEN_VIEW_CHARS
         self._shown_messages: tuple[Segment, ...] = ()
@@ -246,6 +247,11 @@ class PreviewPanel(QWidget):
         self._context_window = window
         self._schedule()
 
+    def set_runs_locally(self, local: bool) -> None:
+        """Whether the model runs on this computer: then a run costs nothing."""
+        self._runs_locally = local
+        self._schedule()
+
     def set_raw_prompt_function(self, function: RawPromptFunction | None) -> None:
         """How the selected backend turns messages into its raw prompt (None: not a local model).
 
@@ -269,6 +275,7 @@ class PreviewPanel(QWidget):
             model=self._model,
             max_tokens=self._max_tokens,
             context_window=self._context_window,
+            price=NO_CHARGE if self._runs_locally else None,
             raw_prompt=self._raw_prompt,
             want_tokens=self.tabs.currentWidget() is self.tokens_page,
             token_chars=self._token_chars,
@@ -382,6 +389,11 @@ class PreviewPanel(QWidget):
                 + COST_TOOLTIP
             )
             return "cost unknown"
+        if cost.price == NO_CHARGE:
+            self.cost_label.setToolTip(
+                "The model runs on this computer: its runs cost nothing but time and power."
+            )
+            return "free (local)"
         approx = "" if cost.exact else "≈ "
         text = f"{approx}{format_money(cost.input, cost.currency)}"
         if cost.output:
