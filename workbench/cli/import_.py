@@ -12,16 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workbench.cli._common import parse_assignments, print_json
 from workbench.cli._storage import add_library_option, open_library, open_store
-
-if TYPE_CHECKING:
-    from workbench.core.models import PromptTemplate
-    from workbench.core.params import Preset
-    from workbench.storage.formats import ImportResult
-    from workbench.storage.repositories import Store
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,15 +54,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from workbench.core.errors import KnownError
+    from workbench.services.importing import default_collection, store_import
     from workbench.storage.formats import import_file
 
     if not args.file.is_file():
         raise KnownError(f"no file {args.file}")
     columns = parse_assignments(args.column, "--column") or None
     result = import_file(args.file, args.format, as_jinja=args.as_jinja, columns=columns)
-    collection = args.collection if args.collection is not None else _default_collection(args.file)
-    message = args.message or f"imported from {args.file.name}"
     report: dict[str, Any] = {
         "file": str(args.file),
         "format": result.format,
@@ -84,84 +79,24 @@ def run(args: argparse.Namespace) -> int:
         "warnings": [p.to_dict() for p in result.warnings],
     }
     if not args.dry_run:
+        collection = args.collection
+        if collection is None:
+            collection = default_collection(args.file)
         with open_store() as store:
-            _store_everything(store, args, result, collection, message, report)
+            stored = store_import(
+                store,
+                open_library(store, args),
+                result,
+                args.file,
+                collection=collection,
+                message=args.message,
+            )
+        report["templates"] = [asdict(t) for t in stored.templates]
+        if stored.experiment is not None:
+            report["experiment"] = asdict(stored.experiment)
+        report["presets"] = [{"name": name, "file": str(path)} for name, path in stored.presets]
     _print(report, args.json)
     return 1 if result.errors else 0
-
-
-def _default_collection(file: Path) -> str:
-    """``imported/<file name>``; a promptfoo config's generic name is replaced by its folder's."""
-    from workbench.storage.library_records import slug
-
-    stem = file.stem
-    if stem.lower() == "promptfooconfig" and file.resolve().parent.name:
-        stem = file.resolve().parent.name
-    return f"imported/{slug(stem)}"
-
-
-def _store_everything(
-    store: Store,
-    args: argparse.Namespace,
-    result: ImportResult,
-    collection: str,
-    message: str,
-    report: dict[str, Any],
-) -> None:
-    versions: list[tuple[PromptTemplate, str]] = []
-    if result.templates:
-        library = open_library(store, args)
-        saved = library.import_templates(result.templates, collection=collection, message=message)
-        for entry, template, (version, changed) in zip(
-            report["templates"], result.templates, saved, strict=True
-        ):
-            entry.update(key=version.key, version=version.number, changed=changed)
-            versions.append((template, version.id))
-    if result.experiment is not None or result.tests:
-        report["experiment"] = _store_experiment(store, args.file, result, versions)
-    for entry, preset in zip(report["presets"], result.presets, strict=True):
-        entry["file"] = str(_save_preset(preset))
-
-
-def _store_experiment(
-    store: Store, file: Path, result: ImportResult, versions: list[tuple[PromptTemplate, str]]
-) -> dict[str, Any]:
-    """The experiment, each variant pointing at the library version of its template."""
-    from workbench.core.experiments import ExperimentSpec
-
-    spec = result.experiment or ExperimentSpec(name=file.stem, tests=result.tests)
-    variants = []
-    for variant in spec.variants:
-        version_id = next((vid for t, vid in versions if t == variant.template), None)
-        if variant.template_version is None and version_id is not None:
-            variant = variant.model_copy(update={"template_version": version_id})
-        variants.append(variant)
-    spec = spec.model_copy(update={"variants": variants})
-    stored = store.experiments.create(spec)
-    return {
-        "id": stored.id,
-        "name": spec.name,
-        "variants": len(spec.variants),
-        "tests": len(spec.tests),
-    }
-
-
-def _save_preset(preset: Preset) -> Path:
-    """A user preset file in the config folder; an existing different file is never replaced."""
-    from workbench.core.params import dump_presets
-    from workbench.core.paths import config_dir
-    from workbench.storage import files
-    from workbench.storage.library_records import slug
-
-    folder = config_dir() / "presets"
-    text = dump_presets([preset])
-    path = folder / f"{slug(preset.name)}.yaml"
-    n = 1
-    while path.exists() and path.read_text(encoding="utf-8") != text:
-        n += 1
-        path = folder / f"{slug(preset.name)}-{n}.yaml"
-    files.write_text(path, text)
-    return path
 
 
 def _print(report: dict[str, Any], as_json: bool) -> None:
