@@ -12,8 +12,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from tests.conftest import ARTIFACTS
-from workbench.app import create_application, open_main_window
+from tests.ui.windows import close_window as _close
+from tests.ui.windows import open_window as _open
+from tests.ui.windows import shot as _shot
 from workbench.ui import theming
 from workbench.ui.main_window import MainWindow
 
@@ -33,38 +34,11 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return asked
 
 
-def _open(qtbot: QtBot, *, demo: bool = False, closed_by_qtbot: bool = True) -> MainWindow:
-    create_application()
-    window = open_main_window(first_run_demo=demo)
-    if closed_by_qtbot:
-        qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    # Shortcuts (WindowShortcut) reach only the active window, and activation comes a little
-    # after exposure: a key pressed before it would be lost.
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
-    return window
-
-
-def _close(window: MainWindow) -> None:
-    window.close()
-    window.workspace.close()
-
-
 @pytest.fixture
 def window(qtbot: QtBot) -> Iterator[MainWindow]:
     window = _open(qtbot)
     yield window
     _close(window)
-
-
-def _shot(window: MainWindow, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    QApplication.processEvents()
-    assert window.grab().save(str(path))
-    return path
 
 
 def _type_message(qtbot: QtBot, window: MainWindow, text: str) -> None:

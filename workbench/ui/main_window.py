@@ -43,6 +43,7 @@ from workbench.storage.library_records import TemplateVersion
 from workbench.storage.repositories import RunRef
 from workbench.ui import child_windows, theming
 from workbench.ui.dialogs.backends_dialog import BackendsDialog
+from workbench.ui.library_transfer import LibraryTransfer
 from workbench.ui.widgets.history_panel import HistoryPanel, repository_source
 from workbench.ui.widgets.latest_job import LatestJob
 from workbench.ui.widgets.library_panel import LibraryPanel
@@ -205,6 +206,8 @@ class MainWindow(QMainWindow):
             QKeySequence.StandardKey.Save,
             "Save a new version to the library",
         )
+        self.transfer = LibraryTransfer(self)
+        self.transfer.add_to(self._menus["&File"])
         self._menus["&File"].addSeparator()
         self._action("&File", "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self._action("&Edit", "&Undo", self.editor.undo, QKeySequence.StandardKey.Undo)
@@ -589,6 +592,7 @@ class MainWindow(QMainWindow):
             log.warning("saving did not finish within %d ms of quitting", SAVE_WAIT_MS)
         self._write_draft()
         save_layout(self, self.centre_split, self.key)
+        self.transfer.shutdown()
         if not self.runs.shutdown(timeout_s=5.0):
             log.warning("a run did not stop within 5 s of quitting")
         event.accept()

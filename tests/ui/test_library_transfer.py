@@ -1,0 +1,131 @@
+"""File ▸ Import and File ▸ Export in the real window: the file dialog answers with a real file,
+the import runs off the GUI thread into the real library, and the report names every problem."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QFileDialog
+from pytestqt.qtbot import QtBot
+
+from tests.ui.windows import close_window, open_window, shot
+from workbench.storage.formats import import_file
+from workbench.ui.dialogs.import_report import ImportReport
+from workbench.ui.main_window import MainWindow
+
+AWESOME = "prompt_library/awesome-chatgpt-prompts-2025-01-06.csv"
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def window(qtbot: QtBot) -> Iterator[MainWindow]:
+    window = open_window(qtbot)
+    yield window
+    close_window(window)
+
+
+def _choose_file(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+
+
+def _import(qtbot: QtBot, window: MainWindow) -> ImportReport:
+    """File ▸ Import…, then wait for the report."""
+    assert window.transfer.import_action in window.menuBar().actions()[0].menu().actions()
+    with qtbot.waitSignal(window.transfer.imported, timeout=TIMEOUT_MS):
+        window.transfer.import_action.trigger()
+    report = window.transfer.reports[-1]
+    qtbot.waitExposed(report)
+    return report
+
+
+def test_a_csv_library_imports_and_opens_from_the_report(
+    qtbot: QtBot, window: MainWindow, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _choose_file(monkeypatch, fixtures_dir / AWESOME)
+    report = _import(qtbot, window)
+    assert report.headline.text() == (
+        "Imported 175 templates from awesome-chatgpt-prompts-2025-01-06.csv"
+    )
+    assert "imported/awesome-chatgpt-prompts-2025-01-06" in report.details.text()
+    assert report.templates.count() == 175
+    assert report.problem_rows() == [  # the file really has this duplicate
+        (
+            "warning",
+            "line 143",
+            "'Life Coach' also appears at line 36; both imported",
+        )
+    ]
+    assert len(set(window.library.template_keys()) - {"welcome"}) == 175
+    shot(report, "import-report-light")
+    item = report.templates.item(1)
+    report.templates.itemActivated.emit(item)
+    key = item.data(0x0100)
+    assert window.key == key and window.version == 1
+    assert window.editor.template().name == import_file(fixtures_dir / AWESOME).templates[1].name
+    # The same file again: nothing new, every template reported unchanged.
+    report.close()
+    again = _import(qtbot, window)
+    assert "175 templates already in the library unchanged" in again.details.text()
+
+
+def test_a_malformed_file_names_its_lines_and_keeps_the_library(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hi = [{"role": "user", "content": "hi"}]
+    good = {"format_version": 1, "name": "good one", "messages": hi}
+    bundle = tmp_path / "team-prompts.json"
+
+    def write(*templates: dict[str, object]) -> None:
+        data = {"format_version": 1, "kind": "prompt-workbench-bundle", "templates": templates}
+        bundle.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+    write(good)
+    _choose_file(monkeypatch, bundle)
+    _import(qtbot, window).close()
+    (key,) = set(window.library.template_keys()) - {"welcome"}
+    before = window.workspace.library.path_for(key).read_bytes()
+
+    wizard = {"format_version": 1, "name": "bad role", "messages": [{"role": "wizard"}]}
+    hot = {"format_version": 1, "name": "good one", "temperature": "hot"}
+    write(wizard, hot)
+    report = _import(qtbot, window)
+    assert report.headline.text() == "Nothing imported from team-prompts.json"
+    rows = report.problem_rows()
+    assert [severity for severity, _where, _message in rows] == ["error", "error"]
+    lines = [int(where.removeprefix("line ")) for _s, where, _m in rows]
+    assert lines == sorted(lines) and lines[0] > 1
+    assert "'bad role' not imported: messages.0.role" in rows[0][2]
+    assert "left out; nothing already in the library was changed" in report.details.text()
+    assert set(window.library.template_keys()) == {key, "welcome"}
+    assert window.workspace.library.path_for(key).read_bytes() == before
+    assert [v.number for v in window.workspace.library.versions(key)] == [1]
+    shot(report, "import-report-problems")
+
+
+def test_export_writes_the_template_and_the_library(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.storage.formats import FORMATS
+
+    out = tmp_path / "one.prompty"
+    monkeypatch.setattr(
+        QFileDialog,
+        "getSaveFileName",
+        lambda *a, **k: (str(out), f"{FORMATS['prompty'].description} (*.prompty)"),
+    )
+    window.transfer.export_action.trigger()
+    qtbot.waitUntil(lambda: "Exported 1 template" in window.statusBar().currentMessage())
+    (template,) = import_file(out).templates
+    assert template.messages == window.editor.template().messages
+
+    window.workspace.library.save(window.editor.template(), key="kept")
+    library_file = tmp_path / "all.yaml"
+    worker = window.transfer.export_to(library_file, "bundle-yaml", whole_library=True)
+    with qtbot.waitSignal(worker.signals.finished, timeout=TIMEOUT_MS):
+        pass
+    assert "Exported 2 templates" in window.statusBar().currentMessage()
+    names = sorted(t.name for t in import_file(library_file).templates)
+    assert names == sorted([template.name, window.workspace.library.load("welcome").name])

@@ -1,0 +1,39 @@
+"""Opening, closing and photographing the real main window, for the tests that drive it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
+
+from tests.conftest import ARTIFACTS
+from workbench.app import create_application, open_main_window
+from workbench.ui.main_window import MainWindow
+
+
+def open_window(qtbot: QtBot, *, demo: bool = False, closed_by_qtbot: bool = True) -> MainWindow:
+    create_application()
+    window = open_main_window(first_run_demo=demo)
+    if closed_by_qtbot:
+        qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    # Shortcuts (WindowShortcut) reach only the active window, and activation comes a little
+    # after exposure: a key pressed before it would be lost.
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    return window
+
+
+def close_window(window: MainWindow) -> None:
+    window.close()
+    window.workspace.close()
+
+
+def shot(window: QWidget, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    QApplication.processEvents()
+    assert window.grab().save(str(path))
+    return path

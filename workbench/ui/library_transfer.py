@@ -1,0 +1,183 @@
+"""File ▸ Import… and File ▸ Export…: other tools' files into the library and back out.
+
+Reading and storing run on a worker thread (a CSV library of thousands of prompts, or a promptfoo
+config with its test rows, is more than a frame's work) through the same ``import_file`` and
+``store_import`` as ``workbench import``; the report then names every problem with its line.
+Exports go through ``storage.formats.export`` and are written atomically. The converters are
+imported when first used: the window opens without them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMenu
+
+from workbench.backends.base import CancelToken
+from workbench.core.errors import KnownError
+from workbench.core.models import PromptTemplate
+from workbench.ui.tasks import Reporter, TaskError, TaskRunner, TaskWorker
+
+if TYPE_CHECKING:
+    from workbench.services.importing import StoredImport
+    from workbench.storage.formats import ImportResult
+    from workbench.ui.dialogs.import_report import ImportReport
+    from workbench.ui.main_window import MainWindow
+
+IMPORT_FILTER = ";;".join(
+    [
+        "Prompt libraries and configs (*.json *.yaml *.yml *.csv *.prompty)",
+        "CSV prompt library (*.csv)",
+        "promptfoo config (*.yaml *.yml)",
+        "Library bundle (*.json *.yaml)",
+        "Prompty (*.prompty)",
+        "All files (*)",
+    ]
+)
+#: Template formats offered by Export, in menu order.
+EXPORT_FORMATS = ("bundle-yaml", "bundle-json", "markdown", "csv", "prompty", "llm-template")
+
+
+def export_filter(fmt: str) -> str:
+    """"library bundle (YAML, with format_version) (*.yaml)"."""
+    from workbench.storage.formats import FORMATS
+
+    info = FORMATS[fmt]
+    return f"{info.description} (*{info.suffix})"
+
+
+@dataclass(frozen=True)
+class Imported:
+    file: Path
+    result: ImportResult
+    stored: StoredImport | None  # None when nothing could be read
+
+
+class LibraryTransfer(QObject):
+    """Owns the import and export actions of a main window and the reports they open."""
+
+    imported = Signal(object)  # Imported
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.tasks = TaskRunner(self, max_threads=1)
+        self.reports: list[ImportReport] = []
+        self.import_action = QAction("&Import…", window)
+        self.import_action.setToolTip(
+            "Import prompts from another tool: CSV libraries, promptfoo configs, bundles, Prompty, "
+            "llm templates, presets (Ctrl+I)"
+        )
+        self.import_action.setShortcut("Ctrl+I")
+        self.import_action.triggered.connect(self.choose_import)
+        self.export_action = QAction("&Export template…", window)
+        self.export_action.setToolTip("Write the template in the editor to another format")
+        self.export_action.triggered.connect(lambda: self.choose_export(whole_library=False))
+        self.export_library_action = QAction("Export &library…", window)
+        self.export_library_action.setToolTip("Write every template in the library to one file")
+        self.export_library_action.triggered.connect(lambda: self.choose_export(whole_library=True))
+
+    def add_to(self, menu: QMenu) -> None:
+        menu.addSeparator()
+        for action in (self.import_action, self.export_action, self.export_library_action):
+            menu.addAction(action)
+
+    # --- import -------------------------------------------------------------------------------
+
+    def choose_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Import", "", IMPORT_FILTER)
+        if path:
+            self.import_path(Path(path))
+
+    def import_path(self, path: Path) -> TaskWorker[Imported]:
+        """Read and store ``path`` off the GUI thread; the report opens when it is done."""
+        workspace = self.window.workspace
+
+        def work(_report: Reporter, _cancel: CancelToken) -> Imported:
+            from workbench.services.importing import store_import
+            from workbench.storage.formats import import_file
+
+            result = import_file(path)
+            stored = None
+            if result.templates or result.tests or result.presets or result.experiment:
+                stored = store_import(workspace.store, workspace.library, result, path)
+            return Imported(path, result, stored)
+
+        self.window.statusBar().showMessage(f"Importing {path.name}…")
+        worker = TaskWorker(work)
+        worker.signals.finished.connect(self._show_import)
+        worker.signals.failed.connect(
+            lambda error: self._fail(f"Cannot import {path.name}", error)
+        )
+        return self.tasks.start(worker)
+
+    def _show_import(self, done: Imported) -> None:
+        from workbench.ui.dialogs.import_report import ImportReport
+
+        window = self.window
+        window.library.refresh()
+        report = ImportReport(done.file, done.result, done.stored, window)
+        report.templateChosen.connect(window.open_library_template)
+        report.finished.connect(lambda _code: self.reports.remove(report))
+        self.reports.append(report)
+        report.resize(720, 480)
+        report.show()
+        window.statusBar().showMessage(report.headline.text(), 10_000)
+        self.imported.emit(done)
+
+    def _fail(self, what: str, error: TaskError) -> None:
+        hint = f" — {error.hint}" if error.hint else ""
+        self.window.statusBar().showMessage(f"{what}: {error.message}{hint}", 15_000)
+
+    # --- export -------------------------------------------------------------------------------
+
+    def choose_export(self, *, whole_library: bool) -> None:
+        from workbench.storage.formats import FORMATS
+
+        formats = [
+            f for f in EXPORT_FORMATS if not (whole_library and FORMATS[f].one_per_file)
+        ]
+        name = "library" if whole_library else self.window.editor.template().name
+        chosen, selected = QFileDialog.getSaveFileName(
+            self.window,
+            "Export",
+            f"{name}{FORMATS[formats[0]].suffix}",
+            ";;".join(export_filter(f) for f in formats),
+        )
+        if not chosen:
+            return
+        fmt = next((f for f in formats if export_filter(f) == selected), formats[0])
+        self.export_to(Path(chosen), fmt, whole_library=whole_library)
+
+    def export_to(self, path: Path, fmt: str, *, whole_library: bool) -> TaskWorker[list[str]]:
+        """Write the editor's template (or the whole library) to ``path`` in ``fmt``."""
+        library = self.window.workspace.library
+        current = [self.window.editor.template()]
+
+        def work(_report: Reporter, _cancel: CancelToken) -> list[str]:
+            from workbench.storage import files
+            from workbench.storage.formats import export
+
+            templates: list[PromptTemplate] = (
+                [library.load(e.key) for e in library.entries()] if whole_library else current
+            )
+            if not templates:
+                raise KnownError("the library holds no templates to export")
+            out = export(fmt, templates=templates)
+            files.write_text(path, out.text)
+            what = "1 template" if len(templates) == 1 else f"{len(templates):,} templates"
+            return [f"Exported {what} to {path}", *out.warnings]
+
+        worker = TaskWorker(work)
+        worker.signals.finished.connect(
+            lambda lines: self.window.statusBar().showMessage(" · ".join(lines), 15_000)
+        )
+        worker.signals.failed.connect(lambda error: self._fail(f"Cannot export to {path}", error))
+        return self.tasks.start(worker)
+
+    def shutdown(self) -> None:
+        self.tasks.shutdown()
