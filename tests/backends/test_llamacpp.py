@@ -5,6 +5,7 @@ One backend (one loaded model) serves the whole session; assertions are on behav
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ from workbench.backends.base import (
     run_to_result,
 )
 from workbench.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
-from workbench.backends.llamacpp_runtime import LlamaHandle, vocab
+from workbench.backends.llamacpp_runtime import LlamaHandle, _LlamaLog, open_llama, vocab
 from workbench.core.errors import TemplateError
 from workbench.core.models import Params, RenderedMessage, RunRequest
 from workbench.core.tokens import tokenizer_for
@@ -281,3 +282,29 @@ def test_models_are_listed_with_the_embedded_default(llama: LlamaCppBackend) -> 
     assert models[0].context_window == 2048  # the n_ctx runs get
     assert llama.capabilities().status("n") == "ignored"
     assert llama.capabilities().status("seed") == "supported"
+
+
+def test_llama_cpp_messages_reach_logging_at_their_level(caplog: pytest.LogCaptureFixture) -> None:
+    """ggml's levels are NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5: errors used to be
+    logged as debug (hidden) and warnings as errors."""
+    forward = _LlamaLog()
+    with caplog.at_level(logging.DEBUG, logger="workbench.llamacpp"):
+        for level, text in [(4, b"failed to read tensor\n"), (5, b"  (offset 12)\n"),
+                            (3, b"n_ctx_seq > n_ctx_train\n"), (2, b"loaded\n"), (5, b".\n")]:
+            forward(level, text)
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.ERROR, "failed to read tensor"),
+        (logging.ERROR, "  (offset 12)"),
+        (logging.INFO, "n_ctx_seq > n_ctx_train"),
+        (logging.DEBUG, "loaded"),
+        (logging.DEBUG, "."),
+    ]
+
+
+def test_a_vocabulary_load_logs_no_error(caplog: pytest.LogCaptureFixture) -> None:
+    path = local_models.embedded_model_path()
+    assert path is not None
+    with caplog.at_level(logging.DEBUG, logger="workbench.llamacpp"):
+        open_llama(path, vocab_only=True)
+    records = [r for r in caplog.records if r.name == "workbench.llamacpp"]
+    assert records and not [r for r in records if r.levelno >= logging.WARNING]

@@ -39,21 +39,36 @@ class PreparedPrompt:
 
 _llama_log = logging.getLogger("workbench.llamacpp")
 _log_callback: Any = None
+#: ggml's log levels (ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5) as logging's.
+#: Its warnings (e.g. "n_ctx_seq (512) > n_ctx_train (0)" for a vocabulary-only load) are about
+#: its own tuning, so they go to the app's log as info, never to the CLI's terminal.
+GGML_LEVELS = {4: logging.ERROR, 3: logging.INFO}
+GGML_CONT = 5
+
+
+class _LlamaLog:
+    """Forwards ggml's messages; a continuation line keeps the level of the line it continues."""
+
+    def __init__(self) -> None:
+        self.level = logging.DEBUG
+
+    def __call__(self, level: int, text: bytes, _user_data: Any = None) -> None:
+        if level != GGML_CONT:
+            self.level = GGML_LEVELS.get(level, logging.DEBUG)
+        message = text.decode("utf-8", "replace").rstrip()
+        if message:
+            _llama_log.log(self.level, "%s", message)
 
 
 def _route_llama_logs() -> None:
-    """Send llama.cpp's own messages to logging instead of the terminal: it prints warnings such
-    as "n_ctx_seq (512) > n_ctx_train (0)" for a vocabulary-only load, which would break the
-    CLI's one-line errors and alarm users. Errors stay errors; the rest is debug output."""
+    """Send llama.cpp's own messages to logging instead of the terminal, where they would break
+    the CLI's one-line errors."""
     global _log_callback
     if _log_callback is not None:
         return
     import llama_cpp
 
-    def forward(level: int, text: bytes, _user_data: Any) -> None:
-        message = text.decode("utf-8", "replace").rstrip()
-        if message:
-            _llama_log.log(logging.ERROR if level == 3 else logging.DEBUG, "%s", message)
+    forward = _LlamaLog()
 
     _log_callback = llama_cpp.llama_log_callback(forward)
     llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
