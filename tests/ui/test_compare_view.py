@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QPoint, QRect, Qt
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.backends.conftest import llama_server  # noqa: F401 - the real server fixture, reused
@@ -24,6 +25,7 @@ from workbench.services.runner import Runner
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
 from workbench.ui import theming
+from workbench.ui.compare.column import ColumnRun
 from workbench.ui.compare.compare_view import CompareView
 from workbench.ui.compare.diff_view import COLOURS
 from workbench.ui.workers import RunManager
@@ -284,9 +286,12 @@ def test_repeats_collapse_identical_answers_with_counts(
     view.repeat_box.setValue(3)
     run_all(qtbot, view)
     column = view.columns[0]
-    assert column.repeats.isVisible() and column.repeats.count() == 1
-    assert column.repeats.item(0).text().startswith("×3  The capital of France is Paris")
-    assert "agreement 100%" in column.agreement.text()
+    assert column.repeats.isVisible()
+    assert column.repeats.answer_rows() == [f"×3 ◆ {ANSWERS['paris']}"]
+    figures = column.repeats.figures
+    assert figures.text("repeats") == "3 · 1 distinct"
+    assert (figures.text("agreement"), figures.text("similarity")) == ("100%", "100%")
+    assert not figures.values["majority"].isVisible()  # the template has no answer pattern
     assert len(store.runs.for_experiment(view.experiment_id or "")) == 6
     repeats = sorted(
         r.ref.repeat_index for r in store.runs.for_experiment(view.experiment_id or "")
@@ -565,3 +570,96 @@ def test_four_columns_on_a_real_openai_compatible_server(
         assert manager.shutdown(10)
         runner.close()
         assert writer.close()
+
+
+def _inside_viewport(view: CompareView, widget: QWidget) -> bool:
+    """``widget`` is shown whole, within what the columns' scroll area shows."""
+    viewport = view.area.viewport()
+    if not widget.isVisible() or widget.visibleRegion().isEmpty():
+        return False
+    top_left = widget.mapTo(viewport, QPoint(0, 0))
+    return viewport.rect().contains(QRect(top_left, widget.size()))
+
+
+def _assert_pinned_parts_visible(view: CompareView) -> None:
+    QApplication.processEvents()  # pending layout requests
+    assert view.area.verticalScrollBar().maximum() == 0, "the columns must not scroll"
+    for column in view.columns:
+        parts = [column.badge, column.title, column.metrics, column.rating]
+        parts += [column.repeats] if len(column.runs) > 1 else []
+        for part in parts:
+            assert _inside_viewport(view, part), f"{column.badge.text()}: {part} out of view"
+        text = column.output.plain
+        assert text.height() >= 3 * text.fontMetrics().height(), "the output has no room"
+
+
+@pytest.mark.parametrize("repeats", [1, 3, 10])
+@pytest.mark.parametrize("count", [2, 4, 8])
+def test_header_metrics_and_rating_stay_visible_with_repeats(
+    qtbot: QtBot, make_view: Callable[..., CompareView], count: int, repeats: int
+) -> None:
+    variants = [variant("paris" if i % 2 == 0 else "lyon", seed=i) for i in range(count)]
+    view = make_view(*variants, width=1366, height=768)
+    view.repeat_box.setValue(repeats)
+    run_all(qtbot, view, timeout=60_000)
+    _assert_pinned_parts_visible(view)
+    if repeats > 1:
+        assert all(c.repeats.figures.text("repeats") == f"{repeats} · 1 distinct"
+                   for c in view.columns)
+    # the diff panel takes two fifths of the height: the columns still keep them in view
+    press(qtbot, view, Qt.Key.Key_D)
+    assert view.diff_view.isVisible()
+    _assert_pinned_parts_visible(view)
+    if repeats == 3 and count in (4, 8):
+        screenshot(view, f"compare-{count}-columns-3-repeats-diff")
+        press(qtbot, view, Qt.Key.Key_D)
+        qtbot.waitUntil(lambda: all(c.output.caught_up for c in view.columns), timeout=5000)
+        screenshot(view, f"compare-{count}-columns-3-repeats")
+
+
+def test_distinct_repeats_are_picked_from_the_list_and_rated_each(
+    qtbot: QtBot, make_view: Callable[..., CompareView]
+) -> None:
+    # real runs of two backends that answer differently, then shown as the repeats of one
+    # column each, the way a saved comparison with diverging repeats reopens
+    source = make_view(variant(), variant("lyon"))
+    source.repeat_box.setValue(2)
+    run_all(qtbot, source)
+    qtbot.mouseClick(source.columns[1].rating.up, Qt.MouseButton.LeftButton)  # Lyon's shown run
+    rated = source.columns[1].shown
+    assert rated is not None and rated.run_id is not None
+    paris = source.columns[0].runs
+    lyon = [rated] + [r for r in source.columns[1].runs if r is not rated]
+    view = make_view(*[variant(seed=i) for i in range(4)], width=1366, height=768)
+    mixes = [[paris[0], lyon[0], paris[1]], [lyon[0], paris[0], lyon[1]],
+             [paris[0], paris[1]], [lyon[0], lyon[1], paris[0], paris[1]]]
+    for column, runs in zip(view.columns, mixes, strict=True):
+        column.show_runs([ColumnRun(i, result=r.result, run_id=r.run_id)
+                          for i, r in enumerate(runs)])
+    column = view.columns[0]
+    panel = column.repeats
+    assert panel.answer_rows() == [f"×2 ◆ {ANSWERS['paris']}", f"×1   {ANSWERS['lyon']}"]
+    figures = panel.figures
+    assert figures.text("repeats") == "3 · 2 distinct"
+    assert figures.text("agreement") == "67%"
+    assert figures.text("best").startswith("◆ ")
+    assert panel.answers.currentRow() == 0  # the answer on screen
+    assert view.columns[3].repeats.figures.text("agreement") == "50%"
+    _assert_pinned_parts_visible(view)
+    screenshot(view, "compare-4-columns-distinct-repeats")
+    # the arrow keys move through the answers and the column shows (and rates) each one
+    panel.answers.setFocus()
+    qtbot.waitUntil(panel.answers.hasFocus, timeout=5000)
+    qtbot.keyClick(panel.answers, Qt.Key.Key_Down)
+    assert column.output.text() == ANSWERS["lyon"]
+    assert column.shown is not None and column.shown.run_id == lyon[0].run_id
+    assert column.metrics.text("finish") == "stop"
+    assert column.rating.up.isChecked()  # the thumbs up given to that run in the other view
+    qtbot.keyClick(panel.answers, Qt.Key.Key_Up)
+    assert column.output.text() == ANSWERS["paris"] and not column.rating.up.isChecked()
+    rect = panel.answers.visualItemRect(panel.answers.item(1))
+    qtbot.mouseClick(panel.answers.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert column.output.text() == ANSWERS["lyon"]
+    view.show_diff(0, 1)  # the diff compares the answers on screen
+    assert view.diff_view.diff is not None
+    assert (view.diff_view.diff.a, view.diff_view.diff.b) == (ANSWERS["lyon"], ANSWERS["lyon"])

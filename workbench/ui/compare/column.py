@@ -4,6 +4,10 @@ The output is the app's ``OutputView`` in a compact form (plain monospace text, 
 copy and cancel), so a column streams with the same coalesced, frame-budgeted painting as the
 editor's output. Figures sit in a strip of their own under the text, right-aligned with units,
 because eight columns side by side have no room for them on one line.
+
+Only the output text flexes: the header, the repeats panel, the figures and the rating controls
+each keep a height of their own, so however many repeats a column runs, the text scrolls inside
+the column while everything else stays in view.
 """
 
 from __future__ import annotations
@@ -11,15 +15,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
-    QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -30,9 +30,10 @@ from workbench.core.experiments import Variant
 from workbench.core.models import RunResult
 from workbench.storage.repositories import Rating
 from workbench.ui import theming
+from workbench.ui.compare.figures import MetricsStrip
 from workbench.ui.compare.rating import RatingBar
-from workbench.ui.run_text import format_cost, format_duration, format_rate, output_rate
-from workbench.ui.widgets.figure_labels import ElidedLabel, MetricLabel
+from workbench.ui.compare.repeats_panel import RepeatsPanel
+from workbench.ui.widgets.figure_labels import ElidedLabel
 from workbench.ui.widgets.output_view import OutputView
 from workbench.ui.workers import ChunkBatch, RunWorker
 
@@ -58,91 +59,6 @@ class ColumnRun:
         return self.result is None and self.worker is not None
 
 
-class MetricsStrip(QWidget):
-    """TTFT, total time, tok/s, input/output tokens, cost and finish reason; a local model's
-    load time on a line of its own, because it is paid once, not per answer."""
-
-    ROWS = (
-        ("ttft", "TTFT", "Time to first token: from sending the request to the first text"),
-        ("total", "Total", "Time from sending the request to the end of the answer"),
-        ("rate", "Speed", "Output tokens per second after the first token"),
-        ("tokens", "In / out", "Prompt tokens / answer tokens"),
-        ("cost", "Cost", "What the run cost at list price (– when unknown or free)"),
-        ("finish", "Finish", "Why the answer ended: stop (the model ended it), length (max "
-         "tokens), error or cancelled"),
-        ("load", "Model load", "Loading the model before this run; paid once, not per answer"),
-    )
-
-    def __init__(self, parent: QWidget | None = None, *, currency: str = "USD") -> None:
-        super().__init__(parent)
-        self.currency = currency
-        grid = QGridLayout(self)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setHorizontalSpacing(8)
-        grid.setVerticalSpacing(0)
-        self.values: dict[str, MetricLabel] = {}
-        self.names: dict[str, QLabel] = {}
-        for row, (key, name, tip) in enumerate(self.ROWS):
-            label = QLabel(name, self)
-            label.setToolTip(tip)
-            value = MetricLabel("", self)
-            value.setAccessibleName(name)
-            value.setToolTip(tip)
-            grid.addWidget(label, row, 0)
-            grid.addWidget(value, row, 1, Qt.AlignmentFlag.AlignRight)
-            self.names[key], self.values[key] = label, value
-        grid.setColumnStretch(1, 1)
-        self._recolor()
-        self.clear()
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.PaletteChange:
-            self._recolor()
-        super().changeEvent(event)
-
-    def _recolor(self) -> None:
-        for label in self.names.values():
-            palette = label.palette()
-            palette.setColor(QPalette.ColorRole.WindowText, theming.status_color("muted"))
-            label.setPalette(palette)
-
-    def text(self, key: str) -> str:
-        return self.values[key].text()
-
-    def clear(self) -> None:
-        for value in self.values.values():
-            value.setText("–")
-        self._show_load(None)
-
-    def _show_load(self, load_s: float | None) -> None:
-        visible = load_s is not None
-        self.names["load"].setVisible(visible)
-        self.values["load"].setVisible(visible)
-        if visible:
-            self.values["load"].setText(format_duration(load_s))
-
-    def show_live(self, batch: ChunkBatch | None, elapsed_s: float) -> None:
-        """Figures of a run still streaming: measured in the worker, tokens ≈ text events."""
-        self.values["total"].setText(format_duration(elapsed_s))
-        if batch is None:
-            return
-        self.values["ttft"].setText(format_duration(batch.ttft_s))
-        self.values["rate"].setText(format_rate(batch.deltas_per_s, estimate=True))
-        self.values["tokens"].setText(f"– / ≈ {batch.total_deltas:,}")
-
-    def show_result(self, result: RunResult) -> None:
-        timings, usage = result.timings, result.usage
-        self.values["ttft"].setText(format_duration(timings.ttft_s))
-        self.values["total"].setText(format_duration(timings.total_s))
-        self.values["rate"].setText(format_rate(output_rate(result)))
-        tokens_in = f"{usage.input_tokens:,}" if usage.input_tokens is not None else "–"
-        tokens_out = f"{usage.output_tokens:,}" if usage.output_tokens is not None else "–"
-        self.values["tokens"].setText(f"{tokens_in} / {tokens_out} tok")
-        self.values["cost"].setText(format_cost(result.cost, self.currency) or "–")
-        self.values["finish"].setText(result.finish_reason)
-        self._show_load(timings.load_s or None)  # 0: the model was already loaded
-
-
 class CompareColumn(QWidget):
     """A variant's column. The view owns the runs; the column shows them."""
 
@@ -150,7 +66,7 @@ class CompareColumn(QWidget):
     cancelRequested = Signal()
     ratingGiven = Signal(object, object, object, object)  # run_id, thumbs, stars, comment
     shownRunChanged = Signal()
-    repeatsChanged = Signal()
+    ratingWanted = Signal(str)  # run id: the person picked a repeat, show its saved rating
 
     def __init__(self, variant: Variant, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -191,18 +107,10 @@ class CompareColumn(QWidget):
             hidden.hide()
         self.output.cancelRequested.connect(self.cancelRequested)
 
-        self.repeats = QListWidget(self)
-        self.repeats.setAccessibleName("Distinct answers of the repeats")
-        self.repeats.setToolTip(
-            "Identical answers collapsed with their count; click one to read it")
-        self.repeats.setFrameShape(QFrame.Shape.NoFrame)
-        self.repeats.setMaximumHeight(self.fontMetrics().height() * 5 + 8)
-        self.repeats.itemClicked.connect(self._repeat_clicked)
-        self.agreement = QLabel(self)
-        self.agreement.setAccessibleName("Agreement of the repeats")
-        self.agreement.setWordWrap(True)
-        for widget in (self.repeats, self.agreement):
-            widget.hide()
+        self.repeats = RepeatsPanel(self)
+        self.repeats.picked.connect(self._repeat_picked)
+        self.repeats.hide()
+        self._picked = False  # the person chose an answer: new repeats do not take the view
 
         self.metrics = MetricsStrip(self)
         self.rating = RatingBar(self)
@@ -214,7 +122,6 @@ class CompareColumn(QWidget):
         layout.setSpacing(8)
         layout.addLayout(head)
         layout.addWidget(self.output, 1)
-        layout.addWidget(self.agreement)
         layout.addWidget(self.repeats)
         layout.addWidget(self.metrics)
         layout.addWidget(self.rating)
@@ -268,10 +175,9 @@ class CompareColumn(QWidget):
         self.runs = runs
         self.shown = None
         self.metrics.clear()
-        self.repeats.clear()
+        self._picked = False
         self.repeats.setVisible(len(runs) > 1)
-        self.agreement.setVisible(len(runs) > 1)
-        self.agreement.setText(f"0 of {len(runs)} repeats done" if len(runs) > 1 else "")
+        self.repeats.begin(len(runs))
         self.rating.show_rating(None)
         self.rating.setEnabled(False)
         for run in runs:
@@ -290,7 +196,8 @@ class CompareColumn(QWidget):
 
     def _started(self, run: ColumnRun) -> None:
         run.started_at = time.perf_counter()
-        if self.output.state not in ("running", "streaming", "cancelling") and run.running:
+        live = self.output.state in ("running", "streaming", "cancelling")
+        if not live and not self._picked and run.running:
             self._follow(run)
 
     def _chunk(self, run: ColumnRun, batch: ChunkBatch) -> None:
@@ -314,7 +221,6 @@ class CompareColumn(QWidget):
         """Show finished runs (a reopened comparison)."""
         self.runs = runs
         self.repeats.setVisible(len(runs) > 1)
-        self.agreement.setVisible(len(runs) > 1)
         if runs:
             self._show(runs[0])
         self.refresh_repeats()
@@ -326,6 +232,7 @@ class CompareColumn(QWidget):
         if self.output.text() != run.result.text or self.output.state in ("idle", "running"):
             self.output.show_result(run.result)
         self.metrics.show_result(run.result)
+        self.repeats.select_run(self.runs.index(run))
         self.rating.setEnabled(run.run_id is not None)
         self.rating.setToolTip("" if run.run_id is not None
                                else "Runs are rated once they are saved in the history")
@@ -348,28 +255,35 @@ class CompareColumn(QWidget):
     # --- repeats ------------------------------------------------------------------------------
 
     def refresh_repeats(self) -> None:
-        """Ask the view, which computes the stability figures, to call ``show_groups``."""
-        if len(self.runs) > 1:
-            self.repeatsChanged.emit()
+        """Collapse the finished repeats' answers and show how much they agree."""
+        if len(self.runs) < 2:
+            return
+        outputs, failed = [], 0
+        for index, run in enumerate(self.runs):
+            if run.result is None:
+                continue
+            if run.result.finish_reason in ("error", "cancelled"):
+                failed += 1
+            else:
+                outputs.append((index, run.result.text))
+        self.repeats.show_outputs(outputs, len(self.runs), failed=failed,
+                                  answer_pattern=self.variant.template.answer_pattern or None)
+        if self.shown is not None:
+            self.repeats.select_run(self.runs.index(self.shown))
 
-    def show_groups(self, groups: list[tuple[int, str, int]], agreement: str) -> None:
-        """``groups``: (count, text, index of a run with that text), most common first."""
-        self.repeats.clear()
-        for count, text, index in groups:
-            line = " ".join(text.split()) or "(empty)"
-            item = QListWidgetItem(f"×{count}  {line}")
-            item.setData(Qt.ItemDataRole.UserRole, index)
-            item.setToolTip(text[:2000])
-            self.repeats.addItem(item)
-        self.agreement.setText(agreement)
-
-    def _repeat_clicked(self, item: QListWidgetItem) -> None:
-        index = item.data(Qt.ItemDataRole.UserRole)
-        if isinstance(index, int) and 0 <= index < len(self.runs):
-            run = self.runs[index]
-            if run.result is not None:
-                self.output.show_result(run.result)
-                self._show(run)
+    def _repeat_picked(self, index: int) -> None:
+        """Show the answer the person picked in the repeats list (and rate that run)."""
+        if not 0 <= index < len(self.runs) or self.runs[index].result is None:
+            return
+        self._picked = True
+        # a live repeat the output was following must not stream into the picked answer;
+        # OutputView has no public way to let go of a run without showing another one
+        self.output._detach()
+        run = self.runs[index]
+        self._show(run)
+        self.rating.show_rating(None)
+        if run.run_id is not None:
+            self.ratingWanted.emit(run.run_id)
 
     def result(self) -> RunResult | None:
         return self.shown.result if self.shown is not None else None

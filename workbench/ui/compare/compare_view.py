@@ -33,7 +33,6 @@ from workbench.core.experiments import Variant
 from workbench.core.grid import CellKey
 from workbench.core.models import PromptTemplate
 from workbench.core.preferences import Judgement, Score, summarize
-from workbench.core.stability import stability
 from workbench.services.compare_export import write_export
 from workbench.services.comparison import open_comparison, preference_summary, save_comparison
 from workbench.storage.repositories import Store
@@ -48,6 +47,21 @@ from workbench.ui.compare.variants import header, letter
 from workbench.ui.workers import RunManager, RunWorker
 
 MAX_REPEATS = 50
+
+
+class ColumnsLayout(QHBoxLayout):
+    """The columns side by side, as tall as the view shows them.
+
+    A scroll area sizes a widget whose layout has height-for-width to that layout's preferred
+    height, not the height it shows: one word-wrapped label in any column (the repeats'
+    agreement line did it; a failed run's error still wraps) made every column its preferred
+    height, taller than the view, and scrolled the figures and rating controls out of sight.
+    Without it the columns get the view's height (or their minimum, scrolling only then) and
+    each column's own layout still gives a wrapped label the lines it needs.
+    """
+
+    def hasHeightForWidth(self) -> bool:
+        return False
 
 
 class CompareView(QWidget):
@@ -149,7 +163,7 @@ class CompareView(QWidget):
         self.notice.hide()
 
         self.strip = QWidget()
-        self.strip_layout = QHBoxLayout(self.strip)
+        self.strip_layout = ColumnsLayout(self.strip)
         self.strip_layout.setContentsMargins(8, 8, 8, 8)
         self.strip_layout.setSpacing(8)
         self.empty = QLabel("No variants yet: open a template and press Compare, or Add variant "
@@ -216,7 +230,7 @@ class CompareView(QWidget):
         self.order.append(len(self.columns) - 1)
         column.removeRequested.connect(lambda c=column: self.remove_column(c))
         column.ratingGiven.connect(self._rated)
-        column.repeatsChanged.connect(lambda c=column: self._show_stability(c))
+        column.ratingWanted.connect(lambda run_id, c=column: self._show_rating(c, run_id))
         column.shownRunChanged.connect(self._results_changed)
         column.set_blind(self.blind)
         self._relayout()
@@ -463,25 +477,13 @@ class CompareView(QWidget):
             self.toggle_diff()
         self.diff_view.pick(left, right)
 
-    def _show_stability(self, column: CompareColumn) -> None:
-        done = [(i, run.result.text) for i, run in enumerate(column.runs)
-                if run.result is not None and run.result.finish_reason not in ("error",
-                                                                               "cancelled")]
-        total = len(column.runs)
-        if not done:
-            column.show_groups([], f"0 of {total} repeats done")
-            return
-        pattern = column.variant.template.answer_pattern or None
-        figures = stability([text for _i, text in done], pattern)
-        groups = [(g.count, g.text, done[g.indices[0]][0]) for g in figures.groups]
-        parts = [f"agreement {figures.output_agreement:.0%}"]
-        if figures.mean_similarity is not None:
-            parts.append(f"similarity {figures.mean_similarity:.0%}")
-        if figures.vote is not None and figures.vote.answer is not None:
-            parts.append(f"majority “{figures.vote.answer}” ({figures.vote.votes} of "
-                         f"{figures.n})")
-        prefix = f"{len(done)} of {total} done · " if len(done) < total else ""
-        column.show_groups(groups, prefix + " · ".join(parts))
+    def _show_rating(self, column: CompareColumn, run_id: str) -> None:
+        """The saved rating of the repeat a column now shows, read behind the ratings still
+        being written (a click's worth of waiting for the writer)."""
+        if self.writer is not None:
+            rating = self.writer.submit(lambda s: s.ratings.get(run_id)).result(10)
+            if column.shown is not None and column.shown.run_id == run_id:
+                column.show_rating(rating)
 
     def _rated(self, run_id: str, thumbs: int | None, stars: int | None,
                comment: str | None) -> None:

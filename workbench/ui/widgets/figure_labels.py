@@ -30,8 +30,7 @@ class ElidedLabel(QLabel):
         painter.setPen(self.palette().color(self.foregroundRole()))
         metrics = self.fontMetrics()
         shown = metrics.elidedText(self.text(), Qt.TextElideMode.ElideRight, self.width())
-        align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-        painter.drawText(self.rect(), int(align), shown)
+        painter.drawText(self.rect(), int(self.alignment()), shown)  # QLabel's: left, centred
 
 
 class MetricLabel(QLabel):
