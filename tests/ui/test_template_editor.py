@@ -142,7 +142,32 @@ def test_removed_message_can_be_undone(qtbot: QtBot, editor: TemplateEditor) -> 
     with qtbot.waitSignal(editor.templateChanged) as restored:
         qtbot.mouseClick(editor.undo_button, Qt.MouseButton.LeftButton)
     assert restored.args[0].messages == SUMMARIZE.messages
-    assert not editor.notice_bar.isVisible()
+    assert editor.notice.text() == "Undone: Removed the system message."
+    assert not editor.undo_button.isVisible() and editor.redo_button.isVisible()
+
+
+def test_changes_undo_and_redo_in_turn_and_stay_with_their_document(
+    qtbot: QtBot, editor: TemplateEditor
+) -> None:
+    load(qtbot, editor, SENTIMENT)
+    editor.technique.setCurrentIndex(editor.technique.findData("few-shot"))
+    qtbot.mouseClick(editor.apply_button, Qt.MouseButton.LeftButton)
+    few_shot = editor.template()
+    qtbot.mouseClick(editor.messages.cards[0].remove, Qt.MouseButton.LeftButton)
+    removed = editor.template()
+    assert editor.notice.text().startswith("Removed the")
+    qtbot.mouseClick(editor.undo_button, Qt.MouseButton.LeftButton)
+    assert editor.template() == few_shot and editor.undo_button.isVisible()
+    qtbot.mouseClick(editor.undo_button, Qt.MouseButton.LeftButton)
+    assert editor.template() == SENTIMENT and not editor.undo_button.isVisible()
+    qtbot.mouseClick(editor.redo_button, Qt.MouseButton.LeftButton)
+    assert editor.template() == few_shot and editor.notice.text().startswith("Redone: Applied")
+    qtbot.mouseClick(editor.redo_button, Qt.MouseButton.LeftButton)
+    assert editor.template() == removed and not editor.redo_button.isVisible()
+    # Another document: nothing of this one's history can be undone into it.
+    load(qtbot, editor, SUMMARIZE)
+    assert not editor.notice_bar.isVisible() and editor.undo() is False
+    assert editor.template() == SUMMARIZE
 
 
 def test_components_are_visible_optional_fields(qtbot: QtBot, editor: TemplateEditor) -> None:

@@ -562,10 +562,9 @@ class MainWindow(QMainWindow):
         self.library.focus_search()
 
     def _redo(self) -> None:
-        focused = self.focusWidget()
-        redo = getattr(focused, "redo", None)
-        if callable(redo):
-            redo()
+        """The focused text's redo; elsewhere the template editor's (technique, removal)."""
+        redo = getattr(self.focusWidget(), "redo", None)
+        (redo if callable(redo) else self.editor.redo)()
 
     @staticmethod
     def _theme_setter(mode: theming.Mode) -> Callable[[], None]:

@@ -35,6 +35,8 @@ from workbench.ui.widgets.message_list import MessageList
 from workbench.ui.widgets.section import Section
 
 DEBOUNCE_MS = 150
+#: Structural changes (technique applied, message removed) that can be undone in turn.
+UNDO_DEPTH = 20
 
 COMPONENT_LABELS = {
     "instruction": "Instruction",
@@ -77,7 +79,9 @@ class TemplateEditor(QWidget):
         super().__init__(parent)
         self._base = PromptTemplate(name="untitled")
         self._loading = False
-        self._undo_snapshot: PromptTemplate | None = None
+        # (what was done, the template before it) / (what was undone, the template after it)
+        self._undo: list[tuple[str, PromptTemplate]] = []
+        self._redo: list[tuple[str, PromptTemplate]] = []
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(debounce_ms)
@@ -111,12 +115,16 @@ class TemplateEditor(QWidget):
         self.undo_button = QPushButton("Undo", self)
         self.undo_button.setAccessibleName("Undo last template change")
         self.undo_button.setToolTip("Put the template back as it was before this change.")
+        self.redo_button = QPushButton("Redo", self)
+        self.redo_button.setAccessibleName("Redo the undone template change")
+        self.redo_button.setToolTip("Make the undone change again.")
         self.notice_bar = QWidget(self)
         bar = QHBoxLayout(self.notice_bar)
         bar.setContentsMargins(8, 4, 8, 4)
         bar.setSpacing(8)
         bar.addWidget(self.notice, 1)
         bar.addWidget(self.undo_button)
+        bar.addWidget(self.redo_button)
         self.notice_bar.hide()
 
         # --- the body: messages or completion text, components, examples ------------------
@@ -198,12 +206,20 @@ class TemplateEditor(QWidget):
         self.technique.currentIndexChanged.connect(self._technique_chosen)
         self.apply_button.clicked.connect(self.apply_selected_technique)
         self.undo_button.clicked.connect(self.undo)
+        self.redo_button.clicked.connect(self.redo)
         self.set_template(self._base)
 
     # --- loading and reading the template ---------------------------------------------------
 
     def set_template(self, template: PromptTemplate) -> None:
-        """Show ``template``; ``templateChanged`` follows at once."""
+        """Show ``template`` as a new document (the changes of another cannot be undone into
+        it); ``templateChanged`` follows at once."""
+        self._undo.clear()
+        self._redo.clear()
+        self.notice_bar.hide()
+        self._show(template)
+
+    def _show(self, template: PromptTemplate) -> None:
         self._loading = True
         try:
             self._base = template
@@ -312,7 +328,7 @@ class TemplateEditor(QWidget):
         except KnownError as err:
             self._notify(f"Cannot apply {get_technique(chosen).name}: {err}", error=True)
             return False
-        self.set_template(after)
+        self._show(after)
         self._offer_undo(
             f"Applied {get_technique(chosen).name}: the messages were laid out again.", before
         )
@@ -321,27 +337,41 @@ class TemplateEditor(QWidget):
     # --- undo strip ------------------------------------------------------------------------
 
     def _notify(self, text: str, *, error: bool = False) -> None:
-        self._undo_snapshot = None
         self.notice.setText(text)
         color = status_color("error") if error else self.palette().text().color()
         palette = self.notice.palette()
         palette.setColor(palette.ColorRole.WindowText, color)
         self.notice.setPalette(palette)
-        self.undo_button.hide()
+        self.undo_button.setVisible(bool(self._undo))
+        self.redo_button.setVisible(bool(self._redo))
         self.notice_bar.show()
 
     def _offer_undo(self, text: str, snapshot: PromptTemplate) -> None:
+        self._undo.append((text, snapshot))
+        del self._undo[:-UNDO_DEPTH]
+        self._redo.clear()
         self._notify(text)
-        self._undo_snapshot = snapshot
-        self.undo_button.show()
 
-    def undo(self) -> None:
-        """Put back the template saved by the last undoable change."""
-        if self._undo_snapshot is None:
-            return
-        snapshot, self._undo_snapshot = self._undo_snapshot, None
-        self.notice_bar.hide()
-        self.set_template(snapshot)
+    def undo(self) -> bool:
+        """Put back the template as it was before the last undoable change (technique applied,
+        message removed); earlier ones can be undone in turn."""
+        if not self._undo:
+            return False
+        text, before = self._undo.pop()
+        self._redo.append((text, self.template()))
+        self._show(before)
+        self._notify(f"Undone: {text}")
+        return True
+
+    def redo(self) -> bool:
+        """Make the last undone change again."""
+        if not self._redo:
+            return False
+        text, after = self._redo.pop()
+        self._undo.append((text, self.template()))
+        self._show(after)
+        self._notify(f"Redone: {text}")
+        return True
 
     def _message_removed(self, index: int, message: Message) -> None:
         current = self.template()
