@@ -663,3 +663,38 @@ def test_distinct_repeats_are_picked_from_the_list_and_rated_each(
     view.show_diff(0, 1)  # the diff compares the answers on screen
     assert view.diff_view.diff is not None
     assert (view.diff_view.diff.a, view.diff_view.diff.b) == (ANSWERS["lyon"], ANSWERS["lyon"])
+
+
+@pytest.mark.slow
+def test_repeats_of_the_embedded_model_keep_figures_and_ratings_in_view(
+    qtbot: QtBot, make_view: Callable[..., CompareView]
+) -> None:
+    from workbench.backends.local_models import EMBEDDED_ID
+    from workbench.core.stability import normalize_output
+
+    variants = [
+        Variant(
+            template=TEMPLATE,
+            template_version="1",
+            backend="llamacpp",
+            model=EMBEDDED_ID,
+            variables={"country": "France"},
+            params=Params(max_tokens=16, temperature=temperature),
+        )
+        for temperature in (0.0, 0.7, 1.2, 1.8)
+    ]
+    view = make_view(*variants, width=1366, height=768)
+    view.repeat_box.setValue(3)
+    run_all(qtbot, view, timeout=300_000)
+    _assert_pinned_parts_visible(view)
+    for column in view.columns:
+        assert all(r.result is not None and r.result.finish_reason in ("stop", "length")
+                   for r in column.runs)
+        distinct = {normalize_output(r.result.text) for r in column.runs if r.result}
+        rows = column.repeats.answer_rows()
+        assert len(rows) == len(distinct)
+        assert sum(int(row[1:].split()[0]) for row in rows) == 3  # "×2 ◆ …": counts add up
+        assert column.repeats.figures.text("repeats") == f"3 · {len(distinct)} distinct"
+    greedy = view.columns[0].repeats.figures  # temperature 0: the same answer every time
+    assert (greedy.text("agreement"), greedy.text("similarity")) == ("100%", "100%")
+    screenshot(view, "compare-4-columns-3-repeats-smollm2")
