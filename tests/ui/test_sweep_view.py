@@ -20,8 +20,9 @@ from workbench.services.runner import Runner
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
 from workbench.ui import theming
+from workbench.ui.compare.sweep_axes import parse_values
 from workbench.ui.compare.sweep_chart import SCALE, contrast, scale_colour, text_on
-from workbench.ui.compare.sweep_view import SweepView, parse_values
+from workbench.ui.compare.sweep_view import SweepView
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from workbench.core.experiments import Variant
+from workbench.core.models import PromptTemplate
 
 if TYPE_CHECKING:
     from workbench.ui.compare.compare_view import CompareView
@@ -27,6 +28,13 @@ def _keep(window: MainWindow, child: QWidget, width: int, height: int) -> None:
     window.child_windows.append(child)
 
 
+def _template_versions(window: MainWindow) -> list[tuple[str, PromptTemplate]]:
+    """The library's versions of the window's template, ``[("v1", template)…]``."""
+    if not window.key:
+        return []
+    return [(f"v{v.number}", v.template()) for v in window.workspace.library.versions(window.key)]
+
+
 def open_compare(window: MainWindow) -> CompareView:
     """A compare window whose column A is the window's current prompt."""
     from workbench.ui.compare.compare_view import CompareView
@@ -34,8 +42,7 @@ def open_compare(window: MainWindow) -> CompareView:
     view = CompareView(window.runs)
     view.setWindowTitle(f"Compare — {window.editor.template().name}")
     if window.key:
-        versions = window.workspace.library.versions(window.key)
-        view.set_template_versions([(f"v{v.number}", v.template()) for v in versions])
+        view.set_template_versions(_template_versions(window))
     view.set_backends(window.picker.backend_names())
     view.add_variant(window.current_variant())
     view.sweepRequested.connect(lambda variant: open_sweep(window, variant))
@@ -46,11 +53,14 @@ def open_compare(window: MainWindow) -> CompareView:
 
 
 def open_sweep(window: MainWindow, variant: Variant) -> SweepView:
-    """A sweep of two parameters around ``variant``."""
+    """A sweep around ``variant`` over two axes: parameters, models of the window's backends,
+    versions of its template, or variable sets."""
     from workbench.ui.compare.sweep_view import SweepView
 
     view = SweepView(window.workspace.runner)
     view.setWindowTitle(f"Sweep — {variant.template.name}")
+    view.set_backends(window.picker.backend_names())
+    view.set_template_versions(_template_versions(window))
     view.set_base(variant)
     _keep(window, view, 1100, 760)
     return view

@@ -1,5 +1,6 @@
 """The pieces a sweep's results are drawn with: metrics read from runs, a colour scale readable in
-both palettes, the matrix and the QtCharts chart of a metric against a swept parameter.
+both palettes, the matrix and the QtCharts chart of a metric against the row setting (a line per
+column for a parameter, groups of bars for models, template versions or variable sets).
 """
 
 from __future__ import annotations
@@ -10,14 +11,23 @@ from html import escape
 from statistics import mean
 from typing import Any
 
-from PySide6.QtCharts import QChart, QChartView, QLineSeries, QScatterSeries, QValueAxis
+from PySide6.QtCharts import (
+    QAbstractAxis,
+    QBarCategoryAxis,
+    QBarSeries,
+    QBarSet,
+    QChart,
+    QChartView,
+    QLineSeries,
+    QScatterSeries,
+    QValueAxis,
+)
 from PySide6.QtCore import QMargins, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from workbench.core.models import RunResult
 from workbench.ui import theming
-from workbench.ui.compare.variants import format_value
 from workbench.ui.run_text import format_cost, format_duration, output_rate
 
 
@@ -120,15 +130,21 @@ class SweepMatrix(QTableWidget):
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() * 2 + 8)
         self.values: dict[tuple[int, int], float | None] = {}
 
-    def set_axes(self, row_name: str, rows: Sequence[Any], col_name: str,
-                 cols: Sequence[Any]) -> None:
+    def set_axes(self, rows: Sequence[str], cols: Sequence[str], row_name: str = "",
+                 col_name: str = "") -> None:
+        """Header labels of the rows and columns; the axis names are their tooltips."""
         self.clear()
         self.values = {}
         self.setRowCount(len(rows))
         self.setColumnCount(len(cols))
-        self.setVerticalHeaderLabels([f"{row_name} {format_value(v)}" for v in rows])
-        self.setHorizontalHeaderLabels([f"{col_name} {format_value(v)}" if col_name else "value"
-                                        for v in cols])
+        self.setVerticalHeaderLabels(list(rows))
+        self.setHorizontalHeaderLabels([c or "value" for c in cols])
+        for count, header, name in ((len(rows), self.verticalHeaderItem, row_name),
+                                    (len(cols), self.horizontalHeaderItem, col_name)):
+            for i in range(count):
+                item = header(i)
+                if item is not None and name:
+                    item.setToolTip(name)
 
     def show_values(self, values: dict[tuple[int, int], float | None],
                     show: Callable[[float], str], pending: str = "…") -> None:
@@ -156,16 +172,10 @@ class SweepMatrix(QTableWidget):
 SERIES = ("#e8590c", "#2f9e44", "#ae3ec9", "#0c8599", "#c2255c", "#5c940d")
 
 
-def _axis_number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    return None
-
-
 class MetricChart(QChartView):
-    """A metric against the row parameter: one line (with its points) per column value."""
+    """A metric against the row setting. Numbers (a parameter) get a value axis and one line,
+    with its points, per column; categories (models, template versions, variable sets) get a
+    group of bars per row, one bar per column (a cell without a value yet has no bar)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         self.chart_ = QChart()
@@ -175,43 +185,71 @@ class MetricChart(QChartView):
         self.chart_.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
         self.chart_.setMargins(QMargins(4, 4, 4, 4))
         self.setMinimumSize(360, 240)
-        self.series: list[QLineSeries] = []
+        self.series: list[QLineSeries] = []  # a numeric x axis: one line per column
+        self.bars: list[QBarSet] = []  # a categorical one: one bar set per column
         # the axes live as long as the chart: series come and go, the axes are re-labelled
         self.x_axis, self.y_axis = QValueAxis(), QValueAxis()
-        self.chart_.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
+        self.category_axis = QBarCategoryAxis()
         self.chart_.addAxis(self.y_axis, Qt.AlignmentFlag.AlignLeft)
+        self._x: QAbstractAxis | None = None
         for axis in (self.x_axis, self.y_axis):
             axis.setLabelFormat("%.3g")
 
-    def plot(self, x_name: str, xs: Sequence[Any], col_name: str, cols: Sequence[Any],
-             values: dict[tuple[int, int], float | None], metric: Metric) -> None:
+    def _use_x(self, axis: QAbstractAxis) -> None:
+        if self._x is axis:
+            return
+        if self._x is not None:
+            self.chart_.removeAxis(self._x)
+        self.chart_.addAxis(axis, Qt.AlignmentFlag.AlignBottom)
+        self._x = axis
+
+    def plot(self, x_name: str, xs: Sequence[Any], x_labels: Sequence[str],
+             cols: Sequence[str], values: dict[tuple[int, int], float | None],
+             metric: Metric) -> None:
+        """``values[(row, col)]`` against the rows (raw values ``xs``, shown as ``x_labels``),
+        one series per column named by ``cols`` ("" for a single unnamed column)."""
         chart = self.chart_
         chart.removeAllSeries()
-        self.series = []
+        self.series, self.bars = [], []
         numbers = [_axis_number(x) for x in xs]
-        positions = [n if n is not None else float(i) for i, n in enumerate(numbers)]
+        numeric = bool(numbers) and all(n is not None for n in numbers)
+        x_axis: QAbstractAxis = self.x_axis if numeric else self.category_axis
+        self._use_x(x_axis)
         palette = self.palette()
         text = palette.color(QPalette.ColorRole.Text)
         grid = palette.color(QPalette.ColorRole.Mid)
         chart.setBackgroundBrush(palette.color(QPalette.ColorRole.Base))
         chart.setBackgroundRoundness(0)
-        chart.setTitle(f"{metric.label} against {x_name}")
+        chart.setTitle(f"{metric.label} against {x_name}" if x_name else metric.label)
         chart.setTitleBrush(text)
         chart.legend().setLabelColor(text)
         chart.legend().setVisible(len(cols) > 1)
-        x_axis, y_axis = self.x_axis, self.y_axis
-        for axis, title in ((x_axis, x_name), (y_axis, metric.axis_title)):
+        for axis, title in ((x_axis, x_name), (self.y_axis, metric.axis_title)):
             axis.setTitleText(title)
             axis.setTitleBrush(text)
             axis.setLabelsColor(text)
             axis.setGridLineColor(grid)
             axis.setLinePenColor(grid)
-        x_axis.setTickCount(max(2, min(len(positions), 6)))
         colours = [theming.accent().name(), *SERIES]
-        known: list[float] = []
-        for c, col in enumerate(cols):
+        names = [col or metric.label for col in cols]
+        if numeric:
+            known = self._lines([n or 0.0 for n in numbers], names, values, colours)
+        else:
+            known = self._bar_groups(list(x_labels), names, values, colours)
+        if known and numeric:
+            low, high = min(known), max(known)
+            pad = (high - low) * 0.1 or abs(high) * 0.1 or 1.0
+            self.y_axis.setRange(max(0.0, low - pad) if low >= 0 else low - pad, high + pad)
+        elif known:  # bars start at zero, with round ticks above the tallest
+            self.y_axis.setRange(min(0.0, min(known)), max(known) * 1.1 or 1.0)
+            self.y_axis.applyNiceNumbers()
+
+    def _lines(self, positions: list[float], names: list[str],
+               values: dict[tuple[int, int], float | None], colours: list[str]) -> list[float]:
+        chart, known = self.chart_, []
+        self.x_axis.setTickCount(max(2, min(len(positions), 6)))
+        for c, name in enumerate(names):
             line, dots = QLineSeries(), QScatterSeries()
-            name = f"{col_name} {format_value(col)}" if col_name else metric.label
             line.setName(name)
             colour = QColor(colours[c % len(colours)])
             line.setPen(QPen(colour, 2))
@@ -226,14 +264,43 @@ class MetricChart(QChartView):
                     known.append(value)
             for series in (line, dots):
                 chart.addSeries(series)
-                series.attachAxis(x_axis)
-                series.attachAxis(y_axis)
+                series.attachAxis(self.x_axis)
+                series.attachAxis(self.y_axis)
             chart.legend().markers(dots)[0].setVisible(False)
             self.series.append(line)
         if positions:
             span = (max(positions) - min(positions)) or 1.0
-            x_axis.setRange(min(positions) - span * 0.05, max(positions) + span * 0.05)
-        if known:
-            low, high = min(known), max(known)
-            pad = (high - low) * 0.1 or abs(high) * 0.1 or 1.0
-            y_axis.setRange(max(0.0, low - pad) if low >= 0 else low - pad, high + pad)
+            self.x_axis.setRange(min(positions) - span * 0.05, max(positions) + span * 0.05)
+        return known
+
+    def _bar_groups(self, labels: list[str], names: list[str],
+                    values: dict[tuple[int, int], float | None],
+                    colours: list[str]) -> list[float]:
+        known = []
+        bars = QBarSeries()
+        for c, name in enumerate(names):
+            bar_set = QBarSet(name)
+            colour = QColor(colours[c % len(colours)])
+            bar_set.setColor(colour)
+            bar_set.setBorderColor(colour)
+            for r in range(len(labels)):
+                value = values.get((r, c))
+                bar_set.append(0.0 if value is None else value)
+                if value is not None:
+                    known.append(value)
+            bars.append(bar_set)
+            self.bars.append(bar_set)
+        self.chart_.addSeries(bars)
+        self.category_axis.clear()
+        self.category_axis.append(labels)
+        bars.attachAxis(self.category_axis)
+        bars.attachAxis(self.y_axis)
+        return known
+
+
+def _axis_number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    return None

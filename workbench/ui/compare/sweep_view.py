@@ -1,6 +1,7 @@
-"""The sweep view: two parameters × their values over a base variant, the pre-run estimate with a
-Run button, a progress strip with time left, and the results as a colour-scaled matrix plus a
-chart of a metric against the row parameter.
+"""The sweep view: two axes over a base variant (each a parameter with its values, models,
+template versions or variable sets; ``sweep_axes``), the pre-run estimate with a Run button, a
+progress strip with time left, and the results as a colour-scaled matrix plus a chart of a metric
+against the row axis.
 
 The sweep is an experiment in the store (``services.comparison.saved_or_new``): running the same
 sweep again resumes it, skipping the cells that already finished (``services.grid_runner``), and
@@ -11,7 +12,6 @@ where it has one (a local model), so it runs off the GUI thread.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from pydantic import ValidationError
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -32,14 +32,14 @@ from PySide6.QtWidgets import (
 from workbench.backends.base import CancelToken
 from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec, Variant
-from workbench.core.grid import Estimate, SweepSpec, axes
-from workbench.core.models import RunResult
-from workbench.core.params import DESCRIPTIONS, PARAM_NAMES
+from workbench.core.grid import Estimate, SweepSpec
+from workbench.core.models import PromptTemplate, RunResult
 from workbench.services.comparison import open_comparison, saved_or_new
 from workbench.services.grid_runner import GridRunner, Progress, SweepHandle
 from workbench.services.runner import Runner
 from workbench.storage.repositories import StoredExperiment
 from workbench.ui import theming
+from workbench.ui.compare.sweep_axes import AxisEditor, ModelCatalog
 from workbench.ui.compare.sweep_chart import (
     METRIC_BY_KEY,
     METRICS,
@@ -48,31 +48,20 @@ from workbench.ui.compare.sweep_chart import (
     legend_html,
     metric_value,
 )
+from workbench.ui.compare.sweep_layout import (
+    Axis,
+    SweepLayout,
+    build_spec,
+    experiment_of,
+    layout,
+)
 from workbench.ui.tasks import Progress as TaskProgress
 from workbench.ui.tasks import Reporter, TaskError, TaskRunner, TaskWorker
 from workbench.ui.widgets.progress_strip import ProgressStrip
 
-SWEEPABLE = tuple(name for name in PARAM_NAMES if name not in ("stop", "n", "best_of"))
 #: Results are redrawn at most this often while cells finish (ms).
 REDRAW_MS = 100
 ESTIMATE_DEBOUNCE_MS = 300
-
-
-def parse_values(text: str) -> list[Any]:
-    """"0, 0.4, 0.8" → [0, 0.4, 0.8]: numbers where they read as numbers."""
-    values: list[Any] = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        for kind in (int, float):
-            try:
-                values.append(kind(part))
-                break
-            except ValueError:
-                continue
-        else:
-            values.append(part)
-    return values
 
 
 class _Bridge(QObject):
@@ -89,45 +78,8 @@ class _Bridge(QObject):
         self._posted.emit(progress)
 
 
-class AxisEditor(QWidget):
-    """One swept parameter and its values."""
-
-    changed = Signal()
-
-    def __init__(self, title: str, name: str, values: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.param = QComboBox(self)
-        self.param.addItems(["(none)", *SWEEPABLE])
-        self.param.setCurrentText(name)
-        self.param.setAccessibleName(f"{title} parameter")
-        self.values = QLineEdit(values, self)
-        self.values.setAccessibleName(f"{title} values")
-        self.values.setPlaceholderText("values, comma-separated: 0, 0.4, 0.8")
-        self.param.currentTextChanged.connect(self._tip)
-        self.param.currentTextChanged.connect(self.changed)
-        self.values.textChanged.connect(self.changed)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(8)
-        label = QLabel(title, self)
-        label.setMinimumWidth(label.fontMetrics().horizontalAdvance("Columns") + 8)
-        row.addWidget(label)
-        row.addWidget(self.param)
-        row.addWidget(self.values, 1)
-        self._tip(name)
-
-    def _tip(self, name: str) -> None:
-        self.param.setToolTip(DESCRIPTIONS.get(name, "Leave a single column"))
-
-    def axis(self) -> tuple[str, list[Any]] | None:
-        name = self.param.currentText()
-        if name == "(none)":
-            return None
-        return name, parse_values(self.values.text())
-
-
 class SweepView(QWidget):
-    """A two-parameter sweep of one base variant through a ``Runner`` with a store writer."""
+    """A two-axis sweep of one base variant through a ``Runner`` with a store writer."""
 
     estimated = Signal(object)  # Estimate
     sweepFinished = Signal(object)  # the last Progress (done == total)
@@ -142,14 +94,14 @@ class SweepView(QWidget):
         self.grid = GridRunner(runner, self.store)
         self.base: Variant | None = None
         self.spec: SweepSpec | None = None
+        self.planned: ExperimentSpec | None = None  # the spec as the experiment it runs as
+        self.typed: tuple[Axis | None, Axis | None] = (None, None)
         self.estimate: Estimate | None = None
         self.experiment: StoredExperiment | None = None
         self.handle: SweepHandle | None = None
-        self.results: dict[int, list[RunResult]] = {}
-        self.variants: list[Variant] = []
-        self.positions: dict[int, tuple[int, int]] = {}
-        self._axis_names: tuple[str, str] = ("", "")
-        self._axis_values: tuple[list[Any], list[Any]] = ([], [])
+        self.results: dict[tuple[int, int | None], list[RunResult]] = {}  # (variant, test)
+        self.layout_: SweepLayout | None = None
+        self.catalog = ModelCatalog(runner, self)
         self._tasks = TaskRunner(self, max_threads=1)
         self._estimate_job: TaskWorker[Estimate] | None = None
         self._bridge = _Bridge()
@@ -160,8 +112,8 @@ class SweepView(QWidget):
     def _build(self) -> None:
         self.name = QLineEdit("Sweep", self)
         self.name.setAccessibleName("Sweep name")
-        self.rows = AxisEditor("Rows", "temperature", "0, 0.4, 0.8, 1.2", self)
-        self.cols = AxisEditor("Columns", "top_p", "0.5, 0.9", self)
+        self.rows = AxisEditor("Rows", "temperature", "0, 0.4, 0.8, 1.2", self.catalog, self)
+        self.cols = AxisEditor("Columns", "top_p", "0.5, 0.9", self.catalog, self)
         self.repeats = QSpinBox(self)
         self.repeats.setRange(1, 50)
         self.repeats.setPrefix("×")
@@ -248,25 +200,28 @@ class SweepView(QWidget):
     def set_base(self, variant: Variant) -> None:
         """The variant every cell starts from (the editor's template, parameters and model)."""
         self.base = variant
+        for editor in (self.rows, self.cols):
+            editor.set_base(variant)
+        if not self.catalog.names:
+            self.catalog.set_backends([variant.backend])
         self.schedule_estimate()
+
+    def set_backends(self, names: list[str]) -> None:
+        """The backends whose models a model axis offers (listed when first needed)."""
+        self.catalog.set_backends(names)
+
+    def set_template_versions(self, versions: list[tuple[str, PromptTemplate]]) -> None:
+        """The library's versions of the template a template axis offers: ``[("v1", t1)…]``."""
+        for editor in (self.rows, self.cols):
+            editor.set_template_versions(versions)
 
     def sweep_spec(self) -> SweepSpec:
         """The sweep as typed (``KnownError``/``ValueError`` say what is wrong)."""
         if self.base is None:
             raise ValueError("no base variant to sweep")
-        parameters: dict[str, list[Any]] = {}
-        for editor in (self.rows, self.cols):
-            axis = editor.axis()
-            if axis is None:
-                continue
-            name, values = axis
-            if name in parameters:
-                raise ValueError(f"{name} is swept twice")
-            parameters[name] = values
-        if not parameters:
-            raise ValueError("choose at least one parameter to sweep")
-        return SweepSpec(name=self.name.text().strip() or "Sweep", base=self.base,
-                         parameters=parameters, repeats=self.repeats.value())
+        self.typed = (self.rows.axis(), self.cols.axis())
+        return build_spec(self.name.text().strip() or "Sweep", self.base, *self.typed,
+                          self.repeats.value())
 
     def schedule_estimate(self) -> None:
         self.run_button.setEnabled(False)
@@ -277,12 +232,12 @@ class SweepView(QWidget):
         """Expand the sweep and estimate it off the GUI thread; Run is enabled when it is done."""
         try:
             spec = self.sweep_spec()
-            experiment = spec.to_experiment()
+            experiment = experiment_of(spec, self.typed[0])
         except (KnownError, ValueError, ValidationError) as err:
-            self.spec = None
+            self.spec = self.planned = None
             self._show_problem(_message(err))
             return
-        self.spec = spec
+        self.spec, self.planned = spec, experiment
         if self._estimate_job is not None:
             self._estimate_job.cancel()
         grid = self.grid
@@ -339,12 +294,12 @@ class SweepView(QWidget):
 
     def run(self) -> None:
         """Save the sweep (or find the same one, to resume it) and run the cells not done."""
-        if self.spec is None or self.handle is not None:
+        if self.planned is None or self.handle is not None:
             return
-        spec = self.spec.to_experiment()
+        spec = self.planned
         stored, _created = self.writer.submit(lambda s: saved_or_new(s, spec)).result()
         self.experiment = stored
-        self._show_experiment(stored.id)
+        self._show_experiment(stored.id, [a.dimension for a in self.typed if a is not None])
         self.run_button.setEnabled(False)
         self.handle = self.grid.start(stored, on_progress=self._bridge.post)
         handle = self.handle
@@ -363,7 +318,7 @@ class SweepView(QWidget):
             return
         last = progress.last
         if last is not None and last.result is not None:
-            self.results.setdefault(last.key.variant, []).append(last.result)
+            self.results.setdefault((last.key.variant, last.key.test), []).append(last.result)
         self.progress.report(
             TaskProgress(progress.done, progress.total, progress.elapsed_s, progress.eta_s),
             f"Cell {progress.done} of {progress.total}"
@@ -384,45 +339,35 @@ class SweepView(QWidget):
     # --- results ------------------------------------------------------------------------------
 
     def open_sweep(self, experiment_id: str) -> None:
-        """Show a saved sweep with every result it has."""
+        """Show a saved sweep with every result it has (laid out from its variants alone)."""
         self._show_experiment(experiment_id)
 
-    def _show_experiment(self, experiment_id: str) -> None:
+    def _show_experiment(self, experiment_id: str, prefer: list[str] | None = None) -> None:
         comparison = open_comparison(self.store, experiment_id)
         self.experiment = comparison.experiment
-        spec = comparison.spec
-        self.variants = list(spec.variants)
         self.results = {}
         for key, runs in sorted(comparison.runs.items(), key=lambda kv: kv[0]):
-            self.results.setdefault(key.variant, []).append(runs[-1].result)
-        settings = axes(self.variants)
-        typed = list(self.spec.parameters) if self.spec is not None else []  # rows first
-        names = [n for n in typed if n in settings] + [n for n in settings if n not in typed]
-        names = names[:2]
-        row_name = names[0] if names else ""
-        col_name = names[1] if len(names) > 1 else ""
-        rows = _unique(settings.get(row_name, [None] * len(self.variants)))
-        cols = _unique(settings.get(col_name, [None] * len(self.variants)))
-        self.positions = {
-            i: (rows.index(settings[row_name][i]) if row_name else 0,
-                cols.index(settings[col_name][i]) if col_name else 0)
-            for i in range(len(self.variants))
-        }
-        self._axis_names = (row_name, col_name)
-        self._axis_values = (rows, cols)
-        self.matrix.set_axes(row_name, rows, col_name, cols)
+            self.results.setdefault((key.variant, key.test), []).append(runs[-1].result)
+        self.layout_ = grid = layout(comparison.spec, prefer or ())
+        self.matrix.set_axes(grid.rows, grid.cols, grid.row_name, grid.col_name)
         self.redraw()
 
     def current_metric_key(self) -> str:
         return str(self.metric_box.currentData())
 
     def values(self) -> dict[tuple[int, int], float | None]:
+        """The metric per matrix cell: the mean over every run laid out there."""
+        if self.layout_ is None:
+            return {}
         metric = METRIC_BY_KEY[self.current_metric_key()]
-        return {pos: metric_value(metric, self.results.get(i, []))
-                for i, pos in self.positions.items()}
+        runs: dict[tuple[int, int], list[RunResult]] = {}
+        for cell, pos in self.layout_.positions.items():
+            runs.setdefault(pos, []).extend(self.results.get(cell, []))
+        return {pos: metric_value(metric, found) for pos, found in runs.items()}
 
     def redraw(self) -> None:
-        if not self.positions:
+        grid = self.layout_
+        if grid is None:
             return
         metric = METRIC_BY_KEY[self.current_metric_key()]
         values = self.values()
@@ -431,8 +376,7 @@ class SweepView(QWidget):
         if known:
             self.legend.setText(legend_html(metric.show(min(known)), metric.show(max(known)),
                                             theming.is_dark(self.palette())))
-        rows, cols = self._axis_values
-        self.chart.plot(self._axis_names[0], rows, self._axis_names[1], cols, values, metric)
+        self.chart.plot(grid.row_name, grid.row_values, grid.rows, grid.cols, values, metric)
 
     def shutdown(self, timeout_s: float = 10.0) -> bool:
         """Cancel a running sweep and wait for it (call on close); nothing is estimated or
@@ -447,15 +391,8 @@ class SweepView(QWidget):
                 handle.wait(timeout_s)
             except TimeoutError:
                 return False
-        return self._tasks.shutdown(timeout_s)
-
-
-def _unique(values: list[Any]) -> list[Any]:
-    out: list[Any] = []
-    for value in values:
-        if value not in out:
-            out.append(value)
-    return out
+        listed = self.catalog.shutdown(timeout_s)
+        return self._tasks.shutdown(timeout_s) and listed
 
 
 def _message(err: Exception) -> str:

@@ -1,0 +1,246 @@
+"""What a sweep's two axes are, as data: the sweep built from them, and any saved sweep laid out
+as a matrix (which setting runs down the rows, which across, and each cell's place).
+
+An axis is a parameter with its values, models, template versions or variable sets (a sweep's
+test cases). The same layout serves a sweep just typed (the typed axes win) and one reopened from
+the store, which knows only its variants and test cases: there a model axis is the variants'
+(backend, model), a template axis their version, and a setting that only follows another (a
+version's own temperature) is not an axis of its own. Pure Python, no Qt.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.core.experiments import ExperimentSpec, TestCase, Variant
+from workbench.core.grid import ModelChoice, SweepSpec, TemplateChoice, axes
+from workbench.ui.compare.variants import format_value, version_name
+
+PARAMETER = "parameter"
+MODEL = "model"
+TEMPLATE = "template version"
+VARIABLES = "variable set"
+#: What an axis can sweep, besides a parameter (named by the parameter itself).
+KINDS = (MODEL, TEMPLATE, VARIABLES)
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One typed axis: ``kind`` with its ``values`` (parameter values, ``ModelChoice``s,
+    ``TemplateChoice``s or ``TestCase``s); ``name`` is the parameter of a parameter axis."""
+
+    kind: str
+    values: tuple[Any, ...]
+    name: str = ""
+
+    @property
+    def dimension(self) -> str:
+        """The axis as the layout names it: the parameter, else its kind."""
+        return self.name if self.kind == PARAMETER else self.kind
+
+
+def build_spec(
+    name: str, base: Variant, rows: Axis | None, cols: Axis | None, repeats: int
+) -> SweepSpec:
+    """The sweep of ``base`` over the typed axes (``ValueError`` says what is missing)."""
+    parameters: dict[str, list[Any]] = {}
+    models: list[ModelChoice] = []
+    templates: list[TemplateChoice] = []
+    sets: list[TestCase] = []
+    typed = [a for a in (rows, cols) if a is not None]
+    if not typed:
+        raise ValueError("choose at least one setting to sweep")
+    if len(typed) == 2 and typed[0].dimension == typed[1].dimension:
+        raise ValueError(f"{typed[0].dimension} is swept twice")
+    for axis in typed:
+        if not axis.values:
+            raise ValueError(f"pick at least one {axis.dimension} to sweep")
+        if axis.kind == PARAMETER:
+            parameters[axis.name] = list(axis.values)
+        elif axis.kind == MODEL:
+            models = list(axis.values)
+        elif axis.kind == TEMPLATE:
+            templates = list(axis.values)
+        else:
+            sets = list(axis.values)
+    return SweepSpec(name=name, base=base, parameters=parameters, models=models,
+                     templates=templates, variable_sets=sets, repeats=repeats)
+
+
+def experiment_of(spec: SweepSpec, rows: Axis | None) -> ExperimentSpec:
+    """``spec`` as an experiment whose variants run the row axis slowest, so a reopened sweep
+    (which has no typed axes) puts the same setting down the rows."""
+    experiment = spec.to_experiment()
+    if rows is None or rows.kind == VARIABLES:
+        return experiment
+    keys = [_key(v, rows.dimension) for v in experiment.variants]
+    order = _unique(keys)
+    ranked = sorted(range(len(keys)), key=lambda i: order.index(keys[i]))  # stable
+    return experiment.model_copy(update={"variants": [experiment.variants[i] for i in ranked]})
+
+
+def model_labels(choices: Sequence[ModelChoice]) -> list[str]:
+    """Models as a person names them: the model id (else the backend); where two would read the
+    same, the backend (one model on two configurations), else both."""
+    plain = [c.model or c.backend for c in choices]
+    backends = [c.backend for c in choices]
+    out = []
+    for name, choice in zip(plain, choices, strict=True):
+        if plain.count(name) == 1:
+            out.append(name)
+        elif backends.count(choice.backend) == 1:
+            out.append(choice.backend)
+        else:
+            out.append(f"{choice.backend} · {choice.model}")
+    return out
+
+
+def set_label(test: TestCase) -> str:
+    """A variable set as a header: its description, else its values."""
+    if test.description:
+        return test.description
+    return " · ".join(test.vars.values()) or "base values"
+
+
+# --- laying out a saved sweep --------------------------------------------------------------------
+
+
+@dataclass
+class SweepLayout:
+    """Rows × columns of a sweep: each axis's name, header labels and raw values (numbers for a
+    numeric chart axis), and each (variant, test) cell's (row, column)."""
+
+    row_name: str = ""
+    rows: list[str] = field(default_factory=lambda: [""])
+    row_values: list[Any] = field(default_factory=lambda: [None])
+    col_name: str = ""
+    cols: list[str] = field(default_factory=lambda: [""])
+    col_values: list[Any] = field(default_factory=lambda: [None])
+    positions: dict[tuple[int, int | None], tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def numeric_rows(self) -> bool:
+        """Whether the rows are numbers a line chart can place (else categories)."""
+        return bool(self.row_values) and all(_is_number(v) for v in self.row_values)
+
+
+def layout(spec: ExperimentSpec, prefer: Sequence[str] = ()) -> SweepLayout:
+    """Lay ``spec`` out on at most two axes: the ``prefer``red ones (the typed axes, rows first),
+    else the settings that vary, slowest-varying first (the rows); variable sets go across
+    unless preferred elsewhere. Settings beyond two share a cell (their runs are averaged)."""
+    variants = spec.variants
+    keys: dict[str, list[Any]] = {}
+    for name in axes(variants):
+        dim = _dimension(name)
+        if dim not in keys:
+            keys[dim] = [_key(v, dim) for v in variants]
+    chosen: list[str] = []
+    for dim in sorted(keys, key=lambda d: (_rank(prefer, d), _changes(keys[d]))):
+        if not _follows(keys[dim], [keys[c] for c in chosen]):
+            chosen.append(dim)
+    if len(spec.tests) > 1 or (spec.tests and VARIABLES in prefer):
+        chosen.append(VARIABLES)
+    chosen = sorted(chosen, key=lambda d: _rank(prefer, d))[:2]  # stable: unpreferred keep order
+    out = SweepLayout()
+    places: list[list[int]] = []
+    for axis, dim in enumerate(chosen):
+        if dim == VARIABLES:
+            labels = [set_label(t) for t in spec.tests]
+            raw: list[Any] = labels
+            place = list(range(len(spec.tests)))
+        else:
+            order = _unique(keys[dim])
+            first = [variants[keys[dim].index(k)] for k in order]
+            labels = _labels(dim, first)
+            raw = [_raw(v, dim) for v in first]
+            place = [order.index(k) for k in keys[dim]]
+        places.append(place)
+        if axis == 0:
+            out.row_name, out.rows, out.row_values = _title(dim), labels, raw
+        else:
+            out.col_name, out.cols, out.col_values = _title(dim), labels, raw
+    tests: list[int | None] = list(range(len(spec.tests))) if spec.tests else [None]
+    for v in range(len(variants)):
+        for t in tests:
+            where = [p[t or 0] if d == VARIABLES else p[v]
+                     for d, p in zip(chosen, places, strict=True)]
+            out.positions[(v, t)] = (where[0] if where else 0, where[1] if len(where) > 1 else 0)
+    return out
+
+
+def _dimension(name: str) -> str:
+    if name in ("backend", "model"):
+        return MODEL
+    if name in ("template_version", "template"):
+        return TEMPLATE
+    return name
+
+
+def _key(variant: Variant, dim: str) -> Any:
+    """What identifies ``variant``'s value on ``dim`` (hashable, comparable for equality)."""
+    if dim == MODEL:
+        return (variant.backend, variant.model)
+    if dim == TEMPLATE:
+        return variant.template_version or variant.template.model_dump_json()
+    return _raw(variant, dim)
+
+
+def _raw(variant: Variant, dim: str) -> Any:
+    if dim.startswith("var:"):
+        return variant.variables.get(dim[4:])
+    if dim == MODEL:
+        return variant.model or variant.backend
+    if dim == TEMPLATE:
+        return version_name(variant)
+    value = variant.params.set_values().get(dim)
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _labels(dim: str, first: list[Variant]) -> list[str]:
+    if dim == MODEL:
+        return model_labels([ModelChoice(backend=v.backend, model=v.model) for v in first])
+    if dim == TEMPLATE:
+        names = [version_name(v) for v in first]
+        return [n if names.count(n) == 1 else f"{v.template.name} {n}"
+                for n, v in zip(names, first, strict=True)]
+    title = _title(dim)
+    return [f"{title} {'unset' if (r := _raw(v, dim)) is None else format_value(r)}"
+            for v in first]
+
+
+def _title(dim: str) -> str:
+    return dim[4:] if dim.startswith("var:") else dim
+
+
+def _rank(prefer: Sequence[str], dim: str) -> int:
+    return prefer.index(dim) if dim in prefer else len(prefer)
+
+
+def _changes(keys: list[Any]) -> int:
+    """How often the value changes along the variants: the fewest is the slowest axis."""
+    return sum(1 for a, b in itertools.pairwise(keys) if a != b)
+
+
+def _follows(keys: list[Any], chosen: list[list[Any]]) -> bool:
+    """Whether ``keys`` is a function of the chosen axes' values (nothing new to lay out)."""
+    seen: dict[tuple[Any, ...], Any] = {}
+    for i, key in enumerate(keys):
+        where = tuple(c[i] for c in chosen)
+        if seen.setdefault(where, key) != key:
+            return False
+    return True
+
+
+def _unique(values: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for value in values:
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
