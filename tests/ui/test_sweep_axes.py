@@ -43,8 +43,14 @@ def runner(store: Store) -> Iterator[Runner]:
         options={"script": [{"text": "one "}, {"delay_s": 0.4}, {"text": "two"}],
                  "concurrency": 1, "models": ["slow"]},
     )
+    broken = BackendConfig(
+        name="broken",
+        backend="scripted",
+        options={"script": [{"error": "the model is overloaded", "error_kind": "BadRequestError"}],
+                 "models": ["broken"]},
+    )
     writer = StoreWriter(store)
-    runner = Runner(writer=writer, configs={**configs(), "slow": slow})
+    runner = Runner(writer=writer, configs={**configs(), "slow": slow, "broken": broken})
     yield runner
     runner.close()
     assert writer.close()
@@ -199,6 +205,24 @@ def test_a_backend_that_cannot_list_offers_its_default_model(
     qtbot.waitUntil(lambda: not view.rows.model_note.isVisible(), timeout=20_000)
 
 
+def test_a_model_whose_runs_fail_reads_failed_with_the_error(
+    qtbot: QtBot, view: SweepView
+) -> None:
+    view.set_backends(["paris", "broken"])
+    view.set_base(variant("paris"))
+    choose(qtbot, view.rows, "model")
+    tick(qtbot, view.rows.models, "paris · paris", "broken · broken")
+    choose(qtbot, view.cols, "(none)")
+    settle(qtbot, view)
+    run(qtbot, view)
+    assert headers(view) == (["paris", "broken"], ["value"])
+    ok, failed = view.matrix.item(0, 0), view.matrix.item(1, 0)
+    assert ok is not None and failed is not None
+    assert ok.text().endswith("tok/s") and failed.text() == "failed"
+    assert "overloaded" in failed.toolTip()
+    assert view.chart.category_axis.categories() == ["paris", "broken"]
+
+
 def test_the_same_setting_on_both_axes_is_refused(qtbot: QtBot, view: SweepView) -> None:
     view.set_backends(["paris", "lyon"])
     view.set_base(variant("paris"))
@@ -309,7 +333,8 @@ def test_real_models_by_versions_estimate_overflow_and_reopen(
         assert estimate is not None and estimate.calls == 4 and estimate.input_exact
         overflowing = estimate.overflowing
         assert [(c.backend, c.context_window) for c in overflowing] == [("smol-256", 256)]
-        assert "does not fit" in view.estimate_label.text()
+        # the cell is named as the matrix names it, not by its key (v1.r0 would read as 'v1')
+        assert "does not fit:   smol-256 × v2 (smol-256:" in view.estimate_label.text()
         run(qtbot, view, timeout=300_000)
         assert view.experiment is not None
         runs = store.runs.for_experiment(view.experiment.id)
@@ -325,6 +350,8 @@ def test_real_models_by_versions_estimate_overflow_and_reopen(
         view.metric_box.setCurrentIndex(view.metric_box.findData("input_tokens"))
         values = view.values()
         assert values[(0, 1)] is None  # no answer where it did not fit
+        failed = view.matrix.item(0, 1)
+        assert failed is not None and failed.text() == "failed" and failed.toolTip()
         assert values[(1, 1)] is not None and values[(1, 0)] is not None
         assert values[(1, 1)] > values[(1, 0)]  # v2's longer prompt
         screenshot(view, "sweep-smollm2-models-versions-light")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -361,8 +361,9 @@ class Estimate:
             "notes": self.notes,
         }
 
-    def lines(self) -> list[str]:
-        """The estimate as text, as the CLI prints it and the sweep dialog shows it."""
+    def lines(self, name: Callable[[CellKey], str] = str) -> list[str]:
+        """The estimate as text, as the CLI prints it and the sweep dialog shows it; ``name``
+        says which cell a problem is in (default: its key, ``v2.t0.r1``)."""
         approx = "" if self.input_exact else "≈ "
         out = [
             f"calls:          {self.calls:,}"
@@ -385,12 +386,12 @@ class Estimate:
             out.append(f"                {self.unpriced_calls:,} calls have no known price")
         for cell in self.overflowing:
             out.append(
-                f"does not fit:   {cell.key} ({_where(cell)})"
+                f"does not fit:   {name(cell.key)} ({_where(cell)})"
                 f" {cell.input_tokens:,} + {cell.output_tokens:,} > {cell.context_window:,}"
                 f" tokens, {cell.overflow:,} over"
             )
         for cell in self.unrenderable:
-            out.append(f"cannot render:  {cell.key}: {cell.error}")
+            out.append(f"cannot render:  {name(cell.key)}: {cell.error}")
         out += [f"note:           {note}" for note in self.notes]
         return out
 

@@ -147,16 +147,21 @@ class SweepMatrix(QTableWidget):
                     item.setToolTip(name)
 
     def show_values(self, values: dict[tuple[int, int], float | None],
-                    show: Callable[[float], str], pending: str = "…") -> None:
-        """Paint every cell: its value on the scale between the smallest and largest value."""
+                    show: Callable[[float], str], pending: str = "…",
+                    notes: dict[tuple[int, int], tuple[str, str]] | None = None) -> None:
+        """Paint every cell: its value on the scale between the smallest and largest value;
+        a cell without one reads ``pending``, or its note (text, tooltip): why it has none."""
         self.values = dict(values)
+        notes = notes or {}
         known = [v for v in values.values() if v is not None]
         low, high = (min(known), max(known)) if known else (0.0, 0.0)
         dark = theming.is_dark(self.palette())
         for row in range(self.rowCount()):
             for col in range(self.columnCount()):
                 value = values.get((row, col))
-                item = QTableWidgetItem(pending if value is None else show(value))
+                text, tip = notes.get((row, col), (pending, ""))
+                item = QTableWidgetItem(text if value is None else show(value))
+                item.setToolTip(tip)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 if value is not None:
                     fraction = (value - low) / (high - low) if high > low else 0.5

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.core.experiments import ExperimentSpec, TestCase, Variant
-from workbench.core.grid import ModelChoice, SweepSpec, TemplateChoice, axes
+from workbench.core.grid import CellKey, ModelChoice, SweepSpec, TemplateChoice, axes
 from workbench.ui.compare.variants import format_value, version_name
 
 PARAMETER = "parameter"
@@ -120,6 +120,17 @@ class SweepLayout:
     cols: list[str] = field(default_factory=lambda: [""])
     col_values: list[Any] = field(default_factory=lambda: [None])
     positions: dict[tuple[int, int | None], tuple[int, int]] = field(default_factory=dict)
+
+    def cell_name(self, key: CellKey, repeats: int = 1) -> str:
+        """A cell as the matrix names it ("smol-256 × v2"), with the repeat when there are
+        several, and its key where more settings than two share the matrix cell."""
+        pos = self.positions.get((key.variant, key.test))
+        if pos is None:
+            return str(key)
+        name = " × ".join(t for t in (self.rows[pos[0]], self.cols[pos[1]]) if t) or str(key)
+        if sum(1 for p in self.positions.values() if p == pos) > 1:
+            name += f" [{key}]"
+        return f"{name}, repeat {key.repeat + 1}" if repeats > 1 else name
 
     @property
     def numeric_rows(self) -> bool:

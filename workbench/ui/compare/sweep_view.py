@@ -101,6 +101,7 @@ class SweepView(QWidget):
         self.handle: SweepHandle | None = None
         self.results: dict[tuple[int, int | None], list[RunResult]] = {}  # (variant, test)
         self.layout_: SweepLayout | None = None
+        self._names = SweepLayout()  # of the sweep as typed: names the estimate's cells
         self.catalog = ModelCatalog(runner, self)
         self._tasks = TaskRunner(self, max_threads=1)
         self._estimate_job: TaskWorker[Estimate] | None = None
@@ -238,6 +239,7 @@ class SweepView(QWidget):
             self._show_problem(_message(err))
             return
         self.spec, self.planned = spec, experiment
+        self._names = layout(experiment, self._typed_dimensions())
         if self._estimate_job is not None:
             self._estimate_job.cancel()
         grid = self.grid
@@ -253,6 +255,9 @@ class SweepView(QWidget):
         self.estimate_label.setText("Estimating…")
         self._tasks.start(job)
 
+    def _typed_dimensions(self) -> list[str]:
+        return [a.dimension for a in self.typed if a is not None]
+
     def _existing(self, experiment: ExperimentSpec) -> StoredExperiment | None:
         from workbench.services.comparison import find_same
 
@@ -263,7 +268,9 @@ class SweepView(QWidget):
             return  # superseded by a newer edit
         self.estimate = estimate
         self._set_label_colour(None)
-        self.estimate_label.setText("\n".join(estimate.lines()))
+        repeats = self.planned.repeats if self.planned is not None else 1
+        self.estimate_label.setText("\n".join(
+            estimate.lines(lambda key: self._names.cell_name(key, repeats))))
         # Cells that cannot be rendered are listed above; with none sendable there is no run.
         sendable = estimate.calls - len(estimate.unrenderable)
         self.run_button.setEnabled(sendable > 0 and self.handle is None)
@@ -299,7 +306,7 @@ class SweepView(QWidget):
         spec = self.planned
         stored, _created = self.writer.submit(lambda s: saved_or_new(s, spec)).result()
         self.experiment = stored
-        self._show_experiment(stored.id, [a.dimension for a in self.typed if a is not None])
+        self._show_experiment(stored.id, self._typed_dimensions())
         self.run_button.setEnabled(False)
         self.handle = self.grid.start(stored, on_progress=self._bridge.post)
         handle = self.handle
@@ -355,15 +362,27 @@ class SweepView(QWidget):
     def current_metric_key(self) -> str:
         return str(self.metric_box.currentData())
 
+    def _runs_by_position(self) -> dict[tuple[int, int], list[RunResult]]:
+        runs: dict[tuple[int, int], list[RunResult]] = {}
+        if self.layout_ is not None:
+            for cell, pos in self.layout_.positions.items():
+                runs.setdefault(pos, []).extend(self.results.get(cell, []))
+        return runs
+
     def values(self) -> dict[tuple[int, int], float | None]:
         """The metric per matrix cell: the mean over every run laid out there."""
-        if self.layout_ is None:
-            return {}
         metric = METRIC_BY_KEY[self.current_metric_key()]
-        runs: dict[tuple[int, int], list[RunResult]] = {}
-        for cell, pos in self.layout_.positions.items():
-            runs.setdefault(pos, []).extend(self.results.get(cell, []))
-        return {pos: metric_value(metric, found) for pos, found in runs.items()}
+        return {pos: metric_value(metric, found)
+                for pos, found in self._runs_by_position().items()}
+
+    def _notes(self) -> dict[tuple[int, int], tuple[str, str]]:
+        """Cells whose every run failed or was cancelled: what to show instead of a value."""
+        notes = {}
+        for pos, runs in self._runs_by_position().items():
+            if runs and all(r.finish_reason in ("error", "cancelled") for r in runs):
+                errors = [r.error for r in runs if r.finish_reason == "error" and r.error]
+                notes[pos] = ("failed", errors[-1]) if errors else ("cancelled", "")
+        return notes
 
     def redraw(self) -> None:
         grid = self.layout_
@@ -371,7 +390,7 @@ class SweepView(QWidget):
             return
         metric = METRIC_BY_KEY[self.current_metric_key()]
         values = self.values()
-        self.matrix.show_values(values, metric.show)
+        self.matrix.show_values(values, metric.show, notes=self._notes())
         known = [v for v in values.values() if v is not None]
         if known:
             self.legend.setText(legend_html(metric.show(min(known)), metric.show(max(known)),
