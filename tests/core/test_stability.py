@@ -10,6 +10,7 @@ from workbench.core.errors import KnownError
 from workbench.core.stability import (
     best_of_n,
     collapse,
+    consensus_metric,
     mean_pairwise_similarity,
     metric_named,
     stability,
@@ -68,3 +69,16 @@ def test_best_of_n_by_a_chosen_metric() -> None:
         metric_named("expected", outs)
     with pytest.raises(KnownError):
         metric_named("loudest", outs)
+
+
+def test_a_memoised_pair_similarity_gives_the_same_figures() -> None:
+    calls: list[tuple[str, str]] = []
+
+    def counted(a: str, b: str) -> float:
+        calls.append((a, b))
+        return similarity(a, b)
+
+    plain, memo = stability(OUTPUTS), stability(OUTPUTS, pair_similarity=counted)
+    assert memo.mean_similarity == plain.mean_similarity and len(calls) == 6  # 4 choose 2
+    scores = [consensus_metric(OUTPUTS, counted)(t) for t in OUTPUTS]
+    assert scores == [consensus_metric(OUTPUTS)(t) for t in OUTPUTS] and len(calls) == 6 + 12

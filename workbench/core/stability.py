@@ -18,6 +18,9 @@ from workbench.core.errors import KnownError
 
 #: Scores an output; best-of-N keeps the highest.
 Metric = Callable[[str], float]
+#: How alike two (normalised) outputs are, 0..1: ``core.diff.similarity`` unless a caller
+#: passes a memoised one (a view refreshing as each repeat ends diffs each pair once).
+PairSimilarity = Callable[[str, str], float]
 #: The metrics ``metric_named`` knows.
 BEST_OF_METRICS = ("consensus", "expected", "shortest")
 
@@ -45,12 +48,14 @@ def collapse(outputs: Sequence[str]) -> list[OutputGroup]:
     return [OutputGroup(outputs[idx[0]], len(idx), tuple(idx)) for idx in ordered]
 
 
-def mean_pairwise_similarity(outputs: Sequence[str]) -> float | None:
+def mean_pairwise_similarity(
+    outputs: Sequence[str], pair_similarity: PairSimilarity = similarity
+) -> float | None:
     """The average similarity of every pair of outputs; None for fewer than two."""
     if len(outputs) < 2:
         return None
     normalized = [normalize_output(t) for t in outputs]
-    scores = [similarity(a, b) for a, b in combinations(normalized, 2)]
+    scores = [pair_similarity(a, b) for a, b in combinations(normalized, 2)]
     return sum(scores) / len(scores)
 
 
@@ -77,7 +82,11 @@ class Stability:
 
 
 def stability(
-    outputs: Sequence[str], answer_pattern: str | None = None, *, casefold: bool = False
+    outputs: Sequence[str],
+    answer_pattern: str | None = None,
+    *,
+    casefold: bool = False,
+    pair_similarity: PairSimilarity = similarity,
 ) -> Stability:
     """Collapse, agreement and similarity of ``outputs``; majority vote when ``answer_pattern``
     is given ("" takes the whole output as the answer)."""
@@ -90,7 +99,7 @@ def stability(
         n=len(outputs),
         groups=groups,
         output_agreement=groups[0].count / len(outputs) if outputs else 0.0,
-        mean_similarity=mean_pairwise_similarity(outputs),
+        mean_similarity=mean_pairwise_similarity(outputs, pair_similarity),
         answers=answers,
         vote=vote,
     )
@@ -113,7 +122,9 @@ def best_of_n(outputs: Sequence[str], metric: Metric) -> Best | None:
     return best
 
 
-def consensus_metric(outputs: Sequence[str]) -> Metric:
+def consensus_metric(
+    outputs: Sequence[str], pair_similarity: PairSimilarity = similarity
+) -> Metric:
     """Scores an output by its mean similarity to the others: the most "central" answer."""
     normalized = [normalize_output(t) for t in outputs]
 
@@ -121,7 +132,7 @@ def consensus_metric(outputs: Sequence[str]) -> Metric:
         mine = normalize_output(text)
         others = list(normalized)
         others.remove(mine)  # one copy of itself: it is one of the outputs
-        return sum(similarity(mine, o) for o in others) / len(others) if others else 1.0
+        return sum(pair_similarity(mine, o) for o in others) / len(others) if others else 1.0
 
     return score
 

@@ -174,12 +174,9 @@ class CompareColumn(QWidget):
         """New runs (one per repeat) were submitted; follow the first one live."""
         self.runs = runs
         self.shown = None
-        self.metrics.clear()
         self._picked = False
         self.repeats.setVisible(len(runs) > 1)
         self.repeats.begin(len(runs))
-        self.rating.show_rating(None)
-        self.rating.setEnabled(False)
         for run in runs:
             assert run.worker is not None
             run.worker.signals.started.connect(lambda _sent, r=run: self._started(r))
@@ -189,10 +186,13 @@ class CompareColumn(QWidget):
         self._clock.start()
 
     def _follow(self, run: ColumnRun) -> None:
+        """Show a repeat as it streams; it is rated once it has ended and is saved."""
         assert run.worker is not None
         self.shown = run
         self.output.attach(run.worker)
         self.metrics.clear()
+        self.rating.show_rating(None)
+        self.rating.setEnabled(False)
 
     def _started(self, run: ColumnRun) -> None:
         run.started_at = time.perf_counter()

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.diff import similarity
 from workbench.core.stability import best_of_n, consensus_metric, normalize_output, stability
 from workbench.ui import theming
 from workbench.ui.compare.figures import FigureGrid
@@ -88,6 +89,9 @@ class RepeatsPanel(QWidget):
         layout.addWidget(self.answers)
         layout.addWidget(self.figures)
         self._answers: list[Answer] = []
+        # similarity of each pair of answers, kept while the repeats end one by one: the
+        # figures are redone at every end, and a pair of long answers takes ~1 ms to diff
+        self._similar: dict[tuple[str, str], float] = {}
         self._fit_rows(1)
 
     # --- showing ------------------------------------------------------------------------------
@@ -95,6 +99,7 @@ class RepeatsPanel(QWidget):
     def begin(self, total: int) -> None:
         """New repeats were submitted: nothing to agree on yet."""
         self._answers = []
+        self._similar.clear()
         self.answers.blockSignals(True)
         self.answers.clear()
         self.answers.blockSignals(False)
@@ -116,10 +121,12 @@ class RepeatsPanel(QWidget):
                                                             else ""))
             return
         texts = [text for _run, text in outputs]
-        figures = stability(texts, answer_pattern)
+        figures = stability(texts, answer_pattern, pair_similarity=self._similarity)
         self._answers = [Answer(g.text, tuple(outputs[i][0] for i in g.indices))
                          for g in figures.groups]
-        best = best_of_n([g.text for g in figures.groups], consensus_metric(texts))
+        # scored per distinct answer: identical ones score the same (ties: most common first)
+        best = best_of_n([g.text for g in figures.groups],
+                         consensus_metric(texts, self._similarity))
         assert best is not None  # there are outputs
         parts = [count, f"{len(figures.groups)} distinct"] + ([f"{failed} failed"] if failed
                                                             else [])
@@ -136,6 +143,14 @@ class RepeatsPanel(QWidget):
                 f"“{vote.answer}” {vote.votes}/{figures.n}" if vote.answer is not None
                 else "no answer found")
         self._fill(best.index)
+
+    def _similarity(self, a: str, b: str) -> float:
+        """``core.diff.similarity``, once per pair (it is symmetric)."""
+        key = (a, b) if a <= b else (b, a)
+        score = self._similar.get(key)
+        if score is None:
+            score = self._similar[key] = similarity(a, b)
+        return score
 
     def _fill(self, best: int) -> None:
         """One row per distinct answer: "×2 ◆ The capital…", counts padded to one width so
