@@ -618,7 +618,7 @@ def test_header_metrics_and_rating_stay_visible_with_repeats(
 
 
 def test_distinct_repeats_are_picked_from_the_list_and_rated_each(
-    qtbot: QtBot, make_view: Callable[..., CompareView]
+    qtbot: QtBot, make_view: Callable[..., CompareView], theme: theming.Theme
 ) -> None:
     # real runs of two backends that answer differently, then shown as the repeats of one
     # column each, the way a saved comparison with diverging repeats reopens
@@ -663,6 +663,10 @@ def test_distinct_repeats_are_picked_from_the_list_and_rated_each(
     view.show_diff(0, 1)  # the diff compares the answers on screen
     assert view.diff_view.diff is not None
     assert (view.diff_view.diff.a, view.diff_view.diff.b) == (ANSWERS["lyon"], ANSWERS["lyon"])
+    view.toggle_diff()
+    theme.set_mode("dark")
+    _assert_pinned_parts_visible(view)
+    screenshot(view, "compare-4-columns-distinct-repeats-dark")
 
 
 @pytest.mark.slow
