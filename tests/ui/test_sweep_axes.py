@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -296,6 +297,32 @@ def test_variable_sets_by_models_cancel_and_resume(
     view.metric_box.setCurrentIndex(view.metric_box.findData("output_chars"))
     assert view.values()[(2, 1)] == len(ANSWERS["paris"])
     assert view.values()[(0, 0)] == len("one two")
+
+
+def test_variable_sets_loaded_from_a_dataset_file_in_the_dark(
+    qtbot: QtBot, view: SweepView, theme: theming.Theme, tmp_path: Path
+) -> None:
+    theme.set_mode("dark")
+    dataset = tmp_path / "countries.csv"
+    dataset.write_text("country,capital\nPeru,Lima\nJapan,Tokyo\n", encoding="utf-8")
+    view.set_backends(["paris", "lyon"])
+    view.set_base(variant("paris", max_tokens=8))
+    choose(qtbot, view.rows, "variable set")
+    view.rows.sets.load_file(dataset)  # what Load… does with the file picked
+    note = view.rows.sets.note.text()
+    assert "2 sets from countries.csv" in note and "capital" in note
+    view.rows.sets.load_file(tmp_path / "missing.csv")
+    assert "cannot read" in view.rows.sets.note.text()
+    choose(qtbot, view.cols, "model")
+    tick(qtbot, view.cols.models, "paris · paris", "lyon · lyon")
+    settle(qtbot, view)
+    assert view.estimate is not None and view.estimate.calls == 4
+    run(qtbot, view)
+    assert headers(view) == (["Peru", "Japan"], ["paris", "lyon"])
+    view.metric_box.setCurrentIndex(view.metric_box.findData("output_chars"))
+    assert [b.label() for b in view.chart.bars] == ["paris", "lyon"]
+    assert view.chart.category_axis.categories() == ["Peru", "Japan"]
+    screenshot(view, "sweep-variable-sets-models-dark")
 
 
 @pytest.mark.slow

@@ -8,11 +8,13 @@ Models come from each backend's ``list_models()``, which may ask a server over t
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -34,6 +36,7 @@ from workbench.core.experiments import TestCase, Variant
 from workbench.core.grid import ModelChoice, TemplateChoice
 from workbench.core.models import PromptTemplate
 from workbench.core.params import DESCRIPTIONS, PARAM_NAMES
+from workbench.services.datasets import load_dataset
 from workbench.services.runner import Runner
 from workbench.ui.compare.sweep_layout import (
     KINDS,
@@ -200,15 +203,28 @@ class VariableSets(QWidget):
         self.remove_button = QPushButton("Remove", self)
         self.remove_button.setToolTip("Remove the selected sets")
         self.remove_button.clicked.connect(self.remove_selected)
+        self.load_button = QPushButton("Load…", self)
+        self.load_button.setToolTip("Add the rows of a dataset file (CSV, JSONL, JSON or YAML): "
+                                    "their values of these variables")
+        self.load_button.clicked.connect(self._choose_file)
+        self.note = QLabel(self)
+        self.note.setAccessibleName(f"{title} variable sets note")
+        self.note.setWordWrap(True)
+        self.note.hide()
         buttons = QVBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
-        buttons.addWidget(self.add_button)
-        buttons.addWidget(self.remove_button)
+        for button in (self.add_button, self.remove_button, self.load_button):
+            buttons.addWidget(button)
         buttons.addStretch(1)
-        row = QHBoxLayout(self)
+        row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.table, 1)
         row.addLayout(buttons)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addLayout(row)
+        column.addWidget(self.note)
 
     def set_variables(self, names: list[str], values: dict[str, str]) -> None:
         """The template's variables as columns (sets typed so far keep their values)."""
@@ -239,6 +255,35 @@ class VariableSets(QWidget):
         self.table.blockSignals(False)
         self.changed.emit()
         return row
+
+    def load_file(self, path: str | Path) -> None:
+        """Append a set per row of the dataset at ``path`` (its values of these variables) and
+        say what was read and what was not."""
+        try:
+            found = load_dataset(path)
+        except KnownError as err:
+            self._say(str(err))
+            return
+        names = self.names()
+        for test in found.rows:
+            self.add_set({k: v for k, v in test.vars.items() if k in names})
+        unused = sorted({k for t in found.rows for k in t.vars} - set(names))
+        parts = [f"{len(found.rows)} sets from {Path(path).name}"]
+        if unused:
+            parts.append(f"not variables of this template: {', '.join(unused)}")
+        if found.problems:
+            parts.append(f"{len(found.problems)} rows unread ({found.problems[0]})")
+        self._say("; ".join(parts))
+
+    def _choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load variable sets", "", "Datasets (*.csv *.jsonl *.json *.yaml *.yml)")
+        if path:
+            self.load_file(path)
+
+    def _say(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
 
     def remove_selected(self) -> None:
         rows = sorted({i.row() for i in self.table.selectedIndexes()}, reverse=True)

@@ -1,0 +1,89 @@
+"""Laying a sweep out as a matrix from what the store keeps (its variants and test cases): which
+setting runs down the rows, which across, where each cell goes, and how a cell is named."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ui.test_compare_view import TEMPLATE, variant
+from workbench.core.experiments import TestCase
+from workbench.core.grid import CellKey, ModelChoice, SweepSpec, TemplateChoice
+from workbench.core.models import Params
+from workbench.ui.compare.sweep_layout import (
+    MODEL,
+    PARAMETER,
+    TEMPLATE as TEMPLATE_AXIS,
+    VARIABLES,
+    Axis,
+    build_spec,
+    experiment_of,
+    layout,
+    model_labels,
+)
+
+MODELS = (ModelChoice(backend="paris", model="paris"), ModelChoice(backend="lyon", model="lyon"))
+#: v2 sets its own top_p: a setting that follows the version, not an axis of its own.
+V2 = TEMPLATE.model_copy(update={"name": "capital", "parameters": Params(top_p=0.5)})
+VERSIONS = (TemplateChoice(template=TEMPLATE, version="1"), TemplateChoice(template=V2, version="2"))
+
+
+def test_models_by_versions_keep_their_orientation_either_way() -> None:
+    base = variant("paris")
+    for rows, cols in ((Axis(MODEL, MODELS), Axis(TEMPLATE_AXIS, VERSIONS)),
+                       (Axis(TEMPLATE_AXIS, VERSIONS), Axis(MODEL, MODELS))):
+        spec = experiment_of(build_spec("s", base, rows, cols, 1), rows)
+        grid = layout(spec)  # as reopened: no typed axes
+        assert grid.row_name == rows.kind and grid.col_name == cols.kind
+        assert not grid.numeric_rows
+        for v, settings in enumerate(spec.variants):
+            r, c = grid.positions[(v, None)]
+            model = grid.rows[r] if rows.kind == MODEL else grid.cols[c]
+            version = grid.cols[c] if rows.kind == MODEL else grid.rows[r]
+            assert (settings.model, f"v{settings.template_version}") == (model, version)
+    assert set(grid.rows) == {"v1", "v2"} and "top_p" not in (grid.row_name, grid.col_name)
+
+
+def test_parameters_keep_numbers_for_the_chart() -> None:
+    rows = Axis(PARAMETER, (0, 0.7), "temperature")
+    cols = Axis(MODEL, MODELS)
+    grid = layout(experiment_of(build_spec("s", variant(), rows, cols, 1), rows))
+    assert grid.rows == ["temperature 0", "temperature 0.7"] and grid.row_values == [0, 0.7]
+    assert grid.numeric_rows and grid.cols == ["paris", "lyon"]
+
+
+def test_variable_sets_go_across_unless_typed_down() -> None:
+    sets = (TestCase(vars={"country": "Peru"}), TestCase(description="Japan, expected Tokyo",
+                                                          vars={"country": "Japan"}))
+    spec = build_spec("s", variant(), Axis(VARIABLES, sets), Axis(MODEL, MODELS), 2)
+    experiment = experiment_of(spec, Axis(VARIABLES, sets))
+    reopened = layout(experiment)
+    assert (reopened.rows, reopened.cols) == (["paris", "lyon"], ["Peru", "Japan, expected Tokyo"])
+    typed = layout(experiment, [VARIABLES, MODEL])
+    assert (typed.rows, typed.cols) == (["Peru", "Japan, expected Tokyo"], ["paris", "lyon"])
+    assert typed.positions[(1, 0)] == (0, 1)  # variant 1 (lyon) on set 0 (Peru)
+    assert typed.cell_name(CellKey(1, 0, 1), repeats=2) == "Peru × lyon, repeat 2"
+
+
+def test_more_settings_than_two_share_a_cell_and_say_which() -> None:
+    spec = SweepSpec(name="cli", base=variant(), models=list(MODELS),
+                     parameters={"temperature": [0, 1], "seed": [1, 2]}).to_experiment()
+    grid = layout(spec)
+    assert len(set(grid.positions.values())) == 4 and len(grid.positions) == 8
+    name = grid.cell_name(CellKey(0, None, 0))
+    assert name.endswith("[v0.r0]") and " × " in name
+
+
+def test_model_labels_say_what_tells_them_apart() -> None:
+    same_model = [ModelChoice(backend="small", model="m"), ModelChoice(backend="big", model="m")]
+    assert model_labels(same_model) == ["small", "big"]
+    assert model_labels([ModelChoice(backend="a", model="m"), ModelChoice(backend="a", model="n"),
+                         ModelChoice(backend="b")]) == ["m", "n", "b"]
+
+
+def test_a_typed_axis_without_values_or_twice_is_refused() -> None:
+    with pytest.raises(ValueError, match="pick at least one model"):
+        build_spec("s", variant(), Axis(MODEL, ()), None, 1)
+    with pytest.raises(ValueError, match="swept twice"):
+        build_spec("s", variant(), Axis(MODEL, MODELS), Axis(MODEL, MODELS), 1)
+    with pytest.raises(ValueError, match="at least one setting"):
+        build_spec("s", variant(), None, None, 1)
