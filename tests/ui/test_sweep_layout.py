@@ -12,7 +12,6 @@ from workbench.core.models import Params
 from workbench.ui.compare.sweep_layout import (
     MODEL,
     PARAMETER,
-    TEMPLATE as TEMPLATE_AXIS,
     VARIABLES,
     Axis,
     build_spec,
@@ -20,11 +19,13 @@ from workbench.ui.compare.sweep_layout import (
     layout,
     model_labels,
 )
+from workbench.ui.compare.sweep_layout import TEMPLATE as TEMPLATE_AXIS
 
 MODELS = (ModelChoice(backend="paris", model="paris"), ModelChoice(backend="lyon", model="lyon"))
 #: v2 sets its own top_p: a setting that follows the version, not an axis of its own.
 V2 = TEMPLATE.model_copy(update={"name": "capital", "parameters": Params(top_p=0.5)})
-VERSIONS = (TemplateChoice(template=TEMPLATE, version="1"), TemplateChoice(template=V2, version="2"))
+VERSIONS = (TemplateChoice(template=TEMPLATE, version="1"),
+            TemplateChoice(template=V2, version="2"))
 
 
 def test_models_by_versions_keep_their_orientation_either_way() -> None:
