@@ -20,9 +20,12 @@ from tests.ui.runs import screenshot
 from tests.ui.test_compare_view import ANSWERS, TEMPLATE, press, run_all, variant
 from workbench.core.experiments import Variant
 from workbench.core.models import Params
+from workbench.storage.repositories import RunRef
 from workbench.ui import theming
+from workbench.ui.compare import session
 from workbench.ui.compare.column import ColumnRun
 from workbench.ui.compare.compare_view import CompareView
+from workbench.ui.workers import RunWorker
 
 # the compare view's fixtures: a run manager over the scripted backends and a view factory
 manager = base.manager
@@ -159,3 +162,31 @@ def test_repeats_of_the_embedded_model_keep_figures_and_ratings_in_view(
     greedy = view.columns[0].repeats.figures  # temperature 0: the same answer every time
     assert (greedy.text("agreement"), greedy.text("similarity")) == ("100%", "100%")
     screenshot(view, "compare-4-columns-3-repeats-smollm2")
+
+
+def test_a_picked_answer_stays_while_the_repeat_on_screen_was_still_streaming(
+    qtbot: QtBot, make_view: Callable[..., CompareView]
+) -> None:
+    # a column's repeats from backends that answer differently: the first one hangs, so the
+    # column follows it live while the two others end; the person picks one of those answers
+    view = make_view(variant("hang"), width=1366, height=768)
+    column = view.columns[0]
+    workers = [
+        RunWorker(session.executor(view.runner, RunRef(repeat_index=i), session.RunIdHolder()),
+                  session.request_for(variant(backend)))
+        for i, backend in enumerate(("hang", "paris", "lyon"))
+    ]
+    column.begin([ColumnRun(i, worker) for i, worker in enumerate(workers)])
+    for worker in workers:
+        view.manager.submit(worker)
+    qtbot.waitUntil(lambda: len(column.repeats.answer_rows()) == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: column.output.state == "streaming", timeout=10_000)
+    assert column.output.text() == "Thinking " and column.repeats.answers.currentRow() == -1
+    column.repeats.answers.setCurrentRow(1)  # as a click on the second answer does
+    picked = column.output.text()
+    assert picked in (ANSWERS["paris"], ANSWERS["lyon"]) and column.output.state == "finished"
+    with qtbot.waitSignal(workers[0].signals.ended, timeout=10_000):
+        column.cancel()
+    assert column.output.text() == picked and column.output.state == "finished"
+    assert column.repeats.figures.text("repeats") == "3 · 2 distinct · 1 failed"
+    assert not column.busy
