@@ -17,7 +17,9 @@ from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import screenshot
 from tests.ui.test_compare_view import ANSWERS, TEMPLATE, configs, variant
+from tests.ui.windows import close_window, open_window
 from workbench.backends.config import BackendConfig
+from workbench.backends.local_models import EMBEDDED_ID
 from workbench.core.experiments import Variant
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.services.runner import Runner
@@ -26,6 +28,7 @@ from workbench.storage.writer import StoreWriter
 from workbench.ui import theming
 from workbench.ui.compare.sweep_axes import AxisEditor
 from workbench.ui.compare.sweep_view import SweepView
+from workbench.ui.main_window import MainWindow
 
 #: A second version of the template: a longer system prompt, so its prompts are recognisable.
 TEMPLATE_V2 = TEMPLATE.model_copy(update={"messages": [
@@ -224,6 +227,42 @@ def test_a_model_whose_runs_fail_reads_failed_with_the_error(
     assert view.chart.category_axis.categories() == ["paris", "broken"]
 
 
+def _message(qtbot: QtBot, window: MainWindow, text: str) -> None:
+    editor = window.editor.editor_for("messages[0] (user)")
+    assert editor is not None
+    editor.setFocus()
+    editor.selectAll()
+    qtbot.keyClicks(editor, text)
+    qtbot.waitUntil(lambda: window.editor.template().messages[0].content == text)
+
+
+def test_a_sweep_from_the_window_offers_its_backends_and_saved_versions(qtbot: QtBot) -> None:
+    window = open_window(qtbot)
+    try:
+        qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+        for number, text in enumerate(("Name a colour.", "Name two colours."), 1):
+            _message(qtbot, window, text)
+            qtbot.keyClick(window.editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+            qtbot.waitUntil(lambda n=number: window.version == n and not window.dirty,
+                            timeout=30_000)
+        _message(qtbot, window, "Name three colours.")  # an edit not saved as a version
+        sweep = window.open_sweep(window.current_variant())
+        choose(qtbot, sweep.rows, "template version")
+        checklist = sweep.rows.template_list
+        assert [checklist.item(i).text() for i in range(checklist.count())] == [
+            "edited template", "v1", "v2"]
+        choose(qtbot, sweep.cols, "model")
+        tick(qtbot, sweep.cols.models, f"llamacpp · {EMBEDDED_ID}")
+        tick(qtbot, checklist, "edited template", "v1")
+        settle(qtbot, sweep)
+        assert sweep.estimate is not None and sweep.estimate.calls == 2
+        assert sweep.planned is not None
+        assert [v.template.messages[0].content for v in sweep.planned.variants] == [
+            "Name three colours.", "Name a colour."]
+    finally:
+        close_window(window)
+
+
 def test_the_same_setting_on_both_axes_is_refused(qtbot: QtBot, view: SweepView) -> None:
     view.set_backends(["paris", "lyon"])
     view.set_base(variant("paris"))
@@ -299,6 +338,27 @@ def test_variable_sets_by_models_cancel_and_resume(
     assert view.values()[(0, 0)] == len("one two")
 
 
+def test_closing_the_window_stops_its_sweep(qtbot: QtBot, view: SweepView, store: Store) -> None:
+    view.set_backends(["slow"])
+    view.set_base(variant("slow"))
+    choose(qtbot, view.rows, "model")
+    tick(qtbot, view.rows.models, "slow · slow")
+    choose(qtbot, view.cols, "seed")
+    view.cols.values.selectAll()
+    qtbot.keyClicks(view.cols.values, "1, 2, 3, 4, 5, 6")  # over the top_p values it had
+    settle(qtbot, view)
+    qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
+    handle = view.handle
+    assert handle is not None
+    qtbot.waitUntil(lambda: bool(view.results), timeout=20_000)
+    view.close()
+    assert handle.done and handle.cancelled  # closed, not left running behind the window
+    experiment = view.experiment
+    assert experiment is not None
+    ok = [r for r in store.runs.for_experiment(experiment.id) if r.status == "ok"]
+    assert 1 <= len(ok) < 6
+
+
 def test_variable_sets_loaded_from_a_dataset_file_in_the_dark(
     qtbot: QtBot, view: SweepView, theme: theming.Theme, tmp_path: Path
 ) -> None:
@@ -332,8 +392,6 @@ def test_real_models_by_versions_estimate_overflow_and_reopen(
     """Two llama.cpp configurations of the embedded model (a 256-token window and a 2,048-token
     one) × two template versions: the estimate names the cell whose prompt cannot fit, counts
     the calls that run, and the runs' real token counts match it."""
-    from workbench.backends.local_models import EMBEDDED_ID
-
     long_v2 = TEMPLATE.model_copy(update={"messages": [
         Message(role="system", content="Answer in one short sentence. " + "Be accurate. " * 80),
         TEMPLATE.messages[1],

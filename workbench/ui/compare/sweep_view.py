@@ -11,11 +11,12 @@ where it has one (a local model), so it runs off the GUI thread.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from pydantic import ValidationError
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -59,6 +60,7 @@ from workbench.ui.tasks import Progress as TaskProgress
 from workbench.ui.tasks import Reporter, TaskError, TaskRunner, TaskWorker
 from workbench.ui.widgets.progress_strip import ProgressStrip
 
+log = logging.getLogger(__name__)
 #: Results are redrawn at most this often while cells finish (ms).
 REDRAW_MS = 100
 ESTIMATE_DEBOUNCE_MS = 300
@@ -412,6 +414,12 @@ class SweepView(QWidget):
                 return False
         listed = self.catalog.shutdown(timeout_s)
         return self._tasks.shutdown(timeout_s) and listed
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Closing the window stops its sweep: the cells not run stay to resume later."""
+        if not self.shutdown(timeout_s=5.0):
+            log.warning("the sweep did not stop within 5 s of closing its window")
+        super().closeEvent(event)
 
 
 def _message(err: Exception) -> str:
