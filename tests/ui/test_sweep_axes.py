@@ -66,6 +66,8 @@ def make_view(qtbot: QtBot, runner: Runner) -> SweepView:
     view.resize(1200, 800)
     view.show()
     qtbot.waitExposed(view)
+    view.activateWindow()  # typed keys reach the active window only
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is view)
     return view
 
 
@@ -298,9 +300,8 @@ def type_sets(qtbot: QtBot, editor: AxisEditor, *countries: str) -> None:
         qtbot.waitUntil(partial(_cell_is, table, row, country), timeout=5000)
 
 
-def test_variable_sets_by_models_cancel_and_resume(
-    qtbot: QtBot, view: SweepView, store: Store
-) -> None:
+def sets_by_models(qtbot: QtBot, view: SweepView) -> None:
+    """Three typed variable sets down the rows, a slow and a fast model across, twice each."""
     view.set_backends(["slow", "paris"])
     view.set_base(variant("slow"))
     choose(qtbot, view.rows, "variable set")
@@ -310,32 +311,41 @@ def test_variable_sets_by_models_cancel_and_resume(
     tick(qtbot, view.cols.models, "slow · slow", "paris · paris")
     view.repeats.setValue(2)
     settle(qtbot, view)
+
+
+def test_variable_sets_by_models_interrupted_then_resumed_in_a_new_window(
+    qtbot: QtBot, view: SweepView, runner: Runner, store: Store
+) -> None:
+    sets_by_models(qtbot, view)
     assert view.estimate is not None and view.estimate.calls == 3 * 2 * 2
     qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
     # the fast model's six cells finish at once; the slow one's queue one at a time (0.4 s
-    # each, so cancelling soon after its first leaves several of its cells to resume)
+    # each, so stopping soon after its first leaves several of its cells to resume)
     qtbot.waitUntil(lambda: sum(map(len, view.results.values())) >= 7, timeout=20_000)
-    with qtbot.waitSignal(view.sweepFinished, timeout=20_000):
-        qtbot.mouseClick(view.progress.cancel_button, Qt.MouseButton.LeftButton)
+    view.close()  # the window (or the app) closes mid-sweep
     experiment = view.experiment
     assert experiment is not None
     ok = [r for r in store.runs.for_experiment(experiment.id) if r.status == "ok"]
     assert 7 <= len(ok) < 12
-    qtbot.waitUntil(lambda: view.run_button.text() == "Resume sweep", timeout=20_000)
-    assert view.estimate is not None and view.estimate.skipped == len(ok)
-    resumed = view.estimate.calls
-    assert resumed == 12 - len(ok)
-    run(qtbot, view)
+
+    again = make_view(qtbot, runner)  # the same sweep typed again later resumes it
+    sets_by_models(qtbot, again)
+    assert again.run_button.text() == "Resume sweep"
+    assert again.estimate is not None and again.estimate.skipped == len(ok)
+    assert again.estimate.calls == 12 - len(ok)
+    run(qtbot, again)
+    assert again.experiment is not None and again.experiment.id == experiment.id
     ok = [r for r in store.runs.for_experiment(experiment.id) if r.status == "ok"]
     cells = {(r.ref.variant_id, r.ref.test_case_id, r.ref.repeat_index) for r in ok}
     assert len(ok) == len(cells) == 12  # nothing ran twice
     assert {r.ref.variables["country"] for r in ok} == {"Peru", "Japan", "Chad"}
     assert {"Peru", "Japan", "Chad"} == {
         r.result.request.messages[1].content.split()[-1].rstrip("?") for r in ok}
-    assert headers(view) == (["Peru", "Japan", "Chad"], ["slow", "paris"])
-    view.metric_box.setCurrentIndex(view.metric_box.findData("output_chars"))
-    assert view.values()[(2, 1)] == len(ANSWERS["paris"])
-    assert view.values()[(0, 0)] == len("one two")
+    assert headers(again) == (["Peru", "Japan", "Chad"], ["slow", "paris"])
+    again.metric_box.setCurrentIndex(again.metric_box.findData("output_chars"))
+    assert again.values()[(2, 1)] == len(ANSWERS["paris"])
+    assert again.values()[(0, 0)] == len("one two")
+    assert again.shutdown(10)
 
 
 def test_closing_the_window_stops_its_sweep(qtbot: QtBot, view: SweepView, store: Store) -> None:
