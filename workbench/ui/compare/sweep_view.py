@@ -219,7 +219,8 @@ class SweepView(QWidget):
             editor.set_template_versions(versions)
 
     def sweep_spec(self) -> SweepSpec:
-        """The sweep as typed (``KnownError``/``ValueError`` say what is wrong)."""
+        """The sweep as typed (``KnownError``/``ValueError`` say what is wrong); the typed axes
+        are kept in ``typed`` (they decide the matrix's orientation)."""
         if self.base is None:
             raise ValueError("no base variant to sweep")
         self.typed = (self.rows.axis(), self.cols.axis())
