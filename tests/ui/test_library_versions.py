@@ -7,16 +7,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QListWidgetItem, QMenu
 from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import screenshot
+from tests.ui.windows import close_window, open_window
+from tests.ui.windows import shot as _shot
 from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.storage.db import Database
 from workbench.storage.library import Library
 from workbench.ui import theming
+from workbench.ui.main_window import MainWindow
 from workbench.ui.widgets.library_panel import LibraryPanel
 
 KEY = "support/summarize-ticket"
@@ -361,3 +364,34 @@ def test_screenshots_of_versions_and_their_diff(
     assert screenshot(diff, f"library-version-diff-{mode}").stat().st_size > 0
     diff.view.toggle_mode()
     assert screenshot(diff, f"library-version-diff-inline-{mode}").stat().st_size > 0
+
+
+def test_restore_in_the_main_window_opens_the_restored_content(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(MainWindow, "ask_unsaved", lambda _self, name: asked.append(name))
+    window = open_window(qtbot)
+    try:
+        library = window.workspace.library
+        library.save(_v1(), key=KEY, message="first draft")
+        library.save(_v2(), key=KEY, message="bullet count as a variable")
+        library.save(_v3(), key=KEY, message="careful, cooler")
+        panel = window.library
+        panel.refresh()
+        panel.select(KEY)
+        _click(qtbot, panel, 1)
+        _menu_action(panel.menu, "Restore v1").trigger()
+        qtbot.waitUntil(lambda: (window.key, window.version) == (KEY, 4))
+        assert window.editor.template() == _v1() and not window.dirty
+        assert asked == []  # nothing was edited, so nothing to ask
+        assert library.version(KEY).message == "restored v1"
+        # Comparing opens its own window; the main window stays usable (not modal).
+        diff = panel.compare(3, 4)
+        assert diff is not None and diff.isWindow() and diff.window() is not window
+        assert QApplication.activeModalWidget() is None
+        qtbot.waitUntil(lambda: window.variables.names() == ["ticket"])
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # the last document's rows
+        _shot(window, "main_window_library_versions")
+    finally:
+        close_window(window)
