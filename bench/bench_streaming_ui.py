@@ -2,7 +2,8 @@
 
 The scripted backend replays thousands of small chunks with no delay (far faster than any
 model: the worst case for the GUI) through the real ``RunWorker`` into real ``OutputView``s,
-in Markdown mode and in plain mode, then four views at once (a compare view's columns). A 2 ms
+in Markdown mode and in plain mode, then four views at once (a compare view's columns), then
+one long open block (a 30 KB fenced code block, a 30 KB list without blank lines). A 2 ms
 timer measures how late the GUI thread serves it: a stall is the gap between two of its firings
 beyond the 2 ms asked. Reported per scenario: stall p50/p99/max (target: never above 16 ms),
 text events delivered per second, how many batches crossed to the GUI thread and how many
@@ -55,12 +56,29 @@ def _script(count: int) -> list[str]:
     return pieces
 
 
+def _split(text: str, size: int = 6) -> list[str]:
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+def _code_script() -> list[str]:
+    """One ~30 KB fenced code block (no blank line in it), in 6-character chunks."""
+    code = "".join(f"    total += weight[{i}] * value({i}, scale=0.5)  # step {i}\n"
+                   for i in range(520))
+    return _split("Here is the code:\n\n```python\ndef run():\n" + code + "```\n\nDone.")
+
+
+def _list_script() -> list[str]:
+    """One ~30 KB list with no blank line in it, in 6-character chunks."""
+    items = "".join(f"- item {i}: **check** the `value` and move on\n" for i in range(620))
+    return _split("Steps:\n\n" + items + "\nDone.")
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _scenario(label: str, panes: int, mode: str) -> None:
+def _scenario(label: str, panes: int, mode: str, pieces: list[str] | None = None) -> None:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -69,7 +87,7 @@ def _scenario(label: str, panes: int, mode: str) -> None:
     from workbench.ui.widgets.output_view import OutputView
     from workbench.ui.workers import ChunkBatch, RunManager
 
-    pieces = _script(CHUNKS)
+    pieces = pieces or _script(CHUNKS)
     expected = "".join(pieces)
     backend = ScriptedBackend(
         ScriptedOptions(script=[Step(text=p) for p in pieces], concurrency=panes)
@@ -172,6 +190,8 @@ def main() -> None:
     _scenario("one view, Markdown", 1, "markdown")
     _scenario("one view, plain text", 1, "plain")
     _scenario("four views at once, Markdown", 4, "markdown")
+    _scenario("one view, Markdown, a 30 KB code block", 1, "markdown", _code_script())
+    _scenario("one view, Markdown, a 30 KB list", 1, "markdown", _list_script())
 
 
 if __name__ == "__main__":

@@ -1,29 +1,53 @@
 """Markdown that grows while a model streams, rendered in time proportional to what changed.
 
 Re-rendering the whole answer with ``setMarkdown`` costs about 1 ms per KB, so a long answer
-would stall the GUI on every refresh. Instead, the text is cut at blank lines outside fenced code
-blocks: every finished block is rendered once and appended, and only the unfinished tail is
-re-rendered on each refresh. The cuts depend only on the text, so a streamed answer and the same
-answer shown at once render identically.
+would stall the GUI on every refresh. Instead the text is cut into pieces that render on their
+own (``markdown_blocks``): each finished piece is rendered once and appended, and only the open
+tail is rendered again on each refresh. Inside a code fence every finished line is a piece of its
+own, appended as text with the code block's format; list items are added to the list before
+them. So a refresh costs what arrived, not the length of the answer nor of its open block. The
+cuts depend only on the text, so a streamed answer and the same answer shown at once render
+identically, and like ``setMarkdown`` of the whole text (tests/ui/test_markdown_stream.py; a
+long list is drawn as consecutive lists of ``LIST_CHUNK`` items, see there).
 """
 
 from __future__ import annotations
 
-import re
-
 from PySide6.QtGui import (
     QColor,
+    QTextBlock,
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
     QTextFormat,
+    QTextList,
 )
 
-_FENCE = re.compile(r"^ {0,3}(```|~~~)", re.MULTILINE)
+from workbench.ui.widgets.markdown_blocks import Attach, BlockCutter
+
 #: Space between blocks (px): Qt's Markdown reader leaves paragraphs without any.
 BLOCK_GAP = 8
 _PLACEHOLDER = "\u200b"
+#: Items per list object. Qt lays a whole list out again for every item added to it (25 us per
+#: item here: 15 ms at 600 items), so a long list goes on as a new list with the same look and
+#: its numbers continued every this many items.
+LIST_CHUNK = 64
+
+
+class _Kept:
+    """A block's formats and list, put back after removing the block separator after it
+    (which can hand the removed block's format, or none, to it)."""
+
+    def __init__(self, block: QTextBlock) -> None:
+        self.format, self.chars = block.blockFormat(), block.charFormat()
+        self.list = block.textList()
+
+    def restore(self, cursor: QTextCursor) -> None:
+        cursor.setBlockFormat(self.format)
+        cursor.setBlockCharFormat(self.chars)
+        if self.list is not None and cursor.block().textList() is None:
+            self.list.add(cursor.block())
 
 
 class MarkdownStream:
@@ -43,16 +67,15 @@ class MarkdownStream:
     def reset(self) -> None:
         self.document.clear()
         self._text = ""
-        self._stable = 0  # characters of text rendered as finished blocks
-        self._scan = 0  # characters already scanned for cuts
-        self._fence_open = False
+        self._cutter = BlockCutter()
         self._tail_pos = 0  # document position where the unfinished tail starts
-        self._blocks = 0
+        self._list: QTextList | None = None  # the top-level list that "join" pieces continue
+        self._code = QTextCharFormat()  # the open code block's text format
+        self._nothing = True  # no finished piece has rendered anything yet
 
     @property
     def text(self) -> str:
         return self._text
-
 
     def update(self, text: str) -> None:
         if not text.startswith(self._text):
@@ -62,53 +85,82 @@ class MarkdownStream:
         cursor.beginEditBlock()
         try:
             self._remove_tail(cursor)
-            for block in self._finished_blocks(text):
-                self._insert(cursor, block)
+            for piece in self._cutter.feed(text):
+                self._insert(cursor, text[piece.start:piece.end], piece.attach)
             self._tail_pos = cursor.position()
-            tail = text[self._stable:].strip("\n")
-            if tail:
-                self._insert(cursor, tail, count=False)
+            cutter = self._cutter
+            tail = text[cutter.cut:]
+            if cutter.in_code:
+                if tail and not cutter.closes_fence(tail):
+                    self._insert(cursor, tail, "code", tail=True)
+            elif tail.strip():
+                self._insert(cursor, tail, cutter.attach, tail=True)
         finally:
             cursor.endEditBlock()
 
-    def _finished_blocks(self, text: str) -> list[str]:
-        blocks: list[str] = []
-        while True:
-            cut = text.find("\n\n", self._scan)
-            if cut < 0:
-                return blocks
-            if len(_FENCE.findall(text, self._scan, cut)) % 2:
-                self._fence_open = not self._fence_open
-            self._scan = cut + 2
-            if not self._fence_open:
-                block = text[self._stable:cut].strip("\n")
-                if block:
-                    blocks.append(block)
-                self._stable = self._scan
-
     def _remove_tail(self, cursor: QTextCursor) -> None:
-        """Remove the tail rendered last time. Removing a block separator can hand the next
-        block's format to the last finished block, so that format is put back."""
+        """Remove the tail rendered last time."""
         cursor.setPosition(self._tail_pos)
-        kept = cursor.block().blockFormat()
+        keep = _Kept(cursor.block()) if self._tail_pos > 0 else None
         # setPosition, not movePosition(End): that walks the whole document's layout
         cursor.setPosition(self.document.characterCount() - 1, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
-        if self._tail_pos > 0:
-            cursor.setBlockFormat(kept)
+        if keep is not None:
+            keep.restore(cursor)
 
-    def _insert(self, cursor: QTextCursor, markdown: str, *, count: bool = True) -> None:
-        if cursor.position() == 0:
+    def _insert(
+        self, cursor: QTextCursor, text: str, attach: Attach, *, tail: bool = False
+    ) -> None:
+        if attach == "code":  # one more line of the open code block, as text
+            block = cursor.block()
+            cursor.insertBlock(block.blockFormat(), self._code)
+            cursor.insertText(_expand_indent(text), self._code)
+            return
+        markdown = text
+        if self._nothing:  # insertMarkdown would pour a first list item into a paragraph
             start = 0
-            cursor.insertMarkdown(markdown)
+            self.document.setMarkdown(markdown)
+            # a front matter is not shown, and it is not part of what a later piece renders
+            self.document.setMetaInformation(QTextDocument.MetaInformation.FrontMatter, "")
+            cursor.setPosition(self.document.characterCount() - 1)
+            self._nothing = tail or (
+                self.document.characterCount() == 1 and not self.document.toMarkdown().strip()
+            )
         else:
-            start = self._append_block(cursor, markdown)
+            start = self._append_block(cursor, markdown, gap=attach == "gap")
+        end = cursor.position()
         if self.code_background is not None:
-            self._shade_code(start, cursor.position(), self.code_background)
-        if count:
-            self._blocks += 1
+            self._shade_code(start, end, self.code_background)
+        first = self.document.findBlock(start)
+        items = first.textList()
+        if attach == "join" and items is not None and self._list is not None:
+            if self._list.count() < LIST_CHUNK:
+                self._join(self._list, items, first, end)
+            else:  # the same list drawn on as a new one, its numbers going on
+                look = self._list.format()
+                look.setStart(look.start() + self._list.count())
+                items.setFormat(look)
+                if not tail:
+                    self._list = items
+        elif not tail:
+            self._list = items
+        last = self.document.findBlock(end)
+        if last.blockFormat().nonBreakableLines() and last.text():  # a code block goes on
+            here = QTextCursor(self.document)
+            here.setPosition(last.position() + 1)
+            self._code = here.charFormat()
 
-    def _append_block(self, cursor: QTextCursor, markdown: str) -> int:
+    @staticmethod
+    def _join(into: QTextList, items: QTextList, block: QTextBlock, end: int) -> None:
+        """Move the blocks of ``items`` from ``block`` up to ``end`` into the list ``into``."""
+        index = items.objectIndex()
+        while block.isValid() and block.position() <= end:
+            inside = block.textList()
+            if inside is not None and inside.objectIndex() == index:
+                into.add(block)
+            block = block.next()
+
+    def _append_block(self, cursor: QTextCursor, markdown: str, *, gap: bool) -> int:
         """Insert ``markdown`` as new blocks after the current one; returns where they start.
 
         ``insertMarkdown`` pours its first block into the block at the cursor, which keeps that
@@ -116,31 +168,41 @@ class MarkdownStream:
         paragraph takes that place and is removed afterwards.
         """
         begin = cursor.position()
+        keep = _Kept(cursor.block())  # removing up to the text can hand it another format
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
         cursor.insertMarkdown(_PLACEHOLDER + "\n\n" + markdown)
         end = cursor.position()
-        block = self.document.findBlock(begin)
-        while block.isValid() and block.position() <= end and _PLACEHOLDER not in block.text():
+        block = self.document.findBlock(begin + 1)
+        while block.isValid() and _PLACEHOLDER not in block.text():
             block = block.next()  # a block or two at most: only the inserted text is searched
-        if not block.isValid() or block.position() > end:  # the reader dropped it
-            return begin
+        if not block.isValid():  # the reader dropped it
+            return begin + 1
         remove = QTextCursor(self.document)
-        if block.text() == _PLACEHOLDER and block.next().isValid() and block.position() > 0:
-            start = block.position()
-            remove.setPosition(start - 1)
+        if block.text() != _PLACEHOLDER:  # it shares a block with the text: only it goes
+            start = block.position() + block.text().index(_PLACEHOLDER)
+            remove.setPosition(start)
             remove.setPosition(start + len(_PLACEHOLDER), QTextCursor.MoveMode.KeepAnchor)
             remove.removeSelectedText()
-            gap = QTextBlockFormat()
-            first = self.document.findBlock(start)
-            gap.setTopMargin(max(BLOCK_GAP, first.blockFormat().topMargin()))
-            QTextCursor(first).mergeBlockFormat(gap)
-            cursor.setPosition(end - 1 - len(_PLACEHOLDER))
+            cursor.setPosition(end - len(_PLACEHOLDER))
             return start
-        start = block.position() + block.text().index(_PLACEHOLDER)
-        remove.setPosition(start)
-        remove.setPosition(start + len(_PLACEHOLDER), QTextCursor.MoveMode.KeepAnchor)
+        # Everything from the end of the block before up to the placeholder goes (Qt sometimes
+        # leaves the new block empty and puts the placeholder in a block of its own), or all of
+        # it when the text rendered as nothing.
+        nothing = not block.next().isValid()
+        upto = end if nothing else block.position() + len(_PLACEHOLDER)
+        remove.setPosition(begin)
+        remove.setPosition(upto, QTextCursor.MoveMode.KeepAnchor)
         remove.removeSelectedText()
-        cursor.setPosition(end - len(_PLACEHOLDER))
+        keep.restore(remove)
+        cursor.setPosition(end - (upto - begin))
+        if nothing:
+            return begin
+        start = begin + 1
+        if gap:
+            space = QTextBlockFormat()
+            first = self.document.findBlock(start)
+            space.setTopMargin(max(BLOCK_GAP, first.blockFormat().topMargin()))
+            QTextCursor(first).mergeBlockFormat(space)
         return start
 
     def _shade_code(self, start: int, end: int, color: QColor) -> None:
@@ -152,3 +214,17 @@ class MarkdownStream:
             if fmt.nonBreakableLines() or fmt.hasProperty(QTextFormat.Property.BlockCodeLanguage):
                 QTextCursor(block).mergeBlockFormat(shade)
             block = block.next()
+
+
+def _expand_indent(line: str) -> str:
+    """``line`` with the tabs of its indent turned into spaces (tab stops every 4 columns), as
+    Qt's reader gives code lines."""
+    column = 0
+    for index, char in enumerate(line):
+        if char == " ":
+            column += 1
+        elif char == "\t":
+            column += 4 - column % 4
+        else:
+            return " " * column + line[index:]
+    return " " * column
