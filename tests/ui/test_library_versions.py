@@ -96,6 +96,8 @@ def panel(qtbot: QtBot, theme: theming.Theme, library: Library) -> Iterator[Libr
     panel.resize(340, 560)
     panel.show()
     qtbot.waitExposed(panel)
+    panel.activateWindow()  # key shortcuts reach the focused widget of the active window only
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is panel)
     panel.refresh()
     panel.select(KEY)
     yield panel
@@ -241,11 +243,19 @@ def test_label_a_version_then_move_and_remove_it(
     qtbot: QtBot, panel: LibraryPanel, tmp_path: Path
 ) -> None:
     _click(qtbot, panel, 2)
+    qtbot.waitUntil(panel.versions.hasFocus)
     qtbot.keyClick(panel.versions, Qt.Key.Key_L, CTRL)
     bar = panel.label_bar
     assert bar.isVisible() and bar.caption.text() == "Label v2:"
     qtbot.waitUntil(bar.edit.hasFocus)
-    qtbot.keyClicks(bar.edit, "production")
+    qtbot.keyClicks(bar.edit, "prod")
+    _click(qtbot, panel, 1)  # the row follows the selection and keeps what was typed
+    assert bar.caption.text() == "Label v1:" and bar.edit.text() == "prod"
+    _click(qtbot, panel, 2)
+    assert bar.caption.text() == "Label v2:"
+    bar.edit.setFocus()
+    qtbot.waitUntil(bar.edit.hasFocus)
+    qtbot.keyClicks(bar.edit, "uction")
     qtbot.keyClick(bar.edit, Qt.Key.Key_Return)
     assert not bar.isVisible()
     assert panel.library.labels(KEY) == {"production": 2}
@@ -317,6 +327,32 @@ def test_restore_makes_an_old_version_the_newest_and_opens_it(
         db.close()
 
 
+def test_a_template_with_one_version_has_nothing_to_compare_or_restore(
+    qtbot: QtBot, panel: LibraryPanel
+) -> None:
+    panel.select("support/triage")
+    assert [panel.versions.item(i).text().split()[0] for i in range(panel.versions.count())] == [
+        "v1"
+    ]
+    assert panel.compare_pair() is None and not panel.compare_action.isEnabled()
+    assert not panel.compare_with_menu.isEnabled() and not panel.restore_action.isEnabled()
+    assert panel.open_action.isEnabled() and panel.label_action.isEnabled()
+    assert panel.compare_selected() is None and panel.diff is None
+    panel.versions.clearSelection()
+    assert not panel.open_action.isEnabled() and not panel.label_action.isEnabled()
+    assert "Select a version" in panel.open_action.toolTip()
+
+
+def test_escape_closes_the_diff_window(qtbot: QtBot, panel: LibraryPanel) -> None:
+    diff = panel.compare_selected()
+    assert diff is not None and diff.picked() == (2, 3)
+    diff.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is diff)
+    qtbot.keyClick(diff.view.left_text, Qt.Key.Key_Escape)
+    assert not diff.isVisible()
+    assert panel.compare_selected() is diff and diff.isVisible()  # the same window comes back
+
+
 def test_open_emits_the_version_and_double_click_too(qtbot: QtBot, panel: LibraryPanel) -> None:
     _click(qtbot, panel, 2)
     with qtbot.waitSignal(panel.templateActivated) as opened:
@@ -352,6 +388,13 @@ def test_screenshots_of_versions_and_their_diff(
     _click(qtbot, panel, 1)
     _click(qtbot, panel, 3, CTRL)
     assert screenshot(panel, f"library-versions-{mode}").stat().st_size > 0
+    _click(qtbot, panel, 2)
+    panel.label_action.trigger()
+    assert panel.label_bar.edit.text() == "production"  # the label it has, to move or remove
+    assert screenshot(panel, f"library-versions-label-{mode}").stat().st_size > 0
+    panel.label_bar.close_bar()
+    _click(qtbot, panel, 1)
+    _click(qtbot, panel, 3, CTRL)
     panel._show_menu(QPoint(8, 8))
     qtbot.waitUntil(panel.menu.isVisible)
     assert screenshot(panel.menu, f"library-versions-menu-{mode}").stat().st_size > 0

@@ -467,6 +467,11 @@ class LibraryPanel(QWidget):
             else "Select a version to label it"
         )
         self._fill_unlabel(number)
+        if self.label_bar.isVisible():
+            if number is None:
+                self.label_bar.hide()
+            elif number != self.label_bar.number:
+                self.label_bar.retarget(number, self._labels.get(number, []))
         can_restore = number is not None and number != newest
         self.restore_action.setEnabled(can_restore)
         self.restore_action.setText(f"Restore v{number}" if can_restore else "Restore")

@@ -74,6 +74,8 @@ class VersionDiff(QWidget):
         new: int,
     ) -> None:
         """Show versions ``old`` and ``new`` (numbers) of ``key``; ``versions`` oldest first."""
+        if key != self.key:
+            self._outlines.clear()  # kept for one template's versions at a time
         self.key, self.versions = key, versions
         numbers = [v.number for v in versions]
         self.view.set_sources(

@@ -64,16 +64,20 @@ class VersionLabelBar(QWidget):
 
     def open_for(self, number: int, labels_here: list[str], known: list[str]) -> None:
         """Label version ``number``, which has ``labels_here``; ``known`` are the template's."""
-        self.number, self._here = number, list(labels_here)
-        self.caption.setText(f"Label v{number}:")
         offered = list(dict.fromkeys([*known, *COMMON_LABELS]))
         completer = QCompleter(offered, self.edit)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.edit.setCompleter(completer)
         self.edit.setText(labels_here[0] if labels_here else "")
+        self.retarget(number, labels_here)
         self.show()
         self.edit.setFocus()
         self.edit.selectAll()
+
+    def retarget(self, number: int, labels_here: list[str]) -> None:
+        """Follow the selection to version ``number``, keeping what was typed."""
+        self.number, self._here = number, list(labels_here)
+        self.caption.setText(f"Label v{number}:")
         self._update()
 
     def close_bar(self) -> None:
