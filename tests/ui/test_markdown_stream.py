@@ -7,9 +7,10 @@ import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PySide6.QtGui import QColor, QTextBlock, QTextCursor, QTextDocument, QTextFormat
+from PySide6.QtGui import QColor, QTextDocument
 from PySide6.QtWidgets import QApplication
 
+from tests.ui.markdown_structure import structure
 from workbench.ui.widgets.markdown_blocks import BlockCutter
 from workbench.ui.widgets.markdown_stream import LIST_CHUNK, MarkdownStream
 
@@ -36,54 +37,6 @@ text_strategy = (
     .flatmap(lambda body: st.sampled_from([body, body + "\n", body + "\n\n"]))
     .filter(lambda text: not EMPTY_CODE.search(text))
 )
-
-
-def _formats(document: QTextDocument, block: QTextBlock) -> list[tuple[object, ...]]:
-    """Runs of character formats in ``block``: what the text looks like, not how it is stored."""
-    runs: list[tuple[object, ...]] = []
-    cursor = QTextCursor(document)
-    for offset in range(len(block.text())):
-        cursor.setPosition(block.position() + offset + 1)
-        fmt = cursor.charFormat()
-        look = (fmt.fontWeight(), fmt.fontItalic(), fmt.fontFixedPitch(), fmt.fontStrikeOut(),
-                fmt.fontUnderline(), fmt.anchorHref())
-        if runs and runs[-1][1:] == look:
-            runs[-1] = (f"{runs[-1][0]}{block.text()[offset]}", *look)
-        else:
-            runs.append((block.text()[offset], *look))
-    return runs
-
-
-def structure(document: QTextDocument) -> list[tuple[object, ...]]:
-    """Each block's text, kind (heading, code, list style and item label, table cell, quote) and
-    character formats; margins are left out (pieces get a gap between them on purpose)."""
-    tables: dict[int, int] = {}
-    out: list[tuple[object, ...]] = []
-    block = document.begin()
-    while block.isValid():
-        fmt = block.blockFormat()
-        items = block.textList()
-        listed: tuple[object, ...] = ()
-        if items is not None:  # by what it shows: a long list is drawn as several lists
-            listed = (items.format().style(), items.format().indent(), items.itemText(block))
-        table = QTextCursor(block).currentTable()
-        cell: tuple[object, ...] = ()
-        if table is not None:
-            place = table.cellAt(block.position())
-            cell = (tables.setdefault(table.objectIndex(), len(tables)), place.row(),
-                    place.column())
-        out.append((
-            block.text(), fmt.headingLevel(), fmt.nonBreakableLines(),
-            fmt.stringProperty(QTextFormat.Property.BlockCodeLanguage),
-            fmt.intProperty(QTextFormat.Property.BlockQuoteLevel), fmt.indent(), listed, cell,
-            () if cell else tuple(_formats(document, block)),
-        ))
-        block = block.next()
-    # When a code block comes just before a table, Qt's reader puts a stray empty paragraph in
-    # the table's first cell and drops the header's bold; a table rendered as a piece of its own
-    # has neither quirk. So that paragraph, and the character formats in cells, are left out.
-    return [row for i, row in enumerate(out) if not (
-        row[7] and not row[0] and i + 1 < len(out) and out[i + 1][7] == row[7])]
 
 
 def stream(text: str, cuts: list[int]) -> MarkdownStream:

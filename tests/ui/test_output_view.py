@@ -297,3 +297,29 @@ def test_a_long_restored_answer_is_painted_over_several_frames(
     qtbot.waitUntil(lambda: view.caught_up, timeout=30_000)
     assert view.markdown.text == text
     assert "Paragraph 5999 with bold words" in view.browser.toPlainText()
+
+
+def test_streamed_long_blocks_end_like_the_whole_answer_and_copy_raw(
+    qtbot: QtBot, view: OutputView, manager: RunManager
+) -> None:
+    from PySide6.QtGui import QTextDocument
+
+    from tests.ui.markdown_structure import structure
+
+    answer = (
+        "# Plan\nNo blank line after the heading.\n```python\n"
+        + "".join(f"\tvalue_{i} = compute({i})  # *not* Markdown\n" for i in range(300))
+        + "```\nSteps:\n"
+        + "".join(f"{i + 1}. step **{i}**\n" for i in range(150))
+        + "\n| a | b |\n|---|---|\n| 1 | 2 |\n## Done\nend"
+    )
+    steps = [Step(text=answer[i:i + 5]) for i in range(0, len(answer), 5)]
+    with qtbot.waitSignal(view.stateChanged, timeout=20_000,
+                          check_params_cb=lambda s: s == "finished"):
+        view.attach(manager.start(scripted(*steps), REQUEST))
+    settle(qtbot, view)
+    whole = QTextDocument()
+    whole.setMarkdown(answer)
+    assert structure(view.browser.document()) == structure(whole)
+    view.copy_button.click()
+    assert QGuiApplication.clipboard().text() == answer
