@@ -4,6 +4,13 @@ One ``RequestLimiter`` per configured backend, shared by every thread that runs 
 (the grid runner, the GUI workers). A local model runs one request at a time by default; a remote
 server takes ``Options.concurrency`` at once; ``Options.requests_per_minute`` optionally spaces
 out request starts over a sliding window. Waiting is cancellable.
+
+A freed slot wakes one waiter, not all of them (a sweep keeps spare threads waiting here, and
+waking every one per finished request cost CPU that the requests in flight needed). So no
+wake-up may be lost: a waiter that leaves while a slot is free, having given up (cancel,
+timeout) or taken one of several, passes the wake-up on; a waiter told to wait for the rate
+window sleeps with a timeout, so it comes back by itself. A cancel wakes the waiters at once
+through the token's ``on_cancel`` (they used to poll it every 50 ms).
 """
 
 from __future__ import annotations
@@ -15,9 +22,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from workbench.backends.base import BackendOptions, CancelToken
-
-#: How often a waiter re-checks its cancel token (the token has no way to wake a Condition).
-_POLL_S = 0.05
 
 
 class LimitCancelled(Exception):
@@ -71,6 +75,7 @@ class RequestLimiter:
     def acquire(self, cancel: CancelToken | None = None, timeout: float | None = None) -> bool:
         """Wait for a slot. False on timeout; ``LimitCancelled`` if cancelled while waiting."""
         deadline = None if timeout is None else self._clock() + timeout
+        forget: Callable[[], None] | None = None
         with self._cond:
             self._waiting += 1
             try:
@@ -85,25 +90,37 @@ class RequestLimiter:
                             if self.requests_per_minute is not None:
                                 self._starts.append(now)
                             return True
-                        wait = rate_wait
+                        wait: float | None = rate_wait
                     else:
-                        wait = float("inf")
+                        wait = None
                     if deadline is not None:
                         if now >= deadline:
                             return False
-                        wait = min(wait, deadline - now)
-                    if cancel is not None:
-                        wait = min(wait, _POLL_S)
-                    self._cond.wait(None if wait == float("inf") else wait)
+                        wait = deadline - now if wait is None else min(wait, deadline - now)
+                    if cancel is not None and forget is None:
+                        # Wakes us when cancelled; then look again, as it may be set already.
+                        forget = cancel.on_cancel(self._wake_all)
+                        continue
+                    self._cond.wait(wait)
             finally:
                 self._waiting -= 1
+                if self._waiting and self._in_flight < self.concurrency:
+                    self._cond.notify()  # a slot is still free: never keep a wake-up to oneself
+                if forget is not None:
+                    forget()
 
     def release(self) -> None:
         with self._cond:
             if self._in_flight == 0:
                 raise RuntimeError("release() without acquire()")
             self._in_flight -= 1
-            self._cond.notify_all()  # a rate-limited waiter must not swallow the wake-up
+            if self._waiting:
+                self._cond.notify()
+
+    def _wake_all(self) -> None:
+        """A waiter's cancel token was set (from any thread): wake the waiters so it can leave."""
+        with self._cond:
+            self._cond.notify_all()
 
     @contextmanager
     def slot(self, cancel: CancelToken | None = None) -> Iterator[None]:
