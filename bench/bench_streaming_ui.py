@@ -3,7 +3,8 @@
 The scripted backend replays thousands of small chunks with no delay (far faster than any
 model: the worst case for the GUI) through the real ``RunWorker`` into real ``OutputView``s,
 in Markdown mode and in plain mode, then four views at once (a compare view's columns), then
-one long open block (a 30 KB fenced code block, a 30 KB list without blank lines). A 2 ms
+one long open block (a 30 KB fenced code block, a 30 KB list, a 30 KB table; no blank lines in
+them). A 2 ms
 timer measures how late the GUI thread serves it: a stall is the gap between two of its firings
 beyond the 2 ms asked. Reported per scenario: stall p50/p99/max (target: never above 16 ms),
 text events delivered per second, how many batches crossed to the GUI thread and how many
@@ -71,6 +72,13 @@ def _list_script() -> list[str]:
     """One ~30 KB list with no blank line in it, in 6-character chunks."""
     items = "".join(f"- item {i}: **check** the `value` and move on\n" for i in range(620))
     return _split("Steps:\n\n" + items + "\nDone.")
+
+
+def _table_script() -> list[str]:
+    """One ~30 KB table (its rows are not cut: Qt lays a table out whole), in 6-character
+    chunks."""
+    rows = "".join(f"| {i} | **check** the value | `x{i}` |\n" for i in range(780))
+    return _split("Results:\n\n| n | what | code |\n|---|---|---|\n" + rows + "\nDone.")
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -192,6 +200,7 @@ def main() -> None:
     _scenario("four views at once, Markdown", 4, "markdown")
     _scenario("one view, Markdown, a 30 KB code block", 1, "markdown", _code_script())
     _scenario("one view, Markdown, a 30 KB list", 1, "markdown", _list_script())
+    _scenario("one view, Markdown, a 30 KB table", 1, "markdown", _table_script())
 
 
 if __name__ == "__main__":
