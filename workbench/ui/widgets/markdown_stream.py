@@ -116,10 +116,9 @@ class MarkdownStream:
             cursor.insertBlock(block.blockFormat(), self._code)
             cursor.insertText(_expand_indent(text), self._code)
             return
-        markdown = text
         if self._nothing:  # insertMarkdown would pour a first list item into a paragraph
             start = 0
-            self.document.setMarkdown(markdown)
+            self.document.setMarkdown(text)
             # a front matter is not shown, and it is not part of what a later piece renders
             self.document.setMetaInformation(QTextDocument.MetaInformation.FrontMatter, "")
             cursor.setPosition(self.document.characterCount() - 1)
@@ -127,7 +126,7 @@ class MarkdownStream:
                 self.document.characterCount() == 1 and not self.document.toMarkdown().strip()
             )
         else:
-            start = self._append_block(cursor, markdown, gap=attach == "gap")
+            start = self._append_block(cursor, text, gap=attach == "gap")
         end = cursor.position()
         if self.code_background is not None:
             self._shade_code(start, end, self.code_background)
