@@ -80,6 +80,11 @@ def test_first_start_streams_the_welcome_answer(qtbot: QtBot) -> None:
         theming.install(QApplication.instance(), "dark")  # type: ignore[arg-type]
         _shot(window, "main_window_dark")
         theming.install(QApplication.instance(), "auto")  # type: ignore[arg-type]
+        # A new document starts with an empty output, not the last document's answer.
+        qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+        assert window.editor.template().name == "untitled"
+        assert window.output.state == "idle" and window.output.text() == ""
+        assert window.output.status.text() == "No run yet" and not window.output.ttft_label.text()
     finally:
         _close(window)
 

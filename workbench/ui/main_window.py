@@ -273,6 +273,8 @@ class MainWindow(QMainWindow):
         self.editor.set_template(template)
         self.params.set_params(template.parameters)
         self._template_changed(template, dirty=False)
+        if self.output.state not in ("running", "streaming", "cancelling"):
+            self.output.clear()  # the last answer belonged to the document before
 
     def keep_or_drop_edits(self) -> bool:
         """Before the editor's document is replaced: True to go on (saved or discarded), False

@@ -276,9 +276,8 @@ class CompareColumn(QWidget):
         if not 0 <= index < len(self.runs) or self.runs[index].result is None:
             return
         self._picked = True
-        # a live repeat the output was following must not stream into the picked answer;
-        # OutputView has no public way to let go of a run without showing another one
-        self.output._detach()
+        # a live repeat the output was following must not stream into the picked answer
+        self.output.detach()
         run = self.runs[index]
         self._show(run)
         self.rating.show_rating(None)

@@ -259,7 +259,7 @@ class OutputView(QWidget):
 
     def attach(self, worker: RunWorker) -> None:
         """Follow a run that was just started (connect before the event loop runs again)."""
-        self._detach()
+        self.detach()
         self._worker = worker
         signals = worker.signals
         signals.started.connect(self._on_started)
@@ -269,6 +269,17 @@ class OutputView(QWidget):
 
     def begin(self) -> None:
         """Clear and show "running" (for a run driven without a worker)."""
+        self._reset()
+        self._set_state("running")
+
+    def clear(self) -> None:
+        """Back to "No run yet" (another document is open). A run still attached is let go of,
+        not cancelled: it goes on and is saved to history."""
+        self.detach()
+        self._reset()
+        self._set_state("idle")
+
+    def _reset(self) -> None:
         self._parts.clear()
         self._pending.clear()
         frame_clock().drop(self)
@@ -282,7 +293,6 @@ class OutputView(QWidget):
                       self.cost_label):
             label.clear()
         self.error_label.hide()
-        self._set_state("running")
 
     def add_chunk(self, batch: ChunkBatch) -> None:
         self._pending.append(batch.text)
@@ -331,7 +341,8 @@ class OutputView(QWidget):
 
     # --- run events ---------------------------------------------------------------------------
 
-    def _detach(self) -> None:
+    def detach(self) -> None:
+        """Stop following the attached run: its worker goes on, its text no longer comes here."""
         if self._worker is None:
             return
         signals = self._worker.signals
@@ -345,7 +356,7 @@ class OutputView(QWidget):
         self._show_state()
 
     def _on_ended(self, result: RunResult) -> None:
-        self._detach()
+        self.detach()
         self.show_result(result)
 
     # --- painting ----------------------------------------------------------------------------
