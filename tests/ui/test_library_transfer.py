@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
@@ -129,3 +130,24 @@ def test_export_writes_the_template_and_the_library(
     assert "Exported 2 templates" in window.statusBar().currentMessage()
     names = sorted(t.name for t in import_file(library_file).templates)
     assert names == sorted([template.name, window.workspace.library.load("welcome").name])
+
+
+def test_a_file_of_unknown_format_can_be_read_as_a_chosen_one(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    preset = tmp_path / "settings.yaml"  # a text-generation-webui preset, but not by its name
+    preset.write_text("temperature: 0.3\ntop_p: 0.9\nfoo: bar\n", encoding="utf-8")
+    _choose_file(monkeypatch, preset)
+    report = _import(qtbot, window)
+    assert report.headline.text() == "Nothing imported from settings.yaml"
+    assert report.problem_rows() == [
+        ("error", "", "cannot tell the format of 'settings.yaml'")
+    ]
+    assert report.read_as.isVisible() and "choose it" in report.details.text()
+    report.read_as.setCurrentIndex(report.read_as.findData("tgw-preset"))
+    with qtbot.waitSignal(window.transfer.imported, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(report.read_again, Qt.MouseButton.LeftButton)
+    again = window.transfer.reports[-1]
+    assert again is not report and not again.read_as.isVisible()
+    assert again.headline.text() == "Imported 1 preset from settings.yaml"
+    assert again.problem_rows()[0][:2] == ("warning", "line 3", )

@@ -55,6 +55,7 @@ class Imported:
     file: Path
     result: ImportResult
     stored: StoredImport | None  # None when nothing could be read
+    format_unknown: bool = False  # the file's format could not be told: ask for it
 
 
 class LibraryTransfer(QObject):
@@ -93,15 +94,25 @@ class LibraryTransfer(QObject):
         if path:
             self.import_path(Path(path))
 
-    def import_path(self, path: Path) -> TaskWorker[Imported]:
-        """Read and store ``path`` off the GUI thread; the report opens when it is done."""
+    def import_path(self, path: Path, fmt: str | None = None) -> TaskWorker[Imported]:
+        """Read ``path`` (as ``fmt``, or the format detected) and store it off the GUI thread;
+        the report opens when it is done."""
         workspace = self.window.workspace
 
         def work(_report: Reporter, _cancel: CancelToken) -> Imported:
             from workbench.services.importing import store_import
-            from workbench.storage.formats import import_file
+            from workbench.storage.formats import (
+                ImportProblem,
+                ImportResult,
+                UnknownFormatError,
+                import_file,
+            )
 
-            result = import_file(path)
+            try:
+                result = import_file(path, fmt)
+            except UnknownFormatError as err:
+                problem = ImportProblem(None, err.message)
+                return Imported(path, ImportResult("unknown", problems=[problem]), None, True)
             stored = None
             if result.templates or result.tests or result.presets or result.experiment:
                 stored = store_import(workspace.store, workspace.library, result, path)
@@ -116,18 +127,31 @@ class LibraryTransfer(QObject):
         return self.tasks.start(worker)
 
     def _show_import(self, done: Imported) -> None:
+        from workbench.storage.formats import FORMATS
         from workbench.ui.dialogs.import_report import ImportReport
 
         window = self.window
         window.library.refresh()
-        report = ImportReport(done.file, done.result, done.stored, window)
+        formats = [(n, f.description) for n, f in FORMATS.items() if f.can_import]
+        report = ImportReport(
+            done.file,
+            done.result,
+            done.stored,
+            window,
+            formats=formats if done.format_unknown else None,
+        )
         report.templateChosen.connect(window.open_library_template)
+        report.formatChosen.connect(lambda fmt: self._read_as(report, done.file, fmt))
         report.finished.connect(lambda _code: self.reports.remove(report))
         self.reports.append(report)
         report.resize(720, 480)
         report.show()
         window.statusBar().showMessage(report.headline.text(), 10_000)
         self.imported.emit(done)
+
+    def _read_as(self, report: ImportReport, file: Path, fmt: str) -> None:
+        report.close()
+        self.import_path(file, fmt)
 
     def _fail(self, what: str, error: TaskError) -> None:
         hint = f" — {error.hint}" if error.hint else ""

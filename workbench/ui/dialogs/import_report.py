@@ -12,12 +12,15 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -69,17 +72,20 @@ def details(result: ImportResult, stored: StoredImport | None) -> list[str]:
     for name, path in stored.presets if stored is not None else []:
         lines.append(f"Preset “{name}” → {path}")
     if result.errors:
+        were = "was" if len(result.errors) == 1 else "were"
         lines.append(
-            f"{_plural(len(result.errors), 'part')} could not be read and were left out; "
+            f"{_plural(len(result.errors), 'part')} could not be read and {were} left out; "
             "nothing already in the library was changed by them."
         )
     return lines
 
 
 class ImportReport(QDialog):
-    """The report of one import; double-clicking a template asks to open it."""
+    """The report of one import; double-clicking a template asks to open it. When the file's
+    format could not be told, ``formats`` (name, description) offers to read it as one of them."""
 
     templateChosen = Signal(str)  # library key
+    formatChosen = Signal(str)  # a format name to read the file as
 
     def __init__(
         self,
@@ -87,6 +93,8 @@ class ImportReport(QDialog):
         result: ImportResult,
         stored: StoredImport | None,
         parent: QWidget | None = None,
+        *,
+        formats: list[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Import — {file.name}")
@@ -96,7 +104,10 @@ class ImportReport(QDialog):
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.headline.setFont(font)
-        self.details = QLabel("\n".join(details(result, stored)), self)
+        lines = details(result, stored)
+        if formats:
+            lines.append("Its format could not be told from its name and content: choose it.")
+        self.details = QLabel("\n".join(lines), self)
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -136,12 +147,31 @@ class ImportReport(QDialog):
         self.templates.setVisible(listed)
         self.templates_title.setVisible(listed)
 
+        self.read_as = QComboBox(self)
+        self.read_as.setAccessibleName("Read the file as")
+        for name, description in formats or []:
+            self.read_as.addItem(description, name)
+        self.read_again = QPushButton("Import", self)
+        self.read_again.setToolTip("Read the file again as the chosen format")
+        self.read_again.clicked.connect(
+            lambda: self.formatChosen.emit(self.read_as.currentData())
+        )
+        read_as_label = QLabel("Read it as", self)
+        read_as_label.setBuddy(self.read_as)
+        read_as_row = QHBoxLayout()
+        read_as_row.addWidget(read_as_label)
+        read_as_row.addWidget(self.read_as, 1)
+        read_as_row.addWidget(self.read_again)
+        for widget in (read_as_label, self.read_as, self.read_again):
+            widget.setVisible(bool(formats))
+
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.close)
         layout = QVBoxLayout(self)
         layout.setSpacing(8)
         layout.addWidget(self.headline)
         layout.addWidget(self.details)
+        layout.addLayout(read_as_row)
         layout.addWidget(self.problems_title)
         layout.addWidget(self.problems, 1)
         layout.addWidget(self.templates_title)
