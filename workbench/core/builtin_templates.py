@@ -34,7 +34,7 @@ def welcome() -> PromptTemplate:
             Variable(name="topic", description="What the facts are about: try your own.",
                      default="the ocean"),
         ],
-        parameters=Params(temperature=0.7, top_p=0.9, repetition_penalty=1.1, max_tokens=160),
+        parameters=Params(temperature=0.7, top_p=0.9, repetition_penalty=1.1, max_tokens=256),
     )
 
 
