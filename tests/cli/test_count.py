@@ -130,7 +130,7 @@ def test_a_chat_template_counts_messages_with_overhead(
     assert out["max_tokens"] == 50  # from the template's parameters
     assert out["remaining"] == 128000 - out["tokens"] - 50
     out = run_json(capsys, str(chat_file), "--var", "who=Ada", "--max-tokens", "7")
-    assert out["max_tokens"] == 7 and out["exact"] is False  # no model: an estimate
+    assert out["max_tokens"] == 7 and out["exact"] is True  # no model: the local one, exact
 
 
 def test_chat_text_output(chat_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -208,6 +208,42 @@ def test_a_model_specific_tokenizer(capsys: pytest.CaptureFixture[str]) -> None:
         None,
         "tiny-bytes",
     )
+
+
+def _local_figures(template: str) -> tuple[int, int]:
+    """What the local backend itself reads for the template (as ``run`` and the app count)."""
+    from workbench.backends.llamacpp import LlamaCppBackend
+    from workbench.services.runner import build_request
+
+    backend = LlamaCppBackend()
+    try:
+        path = builtin_templates_dir() / f"{template}{SUFFIX}"
+        request = build_request(read_template(path), {}, backend=backend.id)
+        return len(backend.preview(request).tokens), backend.list_models()[0].context_window
+    finally:
+        backend.close()
+
+
+@pytest.mark.slow  # reads the embedded model's tokenizer and chat template
+def test_the_local_model_counts_exactly_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    tokens, window = _local_figures("welcome")
+    out = run_json(capsys, "welcome")
+    assert (out["tokens"], out["exact"], out["context_window"]) == (tokens, True, window)
+    assert (out["backend"], out["max_tokens"], out["cost"]) == ("llamacpp", 256, None)
+    assert out["remaining"] == window - tokens - 256
+    same = run_json(capsys, "welcome", "--model", "smollm2-135m-instruct", "--backend", "llamacpp")
+    assert (same["tokens"], same["exact"]) == (tokens, True)
+    assert main(["count", "welcome", "--model", "smollm2-135m-instruct"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"tokens:   {tokens} (exact; ")
+    assert lines[1] == f"context:  {tokens} + 256 max_tokens of {window:,}: fits " + (
+        f"({window - tokens - 256:,} left)"
+    )
+
+
+def test_backend_and_encoding_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["count", "--text", "x", "--backend", "llamacpp", "--encoding", "cl100k_base"]) == 1
+    assert "not both" in capsys.readouterr().err
 
 
 # --- errors ---

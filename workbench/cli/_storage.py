@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from workbench.core.models import PromptTemplate
     from workbench.storage.library import Library, RescanReport
     from workbench.storage.repositories import Store
 
@@ -46,3 +48,60 @@ def clip(text: str, width: int) -> str:
     """One line of at most ``width`` characters."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+@dataclass(frozen=True)
+class ResolvedTemplate:
+    """A TEMPLATE argument's template, with its library key and version when it came from
+    there (so a run records which version it ran)."""
+
+    template: PromptTemplate
+    key: str | None = None
+    version: int | None = None
+
+
+def resolve_template(ref: str, args: argparse.Namespace) -> ResolvedTemplate:
+    """A TEMPLATE argument: an existing file path, else a library key (its current version, or
+    ``KEY@VERSION`` for a number or label), else a built-in template's name. The library is
+    rescanned first, so edits saved in the app or an editor are what runs."""
+    from workbench.core.errors import KnownError
+    from workbench.core.paths import builtin_templates_dir
+    from workbench.core.template_files import SUFFIX, read_template
+
+    path = Path(ref)
+    if path.is_file():
+        return ResolvedTemplate(read_template(path))
+    found = _from_library(ref, args)
+    if found is not None:
+        return found
+    builtin = builtin_templates_dir() / f"{ref}{SUFFIX}"
+    if builtin.is_file():
+        return ResolvedTemplate(read_template(builtin))
+    builtins = sorted(p.name[: -len(SUFFIX)] for p in builtin_templates_dir().glob(f"*{SUFFIX}"))
+    raise KnownError(
+        f"'{ref}' is not a template file, a template in the library or a built-in template",
+        hint="give a .prompt.yaml path, a library key (see: workbench library list) or a "
+        f"built-in name ({', '.join(builtins)})",
+    )
+
+
+def _from_library(ref: str, args: argparse.Namespace) -> ResolvedTemplate | None:
+    from workbench.core.errors import KnownError
+    from workbench.storage.db import NotFoundError
+
+    key, at, version = ref.rpartition("@")
+    candidates = [(ref, None)] + ([(key, version)] if at and key and version else [])
+    with open_store() as store:
+        library = open_library(store, args)
+        for name, wanted in candidates:
+            try:
+                if library.entry(name).deleted:
+                    continue
+            except KnownError:  # not a library key (NotFoundError) or not a valid one
+                continue
+            try:
+                found = library.version(name, wanted)
+            except NotFoundError as err:
+                raise KnownError(str(err), hint=f"workbench library versions {name}") from None
+            return ResolvedTemplate(found.template(), found.key, found.number)
+    return None

@@ -6,7 +6,10 @@ import argparse
 import math
 from typing import Any
 
-from workbench.cli._common import load_template, parse_assignments, positive_int, print_json
+from workbench.cli._common import parse_assignments, positive_int, print_json
+from workbench.cli._storage import add_library_option, resolve_template
+
+LOCAL_BACKEND = "llamacpp"  # what ``run`` uses without --backend
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,18 +18,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "count",
         help="count the tokens of a template or a text",
-        description="Count the tokens of TEMPLATE (a file or a built-in name, rendered with --var "
-        "values) or of --text. Says whether the count is exact (the model's own tokenizer) or an "
-        "estimate (≈), which encoding counted it, whether prompt + --max-tokens fits the model's "
-        "context window, and the cost at list price when the model's price is known. Models, "
-        "windows and prices come from resources/models.yaml; "
+        description="Count the tokens of TEMPLATE (a file, a library key or a built-in name, "
+        "rendered with --var values) or of --text. On the local model (the default, as for run) "
+        "it counts exactly what the model reads: its own tokenizer and chat template, against "
+        "the backend's context size. For other models it says whether the count is exact (the "
+        "model's own tokenizer) or an estimate (≈), which encoding counted it, whether "
+        "prompt + --max-tokens fits the model's context window, and the cost at list price "
+        "when the model's price is known. Models, windows and prices come from "
+        "resources/models.yaml; "
         f"{config_dir() / 'models.yaml'} overrides and extends it.",
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument(
-        "template", metavar="TEMPLATE", nargs="?", help="template file or built-in name"
+        "template", metavar="TEMPLATE", nargs="?", help="template file, library key or built-in"
     )
     source.add_argument("--text", metavar="TEXT", help="count this text instead of a template")
+    p.add_argument(
+        "--backend",
+        metavar="ID",
+        help="count as this backend sends it (default: the local model, unless --model names "
+        "a model it does not have)",
+    )
     which = p.add_mutually_exclusive_group()
     which.add_argument("--model", metavar="MODEL", help="count for this model (e.g. gpt-4o)")
     which.add_argument(
@@ -44,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE",
         help="a variable value (NAME=@FILE reads a file)",
     )
+    add_library_option(p)
     p.add_argument("--exact-only", action="store_true", help="fail instead of printing an estimate")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
@@ -55,6 +68,15 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.templates import discover, render, render_completion
     from workbench.core.tokens import TiktokenTokenizer, count_chat, fit_context, tokenizer_for
 
+    if args.backend and args.encoding:
+        raise KnownError("give --backend or --encoding, not both")
+    exact_count = _count_on_backend(args)
+    if exact_count is not None:
+        if args.json:
+            print_json(exact_count)
+        else:
+            _print_text(exact_count)
+        return 0
     tokenizer = tokenizer_for(model=args.model, encoding=args.encoding)
     if args.exact_only and not tokenizer.exact:
         raise KnownError(f"no exact tokenizer: {tokenizer.note}")
@@ -72,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             raise KnownError("--var only applies to a TEMPLATE")
         result |= {"mode": "text", "tokens": tokenizer.count(args.text), "warnings": []}
     else:
-        template = load_template(args.template)
+        template = resolve_template(args.template, args).template
         values = parse_assignments(args.var)
         result["warnings"] = discover(template).warnings
         if max_tokens is None:
@@ -126,6 +148,70 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_text(result)
     return 0
+
+
+def _count_on_backend(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Counted by a backend that shows exactly what its model reads (the local llama.cpp one:
+    the model's tokenizer and chat template, as the app's preview and ``run`` count), with its
+    context size as the window. None when there is no such backend for these arguments: then
+    the model table's tokenizers count (OpenAI's formula for the chat overhead)."""
+    from workbench.core.errors import KnownError
+    from workbench.core.models import RunRequest
+    from workbench.core.templates import discover
+    from workbench.core.tokens import fit_context
+    from workbench.services.grid_runner import BackendCounter
+    from workbench.services.runner import Runner, build_request
+
+    if args.encoding:
+        return None
+    runner = Runner()
+    try:
+        backend = runner.backend(args.backend or LOCAL_BACKEND)
+        if getattr(backend, "preview", None) is None:
+            return None
+        counter = BackendCounter(runner)
+        model = args.model or ""
+        result: dict[str, Any] = {"warnings": [], "max_tokens": args.max_tokens}
+        if args.text is not None:
+            if args.var:
+                raise KnownError("--var only applies to a TEMPLATE")
+            request = RunRequest(backend=backend.id, model=model, prompt=args.text)
+            result["mode"] = "text"
+        else:
+            template = resolve_template(args.template, args).template
+            values = parse_assignments(args.var)
+            result["warnings"] = discover(template).warnings
+            if result["max_tokens"] is None:
+                result["max_tokens"] = template.parameters.max_tokens
+            request = build_request(template, values, backend=backend.id, model=model)
+            result["mode"] = template.mode
+        try:
+            counted = counter.count(request)
+        except KnownError:
+            if args.backend or not args.model:
+                raise
+            return None  # --model names no local model: count it from the model table
+        window = counter.context_window(request)
+    finally:
+        runner.close()
+    result |= {
+        "tokens": counted.tokens,
+        "exact": counted.exact,
+        "encoding": None,
+        "tokenizer": model or "the backend's default model",
+        "note": counted.note,
+        "model": args.model,
+        "backend": args.backend or LOCAL_BACKEND,
+        "context_window": window,
+        "fits": None,
+        "overflow": None,
+        "remaining": None,
+        "cost": None,  # runs locally: no charge, nothing to price
+    }
+    if window is not None:
+        fit = fit_context(counted.tokens, window, result["max_tokens"])
+        result |= {"fits": fit.fits, "overflow": fit.overflow, "remaining": fit.remaining}
+    return result
 
 
 def _money(amount: float) -> str:

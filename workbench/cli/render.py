@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.cli._common import load_template, parse_assignments, print_json, unknown_values
+from workbench.cli._common import parse_assignments, print_json, unknown_values
+from workbench.cli._storage import add_library_option, resolve_template
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "render",
         help="print the messages a template renders to",
-        description="Render TEMPLATE (a file or a built-in name) with variable values and print "
-        "exactly what would be sent to a model.",
+        description="Render TEMPLATE (a file, a library key, KEY@VERSION, or a built-in name) with "
+        "variable values and print exactly what would be sent to a model.",
     )
     p.add_argument("template", metavar="TEMPLATE")
+    add_library_option(p)
     p.add_argument(
         "--var",
         action="append",
@@ -29,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from workbench.core.templates import discover, render, render_completion
 
-    template = load_template(args.template)
+    template = resolve_template(args.template, args).template
     values = parse_assignments(args.var)
     warnings = discover(template).warnings + unknown_values(template, values)
     if not args.json:

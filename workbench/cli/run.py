@@ -12,7 +12,8 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
-from workbench.cli._common import load_template, parse_assignments, print_json, unknown_values
+from workbench.cli._common import parse_assignments, print_json, unknown_values
+from workbench.cli._storage import add_library_option, open_store, resolve_template
 
 if TYPE_CHECKING:
     from workbench.core.models import Params, RunResult
@@ -24,11 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "run",
         help="run a template on a model and stream the answer",
-        description="Render TEMPLATE (a file or a built-in name) and run it. Without --backend "
-        "and --model it runs on the embedded local model, offline. The answer streams to "
-        "stdout; a failed run prints its error on one line and exits 1.",
+        description="Render TEMPLATE (a file, a library key, KEY@VERSION, or a built-in name) and "
+        "run it. Without --backend and --model it runs on the embedded local model, offline. "
+        "The answer streams to stdout; a failed run prints its error on one line and exits 1.",
     )
     p.add_argument("template", metavar="TEMPLATE")
+    add_library_option(p)
     p.add_argument(
         "--var",
         action="append",
@@ -116,12 +118,12 @@ def run(args: argparse.Namespace) -> int:
     import threading
 
     from workbench.backends.base import CancelToken, Started, StreamEvent, TextDelta
-    from workbench.cli._storage import open_store
     from workbench.services.runner import Runner, RunOutcome, build_request, choose_params
     from workbench.storage.repositories import RunRef
     from workbench.storage.writer import StoreWriter
 
-    template = load_template(args.template)
+    source = resolve_template(args.template, args)
+    template = source.template
     values = parse_assignments(args.var)
     for warning in unknown_values(template, values):
         print(f"warning: {warning}", file=sys.stderr)
@@ -151,7 +153,11 @@ def run(args: argparse.Namespace) -> int:
     def execute() -> None:
         try:
             outcomes.append(
-                runner.execute(request, cancel, ref=RunRef(variables=values), on_event=show)
+                runner.execute(request, cancel, ref=RunRef(
+                        template_key=source.key,
+                        template_version=source.version,
+                        variables=values,
+                    ), on_event=show)
             )
         except BaseException as err:  # re-raised below, in the main thread
             errors.append(err)
