@@ -83,17 +83,35 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return best
 
 
+# PyYAML's contexts for a bracket or quote that is never closed: it notices only lines later
+# (at the next ':' or the end of the file), so the line to fix is where it was opened.
+_UNCLOSED = {
+    "while parsing a flow sequence": "'[' is not closed",
+    "while parsing a flow mapping": "'{' is not closed",
+    "while scanning a quoted scalar": "the quote is not closed",
+}
+
+
+def _yaml_problem(err: yaml.MarkedYAMLError) -> tuple[int | None, str]:
+    """The line a person would fix, and why: an unclosed bracket or quote is reported on the
+    line that opened it (PyYAML's ``context_mark``), anything else where PyYAML stopped."""
+    problem = err.problem or str(err)
+    unclosed = _UNCLOSED.get(err.context or "")
+    if unclosed is not None and err.context_mark is not None:
+        where = f" on line {err.problem_mark.line + 1}" if err.problem_mark is not None else ""
+        return err.context_mark.line + 1, f"{unclosed} ({problem}{where})"
+    mark = err.problem_mark or err.context_mark
+    return (mark.line + 1 if mark is not None else None), problem
+
+
 def loads(text: str, source: str = "<text>") -> PromptTemplate:
     """Parse template text; any problem is a ``TemplateFileError`` naming file, line and reason."""
     try:
         node = yaml.compose(text, Loader=_Loader)
         data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise TemplateFileError(
-            source, f"not valid YAML: {err.problem or err}", line=line
-        ) from None
+        line, reason = _yaml_problem(err)
+        raise TemplateFileError(source, f"not valid YAML: {reason}", line=line) from None
     except yaml.YAMLError as err:
         raise TemplateFileError(source, f"not valid YAML: {err}") from None
     if not isinstance(data, dict):
