@@ -94,13 +94,27 @@ def test_search_delete_and_rescan(
     (folder / "broken.prompt.yaml").write_text("format_version: 1\nname: [\n", encoding="utf-8")
     report = _json(capsys, "library", "rescan")
     assert report["added"] == ["new"]
-    assert [(Path(p["path"]).name, p["line"]) for p in report["problems"]] == [
-        ("broken.prompt.yaml", 3)
+    assert [(Path(p["path"]).name, p["line"], p["kept_version"]) for p in report["problems"]] == [
+        ("broken.prompt.yaml", 2, None)
     ]
-    # Other commands still work and warn about the broken file on stderr.
+    # Other commands still work and warn about the broken file on stderr, once, truthfully.
     assert main(["library", "list"]) == 0
     captured = capsys.readouterr()
-    assert "broken.prompt.yaml:3" in captured.err and "new" in captured.out
+    assert "new" in captured.out
+    assert captured.err.count("broken.prompt.yaml:2") == 1
+    assert "left out of the library until it is fixed" in captured.err
+    assert "last good version" not in captured.err
+    assert main(["library", "rescan"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("broken.prompt.yaml") == 1 and captured.err == ""
+    # A file that had a good version and then broke: that version stays current.
+    (folder / "new.prompt.yaml").write_text("format_version: 1\nname: {\n", encoding="utf-8")
+    assert main(["library", "show", "new"]) == 0
+    captured = capsys.readouterr()
+    assert "New one" in captured.out
+    assert "new.prompt.yaml:2: not valid YAML" in captured.err
+    assert "its last good version, v1, stays current" in captured.err
+    assert captured.err.count("\n") == 2  # one line per broken file
 
 
 def test_unknown_template_is_a_known_error(capsys: pytest.CaptureFixture[str]) -> None:

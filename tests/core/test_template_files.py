@@ -148,6 +148,7 @@ def test_unchanged_hand_written_file_is_kept_byte_for_byte(tmp_path: Path) -> No
         ("format_version: 1\nname: a: b\nmessages: x\n", 2, "mapping values are not allowed"),
         ("format_version: 1\nname: a\n  b: c\nmessages: x\n", 3, "mapping values"),
         ("format_version: 1\nname: *nope\n", 2, "undefined alias"),
+        ("format_version: 1\nname: [\n\n", 2, "expected node content"),
         (
             "format_version: 1\nname: x\nmessages:\n  - role: robot\n    content: hi\n",
             4,

@@ -40,8 +40,8 @@ def open_library(store: Store, args: argparse.Namespace) -> Library:
 
 def report_problems(report: RescanReport) -> None:
     """Files the rescan could not read are warnings: the rest of the library still works."""
-    for problem in report.problems:
-        print(f"warning: {problem} (its last good version is kept)", file=sys.stderr)
+    for line in report.problem_lines():
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def clip(text: str, width: int) -> str:

@@ -224,7 +224,13 @@ def run_rescan(args: argparse.Namespace) -> int:
                 "removed": report.removed,
                 "renamed": [list(pair) for pair in report.renamed],
                 "problems": [
-                    {"path": p.path, "line": p.line, "reason": p.reason} for p in report.problems
+                    {
+                        "path": p.path,
+                        "line": p.line,
+                        "reason": p.reason,
+                        "kept_version": report.kept.get(p.path),
+                    }
+                    for p in report.problems
                 ],
             }
         )
@@ -238,6 +244,6 @@ def run_rescan(args: argparse.Namespace) -> int:
             print(f"{title:<8} {key}")
     for old, new in report.renamed:
         print(f"renamed  {old} -> {new}")
-    for problem in report.problems:
-        print(f"problem  {problem}")
+    for line in report.problem_lines():
+        print(f"problem  {line}")
     return 0

@@ -92,16 +92,23 @@ _UNCLOSED = {
 }
 
 
-def _yaml_problem(err: yaml.MarkedYAMLError) -> tuple[int | None, str]:
+def _yaml_problem(err: yaml.MarkedYAMLError, text: str) -> tuple[int | None, str]:
     """The line a person would fix, and why: an unclosed bracket or quote is reported on the
-    line that opened it (PyYAML's ``context_mark``), anything else where PyYAML stopped."""
+    line that opened it (PyYAML's ``context_mark``), a file that ends too soon on its last
+    line with text (not the empty one after its final newline), anything else where PyYAML
+    stopped."""
     problem = err.problem or str(err)
     unclosed = _UNCLOSED.get(err.context or "")
     if unclosed is not None and err.context_mark is not None:
         where = f" on line {err.problem_mark.line + 1}" if err.problem_mark is not None else ""
         return err.context_mark.line + 1, f"{unclosed} ({problem}{where})"
     mark = err.problem_mark or err.context_mark
-    return (mark.line + 1 if mark is not None else None), problem
+    if mark is None:
+        return None, problem
+    content = text.rstrip()
+    if mark.index >= len(content):
+        return content.count("\n") + 1, problem
+    return mark.line + 1, problem
 
 
 def loads(text: str, source: str = "<text>") -> PromptTemplate:
@@ -110,7 +117,7 @@ def loads(text: str, source: str = "<text>") -> PromptTemplate:
         node = yaml.compose(text, Loader=_Loader)
         data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
-        line, reason = _yaml_problem(err)
+        line, reason = _yaml_problem(err, text)
         raise TemplateFileError(source, f"not valid YAML: {reason}", line=line) from None
     except yaml.YAMLError as err:
         raise TemplateFileError(source, f"not valid YAML: {err}") from None

@@ -494,6 +494,8 @@ class Library:
                     self._scan_file(conn, key, path, row, added, report)
                 except TemplateFileError as err:
                     report.problems.append(err)
+                    if row is not None and not row.deleted:
+                        report.kept[err.path] = self._head(conn, key).number
             missing = {k: r for k, r in known.items() if k not in seen and not r.deleted}
             by_hash = {r.head_hash: r for r in missing.values()}
             for key, (current, disk) in sorted(added.items()):

@@ -92,6 +92,21 @@ class RescanReport:
     removed: list[str] = field(default_factory=list)
     renamed: list[tuple[str, str]] = field(default_factory=list)
     problems: list[TemplateFileError] = field(default_factory=list)
+    # Problem files that had a good version before (path -> its number): it stays current.
+    kept: dict[str, int] = field(default_factory=dict)
+
+    def problem_lines(self) -> list[str]:
+        """Each unreadable file once, saying truthfully what the library holds for it."""
+        lines: dict[str, None] = {}
+        for problem in self.problems:
+            kept = self.kept.get(problem.path)
+            outcome = (
+                f"its last good version, v{kept}, stays current"
+                if kept is not None
+                else "it is left out of the library until it is fixed"
+            )
+            lines[f"{problem} ({outcome})"] = None
+        return list(lines)
 
 
 @dataclass
