@@ -19,6 +19,7 @@ Run: ``python bench/run.py eval`` (or this file directly).
 
 from __future__ import annotations
 
+import gc
 import json
 import resource
 import socket
@@ -216,9 +217,9 @@ def _evaluate(store, runner, spec):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     from workbench.backends.config import BackendConfig
+    from workbench.services.group_commit import GroupCommitWriter
     from workbench.services.runner import Runner
     from workbench.storage.repositories import Store
-    from workbench.storage.writer import StoreWriter
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -240,8 +241,10 @@ def main() -> None:
             specs = {metric: _spec(metric) for metric in METRICS}
             spec = specs[METRICS[0]]
             runs: dict[str, list[tuple[float, float]]] = {name: [] for name in ("gen", *METRICS)}
-            with Store.open(folder / "bench.db") as store, StoreWriter(store) as writer:
+            # The writer and the frozen heap are those of the app and of `workbench eval`.
+            with Store.open(folder / "bench.db") as store, GroupCommitWriter(store) as writer:
                 runner = Runner(writer=writer, configs=configs)
+                gc.freeze()
                 try:
                     _generate(store, runner, spec.model_copy(update={"tests": spec.tests[:50]}))
                     names = list(runs)

@@ -7,6 +7,7 @@ new user sees a streamed answer seconds after opening the app.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import traceback
@@ -90,6 +91,9 @@ def main() -> int:
         QMessageBox.critical(None, "Prompt Workbench cannot start", str(err))
         return 1
     window.show()
+    # Modules, Qt wrappers, settings and the window live until exit: moved out of the cyclic
+    # GC's generations, its full collections stop re-scanning them while runs stream.
+    gc.freeze()
     code = app.exec()
     from workbench.ui.widgets import render_process
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
@@ -44,3 +46,18 @@ def test_commands_reject_bad_numbers_as_usage_errors(
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_freeze_heap_freezes_only_a_process_that_main_owns() -> None:
+    code = (
+        "import argparse, gc\n"
+        "from workbench.cli._common import freeze_heap\n"
+        "freeze_heap(argparse.Namespace())\n"
+        "freeze_heap(argparse.Namespace(owns_process=False))\n"
+        "before = gc.get_freeze_count()\n"
+        "freeze_heap(argparse.Namespace(owns_process=True))\n"
+        "print(before, gc.get_freeze_count() > 1000)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "True"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -63,6 +64,15 @@ def write_suite(folder: Path, criteria: list[str], backend: str = "french") -> P
         encoding="utf-8",
     )
     return suite
+
+
+def test_main_called_in_process_leaves_the_callers_heap_collectable(tmp_path: Path) -> None:
+    """Only ``workbench eval`` as its own process freezes the heap after loading (the
+    interrupted-evaluation test below runs that path): pytest's objects must stay collectable."""
+    suite = write_suite(tmp_path, ["pass_rate >= 0.6"])
+    frozen = gc.get_freeze_count()
+    assert main(["eval", str(suite), "--json"]) == 0
+    assert gc.get_freeze_count() == frozen
 
 
 def test_met_criteria_exit_0_and_print_the_scorecard(

@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # A command may freeze the process's heap (``_common.freeze_heap``) only when this is the
+    # process's own entry: tests call ``main([...])`` inside pytest's process.
+    args.owns_process = argv is None
     if args.command is None:
         from workbench.app import main as gui_main
 

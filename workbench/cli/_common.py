@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Callable
@@ -87,3 +88,12 @@ def int_between(low: int, high: int) -> Callable[[str], int]:
 
     parse.__name__ = f"int_between_{low}_{high}"
     return parse
+
+
+def freeze_heap(args: argparse.Namespace) -> None:
+    """Before a long run (a sweep, an evaluation), once the command's imports and setup are done:
+    what is loaded now lives until exit, so move it out of the cyclic GC's generations and its
+    full collections stop re-scanning it (as the app does once its window is up). Only when
+    ``main`` is the process's entry: a caller's own heap (pytest's) must stay collectable."""
+    if getattr(args, "owns_process", False):
+        gc.freeze()

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.cli._common import int_between, print_json
+from workbench.cli._common import freeze_heap, int_between, print_json
 
 if TYPE_CHECKING:
     from workbench.backends.config import BackendConfig
@@ -144,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
                     verb = "saved as" if created else "experiment"
                     print(f"{verb}:     {target.id} ({target.spec.name})")
                     print("\n".join(est.lines()), flush=True)
+                freeze_heap(args)
                 handle = grid.start(target, on_progress=None if args.json else _print_progress)
                 try:
                     report = handle.wait()

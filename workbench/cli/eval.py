@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.cli._common import print_json
+from workbench.cli._common import freeze_heap, print_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -152,10 +152,10 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.errors import KnownError
     from workbench.services.eval_reports import regression_json, to_json, to_junit
     from workbench.services.evaluation import Evaluation
+    from workbench.services.group_commit import GroupCommitWriter
     from workbench.services.runner import Runner
     from workbench.services.scorecard import Criterion, compare
     from workbench.services.suites import load_suite, suite_tools, with_backend
-    from workbench.storage.writer import StoreWriter
 
     suite = load_suite(args.suite)
     for problem in suite.problems:
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         spec = with_backend(spec, args.backend, args.model)
     criteria = [Criterion.parse(c) for c in args.criterion] if args.criterion else suite.criteria
     store = open_store()
-    writer = StoreWriter(store)
+    writer = GroupCommitWriter(store)  # runs that finish together share one commit, as in the app
     runner = Runner(writer=writer, configs=_configs(spec, args.concurrency))
     cancel = CancelToken()
     tools: dict[str, object] = {}
@@ -179,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(evaluation.cost_preview().lines()))
             return 0
         show = _progress_printer(sys.stderr.isatty())
+        freeze_heap(args)
         try:
             card = evaluation.run(cancel, on_progress=show)
         except KeyboardInterrupt:
@@ -236,5 +237,3 @@ def _print_regression(evaluation: Evaluation, report: RegressionReport, baseline
         word = "worse" if change.change == "regressed" else "better"
         label = evaluation.labels()[v]
         print(f"  {word}: {case_name(evaluation, t, r)} · {label}: {before} -> {after}")
-
-
