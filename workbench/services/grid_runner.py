@@ -383,10 +383,11 @@ class GridRunner:
     def _workers_for(self, name: str) -> int:
         """One thread more than the backend's concurrency: a run's slot is free again while its
         result is committed, and the spare thread starts the next request meanwhile (the
-        backend's limiter still bounds what is in flight). More spares only wait there, and
-        every freed slot wakes all of them (``notify_all``): with a quarter more (4 at
-        concurrency 16) a fast streaming sweep spent ~2.35 ms of CPU per call against ~2.05
-        with one, and ran 1.14-1.16x the ideal against 1.12-1.14x (bench/bench_sweep.py)."""
+        backend's limiter still bounds what is in flight). More spares only wait there: when
+        every freed slot woke all of them, a quarter more (4 at concurrency 16) cost a fast
+        streaming sweep ~2.35 ms of CPU per call against ~2.05 with one, 1.14-1.16x the ideal
+        against 1.12-1.14x (bench/bench_sweep.py); now that a slot wakes one waiter, four
+        spares measured no better than one (1.15-1.30x both, on a loaded box)."""
         if not name:
             return 1
         try:
