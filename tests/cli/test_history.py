@@ -95,3 +95,43 @@ def test_missing_run_and_bad_query_are_one_line_errors(run_ids: list[str]) -> No
     )
     assert done.returncode == 1 and "invalid search syntax" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_failed_or_cancelled_run_reads_without_nones(capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.core.models import RenderedMessage, RunResult, SentRequest
+
+    cancelled = RunResult(
+        request=SentRequest(
+            backend="openai", model="gpt-4o", messages=[RenderedMessage(role="user", content="hi")]
+        ),
+        finish_reason="cancelled",
+    )
+    with Store.open() as store:
+        failed_id = store.runs.add(failed_result())
+        cancelled_id = store.runs.add(cancelled)
+    assert main(["history", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "< RateLimitError: HTTP 429: slow down" in listing
+    for run_id in (failed_id, cancelled_id):
+        assert main(["history", "show", run_id]) == 0
+        out = capsys.readouterr().out
+        assert "None" not in out, out
+        assert "tokens in –  out –  total –  first token –  cost –" in out
+    assert "seed" not in out  # the cancelled request had none
+    assert main(["history", "show", make_and_add_ok_run()]) == 0
+    out = capsys.readouterr().out
+    assert "tokens in 12  out 3  total 0.5 s  first token 0.1 s  cost 0.000123 USD" in out
+
+
+def make_and_add_ok_run() -> str:
+    from workbench.core.models import Timings, Usage
+
+    result = make_result("Where is the Louvre?", "In Paris.").model_copy(
+        update={
+            "usage": Usage(input_tokens=12, output_tokens=3),
+            "timings": Timings(total_s=0.5, ttft_s=0.1),
+            "cost": 0.000123,
+        }
+    )
+    with Store.open() as store:
+        return store.runs.add(result)

@@ -64,7 +64,19 @@ def _print_rows(rows: list[RunSummary], as_json: bool) -> None:
             f"{clip(f'{r.backend}/{r.model}', 28):<28} {tokens:>8}"
         )
         print(f"    > {clip(r.preview, 90)}")
-        print(f"    < {clip(r.snippet or r.error_kind or r.response_preview, 90)}")
+        print(f"    < {clip(r.snippet or _failure(r) or r.response_preview, 90)}")
+
+
+def _failure(r: RunSummary) -> str:
+    """Why a run failed, in short: its error class and the start of its message."""
+    if r.error and r.error_kind:
+        return f"{r.error_kind}: {r.error}"
+    return r.error or r.error_kind or ""
+
+
+def _known(label: str, value: object, unit: str = "") -> str:
+    """``label value unit``, or ``label –`` when the run never got that far."""
+    return f"{label} {value}{unit}" if value is not None else f"{label} –"
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -108,10 +120,8 @@ def run_show(args: argparse.Namespace) -> int:
     result = run.result
     request = result.request
     print(f"run {run.id}  {run.created_at}  {run.status} ({result.finish_reason})")
-    print(
-        f"backend {request.backend} {request.backend_version}  model {request.model}"
-        f"  seed {request.seed}"
-    )
+    seed = f"  seed {request.seed}" if request.seed is not None else ""
+    print(f"backend {request.backend} {request.backend_version}  model {request.model}{seed}")
     if request.sent_params:
         print("sent: " + ", ".join(f"{k}={v}" for k, v in request.sent_params.items()))
     if request.ignored_params:
@@ -124,9 +134,17 @@ def run_show(args: argparse.Namespace) -> int:
     if result.error:
         print(f"--- error ({result.error_kind}) ---\n{result.error}")
     usage, timings = result.usage, result.timings
+    cost = None if result.cost is None else "free" if result.cost == 0 else f"{result.cost:,.6f}"
     print(
-        f"tokens in {usage.input_tokens} out {usage.output_tokens}  total {timings.total_s}s"
-        f"  first token {timings.ttft_s}s  cost {result.cost}"
+        "  ".join(
+            (
+                _known("tokens in", usage.input_tokens),
+                _known("out", usage.output_tokens),
+                _known("total", timings.total_s, " s"),
+                _known("first token", timings.ttft_s, " s"),
+                _known("cost", cost, "" if result.cost == 0 else " USD"),
+            )
+        )
     )
     for e in evaluations:
         print(

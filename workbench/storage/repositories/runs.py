@@ -67,6 +67,7 @@ class RunSummary:
     error_kind: str | None
     template_key: str | None = None
     template_version: int | None = None
+    error: str | None = None  # the error message's start, for a list to say why a run failed
     snippet: str | None = None  # search hits: the matching passage with [brackets]
 
 
@@ -98,7 +99,7 @@ _SUMMARY_COLUMNS = (
     "runs.id, runs.created_at, runs.experiment_id, runs.status, runs.backend, runs.model,"
     f" runs.finish_reason, runs.preview, substr(runs.response, 1, {PREVIEW_CHARS}),"
     " runs.input_tokens, runs.output_tokens, runs.total_s, runs.cost, runs.error_kind,"
-    " runs.template_key, runs.template_version"
+    f" runs.template_key, runs.template_version, substr(runs.error, 1, {PREVIEW_CHARS})"
 )
 
 _INSERT = (
