@@ -62,7 +62,28 @@ def test_user_errors_exit_1_with_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'who'" in err
     assert main(["render", "no-such-template"]) == 1
-    assert main(["render", str(template_file), "--var", "novalue"]) == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["render", "welcome", "--var", "topic"],
+        ["render", "welcome", "--var", "=x"],
+        ["count", "welcome", "--var", "topic"],
+        ["run", "welcome", "--var", "topic"],
+        ["run", "welcome", "--param", "temperature"],
+        ["backends", "add", "x", "openai_compat", "--option", "base_url"],
+        ["import", "prompts.csv", "--column", "name"],
+    ],
+)
+def test_an_assignment_without_a_value_is_a_usage_error(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: workbench" in err and "expected NAME=VALUE, got '" in err
 
 
 def test_usage_errors_exit_2() -> None:

@@ -14,6 +14,15 @@ from workbench.core.errors import KnownError
 from workbench.core.models import PromptTemplate
 
 
+def assignment(value: str) -> str:
+    """argparse ``type=`` for ``--var``-like options: ``NAME=VALUE`` (a usage error, exit 2,
+    when the ``=`` or the name is missing)."""
+    key, sep, _ = value.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got '{value}'")
+    return value
+
+
 def parse_assignments(items: list[str] | None, what: str = "--var") -> dict[str, str]:
     """``["k=v", ...]`` to a dict; ``k=@file`` reads the value from a file."""
     values: dict[str, str] = {}
@@ -28,20 +37,6 @@ def parse_assignments(items: list[str] | None, what: str = "--var") -> dict[str,
                 raise KnownError(f"{what} {key}: cannot read {value[1:]}: {err.strerror}") from None
         values[key] = value
     return values
-
-
-def load_template(ref: str) -> PromptTemplate:
-    """A template from a file path, or a built-in template by name."""
-    from workbench.core.paths import builtin_templates_dir
-    from workbench.core.template_files import SUFFIX, read_template
-
-    path = Path(ref)
-    if path.is_file():
-        return read_template(path)
-    builtin = builtin_templates_dir() / f"{ref}{SUFFIX}"
-    if builtin.is_file():
-        return read_template(builtin)
-    raise KnownError(f"no template file or built-in template named '{ref}'")
 
 
 def unknown_values(template: PromptTemplate, values: dict[str, str]) -> list[str]:

@@ -7,7 +7,7 @@ import argparse
 import typing
 from typing import TYPE_CHECKING, Any
 
-from workbench.cli._common import parse_assignments, print_json
+from workbench.cli._common import assignment, parse_assignments, print_json
 
 if TYPE_CHECKING:
     from workbench.backends.config import BackendConfig
@@ -37,7 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("name", metavar="NAME")
     add.add_argument("backend", metavar="BACKEND")
     add.add_argument(
-        "--option", action="append", metavar="KEY=VALUE", help="an option (repeat a key for a list)"
+        "--option",
+        type=assignment,
+        action="append",
+        metavar="KEY=VALUE",
+        help="an option (repeat a key for a list)",
     )
     add.set_defaults(func=run_add)
 

@@ -6,7 +6,7 @@ import argparse
 import math
 from typing import Any
 
-from workbench.cli._common import parse_assignments, positive_int, print_json
+from workbench.cli._common import assignment, parse_assignments, positive_int, print_json
 from workbench.cli._storage import add_library_option, resolve_template
 
 LOCAL_BACKEND = "llamacpp"  # what ``run`` uses without --backend
@@ -52,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--var",
+        type=assignment,
         action="append",
         metavar="NAME=VALUE",
         help="a variable value (NAME=@FILE reads a file)",

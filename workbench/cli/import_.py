@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.cli._common import parse_assignments, print_json
+from workbench.cli._common import assignment, parse_assignments, print_json
 from workbench.cli._storage import add_library_option, open_library, open_store
 
 
@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--column",
+        type=assignment,
         action="append",
         metavar="FIELD=HEADER",
         help="CSV column for a field (name, body, description, tags), e.g. name=act",

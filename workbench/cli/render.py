@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.cli._common import parse_assignments, print_json, unknown_values
+from workbench.cli._common import assignment, parse_assignments, print_json, unknown_values
 from workbench.cli._storage import add_library_option, resolve_template
 
 
@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_library_option(p)
     p.add_argument(
         "--var",
+        type=assignment,
         action="append",
         metavar="NAME=VALUE",
         help="a variable value (NAME=@FILE reads a file)",

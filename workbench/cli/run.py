@@ -12,7 +12,7 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
-from workbench.cli._common import parse_assignments, print_json, unknown_values
+from workbench.cli._common import assignment, parse_assignments, print_json, unknown_values
 from workbench.cli._storage import add_library_option, open_store, resolve_template
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_library_option(p)
     p.add_argument(
         "--var",
+        type=assignment,
         action="append",
         metavar="NAME=VALUE",
         help="a variable value (NAME=@FILE reads a file)",
@@ -48,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--param",
+        type=assignment,
         action="append",
         metavar="NAME=VALUE",
         help="an inference parameter, e.g. temperature=0.2; repeat stop=... for several stop "
@@ -153,11 +155,16 @@ def run(args: argparse.Namespace) -> int:
     def execute() -> None:
         try:
             outcomes.append(
-                runner.execute(request, cancel, ref=RunRef(
+                runner.execute(
+                    request,
+                    cancel,
+                    ref=RunRef(
                         template_key=source.key,
                         template_version=source.version,
                         variables=values,
-                    ), on_event=show)
+                    ),
+                    on_event=show,
+                )
             )
         except BaseException as err:  # re-raised below, in the main thread
             errors.append(err)
