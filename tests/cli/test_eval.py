@@ -172,8 +172,37 @@ def test_estimate_runs_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str
     suite = write_suite(tmp_path, ["pass_rate >= 1"])
     assert main(["eval", str(suite), "--estimate"]) == 0
     assert "calls:          6" in capsys.readouterr().out
+    assert main(["eval", str(suite), "--estimate", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["evaluation_id"] is None and data["estimate"]["calls"] == 6
     with Store.open() as store:
         assert store.runs.count() == 0
+        assert store.experiments.summaries() == []  # an estimate saves nothing
+    assert main(["eval", str(suite), "--json"]) == 1  # runs it: 'pass_rate >= 1' is not met
+    saved = json.loads(capsys.readouterr().out)["experiment_id"]
+    assert main(["eval", str(suite), "--estimate", "--resume", saved, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["evaluation_id"], data["estimate"]["calls"]) == (saved, 0)  # all done
+
+
+def test_a_name_shared_by_two_evaluations_is_ambiguous(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = write_suite(tmp_path, ["pass_rate >= 0.5"])
+    ids = []
+    for _ in range(2):
+        assert main(["eval", str(suite), "--json"]) == 0
+        ids.append(json.loads(capsys.readouterr().out)["experiment_id"])
+    for argv in (
+        ["export", "--format", "promptfoo", "translate"],
+        ["compare", "translate", "--dry-run"],
+    ):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "2 experiments are named 'translate'" in err, err
+        assert all(i in err for i in ids) and "created 20" in err
+    assert main(["export", "--format", "promptfoo", ids[0]]) == 0
 
 
 def test_resume_finishes_an_evaluation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -152,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.errors import KnownError
     from workbench.services.eval_reports import regression_json, to_json, to_junit
     from workbench.services.evaluation import Evaluation
+    from workbench.services.grid_runner import GridRunner
     from workbench.services.group_commit import GroupCommitWriter
     from workbench.services.runner import Runner
     from workbench.services.scorecard import Criterion, compare
@@ -171,13 +172,20 @@ def run(args: argparse.Namespace) -> int:
     tools: dict[str, object] = {}
     try:
         tools = suite_tools(spec, runner, suite.judge)
+        if args.estimate:  # nothing is saved: an estimate of a new evaluation plans its spec
+            if args.resume:
+                estimate = Evaluation.open(store, args.resume, runner, **tools).cost_preview()
+            else:
+                estimate = GridRunner(runner, store).estimate(spec)
+            if args.json:
+                print_json({"evaluation_id": args.resume, "estimate": estimate.to_dict()})
+            else:
+                print("\n".join(estimate.lines()))
+            return 0
         if args.resume:
             evaluation = Evaluation.open(store, args.resume, runner, **tools)
         else:
             evaluation = Evaluation.create(store, spec, runner, **tools)
-        if args.estimate:
-            print("\n".join(evaluation.cost_preview().lines()))
-            return 0
         show = _progress_printer(sys.stderr.isatty())
         freeze_heap(args)
         try:

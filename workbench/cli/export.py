@@ -267,7 +267,7 @@ def _dpo(store: Store, args: argparse.Namespace) -> Export:
 
 def _experiment(store: Store, args: argparse.Namespace) -> ExperimentSpec:
     from workbench.core.errors import KnownError
-    from workbench.storage.db import NotFoundError
+    from workbench.services.comparison import find_experiment
 
     if len(args.selection) > 1:
         raise KnownError("export one experiment at a time")
@@ -279,14 +279,7 @@ def _experiment(store: Store, args: argparse.Namespace) -> ExperimentSpec:
             known = ", ".join(f"{s.name} ({s.id})" for s in summaries[:10])
             raise KnownError("which experiment?", hint=f"give its id or name: {known}")
         return store.experiments.get(summaries[0].id).spec
-    wanted = args.selection[0]
-    try:
-        return store.experiments.get(wanted).spec
-    except NotFoundError:
-        named = [s for s in summaries if s.name == wanted]
-        if len(named) != 1:
-            raise KnownError(f"no single experiment with id or name '{wanted}'") from None
-        return store.experiments.get(named[0].id).spec
+    return find_experiment(store, args.selection[0]).spec
 
 
 def _presets(args: argparse.Namespace) -> list[Preset]:

@@ -25,16 +25,28 @@ def save_comparison(store: Store, spec: ExperimentSpec) -> StoredExperiment:
 
 
 def find_experiment(store: Store, ref: str) -> StoredExperiment:
-    """An experiment by id, else by name (the most recently changed of that name)."""
+    """An experiment by id, else by its name when exactly one has it. Several of one name (an
+    evaluation run twice saves two) is an error listing them: picking one silently would show
+    or export results the user did not mean."""
     from workbench.storage.db import NotFoundError
 
     try:
         return store.experiments.get(ref)
     except NotFoundError:
         pass
-    for summary in store.experiments.summaries():
-        if summary.name == ref:
-            return store.experiments.get(summary.id)
+    named = [s for s in store.experiments.summaries() if s.name == ref]
+    if len(named) == 1:
+        return store.experiments.get(named[0].id)
+    if named:
+        listed = "; ".join(
+            f"{s.id} (created {s.created_at[:19].replace('T', ' ')}, {s.runs} runs)"
+            for s in named[:10]
+        )
+        more = f"; and {len(named) - 10} more" if len(named) > 10 else ""
+        raise KnownError(
+            f"{len(named)} experiments are named '{ref}'",
+            hint=f"give one's id: {listed}{more}",
+        )
     raise KnownError(
         f"no experiment with id or name '{ref}'",
         hint="'workbench history' lists runs; a sweep file path runs a new sweep",
