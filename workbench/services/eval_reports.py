@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from typing import Any
 
 from workbench.services.evaluation import Evaluation, outcomes_of
@@ -33,6 +34,19 @@ def case_name(evaluation: Evaluation, test: int, repeat: int) -> str:
         name = name[:79] + "…"
     suffix = f" #{repeat + 1}" if evaluation.spec.repeats > 1 else ""
     return f"row {test + 1}: {name}{suffix}"
+
+
+def error_reasons(evaluation: Evaluation, card: Scorecard) -> list[tuple[str, int]]:
+    """Why cells errored, most frequent first: each distinct backend error (or the reason of
+    the check that errored) with the number of cells it stopped. Reads one run at a time."""
+    reasons: Counter[str] = Counter()
+    for cell in card.cells.values():
+        if cell.status != "error":
+            continue
+        detail = evaluation.detail(cell)
+        errored = (o.reason for _, o in detail.outcomes if o.status == "error" and o.reason)
+        reasons[detail.error or next(errored, "") or "no reason was recorded"] += 1
+    return reasons.most_common()
 
 
 def _group(stats: GroupStats) -> dict[str, Any]:

@@ -70,6 +70,6 @@ def open_suite(window: MainWindow, path: Path) -> QWidget:
     """Run the evaluation suite at ``path``: progress, then its scorecard."""
     from workbench.ui.evaluation.suite_window import SuiteWindow
 
-    view = SuiteWindow(window.workspace, path)
-    _keep(window, view, 1280, 900)
+    view = SuiteWindow(window.workspace, path, backends=window.picker.backend_names())
+    _keep(window, view, 1280, 720)  # fits a 1366×768 screen
     return view

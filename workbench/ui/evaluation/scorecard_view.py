@@ -9,6 +9,7 @@ The view shows a ``services.scorecard.Scorecard``; the drill-down asks a ``detai
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCharts import (
@@ -48,6 +49,7 @@ from workbench.services.scorecard import (
 )
 from workbench.ui import theming
 from workbench.ui.compare.diff_view import DiffView
+from workbench.ui.widgets.flow_layout import FlowLayout
 
 Details = Callable[[CellResult], CellDetail]
 MARKS = {"pass": "✓", "fail": "✗", "error": "⚠"}
@@ -80,9 +82,7 @@ class CriteriaBar(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._layout = QHBoxLayout(self)
-        self._layout.setContentsMargins(0, 0, 0, 0)
-        self._layout.setSpacing(8)
+        self._layout = FlowLayout(self, spacing=6)
         self.badges: list[QLabel] = []
 
     def set_results(self, results: Sequence[CriterionResult]) -> None:
@@ -98,7 +98,8 @@ class CriteriaBar(QWidget):
             self._layout.addWidget(empty)
         for r in results:
             color = theming.status_color("ok" if r.met else "error")
-            badge = QLabel(f"{'✓' if r.met else '✗'} {r.criterion.text} · {r.variant_label}", self)
+            mark = "✓" if r.met else "✗"
+            badge = QLabel(f"{mark} {r.criterion.text} · {_middle(r.variant_label, 52)}", self)
             badge.setAccessibleName("criterion met" if r.met else "criterion not met")
             badge.setToolTip(r.line())
             badge.setStyleSheet(
@@ -107,7 +108,6 @@ class CriteriaBar(QWidget):
             )
             self.badges.append(badge)
             self._layout.addWidget(badge)
-        self._layout.addStretch(1)
 
 
 def _chart(title: str) -> QChartView:
@@ -117,7 +117,7 @@ def _chart(title: str) -> QChartView:
     chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
     view = QChartView(chart)
     view.setRenderHint(QPainter.RenderHint.Antialiasing)
-    view.setMinimumHeight(180)
+    view.setMinimumHeight(170)
     return view
 
 
@@ -146,6 +146,12 @@ class ScorecardView(QWidget):
 
         self.title = QLabel(self)
         self.title.setAccessibleName("Evaluation summary")
+        self.title.setWordWrap(True)
+        self.errors = QLabel(self)
+        self.errors.setAccessibleName("Why cells failed")
+        self.errors.setWordWrap(True)
+        self.errors.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.errors.setVisible(False)
         self.regression = QLabel(self)
         self.regression.setAccessibleName("Regression check")
         self.regression.setVisible(False)
@@ -183,7 +189,12 @@ class ScorecardView(QWidget):
         self.grid.setAccessibleName("Cells: dataset rows by variant")
         self.grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.grid.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        columns = self.grid.horizontalHeader()
+        columns.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # Long variant labels keep their start ("Convert this English…"), the rest in a tooltip;
+        # centred, a cut label lost both ends.
+        columns.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        columns.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.grid.verticalHeader().setDefaultSectionSize(24)
         self.grid.currentCellChanged.connect(lambda row, col, *_: self._open(row, col))
 
@@ -192,8 +203,8 @@ class ScorecardView(QWidget):
         top = QWidget(self)
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.summary, 1)
-        top_layout.addWidget(charts, 1)
+        top_layout.addWidget(self.summary, 3)  # a variant and its assertions stay readable
+        top_layout.addWidget(charts, 2)
         bottom = QSplitter(Qt.Orientation.Horizontal, self)
         bottom.addWidget(self.grid)
         bottom.addWidget(self.drill)
@@ -204,11 +215,14 @@ class ScorecardView(QWidget):
         split.addWidget(top)
         split.addWidget(bottom)
         split.setChildrenCollapsible(False)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(8)
         layout.addWidget(self.title)
+        layout.addWidget(self.errors)
         layout.addWidget(self.regression)
         layout.addWidget(self.criteria)
         layout.addWidget(split, 1)
@@ -216,13 +230,20 @@ class ScorecardView(QWidget):
     # --- showing a scorecard -------------------------------------------------------------------
 
     def set_scorecard(
-        self, card: Scorecard, *, rows: Sequence[str], repeats: int = 1, details: Details
+        self,
+        card: Scorecard,
+        *,
+        rows: Sequence[str],
+        repeats: int = 1,
+        details: Details,
+        errors: Sequence[tuple[str, int]] = (),
     ) -> None:
-        """Show ``card``; ``rows`` names the dataset rows (the grid's row headers)."""
+        """Show ``card``; ``rows`` names the dataset rows (the grid's row headers), ``errors``
+        says why cells errored (``eval_reports.error_reasons``)."""
         self.card = card
         self._details = details
         total = sum(v.overall.cases.total for v in card.variants)
-        errors = sum(v.overall.cases.errors for v in card.variants)
+        errored = sum(v.overall.cases.errors for v in card.variants)
         state = (
             "criteria met"
             if card.criteria and card.met
@@ -230,14 +251,25 @@ class ScorecardView(QWidget):
         )
         self.title.setText(
             f"<b>{len(rows)} rows × {len(card.variants)} variants</b> · {total} cells judged or "
-            f"errored · {errors} errors (counted apart from failures) · {state}"
+            f"errored · {errored} errors (counted apart from failures) · {state}"
         )
         self.criteria.set_results(card.criteria)
+        self._show_errors(errors)
         self._fill_summary(card)
         self._fill_charts(card)
         self._fill_grid(card, rows, repeats)
         self.regression.setVisible(False)
         self.drill.clear()
+
+    def _show_errors(self, errors: Sequence[tuple[str, int]]) -> None:
+        """One line per distinct reason, so '⚠' in the cells is never all a person sees."""
+        color = theming.status_color("warning").name()
+        lines = [
+            f"⚠ {count} {'cell' if count == 1 else 'cells'} failed: {html.escape(reason)}"
+            for reason, count in errors
+        ]
+        self.errors.setText(f"<span style='color:{color}'>{'<br>'.join(lines)}</span>")
+        self.errors.setVisible(bool(lines))
 
     def show_regression(self, report: RegressionReport, baseline: str) -> None:
         """Mark each cell that got better (▲) or worse (▼) than in ``baseline``."""
@@ -358,7 +390,10 @@ class ScorecardView(QWidget):
         self.grid.clear()
         self.grid.setRowCount(len(self._row_keys))
         self.grid.setColumnCount(len(card.variants))
-        self.grid.setHorizontalHeaderLabels([v.label for v in card.variants])
+        for v, variant in enumerate(card.variants):
+            header = QTableWidgetItem(variant.label)
+            header.setToolTip(variant.label)
+            self.grid.setHorizontalHeaderItem(v, header)
         self.grid.setVerticalHeaderLabels(
             [
                 f"{t + 1}{f'.{r + 1}' if repeats > 1 else ''} {_short(rows[t], 28)}"
@@ -481,6 +516,15 @@ def _cell_text(cell: CellResult | None) -> str:
         return "–"
     score = "" if cell.score is None else f" {cell.score:.2f}"
     return f"{MARKS[cell.status]}{score}"
+
+
+def _middle(text: str, width: int) -> str:
+    """Cut in the middle: a variant's label ends with what tells it apart (' · openai:o4-mini')."""
+    line = " ".join(text.split())
+    if len(line) <= width:
+        return line
+    tail = width // 2
+    return line[: width - tail - 1] + "…" + line[-tail:]
 
 
 def _short(text: str, width: int = 24) -> str:

@@ -1,70 +1,139 @@
 """Running an evaluation suite from the app: a window with progress and time left while the
-cells run (off the GUI thread, through the workspace's runner), then the scorecard."""
+cells run (off the GUI thread, through the workspace's runner), then the scorecard.
+
+A suite runs on the backends it names (a promptfoo config's cloud providers included); "Run on"
+runs it again with every variant moved to another configured backend, as ``workbench eval
+--backend`` does. It never moves there by itself."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from workbench.backends.base import CancelToken
-from workbench.services.eval_reports import case_name
+from workbench.services.eval_reports import case_name, error_reasons
 from workbench.services.evaluation import Evaluation
 from workbench.services.evaluation import Progress as EvalProgress
 from workbench.services.scorecard import Scorecard
-from workbench.services.suites import load_suite, suite_tools
+from workbench.services.suites import load_suite, suite_tools, with_backend
 from workbench.services.workspace import Workspace
 from workbench.ui.evaluation.scorecard_view import ScorecardView
 from workbench.ui.tasks import Reporter, TaskError, TaskRunner, TaskWorker
 from workbench.ui.widgets.progress_strip import ProgressStrip
 
-Result = tuple[Evaluation, Scorecard]
+Result = tuple[Evaluation, Scorecard, list[tuple[str, int]]]
+OWN = "the suite's own backends"
 
 
 class SuiteWindow(QWidget):
-    """One evaluation of a suite file: progress first, the scorecard when it is done."""
+    """One suite file: progress first, the scorecard when it is done; run again on another
+    backend from ``backends`` (the configured ones)."""
 
-    def __init__(self, workspace: Workspace, path: Path, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        path: Path,
+        parent: QWidget | None = None,
+        *,
+        backends: Sequence[str] = (),
+    ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.workspace = workspace
         self.path = path
         self.setWindowTitle(f"Evaluation — {path.name}")
-        self.status = QLabel(f"Running {path.name}…", self)
+        self.status = QLabel(self)
         self.status.setAccessibleName("Evaluation status")
         self.status.setWordWrap(True)
+        self.backend_box = QComboBox(self)
+        self.backend_box.setAccessibleName("Run on backend")
+        self.backend_box.setToolTip(
+            "Run every variant on this backend instead of the one the suite names"
+        )
+        self.backend_box.addItem(OWN, None)
+        for name in backends:
+            self.backend_box.addItem(name, name)
+        self.model_edit = QLineEdit(self)
+        self.model_edit.setAccessibleName("Model for the backend")
+        self.model_edit.setPlaceholderText("model (default)")
+        self.model_edit.setToolTip("The model on that backend; empty: the backend's default")
+        self.model_edit.setMaximumWidth(220)
+        self.model_edit.setEnabled(False)
+        self.backend_box.currentIndexChanged.connect(
+            lambda _i: self.model_edit.setEnabled(self.backend_box.currentData() is not None)
+        )
+        self.run_button = QPushButton("Run again", self)
+        self.run_button.setToolTip("Run the suite again on the chosen backend (a new evaluation)")
+        self.run_button.clicked.connect(self._run_chosen)
         self.progress = ProgressStrip(self)
         self.scorecard = ScorecardView(self)
         self.scorecard.hide()
+        bar = QHBoxLayout()
+        bar.setSpacing(6)
+        bar.addWidget(self.status, 1)
+        bar.addWidget(QLabel("Run on", self))
+        bar.addWidget(self.backend_box)
+        bar.addWidget(self.model_edit)
+        bar.addWidget(self.run_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(8)
-        layout.addWidget(self.status)
+        layout.addLayout(bar)
         layout.addWidget(self.progress)
         layout.addWidget(self.scorecard, 1)
         self.tasks = TaskRunner(self, max_threads=1)
-        self.worker: TaskWorker[Result] = TaskWorker(self._run)
-        self.progress.track_task(self.worker, "Evaluating")  # type: ignore[arg-type]
-        self.worker.signals.finished.connect(self._show)
-        self.worker.signals.failed.connect(self._failed)
-        self.worker.signals.cancelled.connect(lambda: self.status.setText("Cancelled."))
-        self.tasks.start(self.worker)
+        self.worker: TaskWorker[Result] | None = None
+        self._where = ""  # " on BACKEND:MODEL" when the suite's backends are overridden
+        self.run()
 
-    def _run(self, report: Reporter, cancel: CancelToken) -> Result:
-        """In a pool thread: create the evaluation, run every cell, score it."""
+    def run(self, backend: str | None = None, model: str = "") -> None:
+        """Evaluate the suite (a new evaluation each time), on ``backend`` if one is given."""
+        where = f" on {backend}{f':{model}' if model else ''}" if backend else ""
+        self.status.setText(f"Running {self.path.name}{where}…")
+        self.run_button.setEnabled(False)
+        self.progress.show()
+        self._where = where
+        worker: TaskWorker[Result] = TaskWorker(lambda r, c: self._run(r, c, backend, model))
+        self.progress.track_task(worker, "Evaluating")  # type: ignore[arg-type]
+        worker.signals.finished.connect(self._show)
+        worker.signals.failed.connect(self._failed)
+        worker.signals.cancelled.connect(self._cancelled)
+        self.worker = worker
+        self.tasks.start(worker)
+
+    def _run_chosen(self) -> None:
+        backend = self.backend_box.currentData()
+        self.run(backend, self.model_edit.text().strip() if backend else "")
+
+    def _run(
+        self, report: Reporter, cancel: CancelToken, backend: str | None, model: str
+    ) -> Result:
+        """In a pool thread: create the evaluation, run every cell, score it, say why cells
+        errored."""
         suite = load_suite(self.path)
+        spec = suite.spec if backend is None else with_backend(suite.spec, backend, model)
         runner = self.workspace.runner
-        tools = suite_tools(suite.spec, runner, suite.judge)
+        tools = suite_tools(spec, runner, suite.judge)
         try:
-            evaluation = Evaluation.create(self.workspace.store, suite.spec, runner, **tools)
+            evaluation = Evaluation.create(self.workspace.store, spec, runner, **tools)
 
             def progress(p: EvalProgress) -> None:
                 report(p.done, p.total)
 
             card = evaluation.run(cancel, on_progress=progress)
             card.check(suite.criteria)
-            return evaluation, card
+            return evaluation, card, error_reasons(evaluation, card)
         finally:
             for tool in tools.values():
                 close = getattr(tool, "close", None)
@@ -72,34 +141,45 @@ class SuiteWindow(QWidget):
                     close()
 
     def _show(self, result: Result) -> None:
-        evaluation, card = result
+        evaluation, card, errors = result
         self.progress.hide()
+        self.run_button.setEnabled(True)
         failing = [c for c in card.criteria if not c.met]
+        state = (
+            "criteria met"
+            if card.criteria and not failing
+            else f"{len(failing)} criteria not met"
+            if failing
+            else "no criteria"
+        )
+        advice = " · to run it elsewhere, choose a backend under Run on" if errors else ""
         self.status.setText(
-            f"{self.path.name}: evaluation {evaluation.id} · "
-            + (
-                "criteria met"
-                if card.criteria and not failing
-                else f"{len(failing)} criteria not met"
-                if failing
-                else "no criteria"
-            )
+            f"{self.path.name}: evaluation {evaluation.id}{self._where} · {state}{advice}"
         )
         # The grid numbers its rows itself: name each by its description or values only.
         rows = [
-            case_name(evaluation, t, 0).split(": ", 1)[1]
-            for t in range(len(evaluation.spec.tests))
+            case_name(evaluation, t, 0).split(": ", 1)[1] for t in range(len(evaluation.spec.tests))
         ]
         self.scorecard.set_scorecard(
-            card, rows=rows, repeats=evaluation.spec.repeats, details=evaluation.detail
+            card,
+            rows=rows,
+            repeats=evaluation.spec.repeats,
+            details=evaluation.detail,
+            errors=errors,
         )
         self.scorecard.show()
 
     def _failed(self, error: TaskError) -> None:
         self.progress.hide()
+        self.run_button.setEnabled(True)
         self.status.setText(f"The evaluation could not run: {error}")
 
+    def _cancelled(self) -> None:
+        self.run_button.setEnabled(True)
+        self.status.setText("Cancelled.")
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.worker.cancel()
+        if self.worker is not None:
+            self.worker.cancel()
         self.tasks.shutdown(timeout_s=5.0)
         super().closeEvent(event)

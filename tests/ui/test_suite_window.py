@@ -1,0 +1,118 @@
+"""The evaluation suite window on promptfoo's getting-started config: it fits a 1366×768 screen,
+says why its cells failed when the config's backend cannot be reached, and runs the suite again
+on another configured backend."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from tests.ui.runs import screenshot
+from workbench.backends.config import BackendConfig, save_configs
+from workbench.services.workspace import Workspace
+from workbench.ui.evaluation.suite_window import OWN, SuiteWindow
+
+
+def closed_port() -> int:
+    """A local port nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def workspace() -> Iterator[Workspace]:
+    """The config's OpenAI provider points at a refused local port (an unreachable cloud
+    backend without the network); 'spare' is another configured backend that answers."""
+    save_configs(
+        {
+            "openai_compat": BackendConfig(
+                name="openai_compat",
+                backend="openai_compat",
+                options={"base_url": f"http://127.0.0.1:{closed_port()}/v1"},
+            ),
+            "spare": BackendConfig(
+                name="spare", backend="scripted", options={"script": [{"text": "Bonjour"}]}
+            ),
+        }
+    )
+    workspace = Workspace()
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture
+def suite(fixtures_dir: Path) -> Path:
+    return fixtures_dir / "promptfoo" / "getting-started" / "promptfooconfig.yaml"
+
+
+def finished(qtbot: QtBot, window: SuiteWindow) -> None:
+    qtbot.waitUntil(
+        lambda: window.scorecard.isVisible() and window.run_button.isEnabled(), timeout=30_000
+    )
+
+
+def open_suite(qtbot: QtBot, workspace: Workspace, suite: Path) -> SuiteWindow:
+    window = SuiteWindow(workspace, suite, backends=["llamacpp", "spare"])
+    qtbot.addWidget(window)
+    window.resize(1280, 720)
+    window.show()
+    qtbot.waitExposed(window)
+    finished(qtbot, window)
+    return window
+
+
+def test_the_getting_started_suite_fits_a_small_screen(
+    qtbot: QtBot, workspace: Workspace, suite: Path
+) -> None:
+    window = open_suite(qtbot, workspace, suite)
+    card = window.scorecard
+    assert len(card.criteria.badges) == 8  # two criteria × four variants, wrapped
+    assert window.minimumSizeHint().width() <= 1366
+    assert window.width() == 1280 and window.height() <= 768
+    tops = {badge.geometry().top() for badge in card.criteria.badges}
+    assert len(tops) > 1, "the criteria chips wrap onto more than one line"
+    assert all(b.geometry().right() <= card.criteria.width() for b in card.criteria.badges)
+    header = card.grid.horizontalHeader()
+    assert header.textElideMode() == Qt.TextElideMode.ElideRight
+    label = card.grid.horizontalHeaderItem(0)
+    assert label is not None
+    assert label.text().startswith("Convert this English to {{language}}")
+    assert label.toolTip() == label.text()
+    screenshot(window, "suite-getting-started")
+
+
+def test_unreachable_backend_is_explained_and_the_suite_runs_elsewhere(
+    qtbot: QtBot, workspace: Workspace, suite: Path
+) -> None:
+    window = open_suite(qtbot, workspace, suite)
+    errors = window.scorecard.errors
+    assert errors.isVisible()
+    assert "8 cells failed:" in errors.text() and "127.0.0.1" in errors.text()
+    assert "choose a backend under Run on" in window.status.text()
+    assert window.backend_box.currentText() == OWN  # never moved to another backend unasked
+    assert not window.model_edit.isEnabled()
+    screenshot(window, "suite-unreachable-backend")
+
+    window.backend_box.setCurrentIndex(window.backend_box.findData("spare"))
+    assert window.model_edit.isEnabled()
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    assert not window.run_button.isEnabled()
+    finished(qtbot, window)
+    card = window.scorecard.card
+    assert card is not None
+    # The two prompts × two OpenAI models become the two prompts on 'spare'.
+    assert [v.label for v in card.variants] == [
+        "Convert this English to {{language}}: {{input}} · spare",
+        "Translate to {{language}}: {{input}} · spare",
+    ]
+    assert all(c.status != "error" for c in card.cells.values())
+    assert not window.scorecard.errors.isVisible()
+    assert " on spare · " in window.status.text()
+    assert "choose a backend" not in window.status.text()
+    screenshot(window, "suite-run-on-spare")
