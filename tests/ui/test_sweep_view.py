@@ -22,7 +22,7 @@ from workbench.storage.writer import StoreWriter
 from workbench.ui import theming
 from workbench.ui.compare.sweep_axes import parse_values
 from workbench.ui.compare.sweep_chart import SCALE, contrast, scale_colour, text_on
-from workbench.ui.compare.sweep_view import SweepView
+from workbench.ui.compare.sweep_view import EMPTY_STATE, SweepView
 
 
 @pytest.fixture
@@ -134,6 +134,30 @@ def test_dark_screenshot_and_reopen(
     again.metric_box.setCurrentIndex(again.metric_box.findData("total_s"))
     assert again.values() == view.values()
     assert again.matrix.rowCount() == 4 and again.matrix.columnCount() == 2
+
+
+def test_a_new_view_says_what_to_do_and_a_finished_sweep_says_done(
+    qtbot: QtBot, view: SweepView
+) -> None:
+    assert view.empty_state.isVisible() and view.empty_state.text() == EMPTY_STATE
+    assert "Run sweep (Ctrl+Enter)" in EMPTY_STATE
+    assert not view.matrix.isVisible() and not view.chart.isVisible()
+    screenshot(view, "sweep-empty-state")
+    set_axes(qtbot, view, ("temperature", "0, 1"), ("top_p", "0.5, 0.9"))
+    estimate_for(qtbot, view, variant(max_tokens=16))
+    run(qtbot, view)
+    assert view.matrix.isVisible() and not view.empty_state.isVisible()
+    # The estimate after the run sees every cell done: nothing to resume.
+    qtbot.waitUntil(lambda: view.run_button.text() == "Done", timeout=20_000)
+    assert not view.run_button.isEnabled()
+    assert view.run_button.toolTip() == "Every cell of this sweep has a result"
+    assert view.estimate_label.text().startswith("all 4 cells done")
+    assert "calls:" not in view.estimate_label.text()
+    screenshot(view, "sweep-complete")
+    view.cols.values.clear()
+    qtbot.keyClicks(view.cols.values, "0.5, 0.9, 1")  # another sweep: its six cells to run
+    qtbot.waitUntil(lambda: view.run_button.text() == "Run sweep", timeout=20_000)
+    assert view.run_button.isEnabled() and "calls:          6" in view.estimate_label.text()
 
 
 def test_invalid_values_are_refused_with_the_reason(qtbot: QtBot, view: SweepView) -> None:

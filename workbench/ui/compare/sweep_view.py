@@ -16,7 +16,7 @@ import time
 
 from pydantic import ValidationError
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -64,6 +65,10 @@ log = logging.getLogger(__name__)
 #: Results are redrawn at most this often while cells finish (ms).
 REDRAW_MS = 100
 ESTIMATE_DEBOUNCE_MS = 300
+EMPTY_STATE = (
+    "Choose what to sweep on the two axes, check the estimate, then Run sweep (Ctrl+Enter).\n"
+    "The matrix and the chart of the results appear here."
+)
 
 
 class _Bridge(QObject):
@@ -180,6 +185,15 @@ class SweepView(QWidget):
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([1000, 1000])  # half each, whatever the table would like
+        # Until a sweep has results, say what to do instead of showing an empty matrix and chart.
+        self.empty_state = QLabel(EMPTY_STATE, self)
+        self.empty_state.setAccessibleName("What to do")
+        self.empty_state.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_state.setWordWrap(True)
+        self.empty_state.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.results_stack = QStackedWidget(self)
+        self.results_stack.addWidget(self.empty_state)
+        self.results_stack.addWidget(splitter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(8)
@@ -187,7 +201,7 @@ class SweepView(QWidget):
         layout.addLayout(estimate_row)
         layout.addWidget(self.progress)
         layout.addLayout(results_bar)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.results_stack, 1)
 
         self._estimate_timer = QTimer(self)
         self._estimate_timer.setSingleShot(True)
@@ -277,10 +291,22 @@ class SweepView(QWidget):
         # Cells that cannot be rendered are listed above; with none sendable there is no run.
         sendable = estimate.calls - len(estimate.unrenderable)
         self.run_button.setEnabled(sendable > 0 and self.handle is None)
+        complete = estimate.calls == 0 and estimate.skipped > 0
+        if complete:  # this very sweep has a result in every cell: nothing to resume
+            self.estimate_label.setText(
+                f"all {estimate.skipped:,} cells done — change an axis's values or the repeats "
+                "to sweep something new"
+            )
         self.run_button.setToolTip(
-            "" if sendable > 0 else "No cell can be sent: fix what the estimate lists first"
+            "Every cell of this sweep has a result"
+            if complete
+            else "Run every cell not already done (Ctrl+Enter)"
+            if sendable > 0
+            else "No cell can be sent: fix what the estimate lists first"
         )
-        self.run_button.setText("Resume sweep" if estimate.skipped else "Run sweep")
+        self.run_button.setText(
+            "Done" if complete else "Resume sweep" if estimate.skipped else "Run sweep"
+        )
         self.estimated.emit(estimate)
 
     def _estimate_failed(self, job: TaskWorker[Estimate], error: TaskError) -> None:
@@ -359,6 +385,7 @@ class SweepView(QWidget):
         for key, runs in sorted(comparison.runs.items(), key=lambda kv: kv[0]):
             self.results.setdefault((key.variant, key.test), []).append(runs[-1].result)
         self.layout_ = grid = layout(comparison.spec, prefer or ())
+        self.results_stack.setCurrentIndex(1)
         self.matrix.set_axes(grid.rows, grid.cols, grid.row_name, grid.col_name)
         self.redraw()
 
