@@ -113,6 +113,8 @@ def _from_json(text: str) -> Any:
 
 
 _ENV = _make_env()
+#: Every filter a body may use: Jinja's own and the workbench's (``fromjson``, ``load``).
+FILTERS = frozenset(_ENV.filters)
 
 
 def _bounded_range(budget: _Budget) -> Callable[..., Iterator[int]]:

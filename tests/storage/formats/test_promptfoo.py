@@ -65,10 +65,11 @@ def test_simple_csv_is_two_prompts_by_four_tests(fixtures_dir: Path) -> None:
     assert [t.assertions for t in result.tests] == [
         [AssertionSpec(type="icontains", value=v)] for v in ("bonjour", "faim", "Ahoy", "grub")
     ]
-    # promptfoo's own `load` filter has no Jinja twin: said, with the lines in prompts.txt.
-    assert [(w.source, w.line) for w in result.warnings] == [("prompts.txt", 2), ("prompts.txt", 3)]
-    assert all("'load'" in w.message for w in result.warnings)
+    # promptfoo's `load` (JSON.parse) is a filter of the renderer: no warning, and it renders.
+    assert result.warnings == []
     assert {v.name for v in result.templates[1].variables} == {"body", "language", "style_config"}
+    first = render(result.templates[0], result.tests[1].vars)[0].content
+    assert "- Tone: casual\n- Length: brief\n" in first
     second = render(result.templates[1], result.tests[2].vars)[0].content
     assert (
         'Translate this text to Pirate in a natural, conversational way:\n"Hello world"' in second

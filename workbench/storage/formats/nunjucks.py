@@ -3,9 +3,10 @@
 Nunjucks and Jinja share the common subset promptfoo prompts use: ``{{ var }}``, attribute and
 index access, ``{% if %}``/``{% for %}``, ``{% set %}``, ``{% raw %}``, comments and most filters.
 Converted automatically: the ``dump`` filter becomes ``tojson`` and ``elseif`` becomes ``elif``.
-Not carried over (reported as warnings): filters Jinja lacks (promptfoo's ``load``, custom
-``nunjucksFilters``), JavaScript method calls (``name.toUpperCase()``), and Nunjucks' leniency
-with undefined variables (they render as empty text there; the workbench asks for a value).
+promptfoo's ``load`` (JSON.parse) is one of the renderer's filters. Not carried over (reported
+as warnings): filters the renderer lacks (custom ``nunjucksFilters``, checked against
+``core.templates.FILTERS``), JavaScript method calls (``name.toUpperCase()``), and Nunjucks'
+leniency with undefined variables (they render as empty text there; the workbench asks for a value).
 ``tojson`` also escapes ``<``, ``>``, ``&`` and ``'`` as ``\\u003c``-style sequences, which is the
 same JSON but not the same characters as ``dump``.
 
@@ -25,9 +26,9 @@ from typing import Any
 
 import yaml
 from jinja2 import Environment, TemplateSyntaxError, nodes
-from jinja2.defaults import DEFAULT_FILTERS
 
 from workbench.core.models import Message, Role
+from workbench.core.templates import FILTERS
 
 _PARSER = Environment(keep_trailing_newline=True, autoescape=False)
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
@@ -68,12 +69,11 @@ def to_jinja(source: str) -> Converted:
         out.error = (err.lineno, f"not valid Jinja after conversion from Nunjucks: {err.message}")
         return out
     for node in tree.find_all(nodes.Filter):
-        if node.name not in DEFAULT_FILTERS:
-            hint = " (promptfoo's JSON.parse filter)" if node.name == "load" else ""
+        if node.name not in FILTERS:
             out.notes.append(
                 (
                     node.lineno,
-                    f"uses the Nunjucks filter '{node.name}'{hint}, which Jinja does not have; "
+                    f"uses the Nunjucks filter '{node.name}', which the workbench does not have; "
                     "rendering fails until it is rewritten",
                 )
             )
