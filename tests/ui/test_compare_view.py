@@ -213,6 +213,36 @@ def test_run_all_streams_every_column_with_figures_and_saves_runs(
     assert {r.ref.variant_id for r in runs} == set(view.variant_ids)
 
 
+def test_a_model_load_in_one_column_keeps_the_rows_of_every_column_aligned(
+    qtbot: QtBot, make_view: Callable[..., CompareView]
+) -> None:
+    view = make_view(variant(), variant("lyon"), variant(temperature=1.0))
+    run_all(qtbot, view)
+    first = view.columns[0]
+    assert first.shown is not None and first.shown.result is not None
+    # Column A's run paid for loading the model; B's and C's found it loaded.
+    result = first.shown.result
+    loaded = result.model_copy(
+        update={"timings": result.timings.model_copy(update={"load_s": 0.239})}
+    )
+    first.metrics.show_result(loaded)
+    qtbot.waitUntil(lambda: first.metrics.values["load"].isVisible())
+    assert first.metrics.text("load") == "239 ms"
+    for column in view.columns[1:]:
+        assert column.metrics.values["load"].isVisible() and column.metrics.text("load") == "–"
+
+    def row_tops(key: str) -> set[int]:
+        return {
+            c.metrics.values[key].mapTo(view, c.metrics.values[key].rect().topLeft()).y()
+            for c in view.columns
+        }
+
+    qtbot.waitUntil(lambda: len({c.output.height() for c in view.columns}) == 1)
+    for key in ("ttft", "finish", "load"):
+        assert len(row_tops(key)) == 1, f"the {key} rows are not level"
+    screenshot(view, "compare-rows-aligned-with-model-load")
+
+
 def test_cancel_one_column_while_the_others_finish(
     qtbot: QtBot, make_view: Callable[..., CompareView]
 ) -> None:

@@ -71,7 +71,9 @@ class FigureGrid(QWidget):
 
 class MetricsStrip(FigureGrid):
     """TTFT, total time, tok/s, input/output tokens, cost and finish reason; a local model's
-    load time on a line of its own, because it is paid once, not per answer."""
+    load time on a line of its own, because it is paid once, not per answer. Every column has
+    every row ("–" where the model was already loaded), so the rows of neighbouring columns
+    line up and their output boxes are the same height."""
 
     ROWS = (
         ("ttft", "TTFT", "Time to first token: from sending the request to the first text"),
@@ -81,7 +83,8 @@ class MetricsStrip(FigureGrid):
         ("cost", "Cost", "What the run cost at list price (– when unknown or free)"),
         ("finish", "Finish", "Why the answer ended: stop (the model ended it), length (max "
          "tokens), error or cancelled"),
-        ("load", "Model load", "Loading the model before this run; paid once, not per answer"),
+        ("load", "Model load", "Loading the model before this run; paid once, not per answer "
+         "(– when it was already loaded or runs elsewhere)"),
     )
 
     def __init__(self, parent: QWidget | None = None, *, currency: str = "USD") -> None:
@@ -92,12 +95,6 @@ class MetricsStrip(FigureGrid):
     def clear(self) -> None:
         for value in self.values.values():
             value.setText("–")
-        self._show_load(None)
-
-    def _show_load(self, load_s: float | None) -> None:
-        self.set_row_visible("load", load_s is not None)
-        if load_s is not None:
-            self.values["load"].setText(format_duration(load_s))
 
     def show_live(self, batch: ChunkBatch | None, elapsed_s: float) -> None:
         """Figures of a run still streaming: measured in the worker, tokens ≈ text events."""
@@ -118,4 +115,5 @@ class MetricsStrip(FigureGrid):
         self.values["tokens"].setText(f"{tokens_in} / {tokens_out} tok")
         self.values["cost"].setText(format_cost(result.cost, self.currency) or "–")
         self.values["finish"].setText(result.finish_reason)
-        self._show_load(timings.load_s or None)  # 0: the model was already loaded
+        # none or 0: the model was already loaded (or is not loaded by this app)
+        self.values["load"].setText(format_duration(timings.load_s) if timings.load_s else "–")
