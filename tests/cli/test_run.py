@@ -292,11 +292,11 @@ def test_backends_lists_status_and_models(capsys: pytest.CaptureFixture[str]) ->
     assert local["models"][0]["id"] == "smollm2-135m-instruct"
     assert "scripted" not in entries
     for name in ("openai_compat", "anthropic", "bedrock"):
-        assert name in entries and entries[name]["status"]  # ok / not configured / broken: why
+        assert name in entries and entries[name]["status"]  # ok / not answering / no API key / …
     assert main(["backends", "--all", "--no-models"]) == 0
     text = capsys.readouterr().out
     assert "llamacpp — Local (llama.cpp): ok" in text
-    assert "scripted — Scripted (tests and demos): ok" in text
+    assert "scripted — Scripted (tests and demos): configured, not contacted" in text
 
 
 def test_backends_add_validates_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -19,8 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "backends",
         help="list model backends, their status and models",
         description="List the installed model backends and configured instances with their "
-        "status (ok, broken: <error>, not configured) and models. 'add' and 'remove' manage "
-        "configured instances.",
+        "status and models. Listing the models checks each backend: ok, not answering, no API "
+        "key, API key refused, not set up, not working (the reason follows); with --no-models "
+        "nothing is contacted and a remote backend is 'configured, not contacted'. "
+        "'broken: <error>' and 'not configured' mean it cannot be used as set up. 'add' and "
+        "'remove' manage configured instances.",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--all", action="store_true", help="include backends for tests (scripted)")
@@ -71,15 +74,48 @@ def _entry(
         "models": [],
         "models_error": None,
     }
-    if with_models and state == "ok":
+    if state != "ok":
+        return entry
+    config = configs.get(name)
+    no_key = _key_missing(registry, backend_id, config.options if config is not None else None)
+    if with_models:
         backend = open_backend(name, registry=registry, configs=configs)
         try:
             entry["models"] = [m.model_dump(mode="json") for m in backend.list_models()]
         except KnownError as err:
             entry["models_error"] = str(err)
+            entry["status"] = _failed_status(err, no_key)
         finally:
             backend.close()
+    elif not registry.load(backend_id).runs_locally:
+        # Only asking it would tell whether it works: say what is known without a network call.
+        entry["status"] = "configured, not contacted" + (" (no API key set)" if no_key else "")
     return entry
+
+
+def _key_missing(registry: Registry, backend_id: str, options: dict[str, Any] | None) -> bool:
+    """Whether the backend's options name an API key (keyring entry or environment variable)
+    and none is set; checked locally, without a request."""
+    from workbench.backends.credentials import KeyRef, resolve
+
+    values = registry.options(backend_id, options)
+    name = getattr(values, "api_key_name", None)
+    if not isinstance(name, str):
+        return False
+    return resolve(KeyRef(name, str(getattr(values, "api_key_env", "") or ""))) is None
+
+
+def _failed_status(err: Exception, no_key: bool) -> str:
+    """The status of a backend whose model list failed: what stops it, in a word or three."""
+    from workbench.core.errors import AuthError, BackendError, BackendTimeoutError, ConnectError
+
+    if isinstance(err, AuthError):
+        return "no API key" if no_key else "API key refused"
+    if isinstance(err, ConnectError | BackendTimeoutError):
+        return "not answering"
+    if not isinstance(err, BackendError):
+        return "not set up"  # a setting it needs before it can be asked (a region, a file)
+    return "not working"
 
 
 def run_list(args: argparse.Namespace) -> int:

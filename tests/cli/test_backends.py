@@ -1,0 +1,62 @@
+"""``workbench backends``: a status says whether the backend can work, not only whether its
+settings are valid."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from workbench.backends.config import add_config
+from workbench.cli import main
+
+
+def _closed_port() -> int:
+    """A port nothing listens on: bound, then released."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")  # no profile region either
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+
+
+def _entries(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    assert main(["backends", *argv, "--json"]) == 0
+    return {e["name"]: e for e in json.loads(capsys.readouterr().out)}
+
+
+@pytest.mark.usefixtures("no_credentials")
+def test_statuses_say_what_stops_a_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    add_config("openai_compat", "openai_compat", {"base_url": url, "max_retries": 0})
+    add_config("down", "openai_compat", {"base_url": url, "max_retries": 0})
+    entries = _entries(capsys)
+    assert entries["down"]["status"] == "not answering"
+    assert "nothing is answering" in entries["down"]["models_error"]
+    assert entries["anthropic"]["status"] == "no API key"
+    assert entries["bedrock"]["status"] == "not set up"
+    assert entries["llamacpp"]["status"] == "ok" and entries["llamacpp"]["models"]
+    assert main(["backends"]) == 0
+    text = capsys.readouterr().out
+    assert "down (openai_compat) — OpenAI-compatible server: not answering\n" in text
+    assert ": ok" not in text.replace("Local (llama.cpp): ok", "")
+
+
+@pytest.mark.usefixtures("no_credentials")
+def test_without_models_nothing_is_contacted_and_nothing_claims_ok(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    add_config("down", "openai_compat", {"base_url": f"http://127.0.0.1:{_closed_port()}/v1"})
+    entries = _entries(capsys, "--no-models")
+    assert entries["down"]["status"] == "configured, not contacted (no API key set)"
+    assert entries["anthropic"]["status"] == "configured, not contacted (no API key set)"
+    assert entries["llamacpp"]["status"] == "ok"
+    assert all(e["models"] == [] and e["models_error"] is None for e in entries.values())
