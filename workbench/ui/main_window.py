@@ -41,7 +41,7 @@ from workbench.services.runner import build_request
 from workbench.services.workspace import Workspace
 from workbench.storage.library_records import TemplateVersion
 from workbench.storage.repositories import RunRef
-from workbench.ui import child_windows, theming
+from workbench.ui import child_windows, run_restore, theming
 from workbench.ui.dialogs.backends_dialog import BackendsDialog
 from workbench.ui.library_transfer import LibraryTransfer
 from workbench.ui.widgets.history_panel import HistoryPanel, repository_source
@@ -56,7 +56,6 @@ from workbench.ui.widgets.template_editor import TemplateEditor
 from workbench.ui.widgets.variables_form import VariablesForm
 from workbench.ui.window_support import (
     error_summary,
-    params_of,
     preview_summary,
     restore_layout,
     save_layout,
@@ -533,22 +532,8 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     def restore_run(self, run_id: str) -> None:
-        """Open a past run: its template version, variables, parameters, backend and output."""
-        try:
-            stored = self.workspace.store.runs.get(run_id)
-        except KnownError as err:
-            self.statusBar().showMessage(str(err), 10_000)
-            return
-        ref, result = stored.ref, stored.result
-        if not self.keep_or_drop_edits():
-            return
-        if ref.template_key:
-            self._show_library_template(ref.template_key, ref.template_version)
-        self.variables.set_values(dict(ref.variables))
-        self.params.set_params(params_of(result))
-        self.picker.select(result.request.backend, result.request.model)
-        self.output.show_result(result)
-        self.lower_tabs.setCurrentWidget(self.output)
+        """Open a past run: its template, variables, parameters, backend and output."""
+        run_restore.restore_run(self, run_id)
 
     # --- misc ---------------------------------------------------------------------------------
 

@@ -1,0 +1,72 @@
+"""Restoring runs from the history in the real main window, on the real embedded model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
+
+from tests.ui.windows import close_window, open_window, shot
+from workbench.services.runner import build_request
+from workbench.ui.main_window import MainWindow
+from workbench.ui.run_restore import NEVER_SAVED
+
+RUN_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def window(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    monkeypatch.setattr(
+        MainWindow, "ask_unsaved", lambda _self, _name: QMessageBox.StandardButton.Discard
+    )
+    window = open_window(qtbot)
+    yield window
+    close_window(window)
+
+
+@pytest.mark.slow
+def test_a_run_of_a_never_saved_prompt_restores_what_it_sent(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    editor = window.editor.editor_for("messages[0] (user)")
+    assert editor is not None
+    editor.setFocus()
+    qtbot.keyClicks(editor, "Write a haiku about {{ thing }}.")
+    qtbot.waitUntil(lambda: "thing" in window.variables.names(), timeout=5000)
+    field = window.variables.editor("thing")
+    field.setFocus()
+    qtbot.keyClicks(field, "rain {{ x }}")  # a value with braces: sent as text, kept as text
+    spin = window.params.rows["max_tokens"].spin
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "12")
+    qtbot.keyClick(spin, Qt.Key.Key_Tab)
+    qtbot.waitUntil(lambda: window.params.params().max_tokens == 12)
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.output.state == "finished", timeout=RUN_TIMEOUT_MS)
+    answer = window.output.text()
+    qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1, timeout=10_000)
+
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # Discard
+    qtbot.waitUntil(lambda: window.editor.template().messages[0].content == "")
+    window.history.runActivated.emit(window.history.run_ids()[0])
+
+    restored = window.editor.template()
+    assert [m.content for m in restored.messages] == ["Write a haiku about rain {{ x }}."]
+    assert restored.messages[0].literal
+    assert restored.name.startswith("run ")
+    assert window.key is None  # an unsaved document, not a library template
+    assert window.statusBar().currentMessage() == NEVER_SAVED
+    assert window.params.params().max_tokens == 12
+    assert window.output.text() == answer and window.output.state == "finished"
+    # Run again, it sends exactly what the restored run sent.
+    stored = window.workspace.store.runs.get(window.history.run_ids()[0])
+    again = build_request(restored, window.variables.values(), backend="x", model="")
+    assert [(m.role, m.content) for m in again.messages] == [
+        (m.role, m.content) for m in stored.result.request.messages
+    ]
+    shot(window, "restore_never_saved_run")
