@@ -350,3 +350,41 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes_the_rest(
         assert len(store.runs.completed_cells(experiment)) == 12
         # Finished cells never ran twice: 12 good runs, plus the one cancelled in flight at most.
         assert store.runs.count() <= 13
+
+
+def test_text_output_says_why_cells_errored_and_how_to_run_locally(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = write_suite(tmp_path, ["pass_rate >= 0.5"], backend="down")
+    assert main(["eval", str(suite)]) == 1
+    out = capsys.readouterr().out
+    assert "6 cells errored:\n  6× server down\n" in out
+    assert f"workbench eval {suite} --backend llamacpp" in out
+    assert "0 passed, 0 failed, 3 errors" in out
+    (tmp_path / "one.yaml").write_text(
+        "name: one\ntests: [{vars: {text: hi}}]\n"
+        "variants: [{label: only, prompt: 'Say {{ text }}', backend: down}]\n",
+        encoding="utf-8",
+    )
+    assert main(["eval", str(tmp_path / "one.yaml")]) == 1
+    out = capsys.readouterr().out
+    assert "0 passed, 0 failed, 1 error\n" in out and "1 cell errored:\n  1× server down" in out
+
+
+def test_a_promptfoo_warning_is_prefixed_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "promptfooconfig.yaml").write_text(
+        textwrap.dedent(
+            """\
+            prompts: ["Say {{ text }}"]
+            providers: [openai:gpt-4o-mini]
+            tests: [{vars: {text: hi}, assert: [{type: contains, value: Hi}]}]
+            sharing: false
+            """
+        ),
+        encoding="utf-8",
+    )
+    main(["eval", str(tmp_path / "promptfooconfig.yaml"), "--backend", "french"])
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings and all(line.count("warning") == 1 for line in warnings), warnings

@@ -116,8 +116,28 @@ def _stats(stats: GroupStats) -> str:
         score += f" [{scores.ci[0]:.2f}–{scores.ci[1]:.2f}]"
     return (
         f"pass {rate:<16} score {score:<18} "
-        f"{cases.passed} passed, {cases.failed} failed, {cases.errors} errors"
+        f"{cases.passed} passed, {cases.failed} failed, {_errors(cases.errors)}"
     )
+
+
+def _errors(n: int) -> str:
+    return f"{n} error" if n == 1 else f"{n} errors"
+
+
+def _print_errors(reasons: list[tuple[str, int]], suite: Path, local: bool) -> None:
+    """Why cells errored (each distinct reason with its count): the scorecard only counts
+    them. Unless it ran on the local model already, how to run it there instead."""
+    if not reasons:
+        return
+    total = sum(count for _, count in reasons)
+    print(f"{total} {'cell' if total == 1 else 'cells'} errored:")
+    for message, count in reasons[:5]:
+        print(f"  {count}× {message}")
+    if len(reasons) > 5:
+        print(f"  … and {len(reasons) - 5} other reasons (--json or --junit lists every cell)")
+    if not local:
+        command = f"workbench eval {suite} --backend llamacpp"
+        print(f"hint: to run every variant on the local model: {command}")
 
 
 def _print_card(card: Scorecard, experiment_id: str) -> None:
@@ -139,7 +159,7 @@ def _progress_printer(enabled: bool) -> Callable[[Progress], None]:
         eta = "" if p.eta_s is None else f", {p.eta_s:.0f} s left"
         sys.stderr.write(
             f"\r{p.done}/{p.total} cells: {p.passed} passed, {p.failed} failed, "
-            f"{p.errors} errors{eta}   "
+            f"{_errors(p.errors)}{eta}   "
         )
         sys.stderr.flush()
 
@@ -150,7 +170,12 @@ def run(args: argparse.Namespace) -> int:
     from workbench.backends.base import CancelToken
     from workbench.cli._storage import open_store
     from workbench.core.errors import KnownError
-    from workbench.services.eval_reports import regression_json, to_json, to_junit
+    from workbench.services.eval_reports import (
+        error_reasons,
+        regression_json,
+        to_json,
+        to_junit,
+    )
     from workbench.services.evaluation import Evaluation
     from workbench.services.grid_runner import GridRunner
     from workbench.services.group_commit import GroupCommitWriter
@@ -212,6 +237,8 @@ def run(args: argparse.Namespace) -> int:
             print_json(data)
         else:
             _print_card(card, evaluation.id)
+            local = all(v.backend == "llamacpp" for v in spec.variants)
+            _print_errors(error_reasons(evaluation, card), args.suite, local)
             if report is not None:
                 _print_regression(evaluation, report, args.compare)
     finally:

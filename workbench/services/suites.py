@@ -36,6 +36,7 @@ Without ``criteria`` a suite passes when every judged case passes and no case er
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ from workbench.services.datasets import load_dataset
 from workbench.services.runner import Runner
 from workbench.services.scorecard import Criterion
 from workbench.storage.formats import detect_format, import_file
-from workbench.storage.formats.results import UnknownFormatError
+from workbench.storage.formats.results import ImportProblem, UnknownFormatError
 
 DEFAULT_CRITERIA = ("pass_rate >= 1", "error_rate <= 0")
 
@@ -142,8 +143,14 @@ def _promptfoo_suite(path: Path) -> Suite:
     return Suite(
         result.experiment,
         [Criterion.parse(c) for c in DEFAULT_CRITERIA],
-        problems=[str(p) for p in result.warnings],
+        problems=[_warning_text(p) for p in result.warnings],
     )
+
+
+def _warning_text(problem: ImportProblem) -> str:
+    """An import warning as ``where: message``: ``Suite.problems`` are all warnings, and those
+    who print them say so once (``str`` would add a second "warning: " after the place)."""
+    return str(dataclasses.replace(problem, severity="error"))  # str() prefixes only warnings
 
 
 def _suite(suite: SuiteFile, path: Path) -> Suite:
