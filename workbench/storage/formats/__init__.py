@@ -294,7 +294,7 @@ def export(
     if format == "markdown":
         return Export(bundle.export_markdown(templates))
     if format == "csv":
-        return Export(csv_library.export_csv_library(templates))
+        return csv_library.export_csv_library(templates)
     if format == "prompty":
         _one(templates, "template", format)
         return prompty.export_prompty(templates[0])

@@ -18,8 +18,9 @@ from workbench.core.errors import TemplateError
 from workbench.core.models import PromptTemplate
 from workbench.core.params import Preset
 from workbench.core.template_files import to_data
-from workbench.core.templates import parse
-from workbench.storage.formats.results import ImportResult, Problems
+from workbench.core.templates import COMPONENT_NAMES, parse
+from workbench.storage.formats.flatten import flatten
+from workbench.storage.formats.results import ExportError, ImportResult, Problems
 from workbench.storage.formats.yamlsrc import Doc, describe, dump_yaml, load_json, load_yaml
 
 BUNDLE_VERSION = 1
@@ -183,10 +184,21 @@ def _params_line(template: PromptTemplate) -> str:
     return ", ".join(f"{k} {v}" for k, v in values.items())
 
 
+def _readable(template: PromptTemplate) -> PromptTemplate:
+    """The template with its components written into the bodies, so each body reads as the text
+    it sends; one whose bodies use ``parts`` otherwise is shown as written, components apart."""
+    try:
+        return flatten(template, "Markdown", examples=False).template
+    except ExportError:
+        return template
+
+
 def export_markdown(templates: list[PromptTemplate], title: str = "Prompt library") -> str:
-    """A readable document of the templates (bodies shown exactly, in fenced blocks)."""
+    """A readable document of the templates (bodies in fenced blocks, components written into
+    them; the few-shot examples listed after them)."""
     out = [f"# {title}\n"]
     for template in templates:
+        shown = _readable(template)
         out.append(f"\n## {template.name}\n")
         if template.description:
             out.append(f"\n{template.description}\n")
@@ -205,9 +217,12 @@ def export_markdown(templates: list[PromptTemplate], title: str = "Prompt librar
                 if v.default is not None:
                     line += f" (default: `{v.default}`)"
                 out.append(line + "\n")
+        for name in COMPONENT_NAMES:
+            if source := getattr(shown.components, name):
+                out.append(f"\n**Component `parts.{name}`**\n\n" + _block(source, "jinja"))
         if template.mode == "completion":
-            out.append("\n**Prompt**\n\n" + _block(template.text, "jinja"))
-        for m in template.messages:
+            out.append("\n**Prompt**\n\n" + _block(shown.text, "jinja"))
+        for m in shown.messages:
             kind = "text" if m.literal else "jinja"
             out.append(f"\n**{m.role}**\n\n" + _block(m.content, kind))
         if template.examples:

@@ -17,8 +17,9 @@ from jinja2 import TemplateSyntaxError
 
 from workbench.core.models import Message, PromptTemplate, Variable
 from workbench.core.templates import RESERVED_NAMES
+from workbench.storage.formats.flatten import flatten
 from workbench.storage.formats.jinjatext import plain_text, used_variables
-from workbench.storage.formats.results import ExportError, ImportResult, Problems
+from workbench.storage.formats.results import Export, ExportError, ImportResult, Problems
 
 FIELDS = ("name", "body", "description", "tags")
 
@@ -182,16 +183,21 @@ def export_csv_library(
     columns: tuple[str, str] = ("act", "prompt"),
     *,
     include_description: bool = False,
-) -> str:
-    """Name and prompt columns, every field quoted, LF ends (as awesome-chatgpt-prompts)."""
+) -> Export:
+    """Name and prompt columns, every field quoted, LF ends (as awesome-chatgpt-prompts).
+
+    Components and few-shot examples are written into the prompt (``flatten``)."""
+    warnings: list[str] = []
 
     out = io.StringIO(newline="")
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
     header = [*columns, "description"] if include_description else list(columns)
     writer.writerow(header)
     for template in templates:
-        row = [template.name, _body(template)]
+        flat = flatten(template, "CSV")
+        warnings += flat.warnings
+        row = [template.name, _body(flat.template)]
         if include_description:
             row.append(template.description)
         writer.writerow(row)
-    return out.getvalue()
+    return Export(out.getvalue(), warnings)

@@ -8,6 +8,7 @@ caller as not expressible, never flattened silently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,40 @@ class _AnyName(dict[str, Any]):
 _DISCOVERY = Environment(keep_trailing_newline=True, autoescape=False)
 _DISCOVERY.filters = _AnyName(_DISCOVERY.filters)
 _DISCOVERY.tests = _AnyName(_DISCOVERY.tests)
+
+
+def replace_outputs(body: str, replacement: Callable[[list[tuple[str, str]]], str | None]) -> str:
+    """``body`` with each ``{{ ... }}`` tag for which ``replacement`` gives Jinja text replaced.
+
+    ``replacement`` sees the tag's tokens as ``(type, value)`` without whitespace (``parts.x`` is
+    ``[("name", "parts"), ("operator", "."), ("name", "x")]``) and returns None to keep the tag.
+    Tags inside ``{% raw %}`` or comments are text, not tags, and are never offered. The body is
+    rebuilt from its tokens, in which whitespace that a ``-`` marker strips is already gone, so a
+    replaced ``{{- x -}}`` tag keeps its effect on the text around it. Raises
+    ``TemplateSyntaxError`` for a body the lexer rejects.
+    """
+    out: list[str] = []
+    tag: list[tuple[str, str]] = []
+    inside = False
+    changed = False
+    for _, kind, value in _PARSER.lexer.tokeniter(body, None):
+        if kind == "variable_begin":
+            inside, tag = True, [(kind, value)]
+            continue
+        if not inside:
+            out.append(value)
+            continue
+        tag.append((kind, value))
+        if kind != "variable_end":
+            continue
+        inside = False
+        found = replacement([(k, v) for k, v in tag[1:-1] if k != "whitespace"])
+        if found is None:
+            out.extend(v for _, v in tag)
+        else:
+            out.append(found)
+            changed = True
+    return "".join(out) if changed else body
 
 
 def used_variables(body: str) -> set[str]:

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from workbench.core.models import Message, Params, PromptTemplate, Variable
+from workbench.storage.formats.flatten import flatten
 from workbench.storage.formats.jinjatext import Segment, Var, from_segments, message_segments
 from workbench.storage.formats.results import Export, ExportError, ImportResult, Problems
 from workbench.storage.formats.yamlsrc import Doc, describe, dump_yaml, load_yaml
@@ -205,7 +206,10 @@ def _parts(message: Message, template: str) -> list[Segment]:
 
 
 def export_llm_template(template: PromptTemplate) -> Export:
-    warnings: list[str] = []
+    """An llm template; components and few-shot examples are written into the prompts."""
+    flat = flatten(template, "llm template")
+    warnings = flat.warnings
+    template = flat.template
     data: dict[str, Any] = {}
     if template.mode == "completion":
         messages = [Message(role="user", content=template.text)]
@@ -238,8 +242,6 @@ def export_llm_template(template: PromptTemplate) -> Export:
         data["options"] = options
     if template.output_schema is not None:
         data["schema_object"] = template.output_schema
-    if template.examples or any(template.components.model_dump().values()):
-        warnings.append("few-shot examples and components have no llm template equivalent")
     if template.description or template.tags:
         warnings.append("description and tags are not part of an llm template")
     return Export(dump_yaml(data), warnings)

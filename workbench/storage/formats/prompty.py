@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from workbench.core.experiments import TestCase
 from workbench.core.models import Message, Params, PromptTemplate, Role, Variable
 from workbench.core.templates import RESERVED_NAMES, literal
+from workbench.storage.formats.flatten import flatten
 from workbench.storage.formats.jinjatext import used_variables
 from workbench.storage.formats.results import Export, ExportError, ImportResult, Problems
 from workbench.storage.formats.yamlsrc import Doc, describe, dump_yaml, load_yaml
@@ -287,7 +288,9 @@ def _body(message: Message, template: str, warnings: list[str]) -> str:
 
 
 def export_prompty(template: PromptTemplate) -> Export:
-    """A 2.x prompty file; parameters outside ``model.options`` go to ``additionalProperties``."""
+    """A 2.x prompty file; parameters outside ``model.options`` go to ``additionalProperties``.
+
+    Components and few-shot examples are written into the body (``flatten``)."""
     warnings: list[str] = []
     front: dict[str, Any] = {"name": template.name}
     if template.description:
@@ -314,8 +317,9 @@ def export_prompty(template: PromptTemplate) -> Export:
             for v in template.variables
         }
     front["template"] = {"format": "jinja2", "parser": "prompty"}
-    if template.examples or any(template.components.model_dump().values()):
-        warnings.append("few-shot examples and components have no prompty equivalent")
+    flat = flatten(template, "prompty")
+    warnings += flat.warnings
+    template = flat.template
     if template.mode == "completion":
         warnings.append("prompty has no completion API: the prompt is written as one user message")
         messages = [Message(role="user", content=template.text)]
