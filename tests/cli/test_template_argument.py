@@ -76,3 +76,25 @@ def test_the_error_names_all_three_places(capsys: pytest.CaptureFixture[str]) ->
     assert err.count("\n") == 1
     assert "'no-such-thing' is not a template file, a template in the library or a built-in" in err
     assert "workbench library list" in err and "welcome" in err
+
+
+def test_run_records_the_library_version_it_ran(capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.backends.config import add_config
+    from workbench.storage.repositories import Store
+
+    add_config("echo", "scripted", {"script": [{"text": "ok"}]})
+    path = data_dir() / "library" / "team" / f"accountant{SUFFIX}"
+    _write(path, "Act as an accountant.")
+    assert main(["library", "rescan"]) == 0  # recorded as v1
+    capsys.readouterr()
+    _write(path, "Act as a careful accountant.")  # v2, recorded when run looks it up
+    assert main(["run", "team/accountant@1", "--backend", "echo", "--json"]) == 0
+    sent = json.loads(capsys.readouterr().out)["request"]["messages"]
+    assert sent == [{"role": "user", "content": "Act as an accountant."}]
+    assert main(["run", "team/accountant", "--backend", "echo"]) == 0
+    with Store.open() as store:
+        runs = [store.runs.get(r.id) for r in store.runs.recent(2)]
+    assert [(r.ref.template_key, r.ref.template_version) for r in runs] == [
+        ("team/accountant", 2),
+        ("team/accountant", 1),
+    ]
