@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ from workbench.services.comparison import (
 )
 from workbench.services.grid_runner import GridRunner
 from workbench.services.runner import Runner
-from workbench.storage.repositories import Store
+from workbench.storage.repositories import Store, StoredRun
 from workbench.storage.writer import StoreWriter
 
 TEMPLATE = PromptTemplate(
@@ -156,3 +157,21 @@ def test_write_export_picks_the_format_from_the_suffix(
     assert (tmp_path / "c.csv").read_bytes().count(b"\r\n") >= 7
     with pytest.raises(KnownError, match="export format"):
         write_export(comparison, tmp_path / "c.xlsx")
+
+
+def test_markdown_costs_carry_their_currency(comparison: Comparison) -> None:
+    def priced(run: StoredRun, cost: float) -> StoredRun:
+        return replace(run, result=run.result.model_copy(update={"cost": cost}))
+
+    costs = {0: 0.0015, 1: 0.0}  # terse: a paid model; chatty: a local one
+    runs = {
+        key: [priced(r, costs[key.variant]) for r in cell] if key.variant in costs else cell
+        for key, cell in comparison.runs.items()
+    }
+    report = export_markdown(Comparison(comparison.experiment, runs))
+    terse, chatty = (
+        next(line for line in report.splitlines() if line.startswith(f"| v{i} | 2/2 |"))
+        for i in (0, 1)
+    )
+    assert " | 0.0030 USD | " in terse and " | free | " in chatty
+    assert "0.0000" not in report

@@ -216,3 +216,14 @@ def cost_of(
         exact=exact,
         price=price,
     )
+
+
+def format_cost(cost: float | None, currency: str = "USD") -> str:
+    """A run's cost in tight figures: "0.0123 USD", "free" for a run that cost nothing (a local
+    model), "" when unknown."""
+    if cost is None:
+        return ""
+    if cost == 0:
+        return "free"
+    digits = 4 if cost < 0.01 else 2
+    return f"{cost:,.{digits}f} {currency}"

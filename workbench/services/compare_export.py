@@ -20,6 +20,7 @@ from typing import Any
 from workbench.core.diff import WordDiff, diff_words
 from workbench.core.errors import KnownError
 from workbench.core.grid import CellKey, expand, variant_differences
+from workbench.core.model_table import format_cost
 from workbench.core.preferences import VariantPreference
 from workbench.services.comparison import Comparison
 from workbench.storage.files import write_text
@@ -251,7 +252,7 @@ def export_markdown(comparison: Comparison, preferences: Sequence[VariantPrefere
         lines.append(
             f"| v{m.index} | {m.ok}/{m.cells} | {m.errors} | {_fmt(m.mean_ttft_s, ' s')} | "
             f"{_fmt(m.mean_total_s, ' s')} | {_fmt(m.mean_tokens_per_s, '', 1)} | "
-            f"{m.input_tokens:,} | {m.output_tokens:,} | {_fmt(m.cost, '', 4)} | "
+            f"{m.input_tokens:,} | {m.output_tokens:,} | {format_cost(m.cost) or '–'} | "
             f"{_fmt(m.load_s, ' s')} | {_pct(m.agreement)} | {_pct(m.mean_similarity)} |"
         )
     if preferences:

@@ -3,6 +3,7 @@ means, and durations/rates with their units. Shared by every view that shows a r
 
 from __future__ import annotations
 
+from workbench.core.model_table import format_cost as format_cost  # the views' one source
 from workbench.core.models import RunResult
 
 #: error_kind -> what the user can do about it. The error message itself carries the specific
@@ -66,16 +67,6 @@ def format_rate(tokens_per_s: float | None, *, estimate: bool = False) -> str:
     prefix = "≈ " if estimate else ""
     digits = 0 if tokens_per_s >= 10 else 1
     return f"{prefix}{tokens_per_s:,.{digits}f} tok/s"
-
-
-def format_cost(cost: float | None, currency: str = "USD") -> str:
-    """"0.0123 USD", "free" for a run that cost nothing (a local model), "" when unknown."""
-    if cost is None:
-        return ""
-    if cost == 0:
-        return "free"
-    digits = 4 if cost < 0.01 else 2
-    return f"{cost:,.{digits}f} {currency}"
 
 
 def output_rate(result: RunResult) -> float | None:

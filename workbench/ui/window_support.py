@@ -7,6 +7,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from workbench.core.errors import MissingVariableError, TemplateError
+from workbench.core.model_table import NO_CHARGE
 from workbench.core.models import Params, RunResult
 from workbench.core.paths import config_dir
 from workbench.core.tokens import format_count
@@ -70,7 +71,9 @@ def preview_summary(preview: Preview) -> str:
     if fit is not None:
         state = "" if fit.fits else f", {fit.overflow:,} over"
         parts.append(f"{fit.needed:,}/{fit.context_window:,} ctx{state}")
-    if preview.cost is not None:
+    if preview.cost is not None and preview.cost.price == NO_CHARGE:
+        parts.append("free (local)")  # as the Preview tab says it
+    elif preview.cost is not None:
         approx = "" if preview.cost.exact else "≈ "
         parts.append(f"{approx}{format_money(preview.cost.total, preview.cost.currency)}")
     return " · ".join(parts)

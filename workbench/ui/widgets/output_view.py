@@ -451,6 +451,13 @@ class OutputView(QWidget):
         )
         self.total_label.setText(format_duration(timings.total_s) if timings.total_s else "")
         self.cost_label.setText(format_cost(result.cost, self.currency))
+        self.cost_label.setToolTip(
+            "This run cost nothing: the model runs on this computer (free (local))"
+            if result.cost == 0
+            else "What the run cost at the model's list price"
+            if result.cost is not None
+            else ""
+        )
 
     # --- state --------------------------------------------------------------------------------
 

@@ -1,0 +1,41 @@
+"""What the main window's figures say about a run, the way a person reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
+
+from tests.ui.windows import close_window, open_window, shot
+from workbench.ui.main_window import MainWindow
+
+
+@pytest.fixture
+def window(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    monkeypatch.setattr(
+        MainWindow, "ask_unsaved", lambda _self, _name: QMessageBox.StandardButton.Discard
+    )
+    window = open_window(qtbot)
+    yield window
+    close_window(window)
+
+
+@pytest.mark.slow
+def test_a_local_model_is_free_in_the_same_words_everywhere(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    assert window.picker.backend_name == "llamacpp"  # the embedded model, the default
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    editor = window.editor.editor_for("messages[0] (user)")
+    assert editor is not None
+    editor.setFocus()
+    qtbot.keyClicks(editor, "Name a colour.")
+    qtbot.waitUntil(lambda: "tokens" in window.token_summary.text(), timeout=30_000)
+    assert window.token_summary.text().endswith(" · free (local)")
+    assert "$" not in window.token_summary.text()
+    window.lower_tabs.setCurrentWidget(window.preview)
+    qtbot.waitUntil(lambda: window.preview.cost_label.text() == "free (local)", timeout=30_000)
+    shot(window, "main_window_local_cost")
