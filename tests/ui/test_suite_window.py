@@ -34,7 +34,8 @@ def workspace() -> Iterator[Workspace]:
             "openai_compat": BackendConfig(
                 name="openai_compat",
                 backend="openai_compat",
-                options={"base_url": f"http://127.0.0.1:{closed_port()}/v1"},
+                # no retries: a refused connection fails at once (2 backed-off retries took 10 s)
+                options={"base_url": f"http://127.0.0.1:{closed_port()}/v1", "max_retries": 0},
             ),
             "spare": BackendConfig(
                 name="spare", backend="scripted", options={"script": [{"text": "Bonjour"}]}
@@ -53,7 +54,7 @@ def suite(fixtures_dir: Path) -> Path:
 
 def finished(qtbot: QtBot, window: SuiteWindow) -> None:
     qtbot.waitUntil(
-        lambda: window.scorecard.isVisible() and window.run_button.isEnabled(), timeout=30_000
+        lambda: window.scorecard.isVisible() and window.run_button.isEnabled(), timeout=120_000
     )
 
 
@@ -94,6 +95,7 @@ def test_unreachable_backend_is_explained_and_the_suite_runs_elsewhere(
     errors = window.scorecard.errors
     assert errors.isVisible()
     assert "8 cells failed:" in errors.text() and "127.0.0.1" in errors.text()
+    assert "connection refused" in errors.text()
     assert "choose a backend under Run on" in window.status.text()
     assert window.backend_box.currentText() == OWN  # never moved to another backend unasked
     assert not window.model_edit.isEnabled()
