@@ -12,7 +12,9 @@ import pytest
 
 from tests.storage.factories import failed_result, make_result, make_spec, make_template
 from workbench.cli import main
-from workbench.core.paths import config_dir, data_dir
+from workbench.core.models import PromptTemplate
+from workbench.core.paths import builtin_templates_dir, config_dir, data_dir
+from workbench.core.template_files import SUFFIX
 from workbench.storage.finetune import check_finetune_file
 from workbench.storage.formats import read_runs_jsonl
 from workbench.storage.library import Library
@@ -204,6 +206,66 @@ def test_library_bundle_and_markdown_export(
     folder.mkdir()
     _export(capsys, "--format", "prompty", "--out", str(folder), "team")
     assert sorted(p.name for p in folder.iterdir()) == ["alpha.prompty", "beta.prompty"]
+
+
+def _render(capsys: pytest.CaptureFixture[str], template: str) -> Any:
+    assert main(["render", template, "--json"]) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out)["messages"]
+
+
+@pytest.mark.parametrize("fmt", ["prompty", "llm-template"])
+def test_exported_template_with_components_renders_the_same_after_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    source = builtin_templates_dir() / f"zero-shot-summarize{SUFFIX}"
+    assert main(["library", "add", "--collection", "a", str(source)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "d"
+    assert main(["export", "--format", fmt, "--out", str(out)]) == 0
+    assert "components" not in capsys.readouterr().err  # nothing was left out
+    report = _import(capsys, "--format", fmt, str(out))
+    [imported] = report["templates"]
+    original = _render(capsys, "a/zero-shot-summarize")
+    assert original[0]["content"].startswith("Summarize the text below in 2 sentences")
+    assert _render(capsys, imported["key"]) == original
+
+
+def _library_contents() -> dict[str, PromptTemplate]:
+    with Store.open() as store:
+        library = Library(store.db)
+        return {e.key: library.load(e.key) for e in library.entries()}
+
+
+def test_bundle_round_trip_keeps_the_library_structure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store.open() as store:
+        library = Library(store.db)
+        library.save(make_template("alpha"), collection="team")
+        library.save(make_template("alpha", description="same name"), collection="team/sub")
+        library.save(make_template("top"))
+    welcome = builtin_templates_dir() / f"welcome{SUFFIX}"
+    assert main(["library", "add", "--collection", "starters", str(welcome)]) == 0
+    capsys.readouterr()
+    first = _library_contents()
+    assert sorted(first) == ["starters/welcome", "team/alpha", "team/sub/alpha", "top"]
+    bundles = {"bundle-json": tmp_path / "b.json", "bundle-yaml": tmp_path / "b.yaml"}
+    for fmt, bundle in bundles.items():
+        assert main(["export", "--format", fmt, "--out", str(bundle)]) == 0
+    for fmt, bundle in bundles.items():
+        monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / f"home-{fmt}"))
+        report = _import(capsys, "--format", fmt, str(bundle))
+        assert report["warnings"] == []
+        assert sorted(t["key"] for t in report["templates"]) == sorted(first)
+        assert _library_contents() == first
+        # --collection still puts everything in the one collection given.
+        again = _import(capsys, "--collection", "flat", str(bundle))
+        assert sorted(t["key"] for t in again["templates"]) == [
+            "flat/alpha",
+            "flat/alpha-2",
+            "flat/top",
+            "flat/welcome",
+        ]
 
 
 def _store_runs() -> tuple[str, list[str]]:

@@ -258,6 +258,25 @@ def test_import_adds_versions_and_dedupes_keys(library: Library) -> None:
     assert [changed for _, changed in again] == [False, False, False]
 
 
+def test_import_at_given_keys(library: Library) -> None:
+    library.save(make_template("kept"), collection="team/a")
+    batch = [
+        make_template("kept", description="new"),
+        make_template("no key"),
+        make_template("renamed"),
+        make_template("twice"),
+    ]
+    keys = ["team/a/kept", None, "/other/file-name/", "other/file-name"]
+    results = library.import_templates(batch, collection="fallback", keys=keys)
+    assert [(v.key, v.number) for v, _ in results] == [
+        ("team/a/kept", 2),
+        ("fallback/no-key", 1),
+        ("other/file-name", 1),
+        ("other/file-name-2", 1),
+    ]
+    assert library.load("team/a/kept").description == "new"
+
+
 def test_failed_import_leaves_library_exactly_as_before(
     library: Library, monkeypatch: pytest.MonkeyPatch
 ) -> None:

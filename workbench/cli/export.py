@@ -99,11 +99,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             assert info is not None
             if info.kind == "templates":
-                templates = _templates(store, args)
+                keys, templates = _templates(store, args)
                 if info.one_per_file and len(templates) != 1 and args.out is not None:
                     outputs = _one_per_file(args, templates, info.suffix)
                 else:
-                    outputs = {args.out: export(args.format, templates=templates)}
+                    outputs = {args.out: export(args.format, templates=templates, keys=keys)}
             elif info.kind == "runs":
                 outputs = {args.out: export(args.format, runs=_run_records(store, args))}
             elif info.kind == "experiment":
@@ -127,7 +127,8 @@ def _write(path: Path | None, text: str) -> None:
         print(f"wrote {path}", file=sys.stderr)
 
 
-def _templates(store: Store, args: argparse.Namespace) -> list[PromptTemplate]:
+def _templates(store: Store, args: argparse.Namespace) -> tuple[list[str], list[PromptTemplate]]:
+    """The selected templates and their library keys."""
     from workbench.core.errors import KnownError
     from workbench.storage.db import NotFoundError
 
@@ -149,15 +150,17 @@ def _templates(store: Store, args: argparse.Namespace) -> list[PromptTemplate]:
         entries = chosen
     if not entries:
         raise KnownError("nothing to export: the selection holds no templates")
-    templates = []
+    keys, templates = [], []
     for entry in entries:
         try:
             templates.append(library.load(entry.key, args.version))
         except NotFoundError:
             print(f"warning: {entry.key} has no version '{args.version}'; skipped", file=sys.stderr)
+        else:
+            keys.append(entry.key)
     if not templates:
         raise KnownError(f"no selected template has a version '{args.version}'")
-    return templates
+    return keys, templates
 
 
 def _one_per_file(

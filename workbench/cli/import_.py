@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--collection",
         metavar="NAME",
-        help="library collection for the templates (default: imported/<file name>)",
+        help="library collection for the templates (default: a bundle's own library keys, "
+        "else imported/<file name>)",
     )
     p.add_argument("-m", "--message", help="the new versions' message")
     p.add_argument(
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from workbench.core.errors import KnownError
-    from workbench.services.importing import default_collection, store_import
+    from workbench.services.importing import store_import
     from workbench.storage.formats import import_file
 
     if not args.file.is_file():
@@ -80,16 +81,13 @@ def run(args: argparse.Namespace) -> int:
         "warnings": [p.to_dict() for p in result.warnings],
     }
     if not args.dry_run:
-        collection = args.collection
-        if collection is None:
-            collection = default_collection(args.file)
         with open_store() as store:
             stored = store_import(
                 store,
                 open_library(store, args),
                 result,
                 args.file,
-                collection=collection,
+                collection=args.collection,
                 message=args.message,
             )
         report["templates"] = [asdict(t) for t in stored.templates]

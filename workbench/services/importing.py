@@ -67,7 +67,12 @@ def store_import(
     collection: str | None = None,
     message: str | None = None,
 ) -> StoredImport:
-    """Store everything ``result`` holds; ``collection`` defaults to ``default_collection``."""
+    """Store everything ``result`` holds.
+
+    Templates go to ``collection`` under their names when it is given; otherwise each template
+    the file gives a library key (a bundle exported from a library) goes back to that key, and
+    the others to ``default_collection``.
+    """
     stored = StoredImport(templates=[ImportedTemplate(t.name) for t in result.templates])
     versions: list[tuple[PromptTemplate, str]] = []
     if result.templates:
@@ -75,6 +80,7 @@ def store_import(
             result.templates,
             collection=default_collection(file) if collection is None else collection,
             message=message or f"imported from {file.name}",
+            keys=result.keys if collection is None else (),
         )
         for entry, template, (version, changed) in zip(
             stored.templates, result.templates, saved, strict=True

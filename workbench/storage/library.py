@@ -265,8 +265,12 @@ class Library:
         *,
         collection: str = "",
         message: str = "imported",
+        keys: Sequence[str | None] = (),
     ) -> list[tuple[TemplateVersion, bool]]:
         """Add templates as new versions, all or nothing: ``(version, changed)`` per template.
+
+        ``keys`` (optional, one per template) puts a template at its own key (a bundle's library
+        structure); a template without one goes to ``collection`` under its name.
 
         Every file is staged (written and fsynced beside its target) before any is put in place,
         and the versions are committed in the same transaction; if anything fails, the library's
@@ -278,7 +282,7 @@ class Library:
         with self.db.transaction() as conn:
             try:
                 results = self._stage_imports(
-                    conn, templates, collection, message, staged, previous
+                    conn, templates, collection, message, keys, staged, previous
                 )
                 for write in staged:
                     write.commit()
@@ -297,13 +301,15 @@ class Library:
         templates: Sequence[PromptTemplate],
         collection: str,
         message: str,
+        keys: Sequence[str | None],
         staged: list[files.PreparedWrite],
         previous: dict[Path, bytes | None],
     ) -> list[tuple[TemplateVersion, bool]]:
         results: list[tuple[TemplateVersion, bool]] = []
         used: set[str] = set()
-        for template in templates:
-            key = base = self.key_for(template, collection)
+        for i, template in enumerate(templates):
+            given = keys[i] if i < len(keys) else None
+            key = base = normalise_key(given) if given else self.key_for(template, collection)
             n = 1
             while key in used:
                 n += 1

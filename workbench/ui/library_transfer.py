@@ -186,12 +186,13 @@ class LibraryTransfer(QObject):
             from workbench.storage import files
             from workbench.storage.formats import export
 
+            keys = [e.key for e in library.entries()] if whole_library else []
             templates: list[PromptTemplate] = (
-                [library.load(e.key) for e in library.entries()] if whole_library else current
+                [library.load(key) for key in keys] if whole_library else current
             )
             if not templates:
                 raise KnownError("the library holds no templates to export")
-            out = export(fmt, templates=templates)
+            out = export(fmt, templates=templates, keys=keys)
             files.write_text(path, out.text)
             what = "1 template" if len(templates) == 1 else f"{len(templates):,} templates"
             return [f"Exported {what} to {path}", *out.warnings]

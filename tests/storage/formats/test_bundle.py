@@ -153,3 +153,29 @@ def test_markdown_shows_bodies_exactly_in_fences() -> None:
     assert "````text\na ``` b\n````" in text or "````jinja\na ``` b\n````" in text
     assert "- `ticket`" in text
     assert "Parameters: temperature 0.2, max_tokens 64" in text
+
+
+def test_bundle_keeps_library_keys_next_to_the_templates() -> None:
+    items = [make_template("a"), make_template("b"), make_template("c")]
+    keys = ["team/x/a", None, "b-renamed"]
+    for fmt in ("bundle-json", "bundle-yaml"):
+        text = export(fmt, templates=items, keys=keys).text
+        result = import_text(text, fmt, "b")
+        assert result.problems == [] and result.templates == items
+        assert result.keys == keys
+    # Without keys the bundle is as before, and reads back without any.
+    plain = export("bundle-json", templates=items).text
+    assert "library_keys" not in plain and import_text(plain, "bundle-json", "b").keys == []
+
+
+def test_bad_library_keys_are_warned_and_the_templates_still_import() -> None:
+    bundle = json.loads(export("bundle-json", templates=[make_template("a")] * 3).text)
+    bundle["templates"][1]["parameters"] = {"temperature": "hot"}  # left out, with its key
+    bundle["library_keys"] = ["ok/a", "gone/b", "../escape"]
+    result = import_text(json.dumps(bundle, indent=1), "bundle-json", "b.json")
+    assert len(result.templates) == 2 and result.keys == ["ok/a", None]
+    [warning] = result.warnings
+    assert "'../escape' is not a valid library name" in warning.message and warning.line
+    bundle["library_keys"] = ["one"]
+    short = import_text(json.dumps(bundle), "bundle-json", "b.json")
+    assert short.keys == [] and "one per template; ignored" in short.warnings[0].message

@@ -280,8 +280,11 @@ def export(
     experiment: ExperimentSpec | None = None,
     presets: Sequence[Preset] = (),
     runs: Sequence[RunRecord] = (),
+    keys: Sequence[str | None] = (),
 ) -> Export:
-    """Export to ``format`` whichever of templates, an experiment, presets or runs it takes."""
+    """Export to ``format`` whichever of templates, an experiment, presets or runs it takes.
+
+    ``keys`` are the templates' library keys (one per template), which bundles keep."""
     info = FORMATS.get(format)
     if info is None or not info.can_export:
         raise UnknownFormatError(
@@ -290,7 +293,7 @@ def export(
     templates, presets_list = list(templates), list(presets)
     if format in ("bundle-json", "bundle-yaml"):
         write = bundle.export_bundle_json if format == "bundle-json" else bundle.export_bundle_yaml
-        return Export(write(templates, presets_list))
+        return Export(write(templates, presets_list, keys))
     if format == "markdown":
         return Export(bundle.export_markdown(templates))
     if format == "csv":

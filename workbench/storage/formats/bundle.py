@@ -1,20 +1,25 @@
 """Library bundles: many templates (and presets) in one JSON or YAML file; Markdown for reading.
 
 A bundle is ``{"format_version": 1, "kind": "prompt-workbench-bundle", "templates": [...],
-"presets": [...]}`` where each template is written exactly as a template file holds it, so a bundle
-round-trips every field. A newer ``format_version`` is refused with a clear message; a template
-that does not validate is reported with its line and the others are still imported.
+"library_keys": [...], "presets": [...]}`` where each template is written exactly as a template
+file holds it, so a bundle round-trips every field. ``library_keys`` (optional, one per template,
+a key or null) is where each template was in the exported library (``collection/name``), so an
+import can rebuild the same structure; readers that predate it warn that it is unknown and
+ignore it, which is why it did not need a new ``format_version``. A newer ``format_version`` is
+refused with a clear message; a template that does not validate is reported with its line and
+the others are still imported.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.core.errors import TemplateError
+from workbench.core.errors import KnownError, TemplateError
 from workbench.core.models import PromptTemplate
 from workbench.core.params import Preset
 from workbench.core.template_files import to_data
@@ -22,19 +27,27 @@ from workbench.core.templates import COMPONENT_NAMES, parse
 from workbench.storage.formats.flatten import flatten
 from workbench.storage.formats.results import ExportError, ImportResult, Problems
 from workbench.storage.formats.yamlsrc import Doc, describe, dump_yaml, load_json, load_yaml
+from workbench.storage.library_records import normalise_key
 
 BUNDLE_VERSION = 1
 KIND = "prompt-workbench-bundle"
 
 
 def bundle_data(
-    templates: list[PromptTemplate], presets: list[Preset] | None = None
+    templates: list[PromptTemplate],
+    presets: list[Preset] | None = None,
+    keys: Sequence[str | None] = (),
 ) -> dict[str, Any]:
+    """The bundle; ``keys`` (one per template, when given) are their library keys."""
+    if keys and len(keys) != len(templates):
+        raise ValueError(f"{len(keys)} keys for {len(templates)} templates")
     data: dict[str, Any] = {
         "format_version": BUNDLE_VERSION,
         "kind": KIND,
         "templates": [to_data(t) for t in templates],
     }
+    if any(keys):
+        data["library_keys"] = list(keys)
     if presets:
         data["presets"] = [
             {
@@ -47,12 +60,20 @@ def bundle_data(
     return data
 
 
-def export_bundle_json(templates: list[PromptTemplate], presets: list[Preset] | None = None) -> str:
-    return json.dumps(bundle_data(templates, presets), ensure_ascii=False, indent=2) + "\n"
+def export_bundle_json(
+    templates: list[PromptTemplate],
+    presets: list[Preset] | None = None,
+    keys: Sequence[str | None] = (),
+) -> str:
+    return json.dumps(bundle_data(templates, presets, keys), ensure_ascii=False, indent=2) + "\n"
 
 
-def export_bundle_yaml(templates: list[PromptTemplate], presets: list[Preset] | None = None) -> str:
-    return dump_yaml(bundle_data(templates, presets))
+def export_bundle_yaml(
+    templates: list[PromptTemplate],
+    presets: list[Preset] | None = None,
+    keys: Sequence[str | None] = (),
+) -> str:
+    return dump_yaml(bundle_data(templates, presets, keys))
 
 
 def import_bundle_json(text: str, source: str) -> ImportResult:
@@ -130,7 +151,7 @@ def _read_bundle(doc: Doc | None, problems: Problems, fmt: str) -> ImportResult:
             "update Prompt Workbench",
         )
         return result
-    known = {"format_version", "kind", "templates", "presets"}
+    known = {"format_version", "kind", "templates", "library_keys", "presets"}
     for key in data:
         if key not in known:
             problems.warn(doc.key_line(key), f"unknown key '{key}' ignored")
@@ -140,6 +161,7 @@ def _read_bundle(doc: Doc | None, problems: Problems, fmt: str) -> ImportResult:
             doc.line("templates"), f"'templates' must be a list, not {describe(templates)}"
         )
         templates = []
+    keys = _library_keys(doc, len(templates), problems)
     for i, item in enumerate(templates):
         try:
             template = PromptTemplate.model_validate(item)
@@ -151,6 +173,8 @@ def _read_bundle(doc: Doc | None, problems: Problems, fmt: str) -> ImportResult:
             continue
         check_bodies(template, doc, ("templates", i), problems)
         result.templates.append(template)
+        if keys:
+            result.keys.append(keys[i])
     presets = data.get("presets", [])
     if not isinstance(presets, list):
         problems.error(doc.line("presets"), f"'presets' must be a list, not {describe(presets)}")
@@ -162,6 +186,29 @@ def _read_bundle(doc: Doc | None, problems: Problems, fmt: str) -> ImportResult:
             loc, reason = _validation_message(err)
             problems.error(doc.line("presets", i, *loc), f"preset {i + 1} not imported: {reason}")
     return result
+
+
+def _library_keys(doc: Doc, count: int, problems: Problems) -> list[str | None]:
+    """The bundle's ``library_keys``, one per template; a bad key is reported and left out."""
+    data = doc.data.get("library_keys") if isinstance(doc.data, dict) else None
+    if data is None:
+        return []
+    if not isinstance(data, list) or len(data) != count:
+        problems.warn(
+            doc.line("library_keys"),
+            f"'library_keys' must be a list of {count} keys, one per template; ignored",
+        )
+        return []
+    keys: list[str | None] = []
+    for i, key in enumerate(data):
+        try:
+            keys.append(None if key is None else normalise_key(str(key)))
+        except KnownError as err:
+            problems.warn(
+                doc.line("library_keys", i), f"{err.message}; the template goes in the collection"
+            )
+            keys.append(None)
+    return keys
 
 
 # --- Markdown (export only) ------------------------------------------------------------------

@@ -57,6 +57,9 @@ class ImportResult:
     experiment: ExperimentSpec | None = None
     tests: list[TestCase] = field(default_factory=list)
     problems: list[ImportProblem] = field(default_factory=list)
+    #: The library key of each template (a bundle's structure), in ``templates`` order; empty
+    #: when the file has none, None for a template without one.
+    keys: list[str | None] = field(default_factory=list)
 
     @property
     def errors(self) -> list[ImportProblem]:
