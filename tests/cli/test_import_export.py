@@ -326,6 +326,32 @@ def test_finetune_export_of_chosen_runs_passes_the_checks(
     assert "did not finish" in capsys.readouterr().err
 
 
+def test_finetune_export_leaves_out_truncated_runs_with_a_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _store_runs()
+    with Store.open() as store:
+        cut = make_result("Tell me a story.", "Once upon a time there", finish_reason="length")
+        cut_ids = [store.runs.add(cut), store.runs.add(cut)]
+        store.ratings.rate(cut_ids[0], thumbs=1)
+    assert main(["export", "--format", "finetune-jsonl"]) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["messages"][-1]["content"] for line in out.splitlines()] == [
+        "Paris.",
+        "Lyon.",
+        "Lima.",
+    ]
+    assert "left out 2 runs cut off at the token limit (finish reason 'length')" in err
+    assert "--include-truncated" in err
+    kept = _export(capsys, "--format", "finetune-jsonl", "--include-truncated")
+    assert len(kept.splitlines()) == 5
+    # Only truncated runs selected: nothing to write is an error that says why.
+    assert main(["export", "--format", "finetune-jsonl", *cut_ids]) == 1
+    assert "every selected run (2) was cut off at its token limit" in capsys.readouterr().err
+    one = _export(capsys, "--format", "finetune-jsonl", "--thumbs-up", "--include-truncated")
+    assert len(one.splitlines()) == 2
+
+
 def test_dpo_export_from_ab_preferences(capsys: pytest.CaptureFixture[str]) -> None:
     _store_runs()
     [pair] = [json.loads(line) for line in _export(capsys, "--format", "dpo-jsonl").splitlines()]

@@ -152,9 +152,10 @@ def test_a_counter_can_be_passed_in() -> None:
 
 
 def test_chosen_runs_become_valid_training_examples() -> None:
-    text = finetune_jsonl(
-        [make_result(), make_result("Capital of Japan?", "Tokyo."), completion_result()]
-    )
+    finished = completion_result().model_copy(update={"finish_reason": "stop"})
+    data = finetune_jsonl([make_result(), make_result("Capital of Japan?", "Tokyo."), finished])
+    text = data.text
+    assert data.truncated == 0
     rows = [json.loads(line) for line in text.splitlines()]
     assert rows[0] == {
         "messages": [
@@ -166,6 +167,21 @@ def test_chosen_runs_become_valid_training_examples() -> None:
     assert rows[2]["messages"][0] == {"role": "user", "content": "Q: capital of Italy?\nA:"}
     report = check_finetune_file(text)
     assert report.ok and report.examples == 3
+
+
+def test_truncated_runs_are_left_out_and_counted_unless_included() -> None:
+    cut = make_result("Tell me a story.", "Once upon a time there", finish_reason="length")
+    runs = [cut, make_result(), cut.model_copy(update={"text": "It was a dark and"})]
+    data = finetune_jsonl(runs)
+    assert data.truncated == 2
+    assert [json.loads(line)["messages"][-1]["content"] for line in data.text.splitlines()] == [
+        "Paris."
+    ]
+    everything = finetune_jsonl(runs, include_truncated=True)
+    assert everything.truncated == 0 and len(everything.text.splitlines()) == 3
+    # Numbers in errors still count every selected run, the left-out ones too.
+    with pytest.raises(KnownError, match="run 3: the run did not finish"):
+        finetune_jsonl([cut, make_result(), failed_result()])
 
 
 def test_failed_or_empty_runs_are_refused() -> None:

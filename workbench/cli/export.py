@@ -68,6 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     runs.add_argument("--status", choices=["ok", "error", "cancelled"], help="only these runs")
     runs.add_argument("--thumbs-up", action="store_true", help="only runs rated thumbs up")
     runs.add_argument(
+        "--include-truncated",
+        action="store_true",
+        help=f"{FINETUNE}: keep runs cut off at their token limit (left out by default)",
+    )
+    runs.add_argument(
         "--min-stars",
         type=int,
         choices=range(1, 6),
@@ -247,7 +252,22 @@ def _finetune(store: Store, args: argparse.Namespace) -> Export:
             "no runs selected for fine-tuning",
             hint="give run ids, or rate runs and use --thumbs-up / --min-stars",
         )
-    return Export(finetune_jsonl(run.result for run in store.runs.get_many(ids)))
+    data = finetune_jsonl(
+        (run.result for run in store.runs.get_many(ids)), include_truncated=args.include_truncated
+    )
+    if data.truncated and not data.text:
+        raise KnownError(
+            f"every selected run ({data.truncated}) was cut off at its token limit",
+            hint="--include-truncated exports them anyway",
+        )
+    warnings = []
+    if data.truncated:
+        runs = "1 run" if data.truncated == 1 else f"{data.truncated:,} runs"
+        warnings.append(
+            f"left out {runs} cut off at the token limit (finish reason 'length'): their answers "
+            "end mid-sentence; --include-truncated keeps them"
+        )
+    return Export(data.text, warnings)
 
 
 def _dpo(store: Store, args: argparse.Namespace) -> Export:

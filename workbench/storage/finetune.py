@@ -70,9 +70,30 @@ def finetune_example(result: RunResult) -> dict[str, Any]:
     return {"messages": [*_input_messages(result), {"role": "assistant", "content": result.text}]}
 
 
-def finetune_jsonl(results: Iterable[RunResult]) -> str:
-    """OpenAI chat fine-tuning JSONL, one chosen run per line."""
-    return _jsonl(results, finetune_example, "run")
+def truncated(result: RunResult) -> bool:
+    """The run stopped at its token limit: its answer ends wherever the limit fell."""
+    return result.finish_reason == "length"
+
+
+@dataclass(frozen=True)
+class FinetuneData:
+    """Fine-tuning JSONL and how many runs were left out because they were truncated."""
+
+    text: str
+    truncated: int = 0
+
+
+def finetune_jsonl(
+    results: Iterable[RunResult], *, include_truncated: bool = False
+) -> FinetuneData:
+    """OpenAI chat fine-tuning JSONL, one chosen run per line.
+
+    A run cut off at its token limit would teach the model to stop mid-sentence, so it is left
+    out (and counted) unless ``include_truncated``."""
+    text, left_out = _jsonl(
+        results, finetune_example, "run", skip=None if include_truncated else truncated
+    )
+    return FinetuneData(text, left_out)
 
 
 @dataclass(frozen=True)
@@ -100,18 +121,28 @@ def dpo_example(pair: PreferencePair) -> dict[str, Any]:
 
 
 def dpo_jsonl(pairs: Iterable[PreferencePair]) -> str:
-    return _jsonl(pairs, dpo_example, "pair")
+    return _jsonl(pairs, dpo_example, "pair")[0]
 
 
-def _jsonl(items: Iterable[_T], example: Callable[[_T], dict[str, Any]], what: str) -> str:
-    """One example per line; an unusable item fails the whole file, naming its number."""
+def _jsonl(
+    items: Iterable[_T],
+    example: Callable[[_T], dict[str, Any]],
+    what: str,
+    skip: Callable[[_T], bool] | None = None,
+) -> tuple[str, int]:
+    """One example per line and how many items ``skip`` left out; an unusable item fails the
+    whole file, naming its number."""
     lines = []
+    skipped = 0
     for n, item in enumerate(items, 1):
+        if skip is not None and skip(item):
+            skipped += 1
+            continue
         try:
             lines.append(json.dumps(example(item), ensure_ascii=False))
         except KnownError as err:
             raise KnownError(f"{what} {n}: {err.message}") from None
-    return "".join(line + "\n" for line in lines)
+    return "".join(line + "\n" for line in lines), skipped
 
 
 # --- checking ----------------------------------------------------------------------------------
