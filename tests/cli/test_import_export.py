@@ -12,7 +12,7 @@ import pytest
 
 from tests.storage.factories import failed_result, make_result, make_spec, make_template
 from workbench.cli import main
-from workbench.core.models import PromptTemplate
+from workbench.core.models import Message, PromptTemplate
 from workbench.core.paths import builtin_templates_dir, config_dir, data_dir
 from workbench.core.template_files import SUFFIX
 from workbench.storage.finetune import check_finetune_file
@@ -228,6 +228,49 @@ def test_exported_template_with_components_renders_the_same_after_import(
     original = _render(capsys, "a/zero-shot-summarize")
     assert original[0]["content"].startswith("Summarize the text below in 2 sentences")
     assert _render(capsys, imported["key"]) == original
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("llm-template", ".yaml"), ("prompty", ".prompty")])
+def test_one_file_per_template_skips_what_the_format_cannot_express(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str, suffix: str
+) -> None:
+    loop = Message(role="user", content="{% for x in items %}{{ x }}{% endfor %}")
+    marker = Message(role="user", content="Transcript:\nuser:\nhi")
+    with Store.open() as store:
+        library = Library(store.db)
+        library.save(make_template("plain"), collection="team")
+        library.save(make_template("loop", messages=[loop]), collection="odd")
+        library.save(make_template("marker", messages=[marker]), collection="odd")
+    folder = tmp_path / "out"
+    builtins = [
+        builtin_templates_dir() / f"{n}{SUFFIX}" for n in ("welcome", "zero-shot-summarize")
+    ]
+    assert main(["library", "add", *map(str, builtins)]) == 0
+    capsys.readouterr()
+    assert main(["export", "--format", fmt, "--out", str(folder)]) == 0
+    err = capsys.readouterr().err
+    written = sorted(p.name for p in folder.iterdir())
+    expressible = {"llm-template": "marker", "prompty": "loop"}[fmt]  # each format's own limits
+    assert written == sorted(
+        f"{n}{suffix}" for n in ("plain", "welcome", "zero-shot-summarize", expressible)
+    )
+    [skipped] = [line for line in err.splitlines() if "skipped" in line]
+    unexpressible = "loop" if fmt == "llm-template" else "marker"
+    # One template into an existing folder: a file in it (was "Is a directory").
+    single = tmp_path / "single"
+    single.mkdir()
+    assert main(["export", "--format", fmt, "--out", str(single), "team/plain"]) == 0
+    assert [p.name for p in single.iterdir()] == [f"plain{suffix}"]
+    assert skipped.startswith(f"warning: odd/{unexpressible} skipped: template '{unexpressible}'")
+    # Nothing the format can hold: an error that names them, nothing written.
+    with Store.open() as store:
+        both = make_template("both", messages=[loop, marker])
+        Library(store.db).save(both, collection="bad")
+    none = tmp_path / "none"
+    assert main(["export", "--format", fmt, "--out", str(none), "bad", f"odd/{unexpressible}"]) == 1
+    err = capsys.readouterr().err
+    assert "none of the 2 selected templates can be written" in err and "bad/both" in err
+    assert not none.exists()
 
 
 def _library_contents() -> dict[str, PromptTemplate]:

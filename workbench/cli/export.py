@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             hint="'workbench export --format list' shows them",
         )
     outputs: dict[Path | None, Export]
+    skipped: list[str] = []
     with open_store() as store:
         if args.format == FINETUNE:
             outputs = {args.out: _finetune(store, args)}
@@ -105,8 +106,9 @@ def run(args: argparse.Namespace) -> int:
             assert info is not None
             if info.kind == "templates":
                 keys, templates = _templates(store, args)
-                if info.one_per_file and len(templates) != 1 and args.out is not None:
-                    outputs = _one_per_file(args, templates, info.suffix)
+                folder: Path | None = args.out
+                if info.one_per_file and folder and (len(templates) > 1 or folder.is_dir()):
+                    outputs, skipped = _one_per_file(args, keys, templates, info.suffix)
                 else:
                     outputs = {args.out: export(args.format, templates=templates, keys=keys)}
             elif info.kind == "runs":
@@ -119,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         _write(path, out.text)
         for warning in out.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+    for warning in skipped:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -169,10 +173,12 @@ def _templates(store: Store, args: argparse.Namespace) -> tuple[list[str], list[
 
 
 def _one_per_file(
-    args: argparse.Namespace, templates: list[PromptTemplate], suffix: str
-) -> dict[Path | None, Export]:
+    args: argparse.Namespace, keys: list[str], templates: list[PromptTemplate], suffix: str
+) -> tuple[dict[Path | None, Export], list[str]]:
+    """A file per template in the ``--out`` folder; a template the format cannot express is
+    skipped with a warning naming it and why (the others are still written)."""
     from workbench.core.errors import KnownError
-    from workbench.storage.formats import export
+    from workbench.storage.formats import ExportError, export
     from workbench.storage.library_records import slug
 
     folder: Path = args.out
@@ -182,14 +188,25 @@ def _one_per_file(
             hint="give --out a folder to write one file per template",
         )
     outputs: dict[Path | None, Export] = {}
-    for template in templates:
+    skipped: list[str] = []
+    for key, template in zip(keys, templates, strict=True):
+        try:
+            out = export(args.format, templates=[template])
+        except ExportError as err:
+            skipped.append(f"{key} skipped: {err.message}")
+            continue
         path = folder / f"{slug(template.name)}{suffix}"
         n = 1
         while path in outputs:
             n += 1
             path = folder / f"{slug(template.name)}-{n}{suffix}"
-        outputs[path] = export(args.format, templates=[template])
-    return outputs
+        outputs[path] = out
+    if not outputs:
+        raise KnownError(
+            f"none of the {len(templates)} selected templates can be written as {args.format}",
+            hint=skipped[0],
+        )
+    return outputs, skipped
 
 
 def _selected_run_ids(store: Store, args: argparse.Namespace) -> list[str]:
