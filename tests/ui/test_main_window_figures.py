@@ -6,11 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QLabel, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from tests.ui.windows import close_window, open_window, shot
 from workbench.ui.main_window import MainWindow
+
+RUN_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
@@ -39,3 +41,34 @@ def test_a_local_model_is_free_in_the_same_words_everywhere(
     window.lower_tabs.setCurrentWidget(window.preview)
     qtbot.waitUntil(lambda: window.preview.cost_label.text() == "free (local)", timeout=30_000)
     shot(window, "main_window_local_cost")
+
+
+def _shown_whole(label: QLabel) -> bool:
+    return label.fontMetrics().horizontalAdvance(label.text()) <= label.width()
+
+
+@pytest.mark.slow
+def test_a_finished_run_says_how_it_ended_in_full_at_1366_px(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    window.resize(1366, 768)
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    editor = window.editor.editor_for("messages[0] (user)")
+    assert editor is not None
+    editor.setFocus()
+    qtbot.keyClicks(editor, "Write a long story about the sea.")
+    spin = window.params.rows["max_tokens"].spin
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "3")
+    qtbot.keyClick(spin, Qt.Key.Key_Tab)
+    qtbot.waitUntil(lambda: window.params.params().max_tokens == 3)
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.output.state == "finished", timeout=RUN_TIMEOUT_MS)
+    status = window.output.status
+    assert status.text() == "✓ finished · length — raise max tokens"
+    assert _shown_whole(status)
+    assert "max tokens reached: raise max tokens for a longer answer" in status.toolTip()
+    assert "llamacpp · " in status.toolTip()  # and where it was sent
+    assert not window.output.browser.placeholderText()  # an answer, not an invitation
+    shot(window, "main_window_finished_length")

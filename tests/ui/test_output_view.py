@@ -170,10 +170,14 @@ def test_failed_run_shows_reason_and_what_to_do(
     assert view.status.text() == "✗ failed"
     assert view.error_label.isVisible()
     error = view.error_label.text()
-    assert "nothing answers at http://127.0.0.1:9/v1" in error
-    assert "ConnectError" in error
-    assert "Test connection" in error and "Test connection" in WHAT_TO_DO["ConnectError"]
+    assert "nothing answers at http://127.0.0.1:9/v1 (is the server running?)" in error
+    # The message and one pointer to where the fix is made; the class name only in the tooltip.
+    assert "ConnectError" not in error and view.error_label.toolTip() == "Error type: ConnectError"
+    assert WHAT_TO_DO["ConnectError"] in error and "Test connection" in error
+    assert "start the server" not in error.lower()  # the backend's hint says what to do
     assert view.text() == "Partial "
+    # Under an error (or an answer) the empty state's invitation is gone.
+    assert not view.browser.placeholderText() and not view.plain.placeholderText()
     settle(qtbot, view)
     screenshot(view, "output-failed-light")
 

@@ -6,27 +6,24 @@ from __future__ import annotations
 from workbench.core.model_table import format_cost as format_cost  # the views' one source
 from workbench.core.models import RunResult
 
-#: error_kind -> what the user can do about it. The error message itself carries the specific
-#: hint from the backend; this says where in the app to act.
+#: error_kind -> where in the app to act. The error message itself ends with the backend's own
+#: hint (the fix); this must not say it again, only point at the place.
 WHAT_TO_DO: dict[str, str] = {
-    "AuthError": "Check the API key: Tools ▸ Backends ▸ API key (kept in the OS keyring), or the "
-    "backend's environment variable.",
-    "NotFoundError": "Check the model name and the base URL in Tools ▸ Backends; List models shows "
+    "AuthError": "The API key is set in Tools ▸ Backends ▸ API key (kept in the OS keyring), or "
+    "in the backend's environment variable.",
+    "NotFoundError": "The model and base URL are set in Tools ▸ Backends; List models there shows "
     "what the server offers.",
-    "RateLimitError": "The server is limiting requests: wait a moment and re-run, or lower the "
-    "backend's concurrency in Tools ▸ Backends.",
-    "ServerError": "The server failed: re-run; if it keeps failing, look at the server's log.",
-    "ConnectError": "Nothing answers at the backend's URL: start the server or correct the base "
-    "URL in Tools ▸ Backends, then press Test connection.",
-    "BackendTimeoutError": "The server took too long: re-run, or raise the read timeout in "
-    "Tools ▸ Backends.",
-    "ProtocolError": "The server sent a malformed answer: re-run; if it repeats, turn off "
-    "streaming for this backend in Tools ▸ Backends.",
-    "BadRequestError": "The server rejected the request: check the parameters (those this backend "
-    "ignores are greyed out) and the model name.",
-    "ParameterError": "Bring the parameter inside the range this backend accepts (Parameters "
-    "panel).",
-    "BackendUnavailableError": "Install or configure the backend in Tools ▸ Backends.",
+    "RateLimitError": "Wait a moment and re-run; the backend's concurrency is set in Tools ▸ "
+    "Backends.",
+    "ServerError": "Re-run (Ctrl+Enter) to try again.",
+    "ConnectError": "The base URL is set in Tools ▸ Backends; Test connection there checks it.",
+    "BackendTimeoutError": "The timeouts are set in Tools ▸ Backends.",
+    "ProtocolError": "Re-run; if it repeats, turn off streaming for this backend in Tools ▸ "
+    "Backends.",
+    "BadRequestError": "Parameters this backend ignores are greyed out in the Parameters pane; the "
+    "model is chosen in the toolbar.",
+    "ParameterError": "The Parameters pane shows the range this backend accepts.",
+    "BackendUnavailableError": "Backends are installed and configured in Tools ▸ Backends.",
     "InternalError": "This is a bug in the app or in a backend plugin; the log has the details. "
     "Re-run to try again.",
 }
@@ -41,6 +38,17 @@ FINISH_TEXT: dict[str, str] = {
     "error": "failed",
     "other": "ended for a reason the backend did not name",
 }
+
+
+#: finish_reason -> the few words the status line adds when the user has something to do.
+FINISH_ACTION: dict[str, str] = {"length": "raise max tokens"}
+
+
+def finish_status(reason: str) -> str:
+    """The status line of a finished run, short enough for a narrow pane ("✓ finished · stop",
+    "✓ finished · length — raise max tokens"); ``FINISH_TEXT`` explains it in the tooltip."""
+    action = FINISH_ACTION.get(reason)
+    return f"✓ finished · {reason}" + (f" — {action}" if action else "")
 
 
 def what_to_do(error_kind: str | None) -> str:

@@ -539,11 +539,13 @@ class BackendsDialog(QDialog):
         self.models = []
         self._probe_done()
         color = theming.status_color("error").name()
-        hint = f"<br>{escape(error.hint)}" if error.hint else ""
+        # One fix: the backend's own hint (its settings are right here), else the app's advice.
+        fix = error.hint or what_to_do(error.kind)
         self.result_label.setText(
             f"<span style='color:{color}'><b>✗ {escape(error.message)}</b></span>"
-            f" ({escape(error.kind)}){hint}<br><b>What to do:</b> {escape(what_to_do(error.kind))}"
+            f"<br><b>What to do:</b> {escape(fix)}"
         )
+        self.result_label.setToolTip(f"Error type: {error.kind}" if error.kind else "")
         self.model_list.hide()
 
     def _probe_done(self) -> None:

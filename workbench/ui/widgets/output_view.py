@@ -40,6 +40,7 @@ from workbench.core.models import RunResult, SentRequest
 from workbench.ui import theming
 from workbench.ui.run_text import (
     FINISH_TEXT,
+    finish_status,
     format_cost,
     format_duration,
     format_rate,
@@ -158,21 +159,26 @@ class OutputView(QWidget):
         self.copied_label = QLabel(self)
         self.copied_label.setAccessibleName("Copy confirmation")
 
+        # The status has a line of its own: beside the figures it was cut to "✓ finished · sto…"
+        # in a 1366 px window. The figures and the Markdown/Plain switch go on the line below.
         header = QHBoxLayout()
         header.setContentsMargins(4, 0, 0, 0)  # text starts where the document's margin ends
         header.setSpacing(8)
         header.addWidget(self.status, 1)
-        for label in (self.ttft_label, self.rate_label, self.tokens_label, self.total_label,
-                      self.cost_label):
-            header.addWidget(label)
-        header.addSpacing(8)
-        header.addWidget(self.markdown_button)
-        header.addWidget(self.plain_button)
-        header.addSpacing(8)
         header.addWidget(self.copied_label)
         header.addWidget(self.copy_button)
         header.addWidget(self.rerun_button)
         header.addWidget(self.cancel_button)
+        figures = QHBoxLayout()
+        figures.setContentsMargins(4, 0, 0, 0)
+        figures.setSpacing(12)
+        for label in (self.ttft_label, self.rate_label, self.tokens_label, self.total_label,
+                      self.cost_label):
+            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            figures.addWidget(label)
+        figures.addStretch(1)
+        figures.addWidget(self.markdown_button)
+        figures.addWidget(self.plain_button)
 
         self.error_label = QLabel(self)
         self.error_label.setAccessibleName("Run error")
@@ -203,6 +209,7 @@ class OutputView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(header)
+        layout.addLayout(figures)
         layout.addWidget(self.error_label)
         layout.addWidget(self.stack, 1)
         self._refresh_icons()
@@ -482,6 +489,7 @@ class OutputView(QWidget):
         self.rerun_action.setEnabled(not busy and state != "idle")
         self.copy_action.setEnabled(bool(self._parts or self._pending))
         color = theming.status_color("muted")
+        explanation = ""
         if state == "idle":
             text = "No run yet"
         elif state == "running":
@@ -500,12 +508,16 @@ class OutputView(QWidget):
             color = theming.status_color("error")
         else:
             reason = result.finish_reason if result is not None else "stop"
-            text = f"✓ finished · {reason} — {FINISH_TEXT.get(reason, reason)}"
+            text = finish_status(reason)
+            explanation = f"{reason}: {FINISH_TEXT.get(reason, reason)}"
             color = theming.status_color("warning" if reason == "length" else "ok")
         self.status.setText(text)
-        if self._sent_to:
-            self.status.setToolTip(f"{text}\n{self._sent_to}")
+        self.status.setToolTip("\n".join(t for t in (explanation or text, self._sent_to) if t))
         self.status.set_color(color)
+        # The empty state's invitation only while there is neither a run nor an answer.
+        placeholder = EMPTY_TEXT if state == "idle" else ""
+        self.browser.setPlaceholderText(placeholder)
+        self.plain.setPlaceholderText(placeholder)
         if state == "failed" and result is not None:
             self._show_error(result)
         else:
@@ -514,9 +526,9 @@ class OutputView(QWidget):
     def _show_error(self, result: RunResult) -> None:
         error = theming.status_color("error").name()
         reason = escape(result.error or "the backend gave no reason")
-        kind = f" ({escape(result.error_kind)})" if result.error_kind else ""
         self.error_label.setText(
-            f"<b style='color:{error}'>{reason}</b>{kind}<br>"
+            f"<b style='color:{error}'>{reason}</b><br>"
             f"<b>What to do:</b> {escape(what_to_do(result.error_kind))}"
         )
+        self.error_label.setToolTip(f"Error type: {result.error_kind}" if result.error_kind else "")
         self.error_label.show()
