@@ -178,3 +178,10 @@ def test_completion_text_is_flattened() -> None:
     flat = flatten(template, "prompty")
     assert flat.template.text == "Say {{ x }}:"
     assert render(flat.template) == render(template)
+
+
+def test_markdown_shows_components_apart_when_they_cannot_be_written_in() -> None:
+    template = _with_parts("{{ parts.instruction | upper }}", instruction="shout {{ x }}")
+    text = export("markdown", templates=[template]).text
+    assert "**Component `parts.instruction`**\n\n```jinja\nshout {{ x }}\n```" in text
+    assert "{{ parts.instruction | upper }}" in text
