@@ -185,3 +185,16 @@ def test_markdown_shows_components_apart_when_they_cannot_be_written_in() -> Non
     text = export("markdown", templates=[template]).text
     assert "**Component `parts.instruction`**\n\n```jinja\nshout {{ x }}\n```" in text
     assert "{{ parts.instruction | upper }}" in text
+
+
+def test_csv_leaves_out_what_a_row_cannot_hold_and_says_so() -> None:
+    reviewer, welcome = (
+        _builtin(builtin_templates_dir() / f"{n}{SUFFIX}")
+        for n in ("role-expert-reviewer", "welcome")
+    )
+    out = export("csv", templates=[reviewer, welcome])
+    assert [t.name for t in import_text(out.text, "csv", "x.csv").templates] == ["welcome"]
+    assert out.warnings == [
+        "template 'role-expert-reviewer' has 2 messages; a CSV prompt library holds one prompt "
+        "per row (export a bundle instead); left out"
+    ]

@@ -186,18 +186,26 @@ def export_csv_library(
 ) -> Export:
     """Name and prompt columns, every field quoted, LF ends (as awesome-chatgpt-prompts).
 
-    Components and few-shot examples are written into the prompt (``flatten``)."""
+    Components and few-shot examples are written into the prompt (``flatten``). A template a
+    row cannot hold (several messages) is left out with a warning that names it; when none fits,
+    ``ExportError`` says why."""
     warnings: list[str] = []
-
+    rows: list[list[str]] = []
+    refused: list[ExportError] = []
+    for template in templates:
+        try:
+            flat = flatten(template, "CSV")
+            row = [template.name, _body(flat.template)]
+        except ExportError as err:
+            refused.append(err)
+            warnings.append(f"{err.message}; left out")
+            continue
+        warnings += flat.warnings
+        rows.append([*row, template.description] if include_description else row)
+    if refused and not rows:
+        raise refused[0]
     out = io.StringIO(newline="")
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
-    header = [*columns, "description"] if include_description else list(columns)
-    writer.writerow(header)
-    for template in templates:
-        flat = flatten(template, "CSV")
-        warnings += flat.warnings
-        row = [template.name, _body(flat.template)]
-        if include_description:
-            row.append(template.description)
-        writer.writerow(row)
+    writer.writerow([*columns, "description"] if include_description else list(columns))
+    writer.writerows(rows)
     return Export(out.getvalue(), warnings)
