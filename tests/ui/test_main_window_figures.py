@@ -9,7 +9,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from tests.backends.conftest import free_port
 from tests.ui.windows import close_window, open_window, shot
+from workbench.backends.config import add_config
 from workbench.ui.main_window import MainWindow
 
 RUN_TIMEOUT_MS = 120_000
@@ -72,3 +74,33 @@ def test_a_finished_run_says_how_it_ended_in_full_at_1366_px(
     assert "llamacpp · " in status.toolTip()  # and where it was sent
     assert not window.output.browser.placeholderText()  # an answer, not an invitation
     shot(window, "main_window_finished_length")
+
+
+def test_a_run_on_a_server_that_is_down_reads_cleanly(qtbot: QtBot, window: MainWindow) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    add_config("down", "openai_compat", {"base_url": url, "max_retries": 0})
+    window.picker.reload()
+    window.picker.select("down", "foo")
+    qtbot.waitUntil(lambda: window.picker.backend_name == "down")
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.output.state == "failed", timeout=30_000)
+    error = window.output.error_label.text()
+    assert "connection refused" in error and error.count("What to do") == 1
+    assert "ConnectError" not in error
+    assert not window.output.browser.placeholderText()  # no "Press Run" under the error
+    qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1, timeout=10_000)
+
+    # Every history header is shown whole at the dock's width, and so is the backend.
+    view = window.history.view
+    header = view.header()
+    for section, title in enumerate(window.history.model.COLUMNS):
+        needed = header.fontMetrics().horizontalAdvance(title)
+        assert header.sectionSize(section) >= needed, (title, header.sectionSize(section))
+    backend = window.history.model.index(0, 3)
+    assert backend.data() == "openai_compat"
+    assert view.columnWidth(3) >= view.fontMetrics().horizontalAdvance("openai_compat")
+    assert header.sectionSize(1) >= 80  # the prompt column keeps room to be recognised
+    assert "not the name" in str(
+        window.history.model.headerData(3, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    )
+    shot(window, "main_window_run_down")

@@ -3,8 +3,9 @@ summaries it shows."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QSettings
-from PySide6.QtWidgets import QMainWindow, QSplitter
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QSplitter, QWidget
 
 from workbench.core.errors import MissingVariableError, TemplateError
 from workbench.core.model_table import NO_CHARGE
@@ -19,18 +20,45 @@ def window_settings() -> QSettings:
     return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
 
 
+DOCK_MIN_WIDTH = 200  # below this the library and history lists scroll sideways
+LEFT_DOCK_WIDTH = 300  # first start: room for the history's prompt, backend and time
+
+
 def restore_layout(window: QMainWindow, split: QSplitter) -> None:
-    """Docks, geometry and the editor/output split as the last session left them."""
+    """Docks, geometry and the editor/output split as the last session left them, the window
+    kept within the screen it opens on (a session on a larger screen saved a larger one)."""
     settings = window_settings()
     geometry = settings.value("geometry")
     state = settings.value("state")
     sizes = settings.value("centreSplit")
+    docks = window.findChildren(QDockWidget)
+    for dock in docks:
+        dock.setMinimumWidth(DOCK_MIN_WIDTH)
     if isinstance(geometry, QByteArray):
         window.restoreGeometry(geometry)
+        fit_to_screen(window)
     if isinstance(state, QByteArray):
         window.restoreState(state)
+    else:
+        left_area = Qt.DockWidgetArea.LeftDockWidgetArea
+        left = [d for d in docks if window.dockWidgetArea(d) == left_area]
+        window.resizeDocks(left, [LEFT_DOCK_WIDTH] * len(left), Qt.Orientation.Horizontal)
     if isinstance(sizes, QByteArray):
         split.restoreState(sizes)
+
+
+def fit_to_screen(window: QWidget) -> None:
+    """Shrink and move ``window`` into its screen's available area."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        return
+    area = screen.availableGeometry()
+    frame = window.geometry()
+    width, height = min(frame.width(), area.width()), min(frame.height(), area.height())
+    x = min(max(frame.x(), area.x()), area.x() + area.width() - width)
+    y = min(max(frame.y(), area.y()), area.y() + area.height() - height)
+    if (x, y, width, height) != (frame.x(), frame.y(), frame.width(), frame.height()):
+        window.setGeometry(x, y, width, height)
 
 
 def save_layout(window: QMainWindow, split: QSplitter, last_template: str | None) -> None:

@@ -112,7 +112,17 @@ _ROOT = QModelIndex()
 
 
 class HistoryModel(QAbstractTableModel):
-    COLUMNS = ("Time", "Template / prompt", "", "Backend", "Took")
+    COLUMNS = ("Time", "Prompt", "", "Backend", "Took")
+    HEADER_TIPS = (
+        "When the run ended",
+        "The template and version a run came from, else its last user message",
+        "✓ finished · ✗ failed · ⊘ cancelled",
+        # A stored run keeps the type of backend it was sent to, not the name it was configured
+        # under in Tools ▸ Backends: two servers of one type look alike here.
+        "The type of backend the run was sent to (a run keeps the type, not the name the "
+        "backend has in Tools ▸ Backends); the row's tooltip has the model",
+        "How long the run took",
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -132,8 +142,8 @@ class HistoryModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole and section == 2:
-            return "✓ finished · ✗ failed · ⊘ cancelled"
+        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal:
+            return self.HEADER_TIPS[section]
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
