@@ -296,3 +296,18 @@ def test_a_run_remembers_its_template_version_and_values(tmp_path: Path) -> None
         run_id = store.runs.add(make_result("q", "a"), ref)
         stored = store.runs.get(run_id)
     assert stored.ref == ref
+
+
+def test_history_rows_name_the_configured_backend(store: Store) -> None:
+    named = make_result()
+    named.request = named.request.model_copy(
+        update={"backend": "openai_compat", "backend_name": "down"}
+    )
+    older = make_result()  # saved before runs kept the configured name
+    store.runs.add(older)
+    store.runs.add(named)
+    newest, oldest = store.runs.recent(2)
+    assert (newest.backend, newest.backend_name) == ("openai_compat", "down")
+    assert oldest.backend_name is None
+    hit = store.runs.search(named.text.split()[0])[0]
+    assert hit.backend_name == "down" and hit.snippet  # the search rows keep their snippet

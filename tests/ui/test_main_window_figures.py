@@ -96,11 +96,17 @@ def test_a_run_on_a_server_that_is_down_reads_cleanly(qtbot: QtBot, window: Main
     for section, title in enumerate(window.history.model.COLUMNS):
         needed = header.fontMetrics().horizontalAdvance(title)
         assert header.sectionSize(section) >= needed, (title, header.sectionSize(section))
+    # The backend by the name it has in Tools ▸ Backends, its type in the row's tooltip.
     backend = window.history.model.index(0, 3)
-    assert backend.data() == "openai_compat"
-    assert view.columnWidth(3) >= view.fontMetrics().horizontalAdvance("openai_compat")
+    assert backend.data() == "down"
+    assert "down · foo (openai_compat)" in backend.data(Qt.ItemDataRole.ToolTipRole)
+    assert view.columnWidth(3) >= view.fontMetrics().horizontalAdvance("down")
     assert header.sectionSize(1) >= 80  # the prompt column keeps room to be recognised
-    assert "not the name" in str(
-        window.history.model.headerData(3, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
-    )
+    assert window.output.status.toolTip().endswith("down · foo")
     shot(window, "main_window_run_down")
+
+    # Restoring the run selects that backend again, not another of its type.
+    window.picker.select("llamacpp", "")
+    qtbot.waitUntil(lambda: window.picker.backend_name == "llamacpp")
+    window.history.runActivated.emit(window.history.run_ids()[0])
+    assert window.picker.backend_name == "down" and window.picker.model == "foo"

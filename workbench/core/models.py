@@ -193,7 +193,10 @@ class RunRequest(_Model):
 class SentRequest(_Model):
     """The exact request a backend sent, recorded with every result."""
 
-    backend: str
+    backend: str  # the backend's type (its id): "openai_compat", "llamacpp"
+    # The configured backend the run was asked of ("down" in Tools ▸ Backends), when the runner
+    # knows it: what history shows and what restoring a run selects again.
+    backend_name: str = ""
     backend_version: str = ""
     model: str
     messages: list[RenderedMessage] = Field(default_factory=list)

@@ -188,7 +188,9 @@ class Runner:
             unsent = RunResult(request=_unsent(request, backend), finish_reason="cancelled")
             terminal = Cancelled(result=unsent)
         result = _with_cost(terminal.result, self.prices, local=backend.runs_locally)
-        result.request = result.request.model_copy(update={"requested_params": request.params})
+        result.request = result.request.model_copy(
+            update={"requested_params": request.params, "backend_name": request.backend}
+        )
         ref = ref or RunRef()
         run_id = self.writer.add_run(result, ref).result() if self.writer is not None else None
         if on_event is not None:

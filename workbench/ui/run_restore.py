@@ -64,7 +64,8 @@ def restore_run(window: MainWindow, run_id: str) -> None:
         window.show_template(sent_template(stored), None, None)
     window.variables.set_values(dict(ref.variables))
     window.params.set_params(params_of(result))
-    window.picker.select(result.request.backend, result.request.model)
+    sent = result.request
+    window.picker.select(sent.backend_name or sent.backend, sent.model)  # as configured, if known
     window.output.show_result(result)
     window.lower_tabs.setCurrentWidget(window.output)
     if note:

@@ -68,6 +68,7 @@ class RunSummary:
     template_key: str | None = None
     template_version: int | None = None
     error: str | None = None  # the error message's start, for a list to say why a run failed
+    backend_name: str | None = None  # the configured backend ("down"); None for older runs
     snippet: str | None = None  # search hits: the matching passage with [brackets]
 
 
@@ -99,7 +100,8 @@ _SUMMARY_COLUMNS = (
     "runs.id, runs.created_at, runs.experiment_id, runs.status, runs.backend, runs.model,"
     f" runs.finish_reason, runs.preview, substr(runs.response, 1, {PREVIEW_CHARS}),"
     " runs.input_tokens, runs.output_tokens, runs.total_s, runs.cost, runs.error_kind,"
-    f" runs.template_key, runs.template_version, substr(runs.error, 1, {PREVIEW_CHARS})"
+    f" runs.template_key, runs.template_version, substr(runs.error, 1, {PREVIEW_CHARS}),"
+    " json_extract(runs.request_json, '$.backend_name')"
 )
 
 _INSERT = (

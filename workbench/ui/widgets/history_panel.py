@@ -53,7 +53,7 @@ class HistoryRow:
     run_id: str
     created_at: str  # ISO 8601
     status: str  # "ok", "error" or "cancelled"
-    backend: str
+    backend: str  # the configured backend's name ("down"), else its type for older runs
     model: str = ""
     template: str = ""  # template name; empty for runs that were not made from one
     version: str | None = None
@@ -61,13 +61,15 @@ class HistoryRow:
     total_s: float | None = None
     error_kind: str | None = None
     snippet: str | None = None  # the matching passage of a search hit, with [brackets]
+    backend_type: str = ""  # "openai_compat": shown beside a configured name in the tooltip
 
     @classmethod
     def from_summary(cls, summary: RunSummary) -> HistoryRow:
         version = summary.template_version
         return cls(
             run_id=summary.id, created_at=summary.created_at, status=summary.status,
-            backend=summary.backend, model=summary.model, template=summary.template_key or "",
+            backend=summary.backend_name or summary.backend, backend_type=summary.backend,
+            model=summary.model, template=summary.template_key or "",
             version=str(version) if version is not None else None,
             preview=summary.preview, total_s=summary.total_s, error_kind=summary.error_kind,
             snippet=summary.snippet,
@@ -117,10 +119,8 @@ class HistoryModel(QAbstractTableModel):
         "When the run ended",
         "The template and version a run came from, else its last user message",
         "✓ finished · ✗ failed · ⊘ cancelled",
-        # A stored run keeps the type of backend it was sent to, not the name it was configured
-        # under in Tools ▸ Backends: two servers of one type look alike here.
-        "The type of backend the run was sent to (a run keeps the type, not the name the "
-        "backend has in Tools ▸ Backends); the row's tooltip has the model",
+        "The backend the run was sent to, by its name in Tools ▸ Backends (runs saved before "
+        "names were kept show its type); the row's tooltip has the type and the model",
         "How long the run took",
     )
 
@@ -178,7 +178,8 @@ class HistoryModel(QAbstractTableModel):
     def _tooltip(row: HistoryRow) -> str:
         lines = [f"{row.created_at} · {STATUS_WORD.get(row.status, row.status)}"
                  + (f" ({row.error_kind})" if row.error_kind else ""),
-                 f"{row.backend} · {row.model}" if row.model else row.backend]
+                 " · ".join(p for p in (row.backend, row.model) if p)
+                 + (f" ({row.backend_type})" if row.backend_type not in ("", row.backend) else "")]
         if row.template:
             lines.append(row.label)
         if row.preview:

@@ -69,6 +69,11 @@ def _tool_button(parent: QWidget, action: QAction) -> QToolButton:
     return button
 
 
+def _sent_to(sent: SentRequest) -> str:
+    """"down · llama3" (the configured backend's name when known, else its type)."""
+    return f"{sent.backend_name or sent.backend} · {sent.model}"
+
+
 class OutputView(QWidget):
     """Shows one run at a time. ``attach(worker)`` follows a live run; ``show_result(result)``
     shows a finished one (e.g. from history)."""
@@ -311,7 +316,7 @@ class OutputView(QWidget):
     def show_result(self, result: RunResult) -> None:
         """Show a run's end: its full text, final figures and its state (finished, failed or
         cancelled). Also used to show a past run."""
-        self._sent_to = f"{result.request.backend} · {result.request.model}"
+        self._sent_to = _sent_to(result.request)
         if not result.text.startswith("".join(self._parts)):  # another run (from history)
             self._rendered = {"markdown": 0, "plain": 0}
             self.markdown.reset()
@@ -359,7 +364,8 @@ class OutputView(QWidget):
         self._worker = None
 
     def _on_started(self, sent: SentRequest) -> None:
-        self._sent_to = f"{sent.backend} · {sent.model}"
+        named = self._worker.request.backend if self._worker is not None else ""
+        self._sent_to = _sent_to(sent.model_copy(update={"backend_name": named}))
         self._show_state()
 
     def _on_ended(self, result: RunResult) -> None:
