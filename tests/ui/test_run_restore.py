@@ -69,4 +69,6 @@ def test_a_run_of_a_never_saved_prompt_restores_what_it_sent(
     assert [(m.role, m.content) for m in again.messages] == [
         (m.role, m.content) for m in stored.result.request.messages
     ]
+    # The values are in the literal text now: no variable is left to fill.
+    qtbot.waitUntil(lambda: window.variables.names() == [], timeout=10_000)
     shot(window, "restore_never_saved_run")
