@@ -12,6 +12,9 @@ from pytestqt.qtbot import QtBot
 from tests.backends.conftest import free_port
 from tests.ui.windows import close_window, open_window, shot
 from workbench.backends.config import add_config
+from workbench.core.experiments import Variant
+from workbench.core.models import Params
+from workbench.ui.compare.compare_view import CompareView
 from workbench.ui.main_window import MainWindow
 
 RUN_TIMEOUT_MS = 120_000
@@ -43,6 +46,10 @@ def test_a_local_model_is_free_in_the_same_words_everywhere(
     window.lower_tabs.setCurrentWidget(window.preview)
     qtbot.waitUntil(lambda: window.preview.cost_label.text() == "free (local)", timeout=30_000)
     shot(window, "main_window_local_cost")
+
+
+def replace_variant(variant: Variant, label: str) -> Variant:
+    return variant.model_copy(update={"label": label})
 
 
 def _shown_whole(label: QLabel) -> bool:
@@ -110,3 +117,32 @@ def test_a_run_on_a_server_that_is_down_reads_cleanly(qtbot: QtBot, window: Main
     qtbot.waitUntil(lambda: window.picker.backend_name == "llamacpp")
     window.history.runActivated.emit(window.history.run_ids()[0])
     assert window.picker.backend_name == "down" and window.picker.model == "foo"
+
+
+@pytest.mark.slow
+def test_compare_columns_say_how_each_run_ended_in_full(qtbot: QtBot, window: MainWindow) -> None:
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    editor = window.editor.editor_for("messages[0] (user)")
+    assert editor is not None
+    editor.setFocus()
+    qtbot.keyClicks(editor, "Write a long story about the sea.")
+    window.params.set_params(Params(max_tokens=3))
+    qtbot.waitUntil(lambda: window.params.params().max_tokens == 3)
+    qtbot.keyClick(
+        window.editor, Qt.Key.Key_K,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    qtbot.waitUntil(lambda: len(window.child_windows) == 1)
+    compare = window.child_windows[0]
+    assert isinstance(compare, CompareView)
+    base = compare.variants()[0]
+    for label in ("B", "C", "D"):
+        compare.add_variant(replace_variant(base, label))
+    compare.resize(1366, 768)
+    with qtbot.waitSignal(compare.runAllFinished, timeout=RUN_TIMEOUT_MS):
+        compare.run_all()
+    for column in compare.columns:
+        status = column.output.status
+        assert status.text() == "✓ finished · length — raise max tokens"
+        assert _shown_whole(status), (status.width(), column.width())
+    shot(compare, "compare_finished_length_4_columns")
