@@ -9,10 +9,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from tests.storage.factories import make_result
 from tests.ui.windows import close_window, open_window, shot
 from workbench.services.runner import build_request
+from workbench.storage.repositories import RunRef
 from workbench.ui.main_window import MainWindow
-from workbench.ui.run_restore import NEVER_SAVED
+from workbench.ui.run_restore import GONE, NEVER_SAVED
 
 RUN_TIMEOUT_MS = 120_000
 
@@ -72,3 +74,23 @@ def test_a_run_of_a_never_saved_prompt_restores_what_it_sent(
     # The values are in the literal text now: no variable is left to fill.
     qtbot.waitUntil(lambda: window.variables.names() == [], timeout=10_000)
     shot(window, "restore_never_saved_run")
+
+
+def test_a_run_whose_template_version_is_gone_restores_what_it_sent(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    # A run from another machine's history (a bundle): its template is not in this library.
+    sent = make_result("Explain {{ braces }} in Jinja.", "They mark expressions.")
+    run_id = window.workspace.store.runs.add(
+        sent, RunRef(template_key="imported-template", template_version=3)
+    )
+    window.history.refresh()
+    qtbot.waitUntil(lambda: window.history.run_ids() == [run_id], timeout=10_000)
+    window.history.runActivated.emit(run_id)
+    restored = window.editor.template()
+    assert [(m.role, m.content) for m in restored.messages] == [
+        (m.role, m.content) for m in sent.request.messages
+    ]
+    assert all(m.literal for m in restored.messages)
+    assert window.key is None and window.statusBar().currentMessage() == GONE
+    assert window.output.text() == "They mark expressions."
