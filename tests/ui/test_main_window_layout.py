@@ -27,8 +27,9 @@ def test_a_window_saved_larger_than_the_screen_reopens_inside_it(qtbot: QtBot) -
         assert area.contains(reopened.geometry().topLeft())
         for dock in (reopened.library_dock, reopened.history_dock, reopened.params_dock):
             assert dock.width() >= DOCK_MIN_WIDTH, dock.objectName()
-        lists: list[QAbstractScrollArea] = [reopened.library.findChild(QAbstractScrollArea),
-                                            reopened.history.view]
+        library_list = reopened.library.findChild(QAbstractScrollArea)
+        assert library_list is not None
+        lists: list[QAbstractScrollArea] = [library_list, reopened.history.view]
         for view in lists:
             policy = view.horizontalScrollBarPolicy()
             assert policy == Qt.ScrollBarPolicy.ScrollBarAlwaysOff or not (
