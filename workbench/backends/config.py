@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, Valid
 
 from workbench.backends.base import Backend, BackendOptions
 from workbench.backends.registry import BackendUnavailableError, Registry, default_registry
-from workbench.core import paths
+from workbench.core import paths, safe_yaml
 from workbench.core.errors import KnownError
 
 CONFIG_FILE = "backends.yaml"
@@ -49,11 +49,14 @@ def load_configs(path: Path | None = None) -> dict[str, BackendConfig]:
     """The saved configurations by name (none when the file does not exist)."""
     path = path or config_path()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = safe_yaml.load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         return {}
-    except (OSError, yaml.YAMLError) as err:
+    except (OSError, UnicodeDecodeError) as err:
         raise BackendConfigError(f"{path}: cannot read backend settings: {err}") from None
+    except yaml.YAMLError as err:
+        reason = safe_yaml.describe(err)
+        raise BackendConfigError(f"{path}: cannot read backend settings: {reason}") from None
     try:
         items = [BackendConfig.model_validate(item) for item in data.get("backends", [])]
     except (ValidationError, AttributeError, TypeError) as err:

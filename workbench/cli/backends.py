@@ -157,11 +157,13 @@ def parse_options(items: list[str] | None, registry: Registry, backend_id: str) 
     """``KEY=VALUE`` options; values read as YAML scalars (numbers, booleans, lists)."""
     import yaml
 
+    from workbench.core import safe_yaml
+
     values: dict[str, Any] = {}
     for item in items or []:
         ((key, raw),) = parse_assignments([item], "--option").items()
         try:
-            value = yaml.safe_load(raw) if raw else raw
+            value = safe_yaml.load(raw) if raw else raw
         except yaml.YAMLError:
             value = raw
         if _is_list_field(registry, backend_id, key):

@@ -68,11 +68,12 @@ def load_target(store: Store, target: str) -> ExperimentSpec | StoredExperiment:
 def spec_from_file(path: Path) -> ExperimentSpec:
     import yaml
 
+    from workbench.core import safe_yaml
     from workbench.core.errors import KnownError
     from workbench.core.sweep_file import is_sweep_file, load_sweep
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_yaml.load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         data = None  # load_sweep / the importer say what is wrong
     if is_sweep_file(data) or data is None:

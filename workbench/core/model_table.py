@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workbench.core import paths
+from workbench.core import paths, safe_yaml
 from workbench.core.errors import KnownError
 
 TABLE_FILE = "models.yaml"
@@ -129,13 +129,16 @@ class ModelTable:
 
 def _read(path: Path) -> _TableFile:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_yaml.load(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise ModelTableError(f"{path}: cannot read: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ModelTableError(f"{path}: not UTF-8 text ({err.reason})") from None
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ModelTableError(f"{where}: not valid YAML: {getattr(err, 'problem', err)}") from None
+        line, column, reason = safe_yaml.position(err)
+        where = str(path) if line is None else f"{path}:{line}"
+        reason += "" if column is None else f" (column {column})"
+        raise ModelTableError(f"{where}: not valid YAML: {reason}") from None
     try:
         table = _TableFile.model_validate(data or {})
     except ValidationError as err:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from workbench.core import safe_yaml
 from workbench.core.errors import ParameterError
 from workbench.core.models import Params
 
@@ -119,9 +120,16 @@ class Preset(BaseModel):
 
 def _load_preset_file(path: Path, builtin: bool) -> list[Preset]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        data = safe_yaml.load(path.read_text(encoding="utf-8")) or []
         return [Preset.model_validate({**item, "builtin": builtin}) for item in data]
-    except (yaml.YAMLError, ValidationError, TypeError) as err:
+    except OSError as err:
+        raise ParameterError(f"{path}: cannot read: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise ParameterError(f"{path}: not UTF-8 text ({err.reason})") from None
+    except yaml.YAMLError as err:
+        reason = safe_yaml.describe(err)
+        raise ParameterError(f"{path}: not a valid preset file: {reason}") from None
+    except (ValidationError, TypeError) as err:
         raise ParameterError(f"{path}: not a valid preset file: {err}") from None
 
 

@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from workbench.core import safe_yaml
 from workbench.core.errors import KnownError
 from workbench.core.experiments import TestCase, Variant
 from workbench.core.grid import ModelChoice, SweepSpec, TemplateChoice
@@ -130,13 +131,16 @@ def parse_sweep(data: object, folder: Path, source: str = "<sweep>") -> SweepSpe
 def load_sweep(path: Path) -> SweepSpec:
     """Read a sweep file."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_yaml.load(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise SweepFileError(f"cannot read {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise SweepFileError(f"{path}: not UTF-8 text ({err.reason})") from None
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise SweepFileError(f"{where}: not valid YAML: {getattr(err, 'problem', err)}") from None
+        line, column, reason = safe_yaml.position(err)
+        where = str(path) if line is None else f"{path}:{line}"
+        reason += "" if column is None else f" (column {column})"
+        raise SweepFileError(f"{where}: not valid YAML: {reason}") from None
     if not is_sweep_file(data):
         raise SweepFileError(f"{path}: not a sweep file (it has no 'template' or 'templates')")
     return parse_sweep(data, path.parent, str(path))

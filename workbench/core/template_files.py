@@ -14,13 +14,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from workbench.core import safe_yaml
 from workbench.core.errors import TemplateFileError
 from workbench.core.models import FORMAT_VERSION, PromptTemplate
 
 SUFFIX = ".prompt.yaml"
-
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 
 class _Dumper(yaml.SafeDumper):
     """Literal blocks for multi-line strings; everything else as YAML would write it."""
@@ -114,8 +112,11 @@ def _yaml_problem(err: yaml.MarkedYAMLError, text: str) -> tuple[int | None, str
 def loads(text: str, source: str = "<text>") -> PromptTemplate:
     """Parse template text; any problem is a ``TemplateFileError`` naming file, line and reason."""
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
+        data, node = safe_yaml.compose(text)
+    except safe_yaml.UnsafeYamlError as err:
+        line, column, reason = safe_yaml.position(err)
+        where = f" (column {column})" if column is not None else ""
+        raise TemplateFileError(source, f"YAML refused: {reason}{where}", line=line) from None
     except yaml.MarkedYAMLError as err:
         line, reason = _yaml_problem(err, text)
         raise TemplateFileError(source, f"not valid YAML: {reason}", line=line) from None

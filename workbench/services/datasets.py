@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from workbench.core import safe_yaml
 from workbench.core.datasets import (
     DatasetError,
     DatasetImport,
@@ -39,9 +40,11 @@ def load_dataset(path: str | Path) -> DatasetImport:
     if suffix in (".json", ".yaml", ".yml"):
         text = _read(path)
         try:
-            data = yaml.safe_load(text)  # YAML reads JSON too
+            data = safe_yaml.load(text)  # YAML reads JSON too
         except yaml.YAMLError as err:
-            raise DatasetError(f"{path.name}: not valid {suffix[1:].upper()}: {err}") from None
+            raise DatasetError(
+                f"{path.name}: not valid {suffix[1:].upper()}: {safe_yaml.describe(err)}"
+            ) from None
         if isinstance(data, list):
             return _rows(data, path.name)
         if isinstance(data, dict) and ({"prompts", "tests"} & set(data)):

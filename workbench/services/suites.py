@@ -44,7 +44,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workbench.core import paths
+from workbench.core import paths, safe_yaml
 from workbench.core.datasets import DatasetError, assertion_from_mapping, row_from_mapping, sample
 from workbench.core.errors import KnownError
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
@@ -112,9 +112,9 @@ def load_suite(path: str | Path) -> Suite:
     except OSError as err:
         raise SuiteError(f"cannot read {path}: {err.strerror or err}") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml.load(text)
     except yaml.YAMLError as err:
-        raise SuiteError(f"{path.name}: not valid YAML: {err}") from None
+        raise SuiteError(f"{path.name}: not valid YAML: {safe_yaml.describe(err)}") from None
     if not (isinstance(data, dict) and "variants" in data) and _is_promptfoo(path, text):
         return _promptfoo_suite(path)
     if not isinstance(data, dict):

@@ -37,6 +37,7 @@ from typing import Literal
 
 import yaml
 
+from workbench.core import safe_yaml
 from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec
 from workbench.core.models import PromptTemplate
@@ -183,8 +184,8 @@ def detect_format(path_or_name: str | Path, text: str | None = None) -> str:
     elif name.endswith((".yaml", ".yml")):
         if text is not None:
             try:
-                found = _sniff_yaml(yaml.safe_load(text), name)
-            except (yaml.YAMLError, ValueError, TypeError, RecursionError):
+                found = _sniff_yaml(safe_yaml.load(text), name)
+            except yaml.YAMLError:
                 found = None
         if found is None and name.startswith("promptfooconfig"):
             found = "promptfoo"

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 from jinja2 import Environment, TemplateSyntaxError, nodes
 
+from workbench.core import safe_yaml
 from workbench.core.models import Message, Role
 from workbench.core.templates import FILTERS
 
@@ -211,8 +212,8 @@ def chat_messages(raw: str) -> Chat | None:
     chat = Chat()
     if stripped.startswith("- role:"):
         try:
-            data = yaml.safe_load(stripped)
-        except (yaml.YAMLError, ValueError):
+            data = safe_yaml.load(stripped)
+        except yaml.YAMLError:
             return None
         return chat if _messages_from(data, [], chat) else None
     if not stripped.startswith("["):

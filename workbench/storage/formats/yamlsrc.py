@@ -13,12 +13,8 @@ from typing import Any
 
 import yaml
 
+from workbench.core import safe_yaml
 from workbench.storage.formats.results import Problems
-
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-#: What PyYAML can raise on hostile input besides YAMLError (bad dates, absurd nesting).
-_CONSTRUCT_ERRORS = (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError)
 
 
 @dataclass
@@ -95,32 +91,15 @@ class Doc:
         return node
 
 
-def _mark_line(err: yaml.YAMLError) -> int | None:
-    if isinstance(err, yaml.MarkedYAMLError):
-        mark = err.problem_mark or err.context_mark
-        if mark is not None:
-            return mark.line + 1
-    return None
-
-
-def _compose(text: str) -> tuple[Any, yaml.Node | None]:
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    finally:
-        loader.dispose()
-    return data, node
-
-
 def load_yaml(text: str, problems: Problems, line_offset: int = 0) -> Doc | None:
     """Parse YAML; on failure record one problem with the line PyYAML points at and return None."""
     try:
-        data, node = _compose(text)
-    except _CONSTRUCT_ERRORS as err:
-        line = _mark_line(err) if isinstance(err, yaml.YAMLError) else None
-        reason = getattr(err, "problem", None) or (str(err).splitlines() or [type(err).__name__])[0]
-        problems.error(None if line is None else line + line_offset, f"not valid YAML: {reason}")
+        data, node = safe_yaml.compose(text)
+    except yaml.YAMLError as err:
+        line, column, reason = safe_yaml.position(err)
+        what = "YAML refused" if isinstance(err, safe_yaml.UnsafeYamlError) else "not valid YAML"
+        where = f" (column {column})" if column is not None else ""
+        problems.error(None if line is None else line + line_offset, f"{what}: {reason}{where}")
         return None
     return Doc(data, node, line_offset)
 
@@ -136,8 +115,8 @@ def load_json(text: str, problems: Problems) -> Doc | None:
         problems.error(None, "not valid JSON: nested too deeply")
         return None
     try:
-        _, node = _compose(text)
-    except _CONSTRUCT_ERRORS:
+        _, node = safe_yaml.compose(text)
+    except yaml.YAMLError:
         node = None
     return Doc(data, node)
 
