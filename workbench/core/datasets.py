@@ -10,8 +10,6 @@ which passes that parser in.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import random
 from collections.abc import Callable, Iterable, Sequence
@@ -22,6 +20,7 @@ from pydantic import ValidationError
 
 from workbench.core.errors import KnownError
 from workbench.core.experiments import AssertionSpec, TestCase
+from workbench.core.records import csv_records, jsonl_records
 
 #: Columns with a meaning of their own; every other column is a variable.
 EXPECTED_COLUMNS = ("__expected", "expected")
@@ -76,18 +75,12 @@ def read_csv(text: str, parse_assertion: AssertionParser | None = None) -> Datas
     columns are assertions in promptfoo's shorthand when ``parse_assertion`` is given (else the
     expected output too); ``__description`` / ``__metadata:KEY`` fill those fields."""
     out = DatasetImport()
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), strict=True)
     header: list[str] | None = None
-    while True:
-        line = reader.line_num + 1
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as err:
-            out.problems.append(f"line {line}: malformed CSV record: {err}")
+    for line, record, error in csv_records(text):
+        if error is not None:
+            out.problems.append(f"line {line}: {error}; row skipped")
             continue
-        if not record or not any(cell.strip() for cell in record):
+        if not any(cell.strip() for cell in record):
             continue
         if header is None:
             header = [h.strip() for h in record]
@@ -122,13 +115,9 @@ def read_jsonl(text: str) -> DatasetImport:
     """One row per line: ``{"vars": {...}, "expected": ..., "assert": [...]}`` (promptfoo's
     test shape) or a flat object whose keys other than expected/description/metadata are vars."""
     out = DatasetImport()
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as err:
-            out.problems.append(f"line {number}: not valid JSON: {err.msg}")
+    for number, item, error in jsonl_records(text):
+        if error is not None:
+            out.problems.append(f"line {number}: {error}")
             continue
         if not isinstance(item, dict):
             out.problems.append(f"line {number}: a row is a JSON object; row skipped")

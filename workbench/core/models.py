@@ -132,6 +132,9 @@ class PromptTemplate(_Model):
     parameters: Params = Field(default_factory=Params)
     answer_pattern: str = ""  # regex whose first group is the final answer (CoT, self-consistency)
     output_schema: dict[str, Any] | None = None  # JSON schema for structured output
+    # Fields of another tool's file the workbench has no place for (a CSV library's extra
+    # columns), kept so exporting to that format gives them back.
+    metadata: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _mode_has_body(self) -> PromptTemplate:

@@ -4,7 +4,7 @@ PyYAML's safe loader still expands aliases, so a 600-byte file of nested aliases
 laughs") builds billions of objects and exhausts memory; and a key written twice silently keeps
 the last value. Every reader (templates, bundles, suites, sweeps, presets, promptfoo configs,
 backends.yaml ...) goes through :func:`compose` or :func:`load`, which refuse both (and anchors,
-and documents over :data:`MAX_CHARS`) with the line and column. ``tests/test_safe_yaml_guard.py``
+and documents over :data:`MAX_CHARS`) with the line and column. ``tests/test_reader_guards.py``
 keeps every other module from calling PyYAML's loaders directly.
 
 Refusals are :class:`UnsafeYamlError`, a ``yaml.MarkedYAMLError``: a reader that already reports

@@ -326,7 +326,10 @@ def check_finetune_file(
     """Check chat fine-tuning JSONL text; never raises for bad content."""
     count = count_tokens or _cl100k()
     report = FinetuneReport(token_limit=token_limit)
-    lines = text.removeprefix("\ufeff").splitlines()
+    # JSONL lines end at LF only: JSON strings may hold U+2028 and the like raw.
+    lines = [row.removesuffix("\r") for row in text.removeprefix("\ufeff").split("\n")]
+    if lines and not lines[-1]:
+        lines.pop()
     blank = []
     for n, row in enumerate(lines, 1):
         if not row.strip():

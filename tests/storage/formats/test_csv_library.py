@@ -134,3 +134,52 @@ def test_empty_file_and_blank_names() -> None:
     result = import_text('"act","prompt"\n"","body"\n', "csv", "n.csv")
     assert result.templates[0].name == "n.csv line 2"
     assert result.warnings
+
+
+def _library(rows: list[list[str]]) -> str:
+    """A prompt library in the shape of today's awesome-chatgpt-prompts ``prompts.csv``."""
+    quoted = (",".join('"' + c.replace('"', '""') + '"' for c in row) for row in rows)
+    return "".join(line + "\n" for line in quoted)
+
+
+HEADER = ["act", "prompt", "for_devs", "type", "contributor"]
+
+
+def test_a_prompt_over_the_csv_modules_128k_field_limit_is_imported_whole() -> None:
+    """The real library had one 144,260-character prompt: it was lost, a junk template was made
+    from its middle, and 222 bogus 'row has 1 fields' errors followed."""
+    huge = "\n".join(f'Step {n}: say "hello, world" {{{{x}}}}' for n in range(4500))[:144_260]
+    assert len(huge) == 144_260
+    rows = [HEADER, ["Before", "short", "FALSE", "TEXT", "a"], ["Huge", huge, "TRUE", "TEXT", "b"]]
+    rows += [[f"After {n}", f"prompt {n}", "FALSE", "TEXT", "c"] for n in range(3)]
+    result = import_text(_library(rows), "csv", "prompts.csv")
+    assert result.problems == []
+    assert [t.name for t in result.templates] == ["Before", "Huge", "After 0", "After 1", "After 2"]
+    assert result.templates[1].messages[0].content == huge
+
+
+def test_unknown_columns_are_kept_and_the_round_trip_is_byte_exact() -> None:
+    rows = [HEADER, ["Coder", "Write code", "TRUE", "TEXT", "@someone"]]
+    rows += [["Poet", 'Say "hi"\nin verse', "FALSE", "IMAGE", ""]]
+    original = _library(rows)
+    first = import_text(original, "csv", "prompts.csv")
+    assert first.templates[0].metadata == {
+        "for_devs": "TRUE",
+        "type": "TEXT",
+        "contributor": "@someone",
+    }
+    assert export("csv", templates=first.templates).text == original
+
+
+def test_description_and_tags_survive_the_round_trip_too() -> None:
+    text = 'name,prompt,description,tags\nA,Body,Does things,"x, y"\n'
+    first = import_text(text, "csv", "x.csv").templates
+    again = import_text(export("csv", templates=first).text, "csv", "y.csv").templates
+    assert [(t.name, t.description, t.tags) for t in again] == [("A", "Does things", ["x", "y"])]
+
+
+def test_line_numbers_are_physical_lines_after_multi_line_records() -> None:
+    text = '"act","prompt"\n"A","one\ntwo\r\nthree"\n"B",""\n"C","x\u2028y"\n"D","a","b"\n'
+    result = import_text(text, "csv", "l.csv")
+    assert [(p.line, p.message.split(" ")[0]) for p in result.errors] == [(5, "row"), (7, "row")]
+    assert [t.messages[0].content for t in result.templates] == ["one\ntwo\r\nthree", "x\u2028y"]

@@ -4,18 +4,21 @@ Columns are found by their header (``act``/``prompt``, ``title``/``body``, ``nam
 or given explicitly. A body is data, not a template: it becomes a ``literal`` user message, so
 ``{{ }}``, CRLF and any unicode come back byte for byte; ``as_jinja=True`` reads bodies as Jinja
 instead (variables declared, syntax errors reported). A malformed row is reported with the
-physical line where its record starts and skipped; every good row is still imported.
+physical line where its record starts and skipped whole; every good row is still imported.
+Columns no field takes go to each template's ``metadata`` and come back out on export, so an
+import then an export loses nothing.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from jinja2 import TemplateSyntaxError
 
 from workbench.core.models import Message, PromptTemplate, Variable
+from workbench.core.records import csv_records
 from workbench.core.templates import RESERVED_NAMES
 from workbench.storage.formats.flatten import flatten
 from workbench.storage.formats.jinjatext import plain_text, used_variables
@@ -93,73 +96,81 @@ def import_csv_library(
     columns: Mapping[str, str] | None = None,
     as_jinja: bool = False,
 ) -> ImportResult:
-    """Read a CSV prompt library; ``columns`` maps fields (name, body ...) to headers."""
+    """Read a CSV prompt library; ``columns`` maps fields (name, body ...) to headers. Columns
+    no field takes are kept in each template's ``metadata`` (the CSV export writes them back)."""
     problems = Problems(source)
     result = ImportResult(format="csv")
     result.problems = problems.items
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     found: dict[str, int] | None = None
     header: list[str] = []
+    extra: list[tuple[str, int]] = []
     names: dict[str, int] = {}
-    previous_end = 0
-    while True:
-        start = previous_end + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as err:
-            problems.error(start, f"malformed CSV record: {err}")
-            previous_end = reader.line_num
+    for start, row, error in csv_records(text):
+        if error is not None:
+            problems.error(start, f"{error}; record skipped")
             continue
-        previous_end = reader.line_num
         if found is None:
-            if not row or not any(cell.strip() for cell in row):
+            if not any(cell.strip() for cell in row):
                 continue
             header = row
             found = _find_columns(header, columns, problems)
             if found is None:
                 return result
+            taken = set(found.values())
+            extra = [(h, i) for i, h in enumerate(header) if i not in taken]
             continue
-        if not row:
-            continue  # a blank line between records
         if len(row) != len(header):
             problems.error(
                 start, f"row has {len(row)} fields, the header has {len(header)}; row skipped"
             )
             continue
-        body = row[found["body"]]
-        name = row[found["name"]] if "name" in found else ""
-        if not body.strip():
-            problems.error(start, f"row '{name or start}' has an empty prompt; row skipped")
+        template = _row_template(row, found, start, source, as_jinja, problems, names)
+        if template is None:
             continue
-        if not name.strip():
-            name = f"{source.rsplit('/', 1)[-1]} line {start}" if source else f"line {start}"
-            problems.warn(start, f"row has no name; named '{name}'")
-        if name in names:
-            problems.warn(start, f"'{name}' also appears at line {names[name]}; both imported")
-        names.setdefault(name, start)
-        if as_jinja:
-            template = _jinja_template(name, body, start, problems)
-            if template is None:
-                continue
-        else:
-            template = PromptTemplate(
-                name=name, messages=[Message(role="user", content=body, literal=True)]
-            )
-        updates: dict[str, object] = {}
-        if "description" in found:
-            updates["description"] = row[found["description"]]
-        if "tags" in found:
-            updates["tags"] = [
-                t.strip() for t in row[found["tags"]].replace(";", ",").split(",") if t.strip()
-            ]
-        result.templates.append(template.model_copy(update=updates) if updates else template)
+        if extra:
+            template = template.model_copy(update={"metadata": {h: row[i] for h, i in extra}})
+        result.templates.append(template)
     if found is None and not problems.items:
         problems.error(None, "the file is empty: no header row")
     return result
+
+
+def _row_template(
+    row: list[str],
+    found: dict[str, int],
+    start: int,
+    source: str,
+    as_jinja: bool,
+    problems: Problems,
+    names: dict[str, int],
+) -> PromptTemplate | None:
+    body = row[found["body"]]
+    name = row[found["name"]] if "name" in found else ""
+    if not body.strip():
+        problems.error(start, f"row '{name or start}' has an empty prompt; row skipped")
+        return None
+    if not name.strip():
+        name = f"{source.rsplit('/', 1)[-1]} line {start}" if source else f"line {start}"
+        problems.warn(start, f"row has no name; named '{name}'")
+    if name in names:
+        problems.warn(start, f"'{name}' also appears at line {names[name]}; both imported")
+    names.setdefault(name, start)
+    if as_jinja:
+        template = _jinja_template(name, body, start, problems)
+        if template is None:
+            return None
+    else:
+        template = PromptTemplate(
+            name=name, messages=[Message(role="user", content=body, literal=True)]
+        )
+    updates: dict[str, object] = {}
+    if "description" in found:
+        updates["description"] = row[found["description"]]
+    if "tags" in found:
+        updates["tags"] = [
+            t.strip() for t in row[found["tags"]].replace(";", ",").split(",") if t.strip()
+        ]
+    return template.model_copy(update=updates) if updates else template
 
 
 def _body(template: PromptTemplate) -> str:
@@ -179,33 +190,40 @@ def _body(template: PromptTemplate) -> str:
 
 
 def export_csv_library(
-    templates: list[PromptTemplate],
+    templates: Sequence[PromptTemplate],
     columns: tuple[str, str] = ("act", "prompt"),
     *,
     include_description: bool = False,
 ) -> Export:
-    """Name and prompt columns, every field quoted, LF ends (as awesome-chatgpt-prompts).
+    """Name and prompt columns, every field quoted, LF ends (as awesome-chatgpt-prompts), then
+    the columns an import kept in ``metadata`` (in the order first met), then description and
+    tags when any template has them.
 
     Components and few-shot examples are written into the prompt (``flatten``). A template a
     row cannot hold (several messages) is left out with a warning that names it; when none fits,
     ``ExportError`` says why."""
     warnings: list[str] = []
-    rows: list[list[str]] = []
+    kept: list[tuple[PromptTemplate, str]] = []
     refused: list[ExportError] = []
     for template in templates:
         try:
             flat = flatten(template, "CSV")
-            row = [template.name, _body(flat.template)]
+            kept.append((template, _body(flat.template)))
         except ExportError as err:
             refused.append(err)
             warnings.append(f"{err.message}; left out")
             continue
         warnings += flat.warnings
-        rows.append([*row, template.description] if include_description else row)
-    if refused and not rows:
+    if refused and not kept:
         raise refused[0]
+    extra = list(dict.fromkeys(k for t, _ in kept for k in t.metadata))
+    described = include_description or any(t.description for t, _ in kept)
+    tagged = any(t.tags for t, _ in kept)
     out = io.StringIO(newline="")
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
-    writer.writerow([*columns, "description"] if include_description else list(columns))
-    writer.writerows(rows)
+    writer.writerow([*columns, *extra, *(["description"] * described), *(["tags"] * tagged)])
+    for template, body in kept:
+        row = [template.name, body, *(template.metadata.get(k, "") for k in extra)]
+        row += [template.description] * described + [", ".join(template.tags)] * tagged
+        writer.writerow(row)
     return Export(out.getvalue(), warnings)

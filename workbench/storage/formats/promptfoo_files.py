@@ -10,15 +10,14 @@ tests) and ``.jsonl``. Code (``.js``, ``.py``) is never run: such references are
 
 from __future__ import annotations
 
-import csv
 import glob
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workbench.core.experiments import AssertionSpec
+from workbench.core.records import csv_records
 from workbench.storage.formats.results import Problems
 from workbench.storage.formats.yamlsrc import Doc, load_json, load_yaml
 
@@ -179,8 +178,9 @@ def prompts_from_file(
         return _split_txt(text, name, label)
     if suffix == ".jsonl":
         out = []
-        for n, row in enumerate(text.splitlines(), 1):
+        for n, row in enumerate(text.split("\n"), 1):
             if row.strip():
+                row = row.removesuffix("\r")
                 out.append(RawPrompt(row, name, n, label and f"{label}: {n}", True))
         return out
     if suffix in (".yaml", ".yml"):
@@ -224,22 +224,11 @@ def csv_rows(
     text: str, file_problems: Problems, problems: Problems
 ) -> list[tuple[int, dict[str, str]]]:
     """Rows of a CSV file as header→value dicts with the line each record starts on."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), strict=True)
     header: list[str] | None = None
     rows: list[tuple[int, dict[str, str]]] = []
-    end = 0
-    while True:
-        start = end + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as err:
-            file_problems.error(start, f"malformed CSV record: {err}")
-            end = reader.line_num
-            continue
-        end = reader.line_num
-        if not row:
+    for start, row, error in csv_records(text):
+        if error is not None:
+            file_problems.error(start, f"{error}; record skipped")
             continue
         if header is None:
             header = [h.strip() for h in row]

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from workbench.core.experiments import AssertionSpec, TestCase
+from workbench.core.records import jsonl_records
 from workbench.storage.formats.promptfoo_files import (
     CODE_SUFFIXES,
     assertion_from_string,
@@ -253,13 +254,9 @@ def tests_from_ref(
             ctx.problems.items.extend(sub.problems.items)
         elif suffix == ".jsonl":
             text = read_text(path, ctx.problems, line)
-            for n, row in enumerate((text or "").splitlines(), 1):
-                if not row.strip():
-                    continue
-                try:
-                    item = json.loads(row)
-                except json.JSONDecodeError as err:
-                    ctx.problems.error(n, f"not valid JSON: {err.msg}", source=path.name)
+            for n, item, error in jsonl_records(text or ""):
+                if error is not None:
+                    ctx.problems.error(n, error, source=path.name)
                     continue
                 sub_problems = Problems(path.name)
                 out += read_test(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from workbench.core.models import RunResult
+from workbench.core.records import jsonl_records
 from workbench.storage.formats.results import Problems
 
 CSV_COLUMNS = (
@@ -112,13 +113,9 @@ def read_runs_jsonl(text: str, source: str = "<text>") -> tuple[list[RunRecord],
     """Runs back from ``runs_to_jsonl`` output; bad lines are reported with their number."""
     problems = Problems(source)
     records = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as err:
-            problems.error(n, f"not valid JSON: {err.msg}")
+    for n, data, error in jsonl_records(text):
+        if error is not None:
+            problems.error(n, error)
             continue
         if not isinstance(data, dict) or not isinstance(data.get("id"), str) or "run" not in data:
             problems.error(n, "not a run record (needs 'id' and 'run')")

@@ -1,8 +1,10 @@
-"""Guard: YAML is read only through ``workbench.core.safe_yaml``.
+"""Guards: YAML is read only through ``workbench.core.safe_yaml``, CSV only through
+``workbench.core.records``.
 
 PyYAML's own loaders expand aliases (a 600-byte "billion laughs" file exhausts memory) and keep
-the last of duplicated keys; the one loader refuses both. This test keeps any module from calling
-them directly again, so the whole class stays fixed."""
+the last of duplicated keys; the csv module stops at a 128 KB field and reads on from the middle
+of it. The two helpers fix each class once; these tests keep any module from calling the raw
+readers again, so the classes stay fixed."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 from tests.conftest import REPO
 
 ALLOWED = Path("workbench/core/safe_yaml.py")
+CSV_ALLOWED = Path("workbench/core/records.py")
 #: PyYAML entry points that read YAML (dumping is fine).
 READERS = {
     "load",
@@ -84,4 +87,42 @@ def test_the_guard_catches_each_way_of_calling_pyyaml() -> None:
         (4, "yaml.CSafeLoader"),
         (4, "yaml.load"),
         (5, "yaml.compose"),
+    ]
+
+
+def csv_offences(tree: ast.AST) -> list[tuple[int, str]]:
+    """``csv.reader`` / ``csv.DictReader`` / ``from csv import reader`` in a module."""
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "csv"
+            and node.attr in ("reader", "DictReader")
+        ):
+            found.append((node.lineno, f"csv.{node.attr}"))
+        elif isinstance(node, ast.ImportFrom) and node.module == "csv":
+            found += [
+                (node.lineno, f"from csv import {a.name}")
+                for a in node.names
+                if a.name in ("reader", "DictReader")
+            ]
+    return found
+
+
+def test_no_module_reads_csv_except_the_records_helper() -> None:
+    bad = []
+    for path in sorted((REPO / "workbench").rglob("*.py")):
+        relative = path.relative_to(REPO)
+        if relative == CSV_ALLOWED:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(relative))
+        bad += [f"{relative}:{line}: {what}" for line, what in csv_offences(tree)]
+    assert bad == [], "read CSV with workbench.core.records.csv_records instead:\n" + "\n".join(
+        bad
+    )
+    code = "import csv\nfrom csv import DictReader\ncsv.reader(x)\ncsv.writer(x)\n"
+    assert sorted(csv_offences(ast.parse(code))) == [
+        (2, "from csv import DictReader"),
+        (3, "csv.reader"),
     ]
