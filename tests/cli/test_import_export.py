@@ -89,9 +89,12 @@ def test_promptfoo_fixtures_become_experiments(
     with Store.open() as store:
         stored = store.experiments.get(experiment["id"])
         library = Library(store.db)
-        versions = {library.version(t["key"]).id for t in report["templates"]}
+        versions = {
+            (t["key"], library.version(t["key"]).number) for t in report["templates"]
+        }
     assert len(stored.spec.tests) == tests
-    assert {v.template_version for v in stored.spec.variants} == versions  # linked to the library
+    # linked to the library: each variant's key and version number
+    assert {(v.template_key, v.template_version) for v in stored.spec.variants} == versions
     # And back out: promptfoo reads the same prompts and tests.
     text = _export(capsys, "--format", "promptfoo", experiment["id"])
     out = Path(data_dir()) / "roundtrip" / "promptfooconfig.yaml"

@@ -106,8 +106,8 @@ def test_models_by_template_versions_by_variable_sets() -> None:
             ModelChoice(backend="llamacpp"),
         ],
         templates=[
-            TemplateChoice(template=TEMPLATE, version="1"),
-            TemplateChoice(template=v2, version="2"),
+            TemplateChoice(template=TEMPLATE, key="geo/capital", version=1),
+            TemplateChoice(template=v2, key="geo/capital", version=2),
         ],
         variable_sets=SETS,
     )
@@ -125,11 +125,16 @@ def test_models_by_template_versions_by_variable_sets() -> None:
     assert variant_differences(experiment.variants[0], experiment.variants[3]) == {
         "backend": "llamacpp",
         "model": "",
-        "template_version": "2",
+        "template_version": 2,
         "max_tokens": 8,
     }
     found = axes(experiment.variants)
-    assert found["template_version"] == ["1", "1", "2", "2"]
+    assert found["template_version"] == [1, 1, 2, 2]
+    # Each variant knows which library version it runs, so its runs record it.
+    assert {(v.template_key, v.template_version) for v in experiment.variants} == {
+        ("geo/capital", 1),
+        ("geo/capital", 2),
+    }
     assert found["backend"] == ["openai_compat", "llamacpp"] * 2
 
 
@@ -215,3 +220,12 @@ def test_estimate_skips_done_cells_and_reports_unrenderable_ones() -> None:
     assert [str(c.key) for c in est.unrenderable] == ["v0.t2.r0"]
     assert "country" in (est.unrenderable[0].error or "")
     assert est.to_dict()["unrenderable"][0]["cell"] == "v0.t2.r0"
+
+
+def test_template_versions_are_numbers_even_from_older_files() -> None:
+    """Older comparisons kept "v3" (the compare view) or "3" (the sweep view): both read as
+    the number 3; an imported experiment's library version id is no version number."""
+    for old in ("v3", "3", 3):
+        assert Variant(template=TEMPLATE, template_version=old).template_version == 3
+        assert TemplateChoice(template=TEMPLATE, version=old).version == 3
+    assert Variant(template=TEMPLATE, template_version="01J9ZK3V6D").template_version is None

@@ -231,11 +231,18 @@ def test_regression_check_on_a_new_template_version(store: Store, runner: Runner
     baseline = Evaluation.create(store, spec, runner)
     before = baseline.run()
     v2 = TRANSLATE.model_copy(update={"parameters": Params(temperature=0.0)})
-    candidate = rerun(baseline, template=v2, template_version="2", backend="spanish")
+    candidate = rerun(
+        baseline, template=v2, template_key="translate", template_version=2, backend="spanish"
+    )
     assert candidate.id != baseline.id
     assert candidate.spec.tests == baseline.spec.tests
-    assert candidate.spec.variants[0].template_version == "2"
+    assert candidate.spec.variants[0].template_version == 2
     after = candidate.run()
+    # Every evaluation run records the library version it ran (a typed number), so restoring
+    # one from the history reopens that version.
+    refs = {(r.ref.template_key, r.ref.template_version) for r in store.runs.for_experiment(
+        candidate.id)}
+    assert refs == {("translate", 2)}
     report = compare(before, after)
     assert [c.key[1] for c in report.improved] == [1]
     assert [c.key[1] for c in report.regressed] == [0]

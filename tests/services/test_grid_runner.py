@@ -13,7 +13,7 @@ import pytest
 from workbench.backends.base import Cancelled, Failed, Finished, Started, StreamEvent
 from workbench.backends.config import BackendConfig
 from workbench.core.experiments import ExperimentSpec, TestCase, Variant
-from workbench.core.grid import CellKey, SweepSpec, TableCounter, estimate
+from workbench.core.grid import CellKey, SweepSpec, TableCounter, TemplateChoice, estimate
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.services.comparison import open_comparison, save_comparison, saved_or_new
 from workbench.services.grid_runner import GridRunner, Progress, completed_keys, plan
@@ -212,6 +212,43 @@ def test_a_saved_sweep_is_found_again_by_its_contents(store: Store) -> None:
     changed = sweep.model_copy(update={"repeats": 2})
     other, created_other = saved_or_new(store, changed.to_experiment())
     assert created_other and other.id != first.id
+
+
+def test_sweep_runs_record_the_library_version_they_ran(store: Store) -> None:
+    """A sweep's runs (base or template axis) carry the template's library key and version
+    number, and the saved sweep keeps them: restoring a run reopens its version."""
+    configs = {"demo": scripted("demo", {"text": "Paris"}, concurrency=2)}
+    v1 = TEMPLATE.model_copy(update={"name": "capital (first)"})
+    sweep = SweepSpec(
+        name="versions",
+        base=Variant(template=TEMPLATE, template_key="geo/capital", template_version=2,
+                     backend="demo"),
+        templates=[
+            TemplateChoice(template=v1, key="geo/capital", version=1),
+            TemplateChoice(template=TEMPLATE, key="geo/capital", version=2),
+        ],
+        parameters={"seed": [1, 2]},
+        variable_sets=COUNTRIES[:1],
+    )
+    stored = save_comparison(store, sweep.to_experiment())
+    assert [(v.template_key, v.template_version) for v in store.experiments.get(
+        stored.id).spec.variants] == [("geo/capital", 1)] * 2 + [("geo/capital", 2)] * 2
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=configs)
+        GridRunner(runner, store).run(stored)
+        runner.close()
+    runs = store.runs.for_experiment(stored.id)
+    assert sorted((r.ref.template_key, r.ref.template_version) for r in runs) == [
+        ("geo/capital", 1), ("geo/capital", 1), ("geo/capital", 2), ("geo/capital", 2)
+    ]
+    # The base alone (no template axis) records its own version too.
+    alone = save_comparison(store, sweep.model_copy(update={"templates": []}).to_experiment())
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=configs)
+        GridRunner(runner, store).run(alone)
+        runner.close()
+    assert {(r.ref.template_key, r.ref.template_version)
+            for r in store.runs.for_experiment(alone.id)} == {("geo/capital", 2)}
 
 
 def test_a_cell_that_cannot_render_is_an_error_without_a_call(store: Store) -> None:

@@ -20,6 +20,7 @@ from workbench.storage.library import Library
 from workbench.storage.library_records import content_hash
 from workbench.storage.migrations import MIGRATIONS, Migration, NewerDatabaseError
 from workbench.storage.repositories import EvaluationRecord, RunRef, Store
+from workbench.storage.repositories import experiments as experiments_module
 from workbench.storage.repositories import runs as runs_module
 
 NAMES = [m.name for m in MIGRATIONS]
@@ -100,17 +101,41 @@ def _add_run(db: Database, stage: int, result: RunResult, ref: RunRef | None = N
     return run_id
 
 
+def _add_experiment(db: Database, stage: int) -> tuple[str, str, str]:
+    """Save ``make_spec()`` as the app at schema ``stage`` did (variants without their library
+    key before 0006_variant_template_key): its id, first variant's and first test's ids."""
+    store = Store(db)
+    if stage >= NAMES.index("0006_variant_template_key"):
+        made = store.experiments.create(make_spec())
+        return made.id, made.variant_ids[0], made.test_ids[0]
+    columns = [c.strip() for c in experiments_module.VARIANT_COLUMNS.split(",")]
+    key = columns.index("template_key")
+    row = experiments_module._variant_row
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(experiments_module, "VARIANT_COLUMNS",
+                      ", ".join(c for c in columns if c != "template_key"))
+        patch.setattr(experiments_module, "_variant_row",
+                      lambda v: tuple(x for i, x in enumerate(row(v)) if i != key))
+        patch.setattr(experiments_module.ExperimentRepository, "get", lambda _self, i: i)
+        experiment_id: str = store.experiments.create(make_spec())  # type: ignore[assignment]
+    conn = db.connection()
+    first = "SELECT id FROM {} WHERE experiment_id = ? AND position = 0"
+    return (experiment_id,
+            conn.execute(first.format("variants"), (experiment_id,)).fetchone()[0],
+            conn.execute(first.format("test_cases"), (experiment_id,)).fetchone()[0])
+
+
 def _fill(db: Database, stage: int) -> dict[str, str]:
     """Write what an app at schema ``stage`` (index into MIGRATIONS) could have written."""
     store = Store(db)
     made: dict[str, str] = {}
-    experiment = store.experiments.create(make_spec())
-    made["experiment"] = experiment.id
+    experiment_id, variant_id, test_id = _add_experiment(db, stage)
+    made["experiment"] = experiment_id
     made["run"] = _add_run(
         db,
         stage,
         make_result("Which river flows through Vienna?", "The Danube."),
-        RunRef(experiment.id, experiment.variant_ids[0], experiment.test_ids[0], 1),
+        RunRef(experiment_id, variant_id, test_id, 1),
     )
     made["completion"] = _add_run(db, stage, completion_result())
     if stage >= 1:

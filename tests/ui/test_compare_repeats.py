@@ -139,7 +139,7 @@ def test_repeats_of_the_embedded_model_keep_figures_and_ratings_in_view(
     variants = [
         Variant(
             template=TEMPLATE,
-            template_version="1",
+            template_version=1,
             backend="llamacpp",
             model=EMBEDDED_ID,
             variables={"country": "France"},

@@ -19,6 +19,7 @@ from tests.backends.conftest import llama_server  # noqa: F401 - the real server
 from tests.ui.runs import screenshot
 from workbench.backends.config import BackendConfig
 from workbench.core.experiments import Variant
+from workbench.core.grid import TemplateChoice
 from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.services.runner import Runner
 from workbench.storage.repositories import Store
@@ -71,7 +72,7 @@ def configs() -> dict[str, BackendConfig]:
 def variant(backend: str = "paris", **params: object) -> Variant:
     return Variant(
         template=TEMPLATE,
-        template_version="1",
+        template_version=1,
         backend=backend,
         model=backend,
         variables={"country": "France"},
@@ -479,11 +480,13 @@ def test_two_settings_by_two_template_versions_on_the_embedded_model(
         }
     )
     library.save(terse, key="capital", message="a teacher's voice")
-    versions = [(f"v{v.number}", v.template()) for v in library.versions("capital")]
-    assert [label for label, _t in versions] == ["v1", "v2"]
+    versions = [TemplateChoice(template=v.template(), key=v.key, version=v.number,
+                               message=v.message) for v in library.versions("capital")]
+    assert [c.version for c in versions] == [1, 2]
     base = Variant(
-        template=versions[1][1],
-        template_version="2",
+        template=versions[1].template,
+        template_key="capital",
+        template_version=2,
         backend="llamacpp",
         model=EMBEDDED_ID,
         variables={"country": "France"},
@@ -506,8 +509,16 @@ def test_two_settings_by_two_template_versions_on_the_embedded_model(
     add(0, "1.0")  # B: temperature 1
     add(1, "v1")  # C: v1 at temperature 1
     add(0, "0")  # D: v1 at temperature 0
+    # Column A names its template, version and the version's message; the others what differs.
+    assert titles(view)[0].startswith("capital v2 “a teacher's voice” · ")
     assert titles(view)[1:] == ["temperature 1", "v1 · temperature 1", "v1"]
     run_all(qtbot, view, timeout=300_000)
+    # Every run records the library version it ran, as a number: restoring it reopens it.
+    assert view.experiment_id is not None
+    view.writer.submit(lambda s: None).result(10)  # type: ignore[union-attr]
+    refs = [(r.ref.template_key, r.ref.template_version)
+            for r in store.runs.for_experiment(view.experiment_id)]
+    assert sorted(refs) == [("capital", 1), ("capital", 1), ("capital", 2), ("capital", 2)]
     for column in view.columns:
         assert column.output.state == "finished", column.output.error_label.text()
         assert column.output.text().strip()
@@ -530,6 +541,7 @@ def test_two_settings_by_two_template_versions_on_the_embedded_model(
     view.writer.submit(lambda s: None).result(10)  # type: ignore[union-attr]
     assert len(store.ratings.preferences(experiment_id)) == 1
     reopened = make_view()
+    reopened.set_template_versions(versions)
     reopened.open_experiment(experiment_id)
     assert [c.output.text() for c in reopened.columns] == [c.output.text() for c in view.columns]
     assert titles(reopened) == titles(view)
@@ -568,7 +580,7 @@ def test_four_columns_on_a_real_openai_compatible_server(
             ]
         }
     )
-    for template, version in ((TEMPLATE, "1"), (teacher, "2")):
+    for template, version in ((TEMPLATE, 1), (teacher, 2)):
         for temperature in (0.0, 1.0):
             view.add_variant(
                 Variant(

@@ -21,7 +21,8 @@ from tests.ui.windows import close_window, open_window
 from workbench.backends.config import BackendConfig
 from workbench.backends.local_models import EMBEDDED_ID
 from workbench.core.experiments import Variant
-from workbench.core.models import Message, Params, PromptTemplate
+from workbench.core.grid import TemplateChoice
+from workbench.core.models import Message, Params
 from workbench.services.runner import Runner
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
@@ -36,7 +37,8 @@ TEMPLATE_V2 = TEMPLATE.model_copy(update={"messages": [
                                    "and name the river the capital stands on."),
     TEMPLATE.messages[1],
 ]})
-VERSIONS: list[tuple[str, PromptTemplate]] = [("v1", TEMPLATE), ("v2", TEMPLATE_V2)]
+VERSIONS = [TemplateChoice(template=TEMPLATE, key="capital", version=1),
+            TemplateChoice(template=TEMPLATE_V2, key="capital", version=2)]
 
 
 @pytest.fixture
@@ -155,7 +157,8 @@ def test_models_by_template_versions(
     assert len(runs) == estimate.calls
     # every (model, version) pair ran once, with that version's prompt on that model
     sent = {(r.result.request.model, r.result.request.messages[0].content) for r in runs}
-    assert sent == {(m, t.messages[0].content) for m in ("paris", "lyon") for _l, t in VERSIONS}
+    assert sent == {(m, t.messages[0].content) for m in ("paris", "lyon")
+                    for t in (c.template for c in VERSIONS)}
     assert headers(view) == (["paris", "lyon"], ["v1", "v2"])
     view.metric_box.setCurrentIndex(view.metric_box.findData("output_chars"))
     lengths = {k: len(v) for k, v in ANSWERS.items()}
@@ -415,7 +418,8 @@ def test_real_models_by_versions_estimate_overflow_and_reopen(
     view = make_view(qtbot, runner)
     try:
         view.set_backends(list(smol))
-        view.set_template_versions([("v1", TEMPLATE), ("v2", long_v2)])
+        view.set_template_versions([TemplateChoice(template=TEMPLATE, version=1),
+                                    TemplateChoice(template=long_v2, version=2)])
         base = Variant(template=TEMPLATE, backend="smol-2k", model=EMBEDDED_ID,
                        variables={"country": "France"}, params=Params(seed=1, max_tokens=4))
         view.set_base(base)

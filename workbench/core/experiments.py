@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workbench.core.models import Params, PromptTemplate
 
@@ -39,16 +39,37 @@ class TestCase(_Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+def version_number(value: Any) -> int | None:
+    """A template version number from what older files and databases hold ("v3", "3", 3);
+    anything else (an imported experiment once kept a library version's id) is no number."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        digits = value.strip().removeprefix("v")
+        return int(digits) if digits.isdigit() else None
+    raise ValueError(f"{value!r} is not a template version number")
+
+
 class Variant(_Model):
-    """One column of a comparison: a template (version), parameters and a backend/model."""
+    """One column of a comparison: a template (version), parameters and a backend/model.
+
+    ``template_key`` and ``template_version`` say which library version ``template`` is (both
+    None for an edit never saved), so every run of the variant records where it came from and
+    reopens that version."""
 
     label: str = ""
     template: PromptTemplate
-    template_version: str | None = None
+    template_key: str | None = None
+    template_version: int | None = None
     params: Params = Field(default_factory=Params)
     backend: str = "llamacpp"
     model: str = ""
     variables: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("template_version", mode="before")
+    @classmethod
+    def _typed_version(cls, value: Any) -> int | None:
+        return version_number(value)
 
 
 class ExperimentSpec(_Model):

@@ -25,7 +25,13 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from workbench.core.errors import KnownError
-from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
+from workbench.core.experiments import (
+    AssertionSpec,
+    ExperimentSpec,
+    TestCase,
+    Variant,
+    version_number,
+)
 from workbench.core.model_table import Price, cost_of, load_model_table
 from workbench.core.models import Params, PromptTemplate, RunRequest
 from workbench.core.tokens import count_chat, fit_context, tokenizer_for
@@ -54,16 +60,29 @@ class ModelChoice(_Model):
 
 
 class TemplateChoice(_Model):
-    """One template axis value: a template (version) to run."""
+    """One template axis value: a template to run, with its library key and version number
+    when it is a saved version (None for an edit never saved)."""
 
     template: PromptTemplate
-    version: str | None = None
+    key: str | None = None
+    version: int | None = None
     label: str = ""
+    message: str = ""  # the version's message in the library ("added examples")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _typed_version(cls, value: Any) -> int | None:
+        return version_number(value)
 
     def describe(self) -> str:
         if self.label:
             return self.label
         return f"{self.template.name} v{self.version}" if self.version else self.template.name
+
+    def variant_update(self) -> dict[str, Any]:
+        """The fields a variant takes to run this version (``Variant.model_copy(update=…)``)."""
+        return {"template": self.template, "template_key": self.key,
+                "template_version": self.version}
 
 
 class SweepSpec(_Model):
@@ -123,11 +142,7 @@ class SweepSpec(_Model):
                     update={
                         "label": " · ".join(parts) or self.base.label,
                         "params": params,
-                        **(
-                            {"template": template.template, "template_version": template.version}
-                            if template
-                            else {}
-                        ),
+                        **(template.variant_update() if template else {}),
                         **({"backend": model.backend, "model": model.model} if model else {}),
                     }
                 )

@@ -152,12 +152,13 @@ class Evaluation:
     def _ref(self, key: CellKey) -> RunRef:
         v, t, r = key
         variant, test = self.spec.variants[v], self.spec.tests[t]
-        return RunRef(
-            self.id,
-            self.experiment.variant_ids[v],
-            self.experiment.test_ids[t],
-            r,
-            variables={**variant.variables, **test.vars},
+        return RunRef.of_cell(
+            variant,
+            {**variant.variables, **test.vars},
+            experiment_id=self.id,
+            variant_id=self.experiment.variant_ids[v],
+            test_case_id=self.experiment.test_ids[t],
+            repeat_index=r,
         )
 
     # --- reading back ----------------------------------------------------------------------------
@@ -451,7 +452,8 @@ def rerun(
     evaluation: Evaluation,
     *,
     template: PromptTemplate | None = None,
-    template_version: str | None = None,
+    template_key: str | None = None,
+    template_version: int | None = None,
     backend: str | None = None,
     model: str | None = None,
 ) -> Evaluation:
@@ -463,7 +465,11 @@ def rerun(
     for v in spec.variants:
         update: dict[str, object] = {}
         if template is not None:
-            update |= {"template": template, "template_version": template_version}
+            update |= {
+                "template": template,
+                "template_key": template_key,
+                "template_version": template_version,
+            }
         if backend is not None:
             update["backend"] = backend
         if model is not None:

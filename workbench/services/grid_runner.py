@@ -186,10 +186,6 @@ def completed_keys(store: Store, experiment: StoredExperiment) -> set[CellKey]:
     return keys
 
 
-def _template_version(version: str | None) -> int | None:
-    return int(version) if version is not None and version.isdigit() else None
-
-
 class SweepHandle:
     """A running sweep: cancel one cell or all of them, wait for the report."""
 
@@ -431,14 +427,13 @@ class GridRunner:
         token = handle._token_for(key)
         if token is None:
             return CellOutcome(key, "cancelled", None, None)
-        variant = item.cell.variant
-        ref = RunRef(
+        ref = RunRef.of_cell(
+            item.cell.variant,
+            item.cell.values,
             experiment_id=stored.id if stored else None,
             variant_id=stored.variant_ids[key.variant] if stored else None,
             test_case_id=stored.test_ids[key.test] if stored and key.test is not None else None,
             repeat_index=key.repeat,
-            template_version=_template_version(variant.template_version),
-            variables=item.cell.values,
         )
         sink = None if on_event is None else (lambda event: on_event(key, event))
         try:

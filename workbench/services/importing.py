@@ -74,7 +74,7 @@ def store_import(
     the others to ``default_collection``.
     """
     stored = StoredImport(templates=[ImportedTemplate(t.name) for t in result.templates])
-    versions: list[tuple[PromptTemplate, str]] = []
+    versions: list[tuple[PromptTemplate, str, int]] = []
     if result.templates:
         saved = library.import_templates(
             result.templates,
@@ -86,7 +86,7 @@ def store_import(
             stored.templates, result.templates, saved, strict=True
         ):
             entry.key, entry.version, entry.changed = version.key, version.number, changed
-            versions.append((template, version.id))
+            versions.append((template, version.key, version.number))
     if result.experiment is not None or result.tests:
         stored.experiment = _store_experiment(store, file, result, versions)
     stored.presets = [(preset.name, save_preset(preset)) for preset in result.presets]
@@ -94,15 +94,22 @@ def store_import(
 
 
 def _store_experiment(
-    store: Store, file: Path, result: ImportResult, versions: list[tuple[PromptTemplate, str]]
+    store: Store,
+    file: Path,
+    result: ImportResult,
+    versions: list[tuple[PromptTemplate, str, int]],
 ) -> ImportedExperiment:
-    """The experiment, each variant pointing at the library version of its template."""
+    """The experiment, each variant pointing at the library version (key and number) of its
+    template, so its runs reopen that version."""
     spec = result.experiment or ExperimentSpec(name=file.stem, tests=result.tests)
     variants = []
     for variant in spec.variants:
-        version_id = next((vid for t, vid in versions if t == variant.template), None)
-        if variant.template_version is None and version_id is not None:
-            variant = variant.model_copy(update={"template_version": version_id})
+        found = next(((k, n) for t, k, n in versions if t == variant.template), None)
+        if variant.template_version is None and found is not None:
+            key, number = found
+            variant = variant.model_copy(
+                update={"template_key": key, "template_version": number}
+            )
         variants.append(variant)
     spec = spec.model_copy(update={"variants": variants})
     experiment = store.experiments.create(spec)

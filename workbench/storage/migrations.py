@@ -225,6 +225,12 @@ ALTER TABLE runs ADD COLUMN template_version INTEGER;
 ALTER TABLE runs ADD COLUMN variables_json TEXT;
 """
 
+# A variant's library key: with its version number, which saved template a column ran, so its
+# runs (and a reopened comparison or sweep) point back at the library.
+_VARIANT_TEMPLATE_KEY = """
+ALTER TABLE variants ADD COLUMN template_key TEXT;
+"""
+
 
 def library_search_row(text: str) -> tuple[str, str, str, str]:
     """``(name, description, tags, body)`` indexed for a template version's file text."""
@@ -273,6 +279,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0003_prompt_library", _PROMPT_LIBRARY),
     Migration("0004_full_text_search", _FULL_TEXT_SEARCH, _index_existing_library),
     Migration("0005_run_origin", _RUN_ORIGIN),
+    Migration("0006_variant_template_key", _VARIANT_TEMPLATE_KEY),
 )
 
 _TRACKING = (

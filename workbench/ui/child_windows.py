@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from workbench.core.experiments import Variant
-from workbench.core.models import PromptTemplate
+from workbench.core.grid import TemplateChoice
 
 if TYPE_CHECKING:
     from workbench.ui.compare.compare_view import CompareView
@@ -28,11 +28,12 @@ def _keep(window: MainWindow, child: QWidget, width: int, height: int) -> None:
     window.child_windows.append(child)
 
 
-def _template_versions(window: MainWindow) -> list[tuple[str, PromptTemplate]]:
-    """The library's versions of the window's template, ``[("v1", template)…]``."""
+def _template_versions(window: MainWindow) -> list[TemplateChoice]:
+    """The library's versions of the window's template: key, number, message and template."""
     if not window.key:
         return []
-    return [(f"v{v.number}", v.template()) for v in window.workspace.library.versions(window.key)]
+    return [TemplateChoice(template=v.template(), key=v.key, version=v.number, message=v.message)
+            for v in window.workspace.library.versions(window.key)]
 
 
 def open_compare(window: MainWindow) -> CompareView:

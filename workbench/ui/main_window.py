@@ -490,7 +490,8 @@ class MainWindow(QMainWindow):
         return Variant(
             label=self.editor.template().name,
             template=self.editor.template(),
-            template_version=f"v{self.version}" if self.version and not self.dirty else None,
+            template_key=self.key,
+            template_version=None if self.dirty else self.version,
             params=self.params.params(),
             backend=self.picker.backend_name,
             model=self.picker.model,

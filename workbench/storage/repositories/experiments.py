@@ -47,11 +47,19 @@ def _dump(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+#: The columns ``_variant_row`` fills, in its order.
+VARIANT_COLUMNS = (
+    "label, template_json, template_version, template_key, params_json, backend, model,"
+    " variables_json"
+)
+
+
 def _variant_row(variant: Variant) -> tuple[object, ...]:
     return (
         variant.label,
         variant.template.model_dump_json(exclude_defaults=True),
         variant.template_version,
+        variant.template_key,
         variant.params.model_dump_json(exclude_defaults=True),
         variant.backend,
         variant.model,
@@ -120,7 +128,7 @@ class ExperimentRepository:
             conn,
             "variants",
             experiment_id,
-            "label, template_json, template_version, params_json, backend, model, variables_json",
+            VARIANT_COLUMNS,
             [_variant_row(v) for v in spec.variants],
         )
         self._sync(
@@ -199,8 +207,8 @@ class ExperimentRepository:
         if row is None:
             raise NotFoundError(f"no experiment with id {experiment_id}")
         variants = conn.execute(
-            "SELECT id, label, template_json, template_version, params_json, backend, model,"
-            " variables_json FROM variants WHERE experiment_id = ? ORDER BY position",
+            f"SELECT id, {VARIANT_COLUMNS} FROM variants WHERE experiment_id = ?"
+            " ORDER BY position",
             (experiment_id,),
         ).fetchall()
         tests = conn.execute(
@@ -218,10 +226,11 @@ class ExperimentRepository:
                     label=v[1],
                     template=PromptTemplate.model_validate_json(v[2]),
                     template_version=v[3],
-                    params=Params.model_validate_json(v[4]),
-                    backend=v[5],
-                    model=v[6],
-                    variables=json.loads(v[7]),
+                    template_key=v[4],
+                    params=Params.model_validate_json(v[5]),
+                    backend=v[6],
+                    model=v[7],
+                    variables=json.loads(v[8]),
                 )
                 for v in variants
             ],

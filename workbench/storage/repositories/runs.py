@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from workbench.core.errors import KnownError
+from workbench.core.experiments import Variant
 from workbench.core.models import RunResult, SentRequest, Timings, Usage
 from workbench.storage.db import Database, NotFoundError
 from workbench.storage.fts import fts_query
@@ -36,6 +37,29 @@ class RunRef:
     template_key: str | None = None
     template_version: int | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of_cell(
+        cls,
+        variant: Variant,
+        variables: Mapping[str, str],
+        *,
+        experiment_id: str | None = None,
+        variant_id: str | None = None,
+        test_case_id: str | None = None,
+        repeat_index: int = 0,
+    ) -> RunRef:
+        """The ref of one run of ``variant`` (a compare column, sweep or evaluation cell): every
+        path records the variant's library key and version number the same way."""
+        return cls(
+            experiment_id=experiment_id,
+            variant_id=variant_id,
+            test_case_id=test_case_id,
+            repeat_index=repeat_index,
+            template_key=variant.template_key,
+            template_version=variant.template_version,
+            variables=dict(variables),
+        )
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.errors import KnownError
 from workbench.core.experiments import Variant
-from workbench.core.grid import CellKey
-from workbench.core.models import PromptTemplate
+from workbench.core.grid import CellKey, TemplateChoice
 from workbench.core.preferences import Judgement, Score, summarize
 from workbench.services.compare_export import write_export
 from workbench.services.comparison import open_comparison, preference_summary, save_comparison
@@ -92,6 +91,7 @@ class CompareView(QWidget):
         self._judgements: list[Judgement] = []
         self._scores: dict[str, Score] = {}  # run id -> its rating
         self._pending = 0
+        self._messages: dict[tuple[str, int], str] = {}  # version messages, for the headers
         self._build()
 
     # --- construction -------------------------------------------------------------------------
@@ -212,9 +212,13 @@ class CompareView(QWidget):
 
     # --- variants -----------------------------------------------------------------------------
 
-    def set_template_versions(self, versions: list[tuple[str, PromptTemplate]]) -> None:
-        """Template versions offered by "Add variant" (e.g. from the library)."""
+    def set_template_versions(self, versions: list[TemplateChoice]) -> None:
+        """Template versions offered by "Add variant" (from the library); their messages name
+        the versions in the headers."""
         self.editor.set_versions(versions)
+        self._messages.update({(c.key, c.version): c.message for c in versions
+                               if c.key is not None and c.version is not None and c.message})
+        self._relayout()
 
     def set_backends(self, names: list[str]) -> None:
         self.editor.set_backends(names)
@@ -284,7 +288,7 @@ class CompareView(QWidget):
                 column.set_header(f"Output {position + 1}", "")
             else:
                 assert base is not None
-                title = header(base, column.variant, index)
+                title = header(base, column.variant, index, self._messages)
                 column.set_header(self._column_keys[index], title)
         self._results_changed()
         self._update_actions()
@@ -380,7 +384,7 @@ class CompareView(QWidget):
             return []
         base = self.columns[0].variant
         return [c.variant.model_copy(update={
-            "label": f"{self._column_keys[i]}: {header(base, c.variant, i)}"})
+            "label": f"{self._column_keys[i]}: {header(base, c.variant, i, self._messages)}"})
             for i, c in enumerate(self.columns)]
 
     def export(self, path: Path) -> None:

@@ -46,14 +46,8 @@ def request_for(variant: Variant) -> RunRequest:
 
 def ref_for(variant: Variant, experiment_id: str | None, variant_id: str | None,
             repeat: int) -> RunRef:
-    version = variant.template_version
-    return RunRef(
-        experiment_id=experiment_id,
-        variant_id=variant_id,
-        repeat_index=repeat,
-        template_version=int(version) if version and version.isdigit() else None,
-        variables=dict(variant.variables),
-    )
+    return RunRef.of_cell(variant, variant.variables, experiment_id=experiment_id,
+                          variant_id=variant_id, repeat_index=repeat)
 
 
 def default_name() -> str:

@@ -34,7 +34,6 @@ from workbench.backends.base import CancelToken, ModelInfo
 from workbench.core.errors import KnownError
 from workbench.core.experiments import TestCase, Variant
 from workbench.core.grid import ModelChoice, TemplateChoice
-from workbench.core.models import PromptTemplate
 from workbench.core.params import DESCRIPTIONS, PARAM_NAMES
 from workbench.services.datasets import load_dataset
 from workbench.services.runner import Runner
@@ -47,6 +46,7 @@ from workbench.ui.compare.sweep_layout import (
     Axis,
     model_labels,
 )
+from workbench.ui.compare.variants import version_label
 from workbench.ui.tasks import Reporter, TaskError, TaskRunner, TaskWorker
 
 SWEEPABLE = tuple(name for name in PARAM_NAMES if name not in ("stop", "n", "best_of"))
@@ -315,7 +315,7 @@ class AxisEditor(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.catalog = catalog
-        self.versions: list[tuple[str, PromptTemplate]] = []
+        self.versions: list[TemplateChoice] = []
         self.base: Variant | None = None
         self.param = QComboBox(self)
         self.param.addItems([NONE, *KINDS])
@@ -371,8 +371,8 @@ class AxisEditor(QWidget):
         self.sets.set_variables(names, base.variables)
         self._fill_versions()
 
-    def set_template_versions(self, versions: list[tuple[str, PromptTemplate]]) -> None:
-        """The library's versions of the template, e.g. ``[("v1", t1), ("v2", t2)]``."""
+    def set_template_versions(self, versions: list[TemplateChoice]) -> None:
+        """The library's versions of the template (key, number and message each)."""
         self.versions = list(versions)
         self._fill_versions()
 
@@ -423,13 +423,13 @@ class AxisEditor(QWidget):
         self.model_note.setVisible(self.catalog.pending())
 
     def _fill_versions(self) -> None:
-        entries: list[tuple[str, Any, str]] = [
-            (label, TemplateChoice(template=t, version=label.removeprefix("v"), label=label),
-             f"{t.name} {label} from the library")
-            for label, t in self.versions
-        ]
+        entries: list[tuple[str, Any, str]] = []
+        for choice in self.versions:
+            label = version_label(choice.version or 0, choice.message)
+            entries.append((label, choice.model_copy(update={"label": label}),
+                            f"{choice.template.name} {label} from the library"))
         base = self.base
-        if base is not None and all(t != base.template for _label, t in self.versions):
+        if base is not None and all(c.template != base.template for c in self.versions):
             entries.insert(0, ("edited template", TemplateChoice(
                 template=base.template, label="edited template"),
                 "The template as it is in the editor, saved or not"))

@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 from workbench.backends.base import CancelToken
 from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec, Variant
-from workbench.core.grid import Estimate, SweepSpec
-from workbench.core.models import PromptTemplate, RunResult
+from workbench.core.grid import Estimate, SweepSpec, TemplateChoice
+from workbench.core.models import RunResult
 from workbench.services.comparison import open_comparison, saved_or_new
 from workbench.services.grid_runner import GridRunner, Progress, SweepHandle
 from workbench.services.runner import Runner
@@ -227,8 +227,8 @@ class SweepView(QWidget):
         """The backends whose models a model axis offers (listed when first needed)."""
         self.catalog.set_backends(names)
 
-    def set_template_versions(self, versions: list[tuple[str, PromptTemplate]]) -> None:
-        """The library's versions of the template a template axis offers: ``[("v1", t1)…]``."""
+    def set_template_versions(self, versions: list[TemplateChoice]) -> None:
+        """The library's versions of the template a template axis offers."""
         for editor in (self.rows, self.cols):
             editor.set_template_versions(versions)
 

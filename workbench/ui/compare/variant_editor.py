@@ -21,10 +21,11 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.experiments import Variant
-from workbench.core.models import Params, PromptTemplate
+from workbench.core.grid import TemplateChoice
+from workbench.core.models import Params
 from workbench.core.params import DESCRIPTIONS, PARAM_NAMES
 from workbench.ui import theming
-from workbench.ui.compare.variants import format_value
+from workbench.ui.compare.variants import format_value, version_label
 
 KINDS = ("parameter", "template version", "model", "variable")
 #: Parameters typed as text, parsed by ``Params`` itself (so the ranges are the model's).
@@ -50,7 +51,7 @@ class VariantEditor(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.base: Variant | None = None
-        self.versions: list[tuple[str, PromptTemplate]] = []
+        self.versions: list[TemplateChoice] = []
         self.kind = QComboBox(self)
         self.kind.addItems([k.capitalize() for k in KINDS])
         self.kind.setAccessibleName("What to change")
@@ -117,8 +118,8 @@ class VariantEditor(QWidget):
 
     # --- public surface -----------------------------------------------------------------------
 
-    def set_versions(self, versions: list[tuple[str, PromptTemplate]]) -> None:
-        """Template versions the user may pick, e.g. ``[("v1", t1), ("v2", t2)]``."""
+    def set_versions(self, versions: list[TemplateChoice]) -> None:
+        """The library's versions of the template, which the user may pick."""
         self.versions = list(versions)
 
     def set_backends(self, names: list[str]) -> None:
@@ -130,12 +131,12 @@ class VariantEditor(QWidget):
         self.base = base
         self.source.setText(f"Copy of {source_name}, change:")
         self.version.clear()
-        for label, _template in self.versions:
-            self.version.addItem(label)
-        current = base.template_version or ""
-        label_of = {label: i for i, (label, _t) in enumerate(self.versions)}
-        if f"v{current}" in label_of or current in label_of:
-            self.version.setCurrentIndex(label_of.get(current, label_of.get(f"v{current}", 0)))
+        for choice in self.versions:
+            self.version.addItem(version_label(choice.version or 0, choice.message))
+        current = next((i for i, c in enumerate(self.versions)
+                        if (c.key, c.version) == (base.template_key, base.template_version)), -1)
+        if current >= 0:
+            self.version.setCurrentIndex(current)
         self.backend.setCurrentText(base.backend)
         self.model.setText(base.model)
         self.variable.clear()
@@ -188,9 +189,7 @@ class VariantEditor(QWidget):
             index = self.version.currentIndex()
             if not 0 <= index < len(self.versions):
                 raise ValueError("no other template versions: save versions in the library first")
-            label, template = self.versions[index]
-            return base.model_copy(update={
-                "template": template, "template_version": label.removeprefix("v"), "label": ""})
+            return base.model_copy(update={**self.versions[index].variant_update(), "label": ""})
         if kind == "model":
             backend = self.backend.currentText().strip()
             if not backend:

@@ -7,6 +7,7 @@ all name variants the same way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from workbench.core.experiments import Variant
@@ -46,11 +47,24 @@ def model_name(variant: Variant) -> str:
     return variant.model or variant.backend
 
 
-def version_name(variant: Variant) -> str:
-    if variant.template_version:
-        version = variant.template_version
-        return version if not version.isdigit() else f"v{version}"
-    return "edited template"
+#: Version messages by (library key, version number): what a header quotes after "v3".
+Messages = Mapping[tuple[str, int], str]
+_NO_MESSAGES: Messages = {}
+
+
+def version_label(number: int, message: str = "") -> str:
+    """"v3", or "v3 “added examples”" when the version has a message."""
+    return f"v{number} “{_short(message)}”" if message.strip() else f"v{number}"
+
+
+def version_name(variant: Variant, messages: Messages = _NO_MESSAGES) -> str:
+    """The variant's template version ("v3 “added examples”"), or "edited template" for a
+    template not saved as a version."""
+    number = variant.template_version
+    if number is None:
+        return "edited template"
+    key = variant.template_key
+    return version_label(number, messages.get((key, number), "") if key else "")
 
 
 def _param_values(params: Params) -> dict[str, Any]:
@@ -67,11 +81,17 @@ def param_differences(base: Params, other: Params) -> list[str]:
     return parts
 
 
-def differences(base: Variant, other: Variant) -> list[str]:
-    """Every way ``other`` differs from ``base``: template version, model, parameters, variables."""
+def differences(base: Variant, other: Variant,
+                messages: Messages = _NO_MESSAGES) -> list[str]:
+    """Every way ``other`` differs from ``base``: template (by name when it is another one) and
+    version, model, parameters, variables."""
     parts: list[str] = []
     if other.template != base.template or other.template_version != base.template_version:
-        parts.append(version_name(other))
+        version = version_name(other, messages)
+        keys = (base.template_key, other.template_key)
+        other_template = other.template.name != base.template.name or (
+            None not in keys and keys[0] != keys[1])
+        parts.append(f"{other.template.name} {version}" if other_template else version)
     if (other.backend, other.model) != (base.backend, base.model):
         same_backend = other.backend == base.backend
         parts.append(model_name(other) if same_backend or other.model in ("", other.backend)
@@ -83,19 +103,20 @@ def differences(base: Variant, other: Variant) -> list[str]:
     return parts
 
 
-def describe(variant: Variant) -> str:
-    """What column A is: template and version, model, the parameters it sets."""
-    parts = [variant.template.name]
-    if variant.template_version:
-        parts[0] += f" {version_name(variant)}"
+def describe(variant: Variant, messages: Messages = _NO_MESSAGES) -> str:
+    """What column A is: template and version (with its message), model, the parameters it
+    sets."""
+    parts = [f"{variant.template.name} {version_name(variant, messages)}"
+             if variant.template_version is not None else variant.template.name]
     parts.append(model_name(variant))
     parts.extend(f"{n} {format_value(v)}" for n, v in _param_values(variant.params).items())
     return " · ".join(parts)
 
 
-def header(base: Variant, other: Variant, index: int) -> str:
+def header(base: Variant, other: Variant, index: int,
+           messages: Messages = _NO_MESSAGES) -> str:
     """A column's header text: column A describes itself, the others say what they change."""
     if index == 0:
-        return describe(other)
-    diff = differences(base, other)
+        return describe(other, messages)
+    diff = differences(base, other, messages)
     return " · ".join(diff) if diff else "same as A"

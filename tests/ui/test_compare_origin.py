@@ -1,0 +1,64 @@
+"""A compare column opened from the main window remembers which library version it ran: its
+header names the template, version and version message, its runs record the key and number, and
+restoring one of them from the history reopens that version (it said "never saved")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
+
+from tests.ui.windows import close_window, open_window, shot
+from workbench.core.models import Message, Params, PromptTemplate
+from workbench.ui.main_window import MainWindow
+from workbench.ui.run_restore import GONE, NEVER_SAVED
+
+RUN_TIMEOUT_MS = 180_000
+CAPITAL = PromptTemplate(
+    name="Capital",
+    messages=[Message(role="user", content="Name the capital of France in one word.")],
+    parameters=Params(max_tokens=4, seed=1),
+)
+
+
+@pytest.fixture
+def window(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    monkeypatch.setattr(
+        MainWindow, "ask_unsaved", lambda _self, _name: QMessageBox.StandardButton.Discard
+    )
+    window = open_window(qtbot)
+    yield window
+    close_window(window)
+
+
+@pytest.mark.slow
+def test_a_compare_run_restores_its_library_version(qtbot: QtBot, window: MainWindow) -> None:
+    library = window.workspace.library
+    library.save(CAPITAL, key="geo/capital", message="first draft")
+    terse = CAPITAL.model_copy(update={"messages": [
+        Message(role="system", content="Answer with one word."), *CAPITAL.messages]})
+    v2 = library.save(terse, key="geo/capital", message="one word only")
+    window.show_template(v2.template(), "geo/capital", v2.number)
+
+    view = window.open_compare()
+    qtbot.waitExposed(view)
+    column = view.columns[0]
+    assert column.variant.template_key == "geo/capital" and column.variant.template_version == 2
+    assert column.title.toolTip().startswith("Capital v2 “one word only”")
+    with qtbot.waitSignal(view.runAllFinished, timeout=RUN_TIMEOUT_MS):
+        view.run_action.trigger()
+    run_id = column.shown.run_id if column.shown is not None else None
+    assert run_id is not None
+    view.writer.submit(lambda _s: None).result(10)  # type: ignore[union-attr]
+    stored = window.workspace.store.runs.get(run_id)
+    assert (stored.ref.template_key, stored.ref.template_version) == ("geo/capital", 2)
+    shot(view, "compare_from_library_version")
+
+
+    window.show_template(CAPITAL, "geo/capital", 1)  # another document is open meanwhile
+    window.history.runActivated.emit(run_id)
+    assert (window.key, window.version) == ("geo/capital", 2)
+    assert window.editor.template() == terse
+    assert window.statusBar().currentMessage() not in (NEVER_SAVED, GONE)
