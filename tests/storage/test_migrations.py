@@ -81,15 +81,17 @@ def test_connections_enforce_foreign_keys(tmp_path: Path) -> None:
 
 
 _ORIGIN_COLUMNS = ("template_key", "template_version", "variables_json")
+_SOURCE_COLUMNS = ("source", "backend_name")
 
 
 def _add_run(db: Database, stage: int, result: RunResult, ref: RunRef | None = None) -> str:
     """Insert a run as the app at schema ``stage`` did: without the columns added after it."""
     ref = ref or RunRef()
-    if stage >= NAMES.index("0005_run_origin"):
+    if stage >= NAMES.index("0007_run_source"):
         return Store(db).runs.add(result, ref)
+    later = _SOURCE_COLUMNS + (_ORIGIN_COLUMNS if stage < NAMES.index("0005_run_origin") else ())
     columns = [c.strip() for c in runs_module._INSERT.split("(", 1)[1].split(")", 1)[0].split(",")]
-    kept = [i for i, c in enumerate(columns) if c not in _ORIGIN_COLUMNS]
+    kept = [i for i, c in enumerate(columns) if c not in later]
     run_id = new_id()
     row = runs_module._row(run_id, now_iso(), result, ref)
     with db.transaction() as conn:
@@ -102,22 +104,31 @@ def _add_run(db: Database, stage: int, result: RunResult, ref: RunRef | None = N
 
 
 def _add_experiment(db: Database, stage: int) -> tuple[str, str, str]:
-    """Save ``make_spec()`` as the app at schema ``stage`` did (variants without their library
-    key before 0006_variant_template_key): its id, first variant's and first test's ids."""
+    """Save ``make_spec()`` as the app at schema ``stage`` did (no kind before 0007_run_source,
+    variants without their library key before 0006_variant_template_key): its id, first
+    variant's and first test's ids."""
     store = Store(db)
-    if stage >= NAMES.index("0006_variant_template_key"):
+    if stage >= NAMES.index("0007_run_source"):
         made = store.experiments.create(make_spec())
         return made.id, made.variant_ids[0], made.test_ids[0]
+    spec, experiment_id = make_spec(), new_id()
+    with db.transaction() as conn:
+        conn.execute(
+            "INSERT INTO experiments (id, name, notes, repeats, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, 'then', 'then')",
+            (experiment_id, spec.name, spec.notes, spec.repeats),
+        )
     columns = [c.strip() for c in experiments_module.VARIANT_COLUMNS.split(",")]
     key = columns.index("template_key")
     row = experiments_module._variant_row
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(experiments_module, "VARIANT_COLUMNS",
-                      ", ".join(c for c in columns if c != "template_key"))
-        patch.setattr(experiments_module, "_variant_row",
-                      lambda v: tuple(x for i, x in enumerate(row(v)) if i != key))
+        if stage < NAMES.index("0006_variant_template_key"):
+            patch.setattr(experiments_module, "VARIANT_COLUMNS",
+                          ", ".join(c for c in columns if c != "template_key"))
+            patch.setattr(experiments_module, "_variant_row",
+                          lambda v: tuple(x for i, x in enumerate(row(v)) if i != key))
         patch.setattr(experiments_module.ExperimentRepository, "get", lambda _self, i: i)
-        experiment_id: str = store.experiments.create(make_spec())  # type: ignore[assignment]
+        store.experiments.update(experiment_id, spec)
     conn = db.connection()
     first = "SELECT id FROM {} WHERE experiment_id = ? AND position = 0"
     return (experiment_id,
@@ -189,6 +200,14 @@ def test_upgrade_from_each_earlier_schema_keeps_data(tmp_path: Path, stage: int)
         None,
     )
     assert store.experiments.get(made["experiment"]).spec == make_spec()
+    # Runs written before sources were kept take their experiment's kind (one with test cases
+    # is an evaluation), or "hand"; the backend filter knows their backend.
+    assert [(s.id, s.source) for s in store.runs.recent(10)] == [
+        (made["completion"], "hand"),
+        (made["run"], "eval"),
+    ]
+    assert store.experiments.summaries()[0].kind == "eval"
+    assert store.runs.choices()[1] == ["llamacpp"]
     # Runs written before the search index existed are found through it.
     assert [r.id for r in store.runs.search("Danube")] == [made["run"]]
     assert [r.id for r in store.runs.search("Rome")] == [made["completion"]]

@@ -311,3 +311,49 @@ def test_history_rows_name_the_configured_backend(store: Store) -> None:
     assert oldest.backend_name is None
     hit = store.runs.search(named.text.split()[0])[0]
     assert hit.backend_name == "down" and hit.snippet  # the search rows keep their snippet
+
+
+def test_history_filters_by_source_template_backend_and_rating(store: Store) -> None:
+    """Runs keep where they came from (their experiment's kind, else by hand) and history narrows
+    to one source, template, configured backend or rating, in the search too."""
+    from workbench.storage.repositories.runs import RunFilter
+
+    spec = make_spec()
+    compare = store.experiments.create(spec.model_copy(update={"tests": []}), "compare")
+    sweep = store.experiments.create(spec.model_copy(update={"tests": []}), "sweep")
+    evaluation = store.experiments.create(spec)  # with test cases: an evaluation
+    assert [s.kind for s in store.experiments.summaries()] == ["eval", "sweep", "compare"]
+    named = make_result("Which river?", "The Danube.")
+    named.request = named.request.model_copy(update={"backend_name": "box"})
+    hand = store.runs.add(named, RunRef(template_key="geo/rivers", template_version=2))
+    in_compare = store.runs.add(make_result(), RunRef(compare.id, compare.variant_ids[0]))
+    in_sweep = store.runs.add(make_result(), RunRef(sweep.id, sweep.variant_ids[1]))
+    in_eval = store.runs.add(
+        make_result(), RunRef(evaluation.id, evaluation.variant_ids[0], evaluation.test_ids[0])
+    )
+    store.ratings.rate(in_compare, thumbs=1, stars=4)
+    store.ratings.rate(in_sweep, thumbs=-1)
+
+    def found(**where: object) -> list[str]:
+        return [r.id for r in store.runs.recent(10, where=RunFilter(**where))]  # type: ignore[arg-type]
+
+    assert found(source="hand") == [hand]
+    assert found(source="compare") == [in_compare]
+    assert found(source="sweep") == [in_sweep]
+    assert found(source="eval") == [in_eval]
+    assert found(template_key="geo/rivers") == [hand]
+    assert found(backend="box") == [hand]
+    assert found(backend="llamacpp") == [in_eval, in_sweep, in_compare]
+    assert found(rating="rated") == [in_sweep, in_compare]
+    assert found(rating="up") == [in_compare]
+    assert found(rating="down") == [in_sweep]
+    assert found(rating="unrated") == [in_eval, hand]
+    assert found(rating="rated", source="compare") == [in_compare]
+    assert store.runs.choices() == (["geo/rivers"], ["box", "llamacpp"])
+    rows = {r.id: r for r in store.runs.recent(10)}
+    assert (rows[in_compare].thumbs, rows[in_compare].stars) == (1, 4)
+    assert rows[hand].params == {"temperature": 0.7, "max_tokens": 64, "stop": ["\n\n"]}
+    assert rows[hand].source == "hand" and rows[in_eval].source == "eval"
+    hits = store.runs.search("Danube", where=RunFilter(source="hand"))
+    assert [h.id for h in hits] == [hand]
+    assert store.runs.search("Danube", where=RunFilter(source="eval")) == []

@@ -135,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
         created = False
         if isinstance(target, ExperimentSpec):
-            target, created = saved_or_new(store, target)
+            # a sweep file's grid has no test cases; a promptfoo config's has
+            target, created = saved_or_new(store, target, None if target.tests else "sweep")
         with GroupCommitWriter(store) as writer:
             runner = Runner(writer=writer, configs=configs)
             try:

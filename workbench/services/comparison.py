@@ -17,11 +17,12 @@ from workbench.core.grid import CellKey, cell_count
 from workbench.core.preferences import Judgement, Score, VariantPreference, summarize
 from workbench.core.stability import Stability, stability
 from workbench.storage.repositories import Store, StoredExperiment, StoredRun
+from workbench.storage.repositories.experiments import Kind
 
 
 def save_comparison(store: Store, spec: ExperimentSpec) -> StoredExperiment:
-    """Save ``spec`` as a new experiment."""
-    return store.experiments.create(spec)
+    """Save ``spec`` as a new comparison."""
+    return store.experiments.create(spec, "compare")
 
 
 def find_experiment(store: Store, ref: str) -> StoredExperiment:
@@ -63,13 +64,15 @@ def find_same(store: Store, spec: ExperimentSpec) -> StoredExperiment | None:
     return None
 
 
-def saved_or_new(store: Store, spec: ExperimentSpec) -> tuple[StoredExperiment, bool]:
-    """The stored experiment with exactly this spec (to resume it), else a new one.
+def saved_or_new(
+    store: Store, spec: ExperimentSpec, kind: Kind | None = None
+) -> tuple[StoredExperiment, bool]:
+    """The stored experiment with exactly this spec (to resume it), else a new one of ``kind``.
     Returns ``(experiment, created)``."""
     stored = find_same(store, spec)
     if stored is not None:
         return stored, False
-    return store.experiments.create(spec), True
+    return store.experiments.create(spec, kind), True
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,27 @@ _VARIANT_TEMPLATE_KEY = """
 ALTER TABLE variants ADD COLUMN template_key TEXT;
 """
 
+# Where a run came from (typed by hand, a compare column, a sweep cell, an evaluation case) and
+# which configured backend it went to, as columns history filters on with an index each. Earlier
+# experiments with test cases were evaluations, the rest comparisons (a sweep saved before this
+# cannot be told from a comparison).
+_RUN_SOURCE = """
+ALTER TABLE experiments ADD COLUMN kind TEXT NOT NULL DEFAULT 'compare'
+    CHECK (kind IN ('compare', 'sweep', 'eval'));
+ALTER TABLE runs ADD COLUMN source TEXT NOT NULL DEFAULT 'hand'
+    CHECK (source IN ('hand', 'compare', 'sweep', 'eval'));
+ALTER TABLE runs ADD COLUMN backend_name TEXT NOT NULL DEFAULT '';
+UPDATE experiments SET kind = 'eval'
+    WHERE EXISTS (SELECT 1 FROM test_cases WHERE test_cases.experiment_id = experiments.id);
+UPDATE runs SET
+    source = coalesce((SELECT kind FROM experiments WHERE experiments.id = runs.experiment_id),
+                      'hand'),
+    backend_name = coalesce(nullif(json_extract(request_json, '$.backend_name'), ''), backend);
+CREATE INDEX runs_by_source ON runs (source, id);
+CREATE INDEX runs_by_template ON runs (template_key, id);
+CREATE INDEX runs_by_backend ON runs (backend_name, id);
+"""
+
 
 def library_search_row(text: str) -> tuple[str, str, str, str]:
     """``(name, description, tags, body)`` indexed for a template version's file text."""
@@ -280,6 +301,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0004_full_text_search", _FULL_TEXT_SEARCH, _index_existing_library),
     Migration("0005_run_origin", _RUN_ORIGIN),
     Migration("0006_variant_template_key", _VARIANT_TEMPLATE_KEY),
+    Migration("0007_run_source", _RUN_SOURCE),
 )
 
 _TRACKING = (

@@ -1,4 +1,5 @@
-"""Windows the main window opens beside itself: compare, sweep, and evaluation suites.
+"""Windows the main window opens beside itself: compare, sweep, evaluation suites, and the
+Experiments browser that reopens saved comparisons, sweeps and evaluations in them.
 
 Each is imported when first opened (the compare view alone costs ~0.4 s of start-up) and closed
 with the main window.
@@ -18,6 +19,7 @@ from workbench.core.grid import TemplateChoice
 if TYPE_CHECKING:
     from workbench.ui.compare.compare_view import CompareView
     from workbench.ui.compare.sweep_view import SweepView
+    from workbench.ui.experiments_browser import ExperimentsBrowser
     from workbench.ui.main_window import MainWindow
 
 
@@ -36,19 +38,66 @@ def _template_versions(window: MainWindow) -> list[TemplateChoice]:
             for v in window.workspace.library.versions(window.key)]
 
 
-def open_compare(window: MainWindow) -> CompareView:
-    """A compare window whose column A is the window's current prompt."""
+def _compare_view(window: MainWindow, title: str) -> CompareView:
     from workbench.ui.compare.compare_view import CompareView
 
     view = CompareView(window.runs)
-    view.setWindowTitle(f"Compare — {window.editor.template().name}")
-    if window.key:
-        view.set_template_versions(_template_versions(window))
+    view.setWindowTitle(f"Compare — {title}")
     view.set_backends(window.picker.backend_names())
-    view.add_variant(window.current_variant())
     view.sweepRequested.connect(lambda variant: open_sweep(window, variant))
     view.message.connect(lambda text: window.statusBar().showMessage(text, 10_000))
     view.saved.connect(lambda _id: window.history.refresh())
+    return view
+
+
+def open_compare(window: MainWindow) -> CompareView:
+    """A compare window whose column A is the window's current prompt."""
+    view = _compare_view(window, window.editor.template().name)
+    if window.key:
+        view.set_template_versions(_template_versions(window))
+    view.add_variant(window.current_variant())
+    _keep(window, view, 1366, 760)
+    return view
+
+
+def open_experiments(window: MainWindow) -> ExperimentsBrowser:
+    """The saved comparisons, sweeps and evaluations; activating one reopens it."""
+    from workbench.services.experiments_overview import overview
+    from workbench.ui.experiments_browser import ExperimentsBrowser
+
+    store = window.workspace.store
+    view = ExperimentsBrowser(lambda: overview(store))
+    view.openRequested.connect(lambda kind, experiment_id: open_experiment(
+        window, kind, experiment_id))
+    _keep(window, view, 1000, 560)
+    return view
+
+
+def open_experiment(window: MainWindow, kind: str, experiment_id: str) -> QWidget:
+    """A saved experiment in the window it was made in, with its results: a comparison's
+    columns, outputs, ratings and A/B votes; a sweep's matrix and chart; an evaluation's
+    scorecard."""
+    if kind == "eval":
+        from workbench.ui.evaluation.saved_evaluation import SavedEvaluationWindow
+
+        evaluation = SavedEvaluationWindow(window.workspace, experiment_id)
+        _keep(window, evaluation, 1280, 720)
+        return evaluation
+    spec = window.workspace.store.experiments.get(experiment_id).spec
+    if kind == "sweep":
+        from workbench.ui.compare.sweep_view import SweepView
+
+        sweep = SweepView(window.workspace.runner)
+        sweep.setWindowTitle(f"Sweep — {spec.name}")
+        sweep.set_backends(window.picker.backend_names())
+        if spec.variants:
+            sweep.set_base(spec.variants[0])
+        sweep.name.setText(spec.name)
+        sweep.open_sweep(experiment_id)
+        _keep(window, sweep, 1100, 760)
+        return sweep
+    view = _compare_view(window, spec.name)
+    view.open_experiment(experiment_id)
     _keep(window, view, 1366, 760)
     return view
 

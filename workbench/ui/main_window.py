@@ -238,6 +238,13 @@ class MainWindow(QMainWindow):
         self._action("&Tools", "&Backends…", self.show_backends)
         self._action(
             "&Tools",
+            "E&xperiments…",
+            lambda: child_windows.open_experiments(self),
+            "Ctrl+Shift+E",
+            "Reopen a saved comparison, sweep or evaluation with its results",
+        )
+        self._action(
+            "&Tools",
             "Run an &evaluation suite…",
             self.choose_suite,
             tip="Run a suite file (or a promptfoo config) and show its scorecard",

@@ -21,7 +21,8 @@ def window_settings() -> QSettings:
 
 
 DOCK_MIN_WIDTH = 200  # below this the library and history lists scroll sideways
-LEFT_DOCK_WIDTH = 300  # first start: room for the history's prompt, backend and time
+LEFT_DOCK_WIDTH = 360  # first start: room for the history's time, prompt, output and rating
+HISTORY_SHARE = 0.6  # first start: of the left column's height, so history shows ~15 runs
 
 
 def restore_layout(window: QMainWindow, split: QSplitter) -> None:
@@ -43,6 +44,12 @@ def restore_layout(window: QMainWindow, split: QSplitter) -> None:
         left_area = Qt.DockWidgetArea.LeftDockWidgetArea
         left = [d for d in docks if window.dockWidgetArea(d) == left_area]
         window.resizeDocks(left, [LEFT_DOCK_WIDTH] * len(left), Qt.Orientation.Horizontal)
+        history = [d for d in left if d.objectName() == "historyDock"]
+        if len(left) == 2 and history:
+            library = next(d for d in left if d is not history[0])
+            height = window.height()
+            shares = [round(height * (1 - HISTORY_SHARE)), round(height * HISTORY_SHARE)]
+            window.resizeDocks([library, history[0]], shares, Qt.Orientation.Vertical)
     if isinstance(sizes, QByteArray):
         split.restoreState(sizes)
 

@@ -10,6 +10,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import TypeAdapter
 
@@ -19,6 +20,14 @@ from workbench.storage.db import Database, NotFoundError
 from workbench.storage.ids import new_id, now_iso
 
 _assertions = TypeAdapter(list[AssertionSpec])
+#: What an experiment was made as: its runs take this as their history source.
+Kind = Literal["compare", "sweep", "eval"]
+
+
+def kind_of(spec: ExperimentSpec) -> Kind:
+    """The kind of an experiment saved without one: with test cases an evaluation, else a
+    comparison."""
+    return "eval" if spec.tests else "compare"
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,14 @@ class ExperimentSummary:
     variants: int
     tests: int
     runs: int
+    kind: Kind = "compare"
+    repeats: int = 1
+    template: str = ""  # the first variant's template name
+
+    @property
+    def cells(self) -> int:
+        """Calls one full run makes: variants × test cases (at least one) × repeats."""
+        return self.variants * max(self.tests, 1) * self.repeats
 
 
 def _dump(value: object) -> str:
@@ -81,13 +98,14 @@ class ExperimentRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create(self, spec: ExperimentSpec) -> StoredExperiment:
+    def create(self, spec: ExperimentSpec, kind: Kind | None = None) -> StoredExperiment:
+        """Save ``spec`` as a new experiment of ``kind`` (default: ``kind_of(spec)``)."""
         experiment_id = new_id()
         now = now_iso()
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO experiments (id, name, notes, repeats, default_assertions_json,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     experiment_id,
                     spec.name,
@@ -96,6 +114,7 @@ class ExperimentRepository:
                     _assertions.dump_json(spec.default_assertions, exclude_defaults=True).decode(),
                     now,
                     now,
+                    kind or kind_of(spec),
                 ),
             )
             self._sync_children(conn, experiment_id, spec)
@@ -257,12 +276,22 @@ class ExperimentRepository:
                 "SELECT e.id, e.name, e.notes, e.created_at, e.updated_at,"
                 " (SELECT count(*) FROM variants WHERE experiment_id = e.id),"
                 " (SELECT count(*) FROM test_cases WHERE experiment_id = e.id),"
-                " (SELECT count(*) FROM runs WHERE experiment_id = e.id)"
+                " (SELECT count(*) FROM runs WHERE experiment_id = e.id),"
+                " e.kind, e.repeats,"
+                " (SELECT coalesce(json_extract(template_json, '$.name'), '') FROM variants"
+                "  WHERE experiment_id = e.id ORDER BY position LIMIT 1)"
                 " FROM experiments e ORDER BY e.updated_at DESC, e.id DESC"
             )
             .fetchall()
         )
-        return [ExperimentSummary(*row) for row in rows]
+        return [
+            ExperimentSummary(
+                id=row[0], name=row[1], notes=row[2], created_at=row[3], updated_at=row[4],
+                variants=row[5], tests=row[6], runs=row[7], kind=row[8], repeats=row[9],
+                template=row[10] or "",
+            )
+            for row in rows
+        ]
 
     def delete(self, experiment_id: str) -> None:
         """Delete an experiment with its variants, tests and runs."""

@@ -11,7 +11,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from workbench.core.errors import KnownError
 from workbench.core.experiments import Variant
@@ -21,7 +21,23 @@ from workbench.storage.fts import fts_query
 from workbench.storage.ids import new_id, now_iso
 
 Status = Literal["ok", "error", "cancelled"]
+#: Where a run came from: typed by hand (the main window, ``workbench run``), a compare column, a
+#: sweep cell or an evaluation case. Runs of an experiment take its kind.
+Source = Literal["hand", "compare", "sweep", "eval"]
+SOURCES: tuple[Source, ...] = ("hand", "compare", "sweep", "eval")
+#: Ratings history can filter on: any rating, thumbs up, thumbs down, none.
+RatingFilter = Literal["rated", "up", "down", "unrated"]
 PREVIEW_CHARS = 200
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """What a history list narrows to; each field left empty does not narrow."""
+
+    source: Source | None = None
+    template_key: str | None = None
+    backend: str | None = None  # the configured backend's name (its type for older runs)
+    rating: RatingFilter | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +109,17 @@ class RunSummary:
     template_version: int | None = None
     error: str | None = None  # the error message's start, for a list to say why a run failed
     backend_name: str | None = None  # the configured backend ("down"); None for older runs
+    source: Source = "hand"
+    params_json: str | None = None  # the parameters sent, as JSON (see ``params``)
+    thumbs: int | None = None
+    stars: int | None = None
     snippet: str | None = None  # search hits: the matching passage with [brackets]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The parameters the backend was sent (``{"temperature": 0.7, "max_tokens": 256}``)."""
+        loaded = json.loads(self.params_json) if self.params_json else {}
+        return loaded if isinstance(loaded, dict) else {}
 
 
 def status_of(result: RunResult) -> Status:
@@ -125,19 +151,32 @@ _SUMMARY_COLUMNS = (
     f" runs.finish_reason, runs.preview, substr(runs.response, 1, {PREVIEW_CHARS}),"
     " runs.input_tokens, runs.output_tokens, runs.total_s, runs.cost, runs.error_kind,"
     f" runs.template_key, runs.template_version, substr(runs.error, 1, {PREVIEW_CHARS}),"
-    " json_extract(runs.request_json, '$.backend_name')"
+    " json_extract(runs.request_json, '$.backend_name'), runs.source,"
+    " json_extract(runs.request_json, '$.sent_params'), ratings.thumbs, ratings.stars"
 )
+_RATINGS_JOIN = "LEFT JOIN ratings ON ratings.run_id = runs.id"
+_RATING_CLAUSES: dict[str, str] = {
+    "rated": "runs.id IN (SELECT run_id FROM ratings"
+    " WHERE thumbs IS NOT NULL OR stars IS NOT NULL OR comment <> '')",
+    "up": "runs.id IN (SELECT run_id FROM ratings WHERE thumbs = 1)",
+    "down": "runs.id IN (SELECT run_id FROM ratings WHERE thumbs = -1)",
+    "unrated": "runs.id NOT IN (SELECT run_id FROM ratings"
+    " WHERE thumbs IS NOT NULL OR stars IS NOT NULL OR comment <> '')",
+}
 
 _INSERT = (
     "INSERT INTO runs (id, created_at, experiment_id, variant_id, test_case_id, repeat_index,"
     " status, backend, model, seed, request_json, prompt_text, preview, raw_prompt, response,"
     " finish_reason, input_tokens, output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost,"
-    " error, error_kind, template_key, template_version, variables_json) VALUES (?, ?, ?, ?, ?, ?,"
-    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " error, error_kind, template_key, template_version, variables_json, source, backend_name)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+    " ?, ?)"
 )
 
 
-def _row(run_id: str, created_at: str, result: RunResult, ref: RunRef) -> tuple[object, ...]:
+def _row(
+    run_id: str, created_at: str, result: RunResult, ref: RunRef, source: Source = "hand"
+) -> tuple[object, ...]:
     request = result.request
     return (
         run_id,
@@ -168,6 +207,8 @@ def _row(run_id: str, created_at: str, result: RunResult, ref: RunRef) -> tuple[
         ref.template_key,
         ref.template_version,
         json.dumps(dict(ref.variables), ensure_ascii=False) if ref.variables else None,
+        source,
+        request.backend_name or request.backend,
     )
 
 
@@ -185,15 +226,32 @@ class RunRepository:
         """Store runs in one transaction (imports, benchmarks); all or none are kept."""
         ids = list(run_ids) if run_ids else [new_id() for _ in items]
         created = now_iso()
-        rows = [_row(i, created, result, ref) for i, (result, ref) in zip(ids, items, strict=True)]
         try:
             with self.db.transaction() as conn:
+                kinds = self._kinds(conn, {ref.experiment_id for _r, ref in items})
+                rows = [
+                    _row(i, created, result, ref, kinds.get(ref.experiment_id, "hand"))
+                    for i, (result, ref) in zip(ids, items, strict=True)
+                ]
                 conn.executemany(_INSERT, rows)
         except sqlite3.IntegrityError as err:
             raise NotFoundError(
                 f"cannot store the run: its experiment, variant or test case does not exist ({err})"
             ) from None
         return ids
+
+    @staticmethod
+    def _kinds(
+        conn: sqlite3.Connection, experiment_ids: set[str | None]
+    ) -> dict[str | None, Source]:
+        """The kind of each experiment: the source of the runs made for it."""
+        wanted = [i for i in experiment_ids if i is not None]
+        if not wanted:
+            return {}
+        marks = ", ".join("?" for _ in wanted)
+        return dict(
+            conn.execute(f"SELECT id, kind FROM experiments WHERE id IN ({marks})", wanted)
+        )
 
     def get(self, run_id: str) -> StoredRun:
         row = (
@@ -241,13 +299,15 @@ class RunRepository:
         before: str | None = None,
         experiment_id: str | None = None,
         status: Status | None = None,
+        where: RunFilter | None = None,
     ) -> list[RunSummary]:
         """The most recent runs first; pass the last id of a page as ``before`` for the next."""
-        where, params = self._filters(before, experiment_id, status)
+        clauses, params = self._filters(before, experiment_id, status, where)
         rows = (
             self.db.connection()
             .execute(
-                f"SELECT {_SUMMARY_COLUMNS} FROM runs {where} ORDER BY runs.id DESC LIMIT ?",
+                f"SELECT {_SUMMARY_COLUMNS} FROM runs {_RATINGS_JOIN} {clauses}"
+                " ORDER BY runs.id DESC LIMIT ?",
                 (*params, limit),
             )
             .fetchall()
@@ -255,22 +315,28 @@ class RunRepository:
         return [RunSummary(*row) for row in rows]
 
     def search(
-        self, query: str, limit: int = 50, *, experiment_id: str | None = None, raw: bool = False
+        self,
+        query: str,
+        limit: int = 50,
+        *,
+        experiment_id: str | None = None,
+        raw: bool = False,
+        where: RunFilter | None = None,
     ) -> list[RunSummary]:
         """Runs whose prompt or output contains every word of ``query``, most recent first.
 
         ``raw`` passes FTS5 query syntax (OR, NEAR, prefix*) through unchanged.
         """
         match = query if raw else fts_query(query)
-        where, params = self._filters(None, experiment_id, None)
-        where = f"{where} AND" if where else "WHERE"
+        clauses, params = self._filters(None, experiment_id, None, where)
+        clauses = f"{clauses} AND" if clauses else "WHERE"
         try:
             rows = (
                 self.db.connection()
                 .execute(
                     f"SELECT {_SUMMARY_COLUMNS}, snippet(runs_fts, -1, '[', ']', '…', 12)"
-                    " FROM runs_fts JOIN runs ON runs.seq = runs_fts.rowid"
-                    f" {where} runs_fts MATCH ?"
+                    f" FROM runs_fts JOIN runs ON runs.seq = runs_fts.rowid {_RATINGS_JOIN}"
+                    f" {clauses} runs_fts MATCH ?"
                     " ORDER BY runs_fts.rowid DESC LIMIT ?",
                     (*params, match, limit),
                 )
@@ -284,10 +350,24 @@ class RunRepository:
 
     @staticmethod
     def _filters(
-        before: str | None, experiment_id: str | None, status: Status | None
+        before: str | None,
+        experiment_id: str | None,
+        status: Status | None,
+        where: RunFilter | None = None,
     ) -> tuple[str, tuple[object, ...]]:
         clauses: list[str] = []
         params: list[object] = []
+        where = where or RunFilter()
+        for column, value in (
+            ("runs.source", where.source),
+            ("runs.template_key", where.template_key),
+            ("runs.backend_name", where.backend),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if where.rating is not None:
+            clauses.append(_RATING_CLAUSES[where.rating])
         if before is not None:
             clauses.append("runs.id < ?")
             params.append(before)
@@ -330,6 +410,23 @@ class RunRepository:
                 (experiment_id,),
             )
         }
+
+    def choices(self) -> tuple[list[str], list[str]]:
+        """The template keys and backend names history holds runs of, sorted: what its filters
+        offer."""
+        conn = self.db.connection()
+        templates = [
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT template_key FROM runs WHERE template_key IS NOT NULL"
+                " ORDER BY template_key"
+            )
+        ]
+        backends = [
+            row[0]
+            for row in conn.execute("SELECT DISTINCT backend_name FROM runs ORDER BY backend_name")
+        ]
+        return templates, backends
 
     def count(self) -> int:
         return int(self.db.connection().execute("SELECT count(*) FROM runs").fetchone()[0])

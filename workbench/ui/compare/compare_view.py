@@ -86,7 +86,7 @@ class CompareView(QWidget):
         self.blind = False
         self.experiment_id: str | None = None
         self.variant_ids: list[str] = []
-        self.name = session.default_name()
+        self.name = ""  # until saved: the name typed, else session.default_name of the columns
         self._column_keys: list[str] = []  # stable names for preferences (A, B…)
         self._judgements: list[Judgement] = []
         self._scores: dict[str, Score] = {}  # run id -> its rating
@@ -139,7 +139,8 @@ class CompareView(QWidget):
                                    "collapsed and their agreement shown")
         self.name_edit = QLineEdit(self.name, self)
         self.name_edit.setAccessibleName("Comparison name")
-        self.name_edit.setToolTip("Saved with the comparison")
+        self.name_edit.setToolTip("Saved with the comparison; left empty, it is named after its "
+                                  "template, what the columns change and when")
         self.name_edit.editingFinished.connect(self._rename)
 
         self.toolbar = QToolBar(self)
@@ -292,6 +293,8 @@ class CompareView(QWidget):
                 column.set_header(self._column_keys[index], title)
         self._results_changed()
         self._update_actions()
+        if not self.name:
+            self.name_edit.setPlaceholderText(session.default_name(self.variants()))
 
     def _update_actions(self) -> None:
         has = bool(self.columns)
@@ -363,11 +366,15 @@ class CompareView(QWidget):
     # --- saving -------------------------------------------------------------------------------
 
     def _rename(self) -> None:
-        self.name = self.name_edit.text().strip() or self.name
+        self.name = (self.name_edit.text().strip() or self.name
+                     or session.default_name(self.variants()))
 
     def _ensure_saved(self, repeats: int) -> None:
         if self.writer is None:
             return
+        self._rename()
+        if not self.name_edit.text().strip():
+            self.name_edit.setText(self.name)  # the default name it is saved under stays
         spec = session.spec_for(self.name, self._labelled_variants(), repeats)
         experiment_id = self.experiment_id
         if experiment_id is None:
@@ -401,7 +408,7 @@ class CompareView(QWidget):
 
     def _export_clicked(self) -> None:
         name, _filter = QFileDialog.getSaveFileName(
-            self, "Export comparison", f"{self.name}.md",
+            self, "Export comparison", f"{self.name or session.default_name(self.variants())}.md",
             "Markdown report (*.md);;CSV (*.csv);;JSON Lines (*.jsonl)")
         if name:
             try:

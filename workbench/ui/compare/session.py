@@ -14,6 +14,8 @@ from datetime import datetime
 from workbench.backends.base import CancelToken
 from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.models import RunRequest, RunResult
+from workbench.services.experiments_overview import default_name as name_for
+from workbench.services.experiments_overview import what_varies
 from workbench.services.runner import Runner, build_request
 from workbench.storage.repositories import RunRef
 from workbench.ui.workers import EventSink, Execute
@@ -50,8 +52,11 @@ def ref_for(variant: Variant, experiment_id: str | None, variant_id: str | None,
                           variant_id=variant_id, repeat_index=repeat)
 
 
-def default_name() -> str:
-    return f"Comparison {datetime.now():%Y-%m-%d %H:%M}"
+def default_name(variants: Sequence[Variant], when: datetime | None = None) -> str:
+    """"triage · temperature, models · Dec 7 14:05": column A's template, what the columns
+    change, and when."""
+    template = variants[0].template.name if variants else ""
+    return name_for("compare", template, what_varies(variants), when)
 
 
 def spec_for(name: str, variants: Sequence[Variant], repeats: int) -> ExperimentSpec:

@@ -118,8 +118,9 @@ class SweepView(QWidget):
         self._build()
 
     def _build(self) -> None:
-        self.name = QLineEdit("Sweep", self)
+        self.name = QLineEdit(self)
         self.name.setAccessibleName("Sweep name")
+        self.name.setToolTip("Left empty, the sweep is named after its template and axes")
         self.rows = AxisEditor("Rows", "temperature", "0, 0.4, 0.8, 1.2", self.catalog, self)
         self.cols = AxisEditor("Columns", "top_p", "0.5, 0.9", self.catalog, self)
         self.repeats = QSpinBox(self)
@@ -238,8 +239,15 @@ class SweepView(QWidget):
         if self.base is None:
             raise ValueError("no base variant to sweep")
         self.typed = (self.rows.axis(), self.cols.axis())
-        return build_spec(self.name.text().strip() or "Sweep", self.base, *self.typed,
-                          self.repeats.value())
+        return build_spec(self.name.text().strip() or self.default_name(), self.base,
+                          *self.typed, self.repeats.value())
+
+    def default_name(self) -> str:
+        """"triage · temperature × top_p": the template and the axes. No date, unlike a
+        comparison's: the same sweep run again finds its experiment by name to resume it."""
+        template = self.base.template.name if self.base is not None else ""
+        axes = " × ".join(a.dimension for a in self.typed if a is not None)
+        return " · ".join(p for p in (template or "Sweep", axes) if p)
 
     def schedule_estimate(self) -> None:
         self.run_button.setEnabled(False)
@@ -256,6 +264,7 @@ class SweepView(QWidget):
             self._show_problem(_message(err))
             return
         self.spec, self.planned = spec, experiment
+        self.name.setPlaceholderText(self.default_name())
         self._names = layout(experiment, self._typed_dimensions())
         if self._estimate_job is not None:
             self._estimate_job.cancel()
@@ -333,7 +342,7 @@ class SweepView(QWidget):
         if self.planned is None or self.handle is not None:
             return
         spec = self.planned
-        stored, _created = self.writer.submit(lambda s: saved_or_new(s, spec)).result()
+        stored, _created = self.writer.submit(lambda s: saved_or_new(s, spec, "sweep")).result()
         self.experiment = stored
         self._show_experiment(stored.id, self._typed_dimensions())
         self.run_button.setEnabled(False)

@@ -1,17 +1,22 @@
-"""History: every past run, newest first, searchable over prompts and outputs.
+"""History: every past run, newest first, searchable over prompts and outputs, filtered by
+where it came from (typed by hand, a compare column, a sweep, an evaluation), template, backend
+and rating.
 
-The panel only needs a function from a search text to rows (``HistorySource``), so it works
-with the SQLite run repository (``repository_source``) or anything else. Queries run off the
-GUI thread (``LatestJob``: a newer search makes an older one's result stale), debounced while
-typing. Activating a row emits ``runActivated(run_id)``; the window restores that run.
+Each row names what tells runs apart: the template and version (else the prompt's start), the
+start of the output, the backend and model, the key parameters, the rating and the source. The
+panel only needs a ``HistorySource`` (a query to rows, plus the templates and backends to offer
+as filters), so it works with the SQLite run repository (``repository_source``) or anything else.
+Queries run off the GUI thread (``LatestJob``: a newer query makes an older one's result stale),
+debounced while typing. Activating a row emits ``runActivated(run_id)``; the window restores
+that run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -21,9 +26,12 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QFrame,
+    QGridLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -34,7 +42,13 @@ from PySide6.QtWidgets import (
 
 from workbench.core.errors import KnownError
 from workbench.storage.repositories import RunSummary
-from workbench.storage.repositories.runs import RunRepository
+from workbench.storage.repositories.runs import (
+    SOURCES,
+    RatingFilter,
+    RunFilter,
+    RunRepository,
+    Source,
+)
 from workbench.ui import theming
 from workbench.ui.run_text import format_duration
 from workbench.ui.widgets.latest_job import LatestJob
@@ -44,6 +58,34 @@ RECENT_LIMIT = 200
 
 STATUS_MARK = {"ok": "✓", "error": "✗", "cancelled": "⊘"}
 STATUS_WORD = {"ok": "finished", "error": "failed", "cancelled": "cancelled"}
+SOURCE_WORD: dict[str, str] = {
+    "hand": "hand", "compare": "compare", "sweep": "sweep", "eval": "eval"}
+SOURCE_PHRASE: dict[str, str] = {"hand": "by hand", "compare": "from a comparison",
+                                 "sweep": "from a sweep", "eval": "from an evaluation"}
+SOURCE_TIP = "Typed by hand, a compare column, a sweep cell or an evaluation case"
+RATING_CHOICES: tuple[tuple[str, RatingFilter | None], ...] = (
+    ("Any rating", None), ("Rated", "rated"), ("Thumbs up ▲", "up"), ("Thumbs down ▼", "down"),
+    ("Not rated", "unrated"))
+#: The parameters a row shows, in this order, with their short names.
+KEY_PARAMS = (("temperature", "T"), ("top_p", "p"), ("top_k", "k"), ("max_tokens", "max"),
+              ("seed", "seed"))
+OUTPUT_CHARS = 120
+
+
+def params_text(params: dict[str, Any]) -> str:
+    """"T 0.7 · max 256": the key parameters a run was sent, short enough for a column."""
+    shown = []
+    for name, short in KEY_PARAMS:
+        value = params.get(name)
+        if value is not None:
+            shown.append(f"{short} {value:g}" if isinstance(value, float) else f"{short} {value}")
+    return " · ".join(shown)
+
+
+def rating_text(thumbs: int | None, stars: int | None) -> str:
+    """"▲ ★4": thumbs up (▲) or down (▼) and stars, empty when not rated."""
+    parts = [{1: "▲", -1: "▼"}.get(thumbs or 0, ""), f"★{stars}" if stars else ""]
+    return " ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)
@@ -62,6 +104,11 @@ class HistoryRow:
     error_kind: str | None = None
     snippet: str | None = None  # the matching passage of a search hit, with [brackets]
     backend_type: str = ""  # "openai_compat": shown beside a configured name in the tooltip
+    source: Source = "hand"
+    output: str = ""  # the start of the answer (the error's for a failed run)
+    params: dict[str, Any] = field(default_factory=dict)
+    thumbs: int | None = None
+    stars: int | None = None
 
     @classmethod
     def from_summary(cls, summary: RunSummary) -> HistoryRow:
@@ -72,7 +119,9 @@ class HistoryRow:
             model=summary.model, template=summary.template_key or "",
             version=str(version) if version is not None else None,
             preview=summary.preview, total_s=summary.total_s, error_kind=summary.error_kind,
-            snippet=summary.snippet,
+            snippet=summary.snippet, source=summary.source,
+            output=summary.response_preview or summary.error or "", params=summary.params,
+            thumbs=summary.thumbs, stars=summary.stars,
         )
 
     @property
@@ -81,17 +130,46 @@ class HistoryRow:
             return f"{self.template} v{self.version}" if self.version else self.template
         return " ".join(self.preview.split())
 
+    @property
+    def backend_model(self) -> str:
+        return " · ".join(p for p in (self.backend, self.model) if p)
 
-HistorySource = Callable[[str], Sequence[HistoryRow]]
+    @property
+    def output_start(self) -> str:
+        return " ".join(self.output[:OUTPUT_CHARS].split())
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """Search words (empty: the most recent runs) and the filters."""
+
+    text: str = ""
+    where: RunFilter = field(default_factory=RunFilter)
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """What one query shows: the rows, and the templates and backends the filters offer."""
+
+    rows: Sequence[HistoryRow]
+    templates: Sequence[str] = ()
+    backends: Sequence[str] = ()
+
+
+class HistorySource(Protocol):
+    def __call__(self, query: HistoryQuery) -> HistoryPage: ...
 
 
 def repository_source(runs: RunRepository, limit: int = RECENT_LIMIT) -> HistorySource:
-    """Recent runs for an empty search, else the full-text matches (every word must appear)."""
+    """Recent runs for an empty search, else the full-text matches (every word must appear),
+    narrowed by the filters."""
 
-    def query(text: str) -> list[HistoryRow]:
-        text = text.strip()
-        found = runs.search(text, limit=limit) if text else runs.recent(limit)
-        return [HistoryRow.from_summary(s) for s in found]
+    def query(query: HistoryQuery) -> HistoryPage:
+        text = query.text.strip()
+        found = (runs.search(text, limit=limit, where=query.where) if text
+                 else runs.recent(limit, where=query.where))
+        templates, backends = runs.choices()
+        return HistoryPage([HistoryRow.from_summary(s) for s in found], templates, backends)
 
     return query
 
@@ -114,15 +192,25 @@ _ROOT = QModelIndex()
 
 
 class HistoryModel(QAbstractTableModel):
-    COLUMNS = ("Time", "Prompt", "", "Backend", "Took")
+    COLUMNS = ("Time", "", "Prompt", "Output", "Rating", "Source", "Backend", "Parameters",
+               "Took")
     HEADER_TIPS = (
         "When the run ended",
-        "The template and version a run came from, else its last user message",
         "✓ finished · ✗ failed · ⊘ cancelled",
+        "The template and version a run came from, else its last user message",
+        "The start of the answer (why it failed, for a failed run)",
+        "▲ thumbs up · ▼ thumbs down · ★ stars, as rated in the compare view",
+        SOURCE_TIP,
         "The backend the run was sent to, by its name in Tools ▸ Backends (runs saved before "
-        "names were kept show its type); the row's tooltip has the type and the model",
+        "names were kept show its type), and the model",
+        "Key parameters sent: T temperature, p top_p, k top_k, max max_tokens, seed",
         "How long the run took",
     )
+    #: Widths in characters (the output's least: it takes the room left). Time and status fit
+    #: their contents. Columns right of the output are hidden, from the right, when the panel
+    #: is too narrow for them (their values are in each row's tooltip).
+    WIDTHS = (0, 2, 13, 11, 5, 7, 18, 14, 6)
+    STATUS, OUTPUT, RATING, TOOK = 1, 3, 4, 8
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -146,30 +234,40 @@ class HistoryModel(QAbstractTableModel):
             return self.HEADER_TIPS[section]
         return None
 
+    @staticmethod
+    def cells(row: HistoryRow) -> tuple[str, ...]:
+        return (
+            format_time(row.created_at),
+            STATUS_MARK.get(row.status, "?"),
+            row.label,
+            row.output_start,
+            rating_text(row.thumbs, row.stars),
+            SOURCE_WORD.get(row.source, row.source),
+            row.backend_model,
+            params_text(row.params),
+            format_duration(row.total_s) if row.total_s is not None else "",
+        )
+
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
         if not index.isValid():
             return None
         row, column = self.rows[index.row()], index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (
-                format_time(row.created_at),
-                row.label,
-                STATUS_MARK.get(row.status, "?"),
-                row.backend,
-                format_duration(row.total_s) if row.total_s is not None else "",
-            )[column]
+            return self.cells(row)[column]
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row)
-        if role == Qt.ItemDataRole.ForegroundRole and column == 2:
+        if role == Qt.ItemDataRole.ForegroundRole and column == self.STATUS:
             kind: theming.StatusKind = (
                 "ok" if row.status == "ok" else "error" if row.status == "error" else "warning"
             )
             return theming.status_color(kind)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (2, 4):
-            align = Qt.AlignmentFlag.AlignCenter if column == 2 else Qt.AlignmentFlag.AlignRight
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (self.STATUS, self.TOOK):
+            align = (Qt.AlignmentFlag.AlignCenter if column == self.STATUS
+                     else Qt.AlignmentFlag.AlignRight)
             return int(align | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{STATUS_WORD.get(row.status, row.status)} run, {row.label}, {row.backend}"
+            return (f"{STATUS_WORD.get(row.status, row.status)} run {SOURCE_PHRASE[row.source]}"
+                    f", {row.label}, {row.backend}")
         if role == Qt.ItemDataRole.UserRole:
             return row.run_id
         return None
@@ -182,15 +280,83 @@ class HistoryModel(QAbstractTableModel):
                  + (f" ({row.backend_type})" if row.backend_type not in ("", row.backend) else "")]
         if row.template:
             lines.append(row.label)
+        params = params_text(row.params)
+        if params:
+            lines.append(f"Parameters: {params}")
         if row.preview:
             lines.append(f"Prompt: {row.preview[:160]}")
+        if row.output:
+            lines.append(f"Output: {row.output[:160]}")
         if row.snippet:
             lines.append(f"Match: {row.snippet}")
         return "\n".join(lines)
 
 
+class FilterBar(QWidget):
+    """Source, template, backend and rating filters, two by two (the dock is narrow)."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.source = self._box("Filter by source", SOURCE_TIP)
+        self.source.addItem("All sources", None)
+        for source in SOURCES:
+            self.source.addItem({"hand": "By hand", "compare": "Compare", "sweep": "Sweeps",
+                                 "eval": "Evaluations"}[source], source)
+        self.template = self._box("Filter by template", "Runs of one library template")
+        self.template.addItem("All templates", None)
+        self.backend = self._box("Filter by backend", "Runs sent to one backend")
+        self.backend.addItem("All backends", None)
+        self.rating = self._box("Filter by rating", "Rated runs, thumbs up or down, or unrated")
+        for text, value in RATING_CHOICES:
+            self.rating.addItem(text, value)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(4)
+        for n, box in enumerate((self.source, self.rating, self.template, self.backend)):
+            grid.addWidget(box, n // 2, n % 2)
+            box.currentIndexChanged.connect(lambda _i: self.changed.emit())
+
+    def _box(self, name: str, tip: str) -> QComboBox:
+        box = QComboBox(self)
+        box.setAccessibleName(name)
+        box.setToolTip(tip)
+        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        box.setMinimumContentsLength(8)
+        return box
+
+    def where(self) -> RunFilter:
+        return RunFilter(source=self.source.currentData(), template_key=self.template.currentData(),
+                         backend=self.backend.currentData(), rating=self.rating.currentData())
+
+    def offer(self, templates: Sequence[str], backends: Sequence[str]) -> None:
+        """Refill the template and backend lists, keeping what is chosen."""
+        for box, values in ((self.template, templates), (self.backend, backends)):
+            chosen = box.currentData()
+            wanted = [None, *values] if chosen is None or chosen in values else [
+                None, *values, chosen]
+            if [box.itemData(i) for i in range(box.count())] == wanted:
+                continue
+            box.blockSignals(True)
+            while box.count() > 1:
+                box.removeItem(1)
+            for value in wanted[1:]:
+                box.addItem(str(value), value)
+            box.setCurrentIndex(max(box.findData(chosen), 0) if chosen is not None else 0)
+            box.blockSignals(False)
+
+    @property
+    def active(self) -> bool:
+        return self.where() != RunFilter()
+
+    def clear(self) -> None:
+        for box in (self.source, self.template, self.backend, self.rating):
+            box.setCurrentIndex(0)
+
+
 class HistoryPanel(QWidget):
-    """Search box, list of runs, and an empty state that says what to do."""
+    """Search box, filters, list of runs, and an empty state that says what to do."""
 
     runActivated = Signal(str)  # run id: restore this run
     runSelected = Signal(str)
@@ -198,12 +364,13 @@ class HistoryPanel(QWidget):
     def __init__(self, source: HistorySource | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._source = source
-        self._query = ""
+        self._query = HistoryQuery()
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Search prompts and outputs")
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName("Search history")
         self.search.setToolTip("Find runs whose prompt or output contains every word typed")
+        self.filters = FilterBar(self)
         self.model = HistoryModel(self)
         self.view = QTreeView(self)
         self.view.setModel(self.model)
@@ -216,8 +383,9 @@ class HistoryPanel(QWidget):
         self.view.setToolTip("Double-click or press Enter to restore a run")
         header = self.view.header()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(HistoryModel.OUTPUT, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.empty = QLabel(self)
         self.empty.setAccessibleName("History status")
         self.empty.setWordWrap(True)
@@ -227,6 +395,7 @@ class HistoryPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addWidget(self.search)
+        layout.addWidget(self.filters)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.empty, 1)
         self._debounce = QTimer(self)
@@ -236,9 +405,44 @@ class HistoryPanel(QWidget):
         self._job = LatestJob(self._show, self._failed, self)
         self.search.textChanged.connect(lambda _text: self._debounce.start())
         self.search.returnPressed.connect(self.refresh)
+        self.filters.changed.connect(self.refresh)
         self.view.activated.connect(self._activated)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
-        self._show([])
+        self._show(HistoryPage([]))
+
+    def _width(self, column: int) -> int:
+        chars = HistoryModel.WIDTHS[column]
+        if not chars:
+            return max(self.view.sizeHintForColumn(column),
+                       self.view.header().sectionSizeHint(column))
+        return chars * self.view.fontMetrics().horizontalAdvance("0") + 12
+
+    def fit_columns(self) -> None:
+        """Show the columns that fit the panel's width, in order; the output takes the rest.
+        Columns after the output that are empty on every row (nothing rated yet) are hidden."""
+        header = self.view.header()
+        bar = self.view.verticalScrollBar()
+        available = self.width() - (bar.sizeHint().width() if bar.isVisible() else 0)
+        used, fits = 0, True
+        cells = [HistoryModel.cells(row) for row in self.model.rows]
+        for column in range(len(HistoryModel.COLUMNS)):
+            width = self._width(column)
+            fits = fits and (column <= HistoryModel.OUTPUT or used + width <= available)
+            empty = column > HistoryModel.OUTPUT and not any(c[column] for c in cells)
+            header.setSectionHidden(column, not fits or empty)
+            if fits and not empty:
+                used += width
+                if column not in (0, HistoryModel.OUTPUT):
+                    header.resizeSection(column, width)
+
+    def visible_columns(self) -> list[str]:
+        header = self.view.header()
+        return [name for column, name in enumerate(HistoryModel.COLUMNS)
+                if not header.isSectionHidden(column)]
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.fit_columns()
 
     # --- public surface -----------------------------------------------------------------------
 
@@ -247,11 +451,11 @@ class HistoryPanel(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        """Query again (after a run was saved, or as the search text changes)."""
+        """Query again (after a run was saved, or as the search text or a filter changes)."""
         self._debounce.stop()
         if self._source is None:
             return
-        self._query = self.search.text()
+        self._query = HistoryQuery(self.search.text(), self.filters.where())
         self._job.submit(self._source, self._query)
 
     @property
@@ -267,19 +471,23 @@ class HistoryPanel(QWidget):
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _show(self, rows: Sequence[HistoryRow]) -> None:
-        self.model.set_rows(rows)
-        has_rows = bool(rows)
+    def _show(self, page: HistoryPage) -> None:
+        self.filters.offer(page.templates, page.backends)
+        self.model.set_rows(page.rows)
+        self.fit_columns()  # the time column may have grown ("Mar 3 12:04")
+        has_rows = bool(page.rows)
         self.view.setVisible(has_rows)
         self.empty.setVisible(not has_rows)
         if not has_rows:
-            query = self._query.strip()
+            query = self._query.text.strip()
+            filtered = self._query.where != RunFilter()
             self.empty.setText(
-                f"No run matches “{query}”." if query
+                f"No run matches “{query}”" + (" with these filters." if filtered else ".")
+                if query
+                else "No run matches these filters: choose “All …” to see more."
+                if filtered
                 else "No runs yet. Press Run (Ctrl+Enter): every run is saved here."
             )
-        if has_rows and self.view.header().count():
-            self.view.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
 
     def _failed(self, error: BaseException) -> None:
         if not isinstance(error, KnownError):
