@@ -84,6 +84,52 @@ def test_dry_run_prints_the_estimate_and_calls_nothing(
         assert store.experiments.summaries() == [] and store.runs.count() == 0
 
 
+def test_dry_run_names_what_greedy_decoding_makes_meaningless(
+    tmp_path: Path, workbench_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A temperature × top_p sweep of a greedy preset: 2 × 2 cells that all send one request,
+    said before anything runs."""
+    configure(workbench_home, demo=[{"text": "Paris"}])
+    path = sweep_file(tmp_path, "demo", params={"max_tokens": 8, "greedy": True},
+                      sweep={"temperature": [0.2, 0.9], "top_p": [0.5, 0.9]},
+                      variable_sets=[{"country": "France"}], repeats=3)
+    assert main(["compare", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "no effect:      temperature changes nothing: greedy decoding is on" in out
+    assert "no effect:      top_p changes nothing: greedy decoding is on" in out
+    assert "all 4 variants send the same request: expect the same answer in each" in out
+    assert "×3 repeats: greedy decoding gives the same answer each time" in out
+    assert main(["compare", str(path), "--dry-run", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["estimate"]["no_effect"]) == 4
+
+
+def test_a_sweep_file_names_a_library_template_by_key(
+    tmp_path: Path, workbench_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``template: KEY`` (or KEY@VERSION) is looked up in the library as ``workbench run`` does,
+    and every run records that key and version."""
+    from workbench.core.paths import data_dir
+
+    configure(workbench_home, demo=[{"text": "Paris"}])
+    library = data_dir() / "library" / "geo"
+    library.mkdir(parents=True)
+    (library / "capital.prompt.yaml").write_text(TEMPLATE)
+    assert main(["library", "rescan"]) == 0
+    (library / "capital.prompt.yaml").write_text(TEMPLATE.replace("city only", "city"))
+    capsys.readouterr()
+    for ref, version in (("geo/capital@1", 1), ("geo/capital", 2)):
+        path = sweep_file(tmp_path, "demo", template=ref, name=f"capitals {version}",
+                          variable_sets=[{"country": "France"}], sweep={"seed": [1]})
+        assert main(["compare", str(path), "--json"]) == 0, capsys.readouterr().err
+        capsys.readouterr()
+        runs = [r for r in store_runs(workbench_home)
+                if r.ref.template_version == version]
+        assert [(r.ref.template_key, r.ref.template_version) for r in runs] == [
+            ("geo/capital", version)]
+        system = runs[0].result.request.messages[0].content
+        assert system == ("Answer with the city only." if version == 1 else "Answer with the city.")
+
+
 def test_runs_a_sweep_then_reruns_it_by_name_as_a_no_op(
     tmp_path: Path, workbench_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

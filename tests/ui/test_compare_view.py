@@ -153,6 +153,32 @@ def test_add_variant_changes_one_parameter_and_names_it(
     assert "capital v1" in titles(view)[0] and "temperature 0.7" in titles(view)[0]
 
 
+def test_a_column_that_greedy_decoding_cancels_is_named_before_running(
+    qtbot: QtBot, make_view: Callable[..., CompareView]
+) -> None:
+    """Over a greedy base a "temperature 0.9" column sends A's very request: the view says so
+    before anything runs (and not in blind mode, where it would name the columns)."""
+    view = make_view(variant(greedy=True, max_tokens=8))
+    press(qtbot, view, Qt.Key.Key_N, CTRL_SHIFT)
+    view.editor.param_value.clear()
+    qtbot.keyClicks(view.editor.param_value, "0.9")
+    qtbot.keyClick(view.editor.param_value, Qt.Key.Key_Return)
+    assert titles(view)[1] == "temperature 0.9"
+    note = view.effects_note
+    assert note.isVisible()
+    assert note.text() == ("Before running: temperature changes nothing: greedy decoding is on"
+                           " · B sends the same request as A: expect the same answer")
+    view.repeat_box.setValue(3)
+    assert note.text().endswith("×3 repeats: greedy decoding gives the same answer each time")
+    screenshot(view, "compare-greedy-note")
+    view.set_blind(True, seed=1)
+    assert not note.isVisible()
+    view.set_blind(False)
+    view.remove_column(view.columns[1])
+    view.repeat_box.setValue(1)
+    assert not note.isVisible()
+
+
 def test_sweep_action_hands_over_the_last_column(
     qtbot: QtBot, make_view: Callable[..., CompareView]
 ) -> None:
@@ -352,7 +378,7 @@ def test_blind_rating_persists_and_summarises_per_variant(
         bar.pick(lyon, other)
         bar.comment.setText("more surprising")
         qtbot.mouseClick(bar.buttons["a"], Qt.MouseButton.LeftButton)
-    assert "Output" in bar.summary.text() and "B" not in bar.summary.text().split(":")[0]
+    assert "won" not in bar.summary.text()  # results wait for the reveal
     # thumbs and stars under the Lyon column
     rating = view.columns[1].rating
     qtbot.mouseClick(rating.up, Qt.MouseButton.LeftButton)
@@ -369,6 +395,45 @@ def test_blind_rating_persists_and_summarises_per_variant(
     summary = bar.summary.text()
     assert summary.startswith("A: won 0% of 1") and "B: won 100% of 2 (95% CI 34%–100%)" in summary
     assert "★ 4.0" in summary
+
+
+def test_blind_mode_shows_nothing_that_gives_the_columns_away(
+    qtbot: QtBot, make_view: Callable[..., CompareView], store: Store
+) -> None:
+    """Ratings, thumbs and A/B results given before going blind (or saved with a reopened
+    comparison) would point at the column they belong to: blind mode shows none of them, nor a
+    win-rate line, until the columns are revealed."""
+    view = make_view(variant(), variant("lyon"), variant(temperature=1.5))
+    run_all(qtbot, view)
+    rating = view.columns[1].rating
+    qtbot.mouseClick(rating.up, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(rating.stars[4], Qt.MouseButton.LeftButton)
+    rating.comment.setText("the Lyon one")
+    rating.comment.editingFinished.emit()
+    view.preferences.pick(0, 1)
+    qtbot.mouseClick(view.preferences.buttons["b"], Qt.MouseButton.LeftButton)
+    assert "B: won 100% of 1" in view.preferences.summary.text()
+
+    view.set_blind(True, seed=4)
+    for column in view.columns:
+        bar = column.rating
+        assert bar.thumbs() is None and bar.star_count() == 0 and bar.comment.text() == ""
+    summary = view.preferences.summary.text()
+    assert not any(word in summary for word in ("won", "★", "thumbs", "Output", "A:", "B:"))
+    # a repeat picked in blind mode does not bring the old rating back either
+    view._show_rating(view.columns[1], view.columns[1].shown.run_id)  # type: ignore[union-attr]
+    assert view.columns[1].rating.star_count() == 0
+    # ratings given blind are shown (they give nothing away)
+    third = view.columns[2].rating
+    qtbot.mouseClick(third.stars[1], Qt.MouseButton.LeftButton)
+    assert third.star_count() == 2
+    screenshot(view, "compare-blind-after-rating")
+
+    view.set_blind(False)
+    qtbot.waitUntil(lambda: view.columns[1].rating.star_count() == 5, timeout=5000)
+    assert view.columns[1].rating.thumbs() == 1
+    assert view.columns[1].rating.comment.text() == "the Lyon one"
+    assert "B: won 100% of 1" in view.preferences.summary.text()
 
 
 def test_save_and_reopen_shows_the_same_outputs_and_ratings(

@@ -88,3 +88,18 @@ def test_a_typed_axis_without_values_or_twice_is_refused() -> None:
         build_spec("s", variant(), Axis(MODEL, MODELS), Axis(MODEL, MODELS), 1)
     with pytest.raises(ValueError, match="at least one setting"):
         build_spec("s", variant(), None, None, 1)
+
+
+def test_a_greedy_sweep_keeps_its_axes_labelled() -> None:
+    """Greedy decoding makes temperature and top_p change nothing; the matrix still shows both
+    axes with their values (the estimate says why every cell answers alike) instead of one
+    unlabelled cell."""
+    rows = Axis(PARAMETER, (0.2, 0.9), "temperature")
+    cols = Axis(PARAMETER, (0.5, 0.8, 0.9, 1.0), "top_p")
+    base = variant(greedy=True, max_tokens=8)
+    experiment = experiment_of(build_spec("s", base, rows, cols, 1), rows)
+    for grid in (layout(experiment), layout(experiment, ["temperature", "top_p"])):
+        assert (grid.row_name, grid.col_name) == ("temperature", "top_p")
+        assert grid.rows == ["temperature 0.2", "temperature 0.9"]
+        assert grid.cols == ["top_p 0.5", "top_p 0.8", "top_p 0.9", "top_p 1"]
+        assert len(set(grid.positions.values())) == 8

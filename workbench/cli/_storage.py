@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from workbench.core.grid import TemplateChoice
     from workbench.core.models import PromptTemplate
     from workbench.storage.library import Library, RescanReport
     from workbench.storage.repositories import Store
@@ -83,6 +85,20 @@ def resolve_template(ref: str, args: argparse.Namespace) -> ResolvedTemplate:
         hint="give a .prompt.yaml path, a library key (see: workbench library list) or a "
         f"built-in name ({', '.join(builtins)})",
     )
+
+
+def library_resolver(args: argparse.Namespace) -> Callable[[str], TemplateChoice | None]:
+    """Library keys for a sweep file's ``template:``, looked up as ``resolve_template`` does
+    (``KEY`` or ``KEY@VERSION``), with the key and version number each run records."""
+    from workbench.core.grid import TemplateChoice
+
+    def resolve(ref: str) -> TemplateChoice | None:
+        found = _from_library(ref, args)
+        if found is None:
+            return None
+        return TemplateChoice(template=found.template, key=found.key, version=found.version)
+
+    return resolve
 
 
 def _from_library(ref: str, args: argparse.Namespace) -> ResolvedTemplate | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.cli._common import freeze_heap, int_between, print_json
+from workbench.cli._storage import add_library_option
 
 if TYPE_CHECKING:
     from workbench.backends.config import BackendConfig
@@ -37,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "first. Cells already finished in the same experiment are skipped (resume).",
     )
     p.add_argument("target", metavar="EXPERIMENT_OR_FILE")
+    add_library_option(p)  # where a sweep file's 'template: KEY' is looked up
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument("--dry-run", action="store_true", help="print the estimate only; call nothing")
     p.add_argument(
@@ -54,18 +56,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def load_target(store: Store, target: str) -> ExperimentSpec | StoredExperiment:
+def load_target(
+    store: Store, target: str, args: argparse.Namespace | None = None
+) -> ExperimentSpec | StoredExperiment:
     """A stored experiment by id or name, else the experiment a sweep file or promptfoo config
     describes (not yet saved)."""
     from workbench.services.comparison import find_experiment
 
     path = Path(target)
     if path.is_file():
-        return spec_from_file(path)
+        return spec_from_file(path, args)
     return find_experiment(store, target)
 
 
-def spec_from_file(path: Path) -> ExperimentSpec:
+def spec_from_file(path: Path, args: argparse.Namespace | None = None) -> ExperimentSpec:
     import yaml
 
     from workbench.core import safe_yaml
@@ -77,7 +81,9 @@ def spec_from_file(path: Path) -> ExperimentSpec:
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         data = None  # load_sweep / the importer say what is wrong
     if is_sweep_file(data) or data is None:
-        return load_sweep(path).to_experiment()
+        from workbench.cli._storage import library_resolver
+
+        return load_sweep(path, library_resolver(args or argparse.Namespace())).to_experiment()
     from workbench.storage.formats import import_file
 
     result = import_file(path, "promptfoo")
@@ -115,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.services.runner import Runner
 
     with open_store() as store:
-        target = load_target(store, args.target)
+        target = load_target(store, args.target, args)
         spec = target if isinstance(target, ExperimentSpec) else target.spec
         if not spec.variants:
             from workbench.core.errors import KnownError

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from workbench.core.effects import Effects, Ignored, check
 from workbench.core.errors import KnownError
 from workbench.core.experiments import (
     AssertionSpec,
@@ -229,9 +230,12 @@ def variant_differences(first: Variant, other: Variant) -> dict[str, Any]:
             diff[name] = getattr(other, name)
     if first.template != other.template and "template_version" not in diff:
         diff["template"] = other.template.name
-    a, b = first.params.set_values(), other.params.set_values()
+    # as set, not as sent: under greedy decoding a swept temperature is still an axis (the
+    # estimate says it changes nothing), never silently folded away
+    a, b = first.params.model_dump(exclude_defaults=True), other.params.model_dump(
+        exclude_defaults=True)
     for name in Params.model_fields:
-        if name != "greedy" and a.get(name) != b.get(name):
+        if a.get(name) != b.get(name):
             diff[name] = b.get(name)
     for name in sorted({*first.variables, *other.variables}):
         if first.variables.get(name) != other.variables.get(name):
@@ -262,7 +266,7 @@ def _setting(variant: Variant, name: str) -> Any:
         return variant.template.name
     if name in _VARIANT_FIELDS:
         return getattr(variant, name)
-    return variant.params.set_values().get(name)
+    return variant.params.model_dump(exclude_defaults=True).get(name)
 
 
 # --- the pre-run estimate ----------------------------------------------------------------------
@@ -351,6 +355,9 @@ class Estimate:
     unpriced_calls: int
     cells: list[CellEstimate] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    effects: Effects = field(default_factory=Effects)  # settings that change nothing
+    variant_labels: list[str] = field(default_factory=list)  # each variant as named in notes
+    repeats: int = 1
 
     @property
     def overflowing(self) -> list[CellEstimate]:
@@ -374,11 +381,21 @@ class Estimate:
             "overflowing": [_cell_dict(c) for c in self.overflowing],
             "unrenderable": [{"cell": str(c.key), "error": c.error} for c in self.unrenderable],
             "notes": self.notes,
+            "no_effect": self._effect_lines("variants"),
         }
 
-    def lines(self, name: Callable[[CellKey], str] = str) -> list[str]:
+    def _effect_lines(self, unit: str) -> list[str]:
+        labels = self.variant_labels
+        return self.effects.lines(
+            unit, lambda i: labels[i] if i < len(labels) and labels[i] else f"v{i}",
+            self.repeats)
+
+    def lines(self, name: Callable[[CellKey], str] = str, *, unit: str = "variants"
+              ) -> list[str]:
         """The estimate as text, as the CLI prints it and the sweep dialog shows it; ``name``
-        says which cell a problem is in (default: its key, ``v2.t0.r1``)."""
+        says which cell a problem is in (default: its key, ``v2.t0.r1``). Settings that change
+        nothing (greedy decoding, a parameter the backend ignores) come first after the counts:
+        they decide whether the run is worth its calls."""
         approx = "" if self.input_exact else "≈ "
         out = [
             f"calls:          {self.calls:,}"
@@ -399,6 +416,7 @@ class Estimate:
             out.append("cost:           free (the models run on this computer)")
         if self.unpriced_calls:
             out.append(f"                {self.unpriced_calls:,} calls have no known price")
+        out += [f"no effect:      {line}" for line in self._effect_lines(unit)]
         for cell in self.overflowing:
             out.append(
                 f"does not fit:   {name(cell.key)} ({_where(cell)})"
@@ -432,8 +450,10 @@ def estimate(
     counter: PromptCounter | None = None,
     *,
     skip: Collection[CellKey] = (),
+    ignored: Ignored | None = None,
 ) -> Estimate:
-    """Calls, tokens, cost and context overflows of running ``planned`` minus ``skip``."""
+    """Calls, tokens, cost and context overflows of running ``planned`` minus ``skip``, and
+    the varied settings that change nothing (``ignored``: a backend's ignored parameters)."""
     counter = counter or TableCounter()
     counts: dict[str, PromptCount] = {}
     models: dict[tuple[str, str], tuple[int | None, Price | None]] = {}
@@ -450,6 +470,8 @@ def estimate(
         if c.cost is not None and c.currency is not None:
             costs[c.currency] = costs.get(c.currency, 0.0) + c.cost
     counted = [c for c in cells if c.input_tokens is not None]
+    by_position = {item.cell.key.variant: item.cell.variant for item in planned}
+    variants = [by_position[i] for i in sorted(by_position)]
     return Estimate(
         calls=len(cells),
         skipped=skipped,
@@ -461,6 +483,9 @@ def estimate(
         unpriced_calls=sum(1 for c in cells if c.cost is None),
         cells=cells,
         notes=list(notes),
+        effects=check(variants, ignored) if ignored is not None else check(variants),
+        variant_labels=[v.label for v in variants],
+        repeats=1 + max((item.cell.key.repeat for item in planned), default=0),
     )
 
 

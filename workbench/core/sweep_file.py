@@ -4,7 +4,8 @@ Example (every key but ``name`` and ``template``/``templates`` is optional)::
 
     name: capital sweep
     notes: which temperature keeps the answer to one word?
-    template: capital.prompt.yaml     # a template file (relative to this file) or a built-in name
+    template: capital.prompt.yaml     # a template file (relative to this file), a library key
+                                      # (KEY or KEY@VERSION, as `workbench run` takes) or a built-in
     # templates:                      # or several versions, crossed with everything else
     #   - {file: capital-v1.prompt.yaml, version: "1"}
     #   - {file: capital-v2.prompt.yaml, version: "2", label: terse}
@@ -30,6 +31,7 @@ comparison); every variant runs once per variable set and repeat.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +40,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workbench.core import safe_yaml
 from workbench.core.errors import KnownError
-from workbench.core.experiments import TestCase, Variant
+from workbench.core.experiments import TestCase, Variant, version_number
 from workbench.core.grid import ModelChoice, SweepSpec, TemplateChoice
-from workbench.core.models import Params, PromptTemplate
+from workbench.core.models import Params
 
 
 class SweepFileError(KnownError):
@@ -77,14 +79,27 @@ def is_sweep_file(data: object) -> bool:
     return isinstance(data, dict) and ("template" in data or "templates" in data)
 
 
-def _template(ref: str, folder: Path) -> PromptTemplate:
+#: Looks a template name up in the library: the version it names (``KEY`` or ``KEY@VERSION``)
+#: with its key and number, else None. Given by the caller (storage is not core's to open).
+Resolver = Callable[[str], TemplateChoice | None]
+
+
+def _template(ref: str, folder: Path, resolve: Resolver | None) -> TemplateChoice:
+    """A template file (relative to the sweep file), else a library key, else a built-in: the
+    order ``workbench run`` looks a TEMPLATE up in."""
     from workbench.core.paths import builtin_templates_dir
     from workbench.core.template_files import SUFFIX, read_template
 
-    for candidate in (folder / ref, builtin_templates_dir() / f"{ref}{SUFFIX}"):
-        if candidate.is_file():
-            return read_template(candidate)
-    raise SweepFileError(f"no template file or built-in template named '{ref}'")
+    if (folder / ref).is_file():
+        return TemplateChoice(template=read_template(folder / ref))
+    found = resolve(ref) if resolve is not None else None
+    if found is not None:
+        return found
+    builtin = builtin_templates_dir() / f"{ref}{SUFFIX}"
+    if builtin.is_file():
+        return TemplateChoice(template=read_template(builtin))
+    where = "template file, library template" if resolve is not None else "template file"
+    raise SweepFileError(f"no {where} or built-in template named '{ref}'")
 
 
 def _test_case(row: dict[str, Any]) -> TestCase:
@@ -93,17 +108,23 @@ def _test_case(row: dict[str, Any]) -> TestCase:
     return TestCase(vars={str(k): str(v) for k, v in row.items()})
 
 
-def parse_sweep(data: object, folder: Path, source: str = "<sweep>") -> SweepSpec:
-    """A sweep from parsed YAML; template files are found relative to ``folder``."""
+def parse_sweep(
+    data: object, folder: Path, source: str = "<sweep>", resolve: Resolver | None = None
+) -> SweepSpec:
+    """A sweep from parsed YAML; template files are found relative to ``folder``, else through
+    ``resolve`` (library keys), else among the built-ins."""
     try:
         raw = _SweepFile.model_validate(data)
         if (raw.template is None) == (not raw.templates):
             raise SweepFileError(f"{source}: give either 'template' or 'templates'")
-        choices = [
-            TemplateChoice(template=_template(t.file, folder), version=t.version, label=t.label)
-            for t in raw.templates
-        ]
-        template = _template(raw.template, folder) if raw.template else choices[0].template
+        choices = []
+        for ref in raw.templates:
+            found = _template(ref.file, folder, resolve)
+            choices.append(found.model_copy(update={
+                "version": found.version if ref.version is None else version_number(ref.version),
+                "label": ref.label}))
+        base = _template(raw.template, folder, resolve) if raw.template else choices[0]
+        template = base.template
         params = template.parameters.merged(raw.params) if raw.template else raw.params
         return SweepSpec(
             name=raw.name,
@@ -111,6 +132,8 @@ def parse_sweep(data: object, folder: Path, source: str = "<sweep>") -> SweepSpe
             base=Variant(
                 label=raw.name,
                 template=template,
+                template_key=base.key,
+                template_version=base.version,
                 params=params,
                 backend=raw.backend,
                 model=raw.model,
@@ -128,8 +151,8 @@ def parse_sweep(data: object, folder: Path, source: str = "<sweep>") -> SweepSpe
         raise SweepFileError(f"{source}: {where + ': ' if where else ''}{first['msg']}") from None
 
 
-def load_sweep(path: Path) -> SweepSpec:
-    """Read a sweep file."""
+def load_sweep(path: Path, resolve: Resolver | None = None) -> SweepSpec:
+    """Read a sweep file (``resolve``: library keys, as in ``parse_sweep``)."""
     try:
         data = safe_yaml.load(path.read_text(encoding="utf-8"))
     except OSError as err:
@@ -143,4 +166,4 @@ def load_sweep(path: Path) -> SweepSpec:
         raise SweepFileError(f"{where}: not valid YAML: {reason}") from None
     if not is_sweep_file(data):
         raise SweepFileError(f"{path}: not a sweep file (it has no 'template' or 'templates')")
-    return parse_sweep(data, path.parent, str(path))
+    return parse_sweep(data, path.parent, str(path), resolve)

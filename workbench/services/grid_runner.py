@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from workbench.backends.base import CancelToken, StreamEvent
+from workbench.core.effects import Ignored
 from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec
 from workbench.core.grid import (
@@ -35,6 +36,7 @@ from workbench.core.grid import (
 )
 from workbench.core.model_table import NO_CHARGE, Price
 from workbench.core.models import Params, RunRequest, RunResult
+from workbench.core.params import PARAM_NAMES
 from workbench.services.runner import Runner, build_request
 from workbench.storage.repositories import RunRef, Store, StoredExperiment
 from workbench.storage.repositories.runs import status_of
@@ -127,6 +129,20 @@ class BackendCounter(TableCounter):
         if self.runner.backend(request.backend).runs_locally:
             return NO_CHARGE
         return super().price(request)
+
+
+def ignored_by(runner: Runner) -> Ignored:
+    """Which parameters each backend ignores, for ``core.effects.check`` (none known for a
+    backend that cannot be opened: running it says why)."""
+
+    def ignored(backend: str) -> frozenset[str]:
+        try:
+            capabilities = runner.backend(backend).capabilities()
+        except KnownError:
+            return frozenset()
+        return frozenset(n for n in PARAM_NAMES if capabilities.status(n) == "ignored")
+
+    return ignored
 
 
 def plan(spec: ExperimentSpec) -> list[PlannedCell]:
@@ -301,7 +317,8 @@ class GridRunner:
     ) -> Estimate:
         """The pre-run estimate of what ``start`` would run now (done cells skipped)."""
         spec = experiment.spec if isinstance(experiment, StoredExperiment) else experiment
-        return estimate(plan(spec), self.counter(), skip=self._skip(experiment, resume))
+        return estimate(plan(spec), self.counter(), skip=self._skip(experiment, resume),
+                        ignored=ignored_by(self.runner))
 
     def _skip(self, experiment: StoredExperiment | ExperimentSpec, resume: bool) -> set[CellKey]:
         if not resume or self.store is None or not isinstance(experiment, StoredExperiment):

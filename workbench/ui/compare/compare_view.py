@@ -28,12 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.effects import check
 from workbench.core.errors import KnownError
 from workbench.core.experiments import Variant
 from workbench.core.grid import CellKey, TemplateChoice
 from workbench.core.preferences import Judgement, Score, summarize
 from workbench.services.compare_export import write_export
 from workbench.services.comparison import open_comparison, preference_summary, save_comparison
+from workbench.services.grid_runner import ignored_by
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
 from workbench.ui import theming
@@ -92,6 +94,7 @@ class CompareView(QWidget):
         self._scores: dict[str, Score] = {}  # run id -> its rating
         self._pending = 0
         self._messages: dict[tuple[str, int], str] = {}  # version messages, for the headers
+        self._blind_rated: set[str] = set()  # runs rated in this blind session: shown
         self._build()
 
     # --- construction -------------------------------------------------------------------------
@@ -162,6 +165,13 @@ class CompareView(QWidget):
         self.notice.setAccessibleName("Compare view message")
         self.notice.setWordWrap(True)
         self.notice.hide()
+        # Said before running: columns whose difference changes nothing (greedy decoding, a
+        # parameter the backend ignores) would otherwise just look identical afterwards.
+        self.effects_note = QLabel(self)
+        self.effects_note.setAccessibleName("Settings that change nothing")
+        self.effects_note.setWordWrap(True)
+        self.effects_note.hide()
+        self.repeat_box.valueChanged.connect(self._check_effects)
 
         self.strip = QWidget()
         self.strip_layout = ColumnsLayout(self.strip)
@@ -192,8 +202,8 @@ class CompareView(QWidget):
         layout.setContentsMargins(0, 0, 0, 8)
         layout.setSpacing(8)
         layout.addWidget(self.toolbar)
-        edges: list[QWidget] = [self.editor, self.notice, self.splitter, self.preferences,
-                                self.preferences.summary]
+        edges: list[QWidget] = [self.editor, self.notice, self.effects_note, self.splitter,
+                                self.preferences, self.preferences.summary]
         for widget in edges:
             widget.setContentsMargins(8, 0, 8, 0)
             layout.addWidget(widget, 1 if widget is self.splitter else 0)
@@ -295,6 +305,18 @@ class CompareView(QWidget):
         self._update_actions()
         if not self.name:
             self.name_edit.setPlaceholderText(session.default_name(self.variants()))
+        self._check_effects()
+
+    def _check_effects(self) -> None:
+        """Name the columns a greedy or ignored setting makes identical (hidden in blind mode:
+        it would say which column is which)."""
+        found = check(self.variants(), ignored_by(self.runner))
+        lines = found.lines("columns", lambda i: self._column_keys[i], self.repeat_box.value())
+        self.effects_note.setText("Before running: " + " · ".join(lines) if lines else "")
+        palette = self.effects_note.palette()
+        palette.setColor(self.effects_note.foregroundRole(), theming.status_color("warning"))
+        self.effects_note.setPalette(palette)
+        self.effects_note.setVisible(bool(lines) and not self.blind)
 
     def _update_actions(self) -> None:
         has = bool(self.columns)
@@ -491,6 +513,9 @@ class CompareView(QWidget):
     def _show_rating(self, column: CompareColumn, run_id: str) -> None:
         """The saved rating of the repeat a column now shows, read behind the ratings still
         being written (a click's worth of waiting for the writer)."""
+        if self.blind and run_id not in self._blind_rated:
+            column.show_rating(None)  # rated with the columns named: it would name this one
+            return
         if self.writer is not None:
             rating = self.writer.submit(lambda s: s.ratings.get(run_id)).result(10)
             if column.shown is not None and column.shown.run_id == run_id:
@@ -500,6 +525,8 @@ class CompareView(QWidget):
                comment: str | None) -> None:
         if self.writer is None:
             return
+        if self.blind:
+            self._blind_rated.add(run_id)
         self.writer.submit(lambda s: s.ratings.rate(run_id, thumbs=thumbs, stars=stars,
                                                     comment=comment))
         index = next((i for i, c in enumerate(self.columns) if any(
@@ -527,6 +554,10 @@ class CompareView(QWidget):
         self._show_summary()
 
     def preference_summary(self) -> str:
+        if self.blind:  # win rates and ratings per column would tell the columns apart
+            votes = len(self._judgements)
+            return (f"{votes} A/B vote{'s' if votes != 1 else ''} recorded; the results show "
+                    "when you reveal the columns (Ctrl+B)") if votes else ""
         rows = summarize(self._judgements, self._scores.values(),
                          variants=[self._column_keys[i] for i in self.order])
         parts = []
@@ -562,7 +593,13 @@ class CompareView(QWidget):
         self.order = list(range(len(self.columns)))
         if blind:
             random.Random(seed).shuffle(self.order)
+        self._blind_rated.clear()
         for column in self.columns:
             column.set_blind(blind)
+            run_id = column.shown.run_id if column.shown is not None else None
+            if blind:
+                column.show_rating(None)  # ratings given before would name the column
+            elif run_id is not None:
+                self._show_rating(column, run_id)
         self._relayout()
         self._show_summary()

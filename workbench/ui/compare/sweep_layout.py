@@ -206,7 +206,7 @@ def _raw(variant: Variant, dim: str) -> Any:
         return variant.model or variant.backend
     if dim == TEMPLATE:
         return version_name(variant)
-    value = variant.params.set_values().get(dim)
+    value = variant.params.model_dump(exclude_defaults=True).get(dim)  # as set, not as sent
     return tuple(value) if isinstance(value, list) else value
 
 

@@ -295,17 +295,20 @@ class SweepView(QWidget):
         self.estimate = estimate
         self._set_label_colour(None)
         repeats = self.planned.repeats if self.planned is not None else 1
+        unit = "cells" if self.planned is None or not self.planned.tests else "settings"
         self.estimate_label.setText("\n".join(
-            estimate.lines(lambda key: self._names.cell_name(key, repeats))))
+            estimate.lines(lambda key: self._names.cell_name(key, repeats), unit=unit)))
         # Cells that cannot be rendered are listed above; with none sendable there is no run.
         sendable = estimate.calls - len(estimate.unrenderable)
         self.run_button.setEnabled(sendable > 0 and self.handle is None)
         complete = estimate.calls == 0 and estimate.skipped > 0
         if complete:  # this very sweep has a result in every cell: nothing to resume
-            self.estimate_label.setText(
+            self.estimate_label.setText("\n".join([
                 f"all {estimate.skipped:,} cells done — change an axis's values or the repeats "
-                "to sweep something new"
-            )
+                "to sweep something new",
+                *(line for line in estimate.lines(unit=unit)
+                  if line.startswith("no effect:")),
+            ]))
         self.run_button.setToolTip(
             "Every cell of this sweep has a result"
             if complete
