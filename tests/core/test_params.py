@@ -16,7 +16,9 @@ from workbench.core.params import (
     ParamCapability,
     Preset,
     dump_presets,
+    follows_preset,
     load_presets,
+    with_preset,
 )
 from workbench.core.paths import resources_dir
 
@@ -111,3 +113,14 @@ def test_a_broken_preset_file_is_a_clear_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ParameterError, match=r"bad\.yaml"):
         load_presets(resources_dir() / "presets.yaml", tmp_path)
+
+
+def test_a_preset_sets_what_it_names_and_keeps_the_rest() -> None:
+    chatbot = Preset(name="Chatbot", params=Params(temperature=0.7, top_p=0.9))
+    creative = Preset(name="Creative", params=Params(temperature=1.0, top_k=50))
+    mine = Params(max_tokens=300, stop=["###"], top_p=0.5)
+    assert with_preset(mine, chatbot) == Params(max_tokens=300, stop=["###"], temperature=0.7,
+                                                top_p=0.9)
+    then = with_preset(with_preset(mine, chatbot), creative, chatbot)
+    assert then == Params(max_tokens=300, stop=["###"], temperature=1.0, top_k=50)
+    assert follows_preset(then, creative) and not follows_preset(then, chatbot)

@@ -118,6 +118,26 @@ class Preset(BaseModel):
     builtin: bool = False
 
 
+def with_preset(current: Params, preset: Preset, previous: Preset | None = None) -> Params:
+    """``current`` with the parameters ``preset`` names set to its values, and those the
+    ``previous`` preset named (and this one does not) back to the default, so two presets do
+    not blend. Everything else — max tokens, stop sequences, a penalty set by hand — is kept:
+    a preset is a way of sampling, not the whole request."""
+    named = preset.params.model_dump(exclude_defaults=True)
+    values = current.model_dump(exclude_defaults=True)
+    if previous is not None:
+        for name in previous.params.model_dump(exclude_defaults=True):
+            values.pop(name, None)
+    return Params.model_validate({**values, **named})
+
+
+def follows_preset(current: Params, preset: Preset) -> bool:
+    """Whether every parameter ``preset`` names has its value in ``current``."""
+    named = preset.params.model_dump(exclude_defaults=True)
+    values = current.model_dump()
+    return all(values[name] == value for name, value in named.items())
+
+
 def _load_preset_file(path: Path, builtin: bool) -> list[Preset]:
     try:
         data = safe_yaml.load(path.read_text(encoding="utf-8")) or []

@@ -51,6 +51,7 @@ from workbench.ui.widgets.model_picker import ModelPicker, raw_prompt_function
 from workbench.ui.widgets.output_view import OutputView
 from workbench.ui.widgets.params_panel import ParamsPanel
 from workbench.ui.widgets.preview_panel import Preview, PreviewPanel
+from workbench.ui.widgets.repeat_runs import RepeatRuns
 from workbench.ui.widgets.run_panel import RunPanel
 from workbench.ui.widgets.template_editor import TemplateEditor
 from workbench.ui.widgets.variables_form import VariablesForm
@@ -162,6 +163,8 @@ class MainWindow(QMainWindow):
         run_panel = RunPanel(self.params, self)
         self.run_button, self.repeat = run_panel.run_button, run_panel.repeat
         self.cancel_button, self.token_summary = run_panel.cancel_button, run_panel.token_summary
+        self.repeat_runs = RepeatRuns(self.output, run_panel)  # Run ×N: all N answers
+        run_panel.add_below(self.repeat_runs)
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.params_dock = self._dock("Parameters", "paramsDock", run_panel, right)
 
@@ -482,12 +485,15 @@ class MainWindow(QMainWindow):
             variables=values,
         )
         self.lower_tabs.setCurrentWidget(self.output)
+        workers = []
         for index in range(self.repeat.value()):
             worker = self.runs.start_run(request, ref=replace(ref, repeat_index=index))
             worker.signals.ended.connect(lambda _result: self.history.refresh())
             if index == 0:
                 self.output.attach(worker)
                 self._last_worker = worker
+            workers.append(worker)
+        self.repeat_runs.begin(workers, template.answer_pattern or None)
 
     def cancel(self) -> None:
         self.runs.cancel_all()

@@ -258,15 +258,7 @@ class CompareColumn(QWidget):
         """Collapse the finished repeats' answers and show how much they agree."""
         if len(self.runs) < 2:
             return
-        outputs, failed = [], 0
-        for index, run in enumerate(self.runs):
-            if run.result is None:
-                continue
-            if run.result.finish_reason in ("error", "cancelled"):
-                failed += 1
-            else:
-                outputs.append((index, run.result.text))
-        self.repeats.show_outputs(outputs, len(self.runs), failed=failed,
+        self.repeats.show_results([run.result for run in self.runs],
                                   answer_pattern=self.variant.template.answer_pattern or None)
         if self.shown is not None:
             self.repeats.select_run(self.runs.index(self.shown))

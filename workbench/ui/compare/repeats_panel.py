@@ -14,6 +14,7 @@ and rating controls below it stay in view.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.diff import similarity
+from workbench.core.models import RunResult
 from workbench.core.stability import best_of_n, consensus_metric, normalize_output, stability
 from workbench.ui import theming
 from workbench.ui.compare.figures import FigureGrid
@@ -143,6 +145,20 @@ class RepeatsPanel(QWidget):
                 f"“{vote.answer}” {vote.votes}/{figures.n}" if vote.answer is not None
                 else "no answer found")
         self._fill(best.index)
+
+    def show_results(self, results: Sequence[RunResult | None], *,
+                     answer_pattern: str | None = None) -> None:
+        """``show_outputs`` from the runs as they end (None: still running): answers of the
+        finished ones, failed and cancelled ones counted apart."""
+        outputs, failed = [], 0
+        for index, result in enumerate(results):
+            if result is None:
+                continue
+            if result.finish_reason in ("error", "cancelled"):
+                failed += 1
+            else:
+                outputs.append((index, result.text))
+        self.show_outputs(outputs, len(results), failed=failed, answer_pattern=answer_pattern)
 
     def _similarity(self, a: str, b: str) -> float:
         """``core.diff.similarity``, once per pair (it is symmetric)."""

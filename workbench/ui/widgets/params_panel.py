@@ -31,7 +31,15 @@ from PySide6.QtWidgets import (
 from workbench.core import paths
 from workbench.core.errors import KnownError
 from workbench.core.models import Params
-from workbench.core.params import PARAM_NAMES, Capabilities, Preset, dump_presets, load_presets
+from workbench.core.params import (
+    PARAM_NAMES,
+    Capabilities,
+    Preset,
+    dump_presets,
+    follows_preset,
+    load_presets,
+    with_preset,
+)
 from workbench.storage.files import write_text
 from workbench.ui import theming
 from workbench.ui.widgets.param_rows import SPECS, NumericRow, StopListEditor, tooltip
@@ -245,16 +253,18 @@ class ParamsPanel(QWidget):
         self._select_preset(self._preset)
 
     def apply_preset(self, name: str | None) -> None:
-        """Set every control from a preset (unset parameters go back to the default)."""
+        """Set the parameters a preset names (``core.params.with_preset``: the ones the
+        previous preset named go back to the default, the rest — max tokens… — stay)."""
         if name is None:
             self._preset = None
             self._select_preset(None)
             self._update_modified()
             return
         preset = self.presets[name]
+        previous = self.presets.get(self._preset) if self._preset else None
         self._preset = name
         self._select_preset(name)
-        self._show(Params().merged(preset.params))
+        self._show(with_preset(self._params, preset, previous))
         self._commit()
 
     def save_preset(self, name: str, description: str = "") -> Preset:
@@ -337,7 +347,7 @@ class ParamsPanel(QWidget):
 
     def _update_modified(self) -> None:
         preset = self.presets.get(self._preset) if self._preset else None
-        modified = preset is not None and Params().merged(preset.params) != self._params
+        modified = preset is not None and not follows_preset(self._params, preset)
         self.modified_label.setVisible(modified)
 
     def _open_save_row(self) -> None:

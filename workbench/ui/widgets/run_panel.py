@@ -35,9 +35,13 @@ class RunPanel(QWidget):
         self.token_summary = QLabel(self)
         self.token_summary.setAccessibleName("Token count and cost")
         self.token_summary.setWordWrap(True)
-        layout = QVBoxLayout(self)
+        layout = self._layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(8)
         layout.addWidget(params, 1)
         layout.addWidget(self.token_summary)
         layout.addLayout(buttons)
+
+    def add_below(self, widget: QWidget) -> None:
+        """A section under the run controls (the answers of Run ×N)."""
+        self._layout.addWidget(widget)
