@@ -224,7 +224,12 @@ def test_a_model_whose_runs_fail_reads_failed_with_the_error(
     choose(qtbot, view.cols, "(none)")
     settle(qtbot, view)
     run(qtbot, view)
-    assert headers(view) == (["paris", "broken"], ["value"])
+    assert headers(view) == (["paris", "broken"], ["answers"])
+    ok, failed = view.matrix.item(0, 0), view.matrix.item(1, 0)
+    assert ok is not None and failed is not None
+    assert ok.text() == ANSWERS["paris"] and failed.text() == "failed"
+    view.metric_box.setCurrentIndex(view.metric_box.findData("tokens_per_s"))
+    assert headers(view) == (["paris", "broken"], ["tokens/s"])
     ok, failed = view.matrix.item(0, 0), view.matrix.item(1, 0)
     assert ok is not None and failed is not None
     assert ok.text().endswith("tok/s") and failed.text() == "failed"

@@ -12,10 +12,13 @@ from PySide6.QtWidgets import QTableWidgetItem
 from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import screenshot
-from tests.ui.test_compare_view import TEMPLATE, configs, variant
+from tests.ui.test_compare_view import ANSWERS, TEMPLATE, configs, variant
 from workbench.backends.config import BackendConfig
-from workbench.core.experiments import Variant
+from workbench.core.experiments import AssertionSpec, TestCase, Variant
+from workbench.core.grid import ModelChoice, SweepSpec
 from workbench.core.models import Params
+from workbench.services.comparison import saved_or_new
+from workbench.services.grid_runner import GridRunner
 from workbench.services.runner import Runner
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
@@ -158,6 +161,54 @@ def test_a_new_view_says_what_to_do_and_a_finished_sweep_says_done(
     qtbot.keyClicks(view.cols.values, "0.5, 0.9, 1")  # another sweep: its six cells to run
     qtbot.waitUntil(lambda: view.run_button.text() == "Run sweep", timeout=20_000)
     assert view.run_button.isEnabled() and "calls:          6" in view.estimate_label.text()
+
+
+def test_the_matrix_reads_answers_and_agreement_and_a_finished_cell_never_waits(
+    qtbot: QtBot, view: SweepView
+) -> None:
+    """A temperature sweep is read for quality: each cell shows its most common answer's first
+    line with the repeats' agreement, a click shows its answers whole; a finished cell without
+    the chosen figure (a scripted model has no cost) reads "–", never "…"."""
+    set_axes(qtbot, view, ("temperature", "0, 1"), ("top_p", "0.5, 0.9"))
+    view.repeats.setValue(2)
+    estimate_for(qtbot, view, variant(max_tokens=16))
+    run(qtbot, view)
+    matrix = view.matrix
+    assert view.current_metric_key() == "answer"  # answers first, speed on demand
+    cells = {_text(matrix.item(r, c)) for r in range(2) for c in range(2)}
+    assert cells == {f"{ANSWERS['paris']}\nagree 100%"}
+    rect = matrix.visualItemRect(matrix.item(1, 1))
+    qtbot.mouseClick(matrix.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    detail = view.detail.toPlainText()
+    assert detail.startswith("temperature 1 × top_p 0.9: 2 runs · agree 100%")
+    assert f"── ×2 ──\n{ANSWERS['paris']}" in detail
+    screenshot(view, "sweep-matrix-answers")
+    view.metric_box.setCurrentIndex(view.metric_box.findData("cost"))
+    assert {_text(matrix.item(r, c)) for r in range(2) for c in range(2)} == {"–"}
+    assert "no cost for these runs" in (matrix.item(0, 0) or QTableWidgetItem()).toolTip()
+
+
+def test_assertion_scores_per_cell(qtbot: QtBot, view: SweepView, store: Store,
+                                   runner: Runner) -> None:
+    """A sweep whose variable sets carry assertions scores each cell: pass counts in the
+    answers, the score metric, and why an answer did not pass in the cell's detail."""
+    cases = [TestCase(description="France", vars={"country": "France"},
+                      assertions=[AssertionSpec(type="icontains", value="paris")])]
+    sweep = SweepSpec(name="scored", base=variant("paris"), repeats=2, variable_sets=cases,
+                      models=[ModelChoice(backend="paris", model="paris"),
+                              ModelChoice(backend="lyon", model="lyon")])
+    stored, _created = saved_or_new(store, sweep.to_experiment())
+    GridRunner(runner, store).run(stored)
+    runner.writer.submit(lambda _s: None).result(10)  # type: ignore[union-attr]
+    view.open_sweep(stored.id)
+    matrix = view.matrix
+    assert _text(matrix.item(0, 0)).endswith("agree 100% · pass 2/2")
+    assert _text(matrix.item(1, 0)).endswith("agree 100% · pass 0/2")
+    view.metric_box.setCurrentIndex(view.metric_box.findData("score"))
+    assert _text(matrix.item(0, 0)) == "100%" and _text(matrix.item(1, 0)) == "0%"
+    matrix.setCurrentCell(1, 0)
+    assert "not passed: icontains:" in view.detail.toPlainText()
+    screenshot(view, "sweep-matrix-scores")
 
 
 def test_invalid_values_are_refused_with_the_reason(qtbot: QtBot, view: SweepView) -> None:

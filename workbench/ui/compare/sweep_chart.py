@@ -46,7 +46,24 @@ class Metric:
         return f"{self.label} ({self.unit})" if self.unit else self.label
 
 
+def _share(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def _no_run_value(_result: RunResult) -> float | None:
+    return None
+
+
+#: Figures of a whole cell rather than of one run (``core.sweep_cells``), read by the view:
+#: its answers (coloured by score, else agreement), the repeats' agreement, the assertion score.
+CELL_METRICS: tuple[Metric, ...] = (
+    Metric("answer", "answers", _no_run_value, _share),
+    Metric("agreement", "agreement of the repeats", _no_run_value, _share),
+    Metric("score", "assertion score", _no_run_value, _share),
+)
+
 METRICS: tuple[Metric, ...] = (
+    *CELL_METRICS,
     Metric("tokens_per_s", "tokens/s", output_rate, lambda v: f"{v:,.0f} tok/s"),
     Metric("total_s", "total time", lambda r: r.timings.total_s, format_duration, "s"),
     Metric("ttft_s", "time to first token", lambda r: r.timings.ttft_s, format_duration, "s"),
@@ -128,6 +145,10 @@ class SweepMatrix(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() * 2 + 8)
+        # a cell's lines (an answer, then its agreement and score) are cut with "…", never
+        # wrapped: a wrapped answer would push the figures under it out of the cell
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.values: dict[tuple[int, int], float | None] = {}
 
     def set_axes(self, rows: Sequence[str], cols: Sequence[str], row_name: str = "",
@@ -138,7 +159,7 @@ class SweepMatrix(QTableWidget):
         self.setRowCount(len(rows))
         self.setColumnCount(len(cols))
         self.setVerticalHeaderLabels(list(rows))
-        self.setHorizontalHeaderLabels([c or "value" for c in cols])
+        self.setHorizontalHeaderLabels([c or "all cells" for c in cols])
         for count, header, name in ((len(rows), self.verticalHeaderItem, row_name),
                                     (len(cols), self.horizontalHeaderItem, col_name)):
             for i in range(count):
@@ -148,11 +169,14 @@ class SweepMatrix(QTableWidget):
 
     def show_values(self, values: dict[tuple[int, int], float | None],
                     show: Callable[[float], str], pending: str = "…",
-                    notes: dict[tuple[int, int], tuple[str, str]] | None = None) -> None:
+                    notes: dict[tuple[int, int], tuple[str, str]] | None = None,
+                    texts: dict[tuple[int, int], tuple[str, str]] | None = None) -> None:
         """Paint every cell: its value on the scale between the smallest and largest value;
-        a cell without one reads ``pending``, or its note (text, tooltip): why it has none."""
+        its text (and tooltip) from ``texts`` when given there, else the value shown; a cell
+        without either reads its note (text, tooltip: why it has none), else ``pending``."""
         self.values = dict(values)
         notes = notes or {}
+        texts = texts or {}
         known = [v for v in values.values() if v is not None]
         low, high = (min(known), max(known)) if known else (0.0, 0.0)
         dark = theming.is_dark(self.palette())
@@ -160,7 +184,11 @@ class SweepMatrix(QTableWidget):
             for col in range(self.columnCount()):
                 value = values.get((row, col))
                 text, tip = notes.get((row, col), (pending, ""))
-                item = QTableWidgetItem(text if value is None else show(value))
+                if (row, col) in texts:
+                    text, tip = texts[(row, col)]
+                elif value is not None:
+                    text = show(value)
+                item = QTableWidgetItem(text)
                 item.setToolTip(tip)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 if value is not None:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -36,6 +37,7 @@ from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.grid import Estimate, SweepSpec, TemplateChoice
 from workbench.core.models import RunResult
+from workbench.core.sweep_cells import NO_ANSWER, CellSummary, ScoredRun, summarize_cell
 from workbench.services.comparison import open_comparison, saved_or_new
 from workbench.services.grid_runner import GridRunner, Progress, SweepHandle
 from workbench.services.runner import Runner
@@ -43,6 +45,7 @@ from workbench.storage.repositories import StoredExperiment
 from workbench.ui import theming
 from workbench.ui.compare.sweep_axes import AxisEditor, ModelCatalog
 from workbench.ui.compare.sweep_chart import (
+    CELL_METRICS,
     METRIC_BY_KEY,
     METRICS,
     MetricChart,
@@ -107,6 +110,8 @@ class SweepView(QWidget):
         self.experiment: StoredExperiment | None = None
         self.handle: SweepHandle | None = None
         self.results: dict[tuple[int, int | None], list[RunResult]] = {}  # (variant, test)
+        self.shown: ExperimentSpec | None = None  # the sweep whose results are shown
+        self._summaries: dict[tuple[int, int], tuple[int, CellSummary]] = {}  # (runs, summary)
         self.layout_: SweepLayout | None = None
         self._names = SweepLayout()  # of the sweep as typed: names the estimate's cells
         self.catalog = ModelCatalog(runner, self)
@@ -153,6 +158,12 @@ class SweepView(QWidget):
         self.metric_box.setToolTip("The figure the matrix colours and the chart plots")
         self.metric_box.currentIndexChanged.connect(self.redraw)
         self.matrix = SweepMatrix(self)
+        self.matrix.currentCellChanged.connect(lambda row, col, *_: self.show_cell(row, col))
+        self.detail = QPlainTextEdit(self)
+        self.detail.setReadOnly(True)
+        self.detail.setAccessibleName("The picked cell's answers")
+        self.detail.setFont(theming.monospace_font())
+        self.detail.setPlaceholderText("Click a cell to read its answers whole.")
         self.chart = MetricChart(self)
         self.legend = QLabel(self)
         self.legend.setAccessibleName("Colour scale")
@@ -179,8 +190,13 @@ class SweepView(QWidget):
         results_bar.addWidget(self.metric_box)
         results_bar.addSpacing(8)
         results_bar.addWidget(self.legend, 1)
+        left = QSplitter(Qt.Orientation.Vertical, self)
+        left.addWidget(self.matrix)
+        left.addWidget(self.detail)
+        left.setChildrenCollapsible(False)
+        left.setSizes([600, 400])
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(self.matrix)
+        splitter.addWidget(left)
         splitter.addWidget(self.chart)
         splitter.setChildrenCollapsible(False)
         splitter.setStretchFactor(0, 1)
@@ -393,6 +409,9 @@ class SweepView(QWidget):
     def _show_experiment(self, experiment_id: str, prefer: list[str] | None = None) -> None:
         comparison = open_comparison(self.store, experiment_id)
         self.experiment = comparison.experiment
+        self.shown = comparison.spec
+        self._summaries = {}
+        self.detail.clear()
         self.results = {}
         for key, runs in sorted(comparison.runs.items(), key=lambda kv: kv[0]):
             self.results.setdefault((key.variant, key.test), []).append(runs[-1].result)
@@ -411,11 +430,63 @@ class SweepView(QWidget):
                 runs.setdefault(pos, []).extend(self.results.get(cell, []))
         return runs
 
+    def summaries(self) -> dict[tuple[int, int], CellSummary]:
+        """Each matrix cell's answers, agreement and assertion score (``core.sweep_cells``),
+        redone only for cells with new runs."""
+        grid, spec = self.layout_, self.shown
+        if grid is None or spec is None:
+            return {}
+        runs: dict[tuple[int, int], list[ScoredRun]] = {}
+        for (variant, test), pos in grid.positions.items():
+            case = spec.tests[test] if test is not None else None
+            runs.setdefault(pos, []).extend(
+                ScoredRun(r, case) for r in self.results.get((variant, test), []))
+        out = {}
+        for pos, found in runs.items():
+            cached = self._summaries.get(pos)
+            if cached is None or cached[0] != len(found):
+                cached = self._summaries[pos] = (
+                    len(found), summarize_cell(found, spec.default_assertions))
+            out[pos] = cached[1]
+        return out
+
     def values(self) -> dict[tuple[int, int], float | None]:
-        """The metric per matrix cell: the mean over every run laid out there."""
-        metric = METRIC_BY_KEY[self.current_metric_key()]
+        """The metric per matrix cell: the mean over every run laid out there; for the cell
+        figures, the agreement or score (answers: the score, else the agreement)."""
+        key = self.current_metric_key()
+        if key in CELL_KEYS:
+            return {pos: _cell_value(key, summary) for pos, summary in self.summaries().items()}
+        metric = METRIC_BY_KEY[key]
         return {pos: metric_value(metric, found)
                 for pos, found in self._runs_by_position().items()}
+
+    def _expected_runs(self) -> dict[tuple[int, int], int]:
+        """How many runs each matrix cell gets when the sweep is complete."""
+        grid = self.layout_
+        repeats = self.shown.repeats if self.shown is not None else 1
+        counts: dict[tuple[int, int], int] = {}
+        for pos in grid.positions.values() if grid is not None else ():
+            counts[pos] = counts.get(pos, 0) + repeats
+        return counts
+
+    def _texts(self, metric_label: str) -> dict[tuple[int, int], tuple[str, str]]:
+        """What a cell reads instead of its value: its answer (answers view), or "–" for a
+        finished cell without the figure (a finished cell never reads "…")."""
+        runs = self._runs_by_position()
+        expected = self._expected_runs()
+        answers = self.current_metric_key() == "answer"
+        summaries = self.summaries() if answers else {}
+        texts = {}
+        for pos, found in runs.items():
+            done = len(found) >= expected.get(pos, 1) or self.handle is None
+            if answers and pos in summaries and summaries[pos].groups:
+                summary = summaries[pos]
+                line = summary.label()
+                texts[pos] = (summary.first_line + (f"\n{line}" if line else ""),
+                              summary.answer[:2000])
+            elif done and any(r.finish_reason not in NO_ANSWER for r in found):
+                texts[pos] = ("–", f"no {metric_label} for these runs")  # failed: its note
+        return texts
 
     def _notes(self) -> dict[tuple[int, int], tuple[str, str]]:
         """Cells whose every run failed or was cancelled: what to show instead of a value."""
@@ -432,12 +503,36 @@ class SweepView(QWidget):
             return
         metric = METRIC_BY_KEY[self.current_metric_key()]
         values = self.values()
-        self.matrix.show_values(values, metric.show, notes=self._notes())
+        texts = {pos: text for pos, text in self._texts(metric.label).items()
+                 if values.get(pos) is None or metric.key == "answer"}
+        if grid.cols == [""]:  # one column: it holds what the metric box picks
+            self.matrix.setHorizontalHeaderLabels([metric.label])
+        self.matrix.show_values(values, metric.show, notes=self._notes(), texts=texts)
+        self.show_cell(self.matrix.currentRow(), self.matrix.currentColumn())
         known = [v for v in values.values() if v is not None]
         if known:
             self.legend.setText(legend_html(metric.show(min(known)), metric.show(max(known)),
                                             theming.is_dark(self.palette())))
+        if metric.key == "answer":  # the chart plots what colours the answers
+            scored = any(v.score is not None for v in self.summaries().values())
+            metric = METRIC_BY_KEY["score" if scored else "agreement"]
         self.chart.plot(grid.row_name, grid.row_values, grid.rows, grid.cols, values, metric)
+
+    def show_cell(self, row: int, col: int) -> None:
+        """The picked cell's answers, whole: each distinct one with how many runs gave it,
+        then the score and why answers failed."""
+        summary = self.summaries().get((row, col))
+        grid = self.layout_
+        if summary is None or grid is None:
+            self.detail.clear()
+            return
+        name = " × ".join(t for t in (grid.rows[row], grid.cols[col]) if t)
+        parts = [f"{name}: {summary.ended} run{'s' if summary.ended != 1 else ''}"
+                 + (f" · {summary.label()}" if summary.label() else "")]
+        for group in summary.groups:
+            parts.append(f"── ×{group.count} ──\n{group.text}")
+        parts += [f"not passed: {reason}" for reason in summary.reasons]
+        self.detail.setPlainText("\n\n".join(parts))
 
     def shutdown(self, timeout_s: float = 10.0) -> bool:
         """Cancel a running sweep and wait for it (call on close); nothing is estimated or
@@ -460,6 +555,17 @@ class SweepView(QWidget):
         if not self.shutdown(timeout_s=5.0):
             log.warning("the sweep did not stop within 5 s of closing its window")
         super().closeEvent(event)
+
+
+CELL_KEYS = {m.key for m in CELL_METRICS}
+
+
+def _cell_value(key: str, summary: CellSummary) -> float | None:
+    if key == "agreement":
+        return summary.agreement
+    if key == "score":
+        return summary.score
+    return summary.score if summary.score is not None else summary.agreement
 
 
 def _message(err: Exception) -> str:
