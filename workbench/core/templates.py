@@ -11,17 +11,14 @@ import json
 import random
 import re
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import (
-    StrictUndefined,
     Template,
     TemplateSyntaxError,
-    Undefined,
     UndefinedError,
     meta,
     nodes,
@@ -30,79 +27,32 @@ from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.lexer import TOKEN_RAW_BEGIN, TOKEN_RAW_END, Token, ignored_tokens
 from jinja2.parser import Parser
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from workbench.core.errors import MissingVariableError, TemplateError
 from workbench.core.models import Example, PromptTemplate, RenderedMessage
+from workbench.core.sandbox import MAX_SIZE, Sandbox, budget, percent_format, tick
 
 #: Names the renderer provides itself; they are never reported as undeclared.
 RESERVED_NAMES = frozenset({"examples", "examples_block", "parts"})
 COMPONENT_NAMES = ("instruction", "context", "input_data", "output_indicator")
 
-MAX_OUTPUT_CHARS = 2_000_000
-MAX_RANGE_ITEMS = 100_000
-RENDER_SECONDS = 2.0
-
-_PRINTABLE = (str, int, float, bool, type(None))
+MAX_OUTPUT_CHARS = MAX_SIZE
 
 
-def _finalize(value: Any) -> Any:
-    """Only data may be printed: never a function, class or internal object's repr."""
-    if isinstance(value, _PRINTABLE):
-        return value
-    if isinstance(value, Undefined):
-        return str(value)  # StrictUndefined raises, naming the missing variable
-    if isinstance(value, list | tuple):
-        for item in value:
-            _finalize(item)
-        return value
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _finalize(key)
-            _finalize(item)
-        return value
-    raise SecurityError(f"a template cannot print a {type(value).__name__} object")
-
-
-class _Budget:
-    """A render's time budget; loops built with ``range`` check it on every step."""
-
-    def __init__(self) -> None:
-        self.deadline = time.monotonic() + RENDER_SECONDS
-
-    def check(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise SecurityError(f"rendering took longer than {RENDER_SECONDS:g} s")
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, with size limits on ``*`` and ``**`` so a template cannot exhaust memory."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            if isinstance(right, int | float) and abs(right) > 100:
-                raise SecurityError("exponent too large")
-            return left**right
-        for seq, times in ((left, right), (right, left)):
-            sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
-            if sized and len(seq) * times > MAX_OUTPUT_CHARS:
-                raise SecurityError("repetition too large")
-        return left * right
-
-
-def _make_env() -> _Sandbox:
-    env = _Sandbox(
-        undefined=StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        finalize=_finalize,
-    )
-    env.globals = {"dict": dict, "namespace": env.globals["namespace"]}
+def _make_env() -> Sandbox:
+    env = Sandbox()
     # JSON text to data; ``load`` is promptfoo's (Nunjucks) name for the same filter.
     env.filters["fromjson"] = env.filters["load"] = _from_json
+    env.filters["format"] = _format
+    env.guard_filters()
     return env
+
+
+def _format(value: Any, *args: Any, **kwargs: Any) -> str:
+    """The ``format`` filter: ``value % args``, through the sandbox's checked formatting."""
+    if args and kwargs:
+        raise TypeError("format: give positional or keyword arguments, not both")
+    return percent_format(str(value), kwargs or args)
 
 
 def _from_json(text: str) -> Any:
@@ -115,18 +65,6 @@ def _from_json(text: str) -> Any:
 _ENV = _make_env()
 #: Every filter a body may use: Jinja's own and the workbench's (``fromjson``, ``load``).
 FILTERS = frozenset(_ENV.filters)
-
-
-def _bounded_range(budget: _Budget) -> Callable[..., Iterator[int]]:
-    def bounded(*args: int) -> Iterator[int]:
-        items = range(*args)
-        if len(items) > MAX_RANGE_ITEMS:
-            raise SecurityError(f"range is limited to {MAX_RANGE_ITEMS} items")
-        for i in items:
-            budget.check()
-            yield i
-
-    return bounded
 
 
 # --- errors with positions -------------------------------------------------------------------
@@ -179,7 +117,10 @@ def _error_offset(source: str, message: str) -> int | None:
 
 def _syntax_error(err: TemplateSyntaxError, source: str, where: str) -> TemplateError:
     message = err.message or "syntax error"
-    offset = _error_offset(source, message)
+    try:
+        offset = _error_offset(source, message)
+    except RecursionError:
+        offset = None
     if offset is None:
         return TemplateError(message, source=where, line=err.lineno or 1)
     line = source.count("\n", 0, offset) + 1
@@ -200,7 +141,10 @@ def _template_line(tb: Any) -> int | None:
 _UNDEFINED = re.compile(r"^'([^']+)' is undefined$")
 
 
-def _render_error(err: Exception, where: str) -> TemplateError:
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _render_error(err: BaseException, where: str) -> TemplateError:
     line = _template_line(sys.exc_info()[2])
     if isinstance(err, UndefinedError):
         match = _UNDEFINED.match(str(err))
@@ -208,7 +152,22 @@ def _render_error(err: Exception, where: str) -> TemplateError:
             return MissingVariableError(match.group(1), source=where, line=line)
     if isinstance(err, SecurityError):
         return TemplateError(f"not allowed: {err}", source=where, line=line)
-    return TemplateError(str(err), source=where, line=line)
+    if isinstance(err, RecursionError):
+        return TemplateError(_TOO_DEEP, source=where, line=line)
+    if isinstance(err, MemoryError):
+        return TemplateError("not allowed: rendering ran out of memory", source=where, line=line)
+    # No message shows where an object lives in memory.
+    return TemplateError(_ADDRESS.sub("", str(err)), source=where, line=line)
+
+
+_TOO_DEEP = "nested too deeply (recursion limit reached)"
+
+
+def _too_deep(err: BaseException, where: str) -> TemplateError:
+    """A body nested deeper than Jinja's parser or Python's compiler can follow."""
+    if isinstance(err, SyntaxError):  # Python's "too many statically nested blocks"
+        return TemplateError(f"nested too deeply ({err.msg})", source=where)
+    return TemplateError(_TOO_DEEP, source=where)
 
 
 # --- parsing and discovery ---------------------------------------------------------------------
@@ -220,6 +179,8 @@ def parse(source: str, where: str = "") -> nodes.Template:
         return _ENV.parse(source)
     except TemplateSyntaxError as err:
         raise _syntax_error(err, source, where) from None
+    except (RecursionError, MemoryError) as err:
+        raise _too_deep(err, where) from None
 
 
 @lru_cache(maxsize=512)
@@ -233,6 +194,8 @@ def compile_body(source: str, where: str = "") -> Template:
         return _compiled_source(source)
     except TemplateSyntaxError as err:
         raise _syntax_error(err, source, where) from None
+    except (RecursionError, MemoryError, SyntaxError) as err:
+        raise _too_deep(err, where) from None
 
 
 def variables_in(source: str, where: str = "") -> set[str]:
@@ -242,6 +205,8 @@ def variables_in(source: str, where: str = "") -> set[str]:
         return set(meta.find_undeclared_variables(ast))
     except TemplateSyntaxError as err:  # e.g. an unknown filter, found while compiling
         raise _syntax_error(err, source, where) from None
+    except (RecursionError, MemoryError) as err:
+        raise _too_deep(err, where) from None
 
 
 def bodies(template: PromptTemplate) -> list[tuple[str, str]]:
@@ -293,20 +258,23 @@ def discover(template: PromptTemplate) -> Discovery:
 
 
 def render_text(source: str, values: Mapping[str, Any], where: str = "") -> str:
-    """Render one Jinja body with ``values`` (inserted verbatim, never re-rendered)."""
+    """Render one Jinja body with ``values`` (inserted verbatim, never re-rendered).
+
+    Bounded in time and size whatever the body holds (see ``workbench.core.sandbox``); every
+    failure is a one-line ``TemplateError``.
+    """
     template = compile_body(source, where)
-    budget = _Budget()
     try:
-        context = {**values, "range": _bounded_range(budget)}
-        out: list[str] = []
-        size = 0
-        for chunk in template.generate(context):
-            size += len(chunk)
-            if size > MAX_OUTPUT_CHARS:
-                raise SecurityError(f"output longer than {MAX_OUTPUT_CHARS} characters")
-            budget.check()
-            out.append(chunk)
-        return "".join(out)
+        with budget():
+            out: list[str] = []
+            size = 0
+            for chunk in template.generate(dict(values)):
+                size += len(chunk)
+                if size > MAX_OUTPUT_CHARS:
+                    raise SecurityError(f"output longer than {MAX_OUTPUT_CHARS:,} characters")
+                tick()
+                out.append(chunk)
+            return "".join(out)
     except TemplateError:
         raise
     except (
@@ -315,7 +283,8 @@ def render_text(source: str, values: Mapping[str, Any], where: str = "") -> str:
         ValueError,
         ArithmeticError,
         LookupError,
-        RuntimeError,
+        RuntimeError,  # RecursionError too
+        MemoryError,
     ) as err:
         raise _render_error(err, where) from None
 
