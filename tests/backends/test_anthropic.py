@@ -104,6 +104,10 @@ def test_overloaded_529_is_retried(server: ScriptedServer) -> None:
 def test_an_error_event_mid_stream(server: ScriptedServer) -> None:
     _, result = run(make(server.url("error-event", "")))
     assert result.error_kind == "ServerError" and "overloaded_error" in (result.error or "")
+    assert (result.error or "").endswith(
+        "(the server failed mid-answer and the partial text is kept; it may pass on a retry, "
+        "or see the server's log)"
+    )
     assert result.text == "Hel"
 
 

@@ -223,6 +223,11 @@ def test_an_error_object_mid_stream(fault: ScriptedServer) -> None:
     _, result = run(fault.url("mid-stream-error"))
     assert result.error_kind == "ServerError" and "out of memory" in (result.error or "")
     assert result.text == "".join(WORDS[:2])
+    # Like every other error, it says what to do (issue 15 item 7: it had no hint).
+    assert (result.error or "").endswith(
+        "(the server failed mid-answer and the partial text is kept; it may pass on a retry, "
+        "or see the server's log)"
+    )
 
 
 def test_a_server_that_never_answers_times_out_naming_url_and_limit(fault: ScriptedServer) -> None:

@@ -17,6 +17,7 @@ from pydantic import Field, field_validator
 from workbench.backends import credentials
 from workbench.backends.base import CancelToken, ModelInfo, StreamEvent, UsageUpdate
 from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, http_base_url
+from workbench.backends.http_errors import mid_stream_error
 from workbench.backends.messages import chat_turns, chosen_model
 from workbench.backends.recording import PlannedBackend, RunRecorder
 from workbench.core.errors import (
@@ -250,7 +251,8 @@ def _stream_error(data: Any, url: str) -> BackendError:
     kind = error.get("type", "") if isinstance(error, dict) else ""
     message = error.get("message", "") if isinstance(error, dict) else ""
     cls = _STREAM_ERRORS.get(kind, BackendError)
-    return cls(
+    return mid_stream_error(
+        cls,
         f"Anthropic reported {kind or 'an error'} mid-stream ({url}): "
-        f"{credentials.redact(str(message))}"
+        f"{credentials.redact(str(message))}",
     )

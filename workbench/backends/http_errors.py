@@ -119,6 +119,26 @@ def status_error(status: int, body: bytes, url: str, ctx: ErrorContext) -> Backe
     return BackendError(f"{where}: {detail}")
 
 
+#: What to do about an error a server reports in the middle of a stream, by error class.
+STREAM_HINTS: dict[type[BackendError], str] = {
+    ServerError: "the server failed mid-answer and the partial text is kept; it may pass on a "
+    "retry, or see the server's log",
+    RateLimitError: "lower the concurrency or requests per minute",
+    BadRequestError: "a parameter or message this server does not accept; see the parameters "
+    "sent with this run",
+    AuthError: "check the API key and that it may use this model",
+    NotFoundError: "check the model name and the base URL",
+    BackendTimeoutError: "the model took too long; raise read_timeout for a slow model",
+}
+_STREAM_HINT = "the server ended the answer with an error and the partial text is kept; see "
+_STREAM_HINT += "the server's log"
+
+
+def mid_stream_error(cls: type[BackendError], message: str) -> BackendError:
+    """An error event received mid-stream, with what to do about it."""
+    return cls(message, hint=STREAM_HINTS.get(cls, _STREAM_HINT))
+
+
 def _cause_chain(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     current: BaseException | None = exc

@@ -20,7 +20,7 @@ from pydantic import Field, field_validator
 from workbench.backends import credentials
 from workbench.backends.base import CancelToken, ModelInfo, StreamEvent, UsageUpdate
 from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, http_base_url
-from workbench.backends.http_errors import error_detail
+from workbench.backends.http_errors import error_detail, mid_stream_error
 from workbench.backends.recording import PlannedBackend, RunRecorder
 from workbench.core.errors import BadRequestError, KnownError, ProtocolError, ServerError
 from workbench.core.models import (
@@ -295,8 +295,9 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
             if not isinstance(chunk, dict):
                 raise ProtocolError(f"malformed event from {response.url}: {data[:120]!r}")
             if "error" in chunk:
-                raise ServerError(
-                    f"{response.url} reported an error mid-stream: {error_detail(data.encode())}"
+                raise mid_stream_error(
+                    ServerError,
+                    f"{response.url} reported an error mid-stream: {error_detail(data.encode())}",
                 )
             try:
                 for choice in chunk.get("choices") or ():
