@@ -138,3 +138,27 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(
     errors = process.stderr.read().decode()
     assert process.wait(timeout=60) == 1
     assert "Traceback" not in errors and "BrokenPipe" not in errors, errors
+
+
+def test_a_binary_value_file_is_a_one_line_error_naming_it(
+    template_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    binary = tmp_path / "program"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\xff\xfe\x00\x00")
+    assert main(["render", str(template_file), "--var", f"who=@{binary}"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"--var who: cannot read {binary}: not UTF-8 text (byte 0xff at offset 8)" in err
+
+
+def test_a_runaway_template_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "wide.prompt.yaml"
+    wide = PromptTemplate(
+        name="wide", messages=[Message(role="user", content="{{ 'x'|center(999999999) }}")]
+    )
+    path.write_text(dumps(wide), encoding="utf-8")
+    assert main(["render", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'center' filter would be longer than 2,000,000" in err

@@ -35,6 +35,11 @@ def parse_assignments(items: list[str] | None, what: str = "--var") -> dict[str,
                 value = Path(value[1:]).read_text(encoding="utf-8")
             except OSError as err:
                 raise KnownError(f"{what} {key}: cannot read {value[1:]}: {err.strerror}") from None
+            except UnicodeDecodeError as err:
+                raise KnownError(
+                    f"{what} {key}: cannot read {value[1:]}: not UTF-8 text "
+                    f"(byte 0x{err.object[err.start]:02x} at offset {err.start})"
+                ) from None
         values[key] = value
     return values
 
