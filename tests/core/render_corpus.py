@@ -33,7 +33,7 @@ def _nested(opening: str, closing: str, depth: int, middle: str = "x") -> str:
     return opening * depth + middle + closing * depth
 
 
-def _literal_dag(depth: int) -> str:
+def literal_dag(depth: int) -> str:
     """Two separate lists of 2**depth leaves built from ``depth`` plain ``set`` lines, compared
     (Python compares them leaf by leaf, in C)."""
     lines = ["{% set a0 = [1] %}{% set b0 = [1] %}"]
@@ -89,7 +89,7 @@ EXHAUSTION: list[str] = [
     "{% endfor %}{{ ns.l|string|length }}",
     "{% set ns = namespace(l=[1]) %}{% for i in range(64) %}{% set ns.l = [ns.l, ns.l] %}"
     "{% endfor %}{{ ns.l|tojson|length }}",
-    _literal_dag(64),
+    literal_dag(64),
     "{{ 'x' * 2000000 ~ 'x' * 2000000 }}",
     "{% for i in range(100000) %}{{ 'x' * 1000000 }}{% endfor %}",
     "{% set s = 'x' * 1000000 %}{{ [s] * 1000000 }}",

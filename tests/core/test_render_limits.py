@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.core.render_corpus import INTERNALS
+from tests.core.render_corpus import INTERNALS, literal_dag
 from workbench.core.errors import TemplateError
 from workbench.core.models import PromptTemplate
 from workbench.core.sandbox import RENDER_SECONDS
@@ -55,6 +55,12 @@ def _refused(source: str, values: dict[str, str] | None = None) -> tuple[str, fl
             "a product would be larger than 14,000 bits",
         ),
         ("{% set s = 'x' * 999999 %}{{ [s] * 99999 }}", "the repetition is too large"),
+        (
+            "{% set ns = namespace(l=[1]) %}{% for i in range(64) %}"
+            "{% set ns.l = [ns.l, ns.l] %}{% endfor %}{{ ns.l|string|length }}",
+            "a list, tuple or dict is too large (limit 8,000,000 characters and items)",
+        ),
+        (literal_dag(64), "a list, tuple or dict is too large"),
     ],
 )
 def test_growth_is_refused_before_it_allocates(source: str, reason: str) -> None:
@@ -69,8 +75,7 @@ def test_growth_is_refused_before_it_allocates(source: str, reason: str) -> None
         "{% set s = 'x' * 1000000 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}",
         "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
         "{{ f(40) }}",
-        "{% set ns = namespace(l=[1]) %}{% for i in range(64) %}{% set ns.l = [ns.l, ns.l] %}"
-        "{% endfor %}{{ ns.l|string|length }}",
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
     ],
 )
 def test_long_renders_stop_at_the_budget(source: str) -> None:

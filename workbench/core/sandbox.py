@@ -76,10 +76,8 @@ class Budget:
     def __init__(self, seconds: float | None = None) -> None:
         self.seconds = RENDER_SECONDS if seconds is None else seconds
         self.deadline = time.monotonic() + self.seconds
-
-    def check(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise refuse(f"rendering took longer than {self.seconds:g} s")
+        #: ``id -> (container, weight)`` of heavy containers already weighed (see _Weigher).
+        self.weights: dict[int, tuple[Any, int]] = {}
 
 
 _BUDGET: ContextVar[Budget | None] = ContextVar("render_budget", default=None)
@@ -131,41 +129,72 @@ def kind(value: Any) -> str:
 
 
 class _Weigher:
-    """Walks a value counting items and characters; refuses non-data and overweight values."""
+    """Walks a value counting items and characters; refuses non-data and overweight values.
+
+    A container whose weight is mostly shared parts (``[a, a]`` built again and again) is
+    remembered for the rest of the render, so weighing a shared structure costs its size in
+    memory, not the number of paths through it.
+    """
 
     def __init__(self, limit: int, what: str, verb: str) -> None:
         self.limit = limit
         self.what = what
         self.verb = verb
         self.weight = 0
+        current = _BUDGET.get()
+        self.known = current.weights if current is not None else None
 
     def add(self, amount: int) -> None:
         self.weight += amount
         if self.weight > self.limit:
-            raise refuse(f"{self.what} is too large (limit {self.limit:,} characters and items)")
+            self.refuse_size()
+
+    def refuse_size(self) -> None:
+        raise refuse(f"{self.what} is too large (limit {self.limit:,} characters and items)")
 
     def walk(self, value: Any) -> None:
         if isinstance(value, str):
             self.add(len(value) + 1)
         elif isinstance(value, (*_SCALARS, Undefined, _Checked)):
             self.add(1)
-        elif isinstance(value, dict):
-            self.add(1 + len(value))  # refuses a too-long dict before walking it
-            self._walk_all(value.keys())
-            self._walk_all(value.values())
         elif isinstance(value, _CONTAINERS):
-            self.add(1 + len(value))
-            self._walk_all(value)
+            self._container(value)
         else:
             raise refuse(f"{self.what} {self.verb} a {kind(value)}")
+
+    def _container(self, value: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> None:
+        known = self.known
+        if known is not None:
+            seen = known.get(id(value))
+            if seen is not None and seen[0] is value:
+                self.add(seen[1])
+                return
+        start = self.weight
+        self.add(1 + len(value))  # a too-long container is refused before it is walked
+        if isinstance(value, dict):
+            self._walk_all(value.keys())
+            self._walk_all(value.values())
+        else:
+            self._walk_all(value)
+        if self.weight > self.limit:
+            self.refuse_size()
+        weight = self.weight - start
+        if known is not None and weight > 64 * (len(value) + 1) and len(known) < 4096:
+            known[id(value)] = (value, weight)
 
     def _walk_all(self, items: Iterable[Any]) -> None:
         """Each item was counted as one; a string or container adds its own weight instead."""
         for i, item in enumerate(items):
             if not i & 0xFFF:
                 tick()
-            if type(item) in _FLAT:
+                if self.weight > self.limit:
+                    self.refuse_size()
+            kind_of = type(item)
+            if kind_of in _FLAT:
                 continue  # already counted as one
+            if kind_of is str:
+                self.weight += len(item)
+                continue
             self.weight -= 1
             self.walk(item)
 
