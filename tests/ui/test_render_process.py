@@ -91,3 +91,36 @@ def test_a_dead_helper_process_falls_back_to_this_one() -> None:
     assert render_chat(BIG, values) == render(BIG, values)
     assert render_chat(BIG, values) == render(BIG, values)  # in a new helper process
     assert render_process._executor is not None and render_process._executor is not executor
+
+
+def test_a_render_that_runs_too_long_is_stopped_by_killing_the_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = {"ticket": "It broke.", "urgent": ""}
+    render_chat(BIG, values)  # the helper process is up
+    executor = render_process._executor
+    assert executor is not None
+    (helper,) = executor._processes.values()
+    # Slower than the hard limit, made tiny here (the sandbox itself would stop it at 1.5 s).
+    monkeypatch.setattr(render_process, "HARD_SECONDS", 0.3)
+    slow = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+    runaway = BIG.model_copy(update={"messages": [Message(role="user", content=BIG_BODY + slow)]})
+    with pytest.raises(TemplateError) as stopped:
+        render_chat(runaway, values)
+    assert str(stopped.value) == (
+        "rendering took longer than 0.3 s and was stopped (simplify the template's loops)"
+    )
+    helper.join(timeout=10)
+    assert not helper.is_alive() and render_process._executor is None
+    monkeypatch.setattr(render_process, "HARD_SECONDS", 10.0)
+    assert render_chat(BIG, values) == render(BIG, values)  # a new helper process
+
+
+def test_the_helper_process_has_a_memory_limit() -> None:
+    import resource
+
+    render_chat(BIG, {"ticket": "x", "urgent": ""})
+    executor = render_process._executor
+    assert executor is not None
+    limit = executor.submit(resource.getrlimit, resource.RLIMIT_AS).result(timeout=30)
+    assert limit == (render_process.HELPER_ADDRESS_SPACE,) * 2

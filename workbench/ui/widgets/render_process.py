@@ -11,6 +11,13 @@ the thread, where the round trip would cost more than it saves.
 Errors cross the process boundary as data and are rebuilt as the same ``TemplateError``
 subclasses, so callers cannot tell where the work ran. If the helper process dies, the work is
 done in the thread and a new process is started next time.
+
+The helper process is also the hard stop for untrusted templates. The sandbox bounds every
+render (``workbench.core.sandbox``: 1.5 s, sizes checked before they are allocated; the whole
+injection and exhaustion corpus stays within 1.6 s and 80 MB), but it checks time between
+operations. Here a render that still runs past ``HARD_SECONDS`` is stopped by killing the
+process, and the process runs under an address-space limit, so a render that would need more
+memory fails there with a ``TemplateError`` instead of taking the machine's.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import multiprocessing
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -31,6 +39,11 @@ log = logging.getLogger(__name__)
 
 #: Templates whose bodies add up to more characters than this are worked on in the process.
 BIG_CHARS = 32_000
+#: How long the helper process may work on one template before it is killed: far above the
+#: sandbox's own budget, for anything that escapes it (one C-level call that never returns).
+HARD_SECONDS = 10.0
+#: The helper process's address-space limit.
+HELPER_ADDRESS_SPACE = 2 << 30
 
 _executor: ProcessPoolExecutor | None = None
 _lock = threading.Lock()
@@ -57,8 +70,31 @@ def _pool() -> ProcessPoolExecutor:
     with _lock:
         if _executor is None:
             # spawn: forking a process that runs Qt and threads is unsafe.
-            _executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            _executor = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=_limit_memory
+            )
         return _executor
+
+
+def _limit_memory() -> None:
+    """Run in the helper process as it starts: cap its address space."""
+    try:
+        import resource
+    except ImportError:  # no such limit on this platform
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (HELPER_ADDRESS_SPACE, HELPER_ADDRESS_SPACE))
+
+
+def _kill(executor: ProcessPoolExecutor) -> None:
+    """Stop a helper process that is still working (a pool cannot cancel a running task)."""
+    global _executor
+    with _lock:
+        if _executor is executor:
+            _executor = None
+    processes = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        process.kill()
+    executor.shutdown(wait=False, cancel_futures=True)
 
 
 def shutdown() -> None:
@@ -115,8 +151,15 @@ def _discover_remote(template: PromptTemplate) -> tuple[bool, Any]:
 def _remote(fn: Callable[..., tuple[bool, Any]], *args: Any) -> tuple[bool, Any] | None:
     """``fn(*args)`` in the helper process; None if the process broke (then work locally)."""
     global _executor
+    executor = _pool()
     try:
-        return _pool().submit(fn, *args).result()
+        return executor.submit(fn, *args).result(timeout=HARD_SECONDS)
+    except FutureTimeout:
+        _kill(executor)
+        raise TemplateError(
+            f"rendering took longer than {HARD_SECONDS:g} s and was stopped",
+            hint="simplify the template's loops",
+        ) from None
     except BrokenProcessPool:
         log.warning("the template helper process died; rendering in this process")
         with _lock:
