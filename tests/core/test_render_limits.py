@@ -170,3 +170,15 @@ def test_deep_nesting_in_a_template_is_reported_by_discovery() -> None:
 def test_loops_nested_deeper_than_python_allows_are_a_one_line_error() -> None:
     message, _ = _refused("{% for x in [1] %}" * 25 + "x" + "{% endfor %}" * 25)
     assert message == "body: nested too deeply (too many statically nested blocks)"
+
+
+def test_the_sandbox_globals_are_not_reported_as_variables() -> None:
+    """``range``, ``dict`` and ``namespace`` are the sandbox's own (issue 15 item 11: ``range``
+    was reported as used but not declared)."""
+    source = "{% for i in range(2) %}{{ i }}{% endfor %}{{ dict(a=x) }}{{ namespace(b=1).b }}"
+    template = PromptTemplate.model_validate(
+        {"name": "g", "mode": "completion", "text": source, "variables": [{"name": "x"}]}
+    )
+    found = discover(template)
+    assert (found.used, found.warnings) == (["x"], [])
+    assert render_text(source, {"x": "1"}) == "01{'a': '1'}1"
