@@ -12,6 +12,8 @@ from pytestqt.qtbot import QtBot
 
 from tests.ui.windows import close_window, open_window, shot
 from workbench.core.models import Message, Params, PromptTemplate
+from workbench.ui import child_windows
+from workbench.ui.compare.compare_view import CompareView
 from workbench.ui.main_window import MainWindow
 from workbench.ui.run_restore import GONE, NEVER_SAVED
 
@@ -55,6 +57,11 @@ def test_a_compare_run_restores_its_library_version(qtbot: QtBot, window: MainWi
     stored = window.workspace.store.runs.get(run_id)
     assert (stored.ref.template_key, stored.ref.template_version) == ("geo/capital", 2)
     shot(view, "compare_from_library_version")
+    # reopened from the Experiments browser, its header still names the version's message
+    assert view.save() is not None and view.experiment_id is not None
+    reopened = child_windows.open_experiment(window, "compare", view.experiment_id)
+    assert isinstance(reopened, CompareView)
+    assert reopened.columns[0].title.toolTip().startswith("Capital v2 “one word only”")
 
 
     window.show_template(CAPITAL, "geo/capital", 1)  # another document is open meanwhile

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
+from workbench.core.errors import KnownError
 from workbench.core.experiments import Variant
 from workbench.core.grid import TemplateChoice
 
@@ -30,12 +31,20 @@ def _keep(window: MainWindow, child: QWidget, width: int, height: int) -> None:
     window.child_windows.append(child)
 
 
-def _template_versions(window: MainWindow) -> list[TemplateChoice]:
-    """The library's versions of the window's template: key, number, message and template."""
-    if not window.key:
-        return []
-    return [TemplateChoice(template=v.template(), key=v.key, version=v.number, message=v.message)
-            for v in window.workspace.library.versions(window.key)]
+def _template_versions(window: MainWindow, *keys: str | None) -> list[TemplateChoice]:
+    """The library's versions of templates ``keys`` (default: the window's): key, number,
+    message and template; a key no longer in the library has none."""
+    found = []
+    for key in dict.fromkeys(keys or (window.key,)):
+        if not key:
+            continue
+        try:
+            versions = window.workspace.library.versions(key)
+        except KnownError:
+            continue
+        found += [TemplateChoice(template=v.template(), key=v.key, version=v.number,
+                                 message=v.message) for v in versions]
+    return found
 
 
 def _compare_view(window: MainWindow, title: str) -> CompareView:
@@ -91,12 +100,15 @@ def open_experiment(window: MainWindow, kind: str, experiment_id: str) -> QWidge
         sweep.setWindowTitle(f"Sweep — {spec.name}")
         sweep.set_backends(window.picker.backend_names())
         if spec.variants:
+            sweep.set_template_versions(_template_versions(window, spec.variants[0].template_key))
             sweep.set_base(spec.variants[0])
         sweep.name.setText(spec.name)
         sweep.open_sweep(experiment_id)
         _keep(window, sweep, 1100, 760)
         return sweep
     view = _compare_view(window, spec.name)
+    # the versions its columns ran: their messages name them in the headers
+    view.set_template_versions(_template_versions(window, *(v.template_key for v in spec.variants)))
     view.open_experiment(experiment_id)
     _keep(window, view, 1366, 760)
     return view
@@ -110,7 +122,7 @@ def open_sweep(window: MainWindow, variant: Variant) -> SweepView:
     view = SweepView(window.workspace.runner)
     view.setWindowTitle(f"Sweep — {variant.template.name}")
     view.set_backends(window.picker.backend_names())
-    view.set_template_versions(_template_versions(window))
+    view.set_template_versions(_template_versions(window, variant.template_key))
     view.set_base(variant)
     _keep(window, view, 1100, 760)
     return view
