@@ -41,8 +41,8 @@ def test_statuses_say_what_stops_a_backend(capsys: pytest.CaptureFixture[str]) -
     entries = _entries(capsys)
     assert entries["down"]["status"] == "not answering"
     assert "nothing is answering" in entries["down"]["models_error"]
-    assert entries["anthropic"]["status"] == "no API key"
-    assert entries["bedrock"]["status"] == "not set up"
+    assert entries["anthropic"]["status"] == "not configured, not contacted (no API key set)"
+    assert entries["bedrock"]["status"] == "not configured, not contacted"
     assert entries["llamacpp"]["status"] == "ok" and entries["llamacpp"]["models"]
     assert main(["backends"]) == 0
     text = capsys.readouterr().out
@@ -57,6 +57,34 @@ def test_without_models_nothing_is_contacted_and_nothing_claims_ok(
     add_config("down", "openai_compat", {"base_url": f"http://127.0.0.1:{_closed_port()}/v1"})
     entries = _entries(capsys, "--no-models")
     assert entries["down"]["status"] == "configured, not contacted (no API key set)"
-    assert entries["anthropic"]["status"] == "configured, not contacted (no API key set)"
+    assert entries["anthropic"]["status"] == "not configured, not contacted (no API key set)"
     assert entries["llamacpp"]["status"] == "ok"
     assert all(e["models"] == [] and e["models_error"] is None for e in entries.values())
+
+
+@pytest.mark.usefixtures("no_credentials")
+def test_cloud_backends_nobody_configured_are_never_contacted(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With keys in the environment, listing used to call api.anthropic.com, api.openai.com and
+    Bedrock (2.2 s offline, and requests to hosts the user never chose). Only configured
+    backends, and local ones, are asked for their models."""
+    from workbench.backends.registry import default_registry
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    asked: list[str] = []
+    registry = default_registry()
+    for backend_id in ("anthropic", "openai_compat", "bedrock"):
+        cls = registry.load(backend_id)
+        monkeypatch.setattr(
+            cls, "list_models", lambda self, _id=backend_id: asked.append(_id) or []
+        )
+    add_config("box", "openai_compat", {"base_url": f"http://127.0.0.1:{_closed_port()}/v1",
+                                        "max_retries": 0})
+    entries = _entries(capsys)
+    assert asked == ["openai_compat"]  # the configured local server, under its name 'box'
+    for name in ("anthropic", "openai_compat", "bedrock"):
+        assert entries[name]["status"] == "not configured, not contacted", name
+        assert entries[name]["models_error"] is None

@@ -162,3 +162,26 @@ def test_a_runaway_template_is_a_one_line_error(
     assert main(["render", str(path)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'center' filter would be longer than 2,000,000" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["backends", "--no-models"], ["history", "list"], ["render", "--help"], ["--help"]],
+    ids=["backends", "history", "render-help", "help"],
+)
+def test_every_command_ends_quietly_when_its_reader_is_gone(
+    argv: list[str], workbench_home: Path
+) -> None:
+    """`workbench … | head`: whatever the command, a reader that went away before anything was
+    written (the output still buffered when the command returns) ends it without a traceback
+    or Python's 'Exception ignored … BrokenPipeError' at exit."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=60) in (0, 1)
+    assert "Traceback" not in errors and "BrokenPipe" not in errors, errors

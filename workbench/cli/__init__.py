@@ -42,7 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return gui_main()
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, not at exit: a reader gone by then is caught below
+        return code
     except KnownError as err:
         print(f"workbench {args.command}: {err}", file=sys.stderr)
         return 1

@@ -21,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="List the installed model backends and configured instances with their "
         "status and models. Listing the models checks each backend: ok, not answering, no API "
         "key, API key refused, not set up, not working (the reason follows); with --no-models "
-        "nothing is contacted and a remote backend is 'configured, not contacted'. "
+        "nothing is contacted and a remote backend is 'configured, not contacted'. A remote "
+        "backend that is not configured (a cloud API with its default settings) is never "
+        "contacted: 'not configured, not contacted'. "
         "'broken: <error>' and 'not configured' mean it cannot be used as set up. 'add' and "
         "'remove' manage configured instances.",
     )
@@ -62,6 +64,7 @@ def _entry(
 ) -> dict[str, Any]:
     from workbench.backends.config import open_backend, status
     from workbench.core.errors import KnownError
+    from workbench.services.egress import destination
 
     state = status(name, registry=registry, configs=configs)
     info = registry.info(backend_id)
@@ -78,6 +81,12 @@ def _entry(
         return entry
     config = configs.get(name)
     no_key = _key_missing(registry, backend_id, config.options if config is not None else None)
+    where = destination(name, registry=registry, configs=configs)
+    if where.remote and not where.configured:
+        # A cloud API nobody set up here: listing it would send a request (and wait for it)
+        # to a host the user never chose. Only configured backends are contacted.
+        entry["status"] = "not configured, not contacted" + (" (no API key set)" if no_key else "")
+        return entry
     if with_models:
         backend = open_backend(name, registry=registry, configs=configs)
         try:
