@@ -118,3 +118,60 @@ def test_unreachable_backend_is_explained_and_the_suite_runs_elsewhere(
     assert " on spare · " in window.status.text()
     assert "choose a backend" not in window.status.text()
     screenshot(window, "suite-run-on-spare")
+
+
+def test_a_suite_naming_cloud_backends_runs_locally_and_asks_before_sending(
+    qtbot: QtBot, suite: Path
+) -> None:
+    """promptfoo's getting-started config names two OpenAI models and nothing is configured:
+    opening it sent 8 requests to api.openai.com at once. It runs on the local model, says why,
+    and running it on its own backends shows the estimate and asks; "Don't send" sends nothing."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    workspace = Workspace()
+    try:
+        window = SuiteWindow(workspace, suite, backends=["llamacpp"])
+        qtbot.addWidget(window)
+        window.resize(1280, 720)
+        window.show()
+        finished(qtbot, window)
+        assert window.backend_box.currentData() == "llamacpp"
+        status = window.status.text()
+        assert " on llamacpp · " in status and "runs on the local model" in status
+        assert "openai_compat → api.openai.com: 8 calls" in status
+        assert {r.backend for r in workspace.store.runs.recent(50)} == {"llamacpp"}
+        card = window.scorecard.card
+        assert card is not None and all(v.label.endswith("· llamacpp") for v in card.variants)
+        screenshot(window, "suite-cloud-config-runs-locally")
+        runs_before = workspace.store.runs.count()
+        experiments_before = len(workspace.store.experiments.summaries())
+
+        seen: list[str] = []
+
+        def answer() -> None:
+            box = QApplication.activeModalWidget()
+            if not isinstance(box, QMessageBox):
+                return
+            timer.stop()
+            seen.append(f"{box.text()}\n{box.informativeText()}")
+            screenshot(box, "suite-asks-before-sending")
+            keep = next(b for b in box.buttons() if b.text() == "Don't send")
+            qtbot.mouseClick(keep, Qt.MouseButton.LeftButton)
+
+        timer = QTimer()
+        timer.timeout.connect(answer)
+        timer.start(50)
+        window.backend_box.setCurrentIndex(window.backend_box.findText(OWN))
+        qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.status.text().startswith("Nothing was sent"),
+                        timeout=30_000)
+        assert len(seen) == 1
+        assert "would send 8 calls" in seen[0] and "api.openai.com" in seen[0]
+        assert "output tokens" in seen[0] and "(not set up in Tools ▸ Backends" in seen[0]
+        assert window.run_button.isEnabled()
+        assert workspace.store.runs.count() == runs_before
+        assert len(workspace.store.experiments.summaries()) == experiments_before
+        window.close()
+    finally:
+        workspace.close()

@@ -18,7 +18,10 @@ from urllib.parse import urlsplit
 from workbench.backends.config import BackendConfig, load_configs
 from workbench.backends.registry import Registry, default_registry
 from workbench.core.errors import KnownError
+from workbench.core.experiments import ExperimentSpec
 from workbench.core.grid import CellEstimate, Estimate
+from workbench.services.grid_runner import GridRunner
+from workbench.services.runner import Runner
 
 LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -165,3 +168,25 @@ def remote_backends(
     """The destinations of ``names`` that leave the machine."""
     found = [destination(n, registry=registry, configs=configs) for n in dict.fromkeys(names)]
     return [d for d in found if d.remote]
+
+
+def plan_experiment(
+    spec: ExperimentSpec,
+    runner: Runner,
+    *,
+    registry: Registry | None = None,
+    configs: dict[str, BackendConfig] | None = None,
+) -> EgressPlan:
+    """What running ``spec`` would send away, with the estimate of the remote cells only (a
+    local model's tokenizer is not loaded for cells that stay here)."""
+    registry = registry or default_registry()
+    configs = load_configs() if configs is None else configs
+    away = {d.backend for d in remote_backends(
+        (v.backend for v in spec.variants), registry=registry, configs=configs)}
+    per_variant = max(len(spec.tests), 1) * spec.repeats
+    local = sum(per_variant for v in spec.variants if v.backend not in away)
+    if not away:
+        return EgressPlan((), local)
+    remote = spec.model_copy(update={"variants": [v for v in spec.variants if v.backend in away]})
+    found = plan(GridRunner(runner).estimate(remote), registry=registry, configs=configs)
+    return EgressPlan(found.shares, local)

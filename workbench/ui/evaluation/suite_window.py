@@ -1,9 +1,11 @@
 """Running an evaluation suite from the app: a window with progress and time left while the
 cells run (off the GUI thread, through the workspace's runner), then the scorecard.
 
-A suite runs on the backends it names (a promptfoo config's cloud providers included); "Run on"
-runs it again with every variant moved to another configured backend, as ``workbench eval
---backend`` does. It never moves there by itself."""
+A suite runs on the backends it names when they are on this computer. When it names backends
+that would send its prompts away (a promptfoo config's cloud providers), it runs on the local
+model instead and says so; running it on its own backends then shows the estimate of what goes
+where and asks first (``services.egress``). "Run on" runs it again with every variant moved to
+another configured backend chosen by hand, as ``workbench eval --backend`` does."""
 
 from __future__ import annotations
 
@@ -23,18 +25,21 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.backends.base import CancelToken
+from workbench.services.egress import EgressPlan, plan_experiment
 from workbench.services.eval_reports import case_name, error_reasons
 from workbench.services.evaluation import Evaluation
 from workbench.services.evaluation import Progress as EvalProgress
 from workbench.services.scorecard import Scorecard
 from workbench.services.suites import load_suite, suite_tools, with_backend
 from workbench.services.workspace import Workspace
+from workbench.ui.dialogs.egress_dialog import confirm_remote
 from workbench.ui.evaluation.scorecard_view import ScorecardView
 from workbench.ui.tasks import Reporter, TaskError, TaskRunner, TaskWorker
 from workbench.ui.widgets.progress_strip import ProgressStrip
 
 Result = tuple[Evaluation, Scorecard, list[tuple[str, int]]]
 OWN = "the suite's own backends"
+LOCAL = "llamacpp"  # where a suite whose backends would send its prompts away runs by default
 
 
 class SuiteWindow(QWidget):
@@ -94,11 +99,18 @@ class SuiteWindow(QWidget):
         layout.addWidget(self.scorecard, 1)
         self.tasks = TaskRunner(self, max_threads=1)
         self.worker: TaskWorker[Result] | None = None
+        self.egress: EgressPlan | None = None  # what its own backends would send away
         self._where = ""  # " on BACKEND:MODEL" when the suite's backends are overridden
+        self._note = ""  # why it runs on the local model
         self.run()
 
-    def run(self, backend: str | None = None, model: str = "") -> None:
-        """Evaluate the suite (a new evaluation each time), on ``backend`` if one is given."""
+    def run(self, backend: str | None = None, model: str = "", *, confirmed: bool = False) -> None:
+        """Evaluate the suite (a new evaluation each time), on ``backend`` if one is given.
+        On its own backends, first find out what would leave this computer (``confirmed``:
+        the person already said yes, or nothing does)."""
+        if backend is None and not confirmed:
+            self._check_own_backends()
+            return
         where = f" on {backend}{f':{model}' if model else ''}" if backend else ""
         self.status.setText(f"Running {self.path.name}{where}…")
         self.run_button.setEnabled(False)
@@ -115,6 +127,41 @@ class SuiteWindow(QWidget):
     def _run_chosen(self) -> None:
         backend = self.backend_box.currentData()
         self.run(backend, self.model_edit.text().strip() if backend else "")
+
+    def _check_own_backends(self) -> None:
+        """Off the GUI thread: which of the suite's calls would leave this computer."""
+        self.status.setText(f"Checking where {self.path.name} would send its prompts…")
+        self.run_button.setEnabled(False)
+        runner = self.workspace.runner
+        worker: TaskWorker[EgressPlan] = TaskWorker(
+            lambda _r, _c: plan_experiment(load_suite(self.path).spec, runner))
+        worker.signals.finished.connect(self._checked)
+        worker.signals.failed.connect(self._failed)
+        self.tasks.start(worker)
+
+    def _checked(self, plan: EgressPlan) -> None:
+        first = self.egress is None
+        self.egress = plan
+        if not plan.remote:
+            self.run(confirmed=True)
+        elif first:  # as opened: the local model, and say why
+            self._note = (f"It names backends that would send its prompts away "
+                          f"({'; '.join(plan.lines()[:len(plan.shares)])}), so it runs on the "
+                          "local model. To send them, choose “the suite's own backends” under "
+                          "Run on: you will see this estimate and be asked first.")
+            index = self.backend_box.findData(LOCAL)
+            if index < 0:
+                self.backend_box.addItem(LOCAL, LOCAL)
+                index = self.backend_box.count() - 1
+            self.backend_box.setCurrentIndex(index)
+            self.run(LOCAL, confirmed=True)
+        elif confirm_remote(self, plan, f"Running {self.path.name} on its own backends"):
+            self._note = ""
+            self.run(confirmed=True)
+        else:
+            self.run_button.setEnabled(True)
+            self.status.setText(f"Nothing was sent: {self.path.name} was not run on its own "
+                                "backends.")
 
     def _run(
         self, report: Reporter, cancel: CancelToken, backend: str | None, model: str
@@ -153,8 +200,9 @@ class SuiteWindow(QWidget):
             else "no criteria"
         )
         advice = " · to run it elsewhere, choose a backend under Run on" if errors else ""
+        note = f"\n{self._note}" if self._note and self._where == f" on {LOCAL}" else ""
         self.status.setText(
-            f"{self.path.name}: evaluation {evaluation.id}{self._where} · {state}{advice}"
+            f"{self.path.name}: evaluation {evaluation.id}{self._where} · {state}{advice}{note}"
         )
         # The grid numbers its rows itself: name each by its description or values only.
         rows = [
