@@ -187,3 +187,40 @@ def test_saved_experiments_reopen_with_their_results(
     assert len(sweeps) == 1 and sweeps[0].experiment is not None
     assert sweeps[0].experiment.id == sweep.id
     assert sweeps[0].results_stack.currentIndex() == 1  # the matrix, not the empty state
+
+
+def test_a_reopened_comparison_asks_before_sending_a_column_away(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """A comparison reopened from the store was not set up in its window: Run all shows what a
+    remote column would send where, and "Don't send" runs nothing."""
+    from PySide6.QtCore import QTimer
+
+    from workbench.ui import child_windows
+
+    add_config("cloud", "openai_compat", {"base_url": "https://llm.example.net/v1"})
+    store = window.workspace.store
+    spec = ExperimentSpec(name="local or cloud", variants=[variant("paris"), variant("cloud")])
+    saved = store.experiments.create(spec, "compare")
+    view = child_windows.open_experiment(window, "compare", saved.id)
+    assert isinstance(view, CompareView)
+    qtbot.waitExposed(view)
+    asked: list[str] = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            timer.stop()
+            asked.append(box.informativeText())
+            qtbot.mouseClick(next(b for b in box.buttons() if b.text() == "Don't send"),
+                             Qt.MouseButton.LeftButton)
+
+    timer = QTimer()
+    timer.timeout.connect(answer)
+    timer.start(50)
+    view.run_action.trigger()
+    qtbot.waitUntil(lambda: bool(asked), timeout=10_000)
+    assert asked[0].startswith("cloud → llm.example.net: 1 call, ")
+    assert view.notice.text() == "Nothing was sent."
+    assert not any(c.busy for c in view.columns)
+    assert store.runs.count() == 0

@@ -91,6 +91,10 @@ def destination(
     return Destination(name, backend_type, host, remote, configured)
 
 
+def _calls(count: int) -> str:
+    return f"{count:,} call{'' if count == 1 else 's'}"
+
+
 @dataclass(frozen=True)
 class RemoteShare:
     """The part of a run that goes to one remote destination."""
@@ -124,12 +128,12 @@ class EgressPlan:
             d = share.destination
             cost = "cost unknown" if share.cost is None else f"≈ ${share.cost:.4f}"
             lines.append(
-                f"{d.backend} → {d.host}: {share.calls:,} calls, ≤ {share.input_tokens:,} "
+                f"{d.backend} → {d.host}: {_calls(share.calls)}, ≤ {share.input_tokens:,} "
                 f"input + ≤ {share.output_tokens:,} output tokens, {cost}"
                 + ("" if d.configured else " (not set up in Tools ▸ Backends: its defaults)")
             )
         if self.local_calls:
-            lines.append(f"{self.local_calls:,} calls stay on this computer")
+            lines.append(f"{_calls(self.local_calls)} stay on this computer")
         return lines
 
 

@@ -92,7 +92,10 @@ def open_experiment(window: MainWindow, kind: str, experiment_id: str) -> QWidge
         evaluation = SavedEvaluationWindow(window.workspace, experiment_id)
         _keep(window, evaluation, 1280, 720)
         return evaluation
+    from workbench.ui.dialogs.egress_dialog import asker
+
     spec = window.workspace.store.experiments.get(experiment_id).spec
+    what = f"Running “{spec.name}”"
     if kind == "sweep":
         from workbench.ui.compare.sweep_view import SweepView
 
@@ -104,12 +107,14 @@ def open_experiment(window: MainWindow, kind: str, experiment_id: str) -> QWidge
             sweep.set_base(spec.variants[0])
         sweep.name.setText(spec.name)
         sweep.open_sweep(experiment_id)
+        sweep.confirm_remote = asker(sweep, window.workspace.runner, what)
         _keep(window, sweep, 1100, 760)
         return sweep
     view = _compare_view(window, spec.name)
     # the versions its columns ran: their messages name them in the headers
     view.set_template_versions(_template_versions(window, *(v.template_key for v in spec.variants)))
     view.open_experiment(experiment_id)
+    view.confirm_remote = asker(view, window.workspace.runner, what)
     _keep(window, view, 1366, 760)
     return view
 

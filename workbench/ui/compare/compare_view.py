@@ -10,6 +10,7 @@ an experiment in the store, created on the first run, so it reopens with all its
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -30,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.effects import check
 from workbench.core.errors import KnownError
-from workbench.core.experiments import Variant
+from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.grid import CellKey, TemplateChoice
 from workbench.core.preferences import Judgement, Score, summarize
 from workbench.services.compare_export import write_export
@@ -95,6 +96,9 @@ class CompareView(QWidget):
         self._pending = 0
         self._messages: dict[tuple[str, int], str] = {}  # version messages, for the headers
         self._blind_rated: set[str] = set()  # runs rated in this blind session: shown
+        # Set for a comparison reopened from the store: asked once before the first Run all
+        # whether remote columns may be sent (False: nothing runs).
+        self.confirm_remote: Callable[[ExperimentSpec], bool] | None = None
         self._build()
 
     # --- construction -------------------------------------------------------------------------
@@ -340,6 +344,12 @@ class CompareView(QWidget):
         except KnownError as err:
             self._notify(f"Cannot run: {err.message}" + (f" — {err.hint}" if err.hint else ""))
             return
+        if self.confirm_remote is not None:
+            spec = session.spec_for(self.name, self.variants(), repeats)
+            if not self.confirm_remote(spec):
+                self._notify("Nothing was sent.")
+                return
+            self.confirm_remote = None
         self._ensure_saved(repeats)
         self.notice.hide()
         for index, (column, request) in enumerate(zip(self.columns, requests, strict=True)):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from pydantic import ValidationError
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -120,6 +121,8 @@ class SweepView(QWidget):
         self._bridge = _Bridge()
         self._bridge.progress.connect(self._on_progress)
         self._closed = False
+        # Set for a sweep reopened from the store: asked before running remote cells.
+        self.confirm_remote: Callable[[ExperimentSpec], bool] | None = None
         self._build()
 
     def _build(self) -> None:
@@ -361,6 +364,10 @@ class SweepView(QWidget):
         if self.planned is None or self.handle is not None:
             return
         spec = self.planned
+        if self.confirm_remote is not None:
+            if not self.confirm_remote(spec):
+                return
+            self.confirm_remote = None
         stored, _created = self.writer.submit(lambda s: saved_or_new(s, spec, "sweep")).result()
         self.experiment = stored
         self._show_experiment(stored.id, self._typed_dimensions())

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from workbench.services.egress import EgressPlan
+from workbench.core.experiments import ExperimentSpec
+from workbench.services.egress import EgressPlan, plan_experiment
+from workbench.services.runner import Runner
 
 TITLE = "Send prompts off this computer?"
 
@@ -20,9 +24,24 @@ def confirm_remote(parent: QWidget | None, plan: EgressPlan, what: str) -> bool:
                 "away from this computer:")
     box.setInformativeText("\n".join(plan.lines()) + "\n\nOutput tokens and cost are upper "
                            "bounds (max_tokens per call).")
-    send = box.addButton(f"Send {calls:,} calls", QMessageBox.ButtonRole.AcceptRole)
+    send = box.addButton(f"Send {calls:,} call{'s' if calls != 1 else ''}",
+                         QMessageBox.ButtonRole.AcceptRole)
     keep = box.addButton("Don't send", QMessageBox.ButtonRole.RejectRole)
     box.setDefaultButton(keep)
     box.setEscapeButton(keep)
     box.exec()
     return box.clickedButton() is send
+
+
+RemoteCheck = Callable[[ExperimentSpec], bool]
+
+
+def asker(parent: QWidget, runner: Runner, what: str) -> RemoteCheck:
+    """A check for a window whose experiment the person did not set up in it (reopened from the
+    Experiments browser): True when running ``spec`` sends nothing away, or they said yes."""
+
+    def check(spec: ExperimentSpec) -> bool:
+        plan = plan_experiment(spec, runner)
+        return not plan.remote or confirm_remote(parent, plan, what)
+
+    return check
