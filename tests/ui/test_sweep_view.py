@@ -231,6 +231,9 @@ def test_cancelled_sweep_resumes_without_rerunning_finished_cells(
         qtbot.mouseClick(view.progress.cancel_button, Qt.MouseButton.LeftButton)
     experiment = view.experiment
     assert experiment is not None
+    # stopped: no cell waits for a result that will not come
+    shown = {_text(view.matrix.item(r, c)) for r in range(3) for c in range(2)}
+    assert "…" not in shown and shown & {"not run", "cancelled"}
     done = {
         (r.ref.variant_id, r.ref.repeat_index)
         for r in store.runs.for_experiment(experiment.id)

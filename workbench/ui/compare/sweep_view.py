@@ -493,6 +493,9 @@ class SweepView(QWidget):
                               summary.answer[:2000])
             elif done and any(r.finish_reason not in NO_ANSWER for r in found):
                 texts[pos] = ("–", f"no {metric_label} for these runs")  # failed: its note
+            elif not found and self.handle is None:
+                texts[pos] = ("not run", "Not run yet (the sweep was stopped before it): "
+                              "Resume sweep runs it")
         return texts
 
     def _notes(self) -> dict[tuple[int, int], tuple[str, str]]:
