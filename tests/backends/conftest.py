@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,20 @@ def stream_all(
     """All events of one run and its result (the contract checked by :func:`terminal_result`)."""
     events = list(backend.stream(request, cancel or CancelToken()))
     return events, terminal_result(events)
+
+
+def cancel_while_reading(
+    backend: Backend, request: RunRequest, words: int = 3, delay_s: float = 0.2
+) -> RunResult:
+    """Run ``request``, cancelling from another thread ``delay_s`` after the ``words``-th piece
+    of text arrived, while the reading thread waits in a read of the socket."""
+    cancel = CancelToken()
+    events: list[StreamEvent] = []
+    for event in backend.stream(request, cancel):
+        events.append(event)
+        if event.kind == "text" and sum(e.kind == "text" for e in events) == words:
+            threading.Timer(delay_s, cancel.cancel).start()
+    return terminal_result(events)
 
 
 def free_port() -> int:

@@ -75,20 +75,32 @@ class Exchange:
         self.send(status, json.dumps(data).encode(), headers=headers)
 
     def start_stream(
-        self, content_type: str = "text/event-stream", headers: dict[str, str] | None = None
+        self,
+        content_type: str = "text/event-stream",
+        headers: dict[str, str] | None = None,
+        *,
+        chunked: bool = True,
     ) -> None:
+        """Start a streamed body: chunked, or (``chunked=False``) ended by closing the
+        connection, as HTTP/1.0 servers and many proxies stream."""
         h = self._handler
         h.send_response(200)
         h.send_header("Content-Type", content_type)
-        h.send_header("Transfer-Encoding", "chunked")
+        if chunked:
+            h.send_header("Transfer-Encoding", "chunked")
+        else:
+            h.send_header("Connection", "close")
+            h.close_connection = True
         for name, value in (headers or {}).items():
             h.send_header(name, value)
         h.end_headers()
         h.wfile.flush()
-        self._chunked = True
+        self._chunked = chunked
 
     def chunk(self, data: bytes) -> None:
-        self._handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        if self._chunked:
+            data = b"%x\r\n%s\r\n" % (len(data), data)
+        self._handler.wfile.write(data)
         self._handler.wfile.flush()
 
     def sse(self, data: Any, event: str | None = None) -> None:
@@ -367,6 +379,15 @@ def slow(ex: Exchange) -> None:
         ex.end_stream()
 
 
+def slow_unframed(ex: Exchange) -> None:
+    """Three words, a pause of 30 s, the rest, in a body that ends when the connection closes
+    (no Content-Length, not chunked): a cancel lands while the client waits in a read."""
+    ex.start_stream(chunked=False)
+    if _stream_words(ex, WORDS[:3]) and not ex.pause(30) and _stream_words(ex, WORDS[3:]):
+        ex.sse(chat_chunk(finish="stop"))
+        ex.sse("[DONE]")
+
+
 def mid_stream_error(ex: Exchange) -> None:
     ex.start_stream()
     _stream_words(ex, WORDS[:2])
@@ -425,6 +446,7 @@ OPENAI_SCENARIOS: dict[str, Scenario] = {
     "silent": silent,
     "trickle": trickle,
     "slow": slow,
+    "slow-unframed": slow_unframed,
     "mid-stream-error": mid_stream_error,
     "no-stream": no_stream,
     "completions": completions,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.backends.conftest import stream_all
+from tests.backends.conftest import cancel_while_reading, stream_all
 from tests.backends.fault_server import WORDS, ScriptedServer
 from tests.backends.wire_servers import ANTHROPIC_SCENARIOS
 from workbench.backends.anthropic import AnthropicBackend, AnthropicOptions
@@ -156,6 +156,15 @@ def test_cancel_mid_stream(server: ScriptedServer) -> None:
     assert events[-1].kind == "cancelled"
     assert events[-1].result.text == "".join(WORDS[:2])
     assert server.requests(url)[0].disconnected.wait(10)
+
+
+def test_a_cancel_during_a_read_of_a_close_delimited_stream_is_cancelled(
+    server: ScriptedServer,
+) -> None:
+    request = RunRequest(backend="anthropic", model="m", messages=MESSAGES)
+    result = cancel_while_reading(make(server.url("stall-unframed", "")), request)
+    assert (result.finish_reason, result.error_kind) == ("cancelled", None)
+    assert result.text == "".join(WORDS[:3])
 
 
 def test_list_models(server: ScriptedServer) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -168,6 +169,25 @@ def test_cancel_interrupts_a_stalled_read(server: ScriptedServer) -> None:
     cancel.cancel()
     thread.join(timeout=10)
     assert not thread.is_alive() and events[-1].kind == "cancelled"
+
+
+def test_a_cancel_during_a_read_of_a_close_delimited_stream_is_cancelled(
+    server: ScriptedServer,
+) -> None:
+    # botocore buffers such a body, so the cancel comes once the server is answering, not
+    # after a word: the shut socket reads as the end of the body, which must not be an error.
+    url = server.url("stall-unframed", "")
+    cancel = CancelToken()
+
+    def cancel_once_answering() -> None:
+        server.wait_for_request(url)
+        cancel.cancel()
+
+    threading.Thread(target=cancel_once_answering).start()
+    started = time.monotonic()
+    _, result = run(make(url), cancel=cancel)
+    assert (result.finish_reason, result.error_kind) == ("cancelled", None)
+    assert time.monotonic() - started < 10  # not the server's 30 s
 
 
 def test_no_credentials(server: ScriptedServer) -> None:

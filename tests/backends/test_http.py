@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tests.backends.conftest import free_port, stream_all
+from tests.backends.conftest import cancel_while_reading, free_port, stream_all
 from tests.backends.fault_server import OPENAI_SCENARIOS, WORDS, ScriptedServer
 from workbench.backends.base import CancelToken, StreamEvent
 from workbench.backends.http import HttpClient, HttpOptions
@@ -488,3 +488,14 @@ def test_sse_decoder_is_independent_of_how_the_bytes_are_split(cuts: list[int]) 
 def test_sse_decoder_rejects_invalid_utf8() -> None:
     with pytest.raises(ProtocolError, match="not valid UTF-8"):
         _decode([b"data: \xff\xfe\n\n"])
+
+
+
+def test_a_cancel_during_a_read_of_a_close_delimited_stream_is_cancelled(
+    fault: ScriptedServer,
+) -> None:
+    # The cancel shuts the socket under the read; a body that ends when the connection closes
+    # then reads as a clean end, which was reported as "the server closed the stream early".
+    result = cancel_while_reading(backend(fault.url("slow-unframed")), REQUEST)
+    assert (result.finish_reason, result.error, result.error_kind) == ("cancelled", None, None)
+    assert result.text == "".join(WORDS[:3])

@@ -20,8 +20,11 @@ def _anthropic_stream(
     stop_reason: str = "end_turn",
     interval: float = 0.0,
     finish: bool = True,
+    stall_unframed: bool = False,
 ) -> None:
-    ex.start_stream(headers={"request-id": "req_test"})
+    """``stall_unframed``: a body ended by closing the connection, silent for 30 s after the
+    words (a cancel lands while the client waits in a read)."""
+    ex.start_stream(headers={"request-id": "req_test"}, chunked=not stall_unframed)
     ex.sse(
         {
             "type": "message_start",
@@ -53,6 +56,9 @@ def _anthropic_stream(
         )
         if interval and ex.pause(interval):
             return
+    if stall_unframed:
+        ex.pause(30)
+        return
     if not finish:
         ex.end_stream()
         return
@@ -139,6 +145,7 @@ ANTHROPIC_SCENARIOS: dict[str, Scenario] = {
     "error-event": anthropic_error_event,
     "truncated": lambda ex: _anthropic_stream(ex, WORDS[:3], finish=False),
     "slow": lambda ex: _anthropic_stream(ex, WORDS * 40, interval=0.02),
+    "stall-unframed": lambda ex: _anthropic_stream(ex, WORDS[:3], stall_unframed=True),
 }
 
 
@@ -185,16 +192,26 @@ def _exception(ex: Exchange, kind: str, message: str) -> None:
 
 
 def _bedrock_stream(
-    ex: Exchange, words: list[str], *, interval: float = 0.0, fail_with: str | None = None
+    ex: Exchange,
+    words: list[str],
+    *,
+    interval: float = 0.0,
+    fail_with: str | None = None,
+    stall_unframed: bool = False,
 ) -> None:
     ex.start_stream(
-        "application/vnd.amazon.eventstream", headers={"x-amzn-RequestId": "test-request"}
+        "application/vnd.amazon.eventstream",
+        headers={"x-amzn-RequestId": "test-request"},
+        chunked=not stall_unframed,
     )
     _event(ex, "messageStart", {"role": "assistant"})
     for word in words:
         _event(ex, "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": word}})
         if interval and ex.pause(interval):
             return
+    if stall_unframed:
+        ex.pause(30)
+        return
     if fail_with:
         _exception(ex, fail_with, "Rate exceeded mid-stream")
         ex.end_stream()
@@ -267,4 +284,5 @@ BEDROCK_SCENARIOS: dict[str, Scenario] = {
     ),
     "slow": lambda ex: _bedrock_stream(ex, WORDS * 40, interval=0.02),
     "stall": lambda ex: _bedrock_stream(ex, WORDS[:1], interval=3600),
+    "stall-unframed": lambda ex: _bedrock_stream(ex, WORDS[:3], stall_unframed=True),
 }

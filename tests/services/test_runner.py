@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends.fault_server import OPENAI_SCENARIOS, WORDS, ScriptedServer
 from workbench.backends.base import (
     Cancelled,
     CancelToken,
@@ -252,3 +253,90 @@ def test_a_backend_that_ignores_cancel_is_stopped_and_the_run_saved(store: Store
     assert outcome.result.finish_reason == "cancelled"
     assert outcome.result.text == "0 1 2 "
     assert store.runs.get(outcome.run_id or "").status == "cancelled"
+
+
+class _FailsWhenCancelled(ScriptedBackend):
+    """Streams three words, then, once cancelled, ends the way a stopped stream can: a Failed
+    event, an exception, or no terminal event at all (fault injection)."""
+
+    def __init__(self, how: str, *, wait_for_cancel: bool = True) -> None:
+        super().__init__()
+        self.how = how
+        self.wait_for_cancel = wait_for_cancel
+
+    def stream(self, request: RunRequest, cancel: CancelToken) -> Iterator[StreamEvent]:
+        sent = SentRequest(backend=self.id, model="faulty")
+        yield Started(request=sent)
+        for word in ("one ", "two ", "three "):
+            yield TextDelta(text=word)
+        if self.wait_for_cancel:
+            cancel.wait(30)
+        if self.how == "failed":
+            yield Failed(
+                result=RunResult(
+                    request=sent,
+                    text="one two three ",
+                    finish_reason="error",
+                    error="the stream ended before the answer was complete",
+                    error_kind="ProtocolError",
+                )
+            )
+        elif self.how == "raises":
+            raise OSError("Bad file descriptor")
+
+
+@pytest.mark.parametrize("how", ["failed", "raises", "no-terminal"])
+def test_a_cancel_wins_over_whatever_the_stream_does_after_it(store: Store, how: str) -> None:
+    cancel = CancelToken()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, TextDelta) and event.text == "three ":
+            threading.Timer(0.05, cancel.cancel).start()
+
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer)
+        runner._backends["faulty"] = _FailsWhenCancelled(how)
+        request = build_request(TEMPLATE, {"word": "x"}, backend="faulty")
+        outcome = runner.execute(request, cancel, on_event=on_event)
+    result = outcome.result
+    assert (result.finish_reason, result.error, result.error_kind) == ("cancelled", None, None)
+    assert result.text == "one two three "
+    assert store.runs.get(outcome.run_id or "").status == "cancelled"
+
+
+def test_a_failure_without_a_cancel_is_still_a_failure(store: Store) -> None:
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer)
+        runner._backends["faulty"] = _FailsWhenCancelled("failed", wait_for_cancel=False)
+        request = build_request(TEMPLATE, {"word": "x"}, backend="faulty")
+        outcome = runner.execute(request, CancelToken())
+    assert outcome.result.finish_reason == "error"
+    assert outcome.result.error_kind == "ProtocolError"
+
+
+def test_a_real_server_stream_cancelled_mid_read_is_saved_cancelled(store: Store) -> None:
+    """The openai_compat backend on a body that ends when the connection closes: the cancel
+    shuts the socket under a read, which reads as a clean, early end of the stream."""
+    server = ScriptedServer(OPENAI_SCENARIOS)
+    cancel = CancelToken()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, TextDelta) and event.text == WORDS[2]:
+            threading.Timer(0.2, cancel.cancel).start()
+
+    config = BackendConfig(
+        name="unframed",
+        backend="openai_compat",
+        options={"base_url": server.url("slow-unframed"), "default_model": "fault-model"},
+    )
+    try:
+        with StoreWriter(store) as writer:
+            runner = Runner(writer=writer, configs={"unframed": config})
+            request = build_request(TEMPLATE, {"word": "x"}, backend="unframed")
+            outcome = runner.execute(request, cancel, on_event=on_event)
+            runner.close()
+    finally:
+        server.close()
+    saved = store.runs.get(outcome.run_id or "")
+    assert (saved.status, saved.result.error_kind) == ("cancelled", None)
+    assert saved.result.text == "".join(WORDS[:3])

@@ -169,6 +169,10 @@ class _Abort:
             body = self._body
         connection = getattr(body, "connection", None)
         sock = getattr(connection, "sock", None)
+        if not isinstance(sock, socket.socket):
+            # http.client lets go of the socket of a body that ends when the connection closes;
+            # urllib3 (2.3+) keeps that socket's bound shutdown.
+            sock = getattr(getattr(body, "_sock_shutdown", None), "__self__", None)
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)

@@ -309,6 +309,8 @@ class StreamResponse:
                 yield from feed(chunk)
         except (RunCancelled, _DeadlineExceeded, httpx.TransportError, httpx.DecodingError) as exc:
             raise self._failure(exc) from None
+        if cancel.cancelled:  # a socket shut by the cancel reads as a clean end of the body
+            raise RunCancelled
         yield from decoder.close()
 
     def json(self) -> Any:
@@ -317,6 +319,8 @@ class StreamResponse:
             body = b"".join(self._raw())
         except (RunCancelled, _DeadlineExceeded, httpx.TransportError, httpx.DecodingError) as exc:
             raise self._failure(exc) from None
+        if self._exchange.cancel.cancelled:
+            raise RunCancelled
         self.received = len(body)
         return parse_json(body, self.url)
 

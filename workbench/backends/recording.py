@@ -120,7 +120,8 @@ def run_stream(
         yield recorder.cancelled()
         return
     except KnownError as err:
-        yield recorder.failed(err)
+        # A failure after a cancel is the cancel's effect (a shut socket, a stream cut short).
+        yield recorder.cancelled() if cancel.cancelled else recorder.failed(err)
         return
     yield recorder.finished(finish)
 

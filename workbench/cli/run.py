@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 from workbench.cli._common import assignment, parse_assignments, print_json, unknown_values
@@ -116,8 +117,17 @@ def _summary(result: RunResult) -> str:
     return " · ".join(parts)
 
 
+def _wait_through_interrupts(ended: threading.Event) -> None:
+    """Wait for a cancelled run to be saved; more Ctrl+C only repeat the cancel."""
+    while True:
+        try:
+            ended.wait()
+            return
+        except KeyboardInterrupt:
+            continue
+
+
 def run(args: argparse.Namespace) -> int:
-    import threading
 
     from workbench.backends.base import CancelToken, Started, StreamEvent, TextDelta
     from workbench.services.runner import Runner, RunOutcome, build_request, choose_params
@@ -151,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     outcomes: list[RunOutcome] = []
     errors: list[BaseException] = []
+    # Waited on instead of Thread.join: a Ctrl+C inside join() can mark a thread that is still
+    # running as ended (CPython 3.11, bpo-45274), and the store would close under its commit.
+    ended = threading.Event()
 
     def execute() -> None:
         try:
@@ -168,17 +181,18 @@ def run(args: argparse.Namespace) -> int:
             )
         except BaseException as err:  # re-raised below, in the main thread
             errors.append(err)
+        finally:
+            ended.set()
 
     worker = threading.Thread(target=execute, name="workbench-run")
     try:
         runner.backend(args.backend)  # an unknown or broken backend fails here, plainly
         worker.start()
         try:
-            while worker.is_alive():
-                worker.join(0.1)
+            ended.wait()
         except KeyboardInterrupt:
             cancel.cancel()
-            worker.join()
+            _wait_through_interrupts(ended)
     finally:
         runner.close()
         writer.close()

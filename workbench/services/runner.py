@@ -8,6 +8,7 @@ that runs the request (a worker thread in the GUI); nothing here knows about Qt.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -43,6 +44,8 @@ from workbench.storage.repositories import RunRef
 from workbench.storage.writer import StoreWriter
 
 EventSink = Callable[[StreamEvent], None]
+
+log = logging.getLogger(__name__)
 
 
 def presets() -> dict[str, Preset]:
@@ -209,8 +212,12 @@ def drive(
 ) -> Finished | Failed | Cancelled:
     """Run ``backend``'s stream to its terminal event, forwarding every other event.
 
-    A backend that keeps streaming after a cancel is stopped here: its stream is closed and the
-    run ends cancelled with the text received so far, so a cancel always ends in one state.
+    The runner, not the backend, decides how a run ends: once a cancel was requested, any failure
+    reported or raised after it ends the run ``cancelled`` with the text received so far. Stopping
+    a stream is what makes it fail (a socket shut under a read, a server that ends its stream
+    early on the same Ctrl+C), so those failures are the cancel's effect, not the server's fault.
+    A ``Finished`` still wins: its answer arrived whole. A backend that keeps streaming after a
+    cancel is stopped here too: its stream is closed.
     """
     sent = _unsent(request, backend)
     parts: list[str] = []
@@ -218,23 +225,48 @@ def drive(
     try:
         for event in events:
             if isinstance(event, TERMINAL):
+                if isinstance(event, Failed) and cancel.cancelled:
+                    return _as_cancelled(sent, parts, event.result)
                 return event
             if isinstance(event, Started):
                 sent = event.request
             elif isinstance(event, TextDelta):
                 if cancel.cancelled:
-                    text = "".join(parts)
-                    return Cancelled(
-                        result=RunResult(request=sent, text=text, finish_reason="cancelled")
-                    )
+                    return _as_cancelled(sent, parts)
                 parts.append(event.text)
             if on_event is not None:
                 on_event(event)
+    except Exception:
+        if not cancel.cancelled:
+            raise
+        log.warning("backend %s raised after a cancel", backend.id, exc_info=True)
+        return _as_cancelled(sent, parts)
     finally:
         close = getattr(events, "close", None)
         if close is not None:
             close()
+    if cancel.cancelled:
+        return _as_cancelled(sent, parts)
     raise RuntimeError(f"backend {backend.id} ended its stream without a terminal event")
+
+
+def _as_cancelled(
+    sent: SentRequest, parts: list[str], result: RunResult | None = None
+) -> Cancelled:
+    """A cancelled run (``result`` made one when the backend reported it): no error, and the
+    text received so far (the result's own when the backend recorded it, else what the runner
+    forwarded)."""
+    result = result or RunResult(request=sent, finish_reason="cancelled")
+    return Cancelled(
+        result=result.model_copy(
+            update={
+                "finish_reason": "cancelled",
+                "error": None,
+                "error_kind": None,
+                "text": result.text or "".join(parts),
+            }
+        )
+    )
 
 
 def _unsent(request: RunRequest, backend: Backend) -> SentRequest:
