@@ -239,3 +239,45 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_cells(
     assert len(per_cell) == 18 and set(per_cell.values()) == {1}  # nothing ran twice
     kept = {(r.ref.variant_id, r.ref.test_case_id, r.ref.repeat_index): r.id for r in after}
     assert all(kept[cell] == run_id for cell, run_id in done.items())
+
+
+def test_the_same_sweep_started_twice_is_refused_or_waits_and_no_cell_runs_twice(
+    tmp_path: Path, workbench_home: Path
+) -> None:
+    configure(workbench_home, slow=[{"delay_s": 1.0}, {"text": "Tokyo"}])
+    path = sweep_file(tmp_path, "slow", repeats=2)  # 18 cells, two at a time: ~9 s
+    command = [sys.executable, "-m", "workbench", "compare", str(path)]
+    first = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=os.environ.copy()
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_lines, args=(first.stdout, lines), daemon=True).start()
+    try:
+        while True:  # a cell has ended: the first process runs the sweep (and holds its lock)
+            line = lines.get(timeout=WAIT_S)
+            assert line is not None, "the first sweep ended before the second started"
+            if line.startswith("["):
+                break
+        second = subprocess.run(command, capture_output=True, text=True, timeout=WAIT_S)
+        assert first.poll() is None, "the first sweep ended before the second was refused"
+        assert second.returncode == 1, second.stderr
+        refusal = second.stderr.strip().splitlines()[-1]
+        assert f"is already running in process {first.pid} since " in refusal
+        assert "--wait" in refusal
+        waited = subprocess.run(
+            [*command, "--wait", "--json"], capture_output=True, text=True, timeout=WAIT_S
+        )
+        assert first.wait(WAIT_S) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(WAIT_S)
+    assert waited.returncode == 0, waited.stderr
+    assert "waiting for the run already in progress to end" in waited.stderr
+    data = json.loads(waited.stdout)
+    assert len(data["skipped"]) == 18 and data["ran"]["ok"] == 0  # it ran what was left: nothing
+    per_cell = Counter(
+        (r.ref.variant_id, r.ref.test_case_id, r.ref.repeat_index)
+        for r in store_runs(workbench_home)
+    )
+    assert len(per_cell) == 18 and set(per_cell.values()) == {1}  # no cell ran twice

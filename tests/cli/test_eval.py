@@ -339,7 +339,10 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes_the_rest(
     experiment = message.split("--resume ")[1].rstrip("')")
     with Store.open() as store:
         done = len(store.runs.completed_cells(experiment))
+        statuses = [store.runs.get(i).status for i in store.runs.ids()]
     assert 2 <= done < 12
+    # The cell in flight is saved, cancelled (a Ctrl+C inside Thread.join lost it).
+    assert statuses.count("cancelled") == 1 and statuses.count("ok") == done, statuses
     resumed = subprocess.run(
         [*command, "--resume", experiment, "--json"], env=env, capture_output=True, timeout=60
     )

@@ -97,3 +97,32 @@ def freeze_heap(args: argparse.Namespace) -> None:
     ``main`` is the process's entry: a caller's own heap (pytest's) must stay collectable."""
     if getattr(args, "owns_process", False):
         gc.freeze()
+
+
+def add_wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="if this experiment is already running elsewhere, wait for that run to end, then "
+        "run what it left (default: refuse, naming the process that runs it)",
+    )
+
+
+def lock_waiter(args: argparse.Namespace) -> Callable[[float], bool] | None:
+    """With ``--wait``: the pause between two tries at an experiment's lock (it says once, on
+    stderr, that it waits; Ctrl+C stops it). Without: None (a busy experiment is refused)."""
+    if not args.wait:
+        return None
+    import threading
+
+    never = threading.Event()
+    told = False
+
+    def wait(seconds: float) -> bool:
+        nonlocal told
+        if not told:
+            print("waiting for the run already in progress to end…", file=sys.stderr, flush=True)
+            told = True
+        return never.wait(seconds)
+
+    return wait

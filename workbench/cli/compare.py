@@ -17,7 +17,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.cli._common import freeze_heap, int_between, print_json
+from workbench.cli._common import (
+    add_wait_option,
+    freeze_heap,
+    int_between,
+    lock_waiter,
+    print_json,
+)
 from workbench.cli._storage import add_library_option
 
 if TYPE_CHECKING:
@@ -53,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="also write the comparison to FILE (.csv, .jsonl or .md report with diffs)",
     )
+    add_wait_option(p)
     p.set_defaults(func=run)
 
 
@@ -153,7 +160,11 @@ def run(args: argparse.Namespace) -> int:
                     print(f"{verb}:     {target.id} ({target.spec.name})")
                     print("\n".join(est.lines()), flush=True)
                 freeze_heap(args)
-                handle = grid.start(target, on_progress=None if args.json else _print_progress)
+                handle = grid.start(
+                    target,
+                    on_progress=None if args.json else _print_progress,
+                    wait=lock_waiter(args),
+                )
                 try:
                     report = handle.wait()
                 except KeyboardInterrupt:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.cli._common import freeze_heap, print_json
+from workbench.cli._common import add_wait_option, freeze_heap, print_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -81,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--estimate", action="store_true", help="print calls, tokens and cost; run nothing"
     )
+    add_wait_option(p)
     p.set_defaults(func=run)
 
 
@@ -214,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
         show = _progress_printer(sys.stderr.isatty())
         freeze_heap(args)
         try:
-            card = evaluation.run(cancel, on_progress=show)
+            card = evaluation.run(cancel, on_progress=show, wait=args.wait)
         except KeyboardInterrupt:
             cancel.cancel()
             raise KnownError(

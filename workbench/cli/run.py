@@ -117,19 +117,10 @@ def _summary(result: RunResult) -> str:
     return " · ".join(parts)
 
 
-def _wait_through_interrupts(ended: threading.Event) -> None:
-    """Wait for a cancelled run to be saved; more Ctrl+C only repeat the cancel."""
-    while True:
-        try:
-            ended.wait()
-            return
-        except KeyboardInterrupt:
-            continue
-
-
 def run(args: argparse.Namespace) -> int:
 
     from workbench.backends.base import CancelToken, Started, StreamEvent, TextDelta
+    from workbench.services.interrupts import wait_all_through_interrupts
     from workbench.services.runner import Runner, RunOutcome, build_request, choose_params
     from workbench.storage.repositories import RunRef
     from workbench.storage.writer import StoreWriter
@@ -161,9 +152,7 @@ def run(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     outcomes: list[RunOutcome] = []
     errors: list[BaseException] = []
-    # Waited on instead of Thread.join: a Ctrl+C inside join() can mark a thread that is still
-    # running as ended (CPython 3.11, bpo-45274), and the store would close under its commit.
-    ended = threading.Event()
+    ended = threading.Event()  # waited on, not joined: see services/interrupts.py
 
     def execute() -> None:
         try:
@@ -192,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
             ended.wait()
         except KeyboardInterrupt:
             cancel.cancel()
-            _wait_through_interrupts(ended)
+            wait_all_through_interrupts([ended])
     finally:
         runner.close()
         writer.close()

@@ -38,7 +38,9 @@ from workbench.core.evaluation import (
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase
 from workbench.core.grid import Estimate
 from workbench.core.models import PromptTemplate, RunRequest, RunResult, SentRequest
+from workbench.services.experiment_lock import lock_experiment
 from workbench.services.grid_runner import GridRunner
+from workbench.services.interrupts import wait_all, wait_all_through_interrupts
 from workbench.services.runner import Runner, build_request
 from workbench.services.scorecard import AssertionSummary, CellResult, Scorecard
 from workbench.storage.repositories import EvaluationRecord, RunRef, Store, StoredExperiment
@@ -279,10 +281,28 @@ class Evaluation:
         on_progress: Callable[[Progress], None] | None = None,
         on_cell: Callable[[CellResult], None] | None = None,
         rerun_all: bool = False,
+        wait: bool = False,
     ) -> Scorecard:
         """Run the pending cells (every cell with ``rerun_all``) and evaluate each output as it
-        completes; returns the scorecard of the whole evaluation, finished cells included."""
+        completes; returns the scorecard of the whole evaluation, finished cells included.
+
+        The evaluation is locked while it runs: a second run of it (another process resuming
+        it, a second click) raises ``ExperimentBusy``, or with ``wait`` waits for the first to
+        end (a cancel stops the wait) and then runs only what is still pending."""
         cancel = cancel or CancelToken()
+        lock = lock_experiment(self.store, self.experiment, wait=cancel.wait if wait else None)
+        try:
+            return self._run(cancel, on_progress, on_cell, rerun_all)
+        finally:
+            lock.release()
+
+    def _run(
+        self,
+        cancel: CancelToken,
+        on_progress: Callable[[Progress], None] | None,
+        on_cell: Callable[[CellResult], None] | None,
+        rerun_all: bool,
+    ) -> Scorecard:
         card = Scorecard.empty(self.labels())
         done: dict[CellKey, CellResult] = {}
         if not rerun_all:
@@ -318,19 +338,16 @@ class _Session:
         self._iter = iter(self.todo)
         self._start = time.perf_counter()
         workers = self.evaluation.workers or self._default_workers()
-        threads = [
-            threading.Thread(target=self._work, name=f"eval-{i}", daemon=True)
-            for i in range(max(1, min(workers, len(self.todo))))
-        ]
-        for thread in threads:
-            thread.start()
+        ended = [threading.Event() for _ in range(max(1, min(workers, len(self.todo))))]
+        for i, event in enumerate(ended):
+            worker = threading.Thread(target=self._work, args=(event,), name=f"eval-{i}")
+            worker.daemon = True
+            worker.start()
         try:
-            for thread in threads:
-                thread.join()
+            wait_all(ended)
         except KeyboardInterrupt:  # Ctrl+C in the CLI: stop the runs in flight, keep the rest
             self.cancel.cancel()
-            for thread in threads:
-                thread.join()
+            wait_all_through_interrupts(ended)
             self._flush(force=True)
             raise
         self._flush(force=True)
@@ -341,7 +358,7 @@ class _Session:
         backends = {v.backend for v in self.evaluation.spec.variants}
         return sum(self.evaluation.runner.backend(b).options.concurrency for b in backends)
 
-    def _work(self) -> None:
+    def _work(self, ended: threading.Event) -> None:
         try:
             while not self.cancel.cancelled:
                 with self._lock:
@@ -352,6 +369,8 @@ class _Session:
         except BaseException as err:  # a bug: stop everyone, re-raised by run()
             self._errors.append(err)
             self.cancel.cancel()
+        finally:
+            ended.set()
 
     def _one(self, key: CellKey) -> None:
         ev = self.evaluation

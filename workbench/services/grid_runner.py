@@ -37,7 +37,9 @@ from workbench.core.grid import (
 from workbench.core.model_table import NO_CHARGE, Price
 from workbench.core.models import Params, RunRequest, RunResult
 from workbench.core.params import PARAM_NAMES
+from workbench.services.experiment_lock import lock_experiment
 from workbench.services.runner import Runner, build_request
+from workbench.storage.locks import FileLock
 from workbench.storage.repositories import RunRef, Store, StoredExperiment
 from workbench.storage.repositories.runs import status_of
 
@@ -220,6 +222,7 @@ class SweepHandle:
         self._skipped = skipped
         self._experiment_id = experiment_id
         self._wall: float | None = None
+        self._lock_file: FileLock | None = None  # the experiment's, released when all ended
 
     # --- control --------------------------------------------------------------------------------
 
@@ -290,6 +293,8 @@ class SweepHandle:
 
     def _finish(self) -> None:
         self._wall = time.perf_counter() - self._started
+        if self._lock_file is not None:
+            self._lock_file.release()
         self._finished.set()
 
 
@@ -333,18 +338,44 @@ class GridRunner:
         on_event: CellEventSink | None = None,
         resume: bool = True,
         planned: Sequence[PlannedCell] | None = None,
+        wait: Callable[[float], bool] | None = None,
     ) -> SweepHandle:
         """Start running every cell not already done; returns at once. Callbacks come from
         worker threads. A stored experiment's runs carry its ids (and resume); a bare spec's
-        runs are stored unattached."""
+        runs are stored unattached.
+
+        A stored experiment is locked until its last cell ended: a second start, in this
+        process or another, raises ``ExperimentBusy`` naming the holder, or with ``wait`` (a
+        cancel token's ``wait``) waits for it to end and then runs only what is still missing."""
         stored = experiment if isinstance(experiment, StoredExperiment) else None
         spec = stored.spec if stored is not None else experiment
         assert isinstance(spec, ExperimentSpec)
+        held = None
+        if stored is not None and self.store is not None:
+            held = lock_experiment(self.store, stored, wait=wait)
+        try:
+            return self._start(stored, spec, held, on_progress, on_event, resume, planned)
+        except BaseException:
+            if held is not None:
+                held.release()
+            raise
+
+    def _start(
+        self,
+        stored: StoredExperiment | None,
+        spec: ExperimentSpec,
+        held: FileLock | None,
+        on_progress: ProgressSink | None,
+        on_event: CellEventSink | None,
+        resume: bool,
+        planned: Sequence[PlannedCell] | None,
+    ) -> SweepHandle:
         cells = list(planned) if planned is not None else plan(spec)
-        skip = self._skip(experiment, resume)
+        skip = self._skip(stored or spec, resume)
         todo = [c for c in cells if c.cell.key not in skip]
         skipped = sorted(c.cell.key for c in cells if c.cell.key in skip)
         handle = SweepHandle(len(todo), skipped, stored.id if stored else None)
+        handle._lock_file = held
         lanes: dict[str, _Lane] = {}
         for item in todo:
             name = _lane_of(item)
