@@ -276,6 +276,31 @@ def test_real_3x3_sweep_matches_its_estimate(qtbot: QtBot, view: SweepView, stor
     screenshot(view, "sweep-smollm2-light")
 
 
+@pytest.mark.slow
+def test_a_temperature_sweep_on_the_embedded_model_reads_for_quality(
+    qtbot: QtBot, view: SweepView
+) -> None:
+    """Journey 4's reading: answers, agreement over repeats, the whole answer on a click."""
+    from workbench.backends.local_models import EMBEDDED_ID
+
+    base = Variant(template=TEMPLATE, backend="llamacpp", model=EMBEDDED_ID,
+                   variables={"country": "France"}, params=Params(max_tokens=12))
+    set_axes(qtbot, view, ("temperature", "0, 1.5"), ("(none)", ""))
+    view.repeats.setValue(3)
+    estimate_for(qtbot, view, base)
+    run(qtbot, view, timeout=300_000)
+    summaries = view.summaries()
+    greedy, hot = summaries[(0, 0)], summaries[(1, 0)]
+    assert greedy.agreement == 1.0 and len(greedy.groups) == 1  # greedy: the same each time
+    assert hot.agreement is not None and sum(g.count for g in hot.groups) == 3
+    for row in range(2):
+        text = _text(view.matrix.item(row, 0))
+        assert text.split("\n")[0] and "agree " in text and text != "…"
+    view.matrix.setCurrentCell(1, 0)
+    assert hot.answer in view.detail.toPlainText()
+    screenshot(view, "sweep-smollm2-answers")
+
+
 def test_a_sweep_whose_cells_cannot_render_cannot_be_run(qtbot: QtBot, view: SweepView) -> None:
     base = variant()
     broken = base.model_copy(

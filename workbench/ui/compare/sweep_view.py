@@ -460,7 +460,9 @@ class SweepView(QWidget):
     def values(self) -> dict[tuple[int, int], float | None]:
         """The metric per matrix cell: the mean over every run laid out there; for the cell
         figures, the agreement or score (answers: the score, else the agreement)."""
-        key = self.current_metric_key()
+        return self._values_for(self.current_metric_key())
+
+    def _values_for(self, key: str) -> dict[tuple[int, int], float | None]:
         if key in CELL_KEYS:
             return {pos: _cell_value(key, summary) for pos, summary in self.summaries().items()}
         metric = METRIC_BY_KEY[key]
@@ -523,9 +525,12 @@ class SweepView(QWidget):
         if known:
             self.legend.setText(legend_html(metric.show(min(known)), metric.show(max(known)),
                                             theming.is_dark(self.palette())))
-        if metric.key == "answer":  # the chart plots what colours the answers
-            scored = any(v.score is not None for v in self.summaries().values())
-            metric = METRIC_BY_KEY["score" if scored else "agreement"]
+        if metric.key == "answer":  # the chart plots what colours the answers, else length
+            found = self.summaries().values()
+            key = ("score" if any(v.score is not None for v in found) else
+                   "agreement" if any(v.agreement is not None for v in found) else
+                   "output_chars")
+            metric, values = METRIC_BY_KEY[key], self._values_for(key)
         self.chart.plot(grid.row_name, grid.row_values, grid.rows, grid.cols, values, metric)
 
     def show_cell(self, row: int, col: int) -> None:
