@@ -69,3 +69,12 @@ def test_a_compare_run_restores_its_library_version(qtbot: QtBot, window: MainWi
     assert (window.key, window.version) == ("geo/capital", 2)
     assert window.editor.template() == terse
     assert window.statusBar().currentMessage() not in (NEVER_SAVED, GONE)
+    # An edited document is no saved version: its column carries no key (its runs restore
+    # what they sent, not the library's version of another text).
+    editor = window.editor.editor_for("messages[0] (system)")
+    assert editor is not None
+    editor.setFocus()
+    qtbot.keyClicks(editor, " Be brief.")
+    qtbot.waitUntil(lambda: window.dirty, timeout=5000)
+    edited = window.current_variant()
+    assert (edited.template_key, edited.template_version) == (None, None)

@@ -127,7 +127,7 @@ def open_sweep(window: MainWindow, variant: Variant) -> SweepView:
     view = SweepView(window.workspace.runner)
     view.setWindowTitle(f"Sweep — {variant.template.name}")
     view.set_backends(window.picker.backend_names())
-    view.set_template_versions(_template_versions(window, variant.template_key))
+    view.set_template_versions(_template_versions(window, variant.template_key or window.key))
     view.set_base(variant)
     _keep(window, view, 1100, 760)
     return view

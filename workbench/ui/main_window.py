@@ -499,11 +499,12 @@ class MainWindow(QMainWindow):
         self.runs.cancel_all()
 
     def current_variant(self) -> Variant:
-        """The editor's template, values, parameters and model as one compare column."""
+        """The editor's template, values, parameters and model as one compare column (its
+        library key and version only when saved: an edit's runs restore what they sent)."""
         return Variant(
             label=self.editor.template().name,
             template=self.editor.template(),
-            template_key=self.key,
+            template_key=None if self.dirty else self.key,
             template_version=None if self.dirty else self.version,
             params=self.params.params(),
             backend=self.picker.backend_name,
