@@ -420,3 +420,45 @@ def test_unknown_top_level_keys_are_reported() -> None:
     assert {p.line for p in result.warnings} == {3, 4, 5, None}  # None: there are no providers
     assert result.experiment is not None and result.experiment.repeats == 2
     assert "sk-1" not in " ".join(p.message for p in result.problems)
+
+
+def test_file_references_outside_the_config_folder_are_refused_per_line(tmp_path: Path) -> None:
+    """``file://../../../../etc/passwd``, ``file:///etc/passwd`` and escaping globs were read
+    silently (and would be sent to a model); each is refused on its line, the rest imports."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET", encoding="utf-8")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.txt").write_text("ALSO SECRET", encoding="utf-8")
+    project = tmp_path / "project"
+    (project / "prompts").mkdir(parents=True)
+    (project / "link.txt").symlink_to(secret)
+    config = write(
+        project,
+        {
+            "prompts/ok.txt": "Inside {{ q }}",
+            "promptfooconfig.yaml": (
+                "prompts:\n"  # 1
+                "  - file://../../../../../../../../etc/passwd\n"  # 2
+                f"  - file://{secret}\n"  # 3
+                "  - file://../*.txt\n"  # 4
+                "  - file:///**/secret.txt\n"  # 5
+                "  - file://link.txt\n"  # 6
+                "  - file://prompts/../../elsewhere/*.txt\n"  # 7
+                "  - file://prompts/*.txt\n"  # 8
+                "tests:\n"  # 9
+                "  - vars: {q: file://../secret.txt}\n"  # 10
+                "  - file://../elsewhere/x.txt\n"  # 11
+                "  - vars: {q: fine}\n"
+            ),
+        },
+    )
+    result = import_file(config)
+    assert [t.messages[0].content for t in result.templates] == ["Inside {{ q }}"]
+    assert [p.line for p in result.errors] == [2, 3, 4, 5, 6, 7, 10, 11]
+    assert all("outside the config's folder" in p.message for p in result.errors)
+    everything = json.dumps(
+        [t.model_dump() for t in result.templates] + [c.model_dump() for c in result.tests]
+    )
+    assert "SECRET" not in everything and "root:" not in everything
+    # as for a missing file, the refused var keeps its reference text (never the file's)
+    assert [c.vars for c in result.tests] == [{"q": "file://../secret.txt"}, {"q": "fine"}]

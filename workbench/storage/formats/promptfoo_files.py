@@ -1,11 +1,12 @@
 """The files a promptfoo config points at with ``file://``: prompt files and test files.
 
-Paths are relative to the config's folder, as promptfoo resolves them. Prompt files follow
-promptfoo's processors: ``.txt`` holds several prompts split on lines that are exactly ``---``;
-``.json``/``.yaml`` hold one (chat) prompt; ``.jsonl`` one chat prompt per line; ``.md``, ``.j2``
-and other text one prompt. Test files: ``.csv`` (one test per row; ``__expected*`` columns are
-assertions written as promptfoo strings like ``icontains:bonjour``), ``.yaml``/``.json`` (a list of
-tests) and ``.jsonl``. Code (``.js``, ``.py``) is never run: such references are reported.
+Paths are relative to the config's folder, as promptfoo resolves them, and must stay inside it.
+Prompt files follow promptfoo's processors: ``.txt`` holds several prompts split on lines that
+are exactly ``---``; ``.json``/``.yaml`` hold one (chat) prompt; ``.jsonl`` one chat prompt per
+line; ``.md``, ``.j2`` and other text one prompt. Test files: ``.csv`` (one test per row;
+``__expected*`` columns are assertions written as promptfoo strings like ``icontains:bonjour``),
+``.yaml``/``.json`` (a list of tests) and ``.jsonl``. Code (``.js``, ``.py``) is never run:
+such references are reported.
 """
 
 from __future__ import annotations
@@ -130,8 +131,17 @@ def is_file_ref(value: str) -> bool:
     return path.endswith(suffixes) and " " not in path
 
 
+def _outside(path: Path, root: Path) -> bool:
+    """True when ``path`` (symlinks followed) is not inside ``root``."""
+    return not path.resolve().is_relative_to(root)
+
+
 def resolve(ref: str, base_dir: Path | None, problems: Problems, line: int | None) -> list[Path]:
-    """The files a reference names (globs expanded), reporting what cannot be read."""
+    """The files a reference names (globs expanded), reporting what cannot be read.
+
+    Only files inside the config's folder are read: ``../``, absolute paths elsewhere, symlinks
+    and glob matches leading out of it are refused on their line (a config from anywhere must not
+    make the workbench read ``/etc/passwd`` or ``~/.ssh`` and send it to a model)."""
     spec = ref[len("file://") :] if ref.startswith("file://") else ref
     if base_dir is None:
         problems.error(
@@ -140,17 +150,35 @@ def resolve(ref: str, base_dir: Path | None, problems: Problems, line: int | Non
             "import the config file itself",
         )
         return []
-    pattern = spec if Path(spec).is_absolute() else str(base_dir / spec)
+    root = base_dir.resolve()
+    refused = (
+        f"'{ref}' is outside the config's folder ({root}); refused: only files inside it are read"
+    )
+    pattern = Path(spec) if Path(spec).is_absolute() else base_dir / spec
     if any(c in spec for c in "*?["):
-        found = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
-        if not found:
+        parts = pattern.parts
+        fixed = next((i for i, part in enumerate(parts) if any(c in part for c in "*?[")), 0)
+        if _outside(Path(*parts[:fixed]), root):
+            problems.error(line, refused)  # never walk a folder outside (file:///**)
+            return []
+        matches = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True))
+        found = [p for p in matches if not _outside(p, root)]
+        if len(found) < len(matches):
+            problems.error(
+                line,
+                f"'{ref}': {len(matches) - len(found)} match(es) outside the config's folder "
+                f"({root}) refused",
+            )
+        elif not found:
             problems.error(line, f"'{ref}' matches no file")
         return found
-    path = Path(pattern)
-    if not path.is_file():
-        problems.error(line, f"'{ref}': no such file ({path})")
+    if _outside(pattern, root):
+        problems.error(line, refused)
         return []
-    return [path]
+    if not pattern.is_file():
+        problems.error(line, f"'{ref}': no such file ({pattern})")
+        return []
+    return [pattern]
 
 
 def read_text(path: Path, problems: Problems, line: int | None) -> str | None:
