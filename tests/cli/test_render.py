@@ -185,3 +185,49 @@ def test_every_command_ends_quietly_when_its_reader_is_gone(
     errors = process.stderr.read().decode()
     assert process.wait(timeout=60) in (0, 1)
     assert "Traceback" not in errors and "BrokenPipe" not in errors, errors
+
+
+def _user_message(capsys: pytest.CaptureFixture[str]) -> str:
+    return str(json.loads(capsys.readouterr().out)["messages"][1]["content"])
+
+
+def test_double_at_is_a_literal_leading_at_and_var_file_always_reads(
+    template_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--var who=@…`` always read a file: no way to pass a value beginning with '@' (a handle,
+    a decorator), and a script passing untrusted text so read local files."""
+    assert main(["render", str(template_file), "--var", "who=@@ada", "--json"]) == 0
+    assert _user_message(capsys) == "Hello @ada!"
+    assert main(["render", str(template_file), "--var", "who=@@@x", "--json"]) == 0
+    assert _user_message(capsys) == "Hello @@x!"
+    (tmp_path / "@odd name.txt").write_text("Grace", encoding="utf-8")
+    path = tmp_path / "@odd name.txt"
+    assert main(["render", str(template_file), "--var-file", f"who={path}", "--json"]) == 0
+    assert _user_message(capsys) == "Hello Grace!"
+    # for one name, --var-file wins over --var
+    assert main(["render", str(template_file), "--var", "who=x", "--var-file", f"who={path}"]) == 0
+    assert "Hello Grace!" in capsys.readouterr().out
+
+
+def test_a_binary_or_missing_var_file_is_one_line_not_a_traceback(
+    template_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    binary = tmp_path / "true"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\xff\xfe\x00")
+    for argv in (
+        ["--var", f"who=@{binary}"],
+        ["--var-file", f"who={binary}"],
+        ["--var-file", f"who={tmp_path / 'missing'}"],
+    ):
+        assert main(["render", str(template_file), *argv]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert "who" in err and ("not UTF-8" in err or "cannot read" in err)
+
+
+def test_help_texts_name_the_escape_and_var_file(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("render", "run", "count"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([command, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert "NAME=@@TEXT is the literal @TEXT" in out and "--var-file NAME=PATH" in out

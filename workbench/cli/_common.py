@@ -23,23 +23,53 @@ def assignment(value: str) -> str:
     return value
 
 
+VAR_HELP = "a variable value; NAME=@FILE reads a file, NAME=@@TEXT is the literal @TEXT"
+VAR_FILE_HELP = "a variable value read from a file (UTF-8 text), whatever its name starts with"
+
+
+def add_var_options(parser: argparse.ArgumentParser) -> None:
+    """``--var NAME=VALUE`` and ``--var-file NAME=PATH`` (read with :func:`template_values`)."""
+    parser.add_argument(
+        "--var", type=assignment, action="append", metavar="NAME=VALUE", help=VAR_HELP
+    )
+    parser.add_argument(
+        "--var-file", type=assignment, action="append", metavar="NAME=PATH", help=VAR_FILE_HELP
+    )
+
+
+def template_values(args: argparse.Namespace) -> dict[str, str]:
+    """The values of ``--var`` and ``--var-file`` (a ``--var-file`` wins over a ``--var``)."""
+    values = parse_assignments(args.var)
+    for item in args.var_file or []:
+        key, _, path = item.partition("=")
+        values[key] = _read_value(key, path, "--var-file")
+    return values
+
+
+def _read_value(key: str, path: str, what: str) -> str:
+    try:
+        return Path(path).read_bytes().decode("utf-8")
+    except OSError as err:
+        raise KnownError(f"{what} {key}: cannot read {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise KnownError(
+            f"{what} {key}: cannot read {path}: not UTF-8 text "
+            f"(byte 0x{err.object[err.start]:02x} at offset {err.start})"
+        ) from None
+
+
 def parse_assignments(items: list[str] | None, what: str = "--var") -> dict[str, str]:
-    """``["k=v", ...]`` to a dict; ``k=@file`` reads the value from a file."""
+    """``["k=v", ...]`` to a dict; ``k=@file`` reads the value from a file and ``k=@@text`` is
+    the literal ``@text`` (a value that must begin with ``@``)."""
     values: dict[str, str] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise KnownError(f"{what} expects NAME=VALUE, got '{item}'")
-        if value.startswith("@") and len(value) > 1:
-            try:
-                value = Path(value[1:]).read_text(encoding="utf-8")
-            except OSError as err:
-                raise KnownError(f"{what} {key}: cannot read {value[1:]}: {err.strerror}") from None
-            except UnicodeDecodeError as err:
-                raise KnownError(
-                    f"{what} {key}: cannot read {value[1:]}: not UTF-8 text "
-                    f"(byte 0x{err.object[err.start]:02x} at offset {err.start})"
-                ) from None
+        if value.startswith("@@"):
+            value = value[1:]
+        elif value.startswith("@") and len(value) > 1:
+            value = _read_value(key, value[1:], what)
         values[key] = value
     return values
 

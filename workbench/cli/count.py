@@ -6,7 +6,7 @@ import argparse
 import math
 from typing import Any
 
-from workbench.cli._common import assignment, parse_assignments, positive_int, print_json
+from workbench.cli._common import add_var_options, positive_int, print_json, template_values
 from workbench.cli._storage import add_library_option, resolve_template
 
 LOCAL_BACKEND = "llamacpp"  # what ``run`` uses without --backend
@@ -50,13 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="answer budget for the context fit (default: the template's max_tokens)",
     )
-    p.add_argument(
-        "--var",
-        type=assignment,
-        action="append",
-        metavar="NAME=VALUE",
-        help="a variable value (NAME=@FILE reads a file)",
-    )
+    add_var_options(p)
     add_library_option(p)
     p.add_argument("--exact-only", action="store_true", help="fail instead of printing an estimate")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -91,12 +85,12 @@ def run(args: argparse.Namespace) -> int:
     }
     max_tokens = args.max_tokens
     if args.text is not None:
-        if args.var:
-            raise KnownError("--var only applies to a TEMPLATE")
+        if args.var or args.var_file:
+            raise KnownError("--var only applies to a TEMPLATE (so does --var-file)")
         result |= {"mode": "text", "tokens": tokenizer.count(args.text), "warnings": []}
     else:
         template = resolve_template(args.template, args).template
-        values = parse_assignments(args.var)
+        values = template_values(args)
         result["warnings"] = discover(template).warnings
         if max_tokens is None:
             max_tokens = template.parameters.max_tokens
@@ -174,13 +168,13 @@ def _count_on_backend(args: argparse.Namespace) -> dict[str, Any] | None:
         model = args.model or ""
         result: dict[str, Any] = {"warnings": [], "max_tokens": args.max_tokens}
         if args.text is not None:
-            if args.var:
-                raise KnownError("--var only applies to a TEMPLATE")
+            if args.var or args.var_file:
+                raise KnownError("--var only applies to a TEMPLATE (so does --var-file)")
             request = RunRequest(backend=backend.id, model=model, prompt=args.text)
             result["mode"] = "text"
         else:
             template = resolve_template(args.template, args).template
-            values = parse_assignments(args.var)
+            values = template_values(args)
             result["warnings"] = discover(template).warnings
             if result["max_tokens"] is None:
                 result["max_tokens"] = template.parameters.max_tokens

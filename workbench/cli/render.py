@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.cli._common import assignment, parse_assignments, print_json, unknown_values
+from workbench.cli._common import add_var_options, print_json, template_values, unknown_values
 from workbench.cli._storage import add_library_option, resolve_template
 
 
@@ -18,13 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("template", metavar="TEMPLATE")
     add_library_option(p)
-    p.add_argument(
-        "--var",
-        type=assignment,
-        action="append",
-        metavar="NAME=VALUE",
-        help="a variable value (NAME=@FILE reads a file)",
-    )
+    add_var_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -33,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.templates import discover, render, render_completion
 
     template = resolve_template(args.template, args).template
-    values = parse_assignments(args.var)
+    values = template_values(args)
     warnings = discover(template).warnings + unknown_values(template, values)
     if not args.json:
         for warning in warnings:

@@ -13,7 +13,14 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from workbench.cli._common import assignment, parse_assignments, print_json, unknown_values
+from workbench.cli._common import (
+    add_var_options,
+    assignment,
+    parse_assignments,
+    print_json,
+    template_values,
+    unknown_values,
+)
 from workbench.cli._storage import add_library_option, open_store, resolve_template
 
 if TYPE_CHECKING:
@@ -32,13 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("template", metavar="TEMPLATE")
     add_library_option(p)
-    p.add_argument(
-        "--var",
-        type=assignment,
-        action="append",
-        metavar="NAME=VALUE",
-        help="a variable value (NAME=@FILE reads a file)",
-    )
+    add_var_options(p)
     p.add_argument(
         "--backend",
         default="llamacpp",
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
     source = resolve_template(args.template, args)
     template = source.template
-    values = parse_assignments(args.var)
+    values = template_values(args)
     for warning in unknown_values(template, values):
         print(f"warning: {warning}", file=sys.stderr)
     params = choose_params(template, args.preset, parse_params(args.param))
