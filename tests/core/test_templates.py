@@ -178,3 +178,15 @@ def test_fromjson_and_promptfoos_load_filter() -> None:
     assert render_text(source, {"cfg": '{"tone": "calm", "n": 1}'}) == "calm 2"
     with pytest.raises(TemplateError, match="not JSON"):
         render_text("{{ cfg | fromjson }}", {"cfg": "{oops"})
+
+
+def test_names_the_sandbox_provides_are_not_variables() -> None:
+    """``range`` was reported as a variable 'used but not declared' (and imports declared it)."""
+    body = (
+        "{% for i in range(n) %}{{ i }}{% endfor %}{{ dict(a=1) }}"
+        "{% set ns = namespace(x=1) %}{{ ns.x }}"
+    )
+    template = PromptTemplate(name="t", messages=[Message(role="user", content=body)])
+    found = discover(template)
+    assert found.used == ["n"] and found.undeclared == ["n"]
+    assert found.warnings == ["'n' is used but not declared"]

@@ -34,6 +34,8 @@ from workbench.core.sandbox import MAX_SIZE, Sandbox, budget, percent_format, ti
 
 #: Names the renderer provides itself; they are never reported as undeclared.
 RESERVED_NAMES = frozenset({"examples", "examples_block", "parts"})
+#: Names the sandbox itself provides to every body: never variables of a template.
+SANDBOX_NAMES = frozenset({"range", "dict", "namespace"})
 COMPONENT_NAMES = ("instruction", "context", "input_data", "output_indicator")
 
 MAX_OUTPUT_CHARS = MAX_SIZE
@@ -202,7 +204,7 @@ def variables_in(source: str, where: str = "") -> set[str]:
     """Every free variable a body uses, inside loops and conditionals too."""
     ast = parse(source, where)
     try:
-        return set(meta.find_undeclared_variables(ast))
+        return set(meta.find_undeclared_variables(ast)) - SANDBOX_NAMES
     except TemplateSyntaxError as err:  # e.g. an unknown filter, found while compiling
         raise _syntax_error(err, source, where) from None
     except (RecursionError, MemoryError) as err:

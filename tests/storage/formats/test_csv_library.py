@@ -183,3 +183,9 @@ def test_line_numbers_are_physical_lines_after_multi_line_records() -> None:
     result = import_text(text, "csv", "l.csv")
     assert [(p.line, p.message.split(" ")[0]) for p in result.errors] == [(5, "row"), (7, "row")]
     assert [t.messages[0].content for t in result.templates] == ["one\ntwo\r\nthree", "x\u2028y"]
+
+
+def test_as_jinja_does_not_declare_range_as_a_variable() -> None:
+    text = '"act","prompt"\n"Count","{% for i in range(3) %}{{ i }}{% endfor %} {{ topic }}"\n'
+    [template] = import_text(text, "csv", "r.csv", as_jinja=True).templates
+    assert [v.name for v in template.variables] == ["topic"]

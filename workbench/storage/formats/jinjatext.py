@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import Environment, TemplateSyntaxError, meta, nodes
 
 from workbench.core.models import Message
-from workbench.core.templates import literal
+from workbench.core.templates import SANDBOX_NAMES, literal
 
 # Parse only, never render: the same lexer settings as the renderer's sandbox.
 _PARSER = Environment(keep_trailing_newline=True, autoescape=False)
@@ -76,7 +76,7 @@ def used_variables(body: str) -> set[str]:
 
     Raises ``TemplateSyntaxError`` for a body that does not parse.
     """
-    return set(meta.find_undeclared_variables(_DISCOVERY.parse(body)))
+    return set(meta.find_undeclared_variables(_DISCOVERY.parse(body))) - SANDBOX_NAMES
 
 
 @dataclass(frozen=True)
