@@ -416,3 +416,26 @@ def test_unknown_format_is_a_known_error(
     assert main(["import", str(odd)]) == 1
     assert "cannot tell the format" in capsys.readouterr().err
     assert _export(capsys, "--format", "list").count("\n") >= 10
+
+
+def test_export_into_a_missing_folder_is_a_clear_error_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``--out typo/dir/x.json`` made every missing folder silently; now it names the first
+    missing one. The --out folder of a one-file-per-template export is still made, and said."""
+    with Store.open() as store:
+        library = Library(store.db)
+        library.save(make_template("alpha"), collection="team")
+        library.save(make_template("beta"), collection="team")
+    target = tmp_path / "no" / "such" / "team.json"
+    assert main(["export", "--format", "bundle-json", "--out", str(target), "team"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"the folder {tmp_path / 'no'} does not exist" in err
+    assert not (tmp_path / "no").exists()
+    folder = tmp_path / "prompty"
+    assert main(["export", "--format", "prompty", "--out", str(folder), "team"]) == 0
+    assert f"created folder {folder}" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["alpha.prompty", "beta.prompty"]
+    deep = tmp_path / "missing" / "prompty"
+    assert main(["export", "--format", "prompty", "--out", str(deep), "team"]) == 1
+    assert not (tmp_path / "missing").exists()

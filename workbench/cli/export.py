@@ -117,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
                 outputs = {args.out: export(args.format, experiment=_experiment(store, args))}
             else:
                 outputs = {args.out: export(args.format, presets=_presets(args))}
+    _prepare_folders(outputs, args.out)
     for path, out in outputs.items():
         _write(path, out.text)
         for warning in out.warnings:
@@ -124,6 +125,28 @@ def run(args: argparse.Namespace) -> int:
     for warning in skipped:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _prepare_folders(outputs: dict[Path | None, Export], out: Path | None) -> None:
+    """Refuse a destination in a folder that does not exist (a mistyped --out made folders
+    silently), checked before anything is written. The one folder created is the --out folder
+    of a one-file-per-template export, when its parent exists, and that is said."""
+    from workbench.core.errors import KnownError
+
+    for path in outputs:
+        if path is None or path.parent.is_dir():
+            continue
+        if path.parent == out and out.parent.is_dir():
+            out.mkdir()
+            print(f"created folder {out}", file=sys.stderr)
+            continue
+        missing = path.parent
+        while not missing.parent.is_dir():
+            missing = missing.parent
+        raise KnownError(
+            f"cannot write {path}: the folder {missing} does not exist",
+            hint=f"create it first (mkdir -p {path.parent}) or choose another --out",
+        )
 
 
 def _write(path: Path | None, text: str) -> None:
