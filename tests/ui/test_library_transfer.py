@@ -156,3 +156,37 @@ def test_a_file_of_unknown_format_can_be_read_as_a_chosen_one(
     assert again is not report and not again.read_as.isVisible()
     assert again.headline.text() == "Imported 1 preset from settings.yaml"
     assert again.problem_rows()[0][:2] == ("warning", "line 3", )
+
+
+def test_csv_export_counts_the_rows_and_lists_what_it_left_out(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    """A CSV row holds one prompt: a template with several messages is left out. The status
+    counted every template ("Exported 3" for 2 rows) and said nothing more; the count is the
+    rows written and a dialog names each template left out and why."""
+    import csv
+
+    from workbench.core.models import Message, PromptTemplate
+
+    library = window.workspace.library
+    library.save(PromptTemplate(name="reviewer", messages=[
+        Message(role="system", content="You review code."),
+        Message(role="user", content="Review {{ diff }}")]), key="reviewer")
+    library.save(PromptTemplate(name="haiku", messages=[
+        Message(role="user", content="A haiku about {{ topic }}")]), key="haiku")
+    out = tmp_path / "library.csv"
+    worker = window.transfer.export_to(out, "csv", whole_library=True)
+    with qtbot.waitSignal(worker.signals.finished, timeout=TIMEOUT_MS):
+        pass
+    with out.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["act"] for r in rows) == ["haiku", window.workspace.library.load(
+        "welcome").name]
+    message = window.statusBar().currentMessage()
+    assert message.startswith(f"Exported 2 templates to {out} · 1 left out"), message
+    box = window.transfer.left_out_box
+    assert box is not None and box.isVisible()
+    assert "1 template could not be written to library.csv (2 templates were)" in box.text()
+    assert box.informativeText().startswith("• reviewer: template 'reviewer' has 2 messages")
+    shot(box, "export-left-out")
+    box.close()

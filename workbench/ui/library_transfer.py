@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from workbench.backends.base import CancelToken
 from workbench.core.errors import KnownError
@@ -58,6 +58,14 @@ class Imported:
     format_unknown: bool = False  # the file's format could not be told: ask for it
 
 
+@dataclass(frozen=True)
+class Exported:
+    path: Path
+    written: int  # templates in the file
+    warnings: list[str]
+    left_out: list[tuple[str, str]]  # (template name, why the format cannot hold it)
+
+
 class LibraryTransfer(QObject):
     """Owns the import and export actions of a main window and the reports they open."""
 
@@ -68,6 +76,7 @@ class LibraryTransfer(QObject):
         self.window = window
         self.tasks = TaskRunner(self, max_threads=1)
         self.reports: list[ImportReport] = []
+        self.left_out_box: QMessageBox | None = None  # what the last export could not hold
         self.import_action = QAction("&Import…", window)
         self.import_action.setToolTip(
             "Import prompts from another tool: CSV libraries, promptfoo configs, bundles, Prompty, "
@@ -177,12 +186,12 @@ class LibraryTransfer(QObject):
         fmt = next((f for f in formats if export_filter(f) == selected), formats[0])
         self.export_to(Path(chosen), fmt, whole_library=whole_library)
 
-    def export_to(self, path: Path, fmt: str, *, whole_library: bool) -> TaskWorker[list[str]]:
+    def export_to(self, path: Path, fmt: str, *, whole_library: bool) -> TaskWorker[Exported]:
         """Write the editor's template (or the whole library) to ``path`` in ``fmt``."""
         library = self.window.workspace.library
         current = [self.window.editor.template()]
 
-        def work(_report: Reporter, _cancel: CancelToken) -> list[str]:
+        def work(_report: Reporter, _cancel: CancelToken) -> Exported:
             from workbench.storage import files
             from workbench.storage.formats import export
 
@@ -194,15 +203,33 @@ class LibraryTransfer(QObject):
                 raise KnownError("the library holds no templates to export")
             out = export(fmt, templates=templates, keys=keys)
             files.write_text(path, out.text)
-            what = "1 template" if len(templates) == 1 else f"{len(templates):,} templates"
-            return [f"Exported {what} to {path}", *out.warnings]
+            written = len(templates) if out.written is None else out.written
+            left = {f"{reason}; left out" for _name, reason in out.left_out}
+            return Exported(path, written, [w for w in out.warnings if w not in left],
+                            out.left_out)
 
         worker = TaskWorker(work)
-        worker.signals.finished.connect(
-            lambda lines: self.window.statusBar().showMessage(" · ".join(lines), 15_000)
-        )
+        worker.signals.finished.connect(self._exported)
         worker.signals.failed.connect(lambda error: self._fail(f"Cannot export to {path}", error))
         return self.tasks.start(worker)
+
+    def _exported(self, done: Exported) -> None:
+        """Say how many templates were written, and list any the format could not hold."""
+        what = "1 template" if done.written == 1 else f"{done.written:,} templates"
+        skipped = f" · {len(done.left_out)} left out" if done.left_out else ""
+        self.window.statusBar().showMessage(
+            " · ".join([f"Exported {what} to {done.path}{skipped}", *done.warnings]), 15_000)
+        if not done.left_out:
+            return
+        box = QMessageBox(QMessageBox.Icon.Information, "Left out of the export",
+                          f"{len(done.left_out)} template{'s' if len(done.left_out) != 1 else ''}"
+                          f" could not be written to {done.path.name} ({what} were):",
+                          QMessageBox.StandardButton.Ok, self.window)
+        box.setInformativeText("\n".join(f"• {name}: {why}" for name, why in done.left_out))
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.left_out_box = box
+        box.show()
 
     def shutdown(self) -> None:
         self.tasks.shutdown()

@@ -204,18 +204,18 @@ def export_csv_library(
     ``ExportError`` says why."""
     warnings: list[str] = []
     kept: list[tuple[PromptTemplate, str]] = []
-    refused: list[ExportError] = []
+    refused: list[tuple[PromptTemplate, ExportError]] = []
     for template in templates:
         try:
             flat = flatten(template, "CSV")
             kept.append((template, _body(flat.template)))
         except ExportError as err:
-            refused.append(err)
+            refused.append((template, err))
             warnings.append(f"{err.message}; left out")
             continue
         warnings += flat.warnings
     if refused and not kept:
-        raise refused[0]
+        raise refused[0][1]
     extra = list(dict.fromkeys(k for t, _ in kept for k in t.metadata))
     described = include_description or any(t.description for t, _ in kept)
     tagged = any(t.tags for t, _ in kept)
@@ -226,4 +226,5 @@ def export_csv_library(
         row = [template.name, body, *(template.metadata.get(k, "") for k in extra)]
         row += [template.description] * described + [", ".join(template.tags)] * tagged
         writer.writerow(row)
-    return Export(out.getvalue(), warnings)
+    left_out = [(t.name, err.message) for t, err in refused]
+    return Export(out.getvalue(), warnings, left_out=left_out, written=len(kept))

@@ -105,3 +105,6 @@ class Export:
 
     text: str
     warnings: list[str] = field(default_factory=list)
+    # What the format could not hold at all: (template name, why), each also a warning.
+    left_out: list[tuple[str, str]] = field(default_factory=list)
+    written: int | None = None  # templates written, when some may be left out
