@@ -93,8 +93,7 @@ def test_workbench_experiment_round_trips_and_says_what_promptfoo_cannot_hold() 
     out = export("promptfoo", experiment=spec)
     assert out.text.startswith("# Which prompt gets capitals right?\n# second line\n")
     joined = "\n".join(out.warnings)
-    assert "few-shot examples" in joined
-    assert "its own variable values" in joined
+    assert "variants terse: their own values of 'tone' differ and are not written" in joined
     assert "2 more combinations" in joined
     assert "'llamacpp' has no promptfoo provider" in joined
     back = import_text(out.text, "promptfoo", "x.yaml")
@@ -462,3 +461,41 @@ def test_file_references_outside_the_config_folder_are_refused_per_line(tmp_path
     assert "SECRET" not in everything and "root:" not in everything
     # as for a missing file, the refused var keeps its reference text (never the file's)
     assert [c.vars for c in result.tests] == [{"q": "file://../secret.txt"}, {"q": "fine"}]
+
+def test_components_examples_and_values_export_so_promptfoo_renders_the_same_prompt() -> None:
+    """The export wrote `{{ parts.instruction }}` and `{{ examples_block }}` as they were
+    (promptfoo has no parts or examples: it rendered them empty) and dropped the variable values:
+    now the bodies are flattened and the values go along, so the config renders the same."""
+    from workbench.core.experiments import ExperimentSpec, TestCase, Variant
+    from workbench.core.models import Components, Example, Variable
+
+    template = PromptTemplate(
+        name="sentiment",
+        messages=[Message(role="user", content=(
+            "{{ parts.instruction }}\n\n{{ examples_block }}\n\nReview: {{ review }}\n"
+            "Sentiment:"))],
+        components=Components(instruction="Classify the {{ kind }} as positive or negative."),
+        examples=[Example(input="Great food", output="positive"),
+                  Example(input="Cold soup", output="negative")],
+        variables=[Variable(name="kind", default="review"), Variable(name="review")],
+    )
+    values = {"review": "The staff were lovely"}
+    spec = ExperimentSpec(name="s", variants=[
+        Variant(template=template, backend="openai_compat", model="gpt-4o-mini",
+                variables=values)])
+    out = export("promptfoo", experiment=spec)
+    assert "parts." not in out.text and "examples_block" not in out.text
+    assert "Great food" in out.text and "{{ kind }}" in out.text
+    back = import_text(out.text, "promptfoo", "x.yaml")
+    assert back.errors == []
+    assert [t.vars for t in back.tests] == [{"kind": "review", "review": "The staff were lovely"}]
+    rendered = render(back.templates[0], back.tests[0].vars)
+    assert rendered == render(template, values)
+    assert rendered[0].content.startswith("Classify the review as positive or negative.")
+
+    # With test rows, the shared values are defaults the rows override.
+    rows = spec.model_copy(update={"tests": [TestCase(vars={"review": "Slow"})]})
+    data = import_text(export("promptfoo", experiment=rows).text, "promptfoo", "y.yaml")
+    assert "defaultTest" in export("promptfoo", experiment=rows).text
+    assert render(data.templates[0], {"kind": "review", "review": "Slow"}) == render(
+        template, {"review": "Slow"})

@@ -2,8 +2,12 @@
 
 Each distinct template is a prompt (labelled with its name): a single user message is written as
 Nunjucks text, several messages as a JSON chat prompt (promptfoo renders each string inside it).
-Literal messages are escaped so promptfoo prints them verbatim. Distinct (backend, model,
-parameters) become providers. What promptfoo has no place for is listed in the warnings.
+Components (``{{ parts.instruction }}``) and the few-shot block (``{{ examples_block }}``) are
+written into the bodies first (``flatten``), so promptfoo renders the same prompts. Literal
+messages are escaped so promptfoo prints them verbatim. Distinct (backend, model, parameters)
+become providers. Variable values go along: the templates' defaults and the values every variant
+shares in ``defaultTest.vars`` (tests override them), or as the one test when there are none.
+What promptfoo has no place for is listed in the warnings.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.core.templates import literal
+from workbench.storage.formats.flatten import flatten
 from workbench.storage.formats.nunjucks import chat_messages, from_jinja
 from workbench.storage.formats.promptfoo import provider_id
 from workbench.storage.formats.promptfoo_files import is_file_ref
@@ -76,19 +81,29 @@ def _test(test: TestCase) -> dict[str, Any]:
     return out
 
 
-def _template_warnings(template: PromptTemplate) -> list[str]:
+def _shared_values(spec: ExperimentSpec, templates: list[PromptTemplate]) -> tuple[
+    dict[str, str], list[str]
+]:
+    """The values every prompt gets (template defaults, then the values all variants share),
+    and warnings for variant values that differ between variants (promptfoo gives every prompt
+    the same values)."""
+    values: dict[str, str] = {}
+    for template in templates:
+        for variable in template.variables:
+            if variable.default is not None:
+                values.setdefault(variable.name, variable.default)
     warnings = []
-    if template.examples or any(template.components.model_dump().values()):
-        warnings.append(
-            f"'{template.name}': few-shot examples and components have no promptfoo equivalent"
-        )
-    defaults = [v.name for v in template.variables if v.default is not None]
-    if defaults:
-        warnings.append(
-            f"'{template.name}': defaults of {', '.join(defaults)} are not written "
-            "(give them in tests)"
-        )
-    return warnings
+    names = dict.fromkeys(n for v in spec.variants for n in v.variables)
+    for name in names:
+        seen = {v.variables.get(name) for v in spec.variants}
+        if len(seen) == 1:
+            values[name] = spec.variants[0].variables[name]
+        else:
+            labels = [v.label or f"v{i + 1}" for i, v in enumerate(spec.variants)
+                      if name in v.variables]
+            warnings.append(f"variants {', '.join(labels)}: their own values of '{name}' differ "
+                            "and are not written (promptfoo gives every prompt the same values)")
+    return values, warnings
 
 
 def export_promptfoo(spec: ExperimentSpec) -> Export:
@@ -103,13 +118,12 @@ def export_promptfoo(spec: ExperimentSpec) -> Export:
     for variant in spec.variants:
         if variant.template not in templates:
             templates.append(variant.template)
-            warnings += _template_warnings(variant.template)
         key = (variant.backend, variant.model, variant.params)
         if key not in providers:
             providers.append(key)
         pairs.add((templates.index(variant.template), providers.index(key)))
-        if variant.variables:
-            warnings.append(f"variant '{variant.label}': its own variable values are not written")
+    values, value_warnings = _shared_values(spec, templates)
+    warnings += value_warnings
     missing = len(templates) * len(providers) - len(pairs)
     if missing:
         warnings.append(
@@ -118,7 +132,9 @@ def export_promptfoo(spec: ExperimentSpec) -> Export:
         )
     prompts = []
     for template in templates:
-        entry: dict[str, Any] = {"label": template.name, "raw": prompt_text(template)}
+        flat = flatten(template, "promptfoo")
+        warnings += flat.warnings
+        entry: dict[str, Any] = {"label": template.name, "raw": prompt_text(flat.template)}
         if config := _config(template.parameters):
             entry["config"] = config
         prompts.append(entry)
@@ -134,9 +150,14 @@ def export_promptfoo(spec: ExperimentSpec) -> Export:
         "prompts": prompts,
         "providers": provider_entries,
     }
+    default_test: dict[str, Any] = {}
+    if values and spec.tests:
+        default_test["vars"] = values
     if spec.default_assertions:
-        data["defaultTest"] = {"assert": [_assertion(a) for a in spec.default_assertions]}
-    data["tests"] = [_test(t) for t in spec.tests]
+        default_test["assert"] = [_assertion(a) for a in spec.default_assertions]
+    if default_test:
+        data["defaultTest"] = default_test
+    data["tests"] = [_test(t) for t in spec.tests] or ([{"vars": values}] if values else [])
     if spec.repeats > 1:
         data["evaluateOptions"] = {"repeat": spec.repeats}
     header = "".join(f"# {line}\n" if line else "#\n" for line in spec.notes.splitlines())
