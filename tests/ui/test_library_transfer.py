@@ -190,3 +190,57 @@ def test_csv_export_counts_the_rows_and_lists_what_it_left_out(
     assert box.informativeText().startswith("• reviewer: template 'reviewer' has 2 messages")
     shot(box, "export-left-out")
     box.close()
+
+
+def test_export_a_promptfoo_config_that_renders_the_same_prompt(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """File ▸ Export template… offers promptfoo: the editor's prompt with its components
+    written in, its backend, parameters and variable values, rendering what the preview sends."""
+    from workbench.storage.formats import FORMATS
+
+    out = tmp_path / "welcome.yaml"
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName",
+        lambda *a, **k: (str(out), f"{FORMATS['promptfoo'].description} (*.yaml)"),
+    )
+    window.transfer.export_action.trigger()
+    qtbot.waitUntil(lambda: "Exported 1 template" in window.statusBar().currentMessage(),
+                    timeout=TIMEOUT_MS)
+    text = out.read_text(encoding="utf-8")
+    assert "parts." not in text and "llamacpp" in text
+    back = import_file(out, "promptfoo")
+    assert back.errors == [] and len(back.tests) == 1
+    assert render(back.templates[0], back.tests[0].vars) == render(
+        window.editor.template(), window.variables.values())
+
+
+def test_rated_runs_export_as_fine_tuning_jsonl_that_passes_the_check(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from workbench.cli import main
+    from workbench.core.models import RenderedMessage, RunResult, SentRequest
+
+    def run(question: str, answer: str) -> str:
+        request = SentRequest(backend="llamacpp", model="smol", messages=[
+            RenderedMessage(role="system", content="Answer briefly."),
+            RenderedMessage(role="user", content=question)])
+        return window.workspace.store.runs.add(
+            RunResult(request=request, text=answer, finish_reason="stop"))
+
+    store = window.workspace.store
+    store.ratings.rate(run("Capital of France?", "Paris."), thumbs=1)
+    store.ratings.rate(run("Capital of Italy?", "Rome."), stars=5)
+    store.ratings.rate(run("Capital of Spain?", "Lisbon."), thumbs=-1)
+    run("Capital of Peru?", "Lima.")  # not rated
+    out = tmp_path / "rated.jsonl"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    assert window.transfer.export_rated_action in window.menuBar().actions()[0].menu().actions()
+    window.transfer.export_rated_action.trigger()
+    qtbot.waitUntil(lambda: "Exported 2 runs" in window.statusBar().currentMessage(),
+                    timeout=TIMEOUT_MS)
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [e["messages"][-1]["content"] for e in lines] == ["Paris.", "Rome."]
+    capsys.readouterr()
+    assert main(["finetune", "check", str(out)]) == 0

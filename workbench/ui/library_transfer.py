@@ -38,8 +38,11 @@ IMPORT_FILTER = ";;".join(
         "All files (*)",
     ]
 )
-#: Template formats offered by Export, in menu order.
-EXPORT_FORMATS = ("bundle-yaml", "bundle-json", "markdown", "csv", "prompty", "llm-template")
+#: Template formats offered by Export, in menu order ("promptfoo": the editor's prompt with its
+#: backend, parameters and values as a config promptfoo runs; one template only).
+EXPORT_FORMATS = ("bundle-yaml", "bundle-json", "markdown", "csv", "prompty", "llm-template",
+                  "promptfoo")
+FINETUNE_FILTER = "Fine-tuning JSONL (OpenAI chat format) (*.jsonl)"
 
 
 def export_filter(fmt: str) -> str:
@@ -64,6 +67,7 @@ class Exported:
     written: int  # templates in the file
     warnings: list[str]
     left_out: list[tuple[str, str]]  # (template name, why the format cannot hold it)
+    unit: str = "template"  # what ``written`` counts
 
 
 class LibraryTransfer(QObject):
@@ -90,10 +94,17 @@ class LibraryTransfer(QObject):
         self.export_library_action = QAction("Export &library…", window)
         self.export_library_action.setToolTip("Write every template in the library to one file")
         self.export_library_action.triggered.connect(lambda: self.choose_export(whole_library=True))
+        self.export_rated_action = QAction("Export rated runs for &fine-tuning…", window)
+        self.export_rated_action.setToolTip(
+            "Write the runs rated thumbs up (or 4+ stars) as fine-tuning JSONL, the format "
+            "'workbench finetune check' validates"
+        )
+        self.export_rated_action.triggered.connect(self.choose_rated_export)
 
     def add_to(self, menu: QMenu) -> None:
         menu.addSeparator()
-        for action in (self.import_action, self.export_action, self.export_library_action):
+        for action in (self.import_action, self.export_action, self.export_library_action,
+                       self.export_rated_action):
             menu.addAction(action)
 
     # --- import -------------------------------------------------------------------------------
@@ -172,7 +183,8 @@ class LibraryTransfer(QObject):
         from workbench.storage.formats import FORMATS
 
         formats = [
-            f for f in EXPORT_FORMATS if not (whole_library and FORMATS[f].one_per_file)
+            f for f in EXPORT_FORMATS
+            if not (whole_library and (FORMATS[f].one_per_file or f == "promptfoo"))
         ]
         name = "library" if whole_library else self.window.editor.template().name
         chosen, selected = QFileDialog.getSaveFileName(
@@ -190,8 +202,10 @@ class LibraryTransfer(QObject):
         """Write the editor's template (or the whole library) to ``path`` in ``fmt``."""
         library = self.window.workspace.library
         current = [self.window.editor.template()]
+        variant = self.window.current_variant()
 
         def work(_report: Reporter, _cancel: CancelToken) -> Exported:
+            from workbench.core.experiments import ExperimentSpec
             from workbench.storage import files
             from workbench.storage.formats import export
 
@@ -201,7 +215,11 @@ class LibraryTransfer(QObject):
             )
             if not templates:
                 raise KnownError("the library holds no templates to export")
-            out = export(fmt, templates=templates, keys=keys)
+            if fmt == "promptfoo":  # the prompt as it runs here: backend, parameters, values
+                spec = ExperimentSpec(name=variant.template.name, variants=[variant])
+                out = export(fmt, experiment=spec)
+            else:
+                out = export(fmt, templates=templates, keys=keys)
             files.write_text(path, out.text)
             written = len(templates) if out.written is None else out.written
             left = {f"{reason}; left out" for _name, reason in out.left_out}
@@ -213,9 +231,32 @@ class LibraryTransfer(QObject):
         worker.signals.failed.connect(lambda error: self._fail(f"Cannot export to {path}", error))
         return self.tasks.start(worker)
 
+    def choose_rated_export(self) -> None:
+        chosen, _ = QFileDialog.getSaveFileName(
+            self.window, "Export rated runs for fine-tuning", "rated-runs.jsonl", FINETUNE_FILTER)
+        if chosen:
+            self.export_rated(Path(chosen))
+
+    def export_rated(self, path: Path) -> TaskWorker[Exported]:
+        """Write the runs rated good to ``path`` as fine-tuning JSONL, off the GUI thread."""
+        store = self.window.workspace.store
+
+        def work(_report: Reporter, _cancel: CancelToken) -> Exported:
+            from workbench.services.finetune_export import export_rated
+            from workbench.storage import files
+
+            out = export_rated(store)
+            files.write_text(path, out.text)
+            return Exported(path, out.written or 0, out.warnings, [], "run")
+
+        worker = TaskWorker(work)
+        worker.signals.finished.connect(self._exported)
+        worker.signals.failed.connect(lambda error: self._fail(f"Cannot export to {path}", error))
+        return self.tasks.start(worker)
+
     def _exported(self, done: Exported) -> None:
         """Say how many templates were written, and list any the format could not hold."""
-        what = "1 template" if done.written == 1 else f"{done.written:,} templates"
+        what = f"1 {done.unit}" if done.written == 1 else f"{done.written:,} {done.unit}s"
         skipped = f" · {len(done.left_out)} left out" if done.left_out else ""
         self.window.statusBar().showMessage(
             " · ".join([f"Exported {what} to {done.path}{skipped}", *done.warnings]), 15_000)
