@@ -15,9 +15,9 @@ the class level:
   padding filters and methods, ``join``, ``replace``, ``batch``...) is checked *before* it
   allocates; every list, tuple and dict a template builds, and every namespace value, is
   weighed; text and item counts are capped at ``MAX_SIZE``, integers at ``MAX_INT_BITS``.
-- **Bounded time.** Every sandbox hook (calls, operators, attribute lookups, filters, each step
-  of every ``for`` loop, each output chunk) checks the render's deadline, so a render stops
-  within a few milliseconds of ``RENDER_SECONDS``.
+- **Bounded time.** Every call, operator, filter and step of every ``for`` loop checks the
+  render's deadline (attribute lookups need not: they cannot repeat by themselves), so a render
+  stops within a few milliseconds of ``RENDER_SECONDS``.
 
 Time is checked between operations, so one C-level operation is never interrupted; size caps
 keep each one short. Callers that must survive anything (the preview) also render in a helper
@@ -29,9 +29,10 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
+from functools import lru_cache
+from time import monotonic as _now
 from types import ModuleType
 from typing import Any, cast
 
@@ -75,7 +76,7 @@ class Budget:
 
     def __init__(self, seconds: float | None = None) -> None:
         self.seconds = RENDER_SECONDS if seconds is None else seconds
-        self.deadline = time.monotonic() + self.seconds
+        self.deadline = _now() + self.seconds
         #: ``id -> (container, weight)`` of heavy containers already weighed (see _Weigher).
         self.weights: dict[int, tuple[Any, int]] = {}
 
@@ -100,7 +101,7 @@ def budget(seconds: float | None = None) -> Iterator[Budget]:
 
 def tick() -> None:
     current = _BUDGET.get()
-    if current is not None and time.monotonic() > current.deadline:
+    if current is not None and _now() > current.deadline:
         raise refuse(f"rendering took longer than {current.seconds:g} s")
 
 
@@ -202,6 +203,17 @@ class _Weigher:
 def weigh(value: Any, what: str, verb: str = "cannot hold", limit: int = MAX_WEIGHT) -> int:
     """Characters plus items in ``value`` (shared parts counted each time they appear); a
     value that is not data is refused with ``f"{what} {verb} a {kind}"``."""
+    if type(value) in (list, tuple) and len(value) <= 256:  # the common case, made fast
+        total = 1 + len(value)
+        for item in value:
+            kind_of = type(item)
+            if kind_of is str:
+                total += len(item)
+            elif kind_of not in _FLAT:
+                break
+        else:
+            if total <= limit:
+                return total
     weigher = _Weigher(limit, what, verb)
     weigher.walk(value)
     return weigher.weight
@@ -319,25 +331,32 @@ def _check_spec(spec: str) -> None:
         _check_len(int(number), "formatted text")
 
 
-def percent_format(template: str, args: Any) -> str:
-    """``template % args`` with the widths checked and the arguments data only."""
+def _check_widths(template: str) -> None:
+    """A ``%`` template's widths and precisions must fit the size limit."""
     for width, precision, _ in _PERCENT.findall(template):
         if "*" in (width, precision):
             raise refuse("'*' widths are not supported in % formatting")
         _check_len(int(width or 0), "formatted text")
         _check_len(int(precision or 0), "formatted text")
-    weigh(args, "% formatting", "cannot take")
+
+
+#: Short templates are checked once: a loop formats with the same one again and again.
+_check_short_widths = lru_cache(maxsize=256)(_check_widths)
+
+
+def percent_format(template: str, args: Any) -> str:
+    """``template % args`` with the widths checked and the arguments data only."""
+    (_check_short_widths if len(template) <= 200 else _check_widths)(template)
+    if type(args) is not str and type(args) not in _FLAT:
+        weigh(args, "% formatting", "cannot take")
     result = template % args
     _check_len(len(result), "formatted text")
     return result
 
 
-def _text_len(value: Any) -> int:
-    return len(value) if isinstance(value, str) else 24
-
-
-def _join_size(items: list[Any], sep: Any) -> int:
-    return sum(_text_len(item) for item in items) + len(str(sep)) * max(len(items) - 1, 0)
+def _join_size(items: list[Any] | tuple[Any, ...], sep: Any) -> int:
+    size = sum(len(item) if type(item) is str else 24 for item in items)
+    return size + len(str(sep)) * max(len(items) - 1, 0)
 
 
 def _replace_size(text: str, old: str, new: str, count: int | None) -> int:
@@ -351,52 +370,56 @@ def _lines(text: str) -> int:
     return text.count("\n") + 1
 
 
-def _indent_size(a: inspect.BoundArguments) -> int:
-    text, width = str(a.arguments["s"]), a.arguments.get("width", 4)
+def _indent_size(a: dict[str, Any]) -> int:
+    text, width = str(a["s"]), a.get("width", 4)
     pad = width if isinstance(width, int) else len(str(width))
     _check_len(pad, "indentation")
     return len(text) + _lines(text) * pad
 
 
-def _wordwrap_size(a: inspect.BoundArguments) -> int:
-    text = str(a.arguments["s"])
-    width = max(int(a.arguments.get("width", 79)), 1)
-    wrap = a.arguments.get("wrapstring") or "\n"
+def _wordwrap_size(a: dict[str, Any]) -> int:
+    text = str(a["s"])
+    width = max(int(a.get("width", 79)), 1)
+    wrap = a.get("wrapstring") or "\n"
     return len(text) + (len(text) // width + _lines(text)) * len(str(wrap))
 
 
-def _join_filter_size(a: inspect.BoundArguments) -> int:
-    value = a.arguments["value"]
+def _join_filter_size(a: dict[str, Any]) -> int:
+    value = a["value"]
     items = list(value) if isinstance(value, Iterator) else value
-    a.arguments["value"] = items  # the iterator is consumed: join the list instead
+    a["value"] = items  # the iterator is consumed: join the list instead
     if isinstance(items, str) or not isinstance(items, Iterable):
         return len(str(items))
-    return _join_size(list(items), a.arguments.get("d", ""))
+    if not isinstance(items, list | tuple):
+        items = a["value"] = list(items)
+    return _join_size(items, a.get("d", ""))
 
 
-def _sum_size(a: inspect.BoundArguments) -> int:
-    items = a.arguments["iterable"]
+def _sum_size(a: dict[str, Any]) -> int:
+    items = a["iterable"]
     if isinstance(items, Iterator):
-        items = a.arguments["iterable"] = list(items)
+        items = a["iterable"] = list(items)
     return sum(len(item) for item in items if isinstance(item, list | tuple))
 
 
+_SMALL = 1000
+
 #: Filters that can build a value much larger than their input: the size they would build.
-_GROWS: dict[str, Callable[[inspect.BoundArguments], int]] = {
-    "center": lambda a: max(len(str(a.arguments["value"])), int(a.arguments.get("width", 80))),
+_GROWS: dict[str, Callable[[dict[str, Any]], int]] = {
+    "center": lambda a: max(len(str(a["value"])), int(a.get("width", 80))),
     "indent": _indent_size,
     "wordwrap": _wordwrap_size,
     "join": _join_filter_size,
     "replace": lambda a: _replace_size(
-        str(a.arguments["s"]),
-        str(a.arguments["old"]),
-        str(a.arguments["new"]),
-        a.arguments.get("count"),
+        str(a["s"]),
+        str(a["old"]),
+        str(a["new"]),
+        a.get("count"),
     ),
-    "batch": lambda a: int(a.arguments["linecount"]),
-    "slice": lambda a: int(a.arguments["slices"]),
+    "batch": lambda a: int(a["linecount"]),
+    "slice": lambda a: int(a["slices"]),
     "sum": _sum_size,
-    "truncate": lambda a: len(str(a.arguments.get("end", "..."))),
+    "truncate": lambda a: len(str(a.get("end", "..."))),
 }
 
 
@@ -500,7 +523,6 @@ class Sandbox(ImmutableSandboxedEnvironment):
 
     code_generator_class = _CodeGenerator
     intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
-    intercepted_unops = frozenset({"+", "-"})
 
     def __init__(self) -> None:
         super().__init__(
@@ -518,24 +540,37 @@ class Sandbox(ImmutableSandboxedEnvironment):
 
     def _guarded(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         passes = getattr(func, "jinja_pass_arg", None)
-        signature = inspect.signature(func) if name in _GROWS else None
-        # Jinja passes the context first; the signature of a filter made for both sync and
-        # async use (``do_slice``...) does not show that argument.
-        hidden = int(
-            passes is not None
-            and signature is not None
-            and next(iter(signature.parameters)) not in ("context", "eval_ctx", "environment")
-        )
+        lead = int(passes is not None)  # Jinja passes the context (or environment) first
+        estimate = _GROWS.get(name)
+        names: list[str] = []
+        if estimate is not None:
+            names = list(inspect.signature(func).parameters)
+            # A filter made for both sync and async use (``do_slice``...) does not show the
+            # argument Jinja passes first; the others name it.
+            if lead and names[0] in ("context", "eval_ctx", "environment"):
+                names = names[1:]
         what = f"the '{name}' filter"
 
         def guarded(*args: Any, **kwargs: Any) -> Any:
             tick()
-            values = args[1:] if passes is not None else args
-            weigh((values, kwargs), what, "cannot take")
-            if signature is not None:
-                bound = signature.bind(*args[hidden:], **kwargs)
-                _check_len(_GROWS[name](bound), f"the result of {what}")
-                args, kwargs = (*args[:hidden], *bound.args), bound.kwargs
+            weight, small = 0, True
+            for value in (*args[lead:], *kwargs.values()):
+                kind_of = type(value)
+                if kind_of is str:
+                    weight += len(value)
+                elif kind_of is int:
+                    weight += 1
+                    small = small and value <= _SMALL
+                elif kind_of in _FLAT:
+                    weight += 1
+                else:
+                    weight += weigh(value, what, "cannot take")
+                    small = small and not isinstance(value, _Checked)
+            # Small arguments cannot build a large result (at most about _SMALL squared).
+            if estimate is not None and (weight > _SMALL or not small):
+                named = dict(zip(names, args[lead:], strict=False)) | kwargs
+                _check_len(estimate(named), f"the result of {what}")
+                args, kwargs = args[:lead], named
             result = func(*args, **kwargs)
             if isinstance(result, str):
                 _check_len(len(result), f"the result of {what}")
@@ -551,9 +586,9 @@ class Sandbox(ImmutableSandboxedEnvironment):
 
     def join_text(self, parts: tuple[Any, ...]) -> str:
         """``a ~ b``."""
-        texts = [to_text(part) for part in parts]
-        _check_len(sum(len(t) for t in texts), "joined text")
         tick()
+        texts = [part if type(part) is str else to_text(part) for part in parts]
+        _check_len(sum(map(len, texts)), "joined text")
         return "".join(texts)
 
     def built(self, value: Any) -> Any:
@@ -587,18 +622,6 @@ class Sandbox(ImmutableSandboxedEnvironment):
         elif operator == "+" and isinstance(left, str | list | tuple):
             _check_sum(left, right)
         return super().call_binop(context, operator, left, right)
-
-    def call_unop(self, context: Any, operator: str, arg: Any) -> Any:
-        tick()
-        return super().call_unop(context, operator, arg)
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        tick()
-        return super().getattr(obj, attribute)
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        tick()
-        return super().getitem(obj, argument)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         tick()

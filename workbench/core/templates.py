@@ -30,7 +30,7 @@ from jinja2.parser import Parser
 
 from workbench.core.errors import MissingVariableError, TemplateError
 from workbench.core.models import Example, PromptTemplate, RenderedMessage
-from workbench.core.sandbox import MAX_SIZE, Sandbox, budget, percent_format, tick
+from workbench.core.sandbox import MAX_SIZE, Sandbox, budget, percent_format
 
 #: Names the renderer provides itself; they are never reported as undeclared.
 RESERVED_NAMES = frozenset({"examples", "examples_block", "parts"})
@@ -274,7 +274,6 @@ def render_text(source: str, values: Mapping[str, Any], where: str = "") -> str:
                 size += len(chunk)
                 if size > MAX_OUTPUT_CHARS:
                     raise SecurityError(f"output longer than {MAX_OUTPUT_CHARS:,} characters")
-                tick()
                 out.append(chunk)
             return "".join(out)
     except TemplateError:
