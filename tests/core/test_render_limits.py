@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from jinja2 import Environment
 
 from tests.core.render_corpus import INTERNALS, literal_dag
 from workbench.core.errors import TemplateError
@@ -182,3 +183,27 @@ def test_the_sandbox_globals_are_not_reported_as_variables() -> None:
     found = discover(template)
     assert (found.used, found.warnings) == (["x"], [])
     assert render_text(source, {"x": "1"}) == "01{'a': '1'}1"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 'x'|truncate(5000) }}|{{ ('word ' * 3000)|truncate(2000, end='~') }}",
+        "{{ 'ab'|center(1500) }}",
+        "{{ ('a\n' * 1200)|indent(1100) }}",
+        "{{ ('a\n' * 1200)|indent('>' * 1100, first=true) }}",
+        "{{ ('word ' * 3000)|wordwrap(2000, wrapstring='<br>') }}",
+        "{{ ['x' * 600, 'y' * 600]|join('-') }}",
+        "{{ (range(2000)|list)|join(',') }}",
+        "{{ [3, 1, 2]|map('string')|join(', ') }}",
+        "{{ ('ab' * 1000)|replace('a', 'xyz', 1500) }}",
+        "{{ (range(2500)|list)|batch(1200, 0)|list }}",
+        "{{ (range(2500)|list)|slice(1100)|list|length }}",
+        "{{ [[1] * 700, [2] * 700]|sum(start=[])|length }}",
+    ],
+)
+def test_filters_that_grow_work_with_large_legal_arguments(source: str) -> None:
+    """The growth checks bind each filter's arguments by name; with large (but legal) arguments
+    the result is Jinja's own."""
+    expected = Environment(keep_trailing_newline=True).from_string(source).render()
+    assert render_text(source, {}) == expected

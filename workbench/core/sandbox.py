@@ -545,9 +545,9 @@ class Sandbox(ImmutableSandboxedEnvironment):
         names: list[str] = []
         if estimate is not None:
             names = list(inspect.signature(func).parameters)
-            # A filter made for both sync and async use (``do_slice``...) does not show the
-            # argument Jinja passes first; the others name it.
-            if lead and names[0] in ("context", "eval_ctx", "environment"):
+            # The signature shows the argument Jinja passes first when the function itself
+            # asks for it; not when only its sync/async wrapper does (``do_slice``).
+            if lead and getattr(inspect.unwrap(func), "jinja_pass_arg", None) is not None:
                 names = names[1:]
         what = f"the '{name}' filter"
 
