@@ -4,6 +4,11 @@ prints each one only after it is committed, then is killed at a random moment.
 Run as ``python -m tests.storage.crash_child HOME SEED``. With a third argument ``save`` or
 ``import`` it instead dies by SIGKILL right after a file was renamed into place and before the
 version was committed: the narrowest window of a library write, hit deterministically.
+
+The modes below use the app's own layout (``WORKBENCH_HOME``): ``import-many`` saves three
+templates, then imports 740 (the test kills it while their temporaries are being staged);
+``save-unrenamed`` dies by SIGKILL with a save's temporary written but not yet renamed; ``hold``
+stages a temporary, waits for a line on stdin, then puts it in place (a live writer).
 """
 
 from __future__ import annotations
@@ -100,8 +105,36 @@ def die_after_rename(home: Path, what: str) -> None:
         library.import_templates(batch, collection="window")
 
 
+def app_layout(mode: str) -> None:
+    library = Library(Database())  # WORKBENCH_HOME's database and library folder
+    if mode == "hold":
+        staged = files.prepare(library.path_for("live/held"), b"staged by a live process")
+        print(f"staged {staged.temp}", flush=True)
+        sys.stdin.readline()
+        staged.commit()
+        print("committed", flush=True)
+        return
+    for n in range(3):
+        version = library.save(make_template(f"kept {n}"), key=f"kept/t{n}", message="kept")
+        print(f"version {version.key} {version.number} {version.content_hash}", flush=True)
+    if mode == "save-unrenamed":
+
+        def die_before_rename(self: files.PreparedWrite) -> None:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        files.PreparedWrite.commit = die_before_rename  # type: ignore[method-assign]
+        library.save(make_template("kept 0", description="never in place"), key="kept/t0")
+        return
+    batch = [make_template(f"bulk {i}", description="x" * 2000) for i in range(740)]
+    print("importing", flush=True)
+    library.import_templates(batch, collection="bulk")
+    print("imported", flush=True)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 3:
+    if sys.argv[1] == "app":
+        app_layout(sys.argv[2])
+    elif len(sys.argv) > 3:
         die_after_rename(Path(sys.argv[1]), sys.argv[3])
     else:
         main(Path(sys.argv[1]), int(sys.argv[2]))

@@ -146,3 +146,130 @@ def test_kill_between_rename_and_commit_loses_nothing(tmp_path: Path, what: str)
         assert report.problems == []
     finally:
         db.close()
+
+
+# --- kill -9 in the middle of an import or a save, then the next start ------------------------
+
+
+def _app_child(home: Path, mode: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.storage.crash_child", "app", mode],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "WORKBENCH_HOME": str(home)},
+    )
+
+
+def _temps(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if is_temp_file(p)] if folder.exists() else []
+
+
+def _committed(lines: list[str]) -> dict[tuple[str, int], str]:
+    return {
+        (key, int(number)): digest
+        for kind, key, number, digest in (line.split() for line in lines if line.strip())
+        if kind == "version"
+    }
+
+
+def _check_next_start(home: Path, committed: dict[tuple[str, int], str]) -> None:
+    """The checks after a restart: whole files only, every committed version, no temporary."""
+    from workbench.services.workspace import Workspace
+
+    folder = home / "data" / "library"
+    conn = sqlite3.connect(home / "data" / "workbench.db")
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        conn.close()
+    workspace = Workspace()  # the app's start (WORKBENCH_HOME is this test's home)
+    try:
+        assert _temps(folder) == []
+        for file in folder.rglob(f"*{SUFFIX}"):
+            loads(file.read_text(encoding="utf-8"), str(file))  # whole, never half-written
+        report = workspace.library.rescan()
+        assert report.problems == []
+        for (key, number), digest in committed.items():
+            assert workspace.library.version(key, number).content_hash == digest
+        for entry in workspace.library.entries():  # history and files agree
+            text = workspace.library.path_for(entry.key).read_text(encoding="utf-8")
+            assert content_hash(text) == workspace.library.version(entry.key).content_hash
+    finally:
+        workspace.close()
+
+
+def test_kill_9_mid_import_leaves_no_temp_files_after_the_next_start(
+    workbench_home: Path,
+) -> None:
+    folder = workbench_home / "data" / "library"
+    child = _app_child(workbench_home, "import-many")
+    assert child.stdout is not None
+    lines: list[str] = []
+    try:
+        while (line := child.stdout.readline()) != "importing\n":
+            assert line, child.stderr.read() if child.stderr else ""
+            lines.append(line)
+        while len(_temps(folder)) < 200:  # the import is staging its 740 files
+            assert child.poll() is None, "the import ended before it could be killed"
+            threading.Event().wait(0.005)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=30)
+        child.stdout.close()
+        if child.stderr:
+            child.stderr.close()
+    left = len(_temps(folder))
+    assert child.returncode == -signal.SIGKILL and left >= 200, left
+    _check_next_start(workbench_home, _committed(lines))
+
+
+def test_kill_9_mid_save_then_a_command_that_opens_the_library_cleans_up(
+    workbench_home: Path,
+) -> None:
+    folder = workbench_home / "data" / "library"
+    done = _app_child(workbench_home, "save-unrenamed")
+    out, err = done.communicate(timeout=120)
+    assert done.returncode == -signal.SIGKILL, err
+    assert len(_temps(folder)) == 1  # the save's temporary, never renamed
+    listed = subprocess.run(
+        [sys.executable, "-m", "workbench", "library", "list"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "WORKBENCH_HOME": str(workbench_home)},
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert _temps(folder) == []
+    _check_next_start(workbench_home, _committed(out.splitlines()))
+    with Database() as db:  # the killed save never replaced the committed file
+        assert Library(db).load("kept/t0").description != "never in place"
+
+
+def test_the_next_start_keeps_a_live_writers_temp_file(workbench_home: Path) -> None:
+    from workbench.services.workspace import Workspace
+
+    child = _app_child(workbench_home, "hold")
+    assert child.stdout is not None and child.stdin is not None
+    try:
+        staged = Path(child.stdout.readline().split(" ", 1)[1].strip())
+        workspace = Workspace()  # another process starts while the write is in flight
+        workspace.close()
+        assert staged.exists()
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline() == "committed\n"
+    finally:
+        child.stdin.close()
+        child.wait(timeout=30)
+        child.stdout.close()
+        if child.stderr:
+            child.stderr.close()
+    held = workbench_home / "data" / "library" / "live" / f"held{SUFFIX}"
+    assert held.read_bytes() == b"staged by a live process"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,8 +78,10 @@ def test_prepared_write_is_invisible_until_committed(tmp_path: Path) -> None:
 
 def test_remove_and_clean_temp_files(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
-    leftover = tmp_path / "sub" / f"{files.TEMP_PREFIX}x.prompt.yaml.abc"
+    leftover = tmp_path / "sub" / f"{files.TEMP_PREFIX}x.prompt.yaml.abc"  # an untagged one
     leftover.write_text("half", encoding="utf-8")
+    hour_ago = time.time() - files.UNTAGGED_STALE_AFTER_S - 60
+    os.utime(leftover, (hour_ago, hour_ago))
     keep = tmp_path / "sub" / "x.prompt.yaml"
     keep.write_text("whole", encoding="utf-8")
     assert files.clean_temp_files(tmp_path) == [leftover]
@@ -84,3 +89,18 @@ def test_remove_and_clean_temp_files(tmp_path: Path) -> None:
     files.remove(keep)
     files.remove(keep)  # already gone: fine
     assert not keep.exists()
+
+
+def test_only_temp_files_of_dead_writers_are_cleaned(tmp_path: Path) -> None:
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    dead_pid = int(ended.stdout)
+    mine = files.prepare(tmp_path / "mine.prompt.yaml", b"in flight in this process")
+    dead = mine.temp.with_name(mine.temp.name.replace(f"-{os.getpid()}.", f"-{dead_pid}."))
+    dead.write_bytes(b"left by a killed import")
+    fresh_untagged = tmp_path / f"{files.TEMP_PREFIX}old-version.prompt.yaml.xyz"
+    fresh_untagged.write_bytes(b"maybe still being written by an older version")
+    assert files.clean_temp_files(tmp_path) == [dead]
+    assert mine.temp.exists() and fresh_untagged.exists()
+    mine.commit()
+    assert (tmp_path / "mine.prompt.yaml").read_bytes() == b"in flight in this process"

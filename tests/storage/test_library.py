@@ -4,6 +4,7 @@ rescan of changes made on disk, search, and all-or-nothing imports."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -212,6 +213,8 @@ def test_rescan_ignores_temp_files_hidden_folders_and_cleans_leftovers(library: 
     library.save(make_template("alpha"))
     leftover = library.folder / f"{files.TEMP_PREFIX}alpha.prompt.yaml.x1"
     leftover.write_text("format_version: 1\nname: half", encoding="utf-8")
+    old = time.time() - files.UNTAGGED_STALE_AFTER_S - 60  # no writer in its name: old = stale
+    os.utime(leftover, (old, old))
     git = library.folder / ".git"
     git.mkdir()
     (git / "stray.prompt.yaml").write_text("not a template", encoding="utf-8")

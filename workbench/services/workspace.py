@@ -26,6 +26,7 @@ class Workspace:
         self.db = Database()
         self.store = Store(self.db)
         self.library = Library(self.db)
+        self.library.clean_temp_files()  # left by a save or import killed in an earlier session
         # Runs that finish together share one disk flush (sweeps, repeats, compare columns).
         self.writer = GroupCommitWriter(self.store)
         self.runner = Runner(writer=self.writer)

@@ -3,8 +3,9 @@
 A file is written to a temporary file in the same folder, flushed and fsynced, renamed over the
 target (atomic on POSIX and Windows), and the folder is fsynced so the rename itself survives a
 power cut. A reader or a crash therefore sees either the old file or the new one, never half of
-either. Leftover temporaries from a crash carry a recognisable name so scans skip them and
-``clean_temp_files`` can remove them.
+either. Leftover temporaries from a crash carry a recognisable name so scans skip them, and the
+writer's pid and host, so ``clean_temp_files`` removes those of dead writers only, never one that
+another process (or thread) is still writing or about to rename.
 
 ``prepare`` splits a write in two (write the temporary, later rename it) so several files can be
 staged first and put in place only once all of them were written: the library's imports use that.
@@ -13,13 +14,25 @@ staged first and put in place only once all of them were written: the library's 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
+import socket
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from workbench.core.errors import KnownError
 
 TEMP_PREFIX = ".wb-tmp-"
+#: A temporary of another computer (a shared folder) or of a pid that looks alive is still
+#: removed once this old: no write takes a day, and pids are reused.
+STALE_AFTER_S = 24 * 3600
+#: A temporary without a writer in its name (written before names carried one).
+UNTAGGED_STALE_AFTER_S = 3600
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_OWNER = re.compile(r"\.([0-9a-f]{8})-(\d+)\.[^.]*$")
 
 
 def _read_umask() -> int:
@@ -83,7 +96,9 @@ def prepare(path: Path, data: bytes) -> PreparedWrite:
     """Write ``data`` to a temporary beside ``path`` and fsync it; ``commit()`` puts it in place."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", dir=path.parent)
+        fd, name = tempfile.mkstemp(
+            prefix=f"{TEMP_PREFIX}{path.name}.{_HOST}-{os.getpid()}.", dir=path.parent
+        )
     except OSError as err:
         raise FileWriteError(f"cannot write {path}: {_describe(err)}") from None
     temp = Path(name)
@@ -132,11 +147,49 @@ def remove(path: Path) -> None:
 
 
 def clean_temp_files(folder: Path) -> list[Path]:
-    """Remove temporaries left by a crash under ``folder``; returns what was removed."""
+    """Remove the temporaries under ``folder`` that a crashed or killed writer left; returns
+    what was removed. A temporary whose writer is alive (another process's import in flight, or
+    a thread of this one) is left alone."""
     removed = []
     if folder.is_dir():
+        now = time.time()
         for temp in folder.rglob(f"{TEMP_PREFIX}*"):
             with contextlib.suppress(OSError):
-                temp.unlink()
-                removed.append(temp)
+                if _stale(temp, now):
+                    temp.unlink()
+                    removed.append(temp)
     return removed
+
+
+def _stale(temp: Path, now: float) -> bool:
+    age = now - temp.stat().st_mtime
+    owner = _OWNER.search(temp.name)
+    if owner is None:
+        return age > UNTAGGED_STALE_AFTER_S
+    host, pid = owner.group(1), int(owner.group(2))
+    if host != _HOST or pid == os.getpid():
+        return age > STALE_AFTER_S
+    return age > STALE_AFTER_S or not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill(pid, 0) would terminate the process there
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        try:
+            kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        finally:
+            kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True

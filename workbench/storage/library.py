@@ -478,6 +478,12 @@ class Library:
 
     # ---- picking up changes made on disk
 
+    def clean_temp_files(self) -> int:
+        """Remove the temporaries a killed save or import left in the folder (the app does at
+        start, every command that opens the library through ``rescan``); a live writer's are
+        kept. Returns how many were removed."""
+        return len(files.clean_temp_files(self.folder))
+
     def rescan(self) -> RescanReport:
         """Record every change made to the folder outside the app as versions.
 
@@ -487,8 +493,7 @@ class Library:
         """
         report = RescanReport()
         with self.db.transaction() as conn:
-            # Safe under the write lock: every library writer holds it while its temp file exists.
-            files.clean_temp_files(self.folder)
+            self.clean_temp_files()
             known = {r.key: r for r in (Row(*f) for f in conn.execute(ROW_SQL).fetchall())}
             added: dict[str, tuple[TemplateFile, Disk]] = {}
             seen: set[str] = set()
