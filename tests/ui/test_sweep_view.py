@@ -319,3 +319,26 @@ def test_a_sweep_whose_cells_cannot_render_cannot_be_run(qtbot: QtBot, view: Swe
     qtbot.waitUntil(lambda: "cannot render" in view.estimate_label.text(), timeout=5000)
     assert not view.run_button.isEnabled()
     assert "fix what the estimate lists" in view.run_button.toolTip()
+
+
+def test_the_estimate_says_which_cells_leave_this_computer_and_to_where(
+    qtbot: QtBot, theme: theming.Theme, store: Store
+) -> None:
+    """Issue 11 #6: the estimate names where remote calls go (local cells say nothing more)."""
+    cloud = BackendConfig(name="cloud", backend="openai_compat",
+                          options={"base_url": "https://llm.example.net/v1"})
+    writer = StoreWriter(store)
+    runner = Runner(writer=writer, configs={**configs(), "cloud": cloud})
+    view = SweepView(runner)
+    qtbot.addWidget(view)
+    try:
+        set_axes(qtbot, view, ("temperature", "0, 1"), ("top_p", "0.5"))
+        estimate_for(qtbot, view, variant("cloud").model_copy(update={"model": "gpt-4o-mini"}))
+        text = view.estimate_label.text()
+        assert "sent away:      cloud → llm.example.net: 2 calls, ≤ " in text
+        estimate_for(qtbot, view, variant("paris"))
+        assert "sent away" not in view.estimate_label.text()
+    finally:
+        assert view.shutdown(10)
+        runner.close()
+        assert writer.close()

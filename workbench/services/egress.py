@@ -184,6 +184,7 @@ def plan_experiment(
     """What running ``spec`` would send away, with the estimate of the remote cells only (a
     local model's tokenizer is not loaded for cells that stay here)."""
     registry = registry or default_registry()
+    configs = configs if configs is not None else runner.configs
     configs = load_configs() if configs is None else configs
     away = {d.backend for d in remote_backends(
         (v.backend for v in spec.variants), registry=registry, configs=configs)}

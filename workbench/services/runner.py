@@ -154,6 +154,11 @@ class Runner:
         self._lock = threading.Lock()
         self.prices = PriceTable()
 
+    @property
+    def configs(self) -> dict[str, BackendConfig] | None:
+        """The backend settings this runner was given (None: the saved ones)."""
+        return self._configs
+
     def backend(self, name: str) -> Backend:
         """The open backend ``name`` (a configured name or a backend id), opened on first use and
         kept, so a local model is loaded once."""

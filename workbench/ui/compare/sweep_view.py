@@ -40,6 +40,7 @@ from workbench.core.grid import Estimate, SweepSpec, TemplateChoice
 from workbench.core.models import RunResult
 from workbench.core.sweep_cells import NO_ANSWER, CellSummary, ScoredRun, summarize_cell
 from workbench.services.comparison import open_comparison, saved_or_new
+from workbench.services.egress import plan as egress_plan
 from workbench.services.grid_runner import GridRunner, Progress, SweepHandle
 from workbench.services.runner import Runner
 from workbench.storage.repositories import StoredExperiment
@@ -315,8 +316,10 @@ class SweepView(QWidget):
         self._set_label_colour(None)
         repeats = self.planned.repeats if self.planned is not None else 1
         unit = "cells" if self.planned is None or not self.planned.tests else "settings"
-        self.estimate_label.setText("\n".join(
-            estimate.lines(lambda key: self._names.cell_name(key, repeats), unit=unit)))
+        lines = estimate.lines(lambda key: self._names.cell_name(key, repeats), unit=unit)
+        away = egress_plan(estimate, configs=self.runner.configs)
+        lines += [f"sent away:      {line}" for line in away.lines()[:len(away.shares)]]
+        self.estimate_label.setText("\n".join(lines))
         # Cells that cannot be rendered are listed above; with none sendable there is no run.
         sendable = estimate.calls - len(estimate.unrenderable)
         self.run_button.setEnabled(sendable > 0 and self.handle is None)
