@@ -135,3 +135,17 @@ def make_and_add_ok_run() -> str:
     )
     with Store.open() as store:
         return store.runs.add(result)
+
+
+def test_list_and_search_take_the_history_panels_filters(
+    run_ids: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    hand = _json(capsys, ["history", "list", "--source", "hand", "--json"])
+    assert [r["id"] for r in hand] == [run_ids[1], run_ids[0]]
+    assert {r["source"] for r in hand} == {"hand"}
+    liked = _json(capsys, ["history", "list", "--rating", "up", "--json"])
+    assert [(r["id"], r["source"], r["thumbs"]) for r in liked] == [(run_ids[2], "eval", 1)]
+    found = _json(capsys, ["history", "search", "Paris", "--source", "hand", "--json"])
+    assert found == []
+    assert [r["id"] for r in _json(capsys, ["history", "list", "--backend", "llamacpp",
+                                            "--rating", "unrated", "--json"])] == run_ids[1::-1]

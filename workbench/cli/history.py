@@ -11,6 +11,7 @@ from workbench.cli._storage import clip, open_store
 
 if TYPE_CHECKING:
     from workbench.storage.repositories import RunSummary
+    from workbench.storage.repositories.runs import RunFilter
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("--before", metavar="ID", help="runs older than this run (next page)")
     listing.add_argument("--experiment", metavar="ID", help="only this experiment's runs")
     listing.add_argument("--status", choices=["ok", "error", "cancelled"], help="only these runs")
+    _filter_options(listing)
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=run_list)
 
@@ -41,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     search.add_argument("--limit", type=positive_int, default=20, metavar="N", help="how many (20)")
     search.add_argument("--experiment", metavar="ID", help="only this experiment's runs")
     search.add_argument("--fts", action="store_true", help="QUERY is FTS5 query syntax")
+    _filter_options(search)
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(func=run_search)
 
@@ -48,6 +51,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("run_id", metavar="ID")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=run_show)
+
+
+def _filter_options(parser: argparse.ArgumentParser) -> None:
+    """The history panel's filters."""
+    parser.add_argument("--source", choices=["hand", "compare", "sweep", "eval"],
+                        help="only runs typed by hand, from comparisons, sweeps or evaluations")
+    parser.add_argument("--template", metavar="KEY", help="only runs of this library template")
+    parser.add_argument("--backend", metavar="NAME", help="only runs sent to this backend")
+    parser.add_argument("--rating", choices=["rated", "up", "down", "unrated"],
+                        help="only rated runs, thumbs up, thumbs down, or unrated ones")
+
+
+def _where(args: argparse.Namespace) -> RunFilter:
+    from workbench.storage.repositories.runs import RunFilter
+
+    return RunFilter(source=args.source, template_key=args.template, backend=args.backend,
+                     rating=args.rating)
 
 
 def _print_rows(rows: list[RunSummary], as_json: bool) -> None:
@@ -82,7 +102,8 @@ def _known(label: str, value: object, unit: str = "") -> str:
 def run_list(args: argparse.Namespace) -> int:
     with open_store() as store:
         rows = store.runs.recent(
-            args.limit, before=args.before, experiment_id=args.experiment, status=args.status
+            args.limit, before=args.before, experiment_id=args.experiment, status=args.status,
+            where=_where(args),
         )
         _print_rows(rows, args.json)
     return 0
@@ -91,7 +112,8 @@ def run_list(args: argparse.Namespace) -> int:
 def run_search(args: argparse.Namespace) -> int:
     with open_store() as store:
         rows = store.runs.search(
-            " ".join(args.query), args.limit, experiment_id=args.experiment, raw=args.fts
+            " ".join(args.query), args.limit, experiment_id=args.experiment, raw=args.fts,
+            where=_where(args),
         )
         _print_rows(rows, args.json)
     return 0
