@@ -101,13 +101,14 @@ def test_bad_options_are_known_errors() -> None:
 # --- zero-shot -----------------------------------------------------------------------------------
 
 
-def test_zero_shot_lays_out_the_components_in_order() -> None:
+def test_zero_shot_writes_the_components_in_order_as_plain_text() -> None:
     template = _template()
     assert [m.role for m in template.messages] == ["user"]
     assert template.messages[0].content == (
-        "{{ parts.instruction }}\n\n{{ parts.context }}\n\n{{ parts.input_data }}\n\n"
-        "{{ parts.output_indicator }}"
+        "Classify the review as {{ labels }}.\n\nReviews come from an online shop.\n\n"
+        "{{ review }}\n\nReply with one word."
     )
+    assert template.components == Components()  # the messages read as what is sent
     assert _user(template, review="Too loud") == (
         "Classify the review as positive or negative.\n\nReviews come from an online shop.\n\n"
         "Too loud\n\nReply with one word."
@@ -118,8 +119,8 @@ def test_zero_shot_lays_out_the_components_in_order() -> None:
 def test_empty_components_are_left_out_and_no_content_is_an_error() -> None:
     template = build("zero-shot", Components(input_data="{{ q }}"), name="t",
                      variables=[Variable(name="q", default="Why?")])
-    assert template.messages[0].content == "{{ parts.input_data }}"
-    with pytest.raises(TechniqueError, match="no content"):
+    assert template.messages[0].content == "{{ q }}"
+    with pytest.raises(TechniqueError, match="no request"):
         build("zero-shot", Components(), name="t")
 
 

@@ -1,10 +1,11 @@
-"""The scaffolds behind each prompting technique: options, example labels and layout plans.
+"""The scaffolds behind each prompting technique: options, example labels and plans.
 
-Each ``plan_*`` function reads a template's components, examples and the options given, and
-returns a ``Plan``: the blocks of the user message in component order, the few-shot settings
-(examples keep their data; the scaffold writes their format with labels the final query reuses),
-the parameters the technique needs, and its answer pattern or output schema. ``techniques``
-turns a plan into messages.
+Each ``plan_*`` function reads a template, the options given and the labels its query is written
+with, and returns a ``Plan``: what the technique adds to the person's own message (the examples
+block before the query, guidance before it, a reasoning cue after everything), the few-shot
+settings (examples keep their data; the format reuses the query's labels), the parameters the
+technique needs, and its answer pattern or output schema. ``insertions`` puts a plan into a
+message and takes it out again.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ class StructuredOutputOptions(ShotOptions):
     )
 
 
-# --- layout --------------------------------------------------------------------------------------
+# --- labels ------------------------------------------------------------------------------------
 
 _DEFAULT_FORMAT = FewShot().example_format
 _FORMAT = re.compile(
@@ -140,11 +141,14 @@ _FORMAT = re.compile(
     r"(?:(?P<r>[^\n\r{}]+): \{\{ rationale \}\}\n)?"
     r"(?P<o>[^\n\r{}]+): \{\{ output \}\}"
 )
+PLAIN_LABELS = ("Input", "Output")
+WORKED_LABELS = ("Question", "Answer")
+JSON_LABELS = ("Input", "JSON")
 
 
 @dataclass(frozen=True)
 class Shots:
-    """The labels examples are written with; the query at the end uses the same labels."""
+    """The labels examples are written with; the query uses the same labels."""
 
     input_label: str
     output_label: str
@@ -167,10 +171,11 @@ class Shots:
         lines.append(f"{self.output_label}: {{{{ output }}}}")
         return "\n".join(lines)
 
-    def query(self) -> str:
-        """The input in the examples' format, ending where the model's answer starts."""
-        start = self.rationale_label or self.output_label
-        return f"{self.input_label}: {{{{ parts.input_data }}}}\n{start}:"
+
+def scaffold_format(example_format: str) -> bool:
+    """Whether an example format is the default or one a technique wrote (so a technique may
+    write another); a person's own format is kept as it is."""
+    return example_format == _DEFAULT_FORMAT or Shots.recover(example_format) is not None
 
 
 def answer_pattern_for(label: str) -> str:
@@ -182,10 +187,17 @@ def answer_pattern_for(label: str) -> str:
 
 @dataclass
 class Plan:
-    """What a technique lays out: the user message's blocks, examples and what it needs."""
+    """What a technique adds to a person's message and what it needs.
 
-    blocks: list[str]
+    ``shots``: the examples block goes before the query, with these labels (and the query's
+    answer line becomes the rationale label for worked examples); ``lead``: paragraphs before
+    the examples or the query; ``tail``: paragraphs after everything (the reasoning cue).
+    """
+
     few_shot: FewShot
+    shots: Shots | None = None
+    lead: list[str] = field(default_factory=list)
+    tail: list[str] = field(default_factory=list)
     defaults: Params = field(default_factory=Params)  # applied when switching to the technique
     overrides: Params = field(default_factory=Params)  # from options given explicitly
     answer_pattern: str = ""
@@ -199,24 +211,26 @@ def _given(opts: BaseModel, name: str) -> bool:
 def _shots(
     t: PromptTemplate,
     opts: ShotOptions,
+    found: Shots | None,
     default: tuple[str, str],
     rationale: str | None = None,
 ) -> Shots:
-    """Labels from the options, else those the template's examples already use, else defaults."""
-    found = Shots.recover(t.few_shot.example_format)
-    input_label = opts.input_label or (found.input_label if found else default[0])
-    output_label = opts.output_label or (found.output_label if found else default[1])
+    """Labels from the options, else the query's, else the examples', else the defaults."""
+    known = Shots.recover(t.few_shot.example_format)
+    input_label = opts.input_label or (found or known or Shots(*default)).input_label
+    output_label = opts.output_label or (found or known or Shots(*default)).output_label
     rationale_label = ""
     if rationale is not None:
         chosen = getattr(opts, "rationale_label", None)
-        rationale_label = chosen or (found.rationale_label if found else "") or rationale
+        rationale_label = chosen or (known.rationale_label if known else "") or rationale
     return Shots(input_label, output_label, rationale_label)
 
 
 def _few_shot(t: PromptTemplate, opts: ShotOptions, shots: Shots, k: int | None) -> FewShot:
     data = t.few_shot.model_dump()
     data["k"] = k
-    data["example_format"] = shots.example_format()
+    if scaffold_format(t.few_shot.example_format):
+        data["example_format"] = shots.example_format()
     for name in ("order", "seed", "token_budget", "separator"):
         if _given(opts, name):
             data[name] = getattr(opts, name)
@@ -227,94 +241,93 @@ def _keep_k(t: PromptTemplate, opts: ShotOptions) -> int | None:
     return opts.k if _given(opts, "k") else t.few_shot.k
 
 
-def _blocks(
-    t: PromptTemplate,
-    shots: Shots | None,
-    separator: str,
-    *,
-    lead: Iterable[str] = (),
-    tail: Iterable[str] = (),
-) -> list[str]:
-    """The user message in component order: instruction, context, [lead], input, indicator, [tail].
-
-    With examples, the output indicator (format guidance) comes before them and the input is
-    written in the examples' format, so the model continues the pattern.
-    """
-    c = t.components
-    if not (c.instruction or c.context or c.input_data or c.output_indicator):
-        raise TechniqueError(
-            "the template has no content to lay out",
-            hint="fill in at least the instruction or the input data",
-        )
-    blocks = [f"{{{{ parts.{name} }}}}" for name in ("instruction", "context") if getattr(c, name)]
-    blocks.extend(lead)
-    if shots is None:
-        blocks.extend(
-            f"{{{{ parts.{name} }}}}"
-            for name in ("input_data", "output_indicator")
-            if getattr(c, name)
-        )
-    else:
-        if c.output_indicator:
-            blocks.append("{{ parts.output_indicator }}")
-        blocks.append("{{ examples_block }}" + literal(separator) + shots.query())
-    blocks.extend(tail)
-    return blocks
-
-
 def _with_examples(
     t: PromptTemplate,
     opts: ShotOptions,
+    found: Shots | None,
     labels: tuple[str, str],
     k: int | None,
     *,
     rationale: str | None = None,
     lead: Iterable[str] = (),
 ) -> Plan:
-    """A layout with examples before the query; generation stops where a next example would."""
-    shots = _shots(t, opts, labels, rationale)
+    """Examples before the query; generation stops where a next example would start."""
+    shots = _shots(t, opts, found, labels, rationale)
     few = _few_shot(t, opts, shots, k)
+    ours = few.example_format == shots.example_format()
     return Plan(
-        _blocks(t, shots, few.separator, lead=lead),
         few,
-        defaults=Params(stop=[f"\n{shots.input_label}:"]),
+        shots,
+        lead=list(lead),
+        defaults=Params(stop=[f"\n{shots.input_label}:"] if ours else []),
         answer_pattern=answer_pattern_for(shots.output_label) if rationale else "",
     )
+
+
+def cue_lines(opts: Options) -> frozenset[str]:
+    """Every line a technique may add as a cue, so it can be recognised and taken out again."""
+    lines = {ANSWER_FORMAT, DEFAULT_TRIGGER, LEAST_TO_MOST_GUIDANCE}
+    lines |= {TREE_OF_THOUGHTS_GUIDANCE.format(experts=word) for word in _NUMBER_WORDS.values()}
+    for name in ("trigger", "answer_format"):
+        given = getattr(opts, name, None)
+        if given:
+            lines.update(given.split("\n"))
+    return frozenset(literal(line) for line in lines)
+
+
+def is_json_guidance(paragraph: str) -> bool:
+    return paragraph.strip().split("\n", 1)[0] == literal(JSON_GUIDANCE)
 
 
 # --- the techniques ----------------------------------------------------------------------------
 
 
-def plan_zero_shot(t: PromptTemplate, opts: Options) -> Plan:
-    return Plan(_blocks(t, None, ""), t.few_shot)
+def plan_zero_shot(t: PromptTemplate, opts: Options, found: Shots | None) -> Plan:
+    return Plan(t.few_shot)
 
 
-def plan_one_shot(t: PromptTemplate, opts: ShotOptions) -> Plan:
-    return _with_examples(t, opts, ("Input", "Output"), 1)
+def plan_one_shot(t: PromptTemplate, opts: ShotOptions, found: Shots | None) -> Plan:
+    return _with_examples(t, opts, found, PLAIN_LABELS, 1)
 
 
-def plan_few_shot(t: PromptTemplate, opts: ShotOptions) -> Plan:
+def plan_few_shot(t: PromptTemplate, opts: ShotOptions, found: Shots | None) -> Plan:
     k = opts.k if _given(opts, "k") else (None if t.technique == "one-shot" else t.few_shot.k)
-    return _with_examples(t, opts, ("Input", "Output"), k)
+    return _with_examples(t, opts, found, PLAIN_LABELS, k)
 
 
-def plan_chain_of_thought(t: PromptTemplate, opts: ChainOfThoughtOptions) -> Plan:
-    tail = [literal(opts.answer_format) + "\n" + literal(opts.trigger)]
-    return Plan(_blocks(t, None, "", tail=tail), t.few_shot, answer_pattern=DEFAULT_ANSWER_PATTERN)
+def _cue(*lines: str) -> str:
+    return "\n".join(literal(line) for line in lines)
 
 
-def plan_few_shot_chain_of_thought(t: PromptTemplate, opts: FewShotChainOfThoughtOptions) -> Plan:
-    return _with_examples(t, opts, ("Question", "Answer"), _keep_k(t, opts), rationale="Reasoning")
+def plan_chain_of_thought(
+    t: PromptTemplate, opts: ChainOfThoughtOptions, found: Shots | None
+) -> Plan:
+    return Plan(
+        t.few_shot,
+        tail=[_cue(opts.answer_format, opts.trigger)],
+        answer_pattern=DEFAULT_ANSWER_PATTERN,
+    )
 
 
-def plan_self_consistency(t: PromptTemplate, opts: SelfConsistencyOptions) -> Plan:
+def plan_few_shot_chain_of_thought(
+    t: PromptTemplate, opts: FewShotChainOfThoughtOptions, found: Shots | None
+) -> Plan:
+    return _with_examples(
+        t, opts, found, WORKED_LABELS, _keep_k(t, opts), rationale="Reasoning"
+    )
+
+
+def plan_self_consistency(
+    t: PromptTemplate, opts: SelfConsistencyOptions, found: Shots | None
+) -> Plan:
     """Chain-of-thought (worked examples if the template has any) sampled N times."""
     if t.examples:
-        plan = plan_few_shot_chain_of_thought(t, opts)
+        plan = plan_few_shot_chain_of_thought(t, opts, found)
     else:
         plan = plan_chain_of_thought(
             t,
             ChainOfThoughtOptions(trigger=opts.trigger, answer_format=opts.answer_format),
+            found,
         )
     plan.defaults = plan.defaults.merged(Params(n=5, temperature=0.7))
     overrides: dict[str, Any] = {}
@@ -326,30 +339,37 @@ def plan_self_consistency(t: PromptTemplate, opts: SelfConsistencyOptions) -> Pl
     return plan
 
 
-def plan_least_to_most(t: PromptTemplate, opts: LeastToMostOptions) -> Plan:
+def plan_least_to_most(t: PromptTemplate, opts: LeastToMostOptions, found: Shots | None) -> Plan:
     """Decompose, then solve the sub-problems in order; worked decompositions if examples exist."""
-    guidance = literal(LEAST_TO_MOST_GUIDANCE)
     if not t.examples:
-        tail = [guidance + "\n" + literal(opts.answer_format)]
-        blocks = _blocks(t, None, "", tail=tail)
-        return Plan(blocks, t.few_shot, answer_pattern=DEFAULT_ANSWER_PATTERN)
+        return Plan(
+            t.few_shot,
+            tail=[_cue(LEAST_TO_MOST_GUIDANCE, opts.answer_format)],
+            answer_pattern=DEFAULT_ANSWER_PATTERN,
+        )
     # The worked examples show where the answer goes, so no separate answer-format line.
     return _with_examples(
-        t, opts, ("Question", "Answer"), _keep_k(t, opts), rationale="Sub-problems", lead=[guidance]
+        t, opts, found, WORKED_LABELS, _keep_k(t, opts), rationale="Sub-problems",
+        lead=[_cue(LEAST_TO_MOST_GUIDANCE)],
     )
 
 
-def plan_tree_of_thoughts(t: PromptTemplate, opts: TreeOfThoughtsOptions) -> Plan:
+def plan_tree_of_thoughts(
+    t: PromptTemplate, opts: TreeOfThoughtsOptions, found: Shots | None
+) -> Plan:
     guidance = TREE_OF_THOUGHTS_GUIDANCE.format(experts=_NUMBER_WORDS[opts.experts])
-    tail = [literal(guidance) + "\n" + literal(opts.answer_format)]
-    return Plan(_blocks(t, None, "", tail=tail), t.few_shot, answer_pattern=DEFAULT_ANSWER_PATTERN)
+    return Plan(
+        t.few_shot,
+        tail=[_cue(guidance, opts.answer_format)],
+        answer_pattern=DEFAULT_ANSWER_PATTERN,
+    )
 
 
-def plan_role(t: PromptTemplate, opts: ShotOptions) -> Plan:
+def plan_role(t: PromptTemplate, opts: ShotOptions, found: Shots | None) -> Plan:
     """The persona is the system message (checked by ``apply_technique``); examples if any."""
     if not t.examples:
-        return Plan(_blocks(t, None, ""), t.few_shot)
-    return _with_examples(t, opts, ("Input", "Output"), _keep_k(t, opts))
+        return Plan(t.few_shot)
+    return _with_examples(t, opts, found, PLAIN_LABELS, _keep_k(t, opts))
 
 
 def compact_json(value: Any, width: int = 72, indent: str = "") -> str:
@@ -372,7 +392,9 @@ def compact_json(value: Any, width: int = 72, indent: str = "") -> str:
     return "[\n" + ",\n".join(items) + f"\n{indent}]"
 
 
-def plan_structured_output(t: PromptTemplate, opts: StructuredOutputOptions) -> Plan:
+def plan_structured_output(
+    t: PromptTemplate, opts: StructuredOutputOptions, found: Shots | None
+) -> Plan:
     schema = opts.output_schema if opts.output_schema is not None else t.output_schema
     if schema is None:
         raise TechniqueError(
@@ -383,9 +405,9 @@ def plan_structured_output(t: PromptTemplate, opts: StructuredOutputOptions) -> 
     schema_text = compact_json(schema)
     lead = [literal(f"{JSON_GUIDANCE}\n```json\n{schema_text}\n```")]
     if t.examples:
-        plan = _with_examples(t, opts, ("Input", "JSON"), _keep_k(t, opts), lead=lead)
+        plan = _with_examples(t, opts, found, JSON_LABELS, _keep_k(t, opts), lead=lead)
     else:
-        plan = Plan(_blocks(t, None, "", lead=lead), t.few_shot)
+        plan = Plan(t.few_shot, lead=lead)
     plan.defaults = plan.defaults.merged(Params(greedy=True))
     plan.output_schema = schema
     return plan

@@ -1,12 +1,13 @@
 """Prompting techniques: the registry the editor lists, and applying one to a template.
 
-A technique never owns the *content* of a prompt: that lives in the four components (instruction,
-context, input data, output indicator), the declared variables and the few-shot examples. It owns
-the *layout*: which messages exist, where each ``parts.*`` goes, how examples are formatted, what
-trigger or format guidance is added, and the parameters and answer pattern it needs (see
-``scaffolds``). So ``apply_technique`` can switch a template from zero-shot to few-shot to
-self-consistency and back while its content stays put, and re-applying a template's own technique
-changes nothing.
+A prompt is the messages a person wrote. A technique does not own or lay them out: it adds what it
+needs to the person's own user message (the examples block before the query, a reasoning cue
+after it, guidance such as the JSON schema) and takes out what any other technique added, so
+switching from zero-shot to few-shot to chain-of-thought and back swaps one addition for another,
+and re-applying a technique changes nothing (``insertions``). It also writes the example format,
+the parameters and the answer pattern the technique needs (``scaffolds``). The prompt components
+(instruction, context, input data, output indicator) are an optional structure: a template with
+no request written yet gets a user message composed of them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pydantic import ValidationError
 
 from workbench.core.answers import DEFAULT_ANSWER_PATTERN
 from workbench.core.errors import KnownError
+from workbench.core.insertions import compose, found_shots, insert, strip
 from workbench.core.models import Components, Example, Message, Params, PromptTemplate, Variable
+from workbench.core.prompt_body import Body, uses_examples
 from workbench.core.scaffolds import (
     ChainOfThoughtOptions,
     FewShotChainOfThoughtOptions,
@@ -33,6 +36,7 @@ from workbench.core.scaffolds import (
     TechniqueError,
     TreeOfThoughtsOptions,
     answer_pattern_for,
+    cue_lines,
     plan_chain_of_thought,
     plan_few_shot,
     plan_few_shot_chain_of_thought,
@@ -44,6 +48,7 @@ from workbench.core.scaffolds import (
     plan_tree_of_thoughts,
     plan_zero_shot,
 )
+from workbench.core.templates import bodies, literal
 
 # --- registry ------------------------------------------------------------------------------------
 
@@ -56,7 +61,7 @@ class Technique:
     name: str
     description: str
     options: type[Options]
-    plan: Callable[[PromptTemplate, Any], Plan] = field(repr=False)
+    plan: Callable[[PromptTemplate, Any, Shots | None], Plan] = field(repr=False)
     chat_only: bool = False
     uses_examples: Literal["never", "always", "if-present"] = "never"
 
@@ -152,18 +157,64 @@ def _options(technique: Technique, options: dict[str, Any]) -> Options:
         raise TechniqueError(f"{technique.name}: option {where}: {first['msg']}") from None
 
 
-def _system_body(t: PromptTemplate, opts: Options) -> str:
-    if opts.system is not None:
-        return opts.system
-    return next((m.content for m in t.messages if m.role == "system"), "")
+def _in_mode(t: PromptTemplate, mode: Literal["chat", "completion"]) -> PromptTemplate:
+    """The template's messages as one completion text, or its text as one user message."""
+    if mode == t.mode:
+        return t
+    if mode == "completion":
+        text = "\n\n".join(literal(m.content) if m.literal else m.content for m in t.messages)
+        return t.model_copy(update={"mode": mode, "messages": [], "text": text})
+    messages = [Message(role="user", content=t.text)] if t.text.strip() else []
+    return t.model_copy(update={"mode": mode, "messages": messages, "text": ""})
 
 
-def _previous_defaults(t: PromptTemplate, previous: Technique | None) -> dict[str, Any]:
+def _with_system(t: PromptTemplate, system: str | None) -> PromptTemplate:
+    """The persona given as an option: the system message (the first paragraph of a text)."""
+    if system is None:
+        return t
+    if t.mode == "completion":
+        if not system or t.text.startswith(system):
+            return t
+        return t.model_copy(update={"text": f"{system}\n\n{t.text}" if t.text else system})
+    messages = list(t.messages)
+    at = next((i for i, m in enumerate(messages) if m.role == "system"), None)
+    if at is None and system:
+        messages.insert(0, Message(role="system", content=system))
+    elif at is not None and system:
+        messages[at] = messages[at].model_copy(update={"content": system})
+    elif at is not None:
+        messages.pop(at)
+    return t.model_copy(update={"messages": messages})
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The body a technique works on: the last user message (``index``), or the completion
+    text (``index`` None)."""
+
+    index: int | None
+    source: str
+    literal: bool = False
+
+
+def _target(t: PromptTemplate) -> _Target:
+    if t.mode == "completion":
+        return _Target(None, t.text)
+    for index in reversed(range(len(t.messages))):
+        message = t.messages[index]
+        if message.role == "user":
+            return _Target(index, message.content, message.literal)
+    return _Target(len(t.messages), "")  # a user message is added after the others
+
+
+def _previous_defaults(
+    t: PromptTemplate, previous: Technique | None, found: Shots | None
+) -> dict[str, Any]:
     """The parameters the template's current technique set by default, if still unchanged."""
     if previous is None:
         return {}
     try:
-        defaults = previous.plan(t, previous.options()).defaults
+        defaults = previous.plan(t, previous.options(), found).defaults
     except KnownError:
         return {}
     current = t.parameters.model_dump(exclude_defaults=True)
@@ -173,7 +224,11 @@ def _previous_defaults(t: PromptTemplate, previous: Technique | None) -> dict[st
 
 
 def _parameters(
-    t: PromptTemplate, plan: Plan, technique: Technique, previous: Technique | None
+    t: PromptTemplate,
+    plan: Plan,
+    technique: Technique,
+    previous: Technique | None,
+    found: Shots | None,
 ) -> Params:
     """Switching technique: drop the old one's untouched defaults, add the new one's.
 
@@ -182,7 +237,7 @@ def _parameters(
     """
     values = t.parameters.model_dump(exclude_defaults=True)
     if previous is None or previous.id != technique.id:
-        for key in _previous_defaults(t, previous):
+        for key in _previous_defaults(t, previous, found):
             values.pop(key)
         values.update(plan.defaults.model_dump(exclude_defaults=True))
     values.update(plan.overrides.model_dump(exclude_defaults=True))
@@ -207,45 +262,71 @@ def _answer_pattern(t: PromptTemplate, opts: Options, plan: Plan) -> str:
 
 
 def _apply(
-    t: PromptTemplate, technique: Technique, opts: Options, previous: Technique | None
+    t: PromptTemplate,
+    technique: Technique,
+    opts: Options,
+    previous: Technique | None,
+    *,
+    inline: bool = False,
 ) -> PromptTemplate:
+    """``t`` with ``technique``'s additions in place of any technique's; with no request written
+    yet, the request is composed from the components (their text itself when ``inline``)."""
     mode = opts.mode or t.mode
     if mode == "completion" and technique.chat_only:
         raise TechniqueError(
             f"{technique.name} needs a chat template (it uses a system message)",
             hint="switch the template to chat mode",
         )
-    system = _system_body(t, opts)
-    if technique.id == "role" and not system.strip():
+    t = _with_system(_in_mode(t, mode), opts.system)
+    if technique.id == "role" and not any(
+        m.role == "system" and m.content.strip() for m in t.messages
+    ):
         raise TechniqueError(
             "role prompting needs a persona",
             hint="give a system message, e.g. 'You are an experienced copy editor.'",
         )
-    plan = technique.plan(t, opts)
+    target = _target(t)
+    composing = not target.source.strip()
+    if composing:
+        target = _Target(target.index, compose(t.components, None, inline=inline))
+    body = strip(target.source, t.few_shot, cue_lines(opts))
+    found = found_shots(body)
+    plan = technique.plan(t, opts, found)
+    if composing and plan.shots is not None:
+        body = Body.parse(compose(t.components, plan.shots, inline=inline))
+    insert(body, plan)
+    text = body.text()
+    if target.literal and text != target.source:
+        raise TechniqueError(
+            f"{technique.name} cannot change the user message: it is sent literally",
+            hint="untick 'literal' on the user message so that Jinja in it is read",
+        )
     data = t.model_dump()
     data.update(
         technique=technique.id,
-        mode=mode,
         few_shot=plan.few_shot.model_dump(),
-        parameters=_parameters(t, plan, technique, previous).model_dump(),
+        parameters=_parameters(t, plan, technique, previous, found).model_dump(),
         answer_pattern=_answer_pattern(t, opts, plan),
         output_schema=plan.output_schema if plan.output_schema is not None else t.output_schema,
     )
-    if mode == "chat":
-        messages = [Message(role="system", content=system)] if system else []
-        messages.append(Message(role="user", content="\n\n".join(plan.blocks)))
-        data.update(messages=[m.model_dump() for m in messages], text="")
+    if target.index is None:
+        data["text"] = text
+    elif target.index < len(t.messages):
+        data["messages"][target.index]["content"] = text
     else:
-        data.update(messages=[], text="\n\n".join(([system] if system else []) + plan.blocks))
+        data["messages"].append(Message(role="user", content=text).model_dump())
+    if inline:
+        data["components"] = Components().model_dump()
     return PromptTemplate.model_validate(data)
 
 
 def apply_technique(template: PromptTemplate, technique_id: str, **options: Any) -> PromptTemplate:
-    """``template`` laid out with another technique; components, variables and examples are kept.
+    """``template`` with ``technique_id``'s additions in the user's own message.
 
-    The scaffold owns the messages (an optional system message and one user message) or the
-    completion text, the example format, and the parameters the technique needs. An existing
-    system message is kept unless ``system`` is given.
+    The examples block, guidance and reasoning cue of whatever technique the message had are
+    taken out and the new technique's put in; everything the person wrote stays as written, and
+    variables and examples are kept. A template with no request yet gets one composed of its
+    components. ``system`` sets the system message (the persona).
     """
     technique = get_technique(technique_id)
     previous = _BY_ID.get(template.technique)
@@ -264,7 +345,9 @@ def build(
     parameters: Params | None = None,
     **options: Any,
 ) -> PromptTemplate:
-    """A new template from components and a technique. ``parameters`` win over its defaults."""
+    """A new template with its messages written from ``components`` (their text, not references
+    to them, so the messages read as what is sent) and a technique. ``parameters`` win over the
+    technique's defaults."""
     technique = get_technique(technique_id)
     base = PromptTemplate(
         name=name,
@@ -275,11 +358,45 @@ def build(
         variables=list(variables),
         examples=list(examples),
     )
-    template = _apply(base, technique, _options(technique, options), None)
+    template = _apply(base, technique, _options(technique, options), None, inline=True)
     if parameters is not None:
         merged = template.parameters.merged(parameters)
         template = PromptTemplate.model_validate({**template.model_dump(), "parameters": merged})
     return template
+
+
+@dataclass(frozen=True)
+class ExampleUse:
+    """How many examples a template has and how many it sends."""
+
+    total: int
+    chosen: int  # after the order and k; a token budget may send fewer
+    placed: bool  # some body places them ({{ examples_block }} or a loop over examples)
+    token_budget: int | None = None
+
+    @property
+    def sent(self) -> int:
+        return self.chosen if self.placed else 0
+
+
+def example_use(template: PromptTemplate) -> ExampleUse:
+    """What the examples counter says: examples only count as sent when a body places them."""
+    total = len(template.examples)
+    k = template.few_shot.k
+    return ExampleUse(
+        total=total,
+        chosen=total if k is None else min(k, total),
+        placed=examples_placed(template),
+        token_budget=template.few_shot.token_budget,
+    )
+
+
+def examples_placed(template: PromptTemplate) -> bool:
+    return any(
+        uses_examples(source)
+        for where, source in bodies(template)
+        if where != "few_shot.example_format"
+    )
 
 
 def technique_warnings(template: PromptTemplate) -> list[str]:
@@ -290,6 +407,14 @@ def technique_warnings(template: PromptTemplate) -> list[str]:
     warnings: list[str] = []
     if technique.uses_examples == "always" and not template.examples:
         warnings.append(f"{technique.name} needs at least one example")
+    shows = technique.uses_examples == "always" or (
+        technique.uses_examples == "if-present" and bool(template.examples)
+    )
+    if shows and template.examples and not examples_placed(template):
+        warnings.append(
+            "no message places the examples ({{ examples_block }}), so none are sent: "
+            "press Apply to insert them"
+        )
     worked = technique.id == "few-shot-chain-of-thought" or (
         technique.id in ("self-consistency", "least-to-most") and template.examples
     )
