@@ -25,7 +25,7 @@ from workbench.core.models import (
     PromptTemplate,
     Variable,
 )
-from workbench.core.techniques import techniques
+from workbench.core.techniques import apply_technique, techniques
 from workbench.ui.widgets.preview_panel import PreviewPanel
 from workbench.ui.widgets.template_editor import TemplateEditor
 from workbench.ui.widgets.variables_form import VariablesForm
@@ -138,7 +138,7 @@ def test_removed_message_can_be_undone(qtbot: QtBot, editor: TemplateEditor) -> 
         qtbot.mouseClick(editor.messages.cards[0].remove, Qt.MouseButton.LeftButton)
     assert [m.role for m in changed.args[0].messages] == ["user"]
     assert editor.notice_bar.isVisible()
-    assert editor.notice.text() == "Removed the system message."
+    assert editor.notice.text() == "Removed the system message. Ctrl+Z undoes it."
     with qtbot.waitSignal(editor.templateChanged) as restored:
         qtbot.mouseClick(editor.undo_button, Qt.MouseButton.LeftButton)
     assert restored.args[0].messages == SUMMARIZE.messages
@@ -152,6 +152,7 @@ def test_changes_undo_and_redo_in_turn_and_stay_with_their_document(
     load(qtbot, editor, SENTIMENT)
     editor.technique.setCurrentIndex(editor.technique.findData("few-shot"))
     qtbot.mouseClick(editor.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(editor.change_preview.apply_button, Qt.MouseButton.LeftButton)
     few_shot = editor.template()
     qtbot.mouseClick(editor.messages.cards[0].remove, Qt.MouseButton.LeftButton)
     removed = editor.template()
@@ -170,16 +171,37 @@ def test_changes_undo_and_redo_in_turn_and_stay_with_their_document(
     assert editor.template() == SUMMARIZE
 
 
-def test_components_are_visible_optional_fields(qtbot: QtBot, editor: TemplateEditor) -> None:
-    load(qtbot, editor, SUMMARIZE)
-    assert editor.components_section.expanded
-    for name, field in editor.component_editors.items():
+def test_components_are_an_optional_visible_structure(
+    qtbot: QtBot, editor: TemplateEditor
+) -> None:
+    load(qtbot, editor, SUMMARIZE)  # written in the messages: the components are folded away
+    assert not editor.components_section.expanded
+    assert editor.components_section.summary.text() == "optional: none"
+    qtbot.mouseClick(editor.components_section.button, Qt.MouseButton.LeftButton)
+    for name, field in editor.components.editors.items():
         assert field.isVisible() and field.placeholderText() == "optional", name
-        assert field.toolTip()
+        assert "parts." in field.toolTip()
+    assert not editor.components.write_button.isVisible()  # nothing places a part yet
     with qtbot.waitSignal(editor.templateChanged) as changed:
-        qtbot.keyClicks(editor.component_editors["context"], "Tickets come from {{ product }}.")
+        qtbot.keyClicks(editor.components.editors["context"], "Tickets come from {{ product }}.")
     assert changed.args[0].components.context == "Tickets come from {{ product }}."
-    assert editor.components_section.summary.text() == "context"
+    assert editor.components_section.summary.text() == (
+        "context · not in any message, so not sent: context"
+    )
+    load(qtbot, editor, SENTIMENT)  # placed with {{ parts.* }}: shown, and can be written in
+    assert editor.components_section.expanded
+    assert editor.components_section.summary.text() == "instruction, input data"
+    assert editor.components.write_button.isVisible()
+    qtbot.mouseClick(editor.components.write_button, Qt.MouseButton.LeftButton)
+    assert editor.change_preview.isVisible()
+    assert "user message" in editor.change_preview.summary.text()
+    with qtbot.waitSignal(editor.templateChanged) as written:
+        qtbot.mouseClick(editor.change_preview.apply_button, Qt.MouseButton.LeftButton)
+    assert written.args[0].messages[0].content == (
+        "Classify the sentiment of the review as positive or negative.\n\n{{ review }}"
+    )
+    assert written.args[0].components == Components()
+    assert editor.notice.text() == "Wrote the components into the messages. Ctrl+Z undoes it."
 
 
 def test_technique_picker_lists_the_registry_with_tooltips(editor: TemplateEditor) -> None:
@@ -197,15 +219,17 @@ def test_applying_few_shot_lays_out_the_examples_and_can_be_undone(
     load(qtbot, editor, SENTIMENT)
     editor.technique.setCurrentIndex(editor.technique.findData("few-shot"))
     assert editor.apply_button.isDefault()
+    qtbot.mouseClick(editor.apply_button, Qt.MouseButton.LeftButton)
+    assert editor.change_preview.isVisible() and editor.template() == SENTIMENT  # not yet
     with qtbot.waitSignal(editor.templateChanged) as applied:
-        qtbot.mouseClick(editor.apply_button, Qt.MouseButton.LeftButton)
+        qtbot.keyClick(editor.change_preview.apply_button, Qt.Key.Key_Return)
     template: PromptTemplate = applied.args[0]
-    assert template.technique == "few-shot"
+    assert template.technique == "few-shot" and not editor.change_preview.isVisible()
     body = editor.messages.cards[-1].editor.toPlainText()
-    assert "{{ examples_block }}" in body and "{{ parts.instruction }}" in body
+    assert body == "{{ parts.instruction }}\n\n{{ examples_block }}\n\n{{ parts.input_data }}"
     assert template.examples == SENTIMENT.examples
     assert template.parameters.stop == ["\nInput:"]
-    assert editor.notice.text().startswith("Applied Few-shot")
+    assert editor.notice.text() == "Applied Few-shot. Ctrl+Z undoes it."
     with qtbot.waitSignal(editor.templateChanged) as undone:
         qtbot.mouseClick(editor.undo_button, Qt.MouseButton.LeftButton)
     assert undone.args[0] == SENTIMENT
@@ -213,12 +237,14 @@ def test_applying_few_shot_lays_out_the_examples_and_can_be_undone(
 
 
 def test_a_technique_that_cannot_apply_says_why(qtbot: QtBot, editor: TemplateEditor) -> None:
-    load(qtbot, editor, SUMMARIZE)  # no components: nothing for a scaffold to lay out
+    only_system = SUMMARIZE.model_copy(update={"messages": SUMMARIZE.messages[:1]})
+    load(qtbot, editor, only_system)  # no request anywhere: nothing to add a cue to
     editor.technique.setCurrentIndex(editor.technique.findData("chain-of-thought"))
     qtbot.mouseClick(editor.apply_button, Qt.MouseButton.LeftButton)
     assert editor.notice_bar.isVisible() and not editor.undo_button.isVisible()
-    assert "the template has no content to lay out" in editor.notice.text()
-    assert editor.template() == SUMMARIZE
+    assert "the template has no request to work on" in editor.notice.text()
+    assert not editor.change_preview.isVisible()
+    assert editor.template() == only_system
 
 
 def test_technique_warnings_are_shown(qtbot: QtBot, editor: TemplateEditor) -> None:
@@ -228,9 +254,9 @@ def test_technique_warnings_are_shown(qtbot: QtBot, editor: TemplateEditor) -> N
 
 
 def test_examples_table_edits_rows_and_settings(qtbot: QtBot, editor: TemplateEditor) -> None:
-    load(qtbot, editor, SENTIMENT)
+    load(qtbot, editor, apply_technique(SENTIMENT, "few-shot"))
     few = editor.few_shot
-    assert editor.examples_section.summary.text() == "3 of 3 used"
+    assert editor.examples_section.summary.text() == "3 of 3 sent"
     qtbot.mouseClick(few.add_button, Qt.MouseButton.LeftButton)
     cell = few.table.focusWidget()
     assert isinstance(cell, QPlainTextEdit)  # the new row's input cell is being edited
@@ -254,7 +280,7 @@ def test_examples_table_edits_rows_and_settings(qtbot: QtBot, editor: TemplateEd
     template: PromptTemplate = changed.args[0]
     assert template.examples[-1] == Example(input="Meh. It works.", output="neutral")
     assert template.few_shot == FewShot(k=2, order="shuffle", seed=42)
-    assert editor.examples_section.summary.text() == "2 of 4 used · shuffled, seed 42"
+    assert editor.examples_section.summary.text() == "2 of 4 sent · shuffled, seed 42"
     few.table.selectRow(0)
     with qtbot.waitSignal(editor.templateChanged) as removed:
         qtbot.mouseClick(few.remove_button, Qt.MouseButton.LeftButton)
@@ -273,7 +299,7 @@ def test_errors_are_marked_in_the_editor_they_belong_to(
     assert editor.messages.cards[0].editor.error is None
     assert editor.show_error(MissingVariableError("topic", source="components.context", line=1))
     assert marked.error is None  # the previous mark is gone
-    assert "give 'topic' a value" in editor.component_editors["context"].error_text()
+    assert "give 'topic' a value" in editor.components.editors["context"].error_text()
     assert not editor.show_error(TemplateError("boom", source="the model's chat template"))
     editor.show_error(None)
     assert all(e.error is None for e in editor._all_editors())

@@ -256,6 +256,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.editor.templateChanged.connect(self._template_changed)
+        self.editor.parametersChanged.connect(self.params.set_params)
         self.variables.valuesChanged.connect(self.preview.set_values)
         self.variables.valuesChanged.connect(lambda _v: self._autosave.start())
         self.preview.errorChanged.connect(self.editor.show_error)
@@ -564,8 +565,12 @@ class MainWindow(QMainWindow):
         self.library.focus_search()
 
     def _redo(self) -> None:
-        """The focused text's redo; elsewhere the template editor's (technique, removal)."""
-        redo = getattr(self.focusWidget(), "redo", None)
+        """The template's redo from within the template editor or outside any text field; the
+        focused text's own redo elsewhere (a variable's value)."""
+        focus = self.focusWidget()
+        redo = None if focus is None or self.editor.isAncestorOf(focus) else getattr(
+            focus, "redo", None
+        )
         (redo if callable(redo) else self.editor.redo)()
 
     @staticmethod

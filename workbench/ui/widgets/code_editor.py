@@ -4,16 +4,20 @@ A ``QPlainTextEdit`` (it lays out only what is visible, so a 100k-token body sta
 with the prompt font, line numbers, and an inline error: the line tinted, the character at the
 column underlined, a marker in the line-number gutter, the message in a strip at the bottom of the
 editor and as a tooltip over the line. Undo and redo are the editor's own (Ctrl+Z,
-Ctrl+Shift+Z). Optionally it grows with its text between a minimum and a maximum number of lines,
-so a list of short messages does not waste space and a long one scrolls.
+Ctrl+Shift+Z), or a whole document's when ``route_undo`` hands them to it. Optionally it grows
+with its text between a minimum and a maximum number of lines, so a list of short messages does
+not waste space and a long one scrolls.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QKeyEvent,
+    QKeySequence,
     QPainter,
     QPaintEvent,
     QResizeEvent,
@@ -25,6 +29,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit, QTextEdit, Q
 from workbench.ui.theming import monospace_font, status_color
 from workbench.ui.widgets.jinja_highlighter import JinjaHighlighter
 from workbench.ui.widgets.palette_colors import tint
+from workbench.ui.widgets.text_edits import text_edit
 
 GUTTER_PADDING = 8  # px, on the 4/8 grid
 STRIP_PADDING = 4
@@ -70,6 +75,7 @@ class CodeEditor(QPlainTextEdit):
         self._min_lines = min_lines
         self._max_lines = max_lines
         self._error: tuple[int | None, int | None, str] | None = None
+        self._history: tuple[Callable[[], object], Callable[[], object]] | None = None
         self._strip_plain = ""
         self._strip = QLabel(self)
         self._strip.setFont(QApplication.font())  # messages in the UI font, code in monospace
@@ -291,9 +297,50 @@ class CodeEditor(QPlainTextEdit):
             self.setFocus(Qt.FocusReason.OtherFocusReason)
             self.errorActivated.emit()
 
+    # --- the document's text and history ------------------------------------------------------
+
+    def replace_text(self, text: str) -> None:
+        """Show ``text`` by replacing only what changed, with the cursor after the change (where
+        an undo or redo happened) and the rest of the text, its scroll and its focus kept."""
+        edit = text_edit(self.toPlainText(), text)
+        if edit is None:
+            return
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(edit.start)
+        cursor.setPosition(edit.end, QTextCursor.MoveMode.KeepAnchor)
+        cursor.insertText(edit.text)
+        self.setTextCursor(cursor)
+
+    def route_undo(self, undo: Callable[[], object], redo: Callable[[], object]) -> None:
+        """Send Ctrl+Z and Ctrl+Shift+Z to a document's history instead of this field's own, so
+        one undo goes back through typing and structural changes alike, in order."""
+        self.setUndoRedoEnabled(False)
+        self._history = (undo, redo)
+
+    def _history_key(self, event: QKeyEvent) -> int | None:
+        """0 for undo, 1 for redo, None for any other key (or no routed history)."""
+        if self._history is None:
+            return None
+        if event.matches(QKeySequence.StandardKey.Undo):
+            return 0
+        redo = QKeySequence(event.keyCombination()) == QKeySequence("Ctrl+Shift+Z")
+        return 1 if redo or event.matches(QKeySequence.StandardKey.Redo) else None
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        which = self._history_key(event)
+        if which is not None and self._history is not None:
+            self._history[which]()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
     # --- events -----------------------------------------------------------------------------
 
     def event(self, event: QEvent) -> bool:
+        override = event.type() == QEvent.Type.ShortcutOverride
+        if override and isinstance(event, QKeyEvent) and self._history_key(event) is not None:
+            event.accept()  # the key comes here as a key press, not to a window's action
+            return True
         if event.type() == QEvent.Type.ToolTip and self._error is not None:
             pos = self.viewport().mapFromGlobal(event.globalPos())  # type: ignore[attr-defined]
             line = self._error[0]

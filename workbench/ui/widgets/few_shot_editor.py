@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.models import Example, FewShot
+from workbench.core.techniques import ExampleUse
 from workbench.ui.qt_models.examples_model import ExamplesModel
 from workbench.ui.theming import monospace_font
 from workbench.ui.widgets.code_editor import CodeEditor
@@ -42,6 +43,21 @@ TABLE_TOOLTIP = (
     "Examples of the behaviour you want: input → output, with optional worked reasoning. "
     "Double-click or press F2 to edit a cell; Enter adds a line, Tab moves on."
 )
+
+
+def summary(use: ExampleUse, few_shot: FewShot) -> str:
+    """What the folded section says: how many examples are *sent*, not merely kept: "3 of 5
+    sent · shuffled, seed 42", or "none of 3 sent" when no message places them."""
+    if use.total == 0:
+        return "none: add examples to show the model what you want"
+    if not use.placed:
+        return f"none of {use.total} sent: no message has {{{{ examples_block }}}}"
+    text = f"{use.sent} of {use.total} sent"
+    if use.token_budget is not None:
+        text = f"up to {text}, within {use.token_budget} tokens"
+    if few_shot.order == "shuffle":
+        text += f" · shuffled, seed {few_shot.seed}"
+    return text
 
 
 class _MultilineDelegate(QStyledItemDelegate):
@@ -226,18 +242,6 @@ class FewShotEditor(QWidget):
                 "example_format": self.format.toPlainText(),
             }
         )
-
-    def summary(self) -> str:
-        """"3 of 5 used · shuffled, seed 42" — what the folded section shows."""
-        total = self.model.rowCount()
-        if total == 0:
-            return "none: add examples to show the model what you want"
-        k = self.k.value()
-        used = total if k < 0 else min(k, total)
-        text = f"{used} of {total} used"
-        if self.order.currentData() == "shuffle":
-            text += f" · shuffled, seed {self.seed.value()}"
-        return text
 
     # --- actions --------------------------------------------------------------------------
 

@@ -1,11 +1,13 @@
 """The chat messages of a template: one editor per message, with its role and literal switch.
 
-Each message keeps its own editor (and so its own undo history) when it is moved; removing one
-is offered back by the template editor's undo strip.
+Each message keeps its own editor when it is moved, and when the messages are shown again (after
+an undo) only the changed text is replaced, so the cursor and focus stay where the person is.
+Undo itself belongs to the template editor's history: removing a message is one step in it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
 from typing import get_args
 
@@ -106,7 +108,7 @@ class MessageCard(QWidget):
     def set_message(self, message: Message) -> None:
         self.role.setCurrentIndex(ROLES.index(message.role))
         self.literal.setChecked(message.literal)
-        self.editor.setPlainText(message.content)
+        self.editor.replace_text(message.content)
         self._literal_toggled(message.literal, notify=False)
         self._role_changed(notify=False)
 
@@ -135,11 +137,14 @@ class MessageList(QWidget):
     """The messages in order, with an Add button below them."""
 
     changed = Signal()
+    aboutToRemove = Signal()
     removed = Signal(int, object)  # index, the Message removed
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.cards: list[MessageCard] = []
+        #: Called with each new card's editor (the template editor routes its undo keys).
+        self.prepare_editor: Callable[[CodeEditor], None] | None = None
         self._cards_layout = QVBoxLayout()
         self._cards_layout.setContentsMargins(0, 0, 0, 0)
         self._cards_layout.setSpacing(8)
@@ -159,12 +164,17 @@ class MessageList(QWidget):
         layout.addLayout(row)
 
     def set_messages(self, messages: list[Message]) -> None:
-        for card in self.cards:
+        """Show ``messages``, reusing the cards there are (only changed text is replaced)."""
+        while len(self.cards) > len(messages):
+            card = self.cards.pop()
             self._cards_layout.removeWidget(card)
             card.deleteLater()
-        self.cards = []
-        for message in messages:
-            self._insert(len(self.cards), message)
+        for index, message in enumerate(messages):
+            if index < len(self.cards):
+                if self.cards[index].message() != message:
+                    self.cards[index].set_message(message)
+            else:
+                self._insert(index, message)
         self._update_buttons()
 
     def messages(self) -> list[Message]:
@@ -189,6 +199,8 @@ class MessageList(QWidget):
 
     def _insert(self, index: int, message: Message) -> MessageCard:
         card = MessageCard(message, self)
+        if self.prepare_editor is not None:
+            self.prepare_editor(card.editor)
         card.changed.connect(self.changed)
         card.moveRequested.connect(self.move_card)
         card.removeRequested.connect(self.remove_card)
@@ -212,6 +224,7 @@ class MessageList(QWidget):
         self.changed.emit()
 
     def remove_card(self, card: MessageCard) -> None:
+        self.aboutToRemove.emit()
         index = self.cards.index(card)
         message = card.message()
         self.cards.pop(index)
