@@ -126,6 +126,17 @@ def test_saved_experiments_reopen_with_their_results(
     store.runs.add(result("Paris."), RunRef(sweep.id, sweep.variant_ids[1]))
     evaluation_id = saved_evaluation(window)
 
+    # History tells the hand, compare, sweep and evaluation runs apart.
+    window.history.refresh()
+    qtbot.waitUntil(lambda: len(window.history.run_ids()) == 7, timeout=5_000)
+    assert {r.source for r in window.history.model.rows} == {"compare", "sweep", "eval"}
+    window.history.filters.source.setCurrentIndex(
+        window.history.filters.source.findData("compare"))
+    qtbot.waitUntil(lambda: len(window.history.run_ids()) == 2, timeout=5_000)
+    assert [r.output for r in window.history.model.rows] == ["Lyon, I think.", "Paris."]
+    shot(window, "main-window-history-compare-filter")
+    window.history.filters.clear()
+
     listed = {o.id: o for o in overview(store)}
     assert listed[experiment_id].best.startswith("B: lyon (won 1 of 1)")
     assert listed[evaluation_id].best == "terse (passed 2 of 2)"
