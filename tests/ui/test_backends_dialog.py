@@ -142,6 +142,25 @@ def test_key_is_stored_in_the_os_keyring_never_in_the_file(
     assert keyring.get_password(credentials.SERVICE, "anthropic") is None
 
 
+def test_two_servers_keep_their_own_keys(
+    qtbot: QtBot, dialog: BackendsDialog, tmp_path: Path, os_keyring: None
+) -> None:
+    """A key pasted for a new server belongs to that server: a second server's key does not
+    overwrite it (both used the type's default keyring entry 'openai' before)."""
+    for name, key in (("team-a", KEY), ("team-b", KEY[::-1])):
+        new_server(qtbot, dialog, name, "http://127.0.0.1:8000/v1")
+        dialog._show_key_state()  # the keyring was switched on after the dialog opened
+        qtbot.keyClicks(dialog.key_edit, key)
+        with qtbot.waitSignal(dialog.saved, timeout=10_000):
+            dialog.save_button.click()
+    assert keyring.get_password(credentials.SERVICE, "team-a") == KEY
+    assert keyring.get_password(credentials.SERVICE, "team-b") == KEY[::-1]
+    assert keyring.get_password(credentials.SERVICE, "openai") is None
+    configs = load_configs(tmp_path / "backends.yaml")
+    assert configs["team-a"].options["api_key_name"] == "team-a"
+    assert KEY not in (tmp_path / "backends.yaml").read_text()
+
+
 def test_refused_connection_is_reported_with_what_to_do(
     qtbot: QtBot, dialog: BackendsDialog, no_keyring: None
 ) -> None:
