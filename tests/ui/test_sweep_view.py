@@ -342,3 +342,29 @@ def test_the_estimate_says_which_cells_leave_this_computer_and_to_where(
         assert view.shutdown(10)
         runner.close()
         assert writer.close()
+
+
+def test_the_same_sweep_in_a_second_window_is_refused_while_the_first_runs(
+    qtbot: QtBot, view: SweepView, runner: Runner, store: Store, theme: theming.Theme
+) -> None:
+    second = SweepView(runner)
+    qtbot.addWidget(second)
+    second.resize(1200, 760)
+    second.show()
+    for each in (view, second):
+        set_axes(qtbot, each, ("temperature", "0, 0.6"), ("top_p", "0.5, 0.9"))
+        estimate_for(qtbot, each, variant(backend="slow", max_tokens=16))
+    with qtbot.waitSignal(view.sweepFinished, timeout=60_000):
+        qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(second.run_button, Qt.MouseButton.LeftButton)  # while the first runs
+        assert second.handle is None and second.run_button.isEnabled()
+        assert second.estimate_label.text().startswith(
+            "Not started: this sweep is already running in another window of this app."
+        )
+        screenshot(second, "sweep-refused-while-running")
+    assert view.experiment is not None and second.experiment is not None
+    assert second.experiment.id == view.experiment.id
+    run(qtbot, second)  # once the first ended: it resumes, with nothing left to run
+    runs = store.runs.for_experiment(view.experiment.id)
+    assert len(runs) == 4  # no cell ran twice
+    assert second.shutdown(10)

@@ -36,6 +36,8 @@ class Holder:
     def describe(self) -> str:
         if self.pid is None:
             return "another process"
+        if self.pid == os.getpid() and self.host == socket.gethostname():
+            return "another window of this app"
         where = "" if self.host == socket.gethostname() else f" on {self.host}"
         when = ""
         if self.since:

@@ -41,6 +41,7 @@ from workbench.core.models import RunResult
 from workbench.core.sweep_cells import NO_ANSWER, CellSummary, ScoredRun, summarize_cell
 from workbench.services.comparison import open_comparison, saved_or_new
 from workbench.services.egress import plan as egress_plan
+from workbench.services.experiment_lock import ExperimentBusy
 from workbench.services.grid_runner import GridRunner, Progress, SweepHandle
 from workbench.services.runner import Runner
 from workbench.storage.repositories import StoredExperiment
@@ -374,9 +375,17 @@ class SweepView(QWidget):
         stored, _created = self.writer.submit(lambda s: saved_or_new(s, spec, "sweep")).result()
         self.experiment = stored
         self._show_experiment(stored.id, self._typed_dimensions())
+        try:
+            handle = self.grid.start(stored, on_progress=self._bridge.post)
+        except ExperimentBusy as busy:  # the same sweep runs in another window or process
+            self._set_label_colour("error")
+            self.estimate_label.setText(
+                f"Not started: this sweep is already running in {busy.holder.describe()}.\n"
+                "Let that run finish (or stop it there), then run it here: only what it left runs."
+            )
+            return
         self.run_button.setEnabled(False)
-        self.handle = self.grid.start(stored, on_progress=self._bridge.post)
-        handle = self.handle
+        self.handle = handle
         self._started = time.perf_counter()
         self.progress.begin(f"Sweep: {self.estimate.calls if self.estimate else ''} calls",
                             cancel=handle.cancel_all)
