@@ -139,6 +139,8 @@ def test_data_still_renders_as_before() -> None:
         "{% endfor %}{{ ns.s }}": "012",
         "{{ [[1], [2]]|sum(start=[]) }} {{ 'x' * 3 }} {{ [0] * 2 }}": "[1, 2] xxx [0, 0]",
         "{{ {'a': [1, 'b']}|tojson }} {{ 'a b'|urlencode }}": '{"a": [1, "b"]} a%20b',
+        "{{ range(5)|length }} {{ range(3)|last }} {{ range(4)|reverse|list }} "
+        "{% for i in range(3) %}{{ loop.length }}{% endfor %}": "5 2 [3, 2, 1, 0] 333",
     }
     for source, expected in cases.items():
         assert render_text(source, values) == expected, source
@@ -207,3 +209,17 @@ def test_filters_that_grow_work_with_large_legal_arguments(source: str) -> None:
     the result is Jinja's own."""
     expected = Environment(keep_trailing_newline=True).from_string(source).render()
     assert render_text(source, {}) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("{{ 'x'|truncate(0) }}", "expected length >= 3, got 0"),  # Jinja asserts it
+        ("{{ ['x']|indent(2) }}", "'list' object has no attribute 'splitlines'"),
+        ("{{ 'x' + range(4) }}", 'can only concatenate str (not "range") to str'),
+    ],
+)
+def test_whatever_a_filter_raises_is_a_one_line_template_error(source: str, reason: str) -> None:
+    """Found by test_render_fuzz.py: these escaped as tracebacks (AssertionError,
+    AttributeError) or named the sandbox's own classes."""
+    assert _refused(source)[0] == f"body, line 1: {reason}"

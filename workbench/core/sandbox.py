@@ -308,6 +308,26 @@ class _Checked(Iterator[Any]):
         return item
 
 
+class _Range(_Checked):
+    """``range()``: lazy like Python's, with its length (``loop.length``, ``|length``)."""
+
+    def __init__(self, items: range) -> None:
+        super().__init__(iter(items), "range")
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items) - self._count
+
+    def __reversed__(self) -> Iterator[int]:
+        return _Checked(reversed(self._items[self._count :]), "range")
+
+
+# Python's own errors name these types ("can only concatenate str (not "range") to str"):
+# they read as what a template author wrote, not as the workbench's internals.
+_Checked.__name__ = _Checked.__qualname__ = "generator"
+_Range.__name__ = _Range.__qualname__ = "range"
+
+
 # --- size checks made before an operation allocates --------------------------------------------
 
 
@@ -483,6 +503,9 @@ class _Namespace(Namespace):
         super().__setitem__(name, value)
 
 
+_Namespace.__name__ = _Namespace.__qualname__ = "namespace"
+
+
 class _CodeGenerator(CodeGenerator):
     """``~`` goes through :func:`to_text`; every list, tuple and dict literal is weighed."""
 
@@ -599,7 +622,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
     def range(self, *args: int) -> Iterator[int]:
         items = range(*args)
         _check_len(len(items), "range")
-        return _Checked(iter(items), "range")
+        return _Range(items)
 
     def iterate(self, iterable: Any) -> Iterator[Any]:
         """Every ``for`` loop iterates through this: one budget check per step."""

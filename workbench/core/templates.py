@@ -24,7 +24,6 @@ from jinja2 import (
     nodes,
 )
 from jinja2.exceptions import SecurityError
-from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.lexer import TOKEN_RAW_BEGIN, TOKEN_RAW_END, Token, ignored_tokens
 from jinja2.parser import Parser
 
@@ -278,15 +277,9 @@ def render_text(source: str, values: Mapping[str, Any], where: str = "") -> str:
             return "".join(out)
     except TemplateError:
         raise
-    except (
-        JinjaTemplateError,
-        TypeError,
-        ValueError,
-        ArithmeticError,
-        LookupError,
-        RuntimeError,  # RecursionError too
-        MemoryError,
-    ) as err:
+    except Exception as err:
+        # A body may hand any value to any filter or method: whatever they raise (TypeError,
+        # AttributeError, Jinja's own asserts, RecursionError...) is the template's error.
         raise _render_error(err, where) from None
 
 
