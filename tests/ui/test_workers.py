@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from tests.backends.fault_server import OPENAI_SCENARIOS, WORDS, ScriptedServer
 from tests.ui.runs import REQUEST, Endless, Raising, Recorder, chunks, scripted
 from workbench.backends.base import CancelToken
 from workbench.backends.config import BackendConfig
@@ -311,3 +312,38 @@ def test_cancel_releases_a_producer_waiting_for_the_gui(qtbot: QtBot) -> None:
     cancel.cancel()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_stop_while_a_server_stream_is_being_read_saves_a_cancelled_run(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """The app's Stop on the openai_compat backend, while the worker waits in a read of a body
+    that ends when the connection closes: the shut socket must not read as a server error."""
+    server = ScriptedServer(OPENAI_SCENARIOS)
+    config = BackendConfig(
+        name="unframed",
+        backend="openai_compat",
+        options={"base_url": server.url("slow-unframed"), "default_model": "fault-model"},
+    )
+    store = Store.open(tmp_path / "workbench.db")
+    writer = StoreWriter(store)
+    runner = Runner(writer=writer, configs={"unframed": config})
+    manager = RunManager(runner=runner)
+    try:
+        worker = manager.start_run(REQUEST.model_copy(update={"backend": "unframed"}))
+        rec = Recorder(worker)
+        qtbot.waitUntil(lambda: rec.text() == "".join(WORDS[:3]), timeout=10_000)
+        with qtbot.waitSignal(worker.signals.ended, timeout=10_000) as ended:
+            worker.cancel()  # what Stop and Esc do
+        assert rec.terminals() == ["cancelled"]
+        result = ended.args[0]
+        assert (result.finish_reason, result.error) == ("cancelled", None)
+        (row,) = store.runs.recent()
+        assert row.status == "cancelled"
+        assert store.runs.get(row.id).result.text == "".join(WORDS[:3])
+    finally:
+        assert manager.shutdown(5)
+        runner.close()
+        assert writer.close()
+        store.close()
+        server.close()
