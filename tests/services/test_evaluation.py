@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +15,9 @@ from workbench.core.evaluation import EvaluationError
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, Params, PromptTemplate, RunResult, SentRequest
 from workbench.services.evaluation import Evaluation, Progress, outcomes_of, rerun
+from workbench.services.experiment_lock import ExperimentBusy
 from workbench.services.runner import Runner
-from workbench.services.scorecard import CellResult, Criterion, compare
+from workbench.services.scorecard import CellResult, Criterion, Scorecard, compare
 from workbench.services.suites import load_suite, with_backend
 from workbench.storage.repositories import RunRef, Store
 from workbench.storage.writer import StoreWriter
@@ -189,6 +192,31 @@ def test_an_interrupted_evaluation_resumes_without_rerunning_finished_cells(
         per_cell[run.ref.test_case_id] = per_cell.get(run.ref.test_case_id, 0) + 1
     assert sorted(per_cell.values()) == [1] * 6  # no finished cell ran twice
     assert again.pending() == []
+
+
+def test_an_evaluation_resumed_while_it_runs_is_refused_or_waits_and_no_cell_runs_twice(
+    store: Store, runner: Runner
+) -> None:
+    evaluation = Evaluation.create(store, spanish_spec(6), runner, workers=1)
+    second = Evaluation.open(store, evaluation.id, runner)
+    refused: list[BaseException] = []
+    waited: list[Scorecard] = []
+
+    def resume_twice(cell: CellResult) -> None:  # while the first run is under way
+        if refused:
+            return
+        with pytest.raises(ExperimentBusy) as busy:
+            second.run()
+        refused.append(busy.value)
+        waiter.start()
+
+    waiter = threading.Thread(target=lambda: waited.append(second.run(wait=True)))
+    card = evaluation.run(on_cell=resume_twice)
+    waiter.join(30)
+    assert "is already running in another window of this app" in str(refused[0])
+    assert len(card.cells) == 6 and len(waited[0].cells) == 6
+    per_cell = Counter(r.ref.test_case_id for r in store.runs.for_experiment(evaluation.id))
+    assert sorted(per_cell.values()) == [1] * 6  # the waiter ran nothing twice
 
 
 def test_a_run_stored_without_its_outcomes_is_evaluated_on_resume(
