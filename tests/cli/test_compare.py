@@ -273,7 +273,7 @@ def test_the_same_sweep_started_twice_is_refused_or_waits_and_no_cell_runs_twice
             first.kill()
             first.wait(WAIT_S)
     assert waited.returncode == 0, waited.stderr
-    assert "waiting for the run already in progress to end" in waited.stderr
+    assert f"waiting for process {first.pid} since " in waited.stderr
     data = json.loads(waited.stdout)
     assert len(data["skipped"]) == 18 and data["ran"]["ok"] == 0  # it ran what was left: nothing
     per_cell = Counter(

@@ -8,10 +8,12 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from workbench.core.errors import KnownError
 from workbench.core.models import PromptTemplate
+
+T = TypeVar("T")
 
 
 def assignment(value: str) -> str:
@@ -138,21 +140,24 @@ def add_wait_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def lock_waiter(args: argparse.Namespace) -> Callable[[float], bool] | None:
-    """With ``--wait``: the pause between two tries at an experiment's lock (it says once, on
-    stderr, that it waits; Ctrl+C stops it). Without: None (a busy experiment is refused)."""
-    if not args.wait:
-        return None
+def start_or_wait(
+    args: argparse.Namespace, start: Callable[[Callable[[float], bool] | None], T]
+) -> T:
+    """``start(None)``; when its experiment is already running elsewhere and ``--wait`` was
+    given, say (on stderr) who runs it and ``start`` again with a pause to wait with (Ctrl+C
+    stops the wait)."""
     import threading
 
-    never = threading.Event()
-    told = False
+    from workbench.services.experiment_lock import ExperimentBusy
 
-    def wait(seconds: float) -> bool:
-        nonlocal told
-        if not told:
-            print("waiting for the run already in progress to end…", file=sys.stderr, flush=True)
-            told = True
-        return never.wait(seconds)
-
-    return wait
+    try:
+        return start(None)
+    except ExperimentBusy as busy:
+        if not args.wait:
+            raise
+        print(
+            f"waiting for {busy.holder.describe()} to finish this experiment…",
+            file=sys.stderr,
+            flush=True,
+        )
+    return start(threading.Event().wait)

@@ -21,8 +21,8 @@ from workbench.cli._common import (
     add_wait_option,
     freeze_heap,
     int_between,
-    lock_waiter,
     print_json,
+    start_or_wait,
 )
 from workbench.cli._storage import add_library_option
 
@@ -160,10 +160,11 @@ def run(args: argparse.Namespace) -> int:
                     print(f"{verb}:     {target.id} ({target.spec.name})")
                     print("\n".join(est.lines()), flush=True)
                 freeze_heap(args)
-                handle = grid.start(
-                    target,
-                    on_progress=None if args.json else _print_progress,
-                    wait=lock_waiter(args),
+                handle = start_or_wait(
+                    args,
+                    lambda wait: grid.start(
+                        target, on_progress=None if args.json else _print_progress, wait=wait
+                    ),
                 )
                 try:
                     report = handle.wait()

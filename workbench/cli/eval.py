@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.cli._common import add_wait_option, freeze_heap, print_json
+from workbench.cli._common import add_wait_option, freeze_heap, print_json, start_or_wait
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -215,7 +215,10 @@ def run(args: argparse.Namespace) -> int:
         show = _progress_printer(sys.stderr.isatty())
         freeze_heap(args)
         try:
-            card = evaluation.run(cancel, on_progress=show, wait=args.wait)
+            card = start_or_wait(
+                args,
+                lambda wait: evaluation.run(cancel, on_progress=show, wait=wait is not None),
+            )
         except KeyboardInterrupt:
             cancel.cancel()
             raise KnownError(
