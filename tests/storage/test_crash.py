@@ -273,3 +273,26 @@ def test_the_next_start_keeps_a_live_writers_temp_file(workbench_home: Path) -> 
             child.stderr.close()
     held = workbench_home / "data" / "library" / "live" / f"held{SUFFIX}"
     assert held.read_bytes() == b"staged by a live process"
+
+
+def test_the_app_start_cleans_dead_writers_temp_files_in_drafts_and_settings(
+    workbench_home: Path,
+) -> None:
+    from workbench.services.workspace import Workspace
+    from workbench.storage import files
+
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    left = []
+    for folder in (workbench_home / "data" / "autosave", workbench_home / "config" / "presets"):
+        staged = files.prepare(folder / "draft.json", b"{}")  # a write killed before its rename
+        dead_name = staged.temp.name.replace(f"-{os.getpid()}.", f"-{ended.stdout.strip()}.")
+        dead = staged.temp.with_name(dead_name)
+        staged.temp.rename(dead)
+        left.append(dead)
+    Workspace().close()
+    assert [p for p in left if p.exists()] == []

@@ -7,10 +7,11 @@ workspace serves scripts and tests.
 
 from __future__ import annotations
 
-from workbench.core.paths import builtin_templates_dir
+from workbench.core.paths import builtin_templates_dir, config_dir
 from workbench.core.template_files import SUFFIX, read_template
 from workbench.services.group_commit import GroupCommitWriter
 from workbench.services.runner import Runner
+from workbench.storage import files
 from workbench.storage.autosave import Autosave
 from workbench.storage.db import Database
 from workbench.storage.library import Library
@@ -26,11 +27,14 @@ class Workspace:
         self.db = Database()
         self.store = Store(self.db)
         self.library = Library(self.db)
-        self.library.clean_temp_files()  # left by a save or import killed in an earlier session
+        self.autosave = Autosave()
+        # Temporaries a save, import or settings write killed in an earlier session left.
+        self.library.clean_temp_files()
+        for folder in (self.autosave.folder, config_dir()):
+            files.clean_temp_files(folder)
         # Runs that finish together share one disk flush (sweeps, repeats, compare columns).
         self.writer = GroupCommitWriter(self.store)
         self.runner = Runner(writer=self.writer)
-        self.autosave = Autosave()
 
     def is_first_start(self) -> bool:
         """Nothing in the library and no run yet."""
