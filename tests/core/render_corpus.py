@@ -282,9 +282,9 @@ def _child() -> None:
     from workbench.core.templates import render_text
 
     if "RENDER_CORPUS_BUDGET" in os.environ:  # the harness's own test: a render that hangs
-        from workbench.core import sandbox
+        from workbench.core import sandbox_values
 
-        sandbox.RENDER_SECONDS = float(os.environ["RENDER_CORPUS_BUDGET"])
+        sandbox_values.RENDER_SECONDS = float(os.environ["RENDER_CORPUS_BUDGET"])
 
     render_text("{{ 'warm' }}", {})
     for body, value in json.loads(sys.stdin.read()):

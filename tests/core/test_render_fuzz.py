@@ -17,7 +17,7 @@ from workbench.core.templates import render_text
 _INTERNALS = re.compile(
     r"<class '|<built-in|<function |<module |object at 0x|<bound method|<method |"
     r"<TemplateReference|<Context |<jinja2\.|<Namespace|<Macro|<LoopContext|<generator|"
-    r"iterator object|_Checked|_Range|_Namespace"
+    r"iterator object|Checked|_Namespace|sandbox"
 )
 
 _INTS = st.sampled_from(["0", "1", "3", "-2", "99", "1000", "99999", "999999999", "10**6"])

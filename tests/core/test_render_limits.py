@@ -11,7 +11,7 @@ from jinja2 import Environment
 from tests.core.render_corpus import INTERNALS, literal_dag
 from workbench.core.errors import TemplateError
 from workbench.core.models import PromptTemplate
-from workbench.core.sandbox import RENDER_SECONDS
+from workbench.core.sandbox_values import RENDER_SECONDS
 from workbench.core.templates import discover, parse, render_text, variables_in
 
 #: Far above the render budget; a render that took this long was not stopped by it.
@@ -217,9 +217,11 @@ def test_filters_that_grow_work_with_large_legal_arguments(source: str) -> None:
         ("{{ 'x'|truncate(0) }}", "expected length >= 3, got 0"),  # Jinja asserts it
         ("{{ ['x']|indent(2) }}", "'list' object has no attribute 'splitlines'"),
         ("{{ 'x' + range(4) }}", 'can only concatenate str (not "range") to str'),
+        ("{{ range(4).center(0) }}", "'range object' has no attribute 'center'"),
+        ("{% for i in [1] %}{{ loop.x }}{% endfor %}", "'LoopContext object' has no attribute 'x'"),
     ],
 )
 def test_whatever_a_filter_raises_is_a_one_line_template_error(source: str, reason: str) -> None:
     """Found by test_render_fuzz.py: these escaped as tracebacks (AssertionError,
-    AttributeError) or named the sandbox's own classes."""
+    AttributeError) or named the sandbox's own classes and modules."""
     assert _refused(source)[0] == f"body, line 1: {reason}"

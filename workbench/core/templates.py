@@ -29,7 +29,8 @@ from jinja2.parser import Parser
 
 from workbench.core.errors import MissingVariableError, TemplateError
 from workbench.core.models import Example, PromptTemplate, RenderedMessage
-from workbench.core.sandbox import MAX_SIZE, Sandbox, budget, percent_format
+from workbench.core.sandbox import Sandbox, percent_format
+from workbench.core.sandbox_values import MAX_SIZE, budget
 
 #: Names the renderer provides itself; they are never reported as undeclared.
 RESERVED_NAMES = frozenset({"examples", "examples_block", "parts"})
@@ -143,6 +144,8 @@ _UNDEFINED = re.compile(r"^'([^']+)' is undefined$")
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+#: Jinja names a type by its module path ("'jinja2.runtime.LoopContext object' has no ...").
+_MODULE_PATH = re.compile(r"\b(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w* object\b)")
 
 
 def _render_error(err: BaseException, where: str) -> TemplateError:
@@ -157,8 +160,8 @@ def _render_error(err: BaseException, where: str) -> TemplateError:
         return TemplateError(_TOO_DEEP, source=where, line=line)
     if isinstance(err, MemoryError):
         return TemplateError("not allowed: rendering ran out of memory", source=where, line=line)
-    # No message shows where an object lives in memory.
-    return TemplateError(_ADDRESS.sub("", str(err)), source=where, line=line)
+    # No message shows where an object lives in memory, or the module that defines it.
+    return TemplateError(_MODULE_PATH.sub("", _ADDRESS.sub("", str(err))), source=where, line=line)
 
 
 _TOO_DEEP = "nested too deeply (recursion limit reached)"
