@@ -22,8 +22,8 @@ from workbench.core.models import Message, PromptTemplate, RenderedMessage, Vari
 from workbench.core.templates import render
 from workbench.core.tokens import count_chat, tokenizer_for
 from workbench.ui import theming
+from workbench.ui.background import LatestJob
 from workbench.ui.widgets import render_process
-from workbench.ui.widgets.latest_job import LatestJob
 from workbench.ui.widgets.preview_compute import Preview
 from workbench.ui.widgets.preview_panel import PreviewPanel, format_money
 from workbench.ui.widgets.text_edits import Segment, segment_edits, text_edit, utf16_len
@@ -278,16 +278,31 @@ def test_flush_delivers_before_it_returns(qtbot: QtBot) -> None:
     assert delivered == ["written"]
 
 
-def test_a_bug_in_a_job_reaches_the_gui_thread(qtbot: QtBot) -> None:
+def test_a_bug_in_a_job_goes_to_the_crash_dialog(qtbot: QtBot) -> None:
     failures: list[BaseException] = []
     job = LatestJob(lambda _: None, failures.append)
 
     def broken() -> None:
         raise ZeroDivisionError("bug")
 
-    job.submit(broken)
+    with qtbot.capture_exceptions() as bugs:
+        job.submit(broken)
+        qtbot.waitUntil(lambda: bool(bugs))
+    assert [type(b[1]) for b in bugs] == [ZeroDivisionError]
+    assert failures == []  # ``failed`` is for errors the user can fix
+    qtbot.waitUntil(lambda: not job.running)
+
+
+def test_a_known_error_in_a_job_goes_to_failed(qtbot: QtBot) -> None:
+    failures: list[BaseException] = []
+    job = LatestJob(lambda _: None, failures.append)
+
+    def unreadable() -> None:
+        raise TemplateError("unexpected '}'", line=3)
+
+    job.submit(unreadable)
     qtbot.waitUntil(lambda: bool(failures))
-    assert isinstance(failures[0], ZeroDivisionError)
+    assert isinstance(failures[0], TemplateError) and not job.running
 
 
 def test_dark_palette(qtbot: QtBot, panel: PreviewPanel, qapp: QApplication) -> None:

@@ -12,7 +12,7 @@ from tests.ui.runs import REQUEST, screenshot, scripted
 from workbench.backends.base import CancelToken
 from workbench.backends.scripted import Step
 from workbench.ui import theming
-from workbench.ui.tasks import Reporter, TaskRunner, TaskWorker
+from workbench.ui.background import Reporter, TaskRunner, TaskWorker
 from workbench.ui.widgets.progress_strip import ProgressStrip
 from workbench.ui.workers import RepeatRunner, RunManager
 

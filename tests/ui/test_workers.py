@@ -14,12 +14,18 @@ from tests.ui.runs import REQUEST, Endless, Raising, Recorder, chunks, scripted
 from workbench.backends.base import CancelToken
 from workbench.backends.config import BackendConfig
 from workbench.backends.scripted import Step
-from workbench.core.errors import ConnectError
+from workbench.core.errors import ConnectError, ErrorCode
 from workbench.core.models import RunResult
 from workbench.services.runner import Runner
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
-from workbench.ui.tasks import INTERNAL_ERROR, Progress, TaskError, TaskRunner, TaskWorker, estimate
+from workbench.ui.background import (
+    INTERNAL_ERROR,
+    Progress,
+    TaskRunner,
+    TaskWorker,
+    estimate,
+)
 from workbench.ui.workers import RepeatRunner, RunManager
 
 
@@ -92,17 +98,47 @@ def test_failed_run_carries_reason_and_kind(qtbot: QtBot, manager: RunManager) -
     assert rec.terminals() == ["failed"]
 
 
-def test_backend_bug_becomes_a_failed_run_and_is_logged(
+def test_backend_bug_ends_the_run_and_goes_to_the_crash_dialog(
     qtbot: QtBot, manager: RunManager, caplog: pytest.LogCaptureFixture
 ) -> None:
     worker = manager.start(Raising(), REQUEST)
-    with qtbot.waitSignal(worker.signals.failed, timeout=10_000) as failed:
-        pass
+    with qtbot.capture_exceptions() as bugs:
+        with qtbot.waitSignal(worker.signals.failed, timeout=10_000) as failed:
+            pass
+        qtbot.waitUntil(lambda: bool(bugs))
     result = failed.args[0]
     assert result.error_kind == INTERNAL_ERROR
     assert "ZeroDivisionError" in (result.error or "")
     assert result.text == "part"
+    assert [type(b[1]) for b in bugs] == [ZeroDivisionError]  # the excepthook got the bug
     assert any(r.exc_info for r in caplog.records), "the traceback must be logged"
+
+
+def test_a_known_error_before_the_stream_is_a_failed_run_not_a_bug(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """It was reported as 'internal error … this is a bug': a backend that is not installed is
+    something the user fixes in Tools ▸ Backends."""
+    runner = Runner(configs={"gone": BackendConfig(name="gone", backend="not-installed")})
+    manager = RunManager(runner=runner)
+    request = REQUEST.model_copy(update={"backend": "gone"})
+    with qtbot.capture_exceptions() as bugs:
+        worker = manager.start_run(request)
+        with qtbot.waitSignal(worker.signals.failed, timeout=10_000) as failed:
+            pass
+    result = failed.args[0]
+    assert result.error_kind == ErrorCode.BACKEND_UNAVAILABLE
+    assert "internal error" not in (result.error or "")
+    assert bugs == []
+    assert manager.shutdown(5)
+    runner.close()
+
+
+def test_run_worker_wait_is_bounded(qtbot: QtBot, manager: RunManager) -> None:
+    worker = manager.start(scripted(Step(text="a"), Step(hang=True)), REQUEST)
+    assert not worker.wait(0.05)  # still streaming
+    worker.cancel()
+    assert worker.wait(10)
 
 
 def test_concurrency_limit_queues_second_run_until_first_ends(
@@ -205,10 +241,55 @@ def test_task_worker_known_error_keeps_its_hint(qtbot: QtBot) -> None:
     worker = TaskWorker(work)
     with qtbot.waitSignal(worker.signals.failed, timeout=10_000) as failed:
         runner.start(worker)
-    error = failed.args[0]
-    assert isinstance(error, TaskError)
-    assert error.kind == "ConnectError" and error.hint == "start the server"
+    error = failed.args[0]  # the error itself, delivered on the GUI thread
+    assert isinstance(error, ConnectError)
+    assert error.code == ErrorCode.CONNECT and error.hint == "start the server"
     assert runner.shutdown(5)
+
+
+def test_task_worker_bug_goes_to_the_crash_dialog_not_to_failed(qtbot: QtBot) -> None:
+    """A bug used to come back as a KnownError ("internal error: …") shown inline."""
+    runner = TaskRunner()
+    failed: list[object] = []
+
+    def work(report: object, cancel: CancelToken) -> None:
+        raise ZeroDivisionError("bug")
+
+    worker = TaskWorker(work)
+    worker.signals.failed.connect(failed.append)
+    with qtbot.capture_exceptions() as bugs, qtbot.waitSignal(worker.signals.ended, 10_000):
+        runner.start(worker)
+    assert failed == []
+    assert [type(b[1]) for b in bugs] == [ZeroDivisionError]
+    assert runner.running() == []
+    assert runner.shutdown(5)
+
+
+def test_on_gui_delivers_a_writer_result_on_the_gui_thread(qtbot: QtBot, tmp_path: Path) -> None:
+    from PySide6.QtCore import QObject
+
+    from workbench.storage.db import NotFoundError
+    from workbench.ui.background import on_gui
+
+    store = Store.open(tmp_path / "workbench.db")
+    writer = StoreWriter(store)
+    owner = QObject()
+    got: list[tuple[object, int]] = []
+    try:
+        on_gui(writer.submit(lambda s: 42), owner, lambda v: got.append((v, threading.get_ident())))
+        qtbot.waitUntil(lambda: bool(got))
+        assert got == [(42, threading.get_ident())]
+
+        def missing(_store: Store) -> None:
+            raise NotFoundError("no run 'x'")
+
+        errors: list[object] = []
+        on_gui(writer.submit(missing), owner, got.append, errors.append)
+        qtbot.waitUntil(lambda: bool(errors))
+        assert isinstance(errors[0], NotFoundError) and len(got) == 1
+    finally:
+        assert writer.close()
+        store.close()
 
 
 def test_task_worker_cancel(qtbot: QtBot) -> None:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, Valid
 from workbench.backends.base import Backend, BackendOptions
 from workbench.backends.registry import BackendUnavailableError, Registry, default_registry
 from workbench.core import paths, safe_yaml
-from workbench.core.errors import KnownError
+from workbench.core.errors import ErrorCode, KnownError
 
 CONFIG_FILE = "backends.yaml"
 _HEADER = (
@@ -31,6 +31,8 @@ _HEADER = (
 
 class BackendConfigError(KnownError):
     """A backends.yaml that cannot be read or a configuration that cannot be saved."""
+
+    code = ErrorCode.BACKEND_CONFIG
 
 
 class BackendConfig(BaseModel):

@@ -384,7 +384,7 @@ def _failed(
             usage=usage or Usage(),
             timings=timings,
             error=str(err),
-            error_kind=type(err).__name__,
+            error_kind=err.code,
         )
     )
 

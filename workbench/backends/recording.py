@@ -66,7 +66,7 @@ class RunRecorder:
     def failed(self, error: KnownError) -> Failed:
         result = self._result("error")
         result.error = redact(str(error))
-        result.error_kind = type(error).__name__
+        result.error_kind = error.code
         return Failed(result=result)
 
     def cancelled(self) -> Cancelled:

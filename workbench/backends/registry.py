@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from workbench.backends.base import Backend, BackendOptions
-from workbench.core.errors import KnownError
+from workbench.core.errors import ErrorCode, KnownError
 
 GROUP = "workbench.backends"
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 class BackendUnavailableError(KnownError):
     """A backend that is not installed, or whose plugin is broken."""
+
+    code = ErrorCode.BACKEND_UNAVAILABLE
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,9 @@ from workbench.core import errors
 from workbench.core.models import FinishReason, RunRequest, RunResult, SentRequest, Timings, Usage
 from workbench.core.params import PARAM_NAMES, Capabilities
 
-#: Error kinds a script may raise: the BackendError family of core.errors.
-ERROR_KINDS = {
-    cls.__name__: cls
+#: Error kinds a script may raise, by code: the BackendError family of core.errors.
+ERROR_KINDS: dict[str, type[errors.BackendError]] = {
+    cls.code: cls
     for cls in (
         errors.BackendError,
         errors.AuthError,
@@ -152,7 +152,7 @@ class ScriptedBackend(Backend):
                     return
             elif step.error is not None:
                 err = ERROR_KINDS[step.error_kind](step.error)
-                yield Failed(result=result("error", error=str(err), error_kind=step.error_kind))
+                yield Failed(result=result("error", error=str(err), error_kind=err.code))
                 return
             else:  # hang until cancelled
                 while not cancel.wait(3600):

@@ -6,9 +6,43 @@ syntax error, a server that is down) and is shown inline with its fix; anything 
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import ClassVar
+
+
+class ErrorCode(StrEnum):
+    """What kind of failure an error is, said explicitly on its class: the app's advice on where
+    to fix it is looked up by code, and a failed run stores it as ``RunResult.error_kind``.
+
+    Values keep the spelling runs were stored with before codes existed (class names then), so
+    old history keeps its advice; a class may be renamed or share a name without changing them.
+    """
+
+    ERROR = "KnownError"
+    TEMPLATE = "TemplateError"
+    MISSING_VARIABLE = "MissingVariableError"
+    TEMPLATE_FILE = "TemplateFileError"
+    PARAMETER = "ParameterError"
+    BACKEND = "BackendError"
+    AUTH = "AuthError"
+    MODEL_NOT_FOUND = "NotFoundError"  # a backend's 404: wrong model name or URL
+    RATE_LIMIT = "RateLimitError"
+    SERVER = "ServerError"
+    CONNECT = "ConnectError"
+    TIMEOUT = "BackendTimeoutError"
+    PROTOCOL = "ProtocolError"
+    BAD_REQUEST = "BadRequestError"
+    BACKEND_UNAVAILABLE = "BackendUnavailableError"
+    BACKEND_CONFIG = "BackendConfigError"
+    STORAGE = "StorageError"
+    RECORD_NOT_FOUND = "RecordNotFoundError"  # no such template, run or experiment stored
+    INTERNAL = "InternalError"  # not an error class: a run that ended because of a bug
+
 
 class KnownError(Exception):
-    """A failure the user can fix. ``hint`` says how."""
+    """A failure the user can fix. ``hint`` says how; ``code`` says what kind it is."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.ERROR
 
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message)
@@ -21,6 +55,8 @@ class KnownError(Exception):
 
 class TemplateError(KnownError):
     """A template that cannot be parsed or rendered; carries the position when known."""
+
+    code = ErrorCode.TEMPLATE
 
     def __init__(
         self,
@@ -46,6 +82,8 @@ class TemplateError(KnownError):
 class MissingVariableError(TemplateError):
     """A variable used by the template has no value."""
 
+    code = ErrorCode.MISSING_VARIABLE
+
     def __init__(self, name: str, *, source: str = "", line: int | None = None) -> None:
         self.name = name
         super().__init__(
@@ -59,6 +97,8 @@ class MissingVariableError(TemplateError):
 class TemplateFileError(KnownError):
     """A template file that cannot be read: names the file, the line and the reason."""
 
+    code = ErrorCode.TEMPLATE_FILE
+
     def __init__(self, path: str, reason: str, *, line: int | None = None) -> None:
         self.path = path
         self.line = line
@@ -70,46 +110,62 @@ class TemplateFileError(KnownError):
 class ParameterError(KnownError):
     """An inference parameter outside its valid range."""
 
+    code = ErrorCode.PARAMETER
+
 
 class BackendError(KnownError):
     """A model call failed for a reason the user can act on."""
 
+    code = ErrorCode.BACKEND
     retryable = False
 
 
 class AuthError(BackendError):
     """The server refused the credentials (401/403)."""
 
+    code = ErrorCode.AUTH
+
 
 class NotFoundError(BackendError):
     """Wrong model name or URL (404)."""
+
+    code = ErrorCode.MODEL_NOT_FOUND
 
 
 class RateLimitError(BackendError):
     """The server asked us to slow down (429)."""
 
+    code = ErrorCode.RATE_LIMIT
     retryable = True
 
 
 class ServerError(BackendError):
     """The server failed (5xx)."""
 
+    code = ErrorCode.SERVER
     retryable = True
 
 
 class ConnectError(BackendError):
     """Nothing answers at the URL, or TLS failed."""
 
+    code = ErrorCode.CONNECT
+
 
 class BackendTimeoutError(BackendError):
     """The server did not answer in time."""
 
+    code = ErrorCode.TIMEOUT
     retryable = True
 
 
 class ProtocolError(BackendError):
     """A malformed or truncated response or stream."""
 
+    code = ErrorCode.PROTOCOL
+
 
 class BadRequestError(BackendError):
     """The server rejected the request as invalid (400/422)."""
+
+    code = ErrorCode.BAD_REQUEST

@@ -383,7 +383,7 @@ class _Session:
                 request=SentRequest(backend=variant.backend, model=variant.model),
                 finish_reason="error",
                 error=str(err),
-                error_kind=type(err).__name__,
+                error_kind=err.code,
             )
             writer = ev.runner.writer
             assert writer is not None

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from workbench.core.errors import KnownError
+from workbench.core.errors import ErrorCode, KnownError
 from workbench.core.paths import data_dir
 from workbench.storage import migrations
 
@@ -27,9 +27,13 @@ BUSY_TIMEOUT_S = 10.0
 class StorageError(KnownError):
     """The database cannot be used (unreadable, not ours, locked, disk full)."""
 
+    code = ErrorCode.STORAGE
+
 
 class NotFoundError(StorageError):
     """A record asked for by id or name does not exist."""
+
+    code = ErrorCode.RECORD_NOT_FOUND
 
 
 def default_path() -> Path:

@@ -1,8 +1,11 @@
-"""Windows the main window opens beside itself: compare, sweep, evaluation suites, and the
-Experiments browser that reopens saved comparisons, sweeps and evaluations in them.
+"""Windows the main window opens beside itself: compare, sweep, evaluation suites, backends, and
+the Experiments browser that reopens saved comparisons, sweeps and evaluations in them.
 
-Each is imported when first opened (the compare view alone costs ~0.4 s of start-up) and closed
-with the main window.
+Each is imported when first opened (the compare view alone costs ~0.4 s of start-up). They are
+tracked, not parented (a compare window may go behind the main window): each is deleted when it
+is closed and leaves the list when it is destroyed, so closing, re-opening and quitting in any
+order never touches a deleted window. Quitting closes those still open; each one's own close
+stops its work, waiting a bounded time.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+import shiboken6
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QWidget
 
 from workbench.core.errors import KnownError
@@ -20,15 +24,48 @@ from workbench.core.grid import TemplateChoice
 if TYPE_CHECKING:
     from workbench.ui.compare.compare_view import CompareView
     from workbench.ui.compare.sweep_view import SweepView
+    from workbench.ui.dialogs.backends_dialog import BackendsDialog
     from workbench.ui.experiments_browser import ExperimentsBrowser
     from workbench.ui.main_window import MainWindow
 
 
+class ChildWindows(QObject):
+    """The windows open beside a main window, in the order they were opened."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._open: list[QWidget] = []
+
+    def keep(self, child: QWidget, width: int, height: int) -> None:
+        """Show ``child`` as a window deleted on close and tracked until it is destroyed."""
+        child.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        child.resize(width, height)
+        child.destroyed.connect(lambda _object=None, c=child: self._forget(c))
+        self._open.append(child)
+        child.show()
+
+    def _forget(self, child: QWidget) -> None:
+        if child in self._open:
+            self._open.remove(child)
+
+    def windows(self) -> list[QWidget]:
+        """The windows still open (one closed but not yet deleted is not)."""
+        return [w for w in self._open if shiboken6.isValid(w) and w.isVisible()]
+
+    def __len__(self) -> int:
+        return len(self.windows())
+
+    def __getitem__(self, index: int) -> QWidget:
+        return self.windows()[index]
+
+    def close_all(self) -> bool:
+        """Close every window (each stops its own work); False if one refused (a dialog with
+        unsaved changes asks first)."""
+        return all([w.close() for w in self.windows()])
+
+
 def _keep(window: MainWindow, child: QWidget, width: int, height: int) -> None:
-    child.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    child.resize(width, height)
-    child.show()
-    window.child_windows.append(child)
+    window.child_windows.keep(child, width, height)
 
 
 def _template_versions(window: MainWindow, *keys: str | None) -> list[TemplateChoice]:
@@ -140,3 +177,19 @@ def open_suite(window: MainWindow, path: Path) -> QWidget:
     view = SuiteWindow(window.workspace, path, backends=window.picker.backend_names())
     _keep(window, view, 1280, 720)  # fits a 1366×768 screen
     return view
+
+
+def open_backends(window: MainWindow) -> BackendsDialog:
+    """The Backends dialog, modal to the main window; the model picker re-reads the backends
+    when it closes."""
+    from workbench.backends.registry import default_registry
+    from workbench.ui.dialogs.backends_dialog import BackendsDialog
+
+    dialog = BackendsDialog(window, registry=default_registry())
+    dialog.setObjectName("backendsDialog")
+    dialog.saved.connect(window.workspace.runner.forget)
+    dialog.removed.connect(window.workspace.runner.forget)
+    dialog.finished.connect(lambda _result: window.picker.reload())
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    _keep(window, dialog, dialog.sizeHint().width(), dialog.sizeHint().height())
+    return dialog

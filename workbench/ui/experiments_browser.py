@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
 
 from workbench.core.errors import KnownError
 from workbench.services.experiments_overview import KIND_WORD, Overview
+from workbench.ui.background import LatestJob
 from workbench.ui.widgets.history_panel import format_time
-from workbench.ui.widgets.latest_job import LatestJob
 
 _ROOT = QModelIndex()
 OverviewSource = Callable[[], Sequence[Overview]]
@@ -227,7 +227,5 @@ class ExperimentsBrowser(QWidget):
         else:
             self.status.setText(f"{total} experiments. Double-click or press Enter to open one.")
 
-    def _failed(self, error: BaseException) -> None:
-        if not isinstance(error, KnownError):
-            raise error
+    def _failed(self, error: KnownError) -> None:
         self.status.setText(f"Cannot list the experiments: {error}")

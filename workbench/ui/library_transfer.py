@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 from workbench.backends.base import CancelToken
 from workbench.core.errors import KnownError
 from workbench.core.models import PromptTemplate
-from workbench.ui.tasks import Reporter, TaskError, TaskRunner, TaskWorker
+from workbench.ui.background import Reporter, TaskRunner, TaskWorker
 
 if TYPE_CHECKING:
     from workbench.services.importing import StoredImport
@@ -173,7 +173,7 @@ class LibraryTransfer(QObject):
         report.close()
         self.import_path(file, fmt)
 
-    def _fail(self, what: str, error: TaskError) -> None:
+    def _fail(self, what: str, error: KnownError) -> None:
         hint = f" — {error.hint}" if error.hint else ""
         self.window.statusBar().showMessage(f"{what}: {error.message}{hint}", 15_000)
 

@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 
 from workbench import __version__
 from workbench.backends.base import Backend
-from workbench.backends.registry import default_registry
 from workbench.core.errors import KnownError, TemplateError
 from workbench.core.experiments import Variant
 from workbench.core.models import Params, PromptTemplate
@@ -42,10 +41,9 @@ from workbench.services.workspace import Workspace
 from workbench.storage.library_records import TemplateVersion
 from workbench.storage.repositories import RunRef
 from workbench.ui import child_windows, run_restore, theming
-from workbench.ui.dialogs.backends_dialog import BackendsDialog
+from workbench.ui.background import LatestJob
 from workbench.ui.library_transfer import LibraryTransfer
 from workbench.ui.widgets.history_panel import HistoryPanel, repository_source
-from workbench.ui.widgets.latest_job import LatestJob
 from workbench.ui.widgets.library_panel import LibraryPanel
 from workbench.ui.widgets.model_picker import ModelPicker, raw_prompt_function
 from workbench.ui.widgets.output_view import OutputView
@@ -88,7 +86,7 @@ class MainWindow(QMainWindow):
         self._saver = LatestJob(self._version_saved, self._save_failed, self)
         self._last_worker: RunWorker | None = None
         self.runs = RunManager(self, runner=workspace.runner)
-        self.child_windows: list[QWidget] = []  # compare and sweep windows, closed with this one
+        self.child_windows = child_windows.ChildWindows(self)  # closed with this one
 
         self.editor = TemplateEditor(self)
         self.variables = VariablesForm(self)
@@ -211,7 +209,10 @@ class MainWindow(QMainWindow):
         self.transfer = LibraryTransfer(self)
         self.transfer.add_to(self._menus["&File"])
         self._menus["&File"].addSeparator()
-        self._action("&File", "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        # Quit has no standard key outside GNOME/KDE (a bare X session, offscreen): Ctrl+Q there
+        quit_key = QKeySequence.StandardKey.Quit
+        self._action("&File", "&Quit", self.close,
+                     quit_key if QKeySequence.keyBindings(quit_key) else "Ctrl+Q")
         self._action("&Edit", "&Undo", self.editor.undo, QKeySequence.StandardKey.Undo)
         self._action("&Edit", "&Redo", self._redo, "Ctrl+Shift+Z")
         self._action(
@@ -450,12 +451,9 @@ class MainWindow(QMainWindow):
         self.preview.set_raw_prompt_function(raw_prompt_function(backend, model))
         self.preview.set_context_window(self.picker.context_window())
 
-    def show_backends(self) -> None:
-        dialog = BackendsDialog(self, registry=default_registry())
-        dialog.saved.connect(self.workspace.runner.forget)
-        dialog.removed.connect(self.workspace.runner.forget)
-        dialog.exec()
-        self.picker.reload()
+    def show_backends(self) -> QWidget:
+        """The Backends dialog (modal to this window; the picker re-reads them when it closes)."""
+        return child_windows.open_backends(self)
 
     # --- running ------------------------------------------------------------------------------
 
@@ -592,13 +590,17 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        for window in self.child_windows:
-            window.close()
+        """Quit: close the child windows (each stops its work), keep the document, save the
+        layout and the last-open template, then stop every worker, waiting a bounded time."""
+        if not self.child_windows.close_all():
+            event.ignore()  # a dialog kept its unsaved changes and said so
+            return
         if not self._saver.flush(SAVE_WAIT_MS):
             log.warning("saving did not finish within %d ms of quitting", SAVE_WAIT_MS)
         self._write_draft()
         save_layout(self, self.centre_split, self.key)
         self.transfer.shutdown()
+        self.picker.tasks.shutdown(timeout_s=1.0)
         if not self.runs.shutdown(timeout_s=5.0):
             log.warning("a run did not stop within 5 s of quitting")
         event.accept()

@@ -3,29 +3,36 @@ means, and durations/rates with their units. Shared by every view that shows a r
 
 from __future__ import annotations
 
+from workbench.core.errors import ErrorCode
 from workbench.core.model_table import format_cost as format_cost  # the views' one source
 from workbench.core.models import RunResult
 
-#: error_kind -> where in the app to act. The error message itself ends with the backend's own
-#: hint (the fix); this must not say it again, only point at the place.
+#: error code (a failed run's error_kind) -> where in the app to act. The error message itself
+#: ends with the backend's own hint (the fix); this must not say it again, only point at the place.
 WHAT_TO_DO: dict[str, str] = {
-    "AuthError": "The API key is set in Tools ▸ Backends ▸ API key (kept in the OS keyring), or "
-    "in the backend's environment variable.",
-    "NotFoundError": "The model and base URL are set in Tools ▸ Backends; List models there shows "
-    "what the server offers.",
-    "RateLimitError": "Wait a moment and re-run; the backend's concurrency is set in Tools ▸ "
+    ErrorCode.AUTH: "The API key is set in Tools ▸ Backends ▸ API key (kept in the OS keyring), "
+    "or in the backend's environment variable.",
+    ErrorCode.MODEL_NOT_FOUND: "The model and base URL are set in Tools ▸ Backends; List models "
+    "there shows what the server offers.",
+    ErrorCode.RATE_LIMIT: "Wait a moment and re-run; the backend's concurrency is set in Tools ▸ "
     "Backends.",
-    "ServerError": "Re-run (Ctrl+Enter) to try again.",
-    "ConnectError": "The base URL is set in Tools ▸ Backends; Test connection there checks it.",
-    "BackendTimeoutError": "The timeouts are set in Tools ▸ Backends.",
-    "ProtocolError": "Re-run; if it repeats, turn off streaming for this backend in Tools ▸ "
+    ErrorCode.SERVER: "Re-run (Ctrl+Enter) to try again.",
+    ErrorCode.CONNECT: "The base URL is set in Tools ▸ Backends; Test connection there checks it.",
+    ErrorCode.TIMEOUT: "The timeouts are set in Tools ▸ Backends.",
+    ErrorCode.PROTOCOL: "Re-run; if it repeats, turn off streaming for this backend in Tools ▸ "
     "Backends.",
-    "BadRequestError": "Parameters this backend ignores are greyed out in the Parameters pane; the "
-    "model is chosen in the toolbar.",
-    "ParameterError": "The Parameters pane shows the range this backend accepts.",
-    "BackendUnavailableError": "Backends are installed and configured in Tools ▸ Backends.",
-    "InternalError": "This is a bug in the app or in a backend plugin; the log has the details. "
-    "Re-run to try again.",
+    ErrorCode.BAD_REQUEST: "Parameters this backend ignores are greyed out in the Parameters "
+    "pane; the model is chosen in the toolbar.",
+    ErrorCode.PARAMETER: "The Parameters pane shows the range this backend accepts.",
+    ErrorCode.BACKEND_UNAVAILABLE: "Backends are installed and configured in Tools ▸ Backends.",
+    ErrorCode.BACKEND_CONFIG: "Backends are configured in Tools ▸ Backends (saved in "
+    "backends.yaml).",
+    ErrorCode.STORAGE: "The history database is in the app's data folder; check the disk has "
+    "room and no other program holds it.",
+    ErrorCode.RECORD_NOT_FOUND: "It was deleted or never saved; History and the Library list "
+    "what is stored.",
+    ErrorCode.INTERNAL: "This is a bug in the app or in a backend plugin; the log has the "
+    "details. Re-run to try again.",
 }
 DEFAULT_WHAT_TO_DO = "Re-run; if it keeps failing, check the backend in Tools ▸ Backends."
 
@@ -51,8 +58,9 @@ def finish_status(reason: str) -> str:
     return f"✓ finished · {reason}" + (f" — {action}" if action else "")
 
 
-def what_to_do(error_kind: str | None) -> str:
-    return WHAT_TO_DO.get(error_kind or "", DEFAULT_WHAT_TO_DO)
+def what_to_do(code: str | None) -> str:
+    """Where to act on a failure with this code (an error's ``code``, a run's ``error_kind``)."""
+    return WHAT_TO_DO.get(code or "", DEFAULT_WHAT_TO_DO)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -15,11 +15,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QObject,
+    QRunnable,
+    Qt,
+    QThreadPool,
+    Signal,
+    Slot,
+)
 
 from workbench.backends.base import (
     Backend,
@@ -33,10 +42,11 @@ from workbench.backends.base import (
     UsageUpdate,
 )
 from workbench.backends.limits import LimitCancelled, Limits, RequestLimiter
+from workbench.core.errors import KnownError
 from workbench.core.models import FinishReason, RunRequest, RunResult, SentRequest, Timings, Usage
 from workbench.services.runner import Runner, drive
 from workbench.storage.repositories import RunRef
-from workbench.ui.tasks import INTERNAL_ERROR, Progress, estimate
+from workbench.ui.background import INTERNAL_ERROR, Progress, estimate, report_bug
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +158,9 @@ class RunSignals(QObject):
             self.started.emit(payload)
         elif kind == "usage":
             self.usage.emit(payload)
+        elif kind == "bug":
+            assert isinstance(payload, BaseException)
+            report_bug(payload)
         else:
             self._drain()
             assert isinstance(payload, RunResult)
@@ -225,6 +238,7 @@ class RunWorker(QRunnable):
         self._text: list[str] = []
         self._sent = _asked(request)
         self._terminal: str | None = None
+        self._done = threading.Event()
 
     def cancel(self) -> None:
         self.cancel_token.cancel()
@@ -234,20 +248,30 @@ class RunWorker(QRunnable):
         return self.cancel_token.cancelled
 
     def run(self) -> None:
+        bug: Exception | None = None
         try:
             result = self.execute(self.request, self.cancel_token, self._on_event)
             kind = self._terminal or _kind_of(result)
         except LimitCancelled:
             kind, result = "cancelled", self._partial("cancelled")
-        except Exception as err:  # a bug in a backend must not kill the worker thread silently
+        except KnownError as err:  # the backend is not installed, its config, the store…
+            kind, result = "failed", self._partial("error", error=str(err), error_kind=err.code)
+        except Exception as err:  # a bug: the run ends, and the crash dialog says why
             backend = self.request.backend
             log.exception("run on backend %s raised instead of yielding Failed", backend)
-            kind, result = "failed", self._partial(
+            bug, kind, result = err, "failed", self._partial(
                 "error",
                 error=f"internal error running '{backend}': {type(err).__name__}: {err}",
                 error_kind=INTERNAL_ERROR,
             )
         self.signals.post(kind, result)
+        if bug is not None:
+            self.signals.post("bug", bug)
+        self._done.set()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Block until ``run`` returned (or was never started: False at the timeout)."""
+        return self._done.wait(timeout_s)
 
     def _on_event(self, event: StreamEvent) -> None:
         """Called in the worker thread for every event of the stream."""
@@ -341,6 +365,19 @@ class RunManager(QObject):
         return self.pool.waitForDone(round(timeout_s * 1000))
 
 
+def stop_and_deliver(workers: Sequence[RunWorker], timeout_s: float) -> bool:
+    """Cancel ``workers`` and wait for them, ``timeout_s`` at most in all, then deliver what they
+    posted at once: a closing view hears each run end while its widgets still exist. False if
+    one was still running at the timeout."""
+    for worker in workers:
+        worker.cancel()
+    deadline = time.perf_counter() + timeout_s
+    stopped = [w.wait(max(0.0, deadline - time.perf_counter())) for w in workers]
+    for worker in workers:
+        QCoreApplication.sendPostedEvents(worker.signals, QEvent.Type.MetaCall)
+    return all(stopped)
+
+
 class RepeatRunner(QObject):
     """Runs one request ``count`` times, ``parallel`` at a time, with progress and time left.
 
@@ -410,4 +447,12 @@ class RepeatRunner(QObject):
             self.done.emit([self.results[i] for i in sorted(self.results)])
 
 
-__all__ = ["ChunkBatch", "Progress", "RepeatRunner", "RunManager", "RunSignals", "RunWorker"]
+__all__ = [
+    "ChunkBatch",
+    "Progress",
+    "RepeatRunner",
+    "RunManager",
+    "RunSignals",
+    "RunWorker",
+    "stop_and_deliver",
+]

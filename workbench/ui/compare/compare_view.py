@@ -9,12 +9,13 @@ an experiment in the store, created on the first run, so it reopens with all its
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QFileDialog,
@@ -46,9 +47,12 @@ from workbench.ui.compare.diff_view import DiffView
 from workbench.ui.compare.rating import PreferenceBar
 from workbench.ui.compare.variant_editor import VariantEditor
 from workbench.ui.compare.variants import header, letter
-from workbench.ui.workers import RunManager, RunWorker
+from workbench.ui.workers import RunManager, RunWorker, stop_and_deliver
 
 MAX_REPEATS = 50
+CLOSE_WAIT_S = 5.0  # how long closing the window waits for its runs to stop
+
+log = logging.getLogger(__name__)
 
 
 class ColumnsLayout(QHBoxLayout):
@@ -389,6 +393,15 @@ class CompareView(QWidget):
             run.worker.cancel()
         for column in self.columns:
             column.cancel()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Closing stops the window's runs (each is saved as cancelled) and waits for them, a
+        bounded time, so their ends reach the columns while these still exist."""
+        workers = [r.worker for c in self.columns for r in c.runs if r.running and r.worker]
+        self.cancel_all()
+        if not stop_and_deliver(workers, CLOSE_WAIT_S):
+            log.warning("a compare run did not stop within %.0f s of closing", CLOSE_WAIT_S)
+        super().closeEvent(event)
 
     def _notify(self, text: str) -> None:
         self.notice.setText(text)

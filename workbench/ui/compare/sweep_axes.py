@@ -37,6 +37,7 @@ from workbench.core.grid import ModelChoice, TemplateChoice
 from workbench.core.params import DESCRIPTIONS, PARAM_NAMES
 from workbench.services.datasets import load_dataset
 from workbench.services.runner import Runner
+from workbench.ui.background import Reporter, TaskRunner, TaskWorker
 from workbench.ui.compare.sweep_layout import (
     KINDS,
     MODEL,
@@ -47,7 +48,6 @@ from workbench.ui.compare.sweep_layout import (
     model_labels,
 )
 from workbench.ui.compare.variants import version_label
-from workbench.ui.tasks import Reporter, TaskError, TaskRunner, TaskWorker
 
 SWEEPABLE = tuple(name for name in PARAM_NAMES if name not in ("stop", "n", "best_of"))
 NONE = "(none)"
@@ -124,7 +124,7 @@ class ModelCatalog(QObject):
         self.models[name] = models
         self.updated.emit()
 
-    def _failed(self, name: str, error: TaskError | KnownError) -> None:
+    def _failed(self, name: str, error: KnownError) -> None:
         self.problems[name] = str(error)
         self.updated.emit()
 

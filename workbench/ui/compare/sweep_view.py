@@ -46,6 +46,8 @@ from workbench.services.grid_runner import GridRunner, Progress, SweepHandle
 from workbench.services.runner import Runner
 from workbench.storage.repositories import StoredExperiment
 from workbench.ui import theming
+from workbench.ui.background import Progress as TaskProgress
+from workbench.ui.background import Reporter, TaskRunner, TaskWorker
 from workbench.ui.compare.sweep_axes import AxisEditor, ModelCatalog
 from workbench.ui.compare.sweep_chart import (
     CELL_METRICS,
@@ -63,8 +65,6 @@ from workbench.ui.compare.sweep_layout import (
     experiment_of,
     layout,
 )
-from workbench.ui.tasks import Progress as TaskProgress
-from workbench.ui.tasks import Reporter, TaskError, TaskRunner, TaskWorker
 from workbench.ui.widgets.progress_strip import ProgressStrip
 
 log = logging.getLogger(__name__)
@@ -344,7 +344,7 @@ class SweepView(QWidget):
         )
         self.estimated.emit(estimate)
 
-    def _estimate_failed(self, job: TaskWorker[Estimate], error: TaskError) -> None:
+    def _estimate_failed(self, job: TaskWorker[Estimate], error: KnownError) -> None:
         if job is self._estimate_job:
             self._show_problem(error.message + (f" — {error.hint}" if error.hint else ""))
 

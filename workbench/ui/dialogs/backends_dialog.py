@@ -40,9 +40,9 @@ from workbench.backends.config import BackendConfig, add_config, load_configs, r
 from workbench.backends.registry import Registry, default_registry
 from workbench.core.errors import KnownError
 from workbench.ui import theming
+from workbench.ui.background import Reporter, TaskRunner, TaskWorker
 from workbench.ui.dialogs.option_fields import OptionsForm
 from workbench.ui.run_text import format_duration, what_to_do
-from workbench.ui.tasks import Reporter, TaskError, TaskRunner, TaskWorker
 
 
 @dataclass
@@ -545,17 +545,17 @@ class BackendsDialog(QDialog):
             self.model_list.addItem(item)
         self.model_list.setVisible(bool(models))
 
-    def _probe_failed(self, error: TaskError) -> None:
+    def _probe_failed(self, error: KnownError) -> None:
         self.models = []
         self._probe_done()
         color = theming.status_color("error").name()
         # One fix: the backend's own hint (its settings are right here), else the app's advice.
-        fix = error.hint or what_to_do(error.kind)
+        fix = error.hint or what_to_do(error.code)
         self.result_label.setText(
             f"<span style='color:{color}'><b>✗ {escape(error.message)}</b></span>"
             f"<br><b>What to do:</b> {escape(fix)}"
         )
-        self.result_label.setToolTip(f"Error type: {error.kind}" if error.kind else "")
+        self.result_label.setToolTip(f"Error type: {error.code}")
         self.model_list.hide()
 
     def _probe_done(self) -> None:

@@ -14,8 +14,8 @@ from workbench.services.eval_reports import case_name, error_reasons
 from workbench.services.evaluation import Evaluation
 from workbench.services.scorecard import Scorecard
 from workbench.services.workspace import Workspace
+from workbench.ui.background import LatestJob
 from workbench.ui.evaluation.scorecard_view import ScorecardView
-from workbench.ui.widgets.latest_job import LatestJob
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,5 @@ class SavedEvaluationWindow(QWidget):
                                      errors=loaded.errors)
         self.scorecard.show()
 
-    def _failed(self, error: BaseException) -> None:
-        if not isinstance(error, KnownError):
-            raise error
+    def _failed(self, error: KnownError) -> None:
         self.status.setText(f"Cannot open the evaluation: {error}")

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.backends.base import CancelToken
+from workbench.core.errors import KnownError
 from workbench.services.egress import EgressPlan, plan_experiment
 from workbench.services.eval_reports import case_name, error_reasons
 from workbench.services.evaluation import Evaluation
@@ -32,9 +33,9 @@ from workbench.services.evaluation import Progress as EvalProgress
 from workbench.services.scorecard import Scorecard
 from workbench.services.suites import load_suite, suite_tools, with_backend
 from workbench.services.workspace import Workspace
+from workbench.ui.background import Reporter, TaskRunner, TaskWorker
 from workbench.ui.dialogs.egress_dialog import confirm_remote
 from workbench.ui.evaluation.scorecard_view import ScorecardView
-from workbench.ui.tasks import Reporter, TaskError, TaskRunner, TaskWorker
 from workbench.ui.widgets.progress_strip import ProgressStrip
 
 Result = tuple[Evaluation, Scorecard, list[tuple[str, int]]]
@@ -217,7 +218,7 @@ class SuiteWindow(QWidget):
         )
         self.scorecard.show()
 
-    def _failed(self, error: TaskError) -> None:
+    def _failed(self, error: KnownError) -> None:
         self.progress.hide()
         self.run_button.setEnabled(True)
         self.status.setText(f"The evaluation could not run: {error}")

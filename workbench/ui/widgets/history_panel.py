@@ -50,8 +50,8 @@ from workbench.storage.repositories.runs import (
     Source,
 )
 from workbench.ui import theming
+from workbench.ui.background import LatestJob
 from workbench.ui.run_text import format_duration
-from workbench.ui.widgets.latest_job import LatestJob
 
 SEARCH_DEBOUNCE_MS = 150
 RECENT_LIMIT = 200
@@ -489,9 +489,7 @@ class HistoryPanel(QWidget):
                 else "No runs yet. Press Run (Ctrl+Enter): every run is saved here."
             )
 
-    def _failed(self, error: BaseException) -> None:
-        if not isinstance(error, KnownError):
-            raise error
+    def _failed(self, error: KnownError) -> None:
         self.model.set_rows([])
         self.view.hide()
         self.empty.setText(f"Search failed: {error}")

@@ -15,7 +15,7 @@ from workbench.backends.config import load_configs
 from workbench.core.errors import KnownError
 from workbench.core.models import RenderedMessage, RunRequest
 from workbench.services.runner import Runner
-from workbench.ui.tasks import TaskError, TaskRunner, TaskWorker
+from workbench.ui.background import TaskRunner, TaskWorker
 from workbench.ui.widgets.preview_compute import RawPromptFunction
 
 LOCAL_BACKEND = "llamacpp"
@@ -132,7 +132,7 @@ class ModelPicker(QWidget):
         self.model_box.blockSignals(False)
         self.changed.emit(backend, self.model)
 
-    def _list_failed(self, backend: Backend, error: TaskError) -> None:
+    def _list_failed(self, backend: Backend, error: KnownError) -> None:
         if backend is self.backend:
             self.problem.emit(f"Cannot list the models of {backend.display_name}: {error}")
 

@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 from workbench.core.errors import TemplateError
 from workbench.core.model_table import NO_CHARGE, Cost
 from workbench.core.models import PromptTemplate
+from workbench.ui.background import LatestJob
 from workbench.ui.theming import monospace_font, status_color
 from workbench.ui.widgets.context_gauge import ContextGauge
-from workbench.ui.widgets.latest_job import LatestJob
 from workbench.ui.widgets.palette_colors import tint
 from workbench.ui.widgets.preview_compute import (
     TOKEN_VIEW_CHARS,

@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 from workbench.ui import theming
-from workbench.ui.tasks import Progress, TaskWorker, estimate, format_eta
+from workbench.ui.background import Progress, TaskWorker, estimate, format_eta
 from workbench.ui.workers import RepeatRunner
 
 _STEPS = 1000
@@ -140,6 +140,4 @@ class ProgressStrip(QWidget):
         """Follow a background task (loading a model…); ``expected_s`` from its last duration."""
         self.begin(what, expected_s=expected_s, cancel=worker.cancel)
         worker.signals.progress.connect(self.report)
-        for signal in (worker.signals.finished, worker.signals.failed):
-            signal.connect(lambda _value: self.end())
-        worker.signals.cancelled.connect(self.end)
+        worker.signals.ended.connect(self.end)

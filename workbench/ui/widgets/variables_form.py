@@ -23,10 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.errors import KnownError
 from workbench.core.models import PromptTemplate
+from workbench.ui.background import LatestJob
 from workbench.ui.theming import monospace_font, status_color
 from workbench.ui.widgets.code_editor import CodeEditor
-from workbench.ui.widgets.latest_job import LatestJob
 from workbench.ui.widgets.render_process import discover_variables
 
 #: A value read from a file larger than this is refused (the renderer's output limit is 2M chars).
@@ -145,12 +146,8 @@ class VariablesForm(QWidget):
         """Find the template's variables (off the GUI thread) and show a row for each."""
         self._job.submit(row_specs, template)
 
-    def _discovery_failed(self, error: BaseException) -> None:
+    def _discovery_failed(self, _error: KnownError) -> None:
         """A body does not parse: keep the rows as they are (the editor marks the error)."""
-        from workbench.core.errors import KnownError
-
-        if not isinstance(error, KnownError):
-            raise error
 
     def _show_specs(self, specs: list[RowSpec]) -> None:
         before = self.values()

@@ -1,0 +1,176 @@
+"""Windows the main window opens beside itself: closing, re-opening and quitting in any order is
+safe, and quitting still saves the layout and the last-open template."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import shiboken6
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
+from pytestqt.qtbot import QtBot
+
+from tests.ui.windows import open_window, shot
+from workbench.app import _crash_dialog
+from workbench.backends.config import add_config
+from workbench.ui.main_window import MainWindow
+from workbench.ui.window_support import window_settings
+
+SUITE = """\
+name: greet
+tests:
+  - vars: {text: hello}
+    expected: Bonjour le monde
+variants:
+  - label: inline
+    prompt: 'Say {{ text }} in French'
+    backend: french
+assert:
+  - {type: icontains, value: monde}
+"""
+
+
+@pytest.fixture
+def suite(tmp_path: Path) -> Path:
+    add_config("french", "scripted", {"script": [{"text": "Bonjour le monde"}]})
+    path = tmp_path / "suite.yaml"
+    path.write_text(SUITE, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def crash_dialogs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The app's excepthook installed as ``app.main`` does; the crash dialogs (and warnings
+    about known errors) it shows are recorded instead of waiting for a click."""
+    shown: list[str] = []
+
+    def record(box: QMessageBox) -> int:
+        shown.append(f"{box.windowTitle()}: {box.text()}")
+        return int(QMessageBox.StandardButton.Ok)
+
+    def warning(_parent: object, title: str, text: str, *_args: object) -> int:
+        shown.append(f"{title}: {text}")
+        return int(QMessageBox.StandardButton.Ok)
+
+    monkeypatch.setattr(QMessageBox, "exec", record)
+    monkeypatch.setattr(QMessageBox, "warning", warning)
+    saved = sys.excepthook  # pytest-qt's, put back before it looks at it
+    sys.excepthook = _crash_dialog
+    try:
+        yield shown
+    finally:
+        sys.excepthook = saved
+
+
+def gone(widget: QWidget) -> bool:
+    return not shiboken6.isValid(widget)
+
+
+def quit_with_ctrl_q(qtbot: QtBot, window: MainWindow) -> None:
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+
+
+def assert_quit_cleanly(window: MainWindow, key: str) -> None:
+    assert not window.isVisible(), "the close was aborted"
+    settings = window_settings()
+    assert settings.value("lastTemplate") == key
+    assert settings.value("geometry") is not None and settings.value("state") is not None
+    assert window.child_windows.windows() == []
+
+
+def test_quit_after_a_compare_window_was_closed(
+    qtbot: QtBot, crash_dialogs: list[str]
+) -> None:
+    """The bug: the closed compare window was deleted but still listed, and quitting called
+    close() on it: 'Internal C++ object (CompareView) already deleted', the close aborted."""
+    window = open_window(qtbot, closed_by_qtbot=False)
+    key = window.key
+    assert key is not None
+    control_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(window, Qt.Key.Key_K, control_shift)
+    qtbot.waitUntil(lambda: len(window.child_windows.windows()) == 1)
+    compare = window.child_windows.windows()[0]
+    qtbot.waitExposed(compare)
+    compare.close()
+    qtbot.waitUntil(lambda: gone(compare))
+    quit_with_ctrl_q(qtbot, window)
+    assert crash_dialogs == []
+    assert_quit_cleanly(window, key)
+    window.workspace.close()
+
+
+def test_closing_a_compare_window_stops_its_runs_and_waits_for_them(
+    qtbot: QtBot, crash_dialogs: list[str]
+) -> None:
+    add_config("slow", "scripted", {"script": [{"text": "Hel"}, {"hang": True}]})
+    window = open_window(qtbot, closed_by_qtbot=False)
+    window.picker.select("slow", "")
+    compare = window.open_compare()
+    compare.add_variant(window.current_variant())
+    compare.run_all()
+    # one streams and hangs; the other waits for the backend's one slot
+    qtbot.waitUntil(lambda: any(c.output.text() == "Hel" for c in compare.columns), timeout=10_000)
+    experiment = compare.experiment_id
+    compare.close()  # returns once the runs stopped and their ends reached the columns
+    assert window.runs.active() == []
+    runs = window.workspace.store.runs.recent(experiment_id=experiment)
+    assert sorted((r.finish_reason, r.response_preview) for r in runs) == [
+        ("cancelled", ""), ("cancelled", "Hel")]
+    qtbot.waitUntil(lambda: gone(compare))
+    quit_with_ctrl_q(qtbot, window)
+    assert crash_dialogs == []
+    window.workspace.close()
+
+
+# --- every kind, in every order ---------------------------------------------------------------
+
+Opener = Callable[[MainWindow], QWidget]
+
+
+def _open_backends(window: MainWindow) -> QWidget:
+    window.show_backends()
+    dialog = window.findChild(QDialog, "backendsDialog")
+    assert dialog is not None
+    return dialog
+
+
+def openers(suite: Path) -> dict[str, Opener]:
+    return {
+        "compare": lambda w: w.open_compare(),
+        "sweep": lambda w: w.open_sweep(w.current_variant()),
+        "suite": lambda w: w.open_suite(suite),
+        "backends": _open_backends,
+    }
+
+
+def test_every_child_window_opened_closed_and_reopened_in_any_order_then_quit(
+    qtbot: QtBot, suite: Path, crash_dialogs: list[str]
+) -> None:
+    window = open_window(qtbot, closed_by_qtbot=False)
+    key = window.key
+    assert key is not None
+    kinds = openers(suite)
+    for order in itertools.permutations(kinds):
+        # open them all in this order, then close them in the same order
+        opened = [kinds[name](window) for name in order]
+        for child in opened:
+            qtbot.waitExposed(child)
+        for child in opened:
+            child.close()
+            qtbot.waitUntil(lambda c=child: gone(c))  # type: ignore[misc]
+        assert window.child_windows.windows() == []
+    # re-opened, and still open when quitting (the backends dialog is modal: it is closed first)
+    for name in ("suite", "sweep", "compare"):
+        qtbot.waitExposed(kinds[name](window))
+    assert len(window.child_windows.windows()) == 3
+    shot(window, "main_window_before_quitting_with_children")
+    quit_with_ctrl_q(qtbot, window)
+    assert crash_dialogs == []
+    assert_quit_cleanly(window, key)
+    window.workspace.close()
