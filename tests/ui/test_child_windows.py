@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 from tests.ui.windows import open_window, shot
 from workbench.app import _crash_dialog
 from workbench.backends.config import add_config
+from workbench.ui import child_windows
 from workbench.ui.main_window import MainWindow
 from workbench.ui.window_support import window_settings
 
@@ -146,29 +147,41 @@ def openers(suite: Path) -> dict[str, Opener]:
         "sweep": lambda w: w.open_sweep(w.current_variant()),
         "suite": lambda w: w.open_suite(suite),
         "backends": _open_backends,
+        "experiments": child_windows.open_experiments,
     }
 
 
 def test_every_child_window_opened_closed_and_reopened_in_any_order_then_quit(
     qtbot: QtBot, suite: Path, crash_dialogs: list[str]
 ) -> None:
+    """Every ordered pair of kinds: open A, open B, close A, re-open A, close B, close A. Each
+    kind is closed while each other one is open, before and after it, and re-opened."""
     window = open_window(qtbot, closed_by_qtbot=False)
     key = window.key
     assert key is not None
     kinds = openers(suite)
-    for order in itertools.permutations(kinds):
-        # open them all in this order, then close them in the same order
-        opened = [kinds[name](window) for name in order]
-        for child in opened:
-            qtbot.waitExposed(child)
-        for child in opened:
-            child.close()
-            qtbot.waitUntil(lambda c=child: gone(c))  # type: ignore[misc]
+
+    def open_(name: str) -> QWidget:
+        child = kinds[name](window)
+        qtbot.waitExposed(child)
+        return child
+
+    def close(child: QWidget) -> None:
+        child.close()
+        qtbot.waitUntil(lambda: gone(child))
+
+    for first, second in itertools.permutations(kinds, 2):
+        a, b = open_(first), open_(second)
+        close(a)
+        a = open_(first)
+        close(b)
+        close(a)
         assert window.child_windows.windows() == []
-    # re-opened, and still open when quitting (the backends dialog is modal: it is closed first)
-    for name in ("suite", "sweep", "compare"):
-        qtbot.waitExposed(kinds[name](window))
-    assert len(window.child_windows.windows()) == 3
+    # re-opened, and still open when quitting (the backends dialog is modal: no Ctrl+Q then)
+    for name in kinds:
+        if name != "backends":
+            open_(name)
+    assert len(window.child_windows.windows()) == len(kinds) - 1
     shot(window, "main_window_before_quitting_with_children")
     quit_with_ctrl_q(qtbot, window)
     assert crash_dialogs == []

@@ -257,7 +257,8 @@ def test_task_worker_bug_goes_to_the_crash_dialog_not_to_failed(qtbot: QtBot) ->
 
     worker = TaskWorker(work)
     worker.signals.failed.connect(failed.append)
-    with qtbot.capture_exceptions() as bugs, qtbot.waitSignal(worker.signals.ended, 10_000):
+    ended = worker.signals.ended
+    with qtbot.capture_exceptions() as bugs, qtbot.waitSignal(ended, timeout=10_000):
         runner.start(worker)
     assert failed == []
     assert [type(b[1]) for b in bugs] == [ZeroDivisionError]
