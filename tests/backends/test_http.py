@@ -513,3 +513,42 @@ def test_sse_decoder_is_linear_in_a_line_split_over_many_chunks() -> None:
     elapsed = time.perf_counter() - start
     assert [len(e.data) for e in events] == [len(payload), 5]
     assert elapsed < 3.0, f"{elapsed:.1f} s for a 50 MB line"
+
+
+SECRET_HEADERS_SEEN = [
+    ("X-Goog-Api-Key", "AIzaSyA-abcdefghijklmnopqrstuvwxyz012"),
+    ("x-goog-api-key", "anything"),
+    ("X-Api-Key", "k"),
+    ("api-key", "k"),
+    ("X-Auth-Token", "t"),
+    ("Ocp-Apim-Subscription-Key", "0123"),
+    ("Cookie", "session=abc"),
+    ("X-Custom", "Bearer abc.def.ghi"),
+    ("X-Custom", "sk-proj-abcdefghijklmnop"),
+    ("X-Custom", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"),
+    ("X-Custom", "Zx8Qw2Lr5Tn7Vb1Mk9Pd3Hs6Jf4Gc0Ya2"),
+    ("X-Custom", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"),
+]
+INNOCENT_HEADERS = {
+    "OpenAI-Organization": "org-AbC123dEf456GhI789jKl012",
+    "OpenAI-Project": "proj_AbC123dEf456GhI789jKl012",
+    "anthropic-beta": "prompt-caching-2024-07-31",
+    "HTTP-Referer": "https://example.org/my-app",
+    "X-Title": "Prompt Workbench",
+    "Idempotency-Key": "123e4567-e89b-12d3-a456-426614174000",
+    "X-Request-Id": "123E4567-E89B-12D3-A456-426614174000",
+}
+
+
+@pytest.mark.parametrize(("name", "value"), SECRET_HEADERS_SEEN)
+def test_credential_looking_headers_are_refused_by_name_or_value(name: str, value: str) -> None:
+    """``extra_headers`` took X-Goog-Api-Key (and any header but four names) and saved it in
+    plain text in backends.yaml."""
+    with pytest.raises(ValidationError, match="keyring"):
+        HttpOptions(extra_headers={name: value})
+    assert safe_headers({name: value}) == {name: "[redacted]"}
+
+
+def test_ordinary_headers_are_kept() -> None:
+    assert HttpOptions(extra_headers=INNOCENT_HEADERS).extra_headers == INNOCENT_HEADERS
+    assert safe_headers(INNOCENT_HEADERS) == INNOCENT_HEADERS

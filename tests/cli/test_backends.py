@@ -88,3 +88,18 @@ def test_cloud_backends_nobody_configured_are_never_contacted(
     for name in ("anthropic", "openai_compat", "bedrock"):
         assert entries[name]["status"] == "not configured, not contacted", name
         assert entries[name]["models_error"] is None
+
+
+def test_a_key_in_an_extra_header_is_refused_and_never_written(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from workbench.backends.config import config_path
+
+    key = "AIzaSyA-planted-key-0123456789abcdef"
+    option = f'extra_headers={{"X-Goog-Api-Key": "{key}"}}'
+    argv = ["backends", "add", "gem", "openai_compat", "--option", option]
+    assert main([*argv, "--option", "base_url=http://127.0.0.1:9/v1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "X-Goog-Api-Key" in err and "keyring" in err
+    assert key not in err
+    assert not config_path().exists() or key not in config_path().read_text(encoding="utf-8")

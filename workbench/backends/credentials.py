@@ -242,3 +242,65 @@ class RedactingFilter(logging.Filter):
                 record.exc_info, record.exc_text = None, None
                 record.msg = f"{record.msg} [{type(exc).__name__}: {redact(str(exc))}]"
         return True
+
+
+# --- credentials in headers ----------------------------------------------------------------
+
+#: Header-name words that carry a credential (the name split on '-' and '_', lower case).
+_SECRET_NAME_WORDS = frozenset(
+    {
+        "key",
+        "apikey",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "auth",
+        "authorization",
+        "authentication",
+        "credential",
+        "credentials",
+        "cookie",
+        "session",
+        "signature",
+        "bearer",
+        "jwt",
+    }
+)
+#: Names with a secret-looking word that are not secrets.
+_NOT_SECRET_NAMES = frozenset({"idempotency-key"})
+_SECRET_VALUE = re.compile(
+    r"(?i)^\s*(?:bearer|basic|token|digest|apikey)\s+\S"  # an auth scheme
+    r"|^\s*(?:sk-|sk_|rk_live|pk_live|AIza|ghp_|gho_|github_pat_|glpat-|xox[abpr]-|hf_"
+    r"|AKIA|ASIA|eyJ)"  # well-known key prefixes (OpenAI, Google, GitHub, Slack, AWS, JWT ...)
+)
+_OPAQUE = re.compile(r"^[A-Za-z0-9+/=_.~-]{32,}$")
+
+
+def _looks_random(value: str) -> bool:
+    """A long opaque token: mixed case and digits, or 40+ hex digits (a UUID is neither)."""
+    value = value.strip()
+    if not _OPAQUE.match(value):
+        return False
+    mixed = (
+        any(c.islower() for c in value)
+        and any(c.isupper() for c in value)
+        and any(c.isdigit() for c in value)
+    )
+    return mixed or (len(value) >= 40 and all(c in "0123456789abcdefABCDEF" for c in value))
+
+
+def credential_header(name: str, value: str) -> str | None:
+    """Why the header ``name: value`` looks like it carries a credential, or None.
+
+    Settings files are plain text, so such a header is refused there: an API key belongs in
+    the OS keyring or an environment variable."""
+    lowered = name.strip().lower()
+    words = set(re.split(r"[-_\s]+", lowered))
+    if lowered not in _NOT_SECRET_NAMES and (
+        words & _SECRET_NAME_WORDS or "apikey" in lowered.replace("-", "").replace("_", "")
+    ):
+        return f"the header name '{name}' says it carries a credential"
+    if _SECRET_VALUE.search(value) or _looks_random(value):
+        return f"the value of '{name}' looks like a key or token"
+    return None

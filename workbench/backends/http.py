@@ -29,9 +29,8 @@ import httpx
 from pydantic import Field, field_validator
 
 from workbench.backends.base import BackendOptions, CancelToken
-from workbench.backends.credentials import KeyHolder, redact
+from workbench.backends.credentials import KeyHolder, credential_header, redact
 from workbench.backends.http_errors import (
-    SECRET_HEADERS,
     ErrorContext,
     retry_after_seconds,
     retryable_status,
@@ -100,12 +99,15 @@ class HttpOptions(BackendOptions):
     @field_validator("extra_headers")
     @classmethod
     def _no_keys_in_headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if name.lower() in SECRET_HEADERS:
+        """Settings are saved in plain text: a header that looks like a credential (by its
+        name, X-Goog-Api-Key, or its value, 'Bearer …', 'sk-…') is refused, never stored."""
+        for name, header_value in value.items():
+            reason = credential_header(name, str(header_value))
+            if reason is not None:
                 raise ValueError(
-                    f"'{name}' carries a key: store keys in the keyring or an "
-                    "environment variable (api_key_name / api_key_env), not in "
-                    "settings"
+                    f"{reason}; extra headers are saved in plain text, so keys are refused "
+                    "there: store the key in the keyring (`workbench key set NAME`) or an "
+                    "environment variable and name it with api_key_name / api_key_env"
                 )
         return value
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from workbench.backends.credentials import REDACTED, redact
+from workbench.backends.credentials import REDACTED, credential_header, redact
 from workbench.core.errors import (
     AuthError,
     BackendError,
@@ -225,4 +225,7 @@ def retryable_status(status: int) -> bool:
 
 def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers fit for a log line or a saved record: secret values replaced."""
-    return {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+    return {
+        k: (REDACTED if k.lower() in SECRET_HEADERS or credential_header(k, v) else v)
+        for k, v in headers.items()
+    }
