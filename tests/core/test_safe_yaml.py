@@ -148,3 +148,20 @@ def test_promptfoo_prompty_llm_and_preset_imports_refuse_aliases(tmp_path: Path)
 def test_the_loader_reads_json_like_yaml() -> None:
     data = {"a": [1, 2, {"b": "c"}], "d": None}
     assert safe_yaml.load(json.dumps(data)) == data
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [
+        ("{", "promptfoo"),
+        ("\ufeff[", "tgw-preset"),
+        ("? A", "tgw-preset"),
+        ("a: [1,\n", "promptfoo"),
+    ],
+)
+def test_problems_at_the_end_of_a_file_point_at_its_last_line(text: str, fmt: str) -> None:
+    """Found by the fuzz suite: an error or empty value at the very end was put on the line
+    after the file's last one, which no editor shows."""
+    result = import_text(text, fmt, "f.yaml")
+    last = text.rstrip().count("\n") + 1
+    assert result.problems and all(p.line == last for p in result.problems), result.problems

@@ -116,14 +116,21 @@ def load(text: str) -> Any:
     return compose(text)[0]
 
 
-def position(err: yaml.YAMLError) -> tuple[int | None, int | None, str]:
-    """``(line, column, reason)`` of a YAML error, 1-based, for one-line messages."""
+def position(err: yaml.YAMLError, text: str | None = None) -> tuple[int | None, int | None, str]:
+    """``(line, column, reason)`` of a YAML error, 1-based, for one-line messages. With the
+    ``text``, an error at the very end (an unclosed bracket) is put on its last line with text,
+    not on the empty line after the final newline, which no editor shows."""
     reason = getattr(err, "problem", None) or (str(err).splitlines() or [type(err).__name__])[0]
     mark = None
     if isinstance(err, yaml.MarkedYAMLError):
         mark = err.problem_mark or err.context_mark
     if mark is None:
         return None, None, reason
+    if text is not None:
+        content = text.removeprefix("\ufeff").rstrip()  # marks do not count a BOM
+        if mark.index >= len(content):
+            last = content.count("\n")
+            return last + 1, len(content) - (content.rfind("\n") + 1) + 1, reason
     return mark.line + 1, mark.column + 1, reason
 
 

@@ -150,7 +150,7 @@ def test_what_llm_templates_cannot_hold_is_refused(template: PromptTemplate) -> 
 @pytest.mark.parametrize(
     ("text", "line", "needle"),
     [
-        ("prompt: [a\n", 2, "not valid YAML"),
+        ("prompt: [a\n", 1, "not valid YAML"),
         ("- a\n- b\n", 1, "is a mapping"),
         ("model: x\n", 1, "neither 'system' nor 'prompt'"),
         ("prompt: hi\nsystem: [1, 2]\n", 2, "'system' must be text"),

@@ -192,7 +192,7 @@ def test_tgw_round_trip() -> None:
             1,
             "temperature",
         ),
-        ("tgw-preset", "temperature: [\n", 2, "not valid YAML"),
+        ("tgw-preset", "temperature: [\n", 1, "not valid YAML"),
         ("tgw-preset", "- 1\n", 1, "is a mapping"),
         ("tgw-preset", "top_p: 1\ntop_k: -5\n", 1, "top_k"),
     ],

@@ -202,7 +202,7 @@ def test_completion_api_of_v1() -> None:
     ("text", "line", "needle"),
     [
         ("no front matter here", 1, "front matter"),
-        ("---\nname: [oops\n---\nuser:\nhi\n", 3, "not valid YAML"),
+        ("---\nname: [oops\n---\nuser:\nhi\n", 2, "not valid YAML"),
         ("---\nname: x\n---\n\nuser:\n{{ broken\n", 6, "not valid Jinja"),
         ("---\nname: x\n---\nuser:\nhi\ntools:\n- a\n", 6, "'tools:' section"),
         ("---\n- a list\n---\nhi\n", 2, "must be a mapping"),

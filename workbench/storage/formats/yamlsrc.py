@@ -8,6 +8,7 @@ its line marks come from reading the same text as YAML when PyYAML can (almost a
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ import yaml
 
 from workbench.core import safe_yaml
 from workbench.storage.formats.results import Problems
+
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
 @dataclass
@@ -24,11 +27,18 @@ class Doc:
     data: Any
     node: yaml.Node | None
     line_offset: int = 0
+    #: The last line with text (0-based, as marks count): an empty value at the very end is
+    #: marked after it, on a line no editor shows.
+    last_line: int | None = None
+
+    def _at(self, node: yaml.Node) -> int:
+        line = node.start_mark.line
+        return line if self.last_line is None else min(line, self.last_line)
 
     def line(self, *path: str | int) -> int | None:
         """1-based line of the value at ``path`` (keys, list indexes), or of its nearest parent."""
         node = self.node
-        best = node.start_mark.line + 1 if node is not None else None
+        best = self._at(node) + 1 if node is not None else None
         for key in path:
             if isinstance(node, yaml.MappingNode):
                 match = next(
@@ -46,7 +56,7 @@ class Doc:
                 node = node.value[key]
             else:
                 break
-            best = node.start_mark.line + 1
+            best = self._at(node) + 1
         return None if best is None else best + self.line_offset
 
     def key_line(self, *path: str | int) -> int | None:
@@ -58,7 +68,7 @@ class Doc:
         if isinstance(parent, yaml.MappingNode):
             for k, _ in parent.value:
                 if isinstance(k, yaml.ScalarNode) and k.value == path[-1]:
-                    return k.start_mark.line + 1 + self.line_offset
+                    return self._at(k) + 1 + self.line_offset
         return self.line(*path)
 
     def value_start(self, *path: str | int) -> tuple[int, int] | None:
@@ -66,7 +76,7 @@ class Doc:
         node = self._node_at(path)
         if node is None:
             return None
-        return node.start_mark.line + self.line_offset, node.start_mark.column
+        return self._at(node) + self.line_offset, node.start_mark.column
 
     def style(self, *path: str | int) -> str | None:
         node = self._node_at(path)
@@ -96,12 +106,12 @@ def load_yaml(text: str, problems: Problems, line_offset: int = 0) -> Doc | None
     try:
         data, node = safe_yaml.compose(text)
     except yaml.YAMLError as err:
-        line, column, reason = safe_yaml.position(err)
+        line, column, reason = safe_yaml.position(err, text)
         what = "YAML refused" if isinstance(err, safe_yaml.UnsafeYamlError) else "not valid YAML"
         where = f" (column {column})" if column is not None else ""
         problems.error(None if line is None else line + line_offset, f"{what}: {reason}{where}")
         return None
-    return Doc(data, node, line_offset)
+    return Doc(data, node, line_offset, _last_line(text))
 
 
 def load_json(text: str, problems: Problems) -> Doc | None:
@@ -118,7 +128,12 @@ def load_json(text: str, problems: Problems) -> Doc | None:
         _, node = safe_yaml.compose(text)
     except yaml.YAMLError:
         node = None
-    return Doc(data, node)
+    return Doc(data, node, last_line=_last_line(text))
+
+
+def _last_line(text: str) -> int:
+    """0-based number of the last line with text, counting line breaks as YAML does."""
+    return len(_BREAK.findall(text.rstrip()))
 
 
 def describe(value: Any) -> str:
