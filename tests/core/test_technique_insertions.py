@@ -242,3 +242,17 @@ def test_the_query_is_the_input_paragraph() -> None:
     assert query("What is 2 + 2?") == (0, "", "")
     assert query("Is {{ x }} spam?\nAnswer:") == (0, "", "Answer")
     assert query("\n\n") is None
+
+
+def test_a_hand_written_completion_text_takes_techniques_the_same_way() -> None:
+    text = PromptTemplate(
+        name="c", mode="completion", text="Capitals.\n\nQ: {{ country }}?\nA:",
+        variables=[Variable(name="country", default="Peru")],
+        examples=[Example(input="Chile?", output="Santiago")],
+    )
+    few = apply_technique(text, "few-shot")
+    assert few.text == "Capitals.\n\n{{ examples_block }}\n\nQ: {{ country }}?\nA:"
+    assert few.few_shot.example_format == "Q: {{ input }}\nA: {{ output }}"
+    cot = apply_technique(few, "chain-of-thought")
+    assert cot.text == f"Capitals.\n\nQ: {{{{ country }}}}?\nA:\n\n{CUE}"
+    assert apply_technique(cot, "zero-shot").text == text.text

@@ -79,6 +79,14 @@ def test_few_shot_then_chain_of_thought_on_hand_written_messages_undone_twice_an
     qtbot: QtBot, window: MainWindow
 ) -> None:
     editor = window.editor
+    # The first thing a new user sees reads as what is sent: no {{ parts.instruction }}.
+    assert editor.template().name == "welcome"
+    assert editor.messages.cards[0].editor.toPlainText() == (
+        "Tell me three fun facts about {{ topic }}, one short sentence each."
+    )
+    assert not editor.components_section.expanded
+    assert editor.components_section.summary.text() == "optional: none"
+    shot(window, "technique_journey_0_welcome")
     qtbot.keyClick(window, Qt.Key.Key_N, CTRL)
     # A system message and the request, written by hand.
     first = editor.messages.cards[0]
