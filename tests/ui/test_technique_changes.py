@@ -177,3 +177,31 @@ def test_long_unchanged_stretches_of_the_diff_are_cut_to_their_context() -> None
     text = "".join(s.text for s in spans if s.kind != "delete")
     assert text == "…\nline 8\nline 9\nline ten\nline 11\nline 12\n…"
     assert trimmed(diff_words("a\nb", "a\nc").inline) == diff_words("a\nb", "a\nc").inline
+
+
+def test_the_diff_of_a_100k_token_template_is_drawn_in_moments(
+    qtbot: QtBot, editor: TemplateEditor
+) -> None:
+    """The word diff alone took minutes on a 500,000-character outline (quadratic on repeated
+    words); lines are matched first, then only the changed lines word by word."""
+    import time
+
+    from workbench.core.template_outline import outline
+    from workbench.ui.widgets.change_preview import line_then_word_diff
+
+    paragraph = "the router reboots every hour since the firmware update. " * 8
+    big = HAND.model_copy(update={"messages": [
+        Message(role="user", content=QUERY + "\n\n" + "\n\n".join([paragraph] * 1000)),
+    ]})
+    with qtbot.waitSignal(editor.templateChanged):
+        editor.set_template(big)
+    editor.technique.setCurrentIndex(editor.technique.findData("few-shot"))
+    started = time.perf_counter()
+    qtbot.mouseClick(editor.apply_button, Qt.MouseButton.LeftButton)
+    assert time.perf_counter() - started < 2.0
+    assert editor.change_preview.isVisible()
+    assert "examples_block" in editor.change_preview.diff.toPlainText()
+    before, after = outline(big), outline(editor.change_preview.after)  # type: ignore[arg-type]
+    spans = line_then_word_diff(before, after)
+    assert "".join(s.text for s in spans if s.kind != "insert") == before
+    assert "".join(s.text for s in spans if s.kind != "delete") == after

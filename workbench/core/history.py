@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-DEPTH = 200
+DEPTH = 100  # snapshots share unchanged text; a typed step holds its changed message
 COALESCE_S = 1.0
 
 

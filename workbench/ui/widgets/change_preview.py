@@ -9,6 +9,8 @@ An inline panel, not a dialog: the messages stay in view beneath it.
 
 from __future__ import annotations
 
+import difflib
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -29,10 +31,36 @@ from workbench.ui.compare.diff_view import span_html
 
 #: Unchanged lines kept on each side of a change.
 CONTEXT_LINES = 2
+#: A changed stretch longer than this (characters) is shown as whole lines, not word by word:
+#: the word diff is quadratic in the worst case, and the GUI thread waits for it.
+WORD_DIFF_LIMIT = 20_000
 #: The diff's height, in lines, before it scrolls; where the window is short it gives way to
 #: the messages below down to ``MIN_LINES``.
 MAX_LINES = 14
 MIN_LINES = 5
+
+
+def line_then_word_diff(a: str, b: str) -> tuple[Span, ...]:
+    """Spans turning ``a`` into ``b``: lines matched first (fast on a 100k-token template), then
+    each changed stretch word by word with the project's diff engine."""
+    lines_a, lines_b = a.splitlines(keepends=True), b.splitlines(keepends=True)
+    matcher = difflib.SequenceMatcher(None, lines_a, lines_b)  # popular lines may not anchor
+    spans: list[Span] = []
+    offset = 0
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        old, new = "".join(lines_a[i1:i2]), "".join(lines_b[j1:j2])
+        if tag == "equal":
+            spans.append(Span("equal", old, offset, offset + len(old)))
+        elif len(old) + len(new) > WORD_DIFF_LIMIT:
+            spans += [Span("delete", old, offset, offset + len(old))] if old else []
+            spans += [Span("insert", new, offset, offset + len(new))] if new else []
+        else:
+            spans += [
+                Span(span.kind, span.text, offset + span.start, offset + span.end)
+                for span in diff_words(old, new).inline
+            ]
+        offset += len(old)
+    return tuple(spans)
 
 
 def trimmed(spans: tuple[Span, ...], context: int = CONTEXT_LINES) -> tuple[Span, ...]:
@@ -112,7 +140,7 @@ class ChangePreview(QFrame):
         self.before, self.after = before, after
         self.title.setText(title)
         self.summary.setText("Changes: " + " · ".join(changes(before, after)) + ".")
-        spans = trimmed(diff_words(outline(before), outline(after)).inline)
+        spans = trimmed(line_then_word_diff(outline(before), outline(after)))
         dark = theming.is_dark(self.palette())
         self.diff.setHtml(f"<div style='white-space: pre-wrap;'>{span_html(spans, dark)}</div>")
         lines = sum(span.text.count("\n") for span in spans) + 1
