@@ -205,3 +205,18 @@ def test_the_diff_of_a_100k_token_template_is_drawn_in_moments(
     spans = line_then_word_diff(before, after)
     assert "".join(s.text for s in spans if s.kind != "insert") == before
     assert "".join(s.text for s in spans if s.kind != "delete") == after
+
+
+def test_undoing_a_technique_takes_back_its_parameters_only(
+    qtbot: QtBot, editor: TemplateEditor
+) -> None:
+    _apply(qtbot, editor, "few-shot")
+    tuned = editor.template().parameters.merged(Params(temperature=0.9))
+    editor.set_parameters(tuned)  # set in the parameters panel after the technique
+    seen: list[Params] = []
+    editor.parametersChanged.connect(seen.append)
+    assert editor.undo()
+    assert editor.template().parameters == Params(temperature=0.9)  # stop went, 0.9 stayed
+    assert seen == [Params(temperature=0.9)]
+    assert editor.redo()
+    assert editor.template().parameters == tuned

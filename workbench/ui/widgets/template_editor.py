@@ -415,7 +415,7 @@ class TemplateEditor(QWidget):
         step = self.history.undo()
         if step is None:
             return False
-        self._restore(step.before, params_changed=step.before.parameters != step.after.parameters)
+        self._restore(step.before, step.after.parameters, step.before.parameters)
         self._notify(f"Undone: {step.label}.")
         return True
 
@@ -425,16 +425,21 @@ class TemplateEditor(QWidget):
         step = self.history.redo()
         if step is None:
             return False
-        self._restore(step.after, params_changed=step.before.parameters != step.after.parameters)
+        self._restore(step.after, step.before.parameters, step.after.parameters)
         self._notify(f"Redone: {step.label}.")
         return True
 
-    def _restore(self, state: PromptTemplate, *, params_changed: bool) -> None:
-        """Show ``state``; its parameters only if the step changed them (a technique's stop
-        sequence), else those set since in the parameters panel stay."""
+    def _restore(self, state: PromptTemplate, changed_from: Params, changed_to: Params) -> None:
+        """Show ``state``, with the parameters as they are now except those the step changed
+        (a technique's stop sequence): a temperature set since in the parameters panel stays."""
         params = self._base.parameters
-        if not params_changed:
-            state = state.model_copy(update={"parameters": params})
+        values = params.model_dump()
+        old, new = changed_from.model_dump(), changed_to.model_dump()
+        values.update({key: new[key] for key in new if new[key] != old[key]})
+        try:
+            state = state.model_copy(update={"parameters": Params.model_validate(values)})
+        except ValueError:  # the mix is not valid together: the step's own parameters
+            state = state.model_copy(update={"parameters": changed_to})
         self.history.settle(state)
         self._drop_change()
         self._show(state)
