@@ -202,6 +202,8 @@ def test_components_are_an_optional_visible_structure(
     )
     assert written.args[0].components == Components()
     assert editor.notice.text() == "Wrote the components into the messages. Ctrl+Z undoes it."
+    load(qtbot, editor, SUMMARIZE)  # another document without components: folded again
+    assert not editor.components_section.expanded
 
 
 def test_technique_picker_lists_the_registry_with_tooltips(editor: TemplateEditor) -> None:

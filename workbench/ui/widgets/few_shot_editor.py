@@ -1,4 +1,4 @@
-"""Few-shot examples as an editable table, with how many are used, their order and format."""
+"""Few-shot examples as an editable table, with how many are sent, their order and format."""
 
 from __future__ import annotations
 

@@ -217,6 +217,9 @@ class TemplateEditor(QWidget):
         self.history.reset(template)
         self.notice_bar.hide()
         self._drop_change()
+        self.components_section.set_expanded(  # open only where this document uses them
+            any(getattr(template.components, name) for name in COMPONENT_NAMES)
+        )
         self._show(template)
         for editor in self._all_editors():  # a document opens at its start
             editor.moveCursor(editor.textCursor().MoveOperation.Start)
