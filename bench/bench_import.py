@@ -13,7 +13,8 @@ at most 2 s.
 Measured on the 2-core machine (shared, so loaded): reading 0.13–0.31 s; the whole import into
 the library 14–23 s, spent in writing each template as YAML with PyYAML's pure-Python emitter
 (about 6 s: the C emitter takes 0.3 s but wraps long double-quoted strings differently, which
-would change the canonical file bytes) and in two fsyncs per file (file and folder, about 6 s).
+would change the canonical file bytes) and in fsyncs: two per file before, now one per file and
+one per folder (the profile's fsync time went from 12.1 s for 3,056 calls to 8.0 s for 1,529).
 """
 
 from __future__ import annotations

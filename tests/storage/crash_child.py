@@ -90,9 +90,9 @@ def die_after_rename(home: Path, what: str) -> None:
     real_commit = files.PreparedWrite.commit
     renames = 0
 
-    def commit_then_die(self: files.PreparedWrite) -> None:
+    def commit_then_die(self: files.PreparedWrite, *, sync_folder: bool = True) -> None:
         nonlocal renames
-        real_commit(self)
+        real_commit(self, sync_folder=sync_folder)
         renames += 1
         if renames == 2 or what == "save":
             os.kill(os.getpid(), signal.SIGKILL)

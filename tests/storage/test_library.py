@@ -289,12 +289,12 @@ def test_failed_import_leaves_library_exactly_as_before(
     commits = 0
     real_commit = files.PreparedWrite.commit
 
-    def failing_commit(self: files.PreparedWrite) -> None:
+    def failing_commit(self: files.PreparedWrite, *, sync_folder: bool = True) -> None:
         nonlocal commits
         commits += 1
         if commits == 3:
             raise files.FileWriteError(f"cannot write {self.path}: No space left on device")
-        real_commit(self)
+        real_commit(self, sync_folder=sync_folder)
 
     monkeypatch.setattr(files.PreparedWrite, "commit", failing_commit)
     batch = [

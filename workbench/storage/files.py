@@ -76,12 +76,14 @@ class PreparedWrite:
         self.temp = temp
         self.done = False
 
-    def commit(self) -> None:
-        """Rename the temporary over the target and make the rename durable."""
+    def commit(self, *, sync_folder: bool = True) -> None:
+        """Rename the temporary over the target and make the rename durable (``sync_folder``
+        False: the caller fsyncs the folder once after renaming many files into it)."""
         try:
             os.replace(self.temp, self.path)
             self.done = True
-            fsync_dir(self.path.parent)
+            if sync_folder:
+                fsync_dir(self.path.parent)
         except OSError as err:
             raise FileWriteError(f"cannot write {self.path}: {_describe(err)}") from None
 

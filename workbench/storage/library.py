@@ -285,7 +285,9 @@ class Library:
                     conn, templates, collection, message, keys, staged, previous
                 )
                 for write in staged:
-                    write.commit()
+                    write.commit(sync_folder=False)
+                for folder in dict.fromkeys(write.path.parent for write in staged):
+                    files.fsync_dir(folder)  # once per folder, not once per file
                 for write in staged:
                     self._set_stat(conn, self._key_of(write.path), write.path)
             except BaseException:
