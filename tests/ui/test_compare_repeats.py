@@ -114,7 +114,8 @@ def test_distinct_repeats_are_picked_from_the_list_and_rated_each(
     assert column.output.text() == ANSWERS["lyon"]
     assert column.shown is not None and column.shown.run_id == lyon[0].run_id
     assert column.metrics.text("finish") == "stop"
-    assert column.rating.up.isChecked()  # the thumbs up given to that run in the other view
+    # the thumbs up given to that run in the other view, read on the writer thread
+    qtbot.waitUntil(column.rating.up.isChecked, timeout=5000)
     qtbot.keyClick(panel.answers, Qt.Key.Key_Up)
     assert column.output.text() == ANSWERS["paris"] and not column.rating.up.isChecked()
     rect = panel.answers.visualItemRect(panel.answers.item(1))

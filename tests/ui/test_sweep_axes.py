@@ -366,6 +366,7 @@ def test_closing_the_window_stops_its_sweep(qtbot: QtBot, view: SweepView, store
     qtbot.keyClicks(view.cols.values, "1, 2, 3, 4, 5, 6")  # over the top_p values it had
     settle(qtbot, view)
     qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.handle is not None, timeout=10_000)  # saved, then started
     handle = view.handle
     assert handle is not None
     qtbot.waitUntil(lambda: bool(view.results), timeout=20_000)

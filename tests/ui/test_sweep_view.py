@@ -357,7 +357,9 @@ def test_the_same_sweep_in_a_second_window_is_refused_while_the_first_runs(
     with qtbot.waitSignal(view.sweepFinished, timeout=60_000):
         qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
         qtbot.mouseClick(second.run_button, Qt.MouseButton.LeftButton)  # while the first runs
-        assert second.handle is None and second.run_button.isEnabled()
+        # saved on the writer thread, then refused
+        qtbot.waitUntil(second.run_button.isEnabled, timeout=10_000)
+        assert second.handle is None
         assert second.estimate_label.text().startswith(
             "Not started: this sweep is already running in another window of this app."
         )

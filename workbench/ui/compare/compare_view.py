@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -34,13 +35,15 @@ from workbench.core.effects import check
 from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.grid import CellKey, TemplateChoice
+from workbench.core.models import RunRequest
 from workbench.core.preferences import Judgement, Score, summarize
 from workbench.services.compare_export import write_export
 from workbench.services.comparison import open_comparison, preference_summary, save_comparison
 from workbench.services.grid_runner import ignored_by
-from workbench.storage.repositories import Store
+from workbench.storage.repositories import Rating, Store, StoredExperiment
 from workbench.storage.writer import StoreWriter
 from workbench.ui import theming
+from workbench.ui.background import on_gui
 from workbench.ui.compare import session
 from workbench.ui.compare.column import ColumnRun, CompareColumn
 from workbench.ui.compare.diff_view import DiffView
@@ -98,6 +101,7 @@ class CompareView(QWidget):
         self._judgements: list[Judgement] = []
         self._scores: dict[str, Score] = {}  # run id -> its rating
         self._pending = 0
+        self._saving = False  # run_all's save is on the writer thread
         self._messages: dict[tuple[str, int], str] = {}  # version messages, for the headers
         self._blind_rated: set[str] = set()  # runs rated in this blind session: shown
         # Set for a comparison reopened from the store: asked once before the first Run all
@@ -329,7 +333,7 @@ class CompareView(QWidget):
     def _update_actions(self) -> None:
         has = bool(self.columns)
         busy = any(c.busy for c in self.columns)
-        self.run_action.setEnabled(has and not busy)
+        self.run_action.setEnabled(has and not busy and not self._saving)
         self.cancel_action.setEnabled(busy)
         self.add_action.setEnabled(has)
         self.sweep_action.setEnabled(has)
@@ -340,7 +344,7 @@ class CompareView(QWidget):
 
     def run_all(self) -> None:
         """Run every column ×k, under each backend's concurrency limit."""
-        if not self.columns or any(c.busy for c in self.columns):
+        if not self.columns or self._saving or any(c.busy for c in self.columns):
             return
         repeats = self.repeat_box.value()
         try:
@@ -354,7 +358,27 @@ class CompareView(QWidget):
                 self._notify("Nothing was sent.")
                 return
             self.confirm_remote = None
-        self._ensure_saved(repeats)
+        if self.writer is None:
+            self._start(requests, repeats)
+            return
+        # Saved on the writer thread (it may be busy committing other runs): the runs start
+        # when the comparison's ids are known, without the GUI thread waiting for them.
+        self._saving = True
+        self._update_actions()
+
+        def saved(stored: StoredExperiment) -> None:
+            self._saving = False
+            self._saved_as(stored)
+            self._start(requests, repeats)
+
+        def failed(error: KnownError) -> None:
+            self._saving = False
+            self._update_actions()
+            self._notify(f"Cannot save the comparison: {error}")
+
+        on_gui(self._save_spec(repeats), self, saved, failed)
+
+    def _start(self, requests: list[RunRequest], repeats: int) -> None:
         self.notice.hide()
         for index, (column, request) in enumerate(zip(self.columns, requests, strict=True)):
             variant_id = self.variant_ids[index] if self.variant_ids else None
@@ -414,20 +438,25 @@ class CompareView(QWidget):
         self.name = (self.name_edit.text().strip() or self.name
                      or session.default_name(self.variants()))
 
-    def _ensure_saved(self, repeats: int) -> None:
-        if self.writer is None:
-            return
+    def _save_spec(self, repeats: int) -> Future[StoredExperiment]:
+        """Save the comparison as it now is, on the writer thread."""
+        assert self.writer is not None
         self._rename()
         if not self.name_edit.text().strip():
             self.name_edit.setText(self.name)  # the default name it is saved under stays
         spec = session.spec_for(self.name, self._labelled_variants(), repeats)
         experiment_id = self.experiment_id
         if experiment_id is None:
-            stored = self.writer.submit(lambda s: save_comparison(s, spec)).result()
-        else:
-            stored = self.writer.submit(
-                lambda s: s.experiments.update(experiment_id, spec)).result()
+            return self.writer.submit(lambda s: save_comparison(s, spec))
+        return self.writer.submit(lambda s: s.experiments.update(experiment_id, spec))
+
+    def _saved_as(self, stored: StoredExperiment) -> None:
         self.experiment_id, self.variant_ids = stored.id, stored.variant_ids
+
+    def _ensure_saved(self, repeats: int) -> None:
+        """Save and wait (an explicit Save or Export, whose result is needed at once)."""
+        if self.writer is not None:
+            self._saved_as(self._save_spec(repeats).result())
 
     def _labelled_variants(self) -> list[Variant]:
         """The variants labelled as their columns are ("B: temperature 1.2"), so exports and
@@ -540,9 +569,12 @@ class CompareView(QWidget):
             column.show_rating(None)  # rated with the columns named: it would name this one
             return
         if self.writer is not None:
-            rating = self.writer.submit(lambda s: s.ratings.get(run_id)).result(10)
-            if column.shown is not None and column.shown.run_id == run_id:
-                column.show_rating(rating)
+            # read behind the ratings still queued on the writer, shown when it answers
+            def show(rating: Rating | None) -> None:
+                if column.shown is not None and column.shown.run_id == run_id:
+                    column.show_rating(rating)
+
+            on_gui(self.writer.submit(lambda s: s.ratings.get(run_id)), self, show)
 
     def _rated(self, run_id: str, thumbs: int | None, stars: int | None,
                comment: str | None) -> None:

@@ -47,7 +47,7 @@ from workbench.services.runner import Runner
 from workbench.storage.repositories import StoredExperiment
 from workbench.ui import theming
 from workbench.ui.background import Progress as TaskProgress
-from workbench.ui.background import Reporter, TaskRunner, TaskWorker
+from workbench.ui.background import Reporter, TaskRunner, TaskWorker, on_gui
 from workbench.ui.compare.sweep_axes import AxisEditor, ModelCatalog
 from workbench.ui.compare.sweep_chart import (
     CELL_METRICS,
@@ -123,6 +123,7 @@ class SweepView(QWidget):
         self._bridge = _Bridge()
         self._bridge.progress.connect(self._on_progress)
         self._closed = False
+        self._saving = False  # run's save is on the writer thread
         # Set for a sweep reopened from the store: asked before running remote cells.
         self.confirm_remote: Callable[[ExperimentSpec], bool] | None = None
         self._build()
@@ -365,14 +366,30 @@ class SweepView(QWidget):
 
     def run(self) -> None:
         """Save the sweep (or find the same one, to resume it) and run the cells not done."""
-        if self.planned is None or self.handle is not None:
+        if self.planned is None or self.handle is not None or self._saving:
             return
         spec = self.planned
         if self.confirm_remote is not None:
             if not self.confirm_remote(spec):
                 return
             self.confirm_remote = None
-        stored, _created = self.writer.submit(lambda s: saved_or_new(s, spec, "sweep")).result()
+        # saved (or found) on the writer thread; the sweep starts when it answers
+        self._saving = True
+        self.run_button.setEnabled(False)
+        self.progress.begin(self._progress_title())
+
+        def failed(error: KnownError) -> None:
+            self._saving = False
+            self.progress.end()
+            self._show_problem(f"Not saved: {error}")
+
+        on_gui(self.writer.submit(lambda s: saved_or_new(s, spec, "sweep")), self,
+               lambda found: self._start(found[0]), failed)
+
+    def _start(self, stored: StoredExperiment) -> None:
+        self._saving = False
+        if self._closed:
+            return
         self.experiment = stored
         self._show_experiment(stored.id, self._typed_dimensions())
         try:
@@ -383,14 +400,18 @@ class SweepView(QWidget):
                 f"Not started: this sweep is already running in {busy.holder.describe()}.\n"
                 "Let that run finish (or stop it there), then run it here: only what it left runs."
             )
+            self.progress.end()
+            self.run_button.setEnabled(True)
             return
         self.run_button.setEnabled(False)
         self.handle = handle
         self._started = time.perf_counter()
-        self.progress.begin(f"Sweep: {self.estimate.calls if self.estimate else ''} calls",
-                            cancel=handle.cancel_all)
+        self.progress.begin(self._progress_title(), cancel=handle.cancel_all)
         if handle.done:  # nothing left to run
             self._finished(None)
+
+    def _progress_title(self) -> str:
+        return f"Sweep: {self.estimate.calls if self.estimate else ''} calls"
 
     def cancel(self) -> None:
         if self.handle is not None:
