@@ -94,6 +94,7 @@ _CHANGED: dict[str, Any] = {
     "parameters": Params(temperature=0.7, stop=["\n\n"], seed=1),
     "answer_pattern": "(\\d+)",
     "output_schema": {"type": "string"},
+    "metadata": {"act": "Linux terminal"},
 }
 
 
