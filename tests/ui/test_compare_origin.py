@@ -58,7 +58,9 @@ def test_a_compare_run_restores_its_library_version(qtbot: QtBot, window: MainWi
     assert (stored.ref.template_key, stored.ref.template_version) == ("geo/capital", 2)
     shot(view, "compare_from_library_version")
     # reopened from the Experiments browser, its header still names the version's message
-    assert view.save() is not None and view.experiment_id is not None
+    with qtbot.waitSignal(view.saved, timeout=10_000):
+        view.save()
+    assert view.experiment_id is not None
     reopened = child_windows.open_experiment(window, "compare", view.experiment_id)
     assert isinstance(reopened, CompareView)
     assert reopened.columns[0].title.toolTip().startswith("Capital v2 “one word only”")

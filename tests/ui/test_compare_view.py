@@ -466,11 +466,13 @@ def test_export_writes_the_outputs_with_the_column_names(
     view.preferences.pick(0, 1)
     qtbot.mouseClick(view.preferences.buttons["b"], Qt.MouseButton.LeftButton)
     report = tmp_path / "comparison.md"
-    view.export(report)
+    with qtbot.waitSignal(view.exported, timeout=10_000):  # saved and written off the GUI thread
+        view.export(report)
     text = report.read_text(encoding="utf-8")
     assert ANSWERS["paris"] in text and ANSWERS["lyon"] in text
     assert "B: lyon" in text
-    view.export(tmp_path / "comparison.csv")
+    with qtbot.waitSignal(view.exported, timeout=10_000):
+        view.export(tmp_path / "comparison.csv")
     assert ANSWERS["lyon"] in (tmp_path / "comparison.csv").read_text(encoding="utf-8")
     assert "Exported to" in view.notice.text()
 
@@ -601,9 +603,9 @@ def test_two_settings_by_two_template_versions_on_the_embedded_model(
     qtbot.mouseClick(view.preferences.buttons["b"], Qt.MouseButton.LeftButton)
     view.set_blind(False)
     screenshot(view, "compare-4-columns-smollm2")
-    experiment_id = view.save()
-    assert experiment_id is not None
-    view.writer.submit(lambda s: None).result(10)  # type: ignore[union-attr]
+    with qtbot.waitSignal(view.saved, timeout=10_000) as saved:
+        view.save()
+    experiment_id = saved.args[0]  # the preference given before is stored by then
     assert len(store.ratings.preferences(experiment_id)) == 1
     reopened = make_view()
     reopened.set_template_versions(versions)

@@ -78,7 +78,8 @@ class CompareView(QWidget):
     a store writer, runs, ratings and the comparison are saved."""
 
     runAllFinished = Signal()
-    saved = Signal(str)  # experiment id
+    saved = Signal(str)  # experiment id, once stored
+    exported = Signal(str)  # the file written
     sweepRequested = Signal(object)  # Variant: the column to sweep (the window opens a SweepView)
     message = Signal(str)
 
@@ -453,11 +454,6 @@ class CompareView(QWidget):
     def _saved_as(self, stored: StoredExperiment) -> None:
         self.experiment_id, self.variant_ids = stored.id, stored.variant_ids
 
-    def _ensure_saved(self, repeats: int) -> None:
-        """Save and wait (an explicit Save or Export, whose result is needed at once)."""
-        if self.writer is not None:
-            self._saved_as(self._save_spec(repeats).result())
-
     def _labelled_variants(self) -> list[Variant]:
         """The variants labelled as their columns are ("B: temperature 1.2"), so exports and
         the CLI name them the way the view does."""
@@ -470,15 +466,27 @@ class CompareView(QWidget):
 
     def export(self, path: Path) -> None:
         """Save, then write the comparison with its outputs, figures, diffs and preferences
-        (CSV, JSONL or a Markdown report, by the file's suffix)."""
-        experiment_id = self.save()
-        if experiment_id is None or self.store is None or self.writer is None:
+        (CSV, JSONL or a Markdown report, by the file's suffix). Both happen when the writer
+        thread answers (every rating given before is stored by then); ``exported`` says so."""
+        if self.writer is None or self.store is None or not self.columns:
             raise KnownError("nothing to export", hint="add and run some variants first")
-        self.writer.submit(lambda _s: None).result()  # ratings given so far are in the store
-        comparison = open_comparison(self.store, experiment_id)
-        write_export(comparison, path, preference_summary(self.store, comparison,
-                                                          labels=self._column_keys))
-        self._notify(f"Exported to {path}.")
+        store = self.store
+
+        def write(stored: StoredExperiment) -> None:
+            self._saved_as(stored)
+            try:
+                comparison = open_comparison(store, stored.id)
+                write_export(comparison, path, preference_summary(store, comparison,
+                                                                  labels=self._column_keys))
+            except KnownError as err:
+                self._notify(f"Cannot export: {err.message}")
+                return
+            self._notify(f"Exported to {path}.")
+            self.exported.emit(str(path))
+
+        self._rename()
+        on_gui(self._save_spec(self.repeat_box.value()), self, write,
+               lambda err: self._notify(f"Cannot export: {err.message}"))
 
     def _export_clicked(self) -> None:
         name, _filter = QFileDialog.getSaveFileName(
@@ -490,16 +498,20 @@ class CompareView(QWidget):
             except KnownError as err:
                 self._notify(f"Cannot export: {err.message}")
 
-    def save(self) -> str | None:
-        """Save the comparison (its runs are saved as they end); returns the experiment id."""
+    def save(self) -> None:
+        """Save the comparison (its runs are saved as they end) on the writer thread; ``saved``
+        gives its id once it is stored."""
         if self.writer is None or not self.columns:
-            return None
+            return
         self._rename()
-        self._ensure_saved(self.repeat_box.value())
-        assert self.experiment_id is not None
-        self.saved.emit(self.experiment_id)
-        self._notify(f"Saved as “{self.name}”.")
-        return self.experiment_id
+
+        def stored(experiment: StoredExperiment) -> None:
+            self._saved_as(experiment)
+            self.saved.emit(experiment.id)
+            self._notify(f"Saved as “{self.name}”.")
+
+        on_gui(self._save_spec(self.repeat_box.value()), self, stored,
+               lambda err: self._notify(f"Not saved: {err.message}"))
 
     def open_experiment(self, experiment_id: str) -> None:
         """Show a saved comparison with its outputs, figures and ratings."""
