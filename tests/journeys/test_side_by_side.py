@@ -7,9 +7,11 @@ column's run goes back into the editor with its version, variables and parameter
 
 from __future__ import annotations
 
+from typing import Literal, TypeVar
+
 import pytest
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.journeys.conftest import RUN_TIMEOUT_MS, Journey, menu_action
@@ -26,6 +28,7 @@ CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModi
 REVIEW = "The battery died after an hour and support never answered."
 MAX_TOKENS = 24
 LEFT = Qt.MouseButton.LeftButton
+W = TypeVar("W", bound=QWidget)
 
 
 def _save(qtbot: QtBot, window: MainWindow, version: int) -> None:
@@ -74,7 +77,8 @@ def _titles(view: CompareView) -> list[str]:
     return [view.columns[i].title.text() for i in view.order]
 
 
-def _only_view(window: MainWindow, kind: type) -> CompareView | ExperimentsBrowser:
+def _only_view(window: MainWindow, kind: type[W]) -> W:
+    """The one open child window of ``kind``."""
     found = [w for w in window.child_windows if isinstance(w, kind) and w.isVisible()]
     assert len(found) == 1, found
     return found[0]
@@ -122,7 +126,6 @@ def test_side_by_side(qtbot: QtBot, journey: Journey) -> None:
     # Compare from the main window: A is the open v3; add v1, v2 and v2 at temperature 0.9.
     menu_action(window, "Compare variants").trigger()
     view = _only_view(window, CompareView)
-    assert isinstance(view, CompareView)
     qtbot.waitExposed(view)
     view.activateWindow()
     qtbot.waitUntil(view.isActiveWindow, timeout=5_000)
@@ -185,7 +188,7 @@ def test_side_by_side(qtbot: QtBot, journey: Journey) -> None:
     for leak in ("v1", "v2", "v3", "temperature", "won", "★", "thumbs"):
         assert leak not in view.preferences.summary.text()
     # Two A/B votes: Output 1 over Output 2, Output 4 over Output 3.
-    votes = [(0, 1, "a"), (2, 3, "b")]
+    votes: list[tuple[int, int, Literal["a", "b"]]] = [(0, 1, "a"), (2, 3, "b")]
     for left, right, choice in votes:
         view.preferences.pick(left, right)
         qtbot.mouseClick(view.preferences.buttons[choice], LEFT)
@@ -201,7 +204,7 @@ def test_side_by_side(qtbot: QtBot, journey: Journey) -> None:
     assert experiment_id is not None
     before_titles = _titles(view)
     before_texts = [c.output.text() for c in view.columns]
-    rated_run = view.columns[3].shown.run_id  # type: ignore[union-attr]
+    rated_run = view.columns[3].shown.run_id
     column_params = view.columns[3].variant.params
     assert rated_run is not None
 
@@ -216,7 +219,6 @@ def test_side_by_side(qtbot: QtBot, journey: Journey) -> None:
     # Tools ▸ Experiments…: the comparison is listed; double-click reopens it.
     menu_action(window, "Experiments").trigger()
     browser = _only_view(window, ExperimentsBrowser)
-    assert isinstance(browser, ExperimentsBrowser)
     qtbot.waitExposed(browser)
     qtbot.waitUntil(lambda: len(browser.shown()) == 1, timeout=10_000)
     row = browser.model.rows[0]
@@ -226,7 +228,6 @@ def test_side_by_side(qtbot: QtBot, journey: Journey) -> None:
     qtbot.mouseClick(browser.view.viewport(), LEFT, pos=rect.center())
     qtbot.mouseDClick(browser.view.viewport(), LEFT, pos=rect.center())
     reopened = _only_view(window, CompareView)
-    assert isinstance(reopened, CompareView)
     qtbot.waitExposed(reopened)
     assert reopened.experiment_id == experiment_id
     assert _titles(reopened) == before_titles

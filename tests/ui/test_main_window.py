@@ -16,6 +16,7 @@ from tests.ui.windows import close_window as _close
 from tests.ui.windows import open_window as _open
 from tests.ui.windows import shot as _shot
 from workbench.ui import theming
+from workbench.ui.compare.sweep_view import SweepView
 from workbench.ui.main_window import MainWindow
 
 RUN_TIMEOUT_MS = 120_000
@@ -224,8 +225,17 @@ def test_compare_and_sweep_start_from_the_current_prompt(qtbot: QtBot, window: M
     qtbot.waitUntil(lambda: len(window.child_windows) == 1)
     compare = window.child_windows[0]
     assert [v.template.messages[0].content for v in compare.variants()] == ["Name a colour."]
-    sweep = window.open_sweep(compare.variants()[0])
-    assert sweep.base is not None and sweep.base.template.name == "untitled"
+    # Run ▸ Sweep parameters… (Ctrl+Shift+W) from the main window, not only from a comparison.
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    qtbot.keyClick(
+        window.editor,
+        Qt.Key.Key_W,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    qtbot.waitUntil(lambda: len(window.child_windows) == 2)
+    sweep = window.child_windows[1]
+    assert isinstance(sweep, SweepView) and sweep.base == window.current_variant()
 
 
 def test_an_evaluation_suite_runs_from_the_tools_menu(

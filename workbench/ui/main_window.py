@@ -239,6 +239,13 @@ class MainWindow(QMainWindow):
             "Ctrl+Shift+K",
             "Compare this prompt side by side with variants of it",
         )
+        self._action(
+            "&Run",
+            "S&weep parameters…",
+            lambda: self.open_sweep(self.current_variant()),
+            "Ctrl+Shift+W",
+            "Run this prompt over a grid of two settings, with the estimate first",
+        )
         self._action("&Tools", "&Backends…", self.show_backends)
         self._action(
             "&Tools",
