@@ -370,3 +370,43 @@ def test_the_same_sweep_in_a_second_window_is_refused_while_the_first_runs(
     runs = store.runs.for_experiment(view.experiment.id)
     assert len(runs) == 4  # no cell ran twice
     assert second.shutdown(10)
+
+
+def test_a_reopened_sweep_shows_its_axes_and_resumes_only_the_missing_cells(
+    qtbot: QtBot, view: SweepView, store: Store, runner: Runner
+) -> None:
+    """Reopened from the store (Tools ▸ Experiments), a sweep shows its own axes and repeats,
+    so its estimate and Resume are for it: it showed the default axes, and Run started another
+    sweep instead of finishing this one."""
+    set_axes(qtbot, view, ("seed", "1, 2, 3"), ("temperature", "0, 1"))
+    view.repeats.setValue(2)
+    estimate_for(qtbot, view, variant("slow"))
+    qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: sum(map(len, view.results.values())) >= 3, timeout=20_000)
+    with qtbot.waitSignal(view.sweepFinished, timeout=20_000):
+        view.cancel()
+    assert view.experiment is not None
+    saved = store.experiments.get(view.experiment.id)
+    done = len([r for r in store.runs.for_experiment(saved.id) if r.status == "ok"])
+    assert 3 <= done < 12
+
+    again = SweepView(runner)  # as the Experiments browser opens it
+    qtbot.addWidget(again)
+    again.set_base(saved.spec.variants[0])
+    again.name.setText(saved.spec.name)
+    with qtbot.waitSignal(again.estimated, timeout=20_000):
+        again.open_sweep(saved.id)
+    try:
+        assert (again.rows.param.currentText(), again.rows.values.text()) == ("seed", "1, 2, 3")
+        assert (again.cols.param.currentText(), again.cols.values.text()) == (
+            "temperature", "0, 1")
+        assert again.repeats.value() == 2
+        qtbot.waitUntil(lambda: again.run_button.text() == "Resume sweep", timeout=20_000)
+        assert again.estimate is not None and again.estimate.skipped == done
+        assert again.estimate.calls == 12 - done
+        run(qtbot, again)
+        ok = [r for r in store.runs.for_experiment(saved.id) if r.status == "ok"]
+        assert len(ok) == 12 and len({(r.ref.variant_id, r.ref.repeat_index) for r in ok}) == 12
+        assert again.experiment is not None and again.experiment.id == saved.id
+    finally:
+        assert again.shutdown(10)

@@ -47,7 +47,7 @@ from workbench.ui.compare.sweep_layout import (
     Axis,
     model_labels,
 )
-from workbench.ui.compare.variants import version_label
+from workbench.ui.compare.variants import format_value, version_label
 
 SWEEPABLE = tuple(name for name in PARAM_NAMES if name not in ("stop", "n", "best_of"))
 NONE = "(none)"
@@ -391,6 +391,15 @@ class AxisEditor(QWidget):
         if kind == VARIABLES:
             return Axis(VARIABLES, tuple(self.sets.sets()))
         return Axis(PARAMETER, tuple(parse_values(self.values.text())), self.param.currentText())
+
+    def show_parameter(self, name: str, values: list[Any]) -> bool:
+        """Show a saved sweep's parameter axis (False: ``name`` is not a parameter this editor
+        sweeps, the axis is left as it is)."""
+        if name not in SWEEPABLE:
+            return False
+        self.param.setCurrentText(name)
+        self.values.setText(", ".join(format_value(v) for v in values))
+        return True
 
     def _kind_changed(self, name: str) -> None:
         page = {MODEL: 1, TEMPLATE: 2, VARIABLES: 3}.get(self.kind, 0)

@@ -48,7 +48,7 @@ from workbench.storage.repositories import StoredExperiment
 from workbench.ui import theming
 from workbench.ui.background import Progress as TaskProgress
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker, on_gui
-from workbench.ui.compare.sweep_axes import AxisEditor, ModelCatalog
+from workbench.ui.compare.sweep_axes import NONE, AxisEditor, ModelCatalog
 from workbench.ui.compare.sweep_chart import (
     CELL_METRICS,
     METRIC_BY_KEY,
@@ -443,8 +443,21 @@ class SweepView(QWidget):
     # --- results ------------------------------------------------------------------------------
 
     def open_sweep(self, experiment_id: str) -> None:
-        """Show a saved sweep with every result it has (laid out from its variants alone)."""
+        """Show a saved sweep with every result it has (laid out from its variants alone), its
+        parameter axes and repeats in the editors: the estimate is then this sweep's, and Run
+        resumes it (the cells not done) instead of starting another."""
         self._show_experiment(experiment_id)
+        grid, spec = self.layout_, self.shown
+        if grid is None or spec is None:
+            return
+        axes = ((self.rows, grid.row_name, grid.row_values),
+                (self.cols, grid.col_name, grid.col_values))
+        for editor, name, values in axes:
+            if not name:
+                editor.param.setCurrentText(NONE)
+            else:
+                editor.show_parameter(name, values)
+        self.repeats.setValue(spec.repeats)
 
     def _show_experiment(self, experiment_id: str, prefer: list[str] | None = None) -> None:
         comparison = open_comparison(self.store, experiment_id)
