@@ -12,11 +12,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from tests.ui.windows import back_to
 from tests.ui.windows import close_window as _close
 from tests.ui.windows import open_window as _open
 from tests.ui.windows import shot as _shot
 from workbench.ui import theming
 from workbench.ui.compare.sweep_view import SweepView
+from workbench.ui.dialogs.template_details import TemplateDetailsDialog
 from workbench.ui.main_window import MainWindow
 
 RUN_TIMEOUT_MS = 120_000
@@ -51,9 +53,26 @@ def _type_message(qtbot: QtBot, window: MainWindow, text: str) -> None:
     qtbot.keyClicks(editor, text)
 
 
-def _save(qtbot: QtBot, window: MainWindow) -> None:
-    """Ctrl+S, then wait until the saver's thread has written the version."""
+def _press_save(qtbot: QtBot, window: MainWindow, name: str | None = None) -> None:
+    """Ctrl+S; a first save asks for the name: keep the one proposed (or type ``name``), Enter."""
+    first = window.key is None
     qtbot.keyClick(window.editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    if first:
+        qtbot.waitUntil(
+            lambda: isinstance(QApplication.activeModalWidget(), TemplateDetailsDialog)
+        )
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, TemplateDetailsDialog)
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
+        if name is not None:
+            qtbot.keyClicks(dialog.name_edit, name)  # the proposed name is selected: replaced
+        qtbot.keyClick(dialog.name_edit, Qt.Key.Key_Return)
+        back_to(qtbot, window)
+
+
+def _save(qtbot: QtBot, window: MainWindow, name: str | None = None) -> None:
+    """Ctrl+S, then wait until the writer thread has written the version."""
+    _press_save(qtbot, window, name)
     qtbot.waitUntil(lambda: not window.dirty and "Saved" in window.statusBar().currentMessage())
 
 
@@ -120,7 +139,7 @@ def test_edit_count_preset_run_cancel_history_restore(qtbot: QtBot, window: Main
     qtbot.waitUntil(lambda: window.params.params().max_tokens == 200)
 
     # Save (Ctrl+S) so the run belongs to a library version.
-    qtbot.keyClick(window.editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    _press_save(qtbot, window)
     qtbot.waitUntil(lambda: window.version is not None and not window.dirty)
     saved_key, saved_version = window.key, window.version
     assert saved_key in window.library.template_keys()
@@ -320,9 +339,9 @@ def test_typing_goes_on_while_a_save_is_written(
     qtbot.keyClick(window.editor, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     _type_message(qtbot, window, "First draft")
     qtbot.waitUntil(lambda: window.editor.template().messages[0].content == "First draft")
-    qtbot.keyClick(window.editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    _press_save(qtbot, window)
     assert writing.wait(10)
-    assert "Saving" in window.statusBar().currentMessage()
+    assert "saving…" in window.title.text()
     editor = window.editor.editor_for("messages[0] (user)")
     assert editor is not None
     qtbot.keyClicks(editor, ", then more")  # the GUI thread is free while the file is written

@@ -144,6 +144,11 @@ def test_render_errors_are_shown_in_place_and_cleared(qtbot: QtBot, panel: Previ
     error = failed.args[0]
     assert isinstance(error, MissingVariableError) and error.name == "ticket"
     assert panel.error_label.isVisible()
+    # Being filled in: a note, not an error, until a run needs it or its field is left empty.
+    assert panel.error_label.text().startswith("Give 'ticket' a value to see the preview")
+    assert panel.is_quiet(error)
+    panel.flag_missing("ticket")
+    assert not panel.is_quiet(error)
     assert panel.error_label.text().startswith("messages[1] (user), line 3: variable 'ticket'")
     assert "last one that rendered" in panel.error_label.text()
     assert not panel.messages_view.isEnabled()

@@ -37,3 +37,17 @@ def shot(window: QWidget, name: str) -> Path:
     QApplication.processEvents()
     assert window.grab().save(str(path))
     return path
+
+
+def focus_in(window: QWidget) -> bool:
+    """``window`` is active and holds the focus: its shortcuts reach it."""
+    focus = QApplication.focusWidget()
+    active = QApplication.activeWindow() is window
+    return active and focus is not None and window.isAncestorOf(focus)
+
+
+def back_to(qtbot: QtBot, window: QWidget) -> None:
+    """After a dialog closed: activate ``window`` again, as a window manager does (offscreen,
+    nothing does), and wait until its shortcuts work."""
+    window.activateWindow()
+    qtbot.waitUntil(lambda: focus_in(window))

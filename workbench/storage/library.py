@@ -72,6 +72,18 @@ class Library:
         name = slug(template.name)
         return normalise_key(f"{collection.strip('/')}/{name}" if collection.strip("/") else name)
 
+    def unused_key(self, name: str, collection: str = "") -> str:
+        """The key a new template named ``name`` takes: never another template's, deleted ones
+        included (a new template must not inherit someone else's history)."""
+        conn = self.db.connection()
+        return self._free_key(conn, self.key_for(PromptTemplate(name=name), collection), None)
+
+    def _free_key(self, conn: sqlite3.Connection, base: str, keep: str | None) -> str:
+        key, n = base, 2
+        while key != keep and self._row(conn, key) is not None:
+            key, n = f"{base}-{n}", n + 1
+        return key
+
     def _row(self, conn: sqlite3.Connection, key: str) -> Row | None:
         found = conn.execute(f"{ROW_SQL} WHERE t.key = ?", (key,)).fetchone()
         return Row(*found) if found else None
@@ -249,6 +261,46 @@ class Library:
             assert row is not None
             files.remove(self.path_for(key))
             self._mark_deleted(conn, row)
+
+    def undelete(self, key: str) -> TemplateVersion:
+        """Undo ``delete``: the newest version's file comes back, with no new version."""
+        key = normalise_key(key)
+        with self.db.transaction() as conn:
+            head = self._head(conn, key)
+            path = self.path_for(key)
+            if read_disk(path) is None:
+                files.write_text(path, head.text)
+            self._sync(conn, key)
+            return head
+
+    def rename(self, key: str, name: str) -> TemplateVersion:
+        """Rename a template: a new version with the new name, its file moved to the key the
+        name gives (in the same collection). History, labels and the runs made with it follow."""
+        key, name = normalise_key(key), name.strip()
+        if not name:
+            raise KnownError("a template needs a name")
+        with self.db.transaction() as conn:
+            row, current, _ = self._sync(conn, key)
+            if row is None or row.deleted:
+                raise NotFoundError(f"no template '{key}' in the library")
+            head = self._head(conn, key)
+            old = head.template()
+            template = old.model_copy(update={"name": name})
+            new_key = self._free_key(conn, self.key_for(template, collection_of(key)), key)
+            text = current.text_for(template) if current else dumps(template)
+            path = self.path_for(new_key)
+            files.write_text(path, text)
+            if new_key != key:
+                conn.execute("UPDATE library_templates SET key = ? WHERE seq = ?",
+                             (new_key, row.seq))
+                conn.execute("UPDATE runs SET template_key = ? WHERE template_key = ?",
+                             (new_key, key))
+                files.remove(self.path_for(key))
+            message = f"renamed from “{old.name}”"
+            version = self._record(conn, self._row(conn, new_key), new_key, text, template, "save",
+                                   message)
+            self._set_stat(conn, new_key, path)
+            return version
 
     @staticmethod
     def _mark_deleted(conn: sqlite3.Connection, row: Row) -> None:

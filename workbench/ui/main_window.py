@@ -18,6 +18,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -32,16 +33,16 @@ from PySide6.QtWidgets import (
 
 from workbench import __version__
 from workbench.backends.base import Backend
-from workbench.core.errors import KnownError, TemplateError
+from workbench.core.errors import KnownError, MissingVariableError, TemplateError
 from workbench.core.experiments import Variant
 from workbench.core.models import Params, PromptTemplate
 from workbench.core.template_files import read_template
+from workbench.services.document import Document
 from workbench.services.runner import build_request
 from workbench.services.workspace import Workspace
-from workbench.storage.library_records import TemplateVersion
 from workbench.storage.repositories import RunRef
 from workbench.ui import child_windows, run_restore, theming
-from workbench.ui.background import LatestJob
+from workbench.ui.document_actions import DocumentActions
 from workbench.ui.library_transfer import LibraryTransfer
 from workbench.ui.widgets.history_panel import HistoryPanel, repository_source
 from workbench.ui.widgets.library_panel import LibraryPanel
@@ -51,9 +52,12 @@ from workbench.ui.widgets.params_panel import ParamsPanel
 from workbench.ui.widgets.preview_panel import Preview, PreviewPanel
 from workbench.ui.widgets.repeat_runs import RepeatRuns
 from workbench.ui.widgets.run_panel import RunPanel
+from workbench.ui.widgets.save_message_bar import SaveMessageBar
 from workbench.ui.widgets.template_editor import TemplateEditor
 from workbench.ui.widgets.variables_form import VariablesForm
 from workbench.ui.window_support import (
+    GuiThread,
+    big_save_job,
     error_summary,
     preview_summary,
     restore_layout,
@@ -68,8 +72,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AUTOSAVE_MS = 1500
-SAVE_WAIT_MS = 120_000  # how long quitting (or answering "Save") waits for a save in progress
-UNTITLED_KEY = ":new:"  # the draft key of a template not yet in the library (never a library key)
+SAVE_WAIT_S = 120.0  # how long quitting (or answering "Save") waits for a save in progress
 
 
 class MainWindow(QMainWindow):
@@ -79,11 +82,15 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.workspace = workspace
         self.setWindowTitle("Prompt Workbench")
-        self.key: str | None = None
-        self.version: int | None = None
-        self._saved: PromptTemplate | None = None  # the document as last loaded or saved
-        self._document = 0  # counts documents shown, so a late save result finds its own
-        self._saver = LatestJob(self._version_saved, self._save_failed, self)
+        self._gui = GuiThread(self)
+        writer = workspace.writer
+        self.document = Document(
+            workspace.library,
+            workspace.autosave,
+            submit=lambda job: writer.submit(lambda _store: job()),
+            post=self._gui.post,
+            save_job=big_save_job(workspace.library),
+        )
         self._last_worker: RunWorker | None = None
         self.runs = RunManager(self, runner=workspace.runner)
         self.child_windows = child_windows.ChildWindows(self)  # closed with this one
@@ -99,14 +106,15 @@ class MainWindow(QMainWindow):
         self._build_centre()
         self._build_docks()
         self._build_toolbar()
+        self.doc_actions = DocumentActions(self)
         self._build_menus()
         self._connect()
         self._autosave = QTimer(self)
         self._autosave.setSingleShot(True)
         self._autosave.setInterval(AUTOSAVE_MS)
-        self._autosave.timeout.connect(self._write_draft)
+        self._autosave.timeout.connect(self.document.write_draft)
         self.resize(1366, 800)
-        self._saved = self.editor.template()  # the empty starting document is not an edit
+        self.document.load(self.editor.template(), None, None)  # the empty start is no edit
         restore_layout(self, self.centre_split)
         self.picker.reload()
         self.library.refresh()
@@ -117,6 +125,8 @@ class MainWindow(QMainWindow):
     def _build_centre(self) -> None:
         self.title = QLabel(self)
         self.title.setAccessibleName("Template title")
+        self.title.setToolTip("The open template: F2 renames it, Ctrl+Shift+S saves with a message")
+        self.message_bar = SaveMessageBar(self)
         self.lower_tabs = QTabWidget(self)
         self.lower_tabs.setDocumentMode(True)
         self.lower_tabs.addTab(self.preview, "Preview")
@@ -139,6 +149,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(8, 8, 8, 0)
         layout.setSpacing(4)
         layout.addWidget(self.title)
+        layout.addWidget(self.message_bar)
         layout.addWidget(self.centre_split, 1)
         self.setCentralWidget(centre)
 
@@ -198,13 +209,28 @@ class MainWindow(QMainWindow):
             for name in ("&File", "&Edit", "&View", "&Run", "&Tools", "&Help")
         }
         self._action("&File", "&New template", self.new_template, QKeySequence.StandardKey.New)
+        self._action(
+            "&File",
+            "New from &template…",
+            self.doc_actions.new_from_template,
+            "Ctrl+Shift+N",
+            "Start from one of the built-in templates (a technique each)",
+        )
         self._action("&File", "&Open file…", self.open_file, QKeySequence.StandardKey.Open)
+        self._menus["&File"].addSeparator()
         self.save_action = self._action(
             "&File",
             "&Save",
             self.save,
             QKeySequence.StandardKey.Save,
-            "Save a new version to the library",
+            "Save a new version to the library (the first save asks for a name)",
+        )
+        self._action(
+            "&File",
+            "Save with &message…",
+            self.doc_actions.save_with_message,
+            "Ctrl+Shift+S",
+            "Save a new version and say what it changes (shown in the versions list)",
         )
         self.transfer = LibraryTransfer(self)
         self.transfer.add_to(self._menus["&File"])
@@ -215,6 +241,17 @@ class MainWindow(QMainWindow):
                      quit_key if QKeySequence.keyBindings(quit_key) else "Ctrl+Q")
         self._action("&Edit", "&Undo", self.editor.undo, QKeySequence.StandardKey.Undo)
         self._action("&Edit", "&Redo", self._redo, "Ctrl+Shift+Z")
+        self._menus["&Edit"].addSeparator()
+        self._action("&Edit", "Re&name template…", self.doc_actions.rename_focused, "F2")
+        self._action(
+            "&Edit", "&Description and tags…", lambda: self.doc_actions.edit_details(),
+            tip="What the template is for, and the tags the library is searched by",
+        )
+        self._action(
+            "&Edit", "De&lete template", lambda: self.doc_actions.delete_template(),
+            tip="Delete the open template from the library (the library panel offers Undo)",
+        )
+        self._menus["&Edit"].addSeparator()
         self._action(
             "&Edit",
             "&Find…",
@@ -265,9 +302,14 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.editor.templateChanged.connect(self._template_changed)
         self.editor.parametersChanged.connect(self.params.set_params)
+        self.document.loaded.connect(self._document_loaded)
+        self.document.adopted.connect(self._adopt)
         self.variables.valuesChanged.connect(self.preview.set_values)
         self.variables.valuesChanged.connect(lambda _v: self._autosave.start())
-        self.preview.errorChanged.connect(self.editor.show_error)
+        self.preview.errorChanged.connect(
+            lambda error: self.editor.show_error(None if self.preview.is_quiet(error) else error)
+        )
+        self.variables.leftEmpty.connect(self.preview.flag_missing)
         self.preview.errorChanged.connect(self._show_error_summary)
         self.preview.previewUpdated.connect(self._show_preview_summary)
         self.params.paramsChanged.connect(self._params_changed)
@@ -283,29 +325,56 @@ class MainWindow(QMainWindow):
 
     # --- documents ----------------------------------------------------------------------------
 
+    @property
+    def key(self) -> str | None:
+        return self.document.key
+
+    @property
+    def version(self) -> int | None:
+        return self.document.version
+
+    @property
+    def dirty(self) -> bool:
+        self.document.edit(self.editor.template())  # the editor's debounce may not have run
+        return self.document.dirty
+
     def show_template(self, template: PromptTemplate, key: str | None, version: int | None) -> None:
         """Put ``template`` in the editor as the document ``key`` (None: not in the library)."""
-        self.key, self.version = key, version
-        self._saved = template
-        self._document += 1
+        self.document.load(template, key, version)
+
+    def _document_loaded(self, template: PromptTemplate) -> None:
         self.editor.set_template(template)
         self.params.set_params(template.parameters)
-        self._template_changed(template, dirty=False)
+        self.preview.clear_flagged()
         if self.output.state not in ("running", "streaming", "cancelling"):
             self.output.clear()  # the last answer belonged to the document before
+
+    def _adopt(self, template: PromptTemplate) -> None:
+        """A save declared variables, or a rename or details edit changed the carried fields."""
+        self.editor.adopt(template)
+        self.variables.set_template(self.editor.template())
 
     def keep_or_drop_edits(self) -> bool:
         """Before the editor's document is replaced: True to go on (saved or discarded), False
         to stay. Unsaved edits are never dropped without asking."""
         if not self.dirty:
             return True
-        answer = self.ask_unsaved(self.editor.template().name)
+        answer = self.ask_unsaved(self.document.name)
         if answer == QMessageBox.StandardButton.Save:
-            self.save()
-            self._saver.flush(SAVE_WAIT_MS)
+            if self.document.needs_name:
+                dialog = self.doc_actions.naming_dialog()
+                answered = dialog.exec() == QDialog.DialogCode.Accepted
+                if answered:
+                    self.doc_actions.save_named(dialog)
+                dialog.deleteLater()
+                if not answered:
+                    return False
+            else:
+                self.document.save()
+            self.document.finish(SAVE_WAIT_S)
             return not self.dirty
         if answer == QMessageBox.StandardButton.Discard:
-            self.workspace.autosave.discard(self.key or UNTITLED_KEY)
+            self.document.discard_draft()
             return True
         return False
 
@@ -325,22 +394,25 @@ class MainWindow(QMainWindow):
 
     def _show_library_template(self, key: str, version: int | None) -> None:
         try:
-            template = self.workspace.library.load(key, version)
-            number = version if version is not None else self.workspace.library.entry(key).version
+            self.document.open(key, version)
         except KnownError as err:
             self.statusBar().showMessage(str(err), 10_000)
-            return
-        self.show_template(template, key, number)
-        self.library.select(key)
 
-    def new_template(self) -> None:
-        from workbench.core.models import Message
-
+    def new_template(self, template: PromptTemplate | None = None) -> None:
+        """A new unsaved document (Ctrl+N), blank or a copy of ``template``; the cursor goes to
+        its first message."""
         if not self.keep_or_drop_edits():
             return
-        self.show_template(
-            PromptTemplate(name="untitled", messages=[Message(role="user", content="")]), None, None
-        )
+        self.document.new(template)
+        self.output.clear()
+        self.editor.focus_body()
+
+    def save(self) -> QDialog | None:
+        """Ctrl+S (a first save asks for the name)."""
+        return self.doc_actions.save()
+
+    def recover_drafts(self) -> bool:
+        return self.doc_actions.recover_drafts()
 
     def open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -352,102 +424,12 @@ class MainWindow(QMainWindow):
             except KnownError as err:
                 self.statusBar().showMessage(str(err), 15_000)
 
-    def save(self) -> None:
-        """Save the editor's template as a new library version (Ctrl+S).
-
-        The file is written on the saver's thread: the YAML of a 100k-token template takes
-        seconds to write and typing goes on meanwhile. The document takes its key at once, so a
-        second Ctrl+S before the first is written cannot create a second template.
-        """
-        template = self.editor.template()
-        untitled = self.key is None
-        self.key = self.key or self._new_key(template)
-        self.statusBar().showMessage(f"Saving {self.key}…")
-        library, key, document = self.workspace.library, self.key, self._document
-
-        def write() -> tuple[TemplateVersion, PromptTemplate, int, bool]:
-            return library.save(template, key=key), template, document, untitled
-
-        self._saver.submit(write)
-
-    def _version_saved(self, outcome: tuple[TemplateVersion, PromptTemplate, int, bool]) -> None:
-        saved, template, document, untitled = outcome
-        if document == self._document:  # the editor still shows the document that was saved
-            self.version, self._saved = saved.number, template
-            self._update_title(self.editor.template())
-            if not self.dirty:  # edits made while saving keep their draft
-                for key in (saved.key, UNTITLED_KEY) if untitled else (saved.key,):
-                    self.workspace.autosave.discard(key)
-        self.library.refresh()
-        self.library.select(saved.key)
-        self.statusBar().showMessage(f"Saved {saved.key} as v{saved.number}", 5000)
-
-    def _save_failed(self, error: BaseException) -> None:
-        if not isinstance(error, KnownError):
-            raise error
-        self.statusBar().showMessage(f"Not saved: {error}", 15_000)
-
-    def _new_key(self, template: PromptTemplate) -> str:
-        """A library key for a template saved for the first time: never another template's."""
-        library = self.workspace.library
-        base = library.key_for(template)
-        taken = {e.key for e in library.entries(include_deleted=True)}
-        key, n = base, 2
-        while key in taken:
-            key, n = f"{base}-{n}", n + 1
-        return key
-
-    @property
-    def dirty(self) -> bool:
-        # Model equality, not serialised text: dumping a 100k-token template as YAML takes
-        # ~0.7 s, and this runs on the GUI thread after every edit.
-        return self.editor.template() != self._saved
-
-    def _template_changed(self, template: PromptTemplate, dirty: bool = True) -> None:
+    def _template_changed(self, template: PromptTemplate) -> None:
         self.variables.set_template(template)
         self.preview.set_template(template)
-        self._update_title(template)
-        if dirty:
+        self.document.edit(template)
+        if self.document.dirty:
             self._autosave.start()
-
-    def _update_title(self, template: PromptTemplate) -> None:
-        version = f"  v{self.version}" if self.version is not None else ""
-        state = "  (unsaved)" if self.dirty else ""
-        self.title.setText(f"<b>{template.name}</b>{version}{state}")
-        self.setWindowTitle(f"{template.name}{' *' if state else ''} — Prompt Workbench")
-
-    def _write_draft(self) -> None:
-        """Keep unsaved edits on disk, so a crash loses nothing."""
-        if self.dirty:
-            base = self._saved.model_dump_json() if self._saved is not None else None
-            self.workspace.autosave.save(
-                self.key or UNTITLED_KEY, self.editor.template().model_dump_json(), base
-            )
-
-    def recover_drafts(self) -> bool:
-        """Offer back edits a previous session did not save; True if one was restored."""
-        for draft in self.workspace.autosave.drafts():
-            try:
-                template = PromptTemplate.model_validate_json(draft.text)
-            except ValueError:  # a draft this version cannot read: leave the file alone
-                continue
-            key = None if draft.key == UNTITLED_KEY else draft.key
-            answer = QMessageBox.question(
-                self,
-                "Unsaved edits",
-                f"Edits of “{template.name}” from your last session were not saved. Restore them?",
-            )
-            if answer == QMessageBox.StandardButton.Yes:
-                if key is not None:
-                    self._show_library_template(key, None)
-                    self.editor.set_template(template)
-                else:
-                    self.show_template(template, None, None)
-                    self._saved = None
-                self._template_changed(template)
-                return True
-            self.workspace.autosave.discard(draft.key)
-        return False
 
     # --- backends -----------------------------------------------------------------------------
 
@@ -466,7 +448,7 @@ class MainWindow(QMainWindow):
 
     def _params_changed(self, params: Params) -> None:
         self.editor.set_parameters(params)
-        self._update_title(self.editor.template())
+        self.document.edit(self.editor.template())
         self.preview.set_max_tokens(params.max_tokens)
 
     def run(self) -> None:
@@ -482,6 +464,9 @@ class MainWindow(QMainWindow):
                 params=self.params.params(),
             )
         except KnownError as err:
+            if isinstance(err, MissingVariableError):
+                self.preview.flag_missing(err.name)  # now it is an error: a run needs it
+                self.editor.show_error(err)
             self.lower_tabs.setCurrentWidget(self.preview)
             self.statusBar().showMessage(f"Cannot run: {err}", 15_000)
             return
@@ -602,9 +587,9 @@ class MainWindow(QMainWindow):
         if not self.child_windows.close_all():
             event.ignore()  # a dialog kept its unsaved changes and said so
             return
-        if not self._saver.flush(SAVE_WAIT_MS):
-            log.warning("saving did not finish within %d ms of quitting", SAVE_WAIT_MS)
-        self._write_draft()
+        if not self.document.finish(SAVE_WAIT_S):
+            log.warning("saving did not finish within %.0f s of quitting", SAVE_WAIT_S)
+        self.document.write_draft()
         save_layout(self, self.centre_split, self.key)
         self.transfer.shutdown()
         self.picker.tasks.shutdown(timeout_s=1.0)

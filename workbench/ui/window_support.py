@@ -3,16 +3,64 @@ summaries it shows."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+import contextlib
+from collections.abc import Callable
+
+from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QSplitter, QWidget
 
-from workbench.core.errors import MissingVariableError, TemplateError
+from workbench.core.errors import KnownError, MissingVariableError, TemplateError
 from workbench.core.model_table import NO_CHARGE
-from workbench.core.models import Params, RunResult
+from workbench.core.models import Params, PromptTemplate, RunResult
 from workbench.core.paths import config_dir
 from workbench.core.tokens import format_count
+from workbench.services.document import SaveJob, save_in_process, save_template
+from workbench.storage.library import Library, TemplateVersion
 from workbench.ui.widgets.preview_panel import Preview, format_money
+from workbench.ui.widgets.render_process import in_helper, is_big
+
+
+class GuiThread(QObject):
+    """``post(fn)`` from any thread calls ``fn`` on the GUI thread (a queued signal): how the
+    results of writer-thread jobs come back to the window."""
+
+    _call = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._call.connect(self._run, Qt.ConnectionType.QueuedConnection)
+
+    def post(self, fn: Callable[[], None]) -> None:
+        with contextlib.suppress(RuntimeError):  # the window is gone (quitting): nobody to tell
+            self._call.emit(fn)
+
+    @staticmethod
+    def _run(fn: Callable[[], None]) -> None:
+        fn()
+
+
+def big_save_job(library: Library) -> SaveJob:
+    """Saves for the document: a big template is saved by the helper process (its YAML is
+    seconds of pure Python, which on any thread of this process would take the GIL from the
+    GUI thread every few ms); the writer thread waits for it with the GIL released."""
+
+    def save(
+        template: PromptTemplate, key: str, message: str
+    ) -> tuple[TemplateVersion, PromptTemplate]:
+        if is_big(template):
+            result = in_helper(
+                save_in_process, str(library.db.path), str(library.folder), template, key, message
+            )
+            if result is not None:
+                ok, payload = result
+                if not ok:
+                    raise KnownError(payload[0], hint=payload[1])
+                done: tuple[TemplateVersion, PromptTemplate] = payload
+                return done
+        return save_template(library, template, key, message)
+
+    return save
 
 
 def window_settings() -> QSettings:

@@ -10,7 +10,14 @@ newest version is then the restored one. Two versions (or one and the newest) ar
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -33,6 +40,7 @@ from workbench.core.errors import KnownError
 from workbench.storage.library import Library
 from workbench.storage.library_records import LibraryEntry, TemplateVersion
 from workbench.ui.widgets.history_panel import format_time
+from workbench.ui.widgets.library_template_actions import TemplateActions
 from workbench.ui.widgets.version_diff import VersionDiff
 from workbench.ui.widgets.version_label_bar import VersionLabelBar
 
@@ -46,6 +54,10 @@ class LibraryPanel(QWidget):
     can be done to them (open, compare, label, restore) as buttons, a context menu and keys."""
 
     templateActivated = Signal(str, object)  # key, version number (None: the current one)
+    renameRequested = Signal(str)  # key
+    detailsRequested = Signal(str)  # key
+    deleteRequested = Signal(str)  # key
+    undeleteRequested = Signal(str)  # key
 
     def __init__(self, library: Library, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,6 +89,9 @@ class LibraryPanel(QWidget):
         self.status.setEnabled(False)
         self.status.setAccessibleName("Library status")
         self._build_actions()
+        self.template_actions = TemplateActions(self)
+        self.undo_strip = self.template_actions.undo_strip
+        self.undo_button = self.template_actions.undo_button
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.setChildrenCollapsible(False)
         split.addWidget(self.tree)
@@ -88,6 +103,7 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(split, 1)
         layout.addWidget(self.status)
+        layout.addWidget(self.undo_strip)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
@@ -149,6 +165,21 @@ class LibraryPanel(QWidget):
         self.menu.addMenu(self.unlabel_menu)
         self.menu.addSeparator()
         self.menu.addAction(self.restore_action)
+
+    def offer_undelete(self, key: str) -> None:
+        """After a delete: say so, with an Undo button."""
+        self.template_actions.offer_undelete(key)
+
+    def show_document(self, key: str | None, version: int | None) -> None:
+        """Highlight the template and version open in the editor; nothing for a document that
+        is not in the library (a new one, a file, a built-in)."""
+        if key is None:
+            self.tree.setCurrentIndex(QModelIndex())
+            self.tree.clearSelection()
+            return
+        self.select(key)
+        if self.current_key() == key and version is not None:
+            self._select_versions([version], version)
 
     def _versions_box(self) -> QWidget:
         """The versions list with its toolbar (its last buttons behind » when the sidebar is

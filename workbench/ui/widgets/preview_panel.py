@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.errors import TemplateError
+from workbench.core.errors import MissingVariableError, TemplateError
 from workbench.core.model_table import NO_CHARGE, Cost
 from workbench.core.models import PromptTemplate
 from workbench.ui.background import LatestJob
@@ -118,6 +118,9 @@ class PreviewPanel(QWidget):
         self._shown_messages: tuple[Segment, ...] = ()
         self._shown_raw: tuple[Segment, ...] = ()
         self._error: TemplateError | None = None
+        # Variables that may be called missing: the person ran, or left their field empty.
+        # Until then an empty variable is being filled in, not an error.
+        self._flagged: set[str] = set()
         self.preview: Preview | None = None
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -406,6 +409,21 @@ class PreviewPanel(QWidget):
         )
         return text
 
+    def flag_missing(self, name: str) -> None:
+        """From now on a missing ``name`` is an error (a run needed it, or its field was left
+        empty)."""
+        self._flagged.add(name)
+        if self._error is not None:
+            self._show_error(self._error)
+
+    def clear_flagged(self) -> None:
+        """A new document: its variables are being filled in."""
+        self._flagged.clear()
+
+    def is_quiet(self, error: TemplateError | None) -> bool:
+        """A variable with no value yet, not flagged: a note, not an error."""
+        return isinstance(error, MissingVariableError) and error.name not in self._flagged
+
     def _show_error(self, error: TemplateError | None) -> None:
         self._error = error
         if error is None:
@@ -414,12 +432,19 @@ class PreviewPanel(QWidget):
                 view.setEnabled(True)
             return
         color = status_color("error")
+        if isinstance(error, MissingVariableError) and self.is_quiet(error):
+            color = self.palette().placeholderText().color()
         palette = self.error_label.palette()
         palette.setColor(palette.ColorRole.Window, tint(color, 38))
         palette.setColor(palette.ColorRole.WindowText, color)
         self.error_label.setPalette(palette)
         stale = " The preview below is the last one that rendered." if self.preview else ""
-        self.error_label.setText(f"{error}.{stale}")
+        text = (
+            f"Give '{error.name}' a value to see the preview"
+            if isinstance(error, MissingVariableError) and self.is_quiet(error)
+            else str(error)
+        )
+        self.error_label.setText(f"{text}.{stale}")
         self.error_label.show()
         for view in (self.messages_view, self.raw_view, self.token_view):
             view.setEnabled(False)  # greyed: it no longer matches the template

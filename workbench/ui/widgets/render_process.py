@@ -167,6 +167,12 @@ def _remote(fn: Callable[..., tuple[bool, Any]], *args: Any) -> tuple[bool, Any]
         return None
 
 
+def in_helper(fn: Callable[..., tuple[bool, Any]], *args: Any) -> tuple[bool, Any] | None:
+    """``fn(*args)`` (a module-level function returning ``(ok, payload)``) in the helper
+    process; None if the process broke (then do the work locally)."""
+    return _remote(fn, *args)
+
+
 def _unwrap(result: tuple[bool, Any]) -> Any:
     ok, payload = result
     if not ok:

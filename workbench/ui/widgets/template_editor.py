@@ -62,6 +62,9 @@ TECHNIQUE_TOOLTIP = (
     "added; nothing changes until you accept, and Ctrl+Z undoes it."
 )
 
+#: The fields carried through unchanged, which the document may change under the editor.
+CARRIED = ("name", "description", "tags", "variables")
+
 _MESSAGE_SOURCE = re.compile(r"^messages\[(\d+)\]")
 
 #: A change proposed to the template: what it turns the current template into.
@@ -264,6 +267,16 @@ class TemplateEditor(QWidget):
                 "few_shot": self.few_shot.few_shot(),
             }
         )
+
+    def adopt(self, template: PromptTemplate) -> None:
+        """Take the fields this editor carries (name, description, tags, variables) from
+        ``template`` (a save declared the variables, a rename); the text is not touched."""
+        self._base = self._base.model_copy(update={f: getattr(template, f) for f in CARRIED})
+
+    def focus_body(self) -> None:
+        """Put the cursor in the first message (or the completion text): where writing starts."""
+        cards = self.messages.cards
+        (cards[0].editor if cards and self._base.mode == "chat" else self.text_editor).setFocus()
 
     def set_parameters(self, parameters: Params) -> None:
         """Adopt parameters edited elsewhere (the parameters panel), so ``template()`` carries

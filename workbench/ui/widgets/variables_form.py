@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -117,6 +117,8 @@ class VariablesForm(QWidget):
     valuesChanged = Signal(dict)
     #: The rows were rebuilt for a template (tests and the window wait on it).
     rowsChanged = Signal()
+    #: The person left a required field empty (focus moved on): now it may be called missing.
+    leftEmpty = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -174,8 +176,17 @@ class VariablesForm(QWidget):
         if spec.name in self._values:
             row.editor.setPlainText(self._values[spec.name])
         row.editor.textChanged.connect(lambda n=spec.name: self._edited(n))
+        row.editor.installEventFilter(self)
         row.file_button.clicked.connect(lambda _=False, n=spec.name: self.choose_file(n))
         return row
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FocusOut:
+            for name, row in self._rows.items():
+                required = row.spec.used and row.spec.default is None
+                if row.editor is watched and required and not row.editor.toPlainText():
+                    self.leftEmpty.emit(name)
+        return super().eventFilter(watched, event)
 
     def _lay_out(self, names: list[str]) -> None:
         for row in self._rows.values():

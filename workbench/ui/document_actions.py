@@ -1,0 +1,204 @@
+"""The main window's document actions: new from a built-in, save (naming a new template, a
+version message), rename, description and tags, delete with undo, and drafts offered back.
+
+The document itself is ``services.document.Document`` (no Qt); this module asks the person what
+it needs (names, messages) and shows what the document says happened.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+
+from workbench.core.errors import KnownError
+from workbench.core.models import PromptTemplate
+from workbench.services.document import DocumentState, LibraryChange
+from workbench.ui.dialogs.template_details import TemplateDetailsDialog
+from workbench.ui.dialogs.template_gallery import TemplateGallery
+
+if TYPE_CHECKING:
+    from workbench.ui.main_window import MainWindow
+
+
+def open_once(dialog: QDialog) -> None:
+    """Open a window-modal dialog that is deleted once answered (a hidden one would stay the
+    active window on some platforms, and the main window's shortcuts would not fire)."""
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.open()
+
+
+class DocumentActions(QObject):
+    """What File and Edit do to the open document and the library's templates."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.document = window.document
+        self.document.changed.connect(self._state_changed)
+        self.document.library_changed.connect(self._library_changed)
+        self.document.failed.connect(self._save_failed)
+        window.message_bar.saveRequested.connect(
+            lambda message: self.document.save(message=message)
+        )
+        library = window.library
+        library.renameRequested.connect(self.rename_template)
+        library.detailsRequested.connect(self.edit_details)
+        library.deleteRequested.connect(self.delete_template)
+        library.undeleteRequested.connect(self.document.undelete)
+
+    def new_from_template(self) -> TemplateGallery | None:
+        """File ▸ New from template…: pick a built-in and open a copy of it."""
+        if not self.window.keep_or_drop_edits():
+            return None
+        gallery = TemplateGallery(self.window)
+        gallery.accepted.connect(lambda: self._open_builtin(gallery.chosen()))
+        open_once(gallery)
+        return gallery
+
+    def _open_builtin(self, template: PromptTemplate | None) -> None:
+        if template is not None:
+            self.document.new(template)
+            self.window.output.clear()
+            self.window.editor.focus_body()
+            self.window.statusBar().showMessage(
+                f"A copy of the built-in “{template.name}”: Ctrl+S saves it to your library", 10_000
+            )
+
+    def save(self) -> TemplateDetailsDialog | None:
+        """Save the editor's template as a new library version (Ctrl+S); a first save asks for
+        its name. The file is written on the writer thread: typing goes on meanwhile."""
+        self.document.edit(self.window.editor.template())
+        if self.document.needs_name:
+            dialog = self.naming_dialog()
+            dialog.accepted.connect(lambda: self.save_named(dialog))
+            open_once(dialog)
+            return dialog
+        self.document.save()
+        return None
+
+    def save_with_message(self) -> QWidget:
+        """Ctrl+Shift+S: the same save, with a message for the version (asked in a line under
+        the title, not in a dialog); a first save asks in the naming dialog instead."""
+        self.document.edit(self.window.editor.template())
+        if self.document.needs_name:
+            dialog = self.save()
+            assert dialog is not None
+            dialog.message_edit.setFocus()
+            return dialog
+        self.window.message_bar.open()
+        return self.window.message_bar
+
+    def naming_dialog(self) -> TemplateDetailsDialog:
+        template = self.document.template
+        return TemplateDetailsDialog(
+            self.window,
+            title="Save to the library",
+            accept_text="Save",
+            intro="Name the template. Its file in the library is named after it.",
+            name=self.document.proposed_name(),
+            key_for=self.document.key_for_name,
+            description=template.description,
+            tags=template.tags,
+            message=True,
+        )
+
+    def save_named(self, dialog: TemplateDetailsDialog) -> None:
+        self.document.set_details(None, dialog.description(), dialog.tags())
+        self.document.save(name=dialog.name(), message=dialog.message())
+
+    def rename_focused(self) -> QDialog | None:
+        """F2: the template selected in the library when the list has the focus, else the open
+        document."""
+        library = self.window.library
+        focused = library.tree.hasFocus() and library.current_key()
+        return self.rename_template(focused or None)
+
+    def rename_template(self, key: str | None = None) -> QDialog | None:
+        """Rename a library template (F2: the open one; its file follows the name)."""
+        name = self._name_of(key)
+        if name is None:
+            return None
+        dialog = TemplateDetailsDialog(
+            self.window, title="Rename template", accept_text="Rename", name=name,
+            key_for=self.document.key_for_name if key is None and self.window.key is None else None,
+        )
+        if key is None:
+            dialog.accepted.connect(lambda: self.document.rename_current(dialog.name()))
+        else:
+            dialog.accepted.connect(lambda: self.document.rename(key, dialog.name()))
+        open_once(dialog)
+        return dialog
+
+    def edit_details(self, key: str | None = None) -> QDialog | None:
+        """Description and tags of a library template (or of the open document)."""
+        try:
+            template = self.window.workspace.library.load(key) if key else self.document.template
+        except KnownError as err:
+            self.window.statusBar().showMessage(str(err), 10_000)
+            return None
+        target = key or self.window.key
+        dialog = TemplateDetailsDialog(
+            self.window, title=f"Describe “{template.name}”", accept_text="Save",
+            description=template.description, tags=template.tags,
+        )
+        dialog.accepted.connect(
+            lambda: self.document.set_details(target, dialog.description(), dialog.tags())
+        )
+        open_once(dialog)
+        return dialog
+
+    def delete_template(self, key: str | None = None) -> None:
+        """Delete a library template (Edit ▸ Delete: the open one); the library panel offers
+        Undo. The open document stays open, unsaved."""
+        target = key or self.window.key
+        if target:
+            self.document.delete(target)
+
+    def _name_of(self, key: str | None) -> str | None:
+        if key is None:
+            return self.document.name
+        try:
+            return self.window.workspace.library.entry(key).name
+        except KnownError as err:
+            self.window.statusBar().showMessage(str(err), 10_000)
+            return None
+
+    def _library_changed(self, change: LibraryChange) -> None:
+        self.window.library.refresh()
+        if change.what == "deleted":
+            self.window.library.offer_undelete(change.key)
+        self._sync_library()
+        self.window.statusBar().showMessage(change.message, 5000)
+
+    def _save_failed(self, error: KnownError) -> None:
+        self.window.statusBar().showMessage(f"Not saved: {error}", 15_000)
+
+    def _state_changed(self, state: DocumentState) -> None:
+        version = f"  v{state.version}" if state.version is not None else ""
+        unsaved = "  (unsaved)" if state.dirty else ""
+        saving = "  saving…" if state.saving else ""
+        self.window.title.setText(f"<b>{html.escape(state.name)}</b>{version}{unsaved}{saving}")
+        self.window.setWindowTitle(f"{state.name}{' *' if state.dirty else ''} — Prompt Workbench")
+        # "saving…" is in the title: QStatusBar.showMessage repaints at once, a frame's work.
+        self._sync_library()
+
+    def _sync_library(self) -> None:
+        """The library highlights the open template and version (nothing for a new one)."""
+        self.window.library.show_document(self.window.key, self.window.version)
+
+    def recover_drafts(self) -> bool:
+        """Offer back edits a previous session did not save; True if one was restored."""
+        for draft, template in self.document.drafts():
+            answer = QMessageBox.question(
+                self.window,
+                "Unsaved edits",
+                f"Edits of “{template.name}” from your last session were not saved. Restore them?",
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                self.document.restore_draft(draft, template)
+                return True
+            self.document.drop_draft(draft)
+        return False
