@@ -12,13 +12,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from tests.ui.windows import back_to
 from tests.ui.windows import close_window as _close
 from tests.ui.windows import open_window as _open
+from tests.ui.windows import press_save
 from tests.ui.windows import shot as _shot
 from workbench.ui import theming
 from workbench.ui.compare.sweep_view import SweepView
-from workbench.ui.dialogs.template_details import TemplateDetailsDialog
 from workbench.ui.main_window import MainWindow
 
 RUN_TIMEOUT_MS = 120_000
@@ -53,26 +52,9 @@ def _type_message(qtbot: QtBot, window: MainWindow, text: str) -> None:
     qtbot.keyClicks(editor, text)
 
 
-def _press_save(qtbot: QtBot, window: MainWindow, name: str | None = None) -> None:
-    """Ctrl+S; a first save asks for the name: keep the one proposed (or type ``name``), Enter."""
-    first = window.key is None
-    qtbot.keyClick(window.editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-    if first:
-        qtbot.waitUntil(
-            lambda: isinstance(QApplication.activeModalWidget(), TemplateDetailsDialog)
-        )
-        dialog = QApplication.activeModalWidget()
-        assert isinstance(dialog, TemplateDetailsDialog)
-        qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
-        if name is not None:
-            qtbot.keyClicks(dialog.name_edit, name)  # the proposed name is selected: replaced
-        qtbot.keyClick(dialog.name_edit, Qt.Key.Key_Return)
-        back_to(qtbot, window)
-
-
 def _save(qtbot: QtBot, window: MainWindow, name: str | None = None) -> None:
     """Ctrl+S, then wait until the writer thread has written the version."""
-    _press_save(qtbot, window, name)
+    press_save(qtbot, window, name)
     qtbot.waitUntil(lambda: not window.dirty and "Saved" in window.statusBar().currentMessage())
 
 
@@ -139,7 +121,7 @@ def test_edit_count_preset_run_cancel_history_restore(qtbot: QtBot, window: Main
     qtbot.waitUntil(lambda: window.params.params().max_tokens == 200)
 
     # Save (Ctrl+S) so the run belongs to a library version.
-    _press_save(qtbot, window)
+    press_save(qtbot, window)
     qtbot.waitUntil(lambda: window.version is not None and not window.dirty)
     saved_key, saved_version = window.key, window.version
     assert saved_key in window.library.template_keys()
@@ -339,7 +321,7 @@ def test_typing_goes_on_while_a_save_is_written(
     qtbot.keyClick(window.editor, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     _type_message(qtbot, window, "First draft")
     qtbot.waitUntil(lambda: window.editor.template().messages[0].content == "First draft")
-    _press_save(qtbot, window)
+    press_save(qtbot, window)
     assert writing.wait(10)
     assert "saving…" in window.title.text()
     editor = window.editor.editor_for("messages[0] (user)")

@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import screenshot
 from tests.ui.test_compare_view import ANSWERS, TEMPLATE, configs, variant
-from tests.ui.windows import close_window, open_window
+from tests.ui.windows import close_window, open_window, press_save
 from workbench.backends.config import BackendConfig
 from workbench.backends.local_models import EMBEDDED_ID
 from workbench.core.experiments import Variant
@@ -252,7 +252,7 @@ def test_a_sweep_from_the_window_offers_its_backends_and_saved_versions(qtbot: Q
         qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
         for number, text in enumerate(("Name a colour.", "Name two colours."), 1):
             _message(qtbot, window, text)
-            qtbot.keyClick(window.editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+            press_save(qtbot, window)  # the first save asks for a name: the one proposed
             qtbot.waitUntil(lambda n=number: window.version == n and not window.dirty,
                             timeout=30_000)
         _message(qtbot, window, "Name three colours.")  # an edit not saved as a version

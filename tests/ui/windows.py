@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import ARTIFACTS
 from workbench.app import create_application, open_main_window
+from workbench.ui.dialogs.template_details import TemplateDetailsDialog
 from workbench.ui.main_window import MainWindow
 
 
@@ -51,3 +53,20 @@ def back_to(qtbot: QtBot, window: QWidget) -> None:
     nothing does), and wait until its shortcuts work."""
     window.activateWindow()
     qtbot.waitUntil(lambda: focus_in(window))
+
+
+def press_save(qtbot: QtBot, window: MainWindow, name: str | None = None) -> None:
+    """Ctrl+S; a first save asks for the name: keep the one proposed (or type ``name``), Enter."""
+    first = window.key is None
+    qtbot.keyClick(window.editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    if first:
+        qtbot.waitUntil(
+            lambda: isinstance(QApplication.activeModalWidget(), TemplateDetailsDialog)
+        )
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, TemplateDetailsDialog)
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
+        if name is not None:
+            qtbot.keyClicks(dialog.name_edit, name)  # the proposed name is selected: replaced
+        qtbot.keyClick(dialog.name_edit, Qt.Key.Key_Return)
+        back_to(qtbot, window)
