@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.journeys.conftest import RUN_TIMEOUT_MS, Journey, menu_action
 from tests.ui.test_technique_journey import EXAMPLES, QUERY, SYSTEM, _add_example, _choose, _type
+from tests.ui.windows import press_save
 from workbench.ui.compare.compare_view import CompareView
 from workbench.ui.experiments_browser import ExperimentsBrowser
 from workbench.ui.main_window import MainWindow
@@ -35,7 +36,7 @@ def _save(qtbot: QtBot, window: MainWindow, version: int) -> None:
     """Ctrl+S, then wait for the library to hold ``version``."""
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
-    qtbot.keyClick(window, Qt.Key.Key_S, CTRL)
+    press_save(qtbot, window)  # a first save names the template (the name proposed)
     qtbot.waitUntil(lambda: window.version == version and not window.dirty, timeout=30_000)
 
 

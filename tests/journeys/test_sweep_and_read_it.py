@@ -23,6 +23,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.conftest import REPO
 from tests.journeys.conftest import RUN_TIMEOUT_MS, Journey, menu_action
+from tests.ui.windows import press_save
 from workbench.storage.repositories import Store
 from workbench.ui.compare.sweep_view import SweepView
 from workbench.ui.experiments_browser import ExperimentsBrowser
@@ -65,7 +66,7 @@ def _preset(qtbot: QtBot, window: MainWindow, name: str) -> None:
 
 def _save(qtbot: QtBot, window: MainWindow, version: int) -> None:
     _focus(qtbot, window)
-    qtbot.keyClick(window, Qt.Key.Key_S, CTRL)
+    press_save(qtbot, window)  # a first save names the template (the name proposed)
     qtbot.waitUntil(lambda: window.version == version and not window.dirty, timeout=30_000)
 
 
