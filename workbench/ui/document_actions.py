@@ -109,13 +109,6 @@ class DocumentActions(QObject):
         self.document.set_details(None, dialog.description(), dialog.tags())
         self.document.save(name=dialog.name(), message=dialog.message())
 
-    def rename_focused(self) -> QDialog | None:
-        """F2: the template selected in the library when the list has the focus, else the open
-        document."""
-        library = self.window.library
-        focused = library.tree.hasFocus() and library.current_key()
-        return self.rename_template(focused or None)
-
     def rename_template(self, key: str | None = None) -> QDialog | None:
         """Rename a library template (F2: the open one; its file follows the name)."""
         name = self._name_of(key)

@@ -242,7 +242,10 @@ class MainWindow(QMainWindow):
         self._action("&Edit", "&Undo", self.editor.undo, QKeySequence.StandardKey.Undo)
         self._action("&Edit", "&Redo", self._redo, "Ctrl+Shift+Z")
         self._menus["&Edit"].addSeparator()
-        self._action("&Edit", "Re&name template…", self.doc_actions.rename_focused, "F2")
+        self._action(
+            "&Edit", "Re&name template…", lambda: self.doc_actions.rename_template(),
+            tip="Give the open template a new name (in the library: F2 on its list)",
+        )
         self._action(
             "&Edit", "&Description and tags…", lambda: self.doc_actions.edit_details(),
             tip="What the template is for, and the tags the library is searched by",

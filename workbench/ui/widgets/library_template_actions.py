@@ -44,7 +44,7 @@ class TemplateActions(QObject):
         opener.triggered.connect(self._open)
         self.menu.addSeparator()
         self.rename_action = self._action(
-            "Rename…", "Give the template a new name (F2)", panel.renameRequested
+            "Rename…", "Give the template a new name (F2)", panel.renameRequested, "F2"
         )
         self.details_action = self._action(
             "Description and tags…", "What the template is for, and its tags",
