@@ -199,3 +199,33 @@ def test_an_unfilled_variable_is_not_an_error_while_it_is_being_filled(
     window.run()  # a run needs it: now it is an error, in the message that uses it
     assert editor.error_text()
     assert "has no value" in window.preview.error_label.text()
+
+
+def test_ctrl_n_while_an_answer_streams_clears_the_output(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    from workbench.backends.config import add_config
+
+    add_config("slow", "scripted", {"script": [{"text": "Old answer"}, {"hang": True}]})
+    window.picker.reload()
+    window.picker.select("slow", "")
+    _new(qtbot, window, "Say something")
+    window.run()
+    qtbot.waitUntil(lambda: window.output.text() == "Old answer", timeout=10_000)
+    qtbot.keyClick(window.editor, Qt.Key.Key_N, CTRL)
+    assert window.output.text() == "" and window.output.state == "idle"
+    window.cancel()
+    qtbot.waitUntil(lambda: window.runs.active() == [], timeout=10_000)
+
+
+def test_typing_leaves_the_library_where_the_person_is_looking(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    library = window.workspace.library
+    library.save(library.load("welcome").model_copy(update={"name": "other"}), key="other")
+    window.library.refresh()
+    window.open_library_template("welcome")
+    window.library.select("other")  # browsing another template's versions
+    _type_message(qtbot, window, "an edit")
+    qtbot.waitUntil(lambda: window.dirty)
+    assert window.library.current_key() == "other"

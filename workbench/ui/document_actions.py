@@ -43,6 +43,7 @@ class DocumentActions(QObject):
         window.message_bar.saveRequested.connect(
             lambda message: self.document.save(message=message)
         )
+        self._shown: tuple[str | None, int | None] = (None, None)
         library = window.library
         library.renameRequested.connect(self.rename_template)
         library.detailsRequested.connect(self.edit_details)
@@ -176,11 +177,13 @@ class DocumentActions(QObject):
         self.window.title.setText(f"<b>{html.escape(state.name)}</b>{version}{unsaved}{saving}")
         self.window.setWindowTitle(f"{state.name}{' *' if state.dirty else ''} — Prompt Workbench")
         # "saving…" is in the title: QStatusBar.showMessage repaints at once, a frame's work.
-        self._sync_library()
+        if (state.key, state.version) != self._shown:  # not on every keystroke: the person
+            self._sync_library()  # may be looking at another template's versions meanwhile
 
     def _sync_library(self) -> None:
         """The library highlights the open template and version (nothing for a new one)."""
-        self.window.library.show_document(self.window.key, self.window.version)
+        self._shown = (self.window.key, self.window.version)
+        self.window.library.show_document(*self._shown)
 
     def recover_drafts(self) -> bool:
         """Offer back edits a previous session did not save; True if one was restored."""
