@@ -231,3 +231,15 @@ def test_declare_variables_adds_used_and_drops_bare_unused_ones() -> None:
     assert names == ["b", "gone", "a"]
     broken = template.model_copy(update={"messages": [Message(role="user", content="{{ a")]})
     assert declare_variables(broken) is broken
+
+
+def test_saving_without_a_change_says_so(doc: Document, loop: Loop) -> None:
+    changes: list[LibraryChange] = []
+    doc.library_changed.connect(changes.append)
+    _typed(doc, "same")
+    doc.save(name="same")
+    loop.run_one()
+    doc.save(message="nothing new")
+    loop.run_one()
+    assert [c.what for c in changes] == ["saved", "unchanged"]
+    assert changes[1].message == "Nothing changed since same v1: no new version"

@@ -69,7 +69,7 @@ class LibraryChange:
     """A library write finished: ``key`` (and ``old_key`` after a rename) changed."""
 
     key: str
-    what: str  # "saved" | "renamed" | "details" | "deleted" | "undeleted"
+    what: str  # "saved" | "unchanged" | "renamed" | "details" | "deleted" | "undeleted"
     version: TemplateVersion | None = None
     old_key: str | None = None
 
@@ -78,6 +78,8 @@ class LibraryChange:
         number = f" as v{self.version.number}" if self.version is not None else ""
         return {
             "saved": f"Saved {self.key}{number}",
+            "unchanged": f"Nothing changed since {self.key}{number.replace(' as', '')}: "
+            "no new version",
             "renamed": f"Renamed {self.old_key} to {self.key}",
             "details": f"Saved the description and tags of {self.key}{number}",
             "deleted": f"Deleted {self.key}",
@@ -266,6 +268,7 @@ class Document:
         first = self.key is None
         if first:
             self.key = self.key_for_name(self.name)
+        before = self.version
         template, key, generation = self.template, self.key, self.generation
         assert key is not None
         library = self.library
@@ -285,7 +288,8 @@ class Document:
                 if not edits_since:  # edits made while saving keep their draft
                     for each in (key, UNTITLED_KEY) if first else (key,):
                         self.autosave.discard(each)
-            self.library_changed.emit(LibraryChange(key, "saved", version))
+            same = not first and version.number == before and generation == self.generation
+            self.library_changed.emit(LibraryChange(key, "unchanged" if same else "saved", version))
 
         self._write(write, done)
 

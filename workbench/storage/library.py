@@ -23,8 +23,8 @@ from workbench.core.models import PromptTemplate
 from workbench.core.template_files import SUFFIX, TemplateFile, dumps, loads
 from workbench.storage import files
 from workbench.storage.db import Database, NotFoundError
-from workbench.storage.fts import fts_query
 from workbench.storage.ids import new_id, now_iso
+from workbench.storage.library_queries import LibraryQueries
 from workbench.storage.library_records import (
     RESERVED_LABELS,
     Disk,
@@ -42,13 +42,8 @@ from workbench.storage.library_records import (
     slug,
 )
 from workbench.storage.library_sql import (
-    ENTRY_COLUMNS,
-    ENTRY_SQL,
-    HEAD_JOIN,
     ROW_SQL,
     VERSION_COLUMNS,
-    entry_filters,
-    entry_from_row,
 )
 from workbench.storage.migrations import library_search_row
 from workbench.storage.version_diff import TextDiff, diff_texts
@@ -56,7 +51,7 @@ from workbench.storage.version_diff import TextDiff, diff_texts
 __all__ = ["Library", "LibraryEntry", "RescanReport", "TemplateVersion", "VersionRef"]
 
 
-class Library:
+class Library(LibraryQueries):
     """A library folder and its history. Share one per process; it is safe across threads."""
 
     def __init__(self, db: Database, folder: Path | None = None) -> None:
@@ -490,45 +485,6 @@ class Library:
         a = self.version(key, old)
         b = self.version(key, new)
         return diff_texts(a.text, b.text, f"{a.key} v{a.number}", f"{b.key} v{b.number}")
-
-    def entries(
-        self,
-        *,
-        collection: str | None = None,
-        tag: str | None = None,
-        include_deleted: bool = False,
-    ) -> list[LibraryEntry]:
-        """Templates sorted by key; ``collection`` includes its sub-collections."""
-        clauses, params = entry_filters(collection, tag, include_deleted)
-        return self._entries(f"{ENTRY_SQL} {clauses} ORDER BY t.key", params)
-
-    def entry(self, key: str) -> LibraryEntry:
-        found = self._entries(f"{ENTRY_SQL} WHERE t.key = ?", [normalise_key(key)])
-        if not found:
-            raise NotFoundError(f"no template '{key}' in the library")
-        return found[0]
-
-    def search(self, query: str, limit: int = 50) -> list[LibraryEntry]:
-        """Templates whose name, description, tags or text hold every word, best match first."""
-        return self._entries(
-            f"{ENTRY_COLUMNS}, snippet(library_fts, -1, '[', ']', '…', 12) FROM library_fts"
-            f" JOIN library_templates t ON t.seq = library_fts.rowid {HEAD_JOIN}"
-            " WHERE library_fts MATCH ? AND t.deleted_at IS NULL ORDER BY rank LIMIT ?",
-            [fts_query(query), limit],
-        )
-
-    def collections(self) -> list[str]:
-        """Every collection (and parent collection) that holds a template."""
-        names: set[str] = set()
-        for (collection,) in self.db.connection().execute(
-            "SELECT DISTINCT collection FROM library_templates WHERE deleted_at IS NULL"
-        ):
-            parts = collection.split("/") if collection else []
-            names.update("/".join(parts[: i + 1]) for i in range(len(parts)))
-        return sorted(names)
-
-    def _entries(self, sql: str, params: Sequence[object]) -> list[LibraryEntry]:
-        return [entry_from_row(r) for r in self.db.connection().execute(sql, params).fetchall()]
 
     # ---- picking up changes made on disk
 
