@@ -153,6 +153,9 @@ def test_side_by_side(qtbot: QtBot, journey: Journey) -> None:
     assert "Loved it" not in sent[1].request.messages[-1].content  # type: ignore[union-attr]
     assert "Loved it" in sent[2].request.messages[-1].content  # type: ignore[union-attr]
     assert sent[3].request.sent_params["temperature"] == 0.9  # type: ignore[union-attr]
+    # the few-shot version runs with its own stop sequence, the zero-shot one without
+    assert sent[2].request.sent_params.get("stop") == ["\nReview:"]  # type: ignore[union-attr]
+    assert not sent[1].request.sent_params.get("stop")  # type: ignore[union-attr]
     journey.shot("ran-all", view)
 
     # The word diff of zero-shot against few-shot.

@@ -677,3 +677,34 @@ def test_four_columns_on_a_real_openai_compatible_server(
         assert manager.shutdown(10)
         runner.close()
         assert writer.close()
+
+
+def test_a_version_column_runs_with_that_versions_own_parameters(
+    qtbot: QtBot, make_view: Callable[..., CompareView]
+) -> None:
+    """Few-shot's stop sequence is part of its saved version: a column switched to that version
+    sends it (it kept the copied column's parameters, and the few-shot answer ran on into
+    made-up examples); what the comparison changed itself (a temperature) stays, and switching
+    back drops the stop again."""
+    own = Params(max_tokens=24)
+    few = TEMPLATE.model_copy(update={"parameters": Params(max_tokens=24, stop=["\nReview:"])})
+    plain = TEMPLATE.model_copy(update={"parameters": own})
+    base = Variant(template=plain, template_key="capital", template_version=1, backend="paris",
+                   model="paris", variables={"country": "France"},
+                   params=own.merged(Params(temperature=0.9)))
+    view = make_view(base)
+    view.set_template_versions([TemplateChoice(template=plain, key="capital", version=1),
+                                TemplateChoice(template=few, key="capital", version=2)])
+
+    def add_version(label: str) -> Params:
+        press(qtbot, view, Qt.Key.Key_N, CTRL_SHIFT)
+        view.editor.kind.setCurrentIndex(1)
+        view.editor.version.setCurrentText(label)
+        qtbot.mouseClick(view.editor.add_button, Qt.MouseButton.LeftButton)
+        return view.columns[-1].variant.params
+
+    assert add_version("v2").model_dump() == Params(
+        max_tokens=24, stop=["\nReview:"], temperature=0.9).model_dump()
+    assert add_version("v1").model_dump() == base.params.model_dump()
+    # "v2" says its own stop sequence; the temperature the comparison set is the same as A's
+    assert titles(view)[1:] == ["v2", "same as A"]

@@ -25,7 +25,7 @@ from workbench.core.grid import TemplateChoice
 from workbench.core.models import Params
 from workbench.core.params import DESCRIPTIONS, PARAM_NAMES
 from workbench.ui import theming
-from workbench.ui.compare.variants import format_value, version_label
+from workbench.ui.compare.variants import format_value, version_label, with_version
 
 KINDS = ("parameter", "template version", "model", "variable")
 #: Parameters typed as text, parsed by ``Params`` itself (so the ranges are the model's).
@@ -189,7 +189,7 @@ class VariantEditor(QWidget):
             index = self.version.currentIndex()
             if not 0 <= index < len(self.versions):
                 raise ValueError("no other template versions: save versions in the library first")
-            return base.model_copy(update={**self.versions[index].variant_update(), "label": ""})
+            return with_version(base, self.versions[index])
         if kind == "model":
             backend = self.backend.currentText().strip()
             if not backend:

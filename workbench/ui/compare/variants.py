@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workbench.core.experiments import Variant
+from workbench.core.grid import TemplateChoice
 from workbench.core.models import Params
 
 #: Longest variable value quoted in a header before it is shortened with "…".
@@ -71,14 +72,36 @@ def _param_values(params: Params) -> dict[str, Any]:
     return params.model_dump(exclude_defaults=True)
 
 
-def param_differences(base: Params, other: Params) -> list[str]:
-    """"temperature 1.2", "top_p default", "greedy on"… for every parameter that differs."""
+def param_differences(base: Params, other: Params, skip: frozenset[str] = frozenset()
+                      ) -> list[str]:
+    """"temperature 1.2", "top_p default", "greedy on"… for every parameter that differs
+    (except those in ``skip``)."""
     a, b = _param_values(base), _param_values(other)
     parts = []
-    for name in (n for n in Params.model_fields if n in a or n in b):
+    for name in (n for n in Params.model_fields if (n in a or n in b) and n not in skip):
         if a.get(name) != b.get(name):
             parts.append(f"{name} {format_value(b[name])}" if name in b else f"{name} default")
     return parts
+
+
+def with_version(variant: Variant, choice: TemplateChoice) -> Variant:
+    """``variant`` switched to the template version ``choice``: with that version's own
+    parameters (few-shot's stop sequence is part of it), keeping what the comparison changed
+    from its present version's (a temperature set for this column)."""
+    own, now = variant.template.parameters.model_dump(), variant.params.model_dump()
+    changed = {name: value for name, value in now.items() if value != own.get(name)}
+    params = Params.model_validate({**choice.template.parameters.model_dump(), **changed})
+    return variant.model_copy(update={**choice.variant_update(), "params": params, "label": ""})
+
+
+def _own_settings(base: Variant, other: Variant) -> frozenset[str]:
+    """The parameters both variants take from their own template version: "v2" says them."""
+    if (other.template, other.template_version) == (base.template, base.template_version):
+        return frozenset()
+    return frozenset(
+        name for name in Params.model_fields
+        if getattr(base.params, name) == getattr(base.template.parameters, name)
+        and getattr(other.params, name) == getattr(other.template.parameters, name))
 
 
 def differences(base: Variant, other: Variant,
@@ -96,7 +119,7 @@ def differences(base: Variant, other: Variant,
         same_backend = other.backend == base.backend
         parts.append(model_name(other) if same_backend or other.model in ("", other.backend)
                      else f"{other.backend} · {other.model}")
-    parts.extend(param_differences(base.params, other.params))
+    parts.extend(param_differences(base.params, other.params, _own_settings(base, other)))
     for name in sorted(set(base.variables) | set(other.variables)):
         if base.variables.get(name) != other.variables.get(name):
             parts.append(f"{name} = {_short(other.variables.get(name, ''))!r}")
