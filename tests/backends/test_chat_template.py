@@ -111,3 +111,27 @@ def test_named_formats_and_custom_templates_replace_the_gguf_one() -> None:
 
 def test_no_template_means_none_never_a_guessed_format() -> None:
     assert for_model({}, bos_token="<s>", eos_token="</s>") is None
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("{{ 'x'|center(999999999) }}", "the 'center' filter would be longer than 2,000,000"),
+        ("{{ (((9**99)**99)**99)**99 }}", "a power would be larger than 14,000 bits"),
+        (
+            "{% for a in 'x' * 1000000 %}{% for b in 'x' * 1000000 %}{% endfor %}{% endfor %}",
+            "rendering took longer than 1.5 s",
+        ),
+        ("{{ raise_exception|string }}", "the 'string' filter cannot take a function"),
+        ("{% if true %}" * 2000 + "{% endif %}" * 2000, None),
+    ],
+)
+def test_a_runaway_chat_template_is_stopped_with_one_line(source: str, reason: str | None) -> None:
+    """A GGUF's chat template is as untrusted as an imported template (issue 15 item 4): it
+    renders in the same bounded sandbox, and fails with one line instead of running for
+    minutes, taking gigabytes or printing internals."""
+    user = [RenderedMessage(role="user", content="hi")]
+    with pytest.raises(TemplateError) as err:
+        ChatTemplate(source, "gguf").render(user)
+    assert "\n" not in str(err.value)
+    assert reason is None or reason in str(err.value)

@@ -15,9 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
+import jinja2.ext
+import jinja2.utils
 
 from workbench.core.errors import TemplateError
 from workbench.core.models import RenderedMessage
+from workbench.core.sandbox import Sandbox
+from workbench.core.sandbox_values import budget
 
 #: Named formats a user can choose for a GGUF whose template is missing or wrong: name ->
 #: (name of the Jinja template constant in llama_cpp.llama_chat_format, end-of-turn strings).
@@ -51,15 +55,19 @@ class ChatTemplate:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         try:
+            # Made with an empty template: its own environment would compile (and fold the
+            # constants of) the untrusted source unbounded; ours compiles it instead.
             self._formatter = Jinja2ChatFormatter(
-                template=self.source,
-                eos_token=self.eos_token,
-                bos_token=self.bos_token,
+                template="", eos_token=self.eos_token, bos_token=self.bos_token
             )
+            self._formatter.template = self.source
+            self._formatter._environment = _bounded(self.source, Jinja2ChatFormatter)
         except jinja2.TemplateSyntaxError as err:
             raise TemplateError(
                 err.message or str(err), source=self._where(), line=err.lineno
             ) from None
+        except (RecursionError, SyntaxError):
+            raise TemplateError("nested too deeply", source=self._where()) from None
 
     def _where(self) -> str:
         return (
@@ -79,10 +87,12 @@ class ChatTemplate:
         function definitions in OpenAI's format, for templates that lay them out."""
         self._formatter.add_generation_prompt = add_generation_prompt
         try:
-            result = self._formatter(
-                messages=[{"role": m.role, "content": m.content} for m in messages], tools=tools
-            )
-        except (jinja2.TemplateError, ValueError, TypeError, LookupError) as err:
+            with budget():
+                result = self._formatter(
+                    messages=[{"role": m.role, "content": m.content} for m in messages],
+                    tools=tools,
+                )
+        except Exception as err:  # whatever the template's filters and methods raise
             raise TemplateError(
                 str(err) or type(err).__name__,
                 source=self._where(),
@@ -93,6 +103,23 @@ class ChatTemplate:
             text=result.prompt,
             stops=tuple(dict.fromkeys([*stops, *self.extra_stops])),
         )
+
+
+def _bounded(source: str, formatter: Any) -> jinja2.Template:
+    """``source`` compiled as llama-cpp-python compiles it (Hugging Face's options, extensions
+    and ``tojson``), in the workbench's sandbox: a template from a downloaded GGUF is as
+    untrusted as an imported one, and is bounded in time and size the same way."""
+    env = Sandbox(
+        undefined=jinja2.Undefined,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=[formatter.IgnoreGenerationTags, jinja2.ext.loopcontrols],
+    )
+    env.globals.update(cycler=jinja2.utils.Cycler, joiner=jinja2.utils.Joiner)
+    env.filters["tojson"] = formatter.tojson
+    env.guard_filters()
+    return env.from_string(source)
 
 
 def named_template_source(name: str) -> str:

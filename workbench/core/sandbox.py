@@ -280,13 +280,10 @@ class Sandbox(ImmutableSandboxedEnvironment):
     code_generator_class = _CodeGenerator
     intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
 
-    def __init__(self) -> None:
-        super().__init__(
-            undefined=StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=True,
-            finalize=to_text,
-        )
+    def __init__(self, **options: Any) -> None:
+        """``options`` are Jinja's (a chat template renders with ``trim_blocks``...)."""
+        defaults = {"undefined": StrictUndefined, "keep_trailing_newline": True}
+        super().__init__(**(defaults | options), autoescape=False, finalize=to_text)
         self.optimized = False  # the optimizer folds ``~`` with ``str()`` too (see above)
         self.globals = {"dict": dict, "namespace": _Namespace, "range": self.range}
 
