@@ -229,3 +229,27 @@ def test_typing_leaves_the_library_where_the_person_is_looking(
     _type_message(qtbot, window, "an edit")
     qtbot.waitUntil(lambda: window.dirty)
     assert window.library.current_key() == "other"
+
+
+def test_answering_save_for_a_new_template_asks_its_name_first(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtCore import QTimer
+
+    _new(qtbot, window, "Never saved yet")
+    monkeypatch.setattr(
+        MainWindow, "ask_unsaved", lambda self, name: QMessageBox.StandardButton.Save
+    )
+
+    def name_it() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, TemplateDetailsDialog)
+        dialog.name_edit.setText("kept")
+        dialog.accept()
+
+    QTimer.singleShot(0, name_it)  # the question's dialog runs its own event loop
+    window.doc_actions.new_from_template()  # replacing the document: save first
+    assert window.workspace.library.load("kept").messages[0].content == "Never saved yet"
+    gallery = QApplication.activeModalWidget()
+    assert isinstance(gallery, TemplateGallery)
+    gallery.reject()
