@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -351,3 +352,17 @@ def test_a_failed_import_leaves_the_library_as_it_was(
         after = {p.name: p.read_bytes() for p in library.rglob("*") if p.is_file()}
         assert after == before
         assert code != 0 or not result.problems
+
+
+@pytest.fixture(scope="module", autouse=True)
+def peak_before_mb() -> float:
+    """This process's peak RSS before this module's first example (earlier tests may have
+    raised it, a model load for one)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_the_fuzzing_stayed_within_memory(peak_before_mb: float) -> None:
+    """Coarse (the peak is this process's): far below the gigabytes an alias bomb or an
+    unbounded field once took."""
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert peak_mb < max(peak_before_mb, 200) + 512
