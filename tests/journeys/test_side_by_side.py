@@ -264,4 +264,6 @@ def test_side_by_side(qtbot: QtBot, journey: Journey) -> None:
     assert window.params.params() == column_params
     assert column_params.temperature == 0.9 and column_params.max_tokens == MAX_TOKENS
     assert window.output.text() == before_texts[3]
+    # the preview counts the restored prompt with the restored review
+    qtbot.waitUntil(lambda: "tokens" in window.token_summary.text(), timeout=60_000)
     journey.shot("column-restored")

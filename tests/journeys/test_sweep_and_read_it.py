@@ -158,6 +158,7 @@ def test_sweep_and_read_it(qtbot: QtBot, journey: Journey, workbench_home: Path)
     qtbot.waitExposed(browser)
     qtbot.waitUntil(lambda: len(browser.shown()) == 1, timeout=10_000)
     assert browser.model.rows[0].kind == "sweep"
+    assert browser.status.text() == "1 experiment. Double-click or press Enter to open one."
     journey.shot("experiments-browser", browser)
     rect = browser.view.visualRect(browser.proxy.index(0, 1))
     qtbot.mouseClick(browser.view.viewport(), LEFT, pos=rect.center())

@@ -225,7 +225,8 @@ class ExperimentsBrowser(QWidget):
         elif shown < total:
             self.status.setText(f"{shown} of {total} experiments shown.")
         else:
-            self.status.setText(f"{total} experiments. Double-click or press Enter to open one.")
+            things = "experiment" if total == 1 else "experiments"
+            self.status.setText(f"{total} {things}. Double-click or press Enter to open one.")
 
     def _failed(self, error: KnownError) -> None:
         self.status.setText(f"Cannot list the experiments: {error}")
