@@ -96,6 +96,12 @@ def test_default_names_say_template_what_varies_and_when() -> None:
     assert default_name("compare", "capital", what_varies(variants), when) == (
         "capital · models, temperature · Mar 3 14:05")
     assert default_name("sweep", "", "", when) == "Sweep · Mar 3 14:05"
+    # a version's own settings (few-shot's stop sequence) are the version: not named apart
+    few = TEMPLATE.model_copy(update={"parameters": Params(stop=["\nReview:"])})
+    versions = [variant("paris").model_copy(update={"template_version": 1}),
+                variant("paris").model_copy(update={
+                    "template": few, "template_version": 2, "params": few.parameters})]
+    assert what_varies(versions) == "versions"
 
 
 def test_saved_experiments_reopen_with_their_results(

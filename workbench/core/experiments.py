@@ -72,6 +72,18 @@ class Variant(_Model):
         return version_number(value)
 
 
+def version_settings(base: Variant, other: Variant) -> frozenset[str]:
+    """The parameters both variants take from their own template version (few-shot's stop
+    sequence): naming the version says them, so a header or a name does not list them apart.
+    Empty when the two run the same version."""
+    if (other.template, other.template_version) == (base.template, base.template_version):
+        return frozenset()
+    return frozenset(
+        name for name in Params.model_fields
+        if getattr(base.params, name) == getattr(base.template.parameters, name)
+        and getattr(other.params, name) == getattr(other.template.parameters, name))
+
+
 class ExperimentSpec(_Model):
     """What an experiment runs: variants × test cases, checked by default assertions."""
 

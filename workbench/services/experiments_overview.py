@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from workbench.core.experiments import Variant
+from workbench.core.experiments import Variant, version_settings
 from workbench.core.models import Params
 from workbench.storage.repositories import Store
 from workbench.storage.repositories.experiments import ExperimentSummary, Kind
@@ -148,7 +148,9 @@ def what_varies(variants: Sequence[Variant]) -> str:
             names["models"] = None
         a = base.params.model_dump(exclude_defaults=True)
         b = other.params.model_dump(exclude_defaults=True)
-        names.update(dict.fromkeys(n for n in Params.model_fields if a.get(n) != b.get(n)))
+        own = version_settings(base, other)
+        names.update(dict.fromkeys(n for n in Params.model_fields
+                                   if a.get(n) != b.get(n) and n not in own))
         names.update(dict.fromkeys(
             sorted(n for n in set(base.variables) | set(other.variables)
                    if base.variables.get(n) != other.variables.get(n))))

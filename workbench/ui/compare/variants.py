@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workbench.core.experiments import Variant
+from workbench.core.experiments import Variant, version_settings
 from workbench.core.grid import TemplateChoice
 from workbench.core.models import Params
 
@@ -94,16 +94,6 @@ def with_version(variant: Variant, choice: TemplateChoice) -> Variant:
     return variant.model_copy(update={**choice.variant_update(), "params": params, "label": ""})
 
 
-def _own_settings(base: Variant, other: Variant) -> frozenset[str]:
-    """The parameters both variants take from their own template version: "v2" says them."""
-    if (other.template, other.template_version) == (base.template, base.template_version):
-        return frozenset()
-    return frozenset(
-        name for name in Params.model_fields
-        if getattr(base.params, name) == getattr(base.template.parameters, name)
-        and getattr(other.params, name) == getattr(other.template.parameters, name))
-
-
 def differences(base: Variant, other: Variant,
                 messages: Messages = _NO_MESSAGES) -> list[str]:
     """Every way ``other`` differs from ``base``: template (by name when it is another one) and
@@ -119,7 +109,7 @@ def differences(base: Variant, other: Variant,
         same_backend = other.backend == base.backend
         parts.append(model_name(other) if same_backend or other.model in ("", other.backend)
                      else f"{other.backend} · {other.model}")
-    parts.extend(param_differences(base.params, other.params, _own_settings(base, other)))
+    parts.extend(param_differences(base.params, other.params, version_settings(base, other)))
     for name in sorted(set(base.variables) | set(other.variables)):
         if base.variables.get(name) != other.variables.get(name):
             parts.append(f"{name} = {_short(other.variables.get(name, ''))!r}")
