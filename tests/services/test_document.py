@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,13 @@ from workbench.storage.writer import StoreWriter
 
 
 class Loop:
-    """The owner thread's queue: what ``post`` hands over runs when the test drains it."""
+    """The owner thread's queue: what ``when_done`` hands over runs when the test drains it."""
 
     def __init__(self) -> None:
         self.calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
 
-    def post(self, fn: Callable[[], None]) -> None:
-        self.calls.put(fn)
+    def when_done(self, future: Future[Any], fn: Callable[[], None]) -> None:
+        future.add_done_callback(lambda _f: self.calls.put(fn))
 
     def run_one(self, timeout: float = 10.0) -> None:
         self.calls.get(timeout=timeout)()
@@ -59,7 +60,7 @@ def doc(parts: tuple[Library, StoreWriter, Autosave], loop: Loop) -> Document:
     def submit(job: Callable[[], Any]) -> Any:
         return writer.submit(lambda _store: job())
 
-    return Document(library, autosave, submit=submit, post=loop.post)
+    return Document(library, autosave, submit=submit, when_done=loop.when_done)
 
 
 def _typed(doc: Document, text: str) -> PromptTemplate:
@@ -124,7 +125,7 @@ def test_finish_delivers_a_save_before_a_decision(doc: Document, loop: Loop) -> 
     doc.save(name="keep")
     assert doc.finish(10.0)
     assert not doc.dirty and doc.version == 1
-    loop.run_one()  # the posted delivery finds the write delivered already: nothing twice
+    loop.run_one()  # the late delivery finds the write delivered already: nothing twice
     assert doc.version == 1
 
 
@@ -205,7 +206,7 @@ def test_drafts_are_offered_back_over_their_library_template(
     _typed(doc, "edited, never saved")
     doc.write_draft()
     _typed(doc, "untitled too")
-    fresh = Document(library, autosave, submit=doc.submit, post=doc.post)
+    fresh = Document(library, autosave, submit=doc.submit, when_done=doc.when_done)
     drafts = fresh.drafts()
     assert [d.key for d, _ in drafts] == ["story"]
     draft, template = drafts[0]

@@ -6,9 +6,9 @@ with ``edit``, and the session tells its observers what to show through ``Event`
 knows about Qt, so the whole lifecycle is tested without a window.
 
 Writes (a save, a rename, a delete) run through ``submit`` — the workspace's one writer thread —
-and their results come back through ``post``, which the window makes "call this on the GUI
-thread". The YAML of a 100k-token template takes ~0.7 s to write; the GUI thread only hands the
-job over.
+and their results come back through ``when_done``, which the window makes "when this future is
+done, call this on the GUI thread". The YAML of a 100k-token template takes ~0.7 s to write;
+the GUI thread only hands the job over.
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ T = TypeVar("T")
 UNTITLED_KEY = ":new:"  # the draft key of a template not yet in the library (never a library key)
 UNTITLED = "untitled"
 
-#: ``submit(job)`` runs ``job()`` on the writer thread; ``post(fn)`` calls ``fn`` on the owner's.
+#: ``submit(job)`` runs ``job()`` on the writer thread; ``when_done(future, fn)`` calls ``fn`` on
+#: the owner's thread once ``future`` is done.
 Submit = Callable[[Callable[[], Any]], "Future[Any]"]
-Post = Callable[[Callable[[], None]], None]
+WhenDone = Callable[["Future[Any]", Callable[[], None]], None]
 
 
 class Event(Generic[T]):
@@ -140,7 +141,7 @@ def blank_template() -> PromptTemplate:
 
 @dataclass
 class _Write:
-    """A write handed to the writer thread, delivered once (by ``post`` or by ``finish``)."""
+    """A write handed to the writer thread, delivered once (by ``when_done`` or ``finish``)."""
 
     future: Future[Any]
     on_result: Callable[[Any], None]
@@ -154,7 +155,7 @@ class Document:
     library: Library
     autosave: Autosave
     submit: Submit
-    post: Post
+    when_done: WhenDone
     template: PromptTemplate = field(default_factory=blank_template)
     key: str | None = None
     version: int | None = None
@@ -296,7 +297,7 @@ class Document:
     def _write(self, job: Callable[[], T], on_result: Callable[[T], None]) -> None:
         write = _Write(self.submit(job), on_result)
         self._writes.append(write)
-        write.future.add_done_callback(lambda _f: self.post(lambda: self._deliver(write)))
+        self.when_done(write.future, lambda: self._deliver(write))
         self._notify()
 
     def _deliver(self, write: _Write) -> None:

@@ -56,9 +56,9 @@ from workbench.ui.widgets.save_message_bar import SaveMessageBar
 from workbench.ui.widgets.template_editor import TemplateEditor
 from workbench.ui.widgets.variables_form import VariablesForm
 from workbench.ui.window_support import (
-    GuiThread,
     big_save_job,
     error_summary,
+    on_gui_when_done,
     preview_summary,
     restore_layout,
     save_layout,
@@ -82,13 +82,12 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.workspace = workspace
         self.setWindowTitle("Prompt Workbench")
-        self._gui = GuiThread(self)
         writer = workspace.writer
         self.document = Document(
             workspace.library,
             workspace.autosave,
             submit=lambda job: writer.submit(lambda _store: job()),
-            post=self._gui.post,
+            when_done=on_gui_when_done(self),
             save_job=big_save_job(workspace.library),
         )
         self._last_worker: RunWorker | None = None

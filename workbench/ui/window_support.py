@@ -3,10 +3,11 @@ summaries it shows."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
 
-from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QByteArray, QObject, QSettings, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QSplitter, QWidget
 
@@ -17,27 +18,22 @@ from workbench.core.paths import config_dir
 from workbench.core.tokens import format_count
 from workbench.services.document import SaveJob, save_in_process, save_template
 from workbench.storage.library import Library, TemplateVersion
+from workbench.ui.background import on_gui
 from workbench.ui.widgets.preview_panel import Preview, format_money
 from workbench.ui.widgets.render_process import in_helper, is_big
 
 
-class GuiThread(QObject):
-    """``post(fn)`` from any thread calls ``fn`` on the GUI thread (a queued signal): how the
-    results of writer-thread jobs come back to the window."""
+def on_gui_when_done(owner: QObject) -> Callable[[Future[Any], Callable[[], None]], None]:
+    """``when_done(future, fn)``, called on the GUI thread: once ``future`` (a writer-thread
+    job) is done, ``fn`` runs on the GUI thread, through the one background mechanism
+    (``background.on_gui``: nothing once ``owner`` is gone). ``fn`` reads the outcome itself."""
 
-    _call = Signal(object)
+    def when_done(future: Future[Any], fn: Callable[[], None]) -> None:
+        landed: Future[None] = Future()
+        future.add_done_callback(lambda _done: landed.set_result(None))
+        on_gui(landed, owner, lambda _none: fn())
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._call.connect(self._run, Qt.ConnectionType.QueuedConnection)
-
-    def post(self, fn: Callable[[], None]) -> None:
-        with contextlib.suppress(RuntimeError):  # the window is gone (quitting): nobody to tell
-            self._call.emit(fn)
-
-    @staticmethod
-    def _run(fn: Callable[[], None]) -> None:
-        fn()
+    return when_done
 
 
 def big_save_job(library: Library) -> SaveJob:
