@@ -196,6 +196,9 @@ def test_an_unfilled_variable_is_not_an_error_while_it_is_being_filled(
     editor = window.editor.editor_for("messages[0] (user)")
     assert editor is not None and not editor.error_text()
     assert "Give 'text' a value" in window.preview.error_label.text()
+    window.lower_tabs.setCurrentWidget(window.preview)
+    assert window.preview.error_label.isVisible()
+    shot(window, "main_window_unfilled_variable")
     window.run()  # a run needs it: now it is an error, in the message that uses it
     assert editor.error_text()
     assert "has no value" in window.preview.error_label.text()
