@@ -256,3 +256,27 @@ def test_answering_save_for_a_new_template_asks_its_name_first(
     gallery = QApplication.activeModalWidget()
     assert isinstance(gallery, TemplateGallery)
     gallery.reject()
+
+
+@pytest.mark.qt_log_ignore(
+    "This plugin does not support raise", "This plugin does not support grabbing the keyboard"
+)  # the offscreen platform, opening a popup menu
+def test_the_library_context_menu_offers_rename_details_and_delete(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    tree = window.library.tree
+    item = tree.topLevelItem(0)
+    assert item is not None
+    point = tree.visualItemRect(item).center()
+    tree.customContextMenuRequested.emit(point)  # what a right-click on the row sends
+    menu = window.library.template_actions.menu
+    qtbot.waitUntil(menu.isVisible)
+    texts = [a.text() for a in menu.actions() if a.text()]
+    assert texts == ["Open", "Rename…", "Description and tags…", "Delete"]
+    details = window.library.template_actions.details_action
+    menu.close()
+    details.trigger()
+    dialog = _modal(qtbot, TemplateDetailsDialog)
+    assert isinstance(dialog, TemplateDetailsDialog)
+    assert "Your first prompt" in dialog.description()
+    dialog.reject()
