@@ -183,6 +183,7 @@ def test_side_by_side(qtbot: QtBot, journey: Journey) -> None:
         assert not column.title.isVisible() and not column.metrics.isVisible()
         assert column.rating.thumbs() is None and column.rating.star_count() == 0
         assert column.eventFilter(column.output.status, QEvent(QEvent.Type.ToolTip))
+        assert not column.restore_button.isVisible()  # the editor would name the version
     assert not view.effects_note.isVisible()
     names = [view.preferences.left.itemText(i) for i in range(view.preferences.left.count())]
     assert names == ["Output 1", "Output 2", "Output 3", "Output 4"]
@@ -244,19 +245,15 @@ def test_side_by_side(qtbot: QtBot, journey: Journey) -> None:
         assert f"{'ABCD'[winner]}: won 100% of 1" in summary
     journey.shot("comparison-reopened", reopened)
 
-    # Restore column D's run (thumbs down) from the history: v2 at temperature 0.9 in the
-    # editor, with the review it was run on.
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    # Column D's run (thumbs down) into the editor from its header: v2 at temperature 0.9,
+    # with the review it was run on. (The history finds it too: Compare runs, thumbs down.)
     filters = window.history.filters
     filters.source.setCurrentIndex(filters.source.findData("compare"))
     filters.rating.setCurrentIndex(filters.rating.findData("down"))
     qtbot.waitUntil(lambda: window.history.run_ids() == [rated_run], timeout=10_000)
-    history = window.history.view
-    rect = history.visualRect(history.model().index(0, 1))
-    qtbot.mouseClick(history.viewport(), LEFT, pos=rect.center())
-    qtbot.mouseDClick(history.viewport(), LEFT, pos=rect.center())
+    qtbot.mouseClick(reopened.columns[3].restore_button, LEFT)
     qtbot.waitUntil(lambda: window.key == key and window.version == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
     # the version's text and examples, with the parameters the column ran with
     restored, saved = window.editor.template(), window.workspace.library.load(key, 2)
     assert restored.model_copy(update={"parameters": saved.parameters}) == saved

@@ -93,6 +93,8 @@ def _compare_view(window: MainWindow, title: str) -> CompareView:
     view.sweepRequested.connect(lambda variant: open_sweep(window, variant))
     view.message.connect(lambda text: window.statusBar().showMessage(text, 10_000))
     view.saved.connect(lambda _id: window.history.refresh())
+    view.restoreRequested.connect(window.restore_run)
+    view.restoreRequested.connect(lambda _run_id: window.activateWindow())
     return view
 
 

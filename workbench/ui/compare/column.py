@@ -67,6 +67,7 @@ class CompareColumn(QWidget):
     ratingGiven = Signal(object, object, object, object)  # run_id, thumbs, stars, comment
     shownRunChanged = Signal()
     ratingWanted = Signal(str)  # run id: the person picked a repeat, show its saved rating
+    restoreRequested = Signal(str)  # run id: open the shown run in the main window's editor
 
     def __init__(self, variant: Variant, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,11 +92,19 @@ class CompareColumn(QWidget):
         self.remove_button.setToolTip("Remove this column")
         self.remove_button.setAccessibleName("Remove column")
         self.remove_button.clicked.connect(self.removeRequested)
+        self.restore_button = QToolButton(self)
+        self.restore_button.setAutoRaise(True)
+        self.restore_button.setToolTip("Open this run in the editor: its template version, "
+                                       "variables and parameters")
+        self.restore_button.setAccessibleName("Open in editor")
+        self.restore_button.setEnabled(False)
+        self.restore_button.clicked.connect(self._restore)
         head = QHBoxLayout()
         head.setContentsMargins(4, 0, 0, 0)
         head.setSpacing(4)
         head.addWidget(self.badge)
         head.addWidget(self.title, 1)
+        head.addWidget(self.restore_button)
         head.addWidget(self.remove_button)
 
         self.output = OutputView(self)
@@ -115,7 +124,7 @@ class CompareColumn(QWidget):
         self.metrics = MetricsStrip(self)
         self.rating = RatingBar(self)
         self.rating.rated.connect(self._rated)
-        self.rating.setEnabled(False)
+        self.set_saved(False)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -145,6 +154,7 @@ class CompareColumn(QWidget):
 
     def _refresh_icons(self) -> None:
         self.remove_button.setIcon(theming.icon("remove"))
+        self.restore_button.setIcon(theming.icon("history"))
         palette = self.badge.palette()
         palette.setColor(QPalette.ColorRole.WindowText, theming.accent())
         self.badge.setPalette(palette)
@@ -163,6 +173,16 @@ class CompareColumn(QWidget):
         self.title.setVisible(not blind)
         self.metrics.setVisible(not blind)
         self.remove_button.setVisible(not blind)
+        self.restore_button.setVisible(not blind)  # the editor would show what the column is
+
+    def set_saved(self, saved: bool) -> None:
+        """The shown run is in the store (or not): it can be rated and opened in the editor."""
+        self.rating.setEnabled(saved)
+        self.restore_button.setEnabled(saved)
+
+    def _restore(self) -> None:
+        if self.shown is not None and self.shown.run_id is not None:
+            self.restoreRequested.emit(self.shown.run_id)
 
     # --- runs ---------------------------------------------------------------------------------
 
@@ -192,7 +212,7 @@ class CompareColumn(QWidget):
         self.output.attach(run.worker)
         self.metrics.clear()
         self.rating.show_rating(None)
-        self.rating.setEnabled(False)
+        self.set_saved(False)
 
     def _started(self, run: ColumnRun) -> None:
         run.started_at = time.perf_counter()
@@ -233,7 +253,7 @@ class CompareColumn(QWidget):
             self.output.show_result(run.result)
         self.metrics.show_result(run.result)
         self.repeats.select_run(self.runs.index(run))
-        self.rating.setEnabled(run.run_id is not None)
+        self.set_saved(run.run_id is not None)
         self.rating.setToolTip("" if run.run_id is not None
                                else "Runs are rated once they are saved in the history")
         self.shownRunChanged.emit()

@@ -82,6 +82,7 @@ class CompareView(QWidget):
     exported = Signal(str)  # the file written
     sweepRequested = Signal(object)  # Variant: the column to sweep (the window opens a SweepView)
     message = Signal(str)
+    restoreRequested = Signal(str)  # run id: a column's run, to open in the main window's editor
 
     def __init__(self, manager: RunManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -259,6 +260,7 @@ class CompareView(QWidget):
         column.removeRequested.connect(lambda c=column: self.remove_column(c))
         column.ratingGiven.connect(self._rated)
         column.ratingWanted.connect(lambda run_id, c=column: self._show_rating(c, run_id))
+        column.restoreRequested.connect(self.restoreRequested)
         column.shownRunChanged.connect(self._results_changed)
         column.set_blind(self.blind)
         self._relayout()
@@ -403,7 +405,7 @@ class CompareView(QWidget):
         self._pending -= 1
         for column in self.columns:
             if run is column.shown:
-                column.rating.setEnabled(run.run_id is not None)
+                column.set_saved(run.run_id is not None)
         if self._pending == 0:
             self._update_actions()
             self._results_changed()
