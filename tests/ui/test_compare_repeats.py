@@ -25,7 +25,7 @@ from workbench.ui import theming
 from workbench.ui.compare import session
 from workbench.ui.compare.column import ColumnRun
 from workbench.ui.compare.compare_view import CompareView
-from workbench.ui.workers import RunWorker
+from workbench.ui.workers import RunWorker, through_runner
 
 # the compare view's fixtures: a run manager over the scripted backends and a view factory
 manager = base.manager
@@ -173,7 +173,7 @@ def test_a_picked_answer_stays_while_the_repeat_on_screen_was_still_streaming(
     view = make_view(variant("hang"), width=1366, height=768)
     column = view.columns[0]
     workers = [
-        RunWorker(session.executor(view.runner, RunRef(repeat_index=i), session.RunIdHolder()),
+        RunWorker(through_runner(view.runner, RunRef(repeat_index=i)),
                   session.request_for(variant(backend)))
         for i, backend in enumerate(("hang", "paris", "lyon"))
     ]

@@ -249,8 +249,9 @@ def test_real_smollm2_streams_into_the_view(
             view.attach(worker)
         assert states[-1] == "finished", view.error_label.text()
         assert states[:2] == ["running", "streaming"]
-        result = worker.signals.result
-        assert result is not None and result.text.strip()
+        assert worker.signals.outcome is not None and view.outcome is worker.signals.outcome
+        result = worker.signals.outcome.result
+        assert result.text.strip()
         assert view.text() == result.text
         tokens = result.usage.output_tokens
         assert tokens and view.tokens_label.text() == f"{tokens:,} tok"

@@ -15,7 +15,7 @@ from workbench.backends.base import CancelToken
 from workbench.backends.config import BackendConfig
 from workbench.backends.scripted import Step
 from workbench.core.errors import ConnectError, ErrorCode
-from workbench.core.models import RunResult
+from workbench.core.outcome import RunOutcome
 from workbench.services.runner import Runner
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
@@ -64,8 +64,9 @@ def test_cancel_mid_stream_gives_exactly_one_cancelled(qtbot: QtBot, manager: Ru
     qtbot.waitUntil(lambda: rec.text() == "Hello", timeout=10_000)
     with qtbot.waitSignal(worker.signals.ended, timeout=10_000) as ended:
         worker.cancel()
-    result = ended.args[0]
-    assert isinstance(result, RunResult)
+    outcome = ended.args[0]
+    assert isinstance(outcome, RunOutcome) and outcome.status == "cancelled"
+    result = outcome.result
     assert result.finish_reason == "cancelled"
     assert result.text == "Hello"
     assert rec.terminals() == ["cancelled"]
@@ -92,7 +93,7 @@ def test_failed_run_carries_reason_and_kind(qtbot: QtBot, manager: RunManager) -
     rec = Recorder(worker)
     with qtbot.waitSignal(worker.signals.failed, timeout=10_000) as failed:
         pass
-    result = failed.args[0]
+    result = failed.args[0].result
     assert result.error_kind == "ConnectError"
     assert "no server at 127.0.0.1:9" in (result.error or "")
     assert rec.terminals() == ["failed"]
@@ -106,7 +107,7 @@ def test_backend_bug_ends_the_run_and_goes_to_the_crash_dialog(
         with qtbot.waitSignal(worker.signals.failed, timeout=10_000) as failed:
             pass
         qtbot.waitUntil(lambda: bool(bugs))
-    result = failed.args[0]
+    result = failed.args[0].result
     assert result.error_kind == INTERNAL_ERROR
     assert "ZeroDivisionError" in (result.error or "")
     assert result.text == "part"
@@ -126,7 +127,7 @@ def test_a_known_error_before_the_stream_is_a_failed_run_not_a_bug(
         worker = manager.start_run(request)
         with qtbot.waitSignal(worker.signals.failed, timeout=10_000) as failed:
             pass
-    result = failed.args[0]
+    result = failed.args[0].result
     assert result.error_kind == ErrorCode.BACKEND_UNAVAILABLE
     assert "internal error" not in (result.error or "")
     assert bugs == []
@@ -203,7 +204,7 @@ def test_repeat_runner_cancel_skips_the_rest(qtbot: QtBot, manager: RunManager) 
         runner.start()
     with qtbot.waitSignal(runner.done, timeout=10_000) as done:
         runner.cancel()
-    assert [r.finish_reason for r in done.args[0]] == ["cancelled"]
+    assert [r.result.finish_reason for r in done.args[0]] == ["cancelled"]
 
 
 def test_estimate_uses_rate_then_expected_duration() -> None:
@@ -336,7 +337,9 @@ def test_run_through_the_runner_is_saved_before_it_ends(
     rec = Recorder(worker)
     with qtbot.waitSignal(worker.signals.finished, timeout=10_000) as finished:
         pass
-    assert finished.args[0].text == "saved answer"
+    outcome = finished.args[0]
+    assert outcome.text == "saved answer"
+    assert outcome.run_id == store.runs.recent()[0].id  # the stored run's id comes back with it
     assert rec.text() == "saved answer"
     rows = store.runs.recent()
     assert [(r.status, r.response_preview) for r in rows] == [("ok", "saved answer")]
@@ -418,7 +421,7 @@ def test_stop_while_a_server_stream_is_being_read_saves_a_cancelled_run(
         with qtbot.waitSignal(worker.signals.ended, timeout=10_000) as ended:
             worker.cancel()  # what Stop and Esc do
         assert rec.terminals() == ["cancelled"]
-        result = ended.args[0]
+        result = ended.args[0].result
         assert (result.finish_reason, result.error) == ("cancelled", None)
         (row,) = store.runs.recent()
         assert row.status == "cancelled"

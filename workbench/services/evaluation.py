@@ -37,7 +37,8 @@ from workbench.core.evaluation import (
 )
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase
 from workbench.core.grid import Estimate
-from workbench.core.models import PromptTemplate, RunRequest, RunResult, SentRequest
+from workbench.core.models import PromptTemplate, RunRequest, RunResult
+from workbench.core.outcome import RunOutcome, unsent
 from workbench.services.experiment_lock import lock_experiment
 from workbench.services.grid_runner import GridRunner
 from workbench.services.interrupts import wait_all, wait_all_through_interrupts
@@ -182,10 +183,10 @@ class Evaluation:
                 if found is None and (run.status == "error" or reevaluate):
                     outcomes = self._evaluate(key, run.result)
                     self.store.evaluations.record(run_id, _records(self._specs(key), outcomes))
-                    yield key, self._cell(key, run_id, run.result, outcomes)
+                    yield key, self._cell(key, RunOutcome(run.result, run_id), outcomes)
                 elif found is not None:
                     outcomes = [_outcome(r) for r in found]
-                    yield key, self._cell(key, run_id, run.result, outcomes)
+                    yield key, self._cell(key, RunOutcome(run.result, run_id), outcomes)
 
     def scorecard(self) -> Scorecard:
         """The evaluation's results as stored (the latest run of each cell)."""
@@ -227,11 +228,10 @@ class Evaluation:
         )
         return evaluate(self._specs(key), ctx)
 
-    def _cell(
-        self, key: CellKey, run_id: str | None, result: RunResult, outcomes: Sequence[Outcome]
-    ) -> CellResult:
+    def _cell(self, key: CellKey, run: RunOutcome, outcomes: Sequence[Outcome]) -> CellResult:
         verdict = combine(outcomes)
-        failed_run = result.finish_reason == "error" or result.error is not None
+        result, run_id = run.result, run.run_id
+        failed_run = run.status == "error"
         specs = self._specs(key)
         return CellResult(
             variant=key[0],
@@ -380,21 +380,21 @@ class _Session:
         except KnownError as err:  # a row the template cannot render: an error cell, saved
             variant = ev.spec.variants[key[0]]
             result = RunResult(
-                request=SentRequest(backend=variant.backend, model=variant.model),
+                request=unsent(None, backend=variant.backend, model=variant.model),
                 finish_reason="error",
                 error=str(err),
                 error_kind=err.code,
             )
             writer = ev.runner.writer
             assert writer is not None
-            run_id: str | None = writer.add_run(result, ref).result()
+            outcome = RunOutcome(result, writer.add_run(result, ref).result())
         else:
             outcome = ev.runner.execute(request, self.cancel, ref=ref)
-            result, run_id = outcome.result, outcome.run_id
-        if result.finish_reason == "cancelled":
+        if outcome.status == "cancelled":
             return
+        result, run_id = outcome.result, outcome.run_id
         outcomes = ev._evaluate(key, result)
-        cell = ev._cell(key, run_id, result, outcomes)
+        cell = ev._cell(key, outcome, outcomes)
         with self._lock:
             if run_id is not None:
                 self._pending_records.append((run_id, _records(ev._specs(key), outcomes)))

@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from workbench.backends.base import CancelToken, StreamEvent
 from workbench.core.effects import Ignored
@@ -36,14 +35,14 @@ from workbench.core.grid import (
 )
 from workbench.core.model_table import NO_CHARGE, Price
 from workbench.core.models import Params, RunRequest, RunResult
+from workbench.core.outcome import RunStatus
 from workbench.core.params import PARAM_NAMES
 from workbench.services.experiment_lock import lock_experiment
 from workbench.services.runner import Runner, build_request
 from workbench.storage.locks import FileLock
 from workbench.storage.repositories import RunRef, Store, StoredExperiment
-from workbench.storage.repositories.runs import status_of
 
-CellStatus = Literal["ok", "error", "cancelled"]
+CellStatus = RunStatus
 #: The most worker threads a sweep starts, whatever the backends allow.
 MAX_WORKERS = 64
 
@@ -489,7 +488,7 @@ class GridRunner:
         except KnownError as err:  # e.g. a backend that cannot be opened
             return CellOutcome(key, "error", None, None, str(err))
         result = outcome.result
-        return CellOutcome(key, status_of(result), outcome.run_id, result, result.error)
+        return CellOutcome(key, outcome.status, outcome.run_id, result, result.error)
 
 
 def _lane_of(item: PlannedCell) -> str:

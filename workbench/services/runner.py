@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from workbench.backends.base import (
     TERMINAL,
@@ -31,13 +30,8 @@ from workbench.backends.registry import Registry
 from workbench.core import paths
 from workbench.core.errors import ParameterError
 from workbench.core.model_table import NO_CHARGE, ModelTable, Price, cost_of, load_model_table
-from workbench.core.models import (
-    Params,
-    PromptTemplate,
-    RunRequest,
-    RunResult,
-    SentRequest,
-)
+from workbench.core.models import Params, PromptTemplate, RunRequest, RunResult, SentRequest
+from workbench.core.outcome import RunOutcome, Transcript, unsent
 from workbench.core.params import Preset, load_presets
 from workbench.core.templates import render, render_completion
 from workbench.storage.repositories import RunRef
@@ -84,12 +78,6 @@ def build_request(
     return RunRequest(
         backend=backend, model=model, messages=render(template, values), params=params
     )
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    result: RunResult
-    run_id: str | None  # None when no store is attached
 
 
 class PriceTable:
@@ -183,18 +171,22 @@ class Runner:
         *,
         ref: RunRef | None = None,
         on_event: EventSink | None = None,
+        transcript: Transcript | None = None,
     ) -> RunOutcome:
         """Run ``request`` to its end: every event goes to ``on_event``; the terminal result is
-        priced and committed to the store before it is delivered."""
+        priced and committed to the store before it is delivered. ``transcript`` (the caller's,
+        to keep what arrived if this raises) is filled as the stream goes."""
         cancel = cancel or CancelToken()
         backend = self.backend(request.backend)
         limiter = self.limits.for_backend(request.backend, backend.options)
+        sent = _unsent(request, backend)  # until the backend says what it sent
+        transcript = transcript or Transcript(sent)
+        transcript.sent = sent
         try:
             with limiter.slot(cancel):
-                terminal = drive(backend, request, cancel, on_event)
+                terminal = drive(backend, request, cancel, on_event, transcript)
         except LimitCancelled:
-            unsent = RunResult(request=_unsent(request, backend), finish_reason="cancelled")
-            terminal = Cancelled(result=unsent)
+            terminal = Cancelled(result=transcript.ended("cancelled"))
         result = _with_cost(terminal.result, self.prices, local=backend.runs_locally)
         result.request = result.request.model_copy(
             update={"requested_params": request.params, "backend_name": request.backend}
@@ -213,7 +205,11 @@ class Runner:
 
 
 def drive(
-    backend: Backend, request: RunRequest, cancel: CancelToken, on_event: EventSink | None = None
+    backend: Backend,
+    request: RunRequest,
+    cancel: CancelToken,
+    on_event: EventSink | None = None,
+    transcript: Transcript | None = None,
 ) -> Finished | Failed | Cancelled:
     """Run ``backend``'s stream to its terminal event, forwarding every other event.
 
@@ -222,65 +218,61 @@ def drive(
     a stream is what makes it fail (a socket shut under a read, a server that ends its stream
     early on the same Ctrl+C), so those failures are the cancel's effect, not the server's fault.
     A ``Finished`` still wins: its answer arrived whole. A backend that keeps streaming after a
-    cancel is stopped here too: its stream is closed.
+    cancel is stopped here too: its stream is closed. What was sent and received so far is
+    kept in ``transcript`` (the caller's, when it wants it after a raise).
     """
     sent = _unsent(request, backend)
-    parts: list[str] = []
+    transcript = transcript or Transcript(sent)
+    transcript.sent = sent
     events = backend.stream(request, cancel)
     try:
         for event in events:
             if isinstance(event, TERMINAL):
                 if isinstance(event, Failed) and cancel.cancelled:
-                    return _as_cancelled(sent, parts, event.result)
+                    return _as_cancelled(transcript, event.result)
                 return event
             if isinstance(event, Started):
-                sent = event.request
+                transcript.sent = event.request
             elif isinstance(event, TextDelta):
                 if cancel.cancelled:
-                    return _as_cancelled(sent, parts)
-                parts.append(event.text)
+                    return _as_cancelled(transcript)
+                transcript.add(event.text)
             if on_event is not None:
                 on_event(event)
     except Exception:
         if not cancel.cancelled:
             raise
         log.warning("backend %s raised after a cancel", backend.id, exc_info=True)
-        return _as_cancelled(sent, parts)
+        return _as_cancelled(transcript)
     finally:
         close = getattr(events, "close", None)
         if close is not None:
             close()
     if cancel.cancelled:
-        return _as_cancelled(sent, parts)
+        return _as_cancelled(transcript)
     raise RuntimeError(f"backend {backend.id} ended its stream without a terminal event")
 
 
-def _as_cancelled(
-    sent: SentRequest, parts: list[str], result: RunResult | None = None
-) -> Cancelled:
+def _as_cancelled(transcript: Transcript, result: RunResult | None = None) -> Cancelled:
     """A cancelled run (``result`` made one when the backend reported it): no error, and the
     text received so far (the result's own when the backend recorded it, else what the runner
     forwarded)."""
-    result = result or RunResult(request=sent, finish_reason="cancelled")
+    result = result or transcript.ended("cancelled")
     return Cancelled(
         result=result.model_copy(
             update={
                 "finish_reason": "cancelled",
                 "error": None,
                 "error_kind": None,
-                "text": result.text or "".join(parts),
+                "text": result.text or transcript.text,
             }
         )
     )
 
 
 def _unsent(request: RunRequest, backend: Backend) -> SentRequest:
-    """What a request cancelled before it was sent records: what would have been sent."""
-    return SentRequest(
-        backend=backend.id,
-        backend_version=backend.version(),
-        model=request.model,
-        messages=request.messages,
-        prompt=request.prompt,
-        seed=request.params.seed,
-    )
+    """What ``backend`` would have been sent (see ``core.outcome.unsent``)."""
+    return unsent(request, backend=backend.id, version=backend.version())
+
+
+__all__ = ["RunOutcome", "Runner", "Transcript", "build_request", "choose_params", "drive"]

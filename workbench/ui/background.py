@@ -10,8 +10,8 @@ message the user is asked to act on.
   evaluation suites, estimates).
 - ``LatestJob``: recomputations of which only the newest result matters (previews, searches).
 - ``on_gui``: a writer-thread future whose outcome is delivered on the GUI thread.
-- ``RunWorker`` (``ui.workers``) streams a model run; its failures are ``RunResult``s, and its bugs
-  go through ``report_bug`` too.
+- ``RunWorker`` (``ui.workers``) streams a model run; every end (failures included) is a
+  ``RunOutcome``, and its bugs go through ``report_bug`` too.
 
 Every public signal is emitted in the GUI thread, so receivers may be plain functions.
 """

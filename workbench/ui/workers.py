@@ -32,10 +32,7 @@ from PySide6.QtCore import (
 
 from workbench.backends.base import (
     Backend,
-    Cancelled,
     CancelToken,
-    Failed,
-    Finished,
     Started,
     StreamEvent,
     TextDelta,
@@ -43,7 +40,8 @@ from workbench.backends.base import (
 )
 from workbench.backends.limits import LimitCancelled, Limits, RequestLimiter
 from workbench.core.errors import KnownError
-from workbench.core.models import FinishReason, RunRequest, RunResult, SentRequest, Timings, Usage
+from workbench.core.models import FinishReason, RunRequest, Timings
+from workbench.core.outcome import RunOutcome, Transcript, unsent
 from workbench.services.runner import Runner, drive
 from workbench.storage.repositories import RunRef
 from workbench.ui.background import INTERNAL_ERROR, Progress, estimate, report_bug
@@ -126,24 +124,25 @@ class _Outbox:
 class RunSignals(QObject):
     """What a run reports, always emitted in the GUI thread.
 
-    Exactly one of ``finished``, ``failed``, ``cancelled`` is emitted per run, followed by
-    ``ended`` with the same result; every chunk is emitted before it.
+    Exactly one of ``finished``, ``failed``, ``cancelled`` is emitted per run (as its
+    ``RunOutcome``'s status says), followed by ``ended`` with the same outcome; every chunk is
+    emitted before it. The outcome carries the stored run's id: views need no side channel.
     """
 
     started = Signal(object)  # SentRequest: exactly what was sent
     chunk = Signal(object)  # ChunkBatch
     usage = Signal(object)  # Usage
-    finished = Signal(object)  # RunResult
-    failed = Signal(object)  # RunResult (error, error_kind)
-    cancelled = Signal(object)  # RunResult (the partial text)
-    ended = Signal(object)  # RunResult, after any of the three above
+    finished = Signal(object)  # RunOutcome
+    failed = Signal(object)  # RunOutcome (its result's error and error_kind)
+    cancelled = Signal(object)  # RunOutcome (the partial text)
+    ended = Signal(object)  # RunOutcome, after any of the three above
 
     _posted = Signal(str, object)  # worker thread -> GUI thread
 
     def __init__(self, outbox: _Outbox) -> None:
         super().__init__()
         self._outbox = outbox
-        self.result: RunResult | None = None
+        self.outcome: RunOutcome | None = None
         self._posted.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
 
     def post(self, kind: str, payload: object = None) -> None:
@@ -163,10 +162,10 @@ class RunSignals(QObject):
             report_bug(payload)
         else:
             self._drain()
-            assert isinstance(payload, RunResult)
-            self.result = payload
-            terminal = {"finished": self.finished, "failed": self.failed,
-                        "cancelled": self.cancelled}[kind]
+            assert isinstance(payload, RunOutcome)
+            self.outcome = payload
+            terminal = {"ok": self.finished, "error": self.failed,
+                        "cancelled": self.cancelled}[payload.status]
             terminal.emit(payload)
             self.ended.emit(payload)
 
@@ -177,51 +176,40 @@ class RunSignals(QObject):
 
 
 EventSink = Callable[[StreamEvent], None]
-#: Runs a request to its end, passing every event (the terminal one included) to the sink, and
-#: returns the terminal result. ``direct`` streams a backend; ``through_runner`` goes through
-#: ``services.Runner`` (limits, cost, saved to history).
-Execute = Callable[[RunRequest, CancelToken, EventSink], RunResult]
+#: Runs a request to its end, passing every event (the terminal one included) to the sink and
+#: what was sent and received to the transcript, and returns the outcome. ``direct`` streams a
+#: backend; ``through_runner`` goes through ``services.Runner`` (limits, cost, saved to history).
+Execute = Callable[[RunRequest, CancelToken, EventSink, Transcript], RunOutcome]
 
 
 def direct(backend: Backend, limiter: RequestLimiter | None = None) -> Execute:
     """Stream ``backend`` in the calling thread, inside ``limiter``'s slot (nothing saved)."""
 
-    def execute(request: RunRequest, cancel: CancelToken, on_event: EventSink) -> RunResult:
+    def execute(request: RunRequest, cancel: CancelToken, on_event: EventSink,
+                transcript: Transcript) -> RunOutcome:
         if limiter is not None:
             limiter.acquire(cancel)
         try:
-            terminal = drive(backend, request, cancel, on_event)
+            terminal = drive(backend, request, cancel, on_event, transcript)
         finally:
             if limiter is not None:
                 limiter.release()
         on_event(terminal)
-        return terminal.result
+        return RunOutcome(terminal.result)
 
     return execute
 
 
 def through_runner(runner: Runner, ref: RunRef | None = None) -> Execute:
     """Run through the services layer: the backend's limiter, the price, and the run saved to
-    history before its end is announced."""
+    history (its id in the outcome) before its end is announced."""
 
-    def execute(request: RunRequest, cancel: CancelToken, on_event: EventSink) -> RunResult:
-        return runner.execute(request, cancel, ref=ref or RunRef(), on_event=on_event).result
+    def execute(request: RunRequest, cancel: CancelToken, on_event: EventSink,
+                transcript: Transcript) -> RunOutcome:
+        return runner.execute(request, cancel, ref=ref or RunRef(), on_event=on_event,
+                              transcript=transcript)
 
     return execute
-
-
-def _asked(request: RunRequest) -> SentRequest:
-    """What we know was asked for, for a run that ends before the backend said what it sent."""
-    return SentRequest(
-        backend=request.backend,
-        model=request.model,
-        messages=request.messages,
-        prompt=request.prompt,
-        seed=request.params.seed,
-    )
-
-
-_KINDS: dict[type, str] = {Finished: "finished", Failed: "failed", Cancelled: "cancelled"}
 
 
 class RunWorker(QRunnable):
@@ -235,9 +223,8 @@ class RunWorker(QRunnable):
         self.cancel_token = CancelToken()
         self._outbox = _Outbox(self.cancel_token)
         self.signals = RunSignals(self._outbox)
-        self._text: list[str] = []
-        self._sent = _asked(request)
-        self._terminal: str | None = None
+        # what was asked for, until the runner knows what it sends; the runner fills it
+        self.transcript = Transcript(unsent(request, backend=request.backend))
         self._done = threading.Event()
 
     def cancel(self) -> None:
@@ -250,21 +237,21 @@ class RunWorker(QRunnable):
     def run(self) -> None:
         bug: Exception | None = None
         try:
-            result = self.execute(self.request, self.cancel_token, self._on_event)
-            kind = self._terminal or _kind_of(result)
+            outcome = self.execute(self.request, self.cancel_token, self._on_event,
+                                   self.transcript)
         except LimitCancelled:
-            kind, result = "cancelled", self._partial("cancelled")
+            outcome = self._partial("cancelled")
         except KnownError as err:  # the backend is not installed, its config, the store…
-            kind, result = "failed", self._partial("error", error=str(err), error_kind=err.code)
+            outcome = self._partial("error", error=str(err), error_kind=err.code)
         except Exception as err:  # a bug: the run ends, and the crash dialog says why
             backend = self.request.backend
             log.exception("run on backend %s raised instead of yielding Failed", backend)
-            bug, kind, result = err, "failed", self._partial(
+            bug, outcome = err, self._partial(
                 "error",
                 error=f"internal error running '{backend}': {type(err).__name__}: {err}",
                 error_kind=INTERNAL_ERROR,
             )
-        self.signals.post(kind, result)
+        self.signals.post("ended", outcome)
         if bug is not None:
             self.signals.post("bug", bug)
         self._done.set()
@@ -278,36 +265,22 @@ class RunWorker(QRunnable):
         if isinstance(event, TextDelta):
             if self.cancel_token.cancelled:
                 return  # the runner stops a backend that keeps streaming; show nothing more
-            self._text.append(event.text)
             if self._outbox.put(event.text):
                 self.signals.post("text")
         elif isinstance(event, Started):
-            self._sent = event.request
             self._outbox.mark_sent()
             self.signals.post("started", event.request)
         elif isinstance(event, UsageUpdate):
             self.signals.post("usage", event.usage)
-        else:
-            self._terminal = _KINDS[type(event)]
 
-    def _partial(self, finish: FinishReason, **extra: Any) -> RunResult:
+    def _partial(self, finish: FinishReason, **extra: Any) -> RunOutcome:
+        """A run ended by an exception: what the runner's transcript holds, timed here."""
         out = self._outbox
         ttft = None if out.first_at is None or out.sent_at is None else out.first_at - out.sent_at
         total = None if out.sent_at is None else time.perf_counter() - out.sent_at
-        return RunResult(
-            request=self._sent,
-            text="".join(self._text),
-            finish_reason=finish,
-            usage=Usage(),
-            timings=Timings(ttft_s=ttft, total_s=total),
-            **extra,
+        return RunOutcome(
+            self.transcript.ended(finish, timings=Timings(ttft_s=ttft, total_s=total), **extra)
         )
-
-
-def _kind_of(result: RunResult) -> str:
-    if result.finish_reason == "cancelled":
-        return "cancelled"
-    return "failed" if result.finish_reason == "error" or result.error is not None else "finished"
 
 
 class RunManager(QObject):
@@ -340,7 +313,7 @@ class RunManager(QObject):
         return self.submit(RunWorker(through_runner(self.runner, ref), request))
 
     def submit(self, worker: RunWorker) -> RunWorker:
-        worker.signals.ended.connect(lambda _result, w=worker: self._forget(w))
+        worker.signals.ended.connect(lambda _outcome, w=worker: self._forget(w))
         self._active.append(worker)
         self.activeChanged.emit(len(self._active))
         self.pool.start(worker)
@@ -386,9 +359,9 @@ class RepeatRunner(QObject):
     """
 
     runStarted = Signal(int, object)  # index, RunWorker
-    runEnded = Signal(int, object)  # index, RunResult
+    runEnded = Signal(int, object)  # index, RunOutcome
     progress = Signal(object)  # Progress over the runs
-    done = Signal(list)  # list[RunResult]
+    done = Signal(list)  # list[RunOutcome]
 
     def __init__(
         self,
@@ -406,7 +379,7 @@ class RepeatRunner(QObject):
             raise ValueError("count and parallel must be at least 1")
         self.manager, self.backend, self.request = manager, backend, request
         self.count, self.parallel, self.name = count, parallel, name
-        self.results: dict[int, RunResult] = {}
+        self.results: dict[int, RunOutcome] = {}
         self._workers: dict[int, RunWorker] = {}
         self._next = 0
         self._cancelled = False
@@ -432,13 +405,13 @@ class RepeatRunner(QObject):
         self._next += 1
         worker = self.manager.start(self.backend, self.request, name=self.name)
         self._workers[index] = worker
-        worker.signals.ended.connect(lambda result, i=index: self._ended(i, result))
+        worker.signals.ended.connect(lambda outcome, i=index: self._ended(i, outcome))
         self.runStarted.emit(index, worker)
 
-    def _ended(self, index: int, result: RunResult) -> None:
+    def _ended(self, index: int, outcome: RunOutcome) -> None:
         self._workers.pop(index, None)
-        self.results[index] = result
-        self.runEnded.emit(index, result)
+        self.results[index] = outcome
+        self.runEnded.emit(index, outcome)
         elapsed = time.perf_counter() - self._start
         self.progress.emit(estimate(len(self.results), self.count, elapsed))
         if not self._cancelled and self._next < self.count:

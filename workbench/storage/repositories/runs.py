@@ -16,11 +16,12 @@ from typing import Any, Literal
 from workbench.core.errors import KnownError
 from workbench.core.experiments import Variant
 from workbench.core.models import RunResult, SentRequest, Timings, Usage
+from workbench.core.outcome import RunStatus, status_of
 from workbench.storage.db import Database, NotFoundError
 from workbench.storage.fts import fts_query
 from workbench.storage.ids import new_id, now_iso
 
-Status = Literal["ok", "error", "cancelled"]
+Status = RunStatus  # how a stored run ended (decided once, by core.outcome.status_of)
 #: Where a run came from: typed by hand (the main window, ``workbench run``), a compare column, a
 #: sweep cell or an evaluation case. Runs of an experiment take its kind.
 Source = Literal["hand", "compare", "sweep", "eval"]
@@ -120,14 +121,6 @@ class RunSummary:
         """The parameters the backend was sent (``{"temperature": 0.7, "max_tokens": 256}``)."""
         loaded = json.loads(self.params_json) if self.params_json else {}
         return loaded if isinstance(loaded, dict) else {}
-
-
-def status_of(result: RunResult) -> Status:
-    if result.finish_reason == "cancelled":
-        return "cancelled"
-    if result.finish_reason == "error" or result.error is not None:
-        return "error"
-    return "ok"
 
 
 def prompt_text(request: SentRequest) -> str:

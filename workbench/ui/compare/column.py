@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.experiments import Variant
 from workbench.core.models import RunResult
+from workbench.core.outcome import RunOutcome
 from workbench.storage.repositories import Rating
 from workbench.ui import theming
 from workbench.ui.compare.figures import MetricsStrip
@@ -201,7 +202,7 @@ class CompareColumn(QWidget):
             assert run.worker is not None
             run.worker.signals.started.connect(lambda _sent, r=run: self._started(r))
             run.worker.signals.chunk.connect(lambda batch, r=run: self._chunk(r, batch))
-            run.worker.signals.ended.connect(lambda result, r=run: self._ended(r, result))
+            run.worker.signals.ended.connect(lambda outcome, r=run: self._ended(r, outcome))
         self._follow(runs[0])
         self._clock.start()
 
@@ -228,8 +229,8 @@ class CompareColumn(QWidget):
         if run is not None and run.running and run.started_at:  # not while queued
             self.metrics.show_live(run.last_batch, time.perf_counter() - run.started_at)
 
-    def _ended(self, run: ColumnRun, result: RunResult) -> None:
-        run.result = result
+    def _ended(self, run: ColumnRun, outcome: RunOutcome) -> None:
+        run.result, run.run_id = outcome.result, outcome.run_id
         run.worker = None
         if run is self.shown:
             self._show(run)

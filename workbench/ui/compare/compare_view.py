@@ -50,7 +50,7 @@ from workbench.ui.compare.diff_view import DiffView
 from workbench.ui.compare.rating import PreferenceBar
 from workbench.ui.compare.variant_editor import VariantEditor
 from workbench.ui.compare.variants import header, letter
-from workbench.ui.workers import RunManager, RunWorker, stop_and_deliver
+from workbench.ui.workers import RunManager, RunWorker, stop_and_deliver, through_runner
 
 MAX_REPEATS = 50
 CLOSE_WAIT_S = 5.0  # how long closing the window waits for its runs to stop
@@ -385,23 +385,19 @@ class CompareView(QWidget):
         self.notice.hide()
         for index, (column, request) in enumerate(zip(self.columns, requests, strict=True)):
             variant_id = self.variant_ids[index] if self.variant_ids else None
-            runs: list[tuple[ColumnRun, session.RunIdHolder]] = []
+            runs: list[ColumnRun] = []
             for repeat in range(repeats):
-                holder = session.RunIdHolder()
                 ref = session.ref_for(column.variant, self.experiment_id, variant_id, repeat)
-                worker = RunWorker(session.executor(self.runner, ref, holder), request)
-                runs.append((ColumnRun(repeat, worker), holder))
-            column.begin([run for run, _holder in runs])  # the column hears each end first
-            for run, holder in runs:
+                runs.append(ColumnRun(repeat, RunWorker(through_runner(self.runner, ref), request)))
+            column.begin(runs)  # the column hears each end first: it keeps the outcome's run id
+            for run in runs:
                 assert run.worker is not None
-                run.worker.signals.ended.connect(
-                    lambda _r, run=run, holder=holder: self._run_ended(run, holder))
+                run.worker.signals.ended.connect(lambda _outcome, run=run: self._run_ended(run))
                 self._pending += 1
                 self.manager.submit(run.worker)
         self._update_actions()
 
-    def _run_ended(self, run: ColumnRun, holder: session.RunIdHolder) -> None:
-        run.run_id = holder.run_id
+    def _run_ended(self, run: ColumnRun) -> None:
         self._pending -= 1
         for column in self.columns:
             if run is column.shown:

@@ -8,36 +8,14 @@ comparison reopens with every output that finished, even after a crash.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from workbench.backends.base import CancelToken
 from workbench.core.experiments import ExperimentSpec, Variant
-from workbench.core.models import RunRequest, RunResult
+from workbench.core.models import RunRequest
 from workbench.services.experiments_overview import default_name as name_for
 from workbench.services.experiments_overview import what_varies
-from workbench.services.runner import Runner, build_request
+from workbench.services.runner import build_request
 from workbench.storage.repositories import RunRef
-from workbench.ui.workers import EventSink, Execute
-
-
-@dataclass
-class RunIdHolder:
-    """Filled in the worker thread before the run's end is posted to the GUI thread."""
-
-    run_id: str | None = None
-
-
-def executor(runner: Runner, ref: RunRef, holder: RunIdHolder) -> Execute:
-    """Run through ``runner`` (limits, price, saved) and keep the stored run's id, which
-    ratings need."""
-
-    def execute(request: RunRequest, cancel: CancelToken, on_event: EventSink) -> RunResult:
-        outcome = runner.execute(request, cancel, ref=ref, on_event=on_event)
-        holder.run_id = outcome.run_id
-        return outcome.result
-
-    return execute
 
 
 def request_for(variant: Variant) -> RunRequest:

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.models import RunResult, SentRequest
+from workbench.core.outcome import RunOutcome, RunStatus, status_of
 from workbench.ui import theming
 from workbench.ui.run_text import (
     FINISH_TEXT,
@@ -54,6 +55,8 @@ from workbench.ui.workers import ChunkBatch, RunWorker
 
 State = Literal["idle", "running", "streaming", "cancelling", "finished", "failed", "cancelled"]
 Mode = Literal["markdown", "plain"]
+#: What the view says of a run that ended (the runner decided how: ``core.outcome.status_of``).
+STATE_OF: dict[RunStatus, State] = {"ok": "finished", "error": "failed", "cancelled": "cancelled"}
 
 #: Paint at least this much (about a millisecond) when there is budget left, so short answers
 #: appear in one go.
@@ -96,6 +99,7 @@ class OutputView(QWidget):
         self._last_batch: ChunkBatch | None = None
         self._run_start = 0.0
         self._result: RunResult | None = None
+        self.outcome: RunOutcome | None = None  # the followed run's end, with its stored id
         self._sent_to = ""  # "backend · model" of the run shown
         self._build()
         self._clock = QTimer(self)  # elapsed time keeps counting while the model is silent
@@ -292,6 +296,7 @@ class OutputView(QWidget):
         self._set_state("idle")
 
     def _reset(self) -> None:
+        self.outcome = None
         self._parts.clear()
         self._pending.clear()
         frame_clock().drop(self)
@@ -327,12 +332,7 @@ class OutputView(QWidget):
         if not self.caught_up:
             frame_clock().want(self, self._flush)  # the rest is painted over the next frames
         self._show_figures(result)
-        if result.finish_reason == "cancelled":
-            self._set_state("cancelled", result)
-        elif result.finish_reason == "error" or result.error is not None:
-            self._set_state("failed", result)
-        else:
-            self._set_state("finished", result)
+        self._set_state(STATE_OF[status_of(result)], result)
 
     def cancel(self) -> None:
         """Ask the attached run to stop; the view says "cancelled" once it has."""
@@ -368,9 +368,10 @@ class OutputView(QWidget):
         self._sent_to = _sent_to(sent.model_copy(update={"backend_name": named}))
         self._show_state()
 
-    def _on_ended(self, result: RunResult) -> None:
+    def _on_ended(self, outcome: RunOutcome) -> None:
         self.detach()
-        self.show_result(result)
+        self.show_result(outcome.result)
+        self.outcome = outcome
 
     # --- painting ----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from workbench.core.models import RunResult
+from workbench.core.outcome import RunOutcome
 from workbench.ui.compare.repeats_panel import RepeatsPanel
 from workbench.ui.widgets.output_view import OutputView
 from workbench.ui.workers import RunWorker
@@ -46,12 +47,12 @@ class RepeatRuns(QWidget):
         self.setVisible(len(workers) > 1)
         for index, worker in enumerate(workers):
             worker.signals.ended.connect(
-                lambda result, i=index, b=batch: self._ended(b, i, result))
+                lambda outcome, i=index, b=batch: self._ended(b, i, outcome))
 
-    def _ended(self, batch: int, index: int, result: RunResult) -> None:
+    def _ended(self, batch: int, index: int, outcome: RunOutcome) -> None:
         if batch != self._batch:
             return
-        self.results[index] = result
+        self.results[index] = outcome.result
         self.panel.show_results(self.results, answer_pattern=self._pattern)
 
     def _picked(self, index: int) -> None:
