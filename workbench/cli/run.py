@@ -189,15 +189,16 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     if errors:
         raise errors[0]
-    result = outcomes[0].result
+    outcome = outcomes[0]
+    result = outcome.result
     if wrote:
         sys.stdout.write("\n")
     if args.json:
         print_json(result.model_dump(mode="json"))
-    if result.finish_reason == "error":
+    if outcome.status == "error":
         print(f"workbench run: {result.error}", file=sys.stderr)
         return 1
-    if result.finish_reason == "cancelled":
+    if outcome.status == "cancelled":
         print("workbench run: cancelled", file=sys.stderr)
         return 130
     if not args.json:

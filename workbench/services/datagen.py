@@ -156,7 +156,7 @@ def generate_rows(
     )
     outcome = runner.execute(request, cancel)
     result = outcome.result
-    if result.finish_reason in ("error", "cancelled"):
+    if outcome.status != "ok":
         reason = result.error or "the run was cancelled"
         return GeneratedRows([], [f"the model did not answer: {reason}"], outcome.run_id)
     rows, problems = parse_rows(result.text, columns)

@@ -114,8 +114,9 @@ class Judge:
         params = template.parameters.merged(self.params) if self.params else template.parameters
         request = build_request(template, values, backend=self.backend, model=self.model,
                                 params=params)
-        result = self.runner.execute(request).result
-        if result.finish_reason in ("error", "cancelled"):
+        outcome = self.runner.execute(request)
+        result = outcome.result
+        if outcome.status != "ok":
             raise EvaluationError(
                 f"the judge ({self.backend}) failed: {result.error or result.finish_reason}"
             )

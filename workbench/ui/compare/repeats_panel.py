@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.diff import similarity
 from workbench.core.models import RunResult
+from workbench.core.outcome import status_of
 from workbench.core.stability import best_of_n, consensus_metric, normalize_output, stability
 from workbench.ui import theming
 from workbench.ui.compare.figures import FigureGrid
@@ -154,7 +155,7 @@ class RepeatsPanel(QWidget):
         for index, result in enumerate(results):
             if result is None:
                 continue
-            if result.finish_reason in ("error", "cancelled"):
+            if status_of(result) != "ok":
                 failed += 1
             else:
                 outputs.append((index, result.text))

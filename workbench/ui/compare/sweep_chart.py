@@ -27,6 +27,7 @@ from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from workbench.core.models import RunResult
+from workbench.core.outcome import status_of
 from workbench.ui import theming
 from workbench.ui.run_text import format_cost, format_duration, output_rate
 
@@ -82,7 +83,7 @@ METRIC_BY_KEY = {m.key: m for m in METRICS}
 
 def metric_value(metric: Metric, results: Sequence[RunResult]) -> float | None:
     """The mean of the metric over a cell's successful runs (None when none has it)."""
-    values = [v for r in results if r.finish_reason not in ("error", "cancelled")
+    values = [v for r in results if status_of(r) == "ok"
               if (v := metric.read(r)) is not None]
     return mean(values) if values else None
 

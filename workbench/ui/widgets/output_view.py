@@ -320,7 +320,9 @@ class OutputView(QWidget):
 
     def show_result(self, result: RunResult) -> None:
         """Show a run's end: its full text, final figures and its state (finished, failed or
-        cancelled). Also used to show a past run."""
+        cancelled). Also used to show a past run (``outcome`` is then None: it belongs to the
+        run the view followed)."""
+        self.outcome = None
         self._sent_to = _sent_to(result.request)
         if not result.text.startswith("".join(self._parts)):  # another run (from history)
             self._rendered = {"markdown": 0, "plain": 0}
