@@ -35,7 +35,7 @@ from workbench.core.grid import (
 )
 from workbench.core.model_table import NO_CHARGE, Price
 from workbench.core.models import Params, RunRequest, RunResult
-from workbench.core.outcome import RunStatus
+from workbench.core.outcome import RunOutcome, RunStatus
 from workbench.core.params import PARAM_NAMES
 from workbench.services.experiment_lock import lock_experiment
 from workbench.services.runner import Runner, build_request
@@ -49,14 +49,30 @@ MAX_WORKERS = 64
 
 @dataclass(frozen=True)
 class CellOutcome:
-    """How one cell ended in this run. ``result`` is None for a cell cancelled before it started
-    or one that could not be rendered (``error`` says why)."""
+    """How one cell ended in this run: the runner's ``RunOutcome`` as it came back, or None for
+    a cell cancelled before it started or one that never ran (``reason`` says why)."""
 
     key: CellKey
-    status: CellStatus
-    run_id: str | None
-    result: RunResult | None
-    error: str | None = None
+    run: RunOutcome | None
+    reason: str | None = None
+
+    @property
+    def status(self) -> CellStatus:
+        if self.run is not None:
+            return self.run.status
+        return "error" if self.reason is not None else "cancelled"
+
+    @property
+    def run_id(self) -> str | None:
+        return self.run.run_id if self.run is not None else None
+
+    @property
+    def result(self) -> RunResult | None:
+        return self.run.result if self.run is not None else None
+
+    @property
+    def error(self) -> str | None:
+        return self.run.result.error if self.run is not None else self.reason
 
 
 @dataclass(frozen=True)
@@ -470,10 +486,10 @@ class GridRunner:
     ) -> CellOutcome:
         key = item.cell.key
         if item.request is None:
-            return CellOutcome(key, "error", None, None, item.error)
+            return CellOutcome(key, None, item.error or "the cell could not be rendered")
         token = handle._token_for(key)
         if token is None:
-            return CellOutcome(key, "cancelled", None, None)
+            return CellOutcome(key, None)
         ref = RunRef.of_cell(
             item.cell.variant,
             item.cell.values,
@@ -486,9 +502,8 @@ class GridRunner:
         try:
             outcome = self.runner.execute(item.request, token, ref=ref, on_event=sink)
         except KnownError as err:  # e.g. a backend that cannot be opened
-            return CellOutcome(key, "error", None, None, str(err))
-        result = outcome.result
-        return CellOutcome(key, outcome.status, outcome.run_id, result, result.error)
+            return CellOutcome(key, None, str(err))
+        return CellOutcome(key, outcome)
 
 
 def _lane_of(item: PlannedCell) -> str:

@@ -392,16 +392,13 @@ class CompareView(QWidget):
             column.begin(runs)  # the column hears each end first: it keeps the outcome's run id
             for run in runs:
                 assert run.worker is not None
-                run.worker.signals.ended.connect(lambda _outcome, run=run: self._run_ended(run))
+                run.worker.signals.ended.connect(self._run_ended)
                 self._pending += 1
                 self.manager.submit(run.worker)
         self._update_actions()
 
-    def _run_ended(self, run: ColumnRun) -> None:
+    def _run_ended(self) -> None:
         self._pending -= 1
-        for column in self.columns:
-            if run is column.shown:
-                column.set_saved(run.run_id is not None)
         if self._pending == 0:
             self._update_actions()
             self._results_changed()
