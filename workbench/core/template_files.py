@@ -14,13 +14,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from workbench.core import safe_yaml
+from workbench.core import safe_yaml, yaml_emit
 from workbench.core.errors import TemplateFileError
 from workbench.core.models import FORMAT_VERSION, PromptTemplate
 
 SUFFIX = ".prompt.yaml"
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yaml_emit.FastSafeDumper):
     """Literal blocks for multi-line strings; everything else as YAML would write it."""
 
 
@@ -52,14 +52,7 @@ def to_data(template: PromptTemplate) -> dict[str, Any]:
 
 def dumps(template: PromptTemplate) -> str:
     """Canonical text of a template."""
-    return yaml.dump(
-        to_data(template),
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        width=100,
-        default_flow_style=False,
-    )
+    return yaml_emit.dump(to_data(template), _Dumper)
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:

@@ -8,12 +8,15 @@ writer's pid and host, so ``clean_temp_files`` removes those of dead writers onl
 another process (or thread) is still writing or about to rename.
 
 ``prepare`` splits a write in two (write the temporary, later rename it) so several files can be
-staged first and put in place only once all of them were written: the library's imports use that.
+staged first and put in place only once all of them were written: the library's imports use that,
+and stage with ``sync=False`` then make the whole batch durable at once with ``sync_staged`` (one
+``syncfs`` per filesystem on Linux instead of one fsync per file: 1,528 fsyncs took 7–10 s).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import os
 import re
@@ -21,7 +24,9 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from workbench.core.errors import KnownError
 
@@ -71,14 +76,17 @@ def _describe(err: OSError) -> str:
 class PreparedWrite:
     """A fully written, fsynced temporary beside ``path``, waiting to be renamed over it."""
 
-    def __init__(self, path: Path, temp: Path) -> None:
+    def __init__(self, path: Path, temp: Path, *, synced: bool) -> None:
         self.path = path
         self.temp = temp
+        self.synced = synced
         self.done = False
 
     def commit(self, *, sync_folder: bool = True) -> None:
         """Rename the temporary over the target and make the rename durable (``sync_folder``
         False: the caller fsyncs the folder once after renaming many files into it)."""
+        if not self.synced:  # a rename of data not yet on disk could survive a crash without it
+            raise RuntimeError(f"{self.temp} is renamed before its data was synced")
         try:
             os.replace(self.temp, self.path)
             self.done = True
@@ -94,8 +102,10 @@ class PreparedWrite:
                 self.temp.unlink()
 
 
-def prepare(path: Path, data: bytes) -> PreparedWrite:
-    """Write ``data`` to a temporary beside ``path`` and fsync it; ``commit()`` puts it in place."""
+def prepare(path: Path, data: bytes, *, sync: bool = True) -> PreparedWrite:
+    """Write ``data`` to a temporary beside ``path`` and fsync it; ``commit()`` puts it in place.
+
+    ``sync=False`` leaves the fsync to a later ``sync_staged`` over a whole batch."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(
@@ -108,7 +118,8 @@ def prepare(path: Path, data: bytes) -> PreparedWrite:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         # mkstemp makes the file private; give it the old file's mode, or an ordinary new file's.
         mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK
         os.chmod(temp, mode)
@@ -120,7 +131,66 @@ def prepare(path: Path, data: bytes) -> PreparedWrite:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
-    return PreparedWrite(path, temp)
+    return PreparedWrite(path, temp, synced=sync)
+
+
+def sync_staged(writes: Sequence[PreparedWrite]) -> None:
+    """Put the data of every staged temporary on disk, so that renaming them is safe.
+
+    On Linux one ``syncfs`` per filesystem the temporaries are on flushes them all (and waits);
+    elsewhere, or if that fails, each temporary is fsynced."""
+    pending = [write for write in writes if not write.synced]
+    if not pending:
+        return
+    folders = {write.temp.parent for write in pending}
+    try:
+        synced = all(_syncfs(folder) for folder in _one_per_device(folders))
+        if not synced:
+            for write in pending:
+                _fsync_path(write.temp)
+    except OSError as err:
+        raise FileWriteError(f"cannot write {pending[0].path.parent}: {_describe(err)}") from None
+    for write in pending:
+        write.synced = True
+
+
+def _one_per_device(folders: set[Path]) -> list[Path]:
+    by_device: dict[int, Path] = {}
+    for folder in sorted(folders):
+        by_device.setdefault(folder.stat().st_dev, folder)
+    return list(by_device.values())
+
+
+def _syncfs(folder: Path) -> bool:
+    """``syncfs(2)`` on the filesystem holding ``folder``; False where there is none."""
+    syncfs = _libc_syncfs()
+    if syncfs is None:
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+    finally:
+        os.close(fd)
+    return True
+
+
+def _libc_syncfs() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_bytes(path: Path, data: bytes) -> None:

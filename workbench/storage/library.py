@@ -319,10 +319,10 @@ class Library(LibraryQueries):
         ``keys`` (optional, one per template) puts a template at its own key (a bundle's library
         structure); a template without one goes to ``collection`` under its name.
 
-        Every file is staged (written and fsynced beside its target) before any is put in place,
-        and the versions are committed in the same transaction; if anything fails, the library's
-        files and history are exactly as before. A crash part-way leaves whole files only, which
-        the next ``rescan`` records.
+        Every file is staged (written beside its target, then the batch synced to disk at once)
+        before any is put in place, and the versions are committed in the same transaction; if
+        anything fails, the library's files and history are exactly as before. A crash part-way
+        leaves whole files only, which the next ``rescan`` records.
         """
         staged: list[files.PreparedWrite] = []
         previous: dict[Path, bytes | None] = {}
@@ -331,6 +331,7 @@ class Library(LibraryQueries):
                 results = self._stage_imports(
                     conn, templates, collection, message, keys, staged, previous
                 )
+                files.sync_staged(staged)  # every file's data on disk before any rename
                 for write in staged:
                     write.commit(sync_folder=False)
                 for folder in dict.fromkeys(write.path.parent for write in staged):
@@ -371,7 +372,7 @@ class Library(LibraryQueries):
                 continue
             path = self.path_for(key)
             previous[path] = disk.data if disk else None
-            staged.append(files.prepare(path, text.encode("utf-8")))
+            staged.append(files.prepare(path, text.encode("utf-8"), sync=False))
             results.append((self._record(conn, row, key, text, template, "import", message), True))
         return results
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from workbench.core import safe_yaml
+from workbench.core import safe_yaml, yaml_emit
 from workbench.storage.formats.results import Problems
 
 _BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
@@ -153,7 +153,7 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yaml_emit.FastSafeDumper):
     """Readable YAML that reads back to exactly the same strings."""
 
 
@@ -177,11 +177,4 @@ _Dumper.add_representer(str, _str)
 
 def dump_yaml(data: Any) -> str:
     """YAML text for plain data: multi-line strings as literal blocks, keys in the given order."""
-    return yaml.dump(
-        data,
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        width=100,
-        default_flow_style=False,
-    )
+    return yaml_emit.dump(data, _Dumper)
