@@ -143,7 +143,12 @@ _LIBYAML_ALPHABET = st.sampled_from(
     ]
 )
 LIBYAML_TEXT = st.lists(_LIBYAML_ALPHABET, max_size=60).map("".join)
-_KW: dict[str, Any] = {"sort_keys": False, "allow_unicode": True, "width": 100, "default_flow_style": False}
+_KW: dict[str, Any] = {
+    "sort_keys": False,
+    "allow_unicode": True,
+    "width": 100,
+    "default_flow_style": False,
+}
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

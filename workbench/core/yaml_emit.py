@@ -142,7 +142,12 @@ class FastSafeDumper(yaml.SafeDumper):
             start = self._dq_step(text, stop, start, escape.group(), split, width, size)
             pos = stop + 1
             after = stop + 1
-            if after < size and text[after] != " " and not pattern.match(text, after):
+            if (
+                self.column > width  # else no line can break right after the escape
+                and after < size
+                and text[after] != " "
+                and not pattern.match(text, after)
+            ):
                 start = self._dq_step(text, after, start, None, split, width, size)
                 pos = after + 1
         if start < size:

@@ -45,7 +45,7 @@ from workbench.storage.library_sql import (
     ROW_SQL,
     VERSION_COLUMNS,
 )
-from workbench.storage.migrations import library_search_row
+from workbench.storage.migrations import template_search_row
 from workbench.storage.version_diff import TextDiff, diff_texts
 
 __all__ = ["Library", "LibraryEntry", "RescanReport", "TemplateVersion", "VersionRef"]
@@ -131,15 +131,15 @@ class Library(LibraryQueries):
             "INSERT OR IGNORE INTO template_tags (template_id, tag) VALUES (?, ?)",
             [(template_id, tag) for tag in template.tags],
         )
-        self._index(conn, seq, text)
+        self._index(conn, seq, template)
         return version
 
     @staticmethod
-    def _index(conn: sqlite3.Connection, seq: int, text: str) -> None:
+    def _index(conn: sqlite3.Connection, seq: int, template: PromptTemplate) -> None:
         conn.execute("DELETE FROM library_fts WHERE rowid = ?", (seq,))
         conn.execute(
             "INSERT INTO library_fts (rowid, name, description, tags, body) VALUES (?, ?, ?, ?, ?)",
-            (seq, *library_search_row(text)),
+            (seq, *template_search_row(template)),
         )
 
     @staticmethod
@@ -182,7 +182,7 @@ class Library(LibraryQueries):
                 conn.execute(
                     "UPDATE library_templates SET deleted_at = NULL WHERE seq = ?", (row.seq,)
                 )
-                self._index(conn, row.seq, current.source)
+                self._index(conn, row.seq, current.template)
                 outcome = "restored"
         else:
             message = (

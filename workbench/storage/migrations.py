@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from workbench.core.errors import KnownError, TemplateFileError
+from workbench.core.models import PromptTemplate
 from workbench.core.template_files import loads
 from workbench.storage.ids import now_iso
 
@@ -259,6 +260,12 @@ def library_search_row(text: str) -> tuple[str, str, str, str]:
         template = loads(text)
     except TemplateFileError:
         return "", "", "", text  # still findable by its words
+    return template_search_row(template)
+
+
+def template_search_row(template: PromptTemplate) -> tuple[str, str, str, str]:
+    """``(name, description, tags, body)`` indexed for a template (the one its text reads as:
+    a caller that just wrote the text passes the template instead of parsing it again)."""
     body = [m.content for m in template.messages]
     body.append(template.text)
     body.extend(f"{e.input}\n{e.output}\n{e.rationale}" for e in template.examples)
