@@ -25,6 +25,7 @@ from workbench.backends.base import (
 from workbench.backends.credentials import redact
 from workbench.core.errors import KnownError
 from workbench.core.models import FinishReason, RunRequest, RunResult, SentRequest, Timings, Usage
+from workbench.core.outcome import unsent
 
 Plan = TypeVar("Plan")
 
@@ -105,10 +106,7 @@ def run_stream(
     try:
         sent, plan = prepare()
     except KnownError as err:
-        unsent = SentRequest(
-            backend=backend, model=request.model, messages=request.messages, prompt=request.prompt
-        )
-        yield RunRecorder(unsent).failed(err)
+        yield RunRecorder(unsent(request, backend=backend)).failed(err)
         return
     yield Started(request=sent)
     recorder = RunRecorder(sent)

@@ -17,10 +17,8 @@ from statistics import mean
 from workbench.core.evaluation import AssertionContext, Grader, PythonRunner, combine, evaluate
 from workbench.core.experiments import AssertionSpec, TestCase
 from workbench.core.models import RunResult
+from workbench.core.outcome import status_of
 from workbench.core.stability import OutputGroup, stability
-
-#: Finish reasons of a run that gave no answer.
-NO_ANSWER = ("error", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ def summarize_cell(
 ) -> CellSummary:
     """The summary of a cell's ended runs; ``assertions`` apply to every answer (besides each
     test case's own)."""
-    answered = [r for r in runs if r.result.finish_reason not in NO_ANSWER]
+    answered = [r for r in runs if status_of(r.result) == "ok"]  # failed or cancelled: none
     texts = [r.result.text for r in answered]
     found = stability(texts) if texts else None
     scores: list[float] = []

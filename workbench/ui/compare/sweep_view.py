@@ -38,7 +38,8 @@ from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.grid import Estimate, SweepSpec, TemplateChoice
 from workbench.core.models import RunResult
-from workbench.core.sweep_cells import NO_ANSWER, CellSummary, ScoredRun, summarize_cell
+from workbench.core.outcome import status_of
+from workbench.core.sweep_cells import CellSummary, ScoredRun, summarize_cell
 from workbench.services.comparison import open_comparison, saved_or_new
 from workbench.services.egress import plan as egress_plan
 from workbench.services.experiment_lock import ExperimentBusy
@@ -539,7 +540,7 @@ class SweepView(QWidget):
                 line = summary.label()
                 texts[pos] = (summary.first_line + (f"\n{line}" if line else ""),
                               summary.answer[:2000])
-            elif done and any(r.finish_reason not in NO_ANSWER for r in found):
+            elif done and any(status_of(r) == "ok" for r in found):
                 texts[pos] = ("–", f"no {metric_label} for these runs")  # failed: its note
             elif not found and self.handle is None:
                 texts[pos] = ("not run", "Not run yet (the sweep was stopped before it): "
@@ -550,8 +551,8 @@ class SweepView(QWidget):
         """Cells whose every run failed or was cancelled: what to show instead of a value."""
         notes = {}
         for pos, runs in self._runs_by_position().items():
-            if runs and all(r.finish_reason in ("error", "cancelled") for r in runs):
-                errors = [r.error for r in runs if r.finish_reason == "error" and r.error]
+            if runs and all(status_of(r) != "ok" for r in runs):
+                errors = [r.error for r in runs if status_of(r) == "error" and r.error]
                 notes[pos] = ("failed", errors[-1]) if errors else ("cancelled", "")
         return notes
 
