@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from tests.ui.windows import open_window, shot
+from tests.ui.windows import close_window, open_window, shot
 from workbench.app import _crash_dialog
 from workbench.backends.config import add_config
 from workbench.ui import child_windows
@@ -187,3 +187,62 @@ def test_every_child_window_opened_closed_and_reopened_in_any_order_then_quit(
     assert crash_dialogs == []
     assert_quit_cleanly(window, key)
     window.workspace.close()
+
+
+# --- closing from the keyboard ----------------------------------------------------------------
+
+
+def _press(qtbot: QtBot, child: QWidget, key: Qt.Key, modifier: Qt.KeyboardModifier) -> None:
+    """``key`` pressed in ``child`` once it is the active window, as a person would."""
+    child.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is child)
+    target = QApplication.focusWidget()
+    qtbot.keyClick(target if target is not None and child.isAncestorOf(target) else child,
+                   key, modifier)
+
+
+@pytest.mark.parametrize("kind", ["compare", "sweep", "suite", "backends", "experiments"])
+def test_ctrl_w_closes_every_child_window(
+    qtbot: QtBot, suite: Path, crash_dialogs: list[str], kind: str
+) -> None:
+    window = open_window(qtbot, closed_by_qtbot=False)
+    child = openers(suite)[kind](window)
+    qtbot.waitExposed(child)
+    _press(qtbot, child, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: gone(child))
+    assert window.child_windows.windows() == []
+    assert crash_dialogs == []
+    close_window(window)
+
+
+@pytest.mark.parametrize("kind", ["backends", "experiments"])
+def test_escape_closes_dialog_like_child_windows(
+    qtbot: QtBot, suite: Path, crash_dialogs: list[str], kind: str
+) -> None:
+    window = open_window(qtbot, closed_by_qtbot=False)
+    child = openers(suite)[kind](window)
+    qtbot.waitExposed(child)
+    _press(qtbot, child, Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier)
+    qtbot.waitUntil(lambda: gone(child))
+    assert window.child_windows.windows() == []
+    close_window(window)
+
+
+def test_ctrl_w_on_a_running_compare_window_cancels_its_runs_as_the_close_button_does(
+    qtbot: QtBot, crash_dialogs: list[str]
+) -> None:
+    add_config("slow", "scripted", {"script": [{"text": "Hel"}, {"hang": True}]})
+    window = open_window(qtbot, closed_by_qtbot=False)
+    window.picker.select("slow", "")
+    compare = window.open_compare()
+    qtbot.waitExposed(compare)
+    compare.run_all()
+    qtbot.waitUntil(lambda: compare.columns[0].output.text() == "Hel", timeout=10_000)
+    experiment = compare.experiment_id
+    _press(qtbot, compare, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: gone(compare))
+    assert window.runs.active() == []
+    runs = window.workspace.store.runs.recent(experiment_id=experiment)
+    assert [(r.finish_reason, r.response_preview) for r in runs] == [("cancelled", "Hel")]
+    assert crash_dialogs == []
+    close_window(window)

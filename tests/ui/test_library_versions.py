@@ -353,6 +353,15 @@ def test_escape_closes_the_diff_window(qtbot: QtBot, panel: LibraryPanel) -> Non
     assert panel.compare_selected() is diff and diff.isVisible()  # the same window comes back
 
 
+def test_ctrl_w_closes_the_diff_window(qtbot: QtBot, panel: LibraryPanel) -> None:
+    diff = panel.compare_selected()
+    assert diff is not None
+    diff.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is diff)
+    qtbot.keyClick(diff.view.left_text, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
+    assert not diff.isVisible()
+
+
 def test_open_emits_the_version_and_double_click_too(qtbot: QtBot, panel: LibraryPanel) -> None:
     _click(qtbot, panel, 2)
     with qtbot.waitSignal(panel.templateActivated) as opened:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QWidget
 from workbench.core.errors import KnownError
 from workbench.core.experiments import Variant
 from workbench.core.grid import TemplateChoice
+from workbench.ui.widgets.window_keys import add_close_keys
 
 if TYPE_CHECKING:
     from workbench.ui.compare.compare_view import CompareView
@@ -36,9 +37,11 @@ class ChildWindows(QObject):
         super().__init__(parent)
         self._open: list[QWidget] = []
 
-    def keep(self, child: QWidget, width: int, height: int) -> None:
-        """Show ``child`` as a window deleted on close and tracked until it is destroyed."""
+    def keep(self, child: QWidget, width: int, height: int, *, escape: bool = False) -> None:
+        """Show ``child`` as a window deleted on close and tracked until it is destroyed;
+        Ctrl+W closes it (and Escape, for a dialog-like one) as its close button does."""
         child.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        add_close_keys(child, escape=escape)
         child.resize(width, height)
         child.destroyed.connect(lambda _object=None, c=child: self._forget(c))
         self._open.append(child)
@@ -64,8 +67,10 @@ class ChildWindows(QObject):
         return all([w.close() for w in self.windows()])
 
 
-def _keep(window: MainWindow, child: QWidget, width: int, height: int) -> None:
-    window.child_windows.keep(child, width, height)
+def _keep(
+    window: MainWindow, child: QWidget, width: int, height: int, *, escape: bool = False
+) -> None:
+    window.child_windows.keep(child, width, height, escape=escape)
 
 
 def _template_versions(window: MainWindow, *keys: str | None) -> list[TemplateChoice]:
@@ -117,7 +122,7 @@ def open_experiments(window: MainWindow) -> ExperimentsBrowser:
     view = ExperimentsBrowser(lambda: overview(store))
     view.openRequested.connect(lambda kind, experiment_id: open_experiment(
         window, kind, experiment_id))
-    _keep(window, view, 1000, 560)
+    _keep(window, view, 1000, 560, escape=True)
     return view
 
 
@@ -129,7 +134,7 @@ def open_experiment(window: MainWindow, kind: str, experiment_id: str) -> QWidge
         from workbench.ui.evaluation.saved_evaluation import SavedEvaluationWindow
 
         evaluation = SavedEvaluationWindow(window.workspace, experiment_id)
-        _keep(window, evaluation, 1280, 720)
+        _keep(window, evaluation, 1280, 720, escape=True)  # a read-only scorecard
         return evaluation
     from workbench.ui.dialogs.egress_dialog import asker
 

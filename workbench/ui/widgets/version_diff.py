@@ -10,7 +10,6 @@ is not modal: the library and the editor stay usable while it is open.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from workbench.core.errors import KnownError
@@ -19,6 +18,7 @@ from workbench.core.template_outline import changes, outline
 from workbench.storage.library_records import TemplateVersion
 from workbench.ui.compare.diff_view import DiffView
 from workbench.ui.widgets.history_panel import format_time
+from workbench.ui.widgets.window_keys import add_close_keys
 
 
 def version_name(version: TemplateVersion, labels: list[str]) -> str:
@@ -57,9 +57,7 @@ class VersionDiff(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.summary)
         layout.addWidget(self.view, 1)
-        close = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
-        close.setContext(Qt.ShortcutContext.WindowShortcut)
-        close.activated.connect(self.close)
+        add_close_keys(self, escape=True)
         self.view.sourcesChanged.connect(lambda _left, _right: self._describe())
         self.key = ""
         self.versions: list[TemplateVersion] = []
