@@ -16,8 +16,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
 
 from PySide6.QtCore import (
     QCoreApplication,
@@ -32,7 +32,10 @@ from PySide6.QtCore import (
 
 from workbench.backends.base import (
     Backend,
+    Cancelled,
     CancelToken,
+    Failed,
+    Finished,
     Started,
     StreamEvent,
     TextDelta,
@@ -40,7 +43,7 @@ from workbench.backends.base import (
 )
 from workbench.backends.limits import LimitCancelled, Limits, RequestLimiter
 from workbench.core.errors import KnownError
-from workbench.core.models import FinishReason, RunRequest, Timings
+from workbench.core.models import RunRequest, Timings
 from workbench.core.outcome import RunOutcome, Transcript, unsent
 from workbench.services.runner import Runner, drive
 from workbench.storage.repositories import RunRef
@@ -187,13 +190,12 @@ def direct(backend: Backend, limiter: RequestLimiter | None = None) -> Execute:
 
     def execute(request: RunRequest, cancel: CancelToken, on_event: EventSink,
                 transcript: Transcript) -> RunOutcome:
-        if limiter is not None:
-            limiter.acquire(cancel)
         try:
-            terminal = drive(backend, request, cancel, on_event, transcript)
-        finally:
-            if limiter is not None:
-                limiter.release()
+            with limiter.slot(cancel) if limiter is not None else nullcontext():
+                terminal: Finished | Failed | Cancelled = drive(
+                    backend, request, cancel, on_event, transcript)
+        except LimitCancelled:  # cancelled while queued, as Runner.execute says it
+            terminal = Cancelled(result=transcript.ended("cancelled"))
         on_event(terminal)
         return RunOutcome(terminal.result)
 
@@ -239,17 +241,13 @@ class RunWorker(QRunnable):
         try:
             outcome = self.execute(self.request, self.cancel_token, self._on_event,
                                    self.transcript)
-        except LimitCancelled:
-            outcome = self._partial("cancelled")
         except KnownError as err:  # the backend is not installed, its config, the store…
-            outcome = self._partial("error", error=str(err), error_kind=err.code)
+            outcome = self._failed(str(err), err.code)
         except Exception as err:  # a bug: the run ends, and the crash dialog says why
             backend = self.request.backend
             log.exception("run on backend %s raised instead of yielding Failed", backend)
-            bug, outcome = err, self._partial(
-                "error",
-                error=f"internal error running '{backend}': {type(err).__name__}: {err}",
-                error_kind=INTERNAL_ERROR,
+            bug, outcome = err, self._failed(
+                f"internal error running '{backend}': {type(err).__name__}: {err}", INTERNAL_ERROR
             )
         self.signals.post("ended", outcome)
         if bug is not None:
@@ -273,13 +271,15 @@ class RunWorker(QRunnable):
         elif isinstance(event, UsageUpdate):
             self.signals.post("usage", event.usage)
 
-    def _partial(self, finish: FinishReason, **extra: Any) -> RunOutcome:
-        """A run ended by an exception: what the runner's transcript holds, timed here."""
+    def _failed(self, error: str, code: str) -> RunOutcome:
+        """A run that raised instead of ending: failed, with what the runner's transcript holds
+        (the text so far, what was sent), timed here."""
         out = self._outbox
         ttft = None if out.first_at is None or out.sent_at is None else out.first_at - out.sent_at
         total = None if out.sent_at is None else time.perf_counter() - out.sent_at
         return RunOutcome(
-            self.transcript.ended(finish, timings=Timings(ttft_s=ttft, total_s=total), **extra)
+            self.transcript.ended("error", error=error, error_kind=code,
+                                  timings=Timings(ttft_s=ttft, total_s=total))
         )
 
 
