@@ -10,11 +10,17 @@ Reported: reading the file (``import_file``: decode, detect, parse all rows), th
 transaction), and the export back to CSV with a byte-for-byte comparison. Target: the import in
 at most 2 s.
 
-Measured on the 2-core machine (shared, so loaded): reading 0.13–0.31 s; the whole import into
-the library 14–23 s, spent in writing each template as YAML with PyYAML's pure-Python emitter
-(about 6 s: the C emitter takes 0.3 s but wraps long double-quoted strings differently, which
-would change the canonical file bytes) and in fsyncs: two per file before, now one per file and
-one per folder (the profile's fsync time went from 12.1 s for 3,056 calls to 8.0 s for 1,529).
+Also reported: writing every template's YAML with the workbench's emitter and with PyYAML's
+stock pure-Python one, and whether the bytes are identical (they must be: the file format is
+canonical).
+
+Measured on the 2-core machine shared with other jobs (load 1.5-4): reading 0.13-0.55 s; the
+whole import was 14-23 s (18.2 s in one run), spent in PyYAML's pure-Python emitter (about 6 s)
+and one fsync per file (7-10 s). Now 1.6-2.0 s when the machine is quiet, up to 3.6 s under
+load: templates whose bytes libyaml writes exactly as PyYAML does go through libyaml, the others
+through PyYAML's emitter with its per-character loops done by re/str (all 1,528: 0.5 s instead
+of 3-9 s, byte-identical), and the staged files are synced with one syncfs instead of 1,528
+fsyncs.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import tempfile
 import time
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import Any
 
 ROWS = 1_528
 HUGE = 144_260
@@ -56,6 +63,34 @@ def library_csv(rng: random.Random) -> str:
     return out.getvalue()
 
 
+def _yaml_figures(templates: list[Any]) -> tuple[float, float, bool]:
+    """Seconds to write every template's YAML with ours and with PyYAML's stock emitter."""
+    import yaml
+
+    from workbench.core import template_files
+
+    class Stock(yaml.SafeDumper):
+        """PyYAML's pure-Python emitter with the template files' string styles."""
+
+    Stock.add_representer(str, template_files._Dumper.yaml_representers[str])
+    started = time.perf_counter()
+    ours = [template_files.dumps(t) for t in templates]
+    ours_s = time.perf_counter() - started
+    started = time.perf_counter()
+    stock = [
+        yaml.dump(
+            template_files.to_data(t),
+            Dumper=Stock,
+            sort_keys=False,
+            allow_unicode=True,
+            width=100,
+            default_flow_style=False,
+        )
+        for t in templates
+    ]
+    return ours_s, time.perf_counter() - started, ours == stock
+
+
 def main() -> None:
     from workbench.cli import main as cli
     from workbench.storage.formats import export, import_file
@@ -74,6 +109,12 @@ def main() -> None:
         print(
             f"read and parse: {parse_s:6.3f} s  {len(result.templates):,} templates, "
             f"{len(result.errors)} errors, longest {longest:,} chars"
+        )
+
+        yaml_s, stock_s, same_yaml = _yaml_figures(result.templates)
+        print(
+            f"template YAML: {yaml_s:6.3f} s  (PyYAML's stock emitter {stock_s:.3f} s; "
+            f"{'byte-identical' if same_yaml else 'DIFFERENT'})"
         )
 
         os.environ["WORKBENCH_HOME"] = str(Path(tmp) / "home")

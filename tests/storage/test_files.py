@@ -92,8 +92,12 @@ def test_remove_and_clean_temp_files(tmp_path: Path) -> None:
 
 
 def test_only_temp_files_of_dead_writers_are_cleaned(tmp_path: Path) -> None:
-    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                           capture_output=True, text=True, check=True)
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_pid = int(ended.stdout)
     mine = files.prepare(tmp_path / "mine.prompt.yaml", b"in flight in this process")
     dead = mine.temp.with_name(mine.temp.name.replace(f"-{os.getpid()}.", f"-{dead_pid}."))
@@ -104,3 +108,56 @@ def test_only_temp_files_of_dead_writers_are_cleaned(tmp_path: Path) -> None:
     assert mine.temp.exists() and fresh_untagged.exists()
     mine.commit()
     assert (tmp_path / "mine.prompt.yaml").read_bytes() == b"in flight in this process"
+
+
+def test_an_unsynced_staged_write_cannot_be_renamed(tmp_path: Path) -> None:
+    staged = files.prepare(tmp_path / "a.txt", b"data", sync=False)
+    with pytest.raises(RuntimeError, match="before its data was synced"):
+        staged.commit()
+    assert not (tmp_path / "a.txt").exists()
+    files.sync_staged([staged])
+    staged.commit()
+    assert (tmp_path / "a.txt").read_bytes() == b"data"
+
+
+@pytest.mark.parametrize("syncfs", [True, False])
+def test_a_batch_is_synced_once_per_filesystem_or_else_file_by_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs: bool
+) -> None:
+    batch = [files.prepare(tmp_path / f"d{n % 2}" / f"{n}.txt", b"x", sync=False) for n in range(6)]
+    synced_fs: list[int] = []
+    fsynced: list[int] = []
+    real_fsync = os.fsync
+
+    def fake_syncfs(fd: int) -> int:
+        synced_fs.append(fd)
+        return 0
+
+    def spy_fsync(fd: int) -> None:
+        fsynced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(files, "_libc_syncfs", lambda: fake_syncfs if syncfs else None)
+    monkeypatch.setattr(files.os, "fsync", spy_fsync)
+    files.sync_staged(batch)
+    assert all(write.synced for write in batch)
+    # Both folders are on one filesystem: one syncfs; without it one fsync per temporary.
+    assert (len(synced_fs), len(fsynced)) == ((1, 0) if syncfs else (0, 6))
+    files.sync_staged(batch)  # nothing left to sync
+    assert (len(synced_fs), len(fsynced)) == ((1, 0) if syncfs else (0, 6))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="syncfs(2) is Linux's")
+def test_syncfs_is_found_and_a_failure_is_a_known_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert files._libc_syncfs() is not None
+    batch = [files.prepare(tmp_path / "a.txt", b"x", sync=False)]
+
+    def failing(fd: int) -> int:
+        return -1
+
+    monkeypatch.setattr(files, "_libc_syncfs", lambda: failing)
+    with pytest.raises(files.FileWriteError):
+        files.sync_staged(batch)
+    assert not batch[0].synced
