@@ -191,3 +191,31 @@ def test_the_regression_check_marks_cells_that_got_better_or_worse(
     assert view.grid.item(0, 2).text().startswith("▲ ✓")  # was an error, now judged and passing
     assert not view.grid.item(0, 0).text().startswith(("▲", "▼"))  # terse: unchanged
     screenshot(view, "scorecard-regression")
+
+
+def test_a_case_without_expected_output_diffs_against_what_its_assertion_wants(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """promptfoo tests have no expected output, only assertions ('contains: Bonjour le monde'):
+    the diff tab said '(no expected output)' and showed nothing to compare with. It diffs the
+    output against the text the first (not negated) text assertion asks for, and says which."""
+    spec = ExperimentSpec(
+        name="promptfoo-like",
+        variants=[Variant(label="chatty", template=TEMPLATE, backend="chatty")],
+        tests=[TestCase(vars={"text": "Hello world"}, assertions=[
+            AssertionSpec(type="contains", value="Hola", negate=True),
+            AssertionSpec(type="contains", value="Bonjour le monde")])],
+    )
+    configs = {"chatty": scripted("chatty", {"text": "Sure! Here it is: Bonjour, le monde."})}
+    with Store.open(tmp_path / "eval.db") as store, StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=configs)
+        evaluation = Evaluation.create(store, spec, runner)
+        view = show(qtbot, evaluation, evaluation.run())
+        with qtbot.waitSignal(view.cellOpened, timeout=5000):
+            view.open_cell(0, 0)
+        diff = view.drill.diff
+        assert diff.left.currentText() == "expected (contains)"
+        assert diff.diff is not None and not diff.diff.identical
+        view.drill.tabs.setCurrentIndex(1)
+        screenshot(view, "scorecard-drilldown-asserted-text")
+        runner.close()

@@ -175,3 +175,31 @@ def test_a_suite_naming_cloud_backends_runs_locally_and_asks_before_sending(
         window.close()
     finally:
         workspace.close()
+
+
+def test_running_again_marks_the_cases_that_got_better_or_worse(
+    qtbot: QtBot, workspace: Workspace, suite: Path, tmp_path: Path
+) -> None:
+    """After editing the suite, Run again showed the new scorecard alone: nothing said which
+    cases got better or worse than the run before (only ``workbench eval --baseline`` did)."""
+    own = tmp_path / "promptfooconfig.yaml"
+    own.write_text(suite.read_text(encoding="utf-8"), encoding="utf-8")
+    window = open_suite(qtbot, workspace, own)
+    window.backend_box.setCurrentIndex(window.backend_box.findData("spare"))
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    finished(qtbot, window)
+    first = window.evaluation_id
+    assert not window.scorecard.regression.isVisible()  # 4 variants before, 2 now: no match
+    # 'spare' answers "Bonjour": asking for just that makes the French row pass.
+    own.write_text(own.read_text(encoding="utf-8").replace("'Bonjour le monde'", "'Bonjour'"),
+                   encoding="utf-8")
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    finished(qtbot, window)
+    assert window.evaluation_id not in (None, first)
+    regression = window.scorecard.regression
+    assert regression.isVisible()
+    assert f"the earlier run (evaluation {first})" in regression.text()
+    assert "▲ 2 better" in regression.text() and "▼ 0 worse" in regression.text()
+    assert "2 unchanged" in regression.text()
+    assert window.scorecard.grid.item(0, 0).text().startswith("▲ ✓")
+    screenshot(window, "suite-run-again-regression")

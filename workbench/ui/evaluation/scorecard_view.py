@@ -55,6 +55,8 @@ Details = Callable[[CellResult], CellDetail]
 MARKS = {"pass": "✓", "fail": "✗", "error": "⚠"}
 KIND = {"pass": "ok", "fail": "error", "error": "warning"}
 BINS = 10
+#: Assertions whose value is text the output should hold: a diff against it shows what is off.
+TEXT_CHECKS = ("equals", "contains", "icontains", "starts-with")
 
 
 def pct(value: float | None) -> str:
@@ -492,10 +494,13 @@ class DrillDown(QWidget):
             if not detail.error
             else f"{detail.output}\n\n[backend error] {detail.error}".strip()
         )
-        if detail.expected is None:
+        expected, label = (
+            (detail.expected, "expected") if detail.expected is not None else _asserted(detail)
+        )
+        if expected is None:
             self.diff.set_sources(["(no expected output)", "output"], ["", detail.output])
         else:
-            self.diff.set_sources(["expected", "output"], [detail.expected, detail.output])
+            self.diff.set_sources([label, "output"], [expected, detail.output])
         self.reasons.clear()
         for spec, outcome in detail.outcomes:
             item = QTreeWidgetItem(
@@ -509,6 +514,16 @@ class DrillDown(QWidget):
             item.setForeground(1, theming.status_color(KIND[outcome.status]))  # type: ignore[arg-type]
             item.setToolTip(3, outcome.reason)
             self.reasons.addTopLevelItem(item)
+
+
+def _asserted(detail: CellDetail) -> tuple[str | None, str]:
+    """Without an expected output (promptfoo tests have only assertions), the text the first
+    assertion that names one asks for, and which assertion: the diff still shows what was
+    wanted."""
+    for spec, _outcome in detail.outcomes:
+        if spec.type in TEXT_CHECKS and not spec.negate and isinstance(spec.value, str):
+            return spec.value, f"expected ({spec.type})"
+    return None, ""
 
 
 def _cell_text(cell: CellResult | None) -> str:

@@ -30,7 +30,7 @@ from workbench.services.egress import EgressPlan, plan_experiment
 from workbench.services.eval_reports import case_name, error_reasons
 from workbench.services.evaluation import Evaluation
 from workbench.services.evaluation import Progress as EvalProgress
-from workbench.services.scorecard import Scorecard
+from workbench.services.scorecard import Scorecard, compare
 from workbench.services.suites import load_suite, suite_tools, with_backend
 from workbench.services.workspace import Workspace
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker
@@ -101,6 +101,7 @@ class SuiteWindow(QWidget):
         self.tasks = TaskRunner(self, max_threads=1)
         self.worker: TaskWorker[Result] | None = None
         self.egress: EgressPlan | None = None  # what its own backends would send away
+        self.last: tuple[Evaluation, Scorecard] | None = None  # the latest run shown
         self._where = ""  # " on BACKEND:MODEL" when the suite's backends are overridden
         self._note = ""  # why it runs on the local model
         self.run()
@@ -124,6 +125,11 @@ class SuiteWindow(QWidget):
         worker.signals.cancelled.connect(self._cancelled)
         self.worker = worker
         self.tasks.start(worker)
+
+    @property
+    def evaluation_id(self) -> str | None:
+        """The evaluation shown (each run is a new one, listed in Tools ▸ Experiments…)."""
+        return None if self.last is None else self.last[0].id
 
     def _run_chosen(self) -> None:
         backend = self.backend_box.currentData()
@@ -216,7 +222,21 @@ class SuiteWindow(QWidget):
             details=evaluation.detail,
             errors=errors,
         )
+        self._against(self.last, evaluation, card)
+        self.last = evaluation, card
         self.scorecard.show()
+
+    def _against(self, earlier: tuple[Evaluation, Scorecard] | None, evaluation: Evaluation,
+                 card: Scorecard) -> None:
+        """Mark the cases that got better or worse than the run before in this window (after
+        the prompts were edited, say), when both ran the same cases on as many variants."""
+        if earlier is None:
+            return
+        before, before_card = earlier
+        same_cases = [t.vars for t in before.spec.tests] == [t.vars for t in evaluation.spec.tests]
+        if same_cases and len(before_card.variants) == len(card.variants):
+            self.scorecard.show_regression(compare(before_card, card),
+                                           f"the earlier run (evaluation {before.id})")
 
     def _failed(self, error: KnownError) -> None:
         self.progress.hide()
