@@ -234,6 +234,7 @@ def test_library_in_and_out(qtbot: QtBot, journey: Journey, library_csv: Path, t
     window = journey.window
     assert window is not None and window.key == braces_key and window.dirty
     assert window.editor.template().parameters.max_tokens == 64
+    assert window.params.params().max_tokens == 64  # and what the next run sends
 
     # The library is intact, with the edited template's two versions.
     library = window.workspace.library
