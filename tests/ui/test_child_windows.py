@@ -246,3 +246,40 @@ def test_ctrl_w_on_a_running_compare_window_cancels_its_runs_as_the_close_button
     assert [(r.finish_reason, r.response_preview) for r in runs] == [("cancelled", "Hel")]
     assert crash_dialogs == []
     close_window(window)
+
+
+# --- history follows the runs of the windows beside it ------------------------------------------
+
+
+def test_history_shows_a_suites_runs_when_it_finishes(
+    qtbot: QtBot, suite: Path, crash_dialogs: list[str]
+) -> None:
+    """The bug: the suite's runs appeared only after a filter changed (or the main window was
+    activated again, which a window manager does not do while one looks at the scorecard)."""
+    window = open_window(qtbot, closed_by_qtbot=False)
+    assert window.history.run_ids() == []
+    view = window.open_suite(suite)
+    qtbot.waitUntil(lambda: view.scorecard.isVisible(), timeout=60_000)
+    assert QApplication.activeWindow() is not window
+    qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1, timeout=5_000)
+    view.close()
+    close_window(window)
+
+
+def test_history_says_a_run_is_in_progress_instead_of_no_runs_yet(
+    qtbot: QtBot, crash_dialogs: list[str]
+) -> None:
+    add_config("slow", "scripted", {"script": [{"text": "Hel"}, {"hang": True}]})
+    window = open_window(qtbot, closed_by_qtbot=False)
+    window.picker.select("slow", "")
+    assert "No runs yet" in window.history.empty.text()
+    qtbot.keyClick(window.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.output.text() == "Hel", timeout=10_000)
+    assert window.history.empty.isVisible()
+    assert "in progress" in window.history.empty.text()
+    shot(window, "history_while_the_first_run_streams")
+    qtbot.keyClick(window.editor, Qt.Key.Key_Escape)
+    window.cancel()
+    qtbot.waitUntil(lambda: window.runs.active() == [])
+    qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1, timeout=5_000)
+    close_window(window)

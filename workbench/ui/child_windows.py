@@ -151,6 +151,7 @@ def open_experiment(window: MainWindow, kind: str, experiment_id: str) -> QWidge
             sweep.set_base(spec.variants[0])
         sweep.name.setText(spec.name)
         sweep.open_sweep(experiment_id)
+        sweep.sweepFinished.connect(lambda _progress: window.history.refresh())
         sweep.confirm_remote = asker(sweep, window.workspace.runner, what)
         _keep(window, sweep, 1100, 760)
         return sweep
@@ -173,6 +174,7 @@ def open_sweep(window: MainWindow, variant: Variant) -> SweepView:
     view.set_backends(window.picker.backend_names())
     view.set_template_versions(_template_versions(window, variant.template_key or window.key))
     view.set_base(variant)
+    view.sweepFinished.connect(lambda _progress: window.history.refresh())
     _keep(window, view, 1100, 760)
     return view
 
@@ -182,6 +184,7 @@ def open_suite(window: MainWindow, path: Path) -> QWidget:
     from workbench.ui.evaluation.suite_window import SuiteWindow
 
     view = SuiteWindow(window.workspace, path, backends=window.picker.backend_names())
+    view.ended.connect(window.history.refresh)  # its runs, without waiting for a filter change
     _keep(window, view, 1280, 720)  # fits a 1366×768 screen
     return view
 

@@ -525,6 +525,7 @@ class MainWindow(QMainWindow):
         return child_windows.open_sweep(self, variant)
 
     def _active_changed(self, count: int) -> None:
+        self.history.set_running(count)
         self.cancel_button.setEnabled(count > 0)
         self.cancel_action.setEnabled(count > 0)
         if count:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -46,6 +46,8 @@ LOCAL = "llamacpp"  # where a suite whose backends would send its prompts away r
 class SuiteWindow(QWidget):
     """One suite file: progress first, the scorecard when it is done; run again on another
     backend from ``backends`` (the configured ones)."""
+
+    ended = Signal()  # a run of the suite ended (finished, failed or cancelled): runs were saved
 
     def __init__(
         self,
@@ -225,6 +227,7 @@ class SuiteWindow(QWidget):
         self._against(self.last, evaluation, card)
         self.last = evaluation, card
         self.scorecard.show()
+        self.ended.emit()
 
     def _against(self, earlier: tuple[Evaluation, Scorecard] | None, evaluation: Evaluation,
                  card: Scorecard) -> None:
@@ -242,10 +245,12 @@ class SuiteWindow(QWidget):
         self.progress.hide()
         self.run_button.setEnabled(True)
         self.status.setText(f"The evaluation could not run: {error}")
+        self.ended.emit()
 
     def _cancelled(self) -> None:
         self.run_button.setEnabled(True)
         self.status.setText("Cancelled.")
+        self.ended.emit()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.worker is not None:

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.errors import KnownError
+from workbench.core.wording import plural
 from workbench.storage.repositories import RunSummary
 from workbench.storage.repositories.runs import (
     SOURCES,
@@ -365,6 +366,8 @@ class HistoryPanel(QWidget):
         super().__init__(parent)
         self._source = source
         self._query = HistoryQuery()
+        self._running = 0  # runs in flight (not listed until they end)
+        self._page: HistoryPage | None = None
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Search prompts and outputs")
         self.search.setClearButtonEnabled(True)
@@ -458,6 +461,13 @@ class HistoryPanel(QWidget):
         self._query = HistoryQuery(self.search.text(), self.filters.where())
         self._job.submit(self._source, self._query)
 
+    def set_running(self, count: int) -> None:
+        """``count`` runs are in flight: an empty history says so rather than "No runs yet"
+        (a run is listed once it ends and is saved)."""
+        self._running = count
+        if not self.model.rows:
+            self._show(HistoryPage([]) if self._page is None else self._page)
+
     @property
     def busy(self) -> bool:
         return self._job.running
@@ -472,6 +482,7 @@ class HistoryPanel(QWidget):
     # --- internals ----------------------------------------------------------------------------
 
     def _show(self, page: HistoryPage) -> None:
+        self._page = page
         self.filters.offer(page.templates, page.backends)
         self.model.set_rows(page.rows)
         self.fit_columns()  # the time column may have grown ("Mar 3 12:04")
@@ -486,6 +497,9 @@ class HistoryPanel(QWidget):
                 if query
                 else "No run matches these filters: choose “All …” to see more."
                 if filtered
+                else f"{plural(self._running, 'run')} in progress… "
+                "Each is listed here when it ends."
+                if self._running
                 else "No runs yet. Press Run (Ctrl+Enter): every run is saved here."
             )
 
