@@ -283,3 +283,20 @@ def test_history_says_a_run_is_in_progress_instead_of_no_runs_yet(
     qtbot.waitUntil(lambda: window.runs.active() == [])
     qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1, timeout=5_000)
     close_window(window)
+
+
+def test_a_finished_suite_is_headed_by_its_name_and_date_with_the_id_in_a_tooltip(
+    qtbot: QtBot, suite: Path, crash_dialogs: list[str]
+) -> None:
+    """The bug: "suite.yaml: evaluation 01M975G9EY330TEP0B96BTMBWZ · …" over three lines."""
+    window = open_window(qtbot, closed_by_qtbot=False)
+    view = window.open_suite(suite)
+    qtbot.waitUntil(lambda: view.scorecard.isVisible(), timeout=60_000)
+    [summary] = window.workspace.store.experiments.summaries()
+    header = view.status.text()
+    assert header.startswith("greet · ") and summary.id not in header, header
+    assert "criteria met" in header and "\n" not in header
+    assert summary.id in view.status.toolTip()
+    shot(view, "suite_window_finished_header")
+    view.close()
+    close_window(window)

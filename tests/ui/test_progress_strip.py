@@ -12,7 +12,7 @@ from tests.ui.runs import REQUEST, screenshot, scripted
 from workbench.backends.base import CancelToken
 from workbench.backends.scripted import Step
 from workbench.ui import theming
-from workbench.ui.background import Reporter, TaskRunner, TaskWorker
+from workbench.ui.background import Progress, Reporter, TaskRunner, TaskWorker
 from workbench.ui.widgets.progress_strip import ProgressStrip
 from workbench.ui.workers import RepeatRunner, RunManager
 
@@ -69,3 +69,20 @@ def test_unknown_duration_is_a_busy_bar(strip: ProgressStrip) -> None:
     assert strip.bar.maximum() == 0 and not strip.cancel_action.isEnabled()
     strip.end()
     assert not strip.active and not strip.isVisible()
+
+
+def test_a_counted_task_shows_its_count_and_a_steady_time_left(
+    qtbot: QtBot, strip: ProgressStrip
+) -> None:
+    """The bug: an evaluation said only "Evaluating" and its time left jumped 13 s → 59 s → 26 s
+    as cells finished in bursts. Now "12 of 40 cells", and the time left moves smoothly."""
+    worker: TaskWorker[object] = TaskWorker(lambda _report, _cancel: None)
+    strip.track_task(worker, "Evaluating", unit="cell")
+    shown: list[float] = []
+    for done, eta in ((12, 13.0), (13, 59.0), (14, 26.0)):
+        worker.signals.progress.emit(Progress(done, 40, 5.0, eta))
+        shown.append(float(strip.eta.text().split()[1]))
+    assert strip.label.text() == "Evaluating: 14 of 40 cells"
+    assert shown[0] == 13 and max(shown) < 30, shown
+    worker.signals.progress.emit(Progress(1, 1, 5.0, 0.0))
+    assert strip.label.text() == "Evaluating: 1 of 1 cell"

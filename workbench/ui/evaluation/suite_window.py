@@ -36,6 +36,7 @@ from workbench.services.workspace import Workspace
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker
 from workbench.ui.dialogs.egress_dialog import confirm_remote
 from workbench.ui.evaluation.scorecard_view import ScorecardView
+from workbench.ui.widgets.history_panel import format_time
 from workbench.ui.widgets.progress_strip import ProgressStrip
 
 Result = tuple[Evaluation, Scorecard, list[tuple[str, int]]]
@@ -121,7 +122,7 @@ class SuiteWindow(QWidget):
         self.progress.show()
         self._where = where
         worker: TaskWorker[Result] = TaskWorker(lambda r, c: self._run(r, c, backend, model))
-        self.progress.track_task(worker, "Evaluating")  # type: ignore[arg-type]
+        self.progress.track_task(worker, "Evaluating", unit="cell")  # type: ignore[arg-type]
         worker.signals.finished.connect(self._show)
         worker.signals.failed.connect(self._failed)
         worker.signals.cancelled.connect(self._cancelled)
@@ -210,8 +211,13 @@ class SuiteWindow(QWidget):
         )
         advice = " · to run it elsewhere, choose a backend under Run on" if errors else ""
         note = f"\n{self._note}" if self._note and self._where == f" on {LOCAL}" else ""
+        # a person knows a suite by its name and when it ran; the id is for the CLI
+        when = format_time(self.workspace.store.experiments.get(evaluation.id).created_at)
         self.status.setText(
-            f"{self.path.name}: evaluation {evaluation.id}{self._where} · {state}{advice}{note}"
+            f"{evaluation.spec.name} · {when}{self._where} · {state}{advice}{note}"
+        )
+        self.status.setToolTip(
+            f"Evaluation {evaluation.id} of {self.path}: reopen it from Experiments…"
         )
         # The grid numbers its rows itself: name each by its description or values only.
         rows = [
