@@ -79,12 +79,22 @@ def test_the_getting_started_suite_fits_a_small_screen(
     tops = {badge.geometry().top() for badge in card.criteria.badges}
     assert len(tops) > 1, "the criteria chips wrap onto more than one line"
     assert all(b.geometry().right() <= card.criteria.width() for b in card.criteria.badges)
+    # Cut columns keep both ends: the prompt's start and the model that tells them apart
     header = card.grid.horizontalHeader()
-    assert header.textElideMode() == Qt.TextElideMode.ElideRight
+    assert header.textElideMode() == Qt.TextElideMode.ElideMiddle
     label = card.grid.horizontalHeaderItem(0)
     assert label is not None
     assert label.text().startswith("Convert this English to {{language}}")
     assert label.toolTip() == label.text()
+    # one bar per variant, each named so it can be told apart (cut to the start, two variants'
+    # names were equal and the axis merged them: 2 labels for 4 bars, each shown as "…")
+    [axis] = card.bars.chart().axes(Qt.Orientation.Horizontal)
+    names = axis.categories()
+    assert len(names) == 4 and len(set(names)) == 4, names
+    assert all(name.endswith(("4.1", "mini")) for name in names), names
+    assert all(name.startswith(("Con", "Tra")) for name in names), names
+    legend = [m.label() for m in card.histogram.chart().legend().markers()]
+    assert len(set(legend)) == 4, legend
     screenshot(window, "suite-getting-started")
 
 

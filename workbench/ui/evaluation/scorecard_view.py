@@ -21,7 +21,7 @@ from PySide6.QtCharts import (
     QValueAxis,
 )
 from PySide6.QtCore import QMargins, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.wording import plural
 from workbench.services.evaluation import CellDetail
 from workbench.services.scorecard import (
     CellResult,
@@ -112,6 +113,7 @@ class CriteriaBar(QWidget):
             self._layout.addWidget(badge)
 
 
+
 def _chart(title: str) -> QChartView:
     chart = QChart()
     chart.setTitle(title)
@@ -145,6 +147,7 @@ class ScorecardView(QWidget):
         self.card: Scorecard | None = None
         self._details: Details | None = None
         self._row_keys: list[tuple[int, int]] = []  # grid row -> (test, repeat)
+        self._labels: list[str] = []  # the variants' names, fitted to the charts on resize
 
         self.title = QLabel(self)
         self.title.setAccessibleName("Evaluation summary")
@@ -193,10 +196,10 @@ class ScorecardView(QWidget):
         self.grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         columns = self.grid.horizontalHeader()
         columns.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        # Long variant labels keep their start ("Convert this English…"), the rest in a tooltip;
-        # centred, a cut label lost both ends.
+        # Long variant labels are cut in the middle: their start (the prompt) and their end
+        # (the model: ' · openai:o4-mini') tell them apart; the whole label is in a tooltip.
         columns.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        columns.setTextElideMode(Qt.TextElideMode.ElideRight)
+        columns.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.grid.verticalHeader().setDefaultSectionSize(24)
         self.grid.currentCellChanged.connect(lambda row, col, *_: self._open(row, col))
 
@@ -340,12 +343,15 @@ class ScorecardView(QWidget):
         series.setLabelsVisible(True)
         series.setLabelsFormat("@value %")
         bars.addSeries(series)
-        categories = [
-            _short(v.label)
-            + (f" ({v.overall.cases.errors} errors)" if v.overall.cases.errors else "")
+        self._labels = [v.label for v in card.variants]
+        full = [
+            v.label + (f" ({plural(v.overall.cases.errors, 'error')})"
+                       if v.overall.cases.errors else "")
             for v in card.variants
         ]
-        self._axes(bars, series, categories, 100, "%")
+        series.hovered.connect(lambda status, index, _set: self.bars.setToolTip(
+            full[index] if status and index < len(full) else ""))
+        self._axes(bars, series, [str(i) for i in range(len(full))], 100, "%")
         bars.legend().setVisible(False)
 
         hist = self.histogram.chart()
@@ -357,7 +363,7 @@ class ScorecardView(QWidget):
         for i, v in enumerate(card.variants):
             counts = v.overall.scores.histogram(BINS)
             top = max(top, *counts)
-            bar_set = QBarSet(_short(v.label))
+            bar_set = QBarSet(v.label)
             bar_set.setColor(_series_color(i))
             bar_set.append([float(c) for c in counts])
             series.append(bar_set)
@@ -366,6 +372,31 @@ class ScorecardView(QWidget):
         self._axes(hist, series, edges, top, "cells")
         _style_chart(bars, self.palette())
         _style_chart(hist, self.palette())
+        self._fit_chart_labels()
+
+    def _fit_chart_labels(self) -> None:
+        """Name each variant's bar and legend entry in the room it has, cut in the middle
+        (the prompt's start and the model tell variants apart): an axis shows a label too long
+        for its bar as "…" and merges equal ones."""
+        count = len(self._labels)
+        if not count:
+            return
+        for axis in self.bars.chart().axes(Qt.Orientation.Horizontal):
+            if not isinstance(axis, QBarCategoryAxis):
+                continue
+            room = max(60, (self.bars.width() - 80) // count * 3 // 5)  # Qt keeps a margin
+            names = _distinct(self._labels, QFontMetrics(axis.labelsFont()), room)
+            if names != axis.categories():
+                axis.setCategories(names)
+        legend = self.histogram.chart().legend()
+        room = max(60, (self.histogram.width() - 40) // count - 30)
+        names = _distinct(self._labels, QFontMetrics(legend.font()), room)
+        for marker, name in zip(legend.markers(), names, strict=False):
+            marker.setLabel(name)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_chart_labels()
 
     @staticmethod
     def _axes(
@@ -540,6 +571,18 @@ def _middle(text: str, width: int) -> str:
         return line
     tail = width // 2
     return line[: width - tail - 1] + "…" + line[-tail:]
+
+
+def _distinct(labels: Sequence[str], metrics: QFontMetrics, room: int) -> list[str]:
+    """``labels`` cut in the middle to ``room`` pixels, numbered when two would read the same
+    (an axis would merge them)."""
+    cut = [metrics.elidedText(" ".join(label.split()), Qt.TextElideMode.ElideMiddle, room)
+           for label in labels]
+    if len(set(cut)) < len(cut):
+        cut = [f"{i + 1}. " + metrics.elidedText(" ".join(label.split()),
+                                                Qt.TextElideMode.ElideMiddle, room - 20)
+               for i, label in enumerate(labels)]
+    return cut
 
 
 def _short(text: str, width: int = 24) -> str:
