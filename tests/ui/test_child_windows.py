@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QScrollArea, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.ui.windows import close_window, open_window, shot
@@ -299,4 +299,27 @@ def test_a_finished_suite_is_headed_by_its_name_and_date_with_the_id_in_a_toolti
     assert summary.id in view.status.toolTip()
     shot(view, "suite_window_finished_header")
     view.close()
+    close_window(window)
+
+
+def test_the_backends_dialog_opens_showing_a_servers_whole_form(
+    qtbot: QtBot, crash_dialogs: list[str]
+) -> None:
+    """The bug: it opened at its size hint, 689×398: the keyring note and Test connection were
+    below the fold, the API key's placeholder cut off."""
+    window = open_window(qtbot, closed_by_qtbot=False)
+    dialog = _open_backends(window)
+    qtbot.waitExposed(dialog)
+    dialog.select("openai_compat")  # type: ignore[attr-defined]
+    scroll = dialog.findChild(QScrollArea)
+    assert scroll is not None
+    body = scroll.widget()
+    shot(dialog, "backends_dialog_opened_from_the_window")
+    assert dialog.width() <= 1366 and dialog.height() <= 768 - 40
+    # the whole form fits, rows at their natural height: nothing squeezed or below the fold
+    # (the keyring note, Test connection)
+    assert scroll.viewport().height() >= body.sizeHint().height()
+    key = dialog.key_edit  # type: ignore[attr-defined]
+    assert key.fontMetrics().horizontalAdvance(key.placeholderText()) < key.width() - 8
+    dialog.close()
     close_window(window)

@@ -201,5 +201,7 @@ def open_backends(window: MainWindow) -> BackendsDialog:
     dialog.removed.connect(window.workspace.runner.forget)
     dialog.finished.connect(lambda _result: window.picker.reload())
     dialog.setWindowModality(Qt.WindowModality.WindowModal)
-    _keep(window, dialog, dialog.sizeHint().width(), dialog.sizeHint().height())
+    # its own size (880×620), not its size hint (689×398, which hid the keyring note and
+    # Test connection below the fold): a server's whole form at 1366×768
+    _keep(window, dialog, dialog.width(), dialog.height())
     return dialog
