@@ -298,7 +298,17 @@ def test_a_finished_suite_is_headed_by_its_name_and_date_with_the_id_in_a_toolti
     assert "criteria met" in header and "\n" not in header
     assert summary.id in view.status.toolTip()
     shot(view, "suite_window_finished_header")
+    # counts of one read in the singular: "1 row × 1 variant", not "1 rows × 1 variants"
+    title = view.scorecard.title.text()
+    assert "1 row × 1 variant</b> · 1 cell judged or errored · 0 errors" in title, title
     view.close()
+    browser = child_windows.open_experiments(window)
+    qtbot.waitUntil(lambda: browser.model.rowCount() == 1)
+    assert browser.status.text().startswith("1 experiment.")
+    tip = browser.model.data(browser.model.index(0, 0), Qt.ItemDataRole.ToolTipRole)
+    assert "· 1 variant · 1 test case · ×1" in tip, tip
+    shot(browser, "experiments_browser_one_evaluation")
+    browser.close()
     close_window(window)
 
 

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.errors import KnownError
+from workbench.core.wording import plural
 from workbench.services.experiments_overview import KIND_WORD, Overview
 from workbench.ui.background import LatestJob
 from workbench.ui.widgets.history_panel import format_time
@@ -94,8 +95,9 @@ class ExperimentsModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             notes = f"\n{s.notes}" if s.notes else ""
-            return (f"{KIND_WORD[s.kind]} “{s.name}” · {s.variants} variants · {s.tests} test "
-                    f"cases · ×{s.repeats}\ncreated {s.created_at[:16].replace('T', ' ')}"
+            return (f"{KIND_WORD[s.kind]} “{s.name}” · {plural(s.variants, 'variant')} · "
+                    f"{plural(s.tests, 'test case')} · ×{s.repeats}\n"
+                    f"created {s.created_at[:16].replace('T', ' ')}"
                     f"{notes}\nDouble-click or press Enter to open it")
         if role == Qt.ItemDataRole.UserRole:
             return row
@@ -223,10 +225,11 @@ class ExperimentsBrowser(QWidget):
             self.status.setText("No saved experiments yet: a comparison is saved when it first "
                                 "runs (Run ▸ Compare variants…), a sweep and an evaluation too.")
         elif shown < total:
-            self.status.setText(f"{shown} of {total} experiments shown.")
+            self.status.setText(f"{shown} of {plural(total, 'experiment')} shown.")
         else:
-            things = "experiment" if total == 1 else "experiments"
-            self.status.setText(f"{total} {things}. Double-click or press Enter to open one.")
+            self.status.setText(
+                f"{plural(total, 'experiment')}. Double-click or press Enter to open one."
+            )
 
     def _failed(self, error: KnownError) -> None:
         self.status.setText(f"Cannot list the experiments: {error}")

@@ -35,6 +35,7 @@ from workbench.core.errors import KnownError
 from workbench.core.experiments import TestCase, Variant
 from workbench.core.grid import ModelChoice, TemplateChoice
 from workbench.core.params import DESCRIPTIONS, PARAM_NAMES
+from workbench.core.wording import plural
 from workbench.services.datasets import load_dataset
 from workbench.services.runner import Runner
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker
@@ -268,11 +269,11 @@ class VariableSets(QWidget):
         for test in found.rows:
             self.add_set({k: v for k, v in test.vars.items() if k in names})
         unused = sorted({k for t in found.rows for k in t.vars} - set(names))
-        parts = [f"{len(found.rows)} sets from {Path(path).name}"]
+        parts = [f"{plural(len(found.rows), 'set')} from {Path(path).name}"]
         if unused:
             parts.append(f"not variables of this template: {', '.join(unused)}")
         if found.problems:
-            parts.append(f"{len(found.problems)} rows unread ({found.problems[0]})")
+            parts.append(f"{plural(len(found.problems), 'row')} unread ({found.problems[0]})")
         self._say("; ".join(parts))
 
     def _choose_file(self) -> None:

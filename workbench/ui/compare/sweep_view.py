@@ -40,6 +40,7 @@ from workbench.core.grid import Estimate, SweepSpec, TemplateChoice
 from workbench.core.models import RunResult
 from workbench.core.outcome import status_of
 from workbench.core.sweep_cells import CellSummary, ScoredRun, summarize_cell
+from workbench.core.wording import plural
 from workbench.services.comparison import open_comparison, saved_or_new
 from workbench.services.egress import plan as egress_plan
 from workbench.services.experiment_lock import ExperimentBusy
@@ -412,7 +413,7 @@ class SweepView(QWidget):
             self._finished(None)
 
     def _progress_title(self) -> str:
-        return f"Sweep: {self.estimate.calls if self.estimate else ''} calls"
+        return f"Sweep: {plural(self.estimate.calls, 'call') if self.estimate else 'calls'}"
 
     def cancel(self) -> None:
         if self.handle is not None:

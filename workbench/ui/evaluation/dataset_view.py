@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.datasets import DESCRIPTION, EXPECTED, DatasetError, DatasetTable
 from workbench.core.experiments import TestCase
+from workbench.core.wording import plural
 from workbench.ui import theming
 
 Index = QModelIndex | QPersistentModelIndex
@@ -216,7 +217,9 @@ class DatasetView(QWidget):
         if n == 0:
             self.count.setText("No rows yet: add one, or import a CSV / JSONL file")
         else:
-            self.count.setText(f"{n} rows · {len(self.model.table.variables)} variables")
+            self.count.setText(
+                f"{plural(n, 'row')} · {plural(len(self.model.table.variables), 'variable')}"
+            )
 
     def _show_problem(self, err: DatasetError | None) -> None:
         if err is None:

@@ -255,8 +255,9 @@ class ScorecardView(QWidget):
             else ("criteria NOT met" if card.criteria else "no criteria")
         )
         self.title.setText(
-            f"<b>{len(rows)} rows × {len(card.variants)} variants</b> · {total} cells judged or "
-            f"errored · {errored} errors (counted apart from failures) · {state}"
+            f"<b>{plural(len(rows), 'row')} × {plural(len(card.variants), 'variant')}</b> · "
+            f"{plural(total, 'cell')} judged or errored · {plural(errored, 'error')} (counted "
+            f"apart from failures) · {state}"
         )
         self.criteria.set_results(card.criteria)
         self._show_errors(errors)
