@@ -52,7 +52,7 @@ def test_typed_expression_is_coloured_by_token_type(qtbot: QtBot, editor: CodeEd
     coloured = runs(editor.document(), 0)
     assert coloured["{{"] == color_of(Comment.Preproc)
     assert coloured["}}"] == color_of(Comment.Preproc)
-    assert coloured["ticket"] == color_of(Name.Variable)
+    assert coloured["ticket"] == theming.ACCENT_LIGHT.name()  # variables: the accent
     assert coloured["trim"] == color_of(Name.Function)
     assert "Summarize " not in coloured and " now" not in coloured  # prose stays plain
 
@@ -70,14 +70,14 @@ def test_comment_spanning_lines_is_one_comment(qtbot: QtBot, editor: CodeEditor)
     assert runs(editor.document(), 1) == {"still the note {{ not_a_var }}": comment}
     third = runs(editor.document(), 2)
     assert third["end #}"] == comment
-    assert third["x"] == color_of(Name.Variable)
+    assert third["x"] == theming.ACCENT_LIGHT.name()
 
 
 def test_tag_spanning_lines_keeps_its_state(qtbot: QtBot, editor: CodeEditor) -> None:
     editor.setPlainText("{% for item in\n   items %}- {{ item }}\n{% endfor %}")
     assert runs(editor.document(), 0)["for"] == color_of(Keyword)
     second = runs(editor.document(), 1)
-    assert second["items"] == color_of(Name.Variable)  # inside the tag begun on line 1
+    assert second["items"] == theming.ACCENT_LIGHT.name()  # inside the tag begun on line 1
     assert second["%}"] == color_of(Comment.Preproc)
     assert runs(editor.document(), 2)["endfor"] == color_of(Keyword)
 
@@ -85,25 +85,25 @@ def test_tag_spanning_lines_keeps_its_state(qtbot: QtBot, editor: CodeEditor) ->
 def test_raw_block_spanning_lines_is_not_jinja(qtbot: QtBot, editor: CodeEditor) -> None:
     editor.setPlainText("{% raw %}\n{{ shown as is }}\n{% endraw %} {{ y }}")
     assert runs(editor.document(), 1) == {}
-    assert runs(editor.document(), 2)["y"] == color_of(Name.Variable)
+    assert runs(editor.document(), 2)["y"] == theming.ACCENT_LIGHT.name()
 
 
 def test_typing_an_opening_comment_recolours_the_lines_below(
     qtbot: QtBot, editor: CodeEditor
 ) -> None:
     editor.setPlainText("line one\n{{ a }}\n{{ b }} #} tail")
-    assert runs(editor.document(), 1)["a"] == color_of(Name.Variable)
+    assert runs(editor.document(), 1)["a"] == theming.ACCENT_LIGHT.name()
     qtbot.keyClicks(editor, "{#")  # the cursor is at the start of the document
     comment = color_of(Comment)
     assert runs(editor.document(), 1) == {"{{ a }}": comment}
     assert runs(editor.document(), 2)["{{ b }} #}"] == comment
     editor.undo()
-    assert runs(editor.document(), 1)["a"] == color_of(Name.Variable)
+    assert runs(editor.document(), 1)["a"] == theming.ACCENT_LIGHT.name()
 
 
 def test_positions_count_utf16_units_beyond_the_bmp(qtbot: QtBot, editor: CodeEditor) -> None:
     editor.setPlainText("😀😀 {{ name }}")
-    assert runs(editor.document(), 0)["name"] == color_of(Name.Variable)
+    assert runs(editor.document(), 0)["name"] == theming.ACCENT_LIGHT.name()
 
 
 def test_disabled_highlighter_shows_literal_text_plain(qtbot: QtBot, editor: CodeEditor) -> None:
@@ -112,7 +112,7 @@ def test_disabled_highlighter_shows_literal_text_plain(qtbot: QtBot, editor: Cod
     editor.highlighter.set_enabled(False)
     assert runs(editor.document(), 0) == {}
     editor.highlighter.set_enabled(True)
-    assert runs(editor.document(), 0)["name"] == color_of(Name.Variable)
+    assert runs(editor.document(), 0)["name"] == theming.ACCENT_LIGHT.name()
 
 
 def test_dark_palette_switches_to_the_dark_style(
@@ -123,7 +123,8 @@ def test_dark_palette_switches_to_the_dark_style(
     assert editor.highlighter is not None
     qtbot.waitUntil(lambda: editor.highlighter.style_name == DARK_STYLE)  # type: ignore[union-attr]
     dark = get_style_by_name(DARK_STYLE)
-    assert runs(editor.document(), 0)["name"] == color_of(Name.Variable, dark)
+    assert runs(editor.document(), 0)["{{"] == color_of(Comment.Preproc, dark)
+    assert runs(editor.document(), 0)["name"] == theming.ACCENT_DARK.name()
     assert QColor(runs(editor.document(), 0)["name"]).lightness() > 100
 
 
@@ -133,3 +134,28 @@ def test_highlighter_on_a_bare_document() -> None:
     highlighter = JinjaHighlighter(document)
     highlighter.rehighlight()
     assert runs(document, 0)["if"] == color_of(Keyword, get_style_by_name(highlighter.style_name))
+
+
+def _reddish(name: str) -> bool:
+    """A colour that reads as an error: a saturated red (the hue of the theme's error colour)."""
+    color = QColor(name)
+    hue = color.hslHue()
+    return color.hslSaturation() > 80 and (hue <= 15 or hue >= 340)
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_jinja_expressions_use_the_accent_not_an_error_red(
+    qtbot: QtBot, editor: CodeEditor, qapp: QApplication, dark: bool
+) -> None:
+    """The bug: in the dark theme ``{{ review }}`` was red (one-dark's variable colour), which
+    reads as an error in a prompt that is fine."""
+    qapp.setPalette(theming.palette(dark))
+    assert editor.highlighter is not None
+    style = DARK_STYLE if dark else LIGHT_STYLE
+    qtbot.waitUntil(lambda: editor.highlighter.style_name == style)  # type: ignore[union-attr]
+    qtbot.keyClicks(editor, "Review: {{ review | trim }} {% if x %}{{ x.name }}{% endif %}")
+    coloured = runs(editor.document(), 0)
+    assert coloured["review"] == (theming.ACCENT_DARK if dark else theming.ACCENT_LIGHT).name()
+    assert not [text for text, name in coloured.items() if _reddish(name)], coloured
+    assert not _reddish(theming.status_color("accent").name())
+    assert _reddish(theming.status_color("error").name())  # the check tells red from the rest

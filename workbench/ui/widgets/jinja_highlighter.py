@@ -22,7 +22,7 @@ from pygments.lexer import ExtendedRegexLexer, LexerContext, bygroups, inherit
 from pygments.lexers.templates import DjangoLexer
 from pygments.style import StyleMeta
 from pygments.styles import get_style_by_name
-from pygments.token import Comment, Keyword, Other, Text, Token, _TokenType
+from pygments.token import Comment, Keyword, Name, Other, Text, Token, _TokenType
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -32,7 +32,7 @@ from PySide6.QtGui import (
     QTextDocument,
 )
 
-from workbench.ui.theming import is_dark
+from workbench.ui.theming import ACCENT_DARK, ACCENT_LIGHT, is_dark
 
 LIGHT_STYLE = "default"
 DARK_STYLE = "one-dark"
@@ -90,7 +90,9 @@ class _States:
         return list(self._stacks.get(state, ("root",)))
 
 
-def _formats(style: StyleMeta) -> dict[_TokenType, QTextCharFormat]:
+def _formats(style: StyleMeta, accent: QColor) -> dict[_TokenType, QTextCharFormat]:
+    """Qt formats of a Pygments style, variables in the theme's ``accent``: one-dark paints
+    them red, which reads as an error in a prompt that is fine."""
     formats: dict[_TokenType, QTextCharFormat] = {}
     for token_type, _ in style:
         info = style.style_for_token(token_type)
@@ -105,6 +107,8 @@ def _formats(style: StyleMeta) -> dict[_TokenType, QTextCharFormat]:
             fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
             fmt.setUnderlineColor(QColor(f"#{info['border']}"))
         formats[token_type] = fmt
+    formats[Name.Variable] = variable = QTextCharFormat()
+    variable.setForeground(accent)
     return formats
 
 
@@ -131,7 +135,8 @@ class JinjaHighlighter(QSyntaxHighlighter):
         if name == self._style_name:
             return
         self._style_name = name
-        self._formats = _formats(get_style_by_name(name))
+        self._formats = _formats(get_style_by_name(name),
+                                 ACCENT_DARK if is_dark(palette) else ACCENT_LIGHT)
         self.rehighlight()
 
     def set_enabled(self, enabled: bool) -> None:
