@@ -4,22 +4,22 @@ safe, and quitting still saves the layout and the last-open template."""
 from __future__ import annotations
 
 import itertools
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QScrollArea, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QScrollArea, QWidget
 from pytestqt.qtbot import QtBot
 
-from tests.ui.windows import close_window, open_window, shot
-from workbench.app import _crash_dialog
+from tests.ui.windows import close_window, crash_dialogs, open_window, shot
 from workbench.backends.config import add_config
 from workbench.ui import child_windows
 from workbench.ui.main_window import MainWindow
 from workbench.ui.window_support import window_settings
+
+__all__ = ["crash_dialogs"]
 
 SUITE = """\
 name: greet
@@ -41,30 +41,6 @@ def suite(tmp_path: Path) -> Path:
     path = tmp_path / "suite.yaml"
     path.write_text(SUITE, encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def crash_dialogs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The app's excepthook installed as ``app.main`` does; the crash dialogs (and warnings
-    about known errors) it shows are recorded instead of waiting for a click."""
-    shown: list[str] = []
-
-    def record(box: QMessageBox) -> int:
-        shown.append(f"{box.windowTitle()}: {box.text()}")
-        return int(QMessageBox.StandardButton.Ok)
-
-    def warning(_parent: object, title: str, text: str, *_args: object) -> int:
-        shown.append(f"{title}: {text}")
-        return int(QMessageBox.StandardButton.Ok)
-
-    monkeypatch.setattr(QMessageBox, "exec", record)
-    monkeypatch.setattr(QMessageBox, "warning", warning)
-    saved = sys.excepthook  # pytest-qt's, put back before it looks at it
-    sys.excepthook = _crash_dialog
-    try:
-        yield shown
-    finally:
-        sys.excepthook = saved
 
 
 def gone(widget: QWidget) -> bool:

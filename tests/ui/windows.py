@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import ARTIFACTS
-from workbench.app import create_application, open_main_window
+from workbench.app import _crash_dialog, create_application, open_main_window
 from workbench.ui.dialogs.template_details import TemplateDetailsDialog
 from workbench.ui.main_window import MainWindow
 
@@ -70,3 +73,27 @@ def press_save(qtbot: QtBot, window: MainWindow, name: str | None = None) -> Non
             qtbot.keyClicks(dialog.name_edit, name)  # the proposed name is selected: replaced
         qtbot.keyClick(dialog.name_edit, Qt.Key.Key_Return)
         back_to(qtbot, window)
+
+
+@pytest.fixture
+def crash_dialogs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The app's excepthook installed as ``app.main`` does; the crash dialogs (and warnings
+    about known errors) it shows are recorded instead of waiting for a click."""
+    shown: list[str] = []
+
+    def record(box: QMessageBox) -> int:
+        shown.append(f"{box.windowTitle()}: {box.text()}")
+        return int(QMessageBox.StandardButton.Ok)
+
+    def warning(_parent: object, title: str, text: str, *_args: object) -> int:
+        shown.append(f"{title}: {text}")
+        return int(QMessageBox.StandardButton.Ok)
+
+    monkeypatch.setattr(QMessageBox, "exec", record)
+    monkeypatch.setattr(QMessageBox, "warning", warning)
+    saved = sys.excepthook  # pytest-qt's, put back before it looks at it
+    sys.excepthook = _crash_dialog
+    try:
+        yield shown
+    finally:
+        sys.excepthook = saved
