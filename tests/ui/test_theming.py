@@ -145,3 +145,21 @@ def test_icon_sheet_screenshot(qtbot: QtBot, app: QApplication, mode: str) -> No
     sheet.show()
     qtbot.waitExposed(sheet)
     screenshot(sheet, f"icons-{mode}")
+
+
+def test_run_and_cancel_icons_follow_a_theme_switch(qtbot: QtBot, app: QApplication) -> None:
+    """The bug: the Run button kept the icon tinted for the theme it was made in: after a
+    switch to dark it was near-black on a dark button (contrast ~1.3:1)."""
+    from workbench.ui.widgets.params_panel import ParamsPanel
+    from workbench.ui.widgets.run_panel import RunPanel
+
+    theme = theming.install(app, "light")
+    panel = RunPanel(ParamsPanel())
+    qtbot.addWidget(panel)
+    panel.show()
+    theme.set_mode("dark")
+    button = app.palette().color(QPalette.ColorRole.Button)
+    qtbot.waitUntil(lambda: all(
+        contrast(QColor(c), button) >= 4.5 for c in ink(panel.run_button.icon())))
+    assert all(contrast(QColor(c), button) >= 4.5 for c in ink(panel.cancel_button.icon(),
+                                                               QIcon.Mode.Normal))

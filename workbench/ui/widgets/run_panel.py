@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from workbench.ui import theming
@@ -41,6 +42,14 @@ class RunPanel(QWidget):
         layout.addWidget(params, 1)
         layout.addWidget(self.token_summary)
         layout.addLayout(buttons)
+
+    def changeEvent(self, event: QEvent) -> None:
+        # the tint is baked into the icons: a theme switch re-tints them, or Run stays dark on
+        # a dark button
+        if event.type() == QEvent.Type.PaletteChange:
+            self.run_button.setIcon(theming.icon("run"))
+            self.cancel_button.setIcon(theming.icon("stop"))
+        super().changeEvent(event)
 
     def add_below(self, widget: QWidget) -> None:
         """A section under the run controls (the answers of Run ×N)."""
