@@ -8,7 +8,14 @@ import pytest
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QColor, QFontInfo, QIcon, QPalette
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QApplication, QGridLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QGridLayout,
+    QLabel,
+    QProxyStyle,
+    QToolButton,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import screenshot
@@ -54,7 +61,8 @@ def ink(icon: QIcon, mode: QIcon.Mode = QIcon.Mode.Normal) -> set[str]:
 
 def test_fusion_with_light_palette_and_one_accent(app: QApplication) -> None:
     theme = theming.install(app, "light")
-    assert app.style().name().lower() == "fusion"
+    style = app.style()  # Fusion, through a proxy that outlines dark inputs
+    assert isinstance(style, QProxyStyle) and style.baseStyle().name().lower() == "fusion"
     assert not theme.dark and not theming.is_dark()
     palette = app.palette()
     assert palette.color(QPalette.ColorRole.Highlight) == theming.ACCENT_LIGHT
@@ -163,3 +171,32 @@ def test_run_and_cancel_icons_follow_a_theme_switch(qtbot: QtBot, app: QApplicat
         contrast(QColor(c), button) >= 4.5 for c in ink(panel.run_button.icon())))
     assert all(contrast(QColor(c), button) >= 4.5 for c in ink(panel.cancel_button.icon(),
                                                                QIcon.Mode.Normal))
+
+
+@pytest.mark.parametrize("kind", ["line edit", "spin box", "text box"])
+def test_inputs_have_a_visible_border_in_the_dark_theme(
+    qtbot: QtBot, app: QApplication, kind: str
+) -> None:
+    """The bug: Fusion draws input frames a shade darker than the dark window (1.1:1): a field
+    was a barely darker patch. A border at 3:1 (non-text contrast) against window and field."""
+    from PySide6.QtWidgets import QLineEdit, QPlainTextEdit, QSpinBox, QVBoxLayout
+
+    theming.install(app, "dark")
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    field = {"line edit": QLineEdit, "spin box": QSpinBox, "text box": QPlainTextEdit}[kind]()
+    field.setFixedSize(200, 60 if kind == "text box" else 28)
+    layout = QVBoxLayout(holder)
+    layout.setContentsMargins(10, 10, 10, 10)
+    layout.addWidget(field)
+    holder.show()
+    qtbot.waitExposed(holder)
+    image = holder.grab().toImage()
+    y = field.geometry().center().y()
+    left = field.geometry().left()
+    edge = [image.pixelColor(x, y) for x in range(left - 2, left + 3)]
+    palette = app.palette()
+    window, base = palette.color(QPalette.ColorRole.Window), palette.color(QPalette.ColorRole.Base)
+    assert max(min(contrast(c, window), contrast(c, base)) for c in edge) >= 3, [
+        c.name() for c in edge]
+    screenshot(holder, f"dark-input-border-{kind.replace(' ', '-')}")
