@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication,
     QDialog,
     QDockWidget,
     QFileDialog,
@@ -261,9 +260,7 @@ class MainWindow(QMainWindow):
             QKeySequence.StandardKey.Find,
             "Search the library",
         )
-        modes: tuple[theming.Mode, ...] = ("auto", "light", "dark")
-        for mode in modes:
-            self._action("&View", f"{mode.capitalize()} theme", self._theme_setter(mode))
+        self.theme_actions = theming.add_theme_actions(self._menus["&View"])
         self._menus["&View"].addSeparator()
         for dock in (self.library_dock, self.history_dock, self.params_dock):
             self._menus["&View"].addAction(dock.toggleViewAction())
@@ -565,15 +562,6 @@ class MainWindow(QMainWindow):
             focus, "redo", None
         )
         (redo if callable(redo) else self.editor.redo)()
-
-    @staticmethod
-    def _theme_setter(mode: theming.Mode) -> Callable[[], None]:
-        def apply() -> None:
-            app = QApplication.instance()
-            if isinstance(app, QApplication):
-                theming.install(app, mode)
-
-        return apply
 
     def _about(self) -> None:
         QMessageBox.about(

@@ -15,6 +15,7 @@ from typing import Literal
 
 from PySide6.QtCore import QByteArray, QObject, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QActionGroup,
     QColor,
     QFont,
     QFontDatabase,
@@ -28,6 +29,7 @@ from PySide6.QtGui import (
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import (
     QApplication,
+    QMenu,
     QPlainTextEdit,
     QProxyStyle,
     QStyle,
@@ -217,6 +219,8 @@ class Theme(QObject):
     """
 
     changed = Signal(bool)
+    #: The mode ("auto", "light" or "dark") was set, whether or not the palette changed.
+    mode_changed = Signal(str)
 
     def __init__(self, app: QApplication, mode: Mode = "auto") -> None:
         super().__init__(app)
@@ -241,6 +245,7 @@ class Theme(QObject):
         """Force light or dark, or follow the system again with "auto"."""
         self._mode = mode
         self._apply()
+        self.mode_changed.emit(mode)
 
     def _on_system_scheme(self, scheme: Qt.ColorScheme) -> None:
         self._system = scheme
@@ -264,3 +269,33 @@ def install(app: QApplication, mode: Mode = "auto") -> Theme:
         existing.set_mode(mode)
         return existing
     return Theme(app, mode)
+
+
+
+class ThemeActions(QActionGroup):
+    """Auto, Light and Dark theme as one exclusive, checkable group: the checked one is the
+    theme's mode, however that was set (a method slot, so Qt drops the connection with it)."""
+
+    def __init__(self, theme: Theme, parent: QObject) -> None:
+        super().__init__(parent)
+        modes: tuple[Mode, ...] = ("auto", "light", "dark")
+        for mode in modes:
+            action = self.addAction(f"{mode.capitalize()} theme")
+            action.setCheckable(True)
+            action.setData(mode)
+            action.triggered.connect(lambda _checked=False, m=mode: theme.set_mode(m))
+        self.follow(theme.mode)
+        theme.mode_changed.connect(self.follow)
+
+    def follow(self, mode: str) -> None:
+        for action in self.actions():
+            action.setChecked(action.data() == mode)
+
+
+def add_theme_actions(menu: QMenu) -> ThemeActions:
+    """The theme choice at the end of ``menu`` (View ▸ Auto/Light/Dark theme)."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication), "menus exist only in a QApplication"
+    group = ThemeActions(app.findChild(Theme) or install(app), menu)
+    menu.addActions(group.actions())
+    return group
