@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from tests.ui.windows import close_window, crash_dialogs, open_window, shot
 from workbench.backends.config import add_config
 from workbench.ui import child_windows
+from workbench.ui.evaluation.suite_window import SuiteWindow
 from workbench.ui.main_window import MainWindow
 from workbench.ui.window_support import window_settings
 
@@ -235,6 +236,7 @@ def test_history_shows_a_suites_runs_when_it_finishes(
     window = open_window(qtbot, closed_by_qtbot=False)
     assert window.history.run_ids() == []
     view = window.open_suite(suite)
+    assert isinstance(view, SuiteWindow)
     qtbot.waitUntil(lambda: view.scorecard.isVisible(), timeout=60_000)
     assert QApplication.activeWindow() is not window
     qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1, timeout=5_000)
@@ -267,6 +269,7 @@ def test_a_finished_suite_is_headed_by_its_name_and_date_with_the_id_in_a_toolti
     """The bug: "suite.yaml: evaluation 01M975G9EY330TEP0B96BTMBWZ · …" over three lines."""
     window = open_window(qtbot, closed_by_qtbot=False)
     view = window.open_suite(suite)
+    assert isinstance(view, SuiteWindow)
     qtbot.waitUntil(lambda: view.scorecard.isVisible(), timeout=60_000)
     [summary] = window.workspace.store.experiments.summaries()
     header = view.status.text()
@@ -300,6 +303,7 @@ def test_the_backends_dialog_opens_showing_a_servers_whole_form(
     scroll = dialog.findChild(QScrollArea)
     assert scroll is not None
     body = scroll.widget()
+    assert body is not None
     shot(dialog, "backends_dialog_opened_from_the_window")
     assert dialog.width() <= 1366 and dialog.height() <= 768 - 40
     # the whole form fits, rows at their natural height: nothing squeezed or below the fold
@@ -308,4 +312,25 @@ def test_the_backends_dialog_opens_showing_a_servers_whole_form(
     key = dialog.key_edit  # type: ignore[attr-defined]
     assert key.fontMetrics().horizontalAdvance(key.placeholderText()) < key.width() - 8
     dialog.close()
+    close_window(window)
+
+
+def test_history_shows_a_sweeps_runs_when_it_finishes(
+    qtbot: QtBot, crash_dialogs: list[str]
+) -> None:
+    add_config("quick", "scripted", {"script": [{"text": "ok"}]})
+    window = open_window(qtbot, closed_by_qtbot=False)
+    window.picker.select("quick", "")
+    sweep = window.open_sweep(window.current_variant())
+    qtbot.waitExposed(sweep)
+    sweep.rows.param.setCurrentText("temperature")
+    sweep.rows.values.setText("0.2, 0.8")
+    sweep.cols.param.setCurrentText("top_p")
+    sweep.cols.values.setText("0.5")
+    qtbot.waitUntil(lambda: sweep.estimate is not None and sweep.run_button.isEnabled())
+    with qtbot.waitSignal(sweep.sweepFinished, timeout=30_000):
+        qtbot.mouseClick(sweep.run_button, Qt.MouseButton.LeftButton)
+    assert QApplication.activeWindow() is not window
+    qtbot.waitUntil(lambda: len(window.history.run_ids()) == 2, timeout=5_000)
+    sweep.close()
     close_window(window)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCharts import QBarCategoryAxis
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -89,6 +90,7 @@ def test_the_getting_started_suite_fits_a_small_screen(
     # one bar per variant, each named so it can be told apart (cut to the start, two variants'
     # names were equal and the axis merged them: 2 labels for 4 bars, each shown as "…")
     [axis] = card.bars.chart().axes(Qt.Orientation.Horizontal)
+    assert isinstance(axis, QBarCategoryAxis)
     names = axis.categories()
     assert len(names) == 4 and len(set(names)) == 4, names
     assert all(name.endswith(("4.1", "mini")) for name in names), names
