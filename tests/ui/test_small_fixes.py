@@ -10,7 +10,9 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu
 from pytestqt.qtbot import QtBot
 
+from tests.ui.test_suite_window import closed_port
 from tests.ui.windows import close_window, open_window, shot
+from workbench.backends.config import BackendConfig, save_configs
 from workbench.ui import theming
 from workbench.ui.main_window import MainWindow
 
@@ -67,3 +69,34 @@ def test_theme_menu_is_an_exclusive_checked_group_in_sync(
     assert theme.mode == "auto"
     assert [t for t, a in actions.items() if a.isChecked()] == ["Auto theme"]
 
+
+def test_a_configured_servers_default_model_is_shown_while_it_is_down(qtbot: QtBot) -> None:
+    save_configs(
+        {
+            "office": BackendConfig(
+                name="office",
+                backend="openai_compat",
+                options={
+                    "base_url": f"http://127.0.0.1:{closed_port()}/v1",
+                    "max_retries": 0,
+                    "default_model": "qwen2.5-7b-instruct",
+                },
+            )
+        }
+    )
+    window = open_window(qtbot)
+    try:
+        picker = window.picker
+        problems: list[str] = []
+        picker.problem.connect(problems.append)
+        index = picker.backend_box.findData("office", 0x0100)
+        assert index >= 0
+        picker.backend_box.setCurrentIndex(index)
+        assert picker.backend_name == "office"
+        assert picker.model_box.currentText() == "qwen2.5-7b-instruct"
+        assert picker.model == "qwen2.5-7b-instruct"
+        qtbot.waitUntil(lambda: bool(problems), timeout=10_000)  # the server is down
+        assert picker.model_box.currentText() == "qwen2.5-7b-instruct"
+        shot(window, "model-picker-default-model")
+    finally:
+        close_window(window)

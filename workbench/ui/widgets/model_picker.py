@@ -110,6 +110,10 @@ class ModelPicker(QWidget):
         self.model_box.blockSignals(True)
         self.model_box.clear()
         self.model_box.setEditable(name != LOCAL_BACKEND)
+        # the configured default is what a run uses: shown at once, and kept if listing fails
+        default = str(getattr(backend.options, "default_model", "") or "")
+        if default:
+            self.model_box.addItem(default)
         self.model_box.blockSignals(False)
         worker: TaskWorker[list[ModelInfo]] = TaskWorker(
             lambda _report, _cancel: backend.list_models()
