@@ -288,6 +288,11 @@ def test_a_finished_suite_is_headed_by_its_name_and_date_with_the_id_in_a_toolti
     assert "· 1 variant · 1 test case · ×1" in tip, tip
     shot(browser, "experiments_browser_one_evaluation")
     browser.close()
+    # the saved scorecard, reopened, is read-only: Escape closes it, like a dialog
+    saved = child_windows.open_experiment(window, "eval", summary.id)
+    qtbot.waitExposed(saved)
+    _press(qtbot, saved, Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier)
+    qtbot.waitUntil(lambda: gone(saved))
     close_window(window)
 
 
