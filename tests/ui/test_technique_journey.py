@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QPlainTextEdit
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from tests.ui.prompt_typing import add_example, choose_technique, settle, type_lines
 from tests.ui.windows import close_window, open_window, shot
 from workbench.core.scaffolds import DEFAULT_TRIGGER
 from workbench.ui.main_window import MainWindow
-from workbench.ui.widgets.code_editor import CodeEditor
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
@@ -39,42 +39,6 @@ def window(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow
     close_window(window)
 
 
-def _type(qtbot: QtBot, field: CodeEditor, text: str) -> None:
-    """Type ``text`` as keys, Return for each line break."""
-    field.setFocus()
-    for number, line in enumerate(text.split("\n")):
-        if number:
-            qtbot.keyClick(field, Qt.Key.Key_Return)
-        qtbot.keyClicks(field, line)
-
-
-def _choose(qtbot: QtBot, window: MainWindow, technique_id: str) -> None:
-    combo = window.editor.technique
-    combo.setFocus()
-    wanted = combo.findData(technique_id)
-    while combo.currentIndex() != wanted:
-        qtbot.keyClick(combo, Qt.Key.Key_Down if combo.currentIndex() < wanted else Qt.Key.Key_Up)
-
-
-def _add_example(qtbot: QtBot, window: MainWindow, text: str, label: str) -> None:
-    few = window.editor.few_shot
-    qtbot.mouseClick(few.add_button, Qt.MouseButton.LeftButton)
-    cell = few.table.focusWidget()
-    assert isinstance(cell, QPlainTextEdit)
-    qtbot.keyClicks(cell, text)
-    qtbot.keyClick(cell, Qt.Key.Key_Tab)
-    qtbot.keyClick(few.table, Qt.Key.Key_F2)
-    output = few.table.focusWidget()
-    assert isinstance(output, QPlainTextEdit)
-    qtbot.keyClicks(output, label)
-    qtbot.keyClick(output, Qt.Key.Key_Tab)
-
-
-def _settle(qtbot: QtBot, window: MainWindow) -> None:
-    """Typing has paused and the editor has said so."""
-    qtbot.waitUntil(lambda: not window.editor._debounce.isActive())
-
-
 def test_few_shot_then_chain_of_thought_on_hand_written_messages_undone_twice_and_redone(
     qtbot: QtBot, window: MainWindow
 ) -> None:
@@ -93,18 +57,18 @@ def test_few_shot_then_chain_of_thought_on_hand_written_messages_undone_twice_an
     first.role.setFocus()
     qtbot.keyClick(first.role, Qt.Key.Key_Up)  # user -> system, as a keyboard user does it
     assert first.role.currentData() == "system"
-    _type(qtbot, first.editor, SYSTEM)
+    type_lines(qtbot, first.editor, SYSTEM)
     qtbot.mouseClick(editor.messages.add_button, Qt.MouseButton.LeftButton)
     user = editor.messages.cards[1]
     assert user.role.currentData() == "user" and user.editor.hasFocus()
-    _type(qtbot, user.editor, QUERY)
+    type_lines(qtbot, user.editor, QUERY)
     qtbot.waitUntil(lambda: window.variables.names() == ["review"])  # the variable is in the form
     # Three examples; under zero-shot none is sent, and the counter says so.
     if not editor.examples_section.expanded:
         qtbot.mouseClick(editor.examples_section.button, Qt.MouseButton.LeftButton)
     for text, label in EXAMPLES:
-        _add_example(qtbot, window, text, label)
-    _settle(qtbot, window)
+        add_example(qtbot, window, text, label)
+    settle(qtbot, window)
     assert len(editor.template().examples) == 3
     summary = editor.examples_section.summary
     assert summary.text() == "none of 3 sent: no message has {{ examples_block }}"
@@ -112,7 +76,7 @@ def test_few_shot_then_chain_of_thought_on_hand_written_messages_undone_twice_an
     shot(window, "technique_journey_1_written")
 
     # Few-shot: the diff first, then Enter.
-    _choose(qtbot, window, "few-shot")
+    choose_technique(qtbot, window, "few-shot")
     qtbot.mouseClick(editor.apply_button, Qt.MouseButton.LeftButton)
     preview = editor.change_preview
     assert preview.isVisible() and "examples_block" in preview.diff.toPlainText()
@@ -126,7 +90,7 @@ def test_few_shot_then_chain_of_thought_on_hand_written_messages_undone_twice_an
     few = editor.template()
 
     # Chain-of-thought: its diff shows the examples block going and the cue coming.
-    _choose(qtbot, window, "chain-of-thought")
+    choose_technique(qtbot, window, "chain-of-thought")
     qtbot.mouseClick(editor.apply_button, Qt.MouseButton.LeftButton)
     assert DEFAULT_TRIGGER in preview.diff.toPlainText()
     shot(window, "technique_journey_3_cot_diff")

@@ -1,0 +1,47 @@
+"""Writing a prompt by hand in the real editor, as the technique journey and journey 2 do:
+lines typed as keys, a technique chosen by keyboard, few-shot examples typed into their table."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPlainTextEdit
+from pytestqt.qtbot import QtBot
+
+from workbench.ui.main_window import MainWindow
+from workbench.ui.widgets.code_editor import CodeEditor
+
+
+def type_lines(qtbot: QtBot, field: CodeEditor, text: str) -> None:
+    """Type ``text`` as keys, Return for each line break."""
+    field.setFocus()
+    for number, line in enumerate(text.split("\n")):
+        if number:
+            qtbot.keyClick(field, Qt.Key.Key_Return)
+        qtbot.keyClicks(field, line)
+
+
+def choose_technique(qtbot: QtBot, window: MainWindow, technique_id: str) -> None:
+    combo = window.editor.technique
+    combo.setFocus()
+    wanted = combo.findData(technique_id)
+    while combo.currentIndex() != wanted:
+        qtbot.keyClick(combo, Qt.Key.Key_Down if combo.currentIndex() < wanted else Qt.Key.Key_Up)
+
+
+def add_example(qtbot: QtBot, window: MainWindow, text: str, label: str) -> None:
+    few = window.editor.few_shot
+    qtbot.mouseClick(few.add_button, Qt.MouseButton.LeftButton)
+    cell = few.table.focusWidget()
+    assert isinstance(cell, QPlainTextEdit)
+    qtbot.keyClicks(cell, text)
+    qtbot.keyClick(cell, Qt.Key.Key_Tab)
+    qtbot.keyClick(few.table, Qt.Key.Key_F2)
+    output = few.table.focusWidget()
+    assert isinstance(output, QPlainTextEdit)
+    qtbot.keyClicks(output, label)
+    qtbot.keyClick(output, Qt.Key.Key_Tab)
+
+
+def settle(qtbot: QtBot, window: MainWindow) -> None:
+    """Typing has paused and the editor has said so."""
+    qtbot.waitUntil(lambda: not window.editor._debounce.isActive())
