@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import screenshot
 from workbench.core.errors import MissingVariableError, TemplateError
+from workbench.core.grid import output_budget
 from workbench.core.model_table import cost_of, load_model_table
 from workbench.core.models import Message, PromptTemplate, RenderedMessage, Variable
 from workbench.core.templates import render
@@ -101,8 +102,44 @@ def test_gauge_and_cost_for_a_known_model(qtbot: QtBot, panel: PreviewPanel) -> 
     cost = cost_of(info.price, preview.total, 512)
     assert cost is not None
     assert panel.cost_label.text() == (
-        f"{format_money(cost.input, 'USD')} + ≤ {format_money(cost.output, 'USD')} answer"
+        f"{format_money(cost.input, 'USD')} in + ≤ {format_money(cost.output, 'USD')} out "
+        "(512 max tokens)"
     )
+
+
+def test_cost_shows_the_output_ceiling_also_without_max_tokens(
+    qtbot: QtBot, panel: PreviewPanel
+) -> None:
+    """No max_tokens: the answer is budgeted as the sweep and compare estimates budget it, not
+    left out (the preview showed the prompt's cost only)."""
+    preview = update(qtbot, panel, template=TICKET, values=VALUES, model="gpt-4o-mini",
+                     max_tokens=256)
+    info = load_model_table().lookup("gpt-4o-mini")
+    assert info is not None
+    cost = cost_of(info.price, preview.total, 256)
+    assert cost is not None and cost.output > 0
+    assert panel.cost_label.text() == (
+        f"{format_money(cost.input, 'USD')} in + ≤ {format_money(cost.output, 'USD')} out "
+        "(256 max tokens)"
+    )
+    preview = update(qtbot, panel, max_tokens=None)
+    budget = cost_of(info.price, preview.total, output_budget(None))
+    assert budget is not None and budget.output > 0
+    assert preview.cost == budget
+    assert panel.cost_label.text() == (
+        f"{format_money(budget.input, 'USD')} in + ≤ {format_money(budget.output, 'USD')} out "
+        f"({output_budget(None)} max tokens assumed)"
+    )
+    assert "no max tokens" in panel.cost_label.toolTip()
+    screenshot(panel, "preview-cost-output-ceiling")
+    # a narrow panel drops the budget (kept in the tooltip) rather than growing the window
+    short = f"{format_money(budget.input, 'USD')} in + ≤ {format_money(budget.output, 'USD')} out"
+    assert panel.minimumSizeHint().width() < panel.sizeHint().width()
+    panel.resize(panel.minimumSizeHint().width(), 360)
+    qtbot.waitUntil(lambda: panel.cost_label.shown() == short)
+    assert panel.cost_label.text().startswith(short)  # what screen readers read
+    assert panel.cost_label.width() >= panel.cost_label.fontMetrics().horizontalAdvance(short)
+    screenshot(panel, "preview-cost-narrow")
 
 
 def test_a_local_model_is_free(qtbot: QtBot, panel: PreviewPanel) -> None:

@@ -41,6 +41,12 @@ from workbench.core.tokens import count_chat, fit_context, tokenizer_for
 DEFAULT_MAX_TOKENS = 512
 
 
+def output_budget(max_tokens: int | None) -> int:
+    """The most output tokens a call is priced and fitted for: its ``max_tokens``, or
+    ``DEFAULT_MAX_TOKENS`` when unset (an answer has no other bound known in advance)."""
+    return max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS
+
+
 class SweepError(KnownError):
     """A sweep that cannot be expanded (an unknown parameter, an invalid value)."""
 
@@ -499,7 +505,7 @@ def _estimate_cell(
     variant = item.cell.variant
     request = item.request
     max_tokens = (request.params if request else variant.params).max_tokens
-    output = max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS
+    output = output_budget(max_tokens)
     backend, model = (
         (request.backend, request.model) if request else (variant.backend, variant.model)
     )

@@ -1,5 +1,6 @@
-"""One-line labels of the run views: a status that shortens instead of widening its panel, and
-live figures that change many times a second without making Qt lay the window out again."""
+"""One-line labels of the run views: a status that shortens instead of widening its panel, a
+figure with a shorter form for narrow panels, and live figures that change many times a second
+without making Qt lay the window out again."""
 
 from __future__ import annotations
 
@@ -70,3 +71,37 @@ class MetricLabel(QLabel):
         if width != self._width or height != self.height():
             self._width = width
             self.setFixedSize(width, height)
+
+
+
+class FittingLabel(QLabel):
+    """A one-line label with a shorter form of its text, painted when the full one does not fit,
+    so a detail gives way before the panel (and the window) widens. ``text()`` stays the full
+    text, which screen readers read."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._short = ""
+
+    def set_texts(self, text: str, short: str | None = None) -> None:
+        self._short = text if short is None else short
+        self.setText(text)
+        self.updateGeometry()
+
+    def shown(self) -> str:
+        """The form that fits the label's width now."""
+        return self.text() if self._width(self.text()) <= self.width() else self._short
+
+    def _width(self, text: str) -> int:
+        margins = self.contentsMargins()
+        return self.fontMetrics().horizontalAdvance(text) + margins.left() + margins.right() + \
+            2 * self.margin()
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self._width(self._short), super().minimumSizeHint().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        rect = self.contentsRect().adjusted(self.margin(), 0, -self.margin(), 0)
+        painter.drawText(rect, int(self.alignment()), self.shown())

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from workbench.core.errors import KnownError, TemplateError
+from workbench.core.grid import output_budget
 from workbench.core.incremental import IncrementalCounter, is_boundary
 from workbench.core.model_table import Cost, Price, cost_of, load_model_table
 from workbench.core.models import PromptTemplate, RenderedMessage
@@ -91,6 +92,8 @@ class Preview:
     fit: ContextFit | None = None
     context_window: int | None = None
     cost: Cost | None = None
+    output_tokens: int = 0  # the answer's budget the cost counts: max tokens, or the default
+    output_assumed: bool = False  # no max tokens set: the budget is the estimates' default
     tokens: TokenView | None = None
 
     @property
@@ -231,10 +234,12 @@ class PreviewComputer:
         preview.context_window = window
         if window is not None:
             preview.fit = fit_context(preview.total, window, request.max_tokens)
+        preview.output_tokens = output_budget(request.max_tokens)
+        preview.output_assumed = request.max_tokens is None
         preview.cost = cost_of(
             request.price or (info.price if info is not None else None),
             preview.total,
-            request.max_tokens or 0,
+            preview.output_tokens,
             exact=preview.exact,
         )
 

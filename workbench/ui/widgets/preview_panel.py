@@ -27,11 +27,13 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.errors import MissingVariableError, TemplateError
-from workbench.core.model_table import NO_CHARGE, Cost
+from workbench.core.grid import DEFAULT_MAX_TOKENS
+from workbench.core.model_table import NO_CHARGE
 from workbench.core.models import PromptTemplate
 from workbench.ui.background import LatestJob
 from workbench.ui.theming import monospace_font, status_color
 from workbench.ui.widgets.context_gauge import ContextGauge
+from workbench.ui.widgets.figure_labels import FittingLabel
 from workbench.ui.widgets.palette_colors import tint
 from workbench.ui.widgets.preview_compute import (
     TOKEN_VIEW_CHARS,
@@ -52,8 +54,9 @@ TOKENS_TOOLTIP = (
     "another one."
 )
 COST_TOOLTIP = (
-    "The prompt at the model's list input price, plus the most the answer can cost (max tokens "
-    "at the output price). Prices come from models.yaml."
+    "The prompt at the model's list input price, plus the most the answer can cost (max tokens, "
+    f"or {DEFAULT_MAX_TOKENS} when none is set, at the output price). Prices come from "
+    "models.yaml."
 )
 RAW_EMPTY = (
     "The raw prompt appears here for local models: their chat template turns the messages into "
@@ -137,7 +140,7 @@ class PreviewPanel(QWidget):
         self.window_label.setAccessibleName("Context window use")
         self.window_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.window_label.setToolTip(self.gauge.toolTip())
-        self.cost_label = QLabel(self)
+        self.cost_label = FittingLabel(self)
         self.cost_label.setAccessibleName("Cost estimate")
         self.cost_label.setToolTip(COST_TOOLTIP)
         self.cost_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -347,7 +350,7 @@ class PreviewPanel(QWidget):
         if preview is None:
             self.tokens_label.setText("— tokens")
             self.window_label.setText("")
-            self.cost_label.setText("")
+            self.cost_label.set_texts("")
             self.gauge.set_fit(None)
             return
         label = "exact" if preview.exact else "estimate"
@@ -383,31 +386,40 @@ class PreviewPanel(QWidget):
                 window_palette.setColor(window_palette.ColorRole.WindowText,
                                         status_color("warning"))
         self.window_label.setPalette(window_palette)
-        self.cost_label.setText(self._cost_text(preview.cost))
+        self.cost_label.set_texts(*self._cost_texts(preview))
 
-    def _cost_text(self, cost: Cost | None) -> str:
+    def _cost_texts(self, preview: Preview) -> tuple[str, str]:
+        """The cost, and a shorter form without the answer's budget for a narrow panel."""
+        cost = preview.cost
         if cost is None:
             self.cost_label.setToolTip(
                 "No list price for this model: add its price to models.yaml to see the cost.\n\n"
                 + COST_TOOLTIP
             )
-            return "cost unknown"
+            return "cost unknown", "cost unknown"
         if cost.price == NO_CHARGE:
             self.cost_label.setToolTip(
                 "The model runs on this computer: its runs cost nothing but time and power."
             )
-            return "free (local)"
+            return "free (local)", "free (local)"
         approx = "" if cost.exact else "≈ "
-        text = f"{approx}{format_money(cost.input, cost.currency)}"
-        if cost.output:
-            text += f" + ≤ {format_money(cost.output, cost.currency)} answer"
+        assumed = " assumed" if preview.output_assumed else ""
+        budget = (
+            f"no max tokens set, so {preview.output_tokens:,} are assumed (as in sweep and "
+            "compare estimates)" if preview.output_assumed
+            else f"{preview.output_tokens:,} max tokens"
+        )
         self.cost_label.setToolTip(
             f"Prompt {format_money(cost.input, cost.currency)} at "
             f"{cost.price.input:g} {cost.currency}/M input tokens; the answer at most "
             f"{format_money(cost.output, cost.currency)} at {cost.price.output:g} "
-            f"{cost.currency}/M output tokens.\n\n{COST_TOOLTIP}"
+            f"{cost.currency}/M output tokens ({budget}).\n\n{COST_TOOLTIP}"
         )
-        return text
+        short = (
+            f"{approx}{format_money(cost.input, cost.currency)} in + ≤ "
+            f"{format_money(cost.output, cost.currency)} out"
+        )
+        return f"{short} ({preview.output_tokens:,} max tokens{assumed})", short
 
     def flag_missing(self, name: str) -> None:
         """From now on a missing ``name`` is an error (a run needed it, or its field was left
