@@ -257,7 +257,8 @@ def test_a_backend_that_ignores_cancel_is_stopped_and_the_run_saved(store: Store
 
 class _FailsWhenCancelled(ScriptedBackend):
     """Streams three words, then, once cancelled, ends the way a stopped stream can: a Failed
-    event, an exception, or no terminal event at all (fault injection)."""
+    event, an exception, no terminal event at all, or its own Cancelled event whose text lags
+    what it streamed (fault injection)."""
 
     def __init__(self, how: str, *, wait_for_cancel: bool = True) -> None:
         super().__init__()
@@ -283,9 +284,12 @@ class _FailsWhenCancelled(ScriptedBackend):
             )
         elif self.how == "raises":
             raise OSError("Bad file descriptor")
+        elif self.how == "cancelled-lagging":  # its own copy a delta behind what it streamed
+            yield Cancelled(result=RunResult(request=sent, text="one two ",
+                                             finish_reason="cancelled"))
 
 
-@pytest.mark.parametrize("how", ["failed", "raises", "no-terminal"])
+@pytest.mark.parametrize("how", ["failed", "raises", "no-terminal", "cancelled-lagging"])
 def test_a_cancel_wins_over_whatever_the_stream_does_after_it(store: Store, how: str) -> None:
     cancel = CancelToken()
 

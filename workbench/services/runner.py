@@ -228,7 +228,7 @@ def drive(
     try:
         for event in events:
             if isinstance(event, TERMINAL):
-                if isinstance(event, Failed) and cancel.cancelled:
+                if cancel.cancelled and not isinstance(event, Finished):
                     return _as_cancelled(transcript, event.result)
                 return event
             if isinstance(event, Started):
@@ -255,8 +255,8 @@ def drive(
 
 def _as_cancelled(transcript: Transcript, result: RunResult | None = None) -> Cancelled:
     """A cancelled run (``result`` made one when the backend reported it): no error, and the
-    text received so far (the result's own when the backend recorded it, else what the runner
-    forwarded)."""
+    text the runner forwarded, which is what the person saw (a backend's own copy can lag a
+    delta behind it); the backend's text only when nothing was forwarded."""
     result = result or transcript.ended("cancelled")
     return Cancelled(
         result=result.model_copy(
@@ -264,7 +264,7 @@ def _as_cancelled(transcript: Transcript, result: RunResult | None = None) -> Ca
                 "finish_reason": "cancelled",
                 "error": None,
                 "error_kind": None,
-                "text": result.text or transcript.text,
+                "text": transcript.text or result.text,
             }
         )
     )
