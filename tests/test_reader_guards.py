@@ -54,7 +54,8 @@ def offences(tree: ast.AST) -> list[tuple[int, str]]:
         ):
             found.append((node.lineno, f"yaml.{node.attr}"))
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "yaml":
-            found += [(node.lineno, f"from yaml import {a.name}") for a in node.names]
+            found += [(node.lineno, f"from {node.module} import {a.name}")
+                      for a in node.names if a.name in READERS or a.name == "*"]
         elif isinstance(node, ast.Import):
             found += [
                 (node.lineno, f"import {a.name}")
