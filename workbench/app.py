@@ -60,6 +60,7 @@ def open_main_window(*, first_run_demo: bool = True) -> MainWindow:
     """Open the workspace and its window: recovered drafts first, else the last template; on the
     first start the welcome template, run once on the embedded model."""
     from workbench.services.workspace import Workspace
+    from workbench.ui import session_restore
     from workbench.ui.main_window import MainWindow
     from workbench.ui.window_support import window_settings
 
@@ -68,7 +69,9 @@ def open_main_window(*, first_run_demo: bool = True) -> MainWindow:
     if first:
         workspace.install_welcome()
     window = MainWindow(workspace)
-    if not window.recover_drafts():
+    settings = window_settings()
+    clean = session_restore.begin(settings)
+    if not window.recover_drafts(ask=not clean):
         last = str(window_settings().value("lastTemplate", "") or "")
         keys = window.library.template_keys()
         key = last if last in keys else (keys[0] if keys else None)
@@ -76,6 +79,7 @@ def open_main_window(*, first_run_demo: bool = True) -> MainWindow:
             window.open_library_template(key)
         else:
             window.new_template()
+    session_restore.restore(window, settings)
     if first and first_run_demo:
         window.run()
     return window

@@ -85,15 +85,21 @@ def menu_action(window: MainWindow, text: str) -> QAction:
 
 def with_modal(qtbot: QtBot, drive: Callable[[QWidget], None], trigger: Callable[[], object],
                timeout_ms: int = 10_000) -> None:
-    """Call ``trigger`` (which opens a modal dialog and returns when it closes) while ``drive``
-    works the dialog as a person would; ``drive`` must close it."""
+    """Call ``trigger``, which opens a modal dialog (at once, or later from a background
+    result), and let ``drive`` work the dialog as a person would; ``drive`` must close it.
+    Returns once the dialog was driven: no poller is left behind to drive a later dialog."""
     failures: list[BaseException] = []
+    driven: list[QWidget] = []
+    stopped = False
 
     def poll() -> None:
+        if stopped:
+            return
         dialog = QApplication.activeModalWidget()
         if dialog is None:
             QTimer.singleShot(20, poll)
             return
+        driven.append(dialog)
         try:
             drive(dialog)
         except BaseException as err:  # reported after the dialog is gone
@@ -101,6 +107,10 @@ def with_modal(qtbot: QtBot, drive: Callable[[QWidget], None], trigger: Callable
             dialog.close()
 
     QTimer.singleShot(0, poll)
-    trigger()
+    try:
+        trigger()
+        qtbot.waitUntil(lambda: bool(driven), timeout=timeout_ms)
+    finally:
+        stopped = True
     if failures:
         raise failures[0]

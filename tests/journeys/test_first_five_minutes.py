@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from tests.journeys.conftest import RUN_TIMEOUT_MS, Journey, menu_action, with_modal
+from tests.journeys.conftest import RUN_TIMEOUT_MS, Journey, menu_action
 from tests.ui.windows import back_to
 from workbench.ui.dialogs.template_gallery import TemplateGallery
 from workbench.ui.main_window import MainWindow
@@ -105,16 +105,13 @@ def test_first_five_minutes(qtbot: QtBot, journey: Journey) -> None:
     qtbot.waitUntil(lambda: len(window.history.run_ids()) == 5, timeout=10_000)  # 1 + 1 + 3
     journey.shot("run-x3")
 
-    # Quit (the new prompt was never saved) and start again: offered back, with its parameters.
-    journey.quit()
-    started: list[MainWindow] = []
-
-    def restore(dialog: QWidget) -> None:
-        assert isinstance(dialog, QMessageBox) and "few-shot-sentiment" in dialog.text()
-        dialog.button(QMessageBox.StandardButton.Yes).click()
-
-    with_modal(qtbot, restore, lambda: started.append(journey.start()))
-    window = started[0]
+    # Quit (the new prompt was never saved) and start again: it is back without a question,
+    # with its parameters, its value and the answer the output showed.
+    answer = window.output.text()
+    window = journey.restart()
+    assert QApplication.activeModalWidget() is None
+    assert "few-shot-sentiment" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: window.output.text() == answer, timeout=10_000)
     assert window.editor.template().name == "few-shot-sentiment"
     params = window.params.params()
     assert params.temperature == pytest.approx(0.9) and params.max_tokens == 16

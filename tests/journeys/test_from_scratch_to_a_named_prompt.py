@@ -3,8 +3,7 @@ system and a user message with {{ review }} typed by hand, the variable in the f
 examples; Few-shot then Chain-of-thought, each seen as a diff before it is applied; undo twice;
 a run on the embedded model; named on the first save; saved again with a version message;
 renamed; v1 and v2 diffed; v2 labelled production; quit; restart: it is open again with its
-messages, label, layout (split proportions) and variable; the variable's value and the last
-output are not brought back (the run stays in the history), a gap this test records.
+messages, label, layout (split proportions), the variable's value and the last output.
 (test_named_versioned.py walks the versioning part alone; this one walks it after the
 techniques, on the messages they left.)"""
 
@@ -169,9 +168,9 @@ def test_from_scratch_to_a_named_prompt(qtbot: QtBot, journey: Journey) -> None:
     assert top / (top + bottom) == pytest.approx(split[0] / sum(split), abs=0.02)
     assert window.variables.names() == ["review"]
     assert window.workspace.library.labels(key) == {"production": 2}
-    # Not kept across the restart (reported, left for the document work): the variable's value
-    # and the last output; the answer is in the history.
+    qtbot.waitUntil(lambda: window.variables.values().get("review") == REVIEW)
+    qtbot.waitUntil(lambda: window.output.text() == answer, timeout=10_000)
+    assert window.output.state == "finished"
     qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1, timeout=10_000)
-    assert answer.startswith(window.history.model.rows[0].output.rstrip("…").strip()[:20])
     journey.shot("restarted")
 

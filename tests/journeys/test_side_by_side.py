@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.journeys.conftest import RUN_TIMEOUT_MS, Journey, menu_action
-from tests.ui.test_technique_journey import EXAMPLES, QUERY, SYSTEM, _add_example, _choose, _type
+from tests.ui.prompt_typing import add_example, choose_technique, type_lines
+from tests.ui.test_technique_journey import EXAMPLES, QUERY, SYSTEM
 from tests.ui.windows import press_save
 from workbench.ui.compare.compare_view import CompareView
 from workbench.ui.experiments_browser import ExperimentsBrowser
@@ -43,7 +44,7 @@ def _save(qtbot: QtBot, window: MainWindow, version: int) -> None:
 def _apply(qtbot: QtBot, window: MainWindow, technique: str) -> None:
     """Pick a technique, look at its diff, Apply it."""
     editor = window.editor
-    _choose(qtbot, window, technique)
+    choose_technique(qtbot, window, technique)
     qtbot.mouseClick(editor.apply_button, LEFT)
     assert editor.change_preview.isVisible() and editor.change_preview.diff.toPlainText()
     qtbot.mouseClick(editor.change_preview.apply_button, LEFT)
@@ -96,14 +97,14 @@ def test_side_by_side(qtbot: QtBot, journey: Journey) -> None:
     first = editor.messages.cards[0]
     first.role.setFocus()
     qtbot.keyClick(first.role, Qt.Key.Key_Up)  # user -> system
-    _type(qtbot, first.editor, SYSTEM)
+    type_lines(qtbot, first.editor, SYSTEM)
     qtbot.mouseClick(editor.messages.add_button, LEFT)
-    _type(qtbot, editor.messages.cards[1].editor, QUERY)
+    type_lines(qtbot, editor.messages.cards[1].editor, QUERY)
     qtbot.waitUntil(lambda: window.variables.names() == ["review"])
     if not editor.examples_section.expanded:
         qtbot.mouseClick(editor.examples_section.button, LEFT)
     for text, label in EXAMPLES:
-        _add_example(qtbot, window, text, label)
+        add_example(qtbot, window, text, label)
     qtbot.waitUntil(lambda: len(editor.template().examples) == 3)
     qtbot.keyClicks(window.variables.editor("review"), REVIEW)
     spin = window.params.rows["max_tokens"].spin

@@ -185,9 +185,17 @@ class DocumentActions(QObject):
         self._shown = (self.window.key, self.window.version)
         self.window.library.show_document(*self._shown)
 
-    def recover_drafts(self) -> bool:
-        """Offer back edits a previous session did not save; True if one was restored."""
+    def recover_drafts(self, *, ask: bool = True) -> bool:
+        """Bring back edits a previous session did not save; True if one was restored. After a
+        clean quit (``ask`` False) the first comes back at once, said in the status bar; after
+        a crash each is offered with a question."""
         for draft, template in self.document.drafts():
+            if not ask:
+                self.document.restore_draft(draft, template)
+                self.window.statusBar().showMessage(
+                    f"Your unsaved edits of “{template.name}” from the last session are back "
+                    "(Ctrl+S saves them).", 15_000)
+                return True
             answer = QMessageBox.question(
                 self.window,
                 "Unsaved edits",

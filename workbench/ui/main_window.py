@@ -40,7 +40,7 @@ from workbench.services.document import Document
 from workbench.services.runner import build_request
 from workbench.services.workspace import Workspace
 from workbench.storage.repositories import RunRef
-from workbench.ui import child_windows, run_restore, theming
+from workbench.ui import child_windows, run_restore, session_restore, theming
 from workbench.ui.document_actions import DocumentActions
 from workbench.ui.library_transfer import LibraryTransfer
 from workbench.ui.widgets.history_panel import HistoryPanel, repository_source
@@ -61,6 +61,7 @@ from workbench.ui.window_support import (
     preview_summary,
     restore_layout,
     save_layout,
+    window_settings,
 )
 from workbench.ui.workers import RunManager, RunWorker
 
@@ -410,8 +411,8 @@ class MainWindow(QMainWindow):
         """Ctrl+S (a first save asks for the name)."""
         return self.doc_actions.save()
 
-    def recover_drafts(self) -> bool:
-        return self.doc_actions.recover_drafts()
+    def recover_drafts(self, *, ask: bool = True) -> bool:
+        return self.doc_actions.recover_drafts(ask=ask)
 
     def open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -582,6 +583,7 @@ class MainWindow(QMainWindow):
             log.warning("saving did not finish within %.0f s of quitting", SAVE_WAIT_S)
         self.document.write_draft()
         save_layout(self, self.centre_split, self.key)
+        session_restore.save(self, window_settings())
         self.transfer.shutdown()
         self.picker.tasks.shutdown(timeout_s=1.0)
         if not self.runs.shutdown(timeout_s=5.0):

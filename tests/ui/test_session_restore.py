@@ -1,0 +1,84 @@
+"""Quit and start again: the window comes back as it was left. The open template with its
+variable values, the repeat count and its last answer; unsaved edits of a clean quit come back
+without a question (a crash still asks: tests/ui/test_main_window.py)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from tests.ui.windows import close_window, open_window, press_save, shot
+from workbench.ui.main_window import MainWindow
+
+RUN_TIMEOUT_MS = 120_000
+
+
+def _write(qtbot: QtBot, window: MainWindow, text: str) -> None:
+    editor = window.editor.editor_for("messages[0] (user)")
+    assert editor is not None
+    editor.setFocus()
+    editor.selectAll()
+    qtbot.keyClick(editor, Qt.Key.Key_Delete)
+    qtbot.keyClicks(editor, text)
+
+
+def _quit(window: MainWindow) -> None:
+    assert window.close()
+    window.workspace.close()
+    window.deleteLater()
+    QApplication.processEvents()
+
+
+def _no_question() -> None:
+    assert QApplication.activeModalWidget() is None
+
+
+def test_values_repeat_count_and_last_answer_come_back_after_a_restart(qtbot: QtBot) -> None:
+    window = open_window(qtbot, closed_by_qtbot=False)
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    _write(qtbot, window, "Name one colour of {{ thing }}.")
+    qtbot.waitUntil(lambda: "thing" in window.variables.names(), timeout=10_000)
+    field = window.variables.editor("thing")
+    field.setFocus()
+    qtbot.keyClicks(field, "the sea")
+    window.params.rows["max_tokens"].spin.setValue(12)
+    press_save(qtbot, window, "colours")
+    qtbot.waitUntil(lambda: window.key == "colours" and not window.dirty, timeout=20_000)
+    window.repeat.setValue(2)
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.output.state == "finished", timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.cancel_button.isEnabled(), timeout=RUN_TIMEOUT_MS)
+    answer = window.output.text()
+    assert answer.strip()
+    _quit(window)
+
+    window = open_window(qtbot)
+    try:
+        _no_question()
+        assert window.key == "colours" and not window.dirty
+        qtbot.waitUntil(lambda: window.variables.values().get("thing") == "the sea")
+        assert window.repeat.value() == 2
+        qtbot.waitUntil(lambda: window.output.text() == answer, timeout=10_000)
+        assert window.output.state == "finished"
+        shot(window, "session_restored")
+    finally:
+        close_window(window)
+
+
+def test_unsaved_edits_of_a_clean_quit_come_back_without_asking(qtbot: QtBot) -> None:
+    window = open_window(qtbot, closed_by_qtbot=False)
+    window.open_library_template("welcome")
+    qtbot.waitUntil(lambda: window.key == "welcome")
+    _write(qtbot, window, "Tell me one fact about {{ topic }}.")
+    qtbot.waitUntil(lambda: window.dirty)
+    _quit(window)
+
+    window = open_window(qtbot)
+    try:
+        _no_question()
+        assert window.key == "welcome" and window.dirty
+        assert window.editor.template().messages[0].content == "Tell me one fact about {{ topic }}."
+        assert "unsaved edits" in window.statusBar().currentMessage().lower()
+    finally:
+        close_window(window)
