@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from tests.ui.windows import close_window, open_window, press_save, shot
+from workbench.core.builtin_templates import few_shot_sentiment
 from workbench.ui.main_window import MainWindow
 
 RUN_TIMEOUT_MS = 120_000
@@ -80,5 +81,23 @@ def test_unsaved_edits_of_a_clean_quit_come_back_without_asking(qtbot: QtBot) ->
         assert window.key == "welcome" and window.dirty
         assert window.editor.template().messages[0].content == "Tell me one fact about {{ topic }}."
         assert "unsaved edits" in window.statusBar().currentMessage().lower()
+    finally:
+        close_window(window)
+
+
+def test_a_copy_of_a_built_in_left_unsaved_comes_back_after_a_clean_quit(qtbot: QtBot) -> None:
+    """A gallery copy is in no library and was never edited: the quit still keeps it (it was
+    lost, and the next start opened another template)."""
+    window = open_window(qtbot, closed_by_qtbot=False)
+    window.doc_actions._open_builtin(few_shot_sentiment())  # File ▸ New from template…'s choice
+    qtbot.waitUntil(lambda: window.editor.template().name == "few-shot-sentiment")
+    assert window.key is None
+    _quit(window)
+
+    window = open_window(qtbot)
+    try:
+        _no_question()
+        assert window.key is None
+        assert window.editor.template().messages == few_shot_sentiment().messages
     finally:
         close_window(window)

@@ -414,6 +414,14 @@ class Document:
             base = self.saved.model_dump_json() if self.saved is not None else None
             self.autosave.save(self.key or UNTITLED_KEY, self.template.model_dump_json(), base)
 
+    def keep_for_next_session(self) -> None:
+        """At a clean quit: keep unsaved edits, and a document in no library at all (a
+        built-in's copy, never edited) unless it is the blank start, for the next start."""
+        if self.dirty:
+            self.write_draft()
+        elif self.key is None and self.template != blank_template():
+            self.autosave.save(UNTITLED_KEY, self.template.model_dump_json(), None)
+
     def discard_draft(self) -> None:
         self.autosave.discard(self.key or UNTITLED_KEY)
 

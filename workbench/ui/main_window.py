@@ -581,7 +581,7 @@ class MainWindow(QMainWindow):
             return
         if not self.document.finish(SAVE_WAIT_S):
             log.warning("saving did not finish within %.0f s of quitting", SAVE_WAIT_S)
-        self.document.write_draft()
+        self.document.keep_for_next_session()
         save_layout(self, self.centre_split, self.key)
         session_restore.save(self, window_settings())
         self.transfer.shutdown()
