@@ -62,6 +62,7 @@ def test_values_repeat_count_and_last_answer_come_back_after_a_restart(qtbot: Qt
         assert window.repeat.value() == 2
         qtbot.waitUntil(lambda: window.output.text() == answer, timeout=10_000)
         assert window.output.state == "finished"
+        assert window.lower_tabs.currentWidget() is window.output
         shot(window, "session_restored")
     finally:
         close_window(window)

@@ -75,3 +75,4 @@ def _show_last_answer(window: MainWindow, run_id: str) -> None:
     except KnownError:  # the run was deleted since
         return
     window.output.show_result(stored.result)
+    window.lower_tabs.setCurrentWidget(window.output)  # as it was left: the answer in view
