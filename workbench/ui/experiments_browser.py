@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -37,13 +36,13 @@ from workbench.core.errors import KnownError
 from workbench.core.wording import plural
 from workbench.services.experiments_overview import KIND_WORD, Overview
 from workbench.ui.background import LatestJob
+from workbench.ui.qt_models.rows_model import RowsTableModel
 from workbench.ui.widgets.history_panel import format_time
 
-_ROOT = QModelIndex()
 OverviewSource = Callable[[], Sequence[Overview]]
 
 
-class ExperimentsModel(QAbstractTableModel):
+class ExperimentsModel(RowsTableModel[Overview]):
     COLUMNS = ("Kind", "Name", "Changed", "Template", "Cells", "Runs", "Best variant")
     TIPS = (
         "Comparison (columns side by side), sweep (a grid of settings) or evaluation (a dataset "
@@ -55,30 +54,6 @@ class ExperimentsModel(QAbstractTableModel):
         "Runs stored so far (a cell run again counts again)",
         "What the judgements favour: pass rate, else A/B wins, else stars, else thumbs",
     )
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.rows: list[Overview] = []
-
-    def set_rows(self, rows: Sequence[Overview]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if orientation != Qt.Orientation.Horizontal:
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self.TIPS[section]
-        return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
         if not index.isValid():

@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -52,6 +51,7 @@ from workbench.storage.repositories.runs import (
 )
 from workbench.ui import theming
 from workbench.ui.background import LatestJob
+from workbench.ui.qt_models.rows_model import RowsTableModel
 from workbench.ui.run_text import format_duration
 
 SEARCH_DEBOUNCE_MS = 150
@@ -189,13 +189,10 @@ def format_time(iso: str, now: datetime | None = None) -> str:
     return when.strftime("%Y-%m-%d")
 
 
-_ROOT = QModelIndex()
-
-
-class HistoryModel(QAbstractTableModel):
+class HistoryModel(RowsTableModel[HistoryRow]):
     COLUMNS = ("Time", "", "Prompt", "Output", "Rating", "Source", "Backend", "Parameters",
                "Took")
-    HEADER_TIPS = (
+    TIPS = (
         "When the run ended",
         "✓ finished · ✗ failed · ⊘ cancelled",
         "The template and version a run came from, else its last user message",
@@ -212,28 +209,6 @@ class HistoryModel(QAbstractTableModel):
     #: is too narrow for them (their values are in each row's tooltip).
     WIDTHS = (0, 2, 13, 11, 5, 7, 18, 14, 6)
     STATUS, OUTPUT, RATING, TOOK = 1, 3, 4, 8
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.rows: list[HistoryRow] = []
-
-    def set_rows(self, rows: Sequence[HistoryRow]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal:
-            return self.HEADER_TIPS[section]
-        return None
 
     @staticmethod
     def cells(row: HistoryRow) -> tuple[str, ...]:
