@@ -4,18 +4,17 @@ restoring one of them from the history reopens that version (it said "never save
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from tests.ui.windows import close_window, open_window, shot
+from tests.ui.windows import shot, window
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.ui import child_windows
 from workbench.ui.compare.compare_view import CompareView
 from workbench.ui.main_window import MainWindow
 from workbench.ui.run_restore import GONE, NEVER_SAVED
+
+__all__ = ["window"]
 
 RUN_TIMEOUT_MS = 180_000
 CAPITAL = PromptTemplate(
@@ -23,16 +22,6 @@ CAPITAL = PromptTemplate(
     messages=[Message(role="user", content="Name the capital of France in one word.")],
     parameters=Params(max_tokens=4, seed=1),
 )
-
-
-@pytest.fixture
-def window(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setattr(
-        MainWindow, "ask_unsaved", lambda _self, _name: QMessageBox.StandardButton.Discard
-    )
-    window = open_window(qtbot)
-    yield window
-    close_window(window)
 
 
 @pytest.mark.slow

@@ -3,30 +3,20 @@ built-in template, driven in the real main window; and the small things around a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from tests.ui.windows import back_to, close_window, open_window, shot
+from tests.ui.windows import back_to, shot, window
 from workbench.ui.dialogs.template_details import TemplateDetailsDialog
 from workbench.ui.dialogs.template_gallery import TemplateGallery
 from workbench.ui.main_window import MainWindow
 
+__all__ = ["window"]
+
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
-
-
-@pytest.fixture
-def window(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setattr(
-        MainWindow, "ask_unsaved", lambda self, name: QMessageBox.StandardButton.Discard
-    )
-    window = open_window(qtbot)
-    yield window
-    close_window(window)
 
 
 def _modal(qtbot: QtBot, kind: type[QDialog]) -> QDialog:

@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMessageBox
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from tests.backends.conftest import free_port
-from tests.ui.windows import close_window, open_window, shot
+from tests.ui.windows import shot, window
 from workbench.backends.config import add_config
 from workbench.core.experiments import Variant
 from workbench.core.models import Params
 from workbench.ui.compare.compare_view import CompareView
 from workbench.ui.main_window import MainWindow
 
+__all__ = ["window"]
+
 RUN_TIMEOUT_MS = 120_000
-
-
-@pytest.fixture
-def window(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setattr(
-        MainWindow, "ask_unsaved", lambda _self, _name: QMessageBox.StandardButton.Discard
-    )
-    window = open_window(qtbot)
-    yield window
-    close_window(window)
 
 
 @pytest.mark.slow

@@ -3,16 +3,15 @@ one only), on the embedded model; picking an answer shows it in the output."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from tests.ui.windows import close_window, open_window, shot
+from tests.ui.windows import shot, window
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.ui.main_window import MainWindow
+
+__all__ = ["window"]
 
 RUN_TIMEOUT_MS = 180_000
 STORY = PromptTemplate(
@@ -20,16 +19,6 @@ STORY = PromptTemplate(
     messages=[Message(role="user", content="Write the first words of a story.")],
     parameters=Params(max_tokens=6, temperature=1.5),
 )
-
-
-@pytest.fixture
-def window(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setattr(
-        MainWindow, "ask_unsaved", lambda _self, _name: QMessageBox.StandardButton.Discard
-    )
-    window = open_window(qtbot)
-    yield window
-    close_window(window)
 
 
 @pytest.mark.slow

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from tests.storage.factories import make_result
-from tests.ui.windows import close_window, open_window, shot
+from tests.ui.windows import shot, window
 from workbench.services.runner import build_request
 from workbench.storage.repositories import RunRef
 from workbench.ui.main_window import MainWindow
 from workbench.ui.run_restore import GONE, NEVER_SAVED
 
+__all__ = ["window"]
+
 RUN_TIMEOUT_MS = 120_000
-
-
-@pytest.fixture
-def window(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setattr(
-        MainWindow, "ask_unsaved", lambda _self, _name: QMessageBox.StandardButton.Discard
-    )
-    window = open_window(qtbot)
-    yield window
-    close_window(window)
 
 
 @pytest.mark.slow

@@ -36,6 +36,18 @@ def close_window(window: MainWindow) -> None:
     window.workspace.close()
 
 
+@pytest.fixture
+def window(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    """The main window, open and active; a document left with unsaved edits is discarded
+    without the question (import it into the test module, listed in ``__all__``)."""
+    monkeypatch.setattr(
+        MainWindow, "ask_unsaved", lambda _self, _name: QMessageBox.StandardButton.Discard
+    )
+    window = open_window(qtbot)
+    yield window
+    close_window(window)
+
+
 def shot(window: QWidget, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
