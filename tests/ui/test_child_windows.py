@@ -178,16 +178,25 @@ def _press(qtbot: QtBot, child: QWidget, key: Qt.Key, modifier: Qt.KeyboardModif
                    key, modifier)
 
 
+def _closed_by_key(
+    qtbot: QtBot, suite: Path, kind: str, key: Qt.Key, modifier: Qt.KeyboardModifier
+) -> MainWindow:
+    """Open a ``kind`` child window, press ``key`` in it, and check it is gone and unlisted;
+    the main window is left open for the caller to close."""
+    window = open_window(qtbot, closed_by_qtbot=False)
+    child = openers(suite)[kind](window)
+    qtbot.waitExposed(child)
+    _press(qtbot, child, key, modifier)
+    qtbot.waitUntil(lambda: gone(child))
+    assert window.child_windows.windows() == []
+    return window
+
+
 @pytest.mark.parametrize("kind", ["compare", "sweep", "suite", "backends", "experiments"])
 def test_ctrl_w_closes_every_child_window(
     qtbot: QtBot, suite: Path, crash_dialogs: list[str], kind: str
 ) -> None:
-    window = open_window(qtbot, closed_by_qtbot=False)
-    child = openers(suite)[kind](window)
-    qtbot.waitExposed(child)
-    _press(qtbot, child, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: gone(child))
-    assert window.child_windows.windows() == []
+    window = _closed_by_key(qtbot, suite, kind, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
     assert crash_dialogs == []
     close_window(window)
 
@@ -196,12 +205,7 @@ def test_ctrl_w_closes_every_child_window(
 def test_escape_closes_dialog_like_child_windows(
     qtbot: QtBot, suite: Path, crash_dialogs: list[str], kind: str
 ) -> None:
-    window = open_window(qtbot, closed_by_qtbot=False)
-    child = openers(suite)[kind](window)
-    qtbot.waitExposed(child)
-    _press(qtbot, child, Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier)
-    qtbot.waitUntil(lambda: gone(child))
-    assert window.child_windows.windows() == []
+    window = _closed_by_key(qtbot, suite, kind, Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier)
     close_window(window)
 
 
