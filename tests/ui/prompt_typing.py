@@ -1,5 +1,6 @@
-"""Writing a prompt by hand in the real editor, as the technique journey and journey 2 do:
-lines typed as keys, a technique chosen by keyboard, few-shot examples typed into their table."""
+"""Writing a prompt by hand in the real editor, as the main-window tests and journeys do: a
+message typed over, lines typed as keys, a technique chosen by keyboard, few-shot examples
+typed into their table."""
 
 from __future__ import annotations
 
@@ -18,6 +19,16 @@ def type_lines(qtbot: QtBot, field: CodeEditor, text: str) -> None:
         if number:
             qtbot.keyClick(field, Qt.Key.Key_Return)
         qtbot.keyClicks(field, line)
+
+
+def replace_message(qtbot: QtBot, window: MainWindow, text: str) -> None:
+    """Select all of the first (user) message and type ``text`` over it, as keys."""
+    editor = window.editor.editor_for("messages[0] (user)")
+    assert editor is not None
+    editor.setFocus()
+    editor.selectAll()
+    qtbot.keyClick(editor, Qt.Key.Key_Delete)
+    qtbot.keyClicks(editor, text)
 
 
 def choose_technique(qtbot: QtBot, window: MainWindow, technique_id: str) -> None:

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from tests.ui.prompt_typing import replace_message
 from tests.ui.windows import back_to, shot, window
 from workbench.ui.dialogs.template_details import TemplateDetailsDialog
 from workbench.ui.dialogs.template_gallery import TemplateGallery
@@ -28,12 +29,7 @@ def _modal(qtbot: QtBot, kind: type[QDialog]) -> QDialog:
 
 
 def _type_message(qtbot: QtBot, window: MainWindow, text: str) -> None:
-    editor = window.editor.editor_for("messages[0] (user)")
-    assert editor is not None
-    editor.setFocus()
-    editor.selectAll()
-    qtbot.keyClick(editor, Qt.Key.Key_Delete)
-    qtbot.keyClicks(editor, text)
+    replace_message(qtbot, window, text)
     qtbot.waitUntil(lambda: window.editor.template().messages[0].content == text)
 
 

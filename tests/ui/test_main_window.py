@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from tests.ui.prompt_typing import replace_message
 from tests.ui.windows import close_window as _close
 from tests.ui.windows import open_window as _open
 from tests.ui.windows import press_save
@@ -41,15 +42,6 @@ def window(qtbot: QtBot) -> Iterator[MainWindow]:
     window = _open(qtbot)
     yield window
     _close(window)
-
-
-def _type_message(qtbot: QtBot, window: MainWindow, text: str) -> None:
-    editor = window.editor.editor_for("messages[0] (user)")
-    assert editor is not None
-    editor.setFocus()
-    editor.selectAll()
-    qtbot.keyClick(editor, Qt.Key.Key_Delete)
-    qtbot.keyClicks(editor, text)
 
 
 def _save(qtbot: QtBot, window: MainWindow, name: str | None = None) -> None:
@@ -96,7 +88,7 @@ def test_edit_count_preset_run_cancel_history_restore(qtbot: QtBot, window: Main
     # Start a new template and type it.
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: window.editor.template().name == "untitled")
-    _type_message(qtbot, window, "Summarize {{ ticket }} in one line.")
+    replace_message(qtbot, window, "Summarize {{ ticket }} in one line.")
     qtbot.waitUntil(lambda: "ticket" in window.variables.names(), timeout=5000)
 
     # Without a value there is nothing to count; fill the variable and watch the count change.
@@ -153,7 +145,7 @@ def test_edit_count_preset_run_cancel_history_restore(qtbot: QtBot, window: Main
     qtbot.waitUntil(lambda: len(window.history.run_ids()) == 2, timeout=10_000)
 
     # Change everything, then restore the finished run from history.
-    _type_message(qtbot, window, "Something else entirely")
+    replace_message(qtbot, window, "Something else entirely")
     window.variables.set_values({"ticket": "changed"})
     finished = window.history.run_ids()[0]
     window.history.runActivated.emit(finished)
@@ -177,7 +169,7 @@ def test_opening_the_app_and_a_template_asks_nothing(
 def test_save_quit_restart_reopen(qtbot: QtBot) -> None:
     window = _open(qtbot)
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    _type_message(qtbot, window, "Translate {{ text }} into French.")
+    replace_message(qtbot, window, "Translate {{ text }} into French.")
     qtbot.waitUntil(lambda: "{{ text }}" in window.editor.template().messages[0].content)
     _save(qtbot, window)
     key = window.key
@@ -198,7 +190,7 @@ def test_unsaved_edits_are_offered_back_after_a_crash(
 ) -> None:
     window = _open(qtbot, closed_by_qtbot=False)  # it "dies": nobody closes it
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    _type_message(qtbot, window, "Draft that was never saved")
+    replace_message(qtbot, window, "Draft that was never saved")
     qtbot.waitUntil(lambda: window.workspace.autosave.drafts() != [], timeout=10_000)
     window.workspace.close()  # the process "dies": no closeEvent, no save
     window.deleteLater()
@@ -216,7 +208,7 @@ def test_unsaved_edits_are_offered_back_after_a_crash(
 
 def test_compare_and_sweep_start_from_the_current_prompt(qtbot: QtBot, window: MainWindow) -> None:
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    _type_message(qtbot, window, "Name a colour.")
+    replace_message(qtbot, window, "Name a colour.")
     qtbot.waitUntil(lambda: window.editor.template().messages[0].content == "Name a colour.")
     qtbot.keyClick(
         window.editor,
@@ -271,7 +263,7 @@ def test_an_evaluation_suite_runs_from_the_tools_menu(
 def test_unsaved_edits_are_never_dropped_without_asking(
     qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch, answers: list[str]
 ) -> None:
-    _type_message(qtbot, window, "My precious unsaved prompt")
+    replace_message(qtbot, window, "My precious unsaved prompt")
     qtbot.waitUntil(lambda: window.dirty)
     monkeypatch.setattr(
         MainWindow, "ask_unsaved", lambda self, name: QMessageBox.StandardButton.Cancel
@@ -294,7 +286,7 @@ def test_two_new_templates_never_share_a_library_key(qtbot: QtBot, window: MainW
     keys = []
     for text in ("Name one {{ thing }}.", "A different prompt about {{ city }}."):
         qtbot.keyClick(window.editor, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-        _type_message(qtbot, window, text)
+        replace_message(qtbot, window, text)
         qtbot.waitUntil(lambda text=text: window.editor.template().messages[0].content == text)
         _save(qtbot, window)
         keys.append(window.key)
@@ -319,7 +311,7 @@ def test_typing_goes_on_while_a_save_is_written(
 
     monkeypatch.setattr(library, "save", slow_save)
     qtbot.keyClick(window.editor, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    _type_message(qtbot, window, "First draft")
+    replace_message(qtbot, window, "First draft")
     qtbot.waitUntil(lambda: window.editor.template().messages[0].content == "First draft")
     press_save(qtbot, window)
     assert writing.wait(10)
@@ -340,7 +332,7 @@ def test_typing_goes_on_while_a_save_is_written(
 def test_answering_save_waits_for_the_written_version(
     qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _type_message(qtbot, window, "Keep me")
+    replace_message(qtbot, window, "Keep me")
     qtbot.waitUntil(lambda: window.dirty)
     monkeypatch.setattr(
         MainWindow, "ask_unsaved", lambda self, name: QMessageBox.StandardButton.Save

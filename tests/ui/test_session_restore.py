@@ -8,20 +8,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from tests.ui.prompt_typing import replace_message
 from tests.ui.windows import close_window, open_window, press_save, shot
 from workbench.core.builtin_templates import few_shot_sentiment
 from workbench.ui.main_window import MainWindow
 
 RUN_TIMEOUT_MS = 120_000
-
-
-def _write(qtbot: QtBot, window: MainWindow, text: str) -> None:
-    editor = window.editor.editor_for("messages[0] (user)")
-    assert editor is not None
-    editor.setFocus()
-    editor.selectAll()
-    qtbot.keyClick(editor, Qt.Key.Key_Delete)
-    qtbot.keyClicks(editor, text)
 
 
 def _quit(window: MainWindow) -> None:
@@ -38,7 +30,7 @@ def _no_question() -> None:
 def test_values_repeat_count_and_last_answer_come_back_after_a_restart(qtbot: QtBot) -> None:
     window = open_window(qtbot, closed_by_qtbot=False)
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    _write(qtbot, window, "Name one colour of {{ thing }}.")
+    replace_message(qtbot, window, "Name one colour of {{ thing }}.")
     qtbot.waitUntil(lambda: "thing" in window.variables.names(), timeout=10_000)
     field = window.variables.editor("thing")
     field.setFocus()
@@ -72,7 +64,7 @@ def test_unsaved_edits_of_a_clean_quit_come_back_without_asking(qtbot: QtBot) ->
     window = open_window(qtbot, closed_by_qtbot=False)
     window.open_library_template("welcome")
     qtbot.waitUntil(lambda: window.key == "welcome")
-    _write(qtbot, window, "Tell me one fact about {{ topic }}.")
+    replace_message(qtbot, window, "Tell me one fact about {{ topic }}.")
     qtbot.waitUntil(lambda: window.dirty)
     _quit(window)
 
