@@ -15,7 +15,15 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from tests.journeys.conftest import RUN_TIMEOUT_MS, Journey, menu_action
-from tests.ui.prompt_typing import add_example, choose_technique, settle, type_lines
+from tests.ui.prompt_typing import (
+    EXAMPLES,
+    QUERY,
+    SYSTEM,
+    add_example,
+    choose_technique,
+    settle,
+    type_lines,
+)
 from tests.ui.windows import back_to, press_save
 from workbench.core.scaffolds import DEFAULT_TRIGGER
 from workbench.ui.dialogs.template_details import TemplateDetailsDialog
@@ -28,14 +36,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.qt_log_ignore(
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
-SYSTEM = "You are a careful analyst of product reviews."
-QUERY = "Review: {{ review }}\nSentiment:"
 REVIEW = "The lid cracked, but it keeps coffee hot all day."
-EXAMPLES = [
-    ("Loved it, would buy again.", "positive"),
-    ("Broke after a day.", "negative"),
-    ("It arrived on Tuesday.", "neutral"),
-]
 
 
 def test_from_scratch_to_a_named_prompt(qtbot: QtBot, journey: Journey) -> None:

@@ -11,6 +11,16 @@ from pytestqt.qtbot import QtBot
 from workbench.ui.main_window import MainWindow
 from workbench.ui.widgets.code_editor import CodeEditor
 
+#: The sentiment prompt the technique journey and journey 2 write by hand: a system message,
+#: the request, and three labelled examples.
+SYSTEM = "You are a careful analyst of product reviews."
+QUERY = "Review: {{ review }}\nSentiment:"
+EXAMPLES = [
+    ("Loved it, would buy again.", "positive"),
+    ("Broke after a day.", "negative"),
+    ("It arrived on Tuesday.", "neutral"),
+]
+
 
 def type_lines(qtbot: QtBot, field: CodeEditor, text: str) -> None:
     """Type ``text`` as keys, Return for each line break."""

@@ -3,45 +3,35 @@ window: each change seen as a diff before it is made, then undone twice and redo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from tests.ui.prompt_typing import add_example, choose_technique, settle, type_lines
-from tests.ui.windows import close_window, open_window, shot
+from tests.ui.prompt_typing import (
+    EXAMPLES,
+    QUERY,
+    SYSTEM,
+    add_example,
+    choose_technique,
+    settle,
+    type_lines,
+)
+from tests.ui.windows import shot, window
 from workbench.core.scaffolds import DEFAULT_TRIGGER
 from workbench.ui.main_window import MainWindow
 
+__all__ = ["window"]
+
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
-SYSTEM = "You are a careful analyst of product reviews."
-QUERY = "Review: {{ review }}\nSentiment:"
-EXAMPLES = [
-    ("Loved it, would buy again.", "positive"),
-    ("Broke after a day.", "negative"),
-    ("It arrived on Tuesday.", "neutral"),
-]
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
-
-
-@pytest.fixture
-def window(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setattr(
-        MainWindow, "ask_unsaved", lambda self, name: QMessageBox.StandardButton.Discard
-    )
-    window = open_window(qtbot)
-    window.resize(1366, 768)
-    yield window
-    close_window(window)
 
 
 def test_few_shot_then_chain_of_thought_on_hand_written_messages_undone_twice_and_redone(
     qtbot: QtBot, window: MainWindow
 ) -> None:
+    window.resize(1366, 768)
     editor = window.editor
     # The first thing a new user sees reads as what is sent: no {{ parts.instruction }}.
     assert editor.template().name == "welcome"
