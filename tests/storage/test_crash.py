@@ -32,6 +32,17 @@ KILLS = 24
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
 
 
+def _reap(child: subprocess.Popen[str]) -> None:
+    """Kill ``child`` if a check failed before the test killed it, and close its pipes."""
+    if child.poll() is None:
+        child.kill()
+        child.wait(timeout=30)
+    if child.stdout:
+        child.stdout.close()
+    if child.stderr:
+        child.stderr.close()
+
+
 def _run_child_and_kill(home: Path, seed: int, lines_before_kill: int, delay_s: float) -> list[str]:
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.storage.crash_child", str(home), str(seed)],
@@ -58,12 +69,7 @@ def _run_child_and_kill(home: Path, seed: int, lines_before_kill: int, delay_s: 
         # Lines printed between our last read and the kill were committed too.
         reported += [line.strip() for line in child.stdout.read().splitlines() if line.strip()]
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=30)
-        child.stdout.close()
-        if child.stderr:
-            child.stderr.close()
+        _reap(child)
     assert child.returncode == -signal.SIGKILL
     return reported
 
@@ -218,12 +224,7 @@ def test_kill_9_mid_import_leaves_no_temp_files_after_the_next_start(
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=30)
-        child.stdout.close()
-        if child.stderr:
-            child.stderr.close()
+        _reap(child)
     left = len(_temps(folder))
     assert child.returncode == -signal.SIGKILL and left >= 200, left
     _check_next_start(workbench_home, _committed(lines))
