@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import ARTIFACTS
-from tests.ui.windows import close_window, open_window
+from tests.ui.windows import back_to, close_window, open_window
 from workbench.ui.main_window import MainWindow
 
 RUN_TIMEOUT_MS = 120_000
@@ -114,3 +114,28 @@ def with_modal(qtbot: QtBot, drive: Callable[[QWidget], None], trigger: Callable
         stopped = True
     if failures:
         raise failures[0]
+
+
+def diff_v1_v2_and_label_v2(qtbot: QtBot, journey: Journey, window: MainWindow,
+                            label: str) -> None:
+    """In the library panel's versions list: v1 and v2 diffed (the diff photographed), then v2
+    clicked and given ``label`` from the label bar, as a person does it."""
+    panel = window.library
+    qtbot.waitUntil(lambda: panel.versions.count() >= 2)
+    rows = {panel.versions.item(i).text().split()[0]: panel.versions.item(i)
+            for i in range(panel.versions.count())}
+    panel.versions.clearSelection()
+    rows["v1"].setSelected(True)
+    rows["v2"].setSelected(True)
+    diff = panel.compare_selected()
+    assert diff is not None and diff.isVisible()
+    journey.shot("diff", diff)
+    diff.close()
+    back_to(qtbot, window)
+    rect = panel.versions.visualItemRect(rows["v2"])
+    qtbot.mouseClick(panel.versions.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert panel.selected_versions() == [2]
+    qtbot.mouseClick(panel.buttons["label"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(panel.label_bar.edit.hasFocus)
+    qtbot.keyClicks(panel.label_bar.edit, label)
+    qtbot.keyClick(panel.label_bar.edit, Qt.Key.Key_Return)

@@ -14,7 +14,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from tests.journeys.conftest import RUN_TIMEOUT_MS, Journey, menu_action
+from tests.journeys.conftest import (
+    RUN_TIMEOUT_MS,
+    Journey,
+    diff_v1_v2_and_label_v2,
+    menu_action,
+)
 from tests.ui.prompt_typing import (
     EXAMPLES,
     QUERY,
@@ -135,24 +140,7 @@ def test_from_scratch_to_a_named_prompt(qtbot: QtBot, journey: Journey) -> None:
     assert key is not None
 
     # v1 and v2 diffed from the versions list; v2 labelled production.
-    panel = window.library
-    qtbot.waitUntil(lambda: panel.versions.count() >= 2)
-    rows = {panel.versions.item(i).text().split()[0]: panel.versions.item(i)
-            for i in range(panel.versions.count())}
-    panel.versions.clearSelection()
-    rows["v1"].setSelected(True)
-    rows["v2"].setSelected(True)
-    diff = panel.compare_selected()
-    assert diff is not None and diff.isVisible()
-    journey.shot("diff", diff)
-    diff.close()
-    back_to(qtbot, window)
-    rect = panel.versions.visualItemRect(rows["v2"])
-    qtbot.mouseClick(panel.versions.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.mouseClick(panel.buttons["label"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(panel.label_bar.edit.hasFocus)
-    qtbot.keyClicks(panel.label_bar.edit, "production")
-    qtbot.keyClick(panel.label_bar.edit, Qt.Key.Key_Return)
+    diff_v1_v2_and_label_v2(qtbot, journey, window, "production")
     assert library.labels(key) == {"production": 2}
     journey.shot("labelled")
     template = window.editor.template()

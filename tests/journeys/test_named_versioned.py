@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from tests.journeys.conftest import Journey
+from tests.journeys.conftest import Journey, diff_v1_v2_and_label_v2
 from tests.ui.windows import back_to
 from workbench.ui.dialogs.template_details import TemplateDetailsDialog
 from workbench.ui.main_window import MainWindow
@@ -82,24 +82,7 @@ def test_named_versioned(qtbot: QtBot, journey: Journey) -> None:
         "hand-written", "name the labels", "renamed from “Review sentiment”"]
 
     # Diff v1 and v2 from the versions list, label v2 production.
-    panel = window.library
-    rows = {panel.versions.item(i).text().split()[0]: panel.versions.item(i)
-            for i in range(panel.versions.count())}
-    panel.versions.clearSelection()
-    rows["v1"].setSelected(True)
-    rows["v2"].setSelected(True)
-    diff = panel.compare_selected()
-    assert diff is not None and diff.isVisible()
-    journey.shot("diff", diff)
-    diff.close()
-    back_to(qtbot, window)
-    rect = panel.versions.visualItemRect(rows["v2"])
-    qtbot.mouseClick(panel.versions.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert panel.selected_versions() == [2]
-    qtbot.mouseClick(panel.buttons["label"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(panel.label_bar.edit.hasFocus)
-    qtbot.keyClicks(panel.label_bar.edit, "production")
-    qtbot.keyClick(panel.label_bar.edit, Qt.Key.Key_Return)
+    diff_v1_v2_and_label_v2(qtbot, journey, window, "production")
     assert library.labels("sentiment-of-a-review") == {"production": 2}
     journey.shot("labelled")
 
