@@ -62,6 +62,14 @@ def assert_quit_cleanly(window: MainWindow, key: str) -> None:
     assert window.child_windows.windows() == []
 
 
+def _on_a_hanging_backend(qtbot: QtBot) -> MainWindow:
+    """The main window on a backend that streams "Hel", then never ends by itself."""
+    add_config("slow", "scripted", {"script": [{"text": "Hel"}, {"hang": True}]})
+    window = open_window(qtbot, closed_by_qtbot=False)
+    window.picker.select("slow", "")
+    return window
+
+
 def test_quit_after_a_compare_window_was_closed(
     qtbot: QtBot, crash_dialogs: list[str]
 ) -> None:
@@ -86,9 +94,7 @@ def test_quit_after_a_compare_window_was_closed(
 def test_closing_a_compare_window_stops_its_runs_and_waits_for_them(
     qtbot: QtBot, crash_dialogs: list[str]
 ) -> None:
-    add_config("slow", "scripted", {"script": [{"text": "Hel"}, {"hang": True}]})
-    window = open_window(qtbot, closed_by_qtbot=False)
-    window.picker.select("slow", "")
+    window = _on_a_hanging_backend(qtbot)
     compare = window.open_compare()
     compare.add_variant(window.current_variant())
     compare.run_all()
@@ -212,9 +218,7 @@ def test_escape_closes_dialog_like_child_windows(
 def test_ctrl_w_on_a_running_compare_window_cancels_its_runs_as_the_close_button_does(
     qtbot: QtBot, crash_dialogs: list[str]
 ) -> None:
-    add_config("slow", "scripted", {"script": [{"text": "Hel"}, {"hang": True}]})
-    window = open_window(qtbot, closed_by_qtbot=False)
-    window.picker.select("slow", "")
+    window = _on_a_hanging_backend(qtbot)
     compare = window.open_compare()
     qtbot.waitExposed(compare)
     compare.run_all()
@@ -251,9 +255,7 @@ def test_history_shows_a_suites_runs_when_it_finishes(
 def test_history_says_a_run_is_in_progress_instead_of_no_runs_yet(
     qtbot: QtBot, crash_dialogs: list[str]
 ) -> None:
-    add_config("slow", "scripted", {"script": [{"text": "Hel"}, {"hang": True}]})
-    window = open_window(qtbot, closed_by_qtbot=False)
-    window.picker.select("slow", "")
+    window = _on_a_hanging_backend(qtbot)
     assert "No runs yet" in window.history.empty.text()
     qtbot.keyClick(window.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: window.output.text() == "Hel", timeout=10_000)
