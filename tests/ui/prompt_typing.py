@@ -5,11 +5,12 @@ typed into their table."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPlainTextEdit
+from PySide6.QtWidgets import QApplication, QPlainTextEdit
 from pytestqt.qtbot import QtBot
 
 from workbench.ui.main_window import MainWindow
 from workbench.ui.widgets.code_editor import CodeEditor
+from workbench.ui.widgets.template_editor import TemplateEditor
 
 #: The sentiment prompt the technique journey and journey 2 write by hand: a system message,
 #: the request, and three labelled examples.
@@ -20,6 +21,17 @@ EXAMPLES = [
     ("Broke after a day.", "negative"),
     ("It arrived on Tuesday.", "neutral"),
 ]
+
+
+def shown_editor(qtbot: QtBot, qapp: QApplication) -> TemplateEditor:
+    """A template editor on its own, 680x900, shown and active (its shortcuts need that)."""
+    editor = TemplateEditor()
+    qtbot.addWidget(editor)
+    editor.resize(680, 900)
+    editor.show()
+    editor.activateWindow()
+    qtbot.waitUntil(lambda: qapp.activeWindow() is editor)
+    return editor
 
 
 def type_lines(qtbot: QtBot, field: CodeEditor, text: str) -> None:

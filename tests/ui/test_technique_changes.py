@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from tests.ui.prompt_typing import shown_editor
 from tests.ui.runs import screenshot
 from workbench.core.models import Example, Message, Params, PromptTemplate, Variable
 from workbench.core.scaffolds import DEFAULT_TRIGGER
@@ -36,12 +37,7 @@ FEW = "{{ examples_block }}\n\n" + QUERY
 
 @pytest.fixture
 def editor(qtbot: QtBot, light: None, qapp: QApplication) -> TemplateEditor:
-    editor = TemplateEditor()
-    qtbot.addWidget(editor)
-    editor.resize(680, 900)
-    editor.show()
-    editor.activateWindow()
-    qtbot.waitUntil(lambda: qapp.activeWindow() is editor)
+    editor = shown_editor(qtbot, qapp)
     with qtbot.waitSignal(editor.templateChanged):
         editor.set_template(HAND)
     return editor

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
+from tests.ui.prompt_typing import shown_editor
 from tests.ui.runs import screenshot
 from workbench.core.errors import MissingVariableError, TemplateError
 from workbench.core.models import (
@@ -60,13 +61,7 @@ SENTIMENT = PromptTemplate(
 
 @pytest.fixture
 def editor(qtbot: QtBot, light: None, qapp: QApplication) -> TemplateEditor:
-    editor = TemplateEditor()
-    qtbot.addWidget(editor)
-    editor.resize(680, 900)
-    editor.show()
-    editor.activateWindow()
-    qtbot.waitUntil(lambda: qapp.activeWindow() is editor)  # shortcuts need the active window
-    return editor
+    return shown_editor(qtbot, qapp)
 
 
 def load(qtbot: QtBot, editor: TemplateEditor, template: PromptTemplate) -> PromptTemplate:
