@@ -207,6 +207,8 @@ def test_completion_api_of_v1() -> None:
         ("---\nname: x\n---\nuser:\nhi\ntools:\n- a\n", 6, "'tools:' section"),
         ("---\n- a list\n---\nhi\n", 2, "must be a mapping"),
         ("---\ninputs:\n  1bad: {}\n---\nhi\n", 3, "not a valid variable name"),
+        # Found by the reader fuzz: Jinja's parser recursed out as a RecursionError traceback.
+        ("---\nname: x\n---\nuser:\n{{ " + "[" * 3000 + " }}\n", 4, "nested too deeply"),
     ],
 )
 def test_malformed_files_report_lines(text: str, line: int, needle: str) -> None:

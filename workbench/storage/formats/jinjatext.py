@@ -74,9 +74,14 @@ def replace_outputs(body: str, replacement: Callable[[list[tuple[str, str]]], st
 def used_variables(body: str) -> set[str]:
     """Free variables of a body, also when it uses filters Jinja lacks (Nunjucks' ``load``).
 
-    Raises ``TemplateSyntaxError`` for a body that does not parse.
+    Raises ``TemplateSyntaxError`` for a body that does not parse, nested too deeply included
+    (Jinja's parser recurses: a RecursionError was a traceback out of the importers).
     """
-    return set(meta.find_undeclared_variables(_DISCOVERY.parse(body))) - SANDBOX_NAMES
+    try:
+        tree = _DISCOVERY.parse(body)
+    except RecursionError:
+        raise TemplateSyntaxError("nested too deeply (recursion limit reached)", 1) from None
+    return set(meta.find_undeclared_variables(tree)) - SANDBOX_NAMES
 
 
 @dataclass(frozen=True)
