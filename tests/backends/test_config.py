@@ -84,3 +84,16 @@ def test_unreadable_file_is_a_clear_error() -> None:
     path.write_text("backends: [unclosed\n")
     with pytest.raises(config.BackendConfigError, match="cannot read backend settings"):
         config.load_configs()
+
+
+def test_a_configured_server_gets_its_own_keyring_entry() -> None:
+    """'workbench backends add my-server …' then 'workbench key set my-server' (the README's
+    steps) must meet: the server's key was looked up under the type's shared default 'openai'."""
+    saved = config.add_config("my-server", "openai_compat",
+                              {"base_url": "http://127.0.0.1:8080/v1"})
+    assert saved.options["api_key_name"] == "my-server"
+    chosen = config.add_config("team", "openai_compat",
+                               {"base_url": "http://127.0.0.1:8080/v1", "api_key_name": "shared"})
+    assert chosen.options["api_key_name"] == "shared"
+    builtin = config.add_config("openai_compat", "openai_compat", {"base_url": "http://x/v1"})
+    assert "api_key_name" not in builtin.options  # the type's own entry keeps the default

@@ -107,7 +107,8 @@ def test_add_a_server_saves_settings_not_secrets(
     config = load_configs(tmp_path / "backends.yaml")["team-vllm"]
     assert config.backend == "openai_compat"
     assert config.options == {"base_url": "http://127.0.0.1:8000/v1", "concurrency": 3,
-                              "extra_headers": {"X-Team": "prompts"}}
+                              "extra_headers": {"X-Team": "prompts"},
+                              "api_key_name": "team-vllm"}  # its own keyring entry
     assert "team-vllm" in names(dialog) and not dialog.dirty
     assert "keys never are" in dialog.message.text()
 

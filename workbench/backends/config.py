@@ -115,6 +115,13 @@ def add_config(
     if name in registry and name != backend:
         raise BackendConfigError(f"'{name}' is the id of another backend; choose another name")
     validated = registry.options(backend, options)
+    key_field = type(validated).model_fields.get("api_key_name")
+    if name != backend and key_field is not None and (
+        getattr(validated, "api_key_name", None) in ("", key_field.get_default())
+    ):
+        # A configured server's own keyring entry ('workbench key set NAME'), not the type's
+        # default one that every other server of the type would share and overwrite.
+        validated = validated.model_copy(update={"api_key_name": name})
     config = BackendConfig(name=name, backend=backend, options=storable_options(validated))
     configs = load_configs(path)
     configs[name] = config

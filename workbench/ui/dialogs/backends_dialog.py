@@ -457,15 +457,14 @@ class BackendsDialog(QDialog):
             return False
         name = self.name_edit.text().strip()
         backend_id = self.type_combo.currentData()
-        values, key = self.form.values(), self.key_edit.text().strip()
-        if key and self._shares_default_key(name, values):
-            values["api_key_name"] = name  # this server's own entry, not the type's shared one
+        key = self.key_edit.text().strip()
         try:
-            add_config(name, backend_id, values, registry=self.registry, path=self.config_file)
-            ref = self._key_ref() if "api_key_name" not in values else credentials.KeyRef(
-                str(values["api_key_name"]), str(values.get("api_key_env") or ""))
-            if key and ref is not None:
-                credentials.store(ref.name, key)
+            config = add_config(name, backend_id, self.form.values(), registry=self.registry,
+                                path=self.config_file)
+            ref = self._key_ref()
+            key_name = str(config.options.get("api_key_name") or (ref.name if ref else ""))
+            if key and key_name:
+                credentials.store(key_name, key)
             if entry.configured and entry.name != name and entry.name not in self.registry:
                 remove_config(entry.name, self.config_file)
         except KnownError as err:
@@ -476,14 +475,6 @@ class BackendsDialog(QDialog):
         self._say(f"Saved '{name}'. Settings are in backends.yaml; keys never are.", "ok")
         self.saved.emit(name)
         return True
-
-    def _shares_default_key(self, name: str, values: dict[str, Any]) -> bool:
-        """Whether a configured server (not a built-in type's own entry) still names the type's
-        default keyring entry, which every other server of that type would share."""
-        if self.form is None or name in self.registry:
-            return False
-        field = self.form.options_cls.model_fields.get("api_key_name")
-        return field is not None and values.get("api_key_name") in ("", None, field.get_default())
 
     def reject(self) -> None:
         if self._dirty and not self._close_armed:
