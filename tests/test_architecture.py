@@ -1,4 +1,5 @@
-"""The layer rules of ARCHITECTURE.md hold: checked by import-linter on every test run."""
+"""The layer rules (docs/architecture.md, "Layers and their contracts") hold: the import-linter
+contracts in pyproject.toml are checked on every test run."""
 
 from __future__ import annotations
 

@@ -2,8 +2,9 @@
 window on the same home, as after quitting the app), menu actions found by their text, modal
 dialogs driven while they are open, and a screenshot at each step.
 
-Each journey in ../shared/JOURNEYS.md is one test here, driven through the real window the way a
-person uses it; a step's screenshot lands in test-artifacts/journeys/ for a person to look at.
+Each journey (a task a person does from start to finish, listed in docs/architecture.md under
+"Tests") is one test here, driven through the real window the way a person uses it; a step's
+screenshot lands in test-artifacts/journeys/ for a person to look at.
 """
 
 from __future__ import annotations
