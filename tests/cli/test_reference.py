@@ -39,7 +39,7 @@ def test_every_command_option_and_help_text_is_in_the_reference() -> None:
     for parser in _parsers(build_parser()):
         assert f"`{parser.prog}`" in text, parser.prog
         for action in parser._actions:
-            if action.help == argparse.SUPPRESS:
+            if action.help == argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
                 continue
             for option in action.option_strings:
                 assert f"`{option}" in text, f"{parser.prog} {option}"
@@ -51,10 +51,11 @@ def test_every_command_option_and_help_text_is_in_the_reference() -> None:
 def test_choices_defaults_and_rules_are_stated() -> None:
     text = reference()
     assert "`--status {ok,error,cancelled}`" not in text  # argparse's layout is not used
-    assert "choices: `ok`, `error`, `cancelled`" in text
-    assert "`--limit N`: how many (20) (default: `20`)" in text
+    assert "`--status STATUS`: only these runs — choices: `ok`, `error`, `cancelled`" in text
+    assert "`--limit N`: how many (20) — default: `20`" in text
     assert "Exactly one of `TEMPLATE`, `--text`." in text  # count's required group
-    assert "`--var NAME=VALUE`" in text and "repeatable" in text
+    assert "literal @TEXT — repeatable" in text  # --var
+    assert "(repeatable) — repeatable" not in text  # eval --criterion says so itself
     assert "choices: 1 to 5" in text  # export --min-stars, a range
     assert "| 130 |" in text
 

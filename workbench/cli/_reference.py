@@ -31,12 +31,13 @@ EXIT_CODES = (
     ("130", "interrupted with Ctrl+C (a cancelled run is still saved)"),
 )
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
+# An underscore between two letters or digits (variable_sets) cannot start emphasis: kept bare.
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]<|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
 def _escape(text: str) -> str:
     """Prose that renders as written: argparse help is plain text, not Markdown."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
 
 
 def _placeholders() -> list[tuple[str, str]]:
@@ -50,6 +51,8 @@ def _placeholders() -> list[tuple[str, str]]:
         (str(paths.cache_dir()), "<cache folder>"),
         (str(Path.home()), "~"),
     ]
+    # A home of "/" (some containers) must not turn every slash into "~".
+    folders = [(path, name) for path, name in folders if len(Path(path).parts) > 1]
     return sorted(folders, key=lambda pair: len(pair[0]), reverse=True)
 
 
@@ -118,7 +121,7 @@ def _facts(action: argparse.Action, writer: _Writer) -> list[str]:
     facts: list[str] = []
     if action.option_strings and action.required:
         facts.append("required")
-    if isinstance(action, argparse._AppendAction):
+    if isinstance(action, argparse._AppendAction) and "repeat" not in (action.help or ""):
         facts.append("repeatable")
     if action.choices is not None and not isinstance(action, argparse._SubParsersAction):
         facts.append(f"choices: {_choices(action)}")
@@ -136,7 +139,7 @@ def _entry(parser: argparse.ArgumentParser, action: argparse.Action, writer: _Wr
         names = f"`{_value_form(action)}`"
     help_text = writer.prose(_help(parser, action))
     facts = _facts(action, writer)
-    detail = help_text + (f" ({'; '.join(facts)})" if facts else "")
+    detail = " — ".join(part for part in (help_text, "; ".join(facts)) if part)
     return f"- {names}" + (f": {detail}" if detail else "")
 
 
@@ -162,7 +165,7 @@ def _children(
 def _synopsis(parser: argparse.ArgumentParser) -> str:
     parts = [parser.prog]
     visible = [a for a in parser._actions if a.help != argparse.SUPPRESS]
-    if any(a.option_strings for a in visible):
+    if any(a.option_strings for a in visible if _documented(a)):
         parts.append("[OPTIONS]")
     for action in visible:
         if action.option_strings:
@@ -175,14 +178,18 @@ def _synopsis(parser: argparse.ArgumentParser) -> str:
     return " ".join(parts)
 
 
+def _documented(action: argparse.Action) -> bool:
+    """Not hidden, not ``-h`` (the header says every command has it), not the sub-commands
+    (listed apart)."""
+    return action.help != argparse.SUPPRESS and not isinstance(
+        action, argparse._HelpAction | argparse._SubParsersAction
+    )
+
+
 def _arguments(parser: argparse.ArgumentParser, writer: _Writer) -> None:
     """Positionals, then each option group (argparse's own ``options``, then named groups)."""
     for group in parser._action_groups:
-        actions = [
-            a
-            for a in group._group_actions
-            if a.help != argparse.SUPPRESS and not isinstance(a, argparse._SubParsersAction)
-        ]
+        actions = [a for a in group._group_actions if _documented(a)]
         if not actions:
             continue
         if all(not a.option_strings for a in actions):
@@ -208,11 +215,13 @@ def _anchor(prog: str) -> str:
 
 def _command(parser: argparse.ArgumentParser, summary: str, writer: _Writer, depth: int) -> None:
     writer.add(f"{'#' * depth} `{parser.prog}`", "")
-    description = parser.description or summary
-    if summary and summary != description:
-        writer.add(writer.prose(summary[:1].upper() + summary[1:]) + ".", "")
-    if description:
-        writer.add(writer.prose(description), "")
+    if summary and summary != parser.description:
+        sentence = summary[:1].upper() + summary[1:]
+        if not sentence.endswith((".", "?", "!")):
+            sentence += "."
+        writer.add(writer.prose(sentence), "")
+    if parser.description:
+        writer.add(writer.prose(parser.description), "")
     writer.add("```text", _synopsis(parser), "```", "")
     _arguments(parser, writer)
     if parser.epilog:

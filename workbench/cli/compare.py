@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "file (YAML: template, backend/model, params, sweep axes, models, variable_sets, "
         "repeats) or a promptfoo config. Prints the pre-run estimate (calls, input tokens, "
         "output tokens and cost as upper bounds, cells that overflow their context window) "
-        "first. Cells already finished in the same experiment are skipped (resume).",
+        "first. Cells already finished in the same experiment are skipped (resume). Exits 1 when "
+        "any cell failed.",
     )
     p.add_argument("target", metavar="EXPERIMENT_OR_FILE")
     add_library_option(p)  # where a sweep file's 'template: KEY' is looked up
