@@ -126,7 +126,8 @@ def _facts(action: argparse.Action, writer: _Writer) -> list[str]:
     if action.choices is not None and not isinstance(action, argparse._SubParsersAction):
         facts.append(f"choices: {_choices(action)}")
     default = action.default
-    if action.nargs != 0 and default not in (None, "", [], argparse.SUPPRESS):
+    stated = "default" in (action.help or "").lower()  # "(default: llamacpp, the local model)"
+    if action.nargs != 0 and not stated and default not in (None, "", [], argparse.SUPPRESS):
         facts.append(f"default: `{writer.text(str(default))}`")
     return facts
 
@@ -213,15 +214,18 @@ def _anchor(prog: str) -> str:
     return re.sub(r"[^a-z0-9 -]", "", prog.lower()).replace(" ", "-")
 
 
+def _sentence(text: str) -> str:
+    """Help texts are phrases ("list the templates"); the reference shows them as sentences."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
+
+
 def _command(parser: argparse.ArgumentParser, summary: str, writer: _Writer, depth: int) -> None:
     writer.add(f"{'#' * depth} `{parser.prog}`", "")
     if summary and summary != parser.description:
-        sentence = summary[:1].upper() + summary[1:]
-        if not sentence.endswith((".", "?", "!")):
-            sentence += "."
-        writer.add(writer.prose(sentence), "")
+        writer.add(writer.prose(_sentence(summary)), "")
     if parser.description:
-        writer.add(writer.prose(parser.description), "")
+        writer.add(writer.prose(_sentence(parser.description)), "")
     writer.add("```text", _synopsis(parser), "```", "")
     _arguments(parser, writer)
     if parser.epilog:
