@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
+import unicodedata
 
 import pytest
 import regex  # tiktoken's own dependency: the same \p{..} classes its patterns use
+import tiktoken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -64,6 +67,41 @@ PIECES = [
     "١٢٣",
     "\u00a0",
     "\u2028",
+    # Minified JSON and code: punctuation runs right against words and numbers.
+    ":",
+    '":"',
+    '","',
+    "[",
+    "]",
+    "+",
+    "=",
+    "#",
+    "@",
+    "0",
+    "true",
+    "HelloWorld",  # o200k splits words where the case changes
+    "'S",
+    "'RE",
+    # CJK text: ideographs without spaces, fullwidth and CJK punctuation, CJK numerals (letters).
+    "汉字",
+    "一二",
+    "，",
+    "。",
+    "「",
+    "」",
+    "\u3000",
+    # Typographic punctuation and symbols, other numbers, other letters, marks.
+    "’",
+    "“",
+    "—",
+    "…",
+    "€",
+    "²",
+    "Ⅻ",
+    "ǅ",
+    "ʰ",
+    "क्ष",
+    "\u0903",
 ]
 TEXTS = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
 
@@ -75,20 +113,66 @@ def full_count(name: str, text: str) -> int:
 # --- the boundaries ---
 
 
-def test_alnum_is_a_subset_of_the_pattern_letter_and_digit_classes() -> None:
-    """The counter tests ``str.isalnum`` (and ``[^\\W_]``); the patterns use \\p{L} and \\p{N}.
+def test_the_character_tests_agree_with_the_pattern_classes() -> None:
+    """The counter tests ``str.isalnum``/``isalpha`` and Unicode categories (Python's database);
+    the patterns use \\p{L}, \\p{N}, \\s and o200k's \\p{M}.
 
-    Every character Python calls alphanumeric must be a letter or number to the pattern
-    engine, whatever the two Unicode databases' versions are.
+    Every character Python calls alphanumeric must be a letter or number to the pattern engine,
+    every one it calls alphabetic a letter, every other alphanumeric one a number, and every
+    punctuation mark or symbol none of those nor a space or mark, whatever the two Unicode
+    databases' versions are.
     """
     word = re.compile(r"[^\W_]")
-    letter_or_number = regex.compile(r"[\p{L}\p{N}]")
+    letter = regex.compile(r"\p{L}")
+    number = regex.compile(r"\p{N}")
+    other = regex.compile(r"[^\s\p{L}\p{N}\p{M}]")
     for code in range(sys.maxunicode + 1):
         char = chr(code)
         alnum = char.isalnum()
         assert bool(word.match(char)) == alnum, hex(code)
-        if alnum:
-            assert letter_or_number.match(char), hex(code)
+        if char.isalpha():
+            assert letter.match(char), hex(code)
+        elif alnum:
+            assert number.match(char), hex(code)
+        elif unicodedata.category(char)[0] in "PS":
+            assert other.match(char), hex(code)
+
+
+def _splits_at(encoding: tiktoken.Encoding, left: str, right: str) -> bool:
+    encode = encoding.encode_ordinary
+    return encode(left + right) == encode(left) + encode(right)
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+def test_tiktoken_splits_before_every_punctuation_mark_and_symbol(name: str) -> None:
+    """Against tiktoken's own pattern engine, for every character the rule covers."""
+    encoding = get_encoding(name)
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if char == "'" or unicodedata.category(char)[0] not in "PS":
+            continue
+        for left in ("a", "7", "汉", "ǅ"):
+            assert is_boundary(left + char + "b", 1), hex(code)
+            for right in ("b", char, " x", "'s"):
+                assert _splits_at(encoding, left, char + right), (hex(code), left, right)
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+def test_tiktoken_splits_after_every_letter_and_number(name: str) -> None:
+    """Against tiktoken, for every letter and number: before punctuation, and between a letter
+    and a number either way round."""
+    encoding = get_encoding(name)
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if not char.isalnum():
+            continue
+        assert _splits_at(encoding, char, ",x"), hex(code)
+        if char.isalpha():
+            assert _splits_at(encoding, char, "1a"), hex(code)
+            assert _splits_at(encoding, "12", char + "b"), hex(code)
+        else:
+            assert _splits_at(encoding, char, "ab"), hex(code)
+            assert _splits_at(encoding, "ab", char + "1"), hex(code)
 
 
 def pieces(pattern: regex.Pattern[str], text: str) -> list[str]:
@@ -139,6 +223,21 @@ def test_tokens_split_exactly_at_boundaries(name: str, text: str) -> None:
         ("abc", 0, True),
         ("abc", 3, True),
         ("ab ", 2, False),  # the next character is needed to decide
+        ('{"key":"value"}', 5, True),
+        ('{"key":"value"}', 6, False),  # '":"' and 'value' may be one piece ('"value' is)
+        ('{"n":12,"m":3}', 7, True),
+        ("it's", 2, False),  # o200k reads "it's" as one piece
+        ("it’s", 2, True),  # a typographic apostrophe is just punctuation
+        ("utf8", 3, True),
+        ("x86", 1, True),
+        ("x86", 2, False),
+        ("a²", 1, True),
+        ("1²", 1, False),  # both numbers: "1²" is one piece
+        ("e\u0301.", 1, False),  # o200k's words take marks
+        ("汉字，汉字。", 2, True),
+        ("汉字，汉字。", 3, False),
+        ("a_b", 1, True),
+        ("a\u3000b", 1, False),  # an ideographic space is a space, not punctuation
     ],
 )
 def test_is_boundary_cases(text: str, pos: int, expected: bool) -> None:
@@ -204,6 +303,87 @@ def test_incremental_equals_full_count_after_replacing_everything(
 ) -> None:
     counter = IncrementalCounter(TiktokenTokenizer(name), first * 3, chunk_chars=chunk_chars)
     for text in (second * 3, "", first, first + second, second + first):
+        assert counter.update(text) == full_count(name, text)
+
+
+#: Document shapes besides TEXTS: minified JSON (punctuation against words and numbers, no
+#: spaces), CJK text (no spaces), one line without any line break.
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.lists(st.sampled_from(PIECES), max_size=4).map("".join),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(st.sampled_from(PIECES), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+MINIFIED_JSON = _JSON_VALUES.map(
+    lambda value: json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+)
+CJK = st.text(
+    st.sampled_from("汉字文本中的一二三四五，。、：；「」（）！？ 0123456789abc\n"), max_size=150
+)
+ONE_LINE = st.lists(
+    st.sampled_from([p for p in PIECES if not any(c in p for c in "\r\n\u2028")]), max_size=120
+).map("".join)
+SHAPES = st.one_of(TEXTS, MINIFIED_JSON, CJK, ONE_LINE)
+#: Where an edit lands: the start, the middle, the end, anywhere.
+WHERE = st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(0, 1))
+#: An edit: a key typed, a deletion (nothing inserted), a paste of a whole shape.
+SHAPE_EDITS = st.lists(
+    st.tuples(WHERE, st.integers(0, 40), st.one_of(st.just(""), st.sampled_from(PIECES), SHAPES)),
+    min_size=1,
+    max_size=20,
+)
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+@settings(max_examples=150, deadline=None)
+@given(start=SHAPES, edits=SHAPE_EDITS, chunk_chars=st.integers(1, 40))
+def test_incremental_equals_full_count_on_every_shape(
+    name: str, start: str, edits: list[tuple[float, int, str]], chunk_chars: int
+) -> None:
+    counter = IncrementalCounter(TiktokenTokenizer(name), start, chunk_chars=chunk_chars)
+    assert counter.total == full_count(name, start)
+    text = start
+    for where, delete, insert in edits:
+        text = apply(text, where, delete, insert)
+        assert counter.update(text) == full_count(name, text)
+
+
+def minified_json(records: int) -> str:
+    return json.dumps(
+        [
+            {"id": i, "name": f"item{i}", "tags": ["a", "b"], "ok": i % 2 == 0, "v": i / 7}
+            for i in range(records)
+        ],
+        separators=(",", ":"),
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        minified_json(2000),
+        "汉字文本，中文的句子没有空格。" * 3000,  # CJK without a line break
+        "".join(f"{i:08x}" for i in range(20000)),  # hexadecimal: letters against digits
+    ],
+    ids=["minified JSON", "CJK line", "hex line"],
+)
+@pytest.mark.parametrize("name", ENCODINGS)
+def test_an_edit_in_one_long_line_recounts_only_its_neighbourhood(name: str, text: str) -> None:
+    counter = IncrementalCounter(TiktokenTokenizer(name), text, chunk_chars=512)
+    assert counter.chunk_count > 50
+    for where in (0, len(text) // 2, len(text)):
+        edited = text[:where] + "x" + text[where:]
+        assert counter.update(edited) == full_count(name, edited)
+        assert 0 < counter.recounted_chars <= 3 * 512 + 200
+        deleted = edited[: where // 2] + edited[where // 2 + 1 :]
+        assert counter.update(deleted) == full_count(name, deleted)
+        assert counter.recounted_chars <= 3 * 512 + 200  # 0: a one-character chunk went
         assert counter.update(text) == full_count(name, text)
 
 

@@ -2,14 +2,22 @@
 
 tiktoken first splits text with a pre-tokenizer regex and then runs BPE inside each piece, so a
 count is additive across any position where no regex piece can ever span. For both cl100k_base
-and o200k_base two kinds of position are such boundaries (tests verify them against both
-patterns and against tiktoken itself):
+and o200k_base these positions are such boundaries (tests verify them against both patterns and,
+character class by character class, against tiktoken itself):
 
 * after a newline, before a letter or digit: no alternative of either pattern matches a newline
   followed by a letter or digit, and the piece ending with that newline ends the same way whether
   the text stops there or goes on;
 * between a letter or digit and a single space followed by a letter or digit: a word or number
-  piece never takes a following space, and a space before a letter or digit starts a new piece.
+  piece never takes a following space, and a space before a letter or digit starts a new piece;
+* between a letter or digit and a punctuation mark or symbol other than ``'``: word and number
+  pieces hold only letters, marks, digits and a leading non-letter, so they end before it (the
+  apostrophe is excluded because o200k's word pieces take contractions: ``it's`` is one piece).
+  Minified JSON, code and CJK text (where words are not separated by spaces) are full of these;
+* between a letter and a digit, either way round: letters and digits never share a piece.
+
+Every rule looks at most one character beyond the position, and every piece that ends at a
+boundary is matched the same way whether the text stops there or goes on.
 
 The counter cuts the text at such boundaries into chunks of roughly ``chunk_chars`` characters
 and caches each chunk's count. After an edit, it finds the chunks that still stand in place at
@@ -21,6 +29,7 @@ re-encodes only that region.
 from __future__ import annotations
 
 import re
+from unicodedata import category
 
 from workbench.core.tokens import TiktokenTokenizer, Tokenizer
 
@@ -28,21 +37,36 @@ from workbench.core.tokens import TiktokenTokenizer, Tokenizer
 #: uses o200k_base's pattern).
 CHUNKABLE_ENCODINGS = frozenset({"cl100k_base", "o200k_base", "o200k_harmony"})
 
-#: ``[^\W_]`` is exactly ``str.isalnum()``: letters and digits (a subset of \p{L} and \p{N}).
-_BOUNDARY = re.compile(r"(?<=\n)(?=[^\W_])|(?<=[^\W_])(?= [^\W_])")
+#: Finds the character before every boundary (a match ends at the boundary) and a few positions
+#: that are not, which ``_is_boundary`` then rejects: ``[^\W_]`` is exactly ``str.isalnum()``,
+#: ``[^\w\s']`` also holds marks and controls. A pre-filter in ``re``, which scans about eight
+#: times faster than ``regex`` lookbehinds over Unicode categories; a boundary it missed would
+#: only be a chunk cut less, never a wrong count.
+_CANDIDATE = re.compile(r"\n(?=[^\W_])|[^\W_](?=[^\w\s']|_| [^\W_])|[^\W\d_](?=\d)|\d(?=[^\W\d_])")
+
+
+def _is_boundary(text: str, pos: int, end: int) -> bool:
+    """``is_boundary`` for ``0 < pos < end``, as if the text ended at ``end``."""
+    before, at = text[pos - 1], text[pos]
+    if before == "\n":
+        return at.isalnum()
+    if not before.isalnum():
+        return False
+    if at == " ":
+        return pos + 1 < end and text[pos + 1].isalnum()
+    if at.isalnum():  # a letter and a number, either way round (isalnum and not isalpha: \p{N})
+        return before.isalpha() != at.isalpha()
+    return at != "'" and category(at)[0] in "PS"
 
 
 def is_boundary(text: str, pos: int) -> bool:
     """Whether counts of ``text[:pos]`` and ``text[pos:]`` add up to the count of ``text``.
 
-    Conservative: True only for the two kinds of boundary above and the ends of the text.
+    Conservative: True only for the kinds of boundary above and the ends of the text.
     """
     if pos <= 0 or pos >= len(text):
         return True
-    before, at = text[pos - 1], text[pos]
-    if before == "\n":
-        return at.isalnum()
-    return at == " " and before.isalnum() and pos + 1 < len(text) and text[pos + 1].isalnum()
+    return _is_boundary(text, pos, len(text))
 
 
 def split_chunks(text: str, chunk_chars: int, start: int = 0, end: int | None = None) -> list[str]:
@@ -50,14 +74,21 @@ def split_chunks(text: str, chunk_chars: int, start: int = 0, end: int | None = 
     (the last may be shorter; one without boundaries stays whole)."""
     end = len(text) if end is None else end
     chunks: list[str] = []
+    search = _CANDIDATE.search
+    scan = start + chunk_chars  # the first position a cut may take
     while end - start > chunk_chars:
-        # The lookahead cannot see past ``end``, so a cut is never placed where the text beyond
-        # the region would be needed to prove it.
-        found = _BOUNDARY.search(text, start + chunk_chars, end)
+        # Neither the scan nor the check sees past ``end``, so a cut is never placed where the
+        # text beyond the region would be needed to prove it.
+        found = search(text, scan - 1, end)
         if found is None:
             break
-        chunks.append(text[start : found.start()])
-        start = found.start()
+        cut = found.end()
+        if not _is_boundary(text, cut, end):
+            scan = cut + 1
+            continue
+        chunks.append(text[start:cut])
+        start = cut
+        scan = start + chunk_chars
     if end > start:
         chunks.append(text[start:end])
     return chunks
