@@ -11,6 +11,7 @@ import gc
 import logging
 import sys
 import traceback
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -27,13 +28,17 @@ log = logging.getLogger(__name__)
 
 def create_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication, styled with Fusion and a palette that follows the system."""
-    from workbench.ui import theming
+    from workbench.ui import app_icon, theming
 
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Prompt Workbench")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("prompt-workbench")
+    # Every window shows the app's icon; the desktop file name lets Wayland and X11 desktops
+    # match the windows to the installed entry (``workbench --install-desktop-entry``).
+    app.setWindowIcon(app_icon.app_icon())
+    app.setDesktopFileName(app_icon.NAME)
     theming.install(app)
     return app
 
@@ -56,9 +61,11 @@ def _crash_dialog(
     box.exec()
 
 
-def open_main_window(*, first_run_demo: bool = True) -> MainWindow:
-    """Open the workspace and its window: recovered drafts first, else the last template; on the
-    first start the welcome template, run once on the embedded model."""
+def open_main_window(*, first_run_demo: bool = True, file: Path | None = None) -> MainWindow:
+    """Open the workspace and its window: recovered drafts, then ``file`` (given on the command
+    line; replacing a recovered draft asks first), else the last template; on the first start
+    the welcome template, run once on the embedded model (not when a file was given: that file
+    is what the person wants to see)."""
     from workbench.services.workspace import Workspace
     from workbench.ui import session_restore
     from workbench.ui.main_window import MainWindow
@@ -71,7 +78,9 @@ def open_main_window(*, first_run_demo: bool = True) -> MainWindow:
     window = MainWindow(workspace)
     settings = window_settings()
     clean = session_restore.begin(settings)
-    if not window.recover_drafts(ask=not clean):
+    recovered = window.recover_drafts(ask=not clean)
+    opened = file is not None and window.open_path(file)
+    if not recovered and not opened:
         last = str(window_settings().value("lastTemplate", "") or "")
         keys = window.library.template_keys()
         key = last if last in keys else (keys[0] if keys else None)
@@ -79,21 +88,39 @@ def open_main_window(*, first_run_demo: bool = True) -> MainWindow:
             window.open_library_template(key)
         else:
             window.new_template()
-    session_restore.restore(window, settings)
-    if first and first_run_demo:
+    if not opened:  # the last session's values and answer belong to its own document
+        session_restore.restore(window, settings)
+    if first and first_run_demo and file is None:
         window.run()
     return window
 
 
-def main() -> int:
+def main(file: str | None = None) -> int:
+    """The desktop app, with ``file`` open; when it already runs (same user and data folder),
+    the running one opens ``file`` and comes to the front, and this process exits at once."""
+    from workbench.ui import single_instance
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    path = Path(file).absolute() if file else None  # the running app has its own directory
+    files = [str(path)] if path else []
+    try:
+        if single_instance.hand_over(files):
+            return 0
+    except KnownError as err:
+        print(f"workbench: {err}", file=sys.stderr)
+        return 1
     app = create_application()
     sys.excepthook = _crash_dialog
+    server = single_instance.InstanceServer(app)
+    if not server.listen():  # another launch won the race to listen: hand over to it
+        return 0 if single_instance.hand_over(files) else 1
+    app.aboutToQuit.connect(server.close)
     try:
-        window = open_main_window()
+        window = open_main_window(file=path)
     except KnownError as err:
         QMessageBox.critical(None, "Prompt Workbench cannot start", str(err))
         return 1
+    server.files_received.connect(lambda paths: _open_handed_over(window, paths))
     window.show()
     # Modules, Qt wrappers, settings and the window live until exit: moved out of the cyclic
     # GC's generations, its full collections stop re-scanning them while runs stream.
@@ -104,3 +131,12 @@ def main() -> int:
     render_process.shutdown()  # the preview's helper process for big templates
     window.workspace.close()
     return code
+
+
+def _open_handed_over(window: MainWindow, files: list[str]) -> None:
+    """A second launch's files: the window comes to the front and opens them."""
+    from workbench.ui.single_instance import bring_to_front
+
+    bring_to_front(window)
+    for file in files:
+        window.open_path(Path(file))

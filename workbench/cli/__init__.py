@@ -1,8 +1,10 @@
 """The ``workbench`` command.
 
-No arguments starts the desktop app. Each sub-command lives in its own module of this package,
-which exposes ``register(subparsers)``; modules import their heavy dependencies lazily so
-``workbench --help`` stays fast. Exit codes: 0 ok, 1 a user error (one line on stderr), 2 usage.
+No arguments starts the desktop app; a template file as the only argument starts it with that
+file open (or hands the file to the app already running). Each sub-command lives in its own
+module of this package, which exposes ``register(subparsers)``; modules import their heavy
+dependencies lazily so ``workbench --help`` stays fast. Exit codes: 0 ok, 1 a user error (one
+line on stderr), 2 usage.
 """
 
 from __future__ import annotations
@@ -22,9 +24,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="Prompt Workbench: write, run, compare and evaluate prompts. "
-        "Without a command, the desktop app starts.",
+        "Without a command, the desktop app starts; 'workbench FILE.prompt.yaml' starts it "
+        "with that file open.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    desktop = parser.add_mutually_exclusive_group()
+    desktop.add_argument(
+        "--install-desktop-entry",
+        action="store_true",
+        help="Linux: add the app to the desktop's menus, with its icon, and open *.prompt.yaml "
+        "files with it (under $XDG_DATA_HOME, default ~/.local/share)",
+    )
+    desktop.add_argument(
+        "--uninstall-desktop-entry",
+        action="store_true",
+        help="remove what --install-desktop-entry wrote",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if not info.name.startswith("_"):
@@ -32,11 +47,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_file(arg: str, parser: argparse.ArgumentParser) -> bool:
+    """A first argument naming a template file rather than a command (never a command's name)."""
+    commands = next(
+        a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    if arg.startswith("-") or arg in commands:
+        return False
+    return arg.endswith((".yaml", ".yml")) or os.path.isfile(arg)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if arguments and _is_file(arguments[0], parser):
+        if len(arguments) > 1:
+            parser.error("a file to open takes no other arguments")
+        from workbench.app import main as gui_main
+
+        return gui_main(arguments[0])
+    args = parser.parse_args(arguments)
     # A command may freeze the process's heap (``_common.freeze_heap``) only when this is the
     # process's own entry: tests call ``main([...])`` inside pytest's process.
     args.owns_process = argv is None
+    if args.install_desktop_entry or args.uninstall_desktop_entry:
+        from workbench.cli import _desktop
+
+        return _desktop.run(uninstall=args.uninstall_desktop_entry)
     if args.command is None:
         from workbench.app import main as gui_main
 

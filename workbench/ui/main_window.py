@@ -418,11 +418,22 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(
             self, "Open a template file", "", "Prompt templates (*.prompt.yaml *.yaml)"
         )
-        if path and self.keep_or_drop_edits():
-            try:
-                self.show_template(read_template(Path(path)), None, None)
-            except KnownError as err:
-                self.statusBar().showMessage(str(err), 15_000)
+        if path:
+            self.open_path(Path(path))
+
+    def open_path(self, path: Path) -> bool:
+        """Open a template file (File ▸ Open file…, a file given on the command line or handed
+        over by a second launch); a file that cannot be read is named in the status bar, with
+        its line, and the document stays as it was."""
+        if not self.keep_or_drop_edits():
+            return False
+        try:
+            self.show_template(read_template(path), None, None)
+        except KnownError as err:
+            log.warning("cannot open %s", err)
+            self.statusBar().showMessage(str(err), 15_000)
+            return False
+        return True
 
     def _template_changed(self, template: PromptTemplate) -> None:
         self.variables.set_template(template)
