@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.cli import build_parser
+from workbench.cli import _is_file, build_parser
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -97,7 +97,10 @@ def _split_commands(line: str) -> Iterator[list[str]]:
 
 
 def _parse(args: list[str]) -> str | None:
-    """None when ``args`` parse, else argparse's complaint."""
+    """None when ``args`` parse, else argparse's complaint (a template file alone opens the app,
+    as ``workbench.cli.main`` reads it before the parser)."""
+    if len(args) == 1 and _is_file(args[0], build_parser()):
+        return None
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
@@ -176,14 +179,16 @@ def test_the_checks_catch_a_broken_link_and_a_wrong_command(tmp_path: Path) -> N
     ]
     block = (
         "```sh\nworkbench rnu welcome && workbench run welcome --bogus\n"
-        "X=1 workbench --version  # a comment\nworkbench key set k < key.txt\n```\n"
+        "X=1 workbench --version  # a comment\nworkbench key set k < key.txt\n"
+        "workbench my.prompt.yaml\nworkbench my.prompt.yaml --json\n```\n"
     )
     commands = [args for line in _shell_lines(block) for args in _split_commands(line)]
-    assert commands[2:] == [["--version"], ["key", "set", "k"]]
+    assert commands[2:4] == [["--version"], ["key", "set", "k"]]
     parsed = [_parse(args) for args in commands]
     assert parsed[0] is not None and "invalid choice: 'rnu'" in parsed[0]
     assert parsed[1] is not None and "--bogus" in parsed[1]
-    assert parsed[2:] == [None, None]
+    assert parsed[2:5] == [None, None, None]
+    assert parsed[5] is not None  # a file to open takes no other arguments
 
 
 def test_images_are_used_and_small() -> None:
