@@ -1,9 +1,12 @@
-"""The manual stays honest: its links and images resolve, and its commands parse.
+"""The manual stays honest: its links and images resolve, its commands parse, and its reference
+tables name everything the code reads.
 
 Every relative link and image in ``docs/*.md`` and ``README.md`` must point at a file (and at a
 heading of it, when the link names one); every ``workbench ...`` line in a shell code block must
 parse with the real command-line parser, so a renamed command or option breaks this test instead
-of the reader's copy-paste. Images are used somewhere and stay small.
+of the reader's copy-paste; every template key, technique, parameter, backend option, sweep and
+suite key, assertion type and format the code knows is named in its chapter. Images are used
+somewhere and stay small.
 """
 
 from __future__ import annotations
@@ -18,7 +21,16 @@ from pathlib import Path
 
 import pytest
 
+import workbench.core.assertions  # noqa: F401  (registers the assertion types)
+from workbench.backends.registry import default_registry
 from workbench.cli import _is_file, build_parser
+from workbench.core.evaluation import registry
+from workbench.core.models import FewShot, Params, PromptTemplate, Variable
+from workbench.core.params import PARAM_NAMES
+from workbench.core.sweep_file import _SweepFile
+from workbench.core.techniques import techniques
+from workbench.services.suites import SuiteFile, VariantEntry
+from workbench.storage.formats import FORMATS
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -201,3 +213,38 @@ def test_images_are_used_and_small() -> None:
     for image in sorted(IMAGES.glob("*.png")):
         assert image.resolve() in used, f"{image.name} is not used by any page"
         assert image.stat().st_size < MAX_IMAGE_BYTES, f"{image.name} is over 200 KB"
+
+
+def _reference_names() -> list[tuple[str, str, list[str]]]:
+    """(chapter, what, names): every key, type or id the code reads, which the chapter's tables
+    must name in backticks."""
+    backends = default_registry()
+    return [
+        ("02-templates.md", "template keys", list(PromptTemplate.model_fields)),
+        ("02-templates.md", "few_shot keys", list(FewShot.model_fields)),
+        ("02-templates.md", "variable keys", list(Variable.model_fields)),
+        ("02-templates.md", "techniques", [t.id for t in techniques()]),
+        ("03-parameters.md", "parameters", [*PARAM_NAMES, *Params.model_fields]),
+        *[
+            ("04-backends.md", f"{name} options", list(backends.load(name).Options.model_fields))
+            for name in ("llamacpp", "openai_compat", "anthropic", "bedrock")
+        ],
+        ("05-compare-and-sweeps.md", "sweep file keys", list(_SweepFile.model_fields)),
+        ("06-evaluations.md", "suite keys",
+         [f.alias or name for name, f in SuiteFile.model_fields.items()]),
+        ("06-evaluations.md", "variant keys", list(VariantEntry.model_fields)),
+        ("06-evaluations.md", "assertion types", sorted(registry())),
+        ("07-library-and-formats.md", "formats", list(FORMATS)),
+    ]
+
+
+def test_the_reference_tables_name_everything_the_code_reads() -> None:
+    """A key, assertion type, technique, option or format added to the code without a line in
+    its chapter fails here, naming what is missing."""
+    missing = []
+    for chapter, what, names in _reference_names():
+        text = (DOCS / chapter).read_text(encoding="utf-8")
+        absent = [n for n in names if f"`{n}`" not in text]
+        if absent:
+            missing.append(f"{chapter}: {what} not documented: {', '.join(absent)}")
+    assert not missing, "\n".join(missing)
