@@ -1,5 +1,6 @@
-"""The main window's document actions: new from a built-in, save (naming a new template, a
-version message), rename, description and tags, delete with undo, and drafts offered back.
+"""The main window's document actions: new from a built-in, open a file, save (naming a new
+template, a version message), rename, description and tags, delete with undo, and drafts
+offered back.
 
 The document itself is ``services.document.Document`` (no Qt); this module asks the person what
 it needs (names, messages) and shows what the document says happened.
@@ -8,19 +9,24 @@ it needs (names, messages) and shows what the document says happened.
 from __future__ import annotations
 
 import html
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
 
 from workbench.core.errors import KnownError
 from workbench.core.models import PromptTemplate
+from workbench.core.template_files import read_template
 from workbench.services.document import DocumentState, LibraryChange
 from workbench.ui.dialogs.template_details import TemplateDetailsDialog
 from workbench.ui.dialogs.template_gallery import TemplateGallery
 
 if TYPE_CHECKING:
     from workbench.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
 
 
 def open_once(dialog: QDialog) -> None:
@@ -49,6 +55,28 @@ class DocumentActions(QObject):
         library.detailsRequested.connect(self.edit_details)
         library.deleteRequested.connect(self.delete_template)
         library.undeleteRequested.connect(self.document.undelete)
+
+    def open_file(self) -> None:
+        """File ▸ Open file…"""
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Open a template file", "", "Prompt templates (*.prompt.yaml *.yaml)"
+        )
+        if path:
+            self.open_path(Path(path))
+
+    def open_path(self, path: Path) -> bool:
+        """Open a template file (File ▸ Open file…, a file given on the command line or handed
+        over by a second launch); a file that cannot be read is named in the status bar, with
+        its line, and the document stays as it was."""
+        if not self.window.keep_or_drop_edits():
+            return False
+        try:
+            self.window.show_template(read_template(path), None, None)
+        except KnownError as err:
+            log.warning("cannot open %s", err)
+            self.window.statusBar().showMessage(str(err), 15_000)
+            return False
+        return True
 
     def new_from_template(self) -> TemplateGallery | None:
         """File ▸ New from template…: pick a built-in and open a copy of it."""

@@ -35,7 +35,6 @@ from workbench.backends.base import Backend
 from workbench.core.errors import KnownError, MissingVariableError, TemplateError
 from workbench.core.experiments import Variant
 from workbench.core.models import Params, PromptTemplate
-from workbench.core.template_files import read_template
 from workbench.services.document import Document
 from workbench.services.runner import build_request
 from workbench.services.workspace import Workspace
@@ -215,7 +214,9 @@ class MainWindow(QMainWindow):
             "Ctrl+Shift+N",
             "Start from one of the built-in templates (a technique each)",
         )
-        self._action("&File", "&Open file…", self.open_file, QKeySequence.StandardKey.Open)
+        self._action(
+            "&File", "&Open file…", self.doc_actions.open_file, QKeySequence.StandardKey.Open
+        )
         self._menus["&File"].addSeparator()
         self.save_action = self._action(
             "&File",
@@ -414,26 +415,8 @@ class MainWindow(QMainWindow):
     def recover_drafts(self, *, ask: bool = True) -> bool:
         return self.doc_actions.recover_drafts(ask=ask)
 
-    def open_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open a template file", "", "Prompt templates (*.prompt.yaml *.yaml)"
-        )
-        if path:
-            self.open_path(Path(path))
-
     def open_path(self, path: Path) -> bool:
-        """Open a template file (File ▸ Open file…, a file given on the command line or handed
-        over by a second launch); a file that cannot be read is named in the status bar, with
-        its line, and the document stays as it was."""
-        if not self.keep_or_drop_edits():
-            return False
-        try:
-            self.show_template(read_template(path), None, None)
-        except KnownError as err:
-            log.warning("cannot open %s", err)
-            self.statusBar().showMessage(str(err), 15_000)
-            return False
-        return True
+        return self.doc_actions.open_path(path)
 
     def _template_changed(self, template: PromptTemplate) -> None:
         self.variables.set_template(template)
