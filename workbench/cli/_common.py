@@ -8,10 +8,12 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench.core.errors import KnownError
-from workbench.core.models import PromptTemplate
+
+if TYPE_CHECKING:
+    from workbench.core.models import PromptTemplate
 
 T = TypeVar("T")
 
