@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from workbench.cli import main
+from workbench.cli import _is_file, build_parser, main
 from workbench.services import desktop_entry
 
 NAME = "prompt-workbench"
@@ -126,6 +126,7 @@ def test_exec_quotes_what_the_spec_reserves(
 def test_other_systems_get_one_line_saying_what_to_do(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    build_parser()  # its modules imported first: pydantic's imports break on a fake platform
     monkeypatch.setattr(sys, "platform", "win32")
     assert main(["--install-desktop-entry"]) == 1
     captured = capsys.readouterr()
@@ -137,8 +138,6 @@ def test_other_systems_get_one_line_saying_what_to_do(
 def test_a_yaml_argument_is_a_file_to_open_never_a_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workbench.cli import _is_file, build_parser
-
     parser = build_parser()
     monkeypatch.chdir(tmp_path)
     (tmp_path / "run").write_text("a file named like a command")
