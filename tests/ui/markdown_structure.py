@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtGui import QTextBlock, QTextCursor, QTextDocument, QTextFormat
 
+from workbench.ui.widgets.markdown_stream import TABLE_GOES_ON
+
 
 def _formats(document: QTextDocument, block: QTextBlock) -> list[tuple[object, ...]]:
     """Runs of character formats in ``block``: what the text looks like, not how it is stored."""
@@ -24,8 +26,12 @@ def _formats(document: QTextDocument, block: QTextBlock) -> list[tuple[object, .
 
 def structure(document: QTextDocument) -> list[tuple[object, ...]]:
     """Each block's text, kind (heading, code, list style and item label, table cell, quote) and
-    character formats; margins are left out (pieces get a gap between them on purpose)."""
-    tables: dict[int, int] = {}
+    character formats; margins are left out (pieces get a gap between them on purpose). A table
+    that goes on from the one above (a long table is drawn as several) counts as that table, its
+    rows numbered on, and the empty paragraph between them is left out."""
+    tables: dict[int, tuple[int, int]] = {}  # table object -> (table shown, its first row)
+    shown = 0  # tables shown so far
+    last: tuple[int, int, int] = (-1, 0, 0)  # the last table: shown as, first row, rows
     out: list[tuple[object, ...]] = []
     block = document.begin()
     while block.isValid():
@@ -37,9 +43,18 @@ def structure(document: QTextDocument) -> list[tuple[object, ...]]:
         table = QTextCursor(block).currentTable()
         cell: tuple[object, ...] = ()
         if table is not None:
+            if table.objectIndex() not in tables:
+                if table.format().boolProperty(TABLE_GOES_ON) and last[0] >= 0:
+                    tables[table.objectIndex()] = (last[0], last[1] + last[2])
+                    if out and not out[-1][0] and not out[-1][7]:
+                        out.pop()  # the paragraph Qt keeps between two tables
+                else:
+                    tables[table.objectIndex()] = (shown, 0)
+                    shown += 1
+                last = (*tables[table.objectIndex()], table.rows())
             place = table.cellAt(block.position())
-            cell = (tables.setdefault(table.objectIndex(), len(tables)), place.row(),
-                    place.column())
+            index, first = tables[table.objectIndex()]
+            cell = (index, first + place.row(), place.column())
         out.append((
             block.text(), fmt.headingLevel(), fmt.nonBreakableLines(),
             fmt.stringProperty(QTextFormat.Property.BlockCodeLanguage),

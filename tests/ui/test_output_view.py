@@ -328,3 +328,40 @@ def test_streamed_long_blocks_end_like_the_whole_answer_and_copy_raw(
     assert structure(view.browser.document()) == structure(whole)
     view.copy_button.click()
     assert QGuiApplication.clipboard().text() == answer
+
+
+@pytest.mark.parametrize("reading", [False, True])
+def test_a_long_streamed_table_follows_the_end_or_keeps_the_readers_place(
+    qtbot: QtBot, view: OutputView, manager: RunManager, reading: bool
+) -> None:
+    """The table is drawn in parts while it streams: the view still follows the end, or, when
+    the reader has scrolled up and selected text, keeps both; it ends as one table."""
+    from PySide6.QtGui import QTextCursor, QTextDocument
+
+    from tests.ui.markdown_structure import structure
+
+    head = "Results:\n\n| n | what |\n|---|--:|\n"
+    first = head + "".join(f"| {i} | **v{i}** |\n" for i in range(40))
+    rest = "".join(f"| {i} | **v{i}** |\n" for i in range(40, 120)) + "\nDone."
+    steps = [Step(text=first), Step(delay_s=1.5),
+             *[Step(text=rest[i:i + 7]) for i in range(0, len(rest), 7)]]
+    view.attach(manager.start(scripted(*steps), REQUEST))
+    qtbot.waitUntil(lambda: view.caught_up and view.text() == first, timeout=10_000)
+    bar = view.browser.verticalScrollBar()
+    if reading:
+        bar.setValue(0)
+        select = QTextCursor(view.browser.document())
+        select.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
+        view.browser.setTextCursor(select)
+    assert view.state == "streaming"
+    qtbot.waitUntil(lambda: view.state == "finished", timeout=20_000)
+    settle(qtbot, view)
+    whole = QTextDocument()
+    whole.setMarkdown(first + rest)
+    assert structure(view.browser.document()) == structure(whole)
+    assert bar.maximum() > 0
+    if reading:
+        assert bar.value() == 0
+        assert view.browser.textCursor().selectedText() == "Results:"
+    else:
+        assert bar.value() == bar.maximum()

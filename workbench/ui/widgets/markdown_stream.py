@@ -5,10 +5,12 @@ would stall the GUI on every refresh. Instead the text is cut into pieces that r
 own (``markdown_blocks``): each finished piece is rendered once and appended, and only the open
 tail is rendered again on each refresh. Inside a code fence every finished line is a piece of its
 own, appended as text with the code block's format; list items are added to the list before
-them. So a refresh costs what arrived, not the length of the answer nor of its open block. The
-cuts depend only on the text, so a streamed answer and the same answer shown at once render
-identically, and like ``setMarkdown`` of the whole text (tests/ui/test_markdown_stream.py; a
-long list is drawn as consecutive lists of ``LIST_CHUNK`` items, see there).
+them; a long table goes on as further tables of ``TABLE_CHUNK`` rows drawn flush below it. So a
+refresh costs what arrived, not the length of the answer nor of its open block. The cuts depend
+only on the text, so a streamed answer and the same answer shown at once render identically,
+and like ``setMarkdown`` of the whole text (tests/ui/test_markdown_stream.py; a long list is
+drawn as consecutive lists of ``LIST_CHUNK`` items, a long table as consecutive tables, see
+there).
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from PySide6.QtGui import (
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
+    QTextDocumentFragment,
     QTextFormat,
+    QTextLength,
     QTextList,
+    QTextTable,
 )
 
 from workbench.ui.widgets.markdown_blocks import Attach, BlockCutter
@@ -33,6 +38,9 @@ _PLACEHOLDER = "\u200b"
 #: item here: 15 ms at 600 items), so a long list goes on as a new list with the same look and
 #: its numbers continued every this many items.
 LIST_CHUNK = 64
+#: Set on a table that goes on from the one drawn just above it (a "rows" piece, whose header
+#: row is dropped): both show one Markdown table.
+TABLE_GOES_ON = QTextFormat.Property.UserProperty + 1
 
 
 class _Kept:
@@ -72,6 +80,8 @@ class MarkdownStream:
         self._list: QTextList | None = None  # the top-level list that "join" pieces continue
         self._code = QTextCharFormat()  # the open code block's text format
         self._nothing = True  # no finished piece has rendered anything yet
+        self._piece = ""  # the last finished piece that is not a table's next rows
+        self._columns: list[QTextLength] | None = None  # its table's column widths
 
     @property
     def text(self) -> str:
@@ -86,7 +96,7 @@ class MarkdownStream:
         try:
             self._remove_tail(cursor)
             for piece in self._cutter.feed(text):
-                self._insert(cursor, text[piece.start:piece.end], piece.attach)
+                self._insert(cursor, text[piece.start:piece.end], piece.attach, piece.prefix)
             self._tail_pos = cursor.position()
             cutter = self._cutter
             tail = text[cutter.cut:]
@@ -94,7 +104,7 @@ class MarkdownStream:
                 if tail and not cutter.closes_fence(tail):
                     self._insert(cursor, tail, "code", tail=True)
             elif tail.strip():
-                self._insert(cursor, tail, cutter.attach, tail=True)
+                self._insert(cursor, tail, cutter.attach, cutter.prefix, tail=True)
         finally:
             cursor.endEditBlock()
 
@@ -109,7 +119,8 @@ class MarkdownStream:
             keep.restore(cursor)
 
     def _insert(
-        self, cursor: QTextCursor, text: str, attach: Attach, *, tail: bool = False
+        self, cursor: QTextCursor, text: str, attach: Attach, prefix: str = "", *,
+        tail: bool = False,
     ) -> None:
         if attach == "code":  # one more line of the open code block, as text
             block = cursor.block()
@@ -125,8 +136,14 @@ class MarkdownStream:
             self._nothing = tail or (
                 self.document.characterCount() == 1 and not self.document.toMarkdown().strip()
             )
+        elif attach == "rows":
+            if self._columns is None:  # the table's first rows are the piece before
+                self._columns = self._column_widths(self._piece)
+            start = self._append_block(cursor, prefix + text, gap=False, columns=self._columns)
         else:
             start = self._append_block(cursor, text, gap=attach == "gap")
+        if not tail and attach != "rows":
+            self._piece, self._columns = text, None
         end = cursor.position()
         if self.code_background is not None:
             self._shade_code(start, end, self.code_background)
@@ -159,8 +176,14 @@ class MarkdownStream:
                 into.add(block)
             block = block.next()
 
-    def _append_block(self, cursor: QTextCursor, markdown: str, *, gap: bool) -> int:
+    def _append_block(
+        self, cursor: QTextCursor, markdown: str, *, gap: bool,
+        columns: list[QTextLength] | None = None,
+    ) -> int:
         """Insert ``markdown`` as new blocks after the current one; returns where they start.
+        With ``columns`` (a "rows" piece, after its table's header and delimiter lines) the
+        table's header row is dropped, and it is drawn flush below the one before with the
+        columns of that one.
 
         ``insertMarkdown`` pours its first block into the block at the cursor, which keeps that
         block's format (a code block's first line would lose its code format). A throw-away
@@ -169,7 +192,10 @@ class MarkdownStream:
         begin = cursor.position()
         keep = _Kept(cursor.block())  # removing up to the text can hand it another format
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
-        cursor.insertMarkdown(_PLACEHOLDER + "\n\n" + markdown)
+        if columns is not None:
+            cursor.insertFragment(_table_rows(_PLACEHOLDER + "\n\n" + markdown, columns))
+        else:
+            cursor.insertMarkdown(_PLACEHOLDER + "\n\n" + markdown)
         end = cursor.position()
         block = self.document.findBlock(begin + 1)
         while block.isValid() and _PLACEHOLDER not in block.text():
@@ -213,6 +239,47 @@ class MarkdownStream:
             if fmt.nonBreakableLines() or fmt.hasProperty(QTextFormat.Property.BlockCodeLanguage):
                 QTextCursor(block).mergeBlockFormat(shade)
             block = block.next()
+
+    def _column_widths(self, markdown: str) -> list[QTextLength]:
+        """The widths of the columns of the table ``markdown`` starts with, laid out on its own
+        as in this document (so they do not depend on how the text arrived)."""
+        laid = QTextDocument()
+        laid.setDefaultFont(self.document.defaultFont())
+        laid.setDocumentMargin(self.document.documentMargin())
+        laid.setTextWidth(self.document.textWidth())
+        laid.setMarkdown(markdown)
+        table = _first_table(laid)
+        layout = laid.documentLayout()
+        look = table.format()
+        around = 2 * look.cellPadding() + look.border()  # what a column has beside its text
+        return [
+            QTextLength(
+                QTextLength.Type.FixedLength,
+                layout.blockBoundingRect(table.cellAt(0, column).firstCursorPosition().block())
+                .width() + around,
+            )
+            for column in range(table.columns())
+        ]
+
+
+def _first_table(document: QTextDocument) -> QTextTable:
+    return next(f for f in document.rootFrame().childFrames() if isinstance(f, QTextTable))
+
+
+def _table_rows(markdown: str, columns: list[QTextLength]) -> QTextDocumentFragment:
+    """``markdown`` (a paragraph, then a table) rendered with its table's header row dropped
+    and the given column widths (``insertMarkdown`` renders through such a document too; in
+    the edit block of an update a new table is not reachable as one)."""
+    rendered = QTextDocument()
+    rendered.setMarkdown(markdown)
+    table = _first_table(rendered)
+    table.removeRows(0, 1)
+    look = table.format()
+    look.setProperty(TABLE_GOES_ON, True)
+    look.setColumnWidthConstraints(columns)
+    look.setTopMargin(-look.cellPadding())  # Qt leaves that much between two tables
+    table.setFormat(look)
+    return QTextDocumentFragment(rendered)
 
 
 def _expand_indent(line: str) -> str:
