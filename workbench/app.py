@@ -122,6 +122,9 @@ def main(file: str | None = None) -> int:
         return 1
     server.files_received.connect(lambda paths: _open_handed_over(window, paths))
     window.show()
+    from workbench.ui.quit_signals import QuitOnSignals
+
+    QuitOnSignals(window)  # logout's SIGTERM and Ctrl+C quit as Ctrl+Q does
     # Modules, Qt wrappers, settings and the window live until exit: moved out of the cyclic
     # GC's generations, its full collections stop re-scanning them while runs stream.
     gc.freeze()

@@ -6,6 +6,8 @@ One backend (one loaded model) serves the whole session; assertions are on behav
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -308,3 +310,48 @@ def test_a_vocabulary_load_logs_no_error(caplog: pytest.LogCaptureFixture) -> No
         open_llama(path, vocab_only=True)
     records = [r for r in caplog.records if r.name == "workbench.llamacpp"]
     assert records and not [r for r in records if r.levelno >= logging.WARNING]
+
+
+# A tokenizer counting on another thread while the process exits (the app's preview when the
+# window closes): freeing the shared vocabulary under it read freed memory and crashed.
+_COUNT_WHILE_EXITING = r"""
+import threading
+from workbench.backends import local_models, llamacpp_runtime
+from workbench.core.errors import BackendError
+
+tokenizer = llamacpp_runtime.GgufTokenizer(local_models.embedded_model_path())
+seen = []
+
+def count():
+    try:
+        while True:
+            tokenizer.count("a sentence the tokenizer counts again and again " * 20)
+    except BackendError as err:
+        seen.append(str(err))
+
+thread = threading.Thread(target=count)
+thread.start()
+llamacpp_runtime._close_vocabs()  # what atexit runs
+thread.join(30)
+print(seen)
+try:
+    llamacpp_runtime.vocab(local_models.embedded_model_path())
+except BackendError as err:
+    print(err)
+"""
+
+
+def test_the_vocabulary_is_never_read_or_reopened_once_freed_at_exit() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _COUNT_WHILE_EXITING],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    name = local_models.embedded_model_path().name  # type: ignore[union-attr]
+    assert done.stdout.splitlines() == [
+        f"['{name} is closed: the app is quitting']",
+        f"{name}: not opened, the app is quitting",
+    ]

@@ -112,6 +112,7 @@ class LlamaHandle:
         self.eos_token = self._piece(self.eos_id)
         self._templates: dict[tuple[str | None, str | None], ChatTemplate | None] = {}
         self._vocab_ptr: Any = None
+        self._closed = False
 
     def _piece(self, token: int) -> str:
         if token < 0:
@@ -150,6 +151,8 @@ class LlamaHandle:
     def tokenize(self, text: str, add_bos: bool = False) -> list[int]:
         """The model's own tokens for ``text``, special-token strings parsed as the chat path
         parses them (so a count here equals what a run reports)."""
+        if self._closed:  # freed at exit while a pool thread still counts: never read it
+            raise BackendError(f"{self.path.name} is closed: the app is quitting")
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
 
     def prepare(
@@ -188,7 +191,9 @@ class LlamaHandle:
         )
 
     def close(self) -> None:
+        """Free the model; call under ``lock``, which every tokenizing caller holds."""
         self.llm.close()
+        self._closed = True
 
 
 class ModelPool:
@@ -240,12 +245,15 @@ class ModelPool:
 _MAX_VOCABS = 8
 _vocabs: OrderedDict[Path, LlamaHandle] = OrderedDict()
 _vocabs_lock = threading.Lock()
+_vocabs_closed = threading.Event()
 
 
 def vocab(path: Path) -> LlamaHandle:
     """A shared vocabulary-only handle for ``path`` (metadata, chat template, tokenizer)."""
     path = path.resolve()
     with _vocabs_lock:
+        if _vocabs_closed.is_set():  # at exit: a new handle would outlive llama's C bindings
+            raise BackendError(f"{path.name}: not opened, the app is quitting")
         handle = _vocabs.get(path)
         if handle is None:
             start = time.perf_counter()
@@ -263,10 +271,13 @@ def vocab(path: Path) -> LlamaHandle:
 @atexit.register
 def _close_vocabs() -> None:
     """Free the shared handles before interpreter teardown, when llama's own finaliser would
-    find its C bindings already gone."""
+    find its C bindings already gone. Each under its lock: a preview still tokenizing on a pool
+    thread when the app quits would otherwise read a freed vocabulary (a segfault at exit)."""
     with _vocabs_lock:
+        _vocabs_closed.set()
         for handle in _vocabs.values():
-            handle.close()
+            with handle.lock:
+                handle.close()
         _vocabs.clear()
 
 

@@ -41,10 +41,20 @@ def cache_dir() -> Path:
 
 
 def _bundled(name: str) -> Path:
-    """A folder of the checkout beside the package (the README installs in editable mode)."""
+    """A folder of bundled data: inside the installed package (``workbench/_bundled/<name>``, how
+    a wheel, pipx or ``pip install .`` carries it), else the checkout's top-level folder beside
+    the package (an editable install or a source tree on ``sys.path``). Callers get a real
+    folder: they glob it and hand paths to Qt and YAML readers (an install is always unpacked)."""
+    from importlib import resources  # imports zipfile: kept off the CLI's startup path
+
+    packaged = resources.files("workbench").joinpath("_bundled", name)
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
     folder = _PACKAGE_ROOT.parent / name
     if not folder.is_dir():
-        raise FileNotFoundError(f"bundled folder '{name}' is missing: expected {folder}")
+        raise FileNotFoundError(
+            f"bundled folder '{name}' is missing: expected {packaged} or {folder}"
+        )
     return folder
 
 
