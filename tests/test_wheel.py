@@ -60,8 +60,19 @@ def _build(tmp_path: Path) -> Path:
             source.mkdir(exist_ok=True)
             shutil.copy2(src, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
-         "--no-index", "--quiet", "-w", str(tmp_path / "dist")],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(source),
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "-w",
+            str(tmp_path / "dist"),
+        ],
         check=True,
         cwd=tmp_path,
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
@@ -106,9 +117,20 @@ def test_the_wheel_alone_runs_the_templates_presets_and_render(tmp_path: Path) -
     assert found["icons"] == len(list((REPO / "resources" / "icons").glob("*.svg")))
 
     render = subprocess.run(
-        [sys.executable, "-c", "import sys; from workbench.cli import main; sys.exit(main())",
-         "render", "zero-shot-summarize", "--var", "text=Cats sleep a lot.", "--json"],
-        cwd=away, env=env, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from workbench.cli import main; sys.exit(main())",
+            "render",
+            "zero-shot-summarize",
+            "--var",
+            "text=Cats sleep a lot.",
+            "--json",
+        ],
+        cwd=away,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert render.returncode == 0, render.stderr
     assert "Cats sleep a lot." in render.stdout

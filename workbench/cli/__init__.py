@@ -16,7 +16,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from workbench import __version__
+from workbench.cli._version import VersionAction
 from workbench.core.errors import KnownError
 
 
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a command, the desktop app starts; 'workbench FILE.prompt.yaml' starts it "
         "with that file open.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     desktop = parser.add_mutually_exclusive_group()
     desktop.add_argument(
         "--install-desktop-entry",
