@@ -1,5 +1,5 @@
 """docs/architecture.md stays honest as code moves: every module, function and file it cites in
-backticks exists.
+backticks exists, and so does every ``Class.member`` it names without its module.
 
 Names are resolved from the source files (ast), not by importing them, so the check also covers
 ``workbench.ui`` and ``workbench.app`` when PySide6 is hidden (``WORKBENCH_NO_QT=1``).
@@ -24,9 +24,29 @@ DOTTED = re.compile(r"workbench(?:\.\w+)+")
 PATH = re.compile(r"(?:workbench|tests|bench|resources|templates|docs|\.ci)/[\w./-]*")
 
 
+#: ``Runner.execute``, ``OutputView.add_chunk``: a class of the package and one of its members.
+MEMBER = re.compile(r"([A-Z]\w*)\.(\w+)")
+#: Classes the document names that are not the package's own.
+EXTERNAL = {"Thread"}
+
+
+def _spans() -> list[str]:
+    return re.findall(r"`([^`\n]+)`", DOC.read_text(encoding="utf-8"))
+
+
 def _cited() -> list[str]:
-    spans = re.findall(r"`([^`\n]+)`", DOC.read_text(encoding="utf-8"))
-    return [s for s in spans if DOTTED.fullmatch(s) or PATH.fullmatch(s)]
+    return [s for s in _spans() if DOTTED.fullmatch(s) or PATH.fullmatch(s)]
+
+
+@cache
+def _classes() -> dict[str, set[str]]:
+    """Every class defined in the package, by name, with its members (merged across modules)."""
+    classes: dict[str, set[str]] = {}
+    for path in sorted((REPO / "workbench").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                classes.setdefault(node.name, set()).update(_members(node))
+    return classes
 
 
 @cache
@@ -95,6 +115,17 @@ def test_the_checker_tells_real_names_from_gone_ones() -> None:
     assert not resolves("workbench.services.runner.drive.inner")
     assert not resolves("workbench.services.nowhere")
     assert len(_cited()) > 50  # the pattern finds what the document cites
+    assert "execute" in _classes()["Runner"] and "run_everything" not in _classes()["Runner"]
+
+
+@pytest.mark.parametrize(
+    "name", sorted({s for s in _spans() if MEMBER.fullmatch(s) and s.split(".")[0] not in EXTERNAL})
+)
+def test_every_cited_class_member_exists(name: str) -> None:
+    cls, member = name.split(".")
+    assert member in _classes().get(cls, set()), (
+        f"docs/architecture.md cites `{name}`, but no class {cls} of the package has {member}"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(set(_cited())))
