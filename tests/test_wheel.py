@@ -17,7 +17,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "README.md", "workbench", "templates", "resources")
-DOCUMENTATION = "resources/screenshots/"  # pictures for the README, not runtime data
 
 _CHECK = r"""
 import json
@@ -87,13 +86,10 @@ def test_the_wheel_alone_runs_the_templates_presets_and_render(tmp_path: Path) -
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {f"workbench/{n}" for n in _tracked(REPO / "workbench")}
     for data in ("templates", "resources"):
-        expected |= {
-            f"workbench/_bundled/{data}/{n}"
-            for n in _tracked(REPO / data)
-            if not f"{data}/{n}".startswith(DOCUMENTATION)
-        }
+        expected |= {f"workbench/_bundled/{data}/{n}" for n in _tracked(REPO / data)}
     assert expected - names == set()
-    assert not [n for n in names if "screenshots" in n or n.endswith(".png")]
+    # The screenshots are documentation (docs/images/): no picture travels in the wheel.
+    assert not [n for n in names if n.endswith(".png")]
 
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
