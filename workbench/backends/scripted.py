@@ -79,6 +79,11 @@ class ScriptedOptions(BackendOptions):
         default_factory=lambda: [Step(text="Hello from the scripted backend.")],
         description="Steps replayed for every run",
     )
+    alternate: list[list[Step]] = Field(
+        default_factory=list,
+        description="When set, the n-th request with the same prompt replays alternate[n % len] "
+        "instead of script: a model whose answer to one question changes between calls",
+    )
     finish_reason: Literal["stop", "length"] = "stop"
     models: list[str] = Field(
         default_factory=lambda: ["scripted"], description="Model ids it reports"
@@ -96,6 +101,7 @@ class ScriptedBackend(Backend):
         super().__init__(options)
         self._lock = threading.Lock()
         self.requests: list[RunRequest] = []  # every request received, for assertions
+        self._asked: dict[str, int] = {}  # prompt -> times asked (for ``alternate``)
 
     def capabilities(self) -> Capabilities:
         return Capabilities.supporting(*PARAM_NAMES)
@@ -106,9 +112,20 @@ class ScriptedBackend(Backend):
     def version(self) -> str:
         return "scripted 1"
 
+    def _script(self, request: RunRequest) -> list[Step]:
+        """The steps for this request: ``alternate`` in turn per distinct prompt, else
+        ``script`` (called under the lock)."""
+        if not self.options.alternate:
+            return self.options.script
+        key = request.prompt or "\n".join(m.model_dump_json() for m in request.messages)
+        asked = self._asked.get(key, 0)
+        self._asked[key] = asked + 1
+        return self.options.alternate[asked % len(self.options.alternate)]
+
     def stream(self, request: RunRequest, cancel: CancelToken) -> Iterator[StreamEvent]:
         with self._lock:
             self.requests.append(request)
+            script = self._script(request)
         sent_params, ignored = self.capabilities().split(request.params)
         sent = SentRequest(
             backend=self.id,
@@ -138,7 +155,7 @@ class ScriptedBackend(Backend):
                 **extra,
             )
 
-        for step in self.options.script:
+        for step in script:
             if cancel.cancelled:
                 yield Cancelled(result=result("cancelled"))
                 return

@@ -71,6 +71,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="EXPR",
         help="a criterion replacing the suite's, e.g. 'pass_rate >= 0.8' (repeatable)",
     )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        metavar="N",
+        help="run every case N times (replacing the suite's 'repeats'): a case that passes on "
+        "some repeats and fails on others is reported as flaky, apart from the failing ones, "
+        "with pass@k and pass^k",
+    )
+    p.add_argument(
+        "--pass-k",
+        type=int,
+        metavar="K",
+        help="k of pass@k (at least one of k passed) and pass^k (all k passed), estimated "
+        "without bias from the N repeats (default: N)",
+    )
     p.add_argument("--resume", metavar="ID", help="finish the interrupted evaluation with this id")
     p.add_argument(
         "--compare",
@@ -174,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.services.eval_reports import (
         error_reasons,
         regression_json,
+        repeats_json,
         to_json,
         to_junit,
     )
@@ -190,6 +206,10 @@ def run(args: argparse.Namespace) -> int:
     spec = suite.spec
     if args.backend:
         spec = with_backend(spec, args.backend, args.model)
+    if args.repeat is not None:
+        if not 1 <= args.repeat <= 1000:
+            raise KnownError("--repeat must be between 1 and 1000")
+        spec = spec.model_copy(update={"repeats": args.repeat})
     criteria = [Criterion.parse(c) for c in args.criterion] if args.criterion else suite.criteria
     store = open_store()
     writer = GroupCommitWriter(store)  # runs that finish together share one commit, as in the app
@@ -210,7 +230,9 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if args.resume:
             evaluation = Evaluation.open(store, args.resume, runner, **tools)
+            k = _pass_k(args.pass_k, evaluation.spec.repeats)
         else:
+            k = _pass_k(args.pass_k, spec.repeats)  # a wrong k stops before anything is saved
             evaluation = Evaluation.create(store, spec, runner, **tools)
         show = _progress_printer(sys.stderr.isatty())
         freeze_heap(args)
@@ -236,11 +258,15 @@ def run(args: argparse.Namespace) -> int:
             args.junit.write_text(to_junit(evaluation, card), encoding="utf-8")
         if args.json:
             data = to_json(evaluation, card)
+            if evaluation.spec.repeats > 1:
+                data["repeats"] = repeats_json(evaluation, card, k)
             if report is not None:
                 data["regression"] = regression_json(evaluation, report, args.compare)
             print_json(data)
         else:
             _print_card(card, evaluation.id)
+            if evaluation.spec.repeats > 1:
+                _print_repeats(evaluation, card, k)
             local = all(v.backend == "llamacpp" for v in spec.variants)
             _print_errors(error_reasons(evaluation, card), args.suite, local)
             if report is not None:
@@ -263,6 +289,35 @@ def run(args: argparse.Namespace) -> int:
             f" ({report.summary()})"
         )
     return 0
+
+
+def _pass_k(k: int | None, repeats: int) -> int:
+    from workbench.core.errors import KnownError
+
+    if k is None:
+        return repeats
+    if not 1 <= k <= repeats:
+        raise KnownError(f"--pass-k must be between 1 and the number of repeats ({repeats})")
+    return k
+
+
+def _print_repeats(evaluation: Evaluation, card: Scorecard, k: int) -> None:
+    """Cases by verdict over their repeats, then each flaky case with its passes."""
+    from workbench.services.eval_reports import case_name
+    from workbench.services.flaky import case_repeats, summarise
+
+    n = evaluation.spec.repeats
+    print(f"{n} repeats per case (pass@{k}: one of {k} passed; pass^{k}: all {k} passed)")
+    for s in summarise(card, k):
+        print(
+            f"  {s.label}: {s.passing} passing, {s.flaky} flaky, {s.failing} failing, "
+            f"{_errors(s.errors)} · pass@{k} {_pct(s.pass_at_k)} · pass^{k} {_pct(s.pass_hat_k)}"
+        )
+    labels = evaluation.labels()
+    for c in case_repeats(card):
+        if c.flaky:
+            name = case_name(evaluation, c.test, 0, numbered=False)
+            print(f"  flaky: {name} · {labels[c.variant]}: {c.passed}/{c.judged} passed")
 
 
 def _print_regression(evaluation: Evaluation, report: RegressionReport, baseline: str) -> None:

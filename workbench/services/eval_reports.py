@@ -1,8 +1,12 @@
 """An evaluation's results as CI reads them: a JSON summary and JUnit XML.
 
-JUnit: one ``<testsuite>`` per variant, one ``<testcase>`` per dataset row (and repeat); a failed
-case carries ``<failure>`` with each failing assertion's reason, a case that could not be judged
-(the backend failed, a check errored) carries ``<error>``, a cell that never ran is ``<skipped>``.
+JUnit: one ``<testsuite>`` per variant, one ``<testcase>`` per dataset row; a failed case carries
+``<failure>`` with each failing assertion's reason, a case that could not be judged (the backend
+failed, a check errored) carries ``<error>``, a cell that never ran is ``<skipped>``. A repeated
+row (``repeats`` > 1) is still one testcase: failing only when no repeat passed; a *flaky* row
+(passed at least once, failed at least once) passes, with its failed repeats as
+``<flakyFailure>`` (Maven Surefire's element for a test that passed on a rerun, read by Jenkins
+and GitLab) and ``verdict``/``flaky``/``passed`` properties, so CI shows it without failing on it.
 Outputs are read from the store one run at a time, never all at once.
 """
 
@@ -14,7 +18,8 @@ from collections import Counter
 from typing import Any
 
 from workbench.services.evaluation import Evaluation, outcomes_of
-from workbench.services.scorecard import GroupStats, RegressionReport, Scorecard
+from workbench.services.flaky import CaseRepeats, case_repeats, summarise
+from workbench.services.scorecard import CellResult, GroupStats, RegressionReport, Scorecard
 
 OUTPUT_CHARS = 4000
 #: Characters XML 1.0 cannot hold, even escaped (a model may well print them).
@@ -25,14 +30,14 @@ def _x(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
-def case_name(evaluation: Evaluation, test: int, repeat: int) -> str:
+def case_name(evaluation: Evaluation, test: int, repeat: int, *, numbered: bool = True) -> str:
     """A dataset row as a person recognises it: its description, else its values."""
     case = evaluation.spec.tests[test]
     name = case.description or ", ".join(f"{k}={v}" for k, v in case.vars.items())
     name = " ".join(name.split())
     if len(name) > 80:
         name = name[:79] + "…"
-    suffix = f" #{repeat + 1}" if evaluation.spec.repeats > 1 else ""
+    suffix = f" #{repeat + 1}" if numbered and evaluation.spec.repeats > 1 else ""
     return f"row {test + 1}: {name}{suffix}"
 
 
@@ -105,53 +110,35 @@ def to_junit(evaluation: Evaluation, card: Scorecard) -> str:
     """JUnit XML of the evaluation (see the module docstring)."""
     root = ET.Element("testsuites", name=evaluation.spec.name)
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    store = evaluation.store
+    repeats = evaluation.spec.repeats
     for v, stats in enumerate(card.variants):
         suite = ET.SubElement(root, "testsuite", name=stats.label)
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         time_total = 0.0
-        for key in evaluation.cells():
-            if key[0] != v:
-                continue
-            _, t, r = key
-            counts["tests"] += 1
-            cell = card.cells.get(key)
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=f"{evaluation.spec.name}.{stats.label}",
-                name=_x(case_name(evaluation, t, r)),
-            )
-            if cell is None:
-                counts["skipped"] += 1
-                ET.SubElement(case, "skipped", message="not run (cancelled or interrupted)")
-                continue
-            time_total += cell.latency_s or 0.0
-            case.set("time", f"{cell.latency_s or 0.0:.3f}")
-            if cell.run_id is None:
-                continue
-            outcomes = outcomes_of(store, cell.run_id)
-            lines = [f"{o.status.upper()} {o.type}: {o.reason}" for _, o in outcomes]
-            if cell.status == "fail":
-                counts["failures"] += 1
-                failing = [f"{o.type}: {o.reason}" for _, o in outcomes if o.status == "fail"]
-                failure = ET.SubElement(
-                    case, "failure", message=_x("; ".join(failing)), type="assertion"
+        for t in range(len(evaluation.spec.tests)):
+            # one testcase per row and repeat, or per row when repeated (flaky, see above)
+            groups = [[r] for r in range(repeats)] if repeats == 1 else [list(range(repeats))]
+            for group in groups:
+                cells = [c for r in group if (c := card.cells.get((v, t, r))) is not None]
+                counts["tests"] += 1
+                case = ET.SubElement(
+                    suite,
+                    "testcase",
+                    classname=f"{evaluation.spec.name}.{stats.label}",
+                    name=_x(case_name(evaluation, t, group[0], numbered=len(group) == 1)),
                 )
-                failure.text = _x("\n".join(lines))
-            elif cell.status == "error":
-                counts["errors"] += 1
-                run = store.runs.get(cell.run_id).result
-                message = run.error or "; ".join(
-                    f"{o.type}: {o.reason}" for _, o in outcomes if o.status == "error"
-                )
-                error = ET.SubElement(
-                    case, "error", message=_x(message), type=run.error_kind or "error"
-                )
-                error.text = _x("\n".join(lines) or message)
-            output = store.runs.get(cell.run_id).result.text
-            if output:
-                ET.SubElement(case, "system-out").text = _x(output[:OUTPUT_CHARS])
+                if not cells:
+                    counts["skipped"] += 1
+                    ET.SubElement(case, "skipped", message="not run (cancelled or interrupted)")
+                    continue
+                seconds = sum(c.latency_s or 0.0 for c in cells)
+                time_total += seconds
+                case.set("time", f"{seconds:.3f}")
+                verdict = _junit_case(case, evaluation, cells, repeated=len(group) > 1)
+                if verdict == "fail":
+                    counts["failures"] += 1
+                elif verdict == "error":
+                    counts["errors"] += 1
         for name, value in counts.items():
             suite.set(name, str(value))
             totals[name] += value
@@ -160,6 +147,102 @@ def to_junit(evaluation: Evaluation, card: Scorecard) -> str:
         root.set(name, str(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _junit_case(
+    case: ET.Element, evaluation: Evaluation, cells: list[CellResult], *, repeated: bool
+) -> str:
+    """Fill one testcase from its cells (one, or a row's repeats); returns its verdict: a row
+    whose repeats passed at least once is not a failure, its failed repeats are
+    ``<flakyFailure>``s (Surefire's element for a test that passed on a rerun)."""
+    store = evaluation.store
+    repeats = CaseRepeats(
+        cells[0].variant,
+        cells[0].test,
+        sum(c.status == "pass" for c in cells),
+        sum(c.status == "fail" for c in cells),
+        sum(c.status == "error" for c in cells),
+    )
+    if repeated:
+        props = ET.SubElement(case, "properties")
+        for name, value in (
+            ("verdict", repeats.verdict),
+            ("flaky", str(repeats.flaky).lower()),
+            ("passed", f"{repeats.passed}/{repeats.judged}"),
+            ("errors", str(repeats.errors)),
+        ):
+            ET.SubElement(props, "property", name=name, value=value)
+    status = "pass" if repeats.passed else "fail" if repeats.failed else "error"
+    failures: list[tuple[str, str]] = []  # (message, detail) per failed repeat
+    journal: list[str] = []
+    output = ""
+    for cell in cells:
+        if cell.run_id is None:
+            continue
+        outcomes = outcomes_of(store, cell.run_id)
+        lines = "\n".join(f"{o.status.upper()} {o.type}: {o.reason}" for _, o in outcomes)
+        run = store.runs.get(cell.run_id).result
+        output = output or run.text
+        if repeated:
+            journal.append(f"repeat {cell.repeat + 1}: {cell.status}")
+        if cell.status == "fail":
+            failing = "; ".join(f"{o.type}: {o.reason}" for _, o in outcomes if o.status == "fail")
+            failures.append((failing, lines))
+        elif cell.status == "error" and status == "error" and case.find("error") is None:
+            message = run.error or "; ".join(
+                f"{o.type}: {o.reason}" for _, o in outcomes if o.status == "error"
+            )
+            kind = run.error_kind or "error"
+            error = ET.SubElement(case, "error", message=_x(message), type=kind)
+            error.text = _x(lines or message)
+    if status == "pass":  # the failed repeats of a flaky row
+        for message, lines in failures:
+            ET.SubElement(case, "flakyFailure", message=_x(message), type="assertion").text = _x(
+                lines
+            )
+    elif failures:
+        failure = ET.SubElement(case, "failure", message=_x(failures[0][0]), type="assertion")
+        failure.text = _x("\n".join(lines for _, lines in failures))
+    text = "\n".join(journal)
+    if output:
+        text = f"{text}\n{output[:OUTPUT_CHARS]}" if text else output[:OUTPUT_CHARS]
+    if text:
+        ET.SubElement(case, "system-out").text = _x(text)
+    return status
+
+
+def repeats_json(evaluation: Evaluation, card: Scorecard, k: int) -> dict[str, Any]:
+    """Flaky, passing and failing cases with pass@k and pass^k (``services.flaky``)."""
+    labels = evaluation.labels()
+    return {
+        "repeats": evaluation.spec.repeats,
+        "k": k,
+        "variants": [
+            {
+                "label": s.label,
+                "passing": s.passing,
+                "flaky": s.flaky,
+                "failing": s.failing,
+                "errors": s.errors,
+                "pass_at_k": s.pass_at_k,
+                "pass_hat_k": s.pass_hat_k,
+            }
+            for s in summarise(card, k)
+        ],
+        "cases": [
+            {
+                "variant": labels[c.variant],
+                "row": c.test + 1,
+                "verdict": c.verdict,
+                "passed": c.passed,
+                "failed": c.failed,
+                "errors": c.errors,
+                "pass_at_k": None if (f := c.at_k(k)) is None else f[0],
+                "pass_hat_k": None if f is None else f[1],
+            }
+            for c in case_repeats(card)
+        ],
+    }
 
 
 def regression_json(

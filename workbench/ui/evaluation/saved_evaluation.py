@@ -29,7 +29,7 @@ class _Loaded:
 def _load(workspace: Workspace, experiment_id: str) -> _Loaded:
     evaluation = Evaluation.open(workspace.store, experiment_id, workspace.runner)
     card = evaluation.scorecard()
-    rows = [case_name(evaluation, t, 0).split(": ", 1)[1]
+    rows = [case_name(evaluation, t, 0, numbered=False).split(": ", 1)[1]
             for t in range(len(evaluation.spec.tests))]
     return _Loaded(evaluation, card, rows, error_reasons(evaluation, card))
 

@@ -43,14 +43,13 @@ from workbench.core.wording import plural
 from workbench.services.evaluation import CellDetail
 from workbench.services.scorecard import (
     CellResult,
-    CriterionResult,
     GroupStats,
     RegressionReport,
     Scorecard,
 )
 from workbench.ui import theming
 from workbench.ui.compare.diff_view import DiffView
-from workbench.ui.widgets.flow_layout import FlowLayout
+from workbench.ui.evaluation.badges import CriteriaBar, RepeatsBar
 
 Details = Callable[[CellResult], CellDetail]
 MARKS = {"pass": "✓", "fail": "✗", "error": "⚠"}
@@ -78,40 +77,6 @@ def score_text(stats: GroupStats) -> str:
     if scores.n < 2:
         return f"{scores.mean:.2f}"
     return f"{scores.mean:.2f}  [{scores.ci[0]:.2f}–{scores.ci[1]:.2f}]"
-
-
-class CriteriaBar(QWidget):
-    """One badge per criterion and variant: met (green ✓) or not met (red ✗)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._layout = FlowLayout(self, spacing=6)
-        self.badges: list[QLabel] = []
-
-    def set_results(self, results: Sequence[CriterionResult]) -> None:
-        for badge in self.badges:
-            badge.deleteLater()
-        self.badges = []
-        while self._layout.count():
-            self._layout.takeAt(0)
-        if not results:
-            empty = QLabel("No criteria: add some (e.g. pass_rate >= 0.9) to gate this suite", self)
-            empty.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-            self.badges.append(empty)
-            self._layout.addWidget(empty)
-        for r in results:
-            color = theming.status_color("ok" if r.met else "error")
-            mark = "✓" if r.met else "✗"
-            badge = QLabel(f"{mark} {r.criterion.text} · {_middle(r.variant_label, 52)}", self)
-            badge.setAccessibleName("criterion met" if r.met else "criterion not met")
-            badge.setToolTip(r.line())
-            badge.setStyleSheet(
-                f"QLabel {{ border: 1px solid {color.name()}; border-radius: 9px;"
-                f" padding: 2px 8px; color: {color.name()}; }}"
-            )
-            self.badges.append(badge)
-            self._layout.addWidget(badge)
-
 
 
 def _chart(title: str) -> QChartView:
@@ -161,6 +126,7 @@ class ScorecardView(QWidget):
         self.regression.setAccessibleName("Regression check")
         self.regression.setVisible(False)
         self.criteria = CriteriaBar(self)
+        self.repeats = RepeatsBar(self)
 
         self.summary = QTreeWidget(self)
         self.summary.setAccessibleName("Scorecard per variant and assertion")
@@ -230,6 +196,7 @@ class ScorecardView(QWidget):
         layout.addWidget(self.errors)
         layout.addWidget(self.regression)
         layout.addWidget(self.criteria)
+        layout.addWidget(self.repeats)
         layout.addWidget(split, 1)
 
     # --- showing a scorecard -------------------------------------------------------------------
@@ -264,6 +231,7 @@ class ScorecardView(QWidget):
         self._fill_summary(card)
         self._fill_charts(card)
         self._fill_grid(card, rows, repeats)
+        self.repeats.set_card(card, rows, repeats)
         self.regression.setVisible(False)
         self.drill.clear()
 
@@ -563,15 +531,6 @@ def _cell_text(cell: CellResult | None) -> str:
         return "–"
     score = "" if cell.score is None else f" {cell.score:.2f}"
     return f"{MARKS[cell.status]}{score}"
-
-
-def _middle(text: str, width: int) -> str:
-    """Cut in the middle: a variant's label ends with what tells it apart (' · openai:o4-mini')."""
-    line = " ".join(text.split())
-    if len(line) <= width:
-        return line
-    tail = width // 2
-    return line[: width - tail - 1] + "…" + line[-tail:]
 
 
 def _distinct(labels: Sequence[str], metrics: QFontMetrics, room: int) -> list[str]:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -82,6 +83,15 @@ class SuiteWindow(QWidget):
         self.backend_box.currentIndexChanged.connect(
             lambda _i: self.model_edit.setEnabled(self.backend_box.currentData() is not None)
         )
+        self.repeat_box = QSpinBox(self)
+        self.repeat_box.setAccessibleName("Repeat each case")
+        self.repeat_box.setRange(0, 100)
+        self.repeat_box.setSpecialValueText("as the suite says")  # 0: the suite's 'repeats'
+        self.repeat_box.setSuffix("×")
+        self.repeat_box.setToolTip(
+            "Run every case this many times: a case that passes on some repeats and fails on "
+            "others is shown as flaky, apart from the failing ones"
+        )
         self.run_button = QPushButton("Run again", self)
         self.run_button.setToolTip("Run the suite again on the chosen backend (a new evaluation)")
         self.run_button.clicked.connect(self._run_chosen)
@@ -94,6 +104,8 @@ class SuiteWindow(QWidget):
         bar.addWidget(QLabel("Run on", self))
         bar.addWidget(self.backend_box)
         bar.addWidget(self.model_edit)
+        bar.addWidget(QLabel("Repeat", self))
+        bar.addWidget(self.repeat_box)
         bar.addWidget(self.run_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -121,7 +133,10 @@ class SuiteWindow(QWidget):
         self.run_button.setEnabled(False)
         self.progress.show()
         self._where = where
-        worker: TaskWorker[Result] = TaskWorker(lambda r, c: self._run(r, c, backend, model))
+        repeats = self.repeat_box.value() or None
+        worker: TaskWorker[Result] = TaskWorker(
+            lambda r, c: self._run(r, c, backend, model, repeats)
+        )
         self.progress.track_task(worker, "Evaluating", unit="cell")  # type: ignore[arg-type]
         worker.signals.finished.connect(self._show)
         worker.signals.failed.connect(self._failed)
@@ -174,12 +189,19 @@ class SuiteWindow(QWidget):
                                 "backends.")
 
     def _run(
-        self, report: Reporter, cancel: CancelToken, backend: str | None, model: str
+        self,
+        report: Reporter,
+        cancel: CancelToken,
+        backend: str | None,
+        model: str,
+        repeats: int | None,
     ) -> Result:
-        """In a pool thread: create the evaluation, run every cell, score it, say why cells
-        errored."""
+        """In a pool thread: create the evaluation, run every cell (``repeats`` times when
+        given), score it, say why cells errored."""
         suite = load_suite(self.path)
         spec = suite.spec if backend is None else with_backend(suite.spec, backend, model)
+        if repeats is not None:
+            spec = spec.model_copy(update={"repeats": repeats})
         runner = self.workspace.runner
         tools = suite_tools(spec, runner, suite.judge)
         try:
@@ -221,7 +243,8 @@ class SuiteWindow(QWidget):
         )
         # The grid numbers its rows itself: name each by its description or values only.
         rows = [
-            case_name(evaluation, t, 0).split(": ", 1)[1] for t in range(len(evaluation.spec.tests))
+            case_name(evaluation, t, 0, numbered=False).split(": ", 1)[1]
+            for t in range(len(evaluation.spec.tests))
         ]
         self.scorecard.set_scorecard(
             card,
