@@ -46,14 +46,13 @@ def test_registry_has_promptfoos_types_and_every_kind_is_described() -> None:
     kinds = registry()
     assert set(kinds) >= PROMPTFOO_TYPES
     assert all(k.description for k in kinds.values())
-    assert "javascript" not in kinds
+    assert "javascript" in kinds
 
 
-def test_javascript_is_refused_clearly() -> None:
-    with pytest.raises(EvaluationError, match="not supported"):
-        validate(spec("javascript", "output.length > 3"))
+def test_javascript_without_an_evaluator_is_an_error_saying_what_to_pass() -> None:
+    validate(spec("javascript", "output.length > 3"))
     outcome = evaluate_one(spec("javascript", "1"), AssertionContext(output="x"))
-    assert outcome.status == "error" and "python" in outcome.reason
+    assert outcome.status == "error" and "JavaScript evaluator" in outcome.reason
 
 
 def test_unknown_type_and_bad_weight() -> None:

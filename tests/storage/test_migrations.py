@@ -105,30 +105,39 @@ def _add_run(db: Database, stage: int, result: RunResult, ref: RunRef | None = N
 
 def _add_experiment(db: Database, stage: int) -> tuple[str, str, str]:
     """Save ``make_spec()`` as the app at schema ``stage`` did (no kind before 0007_run_source,
-    variants without their library key before 0006_variant_template_key): its id, first
-    variant's and first test's ids."""
+    variants without their library key before 0006_variant_template_key, tests without their
+    transform before 0008_test_transform): its id, first variant's and first test's ids."""
     store = Store(db)
-    if stage >= NAMES.index("0007_run_source"):
+    if stage >= NAMES.index("0008_test_transform"):
         made = store.experiments.create(make_spec())
         return made.id, made.variant_ids[0], made.test_ids[0]
-    spec, experiment_id = make_spec(), new_id()
-    with db.transaction() as conn:
-        conn.execute(
-            "INSERT INTO experiments (id, name, notes, repeats, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, 'then', 'then')",
-            (experiment_id, spec.name, spec.notes, spec.repeats),
-        )
+    spec = make_spec()
     columns = [c.strip() for c in experiments_module.VARIANT_COLUMNS.split(",")]
     key = columns.index("template_key")
     row = experiments_module._variant_row
+    test_row = experiments_module._test_row
     with pytest.MonkeyPatch.context() as patch:
-        if stage < NAMES.index("0006_variant_template_key"):
-            patch.setattr(experiments_module, "VARIANT_COLUMNS",
-                          ", ".join(c for c in columns if c != "template_key"))
-            patch.setattr(experiments_module, "_variant_row",
-                          lambda v: tuple(x for i, x in enumerate(row(v)) if i != key))
+        patch.setattr(experiments_module, "TEST_COLUMNS",
+                      experiments_module.TEST_COLUMNS.replace(", transform_json", ""))
+        patch.setattr(experiments_module, "_test_row", lambda t: test_row(t)[:-1])
         patch.setattr(experiments_module.ExperimentRepository, "get", lambda _self, i: i)
-        store.experiments.update(experiment_id, spec)
+        if stage >= NAMES.index("0007_run_source"):
+            experiment_id = store.experiments.create(spec)
+        else:
+            experiment_id = new_id()
+            with db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO experiments (id, name, notes, repeats, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, 'then', 'then')",
+                    (experiment_id, spec.name, spec.notes, spec.repeats),
+                )
+            if stage < NAMES.index("0006_variant_template_key"):
+                patch.setattr(experiments_module, "VARIANT_COLUMNS",
+                              ", ".join(c for c in columns if c != "template_key"))
+                patch.setattr(experiments_module, "_variant_row",
+                              lambda v: tuple(x for i, x in enumerate(row(v)) if i != key))
+            store.experiments.update(experiment_id, spec)
+    assert isinstance(experiment_id, str)
     conn = db.connection()
     first = "SELECT id FROM {} WHERE experiment_id = ? AND position = 0"
     return (experiment_id,

@@ -57,6 +57,7 @@ def assertion_from_mapping(item: Any) -> AssertionSpec:
         threshold=item.get("threshold"),
         weight=item.get("weight", 1.0),
         metric=item.get("metric"),
+        transform=item.get("transform"),
     )
 
 

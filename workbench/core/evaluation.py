@@ -12,8 +12,12 @@ How to use it (the evaluation run, the CLI and the scorecard go through these th
 Semantics (promptfoo's where promptfoo has them):
 
 - ``AssertionSpec.type`` is a registered name (``registry()``); a ``not-`` prefix negates it, as
-  does ``negate=True`` (both together cancel out). ``javascript`` is NOT supported: there is no
-  JavaScript runtime here; use ``python`` (an expression run in a restricted child process).
+  does ``negate=True`` (both together cancel out).
+- Transforms (promptfoo's): the test's ``transform`` rewrites the output every assertion of the
+  row sees, then an assertion's own ``transform`` rewrites what that one sees. Inline transforms
+  are JavaScript (``ctx.javascript``); ``ScriptFile`` transforms are JavaScript or Python
+  (``ctx.python``). A transform's result may be any JSON value: ``javascript`` checks see it as
+  is, other kinds as text (JSON for non-strings). A failing transform is an ``error``.
 - Each kind returns a ``Check``: ``passed`` (or ``None`` when a threshold decides), a ``score`` in
   [0, 1] and, for measured quantities (latency ms, cost $, edit distance), a ``value``.
   ``threshold`` is applied once, here: kinds that measure *down* (``latency``, ``cost``,
@@ -37,14 +41,15 @@ an ``error`` that says what to configure — a judge never defaults to some clou
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from workbench.core.errors import KnownError
-from workbench.core.experiments import AssertionSpec, TestCase
+from workbench.core.experiments import AssertionSpec, ScriptFile, TestCase, Transform
 from workbench.core.models import RunResult
 
 log = logging.getLogger(__name__)
@@ -53,10 +58,6 @@ Status = Literal["pass", "fail", "error"]
 Direction = Literal["at-least", "at-most"]
 
 NEGATION_PREFIX = "not-"
-UNSUPPORTED = {
-    "javascript": "javascript assertions are not supported (no JavaScript runtime here); "
-    "rewrite the check as a 'python' assertion",
-}
 
 
 class EvaluationError(KnownError):
@@ -122,6 +123,22 @@ class PythonRunner(Protocol):
         self, code: str, *, output: str, expected: str | None, vars: Mapping[str, Any]
     ) -> Check: ...
 
+    def value(
+        self, code: str, *, output: Any, expected: str | None, vars: Mapping[str, Any],
+        context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """What ``code`` returns (a Python transform's new output)."""
+
+
+class JavaScriptRunner(Protocol):
+    """Runs JavaScript checks and transforms in a sandbox (``services.js_eval``)."""
+
+    def check(self, code: str | ScriptFile, *, output: Any, context: Mapping[str, Any],
+              threshold: float | None) -> Check: ...
+
+    def transform(self, code: str | ScriptFile, *, output: Any,
+                  context: Mapping[str, Any]) -> Any: ...
+
 
 class Grader(Protocol):
     """An LLM judge (``services.judges.Judge``); each method returns a 0..1-scored ``Check``."""
@@ -139,6 +156,8 @@ class AssertionContext:
 
     ``prompt`` is the rendered input (messages joined, or the completion prompt); guardrails on
     inputs and judges read it. ``result`` gives latency, cost and whether the backend failed.
+    ``value`` is the output as a transform left it when that is not text (``output`` is then its
+    JSON text); ``transformed`` says the test's transform was applied already.
     """
 
     output: str
@@ -149,6 +168,9 @@ class AssertionContext:
     vars: Mapping[str, str] = field(default_factory=dict)  # defaults to test.vars
     python: PythonRunner | None = None
     judge: Grader | None = None
+    javascript: JavaScriptRunner | None = None
+    value: Any = None
+    transformed: bool = False
 
     def __post_init__(self) -> None:
         if self.test is not None:
@@ -170,6 +192,7 @@ class AssertionKind:
     description: str
     direction: Direction = "at-least"
     default_threshold: float | None = None
+    own_threshold: bool = False  # the check applies ``spec.threshold`` itself (script kinds)
 
 
 _REGISTRY: dict[str, AssertionKind] = {}
@@ -191,11 +214,13 @@ def kind(
     *,
     direction: Direction = "at-least",
     default_threshold: float | None = None,
+    own_threshold: bool = False,
 ) -> Callable[[CheckFn], CheckFn]:
     """Decorator form of ``register`` for a check function."""
 
     def wrap(fn: CheckFn) -> CheckFn:
-        register(AssertionKind(name, fn, description, direction, default_threshold))
+        register(AssertionKind(name, fn, description, direction, default_threshold,
+                               own_threshold))
         return fn
 
     return wrap
@@ -221,11 +246,9 @@ def split_type(spec: AssertionSpec) -> tuple[str, bool]:
 
 
 def validate(spec: AssertionSpec) -> None:
-    """Raise ``EvaluationError`` for a spec that can never be evaluated (unknown type,
-    javascript, negative weight): suites check this when they load, before any run."""
+    """Raise ``EvaluationError`` for a spec that can never be evaluated (unknown type, negative
+    weight): suites check this when they load, before any run."""
     name, _ = split_type(spec)
-    if name in UNSUPPORTED:
-        raise EvaluationError(UNSUPPORTED[name])
     _load_builtins()
     if name not in _REGISTRY:
         raise EvaluationError(
@@ -258,6 +281,9 @@ def evaluate_one(spec: AssertionSpec, ctx: AssertionContext) -> Outcome:
     if failed_run is not None:
         return Outcome("error", None, failed_run, **base)
     try:
+        ctx = transformed(ctx)
+        if spec.transform is not None:
+            ctx = transformed(ctx, spec.transform)
         validate(spec)
         kind_ = _REGISTRY[name]
         check = kind_.check(spec, ctx)
@@ -276,7 +302,9 @@ def _verdict(
     threshold = spec.threshold if spec.threshold is not None else kind_.default_threshold
     passed = check.passed
     reason = check.reason
-    if kind_.direction == "at-most":
+    if kind_.own_threshold:
+        measured = check.value if check.value is not None else check.score
+    elif kind_.direction == "at-most":
         measured = check.value
         if threshold is not None and measured is not None:
             passed = measured <= threshold
@@ -305,9 +333,47 @@ def _num(x: float) -> str:
 
 
 def evaluate(specs: Iterable[AssertionSpec], ctx: AssertionContext) -> list[Outcome]:
-    """One outcome per spec, in order."""
+    """One outcome per spec, in order; the test's transform is applied first (once)."""
     _load_builtins()
+    specs = list(specs)
+    try:
+        ctx = transformed(ctx)
+    except EvaluationError as err:
+        return [Outcome("error", None, str(err), type=s.type, metric=s.metric or s.type,
+                        weight=s.weight) for s in specs]
     return [evaluate_one(spec, ctx) for spec in specs]
+
+
+def transformed(ctx: AssertionContext, transform: Transform | None = None) -> AssertionContext:
+    """The context with its output rewritten by ``transform`` (default: the test's own, once).
+    A failed run is left alone: its assertions are errors anyway."""
+    if transform is None:
+        if ctx.transformed or ctx.test is None or ctx.test.transform is None:
+            return ctx
+        transform = ctx.test.transform
+    if _backend_error(ctx.result) is not None:
+        return ctx
+    output = ctx.output if ctx.value is None else ctx.value
+    context = {"vars": dict(ctx.vars), "prompt": {"raw": ctx.prompt, "label": ctx.prompt}}
+    if isinstance(transform, ScriptFile) and transform.language == "python":
+        if ctx.python is None:
+            raise EvaluationError("a Python transform needs the restricted Python evaluator")
+        name = transform.function or "get_transform"  # promptfoo's default function name
+        code = f"{transform.source}\nreturn {name}(output, context)"
+        value = ctx.python.value(code, output=output, expected=ctx.expected, vars=ctx.vars,
+                                 context=context)
+    else:
+        if ctx.javascript is None:
+            raise EvaluationError("a JavaScript transform needs the JavaScript evaluator",
+                                  hint="pass services.js_eval.JavaScriptEvaluator() as "
+                                  "the context's 'javascript'")
+        value = ctx.javascript.transform(transform, output=output, context=context)
+    if value is None:
+        raise EvaluationError("transform failed: it returned no value")
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
+                                                           separators=(",", ":"))
+    return replace(ctx, output=text, value=None if isinstance(value, str) else value,
+                   transformed=True)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ Storage persists these, importers produce them, the runner expands them into ``R
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -16,8 +16,23 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ScriptFile(_Model):
+    """A script file a suite names (``file://checks.js:fn``), read when the suite is loaded:
+    evaluations are stored self-contained and never read files while they run."""
+
+    path: str  # as written, relative to the suite's folder
+    language: Literal["javascript", "python"]
+    source: str
+    function: str | None = None  # the exported (JS) or defined (Python) function to call
+
+
+#: A transform: inline JavaScript (an expression, or a function body with ``return``) or a file.
+Transform = str | ScriptFile
+
+
 class AssertionSpec(_Model):
-    """One check on an output, e.g. ``contains`` a value; ``negate`` is promptfoo's ``not-``."""
+    """One check on an output, e.g. ``contains`` a value; ``negate`` is promptfoo's ``not-``.
+    ``transform`` rewrites the output this assertion sees (after the test's own transform)."""
 
     type: str
     value: Any = None
@@ -25,10 +40,13 @@ class AssertionSpec(_Model):
     weight: float = 1.0
     negate: bool = False
     metric: str | None = None
+    transform: Transform | None = None
 
 
 class TestCase(_Model):
-    """One dataset row: variable values, an optional expected output, its own assertions."""
+    """One dataset row: variable values, an optional expected output, its own assertions and a
+    ``transform`` of the output every assertion of the row sees (promptfoo's
+    ``options.transform``)."""
 
     __test__ = False  # not a pytest class
 
@@ -37,6 +55,7 @@ class TestCase(_Model):
     expected: str | None = None
     assertions: list[AssertionSpec] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    transform: Transform | None = None
 
 
 def version_number(value: Any) -> int | None:

@@ -29,6 +29,7 @@ from workbench.core.errors import KnownError
 from workbench.core.evaluation import (
     AssertionContext,
     Grader,
+    JavaScriptRunner,
     Outcome,
     PythonRunner,
     combine,
@@ -98,6 +99,7 @@ class Evaluation:
         *,
         python: PythonRunner | None = None,
         judge: Grader | None = None,
+        javascript: JavaScriptRunner | None = None,
         workers: int | None = None,
     ) -> None:
         if runner.writer is None:
@@ -107,6 +109,7 @@ class Evaluation:
         self.runner = runner
         self.python = python
         self.judge = judge
+        self.javascript = javascript
         self.workers = workers
         spec = experiment.spec
         for test in spec.tests:
@@ -225,6 +228,7 @@ class Evaluation:
             prompt=prompt_text(result.request),
             python=self.python,
             judge=self.judge,
+            javascript=self.javascript,
         )
         return evaluate(self._specs(key), ctx)
 
@@ -503,5 +507,6 @@ def rerun(
         evaluation.runner,
         python=evaluation.python,
         judge=evaluation.judge,
+        javascript=evaluation.javascript,
         workers=evaluation.workers,
     )

@@ -4,14 +4,12 @@ A user's check never runs in the app's process. A helper interpreter (``sys.exec
 site, no user paths, no environment-driven imports, empty environment, cwd ``/``, its own process
 group) forks one fresh child per check; in that child, before the check's code runs:
 
-- OS limits: CPU seconds (``RLIMIT_CPU``: SIGXCPU, then SIGKILL at the hard limit), address space
-  (``RLIMIT_AS``), no files written (``RLIMIT_FSIZE`` 0), no child processes (``RLIMIT_NPROC`` 0).
-  At the wall-clock timeout the parent kills the child (and, if the helper does not answer, the
-  whole group), so a check can never outlive it.
-- An audit hook (PEP 578) refuses every ``open`` (files are neither read nor written), all
-  ``socket.*`` events, process creation and ``os.system``, filesystem changes, ctypes,
-  ``sys._getframe``/tracing, code-object creation, changing function code or defaults, limit
-  changes, and ``import`` of anything outside a small allow-list.
+- OS limits (``services.sandbox_process.GUARD``): CPU seconds (``RLIMIT_CPU``: SIGXCPU, then
+  SIGKILL at the hard limit), address space, no files written, no child processes. At the
+  wall-clock timeout the parent kills the child (and, if the helper does not answer, the whole
+  group), so a check can never outlive it.
+- The same module's audit hook (PEP 578): no ``open``, sockets, processes, filesystem changes,
+  ctypes, tracing, code-object creation, and no ``import`` outside a small allow-list.
 - The check gets its own builtins: no ``open``/``input``/``breakpoint``, and an ``__import__``
   that only knows the allow-list.
 
@@ -27,10 +25,7 @@ import contextlib
 import json
 import math
 import os
-import select
 import signal
-import subprocess
-import sys
 import threading
 import time
 import weakref
@@ -39,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.core.evaluation import Check, EvaluationError
+from workbench.services.sandbox_process import GUARD, HelperProcess, close_all
 
 #: Modules user code may import (pure computation, no I/O).
 ALLOWED_MODULES = (
@@ -49,7 +45,7 @@ ALLOWED_MODULES = (
 # The helper process's program: a pre-warmed interpreter that forks one fresh child per check.
 # Everything a check could abuse is set up in that child, after the fork, before its code runs.
 _SERVER = r"""
-import builtins, json, os, resource, sys
+import builtins, json, os, sys
 ALLOWED = frozenset(json.loads(sys.argv[1]))
 for _name in ALLOWED:
     __import__(_name)
@@ -59,42 +55,19 @@ def _import(name, globals=None, locals=None, fromlist=(), level=0, _allowed=ALLO
     if level or name.split(".")[0] not in _allowed:
         raise ImportError(f"import of '{name}' is not allowed here")
     return _real_import(name, globals, locals, fromlist, level)
-
-BLOCKED = ("open", "socket.", "subprocess.", "os.system", "os.exec", "os.spawn", "os.posix_spawn",
-           "os.fork", "os.forkpty", "os.kill", "os.killpg", "os.remove", "os.rename", "os.rmdir",
-           "os.mkdir", "os.chmod", "os.chown", "os.symlink", "os.link", "os.truncate",
-           "os.listdir", "os.scandir", "os.chdir", "os.putenv", "os.unsetenv", "shutil.",
-           "ctypes.", "sys._getframe", "sys.settrace", "sys.setprofile", "sys.addaudithook",
-           "code.__new__", "function.__new__", "object.__setattr__", "object.__delattr__",
-           "resource.setrlimit", "resource.prlimit", "pty.", "signal.", "webbrowser.",
-           "urllib.", "http.", "ftplib.", "smtplib.", "glob.", "tempfile.", "sqlite3.",
-           "marshal.", "pickle.", "winreg.", "mmap.", "syslog.")
-
-# The hook's state is bound as default arguments: user code can reach this module's globals
-# (through _import.__globals__) but rebinding them changes nothing here, and replacing a
-# function's defaults or code raises "object.__setattr__", which the hook refuses.
-def _hook(event, args, _allowed=ALLOWED, _blocked=BLOCKED):
-    if event == "import":
-        if args[0].split(".")[0] not in _allowed:
-            raise PermissionError(f"import of '{args[0]}' is blocked")
-    elif event.startswith(_blocked):
-        raise PermissionError(f"'{event}' is blocked in python assertions")
-
+""" + GUARD + r"""
 HIDDEN = ("open", "input", "breakpoint", "exit", "quit", "help", "copyright", "credits",
           "license", "__import__", "__loader__", "__spec__")
 
 def _check(cfg):
     # In the forked child: limits first, then the hook, then the user's code.
-    cpu, mem = cfg["cpu_s"], cfg["memory_bytes"]
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    _limit(cfg["cpu_s"], cfg["memory_bytes"])
     code = cfg["code"]
     env = {k: v for k, v in builtins.__dict__.items() if k not in HIDDEN}
     env["__import__"] = _import
+    context = cfg.get("context") or {"vars": cfg["vars"], "expected": cfg["expected"]}
     scope = {"__builtins__": env, "output": cfg["output"], "expected": cfg["expected"],
-             "vars": cfg["vars"], "context": {"vars": cfg["vars"], "expected": cfg["expected"]}}
+             "vars": cfg["vars"], "context": context}
     try:
         compiled = compile(code, "<assertion>", "eval")
         is_expr = True
@@ -168,57 +141,6 @@ class RunReport:
     detail: str = ""
 
 
-class _Server:
-    """The helper process, speaking one JSON line each way per message."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _SERVER, json.dumps(ALLOWED_MODULES)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            cwd="/", env={}, start_new_session=True,
-        )
-        assert self.proc.stdout is not None
-        self._fd = self.proc.stdout.fileno()
-        self._buffer = b""
-
-    def send(self, message: Mapping[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def receive(self, deadline: float) -> dict[str, Any] | None:
-        """The next message, or ``None`` at the deadline (``time.monotonic()``) or if the helper
-        is gone."""
-        while b"\n" not in self._buffer:
-            wait = deadline - time.monotonic()
-            if wait <= 0:
-                return None
-            ready, _, _ = select.select([self._fd], [], [], wait)
-            if not ready:
-                return None
-            chunk = os.read(self._fd, 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        try:
-            message = json.loads(line)
-        except ValueError:
-            return None  # not our protocol: treated as a broken helper
-        return message if isinstance(message, dict) else None
-
-    def close(self) -> None:
-        """Stop the helper and everything it started."""
-        with contextlib.suppress(OSError, ValueError):
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
 class PythonEvaluator:
     """Runs ``python`` assertion code in restricted child processes; usable as ``ctx.python``.
 
@@ -235,10 +157,10 @@ class PythonEvaluator:
         self.cpu_s = cpu_s
         self.memory_bytes = memory_bytes
         self._lock = threading.Lock()
-        self._server: _Server | None = None
+        self._server: HelperProcess | None = None
         # The helper is also stopped when the evaluator is garbage-collected or at exit.
-        self._started: list[_Server] = []
-        weakref.finalize(self, _close_all, self._started)
+        self._started: list[HelperProcess] = []
+        weakref.finalize(self, close_all, self._started)
 
     def __enter__(self) -> PythonEvaluator:
         return self
@@ -252,16 +174,19 @@ class PythonEvaluator:
         if server is not None:
             server.close()
 
-    def run(self, code: str, *, output: str, expected: str | None,
-            vars: Mapping[str, Any]) -> RunReport:
-        """Run ``code`` once in a fresh child; at the timeout the child is killed."""
+    def run(self, code: str, *, output: Any, expected: str | None,
+            vars: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> RunReport:
+        """Run ``code`` once in a fresh child; at the timeout the child is killed. ``output`` is
+        any JSON value (a transform's input may be one); ``context`` replaces the default
+        ``{"vars", "expected"}``."""
         config = {
             "code": code, "output": output, "expected": expected, "vars": dict(vars),
+            "context": dict(context) if context is not None else None,
             "cpu_s": self.cpu_s, "memory_bytes": self.memory_bytes,
         }
         with self._lock:
             if self._server is None or self._server.proc.poll() is not None:
-                self._server = _Server()
+                self._server = HelperProcess(_SERVER, [json.dumps(ALLOWED_MODULES)])
                 self._started[:] = [self._server]
             server = self._server
             deadline = time.monotonic() + self.timeout_s
@@ -285,7 +210,13 @@ class PythonEvaluator:
 
     def __call__(self, code: str, *, output: str, expected: str | None,
                  vars: Mapping[str, Any]) -> Check:
-        report = self.run(code, output=output, expected=expected, vars=vars)
+        return interpret(self.value(code, output=output, expected=expected, vars=vars))
+
+    def value(self, code: str, *, output: Any, expected: str | None, vars: Mapping[str, Any],
+              context: Mapping[str, Any] | None = None) -> Any:
+        """What ``code`` returned (a JSON value), or ``EvaluationError`` saying why there is
+        none (the code raised, timed out or died)."""
+        report = self.run(code, output=output, expected=expected, vars=vars, context=context)
         if report.timed_out:
             raise EvaluationError(f"python: timed out after {self.timeout_s:g} s; "
                                   "the check was stopped")
@@ -293,12 +224,7 @@ class PythonEvaluator:
             raise EvaluationError(f"python: the check died ({_death(report)})")
         if not report.answer.get("ok"):
             raise EvaluationError(f"python: {report.answer.get('error', 'failed')}")
-        return interpret(report.answer.get("value"))
-
-
-def _close_all(servers: list[_Server]) -> None:
-    for server in servers:
-        server.close()
+        return report.answer.get("value")
 
 
 def _report(reply: dict[str, Any], pid: int) -> RunReport:

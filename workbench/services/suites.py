@@ -244,17 +244,35 @@ def assertion_types(spec: ExperimentSpec) -> set[str]:
     return {s.type.removeprefix("not-") for s in specs}
 
 
+def transform_languages(spec: ExperimentSpec) -> set[str]:
+    """The languages of every transform the suite uses (``javascript`` for inline ones)."""
+    found: set[str] = set()
+    specs: list[AssertionSpec] = [*spec.default_assertions]
+    for test in spec.tests:
+        specs += test.assertions
+        if test.transform is not None:
+            found.add("javascript" if isinstance(test.transform, str) else test.transform.language)
+    for s in specs:
+        if s.transform is not None:
+            found.add("javascript" if isinstance(s.transform, str) else s.transform.language)
+    return found
+
+
 def suite_tools(
     spec: ExperimentSpec, runner: Runner, judge: JudgeChoice | None
 ) -> dict[str, object]:
-    """The out-of-process Python evaluator and the LLM judge, made only when the suite uses
-    them (a judge is only ever the backend the suite names)."""
-    types = assertion_types(spec)
+    """The out-of-process Python and JavaScript evaluators and the LLM judge, made only when the
+    suite uses them (a judge is only ever the backend the suite names)."""
+    types = assertion_types(spec) | transform_languages(spec)
     tools: dict[str, object] = {}
     if "python" in types:
         from workbench.services.python_eval import PythonEvaluator
 
         tools["python"] = PythonEvaluator()
+    if "javascript" in types:
+        from workbench.services.js_eval import JavaScriptEvaluator
+
+        tools["javascript"] = JavaScriptEvaluator()
     if judge is not None:
         from workbench.services.judges import Judge
 

@@ -253,6 +253,11 @@ CREATE INDEX runs_by_template ON runs (template_key, id);
 CREATE INDEX runs_by_backend ON runs (backend_name, id);
 """
 
+# A test case's own output transform (promptfoo's options.transform): JSON, NULL for none.
+_TEST_TRANSFORM = """
+ALTER TABLE test_cases ADD COLUMN transform_json TEXT;
+"""
+
 
 def library_search_row(text: str) -> tuple[str, str, str, str]:
     """``(name, description, tags, body)`` indexed for a template version's file text."""
@@ -309,6 +314,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0005_run_origin", _RUN_ORIGIN),
     Migration("0006_variant_template_key", _VARIANT_TEMPLATE_KEY),
     Migration("0007_run_source", _RUN_SOURCE),
+    Migration("0008_test_transform", _TEST_TRANSFORM),
 )
 
 _TRACKING = (

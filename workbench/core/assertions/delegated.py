@@ -1,5 +1,6 @@
 """Kinds that run through a tool carried by the context: ``python`` (a restricted child process,
-``services.python_eval``) and the LLM judges ``llm-rubric``, ``factuality`` and
+``services.python_eval``), ``javascript`` (a sandboxed JavaScript worker, ``services.js_eval``;
+promptfoo's semantics, see ``core.js_source``) and the LLM judges ``llm-rubric``, ``factuality`` and
 ``model-graded-closedqa`` (``services.judges``). Core never starts processes or picks a model:
 without the tool the outcome is an ``error`` saying what to configure.
 
@@ -12,9 +13,13 @@ bool, a number in [0, 1] (a score the threshold decides on; without a threshold,
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import ValidationError
+
 from workbench.core.assertions.values import reference, text_value
 from workbench.core.evaluation import AssertionContext, Check, EvaluationError, Grader, kind
-from workbench.core.experiments import AssertionSpec
+from workbench.core.experiments import AssertionSpec, ScriptFile
 
 _NO_JUDGE = (
     "no judge model chosen: LLM-graded assertions run on a backend you pick "
@@ -43,6 +48,53 @@ def python(spec: AssertionSpec, ctx: AssertionContext) -> Check:
             hint="pass services.python_eval.PythonEvaluator() as the context's 'python'",
         )
     return ctx.python(spec.value, output=ctx.output, expected=ctx.expected, vars=ctx.vars)
+
+
+def script_file(value: Any) -> ScriptFile | None:
+    """A ``ScriptFile`` value (as stored: a mapping), or None for inline code."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        return ScriptFile.model_validate(value)
+    except ValidationError as err:
+        raise EvaluationError(f"not a script file reference: {err.errors()[0]['msg']}") from None
+
+
+def js_context(spec: AssertionSpec, ctx: AssertionContext) -> dict[str, Any]:
+    """promptfoo's ``context`` argument: ``vars``, ``prompt`` and ``test``; ``logProbs`` and the
+    provider are not known here, so they are undefined."""
+    test: dict[str, Any] = {"vars": dict(ctx.vars)}
+    if ctx.test is not None:
+        test |= {"description": ctx.test.description, "metadata": ctx.test.metadata}
+        if ctx.test.transform is not None:
+            test["options"] = {"transform": ctx.test.transform if isinstance(
+                ctx.test.transform, str) else f"file://{ctx.test.transform.path}"}
+    return {"vars": dict(ctx.vars), "prompt": ctx.prompt, "test": test}
+
+
+@kind("javascript", "a JavaScript expression, function body or file, run sandboxed",
+      own_threshold=True)
+def javascript(spec: AssertionSpec, ctx: AssertionContext) -> Check:
+    code = script_file(spec.value)
+    if code is None:
+        source = text_value(spec, ctx)
+        if not source.strip():
+            raise EvaluationError("javascript needs its code as the value")
+        if source.strip().startswith("file://"):
+            raise EvaluationError(
+                f"javascript: {source.strip()} is a file reference that was not read; files are "
+                "read when the suite is loaded, from inside its folder"
+            )
+    elif code.language != "javascript":
+        raise EvaluationError(f"javascript: {code.path} is not a JavaScript file")
+    if ctx.javascript is None:
+        raise EvaluationError(
+            "javascript: no JavaScript evaluator was given to this evaluation",
+            hint="pass services.js_eval.JavaScriptEvaluator() as the context's 'javascript'",
+        )
+    output = ctx.output if ctx.value is None else ctx.value
+    return ctx.javascript.check(code or source, output=output, context=js_context(spec, ctx),
+                                threshold=spec.threshold)
 
 
 @kind("llm-rubric", "an LLM judge scores the output 1–5 against the rubric (the value)",

@@ -14,12 +14,13 @@ from typing import Literal
 
 from pydantic import TypeAdapter
 
-from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
+from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Transform, Variant
 from workbench.core.models import Params, PromptTemplate
 from workbench.storage.db import Database, NotFoundError
 from workbench.storage.ids import new_id, now_iso
 
 _assertions = TypeAdapter(list[AssertionSpec])
+_transform = TypeAdapter(Transform | None)
 #: What an experiment was made as: its runs take this as their history source.
 Kind = Literal["compare", "sweep", "eval"]
 
@@ -84,6 +85,10 @@ def _variant_row(variant: Variant) -> tuple[object, ...]:
     )
 
 
+#: The columns ``_test_row`` fills, in its order.
+TEST_COLUMNS = "description, vars_json, expected, assertions_json, metadata_json, transform_json"
+
+
 def _test_row(test: TestCase) -> tuple[object, ...]:
     return (
         test.description,
@@ -91,6 +96,7 @@ def _test_row(test: TestCase) -> tuple[object, ...]:
         test.expected,
         _assertions.dump_json(test.assertions, exclude_defaults=True).decode(),
         _dump(test.metadata),
+        None if test.transform is None else _transform.dump_json(test.transform).decode(),
     )
 
 
@@ -154,7 +160,7 @@ class ExperimentRepository:
             conn,
             "test_cases",
             experiment_id,
-            "description, vars_json, expected, assertions_json, metadata_json",
+            TEST_COLUMNS,
             [_test_row(t) for t in spec.tests],
         )
 
@@ -204,8 +210,8 @@ class ExperimentRepository:
             ).fetchone()[0]
             ids = [new_id() for _ in tests]
             conn.executemany(
-                "INSERT INTO test_cases (id, experiment_id, position, description, vars_json,"
-                " expected, assertions_json, metadata_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO test_cases (id, experiment_id, position, {TEST_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (i, experiment_id, start + n, *_test_row(t))
                     for n, (i, t) in enumerate(zip(ids, tests, strict=True))
@@ -231,8 +237,7 @@ class ExperimentRepository:
             (experiment_id,),
         ).fetchall()
         tests = conn.execute(
-            "SELECT id, description, vars_json, expected, assertions_json, metadata_json"
-            " FROM test_cases WHERE experiment_id = ? ORDER BY position",
+            f"SELECT id, {TEST_COLUMNS} FROM test_cases WHERE experiment_id = ? ORDER BY position",
             (experiment_id,),
         ).fetchall()
         spec = ExperimentSpec(
@@ -260,6 +265,7 @@ class ExperimentRepository:
                     expected=t[3],
                     assertions=_assertions.validate_json(t[4]),
                     metadata=json.loads(t[5]),
+                    transform=None if t[6] is None else _transform.validate_json(t[6]),
                 )
                 for t in tests
             ],
