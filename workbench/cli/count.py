@@ -59,8 +59,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.core.errors import KnownError
-    from workbench.core.model_table import cost_of, load_model_table
-    from workbench.core.templates import discover, render, render_completion
     from workbench.core.tokens import TiktokenTokenizer, count_chat, fit_context, tokenizer_for
 
     if args.backend and args.encoding:
@@ -89,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
             raise KnownError("--var only applies to a TEMPLATE (so does --var-file)")
         result |= {"mode": "text", "tokens": tokenizer.count(args.text), "warnings": []}
     else:
+        from workbench.core.templates import discover, render, render_completion
+
         template = resolve_template(args.template, args).template
         values = template_values(args)
         result["warnings"] = discover(template).warnings
@@ -112,7 +112,11 @@ def run(args: argparse.Namespace) -> int:
             if tokenizer.exact and not chat.exact:
                 result["note"] += "; chat overhead estimated with OpenAI's formula"
 
-    info = load_model_table().lookup(args.model) if args.model else None
+    info = None
+    if args.model:  # the model table (pydantic, YAML) only when there is a model to look up
+        from workbench.core.model_table import load_model_table
+
+        info = load_model_table().lookup(args.model)
     window = info.context_window if info is not None else None
     result["max_tokens"] = max_tokens
     result["context_window"] = window
@@ -120,12 +124,11 @@ def run(args: argparse.Namespace) -> int:
     if window is not None:
         fit = fit_context(result["tokens"], window, max_tokens)
         result |= {"fits": fit.fits, "overflow": fit.overflow, "remaining": fit.remaining}
-    cost = cost_of(
-        info.price if info is not None else None,
-        result["tokens"],
-        max_tokens or 0,
-        exact=result["exact"],
-    )
+    cost = None
+    if info is not None:
+        from workbench.core.model_table import cost_of
+
+        cost = cost_of(info.price, result["tokens"], max_tokens or 0, exact=result["exact"])
     result["cost"] = (
         None
         if cost is None
@@ -150,6 +153,8 @@ def _count_on_backend(args: argparse.Namespace) -> dict[str, Any] | None:
     the model's tokenizer and chat template, as the app's preview and ``run`` count), with its
     context size as the window. None when there is no such backend for these arguments: then
     the model table's tokenizers count (OpenAI's formula for the chat overhead)."""
+    if args.encoding:
+        return None  # before the imports: a named encoding needs no backend
     from workbench.core.errors import KnownError
     from workbench.core.models import RunRequest
     from workbench.core.templates import discover
@@ -157,8 +162,6 @@ def _count_on_backend(args: argparse.Namespace) -> dict[str, Any] | None:
     from workbench.services.grid_runner import BackendCounter
     from workbench.services.runner import Runner, build_request
 
-    if args.encoding:
-        return None
     runner = Runner()
     try:
         backend = runner.backend(args.backend or LOCAL_BACKEND)

