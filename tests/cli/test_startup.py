@@ -4,13 +4,14 @@ the modules a fresh process has loaded, not by timing; bench/bench_cli.py measur
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 
 import pytest
 
-from workbench.cli import build_parser
+from workbench.cli import build_parser, main
 
 #: Libraries that take tens to hundreds of milliseconds to import (or load native code).
 HEAVY = ("pydantic", "pydantic_core", "jinja2", "httpx", "tiktoken", "PySide6", "llama_cpp")
@@ -27,8 +28,9 @@ print(json.dumps(sorted(sys.modules)), file=sys.stderr)
 """
 
 
-def modules_loaded_by(argv: list[str]) -> set[str]:
-    """The top-level packages a new interpreter has imported after ``main(argv)``."""
+def modules_loaded_by(argv: list[str], *, whole_names: bool = False) -> set[str]:
+    """The top-level packages (or the modules) a new interpreter has imported after
+    ``main(argv)``."""
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, json.dumps(argv)],
         capture_output=True,
@@ -36,7 +38,8 @@ def modules_loaded_by(argv: list[str]) -> set[str]:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    return {name.split(".")[0] for name in json.loads(done.stderr.splitlines()[-1])}
+    names = json.loads(done.stderr.splitlines()[-1])
+    return set(names) if whole_names else {name.split(".")[0] for name in names}
 
 
 def _commands() -> list[str]:
@@ -57,3 +60,36 @@ def test_version_and_help_import_nothing_heavy(argv: list[str]) -> None:
 def test_the_parser_still_has_every_sub_command() -> None:
     """The parser (and docs generated from it) keeps every command module's sub-command."""
     assert {"count", "render", "library", "run", "eval", "compare", "backends"} <= set(_commands())
+
+
+def _sub_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    (subparsers,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return subparsers.choices[command]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_a_command_alone_parses_as_in_the_whole_parser(command: str) -> None:
+    """``main`` registers only the named command; its module is found by the command's name,
+    and its options, help and usage are those of the whole parser."""
+    alone = build_parser(command)
+    (subparsers,) = (a for a in alone._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(subparsers.choices) == [command]
+    whole = _sub_parser(build_parser(), command)
+    assert _sub_parser(alone, command).format_help() == whole.format_help()
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    loaded = modules_loaded_by(["count", "--help"], whole_names=True)
+    commands = {name for name in loaded if name.startswith("workbench.cli.")}
+    assert "workbench.cli.count" in commands
+    assert not commands & {"workbench.cli.render", "workbench.cli.library", "workbench.cli.run"}
+
+
+@pytest.mark.parametrize("first", ["import_", "_common", "nosuch", "--help"])
+def test_anything_else_gets_the_whole_parser(
+    first: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([first])
+    out, err = capsys.readouterr()
+    assert "history" in out + err  # every command is listed (in the help or the usage error)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import keyword
 import os
 import pkgutil
 import sys
@@ -20,7 +21,9 @@ from workbench.cli._version import VersionAction
 from workbench.core.errors import KnownError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``command``, a sub-command's name, only that sub-command is
+    registered (``main`` parses a command's arguments with it, importing one module, not all)."""
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="Prompt Workbench: write, run, compare and evaluate prompts. "
@@ -41,10 +44,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove what --install-desktop-entry wrote",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}").register(subparsers)
+    if command is None:
+        modules = _command_modules()
+    else:
+        module = _module_of(command)
+        if module is None:
+            raise ValueError(f"no sub-command '{command}'")
+        modules = [module]
+    for name in modules:
+        importlib.import_module(f"{__name__}.{name}").register(subparsers)
     return parser
+
+
+def _command_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def _module_of(command: str) -> str | None:
+    """The module of sub-command ``command`` (None if there is none): named after it, with a
+    ``_`` after a Python keyword (``import_``); tests/cli/test_startup.py holds every module to
+    that."""
+    if command.endswith("_"):
+        return None
+    module = f"{command}_" if keyword.iskeyword(command) else command
+    return module if module in _command_modules() else None
 
 
 def _is_file(arg: str, parser: argparse.ArgumentParser) -> bool:
@@ -59,7 +82,10 @@ def _is_file(arg: str, parser: argparse.ArgumentParser) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    # A command's arguments are parsed with its own sub-parser only: one module imported, not
+    # every command's. Anything else (help, an option, a file, a typo) gets the whole parser.
+    named = arguments[0] if arguments and _module_of(arguments[0]) else None
+    parser = build_parser(named)
     if arguments and _is_file(arguments[0], parser):
         if len(arguments) > 1:
             parser.error("a file to open takes no other arguments")
