@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -484,6 +484,34 @@ def test_sse_decoder_is_independent_of_how_the_bytes_are_split(cuts: list[int]) 
     bounds = [0, *sorted(cuts), len(SSE_STREAM)]
     chunks = [SSE_STREAM[a:b] for a, b in itertools.pairwise(bounds)]
     assert _decode(chunks) == SSE_EVENTS
+
+
+#: Events as servers write them, each ended by a blank line: data lines (some holding CR,
+#: colons, non-ASCII), named events, ids, comments; CRLF or LF line ends.
+SSE_STREAMS = st.lists(
+    st.lists(
+        st.one_of(
+            st.text(st.sampled_from('ab :{}"\r\u00e9\u2615'), max_size=6).map(
+                lambda t: f"data: {t}"
+            ),
+            st.text(st.sampled_from("ab:"), max_size=4).map(lambda t: f"data:{t}"),
+            st.sampled_from(["event: named", "id: 3", ": ping", "retry: 5"]),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=300)
+@given(SSE_STREAMS, st.sampled_from(["\n", "\r\n"]))
+def test_sse_one_event_per_chunk_decodes_as_line_by_line(events: list[list[str]], end: str) -> None:
+    """Chunks holding one whole event each (the decoder's shortcut for nearly every chunk of a
+    streamed answer) give the same events as the same bytes fed one at a time (no shortcut)."""
+    chunks = ["".join(f"{line}{end}" for line in [*lines, ""]).encode() for lines in events]
+    stream = b"".join(chunks)
+    assert _decode(chunks) == _decode([stream[i : i + 1] for i in range(len(stream))])
 
 
 def test_sse_decoder_rejects_invalid_utf8() -> None:

@@ -302,13 +302,21 @@ class StreamResponse:
                 hint="check the base URL points at the API",
             )
         decoder = SSEDecoder(self.url)
-        feed, cancel = decoder.feed, self._exchange.cancel
+        one, feed, cancel = decoder.one, decoder.feed, self._exchange.cancel
+        received = self.received  # counted in a local: this loop runs once per token
         try:
-            for chunk in self._raw():  # once per HTTP chunk: often once per token
-                self.received += len(chunk)
-                if cancel.cancelled:
-                    raise RunCancelled
-                yield from feed(chunk)
+            try:
+                for chunk in self._raw():  # once per HTTP chunk: often once per token
+                    received += len(chunk)
+                    if cancel.cancelled:
+                        raise RunCancelled
+                    event = one(chunk)
+                    if event is None:
+                        yield from feed(chunk)
+                    else:
+                        yield event
+            finally:
+                self.received = received
         except (RunCancelled, _DeadlineExceeded, httpx.TransportError, httpx.DecodingError) as exc:
             raise self._failure(exc) from None
         if cancel.cancelled:  # a socket shut by the cancel reads as a clean end of the body
