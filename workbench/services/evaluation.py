@@ -25,6 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from workbench.backends.base import CancelToken
+from workbench.core.conversation import Turn, thread_units, whole_threads
 from workbench.core.errors import KnownError
 from workbench.core.evaluation import (
     AssertionContext,
@@ -267,7 +268,7 @@ class Evaluation:
         """Calls, tokens and list price of the pending cells (the compare view's estimate)."""
         return GridRunner(self.runner, self.store).estimate(self.experiment)
 
-    def _request(self, key: CellKey) -> RunRequest:
+    def _request(self, key: CellKey, history: Sequence[Turn] = ()) -> RunRequest:
         v, t, _ = key
         variant, test = self.spec.variants[v], self.spec.tests[t]
         return build_request(
@@ -276,6 +277,7 @@ class Evaluation:
             backend=variant.backend,
             model=variant.model,
             params=variant.template.parameters.merged(variant.params),
+            history=history,
         )
 
     def run(
@@ -314,6 +316,8 @@ class Evaluation:
             for key, cell in self.stored_cells(reevaluate=True):
                 if key in completed:
                     done[key] = cell
+        rerun = whole_threads(self.spec, list(self.cells()), set(self.cells()) - set(done))
+        done = {key: cell for key, cell in done.items() if key not in rerun}
         for cell in done.values():
             card.add(cell)
         todo = [key for key in self.cells() if key not in done]
@@ -339,7 +343,7 @@ class _Session:
     _futures: list[Future[None]] = field(default_factory=list)
 
     def run(self) -> None:
-        self._iter = iter(self.todo)
+        self._iter = iter(thread_units(self.evaluation.spec, self.todo))
         self._start = time.perf_counter()
         workers = self.evaluation.workers or self._default_workers()
         ended = [threading.Event() for _ in range(max(1, min(workers, len(self.todo))))]
@@ -366,21 +370,25 @@ class _Session:
         try:
             while not self.cancel.cancelled:
                 with self._lock:
-                    key = next(self._iter, None)
-                if key is None:
+                    unit = next(self._iter, None)
+                if unit is None:
                     return
-                self._one(key)
+                history: list[Turn] = []  # a thread's turns so far (a unit of one: unused)
+                for key in unit:
+                    if self.cancel.cancelled:
+                        return
+                    self._one(key, history)
         except BaseException as err:  # a bug: stop everyone, re-raised by run()
             self._errors.append(err)
             self.cancel.cancel()
         finally:
             ended.set()
 
-    def _one(self, key: CellKey) -> None:
+    def _one(self, key: CellKey, history: list[Turn]) -> None:
         ev = self.evaluation
         ref = ev._ref(key)
         try:
-            request = ev._request(key)
+            request = ev._request(key, history)
         except KnownError as err:  # a row the template cannot render: an error cell, saved
             variant = ev.spec.variants[key[0]]
             result = RunResult(
@@ -397,6 +405,9 @@ class _Session:
         if outcome.status == "cancelled":
             return
         result, run_id = outcome.result, outcome.run_id
+        if result.request.messages:  # a row that did not render is no turn
+            template = ev.spec.variants[key[0]].template
+            history.append(Turn.of(template, result.request.messages, result.text))
         outcomes = ev._evaluate(key, result)
         cell = ev._cell(key, outcome, outcomes)
         with self._lock:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from workbench.backends.base import (
     TERMINAL,
@@ -28,6 +28,7 @@ from workbench.backends.config import BackendConfig, open_backend
 from workbench.backends.limits import LimitCancelled, Limits
 from workbench.backends.registry import Registry
 from workbench.core import paths
+from workbench.core.conversation import Turn, is_rendered_chat, render_messages, uses_conversation
 from workbench.core.errors import ParameterError
 from workbench.core.model_table import NO_CHARGE, ModelTable, Price, cost_of, load_model_table
 from workbench.core.models import Params, PromptTemplate, RunRequest, RunResult, SentRequest
@@ -68,9 +69,18 @@ def build_request(
     backend: str,
     model: str = "",
     params: Params | None = None,
+    history: Sequence[Turn] = (),
 ) -> RunRequest:
-    """Render ``template`` into the request a backend will run."""
+    """Render ``template`` into the request a backend will run (``history``: the earlier turns
+    of its ``_conversation`` thread)."""
     params = params if params is not None else template.parameters
+    if template.mode == "chat" and (is_rendered_chat(template) or uses_conversation(template)):
+        return RunRequest(
+            backend=backend,
+            model=model,
+            messages=render_messages(template, values, history),
+            params=params,
+        )
     if template.mode == "completion":
         return RunRequest(
             backend=backend, model=model, prompt=render_completion(template, values), params=params

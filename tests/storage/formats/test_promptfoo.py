@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.storage.factories import make_spec
+from workbench.core.conversation import is_rendered_chat
 from workbench.core.experiments import AssertionSpec
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.core.templates import render
+from workbench.services.runner import build_request
 from workbench.storage.formats import export, import_file, import_text
+from workbench.storage.formats.promptfoo_export import prompt_text
 
 GETTING_STARTED = Path("promptfoo") / "getting-started" / "promptfooconfig.yaml"
 SIMPLE_CSV = Path("promptfoo") / "simple-csv" / "promptfooconfig.yaml"
@@ -216,20 +219,31 @@ def test_prompt_files_chat_json_and_nunjucks(tmp_path: Path) -> None:
     assert result.experiment is not None and result.experiment.variants[0].model == "gpt-4o"
 
 
-def test_prompts_built_by_a_loop_are_reported_not_guessed(tmp_path: Path) -> None:
+def test_prompts_built_by_a_loop_are_rendered_first_and_parsed_after(tmp_path: Path) -> None:
     config = write(
         tmp_path,
         {
             "promptfooconfig.yaml": "prompts: [file://loop.json, 'ok {{ x }}']\ntests: []\n",
-            "loop.json": "[{% for m in history %}"
+            "loop.json": "[{% for m in history | load %}"
             '{"role": "{{ m.role }}", "content": {{ m.content | dump }}},{% endfor %}\n'
             '{"role": "user", "content": {{ q | dump }}}]\n',
         },
     )
     result = import_file(config)
-    assert [t.name for t in result.templates] == ["ok {{ x }}"]
-    [error] = result.errors
-    assert error.source == "loop.json" and "only known when it is rendered" in error.message
+    assert result.errors == []
+    assert [t.name for t in result.templates] == ["loop.json", "ok {{ x }}"]
+    loop = result.templates[0]
+    assert is_rendered_chat(loop) and [v.name for v in loop.variables] == ["history", "q"]
+    assert prompt_text(loop) == (tmp_path / "loop.json").read_text()  # exported as it came
+    history = (
+        '[{"role": "user", "content": "Hi \\"there\\""}, {"role": "assistant", "content": "Hello"}]'
+    )
+    request = build_request(loop, {"history": history, "q": "Bye"}, backend="scripted")
+    assert [(m.role, m.content) for m in request.messages] == [
+        ("user", 'Hi "there"'),
+        ("assistant", "Hello"),
+        ("user", "Bye"),
+    ]
 
 
 def test_txt_prompts_split_on_dashes_with_lines(tmp_path: Path) -> None:

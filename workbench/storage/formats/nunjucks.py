@@ -13,8 +13,9 @@ same JSON but not the same characters as ``dump``.
 A promptfoo chat prompt is JSON: a list of ``{"role", "content"}``. When the raw text is valid
 JSON, promptfoo renders each string inside it; when it is valid only after rendering (tags outside
 JSON strings, e.g. ``"content": {{ question | dump }}``), ``chat_messages`` reads its structure with
-the tags held aside. A structure decided at render time (a ``{% for %}`` that emits messages)
-cannot become a fixed message list and is reported.
+the tags held aside. A structure decided at render time (a ``{% for %}`` that emits messages, as
+multi-turn prompts over ``_conversation`` do) is marked ``rendered``: the whole body is rendered
+first and parsed after (``core.conversation``).
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class Chat:
     messages: list[Message] = field(default_factory=list)
     notes: list[tuple[int | None, str]] = field(default_factory=list)
     error: str | None = None
+    rendered: bool = False  # the tags build the list itself: render first, parse after
 
 
 def _hold_tags(raw: str) -> tuple[str, list[str]] | str:
@@ -224,7 +226,7 @@ def chat_messages(raw: str) -> Chat | None:
         held = _hold_tags(stripped)
         if isinstance(held, str):
             if _TAG.search(stripped):
-                chat.error = held
+                chat.rendered = True
                 return chat
             return None
         text, tags = held

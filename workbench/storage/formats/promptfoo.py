@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from workbench.core.conversation import CONVERSATION_VAR, RENDERED_CHAT
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.core.templates import RESERVED_NAMES
@@ -239,11 +240,14 @@ def _template(
     if chat is not None and chat.error:
         problems.error(prompt.line, f"prompt '{name}': {chat.error}; not imported", source=where)
         return None
-    if chat is not None:
+    metadata: dict[str, str] = {}
+    if chat is not None and not chat.rendered:
         for _, note in chat.notes:
             problems.warn(prompt.line, f"prompt '{name}': {note}", source=where)
         messages = chat.messages
     else:
+        if chat is not None:  # a message list built by its tags: rendered first, parsed after
+            metadata[RENDERED_CHAT] = "json"
         converted = to_jinja(prompt.raw)
         offset = (prompt.line or 1) - 1 if prompt.from_file else 0
         if converted.error:
@@ -258,8 +262,11 @@ def _template(
     used: set[str] = set()
     for m in messages:
         used |= used_variables(m.content)
-    declared = [Variable(name=n) for n in sorted(used - RESERVED_NAMES) if _VAR_NAME.match(n)]
-    return PromptTemplate(name=name, messages=messages, parameters=params, variables=declared)
+    names = used - RESERVED_NAMES - {CONVERSATION_VAR}
+    declared = [Variable(name=n) for n in sorted(names) if _VAR_NAME.match(n)]
+    return PromptTemplate(
+        name=name, messages=messages, parameters=params, variables=declared, metadata=metadata
+    )
 
 
 def _templates(doc: Doc, base_dir: Path | None, problems: Problems) -> list[PromptTemplate]:

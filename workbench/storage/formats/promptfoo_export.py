@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from workbench.core.conversation import is_rendered_chat
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.core.templates import literal
@@ -37,6 +38,8 @@ def prompt_text(template: PromptTemplate) -> str:
         if chat_messages(text) is None and not is_file_ref(text):
             return text
         messages = [{"role": "user", "content": text}]
+    elif is_rendered_chat(template):  # its body builds the JSON message list itself
+        return _nunjucks(template.messages[0])
     elif len(template.messages) == 1 and template.messages[0].role == "user":
         text = _nunjucks(template.messages[0])
         if chat_messages(text) is None and not is_file_ref(text):
