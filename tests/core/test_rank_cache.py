@@ -148,7 +148,7 @@ def test_another_expected_hash_is_parsed_again(tmp_path: Path) -> None:
     assert len(calls) == 2
 
 
-def test_a_cached_copy_never_skips_the_hash_check(parses: list[str]) -> None:
+def test_a_cached_copy_never_skips_the_hash_check() -> None:
     """A valid copy made from the right file does not answer for a different expected hash."""
     tokens._bundled_ranks(f"https://example.invalid/{CL100K}")
     with pytest.raises(KnownError, match="corrupt"):
