@@ -14,7 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.core.byte_tokenizer import ByteTokenizer
-from workbench.core.incremental import IncrementalCounter, is_boundary, split_chunks
+from workbench.core.incremental import (
+    IncrementalCounter,
+    _known_spans,
+    is_boundary,
+    split_chunks,
+)
 from workbench.core.tokens import TiktokenTokenizer, get_encoding
 
 ENCODINGS = ("cl100k_base", "o200k_base")
@@ -414,6 +419,23 @@ def test_typing_at_the_end_recounts_only_the_end() -> None:
         text += char
         assert counter.update(text) == full_count("cl100k_base", text)
         assert counter.recounted_chars < 2 * 256 + 100
+
+
+@pytest.mark.parametrize("filler", ["ab", "=", "e\u0301", "中"])
+def test_an_edit_inside_a_long_chunk_is_scanned_only_around_it(filler: str) -> None:
+    """Text without boundaries is one long chunk; it was scanned whole again per keystroke (on
+    top of the unavoidable re-count: slower than a full count). Only the edit's surroundings
+    are scanned now, and a boundary the edit made is still found."""
+    text = filler * 5000
+    counter = IncrementalCounter(TiktokenTokenizer("o200k_base"), text, chunk_chars=64)
+    assert counter.chunk_count == 1
+    middle = len(text) // 2
+    edited = text[:middle] + "x," + text[middle:]
+    spans = _known_spans(counter._chunks, edited, 0, len(edited), 64)
+    assert len(edited) - sum(end - start for start, end in spans) <= 64 + 8
+    assert counter.update(edited) == full_count("o200k_base", edited)
+    assert counter.chunk_count == 2  # cut before the comma
+    assert counter.update(text) == full_count("o200k_base", text)
 
 
 def test_other_tokenizers_are_counted_whole() -> None:

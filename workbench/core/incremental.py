@@ -69,29 +69,105 @@ def is_boundary(text: str, pos: int) -> bool:
     return _is_boundary(text, pos, len(text))
 
 
-def split_chunks(text: str, chunk_chars: int, start: int = 0, end: int | None = None) -> list[str]:
+#: Spans of a text known to hold no boundary, as sorted ``(start, end)`` pairs.
+Spans = tuple[tuple[int, int], ...]
+
+
+def split_chunks(
+    text: str, chunk_chars: int, start: int = 0, end: int | None = None, known: Spans = ()
+) -> list[str]:
     """``text[start:end]`` cut at boundaries into chunks of at least ``chunk_chars`` characters
-    (the last may be shorter; one without boundaries stays whole)."""
+    (the last may be shorter; one without boundaries stays whole).
+
+    ``known`` spans are not scanned: a hint that saves scanning the text around an edit inside
+    a long chunk again. A boundary in them is only a cut missed, never a wrong count.
+    """
     end = len(text) if end is None else end
     chunks: list[str] = []
-    search = _CANDIDATE.search
-    scan = start + chunk_chars  # the first position a cut may take
     while end - start > chunk_chars:
-        # Neither the scan nor the check sees past ``end``, so a cut is never placed where the
-        # text beyond the region would be needed to prove it.
-        found = search(text, scan - 1, end)
-        if found is None:
+        cut = _first_boundary(text, start + chunk_chars, end, known)
+        if cut is None:
             break
-        cut = found.end()
-        if not _is_boundary(text, cut, end):
-            scan = cut + 1
-            continue
         chunks.append(text[start:cut])
         start = cut
-        scan = start + chunk_chars
     if end > start:
         chunks.append(text[start:end])
     return chunks
+
+
+def _first_boundary(text: str, pos: int, end: int, known: Spans) -> int | None:
+    """The first boundary at or after ``pos`` (> 0) and before ``end``, skipping ``known``.
+
+    Neither the scan nor the check sees past ``end``, so a cut is never placed where the text
+    beyond the region would be needed to prove it.
+    """
+    search = _CANDIDATE.search
+    for skip_start, skip_end in (*known, (end, end)):
+        stop = min(skip_start + 1, end)  # lets a candidate just before the span see its end
+        while pos < stop:
+            found = search(text, pos - 1, stop)
+            if found is None:
+                break
+            cut = found.end()
+            if _is_boundary(text, cut, end):
+                return cut
+            pos = cut + 1
+        pos = max(pos, skip_end)
+    return None
+
+
+def _common_prefix(a: str, b: str, b_start: int, limit: int) -> int:
+    """Length of the common prefix of ``a`` and ``b[b_start:]``, at most ``limit``: a binary
+    search that copies only the half it compares (about ``limit`` characters in all)."""
+    low, high = 0, limit
+    while low < high:
+        mid = (low + high + 1) // 2
+        if b.startswith(a[low:mid], b_start + low):
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _common_suffix(a: str, b: str, b_end: int, limit: int) -> int:
+    """Length of the common suffix of ``a`` and ``b[:b_end]``, at most ``limit``."""
+    low, high, size = 0, limit, len(a)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if b.startswith(a[size - mid : size - low], b_end - mid):
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _known_spans(old: list[str], text: str, start: int, end: int, chunk_chars: int) -> Spans:
+    """Where ``text[start:end]``, which replaced the chunks ``old``, still has none of their
+    boundaries: each chunk was cut at the first boundary ``chunk_chars`` past its start, so it
+    holds none beyond that, and a position keeps its status while the characters before, at
+    and after it are unchanged (in the common prefix, or in the common suffix, shifted)."""
+    joined = "".join(old)
+    old_size, new_size = len(joined), end - start
+    limit = min(old_size, new_size)
+    prefix = _common_prefix(joined, text, start, limit)
+    suffix = _common_suffix(joined, text, end, limit - prefix)
+    shift = new_size - old_size
+    before: list[tuple[int, int]] = []
+    after: list[tuple[int, int]] = []
+    offset = 0
+    for chunk in old:
+        free_start, free_end = offset + chunk_chars, offset + len(chunk)
+        offset = free_end
+        if free_start < min(free_end, prefix - 1):
+            before.append((start + free_start, start + min(free_end, prefix - 1)))
+        free_start = max(free_start, old_size - suffix + 1)
+        if free_start < free_end:
+            after.append((start + free_start + shift, start + free_end + shift))
+    return (*before, *after)
+
+
+#: A changed region longer than this many chunks is re-split with ``_known_spans``'s hint.
+_HINTED_REGION = 8
 
 
 class IncrementalCounter:
@@ -153,7 +229,12 @@ class IncrementalCounter:
             self.recounted_chars = 0
             return self.total
         if self.chunkable:
-            fresh = split_chunks(text, self.chunk_chars, start, end)
+            known: Spans = ()
+            if end - start > _HINTED_REGION * self.chunk_chars:
+                # A long chunk (text without boundaries: one long word, a run of symbols):
+                # re-scanning all of it per keystroke made an edit slower than a full count.
+                known = _known_spans(chunks[i:j], text, start, end, self.chunk_chars)
+            fresh = split_chunks(text, self.chunk_chars, start, end, known)
         else:
             fresh = [text[start:end]] if end > start else []
         fresh_counts = [self.tokenizer.count(chunk) for chunk in fresh]
