@@ -27,7 +27,8 @@ EXPECTED_COLUMNS = ("__expected", "expected")
 DESCRIPTION_COLUMNS = ("__description", "description")
 METADATA_PREFIX = "__metadata:"
 #: JSONL keys that are not variables when a row is flat (``{"question": ..., "expected": ...}``).
-ROW_KEYS = {"vars", "expected", "description", "metadata", "assert", "assertions"}
+ROW_KEYS = {"vars", "expected", "description", "metadata", "assert", "assertions", "transform",
+            "options"}
 
 AssertionParser = Callable[[str], AssertionSpec]
 
@@ -58,6 +59,7 @@ def assertion_from_mapping(item: Any) -> AssertionSpec:
         weight=item.get("weight", 1.0),
         metric=item.get("metric"),
         transform=item.get("transform"),
+        config=item.get("config"),
     )
 
 
@@ -144,12 +146,19 @@ def row_from_mapping(item: dict[str, Any]) -> TestCase:
     if not isinstance(raw_asserts, list):
         raise ValueError("'assert' must be a list")
     expected = item.get("expected")
+    options = item.get("options") or {}
+    if not isinstance(options, dict):
+        raise ValueError("'options' must be an object")
+    transform = item.get("transform", options.get("transform"))
+    if transform is not None and not isinstance(transform, str):
+        raise ValueError("'transform' must be JavaScript code or a file:// reference")
     return TestCase(
         description=_text(item.get("description")),
         vars={str(k): _text(v) for k, v in variables.items()},
         expected=None if expected is None else _text(expected),
         assertions=[assertion_from_mapping(a) for a in raw_asserts],
         metadata=metadata,
+        transform=transform,
     )
 
 

@@ -353,6 +353,9 @@ def transformed(ctx: AssertionContext, transform: Transform | None = None) -> As
         transform = ctx.test.transform
     if _backend_error(ctx.result) is not None:
         return ctx
+    if isinstance(transform, str) and transform.startswith("file://"):
+        raise EvaluationError(f"transform {transform} was not read: files are read when the "
+                              "suite is loaded, from inside its folder")
     output = ctx.output if ctx.value is None else ctx.value
     context = {"vars": dict(ctx.vars), "prompt": {"raw": ctx.prompt, "label": ctx.prompt}}
     if isinstance(transform, ScriptFile) and transform.language == "python":

@@ -32,7 +32,8 @@ Transform = str | ScriptFile
 
 class AssertionSpec(_Model):
     """One check on an output, e.g. ``contains`` a value; ``negate`` is promptfoo's ``not-``.
-    ``transform`` rewrites the output this assertion sees (after the test's own transform)."""
+    ``transform`` rewrites the output this assertion sees (after the test's own transform);
+    ``config`` is data for a script check (promptfoo's ``context.config``)."""
 
     type: str
     value: Any = None
@@ -41,6 +42,7 @@ class AssertionSpec(_Model):
     negate: bool = False
     metric: str | None = None
     transform: Transform | None = None
+    config: dict[str, Any] | None = None
 
 
 class TestCase(_Model):

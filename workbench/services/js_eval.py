@@ -3,8 +3,9 @@
 The engine is QuickJS (the ``quickjs-ng`` package): measured against V8 (``mini-racer``) it
 starts a fresh context in ~0.1 ms instead of ~2 ms, adds ~3 MB instead of ~56 MB, installs as an
 8 MB wheel instead of 82 MB, enforces its memory limit in its allocator (the context stays
-usable) and has no host APIs at all (no ``require``, ``process``, ``fetch``, timers, console or
-WebAssembly; ``import()`` is refused: no module loader is installed).
+usable) and has no host APIs at all (no ``require``, ``process``, ``fetch``, timers or WebAssembly;
+``import()`` is refused: no module loader is installed). ``console`` is a set of no-ops, since
+promptfoo's example checks log.
 
 A user's code never runs in the app's process. One long-lived worker (``services.sandbox_process``:
 isolated interpreter, empty environment, cwd ``/``, own process group, OS limits on address space,
@@ -47,6 +48,9 @@ _limit(None, int(sys.argv[2]))
 sys.addaudithook(_hook)
 
 HARNESS = '''(function () {
+  // promptfoo's checks often log; here that goes nowhere (no I/O exists).
+  const quiet = () => undefined;
+  globalThis.console = {log: quiet, info: quiet, warn: quiet, error: quiet, debug: quiet};
   function describe(v) {
     const t = v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
     if (t === "number" && !Number.isFinite(v)) return JSON.stringify({t: String(v)});

@@ -24,6 +24,9 @@ The suite file (paths are relative to the suite's folder)::
     assert:                              # checked on every row, before the row's own
       - {type: similar, value: "{{ expected }}", threshold: 0.7}
       - {type: not-contains, value: "As an AI"}
+      - {type: javascript, value: "output.length < 400"}    # or file://checks.js[:name]
+    transform: output.trim()             # JavaScript (or file://x.js / x.py) applied to every
+                                         # row's output first; a row's own 'transform' wins
     criteria:                            # every variant must meet every one
       - pass_rate >= 0.9
       - fail_rate[unsafe] < 5%
@@ -54,7 +57,8 @@ from workbench.services.datasets import load_dataset
 from workbench.services.runner import Runner
 from workbench.services.scorecard import Criterion
 from workbench.storage.formats import detect_format, import_file
-from workbench.storage.formats.results import ImportProblem, UnknownFormatError
+from workbench.storage.formats.results import ImportProblem, Problems, UnknownFormatError
+from workbench.storage.formats.script_files import read_transform, with_scripts
 
 DEFAULT_CRITERIA = ("pass_rate >= 1", "error_rate <= 0")
 
@@ -94,6 +98,7 @@ class SuiteFile(_Strict):
     criteria: list[str] = Field(default_factory=list)
     repeats: int = Field(1, ge=1)
     judge: JudgeChoice | None = None
+    transform: str | None = None
 
 
 @dataclass
@@ -136,21 +141,27 @@ def _is_promptfoo(path: Path, text: str) -> bool:
 
 
 def _promptfoo_suite(path: Path) -> Suite:
+    """A promptfoo config as a suite. What could not be imported is refused on its line (an
+    assertion whose script file could not be read is kept, and is an error when it runs); the
+    rest runs, unless nothing is left to run."""
     result = import_file(path, "promptfoo")
-    if result.experiment is None or result.errors:
+    experiment = result.experiment
+    if experiment is None or (result.errors and not (experiment.tests and experiment.variants)):
         first = result.errors[0] if result.errors else "no experiment in the file"
         raise SuiteError(f"{path.name}: {first}")
     return Suite(
-        result.experiment,
+        experiment,
         [Criterion.parse(c) for c in DEFAULT_CRITERIA],
-        problems=[_warning_text(p) for p in result.warnings],
+        problems=[_problem_text(p) for p in result.problems],
     )
 
 
-def _warning_text(problem: ImportProblem) -> str:
-    """An import warning as ``where: message``: ``Suite.problems`` are all warnings, and those
-    who print them say so once (``str`` would add a second "warning: " after the place)."""
-    return str(dataclasses.replace(problem, severity="error"))  # str() prefixes only warnings
+def _problem_text(problem: ImportProblem) -> str:
+    """An import problem as ``where: message``: those who print ``Suite.problems`` say "warning"
+    once (``str`` would add a second "warning: " after the place); a part that was refused
+    says so."""
+    text = str(dataclasses.replace(problem, severity="error"))  # str() prefixes only warnings
+    return f"{text} (refused; the rest of the suite runs)" if problem.severity == "error" else text
 
 
 def _suite(suite: SuiteFile, path: Path) -> Suite:
@@ -178,6 +189,17 @@ def _suite(suite: SuiteFile, path: Path) -> Suite:
         defaults = [assertion_from_mapping(item) for item in suite.assert_]
     except ValueError as err:
         raise SuiteError(f"{path.name}: assert: {err}") from None
+    scripts = Problems(path.name)
+    defaults = [with_scripts(a, base, scripts, None) for a in defaults]
+    transform = read_transform(suite.transform, base, scripts, None)
+    rows = [
+        row.model_copy(update={
+            "assertions": [with_scripts(a, base, scripts, None) for a in row.assertions],
+            "transform": read_transform(row.transform or transform, base, scripts, None),
+        })
+        for row in rows
+    ]
+    problems += [_problem_text(p) for p in scripts.items]
     spec = ExperimentSpec(
         name=suite.name or path.name.split(".")[0],
         notes=suite.description,

@@ -35,6 +35,13 @@ def _judge(spec: AssertionSpec, ctx: AssertionContext) -> Grader:
 
 @kind("python", "a Python expression or function body, run in a restricted child process")
 def python(spec: AssertionSpec, ctx: AssertionContext) -> Check:
+    script = script_file(spec.value)
+    if script is not None:  # promptfoo's file://check.py[:name]: get_assert(output, context)
+        if script.language != "python":
+            raise EvaluationError(f"python: {script.path} is not a Python file")
+        name = script.function or "get_assert"
+        spec = spec.model_copy(update={
+            "value": f"{script.source}\nreturn {name}(output, context)"})
     if not isinstance(spec.value, str) or not spec.value.strip():
         raise EvaluationError("python needs its code as the value")
     if spec.value.strip().startswith("file://"):
@@ -61,15 +68,18 @@ def script_file(value: Any) -> ScriptFile | None:
 
 
 def js_context(spec: AssertionSpec, ctx: AssertionContext) -> dict[str, Any]:
-    """promptfoo's ``context`` argument: ``vars``, ``prompt`` and ``test``; ``logProbs`` and the
-    provider are not known here, so they are undefined."""
+    """promptfoo's ``context`` argument: ``vars``, ``prompt``, ``test`` and the assertion's
+    ``config``; ``logProbs`` and the provider are not known here, so they are undefined."""
     test: dict[str, Any] = {"vars": dict(ctx.vars)}
     if ctx.test is not None:
         test |= {"description": ctx.test.description, "metadata": ctx.test.metadata}
         if ctx.test.transform is not None:
             test["options"] = {"transform": ctx.test.transform if isinstance(
                 ctx.test.transform, str) else f"file://{ctx.test.transform.path}"}
-    return {"vars": dict(ctx.vars), "prompt": ctx.prompt, "test": test}
+    context = {"vars": dict(ctx.vars), "prompt": ctx.prompt, "test": test}
+    if spec.config is not None:
+        context["config"] = spec.config
+    return context
 
 
 @kind("javascript", "a JavaScript expression, function body or file, run sandboxed",

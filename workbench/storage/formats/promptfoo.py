@@ -18,7 +18,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from workbench.core.conversation import CONVERSATION_VAR, RENDERED_CHAT
-from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
+from workbench.core.experiments import (
+    AssertionSpec,
+    ExperimentSpec,
+    TestCase,
+    Transform,
+    Variant,
+)
 from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.core.templates import RESERVED_NAMES
 from workbench.storage.formats.jinjatext import used_variables
@@ -34,6 +40,7 @@ from workbench.storage.formats.promptfoo_files import (
 from workbench.storage.formats.promptfoo_tests import (
     Context,
     read_assertions,
+    read_options,
     read_test,
     read_vars,
     tests_from_ref,
@@ -298,8 +305,11 @@ def _templates(doc: Doc, base_dir: Path | None, problems: Problems) -> list[Prom
     return templates
 
 
-def _default_test(doc: Doc, ctx: Context) -> tuple[dict[str, str], list[AssertionSpec]]:
-    """defaultTest's vars (merged into every test) and assertions (the experiment's defaults)."""
+def _default_test(
+    doc: Doc, ctx: Context
+) -> tuple[dict[str, str], list[AssertionSpec], Transform | None]:
+    """defaultTest's vars (merged into every test), assertions (the experiment's defaults) and
+    ``options.transform`` (for every test without its own, as promptfoo merges options)."""
     problems = ctx.problems
     default = doc.data.get("defaultTest") or {}
     where: tuple[str | int, ...] = ("defaultTest",)
@@ -312,8 +322,8 @@ def _default_test(doc: Doc, ctx: Context) -> tuple[dict[str, str], list[Assertio
         problems.error(
             doc.line(*where), f"'defaultTest' must be a mapping, not {describe(default)}"
         )
-        return {}, []
-    extra = sorted(set(default) - {"vars", "assert"})
+        return {}, [], None
+    extra = sorted(set(default) - {"vars", "assert", "options"})
     if extra:
         problems.warn(doc.line(*where), f"defaultTest keys not kept: {', '.join(extra)}")
     base_sets = read_vars(default.get("vars"), doc, (*where, "vars"), ctx)
@@ -321,7 +331,9 @@ def _default_test(doc: Doc, ctx: Context) -> tuple[dict[str, str], list[Assertio
         problems.warn(
             doc.line(*where, "vars"), "defaultTest vars with several values: the first is used"
         )
-    return base_sets[0], read_assertions(default.get("assert"), doc, (*where, "assert"), problems)
+    asserts = read_assertions(default.get("assert"), doc, (*where, "assert"), ctx)
+    transform = read_options(default.get("options"), doc, (*where, "options"), ctx)
+    return base_sets[0], asserts, transform
 
 
 def _tests(doc: Doc, ctx: Context, base: dict[str, str]) -> list[TestCase]:
@@ -373,8 +385,12 @@ def import_promptfoo(text: str, source: str, base_dir: Path | None = None) -> Im
             problems.warn(doc.key_line(key), f"'{key}' is not imported")
     result.templates = _templates(doc, base_dir, problems)
     ctx = Context(base_dir, problems)
-    base, default_asserts = _default_test(doc, ctx)
-    result.tests = _tests(doc, ctx, base)
+    base, default_asserts, default_transform = _default_test(doc, ctx)
+    result.tests = [
+        t if t.transform is not None or default_transform is None
+        else t.model_copy(update={"transform": default_transform})
+        for t in _tests(doc, ctx, base)
+    ]
     repeats = _repeats(doc, problems)
     providers = _providers(doc, problems)
     description = doc.data.get("description")

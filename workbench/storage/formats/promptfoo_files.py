@@ -285,9 +285,9 @@ def assertion_from_string(expected: str) -> AssertionSpec:
         if expected.startswith(prefix):
             body = expected[len(prefix) :]
             return AssertionSpec(type=kind, value=body if kind == "llm-rubric" else body.strip())
-    if expected.startswith("file://"):
+    if expected.startswith("file://"):  # read by script_files.with_scripts, inside the folder
         kind = "python" if ".py" in expected else "javascript"
-        return AssertionSpec(type=kind, value=expected[len("file://") :].strip())
+        return AssertionSpec(type=kind, value=expected.strip())
     negate = expected.startswith("not-")
     rest = expected[4:] if negate else expected
     for kind in sorted(BASE_TYPES, key=len, reverse=True):

@@ -27,10 +27,11 @@ from workbench.storage.formats.promptfoo_files import (
     resolve,
 )
 from workbench.storage.formats.results import Problems
+from workbench.storage.formats.script_files import read_transform, with_scripts
 from workbench.storage.formats.yamlsrc import Doc, describe
 
-ASSERT_KEYS = {"type", "value", "threshold", "weight", "metric"}
-TEST_KEYS = {"vars", "assert", "description", "metadata", "threshold"}
+ASSERT_KEYS = {"type", "value", "threshold", "weight", "metric", "transform", "config"}
+TEST_KEYS = {"vars", "assert", "description", "metadata", "threshold", "options"}
 
 
 def scalar_text(value: Any) -> str:
@@ -43,11 +44,12 @@ def scalar_text(value: Any) -> str:
 
 
 def _assertion(
-    item: Any, doc: Doc, path: tuple[str | int, ...], problems: Problems
+    item: Any, doc: Doc, path: tuple[str | int, ...], ctx: Context
 ) -> AssertionSpec | None:
     line = doc.line(*path)
+    problems = ctx.problems
     if isinstance(item, str):
-        return assertion_from_string(item)
+        return with_scripts(assertion_from_string(item), ctx.base_dir, problems, line)
     if not isinstance(item, dict) or not isinstance(item.get("type"), str):
         problems.error(line, f"assertion without a 'type' ({describe(item)}); not imported")
         return None
@@ -59,17 +61,20 @@ def _assertion(
     if extra:
         problems.warn(line, f"assertion '{kind}': keys not kept: {', '.join(extra)}")
     try:
-        return AssertionSpec(
+        spec = AssertionSpec(
             type=kind[4:] if kind.startswith("not-") else kind,
             negate=kind.startswith("not-"),
             value=_plain(item.get("value")),
             threshold=item.get("threshold"),
             weight=item.get("weight", 1.0),
             metric=item.get("metric"),
+            transform=item.get("transform"),
+            config=_plain(item["config"]) if "config" in item else None,
         )
     except ValidationError as err:
         problems.error(line, f"assertion '{kind}': {err.errors()[0]['msg']}; not imported")
         return None
+    return with_scripts(spec, ctx.base_dir, problems, line)
 
 
 def _plain(value: Any) -> Any:
@@ -83,22 +88,40 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def read_assertions(
-    value: Any, doc: Doc, path: tuple[str | int, ...], problems: Problems
-) -> list[AssertionSpec]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        problems.error(doc.line(*path), f"'assert' must be a list, not {describe(value)}")
-        return []
-    found = (_assertion(item, doc, (*path, i), problems) for i, item in enumerate(value))
-    return [a for a in found if a is not None]
-
-
 @dataclass
 class Context:
     base_dir: Path | None
     problems: Problems
+
+
+def read_assertions(
+    value: Any, doc: Doc, path: tuple[str | int, ...], ctx: Context
+) -> list[AssertionSpec]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        ctx.problems.error(doc.line(*path), f"'assert' must be a list, not {describe(value)}")
+        return []
+    found = (_assertion(item, doc, (*path, i), ctx) for i, item in enumerate(value))
+    return [a for a in found if a is not None]
+
+
+def read_options(value: Any, doc: Doc, path: tuple[str | int, ...], ctx: Context) -> Any:
+    """The transform in a test's (or defaultTest's) ``options``; other options are reported."""
+    line = doc.line(*path)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        ctx.problems.error(line, f"'options' must be a mapping, not {describe(value)}")
+        return None
+    extra = sorted(set(value) - {"transform", "postprocess"})
+    if extra:
+        ctx.problems.warn(line, f"options not kept: {', '.join(extra)}")
+    transform = value.get("transform") or value.get("postprocess")  # postprocess: older name
+    if transform is not None and not isinstance(transform, str):
+        ctx.problems.error(line, f"'transform' must be code or file://, not {describe(transform)}")
+        return None
+    return read_transform(transform, ctx.base_dir, ctx.problems, line)
 
 
 def _file_var(ref: str, ctx: Context, line: int | None) -> str:
@@ -177,7 +200,8 @@ def read_test(
     expected = metadata.pop("expected", None)
     if "threshold" in item:
         metadata["threshold"] = item["threshold"]
-    asserts = read_assertions(item.get("assert"), doc, (*path, "assert"), ctx.problems)
+    asserts = read_assertions(item.get("assert"), doc, (*path, "assert"), ctx)
+    transform = read_options(item.get("options"), doc, (*path, "options"), ctx)
     description = item.get("description")
     return [
         TestCase(
@@ -186,6 +210,7 @@ def read_test(
             expected=None if expected is None else str(expected),
             assertions=asserts,
             metadata=metadata,
+            transform=transform,
         )
         for combo in read_vars(item.get("vars"), doc, (*path, "vars"), ctx)
     ]
@@ -195,7 +220,7 @@ def _csv_tests(path: Path, ctx: Context, line: int | None, base: dict[str, str])
     text = read_text(path, ctx.problems, line)
     if text is None:
         return []
-    file_problems = Problems(path.name)
+    file_problems, script_problems = Problems(path.name), Problems(path.name)
     tests = []
     for row_line, row in csv_rows(text, file_problems, ctx.problems):
         test_vars: dict[str, str] = {}
@@ -204,7 +229,8 @@ def _csv_tests(path: Path, ctx: Context, line: int | None, base: dict[str, str])
         for key, value in row.items():
             if key.startswith("__expected"):
                 if value.strip():
-                    asserts.append(assertion_from_string(value))
+                    asserts.append(with_scripts(assertion_from_string(value), ctx.base_dir,
+                                                script_problems, row_line))
             elif key == "__description":
                 description = value
             elif key == "__metric":
@@ -227,6 +253,7 @@ def _csv_tests(path: Path, ctx: Context, line: int | None, base: dict[str, str])
                 metadata=metadata,
             )
         )
+    ctx.problems.items.extend(script_problems.items)
     return tests
 
 
