@@ -87,7 +87,8 @@ def test_the_wheel_alone_runs_the_templates_presets_and_render(tmp_path: Path) -
     expected = {f"workbench/{n}" for n in _tracked(REPO / "workbench")}
     for data in ("templates", "resources"):
         expected |= {f"workbench/_bundled/{data}/{n}" for n in _tracked(REPO / data)}
-    assert expected - names == set()
+    missing = expected - names
+    assert not missing, f"not in the wheel (a new package? list it in pyproject.toml): {missing}"
     # The screenshots are documentation (docs/images/): no picture travels in the wheel.
     assert not [n for n in names if n.endswith(".png")]
 
