@@ -84,8 +84,12 @@ def split_chunks(
     """
     end = len(text) if end is None else end
     chunks: list[str] = []
+    passed = 0  # spans wholly before the scan: skipped for good, not looked at per cut
     while end - start > chunk_chars:
-        cut = _first_boundary(text, start + chunk_chars, end, known)
+        scan = start + chunk_chars
+        while passed < len(known) and known[passed][1] <= scan:
+            passed += 1
+        cut = _first_boundary(text, scan, end, known[passed:])
         if cut is None:
             break
         chunks.append(text[start:cut])
