@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.cli._common import add_wait_option, freeze_heap, print_json, start_or_wait
+from workbench.cli._eval_history import add_options
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -96,6 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--estimate", action="store_true", help="print calls, tokens and cost; run nothing"
     )
+    add_options(p)
     add_wait_option(p)
     p.set_defaults(func=run)
 
@@ -184,8 +186,17 @@ def _progress_printer(enabled: bool) -> Callable[[Progress], None]:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.backends.base import CancelToken
+    from workbench.cli._eval_history import (
+        THIS,
+        baseline_id,
+        check,
+        check_json,
+        print_check,
+        show_history,
+    )
     from workbench.cli._storage import open_store
     from workbench.core.errors import KnownError
+    from workbench.services.eval_history import suite_key
     from workbench.services.eval_reports import (
         error_reasons,
         regression_json,
@@ -216,7 +227,16 @@ def run(args: argparse.Namespace) -> int:
     runner = Runner(writer=writer, configs=_configs(spec, args.concurrency))
     cancel = CancelToken()
     tools: dict[str, object] = {}
+    key = suite_key(args.suite)
     try:
+        if args.history:
+            show_history(args, store, runner, key, args.suite)
+            return 0
+        if args.pin_baseline:  # an id: pin a saved evaluation of the suite, run nothing
+            store.suites.pin(key, args.pin_baseline)
+            print(f"evaluation {args.pin_baseline} is now the baseline of {args.suite}")
+            return 0
+        against = baseline_id(args, store, key)
         tools = suite_tools(spec, runner, suite.judge)
         if args.estimate:  # nothing is saved: an estimate of a new evaluation plans its spec
             if args.resume:
@@ -234,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             k = _pass_k(args.pass_k, spec.repeats)  # a wrong k stops before anything is saved
             evaluation = Evaluation.create(store, spec, runner, **tools)
+            store.suites.add(evaluation.id, key)  # a point in the suite's history
         show = _progress_printer(sys.stderr.isatty())
         freeze_heap(args)
         try:
@@ -250,6 +271,11 @@ def run(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             sys.stderr.write("\n")
         card.check(criteria)
+        if args.pin_baseline == THIS:
+            store.suites.add(evaluation.id, key)  # a resumed one saved before histories
+            store.suites.pin(key, evaluation.id)
+        checked = None if against is None else check(store, runner, against, evaluation,
+                                                     args.alpha)
         report = None
         if args.compare:
             baseline = Evaluation.open(store, args.compare, runner)
@@ -262,6 +288,8 @@ def run(args: argparse.Namespace) -> int:
                 data["repeats"] = repeats_json(evaluation, card, k)
             if report is not None:
                 data["regression"] = regression_json(evaluation, report, args.compare)
+            if checked is not None:
+                data["baseline"] = check_json(checked)
             print_json(data)
         else:
             _print_card(card, evaluation.id)
@@ -271,6 +299,10 @@ def run(args: argparse.Namespace) -> int:
             _print_errors(error_reasons(evaluation, card), args.suite, local)
             if report is not None:
                 _print_regression(evaluation, report, args.compare)
+            if checked is not None:
+                print_check(checked)
+            if args.pin_baseline == THIS:
+                print(f"evaluation {evaluation.id} is now the baseline of {args.suite}")
     finally:
         for tool in tools.values():
             close = getattr(tool, "close", None)
@@ -287,6 +319,12 @@ def run(args: argparse.Namespace) -> int:
         raise KnownError(
             f"{len(report.regressed)} case(s) got worse than evaluation {args.compare}"
             f" ({report.summary()})"
+        )
+    if checked is not None and checked.regressed:
+        raise KnownError(
+            f"significant regression against baseline {checked.baseline_id}: "
+            f"{len(checked.worse_cases())} case(s) got worse (McNemar exact p = "
+            f"{checked.p_pass:.3g}, sign test p = {checked.p_score:.3g}, alpha {checked.alpha:g})"
         )
     return 0
 

@@ -54,7 +54,7 @@ def error_reasons(evaluation: Evaluation, card: Scorecard) -> list[tuple[str, in
     return reasons.most_common()
 
 
-def _group(stats: GroupStats) -> dict[str, Any]:
+def group_json(stats: GroupStats) -> dict[str, Any]:
     cases, scores = stats.cases, stats.scores
     return {
         "passed": cases.passed,
@@ -76,9 +76,9 @@ def to_json(evaluation: Evaluation, card: Scorecard) -> dict[str, Any]:
         "variants": [
             {
                 "label": v.label,
-                **_group(v.overall),
+                **group_json(v.overall),
                 "cost": v.cost,
-                "assertions": {name: _group(g) for name, g in v.assertions.items()},
+                "assertions": {name: group_json(g) for name, g in v.assertions.items()},
             }
             for v in card.variants
         ],

@@ -258,6 +258,22 @@ _TEST_TRANSFORM = """
 ALTER TABLE test_cases ADD COLUMN transform_json TEXT;
 """
 
+# The evaluations of one suite (a history: trend, per-case matrix) and the one pinned as its
+# baseline. In tables of their own, keyed by the suite's identity (``services.eval_history``),
+# so an experiment row is written the same way with or without a suite.
+_SUITE_HISTORY = """
+CREATE TABLE suite_evaluations (
+    experiment_id TEXT PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
+    suite_key TEXT NOT NULL
+);
+CREATE INDEX suite_evaluations_by_suite ON suite_evaluations (suite_key);
+CREATE TABLE suite_baselines (
+    suite_key TEXT PRIMARY KEY,
+    experiment_id TEXT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    pinned_at TEXT NOT NULL
+);
+"""
+
 
 def library_search_row(text: str) -> tuple[str, str, str, str]:
     """``(name, description, tags, body)`` indexed for a template version's file text."""
@@ -315,6 +331,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0006_variant_template_key", _VARIANT_TEMPLATE_KEY),
     Migration("0007_run_source", _RUN_SOURCE),
     Migration("0008_test_transform", _TEST_TRANSFORM),
+    Migration("0009_suite_history", _SUITE_HISTORY),
 )
 
 _TRACKING = (

@@ -18,6 +18,7 @@ from workbench.storage.repositories.experiments import (
 )
 from workbench.storage.repositories.ratings import Preference, Rating, RatingRepository
 from workbench.storage.repositories.runs import RunRef, RunRepository, RunSummary, StoredRun
+from workbench.storage.repositories.suites import SuiteRepository
 
 __all__ = [
     "EvaluationRecord",
@@ -33,7 +34,8 @@ __all__ = [
 
 
 class Store:
-    """The experiment store: experiments, runs, ratings and evaluations in one database."""
+    """The experiment store: experiments, runs, ratings, evaluations and suite histories in one
+    database."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -41,6 +43,7 @@ class Store:
         self.runs = RunRepository(db)
         self.ratings = RatingRepository(db)
         self.evaluations = EvaluationRepository(db)
+        self.suites = SuiteRepository(db)
 
     @classmethod
     def open(cls, path: Path | None = None) -> Store:
