@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from workbench.backends.base import CancelToken
 from workbench.core.errors import KnownError
 from workbench.services.egress import EgressPlan, plan_experiment
+from workbench.services.eval_history import suite_key
 from workbench.services.eval_reports import case_name, error_reasons
 from workbench.services.evaluation import Evaluation
 from workbench.services.evaluation import Progress as EvalProgress
@@ -36,6 +37,7 @@ from workbench.services.suites import load_suite, suite_tools, with_backend
 from workbench.services.workspace import Workspace
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker
 from workbench.ui.dialogs.egress_dialog import confirm_remote
+from workbench.ui.evaluation.history_view import SuiteHistoryView
 from workbench.ui.evaluation.scorecard_view import ScorecardView
 from workbench.ui.widgets.history_panel import format_time
 from workbench.ui.widgets.progress_strip import ProgressStrip
@@ -95,6 +97,12 @@ class SuiteWindow(QWidget):
         self.run_button = QPushButton("Run again", self)
         self.run_button.setToolTip("Run the suite again on the chosen backend (a new evaluation)")
         self.run_button.clicked.connect(self._run_chosen)
+        self.history_button = QPushButton("History…", self)
+        self.history_button.setToolTip(
+            "Every evaluation of this suite: the trend, each case across runs, the baseline"
+        )
+        self.history_button.clicked.connect(self.show_history)
+        self.history: SuiteHistoryView | None = None
         self.progress = ProgressStrip(self)
         self.scorecard = ScorecardView(self)
         self.scorecard.hide()
@@ -107,6 +115,7 @@ class SuiteWindow(QWidget):
         bar.addWidget(QLabel("Repeat", self))
         bar.addWidget(self.repeat_box)
         bar.addWidget(self.run_button)
+        bar.addWidget(self.history_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(8)
@@ -148,6 +157,15 @@ class SuiteWindow(QWidget):
     def evaluation_id(self) -> str | None:
         """The evaluation shown (each run is a new one, listed in Tools ▸ Experiments…)."""
         return None if self.last is None else self.last[0].id
+
+    def show_history(self) -> SuiteHistoryView:
+        """The suite's history window (one per suite window), brought up to date."""
+        if self.history is None:
+            self.history = SuiteHistoryView(self.workspace, self.path, self)
+        else:
+            self.history.refresh()
+        self.history.show()
+        return self.history
 
     def _run_chosen(self) -> None:
         backend = self.backend_box.currentData()
@@ -206,6 +224,7 @@ class SuiteWindow(QWidget):
         tools = suite_tools(spec, runner, suite.judge)
         try:
             evaluation = Evaluation.create(self.workspace.store, spec, runner, **tools)
+            self.workspace.store.suites.add(evaluation.id, suite_key(self.path))
 
             def progress(p: EvalProgress) -> None:
                 report(p.done, p.total)
@@ -256,6 +275,8 @@ class SuiteWindow(QWidget):
         self._against(self.last, evaluation, card)
         self.last = evaluation, card
         self.scorecard.show()
+        if self.history is not None and self.history.isVisible():
+            self.history.refresh()
         self.ended.emit()
 
     def _against(self, earlier: tuple[Evaluation, Scorecard] | None, evaluation: Evaluation,
@@ -284,5 +305,7 @@ class SuiteWindow(QWidget):
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.worker is not None:
             self.worker.cancel()
+        if self.history is not None:
+            self.history.close()
         self.tasks.shutdown(timeout_s=5.0)
         super().closeEvent(event)
