@@ -24,6 +24,7 @@ import pytest
 import workbench.core.assertions  # noqa: F401  (registers the assertion types)
 from workbench.backends.registry import default_registry
 from workbench.cli import _is_file, build_parser
+from workbench.core.conversation_case import ConversationCase, SimulatedUser, UserTurn
 from workbench.core.evaluation import registry
 from workbench.core.models import FewShot, Params, PromptTemplate, Variable
 from workbench.core.params import PARAM_NAMES
@@ -233,6 +234,11 @@ def _reference_names() -> list[tuple[str, str, list[str]]]:
         ("06-evaluations.md", "suite keys",
          [f.alias or name for name, f in SuiteFile.model_fields.items()]),
         ("06-evaluations.md", "variant keys", list(VariantEntry.model_fields)),
+        *[
+            ("06-evaluations.md", f"{model.__name__} keys",
+             [f.alias or name for name, f in model.model_fields.items()])
+            for model in (ConversationCase, UserTurn, SimulatedUser)
+        ],
         ("06-evaluations.md", "assertion types", sorted(registry())),
         ("07-library-and-formats.md", "formats", list(FORMATS)),
     ]

@@ -24,7 +24,7 @@ import yaml
 
 from workbench.core import safe_yaml
 from workbench.core.experiments import ExperimentSpec
-from workbench.core.models import PromptTemplate, RenderedMessage, Role
+from workbench.core.models import PromptTemplate, RenderedMessage, Role, RunResult
 from workbench.core.templates import context_for, render_text
 
 CONVERSATION_VAR = "_conversation"
@@ -70,6 +70,19 @@ class Turn:
         last = self.messages[-1].content if self.messages else ""
         prompt: Any = _Array(m.model_dump() for m in self.messages) if self.chat else last
         return {"prompt": prompt, "input": last, "output": self.output}
+
+
+def transcript_of(result: RunResult) -> list[RenderedMessage]:
+    """What a multi-turn run sent, its reply last."""
+    reply = RenderedMessage(role="assistant", content=result.text)
+    return [*result.request.messages, reply]
+
+
+def multi_turn(result: RunResult) -> list[RenderedMessage]:
+    """``transcript_of`` a run that sent earlier replies (a thread's later turns); else []."""
+    if any(m.role == "assistant" for m in result.request.messages):
+        return transcript_of(result)
+    return []
 
 
 def is_rendered_chat(template: PromptTemplate) -> bool:

@@ -25,7 +25,14 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from workbench.backends.base import CancelToken
-from workbench.core.conversation import Turn, thread_units, whole_threads
+from workbench.core.conversation import (
+    Turn,
+    multi_turn,
+    thread_units,
+    transcript_of,
+    whole_threads,
+)
+from workbench.core.conversation_case import case_assertions, conversation_of
 from workbench.core.errors import KnownError
 from workbench.core.evaluation import (
     AssertionContext,
@@ -39,8 +46,9 @@ from workbench.core.evaluation import (
 )
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase
 from workbench.core.grid import Estimate
-from workbench.core.models import PromptTemplate, RunRequest, RunResult
+from workbench.core.models import PromptTemplate, RenderedMessage, RunRequest, RunResult
 from workbench.core.outcome import RunOutcome, unsent
+from workbench.services.conversations import evaluate_conversation, run_conversation, stop_check
 from workbench.services.experiment_lock import lock_experiment
 from workbench.services.grid_runner import GridRunner
 from workbench.services.interrupts import wait_all, wait_all_through_interrupts
@@ -60,7 +68,8 @@ def label(spec: AssertionSpec) -> str:
 
 
 def assertions_for(spec: ExperimentSpec, test: TestCase) -> list[AssertionSpec]:
-    return [*spec.default_assertions, *test.assertions]
+    """A row's checks: the suite's, its own, then a conversation's per-turn ones."""
+    return [*spec.default_assertions, *test.assertions, *case_assertions(test)]
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,8 @@ class CellDetail:
     output: str
     error: str | None
     outcomes: list[tuple[AssertionSpec, Outcome]]
+    # A multi-turn cell's messages, its reply last (empty for a one-turn cell).
+    transcript: list[RenderedMessage] = field(default_factory=list)
 
 
 class Evaluation:
@@ -214,6 +225,7 @@ class Evaluation:
             run.text,
             run.error,
             outcomes_of(self.store, cell.run_id),
+            multi_turn(run) if conversation_of(test) is None else transcript_of(run),
         )
 
     # --- evaluating one output -------------------------------------------------------------------
@@ -221,8 +233,8 @@ class Evaluation:
     def _specs(self, key: CellKey) -> list[AssertionSpec]:
         return assertions_for(self.spec, self.spec.tests[key[1]])
 
-    def _evaluate(self, key: CellKey, result: RunResult) -> list[Outcome]:
-        ctx = AssertionContext(
+    def _context(self, key: CellKey, result: RunResult) -> AssertionContext:
+        return AssertionContext(
             output=result.text,
             test=self.spec.tests[key[1]],
             result=result,
@@ -231,7 +243,17 @@ class Evaluation:
             judge=self.judge,
             javascript=self.javascript,
         )
-        return evaluate(self._specs(key), ctx)
+
+    def _evaluate(self, key: CellKey, result: RunResult) -> list[Outcome]:
+        ctx = self._context(key, result)
+        test = self.spec.tests[key[1]]
+        if conversation_of(test) is None:
+            return evaluate(self._specs(key), ctx)
+        try:  # the variant's own messages, told apart from the turns
+            opening = self._request(key).messages
+        except KnownError:
+            opening = []
+        return evaluate_conversation(test, self.spec.default_assertions, opening, ctx)
 
     def _cell(self, key: CellKey, run: RunOutcome, outcomes: Sequence[Outcome]) -> CellResult:
         verdict = combine(outcomes)
@@ -267,6 +289,10 @@ class Evaluation:
     def cost_preview(self) -> Estimate:
         """Calls, tokens and list price of the pending cells (the compare view's estimate)."""
         return GridRunner(self.runner, self.store).estimate(self.experiment)
+
+    def _values(self, key: CellKey) -> dict[str, str]:
+        variant, test = self.spec.variants[key[0]], self.spec.tests[key[1]]
+        return {**variant.variables, **test.vars}
 
     def _request(self, key: CellKey, history: Sequence[Turn] = ()) -> RunRequest:
         v, t, _ = key
@@ -401,7 +427,14 @@ class _Session:
             assert writer is not None
             outcome = RunOutcome(result, writer.add_run(result, ref).result())
         else:
-            outcome = ev.runner.execute(request, self.cancel, ref=ref)
+            case = conversation_of(ev.spec.tests[key[1]])
+            if case is None:
+                outcome = ev.runner.execute(request, self.cancel, ref=ref)
+            else:
+                stop = stop_check(case, lambda result: ev._context(key, result))
+                outcome = run_conversation(
+                    ev.runner, case, request, ev._values(key), ref, self.cancel, stop
+                )
         if outcome.status == "cancelled":
             return
         result, run_id = outcome.result, outcome.run_id

@@ -182,10 +182,12 @@ class Runner:
         ref: RunRef | None = None,
         on_event: EventSink | None = None,
         transcript: Transcript | None = None,
+        keep: bool = True,
     ) -> RunOutcome:
         """Run ``request`` to its end: every event goes to ``on_event``; the terminal result is
         priced and committed to the store before it is delivered. ``transcript`` (the caller's,
-        to keep what arrived if this raises) is filled as the stream goes."""
+        to keep what arrived if this raises) is filled as the stream goes. Without ``keep`` the
+        run is not stored (one call of a conversation, which stores the whole of it once)."""
         cancel = cancel or CancelToken()
         backend = self.backend(request.backend)
         limiter = self.limits.for_backend(request.backend, backend.options)
@@ -202,7 +204,8 @@ class Runner:
             update={"requested_params": request.params, "backend_name": request.backend}
         )
         ref = ref or RunRef()
-        run_id = self.writer.add_run(result, ref).result() if self.writer is not None else None
+        writer = self.writer if keep else None
+        run_id = writer.add_run(result, ref).result() if writer is not None else None
         if on_event is not None:
             on_event(type(terminal)(result=result))
         return RunOutcome(result, run_id)

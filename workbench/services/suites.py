@@ -10,6 +10,8 @@ The suite file (paths are relative to the suite's folder)::
     #   - vars: {language: French, input: Hello}
     #     expected: Bonjour
     #     assert: [{type: icontains, value: bonjour}]
+    #   - vars: {product: kettle}         # a conversation row (see core.conversation_case)
+    #     conversation: {turns: ["It broke.", "Refund?"], max_turns: 4}
     sample: 50                           # optional: a seeded random sample of the rows
     seed: 0
     variants:
@@ -48,6 +50,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workbench.core import paths, safe_yaml
+from workbench.core.conversation_case import KEY as CONVERSATION
+from workbench.core.conversation_case import case_assertions, stop_assertions, with_conversation
 from workbench.core.datasets import DatasetError, assertion_from_mapping, row_from_mapping, sample
 from workbench.core.errors import KnownError
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
@@ -177,7 +181,10 @@ def _suite(suite: SuiteFile, path: Path) -> Suite:
         problems += loaded.problems
     for n, item in enumerate(suite.tests, 1):
         try:
-            rows.append(row_from_mapping(item))
+            row = row_from_mapping({k: v for k, v in item.items() if k != CONVERSATION})
+            if CONVERSATION in item:
+                row = with_conversation(row, item[CONVERSATION])
+            rows.append(row)
         except ValueError as err:
             raise SuiteError(f"{path.name}: tests[{n}]: {err}") from None
     if not rows:
@@ -262,7 +269,7 @@ def assertion_types(spec: ExperimentSpec) -> set[str]:
     """Every assertion type the suite uses (to set up the tools they need, once)."""
     specs: list[AssertionSpec] = [*spec.default_assertions]
     for test in spec.tests:
-        specs += test.assertions
+        specs += [*test.assertions, *case_assertions(test), *stop_assertions(test)]
     return {s.type.removeprefix("not-") for s in specs}
 
 

@@ -459,6 +459,11 @@ class DrillDown(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.output, "Output")
         self.tabs.addTab(self.diff, "Diff vs expected")
+        # A conversation's or a thread's messages, shown as a tab only for multi-turn cells.
+        self.transcript = QPlainTextEdit(self)
+        self.transcript.setReadOnly(True)
+        self.transcript.setAccessibleName("Transcript")
+        self.transcript.setFrameShape(QFrame.Shape.NoFrame)
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.tabs)
         split.addWidget(self.reasons)
@@ -475,6 +480,7 @@ class DrillDown(QWidget):
         self.output.clear()
         self.reasons.clear()
         self.diff.set_sources([], [])
+        self._show_transcript("")
 
     def show_missing(self, variant: str, test: int) -> None:
         self.clear()
@@ -493,6 +499,9 @@ class DrillDown(QWidget):
             detail.output
             if not detail.error
             else f"{detail.output}\n\n[backend error] {detail.error}".strip()
+        )
+        self._show_transcript(
+            "\n\n".join(f"── {m.role} ──\n{m.content}" for m in detail.transcript)
         )
         expected, label = (
             (detail.expected, "expected") if detail.expected is not None else _asserted(detail)
@@ -514,6 +523,15 @@ class DrillDown(QWidget):
             item.setForeground(1, theming.status_color(KIND[outcome.status]))  # type: ignore[arg-type]
             item.setToolTip(3, outcome.reason)
             self.reasons.addTopLevelItem(item)
+
+
+    def _show_transcript(self, text: str) -> None:
+        self.transcript.setPlainText(text)
+        index = self.tabs.indexOf(self.transcript)
+        if text and index < 0:
+            self.tabs.addTab(self.transcript, "Transcript")
+        elif not text and index >= 0:
+            self.tabs.removeTab(index)
 
 
 def _asserted(detail: CellDetail) -> tuple[str | None, str]:
