@@ -189,3 +189,42 @@ def test_our_suite_format_has_javascript_files_and_transforms(
         spec = store.experiments.get(stored.id).spec
     assert [t.transform for t in spec.tests] == ["output.toUpperCase()", "output + '!'"]
     assert ScriptFile.model_validate(spec.default_assertions[0].value).function == "short"
+
+
+def test_exported_configs_carry_their_scripts_inline_and_give_the_same_verdicts(
+    workbench_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config whose checks and transform came from files exports self-contained (the code
+    inline, as promptfoo runs inline code) and, re-imported without the files, judges alike."""
+    from workbench.storage.formats.promptfoo_export import export_promptfoo
+
+    (tmp_path / "transform.js").write_text(
+        (FIXTURES / "config-transform-file" / "transform.js").read_text("utf-8"), "utf-8")
+    (tmp_path / "assert-length.js").write_text(
+        (FIXTURES / "eval-javascript-assert-params" / "assert-length.js").read_text("utf-8"),
+        "utf-8")
+    source = tmp_path / "promptfooconfig.yaml"
+    source.write_text(textwrap.dedent("""\
+        prompts: ['{{reply}}']
+        providers: [echo]
+        defaultTest:
+          options:
+            transform: file://transform.js
+        tests:
+          - vars: {reply: hello there}
+            assert:
+              - {type: javascript, value: file://assert-length.js, config: {minLength: 5}}
+              - {type: javascript, value: file://assert-length.js, config: {minLength: 20}}
+              - {type: equals, value: HELLO THERE}
+        """), encoding="utf-8")
+    exported = export_promptfoo(load_suite(source).spec)
+    assert "file://" not in exported.text and exported.warnings == [
+        "backend 'echo' has no promptfoo provider; written as 'echo'"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "promptfooconfig.yaml").write_text(exported.text, encoding="utf-8")
+    backend = answering("hello there")
+    for config in (source, elsewhere / "promptfooconfig.yaml"):
+        code, data = run(config, backend, capsys)
+        [cell] = data["cells"]
+        assert [o[0] for o in outcomes(cell["run_id"])] == ["pass", "fail", "pass"], config

@@ -15,6 +15,7 @@ that passes when ``>= threshold``, or ``> 0`` without a threshold; or a GradingR
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -154,6 +155,19 @@ def commonjs(source: str) -> str:
     source = _ESM_DEFAULT.sub(r"\1module.exports.default = ", source)
     source = _ESM_FUNCTION.sub(r"\1module.exports.\3 = \2\3", source)
     return _ESM_BINDING.sub(r"\1\2 \3 = module.exports.\3", source)
+
+
+def inline_module(source: str, function: str | None) -> str:
+    """A JavaScript file as an inline function body that promptfoo runs the same way (for a
+    self-contained export): the module's code, then a call of the function it exports."""
+    return (
+        "const module = {exports: {}};\nlet exports = module.exports;\n"
+        f"{commonjs(source).rstrip()}\n"
+        f"const m = module.exports, name = {json.dumps(function or '')};\n"
+        "const fn = name && typeof m[name] === 'function' ? m[name]"
+        " : typeof m === 'function' ? m : m.default;\n"
+        "return fn(output, context);\n"
+    )
 
 
 def _finite(value: Any) -> bool:

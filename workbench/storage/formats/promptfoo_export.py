@@ -16,7 +16,14 @@ import json
 from typing import Any
 
 from workbench.core.conversation import is_rendered_chat
-from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase
+from workbench.core.experiments import (
+    AssertionSpec,
+    ExperimentSpec,
+    ScriptFile,
+    TestCase,
+    Transform,
+)
+from workbench.core.js_source import inline_module
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.core.templates import literal
 from workbench.storage.formats.flatten import flatten
@@ -54,26 +61,53 @@ def _config(params: Params) -> dict[str, Any]:
     return params.set_values()
 
 
-def _assertion(spec: AssertionSpec) -> dict[str, Any]:
+def _script_value(value: Any) -> Any:
+    """A script file read at import (``ScriptFile``) as inline code promptfoo runs the same way;
+    any other value as it is."""
+    if not (isinstance(value, dict) and "language" in value and "source" in value):
+        return value
+    script = ScriptFile.model_validate(value)
+    if script.language == "javascript":
+        return inline_module(script.source, script.function)
+    return f"{script.source.rstrip()}\nreturn {script.function or 'get_assert'}(output, context)\n"
+
+
+def _transform(transform: Transform, warnings: list[str]) -> str | None:
+    if isinstance(transform, str):
+        return transform
+    if transform.language == "javascript":
+        return inline_module(transform.source, transform.function)
+    warnings.append(f"the Python transform {transform.path} is not written: promptfoo reads "
+                    "Python transforms only from files")
+    return None
+
+
+def _assertion(spec: AssertionSpec, warnings: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"type": f"not-{spec.type}" if spec.negate else spec.type}
     if spec.value is not None:
-        out["value"] = spec.value
+        out["value"] = _script_value(spec.value)
     if spec.threshold is not None:
         out["threshold"] = spec.threshold
     if spec.weight != 1.0:
         out["weight"] = spec.weight
     if spec.metric is not None:
         out["metric"] = spec.metric
+    if spec.transform is not None and (code := _transform(spec.transform, warnings)):
+        out["transform"] = code
+    if spec.config is not None:
+        out["config"] = spec.config
     return out
 
 
-def _test(test: TestCase) -> dict[str, Any]:
+def _test(test: TestCase, warnings: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if test.description:
         out["description"] = test.description
     out["vars"] = dict(test.vars)
     if test.assertions:
-        out["assert"] = [_assertion(a) for a in test.assertions]
+        out["assert"] = [_assertion(a, warnings) for a in test.assertions]
+    if test.transform is not None and (code := _transform(test.transform, warnings)):
+        out["options"] = {"transform": code}
     metadata = dict(test.metadata)
     if "threshold" in metadata:
         out["threshold"] = metadata.pop("threshold")
@@ -157,10 +191,12 @@ def export_promptfoo(spec: ExperimentSpec) -> Export:
     if values and spec.tests:
         default_test["vars"] = values
     if spec.default_assertions:
-        default_test["assert"] = [_assertion(a) for a in spec.default_assertions]
+        default_test["assert"] = [_assertion(a, warnings) for a in spec.default_assertions]
     if default_test:
         data["defaultTest"] = default_test
-    data["tests"] = [_test(t) for t in spec.tests] or ([{"vars": values}] if values else [])
+    data["tests"] = [_test(t, warnings) for t in spec.tests] or (
+        [{"vars": values}] if values else []
+    )
     if spec.repeats > 1:
         data["evaluateOptions"] = {"repeat": spec.repeats}
     header = "".join(f"# {line}\n" if line else "#\n" for line in spec.notes.splitlines())
