@@ -227,4 +227,5 @@ def test_exported_configs_carry_their_scripts_inline_and_give_the_same_verdicts(
     for config in (source, elsewhere / "promptfooconfig.yaml"):
         code, data = run(config, backend, capsys)
         [cell] = data["cells"]
+        assert code == 1 and cell["status"] == "fail"
         assert [o[0] for o in outcomes(cell["run_id"])] == ["pass", "fail", "pass"], config
