@@ -18,7 +18,7 @@ from workbench.core.datasets import (
     split,
     to_jsonl,
 )
-from workbench.core.experiments import AssertionSpec, TestCase
+from workbench.core.experiments import AssertionSpec, ScriptFile, TestCase
 from workbench.services.datasets import load_dataset
 from workbench.storage.formats.promptfoo_files import assertion_from_string
 
@@ -91,8 +91,12 @@ def test_jsonl_round_trip() -> None:
             expected="e",
             assertions=[AssertionSpec(type="contains", value="x", negate=True, threshold=0.5)],
             metadata={"m": [1, 2]},
+            transform="output.trim()",
         ),
-        TestCase(vars={"a": ""}),
+        TestCase(vars={"a": ""}, transform=ScriptFile(
+            path="t.py", language="python", source="def get_transform(o, c):\n    return o\n"),
+            assertions=[AssertionSpec(type="javascript", value="output.length > 1",
+                                      transform="output.trim()", config={"max": 3})]),
     ]
     assert read_jsonl(to_jsonl(original)).rows == original
 

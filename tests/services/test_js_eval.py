@@ -222,3 +222,18 @@ def test_python_file_transforms_run_in_the_restricted_python_evaluator() -> None
         source="def grab(output, context):\n    return open('/etc/passwd').read()\n"))
     denied = evaluate([AssertionSpec(type="contains", value="root")], ctx("x", test=sneaky))
     assert denied[0].status == "error" and "'open' is not defined" in denied[0].reason
+
+
+def test_the_worker_runs_under_os_limits() -> None:
+    """The process-level backstop behind the engine's own limits: no files written, a bounded
+    address space, in its own session with an empty environment."""
+    assert JS.check("true", output="", context={}, threshold=None).passed
+    pid = JS.worker_pid
+    assert pid is not None
+    limits = {line[:26].strip(): line[26:].split()
+              for line in open(f"/proc/{pid}/limits").read().splitlines()[1:]}
+    assert limits["Max file size"][:2] == ["0", "0"]
+    assert limits["Max processes"][:2] == ["0", "0"]
+    assert int(limits["Max address space"][0]) == JS.memory_bytes + 256 * 1024 * 1024
+    assert os.getsid(pid) == pid  # its own session and process group: killed as a whole
+    assert open(f"/proc/{pid}/environ", "rb").read() == b""

@@ -229,3 +229,33 @@ def test_exported_configs_carry_their_scripts_inline_and_give_the_same_verdicts(
         [cell] = data["cells"]
         assert code == 1 and cell["status"] == "fail"
         assert [o[0] for o in outcomes(cell["run_id"])] == ["pass", "fail", "pass"], config
+
+
+def test_python_assertion_files_and_csv_file_references(
+    workbench_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "check.py").write_text(
+        "import re\n\ndef get_assert(output, context):\n"
+        "    return {'pass': bool(re.search(context['vars']['k'], output)), 'score': 0.5,\n"
+        "            'reason': 'looked for ' + context['vars']['k']}\n\n"
+        "def strict(output, context):\n    return output == context['vars']['k']\n",
+        encoding="utf-8")
+    (tmp_path / "check.js").write_text("module.exports = (o) => o.startsWith('Ans');\n", "utf-8")
+    (tmp_path / "tests.csv").write_text(
+        "k,__expected1,__expected2\nAnswer,file://check.js,file://check.py:strict\n", "utf-8")
+    config = tmp_path / "promptfooconfig.yaml"
+    config.write_text(textwrap.dedent("""\
+        prompts: ['Say {{k}}']
+        providers: [openai:gpt-4o-mini]
+        defaultTest:
+          assert:
+            - type: python
+              value: file://check.py
+        tests: file://tests.csv
+        """), encoding="utf-8")
+    code, data = run(config, answering("Answer"), capsys)
+    assert code == 0, data
+    [cell] = data["cells"]
+    assert outcomes(cell["run_id"]) == [
+        ("pass", 0.5, "looked for Answer"), ("pass", 1.0, "JavaScript returned true"),
+        ("pass", 1.0, "returned True")]

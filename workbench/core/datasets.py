@@ -150,7 +150,7 @@ def row_from_mapping(item: dict[str, Any]) -> TestCase:
     if not isinstance(options, dict):
         raise ValueError("'options' must be an object")
     transform = item.get("transform", options.get("transform"))
-    if transform is not None and not isinstance(transform, str):
+    if transform is not None and not isinstance(transform, str | dict):
         raise ValueError("'transform' must be JavaScript code or a file:// reference")
     return TestCase(
         description=_text(item.get("description")),
@@ -181,6 +181,9 @@ def to_jsonl(rows: Iterable[TestCase]) -> str:
                 }
                 for a in row.assertions
             ]
+        if row.transform is not None:
+            item["transform"] = row.transform if isinstance(row.transform, str) else \
+                row.transform.model_dump(exclude_defaults=True)
         lines.append(json.dumps(item, ensure_ascii=False))
     return "".join(line + "\n" for line in lines)
 
