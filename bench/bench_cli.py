@@ -1,6 +1,6 @@
 """Start-up time of ``workbench`` commands, side by side with a bare ``python -c pass``.
 
-Each figure is the median wall time of several new processes (``python -m workbench ...`` with
+Each figure is the median of several new processes (``python -m workbench ...`` with
 the caller's environment, so ``PYTHONPATH=.`` measures a checkout), the cases interleaved so a
 busy machine slows them alike. Every case runs in one fresh WORKBENCH_HOME; "cold" cases delete
 its cache folder (the tokenizer cache) before each run, the others run once unmeasured first.
@@ -9,13 +9,16 @@ prints this checkout's time as a fraction of its. Compiled bytecode is cached (i
 folder) as for an installed app, even when the caller's environment turns that off.
 
 Targets (issue 16): a command that loads no model (``--version``, ``--help``, ``COMMAND --help``)
-starts in ≤ 0.15 s; a count on a bundled encoding takes ≤ 0.25 s with a warm cache. The default
+starts in ≤ 0.15 s; a count on a bundled encoding takes ≤ 0.25 s with a warm cache. Each case
+shows its wall time and its CPU time (user + system): on a machine busy with other work the wall
+time stretches, the CPU time is close to what an idle machine's wall time would be. The default
 ``count`` (the local llama.cpp model's own tokenizer) is shown for comparison, without a target.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -97,9 +100,16 @@ class Checkout:
         return env
 
 
-def run_once(case: Case, checkout: Checkout) -> float:
+@dataclass(frozen=True)
+class Sample:
+    wall: float  # seconds from launch to exit, as a user waits
+    cpu: float  # the process's user + system CPU seconds: what it costs on an idle machine
+
+
+def run_once(case: Case, checkout: Checkout) -> Sample:
     if case.cold:
         shutil.rmtree(checkout.home / "cache", ignore_errors=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(
         case.argv,
@@ -109,7 +119,10 @@ def run_once(case: Case, checkout: Checkout) -> float:
         check=True,
         timeout=120,
     )
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return Sample(wall, cpu)
 
 
 def measured_file(checkout: Checkout) -> str:
@@ -134,31 +147,40 @@ def main() -> None:
             for case in CASES:
                 run_once(case, checkout)  # the store, the library and caches exist from here on
         print(f"medians of {SAMPLES} runs each, cases and checkouts interleaved")
-        times: dict[tuple[str, Case], list[float]] = {}
+        samples: dict[tuple[str, Case], list[Sample]] = {}
         for _ in range(SAMPLES):
             for case in CASES:
                 for checkout in checkouts:
-                    times.setdefault((checkout.name, case), []).append(run_once(case, checkout))
+                    samples.setdefault((checkout.name, case), []).append(run_once(case, checkout))
+    medians = {
+        key: Sample(statistics.median(s.wall for s in runs), statistics.median(s.cpu for s in runs))
+        for key, runs in samples.items()
+    }
     for checkout in checkouts:
         print(f"-- {checkout.name}")
-        report({case: statistics.median(times[checkout.name, case]) for case in CASES})
+        report({case: medians[checkout.name, case] for case in CASES})
     if before:
         print("-- this / before")
         for case in CASES:
-            ratio = statistics.median(times["this", case]) / statistics.median(
-                times["before", case]
+            now, then = medians["this", case], medians["before", case]
+            print(
+                f"{case.label:48s} wall {now.wall / then.wall:5.2f}  CPU {now.cpu / then.cpu:5.2f}"
             )
-            print(f"{case.label:48s} {ratio:5.2f}")
 
 
-def report(medians: dict[Case, float]) -> None:
+def report(medians: dict[Case, Sample]) -> None:
     baseline = medians[CASES[0]]
     for case, median in medians.items():
-        line = f"{case.label:48s} {median:6.3f} s  ({median / baseline:4.1f}× baseline"
-        line += f", +{median - baseline:.3f} s)" if case is not CASES[0] else ")"
+        line = (
+            f"{case.label:48s} wall {median.wall:6.3f} s ({median.wall / baseline.wall:4.1f}×)"
+            f"  CPU {median.cpu:6.3f} s ({median.cpu / baseline.cpu:4.1f}×)"
+        )
         if case.target is not None:
-            verdict = "meets" if median <= case.target else "MISSES"
-            line += f"  target ≤ {case.target:.2f} s: {verdict}"
+            verdicts = [
+                f"{what} {'meets' if value <= case.target else 'MISSES'}"
+                for what, value in (("wall", median.wall), ("CPU", median.cpu))
+            ]
+            line += f"  target ≤ {case.target:.2f} s: {', '.join(verdicts)}"
         print(line)
 
 
