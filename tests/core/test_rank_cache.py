@@ -60,7 +60,7 @@ def tiktoken_ranks(filename: str) -> dict[bytes, int]:
 
 
 @pytest.mark.parametrize("filename", [CL100K, O200K])
-def test_cached_ranks_are_tiktokens_own(filename: str, parses: list[str]) -> None:
+def test_cached_ranks_are_tiktokens_own(filename: str, parses: list[str], no_network: Path) -> None:
     first = tokens._bundled_ranks(f"https://example.invalid/{filename}")
     assert rank_cache.cache_file(bundled(filename)).is_file()
     second = tokens._bundled_ranks(f"https://example.invalid/{filename}")
@@ -148,7 +148,7 @@ def test_another_expected_hash_is_parsed_again(tmp_path: Path) -> None:
     assert len(calls) == 2
 
 
-def test_a_cached_copy_never_skips_the_hash_check() -> None:
+def test_a_cached_copy_never_skips_the_hash_check(no_network: Path) -> None:
     """A valid copy made from the right file does not answer for a different expected hash."""
     tokens._bundled_ranks(f"https://example.invalid/{CL100K}")
     with pytest.raises(KnownError, match="corrupt"):
@@ -198,7 +198,7 @@ def test_a_damaged_copy_is_ignored_quietly_and_rebuilt(
 
 
 def test_an_unwritable_cache_folder_still_counts(
-    tmp_path: Path, workbench_home: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, workbench_home: Path, no_network: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     workbench_home.mkdir(parents=True)
     (workbench_home / "cache").write_text("a file where the cache folder should be")

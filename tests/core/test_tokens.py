@@ -35,22 +35,6 @@ from workbench.core.tokens import (
 # --- offline encodings ---
 
 
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Every socket fails, and tiktoken's cache folder is new and empty."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise OSError("network is unreachable in this test")
-
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    cache = tmp_path / "tiktoken-cache"
-    cache.mkdir()
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
-    return cache
-
-
 def test_the_network_is_really_blocked(no_network: Path) -> None:
     with pytest.raises(OSError, match="unreachable"):
         socket.create_connection(("127.0.0.1", 9))

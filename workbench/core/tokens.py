@@ -84,6 +84,7 @@ def _bundled_ranks(blobpath: str, expected_hash: str | None = None) -> dict[byte
 
 
 def _read_ranks(compressed: bytes, filename: str, expected_hash: str | None) -> dict[bytes, int]:
+    """The ranks of a gzipped ``.tiktoken`` file whose contents have tiktoken's hash."""
     contents = gzip.decompress(compressed)
     if expected_hash and not tiktoken.load.check_hash(contents, expected_hash):
         raise KnownError(
