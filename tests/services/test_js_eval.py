@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -230,10 +231,10 @@ def test_the_worker_runs_under_os_limits() -> None:
     assert JS.check("true", output="", context={}, threshold=None).passed
     pid = JS.worker_pid
     assert pid is not None
-    limits = {line[:26].strip(): line[26:].split()
-              for line in open(f"/proc/{pid}/limits").read().splitlines()[1:]}
+    table = Path(f"/proc/{pid}/limits").read_text().splitlines()[1:]
+    limits = {line[:26].strip(): line[26:].split() for line in table}
     assert limits["Max file size"][:2] == ["0", "0"]
     assert limits["Max processes"][:2] == ["0", "0"]
     assert int(limits["Max address space"][0]) == JS.memory_bytes + 256 * 1024 * 1024
     assert os.getsid(pid) == pid  # its own session and process group: killed as a whole
-    assert open(f"/proc/{pid}/environ", "rb").read() == b""
+    assert Path(f"/proc/{pid}/environ").read_bytes() == b""
