@@ -6,7 +6,8 @@ fresh QuickJS context in the sandboxed worker (``services.js_eval``).
 
 - Overhead per row: ``evaluate`` on the row's two assertions, exactly as an evaluation runs it
   when a cell's output is complete (round trip to the worker included), timed row by row:
-  median and p95.
+  median and p95; and the CPU time it took, this process's plus the worker's (on a shared,
+  busy machine the CPU time is what an idle machine's wall time would be).
 - Peak memory: the whole suite as an evaluation (1,000 cells from a scripted backend answering
   at once, the real store, the runner's threads), then the peak resident set of this process plus
   that of the JavaScript worker (each one's own high-water mark: their sum bounds the peak of the
@@ -20,6 +21,7 @@ Run: ``python bench/run.py js_assertions`` (or this file directly).
 from __future__ import annotations
 
 import json
+import os
 import resource
 import statistics
 import tempfile
@@ -61,6 +63,12 @@ def _high_water_mb(pid: int) -> float:
     raise RuntimeError(f"no VmHWM for process {pid}")
 
 
+def _cpu_s(pid: int) -> float:
+    """A process's user + system CPU seconds so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _per_row_ms(spec, evaluator) -> list[float]:  # type: ignore[no-untyped-def]
     from workbench.core.evaluation import AssertionContext, evaluate
     from workbench.core.models import RunResult, SentRequest, Timings
@@ -91,7 +99,11 @@ def main() -> None:
     spec = _suite()
     with JavaScriptEvaluator() as evaluator:
         _per_row_ms(spec.model_copy(update={"tests": spec.tests[:50]}), evaluator)  # warm
+        worker = evaluator.worker_pid
+        assert worker is not None
+        cpu = _cpu_s(os.getpid()) + _cpu_s(worker)
         rows = _per_row_ms(spec, evaluator)
+        cpu_ms = (_cpu_s(os.getpid()) + _cpu_s(worker) - cpu) / ROWS * 1000
         with tempfile.TemporaryDirectory() as tmp:
             configs = {"fixed": BackendConfig(name="fixed", backend="scripted",
                                               options={"script": [{"text": ANSWER}]})}
@@ -114,6 +126,7 @@ def main() -> None:
     print(f"rows: {ROWS:,}, 2 javascript assertions each (fresh QuickJS context per check)")
     print(f"assertion overhead per row: median {median:.2f} ms, p95 {p95:.2f} ms, "
           f"max {max(rows):.2f} ms (target: median <= 5 ms)")
+    print(f"CPU per row (this process + the worker): {cpu_ms:.2f} ms")
     print(f"whole suite as an evaluation: {elapsed:.2f} s for {len(card.cells):,} cells "
           f"({cases.passed} passed, {cases.failed} failed, {cases.errors} errors)")
     print(f"peak RSS: this process {own_mb:.0f} MB + JavaScript worker {worker_mb:.0f} MB = "
