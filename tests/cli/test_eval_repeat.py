@@ -11,6 +11,7 @@ import pytest
 
 from workbench.backends.config import add_config
 from workbench.cli import main
+from workbench.storage.repositories import Store
 
 
 @pytest.fixture(autouse=True)
@@ -77,3 +78,66 @@ def test_a_pass_k_above_the_repeats_stops_before_anything_runs(
 ) -> None:
     assert main(["eval", str(coin_suite(tmp_path)), "--repeat", "2", "--pass-k", "3"]) == 1
     assert "--pass-k must be between 1 and the number of repeats (2)" in capsys.readouterr().err
+
+
+def test_repeat_graded_only_generates_once_and_finds_a_flaky_grader(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The judge answers Y, N, Y, … to the same question: the closedqa check is flaky on one
+    stored output, while the contains check on that output never changes."""
+    add_config("paris", "scripted", {"script": [{"text": "Paris"}]})
+    add_config(
+        "coin_judge",
+        "scripted",
+        {"alternate": [[{"text": '{"answer": "Y", "reason": "fine"}'}],
+                       [{"text": '{"answer": "N", "reason": "not fine"}'}]]},
+    )
+    suite = tmp_path / "graded.yaml"
+    suite.write_text(
+        textwrap.dedent(
+            """\
+            name: graded
+            judge: {backend: coin_judge}
+            tests:
+              - description: judged
+                vars: {q: capital}
+                assert: [{type: model-graded-closedqa, value: names a city}]
+              - description: plain
+                vars: {q: city}
+                assert: [{type: contains, value: Paris}]
+            variants:
+              - {label: v, prompt: "Name the {{ q }}", backend: paris}
+            criteria: ["pass_rate >= 0"]
+            """
+        ),
+        encoding="utf-8",
+    )
+    args = ["eval", str(suite), "--repeat", "4", "--repeat-graded-only", "--json"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["cells"]) == 2  # each output generated once
+    repeats = data["repeats"]
+    assert repeats["graded_only"] is True and repeats["repeats"] == 4
+    assert [(c["verdict"], c["passed"], c["failed"]) for c in repeats["cases"]] == [
+        ("flaky", 2, 2), ("passing", 4, 0)
+    ]
+    with Store.open() as store:
+        run_ids = store.runs.ids(experiment_id=data["experiment_id"])
+        assert len(run_ids) == 2
+        grades = store.grades.for_runs(run_ids)
+        assert sorted(len(g) for g in grades.values()) == [3]  # gradings 1-3 of the judged row
+    # resumed: the stored gradings are read back, the judge is not asked again
+    add_config("coin_judge", "scripted", {"script": [{"error": "judge gone"}]})
+    again = ["eval", str(suite), "--resume", data["experiment_id"], "--repeat", "4",
+             "--repeat-graded-only"]
+    assert main(again) == 0
+    out = capsys.readouterr().out
+    assert "4 gradings of one output per case" in out
+    assert "flaky: row 1: judged · v: 2/4 passed" in out
+
+
+def test_repeat_graded_only_needs_repeat(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", str(coin_suite(tmp_path)), "--repeat-graded-only"]) == 1
+    assert "--repeat-graded-only needs --repeat N" in capsys.readouterr().err

@@ -81,6 +81,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "with pass@k and pass^k",
     )
     p.add_argument(
+        "--repeat-graded-only",
+        action="store_true",
+        help="with --repeat N: generate each output once and grade only its model-graded "
+        "assertions (llm-rubric, factuality, model-graded-closedqa) N times: is the grader "
+        "flaky?",
+    )
+    p.add_argument(
         "--pass-k",
         type=int,
         metavar="K",
@@ -207,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.services.evaluation import Evaluation
     from workbench.services.grid_runner import GridRunner
     from workbench.services.group_commit import GroupCommitWriter
+    from workbench.services.regrade import regrade
     from workbench.services.runner import Runner
     from workbench.services.scorecard import Criterion, compare
     from workbench.services.suites import load_suite, suite_tools, with_backend
@@ -217,10 +225,14 @@ def run(args: argparse.Namespace) -> int:
     spec = suite.spec
     if args.backend:
         spec = with_backend(spec, args.backend, args.model)
+    graded = 0  # with --repeat-graded-only: gradings per output
     if args.repeat is not None:
         if not 1 <= args.repeat <= 1000:
             raise KnownError("--repeat must be between 1 and 1000")
-        spec = spec.model_copy(update={"repeats": args.repeat})
+        graded = args.repeat if args.repeat_graded_only else 0
+        spec = spec.model_copy(update={"repeats": 1 if graded else args.repeat})
+    elif args.repeat_graded_only:
+        raise KnownError("--repeat-graded-only needs --repeat N")
     criteria = [Criterion.parse(c) for c in args.criterion] if args.criterion else suite.criteria
     store = open_store()
     writer = GroupCommitWriter(store)  # runs that finish together share one commit, as in the app
@@ -250,9 +262,9 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if args.resume:
             evaluation = Evaluation.open(store, args.resume, runner, **tools)
-            k = _pass_k(args.pass_k, evaluation.spec.repeats)
-        else:
-            k = _pass_k(args.pass_k, spec.repeats)  # a wrong k stops before anything is saved
+            k = _pass_k(args.pass_k, graded or evaluation.spec.repeats)
+        else:  # a wrong k stops before anything is saved
+            k = _pass_k(args.pass_k, graded or spec.repeats)
             evaluation = Evaluation.create(store, spec, runner, **tools)
             store.suites.add(evaluation.id, key)  # a point in the suite's history
         show = _progress_printer(sys.stderr.isatty())
@@ -271,6 +283,18 @@ def run(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             sys.stderr.write("\n")
         card.check(criteria)
+        repeats = graded or evaluation.spec.repeats
+        repeated = card if repeats > 1 and not graded else None
+        if graded > 1:
+            try:
+                repeated = regrade(evaluation, graded, cancel)
+            except KeyboardInterrupt:
+                cancel.cancel()
+                raise KnownError(
+                    "interrupted while grading again",
+                    hint=f"finish it with 'workbench eval {args.suite} --resume {evaluation.id} "
+                    f"--repeat {graded} --repeat-graded-only'",
+                ) from None
         if args.pin_baseline == THIS:
             store.suites.add(evaluation.id, key)  # a resumed one saved before histories
             store.suites.pin(key, evaluation.id)
@@ -284,8 +308,9 @@ def run(args: argparse.Namespace) -> int:
             args.junit.write_text(to_junit(evaluation, card), encoding="utf-8")
         if args.json:
             data = to_json(evaluation, card)
-            if evaluation.spec.repeats > 1:
-                data["repeats"] = repeats_json(evaluation, card, k)
+            if repeated is not None:
+                data["repeats"] = repeats_json(evaluation, repeated, k, repeats=repeats)
+                data["repeats"]["graded_only"] = bool(graded)
             if report is not None:
                 data["regression"] = regression_json(evaluation, report, args.compare)
             if checked is not None:
@@ -293,8 +318,8 @@ def run(args: argparse.Namespace) -> int:
             print_json(data)
         else:
             _print_card(card, evaluation.id)
-            if evaluation.spec.repeats > 1:
-                _print_repeats(evaluation, card, k)
+            if repeated is not None:
+                _print_repeats(evaluation, repeated, k, repeats, graded_only=bool(graded))
             local = all(v.backend == "llamacpp" for v in spec.variants)
             _print_errors(error_reasons(evaluation, card), args.suite, local)
             if report is not None:
@@ -339,13 +364,15 @@ def _pass_k(k: int | None, repeats: int) -> int:
     return k
 
 
-def _print_repeats(evaluation: Evaluation, card: Scorecard, k: int) -> None:
+def _print_repeats(
+    evaluation: Evaluation, card: Scorecard, k: int, n: int, *, graded_only: bool
+) -> None:
     """Cases by verdict over their repeats, then each flaky case with its passes."""
     from workbench.services.eval_reports import case_name
     from workbench.services.flaky import case_repeats, summarise
 
-    n = evaluation.spec.repeats
-    print(f"{n} repeats per case (pass@{k}: one of {k} passed; pass^{k}: all {k} passed)")
+    what = "gradings of one output" if graded_only else "repeats"
+    print(f"{n} {what} per case (pass@{k}: one of {k} passed; pass^{k}: all {k} passed)")
     for s in summarise(card, k):
         print(
             f"  {s.label}: {s.passing} passing, {s.flaky} flaky, {s.failing} failing, "

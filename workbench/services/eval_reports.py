@@ -211,11 +211,14 @@ def _junit_case(
     return status
 
 
-def repeats_json(evaluation: Evaluation, card: Scorecard, k: int) -> dict[str, Any]:
-    """Flaky, passing and failing cases with pass@k and pass^k (``services.flaky``)."""
+def repeats_json(
+    evaluation: Evaluation, card: Scorecard, k: int, *, repeats: int | None = None
+) -> dict[str, Any]:
+    """Flaky, passing and failing cases with pass@k and pass^k (``services.flaky``) over
+    ``repeats`` (default: the evaluation's) per case."""
     labels = evaluation.labels()
     return {
-        "repeats": evaluation.spec.repeats,
+        "repeats": repeats or evaluation.spec.repeats,
         "k": k,
         "variants": [
             {

@@ -274,6 +274,21 @@ CREATE TABLE suite_baselines (
 );
 """
 
+# The model-graded assertions of a run graded again on the same output (``services.regrade``):
+# grading 0 is the run's row in ``evaluations``, gradings 1.. are here, one row per graded
+# assertion (position as in ``evaluations``).
+_GRADE_REPEATS = """
+CREATE TABLE grade_repeats (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    repeat INTEGER NOT NULL CHECK (repeat >= 1),
+    position INTEGER NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('pass', 'fail', 'error')),
+    score REAL,
+    reason TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run_id, repeat, position)
+);
+"""
+
 
 def library_search_row(text: str) -> tuple[str, str, str, str]:
     """``(name, description, tags, body)`` indexed for a template version's file text."""
@@ -332,6 +347,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0007_run_source", _RUN_SOURCE),
     Migration("0008_test_transform", _TEST_TRANSFORM),
     Migration("0009_suite_history", _SUITE_HISTORY),
+    Migration("0010_grade_repeats", _GRADE_REPEATS),
 )
 
 _TRACKING = (

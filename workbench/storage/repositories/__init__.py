@@ -16,6 +16,7 @@ from workbench.storage.repositories.experiments import (
     ExperimentSummary,
     StoredExperiment,
 )
+from workbench.storage.repositories.grades import GradeRepository
 from workbench.storage.repositories.ratings import Preference, Rating, RatingRepository
 from workbench.storage.repositories.runs import RunRef, RunRepository, RunSummary, StoredRun
 from workbench.storage.repositories.suites import SuiteRepository
@@ -44,6 +45,7 @@ class Store:
         self.ratings = RatingRepository(db)
         self.evaluations = EvaluationRepository(db)
         self.suites = SuiteRepository(db)
+        self.grades = GradeRepository(db)
 
     @classmethod
     def open(cls, path: Path | None = None) -> Store:
