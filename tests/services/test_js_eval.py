@@ -5,6 +5,8 @@ outliving its time or memory budget, and the suite goes on)."""
 from __future__ import annotations
 
 import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -238,3 +240,15 @@ def test_the_worker_runs_under_os_limits() -> None:
     assert int(limits["Max address space"][0]) == JS.memory_bytes + 256 * 1024 * 1024
     assert os.getsid(pid) == pid  # its own session and process group: killed as a whole
     assert Path(f"/proc/{pid}/environ").read_bytes() == b""
+
+
+def test_a_worker_that_died_between_checks_is_replaced() -> None:
+    assert JS.check("true", output="", context={}, threshold=None).passed
+    dead = JS.worker_pid
+    assert dead is not None
+    os.kill(dead, signal.SIGKILL)
+    stat = Path(f"/proc/{dead}/stat")
+    while stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.01)  # until it is gone (a zombie its parent has not reaped yet)
+    got = evaluate([js("output === 'x'")], AssertionContext(output="x", javascript=JS))
+    assert got[0].status == "pass" and JS.worker_pid not in (None, dead)

@@ -140,8 +140,13 @@ _MODULE_CLOSE = "\n;return module.exports; })()"
 
 def _engine_folder() -> str:
     """Where the engine's extension module is installed (the worker runs without site)."""
-    import _quickjs  # the quickjs-ng package's C extension
-
+    try:
+        import _quickjs  # the quickjs-ng package's C extension
+    except ImportError:
+        raise EvaluationError(
+            "javascript: the QuickJS engine is not installed",
+            hint="reinstall Prompt Workbench, or 'pip install quickjs-ng' into its environment",
+        ) from None
     return os.path.dirname(os.path.abspath(_quickjs.__file__))
 
 
@@ -199,7 +204,12 @@ class JavaScriptEvaluator:
             if self._worker is None or not self._worker.alive:
                 self._worker = self._start()
             worker = self._worker
-            worker.send(request)
+            try:
+                worker.send(request)
+            except OSError:  # it died since the last call: once more on a new one
+                worker.close()
+                self._worker = worker = self._start()
+                worker.send(request)
             reply = worker.receive(time.monotonic() + self.timeout_s)
             if reply is None:  # out of time, or died: never reuse it
                 timed_out = worker.alive
