@@ -164,3 +164,38 @@ def test_the_suite_key_is_its_resolved_path(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert suite_key(Path("s.yaml")) == suite_key(tmp_path / "x" / ".." / "s.yaml")
+
+
+def test_scores_lower_on_every_case_without_a_flip_is_a_regression_by_the_sign_test(
+    store: Store, runner: Runner
+) -> None:
+    """contains-all with a threshold: every row still passes, each with a lower score."""
+    configs = {
+        "four": BackendConfig(name="four", backend="scripted",
+                              options={"script": [{"text": "[a] [b] [c] [d]"}]}),
+        "three": BackendConfig(name="three", backend="scripted",
+                               options={"script": [{"text": "[a] [b] [c]"}]}),
+    }
+    with StoreWriter(store) as writer:
+        scored = Runner(writer=writer, configs=configs)
+        snaps = []
+        try:
+            for backend in ("four", "three", "four"):
+                spec = ExperimentSpec(
+                    name="scores",
+                    variants=[Variant(label="v", template=TAGS, backend=backend)],
+                    tests=[TestCase(vars={"n": str(n)}) for n in range(8)],
+                    default_assertions=[AssertionSpec(
+                        type="contains-all", value=["[a]", "[b]", "[c]", "[d]"], threshold=0.5)],
+                )
+                evaluation = Evaluation.create(store, spec, scored)
+                evaluation.run()
+                snaps.append(Snapshot.of(evaluation, "then"))
+        finally:
+            scored.close()
+    lower = check_baseline(snaps[0], snaps[1])
+    assert (len(lower.pass_to_fail), len(lower.fail_to_pass)) == (0, 0) and lower.p_pass == 1.0
+    assert len(lower.scores_down) == 8 and lower.p_score == 1 / 256 and lower.regressed
+    assert [c.score_delta for c in lower.worse_cases()] == [pytest.approx(-0.25)] * 8
+    same = check_baseline(snaps[0], snaps[2])
+    assert not same.scores_down and same.p_score == 1.0 and not same.regressed
