@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCharts import QAreaSeries, QLineSeries
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -85,6 +86,13 @@ def test_pin_a_baseline_and_see_the_regression(
     marks = [history.cases.item(0, c).text() for c in (1, 2)]  # type: ignore[union-attr]
     assert marks == ["✓", "✗"]
     assert history.trend.item(1, 3).text().startswith("25%")  # type: ignore[union-attr]
+    lines = {s.name(): [(p.x(), p.y()) for p in s.points()]
+             for s in history.chart.chart().series() if isinstance(s, QLineSeries)}
+    assert lines == {"v": [(1.0, 100.0)], "v · bad": [(2.0, 25.0)]}
+    bands = [s for s in history.chart.chart().series() if isinstance(s, QAreaSeries)]
+    assert len(bands) == 2
+    lower = bands[1].lowerSeries()
+    assert lower is not None and 0 < lower.points()[0].y() < 25  # the Wilson interval's low end
     history.tabs.setCurrentIndex(2)
     screenshot(history, "suite-history-cases")
 

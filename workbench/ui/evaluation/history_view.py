@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCharts import QAreaSeries, QLineSeries, QValueAxis
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -41,7 +42,13 @@ from workbench.services.workspace import Workspace
 from workbench.storage.repositories import Store
 from workbench.ui import theming
 from workbench.ui.background import TaskRunner, TaskWorker
-from workbench.ui.evaluation.scorecard_view import rate_text, score_text
+from workbench.ui.evaluation.scorecard_view import (
+    chart_view,
+    rate_text,
+    score_text,
+    series_color,
+    style_chart,
+)
 from workbench.ui.theming import StatusKind
 from workbench.ui.widgets.history_panel import format_time
 
@@ -103,7 +110,7 @@ class SuiteHistoryView(QWidget):
         self.key = suite_key(path)
         self.history: History | None = None
         self.setWindowTitle(f"History — {path.name}")
-        self.resize(900, 560)
+        self.resize(960, 720)
         self.status = QLabel(self)
         self.status.setAccessibleName("History summary")
         self.status.setWordWrap(True)
@@ -121,6 +128,9 @@ class SuiteHistoryView(QWidget):
             ["Variant", "Version", "Evaluations", "Pass rate [95% CI]", "Mean score [95% CI]"],
         )
         self.cases = _table(self, "Cases across runs", ["Case"])
+        self.chart = chart_view("Pass rate per evaluation, with its 95% interval")
+        self.chart.setAccessibleName("Trend chart")
+        self.chart.setMinimumHeight(240)
         tabs = QTabWidget(self)
         tabs.addTab(self.trend, "Per evaluation")
         tabs.addTab(self.versions, "Per template version")
@@ -143,9 +153,11 @@ class SuiteHistoryView(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addLayout(bar)
         layout.addWidget(self.check)
-        layout.addWidget(tabs, 1)
+        layout.addWidget(self.chart, 2)
+        layout.addWidget(tabs, 3)
         self.tasks = TaskRunner(self, max_threads=1)
         self._row_ids: list[str] = []  # trend row -> evaluation id
+        self._bands: list[tuple[QAreaSeries, QLineSeries, QLineSeries]] = []
         self.refresh()
 
     def refresh(self) -> None:
@@ -199,6 +211,7 @@ class SuiteHistoryView(QWidget):
                 f"baseline: {where}"
             )
         self._fill_trend(snaps, history.baseline)
+        self._fill_chart(snaps)
         self._fill_versions(by_version(snaps))
         self._fill_cases(snaps, case_matrix(snaps), history.baseline)
         self._show_check(history.check)
@@ -228,6 +241,59 @@ class SuiteHistoryView(QWidget):
                 item = QTableWidgetItem(text)
                 item.setToolTip(f"evaluation {s.evaluation_id}")
                 self.trend.setItem(row, column, item)
+
+    def _fill_chart(self, snaps: list[Snapshot]) -> None:
+        """Per variant: the pass rate of each evaluation (x: its number, oldest first) as a line
+        over a band from the low to the high end of its Wilson interval."""
+        chart = self.chart.chart()
+        chart.removeAllSeries()
+        self._bands = []
+        for axis in chart.axes():
+            chart.removeAxis(axis)
+        x, y = QValueAxis(), QValueAxis()
+        x.setRange(0.5, len(snaps) + 0.5)  # room around the first and last points
+        x.setLabelFormat("%d")
+        x.setTickType(QValueAxis.TickType.TicksDynamic)
+        x.setTickAnchor(1)
+        x.setTickInterval(max(1, len(snaps) // 10))
+        x.setTitleText("evaluation")
+        y.setRange(0, 100)
+        y.setLabelFormat("%d")
+        y.setTitleText("%")
+        chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
+        labels = list(dict.fromkeys(label for s in snaps for label in s.labels))
+        for i, label in enumerate(labels):
+            line, low, high = QLineSeries(), QLineSeries(), QLineSeries()
+            line.setName(label)
+            for n, s in enumerate(snaps, start=1):
+                if label not in s.labels:
+                    continue
+                cases = s.card.variants[s.labels.index(label)].overall.cases
+                if cases.rate is None or cases.ci is None:
+                    continue
+                line.append(QPointF(n, 100 * cases.rate))
+                for edge in (n - 0.2, n + 0.2):  # a little wide: one evaluation shows too
+                    low.append(QPointF(edge, 100 * cases.ci[0]))
+                    high.append(QPointF(edge, 100 * cases.ci[1]))
+            color = series_color(i)
+            band = QAreaSeries(high, low)
+            band.setName(f"{label} 95% CI")
+            shade = QColor(color)
+            shade.setAlpha(50)
+            band.setColor(shade)
+            band.setBorderColor(shade)
+            line.setColor(color)
+            line.setPointsVisible(True)  # one evaluation is a point, not yet a line
+            line.setMarkerSize(9)
+            for series in (band, line):
+                chart.addSeries(series)
+                series.attachAxis(x)
+                series.attachAxis(y)
+            for marker in chart.legend().markers(band):
+                marker.setVisible(False)
+            self._bands.append((band, low, high))  # QAreaSeries does not own its lines
+        style_chart(chart, self.palette())
 
     def _fill_versions(self, points: list[TrendPoint]) -> None:
         self.versions.setRowCount(len(points))

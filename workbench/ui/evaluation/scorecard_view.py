@@ -79,7 +79,7 @@ def score_text(stats: GroupStats) -> str:
     return f"{scores.mean:.2f}  [{scores.ci[0]:.2f}–{scores.ci[1]:.2f}]"
 
 
-def _chart(title: str) -> QChartView:
+def chart_view(title: str) -> QChartView:
     chart = QChart()
     chart.setTitle(title)
     chart.setMargins(QMargins(4, 4, 4, 4))
@@ -90,7 +90,7 @@ def _chart(title: str) -> QChartView:
     return view
 
 
-def _style_chart(chart: QChart, palette: QPalette) -> None:
+def style_chart(chart: QChart, palette: QPalette) -> None:
     """Colours from the widget palette, so the charts read in both themes."""
     text = palette.color(QPalette.ColorRole.WindowText)
     chart.setBackgroundBrush(palette.color(QPalette.ColorRole.Base))
@@ -148,8 +148,8 @@ class ScorecardView(QWidget):
         for column in range(1, 6):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
 
-        self.bars = _chart("Pass rate per variant")
-        self.histogram = _chart("Score distribution")
+        self.bars = chart_view("Pass rate per variant")
+        self.histogram = chart_view("Score distribution")
         charts = QWidget(self)
         charts_layout = QHBoxLayout(charts)
         charts_layout.setContentsMargins(0, 0, 0, 0)
@@ -333,14 +333,14 @@ class ScorecardView(QWidget):
             counts = v.overall.scores.histogram(BINS)
             top = max(top, *counts)
             bar_set = QBarSet(v.label)
-            bar_set.setColor(_series_color(i))
+            bar_set.setColor(series_color(i))
             bar_set.append([float(c) for c in counts])
             series.append(bar_set)
         hist.addSeries(series)
         edges = [f"{b / BINS:.1f}" for b in range(BINS)]
         self._axes(hist, series, edges, top, "cells")
-        _style_chart(bars, self.palette())
-        _style_chart(hist, self.palette())
+        style_chart(bars, self.palette())
+        style_chart(hist, self.palette())
         self._fit_chart_labels()
 
     def _fit_chart_labels(self) -> None:
@@ -568,7 +568,7 @@ def _short(text: str, width: int = 24) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def _series_color(index: int) -> QColor:
+def series_color(index: int) -> QColor:
     """The accent for the first variant, then hues spaced around the wheel."""
     if index == 0:
         return theming.accent()
