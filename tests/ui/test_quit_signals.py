@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,12 @@ def test_a_signal_quits_like_ctrl_q_and_keeps_the_edit(
         text=True,
     ) as child:
         assert child.stdout is not None
-        ready = child.stdout.readline().split()
+        stuck = threading.Timer(120, child.kill)  # a child that never gets ready fails the test
+        stuck.start()
+        try:
+            ready = child.stdout.readline().split()
+        finally:
+            stuck.cancel()
         assert ready[:1] == ["ready"], child.stderr.read() if child.stderr else ""
         child.send_signal(signum)
         try:
