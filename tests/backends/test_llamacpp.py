@@ -352,6 +352,6 @@ def test_the_vocabulary_is_never_read_or_reopened_once_freed_at_exit() -> None:
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
     name = local_models.embedded_model_path().name  # type: ignore[union-attr]
     assert done.stdout.splitlines() == [
-        f"['{name} is closed: the app is quitting']",
+        f"['{name} was unloaded; try again']",
         f"{name}: not opened, the app is quitting",
     ]

@@ -151,8 +151,8 @@ class LlamaHandle:
     def tokenize(self, text: str, add_bos: bool = False) -> list[int]:
         """The model's own tokens for ``text``, special-token strings parsed as the chat path
         parses them (so a count here equals what a run reports)."""
-        if self._closed:  # freed at exit while a pool thread still counts: never read it
-            raise BackendError(f"{self.path.name} is closed: the app is quitting")
+        if self._closed:  # freed (unloaded, or at exit) while another thread held it: never read
+            raise BackendError(f"{self.path.name} was unloaded; try again")
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
 
     def prepare(
