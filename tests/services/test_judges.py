@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,6 @@ from workbench.backends.config import BackendConfig
 from workbench.core import judge_templates as jt
 from workbench.core.evaluation import AssertionContext, Check, evaluate_one
 from workbench.core.experiments import AssertionSpec, TestCase
-from workbench.core.models import Params
 from workbench.core.template_files import SUFFIX, dumps
 from workbench.services.judges import (
     EMBEDDED_BACKEND,
@@ -180,26 +180,48 @@ def test_judge_template_files_are_canonical_and_generated(tmp_path: Path) -> Non
         p.name for p in jt.judges_dir().glob(f"*{SUFFIX}"))
 
 
+#: (question, answer, reference, criterion): right, wrong and off-topic answers.
+CASES = [
+    ("What is the capital of France?", "The capital of France is Paris.", "Paris",
+     "Names the correct capital."),
+    ("What is the capital of France?", "Lyon is the capital.", "Paris",
+     "Names the correct capital."),
+    ("How many legs does a spider have?", "Spiders have eight legs.", "Eight",
+     "Gives a number."),
+    ("Who wrote Hamlet?", "I like turtles.", "William Shakespeare", "Names a person."),
+]
+
+
 @pytest.mark.slow
-def test_rubric_on_the_embedded_local_model_through_the_real_pipeline() -> None:
+def test_embedded_model_verdicts_parse_for_rubric_factuality_and_closedqa() -> None:
+    """Before the judges sent their verdict schema as a response format, every one of these
+    failed on the embedded model ("the judge's answer has no readable score": SmolLM2 wrote
+    prose, or JSON-RPC-JSON-RPC... up to max_tokens). The grammar makes each verdict parse."""
     runner = Runner()
     try:
-        judge = Judge(runner, params=Params(max_tokens=48))
-        ctx = AssertionContext(output="The capital of France is Paris.", judge=judge,
-                               prompt="What is the capital of France?")
-        outcome = evaluate_one(
-            AssertionSpec(type="llm-rubric", value="The answer names the correct capital."), ctx)
+        judge = Judge(runner)
+        for question, output, reference, criterion in CASES:
+            score = judge.score(output, Rubric(criterion), input=question, reference=reference)
+            assert score.details["score"] in {1, 2, 3, 4, 5}
+            assert score.score == (score.details["score"] - 1) / 4
+            fact = judge.factuality(output, reference, question=question)
+            assert fact.details["category"] in jt.FACTUALITY_CATEGORIES
+            closed = judge.closedqa(output, criterion, question=question)
+            assert closed.details["answer"] in {"Y", "N"}
+            for check in (score, fact, closed):
+                assert json.loads(check.details["raw"])["reason"].strip() == check.details["reason"]
     finally:
         runner.close()
-    # Structure and parsing, not the tiny model's wisdom: a 1-5 score with its rationale, or an
-    # error that says the answer was unreadable and keeps the raw text.
-    assert outcome.details["judge"] == "llamacpp" and isinstance(outcome.details["raw"], str)
-    if outcome.status == "error":
-        assert "no readable score" in outcome.reason or "outside the 1-5 scale" in outcome.reason
-    else:
-        assert outcome.details["score"] in {1, 2, 3, 4, 5}
-        assert outcome.score == (outcome.details["score"] - 1) / 4
-        assert isinstance(outcome.details["reason"], str)
+
+
+def test_judge_templates_send_their_verdict_schema_as_the_response_format() -> None:
+    judge, runner = scripted_judge('{"score": 4, "reason": "ok"}')
+    judge.score("x", Rubric("c"))
+    sent = runner.backend("judge").requests[0]  # type: ignore[attr-defined]
+    assert sent.response_format.type == "json_schema"
+    assert sent.response_format.json_schema == jt.verdict_schema("score", [1, 2, 3, 4, 5])
+    for template in jt.judge_templates():
+        assert template.response_format == "json_schema" and template.output_schema
 
 
 def test_judge_is_a_grader() -> None:

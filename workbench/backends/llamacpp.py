@@ -44,6 +44,7 @@ from workbench.backends.llamacpp_runtime import (
 )
 from workbench.backends.local_models import LocalModel
 from workbench.backends.stops import StopScanner
+from workbench.backends.structured import gbnf
 from workbench.core.errors import BackendError, KnownError
 from workbench.core.models import (
     FinishReason,
@@ -146,6 +147,9 @@ class LlamaCppBackend(Backend):
             "seed",
             n=ParamCapability(supported=False, note="one answer per run"),
             best_of=ParamCapability(supported=False, note="one answer per run"),
+        ).with_formats(
+            json_object=ParamCapability(note="grammar-constrained decoding"),
+            json_schema=ParamCapability(note="grammar-constrained decoding"),
         )
 
     def version(self) -> str:
@@ -216,7 +220,13 @@ class LlamaCppBackend(Backend):
         load_s: float | None = None
         try:
             sent_params, ignored = self.sampling(request.params)
-            sent = sent.model_copy(update={"sent_params": sent_params, "ignored_params": ignored})
+            response_format, dropped = self.capabilities().split_format(request.response_format)
+            grammar = None if response_format is None else gbnf(response_format)
+            sent = sent.model_copy(update={
+                "sent_params": sent_params,
+                "ignored_params": {**ignored, **dropped},
+                "response_format": response_format,
+            })
             model = self.find_model(request.model)
             sent = sent.model_copy(update={"model": model.id})
             handle, load_s = self._pool.get(
@@ -233,7 +243,7 @@ class LlamaCppBackend(Backend):
             )
             return
         try:
-            yield from self._run_locked(handle, request, sent, load_s, cancel)
+            yield from self._run_locked(handle, request, sent, load_s, cancel, grammar)
         finally:
             handle.lock.release()
 
@@ -244,6 +254,7 @@ class LlamaCppBackend(Backend):
         sent: SentRequest,
         load_s: float,
         cancel: CancelToken,
+        grammar: str | None = None,
     ) -> Iterator[StreamEvent]:
         start = time.perf_counter()  # time to first token includes rendering and tokenizing
         try:
@@ -288,6 +299,7 @@ class LlamaCppBackend(Backend):
             presence_penalty=sampling["presence_penalty"],
             frequency_penalty=sampling["frequency_penalty"],
             repeat_penalty=sampling["repetition_penalty"],
+            grammar=_llama_grammar(grammar),
         )
         try:
             for token in tokens:
@@ -348,6 +360,15 @@ def _runtime_version() -> str:
         return f"llama-cpp-python {dist_version('llama-cpp-python')}"
     except PackageNotFoundError:
         return "llama-cpp-python (not installed)"
+
+
+def _llama_grammar(text: str | None) -> Any:
+    """A ``LlamaGrammar`` for GBNF ``text`` (llama.cpp is imported only when a model runs)."""
+    if text is None:
+        return None
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_string(text, verbose=False)
 
 
 def decode_rate(output_tokens: int, first: float | None, end: float) -> float | None:

@@ -7,13 +7,17 @@ code cannot drift apart. ``services.judges`` renders them.
 
 Every judge answers in one JSON object and says why: rubric ``{"score": 1-5, "reason"}``,
 pairwise ``{"winner": "1" | "2" | "tie", "reason"}``, factuality ``{"category": "A"-"E",
-"reason"}`` (promptfoo's categories), closed QA ``{"answer": "Y" | "N", "reason"}``.
+"reason"}`` (promptfoo's categories), closed QA ``{"answer": "Y" | "N", "reason"}``. That shape
+is each template's ``output_schema``, sent as its response format: a backend that can enforce it
+(llama.cpp's grammar, OpenAI's ``response_format``, a forced tool) returns a verdict that parses,
+which is what makes small local models usable as judges at all.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.core.paths import builtin_templates_dir
@@ -49,6 +53,25 @@ _SYSTEM = ("You are a careful, impartial evaluator. Judge only what is asked, fo
            "format exactly and answer with a single JSON object.")
 
 
+#: A reason long enough for two sentences; bounded so a rambling model still closes the object
+#: within the judges' max_tokens.
+REASON_MAX_CHARS = 300
+
+
+def verdict_schema(name: str, values: list[Any]) -> dict[str, Any]:
+    """The JSON schema of a verdict: ``name`` (one of ``values``) first, then a short reason."""
+    kind = "integer" if all(isinstance(v, int) for v in values) else "string"
+    return {
+        "type": "object",
+        "properties": {
+            name: {"type": kind, "enum": values},
+            "reason": {"type": "string", "maxLength": REASON_MAX_CHARS},
+        },
+        "required": [name, "reason"],
+        "additionalProperties": False,
+    }
+
+
 def _var(name: str, description: str, default: str = "", multiline: bool = True) -> Variable:
     return Variable(name=name, description=description, default=default, multiline=multiline)
 
@@ -79,6 +102,8 @@ def rubric() -> PromptTemplate:
             _var("output", "The output to score.", "Paris is the capital of France."),
         ],
         parameters=_JUDGE_PARAMS,
+        output_schema=verdict_schema("score", [1, 2, 3, 4, 5]),
+        response_format="json_schema",
     )
 
 
@@ -106,6 +131,8 @@ def pairwise() -> PromptTemplate:
             _var("second", "The response shown second.", "Lyon."),
         ],
         parameters=_JUDGE_PARAMS,
+        output_schema=verdict_schema("winner", ["1", "2", "tie"]),
+        response_format="json_schema",
     )
 
 
@@ -133,6 +160,8 @@ def factuality() -> PromptTemplate:
             _var("output", "The submitted answer.", "The capital of France is Paris."),
         ],
         parameters=_JUDGE_PARAMS,
+        output_schema=verdict_schema("category", list(FACTUALITY_CATEGORIES)),
+        response_format="json_schema",
     )
 
 
@@ -157,6 +186,8 @@ def closedqa() -> PromptTemplate:
             _var("criteria", "The criterion to check.", "Names a city."),
         ],
         parameters=_JUDGE_PARAMS,
+        output_schema=verdict_schema("answer", ["Y", "N"]),
+        response_format="json_schema",
     )
 
 

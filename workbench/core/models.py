@@ -17,6 +17,9 @@ FinishReason = Literal[
 
 FORMAT_VERSION = 1
 
+#: The answer's required shape: free text, any JSON object, or JSON matching a schema.
+ResponseFormatType = Literal["text", "json_object", "json_schema"]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -114,6 +117,25 @@ class Params(_Model):
         )
 
 
+class ResponseFormat(_Model):
+    """The shape a run's answer must have, sent to the model rather than only asked for in the
+    prompt: backends compile it (a llama.cpp grammar, OpenAI's ``response_format``, a forced
+    tool for Anthropic and Bedrock) so the answer parses by construction where they can."""
+
+    type: ResponseFormatType = "text"
+    json_schema: dict[str, Any] | None = None  # the schema of a ``json_schema`` format
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "response"
+    strict: bool = True  # OpenAI's strict mode: the schema is enforced, not only a hint
+
+    @model_validator(mode="after")
+    def _schema_matches_type(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("a json_schema response format needs a schema")
+        if self.type != "json_schema" and self.json_schema is not None:
+            raise ValueError(f"a {self.type} response format takes no schema")
+        return self
+
+
 class PromptTemplate(_Model):
     """A reusable prompt: chat messages (or one completion text) plus what it needs to render."""
 
@@ -132,6 +154,9 @@ class PromptTemplate(_Model):
     parameters: Params = Field(default_factory=Params)
     answer_pattern: str = ""  # regex whose first group is the final answer (CoT, self-consistency)
     output_schema: dict[str, Any] | None = None  # JSON schema for structured output
+    # Sent to the model as its response format (json_schema sends ``output_schema``); "text"
+    # leaves the schema as guidance in the prompt only.
+    response_format: ResponseFormatType = "text"
     # Fields of another tool's file the workbench has no place for (a CSV library's extra
     # columns), kept so exporting to that format gives them back.
     metadata: dict[str, str] = Field(default_factory=dict)
@@ -147,6 +172,8 @@ class PromptTemplate(_Model):
             raise ValueError("a chat template has messages, not 'text'")
         if self.mode == "completion" and self.messages:
             raise ValueError("a completion template has 'text', not messages")
+        if self.response_format == "json_schema" and self.output_schema is None:
+            raise ValueError("response_format json_schema needs an output_schema")
         names = [v.name for v in self.variables]
         if len(names) != len(set(names)):
             raise ValueError("a variable is declared twice")
@@ -154,6 +181,13 @@ class PromptTemplate(_Model):
 
     def variable(self, name: str) -> Variable | None:
         return next((v for v in self.variables if v.name == name), None)
+
+    def response_format_request(self) -> ResponseFormat | None:
+        """The response format runs of this template send (None: plain text)."""
+        if self.response_format == "text":
+            return None
+        schema = self.output_schema if self.response_format == "json_schema" else None
+        return ResponseFormat(type=self.response_format, json_schema=schema)
 
 
 class RenderedMessage(_Model):
@@ -185,6 +219,7 @@ class RunRequest(_Model):
     messages: list[RenderedMessage] = Field(default_factory=list)
     prompt: str | None = None  # completion mode
     params: Params = Field(default_factory=Params)
+    response_format: ResponseFormat | None = None  # None: free text
 
     @model_validator(mode="after")
     def _has_input(self) -> RunRequest:
@@ -210,6 +245,9 @@ class SentRequest(_Model):
     raw_prompt: str | None = None  # after the chat template, where the backend exposes it
     # What the user asked for (before the backend's defaults and drops): restores a run's settings.
     requested_params: Params | None = None
+    # The response format the backend enforced (None: free text, or one it cannot enforce, which
+    # is then in ``ignored_params`` under "response_format").
+    response_format: ResponseFormat | None = None
 
 
 class RunResult(_Model):

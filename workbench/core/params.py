@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workbench.core import safe_yaml
 from workbench.core.errors import ParameterError
-from workbench.core.models import Params
+from workbench.core.models import Params, ResponseFormat, ResponseFormatType
 
 #: One or two sentences per parameter: tooltips, CLI help and docs all use these.
 DESCRIPTIONS: dict[str, str] = {
@@ -66,6 +66,9 @@ class Capabilities(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     params: dict[str, ParamCapability] = Field(default_factory=dict)
+    #: Response formats besides free text ("json_object", "json_schema") and how each is
+    #: enforced (``note``); one not listed is not enforced.
+    response_formats: dict[str, ParamCapability] = Field(default_factory=dict)
 
     @classmethod
     def supporting(cls, *names: str, **special: ParamCapability) -> Capabilities:
@@ -73,13 +76,37 @@ class Capabilities(BaseModel):
         table.update(special)
         return cls(params=table)
 
+    def with_formats(self, **formats: ParamCapability) -> Capabilities:
+        """This table with the response formats the backend enforces."""
+        return self.model_copy(update={"response_formats": {**self.response_formats, **formats}})
+
+    def format_support(self, kind: ResponseFormatType) -> ParamCapability:
+        """Whether (and how, in ``note``) this backend enforces response format ``kind``."""
+        if kind == "text":
+            return ParamCapability()
+        return self.response_formats.get(
+            kind, ParamCapability(supported=False, note="this backend cannot enforce it")
+        )
+
+    def split_format(
+        self, response_format: ResponseFormat | None
+    ) -> tuple[ResponseFormat | None, dict[str, Any]]:
+        """``(sent, ignored)`` for a response format, as ``split`` does for parameters: one the
+        backend cannot enforce is dropped and recorded, so the run still happens (the prompt
+        still asks for the shape) and the result says it was not enforced."""
+        if response_format is None or response_format.type == "text":
+            return None, {}
+        if self.format_support(response_format.type).supported:
+            return response_format, {}
+        return None, {"response_format": response_format.type}
+
     def status(self, name: str) -> Literal["supported", "ignored"]:
         cap = self.params.get(name)
         return "supported" if cap is not None and cap.supported else "ignored"
 
     def with_overrides(self, overrides: dict[str, ParamCapability]) -> Capabilities:
         """This table with per-server corrections (e.g. a server that ignores ``n``)."""
-        return Capabilities(params={**self.params, **overrides})
+        return self.model_copy(update={"params": {**self.params, **overrides}})
 
     def split(self, params: Params) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(sent, ignored)``: the values this backend will send and those it drops.

@@ -74,20 +74,16 @@ def build_request(
     """Render ``template`` into the request a backend will run (``history``: the earlier turns
     of its ``_conversation`` thread)."""
     params = params if params is not None else template.parameters
+    fmt = template.response_format_request()
     if template.mode == "chat" and (is_rendered_chat(template) or uses_conversation(template)):
-        return RunRequest(
-            backend=backend,
-            model=model,
-            messages=render_messages(template, values, history),
-            params=params,
-        )
-    if template.mode == "completion":
-        return RunRequest(
-            backend=backend, model=model, prompt=render_completion(template, values), params=params
-        )
-    return RunRequest(
-        backend=backend, model=model, messages=render(template, values), params=params
-    )
+        messages = render_messages(template, values, history)
+    elif template.mode == "completion":
+        return RunRequest(backend=backend, model=model, prompt=render_completion(template, values),
+                          params=params, response_format=fmt)
+    else:
+        messages = render(template, values)
+    return RunRequest(backend=backend, model=model, messages=messages, params=params,
+                      response_format=fmt)
 
 
 class PriceTable:

@@ -1,0 +1,85 @@
+"""A run's response format, compiled into what each kind of backend enforces.
+
+- llama.cpp (in process): a GBNF grammar, so only tokens that keep the answer valid can be sampled.
+- OpenAI-compatible servers: the ``response_format`` request field.
+- Anthropic and Bedrock: one tool whose input schema is the schema, and a tool choice that forces
+  it; the tool call's arguments are the answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from workbench.core.errors import ParameterError
+from workbench.core.models import ResponseFormat
+
+#: Any JSON object: the schema a ``json_object`` format is enforced as where only schemas exist.
+ANY_OBJECT: dict[str, Any] = {"type": "object"}
+
+_TOOL_DESCRIPTION = "Give the answer. Its input is the whole answer, in the required shape."
+
+
+def schema_of(response_format: ResponseFormat) -> dict[str, Any]:
+    """The JSON schema a response format asks for (any object for ``json_object``)."""
+    return response_format.json_schema if response_format.json_schema is not None else ANY_OBJECT
+
+
+@functools.lru_cache(maxsize=64)
+def _grammar_text(schema_json: str) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    return json_schema_to_gbnf(schema_json)
+
+
+def gbnf(response_format: ResponseFormat) -> str:
+    """The GBNF grammar that makes llama.cpp sample only answers of this format.
+
+    A schema llama.cpp's converter cannot turn into a grammar (an unknown ``$ref``, a type it does
+    not know) is a ``ParameterError`` naming why, never a run that silently goes unconstrained.
+    """
+    if response_format.type == "json_object":
+        from llama_cpp.llama_grammar import JSON_GBNF
+
+        return str(JSON_GBNF)
+    try:
+        return _grammar_text(json.dumps(schema_of(response_format), sort_keys=False))
+    except (ValueError, KeyError, TypeError, NotImplementedError, AssertionError) as err:
+        raise ParameterError(
+            f"the response schema cannot be compiled to a llama.cpp grammar: {err}"
+        ) from None
+
+
+def openai_response_format(response_format: ResponseFormat) -> dict[str, Any]:
+    """The ``response_format`` field of an OpenAI chat completions request."""
+    if response_format.type == "json_object":
+        return {"type": "json_object"}
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": response_format.name,
+            "schema": schema_of(response_format),
+            "strict": response_format.strict,
+        },
+    }
+
+
+def anthropic_forced_tool(response_format: ResponseFormat) -> dict[str, Any]:
+    """``tools`` and ``tool_choice`` of an Anthropic Messages request forcing the answer's shape."""
+    tool = {
+        "name": response_format.name,
+        "description": _TOOL_DESCRIPTION,
+        "input_schema": schema_of(response_format),
+    }
+    return {"tools": [tool], "tool_choice": {"type": "tool", "name": response_format.name}}
+
+
+def bedrock_forced_tool(response_format: ResponseFormat) -> dict[str, Any]:
+    """``toolConfig`` of a Bedrock Converse request forcing the answer's shape."""
+    spec = {
+        "name": response_format.name,
+        "description": _TOOL_DESCRIPTION,
+        "inputSchema": {"json": schema_of(response_format)},
+    }
+    return {"tools": [{"toolSpec": spec}], "toolChoice": {"tool": {"name": response_format.name}}}
