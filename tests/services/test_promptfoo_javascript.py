@@ -218,8 +218,9 @@ def test_exported_configs_carry_their_scripts_inline_and_give_the_same_verdicts(
               - {type: equals, value: HELLO THERE}
         """), encoding="utf-8")
     exported = export_promptfoo(load_suite(source).spec)
+    # promptfoo's echo provider has no backend here: the variant is proposed on the local model.
     assert "file://" not in exported.text and exported.warnings == [
-        "backend 'echo' has no promptfoo provider; written as 'echo'"]
+        "backend 'llamacpp' has no promptfoo provider; written as 'llamacpp'"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "promptfooconfig.yaml").write_text(exported.text, encoding="utf-8")

@@ -136,6 +136,6 @@ def make_spec(name: str = "Capitals") -> ExperimentSpec:
                 ],
             ),
         ],
-        default_assertions=[AssertionSpec(type="max-length", value=200)],
+        default_assertions=[AssertionSpec(type="javascript", value="output.length <= 200")],
         repeats=3,
     )

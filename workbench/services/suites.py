@@ -58,6 +58,7 @@ from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, 
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.core.template_files import SUFFIX, read_template
 from workbench.services.datasets import load_dataset
+from workbench.services.promptfoo_backends import choose_backends
 from workbench.services.runner import Runner
 from workbench.services.scorecard import Criterion
 from workbench.storage.formats import detect_format, import_file
@@ -113,8 +114,9 @@ class Suite:
     problems: list[str] = field(default_factory=list)
 
 
-def load_suite(path: str | Path) -> Suite:
-    """A suite file or a promptfoo config, ready to run."""
+def load_suite(path: str | Path, *, local_fallback: bool = True) -> Suite:
+    """A suite file or a promptfoo config, ready to run (``local_fallback``: a promptfoo
+    provider with no configured backend of its kind runs on the local model)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -125,7 +127,7 @@ def load_suite(path: str | Path) -> Suite:
     except yaml.YAMLError as err:
         raise SuiteError(f"{path.name}: not valid YAML: {safe_yaml.describe(err)}") from None
     if not (isinstance(data, dict) and "variants" in data) and _is_promptfoo(path, text):
-        return _promptfoo_suite(path)
+        return _promptfoo_suite(path, local_fallback)
     if not isinstance(data, dict):
         raise SuiteError(f"{path.name}: a suite is a mapping (see 'workbench eval --help')")
     try:
@@ -144,11 +146,13 @@ def _is_promptfoo(path: Path, text: str) -> bool:
         return False
 
 
-def _promptfoo_suite(path: Path) -> Suite:
-    """A promptfoo config as a suite. What could not be imported is refused on its line (an
-    assertion whose script file could not be read is kept, and is an error when it runs); the
-    rest runs, unless nothing is left to run."""
+def _promptfoo_suite(path: Path, local_fallback: bool) -> Suite:
+    """A promptfoo config as a suite, its providers on configured backends of their kind or on
+    the local model (noted on their lines). What could not be imported is refused on its line
+    (an assertion whose script file could not be read is kept, and is an error when it runs);
+    the rest runs, unless nothing is left to run."""
     result = import_file(path, "promptfoo")
+    choose_backends(result, local_fallback=local_fallback)
     experiment = result.experiment
     if experiment is None or (result.errors and not (experiment.tests and experiment.variants)):
         first = result.errors[0] if result.errors else "no experiment in the file"

@@ -383,7 +383,7 @@ def test_providers_and_their_parameters(tmp_path: Path) -> None:
             "{{ q }} · mini",
         ),
         ("anthropic", "claude-3-haiku", {}, "{{ q }} · anthropic:claude-3-haiku"),
-        ("ollama", "chat:llama3", {}, "{{ q }} · ollama:chat:llama3"),
+        ("ollama", "llama3", {}, "{{ q }} · ollama:llama3"),
         ("bedrock", "anthropic.claude-v2", {"top_p": 0.9}, "{{ q }} · bedrock:anthropic.claude-v2"),
         ("openai_compat", "gpt-4o", {}, "{{ q }} · openai:gpt-4o"),
     ]
@@ -393,9 +393,13 @@ def test_providers_and_their_parameters(tmp_path: Path) -> None:
         "warning",
         "provider 'openai:gpt-4o-mini': config keys not kept: apiKey, response_format",
     ) in messages
-    assert any(line == 8 and "no workbench backend" in m for line, _, m in messages)
+    # Each variant's provider as written, with its line, for the backend mapping of the services.
+    assert [(r.id, r.kind, r.line) for r in result.providers if r is not None] == [
+        ("openai:gpt-4o-mini", "openai", 3), ("anthropic:messages:claude-3-haiku", "anthropic", 7),
+        ("ollama:chat:llama3", "ollama", 8), ("bedrock:anthropic.claude-v2", "bedrock", 9),
+        ("openai:gpt-4o", "openai", 10)]
     assert any(sev == "error" and "temperature" in m for _, sev, m in messages)
-    assert any(line == 12 and "code or a file" in m for line, _, m in messages)
+    assert any(line == 12 and "code or a program" in m for line, _, m in messages)
     assert "sk-secret" not in " ".join(m for _, _, m in messages)
 
 

@@ -3,14 +3,18 @@
 Import gives templates (one per promptfoo prompt), test cases (defaultTest vars merged in, array
 vars expanded into one test per combination as promptfoo does) and an ``ExperimentSpec`` whose
 variants are every prompt with every provider and whose default assertions are defaultTest's.
-Provider ids map to backends: ``openai:[chat:]M`` → openai_compat, ``anthropic:[messages:]M`` →
-anthropic, ``bedrock:M`` → bedrock; any other id keeps its prefix as the backend name (reported).
+Provider ids are read by kind (``promptfoo_providers``: ``openai:[chat:]M`` → openai_compat,
+``anthropic:[messages:]M`` → anthropic, ``bedrock:M`` → bedrock, ``ollama:[chat:]M`` → ollama,
+other prefixes kept as written); ``services.promptfoo_backends`` then runs each on a configured
+backend of its kind, or on the local model. ``{{ env.X }}`` is read from the environment first.
 Export writes one self-contained YAML config (prompts and tests inline).
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,13 +33,19 @@ from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.core.templates import RESERVED_NAMES
 from workbench.storage.formats.jinjatext import used_variables
 from workbench.storage.formats.nunjucks import chat_messages, to_jinja
+from workbench.storage.formats.promptfoo_env import substitute_env
 from workbench.storage.formats.promptfoo_files import (
-    CODE_SUFFIXES,
     RawPrompt,
     is_file_ref,
     load_structured,
     prompts_from_file,
     resolve,
+)
+from workbench.storage.formats.promptfoo_providers import (
+    ProviderRef,
+    provider_id,
+    read_provider,
+    refused,
 )
 from workbench.storage.formats.promptfoo_tests import (
     Context,
@@ -66,8 +76,6 @@ PARAM_KEYS = {
     "n": "n",
     "best_of": "best_of",
 }
-BACKENDS = {"openai": "openai_compat", "anthropic": "anthropic", "bedrock": "bedrock"}
-_SUBTYPES = {"openai": ("chat:",), "anthropic": ("messages:",)}
 TOP_LEVEL = {
     "description",
     "prompts",
@@ -76,6 +84,7 @@ TOP_LEVEL = {
     "defaultTest",
     "evaluateOptions",
     "$schema",
+    "env",
 }
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -86,6 +95,7 @@ class Provider:
     model: str
     params: Params = field(default_factory=Params)
     label: str = ""
+    ref: ProviderRef | None = None  # as written (None: no providers, the default backend)
 
 
 def params_from_config(
@@ -119,24 +129,6 @@ def params_from_config(
             f"{what}: {where}: {first['msg']}; parameters not kept",
         )
         return Params()
-
-
-def provider_from_id(pid: str) -> tuple[str, str, bool]:
-    """``(backend, model, known)`` for a promptfoo provider id."""
-    prefix, _, rest = pid.partition(":")
-    if prefix in BACKENDS:
-        for sub in _SUBTYPES.get(prefix, ()):
-            if rest.startswith(sub):
-                rest = rest[len(sub) :]
-        return BACKENDS[prefix], rest, True
-    return prefix, rest, False
-
-
-def provider_id(backend: str, model: str) -> str:
-    reverse = {v: k for k, v in BACKENDS.items()}
-    if backend in reverse:
-        return f"{reverse[backend]}:{model}" if model else reverse[backend]
-    return f"{backend}:{model}" if model else backend
 
 
 def _providers(doc: Doc, problems: Problems) -> list[Provider]:
@@ -174,22 +166,17 @@ def _providers(doc: Doc, problems: Problems) -> list[Provider]:
                 f"provider {i + 1}: expected an id or a mapping with 'id', not {describe(item)}",
             )
             continue
-        if pid.startswith("file://") or pid.endswith(CODE_SUFFIXES):
-            problems.error(
-                line, f"provider '{pid}' is code or a file; not imported (nothing is run)"
-            )
+        reason = refused(pid)
+        if reason is not None:
+            problems.error(line, reason)
             continue
-        backend, model, known = provider_from_id(pid)
-        if not known:
-            problems.warn(
-                line, f"provider '{pid}' has no workbench backend; kept as backend '{backend}'"
-            )
+        ref = read_provider(pid, line, problems.source)
         params = (
             params_from_config(config, doc, (*path, "config"), problems, f"provider '{pid}'")
             if config
             else Params()
         )
-        out.append(Provider(backend, model, params, label))
+        out.append(Provider(ref.backend, ref.model, params, label, ref))
     return out
 
 
@@ -369,8 +356,11 @@ def _repeats(doc: Doc, problems: Problems) -> int:
     return repeat if isinstance(repeat, int) and not isinstance(repeat, bool) and repeat >= 1 else 1
 
 
-def import_promptfoo(text: str, source: str, base_dir: Path | None = None) -> ImportResult:
-    """Read a promptfoo config; ``base_dir`` is its folder, for ``file://`` references."""
+def import_promptfoo(
+    text: str, source: str, base_dir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> ImportResult:
+    """Read a promptfoo config; ``base_dir`` is its folder, for ``file://`` references;
+    ``{{ env.X }}`` reads ``environ`` (default: the process environment)."""
     problems = Problems(source)
     result = ImportResult(format="promptfoo")
     result.problems = problems.items
@@ -383,6 +373,10 @@ def import_promptfoo(text: str, source: str, base_dir: Path | None = None) -> Im
     for key in doc.data:
         if key not in TOP_LEVEL:
             problems.warn(doc.key_line(key), f"'{key}' is not imported")
+    if "env" in doc.data:
+        problems.warn(doc.key_line("env"), "'env' is not applied: {{ env.X }} reads the "
+                      "process environment only")
+    substitute_env(doc, problems, os.environ if environ is None else environ)
     result.templates = _templates(doc, base_dir, problems)
     ctx = Context(base_dir, problems)
     base, default_asserts, default_transform = _default_test(doc, ctx)
@@ -406,6 +400,7 @@ def import_promptfoo(text: str, source: str, base_dir: Path | None = None) -> Im
         for t in result.templates
         for p in providers
     ]
+    result.providers = [p.ref for _ in result.templates for p in providers]
     result.experiment = ExperimentSpec(
         name=str(description) if description else stem or "promptfoo",
         variants=variants,

@@ -28,8 +28,8 @@ from workbench.core.models import Message, Params, PromptTemplate
 from workbench.core.templates import literal
 from workbench.storage.formats.flatten import flatten
 from workbench.storage.formats.nunjucks import chat_messages, from_jinja
-from workbench.storage.formats.promptfoo import provider_id
 from workbench.storage.formats.promptfoo_files import is_file_ref
+from workbench.storage.formats.promptfoo_providers import provider_id
 from workbench.storage.formats.results import Export, ExportError
 from workbench.storage.formats.yamlsrc import dump_yaml
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from workbench.core.evaluation import registry
 from workbench.core.experiments import AssertionSpec, TestCase
 from workbench.core.records import jsonl_records
 from workbench.storage.formats.promptfoo_files import (
@@ -49,7 +50,8 @@ def _assertion(
     line = doc.line(*path)
     problems = ctx.problems
     if isinstance(item, str):
-        return with_scripts(assertion_from_string(item), ctx.base_dir, problems, line)
+        return supported(with_scripts(assertion_from_string(item), ctx.base_dir, problems, line),
+                         problems, line)
     if not isinstance(item, dict) or not isinstance(item.get("type"), str):
         problems.error(line, f"assertion without a 'type' ({describe(item)}); not imported")
         return None
@@ -74,7 +76,19 @@ def _assertion(
     except ValidationError as err:
         problems.error(line, f"assertion '{kind}': {err.errors()[0]['msg']}; not imported")
         return None
-    return with_scripts(spec, ctx.base_dir, problems, line)
+    return supported(with_scripts(spec, ctx.base_dir, problems, line), problems, line)
+
+
+def supported(spec: AssertionSpec, problems: Problems, line: int | None,
+              source: str | None = None) -> AssertionSpec | None:
+    """``spec``, or None with an error on its line when the workbench has no such type: the
+    rest of the test still runs (promptfoo has types this app does not)."""
+    name = spec.type.removeprefix("not-")
+    if name in registry():
+        return spec
+    problems.error(line, f"assertion type '{spec.type}' is not supported here; not imported "
+                         "(the rest of the test runs)", source=source)
+    return None
 
 
 def _plain(value: Any) -> Any:
@@ -228,9 +242,11 @@ def _csv_tests(path: Path, ctx: Context, line: int | None, base: dict[str, str])
         description, metric, metadata = "", None, {}
         for key, value in row.items():
             if key.startswith("__expected"):
-                if value.strip():
-                    asserts.append(with_scripts(assertion_from_string(value), ctx.base_dir,
-                                                script_problems, row_line))
+                found = supported(with_scripts(assertion_from_string(value), ctx.base_dir,
+                                               script_problems, row_line),
+                                  script_problems, row_line) if value.strip() else None
+                if found is not None:
+                    asserts.append(found)
             elif key == "__description":
                 description = value
             elif key == "__metric":

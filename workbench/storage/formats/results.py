@@ -13,6 +13,7 @@ from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec, TestCase
 from workbench.core.models import PromptTemplate
 from workbench.core.params import Preset
+from workbench.storage.formats.promptfoo_providers import ProviderRef
 
 Severity = Literal["error", "warning"]
 
@@ -60,6 +61,9 @@ class ImportResult:
     #: The library key of each template (a bundle's structure), in ``templates`` order; empty
     #: when the file has none, None for a template without one.
     keys: list[str | None] = field(default_factory=list)
+    #: A promptfoo config's provider behind each of ``experiment.variants`` (None: the config
+    #: names none), for ``services.promptfoo_backends`` to choose a configured backend.
+    providers: list[ProviderRef | None] = field(default_factory=list)
 
     @property
     def errors(self) -> list[ImportProblem]:

@@ -176,8 +176,8 @@ class SuiteWindow(QWidget):
         self.status.setText(f"Checking where {self.path.name} would send its prompts…")
         self.run_button.setEnabled(False)
         runner = self.workspace.runner
-        worker: TaskWorker[EgressPlan] = TaskWorker(
-            lambda _r, _c: plan_experiment(load_suite(self.path).spec, runner))
+        worker: TaskWorker[EgressPlan] = TaskWorker(lambda _r, _c: plan_experiment(
+            load_suite(self.path, local_fallback=False).spec, runner))
         worker.signals.finished.connect(self._checked)
         worker.signals.failed.connect(self._failed)
         self.tasks.start(worker)
@@ -216,7 +216,7 @@ class SuiteWindow(QWidget):
     ) -> Result:
         """In a pool thread: create the evaluation, run every cell (``repeats`` times when
         given), score it, say why cells errored."""
-        suite = load_suite(self.path)
+        suite = load_suite(self.path, local_fallback=False)  # it offers the local model
         spec = suite.spec if backend is None else with_backend(suite.spec, backend, model)
         if repeats is not None:
             spec = spec.model_copy(update={"repeats": repeats})
