@@ -1,0 +1,148 @@
+"""promptfoo providers on configured backends of their kind, or on the local model with a note on
+their line; ``{{ env.X }}`` from the process environment; unsupported lines refused alone."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from workbench.backends.config import BackendConfig, add_config
+from workbench.cli import main
+from workbench.services.promptfoo_backends import choose_backends
+from workbench.services.suites import load_suite
+from workbench.storage.formats import import_text
+
+CONFIG = textwrap.dedent("""\
+    prompts: ['Say {{ word }}']
+    providers:
+      - openai:gpt-4o-mini
+      - openai:chat:gpt-4o
+      - anthropic:messages:claude-3-5-haiku
+      - bedrock:anthropic.claude-v2
+      - ollama:chat:llama3
+      - vertex:gemini-pro
+      - exec:./run.sh
+      - python:provider.py
+    tests:
+      - vars: {word: hi}
+    """)
+
+
+def configs(*items: tuple[str, str, dict[str, object]]) -> dict[str, BackendConfig]:
+    return {n: BackendConfig(name=n, backend=b, options=o) for n, b, o in items}
+
+
+def mapped(cfg: dict[str, BackendConfig]) -> tuple[list[tuple[str, str]], list[tuple[int | None,
+                                                                                       str]]]:
+    result = import_text(CONFIG, "promptfoo", "promptfooconfig.yaml")
+    choose_backends(result, cfg)
+    assert result.experiment is not None
+    return ([(v.backend, v.model) for v in result.experiment.variants],
+            [(p.line, p.message) for p in result.problems])
+
+
+def test_without_configured_backends_every_provider_runs_on_the_local_model_said_per_line() -> None:
+    variants, problems = mapped({})
+    assert variants == [("llamacpp", "")] * 6  # 6 providers kept, promptfoo's cell count
+    lines = dict(problems)
+    assert lines[3] == ("provider 'openai:gpt-4o-mini': no OpenAI backend is configured; it runs "
+                        "on the local embedded model (set one up in Tools ▸ Backends to run it "
+                        "there)")
+    assert "no Anthropic backend" in lines[5] and "no Bedrock backend" in lines[6]
+    assert "no Ollama (an OpenAI-compatible server at 127.0.0.1:11434) backend" in lines[7]
+    assert "the workbench has no 'vertex' backend" in lines[8]
+    assert "code or a program to run" in lines[9] and "code or a program to run" in lines[10]
+
+
+def test_providers_run_on_the_configured_backend_of_their_kind() -> None:
+    cfg = configs(
+        ("local-vllm", "openai_compat", {"base_url": "http://127.0.0.1:8000/v1"}),
+        ("my-openai", "openai_compat", {}),  # api.openai.com, the type's default
+        ("ollama", "openai_compat", {"base_url": "http://localhost:11434/v1"}),
+        ("claude", "anthropic", {}),
+        ("aws", "bedrock", {"region": "us-east-1"}),
+    )
+    variants, problems = mapped(cfg)
+    assert variants == [
+        ("my-openai", "gpt-4o-mini"), ("my-openai", "gpt-4o"), ("claude", "claude-3-5-haiku"),
+        ("aws", "anthropic.claude-v2"), ("ollama", "llama3"), ("llamacpp", "")]
+    notes = [m for _, m in problems if "runs on the local" in m]
+    assert len(notes) == 1 and "'vertex:gemini-pro'" in notes[0]  # only the one
+
+
+def test_a_workbench_backend_id_as_provider_is_kept() -> None:
+    result = import_text("prompts: [hi]\nproviders: [scripted, llamacpp]\ntests: [{vars: {}}]\n",
+                         "promptfoo", "p.yaml")
+    choose_backends(result, {})
+    assert result.experiment is not None
+    assert [v.backend for v in result.experiment.variants] == ["scripted", "llamacpp"]
+    assert result.warnings == []
+
+
+def test_env_templates_read_the_process_environment(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PF_TOPIC", "bananas")
+    monkeypatch.delenv("PF_MISSING", raising=False)
+    text = textwrap.dedent("""\
+        env:
+          PF_TOPIC: apples
+        prompts:
+          - 'Write about {{ env.PF_TOPIC }} and {{ topic }}'
+        providers: [openai:gpt-4o-mini]
+        tests:
+          - vars:
+              topic: "{{ env['PF_TOPIC'] }} $PF_TOPIC"
+              other: "{{ env.PF_MISSING | default('none') }}"
+            assert:
+              - type: contains
+                value: "{{env.PF_MISSING}}x"
+        """)
+    result = import_text(text, "promptfoo", "promptfooconfig.yaml")
+    [template] = result.templates
+    assert template.messages[0].content == "Write about bananas and {{ topic }}"
+    [test] = result.tests
+    assert test.vars == {"topic": "bananas $PF_TOPIC", "other": "none"}  # $X is not expanded
+    assert test.assertions[0].value == "x"
+    problems = [(p.line, p.severity, p.message) for p in result.problems]
+    assert (1, "warning", "'env' is not applied: {{ env.X }} reads the process environment "
+            "only") in problems
+    assert (12, "warning", "environment variable PF_MISSING is not set; read as empty text, as "
+            "promptfoo does") in problems
+
+
+def test_unsupported_lines_are_refused_alone_and_the_rest_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_config("fixed", "scripted", {"script": [{"text": "Bonjour"}]})
+    config = tmp_path / "promptfooconfig.yaml"
+    config.write_text(textwrap.dedent("""\
+        prompts: ['Translate {{ word }}']
+        providers: [vertex:gemini-pro, file://provider.py]
+        tests:
+          - vars: {word: hello}
+            assert:
+              - type: answer-relevance
+                value: greeting
+              - type: icontains
+                value: bonjour
+          - vars: {word: bye}
+            assert:
+              - type: assert-set
+                assert: [{type: contains, value: x}]
+              - type: contains
+                value: Au revoir
+        """), encoding="utf-8")
+    suite = load_suite(config)
+    assert any(p.startswith("promptfooconfig.yaml:6: assertion type 'answer-relevance' is not "
+                            "supported here") for p in suite.problems)
+    assert any(p.startswith("promptfooconfig.yaml:2: provider 'file://provider.py'")
+               for p in suite.problems)
+    code = main(["eval", str(config), "--backend", "fixed", "--json"])
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert code == 1  # the second test fails; the first passes on what is left of it
+    assert [c["status"] for c in data["cells"]] == ["pass", "fail"]
+    assert "promptfooconfig.yaml:6" in captured.err and "promptfooconfig.yaml:12" in captured.err
