@@ -7,8 +7,10 @@ model's words.
 
 from __future__ import annotations
 
+import json
 import threading
 
+import jsonschema
 import pytest
 
 from tests.backends.conftest import stream_all
@@ -20,7 +22,7 @@ from workbench.backends.openai_compat import (
     OpenAICompatBackend,
     OpenAICompatOptions,
 )
-from workbench.core.models import Params, RenderedMessage, RunRequest, RunResult
+from workbench.core.models import Params, RenderedMessage, ResponseFormat, RunRequest, RunResult
 from workbench.core.params import ParamCapability
 
 pytestmark = pytest.mark.slow
@@ -191,3 +193,48 @@ def test_the_capability_table_declares_standard_and_extension_parameters() -> No
     for name in EXTENSION_PARAMS:
         assert "extension" in CHAT_CAPABILITIES.params[name].note
     assert CHAT_CAPABILITIES.status("best_of") == "ignored"
+
+
+PERSON = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "maxLength": 30},
+                   "mood": {"type": "string", "enum": ["happy", "sad"]},
+                   "tags": {"type": "array", "items": {"type": "string", "maxLength": 12},
+                            "minItems": 1, "maxItems": 2}},
+    "required": ["name", "mood", "tags"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_a_response_schema_is_enforced_by_the_server(llama_server: str, streaming: bool) -> None:
+    fmt = ResponseFormat(type="json_schema", json_schema=PERSON)
+    backend = make(llama_server, schema_format="json_object_schema", streaming=streaming)
+    for seed in (1, 2):
+        _, result = run(backend, Params(max_tokens=120, seed=seed, temperature=0.8),
+                        response_format=fmt)
+        assert result.error is None, result.error
+        jsonschema.validate(json.loads(result.text), PERSON)
+        assert result.request.response_format == fmt
+
+
+def test_openais_json_schema_shape_is_sent_and_this_server_rejects_it(llama_server: str) -> None:
+    """llama-cpp-python's server knows only json_object (with a schema): what the
+    ``schema_format`` option is for. The request went out in OpenAI's documented shape."""
+    fmt = ResponseFormat(type="json_schema", json_schema=PERSON)
+    _, result = run(make(llama_server), Params(max_tokens=8), response_format=fmt)
+    assert result.finish_reason == "error", result.text
+    assert "json_schema" in (result.error or ""), result.error
+    assert result.request.response_format == fmt
+
+
+def test_a_json_object_format_and_the_completions_endpoint(llama_server: str) -> None:
+    ask = [RenderedMessage(role="user", content='Reply with {"sea": "blue"}.')]
+    _, result = run(make(llama_server), Params(max_tokens=60, temperature=0.0),
+                    messages=ask, response_format=ResponseFormat(type="json_object"))
+    assert isinstance(json.loads(result.text), dict), result.text
+    # The completions endpoint takes no response_format: dropped and recorded, still run.
+    _, plain = run(make(llama_server), Params(max_tokens=4), messages=[], prompt="The sea is",
+                   response_format=ResponseFormat(type="json_object"))
+    assert plain.error is None and plain.request.response_format is None
+    assert plain.request.ignored_params == {"response_format": "json_object"}

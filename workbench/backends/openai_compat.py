@@ -22,6 +22,7 @@ from workbench.backends.base import CancelToken, ModelInfo, StreamEvent, UsageUp
 from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, http_base_url
 from workbench.backends.http_errors import error_detail, mid_stream_error
 from workbench.backends.recording import PlannedBackend, RunRecorder
+from workbench.backends.structured import openai_response_format, schema_of
 from workbench.core.errors import BadRequestError, KnownError, ProtocolError, ServerError
 from workbench.core.models import (
     FinishReason,
@@ -60,14 +61,18 @@ CHAT_CAPABILITIES = Capabilities.supporting(
     seed=ParamCapability(note="best effort: same seed and parameters usually repeat an answer"),
     n=ParamCapability(maximum=1, note="a result holds one answer: use repeats for several"),
     **dict.fromkeys(EXTENSION_PARAMS, _EXTENSION),
+).with_formats(
+    json_object=ParamCapability(note="response_format json_object"),
+    json_schema=ParamCapability(note="response_format json_schema (see the schema_format option)"),
 )
+#: The completions endpoint takes no response_format.
 COMPLETION_CAPABILITIES = CHAT_CAPABILITIES.with_overrides(
     {
         "best_of": ParamCapability(
             maximum=1, note="completions endpoint only; one answer per result"
         ),
     }
-)
+).model_copy(update={"response_formats": {}})
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -108,6 +113,12 @@ class OpenAICompatOptions(HttpOptions):
     capability_overrides: dict[str, ParamCapability] = Field(
         default_factory=dict,
         description="Corrections for this server, e.g. top_k unsupported on OpenAI itself",
+    )
+    schema_format: Literal["json_schema", "json_object_schema"] = Field(
+        default="json_schema",
+        description="How a response schema is sent: json_schema (OpenAI, vLLM, llama.cpp's "
+        "llama-server) or json_object_schema, a json_object with a 'schema' field "
+        "(llama-cpp-python's server, which rejects json_schema)",
     )
     param_names: dict[str, str] = Field(
         default_factory=dict,
@@ -227,7 +238,10 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
                 "not chat messages",
                 hint="use a completion template, or the chat endpoint",
             )
-        sent, ignored = self._capabilities(chat).split(request.params)
+        capabilities = self._capabilities(chat)
+        sent, ignored = capabilities.split(request.params)
+        response_format, dropped = capabilities.split_format(request.response_format)
+        ignored = {**ignored, **dropped}
         model = self._model(request)
         body: dict[str, Any] = {"model": model}
         if chat:
@@ -237,6 +251,12 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
         names = opts.param_names
         for name, value in sent.items():
             body[names.get(name, name)] = value
+        if response_format is not None:
+            if response_format.type == "json_schema" and opts.schema_format != "json_schema":
+                body["response_format"] = {"type": "json_object",
+                                           "schema": schema_of(response_format)}
+            else:
+                body["response_format"] = openai_response_format(response_format)
         if opts.streaming:
             body["stream"] = True
             if opts.stream_usage:
@@ -251,6 +271,7 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
             sent_params=sent,
             ignored_params=ignored,
             seed=sent.get("seed"),
+            response_format=response_format,
         )
         return record, _Plan(opts.base_url + path, body, self._auth_headers(), model, chat)
 
