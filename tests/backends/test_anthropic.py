@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 
 from tests.backends.conftest import cancel_while_reading, stream_all
 from tests.backends.fault_server import WORDS, ScriptedServer
-from tests.backends.wire_servers import ANTHROPIC_SCENARIOS
+from tests.backends.wire_servers import ANTHROPIC_SCENARIOS, TOOL_INPUT, TOOL_PIECES
 from workbench.backends.anthropic import AnthropicBackend, AnthropicOptions
 from workbench.backends.base import CancelToken, StreamEvent
-from workbench.core.models import Params, RenderedMessage, RunRequest, RunResult
+from workbench.core.models import Params, RenderedMessage, ResponseFormat, RunRequest, RunResult
 
 KEY = "sk-ant-test-key-0123456789abcdef"
 MESSAGES = [
@@ -171,3 +172,24 @@ def test_list_models(server: ScriptedServer) -> None:
     models = make(server.url("ok", "")).list_models()
     assert [m.id for m in models] == ["claude-test-1", "claude-test-2"]
     assert models[0].description == "Claude Test 1"
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_a_response_format_is_a_forced_tool_whose_input_is_the_answer(
+    server: ScriptedServer, streaming: bool
+) -> None:
+    url = server.url("tool", "")
+    schema = {"type": "object", "properties": {"animal": {"type": "string"},
+                                               "legs": {"type": "integer"}},
+              "required": ["animal", "legs"]}
+    fmt = ResponseFormat(type="json_schema", json_schema=schema, name="animal_answer")
+    events, result = run(make(url, streaming=streaming), response_format=fmt)
+    assert json.loads(result.text) == TOOL_INPUT and result.finish_reason == "stop"
+    assert "Sure." not in result.text  # text beside the forced tool is not the answer
+    if streaming:
+        assert [e.text for e in events if e.kind == "text"] == TOOL_PIECES
+    assert result.request.response_format == fmt
+    body = server.requests(url)[0].body
+    assert body["tools"] == [{"name": "animal_answer", "description": body["tools"][0][
+        "description"], "input_schema": schema}]
+    assert body["tool_choice"] == {"type": "tool", "name": "animal_answer"}

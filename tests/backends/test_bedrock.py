@@ -4,6 +4,7 @@ the profile and region options, and botocore's event-stream parser all run for r
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -14,11 +15,11 @@ import pytest
 
 from tests.backends.conftest import free_port, stream_all
 from tests.backends.fault_server import WORDS, ScriptedServer
-from tests.backends.wire_servers import BEDROCK_SCENARIOS
+from tests.backends.wire_servers import BEDROCK_SCENARIOS, TOOL_INPUT, TOOL_PIECES
 from workbench.backends.base import CancelToken, StreamEvent
 from workbench.backends.bedrock import BedrockBackend, BedrockOptions
 from workbench.core.errors import KnownError
-from workbench.core.models import Params, RenderedMessage, RunRequest, RunResult
+from workbench.core.models import Params, RenderedMessage, ResponseFormat, RunRequest, RunResult
 
 pytest.importorskip("boto3", reason="boto3 is the optional 'bedrock' extra (in the test extra)")
 
@@ -223,3 +224,22 @@ def test_without_boto3_the_error_says_to_install_the_extra(
     assert result.error_kind == "KnownError" and "prompt-workbench[bedrock]" in (result.error or "")
     with pytest.raises(KnownError, match="needs boto3"):
         backend.list_models()
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_a_response_format_is_a_forced_tool_whose_input_is_the_answer(
+    server: ScriptedServer, streaming: bool
+) -> None:
+    url = server.url("tool", "")
+    schema = {"type": "object", "properties": {"animal": {"type": "string"}}}
+    fmt = ResponseFormat(type="json_schema", json_schema=schema, name="animal_answer")
+    req = RunRequest(backend="bedrock", model=MODEL, messages=MESSAGES, response_format=fmt)
+    events, result = stream_all(make(url, streaming=streaming), req)
+    assert json.loads(result.text) == TOOL_INPUT and result.finish_reason == "stop"
+    if streaming:
+        assert [e.text for e in events if e.kind == "text"] == TOOL_PIECES
+    assert result.request.response_format == fmt
+    config = server.requests(url)[0].body["toolConfig"]
+    assert config["toolChoice"] == {"tool": {"name": "animal_answer"}}
+    assert config["tools"][0]["toolSpec"]["inputSchema"] == {"json": schema}
+    assert config["tools"][0]["toolSpec"]["name"] == "animal_answer"

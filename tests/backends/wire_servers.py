@@ -139,7 +139,44 @@ def anthropic_error_event(ex: Exchange) -> None:
     ex.end_stream()
 
 
+#: The forced tool's arguments, and the pieces they stream in (split inside keys and values).
+TOOL_INPUT = {"animal": "fox", "legs": 4}
+TOOL_PIECES = ['{"ani', 'mal": "f', 'ox", "le', 'gs": 4}']
+
+
+def anthropic_tool(ex: Exchange) -> None:
+    """Answers with a call of the tool ``tool_choice`` forces, after a text block (a gateway may
+    add one) that is not the answer."""
+    name = ex.body["tool_choice"]["name"]
+    blocks = [{"type": "text", "text": "Sure."},
+              {"type": "tool_use", "id": "toolu_1", "name": name, "input": TOOL_INPUT}]
+    if not ex.body.get("stream"):
+        ex.send_json(200, {"id": "msg_1", "type": "message", "role": "assistant",
+                           "model": ex.body["model"], "content": blocks,
+                           "stop_reason": "tool_use",
+                           "usage": {"input_tokens": 12, "output_tokens": 9}})
+        return
+    ex.start_stream()
+    ex.sse({"type": "message_start", "message": {"id": "msg_1", "usage": {"input_tokens": 12}}},
+           event="message_start")
+    ex.sse({"type": "content_block_start", "index": 0, "content_block": blocks[0]},
+           event="content_block_start")
+    ex.sse({"type": "content_block_stop", "index": 0}, event="content_block_stop")
+    ex.sse({"type": "content_block_start", "index": 1,
+            "content_block": {**blocks[1], "input": {}}}, event="content_block_start")
+    for piece in ["", *TOOL_PIECES]:
+        ex.sse({"type": "content_block_delta", "index": 1,
+                "delta": {"type": "input_json_delta", "partial_json": piece}},
+               event="content_block_delta")
+    ex.sse({"type": "content_block_stop", "index": 1}, event="content_block_stop")
+    ex.sse({"type": "message_delta", "delta": {"stop_reason": "tool_use"},
+            "usage": {"output_tokens": 9}}, event="message_delta")
+    ex.sse({"type": "message_stop"}, event="message_stop")
+    ex.end_stream()
+
+
 ANTHROPIC_SCENARIOS: dict[str, Scenario] = {
+    "tool": anthropic_tool,
     "ok": anthropic_ok,
     "overloaded-once": anthropic_overloaded_once,
     "error-event": anthropic_error_event,
@@ -268,7 +305,34 @@ def bedrock_ok(ex: Exchange) -> None:
     )
 
 
+def bedrock_tool(ex: Exchange) -> None:
+    """Answers with a call of the tool ``toolConfig.toolChoice`` forces, after a text block."""
+    name = ex.body["toolConfig"]["toolChoice"]["tool"]["name"]
+    usage = {"inputTokens": 9, "outputTokens": 9, "totalTokens": 18}
+    if not ex.rest.endswith("/converse-stream"):
+        content = [{"text": "Sure."},
+                   {"toolUse": {"toolUseId": "t1", "name": name, "input": TOOL_INPUT}}]
+        ex.send_json(200, {"output": {"message": {"role": "assistant", "content": content}},
+                           "stopReason": "tool_use", "usage": usage,
+                           "metrics": {"latencyMs": 42}})
+        return
+    ex.start_stream("application/vnd.amazon.eventstream")
+    _event(ex, "messageStart", {"role": "assistant"})
+    _event(ex, "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Sure."}})
+    _event(ex, "contentBlockStop", {"contentBlockIndex": 0})
+    _event(ex, "contentBlockStart", {"contentBlockIndex": 1,
+                                     "start": {"toolUse": {"toolUseId": "t1", "name": name}}})
+    for piece in TOOL_PIECES:
+        _event(ex, "contentBlockDelta",
+               {"contentBlockIndex": 1, "delta": {"toolUse": {"input": piece}}})
+    _event(ex, "contentBlockStop", {"contentBlockIndex": 1})
+    _event(ex, "messageStop", {"stopReason": "tool_use"})
+    _event(ex, "metadata", {"usage": usage, "metrics": {"latencyMs": 42}})
+    ex.end_stream()
+
+
 BEDROCK_SCENARIOS: dict[str, Scenario] = {
+    "tool": bedrock_tool,
     "ok": bedrock_ok,
     "denied": lambda ex: _bedrock_error(
         ex,

@@ -3,6 +3,9 @@
 The system prompt travels apart from the messages, ``max_tokens`` is required (a default is sent
 and recorded when a run sets none), stop strings are ``stop_sequences``, and a stream is a series
 of named SSE events: message_start, content_block_delta, message_delta, message_stop (and error).
+
+A response format is a forced tool (``backends.structured``): the tool's input, streamed as
+``input_json_delta`` pieces, is the answer, and the ``tool_use`` stop that ends it is a plain stop.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, htt
 from workbench.backends.http_errors import mid_stream_error
 from workbench.backends.messages import chat_turns, chosen_model
 from workbench.backends.recording import PlannedBackend, RunRecorder
+from workbench.backends.structured import anthropic_forced_tool
 from workbench.core.errors import (
     AuthError,
     BackendError,
@@ -38,6 +42,9 @@ CAPABILITIES = Capabilities.supporting(
     "max_tokens",
     temperature=ParamCapability(minimum=0, maximum=1),
     stop=ParamCapability(note="sent as stop_sequences"),
+).with_formats(
+    json_object=ParamCapability(note="a forced tool whose input is any object"),
+    json_schema=ParamCapability(note="a forced tool whose input schema is the schema"),
 )
 _WIRE = {"stop": "stop_sequences"}
 
@@ -101,6 +108,7 @@ class _Plan:
     body: dict[str, Any]
     headers: dict[str, str]
     model: str
+    answer_tool: str | None = None  # the forced tool whose input is the answer
 
 
 class AnthropicBackend(PlannedBackend[_Plan]):
@@ -153,6 +161,8 @@ class AnthropicBackend(PlannedBackend[_Plan]):
         system, turns = chat_turns(request, "Anthropic's Messages API")
         model = chosen_model(request, self.options.default_model, "an Anthropic model")
         sent, ignored = self.capabilities().split(request.params)
+        response_format, dropped = self.capabilities().split_format(request.response_format)
+        ignored = {**ignored, **dropped}
         sent.setdefault("max_tokens", self.options.default_max_tokens)
         body: dict[str, Any] = {
             "model": model,
@@ -162,6 +172,8 @@ class AnthropicBackend(PlannedBackend[_Plan]):
             body["system"] = joined
         for name, value in sent.items():
             body[_WIRE.get(name, name)] = value
+        if response_format is not None:
+            body.update(anthropic_forced_tool(response_format))
         if self.options.streaming:
             body["stream"] = True
         record = SentRequest(
@@ -172,8 +184,10 @@ class AnthropicBackend(PlannedBackend[_Plan]):
             sent_params=sent,
             ignored_params=ignored,
             seed=None,
+            response_format=response_format,
         )
-        return record, _Plan(body, self._headers(), model)
+        tool = response_format.name if response_format is not None else None
+        return record, _Plan(body, self._headers(), model, tool)
 
     def _exchange(
         self, plan: _Plan, recorder: RunRecorder, cancel: CancelToken
@@ -183,14 +197,18 @@ class AnthropicBackend(PlannedBackend[_Plan]):
             "POST", url, headers=plan.headers, json_body=plan.body, cancel=cancel, model=plan.model
         ) as response:
             if response.content_type == "application/json":
-                return (yield from self._whole(response.json(), recorder, url))
-            return (yield from self._events(response, recorder))
+                finish = yield from self._whole(response.json(), recorder, url, plan.answer_tool)
+            else:
+                finish = yield from self._events(response, recorder, plan.answer_tool)
+        # The forced tool's call is the whole answer, not a call waiting for a result.
+        return "stop" if plan.answer_tool and finish == "tool_calls" else finish
 
     def _events(
-        self, response: StreamResponse, recorder: RunRecorder
+        self, response: StreamResponse, recorder: RunRecorder, answer_tool: str | None
     ) -> Generator[StreamEvent, None, FinishReason]:
         finish: FinishReason = "other"
         usage = Usage()
+        answer_blocks: set[int] = set()  # content blocks that are calls of the answer tool
         for event in response.events():
             kind = event.event
             if kind == "ping":
@@ -199,8 +217,15 @@ class AnthropicBackend(PlannedBackend[_Plan]):
                 data = json.loads(event.data)
                 if kind == "content_block_delta":
                     delta = data["delta"]
-                    if delta.get("type") == "text_delta" and delta.get("text"):
-                        yield recorder.text(delta["text"])
+                    if answer_tool is None:
+                        if delta.get("type") == "text_delta" and delta.get("text"):
+                            yield recorder.text(delta["text"])
+                    elif data["index"] in answer_blocks and delta.get("partial_json"):
+                        yield recorder.text(delta["partial_json"])
+                elif kind == "content_block_start":
+                    block = data["content_block"]
+                    if block.get("type") == "tool_use" and block.get("name") == answer_tool:
+                        answer_blocks.add(data["index"])
                 elif kind == "message_start":
                     start = data["message"].get("usage") or {}
                     usage = Usage(input_tokens=start.get("input_tokens"))
@@ -228,12 +253,19 @@ class AnthropicBackend(PlannedBackend[_Plan]):
         )
 
     def _whole(
-        self, data: Any, recorder: RunRecorder, url: str
+        self, data: Any, recorder: RunRecorder, url: str, answer_tool: str | None
     ) -> Generator[StreamEvent, None, FinishReason]:
         try:
-            text = "".join(
-                block.get("text", "") for block in data["content"] if block.get("type") == "text"
-            )
+            if answer_tool is None:
+                text = "".join(
+                    block.get("text", "") for block in data["content"]
+                    if block.get("type") == "text"
+                )
+            else:
+                text = "".join(
+                    json.dumps(block["input"], ensure_ascii=False) for block in data["content"]
+                    if block.get("type") == "tool_use" and block.get("name") == answer_tool
+                )
             usage = data.get("usage") or {}
             recorder.usage = Usage(
                 input_tokens=usage.get("input_tokens"), output_tokens=usage.get("output_tokens")

@@ -3,11 +3,13 @@
 boto3 is imported on first use, so the app starts without it and says how to install it when
 Bedrock is chosen. AWS credentials stay with boto3 (profile, environment, SSO…): we never see
 them. ``endpoint_url`` points the client at a VPC endpoint, a proxy, or a local test server.
+A response format is a forced tool (``toolConfig``): the tool's input is the answer.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 from collections.abc import Generator
@@ -26,6 +28,7 @@ from workbench.backends.base import (
 from workbench.backends.credentials import redact
 from workbench.backends.messages import chat_turns, chosen_model
 from workbench.backends.recording import PlannedBackend, RunCancelled, RunRecorder
+from workbench.backends.structured import bedrock_forced_tool
 from workbench.core.errors import (
     AuthError,
     BackendError,
@@ -134,6 +137,7 @@ def _boto3() -> Any:
 class _Plan:
     kwargs: dict[str, Any]
     model: str
+    answer_tool: str | None = None  # the forced tool whose input is the answer
 
 
 class _Abort:
@@ -211,7 +215,10 @@ class BedrockBackend(PlannedBackend[_Plan]):
                     )
                 }
             )
-        return table.with_overrides(self.options.capability_overrides)
+        return table.with_overrides(self.options.capability_overrides).with_formats(
+            json_object=ParamCapability(note="a forced tool whose input is any object"),
+            json_schema=ParamCapability(note="a forced tool whose input schema is the schema"),
+        )
 
     def version(self) -> str:
         try:
@@ -289,6 +296,8 @@ class BedrockBackend(PlannedBackend[_Plan]):
         model = chosen_model(request, self.options.default_model, "a Bedrock model ID")
         self._client("bedrock-runtime")  # a missing boto3 or profile fails before anything is sent
         sent, ignored = self.capabilities().split(request.params)
+        response_format, dropped = self.capabilities().split_format(request.response_format)
+        ignored = {**ignored, **dropped}
         inference = {_INFERENCE[k]: v for k, v in sent.items() if k in _INFERENCE}
         kwargs: dict[str, Any] = {
             "modelId": model,
@@ -300,6 +309,8 @@ class BedrockBackend(PlannedBackend[_Plan]):
             kwargs["inferenceConfig"] = inference
         if "top_k" in sent:
             kwargs["additionalModelRequestFields"] = {self.options.top_k_field: sent["top_k"]}
+        if response_format is not None:
+            kwargs["toolConfig"] = bedrock_forced_tool(response_format)
         record = SentRequest(
             backend=self.id,
             backend_version=self.version(),
@@ -307,8 +318,10 @@ class BedrockBackend(PlannedBackend[_Plan]):
             messages=request.messages,
             sent_params=sent,
             ignored_params=ignored,
+            response_format=response_format,
         )
-        return record, _Plan(kwargs, model)
+        tool = None if response_format is None else response_format.name
+        return record, _Plan(kwargs, model, tool)
 
     def _exchange(
         self, plan: _Plan, recorder: RunRecorder, cancel: CancelToken
@@ -320,11 +333,13 @@ class BedrockBackend(PlannedBackend[_Plan]):
         with _Abort(cancel):
             try:
                 if not self.options.streaming:
-                    return (yield from self._whole(client.converse(**plan.kwargs), recorder))
+                    whole = client.converse(**plan.kwargs)
+                    return _answered(plan, (yield from self._whole(whole, recorder, plan)))
                 response = client.converse_stream(**plan.kwargs)
                 stream = response["stream"]
                 try:
-                    return (yield from self._events(stream, recorder, cancel))
+                    finish = yield from self._events(stream, recorder, cancel, plan)
+                    return _answered(plan, finish)
                 finally:
                     stream.close()
             except RunCancelled:
@@ -342,14 +357,27 @@ class BedrockBackend(PlannedBackend[_Plan]):
                 raise self._error(err, plan.model) from None
 
     def _events(
-        self, stream: Any, recorder: RunRecorder, cancel: CancelToken
+        self, stream: Any, recorder: RunRecorder, cancel: CancelToken, plan: _Plan
     ) -> Generator[StreamEvent, None, FinishReason]:
         finish: FinishReason | None = None
+        answer_blocks: set[int] = set()  # content blocks that are calls of the answer tool
         for event in stream:
             if cancel.cancelled:
                 raise RunCancelled
-            if "contentBlockDelta" in event:
-                text = event["contentBlockDelta"].get("delta", {}).get("text")
+            if "contentBlockStart" in event:
+                start = event["contentBlockStart"]
+                tool = start.get("start", {}).get("toolUse") or {}
+                if plan.answer_tool is not None and tool.get("name") == plan.answer_tool:
+                    answer_blocks.add(start.get("contentBlockIndex", 0))
+            elif "contentBlockDelta" in event:
+                block = event["contentBlockDelta"]
+                delta = block.get("delta", {})
+                if plan.answer_tool is None:
+                    text = delta.get("text")
+                elif block.get("contentBlockIndex", 0) in answer_blocks:
+                    text = (delta.get("toolUse") or {}).get("input")
+                else:
+                    text = None
                 if text:
                     yield recorder.text(text)
             elif "messageStop" in event:
@@ -367,10 +395,15 @@ class BedrockBackend(PlannedBackend[_Plan]):
         return finish
 
     def _whole(
-        self, data: dict[str, Any], recorder: RunRecorder
+        self, data: dict[str, Any], recorder: RunRecorder, plan: _Plan
     ) -> Generator[StreamEvent, None, FinishReason]:
         blocks = data.get("output", {}).get("message", {}).get("content", [])
-        text = "".join(b.get("text", "") for b in blocks)
+        if plan.answer_tool is None:
+            text = "".join(b.get("text", "") for b in blocks)
+        else:
+            calls = [b["toolUse"] for b in blocks if isinstance(b.get("toolUse"), dict)]
+            text = "".join(json.dumps(c.get("input"), ensure_ascii=False) for c in calls
+                           if c.get("name") == plan.answer_tool)
         if text:
             yield recorder.whole(text)
         recorder.usage = _usage(data.get("usage"))
@@ -439,6 +472,12 @@ class BedrockBackend(PlannedBackend[_Plan]):
             if self.options.profile
             else "the default AWS credential chain"
         )
+
+
+def _answered(plan: _Plan, finish: FinishReason) -> FinishReason:
+    """A call of the forced answer tool is the whole answer, a plain stop, not a tool call
+    waiting for its result."""
+    return "stop" if plan.answer_tool is not None and finish == "tool_calls" else finish
 
 
 def _usage(data: Any) -> Usage:
