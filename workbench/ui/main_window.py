@@ -34,7 +34,7 @@ from workbench import __version__
 from workbench.backends.base import Backend
 from workbench.core.errors import KnownError, MissingVariableError, TemplateError
 from workbench.core.experiments import Variant
-from workbench.core.models import Params, PromptTemplate
+from workbench.core.models import Params, PromptTemplate, ResponseFormatType
 from workbench.services.document import Document
 from workbench.services.runner import build_request
 from workbench.services.workspace import Workspace
@@ -314,6 +314,7 @@ class MainWindow(QMainWindow):
         self.preview.errorChanged.connect(self._show_error_summary)
         self.preview.previewUpdated.connect(self._show_preview_summary)
         self.params.paramsChanged.connect(self._params_changed)
+        self.params.response_format.formatChanged.connect(self._response_format_chosen)
         self.library.templateActivated.connect(self.open_library_template)
         self.history.runActivated.connect(self.restore_run)
         self.picker.changed.connect(self._backend_changed)
@@ -419,6 +420,7 @@ class MainWindow(QMainWindow):
         return self.doc_actions.open_path(path)
 
     def _template_changed(self, template: PromptTemplate) -> None:
+        self.params.response_format.set_template(template)
         self.variables.set_template(template)
         self.preview.set_template(template)
         self.document.edit(template)
@@ -444,6 +446,10 @@ class MainWindow(QMainWindow):
         self.editor.set_parameters(params)
         self.document.edit(self.editor.template())
         self.preview.set_max_tokens(params.max_tokens)
+
+    def _response_format_chosen(self, value: ResponseFormatType) -> None:
+        self.editor.set_response_format(value)
+        self.document.edit(self.editor.template())
 
     def run(self) -> None:
         """Run the template as shown (Ctrl+Enter), ×N when a repeat count is set."""

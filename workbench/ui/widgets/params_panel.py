@@ -3,7 +3,8 @@
 A preset picker (built-in and the user's own, with "save as preset"), a slider and number field
 per numeric parameter within the range the backend accepts, the stop list, seed and greedy.
 Parameters the backend ignores stay visible, greyed out with "ignored by this backend", so a
-setting is never dropped silently. Every change that makes a valid ``Params`` is emitted as
+setting is never dropped silently; so does a response format it cannot enforce
+(``ResponseFormatRow``). Every change that makes a valid ``Params`` is emitted as
 ``paramsChanged``; one that does not (best_of below n…) is refused and the panel says why.
 """
 
@@ -43,6 +44,7 @@ from workbench.core.params import (
 from workbench.storage.files import write_text
 from workbench.ui import theming
 from workbench.ui.widgets.param_rows import SPECS, NumericRow, StopListEditor, tooltip
+from workbench.ui.widgets.response_format_row import ResponseFormatRow
 
 #: Sampling knobs that greedy decoding decides by itself.
 GREEDY_DECIDES = ("temperature", "top_p", "top_k", "min_p")
@@ -156,6 +158,8 @@ class ParamsPanel(QWidget):
         grid.addWidget(stop_label, len(SPECS) + 1, 0)
         grid.addWidget(self.stop_editor, len(SPECS) + 1, 1, 1, 2)
 
+        self.response_format = ResponseFormatRow(self)
+
         self.message = QLabel(self)
         self.message.setAccessibleName("Parameters message")
         self.message.setWordWrap(True)
@@ -168,6 +172,7 @@ class ParamsPanel(QWidget):
         layout.addLayout(presets_row)
         layout.addWidget(self.save_row)
         layout.addLayout(grid)
+        layout.addWidget(self.response_format)
         layout.addWidget(self.message)
         layout.addStretch(1)
 
@@ -207,6 +212,7 @@ class ParamsPanel(QWidget):
     def set_capabilities(self, capabilities: Capabilities, backend_name: str = "") -> None:
         """Rebuild the ranges and the ignored rows for a backend."""
         self.capabilities = capabilities
+        self.response_format.set_capabilities(capabilities)
         self.backend_label.setText(f"For {backend_name}" if backend_name else "")
         self._updating = True
         caps = capabilities.params

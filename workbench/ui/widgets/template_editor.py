@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.errors import KnownError, TemplateError
 from workbench.core.history import History
-from workbench.core.models import Message, Params, PromptTemplate
+from workbench.core.models import Message, Params, PromptTemplate, ResponseFormatType
 from workbench.core.techniques import (
     apply_technique,
     example_use,
@@ -285,6 +285,12 @@ class TemplateEditor(QWidget):
         self._base = self._base.model_copy(update={"parameters": parameters})
         present = self.history.present
         self.history.settle(present.model_copy(update={"parameters": parameters}))
+
+    def set_response_format(self, value: ResponseFormatType) -> None:
+        """Adopt the response format chosen in the parameters panel, as ``set_parameters``."""
+        self._base = self._base.model_copy(update={"response_format": value})
+        present = self.history.present
+        self.history.settle(present.model_copy(update={"response_format": value}))
 
     # --- errors -----------------------------------------------------------------------------
 

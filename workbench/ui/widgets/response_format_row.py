@@ -1,0 +1,99 @@
+"""The response format picker of the parameters panel: text, any JSON object, or the template's
+``output_schema``, sent to the model so the answer has that shape.
+
+Like a parameter the backend ignores, a format it cannot enforce stays choosable but greyed, with
+the reason in its tooltip and "not enforced by this backend" beside it: the run still happens,
+the schema still guides the prompt, and the result records the format as ignored. JSON schema is
+greyed when the template has no ``output_schema`` to send.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+
+from workbench.core.models import PromptTemplate, ResponseFormatType
+from workbench.core.params import Capabilities
+
+#: (value, label, what it does) in the order shown.
+FORMATS: tuple[tuple[ResponseFormatType, str, str], ...] = (
+    ("text", "Text", "Free text: the model answers as it likes."),
+    ("json_object", "JSON object", "The answer is one JSON object, of any shape."),
+    ("json_schema", "JSON schema", "The answer is JSON matching the template's output_schema."),
+)
+NOT_ENFORCED = "not enforced by this backend"
+NO_SCHEMA = "The template has no output_schema to send."
+
+
+class ResponseFormatRow(QWidget):
+    """Chooses the template's ``response_format``; ``formatChanged(str)`` on a user's choice."""
+
+    formatChanged = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.capabilities = Capabilities()
+        self.has_schema = False
+        self.label = QLabel("Format", self)
+        self.combo = QComboBox(self)
+        self.combo.setAccessibleName("Response format")
+        for value, text, _ in FORMATS:
+            self.combo.addItem(text, value)
+        self.label.setBuddy(self.combo)
+        self.label.setToolTip("The shape the answer must have, enforced by the backend")
+        self.note = QLabel(NOT_ENFORCED, self)
+        self.note.setEnabled(False)
+        self.note.setWordWrap(True)
+        self.note.setAccessibleName("Response format is not enforced by this backend")
+        self.note.hide()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        layout.addWidget(self.label)
+        layout.addWidget(self.combo)
+        layout.addWidget(self.note, 1)
+        self.combo.activated.connect(self._chosen)
+        self._refresh()
+
+    def value(self) -> ResponseFormatType:
+        return cast(ResponseFormatType, self.combo.currentData())
+
+    def why_unavailable(self, value: ResponseFormatType) -> str:
+        """Why ``value`` would not be enforced now ("" when it would)."""
+        if value == "json_schema" and not self.has_schema:
+            return NO_SCHEMA
+        support = self.capabilities.format_support(value)
+        return "" if support.supported else f"This backend cannot enforce it: {support.note}."
+
+    def set_capabilities(self, capabilities: Capabilities) -> None:
+        self.capabilities = capabilities
+        self._refresh()
+
+    def set_template(self, template: PromptTemplate) -> None:
+        """Show the template's format and whether it has a schema to send."""
+        self.has_schema = template.output_schema is not None
+        self.combo.setCurrentIndex(max(self.combo.findData(template.response_format), 0))
+        self._refresh()
+
+    def _refresh(self) -> None:
+        model = cast(QStandardItemModel, self.combo.model())
+        for index, (value, _, meaning) in enumerate(FORMATS):
+            reason = self.why_unavailable(value)
+            item = model.item(index)
+            item.setEnabled(not reason or value == self.value())  # the current one stays shown
+            support = self.capabilities.format_support(value).note
+            how = f"\n\nEnforced here by {support}." if support and not reason else ""
+            item.setData(f"{meaning}{how}{chr(10) * 2 + reason if reason else ''}",
+                         Qt.ItemDataRole.ToolTipRole)
+        reason = self.why_unavailable(self.value())
+        self.note.setText("no output_schema" if reason == NO_SCHEMA else NOT_ENFORCED)
+        self.note.setVisible(bool(reason))
+        self.note.setToolTip(reason)
+        self.combo.setToolTip(reason or str(model.item(self.combo.currentIndex()).toolTip()))
+
+    def _chosen(self, _index: int) -> None:
+        self._refresh()
+        self.formatChanged.emit(self.value())
