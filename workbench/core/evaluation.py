@@ -46,7 +46,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from workbench.core.errors import KnownError
 from workbench.core.experiments import AssertionSpec, ScriptFile, TestCase, Transform
@@ -58,6 +58,8 @@ Status = Literal["pass", "fail", "error"]
 Direction = Literal["at-least", "at-most"]
 
 NEGATION_PREFIX = "not-"
+#: Kinds an LLM judge decides: the ones an assertion's ``provider`` (who grades) applies to.
+JUDGED_KINDS = frozenset({"llm-rubric", "factuality", "model-graded-closedqa", "select-best"})
 
 
 class EvaluationError(KnownError):
@@ -148,6 +150,14 @@ class Grader(Protocol):
     def factuality(self, output: str, reference: str, *, question: str) -> Check: ...
 
     def closedqa(self, output: str, criteria: str, *, question: str) -> Check: ...
+
+
+@runtime_checkable
+class GraderChoice(Protocol):
+    """A judge that can also hand out the judge an assertion's ``provider`` names
+    (``services.grader_pool.JudgePool``)."""
+
+    def choose(self, provider: str) -> Grader: ...
 
 
 @dataclass(frozen=True)

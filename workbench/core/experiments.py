@@ -33,7 +33,9 @@ Transform = str | ScriptFile
 class AssertionSpec(_Model):
     """One check on an output, e.g. ``contains`` a value; ``negate`` is promptfoo's ``not-``.
     ``transform`` rewrites the output this assertion sees (after the test's own transform);
-    ``config`` is data for a script check (promptfoo's ``context.config``)."""
+    ``config`` is data for a script check (promptfoo's ``context.config``); ``provider`` is who
+    grades a model-graded check: a configured backend name or backend id, ``NAME:MODEL`` for a
+    model (None: the evaluation's judge)."""
 
     type: str
     value: Any = None
@@ -43,6 +45,7 @@ class AssertionSpec(_Model):
     metric: str | None = None
     transform: Transform | None = None
     config: dict[str, Any] | None = None
+    provider: str | None = None
 
 
 class TestCase(_Model):

@@ -6,6 +6,8 @@ api.openai.com), an Anthropic one, a Bedrock one, or for ``ollama:`` an OpenAI-c
 on this machine's port 11434. When none is configured the variant is proposed on the embedded
 local model, with a note on the provider's line: nothing is sent away that the person did not
 set up (``services.egress`` still asks before any remote call), and the rest of the suite runs.
+Grader providers (promptfoo's ``options.provider`` and an assertion's ``provider``) are mapped
+by the same rule, to the ``backend[:model]`` an ``AssertionSpec.provider`` names.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from urllib.parse import urlsplit
 
 from workbench.backends.config import BackendConfig, load_configs
 from workbench.backends.registry import default_registry
-from workbench.services.egress import is_loopback
+from workbench.core.experiments import AssertionSpec
+from workbench.services.egress import destination, is_loopback
 from workbench.storage.formats.promptfoo_providers import ProviderRef
 from workbench.storage.formats.results import ImportProblem, ImportResult
 
@@ -91,4 +94,36 @@ def choose_backends(result: ImportResult, configs: dict[str, BackendConfig] | No
             noted.add((ref.id, ref.line))
             result.problems.append(ImportProblem(ref.line, note, ref.source, "warning"))
         variants.append(variant.model_copy(update={"backend": backend, "model": model}))
-    result.experiment = spec.model_copy(update={"variants": variants})
+    graders = _graders(result, configs, local_fallback)
+    tests = [t.model_copy(update={"assertions": _graded(t.assertions, graders)})
+             for t in spec.tests]
+    result.experiment = spec.model_copy(update={
+        "variants": variants, "tests": tests,
+        "default_assertions": _graded(spec.default_assertions, graders)})
+    result.tests = tests
+
+
+def _graders(result: ImportResult, configs: dict[str, BackendConfig],
+             local_fallback: bool) -> dict[str, str]:
+    """Each grader provider id → the ``backend[:model]`` that grades, noted per line when it is
+    the local model. Without ``local_fallback`` (the app's suite window, which asks before
+    sending the variants' prompts away but not the graders') a grader that would leave this
+    computer grades locally too."""
+    chosen: dict[str, str] = {}
+    for ref in result.graders:
+        backend, model, note = resolve(ref, configs)
+        if note is None and not local_fallback and destination(backend, configs=configs).remote:
+            backend, model = LOCAL_BACKEND, ""
+            note = (f"provider '{ref.id}': it would grade away from this computer; the local "
+                    "embedded model grades instead (run the suite with 'workbench eval' to use "
+                    "it)")
+        if note is not None:
+            result.problems.append(ImportProblem(ref.line, f"grader {note}", ref.source,
+                                                 "warning"))
+        chosen[ref.id] = f"{backend}:{model}" if model else backend
+    return chosen
+
+
+def _graded(specs: list[AssertionSpec], graders: dict[str, str]) -> list[AssertionSpec]:
+    return [s.model_copy(update={"provider": graders[s.provider]})
+            if s.provider in graders else s for s in specs]

@@ -54,10 +54,12 @@ from workbench.core.conversation_case import KEY as CONVERSATION
 from workbench.core.conversation_case import case_assertions, stop_assertions, with_conversation
 from workbench.core.datasets import DatasetError, assertion_from_mapping, row_from_mapping, sample
 from workbench.core.errors import KnownError
+from workbench.core.evaluation import JUDGED_KINDS
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.core.template_files import SUFFIX, read_template
 from workbench.services.datasets import load_dataset
+from workbench.services.promptfoo_backends import LOCAL_BACKEND as EMBEDDED_BACKEND
 from workbench.services.promptfoo_backends import choose_backends
 from workbench.services.runner import Runner
 from workbench.services.scorecard import Criterion
@@ -157,10 +159,17 @@ def _promptfoo_suite(path: Path, local_fallback: bool) -> Suite:
     if experiment is None or (result.errors and not (experiment.tests and experiment.variants)):
         first = result.errors[0] if result.errors else "no experiment in the file"
         raise SuiteError(f"{path.name}: {first}")
+    problems = [_problem_text(p) for p in result.problems]
+    judged = [a for a in _all_assertions(experiment)
+              if a.type in JUDGED_KINDS and a.provider is None]
+    if judged:  # promptfoo grades with its default provider, here the local model
+        problems.append(f"{path.name}: {len(judged)} model-graded assertion(s) without a grader "
+                        "'provider' are graded by the local embedded model")
     return Suite(
         experiment,
         [Criterion.parse(c) for c in DEFAULT_CRITERIA],
-        problems=[_problem_text(p) for p in result.problems],
+        JudgeChoice(backend=EMBEDDED_BACKEND) if judged else None,
+        problems=problems,
     )
 
 
@@ -271,10 +280,7 @@ def with_backend(spec: ExperimentSpec, backend: str, model: str = "") -> Experim
 
 def assertion_types(spec: ExperimentSpec) -> set[str]:
     """Every assertion type the suite uses (to set up the tools they need, once)."""
-    specs: list[AssertionSpec] = [*spec.default_assertions]
-    for test in spec.tests:
-        specs += [*test.assertions, *case_assertions(test), *stop_assertions(test)]
-    return {s.type.removeprefix("not-") for s in specs}
+    return {s.type.removeprefix("not-") for s in _all_assertions(spec)}
 
 
 def transform_languages(spec: ExperimentSpec) -> set[str]:
@@ -306,8 +312,23 @@ def suite_tools(
         from workbench.services.js_eval import JavaScriptEvaluator
 
         tools["javascript"] = JavaScriptEvaluator()
-    if judge is not None:
+    if judge is not None or graders(spec):
+        from workbench.services.grader_pool import JudgePool
         from workbench.services.judges import Judge
 
-        tools["judge"] = Judge(runner, backend=judge.backend, model=judge.model)
+        default = None if judge is None else Judge(runner, backend=judge.backend,
+                                                   model=judge.model)
+        tools["judge"] = JudgePool(runner, default)
     return tools
+
+
+def _all_assertions(spec: ExperimentSpec) -> list[AssertionSpec]:
+    specs: list[AssertionSpec] = [*spec.default_assertions]
+    for test in spec.tests:
+        specs += [*test.assertions, *case_assertions(test), *stop_assertions(test)]
+    return specs
+
+
+def graders(spec: ExperimentSpec) -> set[str]:
+    """The graders the suite's assertions name (``provider``)."""
+    return {s.provider for s in _all_assertions(spec) if s.provider is not None}

@@ -18,18 +18,31 @@ from typing import Any
 from pydantic import ValidationError
 
 from workbench.core.assertions.values import reference, text_value
-from workbench.core.evaluation import AssertionContext, Check, EvaluationError, Grader, kind
+from workbench.core.evaluation import (
+    AssertionContext,
+    Check,
+    EvaluationError,
+    Grader,
+    GraderChoice,
+    kind,
+)
 from workbench.core.experiments import AssertionSpec, ScriptFile
 
-_NO_JUDGE = (
+NO_JUDGE = (
     "no judge model chosen: LLM-graded assertions run on a backend you pick "
     "(the embedded local model or any configured backend); none is used by default"
 )
 
 
 def _judge(spec: AssertionSpec, ctx: AssertionContext) -> Grader:
+    """The evaluation's judge, or the one the assertion's ``provider`` names."""
+    if spec.provider is not None:
+        if not isinstance(ctx.judge, GraderChoice):
+            raise EvaluationError(f"{spec.type}: this evaluation cannot grade with "
+                                  f"'{spec.provider}'", hint="run it as a suite")
+        return ctx.judge.choose(spec.provider)
     if ctx.judge is None:
-        raise EvaluationError(f"{spec.type}: {_NO_JUDGE}", hint="choose a judge backend")
+        raise EvaluationError(f"{spec.type}: {NO_JUDGE}", hint="choose a judge backend")
     return ctx.judge
 
 

@@ -49,11 +49,14 @@ from workbench.storage.formats.promptfoo_providers import (
 )
 from workbench.storage.formats.promptfoo_tests import (
     Context,
+    _plain,
     read_assertions,
+    read_grader,
     read_options,
     read_test,
     read_vars,
     tests_from_ref,
+    with_grader,
 )
 from workbench.storage.formats.results import ImportResult, Problems
 from workbench.storage.formats.yamlsrc import Doc, describe, load_yaml
@@ -310,15 +313,26 @@ def _default_test(
             doc.line(*where), f"'defaultTest' must be a mapping, not {describe(default)}"
         )
         return {}, [], None
-    extra = sorted(set(default) - {"vars", "assert", "options"})
+    extra = sorted(set(default) - {"vars", "assert", "options", "metadata"})
     if extra:
         problems.warn(doc.line(*where), f"defaultTest keys not kept: {', '.join(extra)}")
+    metadata = default.get("metadata")
+    if isinstance(metadata, dict):  # merged into every test's, as promptfoo does
+        ctx.metadata = {str(k): _plain(v) for k, v in metadata.items()}
+    elif metadata is not None:
+        problems.error(doc.line(*where, "metadata"),
+                       f"defaultTest 'metadata' must be a mapping, not {describe(metadata)}")
+    options = default.get("options")
+    if isinstance(options, dict):  # promptfoo merges options: a test's own provider wins
+        ctx.grader = read_grader(options.get("provider"), doc, (*where, "options", "provider"),
+                                 ctx)
     base_sets = read_vars(default.get("vars"), doc, (*where, "vars"), ctx)
     if len(base_sets) > 1:
         problems.warn(
             doc.line(*where, "vars"), "defaultTest vars with several values: the first is used"
         )
-    asserts = read_assertions(default.get("assert"), doc, (*where, "assert"), ctx)
+    asserts = with_grader(read_assertions(default.get("assert"), doc, (*where, "assert"), ctx),
+                          ctx.grader)
     transform = read_options(default.get("options"), doc, (*where, "options"), ctx)
     return base_sets[0], asserts, transform
 
@@ -387,6 +401,7 @@ def import_promptfoo(
     ]
     repeats = _repeats(doc, problems)
     providers = _providers(doc, problems)
+    result.graders = ctx.graders
     description = doc.data.get("description")
     stem = re.sub(r"\.(ya?ml|json)$", "", Path(source).name)
     variants = [

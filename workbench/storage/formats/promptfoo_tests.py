@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.core.evaluation import registry
+from workbench.core.evaluation import JUDGED_KINDS, registry
 from workbench.core.experiments import AssertionSpec, TestCase
 from workbench.core.records import jsonl_records
 from workbench.storage.formats.promptfoo_files import (
@@ -27,11 +27,13 @@ from workbench.storage.formats.promptfoo_files import (
     read_text,
     resolve,
 )
+from workbench.storage.formats.promptfoo_providers import ProviderRef, read_provider, refused
 from workbench.storage.formats.results import Problems
 from workbench.storage.formats.script_files import read_transform, with_scripts
 from workbench.storage.formats.yamlsrc import Doc, describe
 
-ASSERT_KEYS = {"type", "value", "threshold", "weight", "metric", "transform", "config"}
+ASSERT_KEYS = {"type", "value", "threshold", "weight", "metric", "transform", "config",
+               "provider"}
 TEST_KEYS = {"vars", "assert", "description", "metadata", "threshold", "options"}
 
 
@@ -59,7 +61,9 @@ def _assertion(
     if kind == "assert-set":
         problems.error(line, "'assert-set' (nested assertions) is not supported; not imported")
         return None
-    extra = sorted(set(item) - ASSERT_KEYS)
+    base = kind.removeprefix("not-")
+    keys = ASSERT_KEYS if base in JUDGED_KINDS else ASSERT_KEYS - {"provider"}  # a grader's
+    extra = sorted(set(item) - keys)
     if extra:
         problems.warn(line, f"assertion '{kind}': keys not kept: {', '.join(extra)}")
     try:
@@ -72,6 +76,8 @@ def _assertion(
             metric=item.get("metric"),
             transform=item.get("transform"),
             config=_plain(item["config"]) if "config" in item else None,
+            provider=read_grader(item.get("provider"), doc, (*path, "provider"), ctx)
+            if base in JUDGED_KINDS else None,
         )
     except ValidationError as err:
         problems.error(line, f"assertion '{kind}': {err.errors()[0]['msg']}; not imported")
@@ -104,8 +110,47 @@ def _plain(value: Any) -> Any:
 
 @dataclass
 class Context:
+    """Where a config's parts are read: its folder, its problems, what ``defaultTest`` gives
+    every test (metadata, a grader) and every grader provider met (for the backend mapping)."""
+
     base_dir: Path | None
     problems: Problems
+    metadata: dict[str, Any] = field(default_factory=dict)
+    grader: str | None = None
+    graders: list[ProviderRef] = field(default_factory=list)
+
+    def inside(self, base_dir: Path, problems: Problems) -> Context:
+        """The context for a file the config names (its own folder and problems)."""
+        return replace(self, base_dir=base_dir, problems=problems)
+
+
+def read_grader(value: Any, doc: Doc, path: tuple[str | int, ...], ctx: Context) -> str | None:
+    """The promptfoo id of a grader ``provider`` (an id, or a mapping with ``id``), recorded
+    with its line; code and unreadable values are reported there (the default judge grades)."""
+    if value is None:
+        return None
+    line = doc.line(*path)
+    pid = value.get("id") if isinstance(value, dict) else value
+    if not isinstance(pid, str) or not pid:
+        ctx.problems.error(line, f"grader 'provider' must be an id or a mapping with 'id', not "
+                                 f"{describe(value)}; the default grader is used")
+        return None
+    reason = refused(pid)
+    if reason is not None:
+        ctx.problems.error(line, f"grader {reason}; the default grader is used")
+        return None
+    if isinstance(value, dict) and set(value) - {"id", "label"}:
+        ctx.problems.warn(line, f"grader provider '{pid}': only its id is kept")
+    ctx.graders.append(read_provider(pid, line, ctx.problems.source))
+    return pid
+
+
+def with_grader(specs: list[AssertionSpec], grader: str | None) -> list[AssertionSpec]:
+    """``options.provider`` given to the judged assertions that name no provider of their own."""
+    if grader is None:
+        return specs
+    return [s.model_copy(update={"provider": grader})
+            if s.provider is None and s.type in JUDGED_KINDS else s for s in specs]
 
 
 def read_assertions(
@@ -128,7 +173,7 @@ def read_options(value: Any, doc: Doc, path: tuple[str | int, ...], ctx: Context
     if not isinstance(value, dict):
         ctx.problems.error(line, f"'options' must be a mapping, not {describe(value)}")
         return None
-    extra = sorted(set(value) - {"transform", "postprocess"})
+    extra = sorted(set(value) - {"transform", "postprocess", "provider"})
     if extra:
         ctx.problems.warn(line, f"options not kept: {', '.join(extra)}")
     transform = value.get("transform") or value.get("postprocess")  # postprocess: older name
@@ -210,12 +255,17 @@ def read_test(
     extra = sorted(set(item) - TEST_KEYS)
     if extra:
         ctx.problems.warn(line, f"test keys not kept: {', '.join(extra)}")
-    metadata = _plain(item.get("metadata")) if isinstance(item.get("metadata"), dict) else {}
+    own = _plain(item.get("metadata")) if isinstance(item.get("metadata"), dict) else {}
+    metadata = {**ctx.metadata, **own}  # promptfoo merges defaultTest's metadata, the test's win
     expected = metadata.pop("expected", None)
     if "threshold" in item:
         metadata["threshold"] = item["threshold"]
     asserts = read_assertions(item.get("assert"), doc, (*path, "assert"), ctx)
     transform = read_options(item.get("options"), doc, (*path, "options"), ctx)
+    options = item.get("options")
+    grader = read_grader(options.get("provider"), doc, (*path, "options", "provider"), ctx) \
+        if isinstance(options, dict) else None
+    asserts = with_grader(asserts, grader or ctx.grader)
     description = item.get("description")
     return [
         TestCase(
@@ -239,7 +289,7 @@ def _csv_tests(path: Path, ctx: Context, line: int | None, base: dict[str, str])
     for row_line, row in csv_rows(text, file_problems, ctx.problems):
         test_vars: dict[str, str] = {}
         asserts: list[AssertionSpec] = []
-        description, metric, metadata = "", None, {}
+        description, metric, metadata = "", None, dict(ctx.metadata)
         for key, value in row.items():
             if key.startswith("__expected"):
                 found = supported(with_scripts(assertion_from_string(value), ctx.base_dir,
@@ -261,6 +311,7 @@ def _csv_tests(path: Path, ctx: Context, line: int | None, base: dict[str, str])
                 test_vars[key] = value
         if metric:
             asserts = [a.model_copy(update={"metric": metric}) for a in asserts]
+        asserts = with_grader(asserts, ctx.grader)
         tests.append(
             TestCase(
                 description=description,
@@ -290,7 +341,7 @@ def tests_from_ref(
             doc = load_structured(path, ctx.problems, line)
             if doc is None:
                 continue
-            sub = Context(path.parent, Problems(path.name))
+            sub = ctx.inside(path.parent, Problems(path.name))
             items = doc.data if isinstance(doc.data, list) else [doc.data]
             for i, item in enumerate(items):
                 out += read_test(item, doc, (i,) if isinstance(doc.data, list) else (), sub, base)
@@ -303,7 +354,7 @@ def tests_from_ref(
                     continue
                 sub_problems = Problems(path.name)
                 out += read_test(
-                    item, Doc(item, None, n - 1), (), Context(path.parent, sub_problems), base
+                    item, Doc(item, None, n - 1), (), ctx.inside(path.parent, sub_problems), base
                 )
                 ctx.problems.items.extend(sub_problems.items)
         else:

@@ -64,6 +64,8 @@ class ImportResult:
     #: A promptfoo config's provider behind each of ``experiment.variants`` (None: the config
     #: names none), for ``services.promptfoo_backends`` to choose a configured backend.
     providers: list[ProviderRef | None] = field(default_factory=list)
+    #: The grader providers a promptfoo config names (assertion and ``options`` ``provider``).
+    graders: list[ProviderRef] = field(default_factory=list)
 
     @property
     def errors(self) -> list[ImportProblem]:
