@@ -14,6 +14,7 @@ from workbench.cli import main
 from workbench.services.promptfoo_backends import choose_backends
 from workbench.services.suites import load_suite
 from workbench.storage.formats import import_text
+from workbench.storage.repositories import Store
 
 CONFIG = textwrap.dedent("""\
     prompts: ['Say {{ word }}']
@@ -146,3 +147,74 @@ def test_unsupported_lines_are_refused_alone_and_the_rest_runs(
     assert code == 1  # the second test fails; the first passes on what is left of it
     assert [c["status"] for c in data["cells"]] == ["pass", "fail"]
     assert "promptfooconfig.yaml:6" in captured.err and "promptfooconfig.yaml:12" in captured.err
+
+
+GRADED = textwrap.dedent("""\
+    prompts: ['Say {{ word }}']
+    providers: [fixed]
+    defaultTest:
+      metadata: {team: search, tier: gold}
+      options:
+        provider: openai:gpt-4o-mini
+      assert:
+        - type: llm-rubric
+          value: polite
+    tests:
+      - vars: {word: hi}
+        metadata: {tier: silver}
+        assert:
+          - type: model-graded-closedqa
+            value: says hi
+      - vars: {word: bye}
+        options:
+          provider: {id: grader-5}
+        assert:
+          - type: llm-rubric
+            value: says bye
+          - type: factuality
+            value: bye
+            provider: anthropic:messages:claude-3-5-haiku
+          - type: contains
+            value: bye
+""")
+
+
+def test_default_test_metadata_and_graders_merge_as_promptfoo_does() -> None:
+    result = import_text(GRADED, "promptfoo", "promptfooconfig.yaml")
+    first, second = result.tests
+    assert first.metadata == {"team": "search", "tier": "silver"}  # the test's own win
+    assert second.metadata == {"team": "search", "tier": "gold"}
+    assert [a.provider for a in first.assertions] == ["openai:gpt-4o-mini"]
+    assert [a.provider for a in second.assertions] == [
+        "grader-5", "anthropic:messages:claude-3-5-haiku", None]  # contains has no grader
+    choose_backends(result, configs(("grader-5", "scripted", {}), ("claude", "anthropic", {})))
+    assert result.experiment is not None
+    [default] = result.experiment.default_assertions
+    assert default.provider == "llamacpp"  # no OpenAI backend configured
+    assert [a.provider for a in result.experiment.tests[1].assertions] == [
+        "grader-5", "claude:claude-3-5-haiku", None]
+    notes = [(p.line, p.message) for p in result.problems if "grader" in p.message]
+    assert notes == [(6, "grader provider 'openai:gpt-4o-mini': no OpenAI backend is configured; "
+                         "it runs on the local embedded model (set one up in Tools ▸ Backends "
+                         "to run it there)")]
+
+
+def test_a_named_grader_grades(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    add_config("fixed", "scripted", {"script": [{"text": "bye"}]})
+    add_config("grader-5", "scripted", {"script": [{"text": '{"score": 5, "reason": "fine"}'}]})
+    config = tmp_path / "promptfooconfig.yaml"
+    config.write_text(GRADED.replace("openai:gpt-4o-mini", "grader-5").replace(
+        "anthropic:messages:claude-3-5-haiku", "grader-5"), encoding="utf-8")
+    code = main(["eval", str(config), "--json"])
+    data = json.loads(capsys.readouterr().out)
+    statuses = [c["status"] for c in data["cells"]]
+    # closedqa and factuality cannot read a rubric's answer: errors, never fails; the rubric
+    # and contains pass, so the second cell is an error only through factuality.
+    assert statuses == ["error", "error"], data
+    with Store.open() as store:
+        got = [(r.assertion.type, r.outcome, r.reason[:16])
+               for r in store.evaluations.for_run(data["cells"][1]["run_id"])]
+    assert got[0] == ("llm-rubric", "pass", "judge score 5/5:")
+    assert got[1] == ("llm-rubric", "pass", "judge score 5/5:") and got[3][1] == "pass"
+    assert got[2][:2] == ("factuality", "error")
+    assert code == 1

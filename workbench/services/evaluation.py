@@ -25,6 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from workbench.backends.base import CancelToken
+from workbench.core.assertions.select_best import KIND as SELECT_BEST
 from workbench.core.conversation import (
     Turn,
     multi_turn,
@@ -42,6 +43,7 @@ from workbench.core.evaluation import (
     PythonRunner,
     combine,
     evaluate,
+    split_type,
     validate,
 )
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase
@@ -348,6 +350,11 @@ class Evaluation:
             card.add(cell)
         todo = [key for key in self.cells() if key not in done]
         _Session(self, card, todo, cancel, on_progress, on_cell).run()
+        if any(split_type(a)[0] == SELECT_BEST for t in self.spec.tests
+               for a in assertions_for(self.spec, t)):
+            from workbench.services.select_best import decide  # it reads this module's cells
+
+            decide(self, card, cancel, on_cell)
         return card
 
 

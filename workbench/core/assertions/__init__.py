@@ -3,8 +3,8 @@
 One module per family: ``text`` (equality, substrings, regex, length), ``structured`` (JSON and
 JSON schema), ``metrics`` (BLEU, chrF, ROUGE, edit distance/similarity), ``performance`` (latency,
 cost), ``guardrails`` (PII, blocked words, denied topics, prompt injection), ``semantic``
-(embedding similarity, an optional extra) and ``delegated`` (python and LLM-judge kinds, which run
-through tools the context carries).
+(embedding similarity, an optional extra), ``delegated`` (python and LLM-judge kinds, which run
+through tools the context carries) and ``select_best`` (a judge's pick across a row's cells).
 """
 
 # Imported for their registrations.
@@ -12,6 +12,7 @@ import workbench.core.assertions.delegated
 import workbench.core.assertions.guardrails
 import workbench.core.assertions.metrics
 import workbench.core.assertions.performance
+import workbench.core.assertions.select_best
 import workbench.core.assertions.semantic
 import workbench.core.assertions.structured
 import workbench.core.assertions.text  # noqa: F401
