@@ -30,26 +30,31 @@ def read_request(conn: socket.socket, buffer: bytes) -> tuple[bytes, bytes, byte
 
 class LagProbe:
     """A precise timer firing every ``interval_ms``; ``gaps`` holds how late each firing was
-    (ms), i.e. how long the GUI thread could not serve its event loop."""
+    (ms), i.e. how long the GUI thread could not serve its event loop, and ``busy`` the CPU
+    time the GUI thread spent between two firings (ms): the work behind a stall, which does
+    not depend on how busy the other processes on the machine keep its cores."""
 
     def __init__(self, interval_ms: int) -> None:
         from PySide6.QtCore import Qt, QTimer
 
         self.interval_ms = interval_ms
         self.gaps: list[float] = []
+        self.busy: list[float] = []
         self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
         self.timer: Any = QTimer()
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self._fired)
 
     def _fired(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.gaps.append((now - self._last) * 1000 - self.interval_ms)
-        self._last = now
+        self.busy.append((cpu - self._last_cpu) * 1000)
+        self._last, self._last_cpu = now, cpu
 
     def start(self) -> None:
-        self._last = time.perf_counter()
+        self._last, self._last_cpu = time.perf_counter(), time.thread_time()
         self.timer.start()
 
     def stop(self) -> None:

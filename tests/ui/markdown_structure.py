@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QTextBlock, QTextCursor, QTextDocument, QTextFormat
 
-from workbench.ui.widgets.markdown_stream import TABLE_GOES_ON
+from workbench.ui.widgets.markdown_tables import TABLE_GOES_ON
 
 
 def _formats(document: QTextDocument, block: QTextBlock) -> list[tuple[object, ...]]:

@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QApplication
 from tests.ui.markdown_structure import structure
 from workbench.ui.widgets import markdown_blocks
 from workbench.ui.widgets.markdown_blocks import TABLE_CHUNK, BlockCutter
-from workbench.ui.widgets.markdown_stream import LIST_CHUNK, TABLE_GOES_ON, MarkdownStream
+from workbench.ui.widgets.markdown_stream import LIST_CHUNK, MarkdownStream
+from workbench.ui.widgets.markdown_tables import TABLE_GOES_ON
 
 #: Lines that exercise every kind of cut and every reason not to cut. An empty list item ("-")
 #: is left out: Qt's reader then puts the heading before it into the list, in whatever context.
@@ -30,13 +31,13 @@ LINES = [
 ]  # HTML blocks are left out: Qt renders one as an empty paragraph or nothing, by context
 
 #: Tables: headers and delimiters that match or not, rows of every width, rows that are something
-#: else too; and lines that end a table, or may not.
+#: else too; and lines that end a table, or may not (HTML blocks left out, as above).
 HEADERS = ["| a | b |", "a | b", "| a | b | c |", "| `x|y` | b |", "|---|---|", "| \\| | e |"]
 DELIMITERS = ["|---|---|", "|:--|--:|", "---|---", "| --- | :-: | --- |", "|---|", "a | b"]
 ROWS = [
     "| 1 | **2** |", "| 3 |", "| 4 | 5 | 6 |", "7 | *8*", "| \\| | e |", "| `c|d` | x |",
     "| [l](http://x.org) | y |", "|   |   |", "|---|---|", "plain after", "", "- item | x",
-    "# head | x", "> q | x", "```", "    | indented |", "<div>|</div>", "===", "| ``` |",
+    "# head | x", "> q | x", "```", "    | indented |", "<b>x</b> | y", "===", "| ``` |",
 ]
 table_strategy = st.tuples(
     st.sampled_from(HEADERS), st.sampled_from(DELIMITERS),
@@ -203,6 +204,8 @@ def test_a_streamed_long_table_is_one_table_drawn_in_aligned_parts(qapp: QApplic
 
 
 def test_a_table_cut_anywhere_mid_row_renders_like_that_text_at_once(qapp: QApplication) -> None:
+    """The open part grows by the rows that arrive, its unfinished row drawn again each time;
+    it ends as the same text rendered at once would be."""
     text = TABLE[:TABLE.index("| 070 |")]
     for end in [len(text) - 1, *(len(text) - 3 - k * 11 for k in range(1, 60, 7))]:
         part = text[:end]
@@ -210,3 +213,20 @@ def test_a_table_cut_anywhere_mid_row_renders_like_that_text_at_once(qapp: QAppl
         whole = QTextDocument()
         whole.setMarkdown(part)
         assert structure(streamed.document) == structure(whole), part[-20:]
+        at_once = MarkdownStream(QTextDocument(), QColor("#eeeeee"))
+        at_once.update(part)
+        assert streamed.document.toHtml() == at_once.document.toHtml(), part[-20:]
+
+
+def test_a_streamed_table_is_grown_in_place_never_drawn_again(qapp: QApplication) -> None:
+    """Each part of a long table is one table from its first row to its last: rows are added
+    to it (drawing it again would insert a new table, which makes Qt scan the whole document
+    and lay the table out from scratch on every refresh)."""
+    streamed = MarkdownStream(QTextDocument(), QColor("#eeeeee"))
+    seen: list[int] = []
+    for end in range(TABLE.index("| 000 |") + 9, TABLE.index("| 100 |"), 6):
+        streamed.update(TABLE[:end])
+        now = [t.objectIndex() for t in tables(streamed.document)]
+        assert now[:len(seen)] == seen[:len(now)]  # none drawn again
+        seen = now if len(now) > len(seen) else seen
+    assert len(seen) == -(-100 // TABLE_CHUNK)

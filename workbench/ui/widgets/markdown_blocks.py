@@ -121,6 +121,16 @@ class BlockCutter:
     def closes_fence(self, line: str) -> bool:
         return self._fence is not None and self._fence.closed_by(line)
 
+    def growing_table(self, text: str) -> str | None:
+        """The header and delimiter lines of the table the open piece is, while every complete
+        line of that piece is the table's and its unfinished line (of ``text``, as fed) is
+        nothing yet or one more row: more of ``text`` only adds rows to it."""
+        line = text[self.scanned:]
+        if self._table is None or self._stuck or (line.strip() and not (
+                "|" in line and _plain_row(line))):
+            return None
+        return self._table
+
     def feed(self, text: str) -> list[Piece]:
         """The pieces finished by the complete lines of ``text`` not scanned yet."""
         pieces: list[Piece] = []
@@ -275,6 +285,16 @@ class BlockCutter:
                 self._html_end = None
         elif _HTML.match(line):
             self._html_end = ""
+
+
+def only_rows(text: str) -> bool:
+    """``text`` (complete lines after a table's rows) holds more rows of it, then blank lines
+    at most: all of it draws rows of that table, or nothing."""
+    lines = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
+    rows = len(lines)
+    while rows and not lines[rows - 1].strip(" \t"):
+        rows -= 1
+    return all("|" in line and _plain_row(line) for line in lines[:rows])
 
 
 def _plain_row(line: str) -> bool:

@@ -5,8 +5,9 @@ would stall the GUI on every refresh. Instead the text is cut into pieces that r
 own (``markdown_blocks``): each finished piece is rendered once and appended, and only the open
 tail is rendered again on each refresh. Inside a code fence every finished line is a piece of its
 own, appended as text with the code block's format; list items are added to the list before
-them; a long table goes on as further tables of ``TABLE_CHUNK`` rows drawn flush below it. So a
-refresh costs what arrived, not the length of the answer nor of its open block. The cuts depend
+them; a long table goes on as further tables of ``TABLE_CHUNK`` rows drawn flush below it, and
+the open one grows by the rows that arrive (``markdown_tables``). So a refresh costs what
+arrived, not the length of the answer nor of its open block. The cuts depend
 only on the text, so a streamed answer and the same answer shown at once render identically,
 and like ``setMarkdown`` of the whole text (tests/ui/test_markdown_stream.py; a long list is
 drawn as consecutive lists of ``LIST_CHUNK`` items, a long table as consecutive tables, see
@@ -22,14 +23,14 @@ from PySide6.QtGui import (
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
-    QTextDocumentFragment,
     QTextFormat,
     QTextLength,
     QTextList,
     QTextTable,
 )
 
-from workbench.ui.widgets.markdown_blocks import Attach, BlockCutter
+from workbench.ui.widgets.markdown_blocks import Attach, BlockCutter, Piece, only_rows
+from workbench.ui.widgets.markdown_tables import OpenTable, column_widths, table_rows
 
 #: Space between blocks (px): Qt's Markdown reader leaves paragraphs without any.
 BLOCK_GAP = 8
@@ -38,9 +39,6 @@ _PLACEHOLDER = "\u200b"
 #: item here: 15 ms at 600 items), so a long list goes on as a new list with the same look and
 #: its numbers continued every this many items.
 LIST_CHUNK = 64
-#: Set on a table that goes on from the one drawn just above it (a "rows" piece, whose header
-#: row is dropped): both show one Markdown table.
-TABLE_GOES_ON = QTextFormat.Property.UserProperty + 1
 
 
 class _Kept:
@@ -82,6 +80,7 @@ class MarkdownStream:
         self._nothing = True  # no finished piece has rendered anything yet
         self._piece = ""  # the last finished piece that is not a table's next rows
         self._columns: list[QTextLength] | None = None  # its table's column widths
+        self._open: OpenTable | None = None  # the tail, when it is a table that rows grow
 
     @property
     def text(self) -> str:
@@ -91,22 +90,59 @@ class MarkdownStream:
         if not text.startswith(self._text):
             self.reset()
         self._text = text
+        cutter = self._cutter
+        pieces = cutter.feed(text)
+        grown, self._open = self._open, None
+        table = self._tail_table() if grown is not None else None  # before the edit block
         cursor = QTextCursor(self.document)
         cursor.beginEditBlock()
         try:
+            if grown is not None and table is not None:
+                if not pieces and cutter.growing_table(text) is not None:
+                    if grown.grow(table, text[grown.rendered:], cutter.scanned):
+                        self._open = grown  # only rows were added: nothing else changes
+                        return
+                elif pieces and self._finish_table(grown, table, text, pieces[0]):
+                    pieces = pieces[1:]
             self._remove_tail(cursor)
-            for piece in self._cutter.feed(text):
+            for piece in pieces:
                 self._insert(cursor, text[piece.start:piece.end], piece.attach, piece.prefix)
             self._tail_pos = cursor.position()
-            cutter = self._cutter
             tail = text[cutter.cut:]
             if cutter.in_code:
                 if tail and not cutter.closes_fence(tail):
                     self._insert(cursor, tail, "code", tail=True)
             elif tail.strip():
                 self._insert(cursor, tail, cutter.attach, cutter.prefix, tail=True)
+                if (head := cutter.growing_table(text)) is not None:
+                    self._open = OpenTable(head, cutter.cut, cutter.scanned,
+                                           bool(text[cutter.scanned:].strip()))
         finally:
             cursor.endEditBlock()
+
+    def _tail_table(self) -> QTextTable | None:
+        """The table the tail starts with (a table is reachable as one only once the edit block
+        that made it has ended)."""
+        block = self.document.findBlock(self._tail_pos)
+        while block.isValid() and QTextCursor(block).currentTable() is None:
+            block = block.next()  # a block or two: the tail starts with its table
+        return QTextCursor(block).currentTable() if block.isValid() else None
+
+    def _finish_table(
+        self, grown: OpenTable, table: QTextTable, text: str, piece: Piece
+    ) -> bool:
+        """When the tail, a table grown by its rows, is now a finished piece that only adds rows
+        to it: keep it (rendering it whole again would insert a table, which makes Qt scan the
+        whole document) and add them; True if so."""
+        if piece.start != grown.start or not only_rows(text[grown.rendered:piece.end]):
+            return False
+        if not grown.grow(table, text[grown.rendered:piece.end], piece.end):
+            return False
+        if piece.attach != "rows":  # as ``_insert`` keeps track of a finished piece
+            self._piece, self._columns = text[piece.start:piece.end], None
+        self._list, self._nothing = None, False
+        self._tail_pos = self.document.characterCount() - 1
+        return True
 
     def _remove_tail(self, cursor: QTextCursor) -> None:
         """Remove the tail rendered last time."""
@@ -138,7 +174,7 @@ class MarkdownStream:
             )
         elif attach == "rows":
             if self._columns is None:  # the table's first rows are the piece before
-                self._columns = self._column_widths(self._piece)
+                self._columns = column_widths(self.document, self._piece)
             start = self._append_block(cursor, prefix + text, gap=False, columns=self._columns)
         else:
             start = self._append_block(cursor, text, gap=attach == "gap")
@@ -193,7 +229,7 @@ class MarkdownStream:
         keep = _Kept(cursor.block())  # removing up to the text can hand it another format
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
         if columns is not None:
-            cursor.insertFragment(_table_rows(_PLACEHOLDER + "\n\n" + markdown, columns))
+            cursor.insertFragment(table_rows(_PLACEHOLDER + "\n\n" + markdown, columns))
         else:
             cursor.insertMarkdown(_PLACEHOLDER + "\n\n" + markdown)
         end = cursor.position()
@@ -239,47 +275,6 @@ class MarkdownStream:
             if fmt.nonBreakableLines() or fmt.hasProperty(QTextFormat.Property.BlockCodeLanguage):
                 QTextCursor(block).mergeBlockFormat(shade)
             block = block.next()
-
-    def _column_widths(self, markdown: str) -> list[QTextLength]:
-        """The widths of the columns of the table ``markdown`` starts with, laid out on its own
-        as in this document (so they do not depend on how the text arrived)."""
-        laid = QTextDocument()
-        laid.setDefaultFont(self.document.defaultFont())
-        laid.setDocumentMargin(self.document.documentMargin())
-        laid.setTextWidth(self.document.textWidth())
-        laid.setMarkdown(markdown)
-        table = _first_table(laid)
-        layout = laid.documentLayout()
-        look = table.format()
-        around = 2 * look.cellPadding() + look.border()  # what a column has beside its text
-        return [
-            QTextLength(
-                QTextLength.Type.FixedLength,
-                layout.blockBoundingRect(table.cellAt(0, column).firstCursorPosition().block())
-                .width() + around,
-            )
-            for column in range(table.columns())
-        ]
-
-
-def _first_table(document: QTextDocument) -> QTextTable:
-    return next(f for f in document.rootFrame().childFrames() if isinstance(f, QTextTable))
-
-
-def _table_rows(markdown: str, columns: list[QTextLength]) -> QTextDocumentFragment:
-    """``markdown`` (a paragraph, then a table) rendered with its table's header row dropped
-    and the given column widths (``insertMarkdown`` renders through such a document too; in
-    the edit block of an update a new table is not reachable as one)."""
-    rendered = QTextDocument()
-    rendered.setMarkdown(markdown)
-    table = _first_table(rendered)
-    table.removeRows(0, 1)
-    look = table.format()
-    look.setProperty(TABLE_GOES_ON, True)
-    look.setColumnWidthConstraints(columns)
-    look.setTopMargin(-look.cellPadding())  # Qt leaves that much between two tables
-    table.setFormat(look)
-    return QTextDocumentFragment(rendered)
 
 
 def _expand_indent(line: str) -> str:

@@ -58,9 +58,10 @@ Mode = Literal["markdown", "plain"]
 #: What the view says of a run that ended (the runner decided how: ``core.outcome.status_of``).
 STATE_OF: dict[RunStatus, State] = {"ok": "finished", "error": "failed", "cancelled": "cancelled"}
 
-#: Paint at least this much (about a millisecond) when there is budget left, so short answers
-#: appear in one go.
-MIN_PAINT_CHARS = 1024
+#: Paint at least this much when there is budget left. Short answers still appear in one go
+#: (before the painting speed is learnt a paint covers over 1 KB); Markdown that is slow to lay
+#: out (a table: about 0.2 ms per row) moves on in steps that fit a frame (1 KB was 26 rows).
+MIN_PAINT_CHARS = 256
 EMPTY_TEXT = "Press Run (Ctrl+Enter) and the answer streams in here."
 
 
