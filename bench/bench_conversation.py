@@ -1,0 +1,149 @@
+"""A 10-turn simulated conversation's orchestration overhead over pure generation.
+
+One evaluation row that is a conversation (``core.conversation_case``): a simulated user (the
+embedded model, playing a customer) and the assistant (the embedded model again) talk for 10
+replies, so 20 calls; a ``stop_when`` check runs on every reply (it never passes), a
+``turn_assert`` and a whole-conversation assertion are evaluated, and the run is stored. Pure
+generation is the very same 20 requests (recorded during the evaluation) streamed straight from
+the opened backend, one after another, with nothing around them: no runner, limiter, pricing,
+rendering, checks or store. Greedy decoding with a fixed seed makes both produce the same tokens
+(the output token counts are compared and printed). The two alternate for several rounds (the
+machine is shared and noisy); the overhead is reported from the medians and from the best rounds.
+
+Target: orchestration ≤ 5 % on top of pure generation.
+
+Run: ``PYTHONPATH=. python bench/run.py conversation`` (or this file directly).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from workbench.backends.base import CancelToken, Finished, TextDelta
+from workbench.core.conversation_case import with_conversation
+from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
+from workbench.core.models import Message, Params, PromptTemplate, RunRequest
+from workbench.core.outcome import RunOutcome
+from workbench.services.evaluation import Evaluation
+from workbench.services.runner import Runner
+from workbench.storage.repositories import Store
+from workbench.storage.writer import StoreWriter
+
+TURNS = 10
+ROUNDS = 3
+TARGET = 0.05
+PARAMS = {"max_tokens": 24, "greedy": True, "seed": 7}
+SUPPORT = PromptTemplate(
+    name="support",
+    messages=[Message(role="system", content="You are the friendly support desk of {{ shop }}.")],
+)
+CONVERSATION = {
+    "simulated_user": {
+        "persona": "a customer of {{ shop }} whose kettle stopped working",
+        "goal": "get the kettle repaired or replaced",
+        "backend": "llamacpp",
+        "params": PARAMS,
+        "stop_phrase": "",  # never stops early: always the full ten replies
+    },
+    "max_turns": TURNS,
+    "stop_when": [{"type": "contains", "value": "\u2603 never said"}],
+    "turn_assert": [{"type": "not-icontains", "value": "as an ai"}],
+}
+
+
+class _Recording(Runner):
+    """A runner that keeps every request it runs, to replay them as pure generation."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.requests: list[RunRequest] = []
+
+    def execute(self, request: RunRequest, *args: Any, **kw: Any) -> RunOutcome:
+        self.requests.append(request)
+        return super().execute(request, *args, **kw)
+
+
+def _spec() -> ExperimentSpec:
+    row = with_conversation(TestCase(vars={"shop": "Kettles Inc"}), CONVERSATION)
+    row.assertions = [AssertionSpec(type="not-contains", value="\u2603")]
+    return ExperimentSpec(
+        name="conversation bench",
+        variants=[Variant(template=SUPPORT, backend="llamacpp", params=Params(**PARAMS))],
+        tests=[row],
+    )
+
+
+def _orchestrated(store: Store, runner: _Recording) -> tuple[float, int, int]:
+    """Seconds for the whole evaluation, replies and calls."""
+    runner.requests.clear()
+    evaluation = Evaluation.create(store, _spec(), runner)
+    start = time.perf_counter()
+    card = evaluation.run()
+    elapsed = time.perf_counter() - start
+    [cell] = card.cells.values()
+    transcript = evaluation.detail(cell).transcript
+    replies = sum(1 for m in transcript if m.role == "assistant")
+    return elapsed, replies, len(runner.requests)
+
+
+def _pure(runner: Runner, requests: list[RunRequest]) -> tuple[float, int]:
+    """Seconds to stream the same requests straight from the backend, and output chunks."""
+    backend = runner.backend("llamacpp")
+    chunks = 0
+    start = time.perf_counter()
+    for request in requests:
+        for event in backend.stream(request, CancelToken()):
+            if isinstance(event, TextDelta):
+                chunks += 1
+            elif isinstance(event, Finished):
+                break
+    return time.perf_counter() - start, chunks
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        with Store.open(Path(tmp) / "bench.db") as store, StoreWriter(store) as writer:
+            runner = _Recording(writer=writer)
+            try:
+                warm = _orchestrated(store, runner)  # loads the model and warms its caches
+                print(f"warm-up: {warm[0]:.3f} s, {warm[1]} replies", flush=True)
+                orchestrated: list[float] = []
+                pure: list[float] = []
+                for _ in range(ROUNDS):
+                    seconds, replies, calls = _orchestrated(store, runner)
+                    orchestrated.append(seconds)
+                    requests = list(runner.requests)
+                    seconds, chunks = _pure(runner, requests)
+                    pure.append(seconds)
+                    print(
+                        f"round {len(pure)}: orchestrated {orchestrated[-1]:.3f} s, "
+                        f"pure {pure[-1]:.3f} s",
+                        flush=True,
+                    )
+            finally:
+                runner.close()
+    ratios = [o / p - 1 for o, p in zip(orchestrated, pure, strict=True)]
+    median = statistics.median(orchestrated) / statistics.median(pure) - 1
+    best = min(orchestrated) / min(pure) - 1
+    print(f"conversation: {replies} replies, {calls} calls (simulated user included)")
+    print(f"pure generation: {chunks} streamed chunks for the same {len(requests)} requests")
+    print(
+        "orchestrated s: " + ", ".join(f"{s:.3f}" for s in orchestrated)
+        + f"  (median {statistics.median(orchestrated):.3f})"
+    )
+    print(
+        "pure s:         " + ", ".join(f"{s:.3f}" for s in pure)
+        + f"  (median {statistics.median(pure):.3f})"
+    )
+    print(
+        f"overhead: median {median:+.1%}, best rounds {best:+.1%}, "
+        f"median of per-round ratios {statistics.median(ratios):+.1%}  (target <= {TARGET:.0%})"
+    )
+
+
+if __name__ == "__main__":
+    main()
