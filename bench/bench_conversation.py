@@ -105,38 +105,43 @@ def _pure(runner: Runner, requests: list[RunRequest]) -> tuple[float, int]:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        with Store.open(Path(tmp) / "bench.db") as store, StoreWriter(store) as writer:
-            runner = _Recording(writer=writer)
-            try:
-                warm = _orchestrated(store, runner)  # loads the model and warms its caches
-                print(f"warm-up: {warm[0]:.3f} s, {warm[1]} replies", flush=True)
-                orchestrated: list[float] = []
-                pure: list[float] = []
-                for _ in range(ROUNDS):
-                    seconds, replies, calls = _orchestrated(store, runner)
-                    orchestrated.append(seconds)
-                    requests = list(runner.requests)
-                    seconds, chunks = _pure(runner, requests)
-                    pure.append(seconds)
-                    print(
-                        f"round {len(pure)}: orchestrated {orchestrated[-1]:.3f} s, "
-                        f"pure {pure[-1]:.3f} s",
-                        flush=True,
-                    )
-            finally:
-                runner.close()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Store.open(Path(tmp) / "bench.db") as store,
+        StoreWriter(store) as writer,
+    ):
+        runner = _Recording(writer=writer)
+        try:
+            warm = _orchestrated(store, runner)  # loads the model and warms its caches
+            print(f"warm-up: {warm[0]:.3f} s, {warm[1]} replies", flush=True)
+            orchestrated: list[float] = []
+            pure: list[float] = []
+            for _ in range(ROUNDS):
+                seconds, replies, calls = _orchestrated(store, runner)
+                orchestrated.append(seconds)
+                requests = list(runner.requests)
+                seconds, chunks = _pure(runner, requests)
+                pure.append(seconds)
+                print(
+                    f"round {len(pure)}: orchestrated {orchestrated[-1]:.3f} s, "
+                    f"pure {pure[-1]:.3f} s",
+                    flush=True,
+                )
+        finally:
+            runner.close()
     ratios = [o / p - 1 for o, p in zip(orchestrated, pure, strict=True)]
     median = statistics.median(orchestrated) / statistics.median(pure) - 1
     best = min(orchestrated) / min(pure) - 1
     print(f"conversation: {replies} replies, {calls} calls (simulated user included)")
     print(f"pure generation: {chunks} streamed chunks for the same {len(requests)} requests")
     print(
-        "orchestrated s: " + ", ".join(f"{s:.3f}" for s in orchestrated)
+        "orchestrated s: "
+        + ", ".join(f"{s:.3f}" for s in orchestrated)
         + f"  (median {statistics.median(orchestrated):.3f})"
     )
     print(
-        "pure s:         " + ", ".join(f"{s:.3f}" for s in pure)
+        "pure s:         "
+        + ", ".join(f"{s:.3f}" for s in pure)
         + f"  (median {statistics.median(pure):.3f})"
     )
     print(

@@ -196,6 +196,9 @@ def test_fixed_turns_with_per_turn_checks_then_a_failing_simulated_user(
     conversation:
       turns: [Hello]
       simulated_user: {persona: a customer, backend: down}
+  - vars: {shop: K}
+    conversation:
+      turns: ["Hello {{ nobody }}"]
 """,
     )
     cells = sorted(evaluation.scorecard().cells.values(), key=lambda c: c.test)
@@ -213,6 +216,8 @@ def test_fixed_turns_with_per_turn_checks_then_a_failing_simulated_user(
     detail = evaluation.detail(cells[1])
     assert cells[1].status == "error" and "simulated user failed" in (detail.error or "")
     assert [m.role for m in detail.transcript] == ["system", "user", "assistant"]
+    # A turn that does not render is an error cell; the other rows ran.
+    assert cells[2].status == "error" and "nobody" in (evaluation.detail(cells[2]).error or "")
 
 
 def test_a_conversation_with_no_users_or_an_unknown_check_is_refused(tmp_path: Path) -> None:

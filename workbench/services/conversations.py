@@ -19,6 +19,7 @@ from workbench.core.conversation_case import (
     replies,
     transcript_text,
 )
+from workbench.core.errors import KnownError
 from workbench.core.evaluation import AssertionContext, Outcome, evaluate
 from workbench.core.experiments import AssertionSpec, TestCase
 from workbench.core.models import (
@@ -84,6 +85,11 @@ class _Conversation:
             for i, t in enumerate(self.case.turns)
         ]
         self.next_fixed = 0
+        user = self.case.simulated_user
+        self.persona = (
+            render_text(user.persona, self.values, "simulated_user.persona") if user else ""
+        )
+        self.goal = render_text(user.goal, self.values, "simulated_user.goal") if user else ""
         self.calls: list[RunResult] = []  # every call, the simulated user's included
         self.last: RunResult | None = None  # the last reply
         self.failure: RunResult | None = None  # the simulated user's failed call
@@ -91,9 +97,8 @@ class _Conversation:
     def run(self, stop: StopCheck | None) -> RunResult:
         replies = 0
         while replies < self.case.max_turns:
-            if self.messages[-1:] and self.messages[-1].role == "user":
-                pass  # the variant's own messages end with the first user turn
-            else:
+            # The variant's own messages may end with the first user turn.
+            if not (self.messages and self.messages[-1].role == "user"):
                 user = self._next_user()
                 if user is None:
                     break
@@ -119,8 +124,8 @@ class _Conversation:
             return None
         context = {
             **self.values,
-            "persona": render_text(user.persona, self.values, "simulated_user.persona"),
-            "goal": render_text(user.goal, self.values, "simulated_user.goal"),
+            "persona": self.persona,
+            "goal": self.goal,
             "transcript": transcript_text([m for m in self.messages if m.role != "system"]),
             "stop_phrase": user.stop_phrase,
         }
@@ -193,8 +198,13 @@ def run_conversation(
     cancel: CancelToken,
     stop: StopCheck | None = None,
 ) -> RunOutcome:
-    """Run the conversation ``opening`` (the variant's rendered request) starts, and store it."""
-    result = _Conversation(runner, case, opening, values, cancel).run(stop)
+    """Run the conversation ``opening`` (the variant's rendered request) starts, and store it.
+    A turn or a simulated user's prompt that does not render makes an error cell."""
+    try:
+        result = _Conversation(runner, case, opening, values, cancel).run(stop)
+    except KnownError as err:
+        sent = SentRequest(backend=opening.backend, model=opening.model, messages=opening.messages)
+        result = RunResult(request=sent, finish_reason="error", error=str(err), error_kind=err.code)
     writer = runner.writer
     run_id = writer.add_run(result, ref).result() if writer is not None else None
     return RunOutcome(result, run_id)
