@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import keyring
 import pytest
+from keyring.backends import fail
 
 from tests.backends.conftest import cancel_while_reading, stream_all
 from tests.backends.fault_server import WORDS, ScriptedServer
 from tests.backends.wire_servers import ANTHROPIC_SCENARIOS, TOOL_INPUT, TOOL_PIECES
 from workbench.backends.anthropic import AnthropicBackend, AnthropicOptions
 from workbench.backends.base import CancelToken, StreamEvent
+from workbench.core.errors import ErrorCode
 from workbench.core.models import Params, RenderedMessage, ResponseFormat, RunRequest, RunResult
 
 KEY = "sk-ant-test-key-0123456789abcdef"
@@ -129,14 +132,37 @@ def test_a_wrong_key_names_where_it_came_from(
     assert "9876543210" not in (result.error or "")
 
 
-def test_no_key_fails_before_sending(
-    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture
+def no_keyring() -> Iterator[None]:
+    """What a headless Linux has: no keyring, so keys come from the environment only."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        yield
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_no_key_fails_before_sending(no_keyring: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    events, result = run(make("https://api.anthropic.com", api_key=None))
+    assert [e.kind for e in events] == ["failed"]
+    assert result.error_kind == ErrorCode.MISSING_KEY
+    assert (result.error or "").startswith("no API key for 'anthropic' (set one with ")
+    assert "ANTHROPIC_API_KEY" in (result.error or "")
+
+
+def test_a_loopback_server_needs_no_key(
+    server: ScriptedServer, no_keyring: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A proxy on this machine may take no key: the request goes out without one (this test
+    server wants one, so its refusal is what is reported, saying that no key was sent)."""
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     url = server.url("ok", "")
-    events, result = run(make(url, api_key=None))
-    assert [e.kind for e in events] == ["failed"] and result.error_kind == "AuthError"
-    assert "ANTHROPIC_API_KEY" in (result.error or "") and server.requests(url) == []
+    _, result = run(make(url, api_key=None))
+    (seen,) = server.requests(url)
+    assert "x-api-key" not in seen.headers
+    assert result.error_kind == ErrorCode.AUTH and "no API key was sent" in (result.error or "")
 
 
 def test_a_completion_prompt_is_refused(server: ScriptedServer) -> None:

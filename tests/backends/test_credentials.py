@@ -15,10 +15,13 @@ import keyring
 import pytest
 from keyring.backends import fail
 
+from tests.backends.conftest import stream_all
 from workbench.backends import credentials
 from workbench.backends.credentials import KeyHolder, KeyRef, RedactingFilter, redact
+from workbench.backends.openai_compat import OpenAICompatBackend, OpenAICompatOptions
 from workbench.cli import main
-from workbench.core.errors import KnownError
+from workbench.core.errors import ErrorCode, KnownError, MissingKeyError
+from workbench.core.models import Params, RenderedMessage, RunRequest
 
 REF = KeyRef("wb-test-service", "WB_TEST_API_KEY")
 
@@ -162,3 +165,50 @@ def test_the_log_filter_scrubs_messages_arguments_and_exceptions() -> None:
     handler = logging.StreamHandler(io.StringIO())
     handler.handle(record)
     assert "logged-secret-0010" not in handler.format(record)
+
+
+@pytest.mark.parametrize(
+    ("url", "needed"),
+    [
+        ("https://api.openai.com/v1", True),
+        ("http://192.168.1.20:8000/v1", True),
+        ("http://127.0.0.1:8080/v1", False),
+        ("http://localhost:11434/v1", False),
+        ("http://[::1]:8080", False),
+    ],
+)
+def test_a_key_is_required_except_on_this_machine(
+    no_keyring: None, monkeypatch: pytest.MonkeyPatch, url: str, needed: bool
+) -> None:
+    monkeypatch.delenv(REF.env, raising=False)
+    holder = KeyHolder(REF)
+    if not needed:
+        assert holder.required(url) is None
+        return
+    with pytest.raises(MissingKeyError) as raised:
+        holder.required(url)
+    assert raised.value.code == ErrorCode.MISSING_KEY
+    assert str(raised.value) == (
+        "no API key for 'wb-test-service' (set one with `workbench key set wb-test-service` or "
+        "in Tools ▸ Backends ▸ API key, or set the environment variable WB_TEST_API_KEY)"
+    )
+    monkeypatch.setenv(REF.env, "sk-test-0123456789abcdef0123")
+    assert KeyHolder(REF).required(url) is not None
+
+
+def test_the_openai_compatible_backend_says_a_key_is_missing_before_sending(
+    no_keyring: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gpt-4o on api.openai.com without a key was reported as 'cannot resolve the host'."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    backend = OpenAICompatBackend(OpenAICompatOptions())
+    request = RunRequest(
+        backend="openai_compat", model="gpt-4o",
+        messages=[RenderedMessage(role="user", content="Hi")], params=Params(),
+    )
+    events, result = stream_all(backend, request)
+    assert [e.kind for e in events] == ["failed"]
+    assert result.error_kind == ErrorCode.MISSING_KEY
+    assert (result.error or "").startswith("no API key for 'openai' (set one with ")
+    with pytest.raises(MissingKeyError):
+        backend.list_models()

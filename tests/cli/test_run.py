@@ -321,3 +321,25 @@ def test_backends_add_validates_options(capsys: pytest.CaptureFixture[str], tmp_
     assert load_configs()["llamacpp"].options == {"model_dirs": [str(tmp_path), "/x"]}
     assert main(["backends", "add", "local2", "llamacpp", "--option", "n_threads=zero"]) == 1
     assert "n_threads" in capsys.readouterr().err
+
+
+def test_a_missing_api_key_is_said_before_any_network_call(tmp_path: Path) -> None:
+    """A cold start ran gpt-4o on the default OpenAI-compatible backend (api.openai.com) with no
+    key set and was told the host could not be resolved: the key is checked first, and
+    nothing goes out."""
+    template = write_template(tmp_path / f"t{SUFFIX}")
+    env, attempts = offline_env(tmp_path)
+    env.pop("OPENAI_API_KEY", None)
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # a headless Linux
+    proc = subprocess.run(
+        [str(WORKBENCH), "run", str(template), "--var", "who=Ada",
+         "--backend", "openai_compat", "--model", "gpt-4o"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert proc.returncode == 1
+    assert (
+        "workbench run: no API key for 'openai' (set one with `workbench key set openai` or "
+        "in Tools ▸ Backends ▸ API key, or set the environment variable OPENAI_API_KEY)"
+    ) in proc.stderr
+    assert "resolve" not in proc.stderr
+    assert not attempts.exists(), attempts.read_text()

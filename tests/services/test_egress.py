@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from workbench.backends.config import BackendConfig
+from workbench.backends.credentials import is_loopback
 from workbench.core.experiments import ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, Params, PromptTemplate
-from workbench.services.egress import destination, is_loopback, plan_experiment
+from workbench.services.egress import destination, plan_experiment
 from workbench.services.runner import Runner
 
 CONFIGS = {

@@ -136,10 +136,9 @@ class AnthropicBackend(PlannedBackend[_Plan]):
         self._http.close()
 
     def _headers(self) -> dict[str, str]:
-        credential = self._key.get()
-        if credential is None:
-            raise AuthError("no Anthropic API key", hint=self._key.ref.how_to_set())
-        return {"x-api-key": credential.value, "anthropic-version": self.options.anthropic_version}
+        headers = {"anthropic-version": self.options.anthropic_version}
+        credential = self._key.required(self.options.base_url)  # none: a keyless local proxy
+        return {"x-api-key": credential.value, **headers} if credential else headers
 
     def list_models(self) -> list[ModelInfo]:
         data = self._http.request_json(
@@ -158,6 +157,7 @@ class AnthropicBackend(PlannedBackend[_Plan]):
         )
 
     def _prepare(self, request: RunRequest) -> tuple[SentRequest, _Plan]:
+        headers = self._headers()  # a missing key is said first, before anything is sent
         system, turns = chat_turns(request, "Anthropic's Messages API")
         model = chosen_model(request, self.options.default_model, "an Anthropic model")
         sent, ignored = self.capabilities().split(request.params)
@@ -187,7 +187,7 @@ class AnthropicBackend(PlannedBackend[_Plan]):
             response_format=response_format,
         )
         tool = response_format.name if response_format is not None else None
-        return record, _Plan(body, self._headers(), model, tool)
+        return record, _Plan(body, headers, model, tool)
 
     def _exchange(
         self, plan: _Plan, recorder: RunRecorder, cancel: CancelToken

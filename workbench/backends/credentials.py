@@ -8,17 +8,20 @@ remembered so :func:`redact` can scrub it from error messages and log records.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from workbench.core.errors import KnownError
+from workbench.core.errors import KnownError, MissingKeyError
 
 SERVICE = "prompt-workbench"
 REDACTED = "[redacted]"
+LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,34 @@ def auth_hint(ref: KeyRef, credential: Credential | None) -> str:
     return f"the key came from {credential.source}; replace it there, or {ref.how_to_set()}"
 
 
+def is_loopback(host: str) -> bool:
+    """True for this machine's own addresses and names."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name in LOCAL_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def key_required(base_url: str) -> bool:
+    """Whether calls to ``base_url`` need a key: a server on this machine (llama-server,
+    Ollama, vLLM on loopback) usually takes none; anything else does."""
+    host = urlsplit(base_url if "://" in base_url else f"http://{base_url}").hostname or ""
+    return not is_loopback(host)
+
+
+def missing_key(ref: KeyRef) -> MissingKeyError:
+    """The error for a backend that needs a key and has none, raised before any request so it
+    is not mistaken for a network or server failure."""
+    ways = f"set one with `workbench key set {ref.name}` or in Tools ▸ Backends ▸ API key"
+    return MissingKeyError(
+        f"no API key for '{ref.name}'",
+        hint=f"{ways}, or set the environment variable {ref.env}" if ref.env else ways,
+    )
+
+
 class KeyHolder:
     """A backend's key, looked up once on first use (a keyring lookup can cost a D-Bus round
     trip) and shared by its worker threads."""
@@ -96,6 +127,14 @@ class KeyHolder:
 
     def hint(self) -> str:
         return auth_hint(self.ref, self.get())
+
+    def required(self, base_url: str) -> Credential | None:
+        """The key for calls to ``base_url``; raises MissingKeyError when that URL needs a key
+        (see :func:`key_required`) and none is set. None only for a keyless loopback server."""
+        credential = self.get()
+        if credential is None and key_required(base_url):
+            raise missing_key(self.ref)
+        return credential
 
 
 _no_keyring_reported = False

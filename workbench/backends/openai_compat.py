@@ -207,7 +207,7 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
     # --- credentials -------------------------------------------------------------------------
 
     def _auth_headers(self) -> dict[str, str]:
-        credential = self._key.get()
+        credential = self._key.required(self.options.base_url)  # none: a keyless local server
         return {"Authorization": f"Bearer {credential.value}"} if credential else {}
 
     # --- running ---------------------------------------------------------------------------
@@ -228,6 +228,7 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
 
     def _prepare(self, request: RunRequest) -> tuple[SentRequest, _Plan]:
         opts = self.options
+        headers = self._auth_headers()  # a missing key is said before any request (a model list)
         chat = request.prompt is None if opts.endpoint == "auto" else opts.endpoint == "chat"
         messages = request.messages
         if chat and request.prompt is not None:
@@ -273,7 +274,7 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
             seed=sent.get("seed"),
             response_format=response_format,
         )
-        return record, _Plan(opts.base_url + path, body, self._auth_headers(), model, chat)
+        return record, _Plan(opts.base_url + path, body, headers, model, chat)
 
     def _exchange(
         self, plan: _Plan, recorder: RunRecorder, cancel: CancelToken

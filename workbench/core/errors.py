@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     PARAMETER = "ParameterError"
     BACKEND = "BackendError"
     AUTH = "AuthError"
+    MISSING_KEY = "MissingKeyError"  # no key set for a backend that needs one; nothing was sent
     MODEL_NOT_FOUND = "NotFoundError"  # a backend's 404: wrong model name or URL
     RATE_LIMIT = "RateLimitError"
     SERVER = "ServerError"
@@ -124,6 +125,12 @@ class AuthError(BackendError):
     """The server refused the credentials (401/403)."""
 
     code = ErrorCode.AUTH
+
+
+class MissingKeyError(AuthError):
+    """No API key is set for a backend whose server needs one; found before any request."""
+
+    code = ErrorCode.MISSING_KEY
 
 
 class NotFoundError(BackendError):

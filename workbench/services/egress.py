@@ -10,20 +10,18 @@ answer and asks; ``workbench backends`` contacts only the backends a person conf
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from workbench.backends.config import BackendConfig, load_configs
+from workbench.backends.credentials import is_loopback
 from workbench.backends.registry import Registry, default_registry
 from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec
 from workbench.core.grid import CellEstimate, Estimate
 from workbench.services.grid_runner import GridRunner
 from workbench.services.runner import Runner
-
-LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
 @dataclass(frozen=True)
@@ -35,17 +33,6 @@ class Destination:
     host: str  # "api.anthropic.com", "127.0.0.1:8080", "this computer"
     remote: bool
     configured: bool  # saved in Tools ▸ Backends (a bare backend id uses its defaults)
-
-
-def is_loopback(host: str) -> bool:
-    """True for this machine's own addresses and names."""
-    name = host.strip("[]").lower().rstrip(".")
-    if name in LOCAL_NAMES or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _url_host(url: str) -> tuple[str, bool]:

@@ -15,9 +15,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from workbench.backends.config import BackendConfig, load_configs
+from workbench.backends.credentials import is_loopback
 from workbench.backends.registry import default_registry
 from workbench.core.experiments import AssertionSpec
-from workbench.services.egress import destination, is_loopback
+from workbench.services.egress import destination
 from workbench.storage.formats.promptfoo_providers import ProviderRef
 from workbench.storage.formats.results import ImportProblem, ImportResult
 

@@ -12,6 +12,8 @@ from workbench.core.models import RunResult
 WHAT_TO_DO: dict[str, str] = {
     ErrorCode.AUTH: "The API key is set in Tools ▸ Backends ▸ API key (kept in the OS keyring), "
     "or in the backend's environment variable.",
+    ErrorCode.MISSING_KEY: "Nothing was sent. The API key is set in Tools ▸ Backends ▸ API key "
+    "(kept in the OS keyring), or in the backend's environment variable.",
     ErrorCode.MODEL_NOT_FOUND: "The model and base URL are set in Tools ▸ Backends; List models "
     "there shows what the server offers.",
     ErrorCode.RATE_LIMIT: "Wait a moment and re-run; the backend's concurrency is set in Tools ▸ "
