@@ -105,6 +105,7 @@ def main(file: str | None = None) -> int:
     files = [str(path)] if path else []
     try:
         if single_instance.hand_over(files):
+            _say_handed_over(file)
             return 0
     except KnownError as err:
         print(f"workbench: {err}", file=sys.stderr)
@@ -113,7 +114,10 @@ def main(file: str | None = None) -> int:
     sys.excepthook = _crash_dialog
     server = single_instance.InstanceServer(app)
     if not server.listen():  # another launch won the race to listen: hand over to it
-        return 0 if single_instance.hand_over(files) else 1
+        if not single_instance.hand_over(files):
+            return 1
+        _say_handed_over(file)
+        return 0
     app.aboutToQuit.connect(server.close)
     try:
         window = open_main_window(file=path)
@@ -134,6 +138,15 @@ def main(file: str | None = None) -> int:
     render_process.shutdown()  # the preview's helper process for big templates
     window.workspace.close()
     return code
+
+
+def _say_handed_over(file: str | None) -> None:
+    """One line on the terminal, so a launch that builds no window does not look like one
+    that did nothing (the running window says itself whether the file could be read)."""
+    if file:
+        print(f"workbench: opened {file} in the running Prompt Workbench window")
+    else:
+        print("workbench: brought the running Prompt Workbench window to the front")
 
 
 def _open_handed_over(window: MainWindow, files: list[str]) -> None:

@@ -129,7 +129,11 @@ def test_a_second_launch_hands_its_file_to_the_running_window(
     out, err = second.communicate()
     elapsed = time.monotonic() - started
     assert second.returncode == 0, err
-    assert (out, err) == ("", "")  # nothing from Qt either (no QCoreApplication in it)
+    # One line says where the file went (it built no window); nothing from Qt (no
+    # QCoreApplication in it).
+    assert (out, err) == (
+        f"workbench: opened {path.name} in the running Prompt Workbench window\n", ""
+    )
     qtbot.waitUntil(lambda: window.editor.template().name == "Handed over")
     assert not window.isMinimized()
     print(f"second launch handed over and exited in {elapsed:.2f} s")
