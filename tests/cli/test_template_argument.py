@@ -98,3 +98,45 @@ def test_run_records_the_library_version_it_ran(capsys: pytest.CaptureFixture[st
         ("team/accountant", 2),
         ("team/accountant", 1),
     ]
+
+
+def _named(key: str, name: str, text: str) -> None:
+    template = PromptTemplate(name=name, messages=[Message(role="user", content=text)])
+    path = data_dir() / "library" / f"{key}{SUFFIX}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dumps(template), encoding="utf-8")
+
+
+def test_the_name_the_app_shows_finds_the_template(capsys: pytest.CaptureFixture[str]) -> None:
+    """Saved in the app as "product blurb", its key is product-blurb: both name it, in every
+    command that takes a template (render, count, library show), with @VERSION too."""
+    _named("product-blurb", "product blurb", "Describe {{ product }}.")
+    assert _render(capsys, "product blurb", "--var", "product=a kettle") == "Describe a kettle."
+    assert _render(capsys, "Product Blurb@1", "--var", "product=a mug") == "Describe a mug."
+    assert main(["count", "product blurb", "--var", "product=x", "--encoding", "cl100k_base"]) == 0
+    assert capsys.readouterr().out.startswith("tokens:")
+    assert main(["library", "show", "PRODUCT BLURB"]) == 0
+    assert "Describe {{ product }}." in capsys.readouterr().out
+    assert main(["library", "versions", "product blurb"]) == 0
+    assert capsys.readouterr().out.startswith("v1 ")
+
+
+def test_a_name_two_templates_share_is_an_error_listing_their_keys(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _named("blurb", "Blurb", "One.")
+    _named("team/blurb", "blurb", "Two.")
+    assert _render(capsys, "team/blurb") == "Two."  # a key is never ambiguous
+    assert main(["render", "BLURB "]) == 1
+    err = capsys.readouterr().err
+    assert "2 library templates are named 'BLURB ': blurb, team/blurb" in err
+
+
+def test_the_error_suggests_the_closest_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    _named("product-blurb", "product blurb", "Describe it.")
+    assert main(["render", "product-blurbs"]) == 1
+    assert "did you mean product-blurb?" in capsys.readouterr().err
+    assert main(["render", "prodcut blurb"]) == 1  # a typo in the name the app shows
+    assert "did you mean product-blurb?" in capsys.readouterr().err
+    assert main(["render", "welcom"]) == 1  # built-ins too
+    assert "did you mean welcome?" in capsys.readouterr().err

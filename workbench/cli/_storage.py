@@ -63,12 +63,13 @@ class ResolvedTemplate:
 
 
 def resolve_template(ref: str, args: argparse.Namespace) -> ResolvedTemplate:
-    """A TEMPLATE argument: an existing file path, else a library key (its current version, or
-    ``KEY@VERSION`` for a number or label), else a built-in template's name. The library is
-    rescanned first, so edits saved in the app or an editor are what runs."""
+    """A TEMPLATE argument: an existing file path, else a library key or name (its current
+    version, or ``KEY@VERSION`` for a number or label), else a built-in template's name. The
+    library is rescanned first, so edits saved in the app or an editor are what runs."""
     from workbench.core.errors import KnownError
     from workbench.core.paths import builtin_templates_dir
     from workbench.core.template_files import SUFFIX, read_template
+    from workbench.storage.library import Library
 
     path = Path(ref)
     if path.is_file():
@@ -80,10 +81,13 @@ def resolve_template(ref: str, args: argparse.Namespace) -> ResolvedTemplate:
     if builtin.is_file():
         return ResolvedTemplate(read_template(builtin))
     builtins = sorted(p.name[: -len(SUFFIX)] for p in builtin_templates_dir().glob(f"*{SUFFIX}"))
+    with open_store() as store:
+        closest = closest_keys(Library(store.db, getattr(args, "library", None)), ref, builtins)
+    maybe = f"did you mean {' or '.join(closest)}? " if closest else ""
     raise KnownError(
         f"'{ref}' is not a template file, a template in the library or a built-in template",
-        hint="give a .prompt.yaml path, a library key (see: workbench library list) or a "
-        f"built-in name ({', '.join(builtins)})",
+        hint=f"{maybe}give a .prompt.yaml path, a library key or name (see: workbench library "
+        f"list) or a built-in name ({', '.join(builtins)})",
     )
 
 
@@ -109,11 +113,9 @@ def _from_library(ref: str, args: argparse.Namespace) -> ResolvedTemplate | None
     candidates = [(ref, None)] + ([(key, version)] if at and key and version else [])
     with open_store() as store:
         library = open_library(store, args)
-        for name, wanted in candidates:
-            try:
-                if library.entry(name).deleted:
-                    continue
-            except KnownError:  # not a library key (NotFoundError) or not a valid one
+        for given, wanted in candidates:
+            name = library_key(library, given)
+            if name is None:
                 continue
             try:
                 found = library.version(name, wanted)
@@ -121,3 +123,42 @@ def _from_library(ref: str, args: argparse.Namespace) -> ResolvedTemplate | None
                 raise KnownError(str(err), hint=f"workbench library versions {name}") from None
             return ResolvedTemplate(found.template(), found.key, found.number)
     return None
+
+
+def library_key(library: Library, ref: str) -> str | None:
+    """The key of the library template ``ref`` names: its key, else its name as the app shows
+    it (exactly, ignoring case), since people copy the name from the window. None when none
+    does; a name two templates share is an error listing their keys."""
+    from workbench.core.errors import KnownError
+
+    try:
+        if not library.entry(ref).deleted:
+            return ref
+    except KnownError:  # not a library key (NotFoundError) or not a valid one
+        pass
+    wanted = ref.strip().casefold()
+    keys = [e.key for e in library.entries() if e.name.strip().casefold() == wanted]
+    if len(keys) > 1:
+        raise KnownError(
+            f"{len(keys)} library templates are named '{ref}': {', '.join(keys)}",
+            hint="give the key of the one you mean",
+        )
+    return keys[0] if keys else None
+
+
+def closest_keys(library: Library, ref: str, builtins: list[str]) -> list[str]:
+    """The library keys (and built-in names) closest to a ``ref`` that named none, by key or
+    by display name, for a "did you mean" (at most three)."""
+    import difflib
+
+    entries = library.entries()
+    by_name = {e.name.casefold(): e.key for e in entries}
+    wanted = ref.casefold()
+    keys = [e.key for e in entries] + builtins
+    found = difflib.get_close_matches(wanted, [k.casefold() for k in keys], n=3, cutoff=0.6)
+    lowered = {k.casefold(): k for k in keys}
+    close = [lowered[f] for f in found]
+    for name in difflib.get_close_matches(wanted, list(by_name), n=3, cutoff=0.6):
+        if by_name[name] not in close:
+            close.append(by_name[name])
+    return close[:3]

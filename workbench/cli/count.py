@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "count",
         help="count the tokens of a template or a text",
-        description="Count the tokens of TEMPLATE (a file, a library key or a built-in name, "
+        description="Count the tokens of TEMPLATE (a file, a library key or name, or a built-in "
+        "name, "
         "rendered with --var values) or of --text. On the local model (the default, as for run) "
         "it counts exactly what the model reads: its own tokenizer and chat template, against "
         "the backend's context size. For other models it says whether the count is exact (the "
@@ -30,7 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument(
-        "template", metavar="TEMPLATE", nargs="?", help="template file, library key or built-in"
+        "template",
+        metavar="TEMPLATE",
+        nargs="?",
+        help="template file, library key or name, or built-in",
     )
     source.add_argument("--text", metavar="TEXT", help="count this text instead of a template")
     p.add_argument(

@@ -10,9 +10,20 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.cli._common import print_json
-from workbench.cli._storage import add_library_option, clip, open_library, open_store
+from workbench.cli._storage import (
+    add_library_option,
+    clip,
+    library_key,
+    open_library,
+    open_store,
+)
+
+if TYPE_CHECKING:
+    from workbench.storage.library import Library
+    from workbench.storage.repositories import Store
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -82,6 +93,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rescan.add_argument("--json", action="store_true", help="print JSON")
 
 
+def _open_for_key(store: Store, args: argparse.Namespace) -> Library:
+    """The library, with ``args.key`` made a template's key when the person gave its name (as
+    the app shows it); a key that names nothing is left for the library's own error."""
+    library = open_library(store, args)
+    args.key = library_key(library, args.key) or args.key
+    return library
+
+
 def run_list(args: argparse.Namespace) -> int:
     with open_store() as store:
         entries = open_library(store, args).entries(
@@ -101,7 +120,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     with open_store() as store:
-        library = open_library(store, args)
+        library = _open_for_key(store, args)
         version = library.version(args.key, args.version)
         labels = [name for name, n in library.labels(args.key).items() if n == version.number]
     if args.json:
@@ -113,7 +132,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_versions(args: argparse.Namespace) -> int:
     with open_store() as store:
-        library = open_library(store, args)
+        library = _open_for_key(store, args)
         versions = library.versions(args.key)
         labels = library.labels(args.key)
     by_number: dict[int, list[str]] = {}
@@ -139,7 +158,7 @@ def run_versions(args: argparse.Namespace) -> int:
 
 def run_diff(args: argparse.Namespace) -> int:
     with open_store() as store:
-        diff = open_library(store, args).diff(args.key, args.old, args.new)
+        diff = _open_for_key(store, args).diff(args.key, args.old, args.new)
     if args.json:
         print_json(
             {
@@ -159,14 +178,14 @@ def run_diff(args: argparse.Namespace) -> int:
 
 def run_restore(args: argparse.Namespace) -> int:
     with open_store() as store:
-        version = open_library(store, args).restore(args.key, args.version, args.message)
+        version = _open_for_key(store, args).restore(args.key, args.version, args.message)
     print(f"{version.key} is now v{version.number} ({version.message})")
     return 0
 
 
 def run_label(args: argparse.Namespace) -> int:
     with open_store() as store:
-        library = open_library(store, args)
+        library = _open_for_key(store, args)
         if args.remove:
             library.remove_label(args.key, args.label)
             print(f"removed label {args.label} from {args.key}")
@@ -191,7 +210,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_delete(args: argparse.Namespace) -> int:
     with open_store() as store:
-        open_library(store, args).delete(args.key)
+        _open_for_key(store, args).delete(args.key)
     print(f"deleted {args.key} (restore it with: workbench library restore {args.key} head)")
     return 0
 

@@ -13,7 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "render",
         help="print the messages a template renders to",
-        description="Render TEMPLATE (a file, a library key, KEY@VERSION, or a built-in name) with "
+        description="Render TEMPLATE (a file, a library key or name, KEY@VERSION, or a built-in "
+        "name) with "
         "variable values and print exactly what would be sent to a model.",
     )
     p.add_argument("template", metavar="TEMPLATE")

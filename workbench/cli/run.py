@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "run",
         help="run a template on a model and stream the answer",
-        description="Render TEMPLATE (a file, a library key, KEY@VERSION, or a built-in name) and "
+        description="Render TEMPLATE (a file, a library key or name, KEY@VERSION, or a built-in "
+        "name) and "
         "run it. Without --backend and --model it runs on the embedded local model, offline. "
         "The answer streams to stdout; a failed run prints its error on one line and exits 1.",
     )
