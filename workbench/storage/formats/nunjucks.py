@@ -208,7 +208,8 @@ def _messages_from(data: Any, tags: list[str], chat: Chat) -> bool:
 
 
 def chat_messages(raw: str) -> Chat | None:
-    """Messages of a chat prompt (JSON list, or YAML ``- role:`` list); None for plain text."""
+    """Messages of a chat prompt (JSON list, a ``{"messages": [...]}`` object, or YAML
+    ``- role:`` list); None for plain text."""
 
     stripped = raw.strip()
     chat = Chat()
@@ -218,6 +219,17 @@ def chat_messages(raw: str) -> Chat | None:
         except yaml.YAMLError:
             return None
         return chat if _messages_from(data, [], chat) else None
+    if stripped.startswith("{"):  # a prompt file holding {"messages": [...]} (a chat request)
+        try:
+            data = json.loads(stripped)
+        except (json.JSONDecodeError, RecursionError):
+            return None
+        if not (isinstance(data, dict) and isinstance(data.get("messages"), list)):
+            return None
+        extra = sorted(set(data) - {"messages"})
+        if extra:
+            chat.notes.append((None, f"keys {extra} beside 'messages' not kept"))
+        return chat if _messages_from(data["messages"], [], chat) else None
     if not stripped.startswith("["):
         return None
     try:

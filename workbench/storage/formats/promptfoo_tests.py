@@ -130,6 +130,9 @@ def read_grader(value: Any, doc: Doc, path: tuple[str | int, ...], ctx: Context)
     if value is None:
         return None
     line = doc.line(*path)
+    if isinstance(value, dict) and isinstance(value.get("text"), dict | str):
+        value = value["text"]  # promptfoo's {text: ..., embedding: ...}: the text grader
+        path = (*path, "text")
     pid = value.get("id") if isinstance(value, dict) else value
     if not isinstance(pid, str) or not pid:
         ctx.problems.error(line, f"grader 'provider' must be an id or a mapping with 'id', not "
@@ -140,7 +143,8 @@ def read_grader(value: Any, doc: Doc, path: tuple[str | int, ...], ctx: Context)
         ctx.problems.error(line, f"grader {reason}; the default grader is used")
         return None
     if isinstance(value, dict) and set(value) - {"id", "label"}:
-        ctx.problems.warn(line, f"grader provider '{pid}': only its id is kept")
+        ctx.problems.warn(line, f"grader provider '{pid}': only its id is kept ("
+                                f"{', '.join(sorted(set(value) - {'id', 'label'}))} not kept)")
     ctx.graders.append(read_provider(pid, line, ctx.problems.source))
     return pid
 
