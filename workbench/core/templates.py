@@ -243,12 +243,21 @@ class Discovery:
     warnings: list[str] = field(default_factory=list)
 
 
-def discover(template: PromptTemplate) -> Discovery:
-    """Find the variables a template uses; report undeclared and unused ones."""
+def discover(template: PromptTemplate, *, skip_broken: bool = False) -> Discovery:
+    """Find the variables a template uses; report undeclared and unused ones.
+
+    ``skip_broken``: a body with a syntax error is passed over instead of raising, so a
+    template just opened with an error still shows the variables that can be found.
+    """
     used: set[str] = set()
     for where, source in bodies(template):
-        if where != "few_shot.example_format":
+        if where == "few_shot.example_format":
+            continue
+        try:
             used |= variables_in(source, where)
+        except TemplateError:
+            if not skip_broken:
+                raise
     used -= RESERVED_NAMES
     declared = {v.name for v in template.variables}
     undeclared = sorted(used - declared)

@@ -282,6 +282,14 @@ class LatestJob(QObject):
         self._tasks.start(worker)
         return self._generation
 
+    def discard(self) -> None:
+        """Make every earlier job stale without a new one: nothing they return is delivered
+        (what they were computed for is gone, e.g. the document was replaced)."""
+        if self._newest is not None:
+            self._newest.cancel()
+        self._newest = None
+        self._generation += 1
+
     def _current(self, worker: TaskWorker[Any]) -> bool:
         return worker is self._newest and shiboken6.isValid(self)
 

@@ -345,9 +345,12 @@ class MainWindow(QMainWindow):
         self.document.load(template, key, version)
 
     def _document_loaded(self, template: PromptTemplate) -> None:
+        # First: what they show of the document before must not outlive it (its variables on a
+        # syntax error, its render as the "last one that rendered").
+        self.variables.new_document()
+        self.preview.new_document()
         self.editor.set_template(template)
         self.params.set_params(template.parameters)
-        self.preview.clear_flagged()
         if self.output.state not in ("running", "streaming", "cancelling"):
             self.output.clear()  # the last answer belonged to the document before
 
@@ -549,7 +552,7 @@ class MainWindow(QMainWindow):
 
     def _show_error_summary(self, error: TemplateError | None) -> None:
         if error is not None:
-            self.token_summary.setText(error_summary(error))
+            self.token_summary.setText(error_summary(error, self.preview.missing))
 
     def focus_search(self) -> None:
         self.library_dock.show()

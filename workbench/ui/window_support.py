@@ -19,6 +19,7 @@ from workbench.core.tokens import format_count
 from workbench.services.document import SaveJob, save_in_process, save_template
 from workbench.storage.library import Library, TemplateVersion
 from workbench.ui.background import on_gui
+from workbench.ui.widgets.preview_compute import give_values
 from workbench.ui.widgets.preview_panel import Preview, format_money
 from workbench.ui.widgets.render_process import in_helper, is_big
 
@@ -134,16 +135,18 @@ def params_of(result: RunResult) -> Params:
         return Params()
 
 
-def error_summary(error: TemplateError) -> str:
+def error_summary(error: TemplateError, missing: list[str] | None = None) -> str:
+    """The token summary's line for a template that does not render (``missing``: every
+    variable without a value, when known)."""
     if isinstance(error, MissingVariableError):
-        return f"Give '{error.name}' a value to see the token count."
+        return f"{give_values(missing or [error.name])} to see the token count."
     return "Fix the template to see its token count."
 
 
 def preview_summary(preview: Preview) -> str:
     """One line under the parameters: tokens (exact or ≈), context fit and cost."""
     if preview.error is not None:
-        return error_summary(preview.error)
+        return error_summary(preview.error, preview.missing)
     label = "exact" if preview.exact else "estimate"
     parts = [f"{format_count(preview.total, preview.exact)} tokens {label} · {preview.tokenizer}"]
     fit = preview.fit

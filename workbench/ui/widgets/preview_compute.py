@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from workbench.core.errors import KnownError, TemplateError
+from workbench.core.errors import KnownError, MissingVariableError, TemplateError
 from workbench.core.grid import output_budget
 from workbench.core.incremental import IncrementalCounter, is_boundary
 from workbench.core.model_table import Cost, Price, cost_of, load_model_table
@@ -28,7 +28,11 @@ from workbench.core.tokens import (
     format_count,
     tokenizer_for,
 )
-from workbench.ui.widgets.render_process import render_chat, render_text_prompt
+from workbench.ui.widgets.render_process import (
+    discover_variables,
+    render_chat,
+    render_text_prompt,
+)
 from workbench.ui.widgets.text_edits import Edit, Segment, for_display, segment_edits, utf16_len
 
 #: A function that turns rendered messages into the raw prompt a local model reads.
@@ -74,6 +78,7 @@ class Preview:
 
     request: PreviewRequest
     error: TemplateError | None = None
+    missing: list[str] = field(default_factory=list)  # every variable without a value
     completion: bool = False
     messages: list[RenderedMessage] = field(default_factory=list)
     content_tokens: list[int] = field(default_factory=list)
@@ -161,6 +166,8 @@ class PreviewComputer:
                 self._chat(preview, tokenizer)
         except TemplateError as err:
             preview.error = err
+            if isinstance(err, MissingVariableError):
+                preview.missing = _missing(request)
             return preview
         self._fit_and_cost(preview)
         if request.want_tokens:
@@ -284,6 +291,25 @@ class PreviewComputer:
                 truncated = truncated or i < len(parts) - 1
                 break
         return TokenView("".join(pieces), starts, ends, ids, headers, len(starts), truncated)
+
+
+def _missing(request: PreviewRequest) -> list[str]:
+    """The variables the template uses that have neither a value nor a default, in the
+    variables form's order (declared first), so the preview can name them all at once."""
+    template = request.template
+    found = discover_variables(template)
+    used = set(found.used)
+    declared = [v.name for v in template.variables if v.default is None and v.name in used]
+    return [n for n in [*declared, *found.undeclared] if n not in request.values]
+
+
+def give_values(names: list[str]) -> str:
+    """"Give 'a' a value" / "Give 'a', 'b' and 'c' values": the start of a note on missing
+    variables (the preview's, the token summary's)."""
+    quoted = [f"'{name}'" for name in names]
+    if len(quoted) == 1:
+        return f"Give {quoted[0]} a value"
+    return f"Give {', '.join(quoted[:-1])} and {quoted[-1]} values"
 
 
 def _cut(text: str, limit: int) -> int:

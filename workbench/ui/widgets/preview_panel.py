@@ -41,6 +41,7 @@ from workbench.ui.widgets.preview_compute import (
     PreviewComputer,
     PreviewRequest,
     RawPromptFunction,
+    give_values,
 )
 from workbench.ui.widgets.text_edits import Edit, Segment
 from workbench.ui.widgets.token_view import TokenBoundaryView
@@ -58,6 +59,7 @@ COST_TOOLTIP = (
     f"or {DEFAULT_MAX_TOKENS} when none is set, at the output price). Prices come from "
     "models.yaml."
 )
+NOTHING_YET = "Nothing to send yet: write a message in the editor."
 RAW_EMPTY = (
     "The raw prompt appears here for local models: their chat template turns the messages into "
     "the one text the model reads, special tokens included."
@@ -121,6 +123,7 @@ class PreviewPanel(QWidget):
         self._shown_messages: tuple[Segment, ...] = ()
         self._shown_raw: tuple[Segment, ...] = ()
         self._error: TemplateError | None = None
+        self._missing: list[str] = []  # with a MissingVariableError: every variable unfilled
         # Variables that may be called missing: the person ran, or left their field empty.
         # Until then an empty variable is being filled in, not an error.
         self._flagged: set[str] = set()
@@ -226,7 +229,7 @@ class PreviewPanel(QWidget):
         view.setFont(monospace_font())
         view.setAccessibleName(name)
         view.setToolTip(tip)
-        view.setPlaceholderText("Nothing to send yet: write a message in the editor.")
+        view.setPlaceholderText(NOTHING_YET)
         return view
 
     # --- inputs ---------------------------------------------------------------------------
@@ -297,6 +300,7 @@ class PreviewPanel(QWidget):
     # --- results -------------------------------------------------------------------------
 
     def _apply(self, preview: Preview) -> None:
+        self._missing = preview.missing
         self._show_error(preview.error)
         if preview.error is not None:
             self.errorChanged.emit(preview.error)
@@ -428,9 +432,24 @@ class PreviewPanel(QWidget):
         if self._error is not None:
             self._show_error(self._error)
 
-    def clear_flagged(self) -> None:
-        """A new document: its variables are being filled in."""
+    def new_document(self) -> None:
+        """Another document comes next: its variables are being filled in, and nothing shown
+        may be the one before's — not its render (the fallback while the new one has an error
+        shows only a render of the same document), not its counts, not a result still being
+        computed for it."""
         self._flagged.clear()
+        self._job.discard()
+        self.preview = None
+        self._shown_messages = ()
+        self._shown_raw = ()
+        for view in (self.messages_view, self.raw_view):
+            view.clear()
+        self.token_view.set_tokens(None)
+        self.token_note.clear()
+        self.show_all_tokens.hide()
+        self._missing = []
+        self._show_error(None)
+        self._show_summary(None)
 
     def is_quiet(self, error: TemplateError | None) -> bool:
         """A variable with no value yet, not flagged: a note, not an error."""
@@ -440,6 +459,7 @@ class PreviewPanel(QWidget):
         self._error = error
         if error is None:
             self.error_label.hide()
+            self.messages_view.setPlaceholderText(NOTHING_YET)
             for view in (self.messages_view, self.raw_view, self.token_view):
                 view.setEnabled(True)
             return
@@ -451,12 +471,18 @@ class PreviewPanel(QWidget):
         palette.setColor(palette.ColorRole.WindowText, color)
         self.error_label.setPalette(palette)
         stale = " The preview below is the last one that rendered." if self.preview else ""
+        missing = self.missing
         text = (
-            f"Give '{error.name}' a value to see the preview"
+            f"{give_values(missing)} to see the preview"
             if isinstance(error, MissingVariableError) and self.is_quiet(error)
             else str(error)
         )
-        self.error_label.setText(f"{text}.{stale}")
+        self.error_label.setText(f"{text.rstrip('.')}.{stale}")  # one full stop, not two
+        # With nothing rendered for this document yet, the empty views say what is missing.
+        self.messages_view.setPlaceholderText(
+            f"Nothing to send yet: fill in {', '.join(missing)} (the fields above)."
+            if missing else "Nothing to show until the template renders: see the error above."
+        )
         self.error_label.show()
         for view in (self.messages_view, self.raw_view, self.token_view):
             view.setEnabled(False)  # greyed: it no longer matches the template
@@ -464,6 +490,14 @@ class PreviewPanel(QWidget):
     @property
     def error(self) -> TemplateError | None:
         return self._error
+
+    @property
+    def missing(self) -> list[str]:
+        """With a missing-variable error: every variable still without a value."""
+        error = self._error
+        if not isinstance(error, MissingVariableError):
+            return []
+        return self._missing or [error.name]
 
     # --- view state -------------------------------------------------------------------------
 

@@ -138,9 +138,9 @@ def _render_remote(template: PromptTemplate, values: dict[str, str]) -> tuple[bo
         return False, _error_data(err)
 
 
-def _discover_remote(template: PromptTemplate) -> tuple[bool, Any]:
+def _discover_remote(template: PromptTemplate, skip_broken: bool) -> tuple[bool, Any]:
     try:
-        return True, discover(template)
+        return True, discover(template, skip_broken=skip_broken)
     except TemplateError as err:
         return False, _error_data(err)
 
@@ -204,11 +204,11 @@ def render_text_prompt(
     return render_completion(template, values, count_tokens)
 
 
-def discover_variables(template: PromptTemplate) -> Discovery:
+def discover_variables(template: PromptTemplate, *, skip_broken: bool = False) -> Discovery:
     """``templates.discover``, in the helper process for a big template."""
     if is_big(template):
-        result = _remote(_discover_remote, template)
+        result = _remote(_discover_remote, template, skip_broken)
         if result is not None:
             found: Discovery = _unwrap(result)
             return found
-    return discover(template)
+    return discover(template, skip_broken=skip_broken)

@@ -48,9 +48,12 @@ class RowSpec:
     declared: bool = True
 
 
-def row_specs(template: PromptTemplate) -> list[RowSpec]:
-    """Declared variables in their order, then the ones used but not declared (by name)."""
-    found = discover_variables(template)
+def row_specs(template: PromptTemplate, skip_broken: bool = False) -> list[RowSpec]:
+    """Declared variables in their order, then the ones used but not declared (by name).
+
+    ``skip_broken``: a body with a syntax error is passed over (see ``templates.discover``).
+    """
+    found = discover_variables(template, skip_broken=skip_broken)
     used = set(found.used)
     specs = [
         RowSpec(v.name, v.description, v.default, v.multiline, v.name in used, True)
@@ -125,6 +128,8 @@ class VariablesForm(QWidget):
         self._rows: dict[str, _Row] = {}
         self._order: list[str] = []
         self._values: dict[str, str] = {}  # every value typed, also for variables gone for now
+        # No rows shown yet for the open document: a syntax error must not keep another's rows.
+        self._fresh = True
         self._job = LatestJob(self._show_specs, self._discovery_failed, self)
         self.empty = QLabel(EMPTY_TEXT, self)
         self.empty.setWordWrap(True)
@@ -144,14 +149,23 @@ class VariablesForm(QWidget):
 
     # --- the template ---------------------------------------------------------------------
 
+    def new_document(self) -> None:
+        """Another document comes next: until its rows are shown, a syntax error in it shows
+        the variables of the bodies that parse, never the rows of the document before."""
+        self._fresh = True
+
     def set_template(self, template: PromptTemplate) -> None:
         """Find the template's variables (off the GUI thread) and show a row for each."""
-        self._job.submit(row_specs, template)
+        self._job.submit(row_specs, template, self._fresh)
 
     def _discovery_failed(self, _error: KnownError) -> None:
-        """A body does not parse: keep the rows as they are (the editor marks the error)."""
+        """A body does not parse while it is being edited: keep the rows as they are (the
+        editor marks the error); a document just opened has none of its own to keep."""
+        if self._fresh:
+            self._show_specs([])
 
     def _show_specs(self, specs: list[RowSpec]) -> None:
+        self._fresh = False
         before = self.values()
         names = [s.name for s in specs]
         for name in [n for n in self._rows if n not in names]:
