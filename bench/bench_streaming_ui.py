@@ -1,18 +1,19 @@
 """Event-loop lag while runs stream at full speed into output views.
 
-The scripted backend replays thousands of small chunks with no delay (far faster than any
-model: the worst case for the GUI) through the real ``RunWorker`` into real ``OutputView``s,
-in Markdown mode and in plain mode, then four views at once (a compare view's columns), then
-long open blocks at two lengths each, so that any growth of a refresh's cost with the length of
-the answer shows: a fenced code block (500 and 2,000 lines), a list (620 items), a table (200
-and 800 rows; no blank lines in any of them), and prose (30 KB in paragraphs, one 8 KB
-paragraph). A 2 ms timer measures how late the GUI thread serves it: a stall is the gap between
-two of its firings beyond the 2 ms asked. Reported per scenario: stall p50/p99/max over the
-whole run and p99 in its first and last quarter (target: p99 and max ≤ 16 ms, the last quarter
-no worse than the first), the same for the CPU time the GUI thread spent between two firings
-(the work behind the stalls, which other processes on a shared machine do not inflate), text
-events delivered per second, how many batches crossed to the GUI thread and how many repaints
-the views did, and whether every view ends with exactly the text that was sent.
+The scripted backend replays thousands of small chunks with no delay (far faster than any model:
+the worst case for the GUI) through the real ``RunWorker`` into real ``OutputView``s, in
+Markdown mode and in plain mode, then four views at once (a compare view's columns), then long
+open blocks at two lengths each, so that any growth of a refresh's cost with the length of the
+answer shows: a fenced code block (500 and 2,000 lines), a list (620 items), a table (200 and
+800 rows; no blank lines in any of them), prose (30 KB in paragraphs, one 8 KB paragraph), and
+sections mixing all of them. A 2 ms timer measures how late the GUI thread serves it: a stall is
+the gap between two of its firings beyond the 2 ms asked. Reported per scenario: stall
+p50/p99/max over the whole run and p99 in its first and last quarter (target: p99 and max ≤ 16
+ms, the last quarter no worse than the first), the same for the CPU time the GUI thread spent
+between two firings (the work behind the stalls, which other processes on a shared machine do
+not inflate), text events delivered per second, how many batches crossed to the GUI thread and
+how many repaints the views did, and whether every view ends with exactly the text that was
+sent.
 
 Run with ``python bench/run.py streaming_ui`` (offscreen; no display needed).
 """
@@ -99,6 +100,22 @@ def _prose_script(paragraph_words: int, size: int) -> list[str]:
         length += len(text[-1])
         count += 1
     return _split("".join(text))
+
+
+def _mixed_script(sections: int) -> list[str]:
+    """An answer made of ``sections`` sections, each a heading, a paragraph, a 40-row table, a
+    20-line code block and a list, in 6-character chunks: the kind of block changes often, so
+    a paint sized by the speed learnt on one kind lands on another."""
+    parts = []
+    for s in range(sections):
+        parts.append(f"## Part {s}\n\nThe model **explains** the `results` of part {s} in a "
+                     "paragraph of ordinary prose, long enough to wrap once or twice.\n\n")
+        parts.append("| n | what | code |\n|---|---|---|\n" + "".join(
+            f"| {i} | **check** the value | `x{i}` |\n" for i in range(40)) + "\n")
+        parts.append("```python\n" + "".join(f"value_{i} = compute({i})\n" for i in range(20))
+                     + "```\n\n")
+        parts.append("".join(f"- step {i}: *check* it\n" for i in range(8)) + "\n")
+    return _split("".join(parts))
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -247,6 +264,8 @@ def main() -> None:
               _prose_script(60, 30_000))
     _scenario("one view, Markdown, one 8 KB paragraph", 1, "markdown",
               _prose_script(10_000, 8_000))
+    _scenario("one view, Markdown, 12 sections of prose, table, code and list (45 KB)", 1,
+              "markdown", _mixed_script(12))
 
 
 if __name__ == "__main__":
