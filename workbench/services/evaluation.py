@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from workbench.backends.base import CancelToken
 from workbench.core.assertions.select_best import KIND as SELECT_BEST
+from workbench.core.assertions.structured import SCHEMA_VALID, schema_valid
 from workbench.core.conversation import (
     Turn,
     multi_turn,
@@ -37,6 +38,7 @@ from workbench.core.conversation_case import case_assertions, conversation_of
 from workbench.core.errors import KnownError
 from workbench.core.evaluation import (
     AssertionContext,
+    EvaluationError,
     Grader,
     JavaScriptRunner,
     Outcome,
@@ -257,6 +259,18 @@ class Evaluation:
             opening = []
         return evaluate_conversation(test, self.spec.default_assertions, opening, ctx)
 
+    def _schema_valid(self, key: CellKey, run: RunOutcome) -> tuple[AssertionSummary, ...]:
+        """The schema-valid check of a variant whose template has an output_schema: a figure
+        of the scorecard beside the assertions, which does not decide the case."""
+        schema = self.spec.variants[key[0]].template.output_schema
+        if schema is None or run.status == "error":
+            return ()
+        try:
+            passed = bool(schema_valid(run.result.text, schema).passed)
+        except EvaluationError:
+            return (AssertionSummary(SCHEMA_VALID, "error", None),)
+        return (AssertionSummary(SCHEMA_VALID, "pass" if passed else "fail", float(passed)),)
+
     def _cell(self, key: CellKey, run: RunOutcome, outcomes: Sequence[Outcome]) -> CellResult:
         verdict = combine(outcomes)
         result, run_id = run.result, run.run_id
@@ -272,7 +286,7 @@ class Evaluation:
             assertions=tuple(
                 AssertionSummary(label(s), o.status, o.score)
                 for s, o in zip(specs, outcomes, strict=True)
-            ),
+            ) + self._schema_valid(key, run),
             cost=result.cost,
             latency_s=result.timings.total_s,
         )

@@ -52,3 +52,15 @@ def is_json(spec: AssertionSpec, ctx: AssertionContext) -> Check:
 @kind("contains-json", "the output contains JSON (value: an optional JSON schema it must match)")
 def contains_json(spec: AssertionSpec, ctx: AssertionContext) -> Check:
     return _validated(spec, ctx.output)
+
+
+#: The label of the check every output of a template with an ``output_schema`` gets in an
+#: evaluation, whose pass rate is the variant's schema-valid rate.
+SCHEMA_VALID = "schema-valid"
+
+
+def schema_valid(output: str, schema: dict[str, Any]) -> Check:
+    """``is-json`` against a template's ``output_schema``: the whole output is JSON matching it
+    (``details["problems"]``: each violation at its JSON path). An invalid schema is an
+    ``EvaluationError``."""
+    return is_json(AssertionSpec(type="is-json", value=schema), AssertionContext(output=output))
