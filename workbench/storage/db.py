@@ -197,3 +197,30 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ChangeProbe:
+    """Says whether another connection (another process, or a writer thread of this one)
+    committed to the database since the last look: lists of runs stay current when
+    ``workbench compare`` or ``workbench eval`` writes while the app is open.
+
+    ``PRAGMA data_version`` reads a counter from the shared WAL index, without touching a table,
+    so polling it every second costs next to nothing. Use it from one thread."""
+
+    def __init__(self, db: Database) -> None:
+        self._conn = db.connect()
+        self._version = self._read()
+
+    def _read(self) -> int:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def changed(self) -> bool:
+        try:
+            version = self._read()
+        except sqlite3.DatabaseError:  # busy or gone for a moment: look again next time
+            return False
+        changed, self._version = version != self._version, version
+        return changed
+
+    def close(self) -> None:
+        self._conn.close()

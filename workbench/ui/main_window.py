@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self.params = ParamsPanel(self)
         self.library = LibraryPanel(workspace.library, self)
         self.history = HistoryPanel(repository_source(workspace.store.runs), self)
+        self.history.watch(workspace.store.db)  # runs that a terminal's workbench compare writes
         self.picker = ModelPicker(workspace.runner, self)
         self._build_centre()
         self._build_docks()
