@@ -83,6 +83,10 @@ def test_promptfoo_fixtures_become_experiments(
     report = _import(capsys, str(fixtures_dir / "promptfoo" / config / "promptfooconfig.yaml"))
     assert report["format"] == "promptfoo" and report["errors"] == []
     assert (len(report["templates"]), len(report["tests"])) == (prompts, tests)
+    # No OpenAI backend is configured here: the report says, on each provider's line, that it
+    # runs on the local model.
+    assert [w["line"] for w in report["warnings"] if "local embedded model" in w["message"]] == (
+        [12, 13] if config == "getting-started" else [5])
     assert {t["key"].split("/")[1] for t in report["templates"]} == {config}
     experiment = report["experiment"]
     assert experiment["tests"] == tests

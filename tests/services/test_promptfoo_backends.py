@@ -218,3 +218,60 @@ def test_a_named_grader_grades(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert got[1] == ("llm-rubric", "pass", "judge score 5/5:") and got[3][1] == "pass"
     assert got[2][:2] == ("factuality", "error")
     assert code == 1
+
+
+def test_a_provider_runs_only_the_prompts_it_names() -> None:
+    """promptfoo's provider ``prompts``: the ollama example's shape (2 × 3 would be 6 variants)."""
+    result = import_text(textwrap.dedent("""\
+        prompts:
+          - id: 'a {{x}}'
+            label: openai_prompt
+          - id: 'b {{x}}'
+            label: llama_prompt
+        providers:
+          - id: ollama:chat:llama4-scout
+            prompts: [llama_prompt]
+          - id: ollama:chat:llama4-maverick
+            prompts: [llama_prompt, missing_prompt]
+          - id: openai:gpt-5-mini
+            prompts:
+              - openai_prompt
+        tests: [{vars: {x: 1}}]
+        """), "promptfoo", "p.yaml")
+    assert result.experiment is not None
+    assert [v.label for v in result.experiment.variants] == [
+        "openai_prompt · openai:gpt-5-mini", "llama_prompt · ollama:llama4-scout",
+        "llama_prompt · ollama:llama4-maverick"]
+    assert [(r.id if r else None) for r in result.providers] == [
+        "openai:gpt-5-mini", "ollama:chat:llama4-scout", "ollama:chat:llama4-maverick"]
+    assert [(p.line, p.message) for p in result.problems] == [
+        (9, "provider 'ollama:chat:llama4-maverick': no prompt labelled 'missing_prompt'")]
+
+
+def test_eval_filters_tests_by_metadata(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    add_config("fixed", "scripted", {"script": [{"text": "ok"}]})
+    config = tmp_path / "promptfooconfig.yaml"
+    config.write_text(textwrap.dedent("""\
+        prompts: ['{{ q }}']
+        providers: [fixed]
+        defaultTest:
+          metadata: {suite: smoke}
+        tests:
+          - vars: {q: a}
+            metadata: {tags: [fast, en]}
+          - vars: {q: b}
+            metadata: {tags: slow}
+          - vars: {q: c}
+            metadata: {suite: full, tags: fast}
+        """), encoding="utf-8")
+    code = main(["eval", str(config), "--json", "--filter-metadata", "tags=fast",
+                 "--filter-metadata", "suite=smoke"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and [c["test"] for c in data["cells"]] == [0]
+    with Store.open() as store:
+        [run_id] = [c["run_id"] for c in data["cells"]]
+        assert store.runs.get(run_id).result.text == "ok"
+        assert store.runs.get(run_id).result.request.messages[0].content == "a"
+    assert main(["eval", str(config), "--filter-metadata", "tags=none"]) == 1
+    assert "no test has the metadata tags=none" in capsys.readouterr().err

@@ -14,7 +14,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.cli._common import add_wait_option, freeze_heap, print_json, start_or_wait
+from workbench.cli._common import (
+    add_wait_option,
+    freeze_heap,
+    parse_assignments,
+    print_json,
+    start_or_wait,
+)
 from workbench.cli._eval_history import add_options
 
 if TYPE_CHECKING:
@@ -66,6 +72,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "promptfoo config's cloud providers locally)",
     )
     p.add_argument("--model", default="", metavar="M", help="the model, with --backend")
+    p.add_argument(
+        "--filter-metadata",
+        action="append",
+        metavar="KEY=VALUE",
+        help="run only the tests whose metadata KEY is VALUE (or a list holding it), as "
+        "promptfoo's option does (repeatable: every one must match)",
+    )
     p.add_argument(
         "--criterion",
         action="append",
@@ -217,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.services.regrade import regrade
     from workbench.services.runner import Runner
     from workbench.services.scorecard import Criterion, compare
-    from workbench.services.suites import load_suite, suite_tools, with_backend
+    from workbench.services.suites import load_suite, suite_tools, with_backend, with_metadata
 
     suite = load_suite(args.suite)
     for problem in suite.problems:
@@ -225,6 +238,8 @@ def run(args: argparse.Namespace) -> int:
     spec = suite.spec
     if args.backend:
         spec = with_backend(spec, args.backend, args.model)
+    if args.filter_metadata:
+        spec = with_metadata(spec, parse_assignments(args.filter_metadata, "--filter-metadata"))
     graded = 0  # with --repeat-graded-only: gradings per output
     if args.repeat is not None:
         if not 1 <= args.repeat <= 1000:

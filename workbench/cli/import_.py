@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         raise KnownError(f"no file {args.file}")
     columns = parse_assignments(args.column, "--column") or None
     result = import_file(args.file, args.format, as_jinja=args.as_jinja, columns=columns)
+    if result.format == "promptfoo":  # its providers on your backends, or the local model
+        from workbench.services.promptfoo_backends import choose_backends
+
+        choose_backends(result)
     report: dict[str, Any] = {
         "file": str(args.file),
         "format": result.format,

@@ -278,6 +278,23 @@ def with_backend(spec: ExperimentSpec, backend: str, model: str = "") -> Experim
     return spec.model_copy(update={"variants": variants})
 
 
+def with_metadata(spec: ExperimentSpec, wanted: dict[str, str]) -> ExperimentSpec:
+    """Only the tests whose metadata has every ``wanted`` key at that value (or a list holding
+    it), promptfoo's ``--filter-metadata``; none left is an error."""
+
+    def matches(value: object, text: str) -> bool:
+        if isinstance(value, list):
+            return any(matches(v, text) for v in value)
+        return value is not None and str(value) == text
+
+    tests = [t for t in spec.tests
+             if all(matches(t.metadata.get(k), v) for k, v in wanted.items())]
+    if not tests:
+        shown = ", ".join(f"{k}={v}" for k, v in wanted.items())
+        raise SuiteError(f"no test has the metadata {shown}")
+    return spec.model_copy(update={"tests": tests})
+
+
 def assertion_types(spec: ExperimentSpec) -> set[str]:
     """Every assertion type the suite uses (to set up the tools they need, once)."""
     return {s.type.removeprefix("not-") for s in _all_assertions(spec)}

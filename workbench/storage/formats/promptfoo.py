@@ -99,6 +99,23 @@ class Provider:
     params: Params = field(default_factory=Params)
     label: str = ""
     ref: ProviderRef | None = None  # as written (None: no providers, the default backend)
+    prompts: list[str] | None = None  # the prompt labels it runs (None: every prompt)
+
+    def runs(self, template: PromptTemplate) -> bool:
+        return self.prompts is None or template.name in self.prompts
+
+
+def _only_prompts(value: Any, doc: Doc, path: tuple[str | int, ...],
+                  problems: Problems) -> list[str] | None:
+    """A provider's ``prompts``: the labels of the prompts it runs, as promptfoo limits it."""
+    if value is None:
+        return None
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        problems.error(doc.line(*path), f"provider 'prompts' must be a list of prompt labels, "
+                                        f"not {describe(value)}; it runs every prompt")
+        return None
+    return names
 
 
 def params_from_config(
@@ -151,11 +168,13 @@ def _providers(doc: Doc, problems: Problems) -> list[Provider]:
         line = doc.line(*path)
         config: Any = {}
         label = ""
+        only: list[str] | None = None
         if isinstance(item, str):
             pid = item
         elif isinstance(item, dict) and isinstance(item.get("id"), str):
             pid, label, config = item["id"], str(item.get("label") or ""), item.get("config", {})
-            extra = sorted(set(item) - {"id", "label", "config"})
+            only = _only_prompts(item.get("prompts"), doc, (*path, "prompts"), problems)
+            extra = sorted(set(item) - {"id", "label", "config", "prompts"})
             if extra:
                 problems.warn(line, f"provider '{pid}': keys not kept: {', '.join(extra)}")
         elif isinstance(item, dict) and len(item) == 1:
@@ -163,6 +182,7 @@ def _providers(doc: Doc, problems: Problems) -> list[Provider]:
             options = options if isinstance(options, dict) else {}
             config, label = options.get("config", {}), str(options.get("label") or "")
             path = (*path, pid)
+            only = _only_prompts(options.get("prompts"), doc, (*path, "prompts"), problems)
         else:
             problems.error(
                 line,
@@ -179,7 +199,7 @@ def _providers(doc: Doc, problems: Problems) -> list[Provider]:
             if config
             else Params()
         )
-        out.append(Provider(ref.backend, ref.model, params, label, ref))
+        out.append(Provider(ref.backend, ref.model, params, label, ref, only))
     return out
 
 
@@ -414,8 +434,14 @@ def import_promptfoo(
         )
         for t in result.templates
         for p in providers
+        if p.runs(t)
     ]
-    result.providers = [p.ref for _ in result.templates for p in providers]
+    result.providers = [p.ref for t in result.templates for p in providers if p.runs(t)]
+    for p in providers:
+        unknown = sorted(set(p.prompts or ()) - {t.name for t in result.templates})
+        if unknown and p.ref is not None:
+            problems.warn(p.ref.line, f"provider '{p.ref.id}': no prompt labelled "
+                                      f"{', '.join(map(repr, unknown))}")
     result.experiment = ExperimentSpec(
         name=str(description) if description else stem or "promptfoo",
         variants=variants,
