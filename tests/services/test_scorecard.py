@@ -67,7 +67,7 @@ def test_mean_score_interval_is_a_t_interval() -> None:
     assert low == pytest.approx(0.0892, abs=2e-3) and high == pytest.approx(0.9108, abs=1e-4)
     assert ScoreStat([0.7]).ci == (0.7, 0.7)
     assert ScoreStat().ci is None
-    assert ScoreStat([0.0, 0.05, 0.5, 1.0]).histogram(4) == [2, 0, 1, 1]
+    assert ScoreStat([0.0, 0.05, 0.5, 0.99, 1.0]).histogram(4) == [2, 0, 1, 1, 1]
 
 
 def test_errors_are_counted_apart_never_as_failures() -> None:

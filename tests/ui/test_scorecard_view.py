@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCharts import QBarCategoryAxis
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -218,4 +219,44 @@ def test_a_case_without_expected_output_diffs_against_what_its_assertion_wants(
         assert diff.diff is not None and not diff.diff.identical
         view.drill.tabs.setCurrentIndex(1)
         screenshot(view, "scorecard-drilldown-asserted-text")
+        runner.close()
+
+
+def test_the_drill_down_heading_is_not_covered_and_a_perfect_score_is_charted_at_one(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """A cold start saw a white box over the start of "Click a cell to see its output…" (the
+    hidden transcript editor, outside the layout, drawn at (0, 0)) and its 1.00 scores drawn
+    over the "0.9" label of the score chart."""
+    configs = {"terse": scripted("terse", {"text": "Paris"})}
+    spec = ExperimentSpec(
+        name="capitals",
+        variants=[Variant(label="terse", template=TEMPLATE, backend="terse")],
+        tests=[TestCase(vars={"text": c}) for c in ("France", "Japan", "Italy")],
+        default_assertions=[AssertionSpec(type="contains", value="Paris")],
+    )
+    with Store.open(tmp_path / "eval.db") as store, StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=configs)
+        evaluation = Evaluation.create(store, spec, runner)
+        card = evaluation.run()
+        view = show(qtbot, evaluation, card)
+        view.resize(1250, 700)
+        drill = view.drill
+
+        def heading_uncovered() -> bool:
+            spot = drill.heading.geometry().topLeft() + QPoint(4, 4)
+            return drill.childAt(spot) is drill.heading
+
+        assert heading_uncovered()
+        qtbot.mouseClick(
+            view.grid.viewport(), Qt.MouseButton.LeftButton,
+            pos=view.grid.visualRect(view.grid.model().index(0, 0)).center(),
+        )
+        assert "✓ pass, score 1.00" in drill.heading.text() and heading_uncovered()
+        axis = view.histogram.chart().axes(Qt.Orientation.Horizontal)[0]
+        assert isinstance(axis, QBarCategoryAxis)
+        bars = view.histogram.chart().series()[0].barSets()[0]  # type: ignore[attr-defined]
+        full = [axis.categories()[i] for i in range(bars.count()) if bars.at(i)]
+        assert full == ["1.0"]  # the bar of the three 1.00 scores
+        screenshot(view, "scorecard-perfect-scores")
         runner.close()

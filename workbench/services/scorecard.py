@@ -150,10 +150,12 @@ class ScoreStat:
         return max(0.0, mean - half), min(1.0, mean + half)
 
     def histogram(self, bins: int = 10) -> list[int]:
-        """Counts of scores in ``bins`` equal bins over [0, 1] (1.0 in the last)."""
-        counts = [0] * bins
+        """Counts of scores in ``bins`` equal bins over [0, 1), then one more bin for exactly
+        1.0: pass/fail scores pile up there, and a bar labelled by its lower edge ("0.9") would
+        show them as 0.9."""
+        counts = [0] * (bins + 1)
         for v in self.values:
-            counts[min(bins - 1, max(0, int(v * bins)))] += 1
+            counts[bins if v >= 1 else max(0, int(v * bins))] += 1
         return counts
 
 

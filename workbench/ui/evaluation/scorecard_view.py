@@ -337,7 +337,9 @@ class ScorecardView(QWidget):
             bar_set.append([float(c) for c in counts])
             series.append(bar_set)
         hist.addSeries(series)
-        edges = [f"{b / BINS:.1f}" for b in range(BINS)]
+        # A bar per tenth, labelled by its lower edge, and one for exactly 1.00 (a perfect score
+        # stood over "0.9" when it shared the last tenth).
+        edges = [f"{b / BINS:.1f}" for b in range(BINS + 1)]
         self._axes(hist, series, edges, top, "cells")
         style_chart(bars, self.palette())
         style_chart(hist, self.palette())
@@ -464,6 +466,9 @@ class DrillDown(QWidget):
         self.transcript.setReadOnly(True)
         self.transcript.setAccessibleName("Transcript")
         self.transcript.setFrameShape(QFrame.Shape.NoFrame)
+        # Hidden until it is a tab: a child outside the layout is drawn at (0, 0), a white box
+        # over the start of the heading.
+        self.transcript.hide()
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.tabs)
         split.addWidget(self.reasons)
