@@ -18,8 +18,20 @@ from workbench.core.answers import (
     parse_json_output,
 )
 from workbench.core.errors import KnownError
-from workbench.core.models import Components, Example, Params, PromptTemplate, Variable
-from workbench.core.scaffolds import DEFAULT_TRIGGER, LEAST_TO_MOST_GUIDANCE, Shots
+from workbench.core.models import (
+    Components,
+    Example,
+    Message,
+    Params,
+    PromptTemplate,
+    Variable,
+)
+from workbench.core.scaffolds import (
+    ANSWER_FORMAT,
+    DEFAULT_TRIGGER,
+    LEAST_TO_MOST_GUIDANCE,
+    Shots,
+)
 from workbench.core.techniques import (
     TechniqueError,
     apply_technique,
@@ -464,3 +476,28 @@ def test_every_component_set_example_choice_and_mode_renders_and_reapplies(
         assert apply_technique(template, technique_id) == template, case
         there = apply_technique(template, "zero-shot")
         assert apply_technique(there, technique_id) == template, case
+
+
+@pytest.mark.parametrize("typed", [" Keep it under 20 words.", "\nKeep it under 20 words."])
+@pytest.mark.parametrize("then", [i for i in ALL_IDS if i != "structured-json"])  # needs a schema
+def test_words_typed_on_after_a_cue_keep_it_recognised(typed: str, then: str) -> None:
+    """A cue the person typed on after (same line or next) is still the technique's: switching
+    replaces it and keeps their words, once."""
+    request = "Write a {{ style }} blurb for {{ product }}."
+    start = PromptTemplate(
+        name="blurb",
+        messages=[Message(role="system", content="You are a copywriter."),
+                  Message(role="user", content=request)],
+        examples=[Example(input="a scarf", output="Cozy.", rationale="Warm things are cozy.")],
+    )
+    cot = apply_technique(start, "chain-of-thought")
+    edited = cot.model_copy(
+        update={"messages": [cot.messages[0], Message(role="user",
+                                                      content=cot.messages[1].content + typed)]}
+    )
+    text = apply_technique(edited, then).messages[-1].content
+    assert text.count(ANSWER_FORMAT) <= 1 and text.count(DEFAULT_TRIGGER) <= 1
+    assert text.count("Keep it under 20 words.") == 1
+    assert request in text
+    if then in ("zero-shot", "one-shot", "few-shot", "role"):
+        assert DEFAULT_TRIGGER not in text and ANSWER_FORMAT not in text

@@ -32,9 +32,30 @@ def no_request() -> TechniqueError:
     )
 
 
-def _is_cue(paragraph: str, cues: frozenset[str]) -> bool:
-    lines = paragraph.strip().split("\n")
-    return bool(paragraph.strip()) and all(line.strip() in cues for line in lines)
+def _cut_cue(line: str, cues: frozenset[str]) -> str | None:
+    """``line`` without the cue it is, starts or ends with (None: it holds none). A person who
+    typed on after a cue ("Let's think step by step. Keep it short.") keeps their words, and
+    the cue is still recognised as the technique's."""
+    line = line.strip()
+    for cue in cues:
+        if line == cue:
+            return ""
+        if line.startswith(cue + " "):
+            return line[len(cue):].strip()
+        if line.endswith(" " + cue):
+            return line[: -len(cue)].strip()
+    return None
+
+
+def _without_cues(paragraph: str, cues: frozenset[str]) -> str | None:
+    """``paragraph`` with the cues in its lines taken out (None: it holds none); empty when it
+    was only cues."""
+    lines = paragraph.split("\n")
+    cut = [_cut_cue(line, cues) for line in lines]
+    if all(rest is None for rest in cut):
+        return None
+    kept = [line if rest is None else rest for line, rest in zip(lines, cut, strict=True)]
+    return "\n".join(line for line in kept if line.strip())
 
 
 def _glue(separator: str) -> str:
@@ -48,9 +69,14 @@ def strip(source: str, few_shot: FewShot, cues: frozenset[str]) -> Body:
     body = Body.parse(source.replace(_glue(few_shot.separator), "", 1))
     for index in reversed(range(len(body.paragraphs))):
         paragraph = body.paragraphs[index]
-        ours = is_examples_paragraph(paragraph) or is_json_guidance(paragraph)
-        if ours or _is_cue(paragraph, cues):
+        if is_examples_paragraph(paragraph) or is_json_guidance(paragraph):
             body.remove(index)
+            continue
+        rest = _without_cues(paragraph, cues)
+        if rest == "":
+            body.remove(index)
+        elif rest is not None:
+            body.paragraphs[index] = rest
     known = Shots.recover(few_shot.example_format)
     query = find_query(body)
     rationale = known.rationale_label if known else ""

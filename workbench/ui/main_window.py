@@ -270,6 +270,10 @@ class MainWindow(QMainWindow):
         self.run_action = self._action("&Run", "&Run", self.run, "Ctrl+Return", "Run the prompt")
         self.run_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.cancel_action = self._action("&Run", "&Cancel", self.cancel, "Esc", "Cancel the runs")
+        # Enabled only while runs go on (``_active_changed``): an enabled window-wide Esc made
+        # the Escape of a proposed change (Cancel the technique's diff) ambiguous, so it did
+        # nothing.
+        self.cancel_action.setEnabled(False)
         self._menus["&Run"].addSeparator()
         self._action(
             "&Run",

@@ -407,7 +407,11 @@ class TemplateEditor(QWidget):
         return True
 
     def reject_change(self) -> None:
+        """Cancel: nothing changes, and the picker shows the technique in effect again (not the
+        one that was only being looked at)."""
         self._drop_change()
+        index = self.technique.findData(self._base.technique)
+        self.technique.setCurrentIndex(max(index, 0))
 
     def _drop_change(self) -> None:
         self._change = None
