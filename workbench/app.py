@@ -62,10 +62,10 @@ def _crash_dialog(
 
 
 def open_main_window(*, first_run_demo: bool = True, file: Path | None = None) -> MainWindow:
-    """Open the workspace and its window: recovered drafts, then ``file`` (given on the command
-    line; replacing a recovered draft asks first), else the last template; on the first start
-    the welcome template, run once on the embedded model (not when a file was given: that file
-    is what the person wants to see)."""
+    """Open the workspace and its window, shown: ``file`` (given on the command line), else
+    recovered drafts or the last template; on the first start the welcome template, run once on
+    the embedded model (not when a file was given: that file is what the person wants to
+    see)."""
     from workbench.services.workspace import Workspace
     from workbench.ui import session_restore
     from workbench.ui.main_window import MainWindow
@@ -76,10 +76,19 @@ def open_main_window(*, first_run_demo: bool = True, file: Path | None = None) -
     if first:
         workspace.install_welcome()
     window = MainWindow(workspace)
+    window.show()  # first: a question (a draft after a crash) is asked over it, never alone
     settings = window_settings()
     clean = session_restore.begin(settings)
-    recovered = window.recover_drafts(ask=not clean)
+    # A file given: it is what the person wants to see. Kept edits of library templates and
+    # files stay kept (they come back when those are opened), so nothing is asked; only a new
+    # template's, which nothing else can reopen, comes back first. A file that cannot be read
+    # leaves the start as it would be without it.
+    recovered = file is not None and window.recover_drafts(ask=not clean, untitled_only=True)
     opened = file is not None and window.open_path(file)
+    if opened:
+        window.doc_actions.say_kept_drafts()
+    elif not recovered:
+        recovered = window.recover_drafts(ask=not clean)
     if not recovered and not opened:
         last = str(window_settings().value("lastTemplate", "") or "")
         keys = window.library.template_keys()

@@ -4,13 +4,18 @@ without a question (a crash still asks: tests/ui/test_main_window.py)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
 from tests.ui.prompt_typing import replace_message
 from tests.ui.windows import close_window, open_window, press_save, shot
+from workbench.app import create_application, open_main_window
 from workbench.core.builtin_templates import few_shot_sentiment
+from workbench.core.models import Message, PromptTemplate
+from workbench.core.template_files import dumps
 from workbench.ui.main_window import MainWindow
 
 RUN_TIMEOUT_MS = 120_000
@@ -92,5 +97,56 @@ def test_a_copy_of_a_built_in_left_unsaved_comes_back_after_a_clean_quit(qtbot: 
         _no_question()
         assert window.key is None
         assert window.editor.template().messages == few_shot_sentiment().messages
+    finally:
+        close_window(window)
+
+
+def test_a_file_given_at_the_next_start_opens_at_once_and_the_kept_edits_wait(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """Edits kept by a clean quit, then ``workbench haiku.prompt.yaml``: the window shows the
+    file without a question (none before the window, none at all); the kept edits are named
+    in the status bar and come back when their template is opened."""
+    window = open_window(qtbot, closed_by_qtbot=False)
+    window.open_library_template("welcome")
+    qtbot.waitUntil(lambda: window.key == "welcome")
+    name = window.document.name
+    replace_message(qtbot, window, "Tell me one fact about {{ topic }}.")
+    qtbot.waitUntil(lambda: window.dirty)
+    _quit(window)
+    path = tmp_path / "haiku.prompt.yaml"
+    haiku = PromptTemplate(name="haiku", messages=[Message(role="user", content="A haiku.")])
+    path.write_text(dumps(haiku), encoding="utf-8")
+
+    asked: list[tuple[str, bool]] = []  # each question, and whether a main window was shown
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is not None:
+            shown = any(isinstance(w, MainWindow) and w.isVisible()
+                        for w in QApplication.topLevelWidgets())
+            label = dialog.findChild(QLabel, "qt_msgbox_label")
+            asked.append((label.text() if label is not None else dialog.windowTitle(), shown))
+            dialog.close()  # Cancel
+
+    poll = QTimer()
+    poll.timeout.connect(answer)
+    poll.start(20)
+    create_application()
+    try:
+        window = open_main_window(first_run_demo=False, file=path)
+    finally:
+        poll.stop()
+    qtbot.addWidget(window)
+    try:
+        assert asked == []
+        assert window.isVisible()
+        assert window.document.path == path and window.editor.template().name == "haiku"
+        assert not window.dirty and window.key is None
+        assert f"unsaved edits of “{name}”" in window.statusBar().currentMessage()
+        shot(window, "file_at_start_with_kept_edits")
+        window.open_library_template("welcome")  # the file is unedited: nothing to ask
+        assert window.key == "welcome" and window.dirty
+        assert window.editor.template().messages[0].content == "Tell me one fact about {{ topic }}."
     finally:
         close_window(window)

@@ -1,5 +1,6 @@
 """The document open in the main window, as plain Python: which template, which library key and
-version, whether it has unsaved edits, and saving, naming, drafts and library edits of it.
+version (or which template file it was opened from), whether it has unsaved edits, and saving,
+naming, drafts and library edits of it.
 
 The widgets observe it (napari's ``ViewerModel`` idea): the editor reports what the person typed
 with ``edit``, and the session tells its observers what to show through ``Event``s. Nothing here
@@ -23,7 +24,9 @@ from typing import Any, Generic, TypeVar
 
 from workbench.core.errors import KnownError, TemplateError
 from workbench.core.models import Message, PromptTemplate, Variable
+from workbench.core.template_files import TemplateFile, dumps
 from workbench.core.templates import discover
+from workbench.storage import files
 from workbench.storage.autosave import Autosave, Draft
 from workbench.storage.db import Database
 from workbench.storage.library import Library, TemplateVersion
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 UNTITLED_KEY = ":new:"  # the draft key of a template not yet in the library (never a library key)
 UNTITLED = "untitled"
+FILE_DRAFT = "file:"  # the draft key of a template file's edits: this, then its absolute path
 
 #: ``submit(job)`` runs ``job()`` on the writer thread; ``when_done(future, fn)`` calls ``fn`` on
 #: the owner's thread once ``future`` is done.
@@ -63,6 +67,7 @@ class DocumentState:
     version: int | None
     dirty: bool
     saving: bool
+    path: Path | None = None  # the template file it is bound to (Ctrl+S writes there)
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,8 @@ class Document:
     key: str | None = None
     version: int | None = None
     saved: PromptTemplate | None = None  # as last loaded or saved; None: never saved
+    #: The template file the document was opened from or saved as: Ctrl+S writes it back.
+    file: TemplateFile | None = None
     generation: int = 0  # counts documents shown, so a late result finds its own
     #: How a save is written (on the writer thread); by default ``save_template`` right there.
     save_job: SaveJob | None = None
@@ -172,6 +179,7 @@ class Document:
         self.adopted: Event[PromptTemplate] = Event()
         self.changed: Event[DocumentState] = Event()
         self.library_changed: Event[LibraryChange] = Event()
+        self.file_saved: Event[Path] = Event()
         self.failed: Event[KnownError] = Event()
         self._writes: list[_Write] = []
         self._state: DocumentState | None = None
@@ -191,15 +199,38 @@ class Document:
 
     @property
     def needs_name(self) -> bool:
-        """A first save asks for a name (a key is derived from it)."""
-        return self.key is None
+        """A first save asks for a name (a key is derived from it); a file has its home."""
+        return self.key is None and self.file is None
+
+    @property
+    def path(self) -> Path | None:
+        return self.file.path if self.file is not None else None
+
+    @property
+    def draft_key(self) -> str:
+        """Where the document's unsaved edits are kept: its library key, its file, or untitled."""
+        if self.key is not None:
+            return self.key
+        return f"{FILE_DRAFT}{self.file.path}" if self.file is not None else UNTITLED_KEY
+
+    def file_changed(self) -> bool:
+        """The bound file is no longer what was read or last written here (another program or
+        git changed or removed it): overwriting it would lose that."""
+        if self.file is None:
+            return False
+        try:
+            return self.file.path.read_bytes().decode("utf-8") != self.file.source
+        except (OSError, UnicodeDecodeError):
+            return True
 
     @property
     def saving(self) -> bool:
         return any(not w.delivered for w in self._writes)
 
     def state(self) -> DocumentState:
-        return DocumentState(self.name, self.key, self.version, self.dirty, self.saving)
+        return DocumentState(
+            self.name, self.key, self.version, self.dirty, self.saving, self.path
+        )
 
     def _notify(self) -> None:
         state = self.state()
@@ -219,17 +250,37 @@ class Document:
         key: str | None,
         version: int | None,
         saved: PromptTemplate | None,
+        file: TemplateFile | None = None,
     ) -> None:
         self.template, self.key, self.version, self.saved = template, key, version, saved
+        self.file = file
         self.generation += 1
         self.loaded.emit(template)
         self._notify()
 
     def open(self, key: str, version: int | None = None) -> None:
-        """Open a library template (its newest version, or ``version``); KnownError if gone."""
+        """Open a library template (its newest version, or ``version``); KnownError if gone.
+        Unsaved edits of it kept from an earlier session come back over its newest version."""
         template = self.library.load(key, version)
         number = version if version is not None else self.library.entry(key).version
-        self.load(template, key, number)
+        kept = self._kept(key) if version is None else None
+        self._replace(kept or template, key, number, template)
+
+    def open_file(self, path: Path) -> None:
+        """Open a template file, bound to it: Ctrl+S writes it back. Its unsaved edits kept
+        from an earlier session come back over it. KnownError (file, line, why) if unreadable."""
+        source = TemplateFile.read(path.absolute())
+        kept = self._kept(f"{FILE_DRAFT}{source.path}")
+        self._replace(kept or source.template, None, None, source.template, source)
+
+    def _kept(self, draft_key: str) -> PromptTemplate | None:
+        draft = self.autosave.load(draft_key)
+        if draft is None:
+            return None
+        try:
+            return PromptTemplate.model_validate_json(draft.text)
+        except ValueError:  # an unreadable leftover: the saved template opens
+            return None
 
     def new(self, template: PromptTemplate | None = None) -> None:
         """A new unsaved document: blank, or a copy of ``template`` (a built-in)."""
@@ -261,8 +312,11 @@ class Document:
 
         ``name`` names it (a first save): the key is derived from it at once, so a second save
         before the first is written cannot create a second template. Variables the template
-        uses are declared in the saved file.
+        uses are declared in the saved file. A document bound to a file is written there.
         """
+        if self.file is not None:
+            self.save_as_file(self.file.path)
+            return
         if name is not None and name.strip() and name.strip() != self.name:
             self.template = self.template.model_copy(update={"name": name.strip()})
             self.adopted.emit(self.template)
@@ -293,6 +347,54 @@ class Document:
             self.library_changed.emit(LibraryChange(key, "unchanged" if same else "saved", version))
 
         self._write(write, done)
+
+    def save_as_file(self, path: Path) -> None:
+        """Write the document to the template file ``path`` (atomically, on the writer thread)
+        and bind it there, as any editor's Save as does: from then on Ctrl+S writes that file.
+        The text read from it is kept when nothing changed (comments and all); an edited
+        template is written in the canonical format."""
+        path = path.absolute()
+        template, generation, before = self.template, self.generation, self.draft_key
+        source = self.file if self.file is not None and self.file.path == path else None
+
+        def write() -> TemplateFile:
+            declared = declare_variables(template)
+            text = source.text_for(declared) if source is not None else dumps(declared)
+            files.write_text(path, text)
+            return TemplateFile(path, declared, text)
+
+        def done(written: TemplateFile) -> None:
+            if generation == self.generation:
+                edits_since = self.template != template
+                self.key, self.version = None, None  # a library template saved as a file is
+                self.file, self.saved = written, written.template  # that file from now on
+                variables = written.template.variables
+                self.template = self.template.model_copy(update={"variables": variables})
+                if variables != template.variables:
+                    self.adopted.emit(self.template)
+                if not edits_since:
+                    self.autosave.discard(before)
+            self.file_saved.emit(path)
+
+        self._write(write, done)
+
+    def add_to_library(
+        self, name: str, *, message: str = "", description: str = "", tags: list[str] | None = None
+    ) -> None:
+        """Save a copy of the document as a new library template named ``name``; the document
+        stays what it was (bound to its file)."""
+        template = self.template.model_copy(update={
+            "name": name.strip() or self.name, "description": description.strip(),
+            "tags": tags or [],
+        })
+        key = self.key_for_name(template.name)
+        library = self.library
+        job = self.save_job or (lambda t, k, m: save_template(library, t, k, m))
+
+        def done(result: tuple[TemplateVersion, PromptTemplate]) -> None:
+            self.library_changed.emit(LibraryChange(key, "saved", result[0]))
+
+        self._write(lambda: job(template, key, message), done)
 
     def _write(self, job: Callable[[], T], on_result: Callable[[T], None]) -> None:
         write = _Write(self.submit(job), on_result)
@@ -412,18 +514,18 @@ class Document:
         """Keep unsaved edits on disk, so a crash loses nothing."""
         if self.dirty:
             base = self.saved.model_dump_json() if self.saved is not None else None
-            self.autosave.save(self.key or UNTITLED_KEY, self.template.model_dump_json(), base)
+            self.autosave.save(self.draft_key, self.template.model_dump_json(), base)
 
     def keep_for_next_session(self) -> None:
-        """At a clean quit: keep unsaved edits, and a document in no library at all (a
-        built-in's copy, never edited) unless it is the blank start, for the next start."""
+        """At a clean quit: keep unsaved edits, and a document in no library and no file at
+        all (a built-in's copy, never edited) unless it is the blank start, for the next start."""
         if self.dirty:
             self.write_draft()
-        elif self.key is None and self.template != blank_template():
+        elif self.key is None and self.file is None and self.template != blank_template():
             self.autosave.save(UNTITLED_KEY, self.template.model_dump_json(), None)
 
     def discard_draft(self) -> None:
-        self.autosave.discard(self.key or UNTITLED_KEY)
+        self.autosave.discard(self.draft_key)
 
     def drafts(self) -> list[tuple[Draft, PromptTemplate]]:
         """Edits a previous session did not save, oldest first (unreadable ones left alone)."""
@@ -436,7 +538,15 @@ class Document:
         return found
 
     def restore_draft(self, draft: Draft, template: PromptTemplate) -> None:
-        """Open ``template`` (a draft's edits) over the library template it was made from."""
+        """Open ``template`` (a draft's edits) over the library template or the file it was
+        made from (gone: as an unsaved new document)."""
+        if draft.key.startswith(FILE_DRAFT):
+            try:
+                source: TemplateFile | None = TemplateFile.read(Path(draft.key[len(FILE_DRAFT):]))
+            except KnownError:
+                source = None
+            self._replace(template, None, None, source.template if source else None, source)
+            return
         key = None if draft.key == UNTITLED_KEY else draft.key
         if key is not None:
             try:

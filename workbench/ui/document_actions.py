@@ -1,6 +1,6 @@
 """The main window's document actions: new from a built-in, open a file, save (naming a new
-template, a version message), rename, description and tags, delete with undo, and drafts
-offered back.
+template, a version message; a file opened is saved back to it), save as a file, add to the
+library, rename, description and tags, delete with undo, and drafts offered back.
 
 The document itself is ``services.document.Document`` (no Qt); this module asks the person what
 it needs (names, messages) and shows what the document says happened.
@@ -18,8 +18,8 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
 
 from workbench.core.errors import KnownError
 from workbench.core.models import PromptTemplate
-from workbench.core.template_files import read_template
-from workbench.services.document import DocumentState, LibraryChange
+from workbench.core.template_files import SUFFIX
+from workbench.services.document import UNTITLED_KEY, DocumentState, LibraryChange
 from workbench.ui.dialogs.template_details import TemplateDetailsDialog
 from workbench.ui.dialogs.template_gallery import TemplateGallery
 
@@ -46,6 +46,9 @@ class DocumentActions(QObject):
         self.document.changed.connect(self._state_changed)
         self.document.library_changed.connect(self._library_changed)
         self.document.failed.connect(self._save_failed)
+        self.document.file_saved.connect(
+            lambda path: self.window.statusBar().showMessage(f"Saved {path}", 5000)
+        )
         window.message_bar.saveRequested.connect(
             lambda message: self.document.save(message=message)
         )
@@ -66,16 +69,21 @@ class DocumentActions(QObject):
 
     def open_path(self, path: Path) -> bool:
         """Open a template file (File ▸ Open file…, a file given on the command line or handed
-        over by a second launch); a file that cannot be read is named in the status bar, with
-        its line, and the document stays as it was."""
+        over by a second launch), bound to it: Ctrl+S saves back to it. A file that cannot be
+        read is named in the status bar, with its line, and the document stays as it was."""
         if not self.window.keep_or_drop_edits():
             return False
         try:
-            self.window.show_template(read_template(path), None, None)
+            self.document.open_file(path)
         except KnownError as err:
             log.warning("cannot open %s", err)
             self.window.statusBar().showMessage(str(err), 15_000)
             return False
+        kept = " Your unsaved edits of it from the last session are back." if (
+            self.document.dirty) else ""
+        self.window.statusBar().showMessage(
+            f"Opened {self.document.path}: Ctrl+S saves back to it.{kept}", 15_000
+        )
         return True
 
     def new_from_template(self) -> TemplateGallery | None:
@@ -97,21 +105,84 @@ class DocumentActions(QObject):
             )
 
     def save(self) -> TemplateDetailsDialog | None:
-        """Save the editor's template as a new library version (Ctrl+S); a first save asks for
-        its name. The file is written on the writer thread: typing goes on meanwhile."""
+        """Save the editor's template (Ctrl+S): back to the file it was opened from, else as a
+        new library version; a first save asks for its name. The file is written on the writer
+        thread: typing goes on meanwhile."""
         self.document.edit(self.window.editor.template())
         if self.document.needs_name:
             dialog = self.naming_dialog()
             dialog.accepted.connect(lambda: self.save_named(dialog))
             open_once(dialog)
             return dialog
-        self.document.save()
+        self.write_back()
         return None
 
-    def save_with_message(self) -> QWidget:
-        """Ctrl+Shift+S: the same save, with a message for the version (asked in a line under
-        the title, not in a dialog); a first save asks in the naming dialog instead."""
+    def write_back(self) -> bool:
+        """Save a document that has a home (its file, its library template); False when the
+        person chose not to overwrite a file that changed on disk since it was opened."""
+        if self.document.file_changed() and not self._overwrite_changed_file():
+            return False
+        self.document.save()
+        return True
+
+    def _overwrite_changed_file(self) -> bool:
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "File changed on disk",
+            f"{self.document.path} changed on disk (or was removed) since you opened it. "
+            "Overwrite it with the template as it is in the window?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
+            self.window,
+        )
+        box.button(QMessageBox.StandardButton.Save).setText("Overwrite")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        answer = box.exec()
+        box.deleteLater()
+        return answer == QMessageBox.StandardButton.Save
+
+    def save_as_file(self, path: Path | None = None) -> bool:
+        """File ▸ Save as file…: write the template to a .prompt.yaml file of the person's
+        choosing; the document is that file from then on (Ctrl+S writes it)."""
         self.document.edit(self.window.editor.template())
+        if path is None:
+            key = self.document.key or self.document.key_for_name(self.document.name)
+            suggested = self.document.path or Path(f"{key.rsplit('/', 1)[-1]}{SUFFIX}")
+            chosen, _ = QFileDialog.getSaveFileName(
+                self.window, "Save as a template file", str(suggested),
+                f"Prompt templates (*{SUFFIX})",
+            )
+            if not chosen:
+                return False
+            path = Path(chosen)
+        if not path.name.endswith((SUFFIX, ".yaml", ".yml")):
+            path = path.with_name(f"{path.name}{SUFFIX}")
+        self.document.save_as_file(path)
+        return True
+
+    def add_to_library(self) -> TemplateDetailsDialog:
+        """File ▸ Add to library…: a copy of the template as a new library template (a file's
+        document stays bound to its file; a new one becomes the library template)."""
+        self.document.edit(self.window.editor.template())
+        if self.document.needs_name:
+            dialog = self.save()
+            assert dialog is not None
+            return dialog
+        dialog = self.naming_dialog(title="Add to the library", accept="Add")
+        dialog.accepted.connect(lambda: self.document.add_to_library(
+            dialog.name(), message=dialog.message(), description=dialog.description(),
+            tags=dialog.tags(),
+        ))
+        open_once(dialog)
+        return dialog
+
+    def save_with_message(self) -> QWidget | None:
+        """Ctrl+Shift+S: the same save, with a message for the version (asked in a line under
+        the title, not in a dialog); a first save asks in the naming dialog instead. A file has
+        no versions: it is saved."""
+        self.document.edit(self.window.editor.template())
+        if self.document.path is not None:
+            return self.save()
         if self.document.needs_name:
             dialog = self.save()
             assert dialog is not None
@@ -120,12 +191,14 @@ class DocumentActions(QObject):
         self.window.message_bar.open()
         return self.window.message_bar
 
-    def naming_dialog(self) -> TemplateDetailsDialog:
+    def naming_dialog(
+        self, title: str = "Save to the library", accept: str = "Save"
+    ) -> TemplateDetailsDialog:
         template = self.document.template
         return TemplateDetailsDialog(
             self.window,
-            title="Save to the library",
-            accept_text="Save",
+            title=title,
+            accept_text=accept,
             intro="Name the template. Its file in the library is named after it.",
             name=self.document.proposed_name(),
             key_for=self.document.key_for_name,
@@ -200,10 +273,16 @@ class DocumentActions(QObject):
 
     def _state_changed(self, state: DocumentState) -> None:
         version = f"  v{state.version}" if state.version is not None else ""
+        where = f"  — {html.escape(str(state.path))}" if state.path is not None else ""
         unsaved = "  (unsaved)" if state.dirty else ""
         saving = "  saving…" if state.saving else ""
-        self.window.title.setText(f"<b>{html.escape(state.name)}</b>{version}{unsaved}{saving}")
-        self.window.setWindowTitle(f"{state.name}{' *' if state.dirty else ''} — Prompt Workbench")
+        self.window.title.setText(
+            f"<b>{html.escape(state.name)}</b>{version}{where}{unsaved}{saving}"
+        )
+        file = f" — {state.path}" if state.path is not None else ""
+        self.window.setWindowTitle(
+            f"{state.name}{' *' if state.dirty else ''}{file} — Prompt Workbench"
+        )
         # "saving…" is in the title: QStatusBar.showMessage repaints at once, a frame's work.
         if (state.key, state.version) != self._shown:  # not on every keystroke: the person
             self._sync_library()  # may be looking at another template's versions meanwhile
@@ -213,11 +292,14 @@ class DocumentActions(QObject):
         self._shown = (self.window.key, self.window.version)
         self.window.library.show_document(*self._shown)
 
-    def recover_drafts(self, *, ask: bool = True) -> bool:
+    def recover_drafts(self, *, ask: bool = True, untitled_only: bool = False) -> bool:
         """Bring back edits a previous session did not save; True if one was restored. After a
         clean quit (``ask`` False) the first comes back at once, said in the status bar; after
-        a crash each is offered with a question."""
+        a crash each is offered with a question. ``untitled_only``: only a new template's (the
+        others stay kept, and come back when their template or file is opened)."""
         for draft, template in self.document.drafts():
+            if untitled_only and draft.key != UNTITLED_KEY:
+                continue
             if not ask:
                 self.document.restore_draft(draft, template)
                 self.window.statusBar().showMessage(
@@ -234,3 +316,15 @@ class DocumentActions(QObject):
                 return True
             self.document.drop_draft(draft)
         return False
+
+    def say_kept_drafts(self) -> None:
+        """After a file opened at start: the unsaved edits of other templates kept from the last
+        session stay kept, and the status bar says whose, and where they come back."""
+        names = [f"“{template.name}”" for draft, template in self.document.drafts()
+                 if draft.key not in (UNTITLED_KEY, self.document.draft_key)]
+        if names:
+            bar = self.window.statusBar()
+            bar.showMessage(
+                f"{bar.currentMessage()} Your unsaved edits of {', '.join(names)} from the last "
+                f"session are kept: they come back when you open {'them' if names[1:] else 'it'}."
+                .strip(), 20_000)

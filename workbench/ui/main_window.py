@@ -224,7 +224,8 @@ class MainWindow(QMainWindow):
             "&Save",
             self.save,
             QKeySequence.StandardKey.Save,
-            "Save a new version to the library (the first save asks for a name)",
+            "Save back to the template's file when it came from one, else a new version in "
+            "the library (the first save asks for a name)",
         )
         self._action(
             "&File",
@@ -232,6 +233,14 @@ class MainWindow(QMainWindow):
             self.doc_actions.save_with_message,
             "Ctrl+Shift+S",
             "Save a new version and say what it changes (shown in the versions list)",
+        )
+        self._action(
+            "&File", "Save as &file…", lambda: self.doc_actions.save_as_file(),
+            tip="Write the template to a .prompt.yaml file; Ctrl+S then saves to that file",
+        )
+        self._action(
+            "&File", "A&dd to library…", self.doc_actions.add_to_library,
+            tip="Save a copy in the library under a name (a file stays bound to its file)",
         )
         self.transfer = LibraryTransfer(self)
         self.transfer.add_to(self._menus["&File"])
@@ -379,8 +388,8 @@ class MainWindow(QMainWindow):
                 dialog.deleteLater()
                 if not answered:
                     return False
-            else:
-                self.document.save()
+            elif not self.doc_actions.write_back():
+                return False
             self.document.finish(SAVE_WAIT_S)
             return not self.dirty
         if answer == QMessageBox.StandardButton.Discard:
@@ -394,9 +403,14 @@ class MainWindow(QMainWindow):
             | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel
         )
-        return QMessageBox.question(
-            self, "Unsaved edits", f"“{name}” has edits that are not saved. Save them?", buttons
+        box = QMessageBox(
+            QMessageBox.Icon.Question, "Unsaved edits",
+            f"“{name}” has edits that are not saved. Save them?", buttons, self,
         )
+        box.setWindowModality(Qt.WindowModality.WindowModal)  # a sheet on this window
+        answer = QMessageBox.StandardButton(box.exec())
+        box.deleteLater()
+        return answer
 
     def open_library_template(self, key: str, version: int | None = None) -> None:
         if self.keep_or_drop_edits():
@@ -421,8 +435,8 @@ class MainWindow(QMainWindow):
         """Ctrl+S (a first save asks for the name)."""
         return self.doc_actions.save()
 
-    def recover_drafts(self, *, ask: bool = True) -> bool:
-        return self.doc_actions.recover_drafts(ask=ask)
+    def recover_drafts(self, *, ask: bool = True, untitled_only: bool = False) -> bool:
+        return self.doc_actions.recover_drafts(ask=ask, untitled_only=untitled_only)
 
     def open_path(self, path: Path) -> bool:
         return self.doc_actions.open_path(path)
