@@ -361,7 +361,7 @@ def test_text_output_says_why_cells_errored_and_how_to_run_locally(
     suite = write_suite(tmp_path, ["pass_rate >= 0.5"], backend="down")
     assert main(["eval", str(suite)]) == 1
     out = capsys.readouterr().out
-    assert "6 cells errored:\n  6× server down\n" in out
+    assert "6 errors in 6 cells:\n  6× server down\n" in out
     assert f"workbench eval {suite} --backend llamacpp" in out
     assert "0 passed, 0 failed, 3 errors" in out
     (tmp_path / "one.yaml").write_text(
@@ -371,7 +371,7 @@ def test_text_output_says_why_cells_errored_and_how_to_run_locally(
     )
     assert main(["eval", str(tmp_path / "one.yaml")]) == 1
     out = capsys.readouterr().out
-    assert "0 passed, 0 failed, 1 error\n" in out and "1 cell errored:\n  1× server down" in out
+    assert "0 passed, 0 failed, 1 error\n" in out and "1 error in 1 cell:\n  1× server down" in out
 
 
 def test_a_promptfoo_warning_is_prefixed_once(
@@ -391,3 +391,38 @@ def test_a_promptfoo_warning_is_prefixed_once(
     main(["eval", str(tmp_path / "promptfooconfig.yaml"), "--backend", "french"])
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert warnings and all(line.count("warning") == 1 for line in warnings), warnings
+
+
+def test_a_check_that_errors_is_counted_alike_on_every_line_and_named_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JavaScript syntax error: its line said "3 errors", the footer "2 cells errored: 2×"
+    (the third cell counted as failed, its error unlisted), and JUnit said "ERROR javascript:
+    javascript: SyntaxError"."""
+    (tmp_path / "rows.csv").write_text(
+        "text,expected\nhello,monde\nworld,monde\nbye,revoir\n", encoding="utf-8"
+    )
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(textwrap.dedent("""\
+        name: capitals-bad
+        dataset: rows.csv
+        variants: [{label: inline, prompt: "Say {{ text }}", backend: french}]
+        assert:
+          - {type: icontains, value: "{{ expected }}"}
+          - type: javascript
+            value: |
+              const words = output.split(' ');
+              return words.length <= 3 &&;
+        """), encoding="utf-8")
+    junit = tmp_path / "r.xml"
+    assert main(["eval", str(suite), "--junit", str(junit)]) == 1  # default criteria: not met
+    out = capsys.readouterr().out
+    assert "  all " in out and "0 passed, 1 failed, 2 errors\n" in out
+    assert "  javascript " in out and "0 passed, 0 failed, 3 errors\n" in out
+    assert (
+        "3 errors in 3 cells (1 counted as failed: a check failed there too):\n"
+        "  3× javascript: SyntaxError: unexpected token in expression: ';' (line 2, column 28)\n"
+    ) in out
+    xml = junit.read_text(encoding="utf-8")
+    assert "javascript: javascript:" not in xml
+    assert xml.count("ERROR javascript: SyntaxError: unexpected token") == 3

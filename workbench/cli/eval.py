@@ -162,13 +162,21 @@ def _errors(n: int) -> str:
     return f"{n} error" if n == 1 else f"{n} errors"
 
 
-def _print_errors(reasons: list[tuple[str, int]], suite: Path, local: bool) -> None:
-    """Why cells errored (each distinct reason with its count): the scorecard only counts
-    them. Unless it ran on the local model already, how to run it there instead."""
+def _print_errors(
+    reasons: list[tuple[str, int]], cells: tuple[int, int], suite: Path, local: bool
+) -> None:
+    """Why cells errored (each distinct reason with the cells it happened in): the scorecard
+    only counts them. ``cells`` is ``eval_reports.error_cells``: a cell where another check
+    failed counts as failed above, so say so, or the counts would not add up. Unless it ran
+    on the local model already, how to run it there instead."""
     if not reasons:
         return
+    from workbench.core.wording import plural
+
     total = sum(count for _, count in reasons)
-    print(f"{total} {'cell' if total == 1 else 'cells'} errored:")
+    errored, failed = cells
+    also = f" ({failed} counted as failed: a check failed there too)" if failed else ""
+    print(f"{plural(total, 'error')} in {plural(errored, 'cell')}{also}:")
     for message, count in reasons[:5]:
         print(f"  {count}× {message}")
     if len(reasons) > 5:
@@ -218,6 +226,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.errors import KnownError
     from workbench.services.eval_history import suite_key
     from workbench.services.eval_reports import (
+        error_cells,
         error_reasons,
         regression_json,
         repeats_json,
@@ -336,7 +345,9 @@ def run(args: argparse.Namespace) -> int:
             if repeated is not None:
                 _print_repeats(evaluation, repeated, k, repeats, graded_only=bool(graded))
             local = all(v.backend == "llamacpp" for v in spec.variants)
-            _print_errors(error_reasons(evaluation, card), args.suite, local)
+            _print_errors(
+                error_reasons(evaluation, card), error_cells(card), args.suite, local
+            )
             if report is not None:
                 _print_regression(evaluation, report, args.compare)
             if checked is not None:

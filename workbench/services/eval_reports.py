@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from typing import Any
 
+from workbench.core.evaluation import Outcome
 from workbench.services.evaluation import Evaluation, outcomes_of
 from workbench.services.flaky import CaseRepeats, case_repeats, summarise
 from workbench.services.scorecard import CellResult, GroupStats, RegressionReport, Scorecard
@@ -41,17 +42,36 @@ def case_name(evaluation: Evaluation, test: int, repeat: int, *, numbered: bool 
     return f"row {test + 1}: {name}{suffix}"
 
 
+def check_text(outcome: Outcome) -> str:
+    """"type: reason" of a check's verdict. Many checks already start their reason with their
+    type ("javascript: SyntaxError ..."), which must not be said twice."""
+    reason = outcome.reason.removeprefix(f"{outcome.type}: ")
+    return f"{outcome.type}: {reason}" if outcome.type else reason
+
+
 def error_reasons(evaluation: Evaluation, card: Scorecard) -> list[tuple[str, int]]:
-    """Why cells errored, most frequent first: each distinct backend error (or the reason of
-    the check that errored) with the number of cells it stopped. Reads one run at a time."""
+    """Why cells errored, most frequent first: each distinct backend error, or errored check,
+    with the number of cells it happened in. A check that errored in a cell counted as failed
+    (another check failed there) is counted too, so a check's count matches its own "N errors"
+    line. Reads one run at a time, and only runs with an error."""
     reasons: Counter[str] = Counter()
     for cell in card.cells.values():
-        if cell.status != "error":
+        if cell.status != "error" and all(a.status != "error" for a in cell.assertions):
             continue
         detail = evaluation.detail(cell)
-        errored = (o.reason for _, o in detail.outcomes if o.status == "error" and o.reason)
-        reasons[detail.error or next(errored, "") or "no reason was recorded"] += 1
+        errored = {check_text(o) for _, o in detail.outcomes if o.status == "error" and o.reason}
+        if detail.error:
+            errored = {detail.error}
+        reasons.update(errored or {"no reason was recorded"})
     return reasons.most_common()
+
+
+def error_cells(card: Scorecard) -> tuple[int, int]:
+    """``(cells with an error, those of them counted as failed)``: a cell where one check
+    failed and another errored counts as failed in the scorecard, though its error is listed."""
+    cells = [c for c in card.cells.values()
+             if c.status == "error" or any(a.status == "error" for a in c.assertions)]
+    return len(cells), sum(c.status == "fail" for c in cells)
 
 
 def group_json(stats: GroupStats) -> dict[str, Any]:
@@ -180,17 +200,17 @@ def _junit_case(
         if cell.run_id is None:
             continue
         outcomes = outcomes_of(store, cell.run_id)
-        lines = "\n".join(f"{o.status.upper()} {o.type}: {o.reason}" for _, o in outcomes)
+        lines = "\n".join(f"{o.status.upper()} {check_text(o)}" for _, o in outcomes)
         run = store.runs.get(cell.run_id).result
         output = output or run.text
         if repeated:
             journal.append(f"repeat {cell.repeat + 1}: {cell.status}")
         if cell.status == "fail":
-            failing = "; ".join(f"{o.type}: {o.reason}" for _, o in outcomes if o.status == "fail")
+            failing = "; ".join(check_text(o) for _, o in outcomes if o.status == "fail")
             failures.append((failing, lines))
         elif cell.status == "error" and status == "error" and case.find("error") is None:
             message = run.error or "; ".join(
-                f"{o.type}: {o.reason}" for _, o in outcomes if o.status == "error"
+                check_text(o) for _, o in outcomes if o.status == "error"
             )
             kind = run.error_kind or "error"
             error = ET.SubElement(case, "error", message=_x(message), type=kind)
