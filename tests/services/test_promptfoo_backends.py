@@ -269,6 +269,7 @@ def test_eval_filters_tests_by_metadata(tmp_path: Path,
                  "--filter-metadata", "suite=smoke"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and [c["test"] for c in data["cells"]] == [0]
+    assert data["cells"][0]["metadata"] == {"suite": "smoke", "tags": ["fast", "en"]}  # shown
     with Store.open() as store:
         [run_id] = [c["run_id"] for c in data["cells"]]
         assert store.runs.get(run_id).result.text == "ok"

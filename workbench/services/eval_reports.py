@@ -120,10 +120,17 @@ def to_json(evaluation: Evaluation, card: Scorecard) -> dict[str, Any]:
                 "run_id": c.run_id,
                 "status": c.status,
                 "score": c.score,
+                **_metadata(evaluation, c.test),
             }
             for c in sorted(card.cells.values(), key=lambda c: (c.variant, c.test, c.repeat))
         ],
     }
+
+
+def _metadata(evaluation: Evaluation, test: int) -> dict[str, Any]:
+    """A test's metadata (promptfoo's), when it has some: shown with each of its cells."""
+    metadata = evaluation.spec.tests[test].metadata
+    return {"metadata": metadata} if metadata else {}
 
 
 def to_junit(evaluation: Evaluation, card: Scorecard) -> str:
