@@ -72,6 +72,17 @@ def test_providers_run_on_the_configured_backend_of_their_kind() -> None:
         ("aws", "anthropic.claude-v2"), ("ollama", "llama3"), ("llamacpp", "")]
     notes = [m for _, m in problems if "runs on the local" in m]
     assert len(notes) == 1 and "'vertex:gemini-pro'" in notes[0]  # only the one
+    # No remote call is silent: each provider sent to a cloud backend says where, on its line.
+    away = [(line, m) for line, m in problems if "leave this computer" in m]
+    assert away == [
+        (3, "provider 'openai:gpt-4o-mini': runs on your backend 'my-openai' (api.openai.com); "
+            "its prompts leave this computer"),
+        (4, "provider 'openai:chat:gpt-4o': runs on your backend 'my-openai' (api.openai.com); "
+            "its prompts leave this computer"),
+        (5, "provider 'anthropic:messages:claude-3-5-haiku': runs on your backend 'claude' "
+            "(api.anthropic.com); its prompts leave this computer"),
+        (6, "provider 'bedrock:anthropic.claude-v2': runs on your backend 'aws' (AWS Bedrock "
+            "(us-east-1)); its prompts leave this computer")]  # ollama at 127.0.0.1 stays
 
 
 def test_a_workbench_backend_id_as_provider_is_kept() -> None:
@@ -196,7 +207,9 @@ def test_default_test_metadata_and_graders_merge_as_promptfoo_does() -> None:
     notes = [(p.line, p.message) for p in result.problems if "grader" in p.message]
     assert notes == [(6, "grader provider 'openai:gpt-4o-mini': no OpenAI backend is configured; "
                          "it runs on the local embedded model (set one up in Tools ▸ Backends "
-                         "to run it there)")]
+                         "to run it there)"),
+                     (24, "grader provider 'anthropic:messages:claude-3-5-haiku': runs on your "
+                          "backend 'claude' (api.anthropic.com); its prompts leave this computer")]
 
 
 def test_a_named_grader_grades(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -59,6 +59,16 @@ def local_note(ref: ProviderRef) -> str:
             "in Tools ▸ Backends to run it there)")
 
 
+def away_note(ref: ProviderRef, backend: str, configs: dict[str, BackendConfig]) -> str | None:
+    """What is said on the line of a provider mapped to a backend that sends prompts away, so
+    that no remote call is silent (None when it stays on this computer)."""
+    where = destination(backend, configs=configs)
+    if not where.remote:
+        return None
+    return (f"provider '{ref.id}': runs on your backend '{backend}' ({where.host}); its prompts "
+            "leave this computer")
+
+
 def resolve(ref: ProviderRef, configs: dict[str, BackendConfig]) -> tuple[str, str, str | None]:
     """``(backend, model, note)``: the configured backend and the model, or the local model and
     the note saying so. An id that is itself a configured name or a workbench backend id
@@ -91,6 +101,8 @@ def choose_backends(result: ImportResult, configs: dict[str, BackendConfig] | No
         if note is not None and not local_fallback:
             variants.append(variant)
             continue
+        if note is None and local_fallback:
+            note = away_note(ref, backend, configs)
         if note is not None and (ref.id, ref.line) not in noted:
             noted.add((ref.id, ref.line))
             result.problems.append(ImportProblem(ref.line, note, ref.source, "warning"))
@@ -118,6 +130,8 @@ def _graders(result: ImportResult, configs: dict[str, BackendConfig],
             note = (f"provider '{ref.id}': it would grade away from this computer; the local "
                     "embedded model grades instead (run the suite with 'workbench eval' to use "
                     "it)")
+        elif note is None:
+            note = away_note(ref, backend, configs)
         if note is not None:
             result.problems.append(ImportProblem(ref.line, f"grader {note}", ref.source,
                                                  "warning"))
