@@ -205,6 +205,7 @@ class DocumentActions(QObject):
             description=template.description,
             tags=template.tags,
             message=True,
+            over=self.window.editor,
         )
 
     def save_named(self, dialog: TemplateDetailsDialog) -> None:

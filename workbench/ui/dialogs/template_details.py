@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import QPoint
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -46,10 +48,12 @@ class TemplateDetailsDialog(QDialog):
         tags: list[str] | None = None,
         message: bool = False,
         intro: str = "",
+        over: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self._key_for = key_for
+        self._over = over
         form = QFormLayout()
         form.setHorizontalSpacing(8)
         form.setVerticalSpacing(6)
@@ -103,6 +107,20 @@ class TemplateDetailsDialog(QDialog):
         self.name_edit.textChanged.connect(self._name_changed)
         self._name_changed()
         self.setMinimumWidth(460)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._over is not None and self._over.isVisible():
+            self._place_over(self._over)
+
+    def _place_over(self, widget: QWidget) -> None:
+        """Sit exactly over ``widget`` (its left edge, its width, its top), as a sheet: centred
+        on the window it covered the variable rows' edges, leaving clipped labels beside it."""
+        top_left = widget.mapToGlobal(QPoint(0, 0))
+        width = max(self.minimumWidth(), widget.width())
+        frame = self.frameGeometry().size() - self.geometry().size()  # a window manager's frame
+        self.resize(width - frame.width(), self.height())
+        self.move(top_left)
 
     def _name_changed(self, _text: str = "") -> None:
         name = self.name_edit.text().strip()
