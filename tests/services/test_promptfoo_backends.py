@@ -13,7 +13,7 @@ from workbench.backends.config import BackendConfig, add_config
 from workbench.cli import main
 from workbench.services.promptfoo_backends import choose_backends
 from workbench.services.suites import load_suite
-from workbench.storage.formats import import_text
+from workbench.storage.formats import import_file, import_text
 from workbench.storage.repositories import Store
 
 CONFIG = textwrap.dedent("""\
@@ -289,3 +289,19 @@ def test_eval_filters_tests_by_metadata(tmp_path: Path,
         assert store.runs.get(run_id).result.request.messages[0].content == "a"
     assert main(["eval", str(config), "--filter-metadata", "tags=none"]) == 1
     assert "no test has the metadata tags=none" in capsys.readouterr().err
+
+
+def test_env_templates_in_prompt_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PF_TONE", "formal")
+    monkeypatch.delenv("PF_NOPE", raising=False)
+    (tmp_path / "prompts.txt").write_text(
+        "Be {{ env.PF_TONE }}: {{ q }}\n---\nSay {{ env.PF_NOPE }}{{ q }}\n", encoding="utf-8")
+    config = tmp_path / "promptfooconfig.yaml"
+    config.write_text("prompts: [file://prompts.txt]\nproviders: [llamacpp]\n"
+                      "tests: [{vars: {q: hi}}]\n", encoding="utf-8")
+    result = import_file(config)
+    assert [t.messages[0].content for t in result.templates] == ["Be formal: {{ q }}",
+                                                                  "Say {{ q }}"]
+    assert [t.variables[0].name for t in result.templates] == ["q", "q"]  # no 'env' variable
+    [missing] = [p for p in result.problems if "PF_NOPE" in p.message]
+    assert missing.source == "prompts.txt" and missing.line == 3

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.core.templates import RESERVED_NAMES
 from workbench.storage.formats.jinjatext import used_variables
 from workbench.storage.formats.nunjucks import chat_messages, to_jinja
-from workbench.storage.formats.promptfoo_env import substitute_env
+from workbench.storage.formats.promptfoo_env import render_env, substitute_env
 from workbench.storage.formats.promptfoo_files import (
     RawPrompt,
     is_file_ref,
@@ -286,7 +286,8 @@ def _template(
     )
 
 
-def _templates(doc: Doc, base_dir: Path | None, problems: Problems) -> list[PromptTemplate]:
+def _templates(doc: Doc, base_dir: Path | None, problems: Problems,
+               environ: Mapping[str, str]) -> list[PromptTemplate]:
     raw_prompts: list[tuple[RawPrompt, Any]] = []
     for prompt, config in _prompt_entries(doc, problems):
         if not is_file_ref(prompt.raw):
@@ -297,8 +298,9 @@ def _templates(doc: Doc, base_dir: Path | None, problems: Problems) -> list[Prom
             # A label shared by several files gets each file's name, as promptfoo does.
             several = prompt.label and len(paths) > 1
             label = f"{prompt.label}: {path.name}" if several else prompt.label
-            raw_prompts += [
-                (p, config) for p in prompts_from_file(path, label, problems, prompt.line)
+            raw_prompts += [  # promptfoo renders env templates in prompt files too
+                (replace(p, raw=render_env(p.raw, p.line, problems, environ, p.source)), config)
+                for p in prompts_from_file(path, label, problems, prompt.line)
             ]
     templates = []
     for index, (prompt, config) in enumerate(raw_prompts, 1):
@@ -410,8 +412,9 @@ def import_promptfoo(
     if "env" in doc.data:
         problems.warn(doc.key_line("env"), "'env' is not applied: {{ env.X }} reads the "
                       "process environment only")
-    substitute_env(doc, problems, os.environ if environ is None else environ)
-    result.templates = _templates(doc, base_dir, problems)
+    environ = os.environ if environ is None else environ
+    substitute_env(doc, problems, environ)
+    result.templates = _templates(doc, base_dir, problems, environ)
     ctx = Context(base_dir, problems)
     base, default_asserts, default_transform = _default_test(doc, ctx)
     result.tests = [

@@ -5,7 +5,8 @@ process environment: ``{{ env.NAME }}``, ``{{ env['NAME'] }}`` and ``{{ env.NAME
 default('x') }}``; an unset variable renders as empty text. Shell forms (``$NAME``,
 ``${NAME}``) are not expanded by promptfoo and stay as written here too. The config's own
 ``env:`` block is not applied (values come from the process environment only, so a config
-cannot plant settings or keys); each unset variable is reported on its line.
+cannot plant settings or keys); each unset variable is reported on its line. Prompt files are
+rendered alike (promptfoo renders ``env`` in every prompt).
 """
 
 from __future__ import annotations
@@ -35,12 +36,17 @@ def _walk(value: Any, path: tuple[str | int, ...], doc: Doc, problems: Problems,
     if isinstance(value, list):
         return [_walk(v, (*path, i), doc, problems, environ) for i, v in enumerate(value)]
     if isinstance(value, str) and "env" in value and "{{" in value:
-        return _render(value, doc.line(*path), problems, environ)
+        return render_env(value, doc.line(*path), problems, environ)
     return value
 
 
-def _render(text: str, line: int | None, problems: Problems,
-            environ: Mapping[str, str]) -> str:
+def render_env(text: str, line: int | None, problems: Problems, environ: Mapping[str, str],
+               source: str | None = None) -> str:
+    """``text`` with its environment templates replaced; an unset variable is reported on
+    ``line`` (of ``source``, default the config)."""
+    if "env" not in text or "{{" not in text:
+        return text
+
     def one(match: re.Match[str]) -> str:
         name = match.group("dot") or match.group("key")
         if name in environ:
@@ -49,7 +55,7 @@ def _render(text: str, line: int | None, problems: Problems,
         if default is not None:
             return default
         problems.warn(line, f"environment variable {name} is not set; read as empty text, "
-                            "as promptfoo does")
+                            "as promptfoo does", source=source)
         return ""
 
     return _ENV.sub(one, text)
