@@ -103,6 +103,18 @@ def test_dry_run_names_what_greedy_decoding_makes_meaningless(
     assert len(json.loads(capsys.readouterr().out)["estimate"]["no_effect"]) == 4
 
 
+def test_dry_run_warns_that_repeats_with_a_fixed_seed_are_identical(
+    tmp_path: Path, workbench_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """seed 1 and 3 repeats gave 100% agreement even at temperature 1.2."""
+    configure(workbench_home, demo=[{"text": "Paris"}])
+    path = sweep_file(tmp_path, "demo", params={"max_tokens": 8, "seed": 1},
+                      sweep={"temperature": [0.4, 1.2]}, repeats=3)
+    assert main(["compare", str(path), "--dry-run"]) == 0
+    assert ("no effect:      ×3 repeats: repeats with a fixed seed give identical answers; "
+            "remove seed or vary it") in capsys.readouterr().out
+
+
 def test_a_sweep_file_names_a_library_template_by_key(
     tmp_path: Path, workbench_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -261,6 +273,7 @@ def test_the_same_sweep_started_twice_is_refused_or_waits_and_no_cell_runs_twice
         second = subprocess.run(command, capture_output=True, text=True, timeout=WAIT_S)
         assert first.poll() is None, "the first sweep ended before the second was refused"
         assert second.returncode == 1, second.stderr
+        assert "calls:" not in second.stdout  # refused before an estimate of what would run
         refusal = second.stderr.strip().splitlines()[-1]
         assert f"is already running in process {first.pid} since " in refusal
         assert "--wait" in refusal

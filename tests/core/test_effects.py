@@ -81,3 +81,21 @@ def test_the_estimate_names_what_changes_nothing() -> None:
     assert ("no effect:      temperature=0.9 sends the same request as temperature=0.2: expect "
             "the same answer") in lines
     assert estimate(planned).to_dict()["no_effect"][0].startswith("temperature changes nothing")
+
+
+def test_repeats_with_a_fixed_seed_are_said_to_give_identical_answers() -> None:
+    """A cold start swept temperature up to 1.2 with seed 1 and 3 repeats: 100% agreement
+    everywhere, since the seed fixes the sampled answer."""
+    sweep = SweepSpec(name="s", base=variant(seed=1, max_tokens=16),
+                      parameters={"temperature": [0.0, 0.8, 1.2]}, repeats=3)
+    found = check(sweep.variants())
+    assert found.seeded and not found.deterministic
+    assert found.lines("cells", repeats=3)[-1] == (
+        "×3 repeats: repeats with a fixed seed give identical answers; remove seed or vary it "
+        "(a seed axis) to see how answers spread")
+    assert found.lines("cells", repeats=1) == []
+    # a backend that ignores the seed samples anew each time; without a seed, so does this one
+    assert not check(sweep.variants(), lambda _backend: {"seed"}).seeded
+    unseeded = SweepSpec(name="s", base=variant(max_tokens=16),
+                         parameters={"temperature": [0.8, 1.2]}, repeats=3)
+    assert not check(unseeded.variants()).seeded

@@ -410,3 +410,15 @@ def test_a_reopened_sweep_shows_its_axes_and_resumes_only_the_missing_cells(
         assert again.experiment is not None and again.experiment.id == saved.id
     finally:
         assert again.shutdown(10)
+
+
+def test_the_estimate_warns_that_repeats_with_a_fixed_seed_are_identical(
+    qtbot: QtBot, view: SweepView
+) -> None:
+    set_axes(qtbot, view, ("temperature", "0.4, 1.2"), ("top_p", "0.5, 0.9"))
+    estimate_for(qtbot, view, variant(max_tokens=16, seed=1))
+    assert "fixed seed" not in view.estimate_label.text()  # one run per cell
+    with qtbot.waitSignal(view.estimated, timeout=60_000):
+        view.repeats.setValue(3)
+    assert ("×3 repeats: repeats with a fixed seed give identical answers; remove seed or "
+            "vary it") in view.estimate_label.text()

@@ -124,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.cli._storage import open_store
     from workbench.core.experiments import ExperimentSpec
     from workbench.services.comparison import find_same, open_comparison, saved_or_new
+    from workbench.services.experiment_lock import lock_experiment
     from workbench.services.grid_runner import GridRunner
     from workbench.services.group_commit import GroupCommitWriter
     from workbench.services.runner import Runner
@@ -155,18 +156,22 @@ def run(args: argparse.Namespace) -> int:
             runner = Runner(writer=writer, configs=configs)
             try:
                 grid = GridRunner(runner, store)
-                est = grid.estimate(target)
-                if not args.json:
-                    verb = "saved as" if created else "experiment"
-                    print(f"{verb}:     {target.id} ({target.spec.name})")
-                    print("\n".join(est.lines()), flush=True)
-                freeze_heap(args)
-                handle = start_or_wait(
-                    args,
-                    lambda wait: grid.start(
-                        target, on_progress=None if args.json else _print_progress, wait=wait
-                    ),
-                )
+                # Refused (or waited for) first: an estimate printed for a sweep that another
+                # process runs would be neither what runs nor what is left after the wait.
+                lock = start_or_wait(args, lambda wait: lock_experiment(store, target, wait=wait))
+                try:
+                    est = grid.estimate(target)
+                    if not args.json:
+                        verb = "saved as" if created else "experiment"
+                        print(f"{verb}:     {target.id} ({target.spec.name})")
+                        print("\n".join(est.lines()), flush=True)
+                    freeze_heap(args)
+                    handle = grid.start(
+                        target, on_progress=None if args.json else _print_progress, locked=lock
+                    )
+                except BaseException:
+                    lock.release()
+                    raise
                 try:
                     report = handle.wait()
                 except KeyboardInterrupt:

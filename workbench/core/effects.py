@@ -80,13 +80,15 @@ class NoEffect:
 @dataclass(frozen=True)
 class Effects:
     """What ``check`` found: parameters without effect, groups of variants that send the same
-    request (each group's positions, first first), and whether repeats are pointless (every
-    variant decodes greedily, so each repeat gives the same answer)."""
+    request (each group's positions, first first), and whether repeats are pointless: every
+    variant decodes greedily (``deterministic``), or samples with a fixed seed its backend
+    honours (``seeded``), so each repeat gives the same answer."""
 
     no_effect: tuple[NoEffect, ...] = ()
     same_requests: tuple[tuple[int, ...], ...] = ()
     deterministic: bool = False
     variants: int = 0
+    seeded: bool = False
 
     def lines(self, unit: str = "cells", name: Callable[[int], str] = str,
               repeats: int = 1) -> list[str]:
@@ -105,6 +107,9 @@ class Effects:
                            f"request as {first}: expect the same answer")
         if repeats > 1 and self.deterministic:
             out.append(f"×{repeats} repeats: greedy decoding gives the same answer each time")
+        elif repeats > 1 and self.seeded:
+            out.append(f"×{repeats} repeats: repeats with a fixed seed give identical answers; "
+                       "remove seed or vary it (a seed axis) to see how answers spread")
         return out
 
 
@@ -147,5 +152,12 @@ def check(variants: Sequence[Variant], ignored: Ignored = _nothing_ignored) -> E
     for i, variant in enumerate(variants):
         groups.setdefault(_request_key(variant, skipped[i]), []).append(i)
     same = tuple(tuple(g) for g in groups.values() if len(g) > 1)
-    return Effects(tuple(found), same, bool(variants) and all(greedy(v.params) for v in variants),
-                   len(variants))
+    deterministic = bool(variants) and all(greedy(v.params) for v in variants)
+    # A seed the backend honours makes a sampled answer repeat exactly (llama.cpp, OpenAI's
+    # best effort): 100% agreement at temperature 1.2 would say nothing about the prompt.
+    repeatable = bool(variants) and all(
+        greedy(v.params) or (v.params.seed is not None and "seed" not in skipped[i])
+        for i, v in enumerate(variants)
+    )
+    return Effects(tuple(found), same, deterministic, len(variants),
+                   seeded=repeatable and not deterministic)

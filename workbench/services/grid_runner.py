@@ -354,6 +354,7 @@ class GridRunner:
         resume: bool = True,
         planned: Sequence[PlannedCell] | None = None,
         wait: Callable[[float], bool] | None = None,
+        locked: FileLock | None = None,
     ) -> SweepHandle:
         """Start running every cell not already done; returns at once. Callbacks come from
         worker threads. A stored experiment's runs carry its ids (and resume); a bare spec's
@@ -361,12 +362,14 @@ class GridRunner:
 
         A stored experiment is locked until its last cell ended: a second start, in this
         process or another, raises ``ExperimentBusy`` naming the holder, or with ``wait`` (a
-        cancel token's ``wait``) waits for it to end and then runs only what is still missing."""
+        cancel token's ``wait``) waits for it to end and then runs only what is still missing.
+        ``locked`` is its lock already taken by the caller (``lock_experiment``), who refused
+        a busy experiment before printing its estimate; it is released like one taken here."""
         stored = experiment if isinstance(experiment, StoredExperiment) else None
         spec = stored.spec if stored is not None else experiment
         assert isinstance(spec, ExperimentSpec)
-        held = None
-        if stored is not None and self.store is not None:
+        held = locked
+        if held is None and stored is not None and self.store is not None:
             held = lock_experiment(self.store, stored, wait=wait)
         try:
             return self._start(stored, spec, held, on_progress, on_event, resume, planned)
