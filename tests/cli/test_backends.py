@@ -103,3 +103,33 @@ def test_a_key_in_an_extra_header_is_refused_and_never_written(
     assert err.count("\n") == 1 and "X-Goog-Api-Key" in err and "keyring" in err
     assert key not in err
     assert not config_path().exists() or key not in config_path().read_text(encoding="utf-8")
+
+
+def test_discover_lists_a_local_server_and_its_add_line_saves_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shlex
+
+    from tests.backends.local_servers import LocalServer, lmstudio_routes
+    from workbench.backends.config import load_configs
+
+    with LocalServer(lmstudio_routes()) as server:
+        assert main(["backends", "discover", "--port", str(server.port), "--json"]) == 0
+        (found,) = json.loads(capsys.readouterr().out)["servers"]
+        assert found["kind"] == "lmstudio" and found["url"] == server.url
+        assert main(["backends", "discover", "--port", str(server.port)]) == 0
+        text = capsys.readouterr().out
+    assert f"LM Studio at {server.url}\n" in text
+    assert "    meta-llama-3.1-8b-instruct  context 131072  [chat template, schema, tools]" in text
+    (line,) = [x for x in text.splitlines() if x.strip().startswith("add: ")]
+    argv = shlex.split(line.split("add: ", 1)[1])
+    assert argv[:3] == ["workbench", "backends", "add"]
+    assert main(argv[1:]) == 0
+    saved = load_configs()[found["suggested_name"]]
+    assert saved.backend == "openai_compat"
+    assert saved.options["base_url"] == f"{server.url}/v1"
+
+
+def test_discover_with_nothing_listening_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backends", "discover", "--port", str(_closed_port())]) == 0
+    assert capsys.readouterr().out.startswith("no model server found on this computer")

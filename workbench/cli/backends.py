@@ -54,6 +54,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     remove.add_argument("name", metavar="NAME")
     remove.set_defaults(func=run_remove)
 
+    discover = actions.add_parser(
+        "discover",
+        help="find model servers running on this computer",
+        description="Probe this computer's loopback addresses (127.0.0.1, ::1; nothing else is "
+        "contacted) on the ports local model servers use by default: Ollama 11434, LM Studio "
+        "1234, llama.cpp server 8080, vLLM 8000, text-generation-webui 5000, KoboldCpp 5001, Jan "
+        "1337, TGI 3000/8080. Each server is identified by its own endpoints, not by an open "
+        "port, and listed with its models, their context window and what they can do. Add one "
+        "with the 'workbench backends add' line printed under it.",
+    )
+    discover.add_argument("--json", action="store_true", help="print JSON")
+    discover.add_argument(
+        "--port",
+        type=int,
+        action="append",
+        metavar="PORT",
+        help="probe this port instead of the default ones (repeat for several)",
+    )
+    discover.add_argument(
+        "--timeout",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="longest the whole search may take (default 2)",
+    )
+    discover.set_defaults(func=run_discover)
+
 
 def _entry(
     name: str,
@@ -198,4 +225,45 @@ def run_remove(args: argparse.Namespace) -> int:
 
     remove_config(args.name)
     print(f"removed '{args.name}'")
+    return 0
+
+
+def add_command(server: Any, name: str | None = None) -> str:
+    """The ``workbench backends add`` line that saves a found server."""
+    import shlex
+
+    parts = ["workbench", "backends", "add", name or server.suggested_name, server.backend]
+    for key, value in server.options.items():
+        if isinstance(value, dict):
+            value = "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
+        parts += ["--option", f"{key}={value}"]
+    return shlex.join(parts)
+
+
+def run_discover(args: argparse.Namespace) -> int:
+    from workbench.backends.discovery import discover
+
+    found = discover(args.port, budget_s=args.timeout)
+    if args.json:
+        print_json(
+            {
+                "servers": [s.to_json() for s in found.servers],
+                "elapsed_s": round(found.elapsed_s, 3),
+                "unfinished_ports": list(found.unfinished),
+            }
+        )
+        return 0
+    if not found.servers:
+        print(f"no model server found on this computer ({found.elapsed_s * 1000:.0f} ms)")
+    for server in found.servers:
+        print(f"{server.label} at {server.url}")
+        for model in server.models:
+            window = f"  context {model.context_window}" if model.context_window else ""
+            caps = f"  [{', '.join(model.capabilities)}]" if model.capabilities else ""
+            print(f"    {model.id}{window}{caps}")
+        if not server.models:
+            print("    (no models)")
+        print(f"    add: {add_command(server)}")
+    for port in found.unfinished:
+        print(f"port {port}: something answers but did not finish within {args.timeout:g} s")
     return 0

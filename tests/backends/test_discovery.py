@@ -1,0 +1,162 @@
+"""Discovery of local model servers: each identified by its own endpoints on 127.0.0.1.
+
+Real servers: llama-cpp-python's OpenAI-compatible server (the session fixture). Servers speaking
+Ollama's and LM Studio's documented endpoints (tests/backends/local_servers.py). Servers that are
+not model servers: a catch-all answering 200 (HTML, or JSON) on every path, and one that accepts
+connections and never answers.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.backends.conftest import free_port, stream_all
+from tests.backends.local_servers import (
+    OLLAMA_VERSION,
+    LocalServer,
+    OllamaServer,
+    catch_all_routes,
+    lmstudio_routes,
+)
+from workbench.backends.config import add_config, load_configs, open_backend
+from workbench.backends.discovery import (
+    CHAT_TEMPLATE,
+    REASONING,
+    SCHEMA,
+    TOOLS,
+    VISION,
+    discover,
+)
+from workbench.backends.registry import default_registry
+from workbench.core.models import Params, RenderedMessage, RunRequest
+
+
+def test_ollama_is_identified_with_its_models_context_and_capabilities() -> None:
+    with OllamaServer() as server:
+        found = discover([server.port])
+    (ollama,) = found.servers
+    assert ollama.kind == "ollama" and ollama.version == OLLAMA_VERSION
+    assert ollama.url == server.url and ollama.label == f"Ollama {OLLAMA_VERSION}"
+    models = {m.id: m for m in ollama.models}
+    assert models["tiny:latest"].context_window == 8192
+    assert models["tiny:latest"].capabilities == (SCHEMA, CHAT_TEMPLATE, TOOLS)
+    assert models["seeing:latest"].context_window == 131072
+    assert set(models["seeing:latest"].capabilities) >= {VISION, REASONING}
+    assert "Q4_K_M" in models["seeing:latest"].details
+    shown = {body["model"] for body in server.bodies("/api/show")}
+    assert shown == set(models)
+
+
+def test_lmstudio_is_identified_and_embedding_models_are_left_out() -> None:
+    with LocalServer(lmstudio_routes()) as server:
+        (found,) = discover([server.port]).servers
+    assert found.kind == "lmstudio" and found.backend == "openai_compat"
+    assert found.options == {"base_url": f"{server.url}/v1"}
+    models = {m.id: m for m in found.models}
+    assert set(models) == {"qwen2-vl-7b-instruct", "meta-llama-3.1-8b-instruct"}
+    assert models["qwen2-vl-7b-instruct"].context_window == 32768
+    assert VISION in models["qwen2-vl-7b-instruct"].capabilities
+    assert TOOLS in models["meta-llama-3.1-8b-instruct"].capabilities
+    assert TOOLS not in models["qwen2-vl-7b-instruct"].capabilities
+
+
+@pytest.mark.slow
+def test_a_real_llama_cpp_python_server_is_found_added_and_runs(
+    llama_server: str, tmp_path: Path
+) -> None:
+    port = urlsplit(llama_server).port
+    assert port is not None
+    (found,) = discover([port]).servers
+    assert found.kind == "llama_cpp_python"
+    assert [m.id for m in found.models] == ["smollm2"]
+    assert found.options["base_url"] == llama_server
+    assert found.options["default_model"] == "smollm2"
+    # "Add" saves exactly these options, and the saved backend answers.
+    path = tmp_path / "backends.yaml"
+    add_config(found.suggested_name, found.backend, found.options, path=path)
+    backend = open_backend(found.suggested_name, configs=load_configs(path))
+    try:
+        request = RunRequest(
+            backend=found.suggested_name,
+            messages=[RenderedMessage(role="user", content="Say hi")],
+            params=Params(max_tokens=4, temperature=0),
+        )
+        _, result = stream_all(backend, request)
+    finally:
+        backend.close()
+    assert result.error is None and result.text
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"<!doctype html><title>My web app</title>", "text/html"),
+        (b'{"ok": true, "status": "running"}', "application/json"),
+    ],
+)
+def test_an_unrelated_http_server_answering_200_everywhere_is_not_a_model_server(
+    body: bytes, content_type: str
+) -> None:
+    with LocalServer(catch_all_routes(body, content_type)) as server:
+        found = discover([server.port])
+        assert server.requests  # it was asked, and answered every probe with 200
+    assert found.servers == () and found.unfinished == ()
+
+
+def test_nothing_listening_finds_nothing_without_waiting_for_the_budget() -> None:
+    ports = [free_port() for _ in range(8)]
+    found = discover(ports, budget_s=30.0)
+    assert found.servers == () and found.unfinished == ()
+    assert found.elapsed_s < 5.0  # refused connects: it never waits out the 30 s budget
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never answers (a hung process)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for sock in accepted:
+            sock.close()
+        listener.close()
+
+
+def test_a_silent_server_is_given_up_at_the_deadline(silent_port: int) -> None:
+    with OllamaServer() as ollama:
+        found = discover([silent_port, ollama.port], budget_s=0.5)
+    assert [s.kind for s in found.servers] == ["ollama"]
+    assert found.unfinished in ((), (silent_port,))
+    assert found.elapsed_s < 5.0
+
+
+def test_found_options_are_valid_backend_options() -> None:
+    registry = default_registry()
+    with OllamaServer() as ollama, LocalServer(lmstudio_routes()) as lms:
+        servers = discover([ollama.port, lms.port]).servers
+    assert len(servers) == 2
+    for server in servers:
+        registry.options(server.backend, server.options)  # raises when Add would fail
