@@ -99,6 +99,17 @@ def test_gauge_and_cost_for_a_known_model(qtbot: QtBot, panel: PreviewPanel) -> 
     assert preview.fit is not None and preview.fit.needed == preview.total + 512
     assert panel.window_label.text() == f"{preview.total + 512:,} / {info.context_window:,} ctx"
     assert panel.gauge.state == "ok"
+    assert panel.window_label.toolTip().startswith(
+        f"{preview.total:,} prompt tokens + 512 max tokens for the answer"
+    )
+    # Without max tokens only the prompt fills the gauge, and its tooltip says why.
+    preview = update(qtbot, panel, max_tokens=None)
+    assert panel.window_label.text() == f"{preview.total:,} / {info.context_window:,} ctx"
+    left = info.context_window - preview.total
+    assert f"No max tokens set, so only the prompt is counted: the answer may use the other " \
+        f"{left:,}." in panel.gauge.toolTip()
+    assert panel.window_label.toolTip() == panel.gauge.toolTip()
+    preview = update(qtbot, panel, max_tokens=512)
     cost = cost_of(info.price, preview.total, 512)
     assert cost is not None
     assert panel.cost_label.text() == (

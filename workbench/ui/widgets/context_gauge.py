@@ -17,8 +17,28 @@ from workbench.ui.widgets.palette_colors import tint
 NEAR_FULL = 0.9
 GAUGE_TOOLTIP = (
     "Prompt tokens (solid) plus the answer's budget, max tokens (light), against the model's "
-    "context window. When they do not fit, the answer is cut short or the request fails."
+    "context window. When they do not fit, the answer is cut short or the request fails. With "
+    "no max tokens set, only the prompt is counted: the answer may use the rest of the window."
 )
+
+
+def fit_tooltip(fit: ContextFit | None) -> str:
+    """What the figures of ``fit`` add up to, then the general explanation."""
+    if fit is None:
+        return GAUGE_TOOLTIP
+    if fit.max_tokens:
+        sum_ = (
+            f"{fit.prompt_tokens:,} prompt tokens + {fit.max_tokens:,} max tokens for the answer "
+            f"= {fit.needed:,} of the {fit.context_window:,}-token window."
+        )
+    else:
+        left = max(0, fit.context_window - fit.prompt_tokens)
+        sum_ = (
+            f"{fit.prompt_tokens:,} prompt tokens of the {fit.context_window:,}-token window. "
+            f"No max tokens set, so only the prompt is counted: the answer may use the other "
+            f"{left:,}. Set Max tokens to reserve (and cap) its room."
+        )
+    return f"{sum_}\n\n{GAUGE_TOOLTIP}"
 
 
 class ContextGauge(QWidget):
@@ -47,6 +67,7 @@ class ContextGauge(QWidget):
 
     def set_fit(self, fit: ContextFit | None) -> None:
         self._fit = fit
+        self.setToolTip(fit_tooltip(fit))
         if fit is None:
             self.setAccessibleDescription("context window unknown")
         else:

@@ -356,6 +356,7 @@ class PreviewPanel(QWidget):
             self.window_label.setText("")
             self.cost_label.set_texts("")
             self.gauge.set_fit(None)
+            self.window_label.setToolTip(self.gauge.toolTip())
             return
         label = "exact" if preview.exact else "estimate"
         self.tokens_label.setText(f"{preview.count_text} tokens · {label} · {preview.tokenizer}")
@@ -373,6 +374,7 @@ class PreviewPanel(QWidget):
         self.tokens_label.setToolTip("\n".join([*lines, "", TOKENS_TOOLTIP]))
         fit = preview.fit
         self.gauge.set_fit(fit)
+        self.window_label.setToolTip(self.gauge.toolTip())
         window_palette = self.window_label.palette()
         window_palette.setColor(window_palette.ColorRole.WindowText, self.palette().text().color())
         if fit is None:
