@@ -135,7 +135,10 @@ def main(file: str | None = None) -> int:
         return 1
     server.files_received.connect(lambda paths: _open_handed_over(window, paths))
     window.show()
+    from workbench.ui.local_servers import start_at_launch
     from workbench.ui.quit_signals import QuitOnSignals
+
+    start_at_launch(window)  # a background search of loopback ports, after the window is up
 
     QuitOnSignals(window)  # logout's SIGTERM and Ctrl+C quit as Ctrl+Q does
     # Modules, Qt wrappers, settings and the window live until exit: moved out of the cyclic

@@ -194,8 +194,10 @@ def open_backends(window: MainWindow) -> BackendsDialog:
     when it closes."""
     from workbench.backends.registry import default_registry
     from workbench.ui.dialogs.backends_dialog import BackendsDialog
+    from workbench.ui.local_servers import local_servers
 
-    dialog = BackendsDialog(window, registry=default_registry())
+    servers = local_servers(window)
+    dialog = BackendsDialog(window, registry=default_registry(), servers=servers)
     dialog.setObjectName("backendsDialog")
     dialog.saved.connect(window.workspace.runner.forget)
     dialog.removed.connect(window.workspace.runner.forget)

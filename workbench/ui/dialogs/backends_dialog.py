@@ -37,11 +37,14 @@ from PySide6.QtWidgets import (
 from workbench.backends import credentials
 from workbench.backends.base import Backend, CancelToken, ModelInfo
 from workbench.backends.config import BackendConfig, add_config, load_configs, remove_config
+from workbench.backends.discovery import FoundServer
 from workbench.backends.registry import Registry, default_registry
 from workbench.core.errors import KnownError
 from workbench.ui import theming
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker
+from workbench.ui.dialogs.found_servers import FoundServersPanel
 from workbench.ui.dialogs.option_fields import OptionsForm
+from workbench.ui.local_servers import LocalServers
 from workbench.ui.run_text import format_duration, what_to_do
 
 
@@ -64,11 +67,12 @@ class BackendsDialog(QDialog):
     removed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None, *, registry: Registry | None = None,
-                 config_file: Path | None = None) -> None:
+                 config_file: Path | None = None, servers: LocalServers | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Backends")
         self.registry = registry or default_registry()
         self.config_file = config_file
+        self.local_servers = servers if servers is not None else LocalServers(self)
         self.tasks = TaskRunner(self)
         self.entries: list[_Entry] = []
         self.form: OptionsForm | None = None
@@ -109,6 +113,9 @@ class BackendsDialog(QDialog):
         left.addWidget(self.entry_list, 1)
         left.addLayout(list_buttons)
         left.addWidget(self.broken_label)
+        self.found_panel = FoundServersPanel(self.local_servers, self)
+        self.found_panel.add_requested.connect(self.add_found)
+        left.addWidget(self.found_panel)
 
         self.title = QLabel(self)
         font = self.title.font()
@@ -314,6 +321,25 @@ class BackendsDialog(QDialog):
         self.name_edit.setFocus()
         self.name_edit.selectAll()
 
+    def add_found(self, server: FoundServer) -> None:
+        """Save a server found on this computer as a configuration, under a free name."""
+        if self._dirty and not self.save():
+            return
+        names = {e.name for e in self.entries}
+        name, number = server.suggested_name, 1
+        while name in names or name in self.registry:
+            number += 1
+            name = f"{server.suggested_name}-{number}"
+        try:
+            add_config(name, server.backend, server.options, registry=self.registry,
+                       path=self.config_file)
+        except KnownError as err:
+            self._say(str(err), "error")
+            return
+        self._load_entries(name)
+        self.saved.emit(name)
+        self._say(f"Added '{name}' for {server.label} at {server.url}.", "ok")
+
     def remove_entry(self) -> None:
         entry = self.entry()
         if entry is None:
@@ -483,6 +509,8 @@ class BackendsDialog(QDialog):
                       "warning")
             return
         self.tasks.shutdown(2)
+        if self.local_servers.parent() is self:  # a search of the dialog's own, not the window's
+            self.local_servers.tasks.shutdown(2)
         super().reject()
 
     # --- test connection / list models --------------------------------------------------------
