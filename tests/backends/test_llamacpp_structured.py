@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import jsonschema
 import pytest
+from llama_cpp import LlamaGrammar
 
 from workbench.backends import local_models
 from workbench.backends.base import run_to_result
 from workbench.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
+from workbench.backends.llamacpp_grammar import LazyGrammarSampler, lazy_grammar
+from workbench.backends.structured import gbnf
 from workbench.core.models import Params, RenderedMessage, ResponseFormat, RunRequest
 
 pytestmark = pytest.mark.slow
@@ -92,3 +96,34 @@ def test_a_schema_llama_cpp_cannot_compile_fails_the_run_saying_why(
     result = run_to_result(llama, request(1, broken))
     assert result.finish_reason == "error" and result.error_kind == "ParameterError"
     assert "cannot be compiled to a llama.cpp grammar" in (result.error or "")
+
+
+def test_lazy_grammar_sampling_picks_the_tokens_full_grammar_sampling_picks(
+    llama: LlamaCppBackend,
+) -> None:
+    """Greedy, the lazy check (grammar only on the sampled token, on every candidate only when
+    refused) must choose exactly what llama-cpp-python's grammar-first chain chooses, and the
+    refusals must really happen (the fallback path runs)."""
+    fmt = ResponseFormat(type="json_schema", json_schema=PERSON)
+    grammar = LlamaGrammar.from_string(gbnf(fmt), verbose=False)
+    handle, _ = llama._pool.get(llama.find_model("").resolved_path(), n_ctx=2048, n_threads=1)
+    prompt = llama.preview(request(1, None)).tokens
+
+    def greedy(lazy: bool) -> tuple[list[int], int]:
+        made: list[LazyGrammarSampler] = []
+        with handle.lock, ExitStack() as stack:
+            handle.llm.reset()
+            if lazy:
+                made = stack.enter_context(lazy_grammar(handle.llm, grammar))
+            tokens = handle.llm.generate(prompt, temp=0.0, grammar=None if lazy else grammar)
+            out: list[int] = []
+            for token in tokens:
+                if handle.is_end_of_generation(token) or len(out) == 160:
+                    break
+                out.append(token)
+            tokens.close()
+            return out, sum(s.fallbacks for s in made)
+
+    full, _ = greedy(lazy=False)
+    lazy, fallbacks = greedy(lazy=True)
+    assert lazy == full and fallbacks > 0

@@ -13,6 +13,7 @@ import functools
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as dist_version
 from pathlib import Path
@@ -35,6 +36,7 @@ from workbench.backends.base import (
     UsageUpdate,
 )
 from workbench.backends.chat_template import NAMED_FORMATS
+from workbench.backends.llamacpp_grammar import lazy_grammar
 from workbench.backends.llamacpp_runtime import (
     GgufTokenizer,
     LlamaHandle,
@@ -290,6 +292,9 @@ class LlamaCppBackend(Backend):
         cancelled = False
         error: KnownError | None = None
         first: float | None = None
+        constrained = ExitStack()
+        if grammar is not None:
+            constrained.enter_context(lazy_grammar(llm, _llama_grammar(grammar)))
         tokens = llm.generate(
             prepared.tokens,
             temp=sampling["temperature"],
@@ -299,7 +304,6 @@ class LlamaCppBackend(Backend):
             presence_penalty=sampling["presence_penalty"],
             frequency_penalty=sampling["frequency_penalty"],
             repeat_penalty=sampling["repetition_penalty"],
-            grammar=_llama_grammar(grammar),
         )
         try:
             for token in tokens:
@@ -330,6 +334,7 @@ class LlamaCppBackend(Backend):
             error = BackendError(f"llama.cpp failed while generating: {err}")
         finally:
             tokens.close()
+            constrained.close()
         end = time.perf_counter()
 
         usage = Usage(input_tokens=len(prepared.tokens), output_tokens=output_tokens)
@@ -362,10 +367,8 @@ def _runtime_version() -> str:
         return "llama-cpp-python (not installed)"
 
 
-def _llama_grammar(text: str | None) -> Any:
+def _llama_grammar(text: str) -> Any:
     """A ``LlamaGrammar`` for GBNF ``text`` (llama.cpp is imported only when a model runs)."""
-    if text is None:
-        return None
     from llama_cpp import LlamaGrammar
 
     return LlamaGrammar.from_string(text, verbose=False)
