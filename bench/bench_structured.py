@@ -113,12 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"free {statistics.median(free):.1f} tok/s, grammar {statistics.median(constrained):.1f}"
           f" tok/s, ratio {ratio:.2f} (target >= 0.8)")
 
+    if args.calls <= 0:
+        return 0
     runner = Runner()
     try:
         ok, asked = parse_rate(Judge(runner), args.calls)
         print(f"judge verdicts parsed with the grammar: {ok}/{asked} ({ok / asked:.0%}; "
               "target 100 %)")
-        ok, asked = parse_rate(PromptOnlyJudge(runner), args.baseline_calls)
+        ok, asked = parse_rate(PromptOnlyJudge(runner), max(args.baseline_calls, 1))
         print(f"judge verdicts parsed with the schema only in the prompt: {ok}/{asked} "
               f"({ok / asked:.0%})")
     finally:
