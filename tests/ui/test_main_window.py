@@ -197,9 +197,16 @@ def test_unsaved_edits_are_offered_back_after_a_crash(
 
     from PySide6.QtWidgets import QMessageBox
 
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    asked: list[tuple[Qt.WindowModality, bool]] = []
+
+    def restore(box: QMessageBox) -> int:  # asked on the shown window, modal to it alone
+        asked.append((box.windowModality(), box.parentWidget().isVisible()))
+        return int(QMessageBox.StandardButton.Yes)
+
+    monkeypatch.setattr(QMessageBox, "exec", restore)
     recovered = _open(qtbot)
     try:
+        assert asked == [(Qt.WindowModality.WindowModal, True)]
         assert recovered.editor.template().messages[0].content == "Draft that was never saved"
         assert recovered.dirty
     finally:

@@ -22,6 +22,7 @@ from workbench.core.template_files import SUFFIX
 from workbench.services.document import UNTITLED_KEY, DocumentState, LibraryChange
 from workbench.ui.dialogs.template_details import TemplateDetailsDialog
 from workbench.ui.dialogs.template_gallery import TemplateGallery
+from workbench.ui.window_support import ask_on
 
 if TYPE_CHECKING:
     from workbench.ui.main_window import MainWindow
@@ -126,20 +127,16 @@ class DocumentActions(QObject):
         return True
 
     def _overwrite_changed_file(self) -> bool:
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
+        save, cancel = QMessageBox.StandardButton.Save, QMessageBox.StandardButton.Cancel
+        answer = ask_on(
+            self.window,
             "File changed on disk",
             f"{self.document.path} changed on disk (or was removed) since you opened it. "
             "Overwrite it with the template as it is in the window?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
-            self.window,
+            save | cancel,
+            icon=QMessageBox.Icon.Warning, default=cancel, names={save: "Overwrite"},
         )
-        box.button(QMessageBox.StandardButton.Save).setText("Overwrite")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.setWindowModality(Qt.WindowModality.WindowModal)
-        answer = box.exec()
-        box.deleteLater()
-        return answer == QMessageBox.StandardButton.Save
+        return answer == save
 
     def save_as_file(self, path: Path | None = None) -> bool:
         """File ▸ Save as file…: write the template to a .prompt.yaml file of the person's
@@ -307,10 +304,11 @@ class DocumentActions(QObject):
                     f"Your unsaved edits of “{template.name}” from the last session are back "
                     "(Ctrl+S saves them).", 15_000)
                 return True
-            answer = QMessageBox.question(
+            answer = ask_on(
                 self.window,
                 "Unsaved edits",
                 f"Edits of “{template.name}” from your last session were not saved. Restore them?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             )
             if answer == QMessageBox.StandardButton.Yes:
                 self.document.restore_draft(draft, template)

@@ -54,6 +54,7 @@ from workbench.ui.widgets.save_message_bar import SaveMessageBar
 from workbench.ui.widgets.template_editor import TemplateEditor
 from workbench.ui.widgets.variables_form import VariablesForm
 from workbench.ui.window_support import (
+    ask_on,
     big_save_job,
     error_summary,
     on_gui_when_done,
@@ -403,14 +404,8 @@ class MainWindow(QMainWindow):
             | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel
         )
-        box = QMessageBox(
-            QMessageBox.Icon.Question, "Unsaved edits",
-            f"“{name}” has edits that are not saved. Save them?", buttons, self,
-        )
-        box.setWindowModality(Qt.WindowModality.WindowModal)  # a sheet on this window
-        answer = QMessageBox.StandardButton(box.exec())
-        box.deleteLater()
-        return answer
+        return ask_on(self, "Unsaved edits", f"“{name}” has edits that are not saved. Save them?",
+                      buttons)
 
     def open_library_template(self, key: str, version: int | None = None) -> None:
         if self.keep_or_drop_edits():

@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QSplitter, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QSplitter, QWidget
 
 from workbench.core.errors import KnownError, MissingVariableError, TemplateError
 from workbench.core.model_table import NO_CHARGE
@@ -58,6 +58,29 @@ def big_save_job(library: Library) -> SaveJob:
         return save_template(library, template, key, message)
 
     return save
+
+
+def ask_on(
+    window: QWidget,
+    title: str,
+    text: str,
+    buttons: QMessageBox.StandardButton,
+    *,
+    icon: QMessageBox.Icon = QMessageBox.Icon.Question,
+    default: QMessageBox.StandardButton = QMessageBox.StandardButton.NoButton,
+    names: dict[QMessageBox.StandardButton, str] | None = None,
+) -> QMessageBox.StandardButton:
+    """Ask a question window-modally on ``window`` (a sheet on macOS), waiting for the answer:
+    it belongs to that window, and never stands alone on the screen."""
+    box = QMessageBox(icon, title, text, buttons, window)
+    for button, name in (names or {}).items():
+        box.button(button).setText(name)
+    if default != QMessageBox.StandardButton.NoButton:
+        box.setDefaultButton(default)
+    box.setWindowModality(Qt.WindowModality.WindowModal)
+    answer = QMessageBox.StandardButton(box.exec())
+    box.deleteLater()
+    return answer
 
 
 def window_settings() -> QSettings:
