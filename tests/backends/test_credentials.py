@@ -171,13 +171,18 @@ def test_the_log_filter_scrubs_messages_arguments_and_exceptions() -> None:
     ("url", "needed"),
     [
         ("https://api.openai.com/v1", True),
-        ("http://192.168.1.20:8000/v1", True),
+        ("http://192.168.1.20:8000/v1", False),
+        ("http://10.0.0.7/v1", False),
+        ("http://gpu-box:8000/v1", False),
+        ("http://vllm.local:8000/v1", False),
+        ("https://llm.example.com/v1", True),
+        ("http://8.8.8.8/v1", True),
         ("http://127.0.0.1:8080/v1", False),
         ("http://localhost:11434/v1", False),
         ("http://[::1]:8080", False),
     ],
 )
-def test_a_key_is_required_except_on_this_machine(
+def test_a_key_is_required_except_on_this_machine_or_the_local_network(
     no_keyring: None, monkeypatch: pytest.MonkeyPatch, url: str, needed: bool
 ) -> None:
     monkeypatch.delenv(REF.env, raising=False)

@@ -91,10 +91,22 @@ def is_loopback(host: str) -> bool:
 
 
 def key_required(base_url: str) -> bool:
-    """Whether calls to ``base_url`` need a key: a server on this machine (llama-server,
-    Ollama, vLLM on loopback) usually takes none; anything else does."""
+    """Whether calls to ``base_url`` need a key: a server on this machine or on the local
+    network (llama-server, Ollama, a vLLM box at 192.168.x.x or ``gpu.local``) usually takes
+    none, so those are sent without one and a 401 says what is missing; a public host (a cloud
+    API) always needs one, checked before any request."""
     host = urlsplit(base_url if "://" in base_url else f"http://{base_url}").hostname or ""
-    return not is_loopback(host)
+    return not (is_loopback(host) or _on_local_network(host))
+
+
+def _on_local_network(host: str) -> bool:
+    """A private or link-local address, an mDNS ``.local``/``.lan`` name or a bare machine name."""
+    name = host.strip("[]").lower().rstrip(".")
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return "." not in name or name.endswith((".local", ".lan", ".internal", ".home.arpa"))
+    return address.is_private or address.is_link_local
 
 
 def missing_key(ref: KeyRef) -> MissingKeyError:
