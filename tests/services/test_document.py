@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from workbench.core.models import Message, PromptTemplate, Variable
+from workbench.core.template_files import dumps, read_template
 from workbench.services.document import (
     UNTITLED_KEY,
     Document,
@@ -244,3 +245,32 @@ def test_saving_without_a_change_says_so(doc: Document, loop: Loop) -> None:
     loop.run_one()
     assert [c.what for c in changes] == ["saved", "unchanged"]
     assert changes[1].message == "Nothing changed since same v1: no new version"
+
+
+def test_a_file_document_keeps_its_own_draft_and_comes_back_bound_to_its_file(
+    doc: Document, tmp_path: Path, loop: Loop
+) -> None:
+    """A file's unsaved edits are kept under the file (not as the untitled draft): opening the
+    file again, or restoring the drafts at the next start, gives them back bound to it."""
+    path = tmp_path / "haiku.prompt.yaml"
+    path.write_text(dumps(PromptTemplate(
+        name="haiku", messages=[Message(role="user", content="A haiku.")]
+    )), encoding="utf-8")
+    doc.open_file(path)
+    assert doc.path == path and not doc.needs_name and not doc.dirty
+    _typed(doc, "A limerick.")
+    doc.keep_for_next_session()  # a clean quit
+    assert doc.autosave.load(UNTITLED_KEY) is None
+    assert read_template(path).messages[0].content == "A haiku."  # only Ctrl+S writes it
+
+    doc.new()
+    doc.open_file(path)
+    assert doc.dirty and doc.template.messages[0].content == "A limerick."
+    [(draft, template)] = doc.drafts()
+    doc.new()
+    doc.restore_draft(draft, template)
+    assert doc.path == path and doc.dirty and doc.saved is not None
+    doc.save()
+    loop.run_one()
+    assert not doc.dirty and doc.drafts() == []
+    assert read_template(path).messages[0].content == "A limerick."
