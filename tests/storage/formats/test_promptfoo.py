@@ -517,3 +517,29 @@ def test_components_examples_and_values_export_so_promptfoo_renders_the_same_pro
     assert "defaultTest" in export("promptfoo", experiment=rows).text
     assert render(data.templates[0], {"kind": "review", "review": "Slow"}) == render(
         template, {"review": "Slow"})
+
+
+def test_ref_assertions_and_yaml_12_booleans_read_as_promptfoo_reads_them() -> None:
+    text = (
+        "prompts: ['{{ body }}']\n"
+        "tests:\n"
+        "  - vars: {body: Yes, flag: true, modes: [on, off]}\n"
+        "    assert:\n"
+        "      - $ref: '#/assertionTemplates/pirate'\n"
+        "      - $ref: '#/assertionTemplates/missing'\n"
+        "      - $ref: '#/tests/0/assert/2'\n"
+        "assertionTemplates:\n"
+        "  pirate: {type: icontains, value: arrr}\n"
+    )
+    result = import_text(text, "promptfoo", "p.yaml")
+    assert [t.vars for t in result.tests] == [
+        {"body": "Yes", "flag": "true", "modes": "on"},
+        {"body": "Yes", "flag": "true", "modes": "off"},
+    ]
+    assert result.tests[0].assertions == [AssertionSpec(type="icontains", value="arrr")]
+    refused = "names no assertion in this file (a reference is not followed twice); not imported"
+    assert [(p.line, p.message) for p in result.errors] == [
+        (6, f"'$ref: #/assertionTemplates/missing' {refused}"),
+        (7, f"'$ref: #/tests/0/assert/2' {refused}"),  # itself
+    ]
+    assert not any("assertionTemplates" in p.message for p in result.warnings)

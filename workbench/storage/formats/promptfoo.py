@@ -88,6 +88,7 @@ TOP_LEVEL = {
     "evaluateOptions",
     "$schema",
     "env",
+    "assertionTemplates",  # what '$ref' assertions name
 }
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -54,6 +54,15 @@ def _assertion(
     if isinstance(item, str):
         return supported(with_scripts(assertion_from_string(item), ctx.base_dir, problems, line),
                          problems, line)
+    if isinstance(item, dict) and isinstance(item.get("$ref"), str):
+        target = _reference(item["$ref"], doc)
+        found = None if target is None else _at(doc, target)
+        if target is None or (isinstance(found, dict) and "$ref" in found):
+            # Missing, or a reference to a reference (itself, say): not followed.
+            problems.error(line, f"'$ref: {item['$ref']}' names no assertion in this file (a "
+                                 "reference is not followed twice); not imported")
+            return None
+        return _assertion(found, doc, target, ctx)
     if not isinstance(item, dict) or not isinstance(item.get("type"), str):
         problems.error(line, f"assertion without a 'type' ({describe(item)}); not imported")
         return None
@@ -83,6 +92,33 @@ def _assertion(
         problems.error(line, f"assertion '{kind}': {err.errors()[0]['msg']}; not imported")
         return None
     return supported(with_scripts(spec, ctx.base_dir, problems, line), problems, line)
+
+
+def _reference(ref: str, doc: Doc) -> tuple[str | int, ...] | None:
+    """The path a local JSON reference (``#/assertionTemplates/x``, as promptfoo dereferences
+    its config) names in ``doc``, or None."""
+    if not ref.startswith("#/"):
+        return None
+    path: list[str | int] = []
+    value = doc.data
+    for part in ref[2:].split("/"):
+        key = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+            path.append(key)
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+            path.append(int(key))
+        else:
+            return None
+    return tuple(path)
+
+
+def _at(doc: Doc, path: tuple[str | int, ...]) -> Any:
+    value = doc.data
+    for key in path:
+        value = value[key]
+    return value
 
 
 def supported(spec: AssertionSpec, problems: Problems, line: int | None,
@@ -225,6 +261,17 @@ def _var_choices(name: str, value: Any, ctx: Context, line: int | None) -> list[
     return [scalar_text(value)]
 
 
+def _yaml12(value: Any, doc: Doc, path: tuple[str | int, ...]) -> Any:
+    """A boolean var as promptfoo's YAML 1.2 reader has it: ``Yes``, ``no``, ``on`` stay text."""
+    if isinstance(value, list):
+        return [_yaml12(v, doc, (*path, i)) for i, v in enumerate(value)]
+    if isinstance(value, bool):
+        written = doc.as_written(*path)
+        if written is not None and written.lower() not in ("true", "false"):
+            return written
+    return value
+
+
 def read_vars(
     value: Any, doc: Doc, path: tuple[str | int, ...], ctx: Context
 ) -> list[dict[str, str]]:
@@ -243,7 +290,7 @@ def read_vars(
         return [{}]
     names = [str(k) for k in value]
     choices = [
-        _var_choices(n, v, ctx, doc.line(*path, n))
+        _var_choices(n, _yaml12(v, doc, (*path, n)), ctx, doc.line(*path, n))
         for n, v in zip(names, value.values(), strict=True)
     ]
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*choices)]

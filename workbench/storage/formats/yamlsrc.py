@@ -82,6 +82,12 @@ class Doc:
         node = self._node_at(path)
         return node.style if isinstance(node, yaml.ScalarNode) else None
 
+    def as_written(self, *path: str | int) -> str | None:
+        """The scalar at ``path`` as its text was written (None for a collection or no node):
+        ``yes``, which PyYAML's YAML 1.1 reads as true, is text for YAML 1.2 readers."""
+        node = self._node_at(path)
+        return node.value if isinstance(node, yaml.ScalarNode) else None
+
     def _node_at(self, path: tuple[str | int, ...]) -> yaml.Node | None:
         node = self.node
         for key in path:
