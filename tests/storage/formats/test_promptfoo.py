@@ -543,3 +543,16 @@ def test_ref_assertions_and_yaml_12_booleans_read_as_promptfoo_reads_them() -> N
         (7, f"'$ref: #/tests/0/assert/2' {refused}"),  # itself
     ]
     assert not any("assertionTemplates" in p.message for p in result.warnings)
+
+
+def test_vars_referencing_vars_are_filled_in() -> None:
+    """promptfoo's examples/vars-referencing-vars: a var naming another is rendered with it."""
+    config = Path(__file__).parents[2] / "fixtures" / "promptfoo" / "vars-referencing-vars"
+    result = import_file(config / "promptfooconfig.yaml")
+    assert [t.vars["sentence"] for t in result.tests] == [
+        "tweet about bananas", "tweet about fruits", "tweet about weasels"]
+    [template] = result.templates
+    assert render(template, result.tests[0].vars)[0].content == "Write a tweet about bananas"
+    kept = import_text("prompts: ['{{a}}']\ntests: [{vars: {a: '{{ a }} {{ b }} {{ c }}', "
+                       "b: x}}]\n", "promptfoo", "p.yaml")
+    assert kept.tests[0].vars["a"] == "{{ a }} x {{ c }}"  # itself and unknown names stay

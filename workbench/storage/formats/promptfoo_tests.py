@@ -8,8 +8,10 @@ are not run or embedded), CSV columns ``__expected*`` are assertions in promptfo
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -296,6 +298,24 @@ def read_vars(
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*choices)]
 
 
+_VAR_REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def referenced(values: dict[str, str]) -> dict[str, str]:
+    """Vars that name other vars (``sentence: 'tweet about {{topic}}'``) filled in, as promptfoo
+    renders each var with the test's vars in one pass, in order; other text is left as it is."""
+    out = dict(values)
+
+    def fill(key: str, match: re.Match[str]) -> str:
+        name = match.group(1)
+        return out[name] if name in out and name != key else match.group(0)
+
+    for key, value in out.items():
+        if "{{" in value:
+            out[key] = _VAR_REF.sub(functools.partial(fill, key), value)
+    return out
+
+
 def read_test(
     item: Any, doc: Doc, path: tuple[str | int, ...], ctx: Context, base: dict[str, str]
 ) -> list[TestCase]:
@@ -321,7 +341,7 @@ def read_test(
     return [
         TestCase(
             description=str(description) if description is not None else "",
-            vars={**base, **combo},
+            vars=referenced({**base, **combo}),
             expected=None if expected is None else str(expected),
             assertions=asserts,
             metadata=metadata,
