@@ -438,6 +438,7 @@ class MainWindow(QMainWindow):
 
     def _template_changed(self, template: PromptTemplate) -> None:
         self.params.response_format.set_template(template)
+        self.output.schema_label.set_schema(template.output_schema)
         self.variables.set_template(template)
         self.preview.set_template(template)
         self.document.edit(template)

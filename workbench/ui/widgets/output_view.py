@@ -51,6 +51,7 @@ from workbench.ui.run_text import (
 from workbench.ui.widgets.figure_labels import ElidedLabel, MetricLabel
 from workbench.ui.widgets.frame_clock import FrameBudget, frame_clock
 from workbench.ui.widgets.markdown_stream import MarkdownStream
+from workbench.ui.widgets.schema_label import SchemaLabel
 from workbench.ui.workers import ChunkBatch, RunWorker
 
 State = Literal["idle", "running", "streaming", "cancelling", "finished", "failed", "cancelled"]
@@ -186,6 +187,8 @@ class OutputView(QWidget):
                       self.cost_label):
             label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
             figures.addWidget(label)
+        self.schema_label = SchemaLabel(self)  # set_schema: checks each finished answer
+        figures.addWidget(self.schema_label, 4)
         figures.addStretch(1)
         figures.addWidget(self.markdown_button)
         figures.addWidget(self.plain_button)
@@ -310,6 +313,7 @@ class OutputView(QWidget):
         for label in (self.ttft_label, self.rate_label, self.tokens_label, self.total_label,
                       self.cost_label):
             label.clear()
+        self.schema_label.clear_check()
         self.error_label.hide()
 
     def add_chunk(self, batch: ChunkBatch) -> None:
@@ -335,6 +339,10 @@ class OutputView(QWidget):
         if not self.caught_up:
             frame_clock().want(self, self._flush)  # the rest is painted over the next frames
         self._show_figures(result)
+        if status_of(result) == "ok":
+            self.schema_label.check(result.text)
+        else:  # a partial answer says nothing about the schema
+            self.schema_label.clear_check()
         self._set_state(STATE_OF[status_of(result)], result)
 
     def cancel(self) -> None:

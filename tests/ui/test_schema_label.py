@@ -1,0 +1,78 @@
+"""The output view's schema figure: each finished answer checked against the template's
+output_schema, violations named at their JSON path; on the embedded model through the window."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from tests.ui.runs import screenshot
+from tests.ui.windows import close_window, open_window
+from workbench.core.models import Message, PromptTemplate, RunResult, SentRequest
+from workbench.ui.widgets.output_view import OutputView
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string", "maxLength": 20},
+                   "population_millions": {"type": "number"}},
+    "required": ["city", "population_millions"],
+    "additionalProperties": False,
+}
+
+
+def answer(text: str, finish: str = "stop") -> RunResult:
+    return RunResult(request=SentRequest(backend="llamacpp", model="m"), text=text,
+                     finish_reason=finish)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def view(qtbot: QtBot) -> OutputView:
+    view = OutputView()
+    qtbot.addWidget(view)
+    view.resize(760, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+def test_violations_are_named_at_their_json_path(view: OutputView) -> None:
+    label = view.schema_label
+    view.show_result(answer('{"city": 7}'))
+    assert not label.isVisible()  # no schema: nothing to check
+    label.set_schema(SCHEMA)
+    view.show_result(answer('{"city": 7, "extra": true}'))
+    assert label.isVisible() and label.text().startswith("schema ✗ $")
+    assert label.text().endswith("(+2 more)")
+    assert "$.city: 7 is not of type 'string'" in label.toolTip()
+    assert "'population_millions' is a required property" in label.toolTip()
+    assert "'extra' was unexpected" in label.toolTip()
+    screenshot(view, "output-schema-violations")
+    view.show_result(answer('{"city": "Oslo", "population_millions": 0.7}'))
+    assert label.text() == "schema ✓"
+    view.show_result(answer("Oslo has 0.7 million people."))
+    assert label.text().startswith("schema ✗ output is not JSON")
+    view.show_result(answer('{"city": ', finish="error"))  # a failed run is not checked
+    assert not label.isVisible()
+    view.show_result(answer('{"city": "Oslo", "population_millions": 1}'))
+    label.set_schema(None)
+    assert not label.isVisible()
+
+
+@pytest.mark.slow
+def test_the_window_checks_the_answer_against_the_open_templates_schema(qtbot: QtBot) -> None:
+    window = open_window(qtbot)
+    try:
+        template = PromptTemplate(
+            name="city", output_schema=SCHEMA, response_format="json_schema",
+            messages=[Message(role="user", content="Oslo's population, as JSON.")])
+        window.show_template(template, None, None)
+        qtbot.waitUntil(lambda: window.output.schema_label.schema == SCHEMA)
+        qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.output.state in ("finished", "failed"), timeout=120_000)
+        assert window.output.state == "finished", window.output.text()
+        assert window.output.schema_label.text() == "schema ✓", window.output.text()
+    finally:
+        close_window(window)

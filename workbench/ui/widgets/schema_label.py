@@ -1,0 +1,72 @@
+"""The output view's schema figure: whether a finished answer is JSON matching the template's
+``output_schema``, and where it is not — each violation at its JSON path ("$.items[2].price").
+
+The check is the ``is-json`` assertion's (``core.assertions.structured.schema_valid``), so the
+output view, the evaluation's schema-valid rate and a suite's assertions agree on what passes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QWidget
+
+from workbench.core.assertions.structured import schema_valid
+from workbench.core.evaluation import EvaluationError
+from workbench.ui import theming
+from workbench.ui.widgets.figure_labels import ElidedLabel
+
+#: Violations named in the label itself; the tooltip lists them all.
+SHOWN = 1
+
+
+class SchemaLabel(ElidedLabel):
+    """Empty (and hidden) until an answer is checked against a schema; a long violation is
+    shortened with "…" (the tooltip lists every one)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Schema check")
+        self.schema: dict[str, Any] | None = None
+        self.problems: list[str] = []
+        self.hide()
+
+    def set_schema(self, schema: dict[str, Any] | None) -> None:
+        """The schema answers are checked against from now on (None: no check)."""
+        self.schema = schema
+        if schema is None:
+            self.clear_check()
+
+    def clear_check(self) -> None:
+        self.problems = []
+        self.clear()
+        self.hide()
+
+    def check(self, text: str) -> bool | None:
+        """Check a finished answer; shows and returns whether it is valid (None: no schema)."""
+        if self.schema is None:
+            self.clear_check()
+            return None
+        try:
+            result = schema_valid(text, self.schema)
+        except EvaluationError as err:  # the schema itself is invalid
+            self.problems = [str(err)]
+            self._show(False, "schema ✗ invalid schema")
+            return False
+        self.problems = list(result.details.get("problems") or ([] if result.passed
+                                                                  else [result.reason]))
+        if result.passed:
+            self._show(True, "schema ✓")
+            return True
+        first = self.problems[0] if self.problems else result.reason
+        more = f" (+{len(self.problems) - SHOWN} more)" if len(self.problems) > SHOWN else ""
+        self._show(False, f"schema ✗ {first}{more}")
+        return False
+
+    def _show(self, valid: bool, text: str) -> None:
+        self.setText(text)
+        self.setToolTip("The answer is JSON matching the template's output_schema." if valid
+                        else "Where the answer breaks the template's output_schema:\n"
+                        + "\n".join(self.problems))
+        self.set_color(theming.status_color("ok" if valid else "error"))
+        self.show()
