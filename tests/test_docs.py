@@ -228,7 +228,7 @@ def _reference_names() -> list[tuple[str, str, list[str]]]:
         ("03-parameters.md", "parameters", [*PARAM_NAMES, *Params.model_fields]),
         *[
             ("04-backends.md", f"{name} options", list(backends.load(name).Options.model_fields))
-            for name in ("llamacpp", "openai_compat", "anthropic", "bedrock")
+            for name in ("llamacpp", "openai_compat", "anthropic", "bedrock", "ollama")
         ],
         ("05-compare-and-sweeps.md", "sweep file keys", list(_SweepFile.model_fields)),
         ("06-evaluations.md", "suite keys",

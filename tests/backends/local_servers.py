@@ -9,7 +9,8 @@ root of their port as the real ones do (discovery probes fixed paths):
   with ``type``, ``state``, ``max_context_length``, ``capabilities``; plus ``/v1/models``.
 - Servers that are not model servers: a catch-all answering 200 on every path.
 
-Ollama's chat scenarios are picked by model name: ``tiny:latest`` answers, ``broken:latest``
+``POST /api/generate`` streams ``response`` pieces the same way. Ollama's chat scenarios are
+picked by model name: ``tiny:latest`` answers, ``broken:latest``
 sends an ``{"error": ...}`` line mid-stream, ``slow:latest`` streams a word every 0.2 s.
 """
 
@@ -227,6 +228,17 @@ def _ollama_chat(h: _Handler, body: Any) -> None:
     h.end_chunks()
 
 
+def _ollama_generate(h: _Handler, body: Any) -> None:
+    """``/api/generate`` streaming: each line's text is in ``response``."""
+    body = body or {}
+    base = {"model": body.get("model", ""), "created_at": "2026-01-01T00:00:00Z"}
+    h.start_chunks("application/x-ndjson")
+    for word in WORDS:
+        _ollama_line(h, {**base, "response": word, "done": False})
+    _ollama_line(h, {**base, "response": "", **_done(WORDS, None)})
+    h.end_chunks()
+
+
 def _done(words: list[str], limit: Any) -> dict[str, Any]:
     return {
         "done": True,
@@ -249,6 +261,7 @@ def ollama_routes() -> dict[tuple[str, str], Route]:
         ),
         ("POST", "/api/show"): _ollama_show,
         ("POST", "/api/chat"): _ollama_chat,
+        ("POST", "/api/generate"): _ollama_generate,
     }
 
 

@@ -37,20 +37,30 @@ from workbench.backends.registry import default_registry
 from workbench.core.models import Params, RenderedMessage, RunRequest
 
 
-def test_ollama_is_identified_with_its_models_context_and_capabilities() -> None:
+def test_ollama_is_identified_with_its_models_context_and_capabilities(tmp_path: Path) -> None:
     with OllamaServer() as server:
-        found = discover([server.port])
-    (ollama,) = found.servers
+        (ollama,) = discover([server.port]).servers
+        shown = {body["model"] for body in server.bodies("/api/show")}
+        # "Add" makes an ollama backend (its native API), and it answers.
+        path = tmp_path / "backends.yaml"
+        add_config(ollama.suggested_name, ollama.backend, ollama.options, path=path)
+        backend = open_backend(ollama.suggested_name, configs=load_configs(path))
+        hello = [RenderedMessage(role="user", content="Hi")]
+        _, result = stream_all(
+            backend, RunRequest(backend="ollama", model="tiny:latest", messages=hello)
+        )
+        backend.close()
+    assert result.error is None and result.text
     assert ollama.kind == "ollama" and ollama.version == OLLAMA_VERSION
     assert ollama.url == server.url and ollama.label == f"Ollama {OLLAMA_VERSION}"
+    assert ollama.backend == "ollama" and ollama.options == {"base_url": server.url}
     models = {m.id: m for m in ollama.models}
+    assert shown == set(models)
     assert models["tiny:latest"].context_window == 8192
     assert models["tiny:latest"].capabilities == (SCHEMA, CHAT_TEMPLATE, TOOLS)
     assert models["seeing:latest"].context_window == 131072
     assert set(models["seeing:latest"].capabilities) >= {VISION, REASONING}
     assert "Q4_K_M" in models["seeing:latest"].details
-    shown = {body["model"] for body in server.bodies("/api/show")}
-    assert shown == set(models)
 
 
 def test_lmstudio_is_identified_and_embedding_models_are_left_out() -> None:

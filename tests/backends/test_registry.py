@@ -81,7 +81,7 @@ def plugin_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_builtins_are_registered_through_the_entry_point_group() -> None:
     ids = Registry().ids()
-    for builtin in ("llamacpp", "openai_compat", "anthropic", "bedrock", "scripted"):
+    for builtin in ("llamacpp", "openai_compat", "anthropic", "bedrock", "ollama", "scripted"):
         assert builtin in ids
 
 

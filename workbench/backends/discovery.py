@@ -199,11 +199,8 @@ def _ollama(probe: _Probe) -> FoundServer | None:
         probe.port,
         version["version"],
         tuple(models),
-        "openai_compat",
-        {
-            "base_url": f"{probe.root}/v1",
-            **({"default_model": models[0].id} if len(models) == 1 else {}),
-        },
+        "ollama",  # its native API: num_ctx, format with a schema, think, load time apart
+        {"base_url": probe.root, **({"default_model": models[0].id} if len(models) == 1 else {})},
     )
 
 

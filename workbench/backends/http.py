@@ -323,6 +323,31 @@ class StreamResponse:
             raise RunCancelled
         yield from decoder.close()
 
+    def lines(self) -> Iterator[str]:
+        """Newline-delimited JSON (Ollama's streams), one line at a time as it arrives; blank
+        lines are skipped. A line is whole before it is decoded, so UTF-8 is never split."""
+        cancel = self._exchange.cancel
+        pending = b""
+        received = self.received
+        try:
+            try:
+                for chunk in self._raw():
+                    received += len(chunk)
+                    if cancel.cancelled:
+                        raise RunCancelled
+                    *complete, pending = (pending + chunk).split(b"\n")
+                    for line in complete:
+                        if line.strip():
+                            yield line.decode("utf-8", errors="replace")
+            finally:
+                self.received = received
+        except (RunCancelled, _DeadlineExceeded, httpx.TransportError, httpx.DecodingError) as exc:
+            raise self._failure(exc) from None
+        if cancel.cancelled:
+            raise RunCancelled
+        if pending.strip():
+            yield pending.decode("utf-8", errors="replace")
+
     def json(self) -> Any:
         """The whole body parsed as JSON."""
         try:

@@ -37,11 +37,13 @@ class RunCancelled(Exception):
 class RunRecorder:
     """Create it right before sending; feed it text; ask it for the one terminal event."""
 
-    __slots__ = ("_parts", "_start", "_ttft", "request", "usage")
+    __slots__ = ("_parts", "_start", "_ttft", "load_s", "request", "usage")
 
     def __init__(self, request: SentRequest) -> None:
         self.request = request
         self.usage = Usage()
+        #: Model loading the server reported apart from generation (Ollama's load_duration).
+        self.load_s: float | None = None
         self._parts: list[str] = []
         self._start = time.perf_counter()
         self._ttft: float | None = None
@@ -89,7 +91,9 @@ class RunRecorder:
             text="".join(self._parts),
             finish_reason=finish_reason,
             usage=self.usage,
-            timings=Timings(ttft_s=self._ttft, total_s=total, tokens_per_s=rate),
+            timings=Timings(
+                load_s=self.load_s, ttft_s=self._ttft, total_s=total, tokens_per_s=rate
+            ),
         )
 
 
