@@ -305,3 +305,19 @@ def test_env_templates_in_prompt_files(tmp_path: Path, monkeypatch: pytest.Monke
     assert [t.variables[0].name for t in result.templates] == ["q", "q"]  # no 'env' variable
     [missing] = [p for p in result.problems if "PF_NOPE" in p.message]
     assert missing.source == "prompts.txt" and missing.line == 3
+
+
+def test_the_suite_window_keeps_its_own_backends_and_grades_locally_what_would_leave() -> None:
+    """Without the local fallback (the app's suite window, which offers the local model and asks
+    before the variants' prompts leave), a variant keeps its kind's backend, and a grader that
+    would send outputs away grades on the local model, said on its line."""
+    result = import_text(GRADED, "promptfoo", "promptfooconfig.yaml")
+    choose_backends(result, configs(("claude", "anthropic", {}), ("grader-5", "scripted", {})),
+                    local_fallback=False)
+    assert result.experiment is not None
+    assert [v.backend for v in result.experiment.variants] == ["fixed"]  # kept as written
+    assert [a.provider for a in result.experiment.tests[1].assertions] == [
+        "grader-5", "llamacpp", None]
+    assert (24, "grader provider 'anthropic:messages:claude-3-5-haiku': it would grade away from "
+                "this computer; the local embedded model grades instead (run the suite with "
+                "'workbench eval' to use it)") in [(p.line, p.message) for p in result.problems]

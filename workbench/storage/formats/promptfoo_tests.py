@@ -123,15 +123,13 @@ def _at(doc: Doc, path: tuple[str | int, ...]) -> Any:
     return value
 
 
-def supported(spec: AssertionSpec, problems: Problems, line: int | None,
-              source: str | None = None) -> AssertionSpec | None:
+def supported(spec: AssertionSpec, problems: Problems, line: int | None) -> AssertionSpec | None:
     """``spec``, or None with an error on its line when the workbench has no such type: the
     rest of the test still runs (promptfoo has types this app does not)."""
     name = spec.type.removeprefix("not-")
     if name in registry():
         return spec
-    problems.error(line, f"assertion type '{spec.type}' is not supported here; not imported "
-                         "(the rest of the test runs)", source=source)
+    problems.error(line, f"assertion type '{spec.type}' is not supported here; not imported")
     return None
 
 
