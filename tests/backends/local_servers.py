@@ -324,6 +324,18 @@ def lmstudio_routes() -> dict[tuple[str, str], Route]:
     }
 
 
+# --- other servers: fixed JSON answers in their documented shapes -------------------------------
+
+
+def json_routes(answers: dict[str, Any]) -> dict[tuple[str, str], Route]:
+    """``GET path`` answers 200 with that JSON; every other path 404, as the real servers do."""
+
+    def answer(data: Any) -> Route:
+        return lambda h, _: h.send_json(200, data)
+
+    return {("GET", path): answer(data) for path, data in answers.items()}
+
+
 # --- not model servers ------------------------------------------------------------------------
 
 

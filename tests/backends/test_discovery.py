@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,11 +23,13 @@ from tests.backends.local_servers import (
     LocalServer,
     OllamaServer,
     catch_all_routes,
+    json_routes,
     lmstudio_routes,
 )
 from workbench.backends.config import add_config, load_configs, open_backend
 from workbench.backends.discovery import (
     CHAT_TEMPLATE,
+    LOGPROBS,
     REASONING,
     SCHEMA,
     TOOLS,
@@ -74,6 +77,117 @@ def test_lmstudio_is_identified_and_embedding_models_are_left_out() -> None:
     assert VISION in models["qwen2-vl-7b-instruct"].capabilities
     assert TOOLS in models["meta-llama-3.1-8b-instruct"].capabilities
     assert TOOLS not in models["qwen2-vl-7b-instruct"].capabilities
+
+
+def _openai_list(*models: dict[str, Any]) -> dict[str, Any]:
+    return {"object": "list", "data": list(models)}
+
+
+#: Each server's own endpoints with the answers its documentation shows (trimmed), and what
+#: discovery must make of them: (kind, version, model, context window, capabilities).
+SERVERS: dict[str, tuple[dict[str, Any], tuple[str, str, str, int | None, set[str]]]] = {
+    "llama-server": (
+        {
+            "/props": {
+                "default_generation_settings": {"n_ctx": 4096, "temperature": 0.8},
+                "total_slots": 1,
+                "model_path": "/models/qwen2.5-0.5b-instruct-q4_k_m.gguf",
+                "chat_template": "{% for message in messages %}{{ message.content }}{% endfor %}",
+                "chat_template_caps": {"supports_tools": True},
+                "modalities": {"vision": False},
+                "build_info": "b5123-1a2b3c4",
+            },
+            "/health": {"status": "ok"},
+            "/v1/models": _openai_list(
+                {"id": "qwen2.5-0.5b-instruct-q4_k_m.gguf", "object": "model",
+                 "owned_by": "llamacpp", "meta": {"n_ctx_train": 32768}}
+            ),
+        },
+        ("llamacpp", "b5123-1a2b3c4", "qwen2.5-0.5b-instruct-q4_k_m.gguf", 4096,
+         {CHAT_TEMPLATE, SCHEMA, LOGPROBS, TOOLS}),
+    ),
+    "vllm": (
+        {
+            "/version": {"version": "0.8.4"},
+            "/health": {},
+            "/v1/models": _openai_list(
+                {"id": "Qwen/Qwen2.5-1.5B-Instruct", "object": "model", "owned_by": "vllm",
+                 "root": "Qwen/Qwen2.5-1.5B-Instruct", "max_model_len": 32768}
+            ),
+        },
+        ("vllm", "0.8.4", "Qwen/Qwen2.5-1.5B-Instruct", 32768, {SCHEMA, LOGPROBS, TOOLS}),
+    ),
+    "tgi": (
+        {
+            "/info": {
+                "model_id": "HuggingFaceH4/zephyr-7b-beta",
+                "model_dtype": "torch.float16",
+                "max_input_tokens": 4095,
+                "max_total_tokens": 4096,
+                "router": "text-generation-router",
+                "version": "3.0.1",
+            },
+        },
+        ("tgi", "3.0.1", "HuggingFaceH4/zephyr-7b-beta", 4096, {SCHEMA, TOOLS}),
+    ),
+    "koboldcpp": (
+        {
+            "/api/extra/version": {"result": "KoboldCpp", "version": "1.86.2"},
+            "/api/v1/model": {"result": "koboldcpp/Mistral-7B-Instruct-v0.3.Q4_K_M"},
+            "/api/extra/true_max_context_length": {"value": 8192},
+        },
+        ("koboldcpp", "1.86.2", "koboldcpp/Mistral-7B-Instruct-v0.3.Q4_K_M", 8192, set()),
+    ),
+    "text-generation-webui": (
+        {
+            "/v1/internal/model/info": {"model_name": "Meta-Llama-3-8B", "lora_names": []},
+            "/v1/models": _openai_list({"id": "Meta-Llama-3-8B", "object": "model"}),
+        },
+        ("tgwui", "", "Meta-Llama-3-8B", None, set()),
+    ),
+    "lmstudio-v1": (
+        {
+            "/api/v1/models": {
+                "models": [
+                    {"type": "llm", "publisher": "qwen", "key": "qwen/qwen3-4b",
+                     "display_name": "Qwen3 4B", "architecture": "qwen3",
+                     "quantization": {"name": "Q4_K_M", "bits_per_weight": 4},
+                     "loaded_instances": [], "max_context_length": 32768, "format": "gguf",
+                     "capabilities": {"vision": False, "trained_for_tool_use": True}},
+                    {"type": "embedding", "publisher": "nomic-ai",
+                     "key": "text-embedding-nomic-embed-text-v1.5", "loaded_instances": [],
+                     "max_context_length": 2048},
+                ]
+            },
+        },
+        ("lmstudio", "", "qwen/qwen3-4b", 32768, {TOOLS, SCHEMA}),
+    ),
+    "jan (OpenAI-compatible)": (
+        {"/v1/models": _openai_list({"id": "llama3.2-3b-instruct", "object": "model",
+                                     "owned_by": "jan"})},
+        ("openai", "", "llama3.2-3b-instruct", None, set()),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(SERVERS))
+def test_each_server_is_identified_by_its_own_endpoints(name: str) -> None:
+    answers, (kind, version, model, window, caps) = SERVERS[name]
+    with LocalServer(json_routes(answers)) as server:
+        (found,) = discover([server.port]).servers
+    assert (found.kind, found.version) == (kind, version)
+    (only,) = found.models
+    assert (only.id, only.context_window) == (model, window)
+    assert caps <= set(only.capabilities)
+    assert found.backend == "openai_compat"
+    assert found.options["base_url"] == f"{server.url}/v1"
+    assert found.options["default_model"] == model
+    default_registry().options(found.backend, found.options)
+
+
+def test_an_empty_openai_style_list_is_not_enough() -> None:
+    with LocalServer(json_routes({"/v1/models": _openai_list()})) as server:
+        assert discover([server.port]).servers == ()
 
 
 @pytest.mark.slow

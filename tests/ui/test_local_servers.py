@@ -47,9 +47,11 @@ def test_the_dialog_lists_found_servers_and_add_saves_one(
     dialog.show()
     panel = dialog.found_panel
     assert panel.status.text() == "Not searched yet."
+    assert panel.search_button.text() == "Search"
     qtbot.mouseClick(panel.search_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(panel.add_buttons) == 1)
     assert panel.status.text().startswith("Found 1 (")
+    assert panel.search_button.text() == "Search again"
     with qtbot.waitSignal(dialog.saved) as saved:
         qtbot.mouseClick(panel.add_buttons[0], Qt.MouseButton.LeftButton)
     name = f"ollama-{ollama.port}"

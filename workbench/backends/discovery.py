@@ -249,19 +249,29 @@ def _tgi(probe: _Probe) -> FoundServer | None:
 
 
 def _lmstudio(probe: _Probe) -> FoundServer | None:
+    """LM Studio's REST API v0 (0.3.6 on), else its v1 (0.4 on, which may need a token)."""
     data = probe.json("/api/v0/models")
     items = data.get("data") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        return None
-    if not all(isinstance(i, dict) and "type" in i and "state" in i for i in items):
-        return None
+    if isinstance(items, list) and all(
+        isinstance(i, dict) and "type" in i and "state" in i for i in items
+    ):
+        return _openai_server(probe, "lmstudio", "LM Studio", "", _lmstudio_v0(items))
+    data = probe.json("/api/v1/models")
+    items = data.get("models") if isinstance(data, dict) else None
+    if isinstance(items, list) and all(
+        isinstance(i, dict) and "key" in i and "loaded_instances" in i for i in items
+    ):
+        return _openai_server(probe, "lmstudio", "LM Studio", "", _lmstudio_v1(items))
+    return None
+
+
+def _lmstudio_v0(items: list[dict[str, Any]]) -> list[FoundModel]:
     models = []
     for item in items:
         if item.get("type") == "embeddings" or not isinstance(item.get("id"), str):
             continue
         caps = [CHAT_TEMPLATE, SCHEMA]
-        said = _list(item.get("capabilities"))
-        if "tool_use" in said:
+        if "tool_use" in _list(item.get("capabilities")):
             caps.append(TOOLS)
         if item.get("type") == "vlm":
             caps.append(VISION)
@@ -270,7 +280,25 @@ def _lmstudio(probe: _Probe) -> FoundServer | None:
         ).strip()
         window = _int(item.get("max_context_length"))
         models.append(FoundModel(item["id"], window, tuple(caps), summary))
-    return _openai_server(probe, "lmstudio", "LM Studio", "", models)
+    return models
+
+
+def _lmstudio_v1(items: list[dict[str, Any]]) -> list[FoundModel]:
+    models = []
+    for item in items:
+        if item.get("type") != "llm" or not isinstance(item.get("key"), str):
+            continue
+        said = _dict(item.get("capabilities"))
+        caps = [CHAT_TEMPLATE, SCHEMA]
+        if said.get("trained_for_tool_use"):
+            caps.append(TOOLS)
+        if said.get("vision"):
+            caps.append(VISION)
+        state = "loaded" if item.get("loaded_instances") else "not-loaded"
+        summary = " ".join([_str(item.get("architecture") or item.get("arch")), state]).strip()
+        window = _int(item.get("max_context_length"))
+        models.append(FoundModel(item["key"], window, tuple(caps), summary))
+    return models
 
 
 def _llamacpp(probe: _Probe) -> FoundServer | None:
@@ -337,7 +365,7 @@ def _llama_cpp_python(probe: _Probe) -> FoundServer | None:
 def _openai_generic(probe: _Probe) -> FoundServer | None:
     """Any other server listing models the OpenAI way (Jan, LocalAI…), named by its port."""
     listed = _openai_models(probe)
-    if listed is None:
+    if not listed:  # an empty list is too weak a sign: any JSON API may answer {"data": []}
         return None
     usual = DEFAULT_PORTS.get(probe.port)
     label = f"OpenAI-compatible server (port of {usual})" if usual else "OpenAI-compatible server"

@@ -1,5 +1,6 @@
 """The Backends dialog's "On this computer" panel: servers found by the local search, each with
-an *Add* button, a *Search again* button, and the switch for the search at start."""
+an *Add* button, a *Search* (then *Search again*) button, and the switch for the search at
+start."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class FoundServersPanel(QWidget):
         self.status = QLabel(self)
         self.status.setAccessibleName("Local server search")
         self.status.setWordWrap(True)
-        self.search_button = QPushButton("Search again", self)
+        self.search_button = QPushButton("Search", self)
         self.search_button.setAccessibleName("Search for local servers")
         self.search_button.setToolTip(
             "Look for Ollama, LM Studio, llama.cpp, vLLM… on this computer (loopback only)"
@@ -87,6 +88,7 @@ class FoundServersPanel(QWidget):
             if widget is not None:
                 widget.deleteLater()
         self.add_buttons = []
+        self.search_button.setText("Search again")
         for row, server in enumerate(result.servers):
             label = QLabel(describe(server), self)
             label.setTextFormat(Qt.TextFormat.RichText)
