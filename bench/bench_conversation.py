@@ -4,11 +4,12 @@ One evaluation row that is a conversation (``core.conversation_case``): a simula
 embedded model, playing a customer) and the assistant (the embedded model again) talk for 10
 replies, so 20 calls; a ``stop_when`` check runs on every reply (it never passes), a
 ``turn_assert`` and a whole-conversation assertion are evaluated, and the run is stored. Pure
-generation is the very same 20 requests (recorded during the evaluation) streamed straight from
-the opened backend, one after another, with nothing around them: no runner, limiter, pricing,
-rendering, checks or store. Greedy decoding with a fixed seed makes both produce the same tokens
-(the output token counts are compared and printed). The two alternate for several rounds (the
-machine is shared and noisy); the overhead is reported from the medians and from the best rounds.
+generation is the very same 20 requests (recorded during the evaluation) run straight on the
+opened backend with ``drive`` (its stream read to the end), one after another, with nothing
+around them: no limiter, pricing, rendering, checks or store. Greedy decoding with a fixed seed
+makes both produce the same text (the output characters of both are printed). The two alternate
+for several rounds (the machine is shared and noisy); the overhead is reported from the medians,
+the best rounds and the per-round ratios.
 
 Target: orchestration ≤ 5 % on top of pure generation.
 
@@ -23,13 +24,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workbench.backends.base import CancelToken, Finished, TextDelta
+from workbench.backends.base import CancelToken
 from workbench.core.conversation_case import with_conversation
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, Params, PromptTemplate, RunRequest
 from workbench.core.outcome import RunOutcome
 from workbench.services.evaluation import Evaluation
-from workbench.services.runner import Runner
+from workbench.services.runner import Runner, drive
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
 
@@ -61,10 +62,13 @@ class _Recording(Runner):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.requests: list[RunRequest] = []
+        self.chars = 0  # output characters of every call
 
     def execute(self, request: RunRequest, *args: Any, **kw: Any) -> RunOutcome:
         self.requests.append(request)
-        return super().execute(request, *args, **kw)
+        outcome = super().execute(request, *args, **kw)
+        self.chars += len(outcome.text)
+        return outcome
 
 
 def _spec() -> ExperimentSpec:
@@ -80,6 +84,7 @@ def _spec() -> ExperimentSpec:
 def _orchestrated(store: Store, runner: _Recording) -> tuple[float, int, int]:
     """Seconds for the whole evaluation, replies and calls."""
     runner.requests.clear()
+    runner.chars = 0
     evaluation = Evaluation.create(store, _spec(), runner)
     start = time.perf_counter()
     card = evaluation.run()
@@ -91,17 +96,14 @@ def _orchestrated(store: Store, runner: _Recording) -> tuple[float, int, int]:
 
 
 def _pure(runner: Runner, requests: list[RunRequest]) -> tuple[float, int]:
-    """Seconds to stream the same requests straight from the backend, and output chunks."""
+    """Seconds to run the same requests straight on the opened backend (``drive``: its stream
+    to the end, nothing else), and the output characters."""
     backend = runner.backend("llamacpp")
-    chunks = 0
+    chars = 0
     start = time.perf_counter()
     for request in requests:
-        for event in backend.stream(request, CancelToken()):
-            if isinstance(event, TextDelta):
-                chunks += 1
-            elif isinstance(event, Finished):
-                break
-    return time.perf_counter() - start, chunks
+        chars += len(drive(backend, request, CancelToken()).result.text)
+    return time.perf_counter() - start, chars
 
 
 def main() -> None:
@@ -119,8 +121,8 @@ def main() -> None:
             for _ in range(ROUNDS):
                 seconds, replies, calls = _orchestrated(store, runner)
                 orchestrated.append(seconds)
-                requests = list(runner.requests)
-                seconds, chunks = _pure(runner, requests)
+                requests, out_chars = list(runner.requests), runner.chars
+                seconds, chars = _pure(runner, requests)
                 pure.append(seconds)
                 print(
                     f"round {len(pure)}: orchestrated {orchestrated[-1]:.3f} s, "
@@ -133,7 +135,7 @@ def main() -> None:
     median = statistics.median(orchestrated) / statistics.median(pure) - 1
     best = min(orchestrated) / min(pure) - 1
     print(f"conversation: {replies} replies, {calls} calls (simulated user included)")
-    print(f"pure generation: {chunks} streamed chunks for the same {len(requests)} requests")
+    print(f"output characters: {chars} (pure) vs {out_chars} (orchestrated, same requests)")
     print(
         "orchestrated s: "
         + ", ".join(f"{s:.3f}" for s in orchestrated)
