@@ -13,6 +13,7 @@ import pytest
 from tests.backends.conftest import cancel_while_reading, free_port, stream_all
 from tests.backends.local_servers import WORDS, OllamaServer
 from workbench.backends.ollama import OllamaBackend, OllamaOptions
+from workbench.core.errors import ServerError
 from workbench.core.models import Params, RenderedMessage, ResponseFormat, RunRequest
 
 MESSAGES = [
@@ -154,3 +155,19 @@ def test_options_refuse_what_the_run_parameters_set() -> None:
     assert OllamaOptions(base_url="http://127.0.0.1:11434/api/").base_url == (
         "http://127.0.0.1:11434"
     )
+
+
+def test_a_model_list_is_asked_once_not_retried() -> None:
+    """The picker and `workbench backends` ask interactively: an Ollama that is down or failing
+    is said at once (a closed default port cost 2.7 s of retries)."""
+    from tests.backends.local_servers import LocalServer
+
+    def failing(h: Any, _body: Any) -> None:
+        h.send_json(503, {"error": "server busy"})
+
+    with LocalServer({("GET", "/api/tags"): failing}) as server:
+        ollama = OllamaBackend(OllamaOptions(base_url=server.url, retry_backoff=0))
+        with pytest.raises(ServerError, match=f"{server.url}/api/tags"):
+            ollama.list_models()
+        assert len(server.requests) == 1
+        ollama.close()

@@ -82,7 +82,7 @@ def new_server(qtbot: QtBot, dialog: BackendsDialog, name: str, base_url: str) -
 
 
 def test_lists_installed_backends_and_failed_plugins(dialog: BackendsDialog) -> None:
-    assert names(dialog) == ["anthropic", "bedrock", "llamacpp", "openai_compat"]
+    assert names(dialog) == ["anthropic", "bedrock", "llamacpp", "ollama", "openai_compat"]
     assert dialog.broken_label.isVisible()
     text = dialog.broken_label.text()
     assert "Plugins that failed to load" in text and "broken_plugin" in text

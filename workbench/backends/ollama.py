@@ -137,9 +137,11 @@ class OllamaBackend(PlannedBackend[_Plan]):
         self.options: OllamaOptions
         self._server_version = ""
         self._only_model = ""
-        self._http = HttpClient(
-            self.options, ErrorContext(service="Ollama", base_url=self.options.base_url)
-        )
+        context = ErrorContext(service="Ollama", base_url=self.options.base_url)
+        self._http = HttpClient(self.options, context)
+        # Model lists are asked interactively (the picker, `workbench backends`): an Ollama that
+        # is not running is said at once, not after retries with backoff (2.7 s).
+        self._lists = HttpClient(self.options.model_copy(update={"max_retries": 0}), context)
 
     # --- description ---------------------------------------------------------------------
 
@@ -151,10 +153,11 @@ class OllamaBackend(PlannedBackend[_Plan]):
 
     def close(self) -> None:
         self._http.close()
+        self._lists.close()
 
     def list_models(self) -> list[ModelInfo]:
         """``/api/tags``, with each model's context length from ``/api/show``."""
-        data = self._http.request_json("GET", f"{self.options.base_url}/api/tags")
+        data = self._lists.request_json("GET", f"{self.options.base_url}/api/tags")
         items = data.get("models") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise ProtocolError(
@@ -175,7 +178,7 @@ class OllamaBackend(PlannedBackend[_Plan]):
 
     def _context_length(self, model: str) -> int | None:
         try:
-            shown = self._http.request_json(
+            shown = self._lists.request_json(
                 "POST", f"{self.options.base_url}/api/show", json_body={"model": model}
             )
         except KnownError:
