@@ -9,9 +9,18 @@ from pathlib import Path
 import pytest
 
 from workbench.backends.config import BackendConfig
-from workbench.core.models import Params
-from workbench.services.datagen import generate_rows, generator_template, parse_rows
-from workbench.services.runner import Runner
+from workbench.core.datasets import row_from_mapping
+from workbench.core.experiments import TestCase
+from workbench.core.models import Message, Params, PromptTemplate, Variable
+from workbench.services.datagen import (
+    dedupe,
+    generate_rows,
+    generator_prompt,
+    generator_template,
+    parse_rows,
+    template_columns,
+)
+from workbench.services.runner import Runner, build_request
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
 
@@ -116,7 +125,96 @@ def test_generation_on_the_embedded_local_model(tmp_path: Path) -> None:
         finally:
             runner.close()
         assert store.runs.get(out.run_id or "").status == "ok"
-    assert out.text  # the small model answered; its rows are read, or the problem is named
-    assert out.rows or out.problems
+    # The schema is enforced as a llama.cpp grammar: exactly 3 rows with the keys, every time.
+    assert out.problems == []
+    assert len(out.rows) + len(out.duplicates) == 3
     for row in out.rows:
-        assert set(row.vars) == {"text"}
+        assert set(row.vars) == {"text"} and row.expected is not None
+
+
+def _row(**values: str) -> TestCase:
+    return row_from_mapping(dict(values))
+
+
+def test_exact_and_near_duplicates_are_dropped_keeping_the_first() -> None:
+    rows = [
+        _row(question="What is 2+2?", expected="4"),
+        _row(question="  what IS 2+2? ", expected="four"),  # same after whitespace and case
+        _row(question="What is 2 + 2", expected="4"),  # the same words: near-duplicate
+        _row(question="What is 3+3?", expected="6"),
+        _row(question="Name the capital of France", expected="Paris"),
+    ]
+    kept, dropped = dedupe(rows)
+    assert [r.vars["question"] for r in kept] == [
+        "What is 2+2?", "What is 3+3?", "Name the capital of France"
+    ]
+    assert [(d.row.expected, d.of.expected, d.similarity, d.existing) for d in dropped] == [
+        ("four", "4", 1.0, False),
+        ("4", "4", 1.0, False),
+    ]
+
+
+def test_near_duplicates_need_nine_tenths_of_the_words_of_each_variable() -> None:
+    base = _row(text=" ".join(f"w{i}" for i in range(10)))
+    one_more = _row(text=" ".join(f"w{i}" for i in range(11)))  # 10/11 shared: a repeat
+    two_more = _row(text=" ".join(f"w{i}" for i in range(12)))  # 10/12: a new case
+    other_column = _row(note=" ".join(f"w{i}" for i in range(10)))  # same words, other variable
+    kept, dropped = dedupe([base, one_more])
+    assert kept == [base] and dropped[0].similarity == pytest.approx(10 / 11)
+    assert dedupe([base, two_more])[0] == [base, two_more]
+    assert dedupe([base, other_column])[0] == [base, other_column]
+
+
+def test_rows_already_in_the_dataset_are_not_added_again() -> None:
+    existing = [_row(city="Paris", expected="France")]
+    kept, dropped = dedupe([_row(city="paris"), _row(city="Lyon")], existing)
+    assert [r.vars for r in kept] == [{"city": "Lyon"}]
+    assert dropped[0].existing and dropped[0].of is existing[0]
+
+
+def test_generation_drops_the_duplicates_it_reads_and_says_so(tmp_path: Path) -> None:
+    answer = json.dumps({"rows": [ROWS[0], ROWS[1], {**ROWS[0], "expected": "four"}]})
+    configs = {
+        "dup": BackendConfig(
+            name="dup", backend="scripted", options={"script": [{"text": answer}]}
+        )
+    }
+    with Store.open(tmp_path / "gen.db") as store, StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=configs)
+        template, values = generator_template("quiz", ["question", "expected"], n=3)
+        existing = [_row(question="capital of france?")]
+        out = generate_rows(
+            runner, template, values, backend="dup", columns=["question", "expected"],
+            existing=existing,
+        )
+        runner.close()
+    assert [r.vars for r in out.rows] == [{"question": "What is 2+2?"}]
+    assert [(d.existing, d.row.expected) for d in out.duplicates] == [(True, "Paris"),
+                                                                       (False, "four")]
+
+
+def test_the_answer_schema_names_the_columns_and_the_count() -> None:
+    template, _ = generator_template("quiz", ["question", "expected"], n=4)
+    fmt = template.response_format_request()
+    assert fmt is not None and fmt.type == "json_schema" and fmt.json_schema is not None
+    rows = fmt.json_schema["properties"]["rows"]
+    assert (rows["minItems"], rows["maxItems"]) == (4, 4)
+    assert rows["items"]["required"] == ["question", "expected"]
+
+
+def test_an_edited_prompt_is_sent_as_written() -> None:
+    shown = generator_prompt("quiz", ["question"], n=2)
+    assert "Write 2 varied test cases" in shown and '"question"' in shown
+    edited = shown + '\nExample: {"question": "{{ not a variable }}"}'
+    template, values = generator_template("quiz", ["question"], n=2, prompt=edited)
+    request = build_request(template, values, backend="scripted")
+    assert request.messages[0].content == edited
+
+
+def test_columns_are_the_declared_variables_then_the_undeclared_ones() -> None:
+    template = PromptTemplate(
+        name="t",
+        messages=[Message(role="user", content="{{ topic }} for {{ audience }} in {{ lang }}")],
+        variables=[Variable(name="lang"), Variable(name="topic")],
+    )
+    assert template_columns(template) == ["lang", "topic", "audience"]

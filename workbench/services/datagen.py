@@ -2,8 +2,11 @@
 
 Models wrap JSON in prose and code fences, leave trailing commas, stop mid-array at their token
 limit or write one object per line; ``parse_rows`` takes every complete row it can find and names
-what it could not use, so a half-good answer still gives rows. Generation goes through the
-runner like any run (limited, priced, saved), so the prompt and answer stay in the history.
+what it could not use, so a half-good answer still gives rows. Where the backend can enforce a
+JSON schema (llama.cpp's grammar, OpenAI's ``response_format``, a forced tool) the generator
+sends one, so the answer parses by construction. Generation goes through the runner like any
+run (limited, priced, saved), so the prompt and answer stay in the history. Small models repeat
+themselves: ``dedupe`` drops rows that repeat an earlier one or a row already in the dataset.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from workbench.backends.base import CancelToken
 from workbench.core.datasets import row_from_mapping
 from workbench.core.experiments import TestCase
 from workbench.core.models import Message, Params, PromptTemplate
+from workbench.core.templates import discover, render_text
 from workbench.services.runner import Runner, build_request
 
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*\s*\n?(.*?)```", re.DOTALL)
@@ -28,9 +32,25 @@ GENERATOR = """\
 Write {{ n }} varied test cases for this task:
 {{ task }}
 
-Answer with only a JSON array of {{ n }} objects, each with the keys {{ keys }}.
+Answer with only a JSON object {"rows": [...]} holding {{ n }} objects, each with the keys \
+{{ keys }}, every value a string.
 {% if example %}For example: {{ example }}
 {% endif %}Cover typical inputs, edge cases and tricky ones. No text before or after the JSON."""
+
+
+#: Token-set Jaccard similarity from which two rows count as the same case.
+NEAR_DUPLICATE = 0.9
+_TOKEN = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A generated row left out: it repeats ``of`` (an earlier generated row or an existing one)."""
+
+    row: TestCase
+    of: TestCase
+    existing: bool  # ``of`` was already in the dataset
+    similarity: float  # 1.0: the same after normalising whitespace and case
 
 
 @dataclass
@@ -39,18 +59,69 @@ class GeneratedRows:
     problems: list[str] = field(default_factory=list)
     run_id: str | None = None
     text: str = ""
+    duplicates: list[Duplicate] = field(default_factory=list)
+
+
+def template_columns(template: PromptTemplate) -> list[str]:
+    """The variables a row of ``template`` needs: the declared ones in order, then those its
+    bodies use without declaring them."""
+    declared = [v.name for v in template.variables]
+    used = discover(template, skip_broken=True).used
+    return [*declared, *(name for name in used if name not in declared)]
+
+
+def rows_schema(columns: Sequence[str], n: int) -> dict[str, Any]:
+    """The JSON schema of the answer: ``{"rows": [...]}`` with ``n`` objects whose keys are
+    exactly ``columns``, every value a string. An object at the top (not a bare array) because
+    OpenAI's strict mode and Anthropic's forced tools take only objects."""
+    row = {
+        "type": "object",
+        "properties": {c: {"type": "string"} for c in columns},
+        "required": list(columns),
+        "additionalProperties": False,
+    }
+    rows = {"type": "array", "items": row, "minItems": n, "maxItems": n}
+    return {
+        "type": "object",
+        "properties": {"rows": rows},
+        "required": ["rows"],
+        "additionalProperties": False,
+    }
+
+
+def generator_prompt(
+    task: str, columns: Sequence[str], *, n: int = 10, example: Mapping[str, str] | None = None
+) -> str:
+    """The built-in generation prompt for these rows, as it is sent: what a person sees and
+    edits before generating."""
+    _, values = generator_template(task, columns, n=n, example=example)
+    return render_text(GENERATOR, values, "generator")
 
 
 def generator_template(
-    task: str, columns: Sequence[str], *, n: int = 10, example: Mapping[str, str] | None = None
+    task: str,
+    columns: Sequence[str],
+    *,
+    n: int = 10,
+    example: Mapping[str, str] | None = None,
+    prompt: str | None = None,
 ) -> tuple[PromptTemplate, dict[str, str]]:
-    """The built-in row generator and its values: ``columns`` are the variables each row gets
-    (``expected`` for the expected output)."""
+    """The row generator and its values: ``columns`` are the variables each row gets
+    (``expected`` for the expected output). ``prompt``, an edited generation prompt, is sent
+    as written (never rendered, so its JSON braces stay text). The answer's schema is sent as
+    the response format; a backend that cannot enforce it drops it and the prompt still asks."""
     keys = ", ".join(f'"{c}"' for c in columns)
+    message = (
+        Message(role="user", content=GENERATOR)
+        if prompt is None
+        else Message(role="user", content=prompt, literal=True)
+    )
     template = PromptTemplate(
         name="generate dataset rows",
-        messages=[Message(role="user", content=GENERATOR)],
+        messages=[message],
         parameters=Params(temperature=0.8),
+        output_schema=rows_schema(columns, n),
+        response_format="json_schema",
     )
     values = {
         "n": str(n),
@@ -144,9 +215,11 @@ def generate_rows(
     model: str = "",
     params: Params | None = None,
     columns: Sequence[str] | None = None,
+    existing: Sequence[TestCase] = (),
     cancel: CancelToken | None = None,
 ) -> GeneratedRows:
-    """Run ``template`` on the chosen model and read rows from its answer."""
+    """Run ``template`` on the chosen model and read rows from its answer, without the rows
+    that repeat another or one of ``existing`` (the dataset they are for)."""
     request = build_request(
         template,
         values,
@@ -162,4 +235,59 @@ def generate_rows(
     rows, problems = parse_rows(result.text, columns)
     if result.finish_reason == "length":
         problems.append("the answer hit max_tokens: the last rows may be missing")
-    return GeneratedRows(rows, problems, outcome.run_id, result.text)
+    kept, duplicates = dedupe(rows, existing)
+    return GeneratedRows(kept, problems, outcome.run_id, result.text, duplicates)
+
+
+def _normal(row: TestCase) -> str:
+    """A row's inputs with whitespace and case evened out: what makes it the same case (the
+    expected output does not: the same input twice tests the same thing)."""
+    return "\x1f".join(f"{k}={' '.join(row.vars[k].split()).casefold()}" for k in sorted(row.vars))
+
+
+def _tokens(row: TestCase) -> frozenset[str]:
+    return frozenset(
+        f"{k}:{t}" for k in row.vars for t in _TOKEN.findall(row.vars[k].casefold())
+    )
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 1.0
+
+
+def dedupe(
+    rows: Sequence[TestCase],
+    existing: Sequence[TestCase] = (),
+    *,
+    threshold: float = NEAR_DUPLICATE,
+) -> tuple[list[TestCase], list[Duplicate]]:
+    """``(kept, duplicates)``: the first of rows that are the same case is kept. Two rows are the
+    same when their variables match after normalising whitespace and case, or when the words of
+    each variable overlap by at least ``threshold`` (token-set Jaccard): "What is 2+2?" and
+    "what is 2 + 2" are one case. Rows already in ``existing`` are never kept again."""
+    seen: dict[str, tuple[TestCase, bool]] = {_normal(r): (r, True) for r in existing}
+    tokens: list[tuple[frozenset[str], TestCase, bool]] = [
+        (_tokens(r), r, True) for r in existing
+    ]
+    kept: list[TestCase] = []
+    duplicates: list[Duplicate] = []
+    for row in rows:
+        key = _normal(row)
+        if key in seen:
+            of, old = seen[key]
+            duplicates.append(Duplicate(row, of, old, 1.0))
+            continue
+        words = _tokens(row)
+        near = max(
+            ((_jaccard(words, w), r, old) for w, r, old in tokens),
+            key=lambda found: found[0],
+            default=None,
+        )
+        if near is not None and near[0] >= threshold:
+            duplicates.append(Duplicate(row, near[1], near[2], near[0]))
+            continue
+        seen[key] = (row, False)
+        tokens.append((words, row, False))
+        kept.append(row)
+    return kept, duplicates
