@@ -14,12 +14,13 @@ from workbench.core.datasets import (
     DatasetTable,
     read_csv,
     read_jsonl,
+    row_from_mapping,
     sample,
     split,
     to_jsonl,
 )
 from workbench.core.experiments import AssertionSpec, ScriptFile, TestCase
-from workbench.services.datasets import load_dataset
+from workbench.services.datasets import append_rows, load_dataset
 from workbench.storage.formats.promptfoo_files import assertion_from_string
 
 
@@ -203,3 +204,22 @@ def test_json_and_yaml_row_lists(tmp_path: Path) -> None:
         load_dataset(tmp_path / "other.yaml")
     with pytest.raises(DatasetError, match="cannot read a dataset"):
         load_dataset(tmp_path / "rows.txt")
+
+
+def test_rows_are_appended_under_a_csv_header_or_to_jsonl(tmp_path: Path) -> None:
+    new = [row_from_mapping({"q": 'say "hi",\nthen stop', "expected": "hi"})]
+    csv_file = tmp_path / "d.csv"
+    csv_file.write_text("__description,q,expected\nfirst,a,b", encoding="utf-8")  # no newline
+    append_rows(csv_file, new)
+    rows = load_dataset(csv_file).rows
+    assert [(r.description, r.vars, r.expected) for r in rows] == [
+        ("first", {"q": "a"}, "b"), ("", {"q": 'say "hi",\nthen stop'}, "hi")
+    ]
+    jsonl = tmp_path / "d.jsonl"
+    append_rows(jsonl, new)  # created
+    append_rows(jsonl, new)
+    assert [r.vars for r in load_dataset(jsonl).rows] == [new[0].vars] * 2
+    with pytest.raises(DatasetError, match="no column for other"):
+        append_rows(csv_file, [row_from_mapping({"other": "x"})])
+    with pytest.raises(DatasetError, match="cannot write rows"):
+        append_rows(tmp_path / "d.yaml", new)

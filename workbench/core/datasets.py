@@ -10,6 +10,8 @@ which passes that parser in.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 from collections.abc import Callable, Iterable, Sequence
@@ -186,6 +188,49 @@ def to_jsonl(rows: Iterable[TestCase]) -> str:
                 row.transform.model_dump(exclude_defaults=True)
         lines.append(json.dumps(item, ensure_ascii=False))
     return "".join(line + "\n" for line in lines)
+
+
+def csv_header(rows: Iterable[TestCase]) -> list[str]:
+    """The columns of ``rows`` as a CSV file: every variable in first-seen order, then
+    ``expected`` and ``description`` when a row has one."""
+    rows = list(rows)
+    names = list(dict.fromkeys(k for row in rows for k in row.vars))
+    if any(row.expected is not None for row in rows):
+        names.append("expected")
+    if any(row.description for row in rows):
+        names.append("description")
+    return names
+
+
+def to_csv(rows: Iterable[TestCase], header: Sequence[str], *, with_header: bool = True) -> str:
+    """Rows as CSV under ``header`` (``csv_header``'s, or an existing file's to append to it)
+    that ``read_csv`` reads back. A column the row has no value for is empty; a variable the
+    header has no column for is a ``DatasetError``, never dropped."""
+    expected = next((c for c in header if c in EXPECTED_COLUMNS), None)
+    description = next((c for c in header if c in DESCRIPTION_COLUMNS), None)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    if with_header:
+        writer.writerow(header)
+    for row in rows:
+        missing = [k for k in row.vars if k not in header]
+        if missing:
+            raise DatasetError(
+                f"the dataset has no column for {', '.join(missing)}",
+                hint="add the column to the dataset first, or write the rows to a new file",
+            )
+        cells = []
+        for column in header:
+            if column == expected:
+                cells.append(row.expected or "")
+            elif column == description:
+                cells.append(row.description)
+            elif column.startswith(METADATA_PREFIX):
+                cells.append(_text(row.metadata.get(column[len(METADATA_PREFIX):], "")))
+            else:
+                cells.append(row.vars.get(column, ""))
+        writer.writerow(cells)
+    return out.getvalue()
 
 
 # --- sampling ------------------------------------------------------------------------------------

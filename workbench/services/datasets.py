@@ -1,6 +1,7 @@
 """Reading a dataset file into rows, whatever it is: CSV, JSONL, a JSON/YAML list of rows, or a
 promptfoo config or test file (its tests, with promptfoo's ``__expected`` shorthand and
-``file://`` references resolved by ``workbench.storage.formats``)."""
+``file://`` references resolved by ``workbench.storage.formats``); writing rows to a CSV or
+JSONL file, or adding them at the end of one."""
 
 from __future__ import annotations
 
@@ -12,10 +13,15 @@ from workbench.core import safe_yaml
 from workbench.core.datasets import (
     DatasetError,
     DatasetImport,
+    csv_header,
     read_csv,
     read_jsonl,
     row_from_mapping,
+    to_csv,
+    to_jsonl,
 )
+from workbench.core.experiments import TestCase
+from workbench.core.records import csv_records
 from workbench.storage.formats import import_file
 from workbench.storage.formats.promptfoo_files import assertion_from_string
 
@@ -75,3 +81,51 @@ def promptfoo_tests(path: Path) -> DatasetImport:
     """The test cases of a promptfoo config, exactly as promptfoo expands them."""
     result = import_file(path, "promptfoo")
     return DatasetImport(list(result.tests), [str(p) for p in result.problems])
+
+
+_WRITABLE = (".csv", ".jsonl")
+
+
+def _writable(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in _WRITABLE:
+        raise DatasetError(
+            f"cannot write rows to '{path.name}'", hint="rows are written to .csv or .jsonl files"
+        )
+    return suffix
+
+
+def _write(path: Path, text: str, mode: str) -> None:
+    try:
+        with path.open(mode, encoding="utf-8", newline="") as out:
+            out.write(text)
+    except OSError as err:
+        raise DatasetError(f"cannot write {path}: {err.strerror or err}") from None
+
+
+def write_rows(path: str | Path, rows: list[TestCase]) -> None:
+    """``rows`` as a new CSV or JSONL file (replacing ``path``)."""
+    path = Path(path)
+    if _writable(path) == ".csv":
+        _write(path, to_csv(rows, csv_header(rows)), "w")
+    else:
+        _write(path, to_jsonl(rows), "w")
+
+
+def append_rows(path: str | Path, rows: list[TestCase]) -> None:
+    """Add ``rows`` at the end of the CSV or JSONL dataset ``path`` (created when missing); in a
+    CSV, under its own header, so its other rows stay as they are."""
+    path = Path(path)
+    suffix = _writable(path)
+    if not path.exists() or not path.read_bytes().strip():
+        write_rows(path, rows)
+        return
+    text = _read(path)
+    lead = "" if text.endswith("\n") else "\r\n" if suffix == ".csv" else "\n"
+    if suffix == ".jsonl":
+        _write(path, lead + to_jsonl(rows), "a")
+        return
+    header = next((r.value for r in csv_records(text) if r.error is None and any(r.value)), None)
+    if header is None:
+        raise DatasetError(f"{path.name} has no header row to add rows under")
+    _write(path, lead + to_csv(rows, [h.strip() for h in header], with_header=False), "a")
