@@ -17,6 +17,7 @@ sends an ``{"error": ...}`` line mid-stream, ``slow:latest`` streams a word ever
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -90,18 +91,22 @@ class _Server(ThreadingHTTPServer):
         pass  # clients going away mid-answer is the point of the cancel tests
 
 
-class LocalServer:
-    """A threaded HTTP server on 127.0.0.1 (a free port, or ``port``) with a route table."""
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
-    def __init__(self, routes: dict[tuple[str, str], Route], port: int = 0) -> None:
+
+class LocalServer:
+    """A threaded HTTP server on 127.0.0.1 (or ``::1``) on a free port, with a route table."""
+
+    def __init__(self, routes: dict[tuple[str, str], Route], host: str = "127.0.0.1") -> None:
         self.routes = routes
         self.requests: list[tuple[str, str, Any]] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", port), _Handler)
+        self._server = (_Server6 if ":" in host else _Server)((host, 0), _Handler)
         self._server.owner = self
         self.port: int = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
         )
@@ -266,8 +271,8 @@ def ollama_routes() -> dict[tuple[str, str], Route]:
 
 
 class OllamaServer(LocalServer):
-    def __init__(self, port: int = 0) -> None:
-        super().__init__(ollama_routes(), port)
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        super().__init__(ollama_routes(), host)
 
 
 # --- LM Studio ------------------------------------------------------------------------------

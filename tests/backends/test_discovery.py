@@ -66,6 +66,13 @@ def test_ollama_is_identified_with_its_models_context_and_capabilities(tmp_path:
     assert "Q4_K_M" in models["seeing:latest"].details
 
 
+def test_a_server_listening_on_ipv6_loopback_only_is_found() -> None:
+    with OllamaServer(host="::1") as server:
+        (found,) = discover([server.port]).servers
+    assert found.kind == "ollama" and found.url == f"http://[::1]:{server.port}"
+    assert found.options["base_url"] == found.url
+
+
 def test_lmstudio_is_identified_and_embedding_models_are_left_out() -> None:
     with LocalServer(lmstudio_routes()) as server:
         (found,) = discover([server.port]).servers
