@@ -82,19 +82,30 @@ def test_connections_enforce_foreign_keys(tmp_path: Path) -> None:
 
 _ORIGIN_COLUMNS = ("template_key", "template_version", "variables_json")
 _SOURCE_COLUMNS = ("source", "backend_name")
+_REASONING_COLUMNS = ("reasoning", "reasoning_tokens")
 
 
 def _add_run(db: Database, stage: int, result: RunResult, ref: RunRef | None = None) -> str:
     """Insert a run as the app at schema ``stage`` did: without the columns added after it."""
     ref = ref or RunRef()
-    if stage >= NAMES.index("0007_run_source"):
+    if stage >= NAMES.index("0011_run_reasoning"):
         return Store(db).runs.add(result, ref)
-    later = _SOURCE_COLUMNS + (_ORIGIN_COLUMNS if stage < NAMES.index("0005_run_origin") else ())
+    later = _REASONING_COLUMNS
+    if stage < NAMES.index("0007_run_source"):
+        later += _SOURCE_COLUMNS
+    if stage < NAMES.index("0005_run_origin"):
+        later += _ORIGIN_COLUMNS
     columns = [c.strip() for c in runs_module._INSERT.split("(", 1)[1].split(")", 1)[0].split(",")]
     kept = [i for i, c in enumerate(columns) if c not in later]
     run_id = new_id()
-    row = runs_module._row(run_id, now_iso(), result, ref)
     with db.transaction() as conn:
+        kinds = (
+            runs_module.RunRepository._kinds(conn, {ref.experiment_id})
+            if stage >= NAMES.index("0007_run_source")
+            else {}
+        )
+        source = kinds.get(ref.experiment_id, "hand")
+        row = runs_module._row(run_id, now_iso(), result, ref, source)
         conn.execute(
             f"INSERT INTO runs ({', '.join(columns[i] for i in kept)})"
             f" VALUES ({', '.join('?' for _ in kept)})",

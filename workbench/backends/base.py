@@ -1,8 +1,9 @@
 """The one contract every model backend implements.
 
-A backend is a synchronous generator: ``stream(request, cancel)`` yields ``TextDelta`` and
-``UsageUpdate`` events and ends with exactly one terminal event (``Finished``, ``Failed`` or
-``Cancelled``). Workers run it off the GUI thread; there is no parallel async hierarchy.
+A backend is a synchronous generator: ``stream(request, cancel)`` yields ``TextDelta``,
+``ReasoningDelta`` and ``UsageUpdate`` events and ends with exactly one terminal event
+(``Finished``, ``Failed`` or ``Cancelled``). Workers run it off the GUI thread; there is no
+parallel async hierarchy.
 """
 
 from __future__ import annotations
@@ -80,6 +81,15 @@ class TextDelta(NamedTuple):
     kind: Literal["text"] = "text"
 
 
+class ReasoningDelta(NamedTuple):
+    """A piece of what a reasoning model thinks before it answers (OpenAI-compatible
+    ``reasoning_content``, Anthropic's ``thinking_delta``, a local model's ``<think>`` block):
+    kept apart from the answer, so assertions, judges and compare read only the answer."""
+
+    text: str
+    kind: Literal["reasoning"] = "reasoning"
+
+
 class UsageUpdate(_Event):
     kind: Literal["usage"] = "usage"
     usage: Usage
@@ -102,7 +112,7 @@ class Cancelled(_Event):
     result: RunResult
 
 
-StreamEvent = Started | TextDelta | UsageUpdate | Finished | Failed | Cancelled
+StreamEvent = Started | TextDelta | ReasoningDelta | UsageUpdate | Finished | Failed | Cancelled
 TERMINAL = (Finished, Failed, Cancelled)
 
 
@@ -178,6 +188,7 @@ __all__ = [
     "Failed",
     "Finished",
     "ModelInfo",
+    "ReasoningDelta",
     "Started",
     "StreamEvent",
     "TextDelta",

@@ -122,6 +122,12 @@ class LlamaCppOptions(BackendOptions):
         return self
 
 
+#: Why a local model's reasoning settings are greyed out.
+LOCAL_THINKING = (
+    "a local model thinks as it was trained to; its <think> block is shown apart from the answer"
+)
+
+
 class LlamaCppBackend(Backend):
     id = "llamacpp"
     display_name = "Local (llama.cpp)"
@@ -148,6 +154,8 @@ class LlamaCppBackend(Backend):
             "repetition_penalty",
             "seed",
             n=ParamCapability(supported=False, note="one answer per run"),
+            reasoning_effort=ParamCapability(supported=False, note=LOCAL_THINKING),
+            thinking_budget=ParamCapability(supported=False, note=LOCAL_THINKING),
             best_of=ParamCapability(supported=False, note="one answer per run"),
         ).with_formats(
             json_object=ParamCapability(note="grammar-constrained decoding"),

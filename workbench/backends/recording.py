@@ -18,6 +18,7 @@ from workbench.backends.base import (
     CancelToken,
     Failed,
     Finished,
+    ReasoningDelta,
     Started,
     StreamEvent,
     TextDelta,
@@ -37,7 +38,7 @@ class RunCancelled(Exception):
 class RunRecorder:
     """Create it right before sending; feed it text; ask it for the one terminal event."""
 
-    __slots__ = ("_parts", "_start", "_ttft", "load_s", "request", "usage")
+    __slots__ = ("_parts", "_start", "_thought", "_ttft", "load_s", "request", "usage")
 
     def __init__(self, request: SentRequest) -> None:
         self.request = request
@@ -45,6 +46,7 @@ class RunRecorder:
         #: Model loading the server reported apart from generation (Ollama's load_duration).
         self.load_s: float | None = None
         self._parts: list[str] = []
+        self._thought: list[str] = []
         self._start = time.perf_counter()
         self._ttft: float | None = None
 
@@ -53,6 +55,14 @@ class RunRecorder:
             self._ttft = time.perf_counter() - self._start
         self._parts.append(piece)
         return TextDelta(piece)  # positional: a keyword costs more, once per token
+
+    def reasoning(self, piece: str) -> ReasoningDelta:
+        """A piece of the model's reasoning: kept apart from the answer; it starts the clock
+        of the first token like text does (the model is generating)."""
+        if self._ttft is None:
+            self._ttft = time.perf_counter() - self._start
+        self._thought.append(piece)
+        return ReasoningDelta(piece)
 
     def whole(self, text: str) -> TextDelta:
         """A non-streamed answer: all text at once, so there is no time to first token."""
@@ -89,6 +99,7 @@ class RunRecorder:
         return RunResult(
             request=self.request,
             text="".join(self._parts),
+            reasoning="".join(self._thought),
             finish_reason=finish_reason,
             usage=self.usage,
             timings=Timings(

@@ -22,11 +22,13 @@ from workbench.backends.base import (
     Failed,
     Finished,
     ModelInfo,
+    ReasoningDelta,
     Started,
     StreamEvent,
     TextDelta,
     UsageUpdate,
 )
+from workbench.backends.think import ThinkSplitter
 from workbench.core import errors
 from workbench.core.models import FinishReason, RunRequest, RunResult, SentRequest, Timings, Usage
 from workbench.core.params import PARAM_NAMES, Capabilities
@@ -85,6 +87,11 @@ class ScriptedOptions(BackendOptions):
         "instead of script: a model whose answer to one question changes between calls",
     )
     finish_reason: Literal["stop", "length"] = "stop"
+    think_tags: bool = Field(
+        default=False,
+        description="Split a <think>…</think> block at the start of the text into reasoning, "
+        "as the backends of local reasoning models do",
+    )
     models: list[str] = Field(
         default_factory=lambda: ["scripted"], description="Model ids it reports"
     )
@@ -141,14 +148,31 @@ class ScriptedBackend(Backend):
         start = time.perf_counter()
         first: float | None = None
         text: list[str] = []
+        thought: list[str] = []
+        splitter = ThinkSplitter() if self.options.think_tags else None
+
+        def usage() -> Usage:
+            # a step is a token; the reasoning ones are a part of the output, as providers count
+            return Usage(output_tokens=len(text) + len(thought),
+                         reasoning_tokens=len(thought) if splitter else None)
+
+        def pieces(chunk: str) -> Iterator[StreamEvent]:
+            for kind, piece in splitter.feed(chunk) if splitter else [("text", chunk)]:
+                if kind == "reasoning":
+                    thought.append(piece)
+                    yield ReasoningDelta(piece)
+                else:
+                    text.append(piece)
+                    yield TextDelta(piece)
 
         def result(finish: FinishReason, **extra: object) -> RunResult:
             now = time.perf_counter()
             return RunResult(
                 request=sent,
                 text="".join(text),
+                reasoning="".join(thought),
                 finish_reason=finish,
-                usage=Usage(input_tokens=None, output_tokens=len(text)),
+                usage=usage(),
                 timings=Timings(
                     ttft_s=None if first is None else first - start, total_s=now - start
                 ),
@@ -161,8 +185,7 @@ class ScriptedBackend(Backend):
                 return
             if step.text is not None:
                 first = first if first is not None else time.perf_counter()
-                text.append(step.text)
-                yield TextDelta(text=step.text)
+                yield from pieces(step.text)
             elif step.delay_s is not None:
                 if cancel.wait(step.delay_s):
                     yield Cancelled(result=result("cancelled"))
@@ -179,5 +202,9 @@ class ScriptedBackend(Backend):
         if cancel.cancelled:
             yield Cancelled(result=result("cancelled"))
             return
-        yield UsageUpdate(usage=Usage(output_tokens=len(text)))
+        if splitter:
+            for kind, piece in splitter.flush():
+                (thought if kind == "reasoning" else text).append(piece)
+                yield ReasoningDelta(piece) if kind == "reasoning" else TextDelta(piece)
+        yield UsageUpdate(usage=usage())
         yield Finished(result=result(self.options.finish_reason))

@@ -73,6 +73,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"{FINETUNE}: keep runs cut off at their token limit (left out by default)",
     )
     runs.add_argument(
+        "--include-reasoning",
+        action="store_true",
+        help=f"{FINETUNE}: lead each answer with the model's reasoning in a <think> block "
+        "(left out by default)",
+    )
+    runs.add_argument(
         "--min-stars",
         type=int,
         choices=range(1, 6),
@@ -293,7 +299,9 @@ def _finetune(store: Store, args: argparse.Namespace) -> Export:
             hint="give run ids, or rate runs and use --thumbs-up / --min-stars",
         )
     data = finetune_jsonl(
-        (run.result for run in store.runs.get_many(ids)), include_truncated=args.include_truncated
+        (run.result for run in store.runs.get_many(ids)),
+        include_truncated=args.include_truncated,
+        include_reasoning=args.include_reasoning,
     )
     if data.truncated and not data.text:
         raise KnownError(

@@ -193,31 +193,42 @@ def load_model_table(*files: Path) -> ModelTable:
 
 @dataclass(frozen=True)
 class Cost:
-    """A request's cost at list price; ``exact`` is False when the token counts are estimates."""
+    """A request's cost at list price; ``exact`` is False when the token counts are estimates.
+    ``output`` is the answer's share, ``reasoning`` the thinking's (billed at the output price,
+    as OpenAI and Anthropic bill it)."""
 
     currency: str
     input: float
     output: float
     exact: bool
     price: Price
+    reasoning: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.input + self.output
+        return self.input + self.output + self.reasoning
 
 
 def cost_of(
-    price: Price | None, input_tokens: int, output_tokens: int = 0, *, exact: bool = True
+    price: Price | None,
+    input_tokens: int,
+    output_tokens: int = 0,
+    *,
+    exact: bool = True,
+    reasoning_tokens: int = 0,
 ) -> Cost | None:
-    """The cost of these tokens at ``price``; None when the price is unknown (never a guess)."""
+    """The cost of these tokens at ``price``; None when the price is unknown (never a guess).
+    ``reasoning_tokens`` are the part of ``output_tokens`` spent thinking, priced apart."""
     if price is None:
         return None
+    reasoning = min(reasoning_tokens, output_tokens)
     return Cost(
         currency=price.currency,
         input=input_tokens * price.input / 1_000_000,
-        output=output_tokens * price.output / 1_000_000,
+        output=(output_tokens - reasoning) * price.output / 1_000_000,
         exact=exact,
         price=price,
+        reasoning=reasoning * price.output / 1_000_000,
     )
 
 

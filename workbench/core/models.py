@@ -17,6 +17,9 @@ FinishReason = Literal[
 
 FORMAT_VERSION = 1
 
+#: How hard a reasoning model thinks before it answers (OpenAI's ``reasoning_effort`` levels).
+ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+
 #: The answer's required shape: free text, any JSON object, or JSON matching a schema.
 ResponseFormatType = Literal["text", "json_object", "json_schema"]
 
@@ -86,6 +89,8 @@ class Params(_Model):
     n: Annotated[int | None, Field(ge=1, le=128)] = None
     best_of: Annotated[int | None, Field(ge=1, le=128)] = None
     greedy: bool = False
+    reasoning_effort: ReasoningEffort | None = None
+    thinking_budget: Annotated[int | None, Field(ge=1)] = None  # tokens the model may think
 
     @field_validator("stop")
     @classmethod
@@ -200,6 +205,16 @@ class RenderedMessage(_Model):
 class Usage(_Model):
     input_tokens: int | None = None
     output_tokens: int | None = None
+    # The part of ``output_tokens`` a reasoning model spent thinking (providers bill it as
+    # output); None when the backend does not say.
+    reasoning_tokens: int | None = None
+
+    @property
+    def answer_tokens(self) -> int | None:
+        """Output tokens less the reasoning ones: the answer's own length."""
+        if self.output_tokens is None:
+            return None
+        return max(self.output_tokens - (self.reasoning_tokens or 0), 0)
 
 
 class Timings(_Model):
@@ -254,7 +269,8 @@ class RunResult(_Model):
     """A finished, failed or cancelled run."""
 
     request: SentRequest
-    text: str = ""
+    text: str = ""  # the answer: what assertions, judges and compare read
+    reasoning: str = ""  # what a reasoning model thought before answering, kept apart
     finish_reason: FinishReason
     usage: Usage = Field(default_factory=Usage)
     timings: Timings = Field(default_factory=Timings)

@@ -56,17 +56,26 @@ class Transcript:
     def __init__(self, sent: SentRequest) -> None:
         self.sent = sent
         self._parts: list[str] = []
+        self._thought: list[str] = []
 
     def add(self, text: str) -> None:
         self._parts.append(text)
+
+    def add_reasoning(self, text: str) -> None:
+        self._thought.append(text)
 
     @property
     def text(self) -> str:
         return "".join(self._parts)
 
+    @property
+    def reasoning(self) -> str:
+        return "".join(self._thought)
+
     def ended(self, finish_reason: FinishReason, **extra: Any) -> RunResult:
         """The run as it stands, ended with ``finish_reason`` (``extra``: error, timings…)."""
-        return RunResult(request=self.sent, text=self.text, finish_reason=finish_reason, **extra)
+        return RunResult(request=self.sent, text=self.text, reasoning=self.reasoning,
+                         finish_reason=finish_reason, **extra)
 
 
 @dataclass(frozen=True)

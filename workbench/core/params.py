@@ -34,6 +34,10 @@ DESCRIPTIONS: dict[str, str] = {
     "best_of": "Generate this many answers and keep the best (best-of-N): quality over speed.",
     "greedy": "Always take the most probable token (temperature 0): simple, cheap and "
     "deterministic, but prone to repetition.",
+    "reasoning_effort": "How hard a reasoning model thinks before answering (minimal, low, "
+    "medium, high): more effort, better answers to hard questions, more (billed) tokens.",
+    "thinking_budget": "Upper bound on the tokens a reasoning model may spend thinking "
+    "(Anthropic's extended thinking: at least 1024 and below max tokens). Billed as output.",
 }
 
 PARAM_NAMES = tuple(name for name in Params.model_fields if name != "greedy")

@@ -20,6 +20,7 @@ from workbench.backends.base import (
     CancelToken,
     Failed,
     Finished,
+    ReasoningDelta,
     Started,
     StreamEvent,
     TextDelta,
@@ -125,7 +126,9 @@ def _with_cost(
             result.request.model
         )
         price = info.price if info else None
-    cost = cost_of(price, usage.input_tokens, usage.output_tokens)
+    cost = cost_of(
+        price, usage.input_tokens, usage.output_tokens, reasoning_tokens=usage.reasoning_tokens or 0
+    )
     return result.model_copy(update={"cost": cost.total}) if cost else result
 
 
@@ -246,6 +249,10 @@ def drive(
                 if cancel.cancelled:
                     return _as_cancelled(transcript)
                 transcript.add(event.text)
+            elif isinstance(event, ReasoningDelta):
+                if cancel.cancelled:
+                    return _as_cancelled(transcript)
+                transcript.add_reasoning(event.text)
             if on_event is not None:
                 on_event(event)
     except Exception:
@@ -274,6 +281,7 @@ def _as_cancelled(transcript: Transcript, result: RunResult | None = None) -> Ca
                 "error": None,
                 "error_kind": None,
                 "text": transcript.text or result.text,
+                "reasoning": transcript.reasoning or result.reasoning,
             }
         )
     )

@@ -64,10 +64,17 @@ def _check_usable(result: RunResult, what: str) -> None:
         raise KnownError(f"{what} has an empty answer: it cannot be a training example")
 
 
-def finetune_example(result: RunResult) -> dict[str, Any]:
-    """One chat fine-tuning example: the exact messages sent, then the answer as the assistant."""
+def finetune_example(result: RunResult, *, include_reasoning: bool = False) -> dict[str, Any]:
+    """One chat fine-tuning example: the exact messages sent, then the answer as the assistant.
+
+    A reasoning model's thinking is left out (it would teach the model to print its thoughts as
+    the answer) unless ``include_reasoning``: then it leads the answer in a ``<think>`` block,
+    the form open reasoning models are trained on."""
     _check_usable(result, "the run")
-    return {"messages": [*_input_messages(result), {"role": "assistant", "content": result.text}]}
+    answer = result.text
+    if include_reasoning and result.reasoning.strip():
+        answer = f"<think>\n{result.reasoning.strip()}\n</think>\n\n{answer}"
+    return {"messages": [*_input_messages(result), {"role": "assistant", "content": answer}]}
 
 
 def truncated(result: RunResult) -> bool:
@@ -84,14 +91,21 @@ class FinetuneData:
 
 
 def finetune_jsonl(
-    results: Iterable[RunResult], *, include_truncated: bool = False
+    results: Iterable[RunResult],
+    *,
+    include_truncated: bool = False,
+    include_reasoning: bool = False,
 ) -> FinetuneData:
     """OpenAI chat fine-tuning JSONL, one chosen run per line.
 
     A run cut off at its token limit would teach the model to stop mid-sentence, so it is left
-    out (and counted) unless ``include_truncated``."""
+    out (and counted) unless ``include_truncated``; reasoning is kept only with
+    ``include_reasoning`` (see ``finetune_example``)."""
     text, left_out = _jsonl(
-        results, finetune_example, "run", skip=None if include_truncated else truncated
+        results,
+        lambda result: finetune_example(result, include_reasoning=include_reasoning),
+        "run",
+        skip=None if include_truncated else truncated,
     )
     return FinetuneData(text, left_out)
 

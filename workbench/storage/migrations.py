@@ -289,6 +289,13 @@ CREATE TABLE grade_repeats (
 );
 """
 
+# What a reasoning model thought before answering, apart from the answer (``RunResult.reasoning``)
+# and the part of the output tokens it spent doing so.
+_RUN_REASONING = """
+ALTER TABLE runs ADD COLUMN reasoning TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN reasoning_tokens INTEGER;
+"""
+
 
 def library_search_row(text: str) -> tuple[str, str, str, str]:
     """``(name, description, tags, body)`` indexed for a template version's file text."""
@@ -348,6 +355,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0008_test_transform", _TEST_TRANSFORM),
     Migration("0009_suite_history", _SUITE_HISTORY),
     Migration("0010_grade_repeats", _GRADE_REPEATS),
+    Migration("0011_run_reasoning", _RUN_REASONING),
 )
 
 _TRACKING = (

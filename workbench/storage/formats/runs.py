@@ -38,6 +38,8 @@ CSV_COLUMNS = (
     "error_kind",
     "vars",
     "params",
+    "reasoning",
+    "reasoning_tokens",
 )
 
 
@@ -88,6 +90,8 @@ def runs_to_csv(records: Iterable[RunRecord]) -> str:
                 _cell(r.error_kind),
                 json.dumps(rec.vars, ensure_ascii=False),
                 json.dumps(r.request.sent_params, ensure_ascii=False),
+                r.reasoning,
+                _cell(r.usage.reasoning_tokens),
             ]
         )
     return out.getvalue()

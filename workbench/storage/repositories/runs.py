@@ -161,9 +161,10 @@ _INSERT = (
     "INSERT INTO runs (id, created_at, experiment_id, variant_id, test_case_id, repeat_index,"
     " status, backend, model, seed, request_json, prompt_text, preview, raw_prompt, response,"
     " finish_reason, input_tokens, output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost,"
-    " error, error_kind, template_key, template_version, variables_json, source, backend_name)"
+    " error, error_kind, template_key, template_version, variables_json, source, backend_name,"
+    " reasoning, reasoning_tokens)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    " ?, ?)"
+    " ?, ?, ?, ?)"
 )
 
 
@@ -202,6 +203,8 @@ def _row(
         json.dumps(dict(ref.variables), ensure_ascii=False) if ref.variables else None,
         source,
         request.backend_name or request.backend,
+        result.reasoning,
+        result.usage.reasoning_tokens,
     )
 
 
@@ -253,7 +256,8 @@ class RunRepository:
                 "SELECT id, created_at, experiment_id, variant_id, test_case_id, repeat_index,"
                 " status, request_json, raw_prompt, response, finish_reason, input_tokens,"
                 " output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost, error, error_kind,"
-                " template_key, template_version, variables_json FROM runs WHERE id = ?",
+                " template_key, template_version, variables_json, reasoning, reasoning_tokens"
+                " FROM runs WHERE id = ?",
                 (run_id,),
             )
             .fetchone()
@@ -264,8 +268,9 @@ class RunRepository:
         result = RunResult(
             request=request,
             text=row[9],
+            reasoning=row[23],
             finish_reason=row[10],
-            usage=Usage(input_tokens=row[11], output_tokens=row[12]),
+            usage=Usage(input_tokens=row[11], output_tokens=row[12], reasoning_tokens=row[24]),
             timings=Timings(load_s=row[13], ttft_s=row[14], total_s=row[15], tokens_per_s=row[16]),
             cost=row[17],
             error=row[18],
