@@ -26,9 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.assertions.structured import schema_valid
+from workbench.core.evaluation import EvaluationError
 from workbench.core.experiments import Variant
 from workbench.core.models import RunResult
-from workbench.core.outcome import RunOutcome
+from workbench.core.outcome import RunOutcome, status_of
 from workbench.storage.repositories import Rating
 from workbench.ui import theming
 from workbench.ui.compare.figures import MetricsStrip
@@ -116,6 +118,7 @@ class CompareColumn(QWidget):
                        self.output.rerun_button):
             hidden.hide()
         self.output.cancelRequested.connect(self.cancelRequested)
+        self.output.schema_label.set_schema(variant.template.output_schema)
 
         self.repeats = RepeatsPanel(self)
         self.repeats.picked.connect(self._repeat_picked)
@@ -234,6 +237,7 @@ class CompareColumn(QWidget):
         run.worker = None
         if run is self.shown:
             self._show(run)
+        self._count_schema_valid()
         if not self.busy:
             self._clock.stop()
         self.refresh_repeats()
@@ -253,11 +257,25 @@ class CompareColumn(QWidget):
         if self.output.text() != run.result.text or self.output.state in ("idle", "running"):
             self.output.show_result(run.result)
         self.metrics.show_result(run.result)
+        self._count_schema_valid()
         self.repeats.select_run(self.runs.index(run))
         self.set_saved(run.run_id is not None)
         self.rating.setToolTip("" if run.run_id is not None
                                else "Runs are rated once they are saved in the history")
         self.shownRunChanged.emit()
+
+    def _count_schema_valid(self) -> None:
+        """Beside the shown answer's schema check: how many of the column's answers pass it."""
+        schema = self.variant.template.output_schema
+        answers = [r.result.text for r in self.runs if r.result is not None
+                   and status_of(r.result) == "ok"]
+        if schema is None or len(answers) < 2:
+            return
+        try:
+            valid = sum(bool(schema_valid(text, schema).passed) for text in answers)
+        except EvaluationError:  # the schema itself is invalid: the check says so
+            return
+        self.output.schema_label.show_count(valid, len(answers))
 
     def show_rating(self, rating: Rating | None) -> None:
         self.rating.show_rating(rating)

@@ -29,6 +29,8 @@ class SchemaLabel(ElidedLabel):
         self.setAccessibleName("Schema check")
         self.schema: dict[str, Any] | None = None
         self.problems: list[str] = []
+        self._verdict = self._tip = ""
+        self._count: tuple[int, int] | None = None
         self.hide()
 
     def set_schema(self, schema: dict[str, Any] | None) -> None:
@@ -39,6 +41,7 @@ class SchemaLabel(ElidedLabel):
 
     def clear_check(self) -> None:
         self.problems = []
+        self._count = None
         self.clear()
         self.hide()
 
@@ -63,10 +66,23 @@ class SchemaLabel(ElidedLabel):
         self._show(False, f"schema ✗ {first}{more}")
         return False
 
+    def show_count(self, valid: int, total: int) -> None:
+        """Add how many of several answers (a compare column's repeats) were valid; kept beside
+        the verdicts of answers shown later, until ``clear_check``."""
+        self._count = (valid, total) if total >= 2 else None
+        if not self.isHidden():  # checked already: show it now, else with the next check
+            self._render()
+
+    def _render(self) -> None:
+        count = f"{self._count[0]}/{self._count[1]} valid · " if self._count else ""
+        self.setText(count + self._verdict)  # the count first: a long violation is elided
+        self.setToolTip(self._tip)
+
     def _show(self, valid: bool, text: str) -> None:
-        self.setText(text)
-        self.setToolTip("The answer is JSON matching the template's output_schema." if valid
-                        else "Where the answer breaks the template's output_schema:\n"
-                        + "\n".join(self.problems))
+        self._verdict = text
+        self._tip = ("The answer is JSON matching the template's output_schema." if valid
+                     else "Where the answer breaks the template's output_schema:\n"
+                     + "\n".join(self.problems))
+        self._render()
         self.set_color(theming.status_color("ok" if valid else "error"))
         self.show()
