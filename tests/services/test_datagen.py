@@ -15,6 +15,7 @@ from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.services.datagen import (
     dedupe,
     generate_rows,
+    generation_plan,
     generator_prompt,
     generator_template,
     parse_rows,
@@ -218,3 +219,18 @@ def test_columns_are_the_declared_variables_then_the_undeclared_ones() -> None:
         variables=[Variable(name="lang"), Variable(name="topic")],
     )
     assert template_columns(template) == ["lang", "topic", "audience"]
+
+
+def test_the_egress_plan_names_one_remote_call_and_none_for_the_local_model(
+    runner: tuple[Runner, Store],
+) -> None:
+    run, _ = runner
+    run.configs["cloud"] = BackendConfig(
+        name="cloud", backend="openai_compat", options={"base_url": "https://api.example.com/v1"}
+    )
+    template, values = generator_template("quiz", ["question"], n=3)
+    away = generation_plan(run, template, values, backend="cloud", model="gpt-4o-mini",
+                           params=Params(max_tokens=300))
+    assert away.remote_calls == 1 and away.shares[0].destination.host == "api.example.com"
+    assert away.shares[0].output_tokens == 300
+    assert not generation_plan(run, template, values, backend="gen").remote

@@ -19,9 +19,10 @@ from typing import Any
 
 from workbench.backends.base import CancelToken
 from workbench.core.datasets import row_from_mapping
-from workbench.core.experiments import TestCase
+from workbench.core.experiments import ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.core.templates import discover, render_text
+from workbench.services.egress import EgressPlan, plan_experiment
 from workbench.services.runner import Runner, build_request
 
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*\s*\n?(.*?)```", re.DOTALL)
@@ -204,6 +205,22 @@ def parse_rows(text: str, columns: Sequence[str] | None = None) -> tuple[list[Te
         except ValueError as err:
             problems.append(f"item {n}: {err}; skipped")
     return rows, problems
+
+
+def generation_plan(
+    runner: Runner,
+    template: PromptTemplate,
+    values: Mapping[str, str],
+    *,
+    backend: str,
+    model: str = "",
+    params: Params | None = None,
+) -> EgressPlan:
+    """What generating would send off this computer (one call, its tokens and cost), for the
+    question asked before a remote backend gets the prompt."""
+    variant = Variant(template=template, params=template.parameters.merged(params or Params()),
+                      backend=backend, model=model, variables=dict(values))
+    return plan_experiment(ExperimentSpec(name=template.name, variants=[variant]), runner)
 
 
 def generate_rows(

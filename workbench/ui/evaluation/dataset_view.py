@@ -1,11 +1,12 @@
 """The dataset as an editable table: one column per variable, then the expected output and a
 description. Edits go through ``core.datasets.DatasetTable`` (the same operations the CLI and the
-tests use); this module only adapts it to Qt's model/view.
+tests use); this module only adapts it to Qt's model/view. With a runner, "Generate rows…" has
+a model propose rows for the variables (``generate_rows.GenerateRowsDialog``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QKeySequence, QPalette
@@ -24,7 +25,9 @@ from PySide6.QtWidgets import (
 from workbench.core.datasets import DESCRIPTION, EXPECTED, DatasetError, DatasetTable
 from workbench.core.experiments import TestCase
 from workbench.core.wording import plural
+from workbench.services.runner import Runner
 from workbench.ui import theming
+from workbench.ui.evaluation.generate_rows import GenerateRowsDialog
 
 Index = QModelIndex | QPersistentModelIndex
 _TIPS = {
@@ -99,6 +102,14 @@ class DatasetModel(QAbstractTableModel):
         self.edited.emit()
         return at
 
+    def append_rows(self, rows: Iterable[TestCase]) -> None:
+        """Add ``rows`` at the end (their new variables become columns)."""
+        self.beginResetModel()
+        for row in rows:
+            self.table.insert_row(None, row)
+        self.endResetModel()
+        self.edited.emit()
+
     def remove_rows(self, rows: Iterable[int]) -> None:
         self.beginResetModel()
         self.table.remove_rows(rows)
@@ -164,6 +175,14 @@ class DatasetView(QWidget):
         self.rename.clicked.connect(self._rename_column)
         self.remove_column = self._button("Remove column", "Delete the current variable column", "")
         self.remove_column.clicked.connect(self._remove_column)
+        self.generate = self._button(
+            "Generate rows…", "Have a model propose rows for these variables; review them first", ""
+        )
+        self.generate.clicked.connect(self.open_generator)
+        self.generate.hide()  # until enable_generation gives it a runner
+        self._runner: Runner | None = None
+        self._backends: list[str] = []
+        self.generator: GenerateRowsDialog | None = None
         self.problem = QLabel(self)
         self.problem.setAccessibleName("Dataset problem")
         self.problem.setVisible(False)
@@ -178,6 +197,8 @@ class DatasetView(QWidget):
         bar.addWidget(self.column_name)
         for button in (self.add_column, self.rename, self.remove_column):
             bar.addWidget(button)
+        bar.addSpacing(16)
+        bar.addWidget(self.generate)
         bar.addStretch(1)
         bar.addWidget(self.count)
         layout = QVBoxLayout(self)
@@ -199,6 +220,29 @@ class DatasetView(QWidget):
         if shortcut:
             button.setShortcut(QKeySequence(shortcut))
         return button
+
+    def enable_generation(self, runner: Runner, backends: Sequence[str] = ()) -> None:
+        """Offer "Generate rows…", running on ``runner`` (the local model by default, or one of
+        the configured ``backends``)."""
+        self._runner = runner
+        self._backends = list(backends)
+        self.generate.show()
+
+    def open_generator(self) -> GenerateRowsDialog | None:
+        """The Generate rows dialog for the current variables; the rows it keeps are added."""
+        if self._runner is None:
+            return None
+        if not self.model.table.variables:
+            self._show_problem(DatasetError("add a variable column first: rows are generated "
+                                            "for the variables"))
+            return None
+        self._show_problem(None)
+        dialog = GenerateRowsDialog(self._runner, self.model.table.variables, self.rows(),
+                                    backends=self._backends, parent=self)
+        dialog.accepted.connect(lambda: self.model.append_rows(dialog.kept))
+        self.generator = dialog
+        dialog.open()
+        return dialog
 
     def rows(self) -> list[TestCase]:
         """The rows as edited (copies)."""
