@@ -139,3 +139,45 @@ def test_generating_can_be_cancelled(qtbot: QtBot, tmp_path: Path) -> None:
             assert dialog.table.rowCount() == 0
         finally:
             run.close()
+
+
+def test_a_sweep_gets_variable_sets_generated_for_its_template(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """The sweep's variable sets are where rows of values are typed in the main window: Generate…
+    there proposes sets for the template's variables and adds the ones kept."""
+    from tests.ui.test_compare_view import variant
+    from tests.ui.test_sweep_axes import choose
+    from workbench.ui.compare.sweep_view import SweepView
+
+    countries = {"rows": [{"country": c} for c in ("Peru", "Japan", "peru", "Chad")]}
+    configs = {"countries": BackendConfig(name="countries", backend="scripted", options={
+        "script": [{"text": json.dumps(countries)}], "models": ["countries"]})}
+    with Store.open(tmp_path / "sweep.db") as store, StoreWriter(store) as writer:
+        run = Runner(writer=writer, configs=configs)
+        view = SweepView(run)
+        qtbot.addWidget(view)
+        try:
+            view.resize(1200, 800)
+            view.show()
+            view.set_backends(["countries"])
+            view.set_base(variant("countries"))
+            choose(qtbot, view.rows, "variable set")
+            sets = view.rows.sets
+            assert sets.generate_button.isVisible()
+            qtbot.mouseClick(sets.generate_button, Qt.MouseButton.LeftButton)
+            dialog = sets.generator
+            assert dialog is not None
+            assert dialog.backend.findData("countries") > 0  # the configured backends
+            qtbot.keyClicks(dialog.description, "countries of every continent")
+            dialog.count.setValue(4)
+            dialog.backend.setCurrentIndex(dialog.backend.findData("countries"))
+            qtbot.mouseClick(dialog.generate_button, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: dialog.table.rowCount() == 3, timeout=30_000)
+            qtbot.mouseClick(dialog.keep_button, Qt.MouseButton.LeftButton)
+            assert [s.vars for s in sets.sets()] == [
+                {"country": "Peru"}, {"country": "Japan"}, {"country": "Chad"}]
+            assert sets.note.text() == "3 sets generated"
+        finally:
+            assert view.shutdown(10)
+            run.close()

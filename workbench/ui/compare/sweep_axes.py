@@ -49,6 +49,7 @@ from workbench.ui.compare.sweep_layout import (
     model_labels,
 )
 from workbench.ui.compare.variants import format_value, version_label
+from workbench.ui.evaluation.generate_rows import GenerateRowsDialog
 
 SWEEPABLE = tuple(name for name in PARAM_NAMES if name not in ("stop", "n", "best_of"))
 NONE = "(none)"
@@ -190,8 +191,10 @@ class VariableSets(QWidget):
 
     changed = Signal()
 
-    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, parent: QWidget | None = None, *,
+                 runner: Runner | None = None) -> None:
         super().__init__(parent)
+        self.runner = runner
         self.base_values: dict[str, str] = {}
         self.table = QTableWidget(0, 0, self)
         self.table.setAccessibleName(f"{title} variable sets")
@@ -208,13 +211,21 @@ class VariableSets(QWidget):
         self.load_button.setToolTip("Add the rows of a dataset file (CSV, JSONL, JSON or YAML): "
                                     "their values of these variables")
         self.load_button.clicked.connect(self._choose_file)
+        self.generate_button = QPushButton("Generate…", self)
+        self.generate_button.setToolTip("Have a model propose sets for these variables (the "
+                                        "local model by default); review them before they are "
+                                        "added")
+        self.generate_button.clicked.connect(self.open_generator)
+        self.generate_button.setVisible(runner is not None)
+        self.generator: GenerateRowsDialog | None = None
         self.note = QLabel(self)
         self.note.setAccessibleName(f"{title} variable sets note")
         self.note.setWordWrap(True)
         self.note.hide()
         buttons = QVBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
-        for button in (self.add_button, self.remove_button, self.load_button):
+        for button in (self.add_button, self.remove_button, self.load_button,
+                       self.generate_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         row = QHBoxLayout()
@@ -276,6 +287,21 @@ class VariableSets(QWidget):
             parts.append(f"{plural(len(found.problems), 'row')} unread ({found.problems[0]})")
         self._say("; ".join(parts))
 
+    def open_generator(self) -> GenerateRowsDialog | None:
+        """Generate rows… for these variables; the rows kept are added as sets."""
+        if self.runner is None or not self.names():
+            return None
+        dialog = GenerateRowsDialog(self.runner, self.names(), self.sets(), parent=self)
+        dialog.accepted.connect(lambda: self._add_generated(dialog.kept))
+        self.generator = dialog
+        dialog.open()
+        return dialog
+
+    def _add_generated(self, rows: list[TestCase]) -> None:
+        for row in rows:
+            self.add_set(row.vars)
+        self._say(f"{plural(len(rows), 'set')} generated")
+
     def _choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self, "Load variable sets", "", "Datasets (*.csv *.jsonl *.json *.yaml *.yml)")
@@ -330,7 +356,7 @@ class AxisEditor(QWidget):
         self.model_note = QLabel(self)
         self.model_note.setWordWrap(True)
         self.template_list = _Checklist(f"{title} template versions", self)
-        self.sets = VariableSets(title, self)
+        self.sets = VariableSets(title, self, runner=catalog.runner)
         model_page = QWidget(self)
         model_column = QVBoxLayout(model_page)
         model_column.setContentsMargins(0, 0, 0, 0)

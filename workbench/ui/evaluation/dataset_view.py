@@ -181,7 +181,7 @@ class DatasetView(QWidget):
         self.generate.clicked.connect(self.open_generator)
         self.generate.hide()  # until enable_generation gives it a runner
         self._runner: Runner | None = None
-        self._backends: list[str] = []
+        self._backends: list[str] | None = None
         self.generator: GenerateRowsDialog | None = None
         self.problem = QLabel(self)
         self.problem.setAccessibleName("Dataset problem")
@@ -221,11 +221,11 @@ class DatasetView(QWidget):
             button.setShortcut(QKeySequence(shortcut))
         return button
 
-    def enable_generation(self, runner: Runner, backends: Sequence[str] = ()) -> None:
+    def enable_generation(self, runner: Runner, backends: Sequence[str] | None = None) -> None:
         """Offer "Generate rows…", running on ``runner`` (the local model by default, or one of
-        the configured ``backends``)."""
+        ``backends``, the configured ones unless given)."""
         self._runner = runner
-        self._backends = list(backends)
+        self._backends = None if backends is None else list(backends)
         self.generate.show()
 
     def open_generator(self) -> GenerateRowsDialog | None:

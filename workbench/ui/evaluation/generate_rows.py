@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.backends.base import CancelToken
+from workbench.backends.config import load_configs
 from workbench.core.datasets import EXPECTED
 from workbench.core.errors import KnownError
 from workbench.core.experiments import TestCase
@@ -58,7 +59,8 @@ TOKENS_AROUND = 64
 
 class GenerateRowsDialog(QDialog):
     """Propose rows for ``columns`` (the template's variables), review them, keep the ticked
-    ones (``kept``). ``existing`` rows are never proposed again."""
+    ones (``kept``). ``existing`` rows are never proposed again. ``backends`` offered besides
+    the local model: the configured ones unless given."""
 
     def __init__(
         self,
@@ -66,7 +68,7 @@ class GenerateRowsDialog(QDialog):
         columns: Sequence[str],
         existing: Sequence[TestCase] = (),
         *,
-        backends: Sequence[str] = (),
+        backends: Sequence[str] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -95,6 +97,8 @@ class GenerateRowsDialog(QDialog):
         self.backend = QComboBox(self)
         self.backend.setAccessibleName("Backend")
         self.backend.addItem("Local model (llamacpp)", LOCAL)
+        if backends is None:
+            backends = list(runner.configs if runner.configs is not None else load_configs())
         for name in backends:
             if name != LOCAL:
                 self.backend.addItem(name, name)
