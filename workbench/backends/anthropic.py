@@ -42,6 +42,9 @@ CAPABILITIES = Capabilities.supporting(
     "max_tokens",
     temperature=ParamCapability(minimum=0, maximum=1),
     stop=ParamCapability(note="sent as stop_sequences"),
+    top_logprobs=ParamCapability(
+        supported=False, note="Anthropic's API returns no token probabilities"
+    ),
 ).with_formats(
     json_object=ParamCapability(note="a forced tool whose input is any object"),
     json_schema=ParamCapability(note="a forced tool whose input schema is the schema"),

@@ -15,6 +15,7 @@ from typing import ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workbench.core.logprobs import TokenLogprob
 from workbench.core.models import RunRequest, RunResult, SentRequest, Timings, Usage
 from workbench.core.params import Capabilities
 
@@ -90,6 +91,15 @@ class ReasoningDelta(NamedTuple):
     kind: Literal["reasoning"] = "reasoning"
 
 
+class TokenLogprobs(NamedTuple):
+    """Log-probabilities of the tokens just written (with ``top_logprobs`` set, on a backend
+    whose capabilities support it), after or beside their ``TextDelta``. A named tuple for the
+    same reason as ``TextDelta``: one comes per token."""
+
+    tokens: tuple[TokenLogprob, ...]
+    kind: Literal["logprobs"] = "logprobs"
+
+
 class UsageUpdate(_Event):
     kind: Literal["usage"] = "usage"
     usage: Usage
@@ -112,7 +122,9 @@ class Cancelled(_Event):
     result: RunResult
 
 
-StreamEvent = Started | TextDelta | ReasoningDelta | UsageUpdate | Finished | Failed | Cancelled
+StreamEvent = (
+    Started | TextDelta | ReasoningDelta | TokenLogprobs | UsageUpdate | Finished | Failed | Cancelled
+)
 TERMINAL = (Finished, Failed, Cancelled)
 
 
@@ -193,5 +205,6 @@ __all__ = [
     "StreamEvent",
     "TextDelta",
     "Timings",
+    "TokenLogprobs",
     "UsageUpdate",
 ]

@@ -205,6 +205,9 @@ class BedrockBackend(PlannedBackend[_Plan]):
             "max_tokens",
             temperature=ParamCapability(minimum=0, maximum=1),
             stop=ParamCapability(note="sent as inferenceConfig.stopSequences"),
+            top_logprobs=ParamCapability(
+                supported=False, note="Bedrock's API returns no token probabilities"
+            ),
         )
         if self.options.top_k_field:
             table = table.with_overrides(

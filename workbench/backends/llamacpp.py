@@ -33,10 +33,12 @@ from workbench.backends.base import (
     Started,
     StreamEvent,
     TextDelta,
+    TokenLogprobs,
     UsageUpdate,
 )
 from workbench.backends.chat_template import NAMED_FORMATS
 from workbench.backends.llamacpp_grammar import lazy_grammar
+from workbench.backends.llamacpp_logprobs import StepLogprobs
 from workbench.backends.llamacpp_runtime import (
     GgufTokenizer,
     LlamaHandle,
@@ -48,6 +50,7 @@ from workbench.backends.local_models import LocalModel
 from workbench.backends.stops import StopScanner
 from workbench.backends.structured import gbnf
 from workbench.core.errors import BackendError, KnownError
+from workbench.core.logprobs import TokenLogprob, clip
 from workbench.core.models import (
     FinishReason,
     Params,
@@ -157,6 +160,9 @@ class LlamaCppBackend(Backend):
             reasoning_effort=ParamCapability(supported=False, note=LOCAL_THINKING),
             thinking_budget=ParamCapability(supported=False, note=LOCAL_THINKING),
             best_of=ParamCapability(supported=False, note="one answer per run"),
+            top_logprobs=ParamCapability(
+                maximum=20, note="from the model's logits at each step, before sampling"
+            ),
         ).with_formats(
             json_object=ParamCapability(note="grammar-constrained decoding"),
             json_schema=ParamCapability(note="grammar-constrained decoding"),
@@ -283,9 +289,12 @@ class LlamaCppBackend(Backend):
 
         sampling = dict(sent.sent_params)
         stops = [*sampling.pop("stop", []), *prepared.stops]
+        top_logprobs = sampling.pop("top_logprobs", None)
         seed = sampling.pop("seed", None)
         limit = min(sampling.pop("max_tokens"), self.options.n_ctx - len(prepared.tokens))
         llm = handle.llm
+        steps = None if top_logprobs is None else StepLogprobs(llm, top_logprobs)
+        scored: list[TokenLogprob] = []
         if seed is None:
             llm.set_seed(secrets.randbits(32))
         else:
@@ -319,11 +328,15 @@ class LlamaCppBackend(Backend):
                     finish = "stop"
                     break
                 output_tokens += 1
-                piece = scanner.feed(decoder.decode(llm.detokenize([token])))
+                raw = llm.detokenize([token])
+                piece = scanner.feed(decoder.decode(raw))
                 if piece:
                     first = first if first is not None else time.perf_counter()
                     text.append(piece)
                     yield TextDelta(text=piece)
+                if steps is not None:
+                    scored.append(steps.step(token, raw))
+                    yield TokenLogprobs((scored[-1],))
                 if scanner.stopped:
                     finish = "stop"
                     break
@@ -353,8 +366,10 @@ class LlamaCppBackend(Backend):
             tokens_per_s=decode_rate(output_tokens, first, end),
         )
         yield UsageUpdate(usage=usage)
+        answer = "".join(text)
         result = RunResult(
-            request=sent, text="".join(text), finish_reason=finish, usage=usage, timings=timings
+            request=sent, text=answer, finish_reason=finish, usage=usage, timings=timings,
+            logprobs=clip(scored, len(answer)) if steps is not None else None,
         )
         if error is not None:
             yield _failed(sent, error, timings, text=result.text, usage=usage)

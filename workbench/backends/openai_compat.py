@@ -21,6 +21,11 @@ from workbench.backends import credentials
 from workbench.backends.base import CancelToken, ModelInfo, StreamEvent, UsageUpdate
 from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, http_base_url
 from workbench.backends.http_errors import error_detail, mid_stream_error
+from workbench.backends.openai_logprobs import (
+    chat_logprobs,
+    completion_logprobs,
+    request_fields,
+)
 from workbench.backends.recording import PlannedBackend, RunRecorder
 from workbench.backends.structured import openai_response_format, schema_of
 from workbench.core.errors import BadRequestError, KnownError, ProtocolError, ServerError
@@ -60,6 +65,9 @@ CHAT_CAPABILITIES = Capabilities.supporting(
     stop=ParamCapability(note="OpenAI accepts up to 4 stop sequences"),
     seed=ParamCapability(note="best effort: same seed and parameters usually repeat an answer"),
     n=ParamCapability(maximum=1, note="a result holds one answer: use repeats for several"),
+    top_logprobs=ParamCapability(
+        maximum=20, note="when the server returns them (OpenAI, vLLM, llama-cpp-python do)"
+    ),
     **dict.fromkeys(EXTENSION_PARAMS, _EXTENSION),
 ).with_formats(
     json_object=ParamCapability(note="response_format json_object"),
@@ -251,7 +259,10 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
             body["prompt"] = request.prompt
         names = opts.param_names
         for name, value in sent.items():
-            body[names.get(name, name)] = value
+            if name == "top_logprobs":
+                body.update(request_fields(value, chat))
+            else:
+                body[names.get(name, name)] = value
         if response_format is not None:
             if response_format.type == "json_schema" and opts.schema_format != "json_schema":
                 body["response_format"] = {"type": "json_object",
@@ -298,6 +309,7 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
         done = False
         key = "delta" if plan.chat else None
         text_key = "content" if key else "text"
+        read_logprobs = chat_logprobs if plan.chat else completion_logprobs
         decode = _decode_event  # this loop runs once per token: keep lookups out of it
         fingerprint_seen = False
         for event in response.events():
@@ -329,6 +341,9 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
                     text = part.get(text_key) if part else None
                     if text:
                         yield recorder.text(text)
+                    scored = choice.get("logprobs")
+                    if scored:
+                        yield recorder.logprobs(read_logprobs(scored))
                     reason = choice.get("finish_reason")
                     if reason:
                         finish = _FINISH.get(reason, "other")
@@ -336,7 +351,7 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
                 if usage:
                     recorder.usage = _usage(usage)
                     yield UsageUpdate(usage=recorder.usage)
-            except (AttributeError, TypeError):
+            except (AttributeError, KeyError, TypeError, ValueError):
                 raise ProtocolError(
                     f"malformed event from {response.url}: {_preview(chunk)}"
                 ) from None
@@ -369,6 +384,13 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
             raise ProtocolError(f"{url} answered without a choice: {_preview(data)}") from None
         if text:
             yield recorder.whole(text)
+        scored = choice.get("logprobs")
+        if scored:
+            read = chat_logprobs if plan.chat else completion_logprobs
+            try:
+                yield recorder.logprobs(read(scored))
+            except (AttributeError, KeyError, TypeError, ValueError):
+                raise ProtocolError(f"{url} sent unreadable logprobs: {_preview(scored)}") from None
         if isinstance(data.get("usage"), dict):
             recorder.usage = _usage(data["usage"])
             yield UsageUpdate(usage=recorder.usage)

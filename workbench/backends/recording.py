@@ -22,9 +22,11 @@ from workbench.backends.base import (
     Started,
     StreamEvent,
     TextDelta,
+    TokenLogprobs,
 )
 from workbench.backends.credentials import redact
 from workbench.core.errors import KnownError
+from workbench.core.logprobs import TokenLogprob
 from workbench.core.models import FinishReason, RunRequest, RunResult, SentRequest, Timings, Usage
 from workbench.core.outcome import unsent
 
@@ -38,7 +40,7 @@ class RunCancelled(Exception):
 class RunRecorder:
     """Create it right before sending; feed it text; ask it for the one terminal event."""
 
-    __slots__ = ("_parts", "_start", "_thought", "_ttft", "load_s", "request", "usage")
+    __slots__ = ("_parts", "_start", "_thought", "_tokens", "_ttft", "load_s", "request", "usage")
 
     def __init__(self, request: SentRequest) -> None:
         self.request = request
@@ -49,6 +51,7 @@ class RunRecorder:
         self._thought: list[str] = []
         self._start = time.perf_counter()
         self._ttft: float | None = None
+        self._tokens: list[TokenLogprob] = []
 
     def text(self, piece: str) -> TextDelta:
         if self._ttft is None:
@@ -68,6 +71,11 @@ class RunRecorder:
         """A non-streamed answer: all text at once, so there is no time to first token."""
         self._parts.append(text)
         return TextDelta(text=text)
+
+    def logprobs(self, tokens: tuple[TokenLogprob, ...]) -> TokenLogprobs:
+        """The event for tokens' log-probabilities, kept for the result too."""
+        self._tokens.extend(tokens)
+        return TokenLogprobs(tokens)
 
     @property
     def chars(self) -> int:
@@ -105,6 +113,7 @@ class RunRecorder:
             timings=Timings(
                 load_s=self.load_s, ttft_s=self._ttft, total_s=total, tokens_per_s=rate
             ),
+            logprobs=self._tokens or None,
         )
 
 

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SkipValidation,
+    field_validator,
+    model_validator,
+)
+
+from workbench.core.logprobs import MAX_TOP_LOGPROBS, TokenLogprob
 
 Role = Literal["system", "user", "assistant"]
 FinishReason = Literal[
@@ -88,6 +97,9 @@ class Params(_Model):
     seed: int | None = None
     n: Annotated[int | None, Field(ge=1, le=128)] = None
     best_of: Annotated[int | None, Field(ge=1, le=128)] = None
+    # Token log-probabilities with this many alternatives per token (0: the written token's
+    # alone); None: off, as they cost time and storage.
+    top_logprobs: Annotated[int | None, Field(ge=0, le=MAX_TOP_LOGPROBS)] = None
     greedy: bool = False
     reasoning_effort: ReasoningEffort | None = None
     thinking_budget: Annotated[int | None, Field(ge=1)] = None  # tokens the model may think
@@ -277,3 +289,9 @@ class RunResult(_Model):
     error: str | None = None
     error_kind: str | None = None
     cost: float | None = None
+    # Each written token's log-probability and alternatives, when ``top_logprobs`` was asked of
+    # a backend that returns them (stored apart from the run's row, as one packed blob).
+    # Not validated: a backend built them, and thousands of tuples would cost at every finish.
+    logprobs: Annotated[list[TokenLogprob] | None, SkipValidation] = Field(
+        default=None, exclude=True
+    )

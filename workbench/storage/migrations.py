@@ -296,6 +296,15 @@ ALTER TABLE runs ADD COLUMN reasoning TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN reasoning_tokens INTEGER;
 """
 
+# Token log-probabilities of a run (``core.logprobs.pack``: one compressed blob per run, only for
+# runs that asked for them), apart from ``runs`` so history lists never read them.
+_RUN_TOKENS = """
+CREATE TABLE run_tokens (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    data BLOB NOT NULL
+);
+"""
+
 
 def library_search_row(text: str) -> tuple[str, str, str, str]:
     """``(name, description, tags, body)`` indexed for a template version's file text."""
@@ -356,6 +365,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0009_suite_history", _SUITE_HISTORY),
     Migration("0010_grade_repeats", _GRADE_REPEATS),
     Migration("0011_run_reasoning", _RUN_REASONING),
+    Migration("0012_run_tokens", _RUN_TOKENS),
 )
 
 _TRACKING = (

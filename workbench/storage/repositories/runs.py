@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from workbench.core.errors import KnownError
 from workbench.core.experiments import Variant
+from workbench.core.logprobs import pack, unpack
 from workbench.core.models import RunResult, SentRequest, Timings, Usage
 from workbench.core.outcome import RunStatus, status_of
 from workbench.storage.db import Database, NotFoundError
@@ -230,6 +231,13 @@ class RunRepository:
                     for i, (result, ref) in zip(ids, items, strict=True)
                 ]
                 conn.executemany(_INSERT, rows)
+                tokens = [
+                    (i, pack(result.logprobs))
+                    for i, (result, _ref) in zip(ids, items, strict=True)
+                    if result.logprobs
+                ]
+                if tokens:
+                    conn.executemany("INSERT INTO run_tokens (run_id, data) VALUES (?, ?)", tokens)
         except sqlite3.IntegrityError as err:
             raise NotFoundError(
                 f"cannot store the run: its experiment, variant or test case does not exist ({err})"
@@ -264,6 +272,9 @@ class RunRepository:
         )
         if row is None:
             raise NotFoundError(f"no run with id {run_id}")
+        tokens = self.db.connection().execute(
+            "SELECT data FROM run_tokens WHERE run_id = ?", (run_id,)
+        ).fetchone()
         request = SentRequest.model_validate_json(row[7]).model_copy(update={"raw_prompt": row[8]})
         result = RunResult(
             request=request,
@@ -275,6 +286,7 @@ class RunRepository:
             cost=row[17],
             error=row[18],
             error_kind=row[19],
+            logprobs=None if tokens is None else unpack(tokens[0]),
         )
         ref = RunRef(
             row[2],

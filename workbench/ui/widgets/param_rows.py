@@ -80,6 +80,7 @@ SPECS: tuple[NumericSpec, ...] = (
     NumericSpec("seed", "Seed", True, 1, high=SEED_MAX, slider=False),
     NumericSpec("n", "Answers (n)", True, 1, slider=False),
     NumericSpec("best_of", "Best of", True, 1, slider=False),
+    NumericSpec("top_logprobs", "Token alternatives", True, 1, slider=False),
 )
 
 
