@@ -123,7 +123,14 @@ class Cancelled(_Event):
 
 
 StreamEvent = (
-    Started | TextDelta | ReasoningDelta | TokenLogprobs | UsageUpdate | Finished | Failed | Cancelled
+    Started
+    | TextDelta
+    | ReasoningDelta
+    | TokenLogprobs
+    | UsageUpdate
+    | Finished
+    | Failed
+    | Cancelled
 )
 TERMINAL = (Finished, Failed, Cancelled)
 
