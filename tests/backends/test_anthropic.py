@@ -11,7 +11,13 @@ from keyring.backends import fail
 
 from tests.backends.conftest import cancel_while_reading, stream_all
 from tests.backends.fault_server import WORDS, ScriptedServer
-from tests.backends.wire_servers import ANTHROPIC_SCENARIOS, TOOL_INPUT, TOOL_PIECES
+from tests.backends.wire_servers import (
+    ANSWER,
+    ANTHROPIC_SCENARIOS,
+    THOUGHT_PIECES,
+    TOOL_INPUT,
+    TOOL_PIECES,
+)
 from workbench.backends.anthropic import AnthropicBackend, AnthropicOptions
 from workbench.backends.base import CancelToken, StreamEvent
 from workbench.core.errors import ErrorCode
@@ -219,3 +225,47 @@ def test_a_response_format_is_a_forced_tool_whose_input_is_the_answer(
     assert body["tools"] == [{"name": "animal_answer", "description": body["tools"][0][
         "description"], "input_schema": schema}]
     assert body["tool_choice"] == {"type": "tool", "name": "animal_answer"}
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_extended_thinking_is_sent_and_streamed_apart_from_the_answer(
+    server: ScriptedServer, streaming: bool
+) -> None:
+    url = server.url("thinking", "")
+    params = Params(thinking_budget=2048, max_tokens=4096, temperature=0.3, top_p=0.95)
+    req = RunRequest(backend="anthropic", model="claude-test-1", messages=MESSAGES, params=params)
+    events, result = stream_all(make(url, streaming=streaming), req)
+    body = server.requests(url)[0].body
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert body["max_tokens"] == 4096 and "thinking_budget" not in body
+    # Anthropic refuses a temperature change while thinking: recorded as not sent
+    assert "temperature" not in body and body["top_p"] == 0.95
+    assert result.request.ignored_params == {"temperature": 0.3}
+    assert result.request.sent_params["thinking_budget"] == 2048
+    assert result.text == ANSWER
+    assert result.reasoning == "".join(THOUGHT_PIECES)
+    if streaming:
+        assert [e.text for e in events if e.kind == "reasoning"] == THOUGHT_PIECES
+        kinds = [e.kind for e in events if e.kind in ("reasoning", "text")]
+        assert kinds == ["reasoning"] * 3 + ["text"]
+
+
+@pytest.mark.parametrize(
+    ("params", "fmt", "message"),
+    [
+        (Params(thinking_budget=2048), None, "thinking_budget 2048 must be below max_tokens 1024"),
+        (Params(thinking_budget=4096, max_tokens=4096), None, "must be below max_tokens 4096"),
+        (Params(thinking_budget=512, max_tokens=4096), None, "below this backend's minimum 1024"),
+        (Params(thinking_budget=2048, max_tokens=4096), ResponseFormat(type="json_object"),
+         "cannot think and answer in a response format"),
+    ],
+)
+def test_a_thinking_budget_anthropic_refuses_fails_before_sending(
+    server: ScriptedServer, params: Params, fmt: ResponseFormat | None, message: str
+) -> None:
+    url = server.url("thinking", "")
+    req = RunRequest(backend="anthropic", model="claude-test-1", messages=MESSAGES,
+                     params=params, response_format=fmt)
+    _events, result = stream_all(make(url), req)
+    assert result.finish_reason == "error" and message in (result.error or "")
+    assert server.requests(url) == []

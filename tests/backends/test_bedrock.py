@@ -15,7 +15,13 @@ import pytest
 
 from tests.backends.conftest import free_port, stream_all
 from tests.backends.fault_server import WORDS, ScriptedServer
-from tests.backends.wire_servers import BEDROCK_SCENARIOS, TOOL_INPUT, TOOL_PIECES
+from tests.backends.wire_servers import (
+    ANSWER,
+    BEDROCK_SCENARIOS,
+    THOUGHT_PIECES,
+    TOOL_INPUT,
+    TOOL_PIECES,
+)
 from workbench.backends.base import CancelToken, StreamEvent
 from workbench.backends.bedrock import BedrockBackend, BedrockOptions
 from workbench.core.errors import KnownError
@@ -243,3 +249,31 @@ def test_a_response_format_is_a_forced_tool_whose_input_is_the_answer(
     assert config["toolChoice"] == {"tool": {"name": "animal_answer"}}
     assert config["tools"][0]["toolSpec"]["inputSchema"] == {"json": schema}
     assert config["tools"][0]["toolSpec"]["name"] == "animal_answer"
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_an_anthropic_models_thinking_goes_through_additional_fields_and_comes_back_apart(
+    server: ScriptedServer, streaming: bool
+) -> None:
+    url = server.url("thinking", "")
+    params = Params(thinking_budget=1024, max_tokens=2048, top_k=40)
+    events, result = run(make(url, streaming=streaming), params)
+    body = server.requests(url)[0].body
+    assert body["additionalModelRequestFields"] == {
+        "thinking": {"type": "enabled", "budget_tokens": 1024}
+    }
+    assert body["inferenceConfig"] == {"maxTokens": 2048}
+    assert result.request.ignored_params == {"top_k": 40}  # refused while thinking
+    assert (result.reasoning, result.text) == ("".join(THOUGHT_PIECES), ANSWER)
+    if streaming:
+        assert [e.text for e in events if e.kind == "reasoning"] == THOUGHT_PIECES
+
+
+def test_a_thinking_budget_without_max_tokens_is_refused_before_sending(
+    server: ScriptedServer,
+) -> None:
+    url = server.url("thinking", "")
+    _events, result = run(make(url), Params(thinking_budget=1024))
+    assert result.finish_reason == "error"
+    assert "thinking_budget 1024 needs max_tokens set above it" in (result.error or "")
+    assert server.requests(url) == []

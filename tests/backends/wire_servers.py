@@ -175,7 +175,48 @@ def anthropic_tool(ex: Exchange) -> None:
     ex.end_stream()
 
 
+#: A reasoning model's thinking, the pieces it streams in, and its answer.
+THOUGHT_PIECES = ["The user wants", " a fox fact.", " Foxes have four legs."]
+ANSWER = "A fox has four legs."
+
+
+def anthropic_thinking(ex: Exchange) -> None:
+    """Extended thinking as Anthropic streams it: a thinking block (thinking_delta pieces, then
+    a signature_delta), then the text block; not streamed, both blocks in the content."""
+    thinking = {"type": "thinking", "thinking": "".join(THOUGHT_PIECES), "signature": "sig"}
+    if not ex.body.get("stream"):
+        ex.send_json(200, {"id": "msg_1", "type": "message", "role": "assistant",
+                           "model": ex.body["model"],
+                           "content": [thinking, {"type": "text", "text": ANSWER}],
+                           "stop_reason": "end_turn",
+                           "usage": {"input_tokens": 12, "output_tokens": 40}})
+        return
+    ex.start_stream()
+    ex.sse({"type": "message_start", "message": {"id": "msg_1", "usage": {"input_tokens": 12}}},
+           event="message_start")
+    ex.sse({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "thinking", "thinking": ""}}, event="content_block_start")
+    for piece in THOUGHT_PIECES:
+        ex.sse({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "thinking_delta", "thinking": piece}},
+               event="content_block_delta")
+    ex.sse({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "signature_delta", "signature": "EqQBCgIYAhIM"}},
+           event="content_block_delta")
+    ex.sse({"type": "content_block_stop", "index": 0}, event="content_block_stop")
+    ex.sse({"type": "content_block_start", "index": 1,
+            "content_block": {"type": "text", "text": ""}}, event="content_block_start")
+    ex.sse({"type": "content_block_delta", "index": 1,
+            "delta": {"type": "text_delta", "text": ANSWER}}, event="content_block_delta")
+    ex.sse({"type": "content_block_stop", "index": 1}, event="content_block_stop")
+    ex.sse({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+            "usage": {"output_tokens": 40}}, event="message_delta")
+    ex.sse({"type": "message_stop"}, event="message_stop")
+    ex.end_stream()
+
+
 ANTHROPIC_SCENARIOS: dict[str, Scenario] = {
+    "thinking": anthropic_thinking,
     "tool": anthropic_tool,
     "ok": anthropic_ok,
     "overloaded-once": anthropic_overloaded_once,
@@ -331,7 +372,34 @@ def bedrock_tool(ex: Exchange) -> None:
     ex.end_stream()
 
 
+def bedrock_thinking(ex: Exchange) -> None:
+    """An Anthropic model's thinking through Converse: reasoningContent deltas (text, then a
+    signature) in block 0, the answer in block 1; not streamed, a reasoningContent block."""
+    usage = {"inputTokens": 9, "outputTokens": 40, "totalTokens": 49}
+    if not ex.rest.endswith("/converse-stream"):
+        thought = {"reasoningText": {"text": "".join(THOUGHT_PIECES), "signature": "sig"}}
+        content = [{"reasoningContent": thought}, {"text": ANSWER}]
+        ex.send_json(200, {"output": {"message": {"role": "assistant", "content": content}},
+                           "stopReason": "end_turn", "usage": usage,
+                           "metrics": {"latencyMs": 42}})
+        return
+    ex.start_stream("application/vnd.amazon.eventstream")
+    _event(ex, "messageStart", {"role": "assistant"})
+    for piece in THOUGHT_PIECES:
+        _event(ex, "contentBlockDelta",
+               {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": piece}}})
+    _event(ex, "contentBlockDelta",
+           {"contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": "sig"}}})
+    _event(ex, "contentBlockStop", {"contentBlockIndex": 0})
+    _event(ex, "contentBlockDelta", {"contentBlockIndex": 1, "delta": {"text": ANSWER}})
+    _event(ex, "contentBlockStop", {"contentBlockIndex": 1})
+    _event(ex, "messageStop", {"stopReason": "end_turn"})
+    _event(ex, "metadata", {"usage": usage, "metrics": {"latencyMs": 42}})
+    ex.end_stream()
+
+
 BEDROCK_SCENARIOS: dict[str, Scenario] = {
+    "thinking": bedrock_thinking,
     "tool": bedrock_tool,
     "ok": bedrock_ok,
     "denied": lambda ex: _bedrock_error(

@@ -21,7 +21,12 @@ from workbench.backends import credentials
 from workbench.backends.base import CancelToken, ModelInfo, StreamEvent, UsageUpdate
 from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, http_base_url
 from workbench.backends.http_errors import mid_stream_error
-from workbench.backends.messages import chat_turns, chosen_model
+from workbench.backends.messages import (
+    MIN_THINKING_BUDGET,
+    anthropic_thinking,
+    chat_turns,
+    chosen_model,
+)
 from workbench.backends.recording import PlannedBackend, RunRecorder
 from workbench.backends.structured import anthropic_forced_tool
 from workbench.core.errors import (
@@ -44,6 +49,13 @@ CAPABILITIES = Capabilities.supporting(
     stop=ParamCapability(note="sent as stop_sequences"),
     top_logprobs=ParamCapability(
         supported=False, note="Anthropic's API returns no token probabilities"
+    ),
+    thinking_budget=ParamCapability(
+        minimum=MIN_THINKING_BUDGET,
+        note="extended thinking: sent as thinking.budget_tokens, below max_tokens",
+    ),
+    reasoning_effort=ParamCapability(
+        supported=False, note="Anthropic takes a thinking budget in tokens, not an effort level"
     ),
 ).with_formats(
     json_object=ParamCapability(note="a forced tool whose input is any object"),
@@ -167,6 +179,9 @@ class AnthropicBackend(PlannedBackend[_Plan]):
         response_format, dropped = self.capabilities().split_format(request.response_format)
         ignored = {**ignored, **dropped}
         sent.setdefault("max_tokens", self.options.default_max_tokens)
+        thinking = anthropic_thinking(
+            sent, ignored, forced_tool=response_format is not None, api="Anthropic"
+        )
         body: dict[str, Any] = {
             "model": model,
             "messages": [{"role": m.role, "content": m.content} for m in turns],
@@ -174,7 +189,10 @@ class AnthropicBackend(PlannedBackend[_Plan]):
         if joined := "\n\n".join(system):
             body["system"] = joined
         for name, value in sent.items():
-            body[_WIRE.get(name, name)] = value
+            if name != "thinking_budget":
+                body[_WIRE.get(name, name)] = value
+        if thinking is not None:
+            body["thinking"] = thinking
         if response_format is not None:
             body.update(anthropic_forced_tool(response_format))
         if self.options.streaming:
@@ -220,7 +238,10 @@ class AnthropicBackend(PlannedBackend[_Plan]):
                 data = json.loads(event.data)
                 if kind == "content_block_delta":
                     delta = data["delta"]
-                    if answer_tool is None:
+                    if delta.get("type") == "thinking_delta":
+                        if delta.get("thinking"):
+                            yield recorder.reasoning(delta["thinking"])
+                    elif answer_tool is None:
                         if delta.get("type") == "text_delta" and delta.get("text"):
                             yield recorder.text(delta["text"])
                     elif data["index"] in answer_blocks and delta.get("partial_json"):
@@ -259,6 +280,10 @@ class AnthropicBackend(PlannedBackend[_Plan]):
         self, data: Any, recorder: RunRecorder, url: str, answer_tool: str | None
     ) -> Generator[StreamEvent, None, FinishReason]:
         try:
+            thought = "".join(
+                block.get("thinking", "") for block in data["content"]
+                if block.get("type") == "thinking"
+            )
             if answer_tool is None:
                 text = "".join(
                     block.get("text", "") for block in data["content"]
@@ -275,6 +300,8 @@ class AnthropicBackend(PlannedBackend[_Plan]):
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             raise ProtocolError(f"{url} answered without message content") from None
+        if thought:
+            yield recorder.reasoning(thought)
         if text:
             yield recorder.whole(text)
         yield UsageUpdate(usage=recorder.usage)

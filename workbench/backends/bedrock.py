@@ -26,7 +26,12 @@ from workbench.backends.base import (
     UsageUpdate,
 )
 from workbench.backends.credentials import redact
-from workbench.backends.messages import chat_turns, chosen_model
+from workbench.backends.messages import (
+    MIN_THINKING_BUDGET,
+    anthropic_thinking,
+    chat_turns,
+    chosen_model,
+)
 from workbench.backends.recording import PlannedBackend, RunCancelled, RunRecorder
 from workbench.backends.structured import bedrock_forced_tool
 from workbench.core.errors import (
@@ -208,6 +213,11 @@ class BedrockBackend(PlannedBackend[_Plan]):
             top_logprobs=ParamCapability(
                 supported=False, note="Bedrock's API returns no token probabilities"
             ),
+            thinking_budget=ParamCapability(
+                minimum=MIN_THINKING_BUDGET,
+                note="Anthropic models' extended thinking: sent as "
+                "additionalModelRequestFields.thinking, below max_tokens",
+            ),
         )
         if self.options.top_k_field:
             table = table.with_overrides(
@@ -301,6 +311,9 @@ class BedrockBackend(PlannedBackend[_Plan]):
         sent, ignored = self.capabilities().split(request.params)
         response_format, dropped = self.capabilities().split_format(request.response_format)
         ignored = {**ignored, **dropped}
+        thinking = anthropic_thinking(
+            sent, ignored, forced_tool=response_format is not None, api="Bedrock's Converse API"
+        )
         inference = {_INFERENCE[k]: v for k, v in sent.items() if k in _INFERENCE}
         kwargs: dict[str, Any] = {
             "modelId": model,
@@ -310,8 +323,13 @@ class BedrockBackend(PlannedBackend[_Plan]):
             kwargs["system"] = [{"text": text} for text in system]
         if inference:
             kwargs["inferenceConfig"] = inference
+        extra: dict[str, Any] = {}
         if "top_k" in sent:
-            kwargs["additionalModelRequestFields"] = {self.options.top_k_field: sent["top_k"]}
+            extra[self.options.top_k_field] = sent["top_k"]
+        if thinking is not None:
+            extra["thinking"] = thinking
+        if extra:
+            kwargs["additionalModelRequestFields"] = extra
         if response_format is not None:
             kwargs["toolConfig"] = bedrock_forced_tool(response_format)
         record = SentRequest(
@@ -375,6 +393,9 @@ class BedrockBackend(PlannedBackend[_Plan]):
             elif "contentBlockDelta" in event:
                 block = event["contentBlockDelta"]
                 delta = block.get("delta", {})
+                thought = (delta.get("reasoningContent") or {}).get("text")
+                if thought:
+                    yield recorder.reasoning(thought)
                 if plan.answer_tool is None:
                     text = delta.get("text")
                 elif block.get("contentBlockIndex", 0) in answer_blocks:
@@ -401,6 +422,12 @@ class BedrockBackend(PlannedBackend[_Plan]):
         self, data: dict[str, Any], recorder: RunRecorder, plan: _Plan
     ) -> Generator[StreamEvent, None, FinishReason]:
         blocks = data.get("output", {}).get("message", {}).get("content", [])
+        thought = "".join(
+            ((b.get("reasoningContent") or {}).get("reasoningText") or {}).get("text", "")
+            for b in blocks
+        )
+        if thought:
+            yield recorder.reasoning(thought)
         if plan.answer_tool is None:
             text = "".join(b.get("text", "") for b in blocks)
         else:

@@ -28,6 +28,7 @@ from workbench.backends.openai_logprobs import (
 )
 from workbench.backends.recording import PlannedBackend, RunRecorder
 from workbench.backends.structured import openai_response_format, schema_of
+from workbench.backends.think import Piece, ThinkSplitter, split_think
 from workbench.core.errors import BadRequestError, KnownError, ProtocolError, ServerError
 from workbench.core.models import (
     FinishReason,
@@ -68,6 +69,13 @@ CHAT_CAPABILITIES = Capabilities.supporting(
     top_logprobs=ParamCapability(
         maximum=20, note="when the server returns them (OpenAI, vLLM, llama-cpp-python do)"
     ),
+    reasoning_effort=ParamCapability(
+        note="sent as reasoning_effort (OpenAI's reasoning models, vLLM); a model that does not "
+        "reason may reject it"
+    ),
+    thinking_budget=ParamCapability(
+        supported=False, note="OpenAI-compatible servers take an effort level, not a budget"
+    ),
     **dict.fromkeys(EXTENSION_PARAMS, _EXTENSION),
 ).with_formats(
     json_object=ParamCapability(note="response_format json_object"),
@@ -78,6 +86,9 @@ COMPLETION_CAPABILITIES = CHAT_CAPABILITIES.with_overrides(
     {
         "best_of": ParamCapability(
             maximum=1, note="completions endpoint only; one answer per result"
+        ),
+        "reasoning_effort": ParamCapability(
+            supported=False, note="the completions endpoint takes no reasoning effort"
         ),
     }
 ).model_copy(update={"response_formats": {}})
@@ -127,6 +138,13 @@ class OpenAICompatOptions(HttpOptions):
         description="How a response schema is sent: json_schema (OpenAI, vLLM, llama.cpp's "
         "llama-server) or json_object_schema, a json_object with a 'schema' field "
         "(llama-cpp-python's server, which rejects json_schema)",
+    )
+    think_tags: Literal["start", "open_in_prompt", "off"] = Field(
+        default="start",
+        description="A local reasoning model's <think> block in the answer text, for servers "
+        "that do not split it into reasoning_content themselves: start: a block at the start "
+        "is reasoning; open_in_prompt: the chat template opens the tag, so the answer starts "
+        "inside it; off: leave the text as it is",
     )
     param_names: dict[str, str] = Field(
         default_factory=dict,
@@ -312,6 +330,7 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
         read_logprobs = chat_logprobs if plan.chat else completion_logprobs
         decode = _decode_event  # this loop runs once per token: keep lookups out of it
         fingerprint_seen = False
+        splitter = self._splitter()
         for event in response.events():
             data = event.data
             if done:
@@ -339,8 +358,16 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
                         continue
                     part = choice.get(key) if key else choice
                     text = part.get(text_key) if part else None
+                    if part and key:
+                        thought = part.get("reasoning_content") or part.get("reasoning")
+                        if thought:
+                            splitter = None  # the server splits reasoning itself
+                            yield recorder.reasoning(thought)
                     if text:
-                        yield recorder.text(text)
+                        if splitter is None or splitter.answering:
+                            yield recorder.text(text)
+                        else:
+                            yield from _split(splitter.feed(text), recorder)
                     scored = choice.get("logprobs")
                     if scored:
                         yield recorder.logprobs(read_logprobs(scored))
@@ -360,13 +387,15 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
                 if fingerprint:
                     self._note_version(recorder, fingerprint)
                     fingerprint_seen = True
+        if splitter is not None:
+            yield from _split(splitter.flush(), recorder)
         if finish is None and not done:
             raise ProtocolError(
                 f"the stream from {response.url} ended before the answer was complete "
                 "(no finish reason and no [DONE])",
                 hint="the server closed the stream early; the partial text is kept",
             )
-        if finish is None and recorder.chars == 0:
+        if finish is None and recorder.chars == 0 and not recorder.thought:
             raise ProtocolError(
                 f"{response.url} ended the stream without an answer or a finish reason",
                 hint="a server that serves one request at a time may drop a request when "
@@ -379,9 +408,17 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
     ) -> Generator[StreamEvent, None, FinishReason]:
         try:
             choice = data["choices"][0]
-            text = choice["message"]["content"] if plan.chat else choice["text"]
+            message = choice["message"] if plan.chat else choice
+            text = message["content"] if plan.chat else choice["text"]
         except (KeyError, IndexError, TypeError):
             raise ProtocolError(f"{url} answered without a choice: {_preview(data)}") from None
+        thought = message.get("reasoning_content") or message.get("reasoning") or ""
+        if text and not thought and self.options.think_tags != "off":
+            thought, text = split_think(
+                text, starts_inside=self.options.think_tags == "open_in_prompt"
+            )
+        if thought:
+            yield recorder.reasoning(thought)
         if text:
             yield recorder.whole(text)
         scored = choice.get("logprobs")
@@ -397,6 +434,11 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
         if data.get("system_fingerprint"):
             self._note_version(recorder, data["system_fingerprint"])
         return _FINISH.get(choice.get("finish_reason") or "", "other")
+
+    def _splitter(self) -> ThinkSplitter | None:
+        """The <think> splitter for this server's text (None: the think_tags option is off)."""
+        tags = self.options.think_tags
+        return None if tags == "off" else ThinkSplitter(starts_inside=tags == "open_in_prompt")
 
     def _note_version(self, recorder: RunRecorder, version: str) -> None:
         if version and version != recorder.request.backend_version:
@@ -421,11 +463,21 @@ def _decode_event(data: str) -> Any:
     return value if end == len(data) else json.loads(data)
 
 
+def _split(
+    pieces: list[Piece], recorder: RunRecorder
+) -> Generator[StreamEvent, None, None]:
+    for kind, piece in pieces:
+        yield recorder.reasoning(piece) if kind == "reasoning" else recorder.text(piece)
+
+
 def _usage(data: dict[str, Any]) -> Usage:
     prompt, completion = data.get("prompt_tokens"), data.get("completion_tokens")
+    details = data.get("completion_tokens_details")
+    reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
     return Usage(
         input_tokens=prompt if isinstance(prompt, int) else None,
         output_tokens=completion if isinstance(completion, int) else None,
+        reasoning_tokens=reasoning if isinstance(reasoning, int) else None,
     )
 
 

@@ -78,6 +78,11 @@ class RunRecorder:
         return TokenLogprobs(tokens)
 
     @property
+    def thought(self) -> bool:
+        """Whether any reasoning arrived."""
+        return bool(self._thought)
+
+    @property
     def chars(self) -> int:
         return sum(map(len, self._parts))
 
