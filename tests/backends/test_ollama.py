@@ -61,6 +61,8 @@ def test_a_streamed_chat_with_options_format_think_and_keep_alive(server: Ollama
     assert result.error is None and result.finish_reason == "stop"
     assert result.text == "".join(WORDS)  # the thinking is not part of the answer
     assert [e.text for e in events if e.kind == "text"] == WORDS
+    assert [e.text for e in events if e.kind == "reasoning"] == ["Let", " me", " think"]
+    assert result.reasoning == "Let me think"
     assert result.usage.input_tokens == 12 and result.usage.output_tokens == len(WORDS)
     assert result.timings.load_s == pytest.approx(0.6)  # load_duration, apart from generation
     assert result.request.backend_version == "0.6.2"

@@ -86,7 +86,7 @@ class OllamaOptions(HttpOptions):
     think: bool | Literal["low", "medium", "high"] | None = Field(
         default=None,
         description="Thinking models: true/false, or low/medium/high where the model takes "
-        "levels; empty: the model's default. The thinking is not part of the answer",
+        "levels; empty: the model's default. The thinking is kept apart from the answer",
     )
     streaming: bool = Field(default=True, description="Stream the answer as it is generated")
     model_options: dict[str, Any] = Field(
@@ -289,6 +289,9 @@ class OllamaBackend(PlannedBackend[_Plan]):
         if plan.chat:
             message = data.get("message")
             text = message.get("content") if isinstance(message, dict) else None
+            thought = message.get("thinking") if isinstance(message, dict) else None
+            if thought and isinstance(thought, str):  # a thinking model's, apart from the answer
+                yield recorder.reasoning(thought)
         else:
             text = data.get("response")
         if text and isinstance(text, str):
