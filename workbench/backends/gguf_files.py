@@ -14,12 +14,14 @@ from __future__ import annotations
 import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from workbench.core.errors import KnownError
 
-#: KV cache element types llama.cpp accepts for ``type_k``/``type_v`` (ggml type names).
-KV_CACHE_TYPES = ("f16", "f32", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl")
+#: KV cache element types llama.cpp accepts for ``type_k``/``type_v`` (ggml type names;
+#: quantized ones need flash attention).
+KvCacheType = Literal["f16", "f32", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl"]
+KV_CACHE_TYPES: tuple[str, ...] = get_args(KvCacheType)
 
 #: Chat templates recognised by a phrase only their family uses (first match wins).
 _TEMPLATE_MARKERS = (

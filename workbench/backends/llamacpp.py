@@ -37,7 +37,9 @@ from workbench.backends.base import (
     UsageUpdate,
 )
 from workbench.backends.chat_template import NAMED_FORMATS
+from workbench.backends.gguf_files import KvCacheType
 from workbench.backends.llamacpp_grammar import lazy_grammar
+from workbench.backends.llamacpp_load import LoadSettings, ModelLoadSettings, resolve
 from workbench.backends.llamacpp_logprobs import StepLogprobs
 from workbench.backends.llamacpp_runtime import (
     GgufTokenizer,
@@ -115,6 +117,21 @@ class LlamaCppOptions(BackendOptions):
         default=1024, ge=1, description="Answer length limit for runs that set no max_tokens"
     )
     keep_loaded: int = Field(default=2, ge=1, le=16, description="Models kept in memory for reuse")
+    n_gpu_layers: int = Field(
+        default=0,
+        ge=-1,
+        description="Layers put on the GPU (-1: all) when llama.cpp is built with GPU support",
+    )
+    kv_cache_type: KvCacheType = Field(
+        default="f16",
+        description="KV cache element type: f16, or q8_0/q4_0 etc. for a smaller cache (uses "
+        "flash attention)",
+    )
+    models: dict[str, ModelLoadSettings] = Field(
+        default_factory=dict,
+        description="Load settings per GGUF file (absolute path -> n_ctx, n_threads, "
+        "n_gpu_layers, kv_cache_type), over the defaults above; the model picker saves them",
+    )
 
     @model_validator(mode="after")
     def _one_template_choice(self) -> LlamaCppOptions:
@@ -177,9 +194,13 @@ class LlamaCppBackend(Backend):
     def list_models(self) -> list[ModelInfo]:
         # The window a run gets is the configured n_ctx (llama.cpp allocates exactly that).
         return [
-            ModelInfo(id=m.id, description=m.description, context_window=self.options.n_ctx)
+            ModelInfo(id=m.id, description=m.description, context_window=self.load(m).n_ctx)
             for m in self.available_models()
         ]
+
+    def load(self, model: LocalModel) -> LoadSettings:
+        """How ``model`` is loaded: its own remembered settings over the defaults."""
+        return resolve(self.options, model.path)
 
     def find_model(self, model: str) -> LocalModel:
         return local_models.find(model, self.options.model_path, self.options.model_dirs)
@@ -245,8 +266,12 @@ class LlamaCppBackend(Backend):
             })
             model = self.find_model(request.model)
             sent = sent.model_copy(update={"model": model.id})
+            load = self.load(model)
             handle, load_s = self._pool.get(
-                model.resolved_path(), n_ctx=self.options.n_ctx, n_threads=self.options.n_threads
+                model.resolved_path(),
+                n_ctx=load.n_ctx,
+                n_threads=load.n_threads,
+                **load.llama_extras(),
             )
         except KnownError as err:
             yield _failed(sent, err, Timings(load_s=load_s))
@@ -275,10 +300,10 @@ class LlamaCppBackend(Backend):
         start = time.perf_counter()  # time to first token includes rendering and tokenizing
         try:
             prepared = self._prepare(handle, request)
-            if len(prepared.tokens) >= self.options.n_ctx:
+            if len(prepared.tokens) >= handle.llm.n_ctx():
                 raise BackendError(
                     f"the prompt is {len(prepared.tokens):,} tokens but the context window is "
-                    f"{self.options.n_ctx:,}",
+                    f"{handle.llm.n_ctx():,}",
                     hint="shorten the prompt or raise n_ctx in the backend settings",
                 )
         except KnownError as err:
@@ -291,7 +316,7 @@ class LlamaCppBackend(Backend):
         stops = [*sampling.pop("stop", []), *prepared.stops]
         top_logprobs = sampling.pop("top_logprobs", None)
         seed = sampling.pop("seed", None)
-        limit = min(sampling.pop("max_tokens"), self.options.n_ctx - len(prepared.tokens))
+        limit = min(sampling.pop("max_tokens"), handle.llm.n_ctx() - len(prepared.tokens))
         llm = handle.llm
         steps = None if top_logprobs is None else StepLogprobs(llm, top_logprobs)
         scored: list[TokenLogprob] = []

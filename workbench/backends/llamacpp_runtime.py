@@ -75,9 +75,10 @@ def _route_llama_logs() -> None:
 
 
 def open_llama(
-    path: Path, *, n_ctx: int = 512, n_threads: int = 1, vocab_only: bool = False
+    path: Path, *, n_ctx: int = 512, n_threads: int = 1, vocab_only: bool = False, **load: Any
 ) -> Any:
-    """A ``llama_cpp.Llama`` for ``path``; a missing or unreadable file is a ``BackendError``."""
+    """A ``llama_cpp.Llama`` for ``path``; a missing or unreadable file is a ``BackendError``.
+    ``load``: more ``Llama`` keywords (GPU layers, KV cache type)."""
     if not path.is_file():
         raise NotFoundError(f"model file not found: {path}")
     from llama_cpp import Llama
@@ -91,6 +92,7 @@ def open_llama(
             n_threads_batch=n_threads,
             vocab_only=vocab_only,
             verbose=False,
+            **load,
         )
     except (ValueError, RuntimeError, OSError) as err:
         raise BackendError(f"cannot load {path.name}: not a usable GGUF model ({err})") from None
@@ -204,16 +206,19 @@ class ModelPool:
         self._models: OrderedDict[tuple[Any, ...], LlamaHandle] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, path: Path, *, n_ctx: int, n_threads: int) -> tuple[LlamaHandle, float]:
-        """The loaded model and the seconds this call spent loading it (0.0 if it was loaded)."""
-        key = (path, n_ctx, n_threads)
+    def get(
+        self, path: Path, *, n_ctx: int, n_threads: int, **load: Any
+    ) -> tuple[LlamaHandle, float]:
+        """The loaded model and the seconds this call spent loading it (0.0 if it was loaded);
+        other load settings, another load."""
+        key = (path, n_ctx, n_threads, *sorted(load.items()))
         with self._lock:
             handle = self._models.get(key)
             if handle is not None:
                 self._models.move_to_end(key)
                 return handle, 0.0
             start = time.perf_counter()
-            llm = open_llama(path, n_ctx=n_ctx, n_threads=n_threads)
+            llm = open_llama(path, n_ctx=n_ctx, n_threads=n_threads, **load)
             handle = LlamaHandle(llm, path, time.perf_counter() - start, key)
             self._models[key] = handle
             self._evict()
