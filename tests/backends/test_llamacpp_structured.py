@@ -30,7 +30,7 @@ PERSON = {
         "address": {
             "type": "object",
             "properties": {"city": {"type": "string", "maxLength": 30},
-                           "zip": {"type": "integer", "minimum": 0, "maximum": 99999}},
+                           "zip": {"type": "string", "pattern": "^[0-9]{4,5}$"}},
             "required": ["city", "zip"],
             "additionalProperties": False,
         },

@@ -24,7 +24,7 @@ make_view = base.make_view
 SCHEMA = {
     "type": "object",
     "properties": {"capital": {"type": "string", "maxLength": 30},
-                   "population_millions": {"type": "number"}},
+                   "population_millions": {"type": "string", "pattern": "^[0-9]{1,4}$"}},
     "required": ["capital", "population_millions"],
     "additionalProperties": False,
 }
