@@ -88,3 +88,12 @@ def test_any_thought_and_answer_come_back_apart(thought: str, answer: str, cuts:
     whole = split_think(stream)
     assert _run(_cuts(stream, cuts), False)[:2] == whole
     assert whole == (thought.lstrip("\n"), answer.lstrip("\n"))
+
+
+def test_line_breaks_after_the_close_tag_are_dropped_when_they_come_alone() -> None:
+    splitter = ThinkSplitter()
+    assert splitter.feed("<think>a</think>") == [("reasoning", "a")]
+    assert not splitter.answering and not splitter.thinking  # a line break may follow
+    assert splitter.feed("\n") == []
+    assert splitter.feed("\nA") == [("text", "A")]
+    assert splitter.answering

@@ -30,6 +30,7 @@ from workbench.backends.base import (
     Failed,
     Finished,
     ModelInfo,
+    ReasoningDelta,
     Started,
     StreamEvent,
     TextDelta,
@@ -51,6 +52,7 @@ from workbench.backends.llamacpp_runtime import (
 from workbench.backends.local_models import LocalModel
 from workbench.backends.stops import StopScanner
 from workbench.backends.structured import gbnf
+from workbench.backends.think import OPEN, Piece, ThinkSplitter
 from workbench.core.errors import BackendError, KnownError
 from workbench.core.logprobs import TokenLogprob, clip
 from workbench.core.models import (
@@ -328,7 +330,12 @@ class LlamaCppBackend(Backend):
 
         scanner = StopScanner(stops)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # A reasoning model's <think> block, split from the answer (one whose chat template
+        # opens the tag in the prompt starts inside it).
+        splitter = ThinkSplitter(starts_inside=prompt_opens_think(prepared.raw_prompt))
         text: list[str] = []
+        thought: list[str] = []
+        reasoning_tokens = 0
         output_tokens = 0
         finish: FinishReason = "length"
         cancelled = False
@@ -355,11 +362,17 @@ class LlamaCppBackend(Backend):
                 output_tokens += 1
                 raw = llm.detokenize([token])
                 piece = scanner.feed(decoder.decode(raw))
+                inside = splitter.thinking
                 if piece:
                     first = first if first is not None else time.perf_counter()
-                    text.append(piece)
-                    yield TextDelta(text=piece)
-                if steps is not None:
+                    if splitter.answering:
+                        text.append(piece)
+                        yield TextDelta(piece)
+                    else:
+                        yield from _split(splitter.feed(piece), text, thought)
+                thinking = inside or splitter.thinking  # the token was (or opened) reasoning
+                reasoning_tokens += thinking
+                if steps is not None and not thinking:  # the answer's tokens only
                     scored.append(steps.step(token, raw))
                     yield TokenLogprobs((scored[-1],))
                 if scanner.stopped:
@@ -374,8 +387,8 @@ class LlamaCppBackend(Backend):
                 rest = scanner.feed(decoder.decode(b"", final=True)) + scanner.flush()
                 if rest:
                     first = first if first is not None else time.perf_counter()
-                    text.append(rest)
-                    yield TextDelta(text=rest)
+                    yield from _split(splitter.feed(rest), text, thought)
+            yield from _split(splitter.flush(), text, thought)
         except (RuntimeError, ValueError) as err:  # llama.cpp decode failures
             error = BackendError(f"llama.cpp failed while generating: {err}")
         finally:
@@ -383,7 +396,11 @@ class LlamaCppBackend(Backend):
             constrained.close()
         end = time.perf_counter()
 
-        usage = Usage(input_tokens=len(prepared.tokens), output_tokens=output_tokens)
+        usage = Usage(
+            input_tokens=len(prepared.tokens),
+            output_tokens=output_tokens,
+            reasoning_tokens=reasoning_tokens if thought else None,
+        )
         timings = Timings(
             load_s=load_s,
             ttft_s=None if first is None else first - start,
@@ -393,11 +410,13 @@ class LlamaCppBackend(Backend):
         yield UsageUpdate(usage=usage)
         answer = "".join(text)
         result = RunResult(
-            request=sent, text=answer, finish_reason=finish, usage=usage, timings=timings,
+            request=sent, text=answer, reasoning="".join(thought), finish_reason=finish,
+            usage=usage, timings=timings,
             logprobs=clip(scored, len(answer)) if steps is not None else None,
         )
         if error is not None:
-            yield _failed(sent, error, timings, text=result.text, usage=usage)
+            yield _failed(sent, error, timings, text=result.text, usage=usage,
+                          reasoning=result.reasoning)
         elif cancelled:
             yield Cancelled(result=result.model_copy(update={"finish_reason": "cancelled"}))
         else:
@@ -429,6 +448,25 @@ def decode_rate(output_tokens: int, first: float | None, end: float) -> float | 
     return (output_tokens - 1) / (end - first)
 
 
+def prompt_opens_think(raw_prompt: str | None) -> bool:
+    """Whether the chat template opened a think block in the prompt (Qwen3's and DeepSeek-R1's
+    templates can), so the model's output starts inside it."""
+    return raw_prompt is not None and raw_prompt.rstrip().endswith(OPEN)
+
+
+def _split(
+    pieces: list[Piece], text: list[str], thought: list[str]
+) -> Iterator[TextDelta | ReasoningDelta]:
+    """Events for the splitter's pieces, each kept in its list."""
+    for kind, piece in pieces:
+        if kind == "reasoning":
+            thought.append(piece)
+            yield ReasoningDelta(piece)
+        else:
+            text.append(piece)
+            yield TextDelta(piece)
+
+
 def _acquire(handle: LlamaHandle, cancel: CancelToken) -> bool:
     """Wait for the model to be free (one generation at a time); False if cancelled first."""
     while not handle.lock.acquire(timeout=0.05):
@@ -446,12 +484,14 @@ def _failed(
     timings: Timings,
     *,
     text: str = "",
+    reasoning: str = "",
     usage: Usage | None = None,
 ) -> Failed:
     return Failed(
         result=RunResult(
             request=sent,
             text=text,
+            reasoning=reasoning,
             finish_reason="error",
             usage=usage or Usage(),
             timings=timings,

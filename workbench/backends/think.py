@@ -46,8 +46,14 @@ class ThinkSplitter:
 
     @property
     def answering(self) -> bool:
-        """Past the think block (or there is none): everything from here on is answer text."""
-        return self._state == "answer"
+        """Everything fed from here on is answer text as it is (past the think block, or there
+        is none, and no line break after the tag left to drop): callers may skip ``feed``."""
+        return self._state == "answer" and not self._trim
+
+    @property
+    def thinking(self) -> bool:
+        """Inside the think block."""
+        return self._state == "thinking"
 
     def feed(self, chunk: str) -> list[Piece]:
         pieces: list[Piece] = []
