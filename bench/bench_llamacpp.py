@@ -50,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=10, help="runs per side (even: ABBA order)")
     parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument(
+        "--top-logprobs", type=int, default=None,
+        help="the backend also reads each token's log-probability and this many alternatives "
+        "(the raw side does not): the cost of the token inspector",
+    )
     args = parser.parse_args([] if argv is None else argv)  # bench/run.py calls main()
 
     from llama_cpp import Llama
@@ -84,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         backend="llamacpp",
         messages=[RenderedMessage(role="user", content=PROMPT)],
         # A seed makes the backend reset the prompt cache, as raw.reset() does above.
-        params=Params(greedy=True, max_tokens=args.max_tokens, seed=0),
+        params=Params(
+            greedy=True, max_tokens=args.max_tokens, seed=0, top_logprobs=args.top_logprobs
+        ),
     )
 
     def backend_stream() -> Iterator[str]:
@@ -121,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"llama.cpp backend vs raw llama-cpp-python — {path.name}, n_threads={N_THREADS}, "
         f"greedy, {args.max_tokens} tokens, {args.reps} interleaved runs each"
+        + ("" if args.top_logprobs is None else f", backend top_logprobs={args.top_logprobs}")
     )
     print(
         f"  time to first token: raw {raw_ttft * 1000:7.1f} ms   "

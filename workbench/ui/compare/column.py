@@ -114,6 +114,7 @@ class CompareColumn(QWidget):
         self.output.set_mode("plain")
         for hidden in (self.output.ttft_label, self.output.rate_label, self.output.tokens_label,
                        self.output.total_label, self.output.cost_label,
+                       self.output.confidence_label,  # the metrics strip has it
                        self.output.markdown_button, self.output.plain_button,
                        self.output.rerun_button):
             hidden.hide()

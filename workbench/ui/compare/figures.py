@@ -11,6 +11,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
+from workbench.core.logprobs import mean_logprob, perplexity
 from workbench.core.models import RunResult
 from workbench.ui import theming
 from workbench.ui.run_text import format_cost, format_duration, format_rate, output_rate
@@ -85,6 +86,10 @@ class MetricsStrip(FigureGrid):
          "tokens), error or cancelled"),
         ("load", "Model load", "Loading the model before this run; paid once, not per answer "
          "(– when it was already loaded or runs elsewhere)"),
+        ("logprob", "Mean logprob", "Mean log-probability of the answer's tokens: closer to 0, "
+         "the surer the model (– without 'Token alternatives' set)"),
+        ("ppl", "Perplexity", "exp(−mean logprob): 1 when the model was sure of every token; "
+         "higher, the more it was torn between choices"),
     )
 
     def __init__(self, parent: QWidget | None = None, *, currency: str = "USD") -> None:
@@ -117,3 +122,6 @@ class MetricsStrip(FigureGrid):
         self.values["finish"].setText(result.finish_reason)
         # none or 0: the model was already loaded (or is not loaded by this app)
         self.values["load"].setText(format_duration(timings.load_s) if timings.load_s else "–")
+        mean, ppl = mean_logprob(result.logprobs or ()), perplexity(result.logprobs or ())
+        self.values["logprob"].setText("–" if mean is None else f"{mean:.3f}")
+        self.values["ppl"].setText("–" if ppl is None else f"{ppl:.2f}")

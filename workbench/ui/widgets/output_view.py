@@ -10,6 +10,7 @@ with the model's speed, and in Markdown mode it does not grow with the answer's 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from html import escape
 from typing import Literal
 
@@ -52,6 +53,7 @@ from workbench.ui.widgets.figure_labels import ElidedLabel, MetricLabel
 from workbench.ui.widgets.frame_clock import FrameBudget, frame_clock
 from workbench.ui.widgets.markdown_stream import MarkdownStream
 from workbench.ui.widgets.schema_label import SchemaLabel
+from workbench.ui.widgets.token_inspector import TokenInspector, confidence_figures
 from workbench.ui.workers import ChunkBatch, RunWorker
 
 State = Literal["idle", "running", "streaming", "cancelling", "finished", "failed", "cancelled"]
@@ -87,6 +89,9 @@ class OutputView(QWidget):
     cancelRequested = Signal()
     stateChanged = Signal(str)
     modeChanged = Signal(str)
+    #: A token alternative was picked: (the shown run's result, the answer's text up to the
+    #: token then the alternative, the token's index).
+    branchRequested = Signal(object, str, int)
 
     def __init__(self, parent: QWidget | None = None, *, currency: str = "USD") -> None:
         super().__init__(parent)
@@ -139,6 +144,7 @@ class OutputView(QWidget):
         self.tokens_label = self._metric("Output tokens", "0,000 tok")
         self.total_label = self._metric("Total time", "0.00 s")
         self.cost_label = self._metric("Cost", "")
+        self.confidence_label = self._metric("Perplexity", "ppl 00.00")
 
         self.markdown_button = QToolButton(self)
         self.markdown_button.setText("Markdown")
@@ -156,6 +162,16 @@ class OutputView(QWidget):
             self.mode_group.addButton(button)
             button.clicked.connect(lambda _c=False, m=mode: self.set_mode(m))
         self.markdown_button.setChecked(True)
+        self.tokens_button = QToolButton(self)
+        self.tokens_button.setText("Tokens")
+        self.tokens_button.setCheckable(True)
+        self.tokens_button.setAutoRaise(True)
+        self.tokens_button.setAccessibleName("Show output tokens by probability")
+        self.tokens_button.setToolTip(
+            "Colour the answer by how sure the model was of each token; hover a token for its "
+            "alternatives (runs with 'Token alternatives' set)"
+        )
+        self.tokens_button.toggled.connect(self.show_tokens)
         toggle = QAction("Toggle Markdown", self)
         toggle.setShortcut(QKeySequence("Ctrl+Shift+M"))
         toggle.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -184,7 +200,7 @@ class OutputView(QWidget):
         figures.setContentsMargins(4, 0, 0, 0)
         figures.setSpacing(12)
         for label in (self.ttft_label, self.rate_label, self.tokens_label, self.total_label,
-                      self.cost_label):
+                      self.cost_label, self.confidence_label):
             label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
             figures.addWidget(label)
         self.schema_label = SchemaLabel(self)  # set_schema: checks each finished answer
@@ -192,6 +208,7 @@ class OutputView(QWidget):
         figures.addStretch(1)
         figures.addWidget(self.markdown_button)
         figures.addWidget(self.plain_button)
+        figures.addWidget(self.tokens_button)
 
         self.error_label = QLabel(self)
         self.error_label.setAccessibleName("Run error")
@@ -217,6 +234,11 @@ class OutputView(QWidget):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.browser)
         self.stack.addWidget(self.plain)
+        self.inspector = TokenInspector(self)
+        self.inspector.branchRequested.connect(self._branch)
+        self.stack.addWidget(self.inspector)
+        #: Says why a shown run cannot be branched ("" when it can); None: no branching here.
+        self.branch_check: Callable[[RunResult], str] | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -271,11 +293,24 @@ class OutputView(QWidget):
             return
         self._mode = mode
         (self.markdown_button if mode == "markdown" else self.plain_button).setChecked(True)
+        self.tokens_button.setChecked(False)
         self.stack.setCurrentWidget(self.browser if mode == "markdown" else self.plain)
         self._paint()
         if not self.caught_up:
             frame_clock().want(self, self._flush)
         self.modeChanged.emit(mode)
+
+    def show_tokens(self, on: bool) -> None:
+        """Show the answer coloured by token probability (the token inspector), or its text."""
+        self.tokens_button.setChecked(on)
+        text_view = self.browser if self._mode == "markdown" else self.plain
+        self.stack.setCurrentWidget(self.inspector if on else text_view)
+
+    def _branch(self, index: int, alternative: str) -> None:
+        if self._result is not None:
+            self.branchRequested.emit(
+                self._result, self.inspector.prefix(index, alternative), index
+            )
 
     def attach(self, worker: RunWorker) -> None:
         """Follow a run that was just started (connect before the event loop runs again)."""
@@ -311,8 +346,9 @@ class OutputView(QWidget):
         self._sent_to = ""
         self._run_start = time.perf_counter()
         for label in (self.ttft_label, self.rate_label, self.tokens_label, self.total_label,
-                      self.cost_label):
+                      self.cost_label, self.confidence_label):
             label.clear()
+        self.inspector.set_tokens(None)
         self.schema_label.clear_check()
         self.error_label.hide()
 
@@ -339,6 +375,9 @@ class OutputView(QWidget):
         if not self.caught_up:
             frame_clock().want(self, self._flush)  # the rest is painted over the next frames
         self._show_figures(result)
+        check = self.branch_check
+        note = "Branching is offered in the main window" if check is None else check(result)
+        self.inspector.set_tokens(result.logprobs, branch_note=note)
         if status_of(result) == "ok":
             self.schema_label.check(result.text)
         else:  # a partial answer says nothing about the schema
@@ -476,6 +515,9 @@ class OutputView(QWidget):
         )
         self.total_label.setText(format_duration(timings.total_s) if timings.total_s else "")
         self.cost_label.setText(format_cost(result.cost, self.currency))
+        confidence, why = confidence_figures(result.logprobs)
+        self.confidence_label.setText(confidence)
+        self.confidence_label.setToolTip(why or "Perplexity")
         self.cost_label.setToolTip(
             "This run cost nothing: the model runs on this computer (free (local))"
             if result.cost == 0
