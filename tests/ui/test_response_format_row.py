@@ -92,7 +92,7 @@ def test_a_choice_becomes_the_templates_response_format(qtbot: QtBot) -> None:
     editor = TemplateEditor()
     qtbot.addWidget(editor)
     editor.set_template(template(output_schema=SCHEMA))
-    editor.set_response_format("json_schema")
+    editor.set_response_format("json_schema", SCHEMA)
     assert editor.template().response_format == "json_schema"
     assert editor.template().response_format_request() is not None
 

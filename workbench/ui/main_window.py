@@ -466,7 +466,7 @@ class MainWindow(QMainWindow):
         self.preview.set_max_tokens(params.max_tokens)
 
     def _response_format_chosen(self, value: ResponseFormatType) -> None:
-        self.editor.set_response_format(value)
+        self.editor.set_response_format(value, self.params.response_format.schema)
         self.document.edit(self.editor.template())
 
     def run(self) -> None:

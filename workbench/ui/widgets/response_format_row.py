@@ -4,19 +4,21 @@
 Like a parameter the backend ignores, a format it cannot enforce stays choosable but greyed, with
 the reason in its tooltip and "not enforced by this backend" beside it: the run still happens,
 the schema still guides the prompt, and the result records the format as ignored. JSON schema is
-greyed when the template has no ``output_schema`` to send.
+greyed when the template has no ``output_schema`` to send; "Schema…" edits that schema
+(``SchemaDialog``). A choice or an edited schema is ``formatChanged``: ``value()`` and ``schema``.
 """
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItemModel
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from workbench.core.models import PromptTemplate, ResponseFormatType
 from workbench.core.params import Capabilities
+from workbench.ui.dialogs.schema_dialog import SchemaDialog
 
 #: (value, label, what it does) in the order shown.
 FORMATS: tuple[tuple[ResponseFormatType, str, str], ...] = (
@@ -36,7 +38,7 @@ class ResponseFormatRow(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.capabilities = Capabilities()
-        self.has_schema = False
+        self.schema: dict[str, Any] | None = None
         self.label = QLabel("Format", self)
         self.combo = QComboBox(self)
         self.combo.setAccessibleName("Response format")
@@ -49,17 +51,42 @@ class ResponseFormatRow(QWidget):
         self.note.setWordWrap(True)
         self.note.setAccessibleName("Response format is not enforced by this backend")
         self.note.hide()
+        self.schema_button = QPushButton("Schema…", self)
+        self.schema_button.setToolTip("Edit the template's output_schema, or infer it from an "
+                                      "example answer")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)
         layout.addWidget(self.label)
         layout.addWidget(self.combo)
         layout.addWidget(self.note, 1)
+        layout.addWidget(self.schema_button)
         self.combo.activated.connect(self._chosen)
+        self.schema_button.clicked.connect(self.edit_schema)
         self._refresh()
 
     def value(self) -> ResponseFormatType:
         return cast(ResponseFormatType, self.combo.currentData())
+
+    @property
+    def has_schema(self) -> bool:
+        return self.schema is not None
+
+    def edit_schema(self) -> SchemaDialog:
+        """Open the schema editor; an accepted edit is a ``formatChanged`` (a removed schema
+        turns a JSON-schema format back to text)."""
+        dialog = SchemaDialog(self.schema, self)
+        dialog.finished.connect(lambda result: self._schema_edited(dialog, result))
+        dialog.open()
+        return dialog
+
+    def _schema_edited(self, dialog: SchemaDialog, result: int) -> None:
+        if result != QDialog.DialogCode.Accepted:
+            return
+        self.schema = dialog.schema()
+        if self.schema is None and self.value() == "json_schema":
+            self.combo.setCurrentIndex(self.combo.findData("text"))
+        self._chosen(self.combo.currentIndex())
 
     def why_unavailable(self, value: ResponseFormatType) -> str:
         """Why ``value`` would not be enforced now ("" when it would)."""
@@ -74,7 +101,7 @@ class ResponseFormatRow(QWidget):
 
     def set_template(self, template: PromptTemplate) -> None:
         """Show the template's format and whether it has a schema to send."""
-        self.has_schema = template.output_schema is not None
+        self.schema = template.output_schema
         self.combo.setCurrentIndex(max(self.combo.findData(template.response_format), 0))
         self._refresh()
 

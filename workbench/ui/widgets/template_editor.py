@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -286,11 +287,15 @@ class TemplateEditor(QWidget):
         present = self.history.present
         self.history.settle(present.model_copy(update={"parameters": parameters}))
 
-    def set_response_format(self, value: ResponseFormatType) -> None:
-        """Adopt the response format chosen in the parameters panel, as ``set_parameters``."""
-        self._base = self._base.model_copy(update={"response_format": value})
+    def set_response_format(
+        self, value: ResponseFormatType, schema: dict[str, Any] | None
+    ) -> None:
+        """Adopt the response format and output schema chosen in the parameters panel, as
+        ``set_parameters``."""
+        update = {"response_format": value, "output_schema": schema}
+        self._base = self._base.model_copy(update=update)
         present = self.history.present
-        self.history.settle(present.model_copy(update={"response_format": value}))
+        self.history.settle(present.model_copy(update=update))
 
     # --- errors -----------------------------------------------------------------------------
 
