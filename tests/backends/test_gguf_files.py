@@ -48,7 +48,7 @@ def test_a_written_file_reports_the_chosen_metadata(tmp_path: Path) -> None:
     )
     info = read_info(path)
     assert (info.architecture, info.name, info.context_length) == ("qwen2", "Tiny Qwen", 32768)
-    assert (info.file_type, info.license) == ("ALL_F32", "apache-2.0")
+    assert (info.file_type, info.license) == ("F32", "apache-2.0")
     assert info.chat_template_name == "ChatML"
     assert info.parameters == 5000 * 64 + 3 * 64 * 64
     assert info.weights_bytes == info.parameters * 4

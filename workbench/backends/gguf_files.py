@@ -217,7 +217,7 @@ def _info(path: Path, size: int, reader: Any, tensors: list[TensorInfo]) -> Gguf
     template = value("tokenizer.chat_template")
     file_type = value("general.file_type")
     try:
-        quant = gguf.LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_")
+        quant = gguf.LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_").removeprefix("ALL_")
     except (TypeError, ValueError):
         by_type: dict[str, int] = {}
         for t in tensors:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.backends.gguf_files import KvCacheType
+from workbench.backends.local_models import file_path
 
 BACKEND_ID = "llamacpp"
 
@@ -54,8 +55,8 @@ class LoadSettings:
 
 
 def model_key(path: Path | str) -> str:
-    """How a file is named in the per-model settings: its absolute path."""
-    return str(Path(path).expanduser().absolute())
+    """How a file is named in the per-model settings: its path as model listings give it."""
+    return str(file_path(path))
 
 
 def resolve(options: Any, path: Path | str | None) -> LoadSettings:

@@ -165,6 +165,14 @@ def _is_loadable_gguf(name: str) -> bool:
     return part is None or part.group(1) == "00001"
 
 
+def file_path(path: Path | str) -> Path:
+    """A model file's absolute path, links resolved unless that loses its ``.gguf`` name (a
+    Hugging Face cache snapshot links to a nameless blob)."""
+    path = Path(path).expanduser()
+    target = path.resolve()
+    return target if _is_loadable_gguf(target.name) else path.absolute()
+
+
 def app_folders(home: Path | None = None) -> list[tuple[str, Path]]:
     """``(app, folder)`` where other apps keep the GGUF files they download (existing only)."""
     home = home or Path.home()
@@ -230,8 +238,7 @@ def scan_folders(
                 if path in seen:
                     continue
                 seen.add(path)
-                if not _is_loadable_gguf(path.name):
-                    path = link.absolute()  # a blob: keep the name that says what it is
+                path = file_path(link)
                 where = f"{app}: {path.parent}" if app else str(path.parent)
                 found.append(
                     LocalModel(
@@ -253,9 +260,9 @@ def discover(
     models = packaged_models()
     seen = {m.path.resolve() for m in models if m.path is not None}
     if model_path:
-        path = Path(model_path).expanduser().resolve()
+        path = file_path(model_path)
         models.append(LocalModel(str(path), path, f"{path.name} (configured)", "configured"))
-        seen.add(path)
+        seen.add(path.resolve())
     folders = [default_model_dir(), *(Path(d) for d in model_dirs)]
     models.extend(scan_folders(folders, seen=seen))
     if other_apps:
@@ -269,7 +276,7 @@ def find(model: str, model_path: str | None = None, model_dirs: Iterable[str] = 
     id from ``discover``; or any GGUF file path."""
     if not model:
         if model_path:
-            path = Path(model_path).expanduser().resolve()
+            path = file_path(model_path)
             return LocalModel(str(path), path, f"{path.name} (configured)", "configured")
         embedded = next((m for m in packaged_models() if m.id == EMBEDDED_ID), None)
         if embedded is None:
@@ -283,8 +290,7 @@ def find(model: str, model_path: str | None = None, model_dirs: Iterable[str] = 
             return candidate
     path = Path(model).expanduser()
     if path.is_file():
-        target = path.resolve()  # a Hugging Face cache link keeps its name, not its blob's
-        path = target if _is_loadable_gguf(target.name) else path.absolute()
+        path = file_path(path)
         return LocalModel(str(path), path, path.name, "configured")
     if model.lower().endswith(".gguf") or os.sep in model:
         raise NotFoundError(f"model file not found: {path}")

@@ -42,6 +42,7 @@ from workbench.storage.repositories import RunRef
 from workbench.ui import child_windows, run_restore, session_restore, theming
 from workbench.ui.document_actions import DocumentActions
 from workbench.ui.library_transfer import LibraryTransfer
+from workbench.ui.model_files import ModelFiles
 from workbench.ui.widgets.history_panel import HistoryPanel, repository_source
 from workbench.ui.widgets.library_panel import LibraryPanel
 from workbench.ui.widgets.model_picker import ModelPicker, raw_prompt_function
@@ -219,6 +220,8 @@ class MainWindow(QMainWindow):
         self._action(
             "&File", "&Open file…", self.doc_actions.open_file, QKeySequence.StandardKey.Open
         )
+        self.model_files = ModelFiles(self)  # also the window's drop target for .gguf files
+        self.model_files.add_to(self._menus["&File"], self._menus["&Tools"])
         self._menus["&File"].addSeparator()
         self.save_action = self._action(
             "&File",

@@ -34,6 +34,7 @@ class ModelPicker(QWidget):
         self.runner = runner
         self.backend: Backend | None = None
         self.models: list[ModelInfo] = []
+        self._wanted = ""  # a model chosen before the list that offers it arrived
         self.tasks = TaskRunner(self, max_threads=1)
         self.backend_box = QComboBox(self)
         self.backend_box.setAccessibleName("Backend")
@@ -96,6 +97,7 @@ class ModelPicker(QWidget):
             self.backend_box.setCurrentIndex(index)
         if model:
             self.model_box.setCurrentText(model)
+            self._wanted = "" if self.model == model else model
 
     def _open(self, name: str) -> None:
         if not name:
@@ -126,7 +128,8 @@ class ModelPicker(QWidget):
     def _show_models(self, backend: Backend, models: list[ModelInfo]) -> None:
         if backend is not self.backend:
             return  # the user picked another backend meanwhile
-        typed = self.model_box.currentText()
+        typed = self._wanted or self.model_box.currentText()
+        self._wanted = ""
         self.models = models
         self.model_box.blockSignals(True)
         self.model_box.clear()
