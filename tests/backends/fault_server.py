@@ -416,6 +416,48 @@ def completions(ex: Exchange) -> None:
     ex.end_stream()
 
 
+class Capped:
+    """A server that runs ``limit`` requests at once (each takes ``latency`` seconds) and answers
+    429 with ``Retry-After`` beyond that, as a rate-limited API or a proxy in front of a server
+    with ``limit`` slots does. Records, per request in arrival order, whether it was refused."""
+
+    def __init__(self, limit: int, latency: float, retry_after: str = "1") -> None:
+        self.limit = limit
+        self.latency = latency
+        self.retry_after = retry_after
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.peak = 0
+        self.refused: list[bool] = []
+
+    def __call__(self, ex: Exchange) -> None:
+        if _models(ex):
+            return
+        with self.lock:
+            refuse = self.in_flight >= self.limit
+            self.refused.append(refuse)
+            if not refuse:
+                self.in_flight += 1
+                self.peak = max(self.peak, self.in_flight)
+        if refuse:
+            ex.send_json(
+                429,
+                {"error": {"message": "too many requests at once", "type": "rate_limit"}},
+                headers={"Retry-After": self.retry_after},
+            )
+            return
+        try:
+            ex.pause(self.latency)
+            ex.start_stream()
+            _stream_words(ex, WORDS[:3])
+            ex.sse(chat_chunk(finish="stop"))
+        finally:
+            with self.lock:  # before the last bytes: the client may start its next at once
+                self.in_flight -= 1
+        ex.sse("[DONE]")
+        ex.end_stream()
+
+
 def _http_date(seconds_from_now: float) -> str:
     from email.utils import formatdate
 

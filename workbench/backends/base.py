@@ -141,7 +141,13 @@ class BackendOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    concurrency: int = Field(default=1, ge=1, le=64, description="Requests in flight at once")
+    concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Requests in flight at once; unset: one for a model in this process, "
+        "adaptive for a server (follows its 429/503 push-back, see backends.adaptive)",
+    )
     requests_per_minute: int | None = Field(default=None, ge=1, description="Optional rate limit")
 
 

@@ -28,11 +28,11 @@ import httpcore
 import httpx
 from pydantic import Field, field_validator
 
+from workbench.backends.adaptive import report_failure, report_status
 from workbench.backends.base import BackendOptions, CancelToken
 from workbench.backends.credentials import KeyHolder, credential_header, redact
 from workbench.backends.http_errors import (
     ErrorContext,
-    retry_after_seconds,
     retryable_status,
     retryable_transport,
     safe_headers,
@@ -504,7 +504,7 @@ class HttpClient:
                     and retryable_transport(exc)
                 ):
                     raise failure from None
-                error = failure
+                error = report_failure(failure)
                 delay, retry_after = self._backoff(attempt), None
             else:
                 if response.status_code < 300:
@@ -520,7 +520,7 @@ class HttpClient:
                 error = status_error(response.status_code, body, url, ctx)
                 if not retryable_status(response.status_code):
                     raise error
-                retry_after = retry_after_seconds(response.headers)
+                retry_after = report_status(response.status_code, response.headers)
                 delay = retry_after if retry_after is not None else self._backoff(attempt)
             attempt += 1
             self._wait_before_retry(error, attempt, delay, retry_after, exchange)

@@ -1,9 +1,11 @@
 """How many requests a backend may have in flight, and how many it may start per minute.
 
 One ``RequestLimiter`` per configured backend, shared by every thread that runs requests on it
-(the grid runner, the GUI workers). A local model runs one request at a time by default; a remote
-server takes ``Options.concurrency`` at once; ``Options.requests_per_minute`` optionally spaces
-out request starts over a sliding window. Waiting is cancellable.
+(the grid runner, the GUI workers). A backend takes ``Options.concurrency`` requests at once
+when that is set; unset, an in-process model runs one at a time and a server's limit adapts
+(``backends.adaptive``: each slot is a ``Lease`` its request reports success or push-back
+through). ``Options.requests_per_minute`` optionally spaces out request starts over a sliding
+window. Waiting is cancellable.
 
 A freed slot wakes one waiter, not all of them (a sweep keeps spare threads waiting here, and
 waking every one per finished request cost CPU that the requests in flight needed). So no
@@ -21,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from workbench.backends.adaptive import AimdController, Lease, Policy, hold, policy_for
 from workbench.backends.base import BackendOptions, CancelToken
 
 
@@ -38,7 +41,9 @@ class RequestLimiter:
         *,
         period_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        controller: AimdController | None = None,
     ) -> None:
+        """``controller``: the limit adapts from its ``current`` (``concurrency`` unused)."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if requests_per_minute is not None and requests_per_minute < 1:
@@ -51,6 +56,12 @@ class RequestLimiter:
         self._in_flight = 0
         self._waiting = 0
         self._starts: deque[float] = deque()
+        self.controller = controller
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed in flight now."""
+        return self.controller.current if self.controller is not None else self.concurrency
 
     @property
     def in_flight(self) -> int:
@@ -63,7 +74,10 @@ class RequestLimiter:
             return self._waiting
 
     def _rate_wait(self, now: float) -> float:
-        """Seconds until the rate limit lets one more request start (0 when it does now)."""
+        """Seconds until the rate limit (or a server's Retry-After) lets one more request start
+        (0 when it does now)."""
+        if self.controller is not None and self.controller.pause_until > now:
+            return self.controller.pause_until - now
         if self.requests_per_minute is None:
             return 0.0
         while self._starts and now - self._starts[0] >= self.period_s:
@@ -83,7 +97,7 @@ class RequestLimiter:
                     if cancel is not None and cancel.cancelled:
                         raise LimitCancelled()
                     now = self._clock()
-                    if self._in_flight < self.concurrency:
+                    if self._in_flight < self.limit:
                         rate_wait = self._rate_wait(now)
                         if rate_wait <= 0:
                             self._in_flight += 1
@@ -104,18 +118,30 @@ class RequestLimiter:
                     self._cond.wait(wait)
             finally:
                 self._waiting -= 1
-                if self._waiting and self._in_flight < self.concurrency:
+                if self._waiting and self._in_flight < self.limit:
                     self._cond.notify()  # a slot is still free: never keep a wake-up to oneself
                 if forget is not None:
                     forget()
 
-    def release(self) -> None:
+    def release(self, lease: Lease | None = None) -> None:
+        """Free a slot; a ``lease`` that succeeded may raise an adaptive limit."""
         with self._cond:
             if self._in_flight == 0:
                 raise RuntimeError("release() without acquire()")
+            if self.controller is not None and lease is not None and lease.ok:
+                saturated = self._waiting > 0 or self._in_flight >= self.limit
+                self.controller.succeeded(lease.sent_at, saturated)
             self._in_flight -= 1
             if self._waiting:
-                self._cond.notify()
+                self._cond.notify(max(1, self.limit - self._in_flight))
+
+    def throttled(self, lease: Lease, retry_after: float | None) -> None:
+        """The server pushed back on ``lease``'s request: the controller lowers the limit; the
+        request's next attempt counts as sent now."""
+        with self._cond:
+            if self.controller is not None:
+                self.controller.throttled(lease.sent_at, retry_after)
+            lease.sent_at = self._clock()
 
     def _wake_all(self) -> None:
         """A waiter's cancel token was set (from any thread): wake the waiters so it can leave."""
@@ -123,13 +149,17 @@ class RequestLimiter:
             self._cond.notify_all()
 
     @contextmanager
-    def slot(self, cancel: CancelToken | None = None) -> Iterator[None]:
-        """``with limiter.slot(cancel): run the request`` (raises ``LimitCancelled``)."""
+    def slot(self, cancel: CancelToken | None = None) -> Iterator[Lease]:
+        """``with limiter.slot(cancel) as lease: run the request`` (raises ``LimitCancelled``);
+        the lease is the thread's while inside, for the HTTP layer's push-back reports."""
         self.acquire(cancel)
+        lease = Lease(self, self._clock())
+        previous = hold(lease)
         try:
-            yield
+            yield lease
         finally:
-            self.release()
+            hold(previous)
+            self.release(lease)
 
 
 class Limits:
@@ -137,18 +167,34 @@ class Limits:
 
     def __init__(self) -> None:
         self._limiters: dict[str, RequestLimiter] = {}
+        self._policies: dict[str, Policy] = {}
         self._lock = threading.Lock()
 
-    def for_backend(self, name: str, options: BackendOptions) -> RequestLimiter:
-        """The shared limiter of backend ``name``; a new one when its settings changed (requests
-        already holding a slot finish on the old one)."""
+    def for_backend(
+        self, name: str, options: BackendOptions, runs_locally: bool | None = None
+    ) -> RequestLimiter:
+        """The shared limiter of backend ``name`` (``runs_locally``: its class's flag, see
+        ``adaptive.policy_for``); a new one when its settings changed (requests already holding
+        a slot finish on the old one)."""
+        policy = policy_for(options, runs_locally)
         with self._lock:
             limiter = self._limiters.get(name)
             if (
                 limiter is None
-                or limiter.concurrency != options.concurrency
+                or self._policies.get(name) != policy
                 or limiter.requests_per_minute != options.requests_per_minute
             ):
-                limiter = RequestLimiter(options.concurrency, options.requests_per_minute)
+                controller = None
+                if policy.adaptive:
+                    controller = AimdController(policy.start, policy.ceiling)
+                limiter = RequestLimiter(
+                    policy.start, options.requests_per_minute, controller=controller
+                )
                 self._limiters[name] = limiter
+                self._policies[name] = policy
             return limiter
+
+    def peek(self, name: str) -> RequestLimiter | None:
+        """Backend ``name``'s limiter if one was made (for estimates: what it learned)."""
+        with self._lock:
+            return self._limiters.get(name)

@@ -77,6 +77,13 @@ class Step(BaseModel):
 
 
 class ScriptedOptions(BackendOptions):
+    concurrency: int | None = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Requests in flight at once (one by default: a script replays like a model "
+        "running in this process)",
+    )
     script: list[Step] = Field(
         default_factory=lambda: [Step(text="Hello from the scripted backend.")],
         description="Steps replayed for every run",

@@ -35,6 +35,7 @@ from workbench.core.experiments import (
 )
 from workbench.core.model_table import Price, cost_of, load_model_table
 from workbench.core.models import Params, PromptTemplate, RunRequest
+from workbench.core.pace import BackendPace, pace_lines, wall_time
 from workbench.core.tokens import count_chat, fit_context, tokenizer_for
 
 #: Output budget assumed per call when a variant sets no max_tokens (stated in the estimate).
@@ -364,6 +365,7 @@ class Estimate:
     effects: Effects = field(default_factory=Effects)  # settings that change nothing
     variant_labels: list[str] = field(default_factory=list)  # each variant as named in notes
     repeats: int = 1
+    pace: list[BackendPace] = field(default_factory=list)  # concurrency and wall time
 
     @property
     def overflowing(self) -> list[CellEstimate]:
@@ -388,6 +390,8 @@ class Estimate:
             "unrenderable": [{"cell": str(c.key), "error": c.error} for c in self.unrenderable],
             "notes": self.notes,
             "no_effect": self._effect_lines("variants"),
+            "pace": [p.to_dict() for p in self.pace],
+            "wall_s": wall_time(self.pace),
         }
 
     def _effect_lines(self, unit: str) -> list[str]:
@@ -422,6 +426,7 @@ class Estimate:
             out.append("cost:           free (the models run on this computer)")
         if self.unpriced_calls:
             out.append(f"                {self.unpriced_calls:,} calls have no known price")
+        out += pace_lines(self.pace)
         out += [f"no effect:      {line}" for line in self._effect_lines(unit)]
         for cell in self.overflowing:
             out.append(

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from workbench.backends.adaptive import policy_for
 from workbench.backends.base import CancelToken
 from workbench.core.assertions.select_best import KIND as SELECT_BEST
 from workbench.core.assertions.structured import SCHEMA_VALID, schema_valid
@@ -411,7 +412,8 @@ class _Session:
 
     def _default_workers(self) -> int:
         backends = {v.backend for v in self.evaluation.spec.variants}
-        return sum(self.evaluation.runner.backend(b).options.concurrency for b in backends)
+        opened = [self.evaluation.runner.backend(b) for b in backends]
+        return sum(policy_for(b.options, b.runs_locally).ceiling for b in opened)
 
     def _work(self, ended: threading.Event) -> None:
         try:

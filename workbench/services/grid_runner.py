@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from workbench.backends.adaptive import policy_for
 from workbench.backends.base import CancelToken, StreamEvent
 from workbench.core.effects import Ignored
 from workbench.core.errors import KnownError
@@ -38,6 +39,7 @@ from workbench.core.models import Params, RunRequest, RunResult
 from workbench.core.outcome import RunOutcome, RunStatus
 from workbench.core.params import PARAM_NAMES
 from workbench.services.experiment_lock import lock_experiment
+from workbench.services.pace import pace_of
 from workbench.services.runner import Runner, build_request
 from workbench.storage.locks import FileLock
 from workbench.storage.repositories import RunRef, Store, StoredExperiment
@@ -337,8 +339,10 @@ class GridRunner:
     ) -> Estimate:
         """The pre-run estimate of what ``start`` would run now (done cells skipped)."""
         spec = experiment.spec if isinstance(experiment, StoredExperiment) else experiment
-        return estimate(plan(spec), self.counter(), skip=self._skip(experiment, resume),
-                        ignored=ignored_by(self.runner))
+        est = estimate(plan(spec), self.counter(), skip=self._skip(experiment, resume),
+                       ignored=ignored_by(self.runner))
+        est.pace.extend(pace_of(self.runner, est.cells))
+        return est
 
     def _skip(self, experiment: StoredExperiment | ExperimentSpec, resume: bool) -> set[CellKey]:
         if not resume or self.store is None or not isinstance(experiment, StoredExperiment):
@@ -418,6 +422,9 @@ class GridRunner:
                     remaining[0] -= 1
                     last = remaining[0] == 0
                 if last:
+                    pace = self.runner.pace
+                    pace.note_limits(self.runner.limits, lanes)
+                    pace.save()
                     handle._finish()
 
         for name, lane in lanes.items():
@@ -443,7 +450,8 @@ class GridRunner:
         return handle.wait()
 
     def _workers_for(self, name: str) -> int:
-        """One thread more than the backend's concurrency: a run's slot is free again while its
+        """One thread more than the backend's concurrency (an adaptive one's ceiling: the spare
+        threads wait in its limiter until it rises): a run's slot is free again while its
         result is committed, and the spare thread starts the next request meanwhile (the
         backend's limiter still bounds what is in flight). More spares only wait there: when
         every freed slot woke all of them, a quarter more (4 at concurrency 16) cost a fast
@@ -453,10 +461,11 @@ class GridRunner:
         if not name:
             return 1
         try:
-            concurrency = self.runner.backend(name).options.concurrency
+            backend = self.runner.backend(name)
         except KnownError:
             return 1  # each of its cells reports the error
-        return max(1, min(MAX_WORKERS, concurrency + 1))
+        ceiling = policy_for(backend.options, backend.runs_locally).ceiling
+        return max(1, min(MAX_WORKERS, ceiling + 1))
 
     def _work(
         self,

@@ -36,6 +36,7 @@ from workbench.core.models import Params, PromptTemplate, RunRequest, RunResult,
 from workbench.core.outcome import RunOutcome, Transcript, unsent
 from workbench.core.params import Preset, load_presets
 from workbench.core.templates import render, render_completion
+from workbench.services.pace import PaceBook
 from workbench.storage.repositories import RunRef
 from workbench.storage.writer import StoreWriter
 
@@ -142,9 +143,11 @@ class Runner:
         registry: Registry | None = None,
         configs: dict[str, BackendConfig] | None = None,
         limits: Limits | None = None,
+        pace: PaceBook | None = None,
     ) -> None:
         self.writer = writer
         self.limits = limits if limits is not None else Limits()
+        self.pace = pace if pace is not None else PaceBook()
         self._registry = registry
         self._configs = configs
         self._backends: dict[str, Backend] = {}
@@ -189,13 +192,19 @@ class Runner:
         run is not stored (one call of a conversation, which stores the whole of it once)."""
         cancel = cancel or CancelToken()
         backend = self.backend(request.backend)
-        limiter = self.limits.for_backend(request.backend, backend.options)
+        limiter = self.limits.for_backend(request.backend, backend.options, backend.runs_locally)
         sent = _unsent(request, backend)  # until the backend says what it sent
         transcript = transcript or Transcript(sent)
         transcript.sent = sent
         try:
-            with limiter.slot(cancel):
+            with limiter.slot(cancel) as lease:
+                began = time.perf_counter()
                 terminal = drive(backend, request, cancel, on_event, transcript)
+                if isinstance(terminal, Finished):
+                    lease.succeeded()
+                    self.pace.record(request.backend, request.model, time.perf_counter() - began)
+                elif isinstance(terminal, Failed):
+                    lease.failed(terminal.result.error_kind)
         except LimitCancelled:
             terminal = Cancelled(result=transcript.ended("cancelled"))
         result = _with_cost(terminal.result, self.prices, local=backend.runs_locally)
@@ -210,9 +219,12 @@ class Runner:
         return RunOutcome(result, run_id)
 
     def close(self) -> None:
+        """Close the backends; keep what was measured of their pace for the next estimate."""
         with self._lock:
-            backends, self._backends = list(self._backends.values()), {}
-        for backend in backends:
+            opened, self._backends = self._backends, {}
+        self.pace.note_limits(self.limits, opened)
+        self.pace.save()
+        for backend in opened.values():
             backend.close()
 
 

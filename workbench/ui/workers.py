@@ -302,7 +302,7 @@ class RunManager(QObject):
         """Stream ``backend`` directly (nothing saved); ``name`` is the configured backend name
         whose concurrency limit applies. Connect to ``worker.signals`` right away: nothing is
         emitted before the event loop runs again."""
-        limiter = self.limits.for_backend(name or backend.id, backend.options)
+        limiter = self.limits.for_backend(name or backend.id, backend.options, backend.runs_locally)
         return self.submit(RunWorker(direct(backend, limiter), request))
 
     def start_run(self, request: RunRequest, *, ref: RunRef | None = None) -> RunWorker:
