@@ -84,6 +84,38 @@ def test_dry_run_prints_the_estimate_and_calls_nothing(
         assert store.experiments.summaries() == [] and store.runs.count() == 0
 
 
+def test_dry_run_shows_the_concurrency_and_the_wall_time_measured_before(
+    tmp_path: Path, workbench_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A local server with no concurrency set: adaptive from 4; the wall time is unknown until
+    a call of it was measured, then 18 calls x 0.5 s at the 16 its last run reached; a
+    ``--concurrency`` is a fixed number."""
+    (workbench_home / "config").mkdir(parents=True, exist_ok=True)
+    local = {"name": "local", "backend": "openai_compat",
+             "options": {"base_url": "http://127.0.0.1:9/v1", "default_model": "m"}}
+    (workbench_home / "config" / "backends.yaml").write_text(
+        yaml.safe_dump({"backends": [local]}))
+    path = sweep_file(tmp_path, "local", repeats=2)
+    assert main(["compare", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert ("concurrency:    local: 4 at once (adaptive up to 64, a server on this computer)"
+            in out)
+    assert "wall time:      unknown (no call of these models measured here yet)" in out
+    pace = {"version": 1, "backends": {"local": {
+        "models": {"": {"latency_s": 0.5, "calls": 40}}, "concurrency": 16}}}
+    (workbench_home / "cache").mkdir(parents=True, exist_ok=True)
+    (workbench_home / "cache" / "pace.json").write_text(json.dumps(pace))
+    assert main(["compare", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "local: 16 at once (adaptive" in out
+    assert "wall time:      ≈ 0.6 s (measured: local 0.50 s per call)" in out
+    assert main(["compare", str(path), "--dry-run", "--concurrency", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)["estimate"]
+    assert data["pace"] == [{"backend": "local", "calls": 18, "concurrency": 2,
+                             "concurrency_policy": "set", "latency_s": 0.5, "wall_s": 4.5}]
+    assert data["wall_s"] == 4.5
+
+
 def test_dry_run_names_what_greedy_decoding_makes_meaningless(
     tmp_path: Path, workbench_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
