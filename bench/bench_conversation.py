@@ -194,7 +194,7 @@ def main() -> None:
         f"median of per-round ratios {statistics.median(ratios):+.1%}  (noisy: shared machine)"
     )
     share = statistics.median(costs) / statistics.median(pure)
-    print(f"overhead (orchestration cost / pure generation): {share:.2%}  (target <= {TARGET:.0%})")
+    print(f"overhead (orchestration cost / pure generation): {share:.3%}  (target <= {TARGET:.0%})")
 
 
 if __name__ == "__main__":
