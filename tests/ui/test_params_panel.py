@@ -68,7 +68,8 @@ def test_ignored_parameters_are_greyed_out_not_hidden(qtbot: QtBot, panel: Param
     panel.set_params(Params(temperature=0.7, top_p=0.9, n=2))
     caps = LlamaCppBackend().capabilities()  # one answer per run: n and best_of ignored
     panel.set_capabilities(caps, "Local (llama.cpp) · SmolLM2-135M")
-    assert sorted(panel.ignored()) == ["best_of", "n"]
+    # and a local model's thinking is not steered (its <think> block is shown apart)
+    assert sorted(panel.ignored()) == ["best_of", "n", "reasoning_effort", "thinking_budget"]
     row = panel.rows["n"]
     assert row.ignored.isVisible() and row.ignored.text() == IGNORED_TEXT
     assert not row.spin.isEnabled() and not row.label.isEnabled() and not row.slider.isVisible()
@@ -92,7 +93,7 @@ def test_backend_range_narrows_fields_and_says_when_a_value_moved(panel: ParamsP
     assert panel.params().n == 1
     assert seen[-1].n == 1
     assert "Answers (n) 3 → 1" in panel.message.text()
-    assert panel.ignored() == ["best_of"]
+    assert panel.ignored() == ["best_of", "thinking_budget"]  # these servers take an effort
 
 
 def test_a_preset_sets_only_what_it_names(qtbot: QtBot, panel: ParamsPanel) -> None:

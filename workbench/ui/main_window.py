@@ -466,7 +466,8 @@ class MainWindow(QMainWindow):
     def _params_changed(self, params: Params) -> None:
         self.editor.set_parameters(params)
         self.document.edit(self.editor.template())
-        self.preview.set_max_tokens(params.max_tokens)
+        thinks = "thinking_budget" not in self.params.ignored()
+        self.preview.set_max_tokens(params.max_tokens, params.thinking_budget if thinks else None)
 
     def _response_format_chosen(self, value: ResponseFormatType) -> None:
         self.editor.set_response_format(value, self.params.response_format.schema)

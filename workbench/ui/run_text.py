@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from workbench.core.errors import ErrorCode
 from workbench.core.model_table import format_cost as format_cost  # the views' one source
-from workbench.core.models import RunResult
+from workbench.core.models import RunResult, Usage
 
 #: error code (a failed run's error_kind) -> where in the app to act. The error message itself
 #: ends with the backend's own hint (the fix); this must not say it again, only point at the place.
@@ -97,3 +97,11 @@ def output_rate(result: RunResult) -> float | None:
         return None
     span = timings.total_s - timings.ttft_s
     return (tokens - 1) / span if span > 0 else None
+
+
+def tokens_text(usage: Usage) -> str:
+    """A run's output tokens with the thinking's share apart: "1,234 tok (980 thinking)"."""
+    if usage.output_tokens is None:
+        return ""
+    thinking = f" ({usage.reasoning_tokens:,} thinking)" if usage.reasoning_tokens else ""
+    return f"{usage.output_tokens:,} tok{thinking}"

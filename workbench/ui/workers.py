@@ -36,6 +36,7 @@ from workbench.backends.base import (
     CancelToken,
     Failed,
     Finished,
+    ReasoningDelta,
     Started,
     StreamEvent,
     TextDelta,
@@ -56,7 +57,8 @@ log = logging.getLogger(__name__)
 class ChunkBatch:
     """Text that arrived since the last batch, with live statistics measured in the worker.
 
-    ``deltas`` count text events, which is close to (not exactly) the number of tokens.
+    ``deltas`` count text events, which is close to (not exactly) the number of tokens;
+    ``reasoning`` is what a reasoning model thought meanwhile, apart from the answer's text.
     """
 
     text: str
@@ -64,6 +66,8 @@ class ChunkBatch:
     total_deltas: int
     ttft_s: float | None  # first text after the request was sent
     elapsed_s: float  # from the request being sent to the newest text
+    reasoning: str = ""
+    total_reasoning_deltas: int = 0
 
     @property
     def deltas_per_s(self) -> float | None:
@@ -87,8 +91,10 @@ class _Outbox:
         self._cancel = cancel
         self._lock = threading.Condition()
         self._parts: list[str] = []
+        self._thought: list[str] = []
         self._deltas = 0
         self.total = 0
+        self.total_reasoning = 0
         self.sent_at: float | None = None
         self.first_at: float | None = None
         self.last_at = 0.0
@@ -96,7 +102,7 @@ class _Outbox:
     def mark_sent(self) -> None:
         self.sent_at = time.perf_counter()
 
-    def put(self, text: str) -> bool:
+    def put(self, text: str, reasoning: bool = False) -> bool:
         now = time.perf_counter()
         with self._lock:
             if self.sent_at is None:
@@ -104,24 +110,31 @@ class _Outbox:
             if self.first_at is None:
                 self.first_at = now
             self.last_at = now
-            self.total += 1
-            self._deltas += 1
-            self._parts.append(text)
-            wake = len(self._parts) == 1
-            while len(self._parts) >= HIGH_WATER and not self._cancel.cancelled:
+            if reasoning:
+                self.total_reasoning += 1
+                self._thought.append(text)
+            else:
+                self.total += 1
+                self._deltas += 1
+                self._parts.append(text)
+            waiting = len(self._parts) + len(self._thought)
+            while waiting >= HIGH_WATER and not self._cancel.cancelled:
                 self._lock.wait(0.05)
-            return wake
+                waiting = len(self._parts) + len(self._thought)
+            return waiting == 1
 
     def take(self) -> ChunkBatch | None:
         with self._lock:
-            if not self._parts:
+            if not self._parts and not self._thought:
                 return None
             text, deltas = "".join(self._parts), self._deltas
-            self._parts, self._deltas = [], 0
+            thought = "".join(self._thought)
+            self._parts, self._thought, self._deltas = [], [], 0
             self._lock.notify_all()
             start = self.sent_at if self.sent_at is not None else self.last_at
             ttft = None if self.first_at is None else self.first_at - start
-            return ChunkBatch(text, deltas, self.total, ttft, self.last_at - start)
+            return ChunkBatch(text, deltas, self.total, ttft, self.last_at - start, thought,
+                              self.total_reasoning)
 
 
 class RunSignals(QObject):
@@ -260,10 +273,10 @@ class RunWorker(QRunnable):
 
     def _on_event(self, event: StreamEvent) -> None:
         """Called in the worker thread for every event of the stream."""
-        if isinstance(event, TextDelta):
+        if isinstance(event, TextDelta | ReasoningDelta):
             if self.cancel_token.cancelled:
                 return  # the runner stops a backend that keeps streaming; show nothing more
-            if self._outbox.put(event.text):
+            if self._outbox.put(event.text, event.kind == "reasoning"):
                 self.signals.post("text")
         elif isinstance(event, Started):
             self._outbox.mark_sent()

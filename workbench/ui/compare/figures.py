@@ -14,7 +14,13 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 from workbench.core.logprobs import mean_logprob, perplexity
 from workbench.core.models import RunResult
 from workbench.ui import theming
-from workbench.ui.run_text import format_cost, format_duration, format_rate, output_rate
+from workbench.ui.run_text import (
+    format_cost,
+    format_duration,
+    format_rate,
+    output_rate,
+    tokens_text,
+)
 from workbench.ui.widgets.figure_labels import ElidedLabel, MetricLabel
 from workbench.ui.workers import ChunkBatch
 
@@ -116,8 +122,8 @@ class MetricsStrip(FigureGrid):
         self.values["total"].setText(format_duration(timings.total_s))
         self.values["rate"].setText(format_rate(output_rate(result)))
         tokens_in = f"{usage.input_tokens:,}" if usage.input_tokens is not None else "–"
-        tokens_out = f"{usage.output_tokens:,}" if usage.output_tokens is not None else "–"
-        self.values["tokens"].setText(f"{tokens_in} / {tokens_out} tok")
+        tokens_out = tokens_text(usage) or "– tok"
+        self.values["tokens"].setText(f"{tokens_in} / {tokens_out}")
         self.values["cost"].setText(format_cost(result.cost, self.currency) or "–")
         self.values["finish"].setText(result.finish_reason)
         # none or 0: the model was already loaded (or is not loaded by this app)

@@ -47,12 +47,14 @@ from workbench.ui.run_text import (
     format_duration,
     format_rate,
     output_rate,
+    tokens_text,
     what_to_do,
 )
 from workbench.ui.widgets.figure_labels import ElidedLabel, MetricLabel
 from workbench.ui.widgets.frame_clock import FrameBudget, frame_clock
 from workbench.ui.widgets.markdown_stream import MarkdownStream
 from workbench.ui.widgets.schema_label import SchemaLabel
+from workbench.ui.widgets.thinking_panel import ThinkingPanel
 from workbench.ui.widgets.token_inspector import TokenInspector, confidence_figures
 from workbench.ui.workers import ChunkBatch, RunWorker
 
@@ -231,6 +233,7 @@ class OutputView(QWidget):
             view.setFrameShape(QAbstractScrollArea.Shape.NoFrame)
             view.setToolTip("The model's answer. Ctrl+C copies a selection")
         self.markdown = MarkdownStream(self.browser.document(), self._code_shade())
+        self.thinking = ThinkingPanel(self)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.browser)
         self.stack.addWidget(self.plain)
@@ -246,6 +249,7 @@ class OutputView(QWidget):
         layout.addLayout(header)
         layout.addLayout(figures)
         layout.addWidget(self.error_label)
+        layout.addWidget(self.thinking)
         layout.addWidget(self.stack, 1)
         self._refresh_icons()
 
@@ -351,8 +355,10 @@ class OutputView(QWidget):
         self.inspector.set_tokens(None)
         self.schema_label.clear_check()
         self.error_label.hide()
+        self.thinking.clear()
 
     def add_chunk(self, batch: ChunkBatch) -> None:
+        self.thinking.append(batch.reasoning, batch.total_reasoning_deltas)
         self._pending.append(batch.text)
         self._last_batch = batch
         if self._state == "running":
@@ -371,6 +377,7 @@ class OutputView(QWidget):
             self.plain.clear()
         self._parts = [result.text]
         self._pending.clear()
+        self.thinking.show_result(result)
         self._paint()
         if not self.caught_up:
             frame_clock().want(self, self._flush)  # the rest is painted over the next frames
@@ -505,13 +512,11 @@ class OutputView(QWidget):
         rate = output_rate(result)
         self.rate_label.setText(format_rate(rate) if rate is not None else "")
         self.rate_label.setToolTip("Tokens per second after the first token")
-        if usage.output_tokens is not None:
-            self.tokens_label.setText(f"{usage.output_tokens:,} tok")
-        else:
-            self.tokens_label.clear()
+        self.tokens_label.setText(tokens_text(usage))
         self.tokens_label.setToolTip(
-            f"Output tokens; prompt: {usage.input_tokens:,}" if usage.input_tokens is not None
-            else "Output tokens"
+            "Output tokens" + (" (the thinking is a part of them, billed as output)"
+                               if usage.reasoning_tokens else "")
+            + (f"; prompt: {usage.input_tokens:,}" if usage.input_tokens is not None else "")
         )
         self.total_label.setText(format_duration(timings.total_s) if timings.total_s else "")
         self.cost_label.setText(format_cost(result.cost, self.currency))

@@ -81,6 +81,8 @@ SPECS: tuple[NumericSpec, ...] = (
     NumericSpec("n", "Answers (n)", True, 1, slider=False),
     NumericSpec("best_of", "Best of", True, 1, slider=False),
     NumericSpec("top_logprobs", "Token alternatives", True, 1, slider=False),
+    NumericSpec("thinking_budget", "Thinking budget", True, 1, high=1_048_576,
+                slider_high=32_768),
 )
 
 

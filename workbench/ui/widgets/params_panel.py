@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 from pydantic import ValidationError
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core import paths
 from workbench.core.errors import KnownError
-from workbench.core.models import Params
+from workbench.core.models import Params, ReasoningEffort
 from workbench.core.params import (
     PARAM_NAMES,
     Capabilities,
@@ -43,7 +44,13 @@ from workbench.core.params import (
 )
 from workbench.storage.files import write_text
 from workbench.ui import theming
-from workbench.ui.widgets.param_rows import SPECS, NumericRow, StopListEditor, tooltip
+from workbench.ui.widgets.param_rows import (
+    DEFAULT_TEXT,
+    SPECS,
+    NumericRow,
+    StopListEditor,
+    tooltip,
+)
 from workbench.ui.widgets.response_format_row import ResponseFormatRow
 
 #: Sampling knobs that greedy decoding decides by itself.
@@ -157,6 +164,17 @@ class ParamsPanel(QWidget):
         stop_label.setBuddy(self.stop_editor.entry)
         grid.addWidget(stop_label, len(SPECS) + 1, 0)
         grid.addWidget(self.stop_editor, len(SPECS) + 1, 1, 1, 2)
+        effort_label = QLabel("Reasoning effort", self)
+        effort_label.setToolTip(tooltip("reasoning_effort"))
+        self.effort = QComboBox(self)
+        self.effort.setAccessibleName("Reasoning effort")
+        self.effort.addItem(DEFAULT_TEXT, None)
+        for level in get_args(ReasoningEffort):
+            self.effort.addItem(level, level)
+        self.effort.currentIndexChanged.connect(self._edited)
+        effort_label.setBuddy(self.effort)
+        grid.addWidget(effort_label, len(SPECS) + 2, 0)
+        grid.addWidget(self.effort, len(SPECS) + 2, 1, 1, 2)
 
         self.response_format = ResponseFormatRow(self)
 
@@ -222,6 +240,12 @@ class ParamsPanel(QWidget):
         self.stop_editor.setEnabled(not stop_ignored)
         note = "Ignored by this backend." if stop_ignored or stop_cap is None else stop_cap.note
         self.stop_editor.list.setToolTip(tooltip("stop", note))
+        effort_cap = caps.get("reasoning_effort")
+        self.effort.setEnabled(effort_cap is not None and effort_cap.supported)
+        effort_note = effort_cap.note if effort_cap is not None else ""
+        self.effort.setToolTip(tooltip("reasoning_effort", "Ignored by this backend: "
+                                       + effort_note if not self.effort.isEnabled()
+                                       else effort_note))
         self._updating = False
         self._greedy_toggled(self.greedy.isChecked(), emit=False)
         notes = [m for m in moved if m]
@@ -232,6 +256,8 @@ class ParamsPanel(QWidget):
         names = [name for name, row in self.rows.items() if row.is_ignored]
         if not self.stop_editor.isEnabled():
             names.append("stop")
+        if not self.effort.isEnabled():
+            names.append("reasoning_effort")
         return names
 
     def set_params(self, params: Params) -> None:
@@ -304,6 +330,7 @@ class ParamsPanel(QWidget):
                 row.set_value(getattr(params, name))
             self.stop_editor.set_stops(list(params.stop))
             self.greedy.setChecked(params.greedy)
+            self.effort.setCurrentIndex(max(self.effort.findData(params.reasoning_effort), 0))
         finally:
             self._updating = False
         self._greedy_toggled(params.greedy, emit=False)
@@ -312,6 +339,7 @@ class ParamsPanel(QWidget):
         values: dict[str, object] = {name: row.value() for name, row in self.rows.items()}
         values["stop"] = self.stop_editor.stops()
         values["greedy"] = self.greedy.isChecked()
+        values["reasoning_effort"] = self.effort.currentData()
         return Params.model_validate(values)
 
     def _edited(self) -> None:

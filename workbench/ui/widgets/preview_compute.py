@@ -50,6 +50,7 @@ class PreviewRequest:
     values: dict[str, str]
     model: str | None = None
     max_tokens: int | None = None
+    thinking_budget: int | None = None  # the part of max tokens the model may think with
     context_window: int | None = None  # overrides the model table's window
     price: Price | None = None  # overrides the model table's price (a local model's NO_CHARGE)
     raw_prompt: RawPromptFunction | None = None
@@ -99,6 +100,7 @@ class Preview:
     cost: Cost | None = None
     output_tokens: int = 0  # the answer's budget the cost counts: max tokens, or the default
     output_assumed: bool = False  # no max tokens set: the budget is the estimates' default
+    reasoning_tokens: int = 0  # the part of output_tokens a thinking budget may spend
     tokens: TokenView | None = None
 
     @property
@@ -243,11 +245,13 @@ class PreviewComputer:
             preview.fit = fit_context(preview.total, window, request.max_tokens)
         preview.output_tokens = output_budget(request.max_tokens)
         preview.output_assumed = request.max_tokens is None
+        preview.reasoning_tokens = min(request.thinking_budget or 0, preview.output_tokens)
         preview.cost = cost_of(
             request.price or (info.price if info is not None else None),
             preview.total,
             preview.output_tokens,
             exact=preview.exact,
+            reasoning_tokens=preview.reasoning_tokens,
         )
 
     def _token_view(self, preview: Preview, tokenizer: Tokenizer) -> TokenView:

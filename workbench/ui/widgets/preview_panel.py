@@ -116,6 +116,7 @@ class PreviewPanel(QWidget):
         self._values: dict[str, str] = {}
         self._model: str | None = None
         self._max_tokens: int | None = None
+        self._thinking_budget: int | None = None
         self._context_window: int | None = None
         self._runs_locally = False
         self._raw_prompt: RawPromptFunction | None = None
@@ -247,8 +248,11 @@ class PreviewPanel(QWidget):
         self._model = model or None
         self._schedule()
 
-    def set_max_tokens(self, max_tokens: int | None) -> None:
+    def set_max_tokens(self, max_tokens: int | None, thinking_budget: int | None = None) -> None:
+        """The answer's budget the cost counts, and the part of it the model may think with
+        (a thinking budget the backend honours)."""
         self._max_tokens = max_tokens
+        self._thinking_budget = thinking_budget
         self._schedule()
 
     def set_context_window(self, window: int | None) -> None:
@@ -283,6 +287,7 @@ class PreviewPanel(QWidget):
             values=self._values,
             model=self._model,
             max_tokens=self._max_tokens,
+            thinking_budget=self._thinking_budget,
             context_window=self._context_window,
             price=NO_CHARGE if self._runs_locally else None,
             raw_prompt=self._raw_prompt,
@@ -415,17 +420,24 @@ class PreviewPanel(QWidget):
             "compare estimates)" if preview.output_assumed
             else f"{preview.output_tokens:,} max tokens"
         )
+        out = cost.output + cost.reasoning
+        thinking = (
+            f", of which up to {format_money(cost.reasoning, cost.currency)} for "
+            f"{preview.reasoning_tokens:,} thinking tokens (billed as output)"
+            if preview.reasoning_tokens else ""
+        )
         self.cost_label.setToolTip(
             f"Prompt {format_money(cost.input, cost.currency)} at "
             f"{cost.price.input:g} {cost.currency}/M input tokens; the answer at most "
-            f"{format_money(cost.output, cost.currency)} at {cost.price.output:g} "
-            f"{cost.currency}/M output tokens ({budget}).\n\n{COST_TOOLTIP}"
+            f"{format_money(out, cost.currency)} at {cost.price.output:g} "
+            f"{cost.currency}/M output tokens ({budget}){thinking}.\n\n{COST_TOOLTIP}"
         )
         short = (
             f"{approx}{format_money(cost.input, cost.currency)} in + ≤ "
-            f"{format_money(cost.output, cost.currency)} out"
+            f"{format_money(out, cost.currency)} out"
         )
-        return f"{short} ({preview.output_tokens:,} max tokens{assumed})", short
+        think = f", ≤ {preview.reasoning_tokens:,} thinking" if preview.reasoning_tokens else ""
+        return f"{short} ({preview.output_tokens:,} max tokens{assumed}{think})", short
 
     def flag_missing(self, name: str) -> None:
         """From now on a missing ``name`` is an error (a run needed it, or its field was left
