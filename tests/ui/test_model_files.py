@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QPlainTextEdit, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.backends.gguf_writer import write_gguf
@@ -142,7 +142,9 @@ def test_open_model_file_choose_it_and_run_on_it(
 
 def _drag(kind: type[QDropEvent], *paths: Path) -> QDropEvent:
     data = QMimeData()
-    data.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    urls = [QUrl.fromLocalFile(str(p)) for p in paths]
+    data.setUrls(urls)
+    data.setText("\n".join(u.toString() for u in urls))  # as file managers send it too
     event = kind(
         QPoint(200, 200) if kind is QDragEnterEvent else QPointF(200, 200),
         Qt.DropAction.CopyAction,
@@ -154,21 +156,36 @@ def _drag(kind: type[QDropEvent], *paths: Path) -> QDropEvent:
     return event
 
 
+def _drop_target(window: MainWindow, where: str) -> QWidget:
+    if where == "editor":
+        (editor,) = [
+            w for w in window.findChildren(QPlainTextEdit) if w.isVisible() and w.acceptDrops()
+        ][:1]
+        return editor.viewport()
+    return window.library.search if where == "search box" else window
+
+
+@pytest.mark.parametrize("where", ["window", "editor", "search box"])
 def test_a_dropped_gguf_opens_in_the_picker(
-    qtbot: QtBot, window: MainWindow, tmp_path: Path
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, where: str
 ) -> None:
+    """Dropped on the window, the template editor, or a text field (which would paste the
+    file's URL into itself)."""
+    target = _drop_target(window, where)
+    before = window.editor.template()
     text = tmp_path / "notes.txt"
     text.write_text("hello")
     enter = _drag(QDragEnterEvent, text)
-    QApplication.sendEvent(window, enter)
-    assert not enter.isAccepted()  # not a model: the window does not take it
+    QApplication.sendEvent(target, enter)
+    assert enter.isAccepted() == (where == "search box")  # not a model: a text field's text
     model = write_gguf(tmp_path / "dropped" / "qwen-mini.gguf", arch="qwen2", name="Qwen Mini")
     enter = _drag(QDragEnterEvent, model)
-    QApplication.sendEvent(window, enter)
+    QApplication.sendEvent(target, enter)
     assert enter.isAccepted()
     drop = _drag(QDropEvent, model)
-    QApplication.sendEvent(window, drop)
+    QApplication.sendEvent(target, drop)
     assert drop.isAccepted()
+    assert window.editor.template() == before and window.library.search.text() == ""
     dialog = window.model_files.dialog
     assert dialog is not None and _rows(dialog)[0] == str(model)
     cells = _cells(dialog, 0)

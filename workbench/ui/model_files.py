@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from workbench.ui.dialogs.model_files_dialog import ModelFilesDialog
 
@@ -38,6 +38,11 @@ class ModelFiles(QObject):
         self.dialog: ModelFilesDialog | None = None
         window.setAcceptDrops(True)
         window.installEventFilter(self)
+        # Widgets that take drops themselves (the template editor would paste the file's URL)
+        # see a model file first: it opens in the picker instead.
+        for widget in window.findChildren(QWidget):
+            if widget.acceptDrops():
+                widget.installEventFilter(self)
 
     def add_to(self, file_menu: QMenu, tools_menu: QMenu) -> None:
         open_action = QAction("Open &model file…", self)
