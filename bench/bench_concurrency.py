@@ -33,7 +33,8 @@ CALLS = 1000
 WARMUP = 100
 LATENCY_S = 0.050
 IDLE_STOP_S = 120.0
-PROMPTFOO_DEFAULT = 4  # promptfoo's maxConcurrency default (its docs: "Default: 4")
+#: promptfoo's evaluateOptions.maxConcurrency: "Defaults to 4" (its configuration reference).
+PROMPTFOO_DEFAULT = 4
 
 REFUSED_BODY = b'{"error": {"message": "too many requests at once", "type": "rate_limit"}}'
 REFUSED = (

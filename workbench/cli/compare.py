@@ -52,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--concurrency",
         type=int_between(1, 64),
         metavar="N",
-        help="requests in flight per backend (default: each backend's concurrency setting)",
+        help="a fixed number of requests in flight per backend (default: each backend's "
+        "concurrency setting; unset, adaptive for a server)",
     )
     p.add_argument(
         "--export",

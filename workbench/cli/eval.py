@@ -63,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--concurrency",
         type=int,
         metavar="N",
-        help="requests in flight per backend (default: each backend's own setting)",
+        help="a fixed number of requests in flight per backend (default: each backend's own "
+        "setting; unset, adaptive for a server)",
     )
     p.add_argument(
         "--backend",
