@@ -45,8 +45,18 @@ from workbench.backends.local_models import LocalModel
 from workbench.core.errors import KnownError
 from workbench.ui.background import TaskRunner, TaskWorker
 
-COLUMNS = ("Model", "Found in", "Size", "Parameters", "Quantization", "Context", "Chat template",
-           "Memory")
+#: Column titles and their tooltips.
+COLUMNS = {
+    "Model": "The model's name in its file (the path in each row's tooltip)",
+    "Found in": "The app whose folder holds it, or how it came here",
+    "Size": "Size on disk",
+    "Parameters": "Weights, summed over the file's tensors",
+    "Quantization": "The file type: how the weights are stored",
+    "Context": "The context length the model was trained for",
+    "Chat template": "The chat template in the file, by family when recognised",
+    "Memory": "Weights plus the KV cache at the context size the file is loaded with: "
+    "n_layer × n_ctx × (n_embd_k_gqa + n_embd_v_gqa) × bytes per element",
+}
 
 
 @dataclass(frozen=True)
@@ -93,7 +103,10 @@ class ModelFilesDialog(QDialog):
         self.rows: list[ModelRow] = []
         self.tasks = TaskRunner(self, max_threads=1)
         self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        for column, (name, tip) in enumerate(COLUMNS.items()):
+            header_item = QTableWidgetItem(name)
+            header_item.setToolTip(tip)
+            self.table.setHorizontalHeaderItem(column, header_item)
         self.table.setAccessibleName("Model files")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

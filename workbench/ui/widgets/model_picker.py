@@ -109,6 +109,7 @@ class ModelPicker(QWidget):
             return
         self.backend = backend
         self.models = []
+        self._wanted = ""  # another backend: a model wanted from the previous one is moot
         self.model_box.blockSignals(True)
         self.model_box.clear()
         self.model_box.setEditable(name != LOCAL_BACKEND)
