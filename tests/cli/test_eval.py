@@ -426,3 +426,18 @@ def test_a_check_that_errors_is_counted_alike_on_every_line_and_named_once(
     xml = junit.read_text(encoding="utf-8")
     assert "javascript: javascript:" not in xml
     assert xml.count("ERROR javascript: SyntaxError: unexpected token") == 3
+
+
+def test_assertions_grade_the_answer_not_a_reasoning_models_thinking(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The thinking says what the suite's not-contains forbids; only the answer is graded."""
+    add_config("thinker", "scripted", {
+        "script": [{"text": "<think>As an AI I should translate"}, {"text": " it.</think>"},
+                   {"text": "Bonjour le monde"}],
+        "think_tags": True,
+    })
+    suite = write_suite(tmp_path, ["pass_rate >= 0.6"], backend="thinker")
+    assert main(["eval", str(suite), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["criteria"][0]["met"]

@@ -343,3 +343,23 @@ def test_a_missing_api_key_is_said_before_any_network_call(tmp_path: Path) -> No
     ) in proc.stderr
     assert "resolve" not in proc.stderr
     assert not attempts.exists(), attempts.read_text()
+
+
+def test_a_reasoning_models_thinking_goes_to_stderr_and_history_shows_it_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = write_template(tmp_path / f"t{SUFFIX}")
+    script = "script=[{text: '<think>Greet them'}, {text: ' back.</think>'}, {text: Hello}]"
+    assert main(["backends", "add", "thinker", "scripted", "--option", script,
+                 "--option", "think_tags=true"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(template), "--var", "who=x", "--backend", "thinker"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "Hello\n"  # the answer alone, for pipes
+    assert "thinking: Greet them back.\n" in err
+    assert main(["history", "list", "--json"]) == 0
+    run_id = json.loads(capsys.readouterr().out)[0]["id"]
+    assert main(["history", "show", run_id]) == 0
+    shown = capsys.readouterr().out
+    assert "--- reasoning ---\nGreet them back.\n--- output ---\nHello" in shown
+    assert "out 3  thinking 2" in shown

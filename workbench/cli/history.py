@@ -152,6 +152,8 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"--- {message.role} ---\n{message.content}")
     if request.prompt is not None:
         print(f"--- prompt ---\n{request.prompt}")
+    if result.reasoning:
+        print(f"--- reasoning ---\n{result.reasoning}")
     print(f"--- output ---\n{result.text}")
     if result.error:
         print(f"--- error ({result.error_kind}) ---\n{result.error}")
@@ -162,6 +164,8 @@ def run_show(args: argparse.Namespace) -> int:
             (
                 _known("tokens in", usage.input_tokens),
                 _known("out", usage.output_tokens),
+                *(() if usage.reasoning_tokens is None
+                  else (_known("thinking", usage.reasoning_tokens),)),
                 _known("total", timings.total_s, " s"),
                 _known("first token", timings.ttft_s, " s"),
                 _known("cost", cost, "" if result.cost == 0 else " USD"),

@@ -121,7 +121,13 @@ def _summary(result: RunResult) -> str:
 
 def run(args: argparse.Namespace) -> int:
 
-    from workbench.backends.base import CancelToken, Started, StreamEvent, TextDelta
+    from workbench.backends.base import (
+        CancelToken,
+        ReasoningDelta,
+        Started,
+        StreamEvent,
+        TextDelta,
+    )
     from workbench.services.interrupts import wait_all_through_interrupts
     from workbench.services.runner import Runner, RunOutcome, build_request, choose_params
     from workbench.storage.repositories import RunRef
@@ -135,13 +141,23 @@ def run(args: argparse.Namespace) -> int:
     params = choose_params(template, args.preset, parse_params(args.param))
     request = build_request(template, values, backend=args.backend, model=args.model, params=params)
     wrote = False
+    thinking = False  # a reasoning model's thinking is on stderr: stdout is the answer alone
 
     def show(event: StreamEvent) -> None:
-        nonlocal wrote
+        nonlocal wrote, thinking
         if isinstance(event, Started) and event.request.ignored_params and not args.json:
             ignored = ", ".join(f"{k}={v}" for k, v in event.request.ignored_params.items())
             print(f"note: {args.backend} ignores {ignored}", file=sys.stderr)
+        elif isinstance(event, ReasoningDelta) and not args.json:
+            if not thinking:
+                sys.stderr.write("thinking: ")
+                thinking = True
+            sys.stderr.write(event.text)
+            sys.stderr.flush()
         elif isinstance(event, TextDelta) and not args.json:
+            if thinking:
+                sys.stderr.write("\n")
+                thinking = False
             sys.stdout.write(event.text)
             sys.stdout.flush()
             wrote = True
