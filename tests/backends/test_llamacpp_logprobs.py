@@ -72,3 +72,20 @@ def test_tokens_past_a_stop_sequence_are_dropped(llama: LlamaCppBackend) -> None
     _events, result = run(llama, greedy=True, max_tokens=24, top_logprobs=1, stop=[stop])
     joined = "".join(token_texts(result.logprobs))  # type: ignore[attr-defined]
     assert joined.startswith(result.text) and len(joined) < len(full.text)  # type: ignore[attr-defined]
+
+
+def test_a_branch_continues_from_the_given_text(llama: LlamaCppBackend) -> None:
+    _events, parent = run(llama, greedy=True, max_tokens=12, top_logprobs=3)
+    pieces = token_texts(parent.logprobs)  # type: ignore[attr-defined]
+    alternative = parent.logprobs[3].top[1].token  # type: ignore[attr-defined]
+    prefix = "".join(pieces[:3]) + alternative
+    request = RunRequest(backend="llamacpp", messages=ASK, continue_from=prefix,
+                         params=Params(greedy=True, max_tokens=8, top_logprobs=3))
+    events = list(llama.stream(request, CancelToken()))
+    result = events[-1].result  # type: ignore[union-attr]
+    assert result.finish_reason in ("stop", "length")
+    assert result.text.startswith(prefix) and len(result.text) > len(prefix)
+    assert result.request.continue_from == prefix
+    assert result.request.raw_prompt.endswith(prefix)
+    assert "".join(token_texts(result.logprobs)) == result.text[len(prefix):]
+    assert result.usage.output_tokens == len(result.logprobs) <= 8

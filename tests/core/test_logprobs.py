@@ -18,7 +18,7 @@ from workbench.core.logprobs import (
     unpack,
 )
 from workbench.core.models import Params
-from workbench.storage.repositories import Store
+from workbench.storage.repositories import RunRef, Store
 
 # "é" split over two tokens, as byte-level tokenizers do.
 TOKENS = [
@@ -80,3 +80,17 @@ def test_a_run_keeps_its_tokens_in_storage(workbench_home: Path) -> None:
         store.runs.delete(with_tokens)
         count = store.db.connection().execute("SELECT count(*) FROM run_tokens").fetchone()
         assert count == (0,)
+
+
+def test_a_branch_keeps_its_parent_and_token(workbench_home: Path) -> None:
+    with Store.open() as store:
+        parent = store.runs.add(make_result())
+        child = store.runs.add(make_result(), RunRef(parent_run_id=parent, branch_token=4))
+        stored = store.runs.get(child)
+        assert (stored.ref.parent_run_id, stored.ref.branch_token) == (parent, 4)
+        summaries = {s.id: s for s in store.runs.recent()}
+        assert summaries[child].parent_run_id == parent
+        assert summaries[parent].parent_run_id is None
+        assert store.runs.search("capital")[0].snippet  # search rows still line up
+        store.runs.delete(parent)
+        assert store.runs.get(child).ref.parent_run_id is None  # the child stays, unlinked

@@ -83,14 +83,17 @@ def test_connections_enforce_foreign_keys(tmp_path: Path) -> None:
 _ORIGIN_COLUMNS = ("template_key", "template_version", "variables_json")
 _SOURCE_COLUMNS = ("source", "backend_name")
 _REASONING_COLUMNS = ("reasoning", "reasoning_tokens")
+_BRANCH_COLUMNS = ("parent_run_id", "branch_token")
 
 
 def _add_run(db: Database, stage: int, result: RunResult, ref: RunRef | None = None) -> str:
     """Insert a run as the app at schema ``stage`` did: without the columns added after it."""
     ref = ref or RunRef()
-    if stage >= NAMES.index("0011_run_reasoning"):
+    if stage >= NAMES.index("0013_run_branches"):
         return Store(db).runs.add(result, ref)
-    later = _REASONING_COLUMNS
+    later = _BRANCH_COLUMNS
+    if stage < NAMES.index("0011_run_reasoning"):
+        later += _REASONING_COLUMNS
     if stage < NAMES.index("0007_run_source"):
         later += _SOURCE_COLUMNS
     if stage < NAMES.index("0005_run_origin"):

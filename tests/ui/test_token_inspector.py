@@ -13,10 +13,11 @@ from PySide6.QtWidgets import QApplication, QToolTip
 from pytestqt.qtbot import QtBot
 
 from tests.ui.windows import shot, window
-from workbench.core.logprobs import perplexity
+from workbench.core.logprobs import perplexity, token_texts
 from workbench.ui import theming
 from workbench.ui.main_window import MainWindow
-from workbench.ui.widgets.token_inspector import NO_TOKENS, step_colors, step_of
+from workbench.ui.widgets.history_panel import BRANCH_MARK
+from workbench.ui.widgets.token_inspector import NO_TOKENS, shown_token, step_colors, step_of
 
 __all__ = ["window"]
 
@@ -120,3 +121,35 @@ def test_the_colour_steps_differ_from_the_base_in_both_themes(
             lum = [c.lightnessF() for c in (color, text)]
             assert abs(lum[0] - lum[1]) > 0.3
     theming.install(QApplication.instance(), "light")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_branch_at_a_token_makes_a_linked_run(qtbot: QtBot, window: MainWindow) -> None:
+    window.resize(1366, 768)
+    run_with_tokens(qtbot, window, "Name three colours of the rainbow.", "3")
+    output = window.output
+    parent_id, parent = output.run_id, output._result
+    assert parent_id is not None and parent is not None and parent.logprobs
+    output.show_tokens(True)
+    view = output.inspector.view
+    index = 2
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.position_of(index))
+    menu = output.inspector.popup
+    assert menu is not None
+    token = parent.logprobs[index]
+    alternative = next(a.token for a in token.top if a.token != token.token)
+    action = next(a for a in menu.actions()
+                  if a.text().startswith(f"Branch with {shown_token(alternative)} "))
+    assert action.isEnabled()
+    prefix = "".join(token_texts(parent.logprobs)[:index]) + alternative
+    action.trigger()
+    qtbot.waitUntil(lambda: output.state == "finished" and output.run_id not in (None, parent_id),
+                    timeout=RUN_TIMEOUT_MS)
+    assert output.text().startswith(prefix) and output.text() != prefix
+    assert view.toPlainText() == output.text()  # the branch's tokens after its given start
+    stored = window.workspace.store.runs.get(output.run_id)  # type: ignore[arg-type]
+    assert (stored.ref.parent_run_id, stored.ref.branch_token) == (parent_id, index)
+    assert stored.result.request.continue_from == prefix
+    qtbot.waitUntil(lambda: any(row.run_id == stored.id and row.label.startswith(BRANCH_MARK)
+                                for row in window.history.model.rows))
+    shot(window, "token-inspector-branch")

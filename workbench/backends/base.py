@@ -169,6 +169,9 @@ class Backend(ABC):
     user_visible: ClassVar[bool] = True
     #: The model runs on this computer, so its calls cost nothing (priced at ``NO_CHARGE``).
     runs_locally: ClassVar[bool] = False
+    #: Takes ``RunRequest.continue_from``: continues an answer from a given beginning, token
+    #: for token as if the model had written it (branching at a token needs this).
+    continues_answers: ClassVar[bool] = False
 
     def __init__(self, options: BackendOptions | None = None) -> None:
         self.options = options if options is not None else self.Options()

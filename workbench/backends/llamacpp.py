@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as dist_version
 from pathlib import Path
@@ -155,6 +156,7 @@ class LlamaCppBackend(Backend):
     display_name = "Local (llama.cpp)"
     Options = LlamaCppOptions
     runs_locally = True
+    continues_answers = True
     options: LlamaCppOptions
 
     def __init__(self, options: BackendOptions | None = None) -> None:
@@ -300,8 +302,13 @@ class LlamaCppBackend(Backend):
         grammar: str | None = None,
     ) -> Iterator[StreamEvent]:
         start = time.perf_counter()  # time to first token includes rendering and tokenizing
+        lead = request.continue_from or ""
         try:
             prepared = self._prepare(handle, request)
+            opens_think = prompt_opens_think(prepared.raw_prompt) and not lead
+            if lead:  # a branch: the answer so far is read as if the model had written it
+                prepared = replace(prepared, raw_prompt=prepared.raw_prompt + lead,
+                                   tokens=[*prepared.tokens, *handle.tokenize(lead)])
             if len(prepared.tokens) >= handle.llm.n_ctx():
                 raise BackendError(
                     f"the prompt is {len(prepared.tokens):,} tokens but the context window is "
@@ -311,8 +318,12 @@ class LlamaCppBackend(Backend):
         except KnownError as err:
             yield _failed(sent, err, Timings(load_s=load_s))
             return
-        sent = sent.model_copy(update={"raw_prompt": prepared.raw_prompt})
+        sent = sent.model_copy(
+            update={"raw_prompt": prepared.raw_prompt, "continue_from": lead or None}
+        )
         yield Started(request=sent)
+        if lead:
+            yield TextDelta(lead)
 
         sampling = dict(sent.sent_params)
         stops = [*sampling.pop("stop", []), *prepared.stops]
@@ -332,8 +343,8 @@ class LlamaCppBackend(Backend):
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         # A reasoning model's <think> block, split from the answer (one whose chat template
         # opens the tag in the prompt starts inside it).
-        splitter = ThinkSplitter(starts_inside=prompt_opens_think(prepared.raw_prompt))
-        text: list[str] = []
+        splitter = ThinkSplitter(starts_inside=opens_think)
+        text: list[str] = [lead] if lead else []
         thought: list[str] = []
         reasoning_tokens = 0
         output_tokens = 0
@@ -412,7 +423,7 @@ class LlamaCppBackend(Backend):
         result = RunResult(
             request=sent, text=answer, reasoning="".join(thought), finish_reason=finish,
             usage=usage, timings=timings,
-            logprobs=clip(scored, len(answer)) if steps is not None else None,
+            logprobs=clip(scored, len(answer) - len(lead)) if steps is not None else None,
         )
         if error is not None:
             yield _failed(sent, error, timings, text=result.text, usage=usage,

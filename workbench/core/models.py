@@ -247,6 +247,9 @@ class RunRequest(_Model):
     prompt: str | None = None  # completion mode
     params: Params = Field(default_factory=Params)
     response_format: ResponseFormat | None = None  # None: free text
+    # The answer's beginning, which the model continues (branching at a token): the result's
+    # text starts with it. Only backends whose ``continues_answers`` is true take it.
+    continue_from: str | None = None
 
     @model_validator(mode="after")
     def _has_input(self) -> RunRequest:
@@ -275,6 +278,7 @@ class SentRequest(_Model):
     # The response format the backend enforced (None: free text, or one it cannot enforce, which
     # is then in ``ignored_params`` under "response_format").
     response_format: ResponseFormat | None = None
+    continue_from: str | None = None  # the answer's given beginning (a branch at a token)
 
 
 class RunResult(_Model):

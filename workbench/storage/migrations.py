@@ -305,6 +305,13 @@ CREATE TABLE run_tokens (
 );
 """
 
+# A run branched from another at a token (the token inspector's "Branch with"): its parent and
+# the index of the token replaced by the chosen alternative.
+_RUN_BRANCHES = """
+ALTER TABLE runs ADD COLUMN parent_run_id TEXT REFERENCES runs(id) ON DELETE SET NULL;
+ALTER TABLE runs ADD COLUMN branch_token INTEGER;
+"""
+
 
 def library_search_row(text: str) -> tuple[str, str, str, str]:
     """``(name, description, tags, body)`` indexed for a template version's file text."""
@@ -366,6 +373,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0010_grade_repeats", _GRADE_REPEATS),
     Migration("0011_run_reasoning", _RUN_REASONING),
     Migration("0012_run_tokens", _RUN_TOKENS),
+    Migration("0013_run_branches", _RUN_BRANCHES),
 )
 
 _TRACKING = (

@@ -39,7 +39,7 @@ from workbench.services.document import Document
 from workbench.services.runner import build_request
 from workbench.services.workspace import Workspace
 from workbench.storage.repositories import RunRef
-from workbench.ui import child_windows, run_restore, session_restore, theming
+from workbench.ui import branching, child_windows, run_restore, session_restore, theming
 from workbench.ui.document_actions import DocumentActions
 from workbench.ui.library_transfer import LibraryTransfer
 from workbench.ui.model_files import ModelFiles
@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_toolbar()
         self.doc_actions = DocumentActions(self)
+        branching.install(self)
         self._build_menus()
         self._connect()
         self._autosave = QTimer(self)

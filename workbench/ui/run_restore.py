@@ -67,6 +67,7 @@ def restore_run(window: MainWindow, run_id: str) -> None:
     sent = result.request
     window.picker.select(sent.backend_name or sent.backend, sent.model)  # as configured, if known
     window.output.show_result(result)
+    window.output.run_id = run_id  # a branch at a token links to it
     window.lower_tabs.setCurrentWidget(window.output)
     if note:
         status.showMessage(note, 15_000)

@@ -55,6 +55,9 @@ class RunRef:
     template_key: str | None = None
     template_version: int | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
+    # A branch at a token: the run it continues and the index of the token it replaced.
+    parent_run_id: str | None = None
+    branch_token: int | None = None
 
     @classmethod
     def of_cell(
@@ -115,6 +118,7 @@ class RunSummary:
     params_json: str | None = None  # the parameters sent, as JSON (see ``params``)
     thumbs: int | None = None
     stars: int | None = None
+    parent_run_id: str | None = None  # a branch at a token: the run it branched from
     snippet: str | None = None  # search hits: the matching passage with [brackets]
 
     @property
@@ -146,7 +150,8 @@ _SUMMARY_COLUMNS = (
     " runs.input_tokens, runs.output_tokens, runs.total_s, runs.cost, runs.error_kind,"
     f" runs.template_key, runs.template_version, substr(runs.error, 1, {PREVIEW_CHARS}),"
     " json_extract(runs.request_json, '$.backend_name'), runs.source,"
-    " json_extract(runs.request_json, '$.sent_params'), ratings.thumbs, ratings.stars"
+    " json_extract(runs.request_json, '$.sent_params'), ratings.thumbs, ratings.stars,"
+    " runs.parent_run_id"
 )
 _RATINGS_JOIN = "LEFT JOIN ratings ON ratings.run_id = runs.id"
 _RATING_CLAUSES: dict[str, str] = {
@@ -163,9 +168,9 @@ _INSERT = (
     " status, backend, model, seed, request_json, prompt_text, preview, raw_prompt, response,"
     " finish_reason, input_tokens, output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost,"
     " error, error_kind, template_key, template_version, variables_json, source, backend_name,"
-    " reasoning, reasoning_tokens)"
+    " reasoning, reasoning_tokens, parent_run_id, branch_token)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    " ?, ?, ?, ?)"
+    " ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -206,6 +211,8 @@ def _row(
         request.backend_name or request.backend,
         result.reasoning,
         result.usage.reasoning_tokens,
+        ref.parent_run_id,
+        ref.branch_token,
     )
 
 
@@ -264,8 +271,8 @@ class RunRepository:
                 "SELECT id, created_at, experiment_id, variant_id, test_case_id, repeat_index,"
                 " status, request_json, raw_prompt, response, finish_reason, input_tokens,"
                 " output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost, error, error_kind,"
-                " template_key, template_version, variables_json, reasoning, reasoning_tokens"
-                " FROM runs WHERE id = ?",
+                " template_key, template_version, variables_json, reasoning, reasoning_tokens,"
+                " parent_run_id, branch_token FROM runs WHERE id = ?",
                 (run_id,),
             )
             .fetchone()
@@ -296,6 +303,8 @@ class RunRepository:
             template_key=row[20],
             template_version=row[21],
             variables=json.loads(row[22]) if row[22] else {},
+            parent_run_id=row[25],
+            branch_token=row[26],
         )
         return StoredRun(row[0], row[1], ref, row[6], result)
 

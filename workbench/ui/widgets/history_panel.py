@@ -74,6 +74,9 @@ KEY_PARAMS = (("temperature", "T"), ("top_p", "p"), ("top_k", "k"), ("max_tokens
               ("seed", "seed"))
 OUTPUT_CHARS = 120
 
+#: Before the prompt of a run branched from another at a token.
+BRANCH_MARK = "↳ "
+
 
 def params_text(params: dict[str, Any]) -> str:
     """"T 0.7 · max 256": the key parameters a run was sent, short enough for a column."""
@@ -112,6 +115,7 @@ class HistoryRow:
     params: dict[str, Any] = field(default_factory=dict)
     thumbs: int | None = None
     stars: int | None = None
+    parent_run_id: str | None = None  # a branch at a token: the run it continues
 
     @classmethod
     def from_summary(cls, summary: RunSummary) -> HistoryRow:
@@ -124,14 +128,15 @@ class HistoryRow:
             preview=summary.preview, total_s=summary.total_s, error_kind=summary.error_kind,
             snippet=summary.snippet, source=summary.source,
             output=summary.response_preview or summary.error or "", params=summary.params,
-            thumbs=summary.thumbs, stars=summary.stars,
+            thumbs=summary.thumbs, stars=summary.stars, parent_run_id=summary.parent_run_id,
         )
 
     @property
     def label(self) -> str:
+        branch = BRANCH_MARK if self.parent_run_id else ""
         if self.template:
-            return f"{self.template} v{self.version}" if self.version else self.template
-        return " ".join(self.preview.split())
+            return branch + (f"{self.template} v{self.version}" if self.version else self.template)
+        return branch + " ".join(self.preview.split())
 
     @property
     def backend_model(self) -> str:
@@ -256,6 +261,9 @@ class HistoryModel(RowsTableModel[HistoryRow]):
                  + (f" ({row.error_kind})" if row.error_kind else ""),
                  " · ".join(p for p in (row.backend, row.model) if p)
                  + (f" ({row.backend_type})" if row.backend_type not in ("", row.backend) else "")]
+        if row.parent_run_id:
+            lines.append("Branched at a token from an earlier run (its child: same prompt, the "
+                         "answer continued from a chosen alternative)")
         if row.template:
             lines.append(row.label)
         params = params_text(row.params)

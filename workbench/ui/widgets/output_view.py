@@ -109,6 +109,7 @@ class OutputView(QWidget):
         self._run_start = 0.0
         self._result: RunResult | None = None
         self.outcome: RunOutcome | None = None  # the followed run's end, with its stored id
+        self.run_id: str | None = None  # the shown run's id in history, when it is known
         self._sent_to = ""  # "backend · model" of the run shown
         self._build()
         self._clock = QTimer(self)  # elapsed time keeps counting while the model is silent
@@ -340,6 +341,7 @@ class OutputView(QWidget):
 
     def _reset(self) -> None:
         self.outcome = None
+        self.run_id = None
         self._parts.clear()
         self._pending.clear()
         frame_clock().drop(self)
@@ -370,6 +372,7 @@ class OutputView(QWidget):
         cancelled). Also used to show a past run (``outcome`` is then None: it belongs to the
         run the view followed)."""
         self.outcome = None
+        self.run_id = None
         self._sent_to = _sent_to(result.request)
         if not result.text.startswith("".join(self._parts)):  # another run (from history)
             self._rendered = {"markdown": 0, "plain": 0}
@@ -384,7 +387,8 @@ class OutputView(QWidget):
         self._show_figures(result)
         check = self.branch_check
         note = "Branching is offered in the main window" if check is None else check(result)
-        self.inspector.set_tokens(result.logprobs, branch_note=note)
+        self.inspector.set_tokens(result.logprobs, branch_note=note,
+                                  lead=result.request.continue_from or "")
         if status_of(result) == "ok":
             self.schema_label.check(result.text)
         else:  # a partial answer says nothing about the schema
@@ -429,6 +433,7 @@ class OutputView(QWidget):
         self.detach()
         self.show_result(outcome.result)
         self.outcome = outcome
+        self.run_id = outcome.run_id
 
     # --- painting ----------------------------------------------------------------------------
 

@@ -126,15 +126,18 @@ class TokenTextView(QPlainTextEdit):
         self._highlighter = _Highlighter(self.document())
         self.tokens: list[TokenLogprob] = []
         self.pieces: list[str] = []
+        self.lead = ""  # the answer's given beginning (a branch's), shown uncoloured
         self._press: QPoint | None = None
         self._apply_colors()
 
-    def set_tokens(self, tokens: Sequence[TokenLogprob]) -> None:
+    def set_tokens(self, tokens: Sequence[TokenLogprob], lead: str = "") -> None:
+        """Show ``tokens`` after ``lead``, text the model did not write (a branch's start)."""
         self.tokens = list(tokens)
         self.pieces = _token_texts(self.tokens)
+        self.lead = lead
         starts: list[int] = []
         ends: list[int] = []
-        at = 0
+        at = len(lead.encode("utf-16-le")) // 2
         for piece in self.pieces:
             starts.append(at)
             at += len(piece.encode("utf-16-le")) // 2  # document positions count UTF-16 units
@@ -142,7 +145,7 @@ class TokenTextView(QPlainTextEdit):
         h = self._highlighter
         h.starts, h.ends = starts, ends
         h.steps = [step_of(t.logprob) for t in self.tokens]
-        self.setPlainText("".join(self.pieces))  # the highlighter colours what is laid out
+        self.setPlainText(lead + "".join(self.pieces))  # the highlighter colours what is laid out
 
     def token_at(self, point: QPoint) -> int | None:
         """The token under ``point`` (viewport coordinates), or None."""
@@ -254,11 +257,12 @@ class TokenInspector(QWidget):
         self._show_legend()
         self.set_tokens(None)
 
-    def set_tokens(self, tokens: Sequence[TokenLogprob] | None, *, branch_note: str = "") -> None:
-        """Show a run's tokens (None or empty: say how to get them). ``branch_note`` says why
-        branching is not offered for this run ("" when it is)."""
+    def set_tokens(self, tokens: Sequence[TokenLogprob] | None, *, branch_note: str = "",
+                   lead: str = "") -> None:
+        """Show a run's tokens (None or empty: say how to get them) after ``lead``, a branch's
+        given beginning. ``branch_note`` says why branching is not offered ("" when it is)."""
         self.branch_note = branch_note
-        self.view.set_tokens(tokens or ())
+        self.view.set_tokens(tokens or (), lead)
         self.view.setVisible(bool(tokens))
         self.legend.setVisible(bool(tokens))
         self.empty.setVisible(not tokens)
@@ -294,7 +298,7 @@ class TokenInspector(QWidget):
 
     def prefix(self, index: int, alternative: str) -> str:
         """The answer up to token ``index``, then ``alternative``: where a branch starts."""
-        return "".join(self.view.pieces[:index]) + alternative
+        return self.view.lead + "".join(self.view.pieces[:index]) + alternative
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:
