@@ -226,3 +226,11 @@ def test_limits_keep_an_adaptive_limiter_and_what_it_learned() -> None:
     fixed = limits.for_backend("local", options.model_copy(update={"concurrency": 2}))
     assert fixed is not limiter and fixed.controller is None and fixed.limit == 2
     assert limits.peek("local") is fixed and limits.peek("other") is None
+
+
+def test_an_adaptive_limiter_starts_where_the_last_run_left_it() -> None:
+    options = OpenAICompatOptions(base_url="http://127.0.0.1:8080/v1")
+    assert Limits().for_backend("local", options, learned=12).limit == 12
+    assert Limits().for_backend("local", options, learned=500).limit == 64  # its ceiling
+    fixed = options.model_copy(update={"concurrency": 3})
+    assert Limits().for_backend("local", fixed, learned=12).limit == 3  # a set number stays

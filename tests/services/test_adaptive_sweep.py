@@ -81,3 +81,7 @@ def test_a_server_that_takes_sixteen_sees_the_limit_climb(store: Store, tmp_path
     assert saved.last_reached("local") == limiter.limit
     latency = saved.latency("local", "")  # the variant names no model: the default one
     assert latency is not None and 0.03 <= latency < 1.0
+    # The next run (a new process: a new runner) starts at the level this one reached.
+    again = sweep(store, Capped(limit=16, latency=0.03), 1, saved)
+    limiter = again.limits.peek("local")
+    assert limiter is not None and limiter.limit >= 12

@@ -102,6 +102,8 @@ def test_estimate_before_running_then_matrix_and_chart(
     assert estimate is not None and estimate.calls == 9
     text = view.estimate_label.text()
     assert "calls:          9" in text and "output tokens:  ≤ 288" in text
+    assert "\nconcurrency:    " in text and " at once (set)" in text  # the scripted backend's 1
+    assert "wall time:      unknown" in text  # nothing of this model measured yet
     assert store.experiments.summaries() == []  # nothing saved or run before Run
     run(qtbot, view)
     assert not view.progress.isVisible()
@@ -161,6 +163,7 @@ def test_a_new_view_says_what_to_do_and_a_finished_sweep_says_done(
     qtbot.keyClicks(view.cols.values, "0.5, 0.9, 1")  # another sweep: its six cells to run
     qtbot.waitUntil(lambda: view.run_button.text() == "Run sweep", timeout=20_000)
     assert view.run_button.isEnabled() and "calls:          6" in view.estimate_label.text()
+    assert "wall time:      ≈ " in view.estimate_label.text()  # from the calls measured above
 
 
 def test_the_matrix_reads_answers_and_agreement_and_a_finished_cell_never_waits(

@@ -171,11 +171,16 @@ class Limits:
         self._lock = threading.Lock()
 
     def for_backend(
-        self, name: str, options: BackendOptions, runs_locally: bool | None = None
+        self,
+        name: str,
+        options: BackendOptions,
+        runs_locally: bool | None = None,
+        learned: int | None = None,
     ) -> RequestLimiter:
         """The shared limiter of backend ``name`` (``runs_locally``: its class's flag, see
         ``adaptive.policy_for``); a new one when its settings changed (requests already holding
-        a slot finish on the old one)."""
+        a slot finish on the old one). A new adaptive one starts at ``learned`` when given (the
+        level its last run reached), not at its kind's default."""
         policy = policy_for(options, runs_locally)
         with self._lock:
             limiter = self._limiters.get(name)
@@ -186,7 +191,8 @@ class Limits:
             ):
                 controller = None
                 if policy.adaptive:
-                    controller = AimdController(policy.start, policy.ceiling)
+                    start = min(policy.ceiling, max(1, learned or policy.start))
+                    controller = AimdController(start, policy.ceiling)
                 limiter = RequestLimiter(
                     policy.start, options.requests_per_minute, controller=controller
                 )

@@ -192,7 +192,12 @@ class Runner:
         run is not stored (one call of a conversation, which stores the whole of it once)."""
         cancel = cancel or CancelToken()
         backend = self.backend(request.backend)
-        limiter = self.limits.for_backend(request.backend, backend.options, backend.runs_locally)
+        limiter = self.limits.for_backend(
+            request.backend,
+            backend.options,
+            backend.runs_locally,
+            self.pace.last_reached(request.backend),
+        )
         sent = _unsent(request, backend)  # until the backend says what it sent
         transcript = transcript or Transcript(sent)
         transcript.sent = sent
