@@ -173,3 +173,10 @@ def test_a_model_list_is_asked_once_not_retried() -> None:
             ollama.list_models()
         assert len(server.requests) == 1
         ollama.close()
+
+
+def test_reasoning_settings_are_greyed_pointing_at_the_think_option() -> None:
+    caps = OllamaBackend(OllamaOptions()).capabilities()
+    assert caps.status("reasoning_effort") == "ignored"
+    assert "think option" in caps.params["reasoning_effort"].note
+    assert caps.status("thinking_budget") == "ignored"

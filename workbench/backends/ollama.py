@@ -52,6 +52,11 @@ CAPABILITIES = Capabilities.supporting(
     max_tokens=ParamCapability(note="sent as options.num_predict"),
     seed=ParamCapability(note="same seed, parameters and model: the same answer"),
     repetition_penalty=ParamCapability(note="sent as options.repeat_penalty"),
+    reasoning_effort=ParamCapability(
+        supported=False, note="set this backend's think option instead (true/false, or "
+        "low/medium/high where the model takes levels)"
+    ),
+    thinking_budget=ParamCapability(supported=False, note="Ollama takes no thinking budget"),
 ).with_formats(
     json_object=ParamCapability(note='format: "json"'),
     json_schema=ParamCapability(note="format: the schema (constrained sampling)"),
