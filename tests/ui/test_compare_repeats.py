@@ -77,6 +77,34 @@ def test_header_metrics_and_rating_stay_visible_with_repeats(
         screenshot(view, f"compare-{count}-columns-3-repeats")
 
 
+@pytest.mark.parametrize("count", [2, 4, 8])
+def test_a_long_before_running_note_leaves_the_columns_in_view(
+    qtbot: QtBot, make_view: Callable[..., CompareView], count: int
+) -> None:
+    # half the columns decode greedily, so the top_k and top_p they vary change nothing there,
+    # and every column has a seed, so its repeats will agree: a note longer than the window
+    variants = [variant("paris" if i % 2 == 0 else "lyon", seed=i, top_k=10 + i,
+                        top_p=0.5 + i / 20, **({"greedy": True} if i % 2 else {}))
+                for i in range(count)]
+    view = make_view(*variants, width=1366, height=768)
+    view.repeat_box.setValue(3)
+    note = view.effects_note
+    assert note.isVisible()
+    assert "top_k changes nothing in" in note.text() and "top_p changes nothing in" in note.text()
+    assert "repeats with a fixed seed give identical answers" in note.text()
+    assert note.fontMetrics().horizontalAdvance(note.text()) > note.contentsRect().width()
+    # one line, shortened with "…"; the whole note is in its tooltip
+    assert note.height() < 2 * note.fontMetrics().lineSpacing()
+    assert note.toolTip() == note.text()
+    run_all(qtbot, view, timeout=60_000)
+    _assert_pinned_parts_visible(view)
+    press(qtbot, view, Qt.Key.Key_D)  # the diff panel gives up height before the columns do
+    assert view.diff_view.isVisible()
+    _assert_pinned_parts_visible(view)
+    assert view.diff_view.height() >= view.diff_view.minimumSizeHint().height()
+    screenshot(view, f"compare-{count}-columns-long-note-diff")
+
+
 def test_distinct_repeats_are_picked_from_the_list_and_rated_each(
     qtbot: QtBot, make_view: Callable[..., CompareView], theme: theming.Theme
 ) -> None:

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
-    QSplitter,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -46,10 +46,12 @@ from workbench.ui import theming
 from workbench.ui.background import on_gui
 from workbench.ui.compare import session
 from workbench.ui.compare.column import ColumnRun, CompareColumn
+from workbench.ui.compare.columns_split import ColumnsSplit
 from workbench.ui.compare.diff_view import DiffView
 from workbench.ui.compare.rating import PreferenceBar
 from workbench.ui.compare.variant_editor import VariantEditor
 from workbench.ui.compare.variants import header, letter
+from workbench.ui.widgets.figure_labels import ElidedLabel
 from workbench.ui.workers import RunManager, RunWorker, stop_and_deliver, through_runner
 
 MAX_REPEATS = 50
@@ -180,10 +182,12 @@ class CompareView(QWidget):
         self.notice.setWordWrap(True)
         self.notice.hide()
         # Said before running: columns whose difference changes nothing (greedy decoding, a
-        # parameter the backend ignores) would otherwise just look identical afterwards.
-        self.effects_note = QLabel(self)
+        # parameter the backend ignores) would otherwise just look identical afterwards. One
+        # line, the whole note in its tooltip: wrapped, a long one took the height the columns'
+        # figures and rating controls need.
+        self.effects_note = ElidedLabel(self)
         self.effects_note.setAccessibleName("Settings that change nothing")
-        self.effects_note.setWordWrap(True)
+        self.effects_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.effects_note.hide()
         self.repeat_box.valueChanged.connect(self._check_effects)
 
@@ -203,12 +207,7 @@ class CompareView(QWidget):
 
         self.diff_view = DiffView(self)
         self.diff_view.hide()
-        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
-        self.splitter.addWidget(self.area)
-        self.splitter.addWidget(self.diff_view)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter = ColumnsSplit(self.area, self.diff_view, self)
 
         self.preferences = PreferenceBar(self)
         self.preferences.preferred.connect(self._preferred)
@@ -328,9 +327,7 @@ class CompareView(QWidget):
         found = check(self.variants(), ignored_by(self.runner))
         lines = found.lines("columns", lambda i: self._column_keys[i], self.repeat_box.value())
         self.effects_note.setText("Before running: " + " · ".join(lines) if lines else "")
-        palette = self.effects_note.palette()
-        palette.setColor(self.effects_note.foregroundRole(), theming.status_color("warning"))
-        self.effects_note.setPalette(palette)
+        self.effects_note.set_color(theming.status_color("warning"))
         self.effects_note.setVisible(bool(lines) and not self.blind)
 
     def _update_actions(self) -> None:
@@ -556,11 +553,9 @@ class CompareView(QWidget):
 
     def toggle_diff(self) -> None:
         visible = not self.diff_view.isVisible()
-        self.diff_view.setVisible(visible)
+        self.splitter.show_below(visible)
         self.diff_action.setChecked(visible)
         if visible:
-            total = sum(self.splitter.sizes())
-            self.splitter.setSizes([total * 3 // 5, total - total * 3 // 5])  # columns stay
             self._results_changed()
 
     def show_diff(self, left: int, right: int) -> None:

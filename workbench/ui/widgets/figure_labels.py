@@ -30,8 +30,9 @@ class ElidedLabel(QLabel):
         painter = QPainter(self)
         painter.setPen(self.palette().color(self.foregroundRole()))
         metrics = self.fontMetrics()
-        shown = metrics.elidedText(self.text(), Qt.TextElideMode.ElideRight, self.width())
-        painter.drawText(self.rect(), int(self.alignment()), shown)  # QLabel's: left, centred
+        rect = self.contentsRect()  # inside the margins a label at a view's edge keeps
+        shown = metrics.elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter.drawText(rect, int(self.alignment()), shown)  # QLabel's: left, centred
 
 
 class MetricLabel(QLabel):

@@ -1,0 +1,81 @@
+"""The compare view's columns above its diff panel, with the diff giving way when height is short.
+
+The diff opens with two fifths of the height, but the columns' pinned parts (header, repeats,
+figures, rating) need a fixed height of their own: at 1366x768 a "Before running" note above
+them was enough to push the rating controls out of view behind a scroll bar. The split keeps the
+columns at least as tall as their minimum (the output text keeps its three lines) whenever the
+diff can still keep its own minimum; only when the window is too small for both do the columns
+scroll.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QScrollArea, QSplitter, QWidget
+
+DIFF_SHARE = (3, 2)  # columns : diff, when the diff opens
+
+
+class ColumnsSplit(QSplitter):
+    """``area`` (the scroll area of columns) above ``below`` (the diff panel)."""
+
+    def __init__(self, area: QScrollArea, below: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Vertical, parent)
+        self.area = area
+        self.below = below
+        self.addWidget(area)
+        self.addWidget(below)
+        self.setChildrenCollapsible(False)
+        self.setStretchFactor(0, DIFF_SHARE[0])
+        self.setStretchFactor(1, DIFF_SHARE[1])
+        strip = area.widget()
+        assert strip is not None, "the scroll area holds the columns before the split is built"
+        # a column growing (its repeats panel appears, a figure wraps) asks for a new layout
+        strip.installEventFilter(self)
+
+    def show_below(self, visible: bool) -> None:
+        """Show or hide the diff; shown, it gets its share of the height, less what the
+        columns need."""
+        self.below.setVisible(visible)
+        if visible:
+            total = sum(self.sizes())
+            top = total * DIFF_SHARE[0] // sum(DIFF_SHARE)
+            self.setSizes([top, total - top])
+            self.fit()
+
+    def columns_need(self) -> int:
+        """The scroll area's height that shows the columns at their minimum without scrolling."""
+        strip = self.area.widget()
+        assert strip is not None
+        need = strip.minimumSizeHint().height() + 2 * self.area.frameWidth()
+        bar = self.area.horizontalScrollBar()
+        if bar.isVisible():
+            need += bar.sizeHint().height()
+        return need
+
+    def fit(self) -> None:
+        """Give the columns the height they need, taken from the diff down to its minimum."""
+        if not self.below.isVisible():
+            return
+        top, bottom = self.sizes()
+        total = top + bottom
+        room = total - self.below.minimumSizeHint().height()
+        wanted = max(top, min(self.columns_need(), room))
+        if wanted != top:
+            self.setSizes([wanted, total - wanted])
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)  # shares out the new height by the stretch factors
+        self.fit()
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.fit()  # the splitter shared the height out again (the diff was just shown)
+        return handled
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest and watched is self.area.widget():
+            self.fit()
+        return super().eventFilter(watched, event)
