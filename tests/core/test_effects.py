@@ -99,3 +99,15 @@ def test_repeats_with_a_fixed_seed_are_said_to_give_identical_answers() -> None:
     unseeded = SweepSpec(name="s", base=variant(max_tokens=16),
                          parameters={"temperature": [0.8, 1.2]}, repeats=3)
     assert not check(unseeded.variants()).seeded
+
+
+def test_temperature_changes_nothing_while_a_thinking_budget_is_on() -> None:
+    variants = [variant(thinking_budget=2048, max_tokens=4096, temperature=0.2),
+                variant(thinking_budget=2048, max_tokens=4096, temperature=0.9)]
+    found = check(variants)  # a backend that honours the budget (Anthropic, Bedrock)
+    assert [n.describe() for n in found.no_effect] == [
+        "temperature changes nothing: a thinking budget is set, and thinking takes no "
+        "temperature or top-k change"]
+    assert found.same_requests == ((0, 1),)
+    # where the budget itself is ignored (OpenAI-compatible), temperature does its work
+    assert check(variants, lambda _backend: {"thinking_budget"}).no_effect == ()

@@ -10,6 +10,7 @@ from typing import Any
 
 from workbench.core.errors import BadRequestError, KnownError, ParameterError
 from workbench.core.models import RenderedMessage, RunRequest
+from workbench.core.params import NOT_WHILE_THINKING
 
 
 def chat_turns(request: RunRequest, api: str) -> tuple[list[str], list[RenderedMessage]]:
@@ -36,8 +37,6 @@ def chosen_model(request: RunRequest, default: str, what: str) -> str:
 
 #: Anthropic's extended thinking: its smallest budget, the same through Bedrock.
 MIN_THINKING_BUDGET = 1024
-#: The sampling settings Anthropic refuses while thinking is on (temperature only at 1).
-_NOT_WHILE_THINKING = ("temperature", "top_k")
 
 
 def anthropic_thinking(
@@ -71,7 +70,7 @@ def anthropic_thinking(
             "forced tool, which extended thinking does not allow)",
             hint="clear the thinking budget, or set the template's response_format to text",
         )
-    for name in _NOT_WHILE_THINKING:
+    for name in NOT_WHILE_THINKING:
         if name in sent:
             ignored[name] = sent.pop(name)
     return {"type": "enabled", "budget_tokens": budget}

@@ -19,6 +19,7 @@ from typing import Any
 
 from workbench.core.experiments import Variant
 from workbench.core.models import Params
+from workbench.core.params import NOT_WHILE_THINKING
 
 #: Settings that only shape sampling: without sampling (greedy), they change nothing.
 SAMPLING = ("temperature", "top_p", "top_k", "min_p", "seed")
@@ -35,6 +36,8 @@ def why_no_effect(params: Params, name: str, backend: str, ignored: Collection[s
     ("" when it does change something)."""
     if name in ignored:
         return f"{backend} ignores {name}"
+    if name in NOT_WHILE_THINKING and thinks(params, ignored):
+        return "a thinking budget is set, and thinking takes no temperature or top-k change"
     if name in SAMPLING and params.greedy:
         return "greedy decoding is on"
     if name in SAMPLING and name != "temperature" and params.temperature == 0:
@@ -47,12 +50,20 @@ def greedy(params: Params) -> bool:
     return params.greedy or params.temperature == 0
 
 
+def thinks(params: Params, ignored: Collection[str]) -> bool:
+    """Whether ``params`` turn a thinking budget on at a backend that honours it (which then
+    drops ``NOT_WHILE_THINKING``: backends.messages.anthropic_thinking)."""
+    return params.thinking_budget is not None and "thinking_budget" not in ignored
+
+
 def effective_params(params: Params, ignored: Collection[str]) -> dict[str, Any]:
     """The parameters that shape the answer: what is set, less what has no effect (greedy
     decoding, however it is asked for, reads as one setting)."""
     values = params.set_values()
     sampling = () if not greedy(params) else SAMPLING
-    out = {n: v for n, v in values.items() if n not in ignored and n not in sampling}
+    dropped = NOT_WHILE_THINKING if thinks(params, ignored) else ()
+    out = {n: v for n, v in values.items()
+           if n not in ignored and n not in sampling and n not in dropped}
     return {**out, "decoding": "greedy"} if sampling else out
 
 

@@ -45,6 +45,10 @@ DESCRIPTIONS: dict[str, str] = {
 
 PARAM_NAMES = tuple(name for name in Params.model_fields if name != "greedy")
 
+#: Sampling settings a thinking model takes no change of while its thinking budget is on
+#: (Anthropic's extended thinking, also through Bedrock: temperature only at 1, no top-k).
+NOT_WHILE_THINKING = ("temperature", "top_k")
+
 
 def check_param_names(value: dict[str, Any], *, list_known: bool = False) -> dict[str, Any]:
     """A settings field keyed by parameter name, as given; an unknown name is a ``ValueError``
