@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import REQUEST, screenshot, scripted
+from tests.ui.test_compare_view import variant
 from workbench.backends.anthropic import AnthropicBackend
 from workbench.backends.llamacpp import LlamaCppBackend
 from workbench.backends.scripted import Step
@@ -18,6 +19,7 @@ from workbench.core.model_table import load_model_table
 from workbench.core.models import Message, PromptTemplate, SentRequest, Usage
 from workbench.core.models import RunResult as Result
 from workbench.ui import theming
+from workbench.ui.compare.column import ColumnRun, CompareColumn
 from workbench.ui.compare.figures import MetricsStrip
 from workbench.ui.widgets.output_view import OutputView
 from workbench.ui.widgets.params_panel import ParamsPanel
@@ -148,3 +150,18 @@ def test_the_pre_run_cost_counts_a_thinking_budget_apart(qtbot: QtBot, light: No
     )
     assert "2,048 thinking tokens (billed as output)" in panel.cost_label.toolTip()
     assert panel.wait()
+
+
+def test_a_compare_column_shows_each_repeats_own_thinking(qtbot: QtBot, light: None) -> None:
+    """Two repeats with the same answer but different thinking: picking the second showed the
+    first one's thinking (the column only refreshed its output when the answer differed)."""
+    column = CompareColumn(variant())
+    qtbot.addWidget(column)
+    sent = SentRequest(backend="scripted", model="scripted")
+    runs = [ColumnRun(i, result=Result(request=sent, text="Paris.", reasoning=thought,
+                                       finish_reason="stop"))
+            for i, thought in enumerate(["France's capital is Paris.", "Paris, surely."])]
+    column.show_runs(runs)
+    assert column.output.thinking.text == "France's capital is Paris."
+    column._repeat_picked(1)
+    assert column.output.thinking.text == "Paris, surely."

@@ -255,8 +255,10 @@ class CompareColumn(QWidget):
         self.shown = run
         if run.result is None:
             return
-        if self.output.text() != run.result.text or self.output.state in ("idle", "running"):
-            self.output.show_result(run.result)
+        output = self.output
+        if (output.text() != run.result.text or output.thinking.text != run.result.reasoning
+                or output.state in ("idle", "running")):
+            output.show_result(run.result)
         self.metrics.show_result(run.result)
         self._count_schema_valid()
         self.repeats.select_run(self.runs.index(run))
