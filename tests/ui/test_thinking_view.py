@@ -69,7 +69,7 @@ def test_thinking_streams_folded_above_the_answer_and_live_once_opened(
     thinking = view.thinking
     qtbot.waitUntil(thinking.isVisible, timeout=10_000)
     assert not thinking.is_open and not thinking.view.isVisible()  # folded by default
-    assert thinking.toggle.text() == "Thinking (≈ 1 tokens)"
+    assert thinking.toggle.text() == "Thinking (≈ 1 token)"
     assert view.text() == ""  # nothing of the thinking in the answer
     thinking.toggle.click()  # opened while the model is still thinking
     assert thinking.view.toPlainText() == "The user says hello."

@@ -108,9 +108,9 @@ class ThinkingPanel(QWidget):
 
     def _label(self) -> None:
         if self._tokens is not None:
-            count = f"{self._tokens:,} token" + ("" if self._tokens == 1 else "s")
+            count = _tokens(self._tokens)
         elif self._live:
-            count = f"≈ {self._live:,} tokens"
+            count = f"≈ {_tokens(self._live)}"
         else:
             count = ""
         self.toggle.setText(f"Thinking ({count})" if count else "Thinking")
@@ -153,3 +153,7 @@ class ThinkingPanel(QWidget):
         if event.type() == QEvent.Type.PaletteChange:
             self._grey()
         super().changeEvent(event)
+
+
+def _tokens(count: int) -> str:
+    return f"{count:,} token" + ("" if count == 1 else "s")
