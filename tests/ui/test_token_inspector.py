@@ -153,3 +153,39 @@ def test_branch_at_a_token_makes_a_linked_run(qtbot: QtBot, window: MainWindow) 
     qtbot.waitUntil(lambda: any(row.run_id == stored.id and row.label.startswith(BRANCH_MARK)
                                 for row in window.history.model.rows))
     shot(window, "token-inspector-branch")
+
+
+def test_every_token_is_coloured_a_slice_at_a_time(qtbot: QtBot) -> None:
+    """20,000 tokens are coloured over several slices, the visible ones first, and all of them
+    in the end (also after a theme change with the view scrolled to the middle)."""
+    from workbench.core.logprobs import Alternative, TokenLogprob
+    from workbench.ui.widgets.token_inspector import TokenInspector
+
+    sure, doubtful = math.log(0.95), math.log(0.05)
+    tokens = [TokenLogprob(w, lp, w.encode(), (Alternative(w, lp),))
+              for i in range(20_000)
+              for w, lp in [(" w" if i % 9 else "\n", doubtful if i % 2 else sure)]]
+    inspector = TokenInspector()
+    qtbot.addWidget(inspector)
+    inspector.resize(500, 300)
+    inspector.show()
+    inspector.set_tokens(tokens)
+    view = inspector.view
+    assert view.coloring  # not all at once
+    qtbot.waitUntil(lambda: not view.coloring, timeout=5000)
+
+    def colored(index: int) -> bool:
+        block = view.document().findBlock(view._highlighter.starts[index])
+        offset = view._highlighter.starts[index] - block.position()
+        formats = block.layout().formats()
+        return any(f.start <= offset < f.start + f.length and f.format.background().style()
+                   != Qt.BrushStyle.NoBrush for f in formats)
+
+    assert [colored(i) for i in (0, 1, 10_001, 19_999)] == [False, True, True, True]
+    bar = view.verticalScrollBar()
+    bar.setValue(bar.maximum() // 2)
+    theming.install(QApplication.instance(), "dark")  # type: ignore[arg-type]
+    inspector.setPalette(QApplication.palette())
+    qtbot.waitUntil(lambda: not view.coloring, timeout=5000)
+    assert all(colored(i) for i in (1, 10_001, 19_999))
+    theming.install(QApplication.instance(), "light")  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ NOT_CONTINUED = (
 
 def install(window: MainWindow) -> None:
     """Offer branching in ``window``'s output view."""
-    window.output.branch_check = lambda result: branch_note(window, result)
+    window.output.inspector.branch_check = lambda result: branch_note(window, result)
     window.output.branchRequested.connect(
         lambda result, prefix, index: start_branch(window, result, prefix, index)
     )

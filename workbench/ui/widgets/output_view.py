@@ -10,7 +10,6 @@ with the model's speed, and in Markdown mode it does not grow with the answer's 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from html import escape
 from typing import Literal
 
@@ -55,7 +54,11 @@ from workbench.ui.widgets.frame_clock import FrameBudget, frame_clock
 from workbench.ui.widgets.markdown_stream import MarkdownStream
 from workbench.ui.widgets.schema_label import SchemaLabel
 from workbench.ui.widgets.thinking_panel import ThinkingPanel
-from workbench.ui.widgets.token_inspector import TokenInspector, confidence_figures
+from workbench.ui.widgets.token_inspector import (
+    TokenInspector,
+    confidence_figures,
+    tokens_toggle,
+)
 from workbench.ui.workers import ChunkBatch, RunWorker
 
 State = Literal["idle", "running", "streaming", "cancelling", "finished", "failed", "cancelled"]
@@ -165,15 +168,7 @@ class OutputView(QWidget):
             self.mode_group.addButton(button)
             button.clicked.connect(lambda _c=False, m=mode: self.set_mode(m))
         self.markdown_button.setChecked(True)
-        self.tokens_button = QToolButton(self)
-        self.tokens_button.setText("Tokens")
-        self.tokens_button.setCheckable(True)
-        self.tokens_button.setAutoRaise(True)
-        self.tokens_button.setAccessibleName("Show output tokens by probability")
-        self.tokens_button.setToolTip(
-            "Colour the answer by how sure the model was of each token; hover a token for its "
-            "alternatives (runs with 'Token alternatives' set)"
-        )
+        self.tokens_button = tokens_toggle(self)
         self.tokens_button.toggled.connect(self.show_tokens)
         toggle = QAction("Toggle Markdown", self)
         toggle.setShortcut(QKeySequence("Ctrl+Shift+M"))
@@ -241,8 +236,6 @@ class OutputView(QWidget):
         self.inspector = TokenInspector(self)
         self.inspector.branchRequested.connect(self._branch)
         self.stack.addWidget(self.inspector)
-        #: Says why a shown run cannot be branched ("" when it can); None: no branching here.
-        self.branch_check: Callable[[RunResult], str] | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -385,10 +378,7 @@ class OutputView(QWidget):
         if not self.caught_up:
             frame_clock().want(self, self._flush)  # the rest is painted over the next frames
         self._show_figures(result)
-        check = self.branch_check
-        note = "Branching is offered in the main window" if check is None else check(result)
-        self.inspector.set_tokens(result.logprobs, branch_note=note,
-                                  lead=result.request.continue_from or "")
+        self.inspector.show_run(result)
         if status_of(result) == "ok":
             self.schema_label.check(result.text)
         else:  # a partial answer says nothing about the schema

@@ -6,30 +6,44 @@ in light and dark themes alike and the text keeps its contrast. Hovering a token
 alternatives; clicking one opens them as a menu, from which a local run can be branched: the
 answer up to that token, then the chosen alternative, continued as a new run.
 
-Colouring is a ``QSyntaxHighlighter`` over token offsets (as the prompt's token view does), so a
-long answer costs one ``setPlainText`` and then only what is visible is coloured.
+Colouring is a ``QSyntaxHighlighter`` over token offsets (as the prompt's token view does), run
+block by block in slices of a few milliseconds from the visible text on: colouring all 2,000
+tokens of an answer at once held the window 12 ms, and their layout as long again
+(bench/bench_token_inspector.py).
 """
 
 from __future__ import annotations
 
+import math
+import time
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
-from PySide6.QtCore import QEvent, QPoint, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QHelpEvent,
     QMouseEvent,
     QPalette,
     QSyntaxHighlighter,
+    QTextBlock,
     QTextCharFormat,
     QTextDocument,
 )
-from PySide6.QtWidgets import QLabel, QMenu, QPlainTextEdit, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QMenu,
+    QPlainTextEdit,
+    QToolButton,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
 
 from workbench.core.logprobs import TokenLogprob, mean_logprob, perplexity, probability
 from workbench.core.logprobs import token_texts as _token_texts
+from workbench.core.models import RunResult
 from workbench.ui import theming
 
 #: Lower bounds of the probability steps, most sure first; a token at or above the first is
@@ -40,16 +54,21 @@ STEP_NAMES = ("≥ 90 %", "70–90 %", "40–70 %", "15–40 %", "< 15 %")
 _BLENDS: tuple[tuple[theming.StatusKind, float], ...] = (
     ("warning", 0.22), ("warning", 0.45), ("error", 0.38), ("error", 0.6)
 )
+#: Longest the GUI thread spends colouring at once before it serves other events.
+SLICE_S = 0.004
 NO_TOKENS = (
     "No token probabilities for this run. Set 'Token alternatives' in the parameters (the "
     "local model and OpenAI-compatible servers return them) and run again."
 )
 
 
+#: The steps' lower bounds as log-probabilities, least sure first (for ``bisect``).
+_LOG_BOUNDS = [math.log(low) for low in reversed(STEPS[:-1])]
+
+
 def step_of(logprob: float) -> int:
     """The colour step (0: most sure) of a token with ``logprob``."""
-    p = probability(logprob)
-    return next(i for i, low in enumerate(STEPS) if p >= low)
+    return len(_LOG_BOUNDS) - bisect_right(_LOG_BOUNDS, logprob)
 
 
 def _blend(base: QColor, color: QColor, share: float) -> QColor:
@@ -88,6 +107,20 @@ def confidence_figures(tokens: Sequence[TokenLogprob] | None) -> tuple[str, str]
     )
 
 
+def tokens_toggle(parent: QWidget) -> QToolButton:
+    """The output's "Tokens" switch: the answer as text, or coloured by token probability."""
+    button = QToolButton(parent)
+    button.setText("Tokens")
+    button.setCheckable(True)
+    button.setAutoRaise(True)
+    button.setAccessibleName("Show output tokens by probability")
+    button.setToolTip(
+        "Colour the answer by how sure the model was of each token; hover a token for its "
+        "alternatives (runs with 'Token alternatives' set)"
+    )
+    return button
+
+
 class _Highlighter(QSyntaxHighlighter):
     def __init__(self, document: QTextDocument) -> None:
         super().__init__(document)
@@ -124,6 +157,11 @@ class TokenTextView(QPlainTextEdit):
         self.setAccessibleName("Output tokens by probability")
         self.setFrameShape(QPlainTextEdit.Shape.NoFrame)
         self._highlighter = _Highlighter(self.document())
+        self._next: QTextBlock | None = None  # the next block to colour
+        self._wrapped = False  # the blocks before the first visible one are still to colour
+        self._slices = QTimer(self)
+        self._slices.setInterval(0)
+        self._slices.timeout.connect(self._color_slice)
         self.tokens: list[TokenLogprob] = []
         self.pieces: list[str] = []
         self.lead = ""  # the answer's given beginning (a branch's), shown uncoloured
@@ -140,12 +178,15 @@ class TokenTextView(QPlainTextEdit):
         at = len(lead.encode("utf-16-le")) // 2
         for piece in self.pieces:
             starts.append(at)
-            at += len(piece.encode("utf-16-le")) // 2  # document positions count UTF-16 units
+            # document positions count UTF-16 units
+            at += len(piece) if piece.isascii() else len(piece.encode("utf-16-le")) // 2
             ends.append(at)
         h = self._highlighter
+        h.starts = []  # laid out uncoloured first (cheap), then coloured a slice at a time
+        self.setPlainText(lead + "".join(self.pieces))
         h.starts, h.ends = starts, ends
         h.steps = [step_of(t.logprob) for t in self.tokens]
-        self.setPlainText(lead + "".join(self.pieces))  # the highlighter colours what is laid out
+        self._recolor()
 
     def token_at(self, point: QPoint) -> int | None:
         """The token under ``point`` (viewport coordinates), or None."""
@@ -182,7 +223,35 @@ class TokenTextView(QPlainTextEdit):
             fmt.setBackground(color)
             formats.append(fmt)
         self._highlighter.formats = formats
-        self._highlighter.rehighlight()
+        self._recolor()
+
+    def _recolor(self) -> None:
+        """Colour every block again, the visible ones first, a few milliseconds at a time."""
+        self._next = self.firstVisibleBlock()
+        self._wrapped = self._next.blockNumber() == 0
+        self._color_slice()
+        if self._next is not None:
+            self._slices.start()
+
+    def _color_slice(self) -> None:
+        deadline = time.perf_counter() + SLICE_S
+        block = self._next
+        while block is not None and time.perf_counter() < deadline:
+            self._highlighter.rehighlightBlock(block)
+            block = block.next()
+            if not block.isValid():
+                block = None if self._wrapped else self.document().firstBlock()
+                self._wrapped = True
+            elif self._wrapped and block == self.firstVisibleBlock() and block.blockNumber():
+                block = None  # came round to where it started
+        self._next = block
+        if block is None:
+            self._slices.stop()
+
+    @property
+    def coloring(self) -> bool:
+        """Whether blocks are still being coloured (tests wait for it)."""
+        return self._next is not None
 
     def event(self, event: QEvent) -> bool:
         if event.type() == QEvent.Type.PaletteChange:
@@ -248,6 +317,8 @@ class TokenInspector(QWidget):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.popup: QMenu | None = None
         self.branch_note = ""  # why branching is not offered ("" when it is)
+        #: Says why a run cannot be branched ("" when it can); None: no branching here.
+        self.branch_check: Callable[[RunResult], str] | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -266,6 +337,12 @@ class TokenInspector(QWidget):
         self.view.setVisible(bool(tokens))
         self.legend.setVisible(bool(tokens))
         self.empty.setVisible(not tokens)
+
+    def show_run(self, result: RunResult) -> None:
+        """Show a run's tokens after its given start (a branch's), saying whether it branches."""
+        check = self.branch_check
+        note = "Branching is offered in the main window" if check is None else check(result)
+        self.set_tokens(result.logprobs, branch_note=note, lead=result.request.continue_from or "")
 
     def open_alternatives(self, index: int, where: QPoint | None = None) -> QMenu:
         """A menu of token ``index``'s alternatives; picking one branches there."""
