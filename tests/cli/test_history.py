@@ -149,3 +149,28 @@ def test_list_and_search_take_the_history_panels_filters(
     assert found == []
     assert [r["id"] for r in _json(capsys, ["history", "list", "--backend", "llamacpp",
                                             "--rating", "unrated", "--json"])] == run_ids[1::-1]
+
+
+def test_show_gives_a_branchs_parent_and_its_tokens_figures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import math
+
+    from workbench.core.logprobs import Alternative, TokenLogprob
+
+    half = math.log(0.5)
+    tokens = [TokenLogprob(" a", half, b" a", (Alternative(" a", half),)),
+              TokenLogprob(" b", half, b" b", ())]
+    with Store.open() as store:
+        parent = store.runs.add(make_result())
+        child = store.runs.add(make_result().model_copy(update={"logprobs": tokens}),
+                               RunRef(parent_run_id=parent, branch_token=3))
+    assert main(["history", "show", child]) == 0
+    out = capsys.readouterr().out
+    assert "2 tokens with log-probabilities: mean logprob -0.693  perplexity 2.00" in out
+    assert f"branched from run {parent} at token 3" in out
+    data = _json(capsys, ["history", "show", child, "--json"])
+    assert data["parent_run_id"] == parent and data["branch_token"] == 3
+    (alternative,) = data["logprobs"][0]["top_logprobs"]
+    assert alternative["token"] == " a"
+    assert alternative["logprob"] == pytest.approx(half, abs=1e-6)  # stored as float32

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.core.logprobs import Alternative, TokenLogprob
+from workbench.core.logprobs import Alternative, TokenLogprob, from_openai, logprob_number
 
 
 def request_fields(top_logprobs: int, chat: bool) -> dict[str, Any]:
@@ -22,38 +22,12 @@ def request_fields(top_logprobs: int, chat: bool) -> dict[str, Any]:
     return {"logprobs": top_logprobs}
 
 
-def _raw(token: str, data: Any) -> bytes:
-    """A token's bytes as sent (a list of ints), else its text's UTF-8."""
-    if isinstance(data, list) and all(isinstance(b, int) and 0 <= b < 256 for b in data):
-        return bytes(data)
-    return token.encode("utf-8")
-
-
-def _number(value: Any) -> float:
-    """A logprob; null (llama-cpp-python's first completion token) reads as 0, not a crash."""
-    if value is None:
-        return 0.0
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"a logprob must be a number, not {value!r}")
-    return float(value)
-
-
 def chat_logprobs(data: Any) -> tuple[TokenLogprob, ...]:
     """The tokens of a chat choice's ``logprobs`` (None or empty: none). ``TypeError`` or
     ``KeyError`` for a malformed one, which the caller reports as a protocol error."""
     if not data:
         return ()
-    content = data.get("content") or ()
-    tokens: list[TokenLogprob] = []
-    for item in content:
-        token = str(item["token"])
-        top = tuple(
-            Alternative(str(alt["token"]), _number(alt["logprob"]))
-            for alt in item.get("top_logprobs") or ()
-        )
-        tokens.append(TokenLogprob(token, _number(item["logprob"]),
-                                   _raw(token, item.get("bytes")), top))
-    return tuple(tokens)
+    return from_openai(data.get("content") or ())
 
 
 def completion_logprobs(data: Any) -> tuple[TokenLogprob, ...]:
@@ -66,10 +40,10 @@ def completion_logprobs(data: Any) -> tuple[TokenLogprob, ...]:
     tokens: list[TokenLogprob] = []
     for token, value, top in zip(names, values, tops, strict=True):
         alternatives = sorted(
-            (Alternative(str(t), _number(v)) for t, v in (top or {}).items()),
+            (Alternative(str(t), logprob_number(v)) for t, v in (top or {}).items()),
             key=lambda alt: alt.logprob,
             reverse=True,
         )
-        tokens.append(TokenLogprob(str(token), _number(value), _raw(str(token), None),
+        tokens.append(TokenLogprob(str(token), logprob_number(value), str(token).encode("utf-8"),
                                    tuple(alternatives)))
     return tuple(tokens)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from workbench.cli._common import positive_int, print_json
 from workbench.cli._storage import clip, open_store
+from workbench.core.logprobs import mean_logprob, perplexity, to_openai
 
 if TYPE_CHECKING:
     from workbench.storage.repositories import RunSummary
@@ -130,6 +131,7 @@ def run_show(args: argparse.Namespace) -> int:
         "status": run.status,
         **dataclasses.asdict(run.ref),
         "result": run.result.model_dump(mode="json"),
+        **({"logprobs": to_openai(run.result.logprobs)} if run.result.logprobs else {}),
         "rating": dataclasses.asdict(rating) if rating else None,
         "evaluations": [
             {**dataclasses.asdict(e), "assertion": e.assertion.model_dump(mode="json")}
@@ -172,6 +174,13 @@ def run_show(args: argparse.Namespace) -> int:
             )
         )
     )
+    tokens = result.logprobs
+    if tokens:
+        mean, ppl = mean_logprob(tokens), perplexity(tokens)
+        print(f"{len(tokens):,} tokens with log-probabilities: mean logprob {mean:.3f}  "
+              f"perplexity {ppl:.2f}")
+    if run.ref.parent_run_id:
+        print(f"branched from run {run.ref.parent_run_id} at token {run.ref.branch_token}")
     for e in evaluations:
         print(
             f"{e.outcome:<5} {e.assertion.type} {e.score if e.score is not None else ''} {e.reason}"

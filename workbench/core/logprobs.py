@@ -13,10 +13,12 @@ import math
 import struct
 import zlib
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 #: Most alternatives a backend is asked for (OpenAI's limit for ``top_logprobs``).
 MAX_TOP_LOGPROBS = 20
+#: -inf (a token that could not be sampled) in JSON, which has no infinities.
+LOWEST = -1e30
 _PACK_VERSION = 1
 _HEADER = struct.Struct("<BI")  # version, token count
 _ENTRY = struct.Struct("<fHB")  # logprob, byte length, alternative count
@@ -71,6 +73,52 @@ def token_texts(tokens: Iterable[TokenLogprob]) -> list[str]:
     if rest and pieces:
         pieces[-1] += rest
     return pieces
+
+
+def _raw(token: str, data: Any) -> bytes:
+    """A token's bytes as sent (a list of ints), else its text's UTF-8."""
+    if isinstance(data, list) and all(isinstance(b, int) and 0 <= b < 256 for b in data):
+        return bytes(data)
+    return token.encode("utf-8")
+
+
+def logprob_number(value: Any) -> float:
+    """A logprob read from JSON; null (llama-cpp-python's first completion token) reads as 0,
+    not a crash."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"a logprob must be a number, not {value!r}")
+    return float(value)
+
+
+def from_openai(items: Iterable[Any]) -> tuple[TokenLogprob, ...]:
+    """Tokens from OpenAI's chat shape, ``[{token, logprob, bytes, top_logprobs: [{token,
+    logprob}]}]`` (``bytes`` may be null). ``TypeError``/``KeyError`` for a malformed one."""
+    tokens: list[TokenLogprob] = []
+    for item in items:
+        token = str(item["token"])
+        top = tuple(
+            Alternative(str(alt["token"]), logprob_number(alt["logprob"]))
+            for alt in item.get("top_logprobs") or ()
+        )
+        tokens.append(TokenLogprob(token, logprob_number(item["logprob"]),
+                                   _raw(token, item.get("bytes")), top))
+    return tuple(tokens)
+
+
+def to_openai(tokens: Iterable[TokenLogprob]) -> list[dict[str, Any]]:
+    """Tokens in OpenAI's chat shape (what ``from_openai`` reads): for exports."""
+    return [
+        {
+            "token": t.token,
+            "logprob": max(t.logprob, LOWEST),
+            "bytes": list(t.raw),
+            "top_logprobs": [{"token": a.token, "logprob": max(a.logprob, LOWEST)}
+                             for a in t.top],
+        }
+        for t in tokens
+    ]
 
 
 def clip(tokens: list[TokenLogprob], chars: int) -> list[TokenLogprob]:

@@ -69,3 +69,26 @@ def test_bad_jsonl_lines_are_reported_with_their_numbers() -> None:
         (4, "not a run record (needs 'id' and 'run')"),
         (5, "run.request"),
     ]
+
+
+def test_jsonl_keeps_token_logprobs_in_openais_shape() -> None:
+    from workbench.core.logprobs import LOWEST, Alternative, TokenLogprob
+
+    tokens = [
+        TokenLogprob("Caf", -0.25, b"Caf", (Alternative("Caf", -0.25), Alternative("The", -2.5))),
+        TokenLogprob("\ufffd", -1.5, b"\xc3", ()),  # half of "é": its bytes are kept
+        TokenLogprob(" no", float("-inf"), b" no", (Alternative(" ok", -0.1),)),
+    ]
+    record = RunRecord("01J0000000000000000000000E", make_result().model_copy(
+        update={"logprobs": tokens}), "with tokens")
+    text = export("runs-jsonl", runs=[record]).text
+    line = json.loads(text)
+    assert line["logprobs"][0] == {"token": "Caf", "logprob": -0.25, "bytes": [67, 97, 102],
+                                   "top_logprobs": [{"token": "Caf", "logprob": -0.25},
+                                                    {"token": "The", "logprob": -2.5}]}
+    (back,), problems = read_runs_jsonl(text)
+    assert problems.items == []
+    assert back.result.logprobs[:2] == tokens[:2]  # type: ignore[index]
+    assert back.result.logprobs[2].logprob == LOWEST  # type: ignore[index]
+    broken = text.replace('"logprob": -0.25', '"logprob": "sure"', 1)
+    assert read_runs_jsonl(broken)[1].items  # said, not swallowed

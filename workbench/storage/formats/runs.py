@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from workbench.core.logprobs import from_openai, to_openai
 from workbench.core.models import RunResult
 from workbench.core.records import jsonl_records
 from workbench.storage.formats.results import Problems
@@ -105,6 +106,8 @@ def runs_to_jsonl(records: Iterable[RunRecord]) -> str:
                 "label": rec.label,
                 "vars": rec.vars,
                 "run": rec.result.model_dump(mode="json"),
+                # OpenAI's chat shape: the tokens' log-probabilities and alternatives.
+                **({"logprobs": to_openai(rec.result.logprobs)} if rec.result.logprobs else {}),
             },
             ensure_ascii=False,
         )
@@ -130,6 +133,13 @@ def read_runs_jsonl(text: str, source: str = "<text>") -> tuple[list[RunRecord],
             first = err.errors()[0]
             problems.error(n, f"run.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
             continue
+        if isinstance(data.get("logprobs"), list):
+            try:
+                tokens = from_openai(data["logprobs"])
+            except (KeyError, TypeError, AttributeError) as err:
+                problems.error(n, f"logprobs: not OpenAI's token list ({err})")
+                continue
+            result = result.model_copy(update={"logprobs": list(tokens)})
         raw_vars = data.get("vars")
         values = {str(k): str(v) for k, v in raw_vars.items()} if isinstance(raw_vars, dict) else {}
         records.append(RunRecord(data["id"], result, str(data.get("label") or ""), values))
