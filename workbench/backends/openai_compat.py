@@ -9,8 +9,9 @@ names, so results record what the server really received.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ from workbench.backends.openai_logprobs import (
     completion_logprobs,
     request_fields,
 )
+from workbench.backends.pool import ServerPool, pool_urls
 from workbench.backends.recording import PlannedBackend, RunRecorder
 from workbench.backends.structured import openai_response_format, schema_of
 from workbench.backends.think import Piece, ThinkSplitter, split_think
@@ -151,11 +153,29 @@ class OpenAICompatOptions(HttpOptions):
         description="Wire names for this server, e.g. repetition_penalty -> repeat_penalty "
         "(llama-cpp-python) or max_tokens -> max_completion_tokens",
     )
+    base_urls: list[str] = Field(
+        default_factory=list,
+        description="A pool: several API roots serving the same model (comma- or line-"
+        "separated); each request goes to the least-loaded healthy one and a failing one is "
+        "drained and retried elsewhere. Set, it replaces base_url",
+    )
+    pool_cooldown: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="Seconds a failed server of the pool rests before a health check may bring "
+        "it back",
+    )
 
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         return http_base_url(value)
+
+    @field_validator("base_urls", mode="before")
+    @classmethod
+    def _pool_urls(cls, value: Any) -> list[str]:
+        return pool_urls(value)
 
     @field_validator("capability_overrides", "param_names")
     @classmethod
@@ -165,7 +185,7 @@ class OpenAICompatOptions(HttpOptions):
 
 @dataclass(frozen=True)
 class _Plan:
-    url: str
+    path: str
     body: dict[str, Any]
     headers: dict[str, str]
     model: str
@@ -187,9 +207,37 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
         )
         self._server_version = ""
         self._only_model = ""
-        self._http = HttpClient.keyed(
-            self.options, urlsplit(self.options.base_url).netloc, self.options.base_url, self._key
-        )
+        opts = self.options
+        self._pool: ServerPool | None = None
+        if opts.base_urls:  # the pool chooses where a retry goes: its client retries nowhere
+            single = opts.model_copy(update={"max_retries": 0})
+            service = urlsplit(opts.base_urls[0]).netloc
+            self._http = HttpClient.keyed(single, service, opts.base_urls[0], self._key)
+            self._pool = ServerPool(
+                opts.base_urls, opts, self._http, cooldown=opts.pool_cooldown
+            )
+        else:
+            self._http = HttpClient.keyed(
+                opts, urlsplit(opts.base_url).netloc, opts.base_url, self._key
+            )
+
+    @property
+    def pool(self) -> ServerPool | None:
+        """The server pool when ``base_urls`` is set (its figures are per server)."""
+        return self._pool
+
+    @contextlib.contextmanager
+    def _open(
+        self, method: str, path: str, **kwargs: Any
+    ) -> Iterator[tuple[StreamResponse, str]]:
+        """``path`` sent to the one server or to the pool; yields the response and the base
+        URL of the server answering."""
+        if self._pool is not None:
+            with self._pool.stream(method, path, **kwargs) as opened:
+                yield opened
+            return
+        with self._http.stream(method, self.options.base_url + path, **kwargs) as response:
+            yield response, self.options.base_url
 
     # --- description ---------------------------------------------------------------------
 
@@ -205,16 +253,19 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
         return self._server_version
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
         self._http.close()
 
     def list_models(self) -> list[ModelInfo]:
-        data = self._http.request_json(
-            "GET", f"{self.options.base_url}/models", headers=self._auth_headers()
-        )
+        with self._open(
+            "GET", "/models", headers=self._auth_headers(), cancel=CancelToken()
+        ) as (response, base_url):
+            data = response.json()
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise ProtocolError(
-                f"{self.options.base_url}/models did not list models",
+                f"{base_url}/models did not list models",
                 hint="check the base URL points at an OpenAI-compatible API",
             )
         models = []
@@ -233,7 +284,10 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
     # --- credentials -------------------------------------------------------------------------
 
     def _auth_headers(self) -> dict[str, str]:
-        credential = self._key.required(self.options.base_url)  # none: a keyless local server
+        urls = self.options.base_urls or [self.options.base_url]
+        # None: a keyless local server (a pool: only when every server is local).
+        remote = [url for url in urls if credentials.key_required(url)]
+        credential = self._key.required(remote[0] if remote else urls[0])
         return {"Authorization": f"Bearer {credential.value}"} if credential else {}
 
     # --- running ---------------------------------------------------------------------------
@@ -303,19 +357,21 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
             seed=sent.get("seed"),
             response_format=response_format,
         )
-        return record, _Plan(opts.base_url + path, body, headers, model, chat)
+        return record, _Plan(path, body, headers, model, chat)
 
     def _exchange(
         self, plan: _Plan, recorder: RunRecorder, cancel: CancelToken
     ) -> Generator[StreamEvent, None, FinishReason]:
-        with self._http.stream(
+        with self._open(
             "POST",
-            plan.url,
+            plan.path,
             headers=plan.headers,
             json_body=plan.body,
             cancel=cancel,
             model=plan.model,
-        ) as response:
+        ) as (response, base_url):
+            if self._pool is not None:  # which server of the pool answered
+                recorder.request = recorder.request.model_copy(update={"server": base_url})
             if response.content_type == "application/json":  # a server that does not stream
                 return (yield from self._whole(response.json(), plan, recorder, response.url))
             return (yield from self._events(response, plan, recorder))

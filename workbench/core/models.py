@@ -279,6 +279,8 @@ class SentRequest(_Model):
     # is then in ``ignored_params`` under "response_format").
     response_format: ResponseFormat | None = None
     continue_from: str | None = None  # the answer's given beginning (a branch at a token)
+    # The base URL of the server that answered, when the backend is a pool of servers.
+    server: str = ""
 
 
 class RunResult(_Model):

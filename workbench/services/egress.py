@@ -68,6 +68,10 @@ def destination(
     values = options.model_dump()
     if values.get("endpoint_url"):
         host, remote = _url_host(str(values["endpoint_url"]))
+    elif values.get("base_urls"):  # a pool: remote when any of its servers is
+        hosts = [_url_host(str(url)) for url in values["base_urls"]]
+        host = ", ".join(shown for shown, _ in hosts)
+        remote = any(far for _, far in hosts)
     elif values.get("base_url"):
         host, remote = _url_host(str(values["base_url"]))
     elif "region" in values:  # Bedrock without an endpoint: AWS's regional host

@@ -1,0 +1,147 @@
+"""Server pools: least-loaded dispatch, failover, draining and the cool-down's health check,
+through the openai_compat backend against local servers speaking OpenAI's SSE chat stream."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.backends.conftest import stream_all
+from tests.backends.pool_servers import ChatServer
+from workbench.backends.base import CancelToken
+from workbench.backends.config import BackendConfig
+from workbench.backends.openai_compat import OpenAICompatBackend, OpenAICompatOptions
+from workbench.backends.pool import pool_urls
+from workbench.core.models import RenderedMessage, RunRequest, RunResult
+from workbench.services.egress import destination
+
+
+def request(text: str) -> RunRequest:
+    return RunRequest(
+        backend="openai_compat", messages=[RenderedMessage(role="user", content=text)]
+    )
+
+
+def pool(*urls: str, **options: object) -> OpenAICompatBackend:
+    return OpenAICompatBackend(
+        OpenAICompatOptions(base_urls=list(urls), default_model="pool-model", **options)
+    )
+
+
+def dead_url() -> str:
+    """A loopback port with nothing listening (connection refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture
+def servers() -> Iterator[list[ChatServer]]:
+    made = [ChatServer(f"s{i}", delay=0.05) for i in range(3)]
+    yield made
+    for server in made:
+        server.close()
+
+
+def run(backend: OpenAICompatBackend, text: str) -> RunResult:
+    return stream_all(backend, request(text), CancelToken())[1]
+
+
+def test_least_loaded_dispatch_spreads_requests(servers: list[ChatServer]) -> None:
+    backend = pool(*(s.url for s in servers))
+    with ThreadPoolExecutor(6) as workers:
+        results = list(workers.map(lambda i: run(backend, f"n{i}"), range(6)))
+    assert all(r.error is None for r in results)
+    assert [len(s.answered) for s in servers] == [2, 2, 2]
+    assert all(s.peak == 2 for s in servers)  # two at once each, never three on one
+    # The record says which server answered; the answer names the same one.
+    for result in results:
+        server = next(s for s in servers if s.url == result.request.server)
+        assert result.text.startswith(server.name)
+    # Alone, requests take turns (ties are round-robin, not always the first server).
+    for i in range(3):
+        run(backend, f"seq{i}")
+    assert [len(s.answered) for s in servers] == [3, 3, 3]
+    figures = backend.pool.figures() if backend.pool else []
+    assert [(f.requests, f.failures, f.healthy) for f in figures] == [(3, 0, True)] * 3
+    assert all(f.mean_latency_s is not None and f.mean_latency_s >= 0.1 for f in figures)
+
+
+def test_a_dead_server_is_drained_and_the_request_goes_elsewhere(
+    servers: list[ChatServer],
+) -> None:
+    down = dead_url()
+    backend = pool(down, servers[0].url, pool_cooldown=60)
+    results = [run(backend, f"n{i}") for i in range(4)]
+    assert all(r.error is None for r in results)
+    assert {r.request.server for r in results} == {servers[0].url}
+    assert len(servers[0].answered) == 4
+    assert backend.pool is not None
+    dead, live = backend.pool.figures()
+    # Tried once, drained: no further request went to it during the cool-down.
+    assert (dead.url, dead.requests, dead.failures, dead.healthy) == (down, 1, 1, False)
+    assert (live.requests, live.failures) == (4, 0)
+
+
+def test_a_drained_server_comes_back_after_the_cool_down(servers: list[ChatServer]) -> None:
+    first, second = servers[0], servers[1]
+    first.failing = True  # answers 500
+    backend = pool(first.url, second.url, pool_cooldown=0.3, max_retries=0)
+    assert run(backend, "a").error is None  # failed over to the second
+    assert first.received == 1
+    run(backend, "b")
+    assert first.received == 1  # drained
+    first.failing = False
+    time.sleep(0.35)
+    run(backend, "c")  # the cool-down is over: a health check starts in the background
+    assert backend.pool is not None
+    deadline = time.monotonic() + 5
+    while not backend.pool.figures()[0].healthy and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert backend.pool.figures()[0].healthy
+    for i in range(4):
+        run(backend, f"after{i}")
+    assert len(first.answered) >= 2  # back in the rotation
+
+
+def test_a_stream_cut_mid_answer_is_not_sent_again(servers: list[ChatServer]) -> None:
+    servers[0].break_after = 1
+    backend = pool(servers[0].url, servers[1].url)
+    result = run(backend, "once")
+    assert result.error is not None and "broke off" in result.error
+    assert result.text == "s0"  # the partial text is kept
+    assert result.request.server == servers[0].url
+    assert servers[0].received == 1 and servers[1].received == 0  # never sent twice
+    assert backend.pool is not None and not backend.pool.figures()[0].healthy
+
+
+def test_a_pool_all_down_fails_after_the_retry_policy() -> None:
+    backend = pool(dead_url(), dead_url(), max_retries=1, retry_backoff=0.01)
+    result = run(backend, "x")
+    assert result.error is not None and "every server of the pool tried" in result.error
+    assert backend.pool is not None
+    assert [f.requests for f in backend.pool.figures()] == [2, 2]  # two rounds over both
+
+
+def test_base_urls_setting_and_consent() -> None:
+    assert pool_urls("http://a:1/v1, http://b:2/v1/\nhttp://a:1/v1") == [
+        "http://a:1/v1",
+        "http://b:2/v1",
+    ]
+    assert pool_urls(["http://a:1/v1,http://b:2/v1"]) == ["http://a:1/v1", "http://b:2/v1"]
+    with pytest.raises(ValueError):
+        OpenAICompatOptions(base_urls="ftp://a")
+    local = {"base_urls": "http://127.0.0.1:8001/v1,http://[::1]:8002/v1"}
+    mixed = {"base_urls": "http://127.0.0.1:8001/v1,http://gpu-box.lan:8000/v1"}
+    configs = {
+        name: BackendConfig(name=name, backend="openai_compat", options=options)
+        for name, options in (("local", local), ("mixed", mixed))
+    }
+    assert not destination("local", configs=configs).remote
+    far = destination("mixed", configs=configs)
+    assert far.remote and "gpu-box.lan:8000" in far.host

@@ -1,0 +1,261 @@
+"""A server pool: one backend over several base URLs that serve the same model.
+
+Dispatch: each request goes to the healthy server with the fewest requests in flight (ties
+taken in turn). A connection failure, a 5xx or a timeout before the answer started drains that
+server (no new requests) and the request moves at once to another one; a 429 moves it without
+draining. When every server was tried, a retry round follows the backend's retry policy
+(``max_retries``, exponential backoff with jitter, the total deadline). Once a server answered
+with a 2xx and its answer started streaming, the request is never sent again: a failure mid-
+answer fails that run with the partial text kept (as with one server) and drains the server.
+
+A drained server comes back after ``pool_cooldown`` seconds when a health check (``GET
+{base}/models``, any answer below 500 counts: a key is not needed to see a server is up) run
+in the background passes; when the whole pool is drained, the next request itself is the probe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from workbench.backends.base import CancelToken
+from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, http_base_url
+from workbench.backends.recording import RunCancelled
+from workbench.core.errors import (
+    BackendError,
+    BackendTimeoutError,
+    ConnectError,
+    ProtocolError,
+    RateLimitError,
+    ServerError,
+)
+
+#: Failures that say the server itself is in trouble: drained, and the request sent elsewhere.
+_DRAINS = (ConnectError, ServerError, BackendTimeoutError)
+
+
+@dataclass(frozen=True)
+class ServerFigures:
+    """One server's figures since the pool was opened."""
+
+    url: str
+    healthy: bool
+    in_flight: int
+    requests: int
+    failures: int
+    mean_latency_s: float | None  # over the requests it answered (whole answer read)
+
+
+class _Server:
+    __slots__ = ("answered", "down_until", "failures", "healthy", "in_flight", "latency",
+                 "probing", "requests", "url")
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.healthy = True
+        self.down_until = 0.0
+        self.probing = False
+        self.in_flight = 0
+        self.requests = 0
+        self.failures = 0
+        self.answered = 0
+        self.latency = 0.0
+
+
+class ServerPool:
+    """Least-loaded dispatch with failover over ``urls``; thread-safe (one per backend)."""
+
+    def __init__(
+        self,
+        urls: list[str],
+        options: HttpOptions,
+        http: HttpClient,
+        *,
+        cooldown: float,
+        probe: Callable[[str], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not urls:
+            raise ValueError("a pool needs at least one base URL")
+        self._servers = [_Server(url) for url in urls]
+        self._options = options
+        self._http = http  # built with max_retries=0: the pool decides where a retry goes
+        self._cooldown = cooldown
+        self._probe = probe or self._probe_models
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._turn = 0
+        self._closed = False
+
+    @property
+    def urls(self) -> list[str]:
+        return [s.url for s in self._servers]
+
+    def close(self) -> None:
+        self._closed = True
+
+    def figures(self) -> list[ServerFigures]:
+        with self._lock:
+            return [
+                ServerFigures(
+                    s.url,
+                    s.healthy,
+                    s.in_flight,
+                    s.requests,
+                    s.failures,
+                    s.latency / s.answered if s.answered else None,
+                )
+                for s in self._servers
+            ]
+
+    # --- dispatch ------------------------------------------------------------------------
+
+    def _pick(self, tried: set[str]) -> _Server | None:
+        """The healthy untried server with the fewest requests in flight (ties in turn); when
+        the whole pool is drained, the untried one whose cool-down ends first (the request is
+        its probe). None: every candidate was tried this round."""
+        now = self._clock()
+        with self._lock:
+            for server in self._servers:
+                if not server.healthy and not server.probing and server.down_until <= now:
+                    server.probing = True
+                    threading.Thread(
+                        target=self._check, args=(server,), name="pool-health", daemon=True
+                    ).start()
+            count = len(self._servers)
+            order = [self._servers[(self._turn + i) % count] for i in range(count)]
+            fresh = [s for s in order if s.url not in tried]
+            healthy = [s for s in fresh if s.healthy]
+            if healthy:
+                chosen = min(healthy, key=lambda s: s.in_flight)  # first of the least loaded
+            elif fresh and not any(s.healthy for s in self._servers):
+                chosen = min(fresh, key=lambda s: s.down_until)
+            else:
+                return None
+            self._turn = (self._servers.index(chosen) + 1) % count
+            chosen.in_flight += 1
+            chosen.requests += 1
+            return chosen
+
+    def _done(self, server: _Server, started: float, error: BaseException | None) -> None:
+        with self._lock:
+            server.in_flight -= 1
+            if error is None:
+                server.answered += 1
+                server.latency += self._clock() - started
+                server.healthy = True
+                return
+            if isinstance(error, RunCancelled):
+                return
+            server.failures += 1
+            if isinstance(error, _DRAINS) or _broke_off(error):
+                server.healthy = False
+                server.down_until = self._clock() + self._cooldown
+
+    def _check(self, server: _Server) -> None:
+        """Background health check of a drained server whose cool-down is over."""
+        alive = False if self._closed else self._probe(server.url)
+        with self._lock:
+            server.probing = False
+            if alive:
+                server.healthy = True
+            else:
+                server.down_until = self._clock() + self._cooldown
+
+    def _probe_models(self, url: str) -> bool:
+        timeout = min(self._options.connect_timeout, 5.0)
+        try:
+            with httpx.Client(timeout=timeout, verify=self._options.verify_tls) as client:
+                return client.get(f"{url}/models").status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    # --- one request -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        cancel: CancelToken,
+        model: str = "",
+    ) -> Iterator[tuple[StreamResponse, str]]:
+        """Send ``path`` to a server of the pool; yield the streaming response and the base URL
+        of the server answering it."""
+        options = self._options
+        deadline = self._clock() + options.total_timeout
+        tried: set[str] = set()
+        rounds = 0
+        last: BackendError | None = None
+        while True:
+            if cancel.cancelled:
+                raise RunCancelled
+            server = self._pick(tried)
+            if server is None:
+                assert last is not None  # a round ends only after a failure
+                rounds += 1
+                delay = min(options.retry_backoff * 2 ** (rounds - 1), 30.0)
+                delay = delay / 2 + random.uniform(0, delay / 2)
+                if rounds > options.max_retries or self._clock() + delay >= deadline:
+                    last.message += f" (every server of the pool tried, {rounds - 1} retries)"
+                    raise last
+                if cancel.wait(delay):
+                    raise RunCancelled
+                tried.clear()
+                continue
+            tried.add(server.url)
+            started = self._clock()
+            opened = self._http.stream(
+                method,
+                server.url + path,
+                headers=headers,
+                json_body=json_body,
+                cancel=cancel,
+                model=model,
+            )
+            try:
+                response = opened.__enter__()
+            except BaseException as exc:
+                self._done(server, started, exc)
+                if not isinstance(exc, (*_DRAINS, RateLimitError)) or self._clock() >= deadline:
+                    raise
+                last = exc
+                continue
+            try:
+                yield response, server.url
+            except BaseException as exc:
+                self._done(server, started, exc)
+                if not opened.__exit__(type(exc), exc, exc.__traceback__):
+                    raise
+            else:
+                self._done(server, started, None)
+                opened.__exit__(None, None, None)
+            return
+
+
+def _broke_off(error: BaseException) -> bool:
+    """A stream cut mid-answer (the server died while writing)."""
+    return isinstance(error, ProtocolError) and "broke off" in error.message
+
+
+def pool_urls(value: Any) -> list[str]:
+    """The ``base_urls`` setting as stored: comma-, space- or line-separated text (or a list of
+    such texts), each a checked base URL, duplicates dropped in order."""
+    items = [value] if isinstance(value, str) else list(value or [])
+    urls: list[str] = []
+    for item in items:
+        for part in str(item).replace(",", " ").split():
+            url = http_base_url(part)
+            if url not in urls:
+                urls.append(url)
+    return urls
