@@ -189,3 +189,27 @@ def test_every_token_is_coloured_a_slice_at_a_time(qtbot: QtBot) -> None:
     qtbot.waitUntil(lambda: not view.coloring, timeout=5000)
     assert all(colored(i) for i in (1, 10_001, 19_999))
     theming.install(QApplication.instance(), "light")  # type: ignore[arg-type]
+
+
+def test_the_keyboard_opens_a_tokens_alternatives(qtbot: QtBot) -> None:
+    from workbench.core.logprobs import Alternative, TokenLogprob
+    from workbench.ui.widgets.token_inspector import TokenInspector
+
+    tokens = [TokenLogprob(w, -0.5, w.encode(), (Alternative(w, -0.5), Alternative(" x", -2.0)))
+              for w in ("The", " sea", " is", " blue")]
+    inspector = TokenInspector()
+    qtbot.addWidget(inspector)
+    inspector.show()
+    inspector.set_tokens(tokens)
+    view = inspector.view
+    view.setFocus()
+    for _ in range(5):  # past "The" and into " sea"
+        qtbot.keyClick(view, Qt.Key.Key_Right)
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    menu = inspector.popup
+    assert menu is not None and menu.isVisible()
+    assert menu.actions()[0].text().startswith("␣sea")
+    menu.close()
+    qtbot.keyClick(view, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
+    assert inspector.popup is not menu and inspector.popup.isVisible()  # type: ignore[union-attr]
+    inspector.popup.close()  # type: ignore[union-attr]

@@ -24,6 +24,7 @@ from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QHelpEvent,
+    QKeyEvent,
     QMouseEvent,
     QPalette,
     QSyntaxHighlighter,
@@ -153,6 +154,10 @@ class TokenTextView(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setReadOnly(True)
+        self.setTextInteractionFlags(  # arrow keys move a cursor from token to token
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
         self.setFont(theming.monospace_font())
         self.setAccessibleName("Output tokens by probability")
         self.setFrameShape(QPlainTextEdit.Shape.NoFrame)
@@ -269,6 +274,23 @@ class TokenTextView(QPlainTextEdit):
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self._press = event.position().toPoint()
         super().mousePressEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter, the menu key or Shift+F10 open the alternatives of the token at the text
+        cursor (move it with the arrow keys), so the inspector works without a mouse."""
+        key, shift = event.key(), event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Menu) or (
+            key == Qt.Key.Key_F10 and shift
+        ):
+            cursor = self.textCursor()
+            position = cursor.position()
+            i = bisect_right(self._highlighter.starts, position) - 1
+            if 0 <= i < len(self.tokens) and position <= self._highlighter.ends[i]:
+                self.tokenClicked.emit(
+                    i, self.viewport().mapToGlobal(self.cursorRect(cursor).bottomLeft())
+                )
+                return
+        super().keyPressEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         super().mouseReleaseEvent(event)
