@@ -4,8 +4,10 @@ The system prompt travels apart from the messages, ``max_tokens`` is required (a
 and recorded when a run sets none), stop strings are ``stop_sequences``, and a stream is a series
 of named SSE events: message_start, content_block_delta, message_delta, message_stop (and error).
 
-A response format is a forced tool (``backends.structured``): the tool's input, streamed as
-``input_json_delta`` pieces, is the answer, and the ``tool_use`` stop that ends it is a plain stop.
+Tools are declared with ``input_schema``; a call streams as a ``tool_use`` block start and its
+``input_json_delta`` pieces. A response format is a forced tool (``backends.structured``): the
+tool's input, streamed as ``input_json_delta`` pieces, is the answer, and the ``tool_use`` stop
+that ends it is a plain stop.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from workbench.backends.messages import (
 )
 from workbench.backends.recording import PlannedBackend, RunRecorder
 from workbench.backends.structured import anthropic_forced_tool
+from workbench.backends.tool_wire import anthropic_messages, anthropic_tools, dumps
 from workbench.core.errors import (
     AuthError,
     BackendError,
     BadRequestError,
     NotFoundError,
+    ParameterError,
     ProtocolError,
     RateLimitError,
     ServerError,
@@ -60,7 +64,7 @@ CAPABILITIES = Capabilities.supporting(
 ).with_formats(
     json_object=ParamCapability(note="a forced tool whose input is any object"),
     json_schema=ParamCapability(note="a forced tool whose input schema is the schema"),
-)
+).with_tools("tool_use blocks; results go back as tool_result blocks")
 _WIRE = {"stop": "stop_sequences"}
 
 _FINISH: dict[str, FinishReason] = {
@@ -177,14 +181,20 @@ class AnthropicBackend(PlannedBackend[_Plan]):
         model = chosen_model(request, self.options.default_model, "an Anthropic model")
         sent, ignored = self.capabilities().split(request.params)
         response_format, dropped = self.capabilities().split_format(request.response_format)
-        ignored = {**ignored, **dropped}
+        tools, tool_choice, unsent_tools = self.capabilities().split_tools(request)
+        ignored = {**ignored, **dropped, **unsent_tools}
+        if tools and response_format is not None:
+            raise ParameterError(
+                "Anthropic cannot take tools and a response format at once (the format is a "
+                "forced tool)", hint="set the template's response_format to text"
+            )
         sent.setdefault("max_tokens", self.options.default_max_tokens)
         thinking = anthropic_thinking(
             sent, ignored, forced_tool=response_format is not None, api="Anthropic"
         )
         body: dict[str, Any] = {
             "model": model,
-            "messages": [{"role": m.role, "content": m.content} for m in turns],
+            "messages": anthropic_messages(turns),
         }
         if joined := "\n\n".join(system):
             body["system"] = joined
@@ -195,6 +205,7 @@ class AnthropicBackend(PlannedBackend[_Plan]):
             body["thinking"] = thinking
         if response_format is not None:
             body.update(anthropic_forced_tool(response_format))
+        body.update(anthropic_tools(tools, tool_choice))
         if self.options.streaming:
             body["stream"] = True
         record = SentRequest(
@@ -206,6 +217,8 @@ class AnthropicBackend(PlannedBackend[_Plan]):
             ignored_params=ignored,
             seed=None,
             response_format=response_format,
+            tools=tools,
+            tool_choice=tool_choice,
         )
         tool = response_format.name if response_format is not None else None
         return record, _Plan(body, headers, model, tool)
@@ -230,6 +243,7 @@ class AnthropicBackend(PlannedBackend[_Plan]):
         finish: FinishReason = "other"
         usage = Usage()
         answer_blocks: set[int] = set()  # content blocks that are calls of the answer tool
+        calls: dict[int, int] = {}  # content block -> its tool call's position
         for event in response.events():
             kind = event.event
             if kind == "ping":
@@ -246,10 +260,19 @@ class AnthropicBackend(PlannedBackend[_Plan]):
                             yield recorder.text(delta["text"])
                     elif data["index"] in answer_blocks and delta.get("partial_json"):
                         yield recorder.text(delta["partial_json"])
+                    if data["index"] in calls and delta.get("partial_json"):
+                        yield recorder.tool_call(
+                            calls[data["index"]], "", "", delta["partial_json"]
+                        )
                 elif kind == "content_block_start":
                     block = data["content_block"]
                     if block.get("type") == "tool_use" and block.get("name") == answer_tool:
                         answer_blocks.add(data["index"])
+                    elif block.get("type") == "tool_use":
+                        calls[data["index"]] = len(calls)
+                        yield recorder.tool_call(len(calls) - 1, block["id"], block["name"], "")
+                    elif block.get("type") == "text" and block.get("text") and not answer_tool:
+                        yield recorder.text(block["text"])  # a block may start with its text
                 elif kind == "message_start":
                     start = data["message"].get("usage") or {}
                     usage = Usage(input_tokens=start.get("input_tokens"))
@@ -304,6 +327,16 @@ class AnthropicBackend(PlannedBackend[_Plan]):
             yield recorder.reasoning(thought)
         if text:
             yield recorder.whole(text)
+        try:
+            called = [
+                block for block in data["content"]
+                if block.get("type") == "tool_use" and block.get("name") != answer_tool
+            ]
+            for position, block in enumerate(called):
+                arguments = dumps(block.get("input") or {})
+                yield recorder.tool_call(position, block["id"], block["name"], arguments)
+        except (KeyError, TypeError, AttributeError):
+            raise ProtocolError(f"{url} sent an unreadable tool_use block") from None
         yield UsageUpdate(usage=recorder.usage)
         return _FINISH.get(data.get("stop_reason") or "", "other")
 

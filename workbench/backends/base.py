@@ -1,9 +1,9 @@
 """The one contract every model backend implements.
 
 A backend is a synchronous generator: ``stream(request, cancel)`` yields ``TextDelta``,
-``ReasoningDelta`` and ``UsageUpdate`` events and ends with exactly one terminal event
-(``Finished``, ``Failed`` or ``Cancelled``). Workers run it off the GUI thread; there is no
-parallel async hierarchy.
+``ReasoningDelta``, ``TokenLogprobs``, ``ToolCallDelta`` and ``UsageUpdate`` events and ends with
+exactly one terminal event (``Finished``, ``Failed`` or ``Cancelled``). Workers run it off the
+GUI thread; there is no parallel async hierarchy.
 """
 
 from __future__ import annotations
@@ -100,6 +100,19 @@ class TokenLogprobs(NamedTuple):
     kind: Literal["logprobs"] = "logprobs"
 
 
+class ToolCallDelta(NamedTuple):
+    """A piece of a tool call the model is making: the first piece of call ``position`` (0 for
+    a turn's first call) carries its ``id`` and ``name``, later ones only more of its JSON
+    ``arguments`` text (providers stream arguments in fragments; joined per position they are
+    the call's arguments)."""
+
+    position: int
+    id: str
+    name: str
+    arguments: str
+    kind: Literal["tool_call"] = "tool_call"
+
+
 class UsageUpdate(_Event):
     kind: Literal["usage"] = "usage"
     usage: Usage
@@ -127,6 +140,7 @@ StreamEvent = (
     | TextDelta
     | ReasoningDelta
     | TokenLogprobs
+    | ToolCallDelta
     | UsageUpdate
     | Finished
     | Failed
@@ -222,5 +236,6 @@ __all__ = [
     "TextDelta",
     "Timings",
     "TokenLogprobs",
+    "ToolCallDelta",
     "UsageUpdate",
 ]

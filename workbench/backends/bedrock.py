@@ -34,6 +34,7 @@ from workbench.backends.messages import (
 )
 from workbench.backends.recording import PlannedBackend, RunCancelled, RunRecorder
 from workbench.backends.structured import bedrock_forced_tool
+from workbench.backends.tool_wire import bedrock_messages, bedrock_tool_config, dumps
 from workbench.core.errors import (
     AuthError,
     BackendError,
@@ -42,6 +43,7 @@ from workbench.core.errors import (
     ConnectError,
     KnownError,
     NotFoundError,
+    ParameterError,
     ProtocolError,
     RateLimitError,
     ServerError,
@@ -231,7 +233,7 @@ class BedrockBackend(PlannedBackend[_Plan]):
         return table.with_overrides(self.options.capability_overrides).with_formats(
             json_object=ParamCapability(note="a forced tool whose input is any object"),
             json_schema=ParamCapability(note="a forced tool whose input schema is the schema"),
-        )
+        ).with_tools("toolConfig; calls and results as toolUse and toolResult blocks")
 
     def version(self) -> str:
         try:
@@ -310,14 +312,20 @@ class BedrockBackend(PlannedBackend[_Plan]):
         self._client("bedrock-runtime")  # a missing boto3 or profile fails before anything is sent
         sent, ignored = self.capabilities().split(request.params)
         response_format, dropped = self.capabilities().split_format(request.response_format)
-        ignored = {**ignored, **dropped}
+        tools, tool_choice, unsent_tools = self.capabilities().split_tools(request)
+        ignored = {**ignored, **dropped, **unsent_tools}
+        if tools and response_format is not None:
+            raise ParameterError(
+                "Bedrock cannot take tools and a response format at once (the format is a "
+                "forced tool)", hint="set the template's response_format to text"
+            )
         thinking = anthropic_thinking(
             sent, ignored, forced_tool=response_format is not None, api="Bedrock's Converse API"
         )
         inference = {_INFERENCE[k]: v for k, v in sent.items() if k in _INFERENCE}
         kwargs: dict[str, Any] = {
             "modelId": model,
-            "messages": [{"role": m.role, "content": [{"text": m.content}]} for m in turns],
+            "messages": bedrock_messages(turns),
         }
         if system:
             kwargs["system"] = [{"text": text} for text in system]
@@ -332,6 +340,8 @@ class BedrockBackend(PlannedBackend[_Plan]):
             kwargs["additionalModelRequestFields"] = extra
         if response_format is not None:
             kwargs["toolConfig"] = bedrock_forced_tool(response_format)
+        if tool_config := bedrock_tool_config(tools, tool_choice):
+            kwargs["toolConfig"] = tool_config
         record = SentRequest(
             backend=self.id,
             backend_version=self.version(),
@@ -340,6 +350,8 @@ class BedrockBackend(PlannedBackend[_Plan]):
             sent_params=sent,
             ignored_params=ignored,
             response_format=response_format,
+            tools=tools,
+            tool_choice=tool_choice,
         )
         tool = None if response_format is None else response_format.name
         return record, _Plan(kwargs, model, tool)
@@ -382,14 +394,21 @@ class BedrockBackend(PlannedBackend[_Plan]):
     ) -> Generator[StreamEvent, None, FinishReason]:
         finish: FinishReason | None = None
         answer_blocks: set[int] = set()  # content blocks that are calls of the answer tool
+        calls: dict[int, int] = {}  # content block -> its tool call's position
         for event in stream:
             if cancel.cancelled:
                 raise RunCancelled
             if "contentBlockStart" in event:
                 start = event["contentBlockStart"]
                 tool = start.get("start", {}).get("toolUse") or {}
+                index = start.get("contentBlockIndex", 0)
                 if plan.answer_tool is not None and tool.get("name") == plan.answer_tool:
-                    answer_blocks.add(start.get("contentBlockIndex", 0))
+                    answer_blocks.add(index)
+                elif tool:
+                    calls[index] = len(calls)
+                    yield recorder.tool_call(
+                        calls[index], tool.get("toolUseId", ""), tool.get("name", ""), ""
+                    )
             elif "contentBlockDelta" in event:
                 block = event["contentBlockDelta"]
                 delta = block.get("delta", {})
@@ -404,6 +423,10 @@ class BedrockBackend(PlannedBackend[_Plan]):
                     text = None
                 if text:
                     yield recorder.text(text)
+                arguments = (delta.get("toolUse") or {}).get("input")
+                if arguments and block.get("contentBlockIndex", 0) in calls:
+                    position = calls[block.get("contentBlockIndex", 0)]
+                    yield recorder.tool_call(position, "", "", arguments)
             elif "messageStop" in event:
                 finish = _FINISH.get(event["messageStop"].get("stopReason", ""), "other")
             elif "metadata" in event:
@@ -436,6 +459,12 @@ class BedrockBackend(PlannedBackend[_Plan]):
                            if c.get("name") == plan.answer_tool)
         if text:
             yield recorder.whole(text)
+        called = [b["toolUse"] for b in blocks if isinstance(b.get("toolUse"), dict)
+                  and b["toolUse"].get("name") != plan.answer_tool]
+        for position, call in enumerate(called):
+            arguments = dumps(call.get("input") or {})
+            yield recorder.tool_call(position, call.get("toolUseId", ""), call.get("name", ""),
+                                     arguments)
         recorder.usage = _usage(data.get("usage"))
         yield UsageUpdate(usage=recorder.usage)
         return _FINISH.get(data.get("stopReason", ""), "other")

@@ -31,6 +31,7 @@ from workbench.backends.pool import ServerPool, pool_urls
 from workbench.backends.recording import PlannedBackend, RunRecorder
 from workbench.backends.structured import openai_response_format, schema_of
 from workbench.backends.think import Piece, ThinkSplitter, split_think
+from workbench.backends.tool_wire import openai_message, openai_tools
 from workbench.core.errors import BadRequestError, KnownError, ProtocolError, ServerError
 from workbench.core.models import (
     FinishReason,
@@ -82,7 +83,7 @@ CHAT_CAPABILITIES = Capabilities.supporting(
 ).with_formats(
     json_object=ParamCapability(note="response_format json_object"),
     json_schema=ParamCapability(note="response_format json_schema (see the schema_format option)"),
-)
+).with_tools("function tools; the server must support them (OpenAI, vLLM, llama-server --jinja)")
 #: The completions endpoint takes no response_format.
 COMPLETION_CAPABILITIES = CHAT_CAPABILITIES.with_overrides(
     {
@@ -93,7 +94,9 @@ COMPLETION_CAPABILITIES = CHAT_CAPABILITIES.with_overrides(
             supported=False, note="the completions endpoint takes no reasoning effort"
         ),
     }
-).model_copy(update={"response_formats": {}})
+    ).model_copy(update={"response_formats": {}}).with_tools(
+    "the completions endpoint takes no tools", supported=False
+)
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -322,11 +325,12 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
         capabilities = self._capabilities(chat)
         sent, ignored = capabilities.split(request.params)
         response_format, dropped = capabilities.split_format(request.response_format)
-        ignored = {**ignored, **dropped}
+        tools, tool_choice, unsent_tools = capabilities.split_tools(request)
+        ignored = {**ignored, **dropped, **unsent_tools}
         model = self._model(request)
         body: dict[str, Any] = {"model": model}
         if chat:
-            body["messages"] = [{"role": m.role, "content": m.content} for m in messages]
+            body["messages"] = [openai_message(m) for m in messages]
         else:
             body["prompt"] = request.prompt
         names = opts.param_names
@@ -341,6 +345,7 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
                                            "schema": schema_of(response_format)}
             else:
                 body["response_format"] = openai_response_format(response_format)
+        body.update(openai_tools(tools, tool_choice))
         if opts.streaming:
             body["stream"] = True
             if opts.stream_usage:
@@ -356,6 +361,8 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
             ignored_params=ignored,
             seed=sent.get("seed"),
             response_format=response_format,
+            tools=tools,
+            tool_choice=tool_choice,
         )
         return record, _Plan(path, body, headers, model, chat)
 
@@ -419,6 +426,9 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
                         if thought:
                             splitter = None  # the server splits reasoning itself
                             yield recorder.reasoning(thought)
+                        calls = part.get("tool_calls")
+                        if calls:
+                            yield from _call_pieces(calls, recorder)
                     if text:
                         if splitter is None or splitter.answering:
                             yield recorder.text(text)
@@ -451,7 +461,8 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
                 "(no finish reason and no [DONE])",
                 hint="the server closed the stream early; the partial text is kept",
             )
-        if finish is None and recorder.chars == 0 and not recorder.thought:
+        answered = recorder.chars or recorder.thought or recorder.called
+        if finish is None and not answered:
             raise ProtocolError(
                 f"{response.url} ended the stream without an answer or a finish reason",
                 hint="a server that serves one request at a time may drop a request when "
@@ -477,6 +488,11 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
             yield recorder.reasoning(thought)
         if text:
             yield recorder.whole(text)
+        if plan.chat and message.get("tool_calls"):
+            try:
+                yield from _call_pieces(message["tool_calls"], recorder)
+            except (AttributeError, KeyError, TypeError):
+                raise ProtocolError(f"{url} sent unreadable tool calls: {_preview(data)}") from None
         scored = choice.get("logprobs")
         if scored:
             read = chat_logprobs if plan.chat else completion_logprobs
@@ -524,6 +540,24 @@ def _split(
 ) -> Generator[StreamEvent, None, None]:
     for kind, piece in pieces:
         yield recorder.reasoning(piece) if kind == "reasoning" else recorder.text(piece)
+
+
+def _call_pieces(
+    calls: list[dict[str, Any]], recorder: RunRecorder
+) -> Generator[StreamEvent, None, None]:
+    """Tool-call pieces of a delta (or a whole message): each names its call by ``index`` (the
+    position in a whole message), the first piece with the id and name, the rest adding
+    argument text."""
+    for position, call in enumerate(calls):
+        function = call.get("function") or {}
+        index = call.get("index", position)
+        arguments = function.get("arguments") or ""
+        yield recorder.tool_call(
+            index if isinstance(index, int) else position,
+            call.get("id") or "",
+            function.get("name") or "",
+            arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False),
+        )
 
 
 def _usage(data: dict[str, Any]) -> Usage:

@@ -23,12 +23,14 @@ from workbench.backends.base import (
     StreamEvent,
     TextDelta,
     TokenLogprobs,
+    ToolCallDelta,
 )
 from workbench.backends.credentials import redact
 from workbench.core.errors import KnownError
 from workbench.core.logprobs import TokenLogprob
 from workbench.core.models import FinishReason, RunRequest, RunResult, SentRequest, Timings, Usage
 from workbench.core.outcome import unsent
+from workbench.core.tools import ToolCall
 
 Plan = TypeVar("Plan")
 
@@ -40,7 +42,9 @@ class RunCancelled(Exception):
 class RunRecorder:
     """Create it right before sending; feed it text; ask it for the one terminal event."""
 
-    __slots__ = ("_parts", "_start", "_thought", "_tokens", "_ttft", "load_s", "request", "usage")
+    __slots__ = (
+        "_calls", "_parts", "_start", "_thought", "_tokens", "_ttft", "load_s", "request", "usage"
+    )
 
     def __init__(self, request: SentRequest) -> None:
         self.request = request
@@ -52,6 +56,7 @@ class RunRecorder:
         self._start = time.perf_counter()
         self._ttft: float | None = None
         self._tokens: list[TokenLogprob] = []
+        self._calls: dict[int, list[str]] = {}  # index -> [id, name, arguments so far]
 
     def text(self, piece: str) -> TextDelta:
         if self._ttft is None:
@@ -76,6 +81,22 @@ class RunRecorder:
         """The event for tokens' log-probabilities, kept for the result too."""
         self._tokens.extend(tokens)
         return TokenLogprobs(tokens)
+
+    def tool_call(self, index: int, call_id: str, name: str, arguments: str) -> ToolCallDelta:
+        """A piece of tool call ``index``: the first sets its id and name (later pieces may
+        leave them empty), every piece adds to its arguments."""
+        if self._ttft is None:
+            self._ttft = time.perf_counter() - self._start
+        call = self._calls.setdefault(index, ["", "", ""])
+        call[0] = call[0] or call_id
+        call[1] = call[1] or name
+        call[2] += arguments
+        return ToolCallDelta(index, call_id, name, arguments)
+
+    @property
+    def called(self) -> bool:
+        """Whether any tool call arrived."""
+        return bool(self._calls)
 
     @property
     def thought(self) -> bool:
@@ -119,6 +140,10 @@ class RunRecorder:
                 load_s=self.load_s, ttft_s=self._ttft, total_s=total, tokens_per_s=rate
             ),
             logprobs=self._tokens or None,
+            tool_calls=[
+                ToolCall(id=c[0] or f"call_{i}", name=c[1], arguments=c[2])
+                for i, c in sorted(self._calls.items())
+            ],
         )
 
 

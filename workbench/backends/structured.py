@@ -12,6 +12,7 @@ import functools
 import json
 from typing import Any
 
+from workbench.backends.tool_wire import anthropic_tool, bedrock_tool
 from workbench.core.errors import ParameterError
 from workbench.core.models import ResponseFormat
 
@@ -67,19 +68,11 @@ def openai_response_format(response_format: ResponseFormat) -> dict[str, Any]:
 
 def anthropic_forced_tool(response_format: ResponseFormat) -> dict[str, Any]:
     """``tools`` and ``tool_choice`` of an Anthropic Messages request forcing the answer's shape."""
-    tool = {
-        "name": response_format.name,
-        "description": _TOOL_DESCRIPTION,
-        "input_schema": schema_of(response_format),
-    }
+    tool = anthropic_tool(response_format.name, _TOOL_DESCRIPTION, schema_of(response_format))
     return {"tools": [tool], "tool_choice": {"type": "tool", "name": response_format.name}}
 
 
 def bedrock_forced_tool(response_format: ResponseFormat) -> dict[str, Any]:
     """``toolConfig`` of a Bedrock Converse request forcing the answer's shape."""
-    spec = {
-        "name": response_format.name,
-        "description": _TOOL_DESCRIPTION,
-        "inputSchema": {"json": schema_of(response_format)},
-    }
-    return {"tools": [{"toolSpec": spec}], "toolChoice": {"tool": {"name": response_format.name}}}
+    tool = bedrock_tool(response_format.name, _TOOL_DESCRIPTION, schema_of(response_format))
+    return {"tools": [tool], "toolChoice": {"tool": {"name": response_format.name}}}

@@ -18,8 +18,11 @@ from pydantic import (
 )
 
 from workbench.core.logprobs import MAX_TOP_LOGPROBS, TokenLogprob
+from workbench.core.tools import Tool, ToolCall, check_tool_choice, check_unique
 
 Role = Literal["system", "user", "assistant"]
+#: A sent message's role: a template's roles, plus ``tool`` for a tool call's result.
+SentRole = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal[
     "stop", "length", "error", "cancelled", "tool_calls", "content_filter", "other"
 ]
@@ -174,6 +177,11 @@ class PromptTemplate(_Model):
     # Sent to the model as its response format (json_schema sends ``output_schema``); "text"
     # leaves the schema as guidance in the prompt only.
     response_format: ResponseFormatType = "text"
+    # Functions the model may call; the playground answers each call with the tool's mock (or
+    # a value typed in) and goes on for up to ``max_tool_steps`` model turns.
+    tools: list[Tool] = Field(default_factory=list)
+    tool_choice: str = "auto"  # auto, none, required, or a tool's name
+    max_tool_steps: Annotated[int, Field(ge=1, le=50)] = 5
     # Fields of another tool's file the workbench has no place for (a CSV library's extra
     # columns), kept so exporting to that format gives them back.
     metadata: dict[str, str] = Field(default_factory=dict)
@@ -194,6 +202,9 @@ class PromptTemplate(_Model):
         names = [v.name for v in self.variables]
         if len(names) != len(set(names)):
             raise ValueError("a variable is declared twice")
+        check_unique(self.tools)
+        if self.tools or self.tool_choice != "auto":
+            check_tool_choice(self.tool_choice, self.tools)
         return self
 
     def variable(self, name: str) -> Variable | None:
@@ -208,10 +219,21 @@ class PromptTemplate(_Model):
 
 
 class RenderedMessage(_Model):
-    """A message after rendering: exactly what is sent."""
+    """A message after rendering: exactly what is sent. In a tool conversation an assistant
+    message carries the calls it made and a ``tool`` message the result of one of them."""
 
-    role: Role
+    role: SentRole
     content: str
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None  # a ``tool`` message: the call it answers
+
+    @model_validator(mode="after")
+    def _tool_parts(self) -> RenderedMessage:
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only an assistant message carries tool calls")
+        if (self.role == "tool") != (self.tool_call_id is not None):
+            raise ValueError("a tool message, and only one, answers a tool_call_id")
+        return self
 
 
 class Usage(_Model):
@@ -250,11 +272,16 @@ class RunRequest(_Model):
     # The answer's beginning, which the model continues (branching at a token): the result's
     # text starts with it. Only backends whose ``continues_answers`` is true take it.
     continue_from: str | None = None
+    tools: list[Tool] = Field(default_factory=list)  # functions the model may call
+    tool_choice: str = "auto"  # auto, none, required, or a tool's name
 
     @model_validator(mode="after")
     def _has_input(self) -> RunRequest:
         if not self.messages and self.prompt is None:
             raise ValueError("a run needs messages or a prompt")
+        check_unique(self.tools)
+        if self.tools or self.tool_choice != "auto":
+            check_tool_choice(self.tool_choice, self.tools)
         return self
 
 
@@ -281,6 +308,10 @@ class SentRequest(_Model):
     continue_from: str | None = None  # the answer's given beginning (a branch at a token)
     # The base URL of the server that answered, when the backend is a pool of servers.
     server: str = ""
+    # The tools sent (without their mocks) and the tool choice; a backend that cannot call
+    # tools sends none and records "tools" in ``ignored_params``.
+    tools: list[Tool] = Field(default_factory=list)
+    tool_choice: str = "auto"
 
 
 class RunResult(_Model):
@@ -295,6 +326,8 @@ class RunResult(_Model):
     error: str | None = None
     error_kind: str | None = None
     cost: float | None = None
+    # The calls the model made (finish reason "tool_calls"), in order, arguments as written.
+    tool_calls: list[ToolCall] = Field(default_factory=list)
     # Each written token's log-probability and alternatives, when ``top_logprobs`` was asked of
     # a backend that returns them (stored apart from the run's row, as one packed blob).
     # Not validated: a backend built them, and thousands of tuples would cost at every finish.

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workbench.core import safe_yaml
 from workbench.core.errors import ParameterError
-from workbench.core.models import Params, ResponseFormat, ResponseFormatType
+from workbench.core.models import Params, ResponseFormat, ResponseFormatType, RunRequest
+from workbench.core.tools import Tool
 
 #: One or two sentences per parameter: tooltips, CLI help and docs all use these.
 DESCRIPTIONS: dict[str, str] = {
@@ -80,6 +81,10 @@ class Capabilities(BaseModel):
     #: Response formats besides free text ("json_object", "json_schema") and how each is
     #: enforced (``note``); one not listed is not enforced.
     response_formats: dict[str, ParamCapability] = Field(default_factory=dict)
+    #: Whether the backend sends tools and returns the model's calls (``note``: why not).
+    tools: ParamCapability = ParamCapability(
+        supported=False, note="this backend cannot give the model tools"
+    )
 
     @classmethod
     def supporting(cls, *names: str, **special: ParamCapability) -> Capabilities:
@@ -110,6 +115,22 @@ class Capabilities(BaseModel):
         if self.format_support(response_format.type).supported:
             return response_format, {}
         return None, {"response_format": response_format.type}
+
+    def with_tools(self, note: str = "", *, supported: bool = True) -> Capabilities:
+        """This table saying whether (and how, or why not, in ``note``) tools are sent."""
+        return self.model_copy(
+            update={"tools": ParamCapability(supported=supported, note=note)}
+        )
+
+    def split_tools(self, request: RunRequest) -> tuple[list[Tool], str, dict[str, Any]]:
+        """``(tools, tool_choice, ignored)`` to send for ``request``: the tools without their
+        mocks, or none and their names recorded as ignored when this backend cannot call them
+        (the run still happens: the model answers in text)."""
+        if not request.tools:
+            return [], "auto", {}
+        if not self.tools.supported:
+            return [], "auto", {"tools": [t.name for t in request.tools]}
+        return [t.declaration() for t in request.tools], request.tool_choice, {}
 
     def status(self, name: str) -> Literal["supported", "ignored"]:
         cap = self.params.get(name)
