@@ -3,9 +3,9 @@ chunks with a finish reason, usage and ``[DONE]``) and ``GET /v1/models``, at a 
 They do not pretend to be a model: the answer names the server and echoes the prompt, so a test
 can tell which server answered which cell.
 
-``kill()`` stops accepting connections and drops any request still arriving on a kept-alive
-connection unanswered (what a killed process does); ``failing`` answers 500; ``break_after``
-cuts the stream after that many pieces.
+``kill()`` is what a killed process does: new connections are refused, a request arriving on a
+kept-alive connection is dropped unanswered and answers being streamed are cut off; ``failing``
+answers 500; ``break_after`` cuts the stream after that many pieces.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class ChatServer:
         try:
             h.start_chunks("text/event-stream")
             for i, piece in enumerate([f"{self.name}", " says", f" {prompt}"]):
-                if self.break_after is not None and i == self.break_after:
+                if self.dead or (self.break_after is not None and i == self.break_after):
                     h.close_connection = True
                     return
                 self._event(h, {"choices": [{"index": 0, "delta": {"content": piece}}]})
