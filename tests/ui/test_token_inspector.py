@@ -17,7 +17,13 @@ from workbench.core.logprobs import perplexity, token_texts
 from workbench.ui import theming
 from workbench.ui.main_window import MainWindow
 from workbench.ui.widgets.history_panel import BRANCH_MARK
-from workbench.ui.widgets.token_inspector import NO_TOKENS, shown_token, step_colors, step_of
+from workbench.ui.widgets.token_inspector import (
+    NO_TOKENS,
+    WAITING,
+    shown_token,
+    step_colors,
+    step_of,
+)
 
 __all__ = ["window"]
 
@@ -97,8 +103,11 @@ def test_tokens_toggle_hover_and_click_on_the_embedded_model(
 def test_a_run_without_token_alternatives_says_how_to_get_them(
     qtbot: QtBot, window: MainWindow
 ) -> None:
-    run_with_tokens(qtbot, window, "Say hello.", "")
     output = window.output
+    output.show_tokens(True)
+    output.begin()  # a run on its way says its tokens come at the end, not that there are none
+    assert output.inspector.empty.text() == WAITING
+    run_with_tokens(qtbot, window, "Say hello.", "")
     assert output.confidence_label.text() == ""
     output.show_tokens(True)
     assert output.inspector.empty.isVisible() and output.inspector.empty.text() == NO_TOKENS

@@ -323,6 +323,7 @@ class OutputView(QWidget):
     def begin(self) -> None:
         """Clear and show "running" (for a run driven without a worker)."""
         self._reset()
+        self.inspector.wait()
         self._set_state("running")
 
     def clear(self) -> None:

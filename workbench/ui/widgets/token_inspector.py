@@ -57,6 +57,7 @@ _BLENDS: tuple[tuple[theming.StatusKind, float], ...] = (
 )
 #: Longest the GUI thread spends colouring at once before it serves other events.
 SLICE_S = 0.004
+WAITING = "The tokens are coloured by probability when the answer is complete."
 NO_TOKENS = (
     "No token probabilities for this run. Set 'Token alternatives' in the parameters (the "
     "local model and OpenAI-compatible servers return them) and run again."
@@ -358,7 +359,13 @@ class TokenInspector(QWidget):
         self.view.set_tokens(tokens or (), lead)
         self.view.setVisible(bool(tokens))
         self.legend.setVisible(bool(tokens))
+        self.empty.setText(NO_TOKENS)
         self.empty.setVisible(not tokens)
+
+    def wait(self) -> None:
+        """A run is on its way: its tokens are shown when it ends (not "none asked for")."""
+        self.set_tokens(None)
+        self.empty.setText(WAITING)
 
     def show_run(self, result: RunResult) -> None:
         """Show a run's tokens after its given start (a branch's), saying whether it branches."""
