@@ -210,6 +210,9 @@ def _ollama_chat(h: _Handler, body: Any) -> None:
         words = words[:limit]
     base = {"model": model, "created_at": "2026-01-01T00:00:00Z"}
     thinking = ["Let", " me", " think"] if body.get("think") else []
+    if body.get("tools") and body["messages"][-1]["role"] != "tool":
+        _ollama_tool_call(h, body, base)
+        return
     if not body.get("stream", True):
         message = {"role": "assistant", "content": "".join(words)}
         if thinking:
@@ -230,6 +233,20 @@ def _ollama_chat(h: _Handler, body: Any) -> None:
             return
     last = {"role": "assistant", "content": ""}
     _ollama_line(h, {**base, "message": last, **_done(words, limit)})
+    h.end_chunks()
+
+
+def _ollama_tool_call(h: _Handler, body: Any, base: dict[str, Any]) -> None:
+    """Ollama's tool call: whole in one line (arguments an object), done_reason still "stop"."""
+    name = body["tools"][0]["function"]["name"]
+    call = {"function": {"name": name, "arguments": {"city": "Paris"}}}
+    message = {"role": "assistant", "content": "", "tool_calls": [call]}
+    if not body.get("stream", True):
+        h.send_json(200, {**base, "message": message, **_done([], None)})
+        return
+    h.start_chunks("application/x-ndjson")
+    _ollama_line(h, {**base, "message": message, "done": False})
+    _ollama_line(h, {**base, "message": {"role": "assistant", "content": ""}, **_done([], None)})
     h.end_chunks()
 
 

@@ -18,6 +18,7 @@ from workbench.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
 from workbench.backends.llamacpp_grammar import LazyGrammarSampler, lazy_grammar
 from workbench.backends.structured import gbnf
 from workbench.core.models import Params, RenderedMessage, ResponseFormat, RunRequest
+from workbench.core.tools import Tool
 
 pytestmark = pytest.mark.slow
 
@@ -127,3 +128,17 @@ def test_lazy_grammar_sampling_picks_the_tokens_full_grammar_sampling_picks(
     full, _ = greedy(lazy=False)
     lazy, fallbacks = greedy(lazy=True)
     assert lazy == full and fallbacks > 0
+
+
+def test_tools_are_greyed_with_the_reason_and_recorded_as_not_sent(
+    llama: LlamaCppBackend,
+) -> None:
+    support = llama.capabilities().tools
+    assert not support.supported and "llama-server --jinja" in support.note
+    weather = Tool(name="get_weather", mock="21 C")
+    result = run_to_result(llama, RunRequest(
+        backend="llamacpp", messages=ASK, tools=[weather],
+        params=Params(seed=1, max_tokens=8)))
+    assert result.finish_reason in ("stop", "length") and result.tool_calls == []
+    assert result.request.ignored_params["tools"] == ["get_weather"]
+    assert result.request.tools == []

@@ -121,3 +121,26 @@ def test_scripted_is_registered_but_never_offered_as_a_model() -> None:
     assert registry.load("scripted") is ScriptedBackend
     assert "scripted" not in [i.id for i in registry.infos()]
     assert "scripted" in [i.id for i in registry.infos(include_hidden=True)]
+
+
+def test_a_scripted_tool_call_streams_in_pieces_and_the_turn_follows_the_results() -> None:
+    from workbench.backends.base import ToolCallDelta
+    from workbench.backends.scripted import ScriptedCall
+    from workbench.core.tools import Tool, ToolCall
+
+    call = Step(tool_call=ScriptedCall(name="add", arguments='{"a": 1, "b": 2}', pieces=3))
+    backend = ScriptedBackend(ScriptedOptions(by_tool_results=[[call], [Step(text="3")]]))
+    ask = RenderedMessage(role="user", content="1+2?")
+    request = RunRequest(backend="scripted", messages=[ask], tools=[Tool(name="add")])
+    events = list(backend.stream(request, CancelToken()))
+    deltas = [e for e in events if isinstance(e, ToolCallDelta)]
+    assert [d.arguments for d in deltas] == ['{"a": ', '1, "b"', ': 2}']
+    assert deltas[0].id == "call_0" and deltas[1].id == ""
+    first = terminal_result(events)
+    assert first.finish_reason == "tool_calls"
+    assert first.tool_calls == [ToolCall(id="call_0", name="add", arguments='{"a": 1, "b": 2}')]
+    answered = [ask, RenderedMessage(role="assistant", content="", tool_calls=first.tool_calls),
+                RenderedMessage(role="tool", content="3", tool_call_id="call_0")]
+    second = terminal_result(list(backend.stream(
+        request.model_copy(update={"messages": answered}), CancelToken())))
+    assert second.finish_reason == "stop" and second.text == "3"

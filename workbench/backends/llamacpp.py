@@ -146,6 +146,11 @@ class LlamaCppOptions(BackendOptions):
 
 
 #: Why a local model's reasoning settings are greyed out.
+#: Why the in-process model gets no tools.
+LOCAL_TOOLS = (
+    "the in-process model's chat template is run without tools (SmolLM2's has none): serve a "
+    "tool-calling model with llama-server --jinja and use it as an OpenAI-compatible server"
+)
 LOCAL_THINKING = (
     "a local model thinks as it was trained to; its <think> block is shown apart from the answer"
 )
@@ -187,7 +192,7 @@ class LlamaCppBackend(Backend):
         ).with_formats(
             json_object=ParamCapability(note="grammar-constrained decoding"),
             json_schema=ParamCapability(note="grammar-constrained decoding"),
-        )
+        ).with_tools(LOCAL_TOOLS, supported=False)
 
     def version(self) -> str:
         return _runtime_version()
@@ -263,9 +268,10 @@ class LlamaCppBackend(Backend):
             sent_params, ignored = self.sampling(request.params)
             response_format, dropped = self.capabilities().split_format(request.response_format)
             grammar = None if response_format is None else gbnf(response_format)
+            _tools, _choice, unsent_tools = self.capabilities().split_tools(request)
             sent = sent.model_copy(update={
                 "sent_params": sent_params,
-                "ignored_params": {**ignored, **dropped},
+                "ignored_params": {**ignored, **dropped, **unsent_tools},
                 "response_format": response_format,
             })
             model = self.find_model(request.model)

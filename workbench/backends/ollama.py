@@ -24,6 +24,7 @@ from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, htt
 from workbench.backends.http_errors import ErrorContext, mid_stream_error
 from workbench.backends.recording import PlannedBackend, RunCancelled, RunRecorder
 from workbench.backends.structured import schema_of
+from workbench.backends.tool_wire import ollama_message, openai_tools
 from workbench.core.errors import KnownError, ProtocolError, ServerError
 from workbench.core.models import FinishReason, RunRequest, SentRequest, Usage
 from workbench.core.params import Capabilities, ParamCapability, check_param_names
@@ -60,7 +61,7 @@ CAPABILITIES = Capabilities.supporting(
 ).with_formats(
     json_object=ParamCapability(note='format: "json"'),
     json_schema=ParamCapability(note="format: the schema (constrained sampling)"),
-)
+).with_tools("tools on /api/chat, for models whose template supports them; no tool choice")
 _FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length"}
 #: Ollama's other ``options`` (its Modelfile parameters), settable per configuration.
 _RESERVED = {*OPTION_NAMES.values(), "num_ctx"}
@@ -215,7 +216,10 @@ class OllamaBackend(PlannedBackend[_Plan]):
         capabilities = self.capabilities()
         sent, ignored = capabilities.split(request.params)
         response_format, dropped = capabilities.split_format(request.response_format)
-        ignored = {**ignored, **dropped}
+        tools, tool_choice, unsent_tools = capabilities.split_tools(request)
+        if tool_choice != "auto":  # Ollama's chat has no tool choice: the model decides
+            unsent_tools["tool_choice"], tool_choice = tool_choice, "auto"
+        ignored = {**ignored, **dropped, **unsent_tools}
         model = self._model(request)
         options: dict[str, Any] = dict(opts.model_options)
         options.update({OPTION_NAMES[name]: value for name, value in sent.items()})
@@ -223,7 +227,10 @@ class OllamaBackend(PlannedBackend[_Plan]):
             options["num_ctx"] = opts.num_ctx
         body: dict[str, Any] = {"model": model, "stream": opts.streaming}
         if chat:
-            body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+            names = {c.id: c.name for m in request.messages for c in m.tool_calls}
+            body["messages"] = [ollama_message(m, names) for m in request.messages]
+            if tools:
+                body["tools"] = openai_tools(tools, "auto")["tools"]
         else:
             body["prompt"], body["raw"] = request.prompt, True
         if options:
@@ -246,6 +253,7 @@ class OllamaBackend(PlannedBackend[_Plan]):
             ignored_params=ignored,
             seed=sent.get("seed"),
             response_format=response_format,
+            tools=tools,
         )
         path = "/api/chat" if chat else "/api/generate"
         return record, _Plan(opts.base_url + path, body, model, chat)
@@ -297,6 +305,9 @@ class OllamaBackend(PlannedBackend[_Plan]):
             thought = message.get("thinking") if isinstance(message, dict) else None
             if thought and isinstance(thought, str):  # a thinking model's, apart from the answer
                 yield recorder.reasoning(thought)
+            calls = message.get("tool_calls") if isinstance(message, dict) else None
+            if calls:
+                yield from _calls(calls, recorder, url)
         else:
             text = data.get("response")
         if text and isinstance(text, str):
@@ -318,7 +329,8 @@ class OllamaBackend(PlannedBackend[_Plan]):
         load = data.get("load_duration")
         if isinstance(load, int | float) and load > 0:
             recorder.load_s = load / 1e9
-        return _FINISH.get(str(data.get("done_reason") or "stop"), "other")
+        finish = _FINISH.get(str(data.get("done_reason") or "stop"), "other")
+        return "tool_calls" if recorder.called and finish == "stop" else finish
 
     def _note_version(self, recorder: RunRecorder, cancel: CancelToken) -> None:
         """The server's version, asked once per backend after its first answer."""
@@ -334,6 +346,21 @@ class OllamaBackend(PlannedBackend[_Plan]):
         recorder.request = recorder.request.model_copy(
             update={"backend_version": self._server_version}
         )
+
+
+def _calls(calls: Any, recorder: RunRecorder, url: str) -> Generator[StreamEvent, None, None]:
+    """Ollama's tool calls: each comes whole (arguments an object), without an id on older
+    servers (one is made from its position, which later turns do not need: results go back
+    by tool name)."""
+    try:
+        for call in calls:
+            position = recorder.calls
+            function = call["function"]
+            call_id = str(call.get("id") or f"call_{position}")
+            arguments = json.dumps(function.get("arguments") or {}, ensure_ascii=False)
+            yield recorder.tool_call(position, call_id, function["name"], arguments)
+    except (KeyError, TypeError, AttributeError):
+        raise ProtocolError(f"{url} sent an unreadable tool call: {str(calls)[:120]!r}") from None
 
 
 def _keep_alive(value: str) -> str | int:

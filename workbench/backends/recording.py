@@ -99,6 +99,11 @@ class RunRecorder:
         return bool(self._calls)
 
     @property
+    def calls(self) -> int:
+        """How many tool calls arrived so far."""
+        return len(self._calls)
+
+    @property
     def thought(self) -> bool:
         """Whether any reasoning arrived."""
         return bool(self._thought)

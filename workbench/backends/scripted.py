@@ -26,12 +26,14 @@ from workbench.backends.base import (
     Started,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
     UsageUpdate,
 )
 from workbench.backends.think import ThinkSplitter
 from workbench.core import errors
 from workbench.core.models import FinishReason, RunRequest, RunResult, SentRequest, Timings, Usage
 from workbench.core.params import PARAM_NAMES, Capabilities
+from workbench.core.tools import ToolCall
 
 #: Error kinds a script may raise, by code: the BackendError family of core.errors.
 ERROR_KINDS: dict[str, type[errors.BackendError]] = {
@@ -50,8 +52,19 @@ ERROR_KINDS: dict[str, type[errors.BackendError]] = {
 }
 
 
+class ScriptedCall(BaseModel):
+    """A tool call a script makes; its arguments stream in ``pieces`` (default: one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    arguments: str = "{}"
+    id: str = ""  # default: call_<position>
+    pieces: int = Field(default=1, ge=1, le=64)
+
+
 class Step(BaseModel):
-    """One step of a script: exactly one of text, delay_s, error, or hang."""
+    """One step of a script: exactly one of text, delay_s, error, hang, or tool_call."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -60,6 +73,7 @@ class Step(BaseModel):
     error: str | None = None
     error_kind: str = "BackendError"
     hang: bool = False  # wait until cancelled (then end Cancelled)
+    tool_call: ScriptedCall | None = None  # a call of a tool (the run ends "tool_calls")
 
     @model_validator(mode="after")
     def _one_action(self) -> Step:
@@ -68,9 +82,10 @@ class Step(BaseModel):
             self.delay_s is not None,
             self.error is not None,
             self.hang,
+            self.tool_call is not None,
         ]
         if sum(actions) != 1:
-            raise ValueError("a step has exactly one of text, delay_s, error, hang")
+            raise ValueError("a step has exactly one of text, delay_s, error, hang, tool_call")
         if self.error_kind not in ERROR_KINDS:
             raise ValueError(f"error_kind must be one of {', '.join(ERROR_KINDS)}")
         return self
@@ -92,6 +107,11 @@ class ScriptedOptions(BackendOptions):
         default_factory=list,
         description="When set, the n-th request with the same prompt replays alternate[n % len] "
         "instead of script: a model whose answer to one question changes between calls",
+    )
+    by_tool_results: list[list[Step]] = Field(
+        default_factory=list,
+        description="When set, a request carrying k tool results replays by_tool_results[k] "
+        "(the last one beyond): a model that calls tools, reads their results and answers",
     )
     finish_reason: Literal["stop", "length"] = "stop"
     think_tags: bool = Field(
@@ -118,7 +138,7 @@ class ScriptedBackend(Backend):
         self._asked: dict[str, int] = {}  # prompt -> times asked (for ``alternate``)
 
     def capabilities(self) -> Capabilities:
-        return Capabilities.supporting(*PARAM_NAMES)
+        return Capabilities.supporting(*PARAM_NAMES).with_tools("scripted tool calls")
 
     def list_models(self) -> list[ModelInfo]:
         return [ModelInfo(id=m, description="scripted replies") for m in self.options.models]
@@ -127,8 +147,12 @@ class ScriptedBackend(Backend):
         return "scripted 1"
 
     def _script(self, request: RunRequest) -> list[Step]:
-        """The steps for this request: ``alternate`` in turn per distinct prompt, else
-        ``script`` (called under the lock)."""
+        """The steps for this request: by its tool results, ``alternate`` in turn per distinct
+        prompt, else ``script`` (called under the lock)."""
+        if self.options.by_tool_results:
+            results = sum(m.role == "tool" for m in request.messages)
+            turns = self.options.by_tool_results
+            return turns[min(results, len(turns) - 1)]
         if not self.options.alternate:
             return self.options.script
         key = request.prompt or "\n".join(m.model_dump_json() for m in request.messages)
@@ -150,12 +174,15 @@ class ScriptedBackend(Backend):
             sent_params=sent_params,
             ignored_params=ignored,
             seed=request.params.seed,
+            tools=[t.declaration() for t in request.tools],
+            tool_choice=request.tool_choice,
         )
         yield Started(request=sent)
         start = time.perf_counter()
         first: float | None = None
         text: list[str] = []
         thought: list[str] = []
+        calls: list[ToolCall] = []
         splitter = ThinkSplitter() if self.options.think_tags else None
 
         def usage() -> Usage:
@@ -183,6 +210,7 @@ class ScriptedBackend(Backend):
                 timings=Timings(
                     ttft_s=None if first is None else first - start, total_s=now - start
                 ),
+                tool_calls=list(calls),
                 **extra,
             )
 
@@ -193,6 +221,9 @@ class ScriptedBackend(Backend):
             if step.text is not None:
                 first = first if first is not None else time.perf_counter()
                 yield from pieces(step.text)
+            elif step.tool_call is not None:
+                first = first if first is not None else time.perf_counter()
+                yield from _call(step.tool_call, calls)
             elif step.delay_s is not None:
                 if cancel.wait(step.delay_s):
                     yield Cancelled(result=result("cancelled"))
@@ -214,4 +245,15 @@ class ScriptedBackend(Backend):
                 (thought if kind == "reasoning" else text).append(piece)
                 yield ReasoningDelta(piece) if kind == "reasoning" else TextDelta(piece)
         yield UsageUpdate(usage=usage())
-        yield Finished(result=result(self.options.finish_reason))
+        yield Finished(result=result("tool_calls" if calls else self.options.finish_reason))
+
+
+def _call(step: ScriptedCall, calls: list[ToolCall]) -> Iterator[ToolCallDelta]:
+    """A scripted call's deltas (its arguments cut into ``pieces``), added to ``calls``."""
+    position = len(calls)
+    call = ToolCall(id=step.id or f"call_{position}", name=step.name, arguments=step.arguments)
+    size = -(-len(step.arguments) // step.pieces) or 1
+    cuts = [step.arguments[i:i + size] for i in range(0, len(step.arguments), size)] or [""]
+    for n, piece in enumerate(cuts):
+        yield ToolCallDelta(position, call.id if n == 0 else "", call.name if n == 0 else "", piece)
+    calls.append(call)

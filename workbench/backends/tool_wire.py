@@ -55,6 +55,19 @@ def openai_message(message: RenderedMessage) -> dict[str, Any]:
     }
 
 
+def ollama_message(message: RenderedMessage, names: dict[str, str]) -> dict[str, Any]:
+    """One message of Ollama's native chat: calls carry their arguments as an object, and a
+    result names its tool (``tool_name``: Ollama matches results by name, not by call id);
+    ``names`` maps the conversation's call ids to their tools."""
+    if message.role == "tool":
+        name = names.get(message.tool_call_id or "", "")
+        return {"role": "tool", "content": message.content, "tool_name": name}
+    if not message.tool_calls:
+        return {"role": message.role, "content": message.content}
+    calls = [{"function": {"name": c.name, "arguments": _input(c)}} for c in message.tool_calls]
+    return {"role": "assistant", "content": message.content, "tool_calls": calls}
+
+
 # --- Anthropic ---------------------------------------------------------------------------------
 
 
