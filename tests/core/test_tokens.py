@@ -368,6 +368,28 @@ def test_chat_overhead_arithmetic() -> None:
     assert count_chat([], tokenizer).total == REPLY_PRIMING
 
 
+def test_a_tool_conversation_is_counted() -> None:
+    from workbench.core.tools import ToolCall
+
+    tokenizer = tokenizer_for(encoding="cl100k_base")
+    call = ToolCall(id="call_1", name="weather", arguments='{"city": "Paris"}')
+    chat = count_chat(
+        [
+            RenderedMessage(role="user", content="weather?"),
+            RenderedMessage(role="assistant", content="", tool_calls=[call]),
+            RenderedMessage(role="tool", content="sunny", tool_call_id="call_1"),
+        ],
+        tokenizer,
+    )
+    plain = count_chat([RenderedMessage(role="user", content="weather?")], tokenizer)
+    assert chat.messages[0].tokens == plain.messages[0].tokens  # no tool parts: no cost
+    assert chat.messages[1].tokens > TOKENS_PER_MESSAGE + 1 + 5  # the call's JSON counted
+    count = tokenizer.count
+    assert chat.messages[2].tokens == (
+        TOKENS_PER_MESSAGE + count("tool") + count("sunny") + count("call_1")
+    )
+
+
 def test_chat_totals_are_estimates_unless_the_formula_is_openais() -> None:
     messages = [RenderedMessage(role="user", content="hi")]
     assert count_chat(messages, tokenizer_for("some-local-model")).exact is False

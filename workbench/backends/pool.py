@@ -115,6 +115,26 @@ class ServerPool:
                 for s in self._servers
             ]
 
+    def check(self) -> list[ServerFigures]:
+        """Health-check every server now (at once, in threads) and return the figures: what
+        ``workbench backends`` shows of a pool."""
+        results: dict[str, bool] = {}
+
+        def probe(url: str) -> None:
+            results[url] = self._probe(url)
+
+        threads = [threading.Thread(target=probe, args=(s.url,)) for s in self._servers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with self._lock:
+            for server in self._servers:
+                server.healthy = results.get(server.url, False)
+                if not server.healthy:
+                    server.down_until = self._clock() + self._cooldown
+        return self.figures()
+
     # --- dispatch ------------------------------------------------------------------------
 
     def _pick(self, tried: set[str]) -> _Server | None:
@@ -241,6 +261,15 @@ class ServerPool:
                 self._done(server, started, None)
                 opened.__exit__(None, None, None)
             return
+
+
+def figures_line(
+    url: str, requests: int, failures: int, mean_s: float | None, state: str = ""
+) -> str:
+    """One server's figures as the CLI prints them (``state``: up, drained…)."""
+    mean = "" if mean_s is None else f", mean {mean_s:.2f} s"
+    state = f"{state}; " if state else ""
+    return f"{url}: {state}{requests} requests, {failures} failed{mean}"
 
 
 def _broke_off(error: BaseException) -> bool:

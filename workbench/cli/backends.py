@@ -103,6 +103,7 @@ def _entry(
         "configured": name in configs,
         "models": [],
         "models_error": None,
+        "servers": [],
     }
     if state != "ok":
         return entry
@@ -122,11 +123,31 @@ def _entry(
             entry["models_error"] = str(err)
             entry["status"] = _failed_status(err, no_key)
         finally:
+            pool = getattr(backend, "pool", None)
+            if pool is not None:
+                entry["servers"] = _pool_servers(name, pool)
             backend.close()
     elif not registry.load(backend_id).runs_locally:
         # Only asking it would tell whether it works: say what is known without a network call.
         entry["status"] = "configured, not contacted" + (" (no API key set)" if no_key else "")
     return entry
+
+
+def _pool_servers(name: str, pool: Any) -> list[dict[str, Any]]:
+    """A server pool's servers: each health-checked now, with its figures from history (runs
+    it answered, failed runs, mean seconds per run)."""
+    from workbench.cli._storage import open_store
+
+    with open_store() as store:
+        history = {url: rest for url, *rest in store.runs.by_server(name)}
+    servers = []
+    for figures in pool.check():
+        runs, failed, mean = history.get(figures.url, (0, 0, None))
+        servers.append(
+            {"url": figures.url, "up": figures.healthy, "runs": runs, "failed": failed,
+             "mean_s": mean}
+        )
+    return servers
 
 
 def _key_missing(registry: Registry, backend_id: str, options: dict[str, Any] | None) -> bool:
@@ -156,6 +177,7 @@ def _failed_status(err: Exception, no_key: bool) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     from workbench.backends.config import load_configs
+    from workbench.backends.pool import figures_line
     from workbench.backends.registry import default_registry
 
     registry = default_registry()
@@ -178,6 +200,11 @@ def run_list(args: argparse.Namespace) -> int:
             print(f"    {m['id']}" + (f"  {m['description']}" if m["description"] else ""))
         if e["models_error"]:
             print(f"    models unavailable: {e['models_error']}")
+        for server in e["servers"]:
+            state = "up" if server["up"] else "not answering"
+            print("    server " + figures_line(
+                server["url"], server["runs"], server["failed"], server["mean_s"], state
+            ))
     return 0
 
 

@@ -180,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
                     handle.wait()
                     print("workbench compare: cancelled (run it again to resume)", file=sys.stderr)
                     return 130
+                servers = _pool_figures(runner, {v.backend for v in spec.variants})
             finally:
                 runner.close()
         comparison = open_comparison(store, target.id)
@@ -189,9 +190,10 @@ def run(args: argparse.Namespace) -> int:
 
             write_export(comparison, args.export, preferences)
         if args.json:
-            print_json(_json_report(est, report, comparison))
+            print_json(_json_report(est, report, comparison) | {"servers": servers})
         else:
             _print_metrics(comparison)
+            _print_servers(servers)
             if args.export is not None:
                 print(f"exported:       {args.export}")
         failed = report.counts["error"]
@@ -263,6 +265,31 @@ def _json_report(est: Any, report: Any, comparison: Any) -> dict[str, Any]:
         "cells": cells,
         "variants": [asdict(m) for m in variant_metrics(comparison)],
     }
+
+
+def _pool_figures(runner: Any, backends: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """Per-server figures of the sweep's server pools (backends with ``base_urls``): requests
+    sent to each server, failovers and failures included, and mean seconds per answer."""
+    from dataclasses import asdict
+
+    figures: dict[str, list[dict[str, Any]]] = {}
+    for name in sorted(backends):
+        pool = getattr(runner.backend(name), "pool", None)
+        if pool is not None:
+            figures[name] = [asdict(f) for f in pool.figures()]
+    return figures
+
+
+def _print_servers(servers: dict[str, list[dict[str, Any]]]) -> None:
+    from workbench.backends.pool import figures_line
+
+    for name, figures in servers.items():
+        print(f"servers of {name}:")
+        for f in figures:
+            state = "up" if f["healthy"] else "drained"
+            print("    " + figures_line(
+                f["url"], f["requests"], f["failures"], f["mean_latency_s"], state
+            ))
 
 
 def _print_metrics(comparison: Any) -> None:

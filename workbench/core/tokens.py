@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import gzip
 import importlib.resources
+import json
 import logging
 import threading
 import types
@@ -362,8 +363,17 @@ def count_chat(messages: Iterable[ChatMessage], tokenizer: Tokenizer) -> ChatCou
 
     counted = []
     for message in messages:
-        fields = message.model_dump() if isinstance(message, RenderedMessage) else dict(message)
-        per_field = {key: tokenizer.count(value) for key, value in fields.items()}
+        # A tool conversation's parts (calls made, the call answered) are counted as their
+        # JSON text; absent ones (no calls, no call id) cost nothing.
+        fields = (
+            message.model_dump(exclude_defaults=True)
+            if isinstance(message, RenderedMessage)
+            else dict(message)
+        )
+        per_field = {
+            key: tokenizer.count(value if isinstance(value, str) else json.dumps(value))
+            for key, value in fields.items()
+        }
         tokens = TOKENS_PER_MESSAGE + sum(per_field.values())
         if "name" in fields:
             tokens += TOKENS_PER_NAME

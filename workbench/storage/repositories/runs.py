@@ -447,6 +447,18 @@ class RunRepository:
         ]
         return templates, backends
 
+    def by_server(self, backend_name: str) -> list[tuple[str, int, int, float | None]]:
+        """A server pool's figures from history: per base URL that answered (each run's
+        ``server``), its runs, failed runs and mean seconds per run."""
+        rows = self.db.connection().execute(
+            "SELECT json_extract(request_json, '$.server') AS server, count(*),"
+            " sum(status = 'error'), avg(total_s) FROM runs"
+            " WHERE backend_name = ? AND server IS NOT NULL AND server != ''"
+            " GROUP BY server ORDER BY server",
+            (backend_name,),
+        )
+        return [(str(url), int(n), int(failed), avg) for url, n, failed, avg in rows]
+
     def count(self) -> int:
         return int(self.db.connection().execute("SELECT count(*) FROM runs").fetchone()[0])
 
