@@ -134,6 +134,7 @@ def test_base_urls_setting_and_consent() -> None:
         "http://b:2/v1",
     ]
     assert pool_urls(["http://a:1/v1,http://b:2/v1"]) == ["http://a:1/v1", "http://b:2/v1"]
+    assert pool_urls("http://a:1/v1; http://b:2/v1") == ["http://a:1/v1", "http://b:2/v1"]
     with pytest.raises(ValueError):
         OpenAICompatOptions(base_urls="ftp://a")
     local = {"base_urls": "http://127.0.0.1:8001/v1,http://[::1]:8002/v1"}

@@ -255,3 +255,26 @@ def test_connection_to_a_real_openai_compatible_server(
     dialog.model_list.setFocus()
     qtbot.keyClick(dialog.model_list, Qt.Key.Key_Down)
     screenshot(dialog, "backends-dialog-connected-light")
+
+
+def test_a_server_pool_from_the_base_urls_field(
+    qtbot: QtBot, dialog: BackendsDialog, tmp_path: Path, no_keyring: None
+) -> None:
+    from tests.backends.pool_servers import ChatServer
+
+    servers = [ChatServer("a"), ChatServer("b")]
+    try:
+        new_server(qtbot, dialog, "fleet", "http://127.0.0.1:1/v1")  # base_url: replaced
+        urls = editor(dialog, "base_urls")
+        assert isinstance(urls, QLineEdit) and urls.placeholderText()
+        qtbot.keyClicks(urls, f"{servers[0].url}; {servers[1].url}")
+        dialog.test_button.click()
+        qtbot.waitUntil(lambda: "Connected" in dialog.result_label.text(), timeout=30_000)
+        assert dialog.model_list.item(0).text().startswith("pool-model")
+        with qtbot.waitSignal(dialog.saved, timeout=2_000):
+            dialog.save_button.click()
+        config = load_configs(tmp_path / "backends.yaml")["fleet"]
+        assert config.options["base_urls"] == [s.url for s in servers]
+    finally:
+        for server in servers:
+            server.close()

@@ -158,8 +158,8 @@ class OpenAICompatOptions(HttpOptions):
     )
     base_urls: list[str] = Field(
         default_factory=list,
-        description="A pool: several API roots serving the same model (comma- or line-"
-        "separated); each request goes to the least-loaded healthy one and a failing one is "
+        description="A pool: several API roots serving the same model (separated with ; or "
+        "commas); each request goes to the least-loaded healthy one and a failing one is "
         "drained and retried elsewhere. Set, it replaces base_url",
     )
     pool_cooldown: float = Field(

@@ -278,12 +278,12 @@ def _broke_off(error: BaseException) -> bool:
 
 
 def pool_urls(value: Any) -> list[str]:
-    """The ``base_urls`` setting as stored: comma-, space- or line-separated text (or a list of
-    such texts), each a checked base URL, duplicates dropped in order."""
+    """The ``base_urls`` setting as stored: text separated with commas, semicolons, spaces or
+    lines (or a list of such texts), each a checked base URL, duplicates dropped in order."""
     items = [value] if isinstance(value, str) else list(value or [])
     urls: list[str] = []
     for item in items:
-        for part in str(item).replace(",", " ").split():
+        for part in str(item).replace(",", " ").replace(";", " ").split():
             url = http_base_url(part)
             if url not in urls:
                 urls.append(url)

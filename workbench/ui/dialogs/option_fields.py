@@ -37,8 +37,8 @@ from workbench.ui import theming
 from workbench.ui.widgets.section import Section
 
 #: Shown first, in this order, when a backend has them.
-PRIMARY = ("base_url", "default_model", "model_path", "region", "profile", "endpoint_url",
-           "extra_headers", "concurrency")
+PRIMARY = ("base_url", "base_urls", "default_model", "model_path", "region", "profile",
+           "endpoint_url", "extra_headers", "concurrency")
 #: Never edited here: keys live in the keyring, capability tables in the CLI / YAML.
 HIDDEN = ("capability_overrides",)
 _WORDS = {"url": "URL", "api": "API", "tls": "TLS", "ctx": "context", "n": "", "aws": "AWS",
