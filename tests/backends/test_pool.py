@@ -146,3 +146,30 @@ def test_base_urls_setting_and_consent() -> None:
     assert not destination("local", configs=configs).remote
     far = destination("mixed", configs=configs)
     assert far.remote and "gpu-box.lan:8000" in far.host
+
+
+@pytest.mark.slow
+def test_a_real_llama_cpp_server_in_a_pool_with_a_dead_url(llama_server: str) -> None:
+    """llama-cpp-python's own server behind a URL where nothing listens: the model is listed
+    and runs through the pool, the dead URL drained after its one failure."""
+    down = dead_url()
+    backend = OpenAICompatBackend(
+        OpenAICompatOptions(
+            base_urls=[down, llama_server],
+            param_names={"repetition_penalty": "repeat_penalty"},
+            concurrency=1,  # llama-cpp-python's server answers one request at a time
+        )
+    )
+    try:
+        assert [m.id for m in backend.list_models()] == ["smollm2"]
+        results = [run(backend, "Name one colour.") for _ in range(2)]
+    finally:
+        backend.close()
+    for result in results:
+        assert result.error is None and result.text.strip()
+        assert result.request.server == llama_server and result.request.model == "smollm2"
+    assert backend.pool is not None
+    dead, live = backend.pool.figures()
+    assert (dead.requests, dead.failures, dead.healthy) == (1, 1, False)
+    # Two model lists (ours, and the first run asking which model the server has) and two runs.
+    assert live.requests == 4 and live.failures == 0
