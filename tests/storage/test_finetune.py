@@ -212,3 +212,38 @@ def test_preference_pairs_in_openai_dpo_format() -> None:
         dpo_jsonl([PreferencePair(make_result(), make_result())])
     with pytest.raises(KnownError, match=r"^pair 2: the two answers of a preference pair"):
         dpo_jsonl([pair, PreferencePair(make_result(), make_result())])
+
+
+def test_tool_calls_are_written_in_openais_fine_tuning_format() -> None:
+    from workbench.core.models import RenderedMessage
+    from workbench.core.tools import Tool, ToolCall
+
+    weather = Tool(name="get_weather", description="Weather in a city", mock="21 C",
+                   parameters={"type": "object", "properties": {"city": {"type": "string"}}})
+    call = ToolCall(id="call_0", name="get_weather", arguments='{"city": "Paris"}')
+    asked = make_result().request
+    conversation = [*asked.messages,
+                    RenderedMessage(role="assistant", content="", tool_calls=[call]),
+                    RenderedMessage(role="tool", content="21 C", tool_call_id="call_0")]
+    final = make_result(answer="It is 21 C in Paris.").model_copy(update={
+        "request": asked.model_copy(
+            update={"messages": conversation, "tools": [weather.declaration()]})})
+    calling = make_result(answer="").model_copy(update={
+        "finish_reason": "tool_calls", "tool_calls": [call],
+        "request": asked.model_copy(update={"tools": [weather.declaration()]})})
+    rows = [json.loads(line) for line in finetune_jsonl([final, calling]).text.splitlines()]
+    tools = [{"type": "function", "function": {
+        "name": "get_weather", "description": "Weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+    openai_call = {"id": "call_0", "type": "function",
+                   "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    assert rows[0]["tools"] == tools and rows[1]["tools"] == tools
+    assert rows[0]["messages"][2:] == [
+        {"role": "assistant", "content": None, "tool_calls": [openai_call]},
+        {"role": "tool", "tool_call_id": "call_0", "content": "21 C"},
+        {"role": "assistant", "content": "It is 21 C in Paris."},
+    ]
+    assert rows[1]["messages"][-1] == {"role": "assistant", "content": None,
+                                       "tool_calls": [openai_call]}
+    report = check_finetune_file(finetune_jsonl([final, calling]).text)
+    assert report.ok, report.issues

@@ -83,15 +83,18 @@ def test_connections_enforce_foreign_keys(tmp_path: Path) -> None:
 _ORIGIN_COLUMNS = ("template_key", "template_version", "variables_json")
 _SOURCE_COLUMNS = ("source", "backend_name")
 _REASONING_COLUMNS = ("reasoning", "reasoning_tokens")
+_TOOL_CALL_COLUMNS: tuple[str, ...] = ("tool_calls_json",)
 _BRANCH_COLUMNS = ("parent_run_id", "branch_token")
 
 
 def _add_run(db: Database, stage: int, result: RunResult, ref: RunRef | None = None) -> str:
     """Insert a run as the app at schema ``stage`` did: without the columns added after it."""
     ref = ref or RunRef()
-    if stage >= NAMES.index("0013_run_branches"):
+    if stage >= NAMES.index("0014_run_tool_calls"):
         return Store(db).runs.add(result, ref)
-    later = _BRANCH_COLUMNS
+    later = _TOOL_CALL_COLUMNS
+    if stage < NAMES.index("0013_run_branches"):
+        later += _BRANCH_COLUMNS
     if stage < NAMES.index("0011_run_reasoning"):
         later += _REASONING_COLUMNS
     if stage < NAMES.index("0007_run_source"):

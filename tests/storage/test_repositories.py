@@ -357,3 +357,19 @@ def test_history_filters_by_source_template_backend_and_rating(store: Store) -> 
     hits = store.runs.search("Danube", where=RunFilter(source="hand"))
     assert [h.id for h in hits] == [hand]
     assert store.runs.search("Danube", where=RunFilter(source="eval")) == []
+
+
+def test_a_runs_tool_calls_and_tools_are_stored(store: Store) -> None:
+    from workbench.core.tools import Tool, ToolCall
+
+    calls = [ToolCall(id="call_0", name="get_weather", arguments='{"city": "Pa'),  # cut off
+             ToolCall(id="call_1", name="get_time")]
+    request = make_result().request.model_copy(
+        update={"tools": [Tool(name="get_weather"), Tool(name="get_time")],
+                "tool_choice": "required"})
+    result = make_result(answer="").model_copy(
+        update={"finish_reason": "tool_calls", "tool_calls": calls, "request": request})
+    stored = store.runs.get(store.runs.add(result)).result
+    assert stored.tool_calls == calls and stored.request.tools == request.tools
+    assert stored.request.tool_choice == "required"
+    assert store.runs.get(store.runs.add(make_result())).result.tool_calls == []

@@ -31,7 +31,7 @@ from workbench.backends.pool import ServerPool, pool_urls
 from workbench.backends.recording import PlannedBackend, RunRecorder
 from workbench.backends.structured import openai_response_format, schema_of
 from workbench.backends.think import Piece, ThinkSplitter, split_think
-from workbench.backends.tool_wire import openai_message, openai_tools
+from workbench.backends.tool_wire import openai_tools
 from workbench.core.errors import BadRequestError, KnownError, ProtocolError, ServerError
 from workbench.core.models import (
     FinishReason,
@@ -330,7 +330,7 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
         model = self._model(request)
         body: dict[str, Any] = {"model": model}
         if chat:
-            body["messages"] = [openai_message(m) for m in messages]
+            body["messages"] = [m.as_openai() for m in messages]
         else:
             body["prompt"] = request.prompt
         names = opts.param_names

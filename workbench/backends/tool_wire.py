@@ -1,10 +1,11 @@
 """Tools, tool choices and tool-conversation messages in each provider's wire shape.
 
 OpenAI (and every OpenAI-compatible server, Ollama's /v1 too): ``tools`` of ``function`` type,
-assistant ``tool_calls`` and ``tool`` role results. Anthropic: ``input_schema`` tools,
-``tool_use`` blocks in the assistant's content and ``tool_result`` blocks in the next user turn.
-Bedrock Converse: ``toolSpec`` tools, ``toolUse`` and ``toolResult`` content blocks. The forced
-tool that enforces a response format (``backends.structured``) is built by the same helpers.
+assistant ``tool_calls`` and ``tool`` role results (``RenderedMessage.as_openai``). Anthropic:
+``input_schema`` tools, ``tool_use`` blocks in the assistant's content and ``tool_result``
+blocks in the next user turn. Bedrock Converse: ``toolSpec`` tools, ``toolUse`` and
+``toolResult`` content blocks. The forced tool that enforces a response format
+(``backends.structured``) is built by the same helpers.
 """
 
 from __future__ import annotations
@@ -23,36 +24,10 @@ def openai_tools(tools: list[Tool], choice: str) -> dict[str, Any]:
     """``tools`` and ``tool_choice`` of a chat completions request (empty: no tools)."""
     if not tools:
         return {}
-    wire = [
-        {
-            "type": "function",
-            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
-        }
-        for t in tools
-    ]
     named = {"type": "function", "function": {"name": choice}}
     modes = ("auto", "none", "required")
-    return {"tools": wire, "tool_choice": choice if choice in modes else named}
-
-
-def openai_message(message: RenderedMessage) -> dict[str, Any]:
-    """One chat message: plain, an assistant's with its calls, or a tool result."""
-    if message.role == "tool":
-        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
-    if not message.tool_calls:
-        return {"role": message.role, "content": message.content}
-    return {
-        "role": "assistant",
-        "content": message.content or None,
-        "tool_calls": [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments or "{}"},
-            }
-            for call in message.tool_calls
-        ],
-    }
+    return {"tools": [t.as_openai() for t in tools],
+            "tool_choice": choice if choice in modes else named}
 
 
 def ollama_message(message: RenderedMessage, names: dict[str, str]) -> dict[str, Any]:

@@ -227,6 +227,17 @@ class RenderedMessage(_Model):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     tool_call_id: str | None = None  # a ``tool`` message: the call it answers
 
+    def as_openai(self) -> dict[str, Any]:
+        """This message in OpenAI's chat shape (the API's, and its fine-tuning files'): an
+        assistant's calls as ``tool_calls`` (content null without text), a result as a
+        ``tool`` message naming its call."""
+        if self.role == "tool":
+            return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
+        if not self.tool_calls:
+            return {"role": self.role, "content": self.content}
+        return {"role": "assistant", "content": self.content or None,
+                "tool_calls": [call.as_openai() for call in self.tool_calls]}
+
     @model_validator(mode="after")
     def _tool_parts(self) -> RenderedMessage:
         if self.tool_calls and self.role != "assistant":

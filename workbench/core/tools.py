@@ -32,6 +32,12 @@ class Tool(BaseModel):
     )
     mock: str | None = None
 
+    def as_openai(self) -> dict[str, Any]:
+        """OpenAI's ``function`` tool: the chat API's and its fine-tuning files' shape."""
+        function = {"name": self.name, "description": self.description,
+                    "parameters": self.parameters}
+        return {"type": "function", "function": function}
+
     def declaration(self) -> Tool:
         """This tool as sent (and recorded): without the playground's mock."""
         return self if self.mock is None else self.model_copy(update={"mock": None})
@@ -46,6 +52,11 @@ class ToolCall(BaseModel):
     id: str
     name: str
     arguments: str = ""
+
+    def as_openai(self) -> dict[str, Any]:
+        """The call in an OpenAI assistant message's ``tool_calls``."""
+        function = {"name": self.name, "arguments": self.arguments or "{}"}
+        return {"id": self.id, "type": "function", "function": function}
 
     def parsed_arguments(self) -> Any:
         """The arguments as JSON (``{}`` for none written); ``ValueError`` if they do not parse."""

@@ -85,7 +85,7 @@ def build_request(
     else:
         messages = render(template, values)
     return RunRequest(backend=backend, model=model, messages=messages, params=params,
-                      response_format=fmt)
+                      response_format=fmt, tools=template.tools, tool_choice=template.tool_choice)
 
 
 class PriceTable:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from workbench.core.errors import KnownError
-from workbench.core.models import RunResult
+from workbench.core.models import RenderedMessage, RunResult
 
 _T = TypeVar("_T")
 
@@ -33,8 +33,10 @@ FORMAT_ERROR_KEYS = (
     "example_missing_assistant_message",
 )
 INVALID_JSON = "invalid_json"
-MESSAGE_KEYS = ("role", "content", "name", "function_call", "weight")
-ROLES = ("system", "user", "assistant", "function")
+MESSAGE_KEYS = (
+    "role", "content", "name", "function_call", "weight", "tool_calls", "tool_call_id"
+)
+ROLES = ("system", "user", "assistant", "function", "tool")
 TOKEN_LIMIT = 16_385
 MIN_EXAMPLES = 10
 # The cookbook's default-epochs rule, for the charged-tokens estimate.
@@ -48,10 +50,10 @@ MAX_DEFAULT_EPOCHS = 25
 # --- writing -----------------------------------------------------------------------------------
 
 
-def _input_messages(result: RunResult) -> list[dict[str, str]]:
+def _input_messages(result: RunResult) -> list[dict[str, Any]]:
     request = result.request
     if request.messages:
-        return [{"role": m.role, "content": m.content} for m in request.messages]
+        return [m.as_openai() for m in request.messages]
     return [{"role": "user", "content": request.prompt or ""}]
 
 
@@ -60,7 +62,7 @@ def _check_usable(result: RunResult, what: str) -> None:
         raise KnownError(
             f"{what} did not finish ({result.finish_reason}): it cannot be a training example"
         )
-    if not result.text.strip():
+    if not result.text.strip() and not result.tool_calls:
         raise KnownError(f"{what} has an empty answer: it cannot be a training example")
 
 
@@ -74,7 +76,11 @@ def finetune_example(result: RunResult, *, include_reasoning: bool = False) -> d
     answer = result.text
     if include_reasoning and result.reasoning.strip():
         answer = f"<think>\n{result.reasoning.strip()}\n</think>\n\n{answer}"
-    return {"messages": [*_input_messages(result), {"role": "assistant", "content": answer}]}
+    reply = RenderedMessage(role="assistant", content=answer, tool_calls=result.tool_calls)
+    example: dict[str, Any] = {"messages": [*_input_messages(result), reply.as_openai()]}
+    if result.request.tools:  # OpenAI's format: the tools the model could call, per example
+        example["tools"] = [tool.as_openai() for tool in result.request.tools]
+    return example
 
 
 def truncated(result: RunResult) -> bool:
@@ -302,6 +308,8 @@ def _check_example(ex: Any, line: int, report: FinetuneReport) -> bool:
         if message.get("role") not in ROLES:
             report.add(line, "unrecognized_role", f"message {n} has role {message.get('role')!r}")
         content, function_call = message.get("content"), message.get("function_call")
+        if message.get("tool_calls"):  # an assistant's calls need no text
+            continue
         if (not content and not function_call) or not isinstance(content, str):
             report.add(line, "missing_content", f"message {n} has no text content")
     if not any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages):

@@ -312,6 +312,11 @@ ALTER TABLE runs ADD COLUMN parent_run_id TEXT REFERENCES runs(id) ON DELETE SET
 ALTER TABLE runs ADD COLUMN branch_token INTEGER;
 """
 
+#: The tool calls a run's model made (JSON list of ToolCall; NULL: none).
+_RUN_TOOL_CALLS = """
+ALTER TABLE runs ADD COLUMN tool_calls_json TEXT;
+"""
+
 
 def library_search_row(text: str) -> tuple[str, str, str, str]:
     """``(name, description, tags, body)`` indexed for a template version's file text."""
@@ -374,6 +379,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0011_run_reasoning", _RUN_REASONING),
     Migration("0012_run_tokens", _RUN_TOKENS),
     Migration("0013_run_branches", _RUN_BRANCHES),
+    Migration("0014_run_tool_calls", _RUN_TOOL_CALLS),
 )
 
 _TRACKING = (

@@ -13,11 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import TypeAdapter
+
 from workbench.core.errors import KnownError
 from workbench.core.experiments import Variant
 from workbench.core.logprobs import pack, unpack
 from workbench.core.models import RunResult, SentRequest, Timings, Usage
 from workbench.core.outcome import RunStatus, status_of
+from workbench.core.tools import ToolCall
 from workbench.storage.db import Database, NotFoundError
 from workbench.storage.fts import fts_query
 from workbench.storage.ids import new_id, now_iso
@@ -168,10 +171,12 @@ _INSERT = (
     " status, backend, model, seed, request_json, prompt_text, preview, raw_prompt, response,"
     " finish_reason, input_tokens, output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost,"
     " error, error_kind, template_key, template_version, variables_json, source, backend_name,"
-    " reasoning, reasoning_tokens, parent_run_id, branch_token)"
+    " reasoning, reasoning_tokens, parent_run_id, branch_token, tool_calls_json)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    " ?, ?, ?, ?, ?, ?)"
+    " ?, ?, ?, ?, ?, ?, ?)"
 )
+
+_TOOL_CALLS = TypeAdapter(list[ToolCall])
 
 
 def _row(
@@ -213,6 +218,7 @@ def _row(
         result.usage.reasoning_tokens,
         ref.parent_run_id,
         ref.branch_token,
+        _TOOL_CALLS.dump_json(result.tool_calls).decode() if result.tool_calls else None,
     )
 
 
@@ -272,7 +278,7 @@ class RunRepository:
                 " status, request_json, raw_prompt, response, finish_reason, input_tokens,"
                 " output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost, error, error_kind,"
                 " template_key, template_version, variables_json, reasoning, reasoning_tokens,"
-                " parent_run_id, branch_token FROM runs WHERE id = ?",
+                " parent_run_id, branch_token, tool_calls_json FROM runs WHERE id = ?",
                 (run_id,),
             )
             .fetchone()
@@ -294,6 +300,7 @@ class RunRepository:
             error=row[18],
             error_kind=row[19],
             logprobs=None if tokens is None else unpack(tokens[0]),
+            tool_calls=_TOOL_CALLS.validate_json(row[27]) if row[27] else [],
         )
         ref = RunRef(
             row[2],
