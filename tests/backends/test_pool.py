@@ -173,3 +173,16 @@ def test_a_real_llama_cpp_server_in_a_pool_with_a_dead_url(llama_server: str) ->
     assert (dead.requests, dead.failures, dead.healthy) == (1, 1, False)
     # Two model lists (ours, and the first run asking which model the server has) and two runs.
     assert live.requests == 4 and live.failures == 0
+
+
+def test_an_adaptive_pool_starts_at_the_level_of_its_servers_together() -> None:
+    from workbench.backends.adaptive import policy_for
+
+    local = OpenAICompatOptions(base_urls="http://127.0.0.1:8001/v1,http://127.0.0.1:8002/v1")
+    assert (policy_for(local).kind, policy_for(local).start) == ("local_server", 8)
+    mixed = OpenAICompatOptions(base_urls="http://127.0.0.1:8001/v1,http://gpu.lan:8000/v1")
+    assert (policy_for(mixed).kind, policy_for(mixed).start) == ("cloud", 16)
+    one = OpenAICompatOptions(base_url="http://127.0.0.1:8001/v1")
+    assert (policy_for(one).kind, policy_for(one).start) == ("local_server", 4)
+    fixed = OpenAICompatOptions(base_urls=local.base_urls, concurrency=3)
+    assert policy_for(fixed).start == 3

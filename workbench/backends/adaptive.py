@@ -89,14 +89,16 @@ def policy_for(options: BackendOptions, runs_locally: bool | None = None) -> Pol
     not (Bedrock) is a cloud API. Unknown (None) without a base URL: in-process, one at a time."""
     if options.concurrency is not None:
         return Policy("set", options.concurrency, options.concurrency)
-    base_url = getattr(options, "base_url", None)
-    if isinstance(base_url, str) and base_url:
-        kind: Kind = "local_server" if is_loopback(base_url) else "cloud"
+    # A server pool (base_urls) starts at the kind's level per server: local if all are.
+    urls = getattr(options, "base_urls", None) or [getattr(options, "base_url", None)]
+    urls = [url for url in urls if isinstance(url, str) and url]
+    if urls:
+        kind: Kind = "local_server" if all(map(is_loopback, urls)) else "cloud"
     elif runs_locally is False:
         kind = "cloud"
     else:
         return Policy("in_process", 1, 1)
-    return Policy(kind, START[kind], CEILING)
+    return Policy(kind, min(START[kind] * max(len(urls), 1), CEILING), CEILING)
 
 
 class AimdController:
