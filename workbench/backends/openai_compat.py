@@ -9,9 +9,8 @@ names, so results record what the server really received.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -20,14 +19,14 @@ from pydantic import Field, field_validator
 
 from workbench.backends import credentials
 from workbench.backends.base import CancelToken, ModelInfo, StreamEvent, UsageUpdate
-from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, http_base_url
-from workbench.backends.http_errors import error_detail, mid_stream_error
+from workbench.backends.http import StreamResponse, http_base_url
+from workbench.backends.http_errors import ErrorContext, error_detail, mid_stream_error
 from workbench.backends.openai_logprobs import (
     chat_logprobs,
     completion_logprobs,
     request_fields,
 )
-from workbench.backends.pool import ServerPool, pool_urls
+from workbench.backends.pool import PoolOptions, ServerPool, Servers
 from workbench.backends.recording import PlannedBackend, RunRecorder
 from workbench.backends.structured import openai_response_format, schema_of
 from workbench.backends.think import Piece, ThinkSplitter, split_think
@@ -107,7 +106,7 @@ _FINISH: dict[str, FinishReason] = {
 }
 
 
-class OpenAICompatOptions(HttpOptions):
+class OpenAICompatOptions(PoolOptions):
     """Settings for one OpenAI-compatible server."""
 
     base_url: str = Field(
@@ -156,29 +155,10 @@ class OpenAICompatOptions(HttpOptions):
         description="Wire names for this server, e.g. repetition_penalty -> repeat_penalty "
         "(llama-cpp-python) or max_tokens -> max_completion_tokens",
     )
-    base_urls: list[str] = Field(
-        default_factory=list,
-        description="A pool: several API roots serving the same model (separated with ; or "
-        "commas); each request goes to the least-loaded healthy one and a failing one is "
-        "drained and retried elsewhere. Set, it replaces base_url",
-    )
-    pool_cooldown: float = Field(
-        default=15.0,
-        gt=0,
-        le=3600,
-        description="Seconds a failed server of the pool rests before a health check may bring "
-        "it back",
-    )
-
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         return http_base_url(value)
-
-    @field_validator("base_urls", mode="before")
-    @classmethod
-    def _pool_urls(cls, value: Any) -> list[str]:
-        return pool_urls(value)
 
     @field_validator("capability_overrides", "param_names")
     @classmethod
@@ -211,36 +191,16 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
         self._server_version = ""
         self._only_model = ""
         opts = self.options
-        self._pool: ServerPool | None = None
-        if opts.base_urls:  # the pool chooses where a retry goes: its client retries nowhere
-            single = opts.model_copy(update={"max_retries": 0})
-            service = urlsplit(opts.base_urls[0]).netloc
-            self._http = HttpClient.keyed(single, service, opts.base_urls[0], self._key)
-            self._pool = ServerPool(
-                opts.base_urls, opts, self._http, cooldown=opts.pool_cooldown
-            )
-        else:
-            self._http = HttpClient.keyed(
-                opts, urlsplit(opts.base_url).netloc, opts.base_url, self._key
-            )
+        first = (opts.base_urls or [opts.base_url])[0]
+        context = ErrorContext(
+            service=urlsplit(first).netloc, base_url=first, auth_hint=self._key.hint
+        )
+        self._servers = Servers(opts, opts.base_url, context, probe_path="/models")
 
     @property
     def pool(self) -> ServerPool | None:
         """The server pool when ``base_urls`` is set (its figures are per server)."""
-        return self._pool
-
-    @contextlib.contextmanager
-    def _open(
-        self, method: str, path: str, **kwargs: Any
-    ) -> Iterator[tuple[StreamResponse, str]]:
-        """``path`` sent to the one server or to the pool; yields the response and the base
-        URL of the server answering."""
-        if self._pool is not None:
-            with self._pool.stream(method, path, **kwargs) as opened:
-                yield opened
-            return
-        with self._http.stream(method, self.options.base_url + path, **kwargs) as response:
-            yield response, self.options.base_url
+        return self._servers.pool
 
     # --- description ---------------------------------------------------------------------
 
@@ -256,15 +216,10 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
         return self._server_version
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-        self._http.close()
+        self._servers.close()
 
     def list_models(self) -> list[ModelInfo]:
-        with self._open(
-            "GET", "/models", headers=self._auth_headers(), cancel=CancelToken()
-        ) as (response, base_url):
-            data = response.json()
+        data, base_url = self._servers.request_json("GET", "/models", headers=self._auth_headers())
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise ProtocolError(
@@ -287,7 +242,7 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
     # --- credentials -------------------------------------------------------------------------
 
     def _auth_headers(self) -> dict[str, str]:
-        urls = self.options.base_urls or [self.options.base_url]
+        urls = self._servers.urls
         # None: a keyless local server (a pool: only when every server is local).
         remote = [url for url in urls if credentials.key_required(url)]
         credential = self._key.required(remote[0] if remote else urls[0])
@@ -369,7 +324,7 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
     def _exchange(
         self, plan: _Plan, recorder: RunRecorder, cancel: CancelToken
     ) -> Generator[StreamEvent, None, FinishReason]:
-        with self._open(
+        with self._servers.stream(
             "POST",
             plan.path,
             headers=plan.headers,
@@ -377,7 +332,7 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
             cancel=cancel,
             model=plan.model,
         ) as (response, base_url):
-            if self._pool is not None:  # which server of the pool answered
+            if self.pool is not None:  # which server of the pool answered
                 recorder.request = recorder.request.model_copy(update={"server": base_url})
             if response.content_type == "application/json":  # a server that does not stream
                 return (yield from self._whole(response.json(), plan, recorder, response.url))

@@ -8,14 +8,16 @@ draining. When every server was tried, a retry round follows the backend's retry
 with a 2xx and its answer started streaming, the request is never sent again: a failure mid-
 answer fails that run with the partial text kept (as with one server) and drains the server.
 
-A drained server comes back after ``pool_cooldown`` seconds when a health check (``GET
-{base}/models``, any answer below 500 counts: a key is not needed to see a server is up) run
-in the background passes; when the whole pool is drained, the next request itself is the probe.
+A drained server comes back after ``pool_cooldown`` seconds when a health check (a ``GET`` of
+the backend's model list, e.g. ``{base}/models``; any answer below 500 counts: a key is not
+needed to see a server is up) run in the background passes; when the whole pool is drained, the
+next request itself is the probe.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import threading
 import time
@@ -24,9 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import Field, field_validator
 
 from workbench.backends.base import CancelToken
 from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, http_base_url
+from workbench.backends.http_errors import ErrorContext
 from workbench.backends.recording import RunCancelled
 from workbench.core.errors import (
     BackendError,
@@ -39,6 +43,29 @@ from workbench.core.errors import (
 
 #: Failures that say the server itself is in trouble: drained, and the request sent elsewhere.
 _DRAINS = (ConnectError, ServerError, BackendTimeoutError)
+
+
+class PoolOptions(HttpOptions):
+    """The HTTP settings plus a server pool (for backends whose servers can be pooled)."""
+
+    base_urls: list[str] = Field(
+        default_factory=list,
+        description="A pool: several addresses serving the same models (separated with ; or "
+        "commas); each request goes to the least-loaded healthy one and a failing one is "
+        "drained and retried elsewhere. Set, it replaces base_url",
+    )
+    pool_cooldown: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="Seconds a failed server of the pool rests before a health check may bring "
+        "it back",
+    )
+
+    @field_validator("base_urls", mode="before")
+    @classmethod
+    def _pool_urls(cls, value: Any) -> list[str]:
+        return pool_urls(value)
 
 
 @dataclass(frozen=True)
@@ -79,6 +106,7 @@ class ServerPool:
         http: HttpClient,
         *,
         cooldown: float,
+        probe_path: str = "/models",
         probe: Callable[[str], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -88,6 +116,7 @@ class ServerPool:
         self._options = options
         self._http = http  # built with max_retries=0: the pool decides where a retry goes
         self._cooldown = cooldown
+        self._probe_path = probe_path
         self._probe = probe or self._probe_models
         self._clock = clock
         self._lock = threading.Lock()
@@ -193,7 +222,7 @@ class ServerPool:
         timeout = min(self._options.connect_timeout, 5.0)
         try:
             with httpx.Client(timeout=timeout, verify=self._options.verify_tls) as client:
-                return client.get(f"{url}/models").status_code < 500
+                return client.get(url + self._probe_path).status_code < 500
         except httpx.HTTPError:
             return False
 
@@ -261,6 +290,67 @@ class ServerPool:
                 self._done(server, started, None)
                 opened.__exit__(None, None, None)
             return
+
+
+class Servers:
+    """Where a backend's requests go: its one ``base_url``, or the pool of ``base_urls``.
+
+    ``retries=False`` makes the one server fail at once (interactive model lists); a pool's
+    client never retries itself anyway: the pool decides where a retry goes.
+    """
+
+    def __init__(
+        self,
+        options: PoolOptions,
+        base_url: str,
+        ctx: ErrorContext,
+        *,
+        probe_path: str,
+        retries: bool = True,
+    ) -> None:
+        self.base_url = base_url
+        self.pool: ServerPool | None = None
+        single = options.model_copy(update={"max_retries": 0})
+        if options.base_urls:
+            ctx = dataclasses.replace(ctx, base_url=options.base_urls[0])
+            self.http = HttpClient(single, ctx)
+            self.pool = ServerPool(
+                options.base_urls,
+                options,
+                self.http,
+                cooldown=options.pool_cooldown,
+                probe_path=probe_path,
+            )
+        else:
+            self.http = HttpClient(options if retries else single, ctx)
+
+    @property
+    def urls(self) -> list[str]:
+        return self.pool.urls if self.pool is not None else [self.base_url]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+        self.http.close()
+
+    @contextlib.contextmanager
+    def stream(
+        self, method: str, path: str, *, cancel: CancelToken | None = None, **kwargs: Any
+    ) -> Iterator[tuple[StreamResponse, str]]:
+        """``path`` sent to the one server or to the pool; yields the response and the base
+        URL of the server answering (keyword arguments as :meth:`HttpClient.stream`)."""
+        cancel = cancel or CancelToken()
+        if self.pool is not None:
+            with self.pool.stream(method, path, cancel=cancel, **kwargs) as opened:
+                yield opened
+            return
+        with self.http.stream(method, self.base_url + path, cancel=cancel, **kwargs) as response:
+            yield response, self.base_url
+
+    def request_json(self, method: str, path: str, **kwargs: Any) -> tuple[Any, str]:
+        """A whole JSON exchange: the parsed body and the base URL of the server answering."""
+        with self.stream(method, path, **kwargs) as (response, base_url):
+            return response.json(), base_url
 
 
 def figures_line(
