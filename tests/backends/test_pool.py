@@ -186,3 +186,30 @@ def test_an_adaptive_pool_starts_at_the_level_of_its_servers_together() -> None:
     assert (policy_for(one).kind, policy_for(one).start) == ("local_server", 4)
     fixed = OpenAICompatOptions(base_urls=local.base_urls, concurrency=3)
     assert policy_for(fixed).start == 3
+
+
+def test_an_ollama_pool_fails_over_and_spreads() -> None:
+    from tests.backends.local_servers import OllamaServer
+    from workbench.backends.ollama import OllamaBackend, OllamaOptions
+
+    down = dead_url().removesuffix("/v1")
+    with OllamaServer() as first, OllamaServer() as second:
+        backend = OllamaBackend(OllamaOptions(base_urls=[down, first.url, second.url]))
+        try:
+            assert "tiny:latest" in [m.id for m in backend.list_models()]
+            chat = RunRequest(
+                backend="ollama",
+                model="tiny:latest",
+                messages=[RenderedMessage(role="user", content="Say the sentence.")],
+            )
+            results = [stream_all(backend, chat, CancelToken())[1] for _ in range(4)]
+        finally:
+            backend.close()
+        assert all(r.error is None and r.text for r in results)
+        assert {r.request.server for r in results} == {first.url, second.url}
+        # Both took chats (the turn is shared with the model list and version requests).
+        chats = [len(first.bodies("/api/chat")), len(second.bodies("/api/chat"))]
+        assert sum(chats) == 4 and min(chats) >= 1
+    assert backend.pool is not None
+    dead = backend.pool.figures()[0]
+    assert (dead.url, dead.failures, dead.healthy) == (down, 1, False)

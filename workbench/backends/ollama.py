@@ -20,8 +20,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from workbench.backends.base import CancelToken, ModelInfo, StreamEvent, UsageUpdate
-from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, http_base_url
+from workbench.backends.http import StreamResponse, http_base_url
 from workbench.backends.http_errors import ErrorContext, mid_stream_error
+from workbench.backends.pool import PoolOptions, ServerPool, Servers
 from workbench.backends.recording import PlannedBackend, RunCancelled, RunRecorder
 from workbench.backends.structured import schema_of
 from workbench.backends.tool_wire import ollama_message, openai_tools
@@ -67,7 +68,7 @@ _FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length"}
 _RESERVED = {*OPTION_NAMES.values(), "num_ctx"}
 
 
-class OllamaOptions(HttpOptions):
+class OllamaOptions(PoolOptions):
     """Settings for one Ollama server."""
 
     base_url: str = Field(
@@ -127,7 +128,7 @@ class OllamaOptions(HttpOptions):
 
 @dataclass(frozen=True)
 class _Plan:
-    url: str
+    path: str
     body: dict[str, Any]
     model: str
     chat: bool
@@ -144,10 +145,21 @@ class OllamaBackend(PlannedBackend[_Plan]):
         self._server_version = ""
         self._only_model = ""
         context = ErrorContext(service="Ollama", base_url=self.options.base_url)
-        self._http = HttpClient(self.options, context)
+        opts = self.options
+        self._http = Servers(opts, opts.base_url, context, probe_path="/api/tags")
         # Model lists are asked interactively (the picker, `workbench backends`): an Ollama that
-        # is not running is said at once, not after retries with backoff (2.7 s).
-        self._lists = HttpClient(self.options.model_copy(update={"max_retries": 0}), context)
+        # is not running is said at once, not after retries with backoff (2.7 s). A pool's
+        # client never retries itself: its lists go through the pool.
+        self._lists = (
+            self._http
+            if self._http.pool is not None
+            else Servers(opts, opts.base_url, context, probe_path="/api/tags", retries=False)
+        )
+
+    @property
+    def pool(self) -> ServerPool | None:
+        """The server pool when ``base_urls`` is set (its figures are per server)."""
+        return self._http.pool
 
     # --- description ---------------------------------------------------------------------
 
@@ -159,15 +171,16 @@ class OllamaBackend(PlannedBackend[_Plan]):
 
     def close(self) -> None:
         self._http.close()
-        self._lists.close()
+        if self._lists is not self._http:
+            self._lists.close()
 
     def list_models(self) -> list[ModelInfo]:
         """``/api/tags``, with each model's context length from ``/api/show``."""
-        data = self._lists.request_json("GET", f"{self.options.base_url}/api/tags")
+        data, base_url = self._lists.request_json("GET", "/api/tags")
         items = data.get("models") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise ProtocolError(
-                f"{self.options.base_url}/api/tags did not list models",
+                f"{base_url}/api/tags did not list models",
                 hint="check the base URL points at Ollama (http://127.0.0.1:11434)",
             )
         models = []
@@ -184,9 +197,7 @@ class OllamaBackend(PlannedBackend[_Plan]):
 
     def _context_length(self, model: str) -> int | None:
         try:
-            shown = self._lists.request_json(
-                "POST", f"{self.options.base_url}/api/show", json_body={"model": model}
-            )
+            shown, _ = self._lists.request_json("POST", "/api/show", json_body={"model": model})
         except KnownError:
             return None  # the list stays useful without it
         info = shown.get("model_info") if isinstance(shown, dict) else None
@@ -256,14 +267,16 @@ class OllamaBackend(PlannedBackend[_Plan]):
             tools=tools,
         )
         path = "/api/chat" if chat else "/api/generate"
-        return record, _Plan(opts.base_url + path, body, model, chat)
+        return record, _Plan(path, body, model, chat)
 
     def _exchange(
         self, plan: _Plan, recorder: RunRecorder, cancel: CancelToken
     ) -> Generator[StreamEvent, None, FinishReason]:
         with self._http.stream(
-            "POST", plan.url, json_body=plan.body, cancel=cancel, model=plan.model
-        ) as response:
+            "POST", plan.path, json_body=plan.body, cancel=cancel, model=plan.model
+        ) as (response, base_url):
+            if self.pool is not None:  # which server of the pool answered
+                recorder.request = recorder.request.model_copy(update={"server": base_url})
             if not plan.body["stream"]:
                 finish = yield from self._last(response.json(), plan, recorder, response.url, True)
             else:
@@ -336,9 +349,7 @@ class OllamaBackend(PlannedBackend[_Plan]):
         """The server's version, asked once per backend after its first answer."""
         if not self._server_version:
             try:
-                data = self._http.request_json(
-                    "GET", f"{self.options.base_url}/api/version", cancel=cancel
-                )
+                data, _ = self._http.request_json("GET", "/api/version", cancel=cancel)
             except (KnownError, RunCancelled):
                 return  # the answer is complete; only its version label is missing
             version = data.get("version") if isinstance(data, dict) else None
