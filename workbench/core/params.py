@@ -33,9 +33,8 @@ DESCRIPTIONS: dict[str, str] = {
     "seed": "Makes sampling reproducible where the backend honours it.",
     "n": "How many answers to generate for one request.",
     "best_of": "Generate this many answers and keep the best (best-of-N): quality over speed.",
-    "top_logprobs": "Token log-probabilities: how sure the model was of each token it wrote, "
-    "with this many runner-up tokens per step (0: the written token only; up to 20). Off by "
-    "default: it slows remote answers and takes storage. Shown by the output's Tokens view.",
+    "top_logprobs": "How sure the model was of each token, with this many runner-up tokens "
+    "per step (0: the written one only; up to 20), for the output's Tokens view. Off by default.",
     "greedy": "Always take the most probable token (temperature 0): simple, cheap and "
     "deterministic, but prone to repetition.",
     "reasoning_effort": "How hard a reasoning model thinks before answering (minimal, low, "
