@@ -43,6 +43,7 @@ from workbench.ui import branching, child_windows, run_restore, session_restore,
 from workbench.ui.document_actions import DocumentActions
 from workbench.ui.library_transfer import LibraryTransfer
 from workbench.ui.model_files import ModelFiles
+from workbench.ui.tool_steps import ToolSteps
 from workbench.ui.widgets.history_panel import HistoryPanel, repository_source
 from workbench.ui.widgets.library_panel import LibraryPanel
 from workbench.ui.widgets.model_picker import ModelPicker, raw_prompt_function
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self.doc_actions = DocumentActions(self)
         branching.install(self)
+        self.tool_steps = ToolSteps(self)
         self._build_menus()
         self._connect()
         self._autosave = QTimer(self)
@@ -508,6 +510,7 @@ class MainWindow(QMainWindow):
                 self._last_worker = worker
             workers.append(worker)
         self.repeat_runs.begin(workers, template.answer_pattern or None)
+        self.tool_steps.follow(workers[0], request, ref, template)
 
     def cancel(self) -> None:
         self.runs.cancel_all()

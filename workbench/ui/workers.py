@@ -40,6 +40,7 @@ from workbench.backends.base import (
     Started,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
     UsageUpdate,
 )
 from workbench.backends.limits import LimitCancelled, Limits, RequestLimiter
@@ -148,6 +149,7 @@ class RunSignals(QObject):
     started = Signal(object)  # SentRequest: exactly what was sent
     chunk = Signal(object)  # ChunkBatch
     usage = Signal(object)  # Usage
+    tool_call = Signal(object)  # ToolCallDelta: a piece of a tool call, as it streams
     finished = Signal(object)  # RunOutcome
     failed = Signal(object)  # RunOutcome (its result's error and error_kind)
     cancelled = Signal(object)  # RunOutcome (the partial text)
@@ -173,6 +175,9 @@ class RunSignals(QObject):
             self.started.emit(payload)
         elif kind == "usage":
             self.usage.emit(payload)
+        elif kind == "tool_call":
+            self._drain()  # the text before the call shows first
+            self.tool_call.emit(payload)
         elif kind == "bug":
             assert isinstance(payload, BaseException)
             report_bug(payload)
@@ -283,6 +288,8 @@ class RunWorker(QRunnable):
             self.signals.post("started", event.request)
         elif isinstance(event, UsageUpdate):
             self.signals.post("usage", event.usage)
+        elif isinstance(event, ToolCallDelta) and not self.cancel_token.cancelled:
+            self.signals.post("tool_call", event)
 
     def _failed(self, error: str, code: str) -> RunOutcome:
         """A run that raised instead of ending: failed, with what the runner's transcript holds
