@@ -4,7 +4,8 @@ One module per family: ``text`` (equality, substrings, regex, length), ``structu
 JSON schema), ``metrics`` (BLEU, chrF, ROUGE, edit distance/similarity), ``performance`` (latency,
 cost), ``guardrails`` (PII, blocked words, denied topics, prompt injection), ``semantic``
 (embedding similarity, an optional extra), ``delegated`` (python and LLM-judge kinds, which run
-through tools the context carries) and ``select_best`` (a judge's pick across a row's cells).
+through tools the context carries), ``select_best`` (a judge's pick across a row's cells) and
+``tools`` (the model's tool calls).
 """
 
 # Imported for their registrations.
@@ -15,4 +16,5 @@ import workbench.core.assertions.performance
 import workbench.core.assertions.select_best
 import workbench.core.assertions.semantic
 import workbench.core.assertions.structured
-import workbench.core.assertions.text  # noqa: F401
+import workbench.core.assertions.text
+import workbench.core.assertions.tools  # noqa: F401
