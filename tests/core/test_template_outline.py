@@ -16,6 +16,7 @@ from workbench.core.models import (
     Variable,
 )
 from workbench.core.template_outline import changes, outline
+from workbench.core.tools import Tool
 
 
 def _template() -> PromptTemplate:
@@ -95,6 +96,10 @@ _CHANGED: dict[str, Any] = {
     "answer_pattern": "(\\d+)",
     "output_schema": {"type": "string"},
     "metadata": {"act": "Linux terminal"},
+    "response_format": "json_object",
+    "tools": [Tool(name="get_weather", description="Weather for a city")],
+    "tool_choice": "required",
+    "max_tool_steps": 2,
 }
 
 
