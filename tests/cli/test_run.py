@@ -17,6 +17,7 @@ from workbench.core.errors import KnownError, ParameterError
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.core.paths import builtin_templates_dir
 from workbench.core.template_files import SUFFIX, dumps
+from workbench.core.tools import Tool
 
 WORKBENCH = Path(sys.executable).parent / "workbench"
 
@@ -363,3 +364,28 @@ def test_a_reasoning_models_thinking_goes_to_stderr_and_history_shows_it_apart(
     shown = capsys.readouterr().out
     assert "--- reasoning ---\nGreet them back.\n--- output ---\nHello" in shown
     assert "out 3  thinking 2" in shown
+
+
+def test_tool_calls_are_said_on_stderr_and_history_shows_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = PromptTemplate(
+        name="weather", messages=[Message(role="user", content="Weather in {{ who }}?")],
+        tools=[Tool(name="get_weather", mock="21 C")],
+    )
+    path = tmp_path / f"weather{SUFFIX}"
+    path.write_text(dumps(template), encoding="utf-8")
+    script = ("script=[{text: Checking.}, "
+              "{tool_call: {name: get_weather, arguments: '{\"city\": \"Oslo\"}'}}]")
+    assert main(["backends", "add", "caller", "scripted", "--option", script]) == 0
+    capsys.readouterr()
+    assert main(["run", str(path), "--var", "who=Oslo", "--backend", "caller"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "Checking.\n"
+    assert 'tool call: get_weather({"city": "Oslo"})  [call_0]' in err
+    assert main(["history", "list", "--json"]) == 0
+    run_id = json.loads(capsys.readouterr().out)[0]["id"]
+    assert main(["history", "show", run_id]) == 0
+    shown = capsys.readouterr().out
+    assert "(tool_calls)" in shown
+    assert '--- tool calls ---\nget_weather({"city": "Oslo"})  [call_0]' in shown

@@ -151,12 +151,17 @@ def run_show(args: argparse.Namespace) -> int:
     if request.ignored_params:
         print("ignored: " + ", ".join(f"{k}={v}" for k, v in request.ignored_params.items()))
     for message in request.messages:
-        print(f"--- {message.role} ---\n{message.content}")
+        role = f"tool {message.tool_call_id}" if message.role == "tool" else message.role
+        print(f"--- {role} ---\n{message.content}")
+        for call in message.tool_calls:
+            print(f"call: {call.line()}")
     if request.prompt is not None:
         print(f"--- prompt ---\n{request.prompt}")
     if result.reasoning:
         print(f"--- reasoning ---\n{result.reasoning}")
     print(f"--- output ---\n{result.text}")
+    if result.tool_calls:
+        print("--- tool calls ---\n" + "\n".join(call.line() for call in result.tool_calls))
     if result.error:
         print(f"--- error ({result.error_kind}) ---\n{result.error}")
     usage, timings = result.usage, result.timings

@@ -219,5 +219,7 @@ def run(args: argparse.Namespace) -> int:
         print("workbench run: cancelled", file=sys.stderr)
         return 130
     if not args.json:
+        for call in result.tool_calls:  # stdout stays the answer's text alone
+            print(f"tool call: {call.line()}", file=sys.stderr)
         print(_summary(result), file=sys.stderr)
     return 0

@@ -36,6 +36,15 @@ ReasoningEffort = Literal["minimal", "low", "medium", "high"]
 ResponseFormatType = Literal["text", "json_object", "json_schema"]
 
 
+def _empty(value: object) -> bool:
+    """Left out of dumps when unset, so runs without tools serialise as they did before them."""
+    return not value
+
+
+def _auto(value: object) -> bool:
+    return value == "auto"
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -224,8 +233,8 @@ class RenderedMessage(_Model):
 
     role: SentRole
     content: str
-    tool_calls: list[ToolCall] = Field(default_factory=list)
-    tool_call_id: str | None = None  # a ``tool`` message: the call it answers
+    tool_calls: list[ToolCall] = Field(default_factory=list, exclude_if=_empty)
+    tool_call_id: str | None = Field(default=None, exclude_if=_empty)  # the call a result answers
 
     def as_openai(self) -> dict[str, Any]:
         """This message in OpenAI's chat shape (the API's, and its fine-tuning files'): an
@@ -283,8 +292,8 @@ class RunRequest(_Model):
     # The answer's beginning, which the model continues (branching at a token): the result's
     # text starts with it. Only backends whose ``continues_answers`` is true take it.
     continue_from: str | None = None
-    tools: list[Tool] = Field(default_factory=list)  # functions the model may call
-    tool_choice: str = "auto"  # auto, none, required, or a tool's name
+    tools: list[Tool] = Field(default_factory=list, exclude_if=_empty)  # callable functions
+    tool_choice: str = Field(default="auto", exclude_if=_auto)  # auto, none, required, a name
 
     @model_validator(mode="after")
     def _has_input(self) -> RunRequest:
@@ -321,8 +330,8 @@ class SentRequest(_Model):
     server: str = ""
     # The tools sent (without their mocks) and the tool choice; a backend that cannot call
     # tools sends none and records "tools" in ``ignored_params``.
-    tools: list[Tool] = Field(default_factory=list)
-    tool_choice: str = "auto"
+    tools: list[Tool] = Field(default_factory=list, exclude_if=_empty)
+    tool_choice: str = Field(default="auto", exclude_if=_auto)
 
 
 class RunResult(_Model):
@@ -338,7 +347,7 @@ class RunResult(_Model):
     error_kind: str | None = None
     cost: float | None = None
     # The calls the model made (finish reason "tool_calls"), in order, arguments as written.
-    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_calls: list[ToolCall] = Field(default_factory=list, exclude_if=_empty)
     # Each written token's log-probability and alternatives, when ``top_logprobs`` was asked of
     # a backend that returns them (stored apart from the run's row, as one packed blob).
     # Not validated: a backend built them, and thousands of tuples would cost at every finish.

@@ -58,6 +58,10 @@ class ToolCall(BaseModel):
         function = {"name": self.name, "arguments": self.arguments or "{}"}
         return {"id": self.id, "type": "function", "function": function}
 
+    def line(self) -> str:
+        """One line for a terminal: ``name(arguments)  [id]``."""
+        return f"{self.name}({self.arguments})  [{self.id}]"
+
     def parsed_arguments(self) -> Any:
         """The arguments as JSON (``{}`` for none written); ``ValueError`` if they do not parse."""
         return json.loads(self.arguments) if self.arguments.strip() else {}
