@@ -88,3 +88,20 @@ def test_the_conversation_stops_at_max_tool_steps(qtbot: QtBot, window: MainWind
     [weather] = view.blocks
     assert weather.result is None and "max_tool_steps (1)" in weather.outcome.text()
     assert not weather.reply.isVisible()
+
+
+def test_a_backend_without_tools_says_why_under_the_answer(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    window.picker.select("llamacpp", "")
+    qtbot.waitUntil(lambda: window.picker.backend_name == "llamacpp")
+    local = template()
+    window.editor.set_template(local.model_copy(
+        update={"parameters": local.parameters.model_copy(update={"max_tokens": 4})}))
+    window.run()
+    view = window.tool_steps.view
+    qtbot.waitUntil(lambda: window.output.state == "finished", timeout=120_000)
+    assert view.note.text().startswith("Tools not sent: the in-process model's chat template")
+    assert view.blocks == []
+    stored = window.workspace.store.runs.get(window.output.run_id or "")
+    assert stored.result.request.ignored_params["tools"] == ["get_weather", "get_time"]

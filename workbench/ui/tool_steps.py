@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.backends.base import ToolCallDelta
-from workbench.core.models import PromptTemplate, RunRequest
+from workbench.core.errors import KnownError
+from workbench.core.models import PromptTemplate, RunRequest, SentRequest
 from workbench.core.outcome import RunOutcome
 from workbench.core.tools import ToolCall
 from workbench.services.tool_steps import mock_for, next_turn
@@ -179,7 +180,19 @@ class ToolSteps(QObject):
             return
         self._ref = ref
         self._step = 0
+        worker.signals.started.connect(self._started)
         self._turn(worker, request)
+
+    def _started(self, sent: SentRequest) -> None:
+        """Say so when the backend sends no tools (the model then answers in text)."""
+        if "tools" not in sent.ignored_params or self.sender() is not self._signals:
+            return
+        try:
+            note = self.window.workspace.runner.backend(
+                sent.backend_name or sent.backend).capabilities().tools.note
+        except KnownError as err:
+            note = str(err)
+        self.view.say(f"Tools not sent: {note}")
 
     def _turn(self, worker: RunWorker, request: RunRequest) -> None:
         self._request = request
