@@ -5,7 +5,8 @@ can tell which server answered which cell.
 
 ``kill()`` is what a killed process does: new connections are refused, a request arriving on a
 kept-alive connection is dropped unanswered and answers being streamed are cut off; ``failing``
-answers 500; ``break_after`` cuts the stream after that many pieces.
+answers 500; ``break_after`` cuts the stream after that many pieces; ``capacity`` requests at
+once are answered, more get 429.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from tests.backends.local_servers import LocalServer, _Handler
 
 
 class ChatServer:
-    def __init__(self, name: str, delay: float = 0.01) -> None:
+    def __init__(self, name: str, delay: float = 0.01, capacity: int | None = None) -> None:
         self.name = name
         self.delay = delay
         self.dead = False
         self.failing = False
         self.break_after: int | None = None
+        self.capacity = capacity
+        self.refused = 0
         self.lock = threading.Lock()
         self.answered: list[str] = []  # the prompt of each answer written to the end
         self.received = 0
@@ -59,6 +62,12 @@ class ChatServer:
             h.send_json(500, {"error": {"message": f"{self.name} is failing"}})
             return
         prompt = body["messages"][-1]["content"]
+        with self.lock:
+            full = self.capacity is not None and self.in_flight >= self.capacity
+            self.refused += full
+        if full:
+            h.send_json(429, {"error": {"message": f"{self.name} is full"}})
+            return
         with self.lock:
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)

@@ -213,3 +213,24 @@ def test_an_ollama_pool_fails_over_and_spreads() -> None:
     assert backend.pool is not None
     dead = backend.pool.figures()[0]
     assert (dead.url, dead.failures, dead.healthy) == (down, 1, False)
+
+
+def test_each_server_has_its_own_limit() -> None:
+    """A server that takes one request at once answers 429 beyond: its own limit comes down
+    and the refused requests go to the other server; none fails, and the backend's limit is
+    not told (the pool as a whole had room)."""
+    small, large = ChatServer("small", delay=0.05, capacity=1), ChatServer("large", delay=0.05)
+    backend = pool(small.url, large.url, max_retries=0)
+    try:
+        with ThreadPoolExecutor(6) as workers:
+            results = list(workers.map(lambda i: run(backend, f"n{i}"), range(18)))
+    finally:
+        small.close()
+        large.close()
+    assert all(r.error is None for r in results)
+    assert small.refused >= 1 and small.peak == 1
+    assert len(small.answered) + len(large.answered) == 18
+    assert len(large.answered) > len(small.answered)
+    assert backend.pool is not None
+    limits = [f.limit for f in backend.pool.figures()]
+    assert limits[0] < 4 <= limits[1]  # the small one's limit came down, the large one's not

@@ -3,7 +3,11 @@
 Dispatch: each request goes to the healthy server with the fewest requests in flight (ties
 taken in turn). A connection failure, a 5xx or a timeout before the answer started drains that
 server (no new requests) and the request moves at once to another one; a 429 moves it without
-draining. When every server was tried, a retry round follows the backend's retry policy
+draining. Each server has its own adaptive limit (the AIMD controller of ``adaptive``, from 4
+at once on this computer, 8 elsewhere): a 429 lowers that server's limit, not the whole pool's,
+and a request waits for a server with room rather than overshooting one. Only a pool that
+refused a request everywhere pushes back on the backend's own limit.
+When every server was tried, a retry round follows the backend's retry policy
 (``max_retries``, exponential backoff with jitter, the total deadline). Once a server answered
 with a 2xx and its answer started streaming, the request is never sent again: a failure mid-
 answer fails that run with the partial text kept (as with one server) and drains the server.
@@ -28,6 +32,7 @@ from typing import Any
 import httpx
 from pydantic import Field, field_validator
 
+from workbench.backends.adaptive import START, AimdController, current_lease, hold, is_loopback
 from workbench.backends.base import CancelToken
 from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, http_base_url
 from workbench.backends.http_errors import ErrorContext
@@ -78,14 +83,17 @@ class ServerFigures:
     requests: int
     failures: int
     mean_latency_s: float | None  # over the requests it answered (whole answer read)
+    limit: int  # requests it may have in flight: its adaptive limit now
 
 
 class _Server:
-    __slots__ = ("answered", "down_until", "failures", "healthy", "in_flight", "latency",
-                 "probing", "requests", "url")
+    __slots__ = ("answered", "control", "down_until", "failures", "healthy", "in_flight",
+                 "latency", "probing", "requests", "url")
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, clock: Callable[[], float]) -> None:
         self.url = url
+        start = START["local_server" if is_loopback(url) else "cloud"]
+        self.control = AimdController(start, clock=clock)
         self.healthy = True
         self.down_until = 0.0
         self.probing = False
@@ -112,7 +120,7 @@ class ServerPool:
     ) -> None:
         if not urls:
             raise ValueError("a pool needs at least one base URL")
-        self._servers = [_Server(url) for url in urls]
+        self._servers = [_Server(url, clock) for url in urls]
         self._options = options
         self._http = http  # built with max_retries=0: the pool decides where a retry goes
         self._cooldown = cooldown
@@ -120,6 +128,7 @@ class ServerPool:
         self._probe = probe or self._probe_models
         self._clock = clock
         self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)  # a request ended: a server may have room
         self._turn = 0
         self._closed = False
 
@@ -140,6 +149,7 @@ class ServerPool:
                     s.requests,
                     s.failures,
                     s.latency / s.answered if s.answered else None,
+                    s.control.current,
                 )
                 for s in self._servers
             ]
@@ -166,44 +176,68 @@ class ServerPool:
 
     # --- dispatch ------------------------------------------------------------------------
 
-    def _pick(self, tried: set[str]) -> _Server | None:
-        """The healthy untried server with the fewest requests in flight (ties in turn); when
-        the whole pool is drained, the untried one whose cool-down ends first (the request is
-        its probe). None: every candidate was tried this round."""
-        now = self._clock()
+    def _pick(self, tried: set[str], cancel: CancelToken, deadline: float) -> _Server | None:
+        """The healthy untried server with room under its limit and the fewest requests in
+        flight (ties in turn), waiting while every such server is full; when the whole pool is
+        drained, the untried one whose cool-down ends first (the request is its probe). None:
+        every candidate was tried this round."""
         with self._lock:
-            for server in self._servers:
-                if not server.healthy and not server.probing and server.down_until <= now:
-                    server.probing = True
-                    threading.Thread(
-                        target=self._check, args=(server,), name="pool-health", daemon=True
-                    ).start()
-            count = len(self._servers)
-            order = [self._servers[(self._turn + i) % count] for i in range(count)]
-            fresh = [s for s in order if s.url not in tried]
-            healthy = [s for s in fresh if s.healthy]
-            if healthy:
-                chosen = min(healthy, key=lambda s: s.in_flight)  # first of the least loaded
-            elif fresh and not any(s.healthy for s in self._servers):
-                chosen = min(fresh, key=lambda s: s.down_until)
-            else:
-                return None
+            while True:
+                self._start_checks()
+                count = len(self._servers)
+                order = [self._servers[(self._turn + i) % count] for i in range(count)]
+                fresh = [s for s in order if s.url not in tried]
+                healthy = [s for s in fresh if s.healthy]
+                room = [s for s in healthy if s.in_flight < s.control.current]
+                if room:
+                    chosen = min(room, key=lambda s: s.in_flight)  # first of the least loaded
+                    break
+                if not healthy:
+                    if not fresh or any(s.healthy for s in self._servers):
+                        return None
+                    chosen = min(fresh, key=lambda s: s.down_until)
+                    break
+                if cancel.cancelled:
+                    raise RunCancelled
+                if self._clock() >= deadline:
+                    raise BackendTimeoutError(
+                        f"no server of the pool had room within {self._options.total_timeout:g} "
+                        "s (total timeout)",
+                        hint="the servers are busy; raise total_timeout or add servers",
+                    )
+                self._room.wait(0.05)
             self._turn = (self._servers.index(chosen) + 1) % count
             chosen.in_flight += 1
             chosen.requests += 1
             return chosen
 
+    def _start_checks(self) -> None:
+        """Start a background health check of each drained server whose cool-down is over
+        (the lock is held)."""
+        now = self._clock()
+        for server in self._servers:
+            if not server.healthy and not server.probing and server.down_until <= now:
+                server.probing = True
+                threading.Thread(
+                    target=self._check, args=(server,), name="pool-health", daemon=True
+                ).start()
+
     def _done(self, server: _Server, started: float, error: BaseException | None) -> None:
         with self._lock:
+            saturated = server.in_flight >= server.control.current
             server.in_flight -= 1
+            self._room.notify_all()
             if error is None:
                 server.answered += 1
                 server.latency += self._clock() - started
                 server.healthy = True
+                server.control.succeeded(started, saturated)
                 return
             if isinstance(error, RunCancelled):
                 return
             server.failures += 1
+            if isinstance(error, RateLimitError):
+                server.control.throttled(started, None)
             if isinstance(error, _DRAINS) or _broke_off(error):
                 server.healthy = False
                 server.down_until = self._clock() + self._cooldown
@@ -246,12 +280,15 @@ class ServerPool:
         tried: set[str] = set()
         rounds = 0
         last: BackendError | None = None
+        lease = current_lease()  # the backend's limit: told only when the whole pool refused
         while True:
             if cancel.cancelled:
                 raise RunCancelled
-            server = self._pick(tried)
+            server = self._pick(tried, cancel, deadline)
             if server is None:
                 assert last is not None  # a round ends only after a failure
+                if lease is not None and isinstance(last, RateLimitError):
+                    lease.throttled()
                 rounds += 1
                 delay = min(options.retry_backoff * 2 ** (rounds - 1), 30.0)
                 delay = delay / 2 + random.uniform(0, delay / 2)
@@ -272,14 +309,17 @@ class ServerPool:
                 cancel=cancel,
                 model=model,
             )
+            hold(None)  # a server's push-back is its own limit's (see _done)
             try:
                 response = opened.__enter__()
             except BaseException as exc:
+                hold(lease)
                 self._done(server, started, exc)
                 if not isinstance(exc, (*_DRAINS, RateLimitError)) or self._clock() >= deadline:
                     raise
                 last = exc
                 continue
+            hold(lease)
             try:
                 yield response, server.url
             except BaseException as exc:
