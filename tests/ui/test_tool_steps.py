@@ -15,6 +15,7 @@ from tests.ui.windows import close_window, open_window, shot
 from workbench.backends.config import add_config
 from workbench.core.models import Message, PromptTemplate
 from workbench.core.tools import Tool
+from workbench.storage.repositories import Store
 from workbench.ui.main_window import MainWindow
 
 WEATHER = Tool(name="get_weather", description="Current weather in a city", mock='{"temp_c": 21}',
@@ -105,3 +106,21 @@ def test_a_backend_without_tools_says_why_under_the_answer(
     assert view.blocks == []
     stored = window.workspace.store.runs.get(window.output.run_id or "")
     assert stored.result.request.ignored_params["tools"] == ["get_weather", "get_time"]
+
+
+def test_a_tool_turn_never_saved_restores_the_prompt_that_began_it(store: Store) -> None:
+    from workbench.core.models import RenderedMessage, RunResult, SentRequest
+    from workbench.core.tools import ToolCall
+    from workbench.ui.run_restore import sent_template
+
+    call = ToolCall(id="call_0", name="get_weather", arguments='{"city": "Oslo"}')
+    sent = SentRequest(backend="scripted", model="scripted", tools=[WEATHER.declaration()],
+                       messages=[RenderedMessage(role="system", content="Be brief."),
+                                 RenderedMessage(role="user", content="Weather in Oslo?"),
+                                 RenderedMessage(role="assistant", content="", tool_calls=[call]),
+                                 RenderedMessage(role="tool", content="21", tool_call_id="call_0")])
+    run_id = store.runs.add(RunResult(request=sent, text="21 °C.", finish_reason="stop"))
+    restored = sent_template(store.runs.get(run_id))
+    assert [(m.role, m.content) for m in restored.messages] == [
+        ("system", "Be brief."), ("user", "Weather in Oslo?")]
+    assert restored.tools == [WEATHER.declaration()]

@@ -24,13 +24,20 @@ GONE = "this run's template version is no longer in the library: its sent messag
 
 
 def sent_template(stored: StoredRun) -> PromptTemplate:
-    """An unsaved document that sends exactly what ``stored`` sent, named after the run."""
+    """An unsaved document that sends exactly what ``stored`` sent, named after the run. A turn
+    of a tool conversation gives back the prompt that began it, with the tools it sent (their
+    mocks were never sent, so they are not there to restore)."""
     request = stored.result.request
     name = f"run {stored.created_at[:16].replace('T', ' ')}"
     params = params_of(stored.result)
     if request.messages:
-        messages = [Message(role=m.role, content=m.content, literal=True) for m in request.messages]
-        return PromptTemplate(name=name, messages=messages, parameters=params)
+        sent = request.messages
+        begun = next((i for i, m in enumerate(sent) if m.tool_calls or m.role == "tool"),
+                     len(sent))
+        messages = [Message.model_validate({"role": m.role, "content": m.content, "literal": True})
+                    for m in sent[:begun]]
+        return PromptTemplate(name=name, messages=messages, parameters=params,
+                              tools=request.tools, tool_choice=request.tool_choice)
     return PromptTemplate(
         name=name, mode="completion", text=literal(request.prompt or ""), parameters=params
     )
