@@ -92,3 +92,22 @@ def test_jsonl_keeps_token_logprobs_in_openais_shape() -> None:
     assert back.result.logprobs[2].logprob == LOWEST  # type: ignore[index]
     broken = text.replace('"logprob": -0.25', '"logprob": "sure"', 1)
     assert read_runs_jsonl(broken)[1].items  # said, not swallowed
+
+
+def test_tool_calls_and_the_conversation_survive_a_runs_jsonl_round_trip() -> None:
+    from workbench.core.models import RenderedMessage
+    from workbench.core.tools import Tool, ToolCall
+
+    call = ToolCall(id="call_0", name="get_weather", arguments='{"city": "Oslo"}')
+    asked = make_result().request
+    request = asked.model_copy(update={"tools": [Tool(name="get_weather")], "messages": [
+        *asked.messages, RenderedMessage(role="assistant", content="", tool_calls=[call]),
+        RenderedMessage(role="tool", content="21", tool_call_id="call_0")]})
+    result = make_result(answer="").model_copy(
+        update={"request": request, "finish_reason": "tool_calls", "tool_calls": [call]})
+    text = export("runs-jsonl", runs=[RunRecord("01J0000000000000000000000F", result, "t")]).text
+    (back,), problems = read_runs_jsonl(text)
+    assert problems.items == [] and back.result == result
+    plain = export("runs-jsonl", runs=[RunRecord("01J0000000000000000000000G", make_result(),
+                                                  "t")]).text
+    assert "tool" not in plain  # a run without tools is written as before
