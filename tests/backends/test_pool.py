@@ -234,3 +234,18 @@ def test_each_server_has_its_own_limit() -> None:
     assert backend.pool is not None
     limits = [f.limit for f in backend.pool.figures()]
     assert limits[0] < 4 <= limits[1]  # the small one's limit came down, the large one's not
+
+
+def test_a_cancel_mid_answer_is_not_a_server_failure() -> None:
+    from tests.backends.conftest import cancel_while_reading
+
+    slow = ChatServer("slow", delay=1.0)
+    backend = pool(slow.url)
+    try:
+        result = cancel_while_reading(backend, request("wait"), words=1, delay_s=0.1)
+    finally:
+        slow.close()
+    assert result.finish_reason == "cancelled" and result.text == "slow"
+    assert backend.pool is not None
+    (figures,) = backend.pool.figures()
+    assert (figures.in_flight, figures.failures, figures.healthy) == (0, 0, True)

@@ -233,7 +233,7 @@ class ServerPool:
                 server.healthy = True
                 server.control.succeeded(started, saturated)
                 return
-            if isinstance(error, RunCancelled):
+            if isinstance(error, RunCancelled | GeneratorExit):  # cancelled, or not read on
                 return
             server.failures += 1
             if isinstance(error, RateLimitError):
