@@ -5,6 +5,7 @@ tests use): ``toolConfig`` in Converse's shape, a call streamed as a ``toolUse``
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -54,3 +55,19 @@ def test_a_tool_call_streams_and_the_conversation_goes_back_as_blocks(
         {"toolUse": {"toolUseId": "t0", "name": "animal_facts", "input": {"animal": "fox"}}}]}
     assert body["messages"][2] == {"role": "user", "content": [
         {"toolResult": {"toolUseId": "t0", "content": [{"text": "foxes are canids"}]}}]}
+
+
+def test_images_go_as_converse_image_blocks(server: ScriptedServer) -> None:  # noqa: F811
+    from tests.backends.test_images_wire import MESSAGES, RAW, WEBP
+
+    url = server.url("ok", "")
+    _events, result = stream_all(make(url), RunRequest(backend="bedrock", model=MODEL,
+                                                       messages=MESSAGES))
+    assert result.error is None
+    body = server.requests(url)[-1].body
+    assert body["system"] == [{"text": "Be brief."}]
+    assert body["messages"] == [{"role": "user", "content": [
+        {"image": {"format": "png", "source": {"bytes": base64.b64encode(RAW).decode()}}},
+        {"image": {"format": "webp", "source": {"bytes": WEBP.data}}},
+        {"text": "What is in these pictures?"},
+    ]}]

@@ -64,7 +64,9 @@ CAPABILITIES = Capabilities.supporting(
 ).with_formats(
     json_object=ParamCapability(note="a forced tool whose input is any object"),
     json_schema=ParamCapability(note="a forced tool whose input schema is the schema"),
-).with_tools("tool_use blocks; results go back as tool_result blocks")
+).with_tools("tool_use blocks; results go back as tool_result blocks").with_vision(
+    "base64 image blocks; width × height / 750 tokens each"
+)
 _WIRE = {"stop": "stop_sequences"}
 
 _FINISH: dict[str, FinishReason] = {

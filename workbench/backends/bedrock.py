@@ -233,7 +233,9 @@ class BedrockBackend(PlannedBackend[_Plan]):
         return table.with_overrides(self.options.capability_overrides).with_formats(
             json_object=ParamCapability(note="a forced tool whose input is any object"),
             json_schema=ParamCapability(note="a forced tool whose input schema is the schema"),
-        ).with_tools("toolConfig; calls and results as toolUse and toolResult blocks")
+        ).with_tools("toolConfig; calls and results as toolUse and toolResult blocks").with_vision(
+            "image blocks with their bytes, for models that take images"
+        )
 
     def version(self) -> str:
         try:

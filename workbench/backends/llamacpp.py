@@ -147,6 +147,9 @@ class LlamaCppOptions(BackendOptions):
 
 #: Why a local model's reasoning settings are greyed out.
 #: Why the in-process model gets no tools.
+#: Why images are greyed on the embedded model (llama-cpp-python's vision needs a separate
+#: projector file and chat handler, which this backend does not load).
+NO_VISION = "the embedded model cannot see images"
 LOCAL_TOOLS = (
     "the in-process model's chat template is run without tools (SmolLM2's has none): serve a "
     "tool-calling model with llama-server --jinja and use it as an OpenAI-compatible server"
@@ -192,7 +195,7 @@ class LlamaCppBackend(Backend):
         ).with_formats(
             json_object=ParamCapability(note="grammar-constrained decoding"),
             json_schema=ParamCapability(note="grammar-constrained decoding"),
-        ).with_tools(LOCAL_TOOLS, supported=False)
+        ).with_tools(LOCAL_TOOLS, supported=False).with_vision(NO_VISION, supported=False)
 
     def version(self) -> str:
         return _runtime_version()
@@ -265,6 +268,7 @@ class LlamaCppBackend(Backend):
         )
         load_s: float | None = None
         try:
+            self.capabilities().check_images(request)  # before loading: no model to wait for
             sent_params, ignored = self.sampling(request.params)
             response_format, dropped = self.capabilities().split_format(request.response_format)
             grammar = None if response_format is None else gbnf(response_format)

@@ -62,7 +62,9 @@ CAPABILITIES = Capabilities.supporting(
 ).with_formats(
     json_object=ParamCapability(note='format: "json"'),
     json_schema=ParamCapability(note="format: the schema (constrained sampling)"),
-).with_tools("tools on /api/chat, for models whose template supports them; no tool choice")
+).with_tools(
+    "tools on /api/chat, for models whose template supports them; no tool choice"
+).with_vision("a message's images field (base64), for vision models (llava, gemma3…)")
 _FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length"}
 #: Ollama's other ``options`` (its Modelfile parameters), settable per configuration.
 _RESERVED = {*OPTION_NAMES.values(), "num_ctx"}

@@ -82,7 +82,9 @@ CHAT_CAPABILITIES = Capabilities.supporting(
 ).with_formats(
     json_object=ParamCapability(note="response_format json_object"),
     json_schema=ParamCapability(note="response_format json_schema (see the schema_format option)"),
-).with_tools("function tools; the server must support them (OpenAI, vLLM, llama-server --jinja)")
+).with_tools(
+    "function tools; the server must support them (OpenAI, vLLM, llama-server --jinja)"
+).with_vision("image_url content parts (data URLs); a model without vision may still refuse them")
 #: The completions endpoint takes no response_format.
 COMPLETION_CAPABILITIES = CHAT_CAPABILITIES.with_overrides(
     {
@@ -95,7 +97,7 @@ COMPLETION_CAPABILITIES = CHAT_CAPABILITIES.with_overrides(
     }
     ).model_copy(update={"response_formats": {}}).with_tools(
     "the completions endpoint takes no tools", supported=False
-)
+).with_vision("the completions endpoint takes no images", supported=False)
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from workbench.backends.image_wire import anthropic_content, bedrock_images, ollama_images
 from workbench.core.errors import BadRequestError
 from workbench.core.models import RenderedMessage
 from workbench.core.tools import Tool, ToolCall
@@ -38,7 +39,7 @@ def ollama_message(message: RenderedMessage, names: dict[str, str]) -> dict[str,
         name = names.get(message.tool_call_id or "", "")
         return {"role": "tool", "content": message.content, "tool_name": name}
     if not message.tool_calls:
-        return {"role": message.role, "content": message.content}
+        return {"role": message.role, "content": message.content, **ollama_images(message)}
     calls = [{"function": {"name": c.name, "arguments": _input(c)}} for c in message.tool_calls]
     return {"role": "assistant", "content": message.content, "tool_calls": calls}
 
@@ -82,7 +83,7 @@ def anthropic_messages(turns: list[RenderedMessage]) -> list[dict[str, Any]]:
             ]
             wire.append({"role": "assistant", "content": blocks})
         else:
-            wire.append({"role": m.role, "content": m.content})
+            wire.append({"role": m.role, "content": anthropic_content(m)})
     return wire
 
 
@@ -126,7 +127,7 @@ def bedrock_messages(turns: list[RenderedMessage]) -> list[dict[str, Any]]:
             else:
                 wire.append({"role": "user", "content": [block]})
         else:
-            blocks: list[dict[str, Any]] = [{"text": m.content}] if m.content else []
+            blocks = [*bedrock_images(m), *([{"text": m.content}] if m.content else [])]
             blocks += [
                 {"toolUse": {"toolUseId": c.id, "name": c.name, "input": _input(c)}}
                 for c in m.tool_calls

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from workbench.core.images import ImagePart
 from workbench.core.logprobs import MAX_TOP_LOGPROBS, TokenLogprob
 from workbench.core.tools import Tool, ToolCall, check_tool_choice, check_unique
 
@@ -49,12 +50,24 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _images_on_user(role: str, images: list[ImagePart]) -> None:
+    if images and role != "user":
+        raise ValueError(f"only a user message carries images, not a {role} message")
+
+
 class Message(_Model):
-    """One chat message. ``literal`` bodies are plain text, never rendered as Jinja."""
+    """One chat message. ``literal`` bodies are plain text, never rendered as Jinja. Its content
+    parts are its text and its ``images`` (user messages only), which pass through rendering."""
 
     role: Role
     content: str
     literal: bool = False
+    images: list[ImagePart] = Field(default_factory=list, exclude_if=_empty)
+
+    @model_validator(mode="after")
+    def _images_only_from_user(self) -> Message:
+        _images_on_user(self.role, self.images)
+        return self
 
 
 class Variable(_Model):
@@ -235,6 +248,7 @@ class RenderedMessage(_Model):
     content: str
     tool_calls: list[ToolCall] = Field(default_factory=list, exclude_if=_empty)
     tool_call_id: str | None = Field(default=None, exclude_if=_empty)  # the call a result answers
+    images: list[ImagePart] = Field(default_factory=list, exclude_if=_empty)  # user only
 
     def as_openai(self) -> dict[str, Any]:
         """This message in OpenAI's chat shape (the API's, and its fine-tuning files'): an
@@ -242,6 +256,12 @@ class RenderedMessage(_Model):
         ``tool`` message naming its call."""
         if self.role == "tool":
             return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
+        if self.images:  # content parts: the images, then the text
+            parts: list[dict[str, Any]] = [
+                {"type": "image_url", "image_url": {"url": i.data_url(), "detail": i.detail}}
+                for i in self.images
+            ]
+            return {"role": self.role, "content": [*parts, {"type": "text", "text": self.content}]}
         if not self.tool_calls:
             return {"role": self.role, "content": self.content}
         return {"role": "assistant", "content": self.content or None,
@@ -253,6 +273,7 @@ class RenderedMessage(_Model):
             raise ValueError("only an assistant message carries tool calls")
         if (self.role == "tool") != (self.tool_call_id is not None):
             raise ValueError("a tool message, and only one, answers a tool_call_id")
+        _images_on_user(self.role, self.images)
         return self
 
 

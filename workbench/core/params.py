@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workbench.core import safe_yaml
-from workbench.core.errors import ParameterError
+from workbench.core.errors import BadRequestError, ParameterError
 from workbench.core.models import Params, ResponseFormat, ResponseFormatType, RunRequest
 from workbench.core.tools import Tool
 
@@ -84,6 +84,11 @@ class Capabilities(BaseModel):
     tools: ParamCapability = ParamCapability(
         supported=False, note="this backend cannot give the model tools"
     )
+    #: Whether images in user messages are sent (``note``: how, or why not); a run with an image
+    #: on a backend without it is refused before sending (``check_images``).
+    vision: ParamCapability = ParamCapability(
+        supported=False, note="this backend cannot send images"
+    )
 
     @classmethod
     def supporting(cls, *names: str, **special: ParamCapability) -> Capabilities:
@@ -120,6 +125,23 @@ class Capabilities(BaseModel):
         return self.model_copy(
             update={"tools": ParamCapability(supported=supported, note=note)}
         )
+
+    def with_vision(self, note: str = "", *, supported: bool = True) -> Capabilities:
+        """This table saying whether (and how, or why not, in ``note``) images are sent."""
+        return self.model_copy(
+            update={"vision": ParamCapability(supported=supported, note=note)}
+        )
+
+    def check_images(self, request: RunRequest) -> None:
+        """Refuse a request with images when this backend cannot send them: unlike a parameter,
+        an image dropped silently would make the answer about a picture nobody showed."""
+        count = sum(len(m.images) for m in request.messages)
+        if count and not self.vision.supported:
+            raise BadRequestError(
+                f"this run has {count} image(s), but {self.vision.note}",
+                hint="remove the images or choose a vision-capable model "
+                "(OpenAI-compatible, Anthropic, Bedrock or Ollama)",
+            )
 
     def split_tools(self, request: RunRequest) -> tuple[list[Tool], str, dict[str, Any]]:
         """``(tools, tool_choice, ignored)`` to send for ``request``: the tools without their

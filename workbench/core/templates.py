@@ -356,6 +356,7 @@ def render(
             content=m.content
             if m.literal
             else render_text(m.content, context, f"messages[{i}] ({m.role})"),
+            images=m.images,
         )
         for i, m in enumerate(template.messages)
     ]
