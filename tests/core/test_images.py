@@ -71,3 +71,17 @@ def test_images_pass_through_rendering_and_only_on_user_messages() -> None:
     assert "images" not in RenderedMessage(role="user", content="plain").model_dump()
     with pytest.raises(ValueError, match="only a user message carries images"):
         RenderedMessage(role="assistant", content="x", images=[image])
+
+
+def test_a_chat_count_adds_image_tokens_not_their_base64() -> None:
+    from workbench.core.tokens import count_chat, tokenizer_for
+
+    tokenizer = tokenizer_for("gpt-4o")
+    plain = RenderedMessage(role="user", content="What is this?")
+    pictured = plain.model_copy(update={"images": [ImagePart.from_bytes(encode(1024, 1024))]})
+    base = count_chat([plain], tokenizer)
+    openai = count_chat([pictured], tokenizer)
+    assert openai.total == base.total + 765 and openai.messages[0].images == 765
+    assert openai.exact  # OpenAI's formula is its billing
+    claude = count_chat([pictured], tokenizer, "anthropic")
+    assert claude.total == base.total + 1399 and not claude.exact  # 1024²/750, an estimate

@@ -63,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.core.errors import KnownError
+    from workbench.core.images import image_formula
     from workbench.core.tokens import TiktokenTokenizer, count_chat, fit_context, tokenizer_for
 
     if args.backend and args.encoding:
@@ -102,13 +103,15 @@ def run(args: argparse.Namespace) -> int:
             prompt = render_completion(template, values, tokenizer.count)
             result |= {"mode": "completion", "tokens": tokenizer.count(prompt)}
         else:
-            chat = count_chat(render(template, values, tokenizer.count), tokenizer)
+            formula = image_formula(args.model)
+            chat = count_chat(render(template, values, tokenizer.count), tokenizer, formula)
             result |= {
                 "mode": "chat",
                 "tokens": chat.total,
                 "exact": chat.exact,
                 "messages": [
                     {"role": m.role, "content_tokens": m.content, "tokens": m.tokens}
+                    | ({"image_tokens": m.images} if m.images else {})
                     for m in chat.messages
                 ],
                 "reply_priming": chat.reply_priming,

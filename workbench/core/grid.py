@@ -33,6 +33,7 @@ from workbench.core.experiments import (
     Variant,
     version_number,
 )
+from workbench.core.images import image_formula
 from workbench.core.model_table import Price, cost_of, load_model_table
 from workbench.core.models import Params, PromptTemplate, RunRequest
 from workbench.core.pace import BackendPace, pace_lines, wall_time
@@ -304,7 +305,7 @@ class TableCounter:
         tokenizer = tokenizer_for(request.model or None)
         if request.prompt is not None:
             return PromptCount(tokenizer.count(request.prompt), tokenizer.exact, tokenizer.note)
-        chat = count_chat(request.messages, tokenizer)
+        chat = count_chat(request.messages, tokenizer, image_formula(request.model))
         note = (
             tokenizer.note
             if chat.exact or not tokenizer.exact

@@ -157,6 +157,12 @@ def anthropic_tokens(width: int, height: int) -> int:
     return math.ceil(round(width * scale) * round(height * scale) / 750)
 
 
+def image_formula(model: str | None) -> ImageFormula:
+    """Whose formula counts a model's images: Anthropic's for Claude models (also through
+    Bedrock or a proxy), else OpenAI's tiles (what OpenAI-compatible vision servers follow)."""
+    return "anthropic" if model and "claude" in model.lower() else "openai"
+
+
 def image_tokens(image: ImagePart, formula: ImageFormula) -> int:
     width, height = image.size()
     if formula == "anthropic":
@@ -177,6 +183,7 @@ __all__ = [
     "ImagePart",
     "anthropic_tokens",
     "dimensions",
+    "image_formula",
     "image_tokens",
     "images_of",
     "openai_tokens",

@@ -33,6 +33,7 @@ from workbench.core import rank_cache
 from workbench.core.errors import KnownError
 
 if TYPE_CHECKING:
+    from workbench.core.images import ImageFormula
     from workbench.core.models import RenderedMessage
 
     ChatMessage = RenderedMessage | Mapping[str, str]
@@ -338,6 +339,7 @@ class MessageCount:
     role: str
     content: int
     tokens: int
+    images: int = 0  # the tokens of the message's images, by the provider's formula
 
 
 @dataclass(frozen=True)
@@ -351,39 +353,51 @@ class ChatCount:
     tokenizer: str
 
 
-def count_chat(messages: Iterable[ChatMessage], tokenizer: Tokenizer) -> ChatCount:
+def count_chat(
+    messages: Iterable[ChatMessage], tokenizer: Tokenizer, images: ImageFormula = "openai"
+) -> ChatCount:
     """Count a chat prompt the way OpenAI bills it.
 
     Each message costs 3 tokens plus its values' tokens (role, content and, when present, name,
     which costs 1 more); 3 more prime the reply. The formula is OpenAI's, so the total is exact
     only for an exact tokenizer of OpenAI's chat encodings; for other models (a local chat
     template, gpt-oss's harmony format) the overhead is an estimate even when content is exact.
+    A message's images count by the provider's published formula (``images``: OpenAI's tiles,
+    exact for OpenAI; Anthropic's pixel area, an estimate), never as their base64 text.
     """
+    from workbench.core.images import image_tokens
     from workbench.core.models import RenderedMessage  # pydantic: not for a plain count
 
     counted = []
+    estimated = False
     for message in messages:
         # A tool conversation's parts (calls made, the call answered) are counted as their
         # JSON text; absent ones (no calls, no call id) cost nothing.
         fields = (
-            message.model_dump(exclude_defaults=True)
+            message.model_dump(exclude_defaults=True, exclude={"images"})
             if isinstance(message, RenderedMessage)
             else dict(message)
         )
+        pictures = message.images if isinstance(message, RenderedMessage) else []
+        image_count = sum(image_tokens(image, images) for image in pictures)
+        estimated = estimated or (bool(pictures) and images != "openai")
         per_field = {
             key: tokenizer.count(value if isinstance(value, str) else json.dumps(value))
             for key, value in fields.items()
         }
-        tokens = TOKENS_PER_MESSAGE + sum(per_field.values())
+        tokens = TOKENS_PER_MESSAGE + sum(per_field.values()) + image_count
         if "name" in fields:
             tokens += TOKENS_PER_NAME
-        counted.append(MessageCount(fields.get("role", ""), per_field.get("content", 0), tokens))
+        counted.append(
+            MessageCount(fields.get("role", ""), per_field.get("content", 0), tokens, image_count)
+        )
     return ChatCount(
         messages=counted,
         reply_priming=REPLY_PRIMING,
         total=sum(m.tokens for m in counted) + REPLY_PRIMING,
         exact=(
-            tokenizer.exact
+            not estimated
+            and tokenizer.exact
             and isinstance(tokenizer, TiktokenTokenizer)
             and tokenizer.name in OPENAI_CHAT_ENCODINGS
         ),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from workbench.core.errors import KnownError, MissingVariableError, TemplateError
 from workbench.core.grid import output_budget
+from workbench.core.images import ImageFormula, image_formula
 from workbench.core.incremental import IncrementalCounter, is_boundary
 from workbench.core.model_table import Cost, Price, cost_of, load_model_table
 from workbench.core.models import PromptTemplate, RenderedMessage
@@ -196,7 +197,7 @@ class PreviewComputer:
         messages = render_chat(request.template, request.values, tokenizer.count)
         contents = [self._counter(i, tokenizer).update(m.content) for i, m in enumerate(messages)]
         del self._counters[len(messages):]
-        chat = self._count_chat(messages, contents, tokenizer)
+        chat = self._count_chat(messages, contents, tokenizer, image_formula(request.model))
         preview.messages = messages
         preview.content_tokens = contents
         preview.total = chat.total
@@ -207,7 +208,10 @@ class PreviewComputer:
         segments: list[Segment] = []
         for i, (message, count) in enumerate(zip(messages, contents, strict=True)):
             lead = "\n\n" if i else ""
-            segments.append(Segment(lead + _header(message.role, count, tokenizer.exact), True))
+            header = _header(message.role, count, tokenizer.exact)
+            if message.images:
+                header = header[:-1] + _images_note(len(message.images), chat.messages[i].images)
+            segments.append(Segment(lead + header, True))
             segments.append(Segment(for_display(message.content)))
         preview.message_segments = tuple(segments)
         preview.message_edits = segment_edits(request.shown_messages, preview.message_segments)
@@ -229,12 +233,15 @@ class PreviewComputer:
 
     @staticmethod
     def _count_chat(
-        messages: list[RenderedMessage], contents: list[int], tokenizer: Tokenizer
+        messages: list[RenderedMessage],
+        contents: list[int],
+        tokenizer: Tokenizer,
+        images: ImageFormula,
     ) -> ChatCount:
         if isinstance(tokenizer, TiktokenTokenizer):
             known = {m.content: n for m, n in zip(messages, contents, strict=True)}
-            return count_chat(messages, _Precounted(tokenizer, known))
-        return count_chat(messages, tokenizer)
+            return count_chat(messages, _Precounted(tokenizer, known), images)
+        return count_chat(messages, tokenizer, images)
 
     def _fit_and_cost(self, preview: Preview) -> None:
         request = preview.request
@@ -326,3 +333,8 @@ def _cut(text: str, limit: int) -> int:
 
 def _header(role: str, tokens: int, exact: bool) -> str:
     return f"{role.upper()} · {format_count(tokens, exact)} tokens\n"
+
+
+def _images_note(count: int, tokens: int) -> str:
+    """What a header adds for a message's images (their tokens by the provider's formula)."""
+    return f" + {count} image{'s' if count > 1 else ''} ({tokens:,} tokens)\n"
