@@ -91,9 +91,9 @@ def test_three_servers_one_killed_mid_sweep_every_cell_ends_once(store: Store) -
             assert answered[prompt] == 1
             server = next(s for s in servers if s.url == result.request.server)
             assert prompt in server.answered and result.text.startswith(server.name)
-        else:  # streaming on the victim when it died: the partial text kept, not re-sent
+        else:  # accepted by the victim (2xx) when it died: the partial text kept, not re-sent
             assert result.request.server == victim.url and answered[prompt] == 0
-            assert result.error is not None and "broke off" in result.error
+            assert result.error is not None and victim.url in result.error
     assert len(cut) <= 6  # at most what was in flight on it
     assert sum(answered.values()) + len(cut) == CELLS
     assert 0 < killed_after[0] < CELLS // 3  # killed well before its share was done

@@ -9,8 +9,8 @@ and a request waits for a server with room rather than overshooting one. Only a 
 refused a request everywhere pushes back on the backend's own limit.
 When every server was tried, a retry round follows the backend's retry policy
 (``max_retries``, exponential backoff with jitter, the total deadline). Once a server answered
-with a 2xx and its answer started streaming, the request is never sent again: a failure mid-
-answer fails that run with the partial text kept (as with one server) and drains the server.
+with a 2xx (the headers of its answer arrived), the request is never sent again: a failure from
+then on fails that run with the partial text kept (as with one server) and drains the server.
 
 A drained server comes back after ``pool_cooldown`` seconds when a health check (a ``GET`` of
 the backend's model list, e.g. ``{base}/models``; any answer below 500 counts: a key is not
