@@ -26,7 +26,8 @@ from workbench.backends.registry import default_registry
 from workbench.cli import _is_file, build_parser
 from workbench.core.conversation_case import ConversationCase, SimulatedUser, UserTurn
 from workbench.core.evaluation import registry
-from workbench.core.models import FewShot, Params, PromptTemplate, Variable
+from workbench.core.images import ImagePart
+from workbench.core.models import FewShot, Message, Params, PromptTemplate, Variable
 from workbench.core.params import PARAM_NAMES
 from workbench.core.sweep_file import _SweepFile
 from workbench.core.techniques import techniques
@@ -222,6 +223,8 @@ def _reference_names() -> list[tuple[str, str, list[str]]]:
     backends = default_registry()
     return [
         ("02-templates.md", "template keys", list(PromptTemplate.model_fields)),
+        ("02-templates.md", "message keys", list(Message.model_fields)),
+        ("02-templates.md", "image keys", list(ImagePart.model_fields)),
         ("02-templates.md", "few_shot keys", list(FewShot.model_fields)),
         ("02-templates.md", "variable keys", list(Variable.model_fields)),
         ("02-templates.md", "techniques", [t.id for t in techniques()]),

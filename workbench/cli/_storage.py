@@ -121,7 +121,8 @@ def _from_library(ref: str, args: argparse.Namespace) -> ResolvedTemplate | None
                 found = library.version(name, wanted)
             except NotFoundError as err:
                 raise KnownError(str(err), hint=f"workbench library versions {name}") from None
-            return ResolvedTemplate(found.template(), found.key, found.number)
+            template = library.load(found.key, found.number)  # with its images
+            return ResolvedTemplate(template, found.key, found.number)
     return None
 
 

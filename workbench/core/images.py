@@ -13,9 +13,10 @@ import base64
 import hashlib
 import math
 import struct
+from pathlib import PurePosixPath
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 ImageMediaType = Literal["image/png", "image/jpeg", "image/gif", "image/webp"]
 #: How closely OpenAI looks at an image: "low" is a fixed 85 tokens at 512×512.
@@ -37,12 +38,38 @@ class ImagePart(BaseModel):
     path: str = ""  # in a library template file: the image file, relative to the template
     detail: ImageDetail = "auto"
 
+    @model_validator(mode="after")
+    def _has_bytes_or_file(self) -> ImagePart:
+        if not self.data and not self.path:
+            raise ValueError("an image needs its data or a path to its file")
+        parts = PurePosixPath(self.path).parts
+        if self.path and (self.path.startswith(("/", "\\")) or ".." in parts or ":" in self.path):
+            # a template from elsewhere must not make the app read (and send) any file
+            raise ValueError(f"image path {self.path!r} must stay inside the template's folder")
+        return self
+
     @classmethod
     def from_bytes(cls, raw: bytes, detail: ImageDetail = "auto") -> ImagePart:
         """An image from a file's bytes; its type is read from them (not trusted from a name),
         so a file that is no PNG, JPEG, GIF or WebP is a ``ValueError``."""
         return cls(media_type=sniff(raw), data=base64.b64encode(raw).decode("ascii"),
                    detail=detail)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal by what the model sees: the same bytes are the same image wherever they are
+        stored (an image attached in the editor equals the one read back from the library)."""
+        if not isinstance(other, ImagePart):
+            return NotImplemented
+        if self.data and other.data:
+            return (self.media_type, self.data, self.detail) == (
+                other.media_type, other.data, other.detail
+            )
+        return (self.media_type, self.data, self.path, self.detail) == (
+            other.media_type, other.data, other.path, other.detail
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.media_type, self.data or self.path, self.detail))
 
     def raw(self) -> bytes:
         if not self.data:

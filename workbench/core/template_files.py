@@ -7,6 +7,7 @@ text it was read from, so saving an unchanged template rewrites nothing, comment
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,10 @@ _Dumper.add_representer(str, _str)
 def to_data(template: PromptTemplate) -> dict[str, Any]:
     """The template as plain data, defaults left out, ``format_version`` and ``name`` first."""
     data = template.model_dump(mode="json", exclude_defaults=True)
+    for message in data.get("messages", []):
+        for image in message.get("images", []):
+            if image.get("path"):  # its file beside the template holds the bytes
+                image.pop("data", None)
     data.pop("format_version", None)
     data.pop("name", None)
     return {"format_version": template.format_version, "name": template.name, **data}
@@ -153,11 +158,35 @@ class TemplateFile:
             raise TemplateFileError(str(path), f"not UTF-8 text ({err.reason})") from None
         except OSError as err:
             raise TemplateFileError(str(path), err.strerror or str(err)) from None
-        return cls(path, loads(text, str(path)), text)
+        return cls(path, with_images(loads(text, str(path)), path.parent, str(path)), text)
 
     def text_for(self, template: PromptTemplate) -> str:
         """What to write for ``template``: the original text if nothing changed."""
         return self.source if template == self.template else dumps(template)
+
+
+def with_images(template: PromptTemplate, folder: Path, source: str) -> PromptTemplate:
+    """``template`` with the bytes of each image it names by ``path`` read from the file
+    relative to ``folder`` (the template file's folder); a missing or unreadable image is a
+    ``TemplateFileError`` naming it, rather than a run that fails later for want of it."""
+    if not any(i.path and not i.data for m in template.messages for i in m.images):
+        return template
+    messages = []
+    for index, message in enumerate(template.messages):
+        images = []
+        for image in message.images:
+            if image.path and not image.data:
+                try:
+                    raw = (folder / image.path).read_bytes()
+                except OSError as err:
+                    raise TemplateFileError(
+                        source, f"messages[{index}] image {image.path}: "
+                        f"{err.strerror or err}"
+                    ) from None
+                image = image.model_copy(update={"data": base64.b64encode(raw).decode("ascii")})
+            images.append(image)
+        messages.append(message.model_copy(update={"images": images}))
+    return template.model_copy(update={"messages": messages})
 
 
 def read_template(path: Path) -> PromptTemplate:

@@ -29,6 +29,7 @@ from workbench.core.templates import discover
 from workbench.storage import files
 from workbench.storage.autosave import Autosave, Draft
 from workbench.storage.db import Database
+from workbench.storage.images import store_images
 from workbench.storage.library import Library, TemplateVersion
 
 log = logging.getLogger(__name__)
@@ -358,7 +359,7 @@ class Document:
         source = self.file if self.file is not None and self.file.path == path else None
 
         def write() -> TemplateFile:
-            declared = declare_variables(template)
+            declared = store_images(declare_variables(template), path)
             text = source.text_for(declared) if source is not None else dumps(declared)
             files.write_text(path, text)
             return TemplateFile(path, declared, text)

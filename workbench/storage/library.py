@@ -20,10 +20,11 @@ from pathlib import Path
 
 from workbench.core.errors import KnownError, TemplateFileError
 from workbench.core.models import PromptTemplate
-from workbench.core.template_files import SUFFIX, TemplateFile, dumps, loads
+from workbench.core.template_files import SUFFIX, TemplateFile, dumps, loads, with_images
 from workbench.storage import files
 from workbench.storage.db import Database, NotFoundError
 from workbench.storage.ids import new_id, now_iso
+from workbench.storage.images import store_images
 from workbench.storage.library_queries import LibraryQueries
 from workbench.storage.library_records import (
     RESERVED_LABELS,
@@ -212,6 +213,7 @@ class Library(LibraryQueries):
     ) -> TemplateVersion:
         """Write ``template`` to its file and record a version (none if nothing changed)."""
         key = normalise_key(key) if key else self.key_for(template, collection)
+        template = store_images(template, self.path_for(key))  # the files before their names
         with self.db.transaction() as conn:
             return self._put(conn, key, template, None, "save", message)
 
@@ -465,7 +467,9 @@ class Library(LibraryQueries):
         return self._version(self.db.connection(), normalise_key(key), ref)
 
     def load(self, key: str, ref: VersionRef = None) -> PromptTemplate:
-        return self.version(key, ref).template()
+        """A version's template with its images' bytes read from beside its file."""
+        found = self.version(key, ref)
+        return with_images(found.template(), self.path_for(key).parent, f"{key} v{found.number}")
 
     def open_file(self, key: str) -> TemplateFile:
         """The file as it is on disk now (what an editor opens, keeping its exact text)."""
