@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 
 from workbench.backends.config import BackendConfig
+from workbench.core.conversation_case import with_conversation
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, PromptTemplate
 from workbench.services.baseline import binomial_tail, check_baseline, mcnemar_exact
 from workbench.services.eval_history import (
     Snapshot,
     by_version,
+    case_key,
+    case_keys,
     case_matrix,
     load_history,
     suite_key,
@@ -199,3 +202,35 @@ def test_scores_lower_on_every_case_without_a_flip_is_a_regression_by_the_sign_t
     assert [c.score_delta for c in lower.worse_cases()] == [pytest.approx(-0.25)] * 8
     same = check_baseline(snaps[0], snaps[2])
     assert not same.scores_down and same.p_score == 1.0 and not same.regressed
+
+
+def test_rows_that_read_the_same_are_still_separate_cases(store: Store, runner: Runner) -> None:
+    """A plain row, a conversation row with the same values and a duplicate of the plain row
+    are three cases in the history and the baseline; reordering the suite keeps each one's
+    history, and an edited assertion is the same case."""
+    check = [AssertionSpec(type="contains", value="[1]")]
+    talk = with_conversation(TestCase(vars={"n": "1"}, assertions=check), {"turns": ["hi"]})
+    plain = TestCase(vars={"n": "1"}, assertions=check)
+    edited = plain.model_copy(update={"assertions": [AssertionSpec(type="contains", value="[")]})
+    assert case_keys([plain, talk, plain]) == [
+        case_key(plain), case_key(talk), case_key(plain) + "#2"
+    ]
+    assert case_key(edited) == case_key(plain) != case_key(talk)
+    other = with_conversation(TestCase(vars={"n": "1"}), {"turns": ["bye"]})
+    assert case_key(other) != case_key(talk)
+
+    def run(tests: list[TestCase]) -> Snapshot:
+        spec = ExperimentSpec(
+            name="tags", variants=[Variant(label="v", template=TAGS, backend="all")], tests=tests
+        )
+        evaluation = Evaluation.create(store, spec, runner)
+        evaluation.run()
+        store.suites.add(evaluation.id, KEY)
+        return Snapshot.of(evaluation, store.experiments.get(evaluation.id).created_at)
+
+    base, now = run([plain, talk, plain]), run([talk, plain, edited])
+    assert len(base.cases) == 3
+    assert sorted(base.names.values()) == ["n=1", "n=1 #2", "n=1 (conversation)"]
+    assert len(check_baseline(base, now).pairs) == 3
+    rows = case_matrix([base, now])
+    assert len(rows) == 3 and all(None not in r.outcomes for r in rows)

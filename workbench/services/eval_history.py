@@ -4,8 +4,12 @@
 Identity. A suite is known by its file: ``suite_key`` is ``file:`` and the resolved path, so a
 suite whose cases, assertions or prompts are edited keeps its history (that is what a trend is
 for), and a suite moved or renamed starts a new one. A case is matched across evaluations by its
-variant and its inputs (``case_key``: the row's variables), not by its position: rows added,
-removed or reordered keep their history, a row whose inputs change is a new case. A variant is
+variant and what defines the row (``case_keys``): its variables and, for a conversation row, its
+user turns and simulated user's persona and goal; not by its position, nor by its assertions,
+expected output or description. So rows added, removed or reordered keep their history, an edited
+assertion is the same case, and a row whose inputs change is a new case. Rows with the same
+identity (a plain row and a conversation with the same variables are two) are told apart by their
+order among themselves: the second is ``#2``. A variant is
 matched by its label (by position when two evaluations share no label, e.g. one run with
 ``--backend``, which renames them).
 
@@ -17,12 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
+from workbench.core.conversation_case import conversation_of
 from workbench.core.experiments import TestCase, Variant
 from workbench.services.eval_reports import case_name
 from workbench.services.evaluation import Evaluation
@@ -39,8 +45,31 @@ def suite_key(path: Path) -> str:
 
 
 def case_key(test: TestCase) -> str:
-    """A row's identity across evaluations: its inputs."""
-    return json.dumps(test.vars, sort_keys=True, ensure_ascii=False)
+    """A row's identity across evaluations, before duplicates are numbered (see the module
+    docstring). A plain row's is its variables alone, as it always was, so older histories
+    still match."""
+    case = conversation_of(test)
+    if case is None:
+        return json.dumps(test.vars, sort_keys=True, ensure_ascii=False)
+    user = case.simulated_user
+    defines = {
+        "vars": test.vars,
+        "turns": [t.content for t in case.turns],
+        "persona": None if user is None else user.persona,
+        "goal": None if user is None else user.goal,
+    }
+    return json.dumps({"conversation": defines}, sort_keys=True, ensure_ascii=False)
+
+
+def case_keys(tests: Sequence[TestCase]) -> list[str]:
+    """Each row's identity; the n-th row sharing one (n >= 2, in file order) gets ``#n``."""
+    seen: Counter[str] = Counter()
+    keys = []
+    for test in tests:
+        key = case_key(test)
+        seen[key] += 1
+        keys.append(key if seen[key] == 1 else f"{key}#{seen[key]}")
+    return keys
 
 
 def version_of(variant: Variant) -> str:
@@ -88,7 +117,7 @@ class Snapshot:
     @classmethod
     def of(cls, evaluation: Evaluation, created_at: str) -> Snapshot:
         card = evaluation.scorecard()
-        keys = [case_key(t) for t in evaluation.spec.tests]
+        keys = case_keys(evaluation.spec.tests)
         scores: dict[tuple[int, int], list[float]] = {}
         for (v, t, _r), cell in card.cells.items():
             if cell.status != "error" and cell.score is not None:
@@ -100,10 +129,7 @@ class Snapshot:
             cases[c.variant, keys[c.test]] = CaseOutcome(
                 c.verdict, c.passed, c.failed, c.errors, mean
             )
-        names = {
-            k: case_name(evaluation, t, 0, numbered=False).split(": ", 1)[1]
-            for t, k in enumerate(keys)
-        }
+        names = {k: _name(evaluation, t, k) for t, k in enumerate(keys)}
         return cls(
             evaluation.id,
             created_at,
@@ -113,6 +139,16 @@ class Snapshot:
             cases,
             names,
         )
+
+
+def _name(evaluation: Evaluation, test: int, key: str) -> str:
+    """The row as case_name says it, told apart from a row it would otherwise read the same as:
+    a conversation says so, a duplicate identity keeps its ``#n``."""
+    name = case_name(evaluation, test, 0, numbered=False).split(": ", 1)[1]
+    if conversation_of(evaluation.spec.tests[test]) is not None:
+        name += " (conversation)"
+    base = case_key(evaluation.spec.tests[test])
+    return name + key.removeprefix(base).replace("#", " #")
 
 
 def load_history(
