@@ -3,14 +3,19 @@ output_schema, violations named at their JSON path; on the embedded model throug
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import screenshot
-from tests.ui.windows import close_window, open_window
+from tests.ui.windows import window
 from workbench.core.models import Message, PromptTemplate, RunResult, SentRequest
+from workbench.ui.main_window import MainWindow
 from workbench.ui.widgets.output_view import OutputView
+
+__all__ = ["window"]
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
@@ -62,17 +67,48 @@ def test_violations_are_named_at_their_json_path(view: OutputView) -> None:
 
 
 @pytest.mark.slow
-def test_the_window_checks_the_answer_against_the_open_templates_schema(qtbot: QtBot) -> None:
-    window = open_window(qtbot)
-    try:
-        template = PromptTemplate(
-            name="city", output_schema=SCHEMA, response_format="json_schema",
-            messages=[Message(role="user", content="Oslo's population, as JSON.")])
-        window.show_template(template, None, None)
-        qtbot.waitUntil(lambda: window.output.schema_label.schema == SCHEMA)
-        qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: window.output.state in ("finished", "failed"), timeout=120_000)
-        assert window.output.state == "finished", window.output.text()
-        assert window.output.schema_label.text() == "schema ✓", window.output.text()
-    finally:
-        close_window(window)
+def test_the_window_checks_the_answer_against_the_open_templates_schema(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    template = PromptTemplate(
+        name="city", output_schema=SCHEMA, response_format="json_schema",
+        messages=[Message(role="user", content="Oslo's population, as JSON.")])
+    window.show_template(template, None, None)
+    qtbot.waitUntil(lambda: window.output.schema_label.schema == SCHEMA)
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.output.state in ("finished", "failed"), timeout=120_000)
+    assert window.output.state == "finished", window.output.text()
+    assert window.output.schema_label.text() == "schema ✓", window.output.text()
+
+
+def _run_with_schema(qtbot: QtBot, main: MainWindow, schema: dict[str, object]) -> None:
+    """Schema… ▸ a new schema ▸ OK (Format stays Text) ▸ run."""
+    dialog = main.params.response_format.edit_schema()
+    dialog.editor.setPlainText(json.dumps(schema))
+    dialog.accept()
+    assert main.editor.template().output_schema == schema
+    main.run()
+    qtbot.waitUntil(lambda: main.output.state == "finished", timeout=10_000)
+
+
+@pytest.mark.parametrize(("before", "after", "verdict"), [
+    ({"type": "object", "required": ["sentiment"]},
+     {"type": "object", "required": ["sentiment", "confidence"],
+      "additionalProperties": False}, "schema ✗"),
+    ({"type": "object", "required": ["confidence"]}, {"type": "object"}, "schema ✓"),
+])
+def test_the_check_uses_the_schema_the_run_was_sent_with(
+    qtbot: QtBot, window: MainWindow, before: dict[str, object], after: dict[str, object],
+    verdict: str,
+) -> None:
+    from workbench.backends.config import add_config
+
+    add_config("json", "scripted",
+               {"script": [{"text": '{"sentiment": "neutral", "type": "review"}'}]})
+    window.picker.reload()
+    window.picker.select("json", "")
+    window.show_template(PromptTemplate(
+        name="extract", output_schema=before,
+        messages=[Message(role="user", content="Extract.")]), None, None)
+    _run_with_schema(qtbot, window, after)
+    assert window.output.schema_label.text().startswith(verdict), window.output.schema_label.text()

@@ -501,6 +501,9 @@ class MainWindow(QMainWindow):
             variables=values,
         )
         self.lower_tabs.setCurrentWidget(self.output)
+        # Its answer is checked against the schema as sent (a Schema… edit does not pass
+        # through _template_changed, and an edit made while it runs is not this run's).
+        self.output.schema_label.set_schema(template.output_schema)
         workers = []
         for index in range(self.repeat.value()):
             worker = self.runs.start_run(request, ref=replace(ref, repeat_index=index))
