@@ -120,7 +120,8 @@ def test_a_failed_or_cancelled_run_reads_without_nones(capsys: pytest.CaptureFix
     assert "seed" not in out  # the cancelled request had none
     assert main(["history", "show", make_and_add_ok_run()]) == 0
     out = capsys.readouterr().out
-    assert "tokens in 12  out 3  total 0.5 s  first token 0.1 s  cost 0.000123 USD" in out
+    # as the app says durations (format_duration), never a raw float
+    assert "tokens in 12  out 3  total 500 ms  first token 100 ms  cost 0.000123 USD" in out
 
 
 def make_and_add_ok_run() -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from workbench.cli._common import positive_int, print_json
 from workbench.cli._storage import clip, open_store
 from workbench.core.logprobs import mean_logprob, perplexity, to_openai
+from workbench.core.wording import format_duration
 
 if TYPE_CHECKING:
     from workbench.storage.repositories import RunSummary
@@ -173,8 +174,8 @@ def run_show(args: argparse.Namespace) -> int:
                 _known("out", usage.output_tokens),
                 *(() if usage.reasoning_tokens is None
                   else (_known("thinking", usage.reasoning_tokens),)),
-                _known("total", timings.total_s, " s"),
-                _known("first token", timings.ttft_s, " s"),
+                f"total {format_duration(timings.total_s)}",
+                f"first token {format_duration(timings.ttft_s)}",
                 _known("cost", cost, "" if result.cost == 0 else " USD"),
             )
         )

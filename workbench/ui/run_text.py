@@ -6,6 +6,7 @@ from __future__ import annotations
 from workbench.core.errors import ErrorCode
 from workbench.core.model_table import format_cost as format_cost  # the views' one source
 from workbench.core.models import RunResult, Usage
+from workbench.core.wording import format_duration as format_duration  # shared with the CLI
 
 #: error code (a failed run's error_kind) -> where in the app to act. The error message itself
 #: ends with the backend's own hint (the fix); this must not say it again, only point at the place.
@@ -63,20 +64,6 @@ def finish_status(reason: str) -> str:
 def what_to_do(code: str | None) -> str:
     """Where to act on a failure with this code (an error's ``code``, a run's ``error_kind``)."""
     return WHAT_TO_DO.get(code or "", DEFAULT_WHAT_TO_DO)
-
-
-def format_duration(seconds: float | None) -> str:
-    """"840 ms", "2.41 s", "12.3 s", "3 min 05 s"; "–" when unknown."""
-    if seconds is None:
-        return "–"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 10:
-        return f"{seconds:.2f} s"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest:02d} s"
 
 
 def format_rate(tokens_per_s: float | None, *, estimate: bool = False) -> str:
