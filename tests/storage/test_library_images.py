@@ -81,3 +81,17 @@ def test_an_image_path_cannot_leave_the_template_folder(path: str) -> None:
 def test_a_template_outside_the_library_carries_its_images_inline() -> None:
     template = _template(CHART)
     assert loads(dumps(template)) == template  # a draft or an export is self-contained
+
+
+def test_a_template_file_outside_the_library_keeps_its_images_beside_it(tmp_path: Path) -> None:
+    from workbench.storage import files
+    from workbench.storage.images import store_images
+
+    path = tmp_path / "mine" / "chart.prompt.yaml"
+    path.parent.mkdir()
+    stored = store_images(_template(CHART), path)  # what Save as… does before writing
+    files.write_text(path, dumps(stored))
+    assert (tmp_path / "mine" / "chart.images" / f"{CHART.digest()}.png").read_bytes() == (
+        CHART.raw()
+    )
+    assert TemplateFile.read(path).template == _template(CHART)

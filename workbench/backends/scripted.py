@@ -138,7 +138,9 @@ class ScriptedBackend(Backend):
         self._asked: dict[str, int] = {}  # prompt -> times asked (for ``alternate``)
 
     def capabilities(self) -> Capabilities:
-        return Capabilities.supporting(*PARAM_NAMES).with_tools("scripted tool calls")
+        return Capabilities.supporting(*PARAM_NAMES).with_tools("scripted tool calls").with_vision(
+            "images recorded with the request, not looked at"
+        )
 
     def list_models(self) -> list[ModelInfo]:
         return [ModelInfo(id=m, description="scripted replies") for m in self.options.models]

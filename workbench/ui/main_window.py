@@ -455,6 +455,7 @@ class MainWindow(QMainWindow):
 
     def _backend_changed(self, backend: Backend, model: str) -> None:
         self.params.set_capabilities(backend.capabilities(), backend.display_name)
+        self.editor.messages.set_vision(backend.capabilities().vision)
         self.preview.set_model(model or None)
         self.preview.set_runs_locally(backend.runs_locally)
         self.preview.set_raw_prompt_function(raw_prompt_function(backend, model))

@@ -25,7 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.models import Message, Role
+from workbench.core.params import ParamCapability
 from workbench.ui.widgets.code_editor import CodeEditor
+from workbench.ui.widgets.message_images import MessageImages
 
 ROLES: tuple[Role, ...] = get_args(Role)
 ROLE_TIPS = {
@@ -70,12 +72,15 @@ class MessageCard(QWidget):
         self.remove = self._button(QStyle.StandardPixmap.SP_TitleBarCloseButton, "Remove message",
                                    "Remove this message (you can undo it).")
         self.editor = CodeEditor(self, min_lines=2, max_lines=16)
+        self.images = MessageImages(self)
+        self.images.watch(self.editor, self.editor.viewport())
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
         header.setSpacing(4)
         header.addWidget(self.role)
         header.addSpacing(4)
         header.addWidget(self.literal)
+        header.addWidget(self.images.button)
         header.addStretch(1)
         header.addWidget(self.up)
         header.addWidget(self.down)
@@ -85,10 +90,12 @@ class MessageCard(QWidget):
         layout.setSpacing(4)
         layout.addLayout(header)
         layout.addWidget(self.editor)
+        layout.addWidget(self.images)
         self.set_message(message)
         self.role.currentIndexChanged.connect(self._role_changed)
         self.literal.toggled.connect(self._literal_toggled)
         self.editor.textChanged.connect(self.changed)
+        self.images.changed.connect(self.changed)
         self.up.clicked.connect(lambda: self.moveRequested.emit(self, -1))
         self.down.clicked.connect(lambda: self.moveRequested.emit(self, 1))
         self.remove.clicked.connect(lambda: self.removeRequested.emit(self))
@@ -109,6 +116,7 @@ class MessageCard(QWidget):
         self.role.setCurrentIndex(ROLES.index(message.role))
         self.literal.setChecked(message.literal)
         self.editor.replace_text(message.content)
+        self.images.set_images(message.images)
         self._literal_toggled(message.literal, notify=False)
         self._role_changed(notify=False)
 
@@ -117,11 +125,13 @@ class MessageCard(QWidget):
             role=self.role.currentData(),
             content=self.editor.toPlainText(),
             literal=self.literal.isChecked(),
+            images=self.images.images() if self.images.user else [],
         )
 
     def _role_changed(self, _index: int = 0, *, notify: bool = True) -> None:
         role = self.role.currentData()
         self.editor.setAccessibleName(f"{role} message")
+        self.images.set_user(role == "user")
         self.editor.setToolTip(ROLE_TIPS[role] + " Jinja: {{ variable }}, {% if %}…{% endif %}.")
         if notify:
             self.changed.emit()
@@ -143,6 +153,7 @@ class MessageList(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.cards: list[MessageCard] = []
+        self._vision = ParamCapability()
         #: Called with each new card's editor (the template editor routes its undo keys).
         self.prepare_editor: Callable[[CodeEditor], None] | None = None
         self._cards_layout = QVBoxLayout()
@@ -180,6 +191,12 @@ class MessageList(QWidget):
     def messages(self) -> list[Message]:
         return [card.message() for card in self.cards]
 
+    def set_vision(self, vision: ParamCapability) -> None:
+        """Whether the chosen backend sends images (greys each user message's Image… button)."""
+        self._vision = vision
+        for card in self.cards:
+            card.images.set_vision(vision)
+
     def add_message(self, role: Role | None = None, content: str = "") -> MessageCard:
         """Append a message and focus its editor."""
         if role is None:
@@ -199,6 +216,7 @@ class MessageList(QWidget):
 
     def _insert(self, index: int, message: Message) -> MessageCard:
         card = MessageCard(message, self)
+        card.images.set_vision(self._vision)
         if self.prepare_editor is not None:
             self.prepare_editor(card.editor)
         card.changed.connect(self.changed)
@@ -250,7 +268,8 @@ class MessageList(QWidget):
         """Tab goes through the messages in their shown order, then to Add message."""
         chain: list[QWidget] = []
         for card in self.cards:
-            chain += [card.role, card.literal, card.editor, card.up, card.down, card.remove]
+            chain += [card.role, card.literal, card.images.button, card.editor, card.up,
+                      card.down, card.remove, *[chip.remove for chip in card.images.chips]]
         chain.append(self.add_button)
         for first, second in pairwise(chain):
             QWidget.setTabOrder(first, second)
