@@ -160,7 +160,7 @@ def test_unchanged_hand_written_file_is_kept_byte_for_byte(tmp_path: Path) -> No
             "parameters.temperature",
         ),
         ("format_version: 1\nname: x\nbogus_key: 1\n", 3, "bogus_key"),
-        ("name: x\n", 1, "format_version"),
+        ("name: x\n", 1, "start the file with 'format_version: 1'"),
         ("format_version: 99\nname: x\n", 1, "newer than this app"),
         ("- just\n- a list\n", 1, "mapping"),
     ],

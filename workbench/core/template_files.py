@@ -124,7 +124,12 @@ def loads(text: str, source: str = "<text>") -> PromptTemplate:
         raise TemplateFileError(source, "a template file must be a YAML mapping", line=1)
     version = data.get("format_version")
     if not isinstance(version, int):
-        raise TemplateFileError(source, "missing or invalid 'format_version'", line=1)
+        raise TemplateFileError(
+            source,
+            f"missing or invalid 'format_version': start the file with "
+            f"'format_version: {FORMAT_VERSION}'",
+            line=1,
+        )
     if version > FORMAT_VERSION:
         raise TemplateFileError(
             source,
