@@ -129,3 +129,34 @@ def test_the_embedded_model_greys_the_image_button(qtbot: QtBot, window: MainWin
         "Images not offered: the embedded model cannot see images"
     )
     assert len(images.chips) == 1  # kept: the run says why it cannot go
+
+
+def test_a_stored_run_keeps_its_images_and_restores_them(tmp_path: Path) -> None:
+    from workbench.core.models import RenderedMessage, RunResult, SentRequest
+    from workbench.storage.db import Database
+    from workbench.storage.repositories import RunRef, Store
+    from workbench.ui.run_restore import sent_template
+
+    image = ImagePart.from_bytes(encode(30, 20))
+    sent = SentRequest(backend="openai_compat", model="gpt-4o", messages=[
+        RenderedMessage(role="user", content="What is this?", images=[image])])
+    store = Store(Database(tmp_path / "db.sqlite"))
+    run_id = store.runs.add(RunResult(request=sent, text="A box.", finish_reason="stop"),
+                            RunRef())
+    stored = store.runs.get(run_id)
+    assert stored.result.request.messages[0].images == [image]
+    assert sent_template(stored).messages[0].images == [image]  # a never-saved prompt's run
+    store.db.close()
+
+
+def test_exports_that_flatten_components_keep_images() -> None:
+    from workbench.storage.formats.flatten import flatten
+
+    image = ImagePart.from_bytes(encode(30, 20))
+    template = PromptTemplate(name="t", messages=[
+        Message(role="user", content="Describe: {{ parts.instruction }}", images=[image])])
+    template = template.model_copy(update={"components": template.components.model_copy(
+        update={"instruction": "the picture"})})
+    flat = flatten(template, "test").template
+    assert flat.messages[0].content == "Describe: the picture"
+    assert flat.messages[0].images == [image]

@@ -34,7 +34,8 @@ def sent_template(stored: StoredRun) -> PromptTemplate:
         sent = request.messages
         begun = next((i for i, m in enumerate(sent) if m.tool_calls or m.role == "tool"),
                      len(sent))
-        messages = [Message.model_validate({"role": m.role, "content": m.content, "literal": True})
+        messages = [Message.model_validate({"role": m.role, "content": m.content, "literal": True,
+                                            "images": m.images})
                     for m in sent[:begun]]
         return PromptTemplate(name=name, messages=messages, parameters=params,
                               tools=request.tools, tool_choice=request.tool_choice)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from jinja2 import TemplateSyntaxError
 
-from workbench.core.models import Components, FewShot, Message, PromptTemplate
+from workbench.core.models import Components, FewShot, PromptTemplate
 from workbench.core.templates import COMPONENT_NAMES, RESERVED_NAMES, literal, select_examples
 from workbench.storage.formats.jinjatext import replace_outputs, used_variables
 from workbench.storage.formats.results import ExportError
@@ -111,7 +111,7 @@ def flatten(template: PromptTemplate, fmt: str, *, examples: bool = True) -> Fla
         updates["messages"] = [
             m
             if m.literal
-            else Message(role=m.role, content=rewrite(m.content, f"the {m.role} message {i}"))
+            else m.model_copy(update={"content": rewrite(m.content, f"the {m.role} message {i}")})
             for i, m in enumerate(template.messages, 1)
         ]
     if examples:
