@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QDir, QPoint
+from PySide6.QtCore import QDir, QPoint, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -96,15 +96,27 @@ def test_an_unreadable_file_is_named_with_its_line_and_the_app_still_starts(
     create_application()
     window = open_main_window(first_run_demo=False, file=broken)
     qtbot.addWidget(window)
-    message = window.statusBar().currentMessage()
-    assert f"{broken}:2: not valid YAML" in message
+    bar = window.problem_bar  # stays until dismissed: the status bar's next message would hide it
+    assert bar.isVisible() and f"Cannot open {broken}:2: not valid YAML" in bar.text()
     assert window.editor.template().name != ""  # the welcome template, not an empty window
+    qtbot.mouseClick(bar.dismiss_button, Qt.MouseButton.LeftButton)
+    assert not bar.isVisible()
+    close_window(window)
+
+    # A mapping where a list belongs (a hand-written variables:), named at its line.
+    broken.write_text("format_version: 1\nname: x\nmessages:\n- role: user\n  content: hi\n"
+                      "variables:\n  text: {description: the text}\n", encoding="utf-8")
+    create_application()
+    window = open_main_window(first_run_demo=False, file=broken)
+    qtbot.addWidget(window)
+    assert f"{broken}:7: variables: Input should be a valid list" in window.problem_bar.text()
+    assert window.problem_bar.isVisible()
     close_window(window)
 
     create_application()
     window = open_main_window(first_run_demo=False, file=tmp_path / "missing.prompt.yaml")
     qtbot.addWidget(window)
-    assert "missing.prompt.yaml: No such file or directory" in window.statusBar().currentMessage()
+    assert "missing.prompt.yaml: No such file or directory" in window.problem_bar.text()
     close_window(window)
 
 

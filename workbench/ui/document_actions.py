@@ -71,15 +71,17 @@ class DocumentActions(QObject):
     def open_path(self, path: Path) -> bool:
         """Open a template file (File ▸ Open file…, a file given on the command line or handed
         over by a second launch), bound to it: Ctrl+S saves back to it. A file that cannot be
-        read is named in the status bar, with its line, and the document stays as it was."""
+        read is named, with its line, in the problem bar until dismissed (a status message
+        would be replaced by the next one), and the document stays as it was."""
         if not self.window.keep_or_drop_edits():
             return False
         try:
             self.document.open_file(path)
         except KnownError as err:
             log.warning("cannot open %s", err)
-            self.window.statusBar().showMessage(str(err), 15_000)
+            self.window.problem_bar.show_problem(f"Cannot open {err}")
             return False
+        self.window.problem_bar.hide()
         kept = " Your unsaved edits of it from the last session are back." if (
             self.document.dirty) else ""
         self.window.statusBar().showMessage(

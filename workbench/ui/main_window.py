@@ -50,6 +50,7 @@ from workbench.ui.widgets.model_picker import ModelPicker, raw_prompt_function
 from workbench.ui.widgets.output_view import OutputView
 from workbench.ui.widgets.params_panel import ParamsPanel
 from workbench.ui.widgets.preview_panel import Preview, PreviewPanel
+from workbench.ui.widgets.problem_bar import ProblemBar
 from workbench.ui.widgets.repeat_runs import RepeatRuns
 from workbench.ui.widgets.run_panel import RunPanel
 from workbench.ui.widgets.save_message_bar import SaveMessageBar
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         self.title.setAccessibleName("Template title")
         self.title.setToolTip("The open template: F2 renames it, Ctrl+Shift+S saves with a message")
         self.message_bar = SaveMessageBar(self)
+        self.problem_bar = ProblemBar(self)  # a file that could not be opened, until dismissed
         self.lower_tabs = QTabWidget(self)
         self.lower_tabs.setDocumentMode(True)
         self.lower_tabs.addTab(self.preview, "Preview")
@@ -154,6 +156,7 @@ class MainWindow(QMainWindow):
         layout.setSpacing(4)
         layout.addWidget(self.title)
         layout.addWidget(self.message_bar)
+        layout.addWidget(self.problem_bar)
         layout.addWidget(self.centre_split, 1)
         self.setCentralWidget(centre)
 
