@@ -148,15 +148,3 @@ def test_a_stored_run_keeps_its_images_and_restores_them(tmp_path: Path) -> None
     assert sent_template(stored).messages[0].images == [image]  # a never-saved prompt's run
     store.db.close()
 
-
-def test_exports_that_flatten_components_keep_images() -> None:
-    from workbench.storage.formats.flatten import flatten
-
-    image = ImagePart.from_bytes(encode(30, 20))
-    template = PromptTemplate(name="t", messages=[
-        Message(role="user", content="Describe: {{ parts.instruction }}", images=[image])])
-    template = template.model_copy(update={"components": template.components.model_copy(
-        update={"instruction": "the picture"})})
-    flat = flatten(template, "test").template
-    assert flat.messages[0].content == "Describe: the picture"
-    assert flat.messages[0].images == [image]

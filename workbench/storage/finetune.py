@@ -310,11 +310,32 @@ def _check_example(ex: Any, line: int, report: FinetuneReport) -> bool:
         content, function_call = message.get("content"), message.get("function_call")
         if message.get("tool_calls"):  # an assistant's calls need no text
             continue
+        if _content_parts(content):  # OpenAI's vision fine-tuning: text and image_url parts
+            continue
         if (not content and not function_call) or not isinstance(content, str):
             report.add(line, "missing_content", f"message {n} has no text content")
     if not any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages):
         report.add(line, "example_missing_assistant_message", "no assistant message")
     return len(report.issues) == before
+
+
+def _content_parts(content: Any) -> bool:
+    """Whether ``content`` is a list of OpenAI content parts (``text`` / ``image_url``) with
+    something in it, as a user message with images is written."""
+    kinds = {"text": "text", "image_url": "image_url"}
+    return isinstance(content, list) and bool(content) and all(
+        isinstance(part, dict) and part.get("type") in kinds and kinds[part["type"]] in part
+        for part in content
+    )
+
+
+def _text_of(value: Any) -> str:
+    """A message value's text: a string, or the text parts of a content-parts list."""
+    if isinstance(value, str):
+        return value
+    if _content_parts(value):
+        return "".join(p["text"] for p in value if p["type"] == "text")
+    return ""
 
 
 def _message_tokens(messages: list[dict[str, Any]], count: Callable[[str], int]) -> tuple[int, int]:
@@ -323,8 +344,8 @@ def _message_tokens(messages: list[dict[str, Any]], count: Callable[[str], int])
     for message in messages:
         total += 3
         for key, value in message.items():
-            if isinstance(value, str):
-                total += count(value)
+            if text := _text_of(value):
+                total += count(text)
             if key == "name":
                 total += 1
         if message.get("role") == "assistant" and isinstance(message.get("content"), str):
