@@ -98,6 +98,21 @@ def test_the_picker_lists_found_files_with_metadata(qtbot: QtBot, tmp_path: Path
     assert image.stat().st_size > 0
 
 
+def test_a_file_that_is_not_a_gguf_is_named_in_the_picker(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "bad.gguf"
+    fake.write_text("<html>not found</html>")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *_a, **_k: (str(fake), GGUF_FILTER))
+    window.model_files.open_model_file()  # File ▸ Open model file…
+    dialog = window.model_files.dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: "model file(s)" in dialog.status.text())  # the search has finished
+    message = dialog.status.text()  # still says why the file is not listed
+    assert f"Cannot open {fake}: not a GGUF model file" in message, message
+    assert str(fake) not in _rows(dialog)
+
+
 @pytest.mark.slow
 def test_open_model_file_choose_it_and_run_on_it(
     qtbot: QtBot, window: MainWindow, model_copy: Path, monkeypatch: pytest.MonkeyPatch

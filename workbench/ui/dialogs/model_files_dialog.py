@@ -101,6 +101,7 @@ class ModelFilesDialog(QDialog):
         self.setWindowTitle("Model files")
         self.options = options  # the local backend's options: defaults and remembered settings
         self.rows: list[ModelRow] = []
+        self.problem = ""  # why the file last opened is not listed (kept past the search)
         self.tasks = TaskRunner(self, max_threads=1)
         self.table = QTableWidget(0, len(COLUMNS), self)
         for column, (name, tip) in enumerate(COLUMNS.items()):
@@ -188,6 +189,7 @@ class ModelFilesDialog(QDialog):
             f"{len(self.rows)} model file(s)"
             + (f", {unreadable} unreadable" if unreadable else "")
             + ". Open any .gguf with File ▸ Open model file… or drop it on the window."
+            + (f"\n{self.problem}" if self.problem else "")  # a file opened as the search ran
         )
         if not self.table.selectedItems() and self.rows:
             self.table.selectRow(0)
@@ -199,8 +201,10 @@ class ModelFilesDialog(QDialog):
         try:
             info = read_info(path)
         except GgufError as err:
-            self.status.setText(str(err))
+            self.problem = f"Cannot open {err}"
+            self.status.setText(self.problem)
             return False
+        self.problem = ""
         for index, row in enumerate(self.rows):
             if row.model.path == path:
                 self.table.selectRow(index)
