@@ -291,3 +291,24 @@ def test_found_options_are_valid_backend_options() -> None:
     assert len(servers) == 2
     for server in servers:
         registry.options(server.backend, server.options)  # raises when Add would fail
+
+
+def test_a_server_is_known_by_its_base_url_among_the_saved_configurations() -> None:
+    """A configuration pointing at the server (with or without a trailing slash, or as one of a
+    pool's servers) is the one it was added as; another server's is not."""
+    from workbench.backends.config import BackendConfig
+    from workbench.backends.discovery import FoundServer
+
+    server = FoundServer(
+        "llamacpp", "llama.cpp", "http://127.0.0.1:8080", 8080, "", (), "openai_compat",
+        {"base_url": "http://127.0.0.1:8080/v1"},
+    )
+
+    def saved(**options: Any) -> dict[str, BackendConfig]:
+        return {"mine": BackendConfig(name="mine", backend="openai_compat", options=options)}
+
+    assert server.configured_as(saved(base_url="http://127.0.0.1:8080/v1/")) == "mine"
+    pool = ["http://127.0.0.1:8081/v1", "http://127.0.0.1:8080/v1"]
+    assert server.configured_as(saved(base_urls=pool)) == "mine"
+    assert server.configured_as(saved(base_url="http://127.0.0.1:8081/v1")) is None
+    assert server.configured_as({}) is None

@@ -114,20 +114,38 @@ def test_discover_lists_a_local_server_and_its_add_line_saves_it(
     from workbench.backends.config import load_configs
 
     with LocalServer(lmstudio_routes()) as server:
-        assert main(["backends", "discover", "--port", str(server.port), "--json"]) == 0
+        port = str(server.port)
+        assert main(["backends", "discover", "--port", port, "--json"]) == 0
         (found,) = json.loads(capsys.readouterr().out)["servers"]
         assert found["kind"] == "lmstudio" and found["url"] == server.url
-        assert main(["backends", "discover", "--port", str(server.port)]) == 0
+        assert found["configured_as"] is None
+        assert main(["backends", "discover", "--port", port]) == 0
         text = capsys.readouterr().out
-    assert f"LM Studio at {server.url}\n" in text
-    assert "    meta-llama-3.1-8b-instruct  context 131072  [chat template, schema, tools]" in text
-    (line,) = [x for x in text.splitlines() if x.strip().startswith("add: ")]
-    argv = shlex.split(line.split("add: ", 1)[1])
-    assert argv[:3] == ["workbench", "backends", "add"]
-    assert main(argv[1:]) == 0
-    saved = load_configs()[found["suggested_name"]]
-    assert saved.backend == "openai_compat"
-    assert saved.options["base_url"] == f"{server.url}/v1"
+        assert f"LM Studio at {server.url}\n" in text
+        model = "    meta-llama-3.1-8b-instruct  context 131072  [chat template, schema, tools]"
+        assert model in text
+        (line,) = [x for x in text.splitlines() if x.strip().startswith("add: ")]
+        argv = shlex.split(line.split("add: ", 1)[1])
+        assert argv[:3] == ["workbench", "backends", "add"]
+        name = found["suggested_name"]
+        assert main(argv[1:]) == 0
+        assert capsys.readouterr().out.startswith(f"saved '{name}'")
+        saved = load_configs()[name]
+        assert saved.backend == "openai_compat"
+        assert saved.options["base_url"] == f"{server.url}/v1"
+        # Once saved, discover says so instead of offering the add line again...
+        assert main(["backends", "discover", "--port", port]) == 0
+        text = capsys.readouterr().out
+        assert f"    already configured as {name}\n" in text and "add: " not in text
+        assert main(["backends", "discover", "--port", port, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["servers"][0]["configured_as"] == name
+    # ...and the add line run again does not silently overwrite the saved configuration.
+    assert main(argv[1:]) == 1
+    assert f"'{name}' is already configured (openai_compat at {server.url}/v1)" in (
+        capsys.readouterr().err
+    )
+    assert main([*argv[1:], "--replace"]) == 0
+    assert capsys.readouterr().out.startswith(f"replaced '{name}'")
 
 
 def test_discover_with_nothing_listening_says_so(capsys: pytest.CaptureFixture[str]) -> None:

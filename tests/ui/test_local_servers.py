@@ -60,9 +60,15 @@ def test_the_dialog_lists_found_servers_and_add_saves_one(
     assert config.options["base_url"].startswith(ollama.url)
     entry = dialog.entry()
     assert entry is not None and entry.name == name
-    # A second Add of the same server gets a free name instead of replacing the first.
-    qtbot.mouseClick(panel.add_buttons[0], Qt.MouseButton.LeftButton)
-    assert f"{name}-2" in load_configs(config_file)
+    # Once saved the server is not offered again: a second click cannot add a duplicate.
+    button = panel.add_buttons[0]
+    assert button.text() == f"Added as {name}" and not button.isEnabled()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert list(load_configs(config_file)) == [name]
+    # Removing the configuration offers the server again.
+    dialog.remove_entry()
+    assert name not in load_configs(config_file)
+    assert panel.add_buttons[0].text() == "Add" and panel.add_buttons[0].isEnabled()
     dialog.reject()
 
 

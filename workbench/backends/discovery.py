@@ -14,12 +14,15 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from workbench.backends.config import BackendConfig
 
 #: Default ports and the servers that usually hold them (TGI: 3000 for text-generation-launcher,
 #: 8080 for its Docker image's usual mapping, shared with llama.cpp's llama-server).
@@ -68,6 +71,16 @@ class FoundServer:
     @property
     def suggested_name(self) -> str:
         return f"{self.kind.replace('_', '-')}-{self.port}"
+
+    def configured_as(self, configs: Mapping[str, BackendConfig]) -> str | None:
+        """The name of the saved configuration that already points at this server's base URL
+        (one of a pool's ``base_urls`` counts), so it is not offered for adding twice."""
+        url = _same_url(self.options.get("base_url"))
+        for name, config in configs.items():
+            urls = [config.options.get("base_url"), *_list(config.options.get("base_urls"))]
+            if url and url in (_same_url(u) for u in urls):
+                return name
+        return None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -118,6 +131,11 @@ class _Probe:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _same_url(value: Any) -> str:
+    """A base URL as compared with a saved one: no trailing slash."""
+    return str(value).rstrip("/") if isinstance(value, str) else ""
 
 
 def _int(value: Any) -> int | None:

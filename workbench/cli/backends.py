@@ -37,10 +37,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "add",
         help="save a configured backend",
         description="Save NAME as an instance of BACKEND with options (a name equal to a "
-        "backend id changes that backend's defaults).",
+        "backend id changes that backend's defaults). A NAME already saved is refused unless "
+        "--replace is given.",
     )
     add.add_argument("name", metavar="NAME")
     add.add_argument("backend", metavar="BACKEND")
+    add.add_argument(
+        "--replace", action="store_true", help="overwrite the saved configuration named NAME"
+    )
     add.add_argument(
         "--option",
         type=assignment,
@@ -237,14 +241,28 @@ def parse_options(items: list[str] | None, registry: Registry, backend_id: str) 
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from workbench.backends.config import add_config, config_path
+    from workbench.backends.config import add_config, config_path, load_configs
     from workbench.backends.registry import default_registry
+    from workbench.core.errors import KnownError
 
     registry = default_registry()
     options = parse_options(args.option, registry, args.backend)
+    existing = load_configs().get(args.name)
+    if existing is not None and not args.replace:
+        raise KnownError(
+            f"'{args.name}' is already configured ({_where(existing)})",
+            hint="add --replace to overwrite it, or choose another name",
+        )
     config = add_config(args.name, args.backend, options, registry=registry)
-    print(f"saved '{config.name}' ({config.backend}) in {config_path()}")
+    done = "saved" if existing is None else "replaced"
+    print(f"{done} '{config.name}' ({config.backend}) in {config_path()}")
     return 0
+
+
+def _where(config: BackendConfig) -> str:
+    """A saved configuration in a few words: its backend and where it points."""
+    url = config.options.get("base_url")
+    return f"{config.backend}" + (f" at {url}" if url else "")
 
 
 def run_remove(args: argparse.Namespace) -> int:
@@ -268,13 +286,22 @@ def add_command(server: Any, name: str | None = None) -> str:
 
 
 def run_discover(args: argparse.Namespace) -> int:
+    from workbench.backends.config import load_configs
     from workbench.backends.discovery import discover
+    from workbench.core.errors import KnownError
 
     found = discover(args.port, budget_s=args.timeout)
+    try:
+        configs = load_configs()
+    except KnownError:  # a broken backends.yaml: still list what runs here
+        configs = {}
     if args.json:
         print_json(
             {
-                "servers": [s.to_json() for s in found.servers],
+                "servers": [
+                    {**s.to_json(), "configured_as": s.configured_as(configs)}
+                    for s in found.servers
+                ],
                 "elapsed_s": round(found.elapsed_s, 3),
                 "unfinished_ports": list(found.unfinished),
             }
@@ -290,7 +317,11 @@ def run_discover(args: argparse.Namespace) -> int:
             print(f"    {model.id}{window}{caps}")
         if not server.models:
             print("    (no models)")
-        print(f"    add: {add_command(server)}")
+        name = server.configured_as(configs)
+        if name is None:
+            print(f"    add: {add_command(server)}")
+        else:
+            print(f"    already configured as {name}")
     for port in found.unfinished:
         print(f"port {port}: something answers but did not finish within {args.timeout:g} s")
     return 0

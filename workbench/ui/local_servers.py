@@ -104,5 +104,4 @@ def configured(server: FoundServer, configs: dict[str, BackendConfig] | None = N
         saved = load_configs() if configs is None else configs
     except KnownError:
         return False
-    url = server.options.get("base_url")
-    return any(c.options.get("base_url") == url for c in saved.values())
+    return server.configured_as(saved) is not None

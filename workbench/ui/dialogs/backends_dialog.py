@@ -113,7 +113,7 @@ class BackendsDialog(QDialog):
         left.addWidget(self.entry_list, 1)
         left.addLayout(list_buttons)
         left.addWidget(self.broken_label)
-        self.found_panel = FoundServersPanel(self.local_servers, self)
+        self.found_panel = FoundServersPanel(self.local_servers, self, self._configs)
         self.found_panel.add_requested.connect(self.add_found)
         left.addWidget(self.found_panel)
 
@@ -337,6 +337,7 @@ class BackendsDialog(QDialog):
             self._say(str(err), "error")
             return
         self._load_entries(name)
+        self.found_panel.refresh()
         self.saved.emit(name)
         self._say(f"Added '{name}' for {server.label} at {server.url}.", "ok")
 
@@ -353,6 +354,7 @@ class BackendsDialog(QDialog):
             self.removed.emit(entry.name)
         self._dirty = False
         self._load_entries(entry.name if entry.name in self.registry else None)
+        self.found_panel.refresh()
         self._say(f"Removed '{entry.name}'." if entry.name not in self.registry
                   else f"'{entry.name}' is back to its defaults.", "ok")
 
@@ -498,6 +500,7 @@ class BackendsDialog(QDialog):
             return False
         self._dirty = False
         self._load_entries(name)
+        self.found_panel.refresh()
         self._say(f"Saved '{name}'. Settings are in backends.yaml; keys never are.", "ok")
         self.saved.emit(name)
         return True

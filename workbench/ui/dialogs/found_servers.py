@@ -1,9 +1,10 @@
 """The Backends dialog's "On this computer" panel: servers found by the local search, each with
-an *Add* button, a *Search* (then *Search again*) button, and the switch for the search at
-start."""
+an *Add* button (or "Added as NAME" once a configuration points at it, so it is not added twice), a
+*Search* (then *Search again*) button, and the switch for the search at start."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from html import escape
 
 from PySide6.QtCore import Qt, Signal
@@ -17,7 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.backends.config import BackendConfig, load_configs
 from workbench.backends.discovery import Discovery, FoundServer
+from workbench.core.errors import KnownError
 from workbench.ui.local_servers import LocalServers, search_at_start, set_search_at_start
 
 
@@ -39,9 +42,15 @@ def describe(server: FoundServer) -> str:
 class FoundServersPanel(QWidget):
     add_requested = Signal(object)  # FoundServer
 
-    def __init__(self, servers: LocalServers, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        servers: LocalServers,
+        parent: QWidget | None = None,
+        configs: Callable[[], Mapping[str, BackendConfig]] = load_configs,
+    ) -> None:
         super().__init__(parent)
         self.servers = servers
+        self.configs = configs
         title = QLabel("<b>On this computer</b>", self)
         self.status = QLabel(self)
         self.status.setAccessibleName("Local server search")
@@ -81,6 +90,17 @@ class FoundServersPanel(QWidget):
         if busy:
             self.status.setText("Searching…")
 
+    def refresh(self) -> None:
+        """Show the latest result again (after a configuration was added or removed)."""
+        if self.servers.latest is not None:
+            self.show_result(self.servers.latest)
+
+    def _saved(self) -> Mapping[str, BackendConfig]:
+        try:
+            return self.configs()
+        except KnownError:
+            return {}
+
     def show_result(self, result: Discovery) -> None:
         while self.rows.count():
             item = self.rows.takeAt(0)
@@ -89,15 +109,23 @@ class FoundServersPanel(QWidget):
                 widget.deleteLater()
         self.add_buttons = []
         self.search_button.setText("Search again")
+        saved = self._saved()
         for row, server in enumerate(result.servers):
             label = QLabel(describe(server), self)
             label.setTextFormat(Qt.TextFormat.RichText)
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            button = QPushButton("Add", self)
+            name = server.configured_as(saved)
+            button = QPushButton("Add" if name is None else f"Added as {name}", self)
             button.setAccessibleName(f"Add {server.label}")
-            button.setToolTip(f"Save '{server.suggested_name}' ({server.backend}) for {server.url}")
-            button.clicked.connect(lambda _=False, s=server: self.add_requested.emit(s))
+            if name is None:
+                button.setToolTip(
+                    f"Save '{server.suggested_name}' ({server.backend}) for {server.url}"
+                )
+                button.clicked.connect(lambda _=False, s=server: self.add_requested.emit(s))
+            else:
+                button.setEnabled(False)
+                button.setToolTip(f"The configuration '{name}' already points at {server.url}")
             self.rows.addWidget(label, row, 0)
             self.rows.addWidget(button, row, 1, Qt.AlignmentFlag.AlignTop)
             self.add_buttons.append(button)
