@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.images import encode
@@ -36,19 +36,14 @@ def _images(window: MainWindow) -> MessageImages:
     return window.editor.messages.cards[1].images
 
 
-def _drop(qtbot: QtBot, target: object, path: Path) -> None:
+def _drop(target: QWidget, path: Path) -> None:
+    """Drag ``path`` over ``target`` and drop it, as a file manager does."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    viewport = window_editor_viewport(target)
     for kind in (QDropEvent.Type.DragEnter, QDropEvent.Type.Drop):
         event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, kind)
-        QApplication.sendEvent(viewport, event)
-
-
-def window_editor_viewport(card_images: object) -> object:
-    card = card_images.parent()  # type: ignore[attr-defined]
-    return card.editor.viewport()
+        QApplication.sendEvent(target, event)
 
 
 def test_attach_drop_paste_preview_and_reopen(
@@ -68,7 +63,7 @@ def test_attach_drop_paste_preview_and_reopen(
 
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(encode(300, 200, "JPEG", 85))
-    _drop(qtbot, images, photo)
+    _drop(window.editor.messages.cards[1].editor.viewport(), photo)  # on the message's text
     qtbot.waitUntil(lambda: len(images.chips) == 2)
     assert window.editor.messages.cards[1].editor.toPlainText() == "What does this show?"
 
