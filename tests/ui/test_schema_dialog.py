@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import screenshot
@@ -24,7 +24,10 @@ def ok_enabled(dialog: SchemaDialog) -> bool:
     return dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
 
 
-def test_errors_are_marked_and_a_schema_is_inferred_from_an_example(qtbot: QtBot) -> None:
+def test_errors_are_marked_and_a_schema_is_inferred_from_an_example(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(QMessageBox, "exec", lambda _box: int(QMessageBox.StandardButton.Yes))
     dialog = SchemaDialog(None)
     qtbot.addWidget(dialog)
     dialog.resize(520, 560)
@@ -45,6 +48,34 @@ def test_errors_are_marked_and_a_schema_is_inferred_from_an_example(qtbot: QtBot
     assert schema["required"] == ["sentiment", "score", "tags"] and ok_enabled(dialog)
     assert dialog.schema() == schema
     screenshot(dialog, "schema-dialog-inferred")
+
+
+def test_inferring_over_a_schema_asks_first_and_can_be_undone(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written = {"type": "object", "properties": {"sentiment": {"enum": ["positive", "negative"]}},
+               "required": ["sentiment"]}
+    dialog = SchemaDialog(written)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    answers = [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes]
+    asked: list[tuple[Qt.WindowModality, str]] = []
+
+    def answer(box: QMessageBox) -> int:
+        asked.append((box.windowModality(), box.text()))
+        return int(answers.pop(0))
+
+    monkeypatch.setattr(QMessageBox, "exec", answer)
+    dialog.example.setPlainText('{"sentiment": "positive", "confidence": 0.9}')
+    qtbot.mouseClick(dialog.infer_button, Qt.MouseButton.LeftButton)
+    assert len(asked) == 1 and asked[0][0] == Qt.WindowModality.WindowModal
+    assert "Replace the schema" in asked[0][1]
+    assert dialog.schema() == written  # Cancel: the enum is kept
+    qtbot.mouseClick(dialog.infer_button, Qt.MouseButton.LeftButton)
+    assert dialog.schema() is not None
+    assert dialog.schema()["required"] == ["sentiment", "confidence"]  # type: ignore[index]
+    dialog.editor.undo()  # Ctrl+Z: the written schema is back
+    assert dialog.schema() == written
 
 
 def test_an_edited_schema_reaches_the_format_row(qtbot: QtBot, tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 """The output schema editor: the template's ``output_schema`` as JSON text, checked as typed
 (a JSON syntax error marked at its line and column, a schema that is not valid JSON Schema named
-at its path), and "Infer from example" to start from an answer the person wants.
+at its path), and "Infer from example" to start from an answer the person wants (asked first
+when it would replace a schema: an inferred one knows nothing of the enums, bounds and optional
+keys written by hand; Ctrl+Z in the editor brings the old one back).
 
 OK is offered only for a valid schema or an empty text (no schema).
 """
@@ -10,10 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -22,6 +26,7 @@ from PySide6.QtWidgets import (
 from workbench.core.answers import SchemaDefinitionError, check_schema
 from workbench.core.schema_infer import infer_schema
 from workbench.ui.widgets.code_editor import CodeEditor
+from workbench.ui.window_support import ask_on
 
 
 def _parse(editor: CodeEditor) -> Any:
@@ -70,12 +75,26 @@ class SchemaDialog(QDialog):
         return self._schema
 
     def infer(self) -> None:
-        """Fill the schema from the example answer (a syntax error is marked in the example)."""
+        """Fill the schema from the example answer (a syntax error is marked in the example);
+        a schema already there is replaced only when the person says so."""
         try:
             value = _parse(self.example)
         except ValueError:
             return
-        self.editor.setPlainText(json.dumps(infer_schema(value), indent=2))
+        inferred = json.dumps(infer_schema(value), indent=2)
+        current = self.editor.toPlainText()
+        if current.strip() and current != inferred and ask_on(
+            self, "Replace the schema?",
+            "Replace the schema with one inferred from the example? Everything in it now (enums, "
+            "bounds, optional keys) is lost; Ctrl+Z in the editor brings it back.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            default=QMessageBox.StandardButton.Cancel,
+            names={QMessageBox.StandardButton.Yes: "Replace"},
+        ) != QMessageBox.StandardButton.Yes:
+            return
+        cursor = self.editor.textCursor()  # an edit, not setPlainText: Ctrl+Z undoes it
+        cursor.select(QTextCursor.SelectionType.Document)
+        cursor.insertText(inferred)
 
     def _check(self) -> None:
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
