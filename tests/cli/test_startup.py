@@ -8,6 +8,7 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +94,14 @@ def test_anything_else_gets_the_whole_parser(
         main([first])
     out, err = capsys.readouterr()
     assert "history" in out + err  # every command is listed (in the help or the usage error)
+
+
+def test_counting_text_on_a_named_encoding_loads_only_the_tokenizer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the CLI's quickest count (a bundled encoding, plain text) needs tiktoken alone: pydantic
+    # and the template engine came in through the image-token formula and cost ~0.1 s
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    loaded = modules_loaded_by(["count", "--text", "hi", "--encoding", "cl100k_base"])
+    assert "tiktoken" in loaded
+    assert loaded.isdisjoint({"pydantic", "pydantic_core", "jinja2", "httpx", "llama_cpp"})

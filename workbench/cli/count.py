@@ -63,7 +63,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.core.errors import KnownError
-    from workbench.core.images import image_formula
     from workbench.core.tokens import TiktokenTokenizer, count_chat, fit_context, tokenizer_for
 
     if args.backend and args.encoding:
@@ -103,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
             prompt = render_completion(template, values, tokenizer.count)
             result |= {"mode": "completion", "tokens": tokenizer.count(prompt)}
         else:
+            from workbench.core.images import image_formula  # pydantic: templates only
+
             formula = image_formula(args.model)
             chat = count_chat(render(template, values, tokenizer.count), tokenizer, formula)
             result |= {
