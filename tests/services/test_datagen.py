@@ -15,6 +15,7 @@ from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.services.datagen import (
     dedupe,
     generate_rows,
+    MORE_ROUNDS,
     generation_plan,
     generator_prompt,
     generator_template,
@@ -234,3 +235,43 @@ def test_the_egress_plan_names_one_remote_call_and_none_for_the_local_model(
     assert away.remote_calls == 1 and away.shares[0].destination.host == "api.example.com"
     assert away.shares[0].output_tokens == 300
     assert not generation_plan(run, template, values, backend="gen").remote
+
+
+def test_rows_lost_to_duplicates_are_asked_for_again_a_bounded_number_of_times(
+    tmp_path: Path,
+) -> None:
+    """5 asked for, the first answer repeats one row: the model is asked again for the missing
+    ones, shown the rows kept; a repeat of the same follow-up gets the new rows. A model that only
+    repeats itself is asked at most MORE_ROUNDS more times."""
+    def answer(*rows: dict[str, str]) -> list[dict[str, str]]:
+        return [{"text": json.dumps({"rows": list(rows)})}]
+
+    same = {"question": "What is 2+2?"}
+    new = [{"question": f"Capital of country {n}?"} for n in range(4)]
+    configs = {
+        # 'alternate' replays in turn per distinct prompt: round 2's follow-up gets the repeats
+        # again, round 3 (the same follow-up, nothing was gained) the new rows.
+        "gen": BackendConfig(name="gen", backend="scripted", options={
+            "alternate": [answer(same, same, same, same, same), answer(*new)]}),
+        "parrot": BackendConfig(name="parrot", backend="scripted", options={
+            "script": answer(same, same)}),
+    }
+    template, values = generator_template("quiz", ["question"], n=5)
+    with Store.open(tmp_path / "gen.db") as store, StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=configs)
+        out = generate_rows(runner, template, values, backend="gen", columns=["question"], want=5)
+        parrot = generate_rows(
+            runner, template, values, backend="parrot", columns=["question"], want=5
+        )
+        sent = [store.runs.get(i).result.request for i in out.run_ids]
+        asked = runner.backend("gen").requests[1].response_format
+        runner.close()
+    assert [r.vars for r in out.rows] == [same, *new]
+    assert out.rounds == 3 and len(out.run_ids) == 3 and len(out.duplicates) == 9
+    follow_up = sent[1].messages[-1].content
+    assert [m.role for m in sent[1].messages] == ["user", "assistant", "user"]
+    assert json.dumps(same) in follow_up and "Write 4 more" in follow_up
+    assert asked is not None and asked.json_schema is not None
+    rows_spec = asked.json_schema["properties"]["rows"]
+    assert (rows_spec["minItems"], rows_spec["maxItems"]) == (4, 4)
+    assert [r.vars for r in parrot.rows] == [same] and parrot.rounds == 1 + MORE_ROUNDS

@@ -141,7 +141,8 @@ def _generate(args: argparse.Namespace, prompt: str | None, columns: list[str],
             try:
                 found.append(generate_rows(
                     runner, template, values, backend=args.backend, model=args.model,
-                    params=params, columns=columns, existing=existing, cancel=cancel))
+                    params=params, columns=columns, existing=existing, cancel=cancel,
+                    want=args.n))
             except BaseException as err:  # re-raised below, in the main thread
                 errors.append(err)
             finally:
@@ -203,6 +204,8 @@ def run(args: argparse.Namespace) -> int:
     if out.rows and args.append_to is not None:
         append_rows(args.append_to, out.rows)
         print(f"added {plural(len(out.rows), 'row')} to {args.append_to}", file=sys.stderr)
-    print(f"{plural(len(out.rows), 'row')} of {args.n} asked for (run {out.run_id})",
+    runs = ", ".join(out.run_ids) or "none saved"
+    print(f"{plural(len(out.rows), 'row')} of {args.n} asked for in "
+          f"{plural(out.rounds, 'round')} ({'run' if len(out.run_ids) < 2 else 'runs'} {runs})",
           file=sys.stderr)
     return 0 if out.rows else 1

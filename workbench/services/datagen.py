@@ -6,7 +6,9 @@ what it could not use, so a half-good answer still gives rows. Where the backend
 JSON schema (llama.cpp's grammar, OpenAI's ``response_format``, a forced tool) the generator
 sends one, so the answer parses by construction. Generation goes through the runner like any
 run (limited, priced, saved), so the prompt and answer stay in the history. Small models repeat
-themselves: ``dedupe`` drops rows that repeat an earlier one or a row already in the dataset.
+themselves: ``dedupe`` drops rows that repeat an earlier one or a row already in the dataset, and
+when that leaves fewer rows than asked for the model is asked again for the missing ones (at most
+``MORE_ROUNDS`` more times), shown the rows it already wrote so it writes other ones.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from workbench.backends.base import CancelToken
@@ -39,6 +41,19 @@ Answer with only a JSON object {"rows": [...]} holding {{ n }} objects, each wit
 {% endif %}Cover typical inputs, edge cases and tricky ones. No text before or after the JSON."""
 
 
+FOLLOW_UP = """\
+These rows are already written:
+{rows}
+
+Write {missing} more, each a different case from every row above, as the same JSON object \
+{{"rows": [...]}}. No text before or after the JSON."""
+
+#: Rounds after the first that ask for rows de-duplication left missing: a small model that only
+#: repeats itself is not asked forever.
+MORE_ROUNDS = 2
+#: At most this many already written rows are quoted back in a follow-up (the prompt stays short).
+_QUOTED = 40
+
 #: Token-set Jaccard similarity from which two rows count as the same case.
 NEAR_DUPLICATE = 0.9
 _TOKEN = re.compile(r"\w+")
@@ -61,6 +76,8 @@ class GeneratedRows:
     run_id: str | None = None
     text: str = ""
     duplicates: list[Duplicate] = field(default_factory=list)
+    rounds: int = 1  # model calls made: 1, plus one per follow-up for missing rows
+    run_ids: list[str] = field(default_factory=list)  # every round's run, first to last
 
 
 def template_columns(template: PromptTemplate) -> list[str]:
@@ -234,26 +251,74 @@ def generate_rows(
     columns: Sequence[str] | None = None,
     existing: Sequence[TestCase] = (),
     cancel: CancelToken | None = None,
+    want: int | None = None,
+    more_rounds: int = MORE_ROUNDS,
 ) -> GeneratedRows:
     """Run ``template`` on the chosen model and read rows from its answer, without the rows
-    that repeat another or one of ``existing`` (the dataset they are for)."""
-    request = build_request(
-        template,
-        values,
-        backend=backend,
-        model=model,
-        params=template.parameters.merged(params or Params()),
-    )
-    outcome = runner.execute(request, cancel)
-    result = outcome.result
-    if outcome.status != "ok":
-        reason = result.error or "the run was cancelled"
-        return GeneratedRows([], [f"the model did not answer: {reason}"], outcome.run_id)
-    rows, problems = parse_rows(result.text, columns)
-    if result.finish_reason == "length":
-        problems.append("the answer hit max_tokens: the last rows may be missing")
-    kept, duplicates = dedupe(rows, existing)
-    return GeneratedRows(kept, problems, outcome.run_id, result.text, duplicates)
+    that repeat another or one of ``existing`` (the dataset they are for). With ``want`` (the
+    number asked for), rows lost to de-duplication are asked for again, up to ``more_rounds``
+    more calls, each quoting the rows kept so far."""
+    out = GeneratedRows()
+    asked = template
+    while True:
+        request = build_request(
+            asked,
+            values,
+            backend=backend,
+            model=model,
+            params=template.parameters.merged(params or Params()),
+        )
+        outcome = runner.execute(request, cancel)
+        result = outcome.result
+        if outcome.run_id is not None:
+            out.run_ids.append(outcome.run_id)
+        out.run_id = outcome.run_id
+        if outcome.status != "ok":
+            reason = result.error or "the run was cancelled"
+            out.problems.append(f"the model did not answer: {reason}")
+            return out
+        rows, problems = parse_rows(result.text, columns)
+        if result.finish_reason == "length":
+            problems.append("the answer hit max_tokens: the last rows may be missing")
+        kept, duplicates = dedupe(rows, [*existing, *out.rows])
+        out.rows += kept
+        out.problems += problems
+        out.text = result.text
+        out.duplicates += [
+            replace(d, existing=any(d.of is e for e in existing)) for d in duplicates
+        ]
+        missing = 0 if want is None else want - len(out.rows)
+        if missing <= 0 or out.rounds > more_rounds:
+            return out
+        out.rounds += 1
+        asked = _follow_up(template, result.text, out.rows, missing)
+
+
+def _follow_up(
+    template: PromptTemplate, answer: str, rows: Sequence[TestCase], missing: int
+) -> PromptTemplate:
+    """``template`` asking for ``missing`` more rows unlike ``rows``: the model's last answer,
+    then a user message quoting the rows kept, and the answer's schema (if any) asking for that
+    many."""
+    quoted = [
+        json.dumps({**r.vars, **({"expected": r.expected} if r.expected is not None else {})},
+                   ensure_ascii=False)
+        for r in rows[-_QUOTED:]
+    ]
+    text = FOLLOW_UP.format(rows="\n".join(quoted) or "(none)", missing=missing)
+    schema = template.output_schema
+    rows_spec = schema.get("properties", {}).get("rows") if isinstance(schema, dict) else None
+    if isinstance(rows_spec, dict) and isinstance(schema, dict):
+        schema = {**schema, "properties": {**schema["properties"], "rows": {
+            **rows_spec, "minItems": missing, "maxItems": missing}}}
+    return template.model_copy(update={
+        "messages": [
+            *template.messages,
+            Message(role="assistant", content=answer, literal=True),
+            Message(role="user", content=text, literal=True),
+        ],
+        "output_schema": schema,
+    })
 
 
 def _normal(row: TestCase) -> str:

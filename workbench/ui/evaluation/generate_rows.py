@@ -259,7 +259,7 @@ class GenerateRowsDialog(QDialog):
         def work(_report: Reporter, cancel: CancelToken) -> GeneratedRows:
             return generate_rows(
                 self.runner, template, values, backend=backend, model=model, params=params,
-                columns=wanted, existing=existing, cancel=cancel,
+                columns=wanted, existing=existing, cancel=cancel, want=self.count.value(),
             )
 
         worker: TaskWorker[GeneratedRows] = TaskWorker(work)
@@ -302,7 +302,8 @@ class GenerateRowsDialog(QDialog):
                 value = (row.expected or "") if name == EXPECTED else row.vars.get(name, "")
                 self.table.setItem(r, c, QTableWidgetItem(value))
         self.keep_button.setEnabled(bool(out.rows))
-        parts = [f"{plural(len(out.rows), 'row')} of {self.count.value()} asked for"]
+        parts = [f"{plural(len(out.rows), 'row')} of {self.count.value()} asked for in "
+                 f"{plural(out.rounds, 'round')}"]
         if out.duplicates:
             already = sum(d.existing for d in out.duplicates)
             parts.append(f"{plural(len(out.duplicates), 'duplicate')} dropped"
