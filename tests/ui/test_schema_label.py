@@ -112,3 +112,25 @@ def test_the_check_uses_the_schema_the_run_was_sent_with(
         messages=[Message(role="user", content="Extract.")]), None, None)
     _run_with_schema(qtbot, window, after)
     assert window.output.schema_label.text().startswith(verdict), window.output.schema_label.text()
+
+
+def test_the_first_violation_is_readable_in_a_default_window(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    label = window.output.schema_label
+    window.lower_tabs.setCurrentWidget(window.output)
+    label.set_schema({"type": "object", "required": ["sentiment", "confidence", "tags"],
+                      "additionalProperties": False})
+    window.output.show_result(answer('{"type": "review"}'))
+    first = "'sentiment' is a required property"
+    assert first in label.text() and label.text().endswith("(+3 more)")
+    assert label.shown_text() == label.text(), label.shown_text()  # nothing cut
+    screenshot(window, "main-window-schema-violation")
+    # A violation longer than the line keeps its JSON path (the "…" goes in its middle).
+    label.set_schema({"type": "object", "properties": {"items": {"type": "array", "items": {
+        "type": "object", "properties": {"price": {"enum": ["x" * 40 + str(i)
+                                                            for i in range(12)]}}}}}})
+    window.output.show_result(answer('{"items": [{}, {}, {"price": 1}], "a": 1}'))
+    shown = label.shown_text()
+    assert shown.startswith("schema ✗ $.items[2].price") and "…" in shown, shown
+    assert "is not one of" in label.toolTip()

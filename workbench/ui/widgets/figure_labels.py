@@ -11,7 +11,9 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 class ElidedLabel(QLabel):
     """A one-line label that shortens its text with "…" instead of widening the panel; the
-    full text is in its tooltip."""
+    full text is in its tooltip. ``elide_mode`` says where the "…" goes (the end by default)."""
+
+    elide_mode = Qt.TextElideMode.ElideRight
 
     def minimumSizeHint(self) -> QSize:
         width = self.fontMetrics().horizontalAdvance("✓ finished…")
@@ -29,10 +31,13 @@ class ElidedLabel(QLabel):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setPen(self.palette().color(self.foregroundRole()))
-        metrics = self.fontMetrics()
         rect = self.contentsRect()  # inside the margins a label at a view's edge keeps
-        shown = metrics.elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
-        painter.drawText(rect, int(self.alignment()), shown)  # QLabel's: left, centred
+        painter.drawText(rect, int(self.alignment()), self.shown_text())  # QLabel's: left, centred
+
+    def shown_text(self) -> str:
+        """The text as painted: shortened to the label's width."""
+        return self.fontMetrics().elidedText(self.text(), self.elide_mode,
+                                             self.contentsRect().width())
 
 
 class MetricLabel(QLabel):

@@ -201,8 +201,10 @@ class OutputView(QWidget):
                       self.cost_label, self.confidence_label):
             label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
             figures.addWidget(label)
-        self.schema_label = SchemaLabel(self)  # set_schema: checks each finished answer
-        figures.addWidget(self.schema_label, 4)
+        # set_schema: checks each finished answer. On a line of its own (hidden when there is
+        # nothing to check): beside the figures a 1366 px window cut a violation to "schema ✗…".
+        self.schema_label = SchemaLabel(self)
+        self.schema_label.setContentsMargins(4, 0, 0, 0)
         figures.addStretch(1)
         figures.addWidget(self.markdown_button)
         figures.addWidget(self.plain_button)
@@ -242,6 +244,7 @@ class OutputView(QWidget):
         layout.setSpacing(4)
         layout.addLayout(header)
         layout.addLayout(figures)
+        layout.addWidget(self.schema_label)
         layout.addWidget(self.error_label)
         layout.addWidget(self.thinking)
         layout.addWidget(self.stack, 1)

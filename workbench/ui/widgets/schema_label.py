@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from workbench.core.assertions.structured import schema_valid
@@ -22,7 +23,10 @@ SHOWN = 1
 
 class SchemaLabel(ElidedLabel):
     """Empty (and hidden) until an answer is checked against a schema; a long violation is
-    shortened with "…" (the tooltip lists every one)."""
+    shortened with "…" in its middle, keeping its JSON path and the count of the others (the
+    tooltip lists every one)."""
+
+    elide_mode = Qt.TextElideMode.ElideMiddle
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
