@@ -13,9 +13,9 @@ from workbench.core.datasets import row_from_mapping
 from workbench.core.experiments import TestCase
 from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.services.datagen import (
+    MORE_ROUNDS,
     dedupe,
     generate_rows,
-    MORE_ROUNDS,
     generation_plan,
     generator_prompt,
     generator_template,
