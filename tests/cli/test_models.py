@@ -53,6 +53,9 @@ def test_found_files_with_metadata_and_their_load_settings(
         "memory_bytes": embedded["weights_bytes"] + 30 * 100 * 384 * 4,
     }
     assert "tiny.gguf" not in {Path(e["id"]).name for e in _json(capsys, "--no-apps")}
+    assert main(["models", "--no-apps"]) == 0  # the file's name, then what else it is called
+    assert ("SmolLM2-135M-Instruct.Q4_1.gguf  (embedded, model id smollm2-135m-instruct)\n"
+            "    named 'Smollm2 135M") in capsys.readouterr().out
 
 
 def test_given_files_and_folders_and_an_unreadable_one(
@@ -65,6 +68,8 @@ def test_given_files_and_folders_and_an_unreadable_one(
     assert main(["models", str(folder), str(fake)]) == 1
     out = capsys.readouterr().out
     assert "a.gguf  (folder)" in out and "chat template: none" in out and "licence: mit" in out
+    assert "named 'Model A' in the file" in out
+    assert f"fake.gguf  (given)\n    unreadable: {fake}" in out  # named here, not configured
     assert "memory at 4,096 tokens:" in out
     assert f"unreadable: {fake}: not a GGUF model file" in out
     assert main(["models", str(folder)]) == 0

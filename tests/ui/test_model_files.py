@@ -59,7 +59,8 @@ def _cells(dialog: ModelFilesDialog, row: int) -> dict[str, str]:
 
 
 def _rows(dialog: ModelFilesDialog) -> list[str]:
-    return [dialog.table.item(r, 0).toolTip() for r in range(dialog.table.rowCount())]
+    tips = [dialog.table.item(r, 0).toolTip() for r in range(dialog.table.rowCount())]
+    return [tip.splitlines()[0] for tip in tips]  # the path comes first
 
 
 def test_the_picker_lists_found_files_with_metadata(qtbot: QtBot, tmp_path: Path) -> None:
@@ -76,9 +77,14 @@ def test_the_picker_lists_found_files_with_metadata(qtbot: QtBot, tmp_path: Path
         "98 MB",
     )
     assert (embedded["Chat template"], embedded["Memory"]) == ("ChatML", "191 MB")
+    # One name everywhere: the file's, as 'workbench models' says it; the name written in the
+    # file and the id the toolbar shows are details in the tooltip.
+    assert embedded["Model"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    tip = dialog.table.item(0, 0).toolTip()
+    assert "Name in the file: Smollm2 135M" in tip and "Model id: smollm2-135m-instruct" in tip
     tiny = _cells(dialog, 1)
     assert (tiny["Model"], tiny["Found in"], tiny["Quantization"]) == (
-        "Tiny Chat",
+        "tiny-q8.gguf",
         "LM Studio",
         "F32",
     )
@@ -204,5 +210,7 @@ def test_a_dropped_gguf_opens_in_the_picker(
     dialog = window.model_files.dialog
     assert dialog is not None and _rows(dialog)[0] == str(model)
     cells = _cells(dialog, 0)
-    assert (cells["Model"], cells["Found in"], cells["Context"]) == ("Qwen Mini", "opened", "2,048")
+    assert (cells["Model"], cells["Found in"], cells["Context"]) == (
+        "qwen-mini.gguf", "opened", "2,048"
+    )
 

@@ -39,7 +39,8 @@ MAX_DEPTH = 5
 #: Later parts of a split GGUF ("-00002-of-00003.gguf") are loaded through the first part.
 _SPLIT_PART = re.compile(r"-(\d{5})-of-\d{5}\.gguf$", re.IGNORECASE)
 
-Source = Literal["embedded", "package", "configured", "folder", "app"]
+#: "given": a file named on the command line (``workbench models PATH``), not a saved setting.
+Source = Literal["embedded", "package", "configured", "given", "folder", "app"]
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def _candidates(args: argparse.Namespace, backend: Any) -> list[Any]:
         return local_models.discover(options.model_path, options.model_dirs, other_apps=apps)
     given = [Path(p).expanduser().absolute() for p in args.paths]
     models = [
-        local_models.LocalModel(str(f), f, f.name, "configured") for f in given if not f.is_dir()
+        local_models.LocalModel(str(f), f, f.name, "given") for f in given if not f.is_dir()
     ]
     return models + local_models.scan_folders([f for f in given if f.is_dir()])
 
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             info = read_info(model.path)
         except GgufError as err:
-            failed = failed or model.source == "configured"
+            failed = failed or model.source in ("configured", "given")
             entries.append({**found, "error": str(err)})
             continue
         entries.append({**found, **info.to_json(ctx, kv), "load": asdict(load)})
@@ -100,11 +100,14 @@ def _print(entries: list[dict[str, Any]]) -> None:
         print("no GGUF model files found")
     for e in entries:
         where = e["app"] or e["source"]
+        if e["source"] in ("embedded", "package"):
+            where += f", model id {e['id']}"  # what the toolbar and --model call it
         if "error" in e:
             print(f"{Path(e['id']).name}  ({where})\n    unreadable: {e['error']}")
             continue
         template = (e["chat_template_name"] or "yes") if e["chat_template"] else "none"
         facts = [
+            *([f"named '{e['name']}' in the file"] if e["name"] else []),
             e["architecture"],
             f"{human_count(e['parameters'])} parameters",
             e["file_type"],

@@ -47,7 +47,8 @@ from workbench.ui.background import TaskRunner, TaskWorker
 
 #: Column titles and their tooltips.
 COLUMNS = {
-    "Model": "The model's name in its file (the path in each row's tooltip)",
+    "Model": "The file's name, as 'workbench models' lists it (each row's tooltip has its path, "
+    "the name written inside the file and, for a built-in model, the id runs record)",
     "Found in": "The app whose folder holds it, or how it came here",
     "Size": "Size on disk",
     "Parameters": "Weights, summed over the file's tensors",
@@ -75,6 +76,17 @@ class ModelRow:
         return self.model.app or {"embedded": "built in", "package": "package",
                                   "configured": "chosen", "folder": "models folder",
                                   "app": "other app"}.get(self.model.source, self.model.source)
+
+
+def _name_tip(row: ModelRow) -> str:
+    """The path first, then the other names the model goes by: the one written in the file
+    (GGUF general.name, often a training-run name) and a packaged model's id (the toolbar's)."""
+    lines = [str(row.model.path)]
+    if row.info is not None and row.info.name:
+        lines.append(f"Name in the file: {row.info.name}")
+    if row.model.source in ("embedded", "package"):
+        lines.append(f"Model id: {row.model.id}")
+    return "\n".join(lines)
 
 
 def read_row(model: LocalModel) -> ModelRow:
@@ -227,7 +239,7 @@ class ModelFilesDialog(QDialog):
         else:
             template = (info.chat_template_name or "yes") if info.chat_template else "none"
             cells = [
-                info.name or (row.model.path.name if row.model.path else row.model.id),
+                row.model.path.name if row.model.path else row.model.id,
                 row.where,
                 human_bytes(info.size_bytes),
                 human_count(info.parameters),
@@ -238,7 +250,7 @@ class ModelFilesDialog(QDialog):
             ]
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
-            item.setToolTip(str(row.model.path) if column == 0 else text)
+            item.setToolTip(_name_tip(row) if column == 0 else text)
             if column in (2, 3, 5, 7):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(index, column, item)
