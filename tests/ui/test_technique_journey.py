@@ -103,7 +103,7 @@ def test_few_shot_then_chain_of_thought_on_hand_written_messages_undone_twice_an
     qtbot.keyClick(user.editor, Qt.Key.Key_Z, CTRL | SHIFT)
     assert editor.template() == few
     # Edit > Redo from the menu, with the focus still in the message.
-    redo = next(a for a in window._menus["&Edit"].actions() if a.text() == "&Redo")
+    redo = next(a for a in window.menus.named["&Edit"].actions() if a.text() == "&Redo")
     redo.trigger()
     assert editor.template() == cot and editor.notice.text() == "Redone: Applied Chain-of-thought."
     shot(window, "technique_journey_6_redone")

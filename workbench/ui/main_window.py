@@ -9,13 +9,12 @@ shown in its menu and tooltip; docks and sizes are remembered between sessions.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
@@ -30,7 +29,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench import __version__
 from workbench.backends.base import Backend
 from workbench.core.errors import KnownError, MissingVariableError, TemplateError
 from workbench.core.experiments import Variant
@@ -39,9 +37,10 @@ from workbench.services.document import Document
 from workbench.services.runner import build_request
 from workbench.services.workspace import Workspace
 from workbench.storage.repositories import RunRef
-from workbench.ui import branching, child_windows, run_restore, session_restore, theming
+from workbench.ui import branching, child_windows, run_restore, session_restore
 from workbench.ui.document_actions import DocumentActions
 from workbench.ui.library_transfer import LibraryTransfer
+from workbench.ui.main_menus import MainMenus
 from workbench.ui.model_files import ModelFiles
 from workbench.ui.tool_steps import ToolSteps
 from workbench.ui.widgets.history_panel import HistoryPanel, repository_source
@@ -112,7 +111,9 @@ class MainWindow(QMainWindow):
         self.doc_actions = DocumentActions(self)
         branching.install(self)
         self.tool_steps = ToolSteps(self)
-        self._build_menus()
+        self.model_files = ModelFiles(self)  # also the window's drop target for .gguf files
+        self.transfer = LibraryTransfer(self)
+        self.menus = MainMenus(self)
         self._connect()
         self._autosave = QTimer(self)
         self._autosave.setSingleShot(True)
@@ -190,139 +191,6 @@ class MainWindow(QMainWindow):
         bar.setMovable(False)
         bar.addWidget(self.picker)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
-
-    def _action(
-        self,
-        menu_name: str,
-        text: str,
-        slot: Callable[[], object],
-        shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
-        tip: str = "",
-    ) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        shown = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-        action.setToolTip(f"{tip or text.replace('&', '').rstrip('…')} ({shown})" if shown else tip)
-        action.triggered.connect(slot)
-        self._menus[menu_name].addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        self._menus = {
-            name: bar.addMenu(name)
-            for name in ("&File", "&Edit", "&View", "&Run", "&Tools", "&Help")
-        }
-        self._action("&File", "&New template", self.new_template, QKeySequence.StandardKey.New)
-        self._action(
-            "&File",
-            "New from &template…",
-            self.doc_actions.new_from_template,
-            "Ctrl+Shift+N",
-            "Start from one of the built-in templates (a technique each)",
-        )
-        self._action(
-            "&File", "&Open file…", self.doc_actions.open_file, QKeySequence.StandardKey.Open
-        )
-        self.model_files = ModelFiles(self)  # also the window's drop target for .gguf files
-        self.model_files.add_to(self._menus["&File"], self._menus["&Tools"])
-        self._menus["&File"].addSeparator()
-        self.save_action = self._action(
-            "&File",
-            "&Save",
-            self.save,
-            QKeySequence.StandardKey.Save,
-            "Save back to the template's file when it came from one, else a new version in "
-            "the library (the first save asks for a name)",
-        )
-        self._action(
-            "&File",
-            "Save with &message…",
-            self.doc_actions.save_with_message,
-            "Ctrl+Shift+S",
-            "Save a new version and say what it changes (shown in the versions list)",
-        )
-        self._action(
-            "&File", "Save as &file…", lambda: self.doc_actions.save_as_file(),
-            tip="Write the template to a .prompt.yaml file; Ctrl+S then saves to that file",
-        )
-        self._action(
-            "&File", "A&dd to library…", self.doc_actions.add_to_library,
-            tip="Save a copy in the library under a name (a file stays bound to its file)",
-        )
-        self.transfer = LibraryTransfer(self)
-        self.transfer.add_to(self._menus["&File"])
-        self._menus["&File"].addSeparator()
-        # Quit has no standard key outside GNOME/KDE (a bare X session, offscreen): Ctrl+Q there
-        quit_key = QKeySequence.StandardKey.Quit
-        self._action("&File", "&Quit", self.close,
-                     quit_key if QKeySequence.keyBindings(quit_key) else "Ctrl+Q")
-        self._action("&Edit", "&Undo", self.editor.undo, QKeySequence.StandardKey.Undo)
-        self._action("&Edit", "&Redo", self._redo, "Ctrl+Shift+Z")
-        self._menus["&Edit"].addSeparator()
-        self._action(
-            "&Edit", "Re&name template…", lambda: self.doc_actions.rename_template(),
-            tip="Give the open template a new name (in the library: F2 on its list)",
-        )
-        self._action(
-            "&Edit", "&Description and tags…", lambda: self.doc_actions.edit_details(),
-            tip="What the template is for, and the tags the library is searched by",
-        )
-        self._action(
-            "&Edit", "De&lete template", lambda: self.doc_actions.delete_template(),
-            tip="Delete the open template from the library (the library panel offers Undo)",
-        )
-        self._menus["&Edit"].addSeparator()
-        self._action(
-            "&Edit",
-            "&Find…",
-            self.focus_search,
-            QKeySequence.StandardKey.Find,
-            "Search the library",
-        )
-        self.theme_actions = theming.add_theme_actions(self._menus["&View"])
-        self._menus["&View"].addSeparator()
-        for dock in (self.library_dock, self.history_dock, self.params_dock):
-            self._menus["&View"].addAction(dock.toggleViewAction())
-        self.run_action = self._action("&Run", "&Run", self.run, "Ctrl+Return", "Run the prompt")
-        self.run_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self.cancel_action = self._action("&Run", "&Cancel", self.cancel, "Esc", "Cancel the runs")
-        # Enabled only while runs go on (``_active_changed``): an enabled window-wide Esc made
-        # the Escape of a proposed change (Cancel the technique's diff) ambiguous, so it did
-        # nothing.
-        self.cancel_action.setEnabled(False)
-        self._menus["&Run"].addSeparator()
-        self._action(
-            "&Run",
-            "C&ompare variants…",
-            self.open_compare,
-            "Ctrl+Shift+K",
-            "Compare this prompt side by side with variants of it",
-        )
-        self._action(
-            "&Run",
-            "S&weep parameters…",
-            lambda: self.open_sweep(self.current_variant()),
-            "Ctrl+Shift+W",
-            "Run this prompt over a grid of two settings, with the estimate first",
-        )
-        self._action("&Tools", "&Backends…", self.show_backends)
-        self._action(
-            "&Tools",
-            "E&xperiments…",
-            lambda: child_windows.open_experiments(self),
-            "Ctrl+Shift+E",
-            "Reopen a saved comparison, sweep or evaluation with its results",
-        )
-        self._action(
-            "&Tools",
-            "Run an &evaluation suite…",
-            self.choose_suite,
-            tip="Run a suite file (or a promptfoo config) and show its scorecard",
-        )
-        self._action("&Help", "&About Prompt Workbench", self._about)
 
     def _connect(self) -> None:
         self.editor.templateChanged.connect(self._template_changed)
@@ -558,7 +426,7 @@ class MainWindow(QMainWindow):
     def _active_changed(self, count: int) -> None:
         self.history.set_running(count)
         self.cancel_button.setEnabled(count > 0)
-        self.cancel_action.setEnabled(count > 0)
+        self.menus.cancel_action.setEnabled(count > 0)
         if count:
             self.statusBar().showMessage(f"{count} run{'s' if count > 1 else ''} in progress")
         else:
@@ -587,24 +455,6 @@ class MainWindow(QMainWindow):
     def focus_search(self) -> None:
         self.library_dock.show()
         self.library.focus_search()
-
-    def _redo(self) -> None:
-        """The template's redo from within the template editor or outside any text field; the
-        focused text's own redo elsewhere (a variable's value)."""
-        focus = self.focusWidget()
-        redo = None if focus is None or self.editor.isAncestorOf(focus) else getattr(
-            focus, "redo", None
-        )
-        (redo if callable(redo) else self.editor.redo)()
-
-    def _about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About Prompt Workbench",
-            f"<h3>Prompt Workbench {__version__}</h3><p>A local-first workbench "
-            "for prompt engineering. It sends nothing anywhere except the model "
-            "calls you start.</p>",
-        )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Quit: close the child windows (each stops its work), keep the document, save the
