@@ -257,3 +257,13 @@ def test_the_reference_tables_name_everything_the_code_reads() -> None:
         if absent:
             missing.append(f"{chapter}: {what} not documented: {', '.join(absent)}")
     assert not missing, "\n".join(missing)
+
+
+def test_the_simulated_users_default_prompt_is_quoted_as_the_code_sends_it() -> None:
+    """The manual quotes the default simulated-user prompt rather than pointing at the source;
+    an edit of the prompt without the manual fails here."""
+    from workbench.core.conversation_case import USER_PROMPT
+
+    text = (DOCS / "06-evaluations.md").read_text(encoding="utf-8")
+    assert f"```jinja\n{USER_PROMPT}\n```" in text
+    assert "conversation_case.py" not in text

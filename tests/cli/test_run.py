@@ -278,6 +278,9 @@ def test_param_parsing_errors_are_clear() -> None:
     assert parse_params(["temperature=0.5", "greedy=true"]) == Params(temperature=0.5, greedy=True)
     with pytest.raises(ParameterError, match="unknown parameter 'temp'"):
         parse_params(["temp=1"])
+    with pytest.raises(ParameterError, match="the template's own key") as err:
+        parse_params(["response_format=text"])  # says where it is set instead
+    assert "a variant 'response_format:'" in err.value.hint
     with pytest.raises(ParameterError, match="--param temperature"):
         parse_params(["temperature=9"])
     with pytest.raises(KnownError, match="--param expects NAME=VALUE"):

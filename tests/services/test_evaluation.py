@@ -18,7 +18,7 @@ from workbench.services.evaluation import Evaluation, Progress, outcomes_of, rer
 from workbench.services.experiment_lock import ExperimentBusy
 from workbench.services.runner import Runner
 from workbench.services.scorecard import CellResult, Criterion, Scorecard, compare
-from workbench.services.suites import load_suite, with_backend
+from workbench.services.suites import SuiteError, load_suite, with_backend
 from workbench.storage.repositories import RunRef, Store
 from workbench.storage.writer import StoreWriter
 
@@ -310,3 +310,29 @@ def test_getting_started_on_the_embedded_local_model(fixtures_dir: Path, store: 
             ["contains"],
             ["icontains"],
         )
+
+
+def test_a_variant_can_set_the_response_format_of_its_template(tmp_path: Path) -> None:
+    """One template compared with and without enforced structured output: the variant's
+    response_format wins over the template's; json_schema needs the template's schema."""
+    suite = tmp_path / "formats.yaml"
+    suite.write_text(
+        "tests: [{vars: {text: 'Ada, 36'}}]\n"
+        "variants:\n"
+        "  - {label: asked, template: structured-json-extraction, response_format: text}\n"
+        "  - {label: enforced, template: structured-json-extraction,"
+        " response_format: json_schema}\n",
+        encoding="utf-8",
+    )
+    asked, enforced = load_suite(suite).spec.variants
+    assert asked.template.response_format == "text"
+    assert asked.template.response_format_request() is None
+    assert enforced.template.response_format == "json_schema"
+    assert enforced.template.output_schema == asked.template.output_schema is not None
+    suite.write_text(
+        "tests: [{vars: {x: '1'}}]\n"
+        "variants: [{prompt: 'Say {{ x }}', response_format: json_schema}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SuiteError, match="json_schema needs a template with an output_schema"):
+        load_suite(suite)

@@ -82,6 +82,12 @@ def parse_params(items: list[str] | None) -> Params:
     stops: list[str] = []
     for item in items or []:
         ((key, value),) = parse_assignments([item], "--param").items()
+        if key == "response_format":  # the template's, not a sampling parameter
+            raise ParameterError(
+                "response_format is not a parameter: it is the template's own key",
+                hint="set 'response_format:' in the template file, or in a suite give a variant "
+                "'response_format:'",
+            )
         if key not in Params.model_fields:
             raise ParameterError(
                 f"unknown parameter '{key}'", hint=f"one of {', '.join(Params.model_fields)}"

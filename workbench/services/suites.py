@@ -56,7 +56,7 @@ from workbench.core.datasets import DatasetError, assertion_from_mapping, row_fr
 from workbench.core.errors import KnownError
 from workbench.core.evaluation import JUDGED_KINDS
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
-from workbench.core.models import Message, Params, PromptTemplate
+from workbench.core.models import Message, Params, PromptTemplate, ResponseFormatType
 from workbench.core.template_files import SUFFIX, read_template
 from workbench.services.datasets import load_dataset
 from workbench.services.promptfoo_backends import LOCAL_BACKEND as EMBEDDED_BACKEND
@@ -86,6 +86,8 @@ class VariantEntry(_Strict):
     model: str = ""
     params: Params = Field(default_factory=Params)
     vars: dict[str, str] = Field(default_factory=dict)
+    #: Over the template's own: one template file compared with and without enforced output.
+    response_format: ResponseFormatType | None = None
 
 
 class JudgeChoice(_Strict):
@@ -243,6 +245,13 @@ def _variant(entry: VariantEntry, base: Path, source: str, index: int) -> Varian
     else:
         assert entry.template is not None
         template = _template(entry.template, base, source, index)
+    if entry.response_format is not None:
+        if entry.response_format == "json_schema" and template.output_schema is None:
+            raise SuiteError(
+                f"{source}: variants[{index}]: response_format json_schema needs a template "
+                "with an output_schema"
+            )
+        template = template.model_copy(update={"response_format": entry.response_format})
     return Variant(
         label=entry.label or template.name,
         template=template,
