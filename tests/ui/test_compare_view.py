@@ -421,7 +421,7 @@ def test_blind_mode_shows_nothing_that_gives_the_columns_away(
     summary = view.preferences.summary.text()
     assert not any(word in summary for word in ("won", "★", "thumbs", "Output", "A:", "B:"))
     # a repeat picked in blind mode does not bring the old rating back either
-    view._show_rating(view.columns[1], view.columns[1].shown.run_id)  # type: ignore[union-attr]
+    view.judging.show_rating(view.columns[1], view.columns[1].shown.run_id)  # type: ignore[union-attr]
     assert view.columns[1].rating.star_count() == 0
     # ratings given blind are shown (they give nothing away)
     third = view.columns[2].rating

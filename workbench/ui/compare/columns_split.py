@@ -5,16 +5,31 @@ figures, rating) need a fixed height of their own: at 1366x768 a "Before running
 them was enough to push the rating controls out of view behind a scroll bar. The split keeps the
 columns at least as tall as their minimum (the output text keeps its three lines) whenever the
 diff can still keep its own minimum; only when the window is too small for both do the columns
-scroll.
+scroll. The columns themselves sit in a ``ColumnsLayout``, which gives them the height shown.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QScrollArea, QSplitter, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QScrollArea, QSplitter, QWidget
 
 DIFF_SHARE = (3, 2)  # columns : diff, when the diff opens
+
+
+class ColumnsLayout(QHBoxLayout):
+    """The columns side by side, as tall as the view shows them.
+
+    A scroll area sizes a widget whose layout has height-for-width to that layout's preferred
+    height, not the height it shows: one word-wrapped label in any column (the repeats'
+    agreement line did it; a failed run's error still wraps) made every column its preferred
+    height, taller than the view, and scrolled the figures and rating controls out of sight.
+    Without it the columns get the view's height (or their minimum, scrolling only then) and
+    each column's own layout still gives a wrapped label the lines it needs.
+    """
+
+    def hasHeightForWidth(self) -> bool:
+        return False
 
 
 class ColumnsSplit(QSplitter):

@@ -20,7 +20,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QScrollArea,
@@ -36,18 +35,18 @@ from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.grid import CellKey, TemplateChoice
 from workbench.core.models import RunRequest
-from workbench.core.preferences import Judgement, Score, summarize
 from workbench.services.compare_export import write_export
 from workbench.services.comparison import open_comparison, preference_summary, save_comparison
 from workbench.services.grid_runner import ignored_by
-from workbench.storage.repositories import Rating, Store, StoredExperiment
+from workbench.storage.repositories import Store, StoredExperiment
 from workbench.storage.writer import StoreWriter
 from workbench.ui import theming
 from workbench.ui.background import on_gui
 from workbench.ui.compare import session
 from workbench.ui.compare.column import ColumnRun, CompareColumn
-from workbench.ui.compare.columns_split import ColumnsSplit
+from workbench.ui.compare.columns_split import ColumnsLayout, ColumnsSplit
 from workbench.ui.compare.diff_view import DiffView
+from workbench.ui.compare.judging import Judging
 from workbench.ui.compare.rating import PreferenceBar
 from workbench.ui.compare.variant_editor import VariantEditor
 from workbench.ui.compare.variants import header, letter
@@ -58,21 +57,6 @@ MAX_REPEATS = 50
 CLOSE_WAIT_S = 5.0  # how long closing the window waits for its runs to stop
 
 log = logging.getLogger(__name__)
-
-
-class ColumnsLayout(QHBoxLayout):
-    """The columns side by side, as tall as the view shows them.
-
-    A scroll area sizes a widget whose layout has height-for-width to that layout's preferred
-    height, not the height it shows: one word-wrapped label in any column (the repeats'
-    agreement line did it; a failed run's error still wraps) made every column its preferred
-    height, taller than the view, and scrolled the figures and rating controls out of sight.
-    Without it the columns get the view's height (or their minimum, scrolling only then) and
-    each column's own layout still gives a wrapped label the lines it needs.
-    """
-
-    def hasHeightForWidth(self) -> bool:
-        return False
 
 
 class CompareView(QWidget):
@@ -101,16 +85,14 @@ class CompareView(QWidget):
         self.experiment_id: str | None = None
         self.variant_ids: list[str] = []
         self.name = ""  # until saved: the name typed, else session.default_name of the columns
-        self._column_keys: list[str] = []  # stable names for preferences (A, B…)
-        self._judgements: list[Judgement] = []
-        self._scores: dict[str, Score] = {}  # run id -> its rating
+        self.column_keys: list[str] = []  # stable names for preferences (A, B…)
         self._pending = 0
         self._saving = False  # run_all's save is on the writer thread
         self._messages: dict[tuple[str, int], str] = {}  # version messages, for the headers
-        self._blind_rated: set[str] = set()  # runs rated in this blind session: shown
         # Set for a comparison reopened from the store: asked once before the first Run all
         # whether remote columns may be sent (False: nothing runs).
         self.confirm_remote: Callable[[ExperimentSpec], bool] | None = None
+        self.judging = Judging(self)
         self._build()
 
     # --- construction -------------------------------------------------------------------------
@@ -210,7 +192,7 @@ class CompareView(QWidget):
         self.splitter = ColumnsSplit(self.area, self.diff_view, self)
 
         self.preferences = PreferenceBar(self)
-        self.preferences.preferred.connect(self._preferred)
+        self.preferences.preferred.connect(self.judging.preferred)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 8)
         layout.setSpacing(8)
@@ -254,11 +236,11 @@ class CompareView(QWidget):
         """Add a column (the first one becomes column A, the baseline)."""
         column = CompareColumn(variant, self.strip)
         self.columns.append(column)
-        self._column_keys.append(letter(len(self.columns) - 1))
+        self.column_keys.append(letter(len(self.columns) - 1))
         self.order.append(len(self.columns) - 1)
         column.removeRequested.connect(lambda c=column: self.remove_column(c))
-        column.ratingGiven.connect(self._rated)
-        column.ratingWanted.connect(lambda run_id, c=column: self._show_rating(c, run_id))
+        column.ratingGiven.connect(self.judging.rated)
+        column.ratingWanted.connect(lambda run_id, c=column: self.judging.show_rating(c, run_id))
         column.restoreRequested.connect(self.restoreRequested)
         column.shownRunChanged.connect(self._results_changed)
         column.set_blind(self.blind)
@@ -271,7 +253,7 @@ class CompareView(QWidget):
         column.cancel()
         index = self.columns.index(column)
         self.columns.pop(index)
-        self._column_keys.pop(index)
+        self.column_keys.pop(index)
         self.order = [i if i < index else i - 1 for i in self.order if i != index]
         if self.experiment_id is not None:
             # saved variants keep their ids by position: a removed column would hand its id
@@ -296,7 +278,7 @@ class CompareView(QWidget):
     def _display_name(self, index: int) -> str:
         if self.blind:
             return f"Output {self.order.index(index) + 1}"
-        return self._column_keys[index]
+        return self.column_keys[index]
 
     def _relayout(self) -> None:
         """Put the columns in display order and refresh their headers and the pickers."""
@@ -314,7 +296,7 @@ class CompareView(QWidget):
             else:
                 assert base is not None
                 title = header(base, column.variant, index, self._messages)
-                column.set_header(self._column_keys[index], title)
+                column.set_header(self.column_keys[index], title)
         self._results_changed()
         self._update_actions()
         if not self.name:
@@ -325,7 +307,7 @@ class CompareView(QWidget):
         """Name the columns a greedy or ignored setting makes identical (hidden in blind mode:
         it would say which column is which)."""
         found = check(self.variants(), ignored_by(self.runner))
-        lines = found.lines("columns", lambda i: self._column_keys[i], self.repeat_box.value())
+        lines = found.lines("columns", lambda i: self.column_keys[i], self.repeat_box.value())
         self.effects_note.setText("Before running: " + " · ".join(lines) if lines else "")
         self.effects_note.set_color(theming.status_color("warning"))
         self.effects_note.setVisible(bool(lines) and not self.blind)
@@ -437,7 +419,9 @@ class CompareView(QWidget):
         self._rename()
         if not self.name_edit.text().strip():
             self.name_edit.setText(self.name)  # the default name it is saved under stays
-        spec = session.spec_for(self.name, self._labelled_variants(), repeats)
+        spec = session.spec_for(
+            self.name, session.labelled(self.variants(), self.column_keys, self._messages), repeats
+        )
         experiment_id = self.experiment_id
         if experiment_id is None:
             return self.writer.submit(lambda s: save_comparison(s, spec))
@@ -445,16 +429,6 @@ class CompareView(QWidget):
 
     def _saved_as(self, stored: StoredExperiment) -> None:
         self.experiment_id, self.variant_ids = stored.id, stored.variant_ids
-
-    def _labelled_variants(self) -> list[Variant]:
-        """The variants labelled as their columns are ("B: temperature 1.2"), so exports and
-        the CLI name them the way the view does."""
-        if not self.columns:
-            return []
-        base = self.columns[0].variant
-        return [c.variant.model_copy(update={
-            "label": f"{self._column_keys[i]}: {header(base, c.variant, i, self._messages)}"})
-            for i, c in enumerate(self.columns)]
 
     def export(self, path: Path) -> None:
         """Save, then write the comparison with its outputs, figures, diffs and preferences
@@ -469,7 +443,7 @@ class CompareView(QWidget):
             try:
                 comparison = open_comparison(store, stored.id)
                 write_export(comparison, path, preference_summary(store, comparison,
-                                                                  labels=self._column_keys))
+                                                                  labels=self.column_keys))
             except KnownError as err:
                 self._notify(f"Cannot export: {err.message}")
                 return
@@ -525,23 +499,13 @@ class CompareView(QWidget):
                               for r in runs])
             for r in runs:
                 run_column[r.id] = index
-                rating = self.store.ratings.get(r.id)
-                if rating is not None:
-                    self._scores[r.id] = Score(self._column_keys[index], rating.thumbs,
-                                               rating.stars)
             if column.shown is not None and column.shown.run_id is not None:
                 column.show_rating(self.store.ratings.get(column.shown.run_id))
         self.experiment_id, self.variant_ids = experiment_id, saved.experiment.variant_ids
-        self._judgements = [
-            Judgement(self._column_keys[run_column[p.run_a]],
-                      self._column_keys[run_column[p.run_b]], p.choice)
-            for p in self.store.ratings.preferences(experiment_id)
-            if p.run_a in run_column and p.run_b in run_column
-        ]
-        self._show_summary()
+        self.judging.load(self.store, experiment_id, run_column)
         self._results_changed()
 
-    # --- results: diff, repeats, ratings ------------------------------------------------------
+    # --- results: diff ----------------------------------------------------------------------------
 
     def _results_changed(self) -> None:
         names = [self._display_name(i) for i in self.order]
@@ -564,79 +528,6 @@ class CompareView(QWidget):
             self.toggle_diff()
         self.diff_view.pick(left, right)
 
-    def _show_rating(self, column: CompareColumn, run_id: str) -> None:
-        """The saved rating of the repeat a column now shows, read behind the ratings still
-        being written (a click's worth of waiting for the writer)."""
-        if self.blind and run_id not in self._blind_rated:
-            column.show_rating(None)  # rated with the columns named: it would name this one
-            return
-        if self.writer is not None:
-            # read behind the ratings still queued on the writer, shown when it answers
-            def show(rating: Rating | None) -> None:
-                if column.shown is not None and column.shown.run_id == run_id:
-                    column.show_rating(rating)
-
-            on_gui(self.writer.submit(lambda s: s.ratings.get(run_id)), self, show)
-
-    def _rated(self, run_id: str, thumbs: int | None, stars: int | None,
-               comment: str | None) -> None:
-        if self.writer is None:
-            return
-        if self.blind:
-            self._blind_rated.add(run_id)
-        self.writer.submit(lambda s: s.ratings.rate(run_id, thumbs=thumbs, stars=stars,
-                                                    comment=comment))
-        index = next((i for i, c in enumerate(self.columns) if any(
-            r.run_id == run_id for r in c.runs)), None)
-        if index is not None:
-            old = self._scores.get(run_id, Score(self._column_keys[index]))
-            self._scores[run_id] = Score(old.variant, thumbs if thumbs is not None
-                                         else old.thumbs, stars if stars is not None
-                                         else old.stars)
-            self._show_summary()
-
-    def _preferred(self, left: int, right: int, choice: str, comment: str) -> None:
-        a, b = self.columns[self.order[left]], self.columns[self.order[right]]
-        run_a = a.shown.run_id if a.shown is not None else None
-        run_b = b.shown.run_id if b.shown is not None else None
-        if run_a is None or run_b is None or self.writer is None:
-            self.preferences.show_summary("Run both columns (with history on) before "
-                                          "judging them.")
-            return
-        self.writer.submit(lambda s: s.ratings.prefer(run_a, run_b, choice,  # type: ignore[arg-type]
-                                                      comment))
-        self._judgements.append(Judgement(self._column_keys[self.columns.index(a)],
-                                          self._column_keys[self.columns.index(b)],
-                                          choice))  # type: ignore[arg-type]
-        self._show_summary()
-
-    def preference_summary(self) -> str:
-        if self.blind:  # win rates and ratings per column would tell the columns apart
-            votes = len(self._judgements)
-            return (f"{votes} A/B vote{'s' if votes != 1 else ''} recorded; the results show "
-                    "when you reveal the columns (Ctrl+B)") if votes else ""
-        rows = summarize(self._judgements, self._scores.values(),
-                         variants=[self._column_keys[i] for i in self.order])
-        parts = []
-        for row in rows:
-            name = row.variant
-            if self.blind:
-                index = self._column_keys.index(name)
-                name = self._display_name(index)
-            if row.win_rate is not None:
-                parts.append(f"{name}: won {row.win_rate:.0%} of {row.comparisons} "
-                             f"(95% CI {row.low:.0%}–{row.high:.0%})")
-            elif row.thumbs_up or row.thumbs_down or row.stars_count:
-                parts.append(f"{name}: no A/B yet")
-            if row.stars_mean is not None:
-                parts[-1] += f", ★ {row.stars_mean:.1f}"
-            if row.thumbs_up or row.thumbs_down:
-                parts[-1] += f", thumbs up {row.thumbs_up} / down {row.thumbs_down}"
-        return " · ".join(parts)
-
-    def _show_summary(self) -> None:
-        self.preferences.show_summary(self.preference_summary())
-
     # --- blind mode ---------------------------------------------------------------------------
 
     def toggle_blind(self) -> None:
@@ -650,13 +541,13 @@ class CompareView(QWidget):
         self.order = list(range(len(self.columns)))
         if blind:
             random.Random(seed).shuffle(self.order)
-        self._blind_rated.clear()
+        self.judging.blind_rated.clear()
         for column in self.columns:
             column.set_blind(blind)
             run_id = column.shown.run_id if column.shown is not None else None
             if blind:
                 column.show_rating(None)  # ratings given before would name the column
             elif run_id is not None:
-                self._show_rating(column, run_id)
+                self.judging.show_rating(column, run_id)
         self._relayout()
-        self._show_summary()
+        self.judging.show_summary()

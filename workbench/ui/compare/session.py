@@ -16,6 +16,7 @@ from workbench.services.experiments_overview import default_name as name_for
 from workbench.services.experiments_overview import what_varies
 from workbench.services.runner import build_request
 from workbench.storage.repositories import RunRef
+from workbench.ui.compare.variants import Messages, header
 
 
 def request_for(variant: Variant) -> RunRequest:
@@ -39,3 +40,13 @@ def default_name(variants: Sequence[Variant], when: datetime | None = None) -> s
 
 def spec_for(name: str, variants: Sequence[Variant], repeats: int) -> ExperimentSpec:
     return ExperimentSpec(name=name, variants=list(variants), repeats=repeats)
+
+
+def labelled(variants: Sequence[Variant], keys: Sequence[str], messages: Messages) -> list[Variant]:
+    """The variants labelled as their columns are ("B: temperature 1.2"), so exports and the CLI
+    name them the way the view does (``keys``: the columns' letters)."""
+    if not variants:
+        return []
+    base = variants[0]
+    return [v.model_copy(update={"label": f"{keys[i]}: {header(base, v, i, messages)}"})
+            for i, v in enumerate(variants)]
