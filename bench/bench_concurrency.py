@@ -1,5 +1,6 @@
 """Adaptive concurrency: 1,000-call sweeps with no concurrency set against local servers that
-run K requests at once (50 ms each) and answer 429 with ``Retry-After: 1`` beyond that.
+run K requests at once (50 ms each) and answer 429 with ``Retry-After: 1`` beyond that (they
+answer vLLM's ``/version``: identified as a server that batches, not one to run one at a time).
 
 - K = 16: throughput with no flag (the limit adapts from a local server's 4) against
   ``--concurrency 16`` (target >= 0.9) and against promptfoo's default, a fixed 4 requests at
@@ -69,10 +70,16 @@ async def _serve(capacity: int, latency: float) -> None:
                     await reader.readexactly(length)
                 last = time.monotonic()
                 measured = "/warm/" not in request_line
-                if request_line.startswith("GET /stats"):
-                    body = json.dumps({"answers": answers}).encode()
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
-                                 % (len(body), body))
+                if request_line.startswith("GET "):
+                    # /version and the model list (owned by vllm) are vLLM's: the app asks
+                    # them, identifies a server that batches and adapts from the local start
+                    path = request_line.split(" ")[1]
+                    answer = {"/stats": {"answers": answers}, "/version": {"version": "0.8.4"},
+                              "/v1/models": {"data": [{"id": "m", "owned_by": "vllm"}]}}
+                    body = json.dumps(answer.get(path, {})).encode()
+                    status = b"200 OK" if path in answer else b"404 Not Found"
+                    writer.write(b"HTTP/1.1 %s\r\nContent-Length: %d\r\n\r\n%s"
+                                 % (status, len(body), body))
                 elif in_flight >= capacity:
                     if measured:
                         answers.append(True)

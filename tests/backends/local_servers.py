@@ -364,3 +364,24 @@ def json_routes(answers: dict[str, Any]) -> dict[tuple[str, str], Route]:
 def catch_all_routes(body: bytes, content_type: str) -> dict[tuple[str, str], Route]:
     """200 with the same body on every path and method (a web app, a dev server)."""
     return {("*", "*"): lambda h, _: h.send_body(200, body, content_type)}
+
+
+# --- servers that say how many requests they run at once --------------------------------------
+
+
+def vllm_routes(model: str = "fault-model") -> dict[tuple[str, str], Route]:
+    """vLLM's ``/version`` and its model list (``owned_by: vllm``): a server that batches."""
+    models = {"object": "list", "data": [{"id": model, "object": "model", "owned_by": "vllm"}]}
+    return json_routes({"/version": {"version": "0.8.4"}, "/v1/models": models})
+
+
+def llama_server_routes(total_slots: int) -> dict[tuple[str, str], Route]:
+    """llama.cpp's llama-server ``/props`` (its ``total_slots``: ``-np``) and model list."""
+    props = {
+        "default_generation_settings": {"n_ctx": 4096},
+        "total_slots": total_slots,
+        "model_path": "/models/qwen2.5-0.5b-instruct-q4_k_m.gguf",
+        "build_info": "b5123-1a2b3c4",
+    }
+    models = {"object": "list", "data": [{"id": "qwen2.5-0.5b", "object": "model"}]}
+    return json_routes({"/props": props, "/v1/models": models})

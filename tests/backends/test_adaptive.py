@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 
+from tests.backends.local_servers import LocalServer, vllm_routes
 from workbench.backends.adaptive import (
     AimdController,
     Lease,
@@ -216,9 +218,16 @@ def test_the_default_depends_on_the_kind_of_backend() -> None:
     assert not Policy("set", 3, 3).adaptive and policy_for(local).adaptive
 
 
-def test_limits_keep_an_adaptive_limiter_and_what_it_learned() -> None:
+@pytest.fixture(scope="module")
+def vllm() -> Iterator[OpenAICompatOptions]:
+    """A local server identified as a vLLM (it batches: adaptive from the local default)."""
+    with LocalServer(vllm_routes()) as server:
+        yield OpenAICompatOptions(base_url=f"{server.url}/v1")
+
+
+def test_limits_keep_an_adaptive_limiter_and_what_it_learned(vllm: OpenAICompatOptions) -> None:
     limits = Limits()
-    options = OpenAICompatOptions(base_url="http://127.0.0.1:8080/v1")
+    options = vllm
     limiter = limits.for_backend("local", options)
     assert limiter.controller is not None and limiter.limit == 4
     limiter.controller.limit = 11.0
@@ -228,8 +237,10 @@ def test_limits_keep_an_adaptive_limiter_and_what_it_learned() -> None:
     assert limits.peek("local") is fixed and limits.peek("other") is None
 
 
-def test_an_adaptive_limiter_starts_where_the_last_run_left_it() -> None:
-    options = OpenAICompatOptions(base_url="http://127.0.0.1:8080/v1")
+def test_an_adaptive_limiter_starts_where_the_last_run_left_it(
+    vllm: OpenAICompatOptions,
+) -> None:
+    options = vllm
     assert Limits().for_backend("local", options, learned=12).limit == 12
     assert Limits().for_backend("local", options, learned=500).limit == 64  # its ceiling
     fixed = options.model_copy(update={"concurrency": 3})

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.backends.local_servers import LocalServer, vllm_routes
 from workbench.cli import main
 from workbench.storage.repositories import Store
 
@@ -85,20 +86,25 @@ def test_dry_run_prints_the_estimate_and_calls_nothing(
 
 
 def test_dry_run_shows_the_concurrency_and_the_wall_time_measured_before(
-    tmp_path: Path, workbench_home: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    workbench_home: Path,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
-    """A local server with no concurrency set: adaptive from 4; the wall time is unknown until
-    a call of it was measured, then 18 calls x 0.5 s at the 16 its last run reached; a
-    ``--concurrency`` is a fixed number."""
+    """A local server with no concurrency set (a vLLM, which batches): adaptive from 4; the
+    wall time is unknown until a call of it was measured, then 18 calls x 0.5 s at the 16 its
+    last run reached; a ``--concurrency`` is a fixed number."""
+    server = LocalServer(vllm_routes())
+    request.addfinalizer(server.close)
     (workbench_home / "config").mkdir(parents=True, exist_ok=True)
     local = {"name": "local", "backend": "openai_compat",
-             "options": {"base_url": "http://127.0.0.1:9/v1", "default_model": "m"}}
+             "options": {"base_url": f"{server.url}/v1", "default_model": "m"}}
     (workbench_home / "config" / "backends.yaml").write_text(
         yaml.safe_dump({"backends": [local]}))
     path = sweep_file(tmp_path, "local", repeats=2)
     assert main(["compare", str(path), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert ("concurrency:    local: 4 at once (adaptive up to 64, a server on this computer)"
+    assert ("concurrency:    local: 4 at once (adaptive up to 64, vLLM, which batches requests)"
             in out)
     assert "wall time:      unknown (no call of these models measured here yet)" in out
     pace = {"version": 1, "backends": {"local": {

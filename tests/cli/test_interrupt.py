@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -49,6 +50,10 @@ def _backend(kind: str, fault: ScriptedServer, request: pytest.FixtureRequest) -
         return "llamacpp", ""
     if kind == "llama-server":
         base = request.getfixturevalue("llama_server")
+        # Its first answer took up to 5 s to start (cold caches, a loaded box): warm it up, so
+        # the first words arrive within the tests' wait.
+        hello = {"model": "smollm2", "messages": [{"role": "user", "content": "Hi"}]}
+        httpx.post(f"{base}/chat/completions", json={**hello, "max_tokens": 1}, timeout=60)
         add_config("server", "openai_compat", {"base_url": base, "default_model": "smollm2"})
         return "server", base
     url = fault.url({"fault-chunked": "slow", "fault-unframed": "slow-unframed"}[kind])

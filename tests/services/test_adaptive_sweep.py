@@ -1,5 +1,7 @@
 """Adaptive concurrency end to end: sweeps through the openai_compat backend against a local
-server that runs K requests at once and answers 429 with Retry-After beyond that."""
+server that runs K requests at once and answers 429 with Retry-After beyond that (identified as
+a vLLM, which batches: an unidentified server runs one at a time), and against the real
+llama-cpp-python server, which cuts off the answer streaming when another request arrives."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.backends.fault_server import Capped, ScriptedServer
+from tests.backends.conftest import llama_server  # noqa: F401 - the real server fixture, reused
+from tests.backends.fault_server import Capped, Scenario, ScriptedServer
 from workbench.backends.config import BackendConfig
 from workbench.core.experiments import ExperimentSpec, TestCase, Variant
-from workbench.core.models import Message, PromptTemplate
+from workbench.core.models import Message, Params, PromptTemplate
 from workbench.services.comparison import save_comparison
 from workbench.services.grid_runner import GridRunner
 from workbench.services.pace import PaceBook
@@ -24,6 +27,15 @@ TEMPLATE = PromptTemplate(
 )
 
 
+#: vLLM's own endpoints at the root of the port (what identifies it), beside the scenario.
+VLLM: dict[str, Scenario] = {
+    "version": lambda ex: ex.send_json(200, {"version": "0.8.4"}),
+    "v1": lambda ex: ex.send_json(
+        200, {"object": "list", "data": [{"id": "fault-model", "owned_by": "vllm"}]}
+    ),
+}
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     with Store.open(tmp_path / "runs.db") as store:
@@ -33,7 +45,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def sweep(store: Store, server: Capped, calls: int, pace: PaceBook) -> Runner:
     """Run ``calls`` cells on a backend with no concurrency set; the runner is returned closed
     (its limiter keeps what it learned)."""
-    scripted = ScriptedServer({"capped": server})
+    scripted = ScriptedServer({"capped": server, **VLLM})
     config = BackendConfig(
         name="local",
         backend="openai_compat",
@@ -85,3 +97,47 @@ def test_a_server_that_takes_sixteen_sees_the_limit_climb(store: Store, tmp_path
     again = sweep(store, Capped(limit=16, latency=0.03), 1, saved)
     limiter = again.limits.peek("local")
     assert limiter is not None and limiter.limit >= 12
+
+
+def _answers(store: Store, runner: Runner, spec: ExperimentSpec) -> list[tuple[str, str]]:
+    report = GridRunner(runner, store).run(save_comparison(store, spec))
+    assert report.counts == {"ok": len(spec.tests), "error": 0, "cancelled": 0}
+    outcomes = sorted(report.outcomes, key=lambda o: o.key.test or 0)
+    return [(o.run.result.finish_reason, o.run.result.text) for o in outcomes if o.run]
+
+
+@pytest.mark.slow
+def test_a_sweep_on_llama_cpp_python_server_gets_whole_answers(
+    store: Store, tmp_path: Path, llama_server: str  # noqa: F811 - the fixture
+) -> None:
+    """It serves one request at a time and ends the one streaming when another arrives: with
+    no concurrency set it is asked what it is and run one at a time, so every answer is the
+    one the same prompt gets alone (temperature 0); at 4 at once they came back cut off."""
+    options = {"base_url": llama_server, "default_model": "smollm2"}
+    configs = {
+        "server": BackendConfig(name="server", backend="openai_compat", options=options),
+        "serial": BackendConfig(
+            name="serial", backend="openai_compat", options={**options, "concurrency": 1}
+        ),
+    }
+    template = PromptTemplate(
+        name="story", messages=[Message(role="user", content="Tell a story about a {{ n }}.")]
+    )
+    params = Params(temperature=0, max_tokens=24)
+    tests = [TestCase(vars={"n": n}) for n in ("fox", "owl", "eel", "cat")]
+    answers = {}
+    with StoreWriter(store) as writer:
+        runner = Runner(writer=writer, configs=configs, pace=PaceBook(tmp_path / "pace.json"))
+        for name in ("server", "serial"):  # one after the other: never two sweeps at once
+            spec = ExperimentSpec(
+                name=name,
+                variants=[Variant(label=name, template=template, backend=name, params=params)],
+                tests=tests,
+            )
+            if name == "server":
+                estimate = "\n".join(GridRunner(runner, store).estimate(spec).lines())
+            answers[name] = _answers(store, runner, spec)
+        runner.close()
+    assert "server: 1 at once (llama-cpp-python server: one request at a time)" in estimate
+    assert answers["server"] == answers["serial"]
+    assert all(reason == "length" and text for reason, text in answers["serial"])

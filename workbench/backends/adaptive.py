@@ -57,6 +57,8 @@ class Policy:
     kind: Kind
     start: int
     ceiling: int
+    #: What the server said of itself when asked (``backends.capacity``), "" when not asked.
+    reason: str = ""
 
     @property
     def adaptive(self) -> bool:
@@ -68,8 +70,10 @@ class Policy:
             return "set"
         if self.kind == "in_process":
             return "the model runs in this process"
+        if self.reason and self.ceiling == self.start:
+            return self.reason
         where = "a server on this computer" if self.kind == "local_server" else "a cloud API"
-        return f"adaptive up to {self.ceiling}, {where}"
+        return f"adaptive up to {self.ceiling}, {self.reason or where}"
 
 
 def is_loopback(base_url: str) -> bool:
@@ -83,6 +87,12 @@ def is_loopback(base_url: str) -> bool:
         return False
 
 
+def server_urls(options: BackendOptions) -> list[str]:
+    """The servers a backend's requests go to: its pool (``base_urls``), else its base URL."""
+    urls = getattr(options, "base_urls", None) or [getattr(options, "base_url", None)]
+    return [url for url in urls if isinstance(url, str) and url]
+
+
 def policy_for(options: BackendOptions, runs_locally: bool | None = None) -> Policy:
     """The limit policy of a backend with ``options``. ``runs_locally`` is the backend class's
     flag: a backend without a base URL that runs locally is an in-process model; one that does
@@ -90,8 +100,7 @@ def policy_for(options: BackendOptions, runs_locally: bool | None = None) -> Pol
     if options.concurrency is not None:
         return Policy("set", options.concurrency, options.concurrency)
     # A server pool (base_urls) starts at the kind's level per server: local if all are.
-    urls = getattr(options, "base_urls", None) or [getattr(options, "base_url", None)]
-    urls = [url for url in urls if isinstance(url, str) and url]
+    urls = server_urls(options)
     if urls:
         kind: Kind = "local_server" if all(map(is_loopback, urls)) else "cloud"
     elif runs_locally is False:

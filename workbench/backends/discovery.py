@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -67,6 +68,8 @@ class FoundServer:
     models: tuple[FoundModel, ...]
     backend: str  # the backend id an "Add" creates
     options: dict[str, Any] = field(default_factory=dict)
+    #: Requests it says it runs at once (llama.cpp's slots; llama-cpp-python's server: one).
+    slots: int | None = None
 
     @property
     def suggested_name(self) -> str:
@@ -99,11 +102,9 @@ class Discovery:
 class _Probe:
     """The probes of one port: JSON GETs and POSTs bounded by the shared deadline."""
 
-    def __init__(self, host: str, port: int, deadline: float, read_timeout: float) -> None:
-        self.host = host
+    def __init__(self, root: str, port: int, deadline: float, read_timeout: float) -> None:
         self.port = port
-        bracketed = f"[{host}]" if ":" in host else host
-        self.root = f"http://{bracketed}:{port}"
+        self.root = root
         self.deadline = deadline
         self.read_timeout = read_timeout
         # trust_env=False: no proxy, .netrc or certificate setting from the environment.
@@ -170,6 +171,7 @@ def _openai_server(
     label: str,
     version: str,
     models: Iterable[FoundModel],
+    slots: int | None = None,
     **options: Any,
 ) -> FoundServer:
     found = tuple(models)
@@ -185,6 +187,7 @@ def _openai_server(
         found,
         "openai_compat",
         {**defaults, **options},
+        slots,
     )
 
 
@@ -337,7 +340,8 @@ def _llamacpp(probe: _Probe) -> FoundServer | None:
     names = [m["id"] for m in listed] or [_str(props.get("model_path")).rsplit("/", 1)[-1]]
     models = [FoundModel(n, window, tuple(caps)) for n in names if n]
     version = _str(props.get("build_info"))
-    return _openai_server(probe, "llamacpp", "llama.cpp server", version, models)
+    slots = _int(props.get("total_slots"))
+    return _openai_server(probe, "llamacpp", "llama.cpp server", version, models, slots)
 
 
 def _vllm(probe: _Probe) -> FoundServer | None:
@@ -374,6 +378,7 @@ def _llama_cpp_python(probe: _Probe) -> FoundServer | None:
         "llama-cpp-python server",
         _str(info.get("version")),
         models,
+        1,  # one request at a time (and by default a new one cuts off the one streaming)
         # It rejects json_schema and names repetition_penalty repeat_penalty.
         schema_format="json_object_schema",
         param_names={"repetition_penalty": "repeat_penalty"},
@@ -423,16 +428,10 @@ def _listening_host(port: int, timeout: float) -> str | None:
     return None
 
 
-def _probe_port(
-    port: int, deadline: float, connect_timeout: float, read_timeout: float
-) -> FoundServer | None:
-    host = _listening_host(port, connect_timeout)
-    if host is None:
-        return None
-    probe = _Probe(host, port, deadline, read_timeout)
+def _identified(probe: _Probe) -> FoundServer | None:
     try:
         for identify in IDENTIFIERS:
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= probe.deadline:
                 return None
             found = identify(probe)
             if found is not None:
@@ -440,6 +439,34 @@ def _probe_port(
         return None
     finally:
         probe.close()
+
+
+def _probe_port(
+    port: int, deadline: float, connect_timeout: float, read_timeout: float
+) -> FoundServer | None:
+    host = _listening_host(port, connect_timeout)
+    if host is None:
+        return None
+    bracketed = f"[{host}]" if ":" in host else host
+    return _identified(_Probe(f"http://{bracketed}:{port}", port, deadline, read_timeout))
+
+
+def identify(
+    base_url: str,
+    *,
+    budget_s: float = 1.0,
+    connect_timeout: float = 0.2,
+    read_timeout: float = 0.5,
+) -> FoundServer | None:
+    """The server at ``base_url`` (its scheme, host and port; the path is ignored), identified as
+    :func:`discover` does: None when it is none of the known kinds. ``OSError`` when nothing
+    accepts a connection there (refused, or no answer within ``connect_timeout``)."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    with socket.create_connection((parts.hostname or "", port), timeout=connect_timeout):
+        pass  # OSError (a ConnectionError, a timeout) when nothing listens
+    root = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+    return _identified(_Probe(root, port, time.monotonic() + budget_s, read_timeout))
 
 
 def discover(

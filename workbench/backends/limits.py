@@ -23,8 +23,9 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from workbench.backends.adaptive import AimdController, Lease, Policy, hold, policy_for
+from workbench.backends.adaptive import AimdController, Lease, Policy, hold
 from workbench.backends.base import BackendOptions, CancelToken
+from workbench.backends.capacity import Capacities
 
 
 class LimitCancelled(Exception):
@@ -169,6 +170,12 @@ class Limits:
         self._limiters: dict[str, RequestLimiter] = {}
         self._policies: dict[str, Policy] = {}
         self._lock = threading.Lock()
+        self.capacities = Capacities()  # what each local server said it takes, asked once
+
+    def policy(self, options: BackendOptions, runs_locally: bool | None = None) -> Policy:
+        """How a backend's limit is chosen (``adaptive.policy_for``; a server on this machine
+        is asked what it takes the first time: call it off the GUI thread)."""
+        return self.capacities.policy(options, runs_locally)
 
     def for_backend(
         self,
@@ -178,10 +185,10 @@ class Limits:
         learned: int | None = None,
     ) -> RequestLimiter:
         """The shared limiter of backend ``name`` (``runs_locally``: its class's flag, see
-        ``adaptive.policy_for``); a new one when its settings changed (requests already holding
-        a slot finish on the old one). A new adaptive one starts at ``learned`` when given (the
-        level its last run reached), not at its kind's default."""
-        policy = policy_for(options, runs_locally)
+        :meth:`policy`); a new one when its settings changed (requests already holding a slot
+        finish on the old one). A new adaptive one starts at ``learned`` when given (the level
+        its last run reached), not at its kind's default."""
+        policy = self.policy(options, runs_locally)
         with self._lock:
             limiter = self._limiters.get(name)
             if (

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.backends.adaptive import policy_for
 from workbench.backends.limits import Limits
 from workbench.core import paths
 from workbench.core.errors import KnownError
@@ -134,12 +133,13 @@ def pace_of(runner: Runner, cells: Iterable[CellEstimate]) -> list[BackendPace]:
             backend = runner.backend(backend_name)
         except KnownError:
             continue  # its cells say why it cannot run
-        policy = policy_for(backend.options, backend.runs_locally)
+        policy = runner.limits.policy(backend.options, backend.runs_locally)
         concurrency = policy.start
         if policy.adaptive:
             limiter = runner.limits.peek(backend_name)
             live = limiter.limit if limiter is not None and limiter.controller else None
-            concurrency = live or book.last_reached(backend_name) or policy.start
+            learned = min(book.last_reached(backend_name) or policy.start, policy.ceiling)
+            concurrency = live or learned
         latencies = [(book.latency(backend_name, m), n) for m, n in models.items()]
         latency = None
         if all(s is not None for s, _ in latencies):

@@ -203,13 +203,15 @@ EventSink = Callable[[StreamEvent], None]
 Execute = Callable[[RunRequest, CancelToken, EventSink, Transcript], RunOutcome]
 
 
-def direct(backend: Backend, limiter: RequestLimiter | None = None) -> Execute:
-    """Stream ``backend`` in the calling thread, inside ``limiter``'s slot (nothing saved)."""
+def direct(backend: Backend, limiter: Callable[[], RequestLimiter] | None = None) -> Execute:
+    """Stream ``backend`` in the calling thread, inside the slot of the limiter ``limiter``
+    gives there (deciding it may ask a local server what it takes: not on the GUI thread);
+    nothing saved."""
 
     def execute(request: RunRequest, cancel: CancelToken, on_event: EventSink,
                 transcript: Transcript) -> RunOutcome:
         try:
-            with limiter.slot(cancel) if limiter is not None else nullcontext():
+            with limiter().slot(cancel) if limiter is not None else nullcontext():
                 terminal: Finished | Failed | Cancelled = drive(
                     backend, request, cancel, on_event, transcript)
         except LimitCancelled:  # cancelled while queued, as Runner.execute says it
@@ -322,7 +324,10 @@ class RunManager(QObject):
         """Stream ``backend`` directly (nothing saved); ``name`` is the configured backend name
         whose concurrency limit applies. Connect to ``worker.signals`` right away: nothing is
         emitted before the event loop runs again."""
-        limiter = self.limits.for_backend(name or backend.id, backend.options, backend.runs_locally)
+        def limiter() -> RequestLimiter:
+            return self.limits.for_backend(name or backend.id, backend.options,
+                                           backend.runs_locally)
+
         return self.submit(RunWorker(direct(backend, limiter), request))
 
     def start_run(self, request: RunRequest, *, ref: RunRef | None = None) -> RunWorker:
