@@ -249,3 +249,34 @@ def test_a_cancel_mid_answer_is_not_a_server_failure() -> None:
     assert backend.pool is not None
     (figures,) = backend.pool.figures()
     assert (figures.in_flight, figures.failures, figures.healthy) == (0, 0, True)
+
+
+def test_a_server_that_says_what_it_takes_is_held_to_it() -> None:
+    """A llama.cpp server with one slot (and llama-cpp-python's, which cuts a running answer
+    short when a second request arrives) gets no second request at once from the pool, however
+    much room the pool as a whole has; an unidentified server still adapts from 4."""
+    from tests.backends.local_servers import LocalServer, llama_server_routes
+    from workbench.backends.http import HttpClient
+    from workbench.backends.http_errors import ErrorContext
+    from workbench.backends.pool import ServerPool
+
+    options = OpenAICompatOptions()
+    plain = ChatServer("plain")
+    with (
+        LocalServer(llama_server_routes(total_slots=1)) as one,
+        LocalServer(llama_server_routes(total_slots=3)) as three,
+    ):
+        http = HttpClient(options.model_copy(update={"max_retries": 0}),
+                          ErrorContext("pool", one.url))
+        servers = ServerPool([one.url, three.url, plain.url], options, http, cooldown=15)
+        try:
+            servers.size()
+            servers.size()  # asked once
+            limits = [f.limit for f in servers.figures()]
+            asked = [len(s.bodies("/props")) for s in (one, three)]
+        finally:
+            servers.close()
+            http.close()
+            plain.close()
+    assert limits == [1, 3, 4]
+    assert asked == [1, 1]

@@ -4,7 +4,10 @@ Dispatch: each request goes to the healthy server with the fewest requests in fl
 taken in turn). A connection failure, a 5xx or a timeout before the answer started drains that
 server (no new requests) and the request moves at once to another one; a 429 moves it without
 draining. Each server has its own adaptive limit (the AIMD controller of ``adaptive``, from 4
-at once on this computer, 8 elsewhere): a 429 lowers that server's limit, not the whole pool's,
+at once on this computer, 8 elsewhere; a server on this computer that says what it is when asked
+is held to what it takes, ``capacity.capacity_of``: llama-cpp-python's server one at a time,
+since a second request cuts the running answer short): a 429 lowers that server's limit, not
+the whole pool's,
 and a request waits for a server with room rather than overshooting one. Only a pool that
 refused a request everywhere pushes back on the backend's own limit.
 When every server was tried, a retry round follows the backend's retry policy
@@ -88,12 +91,13 @@ class ServerFigures:
 
 class _Server:
     __slots__ = ("answered", "control", "down_until", "failures", "healthy", "in_flight",
-                 "latency", "probing", "requests", "url")
+                 "latency", "probing", "requests", "sized", "url")
 
     def __init__(self, url: str, clock: Callable[[], float]) -> None:
         self.url = url
         start = START["local_server" if is_loopback(url) else "cloud"]
         self.control = AimdController(start, clock=clock)
+        self.sized = not is_loopback(url)  # a server here is asked what it takes (``size``)
         self.healthy = True
         self.down_until = 0.0
         self.probing = False
@@ -174,6 +178,27 @@ class ServerPool:
                     server.down_until = self._clock() + self._cooldown
         return self.figures()
 
+    def size(self) -> None:
+        """Ask each server on this computer not asked yet what it is (once; one that did not
+        answer is asked at the next request) and hold an identified one to what it takes: the
+        pool's total limit already says so, but least-loaded dispatch could still put two
+        requests on a server that cuts the first answer short when a second arrives."""
+        from workbench.backends.capacity import capacity_of
+        from workbench.backends.discovery import identify
+
+        for server in self._servers:
+            if server.sized:
+                continue
+            try:
+                found = identify(server.url)
+            except OSError:
+                continue
+            with self._lock:
+                server.sized = True
+                if found is not None and found.kind != "openai":
+                    taken = capacity_of(found)
+                    server.control = AimdController(taken.start, taken.ceiling, clock=self._clock)
+
     # --- dispatch ------------------------------------------------------------------------
 
     def _pick(self, tried: set[str], cancel: CancelToken, deadline: float) -> _Server | None:
@@ -181,6 +206,7 @@ class ServerPool:
         flight (ties in turn), waiting while every such server is full; when the whole pool is
         drained, the untried one whose cool-down ends first (the request is its probe). None:
         every candidate was tried this round."""
+        self.size()
         with self._lock:
             while True:
                 self._start_checks()
