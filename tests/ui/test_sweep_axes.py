@@ -329,7 +329,7 @@ def test_variable_sets_by_models_interrupted_then_resumed_in_a_new_window(
     qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
     # the fast model's six cells finish at once; the slow one's queue one at a time (0.4 s
     # each, so stopping soon after its first leaves several of its cells to resume)
-    qtbot.waitUntil(lambda: sum(map(len, view.results.values())) >= 7, timeout=20_000)
+    qtbot.waitUntil(lambda: sum(map(len, view.cells.runs.values())) >= 7, timeout=20_000)
     view.close()  # the window (or the app) closes mid-sweep
     experiment = view.experiment
     assert experiment is not None
@@ -369,7 +369,7 @@ def test_closing_the_window_stops_its_sweep(qtbot: QtBot, view: SweepView, store
     qtbot.waitUntil(lambda: view.handle is not None, timeout=10_000)  # saved, then started
     handle = view.handle
     assert handle is not None
-    qtbot.waitUntil(lambda: bool(view.results), timeout=20_000)
+    qtbot.waitUntil(lambda: bool(view.cells.runs), timeout=20_000)
     view.close()
     assert handle.done and handle.cancelled  # closed, not left running behind the window
     experiment = view.experiment

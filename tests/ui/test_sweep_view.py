@@ -229,7 +229,7 @@ def test_cancelled_sweep_resumes_without_rerunning_finished_cells(
     estimate_for(qtbot, view, variant("slow"))
     qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
     assert view.progress.isVisible()
-    qtbot.waitUntil(lambda: sum(map(len, view.results.values())) >= 2, timeout=20_000)
+    qtbot.waitUntil(lambda: sum(map(len, view.cells.runs.values())) >= 2, timeout=20_000)
     with qtbot.waitSignal(view.sweepFinished, timeout=20_000):
         qtbot.mouseClick(view.progress.cancel_button, Qt.MouseButton.LeftButton)
     experiment = view.experiment
@@ -385,7 +385,7 @@ def test_a_reopened_sweep_shows_its_axes_and_resumes_only_the_missing_cells(
     view.repeats.setValue(2)
     estimate_for(qtbot, view, variant("slow"))
     qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: sum(map(len, view.results.values())) >= 3, timeout=20_000)
+    qtbot.waitUntil(lambda: sum(map(len, view.cells.runs.values())) >= 3, timeout=20_000)
     with qtbot.waitSignal(view.sweepFinished, timeout=20_000):
         view.cancel()
     assert view.experiment is not None

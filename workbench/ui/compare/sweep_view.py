@@ -37,9 +37,7 @@ from workbench.backends.base import CancelToken
 from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.grid import Estimate, SweepSpec, TemplateChoice
-from workbench.core.models import RunResult
-from workbench.core.outcome import status_of
-from workbench.core.sweep_cells import CellSummary, ScoredRun, summarize_cell
+from workbench.core.sweep_cells import CellSummary
 from workbench.core.wording import plural
 from workbench.services.comparison import open_comparison, saved_or_new
 from workbench.services.egress import plan as egress_plan
@@ -52,13 +50,11 @@ from workbench.ui.background import Progress as TaskProgress
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker, on_gui
 from workbench.ui.compare.sweep_axes import NONE, AxisEditor, ModelCatalog
 from workbench.ui.compare.sweep_chart import (
-    CELL_METRICS,
     METRIC_BY_KEY,
     METRICS,
     MetricChart,
     SweepMatrix,
     legend_html,
-    metric_value,
 )
 from workbench.ui.compare.sweep_layout import (
     Axis,
@@ -67,6 +63,7 @@ from workbench.ui.compare.sweep_layout import (
     experiment_of,
     layout,
 )
+from workbench.ui.compare.sweep_results import SweepResults
 from workbench.ui.widgets.progress_strip import ProgressStrip
 
 log = logging.getLogger(__name__)
@@ -114,10 +111,7 @@ class SweepView(QWidget):
         self.estimate: Estimate | None = None
         self.experiment: StoredExperiment | None = None
         self.handle: SweepHandle | None = None
-        self.results: dict[tuple[int, int | None], list[RunResult]] = {}  # (variant, test)
-        self.shown: ExperimentSpec | None = None  # the sweep whose results are shown
-        self._summaries: dict[tuple[int, int], tuple[int, CellSummary]] = {}  # (runs, summary)
-        self.layout_: SweepLayout | None = None
+        self.cells = SweepResults()  # the sweep whose results are shown, by matrix cell
         self._names = SweepLayout()  # of the sweep as typed: names the estimate's cells
         self.catalog = ModelCatalog(runner, self)
         self._tasks = TaskRunner(self, max_threads=1)
@@ -424,7 +418,7 @@ class SweepView(QWidget):
             return
         last = progress.last
         if last is not None and last.result is not None:
-            self.results.setdefault((last.key.variant, last.key.test), []).append(last.result)
+            self.cells.add(last.key.variant, last.key.test, last.result)
         self.progress.report(
             TaskProgress(progress.done, progress.total, progress.elapsed_s, progress.eta_s),
             f"Cell {progress.done} of {progress.total}"
@@ -449,7 +443,7 @@ class SweepView(QWidget):
         parameter axes and repeats in the editors: the estimate is then this sweep's, and Run
         resumes it (the cells not done) instead of starting another."""
         self._show_experiment(experiment_id)
-        grid, spec = self.layout_, self.shown
+        grid, spec = self.cells.grid, self.cells.spec
         if grid is None or spec is None:
             return
         axes = ((self.rows, grid.row_name, grid.row_values),
@@ -464,13 +458,8 @@ class SweepView(QWidget):
     def _show_experiment(self, experiment_id: str, prefer: list[str] | None = None) -> None:
         comparison = open_comparison(self.store, experiment_id)
         self.experiment = comparison.experiment
-        self.shown = comparison.spec
-        self._summaries = {}
         self.detail.clear()
-        self.results = {}
-        for key, runs in sorted(comparison.runs.items(), key=lambda kv: kv[0]):
-            self.results.setdefault((key.variant, key.test), []).append(runs[-1].result)
-        self.layout_ = grid = layout(comparison.spec, prefer or ())
+        grid = self.cells.show(comparison, prefer or ())
         self.results_stack.setCurrentIndex(1)
         self.matrix.set_axes(grid.rows, grid.cols, grid.row_name, grid.col_name)
         self.redraw()
@@ -478,96 +467,27 @@ class SweepView(QWidget):
     def current_metric_key(self) -> str:
         return str(self.metric_box.currentData())
 
-    def _runs_by_position(self) -> dict[tuple[int, int], list[RunResult]]:
-        runs: dict[tuple[int, int], list[RunResult]] = {}
-        if self.layout_ is not None:
-            for cell, pos in self.layout_.positions.items():
-                runs.setdefault(pos, []).extend(self.results.get(cell, []))
-        return runs
-
     def summaries(self) -> dict[tuple[int, int], CellSummary]:
-        """Each matrix cell's answers, agreement and assertion score (``core.sweep_cells``),
-        redone only for cells with new runs."""
-        grid, spec = self.layout_, self.shown
-        if grid is None or spec is None:
-            return {}
-        runs: dict[tuple[int, int], list[ScoredRun]] = {}
-        for (variant, test), pos in grid.positions.items():
-            case = spec.tests[test] if test is not None else None
-            runs.setdefault(pos, []).extend(
-                ScoredRun(r, case) for r in self.results.get((variant, test), []))
-        out = {}
-        for pos, found in runs.items():
-            cached = self._summaries.get(pos)
-            if cached is None or cached[0] != len(found):
-                cached = self._summaries[pos] = (
-                    len(found), summarize_cell(found, spec.default_assertions))
-            out[pos] = cached[1]
-        return out
+        """Each matrix cell's answers, agreement and assertion score."""
+        return self.cells.summaries()
 
     def values(self) -> dict[tuple[int, int], float | None]:
-        """The metric per matrix cell: the mean over every run laid out there; for the cell
-        figures, the agreement or score (answers: the score, else the agreement)."""
-        return self._values_for(self.current_metric_key())
-
-    def _values_for(self, key: str) -> dict[tuple[int, int], float | None]:
-        if key in CELL_KEYS:
-            return {pos: _cell_value(key, summary) for pos, summary in self.summaries().items()}
-        metric = METRIC_BY_KEY[key]
-        return {pos: metric_value(metric, found)
-                for pos, found in self._runs_by_position().items()}
-
-    def _expected_runs(self) -> dict[tuple[int, int], int]:
-        """How many runs each matrix cell gets when the sweep is complete."""
-        grid = self.layout_
-        repeats = self.shown.repeats if self.shown is not None else 1
-        counts: dict[tuple[int, int], int] = {}
-        for pos in grid.positions.values() if grid is not None else ():
-            counts[pos] = counts.get(pos, 0) + repeats
-        return counts
-
-    def _texts(self, metric_label: str) -> dict[tuple[int, int], tuple[str, str]]:
-        """What a cell reads instead of its value: its answer (answers view), or "–" for a
-        finished cell without the figure (a finished cell never reads "…")."""
-        runs = self._runs_by_position()
-        expected = self._expected_runs()
-        answers = self.current_metric_key() == "answer"
-        summaries = self.summaries() if answers else {}
-        texts = {}
-        for pos, found in runs.items():
-            done = len(found) >= expected.get(pos, 1) or self.handle is None
-            if answers and pos in summaries and summaries[pos].groups:
-                summary = summaries[pos]
-                line = summary.label()
-                texts[pos] = (summary.first_line + (f"\n{line}" if line else ""),
-                              summary.answer[:2000])
-            elif done and any(status_of(r) == "ok" for r in found):
-                texts[pos] = ("–", f"no {metric_label} for these runs")  # failed: its note
-            elif not found and self.handle is None:
-                texts[pos] = ("not run", "Not run yet (the sweep was stopped before it): "
-                              "Resume sweep runs it")
-        return texts
-
-    def _notes(self) -> dict[tuple[int, int], tuple[str, str]]:
-        """Cells whose every run failed or was cancelled: what to show instead of a value."""
-        notes = {}
-        for pos, runs in self._runs_by_position().items():
-            if runs and all(status_of(r) != "ok" for r in runs):
-                errors = [r.error for r in runs if status_of(r) == "error" and r.error]
-                notes[pos] = ("failed", errors[-1]) if errors else ("cancelled", "")
-        return notes
+        """The metric the metric box picks, per matrix cell (``SweepResults.values``)."""
+        return self.cells.values(self.current_metric_key())
 
     def redraw(self) -> None:
-        grid = self.layout_
+        grid = self.cells.grid
         if grid is None:
             return
         metric = METRIC_BY_KEY[self.current_metric_key()]
         values = self.values()
-        texts = {pos: text for pos, text in self._texts(metric.label).items()
+        texts = self.cells.texts(metric.label, answers=metric.key == "answer",
+                                 running=self.handle is not None)
+        texts = {pos: text for pos, text in texts.items()
                  if values.get(pos) is None or metric.key == "answer"}
         if grid.cols == [""]:  # one column: it holds what the metric box picks
             self.matrix.setHorizontalHeaderLabels([metric.label])
-        self.matrix.show_values(values, metric.show, notes=self._notes(), texts=texts)
+        self.matrix.show_values(values, metric.show, notes=self.cells.notes(), texts=texts)
         self.show_cell(self.matrix.currentRow(), self.matrix.currentColumn())
         known = [v for v in values.values() if v is not None]
         if known:
@@ -578,14 +498,14 @@ class SweepView(QWidget):
             key = ("score" if any(v.score is not None for v in found) else
                    "agreement" if any(v.agreement is not None for v in found) else
                    "output_chars")
-            metric, values = METRIC_BY_KEY[key], self._values_for(key)
+            metric, values = METRIC_BY_KEY[key], self.cells.values(key)
         self.chart.plot(grid.row_name, grid.row_values, grid.rows, grid.cols, values, metric)
 
     def show_cell(self, row: int, col: int) -> None:
         """The picked cell's answers, whole: each distinct one with how many runs gave it,
         then the score and why answers failed."""
         summary = self.summaries().get((row, col))
-        grid = self.layout_
+        grid = self.cells.grid
         if summary is None or grid is None:
             self.detail.clear()
             return
@@ -618,17 +538,6 @@ class SweepView(QWidget):
         if not self.shutdown(timeout_s=5.0):
             log.warning("the sweep did not stop within 5 s of closing its window")
         super().closeEvent(event)
-
-
-CELL_KEYS = {m.key for m in CELL_METRICS}
-
-
-def _cell_value(key: str, summary: CellSummary) -> float | None:
-    if key == "agreement":
-        return summary.agreement
-    if key == "score":
-        return summary.score
-    return summary.score if summary.score is not None else summary.agreement
 
 
 def _message(err: Exception) -> str:
