@@ -105,3 +105,13 @@ def test_counting_text_on_a_named_encoding_loads_only_the_tokenizer(
     loaded = modules_loaded_by(["count", "--text", "hi", "--encoding", "cl100k_base"])
     assert "tiktoken" in loaded
     assert loaded.isdisjoint({"pydantic", "pydantic_core", "jinja2", "httpx", "llama_cpp"})
+
+
+def test_counting_for_a_cloud_model_loads_no_model_runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the local backend is asked whether it knows the model, which imports its module: numpy
+    # (the token inspector's log-softmax) came in with it at module level, +50 ms per count
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    loaded = modules_loaded_by(["count", "--text", "hi", "--model", "gpt-4o"])
+    assert loaded.isdisjoint({"numpy", "llama_cpp", "PySide6"})

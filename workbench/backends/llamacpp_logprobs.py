@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from workbench.core.logprobs import Alternative, TokenLogprob
 
 
@@ -40,6 +38,8 @@ class StepLogprobs:
 
     def step(self, token: int, raw: bytes) -> TokenLogprob:
         """The log-probability of ``token`` (sampled from the last logits) and the top-k."""
+        import numpy as np  # here, not at the top: the backend module loads for every count
+
         pointer = self._get(self._ctx, -1)
         logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
         peak = float(logits.max())
