@@ -8,20 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.waiting import TIMEOUT, wait_until
 from workbench.backends.base import BackendOptions, CancelToken
 from workbench.backends.limits import LimitCancelled, Limits, RequestLimiter
-
-TIMEOUT = 10.0
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    cond = threading.Condition()
-    deadline = time.monotonic() + timeout
-    with cond:
-        while not predicate():
-            remaining = deadline - time.monotonic()
-            assert remaining > 0, "condition not reached in time"
-            cond.wait(min(remaining, 0.01))
 
 
 class Workers:

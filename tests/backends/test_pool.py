@@ -12,6 +12,7 @@ import pytest
 
 from tests.backends.conftest import stream_all
 from tests.backends.pool_servers import ChatServer
+from tests.waiting import wait_until
 from workbench.backends.base import CancelToken
 from workbench.backends.config import BackendConfig
 from workbench.backends.openai_compat import OpenAICompatBackend, OpenAICompatOptions
@@ -97,13 +98,11 @@ def test_a_drained_server_comes_back_after_the_cool_down(servers: list[ChatServe
     run(backend, "b")
     assert first.received == 1  # drained
     first.failing = False
-    time.sleep(0.35)
-    run(backend, "c")  # the cool-down is over: a health check starts in the background
+    drained = time.monotonic()
+    wait_until(lambda: time.monotonic() >= drained + 0.35)  # the cool-down is over
+    run(backend, "c")  # a health check starts in the background
     assert backend.pool is not None
-    deadline = time.monotonic() + 5
-    while not backend.pool.figures()[0].healthy and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert backend.pool.figures()[0].healthy
+    wait_until(lambda: backend.pool is not None and backend.pool.figures()[0].healthy, 5)
     for i in range(4):
         run(backend, f"after{i}")
     assert len(first.answered) >= 2  # back in the rotation

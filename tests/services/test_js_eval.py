@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.waiting import wait_until
 from workbench.core.evaluation import AssertionContext, evaluate, evaluate_one
 from workbench.core.experiments import AssertionSpec, ScriptFile, TestCase
 from workbench.services.js_eval import JavaScriptEvaluator
@@ -248,7 +248,7 @@ def test_a_worker_that_died_between_checks_is_replaced() -> None:
     assert dead is not None
     os.kill(dead, signal.SIGKILL)
     stat = Path(f"/proc/{dead}/stat")
-    while stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
-        time.sleep(0.01)  # until it is gone (a zombie its parent has not reaped yet)
+    # until it is gone (or a zombie its parent has not reaped yet)
+    wait_until(lambda: not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
     got = evaluate([js("output === 'x'")], AssertionContext(output="x", javascript=JS))
     assert got[0].status == "pass" and JS.worker_pid not in (None, dead)

@@ -6,7 +6,6 @@ text, never answered a second time."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.backends.pool_servers import ChatServer
+from tests.waiting import wait_until
 from workbench.backends.config import BackendConfig
 from workbench.core.experiments import ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, PromptTemplate
@@ -54,13 +54,9 @@ def test_three_servers_one_killed_mid_sweep_every_cell_ends_once(store: Store) -
     killed_after: list[int] = []
 
     def kill_when_busy() -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if sum(len(s.answered) for s in servers) >= 15 and victim.in_flight:
-                killed_after.append(len(victim.answered))
-                victim.kill()
-                return
-            time.sleep(0.002)
+        wait_until(lambda: sum(len(s.answered) for s in servers) >= 15 and victim.in_flight, 30)
+        killed_after.append(len(victim.answered))
+        victim.kill()
 
     killer = threading.Thread(target=kill_when_busy)
     killer.start()
