@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from workbench.services.evaluation import Evaluation
 from workbench.services.runner import Runner
 from workbench.services.suites import SuiteError, load_suite
 from workbench.storage.repositories import Store
-from workbench.storage.writer import StoreWriter
 
 
 def scripted(name: str, text: str) -> BackendConfig:
@@ -41,20 +39,6 @@ messages:
 - role: system
   content: You are the support desk of {{ shop }}.
 """
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "eval.db") as store:
-        yield store
-
-
-@pytest.fixture
-def runner(store: Store) -> Iterator[Runner]:
-    with StoreWriter(store) as writer:
-        runner = Runner(writer=writer, configs=CONFIGS)
-        yield runner
-        runner.close()
 
 
 def _run(

@@ -3,7 +3,6 @@ regression, not on a reshuffle or on one case flipping."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,20 +47,6 @@ CONFIGS = {
     "one_off": answering(*range(2, 11)),  # row 1 flips too: noise
     "broken": answering(*range(7, 13)),  # rows 1-6 fail
 }
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "history.db") as store:
-        yield store
-
-
-@pytest.fixture
-def runner(store: Store) -> Iterator[Runner]:
-    with StoreWriter(store) as writer:
-        runner = Runner(writer=writer, configs=CONFIGS)
-        yield runner
-        runner.close()
 
 
 def evaluate(

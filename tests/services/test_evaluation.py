@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,20 +37,6 @@ CONFIGS = {
     "spanish": scripted("spanish", {"text": "¿Dónde está la biblioteca?"}),
     "down": scripted("down", {"error": "connection refused", "error_kind": "ConnectError"}),
 }
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "eval.db") as store:
-        yield store
-
-
-@pytest.fixture
-def runner(store: Store) -> Iterator[Runner]:
-    with StoreWriter(store) as writer:
-        runner = Runner(writer=writer, configs=CONFIGS)
-        yield runner
-        runner.close()
 
 
 def promptfoo_spec(fixtures_dir: Path, name: str, backend: str) -> ExperimentSpec:

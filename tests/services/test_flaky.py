@@ -3,9 +3,7 @@ answers and on the embedded model with a fixed seed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from math import comb
-from pathlib import Path
 
 import pytest
 
@@ -27,20 +25,6 @@ CONFIGS = {
         options={"alternate": [[{"text": "yes"}], [{"text": "no"}]], "concurrency": 2},
     )
 }
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "flaky.db") as store:
-        yield store
-
-
-@pytest.fixture
-def runner(store: Store) -> Iterator[Runner]:
-    with StoreWriter(store) as writer:
-        runner = Runner(writer=writer, configs=CONFIGS)
-        yield runner
-        runner.close()
 
 
 def coin_spec(repeats: int) -> ExperimentSpec:
