@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from tests.ui.prompt_typing import replace_message
 from tests.ui.windows import close_window, open_window, press_save, shot
 from workbench.app import create_application, open_main_window
+from workbench.backends.config import BackendConfig, save_configs
 from workbench.core.builtin_templates import few_shot_sentiment
 from workbench.core.models import Message, PromptTemplate
 from workbench.core.template_files import dumps
@@ -148,5 +149,29 @@ def test_a_file_given_at_the_next_start_opens_at_once_and_the_kept_edits_wait(
         window.open_library_template("welcome")  # the file is unedited: nothing to ask
         assert window.key == "welcome" and window.dirty
         assert window.editor.template().messages[0].content == "Tell me one fact about {{ topic }}."
+    finally:
+        close_window(window)
+
+
+def test_the_backend_and_model_chosen_come_back_after_a_restart(qtbot: QtBot) -> None:
+    save_configs(
+        {
+            "team-server": BackendConfig(
+                name="team-server",
+                backend="scripted",
+                options={"script": [{"text": "Bonjour"}], "models": ["small", "large"]},
+            )
+        }
+    )
+    window = open_window(qtbot, closed_by_qtbot=False)
+    window.picker.select("team-server", "large")
+    qtbot.waitUntil(lambda: window.picker.model == "large" and bool(window.picker.models))
+    _quit(window)
+
+    window = open_window(qtbot)
+    try:
+        assert window.picker.backend_name == "team-server"
+        qtbot.waitUntil(lambda: bool(window.picker.models), timeout=10_000)
+        assert window.picker.model == "large"
     finally:
         close_window(window)

@@ -1,5 +1,5 @@
-"""The window as the last session left it: the open template's variable values, the repeat
-count and its last answer come back at the next start.
+"""The window as the last session left it: the backend and model chosen in the toolbar, the open
+template's variable values, the repeat count and its last answer come back at the next start.
 
 The document (template, unsaved edits) is the document session's; this module keeps what only
 the window holds. A clean quit marks the session ended, so its unsaved edits, kept on purpose as
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 _CLEAN, _KEY, _VALUES = "session/clean", "session/key", "session/values"
 _REPEAT, _RUN = "session/repeat", "session/run"
+_BACKEND, _MODEL = "session/backend", "session/model"
 
 
 def begin(settings: QSettings) -> bool:
@@ -42,8 +43,16 @@ def save(window: MainWindow, settings: QSettings) -> None:
     settings.setValue(_REPEAT, window.repeat.value())
     outcome = window.output.outcome  # the run the output followed, not one shown from history
     settings.setValue(_RUN, outcome.run_id if outcome is not None and outcome.run_id else "")
+    settings.setValue(_BACKEND, window.picker.backend_name)
+    settings.setValue(_MODEL, window.picker.model)
     settings.setValue(_CLEAN, "1")
     settings.sync()
+
+
+def restore_model(window: MainWindow, settings: QSettings) -> None:
+    """Choose the backend and model the last session ended on, whatever document opens (a
+    backend removed since leaves the default)."""
+    window.picker.select(str(settings.value(_BACKEND, "")), str(settings.value(_MODEL, "")))
 
 
 def restore(window: MainWindow, settings: QSettings) -> None:
