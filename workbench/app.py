@@ -90,8 +90,11 @@ def open_main_window(*, first_run_demo: bool = True, file: Path | None = None) -
         window.doc_actions.say_kept_drafts()
     elif not recovered:
         recovered = window.recover_drafts(ask=not clean)
+    if not recovered and not opened:  # the document the last session ended on
+        last_file = Path(str(settings.value("lastFile", "") or ""))
+        recovered = last_file.is_file() and window.open_path(last_file)
     if not recovered and not opened:
-        last = str(window_settings().value("lastTemplate", "") or "")
+        last = str(settings.value("lastTemplate", "") or "")
         keys = window.library.template_keys()
         key = last if last in keys else (keys[0] if keys else None)
         if key:

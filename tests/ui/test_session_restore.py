@@ -175,3 +175,30 @@ def test_the_backend_and_model_chosen_come_back_after_a_restart(qtbot: QtBot) ->
         assert window.picker.model == "large"
     finally:
         close_window(window)
+
+
+def test_a_file_the_last_session_ended_on_opens_again_with_its_values(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """``workbench haiku.prompt.yaml``, a value typed, quit; a start without a file reopens the
+    file (it used to open the first library template) with the value."""
+    path = tmp_path / "haiku.prompt.yaml"
+    haiku = PromptTemplate(
+        name="haiku", messages=[Message(role="user", content="A haiku about {{ topic }}.")]
+    )
+    path.write_text(dumps(haiku), encoding="utf-8")
+    create_application()
+    window = open_main_window(first_run_demo=False, file=path)
+    qtbot.waitUntil(lambda: "topic" in window.variables.names(), timeout=10_000)
+    field = window.variables.editor("topic")
+    field.setFocus()
+    qtbot.keyClicks(field, "rain")
+    _quit(window)
+
+    window = open_window(qtbot)
+    try:
+        _no_question()
+        assert window.document.path == path and not window.dirty
+        qtbot.waitUntil(lambda: window.variables.values().get("topic") == "rain")
+    finally:
+        close_window(window)

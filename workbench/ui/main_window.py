@@ -465,7 +465,7 @@ class MainWindow(QMainWindow):
         if not self.document.finish(SAVE_WAIT_S):
             log.warning("saving did not finish within %.0f s of quitting", SAVE_WAIT_S)
         self.document.keep_for_next_session()
-        save_layout(self, self.centre_split, self.key)
+        save_layout(self, self.centre_split, self.key, self.document.path)
         session_restore.save(self, window_settings())
         self.transfer.shutdown()
         self.picker.tasks.shutdown(timeout_s=1.0)

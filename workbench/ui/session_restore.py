@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSettings
 
 from workbench.core.errors import KnownError
-from workbench.services.document import UNTITLED_KEY
 from workbench.storage.repositories.runs import RunFilter
 
 if TYPE_CHECKING:
@@ -38,7 +37,7 @@ def begin(settings: QSettings) -> bool:
 
 def save(window: MainWindow, settings: QSettings) -> None:
     """Keep what the window holds beside the document, and mark the session cleanly ended."""
-    settings.setValue(_KEY, window.key or UNTITLED_KEY)
+    settings.setValue(_KEY, window.document.draft_key)
     settings.setValue(_VALUES, json.dumps(window.variables.values()))
     settings.setValue(_REPEAT, window.repeat.value())
     outcome = window.output.outcome  # the run the output followed, not one shown from history
@@ -58,7 +57,7 @@ def restore_model(window: MainWindow, settings: QSettings) -> None:
 def restore(window: MainWindow, settings: QSettings) -> None:
     """Give the open document back its values and repeat count, and show its last answer, when
     it is the document the last session ended on."""
-    if str(settings.value(_KEY, "")) != (window.key or UNTITLED_KEY):
+    if str(settings.value(_KEY, "")) != window.document.draft_key:
         return
     try:
         values = json.loads(str(settings.value(_VALUES, "{}")))

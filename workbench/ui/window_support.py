@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt
@@ -136,12 +137,17 @@ def fit_to_screen(window: QWidget) -> None:
         window.setGeometry(x, y, width, height)
 
 
-def save_layout(window: QMainWindow, split: QSplitter, last_template: str | None) -> None:
+def save_layout(
+    window: QMainWindow, split: QSplitter, last_template: str | None, last_file: Path | None
+) -> None:
+    """Docks, geometry and split, and the document to open at the next start: a library
+    template's key or a file's path."""
     settings = window_settings()
     settings.setValue("geometry", window.saveGeometry())
     settings.setValue("state", window.saveState())
     settings.setValue("centreSplit", split.saveState())
     settings.setValue("lastTemplate", last_template or "")
+    settings.setValue("lastFile", str(last_file) if last_file is not None else "")
     settings.sync()
 
 
