@@ -317,6 +317,53 @@ _RUN_TOOL_CALLS = """
 ALTER TABLE runs ADD COLUMN tool_calls_json TEXT;
 """
 
+# Provider batch jobs (``services.batch``): a job sends an experiment's cells of one backend
+# through its provider's batch API, as one remote batch per part (a provider caps the lines of
+# one batch, and OpenAI takes one model per batch); each cell's custom_id maps back to its cell
+# and to the run its answer became.
+_BATCH_JOBS = """
+CREATE TABLE batch_jobs (
+    id TEXT PRIMARY KEY,
+    experiment_id TEXT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    backend_name TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    completion_window TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('submitting', 'running', 'cancelling', 'ended')),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX batch_jobs_by_experiment ON batch_jobs (experiment_id, created_at);
+CREATE TABLE batch_parts (
+    job_id TEXT NOT NULL REFERENCES batch_jobs(id) ON DELETE CASCADE,
+    part INTEGER NOT NULL,
+    model TEXT NOT NULL DEFAULT '',
+    remote_id TEXT,
+    input_file_id TEXT NOT NULL DEFAULT '',
+    extra_json TEXT NOT NULL DEFAULT '{}',
+    state TEXT NOT NULL DEFAULT 'pending',
+    total INTEGER NOT NULL DEFAULT 0,
+    succeeded INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    fetched INTEGER NOT NULL DEFAULT 0,
+    submitted_at TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (job_id, part)
+);
+CREATE TABLE batch_cells (
+    job_id TEXT NOT NULL REFERENCES batch_jobs(id) ON DELETE CASCADE,
+    custom_id TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    variant_position INTEGER NOT NULL,
+    test_position INTEGER,
+    repeat_index INTEGER NOT NULL,
+    sent_json TEXT NOT NULL,
+    run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+    outcome TEXT CHECK (outcome IN ('ok', 'error', 'missing')),
+    PRIMARY KEY (job_id, custom_id)
+);
+"""
+
 
 def library_search_row(text: str) -> tuple[str, str, str, str]:
     """``(name, description, tags, body)`` indexed for a template version's file text."""
@@ -380,6 +427,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0012_run_tokens", _RUN_TOKENS),
     Migration("0013_run_branches", _RUN_BRANCHES),
     Migration("0014_run_tool_calls", _RUN_TOOL_CALLS),
+    Migration("0015_batch_jobs", _BATCH_JOBS),
 )
 
 _TRACKING = (

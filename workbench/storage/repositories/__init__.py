@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.storage.db import Database
+from workbench.storage.repositories.batch_jobs import BatchJobRepository
 from workbench.storage.repositories.evaluations import EvaluationRecord, EvaluationRepository
 from workbench.storage.repositories.experiments import (
     ExperimentRepository,
@@ -35,8 +36,8 @@ __all__ = [
 
 
 class Store:
-    """The experiment store: experiments, runs, ratings, evaluations and suite histories in one
-    database."""
+    """The experiment store: experiments, runs, ratings, evaluations, suite histories and
+    provider batch jobs in one database."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -46,6 +47,7 @@ class Store:
         self.evaluations = EvaluationRepository(db)
         self.suites = SuiteRepository(db)
         self.grades = GradeRepository(db)
+        self.batches = BatchJobRepository(db, self.runs)
 
     @classmethod
     def open(cls, path: Path | None = None) -> Store:

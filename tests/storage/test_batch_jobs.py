@@ -1,0 +1,106 @@
+"""Batch jobs in the experiment database: a job, its parts and cells round-trip, answers land
+once as runs of their cells, and a job read by a second store object (a restart) is whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.storage.factories import failed_result, make_request, make_result, make_spec
+from workbench.storage.db import NotFoundError
+from workbench.storage.repositories import RunRef, Store
+from workbench.storage.repositories.batch_jobs import NewBatchCell
+
+
+@pytest.fixture
+def store(workbench_home: Path) -> Iterator[Store]:
+    with Store.open() as opened:
+        yield opened
+
+
+def _job(store: Store) -> tuple[str, str]:
+    experiment = store.experiments.create(make_spec())
+    cells = [
+        NewBatchCell("v0.t0.r0", 0, (0, 0, 0), make_request("France?")),
+        NewBatchCell("v0.t1.r0", 0, (0, 1, 0), make_request("Italy?")),
+        NewBatchCell("v1.t0.r0", 1, (1, 0, 0), make_request("Spain?", model="gpt-4o-mini")),
+    ]
+    job_id = store.batches.create(
+        experiment.id, backend_name="openai", provider="openai", completion_window="24h",
+        cells=cells,
+    )
+    return experiment.id, job_id
+
+
+def test_a_job_round_trips_through_a_second_store(store: Store) -> None:
+    experiment_id, job_id = _job(store)
+    store.batches.submitted(job_id, 0, remote_id="batch_a", input_file_id="file_a",
+                            extra={"region": "eu"})
+    store.batches.polled(job_id, 0, state="in_progress", total=2, succeeded=1, failed=0)
+    store.batches.set_status(job_id, "running")
+    with Store.open(store.db.path) as again:
+        job = again.batches.get(job_id[:8])
+        cells = again.batches.cells(job_id)
+    assert (job.id, job.experiment_id, job.provider, job.completion_window, job.status) == (
+        job_id, experiment_id, "openai", "24h", "running")
+    first, second = job.parts
+    assert (first.remote_id, first.input_file_id, first.extra, first.state) == (
+        "batch_a", "file_a", {"region": "eu"}, "in_progress")
+    assert (first.total, first.succeeded, first.failed, first.fetched) == (2, 1, 0, False)
+    assert (second.remote_id, second.state, second.submitted_at) == (None, "pending", None)
+    assert job.remote_ids == ["batch_a"]
+    assert job.models == ["SmolLM2-135M-Instruct", "gpt-4o-mini"]
+    assert [(c.custom_id, c.part, c.key, c.outcome) for c in cells] == [
+        ("v0.t0.r0", 0, (0, 0, 0), None),
+        ("v0.t1.r0", 0, (0, 1, 0), None),
+        ("v1.t0.r0", 1, (1, 0, 0), None),
+    ]
+    assert cells[1].sent == make_request("Italy?")
+    assert [j.id for j in store.batches.jobs(unfinished=True)] == [job_id]
+    store.batches.set_status(job_id, "ended")
+    assert store.batches.jobs(unfinished=True) == []
+    assert [j.id for j in store.batches.jobs(experiment_id=experiment_id)] == [job_id]
+
+
+def test_an_answer_lands_once_and_the_rest_of_a_fetched_part_is_missing(store: Store) -> None:
+    experiment_id, job_id = _job(store)
+    experiment = store.experiments.get(experiment_id)
+    ref = RunRef(experiment_id, experiment.variant_ids[0], experiment.test_ids[0])
+    run_id = store.batches.land(job_id, "v0.t0.r0", make_result(), ref)
+    assert run_id is not None
+    assert store.batches.land(job_id, "v0.t0.r0", make_result(answer="again"), ref) is None
+    assert store.batches.land(job_id, "nobody", make_result(), ref) is None
+    failed = store.batches.land(job_id, "v1.t0.r0", failed_result(), RunRef(experiment_id))
+    store.batches.fetched(job_id, 0)
+    outcomes = {c.custom_id: (c.outcome, c.run_id) for c in store.batches.cells(job_id)}
+    assert outcomes == {
+        "v0.t0.r0": ("ok", run_id),
+        "v0.t1.r0": ("missing", None),
+        "v1.t0.r0": ("error", failed),
+    }
+    assert [r.result.text for r in store.runs.for_experiment(experiment_id)].count("Paris.") == 1
+    assert store.batches.get(job_id).parts[0].fetched
+
+
+def test_deleting_the_experiment_deletes_its_jobs(store: Store) -> None:
+    experiment_id, job_id = _job(store)
+    store.experiments.delete(experiment_id)
+    with pytest.raises(NotFoundError):
+        store.batches.get(job_id)
+    with pytest.raises(NotFoundError):
+        store.batches.create("missing", backend_name="x", provider="openai",
+                             completion_window="24h", cells=[])
+
+
+def test_one_part_is_one_model(store: Store) -> None:
+    experiment = store.experiments.create(make_spec())
+    cells = [
+        NewBatchCell("a", 0, (0, 0, 0), make_request()),
+        NewBatchCell("b", 0, (1, 0, 0), make_request(model="gpt-4o")),
+    ]
+    with pytest.raises(ValueError, match="mixes models"):
+        store.batches.create(experiment.id, backend_name="openai", provider="openai",
+                             completion_window="24h", cells=cells)
+    assert store.batches.jobs() == []
