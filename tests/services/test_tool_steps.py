@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from workbench.core.models import RenderedMessage, RunRequest, RunResult, SentRequest
-from workbench.core.tools import Tool, ToolCall
-from workbench.services.tool_steps import mock_for, next_turn
+from workbench.core.tools import Tool, ToolCall, mock_for
+from workbench.services.tool_steps import next_turn
 
 WEATHER = Tool(name="get_weather", mock='{"temp_c": 21}')
 TIME = Tool(name="get_time")

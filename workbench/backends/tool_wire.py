@@ -16,7 +16,7 @@ from typing import Any
 from workbench.backends.image_wire import anthropic_content, bedrock_images, ollama_images
 from workbench.core.errors import BadRequestError
 from workbench.core.models import RenderedMessage
-from workbench.core.tools import Tool, ToolCall
+from workbench.core.tools import Tool, ToolCall, openai_choice
 
 # --- OpenAI ------------------------------------------------------------------------------------
 
@@ -25,10 +25,7 @@ def openai_tools(tools: list[Tool], choice: str) -> dict[str, Any]:
     """``tools`` and ``tool_choice`` of a chat completions request (empty: no tools)."""
     if not tools:
         return {}
-    named = {"type": "function", "function": {"name": choice}}
-    modes = ("auto", "none", "required")
-    return {"tools": [t.as_openai() for t in tools],
-            "tool_choice": choice if choice in modes else named}
+    return {"tools": [t.as_openai() for t in tools], "tool_choice": openai_choice(choice)}
 
 
 def ollama_message(message: RenderedMessage, names: dict[str, str]) -> dict[str, Any]:

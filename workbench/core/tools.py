@@ -7,6 +7,7 @@ wire shapes per provider live in ``backends.tool_wire``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,6 +39,17 @@ class Tool(BaseModel):
                     "parameters": self.parameters}
         return {"type": "function", "function": function}
 
+    @classmethod
+    def from_openai(cls, data: Any) -> Tool:
+        """The tool an OpenAI ``function`` tool declares (``as_openai``'s inverse);
+        ``ValueError`` (pydantic's, for a bad name) when it is not one."""
+        function = data.get("function") if isinstance(data, dict) else None
+        if not isinstance(function, dict) or data.get("type", "function") != "function":
+            raise ValueError("a tool is {type: function, function: {name, description, "
+                             "parameters}}")
+        fields = {k: function[k] for k in ("name", "description", "parameters") if k in function}
+        return cls.model_validate(fields)
+
     def declaration(self) -> Tool:
         """This tool as sent (and recorded): without the playground's mock."""
         return self if self.mock is None else self.model_copy(update={"mock": None})
@@ -65,6 +77,54 @@ class ToolCall(BaseModel):
     def parsed_arguments(self) -> Any:
         """The arguments as JSON (``{}`` for none written); ``ValueError`` if they do not parse."""
         return json.loads(self.arguments) if self.arguments.strip() else {}
+
+    def pretty_arguments(self) -> str:
+        """The arguments indented once they are whole JSON; as written if they never parse
+        (the model's mistake stays visible)."""
+        return pretty_json(self.arguments)
+
+    def same_as(self, other: ToolCall) -> bool:
+        """The same tool with the same arguments (as JSON values: spacing and key order aside)."""
+        return self.name == other.name and _canonical(self.arguments) == _canonical(other.arguments)
+
+
+def pretty_json(text: str) -> str:
+    """``text`` indented when it is whole JSON (arguments still streaming are not yet)."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def _canonical(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments or "{}"), sort_keys=True)
+    except ValueError:
+        return arguments
+
+
+def mock_for(tools: Sequence[Tool], call: ToolCall) -> str | None:
+    """The fixed result of ``call``'s tool (None: the user answers it; an unknown tool too)."""
+    return next((t.mock for t in tools if t.name == call.name), None)
+
+
+def openai_choice(choice: str) -> str | dict[str, Any]:
+    """A tool choice as OpenAI's ``tool_choice``: a mode, or the named function."""
+    if choice in TOOL_CHOICE_MODES:
+        return choice
+    return {"type": "function", "function": {"name": choice}}
+
+
+def choice_from_openai(value: Any) -> str:
+    """The tool choice an OpenAI ``tool_choice`` names (``ValueError`` if it names none)."""
+    if isinstance(value, str) and value in TOOL_CHOICE_MODES:
+        return value
+    function = value.get("function") if isinstance(value, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    if isinstance(name, str) and name:
+        return name
+    raise ValueError(f"tool_choice {value!r} is neither {', '.join(TOOL_CHOICE_MODES)} nor "
+                     "{type: function, function: {name: ...}}")
 
 
 def check_tool_choice(choice: str, tools: list[Tool]) -> str:

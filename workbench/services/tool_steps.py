@@ -11,12 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from workbench.core.models import RenderedMessage, RunRequest, RunResult
-from workbench.core.tools import Tool, ToolCall
-
-
-def mock_for(tools: Sequence[Tool], call: ToolCall) -> str | None:
-    """The fixed result of ``call``'s tool (None: the user answers it; an unknown tool too)."""
-    return next((t.mock for t in tools if t.name == call.name), None)
 
 
 def next_turn(request: RunRequest, result: RunResult, answers: Sequence[str]) -> RunRequest:

@@ -5,7 +5,6 @@ runs, up to the template's ``max_tool_steps`` turns (``services.tool_steps``).""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -26,22 +25,13 @@ from workbench.backends.base import ToolCallDelta
 from workbench.core.errors import KnownError
 from workbench.core.models import PromptTemplate, RunRequest, SentRequest
 from workbench.core.outcome import RunOutcome
-from workbench.core.tools import ToolCall
-from workbench.services.tool_steps import mock_for, next_turn
+from workbench.core.tools import ToolCall, mock_for, pretty_json
+from workbench.services.tool_steps import next_turn
 from workbench.storage.repositories import RunRef
 from workbench.ui.workers import RunWorker
 
 if TYPE_CHECKING:
     from workbench.ui.main_window import MainWindow
-
-
-def pretty(arguments: str) -> str:
-    """Arguments indented once they are whole JSON; as written while they stream or if they
-    never parse (the model's mistake stays visible)."""
-    try:
-        return json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
-    except ValueError:
-        return arguments
 
 
 class ToolCallBlock(QFrame):
@@ -82,11 +72,11 @@ class ToolCallBlock(QFrame):
 
     def add_arguments(self, piece: str) -> None:
         self._arguments += piece
-        self.arguments.setText(pretty(self._arguments))
+        self.arguments.setText(pretty_json(self._arguments))
 
     def ask(self, call: ToolCall, mock: str | None) -> None:
         """The call is complete: answered by ``mock`` at once, else waiting for a reply."""
-        self.arguments.setText(pretty(call.arguments))
+        self.arguments.setText(call.pretty_arguments())
         if mock is not None:
             self._answer(mock, "mock")
         else:

@@ -12,6 +12,7 @@ from workbench.core.answers import JSONOutputError, SchemaDefinitionError, parse
 from workbench.core.assertions.values import list_value
 from workbench.core.evaluation import AssertionContext, Check, EvaluationError, kind
 from workbench.core.experiments import AssertionSpec
+from workbench.core.tool_transcript import transcript_calls
 from workbench.core.tools import ToolCall
 
 _WANTED_KEYS = {"name", "arguments", "schema"}
@@ -21,8 +22,7 @@ def calls_of(spec: AssertionSpec, ctx: AssertionContext) -> list[ToolCall]:
     """Every tool call of the run's transcript, in order."""
     if ctx.result is None:
         raise EvaluationError(f"{spec.type} needs the run's result (its tool calls)")
-    earlier = [c for m in ctx.result.request.messages for c in m.tool_calls]
-    return [*earlier, *ctx.result.tool_calls]
+    return transcript_calls(ctx.result)
 
 
 def _wanted(spec: AssertionSpec) -> dict[str, Any]:

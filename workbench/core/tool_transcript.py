@@ -1,0 +1,71 @@
+"""A run's tool calls in order, each with its result: what compare shows side by side and its
+exports write.
+
+A run's calls are those of earlier turns (the assistant messages of its request: a playground
+tool conversation's last turn holds them all, each answered by a ``tool`` message) and its own
+(the turn it ended at). A call the run ended at has no result sent back; its tool's mock, the
+answer the playground would give, is shown instead and marked so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.core.models import RunResult
+from workbench.core.tools import Tool, ToolCall, mock_for
+
+
+@dataclass(frozen=True)
+class ToolStep:
+    """One call: the model turn that made it (from 1), and the result it got (None: none)."""
+
+    step: int
+    call: ToolCall
+    result: str | None = None
+    mocked: bool = False  # ``result`` is the tool's mock: the run ended at this call
+
+    def as_dict(self) -> dict[str, Any]:
+        """For JSON exports: the arguments as the model wrote them (they may not parse)."""
+        return {"step": self.step, "tool": self.call.name, "arguments": self.call.arguments,
+                "result": self.result, "mocked": self.mocked}
+
+    def outcome(self) -> str:
+        """The result in a few words: ``→ result``, ``→ result (mock)`` or ``not answered``."""
+        if self.result is None:
+            return "not answered"
+        return f"→ {self.result}" + (" (mock)" if self.mocked else "")
+
+
+def transcript_calls(result: RunResult) -> list[ToolCall]:
+    """Every call of the run's transcript, in order: earlier turns', then its own."""
+    earlier = [c for m in result.request.messages for c in m.tool_calls]
+    return [*earlier, *result.tool_calls]
+
+
+def tool_steps(result: RunResult, tools: Sequence[Tool] = ()) -> list[ToolStep]:
+    """The run's calls with their step and result; ``tools`` (the template's, with their
+    mocks) give the results of the calls the run ended at."""
+    answers = {m.tool_call_id: m.content for m in result.request.messages if m.role == "tool"}
+    steps: list[ToolStep] = []
+    turn = 0
+    for message in result.request.messages:
+        if message.tool_calls:
+            turn += 1
+            steps += [ToolStep(turn, c, answers.get(c.id)) for c in message.tool_calls]
+    for call in result.tool_calls:
+        mock = mock_for(tools, call)
+        steps.append(ToolStep(turn + 1, call, mock, mock is not None))
+    return steps
+
+
+def differing_rows(sequences: Sequence[Sequence[ToolStep]]) -> set[int]:
+    """Positions (from 0) where the sequences do not all make the same call: another tool,
+    other arguments (as JSON values), or a call some of them do not make at all."""
+    rows = max((len(s) for s in sequences), default=0)
+    return {
+        row for row in range(rows)
+        if any(len(s) <= row for s in sequences)
+        or any(not s[row].call.same_as(sequences[0][row].call) for s in sequences[1:])
+    }
