@@ -42,7 +42,14 @@ from workbench.core.errors import (
     RateLimitError,
     ServerError,
 )
-from workbench.core.models import FinishReason, RunRequest, SentRequest, Usage
+from workbench.core.models import (
+    FinishReason,
+    RunRequest,
+    RunResult,
+    SentRequest,
+    Timings,
+    Usage,
+)
 from workbench.core.params import Capabilities, ParamCapability, check_param_names
 
 CAPABILITIES = Capabilities.supporting(
@@ -236,8 +243,28 @@ class AnthropicBackend(PlannedBackend[_Plan]):
                 finish = yield from self._whole(response.json(), recorder, url, plan.answer_tool)
             else:
                 finish = yield from self._events(response, recorder, plan.answer_tool)
-        # The forced tool's call is the whole answer, not a call waiting for a result.
-        return "stop" if plan.answer_tool and finish == "tool_calls" else finish
+        return _settled(finish, plan.answer_tool)
+
+    def batch_params(self, request: RunRequest) -> tuple[SentRequest, dict[str, Any]]:
+        """What a Message Batches entry carries for ``request`` (``params``): the body a live
+        run sends, unstreamed, so a batched cell asks exactly what a live one asks."""
+        sent, plan = self._prepare(request)
+        return sent, {k: v for k, v in plan.body.items() if k != "stream"}
+
+    def message_result(self, sent: SentRequest, message: Any, url: str) -> RunResult:
+        """A whole Messages API answer that arrived apart from a live run (a batch's result)
+        as that run's result; it has no timings of its own."""
+        answer_tool = sent.response_format.name if sent.response_format is not None else None
+        recorder = RunRecorder(sent)
+        answer = self._whole(message, recorder, url, answer_tool)
+        while True:
+            try:
+                next(answer)
+            except StopIteration as done:
+                finish: FinishReason = done.value
+                break
+        result = recorder.finished(_settled(finish, answer_tool)).result
+        return result.model_copy(update={"timings": Timings()})
 
     def _events(
         self, response: StreamResponse, recorder: RunRecorder, answer_tool: str | None
@@ -343,11 +370,21 @@ class AnthropicBackend(PlannedBackend[_Plan]):
         return _FINISH.get(data.get("stop_reason") or "", "other")
 
 
+def _settled(finish: FinishReason, answer_tool: str | None) -> FinishReason:
+    """The forced tool's call is the whole answer, not a call waiting for a result."""
+    return "stop" if answer_tool and finish == "tool_calls" else finish
+
+
+def error_class(kind: str) -> type[BackendError]:
+    """The error an Anthropic error ``type`` (``overloaded_error``…) is."""
+    return _STREAM_ERRORS.get(kind, BackendError)
+
+
 def _stream_error(data: Any, url: str) -> BackendError:
     error = data.get("error") if isinstance(data, dict) else None
     kind = error.get("type", "") if isinstance(error, dict) else ""
     message = error.get("message", "") if isinstance(error, dict) else ""
-    cls = _STREAM_ERRORS.get(kind, BackendError)
+    cls = error_class(kind)
     return mid_stream_error(
         cls,
         f"Anthropic reported {kind or 'an error'} mid-stream ({url}): "
