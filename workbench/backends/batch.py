@@ -151,7 +151,9 @@ class BatchProvider(Protocol):
 
 
 #: Backend id -> module with ``provider_for(backend)``; imported on first use.
-_PROVIDERS: dict[str, str] = {}
+_PROVIDERS: dict[str, str] = {
+    "anthropic": "workbench.backends.batch_anthropic",
+}
 
 
 def batch_provider(backend: Backend) -> BatchProvider:
