@@ -31,6 +31,7 @@ from workbench.core.experiments import (
 )
 from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.core.templates import RESERVED_NAMES
+from workbench.core.tools import Tool
 from workbench.storage.formats.jinjatext import used_variables
 from workbench.storage.formats.nunjucks import chat_messages, to_jinja
 from workbench.storage.formats.promptfoo_env import render_env, substitute_env
@@ -59,6 +60,7 @@ from workbench.storage.formats.promptfoo_tests import (
     with_grader,
 )
 from workbench.storage.formats.results import ImportResult, Problems
+from workbench.storage.formats.tool_config import TOOL_KEYS, read_tools, with_tools
 from workbench.storage.formats.yamlsrc import Doc, describe, load_yaml
 
 #: promptfoo provider config keys that are workbench parameters (aliases on the right).
@@ -101,9 +103,17 @@ class Provider:
     label: str = ""
     ref: ProviderRef | None = None  # as written (None: no providers, the default backend)
     prompts: list[str] | None = None  # the prompt labels it runs (None: every prompt)
+    tools: tuple[list[Tool], str] | None = None  # its config's tools and tool choice
 
     def runs(self, template: PromptTemplate) -> bool:
         return self.prompts is None or template.name in self.prompts
+
+    def template_for(self, template: PromptTemplate) -> PromptTemplate:
+        """``template`` as this provider runs it: with the provider's tools, unless the prompt's
+        own config has tools (promptfoo merges a prompt's config over its provider's)."""
+        if self.tools is None or template.tools or template.tool_choice != "auto":
+            return template
+        return with_tools(template, *self.tools)
 
 
 def _only_prompts(value: Any, doc: Doc, path: tuple[str | int, ...],
@@ -132,6 +142,8 @@ def params_from_config(
     dropped = []
     for key, value in config.items():
         name = PARAM_KEYS.get(str(key))
+        if key in TOOL_KEYS:
+            continue  # read by ``read_tools``
         if name is None:
             dropped.append(str(key))
         else:
@@ -195,12 +207,13 @@ def _providers(doc: Doc, problems: Problems) -> list[Provider]:
             problems.error(line, reason)
             continue
         ref = read_provider(pid, line, problems.source)
-        params = (
-            params_from_config(config, doc, (*path, "config"), problems, f"provider '{pid}'")
-            if config
-            else Params()
-        )
-        out.append(Provider(ref.backend, ref.model, params, label, ref, only))
+        params, tools = Params(), None
+        if config:
+            where, what = (*path, "config"), f"provider '{pid}'"
+            params = params_from_config(config, doc, where, problems, what)
+            if isinstance(config, dict):
+                tools = read_tools(config, doc, where, problems, what)
+        out.append(Provider(ref.backend, ref.model, params, label, ref, only, tools))
     return out
 
 
@@ -308,13 +321,15 @@ def _templates(doc: Doc, base_dir: Path | None, problems: Problems,
         siblings = [p for p, _ in raw_prompts if p.from_file and p.source == prompt.source]
         position = siblings.index(prompt) + 1 if prompt.from_file else index
         name = _label(prompt, position, len(siblings))
-        params = Params()
+        params, tools = Params(), None
         if config is not None and config[0] is not None:
-            where = (*config[1], "config")
-            params = params_from_config(config[0], doc, where, problems, f"prompt '{name}'")
+            where, what = (*config[1], "config"), f"prompt '{name}'"
+            params = params_from_config(config[0], doc, where, problems, what)
+            if isinstance(config[0], dict):
+                tools = read_tools(config[0], doc, where, problems, what)
         template = _template(prompt, name, params, problems)
         if template is not None:
-            templates.append(template)
+            templates.append(template if tools is None else with_tools(template, *tools))
     return templates
 
 
@@ -393,6 +408,12 @@ def _repeats(doc: Doc, problems: Problems) -> int:
     return repeat if isinstance(repeat, int) and not isinstance(repeat, bool) and repeat >= 1 else 1
 
 
+def _shared_tools(template: PromptTemplate, providers: list[Provider]) -> PromptTemplate:
+    """``template`` with the tools all its ``providers`` give it, when they all give the same."""
+    given = [p.template_for(template) for p in providers]
+    return given[0] if given and all(g == given[0] for g in given) else template
+
+
 def import_promptfoo(
     text: str, source: str, base_dir: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> ImportResult:
@@ -428,10 +449,13 @@ def import_promptfoo(
     result.graders = ctx.graders
     description = doc.data.get("description")
     stem = re.sub(r"\.(ya?ml|json)$", "", Path(source).name)
+    # Tools every provider of a prompt gives it belong to its template (the library keeps them).
+    result.templates = [_shared_tools(t, [p for p in providers if p.runs(t)])
+                        for t in result.templates]
     variants = [
         Variant(
             label=f"{t.name} · {p.label or provider_id(p.backend, p.model)}",
-            template=t,
+            template=p.template_for(t),
             params=p.params,
             backend=p.backend,
             model=p.model,

@@ -31,6 +31,7 @@ from workbench.storage.formats.nunjucks import chat_messages, from_jinja
 from workbench.storage.formats.promptfoo_files import is_file_ref
 from workbench.storage.formats.promptfoo_providers import provider_id
 from workbench.storage.formats.results import Export, ExportError
+from workbench.storage.formats.tool_config import tools_config
 from workbench.storage.formats.yamlsrc import dump_yaml
 
 
@@ -167,12 +168,16 @@ def export_promptfoo(spec: ExperimentSpec) -> Export:
             "promptfoo runs every prompt with every provider: "
             f"{missing} more combinations than the experiment"
         )
+    # Tools go in the providers' config when every prompt has the same (promptfoo's usual
+    # place); else in each prompt's config, which promptfoo merges over its provider's.
+    tools = [tools_config(t, warnings, "promptfoo") for t in templates]
+    shared = tools[0] if all(t == tools[0] for t in tools) else {}
     prompts = []
-    for template in templates:
+    for template, own in zip(templates, tools, strict=True):
         flat = flatten(template, "promptfoo")
         warnings += flat.warnings
         entry: dict[str, Any] = {"label": template.name, "raw": prompt_text(flat.template)}
-        if config := _config(template.parameters):
+        if config := _config(template.parameters) | ({} if shared else own):
             entry["config"] = config
         prompts.append(entry)
     provider_entries: list[Any] = []
@@ -180,7 +185,7 @@ def export_promptfoo(spec: ExperimentSpec) -> Export:
         pid = provider_id(backend, model)
         if backend not in ("openai_compat", "anthropic", "bedrock"):
             warnings.append(f"backend '{backend}' has no promptfoo provider; written as '{pid}'")
-        config = _config(params)
+        config = _config(params) | shared
         provider_entries.append({"id": pid, "config": config} if config else pid)
     data: dict[str, Any] = {
         "description": spec.name,

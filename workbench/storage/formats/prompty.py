@@ -11,8 +11,10 @@ Front matter in both generations of the spec is read. 2.x: ``model.options`` (ca
 ``maxOutputTokens``, ``topP``, ``stopSequences`` ...), ``inputs`` as a list or mapping of
 properties (``kind``, ``description``, ``default``, ``example``), ``template.format``,
 ``metadata.tags``. 1.x: ``model.api``, ``model.parameters``, ``inputs`` with ``type``, ``sample``.
-Input examples and ``sample`` become a test case. Keys with no workbench equivalent (connections,
-tools, outputs, authors) are reported. Export writes the 2.x form.
+Input examples and ``sample`` become a test case. A template's tools travel in OpenAI's shape
+where each generation passes extra API arguments (2.x ``model.options.additionalProperties``,
+1.x ``model.parameters``). Keys with no workbench equivalent (connections, the 2.x top-level
+``tools`` of agents, outputs, authors) are reported. Export writes the 2.x form.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from pydantic import ValidationError
 from workbench.core.experiments import TestCase
 from workbench.core.models import Message, Params, PromptTemplate, Role, Variable
 from workbench.core.templates import RESERVED_NAMES, literal
+from workbench.core.tools import Tool
 from workbench.storage.formats.flatten import flatten
 from workbench.storage.formats.jinjatext import used_variables
 from workbench.storage.formats.results import Export, ExportError, ImportResult, Problems
+from workbench.storage.formats.tool_config import TOOL_KEYS, read_tools, tools_config
 from workbench.storage.formats.yamlsrc import Doc, describe, dump_yaml, load_yaml
 
 _BOUNDARY = re.compile(
@@ -102,12 +106,16 @@ def _params(doc: Doc, model: dict[str, Any], problems: Problems) -> Params:
             else:
                 problems.warn(doc.line("model", "options", key), f"model.options.{key} not kept")
         for key, value in extra.items() if isinstance(extra, dict) else ():
+            if key in TOOL_KEYS:
+                continue  # read by ``_tools``
             if key in Params.model_fields:
                 values[key] = value
             else:
                 problems.warn(doc.line("model", "options"), f"additionalProperties.{key} not kept")
     if isinstance(model.get("parameters"), dict):
         for key, value in model["parameters"].items():
+            if key in TOOL_KEYS:
+                continue
             if key in Params.model_fields:
                 values[key] = value
             else:
@@ -122,6 +130,21 @@ def _params(doc: Doc, model: dict[str, Any], problems: Problems) -> Params:
         first = err.errors()[0]
         problems.error(doc.line("model"), f"model {first['loc'][0]}: {first['msg']}; not kept")
         return Params()
+
+
+def _tools(doc: Doc, model: dict[str, Any], problems: Problems) -> tuple[list[Tool], str] | None:
+    """Tools in OpenAI's shape, where each generation passes extra API arguments: 2.x
+    ``model.options.additionalProperties``, 1.x ``model.parameters``."""
+    options = model.get("options")
+    extra = options.get("additionalProperties") if isinstance(options, dict) else None
+    places: list[tuple[Any, tuple[str, ...]]] = [
+        (extra, ("model", "options", "additionalProperties")),
+        (model.get("parameters"), ("model", "parameters")),
+    ]
+    for config, path in places:
+        if isinstance(config, dict) and any(k in config for k in TOOL_KEYS):
+            return read_tools(config, doc, path, problems, ".".join(path))
+    return None
 
 
 def _inputs(doc: Doc, value: Any, problems: Problems) -> tuple[list[Variable], dict[str, str]]:
@@ -226,6 +249,7 @@ def import_prompty(text: str, source: str) -> ImportResult:
                 doc.key_line("model", key), f"model.{key} not kept (choose it when running)"
             )
     params = _params(doc, model, problems)
+    tools = _tools(doc, model, problems)
     variables, examples = _inputs(doc, meta.get("inputs"), problems)
     kind = _template_kind(meta.get("template"))
     if kind != "jinja2":
@@ -249,6 +273,8 @@ def import_prompty(text: str, source: str) -> ImportResult:
         "parameters": params,
         "variables": variables,
     }
+    if tools is not None:
+        fields["tools"], fields["tool_choice"] = tools
     if model.get("api") == "completion":
         fields.update(mode="completion", text=body)
     else:
@@ -288,7 +314,8 @@ def _body(message: Message, template: str, warnings: list[str]) -> str:
 
 
 def export_prompty(template: PromptTemplate) -> Export:
-    """A 2.x prompty file; parameters outside ``model.options`` go to ``additionalProperties``.
+    """A 2.x prompty file; parameters outside ``model.options``, and tools, go to
+    ``additionalProperties``.
 
     Components and few-shot examples are written into the body (``flatten``)."""
     warnings: list[str] = []
@@ -299,10 +326,11 @@ def export_prompty(template: PromptTemplate) -> Export:
         front["metadata"] = {"tags": list(template.tags)}
     model: dict[str, Any] = {"apiType": "chat"}
     params = template.parameters.set_values()
-    if params:
+    tools = tools_config(template, warnings, "prompty")
+    if params or tools:
         reverse = {v: k for k, v in OPTIONS.items()}
         options = {reverse[k]: v for k, v in params.items() if k in reverse}
-        extra = {k: v for k, v in params.items() if k not in reverse}
+        extra = {k: v for k, v in params.items() if k not in reverse} | tools
         if extra:
             options["additionalProperties"] = extra
         model["options"] = options

@@ -162,6 +162,10 @@ def describe(value: Any) -> str:
 class _Dumper(yaml_emit.FastSafeDumper):
     """Readable YAML that reads back to exactly the same strings."""
 
+    def ignore_aliases(self, data: Any) -> bool:
+        """Never an anchor for an object written twice: the readers refuse them (safe_yaml)."""
+        return True
+
 
 # Characters a YAML reader treats as line breaks (or folds) when written raw in a plain or block
 # scalar; only double quotes escape them (\N, \L, \P, \r).
