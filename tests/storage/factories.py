@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from tests.images import encode
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
+from workbench.core.images import ImagePart
 from workbench.core.models import (
     Example,
     Message,
@@ -139,3 +141,32 @@ def make_spec(name: str = "Capitals") -> ExperimentSpec:
         default_assertions=[AssertionSpec(type="javascript", value="output.length <= 200")],
         repeats=3,
     )
+
+
+def picture() -> bytes:
+    """A real PNG (64×48) for runs and templates with an image."""
+    return encode(64, 48)
+
+
+def image_result(raw: bytes = b"", question: str = "What is in the picture?") -> RunResult:
+    """A run whose user message carries ``raw`` (default ``picture()``) twice."""
+    result = make_result(question, "A blue box.")
+    image = ImagePart.from_bytes(raw or picture(), detail="low")
+    messages = [
+        result.request.messages[0],
+        RenderedMessage(role="user", content=question, images=[image, image]),
+    ]
+    return result.model_copy(
+        update={"request": result.request.model_copy(update={"messages": messages})}
+    )
+
+
+def image_spec(raw: bytes = b"") -> ExperimentSpec:
+    """``make_spec()`` whose first variant's template shows ``raw`` (default ``picture()``)."""
+    spec = make_spec()
+    template = make_template("looking").model_copy(
+        update={"messages": [Message(role="user", content="Describe it.",
+                                     images=[ImagePart.from_bytes(raw or picture())])]}
+    )
+    variants = [spec.variants[0].model_copy(update={"template": template}), spec.variants[1]]
+    return spec.model_copy(update={"variants": variants})

@@ -3,17 +3,27 @@ against newer databases, and atomicity."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 
-from tests.storage.factories import completion_result, make_result, make_spec, make_template
-from workbench.core.experiments import AssertionSpec
+from tests.storage.factories import (
+    completion_result,
+    image_result,
+    image_spec,
+    make_result,
+    make_spec,
+    make_template,
+    picture,
+)
+from workbench.core.experiments import AssertionSpec, ExperimentSpec
+from workbench.core.images import ImagePart
 from workbench.core.models import RunResult
 from workbench.core.template_files import dumps
-from workbench.storage import migrations
+from workbench.storage import image_blobs, migrations
 from workbench.storage.db import Database, StorageError
 from workbench.storage.ids import new_id, now_iso
 from workbench.storage.library import Library
@@ -90,9 +100,11 @@ _BRANCH_COLUMNS = ("parent_run_id", "branch_token")
 def _add_run(db: Database, stage: int, result: RunResult, ref: RunRef | None = None) -> str:
     """Insert a run as the app at schema ``stage`` did: without the columns added after it."""
     ref = ref or RunRef()
-    if stage >= NAMES.index("0014_run_tool_calls"):
+    if stage >= NAMES.index("0016_image_blobs"):
         return Store(db).runs.add(result, ref)
-    later = _TOOL_CALL_COLUMNS
+    later: tuple[str, ...] = ()
+    if stage < NAMES.index("0014_run_tool_calls"):
+        later += _TOOL_CALL_COLUMNS
     if stage < NAMES.index("0013_run_branches"):
         later += _BRANCH_COLUMNS
     if stage < NAMES.index("0011_run_reasoning"):
@@ -111,7 +123,9 @@ def _add_run(db: Database, stage: int, result: RunResult, ref: RunRef | None = N
             else {}
         )
         source = kinds.get(ref.experiment_id, "hand")
-        row = runs_module._row(run_id, now_iso(), result, ref, source)
+        # images inline, as before 0016_image_blobs
+        text = result.request.model_dump_json(exclude={"raw_prompt"}, exclude_defaults=True)
+        row = runs_module._row(run_id, now_iso(), result, ref, source, text)
         conn.execute(
             f"INSERT INTO runs ({', '.join(columns[i] for i in kept)})"
             f" VALUES ({', '.join('?' for _ in kept)})",
@@ -120,20 +134,26 @@ def _add_run(db: Database, stage: int, result: RunResult, ref: RunRef | None = N
     return run_id
 
 
-def _add_experiment(db: Database, stage: int) -> tuple[str, str, str]:
-    """Save ``make_spec()`` as the app at schema ``stage`` did (no kind before 0007_run_source,
-    variants without their library key before 0006_variant_template_key, tests without their
-    transform before 0008_test_transform): its id, first variant's and first test's ids."""
+def _add_experiment(
+    db: Database, stage: int, spec: ExperimentSpec | None = None
+) -> tuple[str, str, str]:
+    """Save ``spec`` (default ``make_spec()``) as the app at schema ``stage`` did (no kind before
+    0007_run_source, variants without their library key before 0006_variant_template_key, tests
+    without their transform before 0008_test_transform, templates' images inline before
+    0016_image_blobs): its id, first variant's and first test's ids."""
     store = Store(db)
-    if stage >= NAMES.index("0008_test_transform"):
-        made = store.experiments.create(make_spec())
-        return made.id, made.variant_ids[0], made.test_ids[0]
-    spec = make_spec()
+    spec = spec or make_spec()
     columns = [c.strip() for c in experiments_module.VARIANT_COLUMNS.split(",")]
     key = columns.index("template_key")
     row = experiments_module._variant_row
     test_row = experiments_module._test_row
     with pytest.MonkeyPatch.context() as patch:
+        if stage < NAMES.index("0016_image_blobs"):
+            patch.setattr(image_blobs, "dump", lambda _c, m, **o: (m.model_dump_json(**o), []))
+            patch.setattr(image_blobs, "relink", lambda *_a: None)
+        if stage >= NAMES.index("0008_test_transform"):
+            made = store.experiments.create(spec)
+            return made.id, made.variant_ids[0], made.test_ids[0]
         patch.setattr(experiments_module, "TEST_COLUMNS",
                       experiments_module.TEST_COLUMNS.replace(", transform_json", ""))
         patch.setattr(experiments_module, "_test_row", lambda t: test_row(t)[:-1])
@@ -152,7 +172,7 @@ def _add_experiment(db: Database, stage: int) -> tuple[str, str, str]:
                 patch.setattr(experiments_module, "VARIANT_COLUMNS",
                               ", ".join(c for c in columns if c != "template_key"))
                 patch.setattr(experiments_module, "_variant_row",
-                              lambda v: tuple(x for i, x in enumerate(row(v)) if i != key))
+                              lambda v, t: tuple(x for i, x in enumerate(row(v, t)) if i != key))
             store.experiments.update(experiment_id, spec)
     assert isinstance(experiment_id, str)
     conn = db.connection()
@@ -245,6 +265,35 @@ def test_upgrade_from_each_earlier_schema_keeps_data(tmp_path: Path, stage: int)
         library = Library(db, tmp_path / "library")
         assert [e.key for e in library.search("volcano")] == ["geo/volcano-facts"]
         assert library.load("geo/volcano-facts") == make_template("Volcano facts")
+    db.close()
+
+
+def test_inline_images_of_an_earlier_schema_move_into_blobs(tmp_path: Path) -> None:
+    path = tmp_path / "inline.db"
+    stage = NAMES.index("0016_image_blobs") - 1
+    old = Database(path, upto=NAMES[stage])
+    experiment_id, variant_id, _test = _add_experiment(old, stage, image_spec())
+    ref = RunRef(experiment_id, variant_id)
+    runs = [_add_run(old, stage, image_result(), ref) for _ in range(3)]
+    plain = _add_run(old, stage, make_result())
+    inline = ImagePart.from_bytes(picture()).data
+    stored = old.connection().execute("SELECT request_json FROM runs").fetchall()
+    assert sum(inline in row[0] for row in stored) == 3  # the old app's copy per run
+    old.close()
+
+    db = Database(path)
+    conn = db.connection()
+    assert conn.execute("SELECT sha256, size FROM image_blobs").fetchall() == [
+        (hashlib.sha256(picture()).hexdigest(), len(picture()))
+    ]
+    assert not any(inline in row[0] for row in conn.execute(
+        "SELECT request_json FROM runs UNION ALL SELECT template_json FROM variants"))
+    store = Store(db)
+    assert all(store.runs.get(r).result == image_result() for r in runs)
+    assert store.runs.get(plain).result == make_result()
+    assert store.experiments.get(experiment_id).spec == image_spec()
+    store.experiments.delete(experiment_id)  # its runs and variants reference the blob
+    assert conn.execute("SELECT count(*) FROM image_blobs").fetchone()[0] == 0
     db.close()
 
 

@@ -20,6 +20,7 @@ from workbench.core.errors import KnownError, TemplateFileError
 from workbench.core.models import PromptTemplate
 from workbench.core.template_files import loads
 from workbench.storage.ids import now_iso
+from workbench.storage.image_blobs import move_inline_images
 
 
 class NewerDatabaseError(KnownError):
@@ -364,6 +365,42 @@ CREATE TABLE batch_cells (
 );
 """
 
+# Images once per database (``storage.image_blobs``): the bytes keyed by their SHA-256, and which
+# runs and variants use each; a blob no row uses any more is dropped with its last reference
+# (also when runs or variants go by cascade). Earlier inline images move in (``python``).
+_IMAGE_BLOBS = """
+CREATE TABLE image_blobs (
+    sha256 TEXT PRIMARY KEY,
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE run_images (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    sha256 TEXT NOT NULL REFERENCES image_blobs(sha256),
+    PRIMARY KEY (run_id, sha256)
+) WITHOUT ROWID;
+CREATE INDEX run_images_by_blob ON run_images (sha256);
+CREATE TABLE variant_images (
+    variant_id TEXT NOT NULL REFERENCES variants(id) ON DELETE CASCADE,
+    sha256 TEXT NOT NULL REFERENCES image_blobs(sha256),
+    PRIMARY KEY (variant_id, sha256)
+) WITHOUT ROWID;
+CREATE INDEX variant_images_by_blob ON variant_images (sha256);
+CREATE TRIGGER run_images_release AFTER DELETE ON run_images
+BEGIN
+    DELETE FROM image_blobs WHERE sha256 = old.sha256
+        AND NOT EXISTS (SELECT 1 FROM run_images WHERE sha256 = old.sha256)
+        AND NOT EXISTS (SELECT 1 FROM variant_images WHERE sha256 = old.sha256);
+END;
+CREATE TRIGGER variant_images_release AFTER DELETE ON variant_images
+BEGIN
+    DELETE FROM image_blobs WHERE sha256 = old.sha256
+        AND NOT EXISTS (SELECT 1 FROM run_images WHERE sha256 = old.sha256)
+        AND NOT EXISTS (SELECT 1 FROM variant_images WHERE sha256 = old.sha256);
+END;
+"""
+
 
 def library_search_row(text: str) -> tuple[str, str, str, str]:
     """``(name, description, tags, body)`` indexed for a template version's file text."""
@@ -428,6 +465,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0013_run_branches", _RUN_BRANCHES),
     Migration("0014_run_tool_calls", _RUN_TOOL_CALLS),
     Migration("0015_batch_jobs", _BATCH_JOBS),
+    Migration("0016_image_blobs", _IMAGE_BLOBS, move_inline_images),
 )
 
 _TRACKING = (

@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Transform, Variant
 from workbench.core.models import Params, PromptTemplate
+from workbench.storage import image_blobs
 from workbench.storage.db import Database, NotFoundError
 from workbench.storage.ids import new_id, now_iso
 
@@ -72,10 +73,12 @@ VARIANT_COLUMNS = (
 )
 
 
-def _variant_row(variant: Variant) -> tuple[object, ...]:
+def _variant_row(variant: Variant, template_json: str) -> tuple[object, ...]:
+    """The columns of ``VARIANT_COLUMNS``; ``template_json`` is the template as stored (its
+    images as references, ``image_blobs.dump``)."""
     return (
         variant.label,
-        variant.template.model_dump_json(exclude_defaults=True),
+        template_json,
         variant.template_version,
         variant.template_key,
         variant.params.model_dump_json(exclude_defaults=True),
@@ -149,13 +152,18 @@ class ExperimentRepository:
     def _sync_children(
         self, conn: sqlite3.Connection, experiment_id: str, spec: ExperimentSpec
     ) -> None:
-        self._sync(
+        templates = [
+            image_blobs.dump(conn, v.template, exclude_defaults=True) for v in spec.variants
+        ]
+        variant_ids = self._sync(
             conn,
             "variants",
             experiment_id,
             VARIANT_COLUMNS,
-            [_variant_row(v) for v in spec.variants],
+            [_variant_row(v, text) for v, (text, _h) in zip(spec.variants, templates, strict=True)],
         )
+        for variant_id, (_text, hashes) in zip(variant_ids, templates, strict=True):
+            image_blobs.relink(conn, "variant_images", variant_id, hashes)
         self._sync(
             conn,
             "test_cases",
@@ -171,30 +179,37 @@ class ExperimentRepository:
         experiment_id: str,
         columns: str,
         rows: Sequence[tuple[object, ...]],
-    ) -> None:
+    ) -> list[str]:
+        """Write ``rows`` at positions 0..n-1 (updating the rows there, so they keep their ids)
+        and delete the rest; returns the rows' ids by position."""
         names = [c.strip() for c in columns.split(",")]
-        existing = conn.execute(
-            f"SELECT position FROM {table} WHERE experiment_id = ?", (experiment_id,)
-        ).fetchall()
-        have = {row[0] for row in existing}
+        have = dict(
+            conn.execute(
+                f"SELECT position, id FROM {table} WHERE experiment_id = ?", (experiment_id,)
+            ).fetchall()
+        )
         assignments = ", ".join(f"{n} = ?" for n in names)
         marks = ", ".join("?" for _ in names)
+        ids: list[str] = []
         for position, row in enumerate(rows):
             if position in have:
                 conn.execute(
                     f"UPDATE {table} SET {assignments} WHERE experiment_id = ? AND position = ?",
                     (*row, experiment_id, position),
                 )
+                ids.append(have[position])
             else:
+                ids.append(new_id())
                 conn.execute(
                     f"INSERT INTO {table} (id, experiment_id, position, {columns})"
                     f" VALUES (?, ?, ?, {marks})",
-                    (new_id(), experiment_id, position, *row),
+                    (ids[-1], experiment_id, position, *row),
                 )
         conn.execute(
             f"DELETE FROM {table} WHERE experiment_id = ? AND position >= ?",
             (experiment_id, len(rows)),
         )
+        return ids
 
     def add_tests(self, experiment_id: str, tests: Sequence[TestCase]) -> list[str]:
         """Append dataset rows; returns their ids."""
@@ -248,7 +263,7 @@ class ExperimentRepository:
             variants=[
                 Variant(
                     label=v[1],
-                    template=PromptTemplate.model_validate_json(v[2]),
+                    template=image_blobs.load(conn, v[2], PromptTemplate),
                     template_version=v[3],
                     template_key=v[4],
                     params=Params.model_validate_json(v[5]),

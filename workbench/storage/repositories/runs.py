@@ -21,6 +21,7 @@ from workbench.core.logprobs import pack, unpack
 from workbench.core.models import RunResult, SentRequest, Timings, Usage
 from workbench.core.outcome import RunStatus, status_of
 from workbench.core.tools import ToolCall
+from workbench.storage import image_blobs
 from workbench.storage.db import Database, NotFoundError
 from workbench.storage.fts import fts_query
 from workbench.storage.ids import new_id, now_iso
@@ -180,8 +181,10 @@ _TOOL_CALLS = TypeAdapter(list[ToolCall])
 
 
 def _row(
-    run_id: str, created_at: str, result: RunResult, ref: RunRef, source: Source = "hand"
+    run_id: str, created_at: str, result: RunResult, ref: RunRef, source: Source, request_json: str
 ) -> tuple[object, ...]:
+    """The columns of ``_INSERT``; ``request_json`` is the request as stored (its images as
+    references, ``image_blobs.dump``)."""
     request = result.request
     return (
         run_id,
@@ -194,7 +197,7 @@ def _row(
         request.backend,
         request.model,
         request.seed,
-        request.model_dump_json(exclude={"raw_prompt"}, exclude_defaults=True),
+        request_json,
         prompt_text(request),
         preview(request),
         request.raw_prompt,
@@ -239,11 +242,19 @@ class RunRepository:
         try:
             with self.db.transaction() as conn:
                 kinds = self._kinds(conn, {ref.experiment_id for _r, ref in items})
+                requests = [
+                    image_blobs.dump(
+                        conn, result.request, exclude={"raw_prompt"}, exclude_defaults=True
+                    )
+                    for result, _ref in items
+                ]
                 rows = [
-                    _row(i, created, result, ref, kinds.get(ref.experiment_id, "hand"))
-                    for i, (result, ref) in zip(ids, items, strict=True)
+                    _row(i, created, result, ref, kinds.get(ref.experiment_id, "hand"), text)
+                    for i, (result, ref), (text, _hashes) in zip(ids, items, requests, strict=True)
                 ]
                 conn.executemany(_INSERT, rows)
+                for i, (_text, hashes) in zip(ids, requests, strict=True):
+                    image_blobs.link(conn, "run_images", i, hashes)
                 tokens = [
                     (i, pack(result.logprobs))
                     for i, (result, _ref) in zip(ids, items, strict=True)
@@ -285,10 +296,11 @@ class RunRepository:
         )
         if row is None:
             raise NotFoundError(f"no run with id {run_id}")
-        tokens = self.db.connection().execute(
-            "SELECT data FROM run_tokens WHERE run_id = ?", (run_id,)
-        ).fetchone()
-        request = SentRequest.model_validate_json(row[7]).model_copy(update={"raw_prompt": row[8]})
+        conn = self.db.connection()
+        tokens = conn.execute("SELECT data FROM run_tokens WHERE run_id = ?", (run_id,)).fetchone()
+        request = image_blobs.load(conn, row[7], SentRequest).model_copy(
+            update={"raw_prompt": row[8]}
+        )
         result = RunResult(
             request=request,
             text=row[9],
