@@ -28,7 +28,8 @@ CONVERSATION = [
         ToolCall(id="toolu_0", name="animal_facts", arguments='{"animal": "fox"}'),
         ToolCall(id="toolu_9", name="animal_facts", arguments='{"animal": "wolf"}')]),
     RenderedMessage(role="tool", content="foxes are canids", tool_call_id="toolu_0"),
-    RenderedMessage(role="tool", content="wolves too", tool_call_id="toolu_9"),
+    RenderedMessage(role="tool", content="error in the mock of animal_facts, line 2: KeyError",
+                    tool_call_id="toolu_9", tool_error=True),  # a Python mock that failed
 ]
 
 
@@ -71,7 +72,8 @@ def test_a_tool_call_streams_and_the_conversation_goes_back_as_blocks(
          "input": {"animal": "wolf"}}]}
     assert body["messages"][2] == {"role": "user", "content": [
         {"type": "tool_result", "tool_use_id": "toolu_0", "content": "foxes are canids"},
-        {"type": "tool_result", "tool_use_id": "toolu_9", "content": "wolves too"}]}
+        {"type": "tool_result", "tool_use_id": "toolu_9", "is_error": True,
+         "content": "error in the mock of animal_facts, line 2: KeyError"}]}
 
 
 def test_required_is_anthropics_any_and_tools_with_a_format_are_refused(

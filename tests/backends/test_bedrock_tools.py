@@ -22,11 +22,15 @@ pytest.importorskip("boto3", reason="boto3 is the optional 'bedrock' extra (in t
 
 ANIMAL = Tool(name="animal_facts", description="Facts about an animal",
               parameters={"type": "object", "properties": {"animal": {"type": "string"}}})
+FAILED = "error in the mock of animal_facts, line 2: KeyError"
 CONVERSATION = [
     RenderedMessage(role="user", content="Tell me about foxes."),
     RenderedMessage(role="assistant", content="", tool_calls=[
-        ToolCall(id="t0", name="animal_facts", arguments='{"animal": "fox"}')]),
+        ToolCall(id="t0", name="animal_facts", arguments='{"animal": "fox"}'),
+        ToolCall(id="t9", name="animal_facts", arguments='{"animal": "wolf"}')]),
     RenderedMessage(role="tool", content="foxes are canids", tool_call_id="t0"),
+    RenderedMessage(role="tool", content=FAILED, tool_call_id="t9",
+                    tool_error=True),  # a Python mock that failed
 ]
 
 
@@ -52,9 +56,11 @@ def test_a_tool_call_streams_and_the_conversation_goes_back_as_blocks(
         "toolChoice": {"tool": {"name": "animal_facts"}},
     }
     assert body["messages"][1] == {"role": "assistant", "content": [
-        {"toolUse": {"toolUseId": "t0", "name": "animal_facts", "input": {"animal": "fox"}}}]}
+        {"toolUse": {"toolUseId": "t0", "name": "animal_facts", "input": {"animal": "fox"}}},
+        {"toolUse": {"toolUseId": "t9", "name": "animal_facts", "input": {"animal": "wolf"}}}]}
     assert body["messages"][2] == {"role": "user", "content": [
-        {"toolResult": {"toolUseId": "t0", "content": [{"text": "foxes are canids"}]}}]}
+        {"toolResult": {"toolUseId": "t0", "content": [{"text": "foxes are canids"}]}},
+        {"toolResult": {"toolUseId": "t9", "status": "error", "content": [{"text": FAILED}]}}]}
 
 
 def test_images_go_as_converse_image_blocks(server: ScriptedServer) -> None:  # noqa: F811

@@ -15,6 +15,7 @@ from tests.ui.windows import close_window, open_window, shot
 from workbench.backends.config import add_config
 from workbench.core.models import Message, PromptTemplate
 from workbench.core.tools import Tool
+from workbench.services.tool_steps import ToolAnswer
 from workbench.storage.repositories import Store
 from workbench.ui.main_window import MainWindow
 
@@ -54,7 +55,8 @@ def test_a_mocked_call_answers_itself_a_typed_reply_goes_on_and_the_model_answer
     qtbot.waitUntil(lambda: len(view.blocks) == 2 and view.blocks[1].reply.isVisible(),
                     timeout=20_000)
     weather, time_call = view.blocks
-    assert weather.result == '{"temp_c": 21}' and "(mock)" in weather.outcome.text()
+    assert weather.result == ToolAnswer('{"temp_c": 21}', "mock")
+    assert "(mock)" in weather.outcome.text()
     assert json.loads(weather.arguments.text()) == {"city": "Oslo"}
     assert weather.arguments.text().startswith("{\n  ")  # pretty-printed
     assert "get_time" in time_call.title.text()

@@ -65,7 +65,10 @@ def anthropic_messages(turns: list[RenderedMessage]) -> list[dict[str, Any]]:
     wire: list[dict[str, Any]] = []
     for m in turns:
         if m.role == "tool":
-            block = {"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content}
+            block: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id,
+                                     "content": m.content}
+            if m.tool_error:
+                block["is_error"] = True
             if wire and wire[-1]["role"] == "user" and _results(wire[-1]):
                 wire[-1]["content"].append(block)
             else:
@@ -117,7 +120,10 @@ def bedrock_messages(turns: list[RenderedMessage]) -> list[dict[str, Any]]:
     wire: list[dict[str, Any]] = []
     for m in turns:
         if m.role == "tool":
-            block = {"toolResult": {"toolUseId": m.tool_call_id, "content": [{"text": m.content}]}}
+            result: dict[str, Any] = {"toolUseId": m.tool_call_id, "content": [{"text": m.content}]}
+            if m.tool_error:
+                result["status"] = "error"
+            block = {"toolResult": result}
             previous = wire[-1] if wire else None
             if previous and previous["role"] == "user" and "toolResult" in previous["content"][0]:
                 previous["content"].append(block)

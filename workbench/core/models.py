@@ -248,6 +248,9 @@ class RenderedMessage(_Model):
     content: str
     tool_calls: list[ToolCall] = Field(default_factory=list, exclude_if=_empty)
     tool_call_id: str | None = Field(default=None, exclude_if=_empty)  # the call a result answers
+    # A result that is an error (a Python mock that raised): Anthropic's ``is_error``,
+    # Bedrock's ``status: error``; OpenAI has no flag, its text says so.
+    tool_error: bool = Field(default=False, exclude_if=_empty)
     images: list[ImagePart] = Field(default_factory=list, exclude_if=_empty)  # user only
 
     def as_openai(self) -> dict[str, Any]:

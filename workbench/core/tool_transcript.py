@@ -55,8 +55,9 @@ def tool_steps(result: RunResult, tools: Sequence[Tool] = ()) -> list[ToolStep]:
             turn += 1
             steps += [ToolStep(turn, c, answers.get(c.id)) for c in message.tool_calls]
     for call in result.tool_calls:
-        mock = mock_for(tools, call)
-        steps.append(ToolStep(turn + 1, call, mock, mock is not None))
+        mock = mock_for(tools, call)  # a Python mock's result is only known by running it
+        fixed = mock if isinstance(mock, str) else None
+        steps.append(ToolStep(turn + 1, call, fixed, fixed is not None))
     return steps
 
 

@@ -6,11 +6,13 @@ wire shapes per provider live in ``backends.tool_wire``.
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: ``tool_choice`` values besides a tool's name: the model decides, calls none, or must call one.
 TOOL_CHOICE_MODES = ("auto", "none", "required")
@@ -18,11 +20,58 @@ TOOL_CHOICE_MODES = ("auto", "none", "required")
 _NAME = r"^[A-Za-z0-9_-]{1,64}$"  # what OpenAI, Anthropic and Bedrock all accept
 
 
+class PythonMock(BaseModel):
+    """A tool's mock computed per call: ``python`` defines ``mock(args)`` (or ``mock(args,
+    step)``), run in the sandboxed evaluator (``services.python_eval``) on the call's parsed
+    arguments; what it returns (text, or any JSON value, sent as JSON) is the tool's result."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    python: str
+
+    @field_validator("python")
+    @classmethod
+    def _compiles(cls, code: str) -> str:
+        problem = mock_code_problem(code)
+        if problem is not None:
+            raise ValueError(problem.message())
+        return code
+
+
+@dataclass(frozen=True)
+class CodeProblem:
+    """What is wrong with a Python mock's code, and where (``line``/``column`` 1-based)."""
+
+    text: str
+    line: int | None = None
+    column: int | None = None
+
+    def message(self) -> str:
+        return f"line {self.line}: {self.text}" if self.line is not None else self.text
+
+
+#: The file name a Python mock's code runs under (the sandbox finds its lines by it).
+MOCK_FILE = "<mock>"
+
+
+def mock_code_problem(code: str) -> CodeProblem | None:
+    """Why ``code`` cannot be a Python mock (a syntax error at its line, or no ``def mock``);
+    None when it can. Only compiled, never run: the sandbox runs it."""
+    try:
+        tree = ast.parse(code, MOCK_FILE)
+    except SyntaxError as err:
+        return CodeProblem(f"SyntaxError: {err.msg}", err.lineno, err.offset)
+    if not any(isinstance(node, ast.FunctionDef) and node.name == "mock" for node in tree.body):
+        return CodeProblem("define a function mock(args) that returns the tool's result")
+    return None
+
+
 class Tool(BaseModel):
     """A function the model may call: its name, what it does and a JSON schema of its arguments.
 
-    ``mock`` is the playground's fixed answer to every call of it (never sent to a model): a
-    tool with one answers by itself, one without waits for the user to type the result."""
+    ``mock`` is the playground's answer to every call of it (never sent to a model): fixed
+    text, or a ``PythonMock`` computing it from the call's arguments. A tool with one answers
+    by itself; one without waits for the user to type the result."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -31,7 +80,7 @@ class Tool(BaseModel):
     parameters: dict[str, Any] = Field(
         default_factory=lambda: {"type": "object", "properties": {}}
     )
-    mock: str | None = None
+    mock: str | PythonMock | None = None
 
     def as_openai(self) -> dict[str, Any]:
         """OpenAI's ``function`` tool: the chat API's and its fine-tuning files' shape."""
@@ -103,8 +152,9 @@ def _canonical(arguments: str) -> str:
         return arguments
 
 
-def mock_for(tools: Sequence[Tool], call: ToolCall) -> str | None:
-    """The fixed result of ``call``'s tool (None: the user answers it; an unknown tool too)."""
+def mock_for(tools: Sequence[Tool], call: ToolCall) -> str | PythonMock | None:
+    """The mock of ``call``'s tool: fixed text, or Python code computing the result (None: the
+    user answers it; an unknown tool too)."""
     return next((t.mock for t in tools if t.name == call.name), None)
 
 

@@ -64,6 +64,29 @@ def evaluate_conversation(
     return evaluate_case(test, whole, transcript_of(result), turns, ctx, opener)
 
 
+def summed(last: RunResult, calls: Sequence[RunResult]) -> RunResult:
+    """``last`` carrying the cost, tokens and time of all ``calls`` (a conversation stored as
+    its last call: this module's, and ``services.tool_steps.run_tool_conversation``'s)."""
+    costs = [r.cost for r in calls if r.cost is not None]
+    seconds = [r.timings.total_s for r in calls if r.timings.total_s is not None]
+
+    def tokens(name: str) -> int | None:
+        known = [getattr(r.usage, name) for r in calls]
+        return None if any(n is None for n in known) else sum(known)
+
+    return last.model_copy(
+        update={
+            "cost": sum(costs) if costs else None,
+            "usage": Usage(
+                input_tokens=tokens("input_tokens"), output_tokens=tokens("output_tokens")
+            ),
+            "timings": Timings(
+                ttft_s=calls[0].timings.ttft_s, total_s=sum(seconds) if seconds else None
+            ),
+        }
+    )
+
+
 def _failed(result: RunResult) -> bool:
     return result.finish_reason in ("error", "cancelled") or result.error is not None
 
@@ -169,24 +192,7 @@ class _Conversation:
                 finish_reason="error",
                 error="the conversation ended before its first reply",
             )
-        costs = [r.cost for r in self.calls if r.cost is not None]
-        seconds = [r.timings.total_s for r in self.calls if r.timings.total_s is not None]
-
-        def tokens(name: str) -> int | None:
-            known = [getattr(r.usage, name) for r in self.calls]
-            return None if any(n is None for n in known) else sum(known)
-
-        return last.model_copy(
-            update={
-                "cost": sum(costs) if costs else None,
-                "usage": Usage(
-                    input_tokens=tokens("input_tokens"), output_tokens=tokens("output_tokens")
-                ),
-                "timings": Timings(
-                    ttft_s=self.calls[0].timings.ttft_s, total_s=sum(seconds) if seconds else None
-                ),
-            }
-        )
+        return summed(last, self.calls)
 
 
 def run_conversation(

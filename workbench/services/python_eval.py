@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.core.evaluation import Check, EvaluationError
+from workbench.core.tools import MOCK_FILE
 from workbench.services.sandbox_process import GUARD, HelperProcess, close_all
 
 #: Modules user code may import (pure computation, no I/O).
@@ -45,7 +46,7 @@ ALLOWED_MODULES = (
 # The helper process's program: a pre-warmed interpreter that forks one fresh child per check.
 # Everything a check could abuse is set up in that child, after the fork, before its code runs.
 _SERVER = r"""
-import builtins, json, os, sys
+import builtins, json, os, signal, sys
 ALLOWED = frozenset(json.loads(sys.argv[1]))
 for _name in ALLOWED:
     __import__(_name)
@@ -83,6 +84,63 @@ def _check(cfg):
     return scope["__check__"](scope["output"], scope["expected"], scope["vars"],
                               scope["context"])
 
+class _Alarm(BaseException):  # not caught by the code's own 'except Exception'
+    pass
+
+def _on_alarm(signum, frame):
+    raise _Alarm()
+
+def _mock(cfg):
+    # A tool's mock: the code defines mock(args[, step]); its value must be JSON. A wall-clock
+    # alarm just before the parent's timeout raises where the code is, to say at which line it
+    # was (the parent's kill stays the guarantee).
+    _limit(cfg["cpu_s"], cfg["memory_bytes"])
+    env = {k: v for k, v in builtins.__dict__.items() if k not in HIDDEN}
+    env["__import__"] = _import
+    scope = {"__builtins__": env, "__name__": "mock"}
+    compiled = compile(cfg["code"], cfg["file"], "exec")
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGXCPU, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, cfg["alarm_s"])
+    sys.addaudithook(_hook)
+    exec(compiled, scope)
+    function = scope.get("mock")
+    if not callable(function):
+        raise NameError("define a function mock(args) that returns the tool's result")
+    code = getattr(function, "__code__", None)
+    takes_step = code is not None and (code.co_argcount >= 2 or code.co_flags & 0x04)
+    value = function(cfg["args"], cfg["step"]) if takes_step else function(cfg["args"])
+    if not isinstance(value, str):
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            err = TypeError(f"mock returned {type(value).__name__} {value!r:.80}, which is "
+                            "not JSON: return text, or dicts, lists, numbers, booleans and None")
+            err.mock_line = code.co_firstlineno if code is not None else None
+            raise err from None
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    return value
+
+def _line(err, file):
+    # The line of the user's code where ``err`` was raised (its innermost frame there).
+    if isinstance(err, SyntaxError) and err.filename == file:
+        return err.lineno
+    line, tb = getattr(err, "mock_line", None), err.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == file:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+def _describe(err):
+    if isinstance(err, _Alarm):
+        return "TimeoutError: the code ran out of time and was stopped"
+    if isinstance(err, SyntaxError):
+        return f"SyntaxError: {err.msg}"
+    if isinstance(err, MemoryError):
+        return "MemoryError: the code used more memory than allowed"
+    return f"{type(err).__name__}: {err}"
+
 def _write_all(fd, data):
     while data:
         data = data[os.write(fd, data):]
@@ -102,10 +160,16 @@ while True:
         os.dup2(_null, 1)
         os.dup2(_null, 2)
         sys.stdout = sys.stderr = open(_null, "w", closefd=False)
+        mocking = cfg.get("kind") == "mock"
         try:
-            text = json.dumps({"ok": True, "value": _check(cfg)})
+            text = json.dumps({"ok": True, "value": (_mock if mocking else _check)(cfg)})
         except BaseException as err:
-            text = json.dumps({"ok": False, "error": f"{type(err).__name__}: {err}"})
+            failure = {"ok": False, "error": _describe(err) if mocking else
+                       f"{type(err).__name__}: {err}"}
+            if mocking:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                failure["line"] = _line(err, cfg["file"])
+            text = json.dumps(failure)
         _write_all(write_end, text.encode())
         os._exit(0)
     os.close(write_end)
@@ -127,6 +191,15 @@ while True:
     replies.write(json.dumps(reply).encode() + b"\n")
     replies.flush()
 """
+
+
+class MockError(Exception):
+    """A tool's Python mock gave no result: why, and the line of its code (None: unknown)."""
+
+    def __init__(self, text: str, line: int | None = None) -> None:
+        super().__init__(f"line {line}: {text}" if line is not None else text)
+        self.text = text
+        self.line = line
 
 
 @dataclass(frozen=True)
@@ -182,8 +255,30 @@ class PythonEvaluator:
         config = {
             "code": code, "output": output, "expected": expected, "vars": dict(vars),
             "context": dict(context) if context is not None else None,
-            "cpu_s": self.cpu_s, "memory_bytes": self.memory_bytes,
         }
+        return self._exchange(config)
+
+    def mock(self, code: str, args: Any, step: int) -> Any:
+        """What a tool's Python mock returns for a call (``args``: its parsed arguments;
+        ``step``: the model turn that made it), or ``MockError`` saying why there is none,
+        at the line of ``code`` where it happened when there is one."""
+        alarm_s = max(self.timeout_s - 0.25, self.timeout_s * 0.8)
+        report = self._exchange({"kind": "mock", "code": code, "file": MOCK_FILE, "args": args,
+                                 "step": step, "alarm_s": alarm_s})
+        if report.timed_out:
+            raise MockError(f"TimeoutError: no result after {self.timeout_s:g} s; the code "
+                            "was stopped")
+        if report.answer is None:
+            raise MockError(f"the code died ({_death(report)})")
+        if not report.answer.get("ok"):
+            line = report.answer.get("line")
+            raise MockError(str(report.answer.get("error", "failed")),
+                            line if isinstance(line, int) else None)
+        return report.answer.get("value")
+
+    def _exchange(self, config: dict[str, Any]) -> RunReport:
+        """Send ``config`` (with this evaluator's limits) to a fresh child and wait for it."""
+        config = {**config, "cpu_s": self.cpu_s, "memory_bytes": self.memory_bytes}
         with self._lock:
             if self._server is None or self._server.proc.poll() is not None:
                 self._server = HelperProcess(_SERVER, [json.dumps(ALLOWED_MODULES)])

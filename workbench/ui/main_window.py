@@ -469,6 +469,7 @@ class MainWindow(QMainWindow):
         session_restore.save(self, window_settings())
         self.transfer.shutdown()
         self.picker.tasks.shutdown(timeout_s=1.0)
+        self.tool_steps.tasks.shutdown(timeout_s=1.0)
         if not self.runs.shutdown(timeout_s=5.0):
             log.warning("a run did not stop within 5 s of quitting")
         event.accept()

@@ -1,7 +1,9 @@
 """Tool calls in the playground's output view: each call shown as it streams (its arguments
-pretty-printed once they parse), answered by the tool's fixed mock at once or by a result the
-user types into the call's Reply field; when every call of a turn is answered the next turn
-runs, up to the template's ``max_tool_steps`` turns (``services.tool_steps``)."""
+pretty-printed once they parse), answered by the tool's fixed mock at once, by its Python mock
+run in the sandbox off the GUI thread, or by a result the user types into the call's Reply
+field; when every call of a turn is answered the next turn runs, up to the template's
+``max_tool_steps`` turns (``services.tool_steps``). A Python mock's error is the call's result,
+shown in the error colour with an "Edit mock" button that opens the tool's code at its line."""
 
 from __future__ import annotations
 
@@ -25,9 +27,11 @@ from workbench.backends.base import ToolCallDelta
 from workbench.core.errors import KnownError
 from workbench.core.models import PromptTemplate, RunRequest, SentRequest
 from workbench.core.outcome import RunOutcome
-from workbench.core.tools import ToolCall, mock_for, pretty_json
-from workbench.services.tool_steps import next_turn
+from workbench.core.tools import PythonMock, ToolCall, mock_for, pretty_json
+from workbench.services.tool_steps import ToolAnswer, mock_evaluator, next_turn, python_answer
 from workbench.storage.repositories import RunRef
+from workbench.ui import theming
+from workbench.ui.background import TaskRunner, TaskWorker
 from workbench.ui.workers import RunWorker
 
 if TYPE_CHECKING:
@@ -38,19 +42,29 @@ class ToolCallBlock(QFrame):
     """One call: its tool's name, its arguments, and its result (a mock, or Reply + Send)."""
 
     answered = Signal()
+    #: "Edit mock" under a Python mock's error: the tool's name and the line of its code.
+    editMock = Signal(str, object)
 
     def __init__(self, step: int, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAccessibleName(f"Tool call {name}")
-        self.result: str | None = None
+        self.name = name
+        self.result: ToolAnswer | None = None
         self._arguments = ""
         self.title = QLabel(f"Step {step} · calls <b>{name}</b>", self)
         self.arguments = QLabel(self)
         self.arguments.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.arguments.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.outcome = QLabel(self)
+        self.outcome.setWordWrap(True)
+        self.outcome.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.outcome.hide()
+        self.edit_mock = QPushButton("Edit mock", self)
+        self.edit_mock.setToolTip(f"Open the Python mock of {name} at the line of the error")
+        self.edit_mock.clicked.connect(
+            lambda: self.editMock.emit(name, self.result.line if self.result else None))
+        self.edit_mock.hide()
         self.reply = QLineEdit(self)
         self.reply.setPlaceholderText(f"Result of {name} (sent back to the model)")
         self.reply.setAccessibleName(f"Reply to {name}")
@@ -68,20 +82,24 @@ class ToolCallBlock(QFrame):
         layout.addWidget(self.title)
         layout.addWidget(self.arguments)
         layout.addWidget(self.outcome)
+        layout.addWidget(self.edit_mock, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self._reply_row)
 
     def add_arguments(self, piece: str) -> None:
         self._arguments += piece
         self.arguments.setText(pretty_json(self._arguments))
 
-    def ask(self, call: ToolCall, mock: str | None) -> None:
-        """The call is complete: answered by ``mock`` at once, else waiting for a reply."""
+    def ask(self, call: ToolCall) -> None:
+        """The call is complete and no mock answers it: wait for the person's reply."""
         self.arguments.setText(call.pretty_arguments())
-        if mock is not None:
-            self._answer(mock, "mock")
-        else:
-            self._reply_row.show()
-            self.reply.setFocus()
+        self._reply_row.show()
+        self.reply.setFocus()
+
+    def running(self, call: ToolCall) -> None:
+        """The call is complete and its Python mock is running."""
+        self.arguments.setText(call.pretty_arguments())
+        self.outcome.setText("running the Python mock…")
+        self.outcome.show()
 
     def stop(self, why: str) -> None:
         """No result will be asked for (the turn failed, or the step limit was reached)."""
@@ -91,13 +109,18 @@ class ToolCallBlock(QFrame):
 
     def _send(self) -> None:
         if self.result is None:
-            self._answer(self.reply.text(), "you")
+            self.give(ToolAnswer(self.reply.text(), "you"))
 
-    def _answer(self, text: str, source: str) -> None:
-        self.result = text
+    def give(self, answer: ToolAnswer) -> None:
+        """``answer`` is the call's result: shown, and the turn told."""
+        self.result = answer
         self._reply_row.hide()
-        self.outcome.setText(f"→ {text} ({source})")
+        source = {"mock": "mock", "python": "Python mock", "you": "you"}[answer.source]
+        self.outcome.setText(f"→ {answer.text} ({source})")
+        color = theming.status_color("error").name() if answer.error else ""
+        self.outcome.setStyleSheet(f"color: {color}" if color else "")
         self.outcome.show()
+        self.edit_mock.setVisible(answer.error)
         self.answered.emit()
 
 
@@ -145,8 +168,12 @@ class ToolSteps(QObject):
     """Drives a tool conversation in ``window``: follows each turn's run, and starts the next
     once its calls are answered."""
 
+    #: A call's "Edit mock": the tool's name and the line of its code the error is at.
+    editMock = Signal(str, object)
+
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
+        self.tasks = TaskRunner(self, max_threads=1)  # Python mocks, one at a time
         self.window = window
         self.view = ToolCallsView(window.output)
         layout = window.output.layout()
@@ -230,14 +257,31 @@ class ToolSteps(QObject):
         def answered() -> None:
             if self._template is not conversation or self._request is not request:
                 return  # another run started meanwhile, or this turn already went on
-            if all(b.result is not None for b in blocks):
-                answers = [b.result or "" for b in blocks]
+            answers = [b.result for b in blocks if b.result is not None]
+            if len(answers) == len(blocks):
                 self._continue(next_turn(request, result, answers), parent_id)
 
         for block in blocks:
             block.answered.connect(answered)
+            block.editMock.connect(self.editMock)
         for block, call in zip(blocks, calls, strict=True):
-            block.ask(call, mock_for(template.tools, call))
+            mock = mock_for(template.tools, call)
+            if isinstance(mock, PythonMock):
+                block.running(call)
+                self._run_mock(block, mock, call)
+            elif mock is not None:
+                block.arguments.setText(call.pretty_arguments())
+                block.give(ToolAnswer(mock, "mock"))
+            else:
+                block.ask(call)
+
+    def _run_mock(self, block: ToolCallBlock, mock: PythonMock, call: ToolCall) -> None:
+        """Run ``mock`` in the sandbox off the GUI thread; its answer goes to ``block``."""
+        step = self._step
+        worker: TaskWorker[ToolAnswer] = TaskWorker(
+            lambda _report, _cancel: python_answer(mock, call, step, mock_evaluator()))
+        worker.signals.finished.connect(block.give)
+        self.tasks.start(worker)
 
     def _continue(self, request: RunRequest, parent_id: str | None) -> None:
         """The next turn, linked to the one before in the history."""
