@@ -207,6 +207,7 @@ class MainWindow(QMainWindow):
         self.preview.previewUpdated.connect(self._show_preview_summary)
         self.params.paramsChanged.connect(self._params_changed)
         self.params.response_format.formatChanged.connect(self._response_format_chosen)
+        self.params.tools.choiceChanged.connect(self._tool_choice_chosen)
         self.library.templateActivated.connect(self.open_library_template)
         self.history.runActivated.connect(self.restore_run)
         self.picker.changed.connect(self._backend_changed)
@@ -315,6 +316,7 @@ class MainWindow(QMainWindow):
 
     def _template_changed(self, template: PromptTemplate) -> None:
         self.params.response_format.set_template(template)
+        self.params.tools.set_template(template)
         self.output.schema_label.set_schema(template.output_schema)
         self.variables.set_template(template)
         self.preview.set_template(template)
@@ -346,6 +348,10 @@ class MainWindow(QMainWindow):
 
     def _response_format_chosen(self, value: ResponseFormatType) -> None:
         self.editor.set_response_format(value, self.params.response_format.schema)
+        self.document.edit(self.editor.template())
+
+    def _tool_choice_chosen(self, choice: str) -> None:
+        self.editor.set_tool_choice(choice)
         self.document.edit(self.editor.template())
 
     def run(self) -> None:

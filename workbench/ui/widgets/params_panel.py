@@ -3,9 +3,10 @@
 A preset picker (built-in and the user's own, with "save as preset"), a slider and number field
 per numeric parameter within the range the backend accepts, the stop list, seed and greedy.
 Parameters the backend ignores stay visible, greyed out with "ignored by this backend", so a
-setting is never dropped silently; so does a response format it cannot enforce
-(``ResponseFormatRow``). Every change that makes a valid ``Params`` is emitted as
-``paramsChanged``; one that does not (best_of below n…) is refused and the panel says why.
+setting is never dropped silently; so do a response format it cannot enforce
+(``ResponseFormatRow``) and tools it cannot send (``ToolsRow``). Every change that makes a valid
+``Params`` is emitted as ``paramsChanged``; one that does not (best_of below n…) is refused and
+the panel says why.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from workbench.ui.widgets.param_rows import (
     tooltip,
 )
 from workbench.ui.widgets.response_format_row import ResponseFormatRow
+from workbench.ui.widgets.tools_row import ToolsRow
 
 #: Sampling knobs that greedy decoding decides by itself.
 GREEDY_DECIDES = ("temperature", "top_p", "top_k", "min_p")
@@ -177,6 +179,7 @@ class ParamsPanel(QWidget):
         grid.addWidget(self.effort, len(SPECS) + 2, 1, 1, 2)
 
         self.response_format = ResponseFormatRow(self)
+        self.tools = ToolsRow(self)
 
         self.message = QLabel(self)
         self.message.setAccessibleName("Parameters message")
@@ -191,6 +194,7 @@ class ParamsPanel(QWidget):
         layout.addWidget(self.save_row)
         layout.addLayout(grid)
         layout.addWidget(self.response_format)
+        layout.addWidget(self.tools)
         layout.addWidget(self.message)
         layout.addStretch(1)
 
@@ -231,6 +235,7 @@ class ParamsPanel(QWidget):
         """Rebuild the ranges and the ignored rows for a backend."""
         self.capabilities = capabilities
         self.response_format.set_capabilities(capabilities)
+        self.tools.set_capabilities(capabilities)
         self.backend_label.setText(f"For {backend_name}" if backend_name else "")
         self._updating = True
         caps = capabilities.params

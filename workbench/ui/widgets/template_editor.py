@@ -283,16 +283,20 @@ class TemplateEditor(QWidget):
         """Adopt parameters edited elsewhere (the parameters panel), so ``template()`` carries
         them and a technique applied next sees them; the text being edited is not touched, and
         the history does not count it as an edit of the template's text."""
-        self._base = self._base.model_copy(update={"parameters": parameters})
-        present = self.history.present
-        self.history.settle(present.model_copy(update={"parameters": parameters}))
+        self._settle({"parameters": parameters})
 
     def set_response_format(
         self, value: ResponseFormatType, schema: dict[str, Any] | None
     ) -> None:
         """Adopt the response format and output schema chosen in the parameters panel, as
         ``set_parameters``."""
-        update = {"response_format": value, "output_schema": schema}
+        self._settle({"response_format": value, "output_schema": schema})
+
+    def set_tool_choice(self, choice: str) -> None:
+        """Adopt the tool choice chosen in the parameters panel, as ``set_parameters``."""
+        self._settle({"tool_choice": choice})
+
+    def _settle(self, update: dict[str, Any]) -> None:
         self._base = self._base.model_copy(update=update)
         present = self.history.present
         self.history.settle(present.model_copy(update=update))
