@@ -31,6 +31,7 @@ Route = Callable[["_Handler", Any], None]
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    raw: bytes
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -38,6 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        self.raw = raw  # what a route that takes no JSON (a file upload) reads
         try:
             body = json.loads(raw) if raw else None
         except ValueError:

@@ -104,3 +104,13 @@ def test_one_part_is_one_model(store: Store) -> None:
         store.batches.create(experiment.id, backend_name="openai", provider="openai",
                              completion_window="24h", cells=cells)
     assert store.batches.jobs() == []
+
+
+def test_a_job_never_sent_can_be_discarded_but_not_one_at_the_provider(store: Store) -> None:
+    _, job_id = _job(store)
+    store.batches.submitted(job_id, 1, remote_id="batch_b")
+    with pytest.raises(ValueError, match="at the provider"):
+        store.batches.discard(job_id)
+    _, unsent = _job(store)
+    store.batches.discard(unsent)
+    assert [j.id for j in store.batches.jobs()] == [job_id]

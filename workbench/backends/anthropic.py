@@ -29,7 +29,7 @@ from workbench.backends.messages import (
     chat_turns,
     chosen_model,
 )
-from workbench.backends.recording import PlannedBackend, RunRecorder
+from workbench.backends.recording import PlannedBackend, RunRecorder, answered_apart
 from workbench.backends.structured import anthropic_forced_tool
 from workbench.backends.tool_wire import anthropic_messages, anthropic_tools, dumps
 from workbench.core.errors import (
@@ -47,7 +47,6 @@ from workbench.core.models import (
     RunRequest,
     RunResult,
     SentRequest,
-    Timings,
     Usage,
 )
 from workbench.core.params import Capabilities, ParamCapability, check_param_names
@@ -253,18 +252,15 @@ class AnthropicBackend(PlannedBackend[_Plan]):
 
     def message_result(self, sent: SentRequest, message: Any, url: str) -> RunResult:
         """A whole Messages API answer that arrived apart from a live run (a batch's result)
-        as that run's result; it has no timings of its own."""
+        as that run's result; it has no timings of its own, and an unreadable one is a failed
+        result (the other lines still land)."""
         answer_tool = sent.response_format.name if sent.response_format is not None else None
-        recorder = RunRecorder(sent)
-        answer = self._whole(message, recorder, url, answer_tool)
-        while True:
-            try:
-                next(answer)
-            except StopIteration as done:
-                finish: FinishReason = done.value
-                break
-        result = recorder.finished(_settled(finish, answer_tool)).result
-        return result.model_copy(update={"timings": Timings()})
+
+        def read(recorder: RunRecorder) -> Generator[StreamEvent, None, FinishReason]:
+            finish = yield from self._whole(message, recorder, url, answer_tool)
+            return _settled(finish, answer_tool)
+
+        return answered_apart(sent, read)
 
     def _events(
         self, response: StreamResponse, recorder: RunRecorder, answer_tool: str | None

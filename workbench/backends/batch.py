@@ -153,6 +153,7 @@ class BatchProvider(Protocol):
 #: Backend id -> module with ``provider_for(backend)``; imported on first use.
 _PROVIDERS: dict[str, str] = {
     "anthropic": "workbench.backends.batch_anthropic",
+    "openai_compat": "workbench.backends.batch_openai",
 }
 
 

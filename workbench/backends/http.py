@@ -382,6 +382,15 @@ def parse_json(body: bytes, url: str) -> Any:
         ) from None
 
 
+@dataclasses.dataclass(frozen=True)
+class Form:
+    """A multipart form (a file upload): text ``fields`` and ``files`` as name -> (file name,
+    content, content type)."""
+
+    fields: Mapping[str, str]
+    files: Mapping[str, tuple[str, bytes, str]]
+
+
 class HttpClient:
     """A connection pool plus the retry / timeout / cancel policy. One per backend instance."""
 
@@ -421,18 +430,19 @@ class HttpClient:
         *,
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
+        form: Form | None = None,
         cancel: CancelToken,
         model: str = "",
     ) -> Iterator[StreamResponse]:
         """Send with retries; yield the successful response for streaming; always close it.
 
-        ``model`` names the model in a 404's hint. Raises BackendError subclasses or
-        RunCancelled.
+        ``model`` names the model in a 404's hint; ``form`` sends a multipart form instead of
+        JSON (a file upload). Raises BackendError subclasses or RunCancelled.
         """
         exchange = _Exchange(cancel, self.options.total_timeout)
         ctx = dataclasses.replace(self.ctx, model=model) if model else self.ctx
         try:
-            response = self._send(method, url, headers, json_body, exchange, ctx)
+            response = self._send(method, url, headers, json_body, form, exchange, ctx)
             try:
                 streamed = StreamResponse(self, response, exchange)
             except BaseException:
@@ -452,6 +462,7 @@ class HttpClient:
         *,
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
+        form: Form | None = None,
         cancel: CancelToken | None = None,
         model: str = "",
     ) -> Any:
@@ -461,6 +472,7 @@ class HttpClient:
             url,
             headers=headers,
             json_body=json_body,
+            form=form,
             cancel=cancel or CancelToken(),
             model=model,
         ) as response:
@@ -472,6 +484,7 @@ class HttpClient:
         url: str,
         headers: Mapping[str, str] | None,
         json_body: Any,
+        form: Form | None,
         exchange: _Exchange,
         ctx: ErrorContext,
     ) -> httpx.Response:
@@ -480,7 +493,14 @@ class HttpClient:
             if exchange.cancel.cancelled:
                 raise RunCancelled
             try:
-                request = self._client.build_request(method, url, headers=headers, json=json_body)
+                if form is None:
+                    request = self._client.build_request(
+                        method, url, headers=headers, json=json_body
+                    )
+                else:
+                    request = self._client.build_request(
+                        method, url, headers=headers, data=dict(form.fields), files=form.files
+                    )
             except httpx.InvalidURL as err:
                 raise ConnectError(
                     f"'{url}' is not a valid URL: {err}", hint="check the base URL"

@@ -9,6 +9,7 @@ names, so results record what the server really received.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -20,22 +21,34 @@ from pydantic import Field, field_validator
 from workbench.backends import credentials
 from workbench.backends.base import CancelToken, ModelInfo, StreamEvent, UsageUpdate
 from workbench.backends.http import StreamResponse, http_base_url
-from workbench.backends.http_errors import ErrorContext, error_detail, mid_stream_error
+from workbench.backends.http_errors import (
+    ErrorContext,
+    error_detail,
+    mid_stream_error,
+    status_error,
+)
 from workbench.backends.openai_logprobs import (
     chat_logprobs,
     completion_logprobs,
     request_fields,
 )
 from workbench.backends.pool import PoolOptions, ServerPool, Servers
-from workbench.backends.recording import PlannedBackend, RunRecorder
+from workbench.backends.recording import PlannedBackend, RunRecorder, answered_apart
 from workbench.backends.structured import openai_response_format, schema_of
 from workbench.backends.think import Piece, ThinkSplitter, split_think
 from workbench.backends.tool_wire import openai_tools
-from workbench.core.errors import BadRequestError, KnownError, ProtocolError, ServerError
+from workbench.core.errors import (
+    BackendError,
+    BadRequestError,
+    KnownError,
+    ProtocolError,
+    ServerError,
+)
 from workbench.core.models import (
     FinishReason,
     RenderedMessage,
     RunRequest,
+    RunResult,
     SentRequest,
     Usage,
 )
@@ -322,6 +335,40 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
             tool_choice=tool_choice,
         )
         return record, _Plan(path, body, headers, model, chat)
+
+    # --- the API beside chat (provider batches: backends/batch_openai.py) -------------------
+
+    def batch_request(self, request: RunRequest) -> tuple[SentRequest, str, dict[str, Any]]:
+        """What a Batch API line carries for ``request``: the request recorded with its result,
+        the endpoint as a batch names it (``/v1/chat/completions``) and the body a live run
+        sends, unstreamed, so a batched cell asks exactly what a live one asks."""
+        sent, plan = self._prepare(request)
+        body = {k: v for k, v in plan.body.items() if k not in ("stream", "stream_options")}
+        return sent, urlsplit(self._servers.base_url).path.rstrip("/") + plan.path, body
+
+    def answer_result(self, sent: SentRequest, data: Any, url: str) -> RunResult:
+        """A whole (chat) completion that arrived apart from a live run, a batch's output line,
+        as the result of the run ``sent`` records, read by the live backend's own reader."""
+        plan = _Plan("", {}, {}, sent.model, sent.prompt is None)
+        return answered_apart(sent, lambda recorder: self._whole(data, plan, recorder, url))
+
+    def api(
+        self, method: str, path: str, *, cancel: CancelToken | None = None, **kwargs: Any
+    ) -> contextlib.AbstractContextManager[StreamResponse]:
+        """An exchange with the API at ``path`` under the base URL (files, batches), with this
+        backend's key and HTTP policy (keyword arguments as ``HttpClient.stream``)."""
+        return self._servers.http.stream(
+            method,
+            self._servers.base_url + path,
+            headers=self._auth_headers(),
+            cancel=cancel or CancelToken(),
+            **kwargs,
+        )
+
+    def api_error(self, status: int, body: Any, url: str) -> BackendError:
+        """The error an HTTP ``status`` with ``body`` (JSON) from ``url`` is, as a live call
+        would report it."""
+        return status_error(status, json.dumps(body).encode(), url, self._servers.http.ctx)
 
     def _exchange(
         self, plan: _Plan, recorder: RunRecorder, cancel: CancelToken

@@ -183,6 +183,26 @@ def run_stream(
     yield recorder.finished(finish)
 
 
+def answered_apart(
+    sent: SentRequest,
+    read: Callable[[RunRecorder], Generator[StreamEvent, None, FinishReason]],
+) -> RunResult:
+    """A whole answer that arrived apart from a live run (a line of a provider's batch
+    results) as that run's result: ``read`` is the backend's own reader of a non-streamed
+    answer, fed to a recorder; an unreadable answer is a failed result. It has no timings: it
+    was not timed here."""
+    recorder = RunRecorder(sent)
+    events = read(recorder)
+    try:
+        while True:
+            next(events)
+    except StopIteration as done:
+        result = recorder.finished(done.value).result
+    except KnownError as err:
+        result = recorder.failed(err).result
+    return result.model_copy(update={"timings": Timings()})
+
+
 class PlannedBackend(Backend, Generic[Plan]):
     """A remote backend whose ``stream`` is :func:`run_stream` over its own two steps."""
 

@@ -113,10 +113,15 @@ class PriceTable:
 
 
 def _with_cost(
-    result: RunResult, prices: PriceTable | None = None, *, local: bool = False
+    result: RunResult,
+    prices: PriceTable | None = None,
+    *,
+    local: bool = False,
+    factor: float = 1.0,
 ) -> RunResult:
-    """The result priced at list price when the model and both token counts are known (at
-    nothing when the model ran on this computer)."""
+    """The result priced at list price (times ``factor``: a provider batch's discount) when
+    the model and both token counts are known (at nothing when the model ran on this
+    computer)."""
     usage = result.usage
     if result.cost is not None or usage.input_tokens is None or usage.output_tokens is None:
         return result
@@ -130,7 +135,7 @@ def _with_cost(
     cost = cost_of(
         price, usage.input_tokens, usage.output_tokens, reasoning_tokens=usage.reasoning_tokens or 0
     )
-    return result.model_copy(update={"cost": cost.total}) if cost else result
+    return result.model_copy(update={"cost": cost.total * factor}) if cost else result
 
 
 class Runner:
@@ -222,6 +227,13 @@ class Runner:
         if on_event is not None:
             on_event(type(terminal)(result=result))
         return RunOutcome(result, run_id)
+
+    def priced(self, result: RunResult, backend: str, *, factor: float = 1.0) -> RunResult:
+        """A result that did not come through ``execute`` (a provider batch's answer, at
+        ``factor`` of the list price) priced as ``execute`` prices one of ``backend``."""
+        return _with_cost(
+            result, self.prices, local=self.backend(backend).runs_locally, factor=factor
+        )
 
     def close(self) -> None:
         """Close the backends; keep what was measured of their pace for the next estimate."""

@@ -247,6 +247,17 @@ class BatchJobRepository:
             )
             self._touch(conn, job_id, now)
 
+    def discard(self, job_id: str) -> None:
+        """Forget a job none of whose parts was sent (its submission failed): its cells are
+        free to be sent again."""
+        with self.db.transaction() as conn:
+            sent = conn.execute(
+                "SELECT 1 FROM batch_parts WHERE job_id = ? AND remote_id IS NOT NULL", (job_id,)
+            ).fetchone()
+            if sent is not None:
+                raise ValueError(f"batch job {job_id} has parts at the provider")
+            conn.execute("DELETE FROM batch_jobs WHERE id = ?", (job_id,))
+
     @staticmethod
     def _touch(conn: sqlite3.Connection, job_id: str, now: str) -> None:
         conn.execute("UPDATE batch_jobs SET updated_at = ? WHERE id = ?", (now, job_id))

@@ -1,0 +1,267 @@
+"""Provider batch jobs: a sweep's or evaluation's cells sent through the provider's batch API
+(``backends.batch``), polled until the provider ends them, and landed as ordinary runs of their
+cells, so compare, history and export see them like live runs.
+
+``submit`` plans the experiment as a live run would (``grid_runner.plan``), skips the cells done
+already and those waiting in an open job, and sends the rest of each backend with a batch API as
+one job, split into parts of one model and at most ``max_lines`` lines. Everything a later
+process needs is recorded in the store first (``storage.repositories.batch_jobs``): ``refresh``
+on a job, in this process or after a restart, sends parts not sent yet, polls the rest, and once
+a part ended reads its results and lands each answer (priced at the batch discount) as a run of
+its cell. Lines the provider failed, cancelled or did not reach are runs with an error, or no run
+at all (``missing``); ``workbench compare ID`` / ``workbench eval SUITE --resume ID`` re-run
+exactly those live through the normal runner (they skip cells with a finished run), and the
+latter grades the landed answers. No Qt: the app drives this from a worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from workbench.backends.base import CancelToken
+from workbench.backends.batch import BatchLine, BatchProvider, RemoteBatch, batch_provider
+from workbench.core.errors import KnownError
+from workbench.core.grid import CellKey, PlannedCell
+from workbench.services.grid_runner import completed_keys, plan
+from workbench.services.runner import Runner
+from workbench.storage.repositories import RunRef, Store, StoredExperiment
+from workbench.storage.repositories.batch_jobs import BatchJob, BatchPart, NewBatchCell
+
+#: Seconds between polls while waiting on a job (a provider answers within hours).
+POLL_INTERVAL_S = 30.0
+
+
+def custom_id(key: CellKey) -> str:
+    """A cell's line id: its key with dashes (``v2-t0-r1``), as every provider accepts."""
+    return str(key).replace(".", "-")
+
+
+@dataclass(frozen=True)
+class _Line:
+    key: CellKey
+    line: BatchLine
+
+
+class BatchJobs:
+    """Submit, poll, fetch and cancel the batch jobs of the store's experiments."""
+
+    def __init__(self, store: Store, runner: Runner) -> None:
+        self.store = store
+        self.runner = runner
+
+    # --- sending -------------------------------------------------------------------------
+
+    def submit(
+        self,
+        experiment: StoredExperiment,
+        *,
+        backend: str | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[BatchJob]:
+        """Send the experiment's cells not done yet (only ``backend``'s, if given), one job per
+        backend; a backend without a batch API stops it before anything is sent."""
+        cancel = cancel or CancelToken()
+        done = completed_keys(self.store, experiment) | self._waiting(experiment.id)
+        by_backend: dict[str, list[PlannedCell]] = {}
+        for item in plan(experiment.spec):
+            if item.request is None or item.cell.key in done:
+                continue  # a cell that cannot render says why when it runs live
+            if backend is None or item.request.backend == backend:
+                by_backend.setdefault(item.request.backend, []).append(item)
+        if not by_backend:
+            raise KnownError(
+                "nothing to send: every cell is done or waiting in a batch job",
+                hint="see 'workbench batch list'",
+            )
+        providers = {name: self._provider(name) for name in by_backend}
+        lines = {name: self._lines(providers[name], name, items)
+                 for name, items in by_backend.items()}
+        jobs = []
+        for name, backend_lines in lines.items():
+            provider = providers[name]
+            parts = _parts(backend_lines, provider.max_lines)
+            job_id = self.store.batches.create(
+                experiment.id,
+                backend_name=name,
+                provider=provider.name,
+                completion_window=provider.completion_window,
+                cells=[
+                    NewBatchCell(line.line.custom_id, part, _position(line.key), line.line.sent)
+                    for part, part_lines in enumerate(parts)
+                    for line in part_lines
+                ],
+            )
+            for part, part_lines in enumerate(parts):
+                try:
+                    self._send(job_id, part, provider, [line.line for line in part_lines], cancel)
+                except BaseException:
+                    if part == 0:  # nothing at the provider: the cells stay free to send
+                        self.store.batches.discard(job_id)
+                    raise  # else 'refresh' sends the rest
+            self.store.batches.set_status(job_id, "running")
+            jobs.append(self.store.batches.get(job_id))
+        return jobs
+
+    def _lines(self, provider: BatchProvider, name: str, items: Sequence[PlannedCell]
+               ) -> list[_Line]:
+        out = []
+        for item in items:
+            assert item.request is not None
+            line = provider.line_for(custom_id(item.cell.key), item.request)
+            sent = line.sent.model_copy(
+                update={"requested_params": item.request.params, "backend_name": name}
+            )
+            out.append(_Line(item.cell.key, BatchLine(line.custom_id, line.line, sent)))
+        return out
+
+    def _send(self, job_id: str, part: int, provider: BatchProvider,
+              lines: Sequence[BatchLine], cancel: CancelToken) -> None:
+        remote = provider.submit(lines, cancel)
+        self.store.batches.submitted(
+            job_id, part, remote_id=remote.batch_id, input_file_id=remote.input_file_id,
+            extra=remote.extra,
+        )
+
+    def _resend(self, job: BatchJob, provider: BatchProvider, part: BatchPart) -> None:
+        """Send a part recorded but never sent (the process ended while submitting): its lines
+        are built again from the experiment, with the ids recorded."""
+        experiment = self.store.experiments.get(job.experiment_id)
+        planned = {item.cell.key: item for item in plan(experiment.spec)}
+        lines = []
+        for cell in self.store.batches.cells(job.id, part=part.part):
+            request = planned[CellKey(*cell.key)].request
+            assert request is not None  # it was rendered when the job was made
+            lines.append(provider.line_for(cell.custom_id, request))
+        self._send(job.id, part.part, provider, lines, CancelToken())
+
+    # --- following -----------------------------------------------------------------------
+
+    def refresh(self, job_id: str) -> BatchJob:
+        """Bring the job up to date: send what was never sent, poll each part not fetched yet,
+        land the results of those that ended. Safe to repeat, from any process."""
+        job = self.store.batches.get(job_id)
+        if job.status == "ended":
+            return job
+        provider = self._provider(job.backend_name)
+        for part in job.parts:
+            if part.fetched:
+                continue
+            if part.remote_id is None:
+                if job.status == "cancelling":
+                    self.store.batches.fetched(job.id, part.part)  # never sent: all missing
+                    continue
+                self._resend(job, provider, part)
+                part = _part(self.store.batches.get(job.id), part.part)
+            assert part.remote_id is not None
+            remote = RemoteBatch(part.remote_id, part.input_file_id, part.extra)
+            polled = provider.poll(remote)
+            self.store.batches.polled(
+                job.id, part.part, state=polled.state, total=polled.total,
+                succeeded=polled.succeeded, failed=polled.failed, message=polled.message,
+            )
+            if polled.ended:
+                self._fetch(job, part.part, provider, remote)
+        job = self.store.batches.get(job.id)
+        if all(p.fetched for p in job.parts):
+            self.store.batches.set_status(job.id, "ended")
+        elif job.status == "submitting":
+            self.store.batches.set_status(job.id, "running")
+        return self.store.batches.get(job.id)
+
+    def _fetch(self, job: BatchJob, part: int, provider: BatchProvider,
+               remote: RemoteBatch) -> None:
+        experiment = self.store.experiments.get(job.experiment_id)
+        cells = {c.custom_id: c for c in self.store.batches.cells(job.id, part=part)
+                 if c.outcome is None}
+        sent = {custom: cell.sent for custom, cell in cells.items()}
+        by_key = {item.cell.key: item for item in plan(experiment.spec)}
+        for item in provider.results(remote, sent):
+            cell = cells[item.custom_id]
+            key = CellKey(*cell.key)
+            planned = by_key[key].cell
+            ref = RunRef.of_cell(
+                planned.variant,
+                planned.values,
+                experiment_id=experiment.id,
+                variant_id=experiment.variant_ids[key.variant],
+                test_case_id=None if key.test is None else experiment.test_ids[key.test],
+                repeat_index=key.repeat,
+            )
+            result = self.runner.priced(item.result, job.backend_name, factor=provider.discount)
+            self.store.batches.land(job.id, item.custom_id, result, ref)
+        self.store.batches.fetched(job.id, part)
+
+    def wait(
+        self,
+        job_id: str,
+        cancel: CancelToken,
+        *,
+        interval_s: float = POLL_INTERVAL_S,
+        on_poll: Callable[[BatchJob], None] | None = None,
+    ) -> BatchJob:
+        """Refresh the job every ``interval_s`` until it ended or ``cancel`` fires (the job
+        goes on at the provider: a later ``refresh`` picks it up)."""
+        while True:
+            job = self.refresh(job_id)
+            if on_poll is not None:
+                on_poll(job)
+            if job.status == "ended" or cancel.wait(interval_s):
+                return job
+
+    def cancel(self, job_id: str) -> BatchJob:
+        """Ask the provider to stop each part still running; what was done is still fetched
+        (by ``refresh``), the rest becomes re-runnable live."""
+        job = self.store.batches.get(job_id)
+        if job.status == "ended":
+            return job
+        provider = self._provider(job.backend_name)
+        self.store.batches.set_status(job.id, "cancelling")
+        for part in job.parts:
+            if part.remote_id is None or part.fetched or part.state in ("completed", "failed",
+                                                                        "expired", "cancelled"):
+                continue
+            polled = provider.cancel(RemoteBatch(part.remote_id, part.input_file_id, part.extra))
+            self.store.batches.polled(
+                job.id, part.part, state=polled.state, total=polled.total,
+                succeeded=polled.succeeded, failed=polled.failed, message=polled.message,
+            )
+        return self.refresh(job.id)
+
+    def unfinished(self) -> list[BatchJob]:
+        """Jobs not ended, newest first: what to resume polling at start."""
+        return self.store.batches.jobs(unfinished=True)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _provider(self, backend: str) -> BatchProvider:
+        return batch_provider(self.runner.backend(backend))
+
+    def _waiting(self, experiment_id: str) -> set[CellKey]:
+        """Cells sent in a job not ended whose answer has not landed yet."""
+        return {
+            CellKey(*cell.key)
+            for job in self.store.batches.jobs(experiment_id=experiment_id, unfinished=True)
+            for cell in self.store.batches.cells(job.id)
+            if cell.outcome is None
+        }
+
+
+def _parts(lines: Sequence[_Line], max_lines: int) -> list[list[_Line]]:
+    """Lines split into parts of one model each and at most ``max_lines`` lines."""
+    by_model: dict[str, list[_Line]] = {}
+    for line in lines:
+        by_model.setdefault(line.line.sent.model, []).append(line)
+    return [
+        same[start : start + max_lines]
+        for same in by_model.values()
+        for start in range(0, len(same), max_lines)
+    ]
+
+
+def _position(key: CellKey) -> tuple[int, int | None, int]:
+    return (key.variant, key.test, key.repeat)
+
+
+def _part(job: BatchJob, number: int) -> BatchPart:
+    return next(p for p in job.parts if p.part == number)
