@@ -17,7 +17,7 @@ from workbench.core.errors import KnownError, ParameterError
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.core.paths import builtin_templates_dir
 from workbench.core.template_files import SUFFIX, dumps
-from workbench.core.tools import Tool
+from workbench.core.tools import PythonMock, Tool
 
 WORKBENCH = Path(sys.executable).parent / "workbench"
 
@@ -374,7 +374,7 @@ def test_tool_calls_are_said_on_stderr_and_history_shows_them(
 ) -> None:
     template = PromptTemplate(
         name="weather", messages=[Message(role="user", content="Weather in {{ who }}?")],
-        tools=[Tool(name="get_weather", mock="21 C")],
+        tools=[Tool(name="get_weather")],  # no mock: no one here to answer it
     )
     path = tmp_path / f"weather{SUFFIX}"
     path.write_text(dumps(template), encoding="utf-8")
@@ -392,3 +392,30 @@ def test_tool_calls_are_said_on_stderr_and_history_shows_them(
     shown = capsys.readouterr().out
     assert "(tool_calls)" in shown
     assert '--- tool calls ---\nget_weather({"city": "Oslo"})  [call_0]' in shown
+
+
+def test_a_tool_conversation_runs_to_its_answer_on_python_mocks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = "def mock(args, step):\n    return {'temp_c': len(args['city']) * step}\n"
+    template = PromptTemplate(
+        name="weather", messages=[Message(role="user", content="Weather in {{ who }}?")],
+        tools=[Tool(name="get_weather", mock=PythonMock(python=code))],
+    )
+    path = tmp_path / f"weather{SUFFIX}"
+    path.write_text(dumps(template), encoding="utf-8")
+    call = {"tool_call": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}
+    script = {"by_tool_results": [[{"text": "Checking."}, call], [call], [{"text": "Warm."}]]}
+    option = "by_tool_results=" + json.dumps(script["by_tool_results"])
+    assert main(["backends", "add", "caller", "scripted", "--option", option]) == 0
+    capsys.readouterr()
+    assert main(["run", str(path), "--var", "who=Oslo", "--backend", "caller"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "Checking.\nWarm.\n"  # each turn's text
+    assert 'step 1: get_weather({"city": "Oslo"})  [call_0]\n  -> {"temp_c": 4}' in err
+    assert '  -> {"temp_c": 8}' in err  # step 2
+    assert main(["history", "list", "--json"]) == 0
+    [stored] = json.loads(capsys.readouterr().out)  # one run: the whole conversation
+    assert main(["history", "show", stored["id"]]) == 0
+    shown = capsys.readouterr().out
+    assert '{"temp_c": 4}' in shown and '{"temp_c": 8}' in shown and "Warm." in shown

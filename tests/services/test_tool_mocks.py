@@ -11,8 +11,12 @@ import pytest
 
 from workbench.backends.base import Finished, Started, StreamEvent
 from workbench.backends.config import BackendConfig
-from workbench.core.models import RenderedMessage, RunRequest
+from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
+from workbench.core.models import Message, PromptTemplate, RenderedMessage, RunRequest
 from workbench.core.tools import PythonMock, Tool, ToolCall
+from workbench.services.comparison import save_comparison
+from workbench.services.evaluation import Evaluation
+from workbench.services.grid_runner import GridRunner
 from workbench.services.python_eval import MockError, PythonEvaluator
 from workbench.services.runner import Runner
 from workbench.services.tool_steps import ToolAnswer, python_answer, run_tool_conversation
@@ -171,3 +175,35 @@ def test_a_fixed_mock_and_a_python_one_read_back_from_yaml() -> None:
     assert text.mock == "21" and isinstance(code.mock, PythonMock)
     assert Tool.model_validate(code.model_dump()) == code
     assert code.declaration().mock is None  # never sent to a model
+
+
+def tool_spec(*tests: TestCase) -> ExperimentSpec:
+    template = PromptTemplate(name="arith", messages=[
+        Message(role="user", content="What is ({{ a }} + 3) × 4?")], tools=[ADD, SCALE])
+    return ExperimentSpec(name="arith", variants=[
+        Variant(label="tooly", template=template, backend="tooly")], tests=list(tests))
+
+
+def test_an_evaluation_runs_each_row_s_tool_conversation_on_its_mocks(
+    runner: Runner, store: Store
+) -> None:
+    row = TestCase(vars={"a": "2"}, assertions=[
+        AssertionSpec(type="contains", value="20"),
+        AssertionSpec(type="contains", value="sum")])  # not in the answer: in a tool result
+    evaluation = Evaluation.create(store, tool_spec(row), runner)
+    evaluation.run()
+    [cell] = evaluation.scorecard().cells.values()
+    assert [o.status for _, o in evaluation.detail(cell).outcomes] == ["pass", "fail"]
+    [run] = store.runs.for_experiment(evaluation.id)
+    assert [m.content for m in run.result.request.messages if m.role == "tool"] == [
+        '{"sum": 5}', "20 (step 2)"]
+
+
+def test_a_sweep_cell_is_the_whole_tool_conversation(runner: Runner, store: Store) -> None:
+    events: list[StreamEvent] = []
+    stored = save_comparison(store, tool_spec(TestCase(vars={"a": "2"})))
+    report = GridRunner(runner, store).run(stored, on_event=lambda _key, e: events.append(e))
+    assert report.counts["ok"] == 1
+    [run] = store.runs.for_experiment(stored.id)
+    assert run.result.text == "The answer is 20." and len(run.result.request.messages) == 5
+    assert sum(isinstance(e, Finished) for e in events) == 1

@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from workbench.services.interrupts import wait_all_through_interrupts
     from workbench.services.runner import Runner, RunOutcome, build_request, choose_params
+    from workbench.services.tool_steps import ToolAnswer, run_tool_conversation
     from workbench.storage.repositories import RunRef
     from workbench.storage.writer import StoreWriter
 
@@ -178,20 +179,26 @@ def run(args: argparse.Namespace) -> int:
     errors: list[BaseException] = []
     ended = threading.Event()  # waited on, not joined: see services/interrupts.py
 
+    def answered(step: int, turn: RunResult, answers: list[ToolAnswer]) -> None:
+        """A tool turn's calls and their mocked results, on stderr (stdout: the texts)."""
+        nonlocal wrote
+        if wrote:
+            sys.stdout.write("\n")
+            wrote = False
+        if not args.json:
+            for call, given in zip(turn.tool_calls, answers, strict=True):
+                flag = " (mock failed)" if given.error else ""
+                print(f"step {step}: {call.line()}\n  -> {given.text}{flag}", file=sys.stderr)
+
     def execute() -> None:
+        ref = RunRef(template_key=source.key, template_version=source.version, variables=values)
         try:
-            outcomes.append(
-                runner.execute(
-                    request,
-                    cancel,
-                    ref=RunRef(
-                        template_key=source.key,
-                        template_version=source.version,
-                        variables=values,
-                    ),
-                    on_event=show,
-                )
-            )
+            if request.tools:  # the calls answered by the tools' mocks, up to max_tool_steps
+                outcomes.append(run_tool_conversation(
+                    runner, request, template.max_tool_steps, cancel, ref=ref, on_event=show,
+                    on_step=answered))
+            else:
+                outcomes.append(runner.execute(request, cancel, ref=ref, on_event=show))
         except BaseException as err:  # re-raised below, in the main thread
             errors.append(err)
         finally:

@@ -59,6 +59,7 @@ from workbench.services.grid_runner import GridRunner
 from workbench.services.interrupts import wait_all, wait_all_through_interrupts
 from workbench.services.runner import Runner, build_request
 from workbench.services.scorecard import AssertionSummary, CellResult, Scorecard
+from workbench.services.tool_steps import run_tool_conversation
 from workbench.storage.repositories import EvaluationRecord, RunRef, Store, StoredExperiment
 from workbench.storage.repositories.runs import prompt_text
 
@@ -451,7 +452,10 @@ class _Session:
             outcome = RunOutcome(result, writer.add_run(result, ref).result())
         else:
             case = conversation_of(ev.spec.tests[key[1]])
-            if case is None:
+            steps = ev.spec.variants[key[0]].template.max_tool_steps
+            if case is None and request.tools:  # each call answered by its tool's mock
+                outcome = run_tool_conversation(ev.runner, request, steps, self.cancel, ref=ref)
+            elif case is None:
                 outcome = ev.runner.execute(request, self.cancel, ref=ref)
             else:
                 stop = stop_check(case, lambda result: ev._context(key, result))

@@ -41,6 +41,7 @@ from workbench.core.params import PARAM_NAMES
 from workbench.services.experiment_lock import lock_experiment
 from workbench.services.pace import pace_of
 from workbench.services.runner import Runner, build_request
+from workbench.services.tool_steps import run_tool_conversation
 from workbench.storage.locks import FileLock
 from workbench.storage.repositories import RunRef, Store, StoredExperiment
 
@@ -512,7 +513,12 @@ class GridRunner:
         )
         sink = None if on_event is None else (lambda event: on_event(key, event))
         try:
-            outcome = self.runner.execute(item.request, token, ref=ref, on_event=sink)
+            if item.request.tools:  # each call answered by its tool's mock
+                steps = item.cell.variant.template.max_tool_steps
+                outcome = run_tool_conversation(self.runner, item.request, steps, token, ref=ref,
+                                                on_event=sink)
+            else:
+                outcome = self.runner.execute(item.request, token, ref=ref, on_event=sink)
         except KnownError as err:  # e.g. a backend that cannot be opened
             return CellOutcome(key, None, str(err))
         return CellOutcome(key, outcome)
