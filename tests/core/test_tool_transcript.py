@@ -38,11 +38,34 @@ def test_calls_the_run_ended_at_show_their_mock_marked_so() -> None:
         (2, "get_weather", '{"temp_c": 21}', True),
     ]
     assert [s.outcome() for s in steps] == ["→ result a", "not answered",
-                                            '→ {"temp_c": 21} (mock)']
+                                            '→ {"temp_c": 21} (mock, not sent)']
     assert steps[2].as_dict() == {"step": 2, "tool": "get_weather",
                                   "arguments": '{"city": "Oslo"}', "result": '{"temp_c": 21}',
-                                  "mocked": True}
+                                  "sent": False, "error": False}
+    assert steps[0].as_dict()["sent"] is True
     assert tool_steps(ended)[2].result is None  # without the template's tools: no mock known
+
+
+def test_results_pair_with_their_own_turns_calls_when_ids_repeat_across_turns() -> None:
+    again = TIME.model_copy(update={"id": "a"})  # a server numbering each turn's calls anew
+    done = run(earlier=(WEATHER,), text="done")
+    done.request.messages += [
+        RenderedMessage(role="assistant", content="", tool_calls=[again]),
+        RenderedMessage(role="tool", content="09:30", tool_call_id="a"),
+    ]
+    assert [(s.step, s.call.name, s.result) for s in tool_steps(done)] == [
+        (1, "get_weather", "result a"), (2, "get_time", "09:30")]
+
+
+def test_a_failed_python_mock_is_an_error_step() -> None:
+    failed = run(text="no weather")
+    failed.request.messages += [
+        RenderedMessage(role="assistant", content="", tool_calls=[WEATHER]),
+        RenderedMessage(role="tool", content="error in the mock of get_weather, line 2: KeyError",
+                        tool_call_id="a", tool_error=True),
+    ]
+    [step] = tool_steps(failed, TOOLS)
+    assert step.error and step.as_dict()["error"] and str(step.result).startswith("error in")
 
 
 def test_rows_differ_by_tool_by_arguments_as_json_and_by_length() -> None:

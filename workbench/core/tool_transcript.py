@@ -3,8 +3,8 @@ exports write.
 
 A run's calls are those of earlier turns (the assistant messages of its request: a playground
 tool conversation's last turn holds them all, each answered by a ``tool`` message) and its own
-(the turn it ended at). A call the run ended at has no result sent back; its tool's mock, the
-answer the playground would give, is shown instead and marked so.
+(the turn it ended at). A call the run ended at has no result sent back; its tool's fixed mock,
+the answer the playground would give, is shown instead and marked "not sent".
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.core.models import RunResult
+from workbench.core.models import RenderedMessage, RunResult
 from workbench.core.tools import Tool, ToolCall, mock_for
 
 
@@ -24,18 +24,21 @@ class ToolStep:
     step: int
     call: ToolCall
     result: str | None = None
-    mocked: bool = False  # ``result`` is the tool's mock: the run ended at this call
+    mocked: bool = False  # ``result`` is the tool's mock, not sent: the run ended at this call
+    error: bool = False  # the result sent back is an error (a Python mock that failed)
 
     def as_dict(self) -> dict[str, Any]:
         """For JSON exports: the arguments as the model wrote them (they may not parse)."""
         return {"step": self.step, "tool": self.call.name, "arguments": self.call.arguments,
-                "result": self.result, "mocked": self.mocked}
+                "result": self.result, "sent": self.result is not None and not self.mocked,
+                "error": self.error}
 
     def outcome(self) -> str:
-        """The result in a few words: ``→ result``, ``→ result (mock)`` or ``not answered``."""
+        """The result in a few words: ``→ result``, ``→ result (mock, not sent)`` or ``not
+        answered``."""
         if self.result is None:
             return "not answered"
-        return f"→ {self.result}" + (" (mock)" if self.mocked else "")
+        return f"→ {self.result}" + (" (mock, not sent)" if self.mocked else "")
 
 
 def transcript_calls(result: RunResult) -> list[ToolCall]:
@@ -47,13 +50,24 @@ def transcript_calls(result: RunResult) -> list[ToolCall]:
 def tool_steps(result: RunResult, tools: Sequence[Tool] = ()) -> list[ToolStep]:
     """The run's calls with their step and result; ``tools`` (the template's, with their
     mocks) give the results of the calls the run ended at."""
-    answers = {m.tool_call_id: m.content for m in result.request.messages if m.role == "tool"}
+    messages = result.request.messages
     steps: list[ToolStep] = []
     turn = 0
-    for message in result.request.messages:
-        if message.tool_calls:
-            turn += 1
-            steps += [ToolStep(turn, c, answers.get(c.id)) for c in message.tool_calls]
+    for index, message in enumerate(messages):
+        if not message.tool_calls:
+            continue
+        turn += 1
+        # A turn's results are the tool messages right after it: ids are unique within a turn
+        # only (a server may number each turn's calls from 0 again).
+        answers: dict[str | None, RenderedMessage] = {}
+        for following in messages[index + 1:]:
+            if following.role != "tool":
+                break
+            answers.setdefault(following.tool_call_id, following)
+        for call in message.tool_calls:
+            sent = answers.get(call.id)
+            steps.append(ToolStep(turn, call, sent.content if sent else None,
+                                  error=sent is not None and sent.tool_error))
     for call in result.tool_calls:
         mock = mock_for(tools, call)  # a Python mock's result is only known by running it
         fixed = mock if isinstance(mock, str) else None

@@ -222,12 +222,19 @@ def direct(backend: Backend, limiter: Callable[[], RequestLimiter] | None = None
     return execute
 
 
-def through_runner(runner: Runner, ref: RunRef | None = None) -> Execute:
+def through_runner(runner: Runner, ref: RunRef | None = None, tool_steps: int = 0) -> Execute:
     """Run through the services layer: the backend's limiter, the price, and the run saved to
-    history (its id in the outcome) before its end is announced."""
+    history (its id in the outcome) before its end is announced. With ``tool_steps``, a request
+    with tools is a whole tool conversation answered by the tools' mocks, for up to that many
+    model turns (compare: each column's way to its answer), stored as one run."""
 
     def execute(request: RunRequest, cancel: CancelToken, on_event: EventSink,
                 transcript: Transcript) -> RunOutcome:
+        if request.tools and tool_steps:
+            from workbench.services.tool_steps import run_tool_conversation
+
+            return run_tool_conversation(runner, request, tool_steps, cancel,
+                                         ref=ref or RunRef(), on_event=on_event)
         return runner.execute(request, cancel, ref=ref or RunRef(), on_event=on_event,
                               transcript=transcript)
 

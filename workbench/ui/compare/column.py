@@ -5,7 +5,8 @@ copy and cancel), so a column streams with the same coalesced, frame-budgeted pa
 editor's output. Figures sit in a strip of their own under the text, right-aligned with units,
 because eight columns side by side have no room for them on one line.
 
-Only the output text flexes: the header, the repeats panel, the figures and the rating controls
+A run that called tools lists its calls above the answer (``ToolSequence``). Only the output
+text flexes: the header, the tool calls, the repeats panel, the figures and the rating controls
 each keep a height of their own, so however many repeats a column runs, the text scrolls inside
 the column while everything else stays in view.
 """
@@ -36,6 +37,7 @@ from workbench.ui import theming
 from workbench.ui.compare.figures import MetricsStrip
 from workbench.ui.compare.rating import RatingBar
 from workbench.ui.compare.repeats_panel import RepeatsPanel
+from workbench.ui.compare.tool_sequence import ToolSequence, show_run_steps
 from workbench.ui.widgets.figure_labels import ElidedLabel
 from workbench.ui.widgets.output_view import OutputView
 from workbench.ui.workers import ChunkBatch, RunWorker
@@ -110,6 +112,8 @@ class CompareColumn(QWidget):
         head.addWidget(self.restore_button)
         head.addWidget(self.remove_button)
 
+        self.tools = ToolSequence(self)  # the shown run's tool calls, above its answer
+
         self.output = OutputView(self)
         self.output.set_mode("plain")
         for hidden in (self.output.ttft_label, self.output.rate_label, self.output.tokens_label,
@@ -135,6 +139,7 @@ class CompareColumn(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)
         layout.addLayout(head)
+        layout.addWidget(self.tools)
         layout.addWidget(self.output, 1)
         layout.addWidget(self.repeats)
         layout.addWidget(self.metrics)
@@ -215,6 +220,7 @@ class CompareColumn(QWidget):
         assert run.worker is not None
         self.shown = run
         self.output.attach(run.worker)
+        self.tools.show_steps([], answered=False)
         self.metrics.clear()
         self.rating.show_rating(None)
         self.set_saved(False)
@@ -259,6 +265,7 @@ class CompareColumn(QWidget):
         if (output.text() != run.result.text or output.thinking.text != run.result.reasoning
                 or output.state in ("idle", "running")):
             output.show_result(run.result)
+        show_run_steps(self)
         self.metrics.show_result(run.result)
         self._count_schema_valid()
         self.repeats.select_run(self.runs.index(run))

@@ -48,6 +48,7 @@ from workbench.ui.compare.columns_split import ColumnsLayout, ColumnsSplit
 from workbench.ui.compare.diff_view import DiffView
 from workbench.ui.compare.judging import Judging
 from workbench.ui.compare.rating import PreferenceBar
+from workbench.ui.compare.tool_sequence import mark_differences
 from workbench.ui.compare.variant_editor import VariantEditor
 from workbench.ui.compare.variants import header, letter
 from workbench.ui.widgets.figure_labels import ElidedLabel
@@ -367,7 +368,8 @@ class CompareView(QWidget):
             runs: list[ColumnRun] = []
             for repeat in range(repeats):
                 ref = session.ref_for(column.variant, self.experiment_id, variant_id, repeat)
-                runs.append(ColumnRun(repeat, RunWorker(through_runner(self.runner, ref), request)))
+                execute = through_runner(self.runner, ref, column.variant.template.max_tool_steps)
+                runs.append(ColumnRun(repeat, RunWorker(execute, request)))
             column.begin(runs)  # the column hears each end first: it keeps the outcome's run id
             for run in runs:
                 assert run.worker is not None
@@ -512,6 +514,7 @@ class CompareView(QWidget):
         texts = [(self.columns[i].result().text if self.columns[i].result() else "")  # type: ignore[union-attr]
                  for i in self.order]
         self.preferences.set_columns(names)
+        mark_differences([self.columns[i] for i in self.order])
         if self.diff_view.isVisible():
             self.diff_view.set_sources(names, texts)
 
