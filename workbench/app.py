@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from workbench import __version__
@@ -67,7 +68,7 @@ def open_main_window(*, first_run_demo: bool = True, file: Path | None = None) -
     the embedded model (not when a file was given: that file is what the person wants to
     see)."""
     from workbench.services.workspace import Workspace
-    from workbench.ui import session_restore
+    from workbench.ui import child_windows, session_restore
     from workbench.ui.main_window import MainWindow
     from workbench.ui.window_support import window_settings
 
@@ -105,6 +106,8 @@ def open_main_window(*, first_run_demo: bool = True, file: Path | None = None) -
         session_restore.restore(window, settings)
     if first and first_run_demo and file is None:
         window.run()
+    # Batch jobs an earlier session sent are followed again, once the window is up.
+    QTimer.singleShot(0, window, lambda: child_windows.resume_batch_polling(window))
     return window
 
 

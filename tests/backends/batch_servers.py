@@ -5,7 +5,8 @@
 Batches stay ``in_progress`` until the test moves them: :meth:`AnthropicBatchServer.settle`
 decides requests (``succeeded`` answers with an echo of the last user message), :meth:`end`
 ends the batch (what is left expires, or is canceled when a cancel was asked). A cancel turns
-the batch ``canceling``. Results are served only once the batch has ended, as JSONL.
+the batch ``canceling``. Results are served only once the batch has ended, as JSONL. A live
+``POST /v1/messages`` answers whole (JSON, not a stream) with the same echo.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ class AnthropicBatchServer(LocalServer):
             return
         if h.command == "POST" and h.path == "/v1/messages/batches":
             self._create(h, body)
+            return
+        if h.command == "POST" and h.path == "/v1/messages":  # a live call (a failed cell re-run)
+            h.send_json(200, _result("succeeded", body)["message"])
             return
         match = _BATCH.match(h.path)
         with self._state:

@@ -1,5 +1,5 @@
-"""Windows the main window opens beside itself: compare, sweep, evaluation suites, backends, and
-the Experiments browser that reopens saved comparisons, sweeps and evaluations in them.
+"""Windows the main window opens beside itself: compare, sweep, evaluation suites, backends, batch
+jobs, and the Experiments browser that reopens saved comparisons, sweeps and evaluations in them.
 
 Each is imported when first opened (the compare view alone costs ~0.4 s of start-up). They are
 tracked, not parented (a compare window may go behind the main window): each is deleted when it
@@ -10,6 +10,7 @@ stops its work, waiting a bounded time.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,11 +24,15 @@ from workbench.core.grid import TemplateChoice
 from workbench.ui.widgets.window_keys import add_close_keys
 
 if TYPE_CHECKING:
+    from workbench.ui.batch_jobs import BatchJobsWindow
+    from workbench.ui.batch_poller import BatchPoller
     from workbench.ui.compare.compare_view import CompareView
     from workbench.ui.compare.sweep_view import SweepView
     from workbench.ui.dialogs.backends_dialog import BackendsDialog
     from workbench.ui.experiments_browser import ExperimentsBrowser
     from workbench.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
 
 
 class ChildWindows(QObject):
@@ -153,6 +158,7 @@ def open_experiment(window: MainWindow, kind: str, experiment_id: str) -> QWidge
         sweep.open_sweep(experiment_id)
         sweep.sweepFinished.connect(lambda _progress: window.history.refresh())
         sweep.confirm_remote = asker(sweep, window.workspace.runner, what)
+        _follow_batches(window, sweep)
         _keep(window, sweep, 1100, 760)
         return sweep
     view = _compare_view(window, spec.name)
@@ -175,7 +181,62 @@ def open_sweep(window: MainWindow, variant: Variant) -> SweepView:
     view.set_template_versions(_template_versions(window, variant.template_key or window.key))
     view.set_base(variant)
     view.sweepFinished.connect(lambda _progress: window.history.refresh())
+    _follow_batches(window, view)
     _keep(window, view, 1100, 760)
+    return view
+
+
+def _follow_batches(window: MainWindow, sweep: SweepView) -> None:
+    """A sweep submitted as a batch is followed in the Batch jobs window, polled from now."""
+    sweep.batch.submitted.connect(lambda _ids: open_batch_jobs(window))
+
+
+def batch_poller(window: MainWindow) -> BatchPoller:
+    """The window's poller of unfinished batch jobs (made on first use; polls nothing yet)."""
+    from workbench.ui.batch_poller import BatchPoller
+    from workbench.ui.batch_rows import JobsOfStore
+
+    poller = window.findChild(BatchPoller, "batchPoller")
+    if poller is None:
+        jobs = JobsOfStore(window.workspace.store, window.workspace.runner)
+        poller = BatchPoller(jobs, parent=window)
+        poller.setObjectName("batchPoller")
+        poller.polled.connect(lambda _unfinished: window.history.refresh())  # answers landed
+    return poller
+
+
+def resume_batch_polling(window: MainWindow) -> BatchPoller:
+    """At start: jobs an earlier session left unfinished are polled again (a round now; the
+    poller keeps polling while any is unfinished)."""
+    poller = batch_poller(window)
+    poller.poll()
+    return poller
+
+
+def stop_batch_polling(window: MainWindow) -> None:
+    """On quit: no new round starts; one under way is waited for a bounded time (the jobs go
+    on at the provider, and the next start polls them again)."""
+    from workbench.ui.batch_poller import BatchPoller
+
+    poller = window.findChild(BatchPoller, "batchPoller")
+    if poller is not None and not poller.shutdown(timeout_s=5.0):
+        log.warning("a batch poll did not end within 5 s of quitting")
+
+
+def open_batch_jobs(window: MainWindow) -> BatchJobsWindow:
+    """The Batch jobs window (the open one, brought to the front and re-read)."""
+    from workbench.ui.batch_jobs import BatchJobsWindow
+
+    for open_window in window.child_windows.windows():
+        if isinstance(open_window, BatchJobsWindow):
+            open_window.raise_()
+            open_window.activateWindow()
+            open_window.refresh()
+            return open_window
+    poller = batch_poller(window)
+    view = BatchJobsWindow(poller.jobs, poller)
+    view.rerunFinished.connect(lambda _job, _count: window.history.refresh())
+    _keep(window, view, 1000, 420, escape=True)
     return view
 
 

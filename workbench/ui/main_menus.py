@@ -133,6 +133,12 @@ class MainMenus:
         )
         self._action(
             "&Tools",
+            "Batch &jobs…",
+            lambda: child_windows.open_batch_jobs(window),
+            tip="Sweeps sent through a provider's batch API: their state, results and cancel",
+        )
+        self._action(
+            "&Tools",
             "Run an &evaluation suite…",
             window.choose_suite,
             tip="Run a suite file (or a promptfoo config) and show its scorecard",

@@ -476,6 +476,7 @@ class MainWindow(QMainWindow):
         self.transfer.shutdown()
         self.picker.tasks.shutdown(timeout_s=1.0)
         self.tool_steps.tasks.shutdown(timeout_s=1.0)
+        child_windows.stop_batch_polling(self)
         if not self.runs.shutdown(timeout_s=5.0):
             log.warning("a run did not stop within 5 s of quitting")
         event.accept()

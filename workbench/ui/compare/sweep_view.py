@@ -48,6 +48,7 @@ from workbench.storage.repositories import StoredExperiment
 from workbench.ui import theming
 from workbench.ui.background import Progress as TaskProgress
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker, on_gui
+from workbench.ui.compare.batch_submit import BatchSubmit
 from workbench.ui.compare.sweep_axes import NONE, AxisEditor, ModelCatalog
 from workbench.ui.compare.sweep_chart import (
     METRIC_BY_KEY,
@@ -151,6 +152,8 @@ class SweepView(QWidget):
         self.run_button.setToolTip("Run every cell not already done (Ctrl+Enter)")
         self.run_button.setEnabled(False)
         self.run_button.clicked.connect(self.run)
+        self.batch = BatchSubmit(self.runner, self._submit_batch, self)
+        self.batch.failed.connect(self._show_problem)
         self.progress = ProgressStrip(self)
 
         self.metric_box = QComboBox(self)
@@ -186,7 +189,11 @@ class SweepView(QWidget):
         estimate_row = QHBoxLayout()
         estimate_row.setSpacing(8)
         estimate_row.addWidget(self.estimate_label, 1)
-        estimate_row.addWidget(self.run_button, 0, Qt.AlignmentFlag.AlignTop)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.batch.button)
+        buttons.addStretch(1)
+        estimate_row.addLayout(buttons)
         results_bar = QHBoxLayout()
         results_bar.addWidget(QLabel("Metric", self))
         results_bar.addWidget(self.metric_box)
@@ -279,9 +286,11 @@ class SweepView(QWidget):
             experiment = experiment_of(spec, self.typed[0])
         except (KnownError, ValueError, ValidationError) as err:
             self.spec = self.planned = None
+            self.batch.check(None)
             self._show_problem(_message(err))
             return
         self.spec, self.planned = spec, experiment
+        self.batch.check(experiment)
         self.name.setPlaceholderText(self.default_name())
         self._names = layout(experiment, self._typed_dimensions())
         if self._estimate_job is not None:
@@ -405,6 +414,15 @@ class SweepView(QWidget):
         self.progress.begin(self._progress_title(), cancel=handle.cancel_all)
         if handle.done:  # nothing left to run
             self._finished(None)
+
+    def _submit_batch(self, spec: ExperimentSpec, cancel: CancelToken) -> list[str]:
+        """Save the sweep (or find the same one) and send its cells not done as batch jobs;
+        their ids. On a pool thread (``BatchSubmit``)."""
+        from workbench.services.batch import BatchJobs
+
+        stored, _ = self.writer.submit(lambda s: saved_or_new(s, spec, "sweep")).result()
+        jobs = BatchJobs(self.store, self.runner).submit(stored, cancel=cancel)
+        return [job.id for job in jobs]
 
     def _progress_title(self) -> str:
         return f"Sweep: {plural(self.estimate.calls, 'call') if self.estimate else 'calls'}"
@@ -530,7 +548,7 @@ class SweepView(QWidget):
                 handle.wait(timeout_s)
             except TimeoutError:
                 return False
-        listed = self.catalog.shutdown(timeout_s)
+        listed = self.catalog.shutdown(timeout_s) and self.batch.shutdown(timeout_s)
         return self._tasks.shutdown(timeout_s) and listed
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -1,0 +1,233 @@
+"""Provider batch jobs in the app: Submit as batch next to Run sweep (greyed, with the reason, on
+a backend without a batch API), the Batch jobs window listing jobs as the provider moves them,
+Cancel, Fetch results and Re-run failed cells live; and an app restart mid-job: the next window
+lists the job and polls it until it ends.
+
+The provider is a local server speaking Anthropic's Message Batches endpoints and state machine
+(tests/backends/batch_servers.py); the store, runner, batch service and windows are the real
+ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
+
+from tests.backends.batch_servers import KEY, AnthropicBatchServer
+from tests.ui.windows import close_window, open_window, shot
+from workbench.backends.config import BackendConfig, add_config
+from workbench.core.experiments import ExperimentSpec, Variant
+from workbench.core.models import Message, Params, PromptTemplate, Variable
+from workbench.services.batch import BatchJobs
+from workbench.services.comparison import saved_or_new
+from workbench.services.runner import Runner
+from workbench.storage.repositories import Store, StoredExperiment
+from workbench.storage.writer import StoreWriter
+from workbench.ui import theming
+from workbench.ui.batch_jobs import BatchJobsWindow
+from workbench.ui.batch_poller import BatchPoller
+from workbench.ui.batch_rows import JobRow, JobsOfStore
+from workbench.ui.child_windows import batch_poller
+from workbench.ui.compare.sweep_view import SweepView
+from workbench.ui.main_window import MainWindow
+
+TEMPLATE = PromptTemplate(
+    name="capital",
+    messages=[Message(role="user", content="Capital of {{ country }}?")],
+    variables=[Variable(name="country")],
+)
+POLL_MS = 100
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[AnthropicBatchServer]:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    srv = AnthropicBatchServer()
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+def claude(server: AnthropicBatchServer) -> BackendConfig:
+    return BackendConfig(name="claude", backend="anthropic",
+                         options={"base_url": server.url, "retry_backoff": 0.01})
+
+
+def variant(backend: str = "claude", country: str = "France",
+            model: str = "claude-test-1") -> Variant:
+    return Variant(template=TEMPLATE, backend=backend, model=model,
+                   variables={"country": country}, params=Params(max_tokens=20))
+
+
+def sweep(store: Store, repeats: int = 2) -> StoredExperiment:
+    spec = ExperimentSpec(name="capitals by batch",
+                          variants=[variant(country="France"), variant(country="Peru")],
+                          repeats=repeats)
+    return saved_or_new(store, spec, "sweep")[0]
+
+
+def row(window: BatchJobsWindow) -> JobRow:
+    rows = window.shown()
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def batch_jobs_action(window: MainWindow) -> QAction:
+    """Tools ▸ Batch jobs…"""
+    return next(a for a in window.menus.named["&Tools"].actions() if a.text() == "Batch &jobs…")
+
+
+def open_jobs(qtbot: QtBot, jobs: JobsOfStore) -> BatchJobsWindow:
+    view = BatchJobsWindow(jobs, BatchPoller(jobs, poll_ms=POLL_MS))
+    qtbot.addWidget(view)
+    view.resize(1000, 360)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+@pytest.fixture
+def runner(store: Store, server: AnthropicBatchServer) -> Iterator[Runner]:
+    configs = {"claude": claude(server),
+               "local": BackendConfig(name="local", backend="scripted",
+                                      options={"script": [{"text": "Paris."}]})}
+    writer = StoreWriter(store)
+    runner = Runner(writer=writer, configs=configs)
+    yield runner
+    runner.close()
+    assert writer.close()
+
+
+def test_cancel_fetch_and_rerun_the_failed_cells_live(
+    qtbot: QtBot, theme: theming.Theme, store: Store, runner: Runner,
+    server: AnthropicBatchServer,
+) -> None:
+    experiment = sweep(store)
+    [job] = BatchJobs(store, runner).submit(experiment)
+    [batch_id] = job.remote_ids
+    view = open_jobs(qtbot, JobsOfStore(store, runner))
+    qtbot.waitUntil(lambda: len(view.shown()) == 1 and row(view).states == "in_progress")
+    listed = row(view)
+    assert (listed.provider, listed.backend, listed.models) == ("anthropic", "claude",
+                                                                "claude-test-1")
+    assert (listed.status, listed.total, listed.answered) == ("running", 4, 0)
+    assert listed.experiment == "capitals by batch" and listed.submitted_at
+    assert view.cancel_button.isEnabled() and view.fetch_button.isEnabled()
+    assert not view.rerun_button.isEnabled()  # not before the job ended
+    assert view.poller.active
+
+    # Two answers arrive; Fetch results asks at once, without waiting for the next tick.
+    view.poller.timer.setInterval(60_000)
+    server.settle(batch_id, {"v0-r0": "succeeded", "v1-r0": "errored"})
+    qtbot.mouseClick(view.fetch_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: row(view).answered == 1 and row(view).failed == 1)
+    assert row(view).landed == 0  # answers land once the provider ends the batch
+
+    qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: row(view).status == "cancelling")
+    assert row(view).states == "cancelling" and not view.cancel_button.isEnabled()
+    server.end(batch_id)  # the provider stops: what had not run is canceled
+    view.poller.timer.setInterval(POLL_MS)
+    qtbot.waitUntil(lambda: row(view).ended, timeout=10_000)
+    ended = row(view)
+    assert (ended.states, ended.answered, ended.failed, ended.landed) == ("cancelled", 1, 3, 4)
+    assert ended.rerunnable == 3
+    qtbot.waitUntil(lambda: not view.poller.active)  # nothing left to poll
+    runs = store.runs.for_experiment(experiment.id)
+    assert sorted(r.result.text for r in runs if r.result.text) == ["echo: Capital of France?"]
+    assert all(r.result.cost is None for r in runs)  # no price known for a test model
+    shot(view, "batch-jobs-ended")
+
+    assert view.rerun_button.isEnabled()
+    with qtbot.waitSignal(view.rerunFinished, timeout=20_000) as ran:
+        qtbot.mouseClick(view.rerun_button, Qt.MouseButton.LeftButton)
+    assert ran.args[1] == 3
+    qtbot.waitUntil(lambda: row(view).rerunnable == 0)
+    assert not view.rerun_button.isEnabled()
+    runs = store.runs.for_experiment(experiment.id)
+    answers = sorted(r.result.text for r in runs if r.result.error is None)
+    assert answers == ["echo: Capital of France?"] * 2 + ["echo: Capital of Peru?"] * 2
+    assert view.shutdown(10)
+
+
+def test_submit_as_batch_next_to_run_sweep(
+    qtbot: QtBot, theme: theming.Theme, store: Store, runner: Runner,
+    server: AnthropicBatchServer,
+) -> None:
+    view = SweepView(runner)
+    qtbot.addWidget(view)
+    view.resize(1200, 760)
+    view.show()
+    view.rows.param.setCurrentText("temperature")
+    view.rows.values.clear()
+    qtbot.keyClicks(view.rows.values, "0, 1")
+    with qtbot.waitSignal(view.estimated, timeout=30_000):
+        view.set_base(variant(model="claude-sonnet-4-5"))  # a model with a list price
+    qtbot.waitUntil(lambda: view.batch.terms is not None)
+    assert view.batch.button.isEnabled()
+    assert "anthropic: 50% of list price, within 24h" in view.batch.button.toolTip()
+    screenshot_path = shot(view, "sweep-submit-as-batch")
+    assert screenshot_path.exists()
+
+    with qtbot.waitSignal(view.batch.submitted, timeout=20_000) as sent:
+        qtbot.mouseClick(view.batch.button, Qt.MouseButton.LeftButton)
+    [job_id] = sent.args[0]
+    job = store.batches.get(job_id)
+    assert (job.provider, job.status) == ("anthropic", "running")
+    sent_ids = [r["custom_id"] for r in server.created()[0]["requests"]]
+    assert sent_ids == ["v0-r0", "v1-r0", "v2-r0", "v3-r0"]  # temperature × top_p
+
+    # A backend without a batch API: greyed, and the tooltip says why.
+    with qtbot.waitSignal(view.estimated, timeout=30_000):
+        view.set_base(variant("local"))
+    qtbot.waitUntil(lambda: view.batch.terms is not None)
+    assert not view.batch.button.isEnabled()
+    assert view.batch.button.toolTip().startswith("Not available: local: ")
+    assert "no batch API here" in view.batch.button.toolTip()
+    assert view.shutdown(10)
+
+
+def test_a_job_is_polled_again_after_the_app_restarts(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, server: AnthropicBatchServer
+) -> None:
+    monkeypatch.setattr(
+        MainWindow, "ask_unsaved", lambda _self, _name: QMessageBox.StandardButton.Discard
+    )
+    config = claude(server)
+    add_config(config.name, config.backend, config.options)
+    window = open_window(qtbot)
+    workspace = window.workspace
+    [job] = BatchJobs(workspace.store, workspace.runner).submit(sweep(workspace.store, 1))
+    [batch_id] = job.remote_ids
+    batch_jobs_action(window).trigger()
+    jobs = next(w for w in window.child_windows.windows() if isinstance(w, BatchJobsWindow))
+    qtbot.waitUntil(lambda: len(jobs.shown()) == 1 and row(jobs).states == "in_progress")
+    server.settle(batch_id, {"v0-r0": "succeeded"})
+    qtbot.mouseClick(jobs.refresh_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: row(jobs).answered == 1)
+    close_window(window)  # the app quits with the job still at the provider
+
+    server.settle(batch_id, {"v1-r0": "succeeded"})
+    again = open_window(qtbot)
+    try:
+        poller = batch_poller(again)
+        poller.timer.setInterval(POLL_MS)
+        # polled at start: the job is still running, so the poller goes on
+        qtbot.waitUntil(lambda: poller.jobs.rows()[0].answered == 2, timeout=10_000)
+        qtbot.waitUntil(lambda: poller.timer.isActive())
+        server.end(batch_id)
+        batch_jobs_action(again).trigger()
+        jobs = next(w for w in again.child_windows.windows() if isinstance(w, BatchJobsWindow))
+        qtbot.waitUntil(lambda: len(jobs.shown()) == 1 and row(jobs).ended)
+        assert (row(jobs).landed, row(jobs).answered, row(jobs).rerunnable) == (2, 2, 0)
+        runs = again.workspace.store.runs.for_experiment(job.experiment_id)
+        assert sorted(r.result.text for r in runs) == [
+            "echo: Capital of France?", "echo: Capital of Peru?"]
+        shot(jobs, "batch-jobs-after-restart")
+    finally:
+        close_window(again)

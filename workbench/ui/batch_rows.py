@@ -1,0 +1,120 @@
+"""What the Batch jobs window shows of each job, read from the store, and what it asks of the
+batch service. No Qt: all of it runs on pool threads."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from workbench.backends.base import CancelToken
+from workbench.core.errors import KnownError
+from workbench.core.grid import CellKey
+from workbench.services.batch import BatchJobs
+from workbench.services.grid_runner import GridRunner, completed_keys, plan
+from workbench.services.runner import Runner
+from workbench.storage.repositories import Store, StoredExperiment
+from workbench.storage.repositories.batch_jobs import BatchJob
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """What the window shows of one job (read off the GUI thread)."""
+
+    id: str
+    experiment_id: str
+    experiment: str
+    provider: str
+    backend: str
+    models: str
+    status: str
+    states: str  # the remote batches' states, as the provider last said them
+    total: int
+    answered: int
+    failed: int
+    landed: int
+    rerunnable: int  # cells whose line failed, expired or was never answered
+    submitted_at: str
+    message: str = ""
+
+    @property
+    def ended(self) -> bool:
+        return self.status == "ended"
+
+
+def job_row(store: Store, job: BatchJob) -> JobRow:
+    """What the window shows of ``job``: the provider's counts summed over its batches, the
+    landed cells and those a live re-run would take (failed or never answered)."""
+    outcomes = Counter(cell.outcome for cell in store.batches.cells(job.id))
+    try:
+        stored = store.experiments.get(job.experiment_id)
+    except KnownError:
+        experiment, rerunnable = job.experiment_id[:8], 0
+    else:
+        experiment, rerunnable = stored.spec.name, len(_rerunnable(store, job, stored))
+    states = ", ".join(dict.fromkeys(p.state for p in job.parts if p.state != "pending"))
+    submitted = [p.submitted_at for p in job.parts if p.submitted_at]
+    return JobRow(
+        id=job.id,
+        experiment_id=job.experiment_id,
+        experiment=experiment,
+        provider=job.provider,
+        backend=job.backend_name,
+        models=", ".join(job.models),
+        status=job.status,
+        states=states,
+        total=sum(p.total for p in job.parts) or sum(outcomes.values()),
+        answered=sum(p.succeeded for p in job.parts),
+        failed=sum(p.failed for p in job.parts),
+        landed=outcomes["ok"] + outcomes["error"],
+        rerunnable=rerunnable,
+        submitted_at=min(submitted) if submitted else "",
+        message="; ".join(p.message for p in job.parts if p.message),
+    )
+
+
+class JobsOfStore:
+    """What the Batch jobs window asks of the batch service (``services.batch``), for one
+    store and runner. Every method blocks: the window calls them on pool threads."""
+
+    def __init__(self, store: Store, runner: Runner) -> None:
+        self.store = store
+        self.runner = runner
+        self.service = BatchJobs(store, runner)
+
+    def rows(self) -> list[JobRow]:
+        """Every job, newest first."""
+        return [job_row(self.store, job) for job in self.store.batches.jobs()]
+
+    def poll(self, job_id: str, _cancel: CancelToken) -> None:
+        """Poll the job's remote batches and land the results of those that ended."""
+        self.service.refresh(job_id)
+
+    def cancel(self, job_id: str) -> None:
+        """Ask the provider to stop the job's batches (what finished still lands)."""
+        self.service.cancel(job_id)
+
+    def rerun_failed(self, job_id: str, cancel: CancelToken) -> int:
+        """Run the job's cells that failed or were never answered live, through the runner as
+        a sweep runs them (stored as runs of their cells); how many ran."""
+        job = self.store.batches.get(job_id)
+        experiment = self.store.experiments.get(job.experiment_id)
+        keys = _rerunnable(self.store, job, experiment)
+        planned = [item for item in plan(experiment.spec) if item.cell.key in keys]
+        if not planned:
+            return 0
+        handle = GridRunner(self.runner, self.store).start(experiment, planned=planned)
+        while not handle.done:
+            if cancel.wait(0.1):
+                handle.cancel_all()
+        return len(handle.wait().outcomes)
+
+
+def _rerunnable(store: Store, job: BatchJob, experiment: StoredExperiment) -> set[CellKey]:
+    """The job's cells whose line failed or was not answered, and that have no successful run
+    since (one re-run live already has)."""
+    done = completed_keys(store, experiment)
+    return {
+        key
+        for cell in store.batches.cells(job.id)
+        if cell.outcome in ("error", "missing") and (key := CellKey(*cell.key)) not in done
+    }
