@@ -13,6 +13,7 @@ from workbench.backends.base import Finished, Started, StreamEvent
 from workbench.backends.config import BackendConfig
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, PromptTemplate, RenderedMessage, RunRequest
+from workbench.core.template_files import dumps, loads
 from workbench.core.tools import PythonMock, Tool, ToolCall
 from workbench.services.comparison import save_comparison
 from workbench.services.evaluation import Evaluation
@@ -169,11 +170,15 @@ def test_a_syntax_error_is_refused_at_its_line_when_the_tool_is_read() -> None:
     assert caught.value.line == 2 and caught.value.text.startswith("SyntaxError")
 
 
-def test_a_fixed_mock_and_a_python_one_read_back_from_yaml() -> None:
+def test_a_fixed_mock_and_a_python_one_round_trip_through_the_template_file() -> None:
     text = Tool.model_validate({"name": "t", "mock": "21"})
-    code = Tool.model_validate({"name": "t", "mock": {"python": "def mock(args):\n  return 1\n"}})
+    code = Tool.model_validate({"name": "u", "mock": {"python": "def mock(args):\n  return 1\n"}})
     assert text.mock == "21" and isinstance(code.mock, PythonMock)
-    assert Tool.model_validate(code.model_dump()) == code
+    template = PromptTemplate(name="t", messages=[Message(role="user", content="hi")],
+                              tools=[text, code])
+    written = dumps(template)
+    assert "    python: |\n      def mock(args):\n" in written  # readable in the file
+    assert loads(written) == template
     assert code.declaration().mock is None  # never sent to a model
 
 

@@ -33,6 +33,7 @@ from workbench.backends.base import Backend
 from workbench.core.errors import KnownError, MissingVariableError, TemplateError
 from workbench.core.experiments import Variant
 from workbench.core.models import Params, PromptTemplate, ResponseFormatType
+from workbench.core.tools import Tool
 from workbench.services.document import Document
 from workbench.services.runner import build_request
 from workbench.services.workspace import Workspace
@@ -208,6 +209,9 @@ class MainWindow(QMainWindow):
         self.params.paramsChanged.connect(self._params_changed)
         self.params.response_format.formatChanged.connect(self._response_format_chosen)
         self.params.tools.choiceChanged.connect(self._tool_choice_chosen)
+        self.params.tools.toolsChanged.connect(self._tools_edited)
+        self.tool_steps.editMock.connect(
+            lambda call, answer: self.params.tools.edit_mocks().show_error(call, answer))
         self.library.templateActivated.connect(self.open_library_template)
         self.history.runActivated.connect(self.restore_run)
         self.picker.changed.connect(self._backend_changed)
@@ -352,6 +356,10 @@ class MainWindow(QMainWindow):
 
     def _tool_choice_chosen(self, choice: str) -> None:
         self.editor.set_tool_choice(choice)
+        self.document.edit(self.editor.template())
+
+    def _tools_edited(self, tools: list[Tool]) -> None:
+        self.editor.set_tools(tools)
         self.document.edit(self.editor.template())
 
     def run(self) -> None:

@@ -42,14 +42,14 @@ class ToolCallBlock(QFrame):
     """One call: its tool's name, its arguments, and its result (a mock, or Reply + Send)."""
 
     answered = Signal()
-    #: "Edit mock" under a Python mock's error: the tool's name and the line of its code.
-    editMock = Signal(str, object)
+    #: "Edit mock" under a Python mock's error: the ``ToolCall`` and its failed ``ToolAnswer``.
+    editMock = Signal(object, object)
 
     def __init__(self, step: int, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAccessibleName(f"Tool call {name}")
-        self.name = name
+        self.call: ToolCall | None = None  # once complete
         self.result: ToolAnswer | None = None
         self._arguments = ""
         self.title = QLabel(f"Step {step} · calls <b>{name}</b>", self)
@@ -62,8 +62,7 @@ class ToolCallBlock(QFrame):
         self.outcome.hide()
         self.edit_mock = QPushButton("Edit mock", self)
         self.edit_mock.setToolTip(f"Open the Python mock of {name} at the line of the error")
-        self.edit_mock.clicked.connect(
-            lambda: self.editMock.emit(name, self.result.line if self.result else None))
+        self.edit_mock.clicked.connect(lambda: self.editMock.emit(self.call, self.result))
         self.edit_mock.hide()
         self.reply = QLineEdit(self)
         self.reply.setPlaceholderText(f"Result of {name} (sent back to the model)")
@@ -89,15 +88,20 @@ class ToolCallBlock(QFrame):
         self._arguments += piece
         self.arguments.setText(pretty_json(self._arguments))
 
+    def complete(self, call: ToolCall) -> None:
+        """The call as the model finished it."""
+        self.call = call
+        self.arguments.setText(call.pretty_arguments())
+
     def ask(self, call: ToolCall) -> None:
         """The call is complete and no mock answers it: wait for the person's reply."""
-        self.arguments.setText(call.pretty_arguments())
+        self.complete(call)
         self._reply_row.show()
         self.reply.setFocus()
 
     def running(self, call: ToolCall) -> None:
         """The call is complete and its Python mock is running."""
-        self.arguments.setText(call.pretty_arguments())
+        self.complete(call)
         self.outcome.setText("running the Python mock…")
         self.outcome.show()
 
@@ -168,8 +172,8 @@ class ToolSteps(QObject):
     """Drives a tool conversation in ``window``: follows each turn's run, and starts the next
     once its calls are answered."""
 
-    #: A call's "Edit mock": the tool's name and the line of its code the error is at.
-    editMock = Signal(str, object)
+    #: A call's "Edit mock": the ``ToolCall`` and its failed ``ToolAnswer``.
+    editMock = Signal(object, object)
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -270,7 +274,7 @@ class ToolSteps(QObject):
                 block.running(call)
                 self._run_mock(block, mock, call)
             elif mock is not None:
-                block.arguments.setText(call.pretty_arguments())
+                block.complete(call)
                 block.give(ToolAnswer(mock, "mock"))
             else:
                 block.ask(call)

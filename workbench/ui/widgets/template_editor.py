@@ -39,6 +39,7 @@ from workbench.core.techniques import (
 )
 from workbench.core.template_outline import changes
 from workbench.core.templates import COMPONENT_NAMES
+from workbench.core.tools import Tool
 from workbench.storage.formats.flatten import flatten
 from workbench.ui.theming import status_color
 from workbench.ui.widgets import components_form
@@ -295,6 +296,11 @@ class TemplateEditor(QWidget):
     def set_tool_choice(self, choice: str) -> None:
         """Adopt the tool choice chosen in the parameters panel, as ``set_parameters``."""
         self._settle({"tool_choice": choice})
+
+    def set_tools(self, tools: list[Tool]) -> None:
+        """Adopt the tools as edited in the parameters panel (their mocks), as
+        ``set_parameters``."""
+        self._settle({"tools": tools})
 
     def _settle(self, update: dict[str, Any]) -> None:
         self._base = self._base.model_copy(update=update)

@@ -4,17 +4,20 @@ tool choice (auto, none, required, or one tool by name), chosen here.
 Like a parameter the backend ignores, tools a backend cannot send stay shown but greyed, with
 "not sent by this backend" beside them and the reason in the tooltip: the run still happens,
 the model answers in text, and the result records the tools as ignored. A choice is
-``choiceChanged``; the tools themselves are written in the template (``tools:``).
+``choiceChanged``; the tools themselves are written in the template (``tools:``). "Mocks…"
+edits how each tool answers (``dialogs.tool_mocks_dialog``); an accepted edit is
+``toolsChanged``.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from workbench.core.models import PromptTemplate
 from workbench.core.params import Capabilities
 from workbench.core.tools import TOOL_CHOICE_MODES, Tool
+from workbench.ui.dialogs.tool_mocks_dialog import ToolMocksDialog
 
 NOT_SENT = "not sent by this backend"
 #: What each tool choice mode does (a tool's name: the model must call that one).
@@ -37,6 +40,7 @@ class ToolsRow(QWidget):
     user's choice."""
 
     choiceChanged = Signal(str)
+    toolsChanged = Signal(list)  # list[Tool]: their mocks edited
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +58,9 @@ class ToolsRow(QWidget):
         self.note.setEnabled(False)
         self.note.setAccessibleName("Tools are not sent by this backend")
         self.note.hide()
+        self.mocks_button = QPushButton("Mocks…", self)
+        self.mocks_button.setToolTip("How each tool answers the model's calls: typed in by you, "
+                                     "a fixed result, or a Python function")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)
@@ -62,7 +69,9 @@ class ToolsRow(QWidget):
         layout.addWidget(self.combo)
         layout.addWidget(self.note, 1)
         layout.addStretch(0)  # the row keeps its widgets together when the note is hidden
+        layout.addWidget(self.mocks_button)
         self.combo.activated.connect(lambda _index: self.choiceChanged.emit(self.choice()))
+        self.mocks_button.clicked.connect(self.edit_mocks)
         self._fill("auto")
 
     def choice(self) -> str:
@@ -72,6 +81,18 @@ class ToolsRow(QWidget):
         """Show the template's tools and its tool choice."""
         self.tools = list(template.tools)
         self._fill(template.tool_choice)
+
+    def edit_mocks(self) -> ToolMocksDialog:
+        """Open the mocks editor; an accepted edit is a ``toolsChanged``."""
+        dialog = ToolMocksDialog(self.tools, self)
+        dialog.finished.connect(lambda result: self._mocks_edited(dialog, result))
+        dialog.open()
+        return dialog
+
+    def _mocks_edited(self, dialog: ToolMocksDialog, result: int) -> None:
+        if result == QDialog.DialogCode.Accepted:
+            self.tools = dialog.tools()
+            self.toolsChanged.emit(self.tools)
 
     def set_capabilities(self, capabilities: Capabilities) -> None:
         self.capabilities = capabilities
@@ -103,6 +124,7 @@ class ToolsRow(QWidget):
         self.count.setToolTip(f"{names}\n\n{reason}".strip() if names else NO_TOOLS)
         self.combo.setEnabled(bool(self.tools) and not reason)
         self.count.setEnabled(not reason)
+        self.mocks_button.setEnabled(bool(self.tools))
         self.note.setVisible(bool(reason))
         self.note.setToolTip(reason)
         if not self.tools or reason:
