@@ -161,3 +161,25 @@ def test_an_expired_job_lands_what_was_done_and_a_cancelled_one_too(
         assert latest[(0, 1)] == f"error:{CANCELLED_KIND}"
     finally:
         session.close()
+
+
+def test_the_estimate_offers_the_batch_price_and_window(
+    server: OpenAIBatchServer, tmp_path: Path
+) -> None:
+    configs = {**_configs(server), "script": BackendConfig(name="script", backend="scripted")}
+    spec = _spec()
+    spec.variants.append(Variant(label="scripted", template=TEMPLATE, backend="script"))
+    with Store.open(tmp_path / "runs.db") as store:
+        runner = Runner(configs=configs)
+        try:
+            estimate = GridRunner(runner, store).estimate(spec)
+        finally:
+            runner.close()
+    (offer,) = estimate.batch  # the scripted backend has no batch API
+    live = sum(c.cost or 0.0 for c in estimate.cells if c.backend == "openai")
+    assert (offer.backend, offer.provider, offer.calls, offer.window) == (
+        "openai", "openai", 6, "24h")
+    assert offer.costs["USD"] == pytest.approx(live * 0.5) and live > 0
+    line = next(t for t in estimate.lines() if t.startswith("batch:"))
+    assert "50% of list price" in line and "within 24h" in line
+    assert estimate.to_dict()["batch"][0]["completion_window"] == "24h"

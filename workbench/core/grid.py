@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from workbench.core.batch_offer import BatchOffer, batch_lines
 from workbench.core.effects import Effects, Ignored, check
 from workbench.core.errors import KnownError
 from workbench.core.experiments import (
@@ -367,6 +368,7 @@ class Estimate:
     variant_labels: list[str] = field(default_factory=list)  # each variant as named in notes
     repeats: int = 1
     pace: list[BackendPace] = field(default_factory=list)  # concurrency and wall time
+    batch: list[BatchOffer] = field(default_factory=list)  # the same calls as a batch job
 
     @property
     def overflowing(self) -> list[CellEstimate]:
@@ -393,6 +395,7 @@ class Estimate:
             "no_effect": self._effect_lines("variants"),
             "pace": [p.to_dict() for p in self.pace],
             "wall_s": wall_time(self.pace),
+            "batch": [offer.to_dict() for offer in self.batch],
         }
 
     def _effect_lines(self, unit: str) -> list[str]:
@@ -428,6 +431,7 @@ class Estimate:
         if self.unpriced_calls:
             out.append(f"                {self.unpriced_calls:,} calls have no known price")
         out += pace_lines(self.pace)
+        out += batch_lines(self.batch)
         out += [f"no effect:      {line}" for line in self._effect_lines(unit)]
         for cell in self.overflowing:
             out.append(

@@ -38,6 +38,7 @@ from workbench.core.model_table import NO_CHARGE, Price
 from workbench.core.models import Params, RunRequest, RunResult
 from workbench.core.outcome import RunOutcome, RunStatus
 from workbench.core.params import PARAM_NAMES
+from workbench.services.batch_offers import batch_offers
 from workbench.services.experiment_lock import lock_experiment
 from workbench.services.pace import pace_of
 from workbench.services.runner import Runner, build_request
@@ -343,6 +344,7 @@ class GridRunner:
         est = estimate(plan(spec), self.counter(), skip=self._skip(experiment, resume),
                        ignored=ignored_by(self.runner))
         est.pace.extend(pace_of(self.runner, est.cells))
+        est.batch.extend(batch_offers(self.runner, est.cells))
         return est
 
     def _skip(self, experiment: StoredExperiment | ExperimentSpec, resume: bool) -> set[CellKey]:
