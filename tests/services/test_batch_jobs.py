@@ -17,9 +17,10 @@ from workbench.backends.config import BackendConfig
 from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, Params, PromptTemplate
-from workbench.services.batch import BatchJobs
+from workbench.core.tools import Tool
+from workbench.services.batch import BatchJobs, live_only
 from workbench.services.comparison import save_comparison
-from workbench.services.grid_runner import GridRunner
+from workbench.services.grid_runner import GridRunner, plan
 from workbench.services.runner import Runner
 from workbench.storage.repositories import Store, StoredExperiment
 from workbench.storage.writer import StoreWriter
@@ -183,3 +184,24 @@ def test_the_estimate_offers_the_batch_price_and_window(
     line = next(t for t in estimate.lines() if t.startswith("batch:"))
     assert "50% of list price" in line and "within 24h" in line
     assert estimate.to_dict()["batch"][0]["completion_window"] == "24h"
+
+
+def test_cells_of_several_requests_are_left_to_the_live_run(
+    server: OpenAIBatchServer, tmp_path: Path
+) -> None:
+    """A template whose tool calls are answered by mocks runs turn after turn: one batch line
+    would store its first turn as the cell's answer."""
+    tools = TEMPLATE.model_copy(update={"tools": [Tool(name="lookup", mock="Paris")]})
+    spec = _spec()
+    spec.variants[1] = spec.variants[1].model_copy(update={"template": tools})
+    session = _Session(tmp_path / "runs.db", server)
+    try:
+        experiment = save_comparison(session.store, spec)
+        (job,) = session.jobs.submit(experiment)
+        sent = [line["custom_id"] for line in server.lines(job.parts[0].remote_id or "")]
+        assert sent == ["v0-t0-r0", "v0-t1-r0", "v0-t2-r0"]
+        assert "tool calls" in (live_only(plan(experiment.spec)[1]) or "")
+        with pytest.raises(KnownError, match="only run live"):
+            session.jobs.submit(experiment)
+    finally:
+        session.close()

@@ -93,7 +93,8 @@ def _open(store: Store) -> BatchJobs:
 
 def run_submit(args: argparse.Namespace) -> int:
     from workbench.cli._storage import open_store
-    from workbench.services.grid_runner import GridRunner
+    from workbench.services.batch import live_only
+    from workbench.services.grid_runner import GridRunner, plan
 
     with open_store() as store:
         experiment = _target(store, args)
@@ -107,6 +108,10 @@ def run_submit(args: argparse.Namespace) -> int:
         finally:
             jobs.runner.close()
         _report(store, submitted, args.json)
+        live = [item for item in plan(experiment.spec) if live_only(item)]
+        if live:
+            print(f"{len(live)} cells are several requests each ({live_only(live[0])}…) and "
+                  f"run only live: workbench compare {experiment.id}", file=sys.stderr)
     return 0
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from workbench.backends.base import CancelToken
 from workbench.backends.batch import BatchLine, BatchProvider, RemoteBatch, batch_provider
+from workbench.core.conversation import uses_conversation
+from workbench.core.conversation_case import conversation_of
 from workbench.core.errors import KnownError
 from workbench.core.grid import CellKey, PlannedCell
 from workbench.services.grid_runner import completed_keys, plan
@@ -30,6 +32,19 @@ from workbench.storage.repositories.batch_jobs import BatchJob, BatchPart, NewBa
 
 #: Seconds between polls while waiting on a job (a provider answers within hours).
 POLL_INTERVAL_S = 30.0
+
+
+def live_only(item: PlannedCell) -> str | None:
+    """Why a cell cannot go as one batch line (None: it can): a batch answers one request,
+    and these cells are several requests, each depending on the answer before it. They are
+    left to the live run."""
+    if item.request is not None and item.request.tools:
+        return "its template's tool calls are answered by mocks, turn after turn"
+    if uses_conversation(item.cell.variant.template):
+        return "its template reads the conversation so far (a thread of turns)"
+    if item.cell.test is not None and conversation_of(item.cell.test) is not None:
+        return "its test case is a conversation"
+    return None
 
 
 def custom_id(key: CellKey) -> str:
@@ -60,19 +75,21 @@ class BatchJobs:
         cancel: CancelToken | None = None,
     ) -> list[BatchJob]:
         """Send the experiment's cells not done yet (only ``backend``'s, if given), one job per
-        backend; a backend without a batch API stops it before anything is sent."""
+        backend; a backend without a batch API stops it before anything is sent. Cells that
+        are several requests (:func:`live_only`) are left to the live run."""
         cancel = cancel or CancelToken()
         done = completed_keys(self.store, experiment) | self._waiting(experiment.id)
         by_backend: dict[str, list[PlannedCell]] = {}
         for item in plan(experiment.spec):
-            if item.request is None or item.cell.key in done:
+            if item.request is None or item.cell.key in done or live_only(item):
                 continue  # a cell that cannot render says why when it runs live
             if backend is None or item.request.backend == backend:
                 by_backend.setdefault(item.request.backend, []).append(item)
         if not by_backend:
             raise KnownError(
-                "nothing to send: every cell is done or waiting in a batch job",
-                hint="see 'workbench batch list'",
+                "nothing to send: every cell is done, waiting in a batch job, or several "
+                "requests (tool calls answered by mocks, conversations) that only run live",
+                hint="see 'workbench batch list'; run the rest with 'workbench compare'",
             )
         providers = {name: self._provider(name) for name in by_backend}
         lines = {name: self._lines(providers[name], name, items)
