@@ -19,6 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.backends.batch_servers import KEY, AnthropicBatchServer
 from tests.ui.windows import close_window, open_window, shot
+from workbench.backends.base import CancelToken
 from workbench.backends.config import BackendConfig, add_config
 from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.models import Message, Params, PromptTemplate, Variable
@@ -181,6 +182,18 @@ def test_submit_as_batch_next_to_run_sweep(
     assert (job.provider, job.status) == ("anthropic", "running")
     sent_ids = [r["custom_id"] for r in server.created()[0]["requests"]]
     assert sent_ids == ["v0-r0", "v1-r0", "v2-r0", "v3-r0"]  # temperature × top_p
+    assert view.estimate_label.text().startswith("Sent as a batch job")
+    assert view.matrix.rowCount() == 2 and not any(view.matrix.values.values())
+
+    # Answers land as the job is polled: the matrix fills without a live run.
+    [batch_id] = job.remote_ids
+    server.settle(batch_id, dict.fromkeys(sent_ids, "succeeded"))
+    server.end(batch_id)
+    JobsOfStore(store, runner).poll(job_id, CancelToken())
+    view.show_landed()
+    view.metric_box.setCurrentIndex(view.metric_box.findData("output_tokens"))
+    assert sorted(view.matrix.values.values()) == [4, 4, 4, 4]
+    shot(view, "sweep-batch-landed")
 
     # A backend without a batch API: greyed, and the tooltip says why.
     with qtbot.waitSignal(view.estimated, timeout=30_000):

@@ -187,8 +187,10 @@ def open_sweep(window: MainWindow, variant: Variant) -> SweepView:
 
 
 def _follow_batches(window: MainWindow, sweep: SweepView) -> None:
-    """A sweep submitted as a batch is followed in the Batch jobs window, polled from now."""
+    """A sweep submitted as a batch is followed in the Batch jobs window, polled from now; the
+    sweep's matrix fills as its answers land."""
     sweep.batch.submitted.connect(lambda _ids: open_batch_jobs(window))
+    batch_poller(window).polled.connect(sweep.show_landed)  # a slot: gone with the sweep
 
 
 def batch_poller(window: MainWindow) -> BatchPoller:

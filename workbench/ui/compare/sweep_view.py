@@ -154,6 +154,7 @@ class SweepView(QWidget):
         self.run_button.clicked.connect(self.run)
         self.batch = BatchSubmit(self.runner, self._submit_batch, self)
         self.batch.failed.connect(self._show_problem)
+        self.batch.submitted.connect(self._batch_sent)
         self.progress = ProgressStrip(self)
 
         self.metric_box = QComboBox(self)
@@ -423,6 +424,21 @@ class SweepView(QWidget):
         stored, _ = self.writer.submit(lambda s: saved_or_new(s, spec, "sweep")).result()
         jobs = BatchJobs(self.store, self.runner).submit(stored, cancel=cancel)
         return [job.id for job in jobs]
+
+    def _batch_sent(self, job_ids: list[str]) -> None:
+        """The sweep went as a batch job: its matrix shows, and fills as answers land."""
+        if self._closed or not job_ids:
+            return
+        experiment_id = self.store.batches.get(job_ids[0]).experiment_id
+        self._show_experiment(experiment_id, self._typed_dimensions())
+        self.estimate_label.setText(
+            "Sent as a batch job: follow it in Tools ▸ Batch jobs. Its answers appear here as "
+            "they land; Run sweep would run the same cells live.")
+
+    def show_landed(self, _unfinished: int = 0) -> None:
+        """Batch answers may have landed (a poll ended): show the sweep's results again."""
+        if not self._closed and self.handle is None and self.experiment is not None:
+            self._show_experiment(self.experiment.id, self._typed_dimensions())
 
     def _progress_title(self) -> str:
         return f"Sweep: {plural(self.estimate.calls, 'call') if self.estimate else 'calls'}"
