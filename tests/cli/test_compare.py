@@ -332,3 +332,43 @@ def test_the_same_sweep_started_twice_is_refused_or_waits_and_no_cell_runs_twice
         for r in store_runs(workbench_home)
     )
     assert len(per_cell) == 18 and set(per_cell.values()) == {1}  # no cell ran twice
+
+
+def test_tool_calling_models_print_their_sequences_side_by_side(
+    tmp_path: Path, workbench_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two models given the same tools: each cell's conversation is answered by the mocks, and
+    the output lists both sequences in columns, ≠ where they part; --json and the Markdown
+    export carry them too."""
+    def call(name: str, city: str) -> dict[str, object]:
+        return {"tool_call": {"name": name, "arguments": json.dumps({"city": city})}}
+
+    scripts = {"planner": [[call("get_weather", "Oslo")], [call("get_time", "Oslo")],
+                           [{"text": "21 °C at 09:30."}]],
+               "guesser": [[call("get_weather", "Bergen")], [{"text": "About 21 °C."}]]}
+    (workbench_home / "config").mkdir(parents=True, exist_ok=True)
+    items = [{"name": n, "backend": "scripted", "options": {"by_tool_results": t}}
+             for n, t in scripts.items()]
+    (workbench_home / "config" / "backends.yaml").write_text(yaml.safe_dump({"backends": items}))
+    template = yaml.safe_load(TEMPLATE) | {"tools": [
+        {"name": "get_weather", "mock": '{"temp_c": 21}'}, {"name": "get_time", "mock": "09:30"}]}
+    (tmp_path / "weather.prompt.yaml").write_text(yaml.safe_dump(template))
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "tools", "template": "weather.prompt.yaml",
+        "models": [{"backend": "planner"}, {"backend": "guesser"}],
+        "variable_sets": [{"country": "Norway"}]}))
+    report = tmp_path / "report.md"
+    assert main(["compare", str(path), "--export", str(report)]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("tool calls"):].splitlines()
+    assert "planner" in table[1] and "guesser" in table[1]
+    assert any(line.startswith("≠") and "Oslo" in line and "Bergen" in line for line in table)
+    assert any(line.startswith("≠") and "get_time" in line for line in table)
+    assert any("answer: 21 °C at 09:30." in line and "answer: About 21 °C." in line
+               for line in table)
+    assert "## Tool calls" in report.read_text(encoding="utf-8")
+    assert main(["compare", "tools", "--json"]) == 0  # resumed: nothing runs again
+    cells = json.loads(capsys.readouterr().out)["cells"]
+    assert [[c["tool"] for c in cell["tool_calls"]] for cell in cells] == [
+        ["get_weather", "get_time"], ["get_weather"]]

@@ -6,8 +6,10 @@ saved in the store; running the same file again finds it (same name, same conten
 cells that already finished are skipped. ``--dry-run`` prints the estimate and calls nothing.
 
 Text output: the estimate, one line per finished cell (``[3/9] v1.t0.r0 ok 0.41 s``, printed
-once the run is committed), then per-variant metrics. ``--json``: one JSON object with the
-estimate, every cell's latest result and the metrics. Exit 1 when any cell failed.
+once the run is committed), then per-variant metrics and, when the variants called tools, their
+tool-call sequences side by side per test case (``≠`` where they part). ``--json``: one JSON
+object with the estimate, every cell's latest result (its ``tool_calls`` too) and the metrics.
+Exit 1 when any cell failed.
 """
 
 from __future__ import annotations
@@ -193,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
             print_json(_json_report(est, report, comparison) | {"servers": servers})
         else:
             _print_metrics(comparison)
+            _print_tool_calls(comparison)
             _print_servers(servers)
             if args.export is not None:
                 print(f"exported:       {args.export}")
@@ -290,6 +293,16 @@ def _print_servers(servers: dict[str, list[dict[str, Any]]]) -> None:
             print("    " + figures_line(
                 f["url"], f["requests"], f["failures"], f["mean_latency_s"], state
             ))
+
+
+def _print_tool_calls(comparison: Any) -> None:
+    from workbench.services.compare_tools import sequence_tables, text_table
+
+    labels = [f"v{i} {v.label or v.model or v.backend}"
+              for i, v in enumerate(comparison.spec.variants)]
+    for table in sequence_tables(comparison):
+        print()
+        print("\n".join(text_table(table, labels)))
 
 
 def _print_metrics(comparison: Any) -> None:

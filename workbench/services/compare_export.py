@@ -1,5 +1,6 @@
-"""Exporting a comparison: CSV and JSONL (one row per cell, its latest run) and a Markdown report
-with per-variant metrics, preferences and the word diffs between columns.
+"""Exporting a comparison: CSV and JSONL (one row per cell, its latest run, with its tool calls)
+and a Markdown report with per-variant metrics, preferences, the word diffs between columns and,
+when the variants called tools, their tool-call sequences side by side.
 
 The Markdown report is meant to be pasted into a review or a notebook: variants as a table of what
 differs from the first, then each test case's outputs with their differences from the first
@@ -22,6 +23,7 @@ from workbench.core.errors import KnownError
 from workbench.core.grid import CellKey, expand, variant_differences
 from workbench.core.model_table import format_cost
 from workbench.core.preferences import VariantPreference
+from workbench.services.compare_tools import cell_steps, sequence_tables
 from workbench.services.comparison import Comparison
 from workbench.storage.files import write_text
 from workbench.storage.repositories import StoredRun
@@ -145,6 +147,7 @@ def cell_rows(comparison: Comparison) -> list[dict[str, Any]]:
             "tokens_per_s": None,
             "cost": None,
             "error": None,
+            "tool_calls": [s.as_dict() for s in cell_steps(comparison, key)],
         }
         if run is not None:
             r = run.result
@@ -180,7 +183,7 @@ def export_csv(comparison: Comparison) -> str:
     for row in rows:
         writer.writerow(
             {
-                k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v
+                k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
                 for k, v in row.items()
             }
         )
@@ -275,7 +278,39 @@ def export_markdown(comparison: Comparison, preferences: Sequence[VariantPrefere
             )
     lines += ["", "## Outputs", ""]
     lines += _outputs_section(comparison)
+    lines += _tool_calls_section(comparison)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _tool_calls_section(comparison: Comparison) -> list[str]:
+    """Each test's tool-call sequences, a column per variant and a row per call position
+    (≠ where the variants part), then each variant's answer."""
+    tables = sequence_tables(comparison)
+    if not tables:
+        return []
+    count = len(comparison.spec.variants)
+    lines = ["## Tool calls", ""]
+    for table in tables:
+        if table.title:
+            lines += [f"### {_md_escape(table.title)}", ""]
+        lines += ["| # | " + " | ".join(f"v{v}" for v in range(count)) + " |",
+                  "|---|" + "---|" * count]
+        for row in range(table.rows):
+            cells = [
+                f"{_md_escape(s[row].call.name)} `{_code(s[row].call.arguments)}`<br>"
+                f"{_md_escape(s[row].outcome())}" if row < len(s) else "–"
+                for s in table.steps
+            ]
+            mark = " ≠" if row in table.differing else ""
+            lines.append(f"| {row + 1}{mark} | " + " | ".join(cells) + " |")
+        answers = ["–" if a is None else _md_escape(a) for a in table.answers]
+        lines += ["| answer | " + " | ".join(answers) + " |", ""]
+    return lines
+
+
+def _code(text: str) -> str:
+    """Arguments inside a table's code span: one line, no pipe or backtick to break it."""
+    return " ".join(text.split()).replace("|", "\\|").replace("`", "'") or "{}"
 
 
 def _outputs_section(comparison: Comparison) -> list[str]:
