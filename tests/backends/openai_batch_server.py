@@ -9,8 +9,8 @@ poll moves it to ``in_progress``; the test moves it on from there: :meth:`settle
 :meth:`complete` finalizes it, :meth:`expire` ends its window. A cancel makes it
 ``cancelling``; :meth:`cancelled` ends it. Output and error files are written when the batch
 ends: answers in the output file, failed lines and those left undone (``batch_expired``,
-``batch_cancelled``) in the error file. ``POST /v1/chat/completions`` answers live calls
-(unstreamed), as a failed cell re-run live.
+``batch_cancelled``) in the error file. ``GET /v1/batches`` lists them, newest first.
+``POST /v1/chat/completions`` answers live calls (unstreamed), as a failed cell re-run live.
 """
 
 from __future__ import annotations
@@ -91,6 +91,10 @@ class OpenAIBatchServer(LocalServer):
             self._upload(h)
         elif h.command == "POST" and h.path == "/v1/batches":
             self._create(h, body)
+        elif h.command == "GET" and h.path.startswith("/v1/batches?"):  # newest first
+            with self._state:
+                views = [self._view(b) for b in reversed(self.batches.values())]
+            h.send_json(200, {"object": "list", "data": views[:100], "has_more": False})
         elif (match := _BATCH.match(h.path)) is not None:
             with self._state:
                 batch = self.batches.get(match.group(1))
@@ -156,6 +160,7 @@ class OpenAIBatchServer(LocalServer):
             batch_id = f"batch_{next(self._ids):04d}"
             self.batches[batch_id] = {
                 "id": batch_id,
+                "metadata": body.get("metadata") or {},
                 "endpoint": body["endpoint"],
                 "input_file_id": body["input_file_id"],
                 "status": "failed" if errors else "validating",
@@ -189,7 +194,7 @@ class OpenAIBatchServer(LocalServer):
                 "completed": outcomes.count("ok"),
                 "failed": failed,
             },
-            "metadata": {"source": "prompt-workbench"},
+            "metadata": batch["metadata"],
         }
 
     def _end(self, batch: dict[str, Any], status: str, undone: str) -> None:

@@ -141,3 +141,19 @@ def test_a_refused_key_and_a_pool_are_said_plainly(server: OpenAIBatchServer) ->
     assert supports_batch(pool)
     with pytest.raises(BatchUnsupported, match="pool"):
         batch_provider(pool)
+
+
+def test_lines_sent_again_find_their_batch_still_running_instead_of_paying_twice(
+    server: OpenAIBatchServer,
+) -> None:
+    """The process ended between creating the batch and recording its id: sending the same
+    lines again (what the job does for a part it has no id for) finds that batch."""
+    provider = batch_provider(_backend(server))
+    lines = [provider.line_for(f"c{i}", _request(q)) for i, q in enumerate(["France?", "Peru?"])]
+    first = provider.submit(lines, CancelToken())
+    other = provider.submit(lines[:1], CancelToken())  # other lines: a batch of their own
+    again = provider.submit(lines, CancelToken())
+    assert again == first and other.batch_id != first.batch_id
+    assert len(server.batches) == 2 and len(server.files) == 2  # nothing uploaded again
+    server.expire(first.batch_id)  # once it cannot answer any more, the lines go again
+    assert provider.submit(lines, CancelToken()).batch_id not in (first.batch_id, other.batch_id)

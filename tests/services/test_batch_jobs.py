@@ -23,6 +23,7 @@ from workbench.services.comparison import save_comparison
 from workbench.services.grid_runner import GridRunner, plan
 from workbench.services.runner import Runner
 from workbench.storage.repositories import Store, StoredExperiment
+from workbench.storage.repositories.batch_jobs import BatchJobRepository
 from workbench.storage.writer import StoreWriter
 
 TEMPLATE = PromptTemplate(
@@ -205,3 +206,35 @@ def test_cells_of_several_requests_are_left_to_the_live_run(
             session.jobs.submit(experiment)
     finally:
         session.close()
+
+
+class _Died(BaseException):
+    """The process ends here: nothing after this line runs."""
+
+
+def test_a_process_that_died_before_recording_its_batch_resumes_without_a_second_one(
+    server: OpenAIBatchServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def die(*_args: object, **_kwargs: object) -> None:
+        raise _Died
+
+    first = _Session(tmp_path / "runs.db", server)
+    experiment = save_comparison(first.store, _spec())
+    with monkeypatch.context() as patch:
+        patch.setattr(BatchJobRepository, "submitted", die)
+        patch.setattr(BatchJobRepository, "discard", die)
+        with pytest.raises(_Died):
+            first.jobs.submit(experiment)
+    first.close()
+    assert len(server.batches) == 1  # created at the provider, its id never recorded
+
+    second = _Session(tmp_path / "runs.db", server)
+    try:
+        (job,) = second.jobs.unfinished()
+        assert (job.status, job.parts[0].remote_id) == ("submitting", None)
+        resumed = second.jobs.refresh(job.id)
+        assert resumed.status == "running"
+        assert resumed.parts[0].remote_id == next(iter(server.batches))
+        assert len(server.batches) == 1
+    finally:
+        second.close()

@@ -11,11 +11,15 @@ failed, expired, cancelling → cancelled) and ``request_counts``; once ended, t
 of the window left undone: ``batch_cancelled``, ``batch_expired``) serve JSONL from
 ``GET /files/{id}/content``, one ``{custom_id, response: {status_code, body}, error}`` a line.
 An expired or cancelled batch still delivers what was done. One batch holds one model and one
-endpoint; OpenAI takes at most 50,000 lines (and 200 MB) in one file.
+endpoint; OpenAI takes at most 50,000 lines (and 200 MB) in one file. A batch carries the
+SHA-256 of its lines in its metadata, so lines sent again after a process ended between creating
+the batch and recording its id (a part ``services.batch`` then sends again) find that batch
+instead of being paid for twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -37,6 +41,12 @@ from workbench.backends.openai_compat import OpenAICompatBackend
 from workbench.core.errors import BackendError, KnownError, ProtocolError
 from workbench.core.models import RunRequest, RunResult, SentRequest
 
+#: Metadata key of a batch's input digest (SHA-256 of its JSONL), to find it again.
+_DIGEST = "workbench_input_sha256"
+#: How many of the newest batches are searched for one sent before a restart (OpenAI's most).
+_RECENT = 100
+#: States of a batch that may still answer.
+_RUNNING = ("validating", "in_progress", "finalizing")
 #: What an undone line's error code means for its run (re-running it live may well succeed).
 _UNDONE = {"batch_expired": EXPIRED_KIND, "batch_cancelled": CANCELLED_KIND}
 
@@ -66,6 +76,10 @@ class OpenAIBatches:
                 hint="send chat and completion templates as separate batches",
             )
         content = "".join(json.dumps(line.line, ensure_ascii=False) + "\n" for line in lines)
+        digest = hashlib.sha256(content.encode()).hexdigest()
+        running = self._running(digest, cancel)
+        if running is not None:
+            return running
         form = Form({"purpose": "batch"},
                     {"file": ("batch.jsonl", content.encode(), "application/jsonl")})
         uploaded = self._json("POST", "/files", form=form, cancel=cancel)
@@ -74,10 +88,25 @@ class OpenAIBatches:
             "input_file_id": file_id,
             "endpoint": endpoints.pop(),
             "completion_window": self.completion_window,
-            "metadata": {"source": "prompt-workbench"},
+            "metadata": {"source": "prompt-workbench", _DIGEST: digest},
         }
         created = self._json("POST", "/batches", json_body=body, cancel=cancel)
         return RemoteBatch(_text(created, "id", "/batches"), file_id)
+
+    def _running(self, digest: str, cancel: CancelToken) -> RemoteBatch | None:
+        """A batch of exactly these lines still running: one created just before the process
+        ended, before its id was recorded. Sending the lines again would pay for them twice."""
+        listed = self._json("GET", f"/batches?limit={_RECENT}", cancel=cancel).get("data")
+        for batch in listed if isinstance(listed, list) else ():
+            metadata = batch.get("metadata") if isinstance(batch, dict) else None
+            if (
+                isinstance(metadata, dict)
+                and metadata.get(_DIGEST) == digest
+                and batch.get("status") in _RUNNING
+                and isinstance(batch.get("id"), str)
+            ):
+                return RemoteBatch(batch["id"], str(batch.get("input_file_id") or ""))
+        return None
 
     def poll(self, batch: RemoteBatch) -> BatchPoll:
         return _poll(self._batch(batch.batch_id))
