@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 
 import pytest
 
 from tests.backends.local_servers import LocalServer, vllm_routes
+from tests.waiting import wait_until
 from workbench.backends.adaptive import (
     AimdController,
     Lease,
@@ -17,7 +19,7 @@ from workbench.backends.adaptive import (
     report_failure,
     report_status,
 )
-from workbench.backends.base import BackendOptions
+from workbench.backends.base import BackendOptions, CancelToken
 from workbench.backends.limits import Limits, RequestLimiter
 from workbench.backends.openai_compat import OpenAICompatOptions
 from workbench.core.errors import BackendTimeoutError, ServerError
@@ -110,20 +112,60 @@ def successes_at(c: AimdController, level: int) -> int:
     raise AssertionError("never probed")
 
 
-def test_a_refused_level_is_probed_again_only_after_a_doubling_wait() -> None:
+def test_a_refused_level_is_probed_again_only_after_a_growing_wait() -> None:
     c = controller(start=4, probe_after=8)
     succeed(c, 1)  # 5 in flight: refused
     c.throttled(advance(c, 0.0), None)
     assert (c.current, c.refused) == (3, 5)
     advance(c, 1.0)
     assert successes_at(c, 4) >= 8  # climbs back to 4, waits there, then tries 5
-    c.throttled(advance(c, 0.0), None)  # the probe is refused: the next one waits twice as long
-    assert c.probe_wait == 16 and c.current == 3
+    c.throttled(advance(c, 0.0), None)  # the probe is refused: the next one waits 4x as long
+    assert c.probe_wait == 32 and c.current == 3
     advance(c, 1.0)
-    assert successes_at(c, 4) >= 16
+    assert successes_at(c, 4) >= 32
     succeed(c, 5)  # a round at 5 passes: the server takes more now, growth resumes
     assert c.refused is None
     succeed(c, 6)
+    assert c.current == 6
+
+
+def test_a_refusal_lowers_the_limit_to_just_under_the_level_it_was_sent_at() -> None:
+    """A server that takes 16 refuses the 17th: the limit becomes 16, not three quarters of
+    the 18 slow start had reached by the time the refusal came back (it was 13 before)."""
+    c = controller(start=4)
+    succeed(c, 14)
+    assert c.current == 18
+    c.throttled(advance(c, 0.0), retry_after=1.0, level=17)
+    assert (c.current, c.refused, c.pause_until) == (16, 17, -math.inf)
+
+
+def test_refusals_of_the_same_overshoot_only_lower_it_to_a_lower_level() -> None:
+    c = controller(start=20)
+    sent = advance(c, 0.0)
+    advance(c, 0.01)
+    c.throttled(sent, 1.0, level=19)
+    assert c.current == 18
+    c.throttled(sent, 1.0, level=20)  # sent with more at the server: says nothing new
+    assert (c.current, c.refused) == (18, 19)
+    c.throttled(sent, 1.0, level=17)  # with fewer: the cap is lower than the first said
+    assert (c.current, c.refused) == (16, 17)
+    assert c.throttles == 3 and c.pause_until == -math.inf
+
+
+def test_refusals_that_go_on_below_the_lowered_level_are_a_rate_limit() -> None:
+    """One more refusal within the cooldown is the cap being found (our count of a request
+    ends a moment after the server's); the next is a rate limit: cut to three quarters, and
+    nothing starts until its Retry-After passed."""
+    c = controller(start=12)
+    c.throttled(advance(c, 0.0), 1.0, level=12)
+    assert c.current == 11
+    c.throttled(advance(c, 0.1), 1.0, level=11)
+    assert c.current == 10 and c.pause_until == -math.inf
+    now = advance(c, 0.1)
+    c.throttled(now, 1.0, level=10)
+    assert c.current == 7 and c.pause_until == pytest.approx(now + 1.0)  # 10 * 0.75
+    advance(c, 2.0)  # after the cooldown a refusal is a level found again
+    c.throttled(advance(c, 0.0), 1.0, level=7)
     assert c.current == 6
 
 
@@ -160,16 +202,63 @@ def test_a_slot_is_the_threads_lease_and_the_http_reports_reach_it() -> None:
         assert report_status(500, {"retry-after": "3"}) == 3.0  # not a push-back
         assert limiter.limit == 8
         assert report_status(429, {"retry-after": "2"}) == 2.0
-        assert limiter.limit == 6 and lease.pushed_back and lease.sent_at == clock.now
+        # refused when it was alone at the server: the server takes none of ours now
+        assert limiter.limit == 1 and lease.pushed_back and lease.away
+        assert limiter.in_flight == 0 and limiter.away == 1
         error = ServerError("boom")
         assert report_failure(error) is error
-    assert current_lease() is None
+    assert current_lease() is None and limiter.away == 0  # it ended away: nothing to free
     seen: list[Lease | None] = []
     thread = threading.Thread(target=lambda: seen.append(current_lease()))
     with limiter.slot():
         thread.start()
         thread.join()
     assert seen == [None]  # another thread's request is not this one
+
+
+def test_a_refused_request_gives_its_place_up_until_it_is_sent_again() -> None:
+    """The limit counts requests at the server: one waiting out a Retry-After is not there, so
+    another starts meanwhile, and the refused one waits for a place before it is sent anew."""
+    clock = Clock()
+    limiter = RequestLimiter(controller=AimdController(3, clock=clock), clock=clock)
+    first, second = Lease(limiter, clock.now, 1), Lease(limiter, clock.now, 2)
+    assert limiter.acquire(timeout=0) and limiter.acquire(timeout=0)
+    clock.now += 1.0
+    second.throttled(1.0, refused=True)  # sent with 2 at the server: the limit becomes 1
+    assert (limiter.limit, limiter.in_flight, limiter.away) == (1, 1, 1)
+    clock.now += 1.0
+    rejoined = threading.Thread(target=limiter.rejoin, args=(second, CancelToken()))
+    rejoined.start()
+    wait_until(lambda: limiter.waiting == 1)  # the first is still at the server
+    assert second.away
+    limiter.release(first)
+    rejoined.join(timeout=10)
+    assert not second.away and second.level == 1 and second.sent_at == clock.now
+    assert (limiter.in_flight, limiter.away) == (1, 0)
+    limiter.release(second)
+    assert limiter.in_flight == 0
+
+
+def test_a_refused_request_cancelled_while_it_waits_for_a_place_frees_nothing() -> None:
+    clock = Clock()
+    limiter = RequestLimiter(controller=AimdController(2, clock=clock), clock=clock)
+    with limiter.slot() as lease:
+        lease.level = 2
+        assert limiter.acquire(timeout=0)  # another request, at the server
+        lease.throttled(1.0, refused=True)
+        cancel = CancelToken()
+        cancel.cancel()
+        lease.limiter.rejoin(lease, cancel)
+        assert lease.away and limiter.in_flight == 1
+    assert (limiter.in_flight, limiter.away) == (1, 0)
+
+
+def test_a_set_concurrency_keeps_a_refused_requests_slot() -> None:
+    limiter = RequestLimiter(2)
+    with limiter.slot() as lease:
+        lease.throttled(1.0, refused=True)
+        assert not lease.away and limiter.in_flight == 1
+    assert limiter.in_flight == 0
 
 
 def test_a_timeout_or_a_rate_limited_failure_pushes_back_once() -> None:

@@ -5,13 +5,14 @@ llama-cpp-python server, which cuts off the answer streaming when another reques
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.backends.conftest import llama_server  # noqa: F401 - the real server fixture, reused
-from tests.backends.fault_server import Capped, Scenario, ScriptedServer
+from tests.backends.fault_server import Capped, Exchange, Scenario, ScriptedServer
 from workbench.backends.config import BackendConfig
 from workbench.core.experiments import ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, Params, PromptTemplate
@@ -42,7 +43,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield store
 
 
-def sweep(store: Store, server: Capped, calls: int, pace: PaceBook) -> Runner:
+def sweep(store: Store, server: Scenario, calls: int, pace: PaceBook) -> Runner:
     """Run ``calls`` cells on a backend with no concurrency set; the runner is returned closed
     (its limiter keeps what it learned)."""
     scripted = ScriptedServer({"capped": server, **VLLM})
@@ -97,6 +98,25 @@ def test_a_server_that_takes_sixteen_sees_the_limit_climb(store: Store, tmp_path
     again = sweep(store, Capped(limit=16, latency=0.03), 1, saved)
     limiter = again.limits.peek("local")
     assert limiter is not None and limiter.limit >= 12
+
+
+def test_a_sweep_starts_threads_as_its_limit_grows_not_its_ceiling(
+    store: Store, tmp_path: Path
+) -> None:
+    """A lane's threads follow the limit (one per request at the server or waiting out a
+    Retry-After, and a spare): against a server that takes 3, not one per cell up to the
+    adaptive ceiling of 64 (all 60 were started at once before)."""
+    server = Capped(limit=3, latency=0.01, retry_after="0.2")
+    seen: list[int] = []
+
+    def counting(ex: Exchange) -> None:
+        seen.append(sum(t.name.startswith("sweep-") for t in threading.enumerate()))
+        server(ex)
+
+    runner = sweep(store, counting, 60, PaceBook(tmp_path / "pace.json"))
+    limiter = runner.limits.peek("local")
+    assert limiter is not None and limiter.limit <= 4
+    assert 3 <= max(seen) <= 10, seen
 
 
 def _answers(store: Store, runner: Runner, spec: ExperimentSpec) -> list[tuple[str, str]]:

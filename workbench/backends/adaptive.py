@@ -6,15 +6,22 @@ few; a cloud API: several) and follows the server: additive increase while reque
 with the limit in use, multiplicative decrease when the server pushes back (429, 503, a
 timeout). Before the first push-back the limit grows by one per success (doubling per round,
 like TCP's slow start); after it, by one per round. The level the server refused is probed
-again only after a run of successes just below it, twice as long after each refusal, so a
-server with a hard cap of K requests is not pushed past K every few calls.
+again only after a run of successes just below it, four times as long after each refusal there
+(each refused call waits out a whole ``Retry-After``), so a server with a hard cap of K requests
+is not pushed past K every few calls.
 
-One push-back decreases once: requests sent before the decrease that are refused too belong to
-the same overshoot. A throttled request waits out its ``Retry-After`` (``backends.http``) while
-keeping its slot, so nothing new starts until the in-flight count is under the lowered limit;
-a refusal of a request sent *after* a decrease, within its cooldown, means the decrease was
-not enough (a rate limit, not a concurrency limit): then no request starts until that
-``Retry-After`` passed.
+The limit counts requests *at the server*: each send records how many were there with it
+(its ``level``), so a refusal says where the server's cap is. A 429/503 lowers the limit to
+just under the level it was sent at (a cap of K refuses the K+1-th: the limit becomes K, not
+three quarters of whatever the limit had grown to), once per overshoot: requests sent before
+the decrease that are refused too only lower it further if they were sent at a lower level.
+A refused request is no longer at the server: it gives its place up while it waits out its
+``Retry-After`` (``backends.http``) and takes one again before it is sent anew (:func:`rejoin`),
+so waiting out a long ``Retry-After`` costs no throughput. Refusals that keep coming after a
+decrease, within its cooldown (more than ``SLOP`` of them: our count of a request ends a
+moment after the server's), are not a concurrency cap but a rate limit: the limit is cut to
+three quarters (multiplicative decrease, as for timeouts, which say nothing of a level) and no
+request starts until the ``Retry-After`` passed.
 
 The HTTP layer reports push-backs through :func:`report_status` and :func:`report_failure`,
 which find the request's slot (a :class:`Lease`) on the calling thread: backends stream on
@@ -32,7 +39,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from workbench.backends.base import BackendOptions
+from workbench.backends.base import BackendOptions, CancelToken
 from workbench.backends.http_errors import retry_after_seconds
 from workbench.core.errors import BackendTimeoutError, RateLimitError
 
@@ -41,13 +48,19 @@ Kind = Literal["set", "in_process", "local_server", "cloud"]
 START: dict[Kind, int] = {"in_process": 1, "local_server": 4, "cloud": 8}
 #: The most requests an adaptive limit lets in flight (the option's own maximum).
 CEILING = 64
-#: Successes just below a refused level before it is tried again (doubles per refusal).
-PROBE_AFTER = 64
-PROBE_AFTER_MAX = 4096
+#: Successes just below a refused level before it is tried again (times ``PROBE_GROWTH`` per
+#: refusal of the same level): a server with a hard cap refuses a call of the first hundred,
+#: one of the next few hundred, and so on.
+PROBE_AFTER = 100
+PROBE_GROWTH = 4
+PROBE_AFTER_MAX = 6400
 #: The limit's share kept on a push-back.
 DECREASE = 0.75
 #: Statuses that say "too much at once": rate limited, overloaded.
 THROTTLE_STATUSES = frozenset({429, 503})
+#: Refusals after a decrease, within its cooldown, still taken for the cap being found (each
+#: lowers the limit under its level) before they are taken for a rate limit.
+SLOP = 1
 
 
 @dataclass(frozen=True)
@@ -142,6 +155,7 @@ class AimdController:
         self.pause_until = -math.inf
         self.latency: float | None = None  # moving average of successful requests' seconds
         self.throttles = 0  # push-backs reported, counted or not
+        self.again = 0  # refusals in a row, each within the last decrease's cooldown
 
     @property
     def current(self) -> int:
@@ -173,48 +187,69 @@ class AimdController:
             grown = float(self.refused)
         self.limit = grown
 
-    def throttled(self, sent_at: float, retry_after: float | None) -> None:
-        """The server pushed back on a request sent at ``sent_at``."""
+    def throttled(
+        self, sent_at: float, retry_after: float | None, level: int | None = None
+    ) -> None:
+        """The server pushed back on a request sent at ``sent_at`` with ``level`` requests at
+        the server, itself included (None: not known, as for a timeout)."""
         now = self.clock()
         self.throttles += 1
+        under = None if level is None else max(self.floor, level - 1)
         if sent_at < self.decreased_at:
-            return  # the same overshoot as the last decrease
-        level = self.current
-        if retry_after is not None and now < self.cooldown_until:
+            # the same overshoot: one sent with fewer at the server puts the cap lower
+            if under is not None and under < self.limit:
+                self.limit = float(under)
+                self.refused = max(level or 0, self.floor + 1)
+            return
+        again = now < self.cooldown_until
+        self.again = self.again + 1 if again else 0
+        rate_limited = under is None or self.again > SLOP
+        current = self.current
+        if retry_after is not None and again and rate_limited:
             self.pause_until = max(self.pause_until, now + retry_after)
-        if self.refused is not None and level >= self.refused:
-            self.probe_wait = min(self.probe_wait * 2, PROBE_AFTER_MAX)
+        refused = current if level is None else level
+        if self.refused is not None and refused >= self.refused:
+            self.probe_wait = min(self.probe_wait * PROBE_GROWTH, PROBE_AFTER_MAX)
         else:
             self.probe_wait = self.probe_after
-        self.refused = max(level, self.floor + 1)
+        self.refused = max(refused, self.floor + 1)
         self.plateau = 0
         self.slow_start = False
-        self.limit = max(float(self.floor), level * self.decrease)
+        decreased = current * self.decrease if rate_limited or under is None else under
+        self.limit = max(float(self.floor), min(float(current), decreased))
         self.decreased_at = now
         self.cooldown_until = now + max(retry_after or 0.0, self.latency or 0.0)
 
 
 class _Limiter(Protocol):
-    def throttled(self, lease: Lease, retry_after: float | None) -> None: ...
+    def throttled(self, lease: Lease, retry_after: float | None, refused: bool) -> None: ...
+
+    def rejoin(self, lease: Lease, cancel: CancelToken) -> None: ...
 
 
 class Lease:
-    """One request's slot: when its attempt was sent and how it ended, for the controller."""
+    """One request's slot: when its attempt was sent, with how many at the server (``level``,
+    itself included), whether it is away from the server (refused, waiting to be sent again)
+    and how it ended, for the controller."""
 
-    __slots__ = ("limiter", "ok", "pushed_back", "sent_at")
+    __slots__ = ("away", "level", "limiter", "ok", "pushed_back", "sent_at")
 
-    def __init__(self, limiter: _Limiter, sent_at: float) -> None:
+    def __init__(self, limiter: _Limiter, sent_at: float, level: int | None = None) -> None:
         self.limiter = limiter
         self.sent_at = sent_at
+        self.level = level
+        self.away = False
         self.ok = False
         self.pushed_back = False
 
     def succeeded(self) -> None:
         self.ok = True
 
-    def throttled(self, retry_after: float | None = None) -> None:
+    def throttled(self, retry_after: float | None = None, *, refused: bool = False) -> None:
+        """The server pushed back: ``refused`` the request (429, 503: it is no longer at the
+        server, and its level says where the cap is), else it was too slow (a timeout)."""
         self.pushed_back = True
-        self.limiter.throttled(self, retry_after)
+        self.limiter.throttled(self, retry_after, refused)
 
     def failed(self, error_kind: str | None) -> None:
         """A run ended failed: a rate limit or timeout nobody reported yet pushes back."""
@@ -243,8 +278,16 @@ def report_status(status: int, headers: Mapping[str, str]) -> float | None:
     retry_after = retry_after_seconds(headers)
     lease = current_lease()
     if lease is not None and status in THROTTLE_STATUSES:
-        lease.throttled(retry_after)
+        lease.throttled(retry_after, refused=True)
     return retry_after
+
+
+def rejoin(cancel: CancelToken) -> None:
+    """A request refused earlier is about to be sent again: it takes a place at the server
+    first (waits, cancellably, while the limit is in use; returns at once if cancelled)."""
+    lease = current_lease()
+    if lease is not None and lease.away:
+        lease.limiter.rejoin(lease, cancel)
 
 
 def report_failure(error: _E) -> _E:

@@ -28,7 +28,7 @@ import httpcore
 import httpx
 from pydantic import Field, field_validator
 
-from workbench.backends.adaptive import report_failure, report_status
+from workbench.backends.adaptive import rejoin, report_failure, report_status
 from workbench.backends.base import BackendOptions, CancelToken
 from workbench.backends.credentials import KeyHolder, credential_header, redact
 from workbench.backends.http_errors import (
@@ -567,16 +567,11 @@ class HttpClient:
         if delay >= exchange.remaining():
             error.message += f" (no time left to retry within {options.total_timeout:g} s)"
             raise error
-        log.info(
-            "retrying %s in %.2f s (attempt %d of %d): %s",
-            self.ctx.service,
-            delay,
-            attempt,
-            options.max_retries,
-            redact(error.message),
-        )
+        log.info("retrying %s in %.2f s (attempt %d of %d): %s", self.ctx.service, delay,
+                 attempt, options.max_retries, redact(error.message))
         if exchange.cancel.wait(delay):
             raise RunCancelled
+        rejoin(exchange.cancel)  # a refused request takes a place at the server again
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with "equal jitter": between half and all of base * 2^attempt."""

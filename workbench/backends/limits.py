@@ -4,8 +4,10 @@ One ``RequestLimiter`` per configured backend, shared by every thread that runs 
 (the grid runner, the GUI workers). A backend takes ``Options.concurrency`` requests at once
 when that is set; unset, an in-process model runs one at a time and a server's limit adapts
 (``backends.adaptive``: each slot is a ``Lease`` its request reports success or push-back
-through). ``Options.requests_per_minute`` optionally spaces out request starts over a sliding
-window. Waiting is cancellable.
+through; what an adaptive limit counts is requests at the server: one the server refused gives
+its place up while it waits out the ``Retry-After``, and takes one again to be sent anew).
+``Options.requests_per_minute`` optionally spaces out request starts over a sliding window.
+Waiting is cancellable.
 
 A freed slot wakes one waiter, not all of them (a sweep keeps spare threads waiting here, and
 waking every one per finished request cost CPU that the requests in flight needed). So no
@@ -56,6 +58,7 @@ class RequestLimiter:
         self._cond = threading.Condition()
         self._in_flight = 0
         self._waiting = 0
+        self._away = 0
         self._starts: deque[float] = deque()
         self.controller = controller
 
@@ -89,6 +92,10 @@ class RequestLimiter:
 
     def acquire(self, cancel: CancelToken | None = None, timeout: float | None = None) -> bool:
         """Wait for a slot. False on timeout; ``LimitCancelled`` if cancelled while waiting."""
+        return self._take(cancel, timeout) > 0
+
+    def _take(self, cancel: CancelToken | None, timeout: float | None) -> int:
+        """``acquire``, returning the requests in flight with this one (0 on timeout)."""
         deadline = None if timeout is None else self._clock() + timeout
         forget: Callable[[], None] | None = None
         with self._cond:
@@ -104,13 +111,13 @@ class RequestLimiter:
                             self._in_flight += 1
                             if self.requests_per_minute is not None:
                                 self._starts.append(now)
-                            return True
+                            return self._in_flight
                         wait: float | None = rate_wait
                     else:
                         wait = None
                     if deadline is not None:
                         if now >= deadline:
-                            return False
+                            return 0
                         wait = deadline - now if wait is None else min(wait, deadline - now)
                     if cancel is not None and forget is None:
                         # Wakes us when cancelled; then look again, as it may be set already.
@@ -125,24 +132,57 @@ class RequestLimiter:
                     forget()
 
     def release(self, lease: Lease | None = None) -> None:
-        """Free a slot; a ``lease`` that succeeded may raise an adaptive limit."""
+        """Free a slot (none for a ``lease`` away from the server); a ``lease`` that succeeded
+        may raise an adaptive limit."""
         with self._cond:
+            if lease is not None and lease.away:
+                self._away -= 1  # it ended while refused (retries spent, cancelled)
+                return
             if self._in_flight == 0:
                 raise RuntimeError("release() without acquire()")
             if self.controller is not None and lease is not None and lease.ok:
                 saturated = self._waiting > 0 or self._in_flight >= self.limit
                 self.controller.succeeded(lease.sent_at, saturated)
-            self._in_flight -= 1
-            if self._waiting:
-                self._cond.notify(max(1, self.limit - self._in_flight))
+            self._free()
 
-    def throttled(self, lease: Lease, retry_after: float | None) -> None:
-        """The server pushed back on ``lease``'s request: the controller lowers the limit; the
-        request's next attempt counts as sent now."""
+    def _free(self) -> None:
+        self._in_flight -= 1
+        if self._waiting:
+            self._cond.notify(max(1, self.limit - self._in_flight))
+
+    def throttled(self, lease: Lease, retry_after: float | None, refused: bool = False) -> None:
+        """The server pushed back on ``lease``'s request: the controller lowers the limit. A
+        ``refused`` request, no longer at the server, gives its place up until it is sent again
+        (:meth:`rejoin`); a timed-out one keeps it, its next attempt counting as sent now. A
+        set concurrency stays as set: the request keeps its slot."""
         with self._cond:
-            if self.controller is not None:
-                self.controller.throttled(lease.sent_at, retry_after)
-            lease.sent_at = self._clock()
+            if self.controller is None:
+                return
+            self.controller.throttled(lease.sent_at, retry_after, lease.level if refused else None)
+            if not refused:
+                lease.sent_at = self._clock()
+            elif not lease.away:
+                lease.away = True
+                self._away += 1
+                self._free()
+
+    def rejoin(self, lease: Lease, cancel: CancelToken) -> None:
+        """``lease``'s request, refused, is sent again: wait for a place at the server (the
+        request's next attempt counts as sent then, at the level it finds). Cancelled while
+        waiting: returns with the lease still away."""
+        try:
+            level = self._take(cancel, None)
+        except LimitCancelled:
+            return
+        with self._cond:
+            lease.away, lease.level, lease.sent_at = False, level, self._clock()
+            self._away -= 1
+
+    @property
+    def away(self) -> int:
+        """Requests refused and waiting to be sent again (they hold no place)."""
+        with self._cond:
+            return self._away
 
     def _wake_all(self) -> None:
         """A waiter's cancel token was set (from any thread): wake the waiters so it can leave."""
@@ -153,8 +193,8 @@ class RequestLimiter:
     def slot(self, cancel: CancelToken | None = None) -> Iterator[Lease]:
         """``with limiter.slot(cancel) as lease: run the request`` (raises ``LimitCancelled``);
         the lease is the thread's while inside, for the HTTP layer's push-back reports."""
-        self.acquire(cancel)
-        lease = Lease(self, self._clock())
+        level = self._take(cancel, None)
+        lease = Lease(self, self._clock(), level)
         previous = hold(lease)
         try:
             yield lease

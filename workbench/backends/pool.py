@@ -35,7 +35,14 @@ from typing import Any
 import httpx
 from pydantic import Field, field_validator
 
-from workbench.backends.adaptive import START, AimdController, current_lease, hold, is_loopback
+from workbench.backends.adaptive import (
+    START,
+    AimdController,
+    current_lease,
+    hold,
+    is_loopback,
+    rejoin,
+)
 from workbench.backends.base import CancelToken
 from workbench.backends.http import HttpClient, HttpOptions, StreamResponse, http_base_url
 from workbench.backends.http_errors import ErrorContext
@@ -314,7 +321,7 @@ class ServerPool:
             if server is None:
                 assert last is not None  # a round ends only after a failure
                 if lease is not None and isinstance(last, RateLimitError):
-                    lease.throttled()
+                    lease.throttled(refused=True)
                 rounds += 1
                 delay = min(options.retry_backoff * 2 ** (rounds - 1), 30.0)
                 delay = delay / 2 + random.uniform(0, delay / 2)
@@ -323,6 +330,7 @@ class ServerPool:
                     raise last
                 if cancel.wait(delay):
                     raise RunCancelled
+                rejoin(cancel)  # refused by all, it gave its place in the backend's limit up
                 tried.clear()
                 continue
             tried.add(server.url)

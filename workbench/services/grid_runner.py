@@ -4,8 +4,11 @@ with progress, time left, cancellation and resume.
 Each backend gets its own worker threads pulling from its own queue, so a local model's cells
 queue one at a time while a remote server's run in parallel, and a slow backend never holds up a
 fast one's threads. The backend's shared limiter (``Runner.limits``) bounds what is in flight
-(its ``concurrency`` option, GUI runs on the same backend included); the lane has one thread
-more, so a slot freed by a finished run is reused while that run is being committed.
+(its ``concurrency`` option, GUI runs on the same backend included). A lane starts one thread,
+which grows it with the limiter: one thread per request the limit allows at the server and per
+refused request waiting out a ``Retry-After`` (they hold no place), and one more, so a slot
+freed by a finished run is reused while that run is being committed (an adaptive limit that
+settles at 16 runs 17 threads, not the 64 its ceiling would take).
 
 Every finished cell is committed (``RunRef`` with experiment, variant, test case and repeat)
 before it is reported; a sweep restarted on the same experiment skips the cells the store already
@@ -20,8 +23,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from workbench.backends.adaptive import policy_for
 from workbench.backends.base import CancelToken, StreamEvent
+from workbench.backends.limits import RequestLimiter
 from workbench.core.effects import Ignored
 from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec
@@ -47,7 +50,7 @@ from workbench.storage.locks import FileLock
 from workbench.storage.repositories import RunRef, Store, StoredExperiment
 
 CellStatus = RunStatus
-#: The most worker threads a sweep starts, whatever the backends allow.
+#: The most worker threads a sweep's lane grows to, whatever its backend allows.
 MAX_WORKERS = 64
 
 
@@ -321,9 +324,11 @@ class SweepHandle:
 class _Lane:
     """One backend's queue of cells and how many threads work it."""
 
-    workers: int
+    name: str
+    workers: int = 1
     cells: queue.SimpleQueue[PlannedCell] = field(default_factory=queue.SimpleQueue)
-    size: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    limiter: RequestLimiter | None = None  # the backend's, once a worker asked for it
 
 
 class GridRunner:
@@ -406,20 +411,23 @@ class GridRunner:
             name = _lane_of(item)
             lane = lanes.get(name)
             if lane is None:
-                lane = lanes[name] = _Lane(self._workers_for(name))
+                lane = lanes[name] = _Lane(name)
             lane.cells.put(item)
-            lane.size += 1
-        for lane in lanes.values():
-            lane.workers = min(lane.workers, lane.size)
-        remaining = [sum(lane.workers for lane in lanes.values())]
+        remaining = [len(lanes)]
         if not remaining[0]:
             handle._finish()
             return handle
         lock = threading.Lock()
 
+        def grow(lane: _Lane, more: int) -> None:
+            with lock:  # counted before they start: the last worker to end is the last
+                remaining[0] += more
+            for _ in range(more):
+                spawn(lane)
+
         def worker(lane: _Lane) -> None:
             try:
-                self._work(lane, handle, stored, on_progress, on_event)
+                self._work(lane, handle, stored, on_progress, on_event, grow)
             finally:
                 with lock:
                     remaining[0] -= 1
@@ -430,14 +438,13 @@ class GridRunner:
                     pace.save()
                     handle._finish()
 
-        for name, lane in lanes.items():
-            for n in range(lane.workers):
-                threading.Thread(
-                    target=worker,
-                    args=(lane,),
-                    name=f"sweep-{name or 'unrendered'}-{n}",
-                    daemon=True,
-                ).start()
+        def spawn(lane: _Lane) -> None:
+            threading.Thread(
+                target=worker, args=(lane,), name=f"sweep-{lane.name or 'unrendered'}", daemon=True
+            ).start()
+
+        for lane in lanes.values():
+            spawn(lane)
         return handle
 
     def run(
@@ -452,23 +459,24 @@ class GridRunner:
         handle = self.start(experiment, on_progress=on_progress, on_event=on_event, resume=resume)
         return handle.wait()
 
-    def _workers_for(self, name: str) -> int:
-        """One thread more than the backend's concurrency (an adaptive one's ceiling: the spare
-        threads wait in its limiter until it rises): a run's slot is free again while its
-        result is committed, and the spare thread starts the next request meanwhile (the
-        backend's limiter still bounds what is in flight). More spares only wait there: when
-        every freed slot woke all of them, a quarter more (4 at concurrency 16) cost a fast
-        streaming sweep ~2.35 ms of CPU per call against ~2.05 with one, 1.14-1.16x the ideal
-        against 1.12-1.14x (bench/bench_sweep.py); now that a slot wakes one waiter, four
-        spares measured no better than one (1.15-1.30x both, on a loaded box)."""
-        if not name:
-            return 1
-        try:
-            backend = self.runner.backend(name)
-        except KnownError:
-            return 1  # each of its cells reports the error
-        ceiling = policy_for(backend.options, backend.runs_locally).ceiling
-        return max(1, min(MAX_WORKERS, ceiling + 1))
+    def _more_workers(self, lane: _Lane) -> int:
+        """Threads ``lane`` lacks: one per request its backend's limit allows at the server and
+        per refused request waiting to be sent again, plus a spare (see the module docstring),
+        no more than it has cells left. One, with no more, for cells that cannot run (the
+        unrendered, a backend that cannot be opened: each cell says why)."""
+        if lane.limiter is None:
+            if not lane.name:
+                return 0
+            try:
+                limiter = self.runner.limiter(lane.name)
+            except KnownError:
+                return 0
+            lane.limiter = limiter
+        want = min(MAX_WORKERS, lane.limiter.limit + lane.limiter.away + 1)
+        with lane.lock:
+            more = max(0, min(want - lane.workers, lane.cells.qsize()))
+            lane.workers += more
+        return more
 
     def _work(
         self,
@@ -477,9 +485,13 @@ class GridRunner:
         stored: StoredExperiment | None,
         on_progress: ProgressSink | None,
         on_event: CellEventSink | None,
+        grow: Callable[[_Lane, int], None],
     ) -> None:
         try:
             while True:
+                more = self._more_workers(lane)
+                if more:
+                    grow(lane, more)
                 try:
                     item = lane.cells.get_nowait()
                 except queue.Empty:

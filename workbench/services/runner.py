@@ -26,7 +26,7 @@ from workbench.backends.base import (
     TextDelta,
 )
 from workbench.backends.config import BackendConfig, open_backend
-from workbench.backends.limits import LimitCancelled, Limits
+from workbench.backends.limits import LimitCancelled, Limits, RequestLimiter
 from workbench.backends.registry import Registry
 from workbench.core import paths
 from workbench.core.conversation import Turn, is_rendered_chat, render_messages, uses_conversation
@@ -174,6 +174,14 @@ class Runner:
                 self._backends[name] = backend
             return backend
 
+    def limiter(self, name: str) -> RequestLimiter:
+        """Backend ``name``'s shared limiter, starting where its last run left it (opens the
+        backend; a server on this machine is asked what it takes: not on the GUI thread)."""
+        backend = self.backend(name)
+        return self.limits.for_backend(
+            name, backend.options, backend.runs_locally, self.pace.last_reached(name)
+        )
+
     def forget(self, name: str) -> None:
         """Close backend ``name`` so its next use reopens it with fresh settings."""
         with self._lock:
@@ -197,12 +205,7 @@ class Runner:
         run is not stored (one call of a conversation, which stores the whole of it once)."""
         cancel = cancel or CancelToken()
         backend = self.backend(request.backend)
-        limiter = self.limits.for_backend(
-            request.backend,
-            backend.options,
-            backend.runs_locally,
-            self.pace.last_reached(request.backend),
-        )
+        limiter = self.limiter(request.backend)
         sent = _unsent(request, backend)  # until the backend says what it sent
         transcript = transcript or Transcript(sent)
         transcript.sent = sent
