@@ -136,6 +136,8 @@ def mocked(code: str, arguments: str = '{"city": "Oslo"}', *, timeout_s: float =
     ("def mock(args):\n    return open('/etc/passwd').read()\n", 2, "NameError"),
     ("import socket\ndef mock(args):\n    return 1\n", 1, "import of 'socket' is not allowed"),
     ("x = 1 / 0\ndef mock(args):\n    return 1\n", 1, "ZeroDivisionError"),
+    ("class Odd(Exception):\n    def __str__(self):\n        raise ValueError\n"
+     "def mock(args):\n    raise Odd()\n", 5, "Odd: (its message could not be shown)"),
 ])
 def test_each_failure_comes_back_as_an_error_result_at_its_line(
     code: str, line: int | None, says: str
@@ -212,3 +214,12 @@ def test_a_sweep_cell_is_the_whole_tool_conversation(runner: Runner, store: Stor
     [run] = store.runs.for_experiment(stored.id)
     assert run.result.text == "The answer is 20." and len(run.result.request.messages) == 5
     assert sum(isinstance(e, Finished) for e in events) == 1
+
+
+def test_a_mock_that_swallows_the_time_limit_is_still_stopped_and_the_next_call_runs() -> None:
+    code = ("def mock(args):\n    n = 0\n    try:\n        while True:\n            n += 1\n"
+            "    except BaseException:\n        while True:\n            n += 1\n")
+    with PythonEvaluator(timeout_s=1.0) as evaluator:
+        with pytest.raises(MockError, match="no result after 1 s; the code was stopped"):
+            evaluator.mock(code, {}, 1)
+        assert evaluator.mock("def mock(args):\n    return 7\n", {}, 1) == 7

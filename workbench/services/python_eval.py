@@ -139,7 +139,10 @@ def _describe(err):
         return f"SyntaxError: {err.msg}"
     if isinstance(err, MemoryError):
         return "MemoryError: the code used more memory than allowed"
-    return f"{type(err).__name__}: {err}"
+    try:
+        return f"{type(err).__name__}: {err}"
+    except Exception:  # the code's own exception whose message itself raises
+        return f"{type(err).__name__}: (its message could not be shown)"
 
 def _write_all(fd, data):
     while data:
