@@ -114,3 +114,14 @@ def test_a_job_never_sent_can_be_discarded_but_not_one_at_the_provider(store: St
     _, unsent = _job(store)
     store.batches.discard(unsent)
     assert [j.id for j in store.batches.jobs()] == [job_id]
+
+
+def test_many_answers_land_in_chunks_each_once(store: Store) -> None:
+    experiment_id, job_id = _job(store)
+    ref = RunRef(experiment_id)
+    store.batches.land(job_id, "v0.t1.r0", make_result(answer="first"), ref)
+    items = [(cid, make_result(answer=cid), ref) for cid in ("v0.t0.r0", "v0.t1.r0", "v1.t0.r0")]
+    assert store.batches.land_many(job_id, iter(items), chunk=2) == 2  # one had landed already
+    texts = sorted(r.result.text for r in store.runs.for_experiment(experiment_id))
+    assert texts == ["first", "v0.t0.r0", "v1.t0.r0"]
+    assert store.batches.land_many(job_id, iter(items)) == 0

@@ -16,7 +16,7 @@ latter grades the landed answers. No Qt: the app drives this from a worker.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from workbench.backends.base import CancelToken
@@ -25,6 +25,7 @@ from workbench.core.conversation import uses_conversation
 from workbench.core.conversation_case import conversation_of
 from workbench.core.errors import KnownError
 from workbench.core.grid import CellKey, PlannedCell
+from workbench.core.models import RunResult
 from workbench.services.grid_runner import completed_keys, plan
 from workbench.services.runner import Runner
 from workbench.storage.repositories import RunRef, Store, StoredExperiment
@@ -193,20 +194,23 @@ class BatchJobs:
                  if c.outcome is None}
         sent = {custom: cell.sent for custom, cell in cells.items()}
         by_key = {item.cell.key: item for item in plan(experiment.spec)}
-        for item in provider.results(remote, sent):
-            cell = cells[item.custom_id]
-            key = CellKey(*cell.key)
-            planned = by_key[key].cell
-            ref = RunRef.of_cell(
-                planned.variant,
-                planned.values,
-                experiment_id=experiment.id,
-                variant_id=experiment.variant_ids[key.variant],
-                test_case_id=None if key.test is None else experiment.test_ids[key.test],
-                repeat_index=key.repeat,
-            )
-            result = self.runner.priced(item.result, job.backend_name, factor=provider.discount)
-            self.store.batches.land(job.id, item.custom_id, result, ref)
+
+        def landing() -> Iterator[tuple[str, RunResult, RunRef]]:
+            for item in provider.results(remote, sent):
+                key = CellKey(*cells[item.custom_id].key)
+                planned = by_key[key].cell
+                ref = RunRef.of_cell(
+                    planned.variant,
+                    planned.values,
+                    experiment_id=experiment.id,
+                    variant_id=experiment.variant_ids[key.variant],
+                    test_case_id=None if key.test is None else experiment.test_ids[key.test],
+                    repeat_index=key.repeat,
+                )
+                price = self.runner.priced(item.result, job.backend_name, factor=provider.discount)
+                yield item.custom_id, price, ref
+
+        self.store.batches.land_many(job.id, landing())
         self.store.batches.fetched(job.id, part)
 
     def wait(
