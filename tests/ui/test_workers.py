@@ -10,12 +10,14 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from tests.backends.fault_server import OPENAI_SCENARIOS, WORDS, ScriptedServer
+from tests.backends.local_servers import LocalServer, vllm_routes
 from tests.ui.runs import REQUEST, Endless, Raising, Recorder, chunks, scripted
 from workbench.backends.base import CancelToken
 from workbench.backends.config import BackendConfig
 from workbench.backends.scripted import Step
 from workbench.core.errors import ConnectError, ErrorCode
 from workbench.core.outcome import RunOutcome
+from workbench.services.pace import PaceBook
 from workbench.services.runner import Runner
 from workbench.storage.repositories import Store
 from workbench.storage.writer import StoreWriter
@@ -159,6 +161,28 @@ def test_concurrency_limit_queues_second_run_until_first_ends(
     workers[waiting].cancel()
     qtbot.waitUntil(lambda: [r.terminals() for r in recs] == [["cancelled"], ["cancelled"]],
                     timeout=10_000)
+
+
+def test_a_direct_run_starts_an_adaptive_limit_where_the_last_run_left_it(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """Run ×N streams directly: its limiter, made first, is the one a sweep then uses and its
+    estimate shows. It started at the kind's default (4), not at the 12 the last run reached
+    and the estimate had said."""
+    pace = PaceBook(tmp_path / "pace.json")
+    pace.reached("local", 12)
+    with LocalServer(vllm_routes()) as server:
+        config = BackendConfig(name="local", backend="openai_compat",
+                               options={"base_url": f"{server.url}/v1", "max_retries": 0})
+        runner = Runner(configs={"local": config}, pace=pace)
+        manager = RunManager(runner=runner)
+        worker = manager.start(runner.backend("local"), REQUEST, name="local")
+        with qtbot.waitSignal(worker.signals.ended, timeout=10_000):
+            pass
+        assert manager.shutdown(10)
+        runner.close()
+    limiter = runner.limits.peek("local")
+    assert limiter is not None and limiter.limit == 12
 
 
 def test_cancel_while_waiting_for_a_slot(qtbot: QtBot, manager: RunManager) -> None:

@@ -332,8 +332,10 @@ class RunManager(QObject):
         whose concurrency limit applies. Connect to ``worker.signals`` right away: nothing is
         emitted before the event loop runs again."""
         def limiter() -> RequestLimiter:
-            return self.limits.for_backend(name or backend.id, backend.options,
-                                           backend.runs_locally)
+            key = name or backend.id
+            # where the backend's last run left its limit, as a sweep's estimate says it starts
+            learned = self.runner.pace.last_reached(key) if self.runner is not None else None
+            return self.limits.for_backend(key, backend.options, backend.runs_locally, learned)
 
         return self.submit(RunWorker(direct(backend, limiter), request))
 
