@@ -157,3 +157,15 @@ def test_lines_sent_again_find_their_batch_still_running_instead_of_paying_twice
     assert len(server.batches) == 2 and len(server.files) == 2  # nothing uploaded again
     server.expire(first.batch_id)  # once it cannot answer any more, the lines go again
     assert provider.submit(lines, CancelToken()).batch_id not in (first.batch_id, other.batch_id)
+
+
+def test_a_batch_that_failed_validation_says_why_and_delivers_nothing(
+    server: OpenAIBatchServer,
+) -> None:
+    provider = batch_provider(_backend(server))
+    line = provider.line_for("same", _request("France?"))
+    remote = provider.submit([line, line], CancelToken())
+    polled = provider.poll(remote)
+    assert (polled.state, polled.ended) == ("failed", True)
+    assert polled.message == "line 2: The custom_id for this request is a duplicate."
+    assert list(provider.results(remote, {"same": line.sent})) == []

@@ -238,3 +238,24 @@ def test_a_process_that_died_before_recording_its_batch_resumes_without_a_second
         assert len(server.batches) == 1
     finally:
         second.close()
+
+
+def test_a_part_that_failed_leaves_its_cells_missing_and_rerunnable(
+    server: OpenAIBatchServer, tmp_path: Path
+) -> None:
+    session = _Session(tmp_path / "runs.db", server)
+    try:
+        experiment = save_comparison(session.store, _spec())
+        (job,) = session.jobs.submit(experiment)
+        batch = server.batches[job.parts[0].remote_id or ""]
+        batch["status"], batch["errors"] = "failed", [{"code": "token_limit_exceeded",
+                                                       "message": "Enqueued token limit reached"}]
+        ended = session.jobs.refresh(job.id)
+        assert (ended.status, ended.parts[0].message) == ("ended", "Enqueued token limit reached")
+        outcomes = {c.outcome for c in session.store.batches.cells(job.id)}
+        assert outcomes == {"missing"}
+        assert session.store.runs.for_experiment(experiment.id) == []
+        (again,) = session.jobs.submit(experiment)  # missing cells can be sent again
+        assert len(server.lines(again.parts[0].remote_id or "")) == 6
+    finally:
+        session.close()
