@@ -10,6 +10,7 @@ ones."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -25,6 +26,7 @@ from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.services.batch import BatchJobs
 from workbench.services.comparison import saved_or_new
+from workbench.services.evaluation import Evaluation
 from workbench.services.runner import Runner
 from workbench.storage.repositories import Store, StoredExperiment
 from workbench.storage.writer import StoreWriter
@@ -172,6 +174,9 @@ def test_submit_as_batch_next_to_run_sweep(
     qtbot.waitUntil(lambda: view.batch.terms is not None)
     assert view.batch.button.isEnabled()
     assert "anthropic: 50% of list price, within 24h" in view.batch.button.toolTip()
+    assert view.estimate is not None  # the estimate says the batch's price and window
+    assert f"≤ {view.estimate.costs['USD'] / 2:.4f} USD (50% of list price) through anthropic's" \
+        in view.estimate_label.text()
     screenshot_path = shot(view, "sweep-submit-as-batch")
     assert screenshot_path.exists()
 
@@ -244,3 +249,72 @@ def test_a_job_is_polled_again_after_the_app_restarts(
         shot(jobs, "batch-jobs-after-restart")
     finally:
         close_window(again)
+
+
+SUITE = """\
+name: capitals
+variants:
+- label: terse
+  prompt: "Capital of {{ country }}?"
+  backend: claude
+  model: claude-test-1
+  params: {max_tokens: 20}
+tests:
+- vars: {country: France}
+- vars: {country: Peru}
+assert:
+- {type: icontains, value: "{{ country }}"}
+"""
+
+
+def test_an_evaluation_goes_as_a_batch_and_is_finished_and_graded_live(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, server: AnthropicBatchServer, tmp_path: Path,
+) -> None:
+    monkeypatch.setattr(
+        MainWindow, "ask_unsaved", lambda _self, _name: QMessageBox.StandardButton.Discard
+    )
+    config = claude(server)
+    add_config(config.name, config.backend, config.options)
+    local = BackendConfig(name="local", backend="scripted", options={"script": [{"text": "x"}]})
+    add_config(local.name, local.backend, local.options)
+    suite = tmp_path / "capitals.suite.yaml"
+    suite.write_text(SUITE, encoding="utf-8")
+    window = open_window(qtbot)
+    try:
+        evaluation = window.open_suite(suite)
+        qtbot.waitUntil(lambda: evaluation.scorecard.isVisible(), timeout=30_000)  # run live
+        qtbot.waitUntil(lambda: evaluation.batch.terms is not None)
+        assert evaluation.batch.button.isEnabled()
+
+        # On a backend without a batch API, greyed with the reason.
+        evaluation.backend_box.setCurrentIndex(evaluation.backend_box.findData("local"))
+        qtbot.waitUntil(lambda: evaluation.batch.terms is not None)
+        assert not evaluation.batch.button.isEnabled()
+        assert "local: " in evaluation.batch.button.toolTip()
+        evaluation.backend_box.setCurrentIndex(0)  # the suite's own backends
+        qtbot.waitUntil(lambda: evaluation.batch.button.isEnabled())
+        shot(evaluation, "suite-submit-as-batch")
+
+        qtbot.mouseClick(evaluation.batch.button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: any(isinstance(w, BatchJobsWindow)
+                                    for w in window.child_windows.windows()), timeout=10_000)
+        jobs = next(w for w in window.child_windows.windows() if isinstance(w, BatchJobsWindow))
+        qtbot.waitUntil(lambda: len(jobs.shown()) == 1)
+        listed = row(jobs)
+        assert listed.suite == str(suite) and listed.total == 2
+        [batch_id] = list(server.batches)
+        server.settle(batch_id, {"v0-t0-r0": "succeeded"})  # Peru's expires
+        server.end(batch_id)
+        qtbot.mouseClick(jobs.refresh_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: row(jobs).ended, timeout=10_000)
+        assert (row(jobs).landed, row(jobs).rerunnable) == (2, 1)
+
+        with qtbot.waitSignal(jobs.evaluationFinished, timeout=30_000) as finished:
+            qtbot.mouseClick(jobs.rerun_button, Qt.MouseButton.LeftButton)
+        assert finished.args == [listed.experiment_id]
+        store = window.workspace.store
+        card = Evaluation.open(store, listed.experiment_id, window.workspace.runner).scorecard()
+        # the landed answer and the one run live, both graded
+        assert sorted(c.status for c in card.cells.values()) == ["pass", "pass"]
+    finally:
+        close_window(window)

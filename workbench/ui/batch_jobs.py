@@ -83,6 +83,7 @@ class BatchJobsWindow(QWidget):
     when this window closes, or one of the window's own when none is given)."""
 
     rerunFinished = Signal(str, int)  # job id, cells run live
+    evaluationFinished = Signal(str)  # an evaluation finished live and graded: its id
 
     def __init__(
         self, jobs: JobsOfStore, poller: BatchPoller | None = None, parent: QWidget | None = None
@@ -111,10 +112,7 @@ class BatchJobsWindow(QWidget):
         self.fetch_button = self._button(
             "Fetch results", "Poll this job and store what its ended batches answered",
             self.fetch_results)
-        self.rerun_button = self._button(
-            "Re-run failed cells live",
-            "Run the cells whose batch request failed, expired or was never answered, now, "
-            "through the backend as an ordinary run", self.rerun_failed)
+        self.rerun_button = self._button("Re-run failed cells live", "", self.rerun_failed)
         self.status = QLabel(self)
         self.status.setAccessibleName("Batch jobs status")
         self.status.setWordWrap(True)
@@ -191,10 +189,12 @@ class BatchJobsWindow(QWidget):
                                       ("submitting", "running"))
         self.fetch_button.setEnabled(free and row is not None and not row.ended)
         self.rerun_button.setEnabled(free and row is not None and row.ended
-                                     and row.rerunnable > 0)
-        if row is not None and not row.ended and row.rerunnable == 0:
-            self.rerun_button.setToolTip("Once the job ended: its failed cells can then be run "
-                                         "live")
+                                     and (row.rerunnable > 0 or bool(row.suite)))
+        self.rerun_button.setToolTip(
+            "Once the job ended, run the cells whose batch request failed, expired or was never "
+            "answered, now, through the backend as an ordinary run"
+            + (", and grade every answer (as workbench eval --resume does)"
+               if row is not None and row.suite else ""))
 
     # --- polling -------------------------------------------------------------------------
 
@@ -259,8 +259,11 @@ class BatchJobsWindow(QWidget):
         jobs, job_id = self.jobs, row.id
 
         def ran(count: int) -> None:
-            self.status.setText(f"Ran {plural(count, 'cell')} live.")
+            graded = " and graded every answer" if row.suite else ""
+            self.status.setText(f"Ran {plural(count, 'cell')} live{graded}.")
             self.rerunFinished.emit(job_id, count)
+            if row.suite:
+                self.evaluationFinished.emit(row.experiment_id)
 
         self._act("Re-running the failed cells of",
                   lambda _r, cancel: jobs.rerun_failed(job_id, cancel), ran)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 from workbench.backends.base import CancelToken
 from workbench.core.errors import KnownError
 from workbench.core.grid import CellKey
 from workbench.services.batch import BatchJobs
+from workbench.services.evaluation import Evaluation
 from workbench.services.grid_runner import GridRunner, completed_keys, plan
 from workbench.services.runner import Runner
+from workbench.services.suites import load_suite, suite_tools
 from workbench.storage.repositories import Store, StoredExperiment
 from workbench.storage.repositories.batch_jobs import BatchJob
 
@@ -35,6 +38,7 @@ class JobRow:
     rerunnable: int  # cells whose line failed, expired or was never answered
     submitted_at: str
     message: str = ""
+    suite: str = ""  # an evaluation's suite file: finishing it live also grades the answers
 
     @property
     def ended(self) -> bool:
@@ -69,6 +73,7 @@ def job_row(store: Store, job: BatchJob) -> JobRow:
         rerunnable=rerunnable,
         submitted_at=min(submitted) if submitted else "",
         message="; ".join(p.message for p in job.parts if p.message),
+        suite=_suite_file(store, job.experiment_id),
     )
 
 
@@ -95,9 +100,14 @@ class JobsOfStore:
 
     def rerun_failed(self, job_id: str, cancel: CancelToken) -> int:
         """Run the job's cells that failed or were never answered live, through the runner as
-        a sweep runs them (stored as runs of their cells); how many ran."""
+        a sweep runs them (stored as runs of their cells); how many ran. An evaluation is
+        finished as ``workbench eval SUITE --resume ID`` does: its pending cells run and every
+        answer, landed ones included, is graded."""
         job = self.store.batches.get(job_id)
         experiment = self.store.experiments.get(job.experiment_id)
+        suite = _suite_file(self.store, experiment.id)
+        if suite:
+            return self._finish_evaluation(Path(suite), experiment, cancel)
         keys = _rerunnable(self.store, job, experiment)
         planned = [item for item in plan(experiment.spec) if item.cell.key in keys]
         if not planned:
@@ -107,6 +117,29 @@ class JobsOfStore:
             if cancel.wait(0.1):
                 handle.cancel_all()
         return len(handle.wait().outcomes)
+
+
+    def _finish_evaluation(
+        self, path: Path, experiment: StoredExperiment, cancel: CancelToken
+    ) -> int:
+        suite = load_suite(path, local_fallback=False)  # its judge; its cases are stored
+        tools = suite_tools(experiment.spec, self.runner, suite.judge)
+        try:
+            evaluation = Evaluation.open(self.store, experiment.id, self.runner, **tools)
+            pending = len(evaluation.pending())
+            evaluation.run(cancel)
+            return pending
+        finally:
+            for tool in tools.values():
+                close = getattr(tool, "close", None)
+                if close is not None:
+                    close()
+
+
+def _suite_file(store: Store, experiment_id: str) -> str:
+    """The suite file an evaluation was run from ("" for a sweep)."""
+    key = store.suites.key_of(experiment_id) or ""
+    return key.removeprefix("file:") if key.startswith("file:") else ""
 
 
 def _rerunnable(store: Store, job: BatchJob, experiment: StoredExperiment) -> set[CellKey]:

@@ -238,6 +238,8 @@ def open_batch_jobs(window: MainWindow) -> BatchJobsWindow:
     poller = batch_poller(window)
     view = BatchJobsWindow(poller.jobs, poller)
     view.rerunFinished.connect(lambda _job, _count: window.history.refresh())
+    view.evaluationFinished.connect(lambda evaluation: open_experiment(window, "eval",
+                                                                       evaluation))
     _keep(window, view, 1000, 420, escape=True)
     return view
 
@@ -248,6 +250,7 @@ def open_suite(window: MainWindow, path: Path) -> QWidget:
 
     view = SuiteWindow(window.workspace, path, backends=window.picker.backend_names())
     view.ended.connect(window.history.refresh)  # its runs, without waiting for a filter change
+    view.batch.submitted.connect(lambda _ids: open_batch_jobs(window))
     _keep(window, view, 1280, 720)  # fits a 1366×768 screen
     return view
 

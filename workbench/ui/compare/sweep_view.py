@@ -48,7 +48,7 @@ from workbench.storage.repositories import StoredExperiment
 from workbench.ui import theming
 from workbench.ui.background import Progress as TaskProgress
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker, on_gui
-from workbench.ui.compare.batch_submit import BatchSubmit
+from workbench.ui.batch_submit import BatchSubmit
 from workbench.ui.compare.sweep_axes import NONE, AxisEditor, ModelCatalog
 from workbench.ui.compare.sweep_chart import (
     METRIC_BY_KEY,
@@ -291,7 +291,7 @@ class SweepView(QWidget):
             self._show_problem(_message(err))
             return
         self.spec, self.planned = spec, experiment
-        self.batch.check(experiment)
+        self.batch.check(lambda: experiment)
         self.name.setPlaceholderText(self.default_name())
         self._names = layout(experiment, self._typed_dimensions())
         if self._estimate_job is not None:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from workbench.backends.base import CancelToken
 from workbench.core.errors import KnownError
+from workbench.core.experiments import ExperimentSpec
 from workbench.services.egress import EgressPlan, plan_experiment
 from workbench.services.eval_history import suite_key
 from workbench.services.eval_reports import case_name, error_reasons
@@ -36,6 +37,7 @@ from workbench.services.scorecard import Scorecard, compare
 from workbench.services.suites import load_suite, suite_tools, with_backend
 from workbench.services.workspace import Workspace
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker
+from workbench.ui.batch_submit import BatchSubmit
 from workbench.ui.dialogs.egress_dialog import confirm_remote
 from workbench.ui.evaluation.history_view import SuiteHistoryView
 from workbench.ui.evaluation.scorecard_view import ScorecardView
@@ -102,6 +104,11 @@ class SuiteWindow(QWidget):
             "Every evaluation of this suite: the trend, each case across runs, the baseline"
         )
         self.history_button.clicked.connect(self.show_history)
+        self.batch = BatchSubmit(workspace.runner, self._submit_batch, self)
+        self.batch.failed.connect(self.status.setText)
+        self.backend_box.currentIndexChanged.connect(lambda _i: self._check_batch())
+        self.model_edit.editingFinished.connect(self._check_batch)
+        self.repeat_box.valueChanged.connect(lambda _v: self._check_batch())
         self.history: SuiteHistoryView | None = None
         self.progress = ProgressStrip(self)
         self.scorecard = ScorecardView(self)
@@ -115,6 +122,7 @@ class SuiteWindow(QWidget):
         bar.addWidget(QLabel("Repeat", self))
         bar.addWidget(self.repeat_box)
         bar.addWidget(self.run_button)
+        bar.addWidget(self.batch.button)
         bar.addWidget(self.history_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -129,6 +137,7 @@ class SuiteWindow(QWidget):
         self._where = ""  # " on BACKEND:MODEL" when the suite's backends are overridden
         self._note = ""  # why it runs on the local model
         self.run()
+        self._check_batch()
 
     def run(self, backend: str | None = None, model: str = "", *, confirmed: bool = False) -> None:
         """Evaluate the suite (a new evaluation each time), on ``backend`` if one is given.
@@ -217,9 +226,7 @@ class SuiteWindow(QWidget):
         """In a pool thread: create the evaluation, run every cell (``repeats`` times when
         given), score it, say why cells errored."""
         suite = load_suite(self.path, local_fallback=False)  # it offers the local model
-        spec = suite.spec if backend is None else with_backend(suite.spec, backend, model)
-        if repeats is not None:
-            spec = spec.model_copy(update={"repeats": repeats})
+        spec = self._spec(suite.spec, backend, model, repeats)
         runner = self.workspace.runner
         tools = suite_tools(spec, runner, suite.judge)
         try:
@@ -237,6 +244,33 @@ class SuiteWindow(QWidget):
                 close = getattr(tool, "close", None)
                 if close is not None:
                     close()
+
+    @staticmethod
+    def _spec(spec: ExperimentSpec, backend: str | None, model: str, repeats: int | None
+              ) -> ExperimentSpec:
+        """The suite's experiment on ``backend`` (None: its own), ``repeats`` times."""
+        spec = spec if backend is None else with_backend(spec, backend, model)
+        return spec if repeats is None else spec.model_copy(update={"repeats": repeats})
+
+    def _check_batch(self) -> None:
+        """Whether the suite, on the backend chosen under Run on, can go as a batch."""
+        path, backend = self.path, self.backend_box.currentData()
+        model = self.model_edit.text().strip() if backend else ""
+        repeats = self.repeat_box.value() or None
+        self.batch.check(lambda: self._spec(load_suite(path, local_fallback=False).spec,
+                                            backend, model, repeats))
+
+    def _submit_batch(self, spec: ExperimentSpec, cancel: CancelToken) -> list[str]:
+        """On a pool thread: a new evaluation of the suite (a point in its history, as a run
+        makes), its cells sent as batch jobs; their ids. Once a job ended, the Batch jobs
+        window finishes it live: the cells that failed run and every answer is graded."""
+        from workbench.services.batch import BatchJobs
+
+        store = self.workspace.store
+        experiment = store.experiments.create(spec)
+        store.suites.add(experiment.id, suite_key(self.path))
+        jobs = BatchJobs(store, self.workspace.runner).submit(experiment, cancel=cancel)
+        return [job.id for job in jobs]
 
     def _show(self, result: Result) -> None:
         evaluation, card, errors = result
@@ -308,4 +342,5 @@ class SuiteWindow(QWidget):
         if self.history is not None:
             self.history.close()
         self.tasks.shutdown(timeout_s=5.0)
+        self.batch.shutdown(timeout_s=5.0)
         super().closeEvent(event)

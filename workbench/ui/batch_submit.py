@@ -1,10 +1,12 @@
-"""Submit as batch: a sweep's cells sent through the provider's batch API instead of run live.
+"""Submit as batch: a sweep's or evaluation's cells sent through the provider's batch API
+instead of run live.
 
-Next to Run sweep. Enabled when every backend the sweep runs on has a batch API here
+Next to Run sweep and the suite window's Run again. Enabled when every backend the cells run on
+has a batch API here
 (``backends.batch``), its tooltip saying on what terms (the provider's discount on the list
 price, its completion window); greyed otherwise, the tooltip saying which backend has none.
-Submitting saves the sweep like Run does and hands its cells to ``services.batch``; the job is
-then followed in the Batch jobs window, not here.
+Submitting saves the experiment like a run does and hands its cells to ``services.batch``; the
+job is then followed in the Batch jobs window.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from workbench.core.experiments import ExperimentSpec
 from workbench.services.runner import Runner
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker
 
-#: Saves the sweep and submits its cells; returns the jobs' ids (run on a pool thread).
+#: Saves the experiment and submits its cells; returns the jobs' ids (run on a pool thread).
 Submit = Callable[[ExperimentSpec, CancelToken], list[str]]
+#: The experiment as it would be sent now (may read files: called on a pool thread).
+SpecSource = Callable[[], ExperimentSpec]
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ def batch_terms(runner: Runner, spec: ExperimentSpec) -> BatchTerms:
 
 
 class BatchSubmit(QObject):
-    """The Submit as batch button of a sweep view and what it asks in the background."""
+    """A Submit as batch button and what it asks in the background."""
 
     submitted = Signal(list)  # the jobs' ids
     failed = Signal(str)  # what went wrong, to show where the estimate is
@@ -68,33 +72,38 @@ class BatchSubmit(QObject):
         self.terms: BatchTerms | None = None
         self.spec: ExperimentSpec | None = None
         self._tasks = TaskRunner(self, max_threads=1)
-        self._checking: TaskWorker[BatchTerms] | None = None
+        self._checking: TaskWorker[tuple[ExperimentSpec, BatchTerms]] | None = None
         self._sending = False
-        self._say("Set the sweep first: the estimate says whether it can go as a batch")
+        self._say("Not known yet whether these cells can go as a batch")
 
-    def check(self, spec: ExperimentSpec | None) -> None:
-        """Find out (off the GUI thread) whether ``spec`` can go as a batch."""
-        self.spec, self.terms = spec, None
+    def check(self, source: SpecSource | None) -> None:
+        """Find out (off the GUI thread) whether the experiment ``source`` makes can go as a
+        batch; Submit then sends that experiment."""
+        self.spec, self.terms = None, None
         self.button.setEnabled(False)
         if self._checking is not None:
             self._checking.cancel()
             self._checking = None
-        if spec is None:
+        if source is None:
             return
         runner = self.runner
 
-        def work(_report: Reporter, _cancel: CancelToken) -> BatchTerms:
-            return batch_terms(runner, spec)
+        def work(_report: Reporter, _cancel: CancelToken) -> tuple[ExperimentSpec, BatchTerms]:
+            spec = source()
+            return spec, batch_terms(runner, spec)
 
-        job: TaskWorker[BatchTerms] = TaskWorker(work)
-        job.signals.finished.connect(lambda terms, j=job: self._checked(j, terms))
+        job: TaskWorker[tuple[ExperimentSpec, BatchTerms]] = TaskWorker(work)
+        job.signals.finished.connect(lambda found, j=job: self._checked(j, *found))
+        job.signals.failed.connect(
+            lambda error, j=job: self._checked(j, None, BatchTerms(str(error))))
         self._checking = job
         self._tasks.start(job)
 
-    def _checked(self, job: TaskWorker[BatchTerms], terms: BatchTerms) -> None:
+    def _checked(self, job: TaskWorker[tuple[ExperimentSpec, BatchTerms]],
+                 spec: ExperimentSpec | None, terms: BatchTerms) -> None:
         if job is not self._checking:
             return
-        self._checking, self.terms = None, terms
+        self._checking, self.spec, self.terms = None, spec, terms
         if not terms.possible:
             self._say(f"Not available: {terms.reason}")
         else:
