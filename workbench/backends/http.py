@@ -4,7 +4,8 @@
 - retries with exponential backoff and jitter on 408, 409, 429, 5xx and connection failures, only
   before any byte of an answer was streamed; ``Retry-After`` (seconds or HTTP date) honoured and
   capped; every wait is cut short by the run's CancelToken;
-- a cancel shuts the socket being read down at once, even while waiting for response headers;
+- a cancel shuts the socket being read down at once, even while waiting for response headers
+  (``backends.http_sockets``);
 - failures become :mod:`workbench.core.errors` BackendErrors that name the URL, the timeout, the
   key's source — never the key; httpx exception types never leave ``backends/``.
 """
@@ -16,15 +17,10 @@ import dataclasses
 import json
 import logging
 import random
-import socket
-import ssl
-import threading
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpcore
 import httpx
 from pydantic import Field, field_validator
 
@@ -38,6 +34,12 @@ from workbench.backends.http_errors import (
     safe_headers,
     status_error,
     transport_error,
+)
+from workbench.backends.http_sockets import (
+    DeadlineExceeded,
+    Exchange,
+    WatchedStream,
+    watch_transports,
 )
 from workbench.backends.recording import RunCancelled
 from workbench.backends.sse import SSEDecoder, SSEEvent
@@ -121,158 +123,13 @@ def http_base_url(value: str) -> str:
     return value
 
 
-class _DeadlineExceeded(Exception):
-    """Raised inside the transport when the run's total deadline passes during a read."""
-
-
-# --- interruptible reads ------------------------------------------------------------------
-
-
-class _Exchange:
-    """One logical request and all its attempts: deadline, cancel, and the socket being read.
-
-    The transport's streams consult the exchange that is active on the calling thread around
-    each blocking read, so a cancel from another thread can shut that socket down.
-    """
-
-    _local = threading.local()
-
-    def __init__(self, cancel: CancelToken, total_timeout: float) -> None:
-        self.cancel = cancel
-        self.deadline = time.monotonic() + total_timeout
-        self._lock = threading.Lock()
-        self._sock: socket.socket | None = None
-        self._forget = cancel.on_cancel(self._abort)
-
-    def close(self) -> None:
-        self._forget()
-
-    def remaining(self) -> float:
-        return self.deadline - time.monotonic()
-
-    @contextlib.contextmanager
-    def active(self) -> Iterator[None]:
-        previous = getattr(self._local, "exchange", None)
-        self._local.exchange = self
-        try:
-            yield
-        finally:
-            self._local.exchange = previous
-
-    @classmethod
-    def current(cls) -> _Exchange | None:
-        return getattr(cls._local, "exchange", None)
-
-    def _abort(self) -> None:
-        with self._lock:
-            sock = self._sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                # The base-class call: SSLSocket.shutdown would also drop its SSL object under
-                # the reading thread. Shutdown (not close) wakes a recv() blocked on this fd.
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-    def read(self, stream: httpcore.NetworkStream, max_bytes: int, timeout: float | None) -> bytes:
-        remaining = self.remaining()
-        if remaining <= 0:
-            raise _DeadlineExceeded
-        clamped = timeout is None or remaining < timeout
-        with self._lock:
-            if self.cancel.cancelled:
-                raise RunCancelled
-            self._sock = stream.get_extra_info("socket")
-        try:
-            return stream.read(max_bytes, remaining if clamped else timeout)
-        except httpcore.ReadTimeout:
-            if clamped:
-                raise _DeadlineExceeded from None
-            raise
-        finally:
-            with self._lock:
-                self._sock = None
-
-
-class _WatchedStream(httpcore.NetworkStream):
-    """A connection's stream. While a response body is read it is bound to its exchange;
-    before that (sending, waiting for headers) the exchange active on the thread applies."""
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-        self.exchange: _Exchange | None = None
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        exchange = self.exchange or _Exchange.current()
-        if exchange is None:
-            return self._inner.read(max_bytes, timeout)
-        return exchange.read(self._inner, max_bytes, timeout)
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, timeout)
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        return _WatchedStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _WatchedBackend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.NetworkStream:
-        return _WatchedStream(
-            self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        )
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
-    ) -> httpcore.NetworkStream:
-        return _WatchedStream(self._inner.connect_unix_socket(path, timeout, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-def _watch_transports(client: httpx.Client) -> None:
-    """Route every socket of ``client`` through the interruptible streams.
-
-    httpx exposes no network-backend option, so this sets the connection pool's backend (the
-    one private hook used here); it fails loudly if httpx changes shape.
-    """
-    transports = [client._transport, *(t for t in client._mounts.values() if t is not None)]
-    for transport in transports:
-        pool = getattr(transport, "_pool", None)
-        if pool is None or not hasattr(pool, "_network_backend"):
-            raise RuntimeError(
-                f"httpx {httpx.__version__}: cannot find the connection pool of "
-                f"{type(transport).__name__}; cancelling would not be immediate"
-            )
-        pool._network_backend = _WatchedBackend(pool._network_backend)
-
-
 # --- the client -------------------------------------------------------------------------------
 
 
 class StreamResponse:
     """A successful response being streamed; iterate :meth:`events` or read :meth:`json`."""
 
-    def __init__(self, client: HttpClient, response: httpx.Response, exchange: _Exchange) -> None:
+    def __init__(self, client: HttpClient, response: httpx.Response, exchange: Exchange) -> None:
         self._client = client
         self._response = response
         self._exchange = exchange
@@ -281,7 +138,7 @@ class StreamResponse:
         self.content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         self.received = 0
         stream = response.extensions.get("network_stream")
-        if not isinstance(stream, _WatchedStream):
+        if not isinstance(stream, WatchedStream):
             raise RuntimeError(
                 f"httpx {httpx.__version__} read {self.url} through an unwatched "
                 "stream: cancelling would not be immediate"
@@ -317,7 +174,7 @@ class StreamResponse:
                         yield event
             finally:
                 self.received = received
-        except (RunCancelled, _DeadlineExceeded, httpx.TransportError, httpx.DecodingError) as exc:
+        except (RunCancelled, DeadlineExceeded, httpx.TransportError, httpx.DecodingError) as exc:
             raise self._failure(exc) from None
         if cancel.cancelled:  # a socket shut by the cancel reads as a clean end of the body
             raise RunCancelled
@@ -341,7 +198,7 @@ class StreamResponse:
                             yield line.decode("utf-8", errors="replace")
             finally:
                 self.received = received
-        except (RunCancelled, _DeadlineExceeded, httpx.TransportError, httpx.DecodingError) as exc:
+        except (RunCancelled, DeadlineExceeded, httpx.TransportError, httpx.DecodingError) as exc:
             raise self._failure(exc) from None
         if cancel.cancelled:
             raise RunCancelled
@@ -352,7 +209,7 @@ class StreamResponse:
         """The whole body parsed as JSON."""
         try:
             body = b"".join(self._raw())
-        except (RunCancelled, _DeadlineExceeded, httpx.TransportError, httpx.DecodingError) as exc:
+        except (RunCancelled, DeadlineExceeded, httpx.TransportError, httpx.DecodingError) as exc:
             raise self._failure(exc) from None
         if self._exchange.cancel.cancelled:
             raise RunCancelled
@@ -411,7 +268,7 @@ class HttpClient:
             headers=options.extra_headers,
             follow_redirects=False,
         )
-        _watch_transports(self._client)
+        watch_transports(self._client)
 
     @classmethod
     def keyed(cls, options: HttpOptions, service: str, base_url: str, key: KeyHolder) -> HttpClient:
@@ -439,7 +296,7 @@ class HttpClient:
         ``model`` names the model in a 404's hint; ``form`` sends a multipart form instead of
         JSON (a file upload). Raises BackendError subclasses or RunCancelled.
         """
-        exchange = _Exchange(cancel, self.options.total_timeout)
+        exchange = Exchange(cancel, self.options.total_timeout)
         ctx = dataclasses.replace(self.ctx, model=model) if model else self.ctx
         try:
             response = self._send(method, url, headers, json_body, form, exchange, ctx)
@@ -485,7 +342,7 @@ class HttpClient:
         headers: Mapping[str, str] | None,
         json_body: Any,
         form: Form | None,
-        exchange: _Exchange,
+        exchange: Exchange,
         ctx: ErrorContext,
     ) -> httpx.Response:
         attempt = 0
@@ -516,7 +373,7 @@ class HttpClient:
             try:
                 with exchange.active():
                     response = self._client.send(request, stream=True)
-            except (RunCancelled, _DeadlineExceeded, httpx.TransportError) as exc:
+            except (RunCancelled, DeadlineExceeded, httpx.TransportError) as exc:
                 failure = self._failure(exc, exchange, url, 0)
                 if not (
                     isinstance(failure, BackendError)
@@ -551,7 +408,7 @@ class HttpClient:
         attempt: int,
         delay: float,
         retry_after: float | None,
-        exchange: _Exchange,
+        exchange: Exchange,
     ) -> None:
         options = self.options
         if attempt > options.max_retries:
@@ -578,7 +435,7 @@ class HttpClient:
         ceiling = min(self.options.retry_backoff * 2**attempt, 30.0)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    def _error_body(self, response: httpx.Response, exchange: _Exchange) -> bytes:
+    def _error_body(self, response: httpx.Response, exchange: Exchange) -> bytes:
         body = b""
         try:
             with exchange.active():
@@ -586,7 +443,7 @@ class HttpClient:
                     body += chunk
                     if len(body) > _ERROR_BODY_LIMIT:
                         break
-        except (httpx.TransportError, httpx.StreamError, _DeadlineExceeded):
+        except (httpx.TransportError, httpx.StreamError, DeadlineExceeded):
             pass  # the status alone still says what went wrong
         finally:
             response.close()
@@ -595,12 +452,12 @@ class HttpClient:
         return body
 
     def _failure(
-        self, exc: BaseException, exchange: _Exchange, url: str, streamed: int
+        self, exc: BaseException, exchange: Exchange, url: str, streamed: int
     ) -> BaseException:
         """The exception to raise for a transport-level failure (cancel wins over all)."""
         if exchange.cancel.cancelled or isinstance(exc, RunCancelled):
             return RunCancelled()
-        if isinstance(exc, _DeadlineExceeded):
+        if isinstance(exc, DeadlineExceeded):
             return BackendTimeoutError(
                 f"{url} did not finish within {self.options.total_timeout:g} s (total timeout)",
                 hint="the answer is arriving too slowly; raise total_timeout or lower max_tokens",
