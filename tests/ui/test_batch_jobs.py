@@ -318,3 +318,31 @@ def test_an_evaluation_goes_as_a_batch_and_is_finished_and_graded_live(
         assert sorted(c.status for c in card.cells.values()) == ["pass", "pass"]
     finally:
         close_window(window)
+
+
+def test_a_job_that_cannot_be_polled_does_not_stop_the_others(
+    qtbot: QtBot, theme: theming.Theme, store: Store, runner: Runner,
+    server: AnthropicBatchServer,
+) -> None:
+    """A job whose backend was removed since (newest, so polled first) fails its poll; the
+    other jobs are still polled and land, and the window says which job failed and why."""
+    [job] = BatchJobs(store, runner).submit(sweep(store))
+    gone = claude(server).model_copy(update={"name": "gone"})
+    elsewhere = Runner(configs={"gone": gone})
+    try:
+        spec = ExperimentSpec(name="on a backend removed since",
+                              variants=[variant("gone", country="Chile")])
+        [orphan] = BatchJobs(store, elsewhere).submit(saved_or_new(store, spec, "sweep")[0])
+    finally:
+        elsewhere.close()
+    [batch_id] = job.remote_ids
+    server.settle(batch_id, {"v0-r0": "succeeded", "v1-r0": "succeeded",
+                             "v0-r1": "succeeded", "v1-r1": "succeeded"})
+    server.end(batch_id)
+    view = open_jobs(qtbot, JobsOfStore(store, runner))
+    qtbot.waitUntil(lambda: len(view.shown()) == 2 and view.shown()[1].ended, timeout=10_000)
+    assert [r.id for r in view.shown()] == [orphan.id, job.id]
+    assert view.shown()[1].landed == 4 and not view.shown()[0].ended
+    assert view.status.text().startswith("Cannot poll “on a backend removed since”: ")
+    assert "gone" in view.status.text()
+    assert view.shutdown(10)

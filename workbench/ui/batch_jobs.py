@@ -132,6 +132,7 @@ class BatchJobsWindow(QWidget):
         self._reader = LatestJob(self._show, self._failed, self)
         self._tasks = TaskRunner(self, max_threads=1)
         self._busy: set[str] = set()  # jobs with an action under way
+        self._problems: list[str] = []  # jobs the last poll could not reach, and why
         self._closed = False
         self.poller.polled.connect(self._polled)
         self.poller.failed.connect(
@@ -171,6 +172,8 @@ class BatchJobsWindow(QWidget):
         if not rows:
             self.status.setText("No batch jobs yet: a sweep whose backend has a batch API offers "
                                 "Submit as batch next to Run sweep.")
+        elif self._problems:
+            self.status.setText("\n".join(self._problems))
         elif unfinished and not self.status.text().startswith(("Cannot", "Not ")):
             every = self.poller.timer.interval() // 1000
             self.status.setText(f"{plural(unfinished, 'job')} waiting for the provider; polled "
@@ -203,8 +206,9 @@ class BatchJobsWindow(QWidget):
         self.status.setText("Asking the providers…")
         self.poller.poll()
 
-    def _polled(self, _unfinished: int) -> None:
+    def _polled(self, _unfinished: int, problems: list[str]) -> None:
         if not self._closed:
+            self._problems = problems
             self.reload()
 
     def _start(

@@ -2,9 +2,11 @@
 
 A job lives in the store, so polling resumes wherever the app starts: the main window starts a
 ``BatchPoller`` that polls the unfinished jobs once at start and then every ``poll_ms`` while
-any is unfinished, and stops when none is. The timer is a ``QTimer`` on the GUI thread; each
-round (network and store) runs on a pool thread (``ui.background``), one round at a time. The
-Batch jobs window shows what the rounds found and asks for a round now (Refresh).
+any is unfinished, and stops when none is. A job that cannot be polled (its backend removed,
+its provider down) is said and tried again at the next tick; the others are polled regardless.
+The timer is a ``QTimer`` on the GUI thread; each round (network and store) runs on a pool
+thread (``ui.background``), one round at a time. The Batch jobs window shows what the rounds
+found and asks for a round now (Refresh).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ POLL_MS = 60_000
 class BatchPoller(QObject):
     """Polls the unfinished jobs of ``jobs`` every ``poll_ms`` while there are any."""
 
-    polled = Signal(int)  # a round ended: how many jobs are still unfinished
+    polled = Signal(int, list)  # a round ended: jobs still unfinished, why some could not be
     failed = Signal(object)  # the KnownError a round ended with (the next round tries again)
 
     def __init__(
@@ -36,7 +38,7 @@ class BatchPoller(QObject):
         self.timer.setInterval(poll_ms)
         self.timer.timeout.connect(self.poll)
         self._tasks = TaskRunner(self, max_threads=1)
-        self._round: TaskWorker[int] | None = None
+        self._round: TaskWorker[tuple[int, list[str]]] | None = None
         self._again = False  # asked while a round was under way
         self._stopped = False
 
@@ -60,27 +62,32 @@ class BatchPoller(QObject):
         self._again = False
         jobs = self.jobs
 
-        def work(_report: Reporter, cancel: CancelToken) -> int:
+        def work(_report: Reporter, cancel: CancelToken) -> tuple[int, list[str]]:
+            problems = []
             for row in jobs.rows():
-                if not row.ended and not cancel.cancelled:
+                if row.ended or cancel.cancelled:
+                    continue
+                try:
                     jobs.poll(row.id, cancel)
-            return sum(not row.ended for row in jobs.rows())
+                except KnownError as err:  # this job's provider or backend: the others go on
+                    problems.append(f"Cannot poll “{row.experiment}”: {err}")
+            return sum(not row.ended for row in jobs.rows()), problems
 
-        job: TaskWorker[int] = TaskWorker(work)
-        job.signals.finished.connect(self._done)
+        job: TaskWorker[tuple[int, list[str]]] = TaskWorker(work)
+        job.signals.finished.connect(lambda found: self._done(*found))
         job.signals.failed.connect(self._failed)
         job.signals.ended.connect(self._ended)
         self._round = job
         self._tasks.start(job)
 
-    def _done(self, unfinished: int) -> None:
+    def _done(self, unfinished: int, problems: list[str]) -> None:
         if self._stopped:
             return
         if unfinished and not self.timer.isActive():
             self.timer.start()
         elif not unfinished:
             self.timer.stop()
-        self.polled.emit(unfinished)
+        self.polled.emit(unfinished, problems)
 
     def _failed(self, error: KnownError) -> None:
         if not self._stopped:

@@ -203,7 +203,7 @@ def batch_poller(window: MainWindow) -> BatchPoller:
         jobs = JobsOfStore(window.workspace.store, window.workspace.runner)
         poller = BatchPoller(jobs, parent=window)
         poller.setObjectName("batchPoller")
-        poller.polled.connect(lambda _unfinished: window.history.refresh())  # answers landed
+        poller.polled.connect(lambda *_: window.history.refresh())  # answers may have landed
     return poller
 
 

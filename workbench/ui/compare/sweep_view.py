@@ -435,7 +435,7 @@ class SweepView(QWidget):
             "Sent as a batch job: follow it in Tools ▸ Batch jobs. Its answers appear here as "
             "they land; Run sweep would run the same cells live.")
 
-    def show_landed(self, _unfinished: int = 0) -> None:
+    def show_landed(self, *_poll: object) -> None:
         """Batch answers may have landed (a poll ended): show the sweep's results again."""
         if not self._closed and self.handle is None and self.experiment is not None:
             self._show_experiment(self.experiment.id, self._typed_dimensions())
