@@ -321,3 +321,7 @@ def test_a_variant_can_set_the_response_format_of_its_template(tmp_path: Path) -
     )
     with pytest.raises(SuiteError, match="json_schema needs a template with an output_schema"):
         load_suite(suite)
+    suite.write_text(suite.read_text(encoding="utf-8").replace("json_schema", "grammar"),
+                     encoding="utf-8")
+    with pytest.raises(SuiteError, match="grammar needs a template with a grammar"):
+        load_suite(suite)

@@ -40,7 +40,7 @@ from workbench.backends.base import (
 )
 from workbench.backends.chat_template import NAMED_FORMATS
 from workbench.backends.gguf_files import KvCacheType
-from workbench.backends.llamacpp_grammar import lazy_grammar
+from workbench.backends.llamacpp_grammar import check_tokens, lazy_grammar
 from workbench.backends.llamacpp_load import LoadSettings, ModelLoadSettings, resolve
 from workbench.backends.llamacpp_logprobs import StepLogprobs
 from workbench.backends.llamacpp_runtime import (
@@ -195,6 +195,7 @@ class LlamaCppBackend(Backend):
         ).with_formats(
             json_object=ParamCapability(note="grammar-constrained decoding"),
             json_schema=ParamCapability(note="grammar-constrained decoding"),
+            grammar=ParamCapability(note="grammar-constrained decoding"),
         ).with_tools(LOCAL_TOOLS, supported=False).with_vision(NO_VISION, supported=False)
 
     def version(self) -> str:
@@ -319,6 +320,8 @@ class LlamaCppBackend(Backend):
             if lead:  # a branch: the answer so far is read as if the model had written it
                 prepared = replace(prepared, raw_prompt=prepared.raw_prompt + lead,
                                    tokens=[*prepared.tokens, *handle.tokenize(lead)])
+            if grammar is not None:
+                check_tokens(grammar, handle.tokenize)
             if len(prepared.tokens) >= handle.llm.n_ctx():
                 raise BackendError(
                     f"the prompt is {len(prepared.tokens):,} tokens but the context window is "

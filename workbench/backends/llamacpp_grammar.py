@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import ctypes
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from workbench.core.errors import ParameterError
+from workbench.core.gbnf import check
 
 
 class LazyGrammarSampler:
@@ -86,3 +89,17 @@ def lazy_grammar(llm: Any, grammar: Any) -> Iterator[list[LazyGrammarSampler]]:
         del llm._init_sampler  # the class's own again
         for sampler in made:
             sampler.close()
+
+
+def check_tokens(grammar: str, tokenize: Callable[[str], list[int]]) -> None:
+    """Refuse a grammar naming a ``<token>`` the model's vocabulary does not have as one token:
+    llama.cpp would refuse the grammar and crash (only the model can tell; ``core.gbnf`` checks
+    the rest). ``tokenize`` is the model's, special tokens parsed as llama.cpp's parser does."""
+    for token in check(grammar).tokens:
+        count = len(tokenize(token.text))
+        if count != 1:
+            raise ParameterError(
+                f"grammar {token.line}:{token.column}: {token.text} is not one token of this "
+                f"model ({count} tokens)",
+                hint="name a special token of this model, or its id as <[123]>",
+            )

@@ -1,6 +1,7 @@
 """A run's response format, compiled into what each kind of backend enforces.
 
-- llama.cpp (in process): a GBNF grammar, so only tokens that keep the answer valid can be sampled.
+- llama.cpp (in process): a GBNF grammar, so only tokens that keep the answer valid can be sampled
+  (a ``grammar`` format is the template's own grammar, sent as written).
 - OpenAI-compatible servers: the ``response_format`` request field.
 - Anthropic and Bedrock: one tool whose input schema is the schema, and a tool choice that forces
   it; the tool call's arguments are the answer.
@@ -14,6 +15,7 @@ from typing import Any
 
 from workbench.backends.tool_wire import anthropic_tool, bedrock_tool
 from workbench.core.errors import ParameterError
+from workbench.core.gbnf import first_problem
 from workbench.core.models import ResponseFormat
 
 #: Any JSON object: the schema a ``json_object`` format is enforced as where only schemas exist.
@@ -34,22 +36,35 @@ def _grammar_text(schema_json: str) -> str:
     return json_schema_to_gbnf(schema_json)
 
 
-def gbnf(response_format: ResponseFormat) -> str:
-    """The GBNF grammar that makes llama.cpp sample only answers of this format.
+def schema_grammar(schema: dict[str, Any]) -> str:
+    """The GBNF grammar llama-cpp-python's converter makes of a JSON schema (the app's "From
+    schema" starts a raw grammar from it).
 
-    A schema llama.cpp's converter cannot turn into a grammar (an unknown ``$ref``, a type it does
-    not know) is a ``ParameterError`` naming why, never a run that silently goes unconstrained.
+    A schema the converter cannot turn into a grammar (an unknown ``$ref``, a type it does not
+    know), or turns into one llama.cpp would refuse (and crash on), is a ``ParameterError``
+    naming why, never a run that silently goes unconstrained.
     """
-    if response_format.type == "json_object":
-        from llama_cpp.llama_grammar import JSON_GBNF
-
-        return str(JSON_GBNF)
     try:
-        return _grammar_text(json.dumps(schema_of(response_format), sort_keys=False))
+        text = _grammar_text(json.dumps(schema, sort_keys=False))
     except (ValueError, KeyError, TypeError, NotImplementedError, AssertionError) as err:
         raise ParameterError(
             f"the response schema cannot be compiled to a llama.cpp grammar: {err}"
         ) from None
+    problem = first_problem(text)
+    if problem is not None:
+        raise ParameterError(f"the grammar made from the response schema is invalid: {problem}")
+    return text
+
+
+def gbnf(response_format: ResponseFormat) -> str:
+    """The GBNF grammar that makes llama.cpp sample only answers of this format."""
+    if response_format.grammar is not None:  # checked when the format was made
+        return response_format.grammar
+    if response_format.type == "json_object":
+        from llama_cpp.llama_grammar import JSON_GBNF
+
+        return str(JSON_GBNF)
+    return schema_grammar(schema_of(response_format))
 
 
 def openai_response_format(response_format: ResponseFormat) -> dict[str, Any]:

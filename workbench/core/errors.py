@@ -96,15 +96,20 @@ class MissingVariableError(TemplateError):
 
 
 class TemplateFileError(KnownError):
-    """A template file that cannot be read: names the file, the line and the reason."""
+    """A template file that cannot be read: names the file, the line (and column, where known:
+    ``file:line:col: reason``, as compilers write it) and the reason."""
 
     code = ErrorCode.TEMPLATE_FILE
 
-    def __init__(self, path: str, reason: str, *, line: int | None = None) -> None:
+    def __init__(
+        self, path: str, reason: str, *, line: int | None = None, column: int | None = None
+    ) -> None:
         self.path = path
         self.line = line
+        self.column = column
         self.reason = reason
-        where = f"{path}:{line}" if line is not None else path
+        where = path if line is None else f"{path}:{line}"
+        where += f":{column}" if line is not None and column is not None else ""
         super().__init__(f"{where}: {reason}")
 
 

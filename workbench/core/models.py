@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from workbench.core.gbnf import first_problem
 from workbench.core.images import ImagePart
 from workbench.core.logprobs import MAX_TOP_LOGPROBS, TokenLogprob
 from workbench.core.tools import Tool, ToolCall, check_tool_choice, check_unique
@@ -33,8 +34,17 @@ FORMAT_VERSION = 1
 #: How hard a reasoning model thinks before it answers (OpenAI's ``reasoning_effort`` levels).
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
 
-#: The answer's required shape: free text, any JSON object, or JSON matching a schema.
-ResponseFormatType = Literal["text", "json_object", "json_schema"]
+#: The answer's required shape: free text, any JSON object, JSON matching a schema, or text a
+#: raw GBNF grammar accepts (llama.cpp only).
+ResponseFormatType = Literal["text", "json_object", "json_schema", "grammar"]
+
+
+def _checked_grammar(text: str) -> None:
+    """A ``ValueError`` naming the first problem (line:column) of a grammar llama.cpp would
+    refuse: it would crash the process rather than say so (``core.gbnf``)."""
+    problem = first_problem(text)
+    if problem is not None:
+        raise ValueError(f"grammar {problem}")
 
 
 def _empty(value: object) -> bool:
@@ -166,6 +176,7 @@ class ResponseFormat(_Model):
 
     type: ResponseFormatType = "text"
     json_schema: dict[str, Any] | None = None  # the schema of a ``json_schema`` format
+    grammar: str | None = Field(default=None, exclude_if=_empty)  # GBNF of a ``grammar`` format
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "response"
     strict: bool = True  # OpenAI's strict mode: the schema is enforced, not only a hint
 
@@ -175,6 +186,10 @@ class ResponseFormat(_Model):
             raise ValueError("a json_schema response format needs a schema")
         if self.type != "json_schema" and self.json_schema is not None:
             raise ValueError(f"a {self.type} response format takes no schema")
+        if (self.type == "grammar") != (self.grammar is not None):
+            raise ValueError("a grammar response format, and only one, has a grammar")
+        if self.grammar is not None:
+            _checked_grammar(self.grammar)
         return self
 
 
@@ -196,9 +211,12 @@ class PromptTemplate(_Model):
     parameters: Params = Field(default_factory=Params)
     answer_pattern: str = ""  # regex whose first group is the final answer (CoT, self-consistency)
     output_schema: dict[str, Any] | None = None  # JSON schema for structured output
-    # Sent to the model as its response format (json_schema sends ``output_schema``); "text"
-    # leaves the schema as guidance in the prompt only.
+    # Sent to the model as its response format (json_schema sends ``output_schema``, grammar
+    # sends ``grammar``); "text" leaves the schema as guidance in the prompt only.
     response_format: ResponseFormatType = "text"
+    # A raw GBNF grammar for llama.cpp's constrained decoding (power users; "From schema" in the
+    # app starts it from ``output_schema``), sent when response_format is "grammar".
+    grammar: str | None = None
     # Functions the model may call; the playground answers each call with the tool's mock (or
     # a value typed in) and goes on for up to ``max_tool_steps`` model turns.
     tools: list[Tool] = Field(default_factory=list)
@@ -221,6 +239,10 @@ class PromptTemplate(_Model):
             raise ValueError("a completion template has 'text', not messages")
         if self.response_format == "json_schema" and self.output_schema is None:
             raise ValueError("response_format json_schema needs an output_schema")
+        if self.response_format == "grammar" and not self.grammar:
+            raise ValueError("response_format grammar needs a grammar")
+        if self.grammar:
+            _checked_grammar(self.grammar)
         names = [v.name for v in self.variables]
         if len(names) != len(set(names)):
             raise ValueError("a variable is declared twice")
@@ -236,6 +258,8 @@ class PromptTemplate(_Model):
         """The response format runs of this template send (None: plain text)."""
         if self.response_format == "text":
             return None
+        if self.response_format == "grammar":
+            return ResponseFormat(type="grammar", grammar=self.grammar)
         schema = self.output_schema if self.response_format == "json_schema" else None
         return ResponseFormat(type=self.response_format, json_schema=schema)
 

@@ -60,6 +60,10 @@ def check_param_names(value: dict[str, Any], *, list_known: bool = False) -> dic
     return value
 
 
+#: Why a raw GBNF grammar is greyed on a backend other than llama.cpp in process.
+NO_GRAMMAR = "a GBNF grammar is llama.cpp's own; run it on the local (llama.cpp) backend"
+
+
 class ParamCapability(BaseModel):
     """How one backend treats one parameter."""
 
@@ -77,8 +81,8 @@ class Capabilities(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     params: dict[str, ParamCapability] = Field(default_factory=dict)
-    #: Response formats besides free text ("json_object", "json_schema") and how each is
-    #: enforced (``note``); one not listed is not enforced.
+    #: Response formats besides free text ("json_object", "json_schema", "grammar") and how
+    #: each is enforced (``note``); one not listed is not enforced.
     response_formats: dict[str, ParamCapability] = Field(default_factory=dict)
     #: Whether the backend sends tools and returns the model's calls (``note``: why not).
     tools: ParamCapability = ParamCapability(
@@ -104,9 +108,8 @@ class Capabilities(BaseModel):
         """Whether (and how, in ``note``) this backend enforces response format ``kind``."""
         if kind == "text":
             return ParamCapability()
-        return self.response_formats.get(
-            kind, ParamCapability(supported=False, note="this backend cannot enforce it")
-        )
+        why = NO_GRAMMAR if kind == "grammar" else "this backend cannot enforce it"
+        return self.response_formats.get(kind, ParamCapability(supported=False, note=why))
 
     def split_format(
         self, response_format: ResponseFormat | None

@@ -8,6 +8,7 @@ text it was read from, so saving an unchanged template rewrites nothing, comment
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from workbench.core import safe_yaml, yaml_emit
 from workbench.core.errors import TemplateFileError
+from workbench.core.gbnf import first_problem
 from workbench.core.models import FORMAT_VERSION, PromptTemplate
 
 SUFFIX = ".prompt.yaml"
@@ -137,6 +139,7 @@ def loads(text: str, source: str = "<text>") -> PromptTemplate:
             "update Prompt Workbench",
             line=_line_of(node, ("format_version",)),
         )
+    _check_grammar(data, node, text, source)
     try:
         return PromptTemplate.model_validate(data)
     except ValidationError as err:
@@ -145,6 +148,45 @@ def loads(text: str, source: str = "<text>") -> PromptTemplate:
         field_name = ".".join(str(p) for p in loc) or "template"
         reason = f"{field_name}: {first['msg']}"
         raise TemplateFileError(source, reason, line=_line_of(node, loc)) from None
+
+
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML's line breaks
+
+
+def _check_grammar(data: dict[str, Any], node: yaml.Node | None, text: str, source: str) -> None:
+    """A ``grammar`` llama.cpp would refuse, as a ``TemplateFileError`` at the line and column
+    of the file where the problem is (a grammar is most often a ``|`` block, whose text maps
+    to the file exactly; elsewhere the key's line, with the grammar's own position said)."""
+    grammar = data.get("grammar")
+    if not isinstance(grammar, str):
+        return
+    problem = first_problem(grammar)
+    if problem is None:
+        return
+    value = _value_node(node, "grammar")
+    start = value.start_mark if value is not None else None
+    if value is None or start is None or not isinstance(value, yaml.ScalarNode):
+        line, column, reason = _line_of(node, ("grammar",)), None, f"grammar {problem}"
+    elif value.style == "|":
+        lines = _LINE_BREAK.split(text)
+        content = lines[start.line + problem.line] if start.line + problem.line < len(lines) else ""
+        written = grammar.split("\n")[problem.line - 1]  # the block's indentation precedes it
+        indent = len(content) - len(written) if content.endswith(written) else 0
+        line, column = start.line + 1 + problem.line, indent + problem.column
+        reason = f"grammar: {problem.message}"
+    elif problem.line == 1 and value.end_mark is not None and value.end_mark.line == start.line:
+        quote = 1 if value.style in ("'", '"') else 0
+        line, column = start.line + 1, start.column + quote + problem.column
+        reason = f"grammar: {problem.message}"
+    else:
+        line, column, reason = start.line + 1, None, f"grammar {problem}"
+    raise TemplateFileError(source, reason, line=line, column=column)
+
+
+def _value_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    return next((v for k, v in node.value if k.value == key), None)
 
 
 @dataclass

@@ -251,6 +251,11 @@ def _variant(entry: VariantEntry, base: Path, source: str, index: int) -> Varian
                 f"{source}: variants[{index}]: response_format json_schema needs a template "
                 "with an output_schema"
             )
+        if entry.response_format == "grammar" and not template.grammar:
+            raise SuiteError(
+                f"{source}: variants[{index}]: response_format grammar needs a template "
+                "with a grammar"
+            )
         template = template.model_copy(update={"response_format": entry.response_format})
     return Variant(
         label=entry.label or template.name,
