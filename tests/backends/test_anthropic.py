@@ -24,6 +24,7 @@ from workbench.core.errors import ErrorCode
 from workbench.core.models import Params, RenderedMessage, ResponseFormat, RunRequest, RunResult
 
 KEY = "sk-ant-test-key-0123456789abcdef"
+THINKER = "claude-sonnet-4-20250514"  # a model with extended thinking
 MESSAGES = [
     RenderedMessage(role="system", content="Be brief."),
     RenderedMessage(role="user", content="Name an animal."),
@@ -233,7 +234,7 @@ def test_extended_thinking_is_sent_and_streamed_apart_from_the_answer(
 ) -> None:
     url = server.url("thinking", "")
     params = Params(thinking_budget=2048, max_tokens=4096, temperature=0.3, top_p=0.95)
-    req = RunRequest(backend="anthropic", model="claude-test-1", messages=MESSAGES, params=params)
+    req = RunRequest(backend="anthropic", model=THINKER, messages=MESSAGES, params=params)
     events, result = stream_all(make(url, streaming=streaming), req)
     body = server.requests(url)[0].body
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
@@ -264,8 +265,29 @@ def test_a_thinking_budget_anthropic_refuses_fails_before_sending(
     server: ScriptedServer, params: Params, fmt: ResponseFormat | None, message: str
 ) -> None:
     url = server.url("thinking", "")
-    req = RunRequest(backend="anthropic", model="claude-test-1", messages=MESSAGES,
+    req = RunRequest(backend="anthropic", model=THINKER, messages=MESSAGES,
                      params=params, response_format=fmt)
     _events, result = stream_all(make(url), req)
     assert result.finish_reason == "error" and message in (result.error or "")
     assert server.requests(url) == []
+
+
+def test_a_claude_without_extended_thinking_takes_no_budget(server: ScriptedServer) -> None:
+    backend = make(server.url("ok", ""), default_model="claude-3-5-haiku-20241022")
+    caps = backend.model_capabilities("")
+    assert caps.status("thinking_budget") == "ignored"
+    assert caps.params["thinking_budget"].note.startswith(
+        "claude-3-5-haiku-20241022 takes no thinking budget: only Claude 3.7 Sonnet and the "
+        "Claude 4 family do"
+    )
+    assert backend.model_capabilities(THINKER).status("thinking_budget") == "supported"
+    assert backend.model_capabilities(THINKER).status("reasoning_effort") == "ignored"
+    url = server.url("ok", "")
+    params = Params(thinking_budget=2048, max_tokens=4096, temperature=0.3)
+    req = RunRequest(backend="anthropic", model="claude-3-5-haiku-20241022", messages=MESSAGES,
+                     params=params)
+    _events, result = stream_all(make(url), req)
+    body = server.requests(url)[0].body
+    assert "thinking" not in body and body["temperature"] == 0.3  # answered without thinking
+    assert result.request.ignored_params == {"thinking_budget": 2048}
+    assert result.finish_reason == "stop"

@@ -30,6 +30,7 @@ from workbench.core.models import Params, RenderedMessage, ResponseFormat, RunRe
 pytest.importorskip("boto3", reason="boto3 is the optional 'bedrock' extra (in the test extra)")
 
 MODEL = "anthropic.claude-test-v1"
+THINKER = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"  # extended thinking
 MESSAGES = [
     RenderedMessage(role="system", content="Be brief."),
     RenderedMessage(role="user", content="Name an animal."),
@@ -78,9 +79,12 @@ def make(url: str, **options: object) -> BedrockBackend:
 
 
 def run(
-    backend: BedrockBackend, params: Params | None = None, cancel: CancelToken | None = None
+    backend: BedrockBackend,
+    params: Params | None = None,
+    cancel: CancelToken | None = None,
+    model: str = MODEL,
 ) -> tuple[list[StreamEvent], RunResult]:
-    req = RunRequest(backend="bedrock", model=MODEL, messages=MESSAGES, params=params or Params())
+    req = RunRequest(backend="bedrock", model=model, messages=MESSAGES, params=params or Params())
     return stream_all(backend, req, cancel)
 
 
@@ -257,7 +261,7 @@ def test_an_anthropic_models_thinking_goes_through_additional_fields_and_comes_b
 ) -> None:
     url = server.url("thinking", "")
     params = Params(thinking_budget=1024, max_tokens=2048, top_k=40)
-    events, result = run(make(url, streaming=streaming), params)
+    events, result = run(make(url, streaming=streaming), params, model=THINKER)
     body = server.requests(url)[0].body
     assert body["additionalModelRequestFields"] == {
         "thinking": {"type": "enabled", "budget_tokens": 1024}
@@ -269,11 +273,26 @@ def test_an_anthropic_models_thinking_goes_through_additional_fields_and_comes_b
         assert [e.text for e in events if e.kind == "reasoning"] == THOUGHT_PIECES
 
 
+def test_a_model_without_extended_thinking_gets_no_budget(server: ScriptedServer) -> None:
+    backend = make(server.url("ok", ""))
+    nova = backend.model_capabilities("amazon.nova-pro-v1:0")
+    assert nova.status("thinking_budget") == "ignored"
+    assert "amazon.nova-pro-v1:0 takes no thinking budget" in nova.params["thinking_budget"].note
+    assert backend.model_capabilities(THINKER).status("thinking_budget") == "supported"
+    url = server.url("ok", "")
+    _events, result = run(make(url), Params(thinking_budget=1024, max_tokens=2048, top_k=40),
+                          model="amazon.nova-pro-v1:0")
+    body = server.requests(url)[0].body
+    assert "thinking" not in json.dumps(body.get("additionalModelRequestFields", {}))
+    assert result.request.ignored_params["thinking_budget"] == 1024
+    assert result.finish_reason == "stop"
+
+
 def test_a_thinking_budget_without_max_tokens_is_refused_before_sending(
     server: ScriptedServer,
 ) -> None:
     url = server.url("thinking", "")
-    _events, result = run(make(url), Params(thinking_budget=1024))
+    _events, result = run(make(url), Params(thinking_budget=1024), model=THINKER)
     assert result.finish_reason == "error"
     assert "thinking_budget 1024 needs max_tokens set above it" in (result.error or "")
     assert server.requests(url) == []

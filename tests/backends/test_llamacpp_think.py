@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.backends.conftest import stream_all
-from workbench.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
-from workbench.core.models import Params, RenderedMessage, RunRequest
+from workbench.backends.llamacpp import LOCAL_THINKING, LlamaCppBackend, LlamaCppOptions
+from workbench.core.models import Params, ReasoningEffort, RenderedMessage, RunRequest
 
 pytestmark = pytest.mark.slow
 
@@ -63,3 +63,61 @@ def test_a_template_that_opens_the_tag_makes_the_output_start_inside_it() -> Non
     # SmolLM2 never closes the block: everything it wrote is reasoning, no answer
     assert result.reasoning.strip() and result.text == ""
     assert result.usage.reasoning_tokens == result.usage.output_tokens
+
+
+# Qwen3's switch, as its chat template writes it: thinking off is an empty think block.
+SWITCHED = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n"
+    "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n"
+    "{% endif %}{% endif %}"
+)
+QUESTION = [RenderedMessage(role="user", content="Name a colour.")]
+
+
+def test_a_model_whose_template_writes_no_think_block_takes_no_reasoning(
+    llama: LlamaCppBackend,
+) -> None:
+    caps = llama.model_capabilities("")  # SmolLM2, the embedded model
+    for name in ("reasoning_effort", "thinking_budget"):
+        assert caps.status(name) == "ignored"
+        assert "chat template writes no <think> block: it does not reason" in (
+            caps.params[name].note
+        )
+    _events, result = stream_all(llama, RunRequest(
+        backend="llamacpp", messages=QUESTION,
+        params=Params(reasoning_effort="high", max_tokens=2)))
+    assert result.request.ignored_params["reasoning_effort"] == "high"
+
+
+def test_a_reasoning_template_without_a_switch_thinks_as_trained() -> None:
+    backend = LlamaCppBackend(LlamaCppOptions(n_ctx=512, chat_template=OPENS_THINK))
+    caps = backend.model_capabilities("")
+    assert caps.status("reasoning_effort") == "ignored"
+    assert caps.params["reasoning_effort"].note == LOCAL_THINKING
+    backend.close()
+
+
+def test_a_templates_thinking_switch_takes_an_effort_minimal_turning_thinking_off() -> None:
+    backend = LlamaCppBackend(LlamaCppOptions(n_ctx=512, chat_template=SWITCHED))
+    try:
+        caps = backend.model_capabilities("")
+        assert caps.status("reasoning_effort") == "supported"
+        assert "minimal turns thinking off" in caps.params["reasoning_effort"].note
+        assert caps.status("thinking_budget") == "ignored"
+
+        def raw(effort: ReasoningEffort | None) -> str:
+            request = RunRequest(backend="llamacpp", messages=QUESTION,
+                                 params=Params(reasoning_effort=effort, max_tokens=4))
+            return str(backend.preview(request).raw_prompt)
+
+        assert raw("minimal").endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+        assert raw("high").endswith("<|im_start|>assistant\n") and raw(None) == raw("high")
+        _events, result = stream_all(backend, RunRequest(
+            backend="llamacpp", messages=QUESTION,
+            params=Params(reasoning_effort="minimal", temperature=0, max_tokens=4)))
+    finally:
+        backend.close()
+    assert result.request.sent_params["reasoning_effort"] == "minimal"
+    assert (result.request.raw_prompt or "").endswith("</think>\n\n")  # what the model read
+    assert result.reasoning == "" and result.finish_reason in ("stop", "length")

@@ -12,9 +12,10 @@ import pytest
 
 from tests.backends.conftest import cancel_while_reading, free_port, stream_all
 from tests.backends.local_servers import WORDS, OllamaServer
-from workbench.backends.ollama import OllamaBackend, OllamaOptions
+from workbench.backends.ollama import OllamaBackend, OllamaOptions, think_value
 from workbench.core.errors import ServerError
 from workbench.core.models import Params, RenderedMessage, ResponseFormat, RunRequest
+from workbench.core.params import ParamCapability
 
 MESSAGES = [
     RenderedMessage(role="system", content="Be brief."),
@@ -175,8 +176,45 @@ def test_a_model_list_is_asked_once_not_retried() -> None:
         ollama.close()
 
 
-def test_reasoning_settings_are_greyed_pointing_at_the_think_option() -> None:
+def test_an_effort_goes_to_thinking_models_as_think_and_no_budget_is_taken() -> None:
     caps = OllamaBackend(OllamaOptions()).capabilities()
-    assert caps.status("reasoning_effort") == "ignored"
-    assert "think option" in caps.params["reasoning_effort"].note
+    assert caps.status("reasoning_effort") == "supported"
+    assert "sent as think" in caps.params["reasoning_effort"].note
     assert caps.status("thinking_budget") == "ignored"
+
+
+def test_a_thinking_model_takes_an_effort_as_think_and_others_are_greyed(
+    server: OllamaServer,
+) -> None:
+    ollama = backend(server, think=True)
+    shows = len(server.bodies("/api/show"))
+    assert ollama.model_capabilities("seeing:latest").status("reasoning_effort") == "supported"
+    tiny = ollama.model_capabilities("tiny:latest")
+    assert tiny.params["reasoning_effort"] == ParamCapability(
+        supported=False,
+        note="tiny:latest does not think: its /api/show lists no thinking capability",
+    )
+    _events, high = stream_all(ollama, request("seeing:latest",
+                                               params=Params(reasoning_effort="high")))
+    _events, off = stream_all(ollama, request("seeing:latest",
+                                              params=Params(reasoning_effort="minimal")))
+    _events, plain = stream_all(ollama, request(params=Params(reasoning_effort="high")))
+    ollama.close()
+    chats = server.bodies("/api/chat")[-3:]
+    assert [c.get("think") for c in chats] == [True, False, True]  # the last: the think option
+    assert high.reasoning == "Let me think" and off.reasoning == ""
+    assert high.request.sent_params["reasoning_effort"] == "high"
+    assert plain.request.ignored_params == {"reasoning_effort": "high"}
+    assert len(server.bodies("/api/show")) == shows + 2  # asked once per model
+
+
+def test_a_model_taking_levels_gets_the_level() -> None:
+    assert think_value("high", "gpt-oss:20b") == "high"
+    assert think_value("minimal", "gpt-oss:20b") == "low"  # its lowest
+    assert think_value("low", "qwen3:8b") is True and think_value("minimal", "qwen3:8b") is False
+
+
+def test_a_server_that_cannot_be_asked_keeps_the_backends_table() -> None:
+    ollama = OllamaBackend(OllamaOptions(base_url=f"http://127.0.0.1:{free_port()}"))
+    assert ollama.model_capabilities("qwen3:8b") == ollama.capabilities()
+    ollama.close()

@@ -91,10 +91,10 @@ def server() -> Iterator[ScriptedServer]:
     srv.close()
 
 
-def run(url: str, params: Params | None = None, **options: object) -> tuple[
+def run(url: str, params: Params | None = None, model: str = "r1", **options: object) -> tuple[
     list[StreamEvent], RunResult
 ]:
-    backend = OpenAICompatBackend(OpenAICompatOptions(base_url=url, default_model="r1",
+    backend = OpenAICompatBackend(OpenAICompatOptions(base_url=url, default_model=model,
                                                       **options))  # type: ignore[arg-type]
     request = RunRequest(backend="openai_compat", messages=MESSAGES, params=params or Params())
     return stream_all(backend, request)
@@ -111,7 +111,7 @@ def test_reasoning_deltas_are_read_apart_and_reasoning_effort_is_sent(
 ) -> None:
     url = server.url(field)
     events, result = run(url, Params(reasoning_effort="high", max_tokens=200),
-                         streaming=streaming)
+                         "openai/gpt-oss-20b", streaming=streaming)  # vLLM's reasoning model
     body = server.requests(url)[0].body
     assert body["reasoning_effort"] == "high"
     assert result.request.sent_params["reasoning_effort"] == "high"
@@ -158,3 +158,28 @@ def test_the_completions_endpoint_greys_reasoning_effort_and_a_budget_is_not_sen
     _events, result = run(url, Params(thinking_budget=2048))
     assert "thinking_budget" not in server.requests(url)[0].body
     assert result.request.ignored_params == {"thinking_budget": 2048}
+
+
+def test_a_model_that_does_not_reason_gets_no_effort_and_says_why(
+    server: ScriptedServer,
+) -> None:
+    url = server.url("reasoning-content")
+    backend = OpenAICompatBackend(OpenAICompatOptions(base_url=url, default_model="gpt-4o-mini"))
+    caps = backend.model_capabilities("")  # the default model
+    assert caps.status("reasoning_effort") == "ignored"
+    assert "gpt-4o-mini takes no reasoning effort" in caps.params["reasoning_effort"].note
+    assert backend.model_capabilities("o3-mini").status("reasoning_effort") == "supported"
+    assert backend.capabilities().status("reasoning_effort") == "supported"  # the API can
+    _events, result = run(url, Params(reasoning_effort="high"), "gpt-4o-mini")
+    assert "reasoning_effort" not in server.requests(url)[0].body  # OpenAI would refuse it
+    assert result.request.ignored_params == {"reasoning_effort": "high"}
+
+
+def test_a_capability_override_marks_a_reasoning_model_the_rules_do_not_know(
+    server: ScriptedServer,
+) -> None:
+    url = server.url("reasoning-content")
+    _events, result = run(url, Params(reasoning_effort="low"), "qwq-32b",
+                          capability_overrides={"reasoning_effort": {}})
+    assert server.requests(url)[0].body["reasoning_effort"] == "low"
+    assert result.request.sent_params["reasoning_effort"] == "low"

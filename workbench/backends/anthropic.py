@@ -29,6 +29,7 @@ from workbench.backends.messages import (
     chat_turns,
     chosen_model,
 )
+from workbench.backends.reasoning import narrowed, takes_thinking_budget
 from workbench.backends.recording import PlannedBackend, RunRecorder, answered_apart
 from workbench.backends.structured import anthropic_forced_tool
 from workbench.backends.tool_wire import anthropic_messages, anthropic_tools, dumps
@@ -156,6 +157,12 @@ class AnthropicBackend(PlannedBackend[_Plan]):
     def capabilities(self) -> Capabilities:
         return CAPABILITIES.with_overrides(self.options.capability_overrides)
 
+    def model_capabilities(self, model: str) -> Capabilities:
+        """A thinking budget only for Claude 3.7 Sonnet and the Claude 4 family."""
+        model = model or self.options.default_model
+        return narrowed(CAPABILITIES, model, self.options.capability_overrides,
+                        budget=takes_thinking_budget(model))
+
     def version(self) -> str:
         return f"anthropic-version {self.options.anthropic_version}"
 
@@ -187,9 +194,10 @@ class AnthropicBackend(PlannedBackend[_Plan]):
         headers = self._headers()  # a missing key is said first, before anything is sent
         system, turns = chat_turns(request, "Anthropic's Messages API")
         model = chosen_model(request, self.options.default_model, "an Anthropic model")
-        sent, ignored = self.capabilities().split(request.params)
-        response_format, dropped = self.capabilities().split_format(request.response_format)
-        tools, tool_choice, unsent_tools = self.capabilities().split_tools(request)
+        capabilities = self.model_capabilities(model)
+        sent, ignored = capabilities.split(request.params)
+        response_format, dropped = capabilities.split_format(request.response_format)
+        tools, tool_choice, unsent_tools = capabilities.split_tools(request)
         ignored = {**ignored, **dropped, **unsent_tools}
         if tools and response_format is not None:
             raise ParameterError(

@@ -194,6 +194,13 @@ class Backend(ABC):
     def capabilities(self) -> Capabilities:
         """Which common parameters this backend honours, with their ranges."""
 
+    def model_capabilities(self, model: str) -> Capabilities:
+        """``capabilities()`` narrowed to ``model`` (empty: the backend's default), e.g. the
+        reasoning settings only a reasoning model takes (``backends.reasoning``). May read the
+        model's file or ask its server (cached): the GUI calls it off its thread."""
+        del model  # most backends treat every model alike
+        return self.capabilities()
+
     @abstractmethod
     def list_models(self) -> list[ModelInfo]:
         """Models this backend can run (may contact the server)."""

@@ -32,6 +32,7 @@ from workbench.backends.messages import (
     chat_turns,
     chosen_model,
 )
+from workbench.backends.reasoning import narrowed, takes_thinking_budget
 from workbench.backends.recording import PlannedBackend, RunCancelled, RunRecorder
 from workbench.backends.structured import bedrock_forced_tool
 from workbench.backends.tool_wire import bedrock_messages, bedrock_tool_config, dumps
@@ -206,7 +207,17 @@ class BedrockBackend(PlannedBackend[_Plan]):
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
 
+    def model_capabilities(self, model: str) -> Capabilities:
+        """A thinking budget only for Anthropic's Claude 3.7 Sonnet and Claude 4 models."""
+        model = model or self.options.default_model
+        return narrowed(self._table(), model, self.options.capability_overrides,
+                        budget=takes_thinking_budget(model))
+
     def capabilities(self) -> Capabilities:
+        return self._table().with_overrides(self.options.capability_overrides)
+
+    def _table(self) -> Capabilities:
+        """What Converse carries, before the user's overrides."""
         table = Capabilities.supporting(
             "top_p",
             "max_tokens",
@@ -230,7 +241,7 @@ class BedrockBackend(PlannedBackend[_Plan]):
                     )
                 }
             )
-        return table.with_overrides(self.options.capability_overrides).with_formats(
+        return table.with_formats(
             json_object=ParamCapability(note="a forced tool whose input is any object"),
             json_schema=ParamCapability(note="a forced tool whose input schema is the schema"),
         ).with_tools("toolConfig; calls and results as toolUse and toolResult blocks").with_vision(
@@ -312,9 +323,10 @@ class BedrockBackend(PlannedBackend[_Plan]):
         system, turns = chat_turns(request, "Bedrock's Converse API")
         model = chosen_model(request, self.options.default_model, "a Bedrock model ID")
         self._client("bedrock-runtime")  # a missing boto3 or profile fails before anything is sent
-        sent, ignored = self.capabilities().split(request.params)
-        response_format, dropped = self.capabilities().split_format(request.response_format)
-        tools, tool_choice, unsent_tools = self.capabilities().split_tools(request)
+        capabilities = self.model_capabilities(model)
+        sent, ignored = capabilities.split(request.params)
+        response_format, dropped = capabilities.split_format(request.response_format)
+        tools, tool_choice, unsent_tools = capabilities.split_tools(request)
         ignored = {**ignored, **dropped, **unsent_tools}
         if tools and response_format is not None:
             raise ParameterError(

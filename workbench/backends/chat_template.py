@@ -32,6 +32,20 @@ NAMED_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+#: The variable reasoning models' templates (Qwen3's, SmolLM3's) read to think or not.
+THINKING_SWITCH = "enable_thinking"
+
+
+def reasons(source: str) -> bool:
+    """Whether a chat template is a reasoning model's: it writes a ``<think>`` block."""
+    return "<think>" in source
+
+
+def has_thinking_switch(source: str) -> bool:
+    """Whether a reasoning model's chat template can turn thinking off (``THINKING_SWITCH``)."""
+    return reasons(source) and THINKING_SWITCH in source
+
+
 @dataclass(frozen=True)
 class RenderedPrompt:
     """A chat rendered for one model: the text and its end-of-turn stop strings."""
@@ -81,16 +95,21 @@ class ChatTemplate:
         messages: Sequence[RenderedMessage],
         add_generation_prompt: bool = True,
         tools: list[dict[str, Any]] | None = None,
+        enable_thinking: bool | None = None,
     ) -> RenderedPrompt:
         """The prompt text for ``messages``; a template that refuses them (e.g. "System role
         not supported") raises ``TemplateError`` with the template's own message. ``tools`` are
-        function definitions in OpenAI's format, for templates that lay them out."""
+        function definitions in OpenAI's format, for templates that lay them out;
+        ``enable_thinking`` is the switch of templates that have one (``THINKING_SWITCH``: False
+        writes an empty think block, so the model answers at once); None leaves it undefined."""
         self._formatter.add_generation_prompt = add_generation_prompt
+        switch = {} if enable_thinking is None else {THINKING_SWITCH: enable_thinking}
         try:
             with budget():
                 result = self._formatter(
                     messages=[{"role": m.role, "content": m.content} for m in messages],
                     tools=tools,
+                    **switch,
                 )
         except Exception as err:  # whatever the template's filters and methods raise
             raise TemplateError(

@@ -38,7 +38,7 @@ from workbench.backends.base import (
     TokenLogprobs,
     UsageUpdate,
 )
-from workbench.backends.chat_template import NAMED_FORMATS
+from workbench.backends.chat_template import NAMED_FORMATS, has_thinking_switch, reasons
 from workbench.backends.gguf_files import KvCacheType
 from workbench.backends.llamacpp_grammar import check_tokens, lazy_grammar
 from workbench.backends.llamacpp_load import LoadSettings, ModelLoadSettings, resolve
@@ -157,6 +157,10 @@ LOCAL_TOOLS = (
 LOCAL_THINKING = (
     "a local model thinks as it was trained to; its <think> block is shown apart from the answer"
 )
+LOCAL_SWITCH = (
+    "the chat template's enable_thinking switch: minimal turns thinking off (an empty <think> "
+    "block), low, medium and high let the model think as it was trained to"
+)
 
 
 class LlamaCppBackend(Backend):
@@ -197,6 +201,25 @@ class LlamaCppBackend(Backend):
             json_schema=ParamCapability(note="grammar-constrained decoding"),
             grammar=ParamCapability(note="grammar-constrained decoding"),
         ).with_tools(LOCAL_TOOLS, supported=False).with_vision(NO_VISION, supported=False)
+
+    def model_capabilities(self, model: str) -> Capabilities:
+        """Reasoning by the model's chat template: one writing no ``<think>`` block is no
+        reasoning model; one with a thinking switch (Qwen3's ``enable_thinking``) takes an
+        effort, "minimal" turning thinking off."""
+        table = self.capabilities()
+        try:
+            found = self.find_model(model)
+            source = self.chat_template_source(model)
+        except KnownError:
+            return table  # running it says why
+        if source is None or not reasons(source[1]):
+            note = f"{found.id}'s chat template writes no <think> block: it does not reason"
+            return table.with_overrides(dict.fromkeys(
+                ("reasoning_effort", "thinking_budget"), ParamCapability(supported=False, note=note)
+            ))
+        if has_thinking_switch(source[1]):
+            return table.with_overrides({"reasoning_effort": ParamCapability(note=LOCAL_SWITCH)})
+        return table
 
     def version(self) -> str:
         return _runtime_version()
@@ -249,11 +272,24 @@ class LlamaCppBackend(Backend):
             mode=self.options.mode,
             chat_format=self.options.chat_format,
             custom_template=self.options.chat_template,
+            enable_thinking=self._thinking_switch(handle, request.params),
         )
 
-    def sampling(self, params: Params) -> tuple[dict[str, Any], dict[str, Any]]:
-        """``(sent, ignored)``: every sampling value this run uses, defaults included."""
-        chosen, ignored = self.capabilities().split(params)
+    def _thinking_switch(self, handle: LlamaHandle, params: Params) -> bool | None:
+        """The chat template's thinking switch for a run's reasoning effort (None: untouched,
+        no effort asked or no switch to set)."""
+        template = handle.chat_template(self.options.chat_format, self.options.chat_template)
+        effort = params.reasoning_effort
+        if effort is None or template is None or not has_thinking_switch(template.source):
+            return None
+        return effort != "minimal"
+
+    def sampling(
+        self, params: Params, capabilities: Capabilities | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(sent, ignored)``: every sampling value this run uses, defaults included
+        (``capabilities``: the model's, ``model_capabilities``; default the backend's)."""
+        chosen, ignored = (capabilities or self.capabilities()).split(params)
         sent: dict[str, Any] = {**SAMPLING_DEFAULTS, "max_tokens": self.options.default_max_tokens}
         sent.update(chosen)
         return sent, ignored
@@ -270,7 +306,9 @@ class LlamaCppBackend(Backend):
         load_s: float | None = None
         try:
             self.capabilities().check_images(request)  # before loading: no model to wait for
-            sent_params, ignored = self.sampling(request.params)
+            sent_params, ignored = self.sampling(
+                request.params, self.model_capabilities(request.model)
+            )
             response_format, dropped = self.capabilities().split_format(request.response_format)
             grammar = None if response_format is None else gbnf(response_format)
             _tools, _choice, unsent_tools = self.capabilities().split_tools(request)

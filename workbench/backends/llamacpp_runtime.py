@@ -165,8 +165,10 @@ class LlamaHandle:
         mode: Mode = "auto",
         chat_format: str | None = None,
         custom_template: str | None = None,
+        enable_thinking: bool | None = None,
     ) -> PreparedPrompt:
-        """Render and tokenize a request exactly as it will be run."""
+        """Render and tokenize a request exactly as it will be run (``enable_thinking``: the
+        chat template's thinking switch, ``ChatTemplate.render``)."""
         if prompt is not None or mode == "completion":
             text = prompt if prompt is not None else "\n\n".join(m.content for m in messages)
             tokens = self.tokenize(text, add_bos=True)  # llama.cpp adds BOS only if the model asks
@@ -183,7 +185,7 @@ class LlamaHandle:
                 hint="run a completion template, set the backend's mode to completion, "
                 "or choose a chat format for this model",
             )
-        rendered = template.render(messages)
+        rendered = template.render(messages, enable_thinking=enable_thinking)
         return PreparedPrompt(
             rendered.text,
             self.tokenize(rendered.text),

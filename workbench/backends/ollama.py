@@ -5,9 +5,10 @@ streams newline-delimited JSON: one object a line, the last with ``done: true``,
 and durations. Sampling parameters go in ``options`` by Ollama's names (``num_predict``,
 ``repeat_penalty``), with ``num_ctx`` (Ollama's context size, 2048–4096 by default, which
 silently truncates a longer prompt); a response format goes in ``format`` (``"json"`` or the
-schema itself); ``think`` and ``keep_alive`` are sent when set. The model's load time
-(``load_duration``) is recorded apart from generation, so a cold start does not pass for a slow
-model. Models and their context length come from ``/api/tags`` and ``/api/show``.
+schema itself); ``think`` (a run's reasoning effort, for a model whose ``/api/show`` lists the
+thinking capability, else the think option) and ``keep_alive`` are sent when set. The model's
+load time (``load_duration``) is recorded apart from generation, so a cold start does not pass for
+a slow model. Models and their context length come from ``/api/tags`` and ``/api/show``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from workbench.backends.base import CancelToken, ModelInfo, StreamEvent, UsageUp
 from workbench.backends.http import StreamResponse, http_base_url
 from workbench.backends.http_errors import ErrorContext, mid_stream_error
 from workbench.backends.pool import PoolOptions, ServerPool, Servers
+from workbench.backends.reasoning import takes_effort
 from workbench.backends.recording import PlannedBackend, RunCancelled, RunRecorder
 from workbench.backends.structured import schema_of
 from workbench.backends.tool_wire import ollama_message, openai_tools
@@ -43,6 +45,10 @@ OPTION_NAMES = {
     "presence_penalty": "presence_penalty",
     "frequency_penalty": "frequency_penalty",
 }
+THINK_NOTE = (
+    "sent as think, to models whose /api/show lists the thinking capability: the level for "
+    "models that take levels (gpt-oss), else true (minimal: false, thinking off)"
+)
 CAPABILITIES = Capabilities.supporting(
     "top_p",
     "top_k",
@@ -54,10 +60,7 @@ CAPABILITIES = Capabilities.supporting(
     max_tokens=ParamCapability(note="sent as options.num_predict"),
     seed=ParamCapability(note="same seed, parameters and model: the same answer"),
     repetition_penalty=ParamCapability(note="sent as options.repeat_penalty"),
-    reasoning_effort=ParamCapability(
-        supported=False, note="set this backend's think option instead (true/false, or "
-        "low/medium/high where the model takes levels)"
-    ),
+    reasoning_effort=ParamCapability(note=THINK_NOTE),
     thinking_budget=ParamCapability(supported=False, note="Ollama takes no thinking budget"),
 ).with_formats(
     json_object=ParamCapability(note='format: "json"'),
@@ -146,6 +149,7 @@ class OllamaBackend(PlannedBackend[_Plan]):
         self.options: OllamaOptions
         self._server_version = ""
         self._only_model = ""
+        self._shown: dict[str, dict[str, Any]] = {}
         context = ErrorContext(service="Ollama", base_url=self.options.base_url)
         opts = self.options
         self._http = Servers(opts, opts.base_url, context, probe_path="/api/tags")
@@ -167,6 +171,32 @@ class OllamaBackend(PlannedBackend[_Plan]):
 
     def capabilities(self) -> Capabilities:
         return CAPABILITIES.with_overrides(self.options.capability_overrides)
+
+    def model_capabilities(self, model: str) -> Capabilities:
+        """A reasoning effort only for a model whose ``/api/show`` lists "thinking" (a server
+        that cannot be asked, or an Ollama too old to list capabilities: the backend's table)."""
+        model = model or self.options.default_model
+        said = (self._show(model) or {}).get("capabilities") if model else None
+        thinks = None if not isinstance(said, list) else "thinking" in said
+        table = CAPABILITIES
+        if thinks is False:
+            table = table.with_overrides({"reasoning_effort": ParamCapability(
+                supported=False,
+                note=f"{model} does not think: its /api/show lists no thinking capability",
+            )})
+        return table.with_overrides(self.options.capability_overrides)
+
+    def _show(self, model: str) -> dict[str, Any] | None:
+        """``/api/show`` for ``model``, asked once per model (None: it could not be asked)."""
+        if model not in self._shown:
+            try:
+                shown, _ = self._lists.request_json(
+                    "POST", "/api/show", json_body={"model": model}
+                )
+            except KnownError:
+                return None  # not remembered: the server may be up next time
+            self._shown[model] = shown if isinstance(shown, dict) else {}
+        return self._shown[model]
 
     def version(self) -> str:
         return self._server_version
@@ -198,11 +228,8 @@ class OllamaBackend(PlannedBackend[_Plan]):
         return sorted(models, key=lambda m: m.id)
 
     def _context_length(self, model: str) -> int | None:
-        try:
-            shown, _ = self._lists.request_json("POST", "/api/show", json_body={"model": model})
-        except KnownError:
-            return None  # the list stays useful without it
-        info = shown.get("model_info") if isinstance(shown, dict) else None
+        shown = self._show(model)  # None: the list stays useful without it
+        info = shown.get("model_info") if shown is not None else None
         if not isinstance(info, dict):
             return None
         length = info.get(f"{info.get('general.architecture')}.context_length")
@@ -226,16 +253,16 @@ class OllamaBackend(PlannedBackend[_Plan]):
     def _prepare(self, request: RunRequest) -> tuple[SentRequest, _Plan]:
         opts = self.options
         chat = request.prompt is None
-        capabilities = self.capabilities()
+        model = self._model(request)
+        capabilities = self.model_capabilities(model)
         sent, ignored = capabilities.split(request.params)
         response_format, dropped = capabilities.split_format(request.response_format)
         tools, tool_choice, unsent_tools = capabilities.split_tools(request)
         if tool_choice != "auto":  # Ollama's chat has no tool choice: the model decides
             unsent_tools["tool_choice"], tool_choice = tool_choice, "auto"
         ignored = {**ignored, **dropped, **unsent_tools}
-        model = self._model(request)
         options: dict[str, Any] = dict(opts.model_options)
-        options.update({OPTION_NAMES[name]: value for name, value in sent.items()})
+        options.update({OPTION_NAMES[n]: value for n, value in sent.items() if n in OPTION_NAMES})
         if opts.num_ctx is not None:
             options["num_ctx"] = opts.num_ctx
         body: dict[str, Any] = {"model": model, "stream": opts.streaming}
@@ -252,8 +279,10 @@ class OllamaBackend(PlannedBackend[_Plan]):
             body["format"] = (
                 "json" if response_format.type == "json_object" else schema_of(response_format)
             )
-        if opts.think is not None:
-            body["think"] = opts.think
+        effort = sent.get("reasoning_effort")  # the run's, over the backend's think option
+        think = opts.think if effort is None else think_value(effort, model)
+        if think is not None:
+            body["think"] = think
         if opts.keep_alive:
             body["keep_alive"] = _keep_alive(opts.keep_alive)
         record = SentRequest(
@@ -374,6 +403,14 @@ def _calls(calls: Any, recorder: RunRecorder, url: str) -> Generator[StreamEvent
             yield recorder.tool_call(position, call_id, function["name"], arguments)
     except (KeyError, TypeError, AttributeError):
         raise ProtocolError(f"{url} sent an unreadable tool call: {str(calls)[:120]!r}") from None
+
+
+def think_value(effort: str, model: str) -> bool | str:
+    """Ollama's ``think`` for a run's reasoning effort: a model taking levels (gpt-oss) gets
+    the level ("minimal" is its "low"); any other thinking model thinks or not."""
+    if takes_effort(model):
+        return "low" if effort == "minimal" else effort
+    return effort != "minimal"
 
 
 def _keep_alive(value: str) -> str | int:

@@ -33,6 +33,7 @@ from workbench.backends.openai_logprobs import (
     request_fields,
 )
 from workbench.backends.pool import PoolOptions, ServerPool, Servers
+from workbench.backends.reasoning import narrowed, takes_effort
 from workbench.backends.recording import PlannedBackend, RunRecorder, answered_apart
 from workbench.backends.structured import openai_response_format, schema_of
 from workbench.backends.think import Piece, ThinkSplitter, split_think
@@ -85,8 +86,7 @@ CHAT_CAPABILITIES = Capabilities.supporting(
         maximum=20, note="when the server returns them (OpenAI, vLLM, llama-cpp-python do)"
     ),
     reasoning_effort=ParamCapability(
-        note="sent as reasoning_effort (OpenAI's reasoning models, vLLM); a model that does not "
-        "reason may reject it"
+        note="sent as reasoning_effort, for OpenAI's reasoning models (o-series, gpt-5, gpt-oss)"
     ),
     thinking_budget=ParamCapability(
         supported=False, note="OpenAI-compatible servers take an effort level, not a budget"
@@ -221,11 +221,19 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
 
     def capabilities(self) -> Capabilities:
         chat = self.options.endpoint != "completions"
-        return self._capabilities(chat)
-
-    def _capabilities(self, chat: bool) -> Capabilities:
         table = CHAT_CAPABILITIES if chat else COMPLETION_CAPABILITIES
         return table.with_overrides(self.options.capability_overrides)
+
+    def model_capabilities(self, model: str) -> Capabilities:
+        return self._capabilities(self.options.endpoint != "completions", model)
+
+    def _capabilities(self, chat: bool, model: str) -> Capabilities:
+        """The endpoint's table for ``model`` (empty: the default model): a reasoning effort
+        only for OpenAI's reasoning models (others reject the field), then the overrides."""
+        table = CHAT_CAPABILITIES if chat else COMPLETION_CAPABILITIES
+        model = model or self.options.default_model
+        return narrowed(table, model, self.options.capability_overrides,
+                        effort=takes_effort(model))
 
     def version(self) -> str:
         return self._server_version
@@ -292,12 +300,12 @@ class OpenAICompatBackend(PlannedBackend[_Plan]):
                 "not chat messages",
                 hint="use a completion template, or the chat endpoint",
             )
-        capabilities = self._capabilities(chat)
+        model = self._model(request)
+        capabilities = self._capabilities(chat, model)
         sent, ignored = capabilities.split(request.params)
         response_format, dropped = capabilities.split_format(request.response_format)
         tools, tool_choice, unsent_tools = capabilities.split_tools(request)
         ignored = {**ignored, **dropped, **unsent_tools}
-        model = self._model(request)
         body: dict[str, Any] = {"model": model}
         if chat:
             body["messages"] = [m.as_openai() for m in messages]

@@ -33,6 +33,7 @@ from workbench.backends.base import Backend
 from workbench.core.errors import KnownError, MissingVariableError, TemplateError
 from workbench.core.experiments import Variant
 from workbench.core.models import Params, PromptTemplate, ResponseFormatType
+from workbench.core.params import Capabilities
 from workbench.core.tools import Tool
 from workbench.services.document import Document
 from workbench.services.runner import build_request
@@ -215,6 +216,7 @@ class MainWindow(QMainWindow):
         self.library.templateActivated.connect(self.open_library_template)
         self.history.runActivated.connect(self.restore_run)
         self.picker.changed.connect(self._backend_changed)
+        self.picker.capabilities.connect(self._model_capabilities)
         self.picker.problem.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
@@ -337,6 +339,12 @@ class MainWindow(QMainWindow):
         self.preview.set_runs_locally(backend.runs_locally)
         self.preview.set_raw_prompt_function(raw_prompt_function(backend, model))
         self.preview.set_context_window(self.picker.context_window())
+
+    def _model_capabilities(self, backend: Backend, model: str, table: Capabilities) -> None:
+        """The chosen model's own table (e.g. reasoning only for a reasoning model)."""
+        self.params.set_capabilities(
+            table, f"{backend.display_name} · {model}" if model else backend.display_name
+        )
 
     def show_backends(self) -> QWidget:
         """The Backends dialog (modal to this window; the picker re-reads them when it closes)."""
@@ -482,7 +490,7 @@ class MainWindow(QMainWindow):
         save_layout(self, self.centre_split, self.key, self.document.path)
         session_restore.save(self, window_settings())
         self.transfer.shutdown()
-        self.picker.tasks.shutdown(timeout_s=1.0)
+        self.picker.shutdown(timeout_s=1.0)
         self.tool_steps.tasks.shutdown(timeout_s=1.0)
         child_windows.stop_batch_polling(self)
         if not self.runs.shutdown(timeout_s=5.0):

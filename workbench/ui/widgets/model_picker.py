@@ -7,13 +7,14 @@ lists are fetched off the GUI thread and the model field stays editable for serv
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from workbench.backends.base import Backend, ModelInfo
 from workbench.backends.config import load_configs
 from workbench.core.errors import KnownError
 from workbench.core.models import RenderedMessage, RunRequest
+from workbench.core.params import Capabilities
 from workbench.services.runner import Runner
 from workbench.ui.background import TaskRunner, TaskWorker
 from workbench.ui.widgets.preview_compute import RawPromptFunction
@@ -27,6 +28,9 @@ class ModelPicker(QWidget):
     ``problem(text)`` when a backend cannot be opened or listed."""
 
     changed = Signal(object, str)  # Backend, model id ("" for the backend's default)
+    #: Backend, model id and that model's table (``Backend.model_capabilities``, asked off the
+    #: GUI thread once the choice settles: it may read the model's file or ask its server).
+    capabilities = Signal(object, str, object)
     problem = Signal(str)
 
     def __init__(self, runner: Runner, parent: QWidget | None = None) -> None:
@@ -36,6 +40,8 @@ class ModelPicker(QWidget):
         self.models: list[ModelInfo] = []
         self._wanted = ""  # a model chosen before the list that offers it arrived
         self.tasks = TaskRunner(self, max_threads=1)
+        self._settled = QTimer(self, singleShot=True, interval=250)  # a model name being typed
+        self._settled.timeout.connect(self._ask_capabilities)
         self.backend_box = QComboBox(self)
         self.backend_box.setAccessibleName("Backend")
         self.backend_box.setToolTip(
@@ -99,6 +105,12 @@ class ModelPicker(QWidget):
             self.model_box.setCurrentText(model)
             self._wanted = "" if self.model == model else model
 
+    def shutdown(self, timeout_s: float) -> bool:
+        """Stop asking (the window is closing): no model table is asked after this, and what
+        the running tasks still report is dropped."""
+        self._settled.stop()
+        return self.tasks.shutdown(timeout_s=timeout_s)
+
     def _open(self, name: str) -> None:
         if not name:
             return
@@ -124,7 +136,7 @@ class ModelPicker(QWidget):
         worker.signals.finished.connect(lambda models, b=backend: self._show_models(b, models))
         worker.signals.failed.connect(lambda error, b=backend: self._list_failed(b, error))
         self.tasks.start(worker)
-        self.changed.emit(backend, self.model)
+        self._changed()
 
     def _show_models(self, backend: Backend, models: list[ModelInfo]) -> None:
         if backend is not self.backend:
@@ -138,7 +150,7 @@ class ModelPicker(QWidget):
         if typed:
             self.model_box.setCurrentText(typed)
         self.model_box.blockSignals(False)
-        self.changed.emit(backend, self.model)
+        self._changed()
 
     def _list_failed(self, backend: Backend, error: KnownError) -> None:
         if backend is self.backend:
@@ -146,7 +158,27 @@ class ModelPicker(QWidget):
 
     def _model_changed(self, _model: str) -> None:
         if self.backend is not None:
-            self.changed.emit(self.backend, self.model)
+            self._changed()
+
+    def _changed(self) -> None:
+        self.changed.emit(self.backend, self.model)
+        self._settled.start()
+
+    def _ask_capabilities(self) -> None:
+        backend, model = self.backend, self.model
+        if backend is None:
+            return
+        worker: TaskWorker[Capabilities] = TaskWorker(
+            lambda _report, _cancel: backend.model_capabilities(model)
+        )
+        worker.signals.finished.connect(
+            lambda table, b=backend, m=model: self._show_capabilities(b, m, table)
+        )
+        self.tasks.start(worker)
+
+    def _show_capabilities(self, backend: Backend, model: str, table: Capabilities) -> None:
+        if backend is self.backend and model == self.model:  # else the choice moved on
+            self.capabilities.emit(backend, model, table)
 
 
 def raw_prompt_function(backend: Backend, model: str) -> RawPromptFunction | None:

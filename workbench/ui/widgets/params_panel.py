@@ -166,7 +166,7 @@ class ParamsPanel(QWidget):
         stop_label.setBuddy(self.stop_editor.entry)
         grid.addWidget(stop_label, len(SPECS) + 1, 0)
         grid.addWidget(self.stop_editor, len(SPECS) + 1, 1, 1, 2)
-        effort_label = QLabel("Reasoning effort", self)
+        self.effort_label = effort_label = QLabel("Reasoning effort", self)
         effort_label.setToolTip(tooltip("reasoning_effort"))
         self.effort = QComboBox(self)
         self.effort.setAccessibleName("Reasoning effort")
@@ -232,7 +232,8 @@ class ParamsPanel(QWidget):
         return self._preset
 
     def set_capabilities(self, capabilities: Capabilities, backend_name: str = "") -> None:
-        """Rebuild the ranges and the ignored rows for a backend."""
+        """Rebuild the ranges and the ignored rows for a backend, or for its chosen model
+        (``Backend.model_capabilities``: reasoning settings only a reasoning model takes)."""
         self.capabilities = capabilities
         self.response_format.set_capabilities(capabilities)
         self.tools.set_capabilities(capabilities)
@@ -247,10 +248,10 @@ class ParamsPanel(QWidget):
         self.stop_editor.list.setToolTip(tooltip("stop", note))
         effort_cap = caps.get("reasoning_effort")
         self.effort.setEnabled(effort_cap is not None and effort_cap.supported)
+        self.effort_label.setEnabled(self.effort.isEnabled())  # greyed as the rows' labels are
         effort_note = effort_cap.note if effort_cap is not None else ""
-        self.effort.setToolTip(tooltip("reasoning_effort", "Ignored by this backend: "
-                                       + effort_note if not self.effort.isEnabled()
-                                       else effort_note))
+        self.effort.setToolTip(tooltip("reasoning_effort", "Ignored: " + effort_note
+                                       if not self.effort.isEnabled() else effort_note))
         self._updating = False
         self._greedy_toggled(self.greedy.isChecked(), emit=False)
         notes = [m for m in moved if m]
