@@ -9,6 +9,9 @@ ones."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -346,3 +349,34 @@ def test_a_job_that_cannot_be_polled_does_not_stop_the_others(
     assert view.status.text().startswith("Cannot poll “on a backend removed since”: ")
     assert "gone" in view.status.text()
     assert view.shutdown(10)
+
+
+_START = r"""
+import sys
+from PySide6.QtCore import QTimer
+from workbench.app import create_application, open_main_window
+from workbench.ui.child_windows import batch_poller
+app = create_application()
+window = open_main_window(first_run_demo=False)
+def done():
+    poller = batch_poller(window)
+    if poller.busy:  # the start's round: let it end
+        QTimer.singleShot(20, done)
+        return
+    print(sorted(m for m in sys.modules if m.startswith("workbench.services.batch")))
+    window.close()
+    window.workspace.close()
+    app.quit()
+QTimer.singleShot(0, done)
+app.exec()
+"""
+
+
+def test_a_start_with_no_batch_job_loads_no_batch_service(workbench_home: Path) -> None:
+    """The app polls batch jobs from its start, on the GUI thread's first turn: with no job to
+    poll, the batch service (140 ms of imports: the grid runner, evaluations, suites) is not
+    loaded there. (Loaded at every start before.)"""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "WORKBENCH_HOME": str(workbench_home)}
+    out = subprocess.run([sys.executable, "-c", _START], env=env, capture_output=True,
+                         text=True, timeout=120, check=True, cwd=Path(__file__).parents[2])
+    assert out.stdout.strip().splitlines()[-1] == "[]"

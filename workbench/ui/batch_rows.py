@@ -1,22 +1,26 @@
 """What the Batch jobs window shows of each job, read from the store, and what it asks of the
-batch service. No Qt: all of it runs on pool threads."""
+batch service. No Qt: all of it runs on pool threads.
+
+The services are imported when a job needs them, on those threads: the app makes its poller
+at every start, right after its window shows, and most starts have no job to poll."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.backends.base import CancelToken
 from workbench.core.errors import KnownError
 from workbench.core.grid import CellKey
-from workbench.services.batch import BatchJobs
-from workbench.services.evaluation import Evaluation
-from workbench.services.grid_runner import GridRunner, completed_keys, plan
-from workbench.services.runner import Runner
-from workbench.services.suites import load_suite, suite_tools
 from workbench.storage.repositories import Store, StoredExperiment
 from workbench.storage.repositories.batch_jobs import BatchJob
+
+if TYPE_CHECKING:
+    from workbench.services.batch import BatchJobs
+    from workbench.services.runner import Runner
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,12 @@ class JobsOfStore:
     def __init__(self, store: Store, runner: Runner) -> None:
         self.store = store
         self.runner = runner
-        self.service = BatchJobs(store, runner)
+
+    @cached_property
+    def service(self) -> BatchJobs:
+        from workbench.services.batch import BatchJobs
+
+        return BatchJobs(self.store, self.runner)
 
     def rows(self) -> list[JobRow]:
         """Every job, newest first."""
@@ -108,6 +117,8 @@ class JobsOfStore:
         suite = _suite_file(self.store, experiment.id)
         if suite:
             return self._finish_evaluation(Path(suite), experiment, cancel)
+        from workbench.services.grid_runner import GridRunner, plan
+
         keys = _rerunnable(self.store, job, experiment)
         planned = [item for item in plan(experiment.spec) if item.cell.key in keys]
         if not planned:
@@ -122,6 +133,9 @@ class JobsOfStore:
     def _finish_evaluation(
         self, path: Path, experiment: StoredExperiment, cancel: CancelToken
     ) -> int:
+        from workbench.services.evaluation import Evaluation
+        from workbench.services.suites import load_suite, suite_tools
+
         suite = load_suite(path, local_fallback=False)  # its judge; its cases are stored
         tools = suite_tools(experiment.spec, self.runner, suite.judge)
         try:
@@ -145,6 +159,8 @@ def _suite_file(store: Store, experiment_id: str) -> str:
 def _rerunnable(store: Store, job: BatchJob, experiment: StoredExperiment) -> set[CellKey]:
     """The job's cells whose line failed or was not answered, and that have no successful run
     since (one re-run live already has)."""
+    from workbench.services.grid_runner import completed_keys
+
     done = completed_keys(store, experiment)
     return {
         key
