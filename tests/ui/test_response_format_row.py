@@ -59,7 +59,8 @@ def test_the_keyboard_chooses_only_what_the_backend_enforces(
     row = panel.response_format
     panel.set_capabilities(LlamaCppBackend().capabilities(), "Local (llama.cpp)")
     row.set_template(template(output_schema=SCHEMA))
-    assert enabled(panel) == {"text": True, "json_object": True, "json_schema": True}
+    assert enabled(panel) == {"text": True, "json_object": True, "json_schema": True,
+                              "grammar": False}  # no grammar written
     assert "grammar-constrained decoding" in tip(panel, "json_schema")
     chosen: list[str] = []
     row.formatChanged.connect(chosen.append)
@@ -71,7 +72,8 @@ def test_the_keyboard_chooses_only_what_the_backend_enforces(
     # The completions endpoint enforces nothing: both JSON formats are greyed with the reason,
     # the current choice stays shown and says it will not be enforced.
     panel.set_capabilities(COMPLETION_CAPABILITIES, "OpenAI-compatible server")
-    assert enabled(panel) == {"text": True, "json_object": False, "json_schema": True}
+    assert enabled(panel) == {"text": True, "json_object": False, "json_schema": True,
+                              "grammar": False}
     assert "This backend cannot enforce it" in tip(panel, "json_object")
     assert row.note.isVisible() and row.note.text() == NOT_ENFORCED
     screenshot(panel, "response-format-not-enforced")
@@ -83,7 +85,8 @@ def test_the_keyboard_chooses_only_what_the_backend_enforces(
 def test_json_schema_is_greyed_without_an_output_schema(panel: ParamsPanel) -> None:
     panel.set_capabilities(ANTHROPIC, "Anthropic")
     panel.response_format.set_template(template())
-    assert enabled(panel) == {"text": True, "json_object": True, "json_schema": False}
+    assert enabled(panel) == {"text": True, "json_object": True, "json_schema": False,
+                              "grammar": False}
     assert NO_SCHEMA in tip(panel, "json_schema")
     assert "a forced tool" in tip(panel, "json_object")
 

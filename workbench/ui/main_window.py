@@ -359,7 +359,8 @@ class MainWindow(QMainWindow):
         self.preview.set_max_tokens(params.max_tokens, params.thinking_budget if thinks else None)
 
     def _response_format_chosen(self, value: ResponseFormatType) -> None:
-        self.editor.set_response_format(value, self.params.response_format.schema)
+        row = self.params.response_format
+        self.editor.set_response_format(value, row.schema, row.grammar)
         self.document.edit(self.editor.template())
 
     def _tool_choice_chosen(self, choice: str) -> None:

@@ -1,11 +1,13 @@
-"""The response format picker of the parameters panel: text, any JSON object, or the template's
-``output_schema``, sent to the model so the answer has that shape.
+"""The response format picker of the parameters panel: text, any JSON object, the template's
+``output_schema``, or its raw GBNF ``grammar``, sent to the model so the answer has that shape.
 
 Like a parameter the backend ignores, a format it cannot enforce stays choosable but greyed, with
 the reason in its tooltip and "not enforced by this backend" beside it: the run still happens,
 the schema still guides the prompt, and the result records the format as ignored. JSON schema is
-greyed when the template has no ``output_schema`` to send; "Schema…" edits that schema
-(``SchemaDialog``). A choice or an edited schema is ``formatChanged``: ``value()`` and ``schema``.
+greyed when the template has no ``output_schema`` to send, Grammar when it has no ``grammar`` (and
+on every backend but llama.cpp); "Schema…" edits that schema (``SchemaDialog``), "Grammar…" the
+grammar (``GrammarDialog``). A choice or an edit is ``formatChanged``: ``value()``, ``schema``
+and ``grammar``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import QComboBox, QDialog, QHBoxLayout, QLabel, QPushButt
 
 from workbench.core.models import PromptTemplate, ResponseFormatType
 from workbench.core.params import Capabilities
+from workbench.ui.dialogs.grammar_dialog import GrammarDialog
 from workbench.ui.dialogs.schema_dialog import SchemaDialog
 
 #: (value, label, what it does) in the order shown.
@@ -25,9 +28,11 @@ FORMATS: tuple[tuple[ResponseFormatType, str, str], ...] = (
     ("text", "Text", "Free text: the model answers as it likes."),
     ("json_object", "JSON object", "The answer is one JSON object, of any shape."),
     ("json_schema", "JSON schema", "The answer is JSON matching the template's output_schema."),
+    ("grammar", "Grammar (GBNF)", "The answer is text the template's GBNF grammar accepts."),
 )
 NOT_ENFORCED = "not enforced by this backend"
 NO_SCHEMA = "The template has no output_schema to send."
+NO_GRAMMAR = "The template has no grammar to send: write one with Grammar…"
 
 
 class ResponseFormatRow(QWidget):
@@ -39,6 +44,7 @@ class ResponseFormatRow(QWidget):
         super().__init__(parent)
         self.capabilities = Capabilities()
         self.schema: dict[str, Any] | None = None
+        self.grammar: str | None = None
         self.label = QLabel("Format", self)
         self.combo = QComboBox(self)
         self.combo.setAccessibleName("Response format")
@@ -60,9 +66,14 @@ class ResponseFormatRow(QWidget):
         layout.addWidget(self.label)
         layout.addWidget(self.combo)
         layout.addWidget(self.note, 1)
+        self.grammar_button = QPushButton("Grammar…", self)
+        self.grammar_button.setToolTip("Edit the template's raw GBNF grammar (llama.cpp's "
+                                       "constrained decoding), or make one from the schema")
         layout.addWidget(self.schema_button)
+        layout.addWidget(self.grammar_button)
         self.combo.activated.connect(self._chosen)
         self.schema_button.clicked.connect(self.edit_schema)
+        self.grammar_button.clicked.connect(self.edit_grammar)
         self._refresh()
 
     def value(self) -> ResponseFormatType:
@@ -88,10 +99,29 @@ class ResponseFormatRow(QWidget):
             self.combo.setCurrentIndex(self.combo.findData("text"))
         self._chosen(self.combo.currentIndex())
 
+    def edit_grammar(self) -> GrammarDialog:
+        """Open the grammar editor; an accepted edit is a ``formatChanged``: a grammar written
+        while the format is text is chosen, a removed one turns a grammar format back to text."""
+        dialog = GrammarDialog(self.grammar, self.schema, self)
+        dialog.finished.connect(lambda result: self._grammar_edited(dialog, result))
+        dialog.open()
+        return dialog
+
+    def _grammar_edited(self, dialog: GrammarDialog, result: int) -> None:
+        if result != QDialog.DialogCode.Accepted:
+            return
+        self.grammar = dialog.grammar()
+        if (self.grammar is None) == (self.value() == "grammar"):
+            self.combo.setCurrentIndex(self.combo.findData("text" if self.grammar is None
+                                                           else "grammar"))
+        self._chosen(self.combo.currentIndex())
+
     def why_unavailable(self, value: ResponseFormatType) -> str:
         """Why ``value`` would not be enforced now ("" when it would)."""
         if value == "json_schema" and not self.has_schema:
             return NO_SCHEMA
+        if value == "grammar" and self.grammar is None:
+            return NO_GRAMMAR
         support = self.capabilities.format_support(value)
         return "" if support.supported else f"This backend cannot enforce it: {support.note}."
 
@@ -102,6 +132,7 @@ class ResponseFormatRow(QWidget):
     def set_template(self, template: PromptTemplate) -> None:
         """Show the template's format and whether it has a schema to send."""
         self.schema = template.output_schema
+        self.grammar = template.grammar or None
         self.combo.setCurrentIndex(max(self.combo.findData(template.response_format), 0))
         self._refresh()
 
@@ -116,7 +147,8 @@ class ResponseFormatRow(QWidget):
             item.setData(f"{meaning}{how}{chr(10) * 2 + reason if reason else ''}",
                          Qt.ItemDataRole.ToolTipRole)
         reason = self.why_unavailable(self.value())
-        self.note.setText("no output_schema" if reason == NO_SCHEMA else NOT_ENFORCED)
+        self.note.setText({NO_SCHEMA: "no output_schema", NO_GRAMMAR: "no grammar"}.get(
+            reason, NOT_ENFORCED))
         self.note.setVisible(bool(reason))
         self.note.setToolTip(reason)
         self.combo.setToolTip(reason or str(model.item(self.combo.currentIndex()).toolTip()))

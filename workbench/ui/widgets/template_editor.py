@@ -287,11 +287,11 @@ class TemplateEditor(QWidget):
         self._settle({"parameters": parameters})
 
     def set_response_format(
-        self, value: ResponseFormatType, schema: dict[str, Any] | None
+        self, value: ResponseFormatType, schema: dict[str, Any] | None, grammar: str | None = None
     ) -> None:
-        """Adopt the response format and output schema chosen in the parameters panel, as
-        ``set_parameters``."""
-        self._settle({"response_format": value, "output_schema": schema})
+        """Adopt the response format, output schema and grammar chosen in the parameters panel,
+        as ``set_parameters``."""
+        self._settle({"response_format": value, "output_schema": schema, "grammar": grammar})
 
     def set_tool_choice(self, choice: str) -> None:
         """Adopt the tool choice chosen in the parameters panel, as ``set_parameters``."""
