@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
@@ -25,6 +26,7 @@ from tests.backends.batch_servers import KEY, AnthropicBatchServer
 from tests.ui.windows import close_window, open_window, shot
 from workbench.backends.base import CancelToken
 from workbench.backends.config import BackendConfig, add_config
+from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.models import Message, Params, PromptTemplate, Variable
 from workbench.services.batch import BatchJobs
@@ -380,3 +382,22 @@ def test_a_start_with_no_batch_job_loads_no_batch_service(workbench_home: Path) 
     out = subprocess.run([sys.executable, "-c", _START], env=env, capture_output=True,
                          text=True, timeout=120, check=True, cwd=Path(__file__).parents[2])
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_closed_jobs_window_hears_nothing_more_from_the_apps_poller(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        MainWindow, "ask_unsaved", lambda _self, _name: QMessageBox.StandardButton.Discard
+    )
+    window = open_window(qtbot)
+    try:
+        batch_jobs_action(window).trigger()
+        jobs = next(w for w in window.child_windows.windows() if isinstance(w, BatchJobsWindow))
+        jobs.close()  # deleted on close; the app's poller goes on
+        qtbot.waitUntil(lambda: not shiboken6.isValid(jobs))
+        poller = batch_poller(window)
+        poller.failed.emit(KnownError("the provider is down"))  # a slot of the gone window
+        poller.polled.emit(0, [])
+    finally:
+        close_window(window)

@@ -135,8 +135,9 @@ class BatchJobsWindow(QWidget):
         self._problems: list[str] = []  # jobs the last poll could not reach, and why
         self._closed = False
         self.poller.polled.connect(self._polled)
-        self.poller.failed.connect(
-            lambda error: self.status.setText(f"Cannot poll the batch jobs: {error}"))
+        # methods, not lambdas: the app's poller outlives this window, and a slot of a deleted
+        # window is disconnected with it
+        self.poller.failed.connect(self._poll_failed)
         self.view.selectionModel().currentRowChanged.connect(lambda *_: self._enable())
         self._enable()
         self.reload()
@@ -210,6 +211,9 @@ class BatchJobsWindow(QWidget):
         if not self._closed:
             self._problems = problems
             self.reload()
+
+    def _poll_failed(self, error: KnownError) -> None:
+        self.status.setText(f"Cannot poll the batch jobs: {error}")
 
     def _start(
         self, work: Callable[[Reporter, CancelToken], Any], what: str,
