@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import screenshot
+from workbench.backends.anthropic import CAPABILITIES as ANTHROPIC
 from workbench.backends.llamacpp import LlamaCppBackend
 from workbench.backends.openai_compat import CHAT_CAPABILITIES
 from workbench.core.models import Params
@@ -207,3 +208,15 @@ def test_dark_screenshot(panel: ParamsPanel, theme: theming.Theme) -> None:
     panel.apply_preset("Chatbot")
     theme.set_mode("dark")
     screenshot(panel, "params-ignored-dark")
+
+
+def test_a_default_stays_default_when_a_backends_minimum_goes(panel: ParamsPanel) -> None:
+    """Anthropic's thinking budget starts at 1024, so "default" sat at 1023; a table without
+    that minimum next (another backend, or a Claude without extended thinking) read the 1023 as
+    a value: a budget nobody set, and the document marked unsaved."""
+    panel.set_capabilities(ANTHROPIC, "Anthropic")
+    seen = emitted(panel)
+    panel.set_capabilities(CHAT_CAPABILITIES, "OpenAI")
+    assert panel.params().thinking_budget is None
+    assert panel.rows["thinking_budget"].spin.text() == "default"
+    assert all(p.thinking_budget is None for p in seen)

@@ -343,7 +343,8 @@ class MainWindow(QMainWindow):
     def _model_capabilities(self, backend: Backend, model: str, table: Capabilities) -> None:
         """The chosen model's own table (e.g. reasoning only for a reasoning model)."""
         self.params.set_capabilities(
-            table, f"{backend.display_name} · {model}" if model else backend.display_name
+            table, f"{backend.display_name} · {model}" if model else backend.display_name,
+            backend.capabilities(),
         )
 
     def show_backends(self) -> QWidget:

@@ -35,6 +35,9 @@ from workbench.ui import theming
 
 DEFAULT_TEXT = "default"
 IGNORED_TEXT = "ignored by this backend"
+#: A setting the backend carries but the chosen model does not take (a reasoning effort for
+#: gpt-4o): the backend is not to blame.
+MODEL_IGNORED_TEXT = "ignored by this model"
 SEED_MAX = 2**31 - 1
 
 
@@ -170,8 +173,8 @@ class NumericRow(QObject):
 
     def set_range(self, low: float, high: float) -> None:
         """Valid values ``low``..``high``; one step below ``low`` means "default"."""
+        was = self.value()  # read against the old range: its "default" sits below the old low
         self.low, self.high = low, high
-        was = self.value()
         self._syncing = True
         sentinel = low - self.spec.step
         if isinstance(self.spin, IntField):
@@ -234,9 +237,13 @@ class NumericRow(QObject):
             widget.setToolTip(text)
         self.ignored.setToolTip(tooltip(self.spec.name, note or "This backend does not use it."))
 
-    def set_ignored(self, ignored: bool, note: str = "") -> None:
-        """Grey the row out and say so, keeping the value (it is recorded as ignored)."""
+    def set_ignored(self, ignored: bool, note: str = "", by_model: bool = False) -> None:
+        """Grey the row out and say so (``by_model``: only the chosen model does not take it),
+        keeping the value (it is recorded as ignored)."""
         self._is_ignored = ignored
+        text = MODEL_IGNORED_TEXT if by_model else IGNORED_TEXT
+        self.ignored.setText(text)
+        self.ignored.setAccessibleName(f"{self.spec.label} is {text}")
         self.label.setEnabled(not ignored)
         self.spin.setEnabled(not ignored)
         self.slider.setVisible(self.spec.slider and not ignored)
@@ -258,8 +265,9 @@ class NumericRow(QObject):
         if not held:
             self.set_note("")
 
-    def apply_capability(self, cap: ParamCapability | None) -> str:
-        """Narrow to the backend's range; returns what changed, if a value had to move."""
+    def apply_capability(self, cap: ParamCapability | None, by_model: bool = False) -> str:
+        """Narrow to the backend's range; returns what changed, if a value had to move
+        (``by_model``: see ``set_ignored``)."""
         low, high = self.spec.bounds()
         if cap is not None and cap.supported:
             if cap.minimum is not None:
@@ -269,7 +277,9 @@ class NumericRow(QObject):
         before = self.value()
         self.set_range(low, high)
         after = self.value()
-        self.set_ignored(cap is None or not cap.supported, cap.note if cap is not None else "")
+        self.set_ignored(
+            cap is None or not cap.supported, cap.note if cap is not None else "", by_model
+        )
         if before is not None and after != before:
             return f"{self.spec.label} {before:g} → {after:g}: the limit of this backend"
         return ""

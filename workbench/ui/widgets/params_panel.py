@@ -231,16 +231,31 @@ class ParamsPanel(QWidget):
     def preset(self) -> str | None:
         return self._preset
 
-    def set_capabilities(self, capabilities: Capabilities, backend_name: str = "") -> None:
+    def set_capabilities(
+        self,
+        capabilities: Capabilities,
+        backend_name: str = "",
+        backend: Capabilities | None = None,
+    ) -> None:
         """Rebuild the ranges and the ignored rows for a backend, or for its chosen model
-        (``Backend.model_capabilities``: reasoning settings only a reasoning model takes)."""
+        (``Backend.model_capabilities``: reasoning settings only a reasoning model takes; then
+        ``backend`` is the backend's own table, so a setting only the model does not take says
+        so)."""
         self.capabilities = capabilities
         self.response_format.set_capabilities(capabilities)
         self.tools.set_capabilities(capabilities)
         self.backend_label.setText(f"For {backend_name}" if backend_name else "")
         self._updating = True
         caps = capabilities.params
-        moved = [row.apply_capability(caps.get(name)) for name, row in self.rows.items()]
+        by_model = {
+            name for name in caps
+            if backend is not None and capabilities.status(name) == "ignored"
+            and backend.status(name) == "supported"
+        }
+        moved = [
+            row.apply_capability(caps.get(name), name in by_model)
+            for name, row in self.rows.items()
+        ]
         stop_cap = caps.get("stop")
         stop_ignored = stop_cap is None or not stop_cap.supported
         self.stop_editor.setEnabled(not stop_ignored)
@@ -250,8 +265,10 @@ class ParamsPanel(QWidget):
         self.effort.setEnabled(effort_cap is not None and effort_cap.supported)
         self.effort_label.setEnabled(self.effort.isEnabled())  # greyed as the rows' labels are
         effort_note = effort_cap.note if effort_cap is not None else ""
-        self.effort.setToolTip(tooltip("reasoning_effort", "Ignored: " + effort_note
-                                       if not self.effort.isEnabled() else effort_note))
+        scope = "model" if "reasoning_effort" in by_model else "backend"
+        self.effort.setToolTip(tooltip("reasoning_effort", f"Ignored by this {scope}: "
+                                       + effort_note if not self.effort.isEnabled()
+                                       else effort_note))
         self._updating = False
         self._greedy_toggled(self.greedy.isChecked(), emit=False)
         notes = [m for m in moved if m]
