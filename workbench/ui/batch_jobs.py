@@ -8,9 +8,9 @@ polls the picked job and lands what its ended batches answered; Re-run failed ce
 cells whose batch line failed, expired or was never answered through the ordinary runner.
 
 A job lives in the store (``storage.repositories.batch_jobs``), not in this window: a window
-opened after a restart lists the same jobs and resumes polling the unfinished ones. The poll is a
-``QTimer`` on the GUI thread that starts the work (network and store) on a pool thread
-(``ui.background``), never more than one at a time.
+opened after a restart lists the same jobs. Polling is the app's ``BatchPoller``
+(``ui.batch_poller``), which goes on when this window closes; the window shows each round's
+findings and asks for a round now. Its own actions run on a pool thread (``ui.background``).
 """
 
 from __future__ import annotations
