@@ -64,6 +64,25 @@ def test_user_errors_exit_1_with_one_line(
     assert main(["render", "no-such-template"]) == 1
 
 
+def test_a_grammar_error_is_said_at_its_file_line_and_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every command that reads a template reports a grammar llama.cpp would refuse as
+    compilers do (``file:line:col: message``), the line and column those of the file."""
+    path = tmp_path / "yes-no.prompt.yaml"
+    path.write_text(
+        "format_version: 1\nname: yes-no\nmessages:\n  - role: user\n    content: Sky blue?\n"
+        "response_format: grammar\ngrammar: |\n  root ::= answer \".\"\n"
+        "  answer ::= \"yes\" | \"no\" | mabye\n  maybe ::= \"maybe\"\n",
+        encoding="utf-8",
+    )
+    for command in ("render", "run", "count"):
+        assert main([command, str(path)]) == 1
+        err = capsys.readouterr().err
+        assert err == (f"workbench {command}: {path}:9:29: grammar: undefined rule 'mabye'; "
+                       "did you mean 'maybe'?\n")
+
+
 @pytest.mark.parametrize(
     "argv",
     [

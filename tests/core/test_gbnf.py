@@ -188,3 +188,10 @@ def test_a_grammar_problem_in_a_file_is_at_its_file_line_and_column(
 def test_a_schema_the_converter_makes_an_invalid_grammar_of_is_refused() -> None:
     with pytest.raises(ParameterError, match="cannot be compiled"):
         schema_grammar({"$ref": "#/definitions/missing"})
+
+
+def test_a_grammar_format_copied_without_validation_is_checked_before_llama_cpp() -> None:
+    fmt = ResponseFormat(type="grammar", grammar=YES_NO)
+    unchecked = fmt.model_copy(update={"grammar": "root ::= foo"})  # model_copy validates nothing
+    with pytest.raises(ParameterError, match="cannot be used: 1:10: undefined rule 'foo'"):
+        gbnf(unchecked)

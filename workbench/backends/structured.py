@@ -58,7 +58,12 @@ def schema_grammar(schema: dict[str, Any]) -> str:
 
 def gbnf(response_format: ResponseFormat) -> str:
     """The GBNF grammar that makes llama.cpp sample only answers of this format."""
-    if response_format.grammar is not None:  # checked when the format was made
+    if response_format.grammar is not None:
+        # Checked when the format was made, and again (cached): a copy made with model_copy is
+        # not validated, and llama.cpp would crash on a grammar it refuses.
+        problem = first_problem(response_format.grammar)
+        if problem is not None:
+            raise ParameterError(f"the grammar cannot be used: {problem}")
         return response_format.grammar
     if response_format.type == "json_object":
         from llama_cpp.llama_grammar import JSON_GBNF
