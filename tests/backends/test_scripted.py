@@ -16,10 +16,12 @@ from workbench.backends.base import (
     Started,
     StreamEvent,
     TextDelta,
+    TokenLogprobs,
     run_to_result,
 )
 from workbench.backends.registry import Registry
 from workbench.backends.scripted import ScriptedBackend, ScriptedOptions, Step
+from workbench.core.logprobs import Alternative, TokenLogprob
 from workbench.core.models import Params, RenderedMessage, RunRequest
 
 REQUEST = RunRequest(
@@ -113,6 +115,23 @@ def test_a_step_has_exactly_one_action() -> None:
         Step()
     with pytest.raises(ValidationError):
         Step(error="x", error_kind="NoSuchError")
+
+
+def test_a_scored_step_streams_its_token_log_probability_after_its_text() -> None:
+    """What the live token inspector is tested with: a model's logprob events, kept in the
+    result as a real backend keeps them."""
+    events = events_of(backend(Step(text="Hi", logprob=-0.1, top=(("Hi", -0.1), ("Yo", -2.5))),
+                               Step(text=" there")))
+    kinds = [e.kind for e in events if isinstance(e, TextDelta | TokenLogprobs)]
+    assert kinds == ["text", "logprobs", "text"]
+    token = TokenLogprob("Hi", -0.1, b"Hi", (Alternative("Hi", -0.1), Alternative("Yo", -2.5)))
+    assert next(e for e in events if isinstance(e, TokenLogprobs)).tokens == (token,)
+    assert terminal_result(events).logprobs == [token]
+    assert terminal_result(events_of(backend(Step(text="a")))).logprobs is None
+    with pytest.raises(ValidationError):
+        Step(delay_s=1, logprob=-1.0)  # only text is a token
+    with pytest.raises(ValidationError):
+        Step(text="a", logprob=0.5)  # a probability above 1
 
 
 def test_scripted_is_registered_but_never_offered_as_a_model() -> None:

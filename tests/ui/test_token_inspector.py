@@ -17,13 +17,8 @@ from workbench.core.logprobs import perplexity, token_texts
 from workbench.ui import theming
 from workbench.ui.main_window import MainWindow
 from workbench.ui.widgets.history_panel import BRANCH_MARK
-from workbench.ui.widgets.token_inspector import (
-    NO_TOKENS,
-    WAITING,
-    shown_token,
-    step_colors,
-    step_of,
-)
+from workbench.ui.widgets.token_inspector import NO_TOKENS, WAITING
+from workbench.ui.widgets.token_text import shown_token, step_colors, step_of
 
 __all__ = ["window"]
 

@@ -38,6 +38,25 @@ def manager(qapp: object) -> Iterator[RunManager]:
     assert manager.shutdown(10)
 
 
+def test_token_log_probabilities_cross_with_the_text_they_belong_to(
+    qtbot: QtBot, manager: RunManager
+) -> None:
+    """The live token inspector's input: every token's log-probability reaches the GUI thread
+    in the batches, in order, all of them before the end."""
+    steps = [Step(text=f" w{i}", logprob=-0.01 * (i % 50), top=((f" w{i}", -0.01 * (i % 50)),))
+             for i in range(2000)]
+    worker = manager.start(scripted(*steps, Step(delay_s=0.2), Step(text="!", logprob=-3.0)),
+                           REQUEST)
+    rec = Recorder(worker)
+    with qtbot.waitSignal(worker.signals.ended, timeout=20_000) as ended:
+        pass
+    batches = [p for n, p in rec.events if n == "chunk"]
+    streamed = [t for batch in batches for t in batch.tokens]
+    assert streamed == ended.args[0].result.logprobs and len(streamed) == 2001
+    assert 1 < len(batches) < 2000  # coalesced like the text
+    assert batches[-1].tokens[-1].token == "!"
+
+
 def test_full_speed_stream_arrives_whole_in_order_coalesced_in_gui_thread(
     qtbot: QtBot, manager: RunManager
 ) -> None:

@@ -26,11 +26,13 @@ from workbench.backends.base import (
     Started,
     StreamEvent,
     TextDelta,
+    TokenLogprobs,
     ToolCallDelta,
     UsageUpdate,
 )
 from workbench.backends.think import ThinkSplitter
 from workbench.core import errors
+from workbench.core.logprobs import Alternative, TokenLogprob
 from workbench.core.models import FinishReason, RunRequest, RunResult, SentRequest, Timings, Usage
 from workbench.core.params import PARAM_NAMES, Capabilities
 from workbench.core.tools import ToolCall
@@ -74,6 +76,16 @@ class Step(BaseModel):
     error_kind: str = "BackendError"
     hang: bool = False  # wait until cancelled (then end Cancelled)
     tool_call: ScriptedCall | None = None  # a call of a tool (the run ends "tool_calls")
+    #: With text: the text is one token the model was this sure of (its log-probability),
+    #: streamed with these alternatives ((token, logprob) pairs), as with ``top_logprobs``.
+    logprob: float | None = Field(default=None, le=0)
+    top: tuple[tuple[str, float], ...] = ()
+
+    def token(self) -> TokenLogprob:
+        """The step's text as a scored token."""
+        assert self.text is not None and self.logprob is not None
+        top = tuple(Alternative(token, logprob) for token, logprob in self.top)
+        return TokenLogprob(self.text, self.logprob, self.text.encode(), top)
 
     @model_validator(mode="after")
     def _one_action(self) -> Step:
@@ -88,6 +100,8 @@ class Step(BaseModel):
             raise ValueError("a step has exactly one of text, delay_s, error, hang, tool_call")
         if self.error_kind not in ERROR_KINDS:
             raise ValueError(f"error_kind must be one of {', '.join(ERROR_KINDS)}")
+        if (self.logprob is not None or self.top) and self.text is None:
+            raise ValueError("only a text step has a logprob and alternatives")
         return self
 
 
@@ -185,6 +199,7 @@ class ScriptedBackend(Backend):
         text: list[str] = []
         thought: list[str] = []
         calls: list[ToolCall] = []
+        scored: list[TokenLogprob] = []
         splitter = ThinkSplitter() if self.options.think_tags else None
 
         def usage() -> Usage:
@@ -213,6 +228,7 @@ class ScriptedBackend(Backend):
                     ttft_s=None if first is None else first - start, total_s=now - start
                 ),
                 tool_calls=list(calls),
+                logprobs=list(scored) or None,
                 **extra,
             )
 
@@ -223,6 +239,9 @@ class ScriptedBackend(Backend):
             if step.text is not None:
                 first = first if first is not None else time.perf_counter()
                 yield from pieces(step.text)
+                if step.logprob is not None:
+                    scored.append(step.token())
+                    yield TokenLogprobs((scored[-1],))
             elif step.tool_call is not None:
                 first = first if first is not None else time.perf_counter()
                 yield from _call(step.tool_call, calls)

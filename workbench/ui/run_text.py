@@ -92,3 +92,19 @@ def tokens_text(usage: Usage) -> str:
         return ""
     thinking = f" ({usage.reasoning_tokens:,} thinking)" if usage.reasoning_tokens else ""
     return f"{usage.output_tokens:,} tok{thinking}"
+
+
+def figure_tips(result: RunResult) -> dict[str, str]:
+    """What a finished run's figures mean, by figure ("ttft", "rate", "tokens", "cost")."""
+    timings, usage, cost = result.timings, result.usage, result.cost
+    loading = f" (model loading took {format_duration(timings.load_s)} more)"
+    return {
+        "ttft": "Time to first token" + (loading if timings.load_s else ""),
+        "rate": "Tokens per second after the first token",
+        "tokens": "Output tokens"
+        + (" (the thinking is a part of them, billed as output)" if usage.reasoning_tokens else "")
+        + (f"; prompt: {usage.input_tokens:,}" if usage.input_tokens is not None else ""),
+        "cost": "This run cost nothing: the model runs on this computer (free (local))"
+        if cost == 0 else "What the run cost at the model's list price" if cost is not None
+        else "",
+    }

@@ -40,11 +40,13 @@ from workbench.backends.base import (
     Started,
     StreamEvent,
     TextDelta,
+    TokenLogprobs,
     ToolCallDelta,
     UsageUpdate,
 )
 from workbench.backends.limits import LimitCancelled, Limits, RequestLimiter
 from workbench.core.errors import KnownError
+from workbench.core.logprobs import TokenLogprob
 from workbench.core.models import RunRequest, Timings
 from workbench.core.outcome import RunOutcome, Transcript, unsent
 from workbench.services.runner import Runner, drive
@@ -59,7 +61,9 @@ class ChunkBatch:
     """Text that arrived since the last batch, with live statistics measured in the worker.
 
     ``deltas`` count text events, which is close to (not exactly) the number of tokens;
-    ``reasoning`` is what a reasoning model thought meanwhile, apart from the answer's text.
+    ``reasoning`` is what a reasoning model thought meanwhile, apart from the answer's text;
+    ``tokens`` the log-probabilities of the answer's tokens that arrived meanwhile (runs with
+    ``top_logprobs``), so the token inspector colours them as they stream.
     """
 
     text: str
@@ -69,6 +73,7 @@ class ChunkBatch:
     elapsed_s: float  # from the request being sent to the newest text
     reasoning: str = ""
     total_reasoning_deltas: int = 0
+    tokens: tuple[TokenLogprob, ...] = ()
 
     @property
     def deltas_per_s(self) -> float | None:
@@ -93,6 +98,7 @@ class _Outbox:
         self._lock = threading.Condition()
         self._parts: list[str] = []
         self._thought: list[str] = []
+        self._tokens: list[TokenLogprob] = []
         self._deltas = 0
         self.total = 0
         self.total_reasoning = 0
@@ -106,6 +112,7 @@ class _Outbox:
     def put(self, text: str, reasoning: bool = False) -> bool:
         now = time.perf_counter()
         with self._lock:
+            empty = not (self._parts or self._thought or self._tokens)
             if self.sent_at is None:
                 self.sent_at = now
             if self.first_at is None:
@@ -122,20 +129,27 @@ class _Outbox:
             while waiting >= HIGH_WATER and not self._cancel.cancelled:
                 self._lock.wait(0.05)
                 waiting = len(self._parts) + len(self._thought)
-            return waiting == 1
+            return empty
+
+    def put_tokens(self, tokens: tuple[TokenLogprob, ...]) -> bool:
+        """Tokens' log-probabilities (they come beside their text, which paces the stream)."""
+        with self._lock:
+            empty = not (self._parts or self._thought or self._tokens)
+            self._tokens.extend(tokens)
+            return empty
 
     def take(self) -> ChunkBatch | None:
         with self._lock:
-            if not self._parts and not self._thought:
+            if not (self._parts or self._thought or self._tokens):
                 return None
             text, deltas = "".join(self._parts), self._deltas
-            thought = "".join(self._thought)
-            self._parts, self._thought, self._deltas = [], [], 0
+            thought, tokens = "".join(self._thought), tuple(self._tokens)
+            self._parts, self._thought, self._tokens, self._deltas = [], [], [], 0
             self._lock.notify_all()
             start = self.sent_at if self.sent_at is not None else self.last_at
             ttft = None if self.first_at is None else self.first_at - start
             return ChunkBatch(text, deltas, self.total, ttft, self.last_at - start, thought,
-                              self.total_reasoning)
+                              self.total_reasoning, tokens)
 
 
 class RunSignals(QObject):
@@ -295,6 +309,9 @@ class RunWorker(QRunnable):
         elif isinstance(event, Started):
             self._outbox.mark_sent()
             self.signals.post("started", event.request)
+        elif isinstance(event, TokenLogprobs):
+            if not self.cancel_token.cancelled and self._outbox.put_tokens(event.tokens):
+                self.signals.post("text")
         elif isinstance(event, UsageUpdate):
             self.signals.post("usage", event.usage)
         elif isinstance(event, ToolCallDelta) and not self.cancel_token.cancelled:

@@ -41,6 +41,7 @@ from workbench.core.outcome import RunOutcome, RunStatus, status_of
 from workbench.ui import theming
 from workbench.ui.run_text import (
     FINISH_TEXT,
+    figure_tips,
     finish_status,
     format_cost,
     format_duration,
@@ -306,6 +307,8 @@ class OutputView(QWidget):
         self.tokens_button.setChecked(on)
         text_view = self.browser if self._mode == "markdown" else self.plain
         self.stack.setCurrentWidget(self.inspector if on else text_view)
+        if not self.caught_up:  # the shown view catches up with what arrived meanwhile
+            frame_clock().want(self, self._flush)
 
     def _branch(self, index: int, alternative: str) -> None:
         if self._result is not None:
@@ -326,7 +329,6 @@ class OutputView(QWidget):
     def begin(self) -> None:
         """Clear and show "running" (for a run driven without a worker)."""
         self._reset()
-        self.inspector.wait()
         self._set_state("running")
 
     def clear(self) -> None:
@@ -351,7 +353,7 @@ class OutputView(QWidget):
         for label in (self.ttft_label, self.rate_label, self.tokens_label, self.total_label,
                       self.cost_label, self.confidence_label):
             label.clear()
-        self.inspector.set_tokens(None)
+        self.inspector.wait()
         self.schema_label.clear_check()
         self.error_label.hide()
         self.thinking.clear()
@@ -359,6 +361,7 @@ class OutputView(QWidget):
     def add_chunk(self, batch: ChunkBatch) -> None:
         self.thinking.append(batch.reasoning, batch.total_reasoning_deltas)
         self._pending.append(batch.text)
+        self.inspector.receive(batch.tokens)
         self._last_batch = batch
         if self._state == "running":
             self._set_state("streaming")
@@ -421,6 +424,7 @@ class OutputView(QWidget):
     def _on_started(self, sent: SentRequest) -> None:
         named = self._worker.request.backend if self._worker is not None else ""
         self._sent_to = _sent_to(sent.model_copy(update={"backend_name": named}))
+        self.inspector.lead = sent.continue_from or ""
         self._show_state()
 
     def _on_ended(self, outcome: RunOutcome) -> None:
@@ -433,7 +437,9 @@ class OutputView(QWidget):
 
     @property
     def caught_up(self) -> bool:
-        """True when the visible view shows all the text received so far."""
+        """True when the visible view shows all the text (or tokens) received so far."""
+        if self.tokens_button.isChecked():  # the text views catch up when shown again
+            return not self._pending and self.inspector.caught_up
         return not self._pending and self._rendered[self._mode] == sum(map(len, self._parts))
 
     def _flush(self) -> bool:
@@ -444,7 +450,10 @@ class OutputView(QWidget):
             self._show_live_figures()
         elif self.caught_up:
             return False
-        self._paint()
+        if self.tokens_button.isChecked():
+            self.inspector.catch_up()
+        else:
+            self._paint()
         return True
 
     def _paint(self) -> None:
@@ -501,34 +510,21 @@ class OutputView(QWidget):
         self.total_label.setText(format_duration(time.perf_counter() - self._run_start))
 
     def _show_figures(self, result: RunResult) -> None:
-        timings, usage = result.timings, result.usage
+        timings = result.timings
         if timings.ttft_s is not None:
             self.ttft_label.setText(f"TTFT {format_duration(timings.ttft_s)}")
-        self.ttft_label.setToolTip(
-            "Time to first token" + (f" (model loading took {format_duration(timings.load_s)} more)"
-                                     if timings.load_s else "")
-        )
         rate = output_rate(result)
         self.rate_label.setText(format_rate(rate) if rate is not None else "")
-        self.rate_label.setToolTip("Tokens per second after the first token")
-        self.tokens_label.setText(tokens_text(usage))
-        self.tokens_label.setToolTip(
-            "Output tokens" + (" (the thinking is a part of them, billed as output)"
-                               if usage.reasoning_tokens else "")
-            + (f"; prompt: {usage.input_tokens:,}" if usage.input_tokens is not None else "")
-        )
+        self.tokens_label.setText(tokens_text(result.usage))
         self.total_label.setText(format_duration(timings.total_s) if timings.total_s else "")
         self.cost_label.setText(format_cost(result.cost, self.currency))
         confidence, why = confidence_figures(result.logprobs)
         self.confidence_label.setText(confidence)
-        self.confidence_label.setToolTip(why or "Perplexity")
-        self.cost_label.setToolTip(
-            "This run cost nothing: the model runs on this computer (free (local))"
-            if result.cost == 0
-            else "What the run cost at the model's list price"
-            if result.cost is not None
-            else ""
-        )
+        tips = figure_tips(result)
+        for label, tip in ((self.ttft_label, tips["ttft"]), (self.rate_label, tips["rate"]),
+                           (self.tokens_label, tips["tokens"]), (self.cost_label, tips["cost"]),
+                           (self.confidence_label, why or "Perplexity")):
+            label.setToolTip(tip)
 
     # --- state --------------------------------------------------------------------------------
 

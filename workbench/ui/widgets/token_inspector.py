@@ -1,97 +1,48 @@
-"""The token inspector: an answer coloured by how sure the model was of each token.
+"""The token inspector: an answer coloured by how sure the model was of each token, live.
 
-Each token's background says its probability in five steps (none from 90 %, then amber to red
-as it falls), blended from the theme's status colours into the base colour, so the scale reads
-in light and dark themes alike and the text keeps its contrast. Hovering a token shows its top-k
-alternatives; clicking one opens them as a menu, from which a local run can be branched: the
-answer up to that token, then the chosen alternative, continued as a new run.
+The legend above the coloured text (``token_text.TokenTextView``). Hovering a token shows its
+top-k alternatives; clicking one opens them as a menu, from which a local run can be branched:
+the answer up to that token, then the chosen alternative, continued as a new run.
 
-Colouring is a ``QSyntaxHighlighter`` over token offsets (as the prompt's token view does), run
-block by block in slices of a few milliseconds from the visible text on: colouring all 2,000
-tokens of an answer at once held the window 12 ms, and their layout as long again
-(bench/bench_token_inspector.py).
+While a run streams, its tokens are received as they come (``receive``, cheap) and shown by
+the output view's frame clock (``catch_up``) at most ``FRAME_TOKENS`` per frame, only while the
+inspector is shown; when the run ends, ``show_run`` settles the streamed tokens to the stored
+ones, so the view ends exactly as the run shown afresh from history would.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from html import escape
 
-from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import (
-    QColor,
-    QHelpEvent,
-    QKeyEvent,
-    QMouseEvent,
-    QPalette,
-    QSyntaxHighlighter,
-    QTextBlock,
-    QTextCharFormat,
-    QTextDocument,
-)
-from PySide6.QtWidgets import (
-    QLabel,
-    QMenu,
-    QPlainTextEdit,
-    QToolButton,
-    QToolTip,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QEvent, QPoint, Qt, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
-from workbench.core.logprobs import TokenLogprob, mean_logprob, perplexity, probability
-from workbench.core.logprobs import token_texts as _token_texts
+from workbench.core.logprobs import (
+    TokenLogprob,
+    mean_logprob,
+    perplexity,
+    probability,
+    token_texts,
+)
 from workbench.core.models import RunResult
-from workbench.ui import theming
+from workbench.ui.widgets.token_text import STEP_NAMES, TokenTextView, shown_token, step_colors
 
-#: Lower bounds of the probability steps, most sure first; a token at or above the first is
-#: left uncoloured (most tokens of a fluent answer), so the doubtful ones stand out.
-STEPS = (0.9, 0.7, 0.4, 0.15, 0.0)
-STEP_NAMES = ("≥ 90 %", "70–90 %", "40–70 %", "15–40 %", "< 15 %")
-#: (status colour, share of it blended into the base colour) per step after the first.
-_BLENDS: tuple[tuple[theming.StatusKind, float], ...] = (
-    ("warning", 0.22), ("warning", 0.45), ("error", 0.38), ("error", 0.6)
-)
-#: Longest the GUI thread spends colouring at once before it serves other events.
-SLICE_S = 0.004
-WAITING = "The tokens are coloured by probability when the answer is complete."
+WAITING = ("The tokens are coloured by probability as they stream in (runs with 'Token "
+           "alternatives' set).")
 NO_TOKENS = (
     "No token probabilities for this run. Set 'Token alternatives' in the parameters (the "
     "local model and OpenAI-compatible servers return them) and run again."
 )
-
-
-#: The steps' lower bounds as log-probabilities, least sure first (for ``bisect``).
-_LOG_BOUNDS = [math.log(low) for low in reversed(STEPS[:-1])]
-
-
-def step_of(logprob: float) -> int:
-    """The colour step (0: most sure) of a token with ``logprob``."""
-    return len(_LOG_BOUNDS) - bisect_right(_LOG_BOUNDS, logprob)
-
-
-def _blend(base: QColor, color: QColor, share: float) -> QColor:
-    return QColor.fromRgbF(
-        base.redF() + (color.redF() - base.redF()) * share,
-        base.greenF() + (color.greenF() - base.greenF()) * share,
-        base.blueF() + (color.blueF() - base.blueF()) * share,
-    )
-
-
-def step_colors(palette: QPalette) -> list[QColor | None]:
-    """The background of each step in this palette (None: the first step is not coloured)."""
-    base = palette.color(QPalette.ColorRole.Base)
-    colors: list[QColor | None] = [None]
-    colors += [_blend(base, theming.status_color(kind), share) for kind, share in _BLENDS]
-    return colors
-
-
-def shown_token(token: str) -> str:
-    """A token as a label: spaces and line breaks made visible, so ' the' and 'the' differ."""
-    return token.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥") or "∅"
+STREAMING_NOTE = "Branching is offered once the run has ended"
+#: Most streamed tokens shown per frame: a burst (a fast server, the Tokens switch turned on
+#: mid-run) is spread over frames. 2,000 tokens at once held the window 19 ms (15 ms of CPU);
+#: 160 take about 1 ms (bench/bench_token_inspector.py).
+FRAME_TOKENS = 160
+#: Most tokens shown as they streamed that may go at the run's end (those past a stop sequence,
+#: a character cut at the end) before it is shown afresh instead.
+SETTLE_TAIL = 64
 
 
 def confidence_figures(tokens: Sequence[TokenLogprob] | None) -> tuple[str, str]:
@@ -123,203 +74,6 @@ def tokens_toggle(parent: QWidget) -> QToolButton:
     return button
 
 
-class _Highlighter(QSyntaxHighlighter):
-    def __init__(self, document: QTextDocument) -> None:
-        super().__init__(document)
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        self.steps: list[int] = []
-        self.formats: list[QTextCharFormat | None] = []
-
-    def highlightBlock(self, text: str) -> None:
-        if not self.starts:
-            return
-        block = self.currentBlock()
-        start = block.position()
-        end = start + block.length() - 1
-        starts, ends, steps, formats = self.starts, self.ends, self.steps, self.formats
-        i = max(bisect_right(starts, start) - 1, 0)
-        while i < len(starts) and starts[i] < end:
-            fmt = formats[steps[i]]
-            if fmt is not None and ends[i] > start:
-                left = max(starts[i], start)
-                self.setFormat(left - start, min(ends[i], end) - left, fmt)
-            i += 1
-
-
-class TokenTextView(QPlainTextEdit):
-    """The coloured text; says which token is under a point."""
-
-    tokenClicked = Signal(int, QPoint)  # token index, global position
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setReadOnly(True)
-        self.setTextInteractionFlags(  # arrow keys move a cursor from token to token
-            Qt.TextInteractionFlag.TextSelectableByMouse
-            | Qt.TextInteractionFlag.TextSelectableByKeyboard
-        )
-        self.setFont(theming.monospace_font())
-        self.setAccessibleName("Output tokens by probability")
-        self.setFrameShape(QPlainTextEdit.Shape.NoFrame)
-        self._highlighter = _Highlighter(self.document())
-        self._next: QTextBlock | None = None  # the next block to colour
-        self._wrapped = False  # the blocks before the first visible one are still to colour
-        self._slices = QTimer(self)
-        self._slices.setInterval(0)
-        self._slices.timeout.connect(self._color_slice)
-        self.tokens: list[TokenLogprob] = []
-        self.pieces: list[str] = []
-        self.lead = ""  # the answer's given beginning (a branch's), shown uncoloured
-        self._press: QPoint | None = None
-        self._apply_colors()
-
-    def set_tokens(self, tokens: Sequence[TokenLogprob], lead: str = "") -> None:
-        """Show ``tokens`` after ``lead``, text the model did not write (a branch's start)."""
-        self.tokens = list(tokens)
-        self.pieces = _token_texts(self.tokens)
-        self.lead = lead
-        starts: list[int] = []
-        ends: list[int] = []
-        at = len(lead.encode("utf-16-le")) // 2
-        for piece in self.pieces:
-            starts.append(at)
-            # document positions count UTF-16 units
-            at += len(piece) if piece.isascii() else len(piece.encode("utf-16-le")) // 2
-            ends.append(at)
-        h = self._highlighter
-        h.starts = []  # laid out uncoloured first (cheap), then coloured a slice at a time
-        self.setPlainText(lead + "".join(self.pieces))
-        h.starts, h.ends = starts, ends
-        h.steps = [step_of(t.logprob) for t in self.tokens]
-        self._recolor()
-
-    def token_at(self, point: QPoint) -> int | None:
-        """The token under ``point`` (viewport coordinates), or None."""
-        if not self.tokens:
-            return None
-        cursor = self.cursorForPosition(point)
-        position = cursor.position()
-        if self.cursorRect(cursor).center().x() > point.x() and position > 0:
-            position -= 1  # the cursor lands after the character under the point's left half
-        h = self._highlighter
-        i = bisect_right(h.starts, position) - 1
-        if 0 <= i < len(h.ends) and position < h.ends[i]:
-            return i
-        return None
-
-    def position_of(self, index: int) -> QPoint:
-        """The viewport point in the middle of token ``index`` (for tests and keyboard use)."""
-        cursor = self.textCursor()
-        h = self._highlighter
-        cursor.setPosition(h.starts[index])
-        left = self.cursorRect(cursor)
-        cursor.setPosition(h.ends[index])
-        right = self.cursorRect(cursor)
-        x = (left.left() + right.left()) // 2 if right.top() == left.top() else left.left() + 2
-        return QPoint(x, left.center().y())
-
-    def _apply_colors(self) -> None:
-        formats: list[QTextCharFormat | None] = []
-        for color in step_colors(self.palette()):
-            if color is None:
-                formats.append(None)
-                continue
-            fmt = QTextCharFormat()
-            fmt.setBackground(color)
-            formats.append(fmt)
-        self._highlighter.formats = formats
-        self._recolor()
-
-    def _recolor(self) -> None:
-        """Colour every block again, the visible ones first, a few milliseconds at a time."""
-        self._next = self.firstVisibleBlock()
-        self._wrapped = self._next.blockNumber() == 0
-        self._color_slice()
-        if self._next is not None:
-            self._slices.start()
-
-    def _color_slice(self) -> None:
-        deadline = time.perf_counter() + SLICE_S
-        block = self._next
-        while block is not None and time.perf_counter() < deadline:
-            self._highlighter.rehighlightBlock(block)
-            block = block.next()
-            if not block.isValid():
-                block = None if self._wrapped else self.document().firstBlock()
-                self._wrapped = True
-            elif self._wrapped and block == self.firstVisibleBlock() and block.blockNumber():
-                block = None  # came round to where it started
-        self._next = block
-        if block is None:
-            self._slices.stop()
-
-    @property
-    def coloring(self) -> bool:
-        """Whether blocks are still being coloured (tests wait for it)."""
-        return self._next is not None
-
-    def event(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.PaletteChange:
-            self._apply_colors()
-        elif event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
-            index = self.token_at(self.viewport().mapFromGlobal(event.globalPos()))
-            if index is not None:
-                QToolTip.showText(event.globalPos(), alternatives_html(self.tokens[index]), self)
-                return True
-            QToolTip.hideText()
-            event.ignore()
-            return True
-        return super().event(event)
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        self._press = event.position().toPoint()
-        super().mousePressEvent(event)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Enter, the menu key or Shift+F10 open the alternatives of the token at the text
-        cursor (move it with the arrow keys), so the inspector works without a mouse."""
-        key, shift = event.key(), event.modifiers() & Qt.KeyboardModifier.ShiftModifier
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Menu) or (
-            key == Qt.Key.Key_F10 and shift
-        ):
-            cursor = self.textCursor()
-            position = cursor.position()
-            i = bisect_right(self._highlighter.starts, position) - 1
-            if 0 <= i < len(self.tokens) and position <= self._highlighter.ends[i]:
-                self.tokenClicked.emit(
-                    i, self.viewport().mapToGlobal(self.cursorRect(cursor).bottomLeft())
-                )
-                return
-        super().keyPressEvent(event)
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        super().mouseReleaseEvent(event)
-        point = event.position().toPoint()
-        moved = self._press is not None and (point - self._press).manhattanLength() > 4
-        self._press = None
-        if event.button() == Qt.MouseButton.LeftButton and not moved:
-            index = self.token_at(point)
-            if index is not None:
-                self.tokenClicked.emit(index, self.viewport().mapToGlobal(point))
-
-
-def alternatives_html(token: TokenLogprob) -> str:
-    """A token's tooltip: its probability and its alternatives, most probable first."""
-    rows = [
-        f"<tr><td>{'<b>' if alt.token == token.token else ''}{escape(shown_token(alt.token))}"
-        f"{'</b>' if alt.token == token.token else ''}</td>"
-        f"<td align='right'>{probability(alt.logprob):.1%}</td>"
-        f"<td align='right'>{alt.logprob:.3f}</td></tr>"
-        for alt in token.top
-    ]
-    head = (f"<b>{escape(shown_token(token.token))}</b> {probability(token.logprob):.1%} "
-            f"(logprob {token.logprob:.3f})")
-    if not rows:
-        return head + "<br>no alternatives were asked for"
-    return f"{head}<table cellspacing='4'>{''.join(rows)}</table>"
-
-
 class TokenInspector(QWidget):
     """The legend and the coloured answer; emits ``branchRequested(index, alternative)`` when an
     alternative is picked from a token's menu and branching is possible."""
@@ -349,6 +103,11 @@ class TokenInspector(QWidget):
         layout.addWidget(self.view, 1)
         layout.addWidget(self.empty, 1)
         self._show_legend()
+        #: The tokens of the run on its way so far; all of them once it has ended, with their
+        #: pieces of its text.
+        self.streamed: list[TokenLogprob] = []
+        self._pieces: list[str] | None = None
+        self.lead = ""  # that run's given beginning (a branch's), once it has started
         self.set_tokens(None)
 
     def set_tokens(self, tokens: Sequence[TokenLogprob] | None, *, branch_note: str = "",
@@ -357,21 +116,66 @@ class TokenInspector(QWidget):
         given beginning. ``branch_note`` says why branching is not offered ("" when it is)."""
         self.branch_note = branch_note
         self.view.set_tokens(tokens or (), lead)
-        self.view.setVisible(bool(tokens))
-        self.legend.setVisible(bool(tokens))
         self.empty.setText(NO_TOKENS)
-        self.empty.setVisible(not tokens)
+        self._show_view(bool(tokens))
+
+    def _show_view(self, on: bool) -> None:
+        self.view.setVisible(on)
+        self.legend.setVisible(on)
+        self.empty.setVisible(not on)
 
     def wait(self) -> None:
-        """A run is on its way: its tokens are shown when it ends (not "none asked for")."""
+        """A run is on its way: its tokens show as they stream in (not "none asked for")."""
         self.set_tokens(None)
         self.empty.setText(WAITING)
+        self.streamed = []
+        self.lead = ""
+        self._pieces = None
+
+    def receive(self, tokens: Sequence[TokenLogprob]) -> None:
+        """Tokens of the run on its way, shown by the coming ``catch_up`` calls."""
+        self.streamed.extend(tokens)
+
+    @property
+    def caught_up(self) -> bool:
+        """Whether every token received is shown."""
+        return len(self.view.tokens) >= len(self.streamed)
+
+    def catch_up(self) -> None:
+        """Show up to ``FRAME_TOKENS`` more of the tokens received (called once a frame)."""
+        shown = len(self.view.tokens)
+        more = self.streamed[shown:shown + FRAME_TOKENS]
+        if not more:
+            return
+        if not shown and self._pieces is None:  # the run's first tokens
+            self.set_tokens(None, branch_note=STREAMING_NOTE, lead=self.lead)
+            self._show_view(True)
+        pieces = None if self._pieces is None else self._pieces[shown:shown + len(more)]
+        self.view.append_tokens(more, pieces)
 
     def show_run(self, result: RunResult) -> None:
-        """Show a run's tokens after its given start (a branch's), saying whether it branches."""
+        """Show a run's tokens after its given start (a branch's), saying whether it branches.
+        Tokens shown as they streamed stay: the view is cut back to where they agree with the
+        run's (a stop sequence's tokens go, a character cut at the end is completed) and the
+        rest follows over the next ``catch_up`` calls, so it ends as the run shown afresh."""
         check = self.branch_check
         note = "Branching is offered in the main window" if check is None else check(result)
-        self.set_tokens(result.logprobs, branch_note=note, lead=result.request.continue_from or "")
+        lead = result.request.continue_from or ""
+        final = list(result.logprobs or ())
+        pieces = token_texts(final)
+        shown = self.view
+        same, most = 0, min(len(final), len(shown.tokens))
+        while (same < most and final[same] == shown.tokens[same]
+               and pieces[same] == shown.pieces[same]):
+            same += 1
+        if (not final or not self.streamed or not shown.tokens or lead != shown.lead
+                or len(shown.tokens) - same > SETTLE_TAIL):
+            self.streamed, self._pieces = [], None
+            self.set_tokens(final, branch_note=note, lead=lead)
+            return
+        shown.keep(same)
+        self.streamed, self._pieces = final, pieces
+        self.branch_note = note
 
     def open_alternatives(self, index: int, where: QPoint | None = None) -> QMenu:
         """A menu of token ``index``'s alternatives; picking one branches there."""
