@@ -239,6 +239,19 @@ def test_a_refused_request_gives_its_place_up_until_it_is_sent_again() -> None:
     assert limiter.in_flight == 0
 
 
+def test_a_refusal_counts_the_requests_in_flight_when_it_came_back() -> None:
+    """A request took its slot first (level 1), two more after it, and they reached the server
+    before it: refused with three in flight, the server had two others, so the limit becomes 2
+    (its own level alone put it at 1, under what the server takes)."""
+    clock = Clock()
+    limiter = RequestLimiter(controller=AimdController(3, clock=clock), clock=clock)
+    first = Lease(limiter, clock.now, 1)
+    assert limiter.acquire(timeout=0) and limiter.acquire(timeout=0) and limiter.acquire(timeout=0)
+    clock.now += 0.01
+    first.throttled(1.0, refused=True)
+    assert limiter.limit == 2  # 3 in flight when it came back: 1 would have been too low
+
+
 def test_a_refused_request_cancelled_while_it_waits_for_a_place_frees_nothing() -> None:
     clock = Clock()
     limiter = RequestLimiter(controller=AimdController(2, clock=clock), clock=clock)

@@ -49,11 +49,12 @@ START: dict[Kind, int] = {"in_process": 1, "local_server": 4, "cloud": 8}
 #: The most requests an adaptive limit lets in flight (the option's own maximum).
 CEILING = 64
 #: Successes just below a refused level before it is tried again (times ``PROBE_GROWTH`` per
-#: refusal of the same level): a server with a hard cap refuses a call of the first hundred,
-#: one of the next few hundred, and so on.
-PROBE_AFTER = 100
+#: refusal of the same level): each refused probe costs a call a whole ``Retry-After`` (a second
+#: or more: at the end of a sweep, its wall time), so a server with a hard cap refuses one call
+#: in the first 200 after it was found, one in the next 800, and so on.
+PROBE_AFTER = 200
 PROBE_GROWTH = 4
-PROBE_AFTER_MAX = 6400
+PROBE_AFTER_MAX = 12800
 #: The limit's share kept on a push-back.
 DECREASE = 0.75
 #: Statuses that say "too much at once": rate limited, overloaded.

@@ -158,7 +158,12 @@ class RequestLimiter:
         with self._cond:
             if self.controller is None:
                 return
-            self.controller.throttled(lease.sent_at, retry_after, lease.level if refused else None)
+            level = None
+            if refused:
+                # at least as many as now: a request that took its slot after this one may
+                # have been sent before it (its level, counted at its slot, said one fewer)
+                level = max(lease.level or 0, self._in_flight)
+            self.controller.throttled(lease.sent_at, retry_after, level)
             if not refused:
                 lease.sent_at = self._clock()
             elif not lease.away:
