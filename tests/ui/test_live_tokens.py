@@ -41,23 +41,32 @@ PROBS = [0.95, 0.8, 0.55, 0.25, 0.05]
 HALF = 150
 
 
-def scored(i: int) -> Step:
+def scored(i: int, shift: int = 0) -> Step:
     word = WORDS[i % len(WORDS)] if i % 41 else "\n\n"
-    logprob = math.log(PROBS[i % len(PROBS)])
+    logprob = math.log(PROBS[(i + shift) % len(PROBS)])
     top = ((word, logprob), (" x", logprob - 1.5), (" y", logprob - 2.25))
     return Step(text=word, logprob=logprob, top=top)
 
 
-#: Half the answer, a pause while it is looked at, then the rest.
-SCRIPT = [*(scored(i) for i in range(HALF)), Step(delay_s=2.0),
-          *(scored(i) for i in range(HALF, 2 * HALF))]
+def script(shift: int = 0) -> list[Step]:
+    """Half the answer, a pause while it is looked at, then the rest."""
+    return [*(scored(i, shift) for i in range(HALF)), Step(delay_s=2.0),
+            *(scored(i, shift) for i in range(HALF, 2 * HALF))]
+
+
+SCRIPT = script()
 
 
 @pytest.fixture
 def runs(tmp_path: Path, theme: theming.Theme) -> Iterator[tuple[RunManager, Store]]:
-    """Runs through the real runner into a real store (what history shows afterwards)."""
-    options: dict[str, Any] = {"script": [s.model_dump(exclude_defaults=True) for s in SCRIPT]}
-    configs = {"scored": BackendConfig(name="scored", backend="scripted", options=options)}
+    """Runs through the real runner into a real store (what history shows afterwards): on
+    "scored", and on "torn", whose tokens are less sure."""
+    configs = {
+        name: BackendConfig(name=name, backend="scripted", options={
+            "script": [s.model_dump(exclude_defaults=True) for s in script(shift)],
+            "concurrency": 2})
+        for name, shift in (("scored", 0), ("torn", 2))
+    }
     with Store.open(tmp_path / "runs.db") as store:
         writer = StoreWriter(store)
         runner = Runner(writer=writer, configs=configs)
@@ -156,6 +165,49 @@ def test_tokens_are_coloured_as_they_stream_and_end_as_the_stored_run_shows(
         assert live[key] == afresh[key], key
     # the same tokens (stored as float32, so compared by text and colour step)
     assert [t.token for t in live["tokens"]] == [t.token for t in afresh["tokens"]]
+
+
+def test_compare_columns_colour_their_tokens_as_they_stream(
+    qtbot: QtBot, runs: tuple[RunManager, Store]
+) -> None:
+    """Two models' confidence side by side while they stream, each column ending as its stored
+    run shows; a column whose Tokens switch is turned on mid-run catches up and goes on live."""
+    from workbench.core.experiments import Variant
+    from workbench.core.models import Message, PromptTemplate
+    from workbench.ui.compare.compare_view import CompareView
+
+    manager, store = runs
+    template = PromptTemplate(name="sea", messages=[Message(role="user", content="Go")])
+    view = CompareView(manager)
+    qtbot.addWidget(view)
+    for backend in ("scored", "torn"):
+        view.add_variant(Variant(template=template, backend=backend, model="scripted",
+                                 params=Params(top_logprobs=3)))
+    view.resize(1366, 600)
+    view.show()
+    sure, torn = view.columns
+    sure.output.show_tokens(True)  # the other column's switch is turned on mid-run
+    view.run_all()
+    qtbot.waitUntil(lambda: len(sure.output.inspector.view.tokens) == HALF, timeout=10_000)
+    torn.output.show_tokens(True)
+    qtbot.waitUntil(lambda: len(torn.output.inspector.view.tokens) == HALF, timeout=5000)
+    assert {sure.output.state, torn.output.state} == {"streaming"}
+    steps = [[s for *_span, s in c.output.inspector.view.spans()] for c in (sure, torn)]
+    assert steps[0][:5] == [0, 1, 2, 3, 4] and steps[1][:5] == [2, 3, 4, 0, 1]
+    assert "␣sea" in hover(torn.output.inspector.view, 1)
+    screenshot(view, "compare-tokens-streaming")
+    qtbot.waitUntil(lambda: {sure.output.state, torn.output.state} == {"finished"},
+                    timeout=20_000)
+    for column in (sure, torn):
+        output = column.output
+        qtbot.waitUntil(lambda o=output: o.caught_up and not o.inspector.view.coloring,
+                        timeout=5000)
+        assert output.run_id is not None
+        stored = store.runs.get(output.run_id).result
+        fresh = shown_afresh(qtbot, stored.logprobs)
+        live, afresh = rendering(output.inspector.view), rendering(fresh.view)
+        for key in ("text", "spans", "ranges", "formats"):
+            assert live[key] == afresh[key], key
 
 
 def test_the_end_settles_what_streamed_to_the_run_s_tokens(qtbot: QtBot, theme: object) -> None:
