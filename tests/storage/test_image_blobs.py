@@ -13,6 +13,7 @@ from tests.images import encode
 from tests.storage.factories import image_result, image_spec, make_result, make_spec, picture
 from workbench.core.images import ImagePart
 from workbench.storage.repositories import RunRef, Store
+from workbench.storage.repositories.batch_jobs import NewBatchCell
 
 PICTURE = picture()
 OTHER = encode(32, 32)
@@ -87,3 +88,17 @@ def test_deleting_an_experiment_drops_its_images_but_not_others(store: Store) ->
 def test_a_prompt_that_mentions_sha256_is_no_reference(store: Store) -> None:
     result = make_result('Explain {"sha256": "abc"} please', "It is a hash.")
     assert store.runs.get(store.runs.add(result)).result == result
+
+
+def test_a_batch_jobs_cells_name_their_image_once(store: Store) -> None:
+    made = store.experiments.create(image_spec())
+    sent = image_result().request
+    cells = [NewBatchCell(f"v0.t0.r{i}", 0, (0, 0, i), sent) for i in range(4)]
+    job = store.batches.create(made.id, backend_name="openai", provider="openai",
+                               completion_window="24h", cells=cells)
+    assert len(blobs(store)) == 1  # the variant, the four cells: one picture
+    assert [c.sent for c in store.batches.cells(job)] == [sent] * 4
+    store.batches.discard(job)
+    assert len(blobs(store)) == 1  # the variant still shows it
+    store.experiments.delete(made.id)
+    assert blobs(store) == []

@@ -32,6 +32,7 @@ from workbench.storage.migrations import MIGRATIONS, Migration, NewerDatabaseErr
 from workbench.storage.repositories import EvaluationRecord, RunRef, Store
 from workbench.storage.repositories import experiments as experiments_module
 from workbench.storage.repositories import runs as runs_module
+from workbench.storage.repositories.batch_jobs import NewBatchCell
 
 NAMES = [m.name for m in MIGRATIONS]
 
@@ -293,6 +294,34 @@ def test_inline_images_of_an_earlier_schema_move_into_blobs(tmp_path: Path) -> N
     assert store.runs.get(plain).result == make_result()
     assert store.experiments.get(experiment_id).spec == image_spec()
     store.experiments.delete(experiment_id)  # its runs and variants reference the blob
+    assert conn.execute("SELECT count(*) FROM image_blobs").fetchone()[0] == 0
+    db.close()
+
+
+def test_inline_images_of_batch_cells_move_into_blobs(tmp_path: Path) -> None:
+    path = tmp_path / "batch.db"
+    old = Database(path, upto="0016_image_blobs")
+    store = Store(old)
+    experiment = store.experiments.create(make_spec())  # no image of its own
+    sent = image_result().request
+    cells = [NewBatchCell(f"c{i}", 0, (0, None, i), sent) for i in range(3)]
+    with pytest.MonkeyPatch.context() as patch:  # written as before 0017: the cells inline
+        patch.setattr(image_blobs, "dump", lambda _c, m, **o: (m.model_dump_json(**o), []))
+        patch.setattr(image_blobs, "link", lambda *_a: None)
+        job = store.batches.create(experiment.id, backend_name="openai", provider="openai",
+                                   completion_window="24h", cells=cells)
+    inline = ImagePart.from_bytes(picture()).data
+    stored = old.connection().execute("SELECT sent_json FROM batch_cells").fetchall()
+    assert all(inline in row[0] for row in stored)
+    old.close()
+
+    db = Database(path)
+    conn = db.connection()
+    assert conn.execute("SELECT count(*) FROM image_blobs").fetchone()[0] == 1
+    assert not any(inline in r[0] for r in conn.execute("SELECT sent_json FROM batch_cells"))
+    store = Store(db)
+    assert [c.sent for c in store.batches.cells(job)] == [sent] * 3
+    store.experiments.delete(experiment.id)  # the job and its cells go by cascade
     assert conn.execute("SELECT count(*) FROM image_blobs").fetchone()[0] == 0
     db.close()
 

@@ -1,13 +1,13 @@
 """Images stored once per database, named by the SHA-256 of their bytes.
 
-A run's request (and a variant's template) keeps each image as a reference, ``{"media_type",
-"sha256", "detail"}`` in its JSON, and the bytes live once in ``image_blobs``: a 200-run sweep
-over a 1 MB picture stores 1 MB, not 200. ``run_images`` and ``variant_images`` say which rows
-use which blob; deleting a run or variant (directly or by cascade) deletes its rows there, and a
-trigger drops a blob nothing uses any more (the schema is migration ``0016_image_blobs``).
-Reading puts the bytes back, so history, restore, the exports and the wire see whole images.
+A run's request (a variant's template, a batch cell's request) keeps each image as a reference,
+``{"media_type", "sha256", "detail"}`` in its JSON, and the bytes live once in ``image_blobs``: a
+200-run sweep over a 1 MB picture stores 1 MB, not 200. ``run_images``, ``variant_images`` and
+``batch_cell_images`` say which rows use which blob; deleting such a row (directly or by
+cascade) deletes its references, and a trigger drops a blob nothing uses any more (migrations
+``0016_image_blobs`` and ``0017_batch_cell_images``). Reading puts the bytes back, so history,
+restore, the exports and the wire see whole images.
 """
-
 from __future__ import annotations
 
 import base64
@@ -80,50 +80,77 @@ def load(conn: sqlite3.Connection, text: str, model: type[M]) -> M:
     return model.model_validate(dumped)
 
 
-#: The tables saying which rows use which blob, by the column naming the row.
-_OWNER = {"run_images": "run_id", "variant_images": "variant_id"}
+#: The tables saying which rows use which blob, by the columns naming the row.
+_OWNER: dict[str, tuple[str, ...]] = {
+    "run_images": ("run_id",),
+    "variant_images": ("variant_id",),
+    "batch_cell_images": ("job_id", "custom_id"),
+}
+#: Where the rows each of those tables refers to keep their JSON: table, key, JSON column.
+_STORED: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "run_images": ("runs", ("id",), "request_json"),
+    "variant_images": ("variants", ("id",), "template_json"),
+    "batch_cell_images": ("batch_cells", ("job_id", "custom_id"), "sent_json"),
+}
+
+Owner = str | tuple[str, ...]
 
 
-def link(conn: sqlite3.Connection, table: str, owner: str, hashes: list[str]) -> None:
-    """Record that row ``owner`` (of ``run_images`` or ``variant_images``) uses ``hashes``."""
+def _key(owner: Owner) -> tuple[str, ...]:
+    return (owner,) if isinstance(owner, str) else owner
+
+
+def link(conn: sqlite3.Connection, table: str, owner: Owner, hashes: list[str]) -> None:
+    """Record that row ``owner`` (its key in ``_OWNER[table]``) uses ``hashes``."""
+    columns = ", ".join(_OWNER[table])
+    marks = ", ".join("?" for _ in _OWNER[table])
     conn.executemany(
-        f"INSERT OR IGNORE INTO {table} ({_OWNER[table]}, sha256) VALUES (?, ?)",
-        [(owner, digest) for digest in hashes],
+        f"INSERT OR IGNORE INTO {table} ({columns}, sha256) VALUES ({marks}, ?)",
+        [(*_key(owner), digest) for digest in hashes],
     )
 
 
-def relink(conn: sqlite3.Connection, table: str, owner: str, hashes: list[str]) -> None:
+def relink(conn: sqlite3.Connection, table: str, owner: Owner, hashes: list[str]) -> None:
     """Make ``hashes`` exactly the blobs row ``owner`` uses (a variant whose images changed);
     a blob it let go that nothing else uses is dropped by the schema's trigger."""
     link(conn, table, owner, hashes)  # the new references first: a kept blob is never orphaned
+    where = " AND ".join(f"{c} = ?" for c in _OWNER[table])
     marks = ", ".join("?" for _ in hashes)
     conn.execute(
-        f"DELETE FROM {table} WHERE {_OWNER[table]} = ? AND sha256 NOT IN ({marks})",
-        (owner, *hashes),
+        f"DELETE FROM {table} WHERE {where} AND sha256 NOT IN ({marks})",
+        (*_key(owner), *hashes),
     )
 
 
 def move_inline_images(conn: sqlite3.Connection) -> None:
-    """Migration: move the images written inline by earlier versions (in runs' requests and
-    variants' templates) into ``image_blobs``, each row keeping a reference. One row is read at
-    a time: a database of inline images can be gigabytes."""
-    for table, column, links in (
-        ("runs", "request_json", "run_images"),
-        ("variants", "template_json", "variant_images"),
-    ):
-        ids = [
-            row[0]
-            for row in conn.execute(
-                f"SELECT id FROM {table} WHERE instr({column}, '\"images\"') > 0"
+    """Migration 0016: the images earlier versions wrote inline in runs' requests and variants'
+    templates move into ``image_blobs``."""
+    _move(conn, "run_images")
+    _move(conn, "variant_images")
+
+
+def move_inline_batch_images(conn: sqlite3.Connection) -> None:
+    """Migration 0017: the same for the requests of batch jobs' cells."""
+    _move(conn, "batch_cell_images")
+
+
+def _move(conn: sqlite3.Connection, links: str) -> None:
+    """Move the inline images of the rows ``links`` refers to into ``image_blobs``, each row
+    keeping a reference. One row is read at a time: a database of inline images can be
+    gigabytes."""
+    table, columns, column = _STORED[links]
+    key = ", ".join(columns)
+    where = " AND ".join(f"{c} = ?" for c in columns)
+    owners = conn.execute(
+        f"SELECT {key} FROM {table} WHERE instr({column}, '\"images\"') > 0"
+    ).fetchall()
+    for owner in owners:
+        text = conn.execute(f"SELECT {column} FROM {table} WHERE {where}", owner).fetchone()
+        dumped = json.loads(text[0])
+        hashes = externalize(conn, dumped)
+        if hashes:
+            conn.execute(
+                f"UPDATE {table} SET {column} = ? WHERE {where}",
+                (json.dumps(dumped, ensure_ascii=False, separators=(",", ":")), *owner),
             )
-        ]
-        for owner in ids:
-            text = conn.execute(f"SELECT {column} FROM {table} WHERE id = ?", (owner,)).fetchone()
-            dumped = json.loads(text[0])
-            hashes = externalize(conn, dumped)
-            if hashes:
-                conn.execute(
-                    f"UPDATE {table} SET {column} = ? WHERE id = ?",
-                    (json.dumps(dumped, ensure_ascii=False, separators=(",", ":")), owner),
-                )
-                link(conn, links, owner, hashes)
+            link(conn, links, tuple(owner), hashes)

@@ -20,7 +20,7 @@ from workbench.core.errors import KnownError, TemplateFileError
 from workbench.core.models import PromptTemplate
 from workbench.core.template_files import loads
 from workbench.storage.ids import now_iso
-from workbench.storage.image_blobs import move_inline_images
+from workbench.storage.image_blobs import move_inline_batch_images, move_inline_images
 
 
 class NewerDatabaseError(KnownError):
@@ -401,6 +401,31 @@ BEGIN
 END;
 """
 
+# A batch cell's request names its images too (``storage.image_blobs``); a blob is kept while a
+# run, a variant or a batch cell uses it. Earlier inline images move in (``python``).
+_BATCH_CELL_IMAGES = """
+CREATE TABLE batch_cell_images (
+    job_id TEXT NOT NULL,
+    custom_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL REFERENCES image_blobs(sha256),
+    PRIMARY KEY (job_id, custom_id, sha256),
+    FOREIGN KEY (job_id, custom_id) REFERENCES batch_cells(job_id, custom_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX batch_cell_images_by_blob ON batch_cell_images (sha256);
+DROP TRIGGER run_images_release;
+DROP TRIGGER variant_images_release;
+""" + "".join(
+    f"""CREATE TRIGGER {table}_release AFTER DELETE ON {table}
+BEGIN
+    DELETE FROM image_blobs WHERE sha256 = old.sha256
+        AND NOT EXISTS (SELECT 1 FROM run_images WHERE sha256 = old.sha256)
+        AND NOT EXISTS (SELECT 1 FROM variant_images WHERE sha256 = old.sha256)
+        AND NOT EXISTS (SELECT 1 FROM batch_cell_images WHERE sha256 = old.sha256);
+END;
+"""
+    for table in ("run_images", "variant_images", "batch_cell_images")
+)
+
 
 def library_search_row(text: str) -> tuple[str, str, str, str]:
     """``(name, description, tags, body)`` indexed for a template version's file text."""
@@ -466,6 +491,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0014_run_tool_calls", _RUN_TOOL_CALLS),
     Migration("0015_batch_jobs", _BATCH_JOBS),
     Migration("0016_image_blobs", _IMAGE_BLOBS, move_inline_images),
+    Migration("0017_batch_cell_images", _BATCH_CELL_IMAGES, move_inline_batch_images),
 )
 
 _TRACKING = (

@@ -19,6 +19,7 @@ from typing import Literal
 
 from workbench.core.models import RunResult, SentRequest
 from workbench.core.outcome import status_of
+from workbench.storage import image_blobs
 from workbench.storage.db import Database, NotFoundError
 from workbench.storage.ids import new_id, now_iso
 from workbench.storage.repositories.runs import RunRef, RunRepository
@@ -150,20 +151,17 @@ class BatchJobRepository:
                 "INSERT INTO batch_parts (job_id, part, model, updated_at) VALUES (?, ?, ?, ?)",
                 [(job_id, part, model, now) for part, model in sorted(models.items())],
             )
+            stored = [image_blobs.dump(conn, c.sent, exclude_defaults=True) for c in cells]
             conn.executemany(
                 "INSERT INTO batch_cells (job_id, custom_id, part, variant_position,"
                 " test_position, repeat_index, sent_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (
-                        job_id,
-                        c.custom_id,
-                        c.part,
-                        *c.key,
-                        c.sent.model_dump_json(exclude_defaults=True),
-                    )
-                    for c in cells
+                    (job_id, c.custom_id, c.part, *c.key, text)
+                    for c, (text, _hashes) in zip(cells, stored, strict=True)
                 ],
             )
+            for c, (_text, hashes) in zip(cells, stored, strict=True):
+                image_blobs.link(conn, "batch_cell_images", (job_id, c.custom_id), hashes)
         return job_id
 
     def submitted(
@@ -319,16 +317,17 @@ class BatchJobRepository:
         if part is not None:
             sql += " AND part = ?"
             args.append(part)
+        conn = self.db.connection()
         return [
             BatchCell(
                 row[0],
                 row[1],
                 (row[2], row[3], row[4]),
-                SentRequest.model_validate_json(row[5]),
+                image_blobs.load(conn, row[5], SentRequest),
                 row[6],
                 row[7],
             )
-            for row in self.db.connection().execute(sql + " ORDER BY rowid", args)
+            for row in conn.execute(sql + " ORDER BY rowid", args).fetchall()
         ]
 
     def _job(self, row: tuple[object, ...]) -> BatchJob:
