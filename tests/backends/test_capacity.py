@@ -73,7 +73,8 @@ def test_an_unidentified_or_silent_server_gets_one_at_a_time() -> None:
         capacities = Capacities()
         for url in (app.url, other.url):
             assert capacities.policy(options(url)) == Policy(
-                "local_server", 1, 1, "an unidentified server: one request at a time"
+                "local_server", 1, 1,
+                "an unidentified server: one request at a time; set its concurrency to run more",
             )
     closed = f"http://127.0.0.1:{free_port()}"
     assert capacities.of(f"{closed}/v1") == UNREACHABLE

@@ -42,6 +42,9 @@ class Capacity:
     reason: str
 
 
+#: Why a server not identified runs one at a time, and how to run more (the estimate says it:
+#: a server that ends one answer's streaming when another arrives cuts answers off silently).
+UNIDENTIFIED = "an unidentified server: one request at a time; set its concurrency to run more"
 #: Nothing accepted a connection: asked again next time (the server may be starting).
 UNREACHABLE = Capacity(1, 1, "the server did not answer when asked: one request at a time")
 
@@ -49,7 +52,7 @@ UNREACHABLE = Capacity(1, 1, "the server did not answer when asked: one request 
 def capacity_of(found: FoundServer | None) -> Capacity:
     """What a server of ``found``'s kind takes (None: an unidentified server)."""
     if found is None or found.kind == "openai":
-        return Capacity(1, 1, "an unidentified server: one request at a time")
+        return Capacity(1, 1, UNIDENTIFIED)
     name = found.label.removesuffix(found.version).strip()
     if found.kind == "llama_cpp_python":
         return Capacity(1, 1, f"{name}: one request at a time")
