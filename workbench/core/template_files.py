@@ -153,6 +153,41 @@ def loads(text: str, source: str = "<text>") -> PromptTemplate:
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML's line breaks
 
 
+def value_node(node: yaml.Node | None, path: tuple[str | int, ...]) -> yaml.Node | None:
+    """The node of the value at ``path`` (keys, list indexes) in a composed file, if there."""
+    for key in path:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) \
+                and 0 <= key < len(node.value):
+            node = node.value[key]
+        else:
+            return None
+    return node
+
+
+def position_in_file(
+    text: str, node: yaml.Node | None, value: str, line: int, column: int | None
+) -> tuple[int, int | None] | None:
+    """The file's 1-based (line, column) of ``line``:``column`` inside the string ``value``
+    written at ``node``: exact for a ``|`` block (its text is the file's, indented) and for a
+    scalar on one line; None elsewhere (a folded or multi-line quoted value, whose escapes and
+    folds move things)."""
+    if not isinstance(node, yaml.ScalarNode) or node.start_mark is None:
+        return None
+    start = node.start_mark
+    if node.style == "|":
+        lines = _LINE_BREAK.split(text)
+        content = lines[start.line + line] if start.line + line < len(lines) else ""
+        written = value.split("\n")[line - 1] if line <= value.count("\n") + 1 else ""
+        indent = len(content) - len(written) if content.endswith(written) else 0
+        return start.line + 1 + line, None if column is None else indent + column
+    if line == 1 and node.end_mark is not None and node.end_mark.line == start.line:
+        quote = 1 if node.style in ("'", '"') else 0
+        return start.line + 1, None if column is None else start.column + quote + column
+    return None
+
+
 def _check_grammar(data: dict[str, Any], node: yaml.Node | None, text: str, source: str) -> None:
     """A ``grammar`` llama.cpp would refuse, as a ``TemplateFileError`` at the line and column
     of the file where the problem is (a grammar is most often a ``|`` block, whose text maps
@@ -163,30 +198,23 @@ def _check_grammar(data: dict[str, Any], node: yaml.Node | None, text: str, sour
     problem = first_problem(grammar)
     if problem is None:
         return
-    value = _value_node(node, "grammar")
-    start = value.start_mark if value is not None else None
-    if value is None or start is None or not isinstance(value, yaml.ScalarNode):
-        line, column, reason = _line_of(node, ("grammar",)), None, f"grammar {problem}"
-    elif value.style == "|":
-        lines = _LINE_BREAK.split(text)
-        content = lines[start.line + problem.line] if start.line + problem.line < len(lines) else ""
-        written = grammar.split("\n")[problem.line - 1]  # the block's indentation precedes it
-        indent = len(content) - len(written) if content.endswith(written) else 0
-        line, column = start.line + 1 + problem.line, indent + problem.column
-        reason = f"grammar: {problem.message}"
-    elif problem.line == 1 and value.end_mark is not None and value.end_mark.line == start.line:
-        quote = 1 if value.style in ("'", '"') else 0
-        line, column = start.line + 1, start.column + quote + problem.column
-        reason = f"grammar: {problem.message}"
-    else:
-        line, column, reason = start.line + 1, None, f"grammar {problem}"
-    raise TemplateFileError(source, reason, line=line, column=column)
+    where = position_in_file(text, value_node(node, ("grammar",)), grammar, problem.line,
+                             problem.column)
+    if where is None:
+        raise TemplateFileError(source, f"grammar {problem}", line=_line_of(node, ("grammar",)))
+    raise TemplateFileError(source, f"grammar: {problem.message}", line=where[0],
+                            column=where[1])
 
 
-def _value_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    return next((v for k, v in node.value if k.value == key), None)
+def read_text(path: Path) -> str:
+    """A template file's text; one that cannot be read or is not UTF-8 is a
+    ``TemplateFileError`` saying so."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise TemplateFileError(str(path), f"not UTF-8 text ({err.reason})") from None
+    except OSError as err:
+        raise TemplateFileError(str(path), err.strerror or str(err)) from None
 
 
 @dataclass
@@ -199,12 +227,7 @@ class TemplateFile:
 
     @classmethod
     def read(cls, path: Path) -> TemplateFile:
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise TemplateFileError(str(path), f"not UTF-8 text ({err.reason})") from None
-        except OSError as err:
-            raise TemplateFileError(str(path), err.strerror or str(err)) from None
+        text = read_text(path)
         return cls(path, with_images(loads(text, str(path)), path.parent, str(path)), text)
 
     def text_for(self, template: PromptTemplate) -> str:
