@@ -259,3 +259,29 @@ def test_a_part_that_failed_leaves_its_cells_missing_and_rerunnable(
         assert len(server.lines(again.parts[0].remote_id or "")) == 6
     finally:
         session.close()
+
+
+def test_a_live_run_leaves_the_cells_waiting_in_a_job_to_it(
+    server: OpenAIBatchServer, tmp_path: Path
+) -> None:
+    """Run sweep after Submit as batch: the cells the job carries are not paid for twice."""
+    session = _Session(tmp_path / "runs.db", server)
+    try:
+        experiment = save_comparison(session.store, _spec())
+        (job,) = session.jobs.submit(experiment)
+        grid = GridRunner(session.runner, session.store)
+        est = grid.estimate(experiment)
+        assert (est.calls, est.skipped, est.waiting) == (0, 0, 6)
+        assert "6 cells waiting in a batch job, not sent again" in est.lines()[0]
+        assert grid.run(experiment).outcomes == [] and server.live == []
+
+        a = job.parts[0].remote_id or ""
+        session.jobs.refresh(job.id)  # validating -> in progress
+        server.settle(a, {"v0-t0-r0": "ok", "v1-t0-r0": "error"})
+        server.expire(a)  # the rest never ran: those cells are the live run's again
+        session.jobs.refresh(job.id)
+        assert grid.estimate(experiment).waiting == 0
+        report = grid.run(experiment)
+        assert len(report.outcomes) == 5 and len(server.live) == 5
+    finally:
+        session.close()

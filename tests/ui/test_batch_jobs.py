@@ -192,7 +192,10 @@ def test_submit_as_batch_next_to_run_sweep(
     assert (job.provider, job.status) == ("anthropic", "running")
     sent_ids = [r["custom_id"] for r in server.created()[0]["requests"]]
     assert sent_ids == ["v0-r0", "v1-r0", "v2-r0", "v3-r0"]  # temperature × top_p
-    assert view.estimate_label.text().startswith("Sent as a batch job")
+    # Its cells are waiting: Run sweep would pay for them twice, so it has nothing to send.
+    qtbot.waitUntil(
+        lambda: view.estimate_label.text().startswith("4 cells are waiting in a batch job"))
+    assert not view.run_button.isEnabled()
     assert view.matrix.rowCount() == 2 and not any(view.matrix.values.values())
 
     # Answers land as the job is polled: the matrix fills without a live run.

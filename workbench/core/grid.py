@@ -369,6 +369,7 @@ class Estimate:
     repeats: int = 1
     pace: list[BackendPace] = field(default_factory=list)  # concurrency and wall time
     batch: list[BatchOffer] = field(default_factory=list)  # the same calls as a batch job
+    waiting: int = 0  # cells sent in a batch job not ended: their answers are on the way
 
     @property
     def overflowing(self) -> list[CellEstimate]:
@@ -382,6 +383,7 @@ class Estimate:
         return {
             "calls": self.calls,
             "skipped": self.skipped,
+            "waiting_in_batch": self.waiting,
             "input_tokens": self.input_tokens,
             "input_exact": self.input_exact,
             "output_tokens_upper_bound": self.output_tokens,
@@ -414,6 +416,8 @@ class Estimate:
         out = [
             f"calls:          {self.calls:,}"
             + (f" ({self.skipped:,} cells already done, skipped)" if self.skipped else "")
+            + (f" ({self.waiting:,} cells waiting in a batch job, not sent again)"
+               if self.waiting else "")
         ]
         out.append(f"input tokens:   {approx}{self.input_tokens:,}")
         output = f"output tokens:  ≤ {self.output_tokens:,} (upper bound: max_tokens per call"
@@ -466,19 +470,24 @@ def estimate(
     counter: PromptCounter | None = None,
     *,
     skip: Collection[CellKey] = (),
+    waiting: Collection[CellKey] = (),
     ignored: Ignored | None = None,
 ) -> Estimate:
-    """Calls, tokens, cost and context overflows of running ``planned`` minus ``skip``, and
-    the varied settings that change nothing (``ignored``: a backend's ignored parameters)."""
+    """Calls, tokens, cost and context overflows of running ``planned`` minus ``skip`` (cells
+    done) and ``waiting`` (cells whose answer a batch job will bring), and the varied settings
+    that change nothing (``ignored``: a backend's ignored parameters)."""
     counter = counter or TableCounter()
     counts: dict[str, PromptCount] = {}
     models: dict[tuple[str, str], tuple[int | None, Price | None]] = {}
     notes: dict[str, None] = {}
     cells: list[CellEstimate] = []
-    skipped = 0
+    skipped = held = 0
     for item in planned:
         if item.cell.key in skip:
             skipped += 1
+            continue
+        if item.cell.key in waiting:
+            held += 1
             continue
         cells.append(_estimate_cell(item, counter, counts, models, notes))
     costs: dict[str, float] = {}
@@ -502,6 +511,7 @@ def estimate(
         effects=check(variants, ignored) if ignored is not None else check(variants),
         variant_labels=[v.label for v in variants],
         repeats=1 + max((item.cell.key.repeat for item in planned), default=0),
+        waiting=held,
     )
 
 

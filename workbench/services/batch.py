@@ -26,7 +26,7 @@ from workbench.core.conversation_case import conversation_of
 from workbench.core.errors import KnownError
 from workbench.core.grid import CellKey, PlannedCell
 from workbench.core.models import RunResult
-from workbench.services.grid_runner import completed_keys, plan
+from workbench.services.grid_runner import completed_keys, plan, waiting_keys
 from workbench.services.runner import Runner
 from workbench.storage.repositories import RunRef, Store, StoredExperiment
 from workbench.storage.repositories.batch_jobs import BatchJob, BatchPart, NewBatchCell
@@ -79,7 +79,7 @@ class BatchJobs:
         backend; a backend without a batch API stops it before anything is sent. Cells that
         are several requests (:func:`live_only`) are left to the live run."""
         cancel = cancel or CancelToken()
-        done = completed_keys(self.store, experiment) | self._waiting(experiment.id)
+        done = completed_keys(self.store, experiment) | waiting_keys(self.store, experiment.id)
         by_backend: dict[str, list[PlannedCell]] = {}
         for item in plan(experiment.spec):
             if item.request is None or item.cell.key in done or live_only(item):
@@ -257,15 +257,6 @@ class BatchJobs:
 
     def _provider(self, backend: str) -> BatchProvider:
         return batch_provider(self.runner.backend(backend))
-
-    def _waiting(self, experiment_id: str) -> set[CellKey]:
-        """Cells sent in a job not ended whose answer has not landed yet."""
-        return {
-            CellKey(*cell.key)
-            for job in self.store.batches.jobs(experiment_id=experiment_id, unfinished=True)
-            for cell in self.store.batches.cells(job.id)
-            if cell.outcome is None
-        }
 
 
 def _parts(lines: Sequence[_Line], max_lines: int) -> list[list[_Line]]:

@@ -100,7 +100,7 @@ class Progress:
 class SweepReport:
     experiment_id: str | None
     outcomes: list[CellOutcome]
-    skipped: list[CellKey]  # done by an earlier run of the same experiment
+    skipped: list[CellKey]  # done by an earlier run of the same experiment, or in a batch job
     wall_s: float
     cancelled: bool
 
@@ -226,6 +226,17 @@ def completed_keys(store: Store, experiment: StoredExperiment) -> set[CellKey]:
     return keys
 
 
+def waiting_keys(store: Store, experiment_id: str) -> set[CellKey]:
+    """The cells of an experiment sent in a batch job not ended whose answer has not landed:
+    running them live would pay for them twice."""
+    return {
+        CellKey(*cell.key)
+        for job in store.batches.jobs(experiment_id=experiment_id, unfinished=True)
+        for cell in store.batches.cells(job.id)
+        if cell.outcome is None
+    }
+
+
 class SweepHandle:
     """A running sweep: cancel one cell or all of them, wait for the report."""
 
@@ -347,7 +358,7 @@ class GridRunner:
         """The pre-run estimate of what ``start`` would run now (done cells skipped)."""
         spec = experiment.spec if isinstance(experiment, StoredExperiment) else experiment
         est = estimate(plan(spec), self.counter(), skip=self._skip(experiment, resume),
-                       ignored=ignored_by(self.runner))
+                       waiting=self._waiting(experiment), ignored=ignored_by(self.runner))
         est.pace.extend(pace_of(self.runner, est.cells))
         est.batch.extend(batch_offers(self.runner, est.cells))
         return est
@@ -356,6 +367,11 @@ class GridRunner:
         if not resume or self.store is None or not isinstance(experiment, StoredExperiment):
             return set()
         return completed_keys(self.store, experiment)
+
+    def _waiting(self, experiment: StoredExperiment | ExperimentSpec) -> set[CellKey]:
+        if self.store is None or not isinstance(experiment, StoredExperiment):
+            return set()
+        return waiting_keys(self.store, experiment.id)
 
     def start(
         self,
@@ -402,6 +418,7 @@ class GridRunner:
     ) -> SweepHandle:
         cells = list(planned) if planned is not None else plan(spec)
         skip = self._skip(stored or spec, resume)
+        skip |= self._waiting(stored or spec)  # a batch job brings their answers
         todo = [c for c in cells if c.cell.key not in skip]
         skipped = sorted(c.cell.key for c in cells if c.cell.key in skip)
         handle = SweepHandle(len(todo), skipped, stored.id if stored else None)

@@ -331,7 +331,11 @@ class SweepView(QWidget):
         # Cells that cannot be rendered are listed above; with none sendable there is no run.
         sendable = estimate.calls - len(estimate.unrenderable)
         self.run_button.setEnabled(sendable > 0 and self.handle is None)
-        complete = estimate.calls == 0 and estimate.skipped > 0
+        complete = estimate.calls == 0 and estimate.skipped > 0 and not estimate.waiting
+        if estimate.calls == 0 and estimate.waiting:
+            self.estimate_label.setText(
+                f"{estimate.waiting:,} cells are waiting in a batch job: their answers land here "
+                "as the provider sends them (Tools ▸ Batch jobs…)")
         if complete:  # this very sweep has a result in every cell: nothing to resume
             self.estimate_label.setText("\n".join([
                 f"all {estimate.skipped:,} cells done — change an axis's values or the repeats "
@@ -431,9 +435,7 @@ class SweepView(QWidget):
             return
         experiment_id = self.store.batches.get(job_ids[0]).experiment_id
         self._show_experiment(experiment_id, self._typed_dimensions())
-        self.estimate_label.setText(
-            "Sent as a batch job: follow it in Tools ▸ Batch jobs. Its answers appear here as "
-            "they land; Run sweep would run the same cells live.")
+        self.refresh_estimate()  # its cells are waiting now: Run sweep has nothing to send
 
     def show_landed(self, *_poll: object) -> None:
         """Batch answers may have landed (a poll ended): show the sweep's results again."""
