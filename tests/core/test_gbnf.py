@@ -5,6 +5,8 @@ raw grammar, its file positions, and where it is sent."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from workbench.backends.structured import gbnf, schema_grammar
@@ -195,3 +197,17 @@ def test_a_grammar_format_copied_without_validation_is_checked_before_llama_cpp(
     unchecked = fmt.model_copy(update={"grammar": "root ::= foo"})  # model_copy validates nothing
     with pytest.raises(ParameterError, match="cannot be used: 1:10: undefined rule 'foo'"):
         gbnf(unchecked)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('root::=|()[]{}"\\*+?.<>!^-az09 \n#,')), max_size=80)
+       | st.text(max_size=60))
+def test_any_text_gives_a_verdict_never_an_exception(text: str) -> None:
+    found = check(text)
+    for p in found.problems:
+        assert 1 <= p.line <= text.count("\n") + 1 and p.column >= 1 and p.message
+
+
+def test_groups_nested_past_pythons_recursion_are_a_problem_not_a_crash() -> None:
+    deep = "root ::= " + "(" * 5000 + '"a"' + ")" * 5000
+    assert problem(deep) == (1, 10, "groups ( ) nested too deeply")

@@ -57,6 +57,7 @@ def test_outline_shows_every_part_a_file_can_hold() -> None:
         components=Components(instruction="Pick one label", output_indicator="Label:"),
         answer_pattern=r"Label: (\w+)",
         output_schema={"type": "object", "required": ["label"]},
+        grammar='root ::= label\nlabel ::= "hardware" | "software"',
     )
     completion = PromptTemplate(name="classify", mode="completion", text="Classify: {{ t }}")
     assert outline(completion) == (
@@ -69,6 +70,7 @@ def test_outline_shows_every_part_a_file_can_hold() -> None:
         "── instruction ──\nPick one label",
         "── output indicator ──\nLabel:",
         "── example 1 ──\ninput: Printer on fire\noutput: hardware\nrationale: a device",
+        '── grammar (GBNF) ──\nroot ::= label\nlabel ::= "hardware" | "software"',
         "description: Sort tickets",
         "tags: support, few-shot",
         "technique: few-shot",
@@ -97,6 +99,7 @@ _CHANGED: dict[str, Any] = {
     "output_schema": {"type": "string"},
     "metadata": {"act": "Linux terminal"},
     "response_format": "json_object",
+    "grammar": 'root ::= "yes" | "no"',
     "tools": [Tool(name="get_weather", description="Weather for a city")],
     "tool_choice": "required",
     "max_tool_steps": 2,

@@ -441,6 +441,9 @@ def check(text: str) -> Grammar:
     except _Refused as err:
         line, column = position(text, err.offset)
         return Grammar((GrammarProblem(line, column, err.message),))
+    except RecursionError:  # ( nested hundreds deep: llama.cpp's recursion would overflow too
+        opened = text.index("(") if "(" in text else 0
+        return Grammar((GrammarProblem(*position(text, opened), "groups ( ) nested too deeply"),))
     problems = sorted(
         GrammarProblem(*position(text, pos), message)
         for pos, message in _semantic_problems(parser)

@@ -17,7 +17,7 @@ from workbench.core.models import PromptTemplate
 from workbench.core.template_files import to_data
 
 #: Fields drawn as blocks of text (in this order), not as one-line settings.
-_BLOCKS = ("messages", "text", "components", "examples")
+_BLOCKS = ("messages", "text", "components", "examples", "grammar")
 #: Fields that are not part of what a version says.
 _SKIP = ("format_version",)
 #: How a field is named in a summary, where its key would read badly.
@@ -96,6 +96,8 @@ def _blocks(data: dict[str, Any]) -> list[str]:
             if field in example
         ]
         blocks.append(f"{_heading(f'example {number}')}\n" + "\n".join(lines))
+    if "grammar" in data:  # lines of its own, so a version diff shows the rules that changed
+        blocks.append(f"{_heading('grammar (GBNF)')}\n{data['grammar']}")
     return blocks
 
 
