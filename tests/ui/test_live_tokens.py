@@ -82,7 +82,15 @@ REQUEST = RunRequest(backend="scored", messages=[RenderedMessage(role="user", co
 
 
 def hover(view: TokenTextView, index: int) -> str:
+    """The tooltip of token ``index``, scrolled into view first (a streaming view follows its
+    end, so an early token may be above the viewport)."""
+    bar = view.verticalScrollBar()
+    while view.position_of(index).y() < 0 and bar.value() > bar.minimum():
+        bar.setValue(bar.value() - 1)
+    while view.position_of(index).y() >= view.viewport().height() and bar.value() < bar.maximum():
+        bar.setValue(bar.value() + 1)
     point = view.position_of(index)
+    assert view.viewport().rect().contains(point), point
     viewport = view.viewport()
     QApplication.sendEvent(view, QHelpEvent(QEvent.Type.ToolTip, point,
                                             viewport.mapToGlobal(point)))
