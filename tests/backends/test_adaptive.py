@@ -17,6 +17,7 @@ from workbench.backends.adaptive import (
     current_lease,
     policy_for,
     report_failure,
+    report_send,
     report_status,
 )
 from workbench.backends.base import BackendOptions, CancelToken
@@ -145,11 +146,19 @@ def test_refusals_of_the_same_overshoot_only_lower_it_to_a_lower_level() -> None
     advance(c, 0.01)
     c.throttled(sent, 1.0, level=19)
     assert c.current == 18
+    between = advance(c, 0.001)  # sent after that decrease, at the 18 it allowed
     c.throttled(sent, 1.0, level=20)  # sent with more at the server: says nothing new
     assert (c.current, c.refused) == (18, 19)
     c.throttled(sent, 1.0, level=17)  # with fewer: the cap is lower than the first said
     assert (c.current, c.refused) == (16, 17)
-    assert c.throttles == 3 and c.pause_until == -math.inf
+    # Refusals of those sent in between, above the 16 it has come down to since: the same
+    # overshoot, not refusals under the lowered limit (taken for a rate limit, they paused
+    # every request for a Retry-After, a second of a 4-second sweep).
+    for level in (18, 17):
+        advance(c, 0.001)
+        c.throttled(between, 1.0, level=level)
+    assert (c.current, c.again, c.pause_until) == (16, 0, -math.inf)
+    assert c.throttles == 5
 
 
 def test_refusals_that_go_on_below_the_lowered_level_are_a_rate_limit() -> None:
@@ -239,17 +248,20 @@ def test_a_refused_request_gives_its_place_up_until_it_is_sent_again() -> None:
     assert limiter.in_flight == 0
 
 
-def test_a_refusal_counts_the_requests_in_flight_when_it_came_back() -> None:
-    """A request took its slot first (level 1), two more after it, and they reached the server
-    before it: refused with three in flight, the server had two others, so the limit becomes 2
-    (its own level alone put it at 1, under what the server takes)."""
+def test_a_refusal_counts_the_requests_in_flight_when_it_was_sent() -> None:
+    """A request took its slot first (level 1), two more after it, and they were sent before
+    it: refused, it found the server with two others, so the limit becomes 2 (its level at its
+    slot put it at 1, under what the server takes)."""
     clock = Clock()
     limiter = RequestLimiter(controller=AimdController(3, clock=clock), clock=clock)
-    first = Lease(limiter, clock.now, 1)
-    assert limiter.acquire(timeout=0) and limiter.acquire(timeout=0) and limiter.acquire(timeout=0)
-    clock.now += 0.01
-    first.throttled(1.0, refused=True)
-    assert limiter.limit == 2  # 3 in flight when it came back: 1 would have been too low
+    with limiter.slot() as lease:
+        assert lease.level == 1
+        assert limiter.acquire(timeout=0) and limiter.acquire(timeout=0)
+        report_send()
+        assert lease.level == 3
+        clock.now += 0.01
+        report_status(429, {})
+        assert limiter.limit == 2
 
 
 def test_a_refused_request_cancelled_while_it_waits_for_a_place_frees_nothing() -> None:

@@ -14,7 +14,8 @@ The limit counts requests *at the server*: each send records how many were there
 (its ``level``), so a refusal says where the server's cap is. A 429/503 lowers the limit to
 just under the level it was sent at (a cap of K refuses the K+1-th: the limit becomes K, not
 three quarters of whatever the limit had grown to), once per overshoot: requests sent before
-the decrease that are refused too only lower it further if they were sent at a lower level.
+the decrease, or at a level above the one it came down to, that are refused too only lower it
+further if they were sent at a lower level.
 A refused request is no longer at the server: it gives its place up while it waits out its
 ``Retry-After`` (``backends.http``) and takes one again before it is sent anew (:func:`rejoin`),
 so waiting out a long ``Retry-After`` costs no throughput. Refusals that keep coming after a
@@ -196,8 +197,10 @@ class AimdController:
         now = self.clock()
         self.throttles += 1
         under = None if level is None else max(self.floor, level - 1)
-        if sent_at < self.decreased_at:
-            # the same overshoot: one sent with fewer at the server puts the cap lower
+        if sent_at < self.decreased_at or (level is not None and level > self.current):
+            # the same overshoot (sent before the decrease, or at a level above the limit it
+            # has come down to since: slow start sends many before the first refusal is back):
+            # only one sent with fewer at the server puts the cap lower
             if under is not None and under < self.limit:
                 self.limit = float(under)
                 self.refused = max(level or 0, self.floor + 1)
@@ -226,6 +229,8 @@ class _Limiter(Protocol):
     def throttled(self, lease: Lease, retry_after: float | None, refused: bool) -> None: ...
 
     def rejoin(self, lease: Lease, cancel: CancelToken) -> None: ...
+
+    def sending(self, lease: Lease) -> None: ...
 
 
 class Lease:
@@ -281,6 +286,13 @@ def report_status(status: int, headers: Mapping[str, str]) -> float | None:
     if lease is not None and status in THROTTLE_STATUSES:
         lease.throttled(retry_after, refused=True)
     return retry_after
+
+
+def report_send() -> None:
+    """The calling thread's request is being sent (each attempt): its level is counted now."""
+    lease = current_lease()
+    if lease is not None:
+        lease.limiter.sending(lease)
 
 
 def rejoin(cancel: CancelToken) -> None:

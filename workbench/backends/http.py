@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import Field, field_validator
 
-from workbench.backends.adaptive import rejoin, report_failure, report_status
+from workbench.backends.adaptive import rejoin, report_failure, report_send, report_status
 from workbench.backends.base import BackendOptions, CancelToken
 from workbench.backends.credentials import KeyHolder, credential_header, redact
 from workbench.backends.http_errors import (
@@ -370,6 +370,7 @@ class HttpClient:
                     attempt + 1,
                     safe_headers(request.headers),
                 )
+            report_send()  # how many are at the server with it, for a refusal's level
             try:
                 with exchange.active():
                     response = self._client.send(request, stream=True)

@@ -158,18 +158,20 @@ class RequestLimiter:
         with self._cond:
             if self.controller is None:
                 return
-            level = None
-            if refused:
-                # at least as many as now: a request that took its slot after this one may
-                # have been sent before it (its level, counted at its slot, said one fewer)
-                level = max(lease.level or 0, self._in_flight)
-            self.controller.throttled(lease.sent_at, retry_after, level)
+            self.controller.throttled(lease.sent_at, retry_after, lease.level if refused else None)
             if not refused:
                 lease.sent_at = self._clock()
             elif not lease.away:
                 lease.away = True
                 self._away += 1
                 self._free()
+
+    def sending(self, lease: Lease) -> None:
+        """``lease``'s request is being sent: its level is the requests in flight now (one that
+        took its slot after it may have been sent before it: counted at its slot, its level
+        said one fewer than the server had, and a refusal then put the limit under the cap)."""
+        with self._cond:
+            lease.level = self._in_flight
 
     def rejoin(self, lease: Lease, cancel: CancelToken) -> None:
         """``lease``'s request, refused, is sent again: wait for a place at the server (the

@@ -5,10 +5,11 @@ Each backend gets its own worker threads pulling from its own queue, so a local 
 queue one at a time while a remote server's run in parallel, and a slow backend never holds up a
 fast one's threads. The backend's shared limiter (``Runner.limits``) bounds what is in flight
 (its ``concurrency`` option, GUI runs on the same backend included). A lane starts one thread,
-which grows it with the limiter: one thread per request the limit allows at the server and per
+and its threads follow the limiter: one per request the limit allows at the server and per
 refused request waiting out a ``Retry-After`` (they hold no place), and one more, so a slot
 freed by a finished run is reused while that run is being committed (an adaptive limit that
-settles at 16 runs 17 threads, not the 64 its ceiling would take).
+settles at 16 runs 17 threads, not the 64 its ceiling would take; when it comes down, the
+threads too many leave).
 
 Every finished cell is committed (``RunRef`` with experiment, variant, test case and repeat)
 before it is reported; a sweep restarted on the same experiment skips the cells the store already
@@ -477,10 +478,14 @@ class GridRunner:
         return handle.wait()
 
     def _more_workers(self, lane: _Lane) -> int:
-        """Threads ``lane`` lacks: one per request its backend's limit allows at the server and
-        per refused request waiting to be sent again, plus a spare (see the module docstring),
-        no more than it has cells left. One, with no more, for cells that cannot run (the
-        unrendered, a backend that cannot be opened: each cell says why)."""
+        """Threads ``lane`` lacks (negative: one too many, and the caller leaves): one per
+        request its backend's limit allows at the server and per refused request waiting to be
+        sent again, plus a spare (see the module docstring), no more than it has cells left.
+        Not twice the limit while it is still doubling: the limit reached 16 in two rounds
+        rather than five, but the burst of threads went up to 30 requests past a server that
+        takes 16 before its first refusal was read, and a sweep lost more to that than the
+        ramp. One, with no more, for cells that cannot run (the unrendered, a backend that
+        cannot be opened)."""
         if lane.limiter is None:
             if not lane.name:
                 return 0
@@ -491,6 +496,9 @@ class GridRunner:
             lane.limiter = limiter
         want = min(MAX_WORKERS, lane.limiter.limit + lane.limiter.away + 1)
         with lane.lock:
+            if lane.workers > want:
+                lane.workers -= 1
+                return -1
             more = max(0, min(want - lane.workers, lane.cells.qsize()))
             lane.workers += more
         return more
@@ -507,6 +515,8 @@ class GridRunner:
         try:
             while True:
                 more = self._more_workers(lane)
+                if more < 0:
+                    return  # the limit came down: a thread too many
                 if more:
                     grow(lane, more)
                 try:
