@@ -243,6 +243,7 @@ def test_a_refused_request_gives_its_place_up_until_it_is_sent_again() -> None:
     limiter.release(first)
     rejoined.join(timeout=10)
     assert not second.away and second.level == 1 and second.sent_at == clock.now
+    assert second.away_s == 1.0  # what the pace of its backend leaves out (it held no place)
     assert (limiter.in_flight, limiter.away) == (1, 0)
     limiter.release(second)
     assert limiter.in_flight == 0

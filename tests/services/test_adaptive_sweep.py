@@ -6,13 +6,20 @@ llama-cpp-python server, which cuts off the answer streaming when another reques
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.backends.conftest import llama_server  # noqa: F401 - the real server fixture, reused
-from tests.backends.fault_server import Capped, Exchange, Scenario, ScriptedServer
+from tests.backends.fault_server import (
+    OPENAI_SCENARIOS,
+    Capped,
+    Exchange,
+    Scenario,
+    ScriptedServer,
+)
 from workbench.backends.config import BackendConfig
 from workbench.core.experiments import ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, Params, PromptTemplate
@@ -98,6 +105,21 @@ def test_a_server_that_takes_sixteen_sees_the_limit_climb(store: Store, tmp_path
     again = sweep(store, Capped(limit=16, latency=0.03), 1, saved)
     limiter = again.limits.peek("local")
     assert limiter is not None and limiter.limit >= 12
+
+
+def test_the_pace_kept_for_estimates_leaves_out_a_retry_after_waited_away(
+    store: Store, tmp_path: Path
+) -> None:
+    """A call refused once waits out a Retry-After of 1 s holding no place: the estimate's wall
+    time (calls x seconds per call / concurrency) must not count that second as the call's
+    (after a burst of refusals, an estimate said 9.6 s for a sweep of 4.8 s)."""
+    pace = PaceBook(tmp_path / "pace.json")
+    scenario = OPENAI_SCENARIOS["429-then-ok"]  # Retry-After: 1
+    began = time.perf_counter()
+    sweep(store, scenario, 1, pace)
+    assert time.perf_counter() - began >= 1.0  # it did wait the second out
+    latency = pace.latency("local", "")
+    assert latency is not None and latency < 1.0
 
 
 def test_a_sweep_starts_threads_as_its_limit_grows_not_its_ceiling(

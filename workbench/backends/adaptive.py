@@ -236,15 +236,17 @@ class _Limiter(Protocol):
 class Lease:
     """One request's slot: when its attempt was sent, with how many at the server (``level``,
     itself included), whether it is away from the server (refused, waiting to be sent again)
-    and how it ended, for the controller."""
+    and for how long in all, and how it ended, for the controller."""
 
-    __slots__ = ("away", "level", "limiter", "ok", "pushed_back", "sent_at")
+    __slots__ = ("away", "away_s", "away_since", "level", "limiter", "ok", "pushed_back", "sent_at")
 
     def __init__(self, limiter: _Limiter, sent_at: float, level: int | None = None) -> None:
         self.limiter = limiter
         self.sent_at = sent_at
         self.level = level
         self.away = False
+        self.away_since = 0.0
+        self.away_s = 0.0  # seconds spent away (Retry-After, then waiting for a place)
         self.ok = False
         self.pushed_back = False
 

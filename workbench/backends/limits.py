@@ -163,6 +163,7 @@ class RequestLimiter:
                 lease.sent_at = self._clock()
             elif not lease.away:
                 lease.away = True
+                lease.away_since = self._clock()
                 self._away += 1
                 self._free()
 
@@ -182,7 +183,9 @@ class RequestLimiter:
         except LimitCancelled:
             return
         with self._cond:
-            lease.away, lease.level, lease.sent_at = False, level, self._clock()
+            now = self._clock()
+            lease.away_s += now - lease.away_since
+            lease.away, lease.level, lease.sent_at = False, level, now
             self._away -= 1
 
     @property

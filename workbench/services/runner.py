@@ -215,7 +215,10 @@ class Runner:
                 terminal = drive(backend, request, cancel, on_event, transcript)
                 if isinstance(terminal, Finished):
                     lease.succeeded()
-                    self.pace.record(request.backend, request.model, time.perf_counter() - began)
+                    # the seconds it held a place: away, refused, it held none (nor will the
+                    # estimate's wall time count it: calls x seconds / concurrency)
+                    took = time.perf_counter() - began - lease.away_s
+                    self.pace.record(request.backend, request.model, took)
                 elif isinstance(terminal, Failed):
                     lease.failed(terminal.result.error_kind)
         except LimitCancelled:
