@@ -425,3 +425,24 @@ def test_the_estimate_warns_that_repeats_with_a_fixed_seed_are_identical(
         view.repeats.setValue(3)
     assert ("×3 repeats: repeats with a fixed seed give identical answers; remove seed or "
             "vary it") in view.estimate_label.text()
+
+
+def test_a_finished_sweep_typed_with_1_0_reopens_done(
+    qtbot: QtBot, view: SweepView, runner: Runner, store: Store
+) -> None:
+    """Values typed "0, 0.7, 1.0" come back as "0, 0.7, 1": the reopened sweep is the same one,
+    done (it ran all of it again as a second experiment of the same name)."""
+    set_axes(qtbot, view, ("temperature", "0, 0.7, 1.0"), ("(none)", ""))
+    estimate_for(qtbot, view, variant())
+    run(qtbot, view)
+    assert view.experiment is not None
+    saved = store.experiments.get(view.experiment.id)
+    again = SweepView(runner)  # as the Experiments browser opens it
+    qtbot.addWidget(again)
+    again.set_base(saved.spec.variants[0])
+    again.name.setText(saved.spec.name)
+    again.open_sweep(saved.id)
+    assert again.rows.values.text() == "0, 0.7, 1"
+    qtbot.waitUntil(lambda: again.run_button.text() == "Done", timeout=20_000)
+    assert not again.run_button.isEnabled()
+    assert len(store.experiments.summaries()) == 1

@@ -55,13 +55,21 @@ def find_experiment(store: Store, ref: str) -> StoredExperiment:
 
 
 def find_same(store: Store, spec: ExperimentSpec) -> StoredExperiment | None:
-    """The stored experiment with exactly this name and contents (what a re-run resumes)."""
-    for summary in store.experiments.summaries():
-        if summary.name == spec.name:
-            stored = store.experiments.get(summary.id)
-            if stored.spec == spec:
-                return stored
-    return None
+    """The stored experiment with this name and contents (what a re-run resumes): the same
+    spec, else one whose variants differ only in their labels (a reopened sweep's axis shows
+    1.0 as 1 and labels that variant "temperature=1": the same cell, already run)."""
+    named = [store.experiments.get(s.id) for s in store.experiments.summaries()
+             if s.name == spec.name]
+    same = next((stored for stored in named if stored.spec == spec), None)
+    if same is None:
+        plain = _unlabelled(spec)
+        same = next((stored for stored in named if _unlabelled(stored.spec) == plain), None)
+    return same
+
+
+def _unlabelled(spec: ExperimentSpec) -> ExperimentSpec:
+    return spec.model_copy(
+        update={"variants": [v.model_copy(update={"label": ""}) for v in spec.variants]})
 
 
 def saved_or_new(
