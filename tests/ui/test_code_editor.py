@@ -145,3 +145,37 @@ def test_line_numbers_widen_for_long_texts(editor: CodeEditor) -> None:
     editor.setPlainText("\n" * 12345)
     assert editor.gutter_width() > narrow
     assert CodeEditor(line_numbers=False).gutter_width() == 0
+
+
+def test_code_is_indented_with_tab_and_enter_while_prompts_tab_on(
+    qtbot: QtBot, light: None
+) -> None:
+    """In a code editor (a Python mock) Tab indents, Enter keeps the indentation (one more after
+    a colon), Shift+Tab dedents and Ctrl+Tab moves on; a prompt editor's Tab moves on."""
+    form = QWidget()
+    qtbot.addWidget(form)
+    code = CodeEditor(form, jinja=False, indent="    ", opens=":")
+    prompt = CodeEditor(form)
+    layout = QVBoxLayout(form)
+    layout.addWidget(code)
+    layout.addWidget(prompt)
+    with qtbot.waitActive(form):
+        form.show()
+        form.activateWindow()
+    code.setFocus()
+    qtbot.keyClicks(code, "def mock(args):")
+    qtbot.keyClick(code, Qt.Key.Key_Return)
+    qtbot.keyClicks(code, "if args:")
+    qtbot.keyClick(code, Qt.Key.Key_Return)
+    qtbot.keyClicks(code, "return 1")
+    qtbot.keyClick(code, Qt.Key.Key_Return)
+    qtbot.keyClick(code, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(code, "return 2")
+    qtbot.keyClick(code, Qt.Key.Key_Tab)
+    qtbot.keyClicks(code, "# two")
+    assert code.toPlainText() == (
+        "def mock(args):\n    if args:\n        return 1\n    return 2    # two")
+    qtbot.keyClick(code, Qt.Key.Key_Tab, Qt.KeyboardModifier.ControlModifier)
+    assert prompt.hasFocus()
+    qtbot.keyClick(prompt, Qt.Key.Key_Tab)
+    assert not prompt.hasFocus() and "\t" not in prompt.toPlainText()

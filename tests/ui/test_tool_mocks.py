@@ -63,16 +63,20 @@ def test_a_python_mock_typed_in_the_editor_answers_a_three_step_conversation(
     dialog.kind.activated.emit(python)
     dialog.code.selectAll()
     qtbot.keyClicks(dialog.code, "def mock(args):")
-    qtbot.keyClick(dialog.code, Qt.Key.Key_Return)
-    qtbot.keyClicks(dialog.code, "    return {'sum': args['a'] + args['b']")
+    qtbot.keyClick(dialog.code, Qt.Key.Key_Return)  # indented after the colon
+    qtbot.keyClicks(dialog.code, "return {'sum': args['a'] + args['b']")
     assert dialog.code.error is not None and dialog.code.error[0] == 2  # '{' never closed
     assert not ok(dialog).isEnabled()
     qtbot.keyClicks(dialog.code, "}")
     assert dialog.code.error is None and ok(dialog).isEnabled()
     assert dialog.arguments.text() == '{"a": null, "b": null}'  # the declared arguments
+    qtbot.mouseClick(dialog.try_button, Qt.MouseButton.LeftButton)  # None + None fails
+    qtbot.waitUntil(lambda: dialog.code.error is not None, timeout=10_000)
+    assert dialog.code.error[0] == 2 and "TypeError" in dialog.tried.text()
     dialog.arguments.setText('{"a": 1, "b": 2}')
     qtbot.mouseClick(dialog.try_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.tried.text() == '→ {"sum": 3}', timeout=10_000)
+    assert dialog.code.error is None  # the earlier try's error no longer holds
     shot(dialog, "tool_mock_editor")
     qtbot.mouseClick(ok(dialog), Qt.MouseButton.LeftButton)
     [add, _] = window.editor.template().tools

@@ -46,10 +46,11 @@ class SchemaDialog(QDialog):
     def __init__(self, schema: dict[str, Any] | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Output schema")
-        self.editor = CodeEditor(self, jinja=False, min_lines=12)
+        self.editor = CodeEditor(self, jinja=False, min_lines=12, indent="  ", opens="{[")
         self.editor.setAccessibleName("Output schema (JSON Schema)")
         self.editor.setPlainText("" if schema is None else json.dumps(schema, indent=2))
-        self.example = CodeEditor(self, jinja=False, min_lines=4, max_lines=10)
+        self.example = CodeEditor(self, jinja=False, min_lines=4, max_lines=10, indent="  ",
+                                  opens="{[")
         self.example.setAccessibleName("Example answer (JSON)")
         self.example.setPlaceholderText('{"sentiment": "positive", "score": 0.9}')
         self.infer_button = QPushButton("Infer from example", self)

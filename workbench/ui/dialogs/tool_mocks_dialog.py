@@ -95,7 +95,8 @@ class ToolMocksDialog(QDialog):
         self.fixed = QLineEdit(self)
         self.fixed.setAccessibleName("Fixed result")
         self.fixed.setPlaceholderText('{"temp_c": 21}')
-        self.code = CodeEditor(self, jinja=False, min_lines=8, max_lines=24)
+        self.code = CodeEditor(self, jinja=False, min_lines=8, max_lines=24, indent="    ",
+                               opens=":")
         self.code.setAccessibleName("Python mock")
         self.arguments = QLineEdit(self)
         self.arguments.setAccessibleName("Arguments to try")
@@ -241,4 +242,7 @@ class ToolMocksDialog(QDialog):
         self.tried.setText(f"→ {answer.text}")
         error = status_color("error").name()
         self.tried.setStyleSheet(f"color: {error}" if answer.error else "")
-        self._mark(answer)
+        if answer.error:
+            self._mark(answer)
+        else:  # an earlier try's error no longer holds
+            self.code.clear_error()

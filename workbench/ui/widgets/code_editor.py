@@ -6,7 +6,9 @@ column underlined, a marker in the line-number gutter, the message in a strip at
 editor and as a tooltip over the line. Undo and redo are the editor's own (Ctrl+Z,
 Ctrl+Shift+Z), or a whole document's when ``route_undo`` hands them to it. Optionally it grows
 with its text between a minimum and a maximum number of lines, so a list of short messages does
-not waste space and a long one scrolls.
+not waste space and a long one scrolls. Given an ``indent`` (code: a Python mock, a JSON schema)
+Tab and Shift+Tab indent and dedent the line, Enter keeps its indentation (one level more after a
+line ending with one of ``opens``), and Ctrl+Tab moves the focus on instead.
 """
 
 from __future__ import annotations
@@ -63,10 +65,14 @@ class CodeEditor(QPlainTextEdit):
         line_numbers: bool = True,
         min_lines: int | None = None,
         max_lines: int | None = None,
+        indent: str = "",
+        opens: str = "",
     ) -> None:
         super().__init__(parent)
         self.setFont(monospace_font())
-        self.setTabChangesFocus(True)  # a form of editors: Tab moves on, as everywhere else
+        # A form of prompt fields: Tab moves on, as everywhere else; code is indented with it.
+        self.setTabChangesFocus(not indent)
+        self._indent, self._opens = indent, opens
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.highlighter = JinjaHighlighter(self.document(), self.palette()) if jinja else None
         self._line_numbers = line_numbers
@@ -332,7 +338,40 @@ class CodeEditor(QPlainTextEdit):
             self._history[which]()
             event.accept()
             return
+        if self._indent and self._indented(event):
+            event.accept()
+            return
         super().keyPressEvent(event)
+
+    def _indented(self, event: QKeyEvent) -> bool:
+        """Tab, Shift+Tab and Enter in code (True: handled here)."""
+        key, mods = event.key(), event.modifiers()
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        if key in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab) and ctrl:
+            # QPlainTextEdit's own override refuses while Tab is text: the widget's moves on
+            QWidget.focusNextPrevChild(self, key == Qt.Key.Key_Tab and
+                                       not mods & Qt.KeyboardModifier.ShiftModifier)
+            return True
+        cursor = self.textCursor()
+        line = cursor.block().text()
+        if key == Qt.Key.Key_Tab and not mods:
+            cursor.insertText(self._indent)
+        elif key == Qt.Key.Key_Backtab:  # the line's leading spaces, the cursor stays put
+            drop = len(line) - len(line.lstrip(" "))
+            edit = QTextCursor(cursor.block())
+            edit.movePosition(QTextCursor.MoveOperation.Right, QTextCursor.MoveMode.KeepAnchor,
+                              min(drop, len(self._indent)))
+            edit.removeSelectedText()
+            return True
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not ctrl:
+            before = line[:cursor.positionInBlock()]
+            leading = before[:len(before) - len(before.lstrip(" "))]
+            opens = bool(self._opens) and before.rstrip().endswith(tuple(self._opens))
+            cursor.insertText("\n" + leading + (self._indent if opens else ""))
+        else:
+            return False
+        self.setTextCursor(cursor)
+        return True
 
     # --- events -----------------------------------------------------------------------------
 
