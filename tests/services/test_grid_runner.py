@@ -13,7 +13,14 @@ import pytest
 from workbench.backends.base import Cancelled, Failed, Finished, Started, StreamEvent
 from workbench.backends.config import BackendConfig
 from workbench.core.experiments import ExperimentSpec, TestCase, Variant
-from workbench.core.grid import CellKey, SweepSpec, TableCounter, TemplateChoice, estimate
+from workbench.core.grid import (
+    DEFAULT_MAX_TOKENS,
+    CellKey,
+    SweepSpec,
+    TableCounter,
+    TemplateChoice,
+    estimate,
+)
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.services.comparison import open_comparison, save_comparison, saved_or_new
 from workbench.services.grid_runner import GridRunner, Progress, completed_keys, plan
@@ -305,6 +312,27 @@ def test_a_3x3_sweep_on_the_embedded_model_matches_its_estimate(store: Store) ->
     assert "cost:           free (the models run on this computer)" in est.lines()
     assert generic.unpriced_calls == 9  # the model table alone does not know it
     assert sum(r.result.cost or 0.0 for r in runs) == 0.0 and all(r.result.cost == 0 for r in runs)
+
+
+def test_an_unset_max_tokens_is_budgeted_at_what_the_backend_sends(store: Store) -> None:
+    """The embedded model answers up to its backend's default_max_tokens (1,024) when a run sets
+    none: the estimate budgets that, not the generic 512 (a first-time user saw "assumed 512"
+    beside runs whose record said max 1024); a backend that sends no limit keeps 512."""
+    from workbench.backends.local_models import EMBEDDED_ID
+
+    local = Variant(template=TEMPLATE, backend="llamacpp", model=EMBEDDED_ID)
+    remote = Variant(template=TEMPLATE, backend="demo", model="demo")
+    experiment = save_comparison(store, ExperimentSpec(name="limits", variants=[local, remote],
+                                                       tests=COUNTRIES[:1]))
+    runner = Runner(configs={"demo": scripted("demo", {"text": "ok"})})
+    try:
+        est = GridRunner(runner, store).estimate(experiment)
+    finally:
+        runner.close()
+    assert [c.output_tokens for c in est.cells] == [1024, DEFAULT_MAX_TOKENS]
+    assert est.output_tokens == 1024 + DEFAULT_MAX_TOKENS and est.assumed_output_calls == 2
+    assert "2 calls set no max_tokens, assumed 512, 1,024 (the backend's own limit" in (
+        est.lines()[2])
 
 
 def test_the_estimate_names_cells_it_cannot_count(store: Store) -> None:

@@ -142,6 +142,13 @@ def test_cost_shows_the_output_ceiling_also_without_max_tokens(
         f"({output_budget(None)} max tokens assumed)"
     )
     assert "no max tokens" in panel.cost_label.toolTip()
+    # a backend that sends its own limit for an unset one (Anthropic's default_max_tokens)
+    with qtbot.waitSignal(panel.previewUpdated, timeout=10_000) as updated:
+        panel.set_runs_locally(False, 4096)
+    assert updated.args[0].output_tokens == 4096
+    assert "(4,096 max tokens assumed)" in panel.cost_label.text()
+    with qtbot.waitSignal(panel.previewUpdated, timeout=10_000):
+        panel.set_runs_locally(False, None)
     screenshot(panel, "preview-cost-output-ceiling")
     # a narrow panel drops the budget (kept in the tooltip) rather than growing the window
     short = f"{format_money(budget.input, 'USD')} in + ≤ {format_money(budget.output, 'USD')} out"

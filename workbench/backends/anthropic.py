@@ -163,6 +163,9 @@ class AnthropicBackend(PlannedBackend[_Plan]):
         return narrowed(CAPABILITIES, model, self.options.capability_overrides,
                         budget=takes_thinking_budget(model))
 
+    def default_max_tokens(self) -> int | None:
+        return self.options.default_max_tokens
+
     def version(self) -> str:
         return f"anthropic-version {self.options.anthropic_version}"
 

@@ -214,6 +214,12 @@ class Backend(ABC):
         """Version of the library or server behind this backend, recorded with each result."""
         return ""
 
+    def default_max_tokens(self) -> int | None:
+        """The answer length limit this backend sends for a run that sets no ``max_tokens``
+        (None: it sends none, and the model's own limit is not known here). Estimates budget
+        an unset limit with it."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections and loaded models."""
 

@@ -221,6 +221,9 @@ class LlamaCppBackend(Backend):
             return table.with_overrides({"reasoning_effort": ParamCapability(note=LOCAL_SWITCH)})
         return table
 
+    def default_max_tokens(self) -> int | None:
+        return self.options.default_max_tokens
+
     def version(self) -> str:
         return _runtime_version()
 

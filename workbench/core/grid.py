@@ -45,8 +45,8 @@ DEFAULT_MAX_TOKENS = 512
 
 
 def output_budget(max_tokens: int | None) -> int:
-    """The most output tokens a call is priced and fitted for: its ``max_tokens``, or
-    ``DEFAULT_MAX_TOKENS`` when unset (an answer has no other bound known in advance)."""
+    """The most output tokens a call is priced and fitted for: its ``max_tokens`` (or the limit
+    its backend sends for an unset one), else ``DEFAULT_MAX_TOKENS`` (no other bound known)."""
     return max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS
 
 
@@ -297,6 +297,8 @@ class PromptCounter(Protocol):
 
     def price(self, request: RunRequest) -> Price | None: ...
 
+    def default_max_tokens(self, request: RunRequest) -> int | None: ...
+
 
 class TableCounter:
     """Counts with ``tokenizer_for(model)`` (chat overhead by OpenAI's formula) and takes windows
@@ -322,6 +324,11 @@ class TableCounter:
         info = load_model_table().lookup(request.model) if request.model else None
         return info.price if info is not None else None
 
+    def default_max_tokens(self, request: RunRequest) -> int | None:
+        """The limit sent for an unset ``max_tokens``: unknown without the backend."""
+        del request
+        return None
+
 
 @dataclass(frozen=True)
 class PlannedCell:
@@ -339,7 +346,7 @@ class CellEstimate:
     model: str
     input_tokens: int | None  # None: the prompt could not be rendered or counted
     input_exact: bool
-    output_tokens: int  # max_tokens, or DEFAULT_MAX_TOKENS when unset
+    output_tokens: int  # max_tokens, else the backend's own limit, else DEFAULT_MAX_TOKENS
     output_assumed: bool  # True when max_tokens was unset
     context_window: int | None
     fits: bool | None  # None: window unknown
@@ -359,7 +366,7 @@ class Estimate:
     input_tokens: int
     input_exact: bool
     output_tokens: int
-    assumed_output_calls: int  # calls without max_tokens, budgeted DEFAULT_MAX_TOKENS
+    assumed_output_calls: int  # calls without max_tokens (budgeted as ``output_tokens`` says)
     costs: dict[str, float]  # currency -> upper bound over the priced calls
     unpriced_calls: int
     cells: list[CellEstimate] = field(default_factory=list)
@@ -422,9 +429,12 @@ class Estimate:
         out.append(f"input tokens:   {approx}{self.input_tokens:,}")
         output = f"output tokens:  ≤ {self.output_tokens:,} (upper bound: max_tokens per call"
         if self.assumed_output_calls:
+            budgets = sorted({c.output_tokens for c in self.cells if c.output_assumed})
             output += (
-                f"; {self.assumed_output_calls:,} calls set no max_tokens, "
-                f"assumed {DEFAULT_MAX_TOKENS}"
+                f"; {self.assumed_output_calls:,} calls set no max_tokens, assumed "
+                + ", ".join(f"{b:,}" for b in budgets)
+                + (" (the backend's own limit where it sends one)"
+                   if budgets != [DEFAULT_MAX_TOKENS] else "")
             )
         out.append(output + ")")
         if any(self.costs.values()):
@@ -478,7 +488,7 @@ def estimate(
     that change nothing (``ignored``: a backend's ignored parameters)."""
     counter = counter or TableCounter()
     counts: dict[str, PromptCount] = {}
-    models: dict[tuple[str, str], tuple[int | None, Price | None]] = {}
+    models: dict[tuple[str, str], tuple[int | None, Price | None, int | None]] = {}
     notes: dict[str, None] = {}
     cells: list[CellEstimate] = []
     skipped = held = 0
@@ -519,7 +529,7 @@ def _estimate_cell(
     item: PlannedCell,
     counter: PromptCounter,
     counts: dict[str, PromptCount],
-    models: dict[tuple[str, str], tuple[int | None, Price | None]],
+    models: dict[tuple[str, str], tuple[int | None, Price | None, int | None]],
     notes: dict[str, None],
 ) -> CellEstimate:
     variant = item.cell.variant
@@ -546,8 +556,11 @@ def _estimate_cell(
                 models[(backend, model)] = (
                     counter.context_window(request),
                     counter.price(request),
+                    counter.default_max_tokens(request),
                 )
-            window, price = models[(backend, model)]
+            window, price, limit = models[(backend, model)]
+            if max_tokens is None and limit is not None:
+                output = limit  # what the backend sends for an unset max_tokens
         except KnownError as err:  # e.g. the backend cannot be opened to count
             error = f"cannot count the prompt: {err}"
     if count is None:

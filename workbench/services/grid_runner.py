@@ -155,6 +155,9 @@ class BackendCounter(TableCounter):
             return NO_CHARGE
         return super().price(request)
 
+    def default_max_tokens(self, request: RunRequest) -> int | None:
+        return self.runner.backend(request.backend).default_max_tokens()
+
 
 def ignored_by(runner: Runner) -> Ignored:
     """Which parameters each backend ignores, for ``core.effects.check`` (none known for a

@@ -336,7 +336,7 @@ class MainWindow(QMainWindow):
         self.params.set_capabilities(backend.capabilities(), backend.display_name)
         self.editor.messages.set_vision(backend.capabilities().vision)
         self.preview.set_model(model or None)
-        self.preview.set_runs_locally(backend.runs_locally)
+        self.preview.set_runs_locally(backend.runs_locally, backend.default_max_tokens())
         self.preview.set_raw_prompt_function(raw_prompt_function(backend, model))
         self.preview.set_context_window(self.picker.context_window())
 

@@ -51,6 +51,7 @@ class PreviewRequest:
     values: dict[str, str]
     model: str | None = None
     max_tokens: int | None = None
+    default_max_tokens: int | None = None  # what the backend sends when max_tokens is unset
     thinking_budget: int | None = None  # the part of max tokens the model may think with
     context_window: int | None = None  # overrides the model table's window
     price: Price | None = None  # overrides the model table's price (a local model's NO_CHARGE)
@@ -248,9 +249,10 @@ class PreviewComputer:
         info = load_model_table().lookup(request.model) if request.model else None
         window = request.context_window or (info.context_window if info is not None else None)
         preview.context_window = window
-        if window is not None:
+        if window is not None:  # an unset limit is not held against the window
             preview.fit = fit_context(preview.total, window, request.max_tokens)
-        preview.output_tokens = output_budget(request.max_tokens)
+        limit = request.max_tokens if request.max_tokens is not None else request.default_max_tokens
+        preview.output_tokens = output_budget(limit)
         preview.output_assumed = request.max_tokens is None
         preview.reasoning_tokens = min(request.thinking_budget or 0, preview.output_tokens)
         preview.cost = cost_of(

@@ -119,6 +119,7 @@ class PreviewPanel(QWidget):
         self._thinking_budget: int | None = None
         self._context_window: int | None = None
         self._runs_locally = False
+        self._default_max_tokens: int | None = None
         self._raw_prompt: RawPromptFunction | None = None
         self._token_chars = TOKEN_VIEW_CHARS
         self._shown_messages: tuple[Segment, ...] = ()
@@ -260,9 +261,11 @@ class PreviewPanel(QWidget):
         self._context_window = window
         self._schedule()
 
-    def set_runs_locally(self, local: bool) -> None:
-        """Whether the model runs on this computer: then a run costs nothing."""
+    def set_runs_locally(self, local: bool, default_max_tokens: int | None = None) -> None:
+        """Whether the model runs on this computer (then a run costs nothing), and the answer
+        limit its backend sends when none is set (None: the model's own, unknown)."""
         self._runs_locally = local
+        self._default_max_tokens = default_max_tokens
         self._schedule()
 
     def set_raw_prompt_function(self, function: RawPromptFunction | None) -> None:
@@ -287,6 +290,7 @@ class PreviewPanel(QWidget):
             values=self._values,
             model=self._model,
             max_tokens=self._max_tokens,
+            default_max_tokens=self._default_max_tokens,
             thinking_budget=self._thinking_budget,
             context_window=self._context_window,
             price=NO_CHARGE if self._runs_locally else None,
@@ -416,8 +420,9 @@ class PreviewPanel(QWidget):
         approx = "" if cost.exact else "≈ "
         assumed = " assumed" if preview.output_assumed else ""
         budget = (
-            f"no max tokens set, so {preview.output_tokens:,} are assumed (as in sweep and "
-            "compare estimates)" if preview.output_assumed
+            f"no max tokens set, so {preview.output_tokens:,} are assumed (the backend's own "
+            "limit where it sends one, as in sweep and compare estimates)"
+            if preview.output_assumed
             else f"{preview.output_tokens:,} max tokens"
         )
         out = cost.output + cost.reasoning
