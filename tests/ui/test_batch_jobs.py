@@ -126,6 +126,7 @@ def test_cancel_fetch_and_rerun_the_failed_cells_live(
     assert (listed.status, listed.total, listed.answered) == ("running", 4, 0)
     assert listed.experiment == "capitals by batch" and listed.submitted_at
     assert view.cancel_button.isEnabled() and view.fetch_button.isEnabled()
+    assert view.refresh_button.isEnabled()
     assert not view.rerun_button.isEnabled()  # not before the job ended
     assert view.poller.active
 
@@ -146,6 +147,8 @@ def test_cancel_fetch_and_rerun_the_failed_cells_live(
     assert (ended.states, ended.answered, ended.failed, ended.landed) == ("cancelled", 1, 3, 4)
     assert ended.rerunnable == 3
     qtbot.waitUntil(lambda: not view.poller.active)  # nothing left to poll
+    assert not view.refresh_button.isEnabled()  # (Refresh did nothing visible)
+    assert view.refresh_button.toolTip().startswith("Nothing to poll")
     runs = store.runs.for_experiment(experiment.id)
     assert sorted(r.result.text for r in runs if r.result.text) == ["echo: Capital of France?"]
     assert all(r.result.cost is None for r in runs)  # no price known for a test model
@@ -215,6 +218,8 @@ def test_submit_as_batch_next_to_run_sweep(
     assert not view.batch.button.isEnabled()
     assert view.batch.button.toolTip().startswith("Not available: local: ")
     assert "no batch API here" in view.batch.button.toolTip()
+    # ...and which backends have one (a first-time user could not tell)
+    assert "OpenAI's API (an openai_compat backend) or Anthropic's" in view.batch.button.toolTip()
     assert view.shutdown(10)
 
 

@@ -161,10 +161,10 @@ def batch_provider(backend: Backend) -> BatchProvider:
     """The batch API of ``backend``'s provider; ``BatchUnsupported`` if it has none."""
     module = _PROVIDERS.get(backend.id)
     if module is None:
-        known = ", ".join(sorted(_PROVIDERS))
         raise BatchUnsupported(
             f"{backend.display_name} has no batch API here",
-            hint=f"batch jobs go through these kinds of backend: {known}; run it live instead",
+            hint="batch jobs go through OpenAI's API (an openai_compat backend) or Anthropic's "
+            "(an anthropic backend), with the provider's API key; run it live instead",
         )
     provider: BatchProvider = importlib.import_module(module).provider_for(backend)
     return provider

@@ -171,8 +171,9 @@ class BatchJobsWindow(QWidget):
             self.view.setCurrentIndex(self.model.index(at, 0))
         unfinished = sum(not r.ended for r in rows)
         if not rows:
-            self.status.setText("No batch jobs yet: a sweep whose backend has a batch API offers "
-                                "Submit as batch next to Run sweep.")
+            self.status.setText("No batch jobs yet: a sweep on an OpenAI or Anthropic backend "
+                                "offers Submit as batch under Run sweep (an evaluation suite, "
+                                "beside Run again).")
         elif self._problems:
             self.status.setText("\n".join(self._problems))
         elif unfinished and not self.status.text().startswith(("Cannot", "Not ")):
@@ -187,6 +188,10 @@ class BatchJobsWindow(QWidget):
         self.status.setText(f"Cannot read the batch jobs: {error}")
 
     def _enable(self) -> None:
+        waiting = any(not r.ended for r in self.model.rows)
+        self.refresh_button.setEnabled(waiting)
+        self.refresh_button.setToolTip("Poll the unfinished jobs now" if waiting
+                                       else "Nothing to poll: no job is waiting for its provider")
         row = self.current()
         free = row is not None and row.id not in self._busy
         self.cancel_button.setEnabled(free and row is not None and row.status in

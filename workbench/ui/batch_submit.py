@@ -49,7 +49,7 @@ def batch_terms(runner: Runner, spec: ExperimentSpec) -> BatchTerms:
         try:
             provider = batch_provider(runner.backend(name))
         except BatchUnsupported as err:
-            return BatchTerms(f"{name}: {err.message}")
+            return BatchTerms(f"{name}: {err.message} — {err.hint}")
         except KnownError as err:
             return BatchTerms(f"{name}: {err}")
         terms[provider.name] = (provider.name, provider.discount, provider.completion_window)
