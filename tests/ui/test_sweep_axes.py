@@ -284,6 +284,9 @@ def test_the_same_setting_on_both_axes_is_refused(qtbot: QtBot, view: SweepView)
     qtbot.waitUntil(lambda: "pick at least one model" in view.estimate_label.text(),
                     timeout=5000)
     assert not view.run_button.isEnabled()
+    assert not view.cols.values.isEnabled()  # (none) takes no values (it looked editable)
+    choose(qtbot, view.cols, "temperature")
+    assert view.cols.values.isEnabled()
 
 
 def _cell_is(table: QTableWidget, row: int, text: str) -> bool:

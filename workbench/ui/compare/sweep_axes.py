@@ -437,6 +437,7 @@ class AxisEditor(QWidget):
             if widget is not None:
                 widget.setSizePolicy(policy if i == page else ignored)
         self.pages.adjustSize()
+        self.values.setEnabled(self.kind == PARAMETER)  # (none) takes no values
         self.param.setToolTip(DESCRIPTIONS.get(name, TIPS.get(name, "")))
         if self.kind == MODEL:
             self.catalog.list_all()
