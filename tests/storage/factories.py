@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from tests.images import encode
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
 from workbench.core.images import ImagePart
@@ -143,8 +145,11 @@ def make_spec(name: str = "Capitals") -> ExperimentSpec:
     )
 
 
+@functools.cache
 def picture() -> bytes:
-    """A real PNG (64×48) for runs and templates with an image."""
+    """A real PNG (64×48) for runs and templates with an image; encoded once, because Qt's
+    encoder writes other bytes (the pixel density) once a QApplication exists: a module's
+    picture taken at import did not match the one a later test made."""
     return encode(64, 48)
 
 
