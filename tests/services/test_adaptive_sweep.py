@@ -24,6 +24,7 @@ from workbench.backends.config import BackendConfig
 from workbench.core.experiments import ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, Params, PromptTemplate
 from workbench.services.comparison import save_comparison
+from workbench.services.evaluation import Evaluation
 from workbench.services.grid_runner import GridRunner
 from workbench.services.pace import PaceBook
 from workbench.services.runner import Runner
@@ -50,24 +51,29 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield store
 
 
-def sweep(store: Store, server: Scenario, calls: int, pace: PaceBook) -> Runner:
-    """Run ``calls`` cells on a backend with no concurrency set; the runner is returned closed
-    (its limiter keeps what it learned)."""
-    scripted = ScriptedServer({"capped": server, **VLLM})
-    config = BackendConfig(
-        name="local",
-        backend="openai_compat",
-        options={"base_url": scripted.url("capped"), "default_model": "fault-model",
-                 "max_retries": 5},
-    )
-    spec = ExperimentSpec(
+def local(scripted: ScriptedServer) -> dict[str, BackendConfig]:
+    """Backend "local" on the scripted server's "capped" path, no concurrency set."""
+    options = {"base_url": scripted.url("capped"), "default_model": "fault-model",
+               "max_retries": 5}
+    return {"local": BackendConfig(name="local", backend="openai_compat", options=options)}
+
+
+def cells(calls: int) -> ExperimentSpec:
+    return ExperimentSpec(
         name="adaptive",
         variants=[Variant(label="local", template=TEMPLATE, backend="local")],
         tests=[TestCase(vars={"n": str(i)}) for i in range(calls)],
     )
+
+
+def sweep(store: Store, server: Scenario, calls: int, pace: PaceBook) -> Runner:
+    """Run ``calls`` cells on a backend with no concurrency set; the runner is returned closed
+    (its limiter keeps what it learned)."""
+    scripted = ScriptedServer({"capped": server, **VLLM})
+    spec = cells(calls)
     try:
         with StoreWriter(store) as writer:
-            runner = Runner(writer=writer, configs={"local": config}, pace=pace)
+            runner = Runner(writer=writer, configs=local(scripted), pace=pace)
             report = GridRunner(runner, store).run(save_comparison(store, spec))
             runner.close()
     finally:
@@ -138,6 +144,31 @@ def test_a_sweep_starts_threads_as_its_limit_grows_not_its_ceiling(
     runner = sweep(store, counting, 60, PaceBook(tmp_path / "pace.json"))
     limiter = runner.limits.peek("local")
     assert limiter is not None and limiter.limit <= 4
+    assert 3 <= max(seen) <= 10, seen
+
+
+def test_an_evaluation_starts_threads_as_its_limit_grows_not_its_ceiling(
+    store: Store, tmp_path: Path
+) -> None:
+    """An evaluation's workers follow its backends' limits too (all 60 cells' threads were
+    started at once before: the adaptive ceiling of 64)."""
+    server = Capped(limit=3, latency=0.01, retry_after="0.2")
+    seen: list[int] = []
+
+    def counting(ex: Exchange) -> None:
+        seen.append(sum(t.name.startswith("eval-") for t in threading.enumerate()))
+        server(ex)
+
+    scripted = ScriptedServer({"capped": counting, **VLLM})
+    try:
+        with StoreWriter(store) as writer:
+            runner = Runner(writer=writer, configs=local(scripted),
+                            pace=PaceBook(tmp_path / "pace.json"))
+            card = Evaluation.create(store, cells(60), runner).run()
+            runner.close()
+    finally:
+        scripted.close()
+    assert len(card.cells) == 60 and all(c.run_id for c in card.cells.values())
     assert 3 <= max(seen) <= 10, seen
 
 

@@ -18,14 +18,15 @@ bounds what is in flight either way. The pre-run estimate is the grid runner's.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from workbench.backends.adaptive import policy_for
 from workbench.backends.base import CancelToken
+from workbench.backends.limits import RequestLimiter
 from workbench.core.assertions.select_best import KIND as SELECT_BEST
 from workbench.core.assertions.structured import SCHEMA_VALID, schema_valid
 from workbench.core.conversation import (
@@ -390,16 +391,16 @@ class _Session:
     _cost: float = 0.0
     _errors: list[BaseException] = field(default_factory=list)
     _futures: list[Future[None]] = field(default_factory=list)
+    _ended: list[threading.Event] = field(default_factory=list)  # one per worker started
+    _limiters: list[RequestLimiter] = field(default_factory=list)
 
     def run(self) -> None:
         self._iter = iter(thread_units(self.evaluation.spec, self.todo))
         self._start = time.perf_counter()
-        workers = self.evaluation.workers or self._default_workers()
-        ended = [threading.Event() for _ in range(max(1, min(workers, len(self.todo))))]
-        for i, event in enumerate(ended):
-            worker = threading.Thread(target=self._work, args=(event,), name=f"eval-{i}")
-            worker.daemon = True
-            worker.start()
+        self._limiters = self._backend_limiters()
+        ended = self._ended
+        with self._lock:
+            self._spawn(max(1, min(self.evaluation.workers or 1, len(self.todo))))
         try:
             wait_all(ended)
         except KeyboardInterrupt:  # Ctrl+C in the CLI: stop the runs in flight, keep the rest
@@ -411,14 +412,45 @@ class _Session:
         if self._errors:
             raise self._errors[0]
 
-    def _default_workers(self) -> int:
-        backends = {v.backend for v in self.evaluation.spec.variants}
-        opened = [self.evaluation.runner.backend(b) for b in backends]
-        return sum(policy_for(b.options, b.runs_locally).ceiling for b in opened)
+    def _backend_limiters(self) -> list[RequestLimiter]:
+        """The limiters of the suite's backends (opened here, off the GUI thread; a local
+        server is asked what it takes): none when ``workers`` was given, or for a backend that
+        cannot be opened (its cells say why)."""
+        if self.evaluation.workers:
+            return []
+        limiters = []
+        for name in sorted({v.backend for v in self.evaluation.spec.variants}):
+            with contextlib.suppress(KnownError):
+                limiters.append(self.evaluation.runner.limiter(name))
+        return limiters
+
+    def _grow(self) -> None:
+        """Start the workers the backends' limits can use now: per backend, one per request
+        its limit allows and per refused one waiting out a Retry-After; no more than cells.
+        They follow an adaptive limit as it grows (all its ceiling of 64 at once before). No
+        spare, unlike a sweep's lane: one waiting for a slot when Ctrl+C stops the suite would
+        be saved as one more cancelled run."""
+        if not self._limiters:
+            return
+        want = sum(limiter.limit + limiter.away for limiter in self._limiters)
+        with self._lock:
+            more = min(want, len(self.todo)) - len(self._ended)
+            if more > 0:
+                self._spawn(more)
+
+    def _spawn(self, count: int) -> None:
+        """Start ``count`` workers (the lock is held): their events go on the list ``run`` waits
+        on before they start, so it waits for them too."""
+        for _ in range(count):
+            event = threading.Event()
+            self._ended.append(event)
+            name = f"eval-{len(self._ended) - 1}"
+            threading.Thread(target=self._work, args=(event,), name=name, daemon=True).start()
 
     def _work(self, ended: threading.Event) -> None:
         try:
             while not self.cancel.cancelled:
+                self._grow()
                 with self._lock:
                     unit = next(self._iter, None)
                 if unit is None:
