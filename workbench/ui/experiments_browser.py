@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
+    QEvent,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -168,8 +169,14 @@ class ExperimentsBrowser(QWidget):
 
     def refresh(self) -> None:
         """Read the list again (after an experiment was saved or run)."""
-        self.status.setText("Reading the saved experiments…")
+        if not self.model.rowCount():
+            self.status.setText("Reading the saved experiments…")
         self._job.submit(self._source)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.WindowActivate:
+            self.refresh()  # a sweep or comparison may have run (or been saved) meanwhile
+        return super().event(event)
 
     def shown(self) -> list[Overview]:
         """The rows as listed (filtered and sorted)."""
@@ -189,9 +196,14 @@ class ExperimentsBrowser(QWidget):
         self._say()
 
     def _show(self, rows: Sequence[Overview]) -> None:
+        current = self.view.currentIndex()
+        picked = current.siblingAtColumn(0).data(Qt.ItemDataRole.UserRole)
         self.model.set_rows(rows)
         self._say()
-        if self.proxy.rowCount() and not self.view.currentIndex().isValid():
+        ids = [row.id for row in self.shown()]
+        if picked is not None and picked.id in ids:  # read again: the same one stays picked
+            self.view.setCurrentIndex(self.proxy.index(ids.index(picked.id), 0))
+        elif self.proxy.rowCount() and not self.view.currentIndex().isValid():
             self.view.setCurrentIndex(self.proxy.index(0, 0))
 
     def _say(self) -> None:
