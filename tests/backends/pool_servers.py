@@ -27,6 +27,7 @@ class ChatServer:
         self.failing = False
         self.break_after: int | None = None
         self.capacity = capacity
+        self.gate: threading.Barrier | None = None  # answers wait until all parties are in
         self.refused = 0
         self.lock = threading.Lock()
         self.answered: list[str] = []  # the prompt of each answer written to the end
@@ -72,6 +73,8 @@ class ChatServer:
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
         try:
+            if self.gate is not None:
+                self.gate.wait(timeout=30)
             h.start_chunks("text/event-stream")
             for i, piece in enumerate([f"{self.name}", " says", f" {prompt}"]):
                 if self.dead or (self.break_after is not None and i == self.break_after):

@@ -4,6 +4,7 @@ through the openai_compat backend against local servers speaking OpenAI's SSE ch
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -55,10 +56,17 @@ def run(backend: OpenAICompatBackend, text: str) -> RunResult:
 
 def test_least_loaded_dispatch_spreads_requests(servers: list[ChatServer]) -> None:
     backend = pool(*(s.url for s in servers))
+    # All six in flight together, however slow the machine; a server notes an answer after its
+    # last byte, which the client may read first (hence the waits on ``answered``).
+    gate = threading.Barrier(6)
+    for server in servers:
+        server.gate = gate
     with ThreadPoolExecutor(6) as workers:
         results = list(workers.map(lambda i: run(backend, f"n{i}"), range(6)))
+    for server in servers:
+        server.gate = None
     assert all(r.error is None for r in results)
-    assert [len(s.answered) for s in servers] == [2, 2, 2]
+    wait_until(lambda: [len(s.answered) for s in servers] == [2, 2, 2])
     assert all(s.peak == 2 for s in servers)  # two at once each, never three on one
     # The record says which server answered; the answer names the same one.
     for result in results:
@@ -67,7 +75,7 @@ def test_least_loaded_dispatch_spreads_requests(servers: list[ChatServer]) -> No
     # Alone, requests take turns (ties are round-robin, not always the first server).
     for i in range(3):
         run(backend, f"seq{i}")
-    assert [len(s.answered) for s in servers] == [3, 3, 3]
+    wait_until(lambda: [len(s.answered) for s in servers] == [3, 3, 3])
     figures = backend.pool.figures() if backend.pool else []
     assert [(f.requests, f.failures, f.healthy) for f in figures] == [(3, 0, True)] * 3
     assert all(f.mean_latency_s is not None and f.mean_latency_s >= 0.1 for f in figures)
