@@ -9,8 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QSplitter, QWidget
+from PySide6.QtGui import QGuiApplication, QTextCursor
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QSplitter,
+    QWidget,
+)
 
 from workbench.core.errors import KnownError, MissingVariableError, TemplateError
 from workbench.core.model_table import NO_CHARGE
@@ -82,6 +89,23 @@ def ask_on(
     answer = QMessageBox.StandardButton(box.exec())
     box.deleteLater()
     return answer
+
+
+def replace_after_asking(editor: QPlainTextEdit, text: str, title: str, question: str) -> bool:
+    """Put ``text`` in ``editor`` as one edit Ctrl+Z undoes, asking first (``question``) when
+    it would replace other text written there; False when the person kept theirs."""
+    current = editor.toPlainText()
+    if current.strip() and current != text and ask_on(
+        editor.window(), title, f"{question} Ctrl+Z in the editor brings it back.",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        default=QMessageBox.StandardButton.Cancel,
+        names={QMessageBox.StandardButton.Yes: "Replace"},
+    ) != QMessageBox.StandardButton.Yes:
+        return False
+    cursor = editor.textCursor()  # an edit, not setPlainText: Ctrl+Z undoes it
+    cursor.select(QTextCursor.SelectionType.Document)
+    cursor.insertText(text)
+    return True
 
 
 def window_settings() -> QSettings:

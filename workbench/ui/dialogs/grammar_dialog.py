@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -27,7 +25,7 @@ from PySide6.QtWidgets import (
 from workbench.core.errors import KnownError
 from workbench.core.gbnf import check
 from workbench.ui.widgets.code_editor import CodeEditor
-from workbench.ui.window_support import ask_on
+from workbench.ui.window_support import replace_after_asking
 
 NO_SCHEMA = "The template has no output_schema to make a grammar from: add one with Schema…"
 
@@ -86,19 +84,10 @@ class GrammarDialog(QDialog):
         except KnownError as err:  # said in the editor's error strip until the next edit
             self.editor.set_error(None, None, str(err))
             return
-        current = self.editor.toPlainText()
-        if current.strip() and current != made and ask_on(
-            self, "Replace the grammar?",
+        replace_after_asking(
+            self.editor, made, "Replace the grammar?",
             "Replace the grammar with the one made from the output schema? Everything written in "
-            "it now is lost; Ctrl+Z in the editor brings it back.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            default=QMessageBox.StandardButton.Cancel,
-            names={QMessageBox.StandardButton.Yes: "Replace"},
-        ) != QMessageBox.StandardButton.Yes:
-            return
-        cursor = self.editor.textCursor()  # an edit, not setPlainText: Ctrl+Z undoes it
-        cursor.select(QTextCursor.SelectionType.Document)
-        cursor.insertText(made)
+            "it now is lost;")
 
     def _check(self) -> None:
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)

@@ -12,12 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -26,7 +24,7 @@ from PySide6.QtWidgets import (
 from workbench.core.answers import SchemaDefinitionError, check_schema
 from workbench.core.schema_infer import infer_schema
 from workbench.ui.widgets.code_editor import CodeEditor
-from workbench.ui.window_support import ask_on
+from workbench.ui.window_support import replace_after_asking
 
 
 def _parse(editor: CodeEditor) -> Any:
@@ -83,19 +81,10 @@ class SchemaDialog(QDialog):
         except ValueError:
             return
         inferred = json.dumps(infer_schema(value), indent=2)
-        current = self.editor.toPlainText()
-        if current.strip() and current != inferred and ask_on(
-            self, "Replace the schema?",
+        replace_after_asking(
+            self.editor, inferred, "Replace the schema?",
             "Replace the schema with one inferred from the example? Everything in it now (enums, "
-            "bounds, optional keys) is lost; Ctrl+Z in the editor brings it back.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            default=QMessageBox.StandardButton.Cancel,
-            names={QMessageBox.StandardButton.Yes: "Replace"},
-        ) != QMessageBox.StandardButton.Yes:
-            return
-        cursor = self.editor.textCursor()  # an edit, not setPlainText: Ctrl+Z undoes it
-        cursor.select(QTextCursor.SelectionType.Document)
-        cursor.insertText(inferred)
+            "bounds, optional keys) is lost;")
 
     def _check(self) -> None:
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
