@@ -78,12 +78,16 @@ def test_ignored_parameters_are_greyed_out_not_hidden(qtbot: QtBot, panel: Param
     assert "one answer per run" in row.ignored.toolTip()
     assert panel.rows["temperature"].spin.isEnabled()
     assert panel.params().n == 2
+    # "default" says what the embedded model is sent (a first-time user could not tell)
+    assert "'default' (this backend sends 40)" in panel.rows["top_k"].spin.toolTip()
+    assert "'default' (this backend sends 1,024)" in panel.rows["max_tokens"].spin.toolTip()
     screenshot(panel, "params-ignored-light")
 
     # a backend that ignores top_k, as in the UX sketch
     caps = Capabilities.supporting(*(n for n in caps.params if n != "top_k"), n=ParamCapability())
     panel.set_capabilities(caps, "Sketch backend")
     assert panel.ignored() == ["top_k"]
+    assert "'default' (the backend decides)" in panel.rows["temperature"].spin.toolTip()
 
 
 def test_backend_range_narrows_fields_and_says_when_a_value_moved(panel: ParamsPanel) -> None:

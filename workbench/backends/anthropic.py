@@ -155,13 +155,17 @@ class AnthropicBackend(PlannedBackend[_Plan]):
         self._http = HttpClient.keyed(self.options, "Anthropic", self.options.base_url, self._key)
 
     def capabilities(self) -> Capabilities:
-        return CAPABILITIES.with_overrides(self.options.capability_overrides)
+        return self._table.with_overrides(self.options.capability_overrides)
 
     def model_capabilities(self, model: str) -> Capabilities:
         """A thinking budget only for Claude 3.7 Sonnet and the Claude 4 family."""
         model = model or self.options.default_model
-        return narrowed(CAPABILITIES, model, self.options.capability_overrides,
+        return narrowed(self._table, model, self.options.capability_overrides,
                         budget=takes_thinking_budget(model))
+
+    @property
+    def _table(self) -> Capabilities:
+        return CAPABILITIES.with_defaults({"max_tokens": self.options.default_max_tokens})
 
     def default_max_tokens(self) -> int | None:
         return self.options.default_max_tokens

@@ -200,7 +200,8 @@ class LlamaCppBackend(Backend):
             json_object=ParamCapability(note="grammar-constrained decoding"),
             json_schema=ParamCapability(note="grammar-constrained decoding"),
             grammar=ParamCapability(note="grammar-constrained decoding"),
-        ).with_tools(LOCAL_TOOLS, supported=False).with_vision(NO_VISION, supported=False)
+        ).with_tools(LOCAL_TOOLS, supported=False).with_vision(NO_VISION, supported=False
+        ).with_defaults({**SAMPLING_DEFAULTS, "max_tokens": self.options.default_max_tokens})
 
     def model_capabilities(self, model: str) -> Capabilities:
         """Reasoning by the model's chat template: one writing no ``<think>`` block is no

@@ -73,6 +73,9 @@ class ParamCapability(BaseModel):
     minimum: float | None = None
     maximum: float | None = None
     note: str = ""
+    #: What the backend sends when the parameter is unset (None: the model's or server's own
+    #: value, not known here), so "default" can say what it means.
+    default: float | None = None
 
 
 class Capabilities(BaseModel):
@@ -99,6 +102,13 @@ class Capabilities(BaseModel):
         table = {name: ParamCapability() for name in names}
         table.update(special)
         return cls(params=table)
+
+    def with_defaults(self, values: dict[str, float | int]) -> Capabilities:
+        """This table saying what the backend sends for each of ``values``' parameters unset."""
+        params = {name: cap.model_copy(update={"default": values[name]})
+                  if name in values and cap.supported else cap
+                  for name, cap in self.params.items()}
+        return self.model_copy(update={"params": params})
 
     def with_formats(self, **formats: ParamCapability) -> Capabilities:
         """This table with the response formats the backend enforces."""

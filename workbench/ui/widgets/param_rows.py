@@ -163,6 +163,7 @@ class NumericRow(QObject):
         self.slider.setVisible(spec.slider)
         self._syncing = False
         self._is_ignored = False
+        self._default: float | None = None  # what the backend sends when unset
         self.set_range(self.low, self.high)
         self.set_value(None)
         self.spin.valueChanged.connect(self._spin_moved)
@@ -230,8 +231,10 @@ class NumericRow(QObject):
     def set_note(self, note: str) -> None:
         low, high = self.low, self.high
         fmt = "{:,.0f}" if self.spec.integer else "{:g}"
+        decides = ("the backend decides" if self._default is None
+                   else f"this backend sends {fmt.format(self._default)}")
         shown_range = f"Range {fmt.format(low)} to {fmt.format(high)}; the lowest position is " \
-            f"'{DEFAULT_TEXT}' (the backend decides)."
+            f"'{DEFAULT_TEXT}' ({decides})."
         text = tooltip(self.spec.name, "\n".join(x for x in (note, shown_range) if x))
         for widget in (self.label, self.slider, self.spin):
             widget.setToolTip(text)
@@ -277,6 +280,7 @@ class NumericRow(QObject):
         before = self.value()
         self.set_range(low, high)
         after = self.value()
+        self._default = cap.default if cap is not None else None
         self.set_ignored(
             cap is None or not cap.supported, cap.note if cap is not None else "", by_model
         )
