@@ -56,7 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
 
-    do_GET = do_POST = _handle
+    do_GET = do_POST = do_PUT = _handle
 
     def send_json(self, status: int, data: Any) -> None:
         self.send_body(status, json.dumps(data).encode(), "application/json")

@@ -219,7 +219,8 @@ def test_submit_as_batch_next_to_run_sweep(
     assert view.batch.button.toolTip().startswith("Not available: local: ")
     assert "no batch API here" in view.batch.button.toolTip()
     # ...and which backends have one (a first-time user could not tell)
-    assert "OpenAI's API (an openai_compat backend) or Anthropic's" in view.batch.button.toolTip()
+    assert "OpenAI's API (an openai_compat backend), Anthropic's" in view.batch.button.toolTip()
+    assert "Bedrock batch inference (a bedrock backend)" in view.batch.button.toolTip()
     assert view.shutdown(10)
 
 

@@ -75,6 +75,8 @@ CAPABILITIES = Capabilities.supporting(
     "base64 image blocks; width × height / 750 tokens each"
 )
 _WIRE = {"stop": "stop_sequences"}
+#: ``max_tokens`` sent when a run sets none (the Messages API requires one).
+DEFAULT_MAX_TOKENS = 1024
 
 _FINISH: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -105,7 +107,7 @@ class AnthropicOptions(HttpOptions):
         default="2023-06-01", description="Sent as the anthropic-version header"
     )
     default_max_tokens: int = Field(
-        default=1024,
+        default=DEFAULT_MAX_TOKENS,
         ge=1,
         description="Sent when a run sets no max_tokens: the Messages API requires one",
     )
@@ -199,51 +201,19 @@ class AnthropicBackend(PlannedBackend[_Plan]):
 
     def _prepare(self, request: RunRequest) -> tuple[SentRequest, _Plan]:
         headers = self._headers()  # a missing key is said first, before anything is sent
-        system, turns = chat_turns(request, "Anthropic's Messages API")
         model = chosen_model(request, self.options.default_model, "an Anthropic model")
-        capabilities = self.model_capabilities(model)
-        sent, ignored = capabilities.split(request.params)
-        response_format, dropped = capabilities.split_format(request.response_format)
-        tools, tool_choice, unsent_tools = capabilities.split_tools(request)
-        ignored = {**ignored, **dropped, **unsent_tools}
-        if tools and response_format is not None:
-            raise ParameterError(
-                "Anthropic cannot take tools and a response format at once (the format is a "
-                "forced tool)", hint="set the template's response_format to text"
-            )
-        sent.setdefault("max_tokens", self.options.default_max_tokens)
-        thinking = anthropic_thinking(
-            sent, ignored, forced_tool=response_format is not None, api="Anthropic"
+        record, body = messages_body(
+            request,
+            model,
+            self.model_capabilities(model),
+            self.options.default_max_tokens,
+            api="Anthropic",
         )
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": anthropic_messages(turns),
-        }
-        if joined := "\n\n".join(system):
-            body["system"] = joined
-        for name, value in sent.items():
-            if name != "thinking_budget":
-                body[_WIRE.get(name, name)] = value
-        if thinking is not None:
-            body["thinking"] = thinking
-        if response_format is not None:
-            body.update(anthropic_forced_tool(response_format))
-        body.update(anthropic_tools(tools, tool_choice))
+        body = {"model": model, **body}
         if self.options.streaming:
             body["stream"] = True
-        record = SentRequest(
-            backend=self.id,
-            backend_version=self.version(),
-            model=model,
-            messages=request.messages,
-            sent_params=sent,
-            ignored_params=ignored,
-            seed=None,
-            response_format=response_format,
-            tools=tools,
-            tool_choice=tool_choice,
-        )
-        tool = response_format.name if response_format is not None else None
+        record = record.model_copy(update={"backend": self.id, "backend_version": self.version()})
+        tool = record.response_format.name if record.response_format is not None else None
         return record, _Plan(body, headers, model, tool)
 
     def _exchange(
@@ -266,16 +236,8 @@ class AnthropicBackend(PlannedBackend[_Plan]):
         return sent, {k: v for k, v in plan.body.items() if k != "stream"}
 
     def message_result(self, sent: SentRequest, message: Any, url: str) -> RunResult:
-        """A whole Messages API answer that arrived apart from a live run (a batch's result)
-        as that run's result; it has no timings of its own, and an unreadable one is a failed
-        result (the other lines still land)."""
-        answer_tool = sent.response_format.name if sent.response_format is not None else None
-
-        def read(recorder: RunRecorder) -> Generator[StreamEvent, None, FinishReason]:
-            finish = yield from self._whole(message, recorder, url, answer_tool)
-            return _settled(finish, answer_tool)
-
-        return answered_apart(sent, read)
+        """A whole answer that arrived apart from a live run: :func:`message_result`."""
+        return message_result(sent, message, url)
 
     def _events(
         self, response: StreamResponse, recorder: RunRecorder, answer_tool: str | None
@@ -339,8 +301,9 @@ class AnthropicBackend(PlannedBackend[_Plan]):
             hint="the connection closed early; the partial text is kept",
         )
 
+    @staticmethod
     def _whole(
-        self, data: Any, recorder: RunRecorder, url: str, answer_tool: str | None
+        data: Any, recorder: RunRecorder, url: str, answer_tool: str | None
     ) -> Generator[StreamEvent, None, FinishReason]:
         try:
             thought = "".join(
@@ -379,6 +342,70 @@ class AnthropicBackend(PlannedBackend[_Plan]):
             raise ProtocolError(f"{url} sent an unreadable tool_use block") from None
         yield UsageUpdate(usage=recorder.usage)
         return _FINISH.get(data.get("stop_reason") or "", "other")
+
+
+def messages_body(
+    request: RunRequest,
+    model: str,
+    capabilities: Capabilities,
+    default_max_tokens: int,
+    *,
+    api: str,
+) -> tuple[SentRequest, dict[str, Any]]:
+    """The Messages API body of ``request`` for ``model`` without ``model`` and ``stream``
+    (Anthropic's API adds both; Bedrock's InvokeModel body has neither), and the record of
+    what it sends (its ``backend`` fields are the caller's to set). ``api`` names the API in
+    refusals."""
+    system, turns = chat_turns(request, f"{api}'s Messages API")
+    sent, ignored = capabilities.split(request.params)
+    response_format, dropped = capabilities.split_format(request.response_format)
+    tools, tool_choice, unsent_tools = capabilities.split_tools(request)
+    ignored = {**ignored, **dropped, **unsent_tools}
+    if tools and response_format is not None:
+        raise ParameterError(
+            f"{api} cannot take tools and a response format at once (the format is a "
+            "forced tool)", hint="set the template's response_format to text"
+        )
+    sent.setdefault("max_tokens", default_max_tokens)
+    thinking = anthropic_thinking(
+        sent, ignored, forced_tool=response_format is not None, api=api
+    )
+    body: dict[str, Any] = {"messages": anthropic_messages(turns)}
+    if joined := "\n\n".join(system):
+        body["system"] = joined
+    for name, value in sent.items():
+        if name != "thinking_budget":
+            body[_WIRE.get(name, name)] = value
+    if thinking is not None:
+        body["thinking"] = thinking
+    if response_format is not None:
+        body.update(anthropic_forced_tool(response_format))
+    body.update(anthropic_tools(tools, tool_choice))
+    record = SentRequest(
+        backend="anthropic",
+        model=model,
+        messages=request.messages,
+        sent_params=sent,
+        ignored_params=ignored,
+        seed=None,
+        response_format=response_format,
+        tools=tools,
+        tool_choice=tool_choice,
+    )
+    return record, body
+
+
+def message_result(sent: SentRequest, message: Any, url: str) -> RunResult:
+    """A whole Messages API answer that arrived apart from a live run (a batch's result, from
+    Anthropic or Bedrock) as that run's result; it has no timings of its own, and an unreadable
+    one is a failed result (the other lines still land)."""
+    answer_tool = sent.response_format.name if sent.response_format is not None else None
+
+    def read(recorder: RunRecorder) -> Generator[StreamEvent, None, FinishReason]:
+        finish = yield from AnthropicBackend._whole(message, recorder, url, answer_tool)
+        return _settled(finish, answer_tool)
+
+    return answered_apart(sent, read)
 
 
 def _settled(finish: FinishReason, answer_tool: str | None) -> FinishReason:

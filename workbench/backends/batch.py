@@ -124,6 +124,8 @@ class BatchProvider(Protocol):
     discount: float
     #: The most lines one remote batch takes; larger jobs are split into several batches.
     max_lines: int
+    #: The fewest lines one remote batch takes (Bedrock: 100); a smaller part is refused.
+    min_lines: int
 
     def line_for(self, custom_id: str, request: RunRequest) -> BatchLine:
         """The batch line of ``request``, built by the live backend's own request code; a
@@ -153,6 +155,7 @@ class BatchProvider(Protocol):
 #: Backend id -> module with ``provider_for(backend)``; imported on first use.
 _PROVIDERS: dict[str, str] = {
     "anthropic": "workbench.backends.batch_anthropic",
+    "bedrock": "workbench.backends.batch_bedrock",
     "openai_compat": "workbench.backends.batch_openai",
 }
 
@@ -163,8 +166,9 @@ def batch_provider(backend: Backend) -> BatchProvider:
     if module is None:
         raise BatchUnsupported(
             f"{backend.display_name} has no batch API here",
-            hint="batch jobs go through OpenAI's API (an openai_compat backend) or Anthropic's "
-            "(an anthropic backend), with the provider's API key; run it live instead",
+            hint="batch jobs go through OpenAI's API (an openai_compat backend), Anthropic's "
+            "(an anthropic backend) or Bedrock batch inference (a bedrock backend); run it "
+            "live instead",
         )
     provider: BatchProvider = importlib.import_module(module).provider_for(backend)
     return provider

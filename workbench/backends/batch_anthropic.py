@@ -44,6 +44,7 @@ class AnthropicBatches:
     completion_window = "24h"
     discount = 0.5
     max_lines = MAX_REQUESTS
+    min_lines = 1
 
     def __init__(self, backend: AnthropicBackend) -> None:
         self.backend = backend

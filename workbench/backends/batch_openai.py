@@ -59,6 +59,7 @@ class OpenAIBatches:
     completion_window = "24h"
     discount = 0.5
     max_lines = 50_000
+    min_lines = 1
 
     def __init__(self, backend: OpenAICompatBackend) -> None:
         self.backend = backend

@@ -123,6 +123,23 @@ class BedrockOptions(BackendOptions):
         default=2, ge=0, le=10, description="boto3's retries (standard mode) on throttling and 5xx"
     )
     capability_overrides: dict[str, ParamCapability] = Field(default_factory=dict)
+    batch_s3_uri: str = Field(
+        default="",
+        description="s3://bucket/prefix where batch jobs' input and output files go (empty: "
+        "no batch jobs)",
+    )
+    batch_role_arn: str = Field(
+        default="",
+        description="ARN of the IAM service role Bedrock assumes to read and write batch_s3_uri",
+    )
+    batch_timeout_hours: int = Field(
+        default=24, ge=24, le=168, description="How long a batch job may run before it expires"
+    )
+    s3_endpoint_url: str = Field(
+        default="",
+        description="Custom S3 endpoint for batch files (VPC endpoint, local test server); "
+        "empty: AWS's",
+    )
 
     @field_validator("capability_overrides")
     @classmethod
@@ -267,18 +284,22 @@ class BedrockBackend(PlannedBackend[_Plan]):
         from botocore.exceptions import BotoCoreError, NoRegionError, ProfileNotFound
 
         opts = self.options
+        endpoint = opts.s3_endpoint_url if service == "s3" else opts.endpoint_url
+        # A custom S3 endpoint takes the bucket in the path (it has no bucket subdomains).
+        s3 = {"addressing_style": "path"} if service == "s3" and endpoint else None
         try:
             session = boto3.Session(
                 profile_name=opts.profile or None, region_name=opts.region or None
             )
             client = session.client(
                 service,
-                endpoint_url=opts.endpoint_url or None,
+                endpoint_url=endpoint or None,
                 config=Config(
                     connect_timeout=opts.connect_timeout,
                     read_timeout=opts.read_timeout,
                     retries={"total_max_attempts": opts.max_retries + 1, "mode": "standard"},
                     user_agent_extra="prompt-workbench",
+                    s3=s3,
                 ),
             )
         except ProfileNotFound:
@@ -496,11 +517,7 @@ class BedrockBackend(PlannedBackend[_Plan]):
             code = code[:1].upper() + code[1:]  # event-stream exceptions are lowerCamelCase
             message = redact(str(info.get("Message", "")))
             status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            cls = (
-                _ERRORS_BY_CODE.get(code)
-                or _ERRORS_BY_STATUS.get(status)
-                or (ServerError if status >= 500 else BackendError)
-            )
+            cls = _ERRORS_BY_CODE.get(code) or status_error(status)
             hint = {
                 AuthError: f"check the AWS credentials ({self._who()}) and that model access "
                 f"is granted in {region}",
@@ -545,6 +562,11 @@ class BedrockBackend(PlannedBackend[_Plan]):
             if self.options.profile
             else "the default AWS credential chain"
         )
+
+
+def status_error(status: int) -> type[BackendError]:
+    """The error an HTTP status from Bedrock is (also a batch record's ``errorCode``)."""
+    return _ERRORS_BY_STATUS.get(status) or (ServerError if status >= 500 else BackendError)
 
 
 def _answered(plan: _Plan, finish: FinishReason) -> FinishReason:

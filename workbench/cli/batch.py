@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "batch",
         help="run a sweep or evaluation through a provider's batch API (half price, within 24 h)",
         description="Send a sweep's or evaluation's cells through the provider's batch API "
-        "(OpenAI's Batch API, Anthropic's Message Batches): about half the live price, "
+        "(OpenAI's Batch API, Anthropic's Message Batches, Bedrock batch inference): about "
+        "half the live price, "
         "answered within the provider's completion window (24 h). Jobs are kept in the store, "
         "so they can be followed from any later process. Answers land as ordinary runs of "
         "their cells; cells that failed are re-run live with 'workbench compare ID' or "

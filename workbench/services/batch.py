@@ -95,10 +95,12 @@ class BatchJobs:
         providers = {name: self._provider(name) for name in by_backend}
         lines = {name: self._lines(providers[name], name, items)
                  for name, items in by_backend.items()}
+        split = {name: _parts(lines[name], providers[name].max_lines) for name in lines}
+        for name, parts in split.items():
+            _check_sizes(providers[name], name, parts)
         jobs = []
-        for name, backend_lines in lines.items():
+        for name, parts in split.items():
             provider = providers[name]
-            parts = _parts(backend_lines, provider.max_lines)
             job_id = self.store.batches.create(
                 experiment.id,
                 backend_name=name,
@@ -269,6 +271,19 @@ def _parts(lines: Sequence[_Line], max_lines: int) -> list[list[_Line]]:
         for same in by_model.values()
         for start in range(0, len(same), max_lines)
     ]
+
+
+def _check_sizes(provider: BatchProvider, name: str, parts: Sequence[Sequence[_Line]]) -> None:
+    """Refuse, before anything is recorded or sent, a part smaller than the provider takes
+    (Bedrock: 100 records a job); sending the others would leave that part failing forever."""
+    for part in parts:
+        if len(part) < provider.min_lines:
+            model = part[0].line.sent.model
+            raise KnownError(
+                f"{provider.name}'s batch API takes at least {provider.min_lines} requests a "
+                f"batch; a batch of {name}'s job would have {len(part)} cells of {model}",
+                hint="run them live (workbench compare), or batch a larger sweep",
+            )
 
 
 def _position(key: CellKey) -> tuple[int, int | None, int]:
