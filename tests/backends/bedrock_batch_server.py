@@ -2,7 +2,8 @@
 ``endpoint_url`` and ``s3_endpoint_url``: S3's object endpoints in path style (``PUT`` and
 ``GET /{bucket}/{key}``, ``NoSuchKey`` as S3's XML error) and Bedrock's control plane
 (docs.aws.amazon.com/bedrock/latest/APIReference: ``POST /model-invocation-job``,
-``GET /model-invocation-job/{jobIdentifier}``, ``POST …/stop``) with the job state machine.
+``GET /model-invocation-job/{jobIdentifier}``, ``POST …/stop``, ``GET /model-invocation-jobs``)
+with the job state machine.
 
 A created job is ``Submitted``; the server checks it as Bedrock's validation does (the role, the
 input file in S3, at least 100 records, Claude bodies with ``anthropic_version``) and fails it
@@ -19,7 +20,7 @@ import json
 import re
 import threading
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.backends.local_servers import LocalServer, _Handler
 
@@ -91,6 +92,8 @@ class BedrockBatchServer(LocalServer):
         path = urlsplit(h.path).path
         if path == "/model-invocation-job" and h.command == "POST":
             self._create(h, body)
+        elif path == "/model-invocation-jobs" and h.command == "GET":
+            self._list(h, parse_qs(urlsplit(h.path).query))
         elif match := _JOB.match(path):
             self._job(h, unquote(match.group(1)), match.group(2))
         else:
@@ -136,6 +139,14 @@ class BedrockBatchServer(LocalServer):
             }
             self._validate(self.jobs[arn])
         h.send_json(200, {"jobArn": arn})
+
+    def _list(self, h: _Handler, query: dict[str, list[str]]) -> None:
+        """ListModelInvocationJobs, filtered by ``nameContains``, newest first."""
+        part = query.get("nameContains", [""])[0]
+        with self._state:
+            jobs = [self._describe(arn, job) for arn, job in reversed(self.jobs.items())
+                    if part in job["body"]["jobName"]]
+        h.send_json(200, {"invocationJobSummaries": jobs})
 
     def _validate(self, job: dict[str, Any]) -> None:
         """What Bedrock checks before it runs a job: a failed check fails the job."""

@@ -212,6 +212,25 @@ def test_a_job_bedrock_refuses_fails_with_its_message(server: BedrockBatchServer
     assert list(client.results(batch, sent)) == []
 
 
+def test_records_sent_again_find_their_running_job(server: BedrockBatchServer) -> None:
+    """The process ended after creating the job, before recording its ARN: the same records
+    sent again find that job, not a second one paid for twice; once it ended, they make a new
+    one."""
+    client = provider(server.url)
+    lines = [client.line_for(f"c{i}", request(f"q{i}")) for i in range(100)]
+    first = client.submit(lines, CancelToken())
+    again = client.submit(lines, CancelToken())
+    assert again == first and len(server.jobs) == 1
+    other = client.submit([*lines[:-1], client.line_for("c99", request("changed"))],
+                          CancelToken())
+    assert other.batch_id != first.batch_id
+    server.start(first.batch_id)
+    server.settle(first.batch_id, {f"c{i}": "ok" for i in range(100)})
+    server.finish(first.batch_id)
+    assert client.submit(lines, CancelToken()).batch_id not in (first.batch_id, other.batch_id)
+    assert len(server.jobs) == 3
+
+
 def test_an_unknown_job_is_bedrocks_404(server: BedrockBatchServer) -> None:
     with pytest.raises(NotFoundError):
         provider(server.url).poll(RemoteBatch(

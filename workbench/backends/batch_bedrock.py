@@ -13,7 +13,10 @@ The answers are ``<output>/<job id>/<input file>.out``: one ``{recordId, modelIn
 modelOutput | error}`` a line for each record processed; records a stop or the job's timeout
 left undone are absent, so they are read from the input file and reported as cancelled or
 expired. Bedrock takes at least 100 records a job (fewer are refused before anything is
-uploaded), one model a job, and charges half the on-demand price.
+uploaded), one model a job, and charges half the on-demand price. A job's name starts with the
+SHA-256 of its records, so records sent again after a process ended between creating the job
+and recording its ARN (a part ``services.batch`` then sends again) find that job instead of
+being paid for twice.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ MIN_RECORDS = 100
 MAX_RECORDS = 50_000
 #: The ``anthropic_version`` Claude's InvokeModel body carries on Bedrock.
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
+#: Statuses of a job that may still answer.
+_RUNNING = ("Submitted", "Validating", "Scheduled", "InProgress")
 _STATES: dict[str, BatchState] = {
     "Submitted": "validating",
     "Validating": "validating",
@@ -120,8 +125,11 @@ class BedrockBatches:
                 hint="send one model's cells at a time (or run the others live)",
             )
         content = "".join(json.dumps(line.line, ensure_ascii=False) + "\n" for line in lines)
-        digest = hashlib.sha256(content.encode()).hexdigest()[:12]
-        job_name = f"workbench-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{digest}"
+        same = f"workbench-{hashlib.sha256(content.encode()).hexdigest()[:24]}"
+        running = self._running(same)
+        if running is not None:
+            return running
+        job_name = f"{same}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
         folder = f"{self.prefix}{job_name}"
         input_key = f"{folder}/records.jsonl"
         output_uri = f"s3://{self.bucket}/{folder}/output/"
@@ -146,6 +154,23 @@ class BedrockBatches:
         if not isinstance(arn, str) or not arn:
             raise ProtocolError("CreateModelInvocationJob answered without a jobArn")
         return RemoteBatch(arn, f"s3://{self.bucket}/{input_key}", {"output": output_uri})
+
+    def _running(self, same: str) -> RemoteBatch | None:
+        """A job of exactly these records still running: one created just before the process
+        ended, before its ARN was recorded (its name starts with the records' digest). Sending
+        them again would pay for them twice."""
+        listed = self._call("bedrock", "list_model_invocation_jobs", nameContains=same,
+                            sortBy="CreationTime", sortOrder="Descending", maxResults=100)
+        for job in listed.get("invocationJobSummaries") or ():
+            if job.get("status") in _RUNNING and str(job.get("jobName")).startswith(same):
+                try:
+                    input_uri = job["inputDataConfig"]["s3InputDataConfig"]["s3Uri"]
+                    output_uri = job["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"]
+                except (KeyError, TypeError):
+                    raise ProtocolError(f"Bedrock job {job.get('jobArn')} has no S3 "
+                                        "locations") from None
+                return RemoteBatch(str(job["jobArn"]), input_uri, {"output": output_uri})
+        return None
 
     def poll(self, batch: RemoteBatch) -> BatchPoll:
         job = self._call("bedrock", "get_model_invocation_job", jobIdentifier=batch.batch_id)
