@@ -446,3 +446,24 @@ def test_a_finished_sweep_typed_with_1_0_reopens_done(
     qtbot.waitUntil(lambda: again.run_button.text() == "Done", timeout=20_000)
     assert not again.run_button.isEnabled()
     assert len(store.experiments.summaries()) == 1
+
+
+def test_ctrl_enter_right_after_typing_runs_the_sweep(qtbot: QtBot, view: SweepView) -> None:
+    """Ctrl+Enter pressed while the estimate of what was just typed is still coming runs the
+    sweep once it is there (it did nothing: Run was greyed until the estimate arrived), from
+    any field of the window, keypad Enter too."""
+    estimate_for(qtbot, view, variant(max_tokens=16))
+    view.rows.param.setCurrentText("temperature")
+    view.rows.values.clear()
+    qtbot.keyClicks(view.rows.values, "0, 1")
+    assert not view.run_button.isEnabled()  # the estimate of the new values is on its way
+    with qtbot.waitSignal(view.sweepFinished, timeout=60_000):
+        qtbot.keyClick(view.rows.values, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    first = view.experiment
+    assert first is not None and view.cells.runs
+    view.name.setFocus()
+    qtbot.keyClicks(view.name, "again")
+    with qtbot.waitSignal(view.sweepFinished, timeout=60_000):
+        qtbot.keyClick(view.name, Qt.Key.Key_Enter, Qt.KeyboardModifier.ControlModifier
+                       | Qt.KeyboardModifier.KeypadModifier)
+    assert view.experiment is not None and view.experiment.id != first.id  # the renamed one

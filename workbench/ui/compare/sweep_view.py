@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QPalette
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -148,7 +148,15 @@ class SweepView(QWidget):
         self.estimate_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.estimate_label.setWordWrap(True)
         self.run_button = QPushButton("Run sweep", self)
-        self.run_button.setShortcut(QKeySequence("Ctrl+Return"))
+        # An action, not the button's shortcut: a greyed button (its estimate on the way after
+        # an edit) swallowed Ctrl+Enter; the action runs the sweep once the estimate is there.
+        self._run_key = QAction("Run sweep", self)
+        self._run_key.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self._run_key.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self._run_key.triggered.connect(self.run_when_ready)
+        self.addAction(self._run_key)
+        self._run_pending = False
+        self._estimating = False  # an edit's estimate is on its way (Run is greyed meanwhile)
         self.run_button.setToolTip("Run every cell not already done (Ctrl+Enter)")
         self.run_button.setEnabled(False)
         self.run_button.clicked.connect(self.run)
@@ -277,6 +285,7 @@ class SweepView(QWidget):
 
     def schedule_estimate(self) -> None:
         self.run_button.setEnabled(False)
+        self._estimating = True
         if not self._closed:
             self._estimate_timer.start()
 
@@ -307,6 +316,7 @@ class SweepView(QWidget):
         job.signals.finished.connect(lambda value, j=job: self._estimated(j, value))
         job.signals.failed.connect(lambda error, j=job: self._estimate_failed(j, error))
         self.estimate_label.setText("Estimating…")
+        self._estimating = True
         self._tasks.start(job)
 
     def _typed_dimensions(self) -> list[str]:
@@ -353,13 +363,26 @@ class SweepView(QWidget):
         self.run_button.setText(
             "Done" if complete else "Resume sweep" if estimate.skipped else "Run sweep"
         )
+        self._estimating = False
+        if self._run_pending:
+            self._run_pending = False
+            if self.run_button.isEnabled():
+                self.run()
         self.estimated.emit(estimate)
+
+    def run_when_ready(self) -> None:
+        """Ctrl+Enter: run now, or as soon as the estimate of the latest edit is shown."""
+        if self.run_button.isEnabled():
+            self.run()
+        elif self._estimating:
+            self._run_pending = True
 
     def _estimate_failed(self, job: TaskWorker[Estimate], error: KnownError) -> None:
         if job is self._estimate_job:
             self._show_problem(error.message + (f" — {error.hint}" if error.hint else ""))
 
     def _show_problem(self, text: str) -> None:
+        self._estimating = self._run_pending = False
         self.estimate = None
         self.run_button.setEnabled(False)
         self._set_label_colour("error")
