@@ -158,6 +158,7 @@ def test_saved_experiments_reopen_with_their_results(
     browser = browsers[0]
     qtbot.waitExposed(browser)
     qtbot.waitUntil(lambda: len(browser.shown()) == 3, timeout=5_000)
+    qtbot.waitUntil(browser.view.hasFocus)  # Enter opens the picked row at once
     rows = {o.summary.kind: [browser.model.index(r, c).data() for c in range(7)]
             for r, o in enumerate(browser.model.rows)}
     assert rows["compare"][0] == "Comparison" and rows["compare"][3] == "capital"

@@ -161,6 +161,7 @@ class ExperimentsBrowser(QWidget):
         self.view.selectionModel().currentRowChanged.connect(
             lambda current, _old: self.open_button.setEnabled(current.isValid()))
         self.open_button.clicked.connect(lambda: self.open(self.view.currentIndex()))
+        self.view.setFocus()  # the list first: Enter opens the row shown picked, as the footer says
         self.refresh()
 
     @property
