@@ -81,6 +81,7 @@ def open_main_window(*, first_run_demo: bool = True, file: Path | None = None) -
     settings = window_settings()
     clean = session_restore.begin(settings)
     session_restore.restore_model(window, settings)
+    session_restore.restore_theme(settings)
     # A file given: it is what the person wants to see. Kept edits of library templates and
     # files stay kept (they come back when those are opened), so nothing is asked; only a new
     # template's, which nothing else can reopen, comes back first. A file that cannot be read

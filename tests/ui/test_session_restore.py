@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
@@ -17,6 +18,7 @@ from workbench.backends.config import BackendConfig, save_configs
 from workbench.core.builtin_templates import few_shot_sentiment
 from workbench.core.models import Message, PromptTemplate
 from workbench.core.template_files import dumps
+from workbench.ui import theming
 from workbench.ui.main_window import MainWindow
 
 RUN_TIMEOUT_MS = 120_000
@@ -200,5 +202,21 @@ def test_a_file_the_last_session_ended_on_opens_again_with_its_values(
         _no_question()
         assert window.document.path == path and not window.dirty
         qtbot.waitUntil(lambda: window.variables.values().get("topic") == "rain")
+    finally:
+        close_window(window)
+
+
+def test_the_theme_chosen_comes_back_after_a_restart(qtbot: QtBot, theme: theming.Theme) -> None:
+    """View ▸ Dark theme, quit, start: dark again (it came back light, on Auto theme)."""
+    window = open_window(qtbot, closed_by_qtbot=False)
+    dark = next(a for a in window.menuBar().findChildren(QAction) if a.text() == "Dark theme")
+    dark.trigger()
+    assert theme.mode == "dark"
+    _quit(window)
+    theme.set_mode("auto")  # as a new process starts
+
+    window = open_window(qtbot)
+    try:
+        assert theme.mode == "dark" and theme.dark
     finally:
         close_window(window)

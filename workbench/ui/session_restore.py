@@ -1,5 +1,6 @@
-"""The window as the last session left it: the backend and model chosen in the toolbar, the open
-template's variable values, the repeat count and its last answer come back at the next start.
+"""The window as the last session left it: the backend and model chosen in the toolbar, the theme
+chosen in the View menu, the open template's variable values, the repeat count and its last
+answer come back at the next start.
 
 The document (template, unsaved edits) is the document session's; this module keeps what only
 the window holds. A clean quit marks the session ended, so its unsaved edits, kept on purpose as
@@ -14,9 +15,11 @@ import json
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
 
 from workbench.core.errors import KnownError
 from workbench.storage.repositories.runs import RunFilter
+from workbench.ui import theming
 
 if TYPE_CHECKING:
     from workbench.ui.main_window import MainWindow
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
 _CLEAN, _KEY, _VALUES = "session/clean", "session/key", "session/values"
 _REPEAT, _RUN = "session/repeat", "session/run"
 _BACKEND, _MODEL = "session/backend", "session/model"
+_THEME = "view/theme"
+_MODES = ("auto", "light", "dark")
 
 
 def begin(settings: QSettings) -> bool:
@@ -44,6 +49,8 @@ def save(window: MainWindow, settings: QSettings) -> None:
     settings.setValue(_RUN, outcome.run_id if outcome is not None and outcome.run_id else "")
     settings.setValue(_BACKEND, window.picker.backend_name)
     settings.setValue(_MODEL, window.picker.model)
+    if (theme := _theme()) is not None:
+        settings.setValue(_THEME, theme.mode)
     settings.setValue(_CLEAN, "1")
     settings.sync()
 
@@ -52,6 +59,19 @@ def restore_model(window: MainWindow, settings: QSettings) -> None:
     """Choose the backend and model the last session ended on, whatever document opens (a
     backend removed since leaves the default)."""
     window.picker.select(str(settings.value(_BACKEND, "")), str(settings.value(_MODEL, "")))
+
+
+def restore_theme(settings: QSettings) -> None:
+    """Light or dark as chosen in the View menu last time (nothing kept: as the theme is)."""
+    mode = str(settings.value(_THEME, ""))
+    theme = _theme()
+    if theme is not None and mode in _MODES and mode != theme.mode:
+        theme.set_mode(mode)  # type: ignore[arg-type]  # one of _MODES
+
+
+def _theme() -> theming.Theme | None:
+    app = QApplication.instance()
+    return app.findChild(theming.Theme) if app is not None else None
 
 
 def restore(window: MainWindow, settings: QSettings) -> None:
