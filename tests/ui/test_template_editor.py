@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
     QComboBox,
     QPlainTextEdit,
     QTabBar,
+    QToolButton,
     QWidget,
 )
 from pytestqt.qtbot import QtBot
@@ -27,6 +29,7 @@ from workbench.core.models import (
     Variable,
 )
 from workbench.core.techniques import apply_technique, techniques
+from workbench.ui import theming
 from workbench.ui.widgets.preview_panel import PreviewPanel
 from workbench.ui.widgets.template_editor import TemplateEditor
 from workbench.ui.widgets.variables_form import VariablesForm
@@ -405,3 +408,26 @@ def test_examples_can_be_reordered(qtbot: QtBot, editor: TemplateEditor) -> None
     qtbot.mouseClick(few.up_button, Qt.MouseButton.LeftButton)  # already first: nothing moves
     qtbot.mouseClick(few.down_button, Qt.MouseButton.LeftButton)
     assert few.examples()[1].input == "Five stars, fast shipping."
+
+
+def test_a_messages_buttons_read_on_both_themes(
+    qtbot: QtBot, qapp: QApplication, theme: theming.Theme
+) -> None:
+    """The move and remove buttons are drawn in the palette's text colour: the style's own
+    arrows stayed black on the dark theme's near-black (seen by a first-time user)."""
+    editor = shown_editor(qtbot, qapp)
+    load(qtbot, editor, SUMMARIZE)
+    card = editor.messages.cards[1]
+
+    def ink(button: QToolButton, mode: QIcon.Mode = QIcon.Mode.Normal) -> float:
+        image = button.icon().pixmap(16, mode).toImage()
+        drawn = [image.pixelColor(x, y) for x in range(image.width())
+                 for y in range(image.height()) if image.pixelColor(x, y).alpha() > 200]
+        assert drawn, "the icon draws nothing"
+        return sum(c.lightnessF() for c in drawn) / len(drawn)
+
+    assert all(ink(b) < 0.3 for b in (card.up, card.down, card.remove))
+    theme.set_mode("dark")
+    qtbot.waitUntil(lambda: all(ink(b) > 0.7 for b in (card.up, card.down, card.remove)))
+    # greyed (the first message cannot move up) differs from enabled
+    assert abs(ink(card.up, QIcon.Mode.Disabled) - ink(card.up)) > 0.2

@@ -11,14 +11,13 @@ from collections.abc import Callable
 from itertools import pairwise
 from typing import get_args
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QPushButton,
-    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.models import Message, Role
 from workbench.core.params import ParamCapability
+from workbench.ui import theming
 from workbench.ui.widgets.code_editor import CodeEditor
 from workbench.ui.widgets.message_images import MessageImages
 
@@ -65,11 +65,10 @@ class MessageCard(QWidget):
         self.literal = QCheckBox("literal", self)
         self.literal.setToolTip(LITERAL_TOOLTIP)
         self.literal.setAccessibleName("Literal message")
-        self.up = self._button(QStyle.StandardPixmap.SP_ArrowUp, "Move up",
-                               "Move this message one place up (Alt+Up).")
-        self.down = self._button(QStyle.StandardPixmap.SP_ArrowDown, "Move down",
+        self.up = self._button("up", "Move up", "Move this message one place up (Alt+Up).")
+        self.down = self._button("down", "Move down",
                                  "Move this message one place down (Alt+Down).")
-        self.remove = self._button(QStyle.StandardPixmap.SP_TitleBarCloseButton, "Remove message",
+        self.remove = self._button("close", "Remove message",
                                    "Remove this message (you can undo it).")
         self.editor = CodeEditor(self, min_lines=2, max_lines=16)
         self.images = MessageImages(self)
@@ -104,13 +103,22 @@ class MessageCard(QWidget):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(lambda d=delta: self.moveRequested.emit(self, d))
 
-    def _button(self, icon: QStyle.StandardPixmap, name: str, tip: str) -> QToolButton:
+    def _button(self, icon: str, name: str, tip: str) -> QToolButton:
+        """A header button with an icon tinted for the palette (the style's own arrows were
+        black on the dark theme's near-black, enabled or not)."""
         button = QToolButton(self)
-        button.setIcon(self.style().standardIcon(icon))
+        button.setProperty("icon_name", icon)
+        button.setIcon(theming.icon(icon))
         button.setAutoRaise(True)
         button.setToolTip(tip)
         button.setAccessibleName(name)
         return button
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:  # the tint is baked into the pixmaps
+            for button in (self.up, self.down, self.remove):
+                button.setIcon(theming.icon(str(button.property("icon_name"))))
+        super().changeEvent(event)
 
     def set_message(self, message: Message) -> None:
         self.role.setCurrentIndex(ROLES.index(message.role))
