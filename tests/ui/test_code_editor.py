@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontInfo, QKeySequence, QShortcut, QTextFormat
-from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QScrollArea, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.ui.runs import screenshot
@@ -179,3 +179,33 @@ def test_code_is_indented_with_tab_and_enter_while_prompts_tab_on(
     assert prompt.hasFocus()
     qtbot.keyClick(prompt, Qt.Key.Key_Tab)
     assert not prompt.hasFocus() and "\t" not in prompt.toPlainText()
+
+
+def test_a_field_narrowed_after_its_text_was_laid_out_grows_to_show_it_all(
+    qtbot: QtBot, light: None
+) -> None:
+    """A message laid out wide, then narrowed (the window restored at its saved size after the
+    text was set, at a restart): its wrapped lines are all shown (the last ones were clipped)."""
+    area = QScrollArea()
+    qtbot.addWidget(area)
+    area.setWidgetResizable(True)
+    form = QWidget()
+    layout = QVBoxLayout(form)
+    editor = CodeEditor(form, min_lines=2, max_lines=16)
+    layout.addWidget(editor)
+    layout.addStretch(1)
+    area.setWidget(form)
+    editor.setPlainText("Review the text below.\n" + "word " * 30 + "\nEnglish.")
+    area.resize(1400, 600)
+    area.show()
+    qtbot.waitExposed(area)
+    wide = editor.height()
+    area.resize(350, 600)
+
+    def shown_lines() -> int:
+        doc = editor.document()
+        return sum(doc.findBlockByNumber(i).layout().lineCount() for i in range(doc.blockCount()))
+
+    qtbot.waitUntil(lambda: shown_lines() > 3)
+    spacing = editor.fontMetrics().lineSpacing()
+    qtbot.waitUntil(lambda: editor.height() >= wide + (shown_lines() - 3) * spacing)

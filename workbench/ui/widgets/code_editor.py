@@ -161,6 +161,8 @@ class CodeEditor(QPlainTextEdit):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._place_children()
+        if event.size().width() != event.oldSize().width():
+            self._fit_height()  # other wrapping: the document's size may not say so
         if self._error is not None:
             self._update_margins()
 
