@@ -66,6 +66,7 @@ def test_first_save_asks_a_name_and_saves_description_tags_and_message(
     assert saved.message == "first cut"
     assert [v.name for v in template.variables] == ["ticket"]  # declared on save
     assert "On-call summary" in window.title.text() and "v1" in window.title.text()
+    assert window.statusBar().currentMessage() == "Saved “On-call summary” as v1"
 
     # Ctrl+S again saves at once; Ctrl+Shift+S asks for a message in a line, not a dialog.
     _type_message(qtbot, window, "Summarize {{ ticket }} for the on-call engineer, briefly")
@@ -76,9 +77,14 @@ def test_first_save_asks_a_name_and_saves_description_tags_and_message(
     qtbot.keyClick(window.message_bar.edit, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: window.version == 2 and not window.dirty)
     assert library.version("on-call-summary").message == "asked for brevity"
+    _type_message(qtbot, window, "Summarize {{ ticket }} for the on-call engineer, tersely")
+    qtbot.keyClick(window.editor, Qt.Key.Key_S, CTRL)  # no message: how to give one is said
+    qtbot.waitUntil(lambda: window.version == 3 and not window.dirty)
+    assert window.statusBar().currentMessage() == (
+        "Saved “On-call summary” as v3 · Save with message… (Ctrl+Shift+S) says what changed")
     assert not window.message_bar.isVisible()
     rows = [window.library.versions.item(i).text() for i in range(window.library.versions.count())]
-    assert "asked for brevity" in rows[0] and "first cut" in rows[1]
+    assert "asked for brevity" in rows[1] and "first cut" in rows[2]
     shot(window, "main_window_versions_with_messages")
 
 

@@ -266,7 +266,14 @@ class DocumentActions(QObject):
         if change.what == "deleted":
             self.window.library.offer_undelete(change.key)
         self._sync_library()
-        self.window.statusBar().showMessage(change.message, 5000)
+        message = change.message
+        if change.what == "saved" and change.version is not None:
+            # by the name the library lists (not its file key), and how to name a version
+            name = self._name_of(change.key) or change.key
+            message = f"Saved “{name}” as v{change.version.number}" + (
+                "" if change.version.message
+                else " · Save with message… (Ctrl+Shift+S) says what changed")
+        self.window.statusBar().showMessage(message, 8000)
 
     def _save_failed(self, error: KnownError) -> None:
         self.window.statusBar().showMessage(f"Not saved: {error}", 15_000)
