@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QEvent,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -173,11 +172,6 @@ class ExperimentsBrowser(QWidget):
         if not self.model.rowCount():
             self.status.setText("Reading the saved experiments…")
         self._job.submit(self._source)
-
-    def event(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.WindowActivate:
-            self.refresh()  # a sweep or comparison may have run (or been saved) meanwhile
-        return super().event(event)
 
     def shown(self) -> list[Overview]:
         """The rows as listed (filtered and sorted)."""
