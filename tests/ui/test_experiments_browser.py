@@ -207,11 +207,15 @@ def test_saved_experiments_reopen_with_their_results(
     assert sweeps[0].experiment.id == sweep.id
     assert sweeps[0].results_stack.currentIndex() == 1  # the matrix, not the empty state
 
-    # Read again (after something ran elsewhere): the row picked stays picked.
-    store.experiments.create(ExperimentSpec(name="later", variants=[variant("paris")]), "compare")
+    # Something runs while the list is open (a sweep window, a terminal): the list follows,
+    # without a refresh asked for, and the row picked stays picked.
     browser.search.clear()
-    browser.refresh()
+    qtbot.waitUntil(lambda: len(browser.shown()) == 3, timeout=5_000)
+    store.runs.add(result("Paris."), RunRef(sweep.id, sweep.variant_ids[2]))
+    store.experiments.create(ExperimentSpec(name="later", variants=[variant("paris")]), "compare")
     qtbot.waitUntil(lambda: len(browser.shown()) == 4, timeout=5_000)
+    counts = {o.kind: browser.model.index(r, 5).data() for r, o in enumerate(browser.model.rows)}
+    assert counts["sweep"] == "2"  # runs done: one more than when the list was opened
     picked = browser.view.currentIndex().siblingAtColumn(0).data(Qt.ItemDataRole.UserRole)
     assert picked.id == sweep.id
 

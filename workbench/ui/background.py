@@ -10,6 +10,8 @@ message the user is asked to act on.
   evaluation suites, estimates).
 - ``LatestJob``: recomputations of which only the newest result matters (previews, searches).
 - ``on_gui``: a writer-thread future whose outcome is delivered on the GUI thread.
+- ``watch_writes``: a list kept current when anything (a terminal, a writer thread) commits to
+  the database.
 - ``RunWorker`` (``ui.workers``) streams a model run; every end (failures included) is a
   ``RunOutcome``, and its bugs go through ``report_bug`` too.
 
@@ -34,16 +36,20 @@ from PySide6.QtCore import (
     QRunnable,
     Qt,
     QThreadPool,
+    QTimer,
     Signal,
     Slot,
 )
 
 from workbench.backends.base import CancelToken
 from workbench.core.errors import ErrorCode, KnownError
+from workbench.storage.db import ChangeProbe, Database
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+WATCH_INTERVAL_MS = 1000  # how soon a list shows what another connection wrote
 
 #: RunResult.error_kind of a run that ended because of a bug, not because of the user.
 INTERNAL_ERROR: str = ErrorCode.INTERNAL
@@ -368,3 +374,23 @@ def on_gui(
             log.debug("a writer result was dropped at shutdown")
 
     future.add_done_callback(posted)
+
+
+def watch_writes(
+    owner: QObject, db: Database, on_change: Callable[[], None],
+    interval_ms: int = WATCH_INTERVAL_MS,
+) -> None:
+    """Call ``on_change`` (on the GUI thread) within ``interval_ms`` of any commit to ``db`` by
+    another connection: another process, or one of this app's writer threads. Polls the cheap
+    ``PRAGMA data_version`` counter; the timer and its connection go with ``owner``."""
+    probe = ChangeProbe(db)
+    timer = QTimer(owner)
+    timer.setInterval(interval_ms)
+
+    def look() -> None:
+        if probe.changed():
+            on_change()
+
+    timer.timeout.connect(look)
+    owner.destroyed.connect(lambda *_: probe.close())
+    timer.start()

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QWidget
 from workbench.core.errors import KnownError
 from workbench.core.experiments import Variant
 from workbench.core.grid import TemplateChoice
+from workbench.ui.background import watch_writes
 from workbench.ui.widgets.window_keys import add_close_keys
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ def open_experiments(window: MainWindow) -> ExperimentsBrowser:
 
     store = window.workspace.store
     view = ExperimentsBrowser(lambda: overview(store))
+    watch_writes(view, store.db, view.refresh)  # a sweep run meanwhile shows its new count
     view.openRequested.connect(lambda kind, experiment_id: open_experiment(
         window, kind, experiment_id))
     _keep(window, view, 1000, 560, escape=True)

@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.errors import KnownError
 from workbench.core.wording import plural
-from workbench.storage.db import ChangeProbe, Database
+from workbench.storage.db import Database
 from workbench.storage.repositories import RunSummary
 from workbench.storage.repositories.runs import (
     SOURCES,
@@ -51,12 +51,11 @@ from workbench.storage.repositories.runs import (
     Source,
 )
 from workbench.ui import theming
-from workbench.ui.background import LatestJob
+from workbench.ui.background import LatestJob, watch_writes
 from workbench.ui.qt_models.rows_model import RowsTableModel
 from workbench.ui.run_text import format_duration
 
 SEARCH_DEBOUNCE_MS = 150
-WATCH_INTERVAL_MS = 1000  # how soon runs written by another process are listed
 RECENT_LIMIT = 200
 
 STATUS_MARK = {"ok": "✓", "error": "✗", "cancelled": "⊘"}
@@ -446,20 +445,11 @@ class HistoryPanel(QWidget):
         self._query = HistoryQuery(self.search.text(), self.filters.where())
         self._job.submit(self._source, self._query)
 
-    def watch(self, db: Database, interval_ms: int = WATCH_INTERVAL_MS) -> None:
+    def watch(self, db: Database) -> None:
         """Refresh when anything else writes to ``db``: runs from ``workbench compare`` or
         ``workbench eval`` in a terminal, or a sweep window's writer, appear without a filter
         change or a window switch."""
-        probe = ChangeProbe(db)
-        timer = QTimer(self)
-        timer.setInterval(interval_ms)
-        timer.timeout.connect(lambda: self._written(probe))
-        self.destroyed.connect(lambda *_: probe.close())
-        timer.start()
-
-    def _written(self, probe: ChangeProbe) -> None:
-        if probe.changed():
-            self.refresh()
+        watch_writes(self, db, self.refresh)
 
     def set_running(self, count: int) -> None:
         """``count`` runs are in flight: an empty history says so rather than "No runs yet"
