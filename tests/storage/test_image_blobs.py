@@ -58,6 +58,17 @@ def test_a_blob_goes_with_the_last_run_using_it(store: Store) -> None:
     assert store.runs.get(plain).result == make_result()
 
 
+def test_a_draft_runs_template_names_its_image_and_goes_with_the_run(store: Store) -> None:
+    draft = image_spec().variants[0].template  # the same picture the run sent
+    run_id = store.runs.add(image_result(), RunRef(template=draft))
+    assert len(blobs(store)) == 1
+    stored_json = store.db.connection().execute("SELECT template_json FROM runs").fetchone()[0]
+    assert ImagePart.from_bytes(PICTURE).data not in stored_json
+    assert store.runs.template_of(run_id) == draft
+    store.runs.delete(run_id)
+    assert blobs(store) == []
+
+
 def test_a_variants_image_is_stored_once_and_read_back(store: Store) -> None:
     made = store.experiments.create(image_spec())
     store.runs.add(image_result(), RunRef(made.id, made.variant_ids[0]))

@@ -7,6 +7,7 @@ import hashlib
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,14 +97,15 @@ _SOURCE_COLUMNS = ("source", "backend_name")
 _REASONING_COLUMNS = ("reasoning", "reasoning_tokens")
 _TOOL_CALL_COLUMNS: tuple[str, ...] = ("tool_calls_json",)
 _BRANCH_COLUMNS = ("parent_run_id", "branch_token")
+_TEMPLATE_COLUMNS: tuple[str, ...] = ("template_json",)
 
 
 def _add_run(db: Database, stage: int, result: RunResult, ref: RunRef | None = None) -> str:
     """Insert a run as the app at schema ``stage`` did: without the columns added after it."""
     ref = ref or RunRef()
-    if stage >= NAMES.index("0016_image_blobs"):
+    if stage >= NAMES.index("0018_run_template"):
         return Store(db).runs.add(result, ref)
-    later: tuple[str, ...] = ()
+    later: tuple[str, ...] = _TEMPLATE_COLUMNS
     if stage < NAMES.index("0014_run_tool_calls"):
         later += _TOOL_CALL_COLUMNS
     if stage < NAMES.index("0013_run_branches"):
@@ -124,14 +126,19 @@ def _add_run(db: Database, stage: int, result: RunResult, ref: RunRef | None = N
             else {}
         )
         source = kinds.get(ref.experiment_id, "hand")
-        # images inline, as before 0016_image_blobs
-        text = result.request.model_dump_json(exclude={"raw_prompt"}, exclude_defaults=True)
-        row = runs_module._row(run_id, now_iso(), result, ref, source, text)
+        options: dict[str, Any] = {"exclude": {"raw_prompt"}, "exclude_defaults": True}
+        if stage >= NAMES.index("0016_image_blobs"):
+            text, hashes = image_blobs.dump(conn, result.request, **options)
+        else:  # images inline, as before 0016_image_blobs
+            text, hashes = result.request.model_dump_json(**options), []
+        row = runs_module._row(run_id, now_iso(), result, ref, source, text, None)
         conn.execute(
             f"INSERT INTO runs ({', '.join(columns[i] for i in kept)})"
             f" VALUES ({', '.join('?' for _ in kept)})",
             [row[i] for i in kept],
         )
+        if hashes:
+            image_blobs.link(conn, "run_images", run_id, hashes)
     return run_id
 
 

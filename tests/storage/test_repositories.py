@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from tests.storage.factories import completion_result, failed_result, make_result, make_spec
+from tests.storage.factories import (
+    completion_result,
+    failed_result,
+    make_result,
+    make_spec,
+    make_template,
+)
 from workbench.core.errors import KnownError
 from workbench.core.experiments import AssertionSpec, TestCase
 from workbench.core.models import RunResult
@@ -296,6 +303,32 @@ def test_a_run_remembers_its_template_version_and_values(tmp_path: Path) -> None
         run_id = store.runs.add(make_result("q", "a"), ref)
         stored = store.runs.get(run_id)
     assert stored.ref == ref
+
+
+def test_a_draft_runs_template_comes_back_and_joins_the_template_it_is_saved_as(
+    store: Store,
+) -> None:
+    draft = make_template("Untitled")
+    ref = RunRef(variables={"ticket": "Printer {{ on }} fire"}, template=draft)
+    run_id = store.runs.add(make_result("q", "a"), ref)
+    versioned = store.runs.add(make_result("q", "a"), RunRef(template_key="other",
+                                                             template_version=2))
+    assert store.runs.get(run_id).ref == ref
+    assert store.runs.template_of(run_id) == draft
+    assert store.runs.template_of(versioned) is None  # the library holds it
+    store.runs.attach([run_id, versioned, "gone"], "summarize-ticket")
+    assert store.runs.get(run_id).ref == replace(ref, template_key="summarize-ticket")
+    assert store.runs.get(versioned).ref.template_key == "other"  # never moved
+    assert [s.template_key for s in store.runs.recent()] == ["other", "summarize-ticket"]
+
+
+def test_a_cells_template_is_its_variants(store: Store) -> None:
+    spec = make_spec()
+    stored = store.experiments.create(spec)
+    run_id = store.runs.add(make_result(), RunRef.of_cell(
+        spec.variants[1], {}, experiment_id=stored.id, variant_id=stored.variant_ids[1]))
+    assert store.runs.template_of(run_id) == spec.variants[1].template
+    assert store.runs.get(run_id).ref.template is None  # kept once, with the variant
 
 
 def test_history_rows_name_the_configured_backend(store: Store) -> None:

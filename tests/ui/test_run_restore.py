@@ -7,11 +7,12 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from tests.storage.factories import make_result
-from tests.ui.windows import shot, window
+from tests.ui.windows import press_save, shot, window
+from workbench.core.models import Message, PromptTemplate
 from workbench.services.runner import build_request
 from workbench.storage.repositories import RunRef
 from workbench.ui.main_window import MainWindow
-from workbench.ui.run_restore import GONE, NEVER_SAVED
+from workbench.ui.run_restore import AS_RAN, EDIT_AS_RAN, GONE, NEVER_SAVED
 
 __all__ = ["window"]
 
@@ -19,7 +20,7 @@ RUN_TIMEOUT_MS = 120_000
 
 
 @pytest.mark.slow
-def test_a_run_of_a_never_saved_prompt_restores_what_it_sent(
+def test_a_run_of_an_untitled_draft_restores_its_template_and_joins_it_when_saved(
     qtbot: QtBot, window: MainWindow
 ) -> None:
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
@@ -41,28 +42,107 @@ def test_a_run_of_a_never_saved_prompt_restores_what_it_sent(
     qtbot.waitUntil(lambda: window.output.state == "finished", timeout=RUN_TIMEOUT_MS)
     answer = window.output.text()
     qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1, timeout=10_000)
+    run_id = window.history.run_ids()[0]
 
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # Discard
     qtbot.waitUntil(lambda: window.editor.template().messages[0].content == "")
-    window.history.runActivated.emit(window.history.run_ids()[0])
+    window.history.runActivated.emit(run_id)
 
+    # The template as it ran, its variable and value apart (they were lost before: the run
+    # came back as literal text with the value typed in).
     restored = window.editor.template()
-    assert [m.content for m in restored.messages] == ["Write a haiku about rain {{ x }}."]
-    assert restored.messages[0].literal
-    assert restored.name.startswith("run ")
+    assert [m.content for m in restored.messages] == ["Write a haiku about {{ thing }}."]
+    assert not restored.messages[0].literal
+    assert window.variables.values() == {"thing": "rain {{ x }}"}
     assert window.key is None  # an unsaved document, not a library template
-    assert window.statusBar().currentMessage() == NEVER_SAVED
+    assert window.statusBar().currentMessage() == AS_RAN
     assert window.params.params().max_tokens == 12
     assert window.output.text() == answer and window.output.state == "finished"
     # Run again, it sends exactly what the restored run sent.
-    stored = window.workspace.store.runs.get(window.history.run_ids()[0])
+    stored = window.workspace.store.runs.get(run_id)
     again = build_request(restored, window.variables.values(), backend="x", model="")
     assert [(m.role, m.content) for m in again.messages] == [
         (m.role, m.content) for m in stored.result.request.messages
     ]
-    # The values are in the literal text now: no variable is left to fill.
-    qtbot.waitUntil(lambda: window.variables.names() == [], timeout=10_000)
     shot(window, "restore_never_saved_run")
+
+    # Saved at last: the draft's earlier run is listed as a run of that template.
+    press_save(qtbot, window, "Rain haiku")
+    qtbot.waitUntil(lambda: window.key == "rain-haiku" and not window.dirty, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: window.workspace.store.runs.get(run_id).ref.template_key == "rain-haiku",
+        timeout=10_000)
+    qtbot.waitUntil(lambda: window.history.model.rows[0].label.startswith("rain-haiku"),
+                    timeout=10_000)
+
+
+@pytest.mark.slow
+def test_runs_of_a_draft_become_runs_of_the_template_it_is_saved_as(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    editor = window.editor.editor_for("messages[0] (user)")
+    assert editor is not None
+    editor.setFocus()
+    qtbot.keyClicks(editor, "Name one {{ animal }}.")
+    qtbot.waitUntil(lambda: "animal" in window.variables.names(), timeout=5000)
+    field = window.variables.editor("animal")
+    field.setFocus()
+    qtbot.keyClicks(field, "bird")
+    window.params.rows["max_tokens"].spin.setValue(8)
+    qtbot.keyClick(window.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.output.state == "finished", timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1, timeout=10_000)
+    run_id = window.history.run_ids()[0]
+    assert window.history.model.rows[0].label == "Name one bird."  # no template yet
+    press_save(qtbot, window, "Animals")
+    qtbot.waitUntil(lambda: window.key == "animals", timeout=10_000)
+    qtbot.waitUntil(lambda: window.history.model.rows[0].label == "animals", timeout=10_000)
+    stored = window.workspace.store.runs.get(run_id)
+    assert (stored.ref.template_key, stored.ref.template_version) == ("animals", None)
+    # It still restores as it ran (no version of it was ever run), now as an edit of it.
+    window.history.runActivated.emit(run_id)
+    assert window.editor.template().messages[0].content == "Name one {{ animal }}."
+    qtbot.waitUntil(lambda: window.variables.values() == {"animal": "bird"}, timeout=5000)
+    assert window.key == "animals"
+
+
+def test_a_run_of_an_unsaved_edit_restores_the_edit_over_its_template(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    library = window.workspace.library
+    base = PromptTemplate(name="Greeting", messages=[
+        Message(role="user", content="Say hello to {{ who }}.")])
+    library.save(base, key="greeting")
+    edit = base.model_copy(update={"messages": [
+        Message(role="user", content="Say hello to {{ who }}, in French.")]})
+    sent = make_result("Say hello to Ana, in French.", "Bonjour Ana !")
+    run_id = window.workspace.store.runs.add(sent, RunRef(
+        template_key="greeting", variables={"who": "Ana"}, template=edit))
+    window.history.refresh()
+    qtbot.waitUntil(lambda: run_id in window.history.run_ids(), timeout=10_000)
+    window.history.runActivated.emit(run_id)
+    # Before, the newest saved version came back beside the French answer it never gave.
+    assert window.editor.template().messages == edit.messages
+    assert (window.key, window.version, window.dirty) == ("greeting", 1, True)
+    qtbot.waitUntil(lambda: window.variables.values() == {"who": "Ana"}, timeout=5000)
+    assert window.statusBar().currentMessage() == EDIT_AS_RAN.format(name="Greeting")
+    assert window.output.text() == "Bonjour Ana !"
+
+
+def test_an_older_run_that_kept_no_template_restores_what_it_sent(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    sent = make_result("Write a haiku about rain {{ x }}.", "Drops.")
+    run_id = window.workspace.store.runs.add(sent, RunRef())
+    window.history.refresh()
+    qtbot.waitUntil(lambda: run_id in window.history.run_ids(), timeout=10_000)
+    window.history.runActivated.emit(run_id)
+    restored = window.editor.template()
+    assert [m.content for m in restored.messages][-1] == "Write a haiku about rain {{ x }}."
+    assert all(m.literal for m in restored.messages) and restored.name.startswith("run ")
+    assert window.key is None and window.statusBar().currentMessage() == NEVER_SAVED
+    qtbot.waitUntil(lambda: window.variables.names() == [], timeout=10_000)
 
 
 def test_a_run_whose_template_version_is_gone_restores_what_it_sent(

@@ -259,6 +259,12 @@ class Document:
         self.loaded.emit(template)
         self._notify()
 
+    def load_edit(self, template: PromptTemplate, key: str) -> None:
+        """Make ``template`` an unsaved edit of library template ``key`` (over its newest
+        version: Ctrl+S saves it as the next one); KnownError if ``key`` is gone."""
+        saved = self.library.load(key)
+        self._replace(template, key, self.library.entry(key).version, saved)
+
     def open(self, key: str, version: int | None = None) -> None:
         """Open a library template (its newest version, or ``version``); KnownError if gone.
         Unsaved edits of it kept from an earlier session come back over its newest version."""

@@ -318,6 +318,12 @@ _RUN_TOOL_CALLS = """
 ALTER TABLE runs ADD COLUMN tool_calls_json TEXT;
 """
 
+# The template a hand run was made from when it is no library version (an untitled draft, an
+# unsaved edit): restoring the run gives back its ``{{ variables }}``, not just what it sent.
+_RUN_TEMPLATE = """
+ALTER TABLE runs ADD COLUMN template_json TEXT;
+"""
+
 # Provider batch jobs (``services.batch``): a job sends an experiment's cells of one backend
 # through its provider's batch API, as one remote batch per part (a provider caps the lines of
 # one batch, and OpenAI takes one model per batch); each cell's custom_id maps back to its cell
@@ -492,6 +498,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0015_batch_jobs", _BATCH_JOBS),
     Migration("0016_image_blobs", _IMAGE_BLOBS, move_inline_images),
     Migration("0017_batch_cell_images", _BATCH_CELL_IMAGES, move_inline_batch_images),
+    Migration("0018_run_template", _RUN_TEMPLATE),
 )
 
 _TRACKING = (

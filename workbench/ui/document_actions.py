@@ -1,6 +1,7 @@
 """The main window's document actions: new from a built-in, open a file, save (naming a new
 template, a version message; a file opened is saved back to it), save as a file, add to the
-library, rename, description and tags, delete with undo, and drafts offered back.
+library, rename, description and tags, delete with undo, and drafts offered back. The runs of an
+untitled draft become runs of the template it is first saved as.
 
 The document itself is ``services.document.Document`` (no Qt); this module asks the person what
 it needs (names, messages) and shows what the document says happened.
@@ -25,7 +26,9 @@ from workbench.ui.dialogs.template_gallery import TemplateGallery
 from workbench.ui.window_support import ask_on
 
 if TYPE_CHECKING:
+    from workbench.core.outcome import RunOutcome
     from workbench.ui.main_window import MainWindow
+    from workbench.ui.workers import RunWorker
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ class DocumentActions(QObject):
             lambda message: self.document.save(message=message)
         )
         self._shown: tuple[str | None, int | None] = (None, None)
+        self._draft_runs: tuple[int, list[str]] = (-1, [])  # (document generation, run ids)
         library = window.library
         library.renameRequested.connect(self.rename_template)
         library.detailsRequested.connect(self.edit_details)
@@ -261,7 +265,39 @@ class DocumentActions(QObject):
             self.window.statusBar().showMessage(str(err), 10_000)
             return None
 
+    def follow_draft_run(self, worker: RunWorker) -> None:
+        """``worker`` runs the untitled document: once saved, its run is listed under the
+        template's name (History's template filter finds it)."""
+        generation = self.document.generation
+
+        def ended(outcome: RunOutcome) -> None:
+            if outcome.run_id is not None:
+                self.draft_run(outcome.run_id, generation)
+
+        worker.signals.ended.connect(ended)
+
+    def draft_run(self, run_id: str, generation: int | None = None) -> None:
+        """``run_id`` is a run of the untitled document (the one open, or of ``generation``):
+        it joins the template the document is first saved as."""
+        if generation is None:
+            generation = self.document.generation
+        if generation == self.document.generation and self.document.key is not None:
+            self._attach([run_id], self.document.key)  # saved while it ran
+            return
+        if self._draft_runs[0] != generation:
+            self._draft_runs = (generation, [])
+        self._draft_runs[1].append(run_id)
+
+    def _attach(self, run_ids: list[str], key: str) -> None:
+        # History follows the write by itself (it watches the database).
+        self.window.workspace.writer.submit(lambda store: store.runs.attach(run_ids, key))
+
     def _library_changed(self, change: LibraryChange) -> None:
+        generation, draft_runs = self._draft_runs
+        if (change.what == "saved" and draft_runs and generation == self.document.generation
+                and change.key == self.document.key):
+            self._attach(draft_runs, change.key)
+            self._draft_runs = (-1, [])
         self.window.library.refresh()
         if change.what == "deleted":
             self.window.library.offer_undelete(change.key)

@@ -391,10 +391,12 @@ class MainWindow(QMainWindow):
             self.lower_tabs.setCurrentWidget(self.preview)
             self.statusBar().showMessage(f"Cannot run: {err}", 15_000)
             return
+        versioned = self.key is not None and not self.dirty
         ref = RunRef(
             template_key=self.key,
-            template_version=None if self.dirty else self.version,
+            template_version=self.version if versioned else None,
             variables=values,
+            template=None if versioned else template,  # restored as it ran, variables and all
         )
         self.lower_tabs.setCurrentWidget(self.output)
         # Its answer is checked against the schema as sent (a Schema… edit does not pass
@@ -404,6 +406,8 @@ class MainWindow(QMainWindow):
         for index in range(self.repeat.value()):
             worker = self.runs.start_run(request, ref=replace(ref, repeat_index=index))
             worker.signals.ended.connect(lambda _result: self.history.refresh())
+            if self.document.needs_name:  # a first save makes it a run of that template
+                self.doc_actions.follow_draft_run(worker)
             if index == 0:
                 self.output.attach(worker)
                 self._last_worker = worker

@@ -1,9 +1,11 @@
 """Opening a past run from the history in the main window.
 
-A run saved from a library version reopens that version. A run of a prompt that was never saved
-(or whose template is gone from the library) keeps no template, only the messages it sent: those
-come back as an unsaved document of literal messages, so the old output never sits next to an
-unrelated prompt and a ``{{`` the run sent stays text.
+A run saved from a library version reopens that version. A run of an untitled draft or of an
+unsaved edit reopens the template as it ran, with its variables: an edit of a library template
+as an unsaved edit of it (Ctrl+S saves the next version). Older runs, and runs whose version is
+gone from the library, keep only the messages they sent: those come back as an unsaved document
+of literal messages, so the old output never sits next to an unrelated prompt and a ``{{`` the
+run sent stays text.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ if TYPE_CHECKING:
     from workbench.ui.main_window import MainWindow
 
 NEVER_SAVED = "this run's template was never saved: its sent messages are restored"
+AS_RAN = "this run's template was never saved: it is back as it ran, unsaved"
+EDIT_AS_RAN = "this run was of an unsaved edit of “{name}”: the edit is back, unsaved"
+GONE_AS_RAN = ("this run's template version is no longer in the library: it is back as it ran,"
+               " unsaved")
 GONE = "this run's template version is no longer in the library: its sent messages are restored"
 
 
@@ -44,6 +50,40 @@ def sent_template(stored: StoredRun) -> PromptTemplate:
     )
 
 
+def _show_template(window: MainWindow, stored: StoredRun, ran: PromptTemplate | None) -> str:
+    """Put the template of ``stored`` in the editor (``ran``: as it ran, when known); returns
+    what to tell the person ('' for a library version, shown as such)."""
+    library, ref = window.workspace.library, stored.ref
+    key, number = ref.template_key, ref.template_version
+    if key and (number is not None or ran is None):
+        try:
+            template = library.load(key, number)
+            shown = number or library.entry(key).version
+        except KnownError:
+            pass
+        else:
+            window.show_template(template, key, shown)
+            window.library.select(key)
+            return ""
+    if ran is None:
+        window.show_template(sent_template(stored), None, None)
+        return GONE if key else NEVER_SAVED
+    if key and number is None:
+        try:
+            window.document.load_edit(ran, key)
+            name = library.entry(key).name
+        except KnownError:
+            pass
+        else:
+            window.library.select(key)
+            return EDIT_AS_RAN.format(name=name)
+    window.show_template(ran, None, None)
+    if key:
+        return GONE_AS_RAN
+    window.doc_actions.draft_run(stored.id)  # saving the draft makes it a run of the template
+    return AS_RAN
+
+
 def restore_run(window: MainWindow, run_id: str) -> None:
     """Open a past run: its template (or what it sent), variables, parameters, backend and
     output."""
@@ -56,20 +96,7 @@ def restore_run(window: MainWindow, run_id: str) -> None:
     ref, result = stored.ref, stored.result
     if not window.keep_or_drop_edits():
         return
-    note = NEVER_SAVED
-    if ref.template_key:
-        library = window.workspace.library
-        try:
-            template = library.load(ref.template_key, ref.template_version)
-            number = ref.template_version or library.entry(ref.template_key).version
-        except KnownError:
-            note = GONE
-        else:
-            window.show_template(template, ref.template_key, number)
-            window.library.select(ref.template_key)
-            note = ""
-    if note:
-        window.show_template(sent_template(stored), None, None)
+    note = _show_template(window, stored, window.workspace.store.runs.template_of(run_id))
     window.variables.set_values(dict(ref.variables))
     window.params.set_params(params_of(result))
     sent = result.request

@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 from workbench.core.errors import KnownError
 from workbench.core.experiments import Variant
 from workbench.core.logprobs import pack, unpack
-from workbench.core.models import RunResult, SentRequest, Timings, Usage
+from workbench.core.models import PromptTemplate, RunResult, SentRequest, Timings, Usage
 from workbench.core.outcome import RunStatus, status_of
 from workbench.core.tools import ToolCall
 from workbench.storage import image_blobs
@@ -62,6 +62,9 @@ class RunRef:
     # A branch at a token: the run it continues and the index of the token it replaced.
     parent_run_id: str | None = None
     branch_token: int | None = None
+    #: The template as run, kept when it is no library version (an untitled draft, an unsaved
+    #: edit) and the run belongs to no experiment (whose variant keeps it): ``template_of``.
+    template: PromptTemplate | None = None
 
     @classmethod
     def of_cell(
@@ -172,19 +175,20 @@ _INSERT = (
     " status, backend, model, seed, request_json, prompt_text, preview, raw_prompt, response,"
     " finish_reason, input_tokens, output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost,"
     " error, error_kind, template_key, template_version, variables_json, source, backend_name,"
-    " reasoning, reasoning_tokens, parent_run_id, branch_token, tool_calls_json)"
+    " reasoning, reasoning_tokens, parent_run_id, branch_token, tool_calls_json, template_json)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    " ?, ?, ?, ?, ?, ?, ?)"
+    " ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 _TOOL_CALLS = TypeAdapter(list[ToolCall])
 
 
 def _row(
-    run_id: str, created_at: str, result: RunResult, ref: RunRef, source: Source, request_json: str
+    run_id: str, created_at: str, result: RunResult, ref: RunRef, source: Source,
+    request_json: str, template_json: str | None,
 ) -> tuple[object, ...]:
-    """The columns of ``_INSERT``; ``request_json`` is the request as stored (its images as
-    references, ``image_blobs.dump``)."""
+    """The columns of ``_INSERT``; ``request_json`` and ``template_json`` as stored (their
+    images as references, ``image_blobs.dump``)."""
     request = result.request
     return (
         run_id,
@@ -222,6 +226,7 @@ def _row(
         ref.parent_run_id,
         ref.branch_token,
         _TOOL_CALLS.dump_json(result.tool_calls).decode() if result.tool_calls else None,
+        template_json,
     )
 
 
@@ -248,13 +253,20 @@ class RunRepository:
                     )
                     for result, _ref in items
                 ]
+                templates = [
+                    image_blobs.dump(conn, ref.template, exclude_defaults=True)
+                    if ref.template is not None else (None, [])
+                    for _result, ref in items
+                ]
                 rows = [
-                    _row(i, created, result, ref, kinds.get(ref.experiment_id, "hand"), text)
-                    for i, (result, ref), (text, _hashes) in zip(ids, items, requests, strict=True)
+                    _row(i, created, result, ref, kinds.get(ref.experiment_id, "hand"), text,
+                         template)
+                    for i, (result, ref), (text, _), (template, _) in zip(
+                        ids, items, requests, templates, strict=True)
                 ]
                 conn.executemany(_INSERT, rows)
-                for i, (_text, hashes) in zip(ids, requests, strict=True):
-                    image_blobs.link(conn, "run_images", i, hashes)
+                for i, (_, hashes), (_, more) in zip(ids, requests, templates, strict=True):
+                    image_blobs.link(conn, "run_images", i, list(dict.fromkeys(hashes + more)))
                 tokens = [
                     (i, pack(result.logprobs))
                     for i, (result, _ref) in zip(ids, items, strict=True)
@@ -289,7 +301,8 @@ class RunRepository:
                 " status, request_json, raw_prompt, response, finish_reason, input_tokens,"
                 " output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost, error, error_kind,"
                 " template_key, template_version, variables_json, reasoning, reasoning_tokens,"
-                " parent_run_id, branch_token, tool_calls_json FROM runs WHERE id = ?",
+                " parent_run_id, branch_token, tool_calls_json, template_json FROM runs"
+                " WHERE id = ?",
                 (run_id,),
             )
             .fetchone()
@@ -324,8 +337,32 @@ class RunRepository:
             variables=json.loads(row[22]) if row[22] else {},
             parent_run_id=row[25],
             branch_token=row[26],
+            template=image_blobs.load(conn, row[28], PromptTemplate) if row[28] else None,
         )
         return StoredRun(row[0], row[1], ref, row[6], result)
+
+    def template_of(self, run_id: str) -> PromptTemplate | None:
+        """The template ``run_id`` was made from, as it was then: kept with a hand run of an
+        untitled draft or an unsaved edit, or its experiment variant's. None for older runs
+        (only what they sent is known) and for runs of a library version (the library has it)."""
+        conn = self.db.connection()
+        row = conn.execute(
+            "SELECT runs.template_json, variants.template_json FROM runs"
+            " LEFT JOIN variants ON variants.id = runs.variant_id WHERE runs.id = ?",
+            (run_id,),
+        ).fetchone()
+        text = None if row is None else row[0] or row[1]
+        return None if text is None else image_blobs.load(conn, text, PromptTemplate)
+
+    def attach(self, run_ids: Sequence[str], template_key: str) -> None:
+        """Runs of an untitled draft become runs of the template it was first saved as (still
+        of no version: ``template_of`` keeps what each one ran). Runs already of a template, or
+        gone, are left as they are."""
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "UPDATE runs SET template_key = ? WHERE id = ? AND template_key IS NULL",
+                [(template_key, run_id) for run_id in run_ids],
+            )
 
     def get_many(self, run_ids: Iterable[str]) -> list[StoredRun]:
         return [self.get(run_id) for run_id in run_ids]
