@@ -25,7 +25,8 @@ from workbench.storage.writer import StoreWriter
 from workbench.ui import theming
 from workbench.ui.compare.sweep_axes import parse_values
 from workbench.ui.compare.sweep_chart import SCALE, contrast, scale_colour, text_on
-from workbench.ui.compare.sweep_view import EMPTY_STATE, SweepView
+from workbench.ui.compare.sweep_pane import EMPTY_STATE
+from workbench.ui.compare.sweep_view import SweepView
 
 
 @pytest.fixture
@@ -467,3 +468,99 @@ def test_ctrl_enter_right_after_typing_runs_the_sweep(qtbot: QtBot, view: SweepV
         qtbot.keyClick(view.name, Qt.Key.Key_Enter, Qt.KeyboardModifier.ControlModifier
                        | Qt.KeyboardModifier.KeypadModifier)
     assert view.experiment is not None and view.experiment.id != first.id  # the renamed one
+
+
+def _cells(view: SweepView) -> list[str]:
+    matrix = view.matrix
+    return [_text(matrix.item(r, c))
+            for r in range(matrix.rowCount()) for c in range(matrix.columnCount())]
+
+
+def _rows(view: SweepView) -> list[str]:
+    return [_text(view.matrix.verticalHeaderItem(r)) for r in range(view.matrix.rowCount())]
+
+
+def _type_rows(qtbot: QtBot, view: SweepView, values: str) -> None:
+    """Type new row values as a person does: select all, type."""
+    view.rows.values.setFocus()
+    qtbot.keyClick(view.rows.values, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(view.rows.values, values)
+
+
+def _retype(qtbot: QtBot, view: SweepView, values: str, rows: list[str]) -> None:
+    """Type new row values and wait for the matrix to have these rows."""
+    _type_rows(qtbot, view, values)
+    qtbot.waitUntil(lambda: _rows(view) == rows, timeout=20_000)
+
+
+def test_an_axis_edited_after_a_sweep_shows_its_own_grid_never_the_last_results(
+    qtbot: QtBot, view: SweepView, store: Store
+) -> None:
+    """Edited after a run, an axis showed the last sweep's results under the editors of the new
+    one (seen by a first-time user). The matrix shows the sweep typed, the one the estimate is
+    for: a new one's cells are empty (its 0 cell runs again, in the new sweep), the one that
+    ran shows its results again when typed back, another parameter shows none."""
+    set_axes(qtbot, view, ("temperature", "0.0, 1.0"), ("(none)", ""))
+    estimate_for(qtbot, view, variant(max_tokens=16))
+    run(qtbot, view)
+    first = view.experiment
+    assert first is not None
+    assert _rows(view) == ["temperature 0", "temperature 1"]
+    assert all(cell.startswith(ANSWERS["paris"]) for cell in _cells(view))
+    qtbot.waitUntil(lambda: view.run_button.text() == "Done", timeout=20_000)
+
+    _retype(qtbot, view, "0.0, 0.5", ["temperature 0", "temperature 0.5"])
+    assert view.matrix.isVisible() and not view.empty_state.isVisible()
+    assert _cells(view) == ["not run", "not run"]  # neither is this sweep's result
+    assert "No result yet" in (view.matrix.item(1, 0) or QTableWidgetItem()).toolTip()
+    assert view.experiment is None and view.legend.text() == ""
+    assert all(series.count() == 0 for series in view.chart.series)
+    assert (view.chart.y_axis.min(), view.chart.y_axis.max()) == (0.0, 1.0)
+    view.matrix.setCurrentCell(0, 0)
+    assert view.detail.toPlainText() == "temperature 0: 0 runs"  # not the last sweep's answer
+    qtbot.waitUntil(lambda: view.run_button.text() == "Run sweep", timeout=20_000)
+    assert view.estimate is not None and view.estimate.calls == 2  # what the matrix says
+    view.metric_box.setCurrentIndex(view.metric_box.findData("total_s"))
+    assert set(_cells(view)) == {"not run"}
+    view.metric_box.setCurrentIndex(view.metric_box.findData("answer"))
+    view.activateWindow()
+    screenshot(view, "sweep-axis-edited")
+    assert view.grab().save("/tmp/sweep_stale.png")
+
+    # Typed back, the sweep that ran is found in the store and shown as it is reopened.
+    _retype(qtbot, view, "0.0, 1.0", ["temperature 0", "temperature 1"])
+    assert all(cell.startswith(ANSWERS["paris"]) for cell in _cells(view))
+    assert view.experiment is not None and view.experiment.id == first.id
+    qtbot.waitUntil(lambda: view.run_button.text() == "Done", timeout=20_000)
+
+    # Another parameter on the same values: another sweep, none of those results.
+    view.rows.param.setCurrentText("presence_penalty")
+    rows = ["presence_penalty 0", "presence_penalty 1"]
+    qtbot.waitUntil(lambda: _rows(view) == rows, timeout=20_000)
+    assert _cells(view) == ["not run", "not run"]
+
+    # Values that make no sweep: no matrix, the estimate says why.
+    _type_rows(qtbot, view, "0, 5")
+    qtbot.waitUntil(view.empty_state.isVisible, timeout=20_000)
+    assert not view.matrix.isVisible() and view.summaries() == {}
+    assert len(store.experiments.summaries()) == 1  # nothing saved by editing
+
+
+def test_an_axis_edited_while_a_sweep_runs_leaves_its_matrix_until_it_ends(
+    qtbot: QtBot, view: SweepView
+) -> None:
+    """The running sweep's answers land in its own cells; the edited axes' grid shows once it
+    has ended, not before (its runs would land in the new grid's cells)."""
+    seeds = [f"seed {n}" for n in range(1, 9)]
+    set_axes(qtbot, view, ("seed", "1, 2, 3, 4, 5, 6, 7, 8"), ("(none)", ""))
+    estimate_for(qtbot, view, variant("slow"))  # one at a time, 0.15 s each
+    with qtbot.waitSignal(view.sweepFinished, timeout=60_000):
+        qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: view.handle is not None, timeout=20_000)
+        with qtbot.waitSignal(view.estimated, timeout=20_000):
+            _type_rows(qtbot, view, "10, 11, 12")
+        assert view.handle is not None  # still running
+        assert _rows(view) == seeds
+    assert _rows(view) == seeds and _cells(view) == ["one two"] * 8
+    qtbot.waitUntil(lambda: _rows(view) == ["seed 10", "seed 11", "seed 12"], timeout=20_000)
+    assert _cells(view) == ["not run"] * 3

@@ -277,6 +277,8 @@ class MetricChart(QChartView):
         elif known:  # bars start at zero, with round ticks above the tallest
             self.y_axis.setRange(min(0.0, min(known)), max(known) * 1.1 or 1.0)
             self.y_axis.applyNiceNumbers()
+        else:  # no value yet: no scale (the last plot's would read as this one's)
+            self.y_axis.setRange(0.0, 1.0)
 
     def _lines(self, positions: list[float], names: list[str],
                values: dict[tuple[int, int], float | None], colours: list[str]) -> list[float]:

@@ -33,13 +33,22 @@ class SweepResults:
 
     def show(self, comparison: Comparison, prefer: Sequence[str] = ()) -> SweepLayout:
         """Show a saved sweep: its latest run of each cell, laid out with ``prefer``red axes."""
-        self.spec = comparison.spec
-        self._summaries = {}
-        self.runs = {}
+        grid = self.plan(comparison.spec, prefer)
         for key, runs in sorted(comparison.runs.items(), key=lambda kv: kv[0]):
             self.add(key.variant, key.test, runs[-1].result)
-        self.grid = layout(comparison.spec, prefer)
+        return grid
+
+    def plan(self, spec: ExperimentSpec, prefer: Sequence[str] = ()) -> SweepLayout:
+        """Show a sweep with no run yet (one not saved): its grid, every cell empty."""
+        self.spec = spec
+        self._summaries = {}
+        self.runs = {}
+        self.grid = layout(spec, prefer)
         return self.grid
+
+    def clear(self) -> None:
+        """Show no sweep (the one typed cannot be laid out)."""
+        self.spec, self.grid, self.runs, self._summaries = None, None, {}, {}
 
     def add(self, variant: int, test: int | None, result: RunResult) -> None:
         self.runs.setdefault((variant, test), []).append(result)
@@ -106,8 +115,8 @@ class SweepResults:
             elif done and any(status_of(r) == "ok" for r in found):
                 texts[pos] = ("–", f"no {metric_label} for these runs")  # failed: its note
             elif not found and not running:
-                texts[pos] = ("not run", "Not run yet (the sweep was stopped before it): "
-                              "Resume sweep runs it")
+                texts[pos] = ("not run", "No result yet: Run sweep (Resume sweep, for a "
+                              "sweep stopped before it) runs it")
         return texts
 
     def notes(self) -> dict[Position, tuple[str, str]]:

@@ -1,7 +1,7 @@
 """The sweep view: two axes over a base variant (each a parameter with its values, models,
 template versions or variable sets; ``sweep_axes``), the pre-run estimate with a Run button, a
-progress strip with time left, and the results as a colour-scaled matrix plus a chart of a metric
-against the row axis.
+progress strip with time left, and the results (``sweep_pane``): a colour-scaled matrix plus a
+chart of a metric against the row axis, always of the sweep as typed once it is edited.
 
 The sweep is an experiment in the store (``services.comparison.saved_or_new``): running the same
 sweep again resumes it, skipping the cells that already finished (``services.grid_runner``), and
@@ -17,18 +17,14 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPalette
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QSpinBox,
-    QSplitter,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -50,13 +46,6 @@ from workbench.ui.background import Progress as TaskProgress
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker, on_gui
 from workbench.ui.batch_submit import BatchSubmit
 from workbench.ui.compare.sweep_axes import NONE, AxisEditor, ModelCatalog
-from workbench.ui.compare.sweep_chart import (
-    METRIC_BY_KEY,
-    METRICS,
-    MetricChart,
-    SweepMatrix,
-    legend_html,
-)
 from workbench.ui.compare.sweep_layout import (
     Axis,
     SweepLayout,
@@ -64,17 +53,13 @@ from workbench.ui.compare.sweep_layout import (
     experiment_of,
     layout,
 )
-from workbench.ui.compare.sweep_results import SweepResults
+from workbench.ui.compare.sweep_pane import SweepPane
 from workbench.ui.widgets.progress_strip import ProgressStrip
 
 log = logging.getLogger(__name__)
 #: Results are redrawn at most this often while cells finish (ms).
 REDRAW_MS = 100
 ESTIMATE_DEBOUNCE_MS = 300
-EMPTY_STATE = (
-    "Choose what to sweep on the two axes, check the estimate, then Run sweep (Ctrl+Enter).\n"
-    "The matrix and the chart of the results appear here."
-)
 
 
 class _Bridge(QObject):
@@ -112,7 +97,6 @@ class SweepView(QWidget):
         self.estimate: Estimate | None = None
         self.experiment: StoredExperiment | None = None
         self.handle: SweepHandle | None = None
-        self.cells = SweepResults()  # the sweep whose results are shown, by matrix cell
         self._names = SweepLayout()  # of the sweep as typed: names the estimate's cells
         self.catalog = ModelCatalog(runner, self)
         self._tasks = TaskRunner(self, max_threads=1)
@@ -121,6 +105,8 @@ class SweepView(QWidget):
         self._bridge.progress.connect(self._on_progress)
         self._closed = False
         self._saving = False  # run's save is on the writer thread
+        self._follow = True  # the matrix follows the sweep as typed (not a reopened one's)
+        self._any_shown = False  # a sweep was shown: an edit shows its grid, not what to do
         # Set for a sweep reopened from the store: asked before running remote cells.
         self.confirm_remote: Callable[[ExperimentSpec], bool] | None = None
         self._build()
@@ -137,9 +123,9 @@ class SweepView(QWidget):
         self.repeats.setAccessibleName("Repeats per cell")
         self.repeats.setToolTip("Run every cell this many times (the matrix shows the mean)")
         for editor in (self.rows, self.cols):
-            editor.changed.connect(self.schedule_estimate)
-        self.repeats.valueChanged.connect(self.schedule_estimate)
-        self.name.textChanged.connect(self.schedule_estimate)
+            editor.changed.connect(self._edited)
+        self.repeats.valueChanged.connect(self._edited)
+        self.name.textChanged.connect(self._edited)
 
         self.estimate_label = QLabel("Set the values to sweep; the estimate appears here "
                                      "before anything runs.", self)
@@ -164,24 +150,12 @@ class SweepView(QWidget):
         self.batch.failed.connect(self._show_problem)
         self.batch.submitted.connect(self._batch_sent)
         self.progress = ProgressStrip(self)
-
-        self.metric_box = QComboBox(self)
-        for metric in METRICS:
-            self.metric_box.addItem(metric.label, metric.key)
-        self.metric_box.setAccessibleName("Metric")
-        self.metric_box.setToolTip("The figure the matrix colours and the chart plots")
-        self.metric_box.currentIndexChanged.connect(self.redraw)
-        self.matrix = SweepMatrix(self)
-        self.matrix.currentCellChanged.connect(lambda row, col, *_: self.show_cell(row, col))
-        self.detail = QPlainTextEdit(self)
-        self.detail.setReadOnly(True)
-        self.detail.setAccessibleName("The picked cell's answers")
-        self.detail.setFont(theming.monospace_font())
-        self.detail.setPlaceholderText("Click a cell to read its answers whole.")
-        self.chart = MetricChart(self)
-        self.legend = QLabel(self)
-        self.legend.setAccessibleName("Colour scale")
-        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.pane = SweepPane(lambda: self.handle is not None, self)
+        pane = self.pane
+        self.cells, self.matrix, self.detail, self.chart = (pane.cells, pane.matrix,
+                                                             pane.detail, pane.chart)
+        self.metric_box, self.legend = pane.metric_box, pane.legend
+        self.empty_state, self.results_stack = pane.empty_state, pane.results_stack
 
         form = QGridLayout()
         form.setContentsMargins(0, 0, 0, 0)
@@ -203,40 +177,13 @@ class SweepView(QWidget):
         buttons.addWidget(self.batch.button)
         buttons.addStretch(1)
         estimate_row.addLayout(buttons)
-        results_bar = QHBoxLayout()
-        results_bar.addWidget(QLabel("Metric", self))
-        results_bar.addWidget(self.metric_box)
-        results_bar.addSpacing(8)
-        results_bar.addWidget(self.legend, 1)
-        left = QSplitter(Qt.Orientation.Vertical, self)
-        left.addWidget(self.matrix)
-        left.addWidget(self.detail)
-        left.setChildrenCollapsible(False)
-        left.setSizes([600, 400])
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(left)
-        splitter.addWidget(self.chart)
-        splitter.setChildrenCollapsible(False)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([1000, 1000])  # half each, whatever the table would like
-        # Until a sweep has results, say what to do instead of showing an empty matrix and chart.
-        self.empty_state = QLabel(EMPTY_STATE, self)
-        self.empty_state.setAccessibleName("What to do")
-        self.empty_state.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_state.setWordWrap(True)
-        self.empty_state.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        self.results_stack = QStackedWidget(self)
-        self.results_stack.addWidget(self.empty_state)
-        self.results_stack.addWidget(splitter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(8)
         layout.addLayout(form)
         layout.addLayout(estimate_row)
         layout.addWidget(self.progress)
-        layout.addLayout(results_bar)
-        layout.addWidget(self.results_stack, 1)
+        layout.addWidget(self.pane, 1)
 
         self._estimate_timer = QTimer(self)
         self._estimate_timer.setSingleShot(True)
@@ -283,6 +230,10 @@ class SweepView(QWidget):
         axes = " × ".join(a.dimension for a in self.typed if a is not None)
         return " · ".join(p for p in (template or "Sweep", axes) if p)
 
+    def _edited(self) -> None:
+        self._follow = True
+        self.schedule_estimate()
+
     def schedule_estimate(self) -> None:
         self.run_button.setEnabled(False)
         self._estimating = True
@@ -298,6 +249,7 @@ class SweepView(QWidget):
             self.spec = self.planned = None
             self.batch.check(None)
             self._show_problem(_message(err))
+            self._show_typed(None, None)
             return
         self.spec, self.planned = spec, experiment
         self.batch.check(lambda: experiment)
@@ -307,6 +259,7 @@ class SweepView(QWidget):
             self._estimate_job.cancel()
         grid = self.grid
         stored = self._existing(experiment)
+        self._show_typed(experiment, stored)
 
         def work(_report: Reporter, _cancel: CancelToken) -> Estimate:
             return grid.estimate(stored if stored is not None else experiment)
@@ -513,68 +466,49 @@ class SweepView(QWidget):
             else:
                 editor.show_parameter(name, values)
         self.repeats.setValue(spec.repeats)
+        self._follow = False  # the editors may not say all of it: it stays until an edit
+
+    def _show_typed(self, experiment: ExperimentSpec | None,
+                    stored: StoredExperiment | None) -> None:
+        """After an edit the matrix shows the sweep as typed, the one the estimate is for and
+        Run runs or resumes: the store's runs of this very sweep (``find_same``, shown as a
+        reopened one), else its grid with every cell empty, else (it cannot be laid out) no
+        sweep. The last sweep's results stayed under the edited axes' editors, read as theirs
+        by a first-time user. A running sweep keeps its matrix until it ends."""
+        if not self._follow or self.handle is not None or self._saving:
+            return
+        if stored is not None:
+            if self.experiment is None or self.experiment.id != stored.id:
+                self._show_experiment(stored.id, self._typed_dimensions())
+            return
+        self.experiment = None
+        if experiment is None:
+            self.pane.show_nothing()
+        elif self._any_shown:  # before any results, the empty state says what to do
+            self._show_grid(self.cells.plan(experiment, self._typed_dimensions()))
 
     def _show_experiment(self, experiment_id: str, prefer: list[str] | None = None) -> None:
         comparison = open_comparison(self.store, experiment_id)
         self.experiment = comparison.experiment
-        self.detail.clear()
-        grid = self.cells.show(comparison, prefer or ())
-        self.results_stack.setCurrentIndex(1)
-        self.matrix.set_axes(grid.rows, grid.cols, grid.row_name, grid.col_name)
-        self.redraw()
+        self._show_grid(self.cells.show(comparison, prefer or ()))
+
+    def _show_grid(self, grid: SweepLayout) -> None:
+        self._any_shown = True
+        self.pane.show_grid(grid)
 
     def current_metric_key(self) -> str:
-        return str(self.metric_box.currentData())
+        return self.pane.current_metric_key()
 
     def summaries(self) -> dict[tuple[int, int], CellSummary]:
         """Each matrix cell's answers, agreement and assertion score."""
-        return self.cells.summaries()
+        return self.pane.summaries()
 
     def values(self) -> dict[tuple[int, int], float | None]:
-        """The metric the metric box picks, per matrix cell (``SweepResults.values``)."""
-        return self.cells.values(self.current_metric_key())
+        """The metric the metric box picks, per matrix cell."""
+        return self.pane.values()
 
     def redraw(self) -> None:
-        grid = self.cells.grid
-        if grid is None:
-            return
-        metric = METRIC_BY_KEY[self.current_metric_key()]
-        values = self.values()
-        texts = self.cells.texts(metric.label, answers=metric.key == "answer",
-                                 running=self.handle is not None)
-        texts = {pos: text for pos, text in texts.items()
-                 if values.get(pos) is None or metric.key == "answer"}
-        if grid.cols == [""]:  # one column: it holds what the metric box picks
-            self.matrix.setHorizontalHeaderLabels([metric.label])
-        self.matrix.show_values(values, metric.show, notes=self.cells.notes(), texts=texts)
-        self.show_cell(self.matrix.currentRow(), self.matrix.currentColumn())
-        known = [v for v in values.values() if v is not None]
-        if known:
-            self.legend.setText(legend_html(metric.show(min(known)), metric.show(max(known)),
-                                            theming.is_dark(self.palette())))
-        if metric.key == "answer":  # the chart plots what colours the answers, else length
-            found = self.summaries().values()
-            key = ("score" if any(v.score is not None for v in found) else
-                   "agreement" if any(v.agreement is not None for v in found) else
-                   "output_chars")
-            metric, values = METRIC_BY_KEY[key], self.cells.values(key)
-        self.chart.plot(grid.row_name, grid.row_values, grid.rows, grid.cols, values, metric)
-
-    def show_cell(self, row: int, col: int) -> None:
-        """The picked cell's answers, whole: each distinct one with how many runs gave it,
-        then the score and why answers failed."""
-        summary = self.summaries().get((row, col))
-        grid = self.cells.grid
-        if summary is None or grid is None:
-            self.detail.clear()
-            return
-        name = " × ".join(t for t in (grid.rows[row], grid.cols[col]) if t)
-        parts = [f"{name}: {summary.ended} run{'s' if summary.ended != 1 else ''}"
-                 + (f" · {summary.label()}" if summary.label() else "")]
-        for group in summary.groups:
-            parts.append(f"── ×{group.count} ──\n{group.text}")
-        parts += [f"not passed: {reason}" for reason in summary.reasons]
-        self.detail.setPlainText("\n\n".join(parts))
+        self.pane.redraw()
 
     def shutdown(self, timeout_s: float = 10.0) -> bool:
         """Cancel a running sweep and wait for it (call on close); nothing is estimated or
