@@ -7,6 +7,9 @@ decides requests (``succeeded`` answers with an echo of the last user message), 
 ends the batch (what is left expires, or is canceled when a cancel was asked). A cancel turns
 the batch ``canceling``. Results are served only once the batch has ended, as JSONL. A live
 ``POST /v1/messages`` answers whole (JSON, not a stream) with the same echo.
+``GET /v1/messages/batches`` lists them newest first (``limit``, ``after_id``; ``has_more``,
+``first_id``, ``last_id``). ``create_faults`` fail creates after the batch was made
+(``LocalServer.answers_create``); ``rate_limited`` refuses that many creates with a 429 first.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import itertools
 import json
 import re
 import threading
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from tests.backends.local_servers import LocalServer, _Handler
 
@@ -28,6 +33,7 @@ class AnthropicBatchServer(LocalServer):
         super().__init__({("*", "*"): self._route})
         self.batches: dict[str, dict[str, Any]] = {}
         self.headers_seen: list[dict[str, str]] = []
+        self.rate_limited = 0
         self._ids = itertools.count(1)
         self._state = threading.Lock()
 
@@ -66,6 +72,10 @@ class AnthropicBatchServer(LocalServer):
         if h.command == "POST" and h.path == "/v1/messages/batches":
             self._create(h, body)
             return
+        url = urlsplit(h.path)
+        if h.command == "GET" and url.path == "/v1/messages/batches":
+            self._list(h, parse_qs(url.query))
+            return
         if h.command == "POST" and h.path == "/v1/messages":  # a live call (a failed cell re-run)
             h.send_json(200, _result("succeeded", body)["message"])
             return
@@ -99,14 +109,41 @@ class AnthropicBatchServer(LocalServer):
                 "type": "invalid_request_error", "message": "custom_id must be unique"}})
             return
         with self._state:
+            if self.rate_limited:
+                self.rate_limited -= 1
+                h.send_json(429, {"type": "error", "error": {
+                    "type": "rate_limit_error", "message": "Number of requests has exceeded "
+                    "your rate limit"}})
+                return
             batch_id = f"msgbatch_{next(self._ids):04d}"
             self.batches[batch_id] = {
                 "id": batch_id,
                 "status": "in_progress",
                 "params": {r["custom_id"]: r["params"] for r in requests},
                 "outcomes": dict.fromkeys(ids, "processing"),
+                "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             }
-            h.send_json(200, self._batch(self.batches[batch_id]))
+            view = self._batch(self.batches[batch_id])
+        if self.answers_create(h):
+            h.send_json(200, view)
+
+    def _list(self, h: _Handler, query: dict[str, list[str]]) -> None:
+        """List Message Batches: newest first, ``limit`` (1-1000, 20 by default) a page,
+        the page after ``after_id``."""
+        limit = int(query.get("limit", ["20"])[0])
+        if not 1 <= limit <= 1000:
+            h.send_json(400, {"type": "error", "error": {
+                "type": "invalid_request_error", "message": "limit: out of range"}})
+            return
+        with self._state:
+            ids = list(reversed(self.batches))
+            after = query.get("after_id", [""])[0]
+            start = ids.index(after) + 1 if after in ids else 0
+            page = [self._batch(self.batches[i]) for i in ids[start:start + limit]]
+            more = start + limit < len(ids)
+        h.send_json(200, {"data": page, "has_more": more,
+                          "first_id": page[0]["id"] if page else None,
+                          "last_id": page[-1]["id"] if page else None})
 
     def _batch(self, batch: dict[str, Any]) -> dict[str, Any]:
         counts = dict.fromkeys(("processing", "succeeded", "errored", "canceled", "expired"), 0)
@@ -119,7 +156,7 @@ class AnthropicBatchServer(LocalServer):
             "processing_status": batch["status"],
             "request_counts": counts,
             "ended_at": "2026-12-08T07:00:00Z" if ended else None,
-            "created_at": "2026-12-07T07:00:00Z",
+            "created_at": batch["created_at"],
             "expires_at": "2026-12-08T07:00:00Z",
             "cancel_initiated_at": batch.get("cancel_initiated_at"),
             "results_url": f"{self.url}/v1/messages/batches/{batch['id']}/results"

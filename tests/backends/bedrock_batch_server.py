@@ -11,6 +11,7 @@ with a message otherwise. The test moves it on: :meth:`start` (``InProgress``), 
 (records answered: ``ok`` echoes the last user message, ``error`` is a 400), :meth:`finish`
 (``Completed``/``PartiallyCompleted``, ``Stopped`` after a stop, or ``Expired``), which writes
 ``<output>/<job id>/<input file>.out`` with the processed records only, as Bedrock does.
+``create_faults`` fail creates after the job was made (``LocalServer.answers_create``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import itertools
 import json
 import re
 import threading
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -136,9 +138,11 @@ class BedrockBatchServer(LocalServer):
                 "output": body["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"],
                 "pending": [],
                 "done": {},
+                "submitted": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             }
             self._validate(self.jobs[arn])
-        h.send_json(200, {"jobArn": arn})
+        if self.answers_create(h):
+            h.send_json(200, {"jobArn": arn})
 
     def _list(self, h: _Handler, query: dict[str, list[str]]) -> None:
         """ListModelInvocationJobs, filtered by ``nameContains``, newest first."""
@@ -201,7 +205,7 @@ class BedrockBatchServer(LocalServer):
         return {
             "jobArn": arn, "jobName": body["jobName"], "modelId": body["modelId"],
             "roleArn": body["roleArn"], "status": job["status"], "message": job["message"],
-            "submitTime": "2026-12-07T07:00:00Z",
+            "submitTime": job["submitted"],
             "inputDataConfig": body["inputDataConfig"],
             "outputDataConfig": body["outputDataConfig"],
             "timeoutDurationInHours": body.get("timeoutDurationInHours", 24),

@@ -104,6 +104,8 @@ class LocalServer:
         self.routes = routes
         self.requests: list[tuple[str, str, Any]] = []
         self.lock = threading.Lock()
+        #: Faults for the next creates (batch servers): see :meth:`answers_create`.
+        self.create_faults: list[str] = []
         self.stopping = threading.Event()
         self._server = (_Server6 if ":" in host else _Server)((host, 0), _Handler)
         self._server.owner = self
@@ -117,6 +119,20 @@ class LocalServer:
     def bodies(self, path: str) -> list[Any]:
         with self.lock:
             return [body for _, p, body in self.requests if p == path]
+
+    def answers_create(self, h: _Handler) -> bool:
+        """Whether a create the server just carried out is answered: the next fault queued in
+        ``create_faults`` fails it as a proxy or the network may once the server made it
+        ("502": a gateway's error page; "drop": the connection closed unanswered)."""
+        with self.lock:
+            fault = self.create_faults.pop(0) if self.create_faults else None
+        if fault == "502":
+            h.send_body(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+        elif fault == "drop":
+            h.close_connection = True
+        elif fault is not None:
+            raise AssertionError(f"unknown create fault {fault!r}")
+        return fault is None
 
     def close(self) -> None:
         self.stopping.set()

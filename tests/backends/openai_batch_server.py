@@ -11,6 +11,7 @@ poll moves it to ``in_progress``; the test moves it on from there: :meth:`settle
 ends: answers in the output file, failed lines and those left undone (``batch_expired``,
 ``batch_cancelled``) in the error file. ``GET /v1/batches`` lists them, newest first.
 ``POST /v1/chat/completions`` answers live calls (unstreamed), as a failed cell re-run live.
+``create_faults`` fail creates after the batch was made (``LocalServer.answers_create``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from typing import Any
 
 from tests.backends.local_servers import LocalServer, _Handler
@@ -169,8 +171,11 @@ class OpenAIBatchServer(LocalServer):
                 "outcomes": dict.fromkeys(lines, "pending"),
                 "output_file_id": None,
                 "error_file_id": None,
+                "created_at": int(time.time()),
             }
-            h.send_json(200, self._view(self.batches[batch_id]))
+            view = self._view(self.batches[batch_id])
+        if self.answers_create(h):
+            h.send_json(200, view)
 
     def _view(self, batch: dict[str, Any]) -> dict[str, Any]:
         outcomes = list(batch["outcomes"].values())
@@ -187,8 +192,8 @@ class OpenAIBatchServer(LocalServer):
             "status": batch["status"],
             "output_file_id": batch["output_file_id"],
             "error_file_id": batch["error_file_id"],
-            "created_at": 1765090000,
-            "expires_at": 1765176400,
+            "created_at": batch["created_at"],
+            "expires_at": batch["created_at"] + 86400,
             "request_counts": {
                 "total": len(outcomes),
                 "completed": outcomes.count("ok"),

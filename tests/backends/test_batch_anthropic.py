@@ -4,16 +4,19 @@ and state machine (tests/backends/batch_servers.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from tests.backends.batch_servers import KEY, AnthropicBatchServer
 from tests.backends.fault_server import ScriptedServer
 from tests.backends.wire_servers import ANTHROPIC_SCENARIOS
+from workbench.backends import batch_anthropic
 from workbench.backends.anthropic import AnthropicBackend, AnthropicOptions
 from workbench.backends.base import CancelToken
 from workbench.backends.batch import (
     CANCELLED_KIND,
+    CLOCK_MARGIN,
     EXPIRED_KIND,
     BatchProvider,
     RemoteBatch,
@@ -21,7 +24,7 @@ from workbench.backends.batch import (
     supports_batch,
 )
 from workbench.backends.batch_anthropic import AnthropicBatches
-from workbench.core.errors import ErrorCode, NotFoundError, ProtocolError
+from workbench.core.errors import ErrorCode, NotFoundError, ProtocolError, UnconfirmedError
 from workbench.core.models import (
     Params,
     RenderedMessage,
@@ -163,3 +166,44 @@ def test_a_response_format_reads_back_from_the_forced_tool() -> None:
     assert isinstance(client, AnthropicBatches)
     result = client.backend.message_result(line.sent, message, "test")
     assert (result.text, result.finish_reason) == ('{"animal": "fox"}', "stop")
+
+
+@pytest.mark.parametrize("fault", ["502", "drop"])
+def test_a_create_that_failed_after_the_batch_was_made_is_never_sent_again(
+    server: AnthropicBatchServer, fault: str
+) -> None:
+    """A proxy's 502, or a connection dropped, once Anthropic created the batch: a retry would
+    create (and bill) a second one. The batch is found in the list instead."""
+    client = provider(server.url)
+    lines = [client.line_for(cid, request(text)) for cid, text in (("a", "x"), ("b", "y"))]
+    since = datetime.now(UTC) - CLOCK_MARGIN
+    server.create_faults.append(fault)
+    with pytest.raises(UnconfirmedError, match="may have taken the request") as raised:
+        client.submit(lines, CancelToken())
+    assert "not sent again" in raised.value.hint
+    assert len(server.created()) == 1 and len(server.batches) == 1
+    assert client.find(lines, since) == [RemoteBatch(next(iter(server.batches)))]
+
+
+def test_a_rate_limited_create_is_sent_again(server: AnthropicBatchServer) -> None:
+    """A 429 created nothing: it is retried as any call."""
+    server.rate_limited = 1
+    batch, _ = submit(provider(server.url), {"a": "x"})
+    assert len(server.created()) == 2 and list(server.batches) == [batch.batch_id]
+
+
+def test_find_lists_the_batches_created_since_with_as_many_requests(
+    server: AnthropicBatchServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batch_anthropic, "_PAGE", 1)  # one batch a page: the pages are followed
+    client = provider(server.url)
+    older, _ = submit(client, {"a": "x", "b": "y"})
+    since = datetime.now(UTC)
+    same, _ = submit(client, {"c": "x", "d": "z"})
+    submit(client, {"e": "x"})  # another size
+    lines = [client.line_for(cid, request(text)) for cid, text in (("a", "x"), ("b", "y"))]
+    assert client.find(lines, since) == [same]
+    assert client.find(lines, since - CLOCK_MARGIN) == [same, older]
+    listed = [p for _, p, _ in server.requests if p.startswith("/v1/messages/batches?")]
+    assert listed[:2] == ["/v1/messages/batches?limit=1",
+                          "/v1/messages/batches?limit=1&after_id=msgbatch_0003"]

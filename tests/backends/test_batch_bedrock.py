@@ -6,6 +6,7 @@ shapes all run for real."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,6 +16,7 @@ from workbench.backends.anthropic import AnthropicBackend, AnthropicOptions
 from workbench.backends.base import CancelToken
 from workbench.backends.batch import (
     CANCELLED_KIND,
+    CLOCK_MARGIN,
     EXPIRED_KIND,
     BatchUnsupported,
     RemoteBatch,
@@ -23,7 +25,7 @@ from workbench.backends.batch import (
 )
 from workbench.backends.batch_bedrock import BedrockBatches
 from workbench.backends.bedrock import BedrockBackend, BedrockOptions
-from workbench.core.errors import ErrorCode, KnownError, NotFoundError
+from workbench.core.errors import ErrorCode, KnownError, NotFoundError, UnconfirmedError
 from workbench.core.models import Params, RenderedMessage, RunRequest, SentRequest
 
 pytest.importorskip("boto3", reason="boto3 is the optional 'bedrock' extra (in the test extra)")
@@ -236,3 +238,20 @@ def test_an_unknown_job_is_bedrocks_404(server: BedrockBatchServer) -> None:
         provider(server.url).poll(RemoteBatch(
             "arn:aws:bedrock:us-west-2:123456789012:model-invocation-job/nope", "s3://b/k",
             {"output": "s3://b/o/"}))
+
+
+def test_a_create_answered_502_after_the_job_was_made_is_never_sent_again(
+    server: BedrockBatchServer,
+) -> None:
+    """boto3 retries a 5xx (here up to twice); a 502 once Bedrock created the job would make
+    (and bill) a second one. The job is found by its records' digest instead."""
+    client = provider(server.url, max_retries=2)
+    lines = [client.line_for(f"c{i}", request(f"q{i}")) for i in range(100)]
+    since = datetime.now(UTC) - CLOCK_MARGIN
+    server.create_faults.append("502")
+    with pytest.raises(UnconfirmedError, match="Bedrock may have created the job"):
+        client.submit(lines, CancelToken())
+    assert len(server.created()) == 1 and len(server.jobs) == 1
+    (arn,) = server.jobs
+    assert [job.batch_id for job in client.find(lines, since)] == [arn]
+    assert client.find(lines[1:], since) == []

@@ -5,6 +5,7 @@ back by custom_id, an expired or cancelled batch still delivers what was done.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,6 +13,7 @@ from tests.backends.openai_batch_server import KEY, OpenAIBatchServer
 from workbench.backends.base import CancelToken
 from workbench.backends.batch import (
     CANCELLED_KIND,
+    CLOCK_MARGIN,
     EXPIRED_KIND,
     BatchUnsupported,
     batch_provider,
@@ -19,7 +21,7 @@ from workbench.backends.batch import (
 )
 from workbench.backends.batch_openai import OpenAIBatches
 from workbench.backends.openai_compat import OpenAICompatBackend, OpenAICompatOptions
-from workbench.core.errors import ErrorCode
+from workbench.core.errors import ErrorCode, UnconfirmedError
 from workbench.core.models import Params, RenderedMessage, RunRequest
 
 
@@ -169,3 +171,21 @@ def test_a_batch_that_failed_validation_says_why_and_delivers_nothing(
     assert (polled.state, polled.ended) == ("failed", True)
     assert polled.message == "line 2: The custom_id for this request is a duplicate."
     assert list(provider.results(remote, {"same": line.sent})) == []
+
+
+def test_a_create_answered_502_after_the_batch_was_made_is_never_sent_again(
+    server: OpenAIBatchServer,
+) -> None:
+    """A proxy's 502 once OpenAI created the batch: a retry would pay for a second one. The
+    batch is found by its lines' digest instead."""
+    provider = batch_provider(_backend(server, retry_backoff=0.01))
+    lines = [provider.line_for(f"c{i}", _request(q)) for i, q in enumerate(["France?", "Peru?"])]
+    since = datetime.now(UTC) - CLOCK_MARGIN
+    server.create_faults.append("502")
+    with pytest.raises(UnconfirmedError, match="502"):
+        provider.submit(lines, CancelToken())
+    assert len(server.batches) == 1
+    (batch_id,) = server.batches
+    server.expire(batch_id)  # found even once it ended: it was created since the send
+    assert [b.batch_id for b in provider.find(lines, since)] == [batch_id]
+    assert provider.find(lines[:1], since) == []

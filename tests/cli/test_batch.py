@@ -131,3 +131,37 @@ def test_an_evaluation_suite_is_graded_after_its_batch(
         runs = store.runs.for_experiment(str(job["experiment_id"]))
     assert [r.result.text for r in runs] == ["echo: Capital of France?", "",
                                              "echo: Capital of Peru?"]
+
+
+class _Died(BaseException):
+    """The process ends here."""
+
+
+def test_a_batch_of_unknown_outcome_is_said_and_resent_only_when_forced(
+    server: OpenAIBatchServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The process creating the batch ended; the next finds no batch of its lines at the
+    provider (the create never arrived, or is not listed yet): it says so and sends nothing
+    until the person, having checked, forces it."""
+    from workbench.backends.batch_openai import OpenAIBatches
+
+    def die(*_args: object, **_kwargs: object) -> None:
+        raise _Died
+
+    with monkeypatch.context() as patch:
+        patch.setattr(OpenAIBatches, "submit", die)
+        with pytest.raises(_Died):
+            main(["batch", "submit", str(_sweep(tmp_path))])
+    capsys.readouterr()
+    assert main(["batch", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "part 0: gpt-4o-mini no batch id unknown (openai may have created this batch" in out
+    assert f"Check the server's batch list ({server.base_url}/batches)" in out
+    assert server.batches == {}
+    (job,) = _jobs(capsys, "list")
+    assert main(["batch", "resend", str(job["id"])]) == 1  # no terminal to ask on
+    err = capsys.readouterr().err
+    assert "nothing sent" in err and "add --force" in err and server.batches == {}
+    assert main(["batch", "resend", str(job["id"]), "--force"]) == 0
+    assert "running" in capsys.readouterr().out and len(server.batches) == 1

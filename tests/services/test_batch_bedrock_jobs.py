@@ -46,9 +46,9 @@ def _spec(cases: int) -> ExperimentSpec:
 class _Session:
     """One process's store, runner and batch service."""
 
-    def __init__(self, path: Path, server: BedrockBatchServer) -> None:
+    def __init__(self, path: Path, server: BedrockBatchServer, max_retries: int = 0) -> None:
         options = {"profile": "wbtest", "endpoint_url": server.url,
-                   "s3_endpoint_url": server.url, "max_retries": 0,
+                   "s3_endpoint_url": server.url, "max_retries": max_retries,
                    "batch_s3_uri": "s3://wb-batches/jobs", "batch_role_arn": ROLE}
         self.store = Store.open(path)
         self.runner = Runner(configs={"aws": BackendConfig(name="aws", backend="bedrock",
@@ -107,5 +107,22 @@ def test_too_few_cells_of_a_model_are_refused_before_anything_is_sent(
                 f"cells of {MODEL}") in str(raised.value)
         assert "live" in raised.value.hint
         assert session.jobs.unfinished() == [] and server.requests == []
+    finally:
+        session.close()
+
+
+def test_a_create_answered_502_after_the_job_was_made_is_found_and_recorded(
+    server: BedrockBatchServer, tmp_path: Path
+) -> None:
+    """boto3 retries a 5xx (twice here); a 502 once Bedrock created the job would make and
+    bill a second one. The job is found by its records' digest and recorded instead."""
+    session = _Session(tmp_path / "runs.db", server, max_retries=2)
+    try:
+        experiment = save_comparison(session.store, _spec(100))
+        server.create_faults.append("502")
+        (job,) = session.jobs.submit(experiment)
+        assert len(server.created()) == 1 and len(server.jobs) == 1
+        assert job.parts[0].remote_id == next(iter(server.jobs)) and job.status == "running"
+        assert "found at bedrock after its create was not confirmed" in job.parts[0].message
     finally:
         session.close()

@@ -116,6 +116,35 @@ def test_a_job_never_sent_can_be_discarded_but_not_one_at_the_provider(store: St
     assert [j.id for j in store.batches.jobs()] == [job_id]
 
 
+@pytest.mark.parametrize("mark", ["sending", "unknown"])
+def test_a_job_whose_create_may_be_at_the_provider_is_not_discarded(
+    store: Store, mark: str
+) -> None:
+    """A part marked before its create went out (and not unmarked after a clear refusal) may be
+    a batch at the provider: forgetting it would free its cells to be paid for twice."""
+    _, job_id = _job(store)
+    store.batches.sending(job_id, 0)
+    if mark == "unknown":
+        store.batches.unconfirmed(job_id, 0, "check the console")
+    with pytest.raises(ValueError, match="at the provider"):
+        store.batches.discard(job_id)
+    part = store.batches.get(job_id).parts[0]
+    assert (part.state, part.remote_id) == (mark, None) and part.submitted_at
+    store.batches.unsent(job_id, 0)  # a refusal: nothing was created
+    store.batches.discard(job_id)
+    assert store.batches.jobs() == []
+
+
+def test_a_poll_keeps_how_the_batch_was_found(store: Store) -> None:
+    _, job_id = _job(store)
+    store.batches.submitted(job_id, 0, remote_id="b", message="found after a 502")
+    store.batches.polled(job_id, 0, state="in_progress", total=2, succeeded=0, failed=0)
+    assert store.batches.get(job_id).parts[0].message == "found after a 502"
+    store.batches.polled(job_id, 0, state="failed", total=2, succeeded=0, failed=0,
+                         message="token limit")
+    assert store.batches.get(job_id).parts[0].message == "token limit"
+
+
 def test_many_answers_land_in_chunks_each_once(store: Store) -> None:
     experiment_id, job_id = _job(store)
     ref = RunRef(experiment_id)

@@ -25,6 +25,7 @@ from pytestqt.qtbot import QtBot
 from tests.backends.batch_servers import KEY, AnthropicBatchServer
 from tests.ui.windows import close_window, open_window, shot
 from workbench.backends.base import CancelToken
+from workbench.backends.batch_anthropic import AnthropicBatches
 from workbench.backends.config import BackendConfig, add_config
 from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec, Variant
@@ -359,6 +360,44 @@ def test_a_job_that_cannot_be_polled_does_not_stop_the_others(
     assert view.shown()[1].landed == 4 and not view.shown()[0].ended
     assert view.status.text().startswith("Cannot poll “on a backend removed since”: ")
     assert "gone" in view.status.text()
+    assert view.shutdown(10)
+
+
+class _Died(BaseException):
+    """The process ends here."""
+
+
+def test_a_batch_of_unknown_outcome_is_said_and_sent_again_after_asking(
+    qtbot: QtBot, theme: theming.Theme, store: Store, runner: Runner,
+    server: AnthropicBatchServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The process creating the batch ended before it was recorded, and Anthropic lists no
+    batch that could be it: the next window says so, where to check, and sends it again only
+    after asking (a batch already there would be paid for twice)."""
+    def die(*_args: object, **_kwargs: object) -> None:
+        raise _Died
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AnthropicBatches, "submit", die)
+        with pytest.raises(_Died):
+            BatchJobs(store, runner).submit(sweep(store))
+    view = open_jobs(qtbot, JobsOfStore(store, runner))
+    qtbot.waitUntil(lambda: len(view.shown()) == 1 and row(view).unconfirmed)
+    assert "anthropic may have created this batch of 4 requests" in view.status.text()
+    assert f"Check the server's batch list ({server.url}/v1/messages/batches)" in (
+        view.status.text())
+    assert row(view).states == "unknown" and server.created() == []
+    assert view.resend_button.isEnabled()
+
+    asked: list[JobRow] = []
+    monkeypatch.setattr(BatchJobsWindow, "ask_resend",
+                        lambda _self, picked: asked.append(picked) or False)
+    qtbot.mouseClick(view.resend_button, Qt.MouseButton.LeftButton)
+    assert [r.id for r in asked] == [row(view).id] and server.created() == []
+    monkeypatch.setattr(BatchJobsWindow, "ask_resend", lambda _self, _picked: True)
+    qtbot.mouseClick(view.resend_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not row(view).unconfirmed and row(view).status == "running")
+    assert len(server.batches) == 1 and not view.resend_button.isEnabled()
     assert view.shutdown(10)
 
 

@@ -24,6 +24,14 @@ How a provider plugs in:
    ``RunResult``s, failed, expired or cancelled lines as failed ones (``error``, ``error_kind``),
    built with the ``SentRequest`` recorded for the line. Lines the provider says nothing about
    are the service's business (listed as missing, re-runnable live).
+5. ``submit`` creates a paid batch, so its create call is never retried on a failure after the
+   request may have reached the provider (a 5xx — a proxy's 502 may come after the batch was
+   created —, a timeout, a connection dropped after sending, an answer without the batch's
+   id): it raises ``UnconfirmedError`` instead (``HttpClient``'s ``once``). What cannot have
+   created anything (no connection, a 4xx refusal, a 429) is retried or reported as any call.
+   ``find`` then looks for the batch these lines may have become, from the provider's list;
+   ``services.batch`` adopts a single match and otherwise records the part as unknown, for the
+   person to check ``console`` before anything is sent again.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from workbench.backends.base import Backend, CancelToken
@@ -64,6 +73,8 @@ ENDED: frozenset[BatchState] = frozenset({"completed", "failed", "expired", "can
 #: because the batch was cancelled (a failure that re-running live may well fix).
 EXPIRED_KIND = "batch_expired"
 CANCELLED_KIND = "batch_cancelled"
+#: How far the provider's clock may be behind ours when ``find`` compares creation times.
+CLOCK_MARGIN = timedelta(minutes=5)
 
 
 class BatchUnsupported(KnownError):
@@ -133,8 +144,20 @@ class BatchProvider(Protocol):
         ...
 
     def submit(self, lines: Sequence[BatchLine], cancel: CancelToken) -> RemoteBatch:
-        """Upload ``lines`` and create one batch of them."""
+        """Upload ``lines`` and create one batch of them; ``UnconfirmedError`` when the
+        create failed after it may have reached the provider (never retried)."""
         ...
+
+    def find(self, lines: Sequence[BatchLine], since: datetime) -> list[RemoteBatch]:
+        """Batches at the provider that ``lines`` may have become, created at or after
+        ``since`` (or still running): what an unconfirmed create or a process that ended before
+        recording the batch left."""
+        ...
+
+    #: Where a person sees the provider's batches (a console page, the API's list), named
+    #: when a create's outcome is unknown.
+    @property
+    def console(self) -> str: ...
 
     def poll(self, batch: RemoteBatch) -> BatchPoll:
         """The batch's current state and counts."""
@@ -182,6 +205,7 @@ def supports_batch(backend: Backend) -> bool:
 __all__ = [
     "BATCH_STATES",
     "CANCELLED_KIND",
+    "CLOCK_MARGIN",
     "ENDED",
     "EXPIRED_KIND",
     "BatchItem",

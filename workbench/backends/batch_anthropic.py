@@ -7,12 +7,20 @@ canceling → ended) and ``request_counts``; once ended, ``results_url`` serves 
 ``{custom_id, result: {type: succeeded|errored|canceled|expired, message|error}}`` a line, read
 and handed on line by line. ``POST …/cancel`` asks the batch to stop; what already finished is
 still in the results. Batched calls cost half the list price and end within 24 hours.
+
+The create is sent ``once`` (``backends.http``): a 5xx, a timeout or a dropped connection after
+it was sent is an ``UnconfirmedError``, never a retry (a proxy's 502 may come after Anthropic
+created the batch; a retry would create and bill a second one). A batch carries nothing of ours
+to find it by, so :meth:`AnthropicBatches.find` lists the workspace's batches
+(``GET /v1/messages/batches``, newest first, ``created_at`` and ``request_counts``) for those
+created since the create was sent with as many requests as it had.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from workbench.backends.anthropic import AnthropicBackend, error_class
@@ -27,6 +35,7 @@ from workbench.backends.batch import (
     RemoteBatch,
 )
 from workbench.backends.credentials import redact
+from workbench.backends.http import unconfirmed
 from workbench.core.errors import ProtocolError
 from workbench.core.models import RunRequest, RunResult, SentRequest
 
@@ -34,6 +43,9 @@ from workbench.core.models import RunRequest, RunResult, SentRequest
 #: prompts stay under; a job with more is split into several batches).
 MAX_REQUESTS = 100_000
 _STATES = ("in_progress", "canceling", "ended")
+#: Batches listed a page, and the most pages read looking for one (newest first).
+_PAGE = 100
+_PAGES = 10
 
 
 class AnthropicBatches:
@@ -56,8 +68,42 @@ class AnthropicBatches:
 
     def submit(self, lines: Sequence[BatchLine], cancel: CancelToken) -> RemoteBatch:
         body = {"requests": [line.line for line in lines]}
-        data = self._json("POST", self._root, body, cancel)
-        return RemoteBatch(self._read(data, self._root)[0])
+        data = self._json("POST", self._root, body, cancel, once=True)
+        try:
+            return RemoteBatch(self._read(data, self._root)[0])
+        except ProtocolError as err:  # a yes whose batch id cannot be read
+            raise unconfirmed(err, self._root) from None
+
+    @property
+    def console(self) -> str:
+        if "//api.anthropic.com" in self._root:
+            return f"the Anthropic Console (https://console.anthropic.com, Batches) or {self._root}"
+        return f"the server's batch list ({self._root})"
+
+    def find(self, lines: Sequence[BatchLine], since: datetime) -> list[RemoteBatch]:
+        """Batches created since ``since`` with as many requests as ``lines`` (any state):
+        all a message batch tells of what it holds before it ends."""
+        found: list[RemoteBatch] = []
+        after = ""
+        for _ in range(_PAGES):
+            url = f"{self._root}?limit={_PAGE}" + (f"&after_id={after}" if after else "")
+            data = self._json("GET", url)
+            listed = data.get("data") if isinstance(data, dict) else None
+            if not isinstance(listed, list):
+                raise ProtocolError(f"{url} did not answer with a list of message batches")
+            older = False
+            for batch in listed:
+                created = _time(batch.get("created_at") if isinstance(batch, dict) else None)
+                if created is None or created < since:
+                    older = True  # newest first: the rest are older still
+                    break
+                batch_id, _, counts = self._read(batch, url)
+                if sum(counts.values()) == len(lines):
+                    found.append(RemoteBatch(batch_id))
+            after = str(data.get("last_id") or "")
+            if older or not data.get("has_more") or not after:
+                break
+        return found
 
     def poll(self, batch: RemoteBatch) -> BatchPoll:
         url = f"{self._root}/{batch.batch_id}"
@@ -117,10 +163,16 @@ class AnthropicBatches:
         raise ProtocolError(f"unknown result type {kind!r} in {url}")
 
     def _json(
-        self, method: str, url: str, body: Any = None, cancel: CancelToken | None = None
+        self,
+        method: str,
+        url: str,
+        body: Any = None,
+        cancel: CancelToken | None = None,
+        *,
+        once: bool = False,
     ) -> Any:
         return self.backend._http.request_json(
-            method, url, headers=self.backend._headers(), json_body=body, cancel=cancel
+            method, url, headers=self.backend._headers(), json_body=body, cancel=cancel, once=once
         )
 
     @classmethod
@@ -161,6 +213,15 @@ def provider_for(backend: Backend) -> AnthropicBatches:
     """The Message Batches API of an Anthropic backend (``batch._PROVIDERS``)."""
     assert isinstance(backend, AnthropicBackend), backend
     return AnthropicBatches(backend)
+
+
+def _time(value: Any) -> datetime | None:
+    """An RFC 3339 time as the API writes it (``2024-08-20T18:37:24.100435Z``)."""
+    try:
+        when = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
 def _failed(request: SentRequest, message: str, kind: str) -> RunResult:

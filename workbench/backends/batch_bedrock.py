@@ -15,8 +15,14 @@ left undone are absent, so they are read from the input file and reported as can
 expired. Bedrock takes at least 100 records a job (fewer are refused before anything is
 uploaded), one model a job, and charges half the on-demand price. A job's name starts with the
 SHA-256 of its records, so records sent again after a process ended between creating the job
-and recording its ARN (a part ``services.batch`` then sends again) find that job instead of
-being paid for twice.
+and recording its ARN find that job instead of being paid for twice.
+
+``CreateModelInvocationJob`` goes through a client that sends it once (boto3 would retry a 5xx,
+a timeout or a dropped connection, and a 502 may come after Bedrock created the job): such a
+failure is an ``UnconfirmedError`` and :meth:`BedrockBatches.find` looks the job up by that
+digest. A failure before anything was sent (no connection, a bad certificate) or a refusal
+(4xx, throttling: nothing created) is reported as it is; the S3 upload and the reads keep
+boto3's retries.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from workbench.backends.anthropic import (
@@ -49,7 +56,7 @@ from workbench.backends.credentials import redact
 from workbench.backends.messages import chosen_model
 from workbench.backends.reasoning import narrowed, takes_thinking_budget
 from workbench.backends.recording import RunCancelled
-from workbench.core.errors import KnownError, NotFoundError, ProtocolError
+from workbench.core.errors import KnownError, NotFoundError, ProtocolError, UnconfirmedError
 from workbench.core.models import RunRequest, RunResult, SentRequest
 
 #: The fewest records Bedrock takes in one job (its quota for most models).
@@ -124,9 +131,9 @@ class BedrockBatches:
                 f"a Bedrock batch job runs one model, not {', '.join(models)}",
                 hint="send one model's cells at a time (or run the others live)",
             )
-        content = "".join(json.dumps(line.line, ensure_ascii=False) + "\n" for line in lines)
-        same = f"workbench-{hashlib.sha256(content.encode()).hexdigest()[:24]}"
-        running = self._running(same)
+        content = _content(lines)
+        same = _digest(content)
+        running = next(iter(self._matching(same, None)), None)
         if running is not None:
             return running
         job_name = f"{same}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
@@ -137,9 +144,7 @@ class BedrockBatches:
         if cancel.cancelled:
             raise RunCancelled
         opts = self.backend.options
-        created = self._call(
-            "bedrock",
-            "create_model_invocation_job",
+        created = self._create(
             model=models[0],
             jobName=job_name,
             clientRequestToken=job_name,
@@ -152,25 +157,59 @@ class BedrockBatches:
         )
         arn = created.get("jobArn")
         if not isinstance(arn, str) or not arn:
-            raise ProtocolError("CreateModelInvocationJob answered without a jobArn")
+            raise UnconfirmedError("CreateModelInvocationJob answered without a jobArn")
         return RemoteBatch(arn, f"s3://{self.bucket}/{input_key}", {"output": output_uri})
 
-    def _running(self, same: str) -> RemoteBatch | None:
-        """A job of exactly these records still running: one created just before the process
-        ended, before its ARN was recorded (its name starts with the records' digest). Sending
-        them again would pay for them twice."""
+    def _create(self, model: str, **kwargs: Any) -> Any:
+        """``CreateModelInvocationJob``, sent once: a failure after it may have reached
+        Bedrock is an ``UnconfirmedError``."""
+        from botocore import exceptions as bx
+
+        client = self.backend._client("bedrock", retries=False)
+        try:
+            return client.create_model_invocation_job(**kwargs)
+        except Exception as err:
+            error = self.backend._error(err, model)
+            status = (err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                      if isinstance(err, bx.ClientError) else 0)
+            if isinstance(err, bx.HTTPClientError) or status >= 500 or status in (408, 409):
+                raise UnconfirmedError(
+                    f"Bedrock may have created the job before the call failed: {error}",
+                    hint="it was not sent again, as a second job would be paid for too",
+                ) from None
+            raise error from None
+
+    @property
+    def console(self) -> str:
+        region = self.backend.options.region or "the backend's region"
+        return (f"the Bedrock console (https://console.aws.amazon.com/bedrock, Batch inference, "
+                f"{region})")
+
+    def find(self, lines: Sequence[BatchLine], since: datetime) -> list[RemoteBatch]:
+        """The jobs of exactly these records (their digest) submitted since ``since``."""
+        return self._matching(_digest(_content(lines)), since)
+
+    def _matching(self, same: str, since: datetime | None) -> list[RemoteBatch]:
+        """Jobs of the records of digest ``same`` (their names start with it): those still
+        running (one created just before the process ended, before its ARN was recorded:
+        sending them again would pay for them twice), or with ``since`` those submitted since."""
         listed = self._call("bedrock", "list_model_invocation_jobs", nameContains=same,
                             sortBy="CreationTime", sortOrder="Descending", maxResults=100)
+        found = []
         for job in listed.get("invocationJobSummaries") or ():
-            if job.get("status") in _RUNNING and str(job.get("jobName")).startswith(same):
+            submitted = job.get("submitTime")
+            recent = (since is not None and isinstance(submitted, datetime)
+                      and submitted >= since)
+            if (recent or job.get("status") in _RUNNING) and str(job.get("jobName")).startswith(
+                    same):
                 try:
                     input_uri = job["inputDataConfig"]["s3InputDataConfig"]["s3Uri"]
                     output_uri = job["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"]
                 except (KeyError, TypeError):
                     raise ProtocolError(f"Bedrock job {job.get('jobArn')} has no S3 "
                                         "locations") from None
-                return RemoteBatch(str(job["jobArn"]), input_uri, {"output": output_uri})
-        return None
+                found.append(RemoteBatch(str(job["jobArn"]), input_uri, {"output": output_uri}))
+        return found
 
     def poll(self, batch: RemoteBatch) -> BatchPoll:
         job = self._call("bedrock", "get_model_invocation_job", jobIdentifier=batch.batch_id)
@@ -278,6 +317,16 @@ def provider_for(backend: Backend) -> BedrockBatches:
                 f"--replace --option {option}=…' with the other options), or run it live",
             )
     return BedrockBatches(backend)
+
+
+def _content(lines: Sequence[BatchLine]) -> str:
+    """The JSONL file of ``lines``, as uploaded."""
+    return "".join(json.dumps(line.line, ensure_ascii=False) + "\n" for line in lines)
+
+
+def _digest(content: str) -> str:
+    """The start of the names of jobs of ``content``: its SHA-256."""
+    return f"workbench-{hashlib.sha256(content.encode()).hexdigest()[:24]}"
 
 
 def _s3_location(uri: str) -> tuple[str, str]:

@@ -13,8 +13,12 @@ of the window left undone: ``batch_cancelled``, ``batch_expired``) serve JSONL f
 An expired or cancelled batch still delivers what was done. One batch holds one model and one
 endpoint; OpenAI takes at most 50,000 lines (and 200 MB) in one file. A batch carries the
 SHA-256 of its lines in its metadata, so lines sent again after a process ended between creating
-the batch and recording its id (a part ``services.batch`` then sends again) find that batch
-instead of being paid for twice.
+the batch and recording its id find that batch instead of being paid for twice.
+
+``POST /batches`` is sent ``once`` (``backends.http``): a 5xx, a timeout or a dropped connection
+after it was sent is an ``UnconfirmedError``, never a retry, and :meth:`OpenAIBatches.find`
+looks the batch up by that digest. The upload before it keeps the usual retries: a second copy
+of a file costs nothing and runs nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from workbench.backends.base import Backend, CancelToken
@@ -36,7 +41,7 @@ from workbench.backends.batch import (
     RemoteBatch,
 )
 from workbench.backends.credentials import redact
-from workbench.backends.http import Form
+from workbench.backends.http import Form, unconfirmed
 from workbench.backends.openai_compat import OpenAICompatBackend
 from workbench.core.errors import BackendError, KnownError, ProtocolError
 from workbench.core.models import RunRequest, RunResult, SentRequest
@@ -76,9 +81,9 @@ class OpenAIBatches:
                 f"one batch goes to one endpoint, not {', '.join(sorted(endpoints))}",
                 hint="send chat and completion templates as separate batches",
             )
-        content = "".join(json.dumps(line.line, ensure_ascii=False) + "\n" for line in lines)
+        content = _content(lines)
         digest = hashlib.sha256(content.encode()).hexdigest()
-        running = self._running(digest, cancel)
+        running = next(self._matching(digest, None, cancel), None)
         if running is not None:
             return running
         form = Form({"purpose": "batch"},
@@ -91,23 +96,43 @@ class OpenAIBatches:
             "completion_window": self.completion_window,
             "metadata": {"source": "prompt-workbench", _DIGEST: digest},
         }
-        created = self._json("POST", "/batches", json_body=body, cancel=cancel)
-        return RemoteBatch(_text(created, "id", "/batches"), file_id)
+        try:
+            created = self._json("POST", "/batches", json_body=body, cancel=cancel, once=True)
+            batch_id = _text(created, "id", "/batches")
+        except ProtocolError as err:  # a yes whose batch id cannot be read
+            raise unconfirmed(err, self.backend.options.base_url + "/batches") from None
+        return RemoteBatch(batch_id, file_id)
 
-    def _running(self, digest: str, cancel: CancelToken) -> RemoteBatch | None:
-        """A batch of exactly these lines still running: one created just before the process
-        ended, before its id was recorded. Sending the lines again would pay for them twice."""
+    @property
+    def console(self) -> str:
+        base = self.backend.options.base_url
+        if "//api.openai.com" in base:
+            return "https://platform.openai.com/batches"
+        return f"the server's batch list ({base}/batches)"
+
+    def find(self, lines: Sequence[BatchLine], since: datetime) -> list[RemoteBatch]:
+        """The batches of exactly these lines (their digest) created since ``since``."""
+        digest = hashlib.sha256(_content(lines).encode()).hexdigest()
+        return list(self._matching(digest, since.timestamp(), CancelToken()))
+
+    def _matching(
+        self, digest: str, since: float | None, cancel: CancelToken
+    ) -> Iterator[RemoteBatch]:
+        """Batches of the lines of ``digest`` among the newest: those still running (one
+        created just before the process ended, before its id was recorded: sending the lines
+        again would pay for them twice), or with ``since`` those created since then."""
         listed = self._json("GET", f"/batches?limit={_RECENT}", cancel=cancel).get("data")
         for batch in listed if isinstance(listed, list) else ():
             metadata = batch.get("metadata") if isinstance(batch, dict) else None
+            created = batch.get("created_at") if isinstance(batch, dict) else None
+            recent = since is not None and isinstance(created, int | float) and created >= since
             if (
                 isinstance(metadata, dict)
                 and metadata.get(_DIGEST) == digest
-                and batch.get("status") in _RUNNING
+                and (recent or batch.get("status") in _RUNNING)
                 and isinstance(batch.get("id"), str)
             ):
-                return RemoteBatch(batch["id"], str(batch.get("input_file_id") or ""))
-        return None
+                yield RemoteBatch(batch["id"], str(batch.get("input_file_id") or ""))
 
     def poll(self, batch: RemoteBatch) -> BatchPoll:
         return _poll(self._batch(batch.batch_id))
@@ -166,6 +191,11 @@ class OpenAIBatches:
         failure = BackendError(f"OpenAI batch: {message}" + (f" ({code})" if code else ""),
                                hint="re-run the failed cells live")
         return BatchItem(custom_id, _failed(request, failure, _UNDONE.get(code)))
+
+
+def _content(lines: Sequence[BatchLine]) -> str:
+    """The JSONL file of ``lines``, as uploaded (its SHA-256 names the batch)."""
+    return "".join(json.dumps(line.line, ensure_ascii=False) + "\n" for line in lines)
 
 
 def _poll(data: dict[str, Any]) -> BatchPoll:

@@ -272,13 +272,16 @@ class BedrockBackend(PlannedBackend[_Plan]):
             return ""
         return f"botocore {botocore.__version__}"
 
-    def _client(self, service: str) -> Any:
+    def _client(self, service: str, *, retries: bool = True) -> Any:
+        """The boto3 client of ``service``; ``retries=False``: one that sends each call once
+        (a call that creates something paid for, as a batch job)."""
+        key = service if retries else f"{service} once"
         with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self._make_client(service)
-            return self._clients[service]
+            if key not in self._clients:
+                self._clients[key] = self._make_client(service, retries)
+            return self._clients[key]
 
-    def _make_client(self, service: str) -> Any:
+    def _make_client(self, service: str, retries: bool = True) -> Any:
         boto3 = _boto3()
         from botocore.config import Config
         from botocore.exceptions import BotoCoreError, NoRegionError, ProfileNotFound
@@ -297,7 +300,8 @@ class BedrockBackend(PlannedBackend[_Plan]):
                 config=Config(
                     connect_timeout=opts.connect_timeout,
                     read_timeout=opts.read_timeout,
-                    retries={"total_max_attempts": opts.max_retries + 1, "mode": "standard"},
+                    retries={"total_max_attempts": opts.max_retries + 1 if retries else 1,
+                             "mode": "standard"},
                     user_agent_extra="prompt-workbench",
                     s3=s3,
                 ),

@@ -4,6 +4,11 @@
 - retries with exponential backoff and jitter on 408, 409, 429, 5xx and connection failures, only
   before any byte of an answer was streamed; ``Retry-After`` (seconds or HTTP date) honoured and
   capped; every wait is cut short by the run's CancelToken;
+- a request sent ``once`` (one that creates something paid for: a provider batch) is retried
+  only when nothing can have taken effect: the connection never opened, or a 429 (refused, rate
+  limited). Any other failure (a 5xx or 408/409 — a proxy's 502 may come after the server
+  created it —, a timeout, a connection dropped after sending, an answer that cannot be read)
+  raises ``UnconfirmedError``, for the caller to look for what it may have created;
 - a cancel shuts the socket being read down at once, even while waiting for response headers
   (``backends.http_sockets``);
 - failures become :mod:`workbench.core.errors` BackendErrors that name the URL, the timeout, the
@@ -43,11 +48,20 @@ from workbench.backends.http_sockets import (
 )
 from workbench.backends.recording import RunCancelled
 from workbench.backends.sse import SSEDecoder, SSEEvent
-from workbench.core.errors import BackendError, BackendTimeoutError, ConnectError, ProtocolError
+from workbench.core.errors import (
+    BackendError,
+    BackendTimeoutError,
+    ConnectError,
+    KnownError,
+    ProtocolError,
+    UnconfirmedError,
+)
 
 log = logging.getLogger(__name__)
 
 _ERROR_BODY_LIMIT = 64 * 1024
+#: Transport failures before the request left: retrying them cannot create anything twice.
+_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class HttpOptions(BackendOptions):
@@ -129,8 +143,11 @@ def http_base_url(value: str) -> str:
 class StreamResponse:
     """A successful response being streamed; iterate :meth:`events` or read :meth:`json`."""
 
-    def __init__(self, client: HttpClient, response: httpx.Response, exchange: Exchange) -> None:
+    def __init__(
+        self, client: HttpClient, response: httpx.Response, exchange: Exchange, once: bool = False
+    ) -> None:
         self._client = client
+        self._once = once
         self._response = response
         self._exchange = exchange
         self.url = str(response.request.url)
@@ -206,7 +223,16 @@ class StreamResponse:
             yield pending.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        """The whole body parsed as JSON."""
+        """The whole body parsed as JSON (of a request sent ``once``: a body that cannot be
+        read is an ``UnconfirmedError``, the server having said yes)."""
+        try:
+            return self._json()
+        except (KnownError, RunCancelled) as err:
+            if not self._once:
+                raise
+            raise unconfirmed(err, self.url) from None
+
+    def _json(self) -> Any:
         try:
             body = b"".join(self._raw())
         except (RunCancelled, DeadlineExceeded, httpx.TransportError, httpx.DecodingError) as exc:
@@ -226,6 +252,15 @@ class StreamResponse:
         if isinstance(exc, httpx.DecodingError):
             return ProtocolError(f"the response from {self.url} could not be read: {exc}")
         return self._client._failure(exc, self._exchange, self.url, self.received)
+
+
+def unconfirmed(failure: BaseException, url: str) -> UnconfirmedError:
+    """The failure of a request sent ``once`` that may have taken effect at ``url``."""
+    what = str(failure) if isinstance(failure, KnownError) else "cancelled while it was sent"
+    return UnconfirmedError(
+        f"{url} may have taken the request before it failed: {what}",
+        hint="it was not sent again, as a second one would be paid for too",
+    )
 
 
 def parse_json(body: bytes, url: str) -> Any:
@@ -290,18 +325,21 @@ class HttpClient:
         form: Form | None = None,
         cancel: CancelToken,
         model: str = "",
+        once: bool = False,
     ) -> Iterator[StreamResponse]:
         """Send with retries; yield the successful response for streaming; always close it.
 
         ``model`` names the model in a 404's hint; ``form`` sends a multipart form instead of
-        JSON (a file upload). Raises BackendError subclasses or RunCancelled.
+        JSON (a file upload); ``once``: a request that creates something paid for, retried only
+        when nothing can have taken effect (see the module's docstring). Raises BackendError
+        subclasses or RunCancelled.
         """
         exchange = Exchange(cancel, self.options.total_timeout)
         ctx = dataclasses.replace(self.ctx, model=model) if model else self.ctx
         try:
-            response = self._send(method, url, headers, json_body, form, exchange, ctx)
+            response = self._send(method, url, headers, json_body, form, exchange, ctx, once)
             try:
-                streamed = StreamResponse(self, response, exchange)
+                streamed = StreamResponse(self, response, exchange, once)
             except BaseException:
                 response.close()
                 raise
@@ -322,6 +360,7 @@ class HttpClient:
         form: Form | None = None,
         cancel: CancelToken | None = None,
         model: str = "",
+        once: bool = False,
     ) -> Any:
         """A whole JSON exchange with the same policy (model lists, non-streaming runs)."""
         with self.stream(
@@ -332,6 +371,7 @@ class HttpClient:
             form=form,
             cancel=cancel or CancelToken(),
             model=model,
+            once=once,
         ) as response:
             return response.json()
 
@@ -344,6 +384,7 @@ class HttpClient:
         form: Form | None,
         exchange: Exchange,
         ctx: ErrorContext,
+        once: bool,
     ) -> httpx.Response:
         attempt = 0
         while True:
@@ -376,6 +417,8 @@ class HttpClient:
                     response = self._client.send(request, stream=True)
             except (RunCancelled, DeadlineExceeded, httpx.TransportError) as exc:
                 failure = self._failure(exc, exchange, url, 0)
+                if once and not isinstance(exc, _UNSENT):
+                    raise unconfirmed(failure, url) from None
                 if not (
                     isinstance(failure, BackendError)
                     and isinstance(exc, httpx.TransportError)
@@ -398,6 +441,8 @@ class HttpClient:
                 error = status_error(response.status_code, body, url, ctx)
                 if not retryable_status(response.status_code):
                     raise error
+                if once and response.status_code != 429:
+                    raise unconfirmed(error, url)
                 retry_after = report_status(response.status_code, response.headers)
                 delay = retry_after if retry_after is not None else self._backoff(attempt)
             attempt += 1

@@ -5,9 +5,11 @@ price, answered within the provider's window), follow it, fetch its answers, can
 config) or an evaluation suite, and sends every cell not done yet as one job per backend.
 Jobs live in the store: ``status`` polls them (and lands the answers of batches that ended) in
 any later process, ``fetch`` waits until they end, ``cancel`` stops them (what was done still
-lands), ``list`` shows them without contacting anyone. Answers land as ordinary runs of their
-cells; ``workbench compare ID`` (a sweep) or ``workbench eval SUITE --resume ID`` (an
-evaluation, which also grades the answers) re-runs the cells that failed, live.
+lands), ``list`` shows them without contacting anyone, ``resend`` sends again a batch whose
+create could not be confirmed (after asking: it may already be at the provider). Answers land
+as ordinary runs of their cells; ``workbench compare ID`` (a sweep) or
+``workbench eval SUITE --resume ID`` (an evaluation, which also grades the answers) re-runs the
+cells that failed, live.
 """
 
 from __future__ import annotations
@@ -79,6 +81,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     cancel.add_argument("job", metavar="JOB")
     cancel.set_defaults(func=run_cancel)
+    resend = actions.add_parser(
+        "resend",
+        help="send again a batch whose create could not be confirmed (check the provider first)",
+        description="A create that failed after it may have reached the provider (a 5xx, a "
+        "timeout), or a process that ended while creating, leaves a batch of unknown outcome: "
+        "it is never sent again on its own, as a batch already there would be paid for "
+        "twice. Once the provider's console shows no such batch, this sends it again; it asks "
+        "first, unless --force.",
+    )
+    resend.add_argument("job", metavar="JOB")
+    resend.add_argument("--force", action="store_true",
+                        help="send without asking (the provider's console was checked)")
+    resend.set_defaults(func=run_resend)
     listing = actions.add_parser("list", help="the jobs in the store (contacts no provider)")
     listing.add_argument("--all", action="store_true", help="also jobs that ended")
     listing.add_argument("--json", action="store_true", help="print the jobs as JSON")
@@ -206,6 +221,32 @@ def run_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_resend(args: argparse.Namespace) -> int:
+    from workbench.cli._storage import open_store
+
+    with open_store() as store:
+        job = store.batches.get(args.job)
+        for part in job.parts:
+            if part.state == "unknown" and not part.fetched:
+                print(f"part {part.part}: {part.message}", file=sys.stderr)
+        if not args.force:
+            line = "a batch already at the provider would be paid for twice"
+            if not sys.stdin.isatty():
+                print(f"workbench batch: nothing sent: {line}", file=sys.stderr)
+                print("  hint: check the provider's console, then add --force", file=sys.stderr)
+                return 1
+            if input(f"{line}. Send it again? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("workbench batch: nothing sent", file=sys.stderr)
+                return 1
+        jobs = _open(store)
+        try:
+            job = jobs.resend(job.id)
+        finally:
+            jobs.runner.close()
+        _report(store, [job], False)
+    return 0
+
+
 def run_list(args: argparse.Namespace) -> int:
     from workbench.cli._storage import open_store
 
@@ -231,8 +272,9 @@ def _report(store: Store, jobs: list[BatchJob], as_json: bool) -> None:
               f"{outcomes['ok']} ok, {outcomes['error']} failed, {outcomes['missing']} missing")
         for part in job.parts:
             message = f" ({part.message})" if part.message else ""
-            print(f"  part {part.part}: {part.model} {part.remote_id or 'not sent'} "
-                  f"{part.state}{message}")
+            where = part.remote_id or ("no batch id" if part.state in ("sending", "unknown")
+                                       else "not sent")
+            print(f"  part {part.part}: {part.model} {where} {part.state}{message}")
         if job.status == "ended":
             print(f"  {_next_step(store, job, bool(outcomes['error'] or outcomes['missing']))}")
 

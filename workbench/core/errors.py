@@ -181,3 +181,12 @@ class BadRequestError(BackendError):
     """The server rejected the request as invalid (400/422)."""
 
     code = ErrorCode.BAD_REQUEST
+
+
+class UnconfirmedError(BackendError):
+    """A request that creates something paid for (a provider batch) failed after it may have
+    reached the server (a 5xx, a timeout, a connection dropped before the answer): whether it
+    took effect is unknown. It is never sent again automatically, as a second one would be
+    paid for too; the caller looks for what it may have created."""
+
+    code = ErrorCode.BACKEND

@@ -12,24 +12,47 @@ its cell. Lines the provider failed, cancelled or did not reach are runs with an
 at all (``missing``); ``workbench compare ID`` / ``workbench eval SUITE --resume ID`` re-run
 exactly those live through the normal runner (they skip cells with a finished run), and the
 latter grades the landed answers. No Qt: the app drives this from a worker.
+
+A batch is paid for once created, so a part is never sent twice on a guess: it is marked
+``sending`` in the store before its create goes out, and a create that failed after it may have
+reached the provider (``UnconfirmedError``: a 502 after the batch was made, a timeout) or a
+part found ``sending`` by a later process (the one sending it ended before recording the
+batch) is looked up at the provider (``BatchProvider.find``). A single match is recorded as the
+part's batch; otherwise the part is ``unknown``: its message names the provider's console, and
+only ``resend`` (the person having checked) or ``cancel`` moves it on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from workbench.backends.base import CancelToken
-from workbench.backends.batch import BatchLine, BatchProvider, RemoteBatch, batch_provider
+from workbench.backends.batch import (
+    CLOCK_MARGIN,
+    BatchLine,
+    BatchProvider,
+    RemoteBatch,
+    batch_provider,
+)
+from workbench.backends.recording import RunCancelled
 from workbench.core.conversation import uses_conversation
 from workbench.core.conversation_case import conversation_of
-from workbench.core.errors import KnownError
+from workbench.core.errors import KnownError, UnconfirmedError
 from workbench.core.grid import CellKey, PlannedCell
 from workbench.core.models import RunResult
 from workbench.services.grid_runner import completed_keys, plan, waiting_keys
 from workbench.services.runner import Runner
 from workbench.storage.repositories import RunRef, Store, StoredExperiment
-from workbench.storage.repositories.batch_jobs import BatchJob, BatchPart, NewBatchCell
+from workbench.storage.repositories.batch_jobs import (
+    PENDING,
+    SENDING,
+    UNKNOWN,
+    BatchJob,
+    BatchPart,
+    NewBatchCell,
+)
 
 #: Seconds between polls while waiting on a job (a provider answers within hours).
 POLL_INTERVAL_S = 30.0
@@ -87,10 +110,15 @@ class BatchJobs:
             if backend is None or item.request.backend == backend:
                 by_backend.setdefault(item.request.backend, []).append(item)
         if not by_backend:
+            unknown = [job.id[:8] for job in self.store.batches.jobs(
+                experiment_id=experiment.id, unfinished=True) if _unknown(job)]
             raise KnownError(
                 "nothing to send: every cell is done, waiting in a batch job, or several "
                 "requests (tool calls answered by mocks, conversations) that only run live",
-                hint="see 'workbench batch list'; run the rest with 'workbench compare'",
+                hint=f"job {', '.join(unknown)} may have a batch at its provider that could "
+                "not be confirmed: see 'workbench batch status', then 'workbench batch resend' "
+                "or 'workbench batch cancel'" if unknown else
+                "see 'workbench batch list'; run the rest with 'workbench compare'",
             )
         providers = {name: self._provider(name) for name in by_backend}
         lines = {name: self._lines(providers[name], name, items)
@@ -116,9 +144,10 @@ class BatchJobs:
                 try:
                     self._send(job_id, part, provider, [line.line for line in part_lines], cancel)
                 except BaseException:
-                    if part == 0:  # nothing at the provider: the cells stay free to send
-                        self.store.batches.discard(job_id)
-                    raise  # else 'refresh' sends the rest
+                    if part == 0 and _part(self.store.batches.get(job_id), 0).state == PENDING:
+                        self.store.batches.discard(job_id)  # nothing at the provider: the
+                        # cells stay free to send
+                    raise  # else 'refresh' sends (or confirms) the rest
             self.store.batches.set_status(job_id, "running")
             jobs.append(self.store.batches.get(job_id))
         return jobs
@@ -137,15 +166,61 @@ class BatchJobs:
 
     def _send(self, job_id: str, part: int, provider: BatchProvider,
               lines: Sequence[BatchLine], cancel: CancelToken) -> None:
-        remote = provider.submit(lines, cancel)
+        """Create the part's batch, marked ``sending`` first. A failure that created nothing
+        (a refusal, no connection, a cancel before sending) makes the part pending again; one
+        after which the batch may exist is confirmed (:meth:`_confirm`); anything else (the
+        process interrupted) leaves the mark for the next process to confirm."""
+        self.store.batches.sending(job_id, part)
+        since = datetime.now(UTC)
+        try:
+            remote = provider.submit(lines, cancel)
+        except UnconfirmedError as err:
+            self._confirm(job_id, part, provider, lines, since, str(err))
+            return
+        except (KnownError, RunCancelled):
+            self.store.batches.unsent(job_id, part)
+            raise
         self.store.batches.submitted(
             job_id, part, remote_id=remote.batch_id, input_file_id=remote.input_file_id,
             extra=remote.extra,
         )
 
-    def _resend(self, job: BatchJob, provider: BatchProvider, part: BatchPart) -> None:
-        """Send a part recorded but never sent (the process ended while submitting): its lines
-        are built again from the experiment, with the ids recorded."""
+    def _confirm(self, job_id: str, part: int, provider: BatchProvider,
+                 lines: Sequence[BatchLine], since: datetime, why: str) -> None:
+        """Look for the batch a create sent at ``since`` may have made (``why``: what went
+        wrong). The one batch found (and not already another part's) is recorded as the part's;
+        none or several: the part is unknown, and a KnownError says where to check. A failed
+        look leaves the part ``sending``, for the next refresh to look again."""
+        try:
+            found = provider.find(lines, since - CLOCK_MARGIN)
+        except KnownError as err:
+            raise KnownError(
+                f"{why}; looking for the batch at {provider.name} failed too: {err}",
+                hint="'workbench batch status' looks again (nothing is sent again)",
+            ) from None
+        known = {p.remote_id for job in self.store.batches.jobs() for p in job.parts}
+        found = [remote for remote in found if remote.batch_id not in known]
+        if len(found) == 1:
+            (remote,) = found
+            self.store.batches.submitted(
+                job_id, part, remote_id=remote.batch_id, input_file_id=remote.input_file_id,
+                extra=remote.extra,
+                message=f"found at {provider.name} after its create was not confirmed ({why})",
+            )
+            return
+        what = "several batches that could be it" if found else "no batch of these requests"
+        message = (
+            f"{provider.name} may have created this batch of {len(lines)} requests: {why}; its "
+            f"list shows {what}. Check {provider.console} before sending it again "
+            f"('workbench batch resend {job_id[:8]}') or cancel the job"
+        )
+        self.store.batches.unconfirmed(job_id, part, message)
+        raise KnownError(f"batch job {job_id[:8]}: {message}")
+
+    def _lines_of(self, job: BatchJob, provider: BatchProvider, part: BatchPart
+                  ) -> list[BatchLine]:
+        """The lines of a recorded part, built again from the experiment with the recorded
+        ids (the same lines the part was, or would have been, sent as)."""
         experiment = self.store.experiments.get(job.experiment_id)
         planned = {item.cell.key: item for item in plan(experiment.spec)}
         lines = []
@@ -153,7 +228,38 @@ class BatchJobs:
             request = planned[CellKey(*cell.key)].request
             assert request is not None  # it was rendered when the job was made
             lines.append(provider.line_for(cell.custom_id, request))
-        self._send(job.id, part.part, provider, lines, CancelToken())
+        return lines
+
+    def _resume(self, job: BatchJob, provider: BatchProvider, part: BatchPart) -> bool:
+        """Bring a part without a batch id on: one never sent is sent; one a process ended
+        while creating (``sending``) is looked up, never sent again. False: its batch is of
+        unknown outcome (left for the person to check)."""
+        if part.state == UNKNOWN:
+            return False
+        lines = self._lines_of(job, provider, part)
+        if part.state != SENDING:
+            self._send(job.id, part.part, provider, lines, CancelToken())
+            return True
+        since = datetime.fromisoformat(part.submitted_at or part.updated_at)
+        why = "the process creating it ended before its batch was recorded"
+        try:
+            self._confirm(job.id, part.part, provider, lines, since, why)
+        except KnownError:
+            return _part(self.store.batches.get(job.id), part.part).remote_id is not None
+        return True
+
+    def resend(self, job_id: str) -> BatchJob:
+        """Send again the parts whose batch could not be confirmed, the person having checked
+        the provider has none of them (else they would be paid for twice)."""
+        job = self.store.batches.get(job_id)
+        unknown = [p for p in job.parts if p.state == UNKNOWN and not p.fetched]
+        if not unknown or job.status in ("cancelling", "ended"):
+            raise KnownError(f"batch job {job.id[:8]} has no batch of unknown outcome to send")
+        provider = self._provider(job.backend_name)
+        for part in unknown:
+            self._send(job.id, part.part, provider, self._lines_of(job, provider, part),
+                       CancelToken())
+        return self.refresh(job.id)
 
     # --- following -----------------------------------------------------------------------
 
@@ -171,7 +277,8 @@ class BatchJobs:
                 if job.status == "cancelling":
                     self.store.batches.fetched(job.id, part.part)  # never sent: all missing
                     continue
-                self._resend(job, provider, part)
+                if not self._resume(job, provider, part):
+                    continue
                 part = _part(self.store.batches.get(job.id), part.part)
             assert part.remote_id is not None
             remote = RemoteBatch(part.remote_id, part.input_file_id, part.extra)
@@ -185,7 +292,7 @@ class BatchJobs:
         job = self.store.batches.get(job.id)
         if all(p.fetched for p in job.parts):
             self.store.batches.set_status(job.id, "ended")
-        elif job.status == "submitting":
+        elif job.status == "submitting" and all(p.remote_id for p in job.parts):
             self.store.batches.set_status(job.id, "running")
         return self.store.batches.get(job.id)
 
@@ -223,13 +330,15 @@ class BatchJobs:
         interval_s: float = POLL_INTERVAL_S,
         on_poll: Callable[[BatchJob], None] | None = None,
     ) -> BatchJob:
-        """Refresh the job every ``interval_s`` until it ended or ``cancel`` fires (the job
-        goes on at the provider: a later ``refresh`` picks it up)."""
+        """Refresh the job every ``interval_s`` until it ended, ``cancel`` fires (the job
+        goes on at the provider: a later ``refresh`` picks it up) or all it waits on is a
+        batch of unknown outcome (the person's to check)."""
         while True:
             job = self.refresh(job_id)
             if on_poll is not None:
                 on_poll(job)
-            if job.status == "ended" or cancel.wait(interval_s):
+            stuck = _unknown(job) and all(p.fetched or p.state == UNKNOWN for p in job.parts)
+            if job.status == "ended" or stuck or cancel.wait(interval_s):
                 return job
 
     def cancel(self, job_id: str) -> BatchJob:
@@ -241,6 +350,10 @@ class BatchJobs:
         provider = self._provider(job.backend_name)
         self.store.batches.set_status(job.id, "cancelling")
         for part in job.parts:
+            if part.remote_id is None and part.state in (SENDING, UNKNOWN) and not part.fetched:
+                self.store.batches.unconfirmed(job.id, part.part, (
+                    f"cancelled without a batch id: a batch it may have become at "
+                    f"{provider.name} cannot be stopped from here; check {provider.console}"))
             if part.remote_id is None or part.fetched or part.state in ("completed", "failed",
                                                                         "expired", "cancelled"):
                 continue
@@ -288,6 +401,11 @@ def _check_sizes(provider: BatchProvider, name: str, parts: Sequence[Sequence[_L
 
 def _position(key: CellKey) -> tuple[int, int | None, int]:
     return (key.variant, key.test, key.repeat)
+
+
+def _unknown(job: BatchJob) -> bool:
+    """Whether a part of ``job`` may be at its provider without its id here."""
+    return any(p.state == UNKNOWN and not p.fetched for p in job.parts)
 
 
 def _part(job: BatchJob, number: int) -> BatchPart:

@@ -5,7 +5,9 @@ provider's state of its remote batches), how many of its requests were answered 
 many answers have landed as runs, and when it was submitted. Refresh polls the unfinished jobs
 now; Cancel asks the provider to stop one (what finished is still delivered); Fetch results
 polls the picked job and lands what its ended batches answered; Re-run failed cells live runs the
-cells whose batch line failed, expired or was never answered through the ordinary runner.
+cells whose batch line failed, expired or was never answered through the ordinary runner. A
+job whose batch could not be confirmed (its create failed after it may have reached the
+provider) says so below the list, with where to check; Send again… sends it after asking.
 
 A job lives in the store (``storage.repositories.batch_jobs``), not in this window: a window
 opened after a restart lists the same jobs. Polling is the app's ``BatchPoller``
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QTreeView,
     QVBoxLayout,
@@ -39,6 +42,7 @@ from workbench.ui.batch_poller import BatchPoller
 from workbench.ui.batch_rows import JobRow, JobsOfStore
 from workbench.ui.qt_models.rows_model import RowsTableModel
 from workbench.ui.widgets.history_panel import format_time
+from workbench.ui.window_support import ask_on
 
 
 class JobsModel(RowsTableModel[JobRow]):
@@ -113,13 +117,16 @@ class BatchJobsWindow(QWidget):
             "Fetch results", "Poll this job and store what its ended batches answered",
             self.fetch_results)
         self.rerun_button = self._button("Re-run failed cells live", "", self.rerun_failed)
+        self.resend_button = self._button(
+            "Send again…", "Send a batch whose create could not be confirmed again, once the "
+            "provider's console shows it has none (else it is paid for twice)", self.resend)
         self.status = QLabel(self)
         self.status.setAccessibleName("Batch jobs status")
         self.status.setWordWrap(True)
         bar = QHBoxLayout()
         bar.setSpacing(6)
         for button in (self.refresh_button, self.fetch_button, self.cancel_button,
-                       self.rerun_button):
+                       self.rerun_button, self.resend_button):
             bar.addWidget(button)
         bar.addStretch(1)
         layout = QVBoxLayout(self)
@@ -170,12 +177,13 @@ class BatchJobsWindow(QWidget):
             at = ids.index(picked.id) if picked is not None and picked.id in ids else 0
             self.view.setCurrentIndex(self.model.index(at, 0))
         unfinished = sum(not r.ended for r in rows)
+        unconfirmed = [f"“{r.experiment}”: {r.message}" for r in rows if r.unconfirmed]
         if not rows:
             self.status.setText("No batch jobs yet: a sweep on an OpenAI or Anthropic backend "
                                 "offers Submit as batch under Run sweep (an evaluation suite, "
                                 "beside Run again).")
-        elif self._problems:
-            self.status.setText("\n".join(self._problems))
+        elif self._problems or unconfirmed:
+            self.status.setText("\n".join(self._problems + unconfirmed))
         elif unfinished and not self.status.text().startswith(("Cannot", "Not ")):
             every = self.poller.timer.interval() // 1000
             self.status.setText(f"{plural(unfinished, 'job')} waiting for the provider; polled "
@@ -199,6 +207,8 @@ class BatchJobsWindow(QWidget):
         self.fetch_button.setEnabled(free and row is not None and not row.ended)
         self.rerun_button.setEnabled(free and row is not None and row.ended
                                      and (row.rerunnable > 0 or bool(row.suite)))
+        self.resend_button.setEnabled(free and row is not None and row.unconfirmed
+                                      and row.status in ("submitting", "running"))
         self.rerun_button.setToolTip(
             "Once the job ended, run the cells whose batch request failed, expired or was never "
             "answered, now, through the backend as an ordinary run"
@@ -264,6 +274,24 @@ class BatchJobsWindow(QWidget):
             jobs, job_id = self.jobs, row.id
             self._act("Fetching results of", lambda _r, cancel: jobs.poll(job_id, cancel),
                       lambda _none: self.status.setText("Fetched what the provider has."))
+
+    def ask_resend(self, row: JobRow) -> bool:
+        """Whether the person checked the provider and wants the batch sent again."""
+        return ask_on(
+            self, "Send the batch again?",
+            f"{row.message}\n\nSend it again? A batch already at the provider would be paid "
+            "for twice.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            icon=QMessageBox.Icon.Warning, default=QMessageBox.StandardButton.Cancel,
+            names={QMessageBox.StandardButton.Yes: "Send again"},
+        ) == QMessageBox.StandardButton.Yes
+
+    def resend(self) -> None:
+        row = self.current()
+        if row is not None and row.unconfirmed and self.ask_resend(row):
+            jobs, job_id = self.jobs, row.id
+            self._act("Sending again", lambda _r, _c: jobs.resend(job_id),
+                      lambda _none: self.status.setText("Sent again."))
 
     def rerun_failed(self) -> None:
         row = self.current()

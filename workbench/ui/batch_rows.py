@@ -16,7 +16,7 @@ from workbench.backends.base import CancelToken
 from workbench.core.errors import KnownError
 from workbench.core.grid import CellKey
 from workbench.storage.repositories import Store, StoredExperiment
-from workbench.storage.repositories.batch_jobs import BatchJob
+from workbench.storage.repositories.batch_jobs import UNKNOWN, BatchJob
 
 if TYPE_CHECKING:
     from workbench.services.batch import BatchJobs
@@ -43,6 +43,7 @@ class JobRow:
     submitted_at: str
     message: str = ""
     suite: str = ""  # an evaluation's suite file: finishing it live also grades the answers
+    unconfirmed: bool = False  # a batch may be at the provider without its id here
 
     @property
     def ended(self) -> bool:
@@ -78,6 +79,7 @@ def job_row(store: Store, job: BatchJob) -> JobRow:
         submitted_at=min(submitted) if submitted else "",
         message="; ".join(p.message for p in job.parts if p.message),
         suite=_suite_file(store, job.experiment_id),
+        unconfirmed=any(p.state == UNKNOWN and not p.fetched for p in job.parts),
     )
 
 
@@ -106,6 +108,11 @@ class JobsOfStore:
     def cancel(self, job_id: str) -> None:
         """Ask the provider to stop the job's batches (what finished still lands)."""
         self.service.cancel(job_id)
+
+    def resend(self, job_id: str) -> None:
+        """Send again the job's batches whose create could not be confirmed (the person
+        checked the provider has none)."""
+        self.service.resend(job_id)
 
     def rerun_failed(self, job_id: str, cancel: CancelToken) -> int:
         """Run the job's cells that failed or were never answered live, through the runner as

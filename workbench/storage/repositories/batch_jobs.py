@@ -6,6 +6,11 @@ memory: each part's remote batch and input file ids and last polled state, each 
 cell key and the ``SentRequest`` its run will record. An answer is stored as an ordinary run of
 its cell and marked on the cell in the same transaction (:meth:`BatchJobRepository.land`), so a
 crash between the two cannot store an answer twice or lose it.
+
+A part is marked ``sending`` (with the time) before its create goes to the provider, and gets its
+remote id after: a part found ``sending`` was being created when its process ended, and may be
+at the provider without its id here. ``unknown``: the create failed after it may have reached
+the provider, and no single batch could be found that it became.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ JobStatus = Literal["submitting", "running", "cancelling", "ended"]
 #: ok / error: the answer (or failure) landed as a run; missing: the provider reported nothing
 #: for the line; None: still waiting.
 CellOutcome = Literal["ok", "error", "missing"]
+#: Part states before a remote id: never sent; its create under way; the create's outcome unknown.
+PENDING, SENDING, UNKNOWN = "pending", "sending", "unknown"
 
 
 #: A cell's positions as ``core.grid.CellKey`` has them: variant, test case (None: the
@@ -51,7 +58,8 @@ class NewBatchCell:
 @dataclass(frozen=True)
 class BatchPart:
     """One remote batch of a job, of one model (``remote_id`` None until submitted; ``state``
-    'pending' until then, else the provider's state as last polled)."""
+    'pending', 'sending' or 'unknown' until then, else the provider's state as last polled;
+    ``submitted_at``: when its create was sent)."""
 
     part: int
     model: str
@@ -164,6 +172,32 @@ class BatchJobRepository:
                 image_blobs.link(conn, "batch_cell_images", (job_id, c.custom_id), hashes)
         return job_id
 
+    def sending(self, job_id: str, part: int) -> None:
+        """Mark a part whose create is about to be sent (``sending``, with the time), before
+        it is: a process that ends before :meth:`submitted` leaves the mark for the next."""
+        self._part_state(job_id, part, SENDING, "", sent=True)
+
+    def unsent(self, job_id: str, part: int) -> None:
+        """The part's create failed with nothing created: it is ``pending`` again."""
+        self._part_state(job_id, part, PENDING, "")
+
+    def unconfirmed(self, job_id: str, part: int, message: str) -> None:
+        """The part's create may have made a batch that could not be found: ``unknown``,
+        ``message`` saying where to look; nothing sends it again unless asked."""
+        self._part_state(job_id, part, UNKNOWN, message)
+
+    def _part_state(
+        self, job_id: str, part: int, state: str, message: str, *, sent: bool = False
+    ) -> None:
+        now = now_iso()
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE batch_parts SET state = ?, message = ?, updated_at = ?"
+                + (", submitted_at = ?" if sent else "") + " WHERE job_id = ? AND part = ?",
+                (state, message, now, *((now,) if sent else ()), job_id, part),
+            )
+            self._touch(conn, job_id, now)
+
     def submitted(
         self,
         job_id: str,
@@ -172,15 +206,17 @@ class BatchJobRepository:
         remote_id: str,
         input_file_id: str = "",
         extra: Mapping[str, str] | None = None,
+        message: str = "",
     ) -> None:
         """Record the remote batch a part became (state ``validating`` until polled)."""
         now = now_iso()
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE batch_parts SET remote_id = ?, input_file_id = ?, extra_json = ?,"
-                " state = 'validating', submitted_at = ?, updated_at = ?"
+                " state = 'validating', message = ?, submitted_at = ?, updated_at = ?"
                 " WHERE job_id = ? AND part = ?",
-                (remote_id, input_file_id, json.dumps(dict(extra or {})), now, now, job_id, part),
+                (remote_id, input_file_id, json.dumps(dict(extra or {})), message, now, now,
+                 job_id, part),
             )
             self._touch(conn, job_id, now)
 
@@ -195,11 +231,14 @@ class BatchJobRepository:
         failed: int,
         message: str = "",
     ) -> None:
+        """Record a poll of the part's batch (an empty ``message`` keeps the one it had: how its
+        batch was found, or why it failed)."""
         now = now_iso()
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE batch_parts SET state = ?, total = ?, succeeded = ?, failed = ?,"
-                " message = ?, updated_at = ? WHERE job_id = ? AND part = ?",
+                " message = COALESCE(NULLIF(?, ''), message), updated_at = ?"
+                " WHERE job_id = ? AND part = ?",
                 (state, total, succeeded, failed, message, now, job_id, part),
             )
             self._touch(conn, job_id, now)
@@ -268,7 +307,9 @@ class BatchJobRepository:
         free to be sent again."""
         with self.db.transaction() as conn:
             sent = conn.execute(
-                "SELECT 1 FROM batch_parts WHERE job_id = ? AND remote_id IS NOT NULL", (job_id,)
+                "SELECT 1 FROM batch_parts WHERE job_id = ?"
+                " AND (remote_id IS NOT NULL OR state IN (?, ?))",
+                (job_id, SENDING, UNKNOWN),
             ).fetchone()
             if sent is not None:
                 raise ValueError(f"batch job {job_id} has parts at the provider")
