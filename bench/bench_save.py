@@ -127,7 +127,7 @@ def main() -> None:
         wait_until(lambda s=settle: time.perf_counter() > s)
         quiet, _ = probe_loop(None)
         idle += quiet
-        saving, took = probe_loop(window.save_action.trigger)  # File ▸ Save, as Ctrl+S does
+        saving, took = probe_loop(window.menus.save_action.trigger)  # File ▸ Save, as Ctrl+S does
         stalls += saving
         landed.append(took)
         print(f"save {i + 1}: v{window.version} landed after {took * 1000:.0f} ms; "

@@ -130,7 +130,96 @@ def test_unchanged_hand_written_file_is_kept_byte_for_byte(tmp_path: Path) -> No
     file = TemplateFile.read(path)
     assert file.text_for(file.template) == text
     changed = file.template.model_copy(update={"description": "new"})
-    assert file.text_for(changed) == dumps(changed)
+    assert file.text_for(changed) == text.replace(  # only the new entry is written
+        "comment\n", "comment\ndescription: new\n")
+
+
+COMMENTED = (
+    "# Triage prompt: keep it short, the pager is read on phones.\n"
+    "format_version: 1\n"
+    "name: triage  # shown in the library\n"
+    "\n"
+    "# the wording that won the A/B test of March\n"
+    "messages:\n"
+    "  - role: system\n"
+    "    content: You are a support analyst.\n"
+    "  # the ticket goes last\n"
+    "  - role: user\n"
+    "    content: |\n"
+    "      Summarize:\n"
+    "      {{ ticket }}\n"
+    "\n"
+    "# why these tags: the team's dashboards filter on them\n"
+    "tags: [support, pager]\n"
+    "parameters:\n"
+    "  temperature: 0.2  # low: the same ticket, the same summary\n"
+    "# end of the file\n"
+)
+
+
+def _read(tmp_path: Path, text: str) -> TemplateFile:
+    path = tmp_path / "triage.prompt.yaml"
+    path.write_bytes(text.encode())
+    return TemplateFile.read(path)
+
+
+def test_an_edit_rewrites_only_what_changed_keeping_the_comments(tmp_path: Path) -> None:
+    file = _read(tmp_path, COMMENTED)
+    user = file.template.messages[1].model_copy(
+        update={"content": "Summarize briefly:\n{{ ticket }}\n"})
+    edited = file.template.model_copy(update={
+        "messages": [file.template.messages[0], user],
+        "parameters": file.template.parameters.model_copy(update={"temperature": 0.3})})
+    text = file.text_for(edited)
+    assert loads(text) == edited
+    # Everything around the two changed entries is as written; they are written afresh.
+    kept = [line for line in COMMENTED.splitlines() if "#" in line and "ticket goes" not in line
+            and "low:" not in line]
+    assert all(line in text.splitlines() for line in kept)
+    assert "tags: [support, pager]" in text and "Summarize briefly:" in text
+    assert "temperature: 0.3" in text and "# low:" not in text
+    assert text.startswith("# Triage prompt") and text.endswith("# end of the file\n")
+
+
+def test_a_removed_entry_takes_its_comment_and_a_new_one_follows_its_neighbour(
+    tmp_path: Path,
+) -> None:
+    file = _read(tmp_path, COMMENTED)
+    edited = file.template.model_copy(update={"tags": [], "description": "For the pager"})
+    text = file.text_for(edited)
+    assert loads(text) == edited
+    assert "tags" not in text and "dashboards" not in text
+    assert "name: triage  # shown in the library\ndescription: For the pager\n" in text
+    assert "# the wording that won" in text
+
+
+def test_line_endings_and_a_missing_last_break_are_kept(tmp_path: Path) -> None:
+    text = "format_version: 1\r\nname: hi\r\nmessages:\r\n- role: user\r\n  content: hello"
+    file = _read(tmp_path, text)
+    edited = file.template.model_copy(update={"description": "d", "tags": ["t"]})
+    written = file.text_for(edited)
+    assert loads(written) == edited
+    assert "\n" not in written.replace("\r\n", "")  # every break is the file's own
+    assert written.startswith("format_version: 1\r\nname: hi\r\ndescription: d\r\n")
+
+
+def test_a_file_that_is_no_block_mapping_is_written_canonically(tmp_path: Path) -> None:
+    file = _read(tmp_path, "{format_version: 1, name: hi, messages: [{role: user, content: x}]}\n")
+    edited = file.template.model_copy(update={"description": "d"})
+    assert file.text_for(edited) == dumps(edited)
+
+
+@given(templates(), templates())
+@settings(max_examples=60, deadline=None)
+def test_any_edit_of_a_file_reads_back_as_the_edit(
+    tmp_path_factory: pytest.TempPathFactory, first: PromptTemplate, second: PromptTemplate
+) -> None:
+    path = tmp_path_factory.mktemp("edit") / "t.prompt.yaml"
+    path.write_bytes(("# kept\n" + dumps(first)).encode())
+    file = TemplateFile.read(path)
+    written = file.text_for(second)
+    assert loads(written) == second
+    assert written.startswith("# kept\n")  # patched, not rewritten whole
 
 
 @pytest.mark.parametrize(

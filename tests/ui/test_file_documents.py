@@ -71,6 +71,8 @@ def test_ctrl_s_writes_a_file_opened_back_to_it(
     saved = read_template(path)
     assert saved.messages[0].content == "Write a limerick about {{ subject }}."
     assert [v.name for v in saved.variables] == ["subject"]
+    # Only the message was written afresh: the comment and the rest are as the file had them.
+    assert path.read_text(encoding="utf-8") == original.replace("haiku about", "limerick about")
     assert window.library.template_keys() == keys  # nothing went to the library
     assert not (window.workspace.library.folder / "haiku.prompt.yaml").exists()
     assert f"Saved {path}" in window.statusBar().currentMessage()

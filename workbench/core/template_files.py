@@ -2,13 +2,13 @@
 
 Multi-line bodies are written as YAML literal blocks, so a file reads like the prompt itself and
 diffs well under git. ``dumps`` is canonical (same template, same bytes); ``TemplateFile`` keeps the
-text it was read from, so saving an unchanged template rewrites nothing, comments included.
+text it was read from, so saving an unchanged template rewrites nothing, comments included, and
+an edit rewrites only the entries it changed (``yaml_patch``).
 """
 
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from workbench.core import safe_yaml, yaml_emit
 from workbench.core.errors import TemplateFileError
 from workbench.core.gbnf import first_problem
 from workbench.core.models import FORMAT_VERSION, PromptTemplate
+from workbench.core.yaml_patch import LINE_BREAK, patch_mapping
 
 SUFFIX = ".prompt.yaml"
 
@@ -150,7 +151,6 @@ def loads(text: str, source: str = "<text>") -> PromptTemplate:
         raise TemplateFileError(source, reason, line=_line_of(node, loc)) from None
 
 
-_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML's line breaks
 
 
 def value_node(node: yaml.Node | None, path: tuple[str | int, ...]) -> yaml.Node | None:
@@ -177,7 +177,7 @@ def position_in_file(
         return None
     start = node.start_mark
     if node.style == "|":
-        lines = _LINE_BREAK.split(text)
+        lines = LINE_BREAK.split(text)
         content = lines[start.line + line] if start.line + line < len(lines) else ""
         written = value.split("\n")[line - 1] if line <= value.count("\n") + 1 else ""
         indent = len(content) - len(written) if content.endswith(written) else 0
@@ -231,8 +231,24 @@ class TemplateFile:
         return cls(path, with_images(loads(text, str(path)), path.parent, str(path)), text)
 
     def text_for(self, template: PromptTemplate) -> str:
-        """What to write for ``template``: the original text if nothing changed."""
-        return self.source if template == self.template else dumps(template)
+        """What to write for ``template``: the original text if nothing changed; else the
+        original with only the changed top-level entries written afresh (comments and layout
+        elsewhere kept), as long as it reads back as ``template``; else the canonical text."""
+        if template == self.template:
+            return self.source
+        canonical = dumps(template)
+        try:
+            _data, root = safe_yaml.compose(self.source)
+        except yaml.YAMLError:
+            return canonical
+        patched = patch_mapping(self.source, root, to_data(self.template), to_data(template),
+                                lambda entry: yaml_emit.dump(entry, _Dumper))
+        try:
+            if patched is not None and loads(patched) == loads(canonical):
+                return patched
+        except TemplateFileError:
+            pass
+        return canonical
 
 
 def with_images(template: PromptTemplate, folder: Path, source: str) -> PromptTemplate:
