@@ -138,6 +138,8 @@ def test_run_streams_text_to_stdout_and_notes_to_stderr(tmp_path: Path) -> None:
             "deterministic",
             "--param",
             "max_tokens=30",
+            "--param",
+            "n=2",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -152,6 +154,8 @@ def test_run_streams_text_to_stdout_and_notes_to_stderr(tmp_path: Path) -> None:
     notes = err.strip().splitlines()
     assert notes[-1].startswith("finish: ")
     assert "first token" in notes[-1] and "tok/s" in notes[-1]
+    # what was not sent, and where: the backend and the model (a model may drop more)
+    assert "note: llamacpp · smollm2-135m-instruct ignores n=2" in notes, notes
 
 
 def test_failed_run_prints_one_line_and_exits_1(

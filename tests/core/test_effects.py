@@ -57,7 +57,7 @@ def test_top_p_changes_nothing_only_where_temperature_is_zero() -> None:
 
 def test_a_parameter_the_backend_ignores_changes_nothing() -> None:
     variants = [variant(temperature=0.7, n=1), variant(temperature=0.7, n=3)]
-    found = check(variants, lambda backend: {"n"} if backend == "llamacpp" else set())
+    found = check(variants, lambda backend, _model: {"n"} if backend == "llamacpp" else set())
     assert [n.describe() for n in found.no_effect] == ["n changes nothing: llamacpp ignores n"]
     assert found.same_requests == ((0, 1),)
     assert check(variants).no_effect == ()  # honoured elsewhere
@@ -95,7 +95,7 @@ def test_repeats_with_a_fixed_seed_are_said_to_give_identical_answers() -> None:
         "(a seed axis) to see how answers spread")
     assert found.lines("cells", repeats=1) == []
     # a backend that ignores the seed samples anew each time; without a seed, so does this one
-    assert not check(sweep.variants(), lambda _backend: {"seed"}).seeded
+    assert not check(sweep.variants(), lambda _backend, _model: {"seed"}).seeded
     unseeded = SweepSpec(name="s", base=variant(max_tokens=16),
                          parameters={"temperature": [0.8, 1.2]}, repeats=3)
     assert not check(unseeded.variants()).seeded
@@ -110,4 +110,4 @@ def test_temperature_changes_nothing_while_a_thinking_budget_is_on() -> None:
         "temperature or top-k change"]
     assert found.same_requests == ((0, 1),)
     # where the budget itself is ignored (OpenAI-compatible), temperature does its work
-    assert check(variants, lambda _backend: {"thinking_budget"}).no_effect == ()
+    assert check(variants, lambda _backend, _model: {"thinking_budget"}).no_effect == ()

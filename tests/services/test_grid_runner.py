@@ -395,3 +395,26 @@ def test_planning_renders_a_shared_template_once_per_test_case_yet_each_cell_is_
     by_key = {c.cell.key: c.request for c in cells}
     a, b = by_key[CellKey(0, 0, 0)], by_key[CellKey(1, 0, 0)]
     assert a is not None and b is not None and a.messages is not b.messages
+
+
+def test_the_estimate_says_a_model_ignores_what_its_backend_carries(store: Store) -> None:
+    """A reasoning effort swept over a model that does not reason sends the same request: the
+    backend's API takes the field, the model does not (it was checked per backend only)."""
+    def effort(model: str, level: str) -> Variant:
+        return Variant(template=TEMPLATE, backend="cloud", model=model,
+                       params=Params(reasoning_effort=level))  # type: ignore[arg-type]
+
+    experiment = save_comparison(store, ExperimentSpec(name="effort", variants=[
+        effort("gpt-4o", "low"), effort("gpt-4o", "high"),
+        effort("o3-mini", "low"), effort("o3-mini", "high")], tests=COUNTRIES[:1]))
+    options = {"base_url": "http://127.0.0.1:9/v1", "default_model": "gpt-4o"}
+    runner = Runner(configs={"cloud": BackendConfig(name="cloud", backend="openai_compat",
+                                                    options=options)})
+    try:
+        est = GridRunner(runner, store).estimate(experiment)
+    finally:
+        runner.close()
+    (effort_found,) = est.effects.no_effect
+    assert effort_found.name == "reasoning_effort" and effort_found.where == (0, 1)
+    assert effort_found.reasons == ("cloud · gpt-4o ignores reasoning_effort",)
+    assert est.effects.same_requests == ((0, 1),)  # o3-mini's two efforts differ

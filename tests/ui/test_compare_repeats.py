@@ -89,6 +89,7 @@ def test_a_long_before_running_note_leaves_the_columns_in_view(
     view = make_view(*variants, width=1366, height=768)
     view.repeat_box.setValue(3)
     note = view.effects_note
+    qtbot.waitUntil(lambda: "repeats with a fixed seed" in note.text())  # off the GUI thread
     assert note.isVisible()
     assert "top_k changes nothing in" in note.text() and "top_p changes nothing in" in note.text()
     assert "repeats with a fixed seed give identical answers" in note.text()

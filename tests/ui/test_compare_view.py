@@ -165,18 +165,20 @@ def test_a_column_that_greedy_decoding_cancels_is_named_before_running(
     qtbot.keyClick(view.editor.param_value, Qt.Key.Key_Return)
     assert titles(view)[1] == "temperature 0.9"
     note = view.effects_note
-    assert note.isVisible()
+    qtbot.waitUntil(note.isVisible)  # worked out off the GUI thread
     assert note.text() == ("Before running: temperature changes nothing: greedy decoding is on"
                            " · B sends the same request as A: expect the same answer")
     view.repeat_box.setValue(3)
-    assert note.text().endswith("×3 repeats: greedy decoding gives the same answer each time")
+    qtbot.waitUntil(lambda: note.text().endswith(
+        "×3 repeats: greedy decoding gives the same answer each time"))
     screenshot(view, "compare-greedy-note")
     view.set_blind(True, seed=1)
     assert not note.isVisible()
     view.set_blind(False)
+    qtbot.waitUntil(note.isVisible)
     view.remove_column(view.columns[1])
     view.repeat_box.setValue(1)
-    assert not note.isVisible()
+    qtbot.waitUntil(lambda: not note.isVisible())
 
 
 def test_sweep_action_hands_over_the_last_column(

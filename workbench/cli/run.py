@@ -154,7 +154,9 @@ def run(args: argparse.Namespace) -> int:
         nonlocal wrote, thinking
         if isinstance(event, Started) and event.request.ignored_params and not args.json:
             ignored = ", ".join(f"{k}={v}" for k, v in event.request.ignored_params.items())
-            print(f"note: {args.backend} ignores {ignored}", file=sys.stderr)
+            model = event.request.model
+            where = f"{args.backend} · {model}" if model else args.backend
+            print(f"note: {where} ignores {ignored}", file=sys.stderr)
         elif isinstance(event, ReasoningDelta) and not args.json:
             if not thinking:
                 sys.stderr.write("thinking: ")

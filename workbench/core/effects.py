@@ -6,8 +6,9 @@ and a backend drops the parameters it does not honour. A compare column "tempera
 greedy base, or a temperature × top-p sweep of a greedy preset, then sends the same request
 several times and the results look identical for no visible reason. ``check`` names each varied
 parameter that has no effect (and where, and why) and the variants that send the very same
-request, so the estimate can say so before anything runs. Pure: backends' capabilities come in
-as ``ignored``, a function of the backend name.
+request, so the estimate can say so before anything runs. Pure: capabilities come in as
+``ignored``, a function of the backend name and model (a model may drop what its backend's API
+carries: a reasoning effort for a model that does not reason).
 """
 
 from __future__ import annotations
@@ -24,18 +25,18 @@ from workbench.core.params import NOT_WHILE_THINKING
 #: Settings that only shape sampling: without sampling (greedy), they change nothing.
 SAMPLING = ("temperature", "top_p", "top_k", "min_p", "seed")
 
-Ignored = Callable[[str], Collection[str]]  # backend name -> parameters it ignores
+Ignored = Callable[[str, str], Collection[str]]  # (backend, model) -> parameters ignored
 
 
-def _nothing_ignored(_backend: str) -> Collection[str]:
+def _nothing_ignored(_backend: str, _model: str) -> Collection[str]:
     return ()
 
 
-def why_no_effect(params: Params, name: str, backend: str, ignored: Collection[str]) -> str:
-    """Why parameter ``name`` changes nothing in a request with ``params`` to ``backend``
-    ("" when it does change something)."""
+def why_no_effect(params: Params, name: str, where: str, ignored: Collection[str]) -> str:
+    """Why parameter ``name`` changes nothing in a request with ``params`` sent ``where`` (a
+    backend, or a backend's model), "" when it does change something."""
     if name in ignored:
-        return f"{backend} ignores {name}"
+        return f"{where} ignores {name}"
     if name in NOT_WHILE_THINKING and thinks(params, ignored):
         return "a thinking budget is set, and thinking takes no temperature or top-k change"
     if name in SAMPLING and params.greedy:
@@ -146,14 +147,18 @@ def _request_key(variant: Variant, ignored: Collection[str]) -> str:
     )
 
 
+def _where(variant: Variant) -> str:
+    return f"{variant.backend} · {variant.model}" if variant.model else variant.backend
+
+
 def check(variants: Sequence[Variant], ignored: Ignored = _nothing_ignored) -> Effects:
     """Varied parameters that change nothing, and variants that send the same request."""
-    skipped = [set(ignored(v.backend)) for v in variants]
+    skipped = [set(ignored(v.backend, v.model)) for v in variants]
     found = []
     for name in _varied(variants):
         setting = [i for i, v in enumerate(variants)
                    if name in v.params.model_dump(exclude_defaults=True)]
-        reasons = {i: why_no_effect(variants[i].params, name, variants[i].backend, skipped[i])
+        reasons = {i: why_no_effect(variants[i].params, name, _where(variants[i]), skipped[i])
                    for i in setting}
         where = tuple(i for i in setting if reasons[i])
         if where:

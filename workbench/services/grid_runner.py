@@ -160,15 +160,20 @@ class BackendCounter(TableCounter):
 
 
 def ignored_by(runner: Runner) -> Ignored:
-    """Which parameters each backend ignores, for ``core.effects.check`` (none known for a
-    backend that cannot be opened: running it says why)."""
+    """Which parameters each backend's model ignores, for ``core.effects.check`` (none known
+    for a backend that cannot be opened: running it says why). Asks each model once; a model's
+    table may come from its file or its server, so call this off the GUI thread."""
+    known: dict[tuple[str, str], frozenset[str]] = {}
 
-    def ignored(backend: str) -> frozenset[str]:
-        try:
-            capabilities = runner.backend(backend).capabilities()
-        except KnownError:
-            return frozenset()
-        return frozenset(n for n in PARAM_NAMES if capabilities.status(n) == "ignored")
+    def ignored(backend: str, model: str) -> frozenset[str]:
+        if (backend, model) not in known:
+            try:
+                capabilities = runner.backend(backend).model_capabilities(model)
+            except KnownError:
+                capabilities = None
+            known[backend, model] = frozenset() if capabilities is None else frozenset(
+                n for n in PARAM_NAMES if capabilities.status(n) == "ignored")
+        return known[backend, model]
 
     return ignored
 

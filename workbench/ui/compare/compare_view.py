@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.effects import check
+from workbench.core.effects import Effects, check
 from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.grid import CellKey, TemplateChoice
@@ -41,7 +41,7 @@ from workbench.services.grid_runner import ignored_by
 from workbench.storage.repositories import Store, StoredExperiment
 from workbench.storage.writer import StoreWriter
 from workbench.ui import theming
-from workbench.ui.background import on_gui
+from workbench.ui.background import LatestJob, on_gui
 from workbench.ui.compare import session
 from workbench.ui.compare.column import ColumnRun, CompareColumn
 from workbench.ui.compare.columns_split import ColumnsLayout, ColumnsSplit
@@ -94,6 +94,7 @@ class CompareView(QWidget):
         # whether remote columns may be sent (False: nothing runs).
         self.confirm_remote: Callable[[ExperimentSpec], bool] | None = None
         self.judging = Judging(self)
+        self._effects = LatestJob(self._show_effects, parent=self)
         self._build()
 
     # --- construction -------------------------------------------------------------------------
@@ -306,8 +307,13 @@ class CompareView(QWidget):
 
     def _check_effects(self) -> None:
         """Name the columns a greedy or ignored setting makes identical (hidden in blind mode:
-        it would say which column is which)."""
-        found = check(self.variants(), ignored_by(self.runner))
+        it would say which column is which). Off the GUI thread: what a model ignores may be
+        read from its file or asked of its server."""
+        if self.blind:
+            self.effects_note.hide()
+        self._effects.submit(check, self.variants(), ignored_by(self.runner))
+
+    def _show_effects(self, found: Effects) -> None:
         lines = found.lines("columns", lambda i: self.column_keys[i], self.repeat_box.value())
         self.effects_note.setText("Before running: " + " · ".join(lines) if lines else "")
         self.effects_note.set_color(theming.status_color("warning"))
