@@ -13,7 +13,8 @@ from workbench.backends.config import BackendConfig
 from workbench.core.evaluation import EvaluationError
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase, Variant
 from workbench.core.models import Message, Params, PromptTemplate, RunResult, SentRequest
-from workbench.services.evaluation import Evaluation, Progress, outcomes_of, rerun
+from workbench.services.evaluation import Evaluation, outcomes_of, rerun
+from workbench.services.evaluation_session import Progress
 from workbench.services.experiment_lock import ExperimentBusy
 from workbench.services.runner import Runner
 from workbench.services.scorecard import CellResult, Criterion, Scorecard, compare

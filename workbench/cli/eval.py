@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
     from workbench.backends.config import BackendConfig
     from workbench.core.experiments import ExperimentSpec
-    from workbench.services.evaluation import Evaluation, Progress
+    from workbench.services.evaluation import Evaluation
+    from workbench.services.evaluation_session import Progress
     from workbench.services.scorecard import GroupStats, RegressionReport, Scorecard
 
 SUITE_HELP = """\

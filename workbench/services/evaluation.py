@@ -18,21 +18,15 @@ bounds what is in flight either way. The pre-run estimate is the grid runner's.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from workbench.backends.base import CancelToken
-from workbench.backends.limits import RequestLimiter
 from workbench.core.assertions.select_best import KIND as SELECT_BEST
 from workbench.core.assertions.structured import SCHEMA_VALID, schema_valid
 from workbench.core.conversation import (
     Turn,
     multi_turn,
-    thread_units,
     transcript_of,
     whole_threads,
 )
@@ -53,20 +47,17 @@ from workbench.core.evaluation import (
 from workbench.core.experiments import AssertionSpec, ExperimentSpec, TestCase
 from workbench.core.grid import Estimate
 from workbench.core.models import PromptTemplate, RenderedMessage, RunRequest, RunResult
-from workbench.core.outcome import RunOutcome, unsent
-from workbench.services.conversations import evaluate_conversation, run_conversation, stop_check
+from workbench.core.outcome import RunOutcome
+from workbench.services.conversations import evaluate_conversation
+from workbench.services.evaluation_session import EvaluationSession, Progress, records_of
 from workbench.services.experiment_lock import lock_experiment
 from workbench.services.grid_runner import GridRunner
-from workbench.services.interrupts import wait_all, wait_all_through_interrupts
 from workbench.services.runner import Runner, build_request
 from workbench.services.scorecard import AssertionSummary, CellResult, Scorecard
-from workbench.services.tool_steps import run_tool_conversation
 from workbench.storage.repositories import EvaluationRecord, RunRef, Store, StoredExperiment
 from workbench.storage.repositories.runs import prompt_text
 
 CellKey = tuple[int, int, int]  # (variant, test, repeat)
-#: Outcomes are written in batches of this many runs (one transaction each).
-FLUSH_EVERY = 64
 
 
 def label(spec: AssertionSpec) -> str:
@@ -77,20 +68,6 @@ def label(spec: AssertionSpec) -> str:
 def assertions_for(spec: ExperimentSpec, test: TestCase) -> list[AssertionSpec]:
     """A row's checks: the suite's, its own, then a conversation's per-turn ones."""
     return [*spec.default_assertions, *test.assertions, *case_assertions(test)]
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a running evaluation is: cells done of total, outcomes so far, time left."""
-
-    done: int
-    total: int
-    passed: int
-    failed: int
-    errors: int
-    elapsed_s: float
-    eta_s: float | None
-    cost: float
 
 
 @dataclass(frozen=True)
@@ -204,7 +181,7 @@ class Evaluation:
                 found = records.get(run_id)
                 if found is None and (run.status == "error" or reevaluate):
                     outcomes = self._evaluate(key, run.result)
-                    self.store.evaluations.record(run_id, _records(self._specs(key), outcomes))
+                    self.store.evaluations.record(run_id, records_of(self._specs(key), outcomes))
                     yield key, self._cell(key, RunOutcome(run.result, run_id), outcomes)
                 elif found is not None:
                     outcomes = [_outcome(r) for r in found]
@@ -366,195 +343,13 @@ class Evaluation:
         for cell in done.values():
             card.add(cell)
         todo = [key for key in self.cells() if key not in done]
-        _Session(self, card, todo, cancel, on_progress, on_cell).run()
+        EvaluationSession(self, card, todo, cancel, on_progress, on_cell).run()
         if any(split_type(a)[0] == SELECT_BEST for t in self.spec.tests
                for a in assertions_for(self.spec, t)):
             from workbench.services.select_best import decide  # it reads this module's cells
 
             decide(self, card, cancel, on_cell)
         return card
-
-
-@dataclass
-class _Session:
-    """The worker threads of one ``Evaluation.run``."""
-
-    evaluation: Evaluation
-    card: Scorecard
-    todo: list[CellKey]
-    cancel: CancelToken
-    on_progress: Callable[[Progress], None] | None
-    on_cell: Callable[[CellResult], None] | None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _pending_records: list[tuple[str, list[EvaluationRecord]]] = field(default_factory=list)
-    _done: int = 0
-    _cost: float = 0.0
-    _errors: list[BaseException] = field(default_factory=list)
-    _futures: list[Future[None]] = field(default_factory=list)
-    _ended: list[threading.Event] = field(default_factory=list)  # one per worker started
-    _limiters: list[RequestLimiter] = field(default_factory=list)
-
-    def run(self) -> None:
-        self._iter = iter(thread_units(self.evaluation.spec, self.todo))
-        self._start = time.perf_counter()
-        self._limiters = self._backend_limiters()
-        ended = self._ended
-        with self._lock:
-            self._spawn(max(1, min(self.evaluation.workers or 1, len(self.todo))))
-        try:
-            wait_all(ended)
-        except KeyboardInterrupt:  # Ctrl+C in the CLI: stop the runs in flight, keep the rest
-            self.cancel.cancel()
-            wait_all_through_interrupts(ended)
-            self._flush(force=True)
-            raise
-        self._flush(force=True)
-        if self._errors:
-            raise self._errors[0]
-
-    def _backend_limiters(self) -> list[RequestLimiter]:
-        """The limiters of the suite's backends (opened here, off the GUI thread; a local
-        server is asked what it takes): none when ``workers`` was given, or for a backend that
-        cannot be opened (its cells say why)."""
-        if self.evaluation.workers:
-            return []
-        limiters = []
-        for name in sorted({v.backend for v in self.evaluation.spec.variants}):
-            with contextlib.suppress(KnownError):
-                limiters.append(self.evaluation.runner.limiter(name))
-        return limiters
-
-    def _grow(self) -> None:
-        """Start the workers the backends' limits can use now: per backend, one per request
-        its limit allows and per refused one waiting out a Retry-After; no more than cells.
-        They follow an adaptive limit as it grows (all its ceiling of 64 at once before). No
-        spare, unlike a sweep's lane: one waiting for a slot when Ctrl+C stops the suite would
-        be saved as one more cancelled run."""
-        if not self._limiters:
-            return
-        want = sum(limiter.limit + limiter.away for limiter in self._limiters)
-        with self._lock:
-            more = min(want, len(self.todo)) - len(self._ended)
-            if more > 0:
-                self._spawn(more)
-
-    def _spawn(self, count: int) -> None:
-        """Start ``count`` workers (the lock is held): their events go on the list ``run`` waits
-        on before they start, so it waits for them too."""
-        for _ in range(count):
-            event = threading.Event()
-            self._ended.append(event)
-            name = f"eval-{len(self._ended) - 1}"
-            threading.Thread(target=self._work, args=(event,), name=name, daemon=True).start()
-
-    def _work(self, ended: threading.Event) -> None:
-        try:
-            while not self.cancel.cancelled:
-                self._grow()
-                with self._lock:
-                    unit = next(self._iter, None)
-                if unit is None:
-                    return
-                history: list[Turn] = []  # a thread's turns so far (a unit of one: unused)
-                for key in unit:
-                    if self.cancel.cancelled:
-                        return
-                    self._one(key, history)
-        except BaseException as err:  # a bug: stop everyone, re-raised by run()
-            self._errors.append(err)
-            self.cancel.cancel()
-        finally:
-            ended.set()
-
-    def _one(self, key: CellKey, history: list[Turn]) -> None:
-        ev = self.evaluation
-        ref = ev._ref(key)
-        try:
-            request = ev._request(key, history)
-        except KnownError as err:  # a row the template cannot render: an error cell, saved
-            variant = ev.spec.variants[key[0]]
-            result = RunResult(
-                request=unsent(None, backend=variant.backend, model=variant.model),
-                finish_reason="error",
-                error=str(err),
-                error_kind=err.code,
-            )
-            writer = ev.runner.writer
-            assert writer is not None
-            outcome = RunOutcome(result, writer.add_run(result, ref).result())
-        else:
-            case = conversation_of(ev.spec.tests[key[1]])
-            steps = ev.spec.variants[key[0]].template.max_tool_steps
-            if case is None and request.tools:  # each call answered by its tool's mock
-                outcome = run_tool_conversation(ev.runner, request, steps, self.cancel, ref=ref)
-            elif case is None:
-                outcome = ev.runner.execute(request, self.cancel, ref=ref)
-            else:
-                stop = stop_check(case, lambda result: ev._context(key, result))
-                outcome = run_conversation(
-                    ev.runner, case, request, ev._values(key), ref, self.cancel, stop
-                )
-        if outcome.status == "cancelled":
-            return
-        result, run_id = outcome.result, outcome.run_id
-        if result.request.messages:  # a row that did not render is no turn
-            template = ev.spec.variants[key[0]].template
-            history.append(Turn.of(template, result.request.messages, result.text))
-        outcomes = ev._evaluate(key, result)
-        cell = ev._cell(key, outcome, outcomes)
-        with self._lock:
-            if run_id is not None:
-                self._pending_records.append((run_id, _records(ev._specs(key), outcomes)))
-            self.card.add(cell)
-            self._done += 1
-            self._cost += result.cost or 0.0
-            progress = self._progress()
-        self._flush()
-        if self.on_cell is not None:
-            self.on_cell(cell)
-        if self.on_progress is not None:
-            self.on_progress(progress)
-
-    def _progress(self) -> Progress:
-        elapsed = time.perf_counter() - self._start
-        remaining = len(self.todo) - self._done
-        eta = elapsed / self._done * remaining if self._done else None
-        overall = [v.overall.cases for v in self.card.variants]
-        return Progress(
-            done=len(self.card.cells),
-            total=self.evaluation.total,
-            passed=sum(c.passed for c in overall),
-            failed=sum(c.failed for c in overall),
-            errors=sum(c.errors for c in overall),
-            elapsed_s=elapsed,
-            eta_s=eta,
-            cost=self._cost,
-        )
-
-    def _flush(self, *, force: bool = False) -> None:
-        with self._lock:
-            if not self._pending_records or (
-                len(self._pending_records) < FLUSH_EVERY and not force
-            ):
-                return
-            batch, self._pending_records = self._pending_records, []
-        writer = self.evaluation.runner.writer
-        assert writer is not None
-
-        def job(store: Store) -> None:
-            store.evaluations.record_many(batch)  # one commit and one INSERT for the batch
-
-        self._futures.append(writer.submit(job))
-        if force:
-            for future in self._futures:
-                future.result()  # a failed write surfaces here
-
-
-def _records(specs: Sequence[AssertionSpec], outcomes: Sequence[Outcome]) -> list[EvaluationRecord]:
-    return [
-        EvaluationRecord(s, o.status, o.score, o.reason)
-        for s, o in zip(specs, outcomes, strict=True)
-    ]
 
 
 def _outcome(record: EvaluationRecord) -> Outcome:

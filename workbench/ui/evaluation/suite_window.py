@@ -32,7 +32,7 @@ from workbench.services.egress import EgressPlan, plan_experiment
 from workbench.services.eval_history import suite_key
 from workbench.services.eval_reports import case_name, error_reasons
 from workbench.services.evaluation import Evaluation
-from workbench.services.evaluation import Progress as EvalProgress
+from workbench.services.evaluation_session import Progress as EvalProgress
 from workbench.services.scorecard import Scorecard, compare
 from workbench.services.suites import load_suite, suite_tools, with_backend
 from workbench.services.workspace import Workspace
