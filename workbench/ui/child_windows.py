@@ -43,11 +43,11 @@ class ChildWindows(QObject):
         super().__init__(parent)
         self._open: list[QWidget] = []
 
-    def keep(self, child: QWidget, width: int, height: int, *, escape: bool = False) -> None:
+    def keep(self, child: QWidget, width: int, height: int) -> None:
         """Show ``child`` as a window deleted on close and tracked until it is destroyed;
-        Ctrl+W closes it (and Escape, for a dialog-like one) as its close button does."""
+        Ctrl+W and Escape close it as its close button does."""
         child.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        add_close_keys(child, escape=escape)
+        add_close_keys(child)
         child.resize(width, height)
         child.destroyed.connect(lambda _object=None, c=child: self._forget(c))
         self._open.append(child)
@@ -73,10 +73,8 @@ class ChildWindows(QObject):
         return all([w.close() for w in self.windows()])
 
 
-def _keep(
-    window: MainWindow, child: QWidget, width: int, height: int, *, escape: bool = False
-) -> None:
-    window.child_windows.keep(child, width, height, escape=escape)
+def _keep(window: MainWindow, child: QWidget, width: int, height: int) -> None:
+    window.child_windows.keep(child, width, height)
 
 
 def _template_versions(window: MainWindow, *keys: str | None) -> list[TemplateChoice]:
@@ -129,7 +127,7 @@ def open_experiments(window: MainWindow) -> ExperimentsBrowser:
     watch_writes(view, store.db, view.refresh)  # a sweep run meanwhile shows its new count
     view.openRequested.connect(lambda kind, experiment_id: open_experiment(
         window, kind, experiment_id))
-    _keep(window, view, 1000, 560, escape=True)
+    _keep(window, view, 1000, 560)
     return view
 
 
@@ -141,7 +139,7 @@ def open_experiment(window: MainWindow, kind: str, experiment_id: str) -> QWidge
         from workbench.ui.evaluation.saved_evaluation import SavedEvaluationWindow
 
         evaluation = SavedEvaluationWindow(window.workspace, experiment_id)
-        _keep(window, evaluation, 1280, 720, escape=True)  # a read-only scorecard
+        _keep(window, evaluation, 1280, 720)
         return evaluation
     from workbench.ui.dialogs.egress_dialog import asker
 
@@ -242,7 +240,7 @@ def open_batch_jobs(window: MainWindow) -> BatchJobsWindow:
     view.rerunFinished.connect(lambda _job, _count: window.history.refresh())
     view.evaluationFinished.connect(lambda evaluation: open_experiment(window, "eval",
                                                                        evaluation))
-    _keep(window, view, 1000, 420, escape=True)
+    _keep(window, view, 1000, 420)
     return view
 
 

@@ -51,6 +51,7 @@ from workbench.ui.evaluation.scorecard_view import (
 )
 from workbench.ui.theming import StatusKind
 from workbench.ui.widgets.history_panel import format_time
+from workbench.ui.widgets.window_keys import add_close_keys
 
 LAST = 20  # evaluations shown
 MOVEMENT_KIND: dict[str, StatusKind] = {"better": "ok", "worse": "error", "flaky": "warning"}
@@ -111,6 +112,7 @@ class SuiteHistoryView(QWidget):
         self.history: History | None = None
         self.setWindowTitle(f"History — {path.name}")
         self.resize(960, 720)
+        add_close_keys(self)  # Ctrl+W and Escape, as every window beside the main one
         self.status = QLabel(self)
         self.status.setAccessibleName("History summary")
         self.status.setWordWrap(True)

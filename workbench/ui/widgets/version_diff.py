@@ -57,7 +57,7 @@ class VersionDiff(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.summary)
         layout.addWidget(self.view, 1)
-        add_close_keys(self, escape=True)
+        add_close_keys(self)
         self.view.sourcesChanged.connect(lambda _left, _right: self._describe())
         self.key = ""
         self.versions: list[TemplateVersion] = []
