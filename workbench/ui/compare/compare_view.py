@@ -191,7 +191,7 @@ class CompareView(QWidget):
 
         self.diff_view = DiffView(self)
         self.diff_view.hide()
-        self.splitter = ColumnsSplit(self.area, self.diff_view, self)
+        self.splitter = ColumnsSplit(self.area, self.diff_view, self._first_text, self)
 
         self.preferences = PreferenceBar(self)
         self.preferences.preferred.connect(self.judging.preferred)
@@ -530,6 +530,10 @@ class CompareView(QWidget):
         self.diff_action.setChecked(visible)
         if visible:
             self._results_changed()
+
+    def _first_text(self) -> QWidget | None:
+        """The text shown by the first column on screen."""
+        return self.columns[self.order[0]].output.stack.currentWidget() if self.columns else None
 
     def show_diff(self, left: int, right: int) -> None:
         """Diff the columns at display positions ``left`` and ``right``."""
