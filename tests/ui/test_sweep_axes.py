@@ -177,6 +177,14 @@ def test_models_by_template_versions(
     again.metric_box.setCurrentIndex(again.metric_box.findData("output_chars"))
     assert headers(again) == (["paris", "lyon"], ["v1", "v2"])
     assert again.values() == view.values()
+    # both axes back in the editors (the versions although this window was given none), so the
+    # estimate is this sweep's: done
+    assert again.rows.param.currentText() == "model"
+    assert again.rows.models.checked_texts() == ["paris · paris", "lyon · lyon"]
+    assert again.cols.param.currentText() == "template version"
+    assert again.cols.template_list.checked_texts() == ["v1", "v2"]
+    qtbot.waitUntil(lambda: again.run_button.text() == "Done", timeout=20_000)
+    assert again.estimate is not None and again.estimate.skipped == 4
     assert again.shutdown(10)
 
 
@@ -357,6 +365,15 @@ def test_variable_sets_by_models_interrupted_then_resumed_in_a_new_window(
     assert again.values()[(2, 1)] == len(ANSWERS["paris"])
     assert again.values()[(0, 0)] == len("one two")
     assert again.shutdown(10)
+
+    reopened = make_view(qtbot, runner)  # from the store: the sets and models come back
+    reopened.open_sweep(experiment.id)
+    assert reopened.rows.models.checked_texts() == ["slow · slow", "paris · paris"]
+    assert reopened.cols.param.currentText() == "variable set"
+    assert [s.vars["country"] for s in reopened.cols.sets.sets()] == ["Peru", "Japan", "Chad"]
+    assert reopened.repeats.value() == 2
+    qtbot.waitUntil(lambda: reopened.run_button.text() == "Done", timeout=20_000)
+    assert reopened.shutdown(10)
 
 
 def test_closing_the_window_stops_its_sweep(qtbot: QtBot, view: SweepView, store: Store) -> None:

@@ -1,14 +1,16 @@
 """Laying a sweep out as a matrix from what the store keeps (its variants and test cases): which
-setting runs down the rows, which across, where each cell goes, and how a cell is named."""
+setting runs down the rows, which across, where each cell goes, and how a cell is named; and
+the typed axes a saved sweep is reopened with."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.ui.test_compare_view import TEMPLATE, variant
-from workbench.core.experiments import TestCase
+from workbench.core.experiments import ExperimentSpec, TestCase
 from workbench.core.grid import CellKey, ModelChoice, SweepSpec, TemplateChoice
 from workbench.core.models import Params
+from workbench.services.comparison import same_cells
 from workbench.ui.compare.sweep_layout import (
     MODEL,
     PARAMETER,
@@ -18,6 +20,7 @@ from workbench.ui.compare.sweep_layout import (
     experiment_of,
     layout,
     model_labels,
+    reopen,
 )
 from workbench.ui.compare.sweep_layout import TEMPLATE as TEMPLATE_AXIS
 
@@ -103,3 +106,38 @@ def test_a_greedy_sweep_keeps_its_axes_labelled() -> None:
         assert grid.rows == ["temperature 0.2", "temperature 0.9"]
         assert grid.cols == ["top_p 0.5", "top_p 0.8", "top_p 0.9", "top_p 1"]
         assert len(set(grid.positions.values())) == 8
+
+
+def test_a_saved_sweep_reopens_with_the_axes_it_was_typed_with() -> None:
+    """Every kind of axis comes back, down the rows or across as it was saved, over a base that
+    rebuilds every cell: the base's temperature gives way to a swept one, v2's own top_p comes
+    back from v2 (it was swept as v1's)."""
+    sets = (TestCase(vars={"country": "Peru"}), TestCase(vars={"country": "Chad"}))
+    temperatures = Axis(PARAMETER, (0, 0.7), "temperature")
+    models, versions = Axis(MODEL, MODELS), Axis(TEMPLATE_AXIS, VERSIONS)
+    base = variant("paris", max_tokens=8, temperature=0.3)
+    for rows, cols in ((models, versions), (versions, models), (versions, temperatures),
+                       (temperatures, models), (models, temperatures), (temperatures, None),
+                       (Axis(VARIABLES, sets), temperatures), (models, Axis(VARIABLES, sets[:1]))):
+        spec = experiment_of(build_spec("s", base, rows, cols, 2), rows)
+        found = reopen(spec)
+        assert found.problem == ""
+        typed = [a for a in (found.rows, found.cols) if a is not None]
+        # variable sets go across, whichever way they were typed (the cells are the same)
+        assert typed == [a for a in (rows, cols) if a is not None and a.kind != VARIABLES] + [
+            a for a in (rows, cols) if a is not None and a.kind == VARIABLES]
+        again = build_spec("s", found.base, found.rows, found.cols, 2)
+        assert same_cells(experiment_of(again, found.rows), spec), (rows, cols)
+
+
+def test_a_sweep_two_axes_cannot_say_is_reopened_with_the_reason() -> None:
+    three = SweepSpec(name="cli", base=variant(), models=list(MODELS),
+                      parameters={"temperature": [0, 1], "top_p": [0.5, 0.9]}).to_experiment()
+    assert reopen(three).problem == (
+        "it varies model, temperature and top_p: more than two axes hold")
+    by_hand = ExperimentSpec(name="s", variants=[
+        variant(), variant().model_copy(update={"variables": {"country": "Peru"}})])
+    assert reopen(by_hand).problem.startswith("its variants set the variable country apart")
+    checked = SweepSpec(name="s", base=variant(), parameters={"temperature": [0, 1]},
+                        variable_sets=[TestCase(vars={"country": "Peru"}, expected="Lima")])
+    assert "expected answers" in reopen(checked.to_experiment()).problem

@@ -62,9 +62,13 @@ def find_same(store: Store, spec: ExperimentSpec) -> StoredExperiment | None:
              if s.name == spec.name]
     same = next((stored for stored in named if stored.spec == spec), None)
     if same is None:
-        plain = _unlabelled(spec)
-        same = next((stored for stored in named if _unlabelled(stored.spec) == plain), None)
+        same = next((stored for stored in named if same_cells(stored.spec, spec)), None)
     return same
+
+
+def same_cells(first: ExperimentSpec, other: ExperimentSpec) -> bool:
+    """Whether two specs are one experiment to resume: equal but for their variants' labels."""
+    return first == other or _unlabelled(first) == _unlabelled(other)
 
 
 def _unlabelled(spec: ExperimentSpec) -> ExperimentSpec:

@@ -151,11 +151,9 @@ def open_experiment(window: MainWindow, kind: str, experiment_id: str) -> QWidge
         sweep = SweepView(window.workspace.runner)
         sweep.setWindowTitle(f"Sweep — {spec.name}")
         sweep.set_backends(window.picker.backend_names())
-        if spec.variants:
+        if spec.variants:  # the versions a template axis offers (its own ticked)
             sweep.set_template_versions(_template_versions(window, spec.variants[0].template_key))
-            sweep.set_base(spec.variants[0])
-        sweep.name.setText(spec.name)
-        sweep.open_sweep(experiment_id)
+        sweep.open_sweep(experiment_id)  # its base, axes, repeats and name
         sweep.sweepFinished.connect(lambda _progress: window.history.refresh())
         sweep.confirm_remote = asker(sweep, window.workspace.runner, what)
         _follow_batches(window, sweep)

@@ -7,7 +7,7 @@ Models come from each backend's ``list_models()``, which may ask a server over t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from workbench.backends.base import CancelToken, ModelInfo
 from workbench.core.errors import KnownError
 from workbench.core.experiments import TestCase, Variant
 from workbench.core.grid import ModelChoice, TemplateChoice
-from workbench.core.params import DESCRIPTIONS, PARAM_NAMES
+from workbench.core.params import DESCRIPTIONS
 from workbench.core.wording import plural
 from workbench.services.datasets import load_dataset
 from workbench.services.runner import Runner
@@ -43,6 +43,7 @@ from workbench.ui.compare.sweep_layout import (
     KINDS,
     MODEL,
     PARAMETER,
+    SWEEPABLE,
     TEMPLATE,
     VARIABLES,
     Axis,
@@ -51,7 +52,6 @@ from workbench.ui.compare.sweep_layout import (
 from workbench.ui.compare.variants import format_value, version_label
 from workbench.ui.evaluation.generate_rows import GenerateRowsDialog
 
-SWEEPABLE = tuple(name for name in PARAM_NAMES if name not in ("stop", "n", "best_of"))
 NONE = "(none)"
 _CHOICE = Qt.ItemDataRole.UserRole
 #: Rows a checklist shows before it scrolls.
@@ -252,6 +252,14 @@ class VariableSets(QWidget):
         for row in kept:
             self.add_set(row)
 
+    def show_sets(self, sets: Sequence[TestCase]) -> None:
+        """Show a saved sweep's sets, in place of any typed."""
+        self.table.blockSignals(True)
+        self.table.setRowCount(0)
+        self.table.blockSignals(False)
+        for test in sets:
+            self.add_set(test.vars)
+
     def names(self) -> list[str]:
         items = (self.table.horizontalHeaderItem(c) for c in range(self.table.columnCount()))
         return [item.text() if item is not None else "" for item in items]
@@ -344,6 +352,10 @@ class AxisEditor(QWidget):
         self.catalog = catalog
         self.versions: list[TemplateChoice] = []
         self.base: Variant | None = None
+        # a reopened sweep's models and versions: listed first, in its order, even when the
+        # backends or the library no longer offer them (the order of the checked is the sweep's)
+        self.saved_models: list[ModelChoice] = []
+        self.saved_versions: list[TemplateChoice] = []
         self.param = QComboBox(self)
         self.param.addItems([NONE, *KINDS])
         self.param.insertSeparator(len(KINDS) + 1)
@@ -419,14 +431,29 @@ class AxisEditor(QWidget):
             return Axis(VARIABLES, tuple(self.sets.sets()))
         return Axis(PARAMETER, tuple(parse_values(self.values.text())), self.param.currentText())
 
-    def show_parameter(self, name: str, values: list[Any]) -> bool:
-        """Show a saved sweep's parameter axis (False: ``name`` is not a parameter this editor
-        sweeps, the axis is left as it is)."""
-        if name not in SWEEPABLE:
-            return False
-        self.param.setCurrentText(name)
-        self.values.setText(", ".join(format_value(v) for v in values))
-        return True
+    def show_axis(self, axis: Axis | None) -> None:
+        """Show a saved sweep's axis (``sweep_layout.reopen``): its parameter and values, its
+        models or versions ticked, or its variable sets."""
+        if axis is None or (axis.kind == PARAMETER and axis.name not in SWEEPABLE):
+            self.param.setCurrentText(NONE)  # (a setting no axis sweeps: the note says so)
+        elif axis.kind == MODEL:
+            self.saved_models = list(axis.values)
+            self.param.setCurrentText(MODEL)
+            self._fill_models()
+            self.models.set_checked([_model_text(c) for c in axis.values])
+        elif axis.kind == TEMPLATE:
+            self.saved_versions = list(axis.values)
+            self.param.setCurrentText(TEMPLATE)
+            self._fill_versions()
+            self.template_list.set_checked(
+                [text for text, choice, _tip in self._version_entries()
+                 if any(_same_version(choice, c) for c in axis.values)])
+        elif axis.kind == VARIABLES:
+            self.param.setCurrentText(VARIABLES)
+            self.sets.show_sets(axis.values)
+        else:
+            self.param.setCurrentText(axis.name)
+            self.values.setText(", ".join(format_value(v) for v in axis.values))
 
     def _kind_changed(self, name: str) -> None:
         page = {MODEL: 1, TEMPLATE: 2, VARIABLES: 3}.get(self.kind, 0)
@@ -450,16 +477,21 @@ class AxisEditor(QWidget):
             problem = self.catalog.problems.get(name)
             models = self.catalog.models.get(name, [])
             for info in models:
-                entries.append((f"{name} · {info.id}", ModelChoice(backend=name, model=info.id),
-                                info.description))
+                choice = ModelChoice(backend=name, model=info.id)
+                entries.append((_model_text(choice), choice, info.description))
             if (problem is not None or name in self.catalog.models) and not models:
                 tip = f"Cannot list its models: {problem}" if problem else "It lists no models"
-                entries.append((f"{name} · default model", ModelChoice(backend=name), tip))
-        self.models.fill(entries)
+                choice = ModelChoice(backend=name)
+                entries.append((_model_text(choice), choice, tip))
+        self.models.fill(_saved_first(
+            [(_model_text(c), c, "In the sweep as saved") for c in self.saved_models], entries))
         self.model_note.setText("Listing models…" if self.catalog.pending() else "")
         self.model_note.setVisible(self.catalog.pending())
 
     def _fill_versions(self) -> None:
+        self.template_list.fill(self._version_entries())
+
+    def _version_entries(self) -> list[tuple[str, Any, str]]:
         entries: list[tuple[str, Any, str]] = []
         for choice in self.versions:
             label = version_label(choice.version or 0, choice.message)
@@ -470,4 +502,32 @@ class AxisEditor(QWidget):
             entries.insert(0, ("edited template", TemplateChoice(
                 template=base.template, label="edited template"),
                 "The template as it is in the editor, saved or not"))
-        self.template_list.fill(entries)
+        saved = []
+        for choice in self.saved_versions:  # as the library names it, where it still has it
+            entry = next((e for e in entries if _same_version(e[1], choice)), None)
+            if entry is None:
+                label = ("edited template" if choice.version is None
+                         else version_label(choice.version))
+                entry = (label, choice.model_copy(update={"label": label}),
+                         f"{choice.template.name} {label}, as the sweep ran it")
+            saved.append(entry)
+        return _saved_first(saved, entries)
+
+
+def _model_text(choice: ModelChoice) -> str:
+    """A model as its checklist item reads: "backend · model"."""
+    return f"{choice.backend} · {choice.model or 'default model'}"
+
+
+def _same_version(a: TemplateChoice, b: TemplateChoice) -> bool:
+    return (a.template, a.key, a.version) == (b.template, b.key, b.version)
+
+
+def _saved_first(saved: list[tuple[str, Any, str]],
+                 offered: list[tuple[str, Any, str]]) -> list[tuple[str, Any, str]]:
+    """A reopened sweep's entries first (in its order, as offered where they are), then those
+    offered besides."""
+    by_text = {entry[0]: entry for entry in offered}
+    texts = {text for text, _choice, _tip in saved}
+    return ([by_text.get(entry[0], entry) for entry in saved]
+            + [entry for entry in offered if entry[0] not in texts])

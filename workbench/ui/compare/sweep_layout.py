@@ -5,7 +5,8 @@ An axis is a parameter with its values, models, template versions or variable se
 test cases). The same layout serves a sweep just typed (the typed axes win) and one reopened from
 the store, which knows only its variants and test cases: there a model axis is the variants'
 (backend, model), a template axis their version, and a setting that only follows another (a
-version's own temperature) is not an axis of its own. Pure Python, no Qt.
+version's own temperature) is not an axis of its own. ``reopen`` turns those axes back into
+typed ones, over the base they share, for the editors. Pure Python, no Qt.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 from workbench.core.experiments import ExperimentSpec, TestCase, Variant
 from workbench.core.grid import CellKey, ModelChoice, SweepSpec, TemplateChoice, axes
+from workbench.core.models import Params
+from workbench.core.params import PARAM_NAMES
 from workbench.ui.compare.variants import format_value, version_name
 
 PARAMETER = "parameter"
@@ -25,6 +28,8 @@ TEMPLATE = "template version"
 VARIABLES = "variable set"
 #: What an axis can sweep, besides a parameter (named by the parameter itself).
 KINDS = (MODEL, TEMPLATE, VARIABLES)
+#: The parameters an axis offers (a list of stop sequences or n samples is no sweep).
+SWEEPABLE = tuple(name for name in PARAM_NAMES if name not in ("stop", "n", "best_of"))
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,82 @@ def set_label(test: TestCase) -> str:
     return " · ".join(test.vars.values()) or "base values"
 
 
+# --- a saved sweep back in the editors ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reopened:
+    """A saved sweep as typed axes over one base (what the editors show), or ``problem``: why
+    two axes cannot say it (then the axes are whatever could be read, not to be trusted)."""
+
+    base: Variant
+    rows: Axis | None
+    cols: Axis | None
+    problem: str = ""
+
+
+def reopen(spec: ExperimentSpec) -> Reopened:
+    """The axes ``spec`` was typed with, inferred from its variants and test cases: the settings
+    that vary, oriented as ``layout`` shows them (the slowest down the rows, as ``experiment_of``
+    saved them); each axis's values in the order they first appear; the base is the first
+    variant with only the parameters every variant shares (a template version's own ones come
+    back from the version). Whether the axes rebuild exactly ``spec`` is the caller's check."""
+    variants = spec.variants
+    if not variants:
+        raise ValueError("a sweep without variants has no axes")
+    keys = _keys(variants)
+    dims = _dimensions(spec, keys, ())
+    if spec.tests and VARIABLES not in dims:
+        dims.append(VARIABLES)  # a single set of values is an axis too
+    found = [_typed_axis(spec, dim) for dim in dims[:2]]
+    first, rest = variants[0], [v.params.model_dump(exclude_defaults=True) for v in variants]
+    shared = {name: value for name, value in rest[0].items()
+              if all(name in other and other[name] == value for other in rest[1:])}
+    base = first.model_copy(update={"label": "", "params": Params.model_validate(shared)})
+    return Reopened(base, found[0] if found else None, found[1] if len(found) > 1 else None,
+                    _problem(spec, dims))
+
+
+def _typed_axis(spec: ExperimentSpec, dim: str) -> Axis:
+    if dim == VARIABLES:
+        return Axis(VARIABLES, tuple(spec.tests))
+    order = _unique([_key(v, dim) for v in spec.variants])
+    first = [next(v for v in spec.variants if _key(v, dim) == k) for k in order]
+    if dim == MODEL:
+        return Axis(MODEL, tuple(ModelChoice(backend=v.backend, model=v.model) for v in first))
+    if dim == TEMPLATE:
+        return Axis(TEMPLATE, tuple(
+            TemplateChoice(template=v.template, key=v.template_key, version=v.template_version)
+            for v in first))
+    return Axis(PARAMETER, tuple(_raw(v, dim) for v in first), dim)
+
+
+def _problem(spec: ExperimentSpec, dims: list[str]) -> str:
+    """Why the sweep window's two axes cannot hold ``spec`` ("" when they may)."""
+    if len(dims) > 2:
+        return f"it varies {_listed([_title(d) for d in dims])}: more than two axes hold"
+    for dim in dims:
+        if dim.startswith("var:"):
+            return (f"its variants set the variable {dim[4:]} apart, which only a variable "
+                    "set (a row of values per cell) does in a sweep")
+        if dim not in (MODEL, TEMPLATE, VARIABLES) and dim not in SWEEPABLE:
+            return f"it varies {dim}, which no axis sweeps"
+        if dim not in (MODEL, TEMPLATE, VARIABLES) and any(
+                _raw(v, dim) is None for v in spec.variants):
+            return f"some of its cells leave {dim} unset, which an axis cannot type"
+    if any(t != TestCase(vars=t.vars) for t in spec.tests):
+        return "its variable sets carry expected answers or checks the editors do not show"
+    if spec.default_assertions:
+        return "it checks every answer with assertions the sweep window does not set"
+    if spec.notes:
+        return "it has notes the sweep window does not keep"
+    return ""
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
 # --- laying out a saved sweep --------------------------------------------------------------------
 
 
@@ -143,18 +224,8 @@ def layout(spec: ExperimentSpec, prefer: Sequence[str] = ()) -> SweepLayout:
     else the settings that vary, slowest-varying first (the rows); variable sets go across
     unless preferred elsewhere. Settings beyond two share a cell (their runs are averaged)."""
     variants = spec.variants
-    keys: dict[str, list[Any]] = {}
-    for name in axes(variants):
-        dim = _dimension(name)
-        if dim not in keys:
-            keys[dim] = [_key(v, dim) for v in variants]
-    chosen: list[str] = []
-    for dim in sorted(keys, key=lambda d: (_rank(prefer, d), _changes(keys[d]))):
-        if not _follows(keys[dim], [keys[c] for c in chosen]):
-            chosen.append(dim)
-    if len(spec.tests) > 1 or (spec.tests and VARIABLES in prefer):
-        chosen.append(VARIABLES)
-    chosen = sorted(chosen, key=lambda d: _rank(prefer, d))[:2]  # stable: unpreferred keep order
+    keys = _keys(variants)
+    chosen = _dimensions(spec, keys, prefer)[:2]
     out = SweepLayout()
     places: list[list[int]] = []
     for axis, dim in enumerate(chosen):
@@ -180,6 +251,30 @@ def layout(spec: ExperimentSpec, prefer: Sequence[str] = ()) -> SweepLayout:
                      for d, p in zip(chosen, places, strict=True)]
             out.positions[(v, t)] = (where[0] if where else 0, where[1] if len(where) > 1 else 0)
     return out
+
+
+def _keys(variants: Sequence[Variant]) -> dict[str, list[Any]]:
+    """Each setting that varies (a model, a template version, a parameter, a variable) and its
+    key per variant."""
+    keys: dict[str, list[Any]] = {}
+    for name in axes(variants):
+        dim = _dimension(name)
+        if dim not in keys:
+            keys[dim] = [_key(v, dim) for v in variants]
+    return keys
+
+
+def _dimensions(spec: ExperimentSpec, keys: dict[str, list[Any]],
+                prefer: Sequence[str]) -> list[str]:
+    """The settings that make the axes, rows first: the preferred, then the slowest-varying;
+    a setting that follows those chosen before it is none; variable sets go last."""
+    chosen: list[str] = []
+    for dim in sorted(keys, key=lambda d: (_rank(prefer, d), _changes(keys[d]))):
+        if not _follows(keys[dim], [keys[c] for c in chosen]):
+            chosen.append(dim)
+    if len(spec.tests) > 1 or (spec.tests and VARIABLES in prefer):
+        chosen.append(VARIABLES)
+    return sorted(chosen, key=lambda d: _rank(prefer, d))  # stable: unpreferred keep order
 
 
 def _dimension(name: str) -> str:

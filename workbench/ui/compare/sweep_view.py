@@ -5,8 +5,9 @@ chart of a metric against the row axis, always of the sweep as typed once it is 
 
 The sweep is an experiment in the store (``services.comparison.saved_or_new``): running the same
 sweep again resumes it, skipping the cells that already finished (``services.grid_runner``), and
-``open_sweep`` shows a saved one. The estimate counts tokens with the backend's own tokenizer
-where it has one (a local model), so it runs off the GUI thread.
+``open_sweep`` shows a saved one with all its axes back in the editors (``sweep_layout.reopen``).
+The estimate counts tokens with the backend's own tokenizer where it has one (a local model), so
+it runs off the GUI thread.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.grid import Estimate, SweepSpec, TemplateChoice
 from workbench.core.sweep_cells import CellSummary
 from workbench.core.wording import plural
-from workbench.services.comparison import open_comparison, saved_or_new
+from workbench.services.comparison import open_comparison, same_cells, saved_or_new
 from workbench.services.egress import plan as egress_plan
 from workbench.services.experiment_lock import ExperimentBusy
 from workbench.services.grid_runner import GridRunner, Progress, SweepHandle
@@ -45,13 +46,14 @@ from workbench.ui import theming
 from workbench.ui.background import Progress as TaskProgress
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker, on_gui
 from workbench.ui.batch_submit import BatchSubmit
-from workbench.ui.compare.sweep_axes import NONE, AxisEditor, ModelCatalog
+from workbench.ui.compare.sweep_axes import AxisEditor, ModelCatalog
 from workbench.ui.compare.sweep_layout import (
     Axis,
     SweepLayout,
     build_spec,
     experiment_of,
     layout,
+    reopen,
 )
 from workbench.ui.compare.sweep_pane import SweepPane
 from workbench.ui.widgets.progress_strip import ProgressStrip
@@ -105,7 +107,9 @@ class SweepView(QWidget):
         self._bridge.progress.connect(self._on_progress)
         self._closed = False
         self._saving = False  # run's save is on the writer thread
-        self._follow = True  # the matrix follows the sweep as typed (not a reopened one's)
+        # A reopened sweep the axes cannot say (``open_sweep``): estimated and run as saved
+        # until an axis is edited.
+        self._reopened: StoredExperiment | None = None
         self._any_shown = False  # a sweep was shown: an edit shows its grid, not what to do
         # Set for a sweep reopened from the store: asked before running remote cells.
         self.confirm_remote: Callable[[ExperimentSpec], bool] | None = None
@@ -126,6 +130,10 @@ class SweepView(QWidget):
             editor.changed.connect(self._edited)
         self.repeats.valueChanged.connect(self._edited)
         self.name.textChanged.connect(self._edited)
+        self.reopen_note = QLabel(self)
+        self.reopen_note.setAccessibleName("Reopened sweep note")
+        self.reopen_note.setWordWrap(True)
+        self.reopen_note.hide()
 
         self.estimate_label = QLabel("Set the values to sweep; the estimate appears here "
                                      "before anything runs.", self)
@@ -169,6 +177,7 @@ class SweepView(QWidget):
         repeat_row.addWidget(QLabel("Repeat", self))
         repeat_row.addWidget(self.repeats)
         form.addLayout(repeat_row, 2, 2)
+        form.addWidget(self.reopen_note, 3, 0, 1, 3)
         estimate_row = QHBoxLayout()
         estimate_row.setSpacing(8)
         estimate_row.addWidget(self.estimate_label, 1)
@@ -231,7 +240,8 @@ class SweepView(QWidget):
         return " · ".join(p for p in (template or "Sweep", axes) if p)
 
     def _edited(self) -> None:
-        self._follow = True
+        self._reopened = None  # the sweep is the one typed from now on
+        self.reopen_note.hide()
         self.schedule_estimate()
 
     def schedule_estimate(self) -> None:
@@ -243,8 +253,7 @@ class SweepView(QWidget):
     def refresh_estimate(self) -> None:
         """Expand the sweep and estimate it off the GUI thread; Run is enabled when it is done."""
         try:
-            spec = self.sweep_spec()
-            experiment = experiment_of(spec, self.typed[0])
+            spec, experiment = self._planned()
         except (KnownError, ValueError, ValidationError) as err:
             self.spec = self.planned = None
             self.batch.check(None)
@@ -271,6 +280,14 @@ class SweepView(QWidget):
         self.estimate_label.setText("Estimating…")
         self._estimating = True
         self._tasks.start(job)
+
+    def _planned(self) -> tuple[SweepSpec | None, ExperimentSpec]:
+        """The sweep to estimate and run: a reopened one as saved while the axes cannot say it,
+        else the one typed (raises what is wrong with it)."""
+        if self._reopened is not None:
+            return None, self._reopened.spec
+        spec = self.sweep_spec()
+        return spec, experiment_of(spec, self.typed[0])
 
     def _typed_dimensions(self) -> list[str]:
         return [a.dimension for a in self.typed if a is not None]
@@ -451,22 +468,47 @@ class SweepView(QWidget):
     # --- results ------------------------------------------------------------------------------
 
     def open_sweep(self, experiment_id: str) -> None:
-        """Show a saved sweep with every result it has (laid out from its variants alone), its
-        parameter axes and repeats in the editors: the estimate is then this sweep's, and Run
-        resumes it (the cells not done) instead of starting another."""
+        """Show a saved sweep with every result it has, and all its axes (parameters, models,
+        template versions, variable sets), its base, repeats and name in the editors: the
+        estimate is then this sweep's, Run resumes it (the cells not done) instead of starting
+        another, and an edit is an edit of it, as of a sweep just typed. Only parameter axes
+        came back, so a model or variable-set axis left editors that said another sweep.
+
+        The editors are checked to rebuild exactly this sweep; where they cannot (a sweep
+        file's third axis, a setting no axis sweeps), a note says why, and the sweep is
+        estimated and resumed as saved until an axis is edited."""
         self._show_experiment(experiment_id)
-        grid, spec = self.cells.grid, self.cells.spec
-        if grid is None or spec is None:
+        stored = self.experiment
+        if stored is None or not stored.spec.variants:
             return
-        axes = ((self.rows, grid.row_name, grid.row_values),
-                (self.cols, grid.col_name, grid.col_values))
-        for editor, name, values in axes:
-            if not name:
-                editor.param.setCurrentText(NONE)
-            else:
-                editor.show_parameter(name, values)
+        spec = stored.spec
+        found = reopen(spec)
+        self._reopened = None
+        self.set_base(found.base)
+        self.rows.show_axis(found.rows)
+        self.cols.show_axis(found.cols)
         self.repeats.setValue(spec.repeats)
-        self._follow = False  # the editors may not say all of it: it stays until an edit
+        self.name.setText(spec.name)
+        problem = found.problem or self._rebuilt_differs(spec)
+        if not problem and self.default_name() == spec.name:
+            self.name.clear()  # named after its axes, as a new sweep is: an edit renames it
+        self._reopened = stored if problem else None
+        self.reopen_note.setText(
+            f"Reopened as saved: {problem}. The editors show what they can; Run resumes the "
+            "sweep as it was saved, and changing an axis starts a new sweep from the editors."
+            if problem else "")
+        self.reopen_note.setVisible(bool(problem))
+
+    def _rebuilt_differs(self, spec: ExperimentSpec) -> str:
+        """Why the sweep the editors now say is not ``spec`` ("" when it is, cell for cell)."""
+        try:
+            typed = self.sweep_spec()
+            rebuilt = experiment_of(typed, self.typed[0])
+        except (KnownError, ValueError, ValidationError) as err:
+            return f"its axes do not read back ({_message(err)})"
+        if same_cells(rebuilt, spec):
+            return ""
+        return "its cells are not two axes over one base setting"
 
     def _show_typed(self, experiment: ExperimentSpec | None,
                     stored: StoredExperiment | None) -> None:
@@ -475,7 +517,7 @@ class SweepView(QWidget):
         reopened one), else its grid with every cell empty, else (it cannot be laid out) no
         sweep. The last sweep's results stayed under the edited axes' editors, read as theirs
         by a first-time user. A running sweep keeps its matrix until it ends."""
-        if not self._follow or self.handle is not None or self._saving:
+        if self.handle is not None or self._saving:
             return
         if stored is not None:
             if self.experiment is None or self.experiment.id != stored.id:
