@@ -69,3 +69,15 @@ def test_diff_on_and_off_leaves_the_focus_where_it_was(qtbot: QtBot, window: Mai
     qtbot.keyClick(diff.right, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
     assert not diff.isVisible()
     assert QApplication.focusWidget() is text, QApplication.focusWidget().accessibleName()
+
+
+def test_a_compare_window_opens_with_the_focus_in_its_first_column(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """Not in the repeat box (first in the tab chain): a digit typed there changed the number
+    of repeats."""
+    compare = _opened(qtbot, window)
+    text = compare.columns[0].output.stack.currentWidget()
+    qtbot.waitUntil(text.hasFocus)
+    qtbot.keyClicks(QApplication.focusWidget(), "3")
+    assert compare.repeat_box.value() == 1

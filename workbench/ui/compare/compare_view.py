@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QFileDialog,
@@ -89,6 +89,7 @@ class CompareView(QWidget):
         self.column_keys: list[str] = []  # stable names for preferences (A, B…)
         self._pending = 0
         self._saving = False  # run_all's save is on the writer thread
+        self._opened = False  # shown once: the focus was put in the columns
         self._messages: dict[tuple[str, int], str] = {}  # version messages, for the headers
         # Set for a comparison reopened from the store: asked once before the first Run all
         # whether remote columns may be sent (False: nothing runs).
@@ -400,6 +401,16 @@ class CompareView(QWidget):
             run.worker.cancel()
         for column in self.columns:
             column.cancel()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Opened, the focus is in the first column's text (the tab chain would start in the
+        toolbar's repeat box, where a digit typed changes the repeat count)."""
+        super().showEvent(event)
+        if not event.spontaneous() and not self._opened:
+            self._opened = True
+            first = self._first_text()
+            if first is not None:
+                first.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Closing stops the window's runs (each is saved as cancelled) and waits for them, a
