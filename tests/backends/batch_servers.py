@@ -9,7 +9,8 @@ the batch ``canceling``. Results are served only once the batch has ended, as JS
 ``POST /v1/messages`` answers whole (JSON, not a stream) with the same echo.
 ``GET /v1/messages/batches`` lists them newest first (``limit``, ``after_id``; ``has_more``,
 ``first_id``, ``last_id``). ``create_faults`` fail creates after the batch was made
-(``LocalServer.answers_create``); ``rate_limited`` refuses that many creates with a 429 first.
+(``LocalServer.answers_create``); ``rate_limited`` refuses that many creates with a 429 first;
+``hold_next_create`` holds a create in flight while the test races something against it.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class AnthropicBatchServer(LocalServer):
                 "type": "invalid_request_error", "message": "method not allowed"}})
 
     def _create(self, h: _Handler, body: Any) -> None:
+        self.create_arrives()
         requests = body["requests"]
         ids = [r["custom_id"] for r in requests]
         if len(set(ids)) != len(ids) or not all(re.fullmatch(r"[\w-]{1,64}", i) for i in ids):

@@ -106,6 +106,7 @@ class LocalServer:
         self.lock = threading.Lock()
         #: Faults for the next creates (batch servers): see :meth:`answers_create`.
         self.create_faults: list[str] = []
+        self._held: tuple[threading.Event, threading.Event] | None = None
         self.stopping = threading.Event()
         self._server = (_Server6 if ":" in host else _Server)((host, 0), _Handler)
         self._server.owner = self
@@ -119,6 +120,25 @@ class LocalServer:
     def bodies(self, path: str) -> list[Any]:
         with self.lock:
             return [body for _, p, body in self.requests if p == path]
+
+    def hold_next_create(self) -> tuple[threading.Event, threading.Event]:
+        """Hold the next create (batch servers) as it arrives, before the server carries it
+        out: returns (arrived, release); the test waits on ``arrived``, does what must happen
+        while that create is in flight, then sets ``release``. Later creates are not held."""
+        held = threading.Event(), threading.Event()
+        with self.lock:
+            self._held = held
+        return held
+
+    def create_arrives(self) -> None:
+        """Called by a batch server as a create arrives: see :meth:`hold_next_create`."""
+        with self.lock:
+            held, self._held = self._held, None
+        if held is not None:
+            arrived, release = held
+            arrived.set()
+            if not release.wait(timeout=30):
+                raise AssertionError("a held create was never released")
 
     def answers_create(self, h: _Handler) -> bool:
         """Whether a create the server just carried out is answered: the next fault queued in

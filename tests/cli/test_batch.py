@@ -160,6 +160,7 @@ def test_a_batch_of_unknown_outcome_is_said_and_resent_only_when_forced(
     assert f"Check the server's batch list ({server.base_url}/batches)" in out
     assert server.batches == {}
     (job,) = _jobs(capsys, "list")
+    assert f"'workbench batch resend {str(job['id'])[:8]}' sends it again" in out
     assert main(["batch", "resend", str(job["id"])]) == 1  # no terminal to ask on
     err = capsys.readouterr().err
     assert "nothing sent" in err and "add --force" in err and server.batches == {}

@@ -35,6 +35,7 @@ from workbench.services.comparison import saved_or_new
 from workbench.services.evaluation import Evaluation
 from workbench.services.runner import Runner
 from workbench.storage.repositories import Store, StoredExperiment
+from workbench.storage.repositories.batch_jobs import BatchJobRepository
 from workbench.storage.writer import StoreWriter
 from workbench.ui import theming
 from workbench.ui.batch_jobs import BatchJobsWindow
@@ -225,6 +226,34 @@ def test_submit_as_batch_next_to_run_sweep(
     assert view.shutdown(10)
 
 
+def test_a_sweep_batch_that_cannot_be_confirmed_points_to_send_again(
+    qtbot: QtBot, theme: theming.Theme, store: Store, runner: Runner,
+    server: AnthropicBatchServer, tmp_path: Path,
+) -> None:
+    """Submit as batch; the create is answered 502 and two batches could be it: the sweep
+    says so, pointing to the app's Send again… (not to a terminal's command)."""
+    elsewhere(server, tmp_path, ExperimentSpec(
+        name="elsewhere", variants=[variant(country="Chile"), variant(country="Japan")],
+        repeats=2))
+    view = SweepView(runner)
+    qtbot.addWidget(view)
+    view.rows.param.setCurrentText("temperature")
+    view.rows.values.clear()
+    qtbot.keyClicks(view.rows.values, "0, 1")
+    with qtbot.waitSignal(view.estimated, timeout=30_000):
+        view.set_base(variant())
+    qtbot.waitUntil(lambda: view.batch.button.isEnabled())
+    server.create_faults.append("502")
+    with qtbot.waitSignal(view.batch.failed, timeout=20_000) as failed:
+        qtbot.mouseClick(view.batch.button, Qt.MouseButton.LeftButton)
+    [said] = failed.args
+    assert said.startswith("Not submitted: batch job ") and "several batches that could" in said
+    assert said.endswith("(once checked, Send again… in Batch jobs sends it again; Cancel job "
+                         "gives it up)")
+    assert "workbench batch" not in said and len(server.created()) == 2
+    assert view.shutdown(10)
+
+
 def test_a_job_is_polled_again_after_the_app_restarts(
     qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, server: AnthropicBatchServer
 ) -> None:
@@ -386,6 +415,8 @@ def test_a_batch_of_unknown_outcome_is_said_and_sent_again_after_asking(
     assert "anthropic may have created this batch of 4 requests" in view.status.text()
     assert f"Check the server's batch list ({server.url}/v1/messages/batches)" in (
         view.status.text())
+    assert "Send again… in Batch jobs sends it again" in view.status.text()
+    assert "workbench batch" not in view.status.text()  # a terminal's command, not the app's
     assert row(view).states == "unknown" and server.created() == []
     assert view.resend_button.isEnabled()
 
@@ -399,6 +430,101 @@ def test_a_batch_of_unknown_outcome_is_said_and_sent_again_after_asking(
     qtbot.waitUntil(lambda: not row(view).unconfirmed and row(view).status == "running")
     assert len(server.batches) == 1 and not view.resend_button.isEnabled()
     assert view.shutdown(10)
+
+
+def elsewhere(server: AnthropicBatchServer, tmp_path: Path, spec: ExperimentSpec) -> None:
+    """A batch of ``spec``'s requests made at the server by another tool: a create of as many
+    requests answered 502 then has two batches that could be it."""
+    other_store = Store.open(tmp_path / "other.sqlite3")
+    other = Runner(configs={"claude": claude(server)})
+    try:
+        BatchJobs(other_store, other).submit(saved_or_new(other_store, spec, "sweep")[0])
+    finally:
+        other.close()
+        other_store.close()
+
+
+def test_a_poll_that_cannot_confirm_a_batch_says_so_with_the_apps_words(
+    qtbot: QtBot, theme: theming.Theme, store: Store, runner: Runner,
+    server: AnthropicBatchServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """The submitting process ended between its two batches; the window's poll sends the
+    second, its create is answered 502, and two batches at Anthropic could be it (another
+    tool made one meanwhile): the job's row says so with Send again…, not as a poll failure
+    naming a terminal command; so does a resend that cannot be confirmed either."""
+    elsewhere(server, tmp_path, ExperimentSpec(
+        name="elsewhere", variants=[variant(country="Chile")], repeats=2))
+    monkeypatch.setattr(AnthropicBatches, "max_lines", 2)  # 4 cells: two batches of 2
+    claim = BatchJobRepository.sending
+
+    def dies_at_the_second(repo: BatchJobRepository, job_id: str, part: int,
+                           **how: str) -> bool:
+        if part == 1:
+            raise _Died
+        return claim(repo, job_id, part, **how)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(BatchJobRepository, "sending", dies_at_the_second)
+        with pytest.raises(_Died):
+            BatchJobs(store, runner).submit(sweep(store))
+    server.create_faults.append("502")
+    view = open_jobs(qtbot, JobsOfStore(store, runner))
+    qtbot.waitUntil(lambda: len(view.shown()) == 1 and row(view).unconfirmed, timeout=10_000)
+    qtbot.waitUntil(lambda: not view.poller.busy)
+    text = view.status.text()
+    assert "several batches that could be it" in text and "Cannot poll" not in text
+    assert "Send again… in Batch jobs sends it again" in text and "workbench batch" not in text
+
+    server.create_faults.append("502")
+    monkeypatch.setattr(BatchJobsWindow, "ask_resend", lambda _self, _picked: True)
+    qtbot.mouseClick(view.resend_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(server.created()) == 4)  # elsewhere, part 0, part 1, resend
+    qtbot.waitUntil(lambda: view.resend_button.isEnabled() and row(view).unconfirmed)
+    assert "Send again… in Batch jobs" in view.status.text()
+    assert "workbench batch" not in view.status.text()
+    assert view.shutdown(10)
+
+
+def test_the_main_window_says_at_start_that_a_batch_may_be_at_the_provider(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, server: AnthropicBatchServer
+) -> None:
+    """The app ended while creating a job's batch; the next start's poll finds no batch that
+    could be it at Anthropic: the main window's status bar names the job and what to do, once
+    (not again at every poll)."""
+    monkeypatch.setattr(
+        MainWindow, "ask_unsaved", lambda _self, _name: QMessageBox.StandardButton.Discard
+    )
+
+    def die(*_args: object, **_kwargs: object) -> None:
+        raise _Died
+
+    config = claude(server)
+    add_config(config.name, config.backend, config.options)
+    window = open_window(qtbot)
+    workspace = window.workspace
+    with monkeypatch.context() as patch:
+        patch.setattr(AnthropicBatches, "submit", die)
+        with pytest.raises(_Died):
+            BatchJobs(workspace.store, workspace.runner).submit(sweep(workspace.store))
+    close_window(window)
+
+    again = open_window(qtbot)
+    try:
+        bar = again.statusBar()
+        qtbot.waitUntil(lambda: "“capitals by batch”" in bar.currentMessage(), timeout=10_000)
+        assert bar.currentMessage() == (
+            "The batch job of “capitals by batch” may have a batch at anthropic that could not "
+            "be confirmed: check the provider's console, then Tools ▸ Batch jobs: Send again… "
+            "sends it, Cancel job gives it up.")
+        shot(again, "batch-unconfirmed-at-start")
+        bar.clearMessage()
+        poller = batch_poller(again)
+        with qtbot.waitSignal(poller.unconfirmed, timeout=10_000) as round_:
+            poller.poll()
+        assert len(round_.args[0]) == 1 and bar.currentMessage() == ""
+        assert server.created() == []
+    finally:
+        close_window(again)
 
 
 _START = r"""

@@ -81,6 +81,23 @@ class BatchUnsupported(KnownError):
     """The backend's provider has no batch API here."""
 
 
+class BatchUnconfirmed(KnownError):
+    """A job has a batch whose create could not be confirmed (``job_ids``): it may be at the
+    provider, so it is sent again only once the person checked. ``hint`` says how in a
+    terminal; the app points to its Batch jobs window instead (``ui.batch_rows``)."""
+
+    def __init__(self, message: str, job_ids: Sequence[str]) -> None:
+        self.job_ids = tuple(job_ids)
+        one = self.job_ids[0][:8] if len(self.job_ids) == 1 else "JOB"
+        super().__init__(message, hint=resend_hint(one))
+
+
+def resend_hint(job: str) -> str:
+    """What a terminal does about a batch of unknown outcome of ``job``."""
+    return (f"once checked, 'workbench batch resend {job}' sends it again; "
+            f"'workbench batch cancel {job}' gives it up")
+
+
 @dataclass(frozen=True)
 class BatchLine:
     """One request of a batch: its id (unique in the job), the provider's line as JSON, and the
@@ -213,8 +230,10 @@ __all__ = [
     "BatchPoll",
     "BatchProvider",
     "BatchState",
+    "BatchUnconfirmed",
     "BatchUnsupported",
     "RemoteBatch",
     "batch_provider",
+    "resend_hint",
     "supports_batch",
 ]

@@ -259,6 +259,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _report(store: Store, jobs: list[BatchJob], as_json: bool) -> None:
+    from workbench.backends.batch import resend_hint
+
     if as_json:
         print_json({"jobs": [_job_json(store, job) for job in jobs]})
         return
@@ -271,7 +273,11 @@ def _report(store: Store, jobs: list[BatchJob], as_json: bool) -> None:
         print(f"  cells: {sum(outcomes.values())} sent; {_progress(job)}; landed: "
               f"{outcomes['ok']} ok, {outcomes['error']} failed, {outcomes['missing']} missing")
         for part in job.parts:
-            message = f" ({part.message})" if part.message else ""
+            message = part.message
+            if part.state == "unknown" and part.remote_id is None and not part.fetched and (
+                    job.status in ("submitting", "running")):
+                message = f"{message}; {resend_hint(job.id[:8])}"
+            message = f" ({message})" if message else ""
             where = part.remote_id or ("no batch id" if part.state in ("sending", "unknown")
                                        else "not sent")
             print(f"  part {part.part}: {part.model} {where} {part.state}{message}")

@@ -13,18 +13,25 @@ at all (``missing``); ``workbench compare ID`` / ``workbench eval SUITE --resume
 exactly those live through the normal runner (they skip cells with a finished run), and the
 latter grades the landed answers. No Qt: the app drives this from a worker.
 
-A batch is paid for once created, so a part is never sent twice on a guess: it is marked
-``sending`` in the store before its create goes out, and a create that failed after it may have
-reached the provider (``UnconfirmedError``: a 502 after the batch was made, a timeout) or a
-part found ``sending`` by a later process (the one sending it ended before recording the
-batch) is looked up at the provider (``BatchProvider.find``). A single match is recorded as the
-part's batch; otherwise the part is ``unknown``: its message names the provider's console, and
-only ``resend`` (the person having checked) or ``cancel`` moves it on.
+A batch is paid for once created, so a part is never sent twice, by one actor or two (the
+submit loop and the app's poll round on another thread, the app and ``workbench batch status``
+in a terminal): whoever sends a part first claims it in the store, ``pending`` to ``sending``
+in one compare-and-set (``BatchJobRepository.sending``), and only the one that claimed it
+sends; the others leave it. The sender also holds the part's file lock (``storage.locks``,
+dropped by the system when a process ends) from before its claim until the outcome is recorded,
+so a part found ``sending`` with its lock free was left by a sender that ended (crashed,
+killed) and one with its lock held is in flight elsewhere, left to its sender. A create that
+failed after it may have reached the provider (``UnconfirmedError``: a 502 after the batch was
+made, a timeout) or a part left ``sending`` is looked up at the provider
+(``BatchProvider.find``). A single match is recorded as the part's batch; otherwise the part is
+``unknown``: its message names the provider's console, and only ``resend`` (the person having
+checked) or ``cancel`` moves it on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,6 +40,7 @@ from workbench.backends.batch import (
     CLOCK_MARGIN,
     BatchLine,
     BatchProvider,
+    BatchUnconfirmed,
     RemoteBatch,
     batch_provider,
 )
@@ -44,6 +52,7 @@ from workbench.core.grid import CellKey, PlannedCell
 from workbench.core.models import RunResult
 from workbench.services.grid_runner import completed_keys, plan, waiting_keys
 from workbench.services.runner import Runner
+from workbench.storage.locks import FileLock
 from workbench.storage.repositories import RunRef, Store, StoredExperiment
 from workbench.storage.repositories.batch_jobs import (
     PENDING,
@@ -110,16 +119,16 @@ class BatchJobs:
             if backend is None or item.request.backend == backend:
                 by_backend.setdefault(item.request.backend, []).append(item)
         if not by_backend:
-            unknown = [job.id[:8] for job in self.store.batches.jobs(
+            unknown = [job.id for job in self.store.batches.jobs(
                 experiment_id=experiment.id, unfinished=True) if _unknown(job)]
-            raise KnownError(
-                "nothing to send: every cell is done, waiting in a batch job, or several "
-                "requests (tool calls answered by mocks, conversations) that only run live",
-                hint=f"job {', '.join(unknown)} may have a batch at its provider that could "
-                "not be confirmed: see 'workbench batch status', then 'workbench batch resend' "
-                "or 'workbench batch cancel'" if unknown else
-                "see 'workbench batch list'; run the rest with 'workbench compare'",
-            )
+            nothing = ("nothing to send: every cell is done, waiting in a batch job, or several "
+                       "requests (tool calls answered by mocks, conversations) that only run live")
+            if unknown:
+                raise BatchUnconfirmed(f"{nothing}; job {', '.join(i[:8] for i in unknown)} "
+                                       "may have a batch at its provider that could not be "
+                                       "confirmed", unknown)
+            raise KnownError(nothing, hint="see 'workbench batch list'; run the rest with "
+                             "'workbench compare'")
         providers = {name: self._provider(name) for name in by_backend}
         lines = {name: self._lines(providers[name], name, items)
                  for name, items in by_backend.items()}
@@ -142,13 +151,16 @@ class BatchJobs:
             )
             for part, part_lines in enumerate(parts):
                 try:
+                    # a part a poll round claimed meanwhile is its to send
                     self._send(job_id, part, provider, [line.line for line in part_lines], cancel)
                 except BaseException:
-                    if part == 0 and _part(self.store.batches.get(job_id), 0).state == PENDING:
-                        self.store.batches.discard(job_id)  # nothing at the provider: the
-                        # cells stay free to send
+                    if part == 0:
+                        self.store.batches.discard(job_id)  # unless a part is at the provider
+                        # (sent by a poll meanwhile): the cells stay free to send
                     raise  # else 'refresh' sends (or confirms) the rest
-            self.store.batches.set_status(job_id, "running")
+            job = self.store.batches.get(job_id)
+            if all(p.remote_id for p in job.parts):
+                self.store.batches.set_status(job_id, "running", was="submitting")
             jobs.append(self.store.batches.get(job_id))
         return jobs
 
@@ -165,25 +177,50 @@ class BatchJobs:
         return out
 
     def _send(self, job_id: str, part: int, provider: BatchProvider,
-              lines: Sequence[BatchLine], cancel: CancelToken) -> None:
-        """Create the part's batch, marked ``sending`` first. A failure that created nothing
-        (a refusal, no connection, a cancel before sending) makes the part pending again; one
-        after which the batch may exist is confirmed (:meth:`_confirm`); anything else (the
-        process interrupted) leaves the mark for the next process to confirm."""
-        self.store.batches.sending(job_id, part)
-        since = datetime.now(UTC)
-        try:
-            remote = provider.submit(lines, cancel)
-        except UnconfirmedError as err:
-            self._confirm(job_id, part, provider, lines, since, str(err))
+              lines: Sequence[BatchLine], cancel: CancelToken, *, was: str = PENDING) -> bool:
+        """Create the part's batch if this caller claims it (its lock, then ``was`` ->
+        ``sending`` in the store); False: another thread or process has it, or had it (sent,
+        or being sent). A failure that created nothing (a refusal, no connection, a cancel
+        before sending) makes the part pending again; one after which the batch may exist is
+        confirmed (:meth:`_confirm`); anything else (the process interrupted) leaves the mark
+        for the next process to confirm."""
+        with self._holding(job_id, part) as held:
+            if not held or not self.store.batches.sending(job_id, part, was=was):
+                return False
+            since = datetime.now(UTC)
+            try:
+                remote = provider.submit(lines, cancel)
+            except UnconfirmedError as err:
+                self._confirm(job_id, part, provider, lines, since, str(err))
+                return True
+            except (KnownError, RunCancelled):
+                self.store.batches.unsent(job_id, part)
+                raise
+            self.store.batches.submitted(
+                job_id, part, remote_id=remote.batch_id, input_file_id=remote.input_file_id,
+                extra=remote.extra,
+            )
+            return True
+
+    @contextmanager
+    def _holding(self, job_id: str, part: int) -> Iterator[bool]:
+        """The part's send lock, held for the block; False: another thread or process holds
+        it (sending the part, or confirming it), and nothing may be done to the part. A
+        sender holds it from before its claim until the outcome is recorded, so a ``sending``
+        part whose lock is free was left by a sender that ended."""
+        lock = FileLock(self.store.db.path.parent / "locks" / f"batch-{job_id}-{part}.lock")
+        if lock.try_acquire() is not None:
+            yield False
             return
-        except (KnownError, RunCancelled):
-            self.store.batches.unsent(job_id, part)
-            raise
-        self.store.batches.submitted(
-            job_id, part, remote_id=remote.batch_id, input_file_id=remote.input_file_id,
-            extra=remote.extra,
-        )
+        try:
+            yield True
+        finally:
+            lock.release()
+
+    def _in_flight(self, job_id: str, part: int) -> bool:
+        """Whether another thread or process is sending (or confirming) the part now."""
+        with self._holding(job_id, part) as held:
+            return not held
 
     def _confirm(self, job_id: str, part: int, provider: BatchProvider,
                  lines: Sequence[BatchLine], since: datetime, why: str) -> None:
@@ -211,11 +248,10 @@ class BatchJobs:
         what = "several batches that could be it" if found else "no batch of these requests"
         message = (
             f"{provider.name} may have created this batch of {len(lines)} requests: {why}; its "
-            f"list shows {what}. Check {provider.console} before sending it again "
-            f"('workbench batch resend {job_id[:8]}') or cancel the job"
+            f"list shows {what}. Check {provider.console} before sending it again"
         )
         self.store.batches.unconfirmed(job_id, part, message)
-        raise KnownError(f"batch job {job_id[:8]}: {message}")
+        raise BatchUnconfirmed(f"batch job {job_id[:8]}: {message}", [job_id])
 
     def _lines_of(self, job: BatchJob, provider: BatchProvider, part: BatchPart
                   ) -> list[BatchLine]:
@@ -231,34 +267,42 @@ class BatchJobs:
         return lines
 
     def _resume(self, job: BatchJob, provider: BatchProvider, part: BatchPart) -> bool:
-        """Bring a part without a batch id on: one never sent is sent; one a process ended
-        while creating (``sending``) is looked up, never sent again. False: its batch is of
-        unknown outcome (left for the person to check)."""
+        """Bring a part without a batch id on: one never sent is sent (unless another
+        thread or process claims it first); one a process ended while creating (``sending``,
+        its lock free) is looked up, never sent again; one being sent elsewhere is left to
+        its sender. True: the part has its batch now."""
         if part.state == UNKNOWN:
             return False
-        lines = self._lines_of(job, provider, part)
         if part.state != SENDING:
-            self._send(job.id, part.part, provider, lines, CancelToken())
-            return True
-        since = datetime.fromisoformat(part.submitted_at or part.updated_at)
-        why = "the process creating it ended before its batch was recorded"
-        try:
-            self._confirm(job.id, part.part, provider, lines, since, why)
-        except KnownError:
-            return _part(self.store.batches.get(job.id), part.part).remote_id is not None
-        return True
+            self._send(job.id, part.part, provider, self._lines_of(job, provider, part),
+                       CancelToken())
+            return self._recorded(job.id, part.part)
+        with self._holding(job.id, part.part) as held:
+            part = _part(self.store.batches.get(job.id), part.part)
+            if not held or part.remote_id is not None or part.state != SENDING:
+                return part.remote_id is not None  # in flight elsewhere, or just recorded
+            since = datetime.fromisoformat(part.submitted_at or part.updated_at)
+            why = "the process creating it ended before its batch was recorded"
+            with suppress(KnownError):  # unknown now (said in its message), or the look failed
+                self._confirm(job.id, part.part, provider, self._lines_of(job, provider, part),
+                              since, why)
+            return self._recorded(job.id, part.part)
+
+    def _recorded(self, job_id: str, part: int) -> bool:
+        return _part(self.store.batches.get(job_id), part).remote_id is not None
 
     def resend(self, job_id: str) -> BatchJob:
         """Send again the parts whose batch could not be confirmed, the person having checked
         the provider has none of them (else they would be paid for twice)."""
         job = self.store.batches.get(job_id)
-        unknown = [p for p in job.parts if p.state == UNKNOWN and not p.fetched]
+        unknown = [p for p in job.parts
+                   if p.state == UNKNOWN and p.remote_id is None and not p.fetched]
         if not unknown or job.status in ("cancelling", "ended"):
             raise KnownError(f"batch job {job.id[:8]} has no batch of unknown outcome to send")
         provider = self._provider(job.backend_name)
-        for part in unknown:
+        for part in unknown:  # a part another process resent meanwhile is not claimed again
             self._send(job.id, part.part, provider, self._lines_of(job, provider, part),
-                       CancelToken())
+                       CancelToken(), was=UNKNOWN)
         return self.refresh(job.id)
 
     # --- following -----------------------------------------------------------------------
@@ -275,8 +319,11 @@ class BatchJobs:
                 continue
             if part.remote_id is None:
                 if job.status == "cancelling":
-                    self.store.batches.fetched(job.id, part.part)  # never sent: all missing
-                    continue
+                    if part.state == SENDING and self._in_flight(job.id, part.part):
+                        continue  # its batch is being created: polled once recorded
+                    if not self._recorded(job.id, part.part):
+                        self.store.batches.fetched(job.id, part.part)  # never sent: all missing
+                        continue
                 if not self._resume(job, provider, part):
                     continue
                 part = _part(self.store.batches.get(job.id), part.part)
@@ -293,7 +340,7 @@ class BatchJobs:
         if all(p.fetched for p in job.parts):
             self.store.batches.set_status(job.id, "ended")
         elif job.status == "submitting" and all(p.remote_id for p in job.parts):
-            self.store.batches.set_status(job.id, "running")
+            self.store.batches.set_status(job.id, "running", was="submitting")
         return self.store.batches.get(job.id)
 
     def _fetch(self, job: BatchJob, part: int, provider: BatchProvider,
@@ -350,7 +397,8 @@ class BatchJobs:
         provider = self._provider(job.backend_name)
         self.store.batches.set_status(job.id, "cancelling")
         for part in job.parts:
-            if part.remote_id is None and part.state in (SENDING, UNKNOWN) and not part.fetched:
+            if (part.remote_id is None and part.state in (SENDING, UNKNOWN) and not part.fetched
+                    and not self._in_flight(job.id, part.part)):
                 self.store.batches.unconfirmed(job.id, part.part, (
                     f"cancelled without a batch id: a batch it may have become at "
                     f"{provider.name} cannot be stopped from here; check {provider.console}"))

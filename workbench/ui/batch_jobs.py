@@ -39,7 +39,7 @@ from workbench.core.errors import KnownError
 from workbench.core.wording import plural
 from workbench.ui.background import LatestJob, Reporter, TaskRunner, TaskWorker
 from workbench.ui.batch_poller import BatchPoller
-from workbench.ui.batch_rows import JobRow, JobsOfStore
+from workbench.ui.batch_rows import SEND_AGAIN, JobRow, JobsOfStore
 from workbench.ui.qt_models.rows_model import RowsTableModel
 from workbench.ui.widgets.history_panel import format_time
 from workbench.ui.window_support import ask_on
@@ -177,7 +177,8 @@ class BatchJobsWindow(QWidget):
             at = ids.index(picked.id) if picked is not None and picked.id in ids else 0
             self.view.setCurrentIndex(self.model.index(at, 0))
         unfinished = sum(not r.ended for r in rows)
-        unconfirmed = [f"“{r.experiment}”: {r.message}" for r in rows if r.unconfirmed]
+        unconfirmed = [f"“{r.experiment}”: {r.message} ({SEND_AGAIN})"
+                       for r in rows if r.unconfirmed]
         if not rows:
             self.status.setText("No batch jobs yet: a sweep on an OpenAI or Anthropic backend "
                                 "offers Submit as batch under Run sweep (an evaluation suite, "

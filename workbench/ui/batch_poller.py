@@ -6,7 +6,8 @@ any is unfinished, and stops when none is. A job that cannot be polled (its back
 its provider down) is said and tried again at the next tick; the others are polled regardless.
 The timer is a ``QTimer`` on the GUI thread; each round (network and store) runs on a pool
 thread (``ui.background``), one round at a time. The Batch jobs window shows what the rounds
-found and asks for a round now (Refresh).
+found and asks for a round now (Refresh); the main window's status bar says which jobs have a
+batch of unknown outcome (``unconfirmed``), from the start's round on.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from workbench.backends.base import CancelToken
+from workbench.backends.batch import BatchUnconfirmed
 from workbench.core.errors import KnownError
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker
-from workbench.ui.batch_rows import JobsOfStore
+from workbench.ui.batch_rows import JobRow, JobsOfStore
 
+#: What a round found: jobs still unfinished, why some could not be polled, the rows of those
+#: with a batch of unknown outcome.
+_Round = tuple[int, list[str], list[JobRow]]
 #: How often unfinished jobs are polled (ms): a provider answers within hours, and each poll is
 #: a request per remote batch.
 POLL_MS = 60_000
@@ -28,6 +33,7 @@ class BatchPoller(QObject):
 
     polled = Signal(int, list)  # a round ended: jobs still unfinished, why some could not be
     failed = Signal(object)  # the KnownError a round ended with (the next round tries again)
+    unconfirmed = Signal(list)  # a round ended: the JobRows with a batch of unknown outcome
 
     def __init__(
         self, jobs: JobsOfStore, *, poll_ms: int = POLL_MS, parent: QObject | None = None
@@ -38,7 +44,7 @@ class BatchPoller(QObject):
         self.timer.setInterval(poll_ms)
         self.timer.timeout.connect(self.poll)
         self._tasks = TaskRunner(self, max_threads=1)
-        self._round: TaskWorker[tuple[int, list[str]]] | None = None
+        self._round: TaskWorker[_Round] | None = None
         self._again = False  # asked while a round was under way
         self._stopped = False
 
@@ -62,25 +68,29 @@ class BatchPoller(QObject):
         self._again = False
         jobs = self.jobs
 
-        def work(_report: Reporter, cancel: CancelToken) -> tuple[int, list[str]]:
+        def work(_report: Reporter, cancel: CancelToken) -> _Round:
             problems = []
             for row in jobs.rows():
                 if row.ended or cancel.cancelled:
                     continue
                 try:
                     jobs.poll(row.id, cancel)
+                except BatchUnconfirmed:
+                    pass  # said with the job's row (``unconfirmed``)
                 except KnownError as err:  # this job's provider or backend: the others go on
                     problems.append(f"Cannot poll “{row.experiment}”: {err}")
-            return sum(not row.ended for row in jobs.rows()), problems
+            rows = jobs.rows()
+            return (sum(not row.ended for row in rows), problems,
+                    [row for row in rows if row.unconfirmed])
 
-        job: TaskWorker[tuple[int, list[str]]] = TaskWorker(work)
+        job: TaskWorker[_Round] = TaskWorker(work)
         job.signals.finished.connect(lambda found: self._done(*found))
         job.signals.failed.connect(self._failed)
         job.signals.ended.connect(self._ended)
         self._round = job
         self._tasks.start(job)
 
-    def _done(self, unfinished: int, problems: list[str]) -> None:
+    def _done(self, unfinished: int, problems: list[str], unconfirmed: list[JobRow]) -> None:
         if self._stopped:
             return
         if unfinished and not self.timer.isActive():
@@ -88,6 +98,7 @@ class BatchPoller(QObject):
         elif not unfinished:
             self.timer.stop()
         self.polled.emit(unfinished, problems)
+        self.unconfirmed.emit(unconfirmed)
 
     def _failed(self, error: KnownError) -> None:
         if not self._stopped:

@@ -7,12 +7,14 @@ at every start, right after its window shows, and most starts have no job to pol
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.backends.base import CancelToken
+from workbench.backends.batch import BatchUnconfirmed
 from workbench.core.errors import KnownError
 from workbench.core.grid import CellKey
 from workbench.storage.repositories import Store, StoredExperiment
@@ -81,6 +83,28 @@ def job_row(store: Store, job: BatchJob) -> JobRow:
         suite=_suite_file(store, job.experiment_id),
         unconfirmed=any(p.state == UNKNOWN and not p.fetched for p in job.parts),
     )
+
+
+#: What to do about a batch of unknown outcome, in the app (a terminal names ``workbench batch
+#: resend``: ``backends.batch.resend_hint``).
+SEND_AGAIN = "once checked, Send again… in Batch jobs sends it again; Cancel job gives it up"
+
+
+def said(error: KnownError) -> str:
+    """``error`` as the app says it: a batch of unknown outcome points to Send again…"""
+    return f"{error.message} ({SEND_AGAIN})" if isinstance(error, BatchUnconfirmed) else str(error)
+
+
+def unconfirmed_notice(rows: Sequence[JobRow]) -> str:
+    """The main window's word on jobs with a batch of unknown outcome (``rows``, at least one):
+    which, and what to do."""
+    names = ", ".join(f"“{row.experiment}”" for row in rows)
+    which = f"The batch job of {names}" if len(rows) == 1 else (
+        f"{len(rows)} batch jobs ({names})")
+    providers = " or ".join(dict.fromkeys(row.provider for row in rows))
+    return (f"{which} may have a batch at {providers} that could not be confirmed: check the "
+            "provider's console, then Tools ▸ Batch jobs: Send again… sends it, Cancel job "
+            "gives it up.")
 
 
 class JobsOfStore:

@@ -23,6 +23,7 @@ from workbench.core.errors import KnownError
 from workbench.core.experiments import ExperimentSpec
 from workbench.services.runner import Runner
 from workbench.ui.background import Reporter, TaskRunner, TaskWorker
+from workbench.ui.batch_rows import said
 
 #: Saves the experiment and submits its cells; returns the jobs' ids (run on a pool thread).
 Submit = Callable[[ExperimentSpec, CancelToken], list[str]]
@@ -121,7 +122,8 @@ class BatchSubmit(QObject):
         self.button.setEnabled(False)
         job: TaskWorker[list[str]] = TaskWorker(lambda _report, cancel: send(spec, cancel))
         job.signals.finished.connect(self.submitted.emit)
-        job.signals.failed.connect(lambda error: self.failed.emit(f"Not submitted: {error}"))
+        job.signals.failed.connect(
+            lambda error: self.failed.emit(f"Not submitted: {said(error)}"))
         job.signals.ended.connect(self._sent)
         self._tasks.start(job)
 

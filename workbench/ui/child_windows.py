@@ -194,7 +194,7 @@ def _follow_batches(window: MainWindow, sweep: SweepView) -> None:
 def batch_poller(window: MainWindow) -> BatchPoller:
     """The window's poller of unfinished batch jobs (made on first use; polls nothing yet)."""
     from workbench.ui.batch_poller import BatchPoller
-    from workbench.ui.batch_rows import JobsOfStore
+    from workbench.ui.batch_rows import JobRow, JobsOfStore, unconfirmed_notice
 
     poller = window.findChild(BatchPoller, "batchPoller")
     if poller is None:
@@ -202,6 +202,18 @@ def batch_poller(window: MainWindow) -> BatchPoller:
         poller = BatchPoller(jobs, parent=window)
         poller.setObjectName("batchPoller")
         poller.polled.connect(lambda *_: window.history.refresh())  # answers may have landed
+        told: set[str] = set()
+
+        def say_unconfirmed(rows: list[JobRow]) -> None:
+            """Jobs with a batch of unknown outcome are said in the status bar (from the
+            start's round; again when another job joins them, not at every round)."""
+            new = [row for row in rows if row.id not in told]
+            told.clear()
+            told.update(row.id for row in rows)
+            if new:
+                window.statusBar().showMessage(unconfirmed_notice(new))
+
+        poller.unconfirmed.connect(say_unconfirmed)
     return poller
 
 

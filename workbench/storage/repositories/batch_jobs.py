@@ -172,10 +172,25 @@ class BatchJobRepository:
                 image_blobs.link(conn, "batch_cell_images", (job_id, c.custom_id), hashes)
         return job_id
 
-    def sending(self, job_id: str, part: int) -> None:
-        """Mark a part whose create is about to be sent (``sending``, with the time), before
-        it is: a process that ends before :meth:`submitted` leaves the mark for the next."""
-        self._part_state(job_id, part, SENDING, "", sent=True)
+    def sending(self, job_id: str, part: int, *, was: str = PENDING) -> bool:
+        """Claim a part for sending: mark it ``sending`` (with the time) if it is still ``was``
+        (``pending``; ``unknown`` for a resend) without a batch, and its job is still being
+        sent (not cancelled). One compare-and-set, so of two senders (the submit loop and a
+        poll, or two processes) exactly one gets True and sends; the other leaves the part
+        alone. Done before the create goes out: a process that ends before :meth:`submitted`
+        leaves the mark for the next."""
+        now = now_iso()
+        with self.db.transaction() as conn:
+            claimed = conn.execute(
+                "UPDATE batch_parts SET state = ?, message = '', submitted_at = ?, updated_at = ?"
+                " WHERE job_id = ? AND part = ? AND state = ? AND remote_id IS NULL"
+                " AND fetched = 0 AND EXISTS (SELECT 1 FROM batch_jobs WHERE id = ?"
+                " AND status IN ('submitting', 'running'))",
+                (SENDING, now, now, job_id, part, was, job_id),
+            ).rowcount == 1
+            if claimed:
+                self._touch(conn, job_id, now)
+        return claimed
 
     def unsent(self, job_id: str, part: int) -> None:
         """The part's create failed with nothing created: it is ``pending`` again."""
@@ -186,15 +201,14 @@ class BatchJobRepository:
         ``message`` saying where to look; nothing sends it again unless asked."""
         self._part_state(job_id, part, UNKNOWN, message)
 
-    def _part_state(
-        self, job_id: str, part: int, state: str, message: str, *, sent: bool = False
-    ) -> None:
+    def _part_state(self, job_id: str, part: int, state: str, message: str) -> None:
+        """A part without a batch moves on (one that got its batch meanwhile keeps it)."""
         now = now_iso()
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE batch_parts SET state = ?, message = ?, updated_at = ?"
-                + (", submitted_at = ?" if sent else "") + " WHERE job_id = ? AND part = ?",
-                (state, message, now, *((now,) if sent else ()), job_id, part),
+                " WHERE job_id = ? AND part = ? AND remote_id IS NULL",
+                (state, message, now, job_id, part),
             )
             self._touch(conn, job_id, now)
 
@@ -243,12 +257,16 @@ class BatchJobRepository:
             )
             self._touch(conn, job_id, now)
 
-    def set_status(self, job_id: str, status: JobStatus) -> None:
+    def set_status(self, job_id: str, status: JobStatus, *, was: JobStatus | None = None
+                   ) -> None:
+        """Set the job's status (only if it is ``was``, when given: a job another process
+        cancelled meanwhile stays cancelling)."""
         now = now_iso()
         with self.db.transaction() as conn:
             conn.execute(
-                "UPDATE batch_jobs SET status = ?, updated_at = ? WHERE id = ?",
-                (status, now, job_id),
+                "UPDATE batch_jobs SET status = ?, updated_at = ? WHERE id = ?"
+                + (" AND status = ?" if was is not None else ""),
+                (status, now, job_id, *((was,) if was is not None else ())),
             )
 
     def land(self, job_id: str, custom_id: str, result: RunResult, ref: RunRef) -> str | None:
@@ -302,18 +320,19 @@ class BatchJobRepository:
             )
             self._touch(conn, job_id, now)
 
-    def discard(self, job_id: str) -> None:
+    def discard(self, job_id: str) -> bool:
         """Forget a job none of whose parts was sent (its submission failed): its cells are
-        free to be sent again."""
+        free to be sent again. False (the job is kept) if a part may be at the provider: a
+        poll may have sent one while the submission failed."""
         with self.db.transaction() as conn:
             sent = conn.execute(
                 "SELECT 1 FROM batch_parts WHERE job_id = ?"
                 " AND (remote_id IS NOT NULL OR state IN (?, ?))",
                 (job_id, SENDING, UNKNOWN),
             ).fetchone()
-            if sent is not None:
-                raise ValueError(f"batch job {job_id} has parts at the provider")
-            conn.execute("DELETE FROM batch_jobs WHERE id = ?", (job_id,))
+            if sent is None:
+                conn.execute("DELETE FROM batch_jobs WHERE id = ?", (job_id,))
+        return sent is None
 
     @staticmethod
     def _touch(conn: sqlite3.Connection, job_id: str, now: str) -> None:
