@@ -318,8 +318,13 @@ def test_a_draft_runs_template_comes_back_and_joins_the_template_it_is_saved_as(
     assert store.runs.template_of(versioned) is None  # the library holds it
     store.runs.attach([run_id, versioned, "gone"], "summarize-ticket")
     assert store.runs.get(run_id).ref == replace(ref, template_key="summarize-ticket")
+    same = store.runs.add(make_result("q", "a"), RunRef(template=draft))
+    store.runs.attach([same], "summarize-ticket", 1)  # it ran just what v1 saved
+    assert store.runs.get(same).ref.template_version == 1
     assert store.runs.get(versioned).ref.template_key == "other"  # never moved
-    assert [s.template_key for s in store.runs.recent()] == ["other", "summarize-ticket"]
+    assert [s.template_key for s in store.runs.recent()] == [
+        "summarize-ticket", "other", "summarize-ticket"]
+    assert store.runs.recent()[-1].variables == {"ticket": "Printer {{ on }} fire"}
 
 
 def test_a_cells_template_is_its_variants(store: Store) -> None:

@@ -139,6 +139,10 @@ def test_row_labels_and_times() -> None:
     row = HistoryRow("id", "2026-01-01T12:00:00+00:00", "ok", "llamacpp", template="triage",
                      version="7")
     assert row.label == "triage v7"
+    # runs of one template told apart by their values; an unsaved edit's runs say so
+    filled = HistoryRow("id", "2026-01-01T12:00:00+00:00", "ok", "llamacpp", template="triage",
+                        values={"ticket": "Printer\n on   fire since the weekend", "team": ""})
+    assert filled.label == "triage (unsaved) · Printer on fire since t…"
     now = datetime.fromisoformat("2026-06-15T18:00:00+00:00").astimezone()
     assert format_time(now.isoformat(), now) == now.strftime("%H:%M")
     earlier = now - timedelta(days=40)

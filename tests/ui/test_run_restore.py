@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from tests.storage.factories import make_result
+from tests.ui.prompt_typing import replace_message
 from tests.ui.windows import press_save, shot, window
 from workbench.core.models import Message, PromptTemplate
 from workbench.services.runner import build_request
@@ -72,7 +73,7 @@ def test_a_run_of_an_untitled_draft_restores_its_template_and_joins_it_when_save
     qtbot.waitUntil(
         lambda: window.workspace.store.runs.get(run_id).ref.template_key == "rain-haiku",
         timeout=10_000)
-    qtbot.waitUntil(lambda: window.history.model.rows[0].label.startswith("rain-haiku"),
+    qtbot.waitUntil(lambda: window.history.model.rows[0].label.startswith("rain-haiku v1 · "),
                     timeout=10_000)
 
 
@@ -81,30 +82,41 @@ def test_runs_of_a_draft_become_runs_of_the_template_it_is_saved_as(
     qtbot: QtBot, window: MainWindow
 ) -> None:
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    editor = window.editor.editor_for("messages[0] (user)")
-    assert editor is not None
-    editor.setFocus()
-    qtbot.keyClicks(editor, "Name one {{ animal }}.")
+    replace_message(qtbot, window, "Name one {{ animal }}.")
     qtbot.waitUntil(lambda: "animal" in window.variables.names(), timeout=5000)
     field = window.variables.editor("animal")
     field.setFocus()
     qtbot.keyClicks(field, "bird")
     window.params.rows["max_tokens"].spin.setValue(8)
-    qtbot.keyClick(window.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: window.output.state == "finished", timeout=RUN_TIMEOUT_MS)
-    qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1, timeout=10_000)
-    run_id = window.history.run_ids()[0]
+
+    def run_it(count: int) -> str:
+        qtbot.keyClick(window.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda: len(window.history.run_ids()) == count, timeout=RUN_TIMEOUT_MS)
+        return window.history.run_ids()[0]
+
+    first = run_it(1)
     assert window.history.model.rows[0].label == "Name one bird."  # no template yet
+    replace_message(qtbot, window, "Name two {{ animal }}s.")
+    second = run_it(2)
     press_save(qtbot, window, "Animals")
     qtbot.waitUntil(lambda: window.key == "animals", timeout=10_000)
-    qtbot.waitUntil(lambda: window.history.model.rows[0].label == "animals", timeout=10_000)
-    stored = window.workspace.store.runs.get(run_id)
-    assert (stored.ref.template_key, stored.ref.template_version) == ("animals", None)
-    # It still restores as it ran (no version of it was ever run), now as an edit of it.
-    window.history.runActivated.emit(run_id)
+    # The run of what was saved is a run of v1; the one before, of an unsaved draft of it.
+    qtbot.waitUntil(lambda: [r.label for r in window.history.model.rows] == [
+        "animals v1 · bird", "animals (unsaved) · bird"], timeout=10_000)
+    refs = [window.workspace.store.runs.get(i).ref for i in (first, second)]
+    assert [(r.template_key, r.template_version) for r in refs] == [
+        ("animals", None), ("animals", 1)]
+    shot(window, "draft_runs_joined")
+    # The earlier one restores as it ran, an edit of the template (its name and declarations
+    # the library's, not the draft's "untitled"); the other opens v1 as it is.
+    window.history.runActivated.emit(first)
     assert window.editor.template().messages[0].content == "Name one {{ animal }}."
     qtbot.waitUntil(lambda: window.variables.values() == {"animal": "bird"}, timeout=5000)
-    assert window.key == "animals"
+    assert (window.key, window.version, window.dirty) == ("animals", 1, True)
+    assert window.editor.template().name == "Animals"
+    window.history.runActivated.emit(second)  # discards the edit (the fixture answers)
+    assert (window.key, window.version, window.dirty) == ("animals", 1, False)
+    assert window.editor.template().messages[0].content == "Name two {{ animal }}s."
 
 
 def test_a_run_of_an_unsaved_edit_restores_the_edit_over_its_template(

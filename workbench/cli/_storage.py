@@ -46,12 +46,6 @@ def report_problems(report: RescanReport) -> None:
         print(f"warning: {line}", file=sys.stderr)
 
 
-def clip(text: str, width: int) -> str:
-    """One line of at most ``width`` characters."""
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
 @dataclass(frozen=True)
 class ResolvedTemplate:
     """A TEMPLATE argument's template, with its library key and version when it came from

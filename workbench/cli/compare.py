@@ -306,7 +306,7 @@ def _print_tool_calls(comparison: Any) -> None:
 
 
 def _print_metrics(comparison: Any) -> None:
-    from workbench.cli._storage import clip
+    from workbench.core.wording import one_line
     from workbench.services.compare_export import variant_metrics
 
     print(f"{'variant':<40} {'ok':>7} {'total s':>8} {'tok/s':>7} {'out':>7} {'agree':>6}")
@@ -315,6 +315,6 @@ def _print_metrics(comparison: Any) -> None:
         rate = "–" if m.mean_tokens_per_s is None else f"{m.mean_tokens_per_s:.1f}"
         agree = "–" if m.agreement is None else f"{m.agreement * 100:.0f}%"
         print(
-            f"{clip(f'v{m.index} {m.label}', 40):<40} {f'{m.ok}/{m.cells}':>7} {total:>8} "
+            f"{one_line(f'v{m.index} {m.label}', 40):<40} {f'{m.ok}/{m.cells}':>7} {total:>8} "
             f"{rate:>7} {m.output_tokens:>7,} {agree:>6}"
         )

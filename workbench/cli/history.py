@@ -7,9 +7,9 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from workbench.cli._common import positive_int, print_json
-from workbench.cli._storage import clip, open_store
+from workbench.cli._storage import open_store
 from workbench.core.logprobs import mean_logprob, perplexity, to_openai
-from workbench.core.wording import format_duration
+from workbench.core.wording import format_duration, one_line
 
 if TYPE_CHECKING:
     from workbench.storage.repositories import RunSummary
@@ -83,10 +83,10 @@ def _print_rows(rows: list[RunSummary], as_json: bool) -> None:
         tokens = f"{r.output_tokens} tok" if r.output_tokens is not None else ""
         print(
             f"{r.id}  {r.created_at[:19].replace('T', ' ')}  {r.status:<9} "
-            f"{clip(f'{r.backend}/{r.model}', 28):<28} {tokens:>8}"
+            f"{one_line(f'{r.backend}/{r.model}', 28):<28} {tokens:>8}"
         )
-        print(f"    > {clip(r.preview, 90)}")
-        print(f"    < {clip(r.snippet or _failure(r) or r.response_preview, 90)}")
+        print(f"    > {one_line(r.preview, 90)}")
+        print(f"    < {one_line(r.snippet or _failure(r) or r.response_preview, 90)}")
 
 
 def _failure(r: RunSummary) -> str:

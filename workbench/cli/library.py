@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 from workbench.cli._common import print_json
 from workbench.cli._storage import (
     add_library_option,
-    clip,
     library_key,
     open_library,
     open_store,
 )
+from workbench.core.wording import one_line
 
 if TYPE_CHECKING:
     from workbench.storage.library import Library
@@ -114,7 +114,7 @@ def run_list(args: argparse.Namespace) -> int:
     for e in entries:
         tags = f"  [{', '.join(e.tags)}]" if e.tags else ""
         gone = "  (deleted)" if e.deleted else ""
-        print(f"{e.key}  v{e.version}  {clip(e.name, 40)}{tags}{gone}")
+        print(f"{e.key}  v{e.version}  {one_line(e.name, 40)}{tags}{gone}")
     return 0
 
 
@@ -224,9 +224,9 @@ def run_search(args: argparse.Namespace) -> int:
     if not entries:
         print("no templates match")
     for e in entries:
-        print(f"{e.key}  v{e.version}  {clip(e.name, 40)}")
+        print(f"{e.key}  v{e.version}  {one_line(e.name, 40)}")
         if e.snippet:
-            print(f"    {clip(e.snippet, 100)}")
+            print(f"    {one_line(e.snippet, 100)}")
     return 0
 
 

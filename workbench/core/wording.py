@@ -22,3 +22,10 @@ def format_duration(seconds: float | None) -> str:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest:02d} s"
+
+
+def one_line(text: str, width: int) -> str:
+    """``text`` on one line (its whitespace runs made single spaces), cut to at most ``width``
+    characters with "…"."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"

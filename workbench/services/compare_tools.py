@@ -12,15 +12,13 @@ from dataclasses import dataclass
 
 from workbench.core.grid import CellKey
 from workbench.core.tool_transcript import ToolStep, differing_rows, tool_steps
+from workbench.core.wording import one_line
 from workbench.services.comparison import Comparison
 
 #: Longest answer printed under a sequence (a terminal is for reading the calls).
 ANSWER_CHARS = 300
 
 
-def _clip(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= ANSWER_CHARS else flat[: ANSWER_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -100,6 +98,7 @@ def text_table(table: SequenceTable, labels: list[str], width: int | None = None
     for row in range(table.rows):
         texts = [step_text(s[row]) if row < len(s) else "–" for s in table.steps]
         lines += cells(texts, "≠" if row in table.differing else " ")
-    answers = [f"answer: {_clip(a)}" if a is not None else "no answer" for a in table.answers]
+    answers = [f"answer: {one_line(a, ANSWER_CHARS)}" if a is not None else "no answer"
+               for a in table.answers]
     lines += cells(answers)
     return lines

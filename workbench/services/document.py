@@ -112,6 +112,15 @@ def declare_variables(template: PromptTemplate) -> PromptTemplate:
     return template.model_copy(update={"variables": kept + added})
 
 
+def as_edit_of(template: PromptTemplate, saved: PromptTemplate) -> PromptTemplate:
+    """``template`` as an edit of ``saved``: with the fields the library carries (name,
+    description, tags, variable declarations) as ``saved`` has them, so only what was written
+    differs (a draft run before its first save was "untitled", with nothing declared)."""
+    carried = {"name": saved.name, "description": saved.description, "tags": saved.tags,
+               "variables": saved.variables}
+    return declare_variables(template.model_copy(update=carried))
+
+
 SaveJob = Callable[[PromptTemplate, str, str], tuple[TemplateVersion, PromptTemplate]]
 
 
@@ -261,9 +270,10 @@ class Document:
 
     def load_edit(self, template: PromptTemplate, key: str) -> None:
         """Make ``template`` an unsaved edit of library template ``key`` (over its newest
-        version: Ctrl+S saves it as the next one); KnownError if ``key`` is gone."""
+        version: Ctrl+S saves it as the next one, ``as_edit_of``); KnownError if ``key`` is
+        gone."""
         saved = self.library.load(key)
-        self._replace(template, key, self.library.entry(key).version, saved)
+        self._replace(as_edit_of(template, saved), key, self.library.entry(key).version, saved)
 
     def open(self, key: str, version: int | None = None) -> None:
         """Open a library template (its newest version, or ``version``); KnownError if gone.

@@ -20,13 +20,15 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
 from workbench.core.errors import KnownError
 from workbench.core.models import PromptTemplate
 from workbench.core.template_files import SUFFIX
-from workbench.services.document import UNTITLED_KEY, DocumentState, LibraryChange
+from workbench.services.document import UNTITLED_KEY, DocumentState, LibraryChange, as_edit_of
 from workbench.ui.dialogs.template_details import TemplateDetailsDialog
 from workbench.ui.dialogs.template_gallery import TemplateGallery
 from workbench.ui.window_support import ask_on
 
 if TYPE_CHECKING:
     from workbench.core.outcome import RunOutcome
+    from workbench.storage.library_records import TemplateVersion
+    from workbench.storage.repositories import Store
     from workbench.ui.main_window import MainWindow
     from workbench.ui.workers import RunWorker
 
@@ -288,15 +290,28 @@ class DocumentActions(QObject):
             self._draft_runs = (generation, [])
         self._draft_runs[1].append(run_id)
 
-    def _attach(self, run_ids: list[str], key: str) -> None:
-        # History follows the write by itself (it watches the database).
-        self.window.workspace.writer.submit(lambda store: store.runs.attach(run_ids, key))
+    def _attach(self, run_ids: list[str], key: str, version: TemplateVersion | None = None) -> None:
+        """The draft's runs become runs of ``key``: of ``version`` those that ran exactly what
+        it saved (History then says "v1", and restoring one opens v1). History follows the
+        write by itself (it watches the database)."""
+
+        def job(store: Store) -> None:
+            saved = version.template() if version is not None else None
+            same = [] if saved is None else [
+                run_id for run_id in run_ids
+                if (ran := store.runs.template_of(run_id)) is not None
+                and as_edit_of(ran, saved) == saved]
+            store.runs.attach([i for i in run_ids if i not in same], key)
+            if same and version is not None:
+                store.runs.attach(same, key, version.number)
+
+        self.window.workspace.writer.submit(job)
 
     def _library_changed(self, change: LibraryChange) -> None:
         generation, draft_runs = self._draft_runs
         if (change.what == "saved" and draft_runs and generation == self.document.generation
                 and change.key == self.document.key):
-            self._attach(draft_runs, change.key)
+            self._attach(draft_runs, change.key, change.version)
             self._draft_runs = (-1, [])
         self.window.library.refresh()
         if change.what == "deleted":

@@ -126,7 +126,14 @@ class RunSummary:
     thumbs: int | None = None
     stars: int | None = None
     parent_run_id: str | None = None  # a branch at a token: the run it branched from
+    variables_json: str | None = None  # the template's values, as JSON (see ``variables``)
     snippet: str | None = None  # search hits: the matching passage with [brackets]
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """The values the template was filled with (``{"who": "Ana"}``)."""
+        loaded = json.loads(self.variables_json) if self.variables_json else {}
+        return loaded if isinstance(loaded, dict) else {}
 
     @property
     def params(self) -> dict[str, Any]:
@@ -158,7 +165,7 @@ _SUMMARY_COLUMNS = (
     f" runs.template_key, runs.template_version, substr(runs.error, 1, {PREVIEW_CHARS}),"
     " json_extract(runs.request_json, '$.backend_name'), runs.source,"
     " json_extract(runs.request_json, '$.sent_params'), ratings.thumbs, ratings.stars,"
-    " runs.parent_run_id"
+    " runs.parent_run_id, runs.variables_json"
 )
 _RATINGS_JOIN = "LEFT JOIN ratings ON ratings.run_id = runs.id"
 _RATING_CLAUSES: dict[str, str] = {
@@ -354,14 +361,17 @@ class RunRepository:
         text = None if row is None else row[0] or row[1]
         return None if text is None else image_blobs.load(conn, text, PromptTemplate)
 
-    def attach(self, run_ids: Sequence[str], template_key: str) -> None:
-        """Runs of an untitled draft become runs of the template it was first saved as (still
-        of no version: ``template_of`` keeps what each one ran). Runs already of a template, or
-        gone, are left as they are."""
+    def attach(
+        self, run_ids: Sequence[str], template_key: str, version: int | None = None
+    ) -> None:
+        """Runs of an untitled draft become runs of the template it was first saved as: of its
+        ``version`` when they ran just what it saved, else of no version (``template_of``
+        keeps what each one ran). Runs already of a template, or gone, are left as they are."""
         with self.db.transaction() as conn:
             conn.executemany(
-                "UPDATE runs SET template_key = ? WHERE id = ? AND template_key IS NULL",
-                [(template_key, run_id) for run_id in run_ids],
+                "UPDATE runs SET template_key = ?, template_version = ?"
+                " WHERE id = ? AND template_key IS NULL",
+                [(template_key, version, run_id) for run_id in run_ids],
             )
 
     def get_many(self, run_ids: Iterable[str]) -> list[StoredRun]:

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from workbench.core.tool_transcript import ToolStep, differing_rows, tool_steps
+from workbench.core.wording import one_line
 from workbench.ui import theming
 
 if TYPE_CHECKING:
@@ -27,14 +28,11 @@ MAX_HEIGHT = 220
 RESULT_CHARS = 160
 
 
-def _clip(text: str, limit: int = RESULT_CHARS) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _compact(arguments: str) -> str:
     """Arguments on one line (they may be long JSON; the tooltip has them indented)."""
-    return _clip(arguments.strip() or "{}")
+    return one_line(arguments.strip() or "{}", RESULT_CHARS)
 
 
 class StepRow(QLabel):
@@ -63,7 +61,7 @@ class StepRow(QLabel):
             color = theming.status_color("error").name()
         elif step.result is None or step.mocked:
             color = theming.status_color("muted").name()
-        outcome = html.escape(_clip(step.outcome()))
+        outcome = html.escape(one_line(step.outcome(), RESULT_CHARS))
         self.setText(
             f"<b>{step.step}</b> · <b>{html.escape(step.call.name)}</b> "
             f"<span style='font-family: \"{mono}\"'>{html.escape(_compact(step.call.arguments))}"

@@ -13,6 +13,7 @@ from typing import Any
 from workbench.core.experiments import Variant, version_settings
 from workbench.core.grid import TemplateChoice
 from workbench.core.models import Params
+from workbench.core.wording import one_line
 
 #: Longest variable value quoted in a header before it is shortened with "…".
 VALUE_CHARS = 24
@@ -38,9 +39,6 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
 
 
 def model_name(variant: Variant) -> str:
@@ -55,7 +53,7 @@ _NO_MESSAGES: Messages = {}
 
 def version_label(number: int, message: str = "") -> str:
     """"v3", or "v3 “added examples”" when the version has a message."""
-    return f"v{number} “{_short(message)}”" if message.strip() else f"v{number}"
+    return f"v{number} “{one_line(message, VALUE_CHARS)}”" if message.strip() else f"v{number}"
 
 
 def version_name(variant: Variant, messages: Messages = _NO_MESSAGES) -> str:
@@ -112,7 +110,7 @@ def differences(base: Variant, other: Variant,
     parts.extend(param_differences(base.params, other.params, version_settings(base, other)))
     for name in sorted(set(base.variables) | set(other.variables)):
         if base.variables.get(name) != other.variables.get(name):
-            parts.append(f"{name} = {_short(other.variables.get(name, ''))!r}")
+            parts.append(f"{name} = {one_line(other.variables.get(name, ''), VALUE_CHARS)!r}")
     return parts
 
 

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.wording import plural
+from workbench.core.wording import one_line, plural
 from workbench.services.evaluation import CellDetail
 from workbench.services.scorecard import (
     CellResult,
@@ -400,7 +400,7 @@ class ScorecardView(QWidget):
             self.grid.setHorizontalHeaderItem(v, header)
         self.grid.setVerticalHeaderLabels(
             [
-                f"{t + 1}{f'.{r + 1}' if repeats > 1 else ''} {_short(rows[t], 28)}"
+                f"{t + 1}{f'.{r + 1}' if repeats > 1 else ''} {one_line(rows[t], 28)}"
                 for t, r in self._row_keys
             ]
         )
@@ -494,7 +494,7 @@ class DrillDown(QWidget):
     def show_detail(self, detail: CellDetail, variant: str) -> None:
         self.detail = detail
         cell = detail.cell
-        values = ", ".join(f"{k} = {_short(v, 40)}" for k, v in detail.variables.items())
+        values = ", ".join(f"{k} = {one_line(v, 40)}" for k, v in detail.variables.items())
         score = "" if cell.score is None else f", score {cell.score:.2f}"
         self.heading.setText(
             f"<b>Row {cell.test + 1} · {variant}</b> · {MARKS[cell.status]} {cell.status}{score}"
@@ -568,9 +568,6 @@ def _distinct(labels: Sequence[str], metrics: QFontMetrics, room: int) -> list[s
     return cut
 
 
-def _short(text: str, width: int = 24) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def series_color(index: int) -> QColor:

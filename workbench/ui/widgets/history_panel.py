@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.errors import KnownError
-from workbench.core.wording import plural
+from workbench.core.wording import one_line, plural
 from workbench.storage.db import Database
 from workbench.storage.repositories import RunSummary
 from workbench.storage.repositories.runs import (
@@ -74,6 +74,7 @@ KEY_PARAMS = (("temperature", "T"), ("top_p", "p"), ("top_k", "k"), ("max_tokens
 OUTPUT_CHARS = 120
 
 #: Before the prompt of a run branched from another at a token.
+VALUE_CHARS = 24  # of each value shown beside a template's name
 BRANCH_MARK = "↳ "
 
 
@@ -115,6 +116,7 @@ class HistoryRow:
     thumbs: int | None = None
     stars: int | None = None
     parent_run_id: str | None = None  # a branch at a token: the run it continues
+    values: dict[str, str] = field(default_factory=dict)  # the template's variables, filled
 
     @classmethod
     def from_summary(cls, summary: RunSummary) -> HistoryRow:
@@ -128,14 +130,23 @@ class HistoryRow:
             snippet=summary.snippet, source=summary.source,
             output=summary.response_preview or summary.error or "", params=summary.params,
             thumbs=summary.thumbs, stars=summary.stars, parent_run_id=summary.parent_run_id,
+            values=summary.variables,
         )
 
     @property
     def label(self) -> str:
+        """The template and version with the values it was filled with ("haiku v1 · cat"):
+        runs of one template told apart at a glance; "(unsaved)" for an edit or a draft that
+        was run before it was saved. A run of no template: its prompt."""
         branch = BRANCH_MARK if self.parent_run_id else ""
-        if self.template:
-            return branch + (f"{self.template} v{self.version}" if self.version else self.template)
-        return branch + " ".join(self.preview.split())
+        if not self.template:
+            return branch + " ".join(self.preview.split())
+        which = f"{self.template} v{self.version}" if self.version else f"{self.template} (unsaved)"
+        return " · ".join([branch + which, *self.values_text()])
+
+    def values_text(self) -> list[str]:
+        """Each value's start, on one line."""
+        return [one_line(value, VALUE_CHARS) for value in self.values.values() if value.strip()]
 
     @property
     def backend_model(self) -> str:
