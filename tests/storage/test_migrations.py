@@ -103,9 +103,11 @@ _TEMPLATE_COLUMNS: tuple[str, ...] = ("template_json",)
 def _add_run(db: Database, stage: int, result: RunResult, ref: RunRef | None = None) -> str:
     """Insert a run as the app at schema ``stage`` did: without the columns added after it."""
     ref = ref or RunRef()
-    if stage >= NAMES.index("0018_run_template"):
+    if stage >= NAMES.index("0019_run_template_file"):
         return Store(db).runs.add(result, ref)
-    later: tuple[str, ...] = _TEMPLATE_COLUMNS
+    later: tuple[str, ...] = ("template_file",)
+    if stage < NAMES.index("0018_run_template"):
+        later += _TEMPLATE_COLUMNS
     if stage < NAMES.index("0014_run_tool_calls"):
         later += _TOOL_CALL_COLUMNS
     if stage < NAMES.index("0013_run_branches"):

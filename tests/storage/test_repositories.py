@@ -309,7 +309,8 @@ def test_a_draft_runs_template_comes_back_and_joins_the_template_it_is_saved_as(
     store: Store,
 ) -> None:
     draft = make_template("Untitled")
-    ref = RunRef(variables={"ticket": "Printer {{ on }} fire"}, template=draft)
+    ref = RunRef(variables={"ticket": "Printer {{ on }} fire"}, template=draft,
+                 template_file="/home/ana/prompts/triage.prompt.yaml")
     run_id = store.runs.add(make_result("q", "a"), ref)
     versioned = store.runs.add(make_result("q", "a"), RunRef(template_key="other",
                                                              template_version=2))

@@ -19,6 +19,7 @@ from workbench.core.models import Message, PromptTemplate, Variable
 from workbench.core.template_files import dumps, read_template
 from workbench.ui.dialogs.template_details import TemplateDetailsDialog
 from workbench.ui.main_window import MainWindow
+from workbench.ui.run_restore import FILE_EDIT_AS_RAN
 
 __all__ = ["window"]
 
@@ -129,3 +130,35 @@ def test_save_as_file_binds_any_template_and_add_to_library_keeps_the_file(
     library = window.workspace.library
     assert library.load("birds").messages[0].content == "Name four birds of {{ place }}."
     assert window.document.path == path and window.key is None  # still the file
+
+
+@pytest.mark.slow
+def test_a_run_of_a_file_restores_bound_to_that_file(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    """Restoring a file's run said "never saved" and Ctrl+S then asked for a library name (a
+    first-time user's walk): it binds the file again, an edit made since coming back unsaved."""
+    path = _haiku_file(tmp_path)
+    assert window.open_path(path)
+    window.params.rows["max_tokens"].spin.setValue(8)
+    qtbot.keyClick(window.editor, Qt.Key.Key_Return, CTRL)
+    qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1, timeout=120_000)
+    run_id = window.history.run_ids()[0]
+    assert window.history.model.rows[0].label == "other.prompt.yaml"  # by its file
+    replace_message(qtbot, window, "Write a limerick about {{ subject }}.")  # then saved
+    qtbot.waitUntil(lambda: window.dirty)
+    _save(qtbot, window)
+    qtbot.waitUntil(lambda: not window.dirty, timeout=10_000)
+    qtbot.keyClick(window.editor, Qt.Key.Key_N, CTRL)
+    qtbot.waitUntil(lambda: window.document.path is None)
+
+    window.history.runActivated.emit(run_id)
+    assert window.document.path == path and window.key is None
+    assert window.editor.template().messages[0].content == "Write a haiku about {{ subject }}."
+    assert window.dirty  # the file says limerick now: the haiku is an edit of it
+    assert window.statusBar().currentMessage() == FILE_EDIT_AS_RAN.format(path=path)
+    _save(qtbot, window)  # written to the file, no naming for the library
+    assert QApplication.activeModalWidget() is None
+    qtbot.waitUntil(lambda: not window.dirty, timeout=10_000)
+    assert read_template(path).messages[0].content == "Write a haiku about {{ subject }}."
+    assert path.read_text(encoding="utf-8").startswith("# my haiku prompt, kept in git\n")

@@ -275,6 +275,14 @@ class Document:
         saved = self.library.load(key)
         self._replace(as_edit_of(template, saved), key, self.library.entry(key).version, saved)
 
+    def load_file_edit(self, template: PromptTemplate, path: Path) -> None:
+        """Bind the template file ``path`` with ``template`` as its content, unsaved where it
+        differs from the file (``as_edit_of``: Ctrl+S writes it there); KnownError (file,
+        line, why) if the file cannot be read."""
+        source = TemplateFile.read(path.absolute())
+        edit = as_edit_of(template, source.template)
+        self._replace(edit, None, None, source.template, source)
+
     def open(self, key: str, version: int | None = None) -> None:
         """Open a library template (its newest version, or ``version``); KnownError if gone.
         Unsaved edits of it kept from an earlier session come back over its newest version."""

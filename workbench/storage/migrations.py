@@ -324,6 +324,12 @@ _RUN_TEMPLATE = """
 ALTER TABLE runs ADD COLUMN template_json TEXT;
 """
 
+# The template file a hand run's document was bound to: restoring the run binds it again, so
+# Ctrl+S writes there rather than asking to save into the library.
+_RUN_TEMPLATE_FILE = """
+ALTER TABLE runs ADD COLUMN template_file TEXT;
+"""
+
 # Provider batch jobs (``services.batch``): a job sends an experiment's cells of one backend
 # through its provider's batch API, as one remote batch per part (a provider caps the lines of
 # one batch, and OpenAI takes one model per batch); each cell's custom_id maps back to its cell
@@ -499,6 +505,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0016_image_blobs", _IMAGE_BLOBS, move_inline_images),
     Migration("0017_batch_cell_images", _BATCH_CELL_IMAGES, move_inline_batch_images),
     Migration("0018_run_template", _RUN_TEMPLATE),
+    Migration("0019_run_template_file", _RUN_TEMPLATE_FILE),
 )
 
 _TRACKING = (

@@ -397,6 +397,7 @@ class MainWindow(QMainWindow):
             template_version=self.version if versioned else None,
             variables=values,
             template=None if versioned else template,  # restored as it ran, variables and all
+            template_file=None if self.document.path is None else str(self.document.path),
         )
         self.lower_tabs.setCurrentWidget(self.output)
         # Its answer is checked against the schema as sent (a Schema… edit does not pass

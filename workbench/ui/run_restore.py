@@ -2,7 +2,8 @@
 
 A run saved from a library version reopens that version. A run of an untitled draft or of an
 unsaved edit reopens the template as it ran, with its variables: an edit of a library template
-as an unsaved edit of it (Ctrl+S saves the next version). Older runs, and runs whose version is
+as an unsaved edit of it (Ctrl+S saves the next version), a template file's bound to that file
+again (Ctrl+S writes there). Older runs, and runs whose version is
 gone from the library, keep only the messages they sent: those come back as an unsaved document
 of literal messages, so the old output never sits next to an unrelated prompt and a ``{{`` the
 run sent stays text.
@@ -10,6 +11,7 @@ run sent stays text.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.core.errors import KnownError
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
 NEVER_SAVED = "this run's template was never saved: its sent messages are restored"
 AS_RAN = "this run's template was never saved: it is back as it ran, unsaved"
 EDIT_AS_RAN = "this run was of an unsaved edit of “{name}”: the edit is back, unsaved"
+FILE_AS_RAN = "this run was of {path}: it is back as it ran, bound to that file"
+FILE_EDIT_AS_RAN = "this run was of an unsaved edit of {path}: the edit is back, unsaved"
+FILE_GONE = "this run was of {path}, which cannot be read ({why}): it is back as it ran, unsaved"
 GONE_AS_RAN = ("this run's template version is no longer in the library: it is back as it ran,"
                " unsaved")
 GONE = "this run's template version is no longer in the library: its sent messages are restored"
@@ -77,6 +82,14 @@ def _show_template(window: MainWindow, stored: StoredRun, ran: PromptTemplate | 
         else:
             window.library.select(key)
             return EDIT_AS_RAN.format(name=name)
+    if ref.template_file and not key:
+        path = Path(ref.template_file)
+        try:
+            window.document.load_file_edit(ran, path)
+        except KnownError as err:
+            window.show_template(ran, None, None)
+            return FILE_GONE.format(path=path, why=err.message)
+        return (FILE_EDIT_AS_RAN if window.dirty else FILE_AS_RAN).format(path=path)
     window.show_template(ran, None, None)
     if key:
         return GONE_AS_RAN

@@ -65,6 +65,7 @@ class RunRef:
     #: The template as run, kept when it is no library version (an untitled draft, an unsaved
     #: edit) and the run belongs to no experiment (whose variant keeps it): ``template_of``.
     template: PromptTemplate | None = None
+    template_file: str | None = None  # the file the run's document was bound to, if any
 
     @classmethod
     def of_cell(
@@ -127,6 +128,7 @@ class RunSummary:
     stars: int | None = None
     parent_run_id: str | None = None  # a branch at a token: the run it branched from
     variables_json: str | None = None  # the template's values, as JSON (see ``variables``)
+    template_file: str | None = None  # the file the run's document was bound to
     snippet: str | None = None  # search hits: the matching passage with [brackets]
 
     @property
@@ -165,7 +167,7 @@ _SUMMARY_COLUMNS = (
     f" runs.template_key, runs.template_version, substr(runs.error, 1, {PREVIEW_CHARS}),"
     " json_extract(runs.request_json, '$.backend_name'), runs.source,"
     " json_extract(runs.request_json, '$.sent_params'), ratings.thumbs, ratings.stars,"
-    " runs.parent_run_id, runs.variables_json"
+    " runs.parent_run_id, runs.variables_json, runs.template_file"
 )
 _RATINGS_JOIN = "LEFT JOIN ratings ON ratings.run_id = runs.id"
 _RATING_CLAUSES: dict[str, str] = {
@@ -182,9 +184,10 @@ _INSERT = (
     " status, backend, model, seed, request_json, prompt_text, preview, raw_prompt, response,"
     " finish_reason, input_tokens, output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost,"
     " error, error_kind, template_key, template_version, variables_json, source, backend_name,"
-    " reasoning, reasoning_tokens, parent_run_id, branch_token, tool_calls_json, template_json)"
+    " reasoning, reasoning_tokens, parent_run_id, branch_token, tool_calls_json, template_json,"
+    " template_file)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    " ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 _TOOL_CALLS = TypeAdapter(list[ToolCall])
@@ -234,6 +237,7 @@ def _row(
         ref.branch_token,
         _TOOL_CALLS.dump_json(result.tool_calls).decode() if result.tool_calls else None,
         template_json,
+        ref.template_file,
     )
 
 
@@ -308,8 +312,8 @@ class RunRepository:
                 " status, request_json, raw_prompt, response, finish_reason, input_tokens,"
                 " output_tokens, load_s, ttft_s, total_s, tokens_per_s, cost, error, error_kind,"
                 " template_key, template_version, variables_json, reasoning, reasoning_tokens,"
-                " parent_run_id, branch_token, tool_calls_json, template_json FROM runs"
-                " WHERE id = ?",
+                " parent_run_id, branch_token, tool_calls_json, template_json, template_file"
+                " FROM runs WHERE id = ?",
                 (run_id,),
             )
             .fetchone()
@@ -345,6 +349,7 @@ class RunRepository:
             parent_run_id=row[25],
             branch_token=row[26],
             template=image_blobs.load(conn, row[28], PromptTemplate) if row[28] else None,
+            template_file=row[29],
         )
         return StoredRun(row[0], row[1], ref, row[6], result)
 

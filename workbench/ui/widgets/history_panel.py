@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePath
 from typing import Any, Protocol
 
 from PySide6.QtCore import (
@@ -117,6 +118,7 @@ class HistoryRow:
     stars: int | None = None
     parent_run_id: str | None = None  # a branch at a token: the run it continues
     values: dict[str, str] = field(default_factory=dict)  # the template's variables, filled
+    file: str = ""  # the template file its document was bound to (no library template)
 
     @classmethod
     def from_summary(cls, summary: RunSummary) -> HistoryRow:
@@ -130,18 +132,23 @@ class HistoryRow:
             snippet=summary.snippet, source=summary.source,
             output=summary.response_preview or summary.error or "", params=summary.params,
             thumbs=summary.thumbs, stars=summary.stars, parent_run_id=summary.parent_run_id,
-            values=summary.variables,
+            values=summary.variables, file=summary.template_file or "",
         )
 
     @property
     def label(self) -> str:
         """The template and version with the values it was filled with ("haiku v1 · cat"):
         runs of one template told apart at a glance; "(unsaved)" for an edit or a draft that
-        was run before it was saved. A run of no template: its prompt."""
+        was run before it was saved; a template file's by its file name. A run of neither: its
+        prompt."""
         branch = BRANCH_MARK if self.parent_run_id else ""
-        if not self.template:
+        if self.template:
+            which = (f"{self.template} v{self.version}" if self.version
+                     else f"{self.template} (unsaved)")
+        elif self.file:
+            which = PurePath(self.file).name
+        else:
             return branch + " ".join(self.preview.split())
-        which = f"{self.template} v{self.version}" if self.version else f"{self.template} (unsaved)"
         return " · ".join([branch + which, *self.values_text()])
 
     def values_text(self) -> list[str]:
