@@ -16,6 +16,7 @@ from workbench.ui.compare.sweep_layout import (
     PARAMETER,
     VARIABLES,
     Axis,
+    axis_phrase,
     build_spec,
     experiment_of,
     layout,
@@ -29,6 +30,22 @@ MODELS = (ModelChoice(backend="paris", model="paris"), ModelChoice(backend="lyon
 V2 = TEMPLATE.model_copy(update={"name": "capital", "parameters": Params(top_p=0.5)})
 VERSIONS = (TemplateChoice(template=TEMPLATE, version="1"),
             TemplateChoice(template=V2, version="2"))
+
+
+def test_an_axis_in_a_default_name_says_its_values_short() -> None:
+    """Two temperature sweeps of one template were both "review · temperature": the name says
+    the values, listed up to three, else the range, else a count."""
+    assert axis_phrase(Axis(PARAMETER, (0.2, 0.7, 1.2), "temperature")) == (
+        "temperature 0.2, 0.7, 1.2")
+    assert axis_phrase(Axis(PARAMETER, (0.2, 0.45, 0.7, 1.2), "temperature")) == (
+        "temperature 0.2–1.2")
+    assert axis_phrase(Axis(PARAMETER, (1, 5, 3, 40, 2), "seed")) == "seed 1–40"
+    assert axis_phrase(Axis(MODEL, MODELS)) == "model paris, lyon"
+    assert axis_phrase(Axis(TEMPLATE_AXIS, VERSIONS)) == "template version v1, v2"
+    many = tuple(TestCase(vars={"country": c}) for c in ("France", "Peru", "Japan", "Chad"))
+    assert axis_phrase(Axis(VARIABLES, many)) == "4 variable sets"
+    long = tuple(ModelChoice(backend="b", model=f"smollm2-135m-instruct-q{i}") for i in (4, 8))
+    assert axis_phrase(Axis(MODEL, long)) == "2 models"
 
 
 def test_models_by_versions_keep_their_orientation_either_way() -> None:

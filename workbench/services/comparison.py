@@ -76,6 +76,25 @@ def _unlabelled(spec: ExperimentSpec) -> ExperimentSpec:
         update={"variants": [v.model_copy(update={"label": ""}) for v in spec.variants]})
 
 
+def unclaimed_name(store: Store, name: str, spec: ExperimentSpec | None = None) -> str:
+    """``name``, else "name (2)", "name (3)"…: the first no stored experiment has, or (given
+    ``spec``) the one ``spec``'s own stored cells have. Two sweeps or comparisons of one
+    default name read alike in the Experiments window; the same sweep typed again keeps its
+    name, which is how ``find_same`` resumes it."""
+    named: dict[str, list[str]] = {}
+    for summary in store.experiments.summaries():
+        named.setdefault(summary.name, []).append(summary.id)
+    candidate, count = name, 1
+    while candidate in named:
+        own = spec.model_copy(update={"name": candidate}) if spec is not None else None
+        if own is not None and any(same_cells(store.experiments.get(i).spec, own)
+                                   for i in named[candidate]):
+            break
+        count += 1
+        candidate = f"{name} ({count})"
+    return candidate
+
+
 def saved_or_new(
     store: Store, spec: ExperimentSpec, kind: Kind | None = None
 ) -> tuple[StoredExperiment, bool]:

@@ -303,7 +303,7 @@ class CompareView(QWidget):
         self._results_changed()
         self._update_actions()
         if not self.name:
-            self.name_edit.setPlaceholderText(session.default_name(self.variants()))
+            self.name_edit.setPlaceholderText(session.default_name(self.variants(), self.store))
         self._check_effects()
 
     def _check_effects(self) -> None:
@@ -430,7 +430,7 @@ class CompareView(QWidget):
 
     def _rename(self) -> None:
         self.name = (self.name_edit.text().strip() or self.name
-                     or session.default_name(self.variants()))
+                     or session.default_name(self.variants(), self.store))
 
     def _save_spec(self, repeats: int) -> Future[StoredExperiment]:
         """Save the comparison as it now is, on the writer thread."""

@@ -12,10 +12,11 @@ from datetime import datetime
 
 from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.models import RunRequest
+from workbench.services.comparison import unclaimed_name
 from workbench.services.experiments_overview import default_name as name_for
 from workbench.services.experiments_overview import what_varies
 from workbench.services.runner import build_request
-from workbench.storage.repositories import RunRef
+from workbench.storage.repositories import RunRef, Store
 from workbench.ui.compare.variants import Messages, header
 
 
@@ -31,11 +32,14 @@ def ref_for(variant: Variant, experiment_id: str | None, variant_id: str | None,
                           variant_id=variant_id, repeat_index=repeat)
 
 
-def default_name(variants: Sequence[Variant], when: datetime | None = None) -> str:
+def default_name(variants: Sequence[Variant], store: Store | None = None,
+                 when: datetime | None = None) -> str:
     """"triage · temperature, models · Dec 7 14:05": column A's template, what the columns
-    change, and when."""
+    change, and when; numbered (" (2)") past a stored experiment of that name (two made in
+    one minute read alike in the Experiments window)."""
     template = variants[0].template.name if variants else ""
-    return name_for("compare", template, what_varies(variants), when)
+    name = name_for("compare", template, what_varies(variants), when)
+    return unclaimed_name(store, name) if store is not None else name
 
 
 def spec_for(name: str, variants: Sequence[Variant], repeats: int) -> ExperimentSpec:

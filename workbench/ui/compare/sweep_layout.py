@@ -20,6 +20,7 @@ from workbench.core.experiments import ExperimentSpec, TestCase, Variant
 from workbench.core.grid import CellKey, ModelChoice, SweepSpec, TemplateChoice, axes
 from workbench.core.models import Params
 from workbench.core.params import PARAM_NAMES
+from workbench.core.wording import plural
 from workbench.ui.compare.variants import format_value, version_name
 
 PARAMETER = "parameter"
@@ -30,6 +31,8 @@ VARIABLES = "variable set"
 KINDS = (MODEL, TEMPLATE, VARIABLES)
 #: The parameters an axis offers (a list of stop sequences or n samples is no sweep).
 SWEEPABLE = tuple(name for name in PARAM_NAMES if name not in ("stop", "n", "best_of"))
+#: How long an axis's listed values may be in a sweep's default name before a range or a count.
+PHRASE_CHARS = 24
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,28 @@ def model_labels(choices: Sequence[ModelChoice]) -> list[str]:
         else:
             out.append(f"{choice.backend} · {choice.model}")
     return out
+
+
+def axis_phrase(axis: Axis) -> str:
+    """An axis as a sweep's default name says it, short: "temperature 0.2, 0.7, 1.2", the range
+    of more numbers ("temperature 0.2–1.2"), "model a, b", else a count ("5 variable sets"), so
+    two sweeps of one setting over other values are told apart in the Experiments window."""
+    values = axis.values
+    if axis.kind == MODEL:
+        labels = model_labels(values)
+    elif axis.kind == TEMPLATE:
+        labels = [f"v{c.version}" if c.version is not None else "edited" for c in values]
+    elif axis.kind == VARIABLES:
+        labels = [set_label(t) for t in values]
+    else:
+        labels = [format_value(v) for v in values]
+    listed = ", ".join(labels)
+    if len(labels) <= 3 and len(listed) <= PHRASE_CHARS:
+        return f"{axis.dimension} {listed}"
+    if axis.kind == PARAMETER and all(_is_number(v) for v in values):
+        return f"{axis.dimension} {format_value(min(values))}–{format_value(max(values))}"
+    return plural(len(values), axis.dimension if axis.kind != PARAMETER
+                  else f"{axis.dimension} value")
 
 
 def set_label(test: TestCase) -> str:

@@ -36,7 +36,12 @@ from workbench.core.experiments import ExperimentSpec, Variant
 from workbench.core.grid import Estimate, SweepSpec, TemplateChoice
 from workbench.core.sweep_cells import CellSummary
 from workbench.core.wording import plural
-from workbench.services.comparison import open_comparison, same_cells, saved_or_new
+from workbench.services.comparison import (
+    open_comparison,
+    same_cells,
+    saved_or_new,
+    unclaimed_name,
+)
 from workbench.services.egress import plan as egress_plan
 from workbench.services.experiment_lock import ExperimentBusy
 from workbench.services.grid_runner import GridRunner, Progress, SweepHandle
@@ -50,6 +55,7 @@ from workbench.ui.compare.sweep_axes import AxisEditor, ModelCatalog
 from workbench.ui.compare.sweep_layout import (
     Axis,
     SweepLayout,
+    axis_phrase,
     build_spec,
     experiment_of,
     layout,
@@ -233,11 +239,21 @@ class SweepView(QWidget):
                           *self.typed, self.repeats.value())
 
     def default_name(self) -> str:
-        """"triage · temperature × top_p": the template and the axes. No date, unlike a
-        comparison's: the same sweep run again finds its experiment by name to resume it."""
+        """"triage · temperature 0.2–1.2 × top_p 0.9, 1": the template and the axes with their
+        values, numbered (" (2)") past another stored experiment of that name, so two sweeps
+        of one template read apart in the Experiments window. No date, unlike a comparison's:
+        the same sweep run again finds its experiment by name to resume it."""
         template = self.base.template.name if self.base is not None else ""
-        axes = " × ".join(a.dimension for a in self.typed if a is not None)
-        return " · ".join(p for p in (template or "Sweep", axes) if p)
+        axes = " × ".join(axis_phrase(a) for a in self.typed if a is not None)
+        name = " · ".join(p for p in (template or "Sweep", axes) if p)
+        if self.base is None:
+            return name
+        try:
+            spec = build_spec(name, self.base, *self.typed, self.repeats.value())
+            experiment = experiment_of(spec, self.typed[0])
+        except (KnownError, ValueError):
+            return name  # not a sweep yet: nothing stored can be it
+        return unclaimed_name(self.store, name, experiment)
 
     def _edited(self) -> None:
         self._reopened = None  # the sweep is the one typed from now on
