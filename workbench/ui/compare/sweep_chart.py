@@ -5,6 +5,7 @@ column for a parameter, groups of bars for models, template versions or variable
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -226,8 +227,6 @@ class MetricChart(QChartView):
         self.category_axis = QBarCategoryAxis()
         self.chart_.addAxis(self.y_axis, Qt.AlignmentFlag.AlignLeft)
         self._x: QAbstractAxis | None = None
-        for axis in (self.x_axis, self.y_axis):
-            axis.setLabelFormat("%.3g")
 
     def _use_x(self, axis: QAbstractAxis) -> None:
         if self._x is axis:
@@ -271,19 +270,15 @@ class MetricChart(QChartView):
         else:
             known = self._bar_groups(list(x_labels), names, values, colours)
         if known and numeric:
-            low, high = min(known), max(known)
-            pad = (high - low) * 0.1 or abs(high) * 0.1 or 1.0
-            self.y_axis.setRange(max(0.0, low - pad) if low >= 0 else low - pad, high + pad)
+            _round_ticks(self.y_axis, min(known), max(known))
         elif known:  # bars start at zero, with round ticks above the tallest
-            self.y_axis.setRange(min(0.0, min(known)), max(known) * 1.1 or 1.0)
-            self.y_axis.applyNiceNumbers()
+            _round_ticks(self.y_axis, min(0.0, min(known)), max(known))
         else:  # no value yet: no scale (the last plot's would read as this one's)
-            self.y_axis.setRange(0.0, 1.0)
+            _round_ticks(self.y_axis, 0.0, 1.0)
 
     def _lines(self, positions: list[float], names: list[str],
                values: dict[tuple[int, int], float | None], colours: list[str]) -> list[float]:
         chart, known = self.chart_, []
-        self.x_axis.setTickCount(max(2, min(len(positions), 6)))
         for c, name in enumerate(names):
             line, dots = QLineSeries(), QScatterSeries()
             line.setName(name)
@@ -305,8 +300,7 @@ class MetricChart(QChartView):
             chart.legend().markers(dots)[0].setVisible(False)
             self.series.append(line)
         if positions:
-            span = (max(positions) - min(positions)) or 1.0
-            self.x_axis.setRange(min(positions) - span * 0.05, max(positions) + span * 0.05)
+            _round_ticks(self.x_axis, min(positions), max(positions))
         return known
 
     def _bar_groups(self, labels: list[str], names: list[str],
@@ -340,3 +334,47 @@ def _axis_number(value: Any) -> float | None:
     if isinstance(value, int | float):
         return float(value)
     return None
+
+
+#: The steps of a readable axis, times a power of ten.
+NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
+
+
+def nice_ticks(low: float, high: float, most: int = 6) -> tuple[float, float, float]:
+    """Round ticks covering ``low``..``high``: ``(first, last, step)``, the step 1, 2, 2.5 or 5
+    times a power of ten, the ends multiples of it, at most ``most`` ticks (the classic nice
+    numbers of a hand-drawn graph). Qt's even split of the data range read 0.13, 0.643, 1.16."""
+    low, high = min(low, high), max(low, high)
+    if high == low:  # one value: a range around it (from zero up for a zero)
+        low, high = (low * 0.5, high * 1.5) if low > 0 else (
+            (low * 1.5, high * 0.5) if low < 0 else (0.0, 1.0))
+    rough = (high - low) / max(1, most - 1)
+    exponent = math.floor(math.log10(rough))
+    while True:
+        for mantissa in NICE_STEPS:
+            step = mantissa * 10.0**exponent
+            if step < rough * (1 - 1e-9):
+                continue
+            first = math.floor(low / step + 1e-9) * step
+            last = math.ceil(high / step - 1e-9) * step
+            if round((last - first) / step) + 1 <= most:
+                digits = max(0, 3 - exponent)  # rounding error off the ends: 0.30000000000000004
+                return round(first, digits), round(last, digits), step
+        exponent += 1
+
+
+def step_decimals(step: float) -> int:
+    """The decimals a tick label needs to show every multiple of ``step`` (0.25 → 2)."""
+    for decimals in range(12):
+        scaled = step * 10**decimals
+        if abs(scaled - round(scaled)) < 1e-6 * max(1.0, scaled):
+            return decimals
+    return 12
+
+
+def _round_ticks(axis: QValueAxis, low: float, high: float) -> None:
+    """Put ``axis`` on the nice ticks covering ``low``..``high``, labelled to the step."""
+    first, last, step = nice_ticks(low, high)
+    axis.setRange(first, last)
+    axis.setTickCount(round((last - first) / step) + 1)
+    axis.setLabelFormat(f"%.{step_decimals(step)}f")
