@@ -2,7 +2,10 @@
 
 Eight columns side by side leave about 150 px each, so figures go one per line rather than on a
 single line, and never wrap: a wrapped label would ask for more height the narrower the column,
-and the column's pinned parts (figures, ratings) must keep a height of their own.
+and the column's pinned parts (figures, ratings) must keep a height of their own. A wide column
+(one or two in the window) keeps each value next to its name: the room it has to spare goes
+after the figures, not between them (names at the far left read apart from values at the far
+right).
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from workbench.ui.workers import ChunkBatch
 
 
 class FigureGrid(QWidget):
-    """Rows of (name, value): names in the muted colour, values right-aligned. A value is a
-    ``MetricLabel`` (a figure that keeps its width) or, for free text such as an answer, an
-    ``ElidedLabel`` that shortens with "…" and shows the whole text in its tooltip."""
+    """Rows of (name, value): names in the muted colour, values right-aligned in a column as
+    wide as the widest, right after the names. A value is a ``MetricLabel`` (a figure that
+    keeps its width) or, for free text such as an answer, an ``ElidedLabel`` that reads from
+    its start beside its name, takes what width the column has, shortens with "…" and shows
+    the whole text in its tooltip."""
 
     def __init__(self, rows: tuple[tuple[str, str, str], ...], parent: QWidget | None = None,
                  *, elided: tuple[str, ...] = ()) -> None:
@@ -45,8 +50,7 @@ class FigureGrid(QWidget):
             value: QLabel
             if key in elided:
                 value = ElidedLabel(self)
-                value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                grid.addWidget(value, row, 1)
+                grid.addWidget(value, row, 1, 1, 2)
             else:
                 value = MetricLabel("", self)
                 grid.addWidget(value, row, 1, Qt.AlignmentFlag.AlignRight)
@@ -54,7 +58,7 @@ class FigureGrid(QWidget):
             value.setToolTip(tip)
             grid.addWidget(label, row, 0)
             self.names[key], self.values[key] = label, value
-        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(2, 1)  # a wide column's spare room: after the figures
         self._recolor()
 
     def changeEvent(self, event: QEvent) -> None:
