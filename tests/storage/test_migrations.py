@@ -161,6 +161,10 @@ def _add_experiment(
         if stage < NAMES.index("0016_image_blobs"):
             patch.setattr(image_blobs, "dump", lambda _c, m, **o: (m.model_dump_json(**o), []))
             patch.setattr(image_blobs, "relink", lambda *_a: None)
+        if stage < NAMES.index("0020_variant_template_file"):
+            columns.remove("template_file")
+            patch.setattr(experiments_module, "VARIANT_COLUMNS", ", ".join(columns))
+            patch.setattr(experiments_module, "_variant_row", lambda v, t: row(v, t)[:-1])
         if stage >= NAMES.index("0008_test_transform"):
             made = store.experiments.create(spec)
             return made.id, made.variant_ids[0], made.test_ids[0]
@@ -182,7 +186,8 @@ def _add_experiment(
                 patch.setattr(experiments_module, "VARIANT_COLUMNS",
                               ", ".join(c for c in columns if c != "template_key"))
                 patch.setattr(experiments_module, "_variant_row",
-                              lambda v, t: tuple(x for i, x in enumerate(row(v, t)) if i != key))
+                              lambda v, t: tuple(x for i, x in enumerate(row(v, t)[:-1])
+                                                 if i != key))
             store.experiments.update(experiment_id, spec)
     assert isinstance(experiment_id, str)
     conn = db.connection()
@@ -311,13 +316,13 @@ def test_inline_images_of_batch_cells_move_into_blobs(tmp_path: Path) -> None:
     path = tmp_path / "batch.db"
     old = Database(path, upto="0016_image_blobs")
     store = Store(old)
-    experiment = store.experiments.create(make_spec())  # no image of its own
+    experiment_id = _add_experiment(old, NAMES.index("0016_image_blobs"))[0]  # no image
     sent = image_result().request
     cells = [NewBatchCell(f"c{i}", 0, (0, None, i), sent) for i in range(3)]
     with pytest.MonkeyPatch.context() as patch:  # written as before 0017: the cells inline
         patch.setattr(image_blobs, "dump", lambda _c, m, **o: (m.model_dump_json(**o), []))
         patch.setattr(image_blobs, "link", lambda *_a: None)
-        job = store.batches.create(experiment.id, backend_name="openai", provider="openai",
+        job = store.batches.create(experiment_id, backend_name="openai", provider="openai",
                                    completion_window="24h", cells=cells)
     inline = ImagePart.from_bytes(picture()).data
     stored = old.connection().execute("SELECT sent_json FROM batch_cells").fetchall()
@@ -330,7 +335,7 @@ def test_inline_images_of_batch_cells_move_into_blobs(tmp_path: Path) -> None:
     assert not any(inline in r[0] for r in conn.execute("SELECT sent_json FROM batch_cells"))
     store = Store(db)
     assert [c.sent for c in store.batches.cells(job)] == [sent] * 3
-    store.experiments.delete(experiment.id)  # the job and its cells go by cascade
+    store.experiments.delete(experiment_id)  # the job and its cells go by cascade
     assert conn.execute("SELECT count(*) FROM image_blobs").fetchone()[0] == 0
     db.close()
 

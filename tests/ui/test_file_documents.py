@@ -15,11 +15,12 @@ from pytestqt.qtbot import QtBot
 from tests.journeys.conftest import menu_action, with_modal
 from tests.ui.prompt_typing import replace_message
 from tests.ui.windows import back_to, shot, window
+from workbench.backends.config import add_config
 from workbench.core.models import Message, PromptTemplate, Variable
 from workbench.core.template_files import dumps, read_template
 from workbench.ui.dialogs.template_details import TemplateDetailsDialog
 from workbench.ui.main_window import MainWindow
-from workbench.ui.run_restore import FILE_EDIT_AS_RAN
+from workbench.ui.run_restore import FILE_AS_RAN, FILE_EDIT_AS_RAN
 
 __all__ = ["window"]
 
@@ -162,3 +163,26 @@ def test_a_run_of_a_file_restores_bound_to_that_file(
     qtbot.waitUntil(lambda: not window.dirty, timeout=10_000)
     assert read_template(path).messages[0].content == "Write a haiku about {{ subject }}."
     assert path.read_text(encoding="utf-8").startswith("# my haiku prompt, kept in git\n")
+
+
+def test_a_compare_column_of_a_file_restores_bound_to_that_file(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    """The same for a compare column (and a sweep cell): its variant keeps the file."""
+    add_config("quick", "scripted", {"script": [{"text": "Leaves fall."}]})
+    window.picker.reload()
+    window.picker.select("quick", "")
+    path = _haiku_file(tmp_path)
+    assert window.open_path(path)
+    compare = window.open_compare()
+    with qtbot.waitSignal(compare.runAllFinished, timeout=20_000):
+        compare.run_all()
+    shown = compare.columns[0].shown
+    assert shown is not None and shown.run_id is not None
+    compare.close()
+    back_to(qtbot, window)
+    qtbot.keyClick(window.editor, Qt.Key.Key_N, CTRL)
+    qtbot.waitUntil(lambda: window.document.path is None)
+    window.history.runActivated.emit(shown.run_id)
+    assert window.document.path == path and not window.dirty
+    assert window.statusBar().currentMessage() == FILE_AS_RAN.format(path=path)

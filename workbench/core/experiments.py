@@ -79,12 +79,14 @@ class Variant(_Model):
 
     ``template_key`` and ``template_version`` say which library version ``template`` is (both
     None for an edit never saved), so every run of the variant records where it came from and
-    reopens that version."""
+    reopens that version; ``template_file``, the template file it was opened from instead (its
+    runs reopen bound to that file)."""
 
     label: str = ""
     template: PromptTemplate
     template_key: str | None = None
     template_version: int | None = None
+    template_file: str | None = None
     params: Params = Field(default_factory=Params)
     backend: str = "llamacpp"
     model: str = ""

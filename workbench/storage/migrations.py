@@ -330,6 +330,11 @@ _RUN_TEMPLATE_FILE = """
 ALTER TABLE runs ADD COLUMN template_file TEXT;
 """
 
+# The same for a compare column's or sweep cell's variant: its runs reopen bound to the file.
+_VARIANT_TEMPLATE_FILE = """
+ALTER TABLE variants ADD COLUMN template_file TEXT;
+"""
+
 # Provider batch jobs (``services.batch``): a job sends an experiment's cells of one backend
 # through its provider's batch API, as one remote batch per part (a provider caps the lines of
 # one batch, and OpenAI takes one model per batch); each cell's custom_id maps back to its cell
@@ -506,6 +511,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0017_batch_cell_images", _BATCH_CELL_IMAGES, move_inline_batch_images),
     Migration("0018_run_template", _RUN_TEMPLATE),
     Migration("0019_run_template_file", _RUN_TEMPLATE_FILE),
+    Migration("0020_variant_template_file", _VARIANT_TEMPLATE_FILE),
 )
 
 _TRACKING = (

@@ -427,6 +427,7 @@ class MainWindow(QMainWindow):
             template=self.editor.template(),
             template_key=None if self.dirty else self.key,
             template_version=None if self.dirty else self.version,
+            template_file=None if self.document.path is None else str(self.document.path),
             params=self.params.params(),
             backend=self.picker.backend_name,
             model=self.picker.model,

@@ -10,7 +10,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
@@ -69,7 +69,7 @@ def _dump(value: object) -> str:
 #: The columns ``_variant_row`` fills, in its order.
 VARIANT_COLUMNS = (
     "label, template_json, template_version, template_key, params_json, backend, model,"
-    " variables_json"
+    " variables_json, template_file"
 )
 
 
@@ -85,6 +85,22 @@ def _variant_row(variant: Variant, template_json: str) -> tuple[object, ...]:
         variant.backend,
         variant.model,
         _dump(variant.variables),
+        variant.template_file,
+    )
+
+
+def _variant(conn: sqlite3.Connection, row: dict[str, Any]) -> Variant:
+    """A variant from its row (``VARIANT_COLUMNS`` by name)."""
+    return Variant(
+        label=row["label"],
+        template=image_blobs.load(conn, row["template_json"], PromptTemplate),
+        template_version=row["template_version"],
+        template_key=row["template_key"],
+        template_file=row.get("template_file"),
+        params=Params.model_validate_json(row["params_json"]),
+        backend=row["backend"],
+        model=row["model"],
+        variables=json.loads(row["variables_json"]),
     )
 
 
@@ -246,6 +262,7 @@ class ExperimentRepository:
         ).fetchone()
         if row is None:
             raise NotFoundError(f"no experiment with id {experiment_id}")
+        names = ["id", *(c.strip() for c in VARIANT_COLUMNS.split(","))]
         variants = conn.execute(
             f"SELECT id, {VARIANT_COLUMNS} FROM variants WHERE experiment_id = ?"
             " ORDER BY position",
@@ -260,19 +277,7 @@ class ExperimentRepository:
             notes=row[1],
             repeats=row[2],
             default_assertions=_assertions.validate_json(row[3]),
-            variants=[
-                Variant(
-                    label=v[1],
-                    template=image_blobs.load(conn, v[2], PromptTemplate),
-                    template_version=v[3],
-                    template_key=v[4],
-                    params=Params.model_validate_json(v[5]),
-                    backend=v[6],
-                    model=v[7],
-                    variables=json.loads(v[8]),
-                )
-                for v in variants
-            ],
+            variants=[_variant(conn, dict(zip(names, v, strict=True))) for v in variants],
             tests=[
                 TestCase(
                     description=t[1],

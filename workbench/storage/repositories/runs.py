@@ -88,6 +88,7 @@ class RunRef:
             template_key=variant.template_key,
             template_version=variant.template_version,
             variables=dict(variables),
+            template_file=variant.template_file,
         )
 
 
