@@ -56,9 +56,9 @@ from workbench.ui.widgets.repeat_runs import RepeatRuns
 from workbench.ui.widgets.run_panel import RunPanel
 from workbench.ui.widgets.save_message_bar import SaveMessageBar
 from workbench.ui.widgets.template_editor import TemplateEditor
+from workbench.ui.widgets.unsaved_bar import UnsavedBar
 from workbench.ui.widgets.variables_form import VariablesForm
 from workbench.ui.window_support import (
-    ask_on,
     big_save_job,
     error_summary,
     on_gui_when_done,
@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self.title.setAccessibleName("Template title")
         self.title.setToolTip("The open template: F2 renames it, Ctrl+Shift+S saves with a message")
         self.message_bar = SaveMessageBar(self)
+        self.unsaved_bar = UnsavedBar(self)  # before another template replaces unsaved edits
         self.problem_bar = ProblemBar(self)  # a file that could not be opened, until dismissed
         self.lower_tabs = QTabWidget(self)
         self.lower_tabs.setDocumentMode(True)
@@ -159,6 +160,7 @@ class MainWindow(QMainWindow):
         layout.setSpacing(4)
         layout.addWidget(self.title)
         layout.addWidget(self.message_bar)
+        layout.addWidget(self.unsaved_bar)
         layout.addWidget(self.problem_bar)
         layout.addWidget(self.centre_split, 1)
         self.setCentralWidget(centre)
@@ -283,13 +285,8 @@ class MainWindow(QMainWindow):
         return False
 
     def ask_unsaved(self, name: str) -> QMessageBox.StandardButton:
-        buttons = (
-            QMessageBox.StandardButton.Save
-            | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel
-        )
-        return ask_on(self, "Unsaved edits", f"“{name}” has edits that are not saved. Save them?",
-                      buttons)
+        """Save, Discard or Cancel, asked on the line under the title (``UnsavedBar``)."""
+        return self.unsaved_bar.ask(name)
 
     def open_library_template(self, key: str, version: int | None = None) -> None:
         if self.keep_or_drop_edits():
@@ -492,6 +489,7 @@ class MainWindow(QMainWindow):
         if not self.child_windows.close_all():
             event.ignore()  # a dialog kept its unsaved changes and said so
             return
+        self.unsaved_bar.answer(QMessageBox.StandardButton.Cancel)  # the edits are kept anyway
         if not self.document.finish(SAVE_WAIT_S):
             log.warning("saving did not finish within %.0f s of quitting", SAVE_WAIT_S)
         self.document.keep_for_next_session()
