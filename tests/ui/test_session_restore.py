@@ -68,6 +68,36 @@ def test_values_repeat_count_and_last_answer_come_back_after_a_restart(qtbot: Qt
         close_window(window)
 
 
+def test_a_template_files_last_answer_comes_back_after_a_restart(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """As a library template's does: the output was empty after a restart (a first-time
+    user's walk), as nothing but a library key found the newest run."""
+    path = tmp_path / "colour.prompt.yaml"
+    path.write_text(dumps(PromptTemplate(name="colour", messages=[
+        Message(role="user", content="Name one colour.")])), encoding="utf-8")
+    window = open_window(qtbot, closed_by_qtbot=False)
+    assert window.open_path(path)
+    window.params.rows["max_tokens"].spin.setValue(8)
+    qtbot.keyClick(window.editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # its file
+    qtbot.waitUntil(lambda: not window.dirty, timeout=10_000)
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.output.state == "finished", timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1, timeout=10_000)
+    answer = window.output.text()
+    assert window.open_path(path)  # opened again (from a file manager): the output is cleared
+    assert window.output.text() == ""
+    _quit(window)
+
+    window = open_window(qtbot)
+    try:
+        _no_question()
+        assert window.document.path == path
+        qtbot.waitUntil(lambda: window.output.text() == answer, timeout=10_000)
+    finally:
+        close_window(window)
+
+
 def test_unsaved_edits_of_a_clean_quit_come_back_without_asking(qtbot: QtBot) -> None:
     window = open_window(qtbot, closed_by_qtbot=False)
     window.open_library_template("welcome")

@@ -91,10 +91,14 @@ def restore(window: MainWindow, settings: QSettings) -> None:
 
 
 def _show_last_answer(window: MainWindow, run_id: str) -> None:
-    """The answer the output showed at quit; else this template's newest run from the window."""
+    """The answer the output showed at quit; else the newest run from the window of this
+    library template or template file."""
     runs = window.workspace.store.runs
-    if not run_id and window.key:
-        latest = runs.recent(1, where=RunFilter(source="hand", template_key=window.key))
+    path = window.document.path
+    if not run_id and (window.key or path is not None):
+        mine = (RunFilter(source="hand", template_key=window.key) if window.key
+                else RunFilter(source="hand", template_file=str(path)))
+        latest = runs.recent(1, where=mine)
         run_id = latest[0].id if latest else ""
     if not run_id:
         return

@@ -44,6 +44,7 @@ class RunFilter:
     template_key: str | None = None
     backend: str | None = None  # the configured backend's name (its type for older runs)
     rating: RatingFilter | None = None
+    template_file: str | None = None  # runs of the document bound to this template file
 
 
 @dataclass(frozen=True)
@@ -453,6 +454,7 @@ class RunRepository:
             ("runs.source", where.source),
             ("runs.template_key", where.template_key),
             ("runs.backend_name", where.backend),
+            ("runs.template_file", where.template_file),
         ):
             if value is not None:
                 clauses.append(f"{column} = ?")
