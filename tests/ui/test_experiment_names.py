@@ -8,7 +8,7 @@ Real sweep and compare windows over scripted backends and a real SQLite store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
@@ -16,7 +16,8 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from tests.ui import test_compare_view as compare_base
-from tests.ui.test_compare_view import configs, press, run_all, variant
+from tests.ui import test_sweep_reopen as reopen_base
+from tests.ui.test_compare_view import press, run_all, variant
 from tests.ui.test_sweep_axes import make_view as make_sweep
 from tests.ui.test_sweep_axes import run
 from tests.ui.test_sweep_view import set_axes
@@ -24,24 +25,16 @@ from tests.ui.windows import shot
 from workbench.services.experiments_overview import default_name
 from workbench.services.runner import Runner
 from workbench.storage.repositories import Store
-from workbench.storage.writer import StoreWriter
 from workbench.ui import theming
 from workbench.ui.compare import session
 from workbench.ui.compare.compare_view import CompareView
 from workbench.ui.compare.sweep_view import SweepView
 
-# the compare view's fixtures: a run manager over the scripted backends and a view factory
+# the compare view's fixtures: a run manager over the scripted backends and a view factory;
+# a runner over them that saves to the store
 manager = compare_base.manager
 make_view = compare_base.make_view
-
-
-@pytest.fixture
-def runner(store: Store) -> Iterator[Runner]:
-    writer = StoreWriter(store)
-    runner = Runner(writer=writer, configs=configs())
-    yield runner
-    runner.close()
-    assert writer.close()
+runner = reopen_base.runner
 
 
 def _retype(qtbot: QtBot, view: SweepView, values: str) -> None:
