@@ -145,7 +145,7 @@ def test_a_run_of_a_file_restores_bound_to_that_file(
     qtbot.keyClick(window.editor, Qt.Key.Key_Return, CTRL)
     qtbot.waitUntil(lambda: len(window.history.run_ids()) == 1, timeout=120_000)
     run_id = window.history.run_ids()[0]
-    assert window.history.model.rows[0].label == "other.prompt.yaml"  # by its file
+    assert window.history.model.rows[0].label == "other"  # by its file
     replace_message(qtbot, window, "Write a limerick about {{ subject }}.")  # then saved
     qtbot.waitUntil(lambda: window.dirty)
     _save(qtbot, window)

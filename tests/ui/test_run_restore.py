@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from tests.storage.factories import make_result
@@ -95,7 +96,7 @@ def test_runs_of_a_draft_become_runs_of_the_template_it_is_saved_as(
         return window.history.run_ids()[0]
 
     first = run_it(1)
-    assert window.history.model.rows[0].label == "Name one bird."  # no template yet
+    assert window.history.model.rows[0].label == "untitled (unsaved) · bird"  # no name yet
     replace_message(qtbot, window, "Name two {{ animal }}s.")
     second = run_it(2)
     press_save(qtbot, window, "Animals")
@@ -120,7 +121,7 @@ def test_runs_of_a_draft_become_runs_of_the_template_it_is_saved_as(
 
 
 def test_a_run_of_an_unsaved_edit_restores_the_edit_over_its_template(
-    qtbot: QtBot, window: MainWindow
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     library = window.workspace.library
     base = PromptTemplate(name="Greeting", messages=[
@@ -140,6 +141,20 @@ def test_a_run_of_an_unsaved_edit_restores_the_edit_over_its_template(
     qtbot.waitUntil(lambda: window.variables.values() == {"who": "Ana"}, timeout=5000)
     assert window.statusBar().currentMessage() == EDIT_AS_RAN.format(name="Greeting")
     assert window.output.text() == "Bonjour Ana !"
+    # Opening another run asks nothing: the edit is the run's, not the person's (asked, Save
+    # would have made the old text a new version).
+    asked: list[str] = []
+    monkeypatch.setattr(MainWindow, "ask_unsaved", lambda _self, name: asked.append(name)
+                        or QMessageBox.StandardButton.Cancel)
+    plain = window.workspace.store.runs.add(make_result("Say hello to Bo.", "Hello Bo!"), RunRef(
+        template_key="greeting", template_version=1, variables={"who": "Bo"}))
+    window.history.runActivated.emit(plain)
+    assert asked == [] and window.editor.template().messages == base.messages
+    window.history.runActivated.emit(run_id)
+    replace_message(qtbot, window, "Say hello to {{ who }}, in Spanish.")  # now it is theirs
+    window.history.runActivated.emit(plain)
+    assert asked == ["Greeting"]  # asked, and Cancel kept the edit
+    assert window.editor.template().messages[0].content.endswith("in Spanish.")
 
 
 def test_an_older_run_that_kept_no_template_restores_what_it_sent(

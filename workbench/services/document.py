@@ -183,6 +183,7 @@ class Document:
 
     def __post_init__(self) -> None:
         self.saved = self.template if self.saved is None else self.saved
+        self.reopened: PromptTemplate | None = None  # see ``edits_kept_elsewhere``
         self.loaded: Event[PromptTemplate] = Event()  # show this as a new document
         # The editor carries these fields (name, description, tags, variables) unchanged while
         # the person types: a save or a library edit changed them, adopt them.
@@ -206,6 +207,17 @@ class Document:
     @property
     def name(self) -> str:
         return self.template.name
+
+    def mark_reopened(self) -> None:
+        """The document as it is now is a past run's, reopened (see ``edits_kept_elsewhere``)."""
+        self.reopened = self.template
+
+    @property
+    def edits_kept_elsewhere(self) -> bool:
+        """The unsaved edits are a past run's template as it was reopened, untouched since:
+        the run keeps them, so replacing the document loses nothing (nobody is asked to save
+        what they never wrote, which could overwrite the file with old text)."""
+        return self.reopened is not None and self.template == self.reopened
 
     @property
     def needs_name(self) -> bool:
@@ -264,6 +276,7 @@ class Document:
     ) -> None:
         self.template, self.key, self.version, self.saved = template, key, version, saved
         self.file = file
+        self.reopened = None
         self.generation += 1
         self.loaded.emit(template)
         self._notify()

@@ -262,8 +262,12 @@ class MainWindow(QMainWindow):
 
     def keep_or_drop_edits(self) -> bool:
         """Before the editor's document is replaced: True to go on (saved or discarded), False
-        to stay. Unsaved edits are never dropped without asking."""
+        to stay. Unsaved edits are never dropped without asking (a past run reopened as it was,
+        untouched, is no edit of the person's: its run keeps it)."""
         if not self.dirty:
+            return True
+        if self.document.edits_kept_elsewhere:
+            self.document.discard_draft()
             return True
         answer = self.ask_unsaved(self.document.name)
         if answer == QMessageBox.StandardButton.Save:

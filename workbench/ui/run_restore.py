@@ -117,5 +117,6 @@ def restore_run(window: MainWindow, run_id: str) -> None:
     window.output.show_result(result)
     window.output.run_id = run_id  # a branch at a token links to it
     window.lower_tabs.setCurrentWidget(window.output)
+    window.document.mark_reopened()  # as the run left it: replacing it asks nothing
     if note:
         status.showMessage(note, 15_000)

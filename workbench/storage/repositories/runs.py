@@ -131,6 +131,7 @@ class RunSummary:
     parent_run_id: str | None = None  # a branch at a token: the run it branched from
     variables_json: str | None = None  # the template's values, as JSON (see ``variables``)
     template_file: str | None = None  # the file the run's document was bound to
+    template_name: str | None = None  # the name of the template kept with the run, if any
     snippet: str | None = None  # search hits: the matching passage with [brackets]
 
     @property
@@ -169,7 +170,8 @@ _SUMMARY_COLUMNS = (
     f" runs.template_key, runs.template_version, substr(runs.error, 1, {PREVIEW_CHARS}),"
     " json_extract(runs.request_json, '$.backend_name'), runs.source,"
     " json_extract(runs.request_json, '$.sent_params'), ratings.thumbs, ratings.stars,"
-    " runs.parent_run_id, runs.variables_json, runs.template_file"
+    " runs.parent_run_id, runs.variables_json, runs.template_file,"
+    " json_extract(runs.template_json, '$.name')"
 )
 _RATINGS_JOIN = "LEFT JOIN ratings ON ratings.run_id = runs.id"
 _RATING_CLAUSES: dict[str, str] = {

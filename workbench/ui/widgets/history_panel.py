@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.errors import KnownError
+from workbench.core.template_files import SUFFIX
 from workbench.core.wording import one_line, plural
 from workbench.storage.db import Database
 from workbench.storage.repositories import RunSummary
@@ -119,6 +120,7 @@ class HistoryRow:
     parent_run_id: str | None = None  # a branch at a token: the run it continues
     values: dict[str, str] = field(default_factory=dict)  # the template's variables, filled
     file: str = ""  # the template file its document was bound to (no library template)
+    draft: str = ""  # the name of a draft it was run from (no library template, no file)
 
     @classmethod
     def from_summary(cls, summary: RunSummary) -> HistoryRow:
@@ -133,20 +135,23 @@ class HistoryRow:
             output=summary.response_preview or summary.error or "", params=summary.params,
             thumbs=summary.thumbs, stars=summary.stars, parent_run_id=summary.parent_run_id,
             values=summary.variables, file=summary.template_file or "",
+            draft=summary.template_name or "",
         )
 
     @property
     def label(self) -> str:
         """The template and version with the values it was filled with ("haiku v1 · cat"):
         runs of one template told apart at a glance; "(unsaved)" for an edit or a draft that
-        was run before it was saved; a template file's by its file name. A run of neither: its
-        prompt."""
+        was run before it was saved; a template file's by its file name, a draft's by its
+        name and values. Else: its prompt."""
         branch = BRANCH_MARK if self.parent_run_id else ""
         if self.template:
             which = (f"{self.template} v{self.version}" if self.version
                      else f"{self.template} (unsaved)")
         elif self.file:
-            which = PurePath(self.file).name
+            which = PurePath(self.file).name.removesuffix(SUFFIX)
+        elif self.draft and self.values_text():  # its values say more than its prompt's start
+            which = f"{self.draft} (unsaved)"
         else:
             return branch + " ".join(self.preview.split())
         return " · ".join([branch + which, *self.values_text()])
