@@ -67,7 +67,8 @@ def test_rows_come_from_declared_and_used_variables(qtbot: QtBot, form: Variable
     assert rows["ticket"].label.toolTip() == "The ticket text, as the customer wrote it."
     assert "nothing in the template uses it" in rows["audience"].label.toolTip()
     assert not rows["audience"].label.isEnabled()  # declared but unused: dimmed
-    assert rows["product"].label.text() == "product *"
+    assert rows["product"].label.text() == "product" and rows["product"].label.font().italic()
+    assert not rows["ticket"].label.font().italic()
     assert "not declared" in rows["product"].label.toolTip()
     assert rows["ticket"].editor.height() > rows["n"].editor.height()  # multi-line from the start
     assert not form.empty.isVisible()

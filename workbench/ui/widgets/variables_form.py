@@ -91,7 +91,8 @@ class _Row:
     def apply(self, spec: RowSpec) -> None:
         self.spec = spec
         if not spec.declared:
-            tip = "Used by the template but not declared, so it has no description or default."
+            tip = ("Used by the template but not declared (shown in italics), so it has no "
+                   "description or default yet; saving declares it.")
         else:
             tip = spec.description or "No description given in the template."
             if not spec.used:
@@ -101,7 +102,12 @@ class _Row:
         self.label.setToolTip(tip)
         self.editor.setToolTip(tip)
         self.label.setEnabled(spec.used)
-        self.label.setText(spec.name if spec.declared else f"{spec.name} *")
+        # Italics, not a "*", for a variable not declared yet: a first-time user read the star
+        # as "required" and wondered where it went once a save had declared the variable.
+        self.label.setText(spec.name)
+        font = self.label.font()
+        font.setItalic(not spec.declared)
+        self.label.setFont(font)
         default = spec.default
         if default is not None:
             first = default.splitlines()[0] if default else ""
