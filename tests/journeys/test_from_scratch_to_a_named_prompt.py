@@ -155,7 +155,7 @@ def test_from_scratch_to_a_named_prompt(qtbot: QtBot, journey: Journey) -> None:
     assert window.height() == size.height()
     top, bottom = window.centre_split.sizes()
     assert top / (top + bottom) == pytest.approx(split[0] / sum(split), abs=0.02)
-    assert window.variables.names() == ["review"]
+    qtbot.waitUntil(lambda: window.variables.names() == ["review"])  # worked out off-thread
     assert window.workspace.library.labels(key) == {"production": 2}
     qtbot.waitUntil(lambda: window.variables.values().get("review") == REVIEW)
     qtbot.waitUntil(lambda: window.output.text() == answer, timeout=10_000)
